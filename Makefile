@@ -1,0 +1,30 @@
+# cogsim: `make run` runs the default scenario suite; `make test` runs the tests.
+# Both create the virtual environment .venv on first use (Python 3.11+) and install cogsim into it.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cogsim-installed
+
+.PHONY: run test lint bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cogsim suite --preset quick --out runs
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check cogsim models kernels scenarios tests benchmarks
+	$(BIN)/ruff format --check cogsim models kernels scenarios tests benchmarks
+
+clean:
+	rm -rf runs build *.egg-info

@@ -1,0 +1,327 @@
+"""Model-vs-human statistics: fits, confidence intervals, agreement measures and the Comparison record.
+
+Every scenario's ``compare(sim, human)`` returns a :class:`Comparison`: named metrics (with CIs where they
+exist), the qualitative effects checked (each a :class:`Check` that can fail), and one key metric that the
+suite summary prints as ``scenario | metric | human | model | verdict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _stats
+
+from cogsim.errors import CogsimError
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A named number, optionally with a confidence interval and the human value it is compared with."""
+
+    name: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    human: float | None = None
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A qualitative effect the model should show; ``passed`` is computed, never set by hand."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """The result of holding a simulation up against human data.
+
+    Attributes:
+      metrics: named numbers (fit statistics, parameters with CIs).
+      checks: the qualitative effects, each passed or failed.
+      key: name of the metric the suite summary shows.
+      verdict: "match", "partial" or "mismatch" (derived from the checks when not given).
+      tables: extra tidy tables (e.g. predicted vs observed by condition), written next to the run.
+    """
+
+    metrics: tuple[Metric, ...]
+    checks: tuple[Check, ...] = ()
+    key: str | None = None
+    verdict: str | None = None
+    tables: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict is None:
+            object.__setattr__(self, "verdict", verdict_from_checks(self.checks))
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"no metric {name!r}; have {[m.name for m in self.metrics]}")
+
+    @property
+    def key_metric(self) -> Metric:
+        return self.metric(self.key) if self.key else self.metrics[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key_metric.name,
+            "verdict": self.verdict,
+            "metrics": [_clean(dataclasses.asdict(m)) for m in self.metrics],
+            "checks": [dataclasses.asdict(c) for c in self.checks],
+            "tables": {k: json.loads(v.to_json(orient="records")) for k, v in self.tables.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
+        return cls(
+            metrics=tuple(Metric(**m) for m in d["metrics"]),
+            checks=tuple(Check(**c) for c in d.get("checks", ())),
+            key=d.get("key"),
+            verdict=d.get("verdict"),
+            tables={k: pd.DataFrame(v) for k, v in d.get("tables", {}).items()},
+        )
+
+    def summary(self) -> str:
+        """A plain-text report: metrics with CIs, then each check."""
+        lines = []
+        for m in self.metrics:
+            ci = f" [{m.ci_low:.4g}, {m.ci_high:.4g}]" if m.ci_low is not None and m.ci_high is not None else ""
+            hum = f"  (human {m.human:.4g})" if m.human is not None else ""
+            note = f"  {m.note}" if m.note else ""
+            lines.append(f"  {m.name:<34} {m.value:.4g}{ci}{hum}{note}")
+        for c in self.checks:
+            lines.append(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}{': ' + c.detail if c.detail else ''}")
+        lines.append(f"  verdict: {self.verdict}")
+        return "\n".join(lines)
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def verdict_from_checks(checks: Sequence[Check]) -> str:
+    """"match" when every check passes, "mismatch" when none does, else "partial"."""
+    if not checks:
+        return "n/a"
+    n = sum(c.passed for c in checks)
+    return "match" if n == len(checks) else ("mismatch" if n == 0 else "partial")
+
+
+# ---------------------------------------------------------------------------------------------- agreement
+def rmse(model: Sequence[float], human: Sequence[float]) -> float:
+    """Root-mean-square error.
+
+    Example:
+      >>> rmse([1.0, 2.0], [1.0, 4.0])
+      1.4142135623730951
+    """
+    a, b = np.asarray(model, float), np.asarray(human, float)
+    if a.shape != b.shape:
+        raise CogsimError(f"rmse: model and human must have the same shape; got {a.shape} and {b.shape}")
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def pearson_r(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson correlation (NaN when either side is constant).
+
+    Example:
+      >>> round(pearson_r([1, 2, 3], [2, 4, 7]), 3)
+      0.993
+    """
+    a, b = np.asarray(x, float), np.asarray(y, float)
+    if a.size < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return math.nan
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def bootstrap_ci(
+    data: Any,
+    statistic: Callable[[Any], float],
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Percentile bootstrap over the rows (or first axis) of ``data``.
+
+    Returns:
+      ``(estimate, low, high)``.
+
+    Example:
+      >>> est, lo, hi = bootstrap_ci(np.arange(10.0), np.mean, n_boot=200)
+      >>> lo < est < hi
+      True
+    """
+    rng = np.random.default_rng(seed)
+    n = len(data)
+    est = float(statistic(data))
+    take = (lambda idx: data.iloc[idx]) if isinstance(data, (pd.DataFrame, pd.Series)) else (lambda idx: data[idx])
+    vals = np.array([statistic(take(rng.integers(0, n, n))) for _ in range(n_boot)], float)
+    alpha = (1 - level) / 2
+    return est, float(np.nanquantile(vals, alpha)), float(np.nanquantile(vals, 1 - alpha))
+
+
+@dataclasses.dataclass(frozen=True)
+class LineFit:
+    """A least-squares line with t-based confidence intervals."""
+
+    slope: float
+    intercept: float
+    slope_ci: tuple[float, float]
+    intercept_ci: tuple[float, float]
+    r: float
+    n: int
+
+
+def fit_line(x: Sequence[float], y: Sequence[float], *, level: float = 0.95) -> LineFit:
+    """Ordinary least squares ``y = slope * x + intercept`` (e.g. RT by set size) with CIs.
+
+    Example:
+      >>> f = fit_line([1, 2, 3, 4], [10, 12, 14, 16.5])
+      >>> round(f.slope, 2)
+      2.15
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = x.size
+    if n < 2 or np.ptp(x) == 0:
+        raise CogsimError(f"fit_line: need at least two distinct x values; got {x.tolist()}")
+    res = _stats.linregress(x, y)
+    if n > 2:
+        t = _stats.t.ppf(0.5 + level / 2, n - 2)
+        s_ci = (res.slope - t * res.stderr, res.slope + t * res.stderr)
+        i_ci = (res.intercept - t * res.intercept_stderr, res.intercept + t * res.intercept_stderr)
+    else:
+        s_ci = (res.slope, res.slope)
+        i_ci = (res.intercept, res.intercept)
+    return LineFit(float(res.slope), float(res.intercept), tuple(map(float, s_ci)), tuple(map(float, i_ci)),
+                   float(res.rvalue), int(n))
+
+
+def slopes_by(df: pd.DataFrame, *, by: Sequence[str], x: str, y: str) -> pd.DataFrame:
+    """Per-group line fits: one row per group with slope, intercept and their CIs."""
+    rows = []
+    for keys, g in df.groupby(list(by), sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        f = fit_line(g[x], g[y])
+        rows.append({**dict(zip(by, keys)), "slope": f.slope, "slope_low": f.slope_ci[0],
+                     "slope_high": f.slope_ci[1], "intercept": f.intercept, "r": f.r, "n": f.n})
+    return pd.DataFrame(rows)
+
+
+def asymmetry_index(slope_hard: float, slope_easy: float) -> float:
+    """(sH - sL) / (sH + sL) with slopes clipped at 0; 0 when both are 0 (Gupta et al. 2021).
+
+    Example:
+      >>> asymmetry_index(9.9, 2.4)
+      0.6097560975609756
+    """
+    h, e = max(float(slope_hard), 0.0), max(float(slope_easy), 0.0)
+    return 0.0 if h + e == 0 else (h - e) / (h + e)
+
+
+def cowan_k(set_size: Any, hit_rate: Any, fa_rate: Any) -> Any:
+    """Cowan's K = N (H - F) for single-probe change detection.
+
+    Example:
+      >>> round(cowan_k(5, 0.8, 0.2), 2)
+      3.0
+    """
+    return np.asarray(set_size) * (np.asarray(hit_rate) - np.asarray(fa_rate))
+
+
+# ----------------------------------------------------------------------------------------- likelihoods
+def binomial_loglik(k: Any, n: Any, p: Any) -> Any:
+    """Binomial log-likelihood of ``k`` successes in ``n`` trials (works on numpy and jax arrays).
+
+    The binomial coefficient is included, so values are comparable across models on the same data.
+    """
+    import jax.numpy as jnp
+    from jax.scipy.special import gammaln
+
+    p = jnp.clip(p, 1e-9, 1 - 1e-9)
+    k = jnp.asarray(k, jnp.float32)
+    n = jnp.asarray(n, jnp.float32)
+    logc = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    return logc + k * jnp.log(p) + (n - k) * jnp.log1p(-p)
+
+
+@dataclasses.dataclass(frozen=True)
+class MLEFit:
+    """A maximum-likelihood fit: parameters in their natural space, the log-likelihood and AIC/BIC."""
+
+    params: dict[str, float]
+    loglik: float
+    n_params: int
+    n_obs: int
+    converged: bool
+
+    @property
+    def aic(self) -> float:
+        return 2 * self.n_params - 2 * self.loglik
+
+    @property
+    def bic(self) -> float:
+        return self.n_params * math.log(max(self.n_obs, 1)) - 2 * self.loglik
+
+
+def fit_mle(
+    neg_loglik: Callable[[Any], Any],
+    init: Mapping[str, float],
+    *,
+    transforms: Mapping[str, str] | None = None,
+    n_obs: int = 0,
+    maxiter: int = 500,
+) -> MLEFit:
+    """Minimises ``neg_loglik(params)`` with L-BFGS on JAX gradients.
+
+    Args:
+      neg_loglik: a JAX-traceable function of a dict of parameters (natural space) -> scalar.
+      init: starting values in the natural space.
+      transforms: per parameter, ``"logit"`` (in (0, 1)), ``"log"`` (> 0) or ``"none"`` (default): the
+        optimiser works in the unconstrained space.
+      n_obs: number of observations, for BIC.
+      maxiter: L-BFGS iteration cap.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> fit = fit_mle(lambda p: -binomial_loglik(7, 10, p["p"]), {"p": 0.5}, transforms={"p": "logit"})
+      >>> round(fit.params["p"], 3)
+      0.7
+    """
+    import jax
+    import jax.numpy as jnp
+    from scipy import optimize
+
+    transforms = dict(transforms or {})
+    names = list(init)
+    fwd = {"logit": lambda x: jnp.log(x) - jnp.log1p(-x), "log": jnp.log, "none": lambda x: x}
+    inv = {"logit": jax.nn.sigmoid, "log": jnp.exp, "none": lambda x: x}
+    for n in names:
+        if transforms.get(n, "none") not in fwd:
+            raise CogsimError(f"fit_mle: transform for {n!r} is {transforms[n]!r}; allowed: logit, log, none")
+
+    def to_natural(z):
+        return {n: inv[transforms.get(n, "none")](z[i]) for i, n in enumerate(names)}
+
+    z0 = np.array([float(fwd[transforms.get(n, "none")](jnp.asarray(init[n], jnp.float64 if
+                   jax.config.jax_enable_x64 else jnp.float32))) for n in names])
+    obj = jax.jit(jax.value_and_grad(lambda z: neg_loglik(to_natural(z))))
+
+    def f(z):
+        v, g = obj(jnp.asarray(z, jnp.float32))
+        return float(v), np.asarray(g, np.float64)
+
+    res = optimize.minimize(f, z0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
+    params = {n: float(v) for n, v in to_natural(jnp.asarray(res.x, jnp.float32)).items()}
+    return MLEFit(params, float(-res.fun), len(names), n_obs, bool(res.success))

@@ -1,0 +1,356 @@
+"""Configs are data: frozen dataclasses, validated, overridden from strings, round-tripped through JSON.
+
+A scenario or model declares its settings as a frozen dataclass. Constraints live in field metadata,
+written with :func:`field`::
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        n_trials: int = field(100, low=1, doc="trials per condition")
+        lapse: float = field(0.05, low=0.0, high=1.0)
+        model: str = field("fixed_capacity", choices=("fixed_capacity", "workspace"))
+
+:func:`validate` checks types and ranges (recursively); :func:`replace_from_strings` applies command-line
+overrides such as ``"fit.lr=0.01"`` parsed to each field's declared type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from cogsim.errors import ConfigError
+
+_MISSING = dataclasses.MISSING
+
+
+def field(
+    default: Any = _MISSING,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: Sequence[Any] | None = None,
+    doc: str = "",
+    default_factory: Any = _MISSING,
+) -> Any:
+    """A dataclass field with validation metadata.
+
+    Args:
+      default: the default value.
+      low: inclusive lower bound for numbers (and for every element of a tuple of numbers).
+      high: inclusive upper bound.
+      choices: the allowed values.
+      doc: a one-line description, shown by ``cogsim run NAME --help``.
+      default_factory: as in :func:`dataclasses.field`.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     k: int = config.field(3, low=1)
+      >>> config.validate(C(k=2)).k
+      2
+    """
+    meta = {"low": low, "high": high, "choices": tuple(choices) if choices is not None else None, "doc": doc}
+    if default_factory is not _MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) != len(get_args(tp)):
+            return True, args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
+    return False, tp
+
+
+def _check_type(path: str, value: Any, tp: Any) -> Any:
+    """Returns ``value`` coerced to ``tp`` (int -> float, list -> tuple) or raises ConfigError."""
+    optional, inner = _is_optional(tp)
+    if value is None:
+        if optional or tp is Any:
+            return None
+        raise ConfigError(path, value, f"a value of type {_type_name(tp)}")
+    tp = inner
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(path, value, f"one of {list(get_args(tp))}")
+        return value
+    if origin in (tuple, list, Sequence) or tp in (tuple, list):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(path, value, f"a sequence ({_type_name(tp)})")
+        args = get_args(tp)
+        if args and args[-1] is Ellipsis:
+            return tuple(_check_type(f"{path}[{i}]", v, args[0]) for i, v in enumerate(value))
+        if args:
+            if len(args) != len(value):
+                raise ConfigError(path, value, f"a tuple of {len(args)} items ({_type_name(tp)})")
+            return tuple(_check_type(f"{path}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(value)
+    if origin in (dict, Mapping) or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(path, value, "a mapping")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, Mapping):
+            return from_dict(tp, value, _path=path)
+        if not isinstance(value, tp):
+            raise ConfigError(path, value, f"a {tp.__name__} config")
+        return validate(value, _path=path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, value, "a boolean (true/false)")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, value, "an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, value, "a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, value, "a string")
+        return value
+    if isinstance(tp, type) and not isinstance(value, tp):
+        raise ConfigError(path, value, f"a value of type {_type_name(tp)}")
+    return value
+
+
+def _check_range(path: str, value: Any, meta: Mapping[str, Any]) -> None:
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(path, value, f"one of {list(choices)}")
+    low, high = meta.get("low"), meta.get("high")
+    if low is None and high is None:
+        return
+    items = value if isinstance(value, tuple) else (value,)
+    for item in items:
+        if item is None or isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        if (low is not None and item < low) or (high is not None and item > high):
+            lo = "-inf" if low is None else low
+            hi = "inf" if high is None else high
+            raise ConfigError(path, value, f"values in [{lo}, {hi}]")
+
+
+def validate(cfg: Any, *, _path: str = "") -> Any:
+    """Checks every field's type and range; returns the config with numbers and tuples normalised.
+
+    Raises:
+      ConfigError: naming the field, the value and what is allowed.
+    """
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        raise ConfigError(_path or "<config>", cfg, "a dataclass config instance")
+    hints = _hints(type(cfg))
+    changes = {}
+    for f in dataclasses.fields(cfg):
+        path = f"{_path}.{f.name}" if _path else f.name
+        value = getattr(cfg, f.name)
+        new = _check_type(path, value, hints[f.name])
+        _check_range(path, new, f.metadata)
+        if new is not value:
+            changes[f.name] = new
+    if hasattr(cfg, "__post_validate__"):
+        cfg.__post_validate__()
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def field_names(cls_or_cfg: Any, *, prefix: str = "") -> list[str]:
+    """Dotted names of every leaf field, e.g. ``["n_trials", "fit.lr"]``."""
+    cls = cls_or_cfg if isinstance(cls_or_cfg, type) else type(cls_or_cfg)
+    hints = _hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        _, tp = _is_optional(hints[f.name])
+        if dataclasses.is_dataclass(tp):
+            out += field_names(tp, prefix=f"{prefix}{f.name}.")
+        else:
+            out.append(prefix + f.name)
+    return out
+
+
+def _lookup_field(cfg: Any, dotted: str, value: Any = None) -> tuple[dataclasses.Field, Any]:
+    obj_cls = type(cfg)
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(obj_cls)}
+        if part not in fields:
+            here = ".".join(parts[:i])
+            allowed = ", ".join(sorted(fields))
+            raise ConfigError(dotted, value, f"a field of {here or obj_cls.__name__}: {allowed}")
+        f = fields[part]
+        tp = _hints(obj_cls)[part]
+        if i < len(parts) - 1:
+            _, tp = _is_optional(tp)
+            if not dataclasses.is_dataclass(tp):
+                raise ConfigError(dotted, value, f"{part} is a leaf field ({_type_name(tp)}), not a section")
+            obj_cls = tp
+    return f, tp
+
+
+def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
+    """Parses a command-line string into a value of type ``tp`` (numbers, bools, None, tuples, JSON)."""
+    optional, inner = _is_optional(tp)
+    stripped = text.strip()
+    if optional and stripped.lower() in ("none", "null", ""):
+        return None
+    tp = inner
+    origin = get_origin(tp)
+    if tp is str:
+        return text
+    if origin is Literal:
+        for choice in get_args(tp):
+            if str(choice) == stripped:
+                return choice
+        raise ConfigError(path, text, f"one of {list(get_args(tp))}")
+    if tp is bool:
+        low = stripped.lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(path, text, "a boolean (true/false)")
+    if tp is int:
+        try:
+            return int(stripped)
+        except ValueError:
+            raise ConfigError(path, text, "an integer") from None
+    if tp is float:
+        try:
+            return float(stripped)
+        except ValueError:
+            raise ConfigError(path, text, "a number") from None
+    if origin in (tuple, list, Sequence) or tp in (tuple, list):
+        args = get_args(tp)
+        body = stripped
+        if body.startswith(("[", "(")):
+            body = body[1:-1]
+        items = [x for x in body.split(",") if x.strip()] if body.strip() else []
+        if args and args[-1] is Ellipsis:
+            return tuple(parse_value(x, args[0], path=path) for x in items)
+        if args:
+            if len(items) != len(args):
+                raise ConfigError(path, text, f"{len(args)} comma-separated values ({_type_name(tp)})")
+            return tuple(parse_value(x, a, path=path) for x, a in zip(items, args))
+        return tuple(items)
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        raise ConfigError(path, text, f"a JSON value of type {_type_name(tp)}") from None
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` with dotted keys (``replace(cfg, **{"fit.lr": 0.1})``) and validation."""
+    nested: dict[str, dict[str, Any]] = {}
+    flat = {}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            flat[key] = value
+    names = {f.name for f in dataclasses.fields(cfg)}
+    for key in list(flat) + list(nested):
+        if key not in names:
+            raise ConfigError(key, changes.get(key), f"a field of {type(cfg).__name__}: {', '.join(sorted(names))}")
+    for head, sub in nested.items():
+        flat[head] = replace(getattr(cfg, head), **sub)
+    return validate(dataclasses.replace(cfg, **flat))
+
+
+def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
+    """Applies ``["a.b=3", "name=x"]`` overrides, each parsed to its field's type, then validates.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     lapse: float = config.field(0.1, low=0, high=1)
+      >>> config.replace_from_strings(C(), ["lapse=0.25"]).lapse
+      0.25
+    """
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(item, item, "an override of the form field=value (e.g. n_trials=100)")
+        f, tp = _lookup_field(cfg, key, text)
+        value = parse_value(text, tp, path=key)
+        _check_range(key, _check_type(key, value, tp), f.metadata)
+        changes[key] = value
+    return replace(cfg, **changes)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def from_dict(cls: type, data: Mapping[str, Any], *, _path: str = "") -> Any:
+    """Builds and validates ``cls`` from a (possibly nested) dict; unknown keys are errors."""
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{_path}.{key}" if _path else key
+        if key not in names:
+            raise ConfigError(path, value, f"a field of {cls.__name__}: {', '.join(sorted(names))}")
+        _, tp = _is_optional(hints[key])
+        if dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
+            value = from_dict(tp, value, _path=path)
+        kwargs[key] = value
+    return validate(cls(**kwargs), _path=_path)
+
+
+def to_json(cfg: Any) -> str:
+    """Serialises a config to JSON."""
+    return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
+
+
+def from_json(cls: type, text: str) -> Any:
+    """Parses JSON written by :func:`to_json` back into a validated ``cls``."""
+    return from_dict(cls, json.loads(text))
+
+
+def describe(cls_or_cfg: Any) -> list[tuple[str, str, Any, str]]:
+    """``(dotted name, type, default/current value, doc)`` for every leaf field, for help texts."""
+    cfg = cls_or_cfg if not isinstance(cls_or_cfg, type) else cls_or_cfg()
+    rows = []
+    for name in field_names(cfg):
+        f, tp = _lookup_field(cfg, name)
+        value = cfg
+        for part in name.split("."):
+            value = getattr(value, part)
+        meta = f.metadata
+        doc = meta.get("doc", "")
+        extra = []
+        if meta.get("choices") is not None:
+            extra.append(f"one of {list(meta['choices'])}")
+        if meta.get("low") is not None or meta.get("high") is not None:
+            lo, hi = meta.get("low"), meta.get("high")
+            extra.append(f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
+        rows.append((name, _type_name(tp), value, "; ".join([d for d in [doc, *extra] if d])))
+    return rows

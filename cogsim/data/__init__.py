@@ -1,0 +1,22 @@
+"""Packaged behavioural and benchmark datasets, each with its provenance README and licence.
+
+Example:
+  >>> import cogsim
+  >>> df = cogsim.data.load("rouder2008_change_detection")
+  >>> len(df)
+  12345
+"""
+
+from cogsim.data._registry import (
+    DATASETS,
+    Dataset,
+    citation,
+    folder,
+    info,
+    list,
+    load,
+    read_table,
+    readme,
+)
+
+__all__ = ["DATASETS", "Dataset", "citation", "folder", "info", "list", "load", "read_table", "readme"]

@@ -1,0 +1,400 @@
+"""The registry of packaged behavioural and benchmark datasets, with schema checks."""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import dataclasses
+import importlib.resources
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from cogsim.errors import DataError
+
+# Column kinds: "int", "float", "str", "bool"; a trailing "?" allows missing values (empty or NA).
+Schema = Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One registered table: where it lives, its schema and how to cite it."""
+
+    name: str
+    folder: str
+    files: tuple[str, ...]
+    schema: Schema
+    description: str
+    citation: str
+    licence: str
+    checks: tuple[tuple[str, Callable[[object], bool], str], ...] = ()
+    sep: str = ","
+    header: bool = True
+    split_column: str | None = None  # several files stacked, with this column naming each file's stem
+
+
+def _isin(*allowed):
+    return (lambda v: v in allowed), f"one of {list(allowed)}"
+
+
+_ROUDER = (
+    "Rouder, Morey, Cowan, Zwilling, Morey & Pratte (2008). An assessment of fixed-capacity models of visual "
+    "working memory. PNAS 105(16), 5975-5979. Data: R package WMCapacity (Morey), data/VisualArray.RData."
+)
+_GUPTA = (
+    "Gupta, Zhang, Wu, Wolfe & Kreiman (2021). Visual search asymmetry: deep nets and humans share similar "
+    "inherent biases. NeurIPS 2021 (arXiv 2106.02953); human RTs from Wolfe et al. 1992, Kleffner & "
+    "Ramachandran 1992, Wolfe & DiMase 2003."
+)
+_BOOKS = (
+    "Sattar, Muller, Fritz & Bulling (2015). Prediction of search targets from fixations in open-world "
+    "settings. CVPR 2015; Stauden, Barz & Sonntag (2018). Visual search target inference using bag of deep "
+    "visual words. KI 2018 (doi:10.1007/978-3-030-00111-7_25)."
+)
+_UMLS = (
+    "Kok & Domingos (2007). Statistical predicate invention. ICML 2007; files from PyKEEN (Ali et al. 2021, "
+    "JMLR 22:82)."
+)
+_VSA_KEY = {"model": "str", "experiment": "int", "experiment_name": "str", "condition": "str"}
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in [
+        Dataset(
+            "rouder2008_change_detection",
+            "rouder2008_change_detection",
+            ("visual_array_trials.csv",),
+            {
+                "sub": "int", "blk": "int", "trl": "int", "prch": "float", "N": "int", "ischange": "int",
+                "resp": "int", "RT": "float", "probesq": "int", "newcol": "str", "cor": "bool",
+                "oldcol": "str",
+            },
+            "Change detection, 23 participants, 12,345 trials; set size 2/5/8; change probability 0.3/0.5/0.7",
+            _ROUDER,
+            "GPL-2",
+            (("N", *_isin(2, 5, 8)), ("ischange", *_isin(0, 1)), ("resp", *_isin(0, 1))),
+        ),
+        Dataset(
+            "rouder2008_summary",
+            "rouder2008_change_detection",
+            ("summary_by_setsize.csv",),
+            {
+                "set_size": "int", "p_change": "str", "n_trials": "int", "hit_rate": "float",
+                "fa_rate": "float", "accuracy": "float", "cowan_K": "float", "pashler_K": "float",
+                "source": "str",
+            },
+            "Hit and false-alarm rates and Cowan's K by set size and change probability (from the trials)",
+            _ROUDER,
+            "GPL-2",
+        ),
+        Dataset(
+            "published_means",
+            "published_means",
+            ("published_means.csv",),
+            {
+                "paradigm": "str", "study": "str", "condition": "str", "x_name": "str", "x": "str?",
+                "measure": "str", "value": "float", "unit": "str", "approx": "str", "source": "str",
+            },
+            "Published means (Collins & Quillian 1969, Sperling 1960, Rouder 2008, Raymond et al. 1992)",
+            "See the source column of each row.",
+            "summary statistics from the cited papers",
+            (("approx", *_isin("read_from_figure", "secondary_source", "computed_from_raw", "text")),),
+        ),
+        Dataset(
+            "visual_search_asymmetry.human_rt",
+            "visual_search_asymmetry",
+            ("human_rt.csv",),
+            {
+                "experiment": "int", "experiment_name": "str", "condition": "str", "target": "str",
+                "distractor": "str", "set_size": "int", "rt_ms": "float", "rt_expression_in_source": "str",
+                "human_slope_ms_per_item": "float", "human_intercept_ms": "float", "original_study": "str",
+                "n_subjects": "float?", "sem_ms": "float?", "source_file": "str",
+            },
+            "Human mean target-present RT by experiment, condition and set size (six asymmetry experiments)",
+            _GUPTA,
+            "numbers only; see LICENSE.md",
+        ),
+        Dataset(
+            "visual_search_asymmetry.model_rt",
+            "visual_search_asymmetry",
+            ("model_rt.csv",),
+            {
+                **_VSA_KEY, "target": "str", "distractor": "str", "set_size": "int",
+                "mean_num_fixations": "float", "rt_ms": "float", "sem_ms": "float", "n_trials": "int",
+                "n_trials_scored_as_set_size": "int", "source_file": "str",
+            },
+            "Published model RTs (eccNET, IVSN, ablations) by condition and set size",
+            _GUPTA,
+            "numbers only; see LICENSE.md",
+        ),
+        Dataset(
+            "visual_search_asymmetry.model_slopes",
+            "visual_search_asymmetry",
+            ("model_slopes.csv",),
+            {
+                **_VSA_KEY, "model_slope_ms_per_item": "float", "model_intercept_ms": "float",
+                "human_slope_ms_per_item": "float", "source_file": "str",
+            },
+            "Published model RT-by-set-size slopes next to the human slopes",
+            _GUPTA,
+            "numbers only; see LICENSE.md",
+        ),
+        Dataset(
+            "visual_search_asymmetry.asymmetry_index",
+            "visual_search_asymmetry",
+            ("asymmetry_index.csv",),
+            {
+                "model": "str", "experiment": "str", "experiment_name": "str?",
+                "hard_condition_by_human_slope": "str?", "easy_condition_by_human_slope": "str?",
+                "model_slope_hard": "float?", "model_slope_easy": "float?", "model_asymmetry_index": "float",
+                "human_asymmetry_index": "float",
+            },
+            "Asymmetry index per model and experiment (and the mean row), model and human",
+            _GUPTA,
+            "numbers only; see LICENSE.md",
+        ),
+        Dataset(
+            "visual_search_asymmetry.model_trials",
+            "visual_search_asymmetry",
+            ("model_trials.csv",),
+            {
+                "model": "str", "experiment": "int", "condition": "str", "set_size": "int", "trial": "int",
+                "num_fixations": "int", "found_within_budget": "int", "source_file": "str",
+            },
+            "Published models' fixations-to-target per trial",
+            _GUPTA,
+            "numbers only; see LICENSE.md",
+        ),
+        Dataset(
+            "visual_search_asymmetry.models",
+            "visual_search_asymmetry",
+            ("models.csv",),
+            {"model": "str", "repo_dir": "str", "description": "str"},
+            "The published models and what each ablates",
+            _GUPTA,
+            "numbers only; see LICENSE.md",
+        ),
+        Dataset(
+            "amazon_book_covers.fixations",
+            "amazon_book_covers",
+            ("fixations.csv",),
+            {
+                "subject": "int", "trial": "int", "fixation_index": "int", "x": "float", "y": "float",
+                "duration": "float?", "object_id": "int", "object_row": "int", "object_col": "int",
+                "on_target_object": "int", "in_target_bbox": "int",
+            },
+            "Book-cover search scanpaths, collages 1-80, 6 subjects each (object-level fixations)",
+            _BOOKS,
+            "CC BY-NC-SA 4.0",
+            (
+                ("object_id", (lambda v: 0 <= v < 84), "0..83"),
+                ("object_row", (lambda v: 0 <= v < 6), "0..5"),
+                ("object_col", (lambda v: 0 <= v < 14), "0..13"),
+            ),
+        ),
+        Dataset(
+            "amazon_book_covers.trials",
+            "amazon_book_covers",
+            ("trials.csv",),
+            {
+                "trial": "int", "image": "str", "image_width": "int", "image_height": "int",
+                "target_image": "str", "target_xmin": "float", "target_ymin": "float", "target_xmax": "float",
+                "target_ymax": "float", "target_object_id": "int", "target_row": "int", "target_col": "int",
+            },
+            "Book-cover collages: image size, target image, target box and target cell",
+            _BOOKS,
+            "CC BY-NC-SA 4.0",
+        ),
+        Dataset(
+            "umls",
+            "umls",
+            ("train.txt", "valid.txt", "test.txt"),
+            {"subject": "str", "predicate": "str", "object": "str"},
+            "UMLS semantic network triples (135 entities, 46 predicates), standard train/valid/test split",
+            _UMLS,
+            "MIT (PyKEEN files); UMLS from the U.S. National Library of Medicine",
+            sep="\t",
+            header=False,
+            split_column="split",
+        ),
+    ]
+}
+
+_NA = {"", "NA", "NaN", "nan", "null", "None"}
+
+
+def _root() -> Path:
+    return Path(str(importlib.resources.files("cogsim.data")))
+
+
+def _get(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
+
+
+def list() -> builtins.list[str]:  # noqa: A001 - the documented public name
+    """Names of the packaged datasets.
+
+    Example:
+      >>> import cogsim
+      >>> "rouder2008_change_detection" in cogsim.data.list()
+      True
+    """
+    return sorted(DATASETS)
+
+
+def folder(name: str) -> Path:
+    """The folder holding dataset ``name`` with its README.md and LICENSE.md."""
+    return _root() / _get(name).folder
+
+
+def readme(name: str) -> str:
+    """The provenance README of dataset ``name``."""
+    return (folder(name) / "README.md").read_text()
+
+
+def citation(name: str) -> str:
+    """How to cite dataset ``name``.
+
+    Example:
+      >>> import cogsim
+      >>> "Rouder" in cogsim.data.citation("rouder2008_change_detection")
+      True
+    """
+    return _get(name).citation
+
+
+def info(name: str) -> dict[str, object]:
+    """Name, description, files, columns, licence and citation of dataset ``name``."""
+    d = _get(name)
+    return {
+        "name": d.name,
+        "description": d.description,
+        "files": [str(folder(name) / f) for f in d.files],
+        "columns": dict(d.schema),
+        "licence": d.licence,
+        "citation": d.citation,
+    }
+
+
+def _convert(value: str, kind: str, file: Path, line: int, column: str):
+    optional = kind.endswith("?")
+    kind = kind.rstrip("?")
+    if value in _NA and kind != "str":
+        if optional:
+            return math.nan if kind == "float" else None
+        raise DataError(f"{file}: row {line}, column {column!r}: missing value; expected {kind}")
+    try:
+        if kind == "int":
+            f = float(value)
+            if not f.is_integer():
+                raise ValueError
+            return int(f)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            low = value.strip().lower()
+            if low in ("true", "1"):
+                return True
+            if low in ("false", "0"):
+                return False
+            raise ValueError
+    except ValueError:
+        raise DataError(f"{file}: row {line}, column {column!r}: value {value!r} is not a valid {kind}") from None
+    if optional and value in _NA:
+        return None
+    return value
+
+
+def read_table(path: str | os.PathLike, schema: Schema, *, sep: str = ",", header: bool = True,
+               checks=()) -> pd.DataFrame:
+    """Reads one delimited file and checks it against ``schema`` (column -> int/float/str/bool[?]).
+
+    Raises:
+      DataError: naming the file, the row (1-based line in the file) and the column of the first problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    columns = builtins.list(schema)
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        rows = builtins.list(reader)
+    if header:
+        if not rows:
+            raise DataError(f"{path}: empty file; expected a header with columns {columns}")
+        head, body, first_line = rows[0], rows[1:], 2
+        missing = [c for c in columns if c not in head]
+        if missing:
+            raise DataError(f"{path}: row 1 (header): missing column(s) {missing}; found {head}")
+        idx = [head.index(c) for c in columns]
+        width = len(head)
+    else:
+        body, first_line, idx, width = rows, 1, builtins.list(range(len(columns))), len(columns)
+    data: dict[str, builtins.list] = {c: [] for c in columns}
+    check_map: dict[str, builtins.list] = {}
+    for col, fn, allowed in checks:
+        check_map.setdefault(col, []).append((fn, allowed))
+    for offset, row in enumerate(body):
+        line = first_line + offset
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != width:
+            raise DataError(f"{path}: row {line}: expected {width} fields, found {len(row)}")
+        for c, i in zip(columns, idx, strict=True):
+            v = _convert(row[i], schema[c], path, line, c)
+            for fn, allowed in check_map.get(c, ()):
+                if v is not None and not (isinstance(v, float) and math.isnan(v)) and not fn(v):
+                    raise DataError(f"{path}: row {line}, column {c!r}: value {row[i]!r} is not allowed ({allowed})")
+            data[c].append(v)
+    df = pd.DataFrame(data)
+    for c, kind in schema.items():
+        k = kind.rstrip("?")
+        if k == "int" and not kind.endswith("?"):
+            df[c] = df[c].astype("int64")
+        elif k == "float":
+            df[c] = df[c].astype("float64")
+        elif k == "bool":
+            df[c] = df[c].astype(bool)
+    return df
+
+
+def load(name: str, *, path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Loads dataset ``name`` as a tidy DataFrame, checking its schema.
+
+    Args:
+      name: a name from :func:`list`.
+      path: read this file (or folder, for multi-file datasets) instead of the packaged copy, with the same
+        schema checks: how users bring their own data in a packaged format.
+
+    Raises:
+      DataError: unknown name, or a malformed file (naming file, row and column).
+
+    Example:
+      >>> import cogsim
+      >>> df = cogsim.data.load("rouder2008_change_detection")
+      >>> sorted(df.N.unique())
+      [2, 5, 8]
+    """
+    d = _get(name)
+    base = folder(name)
+    if path is not None:
+        p = Path(path)
+        if len(d.files) == 1:
+            files = [p / d.files[0] if p.is_dir() else p]
+        else:
+            files = [p / f for f in d.files]
+    else:
+        files = [base / f for f in d.files]
+    frames = []
+    for f in files:
+        df = read_table(f, d.schema, sep=d.sep, header=d.header, checks=d.checks)
+        if d.split_column:
+            df[d.split_column] = re.sub(r"\.\w+$", "", f.name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -1,0 +1,422 @@
+"""Consciousness-prior bottleneck and shared global workspace (Bengio 2017; Goyal et al. 2021, 2022).
+
+A representation RNN keeps ``n_slots`` slot states ``h_t^i`` (one GRU shared by every slot, each slot with its
+own identity embedding). At every step a *conscious state* of ``top_k`` elements is chosen from the slots by
+attention: a query made from the previous conscious state (and an optional context such as a task cue) scores
+every slot, Gumbel noise of scale ``noise`` is added to the scores, and only the ``top_k`` best slots enter
+(:func:`select`, built on :func:`cogsim.kernels.topk_attention`). The chosen elements are then broadcast back:
+every slot reads the workspace with attention (:func:`cogsim.attention.dot_product_attention`). A verifier
+predicts, from the conscious state at ``t``, the next-step states of the slots it selected (InfoNCE over the
+batch, which is also the anti-collapse term on the slot states).
+
+Variants (``BottleneckConfig.variant``):
+
+- ``"bottleneck"``: the consciousness prior above (one query, ``top_k`` elements).
+- ``"workspace"``: the shared global workspace: ``n_workspace`` memory slots each write the ``top_k`` slots
+  that win their competition, and every slot reads the memory back.
+- ``"dense"``: the baseline without a bottleneck and with the same parameters: the query attends softly to
+  every slot and every slot reads every slot (full attention).
+
+Selection scores are cosine similarities times ``score_scale``, so ``noise`` is measured against a bounded
+score range and a trained network cannot simply scale its scores past the noise.
+
+Example:
+  >>> import jax, jax.numpy as jnp
+  >>> from flax import nnx
+  >>> cfg = BottleneckConfig(n_slots=6, slot_dim=16, top_k=2)
+  >>> ws = Workspace(cfg, in_features=3, context_features=4, rngs=nnx.Rngs(0))
+  >>> trace = ws.unroll(jnp.ones((5, 4, 6, 3)), jnp.ones((5, 4, 4)), key=jax.random.key(1))
+  >>> trace.slots.shape, trace.indices.shape
+  ((5, 4, 6, 16), (5, 4, 1, 2))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from jaxtyping import Array, Bool, Float, Int
+
+from cogsim import config as cfglib
+from cogsim.attention import dot_product_attention
+from cogsim.errors import CogsimError, ConfigError
+
+VARIANTS = ("bottleneck", "workspace", "dense")
+IMPLEMENTATIONS = (None, "xla", "pallas", "interpret")
+
+
+@dataclasses.dataclass(frozen=True)
+class BottleneckConfig:
+    """Architecture of a :class:`Workspace`.
+
+    ``top_k``, ``n_slots`` and ``noise`` are the capacity knobs that sweeps vary (``noise`` may also be given
+    per call, as a traced array, so it can be vectorised).
+    """
+
+    variant: str = cfglib.field("bottleneck", choices=VARIANTS, doc="bottleneck, workspace or dense baseline")
+    n_slots: int = cfglib.field(8, low=1, high=4096, doc="slots of the representation RNN")
+    slot_dim: int = cfglib.field(32, low=2, high=4096, doc="width of each slot state")
+    top_k: int = cfglib.field(3, low=1, high=256, doc="elements in the conscious state (per workspace slot)")
+    noise: float = cfglib.field(0.5, low=0.0, high=100.0, doc="scale of the Gumbel noise on selection scores")
+    n_workspace: int = cfglib.field(2, low=1, high=256, doc="memory slots of the shared workspace variant")
+    score_scale: float = cfglib.field(4.0, low=0.0, high=1000.0, doc="scores = cosine similarity x this")
+    verifier_weight: float = cfglib.field(0.1, low=0.0, high=100.0, doc="weight of the InfoNCE verifier loss")
+    temperature: float = cfglib.field(0.1, low=1e-3, high=10.0, doc="InfoNCE temperature")
+    implementation: str | None = cfglib.field(
+        None, choices=IMPLEMENTATIONS, doc="top-k attention: Pallas kernel on GPU, jnp reference elsewhere"
+    )
+
+    def __post_validate__(self):
+        if self.top_k > self.n_slots:
+            raise ConfigError("top_k", self.top_k, f"an integer in [1, n_slots={self.n_slots}]")
+
+
+# ------------------------------------------------------------------------------------------- selection
+def _resolve(implementation: str | None) -> str:
+    if implementation not in IMPLEMENTATIONS:
+        raise CogsimError(
+            f"bottleneck: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
+        )
+    if implementation is None:
+        return "pallas" if jax.default_backend() == "gpu" else "xla"
+    return implementation
+
+
+def topk_attention(
+    q: Float[Array, "batch q_len heads head_dim"],
+    k: Float[Array, "batch k_len heads head_dim"],
+    v: Float[Array, "batch k_len heads head_dim"],
+    *,
+    top_k: int,
+    bias: Float[Array, "#batch #heads q_len k_len"] | None = None,
+    mask: Bool[Array, "#batch #heads q_len k_len"] | None = None,
+    scale: float | None = None,
+    implementation: str | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Top-k attention through :mod:`cogsim.kernels`: the Pallas kernel on a GPU, its jnp reference elsewhere.
+
+    Args:
+      q, k, v: ``[batch, seq, heads, head_dim]`` as in :func:`cogsim.kernels.topk_attention`.
+      top_k: keys kept per query.
+      bias: additive score bias (the Gumbel noise of the workspace goes here).
+      mask: True where a key may be selected.
+      scale: score scale.
+      implementation: ``None`` (Pallas on GPU, ``"xla"`` reference elsewhere), ``"xla"``, ``"pallas"`` or
+        ``"interpret"`` (the Pallas kernel in interpret mode, any device; slow).
+
+    Returns:
+      ``(out [batch, q_len, heads, head_dim], indices [batch, heads, q_len, top_k])``; index -1 marks an
+      unused place when fewer than ``top_k`` keys are visible.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> q = jnp.ones((1, 1, 1, 4)); k = jnp.arange(5.0)[None, :, None, None] * jnp.ones((1, 5, 1, 4))
+      >>> topk_attention(q, k, k, top_k=2)[1].tolist()
+      [[[[4, 3]]]]
+    """
+    from cogsim import kernels
+
+    impl = _resolve(implementation)
+    if impl == "xla":
+        return kernels.reference_topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale)
+    return kernels.topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale,
+                                  interpret=impl == "interpret")
+
+
+class Selection(NamedTuple):
+    """The result of :func:`select`.
+
+    Attributes:
+      out: ``[batch, q_len, dim]`` softmax mix of the selected values (the kernel's output).
+      indices: ``[batch, q_len, top_k]`` selected slot indices, best first (-1 = unused place).
+      weights: ``[batch, q_len, top_k]`` softmax weights of the selected elements (0 on unused places).
+      elements: ``[batch, q_len, top_k, dim]`` the selected values. Forward they equal the values; backward
+        they carry ``d log weight`` so gradients reach the selected scores.
+    """
+
+    out: jax.Array
+    indices: jax.Array
+    weights: jax.Array
+    elements: jax.Array
+
+
+def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
+    """``x [b, n, d]``, ``idx [b, q, k]`` -> ``[b, q, k, d]``."""
+    return jax.vmap(lambda xb, ib: xb[ib])(x, idx)
+
+
+def _noise_bias(noise, key, shape) -> jax.Array:
+    noise = jnp.asarray(noise, jnp.float32)
+    if noise.ndim == 1:  # one noise level per batch item
+        noise = noise[:, None, None, None]
+    elif noise.ndim != 0:
+        raise CogsimError(f"select: noise must be a scalar or [batch]; got shape {noise.shape}")
+    return noise * jax.random.gumbel(key, shape)
+
+
+def select(
+    q: Float[Array, "batch q_len dim"],
+    k: Float[Array, "batch n dim"],
+    v: Float[Array, "batch n vdim"],
+    *,
+    top_k: int,
+    noise: float | Float[Array, " batch"],
+    key: jax.Array,
+    mask: Bool[Array, "batch n"] | None = None,
+    bias: Float[Array, "batch n"] | None = None,
+    scale: float = 1.0,
+    implementation: str | None = None,
+) -> Selection:
+    """Noisy top-k selection: each query keeps the ``top_k`` slots with the best ``scale * q.k + bias + noise``.
+
+    The noise is Gumbel noise of scale ``noise`` (so with ``noise = 1`` and ``scale = 1`` the selection is a
+    sample without replacement from ``softmax(q.k)``); ``noise = 0`` is the deterministic argmax.
+
+    Args:
+      q: queries ``[batch, q_len, dim]``.
+      k: keys ``[batch, n, dim]``.
+      v: values ``[batch, n, vdim]``.
+      top_k: elements kept per query (static).
+      noise: Gumbel noise scale, a scalar or one value per batch item (may be traced).
+      key: PRNG key of the noise.
+      mask: True where a slot may be selected.
+      bias: an extra additive score bias per slot (e.g. salience).
+      scale: multiplies ``q.k``.
+      implementation: see :func:`topk_attention`.
+
+    Returns:
+      A :class:`Selection`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> k = jnp.eye(4)[None]; q = jnp.array([[[0.0, 1.0, 1.0, 0.0]]])
+      >>> s = select(q, k, k, top_k=2, noise=0.0, key=jax.random.key(0))
+      >>> sorted(s.indices[0, 0].tolist())
+      [1, 2]
+    """
+    b, nq, d = q.shape
+    n = k.shape[1]
+    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] or k.shape[0] != b:
+        raise CogsimError(f"select: q [b, q, d], k [b, n, d], v [b, n, dv] expected; got {q.shape}, {k.shape}, "
+                          f"{v.shape}")
+    if not 1 <= top_k <= n:
+        raise CogsimError(f"select: top_k={top_k} is not allowed; use an integer in [1, {n}] (slots)")
+    full_bias = _noise_bias(noise, key, (b, 1, nq, n))
+    if bias is not None:
+        full_bias = full_bias + bias[:, None, None, :]
+    m4 = None if mask is None else mask[:, None, None, :]
+    out, idx = topk_attention(q[:, :, None], k[:, :, None], v[:, :, None], top_k=top_k, bias=full_bias, mask=m4,
+                              scale=scale, implementation=implementation)
+    idx = idx.reshape(b, nq, top_k)  # heads == 1
+    chosen = idx >= 0
+    safe = jnp.where(chosen, idx, 0)
+    s = jnp.einsum("bqd,bqkd->bqk", q, _gather(k, safe)) * scale
+    s = s + jnp.take_along_axis(full_bias[:, 0], safe, axis=-1)
+    logw = jax.nn.log_softmax(jnp.where(chosen, s, -1e30), axis=-1)
+    w = jnp.where(chosen, jnp.exp(logw), 0.0)
+    st = jnp.where(chosen, jnp.exp(logw - jax.lax.stop_gradient(logw)), 0.0)  # 1 forward, d log w backward
+    elements = _gather(v, safe) * st[..., None]
+    return Selection(out[:, :, 0], idx, w, elements)
+
+
+def selected_mask(indices: Int[Array, "*batch k"], n: int) -> jax.Array:
+    """A 0/1 float mask over ``n`` slots of everything in ``indices`` (-1 ignored), reduced over the last axis.
+
+    Example:
+      >>> selected_mask(jnp.array([[2, 0], [1, -1]]), 3).tolist()
+      [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    return jnp.clip(jnp.sum(jax.nn.one_hot(indices, n), axis=-2), 0.0, 1.0)
+
+
+def _unit(x: jax.Array) -> jax.Array:
+    return x / jnp.sqrt(jnp.sum(x * x, axis=-1, keepdims=True) + 1e-6)
+
+
+# ----------------------------------------------------------------------------------------------- model
+class Step(NamedTuple):
+    """One step of the workspace.
+
+    Attributes:
+      slots: ``[batch, n, dim]`` slot states after the broadcast.
+      thought: ``[batch, dim]`` the conscious summary (query input of the next step).
+      memory: ``[batch, m, dim]`` shared-workspace memory (``m = 0`` for the other variants).
+      elements: ``[batch, e, dim]`` what the slots read back (the selected elements, or the memory).
+      element_mask: ``[batch, e]`` which elements are valid.
+      indices: ``[batch, q, k]`` selected slots (``[batch, 1, n]`` all slots for the dense baseline).
+    """
+
+    slots: jax.Array
+    thought: jax.Array
+    memory: jax.Array
+    elements: jax.Array
+    element_mask: jax.Array
+    indices: jax.Array
+
+
+class Workspace(nnx.Module):
+    """Slots + noisy top-k conscious state + broadcast + verifier (see the module docstring).
+
+    Args:
+      cfg: the architecture.
+      in_features: input features per slot and step.
+      context_features: features of a global context per step (0 for none).
+      rngs: parameter initialisation.
+    """
+
+    def __init__(self, cfg: BottleneckConfig, *, in_features: int, context_features: int = 0, rngs: nnx.Rngs):
+        cfg = cfglib.validate(cfg)
+        self.cfg = cfg
+        d, n = cfg.slot_dim, cfg.n_slots
+        self.slot_embed = nnx.Param(0.5 * jax.random.normal(rngs.params(), (n, d)))
+        self.embed = nnx.Linear(in_features, d, rngs=rngs)
+        self.context = nnx.Linear(max(context_features, 1), d, rngs=rngs)
+        self.rnn = nnx.GRUCell(d, d, rngs=rngs)
+        self.query = nnx.Linear(2 * d, d, rngs=rngs)
+        self.key = nnx.Linear(d, d, rngs=rngs)
+        self.value = nnx.Linear(d, d, rngs=rngs)
+        self.read_q = nnx.Linear(d, d, rngs=rngs)
+        self.read_k = nnx.Linear(d, d, rngs=rngs)
+        self.read_v = nnx.Linear(d, d, rngs=rngs)
+        self.read_out = nnx.Linear(d, d, rngs=rngs)
+        self.predict = nnx.Linear(d, d, rngs=rngs)
+        self.target = nnx.Linear(d, d, rngs=rngs)
+        self.thought0 = nnx.Param(jnp.zeros((d,)))
+        m = cfg.n_workspace if cfg.variant == "workspace" else 0
+        self.memory0 = nnx.Param(0.5 * jax.random.normal(rngs.params(), (m, d)))
+
+    def initial_state(self, batch: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(slots, thought, memory)`` at the start of a sequence."""
+        d, n = self.cfg.slot_dim, self.cfg.n_slots
+        mem = self.memory0[...]
+        return (jnp.zeros((batch, n, d)), jnp.broadcast_to(self.thought0[...], (batch, d)),
+                jnp.broadcast_to(mem, (batch, *mem.shape)))
+
+    def step(
+        self,
+        carry: tuple[jax.Array, jax.Array, jax.Array],
+        x: Float[Array, "batch n features"],
+        context: Float[Array, "batch context"] | None = None,
+        *,
+        key: jax.Array,
+        noise: float | jax.Array | None = None,
+        top_k: int | None = None,
+        mask: Bool[Array, "batch n"] | None = None,
+    ) -> Step:
+        """One step: update the slots, select the conscious state, broadcast it.
+
+        Args:
+          carry: ``(slots, thought, memory)`` from :meth:`initial_state` or the previous :class:`Step`.
+          x: per-slot input ``[batch, n, features]``.
+          context: global context ``[batch, context]`` (task cue), or None.
+          key: PRNG key of the selection noise.
+          noise: overrides ``cfg.noise`` (scalar or ``[batch]``).
+          top_k: overrides ``cfg.top_k``.
+          mask: slots that may be selected.
+        """
+        cfg = self.cfg
+        noise = cfg.noise if noise is None else noise
+        top_k = cfg.top_k if top_k is None else top_k
+        h, thought, mem = carry
+        b, n, _ = x.shape
+        d = cfg.slot_dim
+        u = self.embed(x) + self.slot_embed[...]
+        ctx = self.context(context) if context is not None else jnp.zeros((b, d))
+        u = u + ctx[:, None]
+        h, _ = self.rnn(h.reshape(b * n, d), u.reshape(b * n, d))
+        h = h.reshape(b, n, d)
+        keys, vals = _unit(self.key(h)), self.value(h)
+        if cfg.variant == "workspace":
+            q = _unit(self.query(jnp.concatenate([mem, jnp.broadcast_to(ctx[:, None], mem.shape)], -1)))
+        else:
+            q = _unit(self.query(jnp.concatenate([thought, ctx], -1)))[:, None]
+        if cfg.variant == "dense":
+            amask = None if mask is None else mask[:, None, None, :]
+            out = dot_product_attention(q[:, :, None], keys[:, :, None], vals[:, :, None], mask=amask,
+                                        scale=cfg.score_scale, name="bottleneck.select")
+            thought = out[:, 0, 0]
+            elements = vals
+            el_mask = jnp.ones((b, n), bool) if mask is None else mask
+            indices = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, 1, n))
+        else:
+            sel = select(q, keys, vals, top_k=top_k, noise=noise, key=key, mask=mask, scale=cfg.score_scale,
+                         implementation=cfg.implementation)
+            indices = sel.indices
+            if cfg.variant == "workspace":
+                mem = mem + sel.out
+                elements, el_mask = mem, jnp.ones(mem.shape[:2], bool)
+                thought = jnp.mean(mem, axis=1)
+            else:
+                thought = sel.out[:, 0]
+                elements, el_mask = sel.elements[:, 0], sel.indices[:, 0] >= 0
+        r = dot_product_attention(
+            self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None],
+            mask=el_mask[:, None, None, :], name="bottleneck.broadcast",
+        )
+        h = h + self.read_out(r[:, :, 0])
+        return Step(h, thought, mem, elements, el_mask, indices)
+
+    def unroll(
+        self,
+        xs: Float[Array, "batch time n features"],
+        contexts: Float[Array, "batch time context"] | None = None,
+        *,
+        key: jax.Array,
+        noise: float | jax.Array | None = None,
+        top_k: int | None = None,
+        masks: Bool[Array, "batch time n"] | None = None,
+    ) -> Step:
+        """Runs :meth:`step` over the time axis; returns a :class:`Step` whose fields have a time axis 1."""
+        b, steps = xs.shape[:2]
+        carry = self.initial_state(b)
+        out = []
+        for t in range(steps):
+            st = self.step(carry, xs[:, t], None if contexts is None else contexts[:, t],
+                           key=jax.random.fold_in(key, t), noise=noise, top_k=top_k,
+                           mask=None if masks is None else masks[:, t])
+            carry = (st.slots, st.thought, st.memory)
+            out.append(st)
+        return Step(*(jnp.stack(f, axis=1) for f in zip(*out)))
+
+    def verifier_loss(self, trace: Step) -> jax.Array:
+        """InfoNCE: the conscious summary at ``t`` must pick out, among the batch, the ``t + 1`` states of the
+        slots it selected at ``t`` (the other batch items are the negatives). 0 for a single step."""
+        b, steps, n, _ = trace.slots.shape
+        if steps < 2:
+            return jnp.zeros(())
+        pred = _unit(self.predict(trace.thought[:, :-1]))  # [b, T-1, d]
+        sel = selected_mask(trace.indices[:, :-1].reshape(b, steps - 1, -1), n)  # [b, T-1, n]
+        tgt = jnp.einsum("btn,btnd->btd", sel, trace.slots[:, 1:]) / jnp.maximum(sel.sum(-1, keepdims=True), 1.0)
+        tgt = _unit(self.target(tgt))
+        logits = jnp.einsum("btd,ctd->tbc", pred, tgt) / self.cfg.temperature
+        labels = jnp.broadcast_to(jnp.arange(b), logits.shape[:2])
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+
+def count_params(module: nnx.Module) -> int:
+    """Number of trainable parameters.
+
+    Example:
+      >>> from flax import nnx
+      >>> count_params(nnx.Linear(3, 2, rngs=nnx.Rngs(0)))
+      8
+    """
+    return int(sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(module, nnx.Param))))
+
+
+def precision_recall(
+    selected: Float[Array, "*batch n"], relevant: Float[Array, "*batch n"]
+) -> tuple[jax.Array, jax.Array]:
+    """Per-item precision and recall of a 0/1 selection against a 0/1 set of relevant slots.
+
+    Example:
+      >>> p, r = precision_recall(jnp.array([1.0, 1.0, 0.0, 0.0]), jnp.array([1.0, 0.0, 1.0, 0.0]))
+      >>> float(p), float(r)
+      (0.5, 0.5)
+    """
+    hit = jnp.sum(selected * relevant, axis=-1)
+    return hit / jnp.maximum(selected.sum(-1), 1.0), hit / jnp.maximum(relevant.sum(-1), 1.0)

@@ -1,0 +1,727 @@
+"""Induction-head toy networks: in-context vs in-weights learning in Reddy's classification task.
+
+Task (Reddy, ICLR 2024): ``K`` classes with means ``mu_k ~ N(0, I_D / D)`` and ``L`` label vectors
+``l_j ~ N(0, I_D / D)``; class ``k`` carries label ``k mod L``. An item of class ``k`` is
+``(mu_k + eps * eta) / sqrt(1 + eps^2)`` with ``eta ~ N(0, I_D / D)``. A sequence is
+``x_1, l_1, ..., x_N, l_N, x_q``; the target is the label of the query ``x_q``.
+
+- A *bursty* sequence (probability ``p_B``) holds ``N / B`` classes, each ``B`` times, shuffled; the query's
+  class is one of them. Otherwise the ``N`` items and the query are drawn i.i.d. from the rank-frequency law
+  ``P(k) ~ (k + 1)^-alpha``.
+- With probability ``p_C`` a sequence is built from freshly drawn (novel) classes with random labels.
+- Test sets: ``ic`` (novel classes, p_B = p_C = 1: only solvable in context), ``ic2`` (known classes whose
+  labels are swapped to ``(label + 1) mod L`` in the context and the target), ``iw`` (non-bursty known
+  classes: only solvable in weights).
+
+Tokens are a one-hot position among ``2 * N_max + 1`` slots (the ``2N + 1`` used slots start at a random
+shift) concatenated with the ``D``-dimensional content.
+
+Network: two causal single-head attention-only layers with residuals, ``u <- u + softmax((u Wq)(u Wk)^T) u Wv``
+(no ``1/sqrt(d)`` scaling, as in the original), through :func:`cogsim.attention.dot_product_attention` with
+names ``"layer0"``, ``"layer1"``, then a ReLU classifier on the last token. Optionally a learned
+``D x D`` *item embedding* multiplies the content of item tokens (not label tokens): it is the matrix the
+weight-forgetting schedules of Anand et al. (ICLR 2025) re-initialise. It starts as a random orthogonal
+matrix, so a network with it is the original network seen through a random rotation of the item space.
+
+Everything is pure JAX: the generator, the network, the evaluation (with the progress measures captured
+through :mod:`cogsim.probes`) and :func:`run`, which trains one network through :mod:`cogsim.train` and is
+``jax.vmap``-able over keys and over the traced task settings (``eps``, ``alpha``, ``p_B``, ``p_C``) and the
+forgetting schedule.
+
+Example:
+  >>> import jax
+  >>> from cogsim.models import induction as ind
+  >>> task = ind.TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+  >>> world = ind.make_world(jax.random.key(0), task)
+  >>> batch = ind.sample_batch(jax.random.key(1), world, task, 3)
+  >>> batch["tokens"].shape
+  (3, 9, 24)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+from jaxtyping import Array, Float, Int
+
+from cogsim import attention as _attention
+from cogsim import probes
+from cogsim import train as _train
+from cogsim.config import field
+from cogsim.errors import ConfigError
+
+MODES = ("train", "ic", "ic2", "iw")
+
+
+# ------------------------------------------------------------------------------------------------ configs
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """The data distribution of Reddy's in-context classification task.
+
+    ``eps``, ``alpha``, ``p_B`` and ``p_C`` may be traced (varied under ``jax.vmap``); the others fix shapes.
+    """
+
+    K: int = field(512, low=1, doc="number of classes (a multiple of L)")
+    L: int = field(32, low=2, doc="number of labels")
+    N: int = field(8, low=1, doc="item-label pairs in the context")
+    D: int = field(63, low=1, doc="content dimension")
+    eps: float = field(0.1, low=0.0, doc="within-class noise")
+    B: int = field(2, low=0, doc="burstiness: copies of each class in a bursty context (0 = no bursts)")
+    p_B: float = field(1.0, low=0.0, high=1.0, doc="fraction of bursty sequences")
+    p_C: float = field(0.0, low=0.0, high=1.0, doc="fraction of sequences of novel classes")
+    alpha: float = field(0.0, low=0.0, doc="Zipf exponent of the class rank-frequency law")
+    N_max: int = field(32, low=1, doc="position slots are 2 * N_max + 1")
+    shift: bool = field(True, doc="random shift of the one-hot positions")
+    distinct_labels: bool = field(True, doc="classes in one bursty context carry distinct labels")
+
+    def __post_validate__(self):
+        if self.K % self.L:
+            raise ConfigError("K", self.K, f"a multiple of L = {self.L}")
+        if self.B > 0 and (self.N % self.B or self.B > self.N):
+            raise ConfigError("B", self.B, f"0 or a divisor of N = {self.N}")
+        if self.N > self.N_max:
+            raise ConfigError("N_max", self.N_max, f"at least N = {self.N}")
+        if self.distinct_labels and self.N // max(self.B, 1) > self.L:
+            raise ConfigError("distinct_labels", True, f"False when N / B > L = {self.L}")
+
+    @property
+    def n_pos(self) -> int:
+        """Number of one-hot position slots."""
+        return 2 * self.N_max + 1
+
+    @property
+    def seq_len(self) -> int:
+        return 2 * self.N + 1
+
+    @property
+    def token_dim(self) -> int:
+        return self.n_pos + self.D
+
+    @property
+    def n_ctx_classes(self) -> int:
+        """Distinct classes in a bursty context (``N / B``; ``N`` when ``B = 0``)."""
+        return self.N // max(self.B, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class NetConfig:
+    """The attention-only network."""
+
+    n_layers: int = field(2, low=1, doc="attention layers")
+    mlp_layers: int = field(3, low=0, doc="ReLU layers of the classifier")
+    mlp_width: int = field(0, low=0, doc="classifier width (0 = the token dimension)")
+    init_scale: float = field(0.0, low=0.0, doc="std of Wq, Wk, Wv at init (0 = 1/sqrt(D))")
+    item_embedding: bool = field(False, doc="learned D x D embedding of item contents")
+    implementation: str = field("xla", choices=("xla", "pallas", "interpret", "auto"),
+                                doc="attention implementation (auto = Pallas on GPU)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Plain SGD as in the paper: ``p <- (1 - wd) p - lr * grad``."""
+
+    lr: float = field(0.01, low=0.0, doc="SGD learning rate")
+    batch_size: int = field(128, low=1, doc="sequences per step (fresh every step)")
+    weight_decay: float = field(1e-6, low=0.0, doc="multiplicative weight decay per step")
+    num_steps: int = field(20000, low=1, doc="optimiser steps")
+    log_every: int = field(500, low=1, doc="steps between evaluations")
+    n_test: int = field(2000, low=1, doc="sequences per test set (paper: 10,000)")
+    eval_chunk: int = field(1000, low=1, doc="test sequences per forward pass")
+
+
+class World(NamedTuple):
+    """The fixed part of a task instance: class means ``[K, D]`` and label vectors ``[L, D]``."""
+
+    class_means: jax.Array
+    label_vecs: jax.Array
+
+
+class ForgetSchedule(NamedTuple):
+    """Re-initialise the item embedding every ``reset_every`` steps while ``step < until``.
+
+    ``reset_every = 0``: never (standard training); ``until < 0``: for the whole run (active forgetting);
+    ``until > 0``: temporary forgetting. Fields may be traced arrays (vmapped conditions).
+    """
+
+    reset_every: Any = 0
+    until: Any = -1
+
+
+# ------------------------------------------------------------------------------------------------ the task
+def make_world(key: jax.Array, cfg: TaskConfig) -> World:
+    """Draws class means and label vectors, each entry ``N(0, 1/D)``."""
+    k1, k2 = jax.random.split(key)
+    s = 1.0 / math.sqrt(cfg.D)
+    return World(s * jax.random.normal(k1, (cfg.K, cfg.D)), s * jax.random.normal(k2, (cfg.L, cfg.D)))
+
+
+def class_log_probs(cfg: TaskConfig, alpha: Any = None) -> jax.Array:
+    """Log of the rank-frequency law ``P(k) ~ (k + 1)^-alpha`` over the ``K`` classes (rank = index)."""
+    alpha = cfg.alpha if alpha is None else alpha
+    logits = -alpha * jnp.log(jnp.arange(1, cfg.K + 1, dtype=jnp.float32))
+    return jax.nn.log_softmax(logits)
+
+
+def _sample_classes(key, logits, n: int, L: int, distinct: bool):
+    """``n`` classes from ``logits``; with ``distinct``, without repeating a label (sequential draws)."""
+    if not distinct:
+        return jax.random.categorical(key, logits, shape=(n,))
+    lab = jnp.arange(logits.shape[0]) % L
+
+    def body(i, carry):
+        used, out = carry
+        masked = jnp.where(used[lab], -jnp.inf, logits)
+        c = jax.random.categorical(jax.random.fold_in(key, i), masked)
+        return used.at[lab[c]].set(True), out.at[i].set(c)
+
+    _, out = jax.lax.fori_loop(0, n, body, (jnp.zeros(L, bool), jnp.zeros(n, jnp.int32)))
+    return out
+
+
+def _noisy(key, means, eps, D):
+    eta = jax.random.normal(key, means.shape) / math.sqrt(D)
+    return (means + eps * eta) / jnp.sqrt(1.0 + eps**2)
+
+
+def _one_sequence(key, world: World, cfg: TaskConfig, *, mode: str, class_logits, swap: bool):
+    """One sequence: tokens ``[2N+1, P+D]``, target, context labels, token ids, query class."""
+    K, L, N, D = cfg.K, cfg.L, cfg.N, cfg.D
+    B = max(cfg.B, 1)
+    n_ctx = N // B
+    keys = jax.random.split(key, 12)
+    logits = class_log_probs(cfg) if class_logits is None else class_logits
+    class_label = jnp.arange(K) % L
+
+    p_B = 0.0 if cfg.B == 0 else cfg.p_B
+    p_C = cfg.p_C
+    if mode == "ic":
+        p_B, p_C = 1.0, 1.0
+    elif mode == "ic2":
+        p_B, p_C = 1.0, 0.0
+    elif mode == "iw":
+        p_B, p_C = 0.0, 0.0
+
+    # bursty structure: n_ctx slots, each repeated B times, shuffled; query = one of the slots
+    slots = jax.random.permutation(keys[0], jnp.tile(jnp.arange(n_ctx), B))
+    q_slot = slots[jax.random.randint(keys[1], (), 0, N)]
+    # (a) bursty, known classes
+    bc = _sample_classes(keys[2], logits, n_ctx, L, cfg.distinct_labels)
+    b_cls, b_q = bc[slots], bc[q_slot]
+    # (b) non-bursty, known classes: i.i.d. context and an independent query
+    nb_cls = jax.random.categorical(keys[3], logits, shape=(N,))
+    nb_q = jax.random.categorical(keys[4], logits)
+    # (c) bursty, novel classes with fresh means and random labels
+    novel_means = jax.random.normal(keys[5], (n_ctx, D)) / math.sqrt(D)
+    if cfg.distinct_labels:
+        novel_lab = jax.random.permutation(keys[6], L)[:n_ctx]
+    else:
+        novel_lab = jax.random.randint(keys[6], (n_ctx,), 0, L)
+
+    is_b = jax.random.uniform(keys[7]) < p_B
+    is_c = jax.random.uniform(keys[8]) < p_C
+    known_cls = jnp.where(is_b, b_cls, nb_cls)
+    known_q = jnp.where(is_b, b_q, nb_q)
+    shift_lab = 1 if swap else 0
+    known_lab = (class_label[known_cls] + shift_lab) % L
+    known_qlab = (class_label[known_q] + shift_lab) % L
+
+    ctx_means = jnp.where(is_c, novel_means[slots], world.class_means[known_cls])
+    q_mean = jnp.where(is_c, novel_means[q_slot], world.class_means[known_q])
+    ctx_lab = jnp.where(is_c, novel_lab[slots], known_lab)
+    q_lab = jnp.where(is_c, novel_lab[q_slot], known_qlab)
+    ctx_ids = jnp.where(is_c, K + slots, known_cls)
+    q_id = jnp.where(is_c, K + q_slot, known_q)
+    q_class = jnp.where(is_c, -1, known_q)
+
+    eps = cfg.eps
+    items = _noisy(keys[9], ctx_means, eps, D)
+    query = _noisy(keys[10], q_mean, eps, D)
+    labels = world.label_vecs[ctx_lab]
+    content = jnp.concatenate([jnp.stack([items, labels], 1).reshape(2 * N, D), query[None]], 0)
+
+    T, P = cfg.seq_len, cfg.n_pos
+    shift = jax.random.randint(keys[11], (), 0, P - T + 1) if cfg.shift else 0
+    pos = jax.nn.one_hot(jnp.arange(T) + shift, P, dtype=content.dtype)
+    tokens = jnp.concatenate([pos, content], -1)
+    ids = jnp.concatenate([jnp.stack([ctx_ids, K + N + ctx_lab], 1).reshape(2 * N), q_id[None]])
+    return {
+        "tokens": tokens,
+        "target": q_lab.astype(jnp.int32),
+        "ctx_labels": ctx_lab.astype(jnp.int32),
+        "token_ids": ids.astype(jnp.int32),
+        "query_class": q_class.astype(jnp.int32),
+    }
+
+
+def sample_batch(
+    key: jax.Array,
+    world: World,
+    cfg: TaskConfig,
+    batch_size: int,
+    *,
+    mode: str = "train",
+    class_logits: Float[Array, " K"] | None = None,
+) -> dict[str, jax.Array]:
+    """A batch of sequences.
+
+    Args:
+      key: randomness of this batch.
+      world: class means and label vectors from :func:`make_world`.
+      cfg: the task; ``eps``, ``alpha``, ``p_B``, ``p_C`` may be traced.
+      batch_size: number of sequences.
+      mode: ``"train"`` (the training distribution), ``"ic"``, ``"ic2"`` (labels swapped, target swapped)
+        or ``"iw"``.
+      class_logits: log-probabilities over the ``K`` known classes replacing the Zipf law (e.g. to test only
+        frequent or only rare classes).
+
+    Returns:
+      ``tokens [b, 2N+1, 2N_max+1+D]``, ``target [b]``, ``ctx_labels [b, N]``, ``token_ids [b, 2N+1]``
+      (item tokens: class id, novel classes ``K + slot``; label tokens: ``K + N + label``) and
+      ``query_class [b]`` (-1 for novel classes).
+
+    Example:
+      >>> import jax
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> w = make_world(jax.random.key(0), task)
+      >>> b = sample_batch(jax.random.key(1), w, task, 5, mode="ic")
+      >>> bool((b["query_class"] == -1).all())
+      True
+    """
+    if mode not in MODES:
+        raise ConfigError("mode", mode, f"one of {list(MODES)}")
+    keys = jax.random.split(key, batch_size)
+    fn = lambda k: _one_sequence(k, world, cfg, mode=mode, class_logits=class_logits, swap=mode == "ic2")
+    return jax.vmap(fn)(keys)
+
+
+# ------------------------------------------------------------------------------------------------ network
+def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) -> dict[str, Any]:
+    """Initial parameters (a dict pytree).
+
+    ``Wq, Wk, Wv`` are ``N(0, init_scale^2)`` (default ``1/sqrt(D)``); classifier weights He-normal with zero
+    biases; readout ``N(0, 1/width)``; the optional item embedding a random orthogonal ``D x D`` matrix.
+
+    Example:
+      >>> import jax
+      >>> p = init_params(jax.random.key(0), TaskConfig(K=64, L=8, N=4, D=15, N_max=4))
+      >>> p["attn"][0]["Wq"].shape, p["readout"].shape
+      ((24, 24), (24, 8))
+    """
+    d = task.token_dim
+    w = net.mlp_width or d
+    s = net.init_scale or 1.0 / math.sqrt(task.D)
+    keys = jax.random.split(key, net.n_layers + net.mlp_layers + 2)
+    attn = []
+    for i in range(net.n_layers):
+        kq, kk, kv = jax.random.split(keys[i], 3)
+        attn.append({n: s * jax.random.normal(k, (d, d)) for n, k in (("Wq", kq), ("Wk", kk), ("Wv", kv))})
+    mlp = []
+    d_in = d
+    for j in range(net.mlp_layers):
+        mlp.append({"W": jax.random.normal(keys[net.n_layers + j], (d_in, w)) * math.sqrt(2.0 / d_in),
+                    "b": jnp.zeros((w,))})
+        d_in = w
+    params: dict[str, Any] = {
+        "attn": attn,
+        "mlp": mlp,
+        "readout": jax.random.normal(keys[-2], (d_in, task.L)) / math.sqrt(d_in),
+    }
+    if net.item_embedding:
+        params["item_embed"] = init_item_embedding(keys[-1], task.D)
+    return params
+
+
+def init_item_embedding(key: jax.Array, D: int) -> jax.Array:
+    """A random orthogonal ``D x D`` matrix (the item embedding's init and its forgetting resets)."""
+    return jax.nn.initializers.orthogonal()(key, (D, D), jnp.float32)
+
+
+def embed(params: Mapping[str, Any], tokens: Float[Array, "b t d"], task: TaskConfig) -> jax.Array:
+    """Applies the item embedding (if any) to the content of item tokens (even positions)."""
+    if "item_embed" not in params:
+        return tokens
+    P = task.n_pos
+    is_item = (jnp.arange(tokens.shape[1]) % 2 == 0)[None, :, None]
+    content = tokens[..., P:]
+    content = jnp.where(is_item, content @ params["item_embed"], content)
+    return jnp.concatenate([tokens[..., :P], content], -1)
+
+
+def forward(
+    params: Mapping[str, Any], tokens: Float[Array, "b t d"], task: TaskConfig, net: NetConfig = NetConfig()
+) -> Float[Array, "b L"]:
+    """Label logits for the last token.
+
+    Records ``"resid0"`` ... ``"resid{n_layers}"`` (residual stream) and ``"mlp_out"`` with
+    :func:`cogsim.probes.record`; attention calls are named ``"layer0"``, ``"layer1"``, ...
+
+    Example:
+      >>> import jax
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> p = init_params(jax.random.key(0), task)
+      >>> b = sample_batch(jax.random.key(1), make_world(jax.random.key(2), task), task, 3)
+      >>> forward(p, b["tokens"], task).shape
+      (3, 8)
+    """
+    impl = None if net.implementation == "auto" else net.implementation
+    x = embed(params, tokens, task)
+    probes.record("resid0", x)
+    for i, layer in enumerate(params["attn"]):
+        q = (x @ layer["Wq"])[:, :, None, :]
+        k = (x @ layer["Wk"])[:, :, None, :]
+        v = (x @ layer["Wv"])[:, :, None, :]
+        out = _attention.dot_product_attention(q, k, v, is_causal=True, scale=1.0, implementation=impl,
+                                               name=f"layer{i}")
+        x = x + out[:, :, 0, :]
+        probes.record(f"resid{i + 1}", x)
+    h = x[:, -1]
+    for layer in params["mlp"]:
+        h = jax.nn.relu(h @ layer["W"] + layer["b"])
+    probes.record("mlp_out", h)
+    return h @ params["readout"]
+
+
+def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """SGD with the paper's multiplicative decay: ``p <- (1 - wd) p - lr * g``."""
+    if cfg.lr == 0:
+        return optax.sgd(0.0)
+    return optax.chain(optax.add_decayed_weights(cfg.weight_decay / cfg.lr), optax.sgd(cfg.lr))
+
+
+def make_loss_fn(task: TaskConfig, net: NetConfig = NetConfig()) -> Callable:
+    """``loss_fn(params, batch, key) -> (loss, {"acc": ...})``: mean cross-entropy of the target label."""
+
+    def loss_fn(params, batch, key):
+        logits = forward(params, batch["tokens"], task, net)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["target"]).mean()
+        acc = jnp.mean(jnp.argmax(logits, -1) == batch["target"])
+        return loss, {"acc": acc}
+
+    return loss_fn
+
+
+def make_post_update(task: TaskConfig, schedule: ForgetSchedule) -> Callable:
+    """``post_update(params, step, key)`` re-initialising the item embedding on the forgetting schedule.
+
+    The reset happens after the update of step ``t`` when ``(t + 1) % reset_every == 0`` and (for temporary
+    forgetting) ``t < until``.
+    """
+
+    def post_update(params, step, key):
+        if "item_embed" not in params:
+            return params
+        every = jnp.asarray(schedule.reset_every)
+        until = jnp.asarray(schedule.until)
+        due = (every > 0) & ((step + 1) % jnp.maximum(every, 1) == 0) & ((until < 0) | (step < until))
+        fresh = init_item_embedding(key, task.D)
+        return {**params, "item_embed": jnp.where(due, fresh, params["item_embed"])}
+
+    return post_update
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+def _progress(captured, batch, task: TaskConfig):
+    """Previous-token score (layer 0, label rows) and induction score (last layer, query row)."""
+    T = task.seq_len
+    label_rows = jnp.arange(1, T - 1, 2)
+    prev = probes.previous_token_score(captured["layer0"]["probs"], rows=label_rows)[0]
+    last = f"layer{len([n for n in captured if n.startswith('layer')]) - 1}"
+    ind = probes.induction_score(captured[last]["probs"], batch["token_ids"], rows=jnp.array([T - 1]))[0]
+    return prev, ind
+
+
+def evaluate(
+    params: Mapping[str, Any],
+    world: World,
+    key: jax.Array,
+    task: TaskConfig,
+    net: NetConfig = NetConfig(),
+    *,
+    n_test: int = 2000,
+    chunk: int = 1000,
+    extra_sets: Mapping[str, tuple[str, jax.Array]] | None = None,
+) -> dict[str, jax.Array]:
+    """Test accuracies and progress measures (pure; the test sets are regenerated from ``key``).
+
+    Returns a dict of scalars: ``ic_acc``, ``ic_loss``, ``ic2_acc`` (scored against the swapped label),
+    ``iw_acc``, ``ctx_label_acc`` (IC predictions that are a label present in the context),
+    ``ctx_label_mass`` (probability on context labels), ``prev_token`` (layer-0 attention from each label to
+    its item), ``induction`` (last-layer attention from the query to labels of its class), plus
+    ``{name}_acc`` for each ``extra_sets[name] = (mode, class_logits)``.
+    """
+    n_chunks = max(1, -(-n_test // chunk))
+    size = min(chunk, n_test)
+    extra_sets = dict(extra_sets or {})
+
+    def one(c):
+        kc = jax.random.fold_in(key, c)
+        ks = jax.random.split(kc, 3 + len(extra_sets))
+        ic = sample_batch(ks[0], world, task, size, mode="ic")
+        logits, cap = probes.run_with_capture(lambda t: forward(params, t, task, net), ic["tokens"])
+        pred = jnp.argmax(logits, -1)
+        probs = jax.nn.softmax(logits, -1)
+        in_ctx = jax.vmap(lambda lab: jnp.zeros(task.L, bool).at[lab].set(True))(ic["ctx_labels"])
+        prev, ind = _progress(cap, ic, task)
+        out = {
+            "ic_acc": jnp.mean(pred == ic["target"]),
+            "ic_loss": optax.softmax_cross_entropy_with_integer_labels(logits, ic["target"]).mean(),
+            "ctx_label_acc": jnp.mean(jnp.take_along_axis(in_ctx, pred[:, None], 1)),
+            "ctx_label_mass": jnp.mean(jnp.sum(probs * in_ctx, -1)),
+            "prev_token": prev,
+            "induction": ind,
+        }
+        for name, mode, k in (("ic2", "ic2", ks[1]), ("iw", "iw", ks[2])):
+            b = sample_batch(k, world, task, size, mode=mode)
+            out[f"{name}_acc"] = jnp.mean(jnp.argmax(forward(params, b["tokens"], task, net), -1) == b["target"])
+        for i, (name, (mode, logits_c)) in enumerate(extra_sets.items()):
+            b = sample_batch(ks[3 + i], world, task, size, mode=mode, class_logits=logits_c)
+            out[f"{name}_acc"] = jnp.mean(jnp.argmax(forward(params, b["tokens"], task, net), -1) == b["target"])
+        return out
+
+    res = jax.lax.map(one, jnp.arange(n_chunks))
+    return {k: jnp.mean(v) for k, v in res.items()}
+
+
+# ------------------------------------------------------------------------------------------------ training
+def run(
+    key: jax.Array,
+    task: TaskConfig,
+    net: NetConfig = NetConfig(),
+    tcfg: TrainConfig = TrainConfig(),
+    *,
+    schedule: ForgetSchedule = ForgetSchedule(),
+    extra_sets: Callable[[TaskConfig], Mapping[str, tuple[str, jax.Array]]] | None = None,
+    eval_task: TaskConfig | None = None,
+) -> tuple[dict[str, Any], dict[str, jax.Array]]:
+    """Trains one network; pure and jittable, so ``jax.vmap`` over ``key`` trains several seeds at once.
+
+    Evaluates every ``tcfg.log_every`` steps (and at step 0) with :func:`evaluate`. The key splits into the
+    world, the initial parameters, the training steps (``cogsim.train.run_steps``) and the test sets.
+
+    Args:
+      key: the run's key.
+      task: the training distribution (traced ``eps``/``alpha``/``p_B``/``p_C`` allowed).
+      net: the network.
+      tcfg: optimiser and schedule of evaluation.
+      schedule: item-embedding forgetting (needs ``net.item_embedding``).
+      extra_sets: ``task -> {name: (mode, class_logits)}`` extra accuracies to log.
+      eval_task: the task used for the test sets (default: ``task``).
+
+    Returns:
+      ``(params, history)``: history maps each metric (plus ``loss``, ``acc``: training means over the
+      preceding window, and ``step``) to an array of ``num_steps // log_every + 1`` values.
+
+    Example:
+      >>> import jax
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> tc = TrainConfig(num_steps=20, log_every=10, batch_size=16, n_test=32, eval_chunk=32)
+      >>> _, hist = jax.jit(lambda k: run(k, task, NetConfig(), tc))(jax.random.key(0))
+      >>> hist["ic_acc"].shape
+      (3,)
+    """
+    eval_task = task if eval_task is None else eval_task
+    k_world, k_init, k_train, k_test = jax.random.split(key, 4)
+    world = make_world(k_world, task)
+    params = init_params(k_init, task, net)
+    opt = optimizer(tcfg)
+    update = _train.make_update(
+        make_loss_fn(task, net),
+        opt,
+        batch_fn=lambda k, step: sample_batch(k, world, task, tcfg.batch_size),
+        post_update=make_post_update(task, schedule) if net.item_embedding else None,
+    )
+    extras = extra_sets(eval_task) if extra_sets is not None else None
+    ev = lambda p: evaluate(p, world, k_test, eval_task, net, n_test=tcfg.n_test, chunk=tcfg.eval_chunk,
+                            extra_sets=extras)
+    n_logs = tcfg.num_steps // tcfg.log_every
+    state = _train.init(params, opt)
+    first = ev(params)
+    first = {**first, "loss": jnp.float32(jnp.nan), "acc": jnp.float32(jnp.nan)}
+
+    def chunk(state, _):
+        state, m = _train.run_steps(update, state, k_train, tcfg.log_every)
+        row = ev(state.params)
+        row.update({"loss": jnp.mean(m["loss"]), "acc": jnp.mean(m["acc"])})
+        return state, row
+
+    state, rows = jax.lax.scan(chunk, state, None, length=n_logs)
+    hist = {k: jnp.concatenate([jnp.asarray(first[k])[None], rows[k]]) for k in rows}
+    hist["step"] = jnp.arange(n_logs + 1) * tcfg.log_every
+    return state.params, hist
+
+
+def fit(
+    task: TaskConfig,
+    net: NetConfig = NetConfig(),
+    tcfg: TrainConfig = TrainConfig(),
+    *,
+    key: jax.Array,
+    schedule: ForgetSchedule = ForgetSchedule(),
+    progress: bool | None = None,
+    checkpoint_dir: str | None = None,
+) -> _train.TrainResult:
+    """One run through :func:`cogsim.train.fit` (progress bar, checkpoints), history as a DataFrame.
+
+    Uses the same key derivation as :func:`run`, so both give the same training trajectory.
+
+    Example:
+      >>> import jax
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> tc = TrainConfig(num_steps=20, log_every=10, batch_size=16, n_test=32, eval_chunk=32)
+      >>> res = fit(task, NetConfig(), tc, key=jax.random.key(0), progress=False)
+      >>> list(res.history["step"])
+      [10, 20]
+    """
+    k_world, k_init, k_train, k_test = jax.random.split(key, 4)
+    world = make_world(k_world, task)
+    params = init_params(k_init, task, net)
+    return _train.fit(
+        make_loss_fn(task, net),
+        params,
+        optimizer(tcfg),
+        batch_fn=lambda k, step: sample_batch(k, world, task, tcfg.batch_size),
+        key=k_train,
+        num_steps=tcfg.num_steps,
+        log_every=tcfg.log_every,
+        eval_fn=lambda p, k: evaluate(p, world, k_test, task, net, n_test=tcfg.n_test, chunk=tcfg.eval_chunk),
+        post_update=make_post_update(task, schedule) if net.item_embedding else None,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+    )
+
+
+def history_frame(hist: Mapping[str, Any], **labels: Any) -> pd.DataFrame:
+    """A tidy DataFrame from a (possibly vmapped: leading seed axis) history of :func:`run`.
+
+    Example:
+      >>> history_frame({"step": np.arange(2), "ic_acc": np.ones((3, 2))}, B=1).shape
+      (6, 4)
+    """
+    hist = {k: np.asarray(v) for k, v in hist.items()}
+    step = hist.pop("step")
+    if step.ndim > 1:
+        step = step.reshape(-1, step.shape[-1])[0]
+    any_v = next(iter(hist.values()))
+    if any_v.ndim == 1:
+        hist = {k: v[None] for k, v in hist.items()}
+    n_seeds = next(iter(hist.values())).shape[0]
+    rows = []
+    for s in range(n_seeds):
+        df = pd.DataFrame({k: v[s] for k, v in hist.items()})
+        df.insert(0, "step", step)
+        df.insert(0, "seed", s)
+        rows.append(df)
+    out = pd.concat(rows, ignore_index=True)
+    for k, v in labels.items():
+        out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ phenomenology
+def phenomenological_loss(theta: Float[Array, "3"], *, N: int, L: int) -> jax.Array:
+    """Three nested logits: ``p1 = sigmoid(beta1)``, ``p2 = e^(a p1) / (e^(a p1) + N - 1)``,
+    ``loss = -log(e^(xi p2) / (e^(xi p2) + L - 1))`` with ``theta = (beta1, a, xi)``.
+
+    Example:
+      >>> round(float(phenomenological_loss(jnp.zeros(3), N=8, L=32)), 4) == round(math.log(32), 4)
+      True
+    """
+    beta1, a, xi = theta[0], theta[1], theta[2]
+    p1 = jax.nn.sigmoid(beta1)
+    p2 = jnp.exp(a * p1) / (jnp.exp(a * p1) + N - 1)
+    return -(xi * p2 - jnp.logaddexp(xi * p2, jnp.log(L - 1.0)))
+
+
+def phenomenological_curve(
+    theta0: Float[Array, "3"], lr: float, num_steps: int, *, N: int, L: int
+) -> jax.Array:
+    """Gradient descent on ``(beta1, a, xi)`` from ``theta0``; the loss before each of ``num_steps + 1`` steps."""
+    g = jax.value_and_grad(lambda th: phenomenological_loss(th, N=N, L=L))
+
+    def step(th, _):
+        v, gr = g(th)
+        return th - lr * gr, v
+
+    th, losses = jax.lax.scan(step, jnp.asarray(theta0, jnp.float32), None, length=num_steps)
+    return jnp.concatenate([losses, phenomenological_loss(th, N=N, L=L)[None]])
+
+
+@dataclasses.dataclass(frozen=True)
+class PhenoFit:
+    """A fit of the phenomenological model to a measured loss curve."""
+
+    beta1_0: float
+    a_0: float
+    xi_0: float
+    lr: float
+    rmse: float
+    steps: np.ndarray
+    fitted: np.ndarray
+
+
+def fit_phenomenological(
+    steps: Any, loss: Any, *, N: int, L: int, max_step: int | None = None
+) -> PhenoFit:
+    """Least-squares fit of the three-logit model's loss curve to a measured curve (e.g. the IC loss).
+
+    Free parameters: the initial ``beta1``, ``a``, ``xi`` and the learning rate (the time scale). The model's
+    step ``t`` is matched to training step ``t``.
+
+    Example:
+      >>> c = np.asarray(phenomenological_curve(jnp.array([-2.0, 1.0, 1.0]), 0.5, 400, N=4, L=8))
+      >>> f = fit_phenomenological(np.arange(0, 401, 20), c[::20], N=4, L=8)
+      >>> f.rmse < 0.05
+      True
+    """
+    from scipy import optimize
+
+    steps = np.asarray(steps, int)
+    loss = np.asarray(loss, float)
+    ok = np.isfinite(loss)
+    steps, loss = steps[ok], loss[ok]
+    max_step = int(max_step or steps.max())
+    curve = jax.jit(lambda th, lr: phenomenological_curve(th, lr, max_step, N=N, L=L))
+    idx = jnp.asarray(np.clip(steps, 0, max_step))
+
+    def obj(z):
+        th = jnp.array([z[0], z[1], math.exp(z[2])], jnp.float32)
+        c = np.asarray(curve(th, math.exp(z[3]))[idx], float)
+        v = float(np.mean((c - loss) ** 2))
+        return v if math.isfinite(v) else 1e6
+
+    best = None
+    for b0 in (-3.0, 0.0):
+        for lr0 in (1e-3, 1e-2, 1e-1):
+            z0 = np.array([b0, 0.5, math.log(0.5), math.log(lr0 * 100.0 / max(max_step / 100.0, 1.0))])
+            r = optimize.minimize(obj, z0, method="Nelder-Mead", options={"maxiter": 400, "xatol": 1e-3,
+                                                                           "fatol": 1e-6})
+            if best is None or r.fun < best.fun:
+                best = r
+    z = best.x
+    th = jnp.array([z[0], z[1], math.exp(z[2])], jnp.float32)
+    fitted = np.asarray(curve(th, math.exp(z[3]))[idx], float)
+    return PhenoFit(float(z[0]), float(z[1]), float(math.exp(z[2])), float(math.exp(z[3])),
+                    float(np.sqrt(np.mean((fitted - loss) ** 2))), steps, fitted)
+
+
+def jump_step(steps: Any, acc: Any, *, threshold: float) -> float:
+    """First logged step at which ``acc`` reaches ``threshold`` (NaN if never).
+
+    Example:
+      >>> jump_step([0, 10, 20], [0.1, 0.5, 0.95], threshold=0.5)
+      10.0
+    """
+    steps, acc = np.asarray(steps, float), np.asarray(acc, float)
+    hit = np.nonzero(acc >= threshold)[0]
+    return float(steps[hit[0]]) if hit.size else math.nan
+
+
+Int_ = Int  # re-exported for type hints in scenarios

@@ -1,0 +1,798 @@
+"""OAT: the object-level attention transformer for visual-search scanpaths (Fang et al., ECCV 2024).
+
+A display is a set of ``N`` objects on a grid; a scanpath is the sequence of objects fixated. OAT encodes one
+token per object plus one *target token*, and decodes the scanpath with a pointer over the encoder tokens:
+pointing at the target token ends the scanpath (EOS).
+
+- Object token = ``[appearance (d/2), position code (d/2)]``. The position code concatenates rows of a
+  fixed table ``W`` (``K x ceil(d/6)``; ``K`` = grid extent) for the object's row, column and an
+  ``is_target`` flag, truncated to ``d/2``. ``W`` is learned offline (:func:`learn_positional_table`) so that
+  ``cos(W_i, W_j) = exp(-(i - j)^2 / (2 sigma^2))`` with ``sigma = 2``, with a penalty keeping the row norms
+  equal (Adam, lr 0.01, 10,000 steps): neighbours at distance 0..5 have cosine 1, .883, .607, .325, .135,
+  .044. In the encoder only the target token has ``is_target = 1``; in the decoder a fixation on the target
+  object has it.
+- Appearance is pluggable (``OATConfig.appearance``): ``"cnn"`` runs each object crop through the published
+  small CNN (conv 3->16 5x5, ReLU, max-pool; conv 16->32 3x3, ReLU, max-pool; linear); ``"embedding"`` looks
+  up a learned vector per appearance id (what is known without images, e.g. "a distractor cover" or "target
+  cover k"); ``"none"`` leaves the appearance half zero, so the model sees layout and target position only.
+- Decoder input: a BOS token (blank appearance at the grid centre), then the fixated objects, plus the usual
+  1-D sinusoidal code of fixation order. Post-norm encoder and decoder layers (ReLU feed-forward, dropout)
+  whose attention runs through :func:`cogsim.attention.dot_product_attention` (named
+  ``oat.encoder.<i>.self``, ``oat.decoder.<i>.self``, ``oat.decoder.<i>.cross``).
+- Pointer: ``pointer_heads`` scores ``(W_e e_i)^T (W_d d_t) / sqrt(pointer_dk)`` over the ``N + 1`` encoder
+  tokens plus a constant PAD slot, mixed by a ``Linear(heads -> 1)``. Index ``N`` (the target token) is EOS,
+  ``N + 1`` is PAD and ``N + 2`` BOS (as in the original code). PAD is masked out of every softmax, and EOS
+  at the first step, so a scanpath has at least one fixation.
+- Training: teacher-forced cross-entropy over the pointer (PAD targets ignored), Adam with gradient clipping,
+  early stopping on the validation behaviour delta; scanpaths whose length lies outside mean +- 3 SD are
+  dropped (:func:`length_filter`). Inference: greedy and sampled decoding with a key-value cache;
+  :func:`sample` draws many scanpaths per display at once with ``jax.vmap`` over sample keys.
+
+Differences from the PyTorch original: attention-probability dropout is not applied (residual and
+feed-forward dropout are), and the PAD slot is masked in training as it is in decoding.
+
+Example:
+  >>> import jax, numpy as np
+  >>> from cogsim.models import oat
+  >>> cfg = oat.OATConfig(n_rows=2, n_cols=3, d_model=16, n_heads=2, d_ff=16, n_encoder_layers=1,
+  ...                     n_decoder_layers=1, appearance="none", pe_steps=200)
+  >>> model = oat.OAT(cfg, key=jax.random.key(0))
+  >>> disp = oat.grid_displays(np.array([4]), n_rows=2, n_cols=3)
+  >>> paths = oat.greedy(model, disp, max_len=5)
+  >>> len(paths[0]) >= 1
+  True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jaxtyping import Array, Float, Int
+
+from cogsim import config as cfglib
+from cogsim import train as trainlib
+from cogsim._compare_scanpath import behaviour_delta, behaviour_vector
+from cogsim.attention import dot_product_attention
+from cogsim.errors import CogsimError
+from cogsim.store import atomic_write_bytes, atomic_write_text
+
+APPEARANCES = ("cnn", "embedding", "none")
+NEG = -1e9
+MAX_POSITIONS = 1024  # longest decodable scanpath
+
+
+# ----------------------------------------------------------------------------------------------- config
+@dataclasses.dataclass(frozen=True)
+class OATConfig:
+    """Architecture of an OAT model (defaults = the published sizes)."""
+
+    n_rows: int = cfglib.field(6, low=1, high=1000, doc="grid rows")
+    n_cols: int = cfglib.field(14, low=1, high=1000, doc="grid columns")
+    d_model: int = cfglib.field(512, low=4, high=8192, doc="token width (half appearance, half position)")
+    n_heads: int = cfglib.field(4, low=1, high=64, doc="attention heads")
+    d_ff: int = cfglib.field(512, low=1, high=65536, doc="feed-forward width")
+    n_encoder_layers: int = cfglib.field(4, low=1, high=48, doc="encoder layers")
+    n_decoder_layers: int = cfglib.field(4, low=1, high=48, doc="decoder layers")
+    dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate (residual and feed-forward)")
+    pointer_heads: int = cfglib.field(2, low=1, high=16, doc="pointer (cross-attention) heads")
+    pointer_dk: int = cfglib.field(512, low=1, high=65536, doc="pointer score scale sqrt(pointer_dk)")
+    appearance: str = cfglib.field("embedding", choices=APPEARANCES, doc="appearance encoder")
+    n_appearance: int = cfglib.field(8, low=1, high=100_000, doc="embedding: number of appearance ids (0 = blank)")
+    crop_height: int = cfglib.field(150, low=4, high=4096, doc="cnn: crop height in pixels")
+    crop_width: int = cfglib.field(93, low=4, high=4096, doc="cnn: crop width in pixels")
+    cnn_pool: tuple[int, int] = cfglib.field((5, 3), low=1, high=64, doc="cnn: max-pool sizes of the two stages")
+    pe_sigma: float = cfglib.field(2.0, low=0.1, high=100.0, doc="positional code: Gaussian width (cells)")
+    pe_steps: int = cfglib.field(10_000, low=1, high=1_000_000, doc="positional code: Adam steps")
+    pe_lr: float = cfglib.field(0.01, low=1e-6, high=10.0, doc="positional code: Adam learning rate")
+    pe_seed: int = cfglib.field(0, low=0, doc="positional code: seed of the random initial table")
+
+    def __post_validate__(self):
+        if self.d_model % 2:
+            raise cfglib.ConfigError("d_model", self.d_model, "an even number (half appearance, half position)")
+        if self.d_model % self.n_heads:
+            raise cfglib.ConfigError("n_heads", self.n_heads, f"a divisor of d_model={self.d_model}")
+        if self.appearance == "cnn":
+            h1 = (self.crop_height - 4) // self.cnn_pool[0]
+            w1 = (self.crop_width - 4) // self.cnn_pool[0]
+            if (h1 - 2) // self.cnn_pool[1] < 1 or (w1 - 2) // self.cnn_pool[1] < 1:
+                raise cfglib.ConfigError("crop_height", (self.crop_height, self.crop_width),
+                                         f"crops large enough for the CNN with pools {self.cnn_pool}")
+
+    @property
+    def d_position(self) -> int:
+        return self.d_model - self.d_model // 2
+
+    @property
+    def pe_dim(self) -> int:
+        """Width of one row of the position table: ceil(d_position / 3) (86 for d_model = 512)."""
+        return -(-self.d_position // 3)
+
+    @property
+    def pe_rows(self) -> int:
+        return max(self.n_rows, self.n_cols, 2)
+
+
+# ----------------------------------------------------------------------------------- positional encoding
+def gaussian_similarity(n: int, sigma: float) -> np.ndarray:
+    """The target cosine matrix ``exp(-(i - j)^2 / (2 sigma^2))``.
+
+    Example:
+      >>> np.round(gaussian_similarity(3, 2.0)[0], 3)
+      array([1.   , 0.882, 0.607])
+    """
+    d = np.arange(n)[:, None] - np.arange(n)[None, :]
+    return np.exp(-(d.astype(float) ** 2) / (2 * sigma**2))
+
+
+@functools.lru_cache(maxsize=16)
+def _learn_table(n: int, dim: int, sigma: float, steps: int, lr: float, seed: int) -> np.ndarray:
+    target = jnp.asarray(gaussian_similarity(n, sigma), jnp.float32)
+
+    def loss(w):
+        wn = w / jnp.maximum(jnp.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+        sim = wn @ wn.T
+        norms = jnp.linalg.norm(w, axis=1)
+        mag = jnp.mean((norms - norms.mean()) ** 2)
+        return (jnp.sum((sim - target) ** 2) + mag) / (n * max(n - 1, 1))
+
+    opt = optax.adam(lr)
+    w0 = jax.random.normal(jax.random.key(seed), (n, dim), jnp.float32)
+
+    def step(carry, _):
+        w, s = carry
+        g = jax.grad(loss)(w)
+        upd, s = opt.update(g, s, w)
+        return (optax.apply_updates(w, upd), s), None
+
+    (w, _), _ = jax.jit(lambda w: jax.lax.scan(step, (w, opt.init(w)), None, length=steps))(w0)
+    return np.asarray(w)
+
+
+def learn_positional_table(n_positions: int, dim: int, *, sigma: float = 2.0, steps: int = 10_000,
+                           lr: float = 0.01, seed: int = 0) -> np.ndarray:
+    """Learns the ``n_positions x dim`` table whose row cosines follow a Gaussian of the index distance.
+
+    The loss, as in the published ``positionalEncodingLearned.py``: the squared error between the cosine
+    matrix of the rows and the Gaussian target, plus the variance of the row norms, divided by ``n (n - 1)``;
+    Adam from a standard-normal table. Results are cached per argument set.
+
+    Example:
+      >>> w = learn_positional_table(14, 86, steps=3000)
+      >>> np.round(neighbour_cosines(w, 2), 2)
+      array([1.  , 0.88, 0.61])
+    """
+    if n_positions < 1 or dim < 1:
+        raise CogsimError(f"learn_positional_table: n_positions={n_positions} and dim={dim} must be >= 1")
+    return _learn_table(int(n_positions), int(dim), float(sigma), int(steps), float(lr), int(seed))
+
+
+def neighbour_cosines(table: Float[np.ndarray, "n dim"], max_distance: int = 5) -> np.ndarray:
+    """Mean cosine between rows ``i`` and ``i + d`` of ``table`` for ``d = 0..max_distance``."""
+    w = np.asarray(table, float)
+    wn = w / np.linalg.norm(w, axis=1, keepdims=True)
+    sim = wn @ wn.T
+    return np.array([np.mean(np.diag(sim, d)) for d in range(max_distance + 1)])
+
+
+class PositionTable(nnx.Variable):
+    """The fixed Gaussian-similarity position table (learned offline, not trained with the model)."""
+
+
+# -------------------------------------------------------------------------------------------- displays
+class Displays(NamedTuple):
+    """A batch of displays (all with the same number of objects ``N``).
+
+    Attributes:
+      rows: ``[batch, N]`` grid row of each object.
+      cols: ``[batch, N]`` grid column of each object.
+      target: ``[batch]`` index (0..N-1) of the target object.
+      appearance: ``[batch, N]`` int ids (``appearance="embedding"``; 0 is reserved for the blank BOS),
+        ``[batch, N, H, W, 3]`` crops in [0, 1] (``"cnn"``), or None (``"none"``).
+    """
+
+    rows: Any
+    cols: Any
+    target: Any
+    appearance: Any = None
+
+    def take(self, idx) -> Displays:
+        """The displays at ``idx`` (any index array)."""
+        app = None if self.appearance is None else self.appearance[idx]
+        return Displays(self.rows[idx], self.cols[idx], self.target[idx], app)
+
+
+def grid_displays(targets: Int[np.ndarray, " batch"], *, n_rows: int, n_cols: int,
+                  appearance: Any = None) -> Displays:
+    """Displays with one object per cell of an ``n_rows x n_cols`` grid (row-major object indices).
+
+    Example:
+      >>> d = grid_displays(np.array([5]), n_rows=2, n_cols=3)
+      >>> d.rows.tolist(), d.cols.tolist()
+      ([[0, 0, 0, 1, 1, 1]], [[0, 1, 2, 0, 1, 2]])
+    """
+    t = np.asarray(targets, np.int32).reshape(-1)
+    n = n_rows * n_cols
+    if np.any((t < 0) | (t >= n)):
+        raise CogsimError(f"grid_displays: targets must be in 0..{n - 1}; got {t[(t < 0) | (t >= n)][:5].tolist()}")
+    idx = np.arange(n, dtype=np.int32)
+    rows = np.broadcast_to(idx // n_cols, (len(t), n)).copy()
+    cols = np.broadcast_to(idx % n_cols, (len(t), n)).copy()
+    return Displays(rows, cols, t, appearance)
+
+
+def _as_jax(d: Displays) -> Displays:
+    app = None if d.appearance is None else jnp.asarray(d.appearance)
+    return Displays(jnp.asarray(d.rows, jnp.int32), jnp.asarray(d.cols, jnp.int32),
+                    jnp.asarray(d.target, jnp.int32), app)
+
+
+# ------------------------------------------------------------------------------------------------ layers
+_XAVIER = nnx.initializers.xavier_uniform()
+_ZEROS = nnx.initializers.zeros_init()
+
+
+def _linear(i: int, o: int, rngs: nnx.Rngs) -> nnx.Linear:
+    return nnx.Linear(i, o, kernel_init=_XAVIER, bias_init=_ZEROS, rngs=rngs)
+
+
+def _dropout(x, rate: float, key):
+    if key is None or rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+class _Keys:
+    """Hands out fresh dropout keys from one key (None = deterministic)."""
+
+    def __init__(self, key):
+        self.key, self.i = key, 0
+
+    def __call__(self):
+        if self.key is None:
+            return None
+        self.i += 1
+        return jax.random.fold_in(self.key, self.i)
+
+
+class CropCNN(nnx.Module):
+    """The published appearance CNN: conv 3->16 5x5, ReLU, max-pool; conv 16->32 3x3, ReLU, max-pool; linear."""
+
+    def __init__(self, height: int, width: int, pools: tuple[int, int], d_out: int, *, rngs: nnx.Rngs):
+        self.pools = tuple(pools)
+        self.conv1 = nnx.Conv(3, 16, kernel_size=(5, 5), padding="VALID", kernel_init=_XAVIER,
+                              bias_init=_ZEROS, rngs=rngs)
+        self.conv2 = nnx.Conv(16, 32, kernel_size=(3, 3), padding="VALID", kernel_init=_XAVIER,
+                              bias_init=_ZEROS, rngs=rngs)
+        h = ((height - 4) // pools[0] - 2) // pools[1]
+        w = ((width - 4) // pools[0] - 2) // pools[1]
+        self.fc = _linear(32 * h * w, d_out, rngs)
+
+    def __call__(self, crops: Float[Array, "... h w 3"]) -> Float[Array, "... d"]:
+        lead = crops.shape[:-3]
+        x = crops.reshape((-1, *crops.shape[-3:]))
+        p1, p2 = self.pools
+        x = nnx.max_pool(jax.nn.relu(self.conv1(x)), (p1, p1), strides=(p1, p1))
+        x = nnx.max_pool(jax.nn.relu(self.conv2(x)), (p2, p2), strides=(p2, p2))
+        return self.fc(x.reshape(x.shape[0], -1)).reshape((*lead, -1))
+
+
+class _MHA(nnx.Module):
+    def __init__(self, d: int, heads: int, *, rngs: nnx.Rngs):
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (_linear(d, d, rngs) for _ in range(4))
+
+    def split(self, x):
+        return x.reshape(*x.shape[:-1], self.heads, x.shape[-1] // self.heads)
+
+    def kv(self, x):
+        return self.split(self.k(x)), self.split(self.v(x))
+
+    def attend(self, xq, k, v, *, name: str, mask=None, is_causal: bool = False):
+        out = dot_product_attention(self.split(self.q(xq)), k, v, mask=mask, is_causal=is_causal, name=name)
+        return self.o(out.reshape(*out.shape[:-2], -1))
+
+
+class _FF(nnx.Module):
+    def __init__(self, d: int, d_ff: int, *, rngs: nnx.Rngs):
+        self.l1, self.l2 = _linear(d, d_ff, rngs), _linear(d_ff, d, rngs)
+
+    def __call__(self, x, rate, keys):
+        return self.l2(_dropout(jax.nn.relu(self.l1(x)), rate, keys()))
+
+
+class _EncoderLayer(nnx.Module):
+    def __init__(self, c: OATConfig, *, rngs: nnx.Rngs):
+        self.attn = _MHA(c.d_model, c.n_heads, rngs=rngs)
+        self.ff = _FF(c.d_model, c.d_ff, rngs=rngs)
+        self.n1 = nnx.LayerNorm(c.d_model, epsilon=1e-5, rngs=rngs)
+        self.n2 = nnx.LayerNorm(c.d_model, epsilon=1e-5, rngs=rngs)
+
+    def __call__(self, x, *, rate, keys, name):
+        k, v = self.attn.kv(x)
+        x = self.n1(x + _dropout(self.attn.attend(x, k, v, name=f"{name}.self"), rate, keys()))
+        return self.n2(x + _dropout(self.ff(x, rate, keys), rate, keys()))
+
+
+class _DecoderLayer(nnx.Module):
+    def __init__(self, c: OATConfig, *, rngs: nnx.Rngs):
+        self.self_attn = _MHA(c.d_model, c.n_heads, rngs=rngs)
+        self.cross = _MHA(c.d_model, c.n_heads, rngs=rngs)
+        self.ff = _FF(c.d_model, c.d_ff, rngs=rngs)
+        self.n1 = nnx.LayerNorm(c.d_model, epsilon=1e-5, rngs=rngs)
+        self.n2 = nnx.LayerNorm(c.d_model, epsilon=1e-5, rngs=rngs)
+        self.n3 = nnx.LayerNorm(c.d_model, epsilon=1e-5, rngs=rngs)
+
+    def _rest(self, x, mem_kv, *, rate, keys, name):
+        x = self.n2(x + _dropout(self.cross.attend(x, *mem_kv, name=f"{name}.cross"), rate, keys()))
+        return self.n3(x + _dropout(self.ff(x, rate, keys), rate, keys()))
+
+    def __call__(self, x, mem_kv, *, rate, keys, name):
+        k, v = self.self_attn.kv(x)
+        x = self.n1(x + _dropout(self.self_attn.attend(x, k, v, is_causal=True, name=f"{name}.self"), rate,
+                                 keys()))
+        return self._rest(x, mem_kv, rate=rate, keys=keys, name=name)
+
+    def step(self, x, cache_k, cache_v, t, mem_kv, *, name):
+        """One position ``t`` (x: ``[B, 1, d]``) against the cached keys/values of positions < t."""
+        k, v = self.self_attn.kv(x)
+        cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k, t, axis=1)
+        cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v, t, axis=1)
+        mask = (jnp.arange(cache_k.shape[1]) <= t)[None, None, None, :]
+        x = self.n1(x + self.self_attn.attend(x, cache_k, cache_v, mask=mask, name=f"{name}.self"))
+        return self._rest(x, mem_kv, rate=0.0, keys=_Keys(None), name=name), cache_k, cache_v
+
+
+class _Pointer(nnx.Module):
+    def __init__(self, c: OATConfig, *, rngs: nnx.Rngs):
+        self.enc = nnx.List([_linear(c.d_model, c.d_model, rngs) for _ in range(c.pointer_heads)])
+        self.dec = nnx.List([_linear(c.d_model, c.d_model, rngs) for _ in range(c.pointer_heads)])
+        self.readout = _linear(c.pointer_heads, 1, rngs)
+        self.scale = 1.0 / math.sqrt(c.pointer_dk)
+
+    def project(self, memory):
+        return jnp.stack([f(memory) for f in self.enc], axis=-1)  # [B, N+1, d, H]
+
+    def __call__(self, enc_proj, dec):
+        d = jnp.stack([f(dec) for f in self.dec], axis=-1)  # [B, T, d, H]
+        s = jnp.einsum("bndh,btdh->btnh", enc_proj, d)
+        s = jnp.concatenate([s, jnp.zeros_like(s[:, :, :1])], axis=2) * self.scale  # + PAD slot
+        return self.readout(s)[..., 0]  # [B, T, N+2]
+
+
+def sinusoid(n: int, d: int) -> np.ndarray:
+    """The 1-D sinusoidal code of positions ``0..n-1`` (sin on even, cos on odd channels)."""
+    den = np.exp(-np.arange(0, d, 2) * math.log(10000.0) / d)
+    pos = np.arange(n)[:, None]
+    pe = np.zeros((n, d), np.float32)
+    pe[:, 0::2] = np.sin(pos * den)
+    pe[:, 1::2] = np.cos(pos * den)[:, : d // 2]
+    return pe
+
+
+def pointer_mask(logits: Float[Array, "... n2"], step: Any) -> Float[Array, "... n2"]:
+    """Masks PAD (last slot) always and EOS (slot ``N``) where ``step == 0``.
+
+    Args:
+      logits: ``[..., N + 2]`` pointer logits (objects, EOS = target token, PAD).
+      step: the decoding step (0 = first fixation), broadcastable to ``logits.shape[:-1]``.
+    """
+    n2 = logits.shape[-1]
+    slot = jnp.arange(n2)
+    is_pad = slot == n2 - 1
+    is_eos = slot == n2 - 2
+    first = jnp.asarray(step)[..., None] == 0
+    return jnp.where(is_pad | (is_eos & first), NEG, logits)
+
+
+# ------------------------------------------------------------------------------------------------- model
+class OAT(nnx.Module):
+    """The OAT encoder-decoder with a pointer head (see the module docstring).
+
+    Args:
+      config: the architecture.
+      key: initialisation key (the position table uses ``config.pe_seed``).
+    """
+
+    def __init__(self, config: OATConfig, *, key: jax.Array):
+        c = cfglib.validate(config)
+        self.config = c
+        rngs = nnx.Rngs(params=key)
+        d_app = c.d_model // 2
+        self.table = PositionTable(jnp.asarray(learn_positional_table(
+            c.pe_rows, c.pe_dim, sigma=c.pe_sigma, steps=c.pe_steps, lr=c.pe_lr, seed=c.pe_seed)))
+        if c.appearance == "cnn":
+            self.cnn = CropCNN(c.crop_height, c.crop_width, c.cnn_pool, d_app, rngs=rngs)
+        elif c.appearance == "embedding":
+            self.embed = nnx.Embed(c.n_appearance, d_app, embedding_init=_XAVIER, rngs=rngs)
+        self.encoder = nnx.List([_EncoderLayer(c, rngs=rngs) for _ in range(c.n_encoder_layers)])
+        self.decoder = nnx.List([_DecoderLayer(c, rngs=rngs) for _ in range(c.n_decoder_layers)])
+        self.pointer = _Pointer(c, rngs=rngs)
+
+    # -- tokens --------------------------------------------------------------------------------------------
+    def position_code(self, rows, cols, is_target):
+        w = self.table[...]
+        code = jnp.concatenate([w[rows], w[cols], w[is_target.astype(jnp.int32)]], axis=-1)
+        return code[..., : self.config.d_position]
+
+    def appearance_features(self, d: Displays):
+        """``(object features [B, N, d/2], blank BOS feature [d/2])``."""
+        c = self.config
+        b, n = d.rows.shape
+        if c.appearance == "cnn":
+            if d.appearance is None or d.appearance.ndim != 5:
+                raise CogsimError("OAT(appearance='cnn') needs Displays.appearance crops [batch, N, H, W, 3]")
+            blank = self.cnn(jnp.ones((1, c.crop_height, c.crop_width, 3), jnp.float32))[0]
+            return self.cnn(d.appearance.astype(jnp.float32)), blank
+        if c.appearance == "embedding":
+            if d.appearance is None or d.appearance.ndim != 2:
+                raise CogsimError("OAT(appearance='embedding') needs Displays.appearance ids [batch, N]")
+            return self.embed(d.appearance.astype(jnp.int32)), self.embed(jnp.zeros((), jnp.int32))
+        zeros = jnp.zeros((b, n, c.d_model // 2), jnp.float32)
+        return zeros, jnp.zeros((c.d_model // 2,), jnp.float32)
+
+    def _decoder_tokens(self, app, blank, d: Displays, seq, offset=0):
+        """Embeds decoder input tokens ``seq`` ``[B, T]`` (object ids or BOS) at positions offset..offset+T-1."""
+        c = self.config
+        n = d.rows.shape[1]
+        is_obj = seq < n
+        idx = jnp.clip(seq, 0, n - 1)
+        a = jnp.take_along_axis(app, idx[..., None], axis=1)
+        a = jnp.where(is_obj[..., None], a, blank)
+        r = jnp.where(is_obj, jnp.take_along_axis(d.rows, idx, axis=1), c.n_rows // 2)
+        col = jnp.where(is_obj, jnp.take_along_axis(d.cols, idx, axis=1), c.n_cols // 2)
+        tgt = is_obj & (idx == d.target[:, None])
+        x = jnp.concatenate([a, self.position_code(r, col, tgt)], axis=-1)
+        if isinstance(offset, int):
+            return x + jnp.asarray(sinusoid(offset + seq.shape[1], c.d_model))[offset:][None]
+        pe = jnp.asarray(sinusoid(MAX_POSITIONS, c.d_model))
+        return x + jax.lax.dynamic_slice_in_dim(pe, offset, seq.shape[1])[None]
+
+    # -- encoder / decoder ---------------------------------------------------------------------------------
+    def encode(self, d: Displays, *, key: jax.Array | None = None):
+        """``(memory [B, N+1, d], object appearance [B, N, d/2], blank [d/2])``."""
+        keys = _Keys(key)
+        app, blank = self.appearance_features(d)
+        zeros = jnp.zeros_like(d.rows, dtype=bool)
+        obj = jnp.concatenate([app, self.position_code(d.rows, d.cols, zeros)], axis=-1)
+        t_app = jnp.take_along_axis(app, d.target[:, None, None], axis=1)
+        t_pos = self.position_code(jnp.take_along_axis(d.rows, d.target[:, None], axis=1),
+                                   jnp.take_along_axis(d.cols, d.target[:, None], axis=1),
+                                   jnp.ones((d.rows.shape[0], 1), bool))
+        x = jnp.concatenate([obj, jnp.concatenate([t_app, t_pos], axis=-1)], axis=1)
+        for i, layer in enumerate(self.encoder):
+            x = layer(x, rate=self.config.dropout, keys=keys, name=f"oat.encoder.{i}")
+        return x, app, blank
+
+    def __call__(self, d: Displays, seq_in: Int[Array, "batch T"], *, key: jax.Array | None = None):
+        """Teacher-forced pointer logits ``[B, T, N + 2]`` (masked) for decoder inputs ``seq_in``."""
+        keys = _Keys(key)
+        memory, app, blank = self.encode(d, key=keys())
+        x = _dropout(self._decoder_tokens(app, blank, d, seq_in), self.config.dropout, keys())
+        for i, layer in enumerate(self.decoder):
+            x = layer(x, layer.cross.kv(memory), rate=self.config.dropout, keys=keys, name=f"oat.decoder.{i}")
+        logits = self.pointer(self.pointer.project(memory), x)
+        return pointer_mask(logits, jnp.arange(seq_in.shape[1])[None, :])
+
+
+# ------------------------------------------------------------------------------------------------- data
+def special_tokens(n_objects: int) -> dict[str, int]:
+    """The token codes: objects 0..N-1, ``eos`` = N (the target token), ``pad`` = N+1, ``bos`` = N+2."""
+    return {"eos": n_objects, "pad": n_objects + 1, "bos": n_objects + 2}
+
+
+def encode_scanpaths(scanpaths: Sequence[Sequence[int]], n_objects: int, length: int) -> np.ndarray:
+    """``[S, length + 2]`` token arrays ``BOS, fixations..., EOS, PAD...`` (longer scanpaths are an error).
+
+    Example:
+      >>> encode_scanpaths([[3, 1]], n_objects=4, length=3).tolist()
+      [[6, 3, 1, 4, 5]]
+    """
+    sp = special_tokens(n_objects)
+    out = np.full((len(scanpaths), length + 2), sp["pad"], np.int32)
+    out[:, 0] = sp["bos"]
+    for i, s in enumerate(scanpaths):
+        s = np.asarray(s, np.int64)
+        if len(s) > length:
+            raise CogsimError(f"encode_scanpaths: scanpath {i} has {len(s)} fixations; the limit is {length}")
+        if s.size and (s.min() < 0 or s.max() >= n_objects):
+            raise CogsimError(f"encode_scanpaths: scanpath {i} holds objects outside 0..{n_objects - 1}")
+        out[i, 1 : 1 + len(s)] = s
+        out[i, 1 + len(s)] = sp["eos"]
+    return out
+
+
+def length_filter(lengths: Sequence[int], n_sd: float = 3.0) -> np.ndarray:
+    """Boolean mask of scanpaths whose length lies within mean +- ``n_sd`` SD (OAT's outlier filter).
+
+    Example:
+      >>> length_filter([10] * 20 + [1000]).sum()
+      20
+    """
+    x = np.asarray(lengths, float)
+    m, s = x.mean(), x.std(ddof=1) if len(x) > 1 else 0.0
+    return (x >= m - n_sd * s) & (x <= m + n_sd * s)
+
+
+def sequence_loss(model: OAT, d: Displays, seqs: Int[Array, "batch L"], *, key: jax.Array | None = None):
+    """Mean teacher-forced cross-entropy over non-PAD targets, and the token accuracy.
+
+    Args:
+      model: the model.
+      d: the displays of the batch.
+      seqs: ``[B, L]`` tokens from :func:`encode_scanpaths` (BOS first).
+      key: dropout key (None = no dropout).
+    """
+    seq_in, tgt = seqs[:, :-1], seqs[:, 1:]
+    logits = model(d, seq_in, key=key)
+    pad = d.rows.shape[1] + 1
+    valid = tgt != pad
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    nll = -jnp.take_along_axis(logp, jnp.where(valid, tgt, 0)[..., None], axis=-1)[..., 0]
+    n = jnp.maximum(valid.sum(), 1)
+    loss = jnp.sum(jnp.where(valid, nll, 0.0)) / n
+    acc = jnp.sum(jnp.where(valid, jnp.argmax(logits, -1) == tgt, False)) / n
+    return loss, {"accuracy": acc}
+
+
+# --------------------------------------------------------------------------------------------- decoding
+def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
+    """Decodes one scanpath per display with a key-value cache; returns ``[B, max_len]`` tokens."""
+    model = nnx.merge(graphdef, state)
+    c = model.config
+    b, n = d.rows.shape
+    sp = special_tokens(n)
+    memory, app, blank = model.encode(d)
+    mem_kv = [layer.cross.kv(memory) for layer in model.decoder]
+    enc_proj = model.pointer.project(memory)
+    hd = c.d_model // c.n_heads
+    cache = [(jnp.zeros((b, max_len, c.n_heads, hd)), jnp.zeros((b, max_len, c.n_heads, hd)))
+             for _ in model.decoder]
+    seq = jnp.full((b, max_len + 1), sp["pad"], jnp.int32).at[:, 0].set(sp["bos"])
+    done = jnp.zeros((b,), bool)
+
+    def cond(carry):
+        t, _, _, done = carry
+        return (t < max_len) & ~jnp.all(done)
+
+    def body(carry):
+        t, cache, seq, done = carry
+        tok = jax.lax.dynamic_slice_in_dim(seq, t, 1, axis=1)
+        x = model._decoder_tokens(app, blank, d, tok, offset=t)
+        new_cache = []
+        for i, layer in enumerate(model.decoder):
+            x, ck, cv = layer.step(x, *cache[i], t, mem_kv[i], name=f"oat.decoder.{i}")
+            new_cache.append((ck, cv))
+        logits = pointer_mask(model.pointer(enc_proj, x)[:, 0], t)
+        if greedy:
+            nxt = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        else:
+            nxt = jax.random.categorical(jax.random.fold_in(key, t), logits, axis=-1).astype(jnp.int32)
+        nxt = jnp.where(done, sp["pad"], nxt)
+        seq = jax.lax.dynamic_update_slice_in_dim(seq, nxt[:, None], t + 1, axis=1)
+        return t + 1, new_cache, seq, done | (nxt == sp["eos"])
+
+    _, _, seq, _ = jax.lax.while_loop(cond, body, (jnp.asarray(0), cache, seq, done))
+    return seq[:, 1:]
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "max_len", "greedy"))
+def _decode_jit(graphdef, state, d, key, *, max_len, greedy):
+    return _decode(graphdef, state, d, key, max_len=max_len, greedy=greedy)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "max_len"))
+def _sample_vmap(graphdef, state, d, keys, *, max_len):
+    return jax.vmap(lambda k: _decode(graphdef, state, d, k, max_len=max_len, greedy=False))(keys)
+
+
+def tokens_to_scanpaths(tokens: Int[np.ndarray, "... L"], n_objects: int) -> list:
+    """Cuts decoded token rows at EOS/PAD into lists of object indices (nested like ``tokens[..., 0]``)."""
+    arr = np.asarray(tokens)
+    if arr.ndim == 1:
+        stop = np.nonzero(arr >= n_objects)[0]
+        return arr[: stop[0] if len(stop) else len(arr)].tolist()
+    return [tokens_to_scanpaths(a, n_objects) for a in arr]
+
+
+def greedy(model: OAT, displays: Displays, *, max_len: int) -> list[list[int]]:
+    """The most probable next object at every step: one scanpath per display (at most ``max_len`` fixations).
+
+    Example:
+      >>> # paths = greedy(model, displays, max_len=60)
+    """
+    graphdef, state = nnx.split(model)
+    d = _as_jax(displays)
+    toks = _decode_jit(graphdef, state, d, jax.random.key(0), max_len=int(max_len), greedy=True)
+    return tokens_to_scanpaths(np.asarray(toks), d.rows.shape[1])
+
+
+def sample(model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, max_len: int,
+           batched: bool = True) -> list[list[list[int]]]:
+    """``n_samples`` sampled scanpaths per display: ``out[display][sample]`` (lists of object indices).
+
+    Args:
+      model: the model.
+      displays: the displays.
+      key: sample ``s`` uses ``fold_in(key, s)``.
+      n_samples: scanpaths per display.
+      max_len: the most fixations per scanpath.
+      batched: draw all samples in one ``jax.vmap``-ed call (False: a Python loop over samples, for
+        benchmarks; the draws are identical).
+    """
+    graphdef, state = nnx.split(model)
+    d = _as_jax(displays)
+    keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(n_samples))
+    if batched:
+        toks = np.asarray(_sample_vmap(graphdef, state, d, keys, max_len=int(max_len)))
+    else:
+        toks = np.stack([np.asarray(_decode_jit(graphdef, state, d, keys[s], max_len=int(max_len), greedy=False))
+                         for s in range(n_samples)])
+    paths = tokens_to_scanpaths(toks, d.rows.shape[1])  # [sample][display]
+    return [[paths[s][i] for s in range(n_samples)] for i in range(d.rows.shape[0])]
+
+
+# --------------------------------------------------------------------------------------------- training
+@dataclasses.dataclass(frozen=True)
+class TrainData:
+    """Training scanpaths: displays (one row per display) and token sequences pointing at them.
+
+    Attributes:
+      displays: the displays ``[D, ...]``.
+      seqs: ``[S, L]`` tokens from :func:`encode_scanpaths`.
+      display_index: ``[S]`` display of each scanpath.
+    """
+
+    displays: Displays
+    seqs: np.ndarray
+    display_index: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """The trained model (best validation epoch), the per-epoch history and the best epoch."""
+
+    model: OAT
+    history: list[dict[str, float]]
+    best_epoch: int
+
+
+def fit(
+    model: OAT,
+    data: TrainData,
+    *,
+    key: jax.Array,
+    epochs: int,
+    batch_size: int = 20,
+    lr: float = 1e-4,
+    clip: float = 1.0,
+    validation: tuple[Displays, Sequence[Sequence[Sequence[int]]]] | None = None,
+    patience: int = 30,
+    max_len: int = 60,
+    log: Callable[[str], None] | None = None,
+) -> FitResult:
+    """Trains with teacher forcing (Adam, gradient clipping) and early stopping on the validation delta.
+
+    Each epoch is one pass over a fresh permutation of the scanpaths (the last partial batch is dropped), run
+    as one :func:`cogsim.train.run_steps` scan. With ``validation = (displays, human scanpaths per display)``
+    the greedy scanpath of each display is scored by the behaviour delta after every epoch; the epoch with the
+    lowest delta is kept and training stops after ``patience`` epochs without improvement.
+
+    Returns:
+      :class:`FitResult`.
+    """
+    n = len(data.seqs)
+    if n < batch_size:
+        raise CogsimError(f"oat.fit: {n} training scanpaths, fewer than batch_size={batch_size}")
+    spe = n // batch_size
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    disp = _as_jax(data.displays)
+    seqs = jnp.asarray(data.seqs)
+    didx = jnp.asarray(data.display_index, jnp.int32)
+    perm_key = jax.random.fold_in(key, 1)
+
+    def batch_fn(k, step):
+        perm = jax.random.permutation(jax.random.fold_in(perm_key, step // spe), n)
+        idx = jax.lax.dynamic_slice_in_dim(perm, (step % spe) * batch_size, batch_size)
+        return disp.take(didx[idx]), seqs[idx]
+
+    def loss_fn(p, batch, k):
+        m = nnx.merge(graphdef, p, rest)
+        return sequence_loss(m, batch[0], batch[1], key=k)
+
+    opt = optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr))
+    update = trainlib.make_update(loss_fn, opt, batch_fn=batch_fn)
+    state = trainlib.init(params, opt)
+    run = jax.jit(trainlib.run_steps, static_argnums=(0, 3))
+    history: list[dict[str, float]] = []
+    best, best_epoch, best_params = math.inf, 0, params
+    if validation is not None:
+        v_disp, v_human = validation
+        v_targets = np.asarray(v_disp.target)
+        h_all = [s for paths in v_human for s in paths]
+        h_tg = [int(t) for t, paths in zip(v_targets, v_human, strict=True) for _ in paths]
+        human_bv = behaviour_vector(h_all, h_tg)
+    for epoch in range(1, epochs + 1):
+        state, metrics = run(update, state, key, spe)
+        row = {"epoch": epoch, **{k: float(jnp.mean(v)) for k, v in metrics.items()}}
+        if validation is not None:
+            m = nnx.merge(graphdef, state.params, rest)
+            paths = greedy(m, v_disp, max_len=max_len)
+            row["val_delta"] = behaviour_delta(behaviour_vector(paths, v_targets), human_bv)
+            score = row["val_delta"] if math.isfinite(row["val_delta"]) else math.inf
+            if score < best:
+                best, best_epoch, best_params = score, epoch, state.params
+        history.append(row)
+        if log is not None:
+            log("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        if validation is not None and epoch - best_epoch >= patience:
+            break
+    if validation is None:
+        best_params, best_epoch = state.params, len(history)
+    return FitResult(nnx.merge(graphdef, best_params, rest), history, best_epoch)
+
+
+# ------------------------------------------------------------------------------------------ save / load
+def save(path: str | os.PathLike, model: OAT) -> Path:
+    """Writes ``path/config.json`` and ``path/state.npz`` (the flattened ``nnx.State``; no pickle).
+
+    Example:
+      >>> # oat.save("runs/oat_model", model); model2 = oat.load("runs/oat_model")
+    """
+    path = Path(path)
+    flat = nnx.to_flat_state(nnx.state(model))
+    arrays = {"/".join(map(str, k)): np.asarray(v.get_value()) for k, v in flat}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path / "state.npz", buf.getvalue())
+    atomic_write_text(path / "config.json", cfglib.to_json(model.config))
+    return path
+
+
+def load(path: str | os.PathLike) -> OAT:
+    """Rebuilds a model written by :func:`save`.
+
+    Raises:
+      CogsimError: missing files or arrays that do not match the configuration.
+    """
+    path = Path(path)
+    for f in ("config.json", "state.npz"):
+        if not (path / f).is_file():
+            raise CogsimError(f"oat.load: {str(path / f)!r} not found (expected a folder written by oat.save)")
+    config = cfglib.from_json(OATConfig, (path / "config.json").read_text())
+    model = OAT(dataclasses.replace(config, pe_steps=1), key=jax.random.key(0))
+    object.__setattr__(model, "config", config)
+    state = nnx.state(model)
+    flat = nnx.to_flat_state(state)
+    with np.load(path / "state.npz", allow_pickle=False) as z:
+        stored = {k: z[k] for k in z.files}
+    names = ["/".join(map(str, k)) for k, _ in flat]
+    if sorted(names) != sorted(stored):
+        missing = sorted(set(names) - set(stored))[:5]
+        extra = sorted(set(stored) - set(names))[:5]
+        raise CogsimError(f"oat.load: {str(path)!r} does not match its config (missing {missing}, extra {extra})")
+    for (k, v), name in zip(flat, names, strict=True):
+        if stored[name].shape != v.get_value().shape:
+            raise CogsimError(f"oat.load: array {name!r} has shape {stored[name].shape}; "
+                              f"the config needs {v.get_value().shape}")
+        v.set_value(jnp.asarray(stored[name], dtype=v.get_value().dtype))
+    nnx.update(model, nnx.from_flat_state(flat))
+    return model
+
+
+def config_to_dict(config: OATConfig) -> dict[str, Any]:
+    """The config as a JSON-ready dict."""
+    return json.loads(cfglib.to_json(config))

@@ -1,0 +1,21 @@
+"""Behavioural scenarios: one module per paradigm, each simulating a classic experiment and comparing it
+with human data through the same small protocol.
+
+A scenario module defines:
+
+- ``DESCRIPTION``: one line.
+- ``Config``: a frozen dataclass (defaults = the published setting) and ``PRESETS = {"quick": ..., "paper": ...}``.
+- ``simulate(config, *, key) -> pandas.DataFrame``: tidy results.
+- ``human() -> pandas.DataFrame``: the human data in the same schema (from :mod:`cogsim.data`).
+- ``compare(sim, human) -> cogsim.compare.Comparison``.
+- ``plot(sim, human, ax=None)``: a matplotlib Axes or Figure.
+
+Optionally, for vectorised sweeps, ``sweep_point(config, *, key) -> dict[str, jax.Array]`` (pure JAX, scalar
+outputs) and ``SWEEP_VECTORIZED = ("field", ...)``: fields that may be traced (varied under ``jax.vmap``).
+
+Modules are discovered by name: adding ``scenarios/my_paradigm.py`` registers ``my_paradigm``.
+"""
+
+from cogsim.scenarios._registry import get, names
+
+__all__ = ["get", "names"]

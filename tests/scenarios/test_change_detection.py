@@ -1,0 +1,69 @@
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from cogsim import runner
+from cogsim.scenarios import change_detection as cd
+
+TINY = cd.Config(n_boot=30, fit_steps=600, per_participant=False)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return cd.simulate(TINY, key=jax.random.key(0))
+
+
+def test_human_table_matches_the_packaged_summary():
+    import cogsim
+
+    h = cd.human()
+    summ = cogsim.data.load("rouder2008_summary")
+    summ = summ[summ.p_change != "pooled"].astype({"p_change": float})
+    m = h.merge(summ, left_on=["set_size", "p_change"], right_on=["set_size", "p_change"])
+    assert len(m) == 9
+    assert np.allclose(m.hit_rate_x, m.hit_rate_y, atol=1e-3)
+    assert np.allclose(m.fa_rate_x, m.fa_rate_y, atol=1e-3)
+
+
+def test_fit_comes_from_the_data(sim):
+    par = sim[(sim.kind == "parameter") & (sim.participant == -1)].set_index("name")
+    k = par.loc["K"]
+    assert 2.0 < k.value < 4.5 and k.ci_low < k.value < k.ci_high
+    comp = cd.compare(sim, cd.human())
+    assert comp.metric("K").value == k.value
+    assert {c.name for c in comp.checks} >= {"guessing rises with change probability"}
+
+
+def test_k_follows_the_data_when_the_data_change(monkeypatch):
+    """Halving every hit count must lower the fitted capacity: K is fitted, not a constant."""
+    real = cd._counts()
+    worse = cd.capacity.Counts(real.set_size, real.block, real.is_change, real.n,
+                               np.where(real.is_change == 1, real.k * 0.8, real.k), real.p_change)
+    monkeypatch.setattr(cd, "_counts", lambda: worse)
+    low = cd.simulate(TINY, key=jax.random.key(0))
+    k_low = low[(low.kind == "parameter") & (low.participant == -1) & (low.name == "K")].value.iloc[0]
+    monkeypatch.undo()
+    base = cd.simulate(TINY, key=jax.random.key(0))
+    k_base = base[(base.kind == "parameter") & (base.participant == -1) & (base.name == "K")].value.iloc[0]
+    assert k_low < k_base - 0.3
+
+
+def test_same_seed_same_numbers(sim):
+    again = cd.simulate(TINY, key=jax.random.key(0))
+    assert sim.equals(again)
+
+
+def test_sweep_point_is_vectorisable():
+    f = jax.vmap(lambda k, key: cd.sweep_point(dataclasses.replace(TINY, sim_K=k), key=key))
+    out = f(np.array([1.0, 3.0, 6.0], np.float32), jax.random.split(jax.random.key(0), 3))
+    ll = np.asarray(out["loglik"])
+    assert ll[1] > ll[0]  # K = 3 explains the data better than K = 1
+
+
+def test_run_writes_the_run_folder(tmp_path):
+    res = runner.run("change_detection", overrides=["n_boot=20", "fit_steps=300", "per_participant=false"],
+                     out=tmp_path)
+    for f in ("run.json", "results.parquet", "comparison.json", "figure.png"):
+        assert (res.folder / f).is_file()

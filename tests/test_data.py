@@ -1,0 +1,72 @@
+import pandas as pd
+import pytest
+
+import cogsim
+from cogsim.errors import DataError
+
+EXPECTED = {
+    "rouder2008_change_detection": 12345,
+    "published_means": 16,
+    "umls": 5216 + 652 + 661,
+    "amazon_book_covers.fixations": 7356,
+    "amazon_book_covers.trials": 80,
+    "visual_search_asymmetry.human_rt": 40,
+    "visual_search_asymmetry.model_trials": 15264,
+}
+
+
+@pytest.mark.parametrize("name", sorted(cogsim.data.list()))
+def test_every_dataset_loads_with_readme_licence_and_citation(name):
+    df = cogsim.data.load(name)
+    assert isinstance(df, pd.DataFrame) and len(df) > 0
+    folder = cogsim.data.folder(name)
+    assert (folder / "README.md").is_file() and (folder / "LICENSE.md").is_file()
+    assert len(cogsim.data.citation(name)) > 20
+    if name in EXPECTED:
+        assert len(df) == EXPECTED[name]
+
+
+def test_schema_types():
+    df = cogsim.data.load("rouder2008_change_detection")
+    assert df["N"].dtype == "int64" and df["cor"].dtype == bool and df["RT"].dtype == "float64"
+    umls = cogsim.data.load("umls")
+    assert set(umls["split"]) == {"train", "valid", "test"}
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown dataset 'nope'"):
+        cogsim.data.load("nope")
+
+
+def test_malformed_file_names_file_row_and_column(tmp_path):
+    src = cogsim.data.folder("amazon_book_covers.trials") / "trials.csv"
+    lines = src.read_text().splitlines()
+    parts = lines[3].split(",")
+    parts[2] = "wide"  # image_width
+    lines[3] = ",".join(parts)
+    bad = tmp_path / "trials.csv"
+    bad.write_text("\n".join(lines))
+    with pytest.raises(DataError) as err:
+        cogsim.data.load("amazon_book_covers.trials", path=tmp_path)
+    msg = str(err.value)
+    assert "trials.csv" in msg and "row 4" in msg and "'image_width'" in msg and "'wide'" in msg
+
+
+def test_missing_column_and_out_of_range_value(tmp_path):
+    df = cogsim.data.load("rouder2008_change_detection").head(5)
+    df.drop(columns="resp").to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(DataError, match=r"row 1 \(header\).*'resp'"):
+        cogsim.data.load("rouder2008_change_detection", path=tmp_path / "a.csv")
+    df2 = df.copy()
+    df2.loc[2, "N"] = 3
+    df2.to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(DataError, match=r"row 4, column 'N'.*one of \[2, 5, 8\]"):
+        cogsim.data.load("rouder2008_change_detection", path=tmp_path / "b.csv")
+
+
+def test_ragged_triple_file(tmp_path):
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text("a\tisa\tb\n")
+    (tmp_path / "valid.txt").write_text("a\tisa\tb\nc\tisa\n")
+    with pytest.raises(DataError, match=r"valid.txt: row 2: expected 3 fields"):
+        cogsim.data.load("umls", path=tmp_path)
