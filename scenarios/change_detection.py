@@ -275,7 +275,9 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
             cond.rename(columns={pred: col}), human, x="set_size", y=col, hue="p_change", ax=a1,
             human_yerr=col.replace("rate", "sem"), xlabel="set size", ylabel="P(respond change)",
         )
-    a1.set_title(f"{name}: hits (top) and false alarms (bottom)")
+    handles = dict(zip(*reversed(a1.get_legend_handles_labels())))
+    a1.legend(handles.values(), handles.keys(), fontsize=6, frameon=False, loc="center left")
+    a1.set_title(f"{name}: hits (top) and false alarms (bottom)", fontsize=9)
     par = sim[(sim.kind == "parameter") & (sim.model == name) & (sim.name == "K")]
     per = par[par.participant >= 0]
     grp = par[par.participant == -1].iloc[0]
