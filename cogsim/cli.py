@@ -5,7 +5,9 @@
     cogsim run NAME [--preset P] [--set k=v ...] [--seed S] [--out DIR]
     cogsim suite [--preset quick] [--out runs]   every scenario's preset, summary table and runs/REPORT.md
     cogsim sweep NAME --grid k=v1,v2 [--grid ...] --seeds N [--chunk-size C] [--out runs/sweeps]
-    cogsim sweep status RUN_DIR                  done / running / failed / pending counts
+                [--executor local|devices|slurm] [--slurm-partition P --slurm-time T ...]
+    cogsim sweep --resume RUN_DIR [--executor ...]  run what is missing (spec read from the run folder)
+    cogsim sweep status RUN_DIR                  done / running / failed / pending counts, failed tasks' logs
     cogsim compare RUN_DIR                       re-score a finished run against the human data
     cogsim data list | cogsim data show NAME     packaged datasets, their provenance and citation
 
@@ -50,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--only", default=None, help="comma-separated scenario names (default: all)")
 
     pw = sub.add_parser("sweep", help="run a parameter sweep (or `cogsim sweep status RUN_DIR`)")
-    pw.add_argument("name", help="scenario name, or `status`")
+    pw.add_argument("name", nargs="?", help="scenario name, or `status`")
     pw.add_argument("run_dir", nargs="?", help="with `status`: the sweep run folder")
     pw.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
                     help="a swept field and its values (repeatable)")
@@ -58,9 +60,35 @@ def _parser() -> argparse.ArgumentParser:
     pw.add_argument("--preset", default="quick")
     pw.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
     pw.add_argument("--root-seed", type=int, default=0)
-    pw.add_argument("--chunk-size", type=int, default=64, help="points per vectorised chunk (default 64)")
-    pw.add_argument("--executor", default="local", help="where points run (default: local)")
+    pw.add_argument("--chunk-size", type=int, default=None,
+                    help="points per vectorised chunk and (slurm) per array task (default 64)")
+    pw.add_argument("--executor", default=None, choices=("local", "devices", "slurm"),
+                    help="where points run: this process, all local devices, or Slurm job arrays "
+                         "(default: local; with --resume, the run's last executor)")
     pw.add_argument("--out", default=os.path.join("runs", "sweeps"))
+    pw.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN_DIR",
+                    help="run only the missing points of RUN_DIR, reading the sweep from it "
+                         "(re-running the same sweep command resumes too)")
+    sl = pw.add_argument_group("slurm executor (settings also from a TOML file: --slurm-config FILE or "
+                               "$COGSIM_SLURM_CONFIG)")
+    sl.add_argument("--slurm-config", metavar="FILE", help="TOML file with a [slurm] table of these settings")
+    sl.add_argument("--slurm-partition", metavar="P", help="sbatch --partition")
+    sl.add_argument("--slurm-time", metavar="T", help="time limit per task: minutes, HH:MM:SS or D-HH:MM:SS")
+    sl.add_argument("--slurm-cpus", type=int, metavar="N", help="CPUs per task (sbatch --cpus-per-task)")
+    sl.add_argument("--slurm-gpus", type=int, metavar="N", help="GPUs per task (sbatch --gpus-per-node)")
+    sl.add_argument("--slurm-mem", metavar="SIZE", help="memory per task, e.g. 16G (sbatch --mem)")
+    sl.add_argument("--slurm-array-parallelism", type=int, metavar="N", help="array tasks running at once")
+    sl.add_argument("--slurm-points-per-task", type=int, metavar="N", help="grid points per array task")
+    sl.add_argument("--slurm-job-name", metavar="NAME", help="sbatch --job-name")
+    sl.add_argument("--slurm-opt", action="append", default=None, metavar="KEY=VALUE",
+                    help="any other sbatch option, repeatable: --slurm-opt account=mylab "
+                         "--slurm-opt qos=short")
+    sl.add_argument("--slurm-setup", action="append", default=None, metavar="CMD",
+                    help="shell line run before each task, repeatable (e.g. 'module load cuda/12')")
+    sl.add_argument("--slurm-python", metavar="CMD",
+                    help="python command of the tasks (default: this python)")
+    sl.add_argument("--slurm-poll", type=float, metavar="S", help="seconds between looks at the queue (5)")
+    sl.add_argument("--slurm-no-wait", action="store_true", help="submit and return; --resume collects later")
 
     pc = sub.add_parser("compare", help="re-score a finished run folder against the human data")
     pc.add_argument("run_dir")
@@ -114,28 +142,85 @@ def _cmd_suite(args) -> None:
         raise SystemExit(1)
 
 
+_SLURM_FLAGS = {
+    "slurm_partition": "partition", "slurm_time": "time", "slurm_cpus": "cpus_per_task",
+    "slurm_gpus": "gpus_per_task", "slurm_mem": "mem", "slurm_array_parallelism": "array_parallelism",
+    "slurm_points_per_task": "points_per_task", "slurm_job_name": "job_name", "slurm_opt": "sbatch",
+    "slurm_setup": "setup", "slurm_python": "python", "slurm_poll": "poll_s",
+}
+
+
+def _slurm_settings(args) -> dict | None:
+    from cogsim import executors
+
+    settings: dict = {}
+    if args.slurm_config:
+        settings.update(executors.load_slurm_config(args.slurm_config))
+    for flag, key in _SLURM_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            settings[key] = tuple(value) if isinstance(value, list) else value
+    if args.slurm_no_wait:
+        settings["wait"] = False
+    return settings or None
+
+
+def _sweep_status(run_dir: str) -> None:
+    from cogsim import executors, store
+
+    s = store.load(run_dir)
+    executors.reconcile(s)
+    counts = s.counts()
+    print("  ".join(f"{k}: {v}" for k, v in counts.items()) + f"  total: {sum(counts.values())}")
+    pts = s.points()
+    running = pts[pts["status"] == "running"]
+    for worker, grp in list(running.groupby(running["worker"].fillna("-")))[:20]:
+        print(f"  running: {len(grp)} point(s) in {worker} (log: {grp['log'].iloc[0] or '-'})")
+    failed = pts[pts["status"] == "failed"].fillna({"worker": "-", "error": "-", "log": "-"})
+    for (worker, error, log), grp in list(failed.groupby(["worker", "error", "log"], sort=False))[:20]:
+        print(f"  failed: {len(grp)} point(s) in {worker}: {error} (log: {log})")
+    if counts["failed"] or counts["pending"]:
+        print(f"run the missing points with: cogsim sweep --resume {run_dir}")
+
+
 def _cmd_sweep(args) -> None:
-    from cogsim import store, sweep
+    from cogsim import sweep
 
     if args.name == "status":
         if not args.run_dir:
-            raise CogsimError("sweep status: give the sweep run folder, e.g. cogsim sweep status runs/sweeps/X")
-        s = store.load(args.run_dir)
-        counts = s.counts()
-        print("  ".join(f"{k}: {v}" for k, v in counts.items()) + f"  total: {sum(counts.values())}")
-        failed = s.points().query("status == 'failed'")
-        for _, row in failed.head(20).iterrows():
-            print(f"  failed: {row.params} seed {row.seed}: {row.error} (log: {row.log or '-'})")
+            raise CogsimError("sweep status: give the sweep run folder, e.g. "
+                              "cogsim sweep status runs/sweeps/X")
+        _sweep_status(args.run_dir)
         return
-    if args.run_dir:
-        raise CogsimError(f"sweep: unexpected argument {args.run_dir!r}; use --grid FIELD=V1,V2")
-    if not args.grid:
-        raise CogsimError("sweep: give at least one --grid FIELD=V1,V2 (see `cogsim info NAME` for fields)")
-    s = sweep.run(args.name, grid=args.grid, seeds=args.seeds, preset=args.preset, overrides=args.overrides,
-                  root_seed=args.root_seed, out=args.out, chunk_size=args.chunk_size, executor=args.executor)
+    slurm = _slurm_settings(args)
+    if slurm and args.executor not in (None, "slurm"):
+        raise CogsimError(f"sweep: --slurm-* settings need --executor slurm (got --executor {args.executor})")
+    if args.resume:  # cogsim sweep --resume RUN_DIR
+        if args.name or args.run_dir or args.grid:
+            raise CogsimError("sweep --resume RUN_DIR reads the sweep from the run folder; give no NAME or "
+                              "--grid (or re-run the original command with --resume and no folder)")
+        s = sweep.resume(args.resume, executor=args.executor, chunk_size=args.chunk_size, slurm=slurm)
+    else:
+        if not args.name:
+            raise CogsimError("sweep: give a scenario name (see `cogsim list`) or --resume RUN_DIR")
+        if args.run_dir:
+            raise CogsimError(f"sweep: unexpected argument {args.run_dir!r}; use --grid FIELD=V1,V2")
+        if not args.grid:
+            raise CogsimError("sweep: give at least one --grid FIELD=V1,V2 "
+                              "(see `cogsim info NAME` for fields)")
+        executor = args.executor or ("slurm" if slurm else "local")
+        s = sweep.run(args.name, grid=args.grid, seeds=args.seeds, preset=args.preset,
+                      overrides=args.overrides, root_seed=args.root_seed, out=args.out,
+                      chunk_size=64 if args.chunk_size is None else args.chunk_size, executor=executor, slurm=slurm)
     counts = s.counts()
-    print(f"sweep {s.root}: {counts['done']} of {sum(counts.values())} points done")
+    total = sum(counts.values())
+    print(f"sweep {s.root}: {counts['done']} of {total} points done")
     print(f"load with: cogsim.store.load({str(s.root)!r}).to_pandas()")
+    waited = ((s.get_meta("executor") or {}).get("slurm") or {}).get("wait", True)
+    if counts["done"] < total and waited:
+        print(f"{total - counts['done']} point(s) not done: see `cogsim sweep status {s.root}`; "
+              f"`cogsim sweep --resume {s.root}` runs them", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def _cmd_compare(args) -> None:

@@ -6,11 +6,19 @@ Layout of one sweep run folder::
     RUN/index.sqlite      tables `points` (one row per grid point x seed: status, shard) and `meta`
     RUN/shards/*.parquet  results, one file per finished chunk, written atomically
 
-A point is "done" only once its shard is on disk (written to a temporary name, fsync'ed, renamed) *and* the
-index row says so, in one SQLite transaction. A process killed at any moment therefore leaves either a
-finished point or a pending one, never half of one; a shard without index rows (killed between the rename and
-the commit) is ignored and its points run again. SQLite's locking (WAL mode, busy timeout) lets several
-processes, e.g. Slurm array tasks, write into one store.
+A shard is written to a temporary name, fsync'ed and renamed, so a shard file is always complete; every row
+carries its ``point_id``. A point is "done" once the index names the shard that holds it. Two ways lead there:
+
+- :meth:`Store.write_shard` writes the shard and updates the index in one SQLite transaction (the local and
+  devices executors, which run next to the index);
+- :func:`write_shard_file` only writes the shard (Slurm array tasks, which may run on other machines, where a
+  shared SQLite file is not safe) and :meth:`Store.sync` later *adopts* every shard file the index does not
+  know yet: it reads the shard's point ids and marks them done.
+
+A process killed at any moment therefore leaves finished points (on disk, adopted by the next ``sync``) and
+unfinished ones, never half of a point. When two processes finish the same point, the first shard recorded
+wins and :meth:`Store.to_pandas` returns the point once. SQLite's locking (WAL mode, busy timeout) lets
+several processes on one machine share the index.
 """
 
 from __future__ import annotations
@@ -120,6 +128,33 @@ def write_run_json(folder: str | os.PathLike, record: Mapping[str, Any]) -> Path
 
 
 # ------------------------------------------------------------------------------------------ sweep store
+def _shard_name(worker: str | None) -> str:
+    tag = "".join(c if c.isalnum() or c in "-_" else "-" for c in (worker or "w"))[:60]
+    return f"{tag}-{uuid.uuid4().hex}.parquet"
+
+
+def write_shard_file(root: str | os.PathLike, df: pd.DataFrame, *, worker: str | None = None) -> Path:
+    """Writes ``df`` as a new shard of the store at ``root`` without touching the index.
+
+    The shard needs a ``point_id`` column; :meth:`Store.sync` adopts it (marks its points done). Safe from any
+    process that sees the run folder, e.g. a Slurm array task on another node.
+
+    Example:
+      >>> import tempfile, pandas as pd
+      >>> s = Store(tempfile.mkdtemp())
+      >>> s.add_points([({"x": 1.0}, 0)])
+      1
+      >>> _ = write_shard_file(s.root, pd.DataFrame({"x": [1.0], "seed": [0], "point_id": s.pending()}))
+      >>> s.sync(), s.counts()["done"]
+      (1, 1)
+    """
+    if "point_id" not in df.columns:
+        raise CogsimError("store: a shard written without the index needs a point_id column")
+    path = Path(root) / "shards" / _shard_name(worker)
+    atomic_write_parquet(path, df)
+    return path
+
+
 def point_id(params: Mapping[str, Any], seed: int) -> str:
     """A stable identifier of one grid point and seed: canonical JSON of the swept values."""
     return json.dumps({"params": dict(sorted(params.items())), "seed": int(seed)}, sort_keys=True,
@@ -135,7 +170,7 @@ class Store:
       >>> s.add_points([({"x": 1.0}, 0), ({"x": 2.0}, 0)])
       2
       >>> ids = s.pending()
-      >>> s.write_shard(pd.DataFrame({"x": [1.0], "seed": [0], "y": [3.0]}), ids[:1])
+      >>> _ = s.write_shard(pd.DataFrame({"x": [1.0], "seed": [0], "y": [3.0]}), ids[:1])
       >>> s.counts()["done"], len(s.to_pandas())
       (1, 1)
     """
@@ -153,6 +188,10 @@ class Store:
                 "shard TEXT, worker TEXT, updated REAL, error TEXT, log TEXT)"
             )
             con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, worker TEXT, n_rows INTEGER, "
+                "n_fresh INTEGER, added REAL)"
+            )
 
     # -- connection --------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -193,7 +232,9 @@ class Store:
             rows = [(point_id(p, s), json.dumps(dict(p), default=str), int(s), start + i)
                     for i, (p, s) in enumerate(points)]
             before = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
-            con.executemany("INSERT OR IGNORE INTO points (point_id, params, seed, idx) VALUES (?, ?, ?, ?)", rows)
+            con.executemany(
+                "INSERT OR IGNORE INTO points (point_id, params, seed, idx) VALUES (?, ?, ?, ?)", rows
+            )
             after = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
         return after - before
 
@@ -228,32 +269,82 @@ class Store:
     def write_shard(self, df: pd.DataFrame, ids: Sequence[str], *, worker: str | None = None) -> Path | None:
         """Writes the results of points ``ids`` as one shard and marks them done, atomically.
 
-        Points already done (by another process) are dropped from ``df`` if it has a ``point_id`` column;
-        a shard whose points were all done elsewhere is not written.
+        Points already done by another process keep their first result: if all of ``ids`` are done elsewhere
+        the shard is deleted and ``None`` returned; if some are, their rows stay in the file but
+        :meth:`to_pandas` skips them (this needs a ``point_id`` column in ``df``).
         """
         ids = list(ids)
-        name = f"{uuid.uuid4().hex}.parquet"
-        path = self.root / "shards" / name
+        path = self.root / "shards" / _shard_name(worker)
+        name = path.name
         atomic_write_parquet(path, df)
         with self._transaction() as con:
+            if con.execute("SELECT 1 FROM shards WHERE name = ?", (name,)).fetchone():
+                return path  # adopted by a concurrent sync() between the rename and this transaction
             q = ",".join("?" * len(ids))
             done = {r[0] for r in con.execute(
                 f"SELECT point_id FROM points WHERE status = 'done' AND point_id IN ({q})", ids)}
             fresh = [i for i in ids if i not in done]
-            if not fresh:
+            if done and fresh and "point_id" not in df.columns:
                 path.unlink(missing_ok=True)
-                return None
-            if done:
-                if "point_id" not in df.columns:
-                    path.unlink(missing_ok=True)
-                    raise CogsimError("store: shard overlaps finished points and has no point_id column")
-                atomic_write_parquet(path, df[~df["point_id"].isin(done)])
+                raise CogsimError("store: shard overlaps finished points and has no point_id column")
+            con.execute("INSERT INTO shards VALUES (?, ?, ?, ?, ?)", (name, worker, len(df), len(fresh),
+                                                                      time.time()))
             con.executemany(
                 "UPDATE points SET status = 'done', shard = ?, worker = COALESCE(?, worker), error = NULL, "
                 "updated = ? WHERE point_id = ?",
                 [(name, worker, time.time(), i) for i in fresh],
             )
+        if not fresh:
+            path.unlink(missing_ok=True)
+            return None
         return path
+
+    def _known_shards(self) -> set[str]:
+        with self._connect() as con:
+            names = {r[0] for r in con.execute("SELECT name FROM shards")}
+            names |= {r[0] for r in con.execute("SELECT DISTINCT shard FROM points WHERE shard IS NOT NULL")}
+        return names
+
+    def sync(self) -> int:
+        """Adopts shard files the index does not know (written by :func:`write_shard_file`, or by a process
+        killed between writing its shard and updating the index); returns the number of points newly done.
+
+        Safe to call from several processes at once and at any time: a shard is adopted once, and a point
+        already done keeps its first shard.
+        """
+        import pyarrow.parquet as pq
+
+        known = self._known_shards()
+        new = sorted(p for p in os.listdir(self.root / "shards") if p.endswith(".parquet") and p not in known)
+        adopted = 0
+        for name in new:
+            path = self.root / "shards" / name
+            try:
+                pf = pq.ParquetFile(path)
+                has_ids = "point_id" in pf.schema_arrow.names
+                ids = pf.read(columns=["point_id"]).column(0).to_pylist() if has_ids else []
+                ids = list(dict.fromkeys(ids))
+                n_rows = pf.metadata.num_rows
+            except FileNotFoundError:  # deleted by its writer (all its points were done elsewhere)
+                continue
+            with self._transaction() as con:
+                if con.execute("SELECT 1 FROM shards WHERE name = ?", (name,)).fetchone():
+                    continue
+                fresh = []
+                if ids:
+                    q = ",".join("?" * len(ids))
+                    fresh = [r[0] for r in con.execute(
+                        f"SELECT point_id FROM points WHERE status != 'done' AND point_id IN ({q})", ids)]
+                worker = name.rsplit("-", 1)[0]
+                con.execute("INSERT INTO shards VALUES (?, ?, ?, ?, ?)", (name, worker, n_rows, len(fresh),
+                                                                          time.time()))
+                con.executemany(
+                    "UPDATE points SET status = 'done', shard = ?, error = NULL, updated = ? "
+                    "WHERE point_id = ?",
+                    [(name, time.time(), i) for i in fresh],
+                )
+            adopted += len(fresh)
+        return adopted
 
     def counts(self) -> dict[str, int]:
         """Number of points per status."""
@@ -263,27 +354,50 @@ class Store:
 
     # -- results -------------------------------------------------------------------------------------------
     def to_pandas(self) -> pd.DataFrame:
-        """All finished results, one DataFrame (shards not referenced by the index are ignored)."""
-        with self._connect() as con:
-            shards = [r[0] for r in con.execute(
-                "SELECT DISTINCT shard FROM points WHERE status = 'done' AND shard IS NOT NULL")]
-        frames = [pd.read_parquet(self.root / "shards" / s) for s in sorted(shards)]
-        frames = [f for f in frames if len(f)]
+        """All finished results, one DataFrame in grid order, each point once.
+
+        Shard files not yet in the index are adopted first (:meth:`sync`); rows of a point that was finished
+        twice (by two processes) come from the shard the index names.
+
+        Example:
+          >>> # df = cogsim.store.load("runs/sweeps/change_detection-ab12cd").to_pandas()
+        """
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only copy of a run folder
+            self.sync()
+        pts = self.points()
+        done = pts[pts["status"] == "done"]
+        frames = []
+        for shard, ids in done.groupby("shard", sort=True)["point_id"]:
+            df = pd.read_parquet(self.root / "shards" / shard)
+            if "point_id" in df.columns:
+                df = df[df["point_id"].isin(set(ids))]
+            if len(df):
+                frames.append(df)
         if not frames:
             return pd.DataFrame()
         df = pd.concat(frames, ignore_index=True)
         if "point_id" in df.columns:
-            order = self.points().set_index("point_id")["idx"]
+            order = pts.set_index("point_id")["idx"]
             df = df.assign(_idx=df["point_id"].map(order)).sort_values("_idx", kind="stable")
             df = df.drop(columns="_idx").reset_index(drop=True)
         return df
 
     def to_xarray(self, *, dims: Sequence[str] | None = None, metrics: Sequence[str] | None = None):
-        """Results as an ``xarray.Dataset`` with one dimension per swept field plus ``seed``."""
+        """Results as an ``xarray.Dataset`` with one dimension per swept field plus ``seed``.
+
+        Example:
+          >>> # ds = cogsim.store.load(run).to_xarray(); ds.loglik.mean("seed")
+        """
         df = self.to_pandas()
         if df.empty:
             raise CogsimError(f"store: no finished points in {str(self.root)!r}")
         dims = list(dims) if dims is not None else list(self.get_meta("dims", [])) + ["seed"]
+        missing = [d for d in dims if d not in df.columns]
+        if missing:
+            raise CogsimError(f"store: dims {missing} are not result columns; columns: {list(df.columns)}")
+        if df.duplicated(dims).any():
+            raise CogsimError(f"store: several rows per ({', '.join(dims)}) point (a scenario without "
+                              "sweep_point stores its whole simulate() table); use to_pandas() instead")
         metrics = list(metrics) if metrics is not None else list(self.get_meta("metrics", []))
         if not metrics:
             metrics = [c for c in df.columns if c not in dims and c != "point_id"

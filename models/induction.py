@@ -60,13 +60,28 @@ from cogsim.errors import ConfigError
 
 MODES = ("train", "ic", "ic2", "iw")
 
+_MIX = np.array([0x9E3779B9, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F], np.uint32)
+
+
+def _rbg(key: jax.Array, salt: int) -> jax.Array:
+    """A counter-based ``rbg`` key derived from ``key`` and ``salt``.
+
+    Bulk draws (data, initial weights) use XLA's RngBitGenerator: the same numbers for the same key, and
+    an order of magnitude shorter CPU compiles than threefry draws.
+    """
+    d = jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
+    d = jnp.concatenate([d[:2], d[:2]]) if d.shape[0] >= 2 else jnp.tile(d, 4)
+    return jax.random.wrap_key_data(d ^ jnp.asarray(_MIX * np.uint32(salt + 1)), impl="rbg")
+
 
 # ------------------------------------------------------------------------------------------------ configs
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
     """The data distribution of Reddy's in-context classification task.
 
-    ``eps``, ``alpha``, ``p_B`` and ``p_C`` may be traced (varied under ``jax.vmap``); the others fix shapes.
+    ``eps``, ``alpha``, ``p_B`` and ``p_C`` may be traced (varied under ``jax.vmap``); so may ``K`` and ``B``
+    when ``K_max`` fixes the number of allocated classes (``B`` must still divide ``N``). The others fix
+    shapes.
     """
 
     K: int = field(512, low=1, doc="number of classes (a multiple of L)")
@@ -81,6 +96,7 @@ class TaskConfig:
     N_max: int = field(32, low=1, doc="position slots are 2 * N_max + 1")
     shift: bool = field(True, doc="random shift of the one-hot positions")
     distinct_labels: bool = field(True, doc="classes in one bursty context carry distinct labels")
+    K_max: int = field(0, low=0, doc="classes allocated (0 = K); with K_max set, K and B may be traced")
 
     def __post_validate__(self):
         if self.K % self.L:
@@ -91,6 +107,13 @@ class TaskConfig:
             raise ConfigError("N_max", self.N_max, f"at least N = {self.N}")
         if self.distinct_labels and self.N // max(self.B, 1) > self.L:
             raise ConfigError("distinct_labels", True, f"False when N / B > L = {self.L}")
+        if self.K_max and (self.K_max < self.K or self.K_max % self.L):
+            raise ConfigError("K_max", self.K_max, f"0 or a multiple of L that is >= K = {self.K}")
+
+    @property
+    def K_pad(self) -> int:
+        """Classes allocated in the world (``K_max`` or ``K``); only the first ``K`` are used."""
+        return self.K_max or self.K
 
     @property
     def n_pos(self) -> int:
@@ -158,78 +181,90 @@ class ForgetSchedule(NamedTuple):
 # ------------------------------------------------------------------------------------------------ the task
 def make_world(key: jax.Array, cfg: TaskConfig) -> World:
     """Draws class means and label vectors, each entry ``N(0, 1/D)``."""
-    k1, k2 = jax.random.split(key)
     s = 1.0 / math.sqrt(cfg.D)
-    return World(s * jax.random.normal(k1, (cfg.K, cfg.D)), s * jax.random.normal(k2, (cfg.L, cfg.D)))
+    z = jax.random.normal(_rbg(key, 10), (cfg.K_pad + cfg.L, cfg.D))
+    return World(s * z[: cfg.K_pad], s * z[cfg.K_pad:])
 
 
 def class_log_probs(cfg: TaskConfig, alpha: Any = None) -> jax.Array:
-    """Log of the rank-frequency law ``P(k) ~ (k + 1)^-alpha`` over the ``K`` classes (rank = index)."""
+    """Log of the rank-frequency law ``P(k) ~ (k + 1)^-alpha`` over the ``K`` classes (rank = index).
+
+    Returns ``K_pad`` entries; classes ``>= K`` get ``-inf``.
+
+    Example:
+      >>> p = jnp.exp(class_log_probs(TaskConfig(K=4, L=2, alpha=1.0, B=1, N=2, N_max=2)))
+      >>> [round(float(x), 3) for x in p]
+      [0.48, 0.24, 0.16, 0.12]
+    """
     alpha = cfg.alpha if alpha is None else alpha
-    logits = -alpha * jnp.log(jnp.arange(1, cfg.K + 1, dtype=jnp.float32))
+    k = jnp.arange(cfg.K_pad)
+    logits = jnp.where(k < cfg.K, -alpha * jnp.log(k + 1.0), -jnp.inf)
     return jax.nn.log_softmax(logits)
 
 
-def _sample_classes(key, logits, n: int, L: int, distinct: bool):
-    """``n`` classes from ``logits``; with ``distinct``, without repeating a label (sequential draws)."""
+def _inverse_cdf(log_probs, u):
+    """Samples indices by inverse-CDF lookup of uniforms ``u`` in ``exp(log_probs)`` (cheap for large K)."""
+    cdf = jnp.cumsum(jnp.exp(log_probs - jnp.max(log_probs)))
+    return jnp.clip(jnp.searchsorted(cdf, u * cdf[-1], side="right"), 0, log_probs.shape[0] - 1)
+
+
+def _sample_classes(u, log_probs, L: int, distinct: bool):
+    """``len(u)`` classes; with ``distinct``, no label repeats (sequential draws from the masked law)."""
     if not distinct:
-        return jax.random.categorical(key, logits, shape=(n,))
-    lab = jnp.arange(logits.shape[0]) % L
+        return _inverse_cdf(log_probs, u)
+    lab = jnp.arange(log_probs.shape[0]) % L
 
-    def body(i, carry):
-        used, out = carry
-        masked = jnp.where(used[lab], -jnp.inf, logits)
-        c = jax.random.categorical(jax.random.fold_in(key, i), masked)
-        return used.at[lab[c]].set(True), out.at[i].set(c)
+    def body(used, ui):
+        masked = jnp.where(used[lab], -jnp.inf, log_probs)
+        masked = jnp.where(jnp.all(used) | ~jnp.any(jnp.isfinite(masked)), log_probs, masked)
+        c = _inverse_cdf(masked, ui)
+        return used.at[lab[c]].set(True), c
 
-    _, out = jax.lax.fori_loop(0, n, body, (jnp.zeros(L, bool), jnp.zeros(n, jnp.int32)))
+    _, out = jax.lax.scan(body, jnp.zeros(L, bool), u)
     return out
 
 
-def _noisy(key, means, eps, D):
-    eta = jax.random.normal(key, means.shape) / math.sqrt(D)
-    return (means + eps * eta) / jnp.sqrt(1.0 + eps**2)
+def _sizes(cfg: TaskConfig) -> dict[str, int]:
+    N, L = cfg.N, cfg.L
+    return {"slots": N, "q": 1, "b": 1, "c": 1, "shift": 1, "nlab": L, "bc": N, "nb": N + 1}
 
 
-def _one_sequence(key, world: World, cfg: TaskConfig, *, mode: str, class_logits, swap: bool):
-    """One sequence: tokens ``[2N+1, P+D]``, target, context labels, token ids, query class."""
-    K, L, N, D = cfg.K, cfg.L, cfg.N, cfg.D
-    B = max(cfg.B, 1)
-    n_ctx = N // B
-    keys = jax.random.split(key, 12)
-    logits = class_log_probs(cfg) if class_logits is None else class_logits
+def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class_logits):
+    """One sequence from its uniforms ``u_all`` and normals ``z [2N+1, D]``: tokens ``[2N+1, P+D]``,
+    target, context labels, token ids, query class.
+
+    ``p_B``, ``p_C`` (probabilities) and ``swap`` (0/1) may be traced, so that several test sets come from
+    one vmapped call.
+    """
+    K, L, N, D = cfg.K_pad, cfg.L, cfg.N, cfg.D
+    B = jnp.maximum(jnp.asarray(cfg.B, jnp.int32), 1)
+    T, P = cfg.seq_len, cfg.n_pos
     class_label = jnp.arange(K) % L
+    u, o = {}, 0
+    for name, n in _sizes(cfg).items():
+        u[name], o = u_all[o:o + n], o + n
 
-    p_B = 0.0 if cfg.B == 0 else cfg.p_B
-    p_C = cfg.p_C
-    if mode == "ic":
-        p_B, p_C = 1.0, 1.0
-    elif mode == "ic2":
-        p_B, p_C = 1.0, 0.0
-    elif mode == "iw":
-        p_B, p_C = 0.0, 0.0
-
-    # bursty structure: n_ctx slots, each repeated B times, shuffled; query = one of the slots
-    slots = jax.random.permutation(keys[0], jnp.tile(jnp.arange(n_ctx), B))
-    q_slot = slots[jax.random.randint(keys[1], (), 0, N)]
+    # bursty structure: N / B slots, each repeated B times, shuffled; query = one of the slots
+    slots = (jnp.arange(N) // B)[jnp.argsort(u["slots"])]
+    q_slot = slots[jnp.minimum((u["q"][0] * N).astype(jnp.int32), N - 1)]
     # (a) bursty, known classes
-    bc = _sample_classes(keys[2], logits, n_ctx, L, cfg.distinct_labels)
+    bc = _sample_classes(u["bc"], class_logits, L, cfg.distinct_labels)
     b_cls, b_q = bc[slots], bc[q_slot]
     # (b) non-bursty, known classes: i.i.d. context and an independent query
-    nb_cls = jax.random.categorical(keys[3], logits, shape=(N,))
-    nb_q = jax.random.categorical(keys[4], logits)
+    nb = _inverse_cdf(class_logits, u["nb"])
+    nb_cls, nb_q = nb[:N], nb[N]
     # (c) bursty, novel classes with fresh means and random labels
-    novel_means = jax.random.normal(keys[5], (n_ctx, D)) / math.sqrt(D)
+    novel_means = z[N + 1:]
     if cfg.distinct_labels:
-        novel_lab = jax.random.permutation(keys[6], L)[:n_ctx]
+        novel_lab = jnp.argsort(u["nlab"])[jnp.arange(N) % L]
     else:
-        novel_lab = jax.random.randint(keys[6], (n_ctx,), 0, L)
+        novel_lab = jnp.minimum((u["nlab"][jnp.arange(N) % L] * L).astype(jnp.int32), L - 1)
 
-    is_b = jax.random.uniform(keys[7]) < p_B
-    is_c = jax.random.uniform(keys[8]) < p_C
+    is_b = u["b"][0] < jnp.where(jnp.asarray(cfg.B) == 0, 0.0, p_B)
+    is_c = u["c"][0] < p_C
     known_cls = jnp.where(is_b, b_cls, nb_cls)
     known_q = jnp.where(is_b, b_q, nb_q)
-    shift_lab = 1 if swap else 0
+    shift_lab = jnp.asarray(swap, jnp.int32)
     known_lab = (class_label[known_cls] + shift_lab) % L
     known_qlab = (class_label[known_q] + shift_lab) % L
 
@@ -241,14 +276,13 @@ def _one_sequence(key, world: World, cfg: TaskConfig, *, mode: str, class_logits
     q_id = jnp.where(is_c, K + q_slot, known_q)
     q_class = jnp.where(is_c, -1, known_q)
 
-    eps = cfg.eps
-    items = _noisy(keys[9], ctx_means, eps, D)
-    query = _noisy(keys[10], q_mean, eps, D)
+    scale = 1.0 / jnp.sqrt(1.0 + cfg.eps**2)
+    items = (ctx_means + cfg.eps * z[:N]) * scale
+    query = (q_mean + cfg.eps * z[N]) * scale
     labels = world.label_vecs[ctx_lab]
     content = jnp.concatenate([jnp.stack([items, labels], 1).reshape(2 * N, D), query[None]], 0)
 
-    T, P = cfg.seq_len, cfg.n_pos
-    shift = jax.random.randint(keys[11], (), 0, P - T + 1) if cfg.shift else 0
+    shift = jnp.minimum((u["shift"][0] * (P - T + 1)).astype(jnp.int32), P - T) if cfg.shift else 0
     pos = jax.nn.one_hot(jnp.arange(T) + shift, P, dtype=content.dtype)
     tokens = jnp.concatenate([pos, content], -1)
     ids = jnp.concatenate([jnp.stack([ctx_ids, K + N + ctx_lab], 1).reshape(2 * N), q_id[None]])
@@ -259,6 +293,13 @@ def _one_sequence(key, world: World, cfg: TaskConfig, *, mode: str, class_logits
         "token_ids": ids.astype(jnp.int32),
         "query_class": q_class.astype(jnp.int32),
     }
+
+
+def mode_settings(cfg: TaskConfig, mode: str) -> tuple[Any, Any, int]:
+    """``(p_B, p_C, swap)`` of a mode: the training distribution or one of the test sets."""
+    if mode not in MODES:
+        raise ConfigError("mode", mode, f"one of {list(MODES)}")
+    return {"train": (cfg.p_B, cfg.p_C, 0), "ic": (1.0, 1.0, 0), "ic2": (1.0, 0.0, 1), "iw": (0.0, 0.0, 0)}[mode]
 
 
 def sample_batch(
@@ -295,11 +336,15 @@ def sample_batch(
       >>> bool((b["query_class"] == -1).all())
       True
     """
-    if mode not in MODES:
-        raise ConfigError("mode", mode, f"one of {list(MODES)}")
-    keys = jax.random.split(key, batch_size)
-    fn = lambda k: _one_sequence(k, world, cfg, mode=mode, class_logits=class_logits, swap=mode == "ic2")
-    return jax.vmap(fn)(keys)
+    p_B, p_C, swap = mode_settings(cfg, mode)
+    logits = class_log_probs(cfg) if class_logits is None else class_logits
+    return _sample(key, world, cfg, batch_size, p_B, p_C, swap, logits)
+
+
+def _sample(key, world, cfg, batch_size, p_B, p_C, swap, class_logits):
+    u = jax.random.uniform(_rbg(key, 1), (batch_size, sum(_sizes(cfg).values())))
+    z = jax.random.normal(_rbg(key, 2), (batch_size, cfg.seq_len, cfg.D)) / math.sqrt(cfg.D)
+    return jax.vmap(lambda uu, zz: _one_sequence(uu, zz, world, cfg, p_B, p_C, swap, class_logits))(u, z)
 
 
 # ------------------------------------------------------------------------------------------------ network
@@ -318,30 +363,27 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
     d = task.token_dim
     w = net.mlp_width or d
     s = net.init_scale or 1.0 / math.sqrt(task.D)
-    keys = jax.random.split(key, net.n_layers + net.mlp_layers + 2)
-    attn = []
-    for i in range(net.n_layers):
-        kq, kk, kv = jax.random.split(keys[i], 3)
-        attn.append({n: s * jax.random.normal(k, (d, d)) for n, k in (("Wq", kq), ("Wk", kk), ("Wv", kv))})
+    attn = [{n: s * jax.random.normal(_rbg(key, 100 + 3 * i + j), (d, d)) for j, n in enumerate(("Wq", "Wk", "Wv"))}
+            for i in range(net.n_layers)]
     mlp = []
     d_in = d
     for j in range(net.mlp_layers):
-        mlp.append({"W": jax.random.normal(keys[net.n_layers + j], (d_in, w)) * math.sqrt(2.0 / d_in),
+        mlp.append({"W": jax.random.normal(_rbg(key, 200 + j), (d_in, w)) * math.sqrt(2.0 / d_in),
                     "b": jnp.zeros((w,))})
         d_in = w
     params: dict[str, Any] = {
         "attn": attn,
         "mlp": mlp,
-        "readout": jax.random.normal(keys[-2], (d_in, task.L)) / math.sqrt(d_in),
+        "readout": jax.random.normal(_rbg(key, 300), (d_in, task.L)) / math.sqrt(d_in),
     }
     if net.item_embedding:
-        params["item_embed"] = init_item_embedding(keys[-1], task.D)
+        params["item_embed"] = init_item_embedding(jax.random.fold_in(key, 400), task.D)
     return params
 
 
 def init_item_embedding(key: jax.Array, D: int) -> jax.Array:
     """A random orthogonal ``D x D`` matrix (the item embedding's init and its forgetting resets)."""
-    return jax.nn.initializers.orthogonal()(key, (D, D), jnp.float32)
+    return jax.nn.initializers.orthogonal()(_rbg(key, 500), (D, D), jnp.float32)
 
 
 def embed(params: Mapping[str, Any], tokens: Float[Array, "b t d"], task: TaskConfig) -> jax.Array:
@@ -460,30 +502,37 @@ def evaluate(
     n_chunks = max(1, -(-n_test // chunk))
     size = min(chunk, n_test)
     extra_sets = dict(extra_sets or {})
+    names = ["ic", "ic2", "iw", *extra_sets]
+    base = class_log_probs(task)
+    settings = [(*mode_settings(task, m), base) for m in ("ic", "ic2", "iw")]
+    for mode, logits_c in extra_sets.values():
+        settings.append((*mode_settings(task, mode), base if logits_c is None else logits_c))
+    p_b, p_c, swap, logit_sets = (jnp.stack([jnp.asarray(s[i], jnp.float32) for s in settings])
+                                  for i in range(4))
+    swap = swap.astype(jnp.int32)
 
     def one(c):
         kc = jax.random.fold_in(key, c)
-        ks = jax.random.split(kc, 3 + len(extra_sets))
-        ic = sample_batch(ks[0], world, task, size, mode="ic")
-        logits, cap = probes.run_with_capture(lambda t: forward(params, t, task, net), ic["tokens"])
+        keys = jax.random.split(kc, len(names))
+        sets = jax.vmap(lambda k, a, b, s, lg: _sample(k, world, task, size, a, b, s, lg))(
+            keys, p_b, p_c, swap, logit_sets)
+        fwd = lambda t: probes.run_with_capture(lambda x: forward(params, x, task, net), t)
+        logits, cap = jax.vmap(fwd)(sets["tokens"])
         pred = jnp.argmax(logits, -1)
-        probs = jax.nn.softmax(logits, -1)
+        correct = jnp.mean(pred == sets["target"], axis=-1)
+        out = {f"{n}_acc": correct[i] for i, n in enumerate(names)}
+        ic = jax.tree_util.tree_map(lambda x: x[0], sets)
+        lg = logits[0]
+        probs = jax.nn.softmax(lg, -1)
         in_ctx = jax.vmap(lambda lab: jnp.zeros(task.L, bool).at[lab].set(True))(ic["ctx_labels"])
-        prev, ind = _progress(cap, ic, task)
-        out = {
-            "ic_acc": jnp.mean(pred == ic["target"]),
-            "ic_loss": optax.softmax_cross_entropy_with_integer_labels(logits, ic["target"]).mean(),
-            "ctx_label_acc": jnp.mean(jnp.take_along_axis(in_ctx, pred[:, None], 1)),
+        prev, ind = _progress(jax.tree_util.tree_map(lambda x: x[0], cap), ic, task)
+        out.update({
+            "ic_loss": optax.softmax_cross_entropy_with_integer_labels(lg, ic["target"]).mean(),
+            "ctx_label_acc": jnp.mean(jnp.take_along_axis(in_ctx, pred[0][:, None], 1)),
             "ctx_label_mass": jnp.mean(jnp.sum(probs * in_ctx, -1)),
             "prev_token": prev,
             "induction": ind,
-        }
-        for name, mode, k in (("ic2", "ic2", ks[1]), ("iw", "iw", ks[2])):
-            b = sample_batch(k, world, task, size, mode=mode)
-            out[f"{name}_acc"] = jnp.mean(jnp.argmax(forward(params, b["tokens"], task, net), -1) == b["target"])
-        for i, (name, (mode, logits_c)) in enumerate(extra_sets.items()):
-            b = sample_batch(ks[3 + i], world, task, size, mode=mode, class_logits=logits_c)
-            out[f"{name}_acc"] = jnp.mean(jnp.argmax(forward(params, b["tokens"], task, net), -1) == b["target"])
+        })
         return out
 
     res = jax.lax.map(one, jnp.arange(n_chunks))
@@ -542,20 +591,86 @@ def run(
     ev = lambda p: evaluate(p, world, k_test, eval_task, net, n_test=tcfg.n_test, chunk=tcfg.eval_chunk,
                             extra_sets=extras)
     n_logs = tcfg.num_steps // tcfg.log_every
-    state = _train.init(params, opt)
-    first = ev(params)
-    first = {**first, "loss": jnp.float32(jnp.nan), "acc": jnp.float32(jnp.nan)}
 
-    def chunk(state, _):
-        state, m = _train.run_steps(update, state, k_train, tcfg.log_every)
+    # One scan of n_logs + 1 iterations, each "evaluate, then train log_every steps", so that the evaluation
+    # is traced (and compiled) once; the training of the last iteration is skipped by zero-length masking.
+    def chunk(carry, i):
+        state, last = carry
         row = ev(state.params)
-        row.update({"loss": jnp.mean(m["loss"]), "acc": jnp.mean(m["acc"])})
-        return state, row
+        row.update({"loss": last[0], "acc": last[1]})
+        new, m = _train.run_steps(update, state, k_train, tcfg.log_every)
+        keep = i < n_logs
+        state = jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, state)
+        return (state, (jnp.mean(m["loss"]), jnp.mean(m["acc"]))), row
 
-    state, rows = jax.lax.scan(chunk, state, None, length=n_logs)
-    hist = {k: jnp.concatenate([jnp.asarray(first[k])[None], rows[k]]) for k in rows}
+    nan = jnp.float32(jnp.nan)
+    (state, _), hist = jax.lax.scan(chunk, (_train.init(params, opt), (nan, nan)), jnp.arange(n_logs + 1))
     hist["step"] = jnp.arange(n_logs + 1) * tcfg.log_every
     return state.params, hist
+
+
+TRACEABLE = ("K", "B", "eps", "alpha", "p_B", "p_C")
+
+
+def run_grid(
+    key: jax.Array,
+    task: TaskConfig,
+    net: NetConfig = NetConfig(),
+    tcfg: TrainConfig = TrainConfig(),
+    *,
+    grid: Mapping[str, Any],
+    n_seeds: int,
+    schedules: ForgetSchedule | None = None,
+    extra_sets: Callable[[TaskConfig], Mapping[str, tuple[str, jax.Array]]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Trains ``n_points x n_seeds`` networks in one compiled, doubly vmapped call of :func:`run`.
+
+    Args:
+      key: the root key; seed ``s`` uses ``fold_in(key, s)`` at every grid point (common random numbers:
+        the same world, initialisation and batches across points, so differences are paired).
+      task: the base task; grid values replace its fields.
+      net, tcfg: network and training settings (shared by all points).
+      grid: ``{field: values}`` with fields from :data:`TRACEABLE`, every list of length ``n_points``.
+      n_seeds: seeds per point.
+      schedules: per-point forgetting schedules (fields of length ``n_points``).
+      extra_sets: see :func:`run`.
+
+    Returns:
+      the history of :func:`run` with leading axes ``[n_points, n_seeds]``, as NumPy arrays.
+
+    Example:
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> tc = TrainConfig(num_steps=10, log_every=10, batch_size=8, n_test=16, eval_chunk=16)
+      >>> h = run_grid(jax.random.key(0), task, NetConfig(), tc, grid={"eps": [0.1, 0.5]}, n_seeds=2)
+      >>> h["ic_acc"].shape
+      (2, 2, 2)
+    """
+    bad = [k for k in grid if k not in TRACEABLE]
+    if bad:
+        raise ConfigError(f"grid.{bad[0]}", grid[bad[0]], f"one of {list(TRACEABLE)}")
+    lens = {len(v) for v in grid.values()}
+    if len(lens) != 1:
+        raise ConfigError("grid", {k: len(v) for k, v in grid.items()}, "value lists of one length")
+    n_points = lens.pop()
+    if "K" in grid and not task.K_max:
+        task = dataclasses.replace(task, K_max=int(max(grid["K"])))
+    from cogsim import config as _config
+
+    for i in range(n_points):  # validate every point concretely (divisibility of B, K vs L, ...)
+        _config.validate(dataclasses.replace(task, **{k: type(getattr(task, k))(v[i]) for k, v in grid.items()}))
+    vals = {k: jnp.asarray(v, jnp.int32 if k in ("K", "B") else jnp.float32) for k, v in grid.items()}
+    if schedules is None:
+        schedules = ForgetSchedule(jnp.zeros(n_points, jnp.int32), -jnp.ones(n_points, jnp.int32))
+    sched = ForgetSchedule(*(jnp.asarray(x, jnp.int32) for x in schedules))
+
+    def one(point, sch, seed):
+        t = dataclasses.replace(task, **point)
+        return run(jax.random.fold_in(key, seed), t, net, tcfg, schedule=sch, extra_sets=extra_sets,
+                   eval_task=t)[1]
+
+    f = jax.jit(jax.vmap(jax.vmap(one, (None, None, 0)), (0, 0, None)))
+    out = f(vals, sched, jnp.arange(n_seeds))
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def fit(

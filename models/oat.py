@@ -563,6 +563,7 @@ def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
              for _ in model.decoder]
     seq = jnp.full((b, max_len + 1), sp["pad"], jnp.int32).at[:, 0].set(sp["bos"])
     done = jnp.zeros((b,), bool)
+    row_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))  # draws independent of batch size
 
     def cond(carry):
         t, _, _, done = carry
@@ -580,7 +581,8 @@ def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
         if greedy:
             nxt = jnp.argmax(logits, axis=-1).astype(jnp.int32)
         else:
-            nxt = jax.random.categorical(jax.random.fold_in(key, t), logits, axis=-1).astype(jnp.int32)
+            draw = jax.vmap(lambda k, lg: jax.random.categorical(jax.random.fold_in(k, t), lg))
+            nxt = draw(row_keys, logits).astype(jnp.int32)
         nxt = jnp.where(done, sp["pad"], nxt)
         seq = jax.lax.dynamic_update_slice_in_dim(seq, nxt[:, None], t + 1, axis=1)
         return t + 1, new_cache, seq, done | (nxt == sp["eos"])
@@ -608,16 +610,28 @@ def tokens_to_scanpaths(tokens: Int[np.ndarray, "... L"], n_objects: int) -> lis
     return [tokens_to_scanpaths(a, n_objects) for a in arr]
 
 
+def _padded(displays: Displays) -> tuple[Displays, int]:
+    """Pads the display batch to a power of two (at least 16) by repeating the first display, so that batches
+    of different sizes share one compiled decoder; returns the padded batch and the real size."""
+    d = _as_jax(displays)
+    b = int(d.rows.shape[0])
+    size = max(16, 1 << (b - 1).bit_length())
+    idx = jnp.concatenate([jnp.arange(b), jnp.zeros(size - b, jnp.int32)])
+    return d.take(idx), b
+
+
 def greedy(model: OAT, displays: Displays, *, max_len: int) -> list[list[int]]:
     """The most probable next object at every step: one scanpath per display (at most ``max_len`` fixations).
 
     Example:
       >>> # paths = greedy(model, displays, max_len=60)
     """
+    if not 1 <= max_len <= MAX_POSITIONS - 1:
+        raise CogsimError(f"oat.greedy: max_len={max_len}; allowed: 1..{MAX_POSITIONS - 1}")
     graphdef, state = nnx.split(model)
-    d = _as_jax(displays)
+    d, b = _padded(displays)
     toks = _decode_jit(graphdef, state, d, jax.random.key(0), max_len=int(max_len), greedy=True)
-    return tokens_to_scanpaths(np.asarray(toks), d.rows.shape[1])
+    return tokens_to_scanpaths(np.asarray(toks)[:b], d.rows.shape[1])
 
 
 def sample(model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, max_len: int,
@@ -633,16 +647,20 @@ def sample(model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, ma
       batched: draw all samples in one ``jax.vmap``-ed call (False: a Python loop over samples, for
         benchmarks; the draws are identical).
     """
+    if not 1 <= max_len <= MAX_POSITIONS - 1:
+        raise CogsimError(f"oat.sample: max_len={max_len}; allowed: 1..{MAX_POSITIONS - 1}")
+    if n_samples < 1:
+        raise CogsimError(f"oat.sample: n_samples={n_samples}; allowed: >= 1")
     graphdef, state = nnx.split(model)
-    d = _as_jax(displays)
+    d, b = _padded(displays)
     keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(n_samples))
     if batched:
         toks = np.asarray(_sample_vmap(graphdef, state, d, keys, max_len=int(max_len)))
     else:
         toks = np.stack([np.asarray(_decode_jit(graphdef, state, d, keys[s], max_len=int(max_len), greedy=False))
                          for s in range(n_samples)])
-    paths = tokens_to_scanpaths(toks, d.rows.shape[1])  # [sample][display]
-    return [[paths[s][i] for s in range(n_samples)] for i in range(d.rows.shape[0])]
+    paths = tokens_to_scanpaths(toks[:, :b], d.rows.shape[1])  # [sample][display]
+    return [[paths[s][i] for s in range(n_samples)] for i in range(b)]
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -682,18 +700,23 @@ def fit(
     validation: tuple[Displays, Sequence[Sequence[Sequence[int]]]] | None = None,
     patience: int = 30,
     max_len: int = 60,
+    select: str = "delta",
     log: Callable[[str], None] | None = None,
 ) -> FitResult:
-    """Trains with teacher forcing (Adam, gradient clipping) and early stopping on the validation delta.
+    """Trains with teacher forcing (Adam, gradient clipping) and early stopping on a validation score.
 
     Each epoch is one pass over a fresh permutation of the scanpaths (the last partial batch is dropped), run
     as one :func:`cogsim.train.run_steps` scan. With ``validation = (displays, human scanpaths per display)``
-    the greedy scanpath of each display is scored by the behaviour delta after every epoch; the epoch with the
-    lowest delta is kept and training stops after ``patience`` epochs without improvement.
+    two scores are logged after every epoch: ``val_delta``, the behaviour delta of the greedy scanpath of each
+    display (the published criterion), and ``val_nll``, the teacher-forced cross-entropy of the held-out
+    scanpaths. The epoch with the lowest ``select`` score ("delta" or "nll") is kept and training stops after
+    ``patience`` epochs without improvement.
 
     Returns:
       :class:`FitResult`.
     """
+    if select not in ("delta", "nll"):
+        raise CogsimError(f"oat.fit: select={select!r} is not allowed; choose 'delta' or 'nll'")
     n = len(data.seqs)
     if n < batch_size:
         raise CogsimError(f"oat.fit: {n} training scanpaths, fewer than batch_size={batch_size}")
@@ -725,6 +748,10 @@ def fit(
         h_all = [s for paths in v_human for s in paths]
         h_tg = [int(t) for t, paths in zip(v_targets, v_human, strict=True) for _ in paths]
         human_bv = behaviour_vector(h_all, h_tg)
+        n_obj = int(np.shape(v_disp.rows)[1])
+        v_seqs = jnp.asarray(encode_scanpaths(h_all, n_obj, max(len(s) for s in h_all)))
+        v_batch = _as_jax(v_disp).take(jnp.asarray([i for i, paths in enumerate(v_human) for _ in paths]))
+        v_loss = jax.jit(lambda p: sequence_loss(nnx.merge(graphdef, p, rest), v_batch, v_seqs)[0])
     for epoch in range(1, epochs + 1):
         state, metrics = run(update, state, key, spe)
         row = {"epoch": epoch, **{k: float(jnp.mean(v)) for k, v in metrics.items()}}
@@ -732,7 +759,9 @@ def fit(
             m = nnx.merge(graphdef, state.params, rest)
             paths = greedy(m, v_disp, max_len=max_len)
             row["val_delta"] = behaviour_delta(behaviour_vector(paths, v_targets), human_bv)
-            score = row["val_delta"] if math.isfinite(row["val_delta"]) else math.inf
+            row["val_nll"] = float(v_loss(state.params))
+            score = row["val_delta"] if select == "delta" else row["val_nll"]
+            score = score if math.isfinite(score) else math.inf
             if score < best:
                 best, best_epoch, best_params = score, epoch, state.params
         history.append(row)

@@ -225,6 +225,19 @@ def select(
     return idx, a
 
 
+def buffer_strength(t: Float[Array, "..."], *, onset: float = 0.0, offset: float, tau: float) -> jax.Array:
+    """Strength of the sensory buffer at time ``t`` (seconds): 0 before ``onset``, 1 while the stimulus is
+    shown, then ``exp(-(t - offset) / tau)`` after ``offset``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> round(float(buffer_strength(jnp.asarray(0.35), offset=0.05, tau=0.3)), 4)  # exp(-1)
+      0.3679
+    """
+    t = jnp.asarray(t, jnp.float32)
+    return jnp.where(t < onset, 0.0, jnp.where(t <= offset, 1.0, jnp.exp(-(t - offset) / tau)))
+
+
 def sensory_buffer(
     stimulus: Float[Array, "... dim"],
     t: Float[Array, "..."],
@@ -233,18 +246,15 @@ def sensory_buffer(
     offset: float,
     tau: float,
 ) -> jax.Array:
-    """The sensory buffer at time ``t``: the stimulus at full strength while shown, then decaying
-    exponentially with time constant ``tau`` after ``offset`` (zero before ``onset``).
+    """The decaying sensory buffer: ``stimulus * buffer_strength(t)`` (``t`` broadcasts over the leading axes).
 
     Example:
       >>> import jax.numpy as jnp
-      >>> float(sensory_buffer(jnp.ones(()), jnp.asarray(0.35), offset=0.05, tau=0.3))  # exp(-1)
-      0.3678794503211975
+      >>> [round(float(x), 3) for x in sensory_buffer(jnp.ones((2, 3)), jnp.asarray([0.0, 10.0]), offset=0.05,
+      ...                                              tau=0.3).sum(-1)]
+      [3.0, 0.0]
     """
-    t = jnp.asarray(t, jnp.float32)
-    strength = jnp.where(t < onset, 0.0, jnp.where(t <= offset, 1.0, jnp.exp(-(t - offset) / tau)))
-    return jnp.asarray(stimulus) * strength[..., None] if jnp.ndim(stimulus) > jnp.ndim(t) else (
-        jnp.asarray(stimulus) * strength)
+    return jnp.asarray(stimulus) * buffer_strength(t, onset=onset, offset=offset, tau=tau)[..., None]
 
 
 # -------------------------------------------------------------------------------------------- contexts
@@ -439,14 +449,18 @@ def train_memory(
     weight_decay: float = 0.0,
     labels: Float[np.ndarray, "entities n_labels"] | None = None,
     log_every: int = 100,
-    eval_fn=None,
-    callback=None,
+    on_log=None,
     params: Params | None = None,
 ):
     """Trains episodic/semantic memory by maximum likelihood on ``(t, s, p, o)`` rows.
 
     Each row's context is ``a_t`` (use ``t = 0`` everywhere with ``n_times = 1`` for a semantic memory of a
-    static graph). Uses :func:`cogsim.train.fit` with Adam(W); batches are drawn uniformly with replacement.
+    static graph). Adam (AdamW with ``weight_decay``); batches are drawn uniformly with replacement; steps run
+    in ``lax.scan`` chunks of ``log_every`` with the step keys of :func:`cogsim.train.fit`.
+
+    Args:
+      on_log: optional ``(step, params, row) -> dict | None`` called after each chunk (e.g. an evaluation);
+        a returned dict is merged into that history row.
 
     Returns:
       :class:`cogsim.train.TrainResult`.
@@ -460,12 +474,16 @@ def train_memory(
       >>> bool(res.history["loss"].iloc[-1] < res.history["loss"].iloc[0])
       True
     """
+    import pandas as pd
+
     from cogsim import train
 
     cfg = _config.validate(cfg)
     data = jnp.asarray(np.asarray(triples, np.int32))
     if data.ndim != 2 or data.shape[1] != 4:
         raise CogsimError(f"train_memory: triples must be [n, 4] rows of (t, s, p, o); got shape {data.shape}")
+    if num_steps < 1 or log_every < 1:
+        raise CogsimError(f"train_memory: num_steps={num_steps} and log_every={log_every} must be >= 1")
     k_init, k_train = jax.random.split(key)
     params = init_params(cfg, key=k_init) if params is None else params
     lab = None if labels is None else jnp.asarray(labels, jnp.float32)
@@ -478,5 +496,47 @@ def train_memory(
         return triple_nll(prm, cfg, q0, batch[:, 1:], labels=lab, dropout_key=k if cfg.dropout > 0 else None)
 
     opt = optax.adamw(lr, weight_decay=weight_decay) if weight_decay else optax.adam(lr)
-    return train.fit(loss_fn, params, opt, batch_fn=batch_fn, key=k_train, num_steps=num_steps,
-                     log_every=log_every, eval_fn=eval_fn, callback=callback, progress=False)
+    update = train.make_update(loss_fn, opt, batch_fn=batch_fn)
+    state = train.init(params, opt)
+    chunk = jax.jit(train.run_steps, static_argnums=(0, 3))
+    history, done = [], 0
+    while done < num_steps:
+        n = min(log_every, num_steps - done)
+        state, metrics = chunk(update, state, k_train, n)
+        done += n
+        row = {"step": done, **{k: float(jnp.mean(v)) for k, v in metrics.items()}}
+        if on_log is not None:
+            row.update(on_log(done, state.params, row) or {})
+        history.append(row)
+    return train.TrainResult(state.params, state, pd.DataFrame(history))
+
+
+def link_scorers(params: Params, cfg: TensorBrainConfig, q0: Float[Array, "1 dim"]):
+    """``(score_tails(s, p), score_heads(p, o))`` for :func:`cogsim.kg.evaluate_link_prediction`.
+
+    Tails of ``(s, p, ?)`` are scored by ``log P(o | s) + log P(p | s, o)`` (= log P(o, p | s), which ranks
+    objects as P(o | s, p) does); heads of ``(?, p, o)`` by ``log P(s) + log P(o | s) + log P(p | s, o)``.
+    Both return ``[n, N]`` numpy arrays; memory grows as n x N rows, so large graphs need small batches.
+    """
+    n_ent = cfg.n_entities
+
+    @jax.jit
+    def _tails(s, p):
+        ss = jnp.repeat(s, n_ent)
+        oo = jnp.tile(jnp.arange(n_ent), s.shape[0])
+        lp = triple_log_probs(params, cfg, jnp.broadcast_to(q0, (ss.shape[0], q0.shape[-1])), ss, oo)
+        rows = jnp.arange(ss.shape[0])
+        sc = lp["object"][rows, oo] + lp["predicate"][rows, jnp.repeat(p, n_ent)]
+        return sc.reshape(s.shape[0], n_ent)
+
+    @jax.jit
+    def _heads(p, o):
+        ss = jnp.tile(jnp.arange(n_ent), o.shape[0])
+        oo = jnp.repeat(o, n_ent)
+        lp = triple_log_probs(params, cfg, jnp.broadcast_to(q0, (ss.shape[0], q0.shape[-1])), ss, oo)
+        rows = jnp.arange(ss.shape[0])
+        sc = lp["subject"][rows, ss] + lp["object"][rows, oo] + lp["predicate"][rows, jnp.repeat(p, n_ent)]
+        return sc.reshape(o.shape[0], n_ent)
+
+    return (lambda s, p: np.asarray(_tails(jnp.asarray(s), jnp.asarray(p))),
+            lambda p, o: np.asarray(_heads(jnp.asarray(p), jnp.asarray(o))))

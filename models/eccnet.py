@@ -1,0 +1,549 @@
+"""eccNET: visual search with an eccentricity-dependent network (Gupta, Zhang, Wu, Wolfe & Kreiman 2021).
+
+One search trial: the model fixates the display centre, sees a crop of side ``2 * (display + corner_bias)``
+centred on the fixation (background outside the display), and computes a top-down attention map: each of the
+search crop's conv3_3 / conv4_3 / conv5_3 maps (1/16 resolution, eccentricity-dependent pooling centred on
+the fixation) is convolved with the matching target feature map (1/32) as a one-output 'same' kernel; the
+three maps are min-max normalised, weighted by their raw maxima (normalised to sum 1, times the layer
+switches), summed, and sharpened by three rounds of ``out += G_l(out) - G_u(out)`` (difference of
+Gaussians). The map is resized to the crop (OpenCV's INTER_AREA upscaling), restricted to grid cells not yet
+visited, and the next fixation is its arg-max. Inhibition of return is object based: the fixated cell is
+repainted with the background and masked. The target is found when a 10 x 10 px window (1/3 deg) around the
+fixation overlaps its cell; the budget is the number of cells + 1 saccades. ``n`` = saccades until found
+(minimum 1; not found counts as the set size) and ``RT = 252.359 n + 376.271`` ms.
+
+The fixation loop is batched: slots of trials advance together in a jitted, fixed-length masked scan
+(finished trials are frozen, the step is skipped once all are done) and finished slots are refilled
+between segments. :func:`search_per_fixation` is the same model written as the original's per-fixation
+Python loop (used to check the batched loop and as the benchmark peer).
+
+Example:
+  >>> import jax
+  >>> from cogsim.models import eccnet_stimuli as st
+  >>> trials = st.make_trials(st.EXPERIMENTS[2], key=jax.random.key(0), ppd=15.0, n_trials=1, set_sizes=(1,))
+  >>> model = Extractor.gabor(Geometry(ppd=15.0))
+  >>> res = search(model, trials, SearchConfig())
+  >>> res["n_saccades"].tolist()
+  [1, 1]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from jax import lax
+from jaxtyping import Array, Float
+
+from cogsim import config as _config
+from cogsim.errors import CogsimError
+from cogsim.models import eccnet_backbone as bb
+from cogsim.models.eccnet_backbone import Geometry
+from cogsim.models.eccnet_stimuli import Trials
+
+__all__ = ["Extractor", "Geometry", "SearchConfig", "search", "search_per_fixation", "rt_ms"]
+
+MAX_CELLS = 36  # the largest grid (6 x 6); visited flags are padded to this length
+KERNEL_SIDE = 7  # target kernels are zero-embedded in 7 x 7 so that experiments share one compiled step
+DOG_SIDE = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Settings of the search loop (defaults: the published model)."""
+
+    layer_weights: tuple[float, float, float] = _config.field(
+        (1.0, 1.0, 1.0), low=0.0, doc="switches of the conv3_3 / conv4_3 / conv5_3 maps (0,0,1 = last layer only)")
+    weight_by_max: bool = _config.field(True, doc="weight layers by their raw maxima (the published 'nl')")
+    corner_bias_deg: float = _config.field(64 / 30, low=0.0, doc="extra margin of the crop around the display")
+    recog_deg: float = _config.field(10 / 30, low=0.0, doc="side of the recognition window (deg)")
+    rt_slope: float = _config.field(252.359, doc="ms per saccade")
+    rt_intercept: float = _config.field(376.271, doc="ms")
+    batch_size: int = _config.field(8, low=1, doc="trials advanced together")
+    segment: int = _config.field(2, low=1, doc="saccades per jitted segment between slot refills")
+
+
+def rt_ms(n_saccades: Any, cfg: SearchConfig | None = None) -> Any:
+    """Reaction time of the published linear mapping.
+
+    Example:
+      >>> round(float(rt_ms(1)), 3)
+      628.63
+    """
+    cfg = cfg or SearchConfig()
+    return cfg.rt_slope * np.asarray(n_saccades, float) + cfg.rt_intercept
+
+
+# ------------------------------------------------------------------------------------------- extractor
+@dataclasses.dataclass(frozen=True, eq=False)
+class Extractor:
+    """The feature front end: a VGG16-layout backbone (``kind="vgg"``) or the Gabor control.
+
+    Attributes:
+      kind: "vgg" or "gabor".
+      params: backbone parameters (None for the Gabor bank).
+      preprocess: input mapping of the weights (see :data:`eccnet_backbone.UNIT_PREPROCESS`).
+      geometry: the pooling geometry (pixels per degree, eccentricity slopes).
+      name: a label.
+    """
+
+    kind: str
+    params: Any
+    preprocess: Mapping[str, Any]
+    geometry: Geometry
+    name: str = ""
+
+    @classmethod
+    def vgg(cls, params: Any, meta: Mapping[str, Any] | None, geometry: Geometry, name: str = "vgg") -> Extractor:
+        """A backbone from parameters and their ``meta`` record (from :func:`eccnet_backbone.load_npz`)."""
+        pre = dict((meta or {}).get("preprocess", bb.UNIT_PREPROCESS))
+        return cls("vgg", params, pre, geometry, name)
+
+    @classmethod
+    def shipped(cls, name: str, geometry: Geometry) -> Extractor:
+        """One of the backbones shipped with cogsim (e.g. ``"diet_normal"``)."""
+        params, meta = bb.shipped(name)
+        return cls.vgg(params, meta, geometry, name)
+
+    @classmethod
+    def gabor(cls, geometry: Geometry) -> Extractor:
+        """The training-free Gabor / luminance-gradient control."""
+        return cls("gabor", None, dict(bb.UNIT_PREPROCESS), geometry, "gabor")
+
+    def with_geometry(self, geometry: Geometry) -> Extractor:
+        return dataclasses.replace(self, geometry=geometry)
+
+    def _features(self, params, x, *, target: bool):
+        x = bb.preprocess(x, self.preprocess)
+        if self.kind == "gabor":
+            return bb.gabor_features(x, self.geometry, target=target)
+        fn = bb.target_features if target else bb.search_features
+        return fn(params, x, self.geometry)
+
+    def search_features(self, params, x: Float[Array, "b s s 3"]) -> tuple[Array, ...]:
+        """Search readouts of raw 0-255 crops."""
+        return self._features(params, x, target=False)
+
+    def target_features(self, params, t: Float[Array, "b h h 3"]) -> tuple[Array, ...]:
+        """Target readouts of raw 0-255 target images."""
+        return self._features(params, t, target=True)
+
+
+# ----------------------------------------------------------------------------------------- map helpers
+def gaussian_taps(size: int, sigma: float) -> np.ndarray:
+    """OpenCV's ``getGaussianKernel``: the fixed small tables for ``sigma <= 0`` and ``size`` in 1..7.
+
+    Example:
+      >>> gaussian_taps(3, 0).tolist()
+      [0.25, 0.5, 0.25]
+    """
+    tables = {1: [1.0], 3: [0.25, 0.5, 0.25], 5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+              7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125]}
+    if sigma <= 0 and size in tables:
+        return np.asarray(tables[size], np.float32)
+    if sigma <= 0:
+        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    x = np.arange(size) - (size - 1) / 2
+    g = np.exp(-(x ** 2) / (2 * sigma ** 2))
+    return (g / g.sum()).astype(np.float32)
+
+
+def dog_taps(dog) -> np.ndarray:
+    """``[2, DOG_SIDE]`` centred 1-D taps of the lower and upper Gaussians (zero-embedded)."""
+    out = np.zeros((2, DOG_SIDE), np.float32)
+    for i, (size, sigma) in enumerate(dog):
+        size = int(size)
+        if size > DOG_SIDE or size % 2 == 0:
+            raise CogsimError(f"difference of Gaussians: size {size} must be odd and <= {DOG_SIDE}")
+        off = (DOG_SIDE - size) // 2
+        out[i, off:off + size] = gaussian_taps(size, float(sigma))
+    return out
+
+
+def _blur(x: Array, taps: Array) -> Array:
+    """Separable blur with reflect-101 borders (OpenCV's default)."""
+    r = DOG_SIDE // 2
+    p = jnp.pad(x, r, mode="reflect")
+    rows = sum(taps[i] * p[i:i + x.shape[0], :] for i in range(DOG_SIDE))
+    return sum(taps[i] * rows[:, i:i + x.shape[1]] for i in range(DOG_SIDE))
+
+
+def area_upsample_matrix(src: int, dst: int) -> np.ndarray:
+    """``[dst, src]`` weights of OpenCV's INTER_AREA resize when enlarging (nearest with edge blends).
+
+    Example:
+      >>> area_upsample_matrix(2, 4).tolist()
+      [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    """
+    scale, inv = src / dst, dst / src
+    w = np.zeros((dst, src), np.float32)
+    for dx in range(dst):
+        sx = math.floor(dx * scale)
+        fx = (dx + 1) - (sx + 1) * inv
+        fx = 0.0 if fx <= 0 else fx - math.floor(fx)
+        if sx >= src - 1:
+            sx, fx = src - 1, 0.0
+        w[dx, sx] += 1 - fx
+        if fx > 0:
+            w[dx, sx + 1] += fx
+    return w
+
+
+def embed_kernel(k: np.ndarray | Array, side: int = KERNEL_SIDE) -> Array:
+    """Zero-embeds a ``[kh, kw, C]`` kernel in ``[side, side, C]`` so that a 'same' correlation is unchanged."""
+    kh, kw = k.shape[0], k.shape[1]
+    if kh > side or kw > side:
+        raise CogsimError(f"target kernel {kh}x{kw} is larger than {side}x{side}; use a smaller target image")
+    oy = (side - 1) // 2 - (kh - 1) // 2
+    ox = (side - 1) // 2 - (kw - 1) // 2
+    return jnp.zeros((side, side, k.shape[2]), jnp.float32).at[oy:oy + kh, ox:ox + kw].set(k)
+
+
+def attention_map(feats, kernels, layer_weights, weight_by_max, dog_t) -> Float[Array, "m m"]:
+    """The combined, DoG-sharpened top-down map of one crop (features ``[m, m, C_l]``, kernels ``[7, 7, C_l]``)."""
+    maps, w = [], []
+    for f, k in zip(feats, kernels):
+        out = lax.conv_general_dilated(f[None], k[..., None], (1, 1), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))[0, :, :, 0]
+        lo, hi = jnp.min(out), jnp.max(out)
+        w.append(hi)
+        rng = hi - lo
+        maps.append(jnp.where(rng > 1e-12, (out - lo) / jnp.where(rng > 1e-12, rng, 1.0), 0.0))
+    w = jnp.stack(w)
+    w = jnp.where(weight_by_max, w, jnp.ones_like(w)) * layer_weights
+    tot = jnp.sum(w)
+    w = jnp.where(tot > 0, w / jnp.where(tot > 0, tot, 1.0), layer_weights / jnp.maximum(jnp.sum(layer_weights),
+                                                                                        1e-12))
+    out = sum(wi * mi for wi, mi in zip(w, maps))
+    for _ in range(3):
+        out = out + (_blur(out, dog_t[0]) - _blur(out, dog_t[1]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- problem
+class _Const(NamedTuple):
+    cell_map: Array  # [D, D] int32
+    rects: Array  # [MAX_CELLS, 4]
+    up: Array  # [S, m]
+    dog: Array  # [2, DOG_SIDE]
+    layer_weights: Array  # [3]
+    weight_by_max: Array  # bool scalar
+    background: Array  # float scalar
+    budget: Array  # int scalar
+    recog: Array  # int scalar
+
+
+class _State(NamedTuple):
+    image: Array  # [B, D, D] uint8
+    kernels: tuple  # 3 x [B, 7, 7, C]
+    target_rect: Array  # [B, 4]
+    fix: Array  # [B, 2] int32
+    visited: Array  # [B, MAX_CELLS] bool
+    found: Array  # [B] bool
+    n_sacc: Array  # [B] int32
+    active: Array  # [B] bool
+    path: Array  # [B, MAX_CELLS + 1, 2] int32
+
+
+def _crop_side(trials: Trials, cfg: SearchConfig) -> tuple[int, int]:
+    cb = int(round(cfg.corner_bias_deg * trials.ppd))
+    return 2 * (trials.layout.display + cb), cb
+
+
+def _map_side(extractor: Extractor, side: int) -> int:
+    shapes = jax.eval_shape(lambda x: extractor.search_features(extractor.params, x),
+                            jax.ShapeDtypeStruct((1, side, side, 3), jnp.float32))
+    return int(shapes[0].shape[1])
+
+
+def _constants(extractor: Extractor, trials: Trials, cfg: SearchConfig) -> _Const:
+    lay = trials.layout
+    side, _ = _crop_side(trials, cfg)
+    m = _map_side(extractor, side)
+    rects = np.zeros((MAX_CELLS, 4), np.int32)
+    rects[:lay.n_cells] = lay.cell_rects
+    if lay.n_cells > MAX_CELLS:
+        raise CogsimError(f"eccNET search: at most {MAX_CELLS} grid cells; layout has {lay.n_cells}")
+    return _Const(jnp.asarray(lay.cell_map), jnp.asarray(rects), jnp.asarray(area_upsample_matrix(m, side)),
+                  jnp.asarray(dog_taps(trials.experiment.dog)), jnp.asarray(cfg.layer_weights, jnp.float32),
+                  jnp.asarray(cfg.weight_by_max), jnp.asarray(float(lay.background)),
+                  jnp.asarray(lay.n_cells + 1, jnp.int32), jnp.asarray(max(int(round(cfg.recog_deg * trials.ppd)), 1),
+                                                                       jnp.int32))
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _target_kernels(extractor: Extractor, params, targets: Array) -> tuple:
+    t = jnp.repeat(targets.astype(jnp.float32)[..., None], 3, axis=-1)
+    return tuple(jax.vmap(embed_kernel)(f) for f in extractor.target_features(params, t))
+
+
+def target_kernels(extractor: Extractor, trials: Trials, *, chunk: int = 64) -> tuple[Array, ...]:
+    """The three target kernels of every trial, ``[n, 7, 7, C_l]`` each."""
+    out = [
+        _target_kernels(extractor, extractor.params, jnp.asarray(trials.targets[i:i + chunk]))
+        for i in range(0, len(trials), chunk)
+    ]
+    return tuple(jnp.concatenate([o[i] for o in out]) for i in range(3))
+
+
+# ------------------------------------------------------------------------------------------ one saccade
+def _crop(image: Array, visited: Array, fix: Array, c: _Const, side: int, cb: int) -> Array:
+    d = image.shape[0]
+    cm = c.cell_map
+    gone = (cm >= 0) & visited[jnp.maximum(cm, 0)]
+    img = jnp.where(gone, c.background, image.astype(jnp.float32))
+    canvas = jnp.full((side, side), c.background, jnp.float32)
+    off = d + cb - fix
+    canvas = lax.dynamic_update_slice(canvas, img, (off[0], off[1]))
+    return jnp.repeat(canvas[..., None], 3, axis=-1)
+
+
+def _next_fixation(amap: Array, visited: Array, fix: Array, c: _Const, d: int, cb: int) -> Array:
+    off = d + cb - fix
+    rows = lax.dynamic_slice(c.up, (off[0], 0), (d, c.up.shape[1]))
+    cols = lax.dynamic_slice(c.up, (off[1], 0), (d, c.up.shape[1]))
+    full = rows @ amap @ cols.T
+    cm = c.cell_map
+    allowed = (cm >= 0) & ~visited[jnp.maximum(cm, 0)]
+    idx = jnp.argmax(jnp.where(allowed, full, -jnp.inf))
+    return jnp.stack([idx // d, idx % d]).astype(jnp.int32)
+
+
+def _recognised(fix: Array, rect: Array, c: _Const) -> Array:
+    top = fix - c.recog // 2
+    return (top[0] < rect[2]) & (rect[0] < top[0] + c.recog) & (top[1] < rect[3]) & (rect[1] < top[1] + c.recog)
+
+
+def _live(s: _State, c: _Const) -> Array:
+    return s.active & ~s.found & (s.n_sacc < c.budget)
+
+
+def _step(extractor: Extractor, side: int, cb: int, params, s: _State, c: _Const) -> _State:
+    d = s.image.shape[1]
+    crops = jax.vmap(lambda im, v, f: _crop(im, v, f, c, side, cb))(s.image, s.visited, s.fix)
+    feats = extractor.search_features(params, crops)
+    amaps = jax.vmap(lambda f3, f4, f5, k3, k4, k5: attention_map(
+        (f3, f4, f5), (k3, k4, k5), c.layer_weights, c.weight_by_max, c.dog))(*feats, *s.kernels)
+    new = jax.vmap(lambda a, v, f: _next_fixation(a, v, f, c, d, cb))(amaps, s.visited, s.fix)
+    live = _live(s, c)
+    cell = c.cell_map[new[:, 0], new[:, 1]]
+    hit = (cell >= 0)[:, None] & (jnp.arange(MAX_CELLS)[None, :] == cell[:, None])
+    visited = jnp.where(live[:, None], s.visited | hit, s.visited)
+    found = jnp.where(live, jax.vmap(lambda f, r: _recognised(f, r, c))(new, s.target_rect), s.found)
+    n = s.n_sacc + live.astype(jnp.int32)
+    path = jnp.where(live[:, None, None] & (jnp.arange(MAX_CELLS + 1)[None, :, None] == n[:, None, None] - 1),
+                     new[:, None, :], s.path)
+    fix = jnp.where(live[:, None], new, s.fix)
+    return s._replace(fix=fix, visited=visited, found=found, n_sacc=n, path=path)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _segment(extractor: Extractor, side: int, cb: int, n_steps: int, params, s: _State, c: _Const) -> _State:
+    def body(st, _):
+        st = lax.cond(jnp.any(_live(st, c)), lambda x: _step(extractor, side, cb, params, x, c), lambda x: x, st)
+        return st, None
+
+    return lax.scan(body, s, None, length=n_steps)[0]
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def _empty_state(b: int, d: int, kernels) -> dict[str, np.ndarray]:
+    return {
+        "image": np.zeros((b, d, d), np.uint8),
+        "kernels": [np.zeros((b, *k.shape[1:]), np.float32) for k in kernels],
+        "target_rect": np.zeros((b, 4), np.int32),
+        "fix": np.zeros((b, 2), np.int32),
+        "visited": np.zeros((b, MAX_CELLS), bool),
+        "found": np.zeros(b, bool),
+        "n_sacc": np.zeros(b, np.int32),
+        "active": np.zeros(b, bool),
+        "path": np.full((b, MAX_CELLS + 1, 2), -1, np.int32),
+    }
+
+
+def search(
+    extractor: Extractor,
+    trials: Trials,
+    cfg: SearchConfig,
+    *,
+    kernels: tuple[Array, ...] | None = None,
+    return_paths: bool = False,
+) -> pd.DataFrame:
+    """Runs every trial's search, batched; one row per trial.
+
+    Args:
+      extractor: the feature front end (its geometry's ``ppd`` must match the trials').
+      trials: displays from :func:`eccnet_stimuli.make_trials`.
+      cfg: the search settings.
+      kernels: precomputed :func:`target_kernels` (computed when None).
+      return_paths: add a ``fixations`` column (list of (row, col) display pixels).
+
+    Returns:
+      DataFrame: experiment, condition, set_size, trial, target_cell, n_saccades (the published scoring),
+      found, rt_ms.
+    """
+    if abs(extractor.geometry.ppd - trials.ppd) > 1e-9:
+        raise CogsimError(f"search: extractor ppd {extractor.geometry.ppd} differs from the trials' {trials.ppd}")
+    lay = trials.layout
+    side, cb = _crop_side(trials, cfg)
+    c = _constants(extractor, trials, cfg)
+    kernels = target_kernels(extractor, trials) if kernels is None else kernels
+    kern_np = [np.asarray(k) for k in kernels]
+    n = len(trials)
+    b = min(cfg.batch_size, n)
+    st = _empty_state(b, lay.display, kern_np)
+    slot_trial = np.full(b, -1)
+    queue = 0
+    results = {}
+
+    def fill(i, t):
+        st["image"][i] = trials.images[t]
+        for j in range(3):
+            st["kernels"][j][i] = kern_np[j][t]
+        st["target_rect"][i] = lay.cell_rects[trials.target_cell[t]]
+        st["fix"][i] = (lay.display // 2, lay.display // 2)
+        st["visited"][i] = False
+        st["found"][i] = False
+        st["n_sacc"][i] = 0
+        st["active"][i] = True
+        st["path"][i] = -1
+        slot_trial[i] = t
+
+    for i in range(b):
+        fill(i, queue)
+        queue += 1
+    budget = lay.n_cells + 1
+    while True:
+        state = _State(jnp.asarray(st["image"]), tuple(jnp.asarray(k) for k in st["kernels"]),
+                       jnp.asarray(st["target_rect"]), jnp.asarray(st["fix"]), jnp.asarray(st["visited"]),
+                       jnp.asarray(st["found"]), jnp.asarray(st["n_sacc"]), jnp.asarray(st["active"]),
+                       jnp.asarray(st["path"]))
+        state = _segment(extractor, side, cb, cfg.segment, extractor.params, state, c)
+        for k in ("fix", "visited", "found", "n_sacc", "path"):
+            st[k] = np.array(getattr(state, k))
+        finished = st["active"] & (st["found"] | (st["n_sacc"] >= budget))
+        for i in np.flatnonzero(finished):
+            t = int(slot_trial[i])
+            results[t] = (bool(st["found"][i]), int(st["n_sacc"][i]), st["path"][i][: st["n_sacc"][i]].tolist())
+            st["active"][i] = False
+            if queue < n:
+                fill(i, queue)
+                queue += 1
+        if not st["active"].any():
+            break
+    return _results_frame(trials, results, cfg, return_paths)
+
+
+def _results_frame(trials: Trials, results: dict, cfg: SearchConfig, return_paths: bool) -> pd.DataFrame:
+    n = len(trials)
+    found = np.array([results[t][0] for t in range(n)])
+    raw = np.array([results[t][1] for t in range(n)])
+    n_sacc = np.where(found, np.maximum(raw, 1), trials.set_size)
+    df = pd.DataFrame({
+        "experiment": trials.experiment.number,
+        "condition": trials.condition,
+        "set_size": trials.set_size,
+        "trial": np.arange(n),
+        "target_cell": trials.target_cell,
+        "n_saccades": n_sacc.astype(int),
+        "found": found,
+        "rt_ms": rt_ms(n_sacc, cfg),
+    })
+    if return_paths:
+        df["fixations"] = [results[t][2] for t in range(n)]
+    return df
+
+
+# -------------------------------------------------------------------------------- the per-fixation loop
+def search_per_fixation(
+    extractor: Extractor,
+    trials: Trials,
+    cfg: SearchConfig,
+    *,
+    kernels: tuple[Array, ...] | None = None,
+    return_paths: bool = False,
+) -> pd.DataFrame:
+    """The same model as :func:`search`, structured like the original: a Python loop over trials and
+    fixations, one jitted forward pass of the search crop per fixation, NumPy for the rest."""
+    lay = trials.layout
+    side, cb = _crop_side(trials, cfg)
+    c = _constants(extractor, trials, cfg)
+    kernels = target_kernels(extractor, trials) if kernels is None else kernels
+    kern_np = [np.asarray(k) for k in kernels]
+    up = np.asarray(c.up)
+    dog = np.asarray(c.dog)
+    lw = np.asarray(cfg.layer_weights, np.float32)
+    forward = _forward_one(extractor)
+    d, bg = lay.display, float(lay.background)
+    recog = int(c.recog)
+    results = {}
+    for t in range(len(trials)):
+        image = trials.images[t].astype(np.float32)
+        mask = np.ones((d, d), bool)
+        visited = np.zeros(MAX_CELLS, bool)
+        fix = np.array([d // 2, d // 2])
+        rect = lay.cell_rects[trials.target_cell[t]]
+        path, found = [], False
+        for _ in range(lay.n_cells + 1):
+            canvas = np.full((side, side), bg, np.float32)
+            off = d + cb - fix
+            canvas[off[0]:off[0] + d, off[1]:off[1] + d] = np.where(mask, image, bg)
+            feats = [np.asarray(f[0]) for f in forward(extractor.params, np.repeat(canvas[None, ..., None], 3, -1))]
+            maps, w = [], []
+            for f, k in zip(feats, kern_np):
+                out = _np_correlate(f, k[t])
+                w.append(out.max())
+                rng = out.max() - out.min()
+                maps.append((out - out.min()) / rng if rng > 1e-12 else np.zeros_like(out))
+            w = (np.asarray(w) if cfg.weight_by_max else np.ones(3)) * lw
+            w = w / w.sum() if w.sum() > 0 else lw / max(lw.sum(), 1e-12)
+            amap = sum(wi * mi for wi, mi in zip(w, maps))
+            for _ in range(3):
+                amap = amap + (_np_blur(amap, dog[0]) - _np_blur(amap, dog[1]))
+            full = up[off[0]:off[0] + d] @ amap @ up[off[1]:off[1] + d].T
+            allowed = (lay.cell_map >= 0) & ~visited[np.maximum(lay.cell_map, 0)]
+            idx = int(np.argmax(np.where(allowed, full, -np.inf)))
+            fix = np.array([idx // d, idx % d])
+            path.append(fix.tolist())
+            cell = lay.cell_map[fix[0], fix[1]]
+            if cell >= 0:
+                visited[cell] = True
+                mask &= lay.cell_map != cell
+            top = fix - recog // 2
+            if top[0] < rect[2] and rect[0] < top[0] + recog and top[1] < rect[3] and rect[1] < top[1] + recog:
+                found = True
+                break
+        results[t] = (found, len(path), path)
+    return _results_frame(trials, results, cfg, return_paths)
+
+
+@functools.lru_cache(maxsize=8)
+def _forward_one(extractor: Extractor):
+    return jax.jit(extractor.search_features)
+
+
+def _np_correlate(f: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """'same' cross-correlation of ``[m, m, C]`` with an embedded ``[7, 7, C]`` kernel (zero padding)."""
+    r = k.shape[0] // 2
+    p = np.pad(f, ((r, r), (r, r), (0, 0)))
+    m0, m1 = f.shape[:2]
+    out = np.zeros((m0, m1), np.float32)
+    for a in range(k.shape[0]):
+        for b in range(k.shape[1]):
+            if np.any(k[a, b]):
+                out += p[a:a + m0, b:b + m1] @ k[a, b]
+    return out
+
+
+def _np_blur(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    r = len(taps) // 2
+    p = np.pad(x, r, mode="reflect")
+    rows = sum(taps[i] * p[i:i + x.shape[0], :] for i in range(len(taps)))
+    return sum(taps[i] * rows[:, i:i + x.shape[1]] for i in range(len(taps)))

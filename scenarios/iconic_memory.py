@@ -1,0 +1,237 @@
+"""Sperling (1960): whole and partial report from a decaying sensory buffer read through the index layer.
+
+A 3 x 4 array of consonants is shown for 50 ms and enters the tensor brain's sensory buffer, whose strength
+decays as ``exp(-(t - offset) / tau)`` after the display ends. Letters are read out serially, one decoding
+cycle (``cycle_s``) per location: the buffer content at that location (strength x the letter's embedding,
+plus Gaussian noise) is the representation ``q``, the bottom-up softmax over the letter indices is sampled,
+and the decoded letter enters working memory, which holds at most ``K`` items. Readout starts at array
+onset over random locations. In partial report a tone at ``cue delay`` after offset names a row; from the
+next cycle on only that row's unread locations are read, displacing uncued items from working memory. The
+letters "available" are the correct letters of the cued row x 3.
+
+The decay time constant ``tau`` and the capacity ``K`` are fitted by grid search (common random numbers) to
+the three human values; the decoder's noise and the cycle time are fixed in advance. Human values:
+``published_means`` rows with paradigm ``iconic_memory`` (Sperling 1960 via secondary sources; approximate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import data
+from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, rmse
+from cogsim.config import field
+from cogsim.models import tensor_brain as tb
+
+DESCRIPTION = "Sperling (1960) partial vs whole report from a decaying sensory buffer (iconic memory)"
+
+N_ROWS, N_COLS, N_LETTERS = 3, 4, 20  # 20 consonants (no vowels, no Y), as in Sperling's arrays
+EXPOSURE_S = 0.05
+MAX_READS = N_ROWS * N_COLS + N_COLS
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Readout model and fit settings (the defaults are fixed in advance, not fitted)."""
+
+    dim: int = field(32, low=2, doc="letter embedding size")
+    beta: float = field(1.0, low=1e-6, doc="inverse temperature of the letter decode")
+    noise: float = field(1.0, low=0.0, doc="std of the readout noise added to q")
+    cycle_s: float = field(0.05, low=1e-3, doc="seconds per decoding cycle (one letter)")
+    cue_delays: tuple[float, ...] = field((0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset")
+    n_trials: int = field(1000, low=1, doc="trials per condition in the final simulation")
+    n_fit_trials: int = field(300, low=1, doc="trials per condition and grid point in the fit")
+    tau_grid: tuple[float, ...] = field(tuple(np.round(np.geomspace(0.05, 2.0, 25), 4).tolist()), low=1e-3,
+                                        doc="decay time constants tried (s)")
+    k_grid: tuple[float, ...] = field(tuple(np.arange(3.0, 7.01, 0.25).round(2).tolist()), low=1.0,
+                                      doc="working-memory capacities tried (items)")
+    n_boot: int = field(500, low=0, doc="bootstrap resamples of trials for CIs")
+
+
+PRESETS = {
+    "quick": Config(n_trials=600, n_fit_trials=200, n_boot=300),
+    "paper": Config(n_trials=3000, n_fit_trials=800, n_boot=1000),
+    "test": Config(n_trials=100, n_fit_trials=40, tau_grid=(0.1, 0.3, 1.0), k_grid=(4.0, 5.0), n_boot=50),
+}
+
+
+def letter_model(cfg: Config, *, key: jax.Array) -> tuple[dict, tb.TensorBrainConfig]:
+    """The index layer of the 20 letters: zero-mean random embeddings (the letters' receptive fields)."""
+    a = jax.random.normal(key, (N_LETTERS, cfg.dim))
+    a = a - a.mean(axis=1, keepdims=True)
+    mcfg = tb.TensorBrainConfig(n_entities=N_LETTERS, n_predicates=1, dim=cfg.dim, wm_dim=1, beta=cfg.beta)
+    params = {"entity": a, "entity_bias": jnp.zeros(N_LETTERS)}
+    return params, mcfg
+
+
+def _trials(params, mcfg, cfg: Config, tau, k_cap, cue_time, key, n):
+    """Simulates ``n`` trials; ``cue_time`` = inf is whole report. Returns (whole_correct, cued_correct x 3)."""
+    k_let, k_perm, k_row, k_cap_key, k_noise, k_dec = jax.random.split(key, 6)
+    letters = jax.vmap(lambda k: jax.random.choice(k, N_LETTERS, (N_ROWS * N_COLS,), replace=False))(
+        jax.random.split(k_let, n))
+    order = jax.vmap(lambda k: jax.random.permutation(k, N_ROWS * N_COLS))(jax.random.split(k_perm, n))
+    row = jax.random.randint(k_row, (n,), 0, N_ROWS)
+    cap = jnp.floor(k_cap) + jax.random.bernoulli(k_cap_key, k_cap - jnp.floor(k_cap), (n,))
+    # pre-cue reads: locations in random order, one per cycle, while the cycle starts before the cue
+    k_idx = jnp.arange(N_ROWS * N_COLS)
+    t_pre = k_idx * cfg.cycle_s
+    n_pre = jnp.minimum(cap, jnp.sum(t_pre < cue_time))  # [n]
+    pre_valid = k_idx[None, :] < n_pre[:, None]
+    pre_loc = order
+    in_row = (pre_loc // N_COLS) == row[:, None]
+    cued_pre = jnp.sum(pre_valid & in_row, axis=1)
+    # post-cue reads: the cued row's unread locations, from the first cycle at or after the cue
+    first_post = jnp.ceil(cue_time / cfg.cycle_s) * cfg.cycle_s
+    cols = jnp.arange(N_COLS)
+    row_locs = row[:, None] * N_COLS + cols[None, :]  # [n, 4]
+    read_before = jnp.any((pre_loc[:, None, :] == row_locs[:, :, None]) & pre_valid[:, None, :], axis=2)
+    unread_rank = jnp.cumsum(~read_before, axis=1) - 1
+    n_post = jnp.where(jnp.isfinite(cue_time), jnp.minimum(N_COLS - cued_pre, cap - cued_pre), 0)
+    post_valid = (~read_before) & (unread_rank < n_post[:, None])
+    t_post = first_post + jnp.maximum(unread_rank, 0) * cfg.cycle_s
+    # decode every read through the index layer from the decaying buffer
+    locs = jnp.concatenate([pre_loc, row_locs], axis=1)  # [n, 16]
+    times = jnp.concatenate([jnp.broadcast_to(t_pre, (n, N_ROWS * N_COLS)), t_post], axis=1)
+    valid = jnp.concatenate([pre_valid, post_valid], axis=1)
+    true = jnp.take_along_axis(letters, locs, axis=1)
+    strength = tb.buffer_strength(times, onset=0.0, offset=EXPOSURE_S, tau=tau)
+    q = strength[..., None] * params["entity"][true] + cfg.noise * jax.random.normal(k_noise, (*true.shape, cfg.dim))
+    logp, _ = tb.bottom_up(params, mcfg, q.reshape(-1, cfg.dim), "entity")
+    dec = jax.random.categorical(k_dec, logp).reshape(true.shape)
+    correct = (dec == true) & valid
+    whole = jnp.sum(correct[:, : N_ROWS * N_COLS], axis=1)
+    cued_loc = jnp.concatenate([in_row, jnp.ones((n, N_COLS), bool)], axis=1)
+    partial = N_ROWS * jnp.sum(correct & cued_loc, axis=1)
+    return whole.astype(jnp.float32), partial.astype(jnp.float32)
+
+
+def _predict(params, mcfg, cfg, tau, k_cap, key, n):
+    """Whole report and partial report at 0 s and 1 s (the three human points)."""
+    w, _ = _trials(params, mcfg, cfg, tau, k_cap, jnp.inf, jax.random.fold_in(key, 0), n)
+    _, p0 = _trials(params, mcfg, cfg, tau, k_cap, EXPOSURE_S + 0.0, jax.random.fold_in(key, 1), n)
+    _, p1 = _trials(params, mcfg, cfg, tau, k_cap, EXPOSURE_S + 1.0, jax.random.fold_in(key, 2), n)
+    return jnp.stack([w.mean(), p0.mean(), p1.mean()])
+
+
+def human() -> pd.DataFrame:
+    """Sperling (1960) letters reported/available (3 x 4 arrays), from secondary sources (approximate)."""
+    d = data.load("published_means")
+    d = d[d.paradigm == "iconic_memory"]
+    report = np.where(d.condition.str.startswith("whole"), "whole", "partial")
+    delay = pd.to_numeric(d.x, errors="coerce").to_numpy()
+    return pd.DataFrame({"report": report, "cue_delay_s": delay, "letters": d.value.to_numpy(),
+                         "approx": d.approx.to_numpy()}).reset_index(drop=True)
+
+
+def fit(cfg: Config, *, key: jax.Array) -> dict[str, float]:
+    """Grid search of (tau, K) minimising the squared error to the three human values."""
+    h = human()
+    target = jnp.asarray([h[h.report == "whole"].letters.iloc[0],
+                          h[(h.report == "partial") & (h.cue_delay_s == 0)].letters.iloc[0],
+                          h[(h.report == "partial") & (h.cue_delay_s == 1.0)].letters.iloc[0]])
+    params, mcfg = letter_model(cfg, key=jax.random.fold_in(key, 0))
+    taus = jnp.asarray(cfg.tau_grid)
+    ks = jnp.asarray(cfg.k_grid)
+    fkey = jax.random.fold_in(key, 1)  # common random numbers across the grid
+    pred = jax.jit(jax.vmap(jax.vmap(lambda t, k: _predict(params, mcfg, cfg, t, k, fkey, cfg.n_fit_trials),
+                                     in_axes=(None, 0)), in_axes=(0, None)))(taus, ks)
+    sse = jnp.sum((pred - target) ** 2, axis=-1)
+    i, j = np.unravel_index(int(jnp.argmin(sse)), sse.shape)
+    return {"tau_s": float(taus[i]), "capacity": float(ks[j]), "sse": float(sse[i, j])}
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Fits (tau, K), then simulates whole report and partial report at every cue delay (one row a trial)."""
+    best = fit(config, key=jax.random.fold_in(key, 0))
+    params, mcfg = letter_model(config, key=jax.random.fold_in(jax.random.fold_in(key, 0), 0))
+    run = jax.jit(lambda cue, k: _trials(params, mcfg, config, best["tau_s"], best["capacity"], cue, k,
+                                         config.n_trials))
+    frames = []
+    kk = jax.random.fold_in(key, 1)
+    w, _ = run(jnp.inf, jax.random.fold_in(kk, 0))
+    frames.append(pd.DataFrame({"report": "whole", "cue_delay_s": np.nan, "letters": np.asarray(w)}))
+    for i, d in enumerate(config.cue_delays):
+        _, p = run(EXPOSURE_S + d, jax.random.fold_in(kk, i + 1))
+        frames.append(pd.DataFrame({"report": "partial", "cue_delay_s": d, "letters": np.asarray(p)}))
+    df = pd.concat(frames, ignore_index=True)
+    df["trial"] = df.groupby(["report", "cue_delay_s"], dropna=False).cumcount()
+    df["tau_s"] = best["tau_s"]
+    df["capacity"] = best["capacity"]
+    return df
+
+
+def condition_means(sim: pd.DataFrame, n_boot: int = 300) -> pd.DataFrame:
+    """Mean letters per condition with percentile-bootstrap CIs over trials."""
+    rows = []
+    for (rep, delay), g in sim.groupby(["report", "cue_delay_s"], dropna=False):
+        est, lo, hi = bootstrap_ci(g.letters.to_numpy(), np.mean, n_boot=n_boot) if n_boot else (
+            g.letters.mean(), np.nan, np.nan)
+        rows.append({"report": rep, "cue_delay_s": delay, "letters": est, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
+    """Fitted tau and K; model vs human at the three points; checks on the partial-report advantage."""
+    m = condition_means(sim)
+    whole = m[m.report == "whole"].iloc[0]
+    part = m[m.report == "partial"].set_index("cue_delay_s")
+    hw = float(human[human.report == "whole"].letters.iloc[0])
+    hp = human[human.report == "partial"].set_index("cue_delay_s").letters
+    p0, p1 = part.loc[0.0], part.loc[1.0] if 1.0 in part.index else part.iloc[-1]
+    metrics = [
+        Metric("tau_s", float(sim.tau_s.iloc[0]), note="fitted decay time constant of the sensory buffer"),
+        Metric("capacity_items", float(sim.capacity.iloc[0]), note="fitted working-memory capacity K"),
+        Metric("whole_report", float(whole.letters), whole.ci_low, whole.ci_high, human=hw),
+        Metric("partial_0s", float(p0.letters), p0.ci_low, p0.ci_high, human=float(hp.loc[0.0])),
+        Metric("partial_1s", float(p1.letters), p1.ci_low, p1.ci_high, human=float(hp.loc[1.0])),
+    ]
+    err = rmse([whole.letters, p0.letters, p1.letters], [hw, hp.loc[0.0], hp.loc[1.0]])
+    metrics.append(Metric("rmse_letters", err, note="3 human points, 2 fitted parameters (tau, K)"))
+    # the advantage over whole report, with a bootstrap CI on the difference of trial means
+    w_trials = sim[sim.report == "whole"].letters.to_numpy()
+    p0_trials = sim[(sim.report == "partial") & (sim.cue_delay_s == 0.0)].letters.to_numpy()
+    rng = np.random.default_rng(0)
+    diffs = [rng.choice(p0_trials, len(p0_trials)).mean() - rng.choice(w_trials, len(w_trials)).mean()
+             for _ in range(300)]
+    adv0 = float(p0.letters - whole.letters)
+    adv1 = float(p1.letters - whole.letters)
+    checks = [
+        Check("partial-report advantage at 0 s (CI of partial - whole above 0)",
+              bool(np.percentile(diffs, 2.5) > 0), f"advantage {adv0:.2f} letters"),
+        Check("partial report converges to whole report by 1 s (advantage < 1/4 of that at 0 s)",
+              bool(abs(adv1) < 0.25 * adv0), f"advantage at 1 s {adv1:.2f} vs {adv0:.2f} at 0 s"),
+    ]
+    delays = sorted(part.index)
+    vals = [part.loc[d].letters for d in delays]
+    checks.append(Check("partial report declines with cue delay", bool(all(np.diff(vals) <= 0.3) and
+                                                                       vals[-1] < vals[0]),
+                        ", ".join(f"{d:g}s: {v:.2f}" for d, v in zip(delays, vals))))
+    return Comparison(tuple(metrics), tuple(checks), key="rmse_letters", tables={"conditions": m})
+
+
+def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
+    """Letters available by cue delay (partial report) with the whole-report level, model vs human."""
+    import matplotlib.pyplot as plt
+
+    m = condition_means(sim, n_boot=200)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.6))
+    part = m[m.report == "partial"].sort_values("cue_delay_s")
+    ax.errorbar(part.cue_delay_s, part.letters, yerr=[part.letters - part.ci_low, part.ci_high - part.letters],
+                marker="s", linestyle="--", mfc="white", label="model partial report")
+    w = m[m.report == "whole"].iloc[0]
+    ax.axhline(w.letters, linestyle="--", color="gray", label="model whole report")
+    hp = human[human.report == "partial"].sort_values("cue_delay_s")
+    ax.plot(hp.cue_delay_s, hp.letters, "ko-", label="human partial (Sperling 1960)")
+    ax.axhline(float(human[human.report == "whole"].letters.iloc[0]), color="black", label="human whole")
+    ax.set_xlabel("cue delay after offset (s)")
+    ax.set_ylabel("letters available")
+    ax.set_ylim(0, 12)
+    ax.set_title(f"iconic memory: tau = {sim.tau_s.iloc[0]:.2f} s, K = {sim.capacity.iloc[0]:.2f}")
+    ax.legend(fontsize=7, frameon=False)
+    return ax

@@ -1,0 +1,417 @@
+"""Synthetic shelf search: does OAT learn appearance effects when the objects have an appearance?
+
+The book-cover data have no images, so OAT sees layout and target only there. This scenario generates
+displays procedurally: a grid of coloured shapes (``n_colours`` colours x ``n_shapes`` shapes, each rendered
+as a small RGB crop with pixel noise). One object is the target; ``n_similar`` of the distractors share one
+feature with it (colour or shape) and the rest share none. Scanpaths come from a similarity-guided searcher:
+from the display centre it fixates unvisited objects with probability ``softmax(beta_similarity * s_j -
+beta_distance * d_j)``, where ``s_j`` is the object's similarity to the target (1 target, 0.5 one shared
+feature, 0 none) and ``d_j`` the distance (cells) from the current fixation, until it fixates the target.
+
+OAT with the crop CNN (``appearance="cnn"``) and OAT without appearance (``"none"``) are trained on the
+searcher's scanpaths and scored on new displays against fresh searcher scanpaths (the reference, in place of
+human data). The appearance effects checked: fixations on target-similar distractors (share among distractor
+fixations, against chance), scanpath length growing with the number of similar distractors, and the Sequence
+Score of OAT with appearance above OAT without it.
+
+Run: ``cogsim run synthetic_shelf_search`` (quick: small models, about a minute on two CPU cores).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import _compare_scanpath as cs
+from cogsim import compare as cmp
+from cogsim import config as cfglib
+from cogsim.models import oat
+
+DESCRIPTION = "Synthetic coloured-shape search: OAT (crop CNN vs no appearance) learns target-similarity effects"
+
+COLOURS = np.array([[0.90, 0.15, 0.15], [0.15, 0.65, 0.20], [0.15, 0.30, 0.90], [0.95, 0.80, 0.10],
+                    [0.70, 0.20, 0.80], [0.10, 0.75, 0.80]], np.float32)
+SHAPES = ("square", "disc", "triangle", "cross", "bar")
+METHODS = ("oat_cnn", "oat_none", "random", "searcher")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the synthetic shelf-search scenario."""
+
+    n_rows: int = cfglib.field(4, low=2, high=20, doc="grid rows")
+    n_cols: int = cfglib.field(6, low=2, high=20, doc="grid columns")
+    n_colours: int = cfglib.field(4, low=2, high=len(COLOURS), doc="distinct colours")
+    n_shapes: int = cfglib.field(4, low=2, high=len(SHAPES), doc="distinct shapes")
+    similar_levels: tuple[int, ...] = cfglib.field((0, 4, 8, 12, 16), low=0, high=400,
+                                                   doc="numbers of target-similar distractors")
+    crop: int = cfglib.field(14, low=11, high=256, doc="crop size in pixels (square)")
+    pixel_noise: float = cfglib.field(0.05, low=0.0, high=1.0, doc="SD of the crops' pixel noise")
+    beta_similarity: float = cfglib.field(4.0, low=0.0, high=100.0, doc="searcher: weight of target similarity")
+    beta_distance: float = cfglib.field(0.7, low=0.0, high=100.0, doc="searcher: weight of distance (per cell)")
+    n_train_displays: int = cfglib.field(400, low=2, high=1_000_000, doc="training displays")
+    train_paths_per_display: int = cfglib.field(2, low=1, high=1000, doc="searcher scanpaths per training display")
+    n_eval_displays: int = cfglib.field(40, low=1, high=100_000, doc="evaluation displays")
+    eval_paths_per_display: int = cfglib.field(10, low=1, high=1000,
+                                               doc="searcher (reference) scanpaths per evaluation display")
+    n_samples: int = cfglib.field(20, low=1, high=10_000, doc="sampled scanpaths per evaluation display")
+    d_model: int = cfglib.field(512, low=8, high=4096, doc="OAT token width")
+    n_heads: int = cfglib.field(4, low=1, high=64, doc="attention heads")
+    d_ff: int = cfglib.field(512, low=1, high=16384, doc="feed-forward width")
+    n_layers: int = cfglib.field(4, low=1, high=24, doc="encoder layers = decoder layers")
+    dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate")
+    lr: float = cfglib.field(1e-4, low=1e-7, high=1.0, doc="Adam learning rate")
+    batch_size: int = cfglib.field(20, low=1, high=4096, doc="scanpaths per step")
+    epochs: int = cfglib.field(100, low=1, high=100_000, doc="training epochs")
+    models: tuple[str, ...] = cfglib.field(("cnn", "none"), doc="OAT appearance encoders to train")
+
+    def __post_validate__(self):
+        n = self.n_rows * self.n_cols
+        if max(self.similar_levels) > n - 1:
+            raise cfglib.ConfigError("similar_levels", self.similar_levels, f"values <= {n - 1} (distractors)")
+        for m in self.models:
+            if m not in ("cnn", "none"):
+                raise cfglib.ConfigError("models", self.models, "names from ['cnn', 'none']")
+        if self.d_model % 2 or self.d_model % self.n_heads:
+            raise cfglib.ConfigError("d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}")
+
+
+PRESETS = {
+    "quick": Config(d_model=32, n_heads=2, d_ff=64, n_layers=1, lr=2e-3, epochs=12, n_train_displays=300),
+    "paper": Config(),
+    "test": Config(d_model=16, n_heads=2, d_ff=16, n_layers=1, lr=2e-3, epochs=1, n_train_displays=20,
+                   n_eval_displays=4, eval_paths_per_display=3, n_samples=3, similar_levels=(0, 8)),
+}
+
+
+# ------------------------------------------------------------------------------------------------ displays
+def shape_mask(shape: str, size: int) -> np.ndarray:
+    """A boolean ``size x size`` mask of ``shape`` centred in the crop (a 1-pixel margin).
+
+    Example:
+      >>> shape_mask("square", 5).sum()
+      9
+    """
+    y, x = np.mgrid[0:size, 0:size].astype(float)
+    c = (size - 1) / 2
+    r = (size - 2) / 2
+    u, v = (x - c) / r, (y - c) / r
+    if shape == "square":
+        m = (np.abs(u) <= 0.8) & (np.abs(v) <= 0.8)
+    elif shape == "disc":
+        m = u**2 + v**2 <= 0.85**2
+    elif shape == "triangle":
+        m = (v <= 0.8) & (v >= -0.8) & (np.abs(u) <= (v + 0.8) / 1.6 * 0.9)
+    elif shape == "cross":
+        m = ((np.abs(u) <= 0.25) & (np.abs(v) <= 0.85)) | ((np.abs(v) <= 0.25) & (np.abs(u) <= 0.85))
+    elif shape == "bar":
+        m = (np.abs(u) <= 0.9) & (np.abs(v) <= 0.3)
+    else:
+        raise ValueError(shape)
+    return m
+
+
+@dataclasses.dataclass(frozen=True)
+class ShelfDisplays:
+    """Generated displays: object features, targets, crops and the number of similar distractors."""
+
+    colour: np.ndarray  # [D, N]
+    shape: np.ndarray  # [D, N]
+    target: np.ndarray  # [D]
+    n_similar: np.ndarray  # [D]
+    crops: np.ndarray  # [D, N, crop, crop, 3]
+
+    def similarity(self) -> np.ndarray:
+        """``[D, N]`` similarity of each object to the target (1, 0.5 or 0)."""
+        d = np.arange(len(self.target))
+        tc, ts = self.colour[d, self.target], self.shape[d, self.target]
+        return 0.5 * (self.colour == tc[:, None]) + 0.5 * (self.shape == ts[:, None])
+
+
+def make_displays(config: Config, n: int, *, seed: int) -> ShelfDisplays:
+    """``n`` displays; ``n_similar`` cycles through ``similar_levels``.
+
+    Example:
+      >>> d = make_displays(PRESETS["test"], 2, seed=0)
+      >>> d.crops.shape, d.n_similar.tolist()
+      ((2, 24, 14, 14, 3), [0, 8])
+    """
+    rng = np.random.default_rng(seed)
+    n_obj = config.n_rows * config.n_cols
+    masks = np.stack([shape_mask(s, config.crop) for s in SHAPES[: config.n_shapes]])
+    colour = np.zeros((n, n_obj), np.int32)
+    shape = np.zeros((n, n_obj), np.int32)
+    target = rng.integers(0, n_obj, n).astype(np.int32)
+    levels = np.array(config.similar_levels)[np.arange(n) % len(config.similar_levels)]
+    for i in range(n):
+        tc, ts = rng.integers(config.n_colours), rng.integers(config.n_shapes)
+        others_c = [c for c in range(config.n_colours) if c != tc]
+        others_s = [s for s in range(config.n_shapes) if s != ts]
+        feats = []
+        for j in range(n_obj - 1):
+            if j < levels[i]:  # shares exactly one feature
+                if rng.random() < 0.5:
+                    feats.append((tc, rng.choice(others_s)))
+                else:
+                    feats.append((rng.choice(others_c), ts))
+            else:
+                feats.append((rng.choice(others_c), rng.choice(others_s)))
+        order = rng.permutation(n_obj - 1)
+        slots = [k for k in range(n_obj) if k != target[i]]
+        for k, j in zip(slots, order, strict=True):
+            colour[i, k], shape[i, k] = feats[j]
+        colour[i, target[i]], shape[i, target[i]] = tc, ts
+    crops = np.full((n, n_obj, config.crop, config.crop, 3), 0.5, np.float32)
+    m = masks[shape]  # [n, N, h, w]
+    crops = np.where(m[..., None], COLOURS[colour][:, :, None, None, :], crops)
+    crops = np.clip(crops + config.pixel_noise * rng.standard_normal(crops.shape), 0, 1).astype(np.float32)
+    return ShelfDisplays(colour, shape, target, levels.astype(np.int32), crops)
+
+
+def oat_displays(d: ShelfDisplays, config: Config, *, appearance: str) -> oat.Displays:
+    """The OAT inputs of generated displays."""
+    base = oat.grid_displays(d.target, n_rows=config.n_rows, n_cols=config.n_cols)
+    return base._replace(appearance=d.crops if appearance == "cnn" else None)
+
+
+# -------------------------------------------------------------------------------------------- the searcher
+def searcher_scanpaths(d: ShelfDisplays, config: Config, n_paths: int, *, key: jax.Array) -> list[list[list[int]]]:
+    """``n_paths`` similarity-guided searcher scanpaths per display: ``out[display][path]``.
+
+    Vectorised in JAX over displays and paths: at each step the searcher samples the next unvisited object
+    from ``softmax(beta_similarity * s - beta_distance * distance)`` and stops on the target.
+    """
+    n_obj = config.n_rows * config.n_cols
+    idx = np.arange(n_obj)
+    xy = jnp.asarray(np.stack([idx // config.n_cols, idx % config.n_cols], 1), jnp.float32)
+    centre = jnp.asarray([(config.n_rows - 1) / 2, (config.n_cols - 1) / 2], jnp.float32)
+    sim = jnp.asarray(d.similarity(), jnp.float32)
+    target = jnp.asarray(d.target)
+
+    def one(s, tgt, k):
+        def step(carry, t):
+            pos, visited, done = carry
+            dist = jnp.linalg.norm(xy - pos, axis=1)
+            logits = config.beta_similarity * s - config.beta_distance * dist
+            logits = jnp.where(visited, -1e9, logits)
+            nxt = jax.random.categorical(jax.random.fold_in(k, t), logits)
+            out = jnp.where(done, -1, nxt)
+            visited = visited.at[nxt].set(visited[nxt] | ~done)
+            return (jnp.where(done, pos, xy[nxt]), visited, done | (nxt == tgt)), out
+
+        init = (centre, jnp.zeros(n_obj, bool), jnp.asarray(False))
+        return jax.lax.scan(step, init, jnp.arange(n_obj))[1]
+
+    keys = jax.random.split(key, len(d.target) * n_paths).reshape(len(d.target), n_paths)
+    f = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, 0, 0)))
+    arr = np.asarray(f(sim, target, keys))
+    return [[row[row >= 0].tolist() for row in disp] for disp in arr]
+
+
+# ------------------------------------------------------------------------------------------------ simulate
+def model_config(config: Config, appearance: str) -> oat.OATConfig:
+    """The OAT architecture for a scenario config and appearance encoder."""
+    return oat.OATConfig(
+        n_rows=config.n_rows, n_cols=config.n_cols, d_model=config.d_model, n_heads=config.n_heads,
+        d_ff=config.d_ff, n_encoder_layers=config.n_layers, n_decoder_layers=config.n_layers,
+        dropout=config.dropout, appearance=appearance, crop_height=config.crop, crop_width=config.crop,
+        cnn_pool=(2, 3),
+    )
+
+
+def _rows(method, disp: ShelfDisplays, paths_by_display, sim: np.ndarray) -> list[dict]:
+    rows = []
+    for i, paths in enumerate(paths_by_display):
+        for s, p in enumerate(paths):
+            for k, o in enumerate(p):
+                rows.append({"method": method, "display": i, "sample": s, "fixation_index": k, "object_id": o,
+                             "target_object_id": int(disp.target[i]), "n_similar": int(disp.n_similar[i]),
+                             "similarity": float(sim[i, o])})
+    return rows
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Generates displays and searcher scanpaths, trains OAT (with and without appearance), decodes.
+
+    Returns:
+      One row per fixation: ``method, display, sample, fixation_index, object_id, target_object_id,
+      n_similar, similarity`` (similarity of the fixated object to the target). Method "searcher" holds the
+      reference scanpaths of the evaluation displays.
+    """
+    config = cfglib.validate(config)
+    k_train, k_ref, k_fit, k_sample, k_rand = jax.random.split(key, 5)
+    seed = int(np.asarray(jax.random.randint(k_rand, (), 0, 2**31 - 1)))
+    n_obj = config.n_rows * config.n_cols
+    train_d = make_displays(config, config.n_train_displays, seed=seed)
+    eval_d = make_displays(config, config.n_eval_displays, seed=seed + 1)
+    train_paths = searcher_scanpaths(train_d, config, config.train_paths_per_display, key=k_train)
+    ref_paths = searcher_scanpaths(eval_d, config, config.eval_paths_per_display, key=k_ref)
+    pairs = [(i, p) for i, paths in enumerate(train_paths) for p in paths]
+    longest = max(len(p) for _, p in pairs)
+    seqs = oat.encode_scanpaths([p for _, p in pairs], n_obj, longest)
+    didx = np.array([i for i, _ in pairs])
+    sim_eval = eval_d.similarity()
+    rows = _rows("searcher", eval_d, ref_paths, sim_eval)
+    info = {}
+    for j, app in enumerate(config.models):
+        model = oat.OAT(model_config(config, app), key=jax.random.fold_in(k_fit, 2 * j))
+        data = oat.TrainData(oat_displays(train_d, config, appearance=app), seqs, didx)
+        t0 = time.time()
+        res = oat.fit(model, data, key=jax.random.fold_in(k_fit, 2 * j + 1), epochs=config.epochs,
+                      batch_size=min(config.batch_size, len(pairs)), lr=config.lr)
+        info[app] = {"train_seconds": time.time() - t0, "final_loss": res.history[-1]["loss"],
+                     "final_accuracy": res.history[-1]["accuracy"]}
+        paths = oat.sample(res.model, oat_displays(eval_d, config, appearance=app),
+                           key=jax.random.fold_in(k_sample, j), n_samples=config.n_samples, max_len=n_obj)
+        rows += _rows(f"oat_{app}", eval_d, paths, sim_eval)
+    rng = np.random.default_rng(seed + 2)
+    rand = [[rng.integers(0, n_obj, len(ref[s % len(ref)])).tolist() for s in range(config.n_samples)]
+            for ref in ref_paths]
+    rows += _rows("random", eval_d, rand, sim_eval)
+    cols = ["method", "display", "sample", "fixation_index", "object_id", "target_object_id", "n_similar",
+            "similarity"]
+    out = pd.DataFrame(rows, columns=cols)
+    out.attrs["training"] = info
+    return out
+
+
+def human() -> pd.DataFrame:
+    """No human data: an empty frame in the simulation schema (the reference is the simulated searcher)."""
+    return pd.DataFrame({"method": pd.Series(dtype="str"), "display": pd.Series(dtype="int64"),
+                         "sample": pd.Series(dtype="int64"), "fixation_index": pd.Series(dtype="int64"),
+                         "object_id": pd.Series(dtype="int64"), "target_object_id": pd.Series(dtype="int64"),
+                         "n_similar": pd.Series(dtype="int64"), "similarity": pd.Series(dtype="float64")})
+
+
+# ------------------------------------------------------------------------------------------------ compare
+def _groups(df: pd.DataFrame) -> dict[int, list[list[int]]]:
+    out: dict[int, list[list[int]]] = {}
+    for (d, _), g in df.sort_values(["display", "sample", "fixation_index"]).groupby(["display", "sample"]):
+        out.setdefault(int(d), []).append(g.object_id.astype(int).tolist())
+    return out
+
+
+def effects(sim: pd.DataFrame, n_objects: int | None = None) -> pd.DataFrame:
+    """Per method: the share of distractor fixations on target-similar distractors, the chance share, and the
+    slope of scanpath length on the number of similar distractors (with its CI)."""
+    rows = []
+    for m, g in sim.groupby("method", sort=False):
+        distr = g[g.object_id != g.target_object_id]
+        share = float((distr.similarity == 0.5).mean()) if len(distr) else np.nan
+        # chance: the fraction of similar distractors among the distractors of each fixation's display
+        n_obj = n_objects or int(sim.object_id.max()) + 1
+        chance = float((distr.n_similar / (n_obj - 1)).mean()) if len(distr) else np.nan
+        lengths = g.groupby(["display", "sample"]).agg(n=("object_id", "size"), n_similar=("n_similar", "first"))
+        fit = cmp.fit_line(lengths.n_similar, lengths.n) if lengths.n_similar.nunique() > 1 else None
+        rows.append({"method": m, "similar_share": share, "chance_share": chance,
+                     "length_slope": fit.slope if fit else np.nan,
+                     "slope_low": fit.slope_ci[0] if fit else np.nan,
+                     "slope_high": fit.slope_ci[1] if fit else np.nan,
+                     "mean_length": float(lengths.n.mean())})
+    return pd.DataFrame(rows)
+
+
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
+    """OAT with and without appearance against the searcher's scanpaths; the appearance effects."""
+    ref = sim[sim.method == "searcher"]
+    hum = _groups(ref)
+    targets = {int(d): int(g.target_object_id.iloc[0]) for d, g in ref.groupby("display")}
+    table, scores = [], {}
+    for m in METHODS:
+        sub = sim[sim.method == m]
+        if not len(sub):
+            continue
+        s = cs.score_scanpaths(_groups(sub), hum, targets, max_steps=10, exclude_self=m == "searcher")
+        scores[m] = s
+        table.append({"method": m, **s.row()})
+    eff = effects(sim)
+    e = eff.set_index("method")
+    ceiling = scores["searcher"].sequence_score
+    metrics = [cmp.Metric(f"{m}.SS", s.sequence_score, human=None if m == "searcher" else ceiling,
+                          note="searcher vs other searcher runs (ceiling)" if m == "searcher" else "")
+               for m, s in scores.items()]
+    metrics += [cmp.Metric(f"{m}.delta", s.delta) for m, s in scores.items() if m != "searcher"]
+    for m in e.index:
+        metrics.append(cmp.Metric(f"{m}.similar_share", float(e.similar_share[m]),
+                                  human=float(e.similar_share.get("searcher", np.nan)),
+                                  note=f"chance {e.chance_share[m]:.3f}"))
+        metrics.append(cmp.Metric(f"{m}.length_slope", float(e.length_slope[m]), float(e.slope_low[m]),
+                                  float(e.slope_high[m]), human=float(e.length_slope.get("searcher", np.nan)),
+                                  note="fixations per similar distractor"))
+    checks = []
+    if "oat_cnn" in e.index:
+        checks.append(cmp.Check("OAT (cnn) fixates target-similar distractors above chance",
+                                bool(e.similar_share["oat_cnn"] > e.chance_share["oat_cnn"]),
+                                f"{e.similar_share['oat_cnn']:.3f} vs chance {e.chance_share['oat_cnn']:.3f}"))
+        checks.append(cmp.Check("OAT (cnn) scanpaths lengthen with similar distractors (slope CI > 0)",
+                                bool(e.slope_low["oat_cnn"] > 0),
+                                f"slope {e.length_slope['oat_cnn']:.3f} [{e.slope_low['oat_cnn']:.3f}, "
+                                f"{e.slope_high['oat_cnn']:.3f}]"))
+    if "oat_cnn" in scores and "oat_none" in scores:
+        a, b = scores["oat_cnn"].sequence_score, scores["oat_none"].sequence_score
+        checks.append(cmp.Check("OAT with appearance matches the searcher better than without (SS)", a > b,
+                                f"{a:.3f} vs {b:.3f}"))
+    if "oat_cnn" in scores and "random" in scores:
+        a, b = scores["oat_cnn"].sequence_score, scores["random"].sequence_score
+        checks.append(cmp.Check("OAT (cnn) SS above random", a > b, f"{a:.3f} vs {b:.3f}"))
+    key = "oat_cnn.SS" if "oat_cnn" in scores else None
+    return cmp.Comparison(tuple(metrics), tuple(checks), key=key,
+                          tables={"methods": pd.DataFrame(table), "effects": eff})
+
+
+# --------------------------------------------------------------------------------------------------- plot
+def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
+    """An example display with searcher and OAT scanpaths; length by similar distractors; similar share."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    ref = sim[sim.method == "searcher"]
+    d0 = int(ref[ref.n_similar == ref.n_similar.max()].display.min())
+    g = sim[sim.display == d0]
+    n_obj = int(sim.object_id.max()) + 1
+    n_cols = int(round(np.sqrt(n_obj * 1.5)))
+    n_cols = n_cols if n_obj % n_cols == 0 else next(c for c in range(n_cols, 0, -1) if n_obj % c == 0)
+    n_rows = n_obj // n_cols
+    tgt = int(g.target_object_id.iloc[0])
+    a = axes[0]
+    simv = np.full(n_obj, np.nan)
+    for _, r in g.drop_duplicates("object_id").iterrows():
+        simv[int(r.object_id)] = r.similarity
+    for o in range(n_obj):
+        r, c = divmod(o, n_cols)
+        col = "#fde0a0" if o == tgt else ("#cde" if simv[o] == 0.5 else "#eeeeee")
+        a.add_patch(plt.Rectangle((c - 0.4, r - 0.4), 0.8, 0.8, facecolor=col, edgecolor="#bbb"))
+    for k, (m, color) in enumerate([("searcher", "black"), ("oat_cnn", "C0"), ("oat_none", "C1")]):
+        sub = g[(g.method == m) & (g["sample"] == 0)].sort_values("fixation_index")
+        if len(sub):
+            x = sub.object_id % n_cols + 0.1 * (k - 1)
+            y = sub.object_id // n_cols + 0.1 * (k - 1)
+            a.plot(x, y, "-o", color=color, ms=3, lw=1, label=f"{m} ({len(sub)} fix.)")
+    a.set_xlim(-0.6, n_cols - 0.4)
+    a.set_ylim(n_rows - 0.4, -0.6)
+    a.set_aspect("equal")
+    a.set_xticks([])
+    a.set_yticks([])
+    a.set_title(f"display {d0}: target (orange), similar distractors (blue)", fontsize=9)
+    a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False)
+    a = axes[1]
+    for m, grp in sim.groupby("method"):
+        L = grp.groupby(["display", "sample"]).agg(n=("object_id", "size"), k=("n_similar", "first"))
+        mean = L.groupby("k").n.mean()
+        a.plot(mean.index, mean.values, "-o", label=m, color="black" if m == "searcher" else None)
+    a.set_xlabel("target-similar distractors")
+    a.set_ylabel("scanpath length (fixations)")
+    a.legend(fontsize=7, frameon=False)
+    a = axes[2]
+    eff = effects(sim, n_obj)
+    a.bar(eff.method, eff.similar_share, color=["black" if m == "searcher" else "C0" for m in eff.method])
+    a.scatter(eff.method, eff.chance_share, marker="_", s=400, color="red", label="chance", zorder=3)
+    a.set_ylabel("share of distractor fixations on similar ones")
+    a.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

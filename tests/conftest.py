@@ -1,0 +1,88 @@
+"""Shared fixtures. Only tests that ask for a fixture use it; nothing here runs otherwise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SLURM_UP = ROOT / ".ci" / "slurm_up.sh"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _which(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
+
+
+def _sinfo_state() -> str | None:
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.split()[0] if out.returncode == 0 and out.stdout.split() else None
+
+
+def _controller_host() -> str | None:
+    try:
+        out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip().startswith("SlurmctldHost"):
+            return value.strip().split("(")[0]
+    return None
+
+
+def _default_partition() -> str | None:
+    out = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=15)
+    names = out.stdout.split()
+    default = [n.rstrip("*") for n in names if n.endswith("*")]
+    return (default or [n.rstrip("*") for n in names] or [None])[0]
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running single-node Slurm cluster whose controller is this machine.
+
+    Started with ``.ci/slurm_up.sh`` (as root) when installed but not running, and stopped again at the end
+    of the session if this fixture started it. Outside CI the tests that use it skip with the reason when
+    Slurm is missing; with ``CI=true`` they fail instead.
+    """
+
+    def unavailable(reason: str):
+        if _in_ci():
+            pytest.fail(f"CI=true but {reason}; .ci/run starts the cluster with .ci/slurm_up.sh")
+        pytest.skip(reason)
+
+    missing = [n for n in ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "srun") if not _which(n)]
+    if missing:
+        unavailable(
+            f"Slurm is not installed (missing {', '.join(missing)}); as root, .ci/slurm_up.sh installs "
+            "and starts a single-node cluster"
+        )
+    started = False
+    if _sinfo_state() not in ("idle", "mix", "alloc", "comp"):  # down, drained or not responding
+        if os.geteuid() != 0:
+            unavailable("the local Slurm cluster is not running and starting it needs root (.ci/slurm_up.sh)")
+        proc = subprocess.run(["bash", str(SLURM_UP)], capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            unavailable(f".ci/slurm_up.sh could not start Slurm: {proc.stdout[-500:]} {proc.stderr[-500:]}")
+        started = "cluster up" in proc.stdout
+    host = _controller_host()
+    if host not in (socket.gethostname(), socket.gethostname().split(".")[0]):
+        unavailable(
+            f"the Slurm controller answering here is {host!r}, not this machine; the tests submit jobs "
+            "only to a local test cluster"
+        )
+    yield {"partition": _default_partition()}
+    if started:
+        subprocess.run(["bash", str(SLURM_UP), "stop"], capture_output=True, timeout=60)

@@ -1,0 +1,199 @@
+"""The top-k attention kernel against its dense jnp reference (interpret mode on the CPU).
+
+Set ``COGSIM_TEST_COMPILED=1`` on a GPU machine to run the same tests on the compiled (Triton) kernel.
+"""
+
+from __future__ import annotations
+
+import doctest
+import functools
+import importlib
+import os
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cogsim.errors import CogsimError
+from cogsim.kernels import reference_flash_attention, reference_topk_attention, topk_attention
+
+COMPILED = os.environ.get("COGSIM_TEST_COMPILED", "") == "1"
+INTERPRET = not COMPILED
+if COMPILED and jax.default_backend() != "gpu":
+    pytest.skip("COGSIM_TEST_COMPILED=1 needs a GPU", allow_module_level=True)
+
+TOL = {"float32": 2e-5, "bfloat16": 2e-2}
+
+
+def _inputs(seed, b, nq, nk, hq, hk, d, dtype=jnp.float32, integer=False):
+    kq, kk, kv = jax.random.split(jax.random.key(seed), 3)
+    q = jax.random.normal(kq, (b, nq, hq, d))
+    k = jax.random.normal(kk, (b, nk, hk, d))
+    if integer:  # small integers: scores are exact in float32 and tie often
+        q, k = jnp.round(q), jnp.round(k)
+    v = jax.random.normal(kv, (b, nk, hk, d))
+    return q.astype(dtype), k.astype(dtype), v.astype(dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("top_k", "kernel"))
+def _run(q, k, v, bias, mask, *, top_k, kernel):
+    fn = functools.partial(topk_attention, interpret=INTERPRET) if kernel else reference_topk_attention
+    return fn(q, k, v, top_k=top_k, bias=bias, mask=mask)
+
+
+def _close(got, want, tol, what=""):
+    got, want = np.asarray(got, np.float32), np.asarray(want, np.float32)
+    scale = max(1.0, float(np.abs(want).max()))
+    err = float(np.abs(got - want).max())
+    assert err <= tol * scale, f"{what}: max abs error {err:.3g} > {tol:.3g} * {scale:.3g}"
+
+
+def _check(q, k, v, bias=None, mask=None, *, top_k):
+    out, idx = _run(q, k, v, bias, mask, top_k=top_k, kernel=True)
+    rout, ridx = _run(q, k, v, bias, mask, top_k=top_k, kernel=False)
+    assert idx.shape == (q.shape[0], q.shape[2], q.shape[1], top_k) and idx.dtype == jnp.int32
+    np.testing.assert_array_equal(np.asarray(idx), np.asarray(ridx))
+    assert out.shape == q.shape and out.dtype == q.dtype
+    _close(out, rout, TOL[q.dtype.name], "out")
+    return out, idx
+
+
+@pytest.mark.parametrize(
+    "nq,nk,top_k", [(1, 1, 1), (7, 7, 3), (100, 129, 8), (129, 100, 1), (33, 257, 16), (5, 9, 9)]
+)
+def test_forward_odd_lengths(nq, nk, top_k):
+    q, k, v = _inputs(0, 2, nq, nk, 2, 2, 16)
+    _check(q, k, v, top_k=top_k)
+
+
+def test_ties_go_to_the_lower_index():
+    q, k, v = _inputs(1, 1, 40, 70, 2, 2, 16, integer=True)
+    _, idx = _check(q, k, v, top_k=6)
+    s = np.einsum("bqhd,bkhd->bhqk", np.asarray(q), np.asarray(k))
+    assert any(len(set(row)) < len(row) for row in s.reshape(-1, 70)[:, :].round(6).tolist())  # ties exist
+    # Explicit: all-equal scores select keys 0..top_k-1 in order.
+    ones = jnp.ones((1, 3, 1, 16))
+    _, idx = topk_attention(ones, jnp.ones((1, 20, 1, 16)), jnp.ones((1, 20, 1, 16)), top_k=4, interpret=INTERPRET)
+    np.testing.assert_array_equal(np.asarray(idx)[0, 0], np.tile(np.arange(4), (3, 1)))
+
+
+def test_bias_mask_gqa_and_short_rows():
+    b, hq, hk, nq, nk = 2, 4, 2, 30, 45
+    q, k, v = _inputs(2, b, nq, nk, hq, hk, 24)
+    bias = jax.random.normal(jax.random.key(3), (1, hq, nq, nk))
+    mask = jax.random.uniform(jax.random.key(4), (b, 1, nq, nk)) < 0.5
+    mask = mask.at[:, :, 0].set(False).at[:, :, 1].set(False).at[:, :, 1, 7].set(True)
+    out, idx = _check(q, k, v, bias, mask, top_k=5)
+    np.testing.assert_array_equal(np.asarray(out[:, 0]), 0.0)  # no visible key: zeros
+    np.testing.assert_array_equal(np.asarray(idx[:, :, 0]), -1)
+    np.testing.assert_array_equal(np.asarray(idx[:, :, 1]), np.broadcast_to([7, -1, -1, -1, -1], (b, hq, 5)))
+    # One visible key: the output is exactly its value.
+    _close(out[:, 1], jnp.repeat(v[:, 7], 2, axis=1), 1e-6, "single key")
+
+
+def test_top_k_equal_to_k_len_is_dense_attention():
+    q, k, v = _inputs(5, 1, 20, 24, 2, 2, 16)
+    out, _ = _run(q, k, v, None, None, top_k=24, kernel=True)
+    _close(out, reference_flash_attention(q, k, v), TOL["float32"], "dense")
+
+
+def test_bfloat16():
+    q, k, v = _inputs(6, 1, 50, 80, 2, 2, 32, jnp.bfloat16)
+    _check(q, k, v, top_k=4)
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_gradients_flow_through_selected_scores(with_bias):
+    b, hq, hk, nq, nk = 1, 2, 1, 21, 37
+    q, k, v = _inputs(7, b, nq, nk, hq, hk, 16)
+    bias = jax.random.normal(jax.random.key(8), (b, 1, nq, nk)) if with_bias else None
+    mask = jax.random.uniform(jax.random.key(9), (1, hq, nq, nk)) < 0.8
+    argnums = (0, 1, 2, 3) if with_bias else (0, 1, 2)
+
+    def loss(q, k, v, bias, kernel):
+        out, _ = _run(q, k, v, bias, mask, top_k=4, kernel=kernel)
+        return jnp.sum(out * jnp.cos(jnp.arange(out.size, dtype=jnp.float32).reshape(out.shape)))
+
+    got = jax.jit(jax.grad(functools.partial(loss, kernel=True), argnums=argnums))(q, k, v, bias)
+    want = jax.jit(jax.grad(functools.partial(loss, kernel=False), argnums=argnums))(q, k, v, bias)
+    for name, g, w in zip(("dq", "dk", "dv", "dbias"), got, want):
+        assert g.shape == w.shape, name
+        _close(g, w, 5e-5, name)
+    assert float(jnp.abs(got[1]).max()) > 0  # selected keys get gradient
+    if with_bias:  # unselected scores get none
+        _, idx = _run(q, k, v, bias, mask, top_k=4, kernel=True)
+        selected = np.zeros((b, hq, nq, nk), bool)
+        ii = np.asarray(idx)
+        for h in range(hq):
+            for i in range(nq):
+                selected[0, h, i, ii[0, h, i][ii[0, h, i] >= 0]] = True
+        assert np.all(np.asarray(got[3])[0, 0][~selected[0].any(0)] == 0)
+
+
+def test_vmap_and_jit():
+    q, k, v = _inputs(10, 3, 12, 30, 1, 1, 16)
+    q, k, v = q[:, None], k[:, None], v[:, None]
+    got = jax.jit(jax.vmap(lambda q, k, v: topk_attention(q, k, v, top_k=3, interpret=INTERPRET)))(q, k, v)
+    want = jax.vmap(lambda q, k, v: reference_topk_attention(q, k, v, top_k=3))(q, k, v)
+    np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
+    _close(got[0], want[0], TOL["float32"])
+
+
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(
+    nq=st.integers(1, 60),
+    nk=st.integers(1, 90),
+    top_k=st.integers(1, 12),
+    groups=st.integers(1, 2),
+    with_mask=st.booleans(),
+    integer=st.booleans(),
+)
+def test_forward_hypothesis_shapes(nq, nk, top_k, groups, with_mask, integer):
+    top_k = min(top_k, nk)
+    q, k, v = _inputs(nq * 7 + nk, 1, nq, nk, groups, 1, 16, integer=integer)
+    mask = jax.random.uniform(jax.random.key(nk), (1, 1, nq, nk)) < 0.6 if with_mask else None
+    _check(q, k, v, None, mask, top_k=top_k)
+
+
+@pytest.mark.parametrize("top_k,nk", [(0, 8), (9, 8), (2.0, 8), (True, 8), (300, 400)])
+def test_top_k_out_of_range_raises(top_k, nk):
+    q = jnp.ones((1, 4, 1, 16))
+    k = jnp.ones((1, nk, 1, 16))
+    with pytest.raises(CogsimError, match=rf"top_k={top_k!r}"):
+        topk_attention(q, k, k, top_k=top_k, interpret=True)
+    if not isinstance(top_k, bool) and top_k != 300:
+        with pytest.raises(CogsimError, match="top_k"):
+            reference_topk_attention(q, k, k, top_k=top_k)
+
+
+def test_block_sizes_must_be_powers_of_two():
+    q = jnp.ones((1, 4, 1, 16))
+    with pytest.raises(CogsimError, match="block_k=24"):
+        topk_attention(q, q, q, top_k=2, block_k=24, interpret=True)
+
+
+def test_gpu_path_lowers_to_triton():
+    shapes = [
+        jax.ShapeDtypeStruct((2, 100, 4, 64), jnp.bfloat16),
+        jax.ShapeDtypeStruct((2, 300, 2, 64), jnp.bfloat16),
+        jax.ShapeDtypeStruct((2, 300, 2, 64), jnp.bfloat16),
+        jax.ShapeDtypeStruct((1, 4, 100, 300), jnp.bfloat16),
+        jax.ShapeDtypeStruct((2, 1, 100, 300), jnp.bool_),
+    ]
+
+    def loss(q, k, v, bias, mask):
+        return jnp.sum(topk_attention(q, k, v, top_k=5, bias=bias, mask=mask)[0].astype(jnp.float32))
+
+    text = jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3))).trace(*shapes).lower(lowering_platforms=("cuda",))
+    assert len(re.findall(r"custom_call @__gpu\$xla\.gpu\.triton", text.as_text())) == 1
+
+
+def test_docstring_examples():
+    for name in ("cogsim.kernels.topk_attention",):
+        m = importlib.import_module(name)
+        result = doctest.testmod(m, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, name

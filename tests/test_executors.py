@@ -1,0 +1,332 @@
+"""The devices and slurm executors: settings, bookkeeping, and real runs that must match the local one."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pandas as pd
+import pytest
+
+from cogsim import cli, executors, sweep
+from cogsim.errors import CogsimError, ConfigError
+from cogsim.store import Store, load
+
+SCENARIO = "change_detection"
+GRID = {"sim_K": [1.0, 2.0, 3.0], "sim_trials": [30, 60]}  # sim_trials is static: two compiled groups
+GRID_ARGS = ["--grid", "sim_K=1.0,2.0,3.0", "--grid", "sim_trials=30,60"]
+SEEDS = 2  # 12 points
+
+
+def _quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def local_ref(tmp_path_factory) -> pd.DataFrame:
+    return sweep.run(
+        SCENARIO, grid=GRID, seeds=SEEDS, out=tmp_path_factory.mktemp("local"), chunk_size=6, log=_quiet
+    ).to_pandas()
+
+
+# ------------------------------------------------------------------------------------------- settings
+def test_parse_time_reads_slurm_formats():
+    assert executors.parse_time(45) == 45
+    assert executors.parse_time("90") == 90
+    assert executors.parse_time("45:30") == 46  # MM:SS, rounded up
+    assert executors.parse_time("02:00:00") == 120
+    assert executors.parse_time("1-12") == 36 * 60
+    assert executors.parse_time("2-00:30:00") == 2 * 1440 + 30
+    for bad in ("abc", "1:2:3:4", "0", "-5", "1-", 0):
+        with pytest.raises(ConfigError, match="slurm.time"):
+            executors.parse_time(bad)
+
+
+def test_slurm_config_precedence_file_stored_and_explicit(tmp_path, monkeypatch):
+    f = tmp_path / "cluster.toml"
+    f.write_text('[slurm]\npartition = "gpu"\ntime = "04:00:00"\nsbatch = ["account=lab"]\n')
+    monkeypatch.setenv("COGSIM_SLURM_CONFIG", str(f))
+    cfg = executors.slurm_config({"time": "30"})
+    assert (cfg.partition, cfg.time, cfg.sbatch) == ("gpu", 30, ("account=lab",))
+    # settings stored by an earlier run of the sweep win over the file; explicit values win over both
+    cfg = executors.slurm_config({"cpus_per_task": 4}, stored={"partition": "cpu", "time": 15})
+    assert (cfg.partition, cfg.time, cfg.cpus_per_task, cfg.sbatch) == ("cpu", 15, 4, ())
+    with pytest.raises(ConfigError, match="partitoin"):
+        executors.slurm_config({"partitoin": "gpu"})
+    with pytest.raises(ConfigError, match="array"):
+        executors.slurm_config({"sbatch": ["array=0-3"]})
+    with pytest.raises(ConfigError, match="array_parallelism"):
+        executors.slurm_config({"array_parallelism": 0})
+    (tmp_path / "bad.toml").write_text("partition = ")
+    with pytest.raises(CogsimError, match="not valid TOML"):
+        executors.load_slurm_config(tmp_path / "bad.toml")
+
+
+def test_sbatch_script_carries_the_options_users_set(tmp_path):
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    cfg = executors.slurm_config(
+        {
+            "partition": "gpu",
+            "time": "1:30:00",
+            "cpus_per_task": 8,
+            "gpus_per_task": 1,
+            "mem": "32G",
+            "array_parallelism": 20,
+            "sbatch": ("account=mylab", "--qos=short", "exclusive"),
+            "setup": ("module load cuda/12.4",),
+        }
+    )
+    text = _make_sbatch_string(
+        command="python -m x", folder=tmp_path, map_count=50, **executors._submitit_parameters(cfg)
+    )
+    for line in (
+        "--partition=gpu",
+        "--time=90",
+        "--cpus-per-task=8",
+        "--gpus-per-node=1",
+        "--mem=32G",
+        "--array=0-49%20",
+        "--account=mylab",
+        "--qos=short",
+        "#SBATCH --exclusive",
+        "module load cuda/12.4",
+    ):
+        assert line in text, line
+    assert "--error" not in text  # one log per task: stderr goes with stdout
+
+
+def test_cli_slurm_flags_override_the_config_file(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('partition = "cpu"\ntime = 20\nsetup = "source ~/env.sh"\n')
+    args = cli._parser().parse_args(
+        [
+            "sweep",
+            SCENARIO,
+            "--grid",
+            "sim_K=1",
+            "--slurm-config",
+            str(f),
+            "--slurm-partition",
+            "gpu",
+            "--slurm-gpus",
+            "2",
+            "--slurm-opt",
+            "qos=long",
+            "--slurm-opt",
+            "account=x",
+            "--slurm-no-wait",
+        ]
+    )
+    s = cli._slurm_settings(args)
+    assert s["partition"] == "gpu" and s["time"] == 20 and s["gpus_per_task"] == 2
+    assert s["sbatch"] == ("qos=long", "account=x") and s["wait"] is False
+    cfg = executors.slurm_config(s)
+    assert cfg.setup == ("source ~/env.sh",)
+    assert cli._slurm_settings(cli._parser().parse_args(["sweep", SCENARIO])) is None
+
+
+def test_submitit_and_jax_are_not_imported_by_the_cli_or_the_executors_module():
+    code = (
+        "import sys, cogsim.cli, cogsim.executors, cogsim.store; "
+        "print(sorted(m for m in ('submitit', 'jax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_tasks_are_cut_within_static_groups(tmp_path):
+    spec = sweep.SweepSpec(SCENARIO, {"sim_K": (1.0, 2.0, 3.0), "sim_trials": (30, 60)}, (0, 1, 2))
+    s = Store(tmp_path / "run")
+    s.add_points(spec.points())
+    tasks = executors._plan_tasks(s, spec, s.pending(), per_task=4)
+    assert sum(len(t) for t in tasks) == 18
+    assert all(len(t) <= 4 for t in tasks)
+    for t in tasks:
+        assert len({p[1]["sim_trials"] for p in t}) == 1  # one static group per task: one compilation
+    assert sorted(p[0] for t in tasks for p in t) == sorted(s.pending())
+
+
+# --------------------------------------------------------------------------------------- bookkeeping
+def _running_store(tmp_path, worker: str, n: int = 3) -> tuple[Store, list[str]]:
+    s = Store(tmp_path / "run")
+    s.add_points([({"x": float(i)}, 0) for i in range(n)])
+    ids = s.pending()
+    s.set_meta("slurm_folder", str(tmp_path / "run" / "slurm"))
+    (tmp_path / "run" / "slurm").mkdir()
+    s.mark(ids, "running", worker=worker, log=str(executors.task_log(tmp_path / "run" / "slurm", "41_2")))
+    return s, ids
+
+
+def test_reconcile_reports_a_task_that_raised_with_its_error_and_log(tmp_path, monkeypatch):
+    s, ids = _running_store(tmp_path, "slurm:41_2")
+    with open(tmp_path / "run" / "slurm" / "41_2_0_result.pkl", "wb") as fh:
+        pickle.dump(("error", "Traceback (most recent call last):\n  ...\nValueError: boom\n"), fh)
+    monkeypatch.setattr(executors, "squeue_alive", lambda ids: {"41_1"})
+    assert executors.reconcile(s) == {}
+    pts = s.points()
+    assert (pts["status"] == "failed").all()
+    assert pts["error"].iloc[0] == "array task 41_2: ValueError: boom"
+    assert pts["log"].iloc[0].endswith("slurm/41_2_0_log.out")
+
+
+def test_reconcile_marks_a_vanished_task_failed_but_keeps_live_ones(tmp_path, monkeypatch):
+    s, ids = _running_store(tmp_path, "slurm:41_2")
+    monkeypatch.setattr(executors, "squeue_alive", lambda ids: {"41_2"})
+    assert executors.reconcile(s) == {"41_2": ids}
+    monkeypatch.setattr(executors, "squeue_alive", lambda ids: None)  # squeue cannot answer: assume alive
+    assert executors.reconcile(s) == {"41_2": ids}
+    monkeypatch.setattr(executors, "squeue_alive", lambda ids: set())
+    gone: dict[str, float] = {}
+    assert executors.reconcile(s, grace_s=60, gone=gone) == {"41_2": ids}  # within the grace period
+    assert s.counts()["running"] == 3
+    # the task wrote one point before it was killed: that point is done, the others failed
+    from cogsim.store import write_shard_file
+
+    write_shard_file(s.root, pd.DataFrame({"point_id": ids[:1], "y": [1.0]}), worker="slurm:41_2")
+    assert executors.reconcile(s) == {}
+    assert s.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 2}
+    assert "ended without a result" in s.points()["error"].iloc[1]
+
+
+def test_reconcile_marks_points_of_a_dead_local_process_failed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    s, ids = _running_store(tmp_path, f"local:{os.uname().nodename}:{dead.pid}")
+    executors.reconcile(s)
+    assert s.counts()["failed"] == 3
+    s2 = Store(tmp_path / "other")
+    s2.add_points([({"x": 1.0}, 0)])
+    s2.mark(s2.pending(), "running", worker=sweep.local_worker())  # this very process: alive
+    executors.reconcile(s2)
+    assert s2.counts()["running"] == 1
+
+
+# ------------------------------------------------------------------------------------------- devices
+def test_devices_executor_shards_over_two_cpu_devices_and_matches_local(local_ref, tmp_path):
+    code = (
+        "import json, sys\n"
+        "from cogsim import sweep\n"
+        f"s = sweep.run({SCENARIO!r}, grid={GRID!r}, seeds={SEEDS}, out=sys.argv[1], chunk_size=3,\n"
+        "              executor='devices', log=lambda *_: None)\n"
+        "print(json.dumps(s.get_meta('executor')))\n"
+    )
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    meta = json.loads(out.stdout.strip().splitlines()[-1])
+    assert meta["name"] == "devices" and len(meta["devices"]) == 2
+    (run_dir,) = tmp_path.iterdir()
+    pd.testing.assert_frame_equal(load(run_dir).to_pandas(), local_ref)
+
+
+# --------------------------------------------------------------------------------- a real Slurm cluster
+def _squeue(name: str) -> dict[str, str]:
+    out = subprocess.run(
+        ["squeue", "-h", "-r", "-n", name, "-o", "%i %T"], capture_output=True, text=True, timeout=30
+    )
+    return dict(line.split() for line in out.stdout.splitlines() if line.strip())
+
+
+def _wait(pred, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.mark.slurm
+def test_slurm_array_survives_a_killed_task_and_a_killed_driver(slurm_cluster, local_ref, tmp_path):
+    name = f"cogsim-test-{uuid.uuid4().hex[:8]}"
+    gate = tmp_path / "gate"
+    out = tmp_path / "runs"
+    cmd = [
+        sys.executable,
+        "-m",
+        "cogsim",
+        "sweep",
+        SCENARIO,
+        *GRID_ARGS,
+        "--seeds",
+        str(SEEDS),
+        "--chunk-size",
+        "6",
+        "--out",
+        str(out),
+        "--executor",
+        "slurm",
+        "--slurm-job-name",
+        name,
+        "--slurm-time",
+        "10",
+        "--slurm-poll",
+        "0.3",
+        "--slurm-setup",
+        f"while [ ! -e {gate} ]; do sleep 0.1; done",
+    ]
+    if slurm_cluster["partition"]:
+        cmd += ["--slurm-partition", slurm_cluster["partition"]]
+    driver_log = tmp_path / "driver.log"
+    with open(driver_log, "w") as log:
+        driver = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # two array tasks (one per static group of 6 points), both held at the gate in their setup line
+        tasks = _wait(
+            lambda: (q := _squeue(name)) and len(q) == 2 and set(q.values()) == {"RUNNING"} and q,
+            90,
+            f"two running array tasks ({driver_log.read_text()[-2000:]})",
+        )
+        survivor, victim = sorted(tasks)
+        subprocess.run(["scancel", "--signal=KILL", "--full", victim], check=True, timeout=30)
+        _wait(lambda: "point(s) failed" in driver_log.read_text(), 60, "the driver to report the killed task")
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        gate.touch()
+    (run_dir,) = out.iterdir()
+    text = driver_log.read_text()
+    assert f"6 point(s) failed in array task {victim} ended without a result" in text, text
+    status = subprocess.run(
+        [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    log_path = executors.task_log(run_dir.resolve() / "slurm", victim)
+    assert f"failed: 6 point(s) in slurm:{victim}" in status and str(log_path) in status, status
+    assert log_path.exists()
+    # resume: waits for the surviving task (not submitted again) and submits only the killed task's points
+    res = subprocess.run(
+        [sys.executable, "-m", "cogsim", "sweep", "--resume", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (
+        "6 to submit" in res.stdout
+        and "submitted Slurm job" in res.stdout
+        and ": 1 task(s), 6 points" in res.stdout
+    )
+    store = load(run_dir)
+    assert store.counts() == {"pending": 0, "running": 0, "done": 12, "failed": 0}
+    df = store.to_pandas()
+    assert df["point_id"].is_unique and len(df) == 12
+    pd.testing.assert_frame_equal(df, local_ref)
+    workers = store.points().set_index("point_id")["worker"]
+    assert (workers == f"slurm:{survivor}").sum() == 6  # the survivor's points were never resubmitted
+    assert not (workers == f"slurm:{victim}").any()

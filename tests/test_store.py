@@ -1,0 +1,193 @@
+"""The sweep store: atomic shards, the index, adoption of orphan shards, concurrent writers, loading."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from cogsim import store as store_mod
+from cogsim.errors import CogsimError
+from cogsim.store import Store, load, write_shard_file
+
+
+def _points(n: int, seeds=(0,)):
+    return [({"x": float(i)}, s) for i in range(n) for s in seeds]
+
+
+def _frame(s: Store, ids, *, tag: str = "a") -> pd.DataFrame:
+    pts = s.points().set_index("point_id")
+    rows = []
+    for pid in ids:
+        params = pd.read_json(pd.io.common.StringIO(f"[{pts.at[pid, 'params']}]")).iloc[0].to_dict()
+        rows.append(
+            {**params, "seed": int(pts.at[pid, "seed"]), "point_id": pid, "y": params["x"] * 2, "tag": tag}
+        )
+    return pd.DataFrame(rows)
+
+
+def test_add_points_is_idempotent_and_keeps_grid_order(tmp_path):
+    s = Store(tmp_path / "run")
+    assert s.add_points(_points(3, seeds=(0, 1))) == 6
+    assert s.add_points(_points(4, seeds=(0, 1))) == 2  # only x=3 is new
+    assert s.counts() == {"pending": 8, "running": 0, "done": 0, "failed": 0}
+    xs = [p for p in s.points()["params"]]
+    assert xs[:2] == ['{"x": 0.0}', '{"x": 0.0}'] and xs[-1] == '{"x": 3.0}'
+
+
+def test_write_shard_marks_done_and_results_come_back_in_grid_order(tmp_path):
+    s = Store(tmp_path / "run")
+    s.add_points(_points(6))
+    ids = s.pending()
+    s.write_shard(_frame(s, ids[3:]), ids[3:], worker="w1")
+    s.write_shard(_frame(s, ids[:3]), ids[:3], worker="w2")
+    assert s.counts()["done"] == 6 and s.pending() == []
+    df = s.to_pandas()
+    assert list(df["x"]) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert df["point_id"].is_unique
+
+
+def test_a_point_finished_twice_is_returned_once_with_the_first_result(tmp_path):
+    s = Store(tmp_path / "run")
+    s.add_points(_points(4))
+    ids = s.pending()
+    s.write_shard(_frame(s, ids[:3], tag="first"), ids[:3])
+    assert s.write_shard(_frame(s, ids[:2], tag="second"), ids[:2]) is None  # all done already: not kept
+    s.write_shard(_frame(s, ids[2:], tag="third"), ids[2:])  # overlaps one done point
+    df = s.to_pandas()
+    assert len(df) == 4 and df["point_id"].is_unique
+    assert list(df["tag"]) == ["first", "first", "first", "third"]
+
+
+def test_orphan_shards_are_adopted_once(tmp_path):
+    s = Store(tmp_path / "run")
+    s.add_points(_points(5))
+    ids = s.pending()
+    write_shard_file(s.root, _frame(s, ids[:2]), worker="slurm:7_0")
+    write_shard_file(s.root, _frame(s, ids[1:4], tag="late"), worker="slurm:7_1")  # overlaps ids[1]
+    assert s.counts()["done"] == 0  # the index does not know yet
+    assert s.sync() == 4
+    assert s.sync() == 0
+    assert s.counts() == {"pending": 1, "running": 0, "done": 4, "failed": 0}
+    df = s.to_pandas()
+    assert len(df) == 4 and df["point_id"].is_unique
+    assert s.pending() == ids[4:]
+
+
+def test_shard_without_point_ids_cannot_bypass_the_index(tmp_path):
+    s = Store(tmp_path / "run")
+    with pytest.raises(CogsimError, match="point_id"):
+        write_shard_file(s.root, pd.DataFrame({"x": [1.0]}))
+
+
+def test_sync_between_shard_rename_and_index_commit_loses_nothing(tmp_path, monkeypatch):
+    """A concurrent sync() may adopt a shard before its writer commits; the writer must not delete it."""
+    s = Store(tmp_path / "run")
+    s.add_points(_points(3))
+    ids = s.pending()
+    real = store_mod.atomic_write_parquet
+
+    def write_then_sync(path, df):
+        real(path, df)
+        Store(s.root).sync()  # another process adopts the fresh shard right now
+
+    monkeypatch.setattr(store_mod, "atomic_write_parquet", write_then_sync)
+    path = s.write_shard(_frame(s, ids), ids)
+    assert path is not None and path.exists()
+    assert s.counts()["done"] == 3
+    assert len(s.to_pandas()) == 3
+
+
+def test_mark_records_failures_with_log_and_never_downgrades_done(tmp_path):
+    s = Store(tmp_path / "run")
+    s.add_points(_points(3))
+    ids = s.pending()
+    s.write_shard(_frame(s, ids[:1]), ids[:1])
+    s.mark(ids, "failed", worker="slurm:3_1", error="boom", log="/logs/3_1_0_log.out")
+    pts = s.points().set_index("point_id")
+    assert pts.at[ids[0], "status"] == "done"
+    assert (pts.loc[ids[1:], "status"] == "failed").all()
+    assert (pts.loc[ids[1:], "log"] == "/logs/3_1_0_log.out").all()
+    assert s.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 2}
+    assert s.pending() == ids[1:]  # failed points run again
+    with pytest.raises(CogsimError, match="status"):
+        s.mark(ids, "bogus")
+
+
+def test_to_xarray_has_one_dimension_per_swept_field_and_seed(tmp_path):
+    s = Store(tmp_path / "run")
+    pts = [({"a": a, "b": b}, seed) for a in (1.0, 2.0) for b in (10, 20, 30) for seed in (0, 1)]
+    s.add_points(pts)
+    s.set_meta("dims", ["a", "b"])
+    ids = s.pending()
+    df = pd.DataFrame(
+        [
+            {**p, "seed": seed, "point_id": i, "m": p["a"] * p["b"] + seed}
+            for (p, seed), i in zip(pts, ids, strict=True)
+        ]
+    )
+    s.write_shard(df, ids)
+    ds = s.to_xarray()
+    assert dict(ds.sizes) == {"a": 2, "b": 3, "seed": 2}
+    assert float(ds["m"].sel(a=2.0, b=30, seed=1)) == 61.0
+    s2 = Store(tmp_path / "long")
+    s2.add_points(pts[:1])
+    s2.set_meta("dims", ["a", "b"])
+    (pid,) = s2.pending()
+    s2.write_shard(
+        pd.DataFrame({"a": [1.0, 1.0], "b": [10, 10], "seed": [0, 0], "point_id": [pid, pid]}), [pid]
+    )
+    with pytest.raises(CogsimError, match="to_pandas"):
+        s2.to_xarray()
+
+
+def test_load_needs_an_existing_run(tmp_path):
+    with pytest.raises(CogsimError, match="index.sqlite"):
+        load(tmp_path / "nothing")
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, pandas as pd
+    from cogsim.store import Store, write_shard_file
+    root, order, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    s = Store(root)
+    ids = s.pending()
+    ids = ids if order == "fwd" else ids[::-1]
+    for i in range(0, len(ids), 3):
+        chunk = ids[i : i + 3]
+        df = pd.DataFrame({"point_id": chunk, "y": [len(p) for p in chunk], "writer": order})
+        if mode == "index":
+            s.write_shard(df, chunk, worker=order)
+        else:
+            write_shard_file(root, df, worker=order)
+            s.sync()
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["index", "files"])
+def test_two_processes_writing_one_store_do_not_corrupt_it(tmp_path, mode):
+    s = Store(tmp_path / "run")
+    s.add_points(_points(120))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(s.root), order, mode], stderr=subprocess.PIPE, text=True
+        )
+        for order in ("fwd", "rev")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    s.sync()
+    with sqlite3.connect(s.root / "index.sqlite") as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert s.counts() == {"pending": 0, "running": 0, "done": 120, "failed": 0}
+    df = s.to_pandas()
+    assert len(df) == 120 and df["point_id"].is_unique
+    assert list(df["point_id"]) == list(s.points()["point_id"])
+    assert set(df["writer"]) <= {"fwd", "rev"}

@@ -1,0 +1,213 @@
+"""Local sweeps: grid parsing, vectorised evaluation, chunking, seeds, crashes, SIGKILL and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cogsim import cli, runner, sweep
+from cogsim.errors import CogsimError
+from cogsim.store import Store, load
+
+SCENARIO = "change_detection"
+GRID = {"sim_K": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0], "sim_a": [0.7, 0.85, 1.0]}
+SEEDS = 4  # 10 x 3 x 4 = 120 points, one static group (all swept fields are vectorised)
+GRID_ARGS = ["--grid", "sim_K=" + ",".join(map(str, GRID["sim_K"])), "--grid", "sim_a=0.7,0.85,1.0"]
+
+
+def _quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> pd.DataFrame:
+    store = sweep.run(
+        SCENARIO, grid=GRID, seeds=SEEDS, out=tmp_path_factory.mktemp("ref"), chunk_size=64, log=_quiet
+    )
+    return store.to_pandas()
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_parse_grid_types_values_and_rejects_bad_input():
+    base = runner.make_config(SCENARIO)
+    assert sweep.parse_grid(["sim_K=1,2.5", "sim_trials=10,20"], base) == {
+        "sim_K": (1.0, 2.5),
+        "sim_trials": (10, 20),
+    }
+    with pytest.raises(CogsimError, match="field=v1,v2"):
+        sweep.parse_grid(["sim_K"], base)
+    with pytest.raises(CogsimError, match="sim_KK"):
+        sweep.parse_grid(["sim_KK=1,2"], base)
+    with pytest.raises(CogsimError, match="sim_K"):
+        sweep.parse_grid(["sim_K=1,99"], base)  # above the field's range
+    with pytest.raises(CogsimError, match="twice"):
+        sweep.parse_grid(["sim_K=1", "sim_K=2"], base)
+
+
+def test_local_sweep_covers_the_grid_once_with_one_row_per_point(reference):
+    assert len(reference) == 10 * 3 * SEEDS
+    assert reference["point_id"].is_unique
+    assert sorted(reference["seed"].unique()) == [0, 1, 2, 3]
+    # the likelihood of the real data does not depend on the seed; the simulated observer does
+    ll = reference.groupby(["sim_K", "sim_a"])["loglik"].nunique()
+    assert (ll == 1).all()
+    acc = reference.groupby(["sim_K", "sim_a"])["accuracy_n5"].nunique()
+    assert (acc > 1).any()
+    # a larger capacity gives a better simulated accuracy at set size 8 (averaged over seeds and a)
+    by_k = reference.groupby("sim_K")["accuracy_n8"].mean()
+    assert by_k.loc[6.0] > by_k.loc[0.5] + 0.1
+
+
+def test_results_do_not_depend_on_chunk_size(reference, tmp_path):
+    df = sweep.run(SCENARIO, grid=GRID, seeds=SEEDS, out=tmp_path, chunk_size=40, log=_quiet).to_pandas()
+    pd.testing.assert_frame_equal(df, reference)  # 3 chunks of 40 vs 2 of 64 (the last one padded)
+
+
+def test_same_root_seed_same_numbers_other_root_seed_other_numbers(reference, tmp_path):
+    df1 = sweep.run(
+        SCENARIO, grid=GRID, seeds=SEEDS, root_seed=1, out=tmp_path, chunk_size=40, log=_quiet
+    ).to_pandas()
+    assert df1["point_id"].tolist() == reference["point_id"].tolist()
+    assert (df1["loglik"] == reference["loglik"]).all()  # no randomness in the likelihood of the data
+    assert (df1["accuracy_n5"] != reference["accuracy_n5"]).mean() > 0.5  # other simulated observers
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_rerunning_a_finished_sweep_computes_nothing(reference, tmp_path):
+    out = tmp_path / "runs"
+    s = sweep.run(SCENARIO, grid=GRID, seeds=SEEDS, out=out, chunk_size=40, log=_quiet)
+    shards = sorted(p.name for p in (s.root / "shards").iterdir())
+    lines: list[str] = []
+    s2 = sweep.run(SCENARIO, grid=GRID, seeds=SEEDS, out=out, chunk_size=40, log=lines.append)
+    assert s2.root == s.root and "120 done, 0 to run" in lines[0]
+    assert sorted(p.name for p in (s.root / "shards").iterdir()) == shards
+    other = sweep.run(SCENARIO, grid=GRID, seeds=SEEDS, root_seed=5, out=out, chunk_size=40, log=_quiet)
+    assert other.root != s.root  # the root seed is part of the run's identity
+
+
+def test_a_crash_mid_sweep_keeps_finished_chunks_and_resume_runs_the_rest(
+    reference, tmp_path, monkeypatch, capsys
+):
+    calls = {"n": 0}
+    real = Store.write_shard
+
+    def crash_on_third(self, df, ids, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk on fire")
+        return real(self, df, ids, **kw)
+
+    monkeypatch.setattr(Store, "write_shard", crash_on_third)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        sweep.run(SCENARIO, grid=GRID, seeds=SEEDS, out=tmp_path, chunk_size=40, log=_quiet)
+    monkeypatch.setattr(Store, "write_shard", real)
+    (run_dir,) = tmp_path.iterdir()
+    s = load(run_dir)
+    assert s.counts() == {"pending": 0, "running": 0, "done": 80, "failed": 40}
+    code, out, _ = _cli(["sweep", "status", str(run_dir)], capsys)
+    assert code == 0 and "failed: 40" in out and "disk on fire" in out and "--resume" in out
+    code, out, err = _cli(["sweep", "--resume", str(run_dir)], capsys)
+    assert code == 0, err
+    assert "120 of 120 points done" in out
+    pd.testing.assert_frame_equal(s.to_pandas(), reference)
+
+
+def test_sigkill_mid_sweep_then_the_same_command_finishes_every_point_once(reference, tmp_path):
+    # 10 values of sim_K x sim_a = 0.7 x 4 seeds = 40 points, one shard each: a subset of the reference grid
+    cmd = [
+        sys.executable,
+        "-m",
+        "cogsim",
+        "sweep",
+        SCENARIO,
+        GRID_ARGS[0],
+        GRID_ARGS[1],
+        "--grid",
+        "sim_a=0.7",
+        "--seeds",
+        str(SEEDS),
+        "--chunk-size",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    n = 40
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp_path.parent / f"{tmp_path.name}-jaxcache")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            runs = list(tmp_path.iterdir())
+            if runs and (runs[0] / "index.sqlite").exists():
+                try:
+                    if Store(runs[0]).counts()["done"] >= 3:
+                        break
+                except Exception:  # noqa: BLE001 - the index may be mid-creation
+                    pass
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    (run_dir,) = tmp_path.iterdir()
+    s = load(run_dir)
+    s.sync()  # a shard renamed into place just before the kill, but not yet in the index, counts as done
+    killed_at = s.counts()
+    assert 3 <= killed_at["done"] < n, f"the sweep was not killed mid-run: {killed_at}"
+    assert killed_at["running"] == n - killed_at["done"]  # the dead process still holds them
+    out = subprocess.run(
+        [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert f"failed: {n - killed_at['done']}" in out and "killed" in out  # status sees the process is gone
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"{killed_at['done']} done, {n - killed_at['done']} to run" in again.stdout
+    s = load(run_dir)
+    assert s.counts() == {"pending": 0, "running": 0, "done": n, "failed": 0}
+    df = s.to_pandas()
+    assert df["point_id"].is_unique and len(df) == n
+    expected = reference[reference["sim_a"] == 0.7].reset_index(drop=True)
+    pd.testing.assert_frame_equal(df, expected)
+
+
+def test_cli_sweep_reports_bad_input_with_status_2(tmp_path, capsys):
+    code, _, err = _cli(["sweep"], capsys)
+    assert code == 2 and "scenario name" in err
+    code, _, err = _cli(
+        [
+            "sweep",
+            SCENARIO,
+            "--grid",
+            "sim_K=1",
+            "--slurm-partition",
+            "gpu",
+            "--executor",
+            "local",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 2 and "--executor slurm" in err
+    code, _, err = _cli(["sweep", "--resume", str(tmp_path / "nope")], capsys)
+    assert code == 2 and "no sweep run" in err
+    code, _, err = _cli(
+        ["sweep", SCENARIO, "--grid", "sim_K=1", "--chunk-size", "0", "--out", str(tmp_path)], capsys
+    )
+    assert code == 2 and "chunk_size" in err
+    assert not list(Path(tmp_path).iterdir())  # nothing was created by bad commands
