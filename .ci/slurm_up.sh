@@ -27,7 +27,7 @@ cluster_up() {
 
 if [ "${1:-}" = "stop" ]; then
   for f in "${PIDS[@]}"; do
-    if alive "$f"; then kill "$(cat "$f")" && log "stopped pid $(cat "$f") ($f)"; fi
+    if alive "$f"; then pid=$(cat "$f"); kill "$pid" && log "stopped pid $pid ($f)"; fi
   done
   exit 0
 fi

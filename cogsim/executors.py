@@ -193,6 +193,7 @@ def _submitit_parameters(cfg: SlurmConfig) -> dict[str, Any]:
         "time": cfg.time,
         "array_parallelism": cfg.array_parallelism,
         "stderr_to_stdout": True,
+        "wckey": None,  # submitit sets "--wckey=submitit" by default; not every cluster accepts it
     }
     if cfg.partition:
         params["partition"] = cfg.partition
@@ -339,7 +340,7 @@ def reconcile(
                 error = f"array task {rest} finished without writing these points"
             store.mark(still, "failed", error=error, log=logs.get(worker) or str(task_log(folder, rest)))
             if log:
-                log(f"sweep: {len(still)} point(s) failed in {error} (log: {logs.get(worker)})")
+                log(f"sweep: {len(still)} point(s) failed: {error} (log: {logs.get(worker)})")
         elif kind == "local":
             w_host, _, pid = rest.rpartition(":")
             if w_host == host and pid.isdigit() and not _pid_alive(int(pid)):

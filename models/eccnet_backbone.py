@@ -268,10 +268,16 @@ def target_features(params: Mapping[str, Any], t: Float[Array, "b h h 3"], geo: 
 
 
 def classifier_features(params: Mapping[str, Any], x: Float[Array, "b h w 3"]) -> Array:
-    """Global average of conv5_3 with uniform 2x2 average pooling between blocks (used for training)."""
+    """Global average of conv5_3 with 2x2 average pooling between blocks (used for training).
+
+    The input side must be a multiple of 16 (the pooling is a reshape-mean, which differentiates fast).
+    """
+    if x.shape[1] % 16 or x.shape[2] % 16:
+        raise CogsimError(f"classifier_features: image side must be a multiple of 16; got {x.shape[1:3]}")
     for b in (1, 2, 3, 4):
         x = _block(params, x, b)
-        x = ecc_avg_pool(x, _uniform(x.shape[1], 2))
+        n, h, w, c = x.shape
+        x = x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
     return jnp.mean(_block(params, x, 5), axis=(1, 2))
 
 

@@ -548,6 +548,28 @@ def sequence_loss(model: OAT, d: Displays, seqs: Int[Array, "batch L"], *, key: 
     return loss, {"accuracy": acc}
 
 
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _logits_jit(graphdef, state, d, seq_in):
+    return nnx.merge(graphdef, state)(d, seq_in)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _loss_jit(graphdef, state, d, seqs):
+    return sequence_loss(nnx.merge(graphdef, state), d, seqs)
+
+
+def teacher_forced_logits(model: OAT, displays: Displays, seq_in: Int[Array, "batch T"]) -> jax.Array:
+    """Jitted :meth:`OAT.__call__` without dropout: masked pointer logits ``[B, T, N + 2]``."""
+    graphdef, state = nnx.split(model)
+    return _logits_jit(graphdef, state, _as_jax(displays), jnp.asarray(seq_in, jnp.int32))
+
+
+def teacher_forced_loss(model: OAT, displays: Displays, seqs: Int[Array, "batch L"]) -> tuple[jax.Array, dict]:
+    """Jitted :func:`sequence_loss` without dropout: ``(mean NLL, {"accuracy": ...})``."""
+    graphdef, state = nnx.split(model)
+    return _loss_jit(graphdef, state, _as_jax(displays), jnp.asarray(seqs, jnp.int32))
+
+
 # --------------------------------------------------------------------------------------------- decoding
 def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
     """Decodes one scanpath per display with a key-value cache; returns ``[B, max_len]`` tokens."""
@@ -775,13 +797,21 @@ def fit(
 
 
 # ------------------------------------------------------------------------------------------ save / load
-def save(path: str | os.PathLike, model: OAT) -> Path:
+def save(path: str | os.PathLike, model: OAT, *, meta: dict[str, Any] | None = None) -> Path:
     """Writes ``path/config.json`` and ``path/state.npz`` (the flattened ``nnx.State``; no pickle).
+
+    Args:
+      path: the folder (created).
+      model: the model.
+      meta: optional JSON-ready notes (e.g. the decoding length, the training summary), read back by
+        :func:`load_meta`.
 
     Example:
       >>> # oat.save("runs/oat_model", model); model2 = oat.load("runs/oat_model")
     """
     path = Path(path)
+    if meta is not None:
+        atomic_write_text(path / "meta.json", json.dumps(meta, indent=2, default=float))
     flat = nnx.to_flat_state(nnx.state(model))
     arrays = {"/".join(map(str, k)): np.asarray(v.get_value()) for k, v in flat}
     buf = io.BytesIO()
@@ -820,6 +850,12 @@ def load(path: str | os.PathLike) -> OAT:
         v.set_value(jnp.asarray(stored[name], dtype=v.get_value().dtype))
     nnx.update(model, nnx.from_flat_state(flat))
     return model
+
+
+def load_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` notes written by :func:`save` (empty when there are none)."""
+    f = Path(path) / "meta.json"
+    return json.loads(f.read_text()) if f.is_file() else {}
 
 
 def config_to_dict(config: OATConfig) -> dict[str, Any]:

@@ -329,10 +329,12 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             raise CogsimError(f"load_model: {config.load_model!r} holds a {mc.n_rows}x{mc.n_cols} "
                               f"'{mc.appearance}' model; this scenario needs a 6x14 'embedding' or 'none' model")
         info = {"loaded_from": config.load_model}
+        longest = oat.load_meta(config.load_model).get("longest", 60)
     else:
         model, info = train_model(config, fix, trials, key=k_model)
+        longest = info["longest"]
         if config.save_model:
-            oat.save(config.save_model, model)
+            oat.save(config.save_model, model, meta=info)
     if config.eval_data:
         e_fix, e_trials = load_collages(config.eval_data)
     else:
@@ -343,7 +345,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     if not ids:
         raise CogsimError("book_cover_scanpaths: no evaluation scanpaths (check eval_first/eval_last/eval_data)")
     targets = e_trials.set_index("trial").target_object_id
-    max_len = config.max_len or info.get("longest", 60) + 1
+    max_len = config.max_len or longest + 1
     disp = displays_for(e_trials, ids)
     if model.config.appearance == "none":
         disp = disp._replace(appearance=None)

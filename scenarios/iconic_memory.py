@@ -40,8 +40,8 @@ class Config:
     """Readout model and fit settings (the defaults are fixed in advance, not fitted)."""
 
     dim: int = field(32, low=2, doc="letter embedding size")
-    beta: float = field(1.0, low=1e-6, doc="inverse temperature of the letter decode")
-    noise: float = field(1.0, low=0.0, doc="std of the readout noise added to q")
+    beta: float = field(2.0, low=1e-6, doc="inverse temperature of the letter decode")
+    noise: float = field(0.5, low=0.0, doc="std of the readout noise added to q")
     cycle_s: float = field(0.05, low=1e-3, doc="seconds per decoding cycle (one letter)")
     cue_delays: tuple[float, ...] = field((0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset")
     n_trials: int = field(1000, low=1, doc="trials per condition in the final simulation")

@@ -100,6 +100,7 @@ def test_sbatch_script_carries_the_options_users_set(tmp_path):
     ):
         assert line in text, line
     assert "--error" not in text  # one log per task: stderr goes with stdout
+    assert "--wckey" not in text
 
 
 def test_cli_slurm_flags_override_the_config_file(tmp_path):
@@ -282,13 +283,14 @@ def test_slurm_array_survives_a_killed_task_and_a_killed_driver(slurm_cluster, l
     with open(driver_log, "w") as log:
         driver = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        # two array tasks (one per static group of 6 points), both held at the gate in their setup line
+        # two array tasks (one per static group of 6 points), held at the gate in their setup line
         tasks = _wait(
-            lambda: (q := _squeue(name)) and len(q) == 2 and set(q.values()) == {"RUNNING"} and q,
+            lambda: (q := _squeue(name)) and len(q) == 2 and "RUNNING" in q.values() and q,
             90,
-            f"two running array tasks ({driver_log.read_text()[-2000:]})",
+            f"two array tasks, one running ({driver_log.read_text()[-2000:]})",
         )
-        survivor, victim = sorted(tasks)
+        victim = max(t for t, state in tasks.items() if state == "RUNNING")
+        (survivor,) = set(tasks) - {victim}
         subprocess.run(["scancel", "--signal=KILL", "--full", victim], check=True, timeout=30)
         _wait(lambda: "point(s) failed" in driver_log.read_text(), 60, "the driver to report the killed task")
         os.kill(driver.pid, signal.SIGKILL)
@@ -299,7 +301,7 @@ def test_slurm_array_survives_a_killed_task_and_a_killed_driver(slurm_cluster, l
         gate.touch()
     (run_dir,) = out.iterdir()
     text = driver_log.read_text()
-    assert f"6 point(s) failed in array task {victim} ended without a result" in text, text
+    assert f"6 point(s) failed: array task {victim} ended without a result" in text, text
     status = subprocess.run(
         [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
         capture_output=True,

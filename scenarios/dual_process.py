@@ -1,0 +1,177 @@
+"""Dual-process learning by weight forgetting (Anand, Lepori, Merullo & Pavlick, ICLR 2025), in Reddy's toy.
+
+The toy network of :mod:`cogsim.models.induction` gets a learned item embedding (a ``D x D`` matrix applied
+to the content of item tokens, initialised as a random orthogonal matrix). Three training regimes on a
+Zipf-distributed bursty task:
+
+- standard: no resets;
+- active forgetting: the item embedding is re-initialised every ``reset_every`` steps for the whole run;
+- temporary forgetting: the same resets only while ``step < forget_until``, then normal training.
+
+Measured after training: in-context accuracy on novel classes (IC), in-weights accuracy (IW) on frequent
+("head") and rare ("tail") classes, and, for head and tail classes, accuracy on bursty contexts whose labels
+are swapped (IC2: scored against the swapped label, i.e. following the context rather than the weights).
+Anand et al. report that active forgetting keeps structural in-context learning and removes in-weights
+learning, and that temporary forgetting yields in-weights learning for frequent tokens and in-context
+learning for rare ones. Their toy setting is a 6-layer BERT (AdamW); here the schedule is applied to the
+two-layer toy network with SGD. All conditions and seeds train at once (one vmapped call).
+
+These are not human data: :func:`human` returns the paper's qualitative targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import compare as _compare
+from cogsim import plots
+from cogsim.config import field
+from cogsim.models import induction as ind
+
+DESCRIPTION = "Anand et al. 2025: active/temporary forgetting of item embeddings steers IC vs IW learning"
+
+CONDITIONS = ("standard", "active", "temporary")
+MEASURES = ("ic_acc", "iw_acc", "iw_head_acc", "iw_tail_acc", "ic2_head_acc", "ic2_tail_acc")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Task, forgetting schedule and training."""
+
+    K: int = field(1024, low=1, doc="classes")
+    L: int = field(32, low=2, doc="labels")
+    N: int = field(8, low=1, doc="item-label pairs per context")
+    D: int = field(63, low=1, doc="content dimension")
+    N_max: int = field(32, low=1, doc="position slots are 2 N_max + 1")
+    eps: float = field(0.1, low=0.0, doc="within-class noise")
+    B: int = field(2, low=1, doc="burstiness")
+    p_B: float = field(0.9, low=0.0, high=1.0, doc="fraction of bursty sequences")
+    alpha: float = field(1.2, low=0.0, doc="Zipf exponent (Anand et al.: 0, 1.0001, 1.2, 1.5)")
+    head_frac: float = field(1 / 32, low=0.0, high=1.0, doc="frequent classes: the top head_frac ranks")
+    tail_frac: float = field(0.5, low=0.0, high=1.0, doc="rare classes: the bottom tail_frac ranks")
+    reset_every: int = field(10, low=1, doc="steps between item-embedding resets")
+    forget_until: int = field(2000, low=1, doc="temporary forgetting: resets only before this step")
+    lr: float = field(0.01, low=0.0, doc="SGD learning rate")
+    batch_size: int = field(128, low=1, doc="sequences per step")
+    weight_decay: float = field(1e-6, low=0.0, doc="multiplicative weight decay per step")
+    num_steps: int = field(60_000, low=1, doc="training steps")
+    log_every: int = field(2000, low=1, doc="steps between evaluations")
+    n_test: int = field(10_000, low=1, doc="sequences per test set")
+    eval_chunk: int = field(1000, low=1, doc="test sequences per forward pass")
+    n_seeds: int = field(6, low=1, doc="seeds per condition")
+
+
+PRESETS = {
+    # The small task of the other quick presets (token dim 24, 8 labels, N = 4), lr 0.1, 2 seeds.
+    "quick": Config(K=512, L=8, N=4, D=15, N_max=4, B=2, p_B=0.9, alpha=1.2, reset_every=10, forget_until=1000,
+                    lr=0.1, num_steps=2500, log_every=250, n_test=500, eval_chunk=500, n_seeds=2),
+    "paper": Config(),
+}
+
+
+def _extra_sets(cfg: Config):
+    K = cfg.K
+    head = jnp.where(jnp.arange(K) < max(1, round(cfg.head_frac * K)), 0.0, -jnp.inf)
+    tail = jnp.where(jnp.arange(K) >= K - max(1, round(cfg.tail_frac * K)), 0.0, -jnp.inf)
+    return lambda task: {"iw_head": ("iw", head), "iw_tail": ("iw", tail), "ic2_head": ("ic2", head),
+                         "ic2_tail": ("ic2", tail)}
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Learning curves of the three conditions (``condition``, ``seed``, ``step``, accuracies).
+
+    Example:
+      >>> # df = simulate(PRESETS["quick"], key=jax.random.key(0))
+    """
+    task = ind.TaskConfig(K=config.K, L=config.L, N=config.N, D=config.D, eps=config.eps, B=config.B,
+                          p_B=config.p_B, alpha=config.alpha, N_max=config.N_max)
+    net = ind.NetConfig(item_embedding=True)
+    tcfg = ind.TrainConfig(lr=config.lr, batch_size=config.batch_size, weight_decay=config.weight_decay,
+                           num_steps=config.num_steps, log_every=config.log_every, n_test=config.n_test,
+                           eval_chunk=config.eval_chunk)
+    every = [0, config.reset_every, config.reset_every]
+    until = [-1, -1, config.forget_until]
+    hist = ind.run_grid(key, task, net, tcfg, grid={"alpha": [config.alpha] * 3}, n_seeds=config.n_seeds,
+                        schedules=ind.ForgetSchedule(every, until), extra_sets=_extra_sets(config))
+    frames = [ind.history_frame({k: v[i] for k, v in hist.items()}, condition=c, L=config.L)
+              for i, c in enumerate(CONDITIONS)]
+    out = pd.concat(frames, ignore_index=True)
+    out["forget_until"] = config.forget_until
+    return out
+
+
+def human() -> pd.DataFrame:
+    """Not human data: the qualitative targets of Anand et al. (ICLR 2025)."""
+    rows = [
+        ("active", "ic_acc", "high", "active forgetting keeps structural in-context learning"),
+        ("active", "iw_acc", "chance", "active forgetting removes in-weights learning"),
+        ("temporary", "iw_head_acc", "high", "temporary forgetting: in-weights learning for frequent tokens"),
+        ("temporary", "ic2_tail_acc", "high", "temporary forgetting: in-context learning for rare tokens"),
+    ]
+    return pd.DataFrame(rows, columns=["condition", "measure", "target", "note"]).assign(
+        source="Anand, Lepori, Merullo & Pavlick, ICLR 2025")
+
+
+def final_table(sim: pd.DataFrame) -> pd.DataFrame:
+    """Mean and per-seed spread of every measure per condition at the last step."""
+    last = sim[sim["step"] == sim["step"].max()]
+    g = last.groupby("condition")
+    mean = g[list(MEASURES)].mean()
+    sd = g[list(MEASURES)].std().add_suffix("_sd")
+    return mean.join(sd).reindex(list(CONDITIONS)).reset_index()
+
+
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
+    """Active: IC > 0.5 and IW on frequent classes < 2 / L; temporary: IW(head) > 0.5 and IC2(tail) > 0.5."""
+    tab = final_table(sim).set_index("condition")
+    L = float(sim["L"].iloc[0])
+    metrics = []
+    for c in CONDITIONS:
+        for m in MEASURES:
+            metrics.append(_compare.Metric(f"{c}_{m}", float(tab.loc[c, m]),
+                                           note=f"sd over seeds {float(tab.loc[c, m + '_sd']):.3f}"))
+    checks = [
+        _compare.Check("active forgetting keeps in-context learning (IC > 0.5)",
+                       bool(tab.loc["active", "ic_acc"] > 0.5), f"IC = {tab.loc['active', 'ic_acc']:.3f}"),
+        _compare.Check("active forgetting removes in-weights learning (IW on frequent classes < 2/L)",
+                       bool(tab.loc["active", "iw_head_acc"] < 2 / L),
+                       f"IW(head) = {tab.loc['active', 'iw_head_acc']:.3f}, chance {1 / L:.3f}"),
+        _compare.Check("temporary forgetting: in-weights for frequent classes (IW(head) > 0.5)",
+                       bool(tab.loc["temporary", "iw_head_acc"] > 0.5),
+                       f"IW(head) = {tab.loc['temporary', 'iw_head_acc']:.3f}"),
+        _compare.Check("temporary forgetting: in-context for rare classes (IC2(tail) > 0.5)",
+                       bool(tab.loc["temporary", "ic2_tail_acc"] > 0.5),
+                       f"IC2(tail) = {tab.loc['temporary', 'ic2_tail_acc']:.3f}"),
+    ]
+    return _compare.Comparison(tuple(metrics), tuple(checks), key="temporary_ic2_tail_acc",
+                               tables={"final": tab.reset_index()})
+
+
+def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
+    """Per condition: learning curves of IC, IW(head), IW(tail), IC2(tail); last panel: final bars."""
+    fig, axes = plots.panels(4, ncols=2, size=(4.6, 3.3))
+    L = float(sim["L"].iloc[0])
+    for a, c in zip(axes[:3], CONDITIONS):
+        g = sim[sim["condition"] == c].groupby("step", as_index=False).mean(numeric_only=True)
+        plots.curve(g, x="step", ys=["ic_acc", "iw_head_acc", "iw_tail_acc", "ic2_tail_acc"], ax=a, title=c)
+        if c == "temporary":
+            a.axvline(float(sim["forget_until"].iloc[0]), color="gray", ls=":", lw=0.8)
+        a.axhline(1 / L, color="gray", ls="--", lw=0.8)
+        a.set_ylim(0, 1.02)
+    tab = final_table(sim)
+    x = np.arange(len(MEASURES))
+    w = 0.27
+    for i, c in enumerate(CONDITIONS):
+        row = tab[tab["condition"] == c]
+        axes[3].bar(x + (i - 1) * w, [float(row[m].iloc[0]) for m in MEASURES], w, label=c)
+    axes[3].set_xticks(x, [m.replace("_acc", "") for m in MEASURES], rotation=30, fontsize=7)
+    axes[3].set_ylim(0, 1.02)
+    axes[3].set_title("final accuracy")
+    axes[3].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

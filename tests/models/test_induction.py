@@ -1,0 +1,191 @@
+"""Reddy's in-context classification task, the attention-only network and its training."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cogsim import config
+from cogsim.errors import ConfigError
+from cogsim.models import induction as ind
+
+TASK = ind.TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return ind.make_world(jax.random.key(0), TASK)
+
+
+@pytest.fixture(scope="module")
+def batches(world):
+    """One compiled sampler call per mode (the modes share shapes)."""
+    return {m: jax.tree_util.tree_map(np.asarray, ind.sample_batch(jax.random.key(1), world, TASK, 400, mode=m))
+            for m in ind.MODES}
+
+
+def _items(b, N):
+    return b["token_ids"][:, 0:2 * N:2], b["token_ids"][:, 2 * N]
+
+
+def test_bursty_context_repeats_each_class_B_times_with_distinct_labels(batches):
+    b = batches["train"]
+    ctx, q = _items(b, TASK.N)
+    for row, qc, labs in zip(ctx, q, b["ctx_labels"]):
+        classes, counts = np.unique(row, return_counts=True)
+        assert (counts == TASK.B).all()
+        assert len(classes) == TASK.N // TASK.B
+        assert qc in classes
+        assert len(np.unique(labs)) == TASK.N // TASK.B  # distinct labels per class
+
+
+def test_labels_follow_class_mod_L_and_tokens_carry_label_vectors(batches, world):
+    b = batches["train"]
+    ctx, _ = _items(b, TASK.N)
+    np.testing.assert_array_equal(b["ctx_labels"], ctx % TASK.L)
+    np.testing.assert_array_equal(b["target"], b["query_class"] % TASK.L)
+    P = TASK.n_pos
+    label_tokens = b["tokens"][:, 1:2 * TASK.N:2, P:]
+    np.testing.assert_allclose(label_tokens, np.asarray(world.label_vecs)[b["ctx_labels"]], atol=1e-6)
+
+
+def test_items_are_noisy_class_means(batches, world):
+    b = batches["iw"]
+    P = TASK.n_pos
+    q = b["tokens"][:, -1, P:]
+    mu = np.asarray(world.class_means)[b["query_class"]]
+    resid = q * math.sqrt(1 + TASK.eps**2) - mu
+    # eps * eta with eta ~ N(0, I/D): per-coordinate variance eps^2 / D
+    assert abs(resid.var() - TASK.eps**2 / TASK.D) < 0.2 * TASK.eps**2 / TASK.D
+
+
+def test_one_hot_positions_are_consecutive_after_a_random_shift(batches):
+    pos = batches["train"]["tokens"][:, :, : TASK.n_pos]
+    idx = pos.argmax(-1)
+    assert (pos.sum(-1) == 1).all()
+    assert (np.diff(idx, axis=1) == 1).all()
+    assert len(np.unique(idx[:, 0])) > 1  # shifts vary
+    assert idx[:, -1].max() <= TASK.n_pos - 1
+
+
+def test_ic2_swaps_labels_and_scores_the_swapped_label(batches):
+    b = batches["ic2"]
+    ctx, _ = _items(b, TASK.N)
+    np.testing.assert_array_equal(b["ctx_labels"], (ctx + 1) % TASK.L)
+    np.testing.assert_array_equal(b["target"], (b["query_class"] + 1) % TASK.L)
+
+
+def test_ic_uses_novel_classes_whose_label_is_in_context(batches):
+    b = batches["ic"]
+    assert (b["query_class"] == -1).all()
+    assert all(t in labs for t, labs in zip(b["target"], b["ctx_labels"]))
+    ctx, q = _items(b, TASK.N)
+    assert (ctx >= TASK.K).all() and (q >= TASK.K).all()
+
+
+def test_iw_contexts_are_iid_and_query_usually_absent(batches):
+    b = batches["iw"]
+    ctx, q = _items(b, TASK.N)
+    present = np.mean([qc in row for qc, row in zip(q, ctx)])
+    assert present < 0.35  # about 1 - (1 - 1/K)^N ~ 0.06 for uniform classes
+
+
+def test_zipf_frequencies():
+    task = dataclasses.replace(TASK, K=8, alpha=1.0)
+    w = ind.make_world(jax.random.key(0), task)
+    b = ind.sample_batch(jax.random.key(3), w, task, 6000, mode="iw")
+    freq = np.bincount(np.asarray(b["query_class"]), minlength=8) / 6000
+    p = 1 / np.arange(1, 9)
+    np.testing.assert_allclose(freq, p / p.sum(), atol=0.02)
+    assert freq[0] > 2.5 * freq[-1]
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="K"):
+        config.validate(ind.TaskConfig(K=60, L=8))
+    with pytest.raises(ConfigError, match="B"):
+        config.validate(ind.TaskConfig(N=8, B=3))
+    with pytest.raises(ConfigError, match="mode"):
+        ind.sample_batch(jax.random.key(0), ind.make_world(jax.random.key(0), TASK), TASK, 2, mode="x")
+
+
+def test_network_shapes_and_named_attention(world):
+    from cogsim import probes
+
+    p = ind.init_params(jax.random.key(0), TASK, ind.NetConfig(item_embedding=True))
+    d = TASK.token_dim
+    assert d == 2 * TASK.N_max + 1 + TASK.D
+    assert all(layer[n].shape == (d, d) for layer in p["attn"] for n in ("Wq", "Wk", "Wv"))
+    assert [m["W"].shape for m in p["mlp"]] == [(d, d)] * 3
+    assert p["readout"].shape == (d, TASK.L)
+    E = np.asarray(p["item_embed"])
+    np.testing.assert_allclose(E @ E.T, np.eye(TASK.D), atol=1e-4)
+    b = ind.sample_batch(jax.random.key(2), world, TASK, 5)
+    logits, cap = probes.run_with_capture(ind.forward, p, b["tokens"], TASK, ind.NetConfig(item_embedding=True))
+    assert logits.shape == (5, TASK.L)
+    assert cap["layer0"]["probs"].shape == (5, 1, TASK.seq_len, TASK.seq_len)
+    assert cap["resid2"].shape == (5, TASK.seq_len, d)
+    # causal: no attention to later tokens
+    assert float(jnp.triu(cap["layer1"]["probs"][0, 0], 1).sum()) == 0.0
+
+
+def test_item_embedding_changes_only_item_tokens(world):
+    p = ind.init_params(jax.random.key(0), TASK, ind.NetConfig(item_embedding=True))
+    b = ind.sample_batch(jax.random.key(2), world, TASK, 3)
+    e = np.asarray(ind.embed(p, b["tokens"], TASK))
+    t = np.asarray(b["tokens"])
+    np.testing.assert_array_equal(e[:, 1::2], t[:, 1::2])  # labels untouched
+    assert not np.allclose(e[:, 0::2, TASK.n_pos:], t[:, 0::2, TASK.n_pos:])
+    np.testing.assert_allclose(np.linalg.norm(e[:, 0::2], axis=-1), np.linalg.norm(t[:, 0::2], axis=-1), rtol=1e-4)
+
+
+def test_forgetting_schedule_resets_at_the_right_steps():
+    p = ind.init_params(jax.random.key(0), TASK, ind.NetConfig(item_embedding=True))
+    active = ind.make_post_update(TASK, ind.ForgetSchedule(10, -1))
+    temp = ind.make_post_update(TASK, ind.ForgetSchedule(10, 25))
+    never = ind.make_post_update(TASK, ind.ForgetSchedule(0, -1))
+    k = jax.random.key(5)
+    changed = lambda f, s: not np.allclose(f(p, jnp.int32(s), k)["item_embed"], p["item_embed"])
+    assert changed(active, 9) and changed(active, 99) and not changed(active, 10)
+    assert changed(temp, 19) and not changed(temp, 29)
+    assert not changed(never, 9)
+
+
+def test_phenomenological_model_plateau_then_jump_and_fit():
+    c = np.asarray(ind.phenomenological_curve(jnp.array([-3.0, 0.5, 0.5]), 1.0, 3000, N=8, L=32))
+    assert c[0] == pytest.approx(math.log(32), abs=0.05)
+    assert c[-1] < 0.2
+    # slow start, then a fast drop: the steepest decline comes well after the start
+    drop = -np.diff(c)
+    assert np.argmax(drop) > 100
+    fit = ind.fit_phenomenological(np.arange(0, 3001, 100), c[::100], N=8, L=32)
+    assert fit.rmse < 0.1
+
+
+def test_short_training_run_learns_in_context():
+    task = ind.TaskConfig(K=256, L=8, N=4, D=15, N_max=4, B=2)
+    tc = ind.TrainConfig(lr=0.1, batch_size=64, num_steps=300, log_every=150, n_test=256, eval_chunk=256)
+    run = jax.jit(lambda k: ind.run(k, task, ind.NetConfig(), tc)[1])
+    h = {k: np.asarray(v) for k, v in run(jax.random.key(0)).items()}
+    assert h["step"].tolist() == [0, 150, 300]
+    assert h["loss"][-1] < math.log(8) - 0.3
+    # picks labels present in the context far above chance (2 of 8 labels in context -> 0.25)
+    assert h["ctx_label_acc"][-1] > 0.6
+    assert h["ic_acc"][-1] > 1 / 8 + 0.1
+    # same key, same numbers
+    np.testing.assert_allclose(np.asarray(run(jax.random.key(0))["ic_acc"]), h["ic_acc"])
+
+
+def test_traced_K_and_B_match_static_settings():
+    base = ind.TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2, K_max=128)
+    w = ind.make_world(jax.random.key(0), base)
+    f = jax.jit(lambda K, B: ind.sample_batch(jax.random.key(1), w, dataclasses.replace(base, K=K, B=B), 300))
+    b = jax.tree_util.tree_map(np.asarray, f(jnp.int32(32), jnp.int32(4)))
+    ctx, q = _items(b, 4)
+    assert ctx.max() < 32  # only the first K classes
+    assert all(len(np.unique(r)) == 1 for r in ctx)  # B = 4 = N: one class per context

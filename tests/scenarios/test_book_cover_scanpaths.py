@@ -1,0 +1,95 @@
+"""book_cover_scanpaths: baselines, the comparison logic, and one tiny end-to-end run (train, save, re-score)."""
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import config as cfglib
+from cogsim.errors import CogsimError, DataError
+from cogsim.scenarios import book_cover_scanpaths as bc
+
+
+def test_baselines_end_on_the_target():
+    rng = np.random.default_rng(0)
+    geo = {"n_rows": 6, "n_cols": 14, "row_pitch": bc.ROW_PITCH}
+    for target in (0, 40, 83):
+        for p in bc.centre_out(target, 3, rng=rng, **geo):
+            assert p[-1] == target and len(set(p)) == len(p)
+        for p in bc.nn_walk(target, 3, rng=rng, **geo):
+            assert p[-1] == target and len(set(p)) == len(p)
+            steps = np.abs(np.diff(np.array(p) % 14)) + np.abs(np.diff(np.array(p) // 14))
+            assert np.all(steps >= 1)
+        for p in bc.target_template(target, 3, dprime=3.0, falloff=2.0, rng=rng, **geo):
+            assert p[-1] == target and len(set(p)) == len(p)
+    # centre-out starts at one of the central covers (rows 2-3, columns 6-7)
+    first = {bc.centre_out(0, 1, rng=rng, **geo)[0][0] for _ in range(20)}
+    assert first <= {34, 35, 48, 49}
+    # a visible target (large d', slow fall-off) is found at once; an invisible one takes a long search
+    fast = bc.target_template(0, 20, dprime=30.0, falloff=100.0, rng=rng, **geo)
+    slow = bc.target_template(0, 20, dprime=0.0, falloff=1.0, rng=rng, **geo)
+    assert np.mean([len(p) for p in fast]) == 1.0
+    assert np.mean([len(p) for p in slow]) > 20
+    lengths = [3, 7, 1]
+    assert [len(p) for p in bc.random_baseline(lengths, 84, rng=rng)] == lengths
+
+
+def _fake_sim(oat_paths, human_paths, target=10):
+    rows = []
+    for m, paths in [("oat_sampled", oat_paths), ("human", human_paths), ("random", [[1, 2, 3], [4, 5]])]:
+        for trial in (1, 2):
+            rows += bc._rows(m, trial, target, paths)
+    return bc._frame(rows)
+
+
+def test_compare_checks_can_pass_and_fail():
+    human = [[5, 6, 10], [5, 7, 10], [6, 5, 10]]
+    good = bc.compare(_fake_sim([[5, 6, 10], [5, 10]], human), pd.DataFrame())
+    assert good.key == "oat_sampled.SS"
+    assert {c.name: c.passed for c in good.checks}["OAT (sampled) Sequence Score above the random floor"]
+    t = good.tables["methods"].set_index("method")
+    assert t.loc["human", "delta"] == 0.0 and t.loc["oat_sampled", "target_found"] == 1.0
+    bad = bc.compare(_fake_sim([[1, 2, 3], [4, 5]], human), pd.DataFrame())
+    assert not {c.name: c.passed for c in bad.checks}["OAT (sampled) Sequence Score above the random floor"]
+    assert bad.verdict != "match"
+
+
+def test_config_validation():
+    with pytest.raises(cfglib.ConfigError):
+        cfglib.validate(bc.Config(train_first=10, train_last=5))
+    with pytest.raises(cfglib.ConfigError):
+        cfglib.replace_from_strings(bc.PRESETS["quick"], ["appearance=cnn"])
+    with pytest.raises(DataError, match="not a folder"):
+        bc.load_collages("/nonexistent/folder")
+
+
+def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
+    cfg = cfglib.replace(bc.PRESETS["test"], save_model=str(tmp_path / "model"))
+    sim = bc.simulate(cfg, key=jax.random.key(0))
+    assert set(sim.method) == set(bc.METHODS)
+    assert sorted(sim.trial.unique()) == [65, 66, 67, 68]
+    per = sim.groupby(["method", "trial"])["sample"].nunique().unstack()
+    assert (per.loc["oat_sampled"] == cfg.n_samples).all() and (per.loc["oat_greedy"] == 1).all()
+    assert (per.loc["human"] == 6).all()
+    assert sim.object_id.between(0, 83).all()
+    comp = bc.compare(sim, bc.human())
+    assert comp.key_metric.name == "oat_sampled.SS" and 0.0 <= comp.key_metric.value <= 1.0
+    assert len(comp.checks) == 4
+    bc.plot(sim, bc.human())
+
+    # Score the saved model on "user" collages in the packaged format, without training.
+    fix, trials = bc.load_collages()
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    fix[fix.trial.isin([70, 71])].to_csv(folder / "fixations.csv", index=False)
+    trials[trials.trial.isin([70, 71])].to_csv(folder / "trials.csv", index=False)
+    cfg2 = cfglib.replace(bc.PRESETS["test"], load_model=str(tmp_path / "model"), eval_data=str(folder))
+    sim2 = bc.simulate(cfg2, key=jax.random.key(0))
+    assert sorted(sim2.trial.unique()) == [70, 71]
+    assert sim2.attrs["training"] == {"loaded_from": str(tmp_path / "model")}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "fixations.csv").write_text((folder / "fixations.csv").read_text())
+    (bad / "trials.csv").write_text((folder / "trials.csv").read_text().replace("target_3.jpg", "cover.jpg"))
+    with pytest.raises(CogsimError, match="target_image"):
+        bc.simulate(cfglib.replace(cfg2, eval_data=str(bad)), key=jax.random.key(0))
