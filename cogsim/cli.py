@@ -209,9 +209,10 @@ def _cmd_sweep(args) -> None:
             raise CogsimError("sweep: give at least one --grid FIELD=V1,V2 "
                               "(see `cogsim info NAME` for fields)")
         executor = args.executor or ("slurm" if slurm else "local")
+        chunk = 64 if args.chunk_size is None else args.chunk_size
         s = sweep.run(args.name, grid=args.grid, seeds=args.seeds, preset=args.preset,
-                      overrides=args.overrides, root_seed=args.root_seed, out=args.out,
-                      chunk_size=64 if args.chunk_size is None else args.chunk_size, executor=executor, slurm=slurm)
+                      overrides=args.overrides, root_seed=args.root_seed, out=args.out, chunk_size=chunk,
+                      executor=executor, slurm=slurm)
     counts = s.counts()
     total = sum(counts.values())
     print(f"sweep {s.root}: {counts['done']} of {total} points done")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import pickle
 import re
@@ -338,7 +337,13 @@ def reconcile(
                 error = f"array task {rest}: {_last_line(outcome[1])}"
             else:
                 error = f"array task {rest} finished without writing these points"
-            store.mark(still, "failed", error=error, log=logs.get(worker) or str(task_log(folder, rest)))
+            store.mark(
+                still,
+                "failed",
+                error=error,
+                log=logs.get(worker) or str(task_log(folder, rest)),
+                held_by=worker,
+            )
             if log:
                 log(f"sweep: {len(still)} point(s) failed: {error} (log: {logs.get(worker)})")
         elif kind == "local":
@@ -349,6 +354,7 @@ def reconcile(
                     still,
                     "failed",
                     error=f"sweep process {pid} on {host} ended before finishing these points (killed?)",
+                    held_by=worker,
                 )
     return alive
 
@@ -420,8 +426,7 @@ def _plan_tasks(store: Store, spec, ids: Sequence[str], per_task: int) -> list[l
 
     mod = scenarios.get(spec.scenario)
     vec = tuple(getattr(mod, "SWEEP_VECTORIZED", ())) if hasattr(mod, "sweep_point") else ()
-    pts = store.points().set_index("point_id")
-    items = [(pid, json.loads(pts.at[pid, "params"]), int(pts.at[pid, "seed"])) for pid in ids]
+    items = store.point_items(ids)
     tasks = []
     for group in _group_points(items, vec).values():
         for i in range(0, len(group), per_task):

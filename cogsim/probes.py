@@ -199,19 +199,23 @@ def previous_token_score(probs: Float[Array, "b h q k"], *, rows=None, **kw) -> 
     return head_score(probs, previous_token_mask(max(q, k))[-q:, :k], rows=rows, **kw)
 
 
-def duplicate_token_score(probs: Float[Array, "b h q k"], tokens: Int[Array, "b t"], *, rows=None,
-                          **kw) -> jax.Array:
+def duplicate_token_score(
+    probs: Float[Array, "b h q k"], tokens: Int[Array, "b t"], *, rows=None, **kw
+) -> jax.Array:
     """Attention to earlier copies of the current token, per head."""
     return head_score(probs, duplicate_token_mask(tokens), rows=rows, **kw)
 
 
-def induction_score(probs: Float[Array, "b h q k"], tokens: Int[Array, "b t"], *, rows=None, **kw) -> jax.Array:
+def induction_score(
+    probs: Float[Array, "b h q k"], tokens: Int[Array, "b t"], *, rows=None, **kw
+) -> jax.Array:
     """Attention to the token after an earlier copy of the current token, per head."""
     return head_score(probs, induction_mask(tokens), rows=rows, **kw)
 
 
-def repeated_random_tokens(key: jax.Array, batch: int, period: int, vocab: int, *, repeats: int = 2,
-                           bos: int | None = None) -> jax.Array:
+def repeated_random_tokens(
+    key: jax.Array, batch: int, period: int, vocab: int, *, repeats: int = 2, bos: int | None = None
+) -> jax.Array:
     """``[batch, repeats * period (+1)]`` random tokens repeated ``repeats`` times (optional BOS first).
 
     Example:
@@ -270,13 +274,15 @@ def retrieval_score(
     j = jnp.argmax(probs, axis=-1)  # [b, h, s]
     tok_at = jnp.take_along_axis(context_tokens[:, None, :], j.reshape(j.shape[0], -1)[:, None, :], -1)
     tok_at = tok_at.reshape(j.shape)
-    in_needle = jnp.take_along_axis(needle[:, None, :], j.reshape(j.shape[0], -1)[:, None, :], -1).reshape(j.shape)
+    in_needle = jnp.take_along_axis(needle[:, None, :], j.reshape(j.shape[0], -1)[:, None, :], -1).reshape(
+        j.shape
+    )
     hit = in_needle & (tok_at == emitted[:, None, :])
     size = jnp.maximum(jnp.sum(needle, -1), 1)[:, None]
     return jnp.mean(jnp.sum(hit, -1) / size, axis=0)
 
 
-# ------------------------------------------------------------------------------------------------ interventions
+# ------------------------------------------------------------------------------------------- interventions
 def _heads_index(spec, n_heads):
     if spec is None:
         return jnp.ones((n_heads,), bool)

@@ -199,6 +199,7 @@ class Store:
         con = sqlite3.connect(self.root / "index.sqlite", timeout=60.0, isolation_level=None)
         try:
             con.execute("PRAGMA busy_timeout=60000")
+            con.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses no commit
             yield con
         finally:
             con.close()
@@ -254,17 +255,36 @@ class Store:
             df = pd.read_sql_query("SELECT * FROM points ORDER BY idx", con)
         return df
 
+    def point_items(self, ids: Sequence[str]) -> list[tuple[str, dict[str, Any], int]]:
+        """``(point_id, params, seed)`` of the points ``ids``, in the order given."""
+        pts = self.points()
+        params = dict(zip(pts["point_id"], pts["params"], strict=True))
+        seeds = dict(zip(pts["point_id"], pts["seed"], strict=True))
+        return [(pid, json.loads(params[pid]), int(seeds[pid])) for pid in ids]
+
     def mark(self, ids: Sequence[str], status: str, *, worker: str | None = None, error: str | None = None,
-             log: str | None = None) -> None:
-        """Sets the status of points that are not done (done points are never downgraded)."""
+             log: str | None = None, held_by: str | None = None) -> None:
+        """Sets the status of points that are not done (done points are never downgraded).
+
+        Args:
+          ids: point ids.
+          status: one of ``STATUSES``.
+          worker: the process or array task now responsible (kept if None).
+          error: the reason of a failure (cleared if None).
+          log: the log file of the worker (kept if None).
+          held_by: only change points whose worker is still ``held_by`` (another process may have taken them
+            over since they were read).
+        """
         if status not in STATUSES:
             raise CogsimError(f"store: status {status!r} is not one of {STATUSES}")
+        sql = ("UPDATE points SET status = ?, worker = COALESCE(?, worker), error = ?, "
+               "log = COALESCE(?, log), updated = ? WHERE point_id = ? AND status != 'done'")
+        rows = [(status, worker, error, log, time.time(), i) for i in ids]
+        if held_by is not None:
+            sql += " AND worker = ?"
+            rows = [(*r, held_by) for r in rows]
         with self._transaction() as con:
-            con.executemany(
-                "UPDATE points SET status = ?, worker = COALESCE(?, worker), error = ?, "
-                "log = COALESCE(?, log), updated = ? WHERE point_id = ? AND status != 'done'",
-                [(status, worker, error, log, time.time(), i) for i in ids],
-            )
+            con.executemany(sql, rows)
 
     def write_shard(self, df: pd.DataFrame, ids: Sequence[str], *, worker: str | None = None) -> Path | None:
         """Writes the results of points ``ids`` as one shard and marks them done, atomically.

@@ -155,9 +155,9 @@ def evaluate_points(
                 on_chunk(df, [pid])
             continue
         vec_here = [k for k in vec if k in pts[0][1]]
-        for v in vec_here:  # validate the values once, outside the traced function
-            for _, params, _ in pts:
-                _config.replace(cfg, **{v: params[v]})
+        for v in vec_here:  # validate each value once, outside the traced function
+            for value in dict.fromkeys(_param_value(params[v]) for _, params, _ in pts):
+                _config.replace(cfg, **{v: value})
         fn = _compiled(mod, cfg, tuple(vec_here), root_seed)
         # One batch shape per group (one compilation): the chunk size, or the whole group if smaller, rounded
         # up to a multiple of the device count. Padding repeats the last point; its outputs are dropped.
@@ -243,7 +243,7 @@ def run(
     """
     from cogsim import runner
 
-    _check_executor(executor, chunk_size)
+    _check_executor(executor, chunk_size, slurm)
     base = runner.make_config(scenario, preset=preset, overrides=overrides)
     grid_t = (
         parse_grid(grid, base)
@@ -308,7 +308,7 @@ def resume(
     last = store.get_meta("executor") or {}
     executor = executor or last.get("name", "local")
     chunk_size = chunk_size or last.get("chunk_size", 64)
-    _check_executor(executor, chunk_size)
+    _check_executor(executor, chunk_size, slurm)
     _execute(store, spec, executor=executor, chunk_size=chunk_size, slurm=slurm, progress=progress, log=log)
     return store
 
@@ -325,11 +325,18 @@ def spec_from_dict(d: Mapping[str, Any]) -> SweepSpec:
     )
 
 
-def _check_executor(executor: str, chunk_size: int) -> None:
+def _check_executor(executor: str, chunk_size: int, slurm: Any = None) -> None:
+    """Rejects bad executor settings before anything is created or submitted."""
     if executor not in EXECUTORS:
         raise CogsimError(f"sweep: executor {executor!r} is not allowed; choose one of {EXECUTORS}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise CogsimError(f"sweep: chunk_size={chunk_size!r} must be an integer >= 1")
+    if slurm is not None and executor != "slurm":
+        raise CogsimError(f"sweep: Slurm settings given but executor is {executor!r}; use executor='slurm'")
+    if executor == "slurm":
+        from cogsim import executors
+
+        executors.slurm_config(slurm)  # validates the given settings (merged with stored ones later)
 
 
 def _execute(
@@ -348,8 +355,6 @@ def _execute(
         store.set_meta("executor", record)
         executors.run_slurm(store, spec, chunk_size=chunk_size, config=cfg, progress=progress, log=log)
         return
-    if slurm is not None:
-        raise CogsimError(f"sweep: Slurm settings given but executor is {executor!r}; use executor='slurm'")
     devices = None
     if executor == "devices":
         from cogsim import executors
@@ -400,8 +405,7 @@ def run_pending(
     with contextlib.suppress(Exception):  # adopt finished shards of killed processes first
         store.sync()
     todo = store.pending(ids)
-    pts = store.points().set_index("point_id")
-    todo_pts = [(pid, json.loads(pts.at[pid, "params"]), int(pts.at[pid, "seed"])) for pid in todo]
+    todo_pts = store.point_items(todo)
     counts = store.counts()
     log(f"sweep {store.root.name}: {counts['done']} done, {len(todo_pts)} to run")
     if not todo_pts:

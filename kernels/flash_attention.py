@@ -148,9 +148,7 @@ def _validate(q, k, v, bias, mask) -> None:
     if k.shape != v.shape:
         raise CogsimError(f"flash_attention: k and v must have the same shape; got {k.shape} and {v.shape}")
     if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
-        raise CogsimError(
-            f"flash_attention: q {q.shape} and k {k.shape} must agree in batch and head_dim"
-        )
+        raise CogsimError(f"flash_attention: q {q.shape} and k {k.shape} must agree in batch and head_dim")
     if k.shape[2] == 0 or q.shape[2] % k.shape[2]:
         raise CogsimError(
             f"flash_attention: q heads ({q.shape[2]}) must be a multiple of k/v heads ({k.shape[2]})"
@@ -282,7 +280,9 @@ def _fwd_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         if cfg.return_stats:
             # u = sum_j p_j (s_j - m), rescaled to the new running max (alpha*l is 0 whenever m jumps
             # from MASK_VALUE, so the product stays finite).
-            u_new = alpha * u_prev + (alpha * l_prev) * (m_prev - m_new) + jnp.sum(p * (s - m_new[:, None]), 1)
+            u_new = (
+                alpha * u_prev + (alpha * l_prev) * (m_prev - m_new) + jnp.sum(p * (s - m_new[:, None]), 1)
+            )
         else:
             u_new = u_prev
         acc = acc * alpha[:, None] + _dot(p.astype(v.dtype), v, cfg)
@@ -296,10 +296,10 @@ def _fwd_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         jnp.zeros((bq,), jnp.float32),
     )
     carry = lax.fori_loop(0, full, functools.partial(body, masked=False), carry)
-    acc, m, l, u = lax.fori_loop(full, hi, functools.partial(body, masked=True), carry)
+    acc, m, denom, u = lax.fori_loop(full, hi, functools.partial(body, masked=True), carry)
 
     empty = m <= MASK_VALUE  # every key masked: the running max never left MASK_VALUE
-    l_safe = jnp.where(empty, 1.0, l)
+    l_safe = jnp.where(empty, 1.0, denom)
     out = jnp.where(empty[:, None], 0.0, acc / l_safe[:, None])
     o_ref[...] = out.astype(o_ref.dtype)
     lse_ref[...] = jnp.where(empty, -jnp.inf, (m + jnp.log2(l_safe)) * LN2)
@@ -310,8 +310,8 @@ def _fwd_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
 
 def _forward(q, k, v, bias, mask, cfg: _Config):
     b, nq_pad, hq, d_pad = q.shape
-    nk_pad, hk = k.shape[1], k.shape[2]
-    bq, bk, g = cfg.block_q, cfg.block_k, cfg.groups
+    nk_pad = k.shape[1]
+    bq, g = cfg.block_q, cfg.groups
     nqb = nq_pad // bq
     qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
 
@@ -648,6 +648,8 @@ def flash_attention(
     block_k_bwd: int | None = None,
     num_warps: int | None = None,
     num_stages: int | None = None,
+    num_warps_bwd: int | None = None,
+    num_stages_bwd: int | None = None,
     interpret: bool = False,
 ):
     """Memory-efficient scaled dot-product attention (Pallas kernel with a custom VJP).
@@ -674,6 +676,8 @@ def flash_attention(
       block_k_bwd: backward key block; default by head_dim.
       num_warps: Triton warps of the forward kernel; default by head_dim.
       num_stages: Triton software-pipelining stages of the forward kernel; default by head_dim.
+      num_warps_bwd: Triton warps of the backward kernels; default by head_dim.
+      num_stages_bwd: Triton pipelining stages of the backward kernels; default by head_dim.
       interpret: run the kernels in Pallas interpret mode (any device, slow; for tests and the CPU).
 
     Returns:
@@ -699,7 +703,12 @@ def flash_attention(
         ("block_k_bwd", block_k_bwd),
     ):
         _check_block(name, value)
-    for name, value in (("num_warps", num_warps), ("num_stages", num_stages)):
+    for name, value in (
+        ("num_warps", num_warps),
+        ("num_stages", num_stages),
+        ("num_warps_bwd", num_warps_bwd),
+        ("num_stages_bwd", num_stages_bwd),
+    ):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise CogsimError(f"flash_attention: {name}={value!r} is not allowed; use a positive integer")
     if is_causal not in (True, False):
@@ -733,8 +742,8 @@ def flash_attention(
         block_k_bwd=bk_b,
         num_warps=num_warps or f_warps,
         num_stages=num_stages or f_stages,
-        num_warps_bwd=b_warps,
-        num_stages_bwd=b_stages,
+        num_warps_bwd=num_warps_bwd or b_warps,
+        num_stages_bwd=num_stages_bwd or b_stages,
         f32_dots=q.dtype == jnp.float32,
         return_stats=bool(return_stats),
         interpret=bool(interpret),

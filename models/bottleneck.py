@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple
 
 import jax
@@ -131,31 +132,27 @@ class Selection(NamedTuple):
     """The result of :func:`select`.
 
     Attributes:
-      out: ``[batch, q_len, dim]`` softmax mix of the selected values (the kernel's output).
+      out: ``[batch, q_len, vdim]`` softmax mix of the selected values (the kernel's output).
       indices: ``[batch, q_len, top_k]`` selected slot indices, best first (-1 = unused place).
-      weights: ``[batch, q_len, top_k]`` softmax weights of the selected elements (0 on unused places).
-      elements: ``[batch, q_len, top_k, dim]`` the selected values. Forward they equal the values; backward
-        they carry ``d log weight`` so gradients reach the selected scores.
+      mask: ``[batch, q_len, n]`` 1.0 on the selected slots.
+      log_weights: ``[batch, q_len, n]`` log softmax weight of each selected slot among the selected (0
+        elsewhere); differentiable, so a loss on it (or on ``out``) reaches the selected scores.
     """
 
     out: jax.Array
     indices: jax.Array
-    weights: jax.Array
-    elements: jax.Array
+    mask: jax.Array
+    log_weights: jax.Array
 
 
-def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
-    """``x [b, n, d]``, ``idx [b, q, k]`` -> ``[b, q, k, d]``."""
-    return jax.vmap(lambda xb, ib: xb[ib])(x, idx)
-
-
-def _noise_bias(noise, key, shape) -> jax.Array:
+def gumbel_bias(noise: float | jax.Array, gumbel: jax.Array) -> jax.Array:
+    """``noise * gumbel`` with ``noise`` a scalar or one value per batch item (leading axis of ``gumbel``)."""
     noise = jnp.asarray(noise, jnp.float32)
-    if noise.ndim == 1:  # one noise level per batch item
-        noise = noise[:, None, None, None]
+    if noise.ndim == 1:
+        noise = noise.reshape((-1,) + (1,) * (gumbel.ndim - 1))
     elif noise.ndim != 0:
         raise CogsimError(f"select: noise must be a scalar or [batch]; got shape {noise.shape}")
-    return noise * jax.random.gumbel(key, shape)
+    return noise * gumbel
 
 
 def select(
@@ -165,16 +162,17 @@ def select(
     *,
     top_k: int,
     noise: float | Float[Array, " batch"],
-    key: jax.Array,
+    key: jax.Array | None = None,
+    gumbel: Float[Array, "batch q_len n"] | None = None,
     mask: Bool[Array, "batch n"] | None = None,
     bias: Float[Array, "batch n"] | None = None,
     scale: float = 1.0,
     implementation: str | None = None,
 ) -> Selection:
-    """Noisy top-k selection: each query keeps the ``top_k`` slots with the best ``scale * q.k + bias + noise``.
+    """Noisy top-k selection: each query keeps the ``top_k`` slots with the best ``scale q.k + bias + noise``.
 
-    The noise is Gumbel noise of scale ``noise`` (so with ``noise = 1`` and ``scale = 1`` the selection is a
-    sample without replacement from ``softmax(q.k)``); ``noise = 0`` is the deterministic argmax.
+    The noise is Gumbel noise of scale ``noise`` (with ``noise = 1`` the selection is a sample without
+    replacement from ``softmax(scale q.k + bias)``); ``noise = 0`` is the deterministic argmax.
 
     Args:
       q: queries ``[batch, q_len, dim]``.
@@ -182,7 +180,8 @@ def select(
       v: values ``[batch, n, vdim]``.
       top_k: elements kept per query (static).
       noise: Gumbel noise scale, a scalar or one value per batch item (may be traced).
-      key: PRNG key of the noise.
+      key: PRNG key of the noise (or give ``gumbel``).
+      gumbel: standard Gumbel draws ``[batch, q_len, n]`` to use instead of ``key``.
       mask: True where a slot may be selected.
       bias: an extra additive score bias per slot (e.g. salience).
       scale: multiplies ``q.k``.
@@ -195,32 +194,31 @@ def select(
       >>> import jax, jax.numpy as jnp
       >>> k = jnp.eye(4)[None]; q = jnp.array([[[0.0, 1.0, 1.0, 0.0]]])
       >>> s = select(q, k, k, top_k=2, noise=0.0, key=jax.random.key(0))
-      >>> sorted(s.indices[0, 0].tolist())
-      [1, 2]
+      >>> sorted(s.indices[0, 0].tolist()), s.mask[0, 0].tolist()
+      ([1, 2], [0.0, 1.0, 1.0, 0.0])
     """
-    b, nq, d = q.shape
+    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] or k.shape[0] != q.shape[0]:
+        raise CogsimError(f"select: q [b, q, d], k [b, n, d], v [b, n, dv] expected; got {q.shape}, "
+                          f"{k.shape}, {v.shape}")
+    b, nq, _ = q.shape
     n = k.shape[1]
-    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] or k.shape[0] != b:
-        raise CogsimError(f"select: q [b, q, d], k [b, n, d], v [b, n, dv] expected; got {q.shape}, {k.shape}, "
-                          f"{v.shape}")
     if not 1 <= top_k <= n:
         raise CogsimError(f"select: top_k={top_k} is not allowed; use an integer in [1, {n}] (slots)")
-    full_bias = _noise_bias(noise, key, (b, 1, nq, n))
+    if gumbel is None:
+        if key is None:
+            raise CogsimError("select: give a PRNG key or gumbel draws for the selection noise")
+        gumbel = jax.random.gumbel(key, (b, nq, n))
+    full_bias = gumbel_bias(noise, gumbel)
     if bias is not None:
-        full_bias = full_bias + bias[:, None, None, :]
+        full_bias = full_bias + bias[:, None, :]
     m4 = None if mask is None else mask[:, None, None, :]
-    out, idx = topk_attention(q[:, :, None], k[:, :, None], v[:, :, None], top_k=top_k, bias=full_bias, mask=m4,
-                              scale=scale, implementation=implementation)
+    out, idx = topk_attention(q[:, :, None], k[:, :, None], v[:, :, None], top_k=top_k, bias=full_bias[:, None],
+                              mask=m4, scale=scale, implementation=implementation)
     idx = idx.reshape(b, nq, top_k)  # heads == 1
-    chosen = idx >= 0
-    safe = jnp.where(chosen, idx, 0)
-    s = jnp.einsum("bqd,bqkd->bqk", q, _gather(k, safe)) * scale
-    s = s + jnp.take_along_axis(full_bias[:, 0], safe, axis=-1)
-    logw = jax.nn.log_softmax(jnp.where(chosen, s, -1e30), axis=-1)
-    w = jnp.where(chosen, jnp.exp(logw), 0.0)
-    st = jnp.where(chosen, jnp.exp(logw - jax.lax.stop_gradient(logw)), 0.0)  # 1 forward, d log w backward
-    elements = _gather(v, safe) * st[..., None]
-    return Selection(out[:, :, 0], idx, w, elements)
+    chosen = selected_mask(idx, n)  # [b, q, n]
+    s = jnp.einsum("bqd,bnd->bqn", q, k) * scale + full_bias
+    logw = jax.nn.log_softmax(jnp.where(chosen > 0, s, -1e30), axis=-1)
+    return Selection(out[:, :, 0], idx, chosen, jnp.where(chosen > 0, logw, 0.0))
 
 
 def selected_mask(indices: Int[Array, "*batch k"], n: int) -> jax.Array:
@@ -245,9 +243,12 @@ class Step(NamedTuple):
       slots: ``[batch, n, dim]`` slot states after the broadcast.
       thought: ``[batch, dim]`` the conscious summary (query input of the next step).
       memory: ``[batch, m, dim]`` shared-workspace memory (``m = 0`` for the other variants).
-      elements: ``[batch, e, dim]`` what the slots read back (the selected elements, or the memory).
-      element_mask: ``[batch, e]`` which elements are valid.
-      indices: ``[batch, q, k]`` selected slots (``[batch, 1, n]`` all slots for the dense baseline).
+      elements: ``[batch, e, dim]`` what the slots read back: slot values (``e = n``; only the selected ones
+        are visible) or the shared memory (``e = m``).
+      element_mask: ``[batch, e]`` which elements are visible.
+      element_bias: ``[batch, e]`` log selection weight of each visible element (0 when unweighted).
+      selected: ``[batch, n]`` 1.0 on the slots in the conscious state (all slots for the dense baseline).
+      indices: ``[batch, q, k]`` selected slots, per query (``[batch, 1, n]`` for the dense baseline).
     """
 
     slots: jax.Array
@@ -255,6 +256,8 @@ class Step(NamedTuple):
     memory: jax.Array
     elements: jax.Array
     element_mask: jax.Array
+    element_bias: jax.Array
+    selected: jax.Array
     indices: jax.Array
 
 
@@ -289,6 +292,11 @@ class Workspace(nnx.Module):
         m = cfg.n_workspace if cfg.variant == "workspace" else 0
         self.memory0 = nnx.Param(0.5 * jax.random.normal(rngs.params(), (m, d)))
 
+    @property
+    def n_queries(self) -> int:
+        """Queries competing for slots: ``n_workspace`` for the workspace variant, else 1."""
+        return self.cfg.n_workspace if self.cfg.variant == "workspace" else 1
+
     def initial_state(self, batch: int) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(slots, thought, memory)`` at the start of a sequence."""
         d, n = self.cfg.slot_dim, self.cfg.n_slots
@@ -302,7 +310,8 @@ class Workspace(nnx.Module):
         x: Float[Array, "batch n features"],
         context: Float[Array, "batch context"] | None = None,
         *,
-        key: jax.Array,
+        key: jax.Array | None = None,
+        gumbel: Float[Array, "batch q n"] | None = None,
         noise: float | jax.Array | None = None,
         top_k: int | None = None,
         mask: Bool[Array, "batch n"] | None = None,
@@ -313,7 +322,8 @@ class Workspace(nnx.Module):
           carry: ``(slots, thought, memory)`` from :meth:`initial_state` or the previous :class:`Step`.
           x: per-slot input ``[batch, n, features]``.
           context: global context ``[batch, context]`` (task cue), or None.
-          key: PRNG key of the selection noise.
+          key: PRNG key of the selection noise (or give ``gumbel`` draws ``[batch, n_queries, n]``).
+          gumbel: standard Gumbel draws for the selection.
           noise: overrides ``cfg.noise`` (scalar or ``[batch]``).
           top_k: overrides ``cfg.top_k``.
           mask: slots that may be selected.
@@ -334,31 +344,33 @@ class Workspace(nnx.Module):
             q = _unit(self.query(jnp.concatenate([mem, jnp.broadcast_to(ctx[:, None], mem.shape)], -1)))
         else:
             q = _unit(self.query(jnp.concatenate([thought, ctx], -1)))[:, None]
+        visible = jnp.ones((b, n), bool) if mask is None else mask
         if cfg.variant == "dense":
-            amask = None if mask is None else mask[:, None, None, :]
-            out = dot_product_attention(q[:, :, None], keys[:, :, None], vals[:, :, None], mask=amask,
-                                        scale=cfg.score_scale, name="bottleneck.select")
+            out = dot_product_attention(q[:, :, None], keys[:, :, None], vals[:, :, None],
+                                        mask=visible[:, None, None, :], scale=cfg.score_scale,
+                                        name="bottleneck.select")
             thought = out[:, 0, 0]
-            elements = vals
-            el_mask = jnp.ones((b, n), bool) if mask is None else mask
+            elements, el_mask, el_bias = vals, visible, jnp.zeros((b, n))
+            selected = visible.astype(jnp.float32)
             indices = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, 1, n))
         else:
-            sel = select(q, keys, vals, top_k=top_k, noise=noise, key=key, mask=mask, scale=cfg.score_scale,
-                         implementation=cfg.implementation)
+            sel = select(q, keys, vals, top_k=top_k, noise=noise, key=key, gumbel=gumbel, mask=mask,
+                         scale=cfg.score_scale, implementation=cfg.implementation)
             indices = sel.indices
+            selected = jnp.max(sel.mask, axis=1)
             if cfg.variant == "workspace":
                 mem = mem + sel.out
-                elements, el_mask = mem, jnp.ones(mem.shape[:2], bool)
+                elements, el_mask, el_bias = mem, jnp.ones(mem.shape[:2], bool), jnp.zeros(mem.shape[:2])
                 thought = jnp.mean(mem, axis=1)
             else:
                 thought = sel.out[:, 0]
-                elements, el_mask = sel.elements[:, 0], sel.indices[:, 0] >= 0
+                elements, el_mask, el_bias = vals, sel.mask[:, 0] > 0, sel.log_weights[:, 0]
         r = dot_product_attention(
             self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None],
-            mask=el_mask[:, None, None, :], name="bottleneck.broadcast",
+            bias=el_bias[:, None, None, :], mask=el_mask[:, None, None, :], name="bottleneck.broadcast",
         )
         h = h + self.read_out(r[:, :, 0])
-        return Step(h, thought, mem, elements, el_mask, indices)
+        return Step(h, thought, mem, elements, el_mask, el_bias, selected, indices)
 
     def unroll(
         self,
@@ -370,28 +382,33 @@ class Workspace(nnx.Module):
         top_k: int | None = None,
         masks: Bool[Array, "batch time n"] | None = None,
     ) -> Step:
-        """Runs :meth:`step` over the time axis; returns a :class:`Step` whose fields have a time axis 1."""
-        b, steps = xs.shape[:2]
-        carry = self.initial_state(b)
-        out = []
-        for t in range(steps):
-            st = self.step(carry, xs[:, t], None if contexts is None else contexts[:, t],
-                           key=jax.random.fold_in(key, t), noise=noise, top_k=top_k,
-                           mask=None if masks is None else masks[:, t])
-            carry = (st.slots, st.thought, st.memory)
-            out.append(st)
-        return Step(*(jnp.stack(f, axis=1) for f in zip(*out)))
+        """Runs :meth:`step` over the time axis (``lax.scan``); returns a :class:`Step` with time on axis 1."""
+        b, steps, n = xs.shape[:3]
+        gumbel = jax.random.gumbel(key, (steps, b, self.n_queries, n))
+        seq = {"x": jnp.swapaxes(xs, 0, 1), "g": gumbel}
+        if contexts is not None:
+            seq["c"] = jnp.swapaxes(contexts, 0, 1)
+        if masks is not None:
+            seq["m"] = jnp.swapaxes(masks, 0, 1)
+
+        def body(carry, inp):
+            st = self.step(carry, inp["x"], inp.get("c"), gumbel=inp["g"], noise=noise, top_k=top_k,
+                           mask=inp.get("m"))
+            return (st.slots, st.thought, st.memory), st
+
+        _, trace = jax.lax.scan(body, self.initial_state(b), seq)
+        return Step(*(jnp.swapaxes(f, 0, 1) for f in trace))
 
     def verifier_loss(self, trace: Step) -> jax.Array:
         """InfoNCE: the conscious summary at ``t`` must pick out, among the batch, the ``t + 1`` states of the
         slots it selected at ``t`` (the other batch items are the negatives). 0 for a single step."""
-        b, steps, n, _ = trace.slots.shape
+        b, steps = trace.slots.shape[:2]
         if steps < 2:
             return jnp.zeros(())
         pred = _unit(self.predict(trace.thought[:, :-1]))  # [b, T-1, d]
-        sel = selected_mask(trace.indices[:, :-1].reshape(b, steps - 1, -1), n)  # [b, T-1, n]
-        tgt = jnp.einsum("btn,btnd->btd", sel, trace.slots[:, 1:]) / jnp.maximum(sel.sum(-1, keepdims=True), 1.0)
-        tgt = _unit(self.target(tgt))
+        sel = trace.selected[:, :-1]  # [b, T-1, n]
+        tgt = jnp.einsum("btn,btnd->btd", sel, trace.slots[:, 1:])
+        tgt = _unit(self.target(tgt / jnp.maximum(sel.sum(-1, keepdims=True), 1.0)))
         logits = jnp.einsum("btd,ctd->tbc", pred, tgt) / self.cfg.temperature
         labels = jnp.broadcast_to(jnp.arange(b), logits.shape[:2])
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
@@ -405,7 +422,7 @@ def count_params(module: nnx.Module) -> int:
       >>> count_params(nnx.Linear(3, 2, rngs=nnx.Rngs(0)))
       8
     """
-    return int(sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(module, nnx.Param))))
+    return int(sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(nnx.state(module, nnx.Param))))
 
 
 def precision_recall(

@@ -120,6 +120,17 @@ class Extractor:
     def with_geometry(self, geometry: Geometry) -> Extractor:
         return dataclasses.replace(self, geometry=geometry)
 
+    def _key(self):
+        return (self.kind, self.geometry, tuple(sorted((k, str(v)) for k, v in self.preprocess.items())))
+
+    # equal (and hashed) by everything but the parameter values, so that backbones of the same shape share
+    # compiled code (the parameters are traced arguments)
+    def __eq__(self, other):
+        return isinstance(other, Extractor) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
     def _features(self, params, x, *, target: bool):
         x = bb.preprocess(x, self.preprocess)
         if self.kind == "gabor":

@@ -1,7 +1,7 @@
 """The "developmental diet": procedurally generated natural-like images to train the eccNET backbone.
 
 ImageNet VGG16 weights cannot be downloaded here, so cogsim trains narrow VGG16-layout backbones on six kinds
-of generated 64 x 64 grey images, classifying which generator made each image:
+of generated 48 x 48 grey images, classifying which generator made each image:
 
 0. dead leaves: overlapping discs and rectangles (occlusion makes many T-junctions and almost no X-junctions;
    rectangles are axis-aligned 70 % of the time);
@@ -29,7 +29,7 @@ Example:
   >>> import jax
   >>> x, y = diet_batch(jax.random.key(0), DietConfig(batch_size=4))
   >>> x.shape, y.shape
-  ((4, 64, 64, 3), (4,))
+  ((4, 48, 48, 3), (4,))
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ class DietConfig:
 
     diet: str = _config.field("normal", choices=("normal", "rot90", "isotropic"), doc="which diet")
     widths: tuple[int, int, int, int, int] = _config.field((8, 16, 32, 64, 64), low=1, doc="block widths")
-    image_size: int = _config.field(64, low=32, high=256, doc="side of the training images (px)")
-    batch_size: int = _config.field(32, low=1)
-    steps: int = _config.field(500, low=0)
-    lr: float = _config.field(2e-3, low=0.0)
+    image_size: int = _config.field(48, low=32, high=256, doc="side of the training images (px, a multiple of 16)")
+    batch_size: int = _config.field(16, low=1)
+    steps: int = _config.field(400, low=0)
+    lr: float = _config.field(3e-3, low=0.0)
     log_every: int = _config.field(50, low=1)
     light_jitter_deg: float = _config.field(20.0, low=0.0, doc="azimuth jitter of the light (normal diet)")
 
@@ -123,59 +123,54 @@ def shaded_spheres(key, n: int, *, dent: bool, azimuth: jax.Array, n_spheres: in
     """Bumps (``dent=False``) or dents lit from ``azimuth`` (radians; 0 = from the top of the image)."""
     yy, xx = _grid(n)
     k = jax.random.split(key, 6)
-    r = jax.random.uniform(k[0], (n_spheres,), minval=0.08 * n, maxval=0.22 * n)
-    cy = jax.random.uniform(k[1], (n_spheres,), minval=0.15 * n, maxval=0.85 * n)
-    cx = jax.random.uniform(k[2], (n_spheres,), minval=0.15 * n, maxval=0.85 * n)
-    present = jnp.arange(n_spheres) < jax.random.randint(k[3], (), 1, n_spheres + 1)
+    r = jax.random.uniform(k[0], (n_spheres, 1, 1), minval=0.08 * n, maxval=0.22 * n)
+    cy = jax.random.uniform(k[1], (n_spheres, 1, 1), minval=0.15 * n, maxval=0.85 * n)
+    cx = jax.random.uniform(k[2], (n_spheres, 1, 1), minval=0.15 * n, maxval=0.85 * n)
+    present = jnp.arange(n_spheres)[:, None, None] < jax.random.randint(k[3], (), 1, n_spheres + 1)
     bg = jax.random.uniform(k[4], minval=0.2, maxval=0.8)
     contrast = jax.random.uniform(k[5], minval=0.3, maxval=0.6)
-    light = jnp.array([-jnp.cos(azimuth) * 0.7071, jnp.sin(azimuth) * 0.7071, 0.7071])  # (y, x, z)
-    img = jnp.full((n, n), bg)
+    ly, lx, lz = -jnp.cos(azimuth) * 0.7071, jnp.sin(azimuth) * 0.7071, 0.7071
     sign = -1.0 if dent else 1.0
-    for i in range(n_spheres):
-        ny = (yy - cy[i]) / r[i]
-        nx = (xx - cx[i]) / r[i]
-        rho2 = ny ** 2 + nx ** 2
-        nz = jnp.sqrt(jnp.clip(1 - rho2, 0.0, 1.0))
-        shade = sign * ny * light[0] + sign * nx * light[1] + nz * light[2]
-        inside = (rho2 < 1) & present[i]
-        img = jnp.where(inside, bg + contrast * (shade - 0.7071), img)
+    ny = (yy[None] - cy) / r
+    nx = (xx[None] - cx) / r
+    rho2 = ny ** 2 + nx ** 2
+    nz = jnp.sqrt(jnp.clip(1 - rho2, 0.0, 1.0))
+    shade = bg + contrast * (sign * (ny * ly + nx * lx) + nz * lz - 0.7071)
+    inside = (rho2 < 1) & present
+    top = jnp.max(jnp.where(inside, jnp.arange(n_spheres)[:, None, None], -1), axis=0)
+    img = jnp.where(top >= 0, jnp.take_along_axis(shade, jnp.maximum(top, 0)[None], 0)[0], bg)
     return jnp.clip(img, 0.0, 1.0)
 
 
 def contours(key, n: int, *, curved: bool, n_items: int = 5):
     """Straight segments or circular arcs, light on dark or dark on light."""
     yy, xx = _grid(n)
-    k = jax.random.split(key, 9)
-    cy = jax.random.uniform(k[0], (n_items,), minval=0.1 * n, maxval=0.9 * n)
-    cx = jax.random.uniform(k[1], (n_items,), minval=0.1 * n, maxval=0.9 * n)
-    half = jax.random.uniform(k[2], (n_items,), minval=0.5, maxval=1.6)
-    cardinal = jax.random.bernoulli(k[3], 0.5, (n_items,))
-    theta = jnp.where(cardinal, jax.random.randint(k[4], (n_items,), 0, 2) * jnp.pi / 2
-                      + jax.random.normal(k[5], (n_items,)) * 0.1,
-                      jax.random.uniform(k[6], (n_items,), maxval=jnp.pi))
-    length = jax.random.uniform(k[7], (n_items,), minval=0.15 * n, maxval=0.45 * n)
-    cov = jnp.zeros((n, n))
-    for i in range(n_items):
-        c, s = jnp.cos(theta[i]), jnp.sin(theta[i])
-        dx, dy = xx - cx[i], yy - cy[i]
-        if curved:
-            rad = length[i] / 2.0
-            # arc of a circle of radius rad through (cx, cy), bulging along the normal, spanning ~ length
-            ox, oy = cx[i] - s * rad, cy[i] + c * rad
-            ang = jnp.arctan2(yy - oy, xx - ox)
-            a0 = jnp.arctan2(cy[i] - oy, cx[i] - ox)
-            dang = jnp.angle(jnp.exp(1j * (ang - a0)))
-            on = jnp.abs(dang) < 0.5 * length[i] / rad
-            d = jnp.where(on, jnp.abs(jnp.hypot(xx - ox, yy - oy) - rad), 1e3)
-        else:
-            u = c * dx + s * dy
-            v = -s * dx + c * dy
-            d = jnp.hypot(jnp.maximum(jnp.abs(u) - length[i] / 2, 0.0), v)
-        cov = jnp.maximum(cov, _soft(d, half[i]))
-    bg = jax.random.uniform(k[8], minval=0.0, maxval=1.0)
-    fg = jnp.where(bg > 0.5, bg - 0.5 - 0.3 * jax.random.uniform(jax.random.fold_in(key, 7)),
-                   bg + 0.5 + 0.3 * jax.random.uniform(jax.random.fold_in(key, 7)))
+    k = jax.random.split(key, 10)
+
+    def u(i, lo, hi):
+        return jax.random.uniform(k[i], (n_items, 1, 1), minval=lo, maxval=hi)
+
+    cy, cx = u(0, 0.1 * n, 0.9 * n), u(1, 0.1 * n, 0.9 * n)
+    half = u(2, 0.5, 1.6)
+    cardinal = jax.random.bernoulli(k[3], 0.5, (n_items, 1, 1))
+    theta = jnp.where(cardinal, jax.random.randint(k[4], (n_items, 1, 1), 0, 2) * jnp.pi / 2
+                      + 0.1 * jax.random.normal(k[5], (n_items, 1, 1)), u(6, 0.0, jnp.pi))
+    length = u(7, 0.15 * n, 0.45 * n)
+    c, s = jnp.cos(theta), jnp.sin(theta)
+    if curved:
+        rad = length / 2.0
+        ox, oy = cx - s * rad, cy + c * rad
+        dang = jnp.arctan2(yy[None] - oy, xx[None] - ox) - jnp.arctan2(cy - oy, cx - ox)
+        dang = jnp.mod(dang + jnp.pi, 2 * jnp.pi) - jnp.pi
+        d = jnp.where(jnp.abs(dang) < 0.5 * length / rad, jnp.abs(jnp.hypot(xx[None] - ox, yy[None] - oy) - rad),
+                      1e3)
+    else:
+        dx, dy = xx[None] - cx, yy[None] - cy
+        d = jnp.hypot(jnp.maximum(jnp.abs(c * dx + s * dy) - length / 2, 0.0), -s * dx + c * dy)
+    cov = jnp.max(_soft(d, half), axis=0)
+    bg = jax.random.uniform(k[8])
+    delta = 0.5 + 0.3 * jax.random.uniform(k[9])
+    fg = jnp.where(bg > 0.5, bg - delta, bg + delta)
     return jnp.clip(bg + (fg - bg) * cov, 0.0, 1.0)
 
 

@@ -16,7 +16,8 @@ Task (Reddy, ICLR 2024): ``K`` classes with means ``mu_k ~ N(0, I_D / D)`` and `
 Tokens are a one-hot position among ``2 * N_max + 1`` slots (the ``2N + 1`` used slots start at a random
 shift) concatenated with the ``D``-dimensional content.
 
-Network: two causal single-head attention-only layers with residuals, ``u <- u + softmax((u Wq)(u Wk)^T) u Wv``
+Network: two causal single-head attention-only layers with residuals,
+``u <- u + softmax((u Wq)(u Wk)^T) u Wv``
 (no ``1/sqrt(d)`` scaling, as in the original), through :func:`cogsim.attention.dot_product_attention` with
 names ``"layer0"``, ``"layer1"``, then a ReLU classifier on the last token. Optionally a learned
 ``D x D`` *item embedding* multiplies the content of item tokens (not label tokens): it is the matrix the
@@ -143,8 +144,11 @@ class NetConfig:
     mlp_width: int = field(0, low=0, doc="classifier width (0 = the token dimension)")
     init_scale: float = field(0.0, low=0.0, doc="std of Wq, Wk, Wv at init (0 = 1/sqrt(D))")
     item_embedding: bool = field(False, doc="learned D x D embedding of item contents")
-    implementation: str = field("xla", choices=("xla", "pallas", "interpret", "auto"),
-                                doc="attention implementation (auto = Pallas on GPU)")
+    implementation: str = field(
+        "xla",
+        choices=("xla", "pallas", "interpret", "auto"),
+        doc="attention implementation (auto = Pallas on GPU)",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,12 +182,15 @@ class ForgetSchedule(NamedTuple):
     until: Any = -1
 
 
+NO_FORGETTING = ForgetSchedule()
+
+
 # ------------------------------------------------------------------------------------------------ the task
 def make_world(key: jax.Array, cfg: TaskConfig) -> World:
     """Draws class means and label vectors, each entry ``N(0, 1/D)``."""
     s = 1.0 / math.sqrt(cfg.D)
     z = jax.random.normal(_rbg(key, 10), (cfg.K_pad + cfg.L, cfg.D))
-    return World(s * z[: cfg.K_pad], s * z[cfg.K_pad:])
+    return World(s * z[: cfg.K_pad], s * z[cfg.K_pad :])
 
 
 def class_log_probs(cfg: TaskConfig, alpha: Any = None) -> jax.Array:
@@ -242,7 +249,7 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
     class_label = jnp.arange(K) % L
     u, o = {}, 0
     for name, n in _sizes(cfg).items():
-        u[name], o = u_all[o:o + n], o + n
+        u[name], o = u_all[o : o + n], o + n
 
     # bursty structure: N / B slots, each repeated B times, shuffled; query = one of the slots
     slots = (jnp.arange(N) // B)[jnp.argsort(u["slots"])]
@@ -254,7 +261,7 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
     nb = _inverse_cdf(class_logits, u["nb"])
     nb_cls, nb_q = nb[:N], nb[N]
     # (c) bursty, novel classes with fresh means and random labels
-    novel_means = z[N + 1:]
+    novel_means = z[N + 1 :]
     if cfg.distinct_labels:
         novel_lab = jnp.argsort(u["nlab"])[jnp.arange(N) % L]
     else:
@@ -299,7 +306,9 @@ def mode_settings(cfg: TaskConfig, mode: str) -> tuple[Any, Any, int]:
     """``(p_B, p_C, swap)`` of a mode: the training distribution or one of the test sets."""
     if mode not in MODES:
         raise ConfigError("mode", mode, f"one of {list(MODES)}")
-    return {"train": (cfg.p_B, cfg.p_C, 0), "ic": (1.0, 1.0, 0), "ic2": (1.0, 0.0, 1), "iw": (0.0, 0.0, 0)}[mode]
+    return {"train": (cfg.p_B, cfg.p_C, 0), "ic": (1.0, 1.0, 0), "ic2": (1.0, 0.0, 1), "iw": (0.0, 0.0, 0)}[
+        mode
+    ]
 
 
 def sample_batch(
@@ -338,10 +347,30 @@ def sample_batch(
     """
     p_B, p_C, swap = mode_settings(cfg, mode)
     logits = class_log_probs(cfg) if class_logits is None else class_logits
-    return _sample(key, world, cfg, batch_size, p_B, p_C, swap, logits)
+    return sample_sequences(key, world, cfg, batch_size, p_B, p_C, swap, logits)
 
 
-def _sample(key, world, cfg, batch_size, p_B, p_C, swap, class_logits):
+def sample_sequences(
+    key: jax.Array,
+    world: World,
+    cfg: TaskConfig,
+    batch_size: int,
+    p_B: Any,
+    p_C: Any,
+    swap: Any,
+    class_logits: Float[Array, " K"],
+) -> dict[str, jax.Array]:
+    """:func:`sample_batch` with the mode given as (possibly traced) values: one compiled sampler serves
+    every test set. ``swap`` is 0 or 1 (IC2 label swap); see :func:`mode_settings`.
+
+    Example:
+      >>> import jax
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> f = jax.jit(lambda k, pb, pc, sw: sample_sequences(k, make_world(k, task), task, 4, pb, pc, sw,
+      ...                                                    class_log_probs(task)))
+      >>> f(jax.random.key(0), *mode_settings(task, "ic"))["query_class"].tolist()
+      [-1, -1, -1, -1]
+    """
     u = jax.random.uniform(_rbg(key, 1), (batch_size, sum(_sizes(cfg).values())))
     z = jax.random.normal(_rbg(key, 2), (batch_size, cfg.seq_len, cfg.D)) / math.sqrt(cfg.D)
     return jax.vmap(lambda uu, zz: _one_sequence(uu, zz, world, cfg, p_B, p_C, swap, class_logits))(u, z)
@@ -363,13 +392,22 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
     d = task.token_dim
     w = net.mlp_width or d
     s = net.init_scale or 1.0 / math.sqrt(task.D)
-    attn = [{n: s * jax.random.normal(_rbg(key, 100 + 3 * i + j), (d, d)) for j, n in enumerate(("Wq", "Wk", "Wv"))}
-            for i in range(net.n_layers)]
+    attn = [
+        {
+            n: s * jax.random.normal(_rbg(key, 100 + 3 * i + j), (d, d))
+            for j, n in enumerate(("Wq", "Wk", "Wv"))
+        }
+        for i in range(net.n_layers)
+    ]
     mlp = []
     d_in = d
     for j in range(net.mlp_layers):
-        mlp.append({"W": jax.random.normal(_rbg(key, 200 + j), (d_in, w)) * math.sqrt(2.0 / d_in),
-                    "b": jnp.zeros((w,))})
+        mlp.append(
+            {
+                "W": jax.random.normal(_rbg(key, 200 + j), (d_in, w)) * math.sqrt(2.0 / d_in),
+                "b": jnp.zeros((w,)),
+            }
+        )
         d_in = w
     params: dict[str, Any] = {
         "attn": attn,
@@ -420,8 +458,9 @@ def forward(
         q = (x @ layer["Wq"])[:, :, None, :]
         k = (x @ layer["Wk"])[:, :, None, :]
         v = (x @ layer["Wv"])[:, :, None, :]
-        out = _attention.dot_product_attention(q, k, v, is_causal=True, scale=1.0, implementation=impl,
-                                               name=f"layer{i}")
+        out = _attention.dot_product_attention(
+            q, k, v, is_causal=True, scale=1.0, implementation=impl, name=f"layer{i}"
+        )
         x = x + out[:, :, 0, :]
         probes.record(f"resid{i + 1}", x)
     h = x[:, -1]
@@ -507,15 +546,17 @@ def evaluate(
     settings = [(*mode_settings(task, m), base) for m in ("ic", "ic2", "iw")]
     for mode, logits_c in extra_sets.values():
         settings.append((*mode_settings(task, mode), base if logits_c is None else logits_c))
-    p_b, p_c, swap, logit_sets = (jnp.stack([jnp.asarray(s[i], jnp.float32) for s in settings])
-                                  for i in range(4))
+    p_b, p_c, swap, logit_sets = (
+        jnp.stack([jnp.asarray(s[i], jnp.float32) for s in settings]) for i in range(4)
+    )
     swap = swap.astype(jnp.int32)
 
     def one(c):
         kc = jax.random.fold_in(key, c)
         keys = jax.random.split(kc, len(names))
-        sets = jax.vmap(lambda k, a, b, s, lg: _sample(k, world, task, size, a, b, s, lg))(
-            keys, p_b, p_c, swap, logit_sets)
+        sets = jax.vmap(lambda k, a, b, s, lg: sample_sequences(k, world, task, size, a, b, s, lg))(
+            keys, p_b, p_c, swap, logit_sets
+        )
         fwd = lambda t: probes.run_with_capture(lambda x: forward(params, x, task, net), t)
         logits, cap = jax.vmap(fwd)(sets["tokens"])
         pred = jnp.argmax(logits, -1)
@@ -526,13 +567,15 @@ def evaluate(
         probs = jax.nn.softmax(lg, -1)
         in_ctx = jax.vmap(lambda lab: jnp.zeros(task.L, bool).at[lab].set(True))(ic["ctx_labels"])
         prev, ind = _progress(jax.tree_util.tree_map(lambda x: x[0], cap), ic, task)
-        out.update({
-            "ic_loss": optax.softmax_cross_entropy_with_integer_labels(lg, ic["target"]).mean(),
-            "ctx_label_acc": jnp.mean(jnp.take_along_axis(in_ctx, pred[0][:, None], 1)),
-            "ctx_label_mass": jnp.mean(jnp.sum(probs * in_ctx, -1)),
-            "prev_token": prev,
-            "induction": ind,
-        })
+        out.update(
+            {
+                "ic_loss": optax.softmax_cross_entropy_with_integer_labels(lg, ic["target"]).mean(),
+                "ctx_label_acc": jnp.mean(jnp.take_along_axis(in_ctx, pred[0][:, None], 1)),
+                "ctx_label_mass": jnp.mean(jnp.sum(probs * in_ctx, -1)),
+                "prev_token": prev,
+                "induction": ind,
+            }
+        )
         return out
 
     res = jax.lax.map(one, jnp.arange(n_chunks))
@@ -546,7 +589,7 @@ def run(
     net: NetConfig = NetConfig(),
     tcfg: TrainConfig = TrainConfig(),
     *,
-    schedule: ForgetSchedule = ForgetSchedule(),
+    schedule: ForgetSchedule = NO_FORGETTING,
     extra_sets: Callable[[TaskConfig], Mapping[str, tuple[str, jax.Array]]] | None = None,
     eval_task: TaskConfig | None = None,
 ) -> tuple[dict[str, Any], dict[str, jax.Array]]:
@@ -588,8 +631,9 @@ def run(
         post_update=make_post_update(task, schedule) if net.item_embedding else None,
     )
     extras = extra_sets(eval_task) if extra_sets is not None else None
-    ev = lambda p: evaluate(p, world, k_test, eval_task, net, n_test=tcfg.n_test, chunk=tcfg.eval_chunk,
-                            extra_sets=extras)
+    ev = lambda p: evaluate(
+        p, world, k_test, eval_task, net, n_test=tcfg.n_test, chunk=tcfg.eval_chunk, extra_sets=extras
+    )
     n_logs = tcfg.num_steps // tcfg.log_every
 
     # One scan of n_logs + 1 iterations, each "evaluate, then train log_every steps", so that the evaluation
@@ -657,7 +701,9 @@ def run_grid(
     from cogsim import config as _config
 
     for i in range(n_points):  # validate every point concretely (divisibility of B, K vs L, ...)
-        _config.validate(dataclasses.replace(task, **{k: type(getattr(task, k))(v[i]) for k, v in grid.items()}))
+        _config.validate(
+            dataclasses.replace(task, **{k: type(getattr(task, k))(v[i]) for k, v in grid.items()})
+        )
     vals = {k: jnp.asarray(v, jnp.int32 if k in ("K", "B") else jnp.float32) for k, v in grid.items()}
     if schedules is None:
         schedules = ForgetSchedule(jnp.zeros(n_points, jnp.int32), -jnp.ones(n_points, jnp.int32))
@@ -665,8 +711,9 @@ def run_grid(
 
     def one(point, sch, seed):
         t = dataclasses.replace(task, **point)
-        return run(jax.random.fold_in(key, seed), t, net, tcfg, schedule=sch, extra_sets=extra_sets,
-                   eval_task=t)[1]
+        return run(
+            jax.random.fold_in(key, seed), t, net, tcfg, schedule=sch, extra_sets=extra_sets, eval_task=t
+        )[1]
 
     f = jax.jit(jax.vmap(jax.vmap(one, (None, None, 0)), (0, 0, None)))
     out = f(vals, sched, jnp.arange(n_seeds))
@@ -679,7 +726,7 @@ def fit(
     tcfg: TrainConfig = TrainConfig(),
     *,
     key: jax.Array,
-    schedule: ForgetSchedule = ForgetSchedule(),
+    schedule: ForgetSchedule = NO_FORGETTING,
     progress: bool | None = None,
     checkpoint_dir: str | None = None,
 ) -> _train.TrainResult:
@@ -740,7 +787,7 @@ def history_frame(hist: Mapping[str, Any], **labels: Any) -> pd.DataFrame:
     return out
 
 
-# ------------------------------------------------------------------------------------------------ phenomenology
+# ------------------------------------------------------------------------------------------- phenomenology
 def phenomenological_loss(theta: Float[Array, "3"], *, N: int, L: int) -> jax.Array:
     """Three nested logits: ``p1 = sigmoid(beta1)``, ``p2 = e^(a p1) / (e^(a p1) + N - 1)``,
     ``loss = -log(e^(xi p2) / (e^(xi p2) + L - 1))`` with ``theta = (beta1, a, xi)``.
@@ -758,7 +805,8 @@ def phenomenological_loss(theta: Float[Array, "3"], *, N: int, L: int) -> jax.Ar
 def phenomenological_curve(
     theta0: Float[Array, "3"], lr: float, num_steps: int, *, N: int, L: int
 ) -> jax.Array:
-    """Gradient descent on ``(beta1, a, xi)`` from ``theta0``; the loss before each of ``num_steps + 1`` steps."""
+    """Gradient descent on ``(beta1, a, xi)`` from ``theta0``; the loss before each of the ``num_steps + 1``
+    steps."""
     g = jax.value_and_grad(lambda th: phenomenological_loss(th, N=N, L=L))
 
     def step(th, _):
@@ -782,9 +830,7 @@ class PhenoFit:
     fitted: np.ndarray
 
 
-def fit_phenomenological(
-    steps: Any, loss: Any, *, N: int, L: int, max_step: int | None = None
-) -> PhenoFit:
+def fit_phenomenological(steps: Any, loss: Any, *, N: int, L: int, max_step: int | None = None) -> PhenoFit:
     """Least-squares fit of the three-logit model's loss curve to a measured curve (e.g. the IC loss).
 
     Free parameters: the initial ``beta1``, ``a``, ``xi`` and the learning rate (the time scale). The model's
@@ -816,15 +862,23 @@ def fit_phenomenological(
     for b0 in (-3.0, 0.0):
         for lr0 in (1e-3, 1e-2, 1e-1):
             z0 = np.array([b0, 0.5, math.log(0.5), math.log(lr0 * 100.0 / max(max_step / 100.0, 1.0))])
-            r = optimize.minimize(obj, z0, method="Nelder-Mead", options={"maxiter": 400, "xatol": 1e-3,
-                                                                           "fatol": 1e-6})
+            r = optimize.minimize(
+                obj, z0, method="Nelder-Mead", options={"maxiter": 400, "xatol": 1e-3, "fatol": 1e-6}
+            )
             if best is None or r.fun < best.fun:
                 best = r
     z = best.x
     th = jnp.array([z[0], z[1], math.exp(z[2])], jnp.float32)
     fitted = np.asarray(curve(th, math.exp(z[3]))[idx], float)
-    return PhenoFit(float(z[0]), float(z[1]), float(math.exp(z[2])), float(math.exp(z[3])),
-                    float(np.sqrt(np.mean((fitted - loss) ** 2))), steps, fitted)
+    return PhenoFit(
+        float(z[0]),
+        float(z[1]),
+        float(math.exp(z[2])),
+        float(math.exp(z[3])),
+        float(np.sqrt(np.mean((fitted - loss) ** 2))),
+        steps,
+        fitted,
+    )
 
 
 def jump_step(steps: Any, acc: Any, *, threshold: float) -> float:

@@ -106,7 +106,7 @@ PRESETS = {
     # Smallest end-to-end run, for tests.
     "test": Config(d_model=16, n_heads=2, d_ff=16, n_layers=1, lr=1e-3, max_epochs=1, patience=1, n_samples=4,
                    select="nll",
-                   train_first=1, train_last=24, eval_first=65, eval_last=68),
+                   holdout_every=0, train_first=1, train_last=24, eval_first=65, eval_last=68),
 }
 
 

@@ -27,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from cogsim.models import induction as ind
 
 from cogsim import compare as _compare
 from cogsim import plots
 from cogsim.config import field
-from cogsim.models import induction as ind
 
 DESCRIPTION = "Anand et al. 2025: active/temporary forgetting of item embeddings steers IC vs IW learning"
 
@@ -68,8 +68,24 @@ class Config:
 
 PRESETS = {
     # The small task of the other quick presets (token dim 24, 8 labels, N = 4), lr 0.1, 2 seeds.
-    "quick": Config(K=512, L=8, N=4, D=15, N_max=4, B=2, p_B=0.9, alpha=1.2, reset_every=10, forget_until=1000,
-                    lr=0.1, num_steps=2500, log_every=250, n_test=500, eval_chunk=500, n_seeds=2),
+    "quick": Config(
+        K=512,
+        L=8,
+        N=4,
+        D=15,
+        N_max=4,
+        B=2,
+        p_B=0.9,
+        alpha=1.2,
+        reset_every=10,
+        forget_until=1000,
+        lr=0.1,
+        num_steps=2500,
+        log_every=250,
+        n_test=500,
+        eval_chunk=500,
+        n_seeds=2,
+    ),
     "paper": Config(),
 }
 
@@ -78,8 +94,12 @@ def _extra_sets(cfg: Config):
     K = cfg.K
     head = jnp.where(jnp.arange(K) < max(1, round(cfg.head_frac * K)), 0.0, -jnp.inf)
     tail = jnp.where(jnp.arange(K) >= K - max(1, round(cfg.tail_frac * K)), 0.0, -jnp.inf)
-    return lambda task: {"iw_head": ("iw", head), "iw_tail": ("iw", tail), "ic2_head": ("ic2", head),
-                         "ic2_tail": ("ic2", tail)}
+    return lambda task: {
+        "iw_head": ("iw", head),
+        "iw_tail": ("iw", tail),
+        "ic2_head": ("ic2", head),
+        "ic2_tail": ("ic2", tail),
+    }
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
@@ -88,18 +108,43 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     Example:
       >>> # df = simulate(PRESETS["quick"], key=jax.random.key(0))
     """
-    task = ind.TaskConfig(K=config.K, L=config.L, N=config.N, D=config.D, eps=config.eps, B=config.B,
-                          p_B=config.p_B, alpha=config.alpha, N_max=config.N_max)
+    task = ind.TaskConfig(
+        K=config.K,
+        L=config.L,
+        N=config.N,
+        D=config.D,
+        eps=config.eps,
+        B=config.B,
+        p_B=config.p_B,
+        alpha=config.alpha,
+        N_max=config.N_max,
+    )
     net = ind.NetConfig(item_embedding=True)
-    tcfg = ind.TrainConfig(lr=config.lr, batch_size=config.batch_size, weight_decay=config.weight_decay,
-                           num_steps=config.num_steps, log_every=config.log_every, n_test=config.n_test,
-                           eval_chunk=config.eval_chunk)
+    tcfg = ind.TrainConfig(
+        lr=config.lr,
+        batch_size=config.batch_size,
+        weight_decay=config.weight_decay,
+        num_steps=config.num_steps,
+        log_every=config.log_every,
+        n_test=config.n_test,
+        eval_chunk=config.eval_chunk,
+    )
     every = [0, config.reset_every, config.reset_every]
     until = [-1, -1, config.forget_until]
-    hist = ind.run_grid(key, task, net, tcfg, grid={"alpha": [config.alpha] * 3}, n_seeds=config.n_seeds,
-                        schedules=ind.ForgetSchedule(every, until), extra_sets=_extra_sets(config))
-    frames = [ind.history_frame({k: v[i] for k, v in hist.items()}, condition=c, L=config.L)
-              for i, c in enumerate(CONDITIONS)]
+    hist = ind.run_grid(
+        key,
+        task,
+        net,
+        tcfg,
+        grid={"alpha": [config.alpha] * 3},
+        n_seeds=config.n_seeds,
+        schedules=ind.ForgetSchedule(every, until),
+        extra_sets=_extra_sets(config),
+    )
+    frames = [
+        ind.history_frame({k: v[i] for k, v in hist.items()}, condition=c, L=config.L)
+        for i, c in enumerate(CONDITIONS)
+    ]
     out = pd.concat(frames, ignore_index=True)
     out["forget_until"] = config.forget_until
     return out
@@ -114,7 +159,8 @@ def human() -> pd.DataFrame:
         ("temporary", "ic2_tail_acc", "high", "temporary forgetting: in-context learning for rare tokens"),
     ]
     return pd.DataFrame(rows, columns=["condition", "measure", "target", "note"]).assign(
-        source="Anand, Lepori, Merullo & Pavlick, ICLR 2025")
+        source="Anand, Lepori, Merullo & Pavlick, ICLR 2025"
+    )
 
 
 def final_table(sim: pd.DataFrame) -> pd.DataFrame:
@@ -133,30 +179,43 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     metrics = []
     for c in CONDITIONS:
         for m in MEASURES:
-            metrics.append(_compare.Metric(f"{c}_{m}", float(tab.loc[c, m]),
-                                           note=f"sd over seeds {float(tab.loc[c, m + '_sd']):.3f}"))
+            metrics.append(
+                _compare.Metric(
+                    f"{c}_{m}", float(tab.loc[c, m]), note=f"sd over seeds {float(tab.loc[c, m + '_sd']):.3f}"
+                )
+            )
     checks = [
-        _compare.Check("active forgetting keeps in-context learning (IC > 0.5)",
-                       bool(tab.loc["active", "ic_acc"] > 0.5), f"IC = {tab.loc['active', 'ic_acc']:.3f}"),
-        _compare.Check("active forgetting removes in-weights learning (IW on frequent classes < 2/L)",
-                       bool(tab.loc["active", "iw_head_acc"] < 2 / L),
-                       f"IW(head) = {tab.loc['active', 'iw_head_acc']:.3f}, chance {1 / L:.3f}"),
-        _compare.Check("temporary forgetting: in-weights for frequent classes (IW(head) > 0.5)",
-                       bool(tab.loc["temporary", "iw_head_acc"] > 0.5),
-                       f"IW(head) = {tab.loc['temporary', 'iw_head_acc']:.3f}"),
-        _compare.Check("temporary forgetting: in-context for rare classes (IC2(tail) > 0.5)",
-                       bool(tab.loc["temporary", "ic2_tail_acc"] > 0.5),
-                       f"IC2(tail) = {tab.loc['temporary', 'ic2_tail_acc']:.3f}"),
+        _compare.Check(
+            "active forgetting keeps in-context learning (IC > 0.5)",
+            bool(tab.loc["active", "ic_acc"] > 0.5),
+            f"IC = {tab.loc['active', 'ic_acc']:.3f}",
+        ),
+        _compare.Check(
+            "active forgetting removes in-weights learning (IW on frequent classes < 2/L)",
+            bool(tab.loc["active", "iw_head_acc"] < 2 / L),
+            f"IW(head) = {tab.loc['active', 'iw_head_acc']:.3f}, chance {1 / L:.3f}",
+        ),
+        _compare.Check(
+            "temporary forgetting: in-weights for frequent classes (IW(head) > 0.5)",
+            bool(tab.loc["temporary", "iw_head_acc"] > 0.5),
+            f"IW(head) = {tab.loc['temporary', 'iw_head_acc']:.3f}",
+        ),
+        _compare.Check(
+            "temporary forgetting: in-context for rare classes (IC2(tail) > 0.5)",
+            bool(tab.loc["temporary", "ic2_tail_acc"] > 0.5),
+            f"IC2(tail) = {tab.loc['temporary', 'ic2_tail_acc']:.3f}",
+        ),
     ]
-    return _compare.Comparison(tuple(metrics), tuple(checks), key="temporary_ic2_tail_acc",
-                               tables={"final": tab.reset_index()})
+    return _compare.Comparison(
+        tuple(metrics), tuple(checks), key="temporary_ic2_tail_acc", tables={"final": tab.reset_index()}
+    )
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """Per condition: learning curves of IC, IW(head), IW(tail), IC2(tail); last panel: final bars."""
     fig, axes = plots.panels(4, ncols=2, size=(4.6, 3.3))
     L = float(sim["L"].iloc[0])
-    for a, c in zip(axes[:3], CONDITIONS):
+    for a, c in zip(axes[:3], CONDITIONS, strict=False):
         g = sim[sim["condition"] == c].groupby("step", as_index=False).mean(numeric_only=True)
         plots.curve(g, x="step", ys=["ic_acc", "iw_head_acc", "iw_tail_acc", "ic2_tail_acc"], ax=a, title=c)
         if c == "temporary":

@@ -18,16 +18,26 @@ import math
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import induction as ind
 
 from cogsim import compare as _compare
 from cogsim import plots
 from cogsim.config import field
-from cogsim.models import induction as ind
 
 DESCRIPTION = "Reddy 2024: plateau then abrupt jump of in-context accuracy as an induction head forms"
 
-METRICS = ("ic_acc", "ic2_acc", "iw_acc", "ic_loss", "ctx_label_acc", "ctx_label_mass", "prev_token",
-           "induction", "loss", "acc")
+METRICS = (
+    "ic_acc",
+    "ic2_acc",
+    "iw_acc",
+    "ic_loss",
+    "ctx_label_acc",
+    "ctx_label_mass",
+    "prev_token",
+    "induction",
+    "loss",
+    "acc",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,20 +68,49 @@ class Config:
 
 PRESETS = {
     # A smaller task (N = 4 pairs, B = 1, 16 labels, token dim 24 instead of 128), a larger learning rate
-    # (0.1) and many classes (in-weights learning is then slow) so that the jump happens within ~2,000 steps
+    # (0.1) and many classes (in-weights learning is then slow) so that the jump happens within ~2,500 steps
     # on a CPU. See docs/scenarios/icl_abrupt_learning.md.
-    "quick": Config(K=1024, L=16, N=4, B=1, D=15, N_max=4, lr=0.1, num_steps=2000, log_every=100, n_test=500,
-                    eval_chunk=500, n_seeds=2, failure_K=1024),
+    "quick": Config(
+        K=1024,
+        L=16,
+        N=4,
+        B=1,
+        D=15,
+        N_max=4,
+        lr=0.1,
+        num_steps=2000,
+        log_every=100,
+        n_test=500,
+        eval_chunk=500,
+        n_seeds=2,
+        failure_K=1024,
+    ),
     "paper": Config(),
 }
 
 
 def _tasks(cfg: Config) -> tuple[ind.TaskConfig, ind.TrainConfig]:
-    task = ind.TaskConfig(K=cfg.K, L=cfg.L, N=cfg.N, D=cfg.D, eps=cfg.eps, B=cfg.B, p_B=cfg.p_B, p_C=cfg.p_C,
-                          alpha=cfg.alpha, N_max=cfg.N_max)
-    tcfg = ind.TrainConfig(lr=cfg.lr, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                           num_steps=cfg.num_steps, log_every=cfg.log_every, n_test=cfg.n_test,
-                           eval_chunk=cfg.eval_chunk)
+    task = ind.TaskConfig(
+        K=cfg.K,
+        L=cfg.L,
+        N=cfg.N,
+        D=cfg.D,
+        eps=cfg.eps,
+        B=cfg.B,
+        p_B=cfg.p_B,
+        p_C=cfg.p_C,
+        alpha=cfg.alpha,
+        N_max=cfg.N_max,
+    )
+    tcfg = ind.TrainConfig(
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        weight_decay=cfg.weight_decay,
+        num_steps=cfg.num_steps,
+        log_every=cfg.log_every,
+        n_test=cfg.n_test,
+        eval_chunk=cfg.eval_chunk,
+    )
     return task, tcfg
 
 
@@ -102,24 +141,50 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     # phenomenological model fitted to the seed-mean IC loss of the main condition
     mean = main.groupby("step", as_index=False)["ic_loss"].mean()
     fit = ind.fit_phenomenological(mean["step"], mean["ic_loss"], N=task.N, L=task.L)
-    frames.append(pd.DataFrame({
-        "seed": -1, "step": fit.steps, "ic_loss": fit.fitted, "condition": "phenomenological",
-        "n_ctx": task.n_ctx_classes, "L": task.L, "pheno_beta1_0": fit.beta1_0, "pheno_a_0": fit.a_0,
-        "pheno_xi_0": fit.xi_0, "pheno_lr": fit.lr, "pheno_rmse": fit.rmse,
-    }))
+    frames.append(
+        pd.DataFrame(
+            {
+                "seed": -1,
+                "step": fit.steps,
+                "ic_loss": fit.fitted,
+                "condition": "phenomenological",
+                "n_ctx": task.n_ctx_classes,
+                "L": task.L,
+                "pheno_beta1_0": fit.beta1_0,
+                "pheno_a_0": fit.a_0,
+                "pheno_xi_0": fit.xi_0,
+                "pheno_lr": fit.lr,
+                "pheno_rmse": fit.rmse,
+            }
+        )
+    )
     return pd.concat(frames, ignore_index=True)
 
 
 def human() -> pd.DataFrame:
     """Not human data: the paper's qualitative targets (values as stated in the text, approximate)."""
-    return pd.DataFrame([
-        {"measure": "ic_acc_final", "value": 1.0, "source": "Reddy 2024, Fig. 1d",
-         "note": "IC accuracy reaches ~100% after the jump"},
-        {"measure": "plateau_ic_acc_times_n_ctx", "value": 1.0, "source": "Reddy 2024, Sec. 4",
-         "note": "before the jump IC accuracy sits near chance among the labels in the context"},
-        {"measure": "failure_ic_acc_final_max", "value": 1.0 / 8, "source": "Reddy 2024, Fig. A.5 (check)",
-         "note": "with L = N = 8, B = 1 no seed learns in context (IC stays near chance 1/L)"},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "measure": "ic_acc_final",
+                "value": 1.0,
+                "source": "Reddy 2024, Fig. 1d",
+                "note": "IC accuracy reaches ~100% after the jump",
+            },
+            {
+                "measure": "plateau_ic_acc_times_n_ctx",
+                "value": 1.0,
+                "source": "Reddy 2024, Sec. 4",
+                "note": "before the jump IC accuracy sits near chance among the labels in the context",
+            },
+            {
+                "measure": "failure_ic_acc_final_max",
+                "value": 1.0 / 8,
+                "source": "Reddy 2024, Fig. A.5 (check)",
+                "note": "with L = N = 8, B = 1 no seed learns in context (IC stays near chance 1/L)",
+            },
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------------ analysis
@@ -149,11 +214,23 @@ def seed_summary(sim: pd.DataFrame) -> pd.DataFrame:
         indc = g["induction"].to_numpy()
         ind_mid = _first(s, indc >= (indc[0] + indc[-1]) / 2) if indc[-1] > indc[0] else math.nan
         prev = g["prev_token"].to_numpy()
-        rows.append({"seed": seed, "plateau_ic_acc": plateau, "n_ctx": n_ctx, "t_leave_plateau": t_leave,
-                     "t_ic_mid": t_mid, "t_ic_90": t_90, "t_induction_mid": ind_mid,
-                     "ic_acc_final": float(ic[-1]), "induction_start": float(indc[0]),
-                     "induction_final": float(indc[-1]), "prev_token_final": float(prev[-1]),
-                     "prev_token_min": float(prev.min()), "iw_acc_final": float(g["iw_acc"].iloc[-1])})
+        rows.append(
+            {
+                "seed": seed,
+                "plateau_ic_acc": plateau,
+                "n_ctx": n_ctx,
+                "t_leave_plateau": t_leave,
+                "t_ic_mid": t_mid,
+                "t_ic_90": t_90,
+                "t_induction_mid": ind_mid,
+                "ic_acc_final": float(ic[-1]),
+                "induction_start": float(indc[0]),
+                "induction_final": float(indc[-1]),
+                "prev_token_final": float(prev[-1]),
+                "prev_token_min": float(prev.min()),
+                "iw_acc_final": float(g["iw_acc"].iloc[-1]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -163,17 +240,26 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     main = sim[sim["condition"] == "main"]
     log_every = float(np.diff(np.sort(main["step"].unique()))[0])
     ic_final = per["ic_acc_final"].to_numpy()
-    est, lo, hi = (_compare.bootstrap_ci(ic_final, np.mean, n_boot=500) if len(ic_final) > 1
-                   else (float(ic_final[0]), None, None))
+    est, lo, hi = (
+        _compare.bootstrap_ci(ic_final, np.mean, n_boot=500)
+        if len(ic_final) > 1
+        else (float(ic_final[0]), None, None)
+    )
     n_ctx = float(per["n_ctx"].iloc[0])
     metrics = [
         _compare.Metric("ic_acc_final", est, lo, hi, human=1.0, note="mean over seeds, novel classes"),
-        _compare.Metric("plateau_ic_acc", float(np.nanmedian(per["plateau_ic_acc"])) if
-                        per["plateau_ic_acc"].notna().any() else math.nan, human=1.0 / n_ctx,
-                        note="median over seeds; 1/(N/B) = chance among context labels"),
+        _compare.Metric(
+            "plateau_ic_acc",
+            float(np.nanmedian(per["plateau_ic_acc"])) if per["plateau_ic_acc"].notna().any() else math.nan,
+            human=1.0 / n_ctx,
+            note="median over seeds; 1/(N/B) = chance among context labels",
+        ),
         _compare.Metric("t_ic_mid", float(np.nanmedian(per["t_ic_mid"])), note="steps to IC midpoint"),
-        _compare.Metric("t_induction_mid", float(np.nanmedian(per["t_induction_mid"])),
-                        note="steps to the induction-score midpoint"),
+        _compare.Metric(
+            "t_induction_mid",
+            float(np.nanmedian(per["t_induction_mid"])),
+            note="steps to the induction-score midpoint",
+        ),
         _compare.Metric("iw_acc_final", float(per["iw_acc_final"].mean())),
         _compare.Metric("prev_token_final", float(per["prev_token_final"].mean())),
         _compare.Metric("induction_final", float(per["induction_final"].mean())),
@@ -181,26 +267,49 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     checks = []
     checks.append(_compare.Check("IC accuracy ends above 0.9", bool(est > 0.9), f"mean final IC = {est:.3f}"))
     plateau_ok = per["plateau_ic_acc"].between(0.5 / n_ctx, 1.5 / n_ctx)
-    checks.append(_compare.Check(
-        "plateau near 1/(N/B) while context labels are already chosen", bool(plateau_ok.mean() > 0.5),
-        f"plateau IC per seed {per['plateau_ic_acc'].round(3).tolist()} vs 1/(N/B) = {1 / n_ctx:.3f}"))
+    checks.append(
+        _compare.Check(
+            "plateau near 1/(N/B) while context labels are already chosen",
+            bool(plateau_ok.mean() > 0.5),
+            f"plateau IC per seed {per['plateau_ic_acc'].round(3).tolist()} vs 1/(N/B) = {1 / n_ctx:.3f}",
+        )
+    )
     rise = per["t_ic_90"] - per["t_leave_plateau"]
     abrupt = (rise <= 0.5 * per["t_leave_plateau"]) & per["t_ic_90"].notna()
-    checks.append(_compare.Check(
-        "abrupt jump: plateau to 0.9 in under half the time spent before it", bool(abrupt.mean() > 0.5),
-        f"leave plateau at {per['t_leave_plateau'].tolist()}, reach 0.9 at {per['t_ic_90'].tolist()}"))
+    checks.append(
+        _compare.Check(
+            "abrupt jump: plateau to 0.9 in under half the time spent before it",
+            bool(abrupt.mean() > 0.5),
+            f"leave plateau at {per['t_leave_plateau'].tolist()}, reach 0.9 at {per['t_ic_90'].tolist()}",
+        )
+    )
     tol = np.maximum(2 * log_every, 0.25 * per["t_ic_mid"])
     together = (per["t_induction_mid"] - per["t_ic_mid"]).abs() <= tol
-    checks.append(_compare.Check(
-        "induction score rises at the jump", bool(together.mean() > 0.5),
-        f"IC midpoint {per['t_ic_mid'].tolist()}, induction midpoint {per['t_induction_mid'].tolist()}"))
+    checks.append(
+        _compare.Check(
+            "induction score rises at the jump",
+            bool(together.mean() > 0.5),
+            f"IC midpoint {per['t_ic_mid'].tolist()}, induction midpoint {per['t_induction_mid'].tolist()}",
+        )
+    )
     fail = sim[sim["condition"] == "failure_L8_N8_B1"]
     if len(fail):
         last = fail[fail["step"] == fail["step"].max()]["ic_acc"]
-        metrics.append(_compare.Metric("failure_ic_acc_final_max", float(last.max()), human=1.0 / 8,
-                                       note="L = N = 8, B = 1; best seed"))
-        checks.append(_compare.Check("L = N = 8, B = 1: no seed learns in context (IC < 0.5)",
-                                     bool(last.max() < 0.5), f"final IC per seed {last.round(3).tolist()}"))
+        metrics.append(
+            _compare.Metric(
+                "failure_ic_acc_final_max",
+                float(last.max()),
+                human=1.0 / 8,
+                note="L = N = 8, B = 1; best seed",
+            )
+        )
+        checks.append(
+            _compare.Check(
+                "L = N = 8, B = 1: no seed learns in context (IC < 0.5)",
+                bool(last.max() < 0.5),
+                f"final IC per seed {last.round(3).tolist()}",
+            )
+        )
     ph = sim[sim["condition"] == "phenomenological"]
     if len(ph):
         mean = main.groupby("step", as_index=False)["ic_loss"].mean().sort_values("step")
@@ -212,10 +321,18 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
         t_fit = _first(fitted["step"], fitted["ic_loss"] <= mid)
         metrics.append(_compare.Metric("pheno_rmse", rmse, note="three-logit model vs mean IC loss (nats)"))
         metrics.append(_compare.Metric("pheno_t_mid", t_fit, note=f"measured {t_meas}"))
-        ok = math.isfinite(t_fit) and math.isfinite(t_meas) and abs(t_fit - t_meas) <= max(0.2 * t_meas,
-                                                                                          2 * log_every)
-        checks.append(_compare.Check("phenomenological model matches the jump time (within 20%)", bool(ok),
-                                     f"loss midpoint: fit {t_fit}, measured {t_meas}; RMSE {rmse:.3f}"))
+        ok = (
+            math.isfinite(t_fit)
+            and math.isfinite(t_meas)
+            and abs(t_fit - t_meas) <= max(0.2 * t_meas, 2 * log_every)
+        )
+        checks.append(
+            _compare.Check(
+                "phenomenological model matches the jump time (within 20%)",
+                bool(ok),
+                f"loss midpoint: fit {t_fit}, measured {t_meas}; RMSE {rmse:.3f}",
+            )
+        )
     return _compare.Comparison(tuple(metrics), tuple(checks), key="ic_acc_final", tables={"per_seed": per})
 
 
@@ -227,14 +344,21 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     n_ctx = float(main["n_ctx"].iloc[0])
     L = float(main["L"].iloc[0])
     a = axes[0]
-    for seed, g in main.groupby("seed"):
+    for _, g in main.groupby("seed"):
         a.plot(g["step"], g["ic_acc"], color="C0", alpha=0.25, lw=0.8)
-    plots.curve(mean, x="step", ys=["ic_acc", "ic2_acc", "iw_acc", "ctx_label_acc"], ax=a,
-                title="accuracy (mean over seeds)")
+    plots.curve(
+        mean,
+        x="step",
+        ys=["ic_acc", "ic2_acc", "iw_acc", "ctx_label_acc"],
+        ax=a,
+        title="accuracy (mean over seeds)",
+    )
     a.axhline(1 / n_ctx, color="gray", ls=":", lw=0.8)
     a.axhline(1 / L, color="gray", ls="--", lw=0.8)
     a.set_ylim(0, 1.02)
-    plots.curve(mean, x="step", ys=["prev_token", "induction", "ic_acc"], ax=axes[1], title="progress measures")
+    plots.curve(
+        mean, x="step", ys=["prev_token", "induction", "ic_acc"], ax=axes[1], title="progress measures"
+    )
     b = axes[2]
     b.plot(mean["step"], mean["ic_loss"], "o", ms=3, color="C0", label="network IC loss")
     ph = sim[sim["condition"] == "phenomenological"].sort_values("step")

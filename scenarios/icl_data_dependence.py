@@ -18,11 +18,11 @@ import dataclasses
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import induction as ind
 
 from cogsim import compare as _compare
 from cogsim import plots
 from cogsim.config import field
-from cogsim.models import induction as ind
 
 DESCRIPTION = "Reddy 2024 / Chan 2022: in-context vs in-weights learning as burstiness, K, eps, alpha vary"
 
@@ -43,13 +43,15 @@ class Config:
     Bs: tuple[int, ...] = field((0, 1, 2, 4), low=0, doc="burstiness values (at K)")
     Ks: tuple[int, ...] = field((128, 256, 512, 2048), low=1, doc="class counts (at B)")
     epss: tuple[float, ...] = field((0.1, 0.3, 0.5, 0.7), low=0.0, doc="noise values (at K, B)")
-    alphas: tuple[float, ...] = field((0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75), low=0.0,
-                                      doc="Zipf exponents (at alpha_K, alpha_B)")
+    alphas: tuple[float, ...] = field(
+        (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75), low=0.0, doc="Zipf exponents (at alpha_K, alpha_B)"
+    )
     alpha_K: int = field(1024, low=1, doc="classes in the alpha sweep")
     alpha_B: int = field(1, low=0, doc="burstiness in the alpha sweep")
     p_Bs: tuple[float, ...] = field((1.0, 0.75, 0.5), low=0.0, high=1.0, doc="fractions of bursty sequences")
-    p_Cs: tuple[float, ...] = field((0.0, 0.25, 0.5), low=0.0, high=1.0,
-                                    doc="fractions of novel-class sequences (at p_C_K, p_C_B)")
+    p_Cs: tuple[float, ...] = field(
+        (0.0, 0.25, 0.5), low=0.0, high=1.0, doc="fractions of novel-class sequences (at p_C_K, p_C_B)"
+    )
     p_C_K: int = field(128, low=1, doc="classes in the p_C sweep (few: in-weights favoured)")
     p_C_B: int = field(2, low=0, doc="burstiness in the p_C sweep")
     lr: float = field(0.01, low=0.0, doc="SGD learning rate")
@@ -65,10 +67,31 @@ class Config:
 PRESETS = {
     # A small task (N = 4 pairs, 8 labels, token dim 24) with lr 0.1, few points per factor and 2 seeds, so
     # that the whole sweep (13 points x 2 seeds, one compile) trains in about a minute or two on a CPU.
-    "quick": Config(K=256, L=8, N=4, D=15, N_max=4, eps=0.1, B=2, Bs=(0, 1, 2, 4), Ks=(32, 256, 2048),
-                    epss=(0.1, 0.6), alphas=(0.0, 1.0, 2.0), alpha_K=2048, alpha_B=1, p_Bs=(1.0, 0.5),
-                    p_Cs=(0.0, 0.5), p_C_K=32, p_C_B=2, lr=0.1, num_steps=1500, log_every=500, n_test=500,
-                    eval_chunk=500, n_seeds=2),
+    "quick": Config(
+        K=256,
+        L=8,
+        N=4,
+        D=15,
+        N_max=4,
+        eps=0.1,
+        B=2,
+        Bs=(0, 1, 2, 4),
+        Ks=(32, 256, 2048),
+        epss=(0.1, 0.6),
+        alphas=(0.0, 1.0, 2.0),
+        alpha_K=2048,
+        alpha_B=1,
+        p_Bs=(1.0, 0.5),
+        p_Cs=(0.0, 0.5),
+        p_C_K=32,
+        p_C_B=2,
+        lr=0.1,
+        num_steps=1500,
+        log_every=500,
+        n_test=500,
+        eval_chunk=500,
+        n_seeds=2,
+    ),
     "paper": Config(),
 }
 
@@ -99,11 +122,25 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       >>> # df = simulate(PRESETS["quick"], key=jax.random.key(0))
     """
     pts = grid_points(config)
-    task = ind.TaskConfig(K=config.K, L=config.L, N=config.N, D=config.D, eps=config.eps, B=config.B,
-                          N_max=config.N_max, K_max=int(max(pts["K"].max(), config.K)))
-    tcfg = ind.TrainConfig(lr=config.lr, batch_size=config.batch_size, weight_decay=config.weight_decay,
-                           num_steps=config.num_steps, log_every=config.log_every, n_test=config.n_test,
-                           eval_chunk=config.eval_chunk)
+    task = ind.TaskConfig(
+        K=config.K,
+        L=config.L,
+        N=config.N,
+        D=config.D,
+        eps=config.eps,
+        B=config.B,
+        N_max=config.N_max,
+        K_max=int(max(pts["K"].max(), config.K)),
+    )
+    tcfg = ind.TrainConfig(
+        lr=config.lr,
+        batch_size=config.batch_size,
+        weight_decay=config.weight_decay,
+        num_steps=config.num_steps,
+        log_every=config.log_every,
+        n_test=config.n_test,
+        eval_chunk=config.eval_chunk,
+    )
     grid = {k: pts[k].tolist() for k in ind.TRACEABLE}
     hist = ind.run_grid(key, task, ind.NetConfig(), tcfg, grid=grid, n_seeds=config.n_seeds)
     frames = []
@@ -124,11 +161,17 @@ def human() -> pd.DataFrame:
         ("eps", "iw_acc", "-", "IW accuracy falls with within-class noise"),
         ("alpha", "ic_acc", "-", "IC falls and IW rises with alpha; both are high near alpha ~ 1"),
         ("alpha", "iw_acc", "+", "IC falls and IW rises with alpha; both are high near alpha ~ 1"),
-        ("p_B", "ic_acc", "+", "with fewer bursty sequences (p_B < 1) the network prefers in-weights learning"),
+        (
+            "p_B",
+            "ic_acc",
+            "+",
+            "with fewer bursty sequences (p_B < 1) the network prefers in-weights learning",
+        ),
         ("p_C", "ic_acc", "+", "novel-class sequences (p_C > 0) drive in-context learning"),
     ]
     return pd.DataFrame(rows, columns=["sweep", "measure", "direction", "note"]).assign(
-        source="Reddy 2024 (ICLR), Fig. 2 and appendix")
+        source="Reddy 2024 (ICLR), Fig. 2 and appendix"
+    )
 
 
 def final_table(sim: pd.DataFrame) -> pd.DataFrame:
@@ -158,10 +201,20 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
         b0, b1, iws = _ends(tab, sweep, "iw_acc")
         metrics.append(_compare.Metric(f"delta_ic_{sweep}", a1 - a0, note=f"IC {[round(v, 3) for v in ics]}"))
         metrics.append(_compare.Metric(f"delta_iw_{sweep}", b1 - b0, note=f"IW {[round(v, 3) for v in iws]}"))
-        checks.append(_compare.Check(f"IC rises with {sweep}", bool(sign_ic * (a1 - a0) > 0.05),
-                                     f"IC over {sweep}: {[round(v, 3) for v in ics]}"))
-        checks.append(_compare.Check(f"IW falls with {sweep}", bool(sign_iw * (b1 - b0) > 0.05),
-                                     f"IW over {sweep}: {[round(v, 3) for v in iws]}"))
+        checks.append(
+            _compare.Check(
+                f"IC rises with {sweep}",
+                bool(sign_ic * (a1 - a0) > 0.05),
+                f"IC over {sweep}: {[round(v, 3) for v in ics]}",
+            )
+        )
+        checks.append(
+            _compare.Check(
+                f"IW falls with {sweep}",
+                bool(sign_iw * (b1 - b0) > 0.05),
+                f"IW over {sweep}: {[round(v, 3) for v in iws]}",
+            )
+        )
     if "alpha" in set(tab["sweep"]):
         t = tab[tab["sweep"] == "alpha"].sort_values("alpha")
         ic, iw, al = t["ic_acc"].to_numpy(), t["iw_acc"].to_numpy(), t["alpha"].to_numpy()
@@ -170,24 +223,37 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
         trade = ic[-1] < ic[0] - 0.05 and iw[-1] > iw[0] + 0.05
         metrics.append(_compare.Metric("ic_acc_alpha1", float(ic[i1]), note=f"alpha = {al[i1]}"))
         metrics.append(_compare.Metric("iw_acc_alpha1", float(iw[i1]), note=f"alpha = {al[i1]}"))
-        checks.append(_compare.Check(
-            "alpha: IC falls, IW rises, both at least half their maximum near alpha ~ 1", bool(both and trade),
-            f"alpha {al.tolist()}: IC {np.round(ic, 3).tolist()}, IW {np.round(iw, 3).tolist()}"))
+        checks.append(
+            _compare.Check(
+                "alpha: IC falls, IW rises, both at least half their maximum near alpha ~ 1",
+                bool(both and trade),
+                f"alpha {al.tolist()}: IC {np.round(ic, 3).tolist()}, IW {np.round(iw, 3).tolist()}",
+            )
+        )
     if "p_B" in set(tab["sweep"]):
         t = tab[tab["sweep"] == "p_B"].sort_values("p_B")
         d_ic = float(t["ic_acc"].iloc[-1] - t["ic_acc"].iloc[0])
         d_iw = float(t["iw_acc"].iloc[-1] - t["iw_acc"].iloc[0])
         metrics.append(_compare.Metric("delta_ic_p_B", d_ic, note="IC at p_B max minus min"))
-        checks.append(_compare.Check("p_B < 1 shifts the network to in-weights (IC up, IW down with p_B)",
-                                     bool(d_ic > 0.05 and d_iw < -0.05),
-                                     f"p_B {t['p_B'].tolist()}: IC {t['ic_acc'].round(3).tolist()}, "
-                                     f"IW {t['iw_acc'].round(3).tolist()}"))
+        checks.append(
+            _compare.Check(
+                "p_B < 1 shifts the network to in-weights (IC up, IW down with p_B)",
+                bool(d_ic > 0.05 and d_iw < -0.05),
+                f"p_B {t['p_B'].tolist()}: IC {t['ic_acc'].round(3).tolist()}, "
+                f"IW {t['iw_acc'].round(3).tolist()}",
+            )
+        )
     if "p_C" in set(tab["sweep"]):
         t = tab[tab["sweep"] == "p_C"].sort_values("p_C")
         d_ic = float(t["ic_acc"].iloc[-1] - t["ic_acc"].iloc[0])
         metrics.append(_compare.Metric("delta_ic_p_C", d_ic, note="IC at p_C max minus p_C = 0"))
-        checks.append(_compare.Check("p_C > 0 gives in-context learning", bool(d_ic > 0.05),
-                                     f"p_C {t['p_C'].tolist()}: IC {t['ic_acc'].round(3).tolist()}"))
+        checks.append(
+            _compare.Check(
+                "p_C > 0 gives in-context learning",
+                bool(d_ic > 0.05),
+                f"p_C {t['p_C'].tolist()}: IC {t['ic_acc'].round(3).tolist()}",
+            )
+        )
     key = "delta_ic_B" if any(m.name == "delta_ic_B" for m in metrics) else metrics[0].name
     return _compare.Comparison(tuple(metrics), tuple(checks), key=key, tables={"final": tab})
 
@@ -198,7 +264,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     last = sim[sim["step"] == sim["step"].max()]
     sweeps = [s for s in SWEEPS if s in set(tab["sweep"])]
     fig, axes = plots.panels(len(sweeps), ncols=3, size=(3.6, 2.9))
-    for a, s in zip(axes, sweeps):
+    for a, s in zip(axes, sweeps, strict=False):
         t = tab[tab["sweep"] == s].sort_values(s)
         pts = last[last["sweep"] == s]
         for m, c in (("ic_acc", "C0"), ("iw_acc", "C3")):

@@ -202,22 +202,39 @@ def make_world(n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, hol
     return FactorWorld(graph, scopes, weights, offsets, np.array(train_set, np.int32), np.array(test, np.int32))
 
 
-def step_world(world: FactorWorld, x: jax.Array, pair: jax.Array) -> jax.Array:
-    """One transition of a single state ``x [n]`` with the factors ``pair [2]`` firing."""
-    scopes = jnp.asarray(world.scope_array())
-    w, c = jnp.asarray(world.weights), jnp.asarray(world.offsets)
-    new = x
-    for j in range(pair.shape[0]):
-        f = pair[j]
-        idx = scopes[f]
-        xs = x.at[idx].get(mode="fill", fill_value=0.0)
-        new = new.at[idx].set(jnp.tanh(w[f] @ xs + c[f]), mode="drop")
-    return new
+def step_world(world: FactorWorld, x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """One transition of states ``x [..., n]`` with the factors ``pairs [..., k]`` firing (disjoint scopes).
+
+    Example:
+      >>> w = make_world(8, 5, seed=1)
+      >>> x = np.zeros(8); y = step_world(w, x, w.train_pairs[0])
+      >>> touched = set(w.scopes[w.train_pairs[0][0]]) | set(w.scopes[w.train_pairs[0][1]])
+      >>> sorted(np.flatnonzero(y != x).tolist()) == sorted(i for i in touched if y[i] != 0)
+      True
+    """
+    x = np.asarray(x, np.float32)
+    pairs = np.asarray(pairs)
+    scopes = world.scope_array()
+    padded = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), np.float32)], axis=-1)  # index n = padding
+    new = padded.copy()
+    for j in range(pairs.shape[-1]):
+        f = pairs[..., j]
+        idx = scopes[f]  # [..., 3]
+        xs = np.take_along_axis(padded, idx, axis=-1)
+        y = np.tanh(np.einsum("...ij,...j->...i", world.weights[f], xs) + world.offsets[f])
+        np.put_along_axis(new, idx, y, axis=-1)
+    return new[..., :-1]
 
 
-def sample_sequences(world: FactorWorld, pairs: np.ndarray, *, key: jax.Array, n: int,
-                     seq_len: int) -> dict[str, jax.Array]:
-    """``n`` sequences of ``seq_len`` transitions with factor pairs drawn from ``pairs``.
+def sample_sequences(world: FactorWorld, pairs: np.ndarray, *, seed, n: int, seq_len: int) -> dict[str, np.ndarray]:
+    """``n`` sequences of ``seq_len`` transitions with factor pairs drawn uniformly from ``pairs``.
+
+    Args:
+      world: the factor world.
+      pairs: ``[P, 2]`` the factor pairs that may fire.
+      seed: seed of the draws (anything ``numpy.random.default_rng`` takes).
+      n: number of sequences.
+      seq_len: transitions per sequence.
 
     Returns:
       ``x [n, seq_len + 1, n_vars]`` states, ``cue [n, seq_len, n_factors]`` which factors fire at each step
@@ -225,26 +242,27 @@ def sample_sequences(world: FactorWorld, pairs: np.ndarray, *, key: jax.Array, n
 
     Example:
       >>> w = make_world(8, 5, seed=1)
-      >>> d = sample_sequences(w, w.train_pairs, key=jax.random.key(0), n=3, seq_len=2)
-      >>> d["x"].shape, d["cue"].shape
-      ((3, 3, 8), (3, 2, 5))
+      >>> d = sample_sequences(w, w.train_pairs, seed=0, n=3, seq_len=2)
+      >>> d["x"].shape, d["cue"].shape, d["cue"].sum(-1).tolist()
+      ((3, 3, 8), (3, 2, 5), [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]])
     """
+    rng = np.random.default_rng(seed)
     nv, nf = world.n_vars, world.n_factors
-    k0, k1 = jax.random.split(key)
-    x0 = jax.random.uniform(k0, (n, nv), minval=-1.0, maxval=1.0)
-    which = jax.random.randint(k1, (n, seq_len), 0, len(pairs))
-    p = jnp.asarray(pairs)[which]  # [n, T, 2]
-    scopes = jnp.asarray(world.scope_array())
+    x = np.empty((n, seq_len + 1, nv), np.float32)
+    x[:, 0] = rng.uniform(-1.0, 1.0, (n, nv))
+    p = np.asarray(pairs)[rng.integers(0, len(pairs), (n, seq_len))]  # [n, T, 2]
+    for t in range(seq_len):
+        x[:, t + 1] = step_world(world, x[:, t], p[:, t])
+    cue = np.zeros((n, seq_len, nf), np.float32)
+    np.put_along_axis(cue, p, 1.0, axis=-1)
+    active = np.zeros((n, seq_len, nv + 1), np.float32)
+    np.put_along_axis(active, world.scope_array()[p].reshape(n, seq_len, -1), 1.0, axis=-1)
+    return {"x": x, "cue": cue, "active": active[..., :nv]}
 
-    def roll(x, pt):
-        nxt = jax.vmap(lambda xx, pp: step_world(world, xx, pp))(x, pt)
-        return nxt, nxt
 
-    _, xs = jax.lax.scan(roll, x0, jnp.swapaxes(p, 0, 1))
-    x = jnp.concatenate([x0[:, None], jnp.swapaxes(xs, 0, 1)], axis=1)
-    cue = jnp.sum(jax.nn.one_hot(p, nf), axis=2)
-    active = jnp.clip(jnp.sum(jax.nn.one_hot(scopes[p], nv), axis=(2, 3)), 0.0, 1.0)
-    return {"x": x, "cue": cue, "active": active}
+def _seed(key: jax.Array, i: int) -> np.ndarray:
+    """A numpy seed derived from the run key (``fold_in(key, i)``)."""
+    return np.asarray(jax.random.key_data(jax.random.fold_in(key, i)))
 
 
 # -------------------------------------------------------------------------------------------------- model
@@ -270,7 +288,7 @@ def _bcfg(config: Config, variant: str) -> bn.BottleneckConfig:
 def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax.Array, pools, tests):
     """Trains one variant for every (training size, seed) at once under ``jax.vmap``; returns metrics."""
     bcfg = _bcfg(config, variant)
-    graphdef, _ = nnx.split(Predictor(bcfg, world.n_factors, rngs=nnx.Rngs(0)))
+    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: Predictor(bcfg, world.n_factors, rngs=nnx.Rngs(0))))
     runs = [(n, s) for n in config.train_sizes for s in range(config.seeds)]
     n_train = jnp.array([n for n, _ in runs], jnp.int32)
     seed_idx = np.array([s for _, s in runs])
@@ -303,15 +321,14 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
             delta = d["x"][:, 1:] - d["x"][:, :-1]
             out[f"sse_{split}"] = jnp.sum((pred - delta) ** 2)
             out[f"sse0_{split}"] = jnp.sum(delta**2)
-            sel = bn.selected_mask(trace.indices.reshape(*trace.indices.shape[:2], -1), config.n_vars)
-            p, r = bn.precision_recall(sel, d["active"])
+            p, r = bn.precision_recall(trace.selected, d["active"])
             out[f"precision_{split}"], out[f"recall_{split}"] = jnp.mean(p), jnp.mean(r)
         return out
 
     px = jnp.stack([pools[s]["x"][:, : seq + 1] for s in seed_idx])
     pc = jnp.stack([pools[s]["cue"][:, :seq] for s in seed_idx])
     res = jax.jit(jax.vmap(run))(init_keys, train_keys, n_train, px, pc)
-    n_params = bn.count_params(Predictor(bcfg, world.n_factors, rngs=nnx.Rngs(0)))
+    n_params = int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(abstract)))
     return runs, {k: np.asarray(v) for k, v in res.items()}, n_params
 
 
@@ -319,7 +336,7 @@ def world_for(config: Config, key: jax.Array) -> FactorWorld:
     """The world of a run: ``graph_seed`` if set, else a seed drawn from the run key."""
     seed = config.graph_seed
     if seed is None:
-        seed = int(jax.random.randint(jax.random.fold_in(key, 0), (), 0, 2**31 - 1))
+        seed = _seed(key, 0)
     return make_world(config.n_vars, config.n_factors, seed=seed, gain=config.gain, holdout=config.holdout)
 
 
@@ -339,12 +356,12 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     config = cfglib.validate(config)
     world = world_for(config, key)
     n_pool = max(config.train_sizes)
-    pools = [sample_sequences(world, world.train_pairs, key=jax.random.fold_in(key, 100 + s), n=n_pool,
+    pools = [sample_sequences(world, world.train_pairs, seed=_seed(key, 100 + s), n=n_pool,
                               seq_len=config.seq_len) for s in range(config.seeds)]
     tests = {
-        "seen": sample_sequences(world, world.train_pairs, key=jax.random.fold_in(key, 200), n=config.n_test,
+        "seen": sample_sequences(world, world.train_pairs, seed=_seed(key, 200), n=config.n_test,
                                  seq_len=config.seq_len),
-        "unseen": sample_sequences(world, world.test_pairs, key=jax.random.fold_in(key, 201), n=config.n_test,
+        "unseen": sample_sequences(world, world.test_pairs, seed=_seed(key, 201), n=config.n_test,
                                    seq_len=config.seq_len),
     }
     rows = []

@@ -118,8 +118,9 @@ def test_ablation_zero_and_mean_and_patching():
     np.testing.assert_allclose(np.asarray(z[:, :, 0]), np.asarray(clean[:, :, 0]), rtol=1e-6)
     with probes.ablate({"l1": None}, mode="mean"):
         m = _two_layer(x, 1.0)
-    np.testing.assert_allclose(np.asarray(m), np.broadcast_to(np.asarray(clean).mean(0), m.shape), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(m), np.broadcast_to(np.asarray(clean).mean(0), m.shape), rtol=1e-5, atol=1e-6
+    )
     # patching layer 0 from a run on other input changes layer 1 but patching everything reproduces the source
     x2 = jax.random.normal(jax.random.key(1), x.shape)
     src_out, src = probes.run_with_capture(_two_layer, x2, 1.0)

@@ -114,6 +114,9 @@ def test_mark_records_failures_with_log_and_never_downgrades_done(tmp_path):
     assert (pts.loc[ids[1:], "log"] == "/logs/3_1_0_log.out").all()
     assert s.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 2}
     assert s.pending() == ids[1:]  # failed points run again
+    s.mark(ids[1:], "running", worker="slurm:4_0")  # resubmitted
+    s.mark(ids[1:], "failed", error="stale verdict", held_by="slurm:3_1")  # no longer held by 3_1: no change
+    assert s.counts()["running"] == 2
     with pytest.raises(CogsimError, match="status"):
         s.mark(ids, "bogus")
 

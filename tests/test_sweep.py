@@ -210,4 +210,20 @@ def test_cli_sweep_reports_bad_input_with_status_2(tmp_path, capsys):
         ["sweep", SCENARIO, "--grid", "sim_K=1", "--chunk-size", "0", "--out", str(tmp_path)], capsys
     )
     assert code == 2 and "chunk_size" in err
+    code, _, err = _cli(
+        [
+            "sweep",
+            SCENARIO,
+            "--grid",
+            "sim_K=1",
+            "--executor",
+            "slurm",
+            "--slurm-time",
+            "soon",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 2 and "slurm.time" in err
     assert not list(Path(tmp_path).iterdir())  # nothing was created by bad commands

@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cogsim.kernels import flash_attention, reference_flash_attention
 
 from cogsim.errors import CogsimError
-from cogsim.kernels import flash_attention, reference_flash_attention
 
 try:
     from hypothesis import given, settings
@@ -71,7 +71,14 @@ def _close(got, want, tol, what=""):
 def _attention(q, k, v, bias, mask, *, is_causal, kernel, **blocks):
     if kernel:
         return flash_attention(
-            q, k, v, bias=bias, mask=mask, is_causal=is_causal, return_stats=True, interpret=INTERPRET,
+            q,
+            k,
+            v,
+            bias=bias,
+            mask=mask,
+            is_causal=is_causal,
+            return_stats=True,
+            interpret=INTERPRET,
             **blocks,
         )
     return reference_flash_attention(q, k, v, bias=bias, mask=mask, is_causal=is_causal, return_stats=True)
@@ -108,7 +115,7 @@ def _check(q, k, v, bias=None, mask=None, *, is_causal=False, grads=True, blocks
     for name, g, w in zip(("out", "lse", "entropy"), got, want, strict=True):
         _close(g, w, TOL[dtype], name)
     assert len(got_g) == len(want_g)
-    for name, g, w in zip(("dq", "dk", "dv", "dbias"), got_g, want_g):
+    for name, g, w in zip(("dq", "dk", "dv", "dbias")[: len(got_g)], got_g, want_g, strict=True):
         assert g.shape == w.shape and g.dtype == w.dtype, name
         _close(g, w, GRAD_TOL[dtype], name)
     return got, got_g
@@ -200,7 +207,9 @@ def test_uniform_attention_statistics():
     out, lse, ent = fn(q, k, v)
     np.testing.assert_allclose(np.asarray(ent), np.log(n), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(lse), np.log(n) + 0.25 * 16, rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(out[0, :, 0]), np.broadcast_to(v[0, :, 0].mean(0), (3, 16)), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(out[0, :, 0]), np.broadcast_to(v[0, :, 0].mean(0), (3, 16)), atol=1e-5
+    )
 
 
 def test_explicit_blocks_agree_with_reference():
@@ -268,8 +277,10 @@ def test_block_sizes_must_be_powers_of_two(name, value):
         (dict(q=jnp.ones((1, 4, 2, 16), jnp.int32)), "q has dtype int32"),
         (dict(k=jnp.ones((1, 4, 2, 16), jnp.bfloat16)), "share a dtype"),
         (dict(q=jnp.ones((1, 4, 3, 16))), r"q heads \(3\) must be a multiple of k/v heads \(2\)"),
-        (dict(q=jnp.ones((1, 4, 2, 512)), k=jnp.ones((1, 4, 2, 512)), v=jnp.ones((1, 4, 2, 512))),
-         "head_dim=512"),
+        (
+            dict(q=jnp.ones((1, 4, 2, 512)), k=jnp.ones((1, 4, 2, 512)), v=jnp.ones((1, 4, 2, 512))),
+            "head_dim=512",
+        ),
         (dict(q=jnp.ones((4, 2, 16))), "q must be"),
         (dict(bias=jnp.ones((1, 2, 3, 4))), "bias shape"),
         (dict(bias=jnp.ones((1, 2, 4))), "bias must be"),

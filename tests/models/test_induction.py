@@ -9,12 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cogsim.models import induction as ind
 
 from cogsim import config
 from cogsim.errors import ConfigError
-from cogsim.models import induction as ind
 
-TASK = ind.TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+TASK = ind.TaskConfig(K=64, L=8, N=4, D=15, N_max=6, B=2)
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +25,23 @@ def world():
 @pytest.fixture(scope="module")
 def batches(world):
     """One compiled sampler call per mode (the modes share shapes)."""
-    return {m: jax.tree_util.tree_map(np.asarray, ind.sample_batch(jax.random.key(1), world, TASK, 400, mode=m))
-            for m in ind.MODES}
+    f = jax.jit(
+        lambda k, pb, pc, sw: ind.sample_sequences(k, world, TASK, 400, pb, pc, sw, ind.class_log_probs(TASK))
+    )
+    return {
+        m: jax.tree_util.tree_map(np.asarray, f(jax.random.key(1), *ind.mode_settings(TASK, m)))
+        for m in ind.MODES
+    }
 
 
 def _items(b, N):
-    return b["token_ids"][:, 0:2 * N:2], b["token_ids"][:, 2 * N]
+    return b["token_ids"][:, 0 : 2 * N : 2], b["token_ids"][:, 2 * N]
 
 
 def test_bursty_context_repeats_each_class_B_times_with_distinct_labels(batches):
     b = batches["train"]
     ctx, q = _items(b, TASK.N)
-    for row, qc, labs in zip(ctx, q, b["ctx_labels"]):
+    for row, qc, labs in zip(ctx, q, b["ctx_labels"], strict=False):
         classes, counts = np.unique(row, return_counts=True)
         assert (counts == TASK.B).all()
         assert len(classes) == TASK.N // TASK.B
@@ -50,7 +55,7 @@ def test_labels_follow_class_mod_L_and_tokens_carry_label_vectors(batches, world
     np.testing.assert_array_equal(b["ctx_labels"], ctx % TASK.L)
     np.testing.assert_array_equal(b["target"], b["query_class"] % TASK.L)
     P = TASK.n_pos
-    label_tokens = b["tokens"][:, 1:2 * TASK.N:2, P:]
+    label_tokens = b["tokens"][:, 1 : 2 * TASK.N : 2, P:]
     np.testing.assert_allclose(label_tokens, np.asarray(world.label_vecs)[b["ctx_labels"]], atol=1e-6)
 
 
@@ -83,7 +88,7 @@ def test_ic2_swaps_labels_and_scores_the_swapped_label(batches):
 def test_ic_uses_novel_classes_whose_label_is_in_context(batches):
     b = batches["ic"]
     assert (b["query_class"] == -1).all()
-    assert all(t in labs for t, labs in zip(b["target"], b["ctx_labels"]))
+    assert all(t in labs for t, labs in zip(b["target"], b["ctx_labels"], strict=False))
     ctx, q = _items(b, TASK.N)
     assert (ctx >= TASK.K).all() and (q >= TASK.K).all()
 
@@ -91,7 +96,7 @@ def test_ic_uses_novel_classes_whose_label_is_in_context(batches):
 def test_iw_contexts_are_iid_and_query_usually_absent(batches):
     b = batches["iw"]
     ctx, q = _items(b, TASK.N)
-    present = np.mean([qc in row for qc, row in zip(q, ctx)])
+    present = np.mean([qc in row for qc, row in zip(q, ctx, strict=False)])
     assert present < 0.35  # about 1 - (1 - 1/K)^N ~ 0.06 for uniform classes
 
 
@@ -126,7 +131,9 @@ def test_network_shapes_and_named_attention(world):
     E = np.asarray(p["item_embed"])
     np.testing.assert_allclose(E @ E.T, np.eye(TASK.D), atol=1e-4)
     b = ind.sample_batch(jax.random.key(2), world, TASK, 5)
-    logits, cap = probes.run_with_capture(ind.forward, p, b["tokens"], TASK, ind.NetConfig(item_embedding=True))
+    logits, cap = probes.run_with_capture(
+        ind.forward, p, b["tokens"], TASK, ind.NetConfig(item_embedding=True)
+    )
     assert logits.shape == (5, TASK.L)
     assert cap["layer0"]["probs"].shape == (5, 1, TASK.seq_len, TASK.seq_len)
     assert cap["resid2"].shape == (5, TASK.seq_len, d)
@@ -140,8 +147,10 @@ def test_item_embedding_changes_only_item_tokens(world):
     e = np.asarray(ind.embed(p, b["tokens"], TASK))
     t = np.asarray(b["tokens"])
     np.testing.assert_array_equal(e[:, 1::2], t[:, 1::2])  # labels untouched
-    assert not np.allclose(e[:, 0::2, TASK.n_pos:], t[:, 0::2, TASK.n_pos:])
-    np.testing.assert_allclose(np.linalg.norm(e[:, 0::2], axis=-1), np.linalg.norm(t[:, 0::2], axis=-1), rtol=1e-4)
+    assert not np.allclose(e[:, 0::2, TASK.n_pos :], t[:, 0::2, TASK.n_pos :])
+    np.testing.assert_allclose(
+        np.linalg.norm(e[:, 0::2], axis=-1), np.linalg.norm(t[:, 0::2], axis=-1), rtol=1e-4
+    )
 
 
 def test_forgetting_schedule_resets_at_the_right_steps():
@@ -157,14 +166,15 @@ def test_forgetting_schedule_resets_at_the_right_steps():
 
 
 def test_phenomenological_model_plateau_then_jump_and_fit():
-    c = np.asarray(ind.phenomenological_curve(jnp.array([-3.0, 0.5, 0.5]), 1.0, 3000, N=8, L=32))
+    c = np.asarray(ind.phenomenological_curve(jnp.array([-3.0, 0.5, 0.05]), 0.05, 3000, N=8, L=32))
     assert c[0] == pytest.approx(math.log(32), abs=0.05)
     assert c[-1] < 0.2
-    # slow start, then a fast drop: the steepest decline comes well after the start
+    # slow decline, then a fast drop: the steepest step comes late, after most of the time on the plateau
     drop = -np.diff(c)
-    assert np.argmax(drop) > 100
+    assert np.argmax(drop) > 500
+    assert c[500] > 2.5 and c[1500] < 0.5
     fit = ind.fit_phenomenological(np.arange(0, 3001, 100), c[::100], N=8, L=32)
-    assert fit.rmse < 0.1
+    assert fit.rmse < 0.15
 
 
 def test_short_training_run_learns_in_context():

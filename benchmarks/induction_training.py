@@ -1,0 +1,176 @@
+"""Training speed of the induction-head toy network: cogsim vs a plain PyTorch eager peer, and vmapped seeds.
+
+Two measurements, side by side in one run on one machine:
+
+1. Steps/s of one training run (batch 128, fresh batch every step, SGD): cogsim (``cogsim.train.run_steps``,
+   a jitted ``lax.scan``) against ``benchmarks/peers/induction_torch.py`` (eager PyTorch, the same network,
+   data and update). Two sizes: the paper's token dimension 128 (D = 63, N_max = 32, N = 8) and the small
+   network of the quick presets (token dimension 24). Target: ratio >= 3.
+2. Throughput of 8 seeds trained at once under ``jax.vmap`` against the same 8 runs one after another
+   (the same jitted function; network-steps per second). Target: ratio >= 4.
+
+Compile time is measured separately and excluded from the rates. Results go to
+``benchmarks/results/induction_training.json``.
+
+Run: ``.venv/bin/python benchmarks/induction_training.py [--steps 100] [--quick]``
+(torch CPU: ``.venv/bin/pip install torch==2.13.0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+from cogsim.models import induction as ind
+
+from cogsim import train
+
+HERE = Path(__file__).resolve().parent
+SIZES = {
+    "paper_d128": dict(K=512, L=32, N=8, D=63, N_max=32, B=2),
+    "quick_d24": dict(K=1024, L=16, N=4, D=15, N_max=4, B=1),
+}
+
+
+def _cogsim_runner(task: ind.TaskConfig, batch: int, steps: int, *, lr: float = 0.01):
+    net = ind.NetConfig()
+    opt = ind.optimizer(ind.TrainConfig(lr=lr))
+
+    def one(key):
+        world = ind.make_world(jax.random.fold_in(key, 0), task)
+        params = ind.init_params(jax.random.fold_in(key, 1), task, net)
+        update = train.make_update(
+            ind.make_loss_fn(task, net), opt, batch_fn=lambda k, s: ind.sample_batch(k, world, task, batch)
+        )
+        state, m = train.run_steps(update, train.init(params, opt), jax.random.fold_in(key, 2), steps)
+        return state.params, m["loss"]
+
+    return one
+
+
+def _time(fn, *args, repeats: int = 1) -> float:
+    jax.block_until_ready(fn(*args))
+    t = time.perf_counter()
+    for _ in range(repeats):
+        jax.block_until_ready(fn(*args))
+    return (time.perf_counter() - t) / repeats
+
+
+def bench_single(name: str, steps: int, batch: int) -> dict:
+    task = ind.TaskConfig(**SIZES[name])
+    one = jax.jit(_cogsim_runner(task, batch, steps))
+    key = jax.random.key(0)
+    t0 = time.perf_counter()
+    jax.block_until_ready(one(key))
+    compile_s = time.perf_counter() - t0
+    cog = _time(one, key)
+    row = {
+        "size": name,
+        "token_dim": task.token_dim,
+        "batch": batch,
+        "steps": steps,
+        "cogsim_steps_per_s": steps / cog,
+        "cogsim_compile_s": compile_s,
+    }
+    try:
+        import torch
+    except ImportError:
+        row["torch_steps_per_s"] = None
+        row["ratio"] = None
+        row["note"] = "torch not installed"
+        return row
+    sys.path.insert(0, str(HERE / "peers"))
+    import induction_torch
+
+    _, _, step = induction_torch.make(0, **SIZES[name])
+    for _ in range(5):
+        step(batch)
+    t = time.perf_counter()
+    for _ in range(steps):
+        loss = step(batch)
+    float(loss)
+    tor = time.perf_counter() - t
+    row.update(
+        {
+            "torch_steps_per_s": steps / tor,
+            "ratio": (steps / cog) / (steps / tor),
+            "torch_threads": torch.get_num_threads(),
+            "torch_version": torch.__version__,
+        }
+    )
+    return row
+
+
+def bench_vmap(name: str, steps: int, batch: int, n_seeds: int = 8) -> dict:
+    task = ind.TaskConfig(**SIZES[name])
+    one = jax.jit(_cogsim_runner(task, batch, steps))
+    many = jax.jit(jax.vmap(_cogsim_runner(task, batch, steps)))
+    keys = jax.random.split(jax.random.key(0), n_seeds)
+
+    def sequential():
+        return [one(k) for k in keys]
+
+    seq = _time(lambda: sequential())
+    vm = _time(many, keys)
+    return {
+        "size": name,
+        "n_seeds": n_seeds,
+        "steps": steps,
+        "batch": batch,
+        "sequential_network_steps_per_s": n_seeds * steps / seq,
+        "vmapped_network_steps_per_s": n_seeds * steps / vm,
+        "ratio": seq / vm,
+    }
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    ap.add_argument("--out", default=str(HERE / "results" / "induction_training.json"))
+    args = ap.parse_args(argv)
+    steps = 20 if args.quick else args.steps
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    single = [bench_single(n, steps, args.batch) for n in SIZES]
+    vmap = [bench_vmap(n, steps, args.batch) for n in SIZES]
+    res = {
+        "benchmark": "induction_training",
+        "device": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "jax": jax.__version__,
+        "load_average_at_start": load,
+        "single_run_vs_torch": single,
+        "vmap_8_seeds_vs_sequential": vmap,
+        "targets": {"single_run_vs_torch": 3.0, "vmap_8_seeds_vs_sequential": 4.0},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    for r in single:
+        print(
+            f"{r['size']:>12}: cogsim {r['cogsim_steps_per_s']:.1f} steps/s, torch "
+            f"{r['torch_steps_per_s'] or float('nan'):.1f} steps/s, ratio {r['ratio'] or float('nan'):.2f}"
+        )
+    for r in vmap:
+        print(
+            f"{r['size']:>12}: 8 seeds vmapped {r['vmapped_network_steps_per_s']:.1f} vs sequential "
+            f"{r['sequential_network_steps_per_s']:.1f} network-steps/s, ratio {r['ratio']:.2f}"
+        )
+    return res
+
+
+if __name__ == "__main__":
+    _ = jnp  # keep the import explicit for readers running pieces interactively
+    main()

@@ -1,0 +1,122 @@
+"""OAT throughput on the CPU: training (scanpaths/s) and sampled decoding, batched with vmap vs a sample loop.
+
+Run: ``python benchmarks/oat.py`` (``--paper`` also times the published model size; ``--out`` sets the JSON).
+Writes ``benchmarks/results/oat.json``.
+
+- Training: teacher-forced steps of the book-cover scenario (training collages, batch 20), timed per epoch
+  after the first (compiling) epoch.
+- Decoding: 100 sampled scanpaths for each of the 16 validation collages, drawn once in one ``jax.vmap``-ed
+  call over the sample keys (what the scenario does) and once by a Python loop over the samples (each call
+  still batched over the collages). Both draw the same scanpaths; the ratio is the speed-up of vmap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from cogsim.models import oat
+from cogsim.scenarios import book_cover_scanpaths as bc
+
+SIZES = {
+    "quick": {"d_model": 64, "n_heads": 4, "d_ff": 64, "n_layers": 2},
+    "paper": {"d_model": 512, "n_heads": 4, "d_ff": 512, "n_layers": 4},
+}
+
+
+def _data(longest_cap: int | None = None):
+    fix, trials = bc.load_collages()
+    by_trial = bc.scanpaths_by_trial(fix)
+    ids = [t for t in range(1, 65) if t in by_trial]
+    pairs = [(t, p) for t in ids for p in by_trial[t]]
+    keep = oat.length_filter([len(p) for _, p in pairs])
+    pairs = [x for x, k in zip(pairs, keep, strict=True) if k]
+    longest = max(len(p) for _, p in pairs)
+    index = {t: i for i, t in enumerate(ids)}
+    train = oat.TrainData(bc.displays_for(trials, ids), oat.encode_scanpaths([p for _, p in pairs], bc.N_OBJECTS,
+                                                                             longest),
+                          np.array([index[t] for t, _ in pairs]))
+    evals = list(range(65, 81))
+    return train, bc.displays_for(trials, evals), longest
+
+
+def bench_training(size: str, train, *, epochs: int) -> dict:
+    cfg = bc.model_config(bc.Config(**SIZES[size]))
+    model = oat.OAT(cfg, key=jax.random.key(0))
+    stamps = []
+    t0 = time.perf_counter()
+    oat.fit(model, train, key=jax.random.key(1), epochs=epochs, batch_size=20, lr=1e-3,
+            log=lambda _: stamps.append(time.perf_counter()))
+    steps_per_epoch = len(train.seqs) // 20
+    per_epoch = np.diff([t0, *stamps])
+    steady = per_epoch[1:] if len(per_epoch) > 1 else per_epoch
+    return {
+        "size": size, **SIZES[size], "scanpaths_per_epoch": steps_per_epoch * 20,
+        "first_epoch_s (compile + run)": float(per_epoch[0]),
+        "epoch_s_median": float(np.median(steady)),
+        "train_scanpaths_per_s": float(steps_per_epoch * 20 / np.median(steady)),
+    }
+
+
+def bench_decoding(size: str, train, displays, longest: int, *, n_samples: int, repeats: int) -> dict:
+    cfg = bc.model_config(bc.Config(**SIZES[size]))
+    model = oat.fit(oat.OAT(cfg, key=jax.random.key(0)), train, key=jax.random.key(1), epochs=1, batch_size=20,
+                    lr=1e-3).model
+    key = jax.random.key(2)
+    max_len = longest + 1
+    out = {"size": size, "displays": int(np.shape(displays.rows)[0]), "samples_per_display": n_samples,
+           "max_len": max_len}
+    for name, batched in (("vmap", True), ("loop", False)):
+        t = time.perf_counter()
+        first = oat.sample(model, displays, key=key, n_samples=n_samples, max_len=max_len, batched=batched)
+        out[f"{name}_first_call_s (compile + run)"] = time.perf_counter() - t
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            again = oat.sample(model, displays, key=key, n_samples=n_samples, max_len=max_len, batched=batched)
+            times.append(time.perf_counter() - t)
+        assert again == first
+        out[f"{name}_s"] = float(np.median(times))
+        out[f"{name}_scanpaths_per_s"] = out["displays"] * n_samples / out[f"{name}_s"]
+        out[f"{name}_mean_length"] = float(np.mean([len(p) for per in first for p in per]))
+    out["speedup_vmap_over_loop"] = out["loop_s"] / out["vmap_s"]
+    return out
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paper", action="store_true", help="also time the published model size")
+    ap.add_argument("--epochs", type=int, default=4, help="training epochs timed (the first compiles)")
+    ap.add_argument("--samples", type=int, default=100, help="sampled scanpaths per collage")
+    ap.add_argument("--repeats", type=int, default=3, help="timed repetitions of each decoding variant")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "oat.json"))
+    args = ap.parse_args(argv)
+    train, displays, longest = _data()
+    sizes = ["quick", "paper"] if args.paper else ["quick"]
+    result = {
+        "benchmark": "oat",
+        "device": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "training": [bench_training(s, train, epochs=args.epochs if s == "quick" else 2) for s in sizes],
+        "decoding": [bench_decoding(s, train, displays, longest, n_samples=args.samples, repeats=args.repeats)
+                     for s in sizes],
+        "load_average_at_end": list(os.getloadavg()),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""dual_process: checks on constructed final accuracies and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import pandas as pd
+from cogsim.scenarios import dual_process as sc
+
+from cogsim import config
+
+
+def _sim(values: dict[str, dict[str, float]]) -> pd.DataFrame:
+    rows = []
+    for c, vals in values.items():
+        for seed in range(2):
+            rows.append({"condition": c, "seed": seed, "step": 10, "L": 8, "forget_until": 5, **vals})
+    return pd.DataFrame(rows)
+
+
+GOOD = {
+    "standard": dict(
+        ic_acc=0.4, iw_acc=0.7, iw_head_acc=0.9, iw_tail_acc=0.2, ic2_head_acc=0.1, ic2_tail_acc=0.3
+    ),
+    "active": dict(
+        ic_acc=0.9, iw_acc=0.12, iw_head_acc=0.13, iw_tail_acc=0.12, ic2_head_acc=0.9, ic2_tail_acc=0.9
+    ),
+    "temporary": dict(
+        ic_acc=0.85, iw_acc=0.6, iw_head_acc=0.8, iw_tail_acc=0.2, ic2_head_acc=0.3, ic2_tail_acc=0.85
+    ),
+}
+
+
+def test_checks_pass_on_the_published_pattern_and_fail_on_its_reverse():
+    assert all(c.passed for c in sc.compare(_sim(GOOD), sc.human()).checks)
+    reverse = {"standard": GOOD["standard"], "active": GOOD["standard"], "temporary": GOOD["standard"]}
+    reverse["temporary"] = dict(GOOD["standard"], iw_head_acc=0.2, ic2_tail_acc=0.1)
+    comp = sc.compare(_sim(reverse), sc.human())
+    assert not any(c.passed for c in comp.checks)
+
+
+def test_presets_validate():
+    for cfg in sc.PRESETS.values():
+        config.validate(cfg)
+
+
+def test_tiny_end_to_end_run_and_plot():
+    cfg = dataclasses.replace(
+        sc.PRESETS["quick"],
+        num_steps=4,
+        log_every=2,
+        n_test=16,
+        eval_chunk=16,
+        n_seeds=1,
+        batch_size=8,
+        reset_every=2,
+        forget_until=2,
+    )
+    sim = sc.simulate(cfg, key=jax.random.key(0))
+    assert set(sim["condition"]) == set(sc.CONDITIONS)
+    assert set(sc.MEASURES) <= set(sim.columns)
+    comp = sc.compare(sim, sc.human())
+    assert len(comp.checks) == 4
+    assert len(sc.plot(sim, sc.human()).axes) == 4

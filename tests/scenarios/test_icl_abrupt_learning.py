@@ -1,0 +1,101 @@
+"""icl_abrupt_learning: the checks on constructed learning curves, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from cogsim.scenarios import icl_abrupt_learning as sc
+
+from cogsim import config
+
+
+def _curves(jump: bool, failure_learns: bool = False) -> pd.DataFrame:
+    steps = np.arange(0, 2001, 100)
+    rows = []
+    for seed in range(2):
+        t0 = 1200 + 100 * seed
+        for s in steps:
+            if jump:
+                ic = 0.25 if s < t0 else min(0.97, 0.25 + 0.72 * (s - t0 + 100) / 300)
+            else:
+                ic = 0.25
+            ctx = 0.1 if s < 300 else 0.9
+            ind_ = 0.1 if s < t0 else 0.8
+            rows.append(
+                {
+                    "condition": "main",
+                    "seed": seed,
+                    "step": s,
+                    "ic_acc": ic,
+                    "ic2_acc": ic,
+                    "iw_acc": 0.06,
+                    "ctx_label_acc": ctx,
+                    "induction": ind_,
+                    "prev_token": ind_,
+                    "ic_loss": 2.8 * (1 - ic),
+                    "n_ctx": 4,
+                    "L": 16,
+                }
+            )
+            rows.append(
+                {
+                    "condition": "failure_L8_N8_B1",
+                    "seed": seed,
+                    "step": s,
+                    "ic_acc": 0.9 if failure_learns and s > 1000 else 0.13,
+                    "n_ctx": 8,
+                    "L": 8,
+                }
+            )
+    df = pd.DataFrame(rows)
+    mean = df[df["condition"] == "main"].groupby("step", as_index=False)["ic_loss"].mean()
+    ph = mean.assign(condition="phenomenological", seed=-1, pheno_rmse=0.01)
+    return pd.concat([df, ph], ignore_index=True)
+
+
+def test_checks_pass_on_plateau_then_jump():
+    comp = sc.compare(_curves(jump=True), sc.human())
+    failed = [c.name for c in comp.checks if not c.passed]
+    assert not failed, failed
+    assert comp.key_metric.name == "ic_acc_final"
+    assert comp.metric("plateau_ic_acc").value == pytest.approx(0.25)
+
+
+def test_checks_fail_without_a_jump_or_when_the_failure_case_learns():
+    comp = sc.compare(_curves(jump=False, failure_learns=True), sc.human())
+    by = {c.name: c.passed for c in comp.checks}
+    assert not by["IC accuracy ends above 0.9"]
+    assert not by["induction score rises at the jump"]
+    assert not by["L = N = 8, B = 1: no seed learns in context (IC < 0.5)"]
+    assert comp.verdict in ("partial", "mismatch")
+
+
+def test_presets_validate_and_human_is_labelled_as_targets():
+    for cfg in sc.PRESETS.values():
+        config.validate(cfg)
+    h = sc.human()
+    assert {"measure", "value", "source"} <= set(h.columns)
+
+
+def test_tiny_end_to_end_run_and_plot():
+    cfg = dataclasses.replace(
+        sc.PRESETS["quick"],
+        num_steps=4,
+        log_every=2,
+        n_test=16,
+        eval_chunk=16,
+        n_seeds=1,
+        failure_case=False,
+        batch_size=8,
+    )
+    sim = sc.simulate(cfg, key=jax.random.key(0))
+    assert set(sim["condition"]) == {"main", "phenomenological"}
+    assert sorted(sim.loc[sim["condition"] == "main", "step"].unique()) == [0, 2, 4]
+    comp = sc.compare(sim, sc.human())
+    assert len(comp.checks) >= 5
+    fig = sc.plot(sim, sc.human())
+    assert len(fig.axes) == 4

@@ -1,0 +1,156 @@
+"""cogsim.attention.dot_product_attention: dispatch, agreement with jax.nn, statistics, errors."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cogsim.attention import AttentionStats, dot_product_attention
+from cogsim.errors import CogsimError
+
+ON_GPU = jax.default_backend() == "gpu"
+
+
+def _inputs(seed, b, nq, nk, hq, hk, d, dtype=jnp.float32):
+    rng = np.random.default_rng(seed)
+    return tuple(
+        jnp.asarray(rng.standard_normal(s, np.float32), dtype)
+        for s in ((b, nq, hq, d), (b, nk, hk, d), (b, nk, hk, d))
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("implementation", "is_causal", "return_stats"))
+def _ours(q, k, v, bias, mask, *, implementation, is_causal=False, return_stats=False):
+    return dot_product_attention(
+        q,
+        k,
+        v,
+        bias=bias,
+        mask=mask,
+        is_causal=is_causal,
+        implementation=implementation,
+        return_stats=return_stats,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("is_causal",))
+def _jax_nn(q, k, v, bias, mask, *, is_causal=False):
+    return jax.nn.dot_product_attention(
+        q, k, v, bias=bias, mask=mask, is_causal=is_causal, implementation="xla"
+    )
+
+
+@pytest.mark.parametrize("implementation", ["xla", "interpret"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(nq=9, nk=9, hq=2, hk=2, causal=True, bias=False, mask=False),
+        dict(nq=13, nk=21, hq=4, hk=2, causal=False, bias=True, mask=True),
+    ],
+    ids=["causal", "gqa-bias-mask"],
+)
+def test_matches_jax_nn_dot_product_attention(implementation, case):
+    q, k, v = _inputs(0, 2, case["nq"], case["nk"], case["hq"], case["hk"], 16)
+    rng = np.random.default_rng(1)
+    bias = (
+        jnp.asarray(rng.standard_normal((1, case["hq"], case["nq"], case["nk"]), np.float32))
+        if case["bias"]
+        else None
+    )
+    mask = None
+    if case["mask"]:
+        mask = rng.random((2, 1, case["nq"], case["nk"])) < 0.7
+        mask[:, :, :, 0] = True  # every row keeps a key (jax.nn does not zero fully masked rows)
+    got = _ours(q, k, v, bias, mask, implementation=implementation, is_causal=case["causal"])
+    want = _jax_nn(q, k, v, bias, mask, is_causal=case["causal"])
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-5, rtol=2e-5)
+
+
+def test_causal_with_more_keys_is_bottom_right_aligned():
+    """q_len < k_len: query i sees keys j <= i + (k_len - q_len), i.e. jax.nn's mask shifted to the right.
+
+    (jax.nn.dot_product_attention itself aligns a non-square causal mask to the top-left.)
+    """
+    nq, nk = 5, 11
+    q, k, v = _inputs(2, 1, nq, nk, 2, 2, 16)
+    shifted = jnp.tril(jnp.ones((nq, nk), bool), k=nk - nq)[None, None]
+    want = _jax_nn(q, k, v, None, shifted)
+    for implementation in ("xla", "interpret"):
+        got = _ours(q, k, v, None, None, implementation=implementation, is_causal=True)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-5, rtol=2e-5)
+
+
+def test_statistics_agree_between_implementations():
+    q, k, v = _inputs(3, 2, 12, 30, 2, 1, 16)
+    mask = np.random.default_rng(4).random((2, 2, 12, 30)) < 0.6
+    mask[1, 0, 4] = False  # one fully masked row
+    out_x, st_x = _ours(q, k, v, None, mask, implementation="xla", return_stats=True)
+    out_i, st_i = _ours(q, k, v, None, mask, implementation="interpret", return_stats=True)
+    assert isinstance(st_i, AttentionStats) and st_i.probs is None
+    assert st_i.logsumexp.shape == st_i.entropy.shape == (2, 2, 12)
+    np.testing.assert_allclose(np.asarray(out_i), np.asarray(out_x), atol=2e-5)
+    np.testing.assert_allclose(np.asarray(st_i.logsumexp), np.asarray(st_x.logsumexp), atol=2e-5)
+    np.testing.assert_allclose(np.asarray(st_i.entropy), np.asarray(st_x.entropy), atol=2e-5)
+    assert np.isneginf(float(st_i.logsumexp[1, 0, 4])) and float(st_i.entropy[1, 0, 4]) == 0.0
+    np.testing.assert_array_equal(np.asarray(out_i[1, 4, 0]), 0.0)
+
+
+def test_gradients_agree_between_implementations():
+    q, k, v = _inputs(5, 1, 10, 14, 2, 2, 16)
+    bias = jnp.asarray(np.random.default_rng(6).standard_normal((1, 1, 10, 14), np.float32))
+
+    def loss(implementation, q, k, v, bias):
+        out, stats = dot_product_attention(
+            q, k, v, bias=bias, is_causal=True, implementation=implementation, return_stats=True
+        )
+        return jnp.sum(jnp.sin(out)) + jnp.sum(stats.entropy)
+
+    argnums = (0, 1, 2, 3)
+    got = jax.jit(jax.grad(functools.partial(loss, "interpret"), argnums=argnums))(q, k, v, bias)
+    want = jax.jit(jax.grad(functools.partial(loss, "xla"), argnums=argnums))(q, k, v, bias)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=5e-5)
+
+
+def test_default_implementation_follows_the_backend():
+    q, k, v = _inputs(7, 1, 6, 6, 1, 1, 8)
+    auto = dot_product_attention(q, k, v)
+    explicit = dot_product_attention(q, k, v, implementation="pallas" if ON_GPU else "xla")
+    np.testing.assert_array_equal(np.asarray(auto), np.asarray(explicit))
+
+
+@pytest.mark.skipif(ON_GPU, reason="the CPU-only error")
+def test_pallas_without_gpu_names_the_alternatives():
+    q = jnp.ones((1, 4, 1, 16))
+    with pytest.raises(CogsimError, match="implementation='pallas' needs a GPU.*'interpret'"):
+        dot_product_attention(q, q, q, implementation="pallas")
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(implementation="cudnn"), r"implementation='cudnn' is not allowed"),
+        (dict(q=jnp.ones((1, 4, 16))), "q must be"),
+        (dict(k=jnp.ones((1, 5, 2, 16))), "k and v must have the same shape"),
+        (dict(q=jnp.ones((1, 4, 3, 16))), "multiple of k/v heads"),
+        (dict(bias=jnp.ones((1, 1, 4, 3))), r"bias shape .* does not broadcast"),
+        (dict(mask=jnp.ones((1, 1, 4), bool)), "mask must be"),
+    ],
+)
+def test_bad_input_raises_clear_error(kwargs, match):
+    args = dict(q=jnp.ones((1, 4, 2, 16)), k=jnp.ones((1, 4, 2, 16)), v=jnp.ones((1, 4, 2, 16)))
+    args.update(kwargs)
+    q, k, v = args.pop("q"), args.pop("k"), args.pop("v")
+    with pytest.raises(CogsimError, match=match):
+        dot_product_attention(q, k, v, **args)
+
+
+def test_kernel_errors_surface_through_the_dispatcher():
+    q = jnp.ones((1, 4, 1, 512))  # head_dim beyond the kernel's limit: the XLA path still works
+    assert dot_product_attention(q, q, q, implementation="xla").shape == q.shape
+    with pytest.raises(CogsimError, match="head_dim=512"):
+        dot_product_attention(q, q, q, implementation="interpret")
