@@ -37,8 +37,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from cogsim.kernels import flash_attention, reference_flash_attention, reference_topk_attention, topk_attention
+from cogsim.kernels import (
+    flash_attention,
+    reference_flash_attention,
+    reference_topk_attention,
+    topk_attention,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEQ_LENS = (512, 1024, 2048, 4096, 8192, 16384)
@@ -97,7 +101,9 @@ def _impls(d: int, causal: bool, cfg: dict) -> dict:
     try:
         from jax.experimental.pallas.ops.gpu import attention as bundled
 
-        fns["pallas_mha"] = lambda q, k, v: bundled.mha(q, k, v, None, sm_scale=1.0 / math.sqrt(d), causal=causal)
+        fns["pallas_mha"] = lambda q, k, v: bundled.mha(
+            q, k, v, None, sm_scale=1.0 / math.sqrt(d), causal=causal
+        )
     except Exception:  # noqa: BLE001 - a peer that cannot be imported is reported, not fatal
         pass
     return fns
@@ -143,14 +149,18 @@ def _gpu_correctness() -> dict:
             got = jax.jit(lambda q, k, v, c=causal: flash_attention(q, k, v, is_causal=c, return_stats=True))(
                 q, k, v
             )
-            want = jax.jit(lambda q, k, v, c=causal: reference_flash_attention(q, k, v, is_causal=c, return_stats=True))(
-                q, k, v
-            )
+            want = jax.jit(
+                lambda q, k, v, c=causal: reference_flash_attention(q, k, v, is_causal=c, return_stats=True)
+            )(q, k, v)
             gk = jax.jit(_fwd_bwd(functools.partial(flash_attention, is_causal=causal)))(q, k, v, do)
-            gr = jax.jit(_fwd_bwd(functools.partial(reference_flash_attention, is_causal=causal)))(q, k, v, do)
+            gr = jax.jit(_fwd_bwd(functools.partial(reference_flash_attention, is_causal=causal)))(
+                q, k, v, do
+            )
             errs = {
                 name: float(jnp.max(jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32))))
-                for name, a, b in zip(("out", "lse", "entropy", "dq", "dk", "dv"), (*got, *gk), (*want, *gr), strict=True)
+                for name, a, b in zip(
+                    ("out", "lse", "entropy", "dq", "dk", "dv"), (*got, *gk), (*want, *gr), strict=True
+                )
             }
             report[f"{jnp.dtype(dtype).name}_{'causal' if causal else 'full'}"] = errs
     return report
@@ -158,8 +168,15 @@ def _gpu_correctness() -> dict:
 
 def run_gpu(out: Path, budget_s: float, copy_to: str | None) -> dict:
     start = time.perf_counter()
-    payload: dict = {"meta": _meta(), "budget_s": budget_s, "tuning": [], "chosen": {}, "results": [], "skipped": [],
-                     "errors": []}
+    payload: dict = {
+        "meta": _meta(),
+        "budget_s": budget_s,
+        "tuning": [],
+        "chosen": {},
+        "results": [],
+        "skipped": [],
+        "errors": [],
+    }
 
     def left() -> float:
         return budget_s - (time.perf_counter() - start)
@@ -171,7 +188,9 @@ def run_gpu(out: Path, budget_s: float, copy_to: str | None) -> dict:
     try:
         payload["correctness"] = _gpu_correctness()
     except Exception as e:  # noqa: BLE001
-        payload["errors"].append({"where": "correctness", "error": repr(e), "trace": traceback.format_exc()[-2000:]})
+        payload["errors"].append(
+            {"where": "correctness", "error": repr(e), "trace": traceback.format_exc()[-2000:]}
+        )
     save()
 
     # ---- pick kernel settings at N=4096, D=128 (forward, then backward with the chosen forward)
@@ -184,7 +203,9 @@ def run_gpu(out: Path, budget_s: float, copy_to: str | None) -> dict:
         try:
             t, c = _timed(functools.partial(flash_attention, **cand), (q, k, v))
             tf = _flops(b, h, n, d, False) / t / 1e12
-            payload["tuning"].append({"D": d, "N": n, "pass": "fwd", "config": cand, "ms": t * 1e3, "tflops": tf})
+            payload["tuning"].append(
+                {"D": d, "N": n, "pass": "fwd", "config": cand, "ms": t * 1e3, "tflops": tf}
+            )
             if best is None or t < best[0]:
                 best = (t, cand)
         except Exception as e:  # noqa: BLE001
@@ -196,7 +217,9 @@ def run_gpu(out: Path, budget_s: float, copy_to: str | None) -> dict:
             cfg = {**fwd_cfg, **cand}
             t, c = _timed(_fwd_bwd(functools.partial(flash_attention, **cfg)), (q, k, v, do))
             tf = 3.5 * _flops(b, h, n, d, False) / t / 1e12
-            payload["tuning"].append({"D": d, "N": n, "pass": "fwd_bwd", "config": cfg, "ms": t * 1e3, "tflops": tf})
+            payload["tuning"].append(
+                {"D": d, "N": n, "pass": "fwd_bwd", "config": cfg, "ms": t * 1e3, "tflops": tf}
+            )
             if best is None or t < best[0]:
                 best = (t, cfg)
         except Exception as e:  # noqa: BLE001
@@ -244,7 +267,9 @@ def run_gpu(out: Path, budget_s: float, copy_to: str | None) -> dict:
 def _ratios(results: list[dict]) -> tuple[list[dict], list[dict]]:
     by = {(r["impl"], r["pass"], r["N"], r["D"], r["causal"]): r for r in results}
     ratios = []
-    for (impl, pass_, n, d, causal), r in sorted(by.items(), key=lambda x: (x[0][3], x[0][4], x[0][2], x[0][1])):
+    for (impl, pass_, n, d, causal), r in sorted(
+        by.items(), key=lambda x: (x[0][3], x[0][4], x[0][2], x[0][1])
+    ):
         if impl != "cogsim":
             continue
         row = {"pass": pass_, "N": n, "D": d, "causal": causal, "tflops": r["tflops"]}
@@ -263,8 +288,13 @@ def _ratios(results: list[dict]) -> tuple[list[dict], list[dict]]:
     def target(name, key, pass_, minimum):
         rows = [x for x in ratios if x["pass"] == pass_ and x["D"] == 128 and x["N"] >= 4096 and key in x]
         worst = min((x[key] for x in rows), default=None)
-        return {"target": name, "threshold": minimum, "worst": worst, "cases": len(rows),
-                "met": None if worst is None else worst >= minimum}
+        return {
+            "target": name,
+            "threshold": minimum,
+            "worst": worst,
+            "cases": len(rows),
+            "met": None if worst is None else worst >= minimum,
+        }
 
     targets = [
         target("forward >= 1.0x bundled Pallas mha (N >= 4k, D = 128)", "vs_pallas_mha", "fwd", 1.0),
@@ -300,8 +330,14 @@ def _cpu_memory(seq_lens, b=1, h=2, d=64, top_k=8) -> list[dict]:
                 "fwd_bwd",
                 "kernel",
             ): (_fwd_bwd(functools.partial(flash_attention, interpret=True)), (s, s, s, do)),
-            ("topk", "fwd", "reference"): (lambda q, k, v: reference_topk_attention(q, k, v, top_k=top_k), (s, s, s)),
-            ("topk", "fwd", "kernel"): (lambda q, k, v: topk_attention(q, k, v, top_k=top_k, interpret=True), (s, s, s)),
+            ("topk", "fwd", "reference"): (
+                lambda q, k, v: reference_topk_attention(q, k, v, top_k=top_k),
+                (s, s, s),
+            ),
+            ("topk", "fwd", "kernel"): (
+                lambda q, k, v: topk_attention(q, k, v, top_k=top_k, interpret=True),
+                (s, s, s),
+            ),
         }
         for (op, pass_, impl), (fn, shapes) in cases.items():
             row = {"op": op, "pass": pass_, "impl": impl, "N": n, "B": b, "H": h, "D": d}
@@ -310,82 +346,95 @@ def _cpu_memory(seq_lens, b=1, h=2, d=64, top_k=8) -> list[dict]:
             row.update(_temp_bytes(fn, *shapes))
             row["n_by_n_float32_bytes"] = b * h * n * n * 4
             rows.append(row)
-            print(f"  {op:5s} {pass_:7s} {impl:9s} N={n:5d}  temp {row['temp_bytes'] / 2**20:9.2f} MiB", flush=True)
+            print(
+                f"  {op:5s} {pass_:7s} {impl:9s} N={n:5d}  temp {row['temp_bytes'] / 2**20:9.2f} MiB",
+                flush=True,
+            )
     return rows
+
+
+def _max_err(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    fin = np.isfinite(b)
+    if not (np.isfinite(a) == fin).all():
+        return float("inf")  # a NaN/inf pattern that differs from the reference counts as a failure
+    return float(np.abs(a[fin] - b[fin]).max()) if fin.any() else 0.0
+
+
+def _cpu_case(nq, nk, causal, with_bias, with_mask, *, seed, top_k=8) -> list[dict]:
+    """Flash (forward, statistics, gradients) and top-k (indices, output) against the references."""
+    rng = np.random.default_rng(seed)
+    b, hq, hk, d = 1, 4, 2, 64
+    q = jnp.asarray(rng.standard_normal((b, nq, hq, d), np.float32))
+    k = jnp.asarray(rng.standard_normal((b, nk, hk, d), np.float32))
+    v = jnp.asarray(rng.standard_normal((b, nk, hk, d), np.float32))
+    do = jnp.asarray(rng.standard_normal((b, nq, hq, d), np.float32))
+    bias = jnp.asarray(rng.standard_normal((1, hq, nq, nk), np.float32)) if with_bias else None
+    mask = jnp.asarray(rng.random((b, 1, nq, nk)) < 0.8) if with_mask else None
+    argnums = (0, 1, 2, 3) if with_bias else (0, 1, 2)
+
+    def kern(q, k, v, bias):
+        return flash_attention(
+            q, k, v, bias=bias, mask=mask, is_causal=causal, return_stats=True, interpret=True
+        )
+
+    def ref(q, k, v, bias):
+        return reference_flash_attention(q, k, v, bias=bias, mask=mask, is_causal=causal, return_stats=True)
+
+    def loss(fn, q, k, v, bias):
+        out, lse, ent = fn(q, k, v, bias)
+        return jnp.sum(out * do) + jnp.sum(ent) + jnp.sum(jnp.where(jnp.isfinite(lse), lse, 0.0))
+
+    got, want = jax.jit(kern)(q, k, v, bias), jax.jit(ref)(q, k, v, bias)
+    gk = jax.jit(jax.grad(functools.partial(loss, kern), argnums=argnums))(q, k, v, bias)
+    gr = jax.jit(jax.grad(functools.partial(loss, ref), argnums=argnums))(q, k, v, bias)
+    flash = {"op": "flash", "Nq": nq, "Nk": nk, "causal": causal, "bias": with_bias, "mask": with_mask}
+    names = ("out", "lse", "entropy", "dq", "dk", "dv", "dbias")[: 3 + len(gk)]
+    for name, a, b_ in zip(names, (*got, *gk), (*want, *gr), strict=True):
+        flash[f"max_abs_err_{name}"] = _max_err(a, b_)
+
+    topk_kernel = functools.partial(topk_attention, top_k=top_k, mask=mask, interpret=True)
+    topk_ref = functools.partial(reference_topk_attention, top_k=top_k, mask=mask)
+    ko, ki = jax.jit(lambda q, k, v, bias: topk_kernel(q, k, v, bias=bias))(q, k, v, bias)
+    ro, ri = jax.jit(lambda q, k, v, bias: topk_ref(q, k, v, bias=bias))(q, k, v, bias)
+    topk = {"op": "topk", "Nq": nq, "Nk": nk, "top_k": top_k, "bias": with_bias, "mask": with_mask}
+    topk.update(
+        indices_equal=bool((np.asarray(ki) == np.asarray(ri)).all()), max_abs_err_out=_max_err(ko, ro)
+    )
+    return [flash, topk]
 
 
 def _cpu_correctness() -> list[dict]:
     rows = []
-    rng = np.random.default_rng(0)
-    for nq, nk, causal, with_bias, with_mask in (
+    cases = (
         (128, 128, False, False, False),
         (300, 300, True, True, False),
         (257, 100, True, False, True),
         (100, 513, False, True, True),
-    ):
-        b, hq, hk, d = 1, 4, 2, 64
-        q = jnp.asarray(rng.standard_normal((b, nq, hq, d), np.float32))
-        k = jnp.asarray(rng.standard_normal((b, nk, hk, d), np.float32))
-        v = jnp.asarray(rng.standard_normal((b, nk, hk, d), np.float32))
-        do = jnp.asarray(rng.standard_normal((b, nq, hq, d), np.float32))
-        bias = jnp.asarray(rng.standard_normal((1, hq, nq, nk), np.float32)) if with_bias else None
-        mask = jnp.asarray(rng.random((b, 1, nq, nk)) < 0.8) if with_mask else None
-
-        def kern(q, k, v, bias, c=causal, m=mask):
-            return flash_attention(q, k, v, bias=bias, mask=m, is_causal=c, return_stats=True, interpret=True)
-
-        def ref(q, k, v, bias, c=causal, m=mask):
-            return reference_flash_attention(q, k, v, bias=bias, mask=m, is_causal=c, return_stats=True)
-
-        def grads(fn):
-            def g(q, k, v, bias):
-                def loss(q, k, v, bias):
-                    out, lse, ent = fn(q, k, v, bias)
-                    return jnp.sum(out * do) + jnp.sum(ent) + jnp.sum(jnp.where(jnp.isfinite(lse), lse, 0.0))
-
-                return jax.grad(loss, argnums=(0, 1, 2, 3) if with_bias else (0, 1, 2))(q, k, v, bias)
-
-            return g
-
-        got = jax.jit(kern)(q, k, v, bias)
-        want = jax.jit(ref)(q, k, v, bias)
-        gk = jax.jit(grads(kern))(q, k, v, bias)
-        gr = jax.jit(grads(ref))(q, k, v, bias)
-
-        def err(a, b):
-            a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-            fin = np.isfinite(b)
-            assert (np.isfinite(a) == fin).all()
-            return float(np.abs(a[fin] - b[fin]).max()) if fin.any() else 0.0
-
-        row = {"op": "flash", "Nq": nq, "Nk": nk, "causal": causal, "bias": with_bias, "mask": with_mask}
-        for name, a, b_ in zip(("out", "lse", "entropy"), got, want, strict=True):
-            row[f"max_abs_err_{name}"] = err(a, b_)
-        for name, a, b_ in zip(("dq", "dk", "dv", "dbias"), gk, gr, strict=False):
-            row[f"max_abs_err_{name}"] = err(a, b_)
-        rows.append(row)
-        print("  ", row, flush=True)
-
-        top_k = 8
-        ko, ki = jax.jit(lambda q, k, v, bias, m=mask: topk_attention(q, k, v, top_k=top_k, bias=bias, mask=m,
-                                                                      interpret=True))(q, k, v, bias)
-        ro, ri = jax.jit(lambda q, k, v, bias, m=mask: reference_topk_attention(q, k, v, top_k=top_k, bias=bias,
-                                                                                mask=m))(q, k, v, bias)
-        rows.append({"op": "topk", "Nq": nq, "Nk": nk, "top_k": top_k, "bias": with_bias, "mask": with_mask,
-                     "indices_equal": bool((np.asarray(ki) == np.asarray(ri)).all()),
-                     "max_abs_err_out": err(ko, ro)})
-        print("  ", rows[-1], flush=True)
+    )
+    for seed, case in enumerate(cases):
+        for row in _cpu_case(*case, seed=seed):
+            rows.append(row)
+            print("  ", row, flush=True)
     return rows
 
 
 def run_cpu(out: Path, seq_lens) -> dict:
     start = time.perf_counter()
-    payload = {"meta": _meta(), "memory_note": "XLA compiled memory_analysis(); temp = scratch beyond inputs/outputs"}
+    payload = {
+        "meta": _meta(),
+        "memory_note": "XLA compiled memory_analysis(); temp = scratch beyond inputs/outputs",
+    }
     print("memory (compile only):", flush=True)
     payload["memory"] = _cpu_memory(seq_lens)
     mem = {(r["op"], r["pass"], r["impl"], r["N"]): r["temp_bytes"] for r in payload["memory"]}
     payload["memory_ratio_reference_over_kernel"] = [
-        {"op": op, "pass": p, "N": n, "ratio": mem[(op, p, "reference", n)] / max(1, mem[(op, p, "kernel", n)])}
+        {
+            "op": op,
+            "pass": p,
+            "N": n,
+            "ratio": mem[(op, p, "reference", n)] / max(1, mem[(op, p, "kernel", n)]),
+        }
         for (op, p, impl, n) in mem
         if impl == "kernel"
     ]

@@ -177,6 +177,14 @@ def main() -> None:
             "linear_or_better": bool(last["warm_points_per_s"] >= 0.9 * first["warm_points_per_s"]),
         },
         "slurm_vs_local": slurm,
+        "notes": [
+            "cold = the first sweep of that size in this process: it compiles once per batch shape (16, 32 "
+            "and 64 points here; grids of 64 points or more run in chunks of 64 and reuse that compilation)",
+            "warm = the same sweep again into a fresh run folder: evaluation plus the store's bookkeeping",
+            "slurm vs local: both as fresh `cogsim sweep` processes on the same grid; the slurm time "
+            "includes queueing, one Python + JAX start per array task and the driver's polling (0.5 s)",
+            "timings from a shared machine; see load_average_at_start",
+        ],
         "wall_s": round(time.time() - t0, 1),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,9 @@ def filtered_ranks(
     if targets.shape != (n,):
         raise CogsimError(f"filtered_ranks: targets must have shape ({n},); got {targets.shape}")
     if n and (targets.min() < 0 or targets.max() >= m):
-        raise CogsimError(f"filtered_ranks: targets must lie in [0, {m - 1}]; got {targets.min()}..{targets.max()}")
+        raise CogsimError(
+            f"filtered_ranks: targets must lie in [0, {m - 1}]; got {targets.min()}..{targets.max()}"
+        )
     rows = np.arange(n)
     target_score = scores[rows, targets][:, None]
     competitor = np.ones_like(scores, dtype=bool)

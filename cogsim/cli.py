@@ -217,8 +217,7 @@ def _cmd_sweep(args) -> None:
     total = sum(counts.values())
     print(f"sweep {s.root}: {counts['done']} of {total} points done")
     print(f"load with: cogsim.store.load({str(s.root)!r}).to_pandas()")
-    waited = ((s.get_meta("executor") or {}).get("slurm") or {}).get("wait", True)
-    if counts["done"] < total and waited:
+    if counts["done"] < total and not args.slurm_no_wait:
         print(f"{total - counts['done']} point(s) not done: see `cogsim sweep status {s.root}`; "
               f"`cogsim sweep --resume {s.root}` runs them", file=sys.stderr)
         raise SystemExit(1)

@@ -53,7 +53,9 @@ def read_triples(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found (expected a tab-separated file of subject, predicate, object)")
+        raise DataError(
+            f"{path}: file not found (expected a tab-separated file of subject, predicate, object)"
+        )
     rows = []
     with path.open(encoding="utf-8") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -67,7 +69,7 @@ def read_triples(path: str | os.PathLike) -> pd.DataFrame:
                     f"found {len(fields)}: {line[:80]!r}"
                 )
             fields = [f.strip() for f in fields]
-            empty = [c for c, f in zip(_COLUMNS, fields) if not f]
+            empty = [c for c, f in zip(_COLUMNS, fields, strict=True) if not f]
             if empty:
                 raise DataError(f"{path}: line {lineno}: empty {empty[0]} in {line[:80]!r}")
             rows.append(fields)
@@ -111,7 +113,9 @@ class KnowledgeGraph:
         names = (splits,) if isinstance(splits, str) else tuple(splits)
         for n in names:
             if n not in SPLITS and n not in self.splits:
-                raise CogsimError(f"knowledge graph {self.name!r}: unknown split {n!r}; have {list(self.splits)}")
+                raise CogsimError(
+                    f"knowledge graph {self.name!r}: unknown split {n!r}; have {list(self.splits)}"
+                )
         parts = [self.splits[n] for n in names if n in self.splits]
         return np.concatenate(parts, axis=0) if parts else np.zeros((0, 3), np.int64)
 
@@ -119,12 +123,16 @@ class KnowledgeGraph:
         """All triples as a tidy DataFrame with columns subject, predicate, object, split."""
         frames = []
         for split, t in self.splits.items():
-            frames.append(pd.DataFrame({
-                "subject": [self.entities[i] for i in t[:, 0]],
-                "predicate": [self.predicates[i] for i in t[:, 1]],
-                "object": [self.entities[i] for i in t[:, 2]],
-                "split": split,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "subject": [self.entities[i] for i in t[:, 0]],
+                        "predicate": [self.predicates[i] for i in t[:, 1]],
+                        "object": [self.entities[i] for i in t[:, 2]],
+                        "split": split,
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
 
@@ -147,15 +155,22 @@ def from_frame(df: pd.DataFrame, *, name: str = "graph") -> KnowledgeGraph:
     predicates = tuple(sorted(set(df["predicate"])))
     e_idx = {e: i for i, e in enumerate(entities)}
     p_idx = {p: i for i, p in enumerate(predicates)}
-    arr = np.stack([df["subject"].map(e_idx).to_numpy(), df["predicate"].map(p_idx).to_numpy(),
-                    df["object"].map(e_idx).to_numpy()], axis=1).astype(np.int64)
+    arr = np.stack(
+        [
+            df["subject"].map(e_idx).to_numpy(),
+            df["predicate"].map(p_idx).to_numpy(),
+            df["object"].map(e_idx).to_numpy(),
+        ],
+        axis=1,
+    ).astype(np.int64)
     order = [s for s in SPLITS if s in set(split)] + sorted(set(split) - set(SPLITS))
     splits = {s: arr[(split == s).to_numpy()] for s in order}
     return KnowledgeGraph(name, entities, predicates, splits)
 
 
-def from_triples(triples: Iterable[tuple[str, str, str]], *, name: str = "graph",
-                 split: str = "train") -> KnowledgeGraph:
+def from_triples(
+    triples: Iterable[tuple[str, str, str]], *, name: str = "graph", split: str = "train"
+) -> KnowledgeGraph:
     """A graph from ``(subject, predicate, object)`` string tuples, all in one split.
 
     Example:
@@ -196,13 +211,16 @@ def load(graph: str | os.PathLike = "umls") -> KnowledgeGraph:
     folder = Path(text)
     if not folder.is_dir():
         raise DataError(
-            f"knowledge graph {text!r}: not a packaged graph ({', '.join(sorted(packaged))}) and not a folder "
+            f"knowledge graph {text!r}: not a packaged graph ({', '.join(sorted(packaged))}) and not a "
+            "folder "
             "holding train.txt, valid.txt and test.txt"
         )
     missing = [f"{s}.txt" for s in SPLITS if not (folder / f"{s}.txt").is_file()]
     if missing:
-        raise DataError(f"knowledge graph folder {folder}: missing {', '.join(missing)} "
-                        "(a graph folder holds train.txt, valid.txt and test.txt)")
+        raise DataError(
+            f"knowledge graph folder {folder}: missing {', '.join(missing)} "
+            "(a graph folder holds train.txt, valid.txt and test.txt)"
+        )
     frames = []
     for s in SPLITS:
         df = read_triples(folder / f"{s}.txt")
@@ -245,14 +263,20 @@ def to_networkx(kg: KnowledgeGraph, splits: str | Sequence[str] = SPLITS) -> nx.
     g.add_nodes_from(kg.entities)
     for split in names:
         for s, p, o in kg.splits.get(split, np.zeros((0, 3), np.int64)):
-            g.add_edge(kg.entities[s], kg.entities[o], key=kg.predicates[p], predicate=kg.predicates[p],
-                       split=split)
+            g.add_edge(
+                kg.entities[s], kg.entities[o], key=kg.predicates[p], predicate=kg.predicates[p], split=split
+            )
     return g
 
 
 # ---------------------------------------------------------------------------------------------- hierarchy
-def hierarchy(graph: KnowledgeGraph | nx.MultiDiGraph, *, relation: str = "isa", reduce: bool = True,
-              splits: str | Sequence[str] = SPLITS) -> nx.DiGraph:
+def hierarchy(
+    graph: KnowledgeGraph | nx.MultiDiGraph,
+    *,
+    relation: str = "isa",
+    reduce: bool = True,
+    splits: str | Sequence[str] = SPLITS,
+) -> nx.DiGraph:
     """The ``relation`` edges (child -> parent) as a DiGraph, transitively reduced by default.
 
     With ``reduce=True`` only direct parents remain (an edge implied by a longer chain is dropped), so
@@ -262,7 +286,8 @@ def hierarchy(graph: KnowledgeGraph | nx.MultiDiGraph, *, relation: str = "isa",
       CogsimError: when the ``relation`` edges contain a cycle.
 
     Example:
-      >>> g = from_triples([("canary", "isa", "bird"), ("bird", "isa", "animal"), ("canary", "isa", "animal")])
+      >>> g = from_triples([("canary", "isa", "bird"), ("bird", "isa", "animal"),
+      ...                   ("canary", "isa", "animal")])
       >>> sorted(hierarchy(g).edges())
       [('bird', 'animal'), ('canary', 'bird')]
     """
@@ -330,8 +355,9 @@ class LinkPredictionResult:
 
     def table(self) -> pd.DataFrame:
         """A tidy table: direction, metric, value."""
-        return pd.DataFrame([{"direction": d, "metric": k, "value": v}
-                             for d, m in self.metrics.items() for k, v in m.items()])
+        return pd.DataFrame(
+            [{"direction": d, "metric": k, "value": v} for d, m in self.metrics.items() for k, v in m.items()]
+        )
 
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -385,7 +411,9 @@ def evaluate_link_prediction(
         arr = np.asarray(scorer)
         want = (kg.n_entities, kg.n_predicates, kg.n_entities)
         if arr.shape != want:
-            raise CogsimError(f"evaluate_link_prediction: score tensor has shape {arr.shape}; expected {want}")
+            raise CogsimError(
+                f"evaluate_link_prediction: score tensor has shape {arr.shape}; expected {want}"
+            )
         score_tails, score_heads = tensor_scorers(arr)
     test = kg.triples(split)
     if len(test) == 0:
@@ -399,7 +427,7 @@ def evaluate_link_prediction(
     n_ent = kg.n_entities
     ranks_t, ranks_h = [], []
     for start in range(0, len(test), batch_size):
-        b = test[start:start + batch_size]
+        b = test[start : start + batch_size]
         s, p, o = b[:, 0], b[:, 1], b[:, 2]
         mask_t = np.zeros((len(b), n_ent), bool)
         mask_h = np.zeros((len(b), n_ent), bool)

@@ -199,7 +199,9 @@ class Store:
         con = sqlite3.connect(self.root / "index.sqlite", timeout=60.0, isolation_level=None)
         try:
             con.execute("PRAGMA busy_timeout=60000")
-            con.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses no commit
+            # WAL + NORMAL: commits survive a killed process; after a power loss the last ones may roll back,
+            # and sync() adopts their (fsync'ed) shards again
+            con.execute("PRAGMA synchronous=NORMAL")
             yield con
         finally:
             con.close()

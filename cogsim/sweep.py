@@ -351,7 +351,8 @@ def _execute(
         from cogsim import executors
 
         cfg = executors.slurm_config(slurm, stored=(store.get_meta("executor") or {}).get("slurm"))
-        record["slurm"] = _config.to_dict(cfg)
+        # stored for --resume; whether to wait is a choice of each invocation, not of the sweep
+        record["slurm"] = {k: v for k, v in _config.to_dict(cfg).items() if k != "wait"}
         store.set_meta("executor", record)
         executors.run_slurm(store, spec, chunk_size=chunk_size, config=cfg, progress=progress, log=log)
         return

@@ -267,18 +267,25 @@ def target_features(params: Mapping[str, Any], t: Float[Array, "b h h 3"], geo: 
     return _down(p3, 2, geo.rf_min), _down(p4, 1, geo.rf_min), p5
 
 
-def classifier_features(params: Mapping[str, Any], x: Float[Array, "b h w 3"]) -> Array:
+def classifier_features(params: Mapping[str, Any], x: Float[Array, "b h w 3"], *, return_maps: bool = False):
     """Global average of conv5_3 with 2x2 average pooling between blocks (used for training).
 
     The input side must be a multiple of 16 (the pooling is a reshape-mean, which differentiates fast).
+    With ``return_maps`` also returns the conv3_3, conv4_3 and conv5_3 maps.
     """
     if x.shape[1] % 16 or x.shape[2] % 16:
         raise CogsimError(f"classifier_features: image side must be a multiple of 16; got {x.shape[1:3]}")
+    maps = []
     for b in (1, 2, 3, 4):
         x = _block(params, x, b)
+        if b >= 3:
+            maps.append(x)
         n, h, w, c = x.shape
         x = x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
-    return jnp.mean(_block(params, x, 5), axis=(1, 2))
+    x = _block(params, x, 5)
+    maps.append(x)
+    gap = jnp.mean(x, axis=(1, 2))
+    return (gap, tuple(maps)) if return_maps else gap
 
 
 # ------------------------------------------------------------------------------------- training-free control

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class DietConfig:
     lr: float = _config.field(3e-3, low=0.0)
     log_every: int = _config.field(50, low=1)
     light_jitter_deg: float = _config.field(20.0, low=0.0, doc="azimuth jitter of the light (normal diet)")
+    activity_l1: float = _config.field(0.05, low=0.0, doc="L1 cost on the mean conv3_3/4_3/5_3 activity (sparsity)")
 
 
 # --------------------------------------------------------------------------------------------- renderers
@@ -204,14 +206,15 @@ def diet_batch(key, cfg: DietConfig):
 
 
 # ---------------------------------------------------------------------------------------------- training
-def _loss(params, batch, key):
+def _loss(params, batch, key, activity_l1: float = 0.0):
     del key
     x, y = batch
-    feats = bb.classifier_features(params["backbone"], bb.preprocess(x, bb.UNIT_PREPROCESS))
+    feats, maps = bb.classifier_features(params["backbone"], bb.preprocess(x, bb.UNIT_PREPROCESS), return_maps=True)
     logits = feats @ params["head"]["w"] + params["head"]["b"]
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    activity = sum(jnp.mean(m) for m in maps) / len(maps)
     acc = jnp.mean(jnp.argmax(logits, -1) == y)
-    return loss, {"accuracy": acc}
+    return ce + activity_l1 * activity, {"accuracy": acc, "cross_entropy": ce, "activity": activity}
 
 
 def train_backbone(cfg: DietConfig, *, key: jax.Array, checkpoint_dir=None, progress=None) -> train.TrainResult:
@@ -241,7 +244,7 @@ def train_backbone(cfg: DietConfig, *, key: jax.Array, checkpoint_dir=None, prog
     opt = optax.adam(optax.cosine_decay_schedule(cfg.lr, max(cfg.steps, 1), alpha=0.1))
     # A Python loop over one jitted step: XLA:CPU runs convolution weight-gradients about ten times slower
     # inside a scanned loop (as cogsim.train.fit uses), so the scan of train.run_steps is avoided here.
-    update = jax.jit(train.make_update(_loss, opt, batch_fn=lambda k, step: diet_batch(k, cfg)))
+    update = jax.jit(train.make_update(functools.partial(_loss, activity_l1=cfg.activity_l1), opt, batch_fn=lambda k, step: diet_batch(k, cfg)))
     state = train.init({"backbone": backbone, "head": head}, opt)
     history: list[dict] = []
     if checkpoint_dir is not None:

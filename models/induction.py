@@ -849,27 +849,40 @@ def fit_phenomenological(steps: Any, loss: Any, *, N: int, L: int, max_step: int
     ok = np.isfinite(loss)
     steps, loss = steps[ok], loss[ok]
     max_step = int(max_step or steps.max())
-    curve = jax.jit(lambda th, lr: phenomenological_curve(th, lr, max_step, N=N, L=L))
-    idx = jnp.asarray(np.clip(steps, 0, max_step))
+    # gradient flow integrated with at most 400 Euler steps of size lr * stride, read at the measured steps
+    n_int = max(1, min(max_step, 400))
+    stride = max_step / n_int
+    times = jnp.arange(n_int + 1) * stride
+    at = jnp.asarray(steps, jnp.float32)
+    target = jnp.asarray(loss, jnp.float32)
 
-    def obj(z):
-        th = jnp.array([z[0], z[1], math.exp(z[2])], jnp.float32)
-        c = np.asarray(curve(th, math.exp(z[3]))[idx], float)
-        v = float(np.mean((c - loss) ** 2))
-        return v if math.isfinite(v) else 1e6
+    def model(z):
+        th = jnp.stack([z[0], z[1], jnp.exp(z[2])])
+        c = phenomenological_curve(th, jnp.exp(z[3]) * stride, n_int, N=N, L=L)
+        return jnp.interp(at, times, c)
 
+    def mse(z):
+        v = jnp.mean((model(z) - target) ** 2)
+        return jnp.where(jnp.isfinite(v), v, 1e6)
+
+    # coarse random search over (beta1_0, a_0, log xi_0, log lr) in one vmapped call, then Nelder-Mead
+    rng = np.random.default_rng(0)
+    n_cand = 2048
+    lo = np.array([-8.0, -1.0, math.log(1e-3), math.log(1e-4 * 1000.0 / max_step)])
+    hi = np.array([2.0, 4.0, math.log(5.0), math.log(10.0 * 1000.0 / max_step)])
+    cand = lo + (hi - lo) * rng.random((n_cand, 4))
+    scores = np.asarray(jax.jit(jax.vmap(mse))(jnp.asarray(cand, jnp.float32)))
+    mse_jit = jax.jit(mse)
+    obj = lambda z: float(mse_jit(jnp.asarray(z, jnp.float32)))
     best = None
-    for b0 in (-3.0, 0.0):
-        for lr0 in (1e-3, 1e-2, 1e-1):
-            z0 = np.array([b0, 0.5, math.log(0.5), math.log(lr0 * 100.0 / max(max_step / 100.0, 1.0))])
-            r = optimize.minimize(
-                obj, z0, method="Nelder-Mead", options={"maxiter": 400, "xatol": 1e-3, "fatol": 1e-6}
-            )
-            if best is None or r.fun < best.fun:
-                best = r
+    for z0 in cand[np.argsort(scores)[:3]]:
+        r = optimize.minimize(
+            obj, z0, method="Nelder-Mead", options={"maxiter": 300, "xatol": 1e-3, "fatol": 1e-7}
+        )
+        if best is None or r.fun < best.fun:
+            best = r
     z = best.x
-    th = jnp.array([z[0], z[1], math.exp(z[2])], jnp.float32)
-    fitted = np.asarray(curve(th, math.exp(z[3]))[idx], float)
+    fitted = np.asarray(model(jnp.asarray(z, jnp.float32)), float)
     return PhenoFit(
         float(z[0]),
         float(z[1]),

@@ -11,9 +11,9 @@ Four layers:
 
 Operations:
 
-- *bottom-up* encoding ``P(Y = i | q) = softmax_i(beta (a_0,i + a_i^T sigmoid(q)))`` (:func:`bottom_up`); it is
-  an attention read of the index layer (query ``sigmoid(q)``, keys and values the embeddings) and goes through
-  :func:`cogsim.attention.dot_product_attention`, whose output is the "integral" selection
+- *bottom-up* encoding ``P(Y = i | q) = softmax_i(beta (a_0,i + a_i^T sigmoid(q)))`` (:func:`bottom_up`); it
+  is an attention read of the index layer (query ``sigmoid(q)``, keys and values the embeddings) and goes
+  through :func:`cogsim.attention.dot_product_attention`, whose output is the "integral" selection
   ``sum_i P_i a_i``;
 - *selection*: ``"sample"``, ``"argmax"``, ``"teacher"`` (given index) or ``"integral"``;
 - *top-down* embodiment ``q <- r q + f a_k`` (:func:`embody`);
@@ -94,7 +94,8 @@ def init_params(cfg: TensorBrainConfig, *, key: jax.Array) -> Params:
 
     Example:
       >>> import jax
-      >>> p = init_params(TensorBrainConfig(n_entities=3, n_predicates=2, dim=4, wm_dim=5), key=jax.random.key(0))
+      >>> cfg = TensorBrainConfig(n_entities=3, n_predicates=2, dim=4, wm_dim=5)
+      >>> p = init_params(cfg, key=jax.random.key(0))
       >>> p["entity"].shape, p["W"].shape
       ((3, 4), (5, 4))
     """
@@ -109,12 +110,18 @@ def init_params(cfg: TensorBrainConfig, *, key: jax.Array) -> Params:
         return jax.random.normal(k, (n_in, n_out)) * math.sqrt(1.0 / n_in)
 
     params = {
-        "entity": emb(ks[0], cfg.n_entities), "entity_bias": jnp.zeros(cfg.n_entities),
-        "predicate": emb(ks[1], cfg.n_predicates), "predicate_bias": jnp.zeros(cfg.n_predicates),
-        "time": emb(ks[2], cfg.n_times), "time_bias": jnp.zeros(cfg.n_times),
-        "V": lin(ks[3], d, m), "V_bias": jnp.zeros(m),
-        "B": lin(ks[4], m, m), "B_bias": jnp.zeros(m),
-        "W": lin(ks[5], m, d), "W_bias": jnp.zeros(d),
+        "entity": emb(ks[0], cfg.n_entities),
+        "entity_bias": jnp.zeros(cfg.n_entities),
+        "predicate": emb(ks[1], cfg.n_predicates),
+        "predicate_bias": jnp.zeros(cfg.n_predicates),
+        "time": emb(ks[2], cfg.n_times),
+        "time_bias": jnp.zeros(cfg.n_times),
+        "V": lin(ks[3], d, m),
+        "V_bias": jnp.zeros(m),
+        "B": lin(ks[4], m, m),
+        "B_bias": jnp.zeros(m),
+        "W": lin(ks[5], m, d),
+        "W_bias": jnp.zeros(d),
         "h0": jnp.zeros(m),
     }
     if cfg.n_labels:
@@ -166,8 +173,13 @@ def bottom_up(
         gamma = jnp.where(keep, gamma / (1.0 - cfg.dropout), 0.0)
     kv = emb[None, :, None, :]
     out, stats = dot_product_attention(
-        gamma[None, :, None, :], kv, kv, bias=(cfg.beta * bias)[None, None, None, :], scale=cfg.beta,
-        return_stats=True, name=f"tensor_brain/{group}",
+        gamma[None, :, None, :],
+        kv,
+        kv,
+        bias=(cfg.beta * bias)[None, None, None, :],
+        scale=cfg.beta,
+        return_stats=True,
+        name=f"tensor_brain/{group}",
     )
     scores = cfg.beta * (gamma @ emb.T + bias)
     log_probs = scores - stats.logsumexp[0, 0][:, None]
@@ -246,7 +258,7 @@ def sensory_buffer(
     offset: float,
     tau: float,
 ) -> jax.Array:
-    """The decaying sensory buffer: ``stimulus * buffer_strength(t)`` (``t`` broadcasts over the leading axes).
+    """The decaying sensory buffer: ``stimulus * buffer_strength(t)`` (``t`` broadcasts over leading axes).
 
     Example:
       >>> import jax.numpy as jnp
@@ -331,7 +343,11 @@ def triple_nll(
     nll_o = -lp["object"][rows, o]
     nll_p = -lp["predicate"][rows, p]
     loss = jnp.mean(nll_s + nll_o + nll_p)
-    metrics = {"nll_subject": jnp.mean(nll_s), "nll_object": jnp.mean(nll_o), "nll_predicate": jnp.mean(nll_p)}
+    metrics = {
+        "nll_subject": jnp.mean(nll_s),
+        "nll_object": jnp.mean(nll_o),
+        "nll_predicate": jnp.mean(nll_p),
+    }
     if labels is not None and "label" in lp:
         y = jnp.asarray(labels)[s]
         y = y / jnp.maximum(y.sum(-1, keepdims=True), 1.0)
@@ -356,8 +372,9 @@ def log_prob_tensor(params: Params, cfg: TensorBrainConfig, q0: Float[Array, "1 
     return joint.reshape(n, n, cfg.n_predicates).transpose(0, 2, 1)
 
 
-def marginal_log_prob_tensor(params: Params, cfg: TensorBrainConfig,
-                             weights: Float[Array, " times"] | None = None) -> jax.Array:
+def marginal_log_prob_tensor(
+    params: Params, cfg: TensorBrainConfig, weights: Float[Array, " times"] | None = None
+) -> jax.Array:
     """Exact semantic memory as the time marginal ``log sum_t P(t) P(s, p, o | a_t)``, ``[N, P, N]``."""
     t_all = jnp.arange(cfg.n_times)
     w = jnp.full((cfg.n_times,), 1.0 / cfg.n_times) if weights is None else jnp.asarray(weights)
@@ -401,7 +418,7 @@ def decode(
       ('subject', 'label', 'object', 'predicate')
     """
     teacher = dict(teacher or {})
-    k_s, k_o, k_p = (jax.random.split(key, 3) if key is not None else (None, None, None))
+    k_s, k_o, k_p = jax.random.split(key, 3) if key is not None else (None, None, None)
 
     def pick(log_probs, emb, integral, stage, k):
         if stage in teacher:
@@ -430,8 +447,16 @@ def decode(
     lp_p, int_p = bottom_up(params, cfg, q, "predicate")
     p, _ = pick(lp_p, params["predicate"], int_p, "predicate", k_p)
     order += ["object", "predicate"]
-    out.update({"subject": s, "object": o, "predicate": p, "logp_subject": lp_s[rows, s],
-                "logp_object": lp_o[rows, o], "logp_predicate": lp_p[rows, p]})
+    out.update(
+        {
+            "subject": s,
+            "object": o,
+            "predicate": p,
+            "logp_subject": lp_s[rows, s],
+            "logp_object": lp_o[rows, o],
+            "logp_predicate": lp_p[rows, p],
+        }
+    )
     out["surprisal"] = -(out["logp_subject"] + out["logp_object"] + out["logp_predicate"])
     out["order"] = tuple(order)
     return out
@@ -481,7 +506,9 @@ def train_memory(
     cfg = _config.validate(cfg)
     data = jnp.asarray(np.asarray(triples, np.int32))
     if data.ndim != 2 or data.shape[1] != 4:
-        raise CogsimError(f"train_memory: triples must be [n, 4] rows of (t, s, p, o); got shape {data.shape}")
+        raise CogsimError(
+            f"train_memory: triples must be [n, 4] rows of (t, s, p, o); got shape {data.shape}"
+        )
     if num_steps < 1 or log_every < 1:
         raise CogsimError(f"train_memory: num_steps={num_steps} and log_every={log_every} must be >= 1")
     k_init, k_train = jax.random.split(key)
@@ -538,5 +565,7 @@ def link_scorers(params: Params, cfg: TensorBrainConfig, q0: Float[Array, "1 dim
         sc = lp["subject"][rows, ss] + lp["object"][rows, oo] + lp["predicate"][rows, jnp.repeat(p, n_ent)]
         return sc.reshape(o.shape[0], n_ent)
 
-    return (lambda s, p: np.asarray(_tails(jnp.asarray(s), jnp.asarray(p))),
-            lambda p, o: np.asarray(_heads(jnp.asarray(p), jnp.asarray(o))))
+    return (
+        lambda s, p: np.asarray(_tails(jnp.asarray(s), jnp.asarray(p))),
+        lambda p, o: np.asarray(_heads(jnp.asarray(p), jnp.asarray(o))),
+    )

@@ -4,11 +4,12 @@ A small world has entities and predicates with regularities: each subject has a 
 ``(predicate, object)`` pairs ("the dog chases the cat"), and a scene at time ``t`` holds a few triples, each
 typical with probability ``p_typical`` and otherwise random (episode-specific). The tensor brain is trained
 on ``(t, s, p, o)`` with context ``q = a_t`` (one time index per episode). Episodic recall of episode ``t``
-decodes from ``a_t`` with no sensory input and ranks all triples by ``P(s, p, o | a_t)``; recall@k is the share
-of the scene's triples in the top k. Semantic memory decodes from the time-marginalised ``a_bar = mean_t a_t``
-(and, for comparison, the exact marginal ``mean_t P(s, p, o | a_t)``) and answers generic queries: "what
-does s usually do?", ``argmax_{p,o} P(p, o | s)``, scored against the world's typical pairs. Interference:
-the number of stored episodes grows with fixed model size and a fixed number of training epochs.
+decodes from ``a_t`` with no sensory input and ranks all triples by ``P(s, p, o | a_t)``; recall@k is the
+share of the scene's triples in the top k. Semantic memory decodes from the time-marginalised
+``a_bar = mean_t a_t`` (and, for comparison, the exact marginal ``mean_t P(s, p, o | a_t)``) and answers
+generic queries: "what does s usually do?", ``argmax_{p,o} P(p, o | s)``, scored against the world's
+typical pairs. Interference: the number of stored episodes grows with fixed model size and a fixed number
+of training epochs.
 
 There are no human data; the published tensor-brain figures on VRD-E scenes (episodic recall@10 97.08%,
 semantic memory @10 98.20%; Tresp et al. 2023) are quoted for orientation only (different data).
@@ -22,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from cogsim.models import tensor_brain as tb
 
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, fit_line
 from cogsim.config import field
-from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Episodic recall from time indices and semantic memory as their marginal (scene graphs)"
 
@@ -97,6 +98,13 @@ def _recall(logp: np.ndarray, triples: np.ndarray, k: int) -> float:
     return float(np.mean(np.isin(idx, top)))
 
 
+def _episode_tensors(params, mcfg: tb.TensorBrainConfig, n_episodes: int) -> jax.Array:
+    """``log P(s, p, o | a_t)`` for every episode t: ``[T, N, P, N]``."""
+    return jax.jit(
+        jax.vmap(lambda t: tb.log_prob_tensor(params, mcfg, tb.episodic_context(params, t[None])))
+    )(jnp.arange(n_episodes))
+
+
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """For each seed and episode count: train episodic memory, then score recall and generic queries.
 
@@ -111,15 +119,26 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         for n_ep in config.n_episodes:
             kn = jax.random.fold_in(ks, int(n_ep))
             scenes = make_scenes(config, world, n_ep, key=jax.random.fold_in(kn, 1))
-            mcfg = tb.TensorBrainConfig(n_entities=config.n_entities, n_predicates=config.n_predicates,
-                                        n_times=n_ep, dim=config.dim, wm_dim=config.wm_dim, init_scale=1.0)
+            mcfg = tb.TensorBrainConfig(
+                n_entities=config.n_entities,
+                n_predicates=config.n_predicates,
+                n_times=n_ep,
+                dim=config.dim,
+                wm_dim=config.wm_dim,
+                init_scale=1.0,
+            )
             steps = max(config.min_steps, int(np.ceil(config.epochs * len(scenes) / config.batch_size)))
-            res = tb.train_memory(mcfg, scenes, key=jax.random.fold_in(kn, 2), num_steps=steps,
-                                  batch_size=config.batch_size, lr=config.lr, log_every=steps)
+            res = tb.train_memory(
+                mcfg,
+                scenes,
+                key=jax.random.fold_in(kn, 2),
+                num_steps=steps,
+                batch_size=config.batch_size,
+                lr=config.lr,
+                log_every=steps,
+            )
             params = res.params
-            per_t = np.asarray(jax.jit(jax.vmap(
-                lambda t: tb.log_prob_tensor(params, mcfg, tb.episodic_context(params, t[None]))))(
-                jnp.arange(n_ep)))
+            per_t = np.asarray(_episode_tensors(params, mcfg, n_ep))
             sem = np.asarray(tb.log_prob_tensor(params, mcfg, tb.semantic_context(params)))
             exact = np.asarray(jax.scipy.special.logsumexp(per_t, axis=0) - np.log(n_ep))
             for t in range(n_ep):
@@ -127,32 +146,68 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 base = {"seed": seed, "n_episodes": n_ep, "episode": t}
                 rows.append({**base, "query": "episodic", "value": _recall(per_t[t], trip, config.k)})
                 rows.append({**base, "query": "semantic_prior", "value": _recall(sem, trip, config.k)})
-                rows.append({**base, "query": "episodic_recall@scene",
-                             "value": _recall(per_t[t], trip, len(trip))})
+                rows.append(
+                    {**base, "query": "episodic_recall@scene", "value": _recall(per_t[t], trip, len(trip))}
+                )
             # generic queries: what does s usually do? top-3 (p, o) under semantic memory vs typical pairs
             for s in range(config.n_entities):
                 cond = sem[s].reshape(-1)
                 top = np.argsort(-cond)[:3]
                 typ = np.ravel_multi_index((world[s, :, 0], world[s, :, 1]), sem[s].shape)
-                rows.append({"seed": seed, "n_episodes": n_ep, "episode": -1, "query": "generic_hit@3",
-                             "value": float(np.any(np.isin(typ, top)))})
+                rows.append(
+                    {
+                        "seed": seed,
+                        "n_episodes": n_ep,
+                        "episode": -1,
+                        "query": "generic_hit@3",
+                        "value": float(np.any(np.isin(typ, top))),
+                    }
+                )
                 cond_exact = exact[s].reshape(-1)
-                rows.append({"seed": seed, "n_episodes": n_ep, "episode": -1, "query": "generic_hit@3_exact",
-                             "value": float(np.any(np.isin(typ, np.argsort(-cond_exact)[:3])))})
+                rows.append(
+                    {
+                        "seed": seed,
+                        "n_episodes": n_ep,
+                        "episode": -1,
+                        "query": "generic_hit@3_exact",
+                        "value": float(np.any(np.isin(typ, np.argsort(-cond_exact)[:3]))),
+                    }
+                )
             p_sem, p_exact = np.exp(sem).ravel(), np.exp(exact).ravel()
-            rows.append({"seed": seed, "n_episodes": n_ep, "episode": -1, "query": "abar_vs_exact_r",
-                         "value": float(np.corrcoef(p_sem, p_exact)[0, 1])})
+            rows.append(
+                {
+                    "seed": seed,
+                    "n_episodes": n_ep,
+                    "episode": -1,
+                    "query": "abar_vs_exact_r",
+                    "value": float(np.corrcoef(p_sem, p_exact)[0, 1]),
+                }
+            )
             chance = 3 * config.typical_per_subject / (config.n_predicates * config.n_entities)
-            rows.append({"seed": seed, "n_episodes": n_ep, "episode": -1, "query": "generic_chance",
-                         "value": float(min(1.0, chance))})
+            rows.append(
+                {
+                    "seed": seed,
+                    "n_episodes": n_ep,
+                    "episode": -1,
+                    "query": "generic_chance",
+                    "value": float(min(1.0, chance)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def human() -> pd.DataFrame:
     """No human data; the published tensor-brain figures on VRD-E (a different data set), for orientation."""
-    return pd.DataFrame({"query": ["episodic", "semantic"], "value": list(PUBLISHED.values()),
-                         "source": ["Tresp et al. 2023 (VRD-E, episodic recall@10)",
-                                    "Tresp et al. 2023 (VRD-E, semantic memory @10)"]})
+    return pd.DataFrame(
+        {
+            "query": ["episodic", "semantic"],
+            "value": list(PUBLISHED.values()),
+            "source": [
+                "Tresp et al. 2023 (VRD-E, episodic recall@10)",
+                "Tresp et al. 2023 (VRD-E, semantic memory @10)",
+            ],
+        }
+    )
 
 
 def summary(sim: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +215,9 @@ def summary(sim: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (q, n), g in sim.groupby(["query", "n_episodes"]):
         v = g.value.to_numpy()
-        est, lo, hi = bootstrap_ci(v, np.mean, n_boot=300) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
+        est, lo, hi = (
+            bootstrap_ci(v, np.mean, n_boot=300) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
+        )
         out.append({"query": q, "n_episodes": n, "mean": est, "ci_low": lo, "ci_high": hi, "n": len(v)})
     return pd.DataFrame(out)
 
@@ -176,10 +233,20 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
 
     epi, pri = get("episodic", n_min), get("semantic_prior", n_min)
     metrics = [
-        Metric(f"episodic_recall@k_T{n_min}", float(epi["mean"]), _f(epi.ci_low), _f(epi.ci_high),
-               note=f"orientation: published 0.9708 on VRD-E scenes (different data); k from config"),
-        Metric(f"semantic_prior_recall@k_T{n_min}", float(pri["mean"]), _f(pri.ci_low), _f(pri.ci_high),
-               note="the same scenes' triples ranked by semantic memory a_bar"),
+        Metric(
+            f"episodic_recall@k_T{n_min}",
+            float(epi["mean"]),
+            _f(epi.ci_low),
+            _f(epi.ci_high),
+            note="orientation: published 0.9708 on VRD-E scenes (different data); k from config",
+        ),
+        Metric(
+            f"semantic_prior_recall@k_T{n_min}",
+            float(pri["mean"]),
+            _f(pri.ci_low),
+            _f(pri.ci_high),
+            note="the same scenes' triples ranked by semantic memory a_bar",
+        ),
     ]
     for n in sorted(sim.n_episodes.unique()):
         metrics.append(Metric(f"episodic_recall@k_T{n}", float(get("episodic", n)["mean"])))
@@ -190,20 +257,37 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     chance = float(sim[sim["query"] == "generic_chance"].value.mean())
     gen_mean = float(gen.value.mean())
     metrics.append(Metric("generic_hit@3", gen_mean, note=f"chance about {chance:.2f}"))
-    metrics.append(Metric("generic_hit@3_exact_marginal", float(sim[sim["query"] == "generic_hit@3_exact"].value.mean())))
-    metrics.append(Metric("abar_vs_exact_marginal_r", float(sim[sim["query"] == "abar_vs_exact_r"].value.mean()),
-                          note="P(s,p,o | a_bar) vs mean_t P(s,p,o | a_t)"))
+    metrics.append(
+        Metric("generic_hit@3_exact_marginal", float(sim[sim["query"] == "generic_hit@3_exact"].value.mean()))
+    )
+    metrics.append(
+        Metric(
+            "abar_vs_exact_marginal_r",
+            float(sim[sim["query"] == "abar_vs_exact_r"].value.mean()),
+            note="P(s,p,o | a_bar) vs mean_t P(s,p,o | a_t)",
+        )
+    )
     paired = sim[(sim["query"].isin(["episodic", "semantic_prior"])) & (sim.n_episodes == n_min)].pivot_table(
-        index=["seed", "episode"], columns="query", values="value")
+        index=["seed", "episode"], columns="query", values="value"
+    )
     d = (paired["episodic"] - paired["semantic_prior"]).to_numpy()
     _, dlo, _ = bootstrap_ci(d, np.mean, n_boot=500)
     checks = [
-        Check(f"episodic recall beats the semantic prior (T = {n_min}; CI of the paired difference > 0)",
-              bool(dlo > 0), f"difference {d.mean():.3f}, CI low {dlo:.3f}"),
-        Check("recall degrades as more episodes interfere (slope per doubling, CI < 0)", bool(f.slope_ci[1] < 0),
-              f"{f.slope:.3f} [{f.slope_ci[0]:.3f}, {f.slope_ci[1]:.3f}]"),
-        Check("semantic memory answers generic queries (hit@3 of typical pairs > 2 x chance)",
-              bool(gen_mean > 2 * chance), f"{gen_mean:.2f} vs chance {chance:.2f}"),
+        Check(
+            f"episodic recall beats the semantic prior (T = {n_min}; CI of the paired difference > 0)",
+            bool(dlo > 0),
+            f"difference {d.mean():.3f}, CI low {dlo:.3f}",
+        ),
+        Check(
+            "recall degrades as more episodes interfere (slope per doubling, CI < 0)",
+            bool(f.slope_ci[1] < 0),
+            f"{f.slope:.3f} [{f.slope_ci[0]:.3f}, {f.slope_ci[1]:.3f}]",
+        ),
+        Check(
+            "semantic memory answers generic queries (hit@3 of typical pairs > 2 x chance)",
+            bool(gen_mean > 2 * chance),
+            f"{gen_mean:.2f} vs chance {chance:.2f}",
+        ),
     ]
     return Comparison(tuple(metrics), tuple(checks), key=f"episodic_recall@k_T{n_min}", tables={"summary": s})
 
@@ -213,15 +297,16 @@ def _f(x) -> float | None:
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
-    """Recall@k by number of stored episodes: episodic (a_t) vs the semantic prior (a_bar); generic queries."""
+    """Recall@k by number of stored episodes, episodic (a_t) vs semantic prior (a_bar); generic queries."""
     from cogsim import plots
 
     s = summary(sim)
     fig, (a1, a2) = plots.panels(2, ncols=2)
     for q, lab in (("episodic", "episodic memory (a_t)"), ("semantic_prior", "semantic memory (a_bar)")):
         d = s[s["query"] == q].sort_values("n_episodes")
-        a1.errorbar(d.n_episodes, d["mean"], yerr=[d["mean"] - d.ci_low, d.ci_high - d["mean"]], marker="o",
-                    label=lab)
+        a1.errorbar(
+            d.n_episodes, d["mean"], yerr=[d["mean"] - d.ci_low, d.ci_high - d["mean"]], marker="o", label=lab
+        )
     a1.set_xscale("log", base=2)
     a1.set_xlabel("stored episodes (interference)")
     a1.set_ylabel("recall@k of the episode's triples")

@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from cogsim.models import tensor_brain as tb
 
 from cogsim import data
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, rmse
 from cogsim.config import field
-from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Sperling (1960) partial vs whole report from a decaying sensory buffer (iconic memory)"
 
@@ -43,13 +43,21 @@ class Config:
     beta: float = field(2.0, low=1e-6, doc="inverse temperature of the letter decode")
     noise: float = field(0.5, low=0.0, doc="std of the readout noise added to q")
     cycle_s: float = field(0.05, low=1e-3, doc="seconds per decoding cycle (one letter)")
-    cue_delays: tuple[float, ...] = field((0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset")
+    cue_delays: tuple[float, ...] = field(
+        (0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset"
+    )
     n_trials: int = field(1000, low=1, doc="trials per condition in the final simulation")
     n_fit_trials: int = field(300, low=1, doc="trials per condition and grid point in the fit")
-    tau_grid: tuple[float, ...] = field(tuple(np.round(np.geomspace(0.05, 2.0, 25), 4).tolist()), low=1e-3,
-                                        doc="decay time constants tried (s)")
-    k_grid: tuple[float, ...] = field(tuple(np.arange(3.0, 7.01, 0.25).round(2).tolist()), low=1.0,
-                                      doc="working-memory capacities tried (items)")
+    tau_grid: tuple[float, ...] = field(
+        tuple(np.round(np.geomspace(0.05, 2.0, 25), 4).tolist()),
+        low=1e-3,
+        doc="decay time constants tried (s)",
+    )
+    k_grid: tuple[float, ...] = field(
+        tuple(np.arange(3.0, 7.01, 0.25).round(2).tolist()),
+        low=1.0,
+        doc="working-memory capacities tried (items)",
+    )
     n_boot: int = field(500, low=0, doc="bootstrap resamples of trials for CIs")
 
 
@@ -70,10 +78,11 @@ def letter_model(cfg: Config, *, key: jax.Array) -> tuple[dict, tb.TensorBrainCo
 
 
 def _trials(params, mcfg, cfg: Config, tau, k_cap, cue_time, key, n):
-    """Simulates ``n`` trials; ``cue_time`` = inf is whole report. Returns (whole_correct, cued_correct x 3)."""
+    """Simulates ``n`` trials (``cue_time`` = inf: whole report); returns (whole, cued row x 3) correct."""
     k_let, k_perm, k_row, k_cap_key, k_noise, k_dec = jax.random.split(key, 6)
     letters = jax.vmap(lambda k: jax.random.choice(k, N_LETTERS, (N_ROWS * N_COLS,), replace=False))(
-        jax.random.split(k_let, n))
+        jax.random.split(k_let, n)
+    )
     order = jax.vmap(lambda k: jax.random.permutation(k, N_ROWS * N_COLS))(jax.random.split(k_perm, n))
     row = jax.random.randint(k_row, (n,), 0, N_ROWS)
     cap = jnp.floor(k_cap) + jax.random.bernoulli(k_cap_key, k_cap - jnp.floor(k_cap), (n,))
@@ -100,7 +109,9 @@ def _trials(params, mcfg, cfg: Config, tau, k_cap, cue_time, key, n):
     valid = jnp.concatenate([pre_valid, post_valid], axis=1)
     true = jnp.take_along_axis(letters, locs, axis=1)
     strength = tb.buffer_strength(times, onset=0.0, offset=EXPOSURE_S, tau=tau)
-    q = strength[..., None] * params["entity"][true] + cfg.noise * jax.random.normal(k_noise, (*true.shape, cfg.dim))
+    q = strength[..., None] * params["entity"][true] + cfg.noise * jax.random.normal(
+        k_noise, (*true.shape, cfg.dim)
+    )
     logp, _ = tb.bottom_up(params, mcfg, q.reshape(-1, cfg.dim), "entity")
     dec = jax.random.categorical(k_dec, logp).reshape(true.shape)
     correct = (dec == true) & valid
@@ -124,22 +135,33 @@ def human() -> pd.DataFrame:
     d = d[d.paradigm == "iconic_memory"]
     report = np.where(d.condition.str.startswith("whole"), "whole", "partial")
     delay = pd.to_numeric(d.x, errors="coerce").to_numpy()
-    return pd.DataFrame({"report": report, "cue_delay_s": delay, "letters": d.value.to_numpy(),
-                         "approx": d.approx.to_numpy()}).reset_index(drop=True)
+    return pd.DataFrame(
+        {"report": report, "cue_delay_s": delay, "letters": d.value.to_numpy(), "approx": d.approx.to_numpy()}
+    ).reset_index(drop=True)
 
 
 def fit(cfg: Config, *, key: jax.Array) -> dict[str, float]:
     """Grid search of (tau, K) minimising the squared error to the three human values."""
     h = human()
-    target = jnp.asarray([h[h.report == "whole"].letters.iloc[0],
-                          h[(h.report == "partial") & (h.cue_delay_s == 0)].letters.iloc[0],
-                          h[(h.report == "partial") & (h.cue_delay_s == 1.0)].letters.iloc[0]])
+    target = jnp.asarray(
+        [
+            h[h.report == "whole"].letters.iloc[0],
+            h[(h.report == "partial") & (h.cue_delay_s == 0)].letters.iloc[0],
+            h[(h.report == "partial") & (h.cue_delay_s == 1.0)].letters.iloc[0],
+        ]
+    )
     params, mcfg = letter_model(cfg, key=jax.random.fold_in(key, 0))
     taus = jnp.asarray(cfg.tau_grid)
     ks = jnp.asarray(cfg.k_grid)
     fkey = jax.random.fold_in(key, 1)  # common random numbers across the grid
-    pred = jax.jit(jax.vmap(jax.vmap(lambda t, k: _predict(params, mcfg, cfg, t, k, fkey, cfg.n_fit_trials),
-                                     in_axes=(None, 0)), in_axes=(0, None)))(taus, ks)
+    pred = jax.jit(
+        jax.vmap(
+            jax.vmap(
+                lambda t, k: _predict(params, mcfg, cfg, t, k, fkey, cfg.n_fit_trials), in_axes=(None, 0)
+            ),
+            in_axes=(0, None),
+        )
+    )(taus, ks)
     sse = jnp.sum((pred - target) ** 2, axis=-1)
     i, j = np.unravel_index(int(jnp.argmin(sse)), sse.shape)
     return {"tau_s": float(taus[i]), "capacity": float(ks[j]), "sse": float(sse[i, j])}
@@ -149,8 +171,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """Fits (tau, K), then simulates whole report and partial report at every cue delay (one row a trial)."""
     best = fit(config, key=jax.random.fold_in(key, 0))
     params, mcfg = letter_model(config, key=jax.random.fold_in(jax.random.fold_in(key, 0), 0))
-    run = jax.jit(lambda cue, k: _trials(params, mcfg, config, best["tau_s"], best["capacity"], cue, k,
-                                         config.n_trials))
+    run = jax.jit(
+        lambda cue, k: _trials(params, mcfg, config, best["tau_s"], best["capacity"], cue, k, config.n_trials)
+    )
     frames = []
     kk = jax.random.fold_in(key, 1)
     w, _ = run(jnp.inf, jax.random.fold_in(kk, 0))
@@ -169,8 +192,11 @@ def condition_means(sim: pd.DataFrame, n_boot: int = 300) -> pd.DataFrame:
     """Mean letters per condition with percentile-bootstrap CIs over trials."""
     rows = []
     for (rep, delay), g in sim.groupby(["report", "cue_delay_s"], dropna=False):
-        est, lo, hi = bootstrap_ci(g.letters.to_numpy(), np.mean, n_boot=n_boot) if n_boot else (
-            g.letters.mean(), np.nan, np.nan)
+        est, lo, hi = (
+            bootstrap_ci(g.letters.to_numpy(), np.mean, n_boot=n_boot)
+            if n_boot
+            else (g.letters.mean(), np.nan, np.nan)
+        )
         rows.append({"report": rep, "cue_delay_s": delay, "letters": est, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
 
@@ -196,21 +222,33 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     w_trials = sim[sim.report == "whole"].letters.to_numpy()
     p0_trials = sim[(sim.report == "partial") & (sim.cue_delay_s == 0.0)].letters.to_numpy()
     rng = np.random.default_rng(0)
-    diffs = [rng.choice(p0_trials, len(p0_trials)).mean() - rng.choice(w_trials, len(w_trials)).mean()
-             for _ in range(300)]
+    diffs = [
+        rng.choice(p0_trials, len(p0_trials)).mean() - rng.choice(w_trials, len(w_trials)).mean()
+        for _ in range(300)
+    ]
     adv0 = float(p0.letters - whole.letters)
     adv1 = float(p1.letters - whole.letters)
     checks = [
-        Check("partial-report advantage at 0 s (CI of partial - whole above 0)",
-              bool(np.percentile(diffs, 2.5) > 0), f"advantage {adv0:.2f} letters"),
-        Check("partial report converges to whole report by 1 s (advantage < 1/4 of that at 0 s)",
-              bool(abs(adv1) < 0.25 * adv0), f"advantage at 1 s {adv1:.2f} vs {adv0:.2f} at 0 s"),
+        Check(
+            "partial-report advantage at 0 s (CI of partial - whole above 0)",
+            bool(np.percentile(diffs, 2.5) > 0),
+            f"advantage {adv0:.2f} letters",
+        ),
+        Check(
+            "partial report converges to whole report by 1 s (advantage < 1/4 of that at 0 s)",
+            bool(abs(adv1) < 0.25 * adv0),
+            f"advantage at 1 s {adv1:.2f} vs {adv0:.2f} at 0 s",
+        ),
     ]
     delays = sorted(part.index)
     vals = [part.loc[d].letters for d in delays]
-    checks.append(Check("partial report declines with cue delay", bool(all(np.diff(vals) <= 0.3) and
-                                                                       vals[-1] < vals[0]),
-                        ", ".join(f"{d:g}s: {v:.2f}" for d, v in zip(delays, vals))))
+    checks.append(
+        Check(
+            "partial report declines with cue delay",
+            bool(all(np.diff(vals) <= 0.3) and vals[-1] < vals[0]),
+            ", ".join(f"{d:g}s: {v:.2f}" for d, v in zip(delays, vals, strict=True)),
+        )
+    )
     return Comparison(tuple(metrics), tuple(checks), key="rmse_letters", tables={"conditions": m})
 
 
@@ -222,8 +260,15 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.6))
     part = m[m.report == "partial"].sort_values("cue_delay_s")
-    ax.errorbar(part.cue_delay_s, part.letters, yerr=[part.letters - part.ci_low, part.ci_high - part.letters],
-                marker="s", linestyle="--", mfc="white", label="model partial report")
+    ax.errorbar(
+        part.cue_delay_s,
+        part.letters,
+        yerr=[part.letters - part.ci_low, part.ci_high - part.letters],
+        marker="s",
+        linestyle="--",
+        mfc="white",
+        label="model partial report",
+    )
     w = m[m.report == "whole"].iloc[0]
     ax.axhline(w.letters, linestyle="--", color="gray", label="model whole report")
     hp = human[human.report == "partial"].sort_values("cue_delay_s")

@@ -1,4 +1,4 @@
-"""Semantic memory on a real knowledge graph: the tensor brain trained on UMLS, scored by filtered link prediction.
+"""Semantic memory on a real knowledge graph: the tensor brain trained on UMLS, scored by link prediction.
 
 The tensor brain's semantic memory is the time-marginalised context ``a_bar``; decoding from it is the prior
 over triples ``P(s) P(o | s) P(p | s, o)``. Trained by maximum likelihood on the training triples, it ranks
@@ -16,20 +16,30 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import tensor_brain as tb
 
 from cogsim import kg
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
-from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Tensor-brain semantic memory on a knowledge graph (UMLS): filtered MRR and Hits@k"
 
-COLUMNS = {"model": "str", "split": "str", "direction": "str", "metric": "str", "value": "float",
-           "ci_low": "float", "ci_high": "float", "step": "int", "graph": "str"}
+COLUMNS = {
+    "model": "str",
+    "split": "str",
+    "direction": "str",
+    "metric": "str",
+    "value": "float",
+    "ci_low": "float",
+    "ci_high": "float",
+    "step": "int",
+    "graph": "str",
+}
 
 #: Ranges the UMLS data README gives for well-tuned bilinear models (filtered ranking); fixed in advance.
 TYPICAL_MRR_LOW = 0.8
@@ -61,14 +71,21 @@ PRESETS = {
 
 def model_config(graph: kg.KnowledgeGraph, cfg: Config) -> tb.TensorBrainConfig:
     """The tensor-brain config for a semantic memory of ``graph`` (one context index: a_bar)."""
-    return tb.TensorBrainConfig(n_entities=graph.n_entities, n_predicates=graph.n_predicates, n_times=1,
-                                dim=cfg.dim, wm_dim=cfg.wm_dim, init_scale=cfg.init_scale, dropout=cfg.dropout)
+    return tb.TensorBrainConfig(
+        n_entities=graph.n_entities,
+        n_predicates=graph.n_predicates,
+        n_times=1,
+        dim=cfg.dim,
+        wm_dim=cfg.wm_dim,
+        init_scale=cfg.init_scale,
+        dropout=cfg.dropout,
+    )
 
 
 def scorer(params, mcfg: tb.TensorBrainConfig):
     """A link-prediction scorer: the full log-probability tensor for small graphs, else batched scorers."""
     q0 = tb.semantic_context(params)
-    if mcfg.n_entities ** 2 * mcfg.n_predicates <= 50_000_000:
+    if mcfg.n_entities**2 * mcfg.n_predicates <= 50_000_000:
         return np.asarray(jax.jit(lambda p: tb.log_prob_tensor(p, mcfg, q0))(params))
     return tb.link_scorers(params, mcfg, q0)
 
@@ -78,8 +95,16 @@ def fit(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array, on_log=None):
     mcfg = model_config(graph, cfg)
     tr = graph.triples("train")
     rows = np.concatenate([np.zeros((len(tr), 1), np.int64), tr], axis=1)
-    res = tb.train_memory(mcfg, rows, key=key, num_steps=cfg.num_steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                          log_every=cfg.eval_every, on_log=on_log)
+    res = tb.train_memory(
+        mcfg,
+        rows,
+        key=key,
+        num_steps=cfg.num_steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        log_every=cfg.eval_every,
+        on_log=on_log,
+    )
     return res.params, res.history, mcfg
 
 
@@ -98,20 +123,38 @@ def frequency_baseline(graph: kg.KnowledgeGraph) -> np.ndarray:
     return np.log1p(subj)[:, :, None] + np.log1p(obj)[None, :, :]
 
 
-def _metric_rows(res: kg.LinkPredictionResult, *, model: str, split: str, step: int, graph: str,
-                 n_boot: int) -> list[dict]:
+def _hits(ranks: np.ndarray, *, k: int) -> float:
+    return float(np.mean(ranks <= k))
+
+
+def _metric_rows(
+    res: kg.LinkPredictionResult, *, model: str, split: str, step: int, graph: str, n_boot: int
+) -> list[dict]:
     rows = []
     pooled = np.concatenate([res.ranks_tail, res.ranks_head])
     for direction, m in res.metrics.items():
         for name, value in m.items():
             lo = hi = np.nan
             if direction == "both" and n_boot > 0 and name in ("mrr", "hits@1", "hits@3", "hits@10"):
-                stat = (lambda r: np.mean(1.0 / r)) if name == "mrr" else (
-                    lambda r, k=int(name.split("@")[1]): np.mean(r <= k))
+                stat = (
+                    (lambda r: np.mean(1.0 / r))
+                    if name == "mrr"
+                    else functools.partial(_hits, k=int(name.split("@")[1]))
+                )
                 _, lo, hi = bootstrap_ci(pooled, stat, n_boot=n_boot, seed=0)
-            rows.append({"model": model, "split": split, "direction": direction, "metric": name,
-                         "value": float(value), "ci_low": float(lo), "ci_high": float(hi), "step": step,
-                         "graph": graph})
+            rows.append(
+                {
+                    "model": model,
+                    "split": split,
+                    "direction": direction,
+                    "metric": name,
+                    "value": float(value),
+                    "ci_low": float(lo),
+                    "ci_high": float(hi),
+                    "step": step,
+                    "graph": graph,
+                }
+            )
     return rows
 
 
@@ -129,9 +172,19 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             return None
         mcfg = model_config(graph, config)
         r = kg.evaluate_link_prediction(scorer(params, mcfg), graph, split="valid")
-        rows.append({"model": "tensor_brain", "split": "valid", "direction": "both", "metric": "mrr",
-                     "value": r.metrics["both"]["mrr"], "ci_low": np.nan, "ci_high": np.nan, "step": step,
-                     "graph": graph.name})
+        rows.append(
+            {
+                "model": "tensor_brain",
+                "split": "valid",
+                "direction": "both",
+                "metric": "mrr",
+                "value": r.metrics["both"]["mrr"],
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "step": step,
+                "graph": graph.name,
+            }
+        )
         return {"valid_mrr": r.metrics["both"]["mrr"]}
 
     params, history, mcfg = fit(graph, config, key=key, on_log=on_log)
@@ -139,30 +192,60 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     for split in ("valid", "test"):
         if len(graph.triples(split)):
             r = kg.evaluate_link_prediction(sc, graph, split=split)
-            rows += _metric_rows(r, model="tensor_brain", split=split, step=config.num_steps, graph=graph.name,
-                                 n_boot=config.n_boot if split == "test" else 0)
+            rows += _metric_rows(
+                r,
+                model="tensor_brain",
+                split=split,
+                step=config.num_steps,
+                graph=graph.name,
+                n_boot=config.n_boot if split == "test" else 0,
+            )
             rb = kg.evaluate_link_prediction(frequency_baseline(graph), graph, split=split)
-            rows += _metric_rows(rb, model="frequency_baseline", split=split, step=0, graph=graph.name,
-                                 n_boot=config.n_boot if split == "test" else 0)
+            rows += _metric_rows(
+                rb,
+                model="frequency_baseline",
+                split=split,
+                step=0,
+                graph=graph.name,
+                n_boot=config.n_boot if split == "test" else 0,
+            )
     if isinstance(sc, np.ndarray):  # the prior over predicates: sum_{s,o} P(s, p, o)
         prior = np.exp(sc).sum(axis=(0, 2))
-        emp = np.bincount(graph.triples("train")[:, 1], minlength=graph.n_predicates) / len(graph.triples("train"))
+        emp = np.bincount(graph.triples("train")[:, 1], minlength=graph.n_predicates) / len(
+            graph.triples("train")
+        )
         for i, name in enumerate(graph.predicates):
-            rows.append({"model": "tensor_brain", "split": "train", "direction": "prior", "metric": f"prior_p:{name}",
-                         "value": float(prior[i]), "ci_low": float(emp[i]), "ci_high": np.nan,
-                         "step": config.num_steps, "graph": graph.name})
+            rows.append(
+                {
+                    "model": "tensor_brain",
+                    "split": "train",
+                    "direction": "prior",
+                    "metric": f"prior_p:{name}",
+                    "value": float(prior[i]),
+                    "ci_low": float(emp[i]),
+                    "ci_high": np.nan,
+                    "step": config.num_steps,
+                    "graph": graph.name,
+                }
+            )
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     return df.astype({"value": float, "ci_low": float, "ci_high": float, "step": int})
 
 
 def human() -> pd.DataFrame:
     """No human data for link prediction: an empty table with the simulation's columns."""
-    return pd.DataFrame({c: pd.Series(dtype="float64" if t == "float" else ("int64" if t == "int" else "object"))
-                         for c, t in COLUMNS.items()})
+    return pd.DataFrame(
+        {
+            c: pd.Series(dtype="float64" if t == "float" else ("int64" if t == "int" else "object"))
+            for c, t in COLUMNS.items()
+        }
+    )
 
 
 def _get(sim: pd.DataFrame, model: str, split: str, metric: str, direction: str = "both") -> pd.Series:
-    sel = sim[(sim.model == model) & (sim.split == split) & (sim.metric == metric) & (sim.direction == direction)]
+    sel = sim[
+        (sim.model == model) & (sim.split == split) & (sim.metric == metric) & (sim.direction == direction)
+    ]
     return sel.loc[sel.step.idxmax()]
 
 
@@ -172,26 +255,52 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     for name in ("mrr", "hits@1", "hits@3", "hits@10"):
         r = _get(sim, "tensor_brain", "test", name)
         b = _get(sim, "frequency_baseline", "test", name)
-        metrics.append(Metric(f"test_{name}", float(r.value), _nan_none(r.ci_low), _nan_none(r.ci_high),
-                              note=f"filtered, both directions; frequency baseline {b.value:.3f}"))
+        metrics.append(
+            Metric(
+                f"test_{name}",
+                float(r.value),
+                _nan_none(r.ci_low),
+                _nan_none(r.ci_high),
+                note=f"filtered, both directions; frequency baseline {b.value:.3f}",
+            )
+        )
     for d in ("tail", "head"):
         metrics.append(Metric(f"test_mrr_{d}", float(_get(sim, "tensor_brain", "test", "mrr", d).value)))
     mrr = _get(sim, "tensor_brain", "test", "mrr")
     base = _get(sim, "frequency_baseline", "test", "mrr")
     h10 = _get(sim, "tensor_brain", "test", "hits@10")
-    checks.append(Check("beats the frequency baseline (test MRR CI above baseline MRR)",
-                        bool(np.nan_to_num(mrr.ci_low, nan=mrr.value) > base.value),
-                        f"model {mrr.value:.3f} [{mrr.ci_low:.3f}, {mrr.ci_high:.3f}] vs baseline {base.value:.3f}"))
-    checks.append(Check(f"test MRR in the range of well-tuned bilinear models (>= {TYPICAL_MRR_LOW})",
-                        bool(mrr.value >= TYPICAL_MRR_LOW), f"MRR {mrr.value:.3f}"))
-    checks.append(Check(f"test Hits@10 in the range of well-tuned bilinear models (>= {TYPICAL_HITS10_LOW})",
-                        bool(h10.value >= TYPICAL_HITS10_LOW), f"Hits@10 {h10.value:.3f}"))
+    checks.append(
+        Check(
+            "beats the frequency baseline (test MRR CI above baseline MRR)",
+            bool(np.nan_to_num(mrr.ci_low, nan=mrr.value) > base.value),
+            f"model {mrr.value:.3f} [{mrr.ci_low:.3f}, {mrr.ci_high:.3f}] vs baseline {base.value:.3f}",
+        )
+    )
+    checks.append(
+        Check(
+            f"test MRR in the range of well-tuned bilinear models (>= {TYPICAL_MRR_LOW})",
+            bool(mrr.value >= TYPICAL_MRR_LOW),
+            f"MRR {mrr.value:.3f}",
+        )
+    )
+    checks.append(
+        Check(
+            f"test Hits@10 in the range of well-tuned bilinear models (>= {TYPICAL_HITS10_LOW})",
+            bool(h10.value >= TYPICAL_HITS10_LOW),
+            f"Hits@10 {h10.value:.3f}",
+        )
+    )
     prior = sim[sim.direction == "prior"]
     if len(prior):
         r = pearson_r(prior.value, prior.ci_low)
         metrics.append(Metric("prior_predicate_r", r, note="semantic-memory P(p) vs training frequencies"))
-        checks.append(Check("semantic memory's prior over predicates tracks the training frequencies (r > 0.9)",
-                            bool(r > 0.9), f"r = {r:.3f}"))
+        checks.append(
+            Check(
+                "semantic memory's prior over predicates tracks the training frequencies (r > 0.9)",
+                bool(r > 0.9),
+                f"r = {r:.3f}",
+            )
+        )
     table = sim[sim.split.isin(["valid", "test"]) & (sim.direction != "prior")].reset_index(drop=True)
     return Comparison(tuple(metrics), tuple(checks), key="test_mrr", tables={"link_prediction": table})
 
@@ -205,8 +314,12 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     from cogsim import plots
 
     fig, (a1, a2) = plots.panels(2, ncols=2)
-    curve = sim[(sim.model == "tensor_brain") & (sim.split == "valid") & (sim.metric == "mrr")
-                & (sim.direction == "both")].sort_values("step")
+    curve = sim[
+        (sim.model == "tensor_brain")
+        & (sim.split == "valid")
+        & (sim.metric == "mrr")
+        & (sim.direction == "both")
+    ].sort_values("step")
     a1.plot(curve.step, curve.value, marker="o")
     a1.set_xlabel("training step")
     a1.set_ylabel("validation MRR (filtered)")

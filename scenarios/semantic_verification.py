@@ -6,12 +6,13 @@ brain semantic memory is trained on it (with each concept's own class as its una
 sentence "S r X" runs the tensor brain's decoding order: embody the subject S and decode its label; if the
 sentence is "S is an S", stop; otherwise decode statements from the embodied concept c (object, then
 predicate); when the memory does not hold the statement at c (its probability ``P(o = X, p = r | s = c)`` is
-below ``accept_ratio`` times that of the most probable statement decoded from c), decode c's superordinate ``c -> isa -> c'``, embody it and continue. The effort is the summed surprisal (nats)
-of every decoded item (label, climbing statements, final statement); the number of decoding cycles is
-reported as a second proxy. Effort is mapped to ms by a linear function fitted to the six published means
-(two free parameters for six points, so r and RMSE say little on their own: the ordering checks are the real
-test). The same procedure runs on the UMLS ``isa`` hierarchy (transitively reduced, i.e. with cognitive
-economy, and as stored, with its transitive closure), where no human data exist.
+below ``accept_ratio`` times that of the most probable statement decoded from c), decode c's superordinate
+``c -> isa -> c'``, embody it and continue. The effort is the summed surprisal (nats) of every decoded
+item (label, climbing statements, final statement); the number of decoding cycles is reported as a second
+proxy. Effort is mapped to ms by a linear function fitted to the six published means (two free parameters
+for six points, so r and RMSE say little on their own: the ordering checks are the real test). The same
+procedure runs on the UMLS ``isa`` hierarchy (transitively reduced, i.e. with cognitive economy, and as
+stored, with its transitive closure), where no human data exist.
 
 Human data: ``published_means`` rows with paradigm ``semantic_verification`` (means read from Fig. 2 of
 Collins & Quillian 1969; flagged approximate in the data file).
@@ -24,30 +25,56 @@ import dataclasses
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import tensor_brain as tb
 
 from cogsim import data, kg
 from cogsim.compare import Check, Comparison, Metric, fit_line, pearson_r, rmse
 from cogsim.config import field
-from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Collins & Quillian (1969) sentence verification: decoding effort along the isa hierarchy"
 
 #: The network of Collins & Quillian (1969), Fig. 1, as (subject, predicate, object) triples.
 CANARY_NETWORK = (
-    ("animal", "has", "skin"), ("animal", "can", "move_around"), ("animal", "eats", "food"),
+    ("animal", "has", "skin"),
+    ("animal", "can", "move_around"),
+    ("animal", "eats", "food"),
     ("animal", "breathes", "air"),
-    ("bird", "isa", "animal"), ("bird", "has", "wings"), ("bird", "can", "fly"), ("bird", "has", "feathers"),
-    ("fish", "isa", "animal"), ("fish", "has", "fins"), ("fish", "can", "swim"), ("fish", "has", "gills"),
-    ("canary", "isa", "bird"), ("canary", "can", "sing"), ("canary", "is", "yellow"),
-    ("ostrich", "isa", "bird"), ("ostrich", "has", "long_thin_legs"), ("ostrich", "is", "tall"),
+    ("bird", "isa", "animal"),
+    ("bird", "has", "wings"),
+    ("bird", "can", "fly"),
+    ("bird", "has", "feathers"),
+    ("fish", "isa", "animal"),
+    ("fish", "has", "fins"),
+    ("fish", "can", "swim"),
+    ("fish", "has", "gills"),
+    ("canary", "isa", "bird"),
+    ("canary", "can", "sing"),
+    ("canary", "is", "yellow"),
+    ("ostrich", "isa", "bird"),
+    ("ostrich", "has", "long_thin_legs"),
+    ("ostrich", "is", "tall"),
     ("ostrich", "cannot", "fly"),
-    ("shark", "isa", "fish"), ("shark", "can", "bite"), ("shark", "is", "dangerous"),
-    ("salmon", "isa", "fish"), ("salmon", "is", "pink"), ("salmon", "is", "edible"),
+    ("shark", "isa", "fish"),
+    ("shark", "can", "bite"),
+    ("shark", "is", "dangerous"),
+    ("salmon", "isa", "fish"),
+    ("salmon", "is", "pink"),
+    ("salmon", "is", "edible"),
     ("salmon", "swims", "upstream_to_lay_eggs"),
 )
 LEAVES = ("canary", "ostrich", "shark", "salmon")
-COLUMNS = ("network", "seed", "subject", "relation", "target", "kind", "level", "effort", "cycles",
-           "found_level")
+COLUMNS = (
+    "network",
+    "seed",
+    "subject",
+    "relation",
+    "target",
+    "kind",
+    "level",
+    "effort",
+    "cycles",
+    "found_level",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +87,13 @@ class Config:
     batch_size: int = field(64, low=1, doc="triples per step")
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
     n_seeds: int = field(5, low=1, doc="independently trained memories (for CIs)")
-    accept_ratio: float = field(0.25, low=0.0, high=1.0,
-                                doc="a statement counts as held at c when P(X, r | c) >= this x the most "
-                                    "probable statement decoded from c")
+    accept_ratio: float = field(
+        0.25,
+        low=0.0,
+        high=1.0,
+        doc="a statement counts as held at c when P(X, r | c) >= this x the most "
+        "probable statement decoded from c",
+    )
     umls: bool = field(True, doc="also run the UMLS isa hierarchy (reduced and closure)")
     umls_max_level: int = field(5, low=1, doc="deepest superset level tested on UMLS")
 
@@ -76,12 +107,26 @@ PRESETS = {
 
 def _train(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array):
     labels = np.eye(graph.n_entities, dtype=np.float32)  # each concept's own class label
-    mcfg = tb.TensorBrainConfig(n_entities=graph.n_entities, n_predicates=graph.n_predicates,
-                                n_labels=graph.n_entities, dim=cfg.dim, wm_dim=cfg.wm_dim, init_scale=1.0)
+    mcfg = tb.TensorBrainConfig(
+        n_entities=graph.n_entities,
+        n_predicates=graph.n_predicates,
+        n_labels=graph.n_entities,
+        dim=cfg.dim,
+        wm_dim=cfg.wm_dim,
+        init_scale=1.0,
+    )
     tr = graph.triples("train")
     rows = np.concatenate([np.zeros((len(tr), 1), np.int64), tr], axis=1)
-    res = tb.train_memory(mcfg, rows, key=key, num_steps=cfg.num_steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                          labels=labels, log_every=cfg.num_steps)
+    res = tb.train_memory(
+        mcfg,
+        rows,
+        key=key,
+        num_steps=cfg.num_steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        labels=labels,
+        log_every=cfg.num_steps,
+    )
     return res.params, mcfg
 
 
@@ -106,15 +151,17 @@ def read_memory(params, mcfg: tb.TensorBrainConfig, graph: kg.KnowledgeGraph) ->
     t = np.asarray(jax.jit(lambda p: tb.log_prob_tensor(p, mcfg, tb.semantic_context(p)))(params))
     n = graph.n_entities
     s = np.arange(n)
-    lp = tb.triple_log_probs(params, mcfg, np.broadcast_to(np.asarray(tb.semantic_context(params)), (n, mcfg.dim)),
-                             s, s)
+    lp = tb.triple_log_probs(
+        params, mcfg, np.broadcast_to(np.asarray(tb.semantic_context(params)), (n, mcfg.dim)), s, s
+    )
     log_s = np.asarray(lp["subject"])[0]
     log_label = np.asarray(lp["label"])[s, s]
     return Memory(graph, t - log_s[:, None, None], log_label)
 
 
-def verify(mem: Memory, h, subject: str, relation: str, target: str, *, ratio: float,
-           max_climb: int = 12) -> dict:
+def verify(
+    mem: Memory, h, subject: str, relation: str, target: str, *, ratio: float, max_climb: int = 12
+) -> dict:
     """Verifies the true sentence ``subject relation target`` by decoding up the hierarchy ``h``.
 
     Returns the effort (summed surprisal, nats), the decoding cycles and the level at which the statement
@@ -183,13 +230,23 @@ def _umls_rows(cfg: Config, key: jax.Array, seed: int) -> list[dict]:
         hg = kg.hierarchy(g)
         for x, a, d in pairs:
             r = verify(mem, hg, x, "isa", a, ratio=cfg.accept_ratio)
-            rows.append({"network": net, "seed": seed, "subject": x, "relation": "isa", "target": a,
-                         "kind": "superset", "level": d, **r})
+            rows.append(
+                {
+                    "network": net,
+                    "seed": seed,
+                    "subject": x,
+                    "relation": "isa",
+                    "target": a,
+                    "kind": "superset",
+                    "level": d,
+                    **r,
+                }
+            )
     return rows
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
-    """Trains ``n_seeds`` memories of the canary network (and of UMLS isa) and verifies every true sentence."""
+    """Trains ``n_seeds`` memories of the canary network (and of UMLS isa); verifies every true sentence."""
     g = kg.from_triples(CANARY_NETWORK, name="collins_quillian_1969")
     h = kg.hierarchy(g)
     sentences = canary_sentences()
@@ -200,8 +257,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         mem = read_memory(params, mcfg, g)
         for s, r, x, kind, level in sentences:
             res = verify(mem, h, s, r, x, ratio=config.accept_ratio)
-            rows.append({"network": "canary", "seed": seed, "subject": s, "relation": r, "target": x,
-                         "kind": kind, "level": level, **res})
+            rows.append(
+                {
+                    "network": "canary",
+                    "seed": seed,
+                    "subject": s,
+                    "relation": r,
+                    "target": x,
+                    "kind": kind,
+                    "level": level,
+                    **res,
+                }
+            )
         if config.umls:
             rows += _umls_rows(config, jax.random.fold_in(k, 7), seed)
     return pd.DataFrame(rows, columns=list(COLUMNS))
@@ -211,20 +278,31 @@ def human() -> pd.DataFrame:
     """Collins & Quillian (1969) mean RTs (ms) for true sentences by kind and level (approximate)."""
     d = data.load("published_means")
     d = d[d.paradigm == "semantic_verification"]
-    return pd.DataFrame({"kind": d.condition.to_numpy(), "level": d.x.astype(int).to_numpy(),
-                         "rt_ms": d.value.to_numpy(), "approx": d.approx.to_numpy()}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "kind": d.condition.to_numpy(),
+            "level": d.x.astype(int).to_numpy(),
+            "rt_ms": d.value.to_numpy(),
+            "approx": d.approx.to_numpy(),
+        }
+    ).reset_index(drop=True)
 
 
 def condition_means(sim: pd.DataFrame, network: str = "canary") -> pd.DataFrame:
     """Mean effort and cycles per kind x level (over sentences and seeds), with the seed-to-seed SD."""
-    d = sim[(sim.network == network) & (sim.found_level >= 0)]  # verified sentences only, as RTs of correct trials
+    d = sim[
+        (sim.network == network) & (sim.found_level >= 0)
+    ]  # verified sentences only, as RTs of correct trials
     per_seed = d.groupby(["kind", "level", "seed"], as_index=False)[["effort", "cycles"]].mean()
     out = per_seed.groupby(["kind", "level"], as_index=False).agg(
-        effort=("effort", "mean"), effort_sd=("effort", "std"), cycles=("cycles", "mean"))
+        effort=("effort", "mean"), effort_sd=("effort", "std"), cycles=("cycles", "mean")
+    )
     return out.fillna({"effort_sd": 0.0})
 
 
-def predicted_rt(sim: pd.DataFrame, hum: pd.DataFrame, *, proxy: str = "effort") -> tuple[pd.DataFrame, object]:
+def predicted_rt(
+    sim: pd.DataFrame, hum: pd.DataFrame, *, proxy: str = "effort"
+) -> tuple[pd.DataFrame, object]:
     """Model condition means joined with the human means, with the fitted linear map effort -> ms."""
     m = condition_means(sim).merge(hum[["kind", "level", "rt_ms"]], on=["kind", "level"])
     fit = fit_line(m[proxy], m.rt_ms)
@@ -238,8 +316,11 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     mc, fitc = predicted_rt(sim, human, proxy="cycles")
     eff = {(r.kind, r.level): r.effort for r in m.itertuples()}
     metrics = [
-        Metric("r_effort_vs_rt", pearson_r(m.rt_model_ms, m.rt_ms),
-               note="6 means, 2-parameter linear map (human means read from a figure: approximate)"),
+        Metric(
+            "r_effort_vs_rt",
+            pearson_r(m.rt_model_ms, m.rt_ms),
+            note="6 means, 2-parameter linear map (human means read from a figure: approximate)",
+        ),
         Metric("rmse_ms", rmse(m.rt_model_ms, m.rt_ms), note="after the fitted linear map"),
         Metric("ms_per_nat", fit.slope, fit.slope_ci[0], fit.slope_ci[1]),
         Metric("intercept_ms", fit.intercept, fit.intercept_ci[0], fit.intercept_ci[1]),
@@ -249,33 +330,64 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     checks = []
     for kind in ("superset", "property"):
         e = [eff.get((kind, lv), np.nan) for lv in (0, 1, 2)]
-        checks.append(Check(f"{kind} effort rises with level (0 < 1 < 2)", bool(e[0] < e[1] < e[2]),
-                            ", ".join(f"{x:.2f}" for x in e) + " nats"))
+        checks.append(
+            Check(
+                f"{kind} effort rises with level (0 < 1 < 2)",
+                bool(e[0] < e[1] < e[2]),
+                ", ".join(f"{x:.2f}" for x in e) + " nats",
+            )
+        )
     diffs = [eff.get(("property", lv), np.nan) - eff.get(("superset", lv), np.nan) for lv in (0, 1, 2)]
-    checks.append(Check("property > superset at every level", bool(all(d > 0 for d in diffs)),
-                        "differences " + ", ".join(f"{d:.2f}" for d in diffs) + " nats"))
+    checks.append(
+        Check(
+            "property > superset at every level",
+            bool(all(d > 0 for d in diffs)),
+            "differences " + ", ".join(f"{d:.2f}" for d in diffs) + " nats",
+        )
+    )
     can = sim[sim.network == "canary"]
     typ = can[(can.kind == "superset") & (can.level == 1)].groupby("subject").effort.mean()
     if {"canary", "ostrich"} <= set(typ.index):
-        metrics.append(Metric("typicality_ostrich_minus_canary_nats", float(typ["ostrich"] - typ["canary"]),
-                              note="'an ostrich is a bird' minus 'a canary is a bird' (fan of the node)"))
+        metrics.append(
+            Metric(
+                "typicality_ostrich_minus_canary_nats",
+                float(typ["ostrich"] - typ["canary"]),
+                note="'an ostrich is a bird' minus 'a canary is a bird' (fan of the node)",
+            )
+        )
     found = can[can.kind == "property"]
     metrics.append(Metric("property_found_at_stored_level", float(np.mean(found.found_level == found.level))))
-    metrics.append(Metric("miss_rate", float(np.mean(can.found_level < 0)),
-                          note="true sentences not verified (left out of the RT means)"))
+    metrics.append(
+        Metric(
+            "miss_rate",
+            float(np.mean(can.found_level < 0)),
+            note="true sentences not verified (left out of the RT means)",
+        )
+    )
     tables = {"canary_conditions": m}
     for net in ("umls_reduced", "umls_closure"):
         u = sim[(sim.network == net) & (sim.found_level >= 0)]
         if not len(u):
             continue
         f = fit_line(u.level, u.effort)
-        metrics.append(Metric(f"{net}_nats_per_level", f.slope, f.slope_ci[0], f.slope_ci[1],
-                              note="UMLS isa superset sentences, effort vs hierarchy distance"))
+        metrics.append(
+            Metric(
+                f"{net}_nats_per_level",
+                f.slope,
+                f.slope_ci[0],
+                f.slope_ci[1],
+                note="UMLS isa superset sentences, effort vs hierarchy distance",
+            )
+        )
         tables[net] = u.groupby("level", as_index=False).agg(effort=("effort", "mean"), n=("effort", "size"))
         if net == "umls_reduced":
-            checks.append(Check("UMLS (reduced hierarchy): effort rises with level (slope CI > 0)",
-                                bool(f.slope_ci[0] > 0), f"{f.slope:.2f} nats/level [{f.slope_ci[0]:.2f}, "
-                                                         f"{f.slope_ci[1]:.2f}]"))
+            checks.append(
+                Check(
+                    "UMLS (reduced hierarchy): effort rises with level (slope CI > 0)",
+                    bool(f.slope_ci[0] > 0),
+                    f"{f.slope:.2f} nats/level [{f.slope_ci[0]:.2f}, {f.slope_ci[1]:.2f}]",
+                )
+            )
     return Comparison(tuple(metrics), tuple(checks), key="r_effort_vs_rt", tables=tables)
 
 
@@ -287,11 +399,23 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     has_umls = bool((sim.network != "canary").any())
     fig, axes = plots.panels(2 if has_umls else 1, ncols=2)
     model = m.rename(columns={"rt_ms": "human_ms"}).assign(rt_ms=m.rt_model_ms)
-    plots.model_vs_human(model, m, x="level", y="rt_ms", hue="kind", ax=axes[0], ylabel="RT (ms)",
-                         title="Collins & Quillian (1969): true sentences")
+    plots.model_vs_human(
+        model,
+        m,
+        x="level",
+        y="rt_ms",
+        hue="kind",
+        ax=axes[0],
+        ylabel="RT (ms)",
+        title="Collins & Quillian (1969): true sentences",
+    )
     if has_umls:
         for net in ("umls_reduced", "umls_closure"):
-            u = sim[(sim.network == net) & (sim.found_level >= 0)].groupby("level").effort.agg(["mean", "sem"])
+            u = (
+                sim[(sim.network == net) & (sim.found_level >= 0)]
+                .groupby("level")
+                .effort.agg(["mean", "sem"])
+            )
             axes[1].errorbar(u.index, u["mean"], yerr=u["sem"], marker="o", label=net)
         axes[1].set_xlabel("superset level (isa distance)")
         axes[1].set_ylabel("decoding effort (nats)")

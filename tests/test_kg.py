@@ -59,8 +59,14 @@ def test_packaged_umls_loads_with_the_standard_split():
 
 
 def test_hierarchy_reduction_depth_ancestors_and_cycles():
-    g = kg.from_triples([("canary", "isa", "bird"), ("bird", "isa", "animal"), ("canary", "isa", "animal"),
-                         ("canary", "can", "sing")])
+    g = kg.from_triples(
+        [
+            ("canary", "isa", "bird"),
+            ("bird", "isa", "animal"),
+            ("canary", "isa", "animal"),
+            ("canary", "can", "sing"),
+        ]
+    )
     h = kg.hierarchy(g)
     assert sorted(h.edges()) == [("bird", "animal"), ("canary", "bird")]
     assert kg.hierarchy(g, reduce=False).number_of_edges() == 3
@@ -86,9 +92,16 @@ def test_filtered_ranks_hand_computed():
 
 def test_evaluate_link_prediction_against_a_hand_computed_example():
     # entities a, b, c, d (0..3); one predicate r; (d, r, a) only names d and filters no query below
-    g = kg.from_frame(pd.DataFrame({
-        "subject": ["a", "a", "b", "d"], "predicate": ["r"] * 4, "object": ["b", "c", "c", "a"],
-        "split": ["train", "test", "test", "valid"]}))
+    g = kg.from_frame(
+        pd.DataFrame(
+            {
+                "subject": ["a", "a", "b", "d"],
+                "predicate": ["r"] * 4,
+                "object": ["b", "c", "c", "a"],
+                "split": ["train", "test", "test", "valid"],
+            }
+        )
+    )
     s = np.zeros((4, 1, 4))
     s[0, 0] = [0.0, 5.0, 3.0, 4.0]  # tails of (a, r, ?)
     s[:, 0, 2] = [3.0, 1.0, 2.0, 6.0]  # heads of (?, r, c)

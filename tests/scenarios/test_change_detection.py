@@ -39,8 +39,14 @@ def test_fit_comes_from_the_data(sim):
 def test_k_follows_the_data_when_the_data_change(monkeypatch):
     """Halving every hit count must lower the fitted capacity: K is fitted, not a constant."""
     real = cd._counts()
-    worse = cd.capacity.Counts(real.set_size, real.block, real.is_change, real.n,
-                               np.where(real.is_change == 1, real.k * 0.8, real.k), real.p_change)
+    worse = cd.capacity.Counts(
+        real.set_size,
+        real.block,
+        real.is_change,
+        real.n,
+        np.where(real.is_change == 1, real.k * 0.8, real.k),
+        real.p_change,
+    )
     monkeypatch.setattr(cd, "_counts", lambda: worse)
     low = cd.simulate(TINY, key=jax.random.key(0))
     k_low = low[(low.kind == "parameter") & (low.participant == -1) & (low.name == "K")].value.iloc[0]
@@ -63,7 +69,8 @@ def test_sweep_point_is_vectorisable():
 
 
 def test_run_writes_the_run_folder(tmp_path):
-    res = runner.run("change_detection", overrides=["n_boot=20", "fit_steps=300", "per_participant=false"],
-                     out=tmp_path)
+    res = runner.run(
+        "change_detection", overrides=["n_boot=20", "fit_steps=300", "per_participant=false"], out=tmp_path
+    )
     for f in ("run.json", "results.parquet", "comparison.json", "figure.png"):
         assert (res.folder / f).is_file()
