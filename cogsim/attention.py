@@ -114,7 +114,7 @@ def reference_attention(
     if mask is not None:
         valid = valid & mask.astype(bool)
     if is_causal:
-        # Bottom-right aligned when nq != nk (as in jax.nn.dot_product_attention and FlashAttention-2).
+        # Bottom-right aligned when nq != nk (as in FlashAttention-2; jax.nn aligns top-left).
         qi = jnp.arange(nq)[:, None] + (nk - nq)
         kj = jnp.arange(nk)[None, :]
         valid = valid & (kj <= qi)[None, None]

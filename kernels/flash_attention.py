@@ -197,7 +197,7 @@ def _bcast_index(size: int, index):
 
 
 # --------------------------------------------------------------------------------------------------------
-# Score block: q.k^T, scale, bias, masks (shared by every kernel so the three passes agree bit for bit)
+# Score tile: q.k^T, scale, bias, masks (shared by every kernel, so all passes scale and mask alike)
 # --------------------------------------------------------------------------------------------------------
 
 

@@ -67,7 +67,7 @@ class DietConfig:
     lr: float = _config.field(3e-3, low=0.0)
     log_every: int = _config.field(50, low=1)
     light_jitter_deg: float = _config.field(20.0, low=0.0, doc="azimuth jitter of the light (normal diet)")
-    activity_l1: float = _config.field(0.05, low=0.0, doc="L1 cost on the mean conv3_3/4_3/5_3 activity (sparsity)")
+    activity_l1: float = _config.field(0.0, low=0.0, doc="L1 cost on the mean conv3_3/4_3/5_3 activity (sparsity)")
 
 
 # --------------------------------------------------------------------------------------------- renderers

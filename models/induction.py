@@ -209,31 +209,39 @@ def class_log_probs(cfg: TaskConfig, alpha: Any = None) -> jax.Array:
     return jax.nn.log_softmax(logits)
 
 
-def _inverse_cdf(log_probs, u):
-    """Samples indices by inverse-CDF lookup of uniforms ``u`` in ``exp(log_probs)`` (cheap for large K)."""
-    cdf = jnp.cumsum(jnp.exp(log_probs - jnp.max(log_probs)))
-    return jnp.clip(jnp.searchsorted(cdf, u * cdf[-1], side="right"), 0, log_probs.shape[0] - 1)
+def _cdf(log_probs):
+    """Unnormalised CDF of ``exp(log_probs)`` along the last axis."""
+    return jnp.cumsum(jnp.exp(log_probs - jnp.max(log_probs, axis=-1, keepdims=True)), axis=-1)
 
 
-def _sample_classes(u, log_probs, L: int, distinct: bool):
-    """``len(u)`` classes; with ``distinct``, no label repeats (sequential draws from the masked law)."""
+def _lookup(cdf, u):
+    """Inverse-CDF lookup of uniforms ``u`` in ``cdf`` (cheap for large K)."""
+    return jnp.clip(jnp.searchsorted(cdf, u * cdf[-1], side="right"), 0, cdf.shape[0] - 1)
+
+
+def _sample_classes(u_lab, u_off, log_probs, L: int, distinct: bool):
+    """``len(u_off)`` classes from ``exp(log_probs)``.
+
+    With ``distinct``, the classes carry distinct labels (while labels remain): labels are drawn without
+    replacement from their marginal law (Gumbel top-k on ``u_lab``, i.e. sequential draws), then each class
+    within its label from the conditional law. This equals drawing the classes one by one from the law
+    restricted to unused labels.
+    """
     if not distinct:
-        return _inverse_cdf(log_probs, u)
-    lab = jnp.arange(log_probs.shape[0]) % L
-
-    def body(used, ui):
-        masked = jnp.where(used[lab], -jnp.inf, log_probs)
-        masked = jnp.where(jnp.all(used) | ~jnp.any(jnp.isfinite(masked)), log_probs, masked)
-        c = _inverse_cdf(masked, ui)
-        return used.at[lab[c]].set(True), c
-
-    _, out = jax.lax.scan(body, jnp.zeros(L, bool), u)
-    return out
+        return _lookup(_cdf(log_probs), u_off)
+    M = log_probs.shape[0] // L
+    lp = log_probs.reshape(M, L).T  # [L, M]: class = m * L + label
+    cdf = _cdf(lp)  # does not depend on the sequence: computed once per batch under vmap
+    gumbel = -jnp.log(-jnp.log(jnp.clip(u_lab, 1e-12, 1.0 - 1e-7)))
+    order = jnp.argsort(-(jax.nn.logsumexp(lp, axis=1) + gumbel))
+    labs = order[jnp.arange(u_off.shape[0]) % L]
+    offs = jax.vmap(lambda lab, u: _lookup(cdf[lab], u))(labs, u_off)
+    return offs * L + labs
 
 
 def _sizes(cfg: TaskConfig) -> dict[str, int]:
     N, L = cfg.N, cfg.L
-    return {"slots": N, "q": 1, "b": 1, "c": 1, "shift": 1, "nlab": L, "bc": N, "nb": N + 1}
+    return {"slots": N, "q": 1, "b": 1, "c": 1, "shift": 1, "nlab": L, "glab": L, "bc": N, "nb": N + 1}
 
 
 def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class_logits):
@@ -255,10 +263,10 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
     slots = (jnp.arange(N) // B)[jnp.argsort(u["slots"])]
     q_slot = slots[jnp.minimum((u["q"][0] * N).astype(jnp.int32), N - 1)]
     # (a) bursty, known classes
-    bc = _sample_classes(u["bc"], class_logits, L, cfg.distinct_labels)
+    bc = _sample_classes(u["glab"], u["bc"], class_logits, L, cfg.distinct_labels)
     b_cls, b_q = bc[slots], bc[q_slot]
     # (b) non-bursty, known classes: i.i.d. context and an independent query
-    nb = _inverse_cdf(class_logits, u["nb"])
+    nb = _lookup(_cdf(class_logits), u["nb"])
     nb_cls, nb_q = nb[:N], nb[N]
     # (c) bursty, novel classes with fresh means and random labels
     novel_means = z[N + 1 :]

@@ -268,15 +268,31 @@ class _Keys:
         return jax.random.fold_in(self.key, self.i)
 
 
+def _conv_valid(x, kernel, bias):
+    """'VALID' convolution as one matrix product over stacked shifted slices (im2col): on the CPU this is much
+    faster than ``lax.conv`` for the few channels of the crop CNN, forwards and backwards."""
+    kh, kw, cin, cout = kernel.shape
+    h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    patches = jnp.concatenate([x[:, i : i + h, j : j + w, :] for i in range(kh) for j in range(kw)], axis=-1)
+    return patches @ kernel.reshape(kh * kw * cin, cout) + bias
+
+
+def _max_pool(x, p: int):
+    """Non-overlapping ``p x p`` max-pool (floor mode, like ``torch.nn.MaxPool2d(p)``)."""
+    n, h, w, c = x.shape
+    x = x[:, : h // p * p, : w // p * p, :].reshape(n, h // p, p, w // p, p, c)
+    return x.max(axis=(2, 4))
+
+
 class CropCNN(nnx.Module):
     """The published appearance CNN: conv 3->16 5x5, ReLU, max-pool; conv 16->32 3x3, ReLU, max-pool; linear."""
 
     def __init__(self, height: int, width: int, pools: tuple[int, int], d_out: int, *, rngs: nnx.Rngs):
         self.pools = tuple(pools)
-        self.conv1 = nnx.Conv(3, 16, kernel_size=(5, 5), padding="VALID", kernel_init=_XAVIER,
-                              bias_init=_ZEROS, rngs=rngs)
-        self.conv2 = nnx.Conv(16, 32, kernel_size=(3, 3), padding="VALID", kernel_init=_XAVIER,
-                              bias_init=_ZEROS, rngs=rngs)
+        self.k1 = nnx.Param(_XAVIER(rngs.params(), (5, 5, 3, 16)))
+        self.b1 = nnx.Param(jnp.zeros((16,)))
+        self.k2 = nnx.Param(_XAVIER(rngs.params(), (3, 3, 16, 32)))
+        self.b2 = nnx.Param(jnp.zeros((32,)))
         h = ((height - 4) // pools[0] - 2) // pools[1]
         w = ((width - 4) // pools[0] - 2) // pools[1]
         self.fc = _linear(32 * h * w, d_out, rngs)
@@ -285,8 +301,8 @@ class CropCNN(nnx.Module):
         lead = crops.shape[:-3]
         x = crops.reshape((-1, *crops.shape[-3:]))
         p1, p2 = self.pools
-        x = nnx.max_pool(jax.nn.relu(self.conv1(x)), (p1, p1), strides=(p1, p1))
-        x = nnx.max_pool(jax.nn.relu(self.conv2(x)), (p2, p2), strides=(p2, p2))
+        x = _max_pool(jax.nn.relu(_conv_valid(x, self.k1[...], self.b1[...])), p1)
+        x = _max_pool(jax.nn.relu(_conv_valid(x, self.k2[...], self.b2[...])), p2)
         return self.fc(x.reshape(x.shape[0], -1)).reshape((*lead, -1))
 
 

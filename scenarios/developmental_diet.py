@@ -30,7 +30,8 @@ DIETS = ("normal", "rot90", "isotropic")
 class Config:
     """Settings (defaults: published geometry and trial counts, shipped backbones)."""
 
-    ppd: float = _config.field(30.0, low=5.0, high=60.0, doc="display pixels per degree")
+    ppd: tuple[float, ...] = _config.field((30.0,), low=5.0, high=60.0,
+                                           doc="display pixels per degree: one value or one per experiment")
     n_trials: int | None = _config.field(None, low=1, doc="displays per condition and set size (None = published)")
     experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6)
     diets: tuple[str, ...] = _config.field(DIETS, doc="diets to compare (normal, rot90, isotropic)")
@@ -39,6 +40,7 @@ class Config:
     batch_size: int = _config.field(8, low=1)
 
     def __post_validate__(self):
+        vsa.check_ppd(self.ppd)
         bad = [d for d in self.diets if d not in DIETS]
         if bad:
             from cogsim.errors import CogsimError
@@ -47,15 +49,15 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(ppd=15.0, n_trials=5),
+    "quick": Config(ppd=vsa.QUICK_PPD, n_trials=4),
     "paper": Config(),
-    "test": Config(ppd=10.0, n_trials=1, experiments=(2,), diets=("normal", "rot90")),
+    "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), diets=("normal", "rot90")),
 }
 
 
 def backbone(diet: str, config: Config, *, key: jax.Array) -> eccnet.Extractor:
     """The diet's backbone: shipped, or trained now when ``config.train``."""
-    geo = eccnet.Geometry(ppd=config.ppd)
+    geo = eccnet.Geometry()
     if not config.train:
         return eccnet.Extractor.shipped(f"diet_{diet}", geo)
     cfg = eccnet_diet.DietConfig(diet=diet, steps=config.train_steps)

@@ -43,6 +43,7 @@ from cogsim.models import bottleneck as bn
 DESCRIPTION = "Sparse factor-graph world: bottleneck vs dense prediction, sample efficiency and factor recovery"
 
 MAX_SCOPE = 3
+COMPILE_OPTIONS = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,7 +328,7 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
 
     px = jnp.stack([pools[s]["x"][:, : seq + 1] for s in seed_idx])
     pc = jnp.stack([pools[s]["cue"][:, :seq] for s in seed_idx])
-    res = jax.jit(jax.vmap(run))(init_keys, train_keys, n_train, px, pc)
+    res = jax.jit(jax.vmap(run), compiler_options=COMPILE_OPTIONS)(init_keys, train_keys, n_train, px, pc)
     n_params = int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(abstract)))
     return runs, {k: np.asarray(v) for k, v in res.items()}, n_params
 

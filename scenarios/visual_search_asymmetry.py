@@ -34,7 +34,8 @@ PUBLISHED_VARIANT = {"eccNET": "eccNET", "uniform_pooling": "eccNET_noecc", "las
 class Config:
     """Settings (defaults: the published geometry and trial counts)."""
 
-    ppd: float = _config.field(30.0, low=5.0, high=60.0, doc="display pixels per degree (30 = published)")
+    ppd: tuple[float, ...] = _config.field(
+        (30.0,), low=5.0, high=60.0, doc="display pixels per degree (30 = published): one value, or one per experiment")
     n_trials: int | None = _config.field(None, low=1, doc="displays per condition and set size (None = published)")
     experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6, doc="which experiments")
     weights: str = _config.field("diet_normal", doc="shipped backbone name or a path to a backbone .npz")
@@ -43,16 +44,32 @@ class Config:
     batch_size: int = _config.field(8, low=1, doc="trials searched together")
 
     def __post_validate__(self):
+        check_ppd(self.ppd)
         bad = [a for a in self.ablations if a not in ABLATIONS]
         if bad:
             raise CogsimError(f"config field 'ablations': got {bad}; allowed: {list(ABLATIONS)}")
 
 
+#: Quick preset resolutions per experiment: coarse where the items are large (Exp 3-4 at 10 px/deg),
+#: the published 30 px/deg for the small shaded discs of Exp 2 (at 15 px/deg a disc is below one conv5_3 cell).
+QUICK_PPD = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
+
 PRESETS = {
-    "quick": Config(ppd=15.0, n_trials=8, ablation_trials=4),
+    "quick": Config(ppd=QUICK_PPD, n_trials=6, ablation_trials=3),
     "paper": Config(),
-    "test": Config(ppd=10.0, n_trials=1, experiments=(2,), ablations=("last_layer",)),
+    "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), ablations=("last_layer",)),
 }
+
+
+def check_ppd(ppd: tuple[float, ...]) -> None:
+    """One resolution for all experiments or one per experiment."""
+    if len(ppd) not in (1, 6):
+        raise CogsimError(f"config field 'ppd': got {ppd}; allowed: one value or six (one per experiment)")
+
+
+def ppd_of(ppd: tuple[float, ...], experiment: int) -> float:
+    """The resolution used for ``experiment``."""
+    return float(ppd[0] if len(ppd) == 1 else ppd[experiment - 1])
 
 
 # ---------------------------------------------------------------------------------------------- simulate
@@ -78,16 +95,18 @@ def variant(extractor: eccnet.Extractor, name: str) -> tuple[eccnet.Extractor, e
     raise CogsimError(f"unknown model variant {name!r}; allowed: eccNET, {', '.join(ABLATIONS)}")
 
 
-def run_experiments(extractor: eccnet.Extractor, variants, cfg_ppd: float, experiments, n_trials,
+def run_experiments(extractor: eccnet.Extractor, variants, ppd: tuple[float, ...], experiments, n_trials,
                     ablation_trials, batch_size: int, *, key: jax.Array, label: dict | None = None) -> pd.DataFrame:
     """Searches every experiment's displays with each variant; one row per trial (shared with other scenarios)."""
     frames = []
     for e in experiments:
         exp = eccnet_stimuli.EXPERIMENTS[e]
-        trials = eccnet_stimuli.make_trials(exp, key=jax.random.fold_in(key, e), ppd=cfg_ppd, n_trials=n_trials)
+        p = ppd_of(ppd, e)
+        trials = eccnet_stimuli.make_trials(exp, key=jax.random.fold_in(key, e), ppd=p, n_trials=n_trials)
         per = n_trials if n_trials is not None else exp.n_trials
+        base = extractor.with_geometry(dataclasses.replace(extractor.geometry, ppd=p))
         for v in variants:
-            ex, scfg = variant(extractor, v)
+            ex, scfg = variant(base, v)
             scfg = dataclasses.replace(scfg, batch_size=batch_size)
             sub = trials
             if v != "eccNET" and ablation_trials is not None and ablation_trials < per:
@@ -95,6 +114,7 @@ def run_experiments(extractor: eccnet.Extractor, variants, cfg_ppd: float, exper
                 sub = trials.select(idx)
             df = eccnet.search(ex, sub, scfg)
             df.insert(0, "model", v)
+            df["ppd"] = p
             for k, val in (label or {}).items():
                 df.insert(0, k, val)
             frames.append(df)
@@ -104,8 +124,7 @@ def run_experiments(extractor: eccnet.Extractor, variants, cfg_ppd: float, exper
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """One row per trial: model variant, experiment, condition, set size, saccades, RT."""
     config = _config.validate(config)
-    geo = eccnet.Geometry(ppd=config.ppd)
-    extractor = load_extractor(config.weights, geo)
+    extractor = load_extractor(config.weights, eccnet.Geometry())
     variants = ("eccNET", *config.ablations)
     return run_experiments(extractor, variants, config.ppd, config.experiments, config.n_trials,
                            config.ablation_trials, config.batch_size, key=key)

@@ -329,6 +329,8 @@ def test_slurm_array_survives_a_killed_task_and_a_killed_driver(slurm_cluster, l
     df = store.to_pandas()
     assert df["point_id"].is_unique and len(df) == 12
     pd.testing.assert_frame_equal(df, local_ref)
+    stored = store.get_meta("executor")
+    assert stored["name"] == "slurm" and stored["slurm"]["job_name"] == name and "wait" not in stored["slurm"]
     workers = store.points().set_index("point_id")["worker"]
     assert (workers == f"slurm:{survivor}").sum() == 6  # the survivor's points were never resubmitted
     assert not (workers == f"slurm:{victim}").any()

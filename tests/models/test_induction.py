@@ -199,3 +199,23 @@ def test_traced_K_and_B_match_static_settings():
     ctx, q = _items(b, 4)
     assert ctx.max() < 32  # only the first K classes
     assert all(len(np.unique(r)) == 1 for r in ctx)  # B = 4 = N: one class per context
+
+
+def test_distinct_label_sampler_matches_sequential_draws_from_the_restricted_law():
+    task = ind.TaskConfig(K=16, L=4, N=4, D=7, N_max=4, B=1, alpha=1.0)
+    w = ind.make_world(jax.random.key(0), task)
+    ids = np.asarray(ind.sample_batch(jax.random.key(1), w, task, 8000)["token_ids"])[:, 0:8:2]
+    assert all(len(set(r)) == 4 for r in ids % 4)
+    P = 1 / np.arange(1, 17)
+    P /= P.sum()
+    rng = np.random.default_rng(0)
+    ref = np.zeros(16)
+    for _ in range(3000):
+        used: set[int] = set()
+        for _ in range(4):
+            q = np.array([0.0 if k % 4 in used else P[k] for k in range(16)])
+            c = rng.choice(16, p=q / q.sum())
+            used.add(c % 4)
+            ref[c] += 1
+    emp = np.bincount(ids.ravel(), minlength=16) / ids.size
+    np.testing.assert_allclose(emp, ref / ref.sum(), atol=0.015)
