@@ -10,8 +10,8 @@ side by uniform 2x2 average pooling; the target image gives the same layers at 1
 main path is the eccentricity-dependent pooling of :mod:`cogsim.models.eccnet_pooling`, centred on the image
 centre (the fixation).
 
-A training-free control, :func:`gabor_features`, swaps the convolutions for a fixed bank of Gabor,
-luminance-gradient and luminance filters with the same pooling chain.
+A training-free control, :func:`gabor_features`, swaps the convolutions for a fixed bank of Gabor and
+luminance-gradient filters with the same pooling chain.
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -182,7 +182,12 @@ def save_npz(path: str | os.PathLike, params: Mapping[str, Any], *, meta: Mappin
     """Writes parameters (Keras names, ``name/kernel``) and a JSON ``meta`` record to a pickle-free .npz."""
     from cogsim.store import atomic_write_bytes
 
-    arrays = {f"{n}/{k}": np.asarray(params[n][k], dtype) for n in LAYER_NAMES for k in ("kernel", "bias")}
+    arrays = {f"{n}/{k}": np.asarray(params[n][k], np.float32) for n in LAYER_NAMES for k in ("kernel", "bias")}
+    if np.dtype(dtype) != np.float32:
+        low = {k: v.astype(dtype) for k, v in arrays.items()}
+        if not all(np.all(np.isfinite(v)) for v in low.values()):
+            raise CogsimError(f"save_npz: parameters overflow {dtype}; save with dtype='float32'")
+        arrays = low
     arrays["meta"] = np.array(json.dumps(dict(meta or {}), sort_keys=True, default=str))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -210,6 +215,54 @@ def shipped(name: str) -> tuple[dict, dict]:
         have = sorted(p.stem for p in weights_dir().glob("*.npz"))
         raise CogsimError(f"no shipped eccNET backbone {name!r}; available: {have}")
     return load_npz(path)
+
+
+def layer_means(params: Mapping[str, Any], x: Float[Array, "b h w 3"]) -> dict[str, np.ndarray]:
+    """Mean activation of every channel of every conv layer over images ``x`` (already preprocessed),
+    with 2x2 average pooling between blocks."""
+    out = {}
+    for b, n in VGG_LAYOUT:
+        for i in range(1, n + 1):
+            name = f"block{b}_conv{i}"
+            x = _conv(x, params[name]["kernel"], params[name]["bias"])
+            out[name] = np.asarray(jnp.mean(x, axis=(0, 1, 2)))
+        if b < 5:
+            x = ecc_avg_pool(x, _uniform(x.shape[1], 2))
+    return out
+
+
+def normalize_activations(params: Mapping[str, Any], x: Float[Array, "b h w 3"]) -> dict:
+    """Rescales a bias-free ReLU backbone so that every channel's mean activation over ``x`` is 1.
+
+    Without biases the network is positively homogeneous, so scaling a channel's kernel by ``1/m`` and the
+    next layer's input weights from that channel by ``m`` changes no pattern of activity, only the channel's
+    scale; the scale of each layer's readout is otherwise arbitrary (it sets the raw-maximum weighting of the
+    attention maps). The same normalisation was used for VGG by Gatys, Ecker & Bethge (2015). Channels whose
+    mean is below 1e-3 of their layer's largest (silent channels) are left as they are.
+
+    Example:
+      >>> import jax
+      >>> p = init_params(jax.random.key(0), widths=(2, 2, 2, 2, 2))
+      >>> p = {k: {"kernel": v["kernel"], "bias": 0 * v["bias"]} for k, v in p.items()}
+      >>> x = jax.random.normal(jax.random.key(1), (2, 32, 32, 3))
+      >>> m = layer_means(normalize_activations(p, x), x)
+      >>> bool(np.all((np.abs(m["block5_conv3"] - 1) < 1e-3) | (m["block5_conv3"] == 0)))
+      True
+    """
+    if any(float(jnp.max(jnp.abs(params[n]["bias"]))) > 0 for n in LAYER_NAMES):
+        raise CogsimError("normalize_activations: the backbone has biases; only bias-free networks can be rescaled")
+    means = layer_means(params, x)
+    out, prev = {}, None
+    for name in LAYER_NAMES:
+        m = means[name]
+        live = m > 1e-3 * max(float(m.max()), 1e-12)
+        scale = np.where(live, 1.0 / np.where(live, m, 1.0), 1.0).astype(np.float32)
+        k = np.asarray(params[name]["kernel"], np.float32) * scale[None, None, None, :]
+        if prev is not None:
+            k = k * prev[None, None, :, None]
+        out[name] = {"kernel": jnp.asarray(k), "bias": jnp.asarray(params[name]["bias"])}
+        prev = 1.0 / scale
+    return out
 
 
 def preprocess(x: Float[Array, "... 3"], spec: Mapping[str, Any]) -> Float[Array, "... 3"]:
@@ -290,12 +343,13 @@ def classifier_features(params: Mapping[str, Any], x: Float[Array, "b h w 3"], *
 
 # ------------------------------------------------------------------------------------- training-free control
 def gabor_bank(*, size: int = 7, wavelength: float = 4.0, n_orient: int = 4) -> np.ndarray:
-    """A ``[size, size, 1, 2 * (2 * n_orient + 3)]`` bank: even/odd Gabors, x/y luminance gradients and
-    local luminance, each with both signs (so that ReLU keeps both polarities).
+    """A ``[size, size, 1, 2 * (2 * n_orient + 2)]`` bank: even/odd Gabors and x/y luminance gradients, each
+    with both signs (so that ReLU keeps both polarities). Every filter sums to zero: like the diet-trained
+    backbones, the bank ignores uniform fields.
 
     Example:
       >>> gabor_bank().shape
-      (7, 7, 1, 22)
+      (7, 7, 1, 20)
     """
     r = (size - 1) / 2
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
@@ -308,7 +362,7 @@ def gabor_bank(*, size: int = 7, wavelength: float = 4.0, n_orient: int = 4) -> 
         even = env * np.cos(2 * np.pi * u / wavelength)
         odd = env * np.sin(2 * np.pi * u / wavelength)
         filters += [even - even.mean(), odd]
-    filters += [env * xx / sigma ** 2, env * yy / sigma ** 2, env]
+    filters += [env * xx / sigma ** 2, env * yy / sigma ** 2]
     bank = np.stack([f / np.abs(f).sum() for f in filters], -1)
     return np.concatenate([bank, -bank], -1)[:, :, None, :].astype(np.float32)
 

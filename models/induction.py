@@ -244,7 +244,7 @@ def _sizes(cfg: TaskConfig) -> dict[str, int]:
     return {"slots": N, "q": 1, "b": 1, "c": 1, "shift": 1, "nlab": L, "glab": L, "bc": N, "nb": N + 1}
 
 
-def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class_logits):
+def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class_logits, context_logits):
     """One sequence from its uniforms ``u_all`` and normals ``z [2N+1, D]``: tokens ``[2N+1, P+D]``,
     target, context labels, token ids, query class.
 
@@ -266,8 +266,8 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
     bc = _sample_classes(u["glab"], u["bc"], class_logits, L, cfg.distinct_labels)
     b_cls, b_q = bc[slots], bc[q_slot]
     # (b) non-bursty, known classes: i.i.d. context and an independent query
-    nb = _lookup(_cdf(class_logits), u["nb"])
-    nb_cls, nb_q = nb[:N], nb[N]
+    nb_cls = _lookup(_cdf(context_logits), u["nb"][:N])
+    nb_q = _lookup(_cdf(class_logits), u["nb"][N])
     # (c) bursty, novel classes with fresh means and random labels
     novel_means = z[N + 1 :]
     if cfg.distinct_labels:
@@ -327,6 +327,7 @@ def sample_batch(
     *,
     mode: str = "train",
     class_logits: Float[Array, " K"] | None = None,
+    context_logits: Float[Array, " K"] | None = None,
 ) -> dict[str, jax.Array]:
     """A batch of sequences.
 
@@ -339,6 +340,8 @@ def sample_batch(
         or ``"iw"``.
       class_logits: log-probabilities over the ``K`` known classes replacing the Zipf law (e.g. to test only
         frequent or only rare classes).
+      context_logits: for non-bursty sequences, the law of the context classes (default: ``class_logits``);
+        e.g. disjoint from the query's band, so that an in-weights test never holds the query's class.
 
     Returns:
       ``tokens [b, 2N+1, 2N_max+1+D]``, ``target [b]``, ``ctx_labels [b, N]``, ``token_ids [b, 2N+1]``
@@ -355,7 +358,8 @@ def sample_batch(
     """
     p_B, p_C, swap = mode_settings(cfg, mode)
     logits = class_log_probs(cfg) if class_logits is None else class_logits
-    return sample_sequences(key, world, cfg, batch_size, p_B, p_C, swap, logits)
+    ctx = logits if context_logits is None else context_logits
+    return sample_sequences(key, world, cfg, batch_size, p_B, p_C, swap, logits, ctx)
 
 
 def sample_sequences(
@@ -367,6 +371,7 @@ def sample_sequences(
     p_C: Any,
     swap: Any,
     class_logits: Float[Array, " K"],
+    context_logits: Float[Array, " K"] | None = None,
 ) -> dict[str, jax.Array]:
     """:func:`sample_batch` with the mode given as (possibly traced) values: one compiled sampler serves
     every test set. ``swap`` is 0 or 1 (IC2 label swap); see :func:`mode_settings`.
@@ -381,7 +386,8 @@ def sample_sequences(
     """
     u = jax.random.uniform(_rbg(key, 1), (batch_size, sum(_sizes(cfg).values())))
     z = jax.random.normal(_rbg(key, 2), (batch_size, cfg.seq_len, cfg.D)) / math.sqrt(cfg.D)
-    return jax.vmap(lambda uu, zz: _one_sequence(uu, zz, world, cfg, p_B, p_C, swap, class_logits))(u, z)
+    ctx = class_logits if context_logits is None else context_logits
+    return jax.vmap(lambda uu, zz: _one_sequence(uu, zz, world, cfg, p_B, p_C, swap, class_logits, ctx))(u, z)
 
 
 # ------------------------------------------------------------------------------------------------ network
@@ -544,26 +550,29 @@ def evaluate(
     ``iw_acc``, ``ctx_label_acc`` (IC predictions that are a label present in the context),
     ``ctx_label_mass`` (probability on context labels), ``prev_token`` (layer-0 attention from each label to
     its item), ``induction`` (last-layer attention from the query to labels of its class), plus
-    ``{name}_acc`` for each ``extra_sets[name] = (mode, class_logits)``.
+    ``{name}_acc`` for each ``extra_sets[name] = (mode, class_logits[, context_logits])`` (None: Zipf law).
     """
     n_chunks = max(1, -(-n_test // chunk))
     size = min(chunk, n_test)
     extra_sets = dict(extra_sets or {})
     names = ["ic", "ic2", "iw", *extra_sets]
     base = class_log_probs(task)
-    settings = [(*mode_settings(task, m), base) for m in ("ic", "ic2", "iw")]
-    for mode, logits_c in extra_sets.values():
-        settings.append((*mode_settings(task, mode), base if logits_c is None else logits_c))
-    p_b, p_c, swap, logit_sets = (
-        jnp.stack([jnp.asarray(s[i], jnp.float32) for s in settings]) for i in range(4)
+    settings = [(*mode_settings(task, m), base, base) for m in ("ic", "ic2", "iw")]
+    for spec in extra_sets.values():
+        mode, logits_q = spec[0], spec[1]
+        logits_q = base if logits_q is None else logits_q
+        logits_x = spec[2] if len(spec) > 2 and spec[2] is not None else logits_q
+        settings.append((*mode_settings(task, mode), logits_q, logits_x))
+    p_b, p_c, swap, logit_sets, ctx_sets = (
+        jnp.stack([jnp.asarray(s[i], jnp.float32) for s in settings]) for i in range(5)
     )
     swap = swap.astype(jnp.int32)
 
     def one(c):
         kc = jax.random.fold_in(key, c)
         keys = jax.random.split(kc, len(names))
-        sets = jax.vmap(lambda k, a, b, s, lg: sample_sequences(k, world, task, size, a, b, s, lg))(
-            keys, p_b, p_c, swap, logit_sets
+        sets = jax.vmap(lambda k, a, b, s, lg, lx: sample_sequences(k, world, task, size, a, b, s, lg, lx))(
+            keys, p_b, p_c, swap, logit_sets, ctx_sets
         )
         fwd = lambda t: probes.run_with_capture(lambda x: forward(params, x, task, net), t)
         logits, cap = jax.vmap(fwd)(sets["tokens"])
@@ -612,7 +621,7 @@ def run(
       net: the network.
       tcfg: optimiser and schedule of evaluation.
       schedule: item-embedding forgetting (needs ``net.item_embedding``).
-      extra_sets: ``task -> {name: (mode, class_logits)}`` extra accuracies to log.
+      extra_sets: ``task -> {name: (mode, class_logits[, context_logits])}`` extra accuracies to log.
       eval_task: the task used for the test sets (default: ``task``).
 
     Returns:

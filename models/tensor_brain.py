@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -417,7 +418,21 @@ def decode(
       >>> out["order"]
       ('subject', 'label', 'object', 'predicate')
     """
-    teacher = dict(teacher or {})
+    if mode not in MODES:
+        raise ConfigError("mode", mode, f"one of {list(MODES)}")
+    if mode == "sample" and key is None:
+        raise CogsimError("tensor brain: mode='sample' needs a key")
+    out = _decode_jit(params, cfg, jnp.asarray(q0), key, mode, dict(teacher or {}))
+    order = (
+        ("subject", "label", "object", "predicate")
+        if "label" in params
+        else ("subject", "object", "predicate")
+    )
+    return {**out, "order": order}
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "mode"))
+def _decode_jit(params, cfg, q0, key, mode, teacher):
     k_s, k_o, k_p = jax.random.split(key, 3) if key is not None else (None, None, None)
 
     def pick(log_probs, emb, integral, stage, k):
@@ -458,7 +473,6 @@ def decode(
         }
     )
     out["surprisal"] = -(out["logp_subject"] + out["logp_object"] + out["logp_predicate"])
-    out["order"] = tuple(order)
     return out
 
 

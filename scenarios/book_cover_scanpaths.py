@@ -446,8 +446,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         checks.append(cmp.Check("OAT (greedy) Sequence Score above the random floor",
                                 g.sequence_score > r.sequence_score,
                                 f"{g.sequence_score:.3f} vs {r.sequence_score:.3f}"))
-    tfp = pd.DataFrame([{"method": m, "k": k + 1, "tfp": v} for m, r in res.items()
-                        for k, v in enumerate(r["scores"].tfp)])
+    tfp = pd.DataFrame({"k": np.arange(1, len(next(iter(res.values()))["scores"].tfp) + 1),
+                        **{m: r["scores"].tfp for m, r in res.items()}})
     return cmp.Comparison(tuple(metrics), tuple(checks), key="oat_sampled.SS" if "oat_sampled" in res else None,
                           tables={"methods": table, "tfp": tfp})
 

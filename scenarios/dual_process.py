@@ -94,9 +94,11 @@ def _extra_sets(cfg: Config):
     K = cfg.K
     head = jnp.where(jnp.arange(K) < max(1, round(cfg.head_frac * K)), 0.0, -jnp.inf)
     tail = jnp.where(jnp.arange(K) >= K - max(1, round(cfg.tail_frac * K)), 0.0, -jnp.inf)
+    # in-weights tests draw the (non-bursty) context from the other band, so that the query's class never
+    # appears in the context and the test cannot be solved in context
     return lambda task: {
-        "iw_head": ("iw", head),
-        "iw_tail": ("iw", tail),
+        "iw_head": ("iw", head, tail),
+        "iw_tail": ("iw", tail, head),
         "ic2_head": ("ic2", head),
         "ic2_tail": ("ic2", tail),
     }

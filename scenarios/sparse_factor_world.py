@@ -328,7 +328,13 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
 
     px = jnp.stack([pools[s]["x"][:, : seq + 1] for s in seed_idx])
     pc = jnp.stack([pools[s]["cue"][:, :seq] for s in seed_idx])
-    res = jax.jit(jax.vmap(run), compiler_options=COMPILE_OPTIONS)(init_keys, train_keys, n_train, px, pc)
+    import time
+    t0 = time.process_time()
+    fn = jax.jit(jax.vmap(run), compiler_options=COMPILE_OPTIONS).lower(init_keys, train_keys, n_train, px, pc).compile()
+    t1 = time.process_time()
+    res = fn(init_keys, train_keys, n_train, px, pc)
+    jax.block_until_ready(res)
+    print("TIMING", variant, "compile", round(t1 - t0, 1), "run", round(time.process_time() - t1, 1))
     n_params = int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(abstract)))
     return runs, {k: np.asarray(v) for k, v in res.items()}, n_params
 

@@ -240,8 +240,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         checks.append(cmp.Check("eccentricity pooling raises the mean index over uniform pooling", mean_idx > u,
                                 f"{mean_idx:.3f} vs {u:.3f}"))
     return cmp.Comparison(tuple(metrics), tuple(checks), key="mean_asymmetry_index",
-                          tables={"experiments": exp_table.reset_index(drop=True), "slopes": slopes,
-                                  "indices": idx, "ablations": abl, "rt": rt_table(sim)})
+                          tables={"experiments": exp_table.reset_index(drop=True), "ablations": abl,
+                                  "indices": idx, "slopes": slopes})
 
 
 # -------------------------------------------------------------------------------------------------- plot

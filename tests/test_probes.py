@@ -111,7 +111,7 @@ def test_run_with_capture_records_attention_and_activations_under_jit():
 
 def test_ablation_zero_and_mean_and_patching():
     x = jax.random.normal(jax.random.key(0), (4, 5, 2, 4))
-    clean = _two_layer(x, 1.0)
+    clean = jax.jit(_two_layer)(x, 1.0)
     with probes.ablate({"l1": 1}):
         z = _two_layer(x, 1.0)
     np.testing.assert_allclose(np.asarray(z[:, :, 1]), 0.0)

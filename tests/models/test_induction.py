@@ -103,7 +103,7 @@ def test_iw_contexts_are_iid_and_query_usually_absent(batches):
 def test_zipf_frequencies():
     task = dataclasses.replace(TASK, K=8, alpha=1.0)
     w = ind.make_world(jax.random.key(0), task)
-    b = ind.sample_batch(jax.random.key(3), w, task, 6000, mode="iw")
+    b = jax.jit(lambda k: ind.sample_batch(k, w, task, 6000, mode="iw"))(jax.random.key(3))
     freq = np.bincount(np.asarray(b["query_class"]), minlength=8) / 6000
     p = 1 / np.arange(1, 9)
     np.testing.assert_allclose(freq, p / p.sum(), atol=0.02)
@@ -122,7 +122,8 @@ def test_config_errors_name_the_field():
 def test_network_shapes_and_named_attention(world):
     from cogsim import probes
 
-    p = ind.init_params(jax.random.key(0), TASK, ind.NetConfig(item_embedding=True))
+    net = ind.NetConfig(item_embedding=True)
+    p = jax.jit(lambda k: ind.init_params(k, TASK, net))(jax.random.key(0))
     d = TASK.token_dim
     assert d == 2 * TASK.N_max + 1 + TASK.D
     assert all(layer[n].shape == (d, d) for layer in p["attn"] for n in ("Wq", "Wk", "Wv"))
@@ -130,10 +131,8 @@ def test_network_shapes_and_named_attention(world):
     assert p["readout"].shape == (d, TASK.L)
     E = np.asarray(p["item_embed"])
     np.testing.assert_allclose(E @ E.T, np.eye(TASK.D), atol=1e-4)
-    b = ind.sample_batch(jax.random.key(2), world, TASK, 5)
-    logits, cap = probes.run_with_capture(
-        ind.forward, p, b["tokens"], TASK, ind.NetConfig(item_embedding=True)
-    )
+    b = jax.jit(lambda k: ind.sample_batch(k, world, TASK, 5))(jax.random.key(2))
+    logits, cap = jax.jit(lambda p, t: probes.run_with_capture(ind.forward, p, t, TASK, net))(p, b["tokens"])
     assert logits.shape == (5, TASK.L)
     assert cap["layer0"]["probs"].shape == (5, 1, TASK.seq_len, TASK.seq_len)
     assert cap["resid2"].shape == (5, TASK.seq_len, d)
@@ -142,9 +141,10 @@ def test_network_shapes_and_named_attention(world):
 
 
 def test_item_embedding_changes_only_item_tokens(world):
-    p = ind.init_params(jax.random.key(0), TASK, ind.NetConfig(item_embedding=True))
-    b = ind.sample_batch(jax.random.key(2), world, TASK, 3)
-    e = np.asarray(ind.embed(p, b["tokens"], TASK))
+    net = ind.NetConfig(item_embedding=True)
+    p = jax.jit(lambda k: ind.init_params(k, TASK, net))(jax.random.key(0))
+    b = jax.jit(lambda k: ind.sample_batch(k, world, TASK, 3))(jax.random.key(2))
+    e = np.asarray(jax.jit(lambda p, t: ind.embed(p, t, TASK))(p, b["tokens"]))
     t = np.asarray(b["tokens"])
     np.testing.assert_array_equal(e[:, 1::2], t[:, 1::2])  # labels untouched
     assert not np.allclose(e[:, 0::2, TASK.n_pos :], t[:, 0::2, TASK.n_pos :])
@@ -154,12 +154,13 @@ def test_item_embedding_changes_only_item_tokens(world):
 
 
 def test_forgetting_schedule_resets_at_the_right_steps():
-    p = ind.init_params(jax.random.key(0), TASK, ind.NetConfig(item_embedding=True))
+    net = ind.NetConfig(item_embedding=True)
+    p = jax.jit(lambda k: ind.init_params(k, TASK, net))(jax.random.key(0))
     active = ind.make_post_update(TASK, ind.ForgetSchedule(10, -1))
     temp = ind.make_post_update(TASK, ind.ForgetSchedule(10, 25))
     never = ind.make_post_update(TASK, ind.ForgetSchedule(0, -1))
     k = jax.random.key(5)
-    changed = lambda f, s: not np.allclose(f(p, jnp.int32(s), k)["item_embed"], p["item_embed"])
+    changed = lambda f, s: not np.allclose(jax.jit(f)(p, jnp.int32(s), k)["item_embed"], p["item_embed"])
     assert changed(active, 9) and changed(active, 99) and not changed(active, 10)
     assert changed(temp, 19) and not changed(temp, 29)
     assert not changed(never, 9)
@@ -204,7 +205,8 @@ def test_traced_K_and_B_match_static_settings():
 def test_distinct_label_sampler_matches_sequential_draws_from_the_restricted_law():
     task = ind.TaskConfig(K=16, L=4, N=4, D=7, N_max=4, B=1, alpha=1.0)
     w = ind.make_world(jax.random.key(0), task)
-    ids = np.asarray(ind.sample_batch(jax.random.key(1), w, task, 8000)["token_ids"])[:, 0:8:2]
+    ids = np.asarray(jax.jit(lambda k: ind.sample_batch(k, w, task, 8000))(jax.random.key(1))["token_ids"])
+    ids = ids[:, 0:8:2]
     assert all(len(set(r)) == 4 for r in ids % 4)
     P = 1 / np.arange(1, 17)
     P /= P.sum()

@@ -81,6 +81,7 @@ def test_presets_validate_and_human_is_labelled_as_targets():
     assert {"measure", "value", "source"} <= set(h.columns)
 
 
+@pytest.mark.slow  # one compile of the full training program (~10-30 s of CPU)
 def test_tiny_end_to_end_run_and_plot():
     cfg = dataclasses.replace(
         sc.PRESETS["quick"],

@@ -6,6 +6,7 @@ import dataclasses
 
 import jax
 import pandas as pd
+import pytest
 from cogsim.scenarios import icl_data_dependence as sc
 
 from cogsim import config
@@ -66,6 +67,7 @@ def test_presets_validate():
         config.validate(cfg)
 
 
+@pytest.mark.slow  # one compile of the full training program (~10-30 s of CPU)
 def test_tiny_end_to_end_run_and_plot():
     cfg = dataclasses.replace(
         sc.PRESETS["quick"],

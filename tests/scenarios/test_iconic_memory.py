@@ -14,7 +14,7 @@ def test_short_run_shows_partial_report_advantage():
     hum = im.human()
     assert len(hum) == 3 and set(hum.report) == {"whole", "partial"}
     comp = im.compare(sim, hum)
-    assert comp.metric("tau_s").value in im.PRESETS["test"].tau_grid
+    assert min(abs(comp.metric("tau_s").value - t) for t in im.PRESETS["test"].tau_grid) < 1e-6
     assert im.plot(sim, hum) is not None
 
 
@@ -22,8 +22,9 @@ def test_buffer_decay_removes_the_advantage():
     cfg = im.PRESETS["test"]
     params, mcfg = im.letter_model(cfg, key=jax.random.key(1))
     key = jax.random.key(2)
-    _, early = im._trials(params, mcfg, cfg, 0.2, 4.0, im.EXPOSURE_S, key, 300)
-    _, late = im._trials(params, mcfg, cfg, 0.2, 4.0, im.EXPOSURE_S + 1.5, key, 300)
-    whole, _ = im._trials(params, mcfg, cfg, 0.2, 4.0, np.inf, key, 300)
+    run = jax.jit(lambda cue: im._trials(params, mcfg, cfg, 0.2, 4.0, cue, key, 300))
+    _, early = run(im.EXPOSURE_S)
+    _, late = run(im.EXPOSURE_S + 1.5)
+    whole, _ = run(np.inf)
     assert float(early.mean()) > float(late.mean())
     assert abs(float(late.mean()) - float(whole.mean())) < 1.5
