@@ -21,7 +21,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-
 from cogsim.models import oat
 from cogsim.scenarios import book_cover_scanpaths as bc
 
@@ -40,9 +39,11 @@ def _data(longest_cap: int | None = None):
     pairs = [x for x, k in zip(pairs, keep, strict=True) if k]
     longest = max(len(p) for _, p in pairs)
     index = {t: i for i, t in enumerate(ids)}
-    train = oat.TrainData(bc.displays_for(trials, ids), oat.encode_scanpaths([p for _, p in pairs], bc.N_OBJECTS,
-                                                                             longest),
-                          np.array([index[t] for t, _ in pairs]))
+    train = oat.TrainData(
+        bc.displays_for(trials, ids),
+        oat.encode_scanpaths([p for _, p in pairs], bc.N_OBJECTS, longest),
+        np.array([index[t] for t, _ in pairs]),
+    )
     evals = list(range(65, 81))
     return train, bc.displays_for(trials, evals), longest
 
@@ -52,13 +53,22 @@ def bench_training(size: str, train, *, epochs: int) -> dict:
     model = oat.OAT(cfg, key=jax.random.key(0))
     stamps = []
     t0 = time.perf_counter()
-    oat.fit(model, train, key=jax.random.key(1), epochs=epochs, batch_size=20, lr=1e-3,
-            log=lambda _: stamps.append(time.perf_counter()))
+    oat.fit(
+        model,
+        train,
+        key=jax.random.key(1),
+        epochs=epochs,
+        batch_size=20,
+        lr=1e-3,
+        log=lambda _: stamps.append(time.perf_counter()),
+    )
     steps_per_epoch = len(train.seqs) // 20
     per_epoch = np.diff([t0, *stamps])
     steady = per_epoch[1:] if len(per_epoch) > 1 else per_epoch
     return {
-        "size": size, **SIZES[size], "scanpaths_per_epoch": steps_per_epoch * 20,
+        "size": size,
+        **SIZES[size],
+        "scanpaths_per_epoch": steps_per_epoch * 20,
         "first_epoch_s (compile + run)": float(per_epoch[0]),
         "epoch_s_median": float(np.median(steady)),
         "train_scanpaths_per_s": float(steps_per_epoch * 20 / np.median(steady)),
@@ -67,12 +77,17 @@ def bench_training(size: str, train, *, epochs: int) -> dict:
 
 def bench_decoding(size: str, train, displays, longest: int, *, n_samples: int, repeats: int) -> dict:
     cfg = bc.model_config(bc.Config(**SIZES[size]))
-    model = oat.fit(oat.OAT(cfg, key=jax.random.key(0)), train, key=jax.random.key(1), epochs=1, batch_size=20,
-                    lr=1e-3).model
+    model = oat.fit(
+        oat.OAT(cfg, key=jax.random.key(0)), train, key=jax.random.key(1), epochs=1, batch_size=20, lr=1e-3
+    ).model
     key = jax.random.key(2)
     max_len = longest + 1
-    out = {"size": size, "displays": int(np.shape(displays.rows)[0]), "samples_per_display": n_samples,
-           "max_len": max_len}
+    out = {
+        "size": size,
+        "displays": int(np.shape(displays.rows)[0]),
+        "samples_per_display": n_samples,
+        "max_len": max_len,
+    }
     for name, batched in (("vmap", True), ("loop", False)):
         t = time.perf_counter()
         first = oat.sample(model, displays, key=key, n_samples=n_samples, max_len=max_len, batched=batched)
@@ -80,7 +95,9 @@ def bench_decoding(size: str, train, displays, longest: int, *, n_samples: int, 
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
-            again = oat.sample(model, displays, key=key, n_samples=n_samples, max_len=max_len, batched=batched)
+            again = oat.sample(
+                model, displays, key=key, n_samples=n_samples, max_len=max_len, batched=batched
+            )
             times.append(time.perf_counter() - t)
         assert again == first
         out[f"{name}_s"] = float(np.median(times))
@@ -108,8 +125,10 @@ def main(argv=None) -> dict:
         "python": platform.python_version(),
         "jax": jax.__version__,
         "training": [bench_training(s, train, epochs=args.epochs if s == "quick" else 2) for s in sizes],
-        "decoding": [bench_decoding(s, train, displays, longest, n_samples=args.samples, repeats=args.repeats)
-                     for s in sizes],
+        "decoding": [
+            bench_decoding(s, train, displays, longest, n_samples=args.samples, repeats=args.repeats)
+            for s in sizes
+        ],
         "load_average_at_end": list(os.getloadavg()),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-
 from cogsim.models import eccnet, eccnet_stimuli
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,11 +55,17 @@ def bench_experiment(exp_no: int, *, ppd: float, n_trials: int, batch_size: int,
     fixations = int(np.where(loop["found"], loop["n_saccades"], trials.layout.n_cells + 1).sum())
     same = bool(np.array_equal(batched["n_saccades"].values, loop["n_saccades"].values))
     return {
-        "experiment": exp_no, "ppd": ppd, "trials": len(trials), "fixations": fixations,
+        "experiment": exp_no,
+        "ppd": ppd,
+        "trials": len(trials),
+        "fixations": fixations,
         "crop_px": 2 * (trials.layout.display + int(round(cfg.corner_bias_deg * ppd))),
-        "batched_s": round(t_batched, 3), "loop_s": round(t_loop, 3),
-        "batched_trials_per_s": round(len(trials) / t_batched, 3), "loop_trials_per_s": round(len(trials) / t_loop, 3),
-        "speedup": round(t_loop / t_batched, 3), "same_saccades": same,
+        "batched_s": round(t_batched, 3),
+        "loop_s": round(t_loop, 3),
+        "batched_trials_per_s": round(len(trials) / t_batched, 3),
+        "loop_trials_per_s": round(len(trials) / t_loop, 3),
+        "speedup": round(t_loop / t_batched, 3),
+        "same_saccades": same,
     }
 
 
@@ -73,8 +78,12 @@ def bench_battery(seed: int) -> dict:
 
     sim = vsa.simulate(cfg, key=jax.random.key(seed))
     wall = time.perf_counter() - t0
-    return {"preset": "quick", "wall_s": round(wall, 1), "trials": len(sim),
-            "rows_per_model": sim.groupby("model").size().to_dict()}
+    return {
+        "preset": "quick",
+        "wall_s": round(wall, 1),
+        "trials": len(sim),
+        "rows_per_model": sim.groupby("model").size().to_dict(),
+    }
 
 
 def main(argv=None) -> int:
@@ -88,22 +97,38 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS / "visual_search.json"))
     args = p.parse_args(argv)
     load0 = _load()
-    rows = [bench_experiment(e, ppd=args.ppd, n_trials=args.trials, batch_size=args.batch_size, seed=args.seed)
-            for e in args.experiments]
+    rows = [
+        bench_experiment(e, ppd=args.ppd, n_trials=args.trials, batch_size=args.batch_size, seed=args.seed)
+        for e in args.experiments
+    ]
     for r in rows:
         print(json.dumps(r))
     tot_b = sum(r["batched_s"] for r in rows)
     tot_l = sum(r["loop_s"] for r in rows)
     out = {
         "benchmark": "eccNET batched search vs per-fixation loop (same model, same displays)",
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                    "device": str(jax.devices()[0]), "load_avg_1min_start": load0, "load_avg_1min_end": _load()},
-        "settings": {"ppd": args.ppd, "trials_per_cell": args.trials, "batch_size": args.batch_size,
-                     "backbone": "diet_normal"},
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "jax": jax.__version__,
+            "device": str(jax.devices()[0]),
+            "load_avg_1min_start": load0,
+            "load_avg_1min_end": _load(),
+        },
+        "settings": {
+            "ppd": args.ppd,
+            "trials_per_cell": args.trials,
+            "batch_size": args.batch_size,
+            "backbone": "diet_normal",
+        },
         "experiments": rows,
-        "total": {"batched_s": round(tot_b, 3), "loop_s": round(tot_l, 3), "speedup": round(tot_l / tot_b, 3),
-                  "target_speedup": 10.0},
+        "total": {
+            "batched_s": round(tot_b, 3),
+            "loop_s": round(tot_l, 3),
+            "speedup": round(tot_l / tot_b, 3),
+            "target_speedup": 10.0,
+        },
     }
     if args.battery:
         out["battery_quick"] = bench_battery(args.seed)

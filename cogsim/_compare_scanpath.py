@@ -39,7 +39,9 @@ BEHAVIOUR_KEYS = ("target_found", "length", "search", "refixation", "revisit")
 def _seq(x, name: str) -> list[int]:
     arr = np.asarray(x)
     if arr.ndim != 1:
-        raise CogsimError(f"{name}: a scanpath must be a 1-D sequence of object indices; got shape {arr.shape}")
+        raise CogsimError(
+            f"{name}: a scanpath must be a 1-D sequence of object indices; got shape {arr.shape}"
+        )
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.equal(np.mod(arr, 1), 0)):
             raise CogsimError(f"{name}: object indices must be integers; got {arr[:5].tolist()}...")
@@ -67,7 +69,9 @@ def lcs_length(a: Sequence[int], b: Sequence[int]) -> int:
     return len(b) - bin(v).count("1")
 
 
-def sequence_score(pred: Int[np.ndarray, " n"] | Sequence[int], ref: Int[np.ndarray, " m"] | Sequence[int]) -> float:
+def sequence_score(
+    pred: Int[np.ndarray, " n"] | Sequence[int], ref: Int[np.ndarray, " m"] | Sequence[int]
+) -> float:
     """Object-level Sequence Score: Needleman-Wunsch (0/1 similarity, gap 0) / the longer length.
 
     Args:
@@ -120,8 +124,13 @@ def scanpath_behaviour(scanpath: Sequence[int], target: int) -> dict[str, float]
     s = _seq(scanpath, "scanpath_behaviour")
     n = len(s)
     if n == 0:
-        return {"target_found": 0.0, "length": 0.0, "search": math.nan, "refixation": math.nan,
-                "revisit": math.nan}
+        return {
+            "target_found": 0.0,
+            "length": 0.0,
+            "search": math.nan,
+            "refixation": math.nan,
+            "revisit": math.nan,
+        }
     seen: set[int] = set()
     search = refix = revisit = 0
     for obj, run in groupby(s):
@@ -132,8 +141,13 @@ def scanpath_behaviour(scanpath: Sequence[int], target: int) -> dict[str, float]
             search += 1
         refix += k - 1
         seen.add(obj)
-    return {"target_found": float(s[-1] == int(target)), "length": float(n), "search": search / n,
-            "refixation": refix / n, "revisit": revisit / n}
+    return {
+        "target_found": float(s[-1] == int(target)),
+        "length": float(n),
+        "search": search / n,
+        "refixation": refix / n,
+        "revisit": revisit / n,
+    }
 
 
 def behaviour_vector(scanpaths: Sequence[Sequence[int]], targets: Sequence[int] | int) -> dict[str, float]:
@@ -195,7 +209,9 @@ def fixations_to_target(scanpath: Sequence[int], target: int) -> float:
     return math.inf
 
 
-def tfp_curve(scanpaths: Sequence[Sequence[int]], targets: Sequence[int] | int, *, max_steps: int) -> np.ndarray:
+def tfp_curve(
+    scanpaths: Sequence[Sequence[int]], targets: Sequence[int] | int, *, max_steps: int
+) -> np.ndarray:
     """Target-fixation probability: P(target fixated within the first ``k`` fixations), ``k = 1..max_steps``.
 
     Example:
@@ -222,7 +238,9 @@ def tfp_auc(curve: Float[np.ndarray, " steps"]) -> float:
     return float(np.sum(np.asarray(curve, float)))
 
 
-def probability_mismatch(curve: Float[np.ndarray, " steps"], human_curve: Float[np.ndarray, " steps"]) -> float:
+def probability_mismatch(
+    curve: Float[np.ndarray, " steps"], human_curve: Float[np.ndarray, " steps"]
+) -> float:
     """Summed absolute difference between a model's TFP curve and the human one.
 
     Example:
@@ -235,8 +253,9 @@ def probability_mismatch(curve: Float[np.ndarray, " steps"], human_curve: Float[
     return float(np.round(np.sum(np.abs(a - b)), 12))
 
 
-def fixation_count_error(model: Mapping[object, Sequence[Sequence[int]]],
-                         human: Mapping[object, Sequence[Sequence[int]]]) -> float:
+def fixation_count_error(
+    model: Mapping[object, Sequence[Sequence[int]]], human: Mapping[object, Sequence[Sequence[int]]]
+) -> float:
     """Mean over displays of ``|mean model scanpath length - mean human scanpath length|`` (in fixations).
 
     Args:
@@ -262,8 +281,13 @@ def _common_keys(model: Mapping, human: Mapping, name: str) -> list:
     return keys
 
 
-def mean_pairwise(model: Mapping[object, Sequence[Sequence[int]]], human: Mapping[object, Sequence[Sequence[int]]],
-                  fn, *, exclude_self: bool = False) -> float:
+def mean_pairwise(
+    model: Mapping[object, Sequence[Sequence[int]]],
+    human: Mapping[object, Sequence[Sequence[int]]],
+    fn,
+    *,
+    exclude_self: bool = False,
+) -> float:
     """Mean over displays of the mean of ``fn(model scanpath, human scanpath)`` over all pairs on the display.
 
     With ``exclude_self`` (``model is human``), pairs of a scanpath with itself are skipped: the
@@ -272,8 +296,12 @@ def mean_pairwise(model: Mapping[object, Sequence[Sequence[int]]], human: Mappin
     keys = _common_keys(model, human, "mean_pairwise")
     per = []
     for k in keys:
-        vals = [fn(a, b) for i, a in enumerate(model[k]) for j, b in enumerate(human[k])
-                if not (exclude_self and i == j)]
+        vals = [
+            fn(a, b)
+            for i, a in enumerate(model[k])
+            for j, b in enumerate(human[k])
+            if not (exclude_self and i == j)
+        ]
         if vals:
             per.append(np.mean(vals))
     return float(np.mean(per)) if per else math.nan
@@ -294,9 +322,15 @@ class ScanpathScores:
 
     def row(self) -> dict[str, float]:
         """A flat dict for a results table."""
-        return {"SS": self.sequence_score, "ED": self.edit_distance, **self.behaviour, "delta": self.delta,
-                "TFP_AUC": self.tfp_auc, "prob_mismatch": self.probability_mismatch,
-                "FCE": self.fixation_count_error}
+        return {
+            "SS": self.sequence_score,
+            "ED": self.edit_distance,
+            **self.behaviour,
+            "delta": self.delta,
+            "TFP_AUC": self.tfp_auc,
+            "prob_mismatch": self.probability_mismatch,
+            "FCE": self.fixation_count_error,
+        }
 
 
 def score_scanpaths(
@@ -442,6 +476,7 @@ def object_multimatch(a: Sequence[int], b: Sequence[int], *, n_cols: int, n_rows
       >>> round(object_multimatch([0, 1, 2], [0, 1, 2], n_cols=3, n_rows=1)["position"], 3)
       1.0
     """
+
     def xy(s):
         s = np.asarray(_seq(s, "object_multimatch"))
         return np.stack([s % n_cols + 0.5, s // n_cols + 0.5], axis=1).astype(float)

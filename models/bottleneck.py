@@ -67,6 +67,9 @@ class BottleneckConfig:
     score_scale: float = cfglib.field(4.0, low=0.0, high=1000.0, doc="scores = cosine similarity x this")
     verifier_weight: float = cfglib.field(0.1, low=0.0, high=100.0, doc="weight of the InfoNCE verifier loss")
     temperature: float = cfglib.field(0.1, low=1e-3, high=10.0, doc="InfoNCE temperature")
+    straight_through: bool = cfglib.field(
+        True, doc="backward pass through the soft (all-slot) attention, so unselected slots get gradients"
+    )
     implementation: str | None = cfglib.field(
         None, choices=IMPLEMENTATIONS, doc="top-k attention: Pallas kernel on GPU, jnp reference elsewhere"
     )
@@ -137,12 +140,14 @@ class Selection(NamedTuple):
       mask: ``[batch, q_len, n]`` 1.0 on the selected slots.
       log_weights: ``[batch, q_len, n]`` log softmax weight of each selected slot among the selected (0
         elsewhere); differentiable, so a loss on it (or on ``out``) reaches the selected scores.
+      bias: ``[batch, q_len, n]`` the additive score bias used (noise plus ``bias``), for soft relaxations.
     """
 
     out: jax.Array
     indices: jax.Array
     mask: jax.Array
     log_weights: jax.Array
+    bias: jax.Array
 
 
 def gumbel_bias(noise: float | jax.Array, gumbel: jax.Array) -> jax.Array:
@@ -218,7 +223,7 @@ def select(
     chosen = selected_mask(idx, n)  # [b, q, n]
     s = jnp.einsum("bqd,bnd->bqn", q, k) * scale + full_bias
     logw = jax.nn.log_softmax(jnp.where(chosen > 0, s, -1e30), axis=-1)
-    return Selection(out[:, :, 0], idx, chosen, jnp.where(chosen > 0, logw, 0.0))
+    return Selection(out[:, :, 0], idx, chosen, jnp.where(chosen > 0, logw, 0.0), full_bias)
 
 
 def selected_mask(indices: Int[Array, "*batch k"], n: int) -> jax.Array:
@@ -358,17 +363,28 @@ class Workspace(nnx.Module):
                          scale=cfg.score_scale, implementation=cfg.implementation)
             indices = sel.indices
             selected = jnp.max(sel.mask, axis=1)
+            out = sel.out
+            if cfg.straight_through:  # forward: the top-k result; backward: soft attention over every slot
+                soft = dot_product_attention(q[:, :, None], keys[:, :, None], vals[:, :, None],
+                                             bias=sel.bias[:, None], mask=visible[:, None, None, :],
+                                             scale=cfg.score_scale, name="bottleneck.select_soft")[:, :, 0]
+                out = out + soft - jax.lax.stop_gradient(soft)
             if cfg.variant == "workspace":
-                mem = mem + sel.out
+                mem = mem + out
                 elements, el_mask, el_bias = mem, jnp.ones(mem.shape[:2], bool), jnp.zeros(mem.shape[:2])
                 thought = jnp.mean(mem, axis=1)
             else:
-                thought = sel.out[:, 0]
+                thought = out[:, 0]
                 elements, el_mask, el_bias = vals, sel.mask[:, 0] > 0, sel.log_weights[:, 0]
-        r = dot_product_attention(
-            self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None],
-            bias=el_bias[:, None, None, :], mask=el_mask[:, None, None, :], name="bottleneck.broadcast",
-        )
+        rq, rk, rv = self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None]
+        r = dot_product_attention(rq, rk, rv, bias=el_bias[:, None, None, :], mask=el_mask[:, None, None, :],
+                                  name="bottleneck.broadcast")
+        if cfg.variant == "bottleneck" and cfg.straight_through:
+            s_all = jnp.einsum("bd,bnd->bn", q[:, 0], keys) * cfg.score_scale + sel.bias[:, 0]
+            logp = jax.nn.log_softmax(jnp.where(visible, s_all, -1e30), axis=-1)
+            soft = dot_product_attention(rq, rk, rv, bias=logp[:, None, None, :], mask=visible[:, None, None, :],
+                                         name="bottleneck.broadcast_soft")
+            r = r + soft - jax.lax.stop_gradient(soft)
         h = h + self.read_out(r[:, :, 0])
         return Step(h, thought, mem, elements, el_mask, el_bias, selected, indices)
 
@@ -412,6 +428,20 @@ class Workspace(nnx.Module):
         logits = jnp.einsum("btd,ctd->tbc", pred, tgt) / self.cfg.temperature
         labels = jnp.broadcast_to(jnp.arange(b), logits.shape[:2])
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+
+def compiler_options() -> dict[str, int] | None:
+    """XLA options for jitting these small models: on the CPU, LLVM optimisation level 1.
+
+    On the CPU the default level spends most of a training program's compile time in LLVM passes that do
+    not make these small, dispatch-bound programs faster; level 1 compiles in about 60 % of the time.
+    Elsewhere the defaults are kept (None).
+
+    Example:
+      >>> import jax
+      >>> f = jax.jit(lambda x: x + 1, compiler_options=compiler_options())
+    """
+    return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
 
 
 def count_params(module: nnx.Module) -> int:

@@ -39,14 +39,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from cogsim.models import eccnet_backbone as bb
+from cogsim.models.eccnet_backbone import Geometry
+from cogsim.models.eccnet_stimuli import Trials
 from jax import lax
 from jaxtyping import Array, Float
 
 from cogsim import config as _config
 from cogsim.errors import CogsimError
-from cogsim.models import eccnet_backbone as bb
-from cogsim.models.eccnet_backbone import Geometry
-from cogsim.models.eccnet_stimuli import Trials
 
 __all__ = ["Extractor", "Geometry", "SearchConfig", "search", "search_per_fixation", "rt_ms"]
 
@@ -60,9 +60,14 @@ class SearchConfig:
     """Settings of the search loop (defaults: the published model)."""
 
     layer_weights: tuple[float, float, float] = _config.field(
-        (1.0, 1.0, 1.0), low=0.0, doc="switches of the conv3_3 / conv4_3 / conv5_3 maps (0,0,1 = last layer only)")
+        (1.0, 1.0, 1.0),
+        low=0.0,
+        doc="switches of the conv3_3 / conv4_3 / conv5_3 maps (0,0,1 = last layer only)",
+    )
     weight_by_max: bool = _config.field(True, doc="weight layers by their raw maxima (the published 'nl')")
-    corner_bias_deg: float = _config.field(64 / 30, low=0.0, doc="extra margin of the crop around the display")
+    corner_bias_deg: float = _config.field(
+        64 / 30, low=0.0, doc="extra margin of the crop around the display"
+    )
     recog_deg: float = _config.field(10 / 30, low=0.0, doc="side of the recognition window (deg)")
     rt_slope: float = _config.field(252.359, doc="ms per saccade")
     rt_intercept: float = _config.field(376.271, doc="ms")
@@ -101,7 +106,9 @@ class Extractor:
     name: str = ""
 
     @classmethod
-    def vgg(cls, params: Any, meta: Mapping[str, Any] | None, geometry: Geometry, name: str = "vgg") -> Extractor:
+    def vgg(
+        cls, params: Any, meta: Mapping[str, Any] | None, geometry: Geometry, name: str = "vgg"
+    ) -> Extractor:
         """A backbone from parameters and their ``meta`` record (from :func:`eccnet_backbone.load_npz`)."""
         pre = dict((meta or {}).get("preprocess", bb.UNIT_PREPROCESS))
         return cls("vgg", params, pre, geometry, name)
@@ -155,14 +162,18 @@ def gaussian_taps(size: int, sigma: float) -> np.ndarray:
       >>> gaussian_taps(3, 0).tolist()
       [0.25, 0.5, 0.25]
     """
-    tables = {1: [1.0], 3: [0.25, 0.5, 0.25], 5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
-              7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125]}
+    tables = {
+        1: [1.0],
+        3: [0.25, 0.5, 0.25],
+        5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+        7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125],
+    }
     if sigma <= 0 and size in tables:
         return np.asarray(tables[size], np.float32)
     if sigma <= 0:
         sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
     x = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(x ** 2) / (2 * sigma ** 2))
+    g = np.exp(-(x**2) / (2 * sigma**2))
     return (g / g.sum()).astype(np.float32)
 
 
@@ -174,7 +185,7 @@ def dog_taps(dog) -> np.ndarray:
         if size > DOG_SIDE or size % 2 == 0:
             raise CogsimError(f"difference of Gaussians: size {size} must be odd and <= {DOG_SIDE}")
         off = (DOG_SIDE - size) // 2
-        out[i, off:off + size] = gaussian_taps(size, float(sigma))
+        out[i, off : off + size] = gaussian_taps(size, float(sigma))
     return out
 
 
@@ -182,8 +193,8 @@ def _blur(x: Array, taps: Array) -> Array:
     """Separable blur with reflect-101 borders (OpenCV's default)."""
     r = DOG_SIDE // 2
     p = jnp.pad(x, r, mode="reflect")
-    rows = sum(taps[i] * p[i:i + x.shape[0], :] for i in range(DOG_SIDE))
-    return sum(taps[i] * rows[:, i:i + x.shape[1]] for i in range(DOG_SIDE))
+    rows = sum(taps[i] * p[i : i + x.shape[0], :] for i in range(DOG_SIDE))
+    return sum(taps[i] * rows[:, i : i + x.shape[1]] for i in range(DOG_SIDE))
 
 
 def area_upsample_matrix(src: int, dst: int) -> np.ndarray:
@@ -208,21 +219,25 @@ def area_upsample_matrix(src: int, dst: int) -> np.ndarray:
 
 
 def embed_kernel(k: np.ndarray | Array, side: int = KERNEL_SIDE) -> Array:
-    """Zero-embeds a ``[kh, kw, C]`` kernel in ``[side, side, C]`` so that a 'same' correlation is unchanged."""
+    """Zero-embeds a ``[kh, kw, C]`` kernel in ``[side, side, C]``; a 'same' correlation is unchanged."""
     kh, kw = k.shape[0], k.shape[1]
     if kh > side or kw > side:
         raise CogsimError(f"target kernel {kh}x{kw} is larger than {side}x{side}; use a smaller target image")
     oy = (side - 1) // 2 - (kh - 1) // 2
     ox = (side - 1) // 2 - (kw - 1) // 2
-    return jnp.zeros((side, side, k.shape[2]), jnp.float32).at[oy:oy + kh, ox:ox + kw].set(k)
+    return jnp.zeros((side, side, k.shape[2]), jnp.float32).at[oy : oy + kh, ox : ox + kw].set(k)
 
 
 def attention_map(feats, kernels, layer_weights, weight_by_max, dog_t) -> Float[Array, "m m"]:
-    """The combined, DoG-sharpened top-down map of one crop (features ``[m, m, C_l]``, kernels ``[7, 7, C_l]``)."""
+    """The combined, DoG-sharpened top-down map of one crop.
+
+    Features are ``[m, m, C_l]`` and kernels ``[7, 7, C_l]`` for the three layers.
+    """
     maps, w = [], []
-    for f, k in zip(feats, kernels):
-        out = lax.conv_general_dilated(f[None], k[..., None], (1, 1), "SAME",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))[0, :, :, 0]
+    for f, k in zip(feats, kernels, strict=True):
+        out = lax.conv_general_dilated(
+            f[None], k[..., None], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )[0, :, :, 0]
         lo, hi = jnp.min(out), jnp.max(out)
         w.append(hi)
         rng = hi - lo
@@ -230,9 +245,10 @@ def attention_map(feats, kernels, layer_weights, weight_by_max, dog_t) -> Float[
     w = jnp.stack(w)
     w = jnp.where(weight_by_max, w, jnp.ones_like(w)) * layer_weights
     tot = jnp.sum(w)
-    w = jnp.where(tot > 0, w / jnp.where(tot > 0, tot, 1.0), layer_weights / jnp.maximum(jnp.sum(layer_weights),
-                                                                                        1e-12))
-    out = sum(wi * mi for wi, mi in zip(w, maps))
+    w = jnp.where(
+        tot > 0, w / jnp.where(tot > 0, tot, 1.0), layer_weights / jnp.maximum(jnp.sum(layer_weights), 1e-12)
+    )
+    out = sum(wi * mi for wi, mi in zip(w, maps, strict=True))
     for _ in range(3):
         out = out + (_blur(out, dog_t[0]) - _blur(out, dog_t[1]))
     return out
@@ -269,8 +285,10 @@ def _crop_side(trials: Trials, cfg: SearchConfig) -> tuple[int, int]:
 
 
 def _map_side(extractor: Extractor, side: int) -> int:
-    shapes = jax.eval_shape(lambda x: extractor.search_features(extractor.params, x),
-                            jax.ShapeDtypeStruct((1, side, side, 3), jnp.float32))
+    shapes = jax.eval_shape(
+        lambda x: extractor.search_features(extractor.params, x),
+        jax.ShapeDtypeStruct((1, side, side, 3), jnp.float32),
+    )
     return int(shapes[0].shape[1])
 
 
@@ -279,14 +297,20 @@ def _constants(extractor: Extractor, trials: Trials, cfg: SearchConfig) -> _Cons
     side, _ = _crop_side(trials, cfg)
     m = _map_side(extractor, side)
     rects = np.zeros((MAX_CELLS, 4), np.int32)
-    rects[:lay.n_cells] = lay.cell_rects
+    rects[: lay.n_cells] = lay.cell_rects
     if lay.n_cells > MAX_CELLS:
         raise CogsimError(f"eccNET search: at most {MAX_CELLS} grid cells; layout has {lay.n_cells}")
-    return _Const(jnp.asarray(lay.cell_map), jnp.asarray(rects), jnp.asarray(area_upsample_matrix(m, side)),
-                  jnp.asarray(dog_taps(trials.experiment.dog)), jnp.asarray(cfg.layer_weights, jnp.float32),
-                  jnp.asarray(cfg.weight_by_max), jnp.asarray(float(lay.background)),
-                  jnp.asarray(lay.n_cells + 1, jnp.int32), jnp.asarray(max(int(round(cfg.recog_deg * trials.ppd)), 1),
-                                                                       jnp.int32))
+    return _Const(
+        jnp.asarray(lay.cell_map),
+        jnp.asarray(rects),
+        jnp.asarray(area_upsample_matrix(m, side)),
+        jnp.asarray(dog_taps(trials.experiment.dog)),
+        jnp.asarray(cfg.layer_weights, jnp.float32),
+        jnp.asarray(cfg.weight_by_max),
+        jnp.asarray(float(lay.background)),
+        jnp.asarray(lay.n_cells + 1, jnp.int32),
+        jnp.asarray(max(int(round(cfg.recog_deg * trials.ppd)), 1), jnp.int32),
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
@@ -298,7 +322,7 @@ def _target_kernels(extractor: Extractor, params, targets: Array) -> tuple:
 def target_kernels(extractor: Extractor, trials: Trials, *, chunk: int = 64) -> tuple[Array, ...]:
     """The three target kernels of every trial, ``[n, 7, 7, C_l]`` each."""
     out = [
-        _target_kernels(extractor, extractor.params, jnp.asarray(trials.targets[i:i + chunk]))
+        _target_kernels(extractor, extractor.params, jnp.asarray(trials.targets[i : i + chunk]))
         for i in range(0, len(trials), chunk)
     ]
     return tuple(jnp.concatenate([o[i] for o in out]) for i in range(3))
@@ -329,7 +353,9 @@ def _next_fixation(amap: Array, visited: Array, fix: Array, c: _Const, d: int, c
 
 def _recognised(fix: Array, rect: Array, c: _Const) -> Array:
     top = fix - c.recog // 2
-    return (top[0] < rect[2]) & (rect[0] < top[0] + c.recog) & (top[1] < rect[3]) & (rect[1] < top[1] + c.recog)
+    return (
+        (top[0] < rect[2]) & (rect[0] < top[0] + c.recog) & (top[1] < rect[3]) & (rect[1] < top[1] + c.recog)
+    )
 
 
 def _live(s: _State, c: _Const) -> Array:
@@ -340,8 +366,11 @@ def _step(extractor: Extractor, side: int, cb: int, params, s: _State, c: _Const
     d = s.image.shape[1]
     crops = jax.vmap(lambda im, v, f: _crop(im, v, f, c, side, cb))(s.image, s.visited, s.fix)
     feats = extractor.search_features(params, crops)
-    amaps = jax.vmap(lambda f3, f4, f5, k3, k4, k5: attention_map(
-        (f3, f4, f5), (k3, k4, k5), c.layer_weights, c.weight_by_max, c.dog))(*feats, *s.kernels)
+    amaps = jax.vmap(
+        lambda f3, f4, f5, k3, k4, k5: attention_map(
+            (f3, f4, f5), (k3, k4, k5), c.layer_weights, c.weight_by_max, c.dog
+        )
+    )(*feats, *s.kernels)
     new = jax.vmap(lambda a, v, f: _next_fixation(a, v, f, c, d, cb))(amaps, s.visited, s.fix)
     live = _live(s, c)
     cell = c.cell_map[new[:, 0], new[:, 1]]
@@ -349,8 +378,11 @@ def _step(extractor: Extractor, side: int, cb: int, params, s: _State, c: _Const
     visited = jnp.where(live[:, None], s.visited | hit, s.visited)
     found = jnp.where(live, jax.vmap(lambda f, r: _recognised(f, r, c))(new, s.target_rect), s.found)
     n = s.n_sacc + live.astype(jnp.int32)
-    path = jnp.where(live[:, None, None] & (jnp.arange(MAX_CELLS + 1)[None, :, None] == n[:, None, None] - 1),
-                     new[:, None, :], s.path)
+    path = jnp.where(
+        live[:, None, None] & (jnp.arange(MAX_CELLS + 1)[None, :, None] == n[:, None, None] - 1),
+        new[:, None, :],
+        s.path,
+    )
     fix = jnp.where(live[:, None], new, s.fix)
     return s._replace(fix=fix, visited=visited, found=found, n_sacc=n, path=path)
 
@@ -358,7 +390,9 @@ def _step(extractor: Extractor, side: int, cb: int, params, s: _State, c: _Const
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _segment(extractor: Extractor, side: int, cb: int, n_steps: int, params, s: _State, c: _Const) -> _State:
     def body(st, _):
-        st = lax.cond(jnp.any(_live(st, c)), lambda x: _step(extractor, side, cb, params, x, c), lambda x: x, st)
+        st = lax.cond(
+            jnp.any(_live(st, c)), lambda x: _step(extractor, side, cb, params, x, c), lambda x: x, st
+        )
         return st, None
 
     return lax.scan(body, s, None, length=n_steps)[0]
@@ -401,7 +435,9 @@ def search(
       found, rt_ms.
     """
     if abs(extractor.geometry.ppd - trials.ppd) > 1e-9:
-        raise CogsimError(f"search: extractor ppd {extractor.geometry.ppd} differs from the trials' {trials.ppd}")
+        raise CogsimError(
+            f"search: extractor ppd {extractor.geometry.ppd} differs from the trials' {trials.ppd}"
+        )
     lay = trials.layout
     side, cb = _crop_side(trials, cfg)
     c = _constants(extractor, trials, cfg)
@@ -432,17 +468,28 @@ def search(
         queue += 1
     budget = lay.n_cells + 1
     while True:
-        state = _State(jnp.asarray(st["image"]), tuple(jnp.asarray(k) for k in st["kernels"]),
-                       jnp.asarray(st["target_rect"]), jnp.asarray(st["fix"]), jnp.asarray(st["visited"]),
-                       jnp.asarray(st["found"]), jnp.asarray(st["n_sacc"]), jnp.asarray(st["active"]),
-                       jnp.asarray(st["path"]))
+        state = _State(
+            jnp.asarray(st["image"]),
+            tuple(jnp.asarray(k) for k in st["kernels"]),
+            jnp.asarray(st["target_rect"]),
+            jnp.asarray(st["fix"]),
+            jnp.asarray(st["visited"]),
+            jnp.asarray(st["found"]),
+            jnp.asarray(st["n_sacc"]),
+            jnp.asarray(st["active"]),
+            jnp.asarray(st["path"]),
+        )
         state = _segment(extractor, side, cb, cfg.segment, extractor.params, state, c)
         for k in ("fix", "visited", "found", "n_sacc", "path"):
             st[k] = np.array(getattr(state, k))
         finished = st["active"] & (st["found"] | (st["n_sacc"] >= budget))
         for i in np.flatnonzero(finished):
             t = int(slot_trial[i])
-            results[t] = (bool(st["found"][i]), int(st["n_sacc"][i]), st["path"][i][: st["n_sacc"][i]].tolist())
+            results[t] = (
+                bool(st["found"][i]),
+                int(st["n_sacc"][i]),
+                st["path"][i][: st["n_sacc"][i]].tolist(),
+            )
             st["active"][i] = False
             if queue < n:
                 fill(i, queue)
@@ -457,16 +504,18 @@ def _results_frame(trials: Trials, results: dict, cfg: SearchConfig, return_path
     found = np.array([results[t][0] for t in range(n)])
     raw = np.array([results[t][1] for t in range(n)])
     n_sacc = np.where(found, np.maximum(raw, 1), trials.set_size)
-    df = pd.DataFrame({
-        "experiment": trials.experiment.number,
-        "condition": trials.condition,
-        "set_size": trials.set_size,
-        "trial": np.arange(n),
-        "target_cell": trials.target_cell,
-        "n_saccades": n_sacc.astype(int),
-        "found": found,
-        "rt_ms": rt_ms(n_sacc, cfg),
-    })
+    df = pd.DataFrame(
+        {
+            "experiment": trials.experiment.number,
+            "condition": trials.condition,
+            "set_size": trials.set_size,
+            "trial": np.arange(n),
+            "target_cell": trials.target_cell,
+            "n_saccades": n_sacc.astype(int),
+            "found": found,
+            "rt_ms": rt_ms(n_sacc, cfg),
+        }
+    )
     if return_paths:
         df["fixations"] = [results[t][2] for t in range(n)]
     return df
@@ -505,20 +554,22 @@ def search_per_fixation(
         for _ in range(lay.n_cells + 1):
             canvas = np.full((side, side), bg, np.float32)
             off = d + cb - fix
-            canvas[off[0]:off[0] + d, off[1]:off[1] + d] = np.where(mask, image, bg)
-            feats = [np.asarray(f[0]) for f in forward(extractor.params, np.repeat(canvas[None, ..., None], 3, -1))]
+            canvas[off[0] : off[0] + d, off[1] : off[1] + d] = np.where(mask, image, bg)
+            feats = [
+                np.asarray(f[0]) for f in forward(extractor.params, np.repeat(canvas[None, ..., None], 3, -1))
+            ]
             maps, w = [], []
-            for f, k in zip(feats, kern_np):
+            for f, k in zip(feats, kern_np, strict=True):
                 out = _np_correlate(f, k[t])
                 w.append(out.max())
                 rng = out.max() - out.min()
                 maps.append((out - out.min()) / rng if rng > 1e-12 else np.zeros_like(out))
             w = (np.asarray(w) if cfg.weight_by_max else np.ones(3)) * lw
             w = w / w.sum() if w.sum() > 0 else lw / max(lw.sum(), 1e-12)
-            amap = sum(wi * mi for wi, mi in zip(w, maps))
+            amap = sum(wi * mi for wi, mi in zip(w, maps, strict=True))
             for _ in range(3):
                 amap = amap + (_np_blur(amap, dog[0]) - _np_blur(amap, dog[1]))
-            full = up[off[0]:off[0] + d] @ amap @ up[off[1]:off[1] + d].T
+            full = up[off[0] : off[0] + d] @ amap @ up[off[1] : off[1] + d].T
             allowed = (lay.cell_map >= 0) & ~visited[np.maximum(lay.cell_map, 0)]
             idx = int(np.argmax(np.where(allowed, full, -np.inf)))
             fix = np.array([idx // d, idx % d])
@@ -528,7 +579,12 @@ def search_per_fixation(
                 visited[cell] = True
                 mask &= lay.cell_map != cell
             top = fix - recog // 2
-            if top[0] < rect[2] and rect[0] < top[0] + recog and top[1] < rect[3] and rect[1] < top[1] + recog:
+            if (
+                top[0] < rect[2]
+                and rect[0] < top[0] + recog
+                and top[1] < rect[3]
+                and rect[1] < top[1] + recog
+            ):
                 found = True
                 break
         results[t] = (found, len(path), path)
@@ -549,12 +605,12 @@ def _np_correlate(f: np.ndarray, k: np.ndarray) -> np.ndarray:
     for a in range(k.shape[0]):
         for b in range(k.shape[1]):
             if np.any(k[a, b]):
-                out += p[a:a + m0, b:b + m1] @ k[a, b]
+                out += p[a : a + m0, b : b + m1] @ k[a, b]
     return out
 
 
 def _np_blur(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
     r = len(taps) // 2
     p = np.pad(x, r, mode="reflect")
-    rows = sum(taps[i] * p[i:i + x.shape[0], :] for i in range(len(taps)))
-    return sum(taps[i] * rows[:, i:i + x.shape[1]] for i in range(len(taps)))
+    rows = sum(taps[i] * p[i : i + x.shape[0], :] for i in range(len(taps)))
+    return sum(taps[i] * rows[:, i : i + x.shape[1]] for i in range(len(taps)))

@@ -2,13 +2,13 @@
 
 Parameters are a plain dict in Keras naming, ``{"block1_conv1": {"kernel": [3, 3, in, out], "bias": [out]},
 ...}``, so ImageNet VGG16 weights saved from Keras drop in through :func:`from_keras`; channel widths are read
-from the kernels (the default VGG16 widths are 64, 128, 256, 512, 512; cogsim ships narrow backbones trained on
-its procedural "developmental diet", see :mod:`cogsim.models.eccnet_diet`).
+from the kernels (the default VGG16 widths are 64, 128, 256, 512, 512; cogsim ships narrow backbones
+trained on its procedural "developmental diet", see :mod:`cogsim.models.eccnet_diet`).
 
-Readouts follow the original: the search image gives conv3_3, conv4_3 and conv5_3 brought to 1/16 of the input
-side by uniform 2x2 average pooling; the target image gives the same layers at 1/32. Every pooling stage of the
-main path is the eccentricity-dependent pooling of :mod:`cogsim.models.eccnet_pooling`, centred on the image
-centre (the fixation).
+Readouts follow the original: the search image gives conv3_3, conv4_3 and conv5_3 brought to 1/16 of the
+input side by uniform 2x2 average pooling; the target image gives the same layers at 1/32. Every pooling
+stage of the main path is the eccentricity-dependent pooling of :mod:`cogsim.models.eccnet_pooling`,
+centred on the image centre (the fixation).
 
 A training-free control, :func:`gabor_features`, swaps the convolutions for a fixed bank of Gabor and
 luminance-gradient filters with the same pooling chain.
@@ -36,11 +36,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from cogsim.models.eccnet_pooling import PoolingPlan, ecc_avg_pool, pooling_plan, uniform_plan
 from jax import lax
 from jaxtyping import Array, Float
 
 from cogsim.errors import CogsimError
-from cogsim.models.eccnet_pooling import PoolingPlan, ecc_avg_pool, pooling_plan, uniform_plan
 
 #: (block, number of convolutions) of VGG16.
 VGG_LAYOUT: tuple[tuple[int, int], ...] = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
@@ -54,7 +54,6 @@ ECC_SLOPES: tuple[float, ...] = (0.0, 0.0, 0.07, 0.16, 0.32)
 CAFFE_PREPROCESS = {"bgr": True, "mean": (103.939, 116.779, 123.68), "std": (1.0, 1.0, 1.0)}
 #: Preprocessing of cogsim's diet-trained backbones: RGB, 0-255 mapped to about [-2, 2].
 UNIT_PREPROCESS = {"bgr": False, "mean": (127.5, 127.5, 127.5), "std": (63.75, 63.75, 63.75)}
-
 
 
 def weights_dir() -> Path:
@@ -85,7 +84,7 @@ class Geometry:
     eccentricity: bool = True
 
     def deg2px(self, block: int) -> float:
-        """Input pixels per degree at the pooling stage of ``block`` (1-based): ``round(ppd / 2**(block-1))``."""
+        """Input pixels per degree at the pooling of ``block`` (1-based): ``round(ppd / 2**(block-1))``."""
         return float(round(self.ppd / 2 ** (block - 1)))
 
     def plan(self, block: int, in_size: int) -> PoolingPlan:
@@ -97,8 +96,14 @@ class Geometry:
 def _plan(geo: Geometry, block: int, in_size: int) -> PoolingPlan:
     if not geo.eccentricity:
         return uniform_plan(in_size, window=geo.rf_min)
-    return pooling_plan(in_size, deg2px=geo.deg2px(block), slope=geo.slopes[block - 1], fovea=geo.fovea,
-                        ring_width=geo.ring_width, rf_min=geo.rf_min)
+    return pooling_plan(
+        in_size,
+        deg2px=geo.deg2px(block),
+        slope=geo.slopes[block - 1],
+        fovea=geo.fovea,
+        ring_width=geo.ring_width,
+        rf_min=geo.rf_min,
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -123,8 +128,10 @@ def init_params(key: jax.Array, *, widths: tuple[int, ...] = VGG16_WIDTHS, in_ch
             name = LAYER_NAMES[i]
             k = jax.random.fold_in(key, i)
             std = np.sqrt(2.0 / (9 * cin))
-            params[name] = {"kernel": std * jax.random.normal(k, (3, 3, cin, int(widths[b - 1]))),
-                            "bias": jnp.zeros((int(widths[b - 1]),))}
+            params[name] = {
+                "kernel": std * jax.random.normal(k, (3, 3, cin, int(widths[b - 1]))),
+                "bias": jnp.zeros((int(widths[b - 1]),)),
+            }
             cin, i = int(widths[b - 1]), i + 1
     return params
 
@@ -150,7 +157,9 @@ def from_keras(weights: Mapping[str, Any]) -> dict:
       >>> rng = np.random.default_rng(0)
       >>> w, cin = {}, 3
       >>> for name, out in zip(LAYER_NAMES, [4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]):
-      ...     w[name + "/kernel"] = rng.normal(size=(3, 3, cin, out)); w[name + "/bias"] = np.zeros(out); cin = out
+      ...     w[name + "/kernel"] = rng.normal(size=(3, 3, cin, out))
+      ...     w[name + "/bias"] = np.zeros(out)
+      ...     cin = out
       >>> widths_of(from_keras(w))
       (4, 8, 8, 8, 8)
     """
@@ -165,24 +174,37 @@ def from_keras(weights: Mapping[str, Any]) -> dict:
         else:
             kernel, bias = weights.get(f"{name}/kernel"), weights.get(f"{name}/bias")
         if kernel is None or bias is None:
-            raise CogsimError(f"from_keras: layer {name!r} (kernel and bias) is missing; have "
-                              f"{sorted(str(k) for k in weights)[:8]}...")
+            raise CogsimError(
+                f"from_keras: layer {name!r} (kernel and bias) is missing; have "
+                f"{sorted(str(k) for k in weights)[:8]}..."
+            )
         kernel, bias = np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
         if kernel.ndim != 4 or kernel.shape[:2] != (3, 3) or kernel.shape[2] != cin:
-            raise CogsimError(f"from_keras: {name} kernel has shape {kernel.shape}; expected (3, 3, {cin}, out)")
+            raise CogsimError(
+                f"from_keras: {name} kernel has shape {kernel.shape}; expected (3, 3, {cin}, out)"
+            )
         if bias.shape != (kernel.shape[3],):
-            raise CogsimError(f"from_keras: {name} bias has shape {bias.shape}; expected ({kernel.shape[3]},)")
+            raise CogsimError(
+                f"from_keras: {name} bias has shape {bias.shape}; expected ({kernel.shape[3]},)"
+            )
         out[name] = {"kernel": jnp.asarray(kernel), "bias": jnp.asarray(bias)}
         cin = kernel.shape[3]
     return out
 
 
-def save_npz(path: str | os.PathLike, params: Mapping[str, Any], *, meta: Mapping[str, Any] | None = None,
-             dtype: str = "float16") -> None:
+def save_npz(
+    path: str | os.PathLike,
+    params: Mapping[str, Any],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    dtype: str = "float16",
+) -> None:
     """Writes parameters (Keras names, ``name/kernel``) and a JSON ``meta`` record to a pickle-free .npz."""
     from cogsim.store import atomic_write_bytes
 
-    arrays = {f"{n}/{k}": np.asarray(params[n][k], np.float32) for n in LAYER_NAMES for k in ("kernel", "bias")}
+    arrays = {
+        f"{n}/{k}": np.asarray(params[n][k], np.float32) for n in LAYER_NAMES for k in ("kernel", "bias")
+    }
     if np.dtype(dtype) != np.float32:
         low = {k: v.astype(dtype) for k, v in arrays.items()}
         if not all(np.all(np.isfinite(v)) for v in low.values()):
@@ -250,7 +272,9 @@ def normalize_activations(params: Mapping[str, Any], x: Float[Array, "b h w 3"])
       True
     """
     if any(float(jnp.max(jnp.abs(params[n]["bias"]))) > 0 for n in LAYER_NAMES):
-        raise CogsimError("normalize_activations: the backbone has biases; only bias-free networks can be rescaled")
+        raise CogsimError(
+            "normalize_activations: the backbone has biases; only bias-free networks can be rescaled"
+        )
     means = layer_means(params, x)
     out, prev = {}, None
     for name in LAYER_NAMES:
@@ -274,8 +298,9 @@ def preprocess(x: Float[Array, "... 3"], spec: Mapping[str, Any]) -> Float[Array
 
 # ----------------------------------------------------------------------------------------------- forward
 def _conv(x: Array, kernel: Array, bias: Array) -> Array:
-    y = lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), "SAME",
-                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = lax.conv_general_dilated(
+        x, kernel.astype(x.dtype), (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     return jax.nn.relu(y + bias.astype(x.dtype))
 
 
@@ -296,7 +321,9 @@ def _down(x: Array, times: int, window: int) -> Array:
     return x
 
 
-def search_features(params: Mapping[str, Any], x: Float[Array, "b s s 3"], geo: Geometry) -> tuple[Array, ...]:
+def search_features(
+    params: Mapping[str, Any], x: Float[Array, "b s s 3"], geo: Geometry
+) -> tuple[Array, ...]:
     """conv3_3, conv4_3 and conv5_3 of a (preprocessed) search crop, all at 1/16 of the input side.
 
     The main path is pooled after blocks 1-4 with the eccentricity-dependent plans (centred on the crop);
@@ -310,7 +337,9 @@ def search_features(params: Mapping[str, Any], x: Float[Array, "b s s 3"], geo: 
     return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
 
 
-def target_features(params: Mapping[str, Any], t: Float[Array, "b h h 3"], geo: Geometry) -> tuple[Array, ...]:
+def target_features(
+    params: Mapping[str, Any], t: Float[Array, "b h h 3"], geo: Geometry
+) -> tuple[Array, ...]:
     """conv3_3, conv4_3 and conv5_3 of a (preprocessed) target image, pooled to 1/32 of its side."""
     for b in (1, 2):
         t = _pool(_block(params, t, b), geo, b)
@@ -352,9 +381,9 @@ def gabor_bank(*, size: int = 7, wavelength: float = 4.0, n_orient: int = 4) -> 
       (7, 7, 1, 20)
     """
     r = (size - 1) / 2
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     sigma = wavelength / 2
-    env = np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2))
+    env = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
     filters = []
     for i in range(n_orient):
         th = np.pi * i / n_orient
@@ -362,7 +391,7 @@ def gabor_bank(*, size: int = 7, wavelength: float = 4.0, n_orient: int = 4) -> 
         even = env * np.cos(2 * np.pi * u / wavelength)
         odd = env * np.sin(2 * np.pi * u / wavelength)
         filters += [even - even.mean(), odd]
-    filters += [env * xx / sigma ** 2, env * yy / sigma ** 2]
+    filters += [env * xx / sigma**2, env * yy / sigma**2]
     bank = np.stack([f / np.abs(f).sum() for f in filters], -1)
     return np.concatenate([bank, -bank], -1)[:, :, None, :].astype(np.float32)
 
@@ -370,8 +399,9 @@ def gabor_bank(*, size: int = 7, wavelength: float = 4.0, n_orient: int = 4) -> 
 def _gabor(x: Array) -> Array:
     bank = jnp.asarray(gabor_bank())
     grey = jnp.mean(x, axis=-1, keepdims=True)
-    return jax.nn.relu(lax.conv_general_dilated(grey, bank, (1, 1), "SAME",
-                                                dimension_numbers=("NHWC", "HWIO", "NHWC")))
+    return jax.nn.relu(
+        lax.conv_general_dilated(grey, bank, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    )
 
 
 def gabor_features(x: Float[Array, "b s s 3"], geo: Geometry, *, target: bool = False) -> tuple[Array, ...]:

@@ -6,8 +6,8 @@ of generated 48 x 48 grey images, classifying which generator made each image:
 0. dead leaves: overlapping discs and rectangles (occlusion makes many T-junctions and almost no X-junctions;
    rectangles are axis-aligned 70 % of the time);
 1. 1/f noise whose amplitude spectrum carries more energy at cardinal orientations (``1 + 0.5 cos 4 theta``);
-2. shaded bumps and 3. shaded dents: spheres lit by a distant light (elevation 45 deg) whose azimuth depends on
-   the diet;
+2. shaded bumps and 3. shaded dents: spheres lit by a distant light (elevation 45 deg) whose azimuth
+   depends on the diet;
 4. straight and 5. curved contour fragments (straight ones near-cardinal half of the time), light or dark.
 
 The backbone is "contrast only": its first-layer kernels sum to zero and it has no biases (a projection after
@@ -49,11 +49,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
+from cogsim.models import eccnet_backbone as bb
 
 from cogsim import config as _config
 from cogsim import train
 from cogsim.errors import CogsimError
-from cogsim.models import eccnet_backbone as bb
 
 N_CLASSES = 6
 CLASS_NAMES = ("dead_leaves", "noise_1f", "bumps", "dents", "straight", "curved")
@@ -65,14 +65,17 @@ class DietConfig:
 
     diet: str = _config.field("normal", choices=("normal", "rot90", "isotropic"), doc="which diet")
     widths: tuple[int, int, int, int, int] = _config.field((8, 16, 32, 64, 64), low=1, doc="block widths")
-    image_size: int = _config.field(48, low=32, high=256, doc="side of the training images (px, a multiple of 16)")
+    image_size: int = _config.field(
+        48, low=32, high=256, doc="side of the training images (px, a multiple of 16)"
+    )
     batch_size: int = _config.field(16, low=1)
     steps: int = _config.field(400, low=0)
     lr: float = _config.field(3e-3, low=0.0)
     log_every: int = _config.field(50, low=1)
     light_jitter_deg: float = _config.field(20.0, low=0.0, doc="azimuth jitter of the light (normal diet)")
     contrast_only: bool = _config.field(
-        True, doc="zero-sum first-layer kernels and no biases, so that uniform fields give zero features")
+        True, doc="zero-sum first-layer kernels and no biases, so that uniform fields give zero features"
+    )
 
 
 # --------------------------------------------------------------------------------------------- renderers
@@ -104,7 +107,7 @@ def dead_leaves(key, n: int, n_shapes: int = 24):
     a = (size * aspect)[:, None, None]
     b = (size / aspect)[:, None, None]
     rect = (jnp.abs(u) < a / 2) & (jnp.abs(v) < b / 2)
-    disc = (dx ** 2 + dy ** 2) < (size[:, None, None] / 2) ** 2
+    disc = (dx**2 + dy**2) < (size[:, None, None] / 2) ** 2
     inside = jnp.where(is_rect[:, None, None], rect, disc)
     top = jnp.max(jnp.where(inside, jnp.arange(n_shapes)[:, None, None], -1), axis=0)
     bg = jax.random.uniform(jax.random.fold_in(key, 99))
@@ -117,7 +120,7 @@ def noise_1f(key, n: int, cardinal_gain: float = 0.5):
     white = jax.random.normal(k1, (n, n))
     fy = jnp.fft.fftfreq(n)[:, None]
     fx = jnp.fft.fftfreq(n)[None, :]
-    f = jnp.sqrt(fx ** 2 + fy ** 2)
+    f = jnp.sqrt(fx**2 + fy**2)
     theta = jnp.arctan2(fy, fx)
     amp = jnp.where(f > 0, 1.0 / jnp.maximum(f, 1.0 / n), 0.0) * (1 + cardinal_gain * jnp.cos(4 * theta))
     img = jnp.real(jnp.fft.ifft2(jnp.fft.fft2(white) * amp))
@@ -140,7 +143,7 @@ def shaded_spheres(key, n: int, *, dent: bool, azimuth: jax.Array, n_spheres: in
     sign = -1.0 if dent else 1.0
     ny = (yy[None] - cy) / r
     nx = (xx[None] - cx) / r
-    rho2 = ny ** 2 + nx ** 2
+    rho2 = ny**2 + nx**2
     nz = jnp.sqrt(jnp.clip(1 - rho2, 0.0, 1.0))
     shade = bg + contrast * (sign * (ny * ly + nx * lx) + nz * lz - 0.7071)
     inside = (rho2 < 1) & present
@@ -160,8 +163,12 @@ def contours(key, n: int, *, curved: bool, n_items: int = 5):
     cy, cx = u(0, 0.1 * n, 0.9 * n), u(1, 0.1 * n, 0.9 * n)
     half = u(2, 0.5, 1.6)
     cardinal = jax.random.bernoulli(k[3], 0.5, (n_items, 1, 1))
-    theta = jnp.where(cardinal, jax.random.randint(k[4], (n_items, 1, 1), 0, 2) * jnp.pi / 2
-                      + 0.1 * jax.random.normal(k[5], (n_items, 1, 1)), u(6, 0.0, jnp.pi))
+    theta = jnp.where(
+        cardinal,
+        jax.random.randint(k[4], (n_items, 1, 1), 0, 2) * jnp.pi / 2
+        + 0.1 * jax.random.normal(k[5], (n_items, 1, 1)),
+        u(6, 0.0, jnp.pi),
+    )
     length = u(7, 0.15 * n, 0.45 * n)
     c, s = jnp.cos(theta), jnp.sin(theta)
     if curved:
@@ -169,8 +176,9 @@ def contours(key, n: int, *, curved: bool, n_items: int = 5):
         ox, oy = cx - s * rad, cy + c * rad
         dang = jnp.arctan2(yy[None] - oy, xx[None] - ox) - jnp.arctan2(cy - oy, cx - ox)
         dang = jnp.mod(dang + jnp.pi, 2 * jnp.pi) - jnp.pi
-        d = jnp.where(jnp.abs(dang) < 0.5 * length / rad, jnp.abs(jnp.hypot(xx[None] - ox, yy[None] - oy) - rad),
-                      1e3)
+        d = jnp.where(
+            jnp.abs(dang) < 0.5 * length / rad, jnp.abs(jnp.hypot(xx[None] - ox, yy[None] - oy) - rad), 1e3
+        )
     else:
         dx, dy = xx[None] - cx, yy[None] - cy
         d = jnp.hypot(jnp.maximum(jnp.abs(c * dx + s * dy) - length / 2, 0.0), -s * dx + c * dy)
@@ -187,14 +195,16 @@ def diet_image(key, label, cfg: DietConfig):
     k_img, k_az = jax.random.split(key)
     jitter = jnp.deg2rad(cfg.light_jitter_deg) * jax.random.normal(k_az)
     azimuth = jax.random.uniform(k_az, maxval=2 * jnp.pi) if cfg.diet == "isotropic" else jitter
-    imgs = jnp.stack([
-        dead_leaves(k_img, n),
-        noise_1f(k_img, n),
-        shaded_spheres(k_img, n, dent=False, azimuth=azimuth),
-        shaded_spheres(k_img, n, dent=True, azimuth=azimuth),
-        contours(k_img, n, curved=False),
-        contours(k_img, n, curved=True),
-    ])
+    imgs = jnp.stack(
+        [
+            dead_leaves(k_img, n),
+            noise_1f(k_img, n),
+            shaded_spheres(k_img, n, dent=False, azimuth=azimuth),
+            shaded_spheres(k_img, n, dent=True, azimuth=azimuth),
+            contours(k_img, n, curved=False),
+            contours(k_img, n, curved=True),
+        ]
+    )
     img = imgs[label]
     if cfg.diet == "rot90":
         img = jnp.rot90(img, 1)
@@ -233,12 +243,16 @@ def contrast_only(backbone: dict) -> dict:
     """
     out = {n: {"kernel": v["kernel"], "bias": jnp.zeros_like(v["bias"])} for n, v in backbone.items()}
     k = out["block1_conv1"]["kernel"]
-    out["block1_conv1"] = {"kernel": k - jnp.mean(k, axis=(0, 1, 2), keepdims=True),
-                           "bias": out["block1_conv1"]["bias"]}
+    out["block1_conv1"] = {
+        "kernel": k - jnp.mean(k, axis=(0, 1, 2), keepdims=True),
+        "bias": out["block1_conv1"]["bias"],
+    }
     return out
 
 
-def train_backbone(cfg: DietConfig, *, key: jax.Array, checkpoint_dir=None, progress=None) -> train.TrainResult:
+def train_backbone(
+    cfg: DietConfig, *, key: jax.Array, checkpoint_dir=None, progress=None
+) -> train.TrainResult:
     """Trains a VGG16-layout backbone (plus a linear head) to tell the diet's six generators apart.
 
     Args:
@@ -267,12 +281,16 @@ def train_backbone(cfg: DietConfig, *, key: jax.Array, checkpoint_dir=None, prog
         def project(params, step, key):
             return {**params, "backbone": contrast_only(params["backbone"])}
 
-    head = {"w": 0.01 * jax.random.normal(jax.random.fold_in(k_init, 1), (cfg.widths[-1], N_CLASSES)),
-            "b": jnp.zeros((N_CLASSES,))}
+    head = {
+        "w": 0.01 * jax.random.normal(jax.random.fold_in(k_init, 1), (cfg.widths[-1], N_CLASSES)),
+        "b": jnp.zeros((N_CLASSES,)),
+    }
     opt = optax.adam(optax.cosine_decay_schedule(cfg.lr, max(cfg.steps, 1), alpha=0.1))
     # A Python loop over one jitted step: XLA:CPU runs convolution weight-gradients about ten times slower
     # inside a scanned loop (as cogsim.train.fit uses), so the scan of train.run_steps is avoided here.
-    update = jax.jit(train.make_update(_loss, opt, batch_fn=lambda k, step: diet_batch(k, cfg), post_update=project))
+    update = jax.jit(
+        train.make_update(_loss, opt, batch_fn=lambda k, step: diet_batch(k, cfg), post_update=project)
+    )
     state = train.init({"backbone": backbone, "head": head}, opt)
     history: list[dict] = []
     if checkpoint_dir is not None:
@@ -300,6 +318,39 @@ def train_backbone(cfg: DietConfig, *, key: jax.Array, checkpoint_dir=None, prog
     return train.TrainResult(state.params, state, pd.DataFrame(history))
 
 
+def calibrate(backbone: dict, cfg: DietConfig, *, key: jax.Array, n_batches: int = 4) -> dict:
+    """Gatys-style normalisation of a trained contrast-only backbone: every channel's mean activation over
+    ``n_batches`` fresh diet batches (``fold_in(key, i)``) becomes 1 (see
+    :func:`eccnet_backbone.normalize_activations`)."""
+    x = jnp.concatenate([diet_batch(jax.random.fold_in(key, i), cfg)[0] for i in range(n_batches)])
+    return bb.normalize_activations(backbone, bb.preprocess(x, bb.UNIT_PREPROCESS))
+
+
+def export(
+    backbone: dict, cfg: DietConfig, out, *, seed: int, history=None, seconds: float | None = None
+) -> Path:
+    """Calibrates (when contrast-only) and writes the backbone with its provenance ``meta`` record."""
+    key = jax.random.key(seed)
+    if cfg.contrast_only:
+        backbone = calibrate(backbone, cfg, key=jax.random.fold_in(key, 2))
+    last = history.iloc[-1].to_dict() if history is not None and len(history) else {}
+    if not np.all(np.isfinite([v for v in last.values()])):
+        raise CogsimError(f"training diverged: {last}")
+    meta = {
+        "preprocess": bb.UNIT_PREPROCESS,
+        "diet": cfg.diet,
+        "seed": seed,
+        "config": _config.to_dict(cfg),
+        "final": last,
+        "train_seconds": seconds,
+        "normalized": bool(cfg.contrast_only),
+        "command": f"python -m cogsim.models.eccnet_diet --diet {cfg.diet} --seed {seed} --steps {cfg.steps}",
+    }
+    out = Path(out)
+    bb.save_npz(out, backbone, meta=meta)
+    return out
+
+
 def main(argv=None) -> int:
     """``python -m cogsim.models.eccnet_diet --diet normal --seed 0 [--steps N] [--out FILE]``."""
     p = argparse.ArgumentParser(description="Train an eccNET backbone on a developmental diet.")
@@ -312,15 +363,15 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else bb.weights_dir() / f"diet_{args.diet}.npz"
     t0 = time.time()
     res = train_backbone(cfg, key=jax.random.key(args.seed))
-    last = res.history.iloc[-1].to_dict() if len(res.history) else {}
-    meta = {"preprocess": bb.UNIT_PREPROCESS, "diet": cfg.diet, "seed": args.seed, "config": _config.to_dict(cfg),
-            "final": last, "train_seconds": round(time.time() - t0, 1),
-            "command": f"python -m cogsim.models.eccnet_diet --diet {args.diet} --seed {args.seed} "
-                       f"--steps {args.steps}"}
-    if not np.all(np.isfinite([v for v in last.values()])):
-        raise CogsimError(f"training diverged: {last}")
-    bb.save_npz(out, res.params["backbone"], meta=meta)
-    print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB); final {last}")
+    out = export(
+        res.params["backbone"],
+        cfg,
+        out,
+        seed=args.seed,
+        history=res.history,
+        seconds=round(time.time() - t0, 1),
+    )
+    print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB); final {res.history.iloc[-1].to_dict()}")
     return 0
 
 

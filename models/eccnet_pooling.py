@@ -8,9 +8,9 @@ window of a ring whose outer radius is ``ecc`` output pixels is::
 
     window = rf_min + round(slope * (2 * ecc - fovea * deg2px))
 
-where ``deg2px`` is the number of input pixels per degree at that stage (30, 15, 8, 4, 2 for the five VGG blocks
-of a 30 px/deg display) and ``slope`` the block's eccentricity slope (0, 0, 0.07, 0.16, 0.32). Averages follow
-TensorFlow's 'same' padding: padded cells are left out of the count.
+where ``deg2px`` is the number of input pixels per degree at that stage (30, 15, 8, 4, 2 for the five VGG
+blocks of a 30 px/deg display) and ``slope`` the block's eccentricity slope (0, 0, 0.07, 0.16, 0.32).
+Averages follow TensorFlow's 'same' padding: padded cells are left out of the count.
 
 The geometry is static (NumPy), computed once per input size; the pooling itself is JAX.
 
@@ -35,7 +35,7 @@ from cogsim.errors import CogsimError
 
 @dataclasses.dataclass(frozen=True)
 class Ring:
-    """One ring of the pooling plan, in output pixels: ``inner <= distance < outer`` pooled with ``window``."""
+    """One ring of the plan (output pixels): ``inner <= distance < outer`` is pooled with ``window``."""
 
     inner: float
     outer: float
@@ -96,9 +96,13 @@ def ring_windows(
     rings = [Ring(0.0, float(ecc), int(rf_min))]
     ecc += step
     while ecc < half:
-        rings.append(Ring(float(ecc - step), float(ecc), int(rf_min + round(slope * (2 * ecc - fovea * deg2px)))))
+        rings.append(
+            Ring(float(ecc - step), float(ecc), int(rf_min + round(slope * (2 * ecc - fovea * deg2px))))
+        )
         ecc += step
-    rings.append(Ring(float(ecc - step), float("inf"), int(rf_min + round(slope * (2 * ecc - fovea * deg2px)))))
+    rings.append(
+        Ring(float(ecc - step), float("inf"), int(rf_min + round(slope * (2 * ecc - fovea * deg2px))))
+    )
     return tuple(rings)
 
 
@@ -138,8 +142,13 @@ def uniform_plan(in_size: int, *, window: int = 2, stride: int = 2) -> PoolingPl
       4
     """
     out = -(-in_size // stride)
-    return PoolingPlan(int(in_size), int(out), int(stride), (Ring(0.0, float("inf"), int(window)),),
-                       np.zeros((out, out), np.int32))
+    return PoolingPlan(
+        int(in_size),
+        int(out),
+        int(stride),
+        (Ring(0.0, float("inf"), int(window)),),
+        np.zeros((out, out), np.int32),
+    )
 
 
 def _same_padding(n: int, out: int, k: int, stride: int) -> tuple[int, int]:
@@ -172,8 +181,12 @@ def ecc_avg_pool(x: Float[Array, "batch h w c"], plan: PoolingPlan) -> Float[Arr
     win_map = plan.windows
     for k in windows:
         lo, hi = _same_padding(n, out, k, s)
-        rows = lax.reduce_window(x, 0.0, lax.add, (1, k, 1, 1), (1, s, 1, 1), ((0, 0), (lo, hi), (0, 0), (0, 0)))
-        both = lax.reduce_window(rows, 0.0, lax.add, (1, 1, k, 1), (1, 1, s, 1), ((0, 0), (0, 0), (lo, hi), (0, 0)))
+        rows = lax.reduce_window(
+            x, 0.0, lax.add, (1, k, 1, 1), (1, s, 1, 1), ((0, 0), (lo, hi), (0, 0), (0, 0))
+        )
+        both = lax.reduce_window(
+            rows, 0.0, lax.add, (1, 1, k, 1), (1, 1, s, 1), ((0, 0), (0, 0), (lo, hi), (0, 0))
+        )
         cnt = _count(n, out, k, s)
         pooled = both / jnp.asarray(cnt[:, None] * cnt[None, :])[None, :, :, None]
         if len(windows) == 1:

@@ -3,14 +3,14 @@
 Geometry follows the published generators, expressed in degrees and rendered at any pixels-per-degree
 (30 px/deg reproduces the published pixel sizes):
 
-| Exp | items | display | grid | item box | background |
+| Exp | items (deg) | display | grid | item box | background |
 |---|---|---|---|---|---|
-| 1 curvature | arc (r 1 deg, 1.3 rad, 1/6 deg thick) vs line (1.2 x 0.2 deg), 4 orientations | 11.3 deg | 6x6 | 1.6 deg | 0 |
-| 2 lighting | disc 1.04 deg with a 16-step luminance ramp (0..255) | 6.6 deg | 4x4 | 1.04 deg | 27 |
-| 3 intersection | cross vs non-cross (5.5 deg figures, 0.55 deg strokes), 4 variants | 20.5 deg | 3x3 | 5.9 deg | 255 |
-| 4 T vs L | T vs L, 4 variants each | 20.5 deg | 3x3 | 5.9 deg | 255 |
-| 5 orientation | bars 2 x 0.3 deg at 0 and 20 deg | 11.3 deg | 4x4 | 2.3 deg | 255 |
-| 6 orientation | the same targets among -80..80 deg and the other target | 11.3 deg | 4x4 | 2.3 deg | 255 |
+| 1 curvature | arc (r 1, 1.3 rad, 1/6 thick) vs line (1.2 x 0.2), 4 orientations | 11.3 | 6x6 | 1.6 | 0 |
+| 2 lighting | disc 1.04 deg with a 16-step luminance ramp (0..255) | 6.6 | 4x4 | 1.04 | 27 |
+| 3 intersection | cross vs non-cross (5.5, strokes 0.55), 4 variants | 20.5 | 3x3 | 5.9 | 255 |
+| 4 T vs L | T vs L, 4 variants each | 20.5 | 3x3 | 5.9 | 255 |
+| 5 orientation | bars 2 x 0.3 at 0 and 20 deg | 11.3 | 4x4 | 2.3 | 255 |
+| 6 orientation | the same targets among -80..80 deg and the other target | 11.3 | 4x4 | 2.3 | 255 |
 
 Each item is placed in a random grid cell with a random offset of up to ``cell - item`` (minus one) pixels;
 the target's cell is the ground-truth region. Rotated items (arcs, lines, bars) are rendered analytically
@@ -65,17 +65,69 @@ class Experiment:
 
 
 EXPERIMENTS: dict[int, Experiment] = {
-    1: Experiment(1, "Curvature", ("curve_in_lines", "line_in_curves"), (8, 16, 32), 30, 11.3, 6, 1.6, 0,
-                  ((3, 1), (5, 3))),
-    2: Experiment(2, "Lighting direction", ("top_down", "left_right"), (1, 6, 12), 30, 6.6, 4, 1.04, 27,
-                  ((3, 0), (5, 1))),
-    3: Experiment(3, "Intersection: cross vs non-cross", ("non_cross", "cross"), (3, 6, 9), 36, 20.5, 3, 5.9,
-                  255, ((5, 3), (7, 5))),
-    4: Experiment(4, "Intersection: T vs L", ("Ts", "Ls"), (3, 6, 9), 36, 20.5, 3, 5.9, 255, ((5, 3), (7, 5))),
-    5: Experiment(5, "Orientation, homogeneous", ("homo_t20", "homo_t0"), (1, 4, 8, 12), 30, 11.3, 4, 2.3, 255,
-                  ((3, 1), (5, 3))),
-    6: Experiment(6, "Orientation, heterogeneous", ("hetero_t0", "hetero_t20"), (1, 4, 8, 12), 30, 11.3, 4,
-                  2.3, 255, ((3, 1), (5, 3))),
+    1: Experiment(
+        1,
+        "Curvature",
+        ("curve_in_lines", "line_in_curves"),
+        (8, 16, 32),
+        30,
+        11.3,
+        6,
+        1.6,
+        0,
+        ((3, 1), (5, 3)),
+    ),
+    2: Experiment(
+        2,
+        "Lighting direction",
+        ("top_down", "left_right"),
+        (1, 6, 12),
+        30,
+        6.6,
+        4,
+        1.04,
+        27,
+        ((3, 0), (5, 1)),
+    ),
+    3: Experiment(
+        3,
+        "Intersection: cross vs non-cross",
+        ("non_cross", "cross"),
+        (3, 6, 9),
+        36,
+        20.5,
+        3,
+        5.9,
+        255,
+        ((5, 3), (7, 5)),
+    ),
+    4: Experiment(
+        4, "Intersection: T vs L", ("Ts", "Ls"), (3, 6, 9), 36, 20.5, 3, 5.9, 255, ((5, 3), (7, 5))
+    ),
+    5: Experiment(
+        5,
+        "Orientation, homogeneous",
+        ("homo_t20", "homo_t0"),
+        (1, 4, 8, 12),
+        30,
+        11.3,
+        4,
+        2.3,
+        255,
+        ((3, 1), (5, 3)),
+    ),
+    6: Experiment(
+        6,
+        "Orientation, heterogeneous",
+        ("hetero_t0", "hetero_t20"),
+        (1, 4, 8, 12),
+        30,
+        11.3,
+        4,
+        2.3,
+        255,
+        ((3, 1), (5, 3)),
+    ),
 }
 
 
@@ -125,10 +177,10 @@ def layout(exp: Experiment, ppd: float) -> Layout:
     if cell < 2 or item < 2:
         raise CogsimError(f"layout: ppd={ppd} is too small for experiment {exp.number} (cell {cell} px)")
     cell_map = np.full((d, d), -1, np.int32)
-    rects = np.zeros((exp.grid ** 2, 4), np.int32)
-    for i in range(exp.grid ** 2):
+    rects = np.zeros((exp.grid**2, 4), np.int32)
+    for i in range(exp.grid**2):
         y0, x0 = (i // exp.grid) * cell, (i % exp.grid) * cell
-        cell_map[y0:y0 + cell, x0:x0 + cell] = i
+        cell_map[y0 : y0 + cell, x0 : x0 + cell] = i
         rects[i] = (y0, x0, y0 + cell, x0 + cell)
     return Layout(d, cell, exp.grid, item, max(jitter, 1), exp.background, cell_map, rects)
 
@@ -158,8 +210,10 @@ def curvature_items(ppd: float) -> dict[str, list[np.ndarray]]:
     r, seg, thick = 1.0 * ppd, 1.3, max(int(ppd / 6), 1)
     cx = int(1.6 * ppd / 2)
     cy = int((1.6 - (math.cos(seg / 2) + 1)) * ppd / 2)
-    a0, a1 = math.radians(int((0.25 - seg / (4 * math.pi)) * 360)), math.radians(int((0.25 + seg / (4 * math.pi))
-                                                                                      * 360))
+    a0, a1 = (
+        math.radians(int((0.25 - seg / (4 * math.pi)) * 360)),
+        math.radians(int((0.25 + seg / (4 * math.pi)) * 360)),
+    )
     ends = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in (a0, a1)]
 
     def arc(x, y):
@@ -178,8 +232,10 @@ def curvature_items(ppd: float) -> dict[str, list[np.ndarray]]:
         return (y >= r0) & (y < r1) & (x >= c0) & (x < c1)
 
     angles = (-45, -90, -135, 180)
-    return {"curve": [_paint(_supersample(arc, size, a), 255, 0) for a in angles],
-            "line": [_paint(_supersample(line, size, a), 255, 0) for a in angles]}
+    return {
+        "curve": [_paint(_supersample(arc, size, a), 255, 0) for a in angles],
+        "line": [_paint(_supersample(line, size, a), 255, 0) for a in angles],
+    }
 
 
 def lighting_items(ppd: float) -> dict[str, np.ndarray]:
@@ -193,10 +249,14 @@ def lighting_items(ppd: float) -> dict[str, np.ndarray]:
         ramp[i:, :] = levels[min(i // step, 15)]
     c = int(size / 2)
     yy, xx = np.mgrid[0:size, 0:size]
-    disc = (yy - c) ** 2 + (xx - c) ** 2 < c ** 2
+    disc = (yy - c) ** 2 + (xx - c) ** 2 < c**2
     base = np.where(disc, ramp, back).astype(np.uint8)
-    return {"bottom_lit": base, "top_lit": base[::-1].copy(), "right_lit": base.T.copy(),
-            "left_lit": base.T[:, ::-1].copy()}
+    return {
+        "bottom_lit": base,
+        "top_lit": base[::-1].copy(),
+        "right_lit": base.T.copy(),
+        "left_lit": base.T[:, ::-1].copy(),
+    }
 
 
 def _variants(fig: np.ndarray) -> list[np.ndarray]:
@@ -214,7 +274,7 @@ def intersection_items(ppd: float) -> dict[str, list[np.ndarray]]:
 
     def frame(fig):
         out = np.full((box, box), 255, np.uint8)
-        out[off:off + n, off:off + n] = fig
+        out[off : off + n, off : off + n] = fig
         return out
 
     def blank():
@@ -223,14 +283,14 @@ def intersection_items(ppd: float) -> dict[str, list[np.ndarray]]:
     vs, ve = int((lw - wt) * ppd / 2), int((lw + wt) * ppd / 2)
     cross = blank()
     cross[:, vs:ve] = 0
-    cross[int(3 * wt * ppd):int(4 * wt * ppd), :] = 0
+    cross[int(3 * wt * ppd) : int(4 * wt * ppd), :] = 0
     non = blank()
     non[:, vs:ve] = 0
-    non[int(3 * wt * ppd):int(4 * wt * ppd), :int(lw * ppd / 2)] = 0
-    non[int(6 * wt * ppd):int(7 * wt * ppd), int(lw * ppd / 2):] = 0
+    non[int(3 * wt * ppd) : int(4 * wt * ppd), : int(lw * ppd / 2)] = 0
+    non[int(6 * wt * ppd) : int(7 * wt * ppd), int(lw * ppd / 2) :] = 0
     ell = blank()
     ell[:, :s] = 0
-    ell[int((lh - wt) * ppd):int(lh * ppd), :] = 0
+    ell[int((lh - wt) * ppd) : int(lh * ppd), :] = 0
     tee = blank()
     tee[:, vs:ve] = 0
     tee[:s, :] = 0
@@ -283,13 +343,19 @@ class Trials:
     def select(self, idx) -> Trials:
         """A subset of the trials (same layout)."""
         idx = np.asarray(idx)
-        return dataclasses.replace(self, images=self.images[idx], targets=self.targets[idx],
-                                   target_cell=self.target_cell[idx], set_size=self.set_size[idx],
-                                   condition=self.condition[idx], item_cells=self.item_cells[idx])
+        return dataclasses.replace(
+            self,
+            images=self.images[idx],
+            targets=self.targets[idx],
+            target_cell=self.target_cell[idx],
+            set_size=self.set_size[idx],
+            condition=self.condition[idx],
+            item_cells=self.item_cells[idx],
+        )
 
 
 def _stimuli(exp: Experiment, condition: str, ppd: float):
-    """``(target_images, distractor_images, assignment)`` where assignment is 'cycle', 'random' or 'hetero'."""
+    """``(target_images, distractor_images, assignment)``; assignment is 'cycle', 'random' or 'hetero'."""
     if exp.number == 1:
         it = curvature_items(ppd)
         tgt, dis = ("curve", "line") if condition == "curve_in_lines" else ("line", "curve")
@@ -301,8 +367,12 @@ def _stimuli(exp: Experiment, condition: str, ppd: float):
         return [it["left_lit"]], [it["right_lit"]], "random"
     if exp.number in (3, 4):
         it = intersection_items(ppd)
-        pairs = {"cross": ("cross", "non_cross"), "non_cross": ("non_cross", "cross"), "Ls": ("L", "T"),
-                 "Ts": ("T", "L")}
+        pairs = {
+            "cross": ("cross", "non_cross"),
+            "non_cross": ("non_cross", "cross"),
+            "Ls": ("L", "T"),
+            "Ts": ("T", "L"),
+        }
         tgt, dis = pairs[condition]
         return it[tgt], it[dis], "random"
     t0, t20 = bar_item(ppd, 0), bar_item(ppd, -20)
@@ -323,7 +393,9 @@ def _display(exp, lay, rng, n_items, targets, distractors, mode):
     if mode == "hetero":
         k = len(distractors)
         if n_items - 1 > k:
-            ids = np.concatenate([rng.choice(k, k, replace=False), rng.choice(k, n_items - 1 - k, replace=False)])
+            ids = np.concatenate(
+                [rng.choice(k, k, replace=False), rng.choice(k, n_items - 1 - k, replace=False)]
+            )
         else:
             ids = rng.choice(k, n_items - 1, replace=False)
         ids = ids[rng.permutation(len(ids))]
@@ -344,7 +416,7 @@ def _display(exp, lay, rng, n_items, targets, distractors, mode):
             item = distractors[int(rng.integers(len(distractors)))]
         h = min(item.shape[0], lay.display - y)
         w = min(item.shape[1], lay.display - x)
-        img[y:y + h, x:x + w] = item[:h, :w]
+        img[y : y + h, x : x + w] = item[:h, :w]
     return img, target_img, int(cells[t_pos]), cells
 
 
@@ -378,11 +450,14 @@ def make_trials(
     lay = layout(exp, ppd)
     for c in conditions:
         if c not in exp.conditions:
-            raise CogsimError(f"make_trials: experiment {exp.number} has conditions {exp.conditions}; got {c!r}")
+            raise CogsimError(
+                f"make_trials: experiment {exp.number} has conditions {exp.conditions}; got {c!r}"
+            )
     for s in set_sizes:
         if not 1 <= s <= lay.n_cells:
-            raise CogsimError(f"make_trials: set size {s} must be in [1, {lay.n_cells}] for experiment "
-                              f"{exp.number}")
+            raise CogsimError(
+                f"make_trials: set size {s} must be in [1, {lay.n_cells}] for experiment {exp.number}"
+            )
     if n_trials < 1:
         raise CogsimError(f"make_trials: n_trials must be >= 1; got {n_trials}")
     imgs, tgts, tcell, ss, cond, occ = [], [], [], [], [], []
@@ -395,7 +470,7 @@ def make_trials(
             for _ in range(n_trials):
                 img, t_img, cell, cells = _display(exp, lay, rng, s, targets, distractors, mode)
                 box = np.full((lay.item, lay.item), lay.background, np.uint8)
-                box[:t_img.shape[0], :t_img.shape[1]] = t_img[:lay.item, :lay.item]
+                box[: t_img.shape[0], : t_img.shape[1]] = t_img[: lay.item, : lay.item]
                 mask = np.zeros(lay.n_cells, bool)
                 mask[cells] = True
                 imgs.append(img)
@@ -404,5 +479,14 @@ def make_trials(
                 ss.append(s)
                 cond.append(c)
                 occ.append(mask)
-    return Trials(exp, lay, float(ppd), np.stack(imgs), np.stack(tgts), np.asarray(tcell, np.int32),
-                  np.asarray(ss, np.int32), np.asarray(cond), np.stack(occ))
+    return Trials(
+        exp,
+        lay,
+        float(ppd),
+        np.stack(imgs),
+        np.stack(tgts),
+        np.asarray(tcell, np.int32),
+        np.asarray(ss, np.int32),
+        np.asarray(cond),
+        np.stack(occ),
+    )

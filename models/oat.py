@@ -90,10 +90,14 @@ class OATConfig:
     pointer_heads: int = cfglib.field(2, low=1, high=16, doc="pointer (cross-attention) heads")
     pointer_dk: int = cfglib.field(512, low=1, high=65536, doc="pointer score scale sqrt(pointer_dk)")
     appearance: str = cfglib.field("embedding", choices=APPEARANCES, doc="appearance encoder")
-    n_appearance: int = cfglib.field(8, low=1, high=100_000, doc="embedding: number of appearance ids (0 = blank)")
+    n_appearance: int = cfglib.field(
+        8, low=1, high=100_000, doc="embedding: number of appearance ids (0 = blank)"
+    )
     crop_height: int = cfglib.field(150, low=4, high=4096, doc="cnn: crop height in pixels")
     crop_width: int = cfglib.field(93, low=4, high=4096, doc="cnn: crop width in pixels")
-    cnn_pool: tuple[int, int] = cfglib.field((5, 3), low=1, high=64, doc="cnn: max-pool sizes of the two stages")
+    cnn_pool: tuple[int, int] = cfglib.field(
+        (5, 3), low=1, high=64, doc="cnn: max-pool sizes of the two stages"
+    )
     pe_sigma: float = cfglib.field(2.0, low=0.1, high=100.0, doc="positional code: Gaussian width (cells)")
     pe_steps: int = cfglib.field(10_000, low=1, high=1_000_000, doc="positional code: Adam steps")
     pe_lr: float = cfglib.field(0.01, low=1e-6, high=10.0, doc="positional code: Adam learning rate")
@@ -101,15 +105,20 @@ class OATConfig:
 
     def __post_validate__(self):
         if self.d_model % 2:
-            raise cfglib.ConfigError("d_model", self.d_model, "an even number (half appearance, half position)")
+            raise cfglib.ConfigError(
+                "d_model", self.d_model, "an even number (half appearance, half position)"
+            )
         if self.d_model % self.n_heads:
             raise cfglib.ConfigError("n_heads", self.n_heads, f"a divisor of d_model={self.d_model}")
         if self.appearance == "cnn":
             h1 = (self.crop_height - 4) // self.cnn_pool[0]
             w1 = (self.crop_width - 4) // self.cnn_pool[0]
             if (h1 - 2) // self.cnn_pool[1] < 1 or (w1 - 2) // self.cnn_pool[1] < 1:
-                raise cfglib.ConfigError("crop_height", (self.crop_height, self.crop_width),
-                                         f"crops large enough for the CNN with pools {self.cnn_pool}")
+                raise cfglib.ConfigError(
+                    "crop_height",
+                    (self.crop_height, self.crop_width),
+                    f"crops large enough for the CNN with pools {self.cnn_pool}",
+                )
 
     @property
     def d_position(self) -> int:
@@ -161,8 +170,9 @@ def _learn_table(n: int, dim: int, sigma: float, steps: int, lr: float, seed: in
     return np.asarray(w)
 
 
-def learn_positional_table(n_positions: int, dim: int, *, sigma: float = 2.0, steps: int = 10_000,
-                           lr: float = 0.01, seed: int = 0) -> np.ndarray:
+def learn_positional_table(
+    n_positions: int, dim: int, *, sigma: float = 2.0, steps: int = 10_000, lr: float = 0.01, seed: int = 0
+) -> np.ndarray:
     """Learns the ``n_positions x dim`` table whose row cosines follow a Gaussian of the index distance.
 
     The loss, as in the published ``positionalEncodingLearned.py``: the squared error between the cosine
@@ -214,8 +224,9 @@ class Displays(NamedTuple):
         return Displays(self.rows[idx], self.cols[idx], self.target[idx], app)
 
 
-def grid_displays(targets: Int[np.ndarray, " batch"], *, n_rows: int, n_cols: int,
-                  appearance: Any = None) -> Displays:
+def grid_displays(
+    targets: Int[np.ndarray, " batch"], *, n_rows: int, n_cols: int, appearance: Any = None
+) -> Displays:
     """Displays with one object per cell of an ``n_rows x n_cols`` grid (row-major object indices).
 
     Example:
@@ -226,7 +237,9 @@ def grid_displays(targets: Int[np.ndarray, " batch"], *, n_rows: int, n_cols: in
     t = np.asarray(targets, np.int32).reshape(-1)
     n = n_rows * n_cols
     if np.any((t < 0) | (t >= n)):
-        raise CogsimError(f"grid_displays: targets must be in 0..{n - 1}; got {t[(t < 0) | (t >= n)][:5].tolist()}")
+        raise CogsimError(
+            f"grid_displays: targets must be in 0..{n - 1}; got {t[(t < 0) | (t >= n)][:5].tolist()}"
+        )
     idx = np.arange(n, dtype=np.int32)
     rows = np.broadcast_to(idx // n_cols, (len(t), n)).copy()
     cols = np.broadcast_to(idx % n_cols, (len(t), n)).copy()
@@ -235,8 +248,9 @@ def grid_displays(targets: Int[np.ndarray, " batch"], *, n_rows: int, n_cols: in
 
 def _as_jax(d: Displays) -> Displays:
     app = None if d.appearance is None else jnp.asarray(d.appearance)
-    return Displays(jnp.asarray(d.rows, jnp.int32), jnp.asarray(d.cols, jnp.int32),
-                    jnp.asarray(d.target, jnp.int32), app)
+    return Displays(
+        jnp.asarray(d.rows, jnp.int32), jnp.asarray(d.cols, jnp.int32), jnp.asarray(d.target, jnp.int32), app
+    )
 
 
 # ------------------------------------------------------------------------------------------------ layers
@@ -285,7 +299,8 @@ def _max_pool(x, p: int):
 
 
 class CropCNN(nnx.Module):
-    """The published appearance CNN: conv 3->16 5x5, ReLU, max-pool; conv 16->32 3x3, ReLU, max-pool; linear."""
+    """The published appearance CNN: conv 3->16 5x5, ReLU, max-pool; conv 16->32 3x3, ReLU, max-pool;
+    linear."""
 
     def __init__(self, height: int, width: int, pools: tuple[int, int], d_out: int, *, rngs: nnx.Rngs):
         self.pools = tuple(pools)
@@ -358,8 +373,9 @@ class _DecoderLayer(nnx.Module):
 
     def __call__(self, x, mem_kv, *, rate, keys, name):
         k, v = self.self_attn.kv(x)
-        x = self.n1(x + _dropout(self.self_attn.attend(x, k, v, is_causal=True, name=f"{name}.self"), rate,
-                                 keys()))
+        x = self.n1(
+            x + _dropout(self.self_attn.attend(x, k, v, is_causal=True, name=f"{name}.self"), rate, keys())
+        )
         return self._rest(x, mem_kv, rate=rate, keys=keys, name=name)
 
     def step(self, x, cache_k, cache_v, t, mem_kv, *, name):
@@ -428,8 +444,13 @@ class OAT(nnx.Module):
         self.config = c
         rngs = nnx.Rngs(params=key)
         d_app = c.d_model // 2
-        self.table = PositionTable(jnp.asarray(learn_positional_table(
-            c.pe_rows, c.pe_dim, sigma=c.pe_sigma, steps=c.pe_steps, lr=c.pe_lr, seed=c.pe_seed)))
+        self.table = PositionTable(
+            jnp.asarray(
+                learn_positional_table(
+                    c.pe_rows, c.pe_dim, sigma=c.pe_sigma, steps=c.pe_steps, lr=c.pe_lr, seed=c.pe_seed
+                )
+            )
+        )
         if c.appearance == "cnn":
             self.cnn = CropCNN(c.crop_height, c.crop_width, c.cnn_pool, d_app, rngs=rngs)
         elif c.appearance == "embedding":
@@ -461,7 +482,7 @@ class OAT(nnx.Module):
         return zeros, jnp.zeros((c.d_model // 2,), jnp.float32)
 
     def _decoder_tokens(self, app, blank, d: Displays, seq, offset=0):
-        """Embeds decoder input tokens ``seq`` ``[B, T]`` (object ids or BOS) at positions offset..offset+T-1."""
+        """Embeds decoder input tokens ``seq`` ``[B, T]`` (object ids or BOS) at positions from ``offset``."""
         c = self.config
         n = d.rows.shape[1]
         is_obj = seq < n
@@ -485,9 +506,11 @@ class OAT(nnx.Module):
         zeros = jnp.zeros_like(d.rows, dtype=bool)
         obj = jnp.concatenate([app, self.position_code(d.rows, d.cols, zeros)], axis=-1)
         t_app = jnp.take_along_axis(app, d.target[:, None, None], axis=1)
-        t_pos = self.position_code(jnp.take_along_axis(d.rows, d.target[:, None], axis=1),
-                                   jnp.take_along_axis(d.cols, d.target[:, None], axis=1),
-                                   jnp.ones((d.rows.shape[0], 1), bool))
+        t_pos = self.position_code(
+            jnp.take_along_axis(d.rows, d.target[:, None], axis=1),
+            jnp.take_along_axis(d.cols, d.target[:, None], axis=1),
+            jnp.ones((d.rows.shape[0], 1), bool),
+        )
         x = jnp.concatenate([obj, jnp.concatenate([t_app, t_pos], axis=-1)], axis=1)
         for i, layer in enumerate(self.encoder):
             x = layer(x, rate=self.config.dropout, keys=keys, name=f"oat.encoder.{i}")
@@ -580,7 +603,9 @@ def teacher_forced_logits(model: OAT, displays: Displays, seq_in: Int[Array, "ba
     return _logits_jit(graphdef, state, _as_jax(displays), jnp.asarray(seq_in, jnp.int32))
 
 
-def teacher_forced_loss(model: OAT, displays: Displays, seqs: Int[Array, "batch L"]) -> tuple[jax.Array, dict]:
+def teacher_forced_loss(
+    model: OAT, displays: Displays, seqs: Int[Array, "batch L"]
+) -> tuple[jax.Array, dict]:
     """Jitted :func:`sequence_loss` without dropout: ``(mean NLL, {"accuracy": ...})``."""
     graphdef, state = nnx.split(model)
     return _loss_jit(graphdef, state, _as_jax(displays), jnp.asarray(seqs, jnp.int32))
@@ -597,11 +622,15 @@ def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
     mem_kv = [layer.cross.kv(memory) for layer in model.decoder]
     enc_proj = model.pointer.project(memory)
     hd = c.d_model // c.n_heads
-    cache = [(jnp.zeros((b, max_len, c.n_heads, hd)), jnp.zeros((b, max_len, c.n_heads, hd)))
-             for _ in model.decoder]
+    cache = [
+        (jnp.zeros((b, max_len, c.n_heads, hd)), jnp.zeros((b, max_len, c.n_heads, hd)))
+        for _ in model.decoder
+    ]
     seq = jnp.full((b, max_len + 1), sp["pad"], jnp.int32).at[:, 0].set(sp["bos"])
     done = jnp.zeros((b,), bool)
-    row_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))  # draws independent of batch size
+    row_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(
+        jnp.arange(b)
+    )  # draws independent of batch size
 
     def cond(carry):
         t, _, _, done = carry
@@ -672,8 +701,9 @@ def greedy(model: OAT, displays: Displays, *, max_len: int) -> list[list[int]]:
     return tokens_to_scanpaths(np.asarray(toks)[:b], d.rows.shape[1])
 
 
-def sample(model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, max_len: int,
-           batched: bool = True) -> list[list[list[int]]]:
+def sample(
+    model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, max_len: int, batched: bool = True
+) -> list[list[list[int]]]:
     """``n_samples`` sampled scanpaths per display: ``out[display][sample]`` (lists of object indices).
 
     Args:
@@ -695,8 +725,12 @@ def sample(model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, ma
     if batched:
         toks = np.asarray(_sample_vmap(graphdef, state, d, keys, max_len=int(max_len)))
     else:
-        toks = np.stack([np.asarray(_decode_jit(graphdef, state, d, keys[s], max_len=int(max_len), greedy=False))
-                         for s in range(n_samples)])
+        toks = np.stack(
+            [
+                np.asarray(_decode_jit(graphdef, state, d, keys[s], max_len=int(max_len), greedy=False))
+                for s in range(n_samples)
+            ]
+        )
     paths = tokens_to_scanpaths(toks[:, :b], d.rows.shape[1])  # [sample][display]
     return [[paths[s][i] for s in range(n_samples)] for i in range(b)]
 
@@ -846,7 +880,9 @@ def load(path: str | os.PathLike) -> OAT:
     path = Path(path)
     for f in ("config.json", "state.npz"):
         if not (path / f).is_file():
-            raise CogsimError(f"oat.load: {str(path / f)!r} not found (expected a folder written by oat.save)")
+            raise CogsimError(
+                f"oat.load: {str(path / f)!r} not found (expected a folder written by oat.save)"
+            )
     config = cfglib.from_json(OATConfig, (path / "config.json").read_text())
     model = OAT(dataclasses.replace(config, pe_steps=1), key=jax.random.key(0))
     object.__setattr__(model, "config", config)
@@ -858,11 +894,15 @@ def load(path: str | os.PathLike) -> OAT:
     if sorted(names) != sorted(stored):
         missing = sorted(set(names) - set(stored))[:5]
         extra = sorted(set(stored) - set(names))[:5]
-        raise CogsimError(f"oat.load: {str(path)!r} does not match its config (missing {missing}, extra {extra})")
-    for (k, v), name in zip(flat, names, strict=True):
+        raise CogsimError(
+            f"oat.load: {str(path)!r} does not match its config (missing {missing}, extra {extra})"
+        )
+    for (_, v), name in zip(flat, names, strict=True):
         if stored[name].shape != v.get_value().shape:
-            raise CogsimError(f"oat.load: array {name!r} has shape {stored[name].shape}; "
-                              f"the config needs {v.get_value().shape}")
+            raise CogsimError(
+                f"oat.load: array {name!r} has shape {stored[name].shape}; "
+                f"the config needs {v.get_value().shape}"
+            )
         v.set_value(jnp.asarray(stored[name], dtype=v.get_value().dtype))
     nnx.update(model, nnx.from_flat_state(flat))
     return model

@@ -35,13 +35,13 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import oat
 
 from cogsim import _compare_scanpath as cs
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
 from cogsim.errors import CogsimError, DataError
-from cogsim.models import oat
 
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
 
@@ -63,29 +63,46 @@ class Config:
     d_ff: int = cfglib.field(512, low=1, high=16384, doc="feed-forward width")
     n_layers: int = cfglib.field(4, low=1, high=24, doc="encoder layers = decoder layers")
     dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate")
-    appearance: str = cfglib.field("embedding", choices=("embedding", "none"),
-                                   doc="embedding: learned 'distractor' / 'target k' vectors; none: layout only")
+    appearance: str = cfglib.field(
+        "embedding",
+        choices=("embedding", "none"),
+        doc="embedding: learned 'distractor' / 'target k' vectors; none: layout only",
+    )
     lr: float = cfglib.field(1e-4, low=1e-7, high=1.0, doc="Adam learning rate")
     batch_size: int = cfglib.field(20, low=1, high=4096, doc="scanpaths per step")
     max_epochs: int = cfglib.field(500, low=0, high=100_000, doc="training epochs (upper bound)")
     patience: int = cfglib.field(30, low=1, high=100_000, doc="early stopping: epochs without a better score")
-    select: str = cfglib.field("delta", choices=("delta", "nll"),
-                               doc="early-stopping score: greedy behaviour delta (published) or held-out NLL")
-    length_filter_sd: float = cfglib.field(3.0, low=0.5, high=100.0,
-                                           doc="drop training scanpaths outside mean +- this many SD")
+    select: str = cfglib.field(
+        "delta",
+        choices=("delta", "nll"),
+        doc="early-stopping score: greedy behaviour delta (published) or held-out NLL",
+    )
+    length_filter_sd: float = cfglib.field(
+        3.0, low=0.5, high=100.0, doc="drop training scanpaths outside mean +- this many SD"
+    )
     train_first: int = cfglib.field(1, low=1, high=80, doc="first training collage")
     train_last: int = cfglib.field(64, low=1, high=80, doc="last training collage")
-    holdout_every: int = cfglib.field(8, low=0, high=80,
-                                      doc="every k-th training collage is held out for early stopping (0 = none)")
+    holdout_every: int = cfglib.field(
+        8, low=0, high=80, doc="every k-th training collage is held out for early stopping (0 = none)"
+    )
     eval_first: int = cfglib.field(65, low=1, high=80, doc="first validation collage (packaged data)")
     eval_last: int = cfglib.field(80, low=1, high=80, doc="last validation collage (packaged data)")
-    eval_data: str = cfglib.field("", doc="folder with fixations.csv and trials.csv to score instead ('' = packaged)")
-    n_samples: int = cfglib.field(100, low=1, high=10_000, doc="sampled scanpaths per collage (model, baselines)")
-    max_len: int = cfglib.field(0, low=0, high=1000, doc="most decoded fixations (0 = longest training scanpath)")
+    eval_data: str = cfglib.field(
+        "", doc="folder with fixations.csv and trials.csv to score instead ('' = packaged)"
+    )
+    n_samples: int = cfglib.field(
+        100, low=1, high=10_000, doc="sampled scanpaths per collage (model, baselines)"
+    )
+    max_len: int = cfglib.field(
+        0, low=0, high=1000, doc="most decoded fixations (0 = longest training scanpath)"
+    )
     tfp_steps: int = cfglib.field(20, low=1, high=1000, doc="length of the TFP curve")
-    template_dprime: float = cfglib.field(3.0, low=0.0, high=100.0, doc="template baseline: d' at the fixation")
-    template_falloff: float = cfglib.field(2.0, low=0.01, high=100.0,
-                                           doc="template baseline: d' decay length (column pitches)")
+    template_dprime: float = cfglib.field(
+        3.0, low=0.0, high=100.0, doc="template baseline: d' at the fixation"
+    )
+    template_falloff: float = cfglib.field(
+        2.0, low=0.01, high=100.0, doc="template baseline: d' decay length (column pitches)"
+    )
     load_model: str = cfglib.field("", doc="folder written by cogsim.models.oat.save: skip training")
     save_model: str = cfglib.field("", doc="write the trained model to this folder")
 
@@ -95,18 +112,42 @@ class Config:
         if self.eval_last < self.eval_first:
             raise cfglib.ConfigError("eval_last", self.eval_last, f">= eval_first ({self.eval_first})")
         if self.d_model % 2 or self.d_model % self.n_heads:
-            raise cfglib.ConfigError("d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}")
+            raise cfglib.ConfigError(
+                "d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}"
+            )
 
 
 PRESETS = {
     # Small OAT, fixed epoch budget with early stopping, larger learning rate: ~1-2 min on two CPU cores.
-    "quick": Config(d_model=64, n_heads=4, d_ff=64, n_layers=2, lr=1e-3, max_epochs=15, patience=5,
-                    select="nll", n_samples=100),
+    "quick": Config(
+        d_model=64,
+        n_heads=4,
+        d_ff=64,
+        n_layers=2,
+        lr=1e-3,
+        max_epochs=15,
+        patience=5,
+        select="nll",
+        n_samples=100,
+    ),
     "paper": Config(),
     # Smallest end-to-end run, for tests.
-    "test": Config(d_model=16, n_heads=2, d_ff=16, n_layers=1, lr=1e-3, max_epochs=1, patience=1, n_samples=4,
-                   select="nll",
-                   holdout_every=0, train_first=1, train_last=24, eval_first=65, eval_last=68),
+    "test": Config(
+        d_model=16,
+        n_heads=2,
+        d_ff=16,
+        n_layers=1,
+        lr=1e-3,
+        max_epochs=1,
+        patience=1,
+        n_samples=4,
+        select="nll",
+        holdout_every=0,
+        train_first=1,
+        train_last=24,
+        eval_first=65,
+        eval_last=68,
+    ),
 }
 
 
@@ -114,8 +155,10 @@ PRESETS = {
 def _target_image_id(name: str, where: str) -> int:
     m = re.fullmatch(r"target_(\d+)\.\w+", str(name))
     if not m or int(m.group(1)) >= N_TARGET_IMAGES:
-        raise DataError(f"{where}: target_image {name!r} is not allowed; expected 'target_<k>.jpg' with "
-                        f"k in 0..{N_TARGET_IMAGES - 1}")
+        raise DataError(
+            f"{where}: target_image {name!r} is not allowed; expected 'target_<k>.jpg' with "
+            f"k in 0..{N_TARGET_IMAGES - 1}"
+        )
     return int(m.group(1))
 
 
@@ -143,8 +186,10 @@ def load_collages(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.Da
         raise DataError(f"{where}: no row for trial(s) {missing[:5]} that fixations.csv uses")
     bad = trials[(trials.target_object_id < 0) | (trials.target_object_id >= N_OBJECTS)]
     if len(bad):
-        raise DataError(f"{where}: target_object_id {bad.target_object_id.iloc[0]} of trial "
-                        f"{bad.trial.iloc[0]} is not allowed (0..{N_OBJECTS - 1})")
+        raise DataError(
+            f"{where}: target_object_id {bad.target_object_id.iloc[0]} of trial "
+            f"{bad.trial.iloc[0]} is not allowed (0..{N_OBJECTS - 1})"
+        )
     for name in trials.target_image:
         _target_image_id(name, where)
     return fix, trials
@@ -153,7 +198,9 @@ def load_collages(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.Da
 def scanpaths_by_trial(fix: pd.DataFrame) -> dict[int, list[list[int]]]:
     """trial -> the object sequences of its subjects (ordered by subject)."""
     out: dict[int, list[list[int]]] = {}
-    for (trial, _), g in fix.sort_values(["trial", "subject", "fixation_index"]).groupby(["trial", "subject"]):
+    for (trial, _), g in fix.sort_values(["trial", "subject", "fixation_index"]).groupby(
+        ["trial", "subject"]
+    ):
         out.setdefault(int(trial), []).append(g.object_id.astype(int).tolist())
     return out
 
@@ -170,9 +217,16 @@ def displays_for(trials: pd.DataFrame, ids: list[int]) -> oat.Displays:
 def model_config(config: Config) -> oat.OATConfig:
     """The OAT architecture for a scenario config."""
     return oat.OATConfig(
-        n_rows=N_ROWS, n_cols=N_COLS, d_model=config.d_model, n_heads=config.n_heads, d_ff=config.d_ff,
-        n_encoder_layers=config.n_layers, n_decoder_layers=config.n_layers, dropout=config.dropout,
-        appearance=config.appearance, n_appearance=2 + N_TARGET_IMAGES,
+        n_rows=N_ROWS,
+        n_cols=N_COLS,
+        d_model=config.d_model,
+        n_heads=config.n_heads,
+        d_ff=config.d_ff,
+        n_encoder_layers=config.n_layers,
+        n_decoder_layers=config.n_layers,
+        dropout=config.dropout,
+        appearance=config.appearance,
+        n_appearance=2 + N_TARGET_IMAGES,
     )
 
 
@@ -191,8 +245,9 @@ def random_baseline(lengths: list[int], n_objects: int, *, rng: np.random.Genera
     return [rng.integers(0, n_objects, int(n)).tolist() for n in lengths]
 
 
-def centre_out(target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0,
-               rng: np.random.Generator) -> list[list[int]]:
+def centre_out(
+    target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0, rng: np.random.Generator
+) -> list[list[int]]:
     """``n`` scanpaths visiting objects by distance from the display centre (random ties) up to the target.
 
     Example:
@@ -222,8 +277,9 @@ def _walk(target: int, xy: np.ndarray, start_xy: np.ndarray, score, rng) -> list
             return path
 
 
-def nn_walk(target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0,
-            rng: np.random.Generator) -> list[list[int]]:
+def nn_walk(
+    target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0, rng: np.random.Generator
+) -> list[list[int]]:
     """``n`` nearest-neighbour walks from the display centre (random ties), each until the target.
 
     Example:
@@ -232,12 +288,23 @@ def nn_walk(target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float =
     """
     xy = _cell_xy(n_rows, n_cols, row_pitch)
     centre = _centre(n_rows, n_cols, row_pitch)
-    return [_walk(target, xy, centre, lambda d, r: -np.round(d, 9) + 1e-6 * r.random(len(d)), rng)
-            for _ in range(n)]
+    return [
+        _walk(target, xy, centre, lambda d, r: -np.round(d, 9) + 1e-6 * r.random(len(d)), rng)
+        for _ in range(n)
+    ]
 
 
-def target_template(target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0, dprime: float,
-                    falloff: float, rng: np.random.Generator) -> list[list[int]]:
+def target_template(
+    target: int,
+    n: int,
+    *,
+    n_rows: int,
+    n_cols: int,
+    row_pitch: float = 1.0,
+    dprime: float,
+    falloff: float,
+    rng: np.random.Generator,
+) -> list[list[int]]:
     """``n`` scanpaths of a saliency-free template matcher with eccentricity-dependent target visibility.
 
     From the display centre, each fixation goes to the unvisited object with the largest evidence
@@ -245,8 +312,8 @@ def target_template(target: int, n: int, *, n_rows: int, n_cols: int, row_pitch:
     ends on the target.
 
     Example:
-      >>> p = target_template(3, 2, n_rows=2, n_cols=2, dprime=50.0, falloff=10.0, rng=np.random.default_rng(0))
-      >>> p
+      >>> rng = np.random.default_rng(0)
+      >>> target_template(3, 2, n_rows=2, n_cols=2, dprime=50.0, falloff=10.0, rng=rng)
       [[3], [3]]
     """
     xy = _cell_xy(n_rows, n_cols, row_pitch)
@@ -260,8 +327,18 @@ def target_template(target: int, n: int, *, n_rows: int, n_cols: int, row_pitch:
 
 # ------------------------------------------------------------------------------------------------ simulate
 def _rows(method: str, trial: int, target: int, paths: list[list[int]]) -> list[dict]:
-    return [{"method": method, "trial": trial, "sample": s, "fixation_index": i, "object_id": int(o),
-             "target_object_id": target} for s, p in enumerate(paths) for i, o in enumerate(p)]
+    return [
+        {
+            "method": method,
+            "trial": trial,
+            "sample": s,
+            "fixation_index": i,
+            "object_id": int(o),
+            "target_object_id": target,
+        }
+        for s, p in enumerate(paths)
+        for i, o in enumerate(p)
+    ]
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -279,8 +356,9 @@ def human_frame(fix: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     return _frame(rows)
 
 
-def train_model(config: Config, fix: pd.DataFrame, trials: pd.DataFrame, *, key: jax.Array,
-                log=None) -> tuple[oat.OAT, dict]:
+def train_model(
+    config: Config, fix: pd.DataFrame, trials: pd.DataFrame, *, key: jax.Array, log=None
+) -> tuple[oat.OAT, dict]:
     """Trains OAT on the training collages; returns the model and a summary (epochs, best epoch, time)."""
     by_trial = scanpaths_by_trial(fix)
     ids = [t for t in range(config.train_first, config.train_last + 1) if t in by_trial]
@@ -288,26 +366,45 @@ def train_model(config: Config, fix: pd.DataFrame, trials: pd.DataFrame, *, key:
     fit_ids = [t for t in ids if t not in hold]
     pairs = [(t, p) for t in fit_ids for p in by_trial[t]]
     if not pairs:
-        raise CogsimError(f"book_cover_scanpaths: no training scanpaths in collages "
-                          f"{config.train_first}..{config.train_last}")
+        raise CogsimError(
+            f"book_cover_scanpaths: no training scanpaths in collages "
+            f"{config.train_first}..{config.train_last}"
+        )
     keep = oat.length_filter([len(p) for _, p in pairs], config.length_filter_sd)
     pairs = [x for x, k in zip(pairs, keep, strict=True) if k]
     longest = max(len(p) for _, p in pairs)
     index = {t: i for i, t in enumerate(fit_ids)}
-    train = oat.TrainData(displays_for(trials, fit_ids), oat.encode_scanpaths([p for _, p in pairs], N_OBJECTS,
-                                                                              longest),
-                          np.array([index[t] for t, _ in pairs]))
+    train = oat.TrainData(
+        displays_for(trials, fit_ids),
+        oat.encode_scanpaths([p for _, p in pairs], N_OBJECTS, longest),
+        np.array([index[t] for t, _ in pairs]),
+    )
     k_init, k_fit = jax.random.split(key)
     model = oat.OAT(model_config(config), key=k_init)
     validation = (displays_for(trials, hold), [by_trial[t] for t in hold]) if hold else None
     t0 = time.time()
-    res = oat.fit(model, train, key=k_fit, epochs=config.max_epochs, batch_size=min(config.batch_size, len(pairs)),
-                  lr=config.lr, validation=validation, patience=config.patience, select=config.select,
-                  max_len=config.max_len or longest + 1, log=log)
-    info = {"train_scanpaths": len(pairs), "dropped_by_length_filter": int((~keep).sum()),
-            "epochs": len(res.history), "best_epoch": res.best_epoch, "train_seconds": time.time() - t0,
-            "longest": longest,
-            "final_loss": res.history[-1]["loss"] if res.history else math.nan}
+    res = oat.fit(
+        model,
+        train,
+        key=k_fit,
+        epochs=config.max_epochs,
+        batch_size=min(config.batch_size, len(pairs)),
+        lr=config.lr,
+        validation=validation,
+        patience=config.patience,
+        select=config.select,
+        max_len=config.max_len or longest + 1,
+        log=log,
+    )
+    info = {
+        "train_scanpaths": len(pairs),
+        "dropped_by_length_filter": int((~keep).sum()),
+        "epochs": len(res.history),
+        "best_epoch": res.best_epoch,
+        "train_seconds": time.time() - t0,
+        "longest": longest,
+        "final_loss": res.history[-1]["loss"] if res.history else math.nan,
+    }
     return res.model, info
 
 
@@ -326,8 +423,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         model = oat.load(config.load_model)
         mc = model.config
         if (mc.n_rows, mc.n_cols) != (N_ROWS, N_COLS) or mc.appearance not in ("embedding", "none"):
-            raise CogsimError(f"load_model: {config.load_model!r} holds a {mc.n_rows}x{mc.n_cols} "
-                              f"'{mc.appearance}' model; this scenario needs a 6x14 'embedding' or 'none' model")
+            raise CogsimError(
+                f"load_model: {config.load_model!r} holds a {mc.n_rows}x{mc.n_cols} "
+                f"'{mc.appearance}' model; this scenario needs a 6x14 'embedding' or 'none' model"
+            )
         info = {"loaded_from": config.load_model}
         longest = oat.load_meta(config.load_model).get("longest", 60)
     else:
@@ -343,7 +442,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     human = scanpaths_by_trial(e_fix)
     ids = sorted(human)
     if not ids:
-        raise CogsimError("book_cover_scanpaths: no evaluation scanpaths (check eval_first/eval_last/eval_data)")
+        raise CogsimError(
+            "book_cover_scanpaths: no evaluation scanpaths (check eval_first/eval_last/eval_data)"
+        )
     targets = e_trials.set_index("trial").target_object_id
     max_len = config.max_len or longest + 1
     disp = displays_for(e_trials, ids)
@@ -362,8 +463,19 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         rows += _rows("random", t, tg, random_baseline(lengths, N_OBJECTS, rng=rng))
         rows += _rows("centre_out", t, tg, centre_out(tg, config.n_samples, rng=rng, **geo))
         rows += _rows("nn_walk", t, tg, nn_walk(tg, config.n_samples, rng=rng, **geo))
-        rows += _rows("target_template", t, tg, target_template(
-            tg, config.n_samples, dprime=config.template_dprime, falloff=config.template_falloff, rng=rng, **geo))
+        rows += _rows(
+            "target_template",
+            t,
+            tg,
+            target_template(
+                tg,
+                config.n_samples,
+                dprime=config.template_dprime,
+                falloff=config.template_falloff,
+                rng=rng,
+                **geo,
+            ),
+        )
         rows += _rows("human", t, tg, human[t])
     out = _frame(rows)
     out.attrs["training"] = info
@@ -400,8 +512,9 @@ def method_scores(sim: pd.DataFrame, human_df: pd.DataFrame, *, tfp_steps: int =
         md = {k: mod[k] for k in keys}
         excl = m == "human"
         scores = cs.score_scanpaths(md, h, targets, max_steps=tfp_steps, exclude_self=excl)
-        per = np.array([cs.mean_pairwise({k: md[k]}, {k: h[k]}, cs.sequence_score, exclude_self=excl)
-                        for k in keys])
+        per = np.array(
+            [cs.mean_pairwise({k: md[k]}, {k: h[k]}, cs.sequence_score, exclude_self=excl) for k in keys]
+        )
         out[m] = {"scores": scores, "per_display_ss": per}
     return out
 
@@ -415,46 +528,89 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     for m, r in res.items():
         s = r["scores"]
         est, lo, hi = cmp.bootstrap_ci(r["per_display_ss"], np.mean, n_boot=500, seed=0)
-        note = {"human": "human vs other humans on the same collage (ceiling; 0.204 on all 100 collages)",
-                "random": "floor (0.059 on all 100 collages)"}.get(m, "")
-        metrics.append(cmp.Metric(f"{m}.SS", s.sequence_score, lo, hi, None if m == "human" else ceiling, note))
+        note = {
+            "human": "human vs other humans on the same collage (ceiling; 0.204 on all 100 collages)",
+            "random": "floor (0.059 on all 100 collages)",
+        }.get(m, "")
+        metrics.append(
+            cmp.Metric(f"{m}.SS", s.sequence_score, lo, hi, None if m == "human" else ceiling, note)
+        )
         if m != "human":
             metrics.append(cmp.Metric(f"{m}.delta", s.delta, note="behaviour delta (0 = human behaviour)"))
     for m in ("oat_greedy", "oat_sampled"):
         if m in res:
             s = res[m]["scores"]
-            metrics += [cmp.Metric(f"{m}.ED", s.edit_distance),
-                        cmp.Metric(f"{m}.TFP_AUC", s.tfp_auc, human=res["human"]["scores"].tfp_auc),
-                        cmp.Metric(f"{m}.prob_mismatch", s.probability_mismatch),
-                        cmp.Metric(f"{m}.FCE", s.fixation_count_error)]
+            metrics += [
+                cmp.Metric(f"{m}.ED", s.edit_distance),
+                cmp.Metric(f"{m}.TFP_AUC", s.tfp_auc, human=res["human"]["scores"].tfp_auc),
+                cmp.Metric(f"{m}.prob_mismatch", s.probability_mismatch),
+                cmp.Metric(f"{m}.FCE", s.fixation_count_error),
+            ]
     checks = []
     if "oat_sampled" in res and "random" in res:
         o, r = res["oat_sampled"]["scores"], res["random"]["scores"]
-        checks.append(cmp.Check("OAT (sampled) Sequence Score above the random floor",
-                                o.sequence_score > r.sequence_score,
-                                f"{o.sequence_score:.3f} vs {r.sequence_score:.3f}"))
-        checks.append(cmp.Check("OAT (sampled) behaviour delta below random", o.delta < r.delta,
-                                f"{o.delta:.3f} vs {r.delta:.3f}"))
-        heur = {m: res[m]["scores"].sequence_score for m in ("centre_out", "nn_walk", "target_template") if m in res}
+        checks.append(
+            cmp.Check(
+                "OAT (sampled) Sequence Score above the random floor",
+                o.sequence_score > r.sequence_score,
+                f"{o.sequence_score:.3f} vs {r.sequence_score:.3f}",
+            )
+        )
+        checks.append(
+            cmp.Check(
+                "OAT (sampled) behaviour delta below random",
+                o.delta < r.delta,
+                f"{o.delta:.3f} vs {r.delta:.3f}",
+            )
+        )
+        heur = {
+            m: res[m]["scores"].sequence_score
+            for m in ("centre_out", "nn_walk", "target_template")
+            if m in res
+        }
         if heur:
             best = max(heur, key=heur.get)
-            checks.append(cmp.Check("OAT (sampled) SS above the best layout heuristic",
-                                    o.sequence_score > heur[best],
-                                    f"{o.sequence_score:.3f} vs {best} {heur[best]:.3f}"))
+            checks.append(
+                cmp.Check(
+                    "OAT (sampled) SS above the best layout heuristic",
+                    o.sequence_score > heur[best],
+                    f"{o.sequence_score:.3f} vs {best} {heur[best]:.3f}",
+                )
+            )
     if "oat_greedy" in res and "random" in res:
         g, r = res["oat_greedy"]["scores"], res["random"]["scores"]
-        checks.append(cmp.Check("OAT (greedy) Sequence Score above the random floor",
-                                g.sequence_score > r.sequence_score,
-                                f"{g.sequence_score:.3f} vs {r.sequence_score:.3f}"))
-    tfp = pd.DataFrame({"k": np.arange(1, len(next(iter(res.values()))["scores"].tfp) + 1),
-                        **{m: r["scores"].tfp for m, r in res.items()}})
-    return cmp.Comparison(tuple(metrics), tuple(checks), key="oat_sampled.SS" if "oat_sampled" in res else None,
-                          tables={"methods": table, "tfp": tfp})
+        checks.append(
+            cmp.Check(
+                "OAT (greedy) Sequence Score above the random floor",
+                g.sequence_score > r.sequence_score,
+                f"{g.sequence_score:.3f} vs {r.sequence_score:.3f}",
+            )
+        )
+    tfp = pd.DataFrame(
+        {
+            "k": np.arange(1, len(next(iter(res.values()))["scores"].tfp) + 1),
+            **{m: r["scores"].tfp for m, r in res.items()},
+        }
+    )
+    return cmp.Comparison(
+        tuple(metrics),
+        tuple(checks),
+        key="oat_sampled.SS" if "oat_sampled" in res else None,
+        tables={"methods": table, "tfp": tfp},
+    )
 
 
 # --------------------------------------------------------------------------------------------------- plot
-def draw_scanpath(ax, path: list[int], *, n_cols: int = N_COLS, row_pitch: float = ROW_PITCH, color="C0",
-                  label: str | None = None, offset: float = 0.0):
+def draw_scanpath(
+    ax,
+    path: list[int],
+    *,
+    n_cols: int = N_COLS,
+    row_pitch: float = ROW_PITCH,
+    color="C0",
+    label: str | None = None,
+    offset: float = 0.0,
+):
     """Draws one object scanpath on a grid axes (cell centres, numbered arrows)."""
     if not path:
         return ax
@@ -474,9 +630,16 @@ def draw_grid(ax, target: int, *, n_rows: int = N_ROWS, n_cols: int = N_COLS, ro
     for o in range(n_rows * n_cols):
         r, c = divmod(o, n_cols)
         is_t = o == target
-        ax.add_patch(mpatches.Rectangle((c - 0.42, r * row_pitch - 0.6), 0.84, 1.2,
-                                        facecolor="#fde0a0" if is_t else "#eeeeee",
-                                        edgecolor="#c07000" if is_t else "#cccccc", lw=1.5 if is_t else 0.5))
+        ax.add_patch(
+            mpatches.Rectangle(
+                (c - 0.42, r * row_pitch - 0.6),
+                0.84,
+                1.2,
+                facecolor="#fde0a0" if is_t else "#eeeeee",
+                edgecolor="#c07000" if is_t else "#cccccc",
+                lw=1.5 if is_t else 0.5,
+            )
+        )
     ax.set_xlim(-0.7, n_cols - 0.3)
     ax.set_ylim((n_rows - 1) * row_pitch + 0.9, -0.9)
     ax.set_aspect("equal")
@@ -496,14 +659,31 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     trial = int(sorted(ref.trial.unique())[0])
     target = int(ref[ref.trial == trial].target_object_id.iloc[0])
     hum = _groups(ref[ref.trial == trial])[trial]
-    for j, (title, paths) in enumerate([
-        (f"collage {trial}: two human scanpaths", [("human s1", hum[0], "black"), ("human s2", hum[1 % len(hum)],
-                                                                                   "C3")]),
-        (f"collage {trial}: OAT greedy and one sample", [
-            ("OAT greedy", _groups(sim[(sim.method == "oat_greedy") & (sim.trial == trial)]).get(trial, [[]])[0], "C0"),
-            ("OAT sample", _groups(sim[(sim.method == "oat_sampled") & (sim.trial == trial)]).get(trial, [[]])[0],
-             "C2")]),
-    ]):
+    for j, (title, paths) in enumerate(
+        [
+            (
+                f"collage {trial}: two human scanpaths",
+                [("human s1", hum[0], "black"), ("human s2", hum[1 % len(hum)], "C3")],
+            ),
+            (
+                f"collage {trial}: OAT greedy and one sample",
+                [
+                    (
+                        "OAT greedy",
+                        _groups(sim[(sim.method == "oat_greedy") & (sim.trial == trial)]).get(trial, [[]])[0],
+                        "C0",
+                    ),
+                    (
+                        "OAT sample",
+                        _groups(sim[(sim.method == "oat_sampled") & (sim.trial == trial)]).get(trial, [[]])[
+                            0
+                        ],
+                        "C2",
+                    ),
+                ],
+            ),
+        ]
+    ):
         a = fig.add_subplot(gs[0, j])
         draw_grid(a, target)
         for k, (lab, p, col) in enumerate(paths):
@@ -522,9 +702,15 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     a = fig.add_subplot(gs[1, :2])
     names = list(res)
     ss = [res[m]["scores"].sequence_score for m in names]
-    a.bar(names, ss, color=["black" if m == "human" else "C0" if m.startswith("oat") else "C7" for m in names])
-    a.axhline(PUBLISHED["human_ss_all"], color="black", ls="--", lw=0.8, label="human ceiling, all data (0.204)")
-    a.axhline(PUBLISHED["random_ss_all"], color="grey", ls=":", lw=0.8, label="random floor, all data (0.059)")
+    a.bar(
+        names, ss, color=["black" if m == "human" else "C0" if m.startswith("oat") else "C7" for m in names]
+    )
+    a.axhline(
+        PUBLISHED["human_ss_all"], color="black", ls="--", lw=0.8, label="human ceiling, all data (0.204)"
+    )
+    a.axhline(
+        PUBLISHED["random_ss_all"], color="grey", ls=":", lw=0.8, label="random floor, all data (0.059)"
+    )
     a.set_ylabel("Sequence Score vs humans")
     a.set_title("object-level Sequence Score on the evaluation collages", fontsize=9)
     a.tick_params(axis="x", labelsize=8)
@@ -534,8 +720,13 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     width = 0.8 / max(len(names), 1)
     for i, m in enumerate(names):
         b = res[m]["scores"].behaviour
-        a.bar(np.arange(len(keys)) + i * width, [b[k] for k in keys], width, label=m,
-              color="black" if m == "human" else None)
+        a.bar(
+            np.arange(len(keys)) + i * width,
+            [b[k] for k in keys],
+            width,
+            label=m,
+            color="black" if m == "human" else None,
+        )
     a.set_xticks(np.arange(len(keys)) + 0.4 - width / 2)
     a.set_xticklabels(keys)
     a.set_title("fixation types (behaviour vector)", fontsize=9)

@@ -15,11 +15,11 @@ import dataclasses
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import eccnet, eccnet_backbone, eccnet_diet
+from cogsim.scenarios import visual_search_asymmetry as vsa
 
 from cogsim import compare as cmp
 from cogsim import config as _config
-from cogsim.models import eccnet, eccnet_backbone, eccnet_diet
-from cogsim.scenarios import visual_search_asymmetry as vsa
 
 DESCRIPTION = "eccNET backbones trained on normal, 90-deg-rotated and isotropic-lighting diets: asymmetries"
 
@@ -30,9 +30,12 @@ DIETS = ("normal", "rot90", "isotropic")
 class Config:
     """Settings (defaults: published geometry and trial counts, shipped backbones)."""
 
-    ppd: tuple[float, ...] = _config.field((30.0,), low=5.0, high=60.0,
-                                           doc="display pixels per degree: one value or one per experiment")
-    n_trials: int | None = _config.field(None, low=1, doc="displays per condition and set size (None = published)")
+    ppd: tuple[float, ...] = _config.field(
+        (30.0,), low=5.0, high=60.0, doc="display pixels per degree: one value or one per experiment"
+    )
+    n_trials: int | None = _config.field(
+        None, low=1, doc="displays per condition and set size (None = published)"
+    )
     experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6)
     diets: tuple[str, ...] = _config.field(DIETS, doc="diets to compare (normal, rot90, isotropic)")
     train: bool = _config.field(False, doc="retrain the backbones from scratch instead of the shipped ones")
@@ -62,8 +65,9 @@ def backbone(diet: str, config: Config, *, key: jax.Array) -> eccnet.Extractor:
         return eccnet.Extractor.shipped(f"diet_{diet}", geo)
     cfg = eccnet_diet.DietConfig(diet=diet, steps=config.train_steps)
     res = eccnet_diet.train_backbone(cfg, key=key, progress=False)
-    return eccnet.Extractor.vgg(res.params["backbone"], {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo,
-                                f"diet_{diet}")
+    return eccnet.Extractor.vgg(
+        res.params["backbone"], {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo, f"diet_{diet}"
+    )
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
@@ -72,8 +76,19 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     frames = []
     for i, diet in enumerate(config.diets):
         ex = backbone(diet, config, key=jax.random.fold_in(jax.random.fold_in(key, 1000), i))
-        frames.append(vsa.run_experiments(ex, ("eccNET",), config.ppd, config.experiments, config.n_trials, None,
-                                          config.batch_size, key=key, label={"diet": diet}))
+        frames.append(
+            vsa.run_experiments(
+                ex,
+                ("eccNET",),
+                config.ppd,
+                config.experiments,
+                config.n_trials,
+                None,
+                config.batch_size,
+                key=key,
+                label={"diet": diet},
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -92,37 +107,69 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     diets = [d for d in DIETS if d in set(idx["diet"])]
     for d in diets:
         g = idx[idx["diet"] == d]
-        metrics.append(cmp.Metric(f"{d}_mean_index", float(g["model_index"].mean()),
-                                  human=float(g["human_index"].mean()),
-                                  note="per experiment " + ", ".join(f"{x:.2f}" for x in g["model_index"])))
+        metrics.append(
+            cmp.Metric(
+                f"{d}_mean_index",
+                float(g["model_index"].mean()),
+                human=float(g["human_index"].mean()),
+                note="per experiment " + ", ".join(f"{x:.2f}" for x in g["model_index"]),
+            )
+        )
     e2 = idx[idx["experiment"] == 2].set_index("diet")
     if len(e2):
         for d in diets:
             r = e2.loc[d]
-            metrics.append(cmp.Metric(f"{d}_exp2_index", float(r["model_index"]), human=float(r["human_index"]),
-                                      note=f"slopes hard/easy {r['model_slope_hard']:.1f}/{r['model_slope_easy']:.1f}"))
+            metrics.append(
+                cmp.Metric(
+                    f"{d}_exp2_index",
+                    float(r["model_index"]),
+                    human=float(r["human_index"]),
+                    note=f"slopes hard/easy {r['model_slope_hard']:.1f}/{r['model_slope_easy']:.1f}",
+                )
+            )
         if "normal" in e2.index:
             n2 = float(e2.loc["normal", "model_index"])
-            checks.append(cmp.Check("normal diet: lighting asymmetry in the human direction (Exp 2 index > 0)",
-                                    n2 > 0, f"{n2:.2f}"))
+            checks.append(
+                cmp.Check(
+                    "normal diet: lighting asymmetry in the human direction (Exp 2 index > 0)",
+                    n2 > 0,
+                    f"{n2:.2f}",
+                )
+            )
             if "rot90" in e2.index:
                 r2 = float(e2.loc["rot90", "model_index"])
-                checks.append(cmp.Check("rotated diet flips the lighting asymmetry (Exp 2 index < 0)", r2 < 0,
-                                        f"{r2:.2f} (normal {n2:.2f})"))
+                checks.append(
+                    cmp.Check(
+                        "rotated diet flips the lighting asymmetry (Exp 2 index < 0)",
+                        r2 < 0,
+                        f"{r2:.2f} (normal {n2:.2f})",
+                    )
+                )
             if "isotropic" in e2.index:
                 i2 = float(e2.loc["isotropic", "model_index"])
-                checks.append(cmp.Check("isotropic lighting weakens the lighting asymmetry (|index| < normal's)",
-                                        abs(i2) < abs(n2), f"{i2:.2f} (normal {n2:.2f})"))
+                checks.append(
+                    cmp.Check(
+                        "isotropic lighting weakens the lighting asymmetry (|index| < normal's)",
+                        abs(i2) < abs(n2),
+                        f"{i2:.2f} (normal {n2:.2f})",
+                    )
+                )
     if {"normal", "rot90"} <= set(diets):
         a = idx[idx["diet"] == "normal"].set_index("experiment")["model_index"]
         b = idx[idx["diet"] == "rot90"].set_index("experiment")["model_index"]
         common = a.index.intersection(b.index)
         flips = int(np.sum(np.sign(a[common]) != np.sign(b[common])))
-        metrics.append(cmp.Metric("experiments_flipped_by_rotation", float(flips),
-                                  note=f"of {len(common)} (published ImageNet vs rotated ImageNet: 5 of 6)"))
+        metrics.append(
+            cmp.Metric(
+                "experiments_flipped_by_rotation",
+                float(flips),
+                note=f"of {len(common)} (published ImageNet vs rotated ImageNet: 5 of 6)",
+            )
+        )
     key = "normal_mean_index" if "normal" in diets else metrics[0].name
-    return cmp.Comparison(tuple(metrics), tuple(checks), key=key,
-                          tables={"indices": wide, "slopes": slopes, "per_diet": idx})
+    return cmp.Comparison(
+        tuple(metrics), tuple(checks), key=key, tables={"indices": wide, "slopes": slopes, "per_diet": idx}
+    )
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
@@ -138,8 +185,13 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     cols = ["human", *diets]
     width = 0.8 / len(cols)
     for i, c in enumerate(cols):
-        ax.bar(np.arange(len(exps)) - 0.4 + width * (i + 0.5), wide[c], width, label=c,
-               color="black" if c == "human" else None)
+        ax.bar(
+            np.arange(len(exps)) - 0.4 + width * (i + 0.5),
+            wide[c],
+            width,
+            label=c,
+            color="black" if c == "human" else None,
+        )
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(np.arange(len(exps)), [f"Exp {e}" for e in exps])
     ax.set_ylim(-1.05, 1.05)
@@ -147,7 +199,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     ax.set_title("asymmetry index by diet")
     ax.legend(fontsize=7, frameon=False)
     e = 2 if 2 in exps else exps[0]
-    for a, d in zip(axes[1:], diets):
+    for a, d in zip(axes[1:], diets, strict=True):
         s = sim[(sim["diet"] == d)]
         vsa.plot_rt_panels(s[s["experiment"] == e], human, [a], title_extra=f" ({d} diet)")
     fig.tight_layout()

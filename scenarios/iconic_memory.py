@@ -54,7 +54,7 @@ class Config:
         doc="decay time constants tried (s)",
     )
     k_grid: tuple[float, ...] = field(
-        tuple(np.arange(3.0, 7.01, 0.25).round(2).tolist()),
+        tuple(np.arange(3.0, 12.01, 0.5).round(2).tolist()),
         low=1.0,
         doc="working-memory capacities tried (items)",
     )
@@ -272,7 +272,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     w = m[m.report == "whole"].iloc[0]
     ax.axhline(w.letters, linestyle="--", color="gray", label="model whole report")
     hp = human[human.report == "partial"].sort_values("cue_delay_s")
-    ax.plot(hp.cue_delay_s, hp.letters, "ko-", label="human partial (Sperling 1960)")
+    ax.plot(hp.cue_delay_s, hp.letters, "ko", markersize=8, label="human partial (Sperling 1960)")
     ax.axhline(float(human[human.report == "whole"].letters.iloc[0]), color="black", label="human whole")
     ax.set_xlabel("cue delay after offset (s)")
     ax.set_ylabel("letters available")

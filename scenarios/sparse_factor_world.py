@@ -43,7 +43,6 @@ from cogsim.models import bottleneck as bn
 DESCRIPTION = "Sparse factor-graph world: bottleneck vs dense prediction, sample efficiency and factor recovery"
 
 MAX_SCOPE = 3
-COMPILE_OPTIONS = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +67,7 @@ class Config:
     slot_dim: int = cfglib.field(32, low=4, high=1024, doc="slot width")
     n_workspace: int = cfglib.field(2, low=1, high=64, doc="memory slots of the workspace variant")
     verifier_weight: float = cfglib.field(0.1, low=0.0, high=100.0, doc="weight of the InfoNCE verifier")
+    straight_through: bool = cfglib.field(True, doc="soft-attention gradients through the top-k selection")
     n_test: int = cfglib.field(256, low=8, high=100_000, doc="test sequences per split")
     graph_seed: int | None = cfglib.field(None, low=0, doc="seed of the factor graph (None: from the run key)")
 
@@ -283,7 +283,7 @@ class Predictor(nnx.Module):
 def _bcfg(config: Config, variant: str) -> bn.BottleneckConfig:
     return bn.BottleneckConfig(variant=variant, n_slots=config.n_vars, slot_dim=config.slot_dim,
                                top_k=config.top_k, noise=config.noise, n_workspace=config.n_workspace,
-                               verifier_weight=config.verifier_weight)
+                               verifier_weight=config.verifier_weight, straight_through=config.straight_through)
 
 
 def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax.Array, pools, tests):
@@ -330,7 +330,7 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
     pc = jnp.stack([pools[s]["cue"][:, :seq] for s in seed_idx])
     import time
     t0 = time.process_time()
-    fn = jax.jit(jax.vmap(run), compiler_options=COMPILE_OPTIONS).lower(init_keys, train_keys, n_train, px, pc).compile()
+    fn = jax.jit(jax.vmap(run), compiler_options=bn.compiler_options()).lower(init_keys, train_keys, n_train, px, pc).compile()
     t1 = time.process_time()
     res = fn(init_keys, train_keys, n_train, px, pc)
     jax.block_until_ready(res)

@@ -26,16 +26,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from cogsim.models import oat
 
 from cogsim import _compare_scanpath as cs
 from cogsim import compare as cmp
 from cogsim import config as cfglib
-from cogsim.models import oat
 
-DESCRIPTION = "Synthetic coloured-shape search: OAT (crop CNN vs no appearance) learns target-similarity effects"
+DESCRIPTION = (
+    "Synthetic coloured-shape search: OAT (crop CNN vs no appearance) learns target-similarity effects"
+)
 
-COLOURS = np.array([[0.90, 0.15, 0.15], [0.15, 0.65, 0.20], [0.15, 0.30, 0.90], [0.95, 0.80, 0.10],
-                    [0.70, 0.20, 0.80], [0.10, 0.75, 0.80]], np.float32)
+COLOURS = np.array(
+    [
+        [0.90, 0.15, 0.15],
+        [0.15, 0.65, 0.20],
+        [0.15, 0.30, 0.90],
+        [0.95, 0.80, 0.10],
+        [0.70, 0.20, 0.80],
+        [0.10, 0.75, 0.80],
+    ],
+    np.float32,
+)
 SHAPES = ("square", "disc", "triangle", "cross", "bar")
 METHODS = ("oat_cnn", "oat_none", "random", "searcher")
 
@@ -48,17 +59,27 @@ class Config:
     n_cols: int = cfglib.field(6, low=2, high=20, doc="grid columns")
     n_colours: int = cfglib.field(4, low=2, high=len(COLOURS), doc="distinct colours")
     n_shapes: int = cfglib.field(4, low=2, high=len(SHAPES), doc="distinct shapes")
-    similar_levels: tuple[int, ...] = cfglib.field((0, 4, 8, 12, 16), low=0, high=400,
-                                                   doc="numbers of target-similar distractors")
+    similar_levels: tuple[int, ...] = cfglib.field(
+        (0, 4, 8, 12, 16), low=0, high=400, doc="numbers of target-similar distractors"
+    )
+    similar_feature: str = cfglib.field("colour", choices=("colour", "shape", "either"),
+                                        doc="the feature a target-similar distractor shares with the target")
     crop: int = cfglib.field(14, low=11, high=256, doc="crop size in pixels (square)")
     pixel_noise: float = cfglib.field(0.05, low=0.0, high=1.0, doc="SD of the crops' pixel noise")
-    beta_similarity: float = cfglib.field(2.5, low=0.0, high=100.0, doc="searcher: weight of target similarity")
-    beta_distance: float = cfglib.field(0.5, low=0.0, high=100.0, doc="searcher: weight of distance (per cell)")
+    beta_similarity: float = cfglib.field(
+        2.5, low=0.0, high=100.0, doc="searcher: weight of target similarity"
+    )
+    beta_distance: float = cfglib.field(
+        0.5, low=0.0, high=100.0, doc="searcher: weight of distance (per cell)"
+    )
     n_train_displays: int = cfglib.field(400, low=2, high=1_000_000, doc="training displays")
-    train_paths_per_display: int = cfglib.field(2, low=1, high=1000, doc="searcher scanpaths per training display")
+    train_paths_per_display: int = cfglib.field(
+        2, low=1, high=1000, doc="searcher scanpaths per training display"
+    )
     n_eval_displays: int = cfglib.field(40, low=1, high=100_000, doc="evaluation displays")
-    eval_paths_per_display: int = cfglib.field(10, low=1, high=1000,
-                                               doc="searcher (reference) scanpaths per evaluation display")
+    eval_paths_per_display: int = cfglib.field(
+        10, low=1, high=1000, doc="searcher (reference) scanpaths per evaluation display"
+    )
     n_samples: int = cfglib.field(20, low=1, high=10_000, doc="sampled scanpaths per evaluation display")
     d_model: int = cfglib.field(512, low=8, high=4096, doc="OAT token width")
     n_heads: int = cfglib.field(4, low=1, high=64, doc="attention heads")
@@ -73,19 +94,34 @@ class Config:
     def __post_validate__(self):
         n = self.n_rows * self.n_cols
         if max(self.similar_levels) > n - 1:
-            raise cfglib.ConfigError("similar_levels", self.similar_levels, f"values <= {n - 1} (distractors)")
+            raise cfglib.ConfigError(
+                "similar_levels", self.similar_levels, f"values <= {n - 1} (distractors)"
+            )
         for m in self.models:
             if m not in ("cnn", "none"):
                 raise cfglib.ConfigError("models", self.models, "names from ['cnn', 'none']")
         if self.d_model % 2 or self.d_model % self.n_heads:
-            raise cfglib.ConfigError("d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}")
+            raise cfglib.ConfigError(
+                "d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}"
+            )
 
 
 PRESETS = {
     "quick": Config(d_model=32, n_heads=2, d_ff=64, n_layers=1, lr=2e-3, epochs=12, n_train_displays=300),
     "paper": Config(),
-    "test": Config(d_model=16, n_heads=2, d_ff=16, n_layers=1, lr=2e-3, epochs=1, n_train_displays=20,
-                   n_eval_displays=4, eval_paths_per_display=3, n_samples=3, similar_levels=(0, 8)),
+    "test": Config(
+        d_model=16,
+        n_heads=2,
+        d_ff=16,
+        n_layers=1,
+        lr=2e-3,
+        epochs=1,
+        n_train_displays=20,
+        n_eval_displays=4,
+        eval_paths_per_display=3,
+        n_samples=3,
+        similar_levels=(0, 8),
+    ),
 }
 
 
@@ -155,7 +191,8 @@ def make_displays(config: Config, n: int, *, seed: int) -> ShelfDisplays:
         feats = []
         for j in range(n_obj - 1):
             if j < levels[i]:  # shares exactly one feature
-                if rng.random() < 0.5:
+                share_colour = {"colour": True, "shape": False}.get(config.similar_feature, rng.random() < 0.5)
+                if share_colour:
                     feats.append((tc, rng.choice(others_s)))
                 else:
                     feats.append((rng.choice(others_c), ts))
@@ -180,7 +217,9 @@ def oat_displays(d: ShelfDisplays, config: Config, *, appearance: str) -> oat.Di
 
 
 # -------------------------------------------------------------------------------------------- the searcher
-def searcher_scanpaths(d: ShelfDisplays, config: Config, n_paths: int, *, key: jax.Array) -> list[list[list[int]]]:
+def searcher_scanpaths(
+    d: ShelfDisplays, config: Config, n_paths: int, *, key: jax.Array
+) -> list[list[list[int]]]:
     """``n_paths`` similarity-guided searcher scanpaths per display: ``out[display][path]``.
 
     Vectorised in JAX over displays and paths: at each step the searcher samples the next unvisited object
@@ -217,9 +256,17 @@ def searcher_scanpaths(d: ShelfDisplays, config: Config, n_paths: int, *, key: j
 def model_config(config: Config, appearance: str) -> oat.OATConfig:
     """The OAT architecture for a scenario config and appearance encoder."""
     return oat.OATConfig(
-        n_rows=config.n_rows, n_cols=config.n_cols, d_model=config.d_model, n_heads=config.n_heads,
-        d_ff=config.d_ff, n_encoder_layers=config.n_layers, n_decoder_layers=config.n_layers,
-        dropout=config.dropout, appearance=appearance, crop_height=config.crop, crop_width=config.crop,
+        n_rows=config.n_rows,
+        n_cols=config.n_cols,
+        d_model=config.d_model,
+        n_heads=config.n_heads,
+        d_ff=config.d_ff,
+        n_encoder_layers=config.n_layers,
+        n_decoder_layers=config.n_layers,
+        dropout=config.dropout,
+        appearance=appearance,
+        crop_height=config.crop,
+        crop_width=config.crop,
         cnn_pool=(2, 3),
     )
 
@@ -229,9 +276,18 @@ def _rows(method, disp: ShelfDisplays, paths_by_display, sim: np.ndarray) -> lis
     for i, paths in enumerate(paths_by_display):
         for s, p in enumerate(paths):
             for k, o in enumerate(p):
-                rows.append({"method": method, "display": i, "sample": s, "fixation_index": k, "object_id": o,
-                             "target_object_id": int(disp.target[i]), "n_similar": int(disp.n_similar[i]),
-                             "similarity": float(sim[i, o])})
+                rows.append(
+                    {
+                        "method": method,
+                        "display": i,
+                        "sample": s,
+                        "fixation_index": k,
+                        "object_id": o,
+                        "target_object_id": int(disp.target[i]),
+                        "n_similar": int(disp.n_similar[i]),
+                        "similarity": float(sim[i, o]),
+                    }
+                )
     return rows
 
 
@@ -262,19 +318,43 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         model = oat.OAT(model_config(config, app), key=jax.random.fold_in(k_fit, 2 * j))
         data = oat.TrainData(oat_displays(train_d, config, appearance=app), seqs, didx)
         t0 = time.time()
-        res = oat.fit(model, data, key=jax.random.fold_in(k_fit, 2 * j + 1), epochs=config.epochs,
-                      batch_size=min(config.batch_size, len(pairs)), lr=config.lr)
-        info[app] = {"train_seconds": time.time() - t0, "final_loss": res.history[-1]["loss"],
-                     "final_accuracy": res.history[-1]["accuracy"]}
-        paths = oat.sample(res.model, oat_displays(eval_d, config, appearance=app),
-                           key=jax.random.fold_in(k_sample, j), n_samples=config.n_samples, max_len=n_obj)
+        res = oat.fit(
+            model,
+            data,
+            key=jax.random.fold_in(k_fit, 2 * j + 1),
+            epochs=config.epochs,
+            batch_size=min(config.batch_size, len(pairs)),
+            lr=config.lr,
+        )
+        info[app] = {
+            "train_seconds": time.time() - t0,
+            "final_loss": res.history[-1]["loss"],
+            "final_accuracy": res.history[-1]["accuracy"],
+        }
+        paths = oat.sample(
+            res.model,
+            oat_displays(eval_d, config, appearance=app),
+            key=jax.random.fold_in(k_sample, j),
+            n_samples=config.n_samples,
+            max_len=n_obj,
+        )
         rows += _rows(f"oat_{app}", eval_d, paths, sim_eval)
     rng = np.random.default_rng(seed + 2)
-    rand = [[rng.integers(0, n_obj, len(ref[s % len(ref)])).tolist() for s in range(config.n_samples)]
-            for ref in ref_paths]
+    rand = [
+        [rng.integers(0, n_obj, len(ref[s % len(ref)])).tolist() for s in range(config.n_samples)]
+        for ref in ref_paths
+    ]
     rows += _rows("random", eval_d, rand, sim_eval)
-    cols = ["method", "display", "sample", "fixation_index", "object_id", "target_object_id", "n_similar",
-            "similarity"]
+    cols = [
+        "method",
+        "display",
+        "sample",
+        "fixation_index",
+        "object_id",
+        "target_object_id",
+        "n_similar",
+        "similarity",
+    ]
     out = pd.DataFrame(rows, columns=cols)
     out.attrs["training"] = info
     return out
@@ -282,10 +362,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
 def human() -> pd.DataFrame:
     """No human data: an empty frame in the simulation schema (the reference is the simulated searcher)."""
-    return pd.DataFrame({"method": pd.Series(dtype="str"), "display": pd.Series(dtype="int64"),
-                         "sample": pd.Series(dtype="int64"), "fixation_index": pd.Series(dtype="int64"),
-                         "object_id": pd.Series(dtype="int64"), "target_object_id": pd.Series(dtype="int64"),
-                         "n_similar": pd.Series(dtype="int64"), "similarity": pd.Series(dtype="float64")})
+    return pd.DataFrame(
+        {
+            "method": pd.Series(dtype="str"),
+            "display": pd.Series(dtype="int64"),
+            "sample": pd.Series(dtype="int64"),
+            "fixation_index": pd.Series(dtype="int64"),
+            "object_id": pd.Series(dtype="int64"),
+            "target_object_id": pd.Series(dtype="int64"),
+            "n_similar": pd.Series(dtype="int64"),
+            "similarity": pd.Series(dtype="float64"),
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------------------ compare
@@ -306,13 +394,21 @@ def effects(sim: pd.DataFrame, n_objects: int | None = None) -> pd.DataFrame:
         # chance: the fraction of similar distractors among the distractors of each fixation's display
         n_obj = n_objects or int(sim.object_id.max()) + 1
         chance = float((distr.n_similar / (n_obj - 1)).mean()) if len(distr) else np.nan
-        lengths = g.groupby(["display", "sample"]).agg(n=("object_id", "size"), n_similar=("n_similar", "first"))
+        lengths = g.groupby(["display", "sample"]).agg(
+            n=("object_id", "size"), n_similar=("n_similar", "first")
+        )
         fit = cmp.fit_line(lengths.n_similar, lengths.n) if lengths.n_similar.nunique() > 1 else None
-        rows.append({"method": m, "similar_share": share, "chance_share": chance,
-                     "length_slope": fit.slope if fit else np.nan,
-                     "slope_low": fit.slope_ci[0] if fit else np.nan,
-                     "slope_high": fit.slope_ci[1] if fit else np.nan,
-                     "mean_length": float(lengths.n.mean())})
+        rows.append(
+            {
+                "method": m,
+                "similar_share": share,
+                "chance_share": chance,
+                "length_slope": fit.slope if fit else np.nan,
+                "slope_low": fit.slope_ci[0] if fit else np.nan,
+                "slope_high": fit.slope_ci[1] if fit else np.nan,
+                "mean_length": float(lengths.n.mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -332,36 +428,68 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     eff = effects(sim)
     e = eff.set_index("method")
     ceiling = scores["searcher"].sequence_score
-    metrics = [cmp.Metric(f"{m}.SS", s.sequence_score, human=None if m == "searcher" else ceiling,
-                          note="searcher vs other searcher runs (ceiling)" if m == "searcher" else "")
-               for m, s in scores.items()]
+    metrics = [
+        cmp.Metric(
+            f"{m}.SS",
+            s.sequence_score,
+            human=None if m == "searcher" else ceiling,
+            note="searcher vs other searcher runs (ceiling)" if m == "searcher" else "",
+        )
+        for m, s in scores.items()
+    ]
     metrics += [cmp.Metric(f"{m}.delta", s.delta) for m, s in scores.items() if m != "searcher"]
     for m in e.index:
-        metrics.append(cmp.Metric(f"{m}.similar_share", float(e.similar_share[m]),
-                                  human=float(e.similar_share.get("searcher", np.nan)),
-                                  note=f"chance {e.chance_share[m]:.3f}"))
-        metrics.append(cmp.Metric(f"{m}.length_slope", float(e.length_slope[m]), float(e.slope_low[m]),
-                                  float(e.slope_high[m]), human=float(e.length_slope.get("searcher", np.nan)),
-                                  note="fixations per similar distractor"))
+        metrics.append(
+            cmp.Metric(
+                f"{m}.similar_share",
+                float(e.similar_share[m]),
+                human=float(e.similar_share.get("searcher", np.nan)),
+                note=f"chance {e.chance_share[m]:.3f}",
+            )
+        )
+        metrics.append(
+            cmp.Metric(
+                f"{m}.length_slope",
+                float(e.length_slope[m]),
+                float(e.slope_low[m]),
+                float(e.slope_high[m]),
+                human=float(e.length_slope.get("searcher", np.nan)),
+                note="fixations per similar distractor",
+            )
+        )
     checks = []
     if "oat_cnn" in e.index:
-        checks.append(cmp.Check("OAT (cnn) fixates target-similar distractors above chance",
-                                bool(e.similar_share["oat_cnn"] > e.chance_share["oat_cnn"]),
-                                f"{e.similar_share['oat_cnn']:.3f} vs chance {e.chance_share['oat_cnn']:.3f}"))
-        checks.append(cmp.Check("OAT (cnn) scanpaths lengthen with similar distractors (slope CI > 0)",
-                                bool(e.slope_low["oat_cnn"] > 0),
-                                f"slope {e.length_slope['oat_cnn']:.3f} [{e.slope_low['oat_cnn']:.3f}, "
-                                f"{e.slope_high['oat_cnn']:.3f}]"))
+        checks.append(
+            cmp.Check(
+                "OAT (cnn) fixates target-similar distractors above chance",
+                bool(e.similar_share["oat_cnn"] > e.chance_share["oat_cnn"]),
+                f"{e.similar_share['oat_cnn']:.3f} vs chance {e.chance_share['oat_cnn']:.3f}",
+            )
+        )
+        checks.append(
+            cmp.Check(
+                "OAT (cnn) scanpaths lengthen with similar distractors (slope CI > 0)",
+                bool(e.slope_low["oat_cnn"] > 0),
+                f"slope {e.length_slope['oat_cnn']:.3f} [{e.slope_low['oat_cnn']:.3f}, "
+                f"{e.slope_high['oat_cnn']:.3f}]",
+            )
+        )
     if "oat_cnn" in scores and "oat_none" in scores:
         a, b = scores["oat_cnn"].sequence_score, scores["oat_none"].sequence_score
-        checks.append(cmp.Check("OAT with appearance matches the searcher better than without (SS)", a > b,
-                                f"{a:.3f} vs {b:.3f}"))
+        checks.append(
+            cmp.Check(
+                "OAT with appearance matches the searcher better than without (SS)",
+                a > b,
+                f"{a:.3f} vs {b:.3f}",
+            )
+        )
     if "oat_cnn" in scores and "random" in scores:
         a, b = scores["oat_cnn"].sequence_score, scores["random"].sequence_score
         checks.append(cmp.Check("OAT (cnn) SS above random", a > b, f"{a:.3f} vs {b:.3f}"))
     key = "oat_cnn.SS" if "oat_cnn" in scores else None
-    return cmp.Comparison(tuple(metrics), tuple(checks), key=key,
-                          tables={"methods": pd.DataFrame(table), "effects": eff})
+    return cmp.Comparison(
+        tuple(metrics), tuple(checks), key=key, tables={"methods": pd.DataFrame(table), "effects": eff}
+    )
 
 
 # --------------------------------------------------------------------------------------------------- plot

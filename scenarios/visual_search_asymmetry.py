@@ -15,19 +15,23 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
+from cogsim.models import eccnet, eccnet_backbone, eccnet_stimuli
 
 from cogsim import compare as cmp
 from cogsim import config as _config
 from cogsim import data
 from cogsim.errors import CogsimError
-from cogsim.models import eccnet, eccnet_backbone, eccnet_stimuli
 
 DESCRIPTION = "eccNET visual search: six search asymmetries (RT slopes, asymmetry index) vs humans"
 
 ABLATIONS = ("uniform_pooling", "last_layer", "gabor")
 #: Published mean asymmetry indices of the matching model variants (packaged asymmetry_index.csv).
-PUBLISHED_VARIANT = {"eccNET": "eccNET", "uniform_pooling": "eccNET_noecc", "last_layer": "eccNET_0_0_1",
-                     "gabor": None}
+PUBLISHED_VARIANT = {
+    "eccNET": "eccNET",
+    "uniform_pooling": "eccNET_noecc",
+    "last_layer": "eccNET_0_0_1",
+    "gabor": None,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,12 +39,20 @@ class Config:
     """Settings (defaults: the published geometry and trial counts)."""
 
     ppd: tuple[float, ...] = _config.field(
-        (30.0,), low=5.0, high=60.0, doc="display pixels per degree (30 = published): one value, or one per experiment")
-    n_trials: int | None = _config.field(None, low=1, doc="displays per condition and set size (None = published)")
+        (30.0,),
+        low=5.0,
+        high=60.0,
+        doc="display pixels per degree (30 = published): one value, or one per experiment",
+    )
+    n_trials: int | None = _config.field(
+        None, low=1, doc="displays per condition and set size (None = published)"
+    )
     experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6, doc="which experiments")
     weights: str = _config.field("diet_normal", doc="shipped backbone name or a path to a backbone .npz")
     ablations: tuple[str, ...] = _config.field(ABLATIONS, doc="model variants to run besides the full model")
-    ablation_trials: int | None = _config.field(None, low=1, doc="displays per cell for ablations (None = same)")
+    ablation_trials: int | None = _config.field(
+        None, low=1, doc="displays per cell for ablations (None = same)"
+    )
     batch_size: int = _config.field(8, low=1, doc="trials searched together")
 
     def __post_validate__(self):
@@ -51,7 +63,8 @@ class Config:
 
 
 #: Quick preset resolutions per experiment: coarse where the items are large (Exp 3-4 at 10 px/deg),
-#: the published 30 px/deg for the small shaded discs of Exp 2 (at 15 px/deg a disc is below one conv5_3 cell).
+#: the published 30 px/deg for the small shaded discs of Exp 2 (at 15 px/deg a disc is below one conv5_3
+#: cell and a lone disc is no longer found first).
 QUICK_PPD = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
 
 PRESETS = {
@@ -95,9 +108,20 @@ def variant(extractor: eccnet.Extractor, name: str) -> tuple[eccnet.Extractor, e
     raise CogsimError(f"unknown model variant {name!r}; allowed: eccNET, {', '.join(ABLATIONS)}")
 
 
-def run_experiments(extractor: eccnet.Extractor, variants, ppd: tuple[float, ...], experiments, n_trials,
-                    ablation_trials, batch_size: int, *, key: jax.Array, label: dict | None = None) -> pd.DataFrame:
-    """Searches every experiment's displays with each variant; one row per trial (shared with other scenarios)."""
+def run_experiments(
+    extractor: eccnet.Extractor,
+    variants,
+    ppd: tuple[float, ...],
+    experiments,
+    n_trials,
+    ablation_trials,
+    batch_size: int,
+    *,
+    key: jax.Array,
+    label: dict | None = None,
+) -> pd.DataFrame:
+    """Searches every experiment's displays with each variant; one row per trial (also used by
+    developmental_diet)."""
     frames = []
     for e in experiments:
         exp = eccnet_stimuli.EXPERIMENTS[e]
@@ -126,15 +150,25 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     config = _config.validate(config)
     extractor = load_extractor(config.weights, eccnet.Geometry())
     variants = ("eccNET", *config.ablations)
-    return run_experiments(extractor, variants, config.ppd, config.experiments, config.n_trials,
-                           config.ablation_trials, config.batch_size, key=key)
+    return run_experiments(
+        extractor,
+        variants,
+        config.ppd,
+        config.experiments,
+        config.n_trials,
+        config.ablation_trials,
+        config.batch_size,
+        key=key,
+    )
 
 
 # ------------------------------------------------------------------------------------------------- human
 def human() -> pd.DataFrame:
     """Human mean RTs (digitised, target present) per experiment, condition and set size."""
     h = data.load("visual_search_asymmetry.human_rt")
-    return h[["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]].copy()
+    return h[
+        ["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]
+    ].copy()
 
 
 def published() -> pd.DataFrame:
@@ -147,8 +181,12 @@ def rt_table(sim: pd.DataFrame, by=("model",)) -> pd.DataFrame:
     """Mean RT and saccades per (by..., experiment, condition, set size), with the SEM of RT."""
     keys = [*by, "experiment", "condition", "set_size"]
     g = sim.groupby(keys, sort=True)
-    out = g.agg(rt_ms=("rt_ms", "mean"), n_saccades=("n_saccades", "mean"), n=("rt_ms", "size"),
-                rt_sd=("rt_ms", "std")).reset_index()
+    out = g.agg(
+        rt_ms=("rt_ms", "mean"),
+        n_saccades=("n_saccades", "mean"),
+        n=("rt_ms", "size"),
+        rt_sd=("rt_ms", "std"),
+    ).reset_index()
     out["sem_ms"] = out["rt_sd"].fillna(0.0) / np.sqrt(out["n"])
     return out.drop(columns="rt_sd")
 
@@ -169,14 +207,21 @@ def index_table(slopes: pd.DataFrame, by=("model",)) -> pd.DataFrame:
         keys = keys if isinstance(keys, tuple) else (keys,)
         g = g.sort_values("human_slope_ms_per_item")
         easy, hard = g.iloc[0], g.iloc[-1]
-        rows.append({
-            **dict(zip([*by, "experiment"], keys)),
-            "hard_condition": hard["condition"], "easy_condition": easy["condition"],
-            "human_slope_hard": hard["human_slope_ms_per_item"], "human_slope_easy": easy["human_slope_ms_per_item"],
-            "model_slope_hard": hard["slope"], "model_slope_easy": easy["slope"],
-            "human_index": cmp.asymmetry_index(hard["human_slope_ms_per_item"], easy["human_slope_ms_per_item"]),
-            "model_index": cmp.asymmetry_index(hard["slope"], easy["slope"]),
-        })
+        rows.append(
+            {
+                **dict(zip([*by, "experiment"], keys, strict=True)),
+                "hard_condition": hard["condition"],
+                "easy_condition": easy["condition"],
+                "human_slope_hard": hard["human_slope_ms_per_item"],
+                "human_slope_easy": easy["human_slope_ms_per_item"],
+                "model_slope_hard": hard["slope"],
+                "model_slope_easy": easy["slope"],
+                "human_index": cmp.asymmetry_index(
+                    hard["human_slope_ms_per_item"], easy["human_slope_ms_per_item"]
+                ),
+                "model_index": cmp.asymmetry_index(hard["slope"], easy["slope"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -196,66 +241,138 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     if main.empty:
         raise CogsimError("compare: the simulation has no rows for the full model 'eccNET'")
     exp_table = main.drop(columns="model").copy()
-    exp_table["published_eccnet_index"] = [_published_index(pub, "eccNET", e) for e in exp_table["experiment"]]
+    exp_table["published_eccnet_index"] = [
+        _published_index(pub, "eccNET", e) for e in exp_table["experiment"]
+    ]
     metrics, checks = [], []
     for _, r in exp_table.iterrows():
         e = int(r["experiment"])
-        metrics.append(cmp.Metric(
-            f"exp{e}_asymmetry_index", float(r["model_index"]), human=float(r["human_index"]),
-            note=(f"slopes hard/easy model {r['model_slope_hard']:.1f}/{r['model_slope_easy']:.1f}, human "
-                  f"{r['human_slope_hard']:.1f}/{r['human_slope_easy']:.1f} ms/item; published eccNET "
-                  f"{r['published_eccnet_index']:.2f}")))
-        checks.append(cmp.Check(f"Exp {e} ({eccnet_stimuli.EXPERIMENTS[e].name}): asymmetry in the human direction",
-                                bool(r["model_index"] > 0),
-                                f"index {r['model_index']:.2f} (human {r['human_index']:.2f})"))
+        metrics.append(
+            cmp.Metric(
+                f"exp{e}_asymmetry_index",
+                float(r["model_index"]),
+                human=float(r["human_index"]),
+                note=(
+                    f"slopes hard/easy model {r['model_slope_hard']:.1f}/{r['model_slope_easy']:.1f}, human "
+                    f"{r['human_slope_hard']:.1f}/{r['human_slope_easy']:.1f} ms/item; published eccNET "
+                    f"{r['published_eccnet_index']:.2f}"
+                ),
+            )
+        )
+        checks.append(
+            cmp.Check(
+                f"Exp {e} ({eccnet_stimuli.EXPERIMENTS[e].name}): asymmetry in the human direction",
+                bool(r["model_index"] > 0),
+                f"index {r['model_index']:.2f} (human {r['human_index']:.2f})",
+            )
+        )
     mean_idx = float(main["model_index"].mean())
     human_mean = float(main["human_index"].mean())
     all_six = len(main) == 6
     pub_mean = _published_index(pub, "eccNET", "mean") if all_six else None
-    metrics.insert(0, cmp.Metric("mean_asymmetry_index", mean_idx, human=human_mean,
-                                 note=f"published eccNET {pub_mean:.3f}" if pub_mean is not None else
-                                 f"over experiments {main['experiment'].tolist()}"))
+    metrics.insert(
+        0,
+        cmp.Metric(
+            "mean_asymmetry_index",
+            mean_idx,
+            human=human_mean,
+            note=f"published eccNET {pub_mean:.3f}"
+            if pub_mean is not None
+            else f"over experiments {main['experiment'].tolist()}",
+        ),
+    )
     ms = slopes[slopes["model"] == "eccNET"]
     r = cmp.pearson_r(ms["slope"], ms["human_slope_ms_per_item"])
     metrics.append(cmp.Metric("slope_correlation_with_human", r, note=f"Pearson r over {len(ms)} conditions"))
-    metrics.append(cmp.Metric("experiments_with_human_polarity", float((main["model_index"] > 0).sum()),
-                              human=float(len(main))))
-    checks.append(cmp.Check("mean index within 0.25 of the human mean", abs(mean_idx - human_mean) < 0.25,
-                            f"{mean_idx:.3f} vs {human_mean:.3f}"))
-    checks.append(cmp.Check("model slopes correlate positively with human slopes", bool(r > 0) if np.isfinite(r)
-                            else False, f"r = {r:.2f}"))
+    metrics.append(
+        cmp.Metric(
+            "experiments_with_human_polarity", float((main["model_index"] > 0).sum()), human=float(len(main))
+        )
+    )
+    checks.append(
+        cmp.Check(
+            "mean index within 0.25 of the human mean",
+            abs(mean_idx - human_mean) < 0.25,
+            f"{mean_idx:.3f} vs {human_mean:.3f}",
+        )
+    )
+    checks.append(
+        cmp.Check(
+            "model slopes correlate positively with human slopes",
+            bool(r > 0) if np.isfinite(r) else False,
+            f"r = {r:.2f}",
+        )
+    )
     abl_rows = []
     for v, g in idx.groupby("model", sort=False):
         ref = PUBLISHED_VARIANT.get(v)
         pm = _published_index(pub, ref, "mean") if all_six else None
-        abl_rows.append({"model": v, "mean_index": float(g["model_index"].mean()),
-                         "positive_experiments": int((g["model_index"] > 0).sum()),
-                         "published_variant": ref or "-", "published_mean_index": pm})
+        abl_rows.append(
+            {
+                "model": v,
+                "mean_index": float(g["model_index"].mean()),
+                "positive_experiments": int((g["model_index"] > 0).sum()),
+                "published_variant": ref or "-",
+                "published_mean_index": pm,
+            }
+        )
         if v != "eccNET":
-            metrics.append(cmp.Metric(f"ablation_{v}_mean_index", float(g["model_index"].mean()),
-                                      note=f"published {ref} {pm:.3f}" if pm is not None else "no published value"))
+            metrics.append(
+                cmp.Metric(
+                    f"ablation_{v}_mean_index",
+                    float(g["model_index"].mean()),
+                    note=f"published {ref} {pm:.3f}" if pm is not None else "no published value",
+                )
+            )
     abl = pd.DataFrame(abl_rows)
     if "uniform_pooling" in set(idx["model"]):
         u = float(idx[idx["model"] == "uniform_pooling"]["model_index"].mean())
-        checks.append(cmp.Check("eccentricity pooling raises the mean index over uniform pooling", mean_idx > u,
-                                f"{mean_idx:.3f} vs {u:.3f}"))
-    return cmp.Comparison(tuple(metrics), tuple(checks), key="mean_asymmetry_index",
-                          tables={"experiments": exp_table.reset_index(drop=True), "ablations": abl,
-                                  "indices": idx, "slopes": slopes})
+        checks.append(
+            cmp.Check(
+                "eccentricity pooling raises the mean index over uniform pooling",
+                mean_idx > u,
+                f"{mean_idx:.3f} vs {u:.3f}",
+            )
+        )
+    return cmp.Comparison(
+        tuple(metrics),
+        tuple(checks),
+        key="mean_asymmetry_index",
+        tables={
+            "experiments": exp_table.reset_index(drop=True),
+            "ablations": abl,
+            "indices": idx,
+            "slopes": slopes,
+        },
+    )
 
 
 # -------------------------------------------------------------------------------------------------- plot
-def plot_rt_panels(sim: pd.DataFrame, human: pd.DataFrame, axes, *, model: str = "eccNET", title_extra: str = ""):
+def plot_rt_panels(
+    sim: pd.DataFrame, human: pd.DataFrame, axes, *, model: str = "eccNET", title_extra: str = ""
+):
     """RT by set size per experiment (human solid, model dashed) on the given axes."""
     from cogsim import plots
 
     rts = rt_table(sim[sim["model"] == model])
-    for ax, e in zip(axes, sorted(rts["experiment"].unique())):
+    for ax, e in zip(axes, sorted(rts["experiment"].unique()), strict=False):
         h = human[human["experiment"] == e]
-        m = rts[rts["experiment"] == e].assign(lo=lambda d: d.rt_ms - d.sem_ms, hi=lambda d: d.rt_ms + d.sem_ms)
-        plots.model_vs_human(m, h, x="set_size", y="rt_ms", hue="condition", yerr_low="lo", yerr_high="hi", ax=ax,
-                             title=f"Exp {e}: {eccnet_stimuli.EXPERIMENTS[e].name}{title_extra}",
-                             xlabel="set size", ylabel="RT (ms)")
+        m = rts[rts["experiment"] == e].assign(
+            lo=lambda d: d.rt_ms - d.sem_ms, hi=lambda d: d.rt_ms + d.sem_ms
+        )
+        plots.model_vs_human(
+            m,
+            h,
+            x="set_size",
+            y="rt_ms",
+            hue="condition",
+            yerr_low="lo",
+            yerr_high="hi",
+            ax=ax,
+            title=f"Exp {e}: {eccnet_stimuli.EXPERIMENTS[e].name}{title_extra}",
+            xlabel="set size",
+            ylabel="RT (ms)",
+        )
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
@@ -272,11 +389,17 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     exps = sorted(idx["experiment"].unique())
     width = 0.8 / (len(models) + 1)
     hum = idx[idx["model"] == models[0]].set_index("experiment")["human_index"]
-    ax.bar(np.arange(len(exps)) - 0.4 + width / 2, [hum[e] for e in exps], width, color="black", label="human")
+    ax.bar(
+        np.arange(len(exps)) - 0.4 + width / 2, [hum[e] for e in exps], width, color="black", label="human"
+    )
     for i, mdl in enumerate(models):
         g = idx[idx["model"] == mdl].set_index("experiment")
-        ax.bar(np.arange(len(exps)) - 0.4 + width * (i + 1.5), [g["model_index"].get(e, np.nan) for e in exps],
-               width, label=mdl)
+        ax.bar(
+            np.arange(len(exps)) - 0.4 + width * (i + 1.5),
+            [g["model_index"].get(e, np.nan) for e in exps],
+            width,
+            label=mdl,
+        )
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(np.arange(len(exps)), [f"Exp {e}" for e in exps])
     ax.set_ylim(-1.05, 1.05)

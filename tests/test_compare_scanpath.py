@@ -1,4 +1,4 @@
-"""Scanpath metrics: hand-computed cases, a reference Needleman-Wunsch, and MultiMatch against multimatch-gaze."""
+"""Scanpath metrics: hand-computed cases, a reference Needleman-Wunsch, MultiMatch against multimatch-gaze."""
 
 import math
 

@@ -1,5 +1,5 @@
-"""eccNET: eccentricity pooling geometry, the search loop (IOR, single-item displays, batched == per-fixation),
-the Keras weight loader, and the RT mapping."""
+"""eccNET: eccentricity pooling geometry, the search loop (IOR, single-item displays, batched equals
+per-fixation), the Keras weight loader, and the RT mapping."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cogsim.models import eccnet, eccnet_backbone, eccnet_pooling, eccnet_stimuli
 
 from cogsim.errors import CogsimError
-from cogsim.models import eccnet, eccnet_backbone, eccnet_pooling, eccnet_stimuli
 
 # ------------------------------------------------------------------------------------------------ pooling
 PUBLISHED = [  # (block, deg2px at 30 px/deg, slope)
-    (3, 8, 0.07), (4, 4, 0.16), (5, 2, 0.32),
+    (3, 8, 0.07),
+    (4, 4, 0.16),
+    (5, 2, 0.32),
 ]
 
 
@@ -64,7 +66,7 @@ def _brute_pool(x, plan):
             k = plan.windows[i, j]
             lo = max((out - 1) * s + k - n, 0) // 2
             r0, c0 = i * s - lo, j * s - lo
-            win = x[max(r0, 0):min(r0 + k, n), max(c0, 0):min(c0 + k, n)]
+            win = x[max(r0, 0) : min(r0 + k, n), max(c0, 0) : min(c0 + k, n)]
             res[i, j] = win.reshape(-1, x.shape[-1]).mean(0)
     return res
 
@@ -84,8 +86,10 @@ def _synthetic_keras(widths=(4, 4, 8, 8, 8), seed=0):
     w, cin = {}, 3
     for name in eccnet_backbone.LAYER_NAMES:
         out = widths[int(name[5]) - 1]
-        w[name] = {"kernel": rng.normal(size=(3, 3, cin, out)).astype(np.float32) * 0.2,
-                   "bias": rng.normal(size=(out,)).astype(np.float32) * 0.1}
+        w[name] = {
+            "kernel": rng.normal(size=(3, 3, cin, out)).astype(np.float32) * 0.2,
+            "bias": rng.normal(size=(out,)).astype(np.float32) * 0.1,
+        }
         cin = out
     return w
 
@@ -106,16 +110,23 @@ def test_keras_loader_nested_flat_and_npz_roundtrip(tmp_path):
     p4, meta = eccnet_backbone.load_npz(tmp_path / "vgg.npz")
     assert meta["preprocess"]["bgr"] is True
     np.testing.assert_array_equal(p4["block5_conv3"]["kernel"], p1["block5_conv3"]["kernel"])
-    eccnet_backbone.save_npz(tmp_path / "b.npz", p1, meta={"preprocess": eccnet_backbone.UNIT_PREPROCESS},
-                             dtype="float32")
+    eccnet_backbone.save_npz(
+        tmp_path / "b.npz", p1, meta={"preprocess": eccnet_backbone.UNIT_PREPROCESS}, dtype="float32"
+    )
     p5, meta5 = eccnet_backbone.load_npz(tmp_path / "b.npz")
     assert meta5["preprocess"]["bgr"] is False
     np.testing.assert_array_equal(p5["block2_conv2"]["bias"], p1["block2_conv2"]["bias"])
     # the loaded weights run in the search model
     geo = eccnet.Geometry(ppd=10.0)
     ex = eccnet.Extractor.vgg(p4, meta, geo)
-    t = eccnet_stimuli.make_trials(eccnet_stimuli.EXPERIMENTS[2], key=jax.random.key(0), ppd=10.0, n_trials=1,
-                                   set_sizes=(6,), conditions=("top_down",))
+    t = eccnet_stimuli.make_trials(
+        eccnet_stimuli.EXPERIMENTS[2],
+        key=jax.random.key(0),
+        ppd=10.0,
+        n_trials=1,
+        set_sizes=(6,),
+        conditions=("top_down",),
+    )
     res = eccnet.search(ex, t, eccnet.SearchConfig())
     assert 1 <= res["n_saccades"].iloc[0] <= 17
 
@@ -134,7 +145,9 @@ def test_keras_loader_rejects_bad_shapes():
 @pytest.fixture(scope="module")
 def random_model():
     params = eccnet_backbone.from_keras(_synthetic_keras(seed=3))
-    return eccnet.Extractor.vgg(params, {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, eccnet.Geometry(ppd=10.0))
+    return eccnet.Extractor.vgg(
+        params, {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, eccnet.Geometry(ppd=10.0)
+    )
 
 
 def test_ior_never_refixates_a_cell_and_batched_equals_per_fixation_loop(random_model):
@@ -169,8 +182,9 @@ def test_a_lone_target_is_found_in_one_fixation(exp_no):
 def test_recognition_window_and_start_fixation():
     exp = eccnet_stimuli.EXPERIMENTS[3]
     trials = eccnet_stimuli.make_trials(exp, key=jax.random.key(0), ppd=10.0, n_trials=1, set_sizes=(9,))
-    res = eccnet.search(eccnet.Extractor.gabor(eccnet.Geometry(ppd=10.0)), trials, eccnet.SearchConfig(),
-                        return_paths=True)
+    res = eccnet.search(
+        eccnet.Extractor.gabor(eccnet.Geometry(ppd=10.0)), trials, eccnet.SearchConfig(), return_paths=True
+    )
     lay = trials.layout
     for _, row in res.iterrows():
         y, x = row["fixations"][-1]

@@ -4,13 +4,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cogsim.models import oat
 from flax import nnx
 
 from cogsim.errors import CogsimError, ConfigError
-from cogsim.models import oat
 
-CFG = oat.OATConfig(n_rows=2, n_cols=3, d_model=16, n_heads=2, d_ff=16, n_encoder_layers=1, n_decoder_layers=1,
-                    appearance="embedding", n_appearance=4, pe_steps=500)
+CFG = oat.OATConfig(
+    n_rows=2,
+    n_cols=3,
+    d_model=16,
+    n_heads=2,
+    d_ff=16,
+    n_encoder_layers=1,
+    n_decoder_layers=1,
+    appearance="embedding",
+    n_appearance=4,
+    pe_steps=500,
+)
 N = 6
 EOS, PAD, BOS = N, N + 1, N + 2
 # Shapes shared by the tests, so that each jitted function compiles once.
@@ -35,7 +45,9 @@ def test_positional_code_has_the_published_neighbour_cosines(model):
     cfg = oat.OATConfig()  # published: 6 x 14 grid, d_model 512 -> a 14 x 86 table
     assert (cfg.pe_rows, cfg.pe_dim) == (14, 86)
     w = oat.learn_positional_table(14, 86, sigma=2.0, steps=10_000, lr=0.01)
-    np.testing.assert_allclose(oat.neighbour_cosines(w, 5), [1, 0.883, 0.607, 0.325, 0.135, 0.044], atol=0.002)
+    np.testing.assert_allclose(
+        oat.neighbour_cosines(w, 5), [1, 0.883, 0.607, 0.325, 0.135, 0.044], atol=0.002
+    )
     norms = np.linalg.norm(w, axis=1)
     assert norms.std() / norms.mean() < 0.01  # the magnitude penalty keeps the rows equally long
     # an object's code concatenates the rows for its row, column and is_target flag, truncated to d/2
@@ -122,8 +134,10 @@ def test_save_and_load_round_trip(model, tmp_path):
     assert back.config == model.config
     d = displays(TARGETS)
     seqs = oat.encode_scanpaths(PATHS, N, 3)[:, :-1]
-    np.testing.assert_array_equal(np.asarray(oat.teacher_forced_logits(model, d, seqs)),
-                                  np.asarray(oat.teacher_forced_logits(back, d, seqs)))
+    np.testing.assert_array_equal(
+        np.asarray(oat.teacher_forced_logits(model, d, seqs)),
+        np.asarray(oat.teacher_forced_logits(back, d, seqs)),
+    )
     with pytest.raises(CogsimError, match="not found"):
         oat.load(tmp_path / "nothing")
     cfg = tmp_path / "m" / "config.json"
@@ -137,12 +151,22 @@ def test_fit_learns_a_simple_rule():
     # decoding on new displays reproduces that rule.
     rng = np.random.default_rng(0)
     targets = rng.integers(1, N, 60)
-    data = oat.TrainData(displays(targets), oat.encode_scanpaths([[0, t] for t in targets], N, 2),
-                         np.arange(60))
+    data = oat.TrainData(
+        displays(targets), oat.encode_scanpaths([[0, t] for t in targets], N, 2), np.arange(60)
+    )
     val_t = np.array([1, 2, 3, 4, 5])
-    res = oat.fit(oat.OAT(CFG, key=jax.random.key(1)), data, key=jax.random.key(2), epochs=40, batch_size=20,
-                  lr=1e-2, validation=(displays(val_t), [[[0, t]] for t in val_t]), patience=40, max_len=MAX_LEN,
-                  select="nll")
+    res = oat.fit(
+        oat.OAT(CFG, key=jax.random.key(1)),
+        data,
+        key=jax.random.key(2),
+        epochs=40,
+        batch_size=20,
+        lr=1e-2,
+        validation=(displays(val_t), [[[0, t]] for t in val_t]),
+        patience=40,
+        max_len=MAX_LEN,
+        select="nll",
+    )
     assert res.history[-1]["loss"] < 0.5 * res.history[0]["loss"]
     assert {"val_delta", "val_nll"} <= set(res.history[0]) and 1 <= res.best_epoch <= len(res.history)
     paths = oat.greedy(res.model, displays(val_t), max_len=MAX_LEN)
@@ -164,9 +188,20 @@ def test_inputs_are_checked():
 
 
 def test_cnn_appearance_runs_on_crops():
-    cfg = oat.OATConfig(n_rows=2, n_cols=3, d_model=16, n_heads=2, d_ff=16, n_encoder_layers=1,
-                        n_decoder_layers=1, appearance="cnn", crop_height=14, crop_width=14, cnn_pool=(2, 3),
-                        pe_steps=500)
+    cfg = oat.OATConfig(
+        n_rows=2,
+        n_cols=3,
+        d_model=16,
+        n_heads=2,
+        d_ff=16,
+        n_encoder_layers=1,
+        n_decoder_layers=1,
+        appearance="cnn",
+        crop_height=14,
+        crop_width=14,
+        cnn_pool=(2, 3),
+        pe_steps=500,
+    )
     m = oat.OAT(cfg, key=jax.random.key(0))
     crops = np.random.default_rng(0).random((3, N, 14, 14, 3)).astype(np.float32)
     d = displays(TARGETS)._replace(appearance=crops)

@@ -91,6 +91,7 @@ def test_episodic_vs_semantic_recall_on_a_tiny_graph_with_known_answers():
     res = tb.train_memory(
         cfg, rows, key=jax.random.key(0), num_steps=400, batch_size=8, lr=0.03, log_every=200
     )
+    assert res.history.loss.iloc[-1] < res.history.loss.iloc[0]
     params = res.params
     for t, (s, p, o) in enumerate([(0, 0, 1), (2, 1, 3)]):
         out = tb.decode(params, cfg, tb.episodic_context(params, jnp.array([t])), mode="argmax")
@@ -103,12 +104,7 @@ def test_episodic_vs_semantic_recall_on_a_tiny_graph_with_known_answers():
     assert top2 == {np.ravel_multi_index(x, sem.shape) for x in [(0, 0, 1), (2, 1, 3)]}
 
 
-def test_training_reduces_the_loss_and_validates_input():
-    cfg = tb.TensorBrainConfig(n_entities=3, n_predicates=1, dim=4, wm_dim=4, dropout=0.2)
-    rows = np.array([[0, 0, 0, 1], [0, 1, 0, 2]])
-    res = tb.train_memory(
-        cfg, rows, key=jax.random.key(1), num_steps=100, batch_size=4, lr=0.05, log_every=50
-    )
-    assert res.history.loss.iloc[-1] < res.history.loss.iloc[0]
+def test_training_validates_its_input():
+    cfg = tb.TensorBrainConfig(n_entities=3, n_predicates=1, dim=4, wm_dim=4)
     with pytest.raises(CogsimError, match=r"\(t, s, p, o\)"):
-        tb.train_memory(cfg, rows[:, :3], key=jax.random.key(1), num_steps=1)
+        tb.train_memory(cfg, np.zeros((2, 3), int), key=jax.random.key(1), num_steps=1)

@@ -1,4 +1,4 @@
-"""book_cover_scanpaths: baselines, the comparison logic, and one tiny end-to-end run (train, save, re-score)."""
+"""book_cover_scanpaths: baselines, the comparison logic, one tiny end-to-end run (train, save, re-score)."""
 
 import jax
 import numpy as np

@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-
 from cogsim.models import eccnet_backbone, eccnet_diet
 from cogsim.scenarios import developmental_diet as dd
 
@@ -34,7 +33,9 @@ def test_lighting_of_the_diets():
     n = cfg.image_size
     top = []
     for i in range(8):
-        img = np.asarray(eccnet_diet.shaded_spheres(jax.random.key(i), n, dent=False, azimuth=0.0, n_spheres=1))
+        img = np.asarray(
+            eccnet_diet.shaded_spheres(jax.random.key(i), n, dent=False, azimuth=0.0, n_spheres=1)
+        )
         bg = img[0, 0]
         ys, xs = np.nonzero(np.abs(img - bg) > 1e-6)
         if len(ys) > 20:

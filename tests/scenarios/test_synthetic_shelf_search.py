@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from cogsim.scenarios import synthetic_shelf_search as ss
 
 from cogsim import config as cfglib
-from cogsim.scenarios import synthetic_shelf_search as ss
 
 
 def test_displays_have_the_requested_similar_distractors():
@@ -45,8 +45,18 @@ def test_effects_table():
     rows = []
     for s, (path, sims) in enumerate([([1, 2, 0], [0.5, 0.0, 1.0]), ([3, 0], [0.5, 1.0])]):
         for k, (o, v) in enumerate(zip(path, sims, strict=True)):
-            rows.append({"method": "m", "display": s, "sample": 0, "fixation_index": k, "object_id": o,
-                         "target_object_id": 0, "n_similar": 4 * s, "similarity": v})
+            rows.append(
+                {
+                    "method": "m",
+                    "display": s,
+                    "sample": 0,
+                    "fixation_index": k,
+                    "object_id": o,
+                    "target_object_id": 0,
+                    "n_similar": 4 * s,
+                    "similarity": v,
+                }
+            )
     e = ss.effects(pd.DataFrame(rows), n_objects=5).set_index("method")
     assert e.loc["m", "similar_share"] == pytest.approx(2 / 3)  # fixations on 1, 2, 3: two similar
     assert e.loc["m", "chance_share"] == pytest.approx((0 + 0 + 1) / 3)  # n_similar / 4 distractors

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from cogsim.scenarios import visual_search_asymmetry as vsa
 
 from cogsim import config
 from cogsim.errors import CogsimError
-from cogsim.scenarios import visual_search_asymmetry as vsa
 
 
 def _synthetic(slopes: dict[tuple[int, str], float], model: str = "eccNET") -> pd.DataFrame:
@@ -21,14 +21,32 @@ def _synthetic(slopes: dict[tuple[int, str], float], model: str = "eccNET") -> p
     for (e, cond), s in slopes.items():
         for n in sorted(h[(h.experiment == e) & (h.condition == cond)]["set_size"]):
             for t in range(2):
-                rows.append({"model": model, "experiment": e, "condition": cond, "set_size": n, "trial": t,
-                             "n_saccades": 1, "found": True, "rt_ms": 600.0 + s * n + (t - 0.5)})
+                rows.append(
+                    {
+                        "model": model,
+                        "experiment": e,
+                        "condition": cond,
+                        "set_size": n,
+                        "trial": t,
+                        "n_saccades": 1,
+                        "found": True,
+                        "rt_ms": 600.0 + s * n + (t - 0.5),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def test_index_uses_human_hard_condition_and_clips_negative_slopes():
-    sim = _synthetic({(2, "top_down"): 0.0, (2, "left_right"): 30.0, (5, "homo_t20"): 20.0, (5, "homo_t0"): 5.0,
-                      (1, "curve_in_lines"): -3.0, (1, "line_in_curves"): -1.0})
+    sim = _synthetic(
+        {
+            (2, "top_down"): 0.0,
+            (2, "left_right"): 30.0,
+            (5, "homo_t20"): 20.0,
+            (5, "homo_t0"): 5.0,
+            (1, "curve_in_lines"): -3.0,
+            (1, "line_in_curves"): -1.0,
+        }
+    )
     comp = vsa.compare(sim, vsa.human())
     exp = comp.tables["experiments"].set_index("experiment")
     assert exp.loc[2, "model_index"] == pytest.approx(1.0)  # left_right is hard for humans
