@@ -325,3 +325,12 @@ def fit_mle(
     res = optimize.minimize(f, z0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
     params = {n: float(v) for n, v in to_natural(jnp.asarray(res.x, jnp.float32)).items()}
     return MLEFit(params, float(-res.fun), len(names), n_obs, bool(res.success))
+
+
+# Re-exported metric families, one private module each.
+from cogsim._compare_linkpred import (  # noqa: E402
+    filtered_ranks,
+    hits_at_k,
+    link_prediction_metrics,
+    mean_reciprocal_rank,
+)

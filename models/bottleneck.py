@@ -67,9 +67,6 @@ class BottleneckConfig:
     score_scale: float = cfglib.field(4.0, low=0.0, high=1000.0, doc="scores = cosine similarity x this")
     verifier_weight: float = cfglib.field(0.1, low=0.0, high=100.0, doc="weight of the InfoNCE verifier loss")
     temperature: float = cfglib.field(0.1, low=1e-3, high=10.0, doc="InfoNCE temperature")
-    straight_through: bool = cfglib.field(
-        True, doc="backward pass through the soft (all-slot) attention, so unselected slots get gradients"
-    )
     implementation: str | None = cfglib.field(
         None, choices=IMPLEMENTATIONS, doc="top-k attention: Pallas kernel on GPU, jnp reference elsewhere"
     )
@@ -253,6 +250,9 @@ class Step(NamedTuple):
       element_mask: ``[batch, e]`` which elements are visible.
       element_bias: ``[batch, e]`` log selection weight of each visible element (0 when unweighted).
       selected: ``[batch, n]`` 1.0 on the slots in the conscious state (all slots for the dense baseline).
+      gate: ``[batch, n]`` equal to ``selected`` forward; backward it carries the gradient of the selection
+        probabilities ``softmax(scores)`` (straight-through), so a head that predicts only for the selected
+        slots (``gate * prediction``) teaches the selection which slots it needed.
       indices: ``[batch, q, k]`` selected slots, per query (``[batch, 1, n]`` for the dense baseline).
     """
 
@@ -263,6 +263,7 @@ class Step(NamedTuple):
     element_mask: jax.Array
     element_bias: jax.Array
     selected: jax.Array
+    gate: jax.Array
     indices: jax.Array
 
 
@@ -356,7 +357,7 @@ class Workspace(nnx.Module):
                                         name="bottleneck.select")
             thought = out[:, 0, 0]
             elements, el_mask, el_bias = vals, visible, jnp.zeros((b, n))
-            selected = visible.astype(jnp.float32)
+            selected = gate = visible.astype(jnp.float32)
             indices = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, 1, n))
         else:
             sel = select(q, keys, vals, top_k=top_k, noise=noise, key=key, gumbel=gumbel, mask=mask,
@@ -364,11 +365,9 @@ class Workspace(nnx.Module):
             indices = sel.indices
             selected = jnp.max(sel.mask, axis=1)
             out = sel.out
-            if cfg.straight_through:  # forward: the top-k result; backward: soft attention over every slot
-                soft = dot_product_attention(q[:, :, None], keys[:, :, None], vals[:, :, None],
-                                             bias=sel.bias[:, None], mask=visible[:, None, None, :],
-                                             scale=cfg.score_scale, name="bottleneck.select_soft")[:, :, 0]
-                out = out + soft - jax.lax.stop_gradient(soft)
+            s_all = jnp.einsum("bqd,bnd->bqn", q, keys) * cfg.score_scale + sel.bias
+            p_all = jnp.sum(jax.nn.softmax(jnp.where(visible[:, None], s_all, -1e30), axis=-1), axis=1)
+            gate = selected + p_all - jax.lax.stop_gradient(p_all)
             if cfg.variant == "workspace":
                 mem = mem + out
                 elements, el_mask, el_bias = mem, jnp.ones(mem.shape[:2], bool), jnp.zeros(mem.shape[:2])
@@ -376,17 +375,12 @@ class Workspace(nnx.Module):
             else:
                 thought = out[:, 0]
                 elements, el_mask, el_bias = vals, sel.mask[:, 0] > 0, sel.log_weights[:, 0]
-        rq, rk, rv = self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None]
-        r = dot_product_attention(rq, rk, rv, bias=el_bias[:, None, None, :], mask=el_mask[:, None, None, :],
-                                  name="bottleneck.broadcast")
-        if cfg.variant == "bottleneck" and cfg.straight_through:
-            s_all = jnp.einsum("bd,bnd->bn", q[:, 0], keys) * cfg.score_scale + sel.bias[:, 0]
-            logp = jax.nn.log_softmax(jnp.where(visible, s_all, -1e30), axis=-1)
-            soft = dot_product_attention(rq, rk, rv, bias=logp[:, None, None, :], mask=visible[:, None, None, :],
-                                         name="bottleneck.broadcast_soft")
-            r = r + soft - jax.lax.stop_gradient(soft)
+        r = dot_product_attention(
+            self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None],
+            bias=el_bias[:, None, None, :], mask=el_mask[:, None, None, :], name="bottleneck.broadcast",
+        )
         h = h + self.read_out(r[:, :, 0])
-        return Step(h, thought, mem, elements, el_mask, el_bias, selected, indices)
+        return Step(h, thought, mem, elements, el_mask, el_bias, selected, gate, indices)
 
     def unroll(
         self,

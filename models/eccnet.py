@@ -72,7 +72,7 @@ class SearchConfig:
     rt_slope: float = _config.field(252.359, doc="ms per saccade")
     rt_intercept: float = _config.field(376.271, doc="ms")
     batch_size: int = _config.field(8, low=1, doc="trials advanced together")
-    segment: int = _config.field(2, low=1, doc="saccades per jitted segment between slot refills")
+    segment: int = _config.field(1, low=1, doc="saccades per jitted segment between slot refills")
 
 
 def rt_ms(n_saccades: Any, cfg: SearchConfig | None = None) -> Any:

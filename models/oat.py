@@ -314,7 +314,7 @@ class CropCNN(nnx.Module):
 
     def __call__(self, crops: Float[Array, "... h w 3"]) -> Float[Array, "... d"]:
         lead = crops.shape[:-3]
-        x = crops.reshape((-1, *crops.shape[-3:]))
+        x = crops.reshape((-1, *crops.shape[-3:])) - 0.5  # centred pixel values
         p1, p2 = self.pools
         x = _max_pool(jax.nn.relu(_conv_valid(x, self.k1[...], self.b1[...])), p1)
         x = _max_pool(jax.nn.relu(_conv_valid(x, self.k2[...], self.b2[...])), p2)

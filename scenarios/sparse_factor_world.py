@@ -67,7 +67,7 @@ class Config:
     slot_dim: int = cfglib.field(32, low=4, high=1024, doc="slot width")
     n_workspace: int = cfglib.field(2, low=1, high=64, doc="memory slots of the workspace variant")
     verifier_weight: float = cfglib.field(0.1, low=0.0, high=100.0, doc="weight of the InfoNCE verifier")
-    straight_through: bool = cfglib.field(True, doc="soft-attention gradients through the top-k selection")
+    sparse_update: bool = cfglib.field(True, doc="predict a change only for the slots in the conscious state")
     n_test: int = cfglib.field(256, low=8, high=100_000, doc="test sequences per split")
     graph_seed: int | None = cfglib.field(None, low=0, doc="seed of the factor graph (None: from the run key)")
 
@@ -268,28 +268,35 @@ def _seed(key: jax.Array, i: int) -> np.ndarray:
 
 # -------------------------------------------------------------------------------------------------- model
 class Predictor(nnx.Module):
-    """A workspace over one slot per variable plus a per-slot readout of the change of that variable."""
+    """A workspace over one slot per variable plus a per-slot readout of the change of that variable.
 
-    def __init__(self, cfg: bn.BottleneckConfig, n_factors: int, *, rngs: nnx.Rngs):
+    With ``sparse_update`` only the slots in the conscious state predict a change (the others are predicted
+    to stay put): the consciousness prior's bet that a transition touches few variables. The straight-through
+    gate of :class:`cogsim.models.bottleneck.Step` lets this readout teach the selection.
+    """
+
+    def __init__(self, cfg: bn.BottleneckConfig, n_factors: int, *, sparse_update: bool = True, rngs: nnx.Rngs):
         self.ws = bn.Workspace(cfg, in_features=1, context_features=n_factors, rngs=rngs)
         self.head = nnx.Linear(cfg.slot_dim, 1, rngs=rngs)
+        self.sparse_update = sparse_update
 
     def __call__(self, x: jax.Array, cue: jax.Array, *, key: jax.Array, noise=None):
         """``x [B, T, n]`` observed states, ``cue [B, T, F]`` -> (predicted change ``[B, T, n]``, trace)."""
         trace = self.ws.unroll(x[..., None], cue, key=key, noise=noise)
-        return self.head(trace.slots)[..., 0], trace
+        pred = self.head(trace.slots)[..., 0]
+        return (pred * trace.gate if self.sparse_update else pred), trace
 
 
 def _bcfg(config: Config, variant: str) -> bn.BottleneckConfig:
     return bn.BottleneckConfig(variant=variant, n_slots=config.n_vars, slot_dim=config.slot_dim,
                                top_k=config.top_k, noise=config.noise, n_workspace=config.n_workspace,
-                               verifier_weight=config.verifier_weight, straight_through=config.straight_through)
+                               verifier_weight=config.verifier_weight)
 
 
 def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax.Array, pools, tests):
     """Trains one variant for every (training size, seed) at once under ``jax.vmap``; returns metrics."""
     bcfg = _bcfg(config, variant)
-    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: Predictor(bcfg, world.n_factors, rngs=nnx.Rngs(0))))
+    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: Predictor(bcfg, world.n_factors, sparse_update=config.sparse_update, rngs=nnx.Rngs(0))))
     runs = [(n, s) for n in config.train_sizes for s in range(config.seeds)]
     n_train = jnp.array([n for n, _ in runs], jnp.int32)
     seed_idx = np.array([s for _, s in runs])
@@ -306,7 +313,7 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
         return mse + bcfg.verifier_weight * ver, {"mse": mse, "verifier": ver}
 
     def run(init_key, train_key, n, px, pc):
-        params = nnx.split(Predictor(bcfg, world.n_factors, rngs=nnx.Rngs(init_key)))[1]
+        params = nnx.split(Predictor(bcfg, world.n_factors, sparse_update=config.sparse_update, rngs=nnx.Rngs(init_key)))[1]
 
         def batch_fn(k, step):
             idx = jax.random.randint(k, (config.batch,), 0, n)

@@ -101,6 +101,6 @@ def make(seed: int = 0, *, K=512, L=32, N=8, D=63, N_max=32, B=2, eps=0.1, lr=0.
         loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
-        return loss
+        return loss.detach()
 
     return task, net, step
