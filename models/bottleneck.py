@@ -169,6 +169,7 @@ def select(
     mask: Bool[Array, "batch n"] | None = None,
     bias: Float[Array, "batch n"] | None = None,
     scale: float = 1.0,
+    keep: int | Int[Array, " batch"] | None = None,
     implementation: str | None = None,
 ) -> Selection:
     """Noisy top-k selection: each query keeps the ``top_k`` slots with the best ``scale q.k + bias + noise``.
@@ -187,6 +188,8 @@ def select(
       mask: True where a slot may be selected.
       bias: an extra additive score bias per slot (e.g. salience).
       scale: multiplies ``q.k``.
+      keep: keep only the best ``keep <= top_k`` of the selection (an integer or one per batch item; may be
+        traced, so a capacity can be swept under ``jax.vmap``); ``out`` is then the attention over the kept.
       implementation: see :func:`topk_attention`.
 
     Returns:
@@ -217,7 +220,14 @@ def select(
     out, idx = topk_attention(q[:, :, None], k[:, :, None], v[:, :, None], top_k=top_k, bias=full_bias[:, None],
                               mask=m4, scale=scale, implementation=implementation)
     idx = idx.reshape(b, nq, top_k)  # heads == 1
+    if keep is not None:  # the kernel's indices come best first: keep a prefix of them
+        keep = jnp.asarray(keep)
+        keep = keep.reshape((-1, 1, 1)) if keep.ndim == 1 else keep
+        idx = jnp.where(jnp.arange(top_k) < keep, idx, -1)
     chosen = selected_mask(idx, n)  # [b, q, n]
+    if keep is not None:
+        out = dot_product_attention(q[:, :, None], k[:, :, None], v[:, :, None], bias=full_bias[:, None],
+                                    mask=chosen[:, None] > 0, scale=scale, name="bottleneck.select_keep")
     s = jnp.einsum("bqd,bnd->bqn", q, k) * scale + full_bias
     logw = jax.nn.log_softmax(jnp.where(chosen > 0, s, -1e30), axis=-1)
     return Selection(out[:, :, 0], idx, chosen, jnp.where(chosen > 0, logw, 0.0), full_bias)
@@ -320,6 +330,7 @@ class Workspace(nnx.Module):
         gumbel: Float[Array, "batch q n"] | None = None,
         noise: float | jax.Array | None = None,
         top_k: int | None = None,
+        keep: int | jax.Array | None = None,
         mask: Bool[Array, "batch n"] | None = None,
     ) -> Step:
         """One step: update the slots, select the conscious state, broadcast it.
@@ -332,6 +343,7 @@ class Workspace(nnx.Module):
           gumbel: standard Gumbel draws for the selection.
           noise: overrides ``cfg.noise`` (scalar or ``[batch]``).
           top_k: overrides ``cfg.top_k``.
+          keep: keep only the best ``keep`` selected slots (traced capacity; see :func:`select`).
           mask: slots that may be selected.
         """
         cfg = self.cfg
@@ -361,7 +373,7 @@ class Workspace(nnx.Module):
             indices = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, 1, n))
         else:
             sel = select(q, keys, vals, top_k=top_k, noise=noise, key=key, gumbel=gumbel, mask=mask,
-                         scale=cfg.score_scale, implementation=cfg.implementation)
+                         scale=cfg.score_scale, keep=keep, implementation=cfg.implementation)
             indices = sel.indices
             selected = jnp.max(sel.mask, axis=1)
             out = sel.out
@@ -390,6 +402,7 @@ class Workspace(nnx.Module):
         key: jax.Array,
         noise: float | jax.Array | None = None,
         top_k: int | None = None,
+        keep: int | jax.Array | None = None,
         masks: Bool[Array, "batch time n"] | None = None,
     ) -> Step:
         """Runs :meth:`step` over the time axis (``lax.scan``); returns a :class:`Step` with time on axis 1."""
@@ -402,7 +415,7 @@ class Workspace(nnx.Module):
             seq["m"] = jnp.swapaxes(masks, 0, 1)
 
         def body(carry, inp):
-            st = self.step(carry, inp["x"], inp.get("c"), gumbel=inp["g"], noise=noise, top_k=top_k,
+            st = self.step(carry, inp["x"], inp.get("c"), gumbel=inp["g"], noise=noise, top_k=top_k, keep=keep,
                            mask=inp.get("m"))
             return (st.slots, st.thought, st.memory), st
 

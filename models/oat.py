@@ -11,10 +11,11 @@ pointing at the target token ends the scanpath (EOS).
   equal (Adam, lr 0.01, 10,000 steps): neighbours at distance 0..5 have cosine 1, .883, .607, .325, .135,
   .044. In the encoder only the target token has ``is_target = 1``; in the decoder a fixation on the target
   object has it.
-- Appearance is pluggable (``OATConfig.appearance``): ``"cnn"`` runs each object crop through the published
-  small CNN (conv 3->16 5x5, ReLU, max-pool; conv 16->32 3x3, ReLU, max-pool; linear); ``"embedding"`` looks
-  up a learned vector per appearance id (what is known without images, e.g. "a distractor cover" or "target
-  cover k"); ``"none"`` leaves the appearance half zero, so the model sees layout and target position only.
+- Appearance is pluggable (``OATConfig.appearance``): ``"cnn"`` runs each object crop (pixels in [0, 1],
+  centred by subtracting 0.5) through the published small CNN (conv 3->16 5x5, ReLU, max-pool; conv 16->32
+  3x3, ReLU, max-pool; linear); ``"embedding"`` looks up a learned vector per appearance id (what is known
+  without images, e.g. "a distractor cover" or "target cover k"); ``"none"`` leaves the appearance half
+  zero, so the model sees layout and target position only.
 - Decoder input: a BOS token (blank appearance at the grid centre), then the fixated objects, plus the usual
   1-D sinusoidal code of fixation order. Post-norm encoder and decoder layers (ReLU feed-forward, dropout)
   whose attention runs through :func:`cogsim.attention.dot_product_attention` (named

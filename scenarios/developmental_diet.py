@@ -40,7 +40,9 @@ class Config:
     diets: tuple[str, ...] = _config.field(DIETS, doc="diets to compare (normal, rot90, isotropic)")
     train: bool = _config.field(False, doc="retrain the backbones from scratch instead of the shipped ones")
     train_steps: int = _config.field(400, low=1, doc="training steps per backbone when train=true")
-    batch_size: int = _config.field(8, low=1)
+    batch_size: int = _config.field(
+        1, low=1, doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)"
+    )
 
     def __post_validate__(self):
         vsa.check_ppd(self.ppd)

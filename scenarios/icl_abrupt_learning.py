@@ -188,6 +188,11 @@ def human() -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ analysis
+def _nanmedian(x) -> float:
+    x = np.asarray(x, float)
+    return float(np.median(x[np.isfinite(x)])) if np.isfinite(x).any() else math.nan
+
+
 def _first(steps, mask) -> float:
     hit = np.nonzero(np.asarray(mask))[0]
     return float(np.asarray(steps)[hit[0]]) if hit.size else math.nan
@@ -254,10 +259,10 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
             human=1.0 / n_ctx,
             note="median over seeds; 1/(N/B) = chance among context labels",
         ),
-        _compare.Metric("t_ic_mid", float(np.nanmedian(per["t_ic_mid"])), note="steps to IC midpoint"),
+        _compare.Metric("t_ic_mid", _nanmedian(per["t_ic_mid"]), note="steps to IC midpoint"),
         _compare.Metric(
             "t_induction_mid",
-            float(np.nanmedian(per["t_induction_mid"])),
+            _nanmedian(per["t_induction_mid"]),
             note="steps to the induction-score midpoint",
         ),
         _compare.Metric("iw_acc_final", float(per["iw_acc_final"].mean())),

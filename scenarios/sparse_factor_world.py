@@ -40,7 +40,9 @@ from cogsim import train
 from cogsim.errors import CogsimError, ConfigError
 from cogsim.models import bottleneck as bn
 
-DESCRIPTION = "Sparse factor-graph world: bottleneck vs dense prediction, sample efficiency and factor recovery"
+DESCRIPTION = (
+    "Sparse factor-graph world: bottleneck vs dense prediction, sample efficiency and factor recovery"
+)
 
 MAX_SCOPE = 3
 
@@ -51,25 +53,36 @@ class Config:
 
     n_vars: int = cfglib.field(12, low=4, high=64, doc="variables (= slots)")
     n_factors: int = cfglib.field(8, low=2, high=64, doc="factors, each coupling 2-3 variables")
-    holdout: float = cfglib.field(0.3, low=0.05, high=0.8, doc="share of compatible factor pairs never trained")
+    holdout: float = cfglib.field(
+        0.3, low=0.05, high=0.8, doc="share of compatible factor pairs never trained"
+    )
     gain: float = cfglib.field(1.5, low=0.1, high=5.0, doc="gain of each factor's rotation")
     seq_len: int = cfglib.field(4, low=2, high=32, doc="steps per training sequence")
-    train_sizes: tuple[int, ...] = cfglib.field((16, 64, 256), low=1, high=100_000,
-                                                doc="training sequences (the sample sizes compared)")
-    seeds: int = cfglib.field(2, low=1, high=64, doc="independent worlds' samples and initialisations per size")
+    train_sizes: tuple[int, ...] = cfglib.field(
+        (16, 64, 256), low=1, high=100_000, doc="training sequences (the sample sizes compared)"
+    )
+    seeds: int = cfglib.field(
+        2, low=1, high=64, doc="independent worlds' samples and initialisations per size"
+    )
     train_steps: int = cfglib.field(400, low=1, high=1_000_000, doc="Adam steps per model")
     batch: int = cfglib.field(32, low=2, high=4096, doc="sequences per step")
-    lr: float = cfglib.field(3e-3, low=1e-6, high=1.0, doc="Adam learning rate")
-    models: tuple[str, ...] = cfglib.field(("bottleneck", "dense"), doc="variants of cogsim.models.bottleneck")
+    lr: float = cfglib.field(0.01, low=1e-6, high=1.0, doc="Adam learning rate")
+    models: tuple[str, ...] = cfglib.field(
+        ("bottleneck", "dense"), doc="variants of cogsim.models.bottleneck"
+    )
     top_k: int = cfglib.field(5, low=1, high=64, doc="slots in the conscious state")
-    noise: float = cfglib.field(0.5, low=0.0, high=100.0, doc="Gumbel noise scale of the selection in training")
+    noise: float = cfglib.field(
+        0.5, low=0.0, high=100.0, doc="Gumbel noise scale of the selection in training"
+    )
     eval_noise: float = cfglib.field(0.0, low=0.0, high=100.0, doc="selection noise at test (0 = argmax)")
     slot_dim: int = cfglib.field(32, low=4, high=1024, doc="slot width")
     n_workspace: int = cfglib.field(2, low=1, high=64, doc="memory slots of the workspace variant")
     verifier_weight: float = cfglib.field(0.1, low=0.0, high=100.0, doc="weight of the InfoNCE verifier")
     sparse_update: bool = cfglib.field(True, doc="predict a change only for the slots in the conscious state")
     n_test: int = cfglib.field(256, low=8, high=100_000, doc="test sequences per split")
-    graph_seed: int | None = cfglib.field(None, low=0, doc="seed of the factor graph (None: from the run key)")
+    graph_seed: int | None = cfglib.field(
+        None, low=0, doc="seed of the factor graph (None: from the run key)"
+    )
 
     def __post_validate__(self):
         for m in self.models:
@@ -78,16 +91,35 @@ class Config:
         if self.top_k > self.n_vars:
             raise ConfigError("top_k", self.top_k, f"an integer in [1, n_vars={self.n_vars}]")
         if MAX_SCOPE * self.n_factors < self.n_vars:
-            raise ConfigError("n_factors", self.n_factors, f"at least n_vars / 3 = {-(-self.n_vars // 3)} "
-                                                            "so that every variable belongs to a factor")
+            raise ConfigError(
+                "n_factors",
+                self.n_factors,
+                f"at least n_vars / 3 = {-(-self.n_vars // 3)} so that every variable belongs to a factor",
+            )
 
 
 PRESETS = {
     "quick": Config(),
-    "paper": Config(n_vars=16, n_factors=10, train_sizes=(16, 32, 64, 128, 256, 512, 1024), seeds=5,
-                    train_steps=3000, models=("bottleneck", "workspace", "dense"), n_test=1024),
-    "test": Config(n_vars=8, n_factors=5, train_sizes=(8, 32), seeds=1, train_steps=20, seq_len=3,
-                   slot_dim=8, top_k=3, n_test=16, batch=8),
+    "paper": Config(
+        train_sizes=(16, 32, 64, 128, 256, 512, 1024),
+        seeds=5,
+        train_steps=3000,
+        lr=3e-3,
+        models=("bottleneck", "workspace", "dense"),
+        n_test=1024,
+    ),
+    "test": Config(
+        n_vars=8,
+        n_factors=5,
+        train_sizes=(8, 32),
+        seeds=1,
+        train_steps=20,
+        seq_len=3,
+        slot_dim=8,
+        top_k=3,
+        n_test=16,
+        batch=8,
+    ),
 }
 
 
@@ -131,7 +163,11 @@ class FactorWorld:
 
 def _split_pairs(scopes, holdout: float, rng: np.random.Generator):
     """Splits the pairs of factors with disjoint scopes into (train, held out), each factor still trained."""
-    pairs = [(a, b) for a, b in itertools.combinations(range(len(scopes)), 2) if not set(scopes[a]) & set(scopes[b])]
+    pairs = [
+        (a, b)
+        for a, b in itertools.combinations(range(len(scopes)), 2)
+        if not set(scopes[a]) & set(scopes[b])
+    ]
     if len(pairs) < 2:
         return None
     everyone = {f for p in pairs for f in p}
@@ -146,8 +182,9 @@ def _split_pairs(scopes, holdout: float, rng: np.random.Generator):
     return (train_set, test) if test else None
 
 
-def make_world(n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, holdout: float = 0.3,
-               max_tries: int = 200) -> FactorWorld:
+def make_world(
+    n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, holdout: float = 0.3, max_tries: int = 200
+) -> FactorWorld:
     """Draws a sparse factor world: factor scopes from a bipartite configuration model, rules, pair split.
 
     Every factor gets 2 or 3 variables, every variable at least one factor; factor rules are scaled random
@@ -168,7 +205,9 @@ def make_world(n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, hol
       (True, True)
     """
     if MAX_SCOPE * n_factors < n_vars:
-        raise CogsimError(f"make_world: n_factors={n_factors} cannot cover n_vars={n_vars} with scopes of <= 3")
+        raise CogsimError(
+            f"make_world: n_factors={n_factors} cannot cover n_vars={n_vars} with scopes of <= 3"
+        )
     rng = np.random.default_rng(seed)
     for _ in range(max_tries):
         fdeg = rng.integers(2, MAX_SCOPE + 1, n_factors)
@@ -177,8 +216,9 @@ def make_world(n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, hol
             continue
         vdeg = np.ones(n_vars, int)
         np.add.at(vdeg, rng.integers(0, n_vars, total - n_vars), 1)
-        g = nx.bipartite.configuration_model(fdeg.tolist(), vdeg.tolist(), create_using=nx.Graph(),
-                                             seed=int(rng.integers(2**31 - 1)))
+        g = nx.bipartite.configuration_model(
+            fdeg.tolist(), vdeg.tolist(), create_using=nx.Graph(), seed=int(rng.integers(2**31 - 1))
+        )
         scopes = tuple(tuple(sorted(v - n_factors for v in g[f])) for f in range(n_factors))
         covered = all(g.degree(n_factors + i) >= 1 for i in range(n_vars))
         if not covered or not all(2 <= len(s) <= MAX_SCOPE for s in scopes):
@@ -187,9 +227,11 @@ def make_world(n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, hol
         if split is not None:
             break
     else:
-        raise CogsimError(f"make_world: no valid factor graph for n_vars={n_vars}, n_factors={n_factors} in "
-                          f"{max_tries} draws (every factor 2-3 variables, every variable covered, a pair of "
-                          "disjoint factors to hold out); use more factors or variables")
+        raise CogsimError(
+            f"make_world: no valid factor graph for n_vars={n_vars}, n_factors={n_factors} in "
+            f"{max_tries} draws (every factor 2-3 variables, every variable covered, a pair of "
+            "disjoint factors to hold out); use more factors or variables"
+        )
     train_set, test = split
     names = {f: f"f{f}" for f in range(n_factors)} | {n_factors + i: f"x{i}" for i in range(n_vars)}
     graph = nx.relabel_nodes(g, names)
@@ -200,7 +242,9 @@ def make_world(n_vars: int, n_factors: int, *, seed: int, gain: float = 1.5, hol
         q, r = np.linalg.qr(rng.normal(size=(len(s), len(s))))
         weights[f, : len(s), : len(s)] = gain * q * np.sign(np.diag(r))[None]
         offsets[f, : len(s)] = rng.normal(0, 0.3, len(s))
-    return FactorWorld(graph, scopes, weights, offsets, np.array(train_set, np.int32), np.array(test, np.int32))
+    return FactorWorld(
+        graph, scopes, weights, offsets, np.array(train_set, np.int32), np.array(test, np.int32)
+    )
 
 
 def step_world(world: FactorWorld, x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -227,7 +271,9 @@ def step_world(world: FactorWorld, x: np.ndarray, pairs: np.ndarray) -> np.ndarr
     return new[..., :-1]
 
 
-def sample_sequences(world: FactorWorld, pairs: np.ndarray, *, seed, n: int, seq_len: int) -> dict[str, np.ndarray]:
+def sample_sequences(
+    world: FactorWorld, pairs: np.ndarray, *, seed, n: int, seq_len: int
+) -> dict[str, np.ndarray]:
     """``n`` sequences of ``seq_len`` transitions with factor pairs drawn uniformly from ``pairs``.
 
     Args:
@@ -275,7 +321,9 @@ class Predictor(nnx.Module):
     gate of :class:`cogsim.models.bottleneck.Step` lets this readout teach the selection.
     """
 
-    def __init__(self, cfg: bn.BottleneckConfig, n_factors: int, *, sparse_update: bool = True, rngs: nnx.Rngs):
+    def __init__(
+        self, cfg: bn.BottleneckConfig, n_factors: int, *, sparse_update: bool = True, rngs: nnx.Rngs
+    ):
         self.ws = bn.Workspace(cfg, in_features=1, context_features=n_factors, rngs=rngs)
         self.head = nnx.Linear(cfg.slot_dim, 1, rngs=rngs)
         self.sparse_update = sparse_update
@@ -288,15 +336,25 @@ class Predictor(nnx.Module):
 
 
 def _bcfg(config: Config, variant: str) -> bn.BottleneckConfig:
-    return bn.BottleneckConfig(variant=variant, n_slots=config.n_vars, slot_dim=config.slot_dim,
-                               top_k=config.top_k, noise=config.noise, n_workspace=config.n_workspace,
-                               verifier_weight=config.verifier_weight)
+    return bn.BottleneckConfig(
+        variant=variant,
+        n_slots=config.n_vars,
+        slot_dim=config.slot_dim,
+        top_k=config.top_k,
+        noise=config.noise,
+        n_workspace=config.n_workspace,
+        verifier_weight=config.verifier_weight,
+    )
 
 
 def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax.Array, pools, tests):
     """Trains one variant for every (training size, seed) at once under ``jax.vmap``; returns metrics."""
     bcfg = _bcfg(config, variant)
-    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: Predictor(bcfg, world.n_factors, sparse_update=config.sparse_update, rngs=nnx.Rngs(0))))
+    graphdef, abstract = nnx.split(
+        nnx.eval_shape(
+            lambda: Predictor(bcfg, world.n_factors, sparse_update=config.sparse_update, rngs=nnx.Rngs(0))
+        )
+    )
     runs = [(n, s) for n in config.train_sizes for s in range(config.seeds)]
     n_train = jnp.array([n for n, _ in runs], jnp.int32)
     seed_idx = np.array([s for _, s in runs])
@@ -313,7 +371,9 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
         return mse + bcfg.verifier_weight * ver, {"mse": mse, "verifier": ver}
 
     def run(init_key, train_key, n, px, pc):
-        params = nnx.split(Predictor(bcfg, world.n_factors, sparse_update=config.sparse_update, rngs=nnx.Rngs(init_key)))[1]
+        params = nnx.split(
+            Predictor(bcfg, world.n_factors, sparse_update=config.sparse_update, rngs=nnx.Rngs(init_key))
+        )[1]
 
         def batch_fn(k, step):
             idx = jax.random.randint(k, (config.batch,), 0, n)
@@ -322,10 +382,11 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
         update = train.make_update(loss_fn, opt, batch_fn=batch_fn)
         state, hist = train.run_steps(update, train.init(params, opt), train_key, config.train_steps)
         model = nnx.merge(graphdef, state.params)
-        out = {"final_loss": jnp.mean(hist["mse"][-max(1, config.train_steps // 10):])}
+        out = {"final_loss": jnp.mean(hist["mse"][-max(1, config.train_steps // 10) :])}
         for split, d in tests.items():
-            pred, trace = model(d["x"][:, :-1], d["cue"], key=jax.random.fold_in(train_key, 7),
-                                noise=config.eval_noise)
+            pred, trace = model(
+                d["x"][:, :-1], d["cue"], key=jax.random.fold_in(train_key, 7), noise=config.eval_noise
+            )
             delta = d["x"][:, 1:] - d["x"][:, :-1]
             out[f"sse_{split}"] = jnp.sum((pred - delta) ** 2)
             out[f"sse0_{split}"] = jnp.sum(delta**2)
@@ -335,13 +396,7 @@ def _train_variant(config: Config, world: FactorWorld, variant: str, *, key: jax
 
     px = jnp.stack([pools[s]["x"][:, : seq + 1] for s in seed_idx])
     pc = jnp.stack([pools[s]["cue"][:, :seq] for s in seed_idx])
-    import time
-    t0 = time.process_time()
-    fn = jax.jit(jax.vmap(run), compiler_options=bn.compiler_options()).lower(init_keys, train_keys, n_train, px, pc).compile()
-    t1 = time.process_time()
-    res = fn(init_keys, train_keys, n_train, px, pc)
-    jax.block_until_ready(res)
-    print("TIMING", variant, "compile", round(t1 - t0, 1), "run", round(time.process_time() - t1, 1))
+    res = jax.jit(jax.vmap(run), compiler_options=bn.compiler_options())(init_keys, train_keys, n_train, px, pc)
     n_params = int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(abstract)))
     return runs, {k: np.asarray(v) for k, v in res.items()}, n_params
 
@@ -370,45 +425,72 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     config = cfglib.validate(config)
     world = world_for(config, key)
     n_pool = max(config.train_sizes)
-    pools = [sample_sequences(world, world.train_pairs, seed=_seed(key, 100 + s), n=n_pool,
-                              seq_len=config.seq_len) for s in range(config.seeds)]
+    pools = [
+        sample_sequences(world, world.train_pairs, seed=_seed(key, 100 + s), n=n_pool, seq_len=config.seq_len)
+        for s in range(config.seeds)
+    ]
     tests = {
-        "seen": sample_sequences(world, world.train_pairs, seed=_seed(key, 200), n=config.n_test,
-                                 seq_len=config.seq_len),
-        "unseen": sample_sequences(world, world.test_pairs, seed=_seed(key, 201), n=config.n_test,
-                                   seq_len=config.seq_len),
+        "seen": sample_sequences(
+            world, world.train_pairs, seed=_seed(key, 200), n=config.n_test, seq_len=config.seq_len
+        ),
+        "unseen": sample_sequences(
+            world, world.test_pairs, seed=_seed(key, 201), n=config.n_test, seq_len=config.seq_len
+        ),
     }
     rows = []
     for i, variant in enumerate(config.models):
-        runs, res, n_params = _train_variant(config, world, variant, key=jax.random.fold_in(key, 300 + i),
-                                             pools=pools, tests=tests)
+        runs, res, n_params = _train_variant(
+            config, world, variant, key=jax.random.fold_in(key, 300 + i), pools=pools, tests=tests
+        )
         for j, (n, s) in enumerate(runs):
             for split in tests:
                 active = np.asarray(tests[split]["active"])
-                rows.append({
-                    "model": variant, "n_train": int(n), "seed": int(s), "split": split,
-                    "nmse": float(res[f"sse_{split}"][j] / res[f"sse0_{split}"][j]),
-                    "precision": float(res[f"precision_{split}"][j]), "recall": float(res[f"recall_{split}"][j]),
-                    "precision_chance": float(active.mean()),
-                    "recall_chance": min(config.top_k * (config.n_workspace if variant == "workspace" else 1),
-                                         config.n_vars) / config.n_vars if variant != "dense" else 1.0,
-                    "train_mse": float(res["final_loss"][j]), "n_params": n_params, "top_k": config.top_k,
-                    "n_vars": config.n_vars, "n_factors": config.n_factors,
-                    "n_train_pairs": len(world.train_pairs), "n_test_pairs": len(world.test_pairs),
-                })
+                rows.append(
+                    {
+                        "model": variant,
+                        "n_train": int(n),
+                        "seed": int(s),
+                        "split": split,
+                        "nmse": float(res[f"sse_{split}"][j] / res[f"sse0_{split}"][j]),
+                        "precision": float(res[f"precision_{split}"][j]),
+                        "recall": float(res[f"recall_{split}"][j]),
+                        "precision_chance": float(active.mean()),
+                        "recall_chance": min(
+                            config.top_k * (config.n_workspace if variant == "workspace" else 1),
+                            config.n_vars,
+                        )
+                        / config.n_vars
+                        if variant != "dense"
+                        else 1.0,
+                        "train_mse": float(res["final_loss"][j]),
+                        "n_params": n_params,
+                        "top_k": config.top_k,
+                        "n_vars": config.n_vars,
+                        "n_factors": config.n_factors,
+                        "n_train_pairs": len(world.train_pairs),
+                        "n_test_pairs": len(world.test_pairs),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def human() -> pd.DataFrame:
     """No human data: this scenario tests a computational claim. An empty table with the result columns."""
-    return pd.DataFrame({"model": pd.Series(dtype=str), "n_train": pd.Series(dtype=int),
-                         "split": pd.Series(dtype=str), "nmse": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "model": pd.Series(dtype=str),
+            "n_train": pd.Series(dtype=int),
+            "split": pd.Series(dtype=str),
+            "nmse": pd.Series(dtype=float),
+        }
+    )
 
 
 def _curve(sim: pd.DataFrame, model: str, split: str) -> pd.DataFrame:
     d = sim[(sim.model == model) & (sim.split == split)]
-    return d.groupby("n_train", as_index=False).agg(nmse=("nmse", "mean"), precision=("precision", "mean"),
-                                                    recall=("recall", "mean"))
+    return d.groupby("n_train", as_index=False).agg(
+        nmse=("nmse", "mean"), precision=("precision", "mean"), recall=("recall", "mean")
+    )
 
 
 def samples_to_reach(n_train, nmse, criterion: float) -> float:
@@ -455,8 +537,13 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             with_ci(f"{m}.nmse_seen.n{n}", per_seed(m, "seen", n), "test error / error of 'no change'")
         with_ci(f"{m}.nmse_unseen.n{big}", per_seed(m, "unseen", big), "unseen factor pairs")
         c = _curve(sim, m, "seen")
-        metrics.append(cmp.Metric(f"{m}.samples_to_nmse_0.5", samples_to_reach(c.n_train, c.nmse, 0.5),
-                                  note="training sequences to halve the no-change error (NaN: not reached)"))
+        metrics.append(
+            cmp.Metric(
+                f"{m}.samples_to_nmse_0.5",
+                samples_to_reach(c.n_train, c.nmse, 0.5),
+                note="training sequences to halve the no-change error (NaN: not reached)",
+            )
+        )
     key = None
     if "dense" in models:
         for m in sel_models:
@@ -464,30 +551,48 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             for n in sizes:
                 ratios.append(np.mean(per_seed("dense", "seen", n)) / np.mean(per_seed(m, "seen", n)))
             gm = float(np.exp(np.mean(np.log(ratios))))
-            metrics.append(cmp.Metric(f"{m}.dense_error_ratio", gm,
-                                      note="geometric mean over sizes of dense / bottleneck test error (>1: "
-                                           "bottleneck better)"))
+            metrics.append(
+                cmp.Metric(
+                    f"{m}.dense_error_ratio",
+                    gm,
+                    note="geometric mean over sizes of dense / bottleneck test error (>1: bottleneck better)",
+                )
+            )
             key = key or f"{m}.dense_error_ratio"
             small = sizes[0]
             e_b, e_d = np.mean(per_seed(m, "seen", small)), np.mean(per_seed("dense", "seen", small))
-            checks.append(cmp.Check(f"{m} learns from few samples better than dense",
-                                    bool(gm > 1 and e_b < e_d),
-                                    f"test error at n={small}: {m} {e_b:.3f} vs dense {e_d:.3f}; "
-                                    f"geometric-mean dense/{m} ratio over sizes {gm:.2f}"))
+            checks.append(
+                cmp.Check(
+                    f"{m} learns from few samples better than dense",
+                    bool(gm > 1 and e_b < e_d),
+                    f"test error at n={small}: {m} {e_b:.3f} vs dense {e_d:.3f}; "
+                    f"geometric-mean dense/{m} ratio over sizes {gm:.2f}",
+                )
+            )
             u_b, u_d = np.mean(per_seed(m, "unseen", big)), np.mean(per_seed("dense", "unseen", big))
             s_b, s_d = np.mean(per_seed(m, "seen", big)), np.mean(per_seed("dense", "seen", big))
-            checks.append(cmp.Check(f"{m} generalises better than dense to unseen factor pairs",
-                                    bool(u_b < u_d and u_b - s_b <= u_d - s_d),
-                                    f"n={big}: unseen error {m} {u_b:.3f} vs dense {u_d:.3f}; gap unseen-seen "
-                                    f"{u_b - s_b:+.3f} vs {u_d - s_d:+.3f}"))
+            checks.append(
+                cmp.Check(
+                    f"{m} generalises better than dense to unseen factor pairs",
+                    bool(u_b < u_d and u_b - s_b <= u_d - s_d),
+                    f"n={big}: unseen error {m} {u_b:.3f} vs dense {u_d:.3f}; gap unseen-seen "
+                    f"{u_b - s_b:+.3f} vs {u_d - s_d:+.3f}",
+                )
+            )
     for m in sel_models:
         for col in ("precision", "recall"):
             vals = per_seed(m, "seen", big, col)
             chance = float(sim[(sim.model == m)][f"{col}_chance"].iloc[0])
-            est = with_ci(f"{m}.{col}", vals, f"selected slots vs variables of the firing factors (chance "
-                                              f"{chance:.2f})")
-            checks.append(cmp.Check(f"{m} selection {col} above chance", bool(est > chance + 0.1),
-                                    f"{col} {est:.2f} vs chance {chance:.2f} (margin 0.10), n={big}"))
+            est = with_ci(
+                f"{m}.{col}", vals, f"selected slots vs variables of the firing factors (chance {chance:.2f})"
+            )
+            checks.append(
+                cmp.Check(
+                    f"{m} selection {col} above chance",
+                    bool(est > chance + 0.1),
+                    f"{col} {est:.2f} vs chance {chance:.2f} (margin 0.10), n={big}",
+                )
+            )
         key = key or f"{m}.precision"
     table = sim.groupby(["model", "split", "n_train"], as_index=False)[["nmse", "precision", "recall"]].mean()
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables={"summary": table})

@@ -3,10 +3,11 @@
 The book-cover data have no images, so OAT sees layout and target only there. This scenario generates
 displays procedurally: a grid of coloured shapes (``n_colours`` colours x ``n_shapes`` shapes, each rendered
 as a small RGB crop with pixel noise). One object is the target; ``n_similar`` of the distractors share one
-feature with it (colour or shape) and the rest share none. Scanpaths come from a similarity-guided searcher:
-from the display centre it fixates unvisited objects with probability ``softmax(beta_similarity * s_j -
-beta_distance * d_j)``, where ``s_j`` is the object's similarity to the target (1 target, 0.5 one shared
-feature, 0 none) and ``d_j`` the distance (cells) from the current fixation, until it fixates the target.
+feature with it (``similar_feature``: its colour by default) and the rest share none. Scanpaths come from a
+similarity-guided searcher: from the display centre it fixates unvisited objects with probability
+``softmax(beta_similarity * s_j - beta_distance * d_j)``, where ``s_j`` is the object's similarity to the
+target (1 target, 0.5 one shared feature, 0 none) and ``d_j`` the distance (cells) from the current
+fixation, until it fixates the target.
 
 OAT with the crop CNN (``appearance="cnn"``) and OAT without appearance (``"none"``) are trained on the
 searcher's scanpaths and scored on new displays against fresh searcher scanpaths (the reference, in place of
@@ -62,8 +63,11 @@ class Config:
     similar_levels: tuple[int, ...] = cfglib.field(
         (0, 4, 8, 12, 16), low=0, high=400, doc="numbers of target-similar distractors"
     )
-    similar_feature: str = cfglib.field("colour", choices=("colour", "shape", "either"),
-                                        doc="the feature a target-similar distractor shares with the target")
+    similar_feature: str = cfglib.field(
+        "colour",
+        choices=("colour", "shape", "either"),
+        doc="the feature a target-similar distractor shares with the target",
+    )
     crop: int = cfglib.field(14, low=11, high=256, doc="crop size in pixels (square)")
     pixel_noise: float = cfglib.field(0.05, low=0.0, high=1.0, doc="SD of the crops' pixel noise")
     beta_similarity: float = cfglib.field(
@@ -76,7 +80,7 @@ class Config:
     train_paths_per_display: int = cfglib.field(
         2, low=1, high=1000, doc="searcher scanpaths per training display"
     )
-    n_eval_displays: int = cfglib.field(40, low=1, high=100_000, doc="evaluation displays")
+    n_eval_displays: int = cfglib.field(100, low=1, high=100_000, doc="evaluation displays")
     eval_paths_per_display: int = cfglib.field(
         10, low=1, high=1000, doc="searcher (reference) scanpaths per evaluation display"
     )
@@ -107,7 +111,8 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(d_model=32, n_heads=2, d_ff=64, n_layers=1, lr=2e-3, epochs=12, n_train_displays=300),
+    # Small OAT (d 64, 2 + 2 layers), 20 epochs: about 1.5 minutes of CPU time for both models.
+    "quick": Config(d_model=64, n_heads=4, d_ff=64, n_layers=2, lr=1e-3, epochs=20, n_train_displays=300),
     "paper": Config(),
     "test": Config(
         d_model=16,
@@ -191,7 +196,9 @@ def make_displays(config: Config, n: int, *, seed: int) -> ShelfDisplays:
         feats = []
         for j in range(n_obj - 1):
             if j < levels[i]:  # shares exactly one feature
-                share_colour = {"colour": True, "shape": False}.get(config.similar_feature, rng.random() < 0.5)
+                share_colour = {"colour": True, "shape": False}.get(
+                    config.similar_feature, rng.random() < 0.5
+                )
                 if share_colour:
                     feats.append((tc, rng.choice(others_s)))
                 else:
@@ -271,7 +278,23 @@ def model_config(config: Config, appearance: str) -> oat.OATConfig:
     )
 
 
-def _rows(method, disp: ShelfDisplays, paths_by_display, sim: np.ndarray) -> list[dict]:
+COLUMNS = {
+    "method": "str",
+    "display": "int64",
+    "sample": "int64",
+    "fixation_index": "int64",
+    "object_id": "int64",
+    "object_row": "int64",
+    "object_col": "int64",
+    "colour": "int64",
+    "shape": "int64",
+    "target_object_id": "int64",
+    "n_similar": "int64",
+    "similarity": "float64",
+}
+
+
+def _rows(method, disp: ShelfDisplays, paths_by_display, sim: np.ndarray, n_cols: int) -> list[dict]:
     rows = []
     for i, paths in enumerate(paths_by_display):
         for s, p in enumerate(paths):
@@ -283,6 +306,10 @@ def _rows(method, disp: ShelfDisplays, paths_by_display, sim: np.ndarray) -> lis
                         "sample": s,
                         "fixation_index": k,
                         "object_id": o,
+                        "object_row": o // n_cols,
+                        "object_col": o % n_cols,
+                        "colour": int(disp.colour[i, o]),
+                        "shape": int(disp.shape[i, o]),
                         "target_object_id": int(disp.target[i]),
                         "n_similar": int(disp.n_similar[i]),
                         "similarity": float(sim[i, o]),
@@ -295,9 +322,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """Generates displays and searcher scanpaths, trains OAT (with and without appearance), decodes.
 
     Returns:
-      One row per fixation: ``method, display, sample, fixation_index, object_id, target_object_id,
-      n_similar, similarity`` (similarity of the fixated object to the target). Method "searcher" holds the
-      reference scanpaths of the evaluation displays.
+      One row per fixation (:data:`COLUMNS`): the object's grid cell, colour and shape, the display's target
+      and number of similar distractors, and the object's similarity to the target. Method "searcher" holds
+      the reference scanpaths of the evaluation displays; method "layout" lists every object of each
+      evaluation display once (for figures).
     """
     config = cfglib.validate(config)
     k_train, k_ref, k_fit, k_sample, k_rand = jax.random.split(key, 5)
@@ -312,7 +340,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     seqs = oat.encode_scanpaths([p for _, p in pairs], n_obj, longest)
     didx = np.array([i for i, _ in pairs])
     sim_eval = eval_d.similarity()
-    rows = _rows("searcher", eval_d, ref_paths, sim_eval)
+    rows = _rows("layout", eval_d, [[list(range(n_obj))] for _ in ref_paths], sim_eval, config.n_cols)
+    rows += _rows("searcher", eval_d, ref_paths, sim_eval, config.n_cols)
     info = {}
     for j, app in enumerate(config.models):
         model = oat.OAT(model_config(config, app), key=jax.random.fold_in(k_fit, 2 * j))
@@ -338,42 +367,21 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             n_samples=config.n_samples,
             max_len=n_obj,
         )
-        rows += _rows(f"oat_{app}", eval_d, paths, sim_eval)
+        rows += _rows(f"oat_{app}", eval_d, paths, sim_eval, config.n_cols)
     rng = np.random.default_rng(seed + 2)
     rand = [
         [rng.integers(0, n_obj, len(ref[s % len(ref)])).tolist() for s in range(config.n_samples)]
         for ref in ref_paths
     ]
-    rows += _rows("random", eval_d, rand, sim_eval)
-    cols = [
-        "method",
-        "display",
-        "sample",
-        "fixation_index",
-        "object_id",
-        "target_object_id",
-        "n_similar",
-        "similarity",
-    ]
-    out = pd.DataFrame(rows, columns=cols)
+    rows += _rows("random", eval_d, rand, sim_eval, config.n_cols)
+    out = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
     out.attrs["training"] = info
     return out
 
 
 def human() -> pd.DataFrame:
     """No human data: an empty frame in the simulation schema (the reference is the simulated searcher)."""
-    return pd.DataFrame(
-        {
-            "method": pd.Series(dtype="str"),
-            "display": pd.Series(dtype="int64"),
-            "sample": pd.Series(dtype="int64"),
-            "fixation_index": pd.Series(dtype="int64"),
-            "object_id": pd.Series(dtype="int64"),
-            "target_object_id": pd.Series(dtype="int64"),
-            "n_similar": pd.Series(dtype="int64"),
-            "similarity": pd.Series(dtype="float64"),
-        }
-    )
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
 
 
 # ------------------------------------------------------------------------------------------------ compare
@@ -388,16 +396,19 @@ def effects(sim: pd.DataFrame, n_objects: int | None = None) -> pd.DataFrame:
     """Per method: the share of distractor fixations on target-similar distractors, the chance share, and the
     slope of scanpath length on the number of similar distractors (with its CI)."""
     rows = []
+    n_obj = n_objects or int(sim.object_id.max()) + 1  # the layout rows list every object
+    sim = sim[sim.method != "layout"]
     for m, g in sim.groupby("method", sort=False):
         distr = g[g.object_id != g.target_object_id]
         share = float((distr.similarity == 0.5).mean()) if len(distr) else np.nan
         # chance: the fraction of similar distractors among the distractors of each fixation's display
-        n_obj = n_objects or int(sim.object_id.max()) + 1
         chance = float((distr.n_similar / (n_obj - 1)).mean()) if len(distr) else np.nan
         lengths = g.groupby(["display", "sample"]).agg(
             n=("object_id", "size"), n_similar=("n_similar", "first")
         )
-        fit = cmp.fit_line(lengths.n_similar, lengths.n) if lengths.n_similar.nunique() > 1 else None
+        # one point per display (its mean length): samples of one display are not independent
+        per = lengths.groupby("display").agg(n=("n", "mean"), n_similar=("n_similar", "first"))
+        fit = cmp.fit_line(per.n_similar, per.n) if per.n_similar.nunique() > 1 and len(per) > 2 else None
         rows.append(
             {
                 "method": m,
@@ -468,10 +479,19 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         )
         checks.append(
             cmp.Check(
-                "OAT (cnn) scanpaths lengthen with similar distractors (slope CI > 0)",
+                "OAT (cnn) scanpaths lengthen with similar distractors (display-level slope CI > 0)",
                 bool(e.slope_low["oat_cnn"] > 0),
                 f"slope {e.length_slope['oat_cnn']:.3f} [{e.slope_low['oat_cnn']:.3f}, "
                 f"{e.slope_high['oat_cnn']:.3f}]",
+            )
+        )
+    if "oat_cnn" in e.index and "oat_none" in e.index:
+        a, b = e.similar_share["oat_cnn"], e.similar_share["oat_none"]
+        checks.append(
+            cmp.Check(
+                "OAT with appearance fixates similar distractors more than OAT without",
+                bool(a > b),
+                f"{a:.3f} vs {b:.3f}",
             )
         )
     if "oat_cnn" in scores and "oat_none" in scores:
@@ -486,60 +506,83 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     if "oat_cnn" in scores and "random" in scores:
         a, b = scores["oat_cnn"].sequence_score, scores["random"].sequence_score
         checks.append(cmp.Check("OAT (cnn) SS above random", a > b, f"{a:.3f} vs {b:.3f}"))
-    key = "oat_cnn.SS" if "oat_cnn" in scores else None
+    key = "oat_cnn.similar_share" if "oat_cnn" in e.index else None
     return cmp.Comparison(
         tuple(metrics), tuple(checks), key=key, tables={"methods": pd.DataFrame(table), "effects": eff}
     )
 
 
 # --------------------------------------------------------------------------------------------------- plot
+_MARKERS = {"square": "s", "disc": "o", "triangle": "^", "cross": "P", "bar": "_"}
+
+
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """An example display with searcher and OAT scanpaths; length by similar distractors; similar share."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     ref = sim[sim.method == "searcher"]
     d0 = int(ref[ref.n_similar == ref.n_similar.max()].display.min())
+    layout = sim[(sim.method == "layout") & (sim.display == d0)]
     g = sim[sim.display == d0]
-    n_obj = int(sim.object_id.max()) + 1
-    n_cols = int(round(np.sqrt(n_obj * 1.5)))
-    n_cols = n_cols if n_obj % n_cols == 0 else next(c for c in range(n_cols, 0, -1) if n_obj % c == 0)
-    n_rows = n_obj // n_cols
-    tgt = int(g.target_object_id.iloc[0])
     a = axes[0]
-    simv = np.full(n_obj, np.nan)
-    for _, r in g.drop_duplicates("object_id").iterrows():
-        simv[int(r.object_id)] = r.similarity
-    for o in range(n_obj):
-        r, c = divmod(o, n_cols)
-        col = "#fde0a0" if o == tgt else ("#cde" if simv[o] == 0.5 else "#eeeeee")
-        a.add_patch(plt.Rectangle((c - 0.4, r - 0.4), 0.8, 0.8, facecolor=col, edgecolor="#bbb"))
+    for _, r in layout.iterrows():
+        is_t = r.object_id == r.target_object_id
+        a.scatter(
+            r.object_col,
+            r.object_row,
+            s=260 if is_t else 150,
+            marker=_MARKERS[SHAPES[r["shape"]]],
+            color=COLOURS[r.colour],
+            edgecolor="black" if is_t else "none",
+            linewidth=2.0,
+            zorder=2,
+        )
+        if r.similarity == 0.5:
+            a.scatter(r.object_col, r.object_row, s=420, facecolor="none", edgecolor="#999", lw=0.8, zorder=1)
     for k, (m, color) in enumerate([("searcher", "black"), ("oat_cnn", "C0"), ("oat_none", "C1")]):
         sub = g[(g.method == m) & (g["sample"] == 0)].sort_values("fixation_index")
         if len(sub):
-            x = sub.object_id % n_cols + 0.1 * (k - 1)
-            y = sub.object_id // n_cols + 0.1 * (k - 1)
-            a.plot(x, y, "-o", color=color, ms=3, lw=1, label=f"{m} ({len(sub)} fix.)")
-    a.set_xlim(-0.6, n_cols - 0.4)
-    a.set_ylim(n_rows - 0.4, -0.6)
+            off = 0.08 * (k - 1)
+            a.plot(
+                sub.object_col + off,
+                sub.object_row + off,
+                "-",
+                color=color,
+                lw=1.2,
+                zorder=3,
+                label=f"{m} ({len(sub)} fix.)",
+            )
+            a.scatter(
+                sub.object_col.iloc[:1] + off, sub.object_row.iloc[:1] + off, s=30, color=color, zorder=4
+            )
+    n_rows, n_cols = int(sim.object_row.max()) + 1, int(sim.object_col.max()) + 1
+    a.set_xlim(-0.7, n_cols - 0.3)
+    a.set_ylim(n_rows - 0.3, -0.7)
     a.set_aspect("equal")
     a.set_xticks([])
     a.set_yticks([])
-    a.set_title(f"display {d0}: target (orange), similar distractors (blue)", fontsize=9)
-    a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False)
+    a.set_title(f"display {d0}: target outlined black, similar distractors ringed", fontsize=9)
+    a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
     a = axes[1]
-    for m, grp in sim.groupby("method"):
-        L = grp.groupby(["display", "sample"]).agg(n=("object_id", "size"), k=("n_similar", "first"))
-        mean = L.groupby("k").n.mean()
-        a.plot(mean.index, mean.values, "-o", label=m, color="black" if m == "searcher" else None)
+    for m in METHODS:
+        grp = sim[sim.method == m]
+        if not len(grp):
+            continue
+        per = grp.groupby(["display", "sample"]).agg(n=("object_id", "size"), k=("n_similar", "first"))
+        mean = per.groupby("k").n.mean()
+        style = {"color": "black", "lw": 2.2} if m == "searcher" else {"ls": ":" if m == "random" else "-"}
+        a.plot(mean.index, mean.values, marker="o", label=m, **style)
     a.set_xlabel("target-similar distractors")
     a.set_ylabel("scanpath length (fixations)")
+    a.set_title("search length by similar distractors", fontsize=9)
     a.legend(fontsize=7, frameon=False)
     a = axes[2]
-    eff = effects(sim, n_obj)
+    eff = effects(sim)
     a.bar(eff.method, eff.similar_share, color=["black" if m == "searcher" else "C0" for m in eff.method])
     a.scatter(eff.method, eff.chance_share, marker="_", s=400, color="red", label="chance", zorder=3)
     a.set_ylabel("share of distractor fixations on similar ones")
+    a.set_title("fixations on target-similar distractors", fontsize=9)
     a.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig

@@ -53,7 +53,9 @@ class Config:
     ablation_trials: int | None = _config.field(
         None, low=1, doc="displays per cell for ablations (None = same)"
     )
-    batch_size: int = _config.field(8, low=1, doc="trials searched together")
+    batch_size: int = _config.field(
+        1, low=1, doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)"
+    )
 
     def __post_validate__(self):
         check_ppd(self.ppd)
@@ -68,7 +70,7 @@ class Config:
 QUICK_PPD = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
 
 PRESETS = {
-    "quick": Config(ppd=QUICK_PPD, n_trials=6, ablation_trials=3),
+    "quick": Config(ppd=QUICK_PPD, n_trials=4, ablation_trials=2),
     "paper": Config(),
     "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), ablations=("last_layer",)),
 }

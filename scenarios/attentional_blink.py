@@ -1,0 +1,300 @@
+"""Attentional blink (Raymond, Shapiro & Arnell 1992) from a capacity-limited workspace that takes time to fill.
+
+Items of a rapid serial visual presentation (RSVP) stream arrive every ``soa_ms`` (90 ms in the original:
+15 ms on, 75 ms blank). Each item is a slot; its sensory trace lasts until the next item masks it and then
+decays. Every ``dt_ms`` the workspace selects among the traces with the noisy top-k attention of
+:func:`cogsim.models.bottleneck.select` (query = the task's target template, bias = log trace strength,
+Gumbel noise). Entering the workspace takes time: a target has to stay selected for ``entry_ms``. The first
+target to enter opens an *episode* of ``episode_ms`` during which up to ``top_k`` items may enter together;
+then the workspace closes while it consolidates its contents (a gamma-distributed ``consolidation_ms``).
+A second target that arrives while the workspace is consolidating loses its trace to masking before the
+workspace frees up and is missed: the blink. A target right after the first (lag 1) enters in the same
+episode: lag-1 sparing. In the control condition T1 is not a target (the template ignores it) and nothing
+occupies the workspace.
+
+The parameters are set a priori (see ``Config``), not fitted: there is no trial-level blink data here. The
+comparison checks the qualitative shape and the published deficit window (about 180-450 ms after T1; the
+value in ``cogsim.data.load("published_means")`` is flagged approximate, from secondary sources).
+
+Run: ``cogsim run attentional_blink``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import compare as cmp
+from cogsim import config as cfglib
+from cogsim import data
+from cogsim.models import bottleneck as bn
+
+DESCRIPTION = "Attentional blink (Raymond et al. 1992): RSVP through a workspace that takes time to consolidate"
+
+DISTRACTOR, T1_TYPE, T2_TYPE = 0, 1, 2
+CONDITIONS = ("experimental", "control")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the RSVP stream and of the workspace (timing parameters set a priori, see the docs)."""
+
+    soa_ms: float = cfglib.field(90.0, low=10.0, high=1000.0, doc="onset-to-onset time of the stream items")
+    dt_ms: float = cfglib.field(10.0, low=1.0, high=100.0, doc="simulation time step")
+    lags: tuple[int, ...] = cfglib.field((1, 2, 3, 4, 5, 6, 7, 8), low=1, high=20, doc="T2 positions after T1")
+    t1_positions: tuple[int, int] = cfglib.field((7, 15), low=1, high=40, doc="T1 stream position (range)")
+    items_after_t2: int = cfglib.field(3, low=1, high=20, doc="distractors after the latest T2")
+    trials: int = cfglib.field(400, low=1, high=1_000_000, doc="trials per lag and condition")
+    top_k: int = cfglib.field(2, low=1, high=8, doc="items the workspace takes in one episode")
+    noise: float = cfglib.field(1.0, low=0.0, high=100.0, doc="Gumbel noise scale of the selection")
+    score_scale: float = cfglib.field(4.0, low=0.0, high=100.0, doc="score of a full template match")
+    threshold: float = cfglib.field(2.0, doc="selection counts only above this (noisy) score")
+    entry_ms: float = cfglib.field(40.0, low=0.0, high=1000.0, doc="time a target must stay selected to enter")
+    episode_ms: float = cfglib.field(100.0, low=0.0, high=1000.0, doc="episode length after the first entry")
+    consolidation_ms: float = cfglib.field(350.0, low=0.0, high=5000.0, doc="mean consolidation time")
+    consolidation_shape: float = cfglib.field(4.0, low=0.1, high=1000.0, doc="gamma shape of consolidation")
+    trace_ms: float = cfglib.field(30.0, low=1.0, high=1000.0, doc="decay constant of a masked item's trace")
+    deficit_margin: float = cfglib.field(0.1, low=0.0, high=1.0, doc="drop below control that counts as deficit")
+
+
+PRESETS = {
+    "quick": Config(),
+    "paper": Config(trials=5000),
+    "test": Config(trials=150, lags=(1, 2, 3, 4, 7, 8)),
+}
+
+
+def stream_onsets(n_items: int, soa_ms: float) -> np.ndarray:
+    """Onset times (ms) of the items of a stream.
+
+    Example:
+      >>> stream_onsets(3, 90.0).tolist()
+      [0.0, 90.0, 180.0]
+    """
+    return np.arange(n_items) * float(soa_ms)
+
+
+def trace_strength(t: jax.Array, onsets: jax.Array, soa_ms: float, trace_ms: float) -> jax.Array:
+    """Sensory trace of each item at time ``t``: 0 before onset, 1 until the next item masks it, then an
+    exponential decay with time constant ``trace_ms``.
+
+    Example:
+      >>> s = trace_strength(jnp.float32(100.0), jnp.array([0.0, 90.0, 180.0]), 90.0, 30.0)
+      >>> [round(float(x), 3) for x in s]
+      [0.717, 1.0, 0.0]
+    """
+    since_mask = t - (onsets + soa_ms)
+    return jnp.where(t < onsets, 0.0, jnp.where(since_mask < 0, 1.0, jnp.exp(-jnp.maximum(since_mask, 0.0) /
+                                                                                 trace_ms)))
+
+
+def simulate_trials(config: Config, types: jax.Array, templates: jax.Array, *, key: jax.Array) -> jax.Array:
+    """Runs RSVP trials through the workspace; returns which items entered it, ``[trials, items]`` (bool).
+
+    Args:
+      config: timing and workspace parameters.
+      types: ``[trials, items]`` item type (0 distractor, 1 T1-type, 2 T2-type).
+      templates: ``[trials, 3]`` the task's target template (weight of each type).
+      key: PRNG key of the selection noise and the consolidation times.
+    """
+    b, n = types.shape
+    feats = jax.nn.one_hot(types, 3)
+    onsets = jnp.asarray(stream_onsets(n, config.soa_ms))
+    steps = int(np.ceil((n + 1) * config.soa_ms / config.dt_ms))
+    k_gumbel, k_cons = jax.random.split(key)
+    shape = config.consolidation_shape
+    cons = jax.random.gamma(k_cons, shape, (b,)) * (config.consolidation_ms / shape)
+    match = config.score_scale * jnp.einsum("bf,bnf->bn", templates, feats)
+
+    def step(state, i):
+        entered, accum, ep_end, busy_until, n_ep = state
+        t = i * config.dt_ms
+        s = trace_strength(t, onsets, config.soa_ms, config.trace_ms)  # [n]
+        visible = jnp.broadcast_to(s > 1e-3, (b, n)) & ~entered
+        log_s = jnp.broadcast_to(jnp.log(jnp.maximum(s, 1e-30)), (b, n))
+        gumbel = jax.random.gumbel(jax.random.fold_in(k_gumbel, i), (b, 1, n))
+        sel = bn.select(templates[:, None], feats, feats, top_k=config.top_k, noise=config.noise, gumbel=gumbel,
+                        mask=visible, bias=log_s, scale=config.score_scale)
+        score = match + log_s + config.noise * gumbel[:, 0]
+        # the episode ends: its contents consolidate and the workspace closes
+        ending = t >= ep_end
+        busy_until = jnp.where(ending, ep_end + cons, busy_until)
+        n_ep = jnp.where(ending, 0, n_ep)
+        ep_end = jnp.where(ending, jnp.inf, ep_end)
+        open_ = (t >= busy_until)[:, None] & (n_ep < config.top_k)[:, None]
+        passing = (sel.mask[:, 0] > 0) & (score > config.threshold) & visible & open_
+        accum = accum + config.dt_ms * passing
+        ready = (accum >= config.entry_ms) & passing
+        # at most the room left in this episode enters (best scores first)
+        rank = jnp.argsort(jnp.argsort(-jnp.where(ready, score, -jnp.inf), axis=1), axis=1)
+        new = ready & (rank < (config.top_k - n_ep)[:, None])
+        started = jnp.any(new, axis=1) & jnp.isinf(ep_end)
+        ep_end = jnp.where(started, t + config.episode_ms, ep_end)
+        n_ep = n_ep + jnp.sum(new, axis=1)
+        return (entered | new, accum, ep_end, busy_until, n_ep), None
+
+    init = (jnp.zeros((b, n), bool), jnp.zeros((b, n)), jnp.full((b,), jnp.inf), jnp.full((b,), -jnp.inf),
+            jnp.zeros((b,), jnp.int32))
+    (entered, *_), _ = jax.lax.scan(step, init, jnp.arange(steps))
+    return entered
+
+
+def make_streams(config: Config, *, key: jax.Array) -> dict[str, np.ndarray]:
+    """Trial layout: every lag x condition x trial, T1 at a random position and T2 ``lag`` items later.
+
+    Example:
+      >>> d = make_streams(PRESETS["test"], key=jax.random.key(0))
+      >>> d["types"].shape[0] == 2 * 6 * 150, int((d["types"] == T2_TYPE).sum(1).max())
+      (True, 1)
+    """
+    lags = np.asarray(config.lags)
+    lo, hi = config.t1_positions
+    n_items = hi + int(lags.max()) + config.items_after_t2 + 1
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+    cond = np.repeat(np.arange(len(CONDITIONS)), len(lags) * config.trials)
+    lag = np.tile(np.repeat(lags, config.trials), len(CONDITIONS))
+    t1 = rng.integers(lo, hi + 1, len(lag))
+    types = np.full((len(lag), n_items), DISTRACTOR)
+    types[np.arange(len(lag)), t1] = T1_TYPE
+    types[np.arange(len(lag)), t1 + lag] = T2_TYPE
+    templates = np.where(cond[:, None] == 0, [0.0, 1.0, 1.0], [0.0, 0.0, 1.0])  # control: T1 is not a target
+    return {"types": types, "templates": templates.astype(np.float32), "condition": cond, "lag": lag, "t1": t1}
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Simulates the experiment; one row per condition x lag with T1 and T2 report rates.
+
+    Returns:
+      Columns ``condition, lag, delay_ms, n, t1_rate, t2_given_t1`` (experimental: P(T2 | T1 reported);
+      control: P(T2), T1 being ignored), ``t2_low/t2_high`` (95 % Wilson intervals) and ``n_t1``.
+
+    Example:
+      >>> df = simulate(PRESETS["test"], key=jax.random.key(0))
+      >>> sorted(df.condition.unique()), len(df)
+      (['control', 'experimental'], 12)
+    """
+    config = cfglib.validate(config)
+    k_layout, k_run = jax.random.split(key)
+    d = make_streams(config, key=k_layout)
+    run = jax.jit(lambda ty, tp, k: simulate_trials(config, ty, tp, key=k), compiler_options=bn.compiler_options())
+    entered = np.asarray(run(jnp.asarray(d["types"]), jnp.asarray(d["templates"]), k_run))
+    idx = np.arange(len(d["lag"]))
+    t1_ok = entered[idx, d["t1"]]
+    t2_ok = entered[idx, d["t1"] + d["lag"]]
+    rows = []
+    for c, cname in enumerate(CONDITIONS):
+        for lag in config.lags:
+            sel = (d["condition"] == c) & (d["lag"] == lag)
+            base = sel & t1_ok if cname == "experimental" else sel
+            k, n = int(t2_ok[base].sum()), int(base.sum())
+            lo, hi = _wilson(k, n)
+            rows.append({"condition": cname, "lag": int(lag), "delay_ms": float(lag * config.soa_ms),
+                         "n": int(sel.sum()), "n_t1": n, "t1_rate": float(t1_ok[sel].mean()),
+                         "t2_given_t1": k / n if n else np.nan, "t2_low": lo, "t2_high": hi})
+    return pd.DataFrame(rows)
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return float(mid - half), float(mid + half)
+
+
+def human() -> pd.DataFrame:
+    """The published reference: Raymond, Shapiro & Arnell (1992)'s T2 deficit window, about 180-450 ms after
+    T1 (approximate: from secondary sources; no trial-level data are packaged)."""
+    pm = data.load("published_means")
+    rows = pm[pm.paradigm == "attentional_blink"].copy()
+    start, end = (float(v) for v in str(rows["x"].iloc[0]).split("-"))
+    return rows.assign(window_start_ms=start, window_end_ms=end)
+
+
+def deficit_lags(sim: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Lags whose experimental P(T2 | T1) lies more than ``margin`` below the control's P(T2)."""
+    e = sim[sim.condition == "experimental"].set_index("lag")
+    c = sim[sim.condition == "control"].set_index("lag")
+    drop = c.t2_given_t1 - e.t2_given_t1
+    return pd.DataFrame({"lag": drop.index, "delay_ms": e.delay_ms, "drop": drop.values,
+                         "deficit": (drop > margin).values}).reset_index(drop=True)
+
+
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
+    """Lag-1 sparing, the dip, recovery, a flat control and the deficit window against 180-450 ms."""
+    margin = 0.1
+    h_start, h_end = float(human.window_start_ms.iloc[0]), float(human.window_end_ms.iloc[0])
+    e = sim[sim.condition == "experimental"].set_index("lag").t2_given_t1
+    c = sim[sim.condition == "control"].set_index("lag").t2_given_t1
+    soa = float(sim.delay_ms.iloc[0] / sim.lag.iloc[0])
+    dl = deficit_lags(sim, margin)
+    blinked = dl[dl.deficit]
+    start = float(blinked.delay_ms.min()) if len(blinked) else float("nan")
+    end = float(blinked.delay_ms.max()) if len(blinked) else float("nan")
+    width = end - start if len(blinked) else 0.0
+    lags = list(e.index)
+    mid = [lag for lag in lags if 2 <= lag <= 5]
+    late = [lag for lag in lags if lag >= 7]
+    dip = float(e[mid].min()) if mid else float("nan")
+    metrics = [
+        cmp.Metric("deficit_window_width_ms", width, human=h_end - h_start,
+                   note=f"lags more than {margin:g} below control; human window is approximate (secondary source)"),
+        cmp.Metric("deficit_window_start_ms", start, human=h_start),
+        cmp.Metric("deficit_window_end_ms", end, human=h_end),
+        cmp.Metric("t2_given_t1_lag1", float(e.get(1, np.nan))),
+        cmp.Metric("t2_given_t1_min_lag2_5", dip),
+        cmp.Metric("t2_given_t1_lag7_8", float(e[late].mean()) if late else float("nan")),
+        cmp.Metric("control_t2_mean", float(c.mean())),
+        cmp.Metric("t1_rate_experimental", float(sim[sim.condition == "experimental"].t1_rate.mean())),
+    ]
+    checks = []
+    if 1 in e.index and mid:
+        checks.append(cmp.Check("lag-1 sparing", bool(e[1] - dip > margin),
+                                f"P(T2|T1) lag 1 {e[1]:.2f} vs lowest at lags 2-5 {dip:.2f} (margin {margin})"))
+    if mid:
+        worst = int(e[mid].idxmin())
+        checks.append(cmp.Check("blink: T2 deficit at lags 2-5", bool(c[worst] - e[worst] > 2 * margin),
+                                f"lag {worst}: {e[worst]:.2f} vs control {c[worst]:.2f} (needs a drop > "
+                                f"{2 * margin:g})"))
+    if late:
+        gap = float((c[late] - e[late]).max())
+        checks.append(cmp.Check("recovery by lags 7-8", bool(gap < margin),
+                                f"largest drop below control at lags {late}: {gap:.2f} (< {margin})"))
+    checks.append(cmp.Check("ignore-T1 control shows no dip", bool(c.max() - c.min() < margin),
+                            f"control P(T2) from {c.min():.2f} to {c.max():.2f} (range < {margin})"))
+    checks.append(cmp.Check("deficit window matches about 180-450 ms", bool(
+        len(blinked) and abs(start - h_start) <= soa / 2 + 1e-9 and abs(end - h_end) <= soa / 2 + 1e-9),
+        f"model deficit at {start:.0f}-{end:.0f} ms vs published {h_start:.0f}-{h_end:.0f} ms (approximate; "
+        f"tolerance half an SOA = {soa / 2:.0f} ms at each end)"))
+    return cmp.Comparison(tuple(metrics), tuple(checks), key="deficit_window_width_ms",
+                          tables={"blink_curve": sim, "deficit": dl})
+
+
+def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
+    """P(T2 | T1) by lag (experimental) and P(T2) (control) with the published deficit window shaded."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    h_start, h_end = float(human.window_start_ms.iloc[0]), float(human.window_end_ms.iloc[0])
+    ax.axvspan(h_start, h_end, color="0.85", label=f"published deficit window {h_start:.0f}-{h_end:.0f} ms (approx.)")
+    for cname, style in (("experimental", "-o"), ("control", "--s")):
+        d = sim[sim.condition == cname].sort_values("lag")
+        lab = "P(T2 | T1), report T1" if cname == "experimental" else "P(T2), ignore T1 (control)"
+        ax.errorbar(d.delay_ms, d.t2_given_t1, yerr=[d.t2_given_t1 - d.t2_low, d.t2_high - d.t2_given_t1],
+                    fmt=style, capsize=2, label=lab)
+    d = sim[sim.condition == "experimental"].sort_values("lag")
+    ax.set_xticks(d.delay_ms)
+    ax.set_xticklabels([f"{lag}\n{ms:.0f}" for lag, ms in zip(d.lag, d.delay_ms)], fontsize=7)
+    ax.set_xlabel("T2 lag (items) / delay after T1 (ms)")
+    ax.set_ylabel("T2 detection")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Attentional blink through a consolidating workspace", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return ax.figure
