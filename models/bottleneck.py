@@ -124,8 +124,9 @@ def topk_attention(
     impl = _resolve(implementation)
     if impl == "xla":
         return kernels.reference_topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale)
-    return kernels.topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale,
-                                  interpret=impl == "interpret")
+    return kernels.topk_attention(
+        q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale, interpret=impl == "interpret"
+    )
 
 
 class Selection(NamedTuple):
@@ -203,8 +204,9 @@ def select(
       ([1, 2], [0.0, 1.0, 1.0, 0.0])
     """
     if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] or k.shape[0] != q.shape[0]:
-        raise CogsimError(f"select: q [b, q, d], k [b, n, d], v [b, n, dv] expected; got {q.shape}, "
-                          f"{k.shape}, {v.shape}")
+        raise CogsimError(
+            f"select: q [b, q, d], k [b, n, d], v [b, n, dv] expected; got {q.shape}, {k.shape}, {v.shape}"
+        )
     b, nq, _ = q.shape
     n = k.shape[1]
     if not 1 <= top_k <= n:
@@ -217,8 +219,16 @@ def select(
     if bias is not None:
         full_bias = full_bias + bias[:, None, :]
     m4 = None if mask is None else mask[:, None, None, :]
-    out, idx = topk_attention(q[:, :, None], k[:, :, None], v[:, :, None], top_k=top_k, bias=full_bias[:, None],
-                              mask=m4, scale=scale, implementation=implementation)
+    out, idx = topk_attention(
+        q[:, :, None],
+        k[:, :, None],
+        v[:, :, None],
+        top_k=top_k,
+        bias=full_bias[:, None],
+        mask=m4,
+        scale=scale,
+        implementation=implementation,
+    )
     idx = idx.reshape(b, nq, top_k)  # heads == 1
     if keep is not None:  # the kernel's indices come best first: keep a prefix of them
         keep = jnp.asarray(keep)
@@ -226,15 +236,22 @@ def select(
         idx = jnp.where(jnp.arange(top_k) < keep, idx, -1)
     chosen = selected_mask(idx, n)  # [b, q, n]
     if keep is not None:
-        out = dot_product_attention(q[:, :, None], k[:, :, None], v[:, :, None], bias=full_bias[:, None],
-                                    mask=chosen[:, None] > 0, scale=scale, name="bottleneck.select_keep")
+        out = dot_product_attention(
+            q[:, :, None],
+            k[:, :, None],
+            v[:, :, None],
+            bias=full_bias[:, None],
+            mask=chosen[:, None] > 0,
+            scale=scale,
+            name="bottleneck.select_keep",
+        )
     s = jnp.einsum("bqd,bnd->bqn", q, k) * scale + full_bias
     logw = jax.nn.log_softmax(jnp.where(chosen > 0, s, -1e30), axis=-1)
     return Selection(out[:, :, 0], idx, chosen, jnp.where(chosen > 0, logw, 0.0), full_bias)
 
 
 def selected_mask(indices: Int[Array, "*batch k"], n: int) -> jax.Array:
-    """A 0/1 float mask over ``n`` slots of everything in ``indices`` (-1 ignored), reduced over the last axis.
+    """A 0/1 float mask over ``n`` slots of everything in ``indices`` (-1 ignored), reducing the last axis.
 
     Example:
       >>> selected_mask(jnp.array([[2, 0], [1, -1]]), 3).tolist()
@@ -317,8 +334,11 @@ class Workspace(nnx.Module):
         """``(slots, thought, memory)`` at the start of a sequence."""
         d, n = self.cfg.slot_dim, self.cfg.n_slots
         mem = self.memory0[...]
-        return (jnp.zeros((batch, n, d)), jnp.broadcast_to(self.thought0[...], (batch, d)),
-                jnp.broadcast_to(mem, (batch, *mem.shape)))
+        return (
+            jnp.zeros((batch, n, d)),
+            jnp.broadcast_to(self.thought0[...], (batch, d)),
+            jnp.broadcast_to(mem, (batch, *mem.shape)),
+        )
 
     def step(
         self,
@@ -364,16 +384,32 @@ class Workspace(nnx.Module):
             q = _unit(self.query(jnp.concatenate([thought, ctx], -1)))[:, None]
         visible = jnp.ones((b, n), bool) if mask is None else mask
         if cfg.variant == "dense":
-            out = dot_product_attention(q[:, :, None], keys[:, :, None], vals[:, :, None],
-                                        mask=visible[:, None, None, :], scale=cfg.score_scale,
-                                        name="bottleneck.select")
+            out = dot_product_attention(
+                q[:, :, None],
+                keys[:, :, None],
+                vals[:, :, None],
+                mask=visible[:, None, None, :],
+                scale=cfg.score_scale,
+                name="bottleneck.select",
+            )
             thought = out[:, 0, 0]
             elements, el_mask, el_bias = vals, visible, jnp.zeros((b, n))
             selected = gate = visible.astype(jnp.float32)
             indices = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (b, 1, n))
         else:
-            sel = select(q, keys, vals, top_k=top_k, noise=noise, key=key, gumbel=gumbel, mask=mask,
-                         scale=cfg.score_scale, keep=keep, implementation=cfg.implementation)
+            sel = select(
+                q,
+                keys,
+                vals,
+                top_k=top_k,
+                noise=noise,
+                key=key,
+                gumbel=gumbel,
+                mask=mask,
+                scale=cfg.score_scale,
+                keep=keep,
+                implementation=cfg.implementation,
+            )
             indices = sel.indices
             selected = jnp.max(sel.mask, axis=1)
             out = sel.out
@@ -388,8 +424,12 @@ class Workspace(nnx.Module):
                 thought = out[:, 0]
                 elements, el_mask, el_bias = vals, sel.mask[:, 0] > 0, sel.log_weights[:, 0]
         r = dot_product_attention(
-            self.read_q(h)[:, :, None], self.read_k(elements)[:, :, None], self.read_v(elements)[:, :, None],
-            bias=el_bias[:, None, None, :], mask=el_mask[:, None, None, :], name="bottleneck.broadcast",
+            self.read_q(h)[:, :, None],
+            self.read_k(elements)[:, :, None],
+            self.read_v(elements)[:, :, None],
+            bias=el_bias[:, None, None, :],
+            mask=el_mask[:, None, None, :],
+            name="bottleneck.broadcast",
         )
         h = h + self.read_out(r[:, :, 0])
         return Step(h, thought, mem, elements, el_mask, el_bias, selected, gate, indices)
@@ -405,7 +445,7 @@ class Workspace(nnx.Module):
         keep: int | jax.Array | None = None,
         masks: Bool[Array, "batch time n"] | None = None,
     ) -> Step:
-        """Runs :meth:`step` over the time axis (``lax.scan``); returns a :class:`Step` with time on axis 1."""
+        """Runs :meth:`step` over the time axis (``lax.scan``); returns a :class:`Step`, time on axis 1."""
         b, steps, n = xs.shape[:3]
         gumbel = jax.random.gumbel(key, (steps, b, self.n_queries, n))
         seq = {"x": jnp.swapaxes(xs, 0, 1), "g": gumbel}
@@ -415,8 +455,16 @@ class Workspace(nnx.Module):
             seq["m"] = jnp.swapaxes(masks, 0, 1)
 
         def body(carry, inp):
-            st = self.step(carry, inp["x"], inp.get("c"), gumbel=inp["g"], noise=noise, top_k=top_k, keep=keep,
-                           mask=inp.get("m"))
+            st = self.step(
+                carry,
+                inp["x"],
+                inp.get("c"),
+                gumbel=inp["g"],
+                noise=noise,
+                top_k=top_k,
+                keep=keep,
+                mask=inp.get("m"),
+            )
             return (st.slots, st.thought, st.memory), st
 
         _, trace = jax.lax.scan(body, self.initial_state(b), seq)

@@ -1,4 +1,4 @@
-"""Attentional blink (Raymond, Shapiro & Arnell 1992) from a capacity-limited workspace that takes time to fill.
+"""Attentional blink (Raymond, Shapiro & Arnell 1992) from a capacity-limited workspace that is slow to fill.
 
 Items of a rapid serial visual presentation (RSVP) stream arrive every ``soa_ms`` (90 ms in the original:
 15 ms on, 75 ms blank). Each item is a slot; its sensory trace lasts until the next item masks it and then
@@ -27,13 +27,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from cogsim.models import bottleneck as bn
 
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
-from cogsim.models import bottleneck as bn
 
-DESCRIPTION = "Attentional blink (Raymond et al. 1992): RSVP through a workspace that takes time to consolidate"
+DESCRIPTION = (
+    "Attentional blink (Raymond et al. 1992): RSVP through a workspace that takes time to consolidate"
+)
 
 DISTRACTOR, T1_TYPE, T2_TYPE = 0, 1, 2
 CONDITIONS = ("experimental", "control")
@@ -45,7 +47,9 @@ class Config:
 
     soa_ms: float = cfglib.field(90.0, low=10.0, high=1000.0, doc="onset-to-onset time of the stream items")
     dt_ms: float = cfglib.field(10.0, low=1.0, high=100.0, doc="simulation time step")
-    lags: tuple[int, ...] = cfglib.field((1, 2, 3, 4, 5, 6, 7, 8), low=1, high=20, doc="T2 positions after T1")
+    lags: tuple[int, ...] = cfglib.field(
+        (1, 2, 3, 4, 5, 6, 7, 8), low=1, high=20, doc="T2 positions after T1"
+    )
     t1_positions: tuple[int, int] = cfglib.field((7, 15), low=1, high=40, doc="T1 stream position (range)")
     items_after_t2: int = cfglib.field(3, low=1, high=20, doc="distractors after the latest T2")
     trials: int = cfglib.field(400, low=1, high=1_000_000, doc="trials per lag and condition")
@@ -53,12 +57,16 @@ class Config:
     noise: float = cfglib.field(1.0, low=0.0, high=100.0, doc="Gumbel noise scale of the selection")
     score_scale: float = cfglib.field(4.0, low=0.0, high=100.0, doc="score of a full template match")
     threshold: float = cfglib.field(2.0, doc="selection counts only above this (noisy) score")
-    entry_ms: float = cfglib.field(40.0, low=0.0, high=1000.0, doc="time a target must stay selected to enter")
+    entry_ms: float = cfglib.field(
+        40.0, low=0.0, high=1000.0, doc="time a target must stay selected to enter"
+    )
     episode_ms: float = cfglib.field(100.0, low=0.0, high=1000.0, doc="episode length after the first entry")
     consolidation_ms: float = cfglib.field(350.0, low=0.0, high=5000.0, doc="mean consolidation time")
     consolidation_shape: float = cfglib.field(4.0, low=0.1, high=1000.0, doc="gamma shape of consolidation")
     trace_ms: float = cfglib.field(30.0, low=1.0, high=1000.0, doc="decay constant of a masked item's trace")
-    deficit_margin: float = cfglib.field(0.1, low=0.0, high=1.0, doc="drop below control that counts as deficit")
+    deficit_margin: float = cfglib.field(
+        0.1, low=0.0, high=1.0, doc="drop below control that counts as deficit"
+    )
 
 
 PRESETS = {
@@ -88,8 +96,9 @@ def trace_strength(t: jax.Array, onsets: jax.Array, soa_ms: float, trace_ms: flo
       [0.717, 1.0, 0.0]
     """
     since_mask = t - (onsets + soa_ms)
-    return jnp.where(t < onsets, 0.0, jnp.where(since_mask < 0, 1.0, jnp.exp(-jnp.maximum(since_mask, 0.0) /
-                                                                                 trace_ms)))
+    return jnp.where(
+        t < onsets, 0.0, jnp.where(since_mask < 0, 1.0, jnp.exp(-jnp.maximum(since_mask, 0.0) / trace_ms))
+    )
 
 
 def simulate_trials(config: Config, types: jax.Array, templates: jax.Array, *, key: jax.Array) -> jax.Array:
@@ -117,8 +126,17 @@ def simulate_trials(config: Config, types: jax.Array, templates: jax.Array, *, k
         visible = jnp.broadcast_to(s > 1e-3, (b, n)) & ~entered
         log_s = jnp.broadcast_to(jnp.log(jnp.maximum(s, 1e-30)), (b, n))
         gumbel = jax.random.gumbel(jax.random.fold_in(k_gumbel, i), (b, 1, n))
-        sel = bn.select(templates[:, None], feats, feats, top_k=config.top_k, noise=config.noise, gumbel=gumbel,
-                        mask=visible, bias=log_s, scale=config.score_scale)
+        sel = bn.select(
+            templates[:, None],
+            feats,
+            feats,
+            top_k=config.top_k,
+            noise=config.noise,
+            gumbel=gumbel,
+            mask=visible,
+            bias=log_s,
+            scale=config.score_scale,
+        )
         score = match + log_s + config.noise * gumbel[:, 0]
         # the episode ends: its contents consolidate and the workspace closes
         ending = t >= ep_end
@@ -137,8 +155,13 @@ def simulate_trials(config: Config, types: jax.Array, templates: jax.Array, *, k
         n_ep = n_ep + jnp.sum(new, axis=1)
         return (entered | new, accum, ep_end, busy_until, n_ep), None
 
-    init = (jnp.zeros((b, n), bool), jnp.zeros((b, n)), jnp.full((b,), jnp.inf), jnp.full((b,), -jnp.inf),
-            jnp.zeros((b,), jnp.int32))
+    init = (
+        jnp.zeros((b, n), bool),
+        jnp.zeros((b, n)),
+        jnp.full((b,), jnp.inf),
+        jnp.full((b,), -jnp.inf),
+        jnp.zeros((b,), jnp.int32),
+    )
     (entered, *_), _ = jax.lax.scan(step, init, jnp.arange(steps))
     return entered
 
@@ -162,7 +185,13 @@ def make_streams(config: Config, *, key: jax.Array) -> dict[str, np.ndarray]:
     types[np.arange(len(lag)), t1] = T1_TYPE
     types[np.arange(len(lag)), t1 + lag] = T2_TYPE
     templates = np.where(cond[:, None] == 0, [0.0, 1.0, 1.0], [0.0, 0.0, 1.0])  # control: T1 is not a target
-    return {"types": types, "templates": templates.astype(np.float32), "condition": cond, "lag": lag, "t1": t1}
+    return {
+        "types": types,
+        "templates": templates.astype(np.float32),
+        "condition": cond,
+        "lag": lag,
+        "t1": t1,
+    }
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
@@ -180,7 +209,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     config = cfglib.validate(config)
     k_layout, k_run = jax.random.split(key)
     d = make_streams(config, key=k_layout)
-    run = jax.jit(lambda ty, tp, k: simulate_trials(config, ty, tp, key=k), compiler_options=bn.compiler_options())
+    run = jax.jit(
+        lambda ty, tp, k: simulate_trials(config, ty, tp, key=k), compiler_options=bn.compiler_options()
+    )
     entered = np.asarray(run(jnp.asarray(d["types"]), jnp.asarray(d["templates"]), k_run))
     idx = np.arange(len(d["lag"]))
     t1_ok = entered[idx, d["t1"]]
@@ -192,9 +223,19 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             base = sel & t1_ok if cname == "experimental" else sel
             k, n = int(t2_ok[base].sum()), int(base.sum())
             lo, hi = _wilson(k, n)
-            rows.append({"condition": cname, "lag": int(lag), "delay_ms": float(lag * config.soa_ms),
-                         "n": int(sel.sum()), "n_t1": n, "t1_rate": float(t1_ok[sel].mean()),
-                         "t2_given_t1": k / n if n else np.nan, "t2_low": lo, "t2_high": hi})
+            rows.append(
+                {
+                    "condition": cname,
+                    "lag": int(lag),
+                    "delay_ms": float(lag * config.soa_ms),
+                    "n": int(sel.sum()),
+                    "n_t1": n,
+                    "t1_rate": float(t1_ok[sel].mean()),
+                    "t2_given_t1": k / n if n else np.nan,
+                    "t2_low": lo,
+                    "t2_high": hi,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -222,8 +263,9 @@ def deficit_lags(sim: pd.DataFrame, margin: float) -> pd.DataFrame:
     e = sim[sim.condition == "experimental"].set_index("lag")
     c = sim[sim.condition == "control"].set_index("lag")
     drop = c.t2_given_t1 - e.t2_given_t1
-    return pd.DataFrame({"lag": drop.index, "delay_ms": e.delay_ms, "drop": drop.values,
-                         "deficit": (drop > margin).values}).reset_index(drop=True)
+    return pd.DataFrame(
+        {"lag": drop.index, "delay_ms": e.delay_ms, "drop": drop.values, "deficit": (drop > margin).values}
+    ).reset_index(drop=True)
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
@@ -243,8 +285,12 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     late = [lag for lag in lags if lag >= 7]
     dip = float(e[mid].min()) if mid else float("nan")
     metrics = [
-        cmp.Metric("deficit_window_width_ms", width, human=h_end - h_start,
-                   note=f"lags more than {margin:g} below control; human window is approximate (secondary source)"),
+        cmp.Metric(
+            "deficit_window_width_ms",
+            width,
+            human=h_end - h_start,
+            note=f"lags more than {margin:g} below control; human window is approximate (secondary source)",
+        ),
         cmp.Metric("deficit_window_start_ms", start, human=h_start),
         cmp.Metric("deficit_window_end_ms", end, human=h_end),
         cmp.Metric("t2_given_t1_lag1", float(e.get(1, np.nan))),
@@ -255,25 +301,54 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     ]
     checks = []
     if 1 in e.index and mid:
-        checks.append(cmp.Check("lag-1 sparing", bool(e[1] - dip > margin),
-                                f"P(T2|T1) lag 1 {e[1]:.2f} vs lowest at lags 2-5 {dip:.2f} (margin {margin})"))
+        checks.append(
+            cmp.Check(
+                "lag-1 sparing",
+                bool(e[1] - dip > margin),
+                f"P(T2|T1) lag 1 {e[1]:.2f} vs lowest at lags 2-5 {dip:.2f} (margin {margin})",
+            )
+        )
     if mid:
         worst = int(e[mid].idxmin())
-        checks.append(cmp.Check("blink: T2 deficit at lags 2-5", bool(c[worst] - e[worst] > 2 * margin),
-                                f"lag {worst}: {e[worst]:.2f} vs control {c[worst]:.2f} (needs a drop > "
-                                f"{2 * margin:g})"))
+        checks.append(
+            cmp.Check(
+                "blink: T2 deficit at lags 2-5",
+                bool(c[worst] - e[worst] > 2 * margin),
+                f"lag {worst}: {e[worst]:.2f} vs control {c[worst]:.2f} (needs a drop > {2 * margin:g})",
+            )
+        )
     if late:
         gap = float((c[late] - e[late]).max())
-        checks.append(cmp.Check("recovery by lags 7-8", bool(gap < margin),
-                                f"largest drop below control at lags {late}: {gap:.2f} (< {margin})"))
-    checks.append(cmp.Check("ignore-T1 control shows no dip", bool(c.max() - c.min() < margin),
-                            f"control P(T2) from {c.min():.2f} to {c.max():.2f} (range < {margin})"))
-    checks.append(cmp.Check("deficit window matches about 180-450 ms", bool(
-        len(blinked) and abs(start - h_start) <= soa / 2 + 1e-9 and abs(end - h_end) <= soa / 2 + 1e-9),
-        f"model deficit at {start:.0f}-{end:.0f} ms vs published {h_start:.0f}-{h_end:.0f} ms (approximate; "
-        f"tolerance half an SOA = {soa / 2:.0f} ms at each end)"))
-    return cmp.Comparison(tuple(metrics), tuple(checks), key="deficit_window_width_ms",
-                          tables={"blink_curve": sim, "deficit": dl})
+        checks.append(
+            cmp.Check(
+                "recovery by lags 7-8",
+                bool(gap < margin),
+                f"largest drop below control at lags {late}: {gap:.2f} (< {margin})",
+            )
+        )
+    checks.append(
+        cmp.Check(
+            "ignore-T1 control shows no dip",
+            bool(c.max() - c.min() < margin),
+            f"control P(T2) from {c.min():.2f} to {c.max():.2f} (range < {margin})",
+        )
+    )
+    checks.append(
+        cmp.Check(
+            "deficit window matches about 180-450 ms",
+            bool(
+                len(blinked) and abs(start - h_start) <= soa / 2 + 1e-9 and abs(end - h_end) <= soa / 2 + 1e-9
+            ),
+            f"model deficit at {start:.0f}-{end:.0f} ms vs published {h_start:.0f}-{h_end:.0f} ms (approx.; "
+            f"tolerance half an SOA = {soa / 2:.0f} ms at each end)",
+        )
+    )
+    return cmp.Comparison(
+        tuple(metrics),
+        tuple(checks),
+        key="deficit_window_width_ms",
+        tables={"blink_curve": sim, "deficit": dl},
+    )
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
@@ -283,15 +358,23 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.8))
     h_start, h_end = float(human.window_start_ms.iloc[0]), float(human.window_end_ms.iloc[0])
-    ax.axvspan(h_start, h_end, color="0.85", label=f"published deficit window {h_start:.0f}-{h_end:.0f} ms (approx.)")
+    ax.axvspan(
+        h_start, h_end, color="0.85", label=f"published deficit window {h_start:.0f}-{h_end:.0f} ms (approx.)"
+    )
     for cname, style in (("experimental", "-o"), ("control", "--s")):
         d = sim[sim.condition == cname].sort_values("lag")
         lab = "P(T2 | T1), report T1" if cname == "experimental" else "P(T2), ignore T1 (control)"
-        ax.errorbar(d.delay_ms, d.t2_given_t1, yerr=[d.t2_given_t1 - d.t2_low, d.t2_high - d.t2_given_t1],
-                    fmt=style, capsize=2, label=lab)
+        ax.errorbar(
+            d.delay_ms,
+            d.t2_given_t1,
+            yerr=[d.t2_given_t1 - d.t2_low, d.t2_high - d.t2_given_t1],
+            fmt=style,
+            capsize=2,
+            label=lab,
+        )
     d = sim[sim.condition == "experimental"].sort_values("lag")
     ax.set_xticks(d.delay_ms)
-    ax.set_xticklabels([f"{lag}\n{ms:.0f}" for lag, ms in zip(d.lag, d.delay_ms)], fontsize=7)
+    ax.set_xticklabels([f"{lag}\n{ms:.0f}" for lag, ms in zip(d.lag, d.delay_ms, strict=True)], fontsize=7)
     ax.set_xlabel("T2 lag (items) / delay after T1 (ms)")
     ax.set_ylabel("T2 detection")
     ax.set_ylim(0, 1.05)

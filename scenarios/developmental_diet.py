@@ -67,9 +67,10 @@ def backbone(diet: str, config: Config, *, key: jax.Array) -> eccnet.Extractor:
         return eccnet.Extractor.shipped(f"diet_{diet}", geo)
     cfg = eccnet_diet.DietConfig(diet=diet, steps=config.train_steps)
     res = eccnet_diet.train_backbone(cfg, key=key, progress=False)
-    return eccnet.Extractor.vgg(
-        res.params["backbone"], {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo, f"diet_{diet}"
-    )
+    params = res.params["backbone"]
+    if cfg.contrast_only:
+        params = eccnet_diet.calibrate(params, cfg, key=jax.random.fold_in(key, 2))
+    return eccnet.Extractor.vgg(params, {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo, f"diet_{diet}")
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:

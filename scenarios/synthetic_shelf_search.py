@@ -115,9 +115,9 @@ PRESETS = {
     "quick": Config(d_model=64, n_heads=4, d_ff=64, n_layers=2, lr=1e-3, epochs=20, n_train_displays=300),
     "paper": Config(),
     "test": Config(
-        d_model=16,
+        d_model=24,
         n_heads=2,
-        d_ff=16,
+        d_ff=24,
         n_layers=1,
         lr=2e-3,
         epochs=1,
@@ -126,6 +126,7 @@ PRESETS = {
         eval_paths_per_display=3,
         n_samples=3,
         similar_levels=(0, 8),
+        models=("cnn",),
     ),
 }
 

@@ -169,11 +169,13 @@ def test_ior_never_refixates_a_cell_and_batched_equals_per_fixation_loop(random_
     assert res["fixations"].tolist() == ref["fixations"].tolist()
 
 
-@pytest.mark.parametrize("exp_no", [1, 3, 5])
-def test_a_lone_target_is_found_in_one_fixation(exp_no):
+@pytest.mark.parametrize("exp_no,ppd", [(3, 10.0), (5, 30.0)])
+def test_a_lone_target_is_found_in_one_fixation(exp_no, ppd):
+    # grid cells several times larger than a conv5_3 cell (16 px); with smaller cells (Exp 1 and 2) the map's
+    # peak often falls in a neighbouring empty cell (see docs/scenarios/visual_search_asymmetry.md)
     exp = eccnet_stimuli.EXPERIMENTS[exp_no]
-    trials = eccnet_stimuli.make_trials(exp, key=jax.random.key(exp_no), ppd=10.0, n_trials=3, set_sizes=(1,))
-    model = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=10.0))
+    trials = eccnet_stimuli.make_trials(exp, key=jax.random.key(exp_no), ppd=ppd, n_trials=3, set_sizes=(1,))
+    model = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=ppd))
     res = eccnet.search(model, trials, eccnet.SearchConfig())
     assert res["found"].all()
     assert res["n_saccades"].tolist() == [1] * len(trials)
@@ -193,7 +195,7 @@ def test_recognition_window_and_start_fixation():
 
 def test_rt_mapping_and_published_constants():
     assert eccnet.rt_ms(1) == pytest.approx(628.63, abs=1e-3)
-    assert eccnet.rt_ms(np.array([2, 3])).tolist() == pytest.approx([881.0, 1133.348], abs=1e-2)
+    assert eccnet.rt_ms(np.array([2, 3])).tolist() == pytest.approx([880.989, 1133.348], abs=1e-3)
 
 
 def test_opencv_helpers():

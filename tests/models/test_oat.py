@@ -9,12 +9,13 @@ from flax import nnx
 
 from cogsim.errors import CogsimError, ConfigError
 
+# d_model 24: the position code (12 dims) holds the row, column and is_target rows (4 dims each) uncut.
 CFG = oat.OATConfig(
     n_rows=2,
     n_cols=3,
-    d_model=16,
+    d_model=24,
     n_heads=2,
-    d_ff=16,
+    d_ff=24,
     n_encoder_layers=1,
     n_decoder_layers=1,
     appearance="embedding",
@@ -54,6 +55,21 @@ def test_positional_code_has_the_published_neighbour_cosines(model):
     table = np.asarray(model.table[...])
     code = np.asarray(model.position_code(jnp.array([1]), jnp.array([2]), jnp.array([True])))[0]
     np.testing.assert_allclose(code, np.concatenate([table[1], table[2], table[1]])[: CFG.d_position])
+
+
+def test_positional_table_gradient_matches_autodiff():
+    n, dim = 5, 4
+    target = oat.gaussian_similarity(n, 2.0)
+    w = np.random.default_rng(0).standard_normal((n, dim))
+
+    def loss(w):
+        wn = w / jnp.linalg.norm(w, axis=1, keepdims=True)
+        norms = jnp.linalg.norm(w, axis=1)
+        return (jnp.sum((wn @ wn.T - target) ** 2) + jnp.mean((norms - norms.mean()) ** 2)) / (n * (n - 1))
+
+    value, grad = oat._table_loss_and_grad(w, target)
+    assert value == pytest.approx(float(loss(jnp.asarray(w, jnp.float32))), rel=1e-5)
+    np.testing.assert_allclose(grad, np.asarray(jax.grad(loss)(jnp.asarray(w, jnp.float32))), atol=1e-6)
 
 
 def test_pointer_mask():
@@ -141,7 +157,7 @@ def test_save_and_load_round_trip(model, tmp_path):
     with pytest.raises(CogsimError, match="not found"):
         oat.load(tmp_path / "nothing")
     cfg = tmp_path / "m" / "config.json"
-    cfg.write_text(cfg.read_text().replace('"d_model": 16', '"d_model": 32'))
+    cfg.write_text(cfg.read_text().replace('"d_model": 24', '"d_model": 32'))
     with pytest.raises(CogsimError, match="shape"):
         oat.load(tmp_path / "m")
 
@@ -159,11 +175,11 @@ def test_fit_learns_a_simple_rule():
         oat.OAT(CFG, key=jax.random.key(1)),
         data,
         key=jax.random.key(2),
-        epochs=40,
+        epochs=30,
         batch_size=20,
         lr=1e-2,
         validation=(displays(val_t), [[[0, t]] for t in val_t]),
-        patience=40,
+        patience=30,
         max_len=MAX_LEN,
         select="nll",
     )
