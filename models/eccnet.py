@@ -20,11 +20,11 @@ Python loop (used to check the batched loop and as the benchmark peer).
 Example:
   >>> import jax
   >>> from cogsim.models import eccnet_stimuli as st
-  >>> trials = st.make_trials(st.EXPERIMENTS[2], key=jax.random.key(0), ppd=15.0, n_trials=1, set_sizes=(1,))
-  >>> model = Extractor.gabor(Geometry(ppd=15.0))
+  >>> trials = st.make_trials(st.EXPERIMENTS[3], key=jax.random.key(0), ppd=10.0, n_trials=1, set_sizes=(1,))
+  >>> model = Extractor.gabor(Geometry(ppd=10.0))
   >>> res = search(model, trials, SearchConfig())
-  >>> res["n_saccades"].tolist()
-  [1, 1]
+  >>> res[["condition", "set_size", "n_saccades", "found"]].values.tolist()
+  [['non_cross', 1, 1, True], ['cross', 1, 1, True]]
 """
 
 from __future__ import annotations

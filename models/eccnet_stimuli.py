@@ -20,7 +20,7 @@ generator seeded by a JAX key (one stream per condition x set size), so the same
 Example:
   >>> import jax
   >>> t = make_trials(EXPERIMENTS[2], key=jax.random.key(0), ppd=15.0, n_trials=2)
-  >>> t.images.shape, t.layout.n_cells, sorted(set(t.condition))
+  >>> t.images.shape, t.layout.n_cells, sorted(str(c) for c in set(t.condition))
   ((12, 99, 99), 16, ['left_right', 'top_down'])
 """
 

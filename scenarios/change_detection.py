@@ -341,6 +341,12 @@ def fit_workspace(config: Config, counts: capacity.Counts, *, key: jax.Array) ->
     k_train, k_sim, k_boot = jax.random.split(key, 3)
     graphdef, params, _ = train_change_detector(wcfg, key=k_train)
     sim = simulate_grid(graphdef, params, wcfg, key=k_sim)
+    return fit_grid(config, counts, sim, key=k_boot)
+
+
+def fit_grid(config: Config, counts: capacity.Counts, sim: dict, *, key: jax.Array) -> ModelFit:
+    """Fits the grid of :func:`simulate_grid` to the counts (see :func:`fit_workspace`)."""
+    k_boot = key
     cells = _cells(counts)
     p = _predicted(sim, cells)
     logp, log1mp = np.log(p), np.log1p(-p)

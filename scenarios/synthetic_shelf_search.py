@@ -21,6 +21,7 @@ Run: ``cogsim run synthetic_shelf_search`` (quick: small models, about a minute 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import jax
@@ -225,39 +226,56 @@ def oat_displays(d: ShelfDisplays, config: Config, *, appearance: str) -> oat.Di
 
 
 # -------------------------------------------------------------------------------------------- the searcher
-def searcher_scanpaths(
-    d: ShelfDisplays, config: Config, n_paths: int, *, key: jax.Array
-) -> list[list[list[int]]]:
-    """``n_paths`` similarity-guided searcher scanpaths per display: ``out[display][path]``.
-
-    Vectorised in JAX over displays and paths: at each step the searcher samples the next unvisited object
-    from ``softmax(beta_similarity * s - beta_distance * distance)`` and stops on the target.
-    """
-    n_obj = config.n_rows * config.n_cols
-    idx = np.arange(n_obj)
-    xy = jnp.asarray(np.stack([idx // config.n_cols, idx % config.n_cols], 1), jnp.float32)
-    centre = jnp.asarray([(config.n_rows - 1) / 2, (config.n_cols - 1) / 2], jnp.float32)
-    sim = jnp.asarray(d.similarity(), jnp.float32)
-    target = jnp.asarray(d.target)
+@functools.partial(jax.jit, static_argnames=("n_rows", "n_cols", "beta_similarity", "beta_distance"))
+def _search(sim, target, keys, *, n_rows: int, n_cols: int, beta_similarity: float, beta_distance: float):
+    """One searcher scanpath per row of ``sim [P, N]``: ``[P, N]`` object indices, -1 after the target."""
+    n_obj = n_rows * n_cols
+    idx = jnp.arange(n_obj)
+    xy = jnp.stack([idx // n_cols, idx % n_cols], 1).astype(jnp.float32)
+    centre = jnp.asarray([(n_rows - 1) / 2, (n_cols - 1) / 2], jnp.float32)
 
     def one(s, tgt, k):
         def step(carry, t):
             pos, visited, done = carry
             dist = jnp.linalg.norm(xy - pos, axis=1)
-            logits = config.beta_similarity * s - config.beta_distance * dist
-            logits = jnp.where(visited, -1e9, logits)
+            logits = jnp.where(visited, -1e9, beta_similarity * s - beta_distance * dist)
             nxt = jax.random.categorical(jax.random.fold_in(k, t), logits)
-            out = jnp.where(done, -1, nxt)
             visited = visited.at[nxt].set(visited[nxt] | ~done)
-            return (jnp.where(done, pos, xy[nxt]), visited, done | (nxt == tgt)), out
+            return (jnp.where(done, pos, xy[nxt]), visited, done | (nxt == tgt)), jnp.where(done, -1, nxt)
 
         init = (centre, jnp.zeros(n_obj, bool), jnp.asarray(False))
         return jax.lax.scan(step, init, jnp.arange(n_obj))[1]
 
-    keys = jax.random.split(key, len(d.target) * n_paths).reshape(len(d.target), n_paths)
-    f = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, 0, 0)))
-    arr = np.asarray(f(sim, target, keys))
-    return [[row[row >= 0].tolist() for row in disp] for disp in arr]
+    return jax.vmap(one)(sim, target, keys)
+
+
+def searcher_scanpaths(
+    d: ShelfDisplays, config: Config, n_paths: int, *, key: jax.Array
+) -> list[list[list[int]]]:
+    """``n_paths`` similarity-guided searcher scanpaths per display: ``out[display][path]``.
+
+    Vectorised in JAX over displays and paths (padded to a power of two, so that batches of similar size share
+    one compilation): at each step the searcher samples the next unvisited object from
+    ``softmax(beta_similarity * s - beta_distance * distance)`` and stops on the target. Path ``p`` of display
+    ``i`` uses the key ``fold_in(key, i * n_paths + p)``.
+    """
+    n_disp = len(d.target)
+    p = n_disp * n_paths
+    size = max(64, 1 << (p - 1).bit_length())
+    row = np.minimum(np.arange(size) // n_paths, n_disp - 1)
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(size))
+    arr = np.asarray(
+        _search(
+            jnp.asarray(d.similarity()[row], jnp.float32),
+            jnp.asarray(d.target[row]),
+            keys,
+            n_rows=config.n_rows,
+            n_cols=config.n_cols,
+            beta_similarity=float(config.beta_similarity),
+            beta_distance=float(config.beta_distance),
+        )
+    )[:p].reshape(n_disp, n_paths, -1)
+    return [[r[r >= 0].tolist() for r in disp] for disp in arr]
 
 
 # ------------------------------------------------------------------------------------------------ simulate
