@@ -617,32 +617,29 @@ def teacher_forced_loss(
 
 
 # --------------------------------------------------------------------------------------------- decoding
-def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
-    """Decodes one scanpath per display with a key-value cache; returns ``[B, max_len]`` tokens."""
+def _decode(graphdef, state, d: Displays, row_keys, *, max_len: int, greedy: bool):
+    """Decodes ``S`` scanpaths per display with a key-value cache: ``[S, B, max_len]`` tokens.
+
+    The encoder runs once per display. One ``lax.while_loop`` advances all samples together (until every
+    scanpath has ended); each step is ``jax.vmap``-ed over the samples. ``row_keys [S, B]``: scanpath
+    ``(s, i)`` draws step ``t`` with ``fold_in(row_keys[s, i], t)``.
+    """
     model = nnx.merge(graphdef, state)
     c = model.config
     b, n = d.rows.shape
+    n_s = row_keys.shape[0]
     sp = special_tokens(n)
     memory, app, blank = model.encode(d)
     mem_kv = [layer.cross.kv(memory) for layer in model.decoder]
     enc_proj = model.pointer.project(memory)
     hd = c.d_model // c.n_heads
-    cache = [
-        (jnp.zeros((b, max_len, c.n_heads, hd)), jnp.zeros((b, max_len, c.n_heads, hd)))
-        for _ in model.decoder
-    ]
-    seq = jnp.full((b, max_len + 1), sp["pad"], jnp.int32).at[:, 0].set(sp["bos"])
-    done = jnp.zeros((b,), bool)
-    row_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(
-        jnp.arange(b)
-    )  # draws independent of batch size
+    shape = (n_s, b, max_len, c.n_heads, hd)
+    cache = [(jnp.zeros(shape), jnp.zeros(shape)) for _ in model.decoder]
+    seq = jnp.full((n_s, b, max_len + 1), sp["pad"], jnp.int32).at[:, :, 0].set(sp["bos"])
+    done = jnp.zeros((n_s, b), bool)
 
-    def cond(carry):
-        t, _, _, done = carry
-        return (t < max_len) & ~jnp.all(done)
-
-    def body(carry):
-        t, cache, seq, done = carry
+    def step(cache, seq, done, rk, t):
+        """One decoding step of one sample (all displays)."""
         tok = jax.lax.dynamic_slice_in_dim(seq, t, 1, axis=1)
         x = model._decoder_tokens(app, blank, d, tok, offset=t)
         new_cache = []
@@ -654,23 +651,33 @@ def _decode(graphdef, state, d: Displays, key, *, max_len: int, greedy: bool):
             nxt = jnp.argmax(logits, axis=-1).astype(jnp.int32)
         else:
             draw = jax.vmap(lambda k, lg: jax.random.categorical(jax.random.fold_in(k, t), lg))
-            nxt = draw(row_keys, logits).astype(jnp.int32)
+            nxt = draw(rk, logits).astype(jnp.int32)
         nxt = jnp.where(done, sp["pad"], nxt)
         seq = jax.lax.dynamic_update_slice_in_dim(seq, nxt[:, None], t + 1, axis=1)
-        return t + 1, new_cache, seq, done | (nxt == sp["eos"])
+        return new_cache, seq, done | (nxt == sp["eos"])
+
+    def cond(carry):
+        t, _, _, done = carry
+        return (t < max_len) & ~jnp.all(done)
+
+    def body(carry):
+        t, cache, seq, done = carry
+        cache, seq, done = jax.vmap(step, in_axes=(0, 0, 0, 0, None))(cache, seq, done, row_keys, t)
+        return t + 1, cache, seq, done
 
     _, _, seq, _ = jax.lax.while_loop(cond, body, (jnp.asarray(0), cache, seq, done))
-    return seq[:, 1:]
+    return seq[:, :, 1:]
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "max_len", "greedy"))
-def _decode_jit(graphdef, state, d, key, *, max_len, greedy):
-    return _decode(graphdef, state, d, key, max_len=max_len, greedy=greedy)
+def _decode_jit(graphdef, state, d, row_keys, *, max_len, greedy):
+    return _decode(graphdef, state, d, row_keys, max_len=max_len, greedy=greedy)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "max_len"))
-def _sample_vmap(graphdef, state, d, keys, *, max_len):
-    return jax.vmap(lambda k: _decode(graphdef, state, d, k, max_len=max_len, greedy=False))(keys)
+def _row_keys(key: jax.Array, n_samples: int, n_rows: int) -> jax.Array:
+    """``[S, B]`` keys: sample ``s`` of display ``i`` uses ``fold_in(fold_in(key, s), i)``."""
+    per = lambda s: jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(key, s), i))(jnp.arange(n_rows))
+    return jax.vmap(per)(jnp.arange(n_samples))
 
 
 def tokens_to_scanpaths(tokens: Int[np.ndarray, "... L"], n_objects: int) -> list:
@@ -702,12 +709,19 @@ def greedy(model: OAT, displays: Displays, *, max_len: int) -> list[list[int]]:
         raise CogsimError(f"oat.greedy: max_len={max_len}; allowed: 1..{MAX_POSITIONS - 1}")
     graphdef, state = nnx.split(model)
     d, b = _padded(displays)
-    toks = _decode_jit(graphdef, state, d, jax.random.key(0), max_len=int(max_len), greedy=True)
-    return tokens_to_scanpaths(np.asarray(toks)[:b], d.rows.shape[1])
+    keys = _row_keys(jax.random.key(0), 1, int(d.rows.shape[0]))
+    toks = _decode_jit(graphdef, state, d, keys, max_len=int(max_len), greedy=True)
+    return tokens_to_scanpaths(np.asarray(toks)[0, :b], d.rows.shape[1])
 
 
 def sample(
-    model: OAT, displays: Displays, *, key: jax.Array, n_samples: int, max_len: int, batched: bool = True
+    model: OAT,
+    displays: Displays,
+    *,
+    key: jax.Array,
+    n_samples: int,
+    max_len: int,
+    loop: str = "none",
 ) -> list[list[list[int]]]:
     """``n_samples`` sampled scanpaths per display: ``out[display][sample]`` (lists of object indices).
 
@@ -717,25 +731,37 @@ def sample(
       key: sample ``s`` uses ``fold_in(key, s)``.
       n_samples: scanpaths per display.
       max_len: the most fixations per scanpath.
-      batched: draw all samples in one ``jax.vmap``-ed call (False: a Python loop over samples, for
-        benchmarks; the draws are identical).
+      loop: ``"none"`` draws all samples of all displays in one call, vmapped over the samples (the default);
+        for benchmarks, ``"samples"`` loops over the samples in Python (each call decodes all displays) and
+        ``"scanpaths"`` decodes one scanpath per call, as the original code does. The draws are identical.
     """
     if not 1 <= max_len <= MAX_POSITIONS - 1:
         raise CogsimError(f"oat.sample: max_len={max_len}; allowed: 1..{MAX_POSITIONS - 1}")
     if n_samples < 1:
         raise CogsimError(f"oat.sample: n_samples={n_samples}; allowed: >= 1")
+    if loop not in ("none", "samples", "scanpaths"):
+        raise CogsimError(f"oat.sample: loop={loop!r}; allowed: 'none', 'samples', 'scanpaths'")
     graphdef, state = nnx.split(model)
-    d, b = _padded(displays)
-    keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(n_samples))
-    if batched:
-        toks = np.asarray(_sample_vmap(graphdef, state, d, keys, max_len=int(max_len)))
-    else:
-        toks = np.stack(
+    run = functools.partial(_decode_jit, graphdef, state, max_len=int(max_len), greedy=False)
+    if loop == "scanpaths":
+        d = _as_jax(displays)
+        b, n = int(d.rows.shape[0]), int(d.rows.shape[1])
+        keys = _row_keys(key, n_samples, b)
+        return [
             [
-                np.asarray(_decode_jit(graphdef, state, d, keys[s], max_len=int(max_len), greedy=False))
+                tokens_to_scanpaths(
+                    np.asarray(run(d.take(jnp.array([i])), keys[s : s + 1, i : i + 1]))[0, 0], n
+                )
                 for s in range(n_samples)
             ]
-        )
+            for i in range(b)
+        ]
+    d, b = _padded(displays)
+    keys = _row_keys(key, n_samples, int(d.rows.shape[0]))
+    if loop == "samples":
+        toks = np.concatenate([np.asarray(run(d, keys[s : s + 1])) for s in range(n_samples)])
+    else:
+        toks = np.asarray(run(d, keys))
     paths = tokens_to_scanpaths(toks[:, :b], d.rows.shape[1])  # [sample][display]
     return [[paths[s][i] for s in range(n_samples)] for i in range(b)]
 

@@ -47,12 +47,18 @@ class WorkspaceFit:
     batch: int = cfglib.field(128, low=8, high=65_536, doc="displays per training step")
     lr: float = cfglib.field(3e-3, low=1e-6, high=1.0, doc="Adam learning rate")
     train_noise_max: float = cfglib.field(6.0, low=0.0, high=100.0, doc="training noise ~ U(0, this)")
-    top_k_grid: tuple[int, ...] = cfglib.field((1, 2, 3, 4, 5, 6, 7, 8), low=1, high=64,
-                                               doc="capacities tried in the fit")
-    noise_grid: tuple[float, ...] = cfglib.field((0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0), low=0.0,
-                                                 high=100.0,
-                                                 doc="selection noise levels tried in the fit")
-    trials: int = cfglib.field(400, low=10, high=100_000, doc="simulated trials per set size x change x grid point")
+    top_k_grid: tuple[int, ...] = cfglib.field(
+        (1, 2, 3, 4, 5, 6, 7, 8), low=1, high=64, doc="capacities tried in the fit"
+    )
+    noise_grid: tuple[float, ...] = cfglib.field(
+        (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0),
+        low=0.0,
+        high=100.0,
+        doc="selection noise levels tried in the fit",
+    )
+    trials: int = cfglib.field(
+        400, low=10, high=100_000, doc="simulated trials per set size x change x grid point"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +85,12 @@ class Config:
 
 PRESETS = {
     "quick": Config(n_boot=200, fit_steps=800, models=("fixed_capacity", "workspace")),
-    "paper": Config(n_boot=2000, fit_steps=3000, models=("fixed_capacity", "workspace"),
-                    workspace=WorkspaceFit(train_steps=3000, trials=2000)),
+    "paper": Config(
+        n_boot=2000,
+        fit_steps=3000,
+        models=("fixed_capacity", "workspace"),
+        workspace=WorkspaceFit(train_steps=3000, trials=2000),
+    ),
 }
 
 
@@ -186,8 +196,15 @@ class ChangeDetector(nnx.Module):
     def __init__(self, wcfg: WorkspaceFit, *, rngs: nnx.Rngs):
         d, n = wcfg.slot_dim, wcfg.n_locations
         top_k = min(max(wcfg.top_k_grid), n)
-        bcfg = bn.BottleneckConfig(variant="bottleneck", n_slots=n, slot_dim=d, top_k=top_k, noise=0.0,
-                                   score_scale=wcfg.score_scale, verifier_weight=0.0)
+        bcfg = bn.BottleneckConfig(
+            variant="bottleneck",
+            n_slots=n,
+            slot_dim=d,
+            top_k=top_k,
+            noise=0.0,
+            score_scale=wcfg.score_scale,
+            verifier_weight=0.0,
+        )
         self.ws = bn.Workspace(bcfg, in_features=N_COLOURS + 1, rngs=rngs)
         self.probe = nnx.Param(0.5 * jax.random.normal(rngs.params(), (n, d)))
         self.read_q = nnx.Linear(d, d, rngs=rngs)
@@ -205,8 +222,9 @@ class ChangeDetector(nnx.Module):
         kept = self.read_v(st.elements) * st.gate[..., None]  # forward: only the workspace's contents
         keys = jnp.broadcast_to(self.read_k(self.ws.slot_embed[...]), kept.shape)
         q = self.read_q(self.probe[...][probe_loc])
-        r = dot_product_attention(q[:, None, None], keys[:, :, None], kept[:, :, None],
-                                  name="change_detection.probe")[:, 0, 0]
+        r = dot_product_attention(
+            q[:, None, None], keys[:, :, None], kept[:, :, None], name="change_detection.probe"
+        )[:, 0, 0]
         logp = jax.nn.log_softmax(self.colour(r), axis=-1)
         lp = jnp.minimum(jnp.take_along_axis(logp, probe_col[:, None], axis=1)[:, 0], -1e-6)
         logit = self.a[...] + self.b[...] * (jnp.log(-jnp.expm1(lp)) - lp)  # a - b logit p(probe colour)
@@ -219,18 +237,30 @@ def _displays(key: jax.Array, batch: int, wcfg: WorkspaceFit, *, set_size=None, 
     locations; the probe is one studied square, its colour changed (to a colour not shown) when ``change``."""
     ks = jax.random.split(key, 5)
     n_loc = wcfg.n_locations
-    n = jax.random.randint(ks[0], (batch,), 1, 9) if set_size is None else jnp.broadcast_to(set_size, (batch,))
+    n = (
+        jax.random.randint(ks[0], (batch,), 1, 9)
+        if set_size is None
+        else jnp.broadcast_to(set_size, (batch,))
+    )
     ch = jax.random.bernoulli(ks[1], 0.5, (batch,)) if change is None else jnp.broadcast_to(change, (batch,))
     rank = jnp.argsort(jax.random.uniform(ks[2], (batch, n_loc)), axis=1).argsort(axis=1)  # random ranks
     present = rank < n[:, None]
     cols = jnp.argsort(jax.random.uniform(ks[3], (batch, N_COLOURS)), axis=1)  # colour of the item ranked r
     colour = jnp.take_along_axis(cols, jnp.minimum(rank, N_COLOURS - 1), axis=1)
-    display = jnp.concatenate([jax.nn.one_hot(colour, N_COLOURS) * present[..., None], present[..., None]], -1)
+    display = jnp.concatenate(
+        [jax.nn.one_hot(colour, N_COLOURS) * present[..., None], present[..., None]], -1
+    )
     probe_loc = jnp.argmin(rank, axis=1)  # the item ranked 0: a random studied square
     probe_col = jnp.where(ch, cols[jnp.arange(batch), n], cols[:, 0])  # cols[n] is not in the display
-    return {"display": display.astype(jnp.float32), "probe_loc": probe_loc, "probe_col": probe_col,
-            "change": ch.astype(jnp.float32), "present": present, "set_size": n,
-            "gumbel": jax.random.gumbel(ks[4], (batch, n_loc))}
+    return {
+        "display": display.astype(jnp.float32),
+        "probe_loc": probe_loc,
+        "probe_col": probe_col,
+        "change": ch.astype(jnp.float32),
+        "present": present,
+        "set_size": n,
+        "gumbel": jax.random.gumbel(ks[4], (batch, n_loc)),
+    }
 
 
 def train_change_detector(wcfg: WorkspaceFit, *, key: jax.Array):
@@ -252,8 +282,9 @@ def train_change_detector(wcfg: WorkspaceFit, *, key: jax.Array):
 
     def loss_fn(params, d, k):
         net = nnx.merge(graphdef, params)
-        logit, _, _ = net(d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"], noise=d["noise"],
-                          keep=d["keep"])
+        logit, _, _ = net(
+            d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"], noise=d["noise"], keep=d["keep"]
+        )
         loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logit, d["change"]))
         return loss, {"accuracy": jnp.mean((logit > 0) == (d["change"] > 0))}
 
@@ -289,17 +320,28 @@ def simulate_grid(graphdef, params, wcfg: WorkspaceFit, *, key: jax.Array, set_s
         i, k, s = args
         d = _displays(jax.random.fold_in(key, i), bsz, wcfg, set_size=net_size, change=net_change)
         net = nnx.merge(graphdef, params)
-        logit, held, sel = net(d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"],
-                               noise=jnp.full((bsz,), s), keep=jnp.full((bsz,), k))
+        logit, held, sel = net(
+            d["display"],
+            d["probe_loc"],
+            d["probe_col"],
+            gumbel=d["gumbel"],
+            noise=jnp.full((bsz,), s),
+            keep=jnp.full((bsz,), k),
+        )
         items = jnp.sum(sel * d["present"], axis=1)
         return logit, held, items
 
     logit, held, items = jax.jit(lambda a: jax.lax.map(point, a), compiler_options=bn.compiler_options())(
-        (jnp.arange(len(grid)), gk, gs))
+        (jnp.arange(len(grid)), gk, gs)
+    )
     shape = (len(grid), len(set_sizes), 2, m)
-    return {"logit": np.asarray(logit).reshape(shape), "held": np.asarray(held).reshape(shape),
-            "items_held": np.asarray(items).reshape(shape).mean(axis=(2, 3)), "grid": grid,
-            "set_sizes": tuple(set_sizes)}
+    return {
+        "logit": np.asarray(logit).reshape(shape),
+        "held": np.asarray(held).reshape(shape),
+        "items_held": np.asarray(items).reshape(shape).mean(axis=(2, 3)),
+        "grid": grid,
+        "set_sizes": tuple(set_sizes),
+    }
 
 
 BETA_GRID = np.linspace(-8.0, 8.0, 321)  # response criterion shifts tried per change-probability block
@@ -319,11 +361,14 @@ def _grid_loglik(logp, log1mp, blocks, n, k):
     """Log-likelihood (up to the binomial constant) of count tables ``n, k [..., cells]`` at every grid point,
     with the best criterion shift per block: returns ``(ll [..., G], beta_index [..., G, blocks])``."""
     n, k = np.asarray(n, float), np.asarray(k, float)
-    per_block = np.stack([
-        np.einsum("...c,gcj->...gj", k[..., blocks == b], logp[:, blocks == b])
-        + np.einsum("...c,gcj->...gj", (n - k)[..., blocks == b], log1mp[:, blocks == b])
-        for b in np.unique(blocks)
-    ], axis=-2)  # [..., G, blocks, beta]
+    per_block = np.stack(
+        [
+            np.einsum("...c,gcj->...gj", k[..., blocks == b], logp[:, blocks == b])
+            + np.einsum("...c,gcj->...gj", (n - k)[..., blocks == b], log1mp[:, blocks == b])
+            for b in np.unique(blocks)
+        ],
+        axis=-2,
+    )  # [..., G, blocks, beta]
     best = per_block.argmax(axis=-1)
     return np.take_along_axis(per_block, best[..., None], axis=-1)[..., 0].sum(axis=-1), best
 
@@ -356,8 +401,10 @@ def fit_grid(config: Config, counts: capacity.Counts, sim: dict, *, key: jax.Arr
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_boot)))
     n_sub = counts.n.shape[0]
     w = np.stack([np.bincount(rng.integers(0, n_sub, n_sub), minlength=n_sub) for _ in range(config.n_boot)])
-    fits = [_grid_loglik(logp, log1mp, blocks, w[i : i + 100] @ counts.n, w[i : i + 100] @ counts.k)
-            for i in range(0, len(w), 100)]  # chunks bound the memory of the [resamples, grid, beta] table
+    fits = [
+        _grid_loglik(logp, log1mp, blocks, w[i : i + 100] @ counts.n, w[i : i + 100] @ counts.k)
+        for i in range(0, len(w), 100)
+    ]  # chunks bound the memory of the [resamples, grid, beta] table
     boot_ll, boot_beta = np.concatenate([f[0] for f in fits]), np.concatenate([f[1] for f in fits])
     boot_g = boot_ll.argmax(axis=-1)
     alpha = (1 - config.level) / 2
@@ -372,9 +419,20 @@ def fit_grid(config: Config, counts: capacity.Counts, sim: dict, *, key: jax.Arr
     rows = []
 
     def add(name, value, draws=None, participant=-1):
-        lo, hi = (np.nan, np.nan) if draws is None else np.nanquantile(np.asarray(draws, float), [alpha, 1 - alpha])
-        rows.append({"participant": participant, "name": name, "value": float(value), "ci_low": float(lo),
-                     "ci_high": float(hi)})
+        lo, hi = (
+            (np.nan, np.nan)
+            if draws is None
+            else np.nanquantile(np.asarray(draws, float), [alpha, 1 - alpha])
+        )
+        rows.append(
+            {
+                "participant": participant,
+                "name": name,
+                "value": float(value),
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+            }
+        )
 
     items = sim["items_held"][:, s8]
     add("K", items[g], items[boot_g])
@@ -587,7 +645,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
 
     names = list(sim["model"].drop_duplicates())
     fig, axes = plots.panels(len(names) + 1, ncols=len(names) + 1)
-    for a1, name in zip(axes, names):
+    for a1, name in zip(axes, names, strict=False):
         cond = sim[(sim.kind == "condition") & (sim.model == name)]
         for col, pred in (("hit_rate", "hit_pred"), ("fa_rate", "fa_pred")):
             plots.model_vs_human(
@@ -601,7 +659,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
                 xlabel="set size",
                 ylabel="P(respond change)",
             )
-        handles = dict(zip(*reversed(a1.get_legend_handles_labels())))
+        handles = dict(zip(*reversed(a1.get_legend_handles_labels()), strict=True))
         a1.legend(handles.values(), handles.keys(), fontsize=6, frameon=False, loc="center left")
         a1.set_title(f"{name}: hits (top) and false alarms (bottom)", fontsize=9)
     a2 = axes[-1]

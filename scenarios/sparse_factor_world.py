@@ -634,9 +634,12 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     for i, m in enumerate(sim.model.drop_duplicates()):
         if m == "dense":
             continue
-        c = _curve(sim, m, "seen")
-        a2.plot(c.n_train, c.precision, "-o", color=f"C{i}", label=f"{m} precision")
-        a2.plot(c.n_train, c.recall, "-s", color=f"C{i}", mfc="white", label=f"{m} recall")
+        for split, ls in (("seen", "-"), ("unseen", "--")):
+            c = _curve(sim, m, split)
+            a2.plot(c.n_train, c.precision, ls + "o", color=f"C{i}", label=f"{m} precision ({split} pairs)")
+            a2.plot(
+                c.n_train, c.recall, ls + "s", color=f"C{i}", mfc="white", label=f"{m} recall ({split} pairs)"
+            )
         d = sim[sim.model == m]
         a2.axhline(d.precision_chance.iloc[0], color=f"C{i}", ls=":", lw=0.8)
         a2.axhline(d.recall_chance.iloc[0], color=f"C{i}", ls="-.", lw=0.8)

@@ -51,11 +51,15 @@ def test_gradients_reach_the_selected_scores_only():
     q, k = _qk(n=7)
     sel = bn.select(q, k, k, top_k=2, noise=0.0, key=jax.random.key(0))
     chosen = np.asarray(sel.mask)[:, 0] > 0
-    g = jax.grad(lambda kk: jnp.sum(bn.select(q, kk, kk, top_k=2, noise=0.0, key=jax.random.key(0)).out ** 2))(k)
+    g = jax.grad(
+        lambda kk: jnp.sum(bn.select(q, kk, kk, top_k=2, noise=0.0, key=jax.random.key(0)).out ** 2)
+    )(k)
     norms = np.linalg.norm(np.asarray(g), axis=-1)
     assert np.all(norms[chosen] > 0)
     assert np.all(norms[~chosen] == 0)
-    gq = jax.grad(lambda qq: jnp.sum(bn.select(qq, k, k, top_k=2, noise=0.0, key=jax.random.key(0)).out[..., 0]))(q)
+    gq = jax.grad(
+        lambda qq: jnp.sum(bn.select(qq, k, k, top_k=2, noise=0.0, key=jax.random.key(0)).out[..., 0])
+    )(q)
     assert np.linalg.norm(np.asarray(gq)) > 0
 
 
@@ -87,7 +91,9 @@ def test_workspace_variants_and_the_dense_baseline(traces):
     assert tr_b.slots.shape == tr_d.slots.shape == (4, 3, 6, 8)
     np.testing.assert_array_equal(np.asarray(tr_b.selected).sum(-1), 2)  # top_k slots at every step
     np.testing.assert_array_equal(np.asarray(tr_d.selected), 1)  # the baseline reads everything
-    np.testing.assert_allclose(tr_b.gate, tr_b.selected, atol=1e-6)  # straight-through gate: forward = selection
+    np.testing.assert_allclose(
+        tr_b.gate, tr_b.selected, atol=1e-6
+    )  # straight-through gate: forward = selection
     assert bn.count_params(ws_b) == bn.count_params(ws_d)  # same parameter budget
     ws_w, tr_w = traces["workspace"]
     assert tr_w.memory.shape == (4, 3, 2, 8) and tr_w.indices.shape == (4, 3, 2, 2)

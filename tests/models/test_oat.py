@@ -130,12 +130,14 @@ def test_cached_decoding_matches_the_full_pass(model):
         assert np.argmax(logits[i], axis=-1).tolist()[: len(want)] == want
 
 
-def test_sampling_batched_equals_looped_and_is_reproducible(model):
+def test_sampling_vmapped_equals_looped_and_is_reproducible(model):
     d = displays(TARGETS)
     key = jax.random.key(3)
     a = oat.sample(model, d, key=key, n_samples=N_SAMPLES, max_len=MAX_LEN)
-    b = oat.sample(model, d, key=key, n_samples=N_SAMPLES, max_len=MAX_LEN, batched=False)
+    b = oat.sample(model, d, key=key, n_samples=N_SAMPLES, max_len=MAX_LEN, loop="samples")
+    c = oat.sample(model, d, key=key, n_samples=4, max_len=MAX_LEN, loop="scanpaths")
     assert a == b
+    assert [x[:4] for x in a] == c
     assert len(a) == 3 and all(len(x) == N_SAMPLES for x in a)
     assert all(1 <= len(p) <= MAX_LEN and all(0 <= o < N for o in p) for x in a for p in x)
     # a display's draws do not depend on the other displays in the batch

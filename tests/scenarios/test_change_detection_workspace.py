@@ -9,8 +9,9 @@ from cogsim.scenarios import change_detection as cd
 
 from cogsim import config
 
-TINY_WS = cd.WorkspaceFit(slot_dim=16, train_steps=200, batch=64, lr=1e-2, trials=40, top_k_grid=(1, 3, 6),
-                          noise_grid=(0.0, 3.0))
+TINY_WS = cd.WorkspaceFit(
+    slot_dim=16, train_steps=200, batch=64, lr=1e-2, trials=40, top_k_grid=(1, 3, 6), noise_grid=(0.0, 3.0)
+)
 B = 400
 
 
@@ -65,8 +66,13 @@ def trained():
 def test_trained_network_holds_what_its_capacity_allows(trained):
     hist, sim = trained
     assert hist["loss"][-20:].mean() < hist["loss"][:20].mean()
-    held = pd.DataFrame([{"top_k": k, "noise": s, "n": n, "held": sim["held"][g, j].mean()}
-                         for g, (k, s) in enumerate(sim["grid"]) for j, n in enumerate(sim["set_sizes"])])
+    held = pd.DataFrame(
+        [
+            {"top_k": k, "noise": s, "n": n, "held": sim["held"][g, j].mean()}
+            for g, (k, s) in enumerate(sim["grid"])
+            for j, n in enumerate(sim["set_sizes"])
+        ]
+    )
     quiet = held[held.noise == 0.0].set_index(["top_k", "n"]).held
     for (k, n), v in quiet.items():  # without noise the probe is held with probability ~min(k/N, 1)
         assert abs(v - min(k / n, 1.0)) < 0.15, (k, n, v)
@@ -76,8 +82,9 @@ def test_trained_network_holds_what_its_capacity_allows(trained):
 
 def test_workspace_fit_reports_capacity_with_cis(trained, monkeypatch):
     _, grid_sim = trained
-    monkeypatch.setitem(cd.MODELS, "workspace", lambda config, counts, *, key: cd.fit_grid(
-        config, counts, grid_sim, key=key))
+    monkeypatch.setitem(
+        cd.MODELS, "workspace", lambda config, counts, *, key: cd.fit_grid(config, counts, grid_sim, key=key)
+    )
     cfg = cd.Config(models=("workspace",), n_boot=20, per_participant=True, workspace=TINY_WS)
     ws_sim = cd.simulate(cfg, key=jax.random.key(0))
     par = ws_sim[(ws_sim.kind == "parameter") & (ws_sim.participant == -1)].set_index("name")

@@ -71,5 +71,7 @@ def test_simulate_and_compare_on_a_tiny_world():
     assert np.all(np.isfinite(df.nmse)) and df.precision.between(0, 1).all()
     comp = sfw.compare(df, sfw.human())
     assert comp.key == "bottleneck.precision"
-    assert {c.name for c in comp.checks} == {"bottleneck selection precision above chance",
-                                             "bottleneck selection recall above chance"}
+    assert {c.name for c in comp.checks} == {
+        "bottleneck selection precision above chance",
+        "bottleneck selection recall above chance",
+    }
