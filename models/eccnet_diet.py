@@ -13,7 +13,9 @@ of generated 48 x 48 grey images, classifying which generator made each image:
 The backbone is "contrast only": its first-layer kernels sum to zero and it has no biases (a projection after
 every optimiser step), so uniform regions, such as a display's background, give zero features; without this
 the narrow networks trained here respond strongly to uniform fields and the dot-product attention map prefers
-empty background to items.
+empty background to items. Before saving, :func:`calibrate` rescales every channel to a mean activation of 1
+on the diet (Gatys et al. 2015), which fixes the otherwise arbitrary scale of each layer of a bias-free
+network.
 
 Diets: ``normal`` (light from above, azimuth jitter 20 deg), ``rot90`` (every image of the normal diet
 rotated by 90 deg, so the light comes from the side) and ``isotropic`` (light azimuth uniform, which makes

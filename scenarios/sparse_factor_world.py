@@ -500,8 +500,8 @@ def samples_to_reach(n_train, nmse, criterion: float) -> float:
     if it never does.
 
     Example:
-      >>> samples_to_reach([10, 100], [0.8, 0.4], 0.6)
-      31.62277660168379
+      >>> round(samples_to_reach([10, 100], [0.8, 0.4], 0.6), 2)
+      31.62
     """
     n, e = np.asarray(n_train, float), np.asarray(nmse, float)
     if e[0] <= criterion:

@@ -51,7 +51,7 @@ def test_list_data_and_info():
 
 def test_run_then_compare(tmp_path):
     res = cogsim("run", "change_detection", "--set", "n_boot=20", "--set", "fit_steps=300", "--set",
-                 "per_participant=false", "--out", str(tmp_path))
+                 "per_participant=false", "--set", "models=fixed_capacity", "--out", str(tmp_path))
     assert res.returncode == 0, res.stderr
     assert "K " in res.stdout and "hit_obs" in res.stdout
     run_dir = tmp_path / "change_detection"

@@ -70,7 +70,9 @@ def test_sweep_point_is_vectorisable():
 
 def test_run_writes_the_run_folder(tmp_path):
     res = runner.run(
-        "change_detection", overrides=["n_boot=20", "fit_steps=300", "per_participant=false"], out=tmp_path
+        "change_detection",
+        overrides=["n_boot=20", "fit_steps=300", "per_participant=false", "models=fixed_capacity"],
+        out=tmp_path,
     )
     for f in ("run.json", "results.parquet", "comparison.json", "figure.png"):
         assert (res.folder / f).is_file()
