@@ -334,3 +334,21 @@ from cogsim._compare_linkpred import (  # noqa: E402
     link_prediction_metrics,
     mean_reciprocal_rank,
 )
+from cogsim._compare_scanpath import (  # noqa: E402
+    ScanpathScores,
+    behaviour_delta,
+    behaviour_vector,
+    edit_distance,
+    fixation_count_error,
+    fixations_to_target,
+    lcs_length,
+    mean_pairwise,
+    multimatch,
+    object_multimatch,
+    probability_mismatch,
+    scanpath_behaviour,
+    score_scanpaths,
+    sequence_score,
+    tfp_auc,
+    tfp_curve,
+)

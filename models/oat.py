@@ -27,10 +27,11 @@ pointing at the target token ends the scanpath (EOS).
 - Training: teacher-forced cross-entropy over the pointer (PAD targets ignored), Adam with gradient clipping,
   early stopping on the validation behaviour delta; scanpaths whose length lies outside mean +- 3 SD are
   dropped (:func:`length_filter`). Inference: greedy and sampled decoding with a key-value cache;
-  :func:`sample` draws many scanpaths per display at once with ``jax.vmap`` over sample keys.
+  :func:`sample` draws many scanpaths per display in one call, its steps ``jax.vmap``-ed over the samples.
 
 Differences from the PyTorch original: attention-probability dropout is not applied (residual and
-feed-forward dropout are), and the PAD slot is masked in training as it is in decoding.
+feed-forward dropout are), the PAD slot is masked in training as it is in decoding, and crop pixels are
+centred before the CNN.
 
 Example:
   >>> import jax, numpy as np
@@ -563,7 +564,7 @@ def length_filter(lengths: Sequence[int], n_sd: float = 3.0) -> np.ndarray:
     """Boolean mask of scanpaths whose length lies within mean +- ``n_sd`` SD (OAT's outlier filter).
 
     Example:
-      >>> length_filter([10] * 20 + [1000]).sum()
+      >>> int(length_filter([10] * 20 + [1000]).sum())
       20
     """
     x = np.asarray(lengths, float)

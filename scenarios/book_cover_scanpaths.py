@@ -715,7 +715,8 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     a.set_ylabel("Sequence Score vs humans")
     a.set_title("object-level Sequence Score on the evaluation collages", fontsize=9)
     a.tick_params(axis="x", labelsize=8)
-    a.legend(fontsize=7, frameon=False)
+    a.set_ylim(0, max(0.23, max(ss) * 1.1))
+    a.legend(fontsize=7, frameon=False, loc="upper left")
     a = fig.add_subplot(gs[1, 2])
     keys = cs.BEHAVIOUR_KEYS[2:]
     width = 0.8 / max(len(names), 1)

@@ -113,7 +113,7 @@ class Config:
 
 PRESETS = {
     # Small OAT (d 64, 2 + 2 layers), 20 epochs: about 1.5 minutes of CPU time for both models.
-    "quick": Config(d_model=64, n_heads=4, d_ff=64, n_layers=2, lr=1e-3, epochs=20, n_train_displays=300),
+    "quick": Config(d_model=64, n_heads=4, d_ff=64, n_layers=2, lr=2e-3, epochs=20, n_train_displays=300),
     "paper": Config(),
     "test": Config(
         d_model=24,
@@ -137,7 +137,7 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
     """A boolean ``size x size`` mask of ``shape`` centred in the crop (a 1-pixel margin).
 
     Example:
-      >>> shape_mask("square", 5).sum()
+      >>> int(shape_mask("square", 5).sum())
       9
     """
     y, x = np.mgrid[0:size, 0:size].astype(float)
