@@ -37,6 +37,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from cogsim.kernels import (
     flash_attention,
     reference_flash_attention,

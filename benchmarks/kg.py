@@ -31,9 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
-from cogsim.scenarios import kg_semantic_memory as ksm  # noqa: E402
-
 from cogsim import kg  # noqa: E402
+from cogsim.scenarios import kg_semantic_memory as ksm  # noqa: E402
 
 
 def run_tensor_brain(dim: int, steps: int, eval_every: int, seed: int = 0) -> dict:

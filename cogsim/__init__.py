@@ -12,8 +12,23 @@ from cogsim.errors import CogsimError, ConfigError, DataError
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("attention", "compare", "config", "data", "kernels", "models", "plots", "probes", "runner",
-               "scenarios", "store", "sweep", "train", "kg", "executors")
+_SUBMODULES = (
+    "attention",
+    "compare",
+    "config",
+    "data",
+    "kernels",
+    "models",
+    "plots",
+    "probes",
+    "runner",
+    "scenarios",
+    "store",
+    "sweep",
+    "train",
+    "kg",
+    "executors",
+)
 
 
 def __getattr__(name: str):

@@ -68,13 +68,9 @@ def _check_inputs(q: jax.Array, k: jax.Array, v: jax.Array, bias, mask) -> None:
     if k.shape != v.shape:
         raise CogsimError(f"attention: k and v must have the same shape; got {k.shape} and {v.shape}")
     if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
-        raise CogsimError(
-            f"attention: q {q.shape} and k {k.shape} must agree in batch and head_dim"
-        )
+        raise CogsimError(f"attention: q {q.shape} and k {k.shape} must agree in batch and head_dim")
     if q.shape[2] % k.shape[2]:
-        raise CogsimError(
-            f"attention: q heads ({q.shape[2]}) must be a multiple of k/v heads ({k.shape[2]})"
-        )
+        raise CogsimError(f"attention: q heads ({q.shape[2]}) must be a multiple of k/v heads ({k.shape[2]})")
     for name, x in (("bias", bias), ("mask", mask)):
         if x is None:
             continue
@@ -134,8 +130,7 @@ def reference_attention(
 def _resolve(implementation: str | None) -> str:
     if implementation not in IMPLEMENTATIONS:
         raise CogsimError(
-            f"attention: implementation={implementation!r} is not allowed; "
-            f"choose one of {IMPLEMENTATIONS}"
+            f"attention: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
         )
     if implementation is None:
         return "pallas" if jax.default_backend() == "gpu" else "xla"

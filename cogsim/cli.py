@@ -27,7 +27,9 @@ from cogsim.errors import CogsimError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cogsim", description="Simulate attention and memory; compare with humans.")
+    p = argparse.ArgumentParser(
+        prog="cogsim", description="Simulate attention and memory; compare with humans."
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -40,8 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("run", help="run one scenario and compare it with the human data")
     pr.add_argument("name", help="scenario name (see `cogsim list`)")
     pr.add_argument("--preset", default="quick", help="preset to start from (default: quick)")
-    pr.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                    help="override a config field (repeatable), e.g. --set n_boot=500")
+    pr.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a config field (repeatable), e.g. --set n_boot=500",
+    )
     pr.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     pr.add_argument("--out", default="runs", help="parent folder of the run folder (default: runs)")
 
@@ -54,23 +62,43 @@ def _parser() -> argparse.ArgumentParser:
     pw = sub.add_parser("sweep", help="run a parameter sweep (or `cogsim sweep status RUN_DIR`)")
     pw.add_argument("name", nargs="?", help="scenario name, or `status`")
     pw.add_argument("run_dir", nargs="?", help="with `status`: the sweep run folder")
-    pw.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
-                    help="a swept field and its values (repeatable)")
+    pw.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="a swept field and its values (repeatable)",
+    )
     pw.add_argument("--seeds", type=int, default=1, help="number of seeds per grid point (default 1)")
     pw.add_argument("--preset", default="quick")
     pw.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
     pw.add_argument("--root-seed", type=int, default=0)
-    pw.add_argument("--chunk-size", type=int, default=None,
-                    help="points per vectorised chunk and (slurm) per array task (default 64)")
-    pw.add_argument("--executor", default=None, choices=("local", "devices", "slurm"),
-                    help="where points run: this process, all local devices, or Slurm job arrays "
-                         "(default: local; with --resume, the run's last executor)")
+    pw.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="points per vectorised chunk and (slurm) per array task (default 64)",
+    )
+    pw.add_argument(
+        "--executor",
+        default=None,
+        choices=("local", "devices", "slurm"),
+        help="where points run: this process, all local devices, or Slurm job arrays "
+        "(default: local; with --resume, the run's last executor)",
+    )
     pw.add_argument("--out", default=os.path.join("runs", "sweeps"))
-    pw.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN_DIR",
-                    help="run only the missing points of RUN_DIR, reading the sweep from it "
-                         "(re-running the same sweep command resumes too)")
-    sl = pw.add_argument_group("slurm executor (settings also from a TOML file: --slurm-config FILE or "
-                               "$COGSIM_SLURM_CONFIG)")
+    pw.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="RUN_DIR",
+        help="run only the missing points of RUN_DIR, reading the sweep from it "
+        "(re-running the same sweep command resumes too)",
+    )
+    sl = pw.add_argument_group(
+        "slurm executor (settings also from a TOML file: --slurm-config FILE or $COGSIM_SLURM_CONFIG)"
+    )
     sl.add_argument("--slurm-config", metavar="FILE", help="TOML file with a [slurm] table of these settings")
     sl.add_argument("--slurm-partition", metavar="P", help="sbatch --partition")
     sl.add_argument("--slurm-time", metavar="T", help="time limit per task: minutes, HH:MM:SS or D-HH:MM:SS")
@@ -80,13 +108,23 @@ def _parser() -> argparse.ArgumentParser:
     sl.add_argument("--slurm-array-parallelism", type=int, metavar="N", help="array tasks running at once")
     sl.add_argument("--slurm-points-per-task", type=int, metavar="N", help="grid points per array task")
     sl.add_argument("--slurm-job-name", metavar="NAME", help="sbatch --job-name")
-    sl.add_argument("--slurm-opt", action="append", default=None, metavar="KEY=VALUE",
-                    help="any other sbatch option, repeatable: --slurm-opt account=mylab "
-                         "--slurm-opt qos=short")
-    sl.add_argument("--slurm-setup", action="append", default=None, metavar="CMD",
-                    help="shell line run before each task, repeatable (e.g. 'module load cuda/12')")
-    sl.add_argument("--slurm-python", metavar="CMD",
-                    help="python command of the tasks (default: this python)")
+    sl.add_argument(
+        "--slurm-opt",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="any other sbatch option, repeatable: --slurm-opt account=mylab --slurm-opt qos=short",
+    )
+    sl.add_argument(
+        "--slurm-setup",
+        action="append",
+        default=None,
+        metavar="CMD",
+        help="shell line run before each task, repeatable (e.g. 'module load cuda/12')",
+    )
+    sl.add_argument(
+        "--slurm-python", metavar="CMD", help="python command of the tasks (default: this python)"
+    )
     sl.add_argument("--slurm-poll", type=float, metavar="S", help="seconds between looks at the queue (5)")
     sl.add_argument("--slurm-no-wait", action="store_true", help="submit and return; --resume collects later")
 
@@ -115,7 +153,9 @@ def _cmd_info(args) -> None:
 
     mod = scenarios.get(args.name)
     cfg = runner.make_config(args.name, preset=args.preset)
-    print(f"{args.name}: {getattr(mod, 'DESCRIPTION', '')}\npreset {args.preset}; fields (--set FIELD=VALUE):")
+    print(
+        f"{args.name}: {getattr(mod, 'DESCRIPTION', '')}\npreset {args.preset}; fields (--set FIELD=VALUE):"
+    )
     for name, tp, value, doc in config.describe(cfg):
         print(f"  {name:<24} {tp:<18} = {value!r:<22} {doc}")
 
@@ -143,10 +183,18 @@ def _cmd_suite(args) -> None:
 
 
 _SLURM_FLAGS = {
-    "slurm_partition": "partition", "slurm_time": "time", "slurm_cpus": "cpus_per_task",
-    "slurm_gpus": "gpus_per_task", "slurm_mem": "mem", "slurm_array_parallelism": "array_parallelism",
-    "slurm_points_per_task": "points_per_task", "slurm_job_name": "job_name", "slurm_opt": "sbatch",
-    "slurm_setup": "setup", "slurm_python": "python", "slurm_poll": "poll_s",
+    "slurm_partition": "partition",
+    "slurm_time": "time",
+    "slurm_cpus": "cpus_per_task",
+    "slurm_gpus": "gpus_per_task",
+    "slurm_mem": "mem",
+    "slurm_array_parallelism": "array_parallelism",
+    "slurm_points_per_task": "points_per_task",
+    "slurm_job_name": "job_name",
+    "slurm_opt": "sbatch",
+    "slurm_setup": "setup",
+    "slurm_python": "python",
+    "slurm_poll": "poll_s",
 }
 
 
@@ -188,8 +236,9 @@ def _cmd_sweep(args) -> None:
 
     if args.name == "status":
         if not args.run_dir:
-            raise CogsimError("sweep status: give the sweep run folder, e.g. "
-                              "cogsim sweep status runs/sweeps/X")
+            raise CogsimError(
+                "sweep status: give the sweep run folder, e.g. cogsim sweep status runs/sweeps/X"
+            )
         _sweep_status(args.run_dir)
         return
     slurm = _slurm_settings(args)
@@ -197,8 +246,10 @@ def _cmd_sweep(args) -> None:
         raise CogsimError(f"sweep: --slurm-* settings need --executor slurm (got --executor {args.executor})")
     if args.resume:  # cogsim sweep --resume RUN_DIR
         if args.name or args.run_dir or args.grid:
-            raise CogsimError("sweep --resume RUN_DIR reads the sweep from the run folder; give no NAME or "
-                              "--grid (or re-run the original command with --resume and no folder)")
+            raise CogsimError(
+                "sweep --resume RUN_DIR reads the sweep from the run folder; give no NAME or "
+                "--grid (or re-run the original command with --resume and no folder)"
+            )
         s = sweep.resume(args.resume, executor=args.executor, chunk_size=args.chunk_size, slurm=slurm)
     else:
         if not args.name:
@@ -206,20 +257,33 @@ def _cmd_sweep(args) -> None:
         if args.run_dir:
             raise CogsimError(f"sweep: unexpected argument {args.run_dir!r}; use --grid FIELD=V1,V2")
         if not args.grid:
-            raise CogsimError("sweep: give at least one --grid FIELD=V1,V2 "
-                              "(see `cogsim info NAME` for fields)")
+            raise CogsimError(
+                "sweep: give at least one --grid FIELD=V1,V2 (see `cogsim info NAME` for fields)"
+            )
         executor = args.executor or ("slurm" if slurm else "local")
         chunk = 64 if args.chunk_size is None else args.chunk_size
-        s = sweep.run(args.name, grid=args.grid, seeds=args.seeds, preset=args.preset,
-                      overrides=args.overrides, root_seed=args.root_seed, out=args.out, chunk_size=chunk,
-                      executor=executor, slurm=slurm)
+        s = sweep.run(
+            args.name,
+            grid=args.grid,
+            seeds=args.seeds,
+            preset=args.preset,
+            overrides=args.overrides,
+            root_seed=args.root_seed,
+            out=args.out,
+            chunk_size=chunk,
+            executor=executor,
+            slurm=slurm,
+        )
     counts = s.counts()
     total = sum(counts.values())
     print(f"sweep {s.root}: {counts['done']} of {total} points done")
     print(f"load with: cogsim.store.load({str(s.root)!r}).to_pandas()")
     if counts["done"] < total and not args.slurm_no_wait:
-        print(f"{total - counts['done']} point(s) not done: see `cogsim sweep status {s.root}`; "
-              f"`cogsim sweep --resume {s.root}` runs them", file=sys.stderr)
+        print(
+            f"{total - counts['done']} point(s) not done: see `cogsim sweep status {s.root}`; "
+            f"`cogsim sweep --resume {s.root}` runs them",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 
@@ -261,8 +325,15 @@ def _cmd_data(args) -> None:
     print("\n" + data.readme(args.name))
 
 
-_COMMANDS = {"list": _cmd_list, "info": _cmd_info, "run": _cmd_run, "suite": _cmd_suite, "sweep": _cmd_sweep,
-             "compare": _cmd_compare, "data": _cmd_data}
+_COMMANDS = {
+    "list": _cmd_list,
+    "info": _cmd_info,
+    "run": _cmd_run,
+    "suite": _cmd_suite,
+    "sweep": _cmd_sweep,
+    "compare": _cmd_compare,
+    "data": _cmd_data,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -274,7 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cogsim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("cogsim: interrupted; finished work is saved (run the same command again to resume)", file=sys.stderr)
+        print(
+            "cogsim: interrupted; finished work is saved (run the same command again to resume)",
+            file=sys.stderr,
+        )
         return 130
     except SystemExit as exc:
         return int(exc.code or 0)

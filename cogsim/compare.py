@@ -96,12 +96,18 @@ class Comparison:
         """A plain-text report: metrics with CIs, then each check."""
         lines = []
         for m in self.metrics:
-            ci = f" [{m.ci_low:.4g}, {m.ci_high:.4g}]" if m.ci_low is not None and m.ci_high is not None else ""
+            ci = (
+                f" [{m.ci_low:.4g}, {m.ci_high:.4g}]"
+                if m.ci_low is not None and m.ci_high is not None
+                else ""
+            )
             hum = f"  (human {m.human:.4g})" if m.human is not None else ""
             note = f"  {m.note}" if m.note else ""
             lines.append(f"  {m.name:<34} {m.value:.4g}{ci}{hum}{note}")
         for c in self.checks:
-            lines.append(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}{': ' + c.detail if c.detail else ''}")
+            lines.append(
+                f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}{': ' + c.detail if c.detail else ''}"
+            )
         lines.append(f"  verdict: {self.verdict}")
         return "\n".join(lines)
 
@@ -111,7 +117,7 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict_from_checks(checks: Sequence[Check]) -> str:
-    """"match" when every check passes, "mismatch" when none does, else "partial"."""
+    """ "match" when every check passes, "mismatch" when none does, else "partial"."""
     if not checks:
         return "n/a"
     n = sum(c.passed for c in checks)
@@ -166,7 +172,11 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     n = len(data)
     est = float(statistic(data))
-    take = (lambda idx: data.iloc[idx]) if isinstance(data, (pd.DataFrame, pd.Series)) else (lambda idx: data[idx])
+    take = (
+        (lambda idx: data.iloc[idx])
+        if isinstance(data, (pd.DataFrame, pd.Series))
+        else (lambda idx: data[idx])
+    )
     vals = np.array([statistic(take(rng.integers(0, n, n))) for _ in range(n_boot)], float)
     alpha = (1 - level) / 2
     return est, float(np.nanquantile(vals, alpha)), float(np.nanquantile(vals, 1 - alpha))
@@ -204,8 +214,14 @@ def fit_line(x: Sequence[float], y: Sequence[float], *, level: float = 0.95) -> 
     else:
         s_ci = (res.slope, res.slope)
         i_ci = (res.intercept, res.intercept)
-    return LineFit(float(res.slope), float(res.intercept), tuple(map(float, s_ci)), tuple(map(float, i_ci)),
-                   float(res.rvalue), int(n))
+    return LineFit(
+        float(res.slope),
+        float(res.intercept),
+        tuple(map(float, s_ci)),
+        tuple(map(float, i_ci)),
+        float(res.rvalue),
+        int(n),
+    )
 
 
 def slopes_by(df: pd.DataFrame, *, by: Sequence[str], x: str, y: str) -> pd.DataFrame:
@@ -214,8 +230,17 @@ def slopes_by(df: pd.DataFrame, *, by: Sequence[str], x: str, y: str) -> pd.Data
     for keys, g in df.groupby(list(by), sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
         f = fit_line(g[x], g[y])
-        rows.append({**dict(zip(by, keys)), "slope": f.slope, "slope_low": f.slope_ci[0],
-                     "slope_high": f.slope_ci[1], "intercept": f.intercept, "r": f.r, "n": f.n})
+        rows.append(
+            {
+                **dict(zip(by, keys, strict=True)),
+                "slope": f.slope,
+                "slope_low": f.slope_ci[0],
+                "slope_high": f.slope_ci[1],
+                "intercept": f.intercept,
+                "r": f.r,
+                "n": f.n,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -314,8 +339,16 @@ def fit_mle(
     def to_natural(z):
         return {n: inv[transforms.get(n, "none")](z[i]) for i, n in enumerate(names)}
 
-    z0 = np.array([float(fwd[transforms.get(n, "none")](jnp.asarray(init[n], jnp.float64 if
-                   jax.config.jax_enable_x64 else jnp.float32))) for n in names])
+    z0 = np.array(
+        [
+            float(
+                fwd[transforms.get(n, "none")](
+                    jnp.asarray(init[n], jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+                )
+            )
+            for n in names
+        ]
+    )
     obj = jax.jit(jax.value_and_grad(lambda z: neg_loglik(to_natural(z))))
 
     def f(z):
@@ -328,13 +361,13 @@ def fit_mle(
 
 
 # Re-exported metric families, one private module each.
-from cogsim._compare_linkpred import (  # noqa: E402
+from cogsim._compare_linkpred import (  # noqa: E402, F401
     filtered_ranks,
     hits_at_k,
     link_prediction_metrics,
     mean_reciprocal_rank,
 )
-from cogsim._compare_scanpath import (  # noqa: E402
+from cogsim._compare_scanpath import (  # noqa: E402, F401
     ScanpathScores,
     behaviour_delta,
     behaviour_vector,

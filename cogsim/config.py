@@ -104,7 +104,9 @@ def _check_type(path: str, value: Any, tp: Any) -> Any:
         if args:
             if len(args) != len(value):
                 raise ConfigError(path, value, f"a tuple of {len(args)} items ({_type_name(tp)})")
-            return tuple(_check_type(f"{path}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+            return tuple(
+                _check_type(f"{path}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args, strict=True))
+            )
         return tuple(value)
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):
@@ -252,7 +254,7 @@ def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
         if args:
             if len(items) != len(args):
                 raise ConfigError(path, text, f"{len(args)} comma-separated values ({_type_name(tp)})")
-            return tuple(parse_value(x, a, path=path) for x, a in zip(items, args))
+            return tuple(parse_value(x, a, path=path) for x, a in zip(items, args, strict=True))
         return tuple(items)
     try:
         return json.loads(stripped)
@@ -273,7 +275,9 @@ def replace(cfg: Any, **changes: Any) -> Any:
     names = {f.name for f in dataclasses.fields(cfg)}
     for key in list(flat) + list(nested):
         if key not in names:
-            raise ConfigError(key, changes.get(key), f"a field of {type(cfg).__name__}: {', '.join(sorted(names))}")
+            raise ConfigError(
+                key, changes.get(key), f"a field of {type(cfg).__name__}: {', '.join(sorted(names))}"
+            )
     for head, sub in nested.items():
         flat[head] = replace(getattr(cfg, head), **sub)
     return validate(dataclasses.replace(cfg, **flat))

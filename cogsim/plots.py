@@ -1,4 +1,7 @@
-"""Standard figures: model vs human panels. Each function takes tidy DataFrames and ``ax=`` and returns the Axes."""
+"""Standard figures: model vs human panels.
+
+Each function takes tidy DataFrames and ``ax=`` and returns the Axes.
+"""
 
 from __future__ import annotations
 
@@ -64,8 +67,16 @@ def model_vs_human(
             err_m = None
             if yerr_low and yerr_high and yerr_low in md and yerr_high in md:
                 err_m = [md[y] - md[yerr_low], md[yerr_high] - md[y]]
-            ax.errorbar(md[x], md[y], yerr=err_m, color=c, marker="s", linestyle="--", mfc="white",
-                        label=f"model {lab}".strip())
+            ax.errorbar(
+                md[x],
+                md[y],
+                yerr=err_m,
+                color=c,
+                marker="s",
+                linestyle="--",
+                mfc="white",
+                label=f"model {lab}".strip(),
+            )
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
     if title:

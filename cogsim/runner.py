@@ -43,7 +43,9 @@ def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = 
 
     mod = scenarios.get(name)
     if preset not in mod.PRESETS:
-        raise CogsimError(f"scenario {name!r}: unknown preset {preset!r}; available: {', '.join(mod.PRESETS)}")
+        raise CogsimError(
+            f"scenario {name!r}: unknown preset {preset!r}; available: {', '.join(mod.PRESETS)}"
+        )
     cfg = _config.validate(mod.PRESETS[preset])
     return _config.replace_from_strings(cfg, overrides)
 
@@ -92,8 +94,11 @@ def run(
     from cogsim import scenarios
 
     mod = scenarios.get(name)
-    cfg = _config.validate(config) if config is not None else make_config(name, preset=preset,
-                                                                          overrides=overrides)
+    cfg = (
+        _config.validate(config)
+        if config is not None
+        else make_config(name, preset=preset, overrides=overrides)
+    )
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -107,8 +112,17 @@ def run(
     for tname, table in comp.tables.items():
         atomic_write_text(folder / f"{tname}.csv", table.to_csv(index=False))
     _save_figure(mod.plot(sim, human), folder / "figure.png")
-    write_run_json(folder, provenance(config=cfg, seed=seed, scenario=name, preset=preset,
-                                      overrides=list(overrides), wall_time_s=round(wall, 3)))
+    write_run_json(
+        folder,
+        provenance(
+            config=cfg,
+            seed=seed,
+            scenario=name,
+            preset=preset,
+            overrides=list(overrides),
+            wall_time_s=round(wall, 3),
+        ),
+    )
     return RunResult(name, preset, cfg, sim, human, comp, folder, wall)
 
 
@@ -125,12 +139,30 @@ def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[st
     rows = []
     for r in results:
         if isinstance(r, tuple):
-            rows.append({"scenario": r[0], "metric": "-", "human": "-", "model": "-",
-                         "verdict": "error", "seconds": "-", "note": r[1]})
+            rows.append(
+                {
+                    "scenario": r[0],
+                    "metric": "-",
+                    "human": "-",
+                    "model": "-",
+                    "verdict": "error",
+                    "seconds": "-",
+                    "note": r[1],
+                }
+            )
             continue
         m = r.comparison.key_metric
-        rows.append({"scenario": r.name, "metric": m.name, "human": _fmt(m.human), "model": _fmt(m.value),
-                     "verdict": r.comparison.verdict, "seconds": f"{r.wall_time_s:.0f}", "note": ""})
+        rows.append(
+            {
+                "scenario": r.name,
+                "metric": m.name,
+                "human": _fmt(m.human),
+                "model": _fmt(m.value),
+                "verdict": r.comparison.verdict,
+                "seconds": f"{r.wall_time_s:.0f}",
+                "note": "",
+            }
+        )
     return rows
 
 
@@ -188,8 +220,9 @@ def write_report(rows, results, *, out, preset: str, seed: int) -> Path:
     parts = [
         "# cogsim scenario report",
         "",
-        f"Preset `{preset}`, root seed {seed}. Each row holds the scenario's key metric, the human value it is "
-        "compared with, the model's value and the verdict from the scenario's qualitative checks.",
+        f"Preset `{preset}`, root seed {seed}. Each row holds the scenario's key metric, "
+        "the human value it is compared with, the model's value and the verdict from the scenario's "
+        "qualitative checks.",
         "",
         format_table(rows, markdown=True),
         "",

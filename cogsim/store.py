@@ -81,8 +81,9 @@ def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
     """The git commit of the working directory (or of the installed source tree), if any."""
     for where in filter(None, [cwd, Path(__file__).resolve().parent.parent]):
         try:
-            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
-                                 timeout=5)
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
+            )
         except (OSError, subprocess.SubprocessError):
             continue
         if out.returncode == 0:
@@ -157,8 +158,12 @@ def write_shard_file(root: str | os.PathLike, df: pd.DataFrame, *, worker: str |
 
 def point_id(params: Mapping[str, Any], seed: int) -> str:
     """A stable identifier of one grid point and seed: canonical JSON of the swept values."""
-    return json.dumps({"params": dict(sorted(params.items())), "seed": int(seed)}, sort_keys=True,
-                      separators=(",", ":"), default=str)
+    return json.dumps(
+        {"params": dict(sorted(params.items())), "seed": int(seed)},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
 
 
 class Store:
@@ -232,8 +237,10 @@ class Store:
         """Registers grid points (params, seed) in order; existing ones are kept as they are."""
         with self._transaction() as con:
             start = con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM points").fetchone()[0]
-            rows = [(point_id(p, s), json.dumps(dict(p), default=str), int(s), start + i)
-                    for i, (p, s) in enumerate(points)]
+            rows = [
+                (point_id(p, s), json.dumps(dict(p), default=str), int(s), start + i)
+                for i, (p, s) in enumerate(points)
+            ]
             before = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
             con.executemany(
                 "INSERT OR IGNORE INTO points (point_id, params, seed, idx) VALUES (?, ?, ?, ?)", rows
@@ -264,8 +271,16 @@ class Store:
         seeds = dict(zip(pts["point_id"], pts["seed"], strict=True))
         return [(pid, json.loads(params[pid]), int(seeds[pid])) for pid in ids]
 
-    def mark(self, ids: Sequence[str], status: str, *, worker: str | None = None, error: str | None = None,
-             log: str | None = None, held_by: str | None = None) -> None:
+    def mark(
+        self,
+        ids: Sequence[str],
+        status: str,
+        *,
+        worker: str | None = None,
+        error: str | None = None,
+        log: str | None = None,
+        held_by: str | None = None,
+    ) -> None:
         """Sets the status of points that are not done (done points are never downgraded).
 
         Args:
@@ -279,8 +294,10 @@ class Store:
         """
         if status not in STATUSES:
             raise CogsimError(f"store: status {status!r} is not one of {STATUSES}")
-        sql = ("UPDATE points SET status = ?, worker = COALESCE(?, worker), error = ?, "
-               "log = COALESCE(?, log), updated = ? WHERE point_id = ? AND status != 'done'")
+        sql = (
+            "UPDATE points SET status = ?, worker = COALESCE(?, worker), error = ?, "
+            "log = COALESCE(?, log), updated = ? WHERE point_id = ? AND status != 'done'"
+        )
         rows = [(status, worker, error, log, time.time(), i) for i in ids]
         if held_by is not None:
             sql += " AND worker = ?"
@@ -303,14 +320,19 @@ class Store:
             if con.execute("SELECT 1 FROM shards WHERE name = ?", (name,)).fetchone():
                 return path  # adopted by a concurrent sync() between the rename and this transaction
             q = ",".join("?" * len(ids))
-            done = {r[0] for r in con.execute(
-                f"SELECT point_id FROM points WHERE status = 'done' AND point_id IN ({q})", ids)}
+            done = {
+                r[0]
+                for r in con.execute(
+                    f"SELECT point_id FROM points WHERE status = 'done' AND point_id IN ({q})", ids
+                )
+            }
             fresh = [i for i in ids if i not in done]
             if done and fresh and "point_id" not in df.columns:
                 path.unlink(missing_ok=True)
                 raise CogsimError("store: shard overlaps finished points and has no point_id column")
-            con.execute("INSERT INTO shards VALUES (?, ?, ?, ?, ?)", (name, worker, len(df), len(fresh),
-                                                                      time.time()))
+            con.execute(
+                "INSERT INTO shards VALUES (?, ?, ?, ?, ?)", (name, worker, len(df), len(fresh), time.time())
+            )
             con.executemany(
                 "UPDATE points SET status = 'done', shard = ?, worker = COALESCE(?, worker), error = NULL, "
                 "updated = ? WHERE point_id = ?",
@@ -355,11 +377,17 @@ class Store:
                 fresh = []
                 if ids:
                     q = ",".join("?" * len(ids))
-                    fresh = [r[0] for r in con.execute(
-                        f"SELECT point_id FROM points WHERE status != 'done' AND point_id IN ({q})", ids)]
+                    fresh = [
+                        r[0]
+                        for r in con.execute(
+                            f"SELECT point_id FROM points WHERE status != 'done' AND point_id IN ({q})", ids
+                        )
+                    ]
                 worker = name.rsplit("-", 1)[0]
-                con.execute("INSERT INTO shards VALUES (?, ?, ?, ?, ?)", (name, worker, n_rows, len(fresh),
-                                                                          time.time()))
+                con.execute(
+                    "INSERT INTO shards VALUES (?, ?, ?, ?, ?)",
+                    (name, worker, n_rows, len(fresh), time.time()),
+                )
                 con.executemany(
                     "UPDATE points SET status = 'done', shard = ?, error = NULL, updated = ? "
                     "WHERE point_id = ?",
@@ -418,12 +446,17 @@ class Store:
         if missing:
             raise CogsimError(f"store: dims {missing} are not result columns; columns: {list(df.columns)}")
         if df.duplicated(dims).any():
-            raise CogsimError(f"store: several rows per ({', '.join(dims)}) point (a scenario without "
-                              "sweep_point stores its whole simulate() table); use to_pandas() instead")
+            raise CogsimError(
+                f"store: several rows per ({', '.join(dims)}) point (a scenario without "
+                "sweep_point stores its whole simulate() table); use to_pandas() instead"
+            )
         metrics = list(metrics) if metrics is not None else list(self.get_meta("metrics", []))
         if not metrics:
-            metrics = [c for c in df.columns if c not in dims and c != "point_id"
-                       and pd.api.types.is_numeric_dtype(df[c])]
+            metrics = [
+                c
+                for c in df.columns
+                if c not in dims and c != "point_id" and pd.api.types.is_numeric_dtype(df[c])
+            ]
         return df.set_index(dims)[metrics].to_xarray()
 
 

@@ -119,7 +119,9 @@ def save_checkpoint(path: str | os.PathLike, state: TrainState, history: list[di
     atomic_write_text(path / "history.json", json.dumps(history, default=float))
 
 
-def load_checkpoint(path: str | os.PathLike, like: TrainState) -> tuple[TrainState, list[dict[str, Any]]] | None:
+def load_checkpoint(
+    path: str | os.PathLike, like: TrainState
+) -> tuple[TrainState, list[dict[str, Any]]] | None:
     """Restores a checkpoint into the structure of ``like``; None when there is none."""
     path = Path(path)
     if not (path / "state.npz").exists():
@@ -127,10 +129,11 @@ def load_checkpoint(path: str | os.PathLike, like: TrainState) -> tuple[TrainSta
     leaves, treedef = jax.tree_util.tree_flatten(like)
     with np.load(path / "state.npz") as z:
         stored = [z[f"leaf_{i}"] for i in range(len(z.files))]
-    if len(stored) != len(leaves) or any(s.shape != np.shape(x) for s, x in zip(stored, leaves)):
+    if len(stored) != len(leaves) or any(s.shape != np.shape(x) for s, x in zip(stored, leaves, strict=True)):
         raise CogsimError(f"checkpoint {str(path)!r} does not match this model/optimizer (shapes differ)")
-    state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(s, dtype=jnp.asarray(x).dtype)
-                                                   for s, x in zip(stored, leaves)])
+    state = jax.tree_util.tree_unflatten(
+        treedef, [jnp.asarray(s, dtype=jnp.asarray(x).dtype) for s, x in zip(stored, leaves, strict=True)]
+    )
     history = json.loads((path / "history.json").read_text()) if (path / "history.json").exists() else []
     return state, history
 
@@ -199,7 +202,9 @@ def fit(
         row: dict[str, Any] = {"step": done}
         row.update({k: float(jnp.mean(v)) for k, v in metrics.items()})
         if eval_jit is not None:
-            row.update({k: float(v) for k, v in eval_jit(state.params, jax.random.fold_in(eval_key, done)).items()})
+            row.update(
+                {k: float(v) for k, v in eval_jit(state.params, jax.random.fold_in(eval_key, done)).items()}
+            )
         history.append(row)
         if callback is not None:
             callback(done, row)

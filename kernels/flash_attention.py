@@ -308,17 +308,13 @@ def _fwd_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         ent_ref[...] = jnp.where(empty, 0.0, jnp.maximum(ent, 0.0))
 
 
-def _forward(q, k, v, bias, mask, cfg: _Config):
-    b, nq_pad, hq, d_pad = q.shape
-    nk_pad = k.shape[1]
-    bq, g = cfg.block_q, cfg.groups
-    nqb = nq_pad // bq
-    qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
-
+def _query_grid_inputs(q, k, v, bias, mask, *, bq: int, groups: int, qi):
+    """BlockSpecs and arguments for a grid over (query block, batch, head): one query block, all keys."""
+    d_pad, nk_pad = q.shape[-1], k.shape[1]
     in_specs = [
         pl.BlockSpec((None, bq, None, d_pad), lambda i, bi, h: (bi, qi(i), h, 0)),
-        pl.BlockSpec((None, nk_pad, None, d_pad), lambda i, bi, h: (bi, 0, h // g, 0)),
-        pl.BlockSpec((None, nk_pad, None, d_pad), lambda i, bi, h: (bi, 0, h // g, 0)),
+        pl.BlockSpec((None, nk_pad, None, d_pad), lambda i, bi, h: (bi, 0, h // groups, 0)),
+        pl.BlockSpec((None, nk_pad, None, d_pad), lambda i, bi, h: (bi, 0, h // groups, 0)),
     ]
     args = [q, k, v]
     for x in (bias, mask):
@@ -331,6 +327,17 @@ def _forward(q, k, v, bias, mask, cfg: _Config):
                 )
             )
             args.append(x)
+    return in_specs, args
+
+
+def _forward(q, k, v, bias, mask, cfg: _Config):
+    b, nq_pad, hq, d_pad = q.shape
+    nk_pad = k.shape[1]
+    bq, g = cfg.block_q, cfg.groups
+    nqb = nq_pad // bq
+    qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
+
+    in_specs, args = _query_grid_inputs(q, k, v, bias, mask, bq=bq, groups=g, qi=qi)
     out_shape = [
         jax.ShapeDtypeStruct(q.shape, q.dtype),
         jax.ShapeDtypeStruct((b, hq, nq_pad), jnp.float32),
@@ -382,14 +389,21 @@ def _ds_block(s, lse2, c, dp, h_ent, d_ent, cfg: _Config):
     return p, ds
 
 
-def _dq_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
+def _bwd_inputs(refs, cfg: _Config, has_bias: bool, has_mask: bool):
+    """Split a backward kernel's refs into its inputs (absent ones None) and an iterator over its outputs."""
     it = iter(refs)
     q_ref, k_ref, v_ref = next(it), next(it), next(it)
     bias_ref = next(it) if has_bias else None
     mask_ref = next(it) if has_mask else None
     do_ref, lse_ref, c_ref = next(it), next(it), next(it)
-    if cfg.return_stats:
-        h_ref, dh_ref = next(it), next(it)
+    h_ref, dh_ref = (next(it), next(it)) if cfg.return_stats else (None, None)
+    return it, (q_ref, k_ref, v_ref, bias_ref, mask_ref, do_ref, lse_ref, c_ref, h_ref, dh_ref)
+
+
+def _dq_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
+    it, (q_ref, k_ref, v_ref, bias_ref, mask_ref, do_ref, lse_ref, c_ref, h_ref, dh_ref) = _bwd_inputs(
+        refs, cfg, has_bias, has_mask
+    )
     dq_ref = next(it)
 
     bq, bk = cfg.block_q_bwd, cfg.block_k_bwd
@@ -423,13 +437,9 @@ def _dq_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
 
 
 def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
-    it = iter(refs)
-    q_ref, k_ref, v_ref = next(it), next(it), next(it)
-    bias_ref = next(it) if has_bias else None
-    mask_ref = next(it) if has_mask else None
-    do_ref, lse_ref, c_ref = next(it), next(it), next(it)
-    if cfg.return_stats:
-        h_ref, dh_ref = next(it), next(it)
+    it, (q_ref, k_ref, v_ref, bias_ref, mask_ref, do_ref, lse_ref, c_ref, h_ref, dh_ref) = _bwd_inputs(
+        refs, cfg, has_bias, has_mask
+    )
     dk_ref, dv_ref = next(it), next(it)
     dbias_ref = next(it) if has_bias else None
 
@@ -500,22 +510,7 @@ def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
 
     # ---- dq: grid over query blocks, loop over key blocks
     qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
-    in_specs = [
-        pl.BlockSpec((None, bq, None, d_pad), lambda i, bi, h: (bi, qi(i), h, 0)),
-        pl.BlockSpec((None, nk_pad, None, d_pad), lambda i, bi, h: (bi, 0, h // g, 0)),
-        pl.BlockSpec((None, nk_pad, None, d_pad), lambda i, bi, h: (bi, 0, h // g, 0)),
-    ]
-    args = [q, k, v]
-    for x in (bias, mask):
-        if x is not None:
-            bb, bh = x.shape[0], x.shape[1]
-            in_specs.append(
-                pl.BlockSpec(
-                    (None, None, bq, nk_pad),
-                    lambda i, bi, h, bb=bb, bh=bh: (_bcast_index(bb, bi), _bcast_index(bh, h), qi(i), 0),
-                )
-            )
-            args.append(x)
+    in_specs, args = _query_grid_inputs(q, k, v, bias, mask, bq=bq, groups=g, qi=qi)
     in_specs.append(pl.BlockSpec((None, bq, None, d_pad), lambda i, bi, h: (bi, qi(i), h, 0)))
     args.append(do)
     for x in row_stats:

@@ -24,6 +24,11 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+from jaxtyping import Array, Bool, Float, Int
+
+from cogsim.errors import CogsimError
 from cogsim.kernels.flash_attention import (
     MAX_BLOCK,
     MIN_BLOCK,
@@ -33,11 +38,6 @@ from cogsim.kernels.flash_attention import (
     _next_pow2,
     _validate,
 )
-from jax import lax
-from jax.experimental import pallas as pl
-from jaxtyping import Array, Bool, Float, Int
-
-from cogsim.errors import CogsimError
 
 __all__ = ["topk_attention", "MAX_TOP_K"]
 

@@ -1,8 +1,9 @@
 """The fixed-capacity model of visual working memory with attention lapses and guessing (Rouder et al. 2008).
 
-On a trial with ``N`` items, an observer who attends (probability ``a``) holds ``K`` items, so the probed item is
-in memory with probability ``d = min(K / N, 1)``. If it is, the response is correct; if not (or on a lapse), the
-observer guesses "change" with probability ``g``, one guess rate per change-probability block::
+On a trial with ``N`` items, an observer who attends (probability ``a``) holds ``K`` items, so the
+probed item is in memory with probability ``d = min(K / N, 1)``. If it is, the response is correct; if not
+(or on a lapse), the observer guesses "change" with probability ``g``, one guess rate per
+change-probability block::
 
     P(hit) = a (d + (1 - d) g) + (1 - a) g
     P(FA)  = a (1 - d) g + (1 - a) g
@@ -157,7 +158,9 @@ def fit(
     return {name: v.reshape(batch + v.shape[1:]) for name, v in out.items()}
 
 
-def bootstrap(counts: Counts, *, key: jax.Array, n_boot: int = 1000, steps: int = 1500) -> dict[str, jax.Array]:
+def bootstrap(
+    counts: Counts, *, key: jax.Array, n_boot: int = 1000, steps: int = 1500
+) -> dict[str, jax.Array]:
     """Group fits on participant-resampled data: ``n_boot`` resamples of the participants, refit each.
 
     Args:

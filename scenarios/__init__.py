@@ -4,7 +4,8 @@ with human data through the same small protocol.
 A scenario module defines:
 
 - ``DESCRIPTION``: one line.
-- ``Config``: a frozen dataclass (defaults = the published setting) and ``PRESETS = {"quick": ..., "paper": ...}``.
+- ``Config``: a frozen dataclass (defaults = the published setting) and
+  ``PRESETS = {"quick": ..., "paper": ...}``.
 - ``simulate(config, *, key) -> pandas.DataFrame``: tidy results.
 - ``human() -> pandas.DataFrame``: the human data in the same schema (from :mod:`cogsim.data`).
 - ``compare(sim, human) -> cogsim.compare.Comparison``.

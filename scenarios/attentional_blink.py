@@ -27,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from cogsim.models import bottleneck as bn
 
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
+from cogsim.models import bottleneck as bn
 
 DESCRIPTION = (
     "Attentional blink (Raymond et al. 1992): RSVP through a workspace that takes time to consolidate"

@@ -622,7 +622,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 cmp.Check(
                     f"{prefix}guessing rises with change probability",
                     bool(np.all(np.diff(vals) > 0)),
-                    ", ".join(f"{i} = {v:.2f}" for i, v in zip(gs.index, vals)),
+                    ", ".join(f"{i} = {v:.2f}" for i, v in zip(gs.index, vals, strict=True)),
                 )
             )
         checks.append(

@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from cogsim.models import tensor_brain as tb
 
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, fit_line
 from cogsim.config import field
+from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Episodic recall from time indices and semantic memory as their marginal (scene graphs)"
 

@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from cogsim.models import tensor_brain as tb
 
 from cogsim import data
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, rmse
 from cogsim.config import field
+from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Sperling (1960) partial vs whole report from a decaying sensory buffer (iconic memory)"
 

@@ -21,11 +21,11 @@ import functools
 import jax
 import numpy as np
 import pandas as pd
-from cogsim.models import tensor_brain as tb
 
 from cogsim import kg
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
+from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Tensor-brain semantic memory on a knowledge graph (UMLS): filtered MRR and Hits@k"
 

@@ -25,11 +25,11 @@ import dataclasses
 import jax
 import numpy as np
 import pandas as pd
-from cogsim.models import tensor_brain as tb
 
 from cogsim import data, kg
 from cogsim.compare import Check, Comparison, Metric, fit_line, pearson_r, rmse
 from cogsim.config import field
+from cogsim.models import tensor_brain as tb
 
 DESCRIPTION = "Collins & Quillian (1969) sentence verification: decoding effort along the isa hierarchy"
 

@@ -32,13 +32,13 @@ import networkx as nx
 import numpy as np
 import optax
 import pandas as pd
-from cogsim.models import bottleneck as bn
 from flax import nnx
 
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import train
 from cogsim.errors import CogsimError, ConfigError
+from cogsim.models import bottleneck as bn
 
 DESCRIPTION = (
     "Sparse factor-graph world: bottleneck vs dense prediction, sample efficiency and factor recovery"

@@ -8,8 +8,9 @@ import pytest
 
 
 def cogsim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cogsim", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cogsim", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
@@ -18,7 +19,10 @@ def cogsim(*args, cwd=None):
         (["run", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
         (["run", "change_detection", "--set", "n_boot=abc"], "'n_boot': got 'abc'; allowed: an integer"),
         (["run", "change_detection", "--set", "bogus=1"], "'bogus': got '1'; allowed: a field of Config"),
-        (["run", "change_detection", "--set", "level=2"], "'level': got 2.0; allowed: values in [0.5, 0.999]"),
+        (
+            ["run", "change_detection", "--set", "level=2"],
+            "'level': got 2.0; allowed: values in [0.5, 0.999]",
+        ),
         (["run", "change_detection", "--preset", "huge"], "unknown preset 'huge'"),
         (["data", "show", "nope"], "unknown dataset 'nope'"),
         (["sweep", "change_detection"], "give at least one --grid"),
@@ -50,8 +54,20 @@ def test_list_data_and_info():
 
 
 def test_run_then_compare(tmp_path):
-    res = cogsim("run", "change_detection", "--set", "n_boot=20", "--set", "fit_steps=300", "--set",
-                 "per_participant=false", "--set", "models=fixed_capacity", "--out", str(tmp_path))
+    res = cogsim(
+        "run",
+        "change_detection",
+        "--set",
+        "n_boot=20",
+        "--set",
+        "fit_steps=300",
+        "--set",
+        "per_participant=false",
+        "--set",
+        "models=fixed_capacity",
+        "--out",
+        str(tmp_path),
+    )
     assert res.returncode == 0, res.stderr
     assert "K " in res.stdout and "hit_obs" in res.stdout
     run_dir = tmp_path / "change_detection"

@@ -44,8 +44,12 @@ def test_bootstrap_ci_covers_mean():
 
 def test_fit_mle_matches_closed_form():
     k, n = np.array([3, 30]), np.array([10, 40])
-    fit = compare.fit_mle(lambda p: -jnp.sum(compare.binomial_loglik(k, n, p["p"])), {"p": 0.5},
-                          transforms={"p": "logit"}, n_obs=50)
+    fit = compare.fit_mle(
+        lambda p: -jnp.sum(compare.binomial_loglik(k, n, p["p"])),
+        {"p": 0.5},
+        transforms={"p": "logit"},
+        n_obs=50,
+    )
     assert fit.params["p"] == pytest.approx(33 / 50, abs=1e-4)
     assert fit.converged and fit.aic == pytest.approx(2 - 2 * fit.loglik)
 

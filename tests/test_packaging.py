@@ -23,16 +23,35 @@ def wheel(tmp_path_factory):
             shutil.copytree(src, build / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy(src, build / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(out), str(build)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(build),
+        ],
+        check=True,
+        timeout=300,
+    )
     return next(out.glob("cogsim-*.whl"))
 
 
 def test_wheel_contents(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("cogsim/models/__init__.py", "cogsim/kernels/__init__.py", "cogsim/scenarios/__init__.py",
-                     "cogsim/scenarios/change_detection.py", "cogsim/data/umls/train.txt",
-                     "cogsim/data/rouder2008_change_detection/LICENSE.md"):
+    for required in (
+        "cogsim/models/__init__.py",
+        "cogsim/kernels/__init__.py",
+        "cogsim/scenarios/__init__.py",
+        "cogsim/scenarios/change_detection.py",
+        "cogsim/data/umls/train.txt",
+        "cogsim/data/rouder2008_change_detection/LICENSE.md",
+    ):
         assert required in names
     assert not any(n.startswith(("models/", "scenarios/", "kernels/")) for n in names)
 
@@ -41,11 +60,18 @@ def test_wheel_installs_into_a_second_venv_and_runs(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
-                   timeout=300)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        timeout=300,
+    )
     # Dependencies come from this environment's site-packages (a .pth file), cogsim only from the wheel.
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     code = (
         "import cogsim, cogsim.models, cogsim.kernels, cogsim.scenarios, pathlib;"

@@ -69,11 +69,21 @@ DATASETS: dict[str, Dataset] = {
             "rouder2008_change_detection",
             ("visual_array_trials.csv",),
             {
-                "sub": "int", "blk": "int", "trl": "int", "prch": "float", "N": "int", "ischange": "int",
-                "resp": "int", "RT": "float", "probesq": "int", "newcol": "str", "cor": "bool",
+                "sub": "int",
+                "blk": "int",
+                "trl": "int",
+                "prch": "float",
+                "N": "int",
+                "ischange": "int",
+                "resp": "int",
+                "RT": "float",
+                "probesq": "int",
+                "newcol": "str",
+                "cor": "bool",
                 "oldcol": "str",
             },
-            "Change detection, 23 participants, 12,345 trials; set size 2/5/8; change probability 0.3/0.5/0.7",
+            "Change detection, 23 participants, 12,345 trials; set size 2/5/8; "
+            "change probability 0.3/0.5/0.7",
             _ROUDER,
             "GPL-2",
             (("N", *_isin(2, 5, 8)), ("ischange", *_isin(0, 1)), ("resp", *_isin(0, 1))),
@@ -83,8 +93,14 @@ DATASETS: dict[str, Dataset] = {
             "rouder2008_change_detection",
             ("summary_by_setsize.csv",),
             {
-                "set_size": "int", "p_change": "str", "n_trials": "int", "hit_rate": "float",
-                "fa_rate": "float", "accuracy": "float", "cowan_K": "float", "pashler_K": "float",
+                "set_size": "int",
+                "p_change": "str",
+                "n_trials": "int",
+                "hit_rate": "float",
+                "fa_rate": "float",
+                "accuracy": "float",
+                "cowan_K": "float",
+                "pashler_K": "float",
                 "source": "str",
             },
             "Hit and false-alarm rates and Cowan's K by set size and change probability (from the trials)",
@@ -96,8 +112,16 @@ DATASETS: dict[str, Dataset] = {
             "published_means",
             ("published_means.csv",),
             {
-                "paradigm": "str", "study": "str", "condition": "str", "x_name": "str", "x": "str?",
-                "measure": "str", "value": "float", "unit": "str", "approx": "str", "source": "str",
+                "paradigm": "str",
+                "study": "str",
+                "condition": "str",
+                "x_name": "str",
+                "x": "str?",
+                "measure": "str",
+                "value": "float",
+                "unit": "str",
+                "approx": "str",
+                "source": "str",
             },
             "Published means (Collins & Quillian 1969, Sperling 1960, Rouder 2008, Raymond et al. 1992)",
             "See the source column of each row.",
@@ -109,10 +133,20 @@ DATASETS: dict[str, Dataset] = {
             "visual_search_asymmetry",
             ("human_rt.csv",),
             {
-                "experiment": "int", "experiment_name": "str", "condition": "str", "target": "str",
-                "distractor": "str", "set_size": "int", "rt_ms": "float", "rt_expression_in_source": "str",
-                "human_slope_ms_per_item": "float", "human_intercept_ms": "float", "original_study": "str",
-                "n_subjects": "float?", "sem_ms": "float?", "source_file": "str",
+                "experiment": "int",
+                "experiment_name": "str",
+                "condition": "str",
+                "target": "str",
+                "distractor": "str",
+                "set_size": "int",
+                "rt_ms": "float",
+                "rt_expression_in_source": "str",
+                "human_slope_ms_per_item": "float",
+                "human_intercept_ms": "float",
+                "original_study": "str",
+                "n_subjects": "float?",
+                "sem_ms": "float?",
+                "source_file": "str",
             },
             "Human mean target-present RT by experiment, condition and set size (six asymmetry experiments)",
             _GUPTA,
@@ -123,9 +157,16 @@ DATASETS: dict[str, Dataset] = {
             "visual_search_asymmetry",
             ("model_rt.csv",),
             {
-                **_VSA_KEY, "target": "str", "distractor": "str", "set_size": "int",
-                "mean_num_fixations": "float", "rt_ms": "float", "sem_ms": "float", "n_trials": "int",
-                "n_trials_scored_as_set_size": "int", "source_file": "str",
+                **_VSA_KEY,
+                "target": "str",
+                "distractor": "str",
+                "set_size": "int",
+                "mean_num_fixations": "float",
+                "rt_ms": "float",
+                "sem_ms": "float",
+                "n_trials": "int",
+                "n_trials_scored_as_set_size": "int",
+                "source_file": "str",
             },
             "Published model RTs (eccNET, IVSN, ablations) by condition and set size",
             _GUPTA,
@@ -136,8 +177,11 @@ DATASETS: dict[str, Dataset] = {
             "visual_search_asymmetry",
             ("model_slopes.csv",),
             {
-                **_VSA_KEY, "model_slope_ms_per_item": "float", "model_intercept_ms": "float",
-                "human_slope_ms_per_item": "float", "source_file": "str",
+                **_VSA_KEY,
+                "model_slope_ms_per_item": "float",
+                "model_intercept_ms": "float",
+                "human_slope_ms_per_item": "float",
+                "source_file": "str",
             },
             "Published model RT-by-set-size slopes next to the human slopes",
             _GUPTA,
@@ -148,9 +192,14 @@ DATASETS: dict[str, Dataset] = {
             "visual_search_asymmetry",
             ("asymmetry_index.csv",),
             {
-                "model": "str", "experiment": "str", "experiment_name": "str?",
-                "hard_condition_by_human_slope": "str?", "easy_condition_by_human_slope": "str?",
-                "model_slope_hard": "float?", "model_slope_easy": "float?", "model_asymmetry_index": "float",
+                "model": "str",
+                "experiment": "str",
+                "experiment_name": "str?",
+                "hard_condition_by_human_slope": "str?",
+                "easy_condition_by_human_slope": "str?",
+                "model_slope_hard": "float?",
+                "model_slope_easy": "float?",
+                "model_asymmetry_index": "float",
                 "human_asymmetry_index": "float",
             },
             "Asymmetry index per model and experiment (and the mean row), model and human",
@@ -162,8 +211,14 @@ DATASETS: dict[str, Dataset] = {
             "visual_search_asymmetry",
             ("model_trials.csv",),
             {
-                "model": "str", "experiment": "int", "condition": "str", "set_size": "int", "trial": "int",
-                "num_fixations": "int", "found_within_budget": "int", "source_file": "str",
+                "model": "str",
+                "experiment": "int",
+                "condition": "str",
+                "set_size": "int",
+                "trial": "int",
+                "num_fixations": "int",
+                "found_within_budget": "int",
+                "source_file": "str",
             },
             "Published models' fixations-to-target per trial",
             _GUPTA,
@@ -183,9 +238,17 @@ DATASETS: dict[str, Dataset] = {
             "amazon_book_covers",
             ("fixations.csv",),
             {
-                "subject": "int", "trial": "int", "fixation_index": "int", "x": "float", "y": "float",
-                "duration": "float?", "object_id": "int", "object_row": "int", "object_col": "int",
-                "on_target_object": "int", "in_target_bbox": "int",
+                "subject": "int",
+                "trial": "int",
+                "fixation_index": "int",
+                "x": "float",
+                "y": "float",
+                "duration": "float?",
+                "object_id": "int",
+                "object_row": "int",
+                "object_col": "int",
+                "on_target_object": "int",
+                "in_target_bbox": "int",
             },
             "Book-cover search scanpaths, collages 1-80, 6 subjects each (object-level fixations)",
             _BOOKS,
@@ -201,9 +264,18 @@ DATASETS: dict[str, Dataset] = {
             "amazon_book_covers",
             ("trials.csv",),
             {
-                "trial": "int", "image": "str", "image_width": "int", "image_height": "int",
-                "target_image": "str", "target_xmin": "float", "target_ymin": "float", "target_xmax": "float",
-                "target_ymax": "float", "target_object_id": "int", "target_row": "int", "target_col": "int",
+                "trial": "int",
+                "image": "str",
+                "image_width": "int",
+                "image_height": "int",
+                "target_image": "str",
+                "target_xmin": "float",
+                "target_ymin": "float",
+                "target_xmax": "float",
+                "target_ymax": "float",
+                "target_object_id": "int",
+                "target_row": "int",
+                "target_col": "int",
             },
             "Book-cover collages: image size, target image, target box and target cell",
             _BOOKS,
@@ -305,14 +377,17 @@ def _convert(value: str, kind: str, file: Path, line: int, column: str):
                 return False
             raise ValueError
     except ValueError:
-        raise DataError(f"{file}: row {line}, column {column!r}: value {value!r} is not a valid {kind}") from None
+        raise DataError(
+            f"{file}: row {line}, column {column!r}: value {value!r} is not a valid {kind}"
+        ) from None
     if optional and value in _NA:
         return None
     return value
 
 
-def read_table(path: str | os.PathLike, schema: Schema, *, sep: str = ",", header: bool = True,
-               checks=()) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike, schema: Schema, *, sep: str = ",", header: bool = True, checks=()
+) -> pd.DataFrame:
     """Reads one delimited file and checks it against ``schema`` (column -> int/float/str/bool[?]).
 
     Raises:
@@ -350,7 +425,9 @@ def read_table(path: str | os.PathLike, schema: Schema, *, sep: str = ",", heade
             v = _convert(row[i], schema[c], path, line, c)
             for fn, allowed in check_map.get(c, ()):
                 if v is not None and not (isinstance(v, float) and math.isnan(v)) and not fn(v):
-                    raise DataError(f"{path}: row {line}, column {c!r}: value {row[i]!r} is not allowed ({allowed})")
+                    raise DataError(
+                        f"{path}: row {line}, column {c!r}: value {row[i]!r} is not allowed ({allowed})"
+                    )
             data[c].append(v)
     df = pd.DataFrame(data)
     for c, kind in schema.items():

@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cogsim.kernels import flash_attention, reference_flash_attention
 
 from cogsim.errors import CogsimError
+from cogsim.kernels import flash_attention, reference_flash_attention
 
 try:
     from hypothesis import given, settings

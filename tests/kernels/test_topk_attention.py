@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cogsim.kernels import reference_flash_attention, reference_topk_attention, topk_attention
 
 from cogsim.errors import CogsimError
+from cogsim.kernels import reference_flash_attention, reference_topk_attention, topk_attention
 
 try:
     from hypothesis import given, settings

@@ -2,10 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cogsim.models import bottleneck as bn
 from flax import nnx
 
 from cogsim.errors import CogsimError, ConfigError
+from cogsim.models import bottleneck as bn
 
 
 def _qk(seed=0, b=3, n=9, d=6):

@@ -16,12 +16,17 @@ def synthetic_trials(K, a, g, *, n_sub=10, reps=40, seed=0):
         for n in (2, 5, 8):
             for b, pc in enumerate((0.3, 0.5, 0.7)):
                 for ch in (0, 1):
-                    p = capacity.predict({"K": jnp.array(K), "a": jnp.array(a), "g": jnp.array(g)},
-                                         jnp.array([n]), jnp.array([b]), jnp.array([ch]))
+                    p = capacity.predict(
+                        {"K": jnp.array(K), "a": jnp.array(a), "g": jnp.array(g)},
+                        jnp.array([n]),
+                        jnp.array([b]),
+                        jnp.array([ch]),
+                    )
                     resp = rng.random(reps) < float(p[0])
                     for r in resp:
-                        rows.append({"sub": s, "N": n, "prch": np.log(pc / (1 - pc)), "ischange": ch,
-                                     "resp": int(r)})
+                        rows.append(
+                            {"sub": s, "N": n, "prch": np.log(pc / (1 - pc)), "ischange": ch, "resp": int(r)}
+                        )
     return pd.DataFrame(rows)
 
 
@@ -47,8 +52,14 @@ def test_adam_fit_reaches_the_lbfgs_optimum():
     n, k = counts.n.sum(0), counts.k.sum(0)
     ours = capacity.fit(counts, n, k, steps=1500)
     ref = compare.fit_mle(
-        lambda p: -capacity.loglik({"K": p["K"], "a": p["a"], "g": jnp.stack([p["g0"], p["g1"], p["g2"]])},
-                                   counts, jnp.asarray(n), jnp.asarray(k)),
+        lambda p: (
+            -capacity.loglik(
+                {"K": p["K"], "a": p["a"], "g": jnp.stack([p["g0"], p["g1"], p["g2"]])},
+                counts,
+                jnp.asarray(n),
+                jnp.asarray(k),
+            )
+        ),
         {"K": 3.0, "a": 0.9, "g0": 0.5, "g1": 0.5, "g2": 0.5},
         transforms={"K": "log", "a": "logit", "g0": "logit", "g1": "logit", "g2": "logit"},
     )

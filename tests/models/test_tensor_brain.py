@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cogsim.models import tensor_brain as tb
 
 from cogsim.errors import CogsimError, ConfigError
+from cogsim.models import tensor_brain as tb
 
 
 def _small(**kw):

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from cogsim.scenarios import attentional_blink as ab
 
 CFG = ab.PRESETS["test"]

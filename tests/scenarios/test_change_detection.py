@@ -3,9 +3,9 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
-from cogsim.scenarios import change_detection as cd
 
 from cogsim import runner
+from cogsim.scenarios import change_detection as cd
 
 TINY = cd.Config(n_boot=30, fit_steps=600, per_participant=False)
 

@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+
 from cogsim.scenarios import iconic_memory as im
 
 

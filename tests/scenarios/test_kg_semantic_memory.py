@@ -3,11 +3,11 @@
 import jax
 import numpy as np
 import pytest
-from cogsim.scenarios import kg_semantic_memory as ksm
 
 from cogsim import config, kg
 from cogsim.compare import Comparison
 from cogsim.errors import DataError
+from cogsim.scenarios import kg_semantic_memory as ksm
 
 
 def _ring_graph(folder, n=8):

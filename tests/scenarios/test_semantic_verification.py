@@ -3,9 +3,9 @@
 import jax
 import numpy as np
 import pytest
-from cogsim.scenarios import semantic_verification as sv
 
 from cogsim import kg
+from cogsim.scenarios import semantic_verification as sv
 
 
 def _exact_memory():

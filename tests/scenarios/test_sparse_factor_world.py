@@ -4,10 +4,10 @@ import jax
 import networkx as nx
 import numpy as np
 import pytest
-from cogsim.scenarios import sparse_factor_world as sfw
 
 from cogsim import config
 from cogsim.errors import CogsimError, ConfigError
+from cogsim.scenarios import sparse_factor_world as sfw
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
