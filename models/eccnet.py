@@ -14,8 +14,15 @@ fixation overlaps its cell; the budget is the number of cells + 1 saccades. ``n`
 
 The fixation loop is batched: slots of trials advance together in a jitted, fixed-length masked scan
 (finished trials are frozen, the step is skipped once all are done) and finished slots are refilled
-between segments. :func:`search_per_fixation` is the same model written as the original's per-fixation
-Python loop (used to check the batched loop and as the benchmark peer).
+between segments (by default a segment is a whole trial). Target kernels are computed once per trial, and
+the translation-equivariant part of the backbone (blocks 1-2, whose pooling is uniform, and as many block-3
+convolutions as the crop's margin allows) only around the display: every stage-2 cell whose receptive field
+misses the display equals the same cell of an all-background crop (computed once per layout), so each
+fixation runs that part on a patch of about the display's size instead of the twice-as-wide crop. This
+reproduces the full-crop forward pass exactly (``SearchConfig(local_stem=False)`` switches it off).
+:func:`search_per_fixation` is the same model written as the original's per-fixation Python loop (a full
+forward pass of the crop per fixation, NumPy for the rest; used to check the batched loop and as the
+benchmark peer).
 
 Example:
   >>> import jax
@@ -39,14 +46,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from cogsim.models import eccnet_backbone as bb
-from cogsim.models.eccnet_backbone import Geometry
-from cogsim.models.eccnet_stimuli import Trials
 from jax import lax
 from jaxtyping import Array, Float
 
 from cogsim import config as _config
 from cogsim.errors import CogsimError
+from cogsim.models import eccnet_backbone as bb
+from cogsim.models.eccnet_backbone import Geometry
+from cogsim.models.eccnet_stimuli import Trials
 
 __all__ = ["Extractor", "Geometry", "SearchConfig", "search", "search_per_fixation", "rt_ms"]
 
@@ -71,8 +78,14 @@ class SearchConfig:
     recog_deg: float = _config.field(10 / 30, low=0.0, doc="side of the recognition window (deg)")
     rt_slope: float = _config.field(252.359, doc="ms per saccade")
     rt_intercept: float = _config.field(376.271, doc="ms")
-    batch_size: int = _config.field(8, low=1, doc="trials advanced together")
-    segment: int = _config.field(1, low=1, doc="saccades per jitted segment between slot refills")
+    batch_size: int = _config.field(1, low=1, doc="trials advanced together (1 is fastest on the CPU)")
+    segment: int = _config.field(
+        MAX_CELLS + 1, low=1, doc="saccades per jitted segment between slot refills (default: a whole trial)"
+    )
+    local_stem: bool = _config.field(
+        True,
+        doc="compute the translation-equivariant blocks 1-2 only around the display (same result, less work)",
+    )
 
 
 def rt_ms(n_saccades: Any, cfg: SearchConfig | None = None) -> Any:
@@ -329,11 +342,16 @@ def target_kernels(extractor: Extractor, trials: Trials, *, chunk: int = 64) -> 
 
 
 # ------------------------------------------------------------------------------------------ one saccade
-def _crop(image: Array, visited: Array, fix: Array, c: _Const, side: int, cb: int) -> Array:
-    d = image.shape[0]
+def _inhibited(image: Array, visited: Array, c: _Const) -> Array:
+    """The display with visited cells repainted with the background (object-based inhibition of return)."""
     cm = c.cell_map
     gone = (cm >= 0) & visited[jnp.maximum(cm, 0)]
-    img = jnp.where(gone, c.background, image.astype(jnp.float32))
+    return jnp.where(gone, c.background, image.astype(jnp.float32))
+
+
+def _crop(image: Array, visited: Array, fix: Array, c: _Const, side: int, cb: int) -> Array:
+    d = image.shape[0]
+    img = _inhibited(image, visited, c)
     canvas = jnp.full((side, side), c.background, jnp.float32)
     off = d + cb - fix
     canvas = lax.dynamic_update_slice(canvas, img, (off[0], off[1]))
@@ -362,10 +380,107 @@ def _live(s: _State, c: _Const) -> Array:
     return s.active & ~s.found & (s.n_sacc < c.budget)
 
 
-def _step(extractor: Extractor, side: int, cb: int, params, s: _State, c: _Const) -> _State:
+class _Stem(NamedTuple):
+    """Static plan of the local stem: block-3 convolutions included, display margin and side of the patch."""
+
+    n3: int
+    margin: int
+    side: int
+    reach: tuple[int, int]  # input pixels a level-2 cell sees before / after its own 4 (receptive field)
+
+
+def _stem_reach(n3: int) -> tuple[int, int]:
+    """Receptive field ``[4j - a, 4j + b)`` (input pixels) of stage-2 cell ``j`` after ``n3`` block-3 convs
+    (``a, b``)."""
+    n1, n2 = dict(bb.VGG_LAYOUT)[1], dict(bb.VGG_LAYOUT)[2]
+    a = 4 * n3 + 2 * n2 + n1
+    return a, a + 4
+
+
+def _stem_plan(extractor: Extractor, d: int, side: int, cb: int, cfg: SearchConfig) -> _Stem | None:
+    """The largest local stem that reproduces the full crop exactly for every fixation, or None.
+
+    Blocks 1-2 (and block 3's convolutions) only see the crop through receptive fields of a few pixels; every
+    level-2 cell whose field misses the display equals the same cell of an all-background crop. Those that see
+    the display are computed on a small patch (display plus margin, origin a multiple of 4 in crop
+    coordinates). This is exact when the first two poolings are 2x2 everywhere and no cell that sees the
+    display also sees the crop's border (the display is ``corner_bias`` away from it).
+    """
+    if not cfg.local_stem or extractor.kind != "vgg":
+        return None
+    geo = extractor.geometry
+    for b, n in ((1, side), (2, -(-side // 2))):
+        plan = geo.plan(b, n)
+        if plan.stride != 2 or any(r.window != 2 for r in plan.rings):
+            return None
+    s2 = -(-side // 4)
+    o = np.arange(cb + 1, d + cb + 1)  # display origin in the crop, for every fixation row or column
+    for n3 in range(dict(bb.VGG_LAYOUT)[3], -1, -1):
+        a, b = _stem_reach(n3)
+        j_lo = (o - b) // 4 + 1  # the level-2 cells that see the display
+        j_hi = -(-(o + d + a) // 4) - 1
+        if np.any(4 * j_lo - a < 0) or np.any(4 * j_hi + b > side):
+            continue  # a cell sees both the display and the crop's border
+        for margin in range(a + b + 1):
+            r = (o - margin) % 4
+            p = (o - margin - r) // 4
+            lo = j_lo - p
+            if np.any(p < 0) or np.any(4 * lo < a):
+                continue
+            length = 4 * int(np.max(j_hi - p)) + b  # the patch must hold the fields of every such cell
+            length = 4 * (-(-length // 4))
+            if np.all(p + length // 4 <= s2):
+                return _Stem(n3, margin, length, (a, b))
+    return None
+
+
+def _bg_stem(extractor: Extractor, params, c: _Const, side: int, n3: int) -> Array:
+    """Stem of an all-background crop, ``[1, s/4, s/4, C]``."""
+    x = jnp.full((1, side, side, 3), c.background, jnp.float32)
+    return bb.search_stem(params, bb.preprocess(x, extractor.preprocess), extractor.geometry, n3)
+
+
+def _local_features(
+    extractor: Extractor, params, s: _State, c: _Const, side: int, cb: int, stem: _Stem, bg: Array
+) -> tuple[Array, ...]:
+    """The search readouts of every slot's crop, computing the stem only around the display."""
     d = s.image.shape[1]
-    crops = jax.vmap(lambda im, v, f: _crop(im, v, f, c, side, cb))(s.image, s.visited, s.fix)
-    feats = extractor.search_features(params, crops)
+    a, b = stem.reach
+    j = jnp.arange(bg.shape[1])
+
+    def patch(image, visited, fix):
+        o = d + cb - fix
+        r = (o - stem.margin) % 4
+        img = _inhibited(image, visited, c)
+        canvas = jnp.full((stem.side, stem.side), c.background, jnp.float32)
+        canvas = lax.dynamic_update_slice(canvas, img, (stem.margin + r[0], stem.margin + r[1]))
+        sees = [(4 * j - a < o[i] + d) & (4 * j + b > o[i]) for i in range(2)]
+        return (
+            jnp.repeat(canvas[..., None], 3, axis=-1),
+            (o - stem.margin - r) // 4,
+            sees[0][:, None] & sees[1],
+        )
+
+    patches, origin, sees = jax.vmap(patch)(s.image, s.visited, s.fix)
+    local = bb.search_stem(params, bb.preprocess(patches, extractor.preprocess), extractor.geometry, stem.n3)
+
+    def paste(loc, p, m):
+        full = lax.dynamic_update_slice(bg[0], loc, (p[0], p[1], 0))
+        return jnp.where(m[..., None], full, bg[0])
+
+    h = jax.vmap(paste)(local, origin, sees)
+    return bb.search_head(params, h, extractor.geometry, stem.n3)
+
+
+def _step(
+    extractor: Extractor, side: int, cb: int, stem: _Stem | None, params, s: _State, c: _Const, bg
+) -> _State:
+    d = s.image.shape[1]
+    if stem is None:
+        crops = jax.vmap(lambda im, v, f: _crop(im, v, f, c, side, cb))(s.image, s.visited, s.fix)
+        feats = extractor.search_features(params, crops)
+    else:
+        feats = _local_features(extractor, params, s, c, side, cb, stem, bg)
     amaps = jax.vmap(
         lambda f3, f4, f5, k3, k4, k5: attention_map(
             (f3, f4, f5), (k3, k4, k5), c.layer_weights, c.weight_by_max, c.dog
@@ -387,15 +502,31 @@ def _step(extractor: Extractor, side: int, cb: int, params, s: _State, c: _Const
     return s._replace(fix=fix, visited=visited, found=found, n_sacc=n, path=path)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _segment(extractor: Extractor, side: int, cb: int, n_steps: int, params, s: _State, c: _Const) -> _State:
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _segment(
+    extractor: Extractor,
+    side: int,
+    cb: int,
+    stem: _Stem | None,
+    n_steps: int,
+    params,
+    s: _State,
+    c: _Const,
+    bg,
+) -> _State:
     def body(st, _):
         st = lax.cond(
-            jnp.any(_live(st, c)), lambda x: _step(extractor, side, cb, params, x, c), lambda x: x, st
+            jnp.any(_live(st, c)),
+            lambda x: _step(extractor, side, cb, stem, params, x, c, bg),
+            lambda x: x,
+            st,
         )
         return st, None
 
     return lax.scan(body, s, None, length=n_steps)[0]
+
+
+_bg_stem_jit = jax.jit(_bg_stem, static_argnums=(0, 3, 4))
 
 
 # ------------------------------------------------------------------------------------------------ driver
@@ -443,6 +574,8 @@ def search(
     c = _constants(extractor, trials, cfg)
     kernels = target_kernels(extractor, trials) if kernels is None else kernels
     kern_np = [np.asarray(k) for k in kernels]
+    stem = _stem_plan(extractor, lay.display, side, cb, cfg)
+    bg = None if stem is None else _bg_stem_jit(extractor, extractor.params, c, side, stem.n3)
     n = len(trials)
     b = min(cfg.batch_size, n)
     st = _empty_state(b, lay.display, kern_np)
@@ -479,7 +612,7 @@ def search(
             jnp.asarray(st["active"]),
             jnp.asarray(st["path"]),
         )
-        state = _segment(extractor, side, cb, cfg.segment, extractor.params, state, c)
+        state = _segment(extractor, side, cb, stem, min(cfg.segment, budget), extractor.params, state, c, bg)
         for k in ("fix", "visited", "found", "n_sacc", "path"):
             st[k] = np.array(getattr(state, k))
         finished = st["active"] & (st["found"] | (st["n_sacc"] >= budget))

@@ -36,11 +36,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from cogsim.models.eccnet_pooling import PoolingPlan, ecc_avg_pool, pooling_plan, uniform_plan
 from jax import lax
 from jaxtyping import Array, Float
 
 from cogsim.errors import CogsimError
+from cogsim.models.eccnet_pooling import PoolingPlan, ecc_avg_pool, pooling_plan, uniform_plan
 
 #: (block, number of convolutions) of VGG16.
 VGG_LAYOUT: tuple[tuple[int, int], ...] = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
@@ -304,8 +304,9 @@ def _conv(x: Array, kernel: Array, bias: Array) -> Array:
     return jax.nn.relu(y + bias.astype(x.dtype))
 
 
-def _block(params: Mapping[str, Any], x: Array, b: int) -> Array:
-    for i in range(1, dict(VGG_LAYOUT)[b] + 1):
+def _block(params: Mapping[str, Any], x: Array, b: int, start: int = 0, stop: int | None = None) -> Array:
+    """Convolutions ``start..stop-1`` (0-based, all by default) of block ``b``."""
+    for i in range(start + 1, (dict(VGG_LAYOUT)[b] if stop is None else stop) + 1):
         p = params[f"block{b}_conv{i}"]
         x = _conv(x, p["kernel"], p["bias"])
     return x
@@ -321,6 +322,27 @@ def _down(x: Array, times: int, window: int) -> Array:
     return x
 
 
+def search_stem(
+    params: Mapping[str, Any], x: Float[Array, "b s s 3"], geo: Geometry, n3: int = 0
+) -> Float[Array, "b q q c"]:
+    """Blocks 1-2 with their pooling, then the first ``n3`` convolutions of block 3 (1/4 of the input side).
+
+    With the published slopes (0 for blocks 1 and 2) this part is translation equivariant (stride-2 2x2
+    pooling): it can be computed on any window of a crop whose origin is a multiple of 4.
+    """
+    for b in (1, 2):
+        x = _pool(_block(params, x, b), geo, b)
+    return _block(params, x, 3, 0, n3)
+
+
+def search_head(params: Mapping[str, Any], h: Array, geo: Geometry, n3: int = 0) -> tuple[Array, ...]:
+    """The rest of :func:`search_features` from the output of :func:`search_stem` (same ``n3``)."""
+    c3 = _block(params, h, 3, n3)
+    c4 = _block(params, _pool(c3, geo, 3), 4)
+    c5 = _block(params, _pool(c4, geo, 4), 5)
+    return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
+
+
 def search_features(
     params: Mapping[str, Any], x: Float[Array, "b s s 3"], geo: Geometry
 ) -> tuple[Array, ...]:
@@ -329,12 +351,7 @@ def search_features(
     The main path is pooled after blocks 1-4 with the eccentricity-dependent plans (centred on the crop);
     the readouts are brought down by uniform 2x2 average pooling.
     """
-    for b in (1, 2):
-        x = _pool(_block(params, x, b), geo, b)
-    c3 = _block(params, x, 3)
-    c4 = _block(params, _pool(c3, geo, 3), 4)
-    c5 = _block(params, _pool(c4, geo, 4), 5)
-    return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
+    return search_head(params, search_stem(params, x, geo), geo)
 
 
 def target_features(

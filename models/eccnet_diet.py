@@ -51,11 +51,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
-from cogsim.models import eccnet_backbone as bb
 
 from cogsim import config as _config
 from cogsim import train
 from cogsim.errors import CogsimError
+from cogsim.models import eccnet_backbone as bb
 
 N_CLASSES = 6
 CLASS_NAMES = ("dead_leaves", "noise_1f", "bumps", "dents", "straight", "curved")

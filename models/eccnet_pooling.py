@@ -94,16 +94,12 @@ def ring_windows(
     if ecc > half:
         return (Ring(0.0, float("inf"), int(rf_min)),)
     rings = [Ring(0.0, float(ecc), int(rf_min))]
-    ecc += step
-    while ecc < half:
-        rings.append(
-            Ring(float(ecc - step), float(ecc), int(rf_min + round(slope * (2 * ecc - fovea * deg2px))))
-        )
+    while True:
         ecc += step
-    rings.append(
-        Ring(float(ecc - step), float("inf"), int(rf_min + round(slope * (2 * ecc - fovea * deg2px))))
-    )
-    return tuple(rings)
+        window = int(rf_min + round(slope * (2 * ecc - fovea * deg2px)))
+        rings.append(Ring(float(ecc - step), float(ecc) if ecc < half else float("inf"), window))
+        if ecc >= half:
+            return tuple(rings)
 
 
 def pooling_plan(

@@ -64,70 +64,19 @@ class Experiment:
     dog: tuple[tuple[int, float], tuple[int, float]]
 
 
+_C, _T, _L = ((3, 1), (5, 3)), ((5, 3), (7, 5)), ((3, 0), (5, 1))  # difference-of-Gaussians settings
+_S4 = (1, 4, 8, 12)
+#: number, name, conditions, set sizes, trials, view (deg), grid, item (deg), background, DoG
 EXPERIMENTS: dict[int, Experiment] = {
-    1: Experiment(
-        1,
-        "Curvature",
-        ("curve_in_lines", "line_in_curves"),
-        (8, 16, 32),
-        30,
-        11.3,
-        6,
-        1.6,
-        0,
-        ((3, 1), (5, 3)),
-    ),
-    2: Experiment(
-        2,
-        "Lighting direction",
-        ("top_down", "left_right"),
-        (1, 6, 12),
-        30,
-        6.6,
-        4,
-        1.04,
-        27,
-        ((3, 0), (5, 1)),
-    ),
-    3: Experiment(
-        3,
-        "Intersection: cross vs non-cross",
-        ("non_cross", "cross"),
-        (3, 6, 9),
-        36,
-        20.5,
-        3,
-        5.9,
-        255,
-        ((5, 3), (7, 5)),
-    ),
-    4: Experiment(
-        4, "Intersection: T vs L", ("Ts", "Ls"), (3, 6, 9), 36, 20.5, 3, 5.9, 255, ((5, 3), (7, 5))
-    ),
-    5: Experiment(
-        5,
-        "Orientation, homogeneous",
-        ("homo_t20", "homo_t0"),
-        (1, 4, 8, 12),
-        30,
-        11.3,
-        4,
-        2.3,
-        255,
-        ((3, 1), (5, 3)),
-    ),
-    6: Experiment(
-        6,
-        "Orientation, heterogeneous",
-        ("hetero_t0", "hetero_t20"),
-        (1, 4, 8, 12),
-        30,
-        11.3,
-        4,
-        2.3,
-        255,
-        ((3, 1), (5, 3)),
-    ),
+    e[0]: Experiment(*e)
+    for e in (
+        (1, "Curvature", ("curve_in_lines", "line_in_curves"), (8, 16, 32), 30, 11.3, 6, 1.6, 0, _C),
+        (2, "Lighting direction", ("top_down", "left_right"), (1, 6, 12), 30, 6.6, 4, 1.04, 27, _L),
+        (3, "Intersection: cross vs non-cross", ("non_cross", "cross"), (3, 6, 9), 36, 20.5, 3, 5.9, 255, _T),
+        (4, "Intersection: T vs L", ("Ts", "Ls"), (3, 6, 9), 36, 20.5, 3, 5.9, 255, _T),
+        (5, "Orientation, homogeneous", ("homo_t20", "homo_t0"), _S4, 30, 11.3, 4, 2.3, 255, _C),
+        (6, "Orientation, heterogeneous", ("hetero_t0", "hetero_t20"), _S4, 30, 11.3, 4, 2.3, 255, _C),
+    )
 }
 
 

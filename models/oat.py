@@ -27,7 +27,8 @@ pointing at the target token ends the scanpath (EOS).
 - Training: teacher-forced cross-entropy over the pointer (PAD targets ignored), Adam with gradient clipping,
   early stopping on the validation behaviour delta; scanpaths whose length lies outside mean +- 3 SD are
   dropped (:func:`length_filter`). Inference: greedy and sampled decoding with a key-value cache;
-  :func:`sample` draws many scanpaths per display in one call, its steps ``jax.vmap``-ed over the samples.
+  :func:`sample` draws many scanpaths per display in one call: the display is encoded once, and at each step
+  the samples of a display are the queries of one cross-attention and pointer call against its memory.
 
 Differences from the PyTorch original: attention-probability dropout is not applied (residual and
 feed-forward dropout are), the PAD slot is masked in training as it is in decoding, and crop pixels are
@@ -385,12 +386,24 @@ class _DecoderLayer(nnx.Module):
         return self._rest(x, mem_kv, rate=rate, keys=keys, name=name)
 
     def step(self, x, cache_k, cache_v, t, mem_kv, *, name):
-        """One position ``t`` (x: ``[B, 1, d]``) against the cached keys/values of positions < t."""
-        k, v = self.self_attn.kv(x)
-        cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k, t, axis=1)
-        cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v, t, axis=1)
-        mask = (jnp.arange(cache_k.shape[1]) <= t)[None, None, None, :]
-        x = self.n1(x + self.self_attn.attend(x, cache_k, cache_v, mask=mask, name=f"{name}.self"))
+        """Position ``t`` of ``S`` scanpaths per display (x: ``[B, S, d]``) against the cached keys/values
+        (``[B * S, heads, head_dim, max_len]``) of positions < t.
+
+        Self-attention runs per scanpath (batch ``B * S``, one query each). Cross-attention and the pointer
+        see the ``S`` scanpaths of a display as ``S`` queries against that display's memory, so the memory
+        is neither copied nor re-read per sample.
+        """
+        b, s, dm = x.shape
+        xs = x.reshape(b * s, 1, dm)
+        k, v = self.self_attn.kv(xs)  # [B * S, 1, heads, head_dim]
+        # The caches are stored [B * S, heads, head_dim, max_len], the layout XLA's CPU dot wants; in the
+        # [batch, seq, heads, head_dim] layout it would copy (transpose) the whole cache at every step.
+        cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, jnp.moveaxis(k, 1, 3), t, axis=3)
+        cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, jnp.moveaxis(v, 1, 3), t, axis=3)
+        mask = (jnp.arange(cache_k.shape[3]) <= t)[None, None, None, :]
+        k_all, v_all = jnp.moveaxis(cache_k, 3, 1), jnp.moveaxis(cache_v, 3, 1)
+        h = self.self_attn.attend(xs, k_all, v_all, mask=mask, name=f"{name}.self")
+        x = self.n1(x + h.reshape(b, s, dm))
         return self._rest(x, mem_kv, rate=0.0, keys=_Keys(None), name=name), cache_k, cache_v
 
 
@@ -487,8 +500,8 @@ class OAT(nnx.Module):
         zeros = jnp.zeros((b, n, c.d_model // 2), jnp.float32)
         return zeros, jnp.zeros((c.d_model // 2,), jnp.float32)
 
-    def _decoder_tokens(self, app, blank, d: Displays, seq, offset=0):
-        """Embeds decoder input tokens ``seq`` ``[B, T]`` (object ids or BOS) at positions from ``offset``."""
+    def _token_features(self, app, blank, d: Displays, seq):
+        """Decoder input tokens ``seq`` ``[B, T]`` (object ids or BOS) without the 1-D order code."""
         c = self.config
         n = d.rows.shape[1]
         is_obj = seq < n
@@ -498,11 +511,12 @@ class OAT(nnx.Module):
         r = jnp.where(is_obj, jnp.take_along_axis(d.rows, idx, axis=1), c.n_rows // 2)
         col = jnp.where(is_obj, jnp.take_along_axis(d.cols, idx, axis=1), c.n_cols // 2)
         tgt = is_obj & (idx == d.target[:, None])
-        x = jnp.concatenate([a, self.position_code(r, col, tgt)], axis=-1)
-        if isinstance(offset, int):
-            return x + jnp.asarray(sinusoid(offset + seq.shape[1], c.d_model))[offset:][None]
-        pe = jnp.asarray(sinusoid(MAX_POSITIONS, c.d_model))
-        return x + jax.lax.dynamic_slice_in_dim(pe, offset, seq.shape[1])[None]
+        return jnp.concatenate([a, self.position_code(r, col, tgt)], axis=-1)
+
+    def _decoder_tokens(self, app, blank, d: Displays, seq):
+        """Decoder input tokens ``seq`` ``[B, T]`` at fixation positions ``0..T-1``."""
+        x = self._token_features(app, blank, d, seq)
+        return x + jnp.asarray(sinusoid(seq.shape[1], self.config.d_model))[None]
 
     # -- encoder / decoder ---------------------------------------------------------------------------------
     def encode(self, d: Displays, *, key: jax.Array | None = None):
@@ -618,61 +632,121 @@ def teacher_forced_loss(
 
 
 # --------------------------------------------------------------------------------------------- decoding
-def _decode(graphdef, state, d: Displays, row_keys, *, max_len: int, greedy: bool):
-    """Decodes ``S`` scanpaths per display with a key-value cache: ``[S, B, max_len]`` tokens.
+def _context(model: OAT, d: Displays):
+    """What each decoding step reads from a display: appearance, blank, cross keys/values, pointer keys."""
+    memory, app, blank = model.encode(d)
+    return app, blank, [layer.cross.kv(memory) for layer in model.decoder], model.pointer.project(memory)
 
-    The encoder runs once per display. One ``lax.while_loop`` advances all samples together (until every
-    scanpath has ended); each step is ``jax.vmap``-ed over the samples. ``row_keys [S, B]``: scanpath
-    ``(s, i)`` draws step ``t`` with ``fold_in(row_keys[s, i], t)``.
-    """
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "max_len"))
+def _start(graphdef, state, d: Displays, row_keys, *, max_len: int):
+    """The display context and the initial decoding state of ``S`` scanpaths per display (``row_keys``:
+    ``[S, B]``): ``(context, (t, caches, tokens [max_len, B, S], previous [B, S], done [B, S]),
+    u [B, S, max_len])``. Scanpath ``(s, i)`` draws its ``max_len`` uniforms up front from ``row_keys[s, i]``,
+    so its fixations do not depend on how many other scanpaths share a call."""
     model = nnx.merge(graphdef, state)
     c = model.config
     b, n = d.rows.shape
     n_s = row_keys.shape[0]
     sp = special_tokens(n)
-    memory, app, blank = model.encode(d)
-    mem_kv = [layer.cross.kv(memory) for layer in model.decoder]
-    enc_proj = model.pointer.project(memory)
-    hd = c.d_model // c.n_heads
-    shape = (n_s, b, max_len, c.n_heads, hd)
+    shape = (b * n_s, c.n_heads, c.d_model // c.n_heads, max_len)
     cache = [(jnp.zeros(shape), jnp.zeros(shape)) for _ in model.decoder]
-    seq = jnp.full((n_s, b, max_len + 1), sp["pad"], jnp.int32).at[:, :, 0].set(sp["bos"])
-    done = jnp.zeros((n_s, b), bool)
+    u = jax.vmap(jax.vmap(lambda k: jax.random.uniform(k, (max_len,))))(row_keys.T)  # [B, S, max_len]
+    tokens = jnp.full((max_len, b, n_s), sp["pad"], jnp.int32)
+    prev = jnp.full((b, n_s), sp["bos"], jnp.int32)
+    done = jnp.zeros((b, n_s), bool)
+    return _context(model, d), (jnp.asarray(0), cache, tokens, prev, done), u
 
-    def step(cache, seq, done, rk, t):
-        """One decoding step of one sample (all displays)."""
-        tok = jax.lax.dynamic_slice_in_dim(seq, t, 1, axis=1)
-        x = model._decoder_tokens(app, blank, d, tok, offset=t)
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "greedy"))
+def _advance(graphdef, state, d: Displays, ctx, carry, u, t_end, *, greedy: bool):
+    """Advances ``S`` scanpaths per display with their key-value caches until step ``t_end`` or until all have
+    ended. At each step the ``S`` scanpaths of a display are ``S`` queries against that display's memory
+    (see :meth:`_DecoderLayer.step`); sampling is inverse-CDF with the scanpath's own uniform for the step."""
+    model = nnx.merge(graphdef, state)
+    n = d.rows.shape[1]
+    sp = special_tokens(n)
+    app, blank, mem_kv, enc_proj = ctx
+    max_len = u.shape[-1]
+    order = jnp.asarray(sinusoid(max_len, model.config.d_model))
+
+    def cond(carry):
+        t, _, _, _, done = carry
+        return (t < t_end) & ~jnp.all(done)
+
+    def body(carry):
+        t, cache, tokens, prev, done = carry
+        x = model._token_features(app, blank, d, prev) + order[t]
         new_cache = []
         for i, layer in enumerate(model.decoder):
             x, ck, cv = layer.step(x, *cache[i], t, mem_kv[i], name=f"oat.decoder.{i}")
             new_cache.append((ck, cv))
-        logits = pointer_mask(model.pointer(enc_proj, x)[:, 0], t)
+        logits = pointer_mask(model.pointer(enc_proj, x), t)  # [B, S, N + 2]
         if greedy:
-            nxt = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+            nxt = jnp.argmax(logits, axis=-1)
         else:
-            draw = jax.vmap(lambda k, lg: jax.random.categorical(jax.random.fold_in(k, t), lg))
-            nxt = draw(rk, logits).astype(jnp.int32)
-        nxt = jnp.where(done, sp["pad"], nxt)
-        seq = jax.lax.dynamic_update_slice_in_dim(seq, nxt[:, None], t + 1, axis=1)
-        return new_cache, seq, done | (nxt == sp["eos"])
+            cdf = jnp.cumsum(jax.nn.softmax(logits, axis=-1), axis=-1)
+            draw = jax.lax.dynamic_index_in_dim(u, t, axis=2, keepdims=True) * cdf[..., -1:]
+            nxt = jnp.minimum(jnp.sum(cdf < draw, axis=-1), n)  # never PAD (its probability is 0)
+        nxt = jnp.where(done, sp["pad"], nxt.astype(jnp.int32))
+        tokens = jax.lax.dynamic_update_index_in_dim(tokens, nxt, t, axis=0)
+        return t + 1, new_cache, tokens, nxt, done | (nxt == sp["eos"])
 
-    def cond(carry):
-        t, _, _, done = carry
-        return (t < max_len) & ~jnp.all(done)
-
-    def body(carry):
-        t, cache, seq, done = carry
-        cache, seq, done = jax.vmap(step, in_axes=(0, 0, 0, 0, None))(cache, seq, done, row_keys, t)
-        return t + 1, cache, seq, done
-
-    _, _, seq, _ = jax.lax.while_loop(cond, body, (jnp.asarray(0), cache, seq, done))
-    return seq[:, :, 1:]
+    return jax.lax.while_loop(cond, body, carry)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "max_len", "greedy"))
-def _decode_jit(graphdef, state, d, row_keys, *, max_len, greedy):
-    return _decode(graphdef, state, d, row_keys, max_len=max_len, greedy=greedy)
+@jax.jit
+def _compact(carry, u, sel):
+    """Keeps, for every display, the scanpaths ``sel`` (``[B, S']`` indices into its ``S`` scanpaths, padded
+    by repetition): the display's scanpaths stay queries against its memory, only fewer of them."""
+    t, cache, tokens, prev, done = carry
+    b, s_new = sel.shape
+    along = lambda x, axis: jnp.take_along_axis(x, sel.reshape(sel.shape + (1,) * (x.ndim - 2)), axis=axis)
+
+    def take_cache(x):
+        x = x.reshape(b, x.shape[0] // b, *x.shape[1:])
+        return along(x, 1).reshape(b * s_new, *x.shape[2:])
+
+    tokens = jnp.moveaxis(along(jnp.moveaxis(tokens, 0, 2), 1), 2, 0)
+    cache = jax.tree_util.tree_map(take_cache, cache)
+    return (t, cache, tokens, along(prev, 1), along(done, 1)), along(u, 1)
+
+
+def _decode(graphdef, state, d: Displays, row_keys, *, max_len: int, greedy: bool, compact_every: int = 12):
+    """Decodes ``S`` scanpaths per display (``row_keys``: ``[S, B]``): ``[S, B, max_len]`` tokens.
+
+    The encoder, the cross-attention keys/values and the pointer's projection of the memory are computed
+    once per display; all ``B * S`` scanpaths advance together. Every ``compact_every`` steps the scanpaths
+    that have ended are dropped from the batch (each display keeps its unfinished ones, padded to a power of
+    two over displays), so that a few long scanpaths do not keep the whole batch stepping. Which scanpaths
+    share a call changes no scanpath: each has its own uniforms, cache and state.
+    """
+    b, n_s = int(d.rows.shape[0]), int(row_keys.shape[0])
+    ctx, carry, u = _start(graphdef, state, d, row_keys, max_len=max_len)
+    out = np.full((b, n_s, max_len), special_tokens(int(d.rows.shape[1]))["pad"], np.int32)
+    # [B, S'] sample index of each scanpath in the batch; -1: padding
+    sample = np.tile(np.arange(n_s), (b, 1))
+    disp = np.arange(b)[:, None]
+    t_end = min(compact_every, max_len)
+    while True:
+        carry = _advance(graphdef, state, d, ctx, carry, u, jnp.asarray(t_end), greedy=greedy)
+        tokens, done = np.asarray(carry[2]).transpose(1, 2, 0), np.asarray(carry[4])
+        real = sample >= 0
+        out[np.broadcast_to(disp, sample.shape)[real], sample[real]] = tokens[real]
+        active = ~done & real
+        width = int(active.sum(axis=1).max())
+        if t_end >= max_len or width == 0:
+            break
+        width = 1 << (width - 1).bit_length()
+        # per display: its unfinished scanpaths first, then padding that repeats its first scanpath
+        order = np.argsort(~active, axis=1, kind="stable")[:, :width]
+        keep = np.take_along_axis(active, order, axis=1)
+        sel = np.where(keep, order, order[:, :1])
+        carry, u = _compact(carry, u, jnp.asarray(sel))
+        carry = (*carry[:4], carry[4] | jnp.asarray(~keep))  # padding neither steps nor writes back
+        sample = np.where(keep, np.take_along_axis(sample, sel, axis=1), -1)
+        t_end = min(t_end + compact_every, max_len)
+    return out.transpose(1, 0, 2)
 
 
 def _row_keys(key: jax.Array, n_samples: int, n_rows: int) -> jax.Array:
@@ -711,7 +785,7 @@ def greedy(model: OAT, displays: Displays, *, max_len: int) -> list[list[int]]:
     graphdef, state = nnx.split(model)
     d, b = _padded(displays)
     keys = _row_keys(jax.random.key(0), 1, int(d.rows.shape[0]))
-    toks = _decode_jit(graphdef, state, d, keys, max_len=int(max_len), greedy=True)
+    toks = _decode(graphdef, state, d, keys, max_len=int(max_len), greedy=True)
     return tokens_to_scanpaths(np.asarray(toks)[0, :b], d.rows.shape[1])
 
 
@@ -723,6 +797,7 @@ def sample(
     n_samples: int,
     max_len: int,
     loop: str = "none",
+    compact_every: int = 12,
 ) -> list[list[list[int]]]:
     """``n_samples`` sampled scanpaths per display: ``out[display][sample]`` (lists of object indices).
 
@@ -732,9 +807,11 @@ def sample(
       key: sample ``s`` uses ``fold_in(key, s)``.
       n_samples: scanpaths per display.
       max_len: the most fixations per scanpath.
-      loop: ``"none"`` draws all samples of all displays in one call, vmapped over the samples (the default);
+      loop: ``"none"`` draws all samples of all displays in one call, batched over the samples (the default);
         for benchmarks, ``"samples"`` loops over the samples in Python (each call decodes all displays) and
         ``"scanpaths"`` decodes one scanpath per call, as the original code does. The draws are identical.
+      compact_every: every this many steps, scanpaths that have ended are dropped from the batch (speed
+        only: the draws do not change).
     """
     if not 1 <= max_len <= MAX_POSITIONS - 1:
         raise CogsimError(f"oat.sample: max_len={max_len}; allowed: 1..{MAX_POSITIONS - 1}")
@@ -743,7 +820,11 @@ def sample(
     if loop not in ("none", "samples", "scanpaths"):
         raise CogsimError(f"oat.sample: loop={loop!r}; allowed: 'none', 'samples', 'scanpaths'")
     graphdef, state = nnx.split(model)
-    run = functools.partial(_decode_jit, graphdef, state, max_len=int(max_len), greedy=False)
+    if compact_every < 1:
+        raise CogsimError(f"oat.sample: compact_every={compact_every}; allowed: >= 1")
+    run = functools.partial(
+        _decode, graphdef, state, max_len=int(max_len), greedy=False, compact_every=int(compact_every)
+    )
     if loop == "scanpaths":
         d = _as_jax(displays)
         b, n = int(d.rows.shape[0]), int(d.rows.shape[1])

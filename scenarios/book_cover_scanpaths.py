@@ -35,13 +35,15 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
-from cogsim.models import oat
 
 from cogsim import _compare_scanpath as cs
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
 from cogsim.errors import CogsimError, DataError
+from cogsim.models import oat
+from cogsim.scenarios import _scanpath_methods as sm
+from cogsim.scenarios._scanpath_methods import centre_out, nn_walk, random_baseline, target_template
 
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
 
@@ -231,101 +233,6 @@ def model_config(config: Config) -> oat.OATConfig:
     )
 
 
-# ---------------------------------------------------------------------------------------------- baselines
-def _cell_xy(n_rows: int, n_cols: int, row_pitch: float) -> np.ndarray:
-    idx = np.arange(n_rows * n_cols)
-    return np.stack([idx % n_cols, (idx // n_cols) * row_pitch], axis=1).astype(float)
-
-
-def _centre(n_rows: int, n_cols: int, row_pitch: float) -> np.ndarray:
-    return np.array([(n_cols - 1) / 2, (n_rows - 1) / 2 * row_pitch])
-
-
-def random_baseline(lengths: list[int], n_objects: int, *, rng: np.random.Generator) -> list[list[int]]:
-    """Uniform random objects, one sequence per given length."""
-    return [rng.integers(0, n_objects, int(n)).tolist() for n in lengths]
-
-
-def centre_out(
-    target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0, rng: np.random.Generator
-) -> list[list[int]]:
-    """``n`` scanpaths visiting objects by distance from the display centre (random ties) up to the target.
-
-    Example:
-      >>> centre_out(4, 1, n_rows=3, n_cols=3, rng=np.random.default_rng(0))
-      [[4]]
-    """
-    xy = _cell_xy(n_rows, n_cols, row_pitch)
-    dist = np.linalg.norm(xy - _centre(n_rows, n_cols, row_pitch), axis=1)
-    out = []
-    for _ in range(n):
-        order = np.lexsort((rng.random(len(dist)), np.round(dist, 9)))
-        out.append(order[: int(np.nonzero(order == target)[0][0]) + 1].tolist())
-    return out
-
-
-def _walk(target: int, xy: np.ndarray, start_xy: np.ndarray, score, rng) -> list[int]:
-    visited = np.zeros(len(xy), bool)
-    pos, path = start_xy, []
-    while True:
-        s = score(np.linalg.norm(xy - pos, axis=1), rng)
-        s = np.where(visited, -np.inf, s)
-        nxt = int(np.argmax(s))
-        path.append(nxt)
-        visited[nxt] = True
-        pos = xy[nxt]
-        if nxt == target or visited.all():
-            return path
-
-
-def nn_walk(
-    target: int, n: int, *, n_rows: int, n_cols: int, row_pitch: float = 1.0, rng: np.random.Generator
-) -> list[list[int]]:
-    """``n`` nearest-neighbour walks from the display centre (random ties), each until the target.
-
-    Example:
-      >>> nn_walk(5, 1, n_rows=1, n_cols=6, rng=np.random.default_rng(0))[0][-1]
-      5
-    """
-    xy = _cell_xy(n_rows, n_cols, row_pitch)
-    centre = _centre(n_rows, n_cols, row_pitch)
-    return [
-        _walk(target, xy, centre, lambda d, r: -np.round(d, 9) + 1e-6 * r.random(len(d)), rng)
-        for _ in range(n)
-    ]
-
-
-def target_template(
-    target: int,
-    n: int,
-    *,
-    n_rows: int,
-    n_cols: int,
-    row_pitch: float = 1.0,
-    dprime: float,
-    falloff: float,
-    rng: np.random.Generator,
-) -> list[list[int]]:
-    """``n`` scanpaths of a saliency-free template matcher with eccentricity-dependent target visibility.
-
-    From the display centre, each fixation goes to the unvisited object with the largest evidence
-    ``d'(distance) [object is the target] + N(0, 1)``, ``d'(x) = dprime * exp(-x / falloff)``, and the search
-    ends on the target.
-
-    Example:
-      >>> rng = np.random.default_rng(0)
-      >>> target_template(3, 2, n_rows=2, n_cols=2, dprime=50.0, falloff=10.0, rng=rng)
-      [[3], [3]]
-    """
-    xy = _cell_xy(n_rows, n_cols, row_pitch)
-    is_t = np.arange(len(xy)) == target
-
-    def score(d, r):
-        return dprime * np.exp(-d / falloff) * is_t + r.standard_normal(len(d))
-
-    return [_walk(target, xy, _centre(n_rows, n_cols, row_pitch), score, rng) for _ in range(n)]
-
-
 # ------------------------------------------------------------------------------------------------ simulate
 def _rows(method: str, trial: int, target: int, paths: list[list[int]]) -> list[dict]:
     return [
@@ -490,40 +397,17 @@ def human() -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ compare
-def _groups(df: pd.DataFrame) -> dict[int, list[list[int]]]:
-    out: dict[int, list[list[int]]] = {}
-    for (trial, _), g in df.sort_values(["trial", "sample", "fixation_index"]).groupby(["trial", "sample"]):
-        out.setdefault(int(trial), []).append(g.object_id.astype(int).tolist())
-    return out
-
-
 def method_scores(sim: pd.DataFrame, human_df: pd.DataFrame, *, tfp_steps: int = 20) -> dict[str, dict]:
-    """Per method: the :class:`ScanpathScores` and per-collage SS values against the human scanpaths."""
+    """Per method: the :class:`ScanpathScores` and per-collage SS values against the human scanpaths (those
+    stored in ``sim``, else ``human_df``)."""
     ref = sim[sim.method == "human"] if (sim.method == "human").any() else human_df
-    hum = _groups(ref)
-    targets = {int(t): int(g.target_object_id.iloc[0]) for t, g in ref.groupby("trial")}
-    out = {}
-    for m in METHODS:
-        sub = sim[sim.method == m] if m != "human" else ref
-        if not len(sub):
-            continue
-        mod = _groups(sub)
-        keys = [k for k in hum if k in mod]
-        h = {k: hum[k] for k in keys}
-        md = {k: mod[k] for k in keys}
-        excl = m == "human"
-        scores = cs.score_scanpaths(md, h, targets, max_steps=tfp_steps, exclude_self=excl)
-        per = np.array(
-            [cs.mean_pairwise({k: md[k]}, {k: h[k]}, cs.sequence_score, exclude_self=excl) for k in keys]
-        )
-        out[m] = {"scores": scores, "per_display_ss": per}
-    return out
+    return sm.method_scores(sim, ref, METHODS, by="trial", reference="human", max_steps=tfp_steps)
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """OAT and the baselines against the human scanpaths (those stored in ``sim``, else ``human``)."""
     res = method_scores(sim, human)
-    table = pd.DataFrame([{"method": m, **r["scores"].row()} for m, r in res.items()])
+    table = sm.methods_table(res)
     metrics = []
     ceiling = res["human"]["scores"].sequence_score if "human" in res else None
     for m, r in res.items():
@@ -659,32 +543,22 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     ref = sim[sim.method == "human"] if (sim.method == "human").any() else human
     trial = int(sorted(ref.trial.unique())[0])
     target = int(ref[ref.trial == trial].target_object_id.iloc[0])
-    hum = _groups(ref[ref.trial == trial])[trial]
-    for j, (title, paths) in enumerate(
-        [
-            (
-                f"collage {trial}: two human scanpaths",
-                [("human s1", hum[0], "black"), ("human s2", hum[1 % len(hum)], "C3")],
-            ),
-            (
-                f"collage {trial}: OAT greedy and one sample",
-                [
-                    (
-                        "OAT greedy",
-                        _groups(sim[(sim.method == "oat_greedy") & (sim.trial == trial)]).get(trial, [[]])[0],
-                        "C0",
-                    ),
-                    (
-                        "OAT sample",
-                        _groups(sim[(sim.method == "oat_sampled") & (sim.trial == trial)]).get(trial, [[]])[
-                            0
-                        ],
-                        "C2",
-                    ),
-                ],
-            ),
-        ]
-    ):
+    hum = sm.groups(ref[ref.trial == trial], "trial")[trial]
+
+    def first(method):
+        return sm.groups(sim[(sim.method == method) & (sim.trial == trial)], "trial").get(trial, [[]])[0]
+
+    panels = [
+        (
+            f"collage {trial}: two human scanpaths",
+            [("human s1", hum[0], "black"), ("human s2", hum[1 % len(hum)], "C3")],
+        ),
+        (
+            f"collage {trial}: OAT greedy and one sample",
+            [("OAT greedy", first("oat_greedy"), "C0"), ("OAT sample", first("oat_sampled"), "C2")],
+        ),
+    ]
+    for j, (title, paths) in enumerate(panels):
         a = fig.add_subplot(gs[0, j])
         draw_grid(a, target)
         for k, (lab, p, col) in enumerate(paths):

@@ -15,11 +15,11 @@ import dataclasses
 import jax
 import numpy as np
 import pandas as pd
-from cogsim.models import eccnet, eccnet_backbone, eccnet_diet
-from cogsim.scenarios import visual_search_asymmetry as vsa
 
 from cogsim import compare as cmp
 from cogsim import config as _config
+from cogsim.models import eccnet, eccnet_backbone, eccnet_diet
+from cogsim.scenarios import visual_search_asymmetry as vsa
 
 DESCRIPTION = "eccNET backbones trained on normal, 90-deg-rotated and isotropic-lighting diets: asymmetries"
 
@@ -132,31 +132,26 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             )
         if "normal" in e2.index:
             n2 = float(e2.loc["normal", "model_index"])
-            checks.append(
-                cmp.Check(
+            tests = {
+                "normal": (
                     "normal diet: lighting asymmetry in the human direction (Exp 2 index > 0)",
-                    n2 > 0,
-                    f"{n2:.2f}",
-                )
-            )
-            if "rot90" in e2.index:
-                r2 = float(e2.loc["rot90", "model_index"])
-                checks.append(
-                    cmp.Check(
-                        "rotated diet flips the lighting asymmetry (Exp 2 index < 0)",
-                        r2 < 0,
-                        f"{r2:.2f} (normal {n2:.2f})",
-                    )
-                )
-            if "isotropic" in e2.index:
-                i2 = float(e2.loc["isotropic", "model_index"])
-                checks.append(
-                    cmp.Check(
-                        "isotropic lighting weakens the lighting asymmetry (|index| < normal's)",
-                        abs(i2) < abs(n2),
-                        f"{i2:.2f} (normal {n2:.2f})",
-                    )
-                )
+                    lambda v: v > 0,
+                ),
+                "rot90": (
+                    "rotated diet flips the lighting asymmetry (Exp 2 index of the opposite sign)",
+                    lambda v: v * n2 < 0,
+                ),
+                "isotropic": (
+                    "isotropic lighting weakens the lighting asymmetry (|index| < normal's)",
+                    lambda v: abs(v) < abs(n2),
+                ),
+            }
+            for d, (name, test) in tests.items():
+                if d in e2.index:
+                    v = float(e2.loc[d, "model_index"])
+                    passed = test(v)
+                    detail = f"{v:.2f}" if d == "normal" else f"{v:.2f} (normal {n2:.2f})"
+                    checks.append(cmp.Check(name, bool(passed), detail))
     if {"normal", "rot90"} <= set(diets):
         a = idx[idx["diet"] == "normal"].set_index("experiment")["model_index"]
         b = idx[idx["diet"] == "rot90"].set_index("experiment")["model_index"]
@@ -183,24 +178,8 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     wide = comp.tables["indices"]
     diets = [d for d in DIETS if d in wide.columns]
     fig, axes = plots.panels(1 + len(diets), ncols=4, size=(4.2, 3.3))
-    ax = axes[0]
     exps = wide["experiment"].tolist()
-    cols = ["human", *diets]
-    width = 0.8 / len(cols)
-    for i, c in enumerate(cols):
-        ax.bar(
-            np.arange(len(exps)) - 0.4 + width * (i + 0.5),
-            wide[c],
-            width,
-            label=c,
-            color="black" if c == "human" else None,
-        )
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(np.arange(len(exps)), [f"Exp {e}" for e in exps])
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("asymmetry index")
-    ax.set_title("asymmetry index by diet")
-    ax.legend(fontsize=7, frameon=False)
+    vsa.index_bars(axes[0], exps, {c: wide[c].tolist() for c in ["human", *diets]}, "asymmetry index by diet")
     e = 2 if 2 in exps else exps[0]
     for a, d in zip(axes[1:], diets, strict=True):
         s = sim[(sim["diet"] == d)]

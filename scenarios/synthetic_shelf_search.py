@@ -10,12 +10,14 @@ target (1 target, 0.5 one shared feature, 0 none) and ``d_j`` the distance (cell
 fixation, until it fixates the target.
 
 OAT with the crop CNN (``appearance="cnn"``) and OAT without appearance (``"none"``) are trained on the
-searcher's scanpaths and scored on new displays against fresh searcher scanpaths (the reference, in place of
-human data). The appearance effects checked: fixations on target-similar distractors (share among distractor
-fixations, against chance), scanpath length growing with the number of similar distractors, and the Sequence
-Score of OAT with appearance above OAT without it.
+searcher's scanpaths, each keeping the epoch with the lowest NLL on held-out displays, and scored on new
+displays against fresh searcher scanpaths (the reference, in place of human data), next to random,
+centre-out and nearest-neighbour baselines. The appearance effects checked: fixations on target-similar
+distractors (share among distractor fixations, against chance), scanpath length growing with the number of
+similar distractors, and OAT with appearance above OAT without it in Sequence Score and in the likelihood
+(teacher-forced NLL) of the held-out searcher scanpaths.
 
-Run: ``cogsim run synthetic_shelf_search`` (quick: small models, about a minute on two CPU cores).
+Run: ``cogsim run synthetic_shelf_search`` (quick: small models, one to two minutes on two CPU cores).
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from cogsim.models import oat
 
-from cogsim import _compare_scanpath as cs
 from cogsim import compare as cmp
 from cogsim import config as cfglib
+from cogsim.models import oat
+from cogsim.scenarios import _scanpath_methods as sm
 
 DESCRIPTION = (
     "Synthetic coloured-shape search: OAT (crop CNN vs no appearance) learns target-similarity effects"
@@ -50,7 +52,7 @@ COLOURS = np.array(
     np.float32,
 )
 SHAPES = ("square", "disc", "triangle", "cross", "bar")
-METHODS = ("oat_cnn", "oat_none", "random", "searcher")
+METHODS = ("oat_cnn", "oat_none", "random", "centre_out", "nn_walk", "searcher")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +95,14 @@ class Config:
     dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate")
     lr: float = cfglib.field(1e-4, low=1e-7, high=1.0, doc="Adam learning rate")
     batch_size: int = cfglib.field(20, low=1, high=4096, doc="scanpaths per step")
-    epochs: int = cfglib.field(100, low=1, high=100_000, doc="training epochs")
+    epochs: int = cfglib.field(100, low=1, high=100_000, doc="training epochs (upper bound)")
+    n_val_displays: int = cfglib.field(
+        100,
+        low=0,
+        high=100_000,
+        doc="held-out displays for early stopping on the NLL (0 = no early stopping)",
+    )
+    patience: int = cfglib.field(10, low=1, high=100_000, doc="early stopping: epochs without a better NLL")
     models: tuple[str, ...] = cfglib.field(("cnn", "none"), doc="OAT appearance encoders to train")
 
     def __post_validate__(self):
@@ -112,8 +121,18 @@ class Config:
 
 
 PRESETS = {
-    # Small OAT (d 64, 2 + 2 layers), 20 epochs: about 1.5 minutes of CPU time for both models.
-    "quick": Config(d_model=64, n_heads=4, d_ff=64, n_layers=2, lr=2e-3, epochs=20, n_train_displays=300),
+    # Small OAT (d 64, 2 + 2 layers), at most 30 epochs, each model stopped on its held-out NLL.
+    "quick": Config(
+        d_model=64,
+        n_heads=4,
+        d_ff=64,
+        n_layers=2,
+        lr=2e-3,
+        epochs=30,
+        patience=5,
+        n_train_displays=300,
+        n_val_displays=50,
+    ),
     "paper": Config(),
     "test": Config(
         d_model=24,
@@ -122,6 +141,7 @@ PRESETS = {
         n_layers=1,
         lr=2e-3,
         epochs=1,
+        n_val_displays=0,
         n_train_displays=20,
         n_eval_displays=4,
         eval_paths_per_display=3,
@@ -354,10 +374,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     eval_d = make_displays(config, config.n_eval_displays, seed=seed + 1)
     train_paths = searcher_scanpaths(train_d, config, config.train_paths_per_display, key=k_train)
     ref_paths = searcher_scanpaths(eval_d, config, config.eval_paths_per_display, key=k_ref)
+    if config.n_val_displays:  # held-out displays and searcher scanpaths: early stopping on the NLL
+        val_d = make_displays(config, config.n_val_displays, seed=seed + 3)
+        val_paths = searcher_scanpaths(
+            val_d, config, config.train_paths_per_display, key=jax.random.fold_in(k_train, 1)
+        )
     pairs = [(i, p) for i, paths in enumerate(train_paths) for p in paths]
     longest = max(len(p) for _, p in pairs)
     seqs = oat.encode_scanpaths([p for _, p in pairs], n_obj, longest)
     didx = np.array([i for i, _ in pairs])
+    ref_flat = [p for paths in ref_paths for p in paths]
+    ref_seqs = oat.encode_scanpaths(ref_flat, n_obj, max(len(p) for p in ref_flat))
+    ref_didx = np.array([i for i, paths in enumerate(ref_paths) for _ in paths])
     sim_eval = eval_d.similarity()
     rows = _rows("layout", eval_d, [[list(range(n_obj))] for _ in ref_paths], sim_eval, config.n_cols)
     rows += _rows("searcher", eval_d, ref_paths, sim_eval, config.n_cols)
@@ -365,6 +393,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     for j, app in enumerate(config.models):
         model = oat.OAT(model_config(config, app), key=jax.random.fold_in(k_fit, 2 * j))
         data = oat.TrainData(oat_displays(train_d, config, appearance=app), seqs, didx)
+        validation = (
+            (oat_displays(val_d, config, appearance=app), val_paths) if config.n_val_displays else None
+        )
         t0 = time.time()
         res = oat.fit(
             model,
@@ -373,26 +404,39 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             epochs=config.epochs,
             batch_size=min(config.batch_size, len(pairs)),
             lr=config.lr,
+            validation=validation,
+            patience=config.patience,
+            select="nll",
+            max_len=n_obj,
         )
+        e_disp = oat_displays(eval_d, config, appearance=app)
+        nll, _ = oat.teacher_forced_loss(res.model, e_disp.take(ref_didx), ref_seqs)
         info[app] = {
             "train_seconds": time.time() - t0,
+            "epochs": len(res.history),
+            "best_epoch": res.best_epoch,
             "final_loss": res.history[-1]["loss"],
             "final_accuracy": res.history[-1]["accuracy"],
+            "eval_nll": float(nll),
         }
         paths = oat.sample(
             res.model,
-            oat_displays(eval_d, config, appearance=app),
+            e_disp,
             key=jax.random.fold_in(k_sample, j),
             n_samples=config.n_samples,
             max_len=n_obj,
         )
         rows += _rows(f"oat_{app}", eval_d, paths, sim_eval, config.n_cols)
     rng = np.random.default_rng(seed + 2)
-    rand = [
-        [rng.integers(0, n_obj, len(ref[s % len(ref)])).tolist() for s in range(config.n_samples)]
-        for ref in ref_paths
-    ]
-    rows += _rows("random", eval_d, rand, sim_eval, config.n_cols)
+    lengths = [[len(ref[s % len(ref)]) for s in range(config.n_samples)] for ref in ref_paths]
+    geo = {"n_rows": config.n_rows, "n_cols": config.n_cols, "rng": rng}
+    baselines = {
+        "random": [sm.random_baseline(n, n_obj, rng=rng) for n in lengths],
+        "centre_out": [sm.centre_out(int(t), config.n_samples, **geo) for t in eval_d.target],
+        "nn_walk": [sm.nn_walk(int(t), config.n_samples, **geo) for t in eval_d.target],
+    }
+    for name, paths in baselines.items():
+        rows += _rows(name, eval_d, paths, sim_eval, config.n_cols)
     out = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
     out.attrs["training"] = info
     return out
@@ -404,13 +448,6 @@ def human() -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ compare
-def _groups(df: pd.DataFrame) -> dict[int, list[list[int]]]:
-    out: dict[int, list[list[int]]] = {}
-    for (d, _), g in df.sort_values(["display", "sample", "fixation_index"]).groupby(["display", "sample"]):
-        out.setdefault(int(d), []).append(g.object_id.astype(int).tolist())
-    return out
-
-
 def effects(sim: pd.DataFrame, n_objects: int | None = None) -> pd.DataFrame:
     """Per method: the share of distractor fixations on target-similar distractors, the chance share, and the
     slope of scanpath length on the number of similar distractors (with its CI)."""
@@ -445,16 +482,8 @@ def effects(sim: pd.DataFrame, n_objects: int | None = None) -> pd.DataFrame:
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """OAT with and without appearance against the searcher's scanpaths; the appearance effects."""
     ref = sim[sim.method == "searcher"]
-    hum = _groups(ref)
-    targets = {int(d): int(g.target_object_id.iloc[0]) for d, g in ref.groupby("display")}
-    table, scores = [], {}
-    for m in METHODS:
-        sub = sim[sim.method == m]
-        if not len(sub):
-            continue
-        s = cs.score_scanpaths(_groups(sub), hum, targets, max_steps=10, exclude_self=m == "searcher")
-        scores[m] = s
-        table.append({"method": m, **s.row()})
+    res = sm.method_scores(sim, ref, METHODS, by="display", reference="searcher", max_steps=10)
+    scores = {m: r["scores"] for m, r in res.items()}
     eff = effects(sim)
     e = eff.set_index("method")
     ceiling = scores["searcher"].sequence_score
@@ -522,12 +551,30 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 f"{a:.3f} vs {b:.3f}",
             )
         )
+    nll = {
+        m: float(info["eval_nll"])
+        for m, info in ((f"oat_{a}", i) for a, i in sim.attrs.get("training", {}).items())
+        if "eval_nll" in info
+    }
+    metrics += [
+        cmp.Metric(f"{m}.nll", v, note="teacher-forced NLL of the evaluation searcher scanpaths (nats/token)")
+        for m, v in nll.items()
+    ]
+    if {"oat_cnn", "oat_none"} <= set(nll):
+        a, b = nll["oat_cnn"], nll["oat_none"]
+        checks.append(
+            cmp.Check(
+                "OAT with appearance predicts the searcher's held-out scanpaths better (lower NLL)",
+                a < b,
+                f"{a:.4f} vs {b:.4f}",
+            )
+        )
     if "oat_cnn" in scores and "random" in scores:
         a, b = scores["oat_cnn"].sequence_score, scores["random"].sequence_score
         checks.append(cmp.Check("OAT (cnn) SS above random", a > b, f"{a:.3f} vs {b:.3f}"))
     key = "oat_cnn.similar_share" if "oat_cnn" in e.index else None
     return cmp.Comparison(
-        tuple(metrics), tuple(checks), key=key, tables={"methods": pd.DataFrame(table), "effects": eff}
+        tuple(metrics), tuple(checks), key=key, tables={"methods": sm.methods_table(res), "effects": eff}
     )
 
 
@@ -584,7 +631,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     a.set_title(f"display {d0}: target outlined black, similar distractors ringed", fontsize=9)
     a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
     a = axes[1]
-    for m in METHODS:
+    for m in ("oat_cnn", "oat_none", "random", "searcher"):  # the layout walks are much longer
         grp = sim[sim.method == m]
         if not len(grp):
             continue
@@ -602,6 +649,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     a.scatter(eff.method, eff.chance_share, marker="_", s=400, color="red", label="chance", zorder=3)
     a.set_ylabel("share of distractor fixations on similar ones")
     a.set_title("fixations on target-similar distractors", fontsize=9)
+    a.tick_params(axis="x", labelrotation=30, labelsize=8)
     a.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig

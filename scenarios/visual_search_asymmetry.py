@@ -15,12 +15,12 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
-from cogsim.models import eccnet, eccnet_backbone, eccnet_stimuli
 
 from cogsim import compare as cmp
 from cogsim import config as _config
 from cogsim import data
 from cogsim.errors import CogsimError
+from cogsim.models import eccnet, eccnet_backbone, eccnet_stimuli
 
 DESCRIPTION = "eccNET visual search: six search asymmetries (RT slopes, asymmetry index) vs humans"
 
@@ -70,7 +70,7 @@ class Config:
 QUICK_PPD = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
 
 PRESETS = {
-    "quick": Config(ppd=QUICK_PPD, n_trials=4, ablation_trials=2),
+    "quick": Config(ppd=QUICK_PPD, n_trials=8, ablation_trials=4),
     "paper": Config(),
     "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), ablations=("last_layer",)),
 }
@@ -377,6 +377,21 @@ def plot_rt_panels(
         )
 
 
+def index_bars(ax, exps, bars: dict[str, list], title: str) -> None:
+    """Grouped bars of asymmetry indices per experiment (``bars``: label -> one value per experiment; the
+    label "human" is drawn black)."""
+    width = 0.8 / len(bars)
+    for i, (label, values) in enumerate(bars.items()):
+        x = np.arange(len(exps)) - 0.4 + width * (i + 0.5)
+        ax.bar(x, values, width, label=label, color="black" if label == "human" else None)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(np.arange(len(exps)), [f"Exp {e}" for e in exps])
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("asymmetry index")
+    ax.set_title(title)
+    ax.legend(fontsize=7, frameon=False)
+
+
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """Six RT panels (model vs human) and the asymmetry indices of the model, its ablations and humans."""
     from cogsim import plots
@@ -386,27 +401,13 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     plot_rt_panels(sim, human, axes[:n_exp])
     comp = compare(sim, human)
     idx = comp.tables["indices"]
-    ax = axes[-1]
     models = list(dict.fromkeys(idx["model"]))
     exps = sorted(idx["experiment"].unique())
-    width = 0.8 / (len(models) + 1)
     hum = idx[idx["model"] == models[0]].set_index("experiment")["human_index"]
-    ax.bar(
-        np.arange(len(exps)) - 0.4 + width / 2, [hum[e] for e in exps], width, color="black", label="human"
-    )
-    for i, mdl in enumerate(models):
+    bars = {"human": [hum[e] for e in exps]}
+    for mdl in models:
         g = idx[idx["model"] == mdl].set_index("experiment")
-        ax.bar(
-            np.arange(len(exps)) - 0.4 + width * (i + 1.5),
-            [g["model_index"].get(e, np.nan) for e in exps],
-            width,
-            label=mdl,
-        )
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(np.arange(len(exps)), [f"Exp {e}" for e in exps])
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("asymmetry index")
-    ax.set_title("asymmetry index")
-    ax.legend(fontsize=7, frameon=False)
+        bars[mdl] = [g["model_index"].get(e, np.nan) for e in exps]
+    index_bars(axes[-1], exps, bars, "asymmetry index")
     fig.tight_layout()
     return fig

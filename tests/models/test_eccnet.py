@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cogsim.models import eccnet, eccnet_backbone, eccnet_pooling, eccnet_stimuli
 
 from cogsim.errors import CogsimError
+from cogsim.models import eccnet, eccnet_backbone, eccnet_pooling, eccnet_stimuli
 
 # ------------------------------------------------------------------------------------------------ pooling
 PUBLISHED = [  # (block, deg2px at 30 px/deg, slope)
@@ -205,3 +205,17 @@ def test_opencv_helpers():
     k = np.arange(2 * 2 * 3, dtype=np.float32).reshape(2, 2, 3)
     e = np.asarray(eccnet.embed_kernel(k))
     np.testing.assert_array_equal(e[3:5, 3:5], k)  # even kernel: 'same' pads (0, 1) like TensorFlow
+
+
+def test_local_stem_gives_the_same_searches_as_the_full_crop(random_model):
+    # blocks 1-2 computed only around the display must reproduce the full-crop forward pass exactly (with
+    # eccentricity pooling this is also checked against the per-fixation loop above; here uniform pooling)
+    model = random_model.with_geometry(eccnet.Geometry(ppd=10.0, eccentricity=False))
+    exp = eccnet_stimuli.EXPERIMENTS[5]
+    trials = eccnet_stimuli.make_trials(exp, key=jax.random.key(7), ppd=10.0, n_trials=1, set_sizes=(8, 12))
+    local = eccnet.search(model, trials, eccnet.SearchConfig(batch_size=2), return_paths=True)
+    full = eccnet.search(
+        model, trials, eccnet.SearchConfig(batch_size=2, local_stem=False), return_paths=True
+    )
+    assert local["fixations"].tolist() == full["fixations"].tolist()
+    assert sum(len(f) for f in local["fixations"]) > len(trials)  # more than first fixations compared

@@ -4,10 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cogsim.models import oat
 from flax import nnx
 
 from cogsim.errors import CogsimError, ConfigError
+from cogsim.models import oat
 
 # d_model 24: the position code (12 dims) holds the row, column and is_target rows (4 dims each) uncut.
 CFG = oat.OATConfig(
@@ -130,7 +130,7 @@ def test_cached_decoding_matches_the_full_pass(model):
         assert np.argmax(logits[i], axis=-1).tolist()[: len(want)] == want
 
 
-def test_sampling_vmapped_equals_looped_and_is_reproducible(model):
+def test_sampling_batched_equals_looped_and_is_reproducible(model):
     d = displays(TARGETS)
     key = jax.random.key(3)
     a = oat.sample(model, d, key=key, n_samples=N_SAMPLES, max_len=MAX_LEN)
@@ -143,6 +143,9 @@ def test_sampling_vmapped_equals_looped_and_is_reproducible(model):
     # a display's draws do not depend on the other displays in the batch
     alone = oat.sample(model, d.take(np.array([0])), key=key, n_samples=N_SAMPLES, max_len=MAX_LEN)
     assert alone[0] == a[0]
+    # dropping ended scanpaths from the batch every step or never changes no draw
+    for every in (1, MAX_LEN):
+        assert oat.sample(model, d, key=key, n_samples=N_SAMPLES, max_len=MAX_LEN, compact_every=every) == a
     assert oat.sample(model, d, key=jax.random.key(4), n_samples=N_SAMPLES, max_len=MAX_LEN) != a
 
 

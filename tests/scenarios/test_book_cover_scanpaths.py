@@ -4,10 +4,10 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
-from cogsim.scenarios import book_cover_scanpaths as bc
 
 from cogsim import config as cfglib
 from cogsim.errors import CogsimError, DataError
+from cogsim.scenarios import book_cover_scanpaths as bc
 
 
 def test_baselines_end_on_the_target():

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from cogsim.models import eccnet_backbone, eccnet_diet
 from cogsim.scenarios import developmental_diet as dd
 
@@ -53,7 +54,10 @@ def test_tiny_run_and_compare():
     assert set(sim["diet"]) == {"normal", "rot90"}
     comp = dd.compare(sim, dd.human())
     assert comp.key == "normal_mean_index"
-    assert "rotated diet flips the lighting asymmetry (Exp 2 index < 0)" in [c.name for c in comp.checks]
+    checks = {c.name: c for c in comp.checks}
+    flip = checks["rotated diet flips the lighting asymmetry (Exp 2 index of the opposite sign)"]
+    idx = comp.tables["per_diet"].set_index(["diet", "experiment"])["model_index"]
+    assert flip.passed == (idx[("normal", 2)] * idx[("rot90", 2)] < 0)
     assert comp.metric("normal_exp2_index").human == pytest.approx(0.7006, abs=1e-3)
     fig = dd.plot(sim, dd.human())
     assert len(fig.axes) == 3

@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
-from cogsim.scenarios import synthetic_shelf_search as ss
 
 from cogsim import config as cfglib
+from cogsim.scenarios import synthetic_shelf_search as ss
 
 
 def test_displays_have_the_requested_similar_distractors():
@@ -66,12 +66,15 @@ def test_effects_table():
 def test_end_to_end_tiny_run():
     cfg = ss.PRESETS["test"]
     sim = ss.simulate(cfg, key=jax.random.key(0))
-    assert set(sim.method) == {"oat_cnn", "random", "searcher", "layout"}  # the test preset trains cnn only
+    # the test preset trains cnn only
+    assert set(sim.method) == {"oat_cnn", "random", "centre_out", "nn_walk", "searcher", "layout"}
     n = sim[sim.method != "layout"].groupby("method").display.nunique()
     assert (n == cfg.n_eval_displays).all()
     assert sim.groupby(["method", "display"])["sample"].nunique()["oat_cnn"].eq(cfg.n_samples).all()
     comp = ss.compare(sim, ss.human())
     assert comp.key_metric.name == "oat_cnn.similar_share"
-    assert len(comp.checks) == 3  # the two comparisons with OAT without appearance need "none"
+    assert len(comp.checks) == 3  # the three comparisons with OAT without appearance need "none"
+    nll = {m.name: m.value for m in comp.metrics}["oat_cnn.nll"]
+    assert np.isfinite(nll) and nll > 0  # teacher-forced NLL of the held-out searcher scanpaths
     assert {"methods", "effects"} <= set(comp.tables)
     ss.plot(sim, ss.human())

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
-from cogsim.scenarios import visual_search_asymmetry as vsa
 
 from cogsim import config
 from cogsim.errors import CogsimError
+from cogsim.scenarios import visual_search_asymmetry as vsa
 
 
 def _synthetic(slopes: dict[tuple[int, str], float], model: str = "eccNET") -> pd.DataFrame:
