@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from cogsim.scenarios import change_detection as cd
 
 from cogsim import config
+from cogsim.scenarios import change_detection as cd
 
 TINY_WS = cd.WorkspaceFit(
     slot_dim=16, train_steps=200, batch=64, lr=1e-2, trials=40, top_k_grid=(1, 3, 6), noise_grid=(0.0, 3.0)
