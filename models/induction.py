@@ -61,18 +61,16 @@ from cogsim.errors import ConfigError
 
 MODES = ("train", "ic", "ic2", "iw")
 
-_MIX = np.array([0x9E3779B9, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F], np.uint32)
 
+def _draw_key(key: jax.Array, salt: int) -> jax.Array:
+    """The key of one bulk draw (data, initial weights): ``fold_in(key, salt)``.
 
-def _rbg(key: jax.Array, salt: int) -> jax.Array:
-    """A counter-based ``rbg`` key derived from ``key`` and ``salt``.
-
-    Bulk draws (data, initial weights) use XLA's RngBitGenerator: the same numbers for the same key, and
-    an order of magnitude shorter CPU compiles than threefry draws.
+    Draws stay in the key's own implementation (threefry by default), whose numbers do not depend on
+    ``jax.vmap``: a seed trained alone or inside a vmapped sweep sees the same data. (XLA's
+    RngBitGenerator, ``impl="rbg"``, is not vmap-consistent: under ``vmap`` each row's bits depend on the
+    other keys of the batch.)
     """
-    d = jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
-    d = jnp.concatenate([d[:2], d[:2]]) if d.shape[0] >= 2 else jnp.tile(d, 4)
-    return jax.random.wrap_key_data(d ^ jnp.asarray(_MIX * np.uint32(salt + 1)), impl="rbg")
+    return jax.random.fold_in(key, salt)
 
 
 # ------------------------------------------------------------------------------------------------ configs
@@ -164,6 +162,57 @@ class TrainConfig:
     eval_chunk: int = field(1000, low=1, doc="test sequences per forward pass")
 
 
+@dataclasses.dataclass(frozen=True)
+class ScenarioConfig:
+    """Fields shared by the scenario configs built on this model (defaults: Reddy's setting).
+
+    A scenario's ``Config`` subclasses it and adds (or re-declares with other defaults) its own fields;
+    :func:`task_config` and :func:`train_config` turn it into the model's configs.
+    """
+
+    K: int = field(512, low=1, doc="classes")
+    L: int = field(32, low=2, doc="labels")
+    N: int = field(8, low=1, doc="item-label pairs per context")
+    D: int = field(63, low=1, doc="content dimension")
+    N_max: int = field(32, low=1, doc="position slots are 2 N_max + 1")
+    eps: float = field(0.1, low=0.0, doc="within-class noise")
+    lr: float = field(0.01, low=0.0, doc="SGD learning rate")
+    batch_size: int = field(128, low=1, doc="sequences per step")
+    weight_decay: float = field(1e-6, low=0.0, doc="multiplicative weight decay per step")
+    n_test: int = field(10_000, low=1, doc="sequences per test set")
+    eval_chunk: int = field(1000, low=1, doc="test sequences per forward pass")
+    n_seeds: int = field(6, low=1, doc="seeds (trained at once under jax.vmap)")
+
+
+def _shared_fields(cls: type, cfg: Any) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls) if hasattr(cfg, f.name)}
+
+
+def task_config(cfg: Any, **overrides: Any) -> TaskConfig:
+    """A :class:`TaskConfig` from the same-named fields of ``cfg`` (a scenario config), then ``overrides``.
+
+    Example:
+      >>> task_config(ScenarioConfig(K=64, L=8, N=4), B=2).K
+      64
+    """
+    return TaskConfig(**{**_shared_fields(TaskConfig, cfg), **overrides})
+
+
+def train_config(cfg: Any, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from the same-named fields of ``cfg`` (a scenario config), then ``overrides``.
+
+    Example:
+      >>> train_config(ScenarioConfig(lr=0.1), num_steps=10).lr
+      0.1
+    """
+    return TrainConfig(**{**_shared_fields(TrainConfig, cfg), **overrides})
+
+
+# A few steps with tiny batches and test sets: smoke runs of a scenario built on this model (its tests,
+# examples), e.g. ``dataclasses.replace(PRESETS["quick"], **SMOKE)``.
+SMOKE = {"num_steps": 4, "log_every": 2, "n_test": 16, "eval_chunk": 16, "n_seeds": 1, "batch_size": 8}
+
+
 class World(NamedTuple):
     """The fixed part of a task instance: class means ``[K, D]`` and label vectors ``[L, D]``."""
 
@@ -189,7 +238,7 @@ NO_FORGETTING = ForgetSchedule()
 def make_world(key: jax.Array, cfg: TaskConfig) -> World:
     """Draws class means and label vectors, each entry ``N(0, 1/D)``."""
     s = 1.0 / math.sqrt(cfg.D)
-    z = jax.random.normal(_rbg(key, 10), (cfg.K_pad + cfg.L, cfg.D))
+    z = jax.random.normal(_draw_key(key, 10), (cfg.K_pad + cfg.L, cfg.D))
     return World(s * z[: cfg.K_pad], s * z[cfg.K_pad :])
 
 
@@ -215,8 +264,17 @@ def _cdf(log_probs):
 
 
 def _lookup(cdf, u):
-    """Inverse-CDF lookup of uniforms ``u`` in ``cdf`` (cheap for large K)."""
+    """Inverse-CDF lookup of uniforms ``u`` (any shape) in the 1-D ``cdf`` (binary search: cheap for large K).
+
+    (A fused compare-and-count over the K entries gives the same indices but measured slower on a CPU, for
+    training batches and far slower for test sets.)
+    """
     return jnp.clip(jnp.searchsorted(cdf, u * cdf[-1], side="right"), 0, cdf.shape[0] - 1)
+
+
+def _static(x: Any) -> float | None:
+    """``x`` as a float when it is a concrete Python number, else None (traced or array)."""
+    return float(x) if isinstance(x, (int, float)) else None
 
 
 def _sample_classes(u_lab, u_off, log_probs, L: int, distinct: bool):
@@ -262,34 +320,57 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
     # bursty structure: N / B slots, each repeated B times, shuffled; query = one of the slots
     slots = (jnp.arange(N) // B)[jnp.argsort(u["slots"])]
     q_slot = slots[jnp.minimum((u["q"][0] * N).astype(jnp.int32), N - 1)]
-    # (a) bursty, known classes
-    bc = _sample_classes(u["glab"], u["bc"], class_logits, L, cfg.distinct_labels)
-    b_cls, b_q = bc[slots], bc[q_slot]
-    # (b) non-bursty, known classes: i.i.d. context and an independent query
-    nb_cls = _lookup(_cdf(context_logits), u["nb"][:N])
-    nb_q = _lookup(_cdf(class_logits), u["nb"][N])
-    # (c) bursty, novel classes with fresh means and random labels
-    novel_means = z[N + 1 :]
-    if cfg.distinct_labels:
-        novel_lab = jnp.argsort(u["nlab"])[jnp.arange(N) % L]
-    else:
-        novel_lab = jnp.minimum((u["nlab"][jnp.arange(N) % L] * L).astype(jnp.int32), L - 1)
 
-    is_b = u["b"][0] < jnp.where(jnp.asarray(cfg.B) == 0, 0.0, p_B)
-    is_c = u["c"][0] < p_C
-    known_cls = jnp.where(is_b, b_cls, nb_cls)
-    known_q = jnp.where(is_b, b_q, nb_q)
+    def bursty():  # (a) bursty, known classes
+        bc = _sample_classes(u["glab"], u["bc"], class_logits, L, cfg.distinct_labels)
+        return bc[slots], bc[q_slot]
+
+    def non_bursty():  # (b) non-bursty, known classes: i.i.d. context and an independent query
+        return _lookup(_cdf(context_logits), u["nb"][:N]), _lookup(_cdf(class_logits), u["nb"][N])
+
+    # A branch whose probability is a concrete 0 or 1 is not computed at all (the same numbers: the other
+    # branch would be discarded by the selection below).
+    b_static = 0.0 if _static(cfg.B) == 0 else _static(p_B)
+    c_static = _static(p_C)
+    if b_static is not None and b_static in (0.0, 1.0):
+        known_cls, known_q = bursty() if b_static == 1.0 else non_bursty()
+    else:
+        is_b = u["b"][0] < jnp.where(jnp.asarray(cfg.B) == 0, 0.0, p_B)
+        (b_cls, b_q), (nb_cls, nb_q) = bursty(), non_bursty()
+        known_cls, known_q = jnp.where(is_b, b_cls, nb_cls), jnp.where(is_b, b_q, nb_q)
     shift_lab = jnp.asarray(swap, jnp.int32)
     known_lab = (class_label[known_cls] + shift_lab) % L
     known_qlab = (class_label[known_q] + shift_lab) % L
-
-    ctx_means = jnp.where(is_c, novel_means[slots], world.class_means[known_cls])
-    q_mean = jnp.where(is_c, novel_means[q_slot], world.class_means[known_q])
-    ctx_lab = jnp.where(is_c, novel_lab[slots], known_lab)
-    q_lab = jnp.where(is_c, novel_lab[q_slot], known_qlab)
-    ctx_ids = jnp.where(is_c, K + slots, known_cls)
-    q_id = jnp.where(is_c, K + q_slot, known_q)
-    q_class = jnp.where(is_c, -1, known_q)
+    known = {
+        "ctx_means": world.class_means[known_cls],
+        "q_mean": world.class_means[known_q],
+        "ctx_lab": known_lab,
+        "q_lab": known_qlab,
+        "ctx_ids": known_cls,
+        "q_id": known_q,
+        "q_class": known_q,
+    }
+    if c_static == 0.0:
+        seq = known
+    else:  # (c) bursty, novel classes with fresh means and random labels
+        novel_means = z[N + 1 :]
+        if cfg.distinct_labels:
+            novel_lab = jnp.argsort(u["nlab"])[jnp.arange(N) % L]
+        else:
+            novel_lab = jnp.minimum((u["nlab"][jnp.arange(N) % L] * L).astype(jnp.int32), L - 1)
+        novel = {
+            "ctx_means": novel_means[slots],
+            "q_mean": novel_means[q_slot],
+            "ctx_lab": novel_lab[slots],
+            "q_lab": novel_lab[q_slot],
+            "ctx_ids": K + slots,
+            "q_id": K + q_slot,
+            "q_class": jnp.full_like(known_q, -1),
+        }
+        is_c = u["c"][0] < p_C
+        seq = {k: jnp.where(is_c, novel[k], known[k]) for k in known}
+    ctx_means, q_mean, ctx_lab, q_lab = seq["ctx_means"], seq["q_mean"], seq["ctx_lab"], seq["q_lab"]
+    ctx_ids, q_id, q_class = seq["ctx_ids"], seq["q_id"], seq["q_class"]
 
     scale = 1.0 / jnp.sqrt(1.0 + cfg.eps**2)
     items = (ctx_means + cfg.eps * z[:N]) * scale
@@ -384,8 +465,8 @@ def sample_sequences(
       >>> f(jax.random.key(0), *mode_settings(task, "ic"))["query_class"].tolist()
       [-1, -1, -1, -1]
     """
-    u = jax.random.uniform(_rbg(key, 1), (batch_size, sum(_sizes(cfg).values())))
-    z = jax.random.normal(_rbg(key, 2), (batch_size, cfg.seq_len, cfg.D)) / math.sqrt(cfg.D)
+    u = jax.random.uniform(_draw_key(key, 1), (batch_size, sum(_sizes(cfg).values())))
+    z = jax.random.normal(_draw_key(key, 2), (batch_size, cfg.seq_len, cfg.D)) / math.sqrt(cfg.D)
     ctx = class_logits if context_logits is None else context_logits
     return jax.vmap(lambda uu, zz: _one_sequence(uu, zz, world, cfg, p_B, p_C, swap, class_logits, ctx))(u, z)
 
@@ -408,7 +489,7 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
     s = net.init_scale or 1.0 / math.sqrt(task.D)
     attn = [
         {
-            n: s * jax.random.normal(_rbg(key, 100 + 3 * i + j), (d, d))
+            n: s * jax.random.normal(_draw_key(key, 100 + 3 * i + j), (d, d))
             for j, n in enumerate(("Wq", "Wk", "Wv"))
         }
         for i in range(net.n_layers)
@@ -418,7 +499,7 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
     for j in range(net.mlp_layers):
         mlp.append(
             {
-                "W": jax.random.normal(_rbg(key, 200 + j), (d_in, w)) * math.sqrt(2.0 / d_in),
+                "W": jax.random.normal(_draw_key(key, 200 + j), (d_in, w)) * math.sqrt(2.0 / d_in),
                 "b": jnp.zeros((w,)),
             }
         )
@@ -426,7 +507,7 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
     params: dict[str, Any] = {
         "attn": attn,
         "mlp": mlp,
-        "readout": jax.random.normal(_rbg(key, 300), (d_in, task.L)) / math.sqrt(d_in),
+        "readout": jax.random.normal(_draw_key(key, 300), (d_in, task.L)) / math.sqrt(d_in),
     }
     if net.item_embedding:
         params["item_embed"] = init_item_embedding(jax.random.fold_in(key, 400), task.D)
@@ -435,7 +516,7 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
 
 def init_item_embedding(key: jax.Array, D: int) -> jax.Array:
     """A random orthogonal ``D x D`` matrix (the item embedding's init and its forgetting resets)."""
-    return jax.nn.initializers.orthogonal()(_rbg(key, 500), (D, D), jnp.float32)
+    return jax.nn.initializers.orthogonal()(_draw_key(key, 500), (D, D), jnp.float32)
 
 
 def embed(params: Mapping[str, Any], tokens: Float[Array, "b t d"], task: TaskConfig) -> jax.Array:
@@ -450,12 +531,22 @@ def embed(params: Mapping[str, Any], tokens: Float[Array, "b t d"], task: TaskCo
 
 
 def forward(
-    params: Mapping[str, Any], tokens: Float[Array, "b t d"], task: TaskConfig, net: NetConfig = NetConfig()
+    params: Mapping[str, Any],
+    tokens: Float[Array, "b t d"],
+    task: TaskConfig,
+    net: NetConfig = NetConfig(),
+    *,
+    last_only: bool = False,
 ) -> Float[Array, "b L"]:
     """Label logits for the last token.
 
     Records ``"resid0"`` ... ``"resid{n_layers}"`` (residual stream) and ``"mlp_out"`` with
     :func:`cogsim.probes.record`; attention calls are named ``"layer0"``, ``"layer1"``, ...
+
+    The query, key and value projections of a layer are one matrix product with ``[Wq | Wk | Wv]``. With
+    ``last_only`` the last layer computes only the last token's query (the only row the classifier reads):
+    the same logits with less work (training uses it); its attention call and ``resid{n_layers}`` then hold
+    that one row.
 
     Example:
       >>> import jax
@@ -468,14 +559,24 @@ def forward(
     impl = None if net.implementation == "auto" else net.implementation
     x = embed(params, tokens, task)
     probes.record("resid0", x)
+    d = x.shape[-1]
+    n = len(params["attn"])
     for i, layer in enumerate(params["attn"]):
-        q = (x @ layer["Wq"])[:, :, None, :]
-        k = (x @ layer["Wk"])[:, :, None, :]
-        v = (x @ layer["Wv"])[:, :, None, :]
+        one_row = last_only and i == n - 1
+        w = [layer["Wk"], layer["Wv"]] + ([] if one_row else [layer["Wq"]])
+        kvq = x @ jnp.concatenate(w, 1)
+        k, v = kvq[..., :d], kvq[..., d : 2 * d]
+        q = x[:, -1:] @ layer["Wq"] if one_row else kvq[..., 2 * d :]
         out = _attention.dot_product_attention(
-            q, k, v, is_causal=True, scale=1.0, implementation=impl, name=f"layer{i}"
+            q[:, :, None],
+            k[:, :, None],
+            v[:, :, None],
+            is_causal=True,
+            scale=1.0,
+            implementation=impl,
+            name=f"layer{i}",
         )
-        x = x + out[:, :, 0, :]
+        x = (x[:, -1:] if one_row else x) + out[:, :, 0, :]
         probes.record(f"resid{i + 1}", x)
     h = x[:, -1]
     for layer in params["mlp"]:
@@ -495,7 +596,7 @@ def make_loss_fn(task: TaskConfig, net: NetConfig = NetConfig()) -> Callable:
     """``loss_fn(params, batch, key) -> (loss, {"acc": ...})``: mean cross-entropy of the target label."""
 
     def loss_fn(params, batch, key):
-        logits = forward(params, batch["tokens"], task, net)
+        logits = forward(params, batch["tokens"], task, net, last_only=True)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["target"]).mean()
         acc = jnp.mean(jnp.argmax(logits, -1) == batch["target"])
         return loss, {"acc": acc}

@@ -27,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from cogsim.models import induction as ind
 
 from cogsim import compare as _compare
 from cogsim import plots
 from cogsim.config import field
+from cogsim.models import induction as ind
 
 DESCRIPTION = "Anand et al. 2025: active/temporary forgetting of item embeddings steers IC vs IW learning"
 
@@ -40,15 +40,10 @@ MEASURES = ("ic_acc", "iw_acc", "iw_head_acc", "iw_tail_acc", "ic2_head_acc", "i
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ind.ScenarioConfig):
     """Task, forgetting schedule and training."""
 
     K: int = field(1024, low=1, doc="classes")
-    L: int = field(32, low=2, doc="labels")
-    N: int = field(8, low=1, doc="item-label pairs per context")
-    D: int = field(63, low=1, doc="content dimension")
-    N_max: int = field(32, low=1, doc="position slots are 2 N_max + 1")
-    eps: float = field(0.1, low=0.0, doc="within-class noise")
     B: int = field(2, low=1, doc="burstiness")
     p_B: float = field(0.9, low=0.0, high=1.0, doc="fraction of bursty sequences")
     alpha: float = field(1.2, low=0.0, doc="Zipf exponent (Anand et al.: 0, 1.0001, 1.2, 1.5)")
@@ -56,14 +51,8 @@ class Config:
     tail_frac: float = field(0.5, low=0.0, high=1.0, doc="rare classes: the bottom tail_frac ranks")
     reset_every: int = field(10, low=1, doc="steps between item-embedding resets")
     forget_until: int = field(2000, low=1, doc="temporary forgetting: resets only before this step")
-    lr: float = field(0.01, low=0.0, doc="SGD learning rate")
-    batch_size: int = field(128, low=1, doc="sequences per step")
-    weight_decay: float = field(1e-6, low=0.0, doc="multiplicative weight decay per step")
     num_steps: int = field(60_000, low=1, doc="training steps")
     log_every: int = field(2000, low=1, doc="steps between evaluations")
-    n_test: int = field(10_000, low=1, doc="sequences per test set")
-    eval_chunk: int = field(1000, low=1, doc="test sequences per forward pass")
-    n_seeds: int = field(6, low=1, doc="seeds per condition")
 
 
 PRESETS = {
@@ -110,27 +99,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     Example:
       >>> # df = simulate(PRESETS["quick"], key=jax.random.key(0))
     """
-    task = ind.TaskConfig(
-        K=config.K,
-        L=config.L,
-        N=config.N,
-        D=config.D,
-        eps=config.eps,
-        B=config.B,
-        p_B=config.p_B,
-        alpha=config.alpha,
-        N_max=config.N_max,
-    )
+    task = ind.task_config(config)
     net = ind.NetConfig(item_embedding=True)
-    tcfg = ind.TrainConfig(
-        lr=config.lr,
-        batch_size=config.batch_size,
-        weight_decay=config.weight_decay,
-        num_steps=config.num_steps,
-        log_every=config.log_every,
-        n_test=config.n_test,
-        eval_chunk=config.eval_chunk,
-    )
+    tcfg = ind.train_config(config)
     every = [0, config.reset_every, config.reset_every]
     until = [-1, -1, config.forget_until]
     hist = ind.run_grid(

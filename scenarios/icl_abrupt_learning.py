@@ -18,11 +18,11 @@ import math
 import jax
 import numpy as np
 import pandas as pd
-from cogsim.models import induction as ind
 
 from cogsim import compare as _compare
 from cogsim import plots
 from cogsim.config import field
+from cogsim.models import induction as ind
 
 DESCRIPTION = "Reddy 2024: plateau then abrupt jump of in-context accuracy as an induction head forms"
 
@@ -41,27 +41,15 @@ METRICS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ind.ScenarioConfig):
     """Task, training and the failure case. Defaults: the paper's setting of Fig. 1d (B = 2, K = 512)."""
 
-    K: int = field(512, low=1, doc="classes")
-    L: int = field(32, low=2, doc="labels")
-    N: int = field(8, low=1, doc="item-label pairs per context")
-    D: int = field(63, low=1, doc="content dimension")
-    N_max: int = field(32, low=1, doc="position slots are 2 N_max + 1")
-    eps: float = field(0.1, low=0.0, doc="within-class noise")
     B: int = field(2, low=1, doc="burstiness")
     p_B: float = field(1.0, low=0.0, high=1.0, doc="fraction of bursty sequences")
     p_C: float = field(0.0, low=0.0, high=1.0, doc="fraction of novel-class sequences")
     alpha: float = field(0.0, low=0.0, doc="Zipf exponent")
-    lr: float = field(0.01, low=0.0, doc="SGD learning rate")
-    batch_size: int = field(128, low=1, doc="sequences per step")
-    weight_decay: float = field(1e-6, low=0.0, doc="multiplicative weight decay per step")
     num_steps: int = field(100_000, low=1, doc="training steps")
     log_every: int = field(1000, low=1, doc="steps between evaluations")
-    n_test: int = field(10_000, low=1, doc="sequences per test set")
-    eval_chunk: int = field(1000, low=1, doc="test sequences per forward pass")
-    n_seeds: int = field(6, low=1, doc="seeds (trained at once under jax.vmap)")
     failure_case: bool = field(True, doc="also train the L = N = 8, B = 1 failure case")
     failure_K: int = field(512, low=8, doc="classes in the failure case (a multiple of 8)")
 
@@ -90,28 +78,7 @@ PRESETS = {
 
 
 def _tasks(cfg: Config) -> tuple[ind.TaskConfig, ind.TrainConfig]:
-    task = ind.TaskConfig(
-        K=cfg.K,
-        L=cfg.L,
-        N=cfg.N,
-        D=cfg.D,
-        eps=cfg.eps,
-        B=cfg.B,
-        p_B=cfg.p_B,
-        p_C=cfg.p_C,
-        alpha=cfg.alpha,
-        N_max=cfg.N_max,
-    )
-    tcfg = ind.TrainConfig(
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        weight_decay=cfg.weight_decay,
-        num_steps=cfg.num_steps,
-        log_every=cfg.log_every,
-        n_test=cfg.n_test,
-        eval_chunk=cfg.eval_chunk,
-    )
-    return task, tcfg
+    return ind.task_config(cfg), ind.train_config(cfg)
 
 
 def _train(key, task, tcfg, n_seeds) -> dict[str, np.ndarray]:

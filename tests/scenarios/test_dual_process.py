@@ -7,9 +7,10 @@ import dataclasses
 import jax
 import pandas as pd
 import pytest
-from cogsim.scenarios import dual_process as sc
 
 from cogsim import config
+from cogsim.models import induction as ind
+from cogsim.scenarios import dual_process as sc
 
 
 def _sim(values: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -50,12 +51,7 @@ def test_presets_validate():
 def test_tiny_end_to_end_run_and_plot():
     cfg = dataclasses.replace(
         sc.PRESETS["quick"],
-        num_steps=4,
-        log_every=2,
-        n_test=16,
-        eval_chunk=16,
-        n_seeds=1,
-        batch_size=8,
+        **ind.SMOKE,
         reset_every=2,
         forget_until=2,
     )

@@ -8,9 +8,10 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
-from cogsim.scenarios import icl_abrupt_learning as sc
 
 from cogsim import config
+from cogsim.models import induction as ind
+from cogsim.scenarios import icl_abrupt_learning as sc
 
 
 def _curves(jump: bool, failure_learns: bool = False) -> pd.DataFrame:
@@ -85,13 +86,8 @@ def test_presets_validate_and_human_is_labelled_as_targets():
 def test_tiny_end_to_end_run_and_plot():
     cfg = dataclasses.replace(
         sc.PRESETS["quick"],
-        num_steps=4,
-        log_every=2,
-        n_test=16,
-        eval_chunk=16,
-        n_seeds=1,
+        **ind.SMOKE,
         failure_case=False,
-        batch_size=8,
     )
     sim = sc.simulate(cfg, key=jax.random.key(0))
     assert set(sim["condition"]) == {"main", "phenomenological"}
