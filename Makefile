@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cogsim-installed
+# tests run in one worker per core, each test file in one worker (`make test PYTEST_ARGS=` runs them serially)
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: run test lint bench clean venv
 
@@ -20,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/cogsim suite --preset quick --out runs
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check cogsim models kernels scenarios tests benchmarks

@@ -385,9 +385,10 @@ class _DecoderLayer(nnx.Module):
         )
         return self._rest(x, mem_kv, rate=rate, keys=keys, name=name)
 
-    def step(self, x, cache_k, cache_v, t, mem_kv, *, name):
+    def step(self, x, cache_k, cache_v, t, mem_kv, *, name, window: int | None = None):
         """Position ``t`` of ``S`` scanpaths per display (x: ``[B, S, d]``) against the cached keys/values
-        (``[B * S, heads, head_dim, max_len]``) of positions < t.
+        (``[B * S, heads, head_dim, max_len]``) of positions < t; only the first ``window`` positions are read
+        (all when None; ``t`` must be below it).
 
         Self-attention runs per scanpath (batch ``B * S``, one query each). Cross-attention and the pointer
         see the ``S`` scanpaths of a display as ``S`` queries against that display's memory, so the memory
@@ -400,8 +401,9 @@ class _DecoderLayer(nnx.Module):
         # [batch, seq, heads, head_dim] layout it would copy (transpose) the whole cache at every step.
         cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, jnp.moveaxis(k, 1, 3), t, axis=3)
         cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, jnp.moveaxis(v, 1, 3), t, axis=3)
-        mask = (jnp.arange(cache_k.shape[3]) <= t)[None, None, None, :]
-        k_all, v_all = jnp.moveaxis(cache_k, 3, 1), jnp.moveaxis(cache_v, 3, 1)
+        w = cache_k.shape[3] if window is None else window
+        mask = (jnp.arange(w) <= t)[None, None, None, :]
+        k_all, v_all = jnp.moveaxis(cache_k[..., :w], 3, 1), jnp.moveaxis(cache_v[..., :w], 3, 1)
         h = self.self_attn.attend(xs, k_all, v_all, mask=mask, name=f"{name}.self")
         x = self.n1(x + h.reshape(b, s, dm))
         return self._rest(x, mem_kv, rate=0.0, keys=_Keys(None), name=name), cache_k, cache_v
@@ -658,11 +660,12 @@ def _start(graphdef, state, d: Displays, row_keys, *, max_len: int):
     return _context(model, d), (jnp.asarray(0), cache, tokens, prev, done), u
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "greedy"))
-def _advance(graphdef, state, d: Displays, ctx, carry, u, t_end, *, greedy: bool):
+@functools.partial(jax.jit, static_argnames=("graphdef", "t_end", "greedy"))
+def _advance(graphdef, state, d: Displays, ctx, carry, u, *, t_end: int, greedy: bool):
     """Advances ``S`` scanpaths per display with their key-value caches until step ``t_end`` or until all have
     ended. At each step the ``S`` scanpaths of a display are ``S`` queries against that display's memory
-    (see :meth:`_DecoderLayer.step`); sampling is inverse-CDF with the scanpath's own uniform for the step."""
+    (see :meth:`_DecoderLayer.step`), and self-attention reads only the first ``t_end`` cached positions;
+    sampling is inverse-CDF with the scanpath's own uniform for the step."""
     model = nnx.merge(graphdef, state)
     n = d.rows.shape[1]
     sp = special_tokens(n)
@@ -679,7 +682,7 @@ def _advance(graphdef, state, d: Displays, ctx, carry, u, t_end, *, greedy: bool
         x = model._token_features(app, blank, d, prev) + order[t]
         new_cache = []
         for i, layer in enumerate(model.decoder):
-            x, ck, cv = layer.step(x, *cache[i], t, mem_kv[i], name=f"oat.decoder.{i}")
+            x, ck, cv = layer.step(x, *cache[i], t, mem_kv[i], name=f"oat.decoder.{i}", window=t_end)
             new_cache.append((ck, cv))
         logits = pointer_mask(model.pointer(enc_proj, x), t)  # [B, S, N + 2]
         if greedy:
@@ -729,7 +732,7 @@ def _decode(graphdef, state, d: Displays, row_keys, *, max_len: int, greedy: boo
     disp = np.arange(b)[:, None]
     t_end = min(compact_every, max_len)
     while True:
-        carry = _advance(graphdef, state, d, ctx, carry, u, jnp.asarray(t_end), greedy=greedy)
+        carry = _advance(graphdef, state, d, ctx, carry, u, t_end=t_end, greedy=greedy)
         tokens, done = np.asarray(carry[2]).transpose(1, 2, 0), np.asarray(carry[4])
         real = sample >= 0
         out[np.broadcast_to(disp, sample.shape)[real], sample[real]] = tokens[real]
