@@ -8,6 +8,8 @@ Baselines on a grid of objects (object ``o`` sits in row ``o // n_cols``, column
 - :func:`nn_walk`: from the display centre, always to the nearest unvisited object, until the target;
 - :func:`target_template`: a saliency-free template matcher with eccentricity-dependent target visibility.
 
+Settings: :class:`OATSettings`, the OAT architecture and training fields both scanpath scenarios share.
+
 Scoring: :func:`method_scores` scores every method of a tidy fixation table (columns ``method``, a display
 column, ``sample``, ``fixation_index``, ``object_id``, ``target_object_id``) against a reference method with
 :func:`cogsim._compare_scanpath.score_scanpaths`, and :func:`methods_table` turns the result into a table.
@@ -15,12 +17,47 @@ column, ``sample``, ``fixation_index``, ``object_id``, ``target_object_id``) aga
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from cogsim import _compare_scanpath as cs
+from cogsim import config as cfglib
+from cogsim.models import oat
+
+
+# ----------------------------------------------------------------------------------------------- settings
+@dataclasses.dataclass(frozen=True)
+class OATSettings:
+    """OAT architecture and training fields of a scanpath scenario's config (defaults = the published OAT)."""
+
+    d_model: int = cfglib.field(512, low=8, high=4096, doc="OAT token width")
+    n_heads: int = cfglib.field(4, low=1, high=64, doc="attention heads")
+    d_ff: int = cfglib.field(512, low=1, high=16384, doc="feed-forward width")
+    n_layers: int = cfglib.field(4, low=1, high=24, doc="encoder layers = decoder layers")
+    dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate")
+    lr: float = cfglib.field(1e-4, low=1e-7, high=1.0, doc="Adam learning rate")
+    batch_size: int = cfglib.field(20, low=1, high=4096, doc="scanpaths per step")
+
+    def __post_validate__(self):
+        if self.d_model % 2 or self.d_model % self.n_heads:
+            raise cfglib.ConfigError(
+                "d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}"
+            )
+
+    def oat_config(self, **display) -> oat.OATConfig:
+        """The OAT architecture of these settings; ``display`` holds the other ``OATConfig`` fields."""
+        return oat.OATConfig(
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            d_ff=self.d_ff,
+            n_encoder_layers=self.n_layers,
+            n_decoder_layers=self.n_layers,
+            dropout=self.dropout,
+            **display,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- baselines

@@ -57,21 +57,14 @@ PUBLISHED = {"human_ss_all": 0.204, "random_ss_all": 0.059}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(sm.OATSettings):
     """Settings of the book-cover scanpath scenario (defaults = the published OAT setting)."""
 
-    d_model: int = cfglib.field(512, low=8, high=4096, doc="OAT token width")
-    n_heads: int = cfglib.field(4, low=1, high=64, doc="attention heads")
-    d_ff: int = cfglib.field(512, low=1, high=16384, doc="feed-forward width")
-    n_layers: int = cfglib.field(4, low=1, high=24, doc="encoder layers = decoder layers")
-    dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate")
     appearance: str = cfglib.field(
         "embedding",
         choices=("embedding", "none"),
         doc="embedding: learned 'distractor' / 'target k' vectors; none: layout only",
     )
-    lr: float = cfglib.field(1e-4, low=1e-7, high=1.0, doc="Adam learning rate")
-    batch_size: int = cfglib.field(20, low=1, high=4096, doc="scanpaths per step")
     max_epochs: int = cfglib.field(500, low=0, high=100_000, doc="training epochs (upper bound)")
     patience: int = cfglib.field(30, low=1, high=100_000, doc="early stopping: epochs without a better score")
     select: str = cfglib.field(
@@ -109,14 +102,11 @@ class Config:
     save_model: str = cfglib.field("", doc="write the trained model to this folder")
 
     def __post_validate__(self):
+        super().__post_validate__()
         if self.train_last < self.train_first:
             raise cfglib.ConfigError("train_last", self.train_last, f">= train_first ({self.train_first})")
         if self.eval_last < self.eval_first:
             raise cfglib.ConfigError("eval_last", self.eval_last, f">= eval_first ({self.eval_first})")
-        if self.d_model % 2 or self.d_model % self.n_heads:
-            raise cfglib.ConfigError(
-                "d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}"
-            )
 
 
 PRESETS = {
@@ -219,17 +209,8 @@ def displays_for(trials: pd.DataFrame, ids: list[int]) -> oat.Displays:
 
 def model_config(config: Config) -> oat.OATConfig:
     """The OAT architecture for a scenario config."""
-    return oat.OATConfig(
-        n_rows=N_ROWS,
-        n_cols=N_COLS,
-        d_model=config.d_model,
-        n_heads=config.n_heads,
-        d_ff=config.d_ff,
-        n_encoder_layers=config.n_layers,
-        n_decoder_layers=config.n_layers,
-        dropout=config.dropout,
-        appearance=config.appearance,
-        n_appearance=2 + N_TARGET_IMAGES,
+    return config.oat_config(
+        n_rows=N_ROWS, n_cols=N_COLS, appearance=config.appearance, n_appearance=2 + N_TARGET_IMAGES
     )
 
 

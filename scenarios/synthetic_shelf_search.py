@@ -56,7 +56,7 @@ METHODS = ("oat_cnn", "oat_none", "random", "centre_out", "nn_walk", "searcher")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(sm.OATSettings):
     """Settings of the synthetic shelf-search scenario."""
 
     n_rows: int = cfglib.field(4, low=2, high=20, doc="grid rows")
@@ -88,13 +88,6 @@ class Config:
         10, low=1, high=1000, doc="searcher (reference) scanpaths per evaluation display"
     )
     n_samples: int = cfglib.field(20, low=1, high=10_000, doc="sampled scanpaths per evaluation display")
-    d_model: int = cfglib.field(512, low=8, high=4096, doc="OAT token width")
-    n_heads: int = cfglib.field(4, low=1, high=64, doc="attention heads")
-    d_ff: int = cfglib.field(512, low=1, high=16384, doc="feed-forward width")
-    n_layers: int = cfglib.field(4, low=1, high=24, doc="encoder layers = decoder layers")
-    dropout: float = cfglib.field(0.1, low=0.0, high=0.9, doc="dropout rate")
-    lr: float = cfglib.field(1e-4, low=1e-7, high=1.0, doc="Adam learning rate")
-    batch_size: int = cfglib.field(20, low=1, high=4096, doc="scanpaths per step")
     epochs: int = cfglib.field(100, low=1, high=100_000, doc="training epochs (upper bound)")
     n_val_displays: int = cfglib.field(
         100,
@@ -106,6 +99,7 @@ class Config:
     models: tuple[str, ...] = cfglib.field(("cnn", "none"), doc="OAT appearance encoders to train")
 
     def __post_validate__(self):
+        super().__post_validate__()
         n = self.n_rows * self.n_cols
         if max(self.similar_levels) > n - 1:
             raise cfglib.ConfigError(
@@ -114,10 +108,6 @@ class Config:
         for m in self.models:
             if m not in ("cnn", "none"):
                 raise cfglib.ConfigError("models", self.models, "names from ['cnn', 'none']")
-        if self.d_model % 2 or self.d_model % self.n_heads:
-            raise cfglib.ConfigError(
-                "d_model", self.d_model, f"even and a multiple of n_heads={self.n_heads}"
-            )
 
 
 PRESETS = {
@@ -301,15 +291,9 @@ def searcher_scanpaths(
 # ------------------------------------------------------------------------------------------------ simulate
 def model_config(config: Config, appearance: str) -> oat.OATConfig:
     """The OAT architecture for a scenario config and appearance encoder."""
-    return oat.OATConfig(
+    return config.oat_config(
         n_rows=config.n_rows,
         n_cols=config.n_cols,
-        d_model=config.d_model,
-        n_heads=config.n_heads,
-        d_ff=config.d_ff,
-        n_encoder_layers=config.n_layers,
-        n_decoder_layers=config.n_layers,
-        dropout=config.dropout,
         appearance=appearance,
         crop_height=config.crop,
         crop_width=config.crop,

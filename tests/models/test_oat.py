@@ -1,5 +1,7 @@
 """OAT: the positional code, pointer masking, PAD handling, cached decoding, sampling, save/load, learning."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -209,19 +211,8 @@ def test_inputs_are_checked():
 
 
 def test_cnn_appearance_runs_on_crops():
-    cfg = oat.OATConfig(
-        n_rows=2,
-        n_cols=3,
-        d_model=16,
-        n_heads=2,
-        d_ff=16,
-        n_encoder_layers=1,
-        n_decoder_layers=1,
-        appearance="cnn",
-        crop_height=14,
-        crop_width=14,
-        cnn_pool=(2, 3),
-        pe_steps=500,
+    cfg = dataclasses.replace(
+        CFG, d_model=16, d_ff=16, appearance="cnn", crop_height=14, crop_width=14, cnn_pool=(2, 3)
     )
     m = oat.OAT(cfg, key=jax.random.key(0))
     crops = np.random.default_rng(0).random((3, N, 14, 14, 3)).astype(np.float32)
