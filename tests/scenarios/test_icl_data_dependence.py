@@ -116,3 +116,45 @@ def test_base_point_is_validated():
         config.replace(sc.PRESETS["quick"], B=3)  # B must divide N = 4
     with pytest.raises(config.ConfigError):
         config.replace(sc.PRESETS["quick"], K=4096)  # more classes than allocated (K_max)
+
+
+def _coexist_check(ic_iw: dict[float, tuple[float, float]]):
+    """The alpha check on a constructed alpha sweep (accuracies per alpha, L = 8: floor 0.344)."""
+    cfg = sc.PRESETS["quick"]
+    rows = [
+        {
+            "point": i,
+            "sweep": "alpha",
+            "K": cfg.alpha_K,
+            "B": cfg.alpha_B,
+            "eps": 0.1,
+            "alpha": a,
+            "p_B": 1.0,
+            "p_C": 0.0,
+            "L": 8,
+            "seed": 0,
+            "step": 100,
+            "ic_acc": ic,
+            "ic2_acc": ic,
+            "iw_acc": iw,
+        }
+        for i, (a, (ic, iw)) in enumerate(ic_iw.items())
+    ]
+    comp = sc.compare(pd.DataFrame(rows), sc.human())
+    (check,) = [c for c in comp.checks if c.name.startswith("alpha")]
+    return check.passed, dict((m.name, m.value) for m in comp.metrics)["coexist_alpha"]
+
+
+def test_coexistence_is_sought_within_a_quarter_of_alpha_one():
+    # IW below the floor at alpha = 1 but both above it at 1.25: coexistence near 1
+    assert _coexist_check({0.0: (0.8, 0.15), 1.0: (0.85, 0.3), 1.25: (0.6, 0.45), 2.0: (0.35, 0.85)}) == (
+        True,
+        1.25,
+    )
+    # both above the floor only at alpha = 2 (outside the window): no coexistence near 1
+    assert _coexist_check({0.0: (0.8, 0.15), 1.0: (0.85, 0.3), 1.5: (0.6, 0.45), 2.0: (0.4, 0.85)}) == (
+        False,
+        1.0,
+    )
+    # the trade-off must also hold: IC falls and IW rises from the first alpha to the last
+    assert not _coexist_check({0.0: (0.5, 0.5), 1.0: (0.5, 0.5), 2.0: (0.5, 0.5)})[0]
