@@ -359,10 +359,13 @@ def main(argv=None) -> int:
     p.add_argument("--diet", default="normal", choices=("normal", "rot90", "isotropic"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=DietConfig().steps)
-    p.add_argument("--out", default=None, help="output .npz (default: the shipped weights file)")
+    p.add_argument(
+        "--out", default=None, help="output .npz (default: the shipped file, diet_<diet>[_seed<seed>].npz)"
+    )
     args = p.parse_args(argv)
     cfg = DietConfig(diet=args.diet, steps=args.steps)
-    out = Path(args.out) if args.out else bb.weights_dir() / f"diet_{args.diet}.npz"
+    name = f"diet_{args.diet}" + ("" if args.seed == 0 else f"_seed{args.seed}")
+    out = Path(args.out) if args.out else bb.weights_dir() / f"{name}.npz"
     t0 = time.time()
     res = train_backbone(cfg, key=jax.random.key(args.seed))
     out = export(

@@ -4,8 +4,10 @@ The same eccNET is run on the six asymmetry experiments with three backbones tra
 (:mod:`cogsim.models.eccnet_diet`): the normal diet (light from above, cardinal orientation excess,
 occlusion T-junctions), the same diet rotated by 90 deg, and a diet with isotropic lighting. The paper's
 prediction (with ImageNet rotated by 90 deg): the lighting asymmetry (Exp 2) flips sign under rotation, and
-it should vanish when lighting carries no direction. By default the shipped backbones are used; with
-``train=true`` they are retrained from scratch for ``train_steps`` steps.
+it should vanish when lighting carries no direction. Each diet is represented by several backbones trained
+from different seeds (shipped: seeds 0, 1 and 2), so that a diet's effect can be told from the variation
+between training runs: the checks use the mean index over seeds. With ``train=true`` the backbones are
+retrained from scratch for ``train_steps`` steps.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import pandas as pd
 
 from cogsim import compare as cmp
 from cogsim import config as _config
+from cogsim.errors import CogsimError, ConfigError
 from cogsim.models import eccnet, eccnet_backbone, eccnet_diet
 from cogsim.scenarios import visual_search_asymmetry as vsa
 
 DESCRIPTION = "eccNET backbones trained on normal, 90-deg-rotated and isotropic-lighting diets: asymmetries"
 
 DIETS = ("normal", "rot90", "isotropic")
+#: Training seeds of the shipped backbones of every diet.
+SHIPPED_SEEDS = (0, 1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +43,9 @@ class Config:
     )
     experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6)
     diets: tuple[str, ...] = _config.field(DIETS, doc="diets to compare (normal, rot90, isotropic)")
+    seeds: tuple[int, ...] = _config.field(
+        (0, 1, 2), low=0, doc="backbone training seeds per diet (shipped: 0, 1, 2; others need train=true)"
+    )
     train: bool = _config.field(False, doc="retrain the backbones from scratch instead of the shipped ones")
     train_steps: int = _config.field(400, low=1, doc="training steps per backbone when train=true")
     batch_size: int = _config.field(
@@ -48,50 +56,67 @@ class Config:
         vsa.check_ppd(self.ppd)
         bad = [d for d in self.diets if d not in DIETS]
         if bad:
-            from cogsim.errors import CogsimError
-
             raise CogsimError(f"config field 'diets': got {bad}; allowed: {list(DIETS)}")
+        if len(set(self.seeds)) != len(self.seeds) or not self.seeds:
+            raise ConfigError("seeds", self.seeds, "one or more distinct seeds")
+        if not self.train and any(s not in SHIPPED_SEEDS for s in self.seeds):
+            raise ConfigError("seeds", self.seeds, f"shipped seeds {list(SHIPPED_SEEDS)}, or set train=true")
 
 
 PRESETS = {
-    "quick": Config(ppd=vsa.QUICK_PPD, n_trials=4),
+    # 3 diets x 3 backbone seeds x 6 experiments at the quick resolutions, 6 displays per cell
+    "quick": Config(ppd=vsa.QUICK_PPD, n_trials=6),
     "paper": Config(),
-    "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), diets=("normal", "rot90")),
+    "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), diets=("normal", "rot90"), seeds=(0, 1)),
 }
 
 
-def backbone(diet: str, config: Config, *, key: jax.Array) -> eccnet.Extractor:
-    """The diet's backbone: shipped, or trained now when ``config.train``."""
+def shipped_name(diet: str, seed: int) -> str:
+    """Name of the shipped backbone of ``diet`` trained from ``seed``.
+
+    Example:
+      >>> shipped_name("normal", 0), shipped_name("rot90", 2)
+      ('diet_normal', 'diet_rot90_seed2')
+    """
+    return f"diet_{diet}" if seed == 0 else f"diet_{diet}_seed{seed}"
+
+
+def backbone(diet: str, config: Config, *, seed: int = 0, key: jax.Array) -> eccnet.Extractor:
+    """The backbone of ``diet`` from ``seed``: shipped, or trained now (from ``key``) if ``config.train``."""
     geo = eccnet.Geometry()
     if not config.train:
-        return eccnet.Extractor.shipped(f"diet_{diet}", geo)
+        return eccnet.Extractor.shipped(shipped_name(diet, seed), geo)
     cfg = eccnet_diet.DietConfig(diet=diet, steps=config.train_steps)
     res = eccnet_diet.train_backbone(cfg, key=key, progress=False)
     params = res.params["backbone"]
     if cfg.contrast_only:
         params = eccnet_diet.calibrate(params, cfg, key=jax.random.fold_in(key, 2))
-    return eccnet.Extractor.vgg(params, {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo, f"diet_{diet}")
+    return eccnet.Extractor.vgg(
+        params, {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo, shipped_name(diet, seed)
+    )
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
-    """One row per diet x trial (all diets search the same displays)."""
+    """One row per diet x backbone seed x trial (every backbone searches the same displays)."""
     config = _config.validate(config)
     frames = []
     for i, diet in enumerate(config.diets):
-        ex = backbone(diet, config, key=jax.random.fold_in(jax.random.fold_in(key, 1000), i))
-        frames.append(
-            vsa.run_experiments(
-                ex,
-                ("eccNET",),
-                config.ppd,
-                config.experiments,
-                config.n_trials,
-                None,
-                config.batch_size,
-                key=key,
-                label={"diet": diet},
+        for seed in config.seeds:
+            k = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 1000), i), seed)
+            ex = backbone(diet, config, seed=seed, key=k)
+            frames.append(
+                vsa.run_experiments(
+                    ex,
+                    ("eccNET",),
+                    config.ppd,
+                    config.experiments,
+                    config.n_trials,
+                    None,
+                    config.batch_size,
+                    key=key,
+                    label={"diet": diet, "backbone_seed": seed},
+                )
             )
-        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -101,33 +126,47 @@ def human() -> pd.DataFrame:
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
-    """Asymmetry indices per diet; checks of the lighting predictions."""
-    slopes = vsa.slope_table(sim, human, by=("diet",))
-    idx = vsa.index_table(slopes, by=("diet",))
+    """Asymmetry indices per diet and backbone seed, their mean over seeds; checks of the lighting predictions
+    on the seed means."""
+    by = ("diet", "backbone_seed") if "backbone_seed" in sim else ("diet",)
+    slopes = vsa.slope_table(sim, human, by=by)
+    per_seed = vsa.index_table(slopes, by=by)
+    g = per_seed.groupby(["diet", "experiment"], as_index=False)
+    idx = g[["human_index", "model_slope_hard", "model_slope_easy"]].first()
+    agg = g["model_index"].agg(["mean", "std", "count"]).reset_index()
+    idx = idx.merge(agg, on=["diet", "experiment"]).rename(
+        columns={"mean": "model_index", "std": "seed_sd", "count": "n_seeds"}
+    )
     wide = idx.pivot(index="experiment", columns="diet", values="model_index").reset_index()
     wide.insert(1, "human", idx.groupby("experiment")["human_index"].first().values)
     metrics, checks = [], []
     diets = [d for d in DIETS if d in set(idx["diet"])]
+
+    def seeds_of(d, e):
+        v = per_seed[(per_seed["diet"] == d) & (per_seed["experiment"] == e)]["model_index"]
+        return ", ".join(f"{x:.2f}" for x in v)
+
     for d in diets:
-        g = idx[idx["diet"] == d]
+        r = idx[idx["diet"] == d]
         metrics.append(
             cmp.Metric(
                 f"{d}_mean_index",
-                float(g["model_index"].mean()),
-                human=float(g["human_index"].mean()),
-                note="per experiment " + ", ".join(f"{x:.2f}" for x in g["model_index"]),
+                float(r["model_index"].mean()),
+                human=float(r["human_index"].mean()),
+                note="per experiment (mean over seeds) " + ", ".join(f"{x:.2f}" for x in r["model_index"]),
             )
         )
     e2 = idx[idx["experiment"] == 2].set_index("diet")
     if len(e2):
         for d in diets:
             r = e2.loc[d]
+            sd = "" if not r["n_seeds"] > 1 else f", seed SD {r['seed_sd']:.2f}"
             metrics.append(
                 cmp.Metric(
                     f"{d}_exp2_index",
                     float(r["model_index"]),
                     human=float(r["human_index"]),
-                    note=f"slopes hard/easy {r['model_slope_hard']:.1f}/{r['model_slope_easy']:.1f}",
+                    note=f"mean over {int(r['n_seeds'])} backbone seeds ({seeds_of(d, 2)}){sd}",
                 )
             )
         if "normal" in e2.index:
@@ -149,9 +188,28 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             for d, (name, test) in tests.items():
                 if d in e2.index:
                     v = float(e2.loc[d, "model_index"])
-                    passed = test(v)
-                    detail = f"{v:.2f}" if d == "normal" else f"{v:.2f} (normal {n2:.2f})"
-                    checks.append(cmp.Check(name, bool(passed), detail))
+                    detail = f"mean {v:.2f} (seeds {seeds_of(d, 2)})"
+                    if d != "normal":
+                        detail += f"; normal {n2:.2f}"
+                    checks.append(cmp.Check(name, bool(test(v)), detail))
+            if "rot90" in e2.index and min(e2.loc["normal", "n_seeds"], e2.loc["rot90", "n_seeds"]) > 1:
+                # is the rotation's effect on Exp 2 larger than the variation between training seeds?
+                n, r = e2.loc["normal"], e2.loc["rot90"]
+                diff = float(r["model_index"] - n["model_index"])
+                se = float(np.sqrt(n["seed_sd"] ** 2 / n["n_seeds"] + r["seed_sd"] ** 2 / r["n_seeds"]))
+                metrics.append(
+                    cmp.Metric(
+                        "rot90_minus_normal_exp2", diff, note=f"standard error over backbone seeds {se:.2f}"
+                    )
+                )
+                checks.append(
+                    cmp.Check(
+                        "rotation changes the lighting asymmetry by more than twice the standard error "
+                        "over backbone seeds",
+                        bool(abs(diff) > 2 * se),
+                        f"rot90 - normal = {diff:.2f}, SE {se:.2f}",
+                    )
+                )
     if {"normal", "rot90"} <= set(diets):
         a = idx[idx["diet"] == "normal"].set_index("experiment")["model_index"]
         b = idx[idx["diet"] == "rot90"].set_index("experiment")["model_index"]
@@ -161,12 +219,15 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             cmp.Metric(
                 "experiments_flipped_by_rotation",
                 float(flips),
-                note=f"of {len(common)} (published ImageNet vs rotated ImageNet: 5 of 6)",
+                note=f"of {len(common)}, seed means (published ImageNet vs rotated ImageNet: 5 of 6)",
             )
         )
     key = "normal_mean_index" if "normal" in diets else metrics[0].name
     return cmp.Comparison(
-        tuple(metrics), tuple(checks), key=key, tables={"indices": wide, "slopes": slopes, "per_diet": idx}
+        tuple(metrics),
+        tuple(checks),
+        key=key,
+        tables={"indices": wide, "slopes": slopes, "per_diet": idx, "per_seed": per_seed},
     )
 
 

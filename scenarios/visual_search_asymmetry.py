@@ -70,7 +70,7 @@ class Config:
 QUICK_PPD = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
 
 PRESETS = {
-    "quick": Config(ppd=QUICK_PPD, n_trials=8, ablation_trials=4),
+    "quick": Config(ppd=QUICK_PPD, n_trials=None, ablation_trials=8),
     "paper": Config(),
     "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), ablations=("last_layer",)),
 }
