@@ -1,7 +1,7 @@
 """eccNET search throughput: the batched fixation loop against the per-fixation Python loop, in one run.
 
-    python benchmarks/visual_search.py [--ppd P] [--trials 4] [--experiments 2 3 5] [--battery]
-                                       [--out benchmarks/results/visual_search.json]
+    python benchmarks/visual_search.py [--ppd P] [--trials 4] [--experiments 2 3 5] [--threads 2]
+                                       [--battery] [--out benchmarks/results/visual_search.json]
 
 All paths run the same model (the shipped diet-trained backbone, same displays, same settings) and must
 produce the same saccade counts. The peer is structured like the original eccNET code: a Python loop over
@@ -10,10 +10,13 @@ attention map, inhibition of return and recognition (target kernels are computed
 in, for the peer as for cogsim). cogsim's search advances ``batch_size`` trials at once in a jitted, masked
 scan (a whole trial per call at batch size 1; refilling finished slots every saccade at larger batches),
 either on the full crop every fixation (``scan_full_crop``) or with the translation-equivariant stem
-computed only around the display (``scan_local_stem``, the default). Compilation is excluded (every path
-is warmed up on the same shapes). Experiments default to 2, 3 and 5 at the quick preset's resolutions.
-With ``--battery`` the full six-experiment quick preset of the visual_search_asymmetry scenario is also
-timed (compilation included), as ``make run`` would see it.
+computed only around the display (``scan_local_stem``, the default), each with one host thread; the
+default path is also timed with its trials split over ``--threads`` host threads (the scenarios' default,
+``SearchConfig.threads = 2``). The peer runs in one host thread (XLA uses every core inside each call, for
+the peer as for cogsim). Compilation is excluded (every path is warmed up on the same shapes).
+Experiments default to 2, 3 and 5 at the quick preset's resolutions. With ``--battery`` the full
+six-experiment quick preset of the visual_search_asymmetry scenario is also timed (compilation included),
+as ``make run`` would see it.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ PATHS = (
 )
 
 
-def bench_experiment(exp_no: int, *, ppd: float, n_trials: int, batch_sizes: list[int], seed: int) -> dict:
+def bench_experiment(
+    exp_no: int, *, ppd: float, n_trials: int, batch_sizes: list[int], threads: list[int], seed: int
+) -> dict:
     exp = eccnet_stimuli.EXPERIMENTS[exp_no]
     extractor = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=ppd))
     trials = eccnet_stimuli.make_trials(exp, key=jax.random.key(seed), ppd=ppd, n_trials=n_trials)
@@ -67,28 +72,30 @@ def bench_experiment(exp_no: int, *, ppd: float, n_trials: int, batch_sizes: lis
     row["fixations"] = int(np.where(loop["found"], loop["n_saccades"], trials.layout.n_cells + 1).sum())
     row["loop_ms_per_fixation"] = round(1e3 * row["loop_s"] / row["fixations"], 2)
     row["batched"] = []
-    for path, opts in PATHS:
-        for b in batch_sizes:
-            # one trial per jitted call at batch size 1; larger batches refill finished slots every saccade
-            bcfg = dataclasses.replace(cfg, batch_size=b, segment=cfg.segment if b == 1 else 1, **opts)
-            warm = trials.select(np.arange(min(b, len(trials))))
-            eccnet.search(extractor, warm, bcfg, kernels=tuple(k[: len(warm)] for k in kernels))
-            t0 = time.perf_counter()
-            res = eccnet.search(extractor, trials, bcfg, kernels=kernels)
-            dt = time.perf_counter() - t0
-            row["batched"].append(
-                {
-                    "path": path,
-                    "batch_size": b,
-                    "segment": bcfg.segment,
-                    "seconds": round(dt, 3),
-                    "ms_per_fixation": round(1e3 * dt / row["fixations"], 2),
-                    "speedup_vs_loop": round(row["loop_s"] / dt, 3),
-                    "same_saccades_as_loop": bool(
-                        np.array_equal(res["n_saccades"].values, loop["n_saccades"].values)
-                    ),
-                }
-            )
+    variants = [(path, opts, b, 1) for path, opts in PATHS for b in batch_sizes]
+    variants += [("scan_local_stem", {"local_stem": True}, 1, t) for t in threads if t > 1]
+    for path, opts, b, t in variants:
+        # one trial per jitted call at batch size 1; larger batches refill finished slots every saccade
+        bcfg = dataclasses.replace(cfg, batch_size=b, segment=cfg.segment if b == 1 else 1, threads=t, **opts)
+        warm = trials.select(np.arange(min(b * t, len(trials))))
+        eccnet.search(extractor, warm, bcfg, kernels=tuple(k[: len(warm)] for k in kernels))
+        t0 = time.perf_counter()
+        res = eccnet.search(extractor, trials, bcfg, kernels=kernels)
+        dt = time.perf_counter() - t0
+        row["batched"].append(
+            {
+                "path": path,
+                "batch_size": b,
+                "threads": t,
+                "segment": bcfg.segment,
+                "seconds": round(dt, 3),
+                "ms_per_fixation": round(1e3 * dt / row["fixations"], 2),
+                "speedup_vs_loop": round(row["loop_s"] / dt, 3),
+                "same_saccades_as_loop": bool(
+                    np.array_equal(res["n_saccades"].values, loop["n_saccades"].values)
+                ),
+            }
+        )
     return row
 
 
@@ -115,6 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--trials", type=int, default=4, help="displays per condition and set size")
     p.add_argument("--experiments", type=int, nargs="+", default=[2, 3, 5])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--threads", type=int, nargs="+", default=[2], help="host threads of the default path")
     p.add_argument("--battery", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS / "visual_search.json"))
@@ -126,6 +134,7 @@ def main(argv=None) -> int:
             ppd=args.ppd or QUICK_PPD[e - 1],
             n_trials=args.trials,
             batch_sizes=args.batch_sizes,
+            threads=args.threads,
             seed=args.seed,
         )
         for e in args.experiments
@@ -136,7 +145,7 @@ def main(argv=None) -> int:
     totals = {}
     for r in rows:
         for x in r["batched"]:
-            k = f"{x['path']}/batch{x['batch_size']}"
+            k = f"{x['path']}/batch{x['batch_size']}/threads{x['threads']}"
             totals[k] = totals.get(k, 0.0) + x["seconds"]
     best = min(totals, key=totals.get)
     out = {
@@ -154,6 +163,7 @@ def main(argv=None) -> int:
             "ppd": args.ppd,
             "trials_per_cell": args.trials,
             "batch_sizes": args.batch_sizes,
+            "threads": args.threads,
             "backbone": "diet_normal",
             "quick_ppd": "per experiment as in the quick preset of visual_search_asymmetry",
         },

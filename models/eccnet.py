@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import math
@@ -85,6 +86,9 @@ class SearchConfig:
     local_stem: bool = _config.field(
         True,
         doc="compute the translation-equivariant blocks 1-2 only around the display (same result, less work)",
+    )
+    threads: int = _config.field(
+        2, low=1, doc="host threads searching disjoint sets of trials at once (same result; 2 suits 2 cores)"
     )
 
 
@@ -577,6 +581,23 @@ def search(
     stem = _stem_plan(extractor, lay.display, side, cb, cfg)
     bg = None if stem is None else _bg_stem_jit(extractor, extractor.params, c, side, stem.n3)
     n = len(trials)
+    # trials are independent: disjoint shards run in host threads (jitted calls release the GIL)
+    shards = [np.arange(i, n, cfg.threads) for i in range(min(cfg.threads, n))]
+    run = functools.partial(_search_trials, extractor, trials, cfg, c, kern_np, stem, bg, side, cb)
+    results = {}
+    if len(shards) == 1:
+        results.update(run(shards[0]))
+    else:
+        with concurrent.futures.ThreadPoolExecutor(len(shards)) as pool:
+            for r in pool.map(run, shards):
+                results.update(r)
+    return _results_frame(trials, results, cfg, return_paths)
+
+
+def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order) -> dict:
+    """Searches the trials ``order`` in ``cfg.batch_size`` slots: ``{trial: (found, n_saccades, path)}``."""
+    lay = trials.layout
+    n = len(order)
     b = min(cfg.batch_size, n)
     st = _empty_state(b, lay.display, kern_np)
     slot_trial = np.full(b, -1)
@@ -597,7 +618,7 @@ def search(
         slot_trial[i] = t
 
     for i in range(b):
-        fill(i, queue)
+        fill(i, order[queue])
         queue += 1
     budget = lay.n_cells + 1
     while True:
@@ -625,11 +646,11 @@ def search(
             )
             st["active"][i] = False
             if queue < n:
-                fill(i, queue)
+                fill(i, order[queue])
                 queue += 1
         if not st["active"].any():
             break
-    return _results_frame(trials, results, cfg, return_paths)
+    return results
 
 
 def _results_frame(trials: Trials, results: dict, cfg: SearchConfig, return_paths: bool) -> pd.DataFrame:

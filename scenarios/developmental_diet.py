@@ -51,6 +51,11 @@ class Config:
     batch_size: int = _config.field(
         1, low=1, doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)"
     )
+    threads: int = _config.field(
+        2,
+        low=1,
+        doc="host threads searching disjoint trials at once (same result; see docs/models/eccnet.md)",
+    )
 
     def __post_validate__(self):
         vsa.check_ppd(self.ppd)
@@ -115,6 +120,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                     config.batch_size,
                     key=key,
                     label={"diet": diet, "backbone_seed": seed},
+                    threads=config.threads,
                 )
             )
     return pd.concat(frames, ignore_index=True)

@@ -56,6 +56,11 @@ class Config:
     batch_size: int = _config.field(
         1, low=1, doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)"
     )
+    threads: int = _config.field(
+        2,
+        low=1,
+        doc="host threads searching disjoint trials at once (same result; see docs/models/eccnet.md)",
+    )
 
     def __post_validate__(self):
         check_ppd(self.ppd)
@@ -121,6 +126,7 @@ def run_experiments(
     *,
     key: jax.Array,
     label: dict | None = None,
+    threads: int = 2,
 ) -> pd.DataFrame:
     """Searches every experiment's displays with each variant; one row per trial (also used by
     developmental_diet)."""
@@ -133,7 +139,7 @@ def run_experiments(
         base = extractor.with_geometry(dataclasses.replace(extractor.geometry, ppd=p))
         for v in variants:
             ex, scfg = variant(base, v)
-            scfg = dataclasses.replace(scfg, batch_size=batch_size)
+            scfg = dataclasses.replace(scfg, batch_size=batch_size, threads=threads)
             sub = trials
             if v != "eccNET" and ablation_trials is not None and ablation_trials < per:
                 idx = np.flatnonzero((np.arange(len(trials)) % per) < ablation_trials)
@@ -161,6 +167,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         config.ablation_trials,
         config.batch_size,
         key=key,
+        threads=config.threads,
     )
 
 

@@ -167,6 +167,10 @@ def test_ior_never_refixates_a_cell_and_batched_equals_per_fixation_loop(random_
     ref = eccnet.search_per_fixation(random_model, trials, cfg, return_paths=True)
     assert res["n_saccades"].tolist() == ref["n_saccades"].tolist()
     assert res["fixations"].tolist() == ref["fixations"].tolist()
+    # trials split over host threads (3 shards of one slot each): the same searches, in trial order
+    threaded = eccnet.search(random_model, trials, eccnet.SearchConfig(threads=3), return_paths=True)
+    assert threaded["trial"].tolist() == res["trial"].tolist()
+    assert threaded["fixations"].tolist() == res["fixations"].tolist()
 
 
 @pytest.mark.parametrize("exp_no,ppd", [(3, 10.0), (5, 30.0)])
