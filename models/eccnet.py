@@ -385,12 +385,16 @@ def _live(s: _State, c: _Const) -> Array:
 
 
 class _Stem(NamedTuple):
-    """Static plan of the local stem: block-3 convolutions included, display margin and side of the patch."""
+    """Static plan of the local stem (block-3 convolutions included, display margin and side of the patch)
+    and of the head's windows (0: full map)."""
 
     n3: int
     margin: int
     side: int
     reach: tuple[int, int]  # input pixels a level-2 cell sees before / after its own 4 (receptive field)
+    win3: int = 0  # side of the window of block 3's remaining convolutions (1/4 resolution)
+    win4: int = 0  # side of block 4's window (1/8 resolution)
+    span4: tuple[int, int] = (0, 0)  # input pixels a pool-3 cell sees before / after its own 8
 
 
 def _stem_reach(n3: int) -> tuple[int, int]:
@@ -434,14 +438,44 @@ def _stem_plan(extractor: Extractor, d: int, side: int, cb: int, cfg: SearchConf
             length = 4 * int(np.max(j_hi - p)) + b  # the patch must hold the fields of every such cell
             length = 4 * (-(-length // 4))
             if np.all(p + length // 4 <= s2):
-                return _Stem(n3, margin, length, (a, b))
+                return _head_windows(_Stem(n3, margin, length, (a, b)), geo, d, s2, o)
     return None
 
 
-def _bg_stem(extractor: Extractor, params, c: _Const, side: int, n3: int) -> Array:
-    """Stem of an all-background crop, ``[1, s/4, s/4, C]``."""
+def _head_windows(stem: _Stem, geo: Geometry, d: int, s4: int, o: np.ndarray) -> _Stem:
+    """Adds the head's windows: the smallest squares that hold, for every fixation, each conv3_x / conv4_x
+    cell that sees the display, with the convolutions' own reach (bounds of :func:`_window_starts`)."""
+    a, b = stem.reach
+    n_rest = dict(bb.VGG_LAYOUT)[3] - stem.n3
+    lo3, hi3 = (o - b) // 4 + 1, -(-(o + d + a) // 4) - 1  # level-2 cells that see the display
+    win3 = int(np.max(hi3 - lo3)) + 1 + 2 * n_rest if n_rest else 0
+    plan = geo.plan(3, s4)
+    s8 = plan.out_size
+    ks = sorted({r.window for r in plan.rings})
+    lo_max = max(max((s8 - 1) * plan.stride + k - s4, 0) // 2 for k in ks)  # 'same' padding before
+    span = (4 * (lo_max + n_rest) + a, 4 * (max(ks) - 1 + n_rest) + b)
+    lo4, hi4 = (o - span[1]) // 8 + 1, -(-(o + d + span[0]) // 8) - 1  # pool-3 cells that see it
+    win4 = int(np.max(hi4 - lo4)) + 1 + 2 * dict(bb.VGG_LAYOUT)[4]
+    return stem._replace(
+        win3=win3 if win3 < s4 else 0, win4=win4 if win4 < s8 else 0, span4=tuple(int(v) for v in span)
+    )
+
+
+def _window_starts(stem: _Stem, o: Array, d: int, s4: int) -> tuple[Array, Array]:
+    """Origins of the head's windows for a display at crop offset ``o`` ``[2]`` (clipped into the map)."""
+    a, b = stem.reach
+    n_rest = dict(bb.VGG_LAYOUT)[3] - stem.n3
+    start3 = jnp.clip((o - b) // 4 + 1 - n_rest, 0, max(s4 - stem.win3, 0))
+    s8 = -(-s4 // 2)
+    start4 = jnp.clip((o - stem.span4[1]) // 8 + 1 - dict(bb.VGG_LAYOUT)[4], 0, max(s8 - stem.win4, 0))
+    return start3, start4
+
+
+def _bg_stem(extractor: Extractor, params, c: _Const, side: int, n3: int) -> tuple[Array, Array, Array]:
+    """Stem output ``[1, s/4, s/4, C]``, conv3_3 and conv4_3 of an all-background crop."""
     x = jnp.full((1, side, side, 3), c.background, jnp.float32)
-    return bb.search_stem(params, bb.preprocess(x, extractor.preprocess), extractor.geometry, n3)
+    h = bb.search_stem(params, bb.preprocess(x, extractor.preprocess), extractor.geometry, n3)
+    return (h, *bb.head_maps(params, h, extractor.geometry, n3))
 
 
 def _local_features(
@@ -450,7 +484,7 @@ def _local_features(
     """The search readouts of every slot's crop, computing the stem only around the display."""
     d = s.image.shape[1]
     a, b = stem.reach
-    j = jnp.arange(bg.shape[1])
+    j = jnp.arange(bg[0].shape[1])
 
     def patch(image, visited, fix):
         o = d + cb - fix
@@ -469,11 +503,22 @@ def _local_features(
     local = bb.search_stem(params, bb.preprocess(patches, extractor.preprocess), extractor.geometry, stem.n3)
 
     def paste(loc, p, m):
-        full = lax.dynamic_update_slice(bg[0], loc, (p[0], p[1], 0))
-        return jnp.where(m[..., None], full, bg[0])
+        full = lax.dynamic_update_slice(bg[0][0], loc, (p[0], p[1], 0))
+        return jnp.where(m[..., None], full, bg[0][0])
 
     h = jax.vmap(paste)(local, origin, sees)
-    return bb.search_head(params, h, extractor.geometry, stem.n3)
+    if not (stem.win3 or stem.win4):
+        return bb.search_head(params, h, extractor.geometry, stem.n3)
+
+    def head(hh, fix):
+        start3, start4 = _window_starts(stem, d + cb - fix, d, bg[0].shape[1])
+        f = bb.search_head_window(
+            params, hh[None], extractor.geometry, stem.n3, bg_c3=bg[1], bg_c4=bg[2],
+            start3=start3, win3=stem.win3, start4=start4, win4=stem.win4,
+        )  # fmt: skip
+        return tuple(x[0] for x in f)
+
+    return jax.vmap(head)(h, s.fix)
 
 
 def _step(

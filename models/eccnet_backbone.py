@@ -312,6 +312,37 @@ def _block(params: Mapping[str, Any], x: Array, b: int, start: int = 0, stop: in
     return x
 
 
+def block_window(
+    params: Mapping[str, Any], x: Array, b: int, start: Array, size: int, first: int = 0
+) -> Array:
+    """Convolutions ``first..`` of block ``b`` ('SAME', as :func:`_block`) on a square ``[b, S, S, C]`` map,
+    evaluated only on rows and columns ``start .. start + size - 1``: ``[b, size, size, C']``.
+
+    Exactly the corresponding window of the full block: 'VALID' convolutions on a zero-padded slice, with
+    every intermediate result zeroed outside the map (where 'SAME' padding reads zeros). ``start`` is a
+    traced ``[2]`` int array; ``start + size <= S``.
+    """
+    n = dict(VGG_LAYOUT)[b] - first
+    side = x.shape[1]
+    y = lax.dynamic_slice(
+        jnp.pad(x, ((0, 0), (n, n), (n, n), (0, 0))),
+        (0, start[0], start[1], 0),
+        (x.shape[0], size + 2 * n, size + 2 * n, x.shape[3]),
+    )
+    for i in range(n):
+        p = params[f"block{b}_conv{first + i + 1}"]
+        y = lax.conv_general_dilated(
+            y, p["kernel"].astype(y.dtype), (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        y = jax.nn.relu(y + p["bias"].astype(y.dtype))
+        m = y.shape[1]
+        rows = start[0] - n + i + 1 + jnp.arange(m)
+        cols = start[1] - n + i + 1 + jnp.arange(m)
+        inside = ((rows >= 0) & (rows < side))[:, None] & ((cols >= 0) & (cols < side))[None, :]
+        y = jnp.where(inside[None, :, :, None], y, 0.0)
+    return y
+
+
 def _pool(x: Array, geo: Geometry, b: int) -> Array:
     return ecc_avg_pool(x, geo.plan(b, x.shape[1]))
 
@@ -341,6 +372,48 @@ def search_head(params: Mapping[str, Any], h: Array, geo: Geometry, n3: int = 0)
     c4 = _block(params, _pool(c3, geo, 3), 4)
     c5 = _block(params, _pool(c4, geo, 4), 5)
     return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
+
+
+def search_head_window(
+    params: Mapping[str, Any],
+    h: Array,
+    geo: Geometry,
+    n3: int,
+    *,
+    bg_c3: Array,
+    bg_c4: Array,
+    start3: Array,
+    win3: int,
+    start4: Array,
+    win4: int,
+) -> tuple[Array, ...]:
+    """:func:`search_head` with block 3's remaining convolutions and block 4 computed only on square windows.
+
+    Outside its window a map is taken from ``bg_c3`` / ``bg_c4`` (conv3_3 / conv4_3 of an input that agrees
+    with ``h`` wherever those cells can see), so the result equals :func:`search_head` when the windows
+    cover every cell that differs. ``win3 = 0`` (or no convolution left in block 3) / ``win4 = 0``
+    compute the full map.
+    """
+    n_rest = dict(VGG_LAYOUT)[3] - n3
+    if n_rest and win3:
+        w = block_window(params, h, 3, start3, win3, first=n3)
+        c3 = lax.dynamic_update_slice(bg_c3, w, (0, start3[0], start3[1], 0))
+    else:
+        c3 = _block(params, h, 3, n3)
+    p3 = _pool(c3, geo, 3)
+    if win4:
+        w = block_window(params, p3, 4, start4, win4)
+        c4 = lax.dynamic_update_slice(bg_c4, w, (0, start4[0], start4[1], 0))
+    else:
+        c4 = _block(params, p3, 4)
+    c5 = _block(params, _pool(c4, geo, 4), 5)
+    return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
+
+
+def head_maps(params: Mapping[str, Any], h: Array, geo: Geometry, n3: int = 0) -> tuple[Array, Array]:
+    """conv3_3 and conv4_3 (full resolution) of :func:`search_head` from the stem output ``h``."""
+    c3 = _block(params, h, 3, n3)
+    return c3, _block(params, _pool(c3, geo, 3), 4)
 
 
 def search_features(

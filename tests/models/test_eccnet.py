@@ -223,3 +223,38 @@ def test_local_stem_gives_the_same_searches_as_the_full_crop(random_model):
     )
     assert local["fixations"].tolist() == full["fixations"].tolist()
     assert sum(len(f) for f in local["fixations"]) > len(trials)  # more than first fixations compared
+
+
+@pytest.mark.parametrize("exp_no,ppd", [(2, 30.0), (3, 10.0), (5, 15.0)])
+def test_local_stem_and_head_windows_reproduce_the_full_crop_features(exp_no, ppd):
+    # the stem on a patch around the display and the head's convolutions on windows must give the features
+    # of the whole crop, for fixations anywhere on the display (corners included: the windows are clipped)
+    model = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=ppd))
+    trials = eccnet_stimuli.make_trials(
+        eccnet_stimuli.EXPERIMENTS[exp_no], key=jax.random.key(1), ppd=ppd, n_trials=1
+    )
+    cfg = eccnet.SearchConfig()
+    side, cb = eccnet._crop_side(trials, cfg)
+    d = trials.layout.display
+    stem = eccnet._stem_plan(model, d, side, cb, cfg)
+    assert stem is not None and stem.win4 > 0  # the windows are in use
+    c = eccnet._constants(model, trials, cfg)
+    bg = eccnet._bg_stem_jit(model, model.params, c, side, stem.n3)
+    fixes = np.array([[0, 0], [d - 1, d - 1], [0, d - 1], [d // 2, d // 3], [d - 1, 5]], np.int32)
+    n = len(fixes)
+    image = np.repeat(trials.images[-1:], n, axis=0)
+    visited = np.zeros((n, eccnet.MAX_CELLS), bool)
+    visited[1, 0] = True  # one slot with a repainted cell
+    state = eccnet._State(
+        jnp.asarray(image), (), jnp.zeros((n, 4), jnp.int32), jnp.asarray(fixes), jnp.asarray(visited),
+        jnp.zeros(n, bool), jnp.zeros(n, jnp.int32), jnp.ones(n, bool), jnp.zeros((n, 1, 2), jnp.int32),
+    )  # fmt: skip
+    local = jax.jit(lambda s, bg: eccnet._local_features(model, model.params, s, c, side, cb, stem, bg))(
+        state, bg
+    )
+    crops = jax.vmap(lambda im, v, f: eccnet._crop(im, v, f, c, side, cb))(
+        state.image, state.visited, state.fix
+    )
+    full = jax.jit(model.search_features)(model.params, crops)
+    for lf, ff in zip(local, full, strict=True):
+        np.testing.assert_allclose(np.asarray(lf), np.asarray(ff), rtol=0, atol=1e-5)
