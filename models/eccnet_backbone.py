@@ -368,8 +368,11 @@ def search_stem(
 
 def search_head(params: Mapping[str, Any], h: Array, geo: Geometry, n3: int = 0) -> tuple[Array, ...]:
     """The rest of :func:`search_features` from the output of :func:`search_stem` (same ``n3``)."""
-    c3 = _block(params, h, 3, n3)
-    c4 = _block(params, _pool(c3, geo, 3), 4)
+    return _readouts(params, *head_maps(params, h, geo, n3), geo)
+
+
+def _readouts(params: Mapping[str, Any], c3: Array, c4: Array, geo: Geometry) -> tuple[Array, ...]:
+    """conv3_3, conv4_3 and conv5_3 at 1/16 of the input side from full-resolution conv3_3 and conv4_3."""
     c5 = _block(params, _pool(c4, geo, 4), 5)
     return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
 
@@ -406,8 +409,7 @@ def search_head_window(
         c4 = lax.dynamic_update_slice(bg_c4, w, (0, start4[0], start4[1], 0))
     else:
         c4 = _block(params, p3, 4)
-    c5 = _block(params, _pool(c4, geo, 4), 5)
-    return _down(c3, 2, geo.rf_min), _down(c4, 1, geo.rf_min), c5
+    return _readouts(params, c3, c4, geo)
 
 
 def head_maps(params: Mapping[str, Any], h: Array, geo: Geometry, n3: int = 0) -> tuple[Array, Array]:
