@@ -62,7 +62,7 @@ def bench_experiment(
     cfg = eccnet.SearchConfig()
     side, cb = eccnet._crop_side(trials, cfg)
     row = {"experiment": exp_no, "ppd": ppd, "trials": len(trials), "crop_px": side}
-    stem = eccnet._stem_plan(extractor, trials.layout.display, side, cb, cfg)
+    stem = eccnet._stem_plan(extractor, trials.layout.display, side, cb, cfg, cell=trials.layout.cell)
     row["local_stem_patch_px"] = None if stem is None else stem.side
     eccnet.search_per_fixation(extractor, trials.select([0]), cfg, kernels=tuple(k[:1] for k in kernels))
     t0 = time.perf_counter()

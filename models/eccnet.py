@@ -294,6 +294,7 @@ class _State(NamedTuple):
     n_sacc: Array  # [B] int32
     active: Array  # [B] bool
     path: Array  # [B, MAX_CELLS + 1, 2] int32
+    b1: Any = None  # [B, S1, S1, C1]: block 1 of each slot's inhibited display on the stem's canvas
 
 
 def _crop_side(trials: Trials, cfg: SearchConfig) -> tuple[int, int]:
@@ -395,6 +396,12 @@ class _Stem(NamedTuple):
     win3: int = 0  # side of the window of block 3's remaining convolutions (1/4 resolution)
     win4: int = 0  # side of block 4's window (1/8 resolution)
     span4: tuple[int, int] = (0, 0)  # input pixels a pool-3 cell sees before / after its own 8
+    win1: int = 0  # side of the block-1 window recomputed when a cell is repainted (a cell and 2 px around)
+
+    @property
+    def canvas(self) -> int:
+        """Side of the block-1 canvas: the patch plus the 3 pixels of its phases modulo 4."""
+        return self.side + 3
 
 
 def _stem_reach(n3: int) -> tuple[int, int]:
@@ -405,7 +412,9 @@ def _stem_reach(n3: int) -> tuple[int, int]:
     return a, a + 4
 
 
-def _stem_plan(extractor: Extractor, d: int, side: int, cb: int, cfg: SearchConfig) -> _Stem | None:
+def _stem_plan(
+    extractor: Extractor, d: int, side: int, cb: int, cfg: SearchConfig, cell: int | None = None
+) -> _Stem | None:
     """The largest local stem that reproduces the full crop exactly for every fixation, or None.
 
     Blocks 1-2 (and block 3's convolutions) only see the crop through receptive fields of a few pixels; every
@@ -413,6 +422,11 @@ def _stem_plan(extractor: Extractor, d: int, side: int, cb: int, cfg: SearchConf
     the display are computed on a small patch (display plus margin, origin a multiple of 4 in crop
     coordinates). This is exact when the first two poolings are 2x2 everywhere and no cell that sees the
     display also sees the crop's border (the display is ``corner_bias`` away from it).
+
+    Block 1 has no pooling, so its output for every fixation is a window of one block-1 map of the display
+    on a slightly larger canvas (:func:`_block1_canvas`), computed once per trial and updated around each
+    cell that inhibition of return repaints (``cell``: side of a grid cell in pixels; the whole display when
+    None).
     """
     if not cfg.local_stem or extractor.kind != "vgg":
         return None
@@ -438,7 +452,8 @@ def _stem_plan(extractor: Extractor, d: int, side: int, cb: int, cfg: SearchConf
             length = 4 * int(np.max(j_hi - p)) + b  # the patch must hold the fields of every such cell
             length = 4 * (-(-length // 4))
             if np.all(p + length // 4 <= s2):
-                return _head_windows(_Stem(n3, margin, length, (a, b)), geo, d, s2, o)
+                win1 = min((cell or d) + 4, length + 3)
+                return _head_windows(_Stem(n3, margin, length, (a, b), win1=win1), geo, d, s2, o)
     return None
 
 
@@ -478,29 +493,55 @@ def _bg_stem(extractor: Extractor, params, c: _Const, side: int, n3: int) -> tup
     return (h, *bb.head_maps(params, h, extractor.geometry, n3))
 
 
+def _stem_canvas(extractor: Extractor, image: Array, visited: Array, c: _Const, stem: _Stem) -> Array:
+    """The inhibited display at ``margin + 3`` on the block-1 canvas, preprocessed: ``[1, S1, S1, 3]``."""
+    canvas = jnp.full((stem.canvas, stem.canvas), c.background, jnp.float32)
+    o = stem.margin + 3
+    canvas = lax.dynamic_update_slice(canvas, _inhibited(image, visited, c), (o, o))
+    return bb.preprocess(jnp.repeat(canvas[None, ..., None], 3, axis=-1), extractor.preprocess)
+
+
+def _block1_canvas(
+    extractor: Extractor, params, image: Array, visited: Array, c: _Const, stem: _Stem
+) -> Array:
+    """Block 1's convolutions of the inhibited display on the stem's canvas: ``[S1, S1, C1]``.
+
+    The patch of a fixation whose display offset has phase ``r`` modulo 4 is the window starting at
+    ``3 - r``; its cells that see the display only read values that do not depend on the patch's border.
+    """
+    x = _stem_canvas(extractor, image, visited, c, stem)
+    return bb.block_window(params, x, 1, jnp.zeros(2, jnp.int32), stem.canvas)[0]
+
+
+def _repaint_block1(
+    extractor: Extractor, params, b1: Array, image: Array, visited: Array, cell: Array, c: _Const, stem: _Stem
+) -> Array:
+    """``b1`` updated after ``cell`` was repainted: block 1 recomputed on the cell and 2 pixels around it."""
+    rect = c.rects[jnp.maximum(cell, 0)]
+    start = jnp.clip(stem.margin + 3 + rect[:2] - 2, 0, stem.canvas - stem.win1)
+    x = _stem_canvas(extractor, image, visited, c, stem)
+    w = bb.block_window(params, x, 1, start, stem.win1)[0]
+    return lax.dynamic_update_slice(b1, w, (start[0], start[1], 0))
+
+
 def _local_features(
     extractor: Extractor, params, s: _State, c: _Const, side: int, cb: int, stem: _Stem, bg: Array
 ) -> tuple[Array, ...]:
-    """The search readouts of every slot's crop, computing the stem only around the display."""
+    """The search readouts of every slot's crop, computing the stem only around the display (block 1
+    comes from the slots' block-1 canvases ``s.b1``)."""
     d = s.image.shape[1]
     a, b = stem.reach
     j = jnp.arange(bg[0].shape[1])
 
-    def patch(image, visited, fix):
+    def patch(b1, fix):
         o = d + cb - fix
         r = (o - stem.margin) % 4
-        img = _inhibited(image, visited, c)
-        canvas = jnp.full((stem.side, stem.side), c.background, jnp.float32)
-        canvas = lax.dynamic_update_slice(canvas, img, (stem.margin + r[0], stem.margin + r[1]))
+        y = lax.dynamic_slice(b1, (3 - r[0], 3 - r[1], 0), (stem.side, stem.side, b1.shape[-1]))
         sees = [(4 * j - a < o[i] + d) & (4 * j + b > o[i]) for i in range(2)]
-        return (
-            jnp.repeat(canvas[..., None], 3, axis=-1),
-            (o - stem.margin - r) // 4,
-            sees[0][:, None] & sees[1],
-        )
+        return y, (o - stem.margin - r) // 4, sees[0][:, None] & sees[1]
 
-    patches, origin, sees = jax.vmap(patch)(s.image, s.visited, s.fix)
-    local = bb.search_stem(params, bb.preprocess(patches, extractor.preprocess), extractor.geometry, stem.n3)
+    y1, origin, sees = jax.vmap(patch)(s.b1, s.fix)
+    local = bb.stem_after_block1(params, y1, extractor.geometry, stem.n3)
 
     def paste(loc, p, m):
         full = lax.dynamic_update_slice(bg[0][0], loc, (p[0], p[1], 0))
@@ -548,7 +589,12 @@ def _step(
         s.path,
     )
     fix = jnp.where(live[:, None], new, s.fix)
-    return s._replace(fix=fix, visited=visited, found=found, n_sacc=n, path=path)
+    b1 = s.b1
+    if stem is not None:  # the newly inhibited cells (none where not live: the same values rewritten)
+        b1 = jax.vmap(lambda b, im, v, k: _repaint_block1(extractor, params, b, im, v, k, c, stem))(
+            b1, s.image, visited, jnp.where(live, cell, -1)
+        )
+    return s._replace(fix=fix, visited=visited, found=found, n_sacc=n, path=path, b1=b1)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
@@ -572,6 +618,16 @@ def _segment(
         )
         return st, None
 
+    if stem is not None:  # block-1 canvases of the slots that start a trial
+        fresh = s.active & (s.n_sacc == 0)
+
+        def start(b1):
+            new = jax.vmap(lambda im, v: _block1_canvas(extractor, params, im, v, c, stem))(
+                s.image, s.visited
+            )
+            return jnp.where(fresh[:, None, None, None], new, b1)
+
+        s = s._replace(b1=lax.cond(jnp.any(fresh), start, lambda b1: b1, s.b1))
     return lax.scan(body, s, None, length=n_steps)[0]
 
 
@@ -623,7 +679,7 @@ def search(
     c = _constants(extractor, trials, cfg)
     kernels = target_kernels(extractor, trials) if kernels is None else kernels
     kern_np = [np.asarray(k) for k in kernels]
-    stem = _stem_plan(extractor, lay.display, side, cb, cfg)
+    stem = _stem_plan(extractor, lay.display, side, cb, cfg, cell=lay.cell)
     bg = None if stem is None else _bg_stem_jit(extractor, extractor.params, c, side, stem.n3)
     n = len(trials)
     # trials are independent: disjoint shards run in host threads (jitted calls release the GIL)
@@ -666,6 +722,8 @@ def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order
         fill(i, order[queue])
         queue += 1
     budget = lay.n_cells + 1
+    # block-1 canvases stay on the device (filled in the jitted segment for slots that start a trial)
+    b1 = None if stem is None else jnp.zeros((b, stem.canvas, stem.canvas, bb.widths_of(extractor.params)[0]))
     while True:
         state = _State(
             jnp.asarray(st["image"]),
@@ -677,10 +735,12 @@ def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order
             jnp.asarray(st["n_sacc"]),
             jnp.asarray(st["active"]),
             jnp.asarray(st["path"]),
+            b1,
         )
         state = _segment(extractor, side, cb, stem, min(cfg.segment, budget), extractor.params, state, c, bg)
         for k in ("fix", "visited", "found", "n_sacc", "path"):
             st[k] = np.array(getattr(state, k))
+        b1 = state.b1
         finished = st["active"] & (st["found"] | (st["n_sacc"] >= budget))
         for i in np.flatnonzero(finished):
             t = int(slot_trial[i])

@@ -361,8 +361,14 @@ def search_stem(
     With the published slopes (0 for blocks 1 and 2) this part is translation equivariant (stride-2 2x2
     pooling): it can be computed on any window of a crop whose origin is a multiple of 4.
     """
-    for b in (1, 2):
-        x = _pool(_block(params, x, b), geo, b)
+    return stem_after_block1(params, _block(params, x, 1), geo, n3)
+
+
+def stem_after_block1(
+    params: Mapping[str, Any], y: Float[Array, "b s s c"], geo: Geometry, n3: int = 0
+) -> Float[Array, "b q q c2"]:
+    """:func:`search_stem` from the output of block 1's convolutions (before block 1's pooling)."""
+    x = _pool(_block(params, _pool(y, geo, 1), 2), geo, 2)
     return _block(params, x, 3, 0, n3)
 
 

@@ -227,8 +227,9 @@ def test_local_stem_gives_the_same_searches_as_the_full_crop(random_model):
 
 @pytest.mark.parametrize("exp_no,ppd", [(2, 30.0), (3, 10.0), (5, 15.0)])
 def test_local_stem_and_head_windows_reproduce_the_full_crop_features(exp_no, ppd):
-    # the stem on a patch around the display and the head's convolutions on windows must give the features
-    # of the whole crop, for fixations anywhere on the display (corners included: the windows are clipped)
+    # the stem on a patch around the display (block 1 from a canvas updated cell by cell as inhibition of
+    # return repaints) and the head's convolutions on windows must give the features of the whole crop, for
+    # fixations anywhere on the display (corners included: the windows are clipped)
     model = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=ppd))
     trials = eccnet_stimuli.make_trials(
         eccnet_stimuli.EXPERIMENTS[exp_no], key=jax.random.key(1), ppd=ppd, n_trials=1
@@ -236,18 +237,34 @@ def test_local_stem_and_head_windows_reproduce_the_full_crop_features(exp_no, pp
     cfg = eccnet.SearchConfig()
     side, cb = eccnet._crop_side(trials, cfg)
     d = trials.layout.display
-    stem = eccnet._stem_plan(model, d, side, cb, cfg)
-    assert stem is not None and stem.win4 > 0  # the windows are in use
+    stem = eccnet._stem_plan(model, d, side, cb, cfg, cell=trials.layout.cell)
+    assert stem is not None and stem.win4 > 0 and stem.win1 < d  # the windows are in use
     c = eccnet._constants(model, trials, cfg)
     bg = eccnet._bg_stem_jit(model, model.params, c, side, stem.n3)
     fixes = np.array([[0, 0], [d - 1, d - 1], [0, d - 1], [d // 2, d // 3], [d - 1, 5]], np.int32)
     n = len(fixes)
     image = np.repeat(trials.images[-1:], n, axis=0)
     visited = np.zeros((n, eccnet.MAX_CELLS), bool)
-    visited[1, 0] = True  # one slot with a repainted cell
+    visited[1, 0] = visited[4, trials.layout.n_cells - 1] = True  # two slots with a repainted cell
+    # block-1 canvases as the search keeps them: computed on the fresh display, then repainted cell by cell
+    canvas = jax.jit(lambda im, v: eccnet._block1_canvas(model, model.params, im, v, c, stem))
+    repaint = jax.jit(lambda b, im, v, k: eccnet._repaint_block1(model, model.params, b, im, v, k, c, stem))
+
+    def repainted(im, v):
+        b = canvas(im, np.zeros_like(v))
+        for k in np.flatnonzero(v):
+            b = repaint(b, im, v, k)
+        np.testing.assert_allclose(np.asarray(b), np.asarray(canvas(im, v)), rtol=0, atol=1e-5)
+        return b
+
+    # on noise every pixel of a cell changes when it is repainted, so the repaint window must reach 2 px out
+    noise = np.random.default_rng(0).integers(0, 256, (d, d)).astype(np.uint8)
+    repainted(noise, visited[1] | visited[4])
+    b1 = [repainted(im, v) for im, v in zip(image, visited, strict=True)]
     state = eccnet._State(
         jnp.asarray(image), (), jnp.zeros((n, 4), jnp.int32), jnp.asarray(fixes), jnp.asarray(visited),
         jnp.zeros(n, bool), jnp.zeros(n, jnp.int32), jnp.ones(n, bool), jnp.zeros((n, 1, 2), jnp.int32),
+        jnp.stack(b1),
     )  # fmt: skip
     local = jax.jit(lambda s, bg: eccnet._local_features(model, model.params, s, c, side, cb, stem, bg))(
         state, bg
