@@ -78,6 +78,21 @@ def test_ecc_avg_pool_matches_brute_force(n):
     assert len({r.window for r in plan.rings}) > 2
     got = np.asarray(eccnet_pooling.ecc_avg_pool(jnp.asarray(x)[None], plan))[0]
     np.testing.assert_allclose(got, _brute_pool(x, plan), rtol=1e-5, atol=1e-5)
+    # and to the bit: float32 sums of each window's rows, then of those sums, in order (as reduce_window),
+    # times the reciprocal of the count (XLA divides by a constant that way)
+    out, s = plan.out_size, plan.stride
+    for i, j in [(0, 0), (out // 2, out // 2), (out - 1, 3), (5, out - 2), (out - 1, out - 1)]:
+        k = plan.windows[i, j]
+        lo = max((out - 1) * s + k - n, 0) // 2
+        rows = [r for r in range(i * s - lo, i * s - lo + k) if 0 <= r < n]
+        cols = [c for c in range(j * s - lo, j * s - lo + k) if 0 <= c < n]
+        total = np.zeros(2, np.float32)
+        for c in cols:
+            col = np.zeros(2, np.float32)
+            for r in rows:
+                col = col + x[r, c]
+            total = total + col
+        np.testing.assert_array_equal(got[i, j], total * (np.float32(1) / np.float32(len(rows) * len(cols))))
 
 
 # -------------------------------------------------------------------------------------------------- loader
