@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# GPU check of the attention kernels, in one go and under 8 minutes:
-#   1. the kernel tests with the Pallas kernels compiled by Triton (COGSIM_TEST_COMPILED=1), not interpreted;
-#   2. benchmarks/attention.py (forward and forward+backward TFLOP/s against XLA, cuDNN and jax's bundled
-#      Pallas mha) with a time budget.
-# Results: benchmarks/results/kernel_tests_gpu.json and benchmarks/results/attention_gpu.json, also copied
-# into $OUT when that is set. Needs no network: it uses the Python environment it finds (jax with CUDA).
+# Every GPU check and benchmark, in one go and under 8 minutes:
+#   1. tests: the kernel tests with the Pallas kernels compiled by Triton (COGSIM_TEST_COMPILED=1), not
+#      interpreted;
+#   2. attention: benchmarks/attention.py (forward and forward+backward TFLOP/s against XLA, cuDNN and jax's
+#      bundled Pallas mha) with a time budget;
+#   3. induction: benchmarks/induction_training.py (training steps/s against eager PyTorch on the same GPU,
+#      8 vmapped seeds against 8 sequential runs);
+#   4. eccnet: benchmarks/visual_search.py (batched search against the per-fixation loop, batch sizes 1
+#      and 16).
+# Results: benchmarks/results/{kernel_tests,attention,induction_training,visual_search}_gpu.json, also
+# copied into $OUT when that is set. Needs no network: it uses the Python environment it finds (jax with
+# CUDA; torch with CUDA for the induction peer).
 #
 #   bash benchmarks/gpu_check.sh            # PYTHON=python3.12 bash benchmarks/gpu_check.sh to pick one
+#   GPU_CHECK_STAGES="induction eccnet" bash benchmarks/gpu_check.sh     # some stages only
+#   GPU_CHECK_ALLOW_CPU=1 GPU_CHECK_RESULTS=/tmp/r ...   # a dry run on a machine without a GPU
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
 TOTAL_S=${GPU_CHECK_TOTAL_S:-470}     # whole script, seconds (kept under 8 minutes)
-TEST_S=${GPU_CHECK_TEST_S:-190}       # the compiled test run
-RESULTS="$ROOT/benchmarks/results"
+TEST_S=${GPU_CHECK_TEST_S:-120}       # the compiled test run
+ATTN_S=${GPU_CHECK_ATTENTION_S:-90}   # benchmarks/attention.py's budget
+IND_S=${GPU_CHECK_INDUCTION_S:-110}   # benchmarks/induction_training.py (killed after this)
+ECC_S=${GPU_CHECK_ECCNET_S:-110}      # benchmarks/visual_search.py (killed after this)
+STAGES=${GPU_CHECK_STAGES:-"tests attention induction eccnet"}
+export PYTHONUNBUFFERED=1  # progress lines reach the log even when a stage is stopped
+want() { [[ " $STAGES " == *" $1 "* ]]; }
+RESULTS=${GPU_CHECK_RESULTS:-"$ROOT/benchmarks/results"}  # another folder for a dry run
 mkdir -p "$RESULTS"
 START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - START )); }
@@ -25,8 +39,8 @@ import platform, jax
 print("python", platform.python_version(), "| jax", jax.__version__, "| backend", jax.default_backend())
 print("devices", jax.devices())
 EOF
-if [ "$("$PY" -c 'import jax; print(jax.default_backend())')" != "gpu" ]; then
-  echo "no GPU visible to jax: nothing to check" >&2
+if [ "$("$PY" -c 'import jax; print(jax.default_backend())')" != "gpu" ] && [ -z "${GPU_CHECK_ALLOW_CPU:-}" ]; then
+  echo "no GPU visible to jax: nothing to check (GPU_CHECK_ALLOW_CPU=1 for a dry run)" >&2
   exit 2
 fi
 
@@ -66,8 +80,9 @@ export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
   cat "$SHIM/pip.log" 2>/dev/null; echo "cannot import cogsim.kernels" >&2; exit 1; }
 
 # ---- 1. compiled kernel tests
-echo "== compiled kernel tests (budget ${TEST_S}s, at $(elapsed)s)"
 TEST_RC=0
+if want tests; then
+echo "== compiled kernel tests (budget ${TEST_S}s, at $(elapsed)s)"
 if "$PY" -P -c "import pytest" 2>/dev/null; then
   COGSIM_TEST_COMPILED=1 timeout --kill-after=10 "$TEST_S" "$PY" -P -m pytest \
     tests/kernels tests/test_attention.py -q -m "not slow" --maxfail=5 -p no:cacheprovider \
@@ -95,18 +110,38 @@ except Exception as e:  # no report (timeout, missing pytest)
 json.dump(out, open(dst, "w"), indent=1)
 print("tests:", {k: out.get(k) for k in ("tests", "failures", "errors", "skipped", "returncode")})
 EOF
+fi
 
-# ---- 2. benchmark with the time that is left
-LEFT=$(( TOTAL_S - $(elapsed) - 45 ))
-if [ "$LEFT" -lt 60 ]; then LEFT=60; fi
-echo "== benchmark (budget ${LEFT}s, at $(elapsed)s)"
-timeout --kill-after=10 $(( LEFT + 40 )) "$PY" -P benchmarks/attention.py \
-  --budget-s "$LEFT" --out "$RESULTS/attention_gpu.json"
-BENCH_RC=$?
+# ---- 2-4. benchmarks, each with its budget (never past TOTAL_S)
+budget() { local left=$(( TOTAL_S - $(elapsed) - 15 )); echo $(( $1 < left ? $1 : (left > 30 ? left : 30) )); }
+BENCH_RC=0
+run_bench() {  # name seconds command...: killed after that many seconds
+  local name=$1 b=$2; shift 2
+  echo "== $name (budget ${b}s, at $(elapsed)s)"
+  timeout --kill-after=10 "$b" "$@"
+  local rc=$?
+  echo "   $name rc=$rc"
+  [ "$rc" -eq 0 ] || BENCH_RC=$rc
+}
+if want attention; then
+  B=$(budget "$ATTN_S")
+  run_bench attention $(( B + 30 )) "$PY" -P benchmarks/attention.py --budget-s "$B" \
+    --out "$RESULTS/attention_gpu.json"
+fi
+if want induction; then
+  run_bench induction "$(budget "$IND_S")" "$PY" -P benchmarks/induction_training.py --steps 100 \
+    --out "$RESULTS/induction_training_gpu.json" --note "benchmarks/gpu_check.sh"
+fi
+if want eccnet; then
+  run_bench eccnet "$(budget "$ECC_S")" "$PY" -P benchmarks/visual_search.py --experiments 2 5 --trials 8 \
+    --batch-sizes 1 16 --threads 2 --out "$RESULTS/visual_search_gpu.json"
+fi
 
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT"
-  cp "$RESULTS"/kernel_tests_gpu.json "$RESULTS"/attention_gpu.json "$OUT"/ 2>/dev/null || true
+  for f in kernel_tests attention induction_training visual_search; do
+    cp "$RESULTS/${f}_gpu.json" "$RESULTS/${f}_gpu.partial.json" "$OUT"/ 2>/dev/null || true
+  done
 fi
-echo "== done in $(elapsed)s: tests rc=$TEST_RC, benchmark rc=$BENCH_RC"
+echo "== done in $(elapsed)s: tests rc=$TEST_RC, benchmarks rc=$BENCH_RC"
 [ "$TEST_RC" -eq 0 ] && [ "$BENCH_RC" -eq 0 ]

@@ -6,7 +6,8 @@ Two measurements, side by side in one run on one machine:
    a jitted ``lax.scan``) against ``benchmarks/peers/induction_torch.py`` (eager PyTorch, the same network,
    data and update). Two sizes: the paper's token dimension 128 (D = 63, N_max = 32, N = 8) and the small
    network of the quick presets (token dimension 24). PyTorch runs with 1 thread and with its default
-   thread count; the faster is compared. Target: ratio >= 3.
+   thread count; the faster is compared. Target: ratio >= 3. On a GPU (``--torch-device cuda``, the default
+   when jax runs on a GPU and torch sees one) both run on it.
 2. Throughput of 8 seeds trained at once under ``jax.vmap`` against the same 8 runs one after another
    (the same jitted function; network-steps per second). Target: ratio >= 4.
 
@@ -18,8 +19,8 @@ Compile time is measured separately and excluded from the rates. Every rate is t
 runs (the vmapped and sequential runs interleaved), which on a shared machine is the least disturbed one.
 Results go to ``benchmarks/results/induction_training.json``.
 
-Run: ``.venv/bin/python benchmarks/induction_training.py [--steps 100] [--quick]``
-(torch CPU: ``.venv/bin/pip install torch==2.13.0``).
+Run: ``.venv/bin/python benchmarks/induction_training.py [--steps 100] [--quick] [--torch-device cpu]``
+(torch CPU: ``.venv/bin/pip install torch==2.13.0``). ``benchmarks/gpu_check.sh`` runs it on a GPU.
 """
 
 from __future__ import annotations
@@ -72,7 +73,18 @@ def _time(fn, *args, repeats: int = 3) -> float:
     return best
 
 
-def bench_single(name: str, steps: int, batch: int) -> dict:
+def torch_device(choice: str) -> str:
+    """``cpu`` or ``cuda``: ``auto`` is ``cuda`` when jax runs on a GPU and torch sees one."""
+    if choice != "auto":
+        return choice
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
+
+
+def bench_single(name: str, steps: int, batch: int, device: str = "cpu") -> dict:
     task = ind.TaskConfig(**SIZES[name])
     one = jax.jit(_cogsim_runner(task, batch, steps))
     key = jax.random.key(0)
@@ -99,12 +111,12 @@ def bench_single(name: str, steps: int, batch: int) -> dict:
     import induction_torch
 
     # eager PyTorch is run with 1 thread and with its default thread count; the faster one is the peer's
-    # number (OpenMP threads spin-wait, which collapses on an oversubscribed machine)
+    # number (OpenMP threads spin-wait, which collapses on an oversubscribed machine); on a GPU, once
     default_threads = torch.get_num_threads()
     per_threads = {}
-    for threads in sorted({1, default_threads}):
+    for threads in sorted({1, default_threads}) if device == "cpu" else [default_threads]:
         torch.set_num_threads(threads)
-        _, _, step = induction_torch.make(0, **SIZES[name])
+        _, _, step = induction_torch.make(0, **SIZES[name], device=device)
         for _ in range(5):
             step(batch)
         best = float("inf")
@@ -112,7 +124,7 @@ def bench_single(name: str, steps: int, batch: int) -> dict:
             t = time.perf_counter()
             for _ in range(steps):
                 loss = step(batch)
-            float(loss)
+            float(loss)  # waits for the device
             best = min(best, time.perf_counter() - t)
         per_threads[str(threads)] = steps / best
     torch.set_num_threads(1)
@@ -126,6 +138,7 @@ def bench_single(name: str, steps: int, batch: int) -> dict:
     best = max(per_threads.values())
     row.update(
         {
+            "torch_device": device,
             "torch_steps_per_s": best,
             "torch_steps_per_s_by_threads": per_threads,
             "ratio": (steps / cog) / best,
@@ -214,18 +227,31 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     ap.add_argument("--out", default=str(HERE / "results" / "induction_training.json"))
     ap.add_argument("--note", default="", help="the conditions of the run (machine load, ...), stored as is")
+    ap.add_argument(
+        "--torch-device", default="auto", choices=("auto", "cpu", "cuda"), help="the peer's device"
+    )
     args = ap.parse_args(argv)
+    device = torch_device(args.torch_device)
     steps = 20 if args.quick else args.steps
     try:
         load = os.getloadavg()
     except OSError:
         load = None
-    single = [bench_single(n, steps, args.batch) for n in SIZES]
-    vmap = [bench_vmap(n, steps, args.batch) for n in SIZES]
-    prof = [bench_profile(n, steps, args.batch) for n in SIZES]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial.json")  # what is done, should the run be stopped
+    single, vmap, prof = [], [], []
+    for rows, fn in ((single, lambda n: bench_single(n, steps, args.batch, device)),
+                     (vmap, lambda n: bench_vmap(n, steps, args.batch)),
+                     (prof, lambda n: bench_profile(n, steps, args.batch))):  # fmt: skip
+        for n in SIZES:
+            rows.append(fn(n))
+            print(json.dumps(rows[-1]), flush=True)
+            partial.write_text(json.dumps({"single_run_vs_torch": single, "vmap": vmap, "profile": prof}))
     res = {
         "benchmark": "induction_training",
         "device": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "jax": jax.__version__,
@@ -237,9 +263,8 @@ def main(argv=None) -> dict:
         "load_average_at_end": os.getloadavg() if load is not None else None,
         "conditions": args.note,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
+    partial.unlink(missing_ok=True)
     for r in single:
         print(
             f"{r['size']:>12}: cogsim {r['cogsim_steps_per_s']:.1f} steps/s, torch "

@@ -128,19 +128,22 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS / "visual_search.json"))
     args = p.parse_args(argv)
     load0 = _load()
-    rows = [
-        bench_experiment(
-            e,
-            ppd=args.ppd or QUICK_PPD[e - 1],
-            n_trials=args.trials,
-            batch_sizes=args.batch_sizes,
-            threads=args.threads,
-            seed=args.seed,
+    rows = []
+    for e in args.experiments:
+        rows.append(
+            bench_experiment(
+                e,
+                ppd=args.ppd or QUICK_PPD[e - 1],
+                n_trials=args.trials,
+                batch_sizes=args.batch_sizes,
+                threads=args.threads,
+                seed=args.seed,
+            )
         )
-        for e in args.experiments
-    ]
-    for r in rows:
-        print(json.dumps(r))
+        print(json.dumps(rows[-1]), flush=True)
+        partial = Path(args.out).with_suffix(".partial.json")  # what is done, should the run be stopped
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"experiments": rows, "load_avg_1min_start": load0}, indent=2) + "\n")
     tot_l = sum(r["loop_s"] for r in rows)
     totals = {}
     for r in rows:
@@ -182,6 +185,7 @@ def main(argv=None) -> int:
         print(json.dumps(out["battery_quick"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    Path(args.out).with_suffix(".partial.json").unlink(missing_ok=True)
     print(f"best {best}: {out['total']['speedup_best_vs_loop']}x the loop -> {args.out}")
     return 0
 

@@ -6,7 +6,8 @@ mirrors :mod:`cogsim.models.induction` for the uniform-class (``alpha = 0``), fu
 shift, then the content), the same two causal attention-only layers without score scaling, the same
 three-layer ReLU classifier on the last token, the same initialisation scales and the same SGD update
 ``p <- (1 - wd) p - lr * grad``. Written the way a researcher would write it in eager PyTorch: a fresh batch
-generated on every step, no compilation. torch is an optional benchmark dependency.
+generated on every step, no compilation. torch is an optional benchmark dependency. ``device`` puts the
+data, the sampler and the network on a CUDA device (``"cuda"``) for the comparison on a GPU.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from torch import nn
 class Task:
     """Class means ``[K, D]`` and label vectors ``[L, D]`` plus the sequence sampler."""
 
-    def __init__(self, *, K=512, L=32, N=8, D=63, N_max=32, B=2, eps=0.1, generator=None):
+    def __init__(self, *, K=512, L=32, N=8, D=63, N_max=32, B=2, eps=0.1, generator=None, device="cpu"):
         self.K, self.L, self.N, self.D, self.N_max, self.B, self.eps = K, L, N, D, N_max, B, eps
-        self.g = generator
+        self.g, self.dev = generator, device
         s = 1.0 / math.sqrt(D)
-        self.means = torch.randn(K, D, generator=generator) * s
-        self.label_vecs = torch.randn(L, D, generator=generator) * s
+        self.means = torch.randn(K, D, generator=generator, device=device) * s
+        self.label_vecs = torch.randn(L, D, generator=generator, device=device) * s
         self.P = 2 * N_max + 1
         self.T = 2 * N + 1
 
@@ -35,22 +36,24 @@ class Task:
 
     def sample(self, bs: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens ``[bs, 2N+1, P+D]`` and target labels ``[bs]`` of bursty sequences."""
-        N, B, L, K, D, g = self.N, self.B, self.L, self.K, self.D, self.g
+        N, B, L, K, D, g, dev = self.N, self.B, self.L, self.K, self.D, self.g, self.dev
         n_ctx = N // B
-        labels = torch.argsort(torch.rand(bs, L, generator=g), dim=1)[:, :n_ctx]  # distinct labels
-        cls = torch.randint(0, K // L, (bs, n_ctx), generator=g) * L + labels
-        slots = (torch.arange(N) // B)[torch.argsort(torch.rand(bs, N, generator=g), dim=1)]
+        labels = torch.argsort(torch.rand(bs, L, generator=g, device=dev), dim=1)[:, :n_ctx]  # distinct
+        cls = torch.randint(0, K // L, (bs, n_ctx), generator=g, device=dev) * L + labels
+        order = torch.argsort(torch.rand(bs, N, generator=g, device=dev), dim=1)
+        slots = (torch.arange(N, device=dev) // B)[order]
         ctx_cls = cls.gather(1, slots)
-        q_pos = torch.randint(0, N, (bs, 1), generator=g)
+        q_pos = torch.randint(0, N, (bs, 1), generator=g, device=dev)
         q_cls = ctx_cls.gather(1, q_pos)[:, 0]
         scale = 1.0 / math.sqrt(1.0 + self.eps**2)
-        items = (self.means[ctx_cls] + self.eps * torch.randn(bs, N, D, generator=g) / math.sqrt(D)) * scale
-        query = (self.means[q_cls] + self.eps * torch.randn(bs, D, generator=g) / math.sqrt(D)) * scale
+        e, r = self.eps, math.sqrt(D)
+        items = (self.means[ctx_cls] + e * torch.randn(bs, N, D, generator=g, device=dev) / r) * scale
+        query = (self.means[q_cls] + e * torch.randn(bs, D, generator=g, device=dev) / r) * scale
         labs = self.label_vecs[labels.gather(1, slots)]
         content = torch.cat([torch.stack([items, labs], 2).reshape(bs, 2 * N, D), query[:, None]], 1)
-        shift = torch.randint(0, self.P - self.T + 1, (bs, 1), generator=g)
-        pos = torch.zeros(bs, self.T, self.P)
-        pos.scatter_(2, (torch.arange(self.T)[None] + shift)[..., None], 1.0)
+        shift = torch.randint(0, self.P - self.T + 1, (bs, 1), generator=g, device=dev)
+        pos = torch.zeros(bs, self.T, self.P, device=dev)
+        pos.scatter_(2, (torch.arange(self.T, device=dev)[None] + shift)[..., None], 1.0)
         return torch.cat([pos, content], -1), q_cls % L
 
 
@@ -73,7 +76,7 @@ class InductionNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = x.shape[1]
-        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool, device=x.device), 1)
         for i in range(self.n_layers):
             wq, wk, wv = self.attn[3 * i], self.attn[3 * i + 1], self.attn[3 * i + 2]
             s = (x @ wq) @ (x @ wk).transpose(1, 2)
@@ -85,12 +88,14 @@ class InductionNet(nn.Module):
         return h @ self.readout
 
 
-def make(seed: int = 0, *, K=512, L=32, N=8, D=63, N_max=32, B=2, eps=0.1, lr=0.01, weight_decay=1e-6):
+def make(
+    seed: int = 0, *, K=512, L=32, N=8, D=63, N_max=32, B=2, eps=0.1, lr=0.01, weight_decay=1e-6, device="cpu"
+):
     """Task, network and a ``step(batch_size) -> loss`` closure (one SGD update on a fresh batch)."""
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)
-    task = Task(K=K, L=L, N=N, D=D, N_max=N_max, B=B, eps=eps, generator=g)
-    net = InductionNet(task.token_dim, L, D=D)
+    task = Task(K=K, L=L, N=N, D=D, N_max=N_max, B=B, eps=eps, generator=g, device=device)
+    net = InductionNet(task.token_dim, L, D=D).to(device)
     # weight_decay / lr inside SGD gives p <- (1 - wd) p - lr g, the update of the original code
     opt = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=weight_decay / lr)
     loss_fn = nn.CrossEntropyLoss()
