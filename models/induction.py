@@ -272,6 +272,23 @@ def _lookup(cdf, u):
     return jnp.clip(jnp.searchsorted(cdf, u * cdf[-1], side="right"), 0, cdf.shape[0] - 1)
 
 
+def _argsort_small(v: Float[Array, " n"]) -> jax.Array:
+    """``jnp.argsort(v)`` (ascending, stable) of a short 1-D vector by counting comparisons.
+
+    ``rank[i] = #{j: v[j] < v[i]} + #{j < i: v[j] == v[i]}`` is each entry's place in the stable order;
+    the order is its inverse. ``O(n^2)`` fused compares instead of a sort: on a CPU 3-18 times faster for
+    the sampler's shuffles of up to 64 entries (labels, context slots), slower beyond, where ``jnp.argsort``
+    is used. The same permutation for any input without NaNs (``jnp.argsort`` also ranks ``-0.0`` equal to
+    ``0.0``).
+    """
+    if v.shape[-1] > 64:
+        return jnp.argsort(v)
+    i = jnp.arange(v.shape[-1])
+    before = (v[None, :] < v[:, None]) | ((v[None, :] == v[:, None]) & (i[None, :] < i[:, None]))
+    rank = jnp.sum(before, axis=1)
+    return jnp.sum(jnp.where(rank[None, :] == i[:, None], i[None, :], 0), axis=1)
+
+
 def _static(x: Any) -> float | None:
     """``x`` as a float when it is a concrete Python number, else None (traced or array)."""
     return float(x) if isinstance(x, (int, float)) else None
@@ -291,7 +308,7 @@ def _sample_classes(u_lab, u_off, log_probs, L: int, distinct: bool):
     lp = log_probs.reshape(M, L).T  # [L, M]: class = m * L + label
     cdf = _cdf(lp)  # does not depend on the sequence: computed once per batch under vmap
     gumbel = -jnp.log(-jnp.log(jnp.clip(u_lab, 1e-12, 1.0 - 1e-7)))
-    order = jnp.argsort(-(jax.nn.logsumexp(lp, axis=1) + gumbel))
+    order = _argsort_small(-(jax.nn.logsumexp(lp, axis=1) + gumbel))
     labs = order[jnp.arange(u_off.shape[0]) % L]
     offs = jax.vmap(lambda lab, u: _lookup(cdf[lab], u))(labs, u_off)
     return offs * L + labs
@@ -318,7 +335,7 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
         u[name], o = u_all[o : o + n], o + n
 
     # bursty structure: N / B slots, each repeated B times, shuffled; query = one of the slots
-    slots = (jnp.arange(N) // B)[jnp.argsort(u["slots"])]
+    slots = (jnp.arange(N) // B)[_argsort_small(u["slots"])]
     q_slot = slots[jnp.minimum((u["q"][0] * N).astype(jnp.int32), N - 1)]
 
     def bursty():  # (a) bursty, known classes
@@ -355,7 +372,7 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
     else:  # (c) bursty, novel classes with fresh means and random labels
         novel_means = z[N + 1 :]
         if cfg.distinct_labels:
-            novel_lab = jnp.argsort(u["nlab"])[jnp.arange(N) % L]
+            novel_lab = _argsort_small(u["nlab"])[jnp.arange(N) % L]
         else:
             novel_lab = jnp.minimum((u["nlab"][jnp.arange(N) % L] * L).astype(jnp.int32), L - 1)
         novel = {

@@ -260,3 +260,15 @@ def test_static_branch_skipping_keeps_the_numbers(world):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, err_msg=k)
         else:
             np.testing.assert_array_equal(a, b, err_msg=k)
+
+
+@pytest.mark.parametrize("n", [1, 5, 32, 64, 65])
+def test_small_argsort_is_the_stable_argsort(n):
+    """The sampler's comparison-count shuffle gives jnp.argsort's permutation: random values, ties (kept
+    in index order), infinities and signed zeros."""
+    u = jax.random.uniform(jax.random.key(n), (300, n))
+    coarse = jnp.round(u * 4) / 4  # many ties
+    special = jnp.where(u < 0.2, jnp.inf, jnp.where(u < 0.4, -jnp.inf, jnp.where(u < 0.6, -0.0, 0.0)))
+    f = jax.jit(jax.vmap(ind._argsort_small))
+    for v in (u, coarse, -coarse, special):
+        np.testing.assert_array_equal(np.asarray(f(v)), np.asarray(jnp.argsort(v, axis=-1)))
