@@ -290,3 +290,38 @@ def test_local_stem_and_head_windows_reproduce_the_full_crop_features(exp_no, pp
     full = jax.jit(model.search_features)(model.params, crops)
     for lf, ff in zip(local, full, strict=True):
         np.testing.assert_allclose(np.asarray(lf), np.asarray(ff), rtol=0, atol=1e-5)
+
+
+def test_attention_maps_of_slots_mapped_or_vmapped_equal_each_slots_own_map():
+    # the search maps the slots one by one on a CPU (a vmapped grouped convolution is slow there) and
+    # vmaps them elsewhere: both must give every slot the map of its own features and its own target
+    model = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=10.0))
+    trials = eccnet_stimuli.make_trials(
+        eccnet_stimuli.EXPERIMENTS[3], key=jax.random.key(2), ppd=10.0, n_trials=1
+    )
+    trials = trials.select(np.arange(3))
+    assert len(set(map(bytes, trials.targets))) > 1  # slots with different targets
+    cfg = eccnet.SearchConfig()
+    side, cb = eccnet._crop_side(trials, cfg)
+    c = eccnet._constants(model, trials, cfg)
+    d = trials.layout.display
+    fixes = jnp.asarray([[d // 2, d // 2], [0, d - 1], [d // 3, 5]], jnp.int32)
+    visited = jnp.zeros((3, eccnet.MAX_CELLS), bool)
+    crops = jax.vmap(lambda im, v, f: eccnet._crop(im, v, f, c, side, cb))(
+        jnp.asarray(trials.images), visited, fixes
+    )
+    feats = jax.jit(model.search_features)(model.params, crops)
+    kernels = eccnet.target_kernels(model, trials)
+    maps = {
+        seq: np.asarray(
+            jax.jit(lambda f, k, s=seq: eccnet._attention_maps(f, k, c, sequential=s))(feats, kernels)
+        )
+        for seq in (True, False)
+    }
+    for i in range(3):
+        own = eccnet.attention_map(
+            tuple(f[i] for f in feats), tuple(k[i] for k in kernels), c.layer_weights, c.weight_by_max, c.dog
+        )
+        for seq in (True, False):
+            np.testing.assert_allclose(maps[seq][i], np.asarray(own), rtol=1e-5, atol=1e-6, err_msg=str(seq))
+    assert not np.allclose(maps[True][0], maps[True][1])  # the slots' maps differ
