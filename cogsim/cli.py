@@ -336,10 +336,18 @@ _COMMANDS = {
 }
 
 
+#: commands that compile scenarios: they use the persistent compilation cache (cogsim.compilation_cache)
+_COMPILING = ("run", "suite", "sweep")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cogsim`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        if args.command in _COMPILING:
+            from cogsim import compilation_cache
+
+            compilation_cache.enable()
         _COMMANDS[args.command](args)
     except CogsimError as exc:
         print(f"cogsim: error: {exc}", file=sys.stderr)

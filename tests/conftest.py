@@ -1,4 +1,6 @@
-"""Shared fixtures. Only tests that ask for a fixture use it; nothing here runs otherwise."""
+"""Shared fixtures. Only tests that ask for a fixture use it; nothing else runs here except that the
+commands the tests start leave the user's compilation cache alone (``COGSIM_COMPILATION_CACHE=off`` unless
+set; tests/test_compilation_cache.py turns it on in temporary folders)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+os.environ.setdefault("COGSIM_COMPILATION_CACHE", "off")
 
 ROOT = Path(__file__).resolve().parent.parent
 SLURM_UP = ROOT / ".ci" / "slurm_up.sh"
