@@ -12,7 +12,8 @@ from disk instead. The compiled programs are the same, so the numbers are the sa
 - otherwise ``$XDG_CACHE_HOME/cogsim/jax`` (``~/.cache/cogsim/jax``).
 
 A cache that JAX was already given (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``) is left as it is.
-Deleting the folder is always safe.
+The folder is kept under :data:`MAX_SIZE_BYTES` by dropping the least recently used programs (a size set in
+``jax.config`` is kept). Deleting the folder is always safe.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ _OFF = {"", "0", "off", "false", "no", "none"}
 #: programs that compile faster than this are not written (JAX's own default is 1 s; most of cogsim's
 #: scenario programs compile in 0.1-5 s)
 MIN_COMPILE_TIME_S = 0.1
+
+#: the folder's size limit (the quick suite fills about 35 MB)
+MAX_SIZE_BYTES = 2 * 1024**3
 
 
 def default_directory() -> Path | None:
@@ -47,8 +51,11 @@ def default_directory() -> Path | None:
     return Path(base) / "cogsim" / "jax"
 
 
-def enable(directory: str | os.PathLike | None = None) -> Path | None:
-    """Turns on JAX's persistent compilation cache in ``directory`` (default: :func:`default_directory`).
+def enable(
+    directory: str | os.PathLike | None = None, *, max_size_bytes: int = MAX_SIZE_BYTES
+) -> Path | None:
+    """Turns on JAX's persistent compilation cache in ``directory`` (default: :func:`default_directory`),
+    holding at most ``max_size_bytes`` (least recently used programs are dropped first).
 
     Returns the folder in use, or None when the cache stays off (turned off by ``COGSIM_COMPILATION_CACHE``,
     or a folder that cannot be created: a one-line warning, and the command runs without it). A cache
@@ -77,5 +84,7 @@ def enable(directory: str | os.PathLike | None = None) -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: no limit
+        jax.config.update("jax_compilation_cache_max_size", int(max_size_bytes))
     compilation_cache.reset_cache()  # JAX decides on its cache at the first compilation; decide again
     return path

@@ -103,3 +103,22 @@ def test_cogsim_run_fills_the_cache_and_a_rerun_gives_the_same_results(tmp_path)
             assert any(cache.iterdir())
         tables.append(pd.read_parquet(tmp_path / f"out{i}" / "change_detection" / "results.parquet"))
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_the_folder_is_kept_under_its_size_limit(tmp_path):
+    # eight programs of about 3.6 kB each into a 12 kB cache: the least recently used ones are dropped
+    program = textwrap.dedent(
+        f"""
+        import jax, jax.numpy as jnp
+        from cogsim import compilation_cache
+        compilation_cache.MIN_COMPILE_TIME_S = 0.0
+        compilation_cache.enable({str(tmp_path / "cache")!r}, max_size_bytes=12_000)
+        for k in range(8):
+            jax.jit(lambda x, k=k: jnp.sin(x * (k + 1.5)).sum() + jnp.cos(x @ x.T).max())(jnp.ones((16, 16)))
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    entries = [p for p in (tmp_path / "cache").iterdir() if p.name.endswith("-cache")]
+    assert 0 < sum(p.stat().st_size for p in entries) <= 12_000
+    assert 1 <= sum(p.name.startswith("jit__lambda-") for p in entries) < 8
