@@ -35,7 +35,7 @@ MAX_SIZE_BYTES = 2 * 1024**3
 
 def default_directory() -> Path | None:
     """The folder :func:`enable` would use, from ``COGSIM_COMPILATION_CACHE`` and ``XDG_CACHE_HOME``; None
-    when the variable turns the cache off.
+    when the variable turns the cache off (or no home folder can be found).
 
     Example:
       >>> import os
@@ -47,7 +47,12 @@ def default_directory() -> Path | None:
     value = os.environ.get(ENV)
     if value is not None:
         return None if value.strip().lower() in _OFF else Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = Path.home() / ".cache"
+        except RuntimeError:  # no home directory to be found: no cache
+            return None
     return Path(base) / "cogsim" / "jax"
 
 
