@@ -13,7 +13,10 @@ Two measurements, side by side in one run on one machine:
 
 3. A profile of cogsim's step: data generation alone and the network update alone (on a fixed batch), the
    update's FLOPs from XLA's cost analysis and the rate reached, next to a 2048^3 matmul's rate (the
-   machine's practical matmul peak for XLA; PyTorch's one-thread matmul rate is stored with the peer).
+   machine's practical matmul peak for XLA; PyTorch's one-thread matmul rate is stored with the peer), and
+   the rate the update alone would need for each target (``update_gflop_per_s_for_target``; data
+   generation left out, so a lower bound): a target that needs more than the large matmul's rate cannot be
+   met on that device by any implementation of the same arithmetic.
 
 Compile time is measured separately and excluded from the rates. Every rate is the fastest of three timed
 runs (the vmapped and sequential runs interleaved), which on a shared machine is the least disturbed one.
@@ -39,6 +42,7 @@ from cogsim import train
 from cogsim.models import induction as ind
 
 HERE = Path(__file__).resolve().parent
+TARGETS = {"single": 3.0, "vmap": 4.0}  # cogsim over eager PyTorch; 8 vmapped seeds over 8 sequential runs
 SIZES = {
     "paper_d128": dict(K=512, L=32, N=8, D=63, N_max=32, B=2),
     "quick_d24": dict(K=1024, L=16, N=4, D=15, N_max=4, B=1),
@@ -248,6 +252,19 @@ def main(argv=None) -> dict:
             rows.append(fn(n))
             print(json.dumps(rows[-1]), flush=True)
             partial.write_text(json.dumps({"single_run_vs_torch": single, "vmap": vmap, "profile": prof}))
+    # the arithmetic rate each target would need from the update alone (data generation left out, so a
+    # lower bound), next to the large matmul's rate: a target above that rate cannot be met on this device
+    for r in single:
+        p = next(x for x in prof if x["size"] == r["size"])
+        if r["torch_steps_per_s"]:
+            r["update_gflop_per_s_for_target"] = (
+                TARGETS["single"] * r["torch_steps_per_s"] * p["update_gflop_per_step"]
+            )
+    for r in vmap:
+        p = next(x for x in prof if x["size"] == r["size"])
+        r["update_gflop_per_s_for_target"] = (
+            TARGETS["vmap"] * r["sequential_network_steps_per_s"] * p["update_gflop_per_step"]
+        )
     res = {
         "benchmark": "induction_training",
         "device": jax.default_backend(),
@@ -259,7 +276,7 @@ def main(argv=None) -> dict:
         "single_run_vs_torch": single,
         "vmap_8_seeds_vs_sequential": vmap,
         "profile": prof,
-        "targets": {"single_run_vs_torch": 3.0, "vmap_8_seeds_vs_sequential": 4.0},
+        "targets": {"single_run_vs_torch": TARGETS["single"], "vmap_8_seeds_vs_sequential": TARGETS["vmap"]},
         "load_average_at_end": os.getloadavg() if load is not None else None,
         "conditions": args.note,
     }
@@ -282,6 +299,13 @@ def main(argv=None) -> dict:
             f"ms/step ({r['update_gflop_per_step']:.3f} GFLOP, {r['update_gflop_per_s']:.1f} GFLOP/s; "
             f"2048^3 matmul {r['jax_matmul_2048_gflop_per_s']:.1f} GFLOP/s)"
         )
+    for name, rows in (("vs torch", single), ("vmapped", vmap)):
+        for r in rows:
+            if "update_gflop_per_s_for_target" in r:
+                print(
+                    f"{r['size']:>12}: the {name} target needs the update alone at "
+                    f"{r['update_gflop_per_s_for_target']:.1f} GFLOP/s"
+                )
     return res
 
 

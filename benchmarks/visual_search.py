@@ -14,7 +14,10 @@ computed only around the display (``scan_local_stem``, the default), each with o
 default path is also timed with its trials split over ``--threads`` host threads (the scenarios' default,
 ``SearchConfig.threads = 2``). The peer runs in one host thread (XLA uses every core inside each call, for
 the peer as for cogsim). Compilation is excluded (every path is warmed up on the same shapes).
-Experiments default to 2, 3 and 5 at the quick preset's resolutions. With ``--battery`` the full
+Experiments default to 2, 3 and 5 at the quick preset's resolutions. For each, ``step_profile`` holds one
+saccade of the default path and of the full crop as single jitted calls (FLOPs from XLA's cost analysis,
+time, rate) and the time and arithmetic rate per saccade that the 10x target would need, next to a
+2048^3 matmul's rate (``machine.matmul_2048_gflop_per_s``). With ``--battery`` the full
 six-experiment quick preset of the visual_search_asymmetry scenario is also timed (compilation included),
 as ``make run`` would see it.
 """
@@ -37,6 +40,7 @@ from cogsim.models import eccnet, eccnet_stimuli
 from cogsim.scenarios.visual_search_asymmetry import QUICK_PPD
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TARGET = 10.0  # trials/s of the batched search over the per-fixation loop
 
 
 def _load() -> float | None:
@@ -50,6 +54,67 @@ PATHS = (
     ("scan_full_crop", {"local_stem": False}),
     ("scan_local_stem", {"local_stem": True}),
 )
+
+
+def _fastest(fn, *args, repeats: int = 20) -> float:
+    """Seconds per call: the fastest of ``repeats`` calls after a warm-up call."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def matmul_gflop_per_s(m: int = 2048) -> float:
+    """XLA's rate on one large f32 matmul (``m^3``): the machine's practical arithmetic peak."""
+    a = jax.numpy.ones((m, m), jax.numpy.float32) * 1e-3
+    return 2 * m**3 / _fastest(jax.jit(lambda x: x @ x), a, repeats=5) / 1e9
+
+
+def profile_step(extractor, trials, kernels, cfg) -> dict:
+    """One saccade of the first trial at batch size 1, as one jitted call: its FLOPs (XLA's cost analysis)
+    and time, with the local stem, head windows and block-1 canvas (the default path) and on the full crop
+    (the work of one forward pass of the per-fixation loop)."""
+    lay = trials.layout
+    side, cb = eccnet._crop_side(trials, cfg)
+    c = eccnet._constants(extractor, trials, cfg)
+    st = eccnet._empty_state(1, lay.display, [np.asarray(k[:1]) for k in kernels])
+    st["image"][0] = trials.images[0]
+    st["fix"][0] = (lay.display // 2, lay.display // 2)
+    st["active"][0] = True
+    st["target_rect"][0] = lay.cell_rects[trials.target_cell[0]]
+    fields = ("target_rect", "fix", "visited", "found", "n_sacc", "active", "path")
+    base = eccnet._State(
+        jax.numpy.asarray(st["image"]),
+        tuple(jax.numpy.asarray(k) for k in st["kernels"]),
+        *(jax.numpy.asarray(st[f]) for f in fields),
+    )
+    out = {}
+    for name, stem in (
+        ("default", eccnet._stem_plan(extractor, lay.display, side, cb, cfg, cell=lay.cell)),
+        ("full_crop", None),
+    ):
+        s, bg = base, None
+        if stem is not None:
+            bg = eccnet._bg_stem_jit(extractor, extractor.params, c, side, stem.n3)
+            canvas = jax.jit(
+                lambda im, v, stem=stem: eccnet._block1_canvas(extractor, extractor.params, im, v, c, stem)
+            )
+            s = s._replace(b1=canvas(s.image[0], s.visited[0])[None])
+        step = jax.jit(
+            lambda s, stem=stem, bg=bg: eccnet._step(extractor, side, cb, stem, extractor.params, s, c, bg)
+        )
+        cost = step.lower(s).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        sec = _fastest(step, s)
+        out[name] = {
+            "gflop_per_saccade": float(cost["flops"]) / 1e9,
+            "ms_per_saccade_one_call": 1e3 * sec,
+            "gflop_per_s": float(cost["flops"]) / sec / 1e9,
+        }
+    return out
 
 
 def bench_experiment(
@@ -72,6 +137,13 @@ def bench_experiment(
     row["fixations"] = int(np.where(loop["found"], loop["n_saccades"], trials.layout.n_cells + 1).sum())
     row["loop_ms_per_fixation"] = round(1e3 * row["loop_s"] / row["fixations"], 2)
     row["batched"] = []
+    row["step_profile"] = profile_step(extractor, trials, kernels, cfg)
+    # the rate that the default path's arithmetic would have to reach for the target speed-up
+    need_ms = row["loop_ms_per_fixation"] / TARGET
+    row["step_profile"]["ms_per_saccade_for_target"] = round(need_ms, 2)
+    row["step_profile"]["gflop_per_s_for_target"] = (
+        row["step_profile"]["default"]["gflop_per_saccade"] / need_ms * 1e3
+    )
     variants = [(path, opts, b, 1) for path, opts in PATHS for b in batch_sizes]
     variants += [("scan_local_stem", {"local_stem": True}, 1, t) for t in threads if t > 1]
     for path, opts, b, t in variants:
@@ -161,6 +233,7 @@ def main(argv=None) -> int:
             "device": str(jax.devices()[0]),
             "load_avg_1min_start": load0,
             "load_avg_1min_end": _load(),
+            "matmul_2048_gflop_per_s": round(matmul_gflop_per_s(), 1),
         },
         "settings": {
             "ppd": args.ppd,
@@ -177,7 +250,7 @@ def main(argv=None) -> int:
             "speedup_vs_loop": {k: round(tot_l / v, 3) for k, v in totals.items()},
             "best": best,
             "speedup_best_vs_loop": round(tot_l / totals[best], 3),
-            "target_speedup": 10.0,
+            "target_speedup": TARGET,
         },
     }
     if args.battery:
@@ -186,6 +259,16 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     Path(args.out).with_suffix(".partial.json").unlink(missing_ok=True)
+    mm = out["machine"]["matmul_2048_gflop_per_s"]
+    for r in rows:
+        p, d = r["step_profile"], r["step_profile"]["default"]
+        print(
+            f"Exp {r['experiment']}: one saccade {d['gflop_per_saccade']:.3f} GFLOP in "
+            f"{d['ms_per_saccade_one_call']:.2f} ms ({d['gflop_per_s']:.0f} GFLOP/s; full crop "
+            f"{p['full_crop']['gflop_per_saccade']:.3f} GFLOP); {TARGET:g}x needs "
+            f"{p['ms_per_saccade_for_target']} ms per saccade, {p['gflop_per_s_for_target']:.0f} GFLOP/s "
+            f"(2048^3 matmul: {mm} GFLOP/s)"
+        )
     print(f"best {best}: {out['total']['speedup_best_vs_loop']}x the loop -> {args.out}")
     return 0
 
