@@ -345,9 +345,11 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
         c.plot(g["step"], g["ic_acc"], label=f"seed {seed}")
     if len(fail):
         c.axhline(1 / 8, color="gray", ls="--", lw=0.8)
+        c.legend(fontsize=7, frameon=False)
+    else:
+        c.text(0.5, 0.5, "not trained\n(failure_case=False)", ha="center", va="center", transform=c.transAxes)
     c.set_ylim(0, 1.02)
     c.set_xlabel("step")
     c.set_title("IC accuracy, L = N = 8, B = 1")
-    c.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig

@@ -75,6 +75,15 @@ def test_checks_fail_without_a_jump_or_when_the_failure_case_learns():
     assert comp.verdict in ("partial", "mismatch")
 
 
+def test_plot_says_when_the_failure_case_was_not_trained():
+    curves = _curves(jump=True)
+    with_failure = sc.plot(curves, sc.human()).axes[3]
+    without = sc.plot(curves[curves["condition"] != "failure_L8_N8_B1"], sc.human()).axes[3]
+    assert len(with_failure.lines) == 3 and not with_failure.texts  # two seeds and the chance line
+    assert not without.lines
+    assert "not trained" in without.texts[0].get_text()
+
+
 def test_presets_validate_and_human_is_labelled_as_targets():
     for cfg in sc.PRESETS.values():
         config.validate(cfg)
