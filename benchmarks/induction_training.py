@@ -38,7 +38,10 @@ from pathlib import Path
 
 import jax
 
-from cogsim import train
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import fastest  # noqa: E402
+
+from cogsim import train  # noqa: E402
 from cogsim.models import induction as ind
 
 HERE = Path(__file__).resolve().parent
@@ -65,18 +68,6 @@ def _cogsim_runner(task: ind.TaskConfig, batch: int, steps: int, *, lr: float = 
     return one
 
 
-def _time(fn, *args, repeats: int = 3) -> float:
-    """Seconds per call: the fastest of ``repeats`` timed calls after a warm-up call (on a shared machine the
-    fastest call is the one least disturbed by other work)."""
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def torch_device(choice: str) -> str:
     """``cpu`` or ``cuda``: ``auto`` is ``cuda`` when jax runs on a GPU and torch sees one."""
     if choice != "auto":
@@ -95,7 +86,7 @@ def bench_single(name: str, steps: int, batch: int, device: str = "cpu") -> dict
     t0 = time.perf_counter()
     jax.block_until_ready(one(key))
     compile_s = time.perf_counter() - t0
-    cog = _time(one, key)
+    cog = fastest(one, key)
     row = {
         "size": name,
         "token_dim": task.token_dim,
@@ -183,12 +174,12 @@ def bench_profile(name: str, steps: int, batch: int) -> dict:
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     flops = float(cost.get("flops", float("nan")))
     key = jax.random.key(3)
-    t_data = _time(data_only, key) / steps
-    t_upd = _time(update_only, key, fixed) / steps
+    t_data = fastest(data_only, key) / steps
+    t_upd = fastest(update_only, key, fixed) / steps
     m = 2048
     a = jnp.ones((m, m), jnp.float32) * 1e-3
     mm = jax.jit(lambda x: jax.lax.fori_loop(0, 5, lambda i, y: (y @ x) * 0.5 + x, x))
-    t_mm = _time(mm, a) / 5
+    t_mm = fastest(mm, a) / 5
     return {
         "size": name,
         "data_ms_per_step": 1e3 * t_data,
@@ -211,8 +202,8 @@ def bench_vmap(name: str, steps: int, batch: int, n_seeds: int = 8) -> dict:
     jax.block_until_ready((sequential(), many(keys)))  # compile both
     seq = vm = float("inf")
     for _ in range(3):  # interleaved, so that both see the same machine load; fastest of each
-        seq = min(seq, _time(lambda: sequential(), repeats=1))
-        vm = min(vm, _time(many, keys, repeats=1))
+        seq = min(seq, fastest(lambda: sequential(), repeats=1))
+        vm = min(vm, fastest(many, keys, repeats=1))
     return {
         "size": name,
         "n_seeds": n_seeds,

@@ -30,6 +30,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +39,9 @@ import numpy as np
 
 from cogsim.models import eccnet, eccnet_stimuli
 from cogsim.scenarios.visual_search_asymmetry import QUICK_PPD
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import fastest  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = 10.0  # trials/s of the batched search over the per-fixation loop
@@ -56,21 +60,10 @@ PATHS = (
 )
 
 
-def _fastest(fn, *args, repeats: int = 20) -> float:
-    """Seconds per call: the fastest of ``repeats`` calls after a warm-up call."""
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def matmul_gflop_per_s(m: int = 2048) -> float:
     """XLA's rate on one large f32 matmul (``m^3``): the machine's practical arithmetic peak."""
     a = jax.numpy.ones((m, m), jax.numpy.float32) * 1e-3
-    return 2 * m**3 / _fastest(jax.jit(lambda x: x @ x), a, repeats=5) / 1e9
+    return 2 * m**3 / fastest(jax.jit(lambda x: x @ x), a, repeats=5) / 1e9
 
 
 def profile_step(extractor, trials, kernels, cfg) -> dict:
@@ -108,7 +101,7 @@ def profile_step(extractor, trials, kernels, cfg) -> dict:
         )
         cost = step.lower(s).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-        sec = _fastest(step, s)
+        sec = fastest(step, s, repeats=20)
         out[name] = {
             "gflop_per_saccade": float(cost["flops"]) / 1e9,
             "ms_per_saccade_one_call": 1e3 * sec,
