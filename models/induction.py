@@ -141,6 +141,9 @@ class NetConfig:
     mlp_layers: int = field(3, low=0, doc="ReLU layers of the classifier")
     mlp_width: int = field(0, low=0, doc="classifier width (0 = the token dimension)")
     init_scale: float = field(0.0, low=0.0, doc="std of Wq, Wk, Wv at init (0 = 1/sqrt(D))")
+    shared_bias: bool = field(
+        False, doc="one bias per classifier layer, as the original code (False: one per unit)"
+    )
     item_embedding: bool = field(False, doc="learned D x D embedding of item contents")
     implementation: str = field(
         "xla",
@@ -493,7 +496,8 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
     """Initial parameters (a dict pytree).
 
     ``Wq, Wk, Wv`` are ``N(0, init_scale^2)`` (default ``1/sqrt(D)``); classifier weights He-normal with zero
-    biases; readout ``N(0, 1/width)``; the optional item embedding a random orthogonal ``D x D`` matrix.
+    biases (one per unit, or one per layer with ``shared_bias``); readout ``N(0, 1/width)``; the optional
+    item embedding a random orthogonal ``D x D`` matrix.
 
     Example:
       >>> import jax
@@ -517,7 +521,7 @@ def init_params(key: jax.Array, task: TaskConfig, net: NetConfig = NetConfig()) 
         mlp.append(
             {
                 "W": jax.random.normal(_draw_key(key, 200 + j), (d_in, w)) * math.sqrt(2.0 / d_in),
-                "b": jnp.zeros((w,)),
+                "b": jnp.zeros((1,) if net.shared_bias else (w,)),
             }
         )
         d_in = w

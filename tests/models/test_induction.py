@@ -140,6 +140,22 @@ def test_network_shapes_and_named_attention(world):
     assert float(jnp.triu(cap["layer1"]["probs"][0, 0], 1).sum()) == 0.0
 
 
+def test_shared_bias_is_one_bias_per_classifier_layer(world):
+    shared_net = ind.NetConfig(shared_bias=True)
+    shared = ind.init_params(jax.random.key(0), TASK, shared_net)
+    unit = ind.init_params(jax.random.key(0), TASK)
+    assert [m["b"].shape for m in shared["mlp"]] == [(1,)] * 3
+    assert [m["b"].shape for m in unit["mlp"]] == [(TASK.token_dim,)] * 3
+    b = ind.sample_batch(jax.random.key(2), world, TASK, 32)
+    # the same function at init (zero biases); the shared bias's gradient is the sum over the layer's units
+    g_shared, _ = jax.grad(ind.make_loss_fn(TASK, shared_net), has_aux=True)(shared, b, None)
+    g_unit, _ = jax.grad(ind.make_loss_fn(TASK), has_aux=True)(unit, b, None)
+    for gs, gu in zip(g_shared["mlp"], g_unit["mlp"], strict=True):
+        np.testing.assert_allclose(gs["W"], gu["W"], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(gs["b"], [float(gu["b"].sum())], rtol=1e-4, atol=1e-6)
+        assert float(jnp.std(gu["b"])) > 0  # per-unit biases get different gradients
+
+
 def test_item_embedding_changes_only_item_tokens(world):
     net = ind.NetConfig(item_embedding=True)
     p = jax.jit(lambda k: ind.init_params(k, TASK, net))(jax.random.key(0))
