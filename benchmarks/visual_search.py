@@ -73,17 +73,10 @@ def profile_step(extractor, trials, kernels, cfg) -> dict:
     lay = trials.layout
     side, cb = eccnet._crop_side(trials, cfg)
     c = eccnet._constants(extractor, trials, cfg)
-    st = eccnet._empty_state(1, lay.display, [np.asarray(k[:1]) for k in kernels])
-    st["image"][0] = trials.images[0]
-    st["fix"][0] = (lay.display // 2, lay.display // 2)
-    st["active"][0] = True
-    st["target_rect"][0] = lay.cell_rects[trials.target_cell[0]]
-    fields = ("target_rect", "fix", "visited", "found", "n_sacc", "active", "path")
-    base = eccnet._State(
-        jax.numpy.asarray(st["image"]),
-        tuple(jax.numpy.asarray(k) for k in st["kernels"]),
-        *(jax.numpy.asarray(st[f]) for f in fields),
-    )
+    kern_np = [np.asarray(k) for k in kernels]
+    st = eccnet._empty_state(1, lay.display, kern_np)
+    eccnet._start_trial(st, 0, trials, kern_np, 0)
+    base = eccnet._device_state(st)
     out = {}
     for name, stem in (
         ("default", eccnet._stem_plan(extractor, lay.display, side, cb, cfg, cell=lay.cell)),

@@ -712,6 +712,32 @@ def search(
     return _results_frame(trials, results, cfg, return_paths)
 
 
+def _start_trial(st: dict[str, Any], i: int, trials: Trials, kern_np, t: int) -> None:
+    """Puts trial ``t`` into slot ``i`` of the host-side state ``st`` (see :func:`_empty_state`): its display,
+    target kernels and target cell, the first fixation at the display's centre, nothing visited yet."""
+    lay = trials.layout
+    st["image"][i] = trials.images[t]
+    for j in range(3):
+        st["kernels"][j][i] = kern_np[j][t]
+    st["target_rect"][i] = lay.cell_rects[trials.target_cell[t]]
+    st["fix"][i] = (lay.display // 2, lay.display // 2)
+    st["visited"][i] = False
+    st["found"][i] = False
+    st["n_sacc"][i] = 0
+    st["active"][i] = True
+    st["path"][i] = -1
+
+
+def _device_state(st: dict[str, Any], b1=None) -> _State:
+    """The host-side state ``st`` as the jitted segment's :class:`_State` (``b1``: the block-1 canvases)."""
+    return _State(
+        jnp.asarray(st["image"]),
+        tuple(jnp.asarray(k) for k in st["kernels"]),
+        *(jnp.asarray(st[f]) for f in ("target_rect", "fix", "visited", "found", "n_sacc", "active", "path")),
+        b1,
+    )
+
+
 def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order) -> dict:
     """Searches the trials ``order`` in ``cfg.batch_size`` slots: ``{trial: (found, n_saccades, path)}``."""
     lay = trials.layout
@@ -723,16 +749,7 @@ def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order
     results = {}
 
     def fill(i, t):
-        st["image"][i] = trials.images[t]
-        for j in range(3):
-            st["kernels"][j][i] = kern_np[j][t]
-        st["target_rect"][i] = lay.cell_rects[trials.target_cell[t]]
-        st["fix"][i] = (lay.display // 2, lay.display // 2)
-        st["visited"][i] = False
-        st["found"][i] = False
-        st["n_sacc"][i] = 0
-        st["active"][i] = True
-        st["path"][i] = -1
+        _start_trial(st, i, trials, kern_np, t)
         slot_trial[i] = t
 
     for i in range(b):
@@ -742,18 +759,7 @@ def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order
     # block-1 canvases stay on the device (filled in the jitted segment for slots that start a trial)
     b1 = None if stem is None else jnp.zeros((b, stem.canvas, stem.canvas, bb.widths_of(extractor.params)[0]))
     while True:
-        state = _State(
-            jnp.asarray(st["image"]),
-            tuple(jnp.asarray(k) for k in st["kernels"]),
-            jnp.asarray(st["target_rect"]),
-            jnp.asarray(st["fix"]),
-            jnp.asarray(st["visited"]),
-            jnp.asarray(st["found"]),
-            jnp.asarray(st["n_sacc"]),
-            jnp.asarray(st["active"]),
-            jnp.asarray(st["path"]),
-            b1,
-        )
+        state = _device_state(st, b1)
         state = _segment(extractor, side, cb, stem, min(cfg.segment, budget), extractor.params, state, c, bg)
         for k in ("fix", "visited", "found", "n_sacc", "path"):
             st[k] = np.array(getattr(state, k))
