@@ -29,6 +29,9 @@ _SUBMODULES = (
     "train",
     "kg",
     "executors",
+    "progress",
+    "scenario_protocol",
+    "scenario_registry",
 )
 
 

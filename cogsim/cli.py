@@ -141,17 +141,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args) -> None:
-    from cogsim import scenarios
+    from cogsim import scenario_registry
 
-    for name in scenarios.names():
-        mod = scenarios.get(name)
+    for name in scenario_registry.names():
+        mod = scenario_registry.get(name)
         print(f"{name:<28} {getattr(mod, 'DESCRIPTION', '')}  [presets: {', '.join(mod.PRESETS)}]")
 
 
 def _cmd_info(args) -> None:
-    from cogsim import config, runner, scenarios
+    from cogsim import config, runner, scenario_registry
 
-    mod = scenarios.get(args.name)
+    mod = scenario_registry.get(args.name)
     cfg = runner.make_config(args.name, preset=args.preset)
     print(
         f"{args.name}: {getattr(mod, 'DESCRIPTION', '')}\npreset {args.preset}; fields (--set FIELD=VALUE):"
@@ -199,7 +199,7 @@ _SLURM_FLAGS = {
 
 
 def _slurm_settings(args) -> dict | None:
-    from cogsim import executors
+    from cogsim.sweep import executors
 
     settings: dict = {}
     if args.slurm_config:
@@ -214,7 +214,8 @@ def _slurm_settings(args) -> dict | None:
 
 
 def _sweep_status(run_dir: str) -> None:
-    from cogsim import executors, store
+    from cogsim import store
+    from cogsim.sweep import executors
 
     s = store.load(run_dir)
     executors.reconcile(s)
@@ -290,7 +291,7 @@ def _cmd_sweep(args) -> None:
 def _cmd_compare(args) -> None:
     import pandas as pd
 
-    from cogsim import scenarios
+    from cogsim import scenario_registry
     from cogsim.store import atomic_write_text
 
     folder = Path(args.run_dir)
@@ -300,7 +301,7 @@ def _cmd_compare(args) -> None:
     name = record.get("scenario")
     if not name:
         raise CogsimError(f"compare: {str(folder / 'run.json')!r} names no scenario")
-    mod = scenarios.get(name)
+    mod = scenario_registry.get(name)
     sim = pd.read_parquet(folder / "results.parquet")
     human = mod.human()
     comp = mod.compare(sim, human)

@@ -39,9 +39,9 @@ class RunResult:
 
 def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = ()) -> Any:
     """The validated config of scenario ``name``: a preset with ``field=value`` overrides applied."""
-    from cogsim import scenarios
+    from cogsim import scenario_registry
 
-    mod = scenarios.get(name)
+    mod = scenario_registry.get(name)
     if preset not in mod.PRESETS:
         raise CogsimError(
             f"scenario {name!r}: unknown preset {preset!r}; available: {', '.join(mod.PRESETS)}"
@@ -91,9 +91,9 @@ def run(
     import matplotlib
 
     matplotlib.use("Agg")
-    from cogsim import scenarios
+    from cogsim import scenario_registry
 
-    mod = scenarios.get(name)
+    mod = scenario_registry.get(name)
     cfg = (
         _config.validate(config)
         if config is not None
@@ -192,9 +192,9 @@ def run_suite(
 
     A scenario that raises is reported as an error row (with its message) and the suite goes on.
     """
-    from cogsim import scenarios
+    from cogsim import scenario_registry
 
-    names = list(names) if names is not None else scenarios.names()
+    names = list(names) if names is not None else scenario_registry.names()
     results: list[RunResult | tuple[str, str]] = []
     for name in names:
         log(f"== {name} ({preset})")
