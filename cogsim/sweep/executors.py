@@ -9,12 +9,13 @@
     them into tasks of ``points_per_task`` and submits them as Slurm job arrays through submitit. Each array
     task is a fresh process running the same Python (``sys.executable``), which evaluates its points with
     the local executor's core (:func:`cogsim.sweep.evaluate.evaluate_points`) and writes one shard per chunk
-    into the run folder (:func:`cogsim.store.write_shard_file`). Tasks never open the SQLite index, which is not safe on
-    the network file systems clusters share; the driver adopts their shards (:meth:`cogsim.store.Store.sync`)
-    and watches the queue (``squeue``). A task that raises, is cancelled, killed, runs out of time or memory,
-    or loses its node leaves its unfinished points marked ``failed`` with the task's log path;
-    ``cogsim sweep --resume RUN`` submits only those. Killing the driver loses nothing: tasks keep writing
-    shards, and ``--resume`` (or ``cogsim sweep status RUN``) adopts them and waits for tasks still queued.
+    into the run folder (:func:`cogsim.store.write_shard_file`). Tasks never open the SQLite index, which is
+    not safe on the network file systems clusters share; the driver adopts their shards
+    (:meth:`cogsim.store.Store.sync`) and watches the queue (``squeue``). A task that raises, is cancelled,
+    killed, runs out of time or memory, or loses its node leaves its unfinished points marked ``failed`` with
+    the task's log path; ``cogsim sweep --resume RUN`` submits only those. Killing the driver loses nothing:
+    tasks keep writing shards, and ``--resume`` (or ``cogsim sweep status RUN``) adopts them and waits for
+    tasks still queued.
 
 Every executor gives the same numbers for the same root seed (keys are ``fold_in(key(root_seed), seed)`` per
 point; chunk size, sharding and task boundaries change only the batching).
