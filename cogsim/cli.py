@@ -189,9 +189,6 @@ def _cmd_info(args) -> None:
 
 
 def _cmd_run(args) -> None:
-    from cogsim import store
-
-    store.check_writable(args.out)  # before anything is imported or computed
     from cogsim import runner
 
     res = runner.run(args.name, preset=args.preset, overrides=args.overrides, seed=args.seed, out=args.out)
@@ -205,9 +202,6 @@ def _cmd_run(args) -> None:
 
 
 def _cmd_suite(args) -> None:
-    from cogsim import store
-
-    store.check_writable(args.out)
     from cogsim import runner
 
     names = [n.strip() for n in args.only.split(",")] if args.only else None
@@ -426,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in flags
     progress.configure(enabled="--quiet" not in flags)
     try:
+        if args.command in ("run", "suite"):  # before anything heavy is imported or computed
+            from cogsim._run_files import check_writable
+
+            check_writable(args.out)
         if args.command in _COMPILING:
             from cogsim import compilation_cache
 

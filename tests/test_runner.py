@@ -9,7 +9,30 @@ import pytest
 from cogsim import runner, store
 from cogsim.errors import CogsimError, ConfigError
 
-SMALL = ["n_boot=10", "fit_steps=50", "per_participant=false", "models=fixed_capacity"]
+
+@pytest.fixture
+def fake(monkeypatch):
+    """change_detection with its computation replaced by a trivial one: the runner's folder handling is under
+    test here, not the scenario (tests/test_cli.py runs the real scenario)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from cogsim.compare import Comparison, Metric
+    from cogsim.scenarios import change_detection as mod
+
+    def simulate(config, *, key):
+        import jax
+
+        return pd.DataFrame({"x": [float(jax.random.uniform(key))], "n_boot": [config.n_boot]})
+
+    monkeypatch.setattr(mod, "simulate", simulate)
+    monkeypatch.setattr(mod, "human", lambda: pd.DataFrame({"x": [0.5]}))
+    monkeypatch.setattr(mod, "compare", lambda sim, human: Comparison((Metric("x", float(sim.x[0])),)))
+    monkeypatch.setattr(mod, "plot", lambda sim, human, ax=None: plt.subplots()[1])
+    return mod
 
 
 def test_suite_writes_report_with_summary_table(tmp_path):
@@ -45,10 +68,10 @@ def test_suite_checks_every_name_before_running_any(tmp_path, monkeypatch):
     assert ran == [] and not (tmp_path / "iconic_memory").exists()
 
 
-def test_runs_never_overwrite_and_latest_points_at_the_newest(tmp_path):
-    a = runner.run("change_detection", overrides=SMALL, seed=0, out=tmp_path)
-    b = runner.run("change_detection", overrides=SMALL, seed=1, out=tmp_path)
-    c = runner.run("change_detection", overrides=SMALL, seed=1, out=tmp_path)  # same id: a new folder
+def test_runs_never_overwrite_and_latest_points_at_the_newest(tmp_path, fake):
+    a = runner.run("change_detection", seed=0, out=tmp_path)
+    b = runner.run("change_detection", seed=1, out=tmp_path)
+    c = runner.run("change_detection", seed=1, out=tmp_path)  # the same id within a second: a new folder
     folders = {a.folder, b.folder, c.folder}
     assert len(folders) == 3 and all((f / "run.json").is_file() for f in folders)
     assert "-quick-s0-" in a.folder.name and "-quick-s1-" in b.folder.name
@@ -58,20 +81,39 @@ def test_runs_never_overwrite_and_latest_points_at_the_newest(tmp_path):
     assert not [p for p in (tmp_path / "change_detection").iterdir() if p.name.startswith(".")]
 
 
-def test_a_run_that_fails_leaves_no_folder_and_latest_unchanged(tmp_path, monkeypatch):
-    from cogsim.scenarios import change_detection
-
-    done = runner.run("change_detection", overrides=SMALL, out=tmp_path)
+def test_a_run_that_fails_leaves_no_folder_and_latest_unchanged(tmp_path, fake, monkeypatch):
+    done = runner.run("change_detection", out=tmp_path)
 
     def plot_fails(sim, human, ax=None):
         raise RuntimeError("plot failed")
 
-    monkeypatch.setattr(change_detection, "plot", plot_fails)
+    monkeypatch.setattr(fake, "plot", plot_fails)
     with pytest.raises(RuntimeError, match="plot failed"):
-        runner.run("change_detection", overrides=SMALL, seed=3, out=tmp_path)
+        runner.run("change_detection", seed=3, out=tmp_path)
     parent = tmp_path / "change_detection"
     assert sorted(p.name for p in parent.iterdir()) == sorted([done.folder.name, "latest"])
     assert store.resolve_run_folder(parent / "latest") == done.folder
+
+
+def test_the_runner_reports_its_stages_unless_quiet(tmp_path, fake):
+    import io
+
+    from cogsim import progress
+
+    buf = io.StringIO()
+    progress.configure(enabled=True, stream=buf)
+    try:
+        runner.run("change_detection", out=tmp_path)
+        progress.configure(enabled=False, stream=buf)
+        n = len(buf.getvalue())
+        runner.run("change_detection", out=tmp_path)
+    finally:
+        progress.configure(enabled=True, stream=None)
+    lines = buf.getvalue().splitlines()
+    for stage in ("simulating", "comparing", "plotting", "writing"):
+        assert any(stage in line and line.endswith("...") for line in lines)
+        assert any(stage in line and "done (" in line for line in lines)
+    assert len(buf.getvalue()) == n  # quiet: nothing more
 
 
 def test_the_last_override_of_a_field_wins():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,7 +16,10 @@ from cogsim.store import Store, provenance, write_run_json
 from cogsim.store import load as store_load
 from cogsim.sweep import executors
 from cogsim.sweep.evaluate import run_pending
-from cogsim.sweep.plan import EXECUTORS, SweepSpec, parse_grid, spec_from_dict
+from cogsim.sweep.plan import EXECUTORS, SweepSpec, check_fields_read, parse_grid, spec_from_dict
+
+#: the most points (grid x seeds) one sweep holds
+MAX_POINTS = 10_000_000
 
 
 def run(
@@ -64,9 +68,22 @@ def run(
             for k, v in parse_grid([f"{k}={','.join(map(str, v))}" for k, v in grid.items()], base).items()
         }
     )
+    runner.check_seed(root_seed, what="sweep: root seed")
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and not 1 <= seeds <= MAX_POINTS:
+        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a count in [1, {MAX_POINTS}]")
     seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
-    if not seed_list or min(seed_list) < 0:
-        raise CogsimError(f"sweep: seeds must be a positive count or non-negative seed values; got {seeds!r}")
+    if not seed_list:
+        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a positive count or seed values")
+    for s in seed_list:
+        runner.check_seed(s, what="sweep: seed")
+    n_points = len(seed_list) * math.prod(len(v) for v in grid_t.values())
+    if n_points > MAX_POINTS:
+        raise CogsimError(
+            f"sweep: {n_points} points (grid x seeds); allowed: at most {MAX_POINTS} in one sweep "
+            "(the index and the result table must fit in memory); split the grid"
+        )
+    mod = scenario_registry.get(scenario)
+    check_fields_read(mod, base, list(grid_t), scenario=scenario)
     spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
     folder = Path(out) / spec.run_id()
     store = Store(folder)
@@ -163,5 +180,3 @@ def _execute(
         devices=devices,
         log=log,
     )
-
-

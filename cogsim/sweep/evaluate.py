@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cogsim import config as cfglib
+from cogsim import progress as progress_lib
 from cogsim.errors import CogsimError
 from cogsim.store import Store
 from cogsim.sweep.plan import chunks, group_points, param_value, vectorized
@@ -138,11 +139,9 @@ def run_pending(
 
     Example:
       >>> # run_pending(store, scenario_registry.get("change_detection"), cfg, root_seed=0, chunk_size=64)
+
+    ``progress``: a tqdm bar (True), status lines (False) or tqdm on a terminal and lines elsewhere (None).
     """
-    import sys
-
-    from tqdm.auto import tqdm
-
     with contextlib.suppress(Exception):  # adopt finished shards of killed processes first
         store.sync()
     todo = store.pending(ids)
@@ -152,8 +151,7 @@ def run_pending(
     if not todo_pts:
         return
     worker = worker or local_worker()
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(todo_pts), disable=not show, desc="sweep", leave=False)
+    bar = progress_lib.bar(len(todo_pts), desc="sweep points", show=progress)
 
     def on_chunk(df, ids_):
         store.write_shard(df, ids_, worker=worker)
@@ -180,5 +178,3 @@ def run_pending(
         raise
     finally:
         bar.close()
-
-

@@ -535,11 +535,11 @@ def run_slurm(
 
 
 def _watch(store: Store, watching: Mapping[str, list[str]], *, config: SlurmConfig, progress, log) -> None:
-    from tqdm.auto import tqdm
+    from cogsim import progress as progress_lib
 
     ids = {i for v in watching.values() for i in v}
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(ids), disable=not show, desc="sweep (slurm)", leave=False)
+    bar = progress_lib.bar(len(ids), desc="sweep points (slurm)", show=show)
     gone: dict[str, float] = {}
     last = None
     try:

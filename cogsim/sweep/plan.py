@@ -100,3 +100,73 @@ def param_value(v: Any) -> Any:
     return str(v) if isinstance(v, (tuple, list)) else v
 
 
+def _recording(cfg: Any, prefix: str, seen: set[str]) -> Any:
+    """``cfg`` as an instance of a subclass that notes in ``seen`` every field read from it."""
+    cls = type(cfg)
+    names = {f.name for f in dataclasses.fields(cfg)}
+
+    def getattribute(self, name):
+        value = object.__getattribute__(self, name)
+        if name in names:
+            seen.add(prefix + name)
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                return _recording(value, f"{prefix}{name}.", seen)
+        return value
+
+    namespace = {
+        "__getattribute__": getattribute,
+        "__hash__": lambda self: hash(cfg),  # jit's static arguments hash configs: not a read
+        "__eq__": lambda self, other: cfg == other,
+    }
+    sub = type(cls.__name__, (cls,), namespace)
+    obj = object.__new__(sub)
+    for f in dataclasses.fields(cfg):
+        object.__setattr__(obj, f.name, getattr(cfg, f.name))
+    return obj
+
+
+def fields_read(mod: Any, cfg: Any) -> set[str] | None:
+    """Dotted names of the config fields ``mod.sweep_point`` reads, found by tracing it abstractly
+    (``jax.eval_shape``: nothing is computed). None when the scenario has no ``sweep_point`` or it cannot be
+    traced that way.
+
+    Example:
+      >>> from cogsim.scenarios import change_detection
+      >>> sorted(fields_read(change_detection, change_detection.Config()))
+      ['sim_K', 'sim_a', 'sim_guess', 'sim_trials']
+    """
+    if not hasattr(mod, "sweep_point"):
+        return None
+    import jax
+
+    seen: set[str] = set()
+    proxy = _recording(cfg, "", seen)
+    try:
+        jax.eval_shape(lambda key: mod.sweep_point(proxy, key=key), jax.random.key(0))
+    except Exception:  # noqa: BLE001 - not traceable abstractly: no verdict, the sweep goes on
+        return None
+    return seen
+
+
+def check_fields_read(mod: Any, cfg: Any, fields: Sequence[str], *, scenario: str) -> None:
+    """Refuses a sweep over fields that ``sweep_point`` never reads (every grid point would be the same).
+
+    A nested field ``a.b`` counts as read when ``a.b`` or a whole section above it was read.
+
+    Raises:
+      CogsimError: naming the unread fields and the fields that are read.
+    """
+    seen = fields_read(mod, cfg)
+    if seen is None:
+        return
+    unread = []
+    for name in fields:
+        parts = name.split(".")
+        if not any(".".join(parts[: i + 1]) in seen for i in range(len(parts))):
+            unread.append(name)
+    if unread:
+        read = ", ".join(sorted(n for n in seen if "." not in n)) or "none"
+        raise CogsimError(
+            f"sweep: {', '.join(map(repr, unread))} not read by {scenario}.sweep_point, so every grid "
+            f"point would give the same numbers; it reads: {read}"
+        )
