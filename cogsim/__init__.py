@@ -30,6 +30,7 @@ _SUBMODULES = (
     "kg",
     "executors",
     "progress",
+    "scenario_info",
     "scenario_protocol",
     "scenario_registry",
 )
