@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -103,23 +104,32 @@ def _save_figure(fig_or_ax: Any, path: Path) -> None:
 @contextlib.contextmanager
 def _interrupts_noted() -> Iterator[dict[str, bool]]:
     """Notes Ctrl-C while the block runs (and still raises KeyboardInterrupt as usual), so that code which
-    swallows the exception cannot turn an interrupted run into a finished one."""
+    swallows the exception (a callback whose errors Python ignores, e.g. JAX's garbage-collection hook)
+    cannot turn an interrupted run into a finished one."""
     state = {"interrupted": False}
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if main else None
     if not callable(previous):  # not the main thread, or Ctrl-C ignored or left to the system
         yield state
         return
+    previous_hook = sys.unraisablehook
 
     def handler(signum, frame):
         state["interrupted"] = True
         previous(signum, frame)
 
+    def unraisable(info):
+        if info.exc_type is KeyboardInterrupt and state["interrupted"]:
+            return  # noted above; the run stops at its next step
+        previous_hook(info)
+
     signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
     try:
         yield state
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 def run(

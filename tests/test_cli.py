@@ -152,7 +152,7 @@ def test_ctrl_c_during_a_run_exits_130_and_leaves_latest_at_the_last_complete_ru
     while "simulating ..." not in line:  # the run has started computing
         line = proc.stderr.readline()
         assert line or proc.poll() is None, "the run ended before it started simulating"
-    time.sleep(1.0)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
