@@ -29,6 +29,10 @@ _SUBMODULES = (
     "train",
     "kg",
     "executors",
+    "progress",
+    "scenario_info",
+    "scenario_protocol",
+    "scenario_registry",
 )
 
 

@@ -1,17 +1,22 @@
 """The ``cogsim`` command line.
 
-    cogsim list                                  scenarios, with their presets
-    cogsim info NAME                             a scenario's config fields (types, defaults, ranges)
+    cogsim list [--json]                         scenarios, with their presets
+    cogsim info NAME [--json]                    fields (types, defaults, ranges), run times, outputs, data
     cogsim run NAME [--preset P] [--set k=v ...] [--seed S] [--out DIR]
+                                                 writes DIR/NAME/<run-id>/ and links DIR/NAME/latest
     cogsim suite [--preset quick] [--out runs]   every scenario's preset, summary table and runs/REPORT.md
     cogsim sweep NAME --grid k=v1,v2 [--grid ...] --seeds N [--chunk-size C] [--out runs/sweeps]
                 [--executor local|devices|slurm] [--slurm-partition P --slurm-time T ...]
     cogsim sweep --resume RUN_DIR [--executor ...]  run what is missing (spec read from the run folder)
     cogsim sweep status RUN_DIR                  done / running / failed / pending counts, failed tasks' logs
-    cogsim compare RUN_DIR                       re-score a finished run against the human data
+    cogsim compare RUN_DIR                       re-score a run (a run folder or runs/NAME/latest)
     cogsim data list | cogsim data show NAME     packaged datasets, their provenance and citation
 
-Bad input exits with status 2 and one line on stderr naming the field, the value and what is allowed.
+Anywhere: --quiet (no progress reports), --debug (tracebacks of internal errors).
+
+Bad input (config, files, data) exits with status 2 and one line on stderr naming what and where; Ctrl-C
+exits with 130 and leaves no unfinished run folder behind; an internal error prints one line (its traceback
+with --debug) and exits with 1.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,14 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cogsim", description="Simulate attention and memory; compare with humans."
     )
+    p.add_argument("--quiet", action="store_true", help="no progress reports (also after the command)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (anywhere)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    sub.add_parser("list", help="list scenarios and their presets")
+    pl = sub.add_parser("list", help="list scenarios and their presets")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
 
-    pi = sub.add_parser("info", help="show a scenario's config fields")
+    pi = sub.add_parser("info", help="a scenario's fields, presets' run times, outputs and data")
     pi.add_argument("name")
     pi.add_argument("--preset", default="quick")
+    pi.add_argument("--json", action="store_true", help="machine-readable output")
 
     pr = sub.add_parser("run", help="run one scenario and compare it with the human data")
     pr.add_argument("name", help="scenario name (see `cogsim list`)")
@@ -50,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FIELD=VALUE",
         help="override a config field (repeatable), e.g. --set n_boot=500",
     )
-    pr.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    pr.add_argument("--out", default="runs", help="parent folder of the run folder (default: runs)")
+    pr.add_argument("--seed", type=int, default=0, help="root seed, 0 to 2**32-1 (default 0)")
+    pr.add_argument(
+        "--out", default="runs", help="runs go to OUT/NAME/<run-id>/, OUT/NAME/latest (default: runs)"
+    )
 
     ps = sub.add_parser("suite", help="run every scenario's preset; print and write the summary report")
     ps.add_argument("--preset", default="quick")
@@ -129,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     sl.add_argument("--slurm-no-wait", action="store_true", help="submit and return; --resume collects later")
 
     pc = sub.add_parser("compare", help="re-score a finished run folder against the human data")
-    pc.add_argument("run_dir")
+    pc.add_argument("run_dir", help="runs/NAME/<run-id>, runs/NAME/latest or runs/NAME")
 
     pd_ = sub.add_parser("data", help="packaged datasets")
     dsub = pd_.add_subparsers(dest="data_command", metavar="list|show")
@@ -141,23 +154,38 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args) -> None:
-    from cogsim import scenarios
+    from cogsim import scenario_info, scenario_registry
 
-    for name in scenarios.names():
-        mod = scenarios.get(name)
-        print(f"{name:<28} {getattr(mod, 'DESCRIPTION', '')}  [presets: {', '.join(mod.PRESETS)}]")
+    rows = [scenario_info.summary(name) for name in scenario_registry.names()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(f"{r['name']:<28} {r['description']}  [presets: {', '.join(r['presets'])}]")
 
 
 def _cmd_info(args) -> None:
-    from cogsim import config, runner, scenarios
+    from cogsim import scenario_info
 
-    mod = scenarios.get(args.name)
-    cfg = runner.make_config(args.name, preset=args.preset)
-    print(
-        f"{args.name}: {getattr(mod, 'DESCRIPTION', '')}\npreset {args.preset}; fields (--set FIELD=VALUE):"
-    )
-    for name, tp, value, doc in config.describe(cfg):
-        print(f"  {name:<24} {tp:<18} = {value!r:<22} {doc}")
+    d = scenario_info.describe(args.name, preset=args.preset)
+    if args.json:
+        print(json.dumps(d, indent=2, default=str))
+        return
+    print(f"{d['name']}: {d['description']}")
+    print("presets (expected run time):")
+    for p, v in d["presets"].items():
+        print(f"  {p:<10} {v['expected_runtime']}")
+    if d["last_run"]:
+        lr = d["last_run"]
+        print(f"  last run here: {lr['wall_time_s']} s ({lr['preset']}) in {lr['folder']}")
+    print(f"preset {d['preset']}; fields (--set FIELD=VALUE):")
+    for f in d["fields"]:
+        print(f"  {f['name']:<24} {f['type']:<18} = {f['value']!r:<22} {f['doc']}")
+    print("writes:")
+    for path, what in d["writes"].items():
+        print(f"  {path:<44} {what}")
+    print("data: " + (", ".join(x["name"] for x in d["data"]) or "none packaged"))
+    print(f"other data: {d['swap_data']}")
 
 
 def _cmd_run(args) -> None:
@@ -170,6 +198,7 @@ def _cmd_run(args) -> None:
         print(f"\n{tname}:")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nwrote {res.folder}/ (run.json, results.parquet, comparison.json, figure.png)")
+    print(f"latest: {res.folder.parent / 'latest'}")
 
 
 def _cmd_suite(args) -> None:
@@ -199,7 +228,7 @@ _SLURM_FLAGS = {
 
 
 def _slurm_settings(args) -> dict | None:
-    from cogsim import executors
+    from cogsim.sweep import executors
 
     settings: dict = {}
     if args.slurm_config:
@@ -214,7 +243,8 @@ def _slurm_settings(args) -> dict | None:
 
 
 def _sweep_status(run_dir: str) -> None:
-    from cogsim import executors, store
+    from cogsim import store
+    from cogsim.sweep import executors
 
     s = store.load(run_dir)
     executors.reconcile(s)
@@ -290,18 +320,28 @@ def _cmd_sweep(args) -> None:
 def _cmd_compare(args) -> None:
     import pandas as pd
 
-    from cogsim import scenarios
-    from cogsim.store import atomic_write_text
+    from cogsim import scenario_registry
+    from cogsim.errors import DataError
+    from cogsim.store import atomic_write_text, resolve_run_folder
 
-    folder = Path(args.run_dir)
-    if not (folder / "run.json").is_file():
-        raise CogsimError(f"compare: {str(folder)!r} is not a run folder (no run.json)")
-    record = json.loads((folder / "run.json").read_text())
-    name = record.get("scenario")
+    folder = resolve_run_folder(args.run_dir)
+    try:
+        record = json.loads((folder / "run.json").read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"compare: {str(folder / 'run.json')!r} is not valid JSON ({exc})") from None
+    name = record.get("scenario") if isinstance(record, dict) else None
     if not name:
-        raise CogsimError(f"compare: {str(folder / 'run.json')!r} names no scenario")
-    mod = scenarios.get(name)
-    sim = pd.read_parquet(folder / "results.parquet")
+        raise DataError(f"compare: {str(folder / 'run.json')!r} names no scenario")
+    mod = scenario_registry.get(name)
+    try:
+        sim = pd.read_parquet(folder / "results.parquet")
+    except FileNotFoundError:
+        raise DataError(f"compare: {str(folder / 'results.parquet')!r} is missing") from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow's many error types for a damaged file
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"compare: {str(folder / 'results.parquet')!r} is not readable Parquet ({msg})"
+        ) from None
     human = mod.human()
     comp = mod.compare(sim, human)
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
@@ -339,27 +379,89 @@ _COMMANDS = {
 #: commands that compile scenarios: they use the persistent compilation cache (cogsim.compilation_cache)
 _COMPILING = ("run", "suite", "sweep")
 
+_GLOBAL_FLAGS = ("--quiet", "--debug")
+
+_INTERRUPTED = {
+    "sweep": "cogsim: interrupted; finished points are saved (the same command, or --resume, runs the rest)",
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _os_error(exc: OSError) -> str:
+    where = " ".join(repr(str(f)) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or _one_line(exc)
+    return f"{reason}: {where}" if where else reason
+
+
+def _exit_hard(code: int) -> None:
+    """Leaves at once after Ctrl-C: flushed output, no interpreter teardown racing JAX's threads."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - a closed stream: nothing left to flush
+            pass
+    os._exit(code)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cogsim`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``cogsim`` command; returns the exit status.
+
+    ``--quiet`` and ``--debug`` are accepted anywhere on the line.
+    """
+    from cogsim import progress
+
+    raw = list(sys.argv[1:] if argv is None else argv)
+    flags = {f for f in _GLOBAL_FLAGS if f in raw}
+    args = _parser().parse_args([a for a in raw if a not in _GLOBAL_FLAGS])
+    debug = "--debug" in flags
+    progress.configure(enabled="--quiet" not in flags)
     try:
+        if args.command in ("run", "suite"):  # before anything heavy is imported or computed
+            from cogsim._run_files import check_writable
+
+            check_writable(args.out)
         if args.command in _COMPILING:
             from cogsim import compilation_cache
 
             compilation_cache.enable()
         _COMMANDS[args.command](args)
     except CogsimError as exc:
-        print(f"cogsim: error: {exc}", file=sys.stderr)
+        print(f"cogsim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "cogsim: interrupted; finished work is saved (run the same command again to resume)",
-            file=sys.stderr,
-        )
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the clean-up
+        msg = _INTERRUPTED.get(args.command, "cogsim: interrupted; the unfinished run was not kept")
+        print(msg, file=sys.stderr)
+        if argv is None:
+            _exit_hard(130)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         return 130
+    except BrokenPipeError:  # e.g. `cogsim data show X | head`: the reader left; nothing to report
+        with_devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(with_devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"cogsim: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
     except SystemExit as exc:
         return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - an internal error: one line, the traceback with --debug
+        if debug:
+            traceback.print_exc()
+            hint = "please report it with the traceback above"
+        else:
+            hint = "run again with --debug for the traceback and report it with that output"
+        print(
+            f"cogsim: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in cogsim; {hint})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

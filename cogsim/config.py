@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,9 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from cogsim.errors import ConfigError
 
 _MISSING = dataclasses.MISSING
+
+#: the largest integer a field takes without a declared ``high``: JAX counts and indexes with int32
+INT_LIMIT = 2**31 - 1
 
 
 def field(
@@ -129,6 +133,8 @@ def _check_type(path: str, value: Any, tp: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(path, value, "a number")
+        if not math.isfinite(value):
+            raise ConfigError(path, value, "a finite number")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -144,16 +150,29 @@ def _check_range(path: str, value: Any, meta: Mapping[str, Any]) -> None:
     if choices is not None and value not in choices:
         raise ConfigError(path, value, f"one of {list(choices)}")
     low, high = meta.get("low"), meta.get("high")
-    if low is None and high is None:
-        return
     items = value if isinstance(value, tuple) else (value,)
     for item in items:
         if item is None or isinstance(item, bool) or not isinstance(item, (int, float)):
             continue
-        if (low is not None and item < low) or (high is not None and item > high):
+        cap = high
+        if high is None and isinstance(item, int):
+            cap = INT_LIMIT  # no declared cap: what an int32 holds
+        if (low is not None and item < low) or (cap is not None and item > cap):
             lo = "-inf" if low is None else low
-            hi = "inf" if high is None else high
-            raise ConfigError(path, value, f"values in [{lo}, {hi}]")
+            hi = "inf" if cap is None else cap
+            why = " (the int32 limit of JAX arrays)" if high is None and cap is not None else ""
+            raise ConfigError(path, value, f"values in [{lo}, {hi}]{why}")
+
+
+def _check_field(path: str, value: Any, f: dataclasses.Field) -> None:
+    """Range and choices of ``value``; a tuple must not be empty unless the field's default is empty."""
+    _check_range(path, value, f.metadata)
+    if isinstance(value, tuple) and not value:
+        default = f.default if f.default is not _MISSING else None
+        if f.default_factory is not _MISSING:
+            default = f.default_factory()
+        if default is None or len(default) > 0:
+            raise ConfigError(path, value, "a non-empty list of values (comma-separated)")
 
 
 def validate(cfg: Any, *, _path: str = "") -> Any:
@@ -170,7 +189,7 @@ def validate(cfg: Any, *, _path: str = "") -> Any:
         path = f"{_path}.{f.name}" if _path else f.name
         value = getattr(cfg, f.name)
         new = _check_type(path, value, hints[f.name])
-        _check_range(path, new, f.metadata)
+        _check_field(path, new, f)
         if new is not value:
             changes[f.name] = new
     if hasattr(cfg, "__post_validate__"):
@@ -286,6 +305,8 @@ def replace(cfg: Any, **changes: Any) -> Any:
 def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
     """Applies ``["a.b=3", "name=x"]`` overrides, each parsed to its field's type, then validates.
 
+    When a field is given more than once, the last value wins (earlier ones are not checked).
+
     Example:
       >>> import dataclasses
       >>> from cogsim import config
@@ -295,15 +316,19 @@ def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
       >>> config.replace_from_strings(C(), ["lapse=0.25"]).lapse
       0.25
     """
-    changes: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ConfigError(item, item, "an override of the form field=value (e.g. n_trials=100)")
+        texts.pop(key, None)
+        texts[key] = text  # the last override of a field wins
+    changes: dict[str, Any] = {}
+    for key, text in texts.items():
         f, tp = _lookup_field(cfg, key, text)
         value = parse_value(text, tp, path=key)
-        _check_range(key, _check_type(key, value, tp), f.metadata)
+        _check_field(key, _check_type(key, value, tp), f)
         changes[key] = value
     return replace(cfg, **changes)
 
@@ -355,6 +380,8 @@ def describe(cls_or_cfg: Any) -> list[tuple[str, str, Any, str]]:
             extra.append(f"one of {list(meta['choices'])}")
         if meta.get("low") is not None or meta.get("high") is not None:
             lo, hi = meta.get("low"), meta.get("high")
+            if hi is None and tp is int:
+                hi = INT_LIMIT
             extra.append(f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
         rows.append((name, _type_name(tp), value, "; ".join([d for d in [doc, *extra] if d])))
     return rows

@@ -1,26 +1,45 @@
 """Running scenarios: one scenario to a run folder, or the whole suite to a report.
 
-A run folder holds ``run.json`` (provenance), ``results.parquet`` (the simulation), ``human.parquet``,
-``comparison.json`` and ``figure.png``.
+A run writes ``OUT/<scenario>/<run-id>/`` (the id: time, preset, seed, config hash) holding ``run.json``
+(provenance), ``results.parquet`` (the simulation), ``human.parquet``, ``comparison.json``, one CSV per
+comparison table and ``figure.png``; ``OUT/<scenario>/latest`` points at the newest complete run. Folders are
+written atomically (:func:`cogsim.store.new_run_folder`): a run never overwrites another, and an interrupted
+run leaves nothing that looks finished.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cogsim import config as _config
+from cogsim import config as cfglib
+from cogsim import progress, scenario_registry
 from cogsim.compare import Comparison
 from cogsim.errors import CogsimError
-from cogsim.store import atomic_write_parquet, atomic_write_text, provenance, write_run_json
+from cogsim.store import (
+    atomic_write_parquet,
+    atomic_write_text,
+    check_writable,
+    new_run_folder,
+    provenance,
+    run_id,
+    write_run_json,
+)
+
+#: root seeds a run accepts: what ``jax.random.key`` takes without wrapping
+SEED_RANGE = (0, 2**32 - 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,17 +56,34 @@ class RunResult:
     wall_time_s: float
 
 
-def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = ()) -> Any:
-    """The validated config of scenario ``name``: a preset with ``field=value`` overrides applied."""
-    from cogsim import scenarios
+def check_seed(seed: Any, *, what: str = "seed") -> int:
+    """Returns ``seed`` if it is an integer in :data:`SEED_RANGE`, else raises a one-line CogsimError.
 
-    mod = scenarios.get(name)
+    Example:
+      >>> check_seed(7)
+      7
+    """
+    lo, hi = SEED_RANGE
+    if isinstance(seed, bool) or not isinstance(seed, int) or not lo <= seed <= hi:
+        raise CogsimError(f"{what}: got {seed!r}; allowed: an integer in [{lo}, {hi}]")
+    return seed
+
+
+def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = ()) -> Any:
+    """The validated config of scenario ``name``: a preset with ``field=value`` overrides applied (the last
+    override of a field wins).
+
+    Example:
+      >>> make_config("change_detection", overrides=["n_boot=5", "n_boot=20"]).n_boot
+      20
+    """
+    mod = scenario_registry.get(name)
     if preset not in mod.PRESETS:
         raise CogsimError(
             f"scenario {name!r}: unknown preset {preset!r}; available: {', '.join(mod.PRESETS)}"
         )
-    cfg = _config.validate(mod.PRESETS[preset])
-    return _config.replace_from_strings(cfg, overrides)
+    cfg = cfglib.validate(mod.PRESETS[preset])
+    return cfglib.replace_from_strings(cfg, overrides)
 
 
 def _save_figure(fig_or_ax: Any, path: Path) -> None:
@@ -65,6 +101,37 @@ def _save_figure(fig_or_ax: Any, path: Path) -> None:
     plt.close(fig)
 
 
+@contextlib.contextmanager
+def _interrupts_noted() -> Iterator[dict[str, bool]]:
+    """Notes Ctrl-C while the block runs (and still raises KeyboardInterrupt as usual), so that code which
+    swallows the exception (a callback whose errors Python ignores, e.g. JAX's garbage-collection hook)
+    cannot turn an interrupted run into a finished one."""
+    state = {"interrupted": False}
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if not callable(previous):  # not the main thread, or Ctrl-C ignored or left to the system
+        yield state
+        return
+    previous_hook = sys.unraisablehook
+
+    def handler(signum, frame):
+        state["interrupted"] = True
+        previous(signum, frame)
+
+    def unraisable(info):
+        if info.exc_type is KeyboardInterrupt and state["interrupted"]:
+            return  # noted above; the run stops at its next step
+        previous_hook(info)
+
+    signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
+
+
 def run(
     name: str,
     *,
@@ -74,56 +141,70 @@ def run(
     out: str | os.PathLike = "runs",
     config: Any = None,
 ) -> RunResult:
-    """Runs scenario ``name`` and writes its run folder ``out/name``.
+    """Runs scenario ``name`` into a new run folder ``out/name/<run-id>``; ``out/name/latest`` links it.
+
+    Every input is checked before any computation: the config (types, finite numbers, ranges), the seed and
+    that ``out`` is a writable folder.
 
     Args:
       name: a registered scenario.
       preset: which preset to start from ("quick", "paper", ...).
-      overrides: ``field=value`` strings applied to the preset.
+      overrides: ``field=value`` strings applied to the preset (the last one of a field wins).
       seed: the root seed; every random draw of the run derives from ``jax.random.key(seed)``.
-      out: parent folder of the run folder.
+      out: parent folder of the scenario's run folders.
       config: a ready config instead of preset + overrides.
+
+    Raises:
+      CogsimError: bad name, preset, config value, seed or output folder (nothing is computed or written).
 
     Example:
       >>> # from cogsim import runner; res = runner.run("change_detection", preset="quick")
     """
-    import jax
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from cogsim import scenarios
-
-    mod = scenarios.get(name)
+    mod = scenario_registry.get(name)
     cfg = (
-        _config.validate(config)
+        cfglib.validate(config)
         if config is not None
         else make_config(name, preset=preset, overrides=overrides)
     )
-    folder = Path(out) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    sim = mod.simulate(cfg, key=jax.random.key(seed))
-    human = mod.human()
-    comp = mod.compare(sim, human)
-    wall = time.time() - t0
-    atomic_write_parquet(folder / "results.parquet", sim)
-    atomic_write_parquet(folder / "human.parquet", human)
-    atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
-    for tname, table in comp.tables.items():
-        atomic_write_text(folder / f"{tname}.csv", table.to_csv(index=False))
-    _save_figure(mod.plot(sim, human), folder / "figure.png")
-    write_run_json(
-        folder,
-        provenance(
-            config=cfg,
-            seed=seed,
-            scenario=name,
-            preset=preset,
-            overrides=list(overrides),
-            wall_time_s=round(wall, 3),
-        ),
-    )
-    return RunResult(name, preset, cfg, sim, human, comp, folder, wall)
+    check_seed(seed)
+    rid = run_id(config_json=cfglib.to_json(cfg), preset=preset, seed=seed)
+    with _interrupts_noted() as noted, new_run_folder(Path(out) / name, rid) as folder:
+        import jax
+        import matplotlib
+
+        matplotlib.use("Agg")
+        tmp = folder["tmp"]
+        t0 = time.time()
+        with progress.stage(f"{name}: simulating"):
+            sim = mod.simulate(cfg, key=jax.random.key(seed))
+        with progress.stage(f"{name}: comparing with the human data"):
+            human = mod.human()
+            comp = mod.compare(sim, human)
+        wall = time.time() - t0
+        with progress.stage(f"{name}: plotting"):
+            figure = mod.plot(sim, human)
+        with progress.stage(f"{name}: writing the run folder"):
+            atomic_write_parquet(tmp / "results.parquet", sim)
+            atomic_write_parquet(tmp / "human.parquet", human)
+            atomic_write_text(tmp / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
+            for tname, table in comp.tables.items():
+                atomic_write_text(tmp / f"{tname}.csv", table.to_csv(index=False))
+            _save_figure(figure, tmp / "figure.png")
+            write_run_json(
+                tmp,
+                provenance(
+                    config=cfg,
+                    seed=seed,
+                    scenario=name,
+                    preset=preset,
+                    overrides=list(overrides),
+                    run_id=rid,
+                    wall_time_s=round(wall, 3),
+                ),
+            )
+        if noted["interrupted"]:  # Ctrl-C was caught and swallowed somewhere inside: still not finished
+            raise KeyboardInterrupt
+    return RunResult(name, preset, cfg, sim, human, comp, folder["folder"], wall)
 
 
 def _fmt(v: Any) -> str:
@@ -190,11 +271,14 @@ def run_suite(
 ) -> list[RunResult | tuple[str, str]]:
     """Runs every registered scenario's ``preset`` and writes ``out/REPORT.md`` with the summary and figures.
 
-    A scenario that raises is reported as an error row (with its message) and the suite goes on.
+    Every name is checked and ``out`` proved writable before the first scenario runs. A scenario that raises
+    is reported as an error row (with its message) and the suite goes on; Ctrl-C stops the suite.
     """
-    from cogsim import scenarios
-
-    names = list(names) if names is not None else scenarios.names()
+    names = list(names) if names is not None else scenario_registry.names()
+    for name in names:
+        scenario_registry.get(name)
+    check_seed(seed)
+    check_writable(out)
     results: list[RunResult | tuple[str, str]] = []
     for name in names:
         log(f"== {name} ({preset})")

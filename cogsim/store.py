@@ -1,4 +1,15 @@
-"""The results store: a SQLite index of runs and sweep points, Parquet shards, and run.json provenance.
+"""The results store: run folders that never overwrite, a SQLite index of sweep points, Parquet shards, and
+run.json provenance.
+
+Layout of one scenario run (``cogsim run``)::
+
+    OUT/<scenario>/<run-id>/   run.json, results.parquet, human.parquet, comparison.json, figure.png, ...
+    OUT/<scenario>/latest      a link to the newest complete run folder
+
+The run id reads as time, preset, seed and a short hash of the config (``20250101-120000-quick-s0-1a2b3c4d``).
+A run is written into a hidden temporary folder that is renamed to its id only when everything is written
+(:func:`new_run_folder`), so a crash or Ctrl-C never leaves a half run that looks finished, and two runs
+never overwrite each other.
 
 Layout of one sweep run folder::
 
@@ -24,14 +35,9 @@ several processes on one machine share the index.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import importlib.metadata
 import json
 import os
-import platform
-import socket
 import sqlite3
-import subprocess
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,92 +46,23 @@ from typing import Any
 
 import pandas as pd
 
+from cogsim._run_files import (
+    LATEST,
+    atomic_write_bytes,
+    atomic_write_parquet,
+    atomic_write_text,
+    check_writable,
+    git_sha,
+    new_run_folder,
+    provenance,
+    resolve_run_folder,
+    run_id,
+    set_latest,
+    write_run_json,
+)
 from cogsim.errors import CogsimError
 
-_PACKAGES = ("cogsim", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "pandas", "pyarrow")
-
 STATUSES = ("pending", "running", "done", "failed")
-
-
-# ------------------------------------------------------------------------------------- atomic file writes
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that readers see the old file or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Writes a DataFrame as Parquet atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    df.to_parquet(tmp, index=False)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-# ------------------------------------------------------------------------------------------- provenance
-def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
-    """The git commit of the working directory (or of the installed source tree), if any."""
-    for where in filter(None, [cwd, Path(__file__).resolve().parent.parent]):
-        try:
-            out = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if out.returncode == 0:
-            return out.stdout.strip()
-    return None
-
-
-def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """What run.json records: config, root seed, git SHA, package versions, device, host, time."""
-    import dataclasses
-
-    import jax
-
-    versions = {}
-    for pkg in _PACKAGES:
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = None
-    cfg = config
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        from cogsim import config as _config
-
-        cfg = _config.to_dict(config)
-    return {
-        "config": cfg,
-        "seed": seed,
-        "git_sha": git_sha(),
-        "versions": versions,
-        "python": platform.python_version(),
-        "device": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        "host": socket.gethostname(),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **extra,
-    }
-
-
-def write_run_json(folder: str | os.PathLike, record: Mapping[str, Any]) -> Path:
-    """Writes ``run.json`` atomically into ``folder``."""
-    path = Path(folder) / "run.json"
-    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=str))
-    return path
 
 
 # ------------------------------------------------------------------------------------------ sweep store
@@ -467,3 +404,24 @@ def load(run: str | os.PathLike) -> Store:
       >>> # results = cogsim.store.load("runs/sweeps/change_detection-ab12cd").to_pandas()
     """
     return Store(run, create=False)
+
+
+__all__ = [
+    "LATEST",
+    "STATUSES",
+    "Store",
+    "atomic_write_bytes",
+    "atomic_write_parquet",
+    "atomic_write_text",
+    "check_writable",
+    "git_sha",
+    "load",
+    "new_run_folder",
+    "point_id",
+    "provenance",
+    "resolve_run_folder",
+    "run_id",
+    "set_latest",
+    "write_run_json",
+    "write_shard_file",
+]

@@ -14,9 +14,7 @@ A scenario module defines:
 Optionally, for vectorised sweeps, ``sweep_point(config, *, key) -> dict[str, jax.Array]`` (pure JAX, scalar
 outputs) and ``SWEEP_VECTORIZED = ("field", ...)``: fields that may be traced (varied under ``jax.vmap``).
 
-Modules are discovered by name: adding ``scenarios/my_paradigm.py`` registers ``my_paradigm``.
+Modules are discovered by name: adding ``scenarios/my_paradigm.py`` registers ``my_paradigm``. The contract
+is written as a ``typing.Protocol`` in :mod:`cogsim.scenario_protocol`; looking scenarios up by name is the
+application layer's job (:mod:`cogsim.scenario_registry`, used by the runner, sweeps and the command line).
 """
-
-from cogsim.scenarios._registry import get, names
-
-__all__ = ["get", "names"]

@@ -49,11 +49,15 @@ class Config:
     train: bool = _config.field(False, doc="retrain the backbones from scratch instead of the shipped ones")
     train_steps: int = _config.field(400, low=1, doc="training steps per backbone when train=true")
     batch_size: int = _config.field(
-        1, low=1, doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)"
+        1,
+        low=1,
+        high=256,
+        doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)",
     )
     threads: int = _config.field(
         2,
         low=1,
+        high=256,
         doc="host threads searching disjoint trials at once (same result; see docs/models/eccnet.md)",
     )
 

@@ -43,7 +43,7 @@ MEASURES = ("ic_acc", "iw_acc", "iw_head_acc", "iw_tail_acc", "ic2_head_acc", "i
 class Config(ind.ScenarioConfig):
     """Task, forgetting schedule and training."""
 
-    K: int = field(1024, low=1, doc="classes")
+    K: int = field(1024, low=1, high=1_000_000, doc="classes")
     B: int = field(2, low=1, doc="burstiness")
     p_B: float = field(0.9, low=0.0, high=1.0, doc="fraction of bursty sequences")
     alpha: float = field(1.2, low=0.0, doc="Zipf exponent (Anand et al.: 0, 1.0001, 1.2, 1.5)")

@@ -37,19 +37,21 @@ PUBLISHED = {"episodic_recall@10": 0.9708, "semantic_recall@10": 0.9820}  # Tres
 class Config:
     """World, scenes and memory sizes."""
 
-    n_entities: int = field(12, low=2, doc="entities in the world")
+    n_entities: int = field(12, low=2, high=10_000, doc="entities in the world")
     n_predicates: int = field(6, low=1, doc="predicates")
     typical_per_subject: int = field(2, low=1, doc="typical (predicate, object) pairs per subject")
     p_typical: float = field(0.6, low=0.0, high=1.0, doc="probability that a scene triple is typical")
     triples_per_scene: int = field(3, low=1, doc="triples per scene (episode)")
-    n_episodes: tuple[int, ...] = field((8, 16, 32, 64, 128), low=1, doc="episode counts (interference)")
-    dim: int = field(16, low=1, doc="representation/embedding size")
-    wm_dim: int = field(32, low=1, doc="working-memory size")
+    n_episodes: tuple[int, ...] = field(
+        (8, 16, 32, 64, 128), low=1, high=100_000, doc="episode counts (interference)"
+    )
+    dim: int = field(16, low=1, high=4_096, doc="representation/embedding size")
+    wm_dim: int = field(32, low=1, high=4_096, doc="working-memory size")
     epochs: int = field(300, low=1, doc="passes over the episodes' triples")
     min_steps: int = field(600, low=1, doc="at least this many optimiser steps per memory")
-    batch_size: int = field(64, low=1, doc="triples per step")
+    batch_size: int = field(64, low=1, high=65_536, doc="triples per step")
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
-    n_seeds: int = field(3, low=1, doc="independent worlds and memories")
+    n_seeds: int = field(3, low=1, high=1_024, doc="independent worlds and memories")
     k: int = field(10, low=1, doc="k of recall@k")
 
 

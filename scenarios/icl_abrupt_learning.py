@@ -51,7 +51,7 @@ class Config(ind.ScenarioConfig):
     num_steps: int = field(100_000, low=1, doc="training steps")
     log_every: int = field(1000, low=1, doc="steps between evaluations")
     failure_case: bool = field(True, doc="also train the L = N = 8, B = 1 failure case")
-    failure_K: int = field(512, low=8, doc="classes in the failure case (a multiple of 8)")
+    failure_K: int = field(512, low=8, high=1_000_000, doc="classes in the failure case (a multiple of 8)")
 
 
 PRESETS = {

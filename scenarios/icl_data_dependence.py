@@ -58,16 +58,19 @@ class Config(ind.ScenarioConfig):
     alphas: tuple[float, ...] = field(
         (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75), low=0.0, doc="Zipf exponents (at alpha_K, alpha_B)"
     )
-    alpha_K: int = field(1024, low=1, doc="classes in the alpha sweep")
+    alpha_K: int = field(1024, low=1, high=1_000_000, doc="classes in the alpha sweep")
     alpha_B: int = field(1, low=0, doc="burstiness in the alpha sweep")
     p_Bs: tuple[float, ...] = field((1.0, 0.75, 0.5), low=0.0, high=1.0, doc="fractions of bursty sequences")
     p_Cs: tuple[float, ...] = field(
         (0.0, 0.25, 0.5), low=0.0, high=1.0, doc="fractions of novel-class sequences (at p_C_K, p_C_B)"
     )
-    p_C_K: int = field(128, low=1, doc="classes in the p_C sweep (few: in-weights favoured)")
+    p_C_K: int = field(128, low=1, high=1_000_000, doc="classes in the p_C sweep (few: in-weights favoured)")
     p_C_B: int = field(2, low=0, doc="burstiness in the p_C sweep")
     K_max: int = field(
-        0, low=0, doc="classes allocated (0 = the largest K of the grids); K may not exceed it"
+        0,
+        low=0,
+        high=1_000_000,
+        doc="classes allocated (0 = the largest K of the grids); K may not exceed it",
     )
     num_steps: int = field(100_000, low=1, doc="training steps")
     log_every: int = field(5000, low=1, doc="steps between evaluations")

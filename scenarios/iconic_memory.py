@@ -39,15 +39,15 @@ MAX_READS = N_ROWS * N_COLS + N_COLS
 class Config:
     """Readout model and fit settings (the defaults are fixed in advance, not fitted)."""
 
-    dim: int = field(32, low=2, doc="letter embedding size")
+    dim: int = field(32, low=2, high=4_096, doc="letter embedding size")
     beta: float = field(2.0, low=1e-6, doc="inverse temperature of the letter decode")
     noise: float = field(0.5, low=0.0, doc="std of the readout noise added to q")
     cycle_s: float = field(0.05, low=1e-3, doc="seconds per decoding cycle (one letter)")
     cue_delays: tuple[float, ...] = field(
         (0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset"
     )
-    n_trials: int = field(1000, low=1, doc="trials per condition in the final simulation")
-    n_fit_trials: int = field(300, low=1, doc="trials per condition and grid point in the fit")
+    n_trials: int = field(1000, low=1, high=200_000, doc="trials per condition in the final simulation")
+    n_fit_trials: int = field(300, low=1, high=20_000, doc="trials per condition and grid point in the fit")
     tau_grid: tuple[float, ...] = field(
         tuple(np.round(np.geomspace(0.05, 2.0, 25), 4).tolist()),
         low=1e-3,
@@ -58,7 +58,7 @@ class Config:
         low=1.0,
         doc="working-memory capacities tried (items)",
     )
-    n_boot: int = field(500, low=0, doc="bootstrap resamples of trials for CIs")
+    n_boot: int = field(500, low=0, high=100_000, doc="bootstrap resamples of trials for CIs")
 
 
 PRESETS = {

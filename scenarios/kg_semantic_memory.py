@@ -51,15 +51,15 @@ class Config:
     """Semantic-memory training on a knowledge graph."""
 
     graph: str = field("umls", doc="packaged graph name or a folder with train.txt, valid.txt, test.txt")
-    dim: int = field(64, low=1, doc="representation/embedding size")
-    wm_dim: int = field(128, low=1, doc="working-memory size")
+    dim: int = field(64, low=1, high=4_096, doc="representation/embedding size")
+    wm_dim: int = field(128, low=1, high=4_096, doc="working-memory size")
     num_steps: int = field(8000, low=1, doc="optimiser steps")
-    batch_size: int = field(256, low=1, doc="triples per step")
+    batch_size: int = field(256, low=1, high=65_536, doc="triples per step")
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
     init_scale: float = field(1.0, low=1e-6, doc="std of the initial embeddings")
     dropout: float = field(0.0, low=0.0, high=0.95, doc="dropout on sigmoid(q) in training")
     eval_every: int = field(1000, low=1, doc="steps between validation evaluations")
-    n_boot: int = field(1000, low=0, doc="bootstrap resamples of the test triples for CIs")
+    n_boot: int = field(1000, low=0, high=100_000, doc="bootstrap resamples of the test triples for CIs")
 
 
 PRESETS = {

@@ -81,12 +81,12 @@ COLUMNS = (
 class Config:
     """Training of the semantic memory and the verification procedure."""
 
-    dim: int = field(32, low=1, doc="representation/embedding size")
-    wm_dim: int = field(64, low=1, doc="working-memory size")
+    dim: int = field(32, low=1, high=4_096, doc="representation/embedding size")
+    wm_dim: int = field(64, low=1, high=4_096, doc="working-memory size")
     num_steps: int = field(3000, low=1, doc="optimiser steps per network and seed")
-    batch_size: int = field(64, low=1, doc="triples per step")
+    batch_size: int = field(64, low=1, high=65_536, doc="triples per step")
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
-    n_seeds: int = field(5, low=1, doc="independently trained memories (for CIs)")
+    n_seeds: int = field(5, low=1, high=1_024, doc="independently trained memories (for CIs)")
     accept_ratio: float = field(
         0.25,
         low=0.0,

@@ -54,11 +54,15 @@ class Config:
         None, low=1, doc="displays per cell for ablations (None = same)"
     )
     batch_size: int = _config.field(
-        1, low=1, doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)"
+        1,
+        low=1,
+        high=256,
+        doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)",
     )
     threads: int = _config.field(
         2,
         low=1,
+        high=256,
         doc="host threads searching disjoint trials at once (same result; see docs/models/eccnet.md)",
     )
 

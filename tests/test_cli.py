@@ -1,16 +1,38 @@
-"""The command line as a user meets it: real subprocesses, exit codes, one-line errors."""
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors, run folders."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+
+from cogsim import cli, store
+
+SMALL = [
+    "--set",
+    "n_boot=10",
+    "--set",
+    "fit_steps=50",
+    "--set",
+    "per_participant=false",
+    "--set",
+    "models=fixed_capacity",
+]
 
 
 def cogsim(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "cogsim", *args], capture_output=True, text=True, cwd=cwd, timeout=300
     )
+
+
+def _one_clean_line(res):
+    assert "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
 @pytest.mark.parametrize(
@@ -28,14 +50,21 @@ def cogsim(*args, cwd=None):
         (["sweep", "change_detection"], "give at least one --grid"),
         (["sweep", "change_detection", "--grid", "sim_K=1,x"], "'sim_K': got 'x'; allowed: a number"),
         (["compare", "/nonexistent/run"], "is not a run folder"),
+        (["run", "change_detection", "--set", "level=nan"], "'level': got nan; allowed: a finite number"),
+        (["run", "change_detection", "--set", "workspace.lr=nan"], "'workspace.lr': got nan"),
+        (["run", "change_detection", "--set", "models="], "'models': got (); allowed: a non-empty"),
+        (["run", "iconic_memory", "--set", "n_trials=1000000000000"], "'n_trials'"),
+        (["run", "change_detection", "--seed", "99999999999999999999"], "seed: got 99999999999999999999"),
+        (["sweep", "change_detection", "--grid", "sim_K=nan,2"], "'sim_K': got nan; allowed: a finite"),
+        (["sweep", "change_detection", "--grid", "fit_steps=50,60"], "not read by"),
+        (["suite", "--only", "iconic_memory,nosuch"], "unknown scenario 'nosuch'"),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(args, needle):
     res = cogsim(*args)
-    assert res.returncode == 2
+    assert res.returncode == 2, res.stderr
     assert needle in res.stderr
-    assert "Traceback" not in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+    _one_clean_line(res)
 
 
 def test_help_everywhere():
@@ -53,26 +82,289 @@ def test_list_data_and_info():
     assert "n_boot" in cogsim("info", "change_detection").stdout
 
 
-def test_run_then_compare(tmp_path):
-    res = cogsim(
-        "run",
-        "change_detection",
-        "--set",
-        "n_boot=20",
-        "--set",
-        "fit_steps=300",
-        "--set",
-        "per_participant=false",
-        "--set",
-        "models=fixed_capacity",
-        "--out",
-        str(tmp_path),
-    )
-    assert res.returncode == 0, res.stderr
-    assert "K " in res.stdout and "hit_obs" in res.stdout
-    run_dir = tmp_path / "change_detection"
+def test_list_and_info_as_json():
+    rows = json.loads(cogsim("list", "--json").stdout)
+    assert {"name", "description", "presets"} <= set(rows[0]) and "change_detection" in [
+        r["name"] for r in rows
+    ]
+    info = json.loads(cogsim("info", "change_detection", "--json").stdout)
+    assert info["data"][0]["name"] == "rouder2008_change_detection"
+    assert "quick" in info["presets"] and info["presets"]["quick"]["expected_runtime"]
+    assert any(k.endswith("/results.parquet") for k in info["writes"]) and info["swap_data"]
+    text = cogsim("info", "change_detection").stdout
+    assert "expected run time" in text and "writes:" in text and "data: rouder2008_change_detection" in text
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two real runs started at once (seeds 0 and 1) into one --out."""
+    out = tmp_path_factory.mktemp("runs")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cogsim", "run", "change_detection", *SMALL, "--seed", str(seed)]
+            + ["--out", str(out), "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (0, 1)
+    ]
+    results = [(p, *p.communicate(timeout=600)) for p in procs]
+    for p, _, err in results:
+        assert p.returncode == 0, err
+    return out
+
+
+def test_two_concurrent_runs_into_one_out_keep_both(two_runs):
+    parent = two_runs / "change_detection"
+    folders = sorted(p for p in parent.iterdir() if p.name != "latest")
+    assert len(folders) == 2, folders
+    seeds = sorted(json.loads((f / "run.json").read_text())["seed"] for f in folders)
+    assert seeds == [0, 1]
+    assert store.resolve_run_folder(parent / "latest") in folders
+
+
+def test_compare_accepts_a_run_folder_or_latest(two_runs):
+    parent = two_runs / "change_detection"
+    run_dir = store.resolve_run_folder(parent / "latest")
     record = json.loads((run_dir / "run.json").read_text())
-    assert record["scenario"] == "change_detection" and record["seed"] == 0
-    assert record["config"]["n_boot"] == 20 and record["versions"]["jax"]
-    res = cogsim("compare", str(run_dir))
-    assert res.returncode == 0 and "verdict" in res.stdout
+    assert record["scenario"] == "change_detection" and record["config"]["n_boot"] == 10
+    assert record["versions"]["jax"] and record["run_id"] == run_dir.name
+    before = (run_dir / "comparison.json").read_text()
+    for where in (run_dir, parent / "latest"):
+        res = cogsim("compare", str(where))
+        assert res.returncode == 0 and "verdict" in res.stdout, res.stderr
+    assert json.loads((run_dir / "comparison.json").read_text()) == json.loads(before)
+
+
+def test_ctrl_c_during_a_run_exits_130_and_leaves_latest_at_the_last_complete_run(two_runs):
+    parent = two_runs / "change_detection"
+    latest = store.resolve_run_folder(parent / "latest")
+    before = sorted(p.name for p in parent.iterdir())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cogsim", "run", "change_detection", *SMALL, "--seed", "7"]
+        + ["--out", str(two_runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = ""
+    while "simulating ..." not in line:  # the run has started computing
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, "the run ended before it started simulating"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "resume" not in err
+    assert sorted(p.name for p in parent.iterdir()) == before  # nothing new, no temporary folder left
+    assert store.resolve_run_folder(parent / "latest") == latest
+
+
+def test_a_read_only_out_fails_in_under_a_second(tmp_path, capsys):
+    if os.geteuid() == 0:  # permissions do not stop root: use a file system that refuses new entries
+        out = Path("/sys/cogsim-read-only-test")
+        if not Path("/sys").is_dir():
+            pytest.skip("running as root and no read-only file system to write to")
+    else:
+        out = tmp_path / "ro"
+        out.mkdir()
+        out.chmod(0o555)
+    t0 = time.perf_counter()
+    rc = cli.main(["run", "change_detection", "--out", str(out / "runs")])
+    elapsed = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert rc == 2 and "is not a writable folder" in err and str(out / "runs") in err
+    assert elapsed < 1.0, elapsed
+    res = cogsim("run", "change_detection", "--out", str(out / "runs"))
+    assert res.returncode == 2 and "is not a writable folder" in res.stderr
+    _one_clean_line(res)
+
+
+def test_an_out_that_is_a_file_fails_with_one_line(tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = cogsim("run", "change_detection", "--out", str(tmp_path / "f"))
+    assert res.returncode == 2 and "is not a writable folder" in res.stderr
+    _one_clean_line(res)
+
+
+def test_damaged_run_folders_fail_compare_with_one_line(two_runs, tmp_path):
+    import shutil
+
+    src = store.resolve_run_folder(two_runs / "change_detection" / "latest")
+    bad_parquet = tmp_path / "a"
+    shutil.copytree(src, bad_parquet)
+    (bad_parquet / "results.parquet").write_bytes(b"not parquet")
+    bad_json = tmp_path / "b"
+    shutil.copytree(src, bad_json)
+    (bad_json / "run.json").write_text("{broken")
+    for folder, needle in ((bad_parquet, "results.parquet"), (bad_json, "run.json")):
+        res = cogsim("compare", str(folder))
+        assert res.returncode == 2 and needle in res.stderr and "not" in res.stderr
+        _one_clean_line(res)
+
+
+def test_a_closed_pipe_ends_quietly():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cogsim", "data", "show", "rouder2008_change_detection"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in err and err.strip() == ""
+
+
+def test_internal_errors_are_one_line_and_the_traceback_is_behind_debug(monkeypatch, capsys):
+    from cogsim import scenario_info
+
+    def broken(name):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(scenario_info, "summary", broken)
+    assert cli.main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: something inside broke" in err and "--debug" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["list", "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "report it" in err
+
+
+# ----------------------------------------------------------- bad values for every field of every scenario
+def _leaf_fields(cls, prefix=""):
+    """(dotted name, type, metadata, default) of every leaf field of a config class."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out += _leaf_fields(tp, f"{prefix}{f.name}.")
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            out.append((prefix + f.name, tp, f.metadata, default))
+    return out
+
+
+def _bad_texts(tp, meta, default):
+    """Command-line values that validation must reject for a field of type ``tp``."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    optional = origin in (typing.Union, types.UnionType) and type(None) in args
+    if optional:
+        tp = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+    low, high, choices = meta.get("low"), meta.get("high"), meta.get("choices")
+    if choices is not None:
+        return ["zz_not_a_choice"]
+    if origin is typing.Literal:
+        return ["zz_not_a_choice"]
+    if tp is bool:
+        return ["maybe"]
+    if tp is int:
+        bad = ["abc", "1.5", "nan", str(2**31 if high is None else high + 1)]
+        return bad + ([str(low - 1)] if low is not None else [])
+    if tp is float:
+        bad = ["nan", "inf", "-inf", "abc"]
+        return bad + ([repr(high + abs(high) + 1.0)] if high is not None else [])
+    if origin is tuple and args and args[-1] is Ellipsis:
+        bad = [] if optional or not default else [""]
+        if args[0] in (int, float):
+            bad += ["abc", "nan" if args[0] is float else "1.5"]
+        return bad
+    return []  # free strings and the like: any text is a value
+
+
+def _cases():
+    from cogsim import scenario_registry
+
+    cases = []
+    for name in scenario_registry.names():
+        for field, tp, meta, default in _leaf_fields(scenario_registry.get(name).Config):
+            cases += [(name, field, text) for text in _bad_texts(tp, meta, default)]
+    return cases
+
+
+def test_every_bad_value_of_every_scenario_field_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """In-process over the whole list: each value is rejected before any computation."""
+    from cogsim import scenario_registry
+
+    for name in scenario_registry.names():
+        mod = scenario_registry.get(name)
+        monkeypatch.setattr(mod, "simulate", lambda *a, **k: pytest.fail("a bad value reached simulate"))
+    cases = _cases()
+    assert len({c[0] for c in cases}) == len(scenario_registry.names())
+    for name, field, text in cases:
+        rc = cli.main(["run", name, "--set", f"{field}={text}", "--out", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert rc == 2, (name, field, text, err)
+        assert len(err.strip().splitlines()) == 1 and f"'{field}" in err, (name, field, text, err)
+    assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def _generated_bad(tp, meta):
+    """A hypothesis strategy of out-of-range or non-finite numbers for numeric fields (None otherwise)."""
+    import types
+    import typing
+
+    from hypothesis import strategies as st
+
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        tp = next(a for a in args if a is not type(None))
+    low, high = meta.get("low"), meta.get("high")
+    if meta.get("choices") is not None:
+        return None
+    if tp is int:
+        cap = 2**31 - 1 if high is None else high
+        above = st.integers(min_value=cap + 1)
+        return (above | st.integers(max_value=low - 1)) if low is not None else above
+    if tp is float:
+        bad = st.sampled_from([float("nan"), float("inf"), float("-inf")])
+        if high is not None:
+            bad |= st.floats(min_value=high, exclude_min=True, allow_infinity=False)
+        if low is not None:
+            bad |= st.floats(max_value=low, exclude_max=True, allow_infinity=False)
+        return bad.map(repr)
+    return None
+
+
+def test_property_bad_values_through_the_real_command_line(tmp_path):
+    """Hypothesis draws a scenario, a field and a bad value (out of range, non-finite, wrong type, empty);
+    each goes through a real `python -m cogsim run` and must end with exit 2 and one line."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from cogsim import scenario_registry
+
+    fields = [
+        (name, field, tp, meta, default)
+        for name in scenario_registry.names()
+        for field, tp, meta, default in _leaf_fields(scenario_registry.get(name).Config)
+        if _bad_texts(tp, meta, default)
+    ]
+
+    def bad_value(item):
+        name, field, tp, meta, default = item
+        texts = st.sampled_from(_bad_texts(tp, meta, default))
+        numbers = _generated_bad(tp, meta)
+        values = texts | numbers.map(str) if numbers is not None else texts
+        return values.map(lambda text: (name, field, text))
+
+    @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.sampled_from(fields).flatmap(bad_value))
+    def check(case):
+        name, field, text = case
+        res = cogsim("run", name, "--set", f"{field}={text}", "--out", str(tmp_path))
+        assert res.returncode == 2, (case, res.stderr[-2000:])
+        assert f"'{field}" in res.stderr
+        _one_clean_line(res)
+
+    check()

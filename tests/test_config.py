@@ -41,7 +41,7 @@ def test_overrides_are_parsed_to_the_field_type():
         ("inner.nope=1", "inner.nope", "a field of inner"),
         ("name=c", "name", "one of ['a', 'b']"),
         ("flag=maybe", "flag", "boolean"),
-        ("sizes=0,1", "sizes", "[1, inf]"),
+        ("sizes=0,1", "sizes", "[1, 2147483647] (the int32 limit of JAX arrays)"),
         ("mode=z", "mode", "one of ['x', 'y']"),
         ("noequals", "noequals", "field=value"),
     ],
@@ -73,3 +73,37 @@ def test_json_round_trip():
 def test_describe_lists_every_leaf():
     names = [r[0] for r in config.describe(Outer)]
     assert names == ["name", "flag", "sizes", "mode", "limit", "inner.lr", "inner.steps"]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN"])
+def test_non_finite_numbers_are_rejected(text):
+    with pytest.raises(ConfigError, match="a finite number"):
+        config.replace_from_strings(Outer(), [f"inner.lr={text}"])
+    with pytest.raises(ConfigError, match="a finite number"):
+        config.replace_from_strings(Outer(), [f"limit={text}"])  # no range declared: still finite
+
+
+def test_empty_tuples_are_rejected_unless_the_default_is_empty():
+    with pytest.raises(ConfigError, match="'sizes'.*non-empty"):
+        config.replace_from_strings(Outer(), ["sizes="])
+    with pytest.raises(ConfigError, match="'sizes'.*non-empty"):
+        config.validate(Outer(sizes=()))
+
+    @dataclasses.dataclass(frozen=True)
+    class Optional:
+        extra: tuple[str, ...] = ()
+
+    assert config.replace_from_strings(Optional(), ["extra="]).extra == ()
+
+
+def test_ints_without_a_declared_cap_stop_at_the_int32_limit():
+    with pytest.raises(ConfigError, match="'inner.steps'.*2147483647"):
+        config.replace_from_strings(Outer(), ["inner.steps=99999999999999999999"])
+    assert config.replace_from_strings(Outer(), ["inner.steps=2147483647"]).inner.steps == 2**31 - 1
+
+
+def test_the_last_override_of_a_field_wins():
+    cfg = config.replace_from_strings(Outer(), ["inner.lr=5", "inner.lr=0.5", "sizes=1", "sizes=3,4"])
+    assert cfg.inner.lr == 0.5 and cfg.sizes == (3, 4)
+    with pytest.raises(ConfigError, match="'inner.lr'"):
+        config.replace_from_strings(Outer(), ["inner.lr=0.5", "inner.lr=5"])

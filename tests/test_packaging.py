@@ -77,7 +77,7 @@ def test_wheel_installs_into_a_second_venv_and_runs(wheel, tmp_path):
         "import cogsim, cogsim.models, cogsim.kernels, cogsim.scenarios, pathlib;"
         "from cogsim.scenarios import change_detection;"
         "assert 'site-packages' in cogsim.__file__, cogsim.__file__;"
-        "print(len(cogsim.data.load('rouder2008_change_detection')), cogsim.scenarios.names())"
+        "print(len(cogsim.data.load('rouder2008_change_detection')), cogsim.scenario_registry.names())"
     )
     res = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr

@@ -1,4 +1,38 @@
-from cogsim import runner
+"""The runner: run folders that never overwrite, atomic writes, checks before any computation, the suite."""
+
+import json
+import os
+import time
+
+import pytest
+
+from cogsim import runner, store
+from cogsim.errors import CogsimError, ConfigError
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """change_detection with its computation replaced by a trivial one: the runner's folder handling is under
+    test here, not the scenario (tests/test_cli.py runs the real scenario)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from cogsim.compare import Comparison, Metric
+    from cogsim.scenarios import change_detection as mod
+
+    def simulate(config, *, key):
+        import jax
+
+        return pd.DataFrame({"x": [float(jax.random.uniform(key))], "n_boot": [config.n_boot]})
+
+    monkeypatch.setattr(mod, "simulate", simulate)
+    monkeypatch.setattr(mod, "human", lambda: pd.DataFrame({"x": [0.5]}))
+    monkeypatch.setattr(mod, "compare", lambda sim, human: Comparison((Metric("x", float(sim.x[0])),)))
+    monkeypatch.setattr(mod, "plot", lambda sim, human, ax=None: plt.subplots()[1])
+    return mod
 
 
 def test_suite_writes_report_with_summary_table(tmp_path):
@@ -7,7 +41,8 @@ def test_suite_writes_report_with_summary_table(tmp_path):
     assert len(results) == 1 and not isinstance(results[0], tuple)
     report = (tmp_path / "REPORT.md").read_text()
     assert "| scenario | metric | human | model | verdict | seconds |" in report
-    assert "change_detection/figure.png" in report
+    rel = os.path.relpath(results[0].folder / "figure.png", tmp_path)
+    assert f"]({rel})" in report and (tmp_path / rel).is_file()  # the figure link resolves
     assert any("verdict" in line for line in lines)
 
 
@@ -21,3 +56,95 @@ def test_a_failing_scenario_is_reported_and_the_suite_goes_on(tmp_path, monkeypa
     results = runner.run_suite(names=["change_detection"], out=tmp_path, log=lambda s: None)
     assert isinstance(results[0], tuple) and "simulated failure" in results[0][1]
     assert "error" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_suite_checks_every_name_before_running_any(tmp_path, monkeypatch):
+    from cogsim.scenarios import iconic_memory
+
+    ran = []
+    monkeypatch.setattr(iconic_memory, "simulate", lambda config, *, key: ran.append(1))
+    with pytest.raises(CogsimError, match="unknown scenario 'nosuch'"):
+        runner.run_suite(names=["iconic_memory", "nosuch"], out=tmp_path, log=lambda s: None)
+    assert ran == [] and not (tmp_path / "iconic_memory").exists()
+
+
+def test_runs_never_overwrite_and_latest_points_at_the_newest(tmp_path, fake):
+    a = runner.run("change_detection", seed=0, out=tmp_path)
+    b = runner.run("change_detection", seed=1, out=tmp_path)
+    c = runner.run("change_detection", seed=1, out=tmp_path)  # the same id within a second: a new folder
+    folders = {a.folder, b.folder, c.folder}
+    assert len(folders) == 3 and all((f / "run.json").is_file() for f in folders)
+    assert "-quick-s0-" in a.folder.name and "-quick-s1-" in b.folder.name
+    assert store.resolve_run_folder(tmp_path / "change_detection" / "latest") == c.folder
+    assert store.resolve_run_folder(tmp_path / "change_detection") == c.folder
+    assert json.loads((a.folder / "run.json").read_text())["seed"] == 0
+    assert not [p for p in (tmp_path / "change_detection").iterdir() if p.name.startswith(".")]
+
+
+def test_a_run_that_fails_leaves_no_folder_and_latest_unchanged(tmp_path, fake, monkeypatch):
+    done = runner.run("change_detection", out=tmp_path)
+
+    def plot_fails(sim, human, ax=None):
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(fake, "plot", plot_fails)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        runner.run("change_detection", seed=3, out=tmp_path)
+    parent = tmp_path / "change_detection"
+    assert sorted(p.name for p in parent.iterdir()) == sorted([done.folder.name, "latest"])
+    assert store.resolve_run_folder(parent / "latest") == done.folder
+
+
+def test_the_runner_reports_its_stages_unless_quiet(tmp_path, fake):
+    import io
+
+    from cogsim import progress
+
+    buf = io.StringIO()
+    progress.configure(enabled=True, stream=buf)
+    try:
+        runner.run("change_detection", out=tmp_path)
+        progress.configure(enabled=False, stream=buf)
+        n = len(buf.getvalue())
+        runner.run("change_detection", out=tmp_path)
+    finally:
+        progress.configure(enabled=True, stream=None)
+    lines = buf.getvalue().splitlines()
+    for stage in ("simulating", "comparing", "plotting", "writing"):
+        assert any(stage in line and line.endswith("...") for line in lines)
+        assert any(stage in line and "done (" in line for line in lines)
+    assert len(buf.getvalue()) == n  # quiet: nothing more
+
+
+def test_the_last_override_of_a_field_wins():
+    assert runner.make_config("change_detection", overrides=["n_boot=5", "n_boot=20"]).n_boot == 20
+    with pytest.raises(ConfigError, match="'n_boot'"):
+        runner.make_config("change_detection", overrides=["n_boot=20", "n_boot=5"])
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 99999999999999999999, 1.5, True])
+def test_seeds_out_of_range_are_rejected_before_computing(seed, tmp_path, monkeypatch):
+    from cogsim.scenarios import change_detection
+
+    monkeypatch.setattr(change_detection, "simulate", lambda *a, **k: pytest.fail("computed"))
+    with pytest.raises(CogsimError, match="seed: got"):
+        runner.run("change_detection", seed=seed, out=tmp_path)
+    assert not (tmp_path / "change_detection").exists()
+
+
+def test_an_output_folder_that_is_a_file_fails_before_computing(tmp_path, monkeypatch):
+    from cogsim.scenarios import change_detection
+
+    monkeypatch.setattr(change_detection, "simulate", lambda *a, **k: pytest.fail("computed"))
+    (tmp_path / "file").write_text("x")
+    t0 = time.perf_counter()
+    with pytest.raises(CogsimError, match="is not a writable folder"):
+        runner.run("change_detection", out=tmp_path / "file")
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_run_id_reads_as_time_preset_seed_and_config_hash():
+    rid = store.run_id(config_json='{"a": 1}', preset="paper", seed=12)
+    stamp, preset, seed, digest = rid.rsplit("-", 3)[0], *rid.rsplit("-", 3)[1:]
+    assert len(stamp) == 15 and preset == "paper" and seed == "s12" and len(digest) == 8
+    assert store.run_id(config_json='{"a": 2}', preset="paper", seed=12)[-8:] != digest

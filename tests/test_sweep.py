@@ -56,6 +56,26 @@ def test_parse_grid_types_values_and_rejects_bad_input():
         sweep.parse_grid(["sim_K=1", "sim_K=2"], base)
 
 
+def test_non_finite_grid_values_are_rejected_before_anything_runs(tmp_path):
+    with pytest.raises(CogsimError, match="'sim_K': got nan; allowed: a finite number"):
+        sweep.run(SCENARIO, grid=["sim_K=nan,2"], out=tmp_path, log=_quiet)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_swept_field_that_sweep_point_ignores_stops_the_sweep(tmp_path, capsys):
+    with pytest.raises(CogsimError, match="'fit_steps' not read by change_detection.sweep_point"):
+        sweep.run(SCENARIO, grid=["fit_steps=50,60", "sim_K=1,2"], out=tmp_path, log=_quiet)
+    assert not any(tmp_path.iterdir())
+    code, _, err = _cli(["sweep", SCENARIO, "--grid", "fit_steps=50,60", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "not read by" in err and len(err.strip().splitlines()) == 1
+
+
+def test_seed_counts_and_root_seeds_out_of_range_are_rejected(tmp_path):
+    for kwargs in ({"seeds": 0}, {"seeds": 10**12}, {"seeds": [-1]}, {"root_seed": 2**40}):
+        with pytest.raises(CogsimError, match="seed"):
+            sweep.run(SCENARIO, grid=["sim_K=1,2"], out=tmp_path, log=_quiet, **kwargs)
+
+
 def test_local_sweep_covers_the_grid_once_with_one_row_per_point(reference):
     assert len(reference) == 10 * 3 * SEEDS
     assert reference["point_id"].is_unique

@@ -1,4 +1,5 @@
-"""Discovery of scenario modules inside ``cogsim.scenarios``."""
+"""Looking scenarios up by name: the application layer's (runner, sweep, command line) access to
+``cogsim.scenarios``; every module there whose name does not start with "_" is a scenario."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ import pkgutil
 from types import ModuleType
 
 from cogsim.errors import CogsimError
-
-_REQUIRED = ("Config", "PRESETS", "simulate", "human", "compare", "plot")
+from cogsim.scenario_protocol import missing
 
 
 def names() -> list[str]:
     """Names of the registered scenarios (every public module of ``cogsim.scenarios``).
 
     Example:
-      >>> from cogsim import scenarios
-      >>> "change_detection" in scenarios.names()
+      >>> from cogsim import scenario_registry
+      >>> "change_detection" in scenario_registry.names()
       True
     """
     import cogsim.scenarios as pkg
@@ -25,16 +25,22 @@ def names() -> list[str]:
 
 
 def get(name: str) -> ModuleType:
-    """Imports scenario ``name`` and checks that it follows the protocol.
+    """Imports scenario ``name`` and checks it against :class:`cogsim.scenario_protocol.Scenario`.
 
     Raises:
       CogsimError: unknown name (listing the known ones) or an incomplete module.
+
+    Example:
+      >>> get("change_detection").__name__
+      'cogsim.scenarios.change_detection'
     """
     known = names()
     if name not in known:
         raise CogsimError(f"unknown scenario {name!r}; available: {', '.join(known)}")
     mod = importlib.import_module(f"cogsim.scenarios.{name}")
-    missing = [a for a in _REQUIRED if not hasattr(mod, a)]
-    if missing:
-        raise CogsimError(f"scenario {name!r} is missing {missing} (see cogsim.scenarios for the protocol)")
+    lacking = missing(mod)
+    if lacking:
+        raise CogsimError(
+            f"scenario {name!r} is missing {lacking} (see cogsim.scenario_protocol for the contract)"
+        )
     return mod

@@ -1,0 +1,230 @@
+"""Files of a run: atomic writes, provenance (run.json), and scenario run folders that never overwrite.
+
+Re-exported by :mod:`cogsim.store`, the public name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cogsim.errors import CogsimError
+
+if TYPE_CHECKING:  # pandas loads only when a table is written: the command line checks --out before
+    import pandas as pd
+
+_PACKAGES = ("cogsim", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "pandas", "pyarrow")
+
+
+# ------------------------------------------------------------------------------------- atomic file writes
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` so that readers see the old file or the new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """Writes a DataFrame as Parquet atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    df.to_parquet(tmp, index=False)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------- provenance
+def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
+    """The git commit of the working directory (or of the installed source tree), if any."""
+    for where in filter(None, [cwd, Path(__file__).resolve().parent.parent]):
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return None
+
+
+def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
+    """What run.json records: config, root seed, git SHA, package versions, device, host, time."""
+    import dataclasses
+    import importlib.metadata
+
+    import jax
+
+    versions = {}
+    for pkg in _PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = None
+    cfg = config
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        from cogsim import config as _config
+
+        cfg = _config.to_dict(config)
+    return {
+        "config": cfg,
+        "seed": seed,
+        "git_sha": git_sha(),
+        "versions": versions,
+        "python": platform.python_version(),
+        "device": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
+        "host": socket.gethostname(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def write_run_json(folder: str | os.PathLike, record: Mapping[str, Any]) -> Path:
+    """Writes ``run.json`` atomically into ``folder``."""
+    path = Path(folder) / "run.json"
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=str))
+    return path
+
+
+# ------------------------------------------------------------------------------------------ run folders
+LATEST = "latest"
+
+
+def run_id(*, config_json: str, preset: str, seed: int, when: _dt.datetime | None = None) -> str:
+    """A readable, unique-enough run id: UTC time, preset, seed and an 8-digit hash of the config.
+
+    Example:
+      >>> import datetime as dt
+      >>> run_id(config_json="{}", preset="quick", seed=0, when=dt.datetime(2025, 1, 2, 3, 4, 5))
+      '20250102-030405-quick-s0-bf21a9e8'
+    """
+    when = when or _dt.datetime.now(_dt.UTC)
+    digest = hashlib.sha1(config_json.encode()).hexdigest()[:8]
+    tag = "".join(c if c.isalnum() or c in "-_" else "-" for c in preset)[:40]
+    return f"{when:%Y%m%d-%H%M%S}-{tag}-s{seed}-{digest}"
+
+
+def check_writable(folder: str | os.PathLike, *, what: str = "--out") -> Path:
+    """Creates ``folder`` if needed and proves it writable (a file is created and removed), or raises.
+
+    Raises:
+      CogsimError: naming the folder and the operating system's reason.
+
+    Example:
+      >>> import tempfile
+      >>> check_writable(tempfile.mkdtemp()).is_dir()
+      True
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CogsimError(f"{what} {str(folder)!r} is not a writable folder ({reason})") from None
+    return folder
+
+
+@contextlib.contextmanager
+def new_run_folder(parent: str | os.PathLike, rid: str) -> Iterator[dict[str, Path]]:
+    """A run folder written atomically: yields ``{"tmp": folder to write into}``; on a clean exit the
+    folder is renamed to ``parent/rid`` (``rid-2``, ... if taken) and ``parent/latest`` points at it, and
+    ``["folder"]`` holds the final path. On any exception (Ctrl-C included) the temporary folder is removed
+    and ``latest`` is left alone.
+
+    Example:
+      >>> import tempfile, pathlib
+      >>> parent = pathlib.Path(tempfile.mkdtemp())
+      >>> with new_run_folder(parent, "r1") as run:
+      ...     _ = (run["tmp"] / "run.json").write_text("{}")
+      >>> run["folder"].name, resolve_run_folder(parent / "latest").name
+      ('r1', 'r1')
+    """
+    parent = check_writable(parent)
+    tmp = parent / f".tmp-{rid}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    run: dict[str, Path] = {"tmp": tmp}
+    try:
+        yield run
+        for i in range(1, 1000):
+            final = parent / (rid if i == 1 else f"{rid}-{i}")
+            try:
+                os.rename(tmp, final)  # fails if final exists and is not empty: never overwrites
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or final.exists():
+                    continue
+                raise
+            break
+        else:  # pragma: no cover - a thousand runs with one id
+            raise CogsimError(f"run folder {str(parent / rid)!r}: a thousand runs share this id")
+        run["folder"] = final
+        set_latest(parent, final.name)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def set_latest(parent: str | os.PathLike, name: str) -> None:
+    """Points ``parent/latest`` at the run folder ``parent/name`` (replaced atomically)."""
+    parent = Path(parent)
+    link = parent / f".{LATEST}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.symlink(name, link, target_is_directory=True)
+        os.replace(link, parent / LATEST)
+    except OSError:  # no symbolic links here: a text file naming the run
+        with contextlib.suppress(OSError):
+            link.unlink()
+        atomic_write_text(parent / f"{LATEST}.txt", name + "\n")
+
+
+def resolve_run_folder(path: str | os.PathLike) -> Path:
+    """The run folder ``path`` names: a run folder, ``<scenario>/latest`` or ``<scenario>`` (its latest run).
+
+    Raises:
+      CogsimError: when ``path`` holds no run.
+
+    Example:
+      >>> # resolve_run_folder("runs/change_detection/latest")
+    """
+    path = Path(path)
+    if (path / "run.json").is_file():
+        return path.resolve() if path.is_symlink() else path
+    if path.name == LATEST and (path.parent / f"{LATEST}.txt").is_file():
+        return resolve_run_folder(path.parent)
+    marker = path / f"{LATEST}.txt"
+    if (path / LATEST / "run.json").is_file():
+        return (path / LATEST).resolve()
+    if marker.is_file():
+        target = path / marker.read_text().strip()
+        if (target / "run.json").is_file():
+            return target
+    raise CogsimError(
+        f"{str(path)!r} is not a run folder (no run.json); give runs/<scenario>/<run-id> or "
+        "runs/<scenario>/latest"
+    )

@@ -1,0 +1,81 @@
+"""The contract every scenario module follows, as a :class:`typing.Protocol`.
+
+A scenario is a module of ``cogsim.scenarios`` (registered by its file name; modules starting with "_" are
+helpers). The application layer (runner, sweep, command line) looks scenarios up by name and checks them
+against :class:`Scenario`; the library never does.
+
+Example:
+  >>> from cogsim.scenario_protocol import Scenario, missing
+  >>> from cogsim.scenarios import change_detection
+  >>> isinstance(change_detection, Scenario), missing(change_detection)
+  (True, [])
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import jax
+    import pandas as pd
+
+    from cogsim.compare import Comparison
+
+#: attributes every scenario module has
+REQUIRED = ("Config", "PRESETS", "simulate", "human", "compare", "plot")
+#: attributes a scenario may add: vectorised sweeps and a description for ``cogsim list``
+OPTIONAL = ("DESCRIPTION", "sweep_point", "SWEEP_VECTORIZED")
+
+
+@runtime_checkable
+class Scenario(Protocol):
+    """What a scenario module defines.
+
+    Attributes:
+      Config: a frozen dataclass of the scenario's settings (defaults = the published setting), fields
+        declared with :func:`cogsim.config.field` (types, ranges, docs).
+      PRESETS: named configs, at least ``"quick"`` (and usually ``"paper"``).
+      DESCRIPTION: optional, one line for ``cogsim list``.
+      SWEEP_VECTORIZED: optional, the fields ``sweep_point`` may receive traced (varied under ``jax.vmap``).
+    """
+
+    Config: ClassVar[type]
+    PRESETS: ClassVar[dict[str, Any]]
+
+    def simulate(self, config: Any, *, key: jax.Array) -> pd.DataFrame:
+        """Runs the model; tidy results."""
+
+    def human(self) -> pd.DataFrame:
+        """The human data in the same schema as ``simulate``'s results (from :mod:`cogsim.data`)."""
+
+    def compare(self, sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
+        """Metrics with CIs, checks and a verdict."""
+
+    def plot(self, sim: pd.DataFrame, human: pd.DataFrame, ax: Any = None) -> Any:
+        """A matplotlib Axes or Figure."""
+
+
+@runtime_checkable
+class SweepableScenario(Scenario, Protocol):
+    """A scenario with a vectorised sweep entry point (optional part of the contract).
+
+    ``sweep_point(config, *, key)`` is pure JAX and returns scalar outputs; the fields in
+    ``SWEEP_VECTORIZED`` may be traced.
+    """
+
+    SWEEP_VECTORIZED: ClassVar[tuple[str, ...]]
+
+    def sweep_point(self, config: Any, *, key: jax.Array) -> dict[str, jax.Array]:
+        """One grid point's scalar outputs."""
+
+
+def missing(module: ModuleType) -> list[str]:
+    """The required attributes of the protocol that ``module`` lacks (empty when it is a scenario).
+
+    Example:
+      >>> import types
+      >>> missing(types.ModuleType("empty"))
+      ['Config', 'PRESETS', 'simulate', 'human', 'compare', 'plot']
+    """
+    return [a for a in REQUIRED if not hasattr(module, a)]

@@ -1,0 +1,182 @@
+"""Running a sweep: plan it, record it in its run folder, and hand its pending points to an executor."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cogsim import config as cfglib
+from cogsim import runner, scenario_registry
+from cogsim.errors import CogsimError
+from cogsim.store import Store, provenance, write_run_json
+from cogsim.store import load as store_load
+from cogsim.sweep import executors
+from cogsim.sweep.evaluate import run_pending
+from cogsim.sweep.plan import EXECUTORS, SweepSpec, check_fields_read, parse_grid, spec_from_dict
+
+#: the most points (grid x seeds) one sweep holds
+MAX_POINTS = 10_000_000
+
+
+def run(
+    scenario: str,
+    *,
+    grid: Mapping[str, Sequence[Any]] | Sequence[str],
+    seeds: int | Sequence[int] = 1,
+    preset: str = "quick",
+    overrides: Sequence[str] = (),
+    root_seed: int = 0,
+    out: str | os.PathLike = "runs/sweeps",
+    chunk_size: int = 64,
+    executor: str = "local",
+    slurm: Any = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> Store:
+    """Runs (or resumes) a sweep and returns its :class:`~cogsim.store.Store`.
+
+    Args:
+      scenario: a registered scenario name.
+      grid: ``{"field": [values]}`` or CLI strings ``["field=v1,v2"]``.
+      seeds: number of seeds (0..n-1) or explicit seed values.
+      preset: the base preset; ``overrides`` (``field=value``) are applied to it.
+      root_seed: the root of all randomness.
+      out: parent folder of sweep runs; the run folder is ``out/<scenario>-<hash>``.
+      chunk_size: points per vectorised evaluation (bounds memory; does not change results). With the slurm
+        executor it is also the number of points per array task unless ``slurm.points_per_task`` is set.
+      executor: ``"local"`` (this process), ``"devices"`` (this process, sharded over all local JAX devices)
+        or ``"slurm"`` (a Slurm job array; see :mod:`cogsim.sweep.executors`).
+      slurm: a :class:`cogsim.sweep.executors.SlurmConfig`, or a dict of its fields overriding the
+        defaults (and the settings stored by an earlier run of the same sweep).
+      progress: tqdm bar (default: when stderr is a terminal).
+
+    Example:
+      >>> # store = cogsim.sweep.run("change_detection", grid=["sim_K=2,3,4"], seeds=4)
+      >>> # store.to_pandas().groupby("sim_K").loglik.mean()
+    """
+    _check_executor(executor, chunk_size, slurm)
+    base = runner.make_config(scenario, preset=preset, overrides=overrides)
+    grid_t = (
+        parse_grid(grid, base)
+        if not isinstance(grid, Mapping)
+        else {
+            k: tuple(v)
+            for k, v in parse_grid([f"{k}={','.join(map(str, v))}" for k, v in grid.items()], base).items()
+        }
+    )
+    runner.check_seed(root_seed, what="sweep: root seed")
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and not 1 <= seeds <= MAX_POINTS:
+        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a count in [1, {MAX_POINTS}]")
+    seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+    if not seed_list:
+        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a positive count or seed values")
+    for s in seed_list:
+        runner.check_seed(s, what="sweep: seed")
+    n_points = len(seed_list) * math.prod(len(v) for v in grid_t.values())
+    if n_points > MAX_POINTS:
+        raise CogsimError(
+            f"sweep: {n_points} points (grid x seeds); allowed: at most {MAX_POINTS} in one sweep "
+            "(the index and the result table must fit in memory); split the grid"
+        )
+    mod = scenario_registry.get(scenario)
+    check_fields_read(mod, base, list(grid_t), scenario=scenario)
+    spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
+    folder = Path(out) / spec.run_id()
+    store = Store(folder)
+    if store.get_meta("spec") is None:
+        store.set_meta("spec", dataclasses.asdict(spec))
+        store.set_meta("dims", list(grid_t))
+        write_run_json(
+            folder,
+            provenance(
+                config=base,
+                seed=root_seed,
+                scenario=scenario,
+                preset=preset,
+                overrides=list(overrides),
+                grid={k: list(v) for k, v in grid_t.items()},
+                seeds=list(seed_list),
+                kind="sweep",
+            ),
+        )
+    store.add_points(spec.points())
+    _execute(store, spec, executor=executor, chunk_size=chunk_size, slurm=slurm, progress=progress, log=log)
+    return store
+
+
+def resume(
+    run_dir: str | os.PathLike,
+    *,
+    executor: str | None = None,
+    chunk_size: int | None = None,
+    slurm: Any = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> Store:
+    """Continues the sweep in ``run_dir`` from the spec stored there: only points not yet done run.
+
+    Finished shards that the index does not know yet are adopted first; with the slurm executor, array tasks
+    of an earlier driver that are still queued or running are waited for, not submitted again. The executor,
+    chunk size and Slurm settings default to those of the last run of this folder.
+
+    Example:
+      >>> # cogsim.sweep.resume("runs/sweeps/change_detection-ab12cd", executor="slurm")
+    """
+    store = store_load(run_dir)
+    meta = store.get_meta("spec")
+    if meta is None:
+        raise CogsimError(f"sweep: {str(run_dir)!r} holds no sweep spec (not a sweep run folder)")
+    spec = spec_from_dict(meta)
+    last = store.get_meta("executor") or {}
+    executor = executor or last.get("name", "local")
+    chunk_size = chunk_size or last.get("chunk_size", 64)
+    _check_executor(executor, chunk_size, slurm)
+    _execute(store, spec, executor=executor, chunk_size=chunk_size, slurm=slurm, progress=progress, log=log)
+    return store
+
+
+def _check_executor(executor: str, chunk_size: int, slurm: Any = None) -> None:
+    """Rejects bad executor settings before anything is created or submitted."""
+    if executor not in EXECUTORS:
+        raise CogsimError(f"sweep: executor {executor!r} is not allowed; choose one of {EXECUTORS}")
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise CogsimError(f"sweep: chunk_size={chunk_size!r} must be an integer >= 1")
+    if slurm is not None and executor != "slurm":
+        raise CogsimError(f"sweep: Slurm settings given but executor is {executor!r}; use executor='slurm'")
+    if executor == "slurm":
+        executors.slurm_config(slurm)  # validates the given settings (merged with stored ones later)
+
+
+def _execute(
+    store: Store, spec: SweepSpec, *, executor: str, chunk_size: int, slurm: Any, progress, log
+) -> None:
+    mod = scenario_registry.get(spec.scenario)
+    base = runner.make_config(spec.scenario, preset=spec.preset, overrides=spec.overrides)
+    record: dict[str, Any] = {"name": executor, "chunk_size": chunk_size}
+    if executor == "slurm":
+        cfg = executors.slurm_config(slurm, stored=(store.get_meta("executor") or {}).get("slurm"))
+        # stored for --resume; whether to wait is a choice of each invocation, not of the sweep
+        record["slurm"] = {k: v for k, v in cfglib.to_dict(cfg).items() if k != "wait"}
+        store.set_meta("executor", record)
+        executors.run_slurm(store, spec, chunk_size=chunk_size, config=cfg, progress=progress, log=log)
+        return
+    devices = None
+    if executor == "devices":
+        devices = executors.local_devices()
+        record["devices"] = [str(d) for d in devices]
+        log(f"sweep: sharding each chunk over {len(devices)} device(s): {', '.join(map(str, devices))}")
+    store.set_meta("executor", record)
+    run_pending(
+        store,
+        mod,
+        base,
+        root_seed=spec.root_seed,
+        chunk_size=chunk_size,
+        progress=progress,
+        devices=devices,
+        log=log,
+    )

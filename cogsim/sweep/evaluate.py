@@ -1,0 +1,180 @@
+"""Evaluating sweep points in this process: ``sweep_point`` vmapped and jitted per static group, or
+``simulate`` point by point; finished chunks go to a callback (a store shard, or a Slurm task's shard file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import config as cfglib
+from cogsim import progress as progress_lib
+from cogsim.errors import CogsimError
+from cogsim.store import Store
+from cogsim.sweep.plan import chunks, group_points, param_value, vectorized
+
+
+def seed_key(root_seed: int, seed: int) -> jax.Array:
+    """The key of one seed: ``fold_in(key(root_seed), seed)``."""
+    return jax.random.fold_in(jax.random.key(root_seed), seed)
+
+
+def evaluate_points(
+    mod,
+    base_cfg: Any,
+    points: Sequence[tuple[str, dict, int]],
+    *,
+    root_seed: int,
+    chunk_size: int,
+    on_chunk: Callable[[pd.DataFrame, list[str]], None],
+    devices: Sequence[Any] | None = None,
+) -> None:
+    """Evaluates ``points`` (``(point_id, params, seed)``) and hands each finished chunk to ``on_chunk``.
+
+    This is the executors' common core: the local executor calls it on every pending point, a Slurm array task
+    on its slice. With several ``devices`` each chunk (padded to a multiple of their number) is sharded over a
+    1-D device mesh; the numbers do not change.
+
+    Example:
+      >>> # evaluate_points(mod, cfg, [(pid, {"sim_K": 2.0}, 0)], root_seed=0, chunk_size=8, on_chunk=print)
+    """
+    vec = vectorized(mod)
+    vectorised = hasattr(mod, "sweep_point")
+    n_dev = len(devices) if devices else 1
+    sharding = None
+    if n_dev > 1:
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        sharding = NamedSharding(Mesh(np.asarray(devices), ("points",)), PartitionSpec("points"))
+    for static_json, pts in group_points(points, vec if vectorised else ()).items():
+        static = json.loads(static_json)
+        cfg = cfglib.replace(base_cfg, **{k: v for k, v in pts[0][1].items() if k in static})
+        if not vectorised:
+            for pid, params, seed in pts:
+                c = cfglib.replace(base_cfg, **params)
+                df = mod.simulate(c, key=seed_key(root_seed, seed))
+                df = df.assign(**{k: param_value(v) for k, v in params.items()}, seed=seed, point_id=pid)
+                on_chunk(df, [pid])
+            continue
+        vec_here = [k for k in vec if k in pts[0][1]]
+        for v in vec_here:  # validate each value once, outside the traced function
+            for value in dict.fromkeys(param_value(params[v]) for _, params, _ in pts):
+                cfglib.replace(cfg, **{v: value})
+        fn = _compiled(mod, cfg, tuple(vec_here), root_seed)
+        # One batch shape per group (one compilation): the chunk size, or the whole group if smaller, rounded
+        # up to a multiple of the device count. Padding repeats the last point; its outputs are dropped.
+        size = -(-min(chunk_size, len(pts)) // n_dev) * n_dev
+        names = list(pts[0][1])
+        for chunk in chunks(pts, size):
+            n = len(chunk)
+            pad = chunk + [chunk[-1]] * (size - n)
+            seeds = np.asarray([s for _, _, s in pad], np.uint32)
+            vals = {k: np.asarray([p[k] for _, p, _ in pad], np.float32) for k in vec_here}
+            if sharding is not None:
+                seeds, vals = jax.device_put((seeds, vals), sharding)
+            out = jax.device_get(fn(jnp.asarray(seeds), {k: jnp.asarray(v) for k, v in vals.items()}))
+            cols: dict[str, Any] = {k: [param_value(p[k]) for _, p, _ in chunk] for k in names}
+            cols["seed"] = [s for _, _, s in chunk]
+            cols["point_id"] = [pid for pid, _, _ in chunk]
+            for m, v in out.items():
+                v = np.asarray(v)
+                if v.ndim != 1:
+                    raise CogsimError(
+                        f"sweep: {mod.__name__}.sweep_point output {m!r} has shape {v.shape[1:]} "
+                        "per point; it must be a scalar"
+                    )
+                cols[m] = v[:n]
+            on_chunk(pd.DataFrame(cols), cols["point_id"])
+
+
+_CACHE: dict[Any, Callable] = {}
+
+
+def _compiled(mod, cfg, vec: tuple[str, ...], root_seed: int):
+    """``fn(seeds, vals)``: ``sweep_point`` vmapped over seeds and vectorised fields, jitted once per static
+    config (the root key is an argument, so sweeps with other root seeds reuse the compilation)."""
+    cache_key = (mod.__name__, cfglib.to_json(cfg), vec)
+    if cache_key not in _CACHE:
+
+        def one(root, seed, vals):
+            c = dataclasses.replace(cfg, **vals)  # traced values; validated before tracing
+            out = mod.sweep_point(c, key=jax.random.fold_in(root, seed))
+            return {k: jnp.asarray(v) for k, v in out.items()}
+
+        _CACHE[cache_key] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
+    fn = _CACHE[cache_key]
+    root = jax.random.key(root_seed)
+    return lambda seeds, vals: fn(root, seeds, vals)
+
+
+def local_worker() -> str:
+    """This process's worker name in the index: ``local:<host>:<pid>``."""
+    return f"local:{socket.gethostname()}:{os.getpid()}"
+
+
+def run_pending(
+    store: Store,
+    mod,
+    base_cfg,
+    *,
+    root_seed: int,
+    chunk_size: int,
+    progress: bool | None = None,
+    ids: Sequence[str] | None = None,
+    worker: str | None = None,
+    devices: Sequence[Any] | None = None,
+    log=print,
+) -> None:
+    """Evaluates the store's pending points (optionally only ``ids``) in this process.
+
+    Example:
+      >>> # run_pending(store, scenario_registry.get("change_detection"), cfg, root_seed=0, chunk_size=64)
+
+    ``progress``: a tqdm bar (True), status lines (False) or tqdm on a terminal and lines elsewhere (None).
+    """
+    with contextlib.suppress(Exception):  # adopt finished shards of killed processes first
+        store.sync()
+    todo = store.pending(ids)
+    todo_pts = store.point_items(todo)
+    counts = store.counts()
+    log(f"sweep {store.root.name}: {counts['done']} done, {len(todo_pts)} to run")
+    if not todo_pts:
+        return
+    worker = worker or local_worker()
+    bar = progress_lib.bar(len(todo_pts), desc="sweep points", show=progress)
+
+    def on_chunk(df, ids_):
+        store.write_shard(df, ids_, worker=worker)
+        bar.update(len(ids_))
+
+    store.mark([p[0] for p in todo_pts], "running", worker=worker)
+    try:
+        evaluate_points(
+            mod,
+            base_cfg,
+            todo_pts,
+            root_seed=root_seed,
+            chunk_size=chunk_size,
+            on_chunk=on_chunk,
+            devices=devices,
+        )
+    except BaseException as exc:
+        store.mark(
+            store.pending([p[0] for p in todo_pts]),
+            "failed",
+            worker=worker,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        raise
+    finally:
+        bar.close()

@@ -1,0 +1,172 @@
+"""Planning a sweep: its spec (grid x seeds), the grid parsed from strings, points grouped for compilation.
+
+Nothing here evaluates a point; :mod:`cogsim.sweep.evaluate` does, and :mod:`cogsim.sweep.executors` decides
+where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cogsim import config as cfglib
+from cogsim.errors import CogsimError
+
+EXECUTORS = ("local", "devices", "slurm")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """Everything that defines a sweep; its hash names the run folder, so the same command resumes."""
+
+    scenario: str
+    grid: dict[str, tuple[Any, ...]]
+    seeds: tuple[int, ...]
+    preset: str = "quick"
+    overrides: tuple[str, ...] = ()
+    root_seed: int = 0
+
+    def run_id(self) -> str:
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        return f"{self.scenario}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
+
+    def points(self) -> list[tuple[dict[str, Any], int]]:
+        names = list(self.grid)
+        combos = itertools.product(*(self.grid[n] for n in names))
+        return [(dict(zip(names, c, strict=True)), s) for c in combos for s in self.seeds]
+
+
+def parse_grid(items: Sequence[str], base_cfg: Any) -> dict[str, tuple[Any, ...]]:
+    """Parses ``["a=1,2,3", "b.c=0.1,0.2"]`` to typed value tuples, validating each value.
+
+    Example:
+      >>> import dataclasses
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     lr: float = 0.1
+      >>> parse_grid(["lr=0.1,0.2"], C())
+      {'lr': (0.1, 0.2)}
+    """
+    grid: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not text.strip():
+            raise CogsimError(f"--grid {item!r}: expected field=v1,v2,... (e.g. --grid n_boot=100,200)")
+        f, tp = cfglib._lookup_field(base_cfg, key, text)
+        values = tuple(cfglib.parse_value(v, tp, path=key) for v in text.split(","))
+        for v in values:  # validate each value in context
+            cfglib.replace(base_cfg, **{key: v})
+        if key in grid:
+            raise CogsimError(f"--grid: field {key!r} given twice")
+        grid[key] = values
+    return grid
+
+
+def spec_from_dict(d: Mapping[str, Any]) -> SweepSpec:
+    """The :class:`SweepSpec` stored in a run folder's meta (``store.get_meta("spec")``)."""
+    return SweepSpec(
+        d["scenario"],
+        {k: tuple(v) for k, v in d["grid"].items()},
+        tuple(d["seeds"]),
+        d.get("preset", "quick"),
+        tuple(d.get("overrides", ())),
+        int(d.get("root_seed", 0)),
+    )
+
+
+def vectorized(mod) -> tuple[str, ...]:
+    return tuple(getattr(mod, "SWEEP_VECTORIZED", ()))
+
+
+def group_points(points: Sequence[tuple[str, dict, int]], vec: Sequence[str]):
+    groups: dict[str, list] = {}
+    for pid, params, seed in points:
+        static = {k: v for k, v in params.items() if k not in vec}
+        groups.setdefault(json.dumps(static, sort_keys=True, default=str), []).append((pid, params, seed))
+    return groups
+
+
+def chunks(seq: Sequence, size: int):
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def param_value(v: Any) -> Any:
+    return str(v) if isinstance(v, (tuple, list)) else v
+
+
+def _recording(cfg: Any, prefix: str, seen: set[str]) -> Any:
+    """``cfg`` as an instance of a subclass that notes in ``seen`` every field read from it."""
+    cls = type(cfg)
+    names = {f.name for f in dataclasses.fields(cfg)}
+
+    def getattribute(self, name):
+        value = object.__getattribute__(self, name)
+        if name in names:
+            seen.add(prefix + name)
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                return _recording(value, f"{prefix}{name}.", seen)
+        return value
+
+    namespace = {
+        "__getattribute__": getattribute,
+        "__hash__": lambda self: hash(cfg),  # jit's static arguments hash configs: not a read
+        "__eq__": lambda self, other: cfg == other,
+    }
+    sub = type(cls.__name__, (cls,), namespace)
+    obj = object.__new__(sub)
+    for f in dataclasses.fields(cfg):
+        object.__setattr__(obj, f.name, getattr(cfg, f.name))
+    return obj
+
+
+def fields_read(mod: Any, cfg: Any) -> set[str] | None:
+    """Dotted names of the config fields ``mod.sweep_point`` reads, found by tracing it abstractly
+    (``jax.eval_shape``: nothing is computed). None when the scenario has no ``sweep_point`` or it cannot be
+    traced that way.
+
+    Example:
+      >>> from cogsim.scenarios import change_detection
+      >>> sorted(fields_read(change_detection, change_detection.Config()))
+      ['sim_K', 'sim_a', 'sim_guess', 'sim_trials']
+    """
+    if not hasattr(mod, "sweep_point"):
+        return None
+    import jax
+
+    seen: set[str] = set()
+    proxy = _recording(cfg, "", seen)
+    try:
+        jax.eval_shape(lambda key: mod.sweep_point(proxy, key=key), jax.random.key(0))
+    except Exception:  # noqa: BLE001 - not traceable abstractly: no verdict, the sweep goes on
+        return None
+    return seen
+
+
+def check_fields_read(mod: Any, cfg: Any, fields: Sequence[str], *, scenario: str) -> None:
+    """Refuses a sweep over fields that ``sweep_point`` never reads (every grid point would be the same).
+
+    A nested field ``a.b`` counts as read when ``a.b`` or a whole section above it was read.
+
+    Raises:
+      CogsimError: naming the unread fields and the fields that are read.
+    """
+    seen = fields_read(mod, cfg)
+    if seen is None:
+        return
+    unread = []
+    for name in fields:
+        parts = name.split(".")
+        if not any(".".join(parts[: i + 1]) in seen for i in range(len(parts))):
+            unread.append(name)
+    if unread:
+        read = ", ".join(sorted(n for n in seen if "." not in n)) or "none"
+        raise CogsimError(
+            f"sweep: {', '.join(map(repr, unread))} not read by {scenario}.sweep_point, so every grid "
+            f"point would give the same numbers; it reads: {read}"
+        )
