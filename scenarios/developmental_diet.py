@@ -3,12 +3,11 @@
 The same eccNET is run on the six asymmetry experiments with three backbones trained on procedural diets
 (:mod:`cogsim.tasks.diets`, :func:`cogsim.models.eccnet.train_backbone`): the normal diet (light from above,
 cardinal orientation excess, occlusion T-junctions), the same diet rotated by 90 deg, and a diet with
-isotropic lighting. The paper's
-prediction (with ImageNet rotated by 90 deg): the lighting asymmetry (Exp 2) flips sign under rotation, and
-it should vanish when lighting carries no direction. Each diet is represented by several backbones trained
-from different seeds (shipped: seeds 0, 1 and 2), so that a diet's effect can be told from the variation
-between training runs: the checks use the mean index over seeds. With ``train=true`` the backbones are
-retrained from scratch for ``train_steps`` steps.
+isotropic lighting. The paper's prediction (with ImageNet rotated by 90 deg): the lighting asymmetry (Exp 2)
+flips sign under rotation, and it should vanish when lighting carries no direction. Each diet is
+represented by several backbones trained from different seeds (shipped: seeds 0, 1 and 2), so that a diet's
+effect can be told from the variation between training runs: the checks use the mean index over seeds. With
+``train=true`` the backbones are retrained from scratch for ``train_steps`` steps.
 """
 
 from __future__ import annotations
