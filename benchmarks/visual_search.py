@@ -37,8 +37,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from cogsim.models import eccnet, eccnet_stimuli
-from cogsim.scenarios.visual_search_asymmetry import QUICK_PPD
+from cogsim.models import eccnet
+from cogsim.models.eccnet import _search, _stem, _trial
+from cogsim.tasks import search_displays as sd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fastest  # noqa: E402
@@ -71,26 +72,26 @@ def profile_step(extractor, trials, kernels, cfg) -> dict:
     and time, with the local stem, head windows and block-1 canvas (the default path) and on the full crop
     (the work of one forward pass of the per-fixation loop)."""
     lay = trials.layout
-    side, cb = eccnet._crop_side(trials, cfg)
-    c = eccnet._constants(extractor, trials, cfg)
+    side, cb = _trial._crop_side(trials, cfg)
+    c = _trial._constants(extractor, trials, cfg)
     kern_np = [np.asarray(k) for k in kernels]
-    st = eccnet._empty_state(1, lay.display, kern_np)
-    eccnet._start_trial(st, 0, trials, kern_np, 0)
-    base = eccnet._device_state(st)
+    st = _search._empty_state(1, lay.display, kern_np)
+    _search._start_trial(st, 0, trials, kern_np, 0)
+    base = _search._device_state(st)
     out = {}
     for name, stem in (
-        ("default", eccnet._stem_plan(extractor, lay.display, side, cb, cfg, cell=lay.cell)),
+        ("default", _stem._stem_plan(extractor, lay.display, side, cb, cfg, cell=lay.cell)),
         ("full_crop", None),
     ):
         s, bg = base, None
         if stem is not None:
-            bg = eccnet._bg_stem_jit(extractor, extractor.params, c, side, stem.n3)
+            bg = _search._bg_stem_jit(extractor, extractor.params, c, side, stem.n3)
             canvas = jax.jit(
-                lambda im, v, stem=stem: eccnet._block1_canvas(extractor, extractor.params, im, v, c, stem)
+                lambda im, v, stem=stem: _stem._block1_canvas(extractor, extractor.params, im, v, c, stem)
             )
             s = s._replace(b1=canvas(s.image[0], s.visited[0])[None])
         step = jax.jit(
-            lambda s, stem=stem, bg=bg: eccnet._step(extractor, side, cb, stem, extractor.params, s, c, bg)
+            lambda s, stem=stem, bg=bg: _search._step(extractor, side, cb, stem, extractor.params, s, c, bg)
         )
         cost = step.lower(s).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, (list, tuple)) else cost
@@ -106,14 +107,14 @@ def profile_step(extractor, trials, kernels, cfg) -> dict:
 def bench_experiment(
     exp_no: int, *, ppd: float, n_trials: int, batch_sizes: list[int], threads: list[int], seed: int
 ) -> dict:
-    exp = eccnet_stimuli.EXPERIMENTS[exp_no]
+    exp = sd.EXPERIMENTS[exp_no]
     extractor = eccnet.Extractor.shipped("diet_normal", eccnet.Geometry(ppd=ppd))
-    trials = eccnet_stimuli.make_trials(exp, key=jax.random.key(seed), ppd=ppd, n_trials=n_trials)
+    trials = sd.make_trials(exp, key=jax.random.key(seed), ppd=ppd, n_trials=n_trials)
     kernels = eccnet.target_kernels(extractor, trials)
     cfg = eccnet.SearchConfig()
-    side, cb = eccnet._crop_side(trials, cfg)
+    side, cb = _trial._crop_side(trials, cfg)
     row = {"experiment": exp_no, "ppd": ppd, "trials": len(trials), "crop_px": side}
-    stem = eccnet._stem_plan(extractor, trials.layout.display, side, cb, cfg, cell=trials.layout.cell)
+    stem = _stem._stem_plan(extractor, trials.layout.display, side, cb, cfg, cell=trials.layout.cell)
     row["local_stem_patch_px"] = None if stem is None else stem.side
     eccnet.search_per_fixation(extractor, trials.select([0]), cfg, kernels=tuple(k[:1] for k in kernels))
     t0 = time.perf_counter()
@@ -191,7 +192,7 @@ def main(argv=None) -> int:
         rows.append(
             bench_experiment(
                 e,
-                ppd=args.ppd or QUICK_PPD[e - 1],
+                ppd=args.ppd or sd.QUICK_PPD[e - 1],
                 n_trials=args.trials,
                 batch_sizes=args.batch_sizes,
                 threads=args.threads,

@@ -255,6 +255,66 @@ def asymmetry_index(slope_hard: float, slope_easy: float) -> float:
     return 0.0 if h + e == 0 else (h - e) / (h + e)
 
 
+def search_rt_table(sim: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
+    """Mean RT and saccades per (by..., experiment, condition, set size) of search trials, with the SEM of RT.
+
+    Example:
+      >>> sim = pd.DataFrame({"model": "m", "experiment": 1, "condition": "a", "set_size": [1, 1, 2],
+      ...                     "rt_ms": [600.0, 700.0, 900.0], "n_saccades": [1, 1, 2]})
+      >>> search_rt_table(sim)[["set_size", "rt_ms", "n"]].values.tolist()
+      [[1.0, 650.0, 2.0], [2.0, 900.0, 1.0]]
+    """
+    keys = [*by, "experiment", "condition", "set_size"]
+    g = sim.groupby(keys, sort=True)
+    out = g.agg(
+        rt_ms=("rt_ms", "mean"),
+        n_saccades=("n_saccades", "mean"),
+        n=("rt_ms", "size"),
+        rt_sd=("rt_ms", "std"),
+    ).reset_index()
+    out["sem_ms"] = out["rt_sd"].fillna(0.0) / np.sqrt(out["n"])
+    return out.drop(columns="rt_sd")
+
+
+def search_slope_table(
+    sim: pd.DataFrame, human: pd.DataFrame, by: Sequence[str] = ("model",)
+) -> pd.DataFrame:
+    """Least-squares slope of mean RT on set size per condition (:func:`search_rt_table`, :func:`slopes_by`),
+    next to the human slope (``human``: one ``human_slope_ms_per_item`` per experiment and condition)."""
+    rts = search_rt_table(sim, by)
+    keys = [*by, "experiment", "condition"]
+    s = slopes_by(rts, by=keys, x="set_size", y="rt_ms")
+    hs = human.groupby(["experiment", "condition"], as_index=False)["human_slope_ms_per_item"].first()
+    return s.merge(hs, on=["experiment", "condition"], how="left")
+
+
+def asymmetry_table(slopes: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
+    """Per (by..., experiment) of a :func:`search_slope_table`: the human and model slopes of the hard and the
+    easy condition and both :func:`asymmetry_index` values; the hard condition is the one with the steeper
+    HUMAN slope (Gupta et al. 2021)."""
+    rows = []
+    for keys, g in slopes.groupby([*by, "experiment"], sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        g = g.sort_values("human_slope_ms_per_item")
+        easy, hard = g.iloc[0], g.iloc[-1]
+        rows.append(
+            {
+                **dict(zip([*by, "experiment"], keys, strict=True)),
+                "hard_condition": hard["condition"],
+                "easy_condition": easy["condition"],
+                "human_slope_hard": hard["human_slope_ms_per_item"],
+                "human_slope_easy": easy["human_slope_ms_per_item"],
+                "model_slope_hard": hard["slope"],
+                "model_slope_easy": easy["slope"],
+                "human_index": asymmetry_index(
+                    hard["human_slope_ms_per_item"], easy["human_slope_ms_per_item"]
+                ),
+                "model_index": asymmetry_index(hard["slope"], easy["slope"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def cowan_k(set_size: Any, hit_rate: Any, fa_rate: Any) -> Any:
     """Cowan's K = N (H - F) for single-probe change detection.
 

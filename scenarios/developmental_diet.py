@@ -1,13 +1,13 @@
 """Developmental diet: do eccNET's search asymmetries follow from the statistics of what the backbone saw?
 
 The same eccNET is run on the six asymmetry experiments with three backbones trained on procedural diets
-(:mod:`cogsim.models.eccnet_diet`): the normal diet (light from above, cardinal orientation excess,
-occlusion T-junctions), the same diet rotated by 90 deg, and a diet with isotropic lighting. The paper's
-prediction (with ImageNet rotated by 90 deg): the lighting asymmetry (Exp 2) flips sign under rotation, and
-it should vanish when lighting carries no direction. Each diet is represented by several backbones trained
-from different seeds (shipped: seeds 0, 1 and 2), so that a diet's effect can be told from the variation
-between training runs: the checks use the mean index over seeds. With ``train=true`` the backbones are
-retrained from scratch for ``train_steps`` steps.
+(:mod:`cogsim.tasks.diets`, :func:`cogsim.models.eccnet.train_backbone`): the normal diet (light from above,
+cardinal orientation excess, occlusion T-junctions), the same diet rotated by 90 deg, and a diet with
+isotropic lighting. The paper's prediction (with ImageNet rotated by 90 deg): the lighting asymmetry (Exp 2)
+flips sign under rotation, and it should vanish when lighting carries no direction. Each diet is
+represented by several backbones trained from different seeds (shipped: seeds 0, 1 and 2), so that a diet's
+effect can be told from the variation between training runs: the checks use the mean index over seeds. With
+``train=true`` the backbones are retrained from scratch for ``train_steps`` steps.
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ import numpy as np
 import pandas as pd
 
 from cogsim import compare as cmp
-from cogsim import config as _config
+from cogsim import config as cfglib
+from cogsim import data
 from cogsim.errors import CogsimError, ConfigError
-from cogsim.models import eccnet, eccnet_backbone, eccnet_diet
-from cogsim.scenarios import visual_search_asymmetry as vsa
+from cogsim.models import eccnet
+from cogsim.scenarios import _search_plots
+from cogsim.tasks import diets as dietlib
+from cogsim.tasks import search_displays as sd
 
 DESCRIPTION = "eccNET backbones trained on normal, 90-deg-rotated and isotropic-lighting diets: asymmetries"
 
-DIETS = ("normal", "rot90", "isotropic")
+DIETS = dietlib.DIETS
 #: Training seeds of the shipped backbones of every diet.
 SHIPPED_SEEDS = (0, 1, 2)
 
@@ -35,26 +38,26 @@ SHIPPED_SEEDS = (0, 1, 2)
 class Config:
     """Settings (defaults: published geometry and trial counts, shipped backbones)."""
 
-    ppd: tuple[float, ...] = _config.field(
+    ppd: tuple[float, ...] = cfglib.field(
         (30.0,), low=5.0, high=60.0, doc="display pixels per degree: one value or one per experiment"
     )
-    n_trials: int | None = _config.field(
+    n_trials: int | None = cfglib.field(
         None, low=1, doc="displays per condition and set size (None = published)"
     )
-    experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6)
-    diets: tuple[str, ...] = _config.field(DIETS, doc="diets to compare (normal, rot90, isotropic)")
-    seeds: tuple[int, ...] = _config.field(
+    experiments: tuple[int, ...] = cfglib.field((1, 2, 3, 4, 5, 6), low=1, high=6)
+    diets: tuple[str, ...] = cfglib.field(DIETS, doc="diets to compare (normal, rot90, isotropic)")
+    seeds: tuple[int, ...] = cfglib.field(
         (0, 1, 2), low=0, doc="backbone training seeds per diet (shipped: 0, 1, 2; others need train=true)"
     )
-    train: bool = _config.field(False, doc="retrain the backbones from scratch instead of the shipped ones")
-    train_steps: int = _config.field(400, low=1, doc="training steps per backbone when train=true")
-    batch_size: int = _config.field(
+    train: bool = cfglib.field(False, doc="retrain the backbones from scratch instead of the shipped ones")
+    train_steps: int = cfglib.field(400, low=1, doc="training steps per backbone when train=true")
+    batch_size: int = cfglib.field(
         1,
         low=1,
         high=256,
         doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)",
     )
-    threads: int = _config.field(
+    threads: int = cfglib.field(
         2,
         low=1,
         high=256,
@@ -62,7 +65,7 @@ class Config:
     )
 
     def __post_validate__(self):
-        vsa.check_ppd(self.ppd)
+        sd.check_ppd(self.ppd)
         bad = [d for d in self.diets if d not in DIETS]
         if bad:
             raise CogsimError(f"config field 'diets': got {bad}; allowed: {list(DIETS)}")
@@ -74,7 +77,7 @@ class Config:
 
 PRESETS = {
     # 3 diets x 3 backbone seeds x 6 experiments at the quick resolutions, 6 displays per cell
-    "quick": Config(ppd=vsa.QUICK_PPD, n_trials=6),
+    "quick": Config(ppd=sd.QUICK_PPD, n_trials=6),
     "paper": Config(),
     "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), diets=("normal", "rot90"), seeds=(0, 1)),
 }
@@ -95,26 +98,24 @@ def backbone(diet: str, config: Config, *, seed: int = 0, key: jax.Array) -> ecc
     geo = eccnet.Geometry()
     if not config.train:
         return eccnet.Extractor.shipped(shipped_name(diet, seed), geo)
-    cfg = eccnet_diet.DietConfig(diet=diet, steps=config.train_steps)
-    res = eccnet_diet.train_backbone(cfg, key=key, progress=False)
+    cfg = eccnet.DietConfig(diet=diet, steps=config.train_steps)
+    res = eccnet.train_backbone(cfg, key=key, progress=False)
     params = res.params["backbone"]
     if cfg.contrast_only:
-        params = eccnet_diet.calibrate(params, cfg, key=jax.random.fold_in(key, 2))
-    return eccnet.Extractor.vgg(
-        params, {"preprocess": eccnet_backbone.UNIT_PREPROCESS}, geo, shipped_name(diet, seed)
-    )
+        params = eccnet.calibrate(params, cfg, key=jax.random.fold_in(key, 2))
+    return eccnet.Extractor.vgg(params, {"preprocess": eccnet.UNIT_PREPROCESS}, geo, shipped_name(diet, seed))
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """One row per diet x backbone seed x trial (every backbone searches the same displays)."""
-    config = _config.validate(config)
+    config = cfglib.validate(config)
     frames = []
     for i, diet in enumerate(config.diets):
         for seed in config.seeds:
             k = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 1000), i), seed)
             ex = backbone(diet, config, seed=seed, key=k)
             frames.append(
-                vsa.run_experiments(
+                eccnet.search_experiments(
                     ex,
                     ("eccNET",),
                     config.ppd,
@@ -131,16 +132,20 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
 
 def human() -> pd.DataFrame:
-    """The human RTs of the six experiments (as in visual_search_asymmetry)."""
-    return vsa.human()
+    """Human mean RTs (digitised, target present) per experiment, condition and set size (the data of
+    visual_search_asymmetry)."""
+    h = data.load("visual_search_asymmetry.human_rt")
+    return h[
+        ["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]
+    ].copy()
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Asymmetry indices per diet and backbone seed, their mean over seeds; checks of the lighting predictions
     on the seed means."""
     by = ("diet", "backbone_seed") if "backbone_seed" in sim else ("diet",)
-    slopes = vsa.slope_table(sim, human, by=by)
-    per_seed = vsa.index_table(slopes, by=by)
+    slopes = cmp.search_slope_table(sim, human, by=by)
+    per_seed = cmp.asymmetry_table(slopes, by=by)
     g = per_seed.groupby(["diet", "experiment"], as_index=False)
     idx = g[["human_index", "model_slope_hard", "model_slope_easy"]].first()
     agg = g["model_index"].agg(["mean", "std", "count"]).reset_index()
@@ -250,10 +255,12 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     diets = [d for d in DIETS if d in wide.columns]
     fig, axes = plots.panels(1 + len(diets), ncols=4, size=(4.2, 3.3))
     exps = wide["experiment"].tolist()
-    vsa.index_bars(axes[0], exps, {c: wide[c].tolist() for c in ["human", *diets]}, "asymmetry index by diet")
+    _search_plots.index_bars(
+        axes[0], exps, {c: wide[c].tolist() for c in ["human", *diets]}, "asymmetry index by diet"
+    )
     e = 2 if 2 in exps else exps[0]
     for a, d in zip(axes[1:], diets, strict=True):
         s = sim[(sim["diet"] == d)]
-        vsa.plot_rt_panels(s[s["experiment"] == e], human, [a], title_extra=f" ({d} diet)")
+        _search_plots.rt_panels(s[s["experiment"] == e], human, [a], title_extra=f" ({d} diet)")
     fig.tight_layout()
     return fig

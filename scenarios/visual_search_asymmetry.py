@@ -10,21 +10,22 @@ layer only, and the training-free Gabor front end.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import jax
 import numpy as np
 import pandas as pd
 
 from cogsim import compare as cmp
-from cogsim import config as _config
+from cogsim import config as cfglib
 from cogsim import data
 from cogsim.errors import CogsimError
-from cogsim.models import eccnet, eccnet_backbone, eccnet_stimuli
+from cogsim.models import eccnet
+from cogsim.scenarios import _search_plots
+from cogsim.tasks import search_displays as sd
 
 DESCRIPTION = "eccNET visual search: six search asymmetries (RT slopes, asymmetry index) vs humans"
 
-ABLATIONS = ("uniform_pooling", "last_layer", "gabor")
+ABLATIONS = eccnet.VARIANTS[1:]  # uniform_pooling, last_layer, gabor
 #: Published mean asymmetry indices of the matching model variants (packaged asymmetry_index.csv).
 PUBLISHED_VARIANT = {
     "eccNET": "eccNET",
@@ -38,28 +39,28 @@ PUBLISHED_VARIANT = {
 class Config:
     """Settings (defaults: the published geometry and trial counts)."""
 
-    ppd: tuple[float, ...] = _config.field(
+    ppd: tuple[float, ...] = cfglib.field(
         (30.0,),
         low=5.0,
         high=60.0,
         doc="display pixels per degree (30 = published): one value, or one per experiment",
     )
-    n_trials: int | None = _config.field(
+    n_trials: int | None = cfglib.field(
         None, low=1, doc="displays per condition and set size (None = published)"
     )
-    experiments: tuple[int, ...] = _config.field((1, 2, 3, 4, 5, 6), low=1, high=6, doc="which experiments")
-    weights: str = _config.field("diet_normal", doc="shipped backbone name or a path to a backbone .npz")
-    ablations: tuple[str, ...] = _config.field(ABLATIONS, doc="model variants to run besides the full model")
-    ablation_trials: int | None = _config.field(
+    experiments: tuple[int, ...] = cfglib.field((1, 2, 3, 4, 5, 6), low=1, high=6, doc="which experiments")
+    weights: str = cfglib.field("diet_normal", doc="shipped backbone name or a path to a backbone .npz")
+    ablations: tuple[str, ...] = cfglib.field(ABLATIONS, doc="model variants to run besides the full model")
+    ablation_trials: int | None = cfglib.field(
         None, low=1, doc="displays per cell for ablations (None = same)"
     )
-    batch_size: int = _config.field(
+    batch_size: int = cfglib.field(
         1,
         low=1,
         high=256,
         doc="trials searched together (1 is fastest on the CPU; see benchmarks/visual_search.py)",
     )
-    threads: int = _config.field(
+    threads: int = cfglib.field(
         2,
         low=1,
         high=256,
@@ -67,102 +68,27 @@ class Config:
     )
 
     def __post_validate__(self):
-        check_ppd(self.ppd)
+        sd.check_ppd(self.ppd)
         bad = [a for a in self.ablations if a not in ABLATIONS]
         if bad:
             raise CogsimError(f"config field 'ablations': got {bad}; allowed: {list(ABLATIONS)}")
 
 
-#: Quick preset resolutions per experiment: coarse where the items are large (Exp 3-4 at 10 px/deg),
-#: the published 30 px/deg for the small shaded discs of Exp 2 (at 15 px/deg a disc is below one conv5_3
-#: cell and a lone disc is no longer found first).
-QUICK_PPD = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
-
 PRESETS = {
-    "quick": Config(ppd=QUICK_PPD, n_trials=None, ablation_trials=8),
+    # one resolution per experiment, coarse where the items are large (cogsim.tasks.search_displays)
+    "quick": Config(ppd=sd.QUICK_PPD, n_trials=None, ablation_trials=8),
     "paper": Config(),
     "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), ablations=("last_layer",)),
 }
 
 
-def check_ppd(ppd: tuple[float, ...]) -> None:
-    """One resolution for all experiments or one per experiment."""
-    if len(ppd) not in (1, 6):
-        raise CogsimError(f"config field 'ppd': got {ppd}; allowed: one value or six (one per experiment)")
-
-
-def ppd_of(ppd: tuple[float, ...], experiment: int) -> float:
-    """The resolution used for ``experiment``."""
-    return float(ppd[0] if len(ppd) == 1 else ppd[experiment - 1])
-
-
 # ---------------------------------------------------------------------------------------------- simulate
-def load_extractor(weights: str, geometry: eccnet.Geometry) -> eccnet.Extractor:
-    """A shipped backbone by name, or a backbone .npz by path (Keras-named arrays are accepted)."""
-    if weights.endswith(".npz") or "/" in weights:
-        params, meta = eccnet_backbone.load_npz(Path(weights))
-        return eccnet.Extractor.vgg(params, meta, geometry, Path(weights).stem)
-    return eccnet.Extractor.shipped(weights, geometry)
-
-
-def variant(extractor: eccnet.Extractor, name: str) -> tuple[eccnet.Extractor, eccnet.SearchConfig]:
-    """The extractor and search settings of a model variant ("eccNET" or one of :data:`ABLATIONS`)."""
-    geo = extractor.geometry
-    if name == "eccNET":
-        return extractor, eccnet.SearchConfig()
-    if name == "uniform_pooling":
-        return extractor.with_geometry(dataclasses.replace(geo, eccentricity=False)), eccnet.SearchConfig()
-    if name == "last_layer":
-        return extractor, eccnet.SearchConfig(layer_weights=(0.0, 0.0, 1.0))
-    if name == "gabor":
-        return eccnet.Extractor.gabor(geo), eccnet.SearchConfig()
-    raise CogsimError(f"unknown model variant {name!r}; allowed: eccNET, {', '.join(ABLATIONS)}")
-
-
-def run_experiments(
-    extractor: eccnet.Extractor,
-    variants,
-    ppd: tuple[float, ...],
-    experiments,
-    n_trials,
-    ablation_trials,
-    batch_size: int,
-    *,
-    key: jax.Array,
-    label: dict | None = None,
-    threads: int = 2,
-) -> pd.DataFrame:
-    """Searches every experiment's displays with each variant; one row per trial (also used by
-    developmental_diet)."""
-    frames = []
-    for e in experiments:
-        exp = eccnet_stimuli.EXPERIMENTS[e]
-        p = ppd_of(ppd, e)
-        trials = eccnet_stimuli.make_trials(exp, key=jax.random.fold_in(key, e), ppd=p, n_trials=n_trials)
-        per = n_trials if n_trials is not None else exp.n_trials
-        base = extractor.with_geometry(dataclasses.replace(extractor.geometry, ppd=p))
-        for v in variants:
-            ex, scfg = variant(base, v)
-            scfg = dataclasses.replace(scfg, batch_size=batch_size, threads=threads)
-            sub = trials
-            if v != "eccNET" and ablation_trials is not None and ablation_trials < per:
-                idx = np.flatnonzero((np.arange(len(trials)) % per) < ablation_trials)
-                sub = trials.select(idx)
-            df = eccnet.search(ex, sub, scfg)
-            df.insert(0, "model", v)
-            df["ppd"] = p
-            for k, val in (label or {}).items():
-                df.insert(0, k, val)
-            frames.append(df)
-    return pd.concat(frames, ignore_index=True)
-
-
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """One row per trial: model variant, experiment, condition, set size, saccades, RT."""
-    config = _config.validate(config)
-    extractor = load_extractor(config.weights, eccnet.Geometry())
+    config = cfglib.validate(config)
+    extractor = eccnet.Extractor.load(config.weights, eccnet.Geometry())
     variants = ("eccNET", *config.ablations)
-    return run_experiments(
+    return eccnet.search_experiments(
         extractor,
         variants,
         config.ppd,
@@ -190,54 +116,6 @@ def published() -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------- compare
-def rt_table(sim: pd.DataFrame, by=("model",)) -> pd.DataFrame:
-    """Mean RT and saccades per (by..., experiment, condition, set size), with the SEM of RT."""
-    keys = [*by, "experiment", "condition", "set_size"]
-    g = sim.groupby(keys, sort=True)
-    out = g.agg(
-        rt_ms=("rt_ms", "mean"),
-        n_saccades=("n_saccades", "mean"),
-        n=("rt_ms", "size"),
-        rt_sd=("rt_ms", "std"),
-    ).reset_index()
-    out["sem_ms"] = out["rt_sd"].fillna(0.0) / np.sqrt(out["n"])
-    return out.drop(columns="rt_sd")
-
-
-def slope_table(sim: pd.DataFrame, hum: pd.DataFrame, by=("model",)) -> pd.DataFrame:
-    """Least-squares slope of mean RT on set size per condition, next to the human slope."""
-    rts = rt_table(sim, by)
-    keys = [*by, "experiment", "condition"]
-    s = cmp.slopes_by(rts, by=keys, x="set_size", y="rt_ms")
-    hs = hum.groupby(["experiment", "condition"], as_index=False)["human_slope_ms_per_item"].first()
-    return s.merge(hs, on=["experiment", "condition"], how="left")
-
-
-def index_table(slopes: pd.DataFrame, by=("model",)) -> pd.DataFrame:
-    """Per (by..., experiment): human slope pair, model slope pair, human and model asymmetry indices."""
-    rows = []
-    for keys, g in slopes.groupby([*by, "experiment"], sort=True):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        g = g.sort_values("human_slope_ms_per_item")
-        easy, hard = g.iloc[0], g.iloc[-1]
-        rows.append(
-            {
-                **dict(zip([*by, "experiment"], keys, strict=True)),
-                "hard_condition": hard["condition"],
-                "easy_condition": easy["condition"],
-                "human_slope_hard": hard["human_slope_ms_per_item"],
-                "human_slope_easy": easy["human_slope_ms_per_item"],
-                "model_slope_hard": hard["slope"],
-                "model_slope_easy": easy["slope"],
-                "human_index": cmp.asymmetry_index(
-                    hard["human_slope_ms_per_item"], easy["human_slope_ms_per_item"]
-                ),
-                "model_index": cmp.asymmetry_index(hard["slope"], easy["slope"]),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def _published_index(pub: pd.DataFrame, model: str | None, experiment) -> float | None:
     if model is None:
         return None
@@ -248,8 +126,8 @@ def _published_index(pub: pd.DataFrame, model: str | None, experiment) -> float 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Per-experiment asymmetry indices and slopes of the full model vs humans, plus the ablations."""
     pub = published()
-    slopes = slope_table(sim, human)
-    idx = index_table(slopes)
+    slopes = cmp.search_slope_table(sim, human)
+    idx = cmp.asymmetry_table(slopes)
     main = idx[idx["model"] == "eccNET"].sort_values("experiment")
     if main.empty:
         raise CogsimError("compare: the simulation has no rows for the full model 'eccNET'")
@@ -274,7 +152,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         )
         checks.append(
             cmp.Check(
-                f"Exp {e} ({eccnet_stimuli.EXPERIMENTS[e].name}): asymmetry in the human direction",
+                f"Exp {e} ({sd.EXPERIMENTS[e].name}): asymmetry in the human direction",
                 bool(r["model_index"] > 0),
                 f"index {r['model_index']:.2f} (human {r['human_index']:.2f})",
             )
@@ -361,55 +239,13 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
 
 
 # -------------------------------------------------------------------------------------------------- plot
-def plot_rt_panels(
-    sim: pd.DataFrame, human: pd.DataFrame, axes, *, model: str = "eccNET", title_extra: str = ""
-):
-    """RT by set size per experiment (human solid, model dashed) on the given axes."""
-    from cogsim import plots
-
-    rts = rt_table(sim[sim["model"] == model])
-    for ax, e in zip(axes, sorted(rts["experiment"].unique()), strict=False):
-        h = human[human["experiment"] == e]
-        m = rts[rts["experiment"] == e].assign(
-            lo=lambda d: d.rt_ms - d.sem_ms, hi=lambda d: d.rt_ms + d.sem_ms
-        )
-        plots.model_vs_human(
-            m,
-            h,
-            x="set_size",
-            y="rt_ms",
-            hue="condition",
-            yerr_low="lo",
-            yerr_high="hi",
-            ax=ax,
-            title=f"Exp {e}: {eccnet_stimuli.EXPERIMENTS[e].name}{title_extra}",
-            xlabel="set size",
-            ylabel="RT (ms)",
-        )
-
-
-def index_bars(ax, exps, bars: dict[str, list], title: str) -> None:
-    """Grouped bars of asymmetry indices per experiment (``bars``: label -> one value per experiment; the
-    label "human" is drawn black)."""
-    width = 0.8 / len(bars)
-    for i, (label, values) in enumerate(bars.items()):
-        x = np.arange(len(exps)) - 0.4 + width * (i + 0.5)
-        ax.bar(x, values, width, label=label, color="black" if label == "human" else None)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(np.arange(len(exps)), [f"Exp {e}" for e in exps])
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("asymmetry index")
-    ax.set_title(title)
-    ax.legend(fontsize=7, frameon=False)
-
-
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """Six RT panels (model vs human) and the asymmetry indices of the model, its ablations and humans."""
     from cogsim import plots
 
     n_exp = sim["experiment"].nunique()
     fig, axes = plots.panels(n_exp + 1, ncols=4, size=(4.2, 3.3))
-    plot_rt_panels(sim, human, axes[:n_exp])
+    _search_plots.rt_panels(sim, human, axes[:n_exp])
     comp = compare(sim, human)
     idx = comp.tables["indices"]
     models = list(dict.fromkeys(idx["model"]))
@@ -419,6 +255,6 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     for mdl in models:
         g = idx[idx["model"] == mdl].set_index("experiment")
         bars[mdl] = [g["model_index"].get(e, np.nan) for e in exps]
-    index_bars(axes[-1], exps, bars, "asymmetry index")
+    _search_plots.index_bars(axes[-1], exps, bars, "asymmetry index")
     fig.tight_layout()
     return fig

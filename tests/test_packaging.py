@@ -51,6 +51,9 @@ def test_wheel_contents(wheel):
         "cogsim/scenarios/change_detection.py",
         "cogsim/data/umls/train.txt",
         "cogsim/data/rouder2008_change_detection/LICENSE.md",
+        "cogsim/models/eccnet/__init__.py",
+        "cogsim/weights/eccnet/diet_normal.npz",
+        "cogsim/tasks/search_displays.py",
     ):
         assert required in names
     assert not any(n.startswith(("models/", "scenarios/", "kernels/")) for n in names)

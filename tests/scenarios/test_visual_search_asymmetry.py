@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogsim import config
+from cogsim import config as cfglib
 from cogsim.errors import CogsimError
 from cogsim.scenarios import visual_search_asymmetry as vsa
+from cogsim.tasks import search_displays as sd
 
 
 def _synthetic(slopes: dict[tuple[int, str], float], model: str = "eccNET") -> pd.DataFrame:
@@ -73,10 +74,10 @@ def test_published_numbers_reproduce_the_papers_means():
 
 def test_config_validation():
     with pytest.raises(CogsimError):
-        config.validate(vsa.Config(ablations=("nope",)))
+        cfglib.validate(vsa.Config(ablations=("nope",)))
     with pytest.raises(CogsimError):
-        config.validate(vsa.Config(ppd=(20.0, 30.0)))
-    assert vsa.ppd_of(vsa.QUICK_PPD, 2) == 30.0
+        cfglib.validate(vsa.Config(ppd=(20.0, 30.0)))
+    assert sd.ppd_of(sd.QUICK_PPD, 2) == 30.0
 
 
 def test_end_to_end_tiny_run():

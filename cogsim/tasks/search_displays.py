@@ -1,4 +1,4 @@
-"""Seeded stimulus generators for the six visual-search-asymmetry experiments (Gupta et al. 2021).
+"""Search displays: seeded generators for the six visual-search-asymmetry experiments (Gupta et al. 2021).
 
 Geometry follows the published generators, expressed in degrees and rendered at any pixels-per-degree
 (30 px/deg reproduces the published pixel sizes):
@@ -16,6 +16,8 @@ Each item is placed in a random grid cell with a random offset of up to ``cell -
 the target's cell is the ground-truth region. Rotated items (arcs, lines, bars) are rendered analytically
 with 4x4 supersampling; the others by the original's integer slicing. Random draws come from a NumPy
 generator seeded by a JAX key (one stream per condition x set size), so the same key gives the same displays.
+:data:`QUICK_PPD` holds the coarsest resolution per experiment at which the displays keep their search
+behaviour (used by quick settings).
 
 Example:
   >>> import jax
@@ -78,6 +80,37 @@ EXPERIMENTS: dict[int, Experiment] = {
         (6, "Orientation, heterogeneous", ("hetero_t0", "hetero_t20"), _S4, 30, 11.3, 4, 2.3, 255, _C),
     )
 }
+
+
+#: Coarse resolutions per experiment (px/deg): coarse where the items are large (Exp 3-4 at 10 px/deg), the
+#: published 30 px/deg for the small shaded discs of Exp 2 (at 15 px/deg a disc is below one conv5_3 cell of
+#: eccNET and a lone disc is no longer found first).
+QUICK_PPD: tuple[float, ...] = (15.0, 30.0, 10.0, 10.0, 15.0, 15.0)
+
+
+def check_ppd(ppd: tuple[float, ...]) -> None:
+    """Checks a resolution setting: one value for all experiments or one per experiment.
+
+    Example:
+      >>> check_ppd(QUICK_PPD)
+      >>> try:
+      ...     check_ppd((10.0, 20.0))
+      ... except CogsimError as e:
+      ...     print(e)
+      config field 'ppd': got (10.0, 20.0); allowed: one value or six (one per experiment)
+    """
+    if len(ppd) not in (1, 6):
+        raise CogsimError(f"config field 'ppd': got {ppd}; allowed: one value or six (one per experiment)")
+
+
+def ppd_of(ppd: tuple[float, ...], experiment: int) -> float:
+    """The resolution used for ``experiment`` (1..6) from a setting checked by :func:`check_ppd`.
+
+    Example:
+      >>> ppd_of((30.0,), 4), ppd_of(QUICK_PPD, 2)
+      (30.0, 30.0)
+    """
+    return float(ppd[0] if len(ppd) == 1 else ppd[experiment - 1])
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

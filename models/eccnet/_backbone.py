@@ -3,15 +3,12 @@
 Parameters are a plain dict in Keras naming, ``{"block1_conv1": {"kernel": [3, 3, in, out], "bias": [out]},
 ...}``, so ImageNet VGG16 weights saved from Keras drop in through :func:`from_keras`; channel widths are read
 from the kernels (the default VGG16 widths are 64, 128, 256, 512, 512; cogsim ships narrow backbones
-trained on its procedural "developmental diet", see :mod:`cogsim.models.eccnet_diet`).
+trained on its procedural "developmental diet", see :mod:`cogsim.tasks.diets`).
 
 Readouts follow the original: the search image gives conv3_3, conv4_3 and conv5_3 brought to 1/16 of the
 input side by uniform 2x2 average pooling; the target image gives the same layers at 1/32. Every pooling
-stage of the main path is the eccentricity-dependent pooling of :mod:`cogsim.models.eccnet_pooling`,
-centred on the image centre (the fixation).
-
-A training-free control, :func:`gabor_features`, swaps the convolutions for a fixed bank of Gabor and
-luminance-gradient filters with the same pooling chain.
+stage of the main path is the eccentricity-dependent pooling of :mod:`._pooling`, centred on the image
+centre (the fixation).
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -26,11 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
-import json
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -40,7 +33,7 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from cogsim.errors import CogsimError
-from cogsim.models.eccnet_pooling import PoolingPlan, ecc_avg_pool, pooling_plan, uniform_plan
+from cogsim.models.eccnet._pooling import PoolingPlan, ecc_avg_pool, pooling_plan, uniform_plan
 
 #: (block, number of convolutions) of VGG16.
 VGG_LAYOUT: tuple[tuple[int, int], ...] = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
@@ -54,13 +47,6 @@ ECC_SLOPES: tuple[float, ...] = (0.0, 0.0, 0.07, 0.16, 0.32)
 CAFFE_PREPROCESS = {"bgr": True, "mean": (103.939, 116.779, 123.68), "std": (1.0, 1.0, 1.0)}
 #: Preprocessing of cogsim's diet-trained backbones: RGB, 0-255 mapped to about [-2, 2].
 UNIT_PREPROCESS = {"bgr": False, "mean": (127.5, 127.5, 127.5), "std": (63.75, 63.75, 63.75)}
-
-
-def weights_dir() -> Path:
-    """Folder of the shipped backbones (``cogsim/weights/eccnet``)."""
-    import importlib.resources
-
-    return Path(str(importlib.resources.files("cogsim"))) / "weights" / "eccnet"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,104 +125,6 @@ def init_params(key: jax.Array, *, widths: tuple[int, ...] = VGG16_WIDTHS, in_ch
 def widths_of(params: Mapping[str, Any]) -> tuple[int, ...]:
     """Block widths read from the kernels."""
     return tuple(int(params[f"block{b}_conv1"]["kernel"].shape[-1]) for b, _ in VGG_LAYOUT)
-
-
-def from_keras(weights: Mapping[str, Any]) -> dict:
-    """Converts Keras-named VGG16 weights into backbone parameters, checking every shape.
-
-    Args:
-      weights: either nested (``{"block1_conv1": {"kernel": ..., "bias": ...}}``, also with a list
-        ``[kernel, bias]`` as Keras' ``get_weights`` gives) or flat (``{"block1_conv1/kernel": ...}``,
-        e.g. an ``np.load``-ed .npz). Kernels are ``[3, 3, in, out]``, biases ``[out]``. Extra entries
-        (fully connected layers) are ignored.
-
-    Raises:
-      CogsimError: a missing layer or a shape that does not chain, naming the layer.
-
-    Example:
-      >>> rng = np.random.default_rng(0)
-      >>> w, cin = {}, 3
-      >>> for name, out in zip(LAYER_NAMES, [4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]):
-      ...     w[name + "/kernel"] = rng.normal(size=(3, 3, cin, out))
-      ...     w[name + "/bias"] = np.zeros(out)
-      ...     cin = out
-      >>> widths_of(from_keras(w))
-      (4, 8, 8, 8, 8)
-    """
-    out, cin = {}, 3
-    for name in LAYER_NAMES:
-        if name in weights:
-            entry = weights[name]
-            if isinstance(entry, Mapping):
-                kernel, bias = entry.get("kernel"), entry.get("bias")
-            else:
-                kernel, bias = entry[0], entry[1]
-        else:
-            kernel, bias = weights.get(f"{name}/kernel"), weights.get(f"{name}/bias")
-        if kernel is None or bias is None:
-            raise CogsimError(
-                f"from_keras: layer {name!r} (kernel and bias) is missing; have "
-                f"{sorted(str(k) for k in weights)[:8]}..."
-            )
-        kernel, bias = np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
-        if kernel.ndim != 4 or kernel.shape[:2] != (3, 3) or kernel.shape[2] != cin:
-            raise CogsimError(
-                f"from_keras: {name} kernel has shape {kernel.shape}; expected (3, 3, {cin}, out)"
-            )
-        if bias.shape != (kernel.shape[3],):
-            raise CogsimError(
-                f"from_keras: {name} bias has shape {bias.shape}; expected ({kernel.shape[3]},)"
-            )
-        out[name] = {"kernel": jnp.asarray(kernel), "bias": jnp.asarray(bias)}
-        cin = kernel.shape[3]
-    return out
-
-
-def save_npz(
-    path: str | os.PathLike,
-    params: Mapping[str, Any],
-    *,
-    meta: Mapping[str, Any] | None = None,
-    dtype: str = "float16",
-) -> None:
-    """Writes parameters (Keras names, ``name/kernel``) and a JSON ``meta`` record to a pickle-free .npz."""
-    from cogsim.store import atomic_write_bytes
-
-    arrays = {
-        f"{n}/{k}": np.asarray(params[n][k], np.float32) for n in LAYER_NAMES for k in ("kernel", "bias")
-    }
-    if np.dtype(dtype) != np.float32:
-        low = {k: v.astype(dtype) for k, v in arrays.items()}
-        if not all(np.all(np.isfinite(v)) for v in low.values()):
-            raise CogsimError(f"save_npz: parameters overflow {dtype}; save with dtype='float32'")
-        arrays = low
-    arrays["meta"] = np.array(json.dumps(dict(meta or {}), sort_keys=True, default=str))
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(Path(path), buf.getvalue())
-
-
-def load_npz(path: str | os.PathLike) -> tuple[dict, dict]:
-    """Reads a backbone .npz (from :func:`save_npz`, or Keras-named arrays); returns ``(params, meta)``.
-
-    Without a ``meta`` record the file is taken to hold ImageNet (caffe-preprocessed) weights.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CogsimError(f"backbone weights {str(path)!r} do not exist")
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {"preprocess": CAFFE_PREPROCESS}
-    return from_keras(arrays), meta
-
-
-def shipped(name: str) -> tuple[dict, dict]:
-    """Loads one of the backbones shipped in ``cogsim/weights/eccnet`` (e.g. ``"diet_normal"``)."""
-    path = weights_dir() / f"{name}.npz"
-    if not path.exists():
-        have = sorted(p.stem for p in weights_dir().glob("*.npz"))
-        raise CogsimError(f"no shipped eccNET backbone {name!r}; available: {have}")
-    return load_npz(path)
 
 
 def layer_means(params: Mapping[str, Any], x: Float[Array, "b h w 3"]) -> dict[str, np.ndarray]:
@@ -466,54 +354,3 @@ def classifier_features(params: Mapping[str, Any], x: Float[Array, "b h w 3"], *
     maps.append(x)
     gap = jnp.mean(x, axis=(1, 2))
     return (gap, tuple(maps)) if return_maps else gap
-
-
-# ------------------------------------------------------------------------------------- training-free control
-def gabor_bank(*, size: int = 7, wavelength: float = 4.0, n_orient: int = 4) -> np.ndarray:
-    """A ``[size, size, 1, 2 * (2 * n_orient + 2)]`` bank: even/odd Gabors and x/y luminance gradients, each
-    with both signs (so that ReLU keeps both polarities). Every filter sums to zero: like the diet-trained
-    backbones, the bank ignores uniform fields.
-
-    Example:
-      >>> gabor_bank().shape
-      (7, 7, 1, 20)
-    """
-    r = (size - 1) / 2
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    sigma = wavelength / 2
-    env = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
-    filters = []
-    for i in range(n_orient):
-        th = np.pi * i / n_orient
-        u = xx * np.cos(th) + yy * np.sin(th)
-        even = env * np.cos(2 * np.pi * u / wavelength)
-        odd = env * np.sin(2 * np.pi * u / wavelength)
-        filters += [even - even.mean(), odd]
-    filters += [env * xx / sigma**2, env * yy / sigma**2]
-    bank = np.stack([f / np.abs(f).sum() for f in filters], -1)
-    return np.concatenate([bank, -bank], -1)[:, :, None, :].astype(np.float32)
-
-
-def _gabor(x: Array) -> Array:
-    bank = jnp.asarray(gabor_bank())
-    grey = jnp.mean(x, axis=-1, keepdims=True)
-    return jax.nn.relu(
-        lax.conv_general_dilated(grey, bank, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    )
-
-
-def gabor_features(x: Float[Array, "b s s 3"], geo: Geometry, *, target: bool = False) -> tuple[Array, ...]:
-    """The training-free control: the filter bank applied to the input pyramid of the same pooling chain.
-
-    The (preprocessed) image is pooled like the VGG main path (blocks 1-2, then the eccentricity-dependent
-    stages 3 and 4); the bank is applied at the inputs of blocks 3, 4 and 5 and the three maps are brought
-    to 1/16 (search) or 1/32 (target) like the VGG readouts.
-    """
-    g = _pool(_pool(x, geo, 1), geo, 2)
-    f3 = _gabor(g)
-    g4 = _pool(g, geo, 3)
-    f4 = _gabor(g4)
-    f5 = _gabor(_pool(g4, geo, 4))
-    if target:
-        f3, f4, f5 = _pool(f3, geo, 3), _pool(f4, geo, 4), _pool(f5, geo, 5)
-    return _down(f3, 2, geo.rf_min), _down(f4, 1, geo.rf_min), f5
