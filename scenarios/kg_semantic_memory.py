@@ -58,6 +58,12 @@ class Config:
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
     init_scale: float = field(1.0, low=1e-6, doc="std of the initial embeddings")
     dropout: float = field(0.0, low=0.0, high=0.95, doc="dropout on sigmoid(q) in training")
+    weight_decay: float = field(0.0, low=0.0, doc="decoupled weight decay (AdamW); 0 = Adam")
+    relational: str = field(
+        "tucker",
+        choices=tb.RELATIONAL,
+        doc="triple decoding: s->p->o with a Tucker core, or additive s->o->p",
+    )
     eval_every: int = field(1000, low=1, doc="steps between validation evaluations")
     n_boot: int = field(1000, low=0, doc="bootstrap resamples of the test triples for CIs")
 
@@ -79,6 +85,7 @@ def model_config(graph: kg.KnowledgeGraph, cfg: Config) -> tb.TensorBrainConfig:
         wm_dim=cfg.wm_dim,
         init_scale=cfg.init_scale,
         dropout=cfg.dropout,
+        relational=cfg.relational,
     )
 
 
@@ -102,6 +109,7 @@ def fit(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array, on_log=None):
         num_steps=cfg.num_steps,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
         log_every=cfg.eval_every,
         on_log=on_log,
     )

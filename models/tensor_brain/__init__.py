@@ -37,7 +37,7 @@ Example:
   ['subject', 'object', 'predicate']
 """
 
-from ._config import GROUPS, MODES, Params, TensorBrainConfig, init_params
+from ._config import GROUPS, MODES, RELATIONAL, Params, TensorBrainConfig, init_params
 from ._decode import decode
 from ._layers import (
     bottom_up,
@@ -51,14 +51,23 @@ from ._layers import (
     wm_update,
 )
 from ._train import train_memory
-from ._triples import link_scorers, log_prob_tensor, marginal_log_prob_tensor, triple_log_probs, triple_nll
+from ._triples import (
+    core_product,
+    link_scorers,
+    log_prob_tensor,
+    marginal_log_prob_tensor,
+    triple_log_probs,
+    triple_nll,
+)
 
 __all__ = [
     "GROUPS",
     "MODES",
     "Params",
+    "RELATIONAL",
     "TensorBrainConfig",
     "bottom_up",
+    "core_product",
     "buffer_strength",
     "decode",
     "embody",

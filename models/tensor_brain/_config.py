@@ -14,6 +14,8 @@ from cogsim import config as cfglib
 Params = dict[str, Any]
 MODES = ("sample", "argmax", "integral", "teacher")
 GROUPS = ("entity", "predicate", "label", "time")
+#: How the relation enters triple decoding (see :class:`TensorBrainConfig`).
+RELATIONAL = ("additive", "tucker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,13 @@ class TensorBrainConfig:
       retain: r in the top-down step.
       dropout: dropout on sigmoid(q) during training.
       init_scale: standard deviation of the initial embeddings.
+      relational: how a triple is decoded. ``"additive"``: subject -> object -> predicate, each stage
+        reading a representation that working memory forms by adding the embodied embeddings (the object
+        is chosen before the relation is known, and subject and object meet only through a sum). ``"tucker"``:
+        subject -> predicate -> object, and the object stage's representation also holds the multiplicative
+        interaction of the embodied subject and predicate through a learned core tensor ``G`` (``q_o +=
+        G x1 a_s x2 a_p``, Tucker 1966; Balazevic et al. 2019), so that ``P(o | s, p)`` is conditioned on the
+        relation as in TuckER.
     """
 
     n_entities: int = cfglib.field(1, low=1, doc="entity indices")
@@ -45,10 +54,14 @@ class TensorBrainConfig:
     retain: float = cfglib.field(1.0, low=0.0, doc="r in q <- r q + f a_k")
     dropout: float = cfglib.field(0.0, low=0.0, high=0.95, doc="dropout on sigmoid(q) in training")
     init_scale: float = cfglib.field(0.1, low=1e-6, doc="std of the initial embeddings")
+    relational: str = cfglib.field(
+        "additive", choices=RELATIONAL, doc="triple decoding: additive s->o->p, or s->p->o with a Tucker core"
+    )
 
 
 def init_params(cfg: TensorBrainConfig, *, key: jax.Array) -> Params:
-    """Random initial parameters: embeddings and biases per index group, and the V, B, W maps.
+    """Random initial parameters: embeddings and biases per index group, the V, B, W maps, and the core
+    tensor ``G [dim, dim, dim]`` (entries of std ``1 / dim``) when ``cfg.relational == "tucker"``.
 
     Example:
       >>> import jax
@@ -85,4 +98,6 @@ def init_params(cfg: TensorBrainConfig, *, key: jax.Array) -> Params:
     if cfg.n_labels:
         params["label"] = emb(ks[6], cfg.n_labels)
         params["label_bias"] = jnp.zeros(cfg.n_labels)
+    if cfg.relational == "tucker":
+        params["core"] = jax.random.normal(ks[7], (d, d, d)) / d
     return params

@@ -13,7 +13,7 @@ from cogsim.errors import CogsimError, ConfigError
 
 from ._config import MODES, Params, TensorBrainConfig
 from ._layers import bottom_up, embody, select, wm_readout, wm_update
-from ._triples import _stage_inputs
+from ._triples import _stage_inputs, core_product
 
 
 def decode(
@@ -28,7 +28,8 @@ def decode(
     """Free sequential decoding (ancestral sampling) of one triple per context row.
 
     The order is the tensor brain's: subject, then its unary labels (argmax label, when the model has
-    labels), then object, then predicate; each selected index is embodied before the next step.
+    labels), then object, then predicate (``"tucker"`` memory: predicate, then object); each selected index
+    is embodied before the next step.
 
     Args:
       params, cfg: the model.
@@ -57,11 +58,8 @@ def decode(
     if mode == "sample" and key is None:
         raise CogsimError("tensor brain: mode='sample' needs a key")
     out = _decode_jit(params, cfg, jnp.asarray(q0), key, mode, dict(teacher or {}))
-    order = (
-        ("subject", "label", "object", "predicate")
-        if "label" in params
-        else ("subject", "object", "predicate")
-    )
+    rest = ("predicate", "object") if cfg.relational == "tucker" else ("object", "predicate")
+    order = (("subject", "label") if "label" in params else ("subject",)) + rest
     return {**out, "order": order}
 
 
@@ -88,14 +86,22 @@ def _decode_jit(params, cfg, q0, key, mode, teacher):
         order.append("label")
     h = wm_update(params, h, q)
     q = wm_readout(params, h)
-    lp_o, int_o = bottom_up(params, cfg, q, "entity")
-    o, a_o = pick(lp_o, params["entity"], int_o, "object", k_o)
-    q = embody(q, a_o, cfg)
-    h = wm_update(params, h, q)
-    q = wm_readout(params, h)
-    lp_p, int_p = bottom_up(params, cfg, q, "predicate")
-    p, _ = pick(lp_p, params["predicate"], int_p, "predicate", k_p)
-    order += ["object", "predicate"]
+    if cfg.relational == "tucker":  # predicate, then the object given subject and predicate
+        lp_p, int_p = bottom_up(params, cfg, q, "predicate")
+        p, a_p = pick(lp_p, params["predicate"], int_p, "predicate", k_p)
+        q = embody(q, a_p, cfg)
+        h = wm_update(params, h, q)
+        q = wm_readout(params, h) + core_product(params, a_s, a_p)
+        lp_o, int_o = bottom_up(params, cfg, q, "entity")
+        o, _ = pick(lp_o, params["entity"], int_o, "object", k_o)
+    else:
+        lp_o, int_o = bottom_up(params, cfg, q, "entity")
+        o, a_o = pick(lp_o, params["entity"], int_o, "object", k_o)
+        q = embody(q, a_o, cfg)
+        h = wm_update(params, h, q)
+        q = wm_readout(params, h)
+        lp_p, int_p = bottom_up(params, cfg, q, "predicate")
+        p, _ = pick(lp_p, params["predicate"], int_p, "predicate", k_p)
     out.update(
         {
             "subject": s,
