@@ -121,6 +121,7 @@ def run(
             preset=preset,
             overrides=list(overrides),
             wall_time_s=round(wall, 3),
+            **(mod.run_record(sim) if hasattr(mod, "run_record") else {}),
         ),
     )
     return RunResult(name, preset, cfg, sim, human, comp, folder, wall)

@@ -39,6 +39,7 @@ def train_memory(
 
     Args:
       on_log: optional ``(step, params, row) -> dict | None`` called after each chunk (e.g. an evaluation);
+        a true ``"stop"`` entry in the returned dict ends training there (early stopping);
         a returned dict is merged into that history row.
 
     Returns:
@@ -84,7 +85,10 @@ def train_memory(
         state, metrics = chunk(update, state, k_train, n)
         done += n
         row = {"step": done, **{k: float(jnp.mean(v)) for k, v in metrics.items()}}
-        if on_log is not None:
-            row.update(on_log(done, state.params, row) or {})
+        extra = dict(on_log(done, state.params, row) or {}) if on_log is not None else {}
+        stop = bool(extra.pop("stop", False))
+        row.update(extra)
         history.append(row)
+        if stop:
+            break
     return train.TrainResult(state.params, state, pd.DataFrame(history))

@@ -26,7 +26,7 @@ def test_runs_on_a_user_graph_folder(tmp_path):
     folder = _ring_graph(tmp_path / "ring")
     cfg = config.replace(ksm.PRESETS["test"], graph=str(folder))
     sim = ksm.simulate(cfg, key=jax.random.key(0))
-    assert set(sim.model) == {"tensor_brain", "frequency_baseline"}
+    assert set(sim.model) == {"tensor_brain", "frequency_baseline", "search:0", "search:1"}
     test_rows = sim[(sim.split == "test") & (sim.metric == "mrr")]
     assert len(test_rows) == 6 and test_rows.value.between(0, 1).all()
     comp = ksm.compare(sim, ksm.human())
@@ -35,6 +35,32 @@ def test_runs_on_a_user_graph_folder(tmp_path):
     assert ksm.human().empty and list(ksm.human().columns) == list(sim.columns)
     fig = ksm.plot(sim, ksm.human())
     assert len(fig.axes) == 2
+    record = ksm.run_record(sim)["settings_search"]  # a user's graph: settings chosen on valid
+    assert record["selected_on"] == "valid" and len(record["candidates"]) == 2
+    assert record["chosen_valid_mrr"] == max(c["valid_mrr"] for c in record["candidates"])
+    assert set(record["chosen"]) == {"dim", "lr", "init_scale", "weight_decay", "num_steps"}
+
+
+@pytest.mark.slow
+def test_settings_search_never_reads_a_test_triple(tmp_path, monkeypatch):
+    folder = _ring_graph(tmp_path / "ring")
+    graph = kg.load(folder)
+    shuffled = kg.KnowledgeGraph(  # same train and valid, different test triples
+        graph.name, graph.entities, graph.predicates, {**graph.splits, "test": graph.splits["test"][:, ::-1]}
+    )
+    seen = []
+    real = kg.evaluate_link_prediction
+
+    def spy(scorer, g, **kw):
+        seen.append((kw.get("split"), tuple(kw.get("filter_splits", ())), "test" in g.splits))
+        return real(scorer, g, **kw)
+
+    monkeypatch.setattr(kg, "evaluate_link_prediction", spy)
+    cfg = config.replace(ksm.PRESETS["test"], graph=str(folder), select="on")
+    a = ksm.search(graph, cfg, key=jax.random.key(0))
+    b = ksm.search(shuffled, cfg, key=jax.random.key(0))
+    assert seen and all(s == ("valid", ("train", "valid"), False) for s in seen)
+    assert a[0] == b[0] and a[2] == b[2]
 
 
 def test_frequency_baseline_ranks_by_predicate_frequency():
