@@ -204,7 +204,7 @@ def load(graph: str | os.PathLike = "umls") -> KnowledgeGraph:
     from cogsim import data
 
     text = str(graph)
-    packaged = _packaged_graphs()
+    packaged = packaged_graphs()
     if text in packaged:
         df = data.load(text)
         return from_frame(df, name=text)
@@ -229,7 +229,13 @@ def load(graph: str | os.PathLike = "umls") -> KnowledgeGraph:
     return from_frame(pd.concat(frames, ignore_index=True), name=str(folder))
 
 
-def _packaged_graphs() -> set[str]:
+def packaged_graphs() -> set[str]:
+    """Names of the knowledge graphs packaged with cogsim.
+
+    Example:
+      >>> "umls" in packaged_graphs()
+      True
+    """
     from cogsim.data import _registry
 
     return {n for n, d in _registry.DATASETS.items() if tuple(d.schema) == _COLUMNS}

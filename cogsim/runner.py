@@ -200,6 +200,7 @@ def run(
                     overrides=list(overrides),
                     run_id=rid,
                     wall_time_s=round(wall, 3),
+                    **(mod.run_record(sim) if hasattr(mod, "run_record") else {}),
                 ),
             )
         if noted["interrupted"]:  # Ctrl-C was caught and swallowed somewhere inside: still not finished

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import json
 
 import jax
 import numpy as np
 import pandas as pd
 
+from cogsim import config as cfglib
 from cogsim import kg
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
@@ -39,6 +42,15 @@ COLUMNS = {
     "ci_high": "float",
     "step": "int",
     "graph": "str",
+    "settings": "str",
+}
+
+#: The settings search (``select``): the values tried for each field, fixed in advance.
+SEARCH_SPACE = {
+    "dim": (32, 64),
+    "lr": (0.003, 0.01),
+    "init_scale": (0.3, 1.0),
+    "weight_decay": (0.0, 0.1, 0.5),
 }
 
 #: Ranges the UMLS data README gives for well-tuned bilinear models (filtered ranking); fixed in advance.
@@ -58,6 +70,19 @@ class Config:
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
     init_scale: float = field(1.0, low=1e-6, doc="std of the initial embeddings")
     dropout: float = field(0.0, low=0.0, high=0.95, doc="dropout on sigmoid(q) in training")
+    weight_decay: float = field(0.0, low=0.0, doc="decoupled weight decay (AdamW); 0 = Adam")
+    relational: str = field(
+        "tucker",
+        choices=tb.RELATIONAL,
+        doc="triple decoding: s->p->o with a Tucker core, or additive s->o->p",
+    )
+    select: str = field(
+        "auto",
+        choices=("auto", "on", "off"),
+        doc="choose dim, lr, init_scale, weight_decay, steps on the validation split (auto: a user's graph)",
+    )
+    search_budget: int = field(6, low=1, doc="settings tried by the search (the config's own first)")
+    patience: int = field(2, low=1, doc="evaluations without a better validation MRR before a try stops")
     eval_every: int = field(1000, low=1, doc="steps between validation evaluations")
     n_boot: int = field(1000, low=0, high=100_000, doc="bootstrap resamples of the test triples for CIs")
 
@@ -65,7 +90,7 @@ class Config:
 PRESETS = {
     "quick": Config(num_steps=2500, eval_every=500, n_boot=300),
     "paper": Config(),
-    "test": Config(dim=16, wm_dim=16, num_steps=60, eval_every=30, n_boot=20),
+    "test": Config(dim=16, wm_dim=16, num_steps=60, eval_every=30, n_boot=20, search_budget=2),
 }
 
 
@@ -79,6 +104,7 @@ def model_config(graph: kg.KnowledgeGraph, cfg: Config) -> tb.TensorBrainConfig:
         wm_dim=cfg.wm_dim,
         init_scale=cfg.init_scale,
         dropout=cfg.dropout,
+        relational=cfg.relational,
     )
 
 
@@ -102,6 +128,7 @@ def fit(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array, on_log=None):
         num_steps=cfg.num_steps,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
         log_every=cfg.eval_every,
         on_log=on_log,
     )
@@ -158,6 +185,73 @@ def _metric_rows(
     return rows
 
 
+def _settings(cfg: Config) -> str:
+    return json.dumps({k: getattr(cfg, k) for k in (*SEARCH_SPACE, "num_steps")}, sort_keys=True)
+
+
+def candidates(cfg: Config, *, key: jax.Array) -> list[Config]:
+    """The settings the search tries: ``cfg``'s own, then distinct draws from :data:`SEARCH_SPACE`."""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    grid = list(itertools.product(*SEARCH_SPACE.values()))
+    out = [cfg]
+    for i in rng.permutation(len(grid)):
+        c = cfglib.replace(cfg, **dict(zip(SEARCH_SPACE, grid[i], strict=True)))
+        if len(out) >= cfg.search_budget:
+            break
+        if _settings(c) not in {_settings(o) for o in out}:
+            out.append(c)
+    return out
+
+
+def search(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array):
+    """Chooses the settings on the validation split: each candidate trains up to ``cfg.num_steps`` steps,
+    evaluated on ``valid`` every ``eval_every`` steps, and stops after ``patience`` evaluations without a
+    better validation MRR; the best candidate at its best step wins. Only the train and valid splits are
+    read.
+
+    Returns:
+      ``(chosen config (num_steps = its best step), its parameters at that step, one record per candidate)``.
+    """
+    valid_only = kg.KnowledgeGraph(
+        graph.name, graph.entities, graph.predicates, {k: graph.splits[k] for k in ("train", "valid")}
+    )
+    best = (-1.0, None, None)
+    records = []
+    for i, cand in enumerate(candidates(cfg, key=jax.random.fold_in(key, 1))):
+        state = {"best": -1.0, "step": 0, "params": None, "since": 0}
+        mcfg = model_config(graph, cand)
+
+        def on_log(step, params, row, state=state, mcfg=mcfg):
+            r = kg.evaluate_link_prediction(
+                scorer(params, mcfg), valid_only, split="valid", filter_splits=("train", "valid")
+            )
+            mrr = r.metrics["both"]["mrr"]
+            if mrr > state["best"]:
+                state.update(best=mrr, step=step, params=jax.tree.map(np.asarray, params), since=0)
+            else:
+                state["since"] += 1
+            return {"valid_mrr": mrr, "stop": state["since"] >= cfg.patience}
+
+        _, history, _ = fit(graph, cand, key=jax.random.fold_in(key, 100 + i), on_log=on_log)
+        chosen = cfglib.replace(cand, num_steps=state["step"])
+        records.append(
+            {
+                "candidate": i,
+                "settings": _settings(chosen),
+                "valid_mrr": state["best"],
+                "best_step": state["step"],
+                "steps_run": int(history.step.iloc[-1]),
+            }
+        )
+        if state["best"] > best[0]:
+            best = (state["best"], chosen, state["params"])
+    return best[1], best[2], records
+
+
+def _use_search(cfg: Config) -> bool:
+    return cfg.select == "on" or (cfg.select == "auto" and cfg.graph not in kg.packaged_graphs())
+
+
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """Trains the semantic memory, evaluating validation MRR along the way and valid/test metrics at the end.
 
@@ -187,7 +281,31 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         )
         return {"valid_mrr": r.metrics["both"]["mrr"]}
 
-    params, history, mcfg = fit(graph, config, key=key, on_log=on_log)
+    if _use_search(config):
+        config, params, records = search(graph, config, key=key)
+        mcfg = model_config(graph, config)
+        for r in records:
+            rows.append(
+                {
+                    "model": f"search:{r['candidate']}",
+                    "split": "valid",
+                    "direction": "search",
+                    "metric": "mrr",
+                    "value": r["valid_mrr"],
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "step": r["best_step"],
+                    "graph": graph.name,
+                    "settings": r["settings"],
+                }
+            )
+        rows.append(
+            {**rows[-1], "model": "tensor_brain", "direction": "chosen", "settings": _settings(config)}
+        )
+        rows[-1]["value"] = max(r["valid_mrr"] for r in records)
+        rows[-1]["step"] = config.num_steps
+    else:
+        params, history, mcfg = fit(graph, config, key=key, on_log=on_log)
     sc = scorer(params, mcfg)
     for split in ("valid", "test"):
         if len(graph.triples(split)):
@@ -229,7 +347,29 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 }
             )
     df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["settings"] = df["settings"].fillna("").astype(str)
     return df.astype({"value": float, "ci_low": float, "ci_high": float, "step": int})
+
+
+def run_record(sim: pd.DataFrame) -> dict:
+    """What run.json records besides the config: the settings search (each candidate, its best validation
+    MRR and step) and the chosen settings; empty when no search ran."""
+    tried = sim[sim.direction == "search"]
+    chosen = sim[sim.direction == "chosen"]
+    if tried.empty:
+        return {}
+    return {
+        "settings_search": {
+            "selected_on": "valid",
+            "space": {k: list(v) for k, v in SEARCH_SPACE.items()},
+            "candidates": [
+                {"settings": json.loads(r.settings), "valid_mrr": r.value, "best_step": int(r.step)}
+                for r in tried.itertuples()
+            ],
+            "chosen": json.loads(chosen.settings.iloc[0]),
+            "chosen_valid_mrr": float(chosen.value.iloc[0]),
+        }
+    }
 
 
 def human() -> pd.DataFrame:
@@ -320,8 +460,17 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
         & (sim.metric == "mrr")
         & (sim.direction == "both")
     ].sort_values("step")
-    a1.plot(curve.step, curve.value, marker="o")
-    a1.set_xlabel("training step")
+    tried = sim[sim.direction == "search"]
+    if len(tried):  # settings chosen on the validation split: each candidate's best validation MRR
+        a1.bar(range(len(tried)), tried.value, color="C0")
+        a1.set_xticks(
+            range(len(tried)),
+            [f"{m.split(':')[1]}\n{int(s)}" for m, s in zip(tried.model, tried.step, strict=True)],
+        )
+        a1.set_xlabel("candidate setting / best step")
+    else:
+        a1.plot(curve.step, curve.value, marker="o")
+        a1.set_xlabel("training step")
     a1.set_ylabel("validation MRR (filtered)")
     a1.set_title(f"semantic memory on {str(sim.graph.iloc[0])[-30:]}")
     names = ["mrr", "hits@1", "hits@3", "hits@10"]

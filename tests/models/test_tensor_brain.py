@@ -108,3 +108,30 @@ def test_training_validates_its_input():
     cfg = tb.TensorBrainConfig(n_entities=3, n_predicates=1, dim=4, wm_dim=4)
     with pytest.raises(CogsimError, match=r"\(t, s, p, o\)"):
         tb.train_memory(cfg, np.zeros((2, 3), int), key=jax.random.key(1), num_steps=1)
+
+
+def test_tucker_memory_decodes_the_object_given_subject_and_predicate():
+    cfg = tb.TensorBrainConfig(
+        n_entities=5, n_predicates=3, dim=8, wm_dim=8, init_scale=1.0, relational="tucker"
+    )
+    p = tb.init_params(cfg, key=jax.random.key(0))
+    assert p["core"].shape == (8, 8, 8)
+    q0 = jnp.broadcast_to(tb.semantic_context(p), (2, cfg.dim))
+    s = jnp.array([0, 0])
+    a = tb.triple_log_probs(p, cfg, q0, s, s, p=jnp.array([0, 1]))
+    np.testing.assert_allclose(a["predicate"][0], a["predicate"][1])  # P(p | s) comes before the predicate
+    assert not np.allclose(a["object"][0], a["object"][1])  # P(o | s, p) depends on the predicate
+    t = tb.log_prob_tensor(p, cfg, tb.semantic_context(p))
+    assert t.shape == (5, 3, 5) and float(jnp.exp(t).sum()) == pytest.approx(1.0, abs=1e-4)
+    tails, heads = tb.link_scorers(p, cfg, tb.semantic_context(p))
+    lt = np.asarray(t)
+    np.testing.assert_allclose(  # tails rank objects as the joint does; heads are the joint
+        tails(np.array([1]), np.array([2]))[0] - lt[1, 2],
+        np.full(5, (tails(np.array([1]), np.array([2]))[0] - lt[1, 2])[0]),
+        atol=1e-4,
+    )
+    np.testing.assert_allclose(heads(np.array([2]), np.array([3]))[0], lt[:, 2, 3], atol=1e-4)
+    out = tb.decode(p, cfg, q0, key=jax.random.key(1))
+    assert out["order"] == ("subject", "predicate", "object")
+    with pytest.raises(CogsimError, match="pass p="):
+        tb.triple_log_probs(p, cfg, q0, s, s)
