@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fastest  # noqa: E402
 
 from cogsim import train  # noqa: E402
-from cogsim.models import induction as ind
+from cogsim.models import induction as ind  # noqa: E402
+from cogsim.tasks import reddy_sequences as rs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"single": 3.0, "vmap": 4.0}  # cogsim over eager PyTorch; 8 vmapped seeds over 8 sequential runs
@@ -52,15 +53,15 @@ SIZES = {
 }
 
 
-def _cogsim_runner(task: ind.TaskConfig, batch: int, steps: int, *, lr: float = 0.01):
+def _cogsim_runner(task: rs.TaskConfig, batch: int, steps: int, *, lr: float = 0.01):
     net = ind.NetConfig()
     opt = ind.optimizer(ind.TrainConfig(lr=lr))
 
     def one(key):
-        world = ind.make_world(jax.random.fold_in(key, 0), task)
+        world = rs.make_world(jax.random.fold_in(key, 0), task)
         params = ind.init_params(jax.random.fold_in(key, 1), task, net)
         update = train.make_update(
-            ind.make_loss_fn(task, net), opt, batch_fn=lambda k, s: ind.sample_batch(k, world, task, batch)
+            ind.make_loss_fn(task, net), opt, batch_fn=lambda k, s: rs.sample_batch(k, world, task, batch)
         )
         state, m = train.run_steps(update, train.init(params, opt), jax.random.fold_in(key, 2), steps)
         return state.params, m["loss"]
@@ -80,7 +81,7 @@ def torch_device(choice: str) -> str:
 
 
 def bench_single(name: str, steps: int, batch: int, device: str = "cpu") -> dict:
-    task = ind.TaskConfig(**SIZES[name])
+    task = rs.TaskConfig(**SIZES[name])
     one = jax.jit(_cogsim_runner(task, batch, steps))
     key = jax.random.key(0)
     t0 = time.perf_counter()
@@ -149,17 +150,17 @@ def bench_profile(name: str, steps: int, batch: int) -> dict:
     the update's FLOPs (XLA cost analysis) and the matmul rate reached, next to a large matmul's rate."""
     import jax.numpy as jnp
 
-    task = ind.TaskConfig(**SIZES[name])
+    task = rs.TaskConfig(**SIZES[name])
     net = ind.NetConfig()
     opt = ind.optimizer(ind.TrainConfig())
-    world = ind.make_world(jax.random.key(0), task)
+    world = rs.make_world(jax.random.key(0), task)
     params = ind.init_params(jax.random.key(1), task, net)
-    fixed = ind.sample_batch(jax.random.key(2), world, task, batch)
+    fixed = rs.sample_batch(jax.random.key(2), world, task, batch)
 
     @jax.jit
     def data_only(key):
         def body(c, t):
-            b = ind.sample_batch(jax.random.fold_in(key, t), world, task, batch)
+            b = rs.sample_batch(jax.random.fold_in(key, t), world, task, batch)
             return c + b["tokens"].sum() + b["target"].sum(), None
 
         return jax.lax.scan(body, 0.0, jnp.arange(steps))[0]
@@ -191,7 +192,7 @@ def bench_profile(name: str, steps: int, batch: int) -> dict:
 
 
 def bench_vmap(name: str, steps: int, batch: int, n_seeds: int = 8) -> dict:
-    task = ind.TaskConfig(**SIZES[name])
+    task = rs.TaskConfig(**SIZES[name])
     one = jax.jit(_cogsim_runner(task, batch, steps))
     many = jax.jit(jax.vmap(_cogsim_runner(task, batch, steps)))
     keys = jax.random.split(jax.random.key(0), n_seeds)

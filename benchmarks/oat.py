@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cogsim.models import oat
+from cogsim.models.oat._decoding import _row_keys
 from cogsim.scenarios import book_cover_scanpaths as bc
 
 SIZES = {
@@ -153,7 +154,7 @@ def _original_algorithm(model, displays, key, *, n_samples: int, max_len: int) -
     """Sampling as the original implementation does it: one scanpath at a time, and at every step the display
     is encoded again and the whole prefix decoded again (no cache), with a host round-trip per step."""
     n = int(np.shape(displays.rows)[1])
-    keys = oat._row_keys(key, n_samples, int(np.shape(displays.rows)[0]))
+    keys = _row_keys(key, n_samples, int(np.shape(displays.rows)[0]))
     out = []
     for i in range(int(np.shape(displays.rows)[0])):
         one = displays.take(np.array([i]))

@@ -42,8 +42,8 @@ from cogsim import config as cfglib
 from cogsim import data
 from cogsim.errors import CogsimError, DataError
 from cogsim.models import oat
+from cogsim.models.oat import centre_out, nn_walk, random_baseline, target_template
 from cogsim.scenarios import _scanpath_methods as sm
-from cogsim.scenarios._scanpath_methods import centre_out, nn_walk, random_baseline, target_template
 
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
 

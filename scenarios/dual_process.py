@@ -28,10 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim import compare as _compare
+from cogsim import compare as cmp
+from cogsim import config as cfglib
 from cogsim import plots
-from cogsim.config import field
 from cogsim.models import induction as ind
+from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Anand et al. 2025: active/temporary forgetting of item embeddings steers IC vs IW learning"
 
@@ -40,19 +41,19 @@ MEASURES = ("ic_acc", "iw_acc", "iw_head_acc", "iw_tail_acc", "ic2_head_acc", "i
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ind.ScenarioConfig):
+class Config(icl.InductionSettings):
     """Task, forgetting schedule and training."""
 
-    K: int = field(1024, low=1, high=1_000_000, doc="classes")
-    B: int = field(2, low=1, doc="burstiness")
-    p_B: float = field(0.9, low=0.0, high=1.0, doc="fraction of bursty sequences")
-    alpha: float = field(1.2, low=0.0, doc="Zipf exponent (Anand et al.: 0, 1.0001, 1.2, 1.5)")
-    head_frac: float = field(1 / 32, low=0.0, high=1.0, doc="frequent classes: the top head_frac ranks")
-    tail_frac: float = field(0.5, low=0.0, high=1.0, doc="rare classes: the bottom tail_frac ranks")
-    reset_every: int = field(10, low=1, doc="steps between item-embedding resets")
-    forget_until: int = field(2000, low=1, doc="temporary forgetting: resets only before this step")
-    num_steps: int = field(60_000, low=1, doc="training steps")
-    log_every: int = field(2000, low=1, doc="steps between evaluations")
+    K: int = cfglib.field(1024, low=1, high=1_000_000, doc="classes")
+    B: int = cfglib.field(2, low=1, doc="burstiness")
+    p_B: float = cfglib.field(0.9, low=0.0, high=1.0, doc="fraction of bursty sequences")
+    alpha: float = cfglib.field(1.2, low=0.0, doc="Zipf exponent (Anand et al.: 0, 1.0001, 1.2, 1.5)")
+    head_frac: float = cfglib.field(1 / 32, low=0.0, high=1.0, doc="frequent classes: the top head_frac ranks")
+    tail_frac: float = cfglib.field(0.5, low=0.0, high=1.0, doc="rare classes: the bottom tail_frac ranks")
+    reset_every: int = cfglib.field(10, low=1, doc="steps between item-embedding resets")
+    forget_until: int = cfglib.field(2000, low=1, doc="temporary forgetting: resets only before this step")
+    num_steps: int = cfglib.field(60_000, low=1, doc="training steps")
+    log_every: int = cfglib.field(2000, low=1, doc="steps between evaluations")
 
 
 PRESETS = {
@@ -99,17 +100,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     Example:
       >>> # df = simulate(PRESETS["quick"], key=jax.random.key(0))
     """
-    task = ind.task_config(config)
+    task = icl.task_config(config)
     net = ind.NetConfig(item_embedding=True)
-    tcfg = ind.train_config(config)
+    tcfg = icl.train_config(config)
     every = [0, config.reset_every, config.reset_every]
     until = [-1, -1, config.forget_until]
-    hist = ind.run_grid(
+    cfglib.validate(task)
+    hist = ind.run_vmapped(
         key,
         task,
         net,
         tcfg,
-        grid={"alpha": [config.alpha] * 3},
+        points={"alpha": [config.alpha] * 3},
         n_seeds=config.n_seeds,
         schedules=ind.ForgetSchedule(every, until),
         extra_sets=_extra_sets(config),
@@ -145,7 +147,7 @@ def final_table(sim: pd.DataFrame) -> pd.DataFrame:
     return mean.join(sd).reindex(list(CONDITIONS)).reset_index()
 
 
-def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Active: IC > 0.5 and IW on frequent classes < 2 / L; temporary: IW(head) > 0.5 and IC2(tail) > 0.5."""
     tab = final_table(sim).set_index("condition")
     L = float(sim["L"].iloc[0])
@@ -153,33 +155,33 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     for c in CONDITIONS:
         for m in MEASURES:
             metrics.append(
-                _compare.Metric(
+                cmp.Metric(
                     f"{c}_{m}", float(tab.loc[c, m]), note=f"sd over seeds {float(tab.loc[c, m + '_sd']):.3f}"
                 )
             )
     checks = [
-        _compare.Check(
+        cmp.Check(
             "active forgetting keeps in-context learning (IC > 0.5)",
             bool(tab.loc["active", "ic_acc"] > 0.5),
             f"IC = {tab.loc['active', 'ic_acc']:.3f}",
         ),
-        _compare.Check(
+        cmp.Check(
             "active forgetting removes in-weights learning (IW on frequent classes < 2/L)",
             bool(tab.loc["active", "iw_head_acc"] < 2 / L),
             f"IW(head) = {tab.loc['active', 'iw_head_acc']:.3f}, chance {1 / L:.3f}",
         ),
-        _compare.Check(
+        cmp.Check(
             "temporary forgetting: in-weights for frequent classes (IW(head) > 0.5)",
             bool(tab.loc["temporary", "iw_head_acc"] > 0.5),
             f"IW(head) = {tab.loc['temporary', 'iw_head_acc']:.3f}",
         ),
-        _compare.Check(
+        cmp.Check(
             "temporary forgetting: in-context for rare classes (IC2(tail) > 0.5)",
             bool(tab.loc["temporary", "ic2_tail_acc"] > 0.5),
             f"IC2(tail) = {tab.loc['temporary', 'ic2_tail_acc']:.3f}",
         ),
     ]
-    return _compare.Comparison(
+    return cmp.Comparison(
         tuple(metrics), tuple(checks), key="temporary_ic2_tail_acc", tables={"final": tab.reset_index()}
     )
 

@@ -19,10 +19,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from cogsim import compare as _compare
+from cogsim import compare as cmp
+from cogsim import config as cfglib
 from cogsim import plots
-from cogsim.config import field
 from cogsim.models import induction as ind
+from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Reddy 2024: plateau then abrupt jump of in-context accuracy as an induction head forms"
 
@@ -41,17 +42,17 @@ METRICS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ind.ScenarioConfig):
+class Config(icl.InductionSettings):
     """Task, training and the failure case. Defaults: the paper's setting of Fig. 1d (B = 2, K = 512)."""
 
-    B: int = field(2, low=1, doc="burstiness")
-    p_B: float = field(1.0, low=0.0, high=1.0, doc="fraction of bursty sequences")
-    p_C: float = field(0.0, low=0.0, high=1.0, doc="fraction of novel-class sequences")
-    alpha: float = field(0.0, low=0.0, doc="Zipf exponent")
-    num_steps: int = field(100_000, low=1, doc="training steps")
-    log_every: int = field(1000, low=1, doc="steps between evaluations")
-    failure_case: bool = field(True, doc="also train the L = N = 8, B = 1 failure case")
-    failure_K: int = field(512, low=8, high=1_000_000, doc="classes in the failure case (a multiple of 8)")
+    B: int = cfglib.field(2, low=1, doc="burstiness")
+    p_B: float = cfglib.field(1.0, low=0.0, high=1.0, doc="fraction of bursty sequences")
+    p_C: float = cfglib.field(0.0, low=0.0, high=1.0, doc="fraction of novel-class sequences")
+    alpha: float = cfglib.field(0.0, low=0.0, doc="Zipf exponent")
+    num_steps: int = cfglib.field(100_000, low=1, doc="training steps")
+    log_every: int = cfglib.field(1000, low=1, doc="steps between evaluations")
+    failure_case: bool = cfglib.field(True, doc="also train the L = N = 8, B = 1 failure case")
+    failure_K: int = cfglib.field(512, low=8, high=1_000_000, doc="classes in the failure case (a multiple of 8)")
 
 
 PRESETS = {
@@ -78,13 +79,12 @@ PRESETS = {
 
 
 def _tasks(cfg: Config) -> tuple[ind.TaskConfig, ind.TrainConfig]:
-    return ind.task_config(cfg), ind.train_config(cfg)
+    return icl.task_config(cfg), icl.train_config(cfg)
 
 
 def _train(key, task, tcfg, n_seeds) -> dict[str, np.ndarray]:
-    from cogsim import config as _config
 
-    _config.validate(task)
+    cfglib.validate(task)
     f = jax.jit(jax.vmap(lambda k: ind.run(k, task, ind.NetConfig(), tcfg)[1]))
     keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(np.arange(n_seeds))
     return {k: np.asarray(v) for k, v in f(keys).items()}
@@ -206,41 +206,41 @@ def seed_summary(sim: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Checks the plateau, the abrupt jump, the induction score at the jump, the failure case and the fit."""
     per = seed_summary(sim)
     main = sim[sim["condition"] == "main"]
     log_every = float(np.diff(np.sort(main["step"].unique()))[0])
     ic_final = per["ic_acc_final"].to_numpy()
     est, lo, hi = (
-        _compare.bootstrap_ci(ic_final, np.mean, n_boot=500)
+        cmp.bootstrap_ci(ic_final, np.mean, n_boot=500)
         if len(ic_final) > 1
         else (float(ic_final[0]), None, None)
     )
     n_ctx = float(per["n_ctx"].iloc[0])
     metrics = [
-        _compare.Metric("ic_acc_final", est, lo, hi, human=1.0, note="mean over seeds, novel classes"),
-        _compare.Metric(
+        cmp.Metric("ic_acc_final", est, lo, hi, human=1.0, note="mean over seeds, novel classes"),
+        cmp.Metric(
             "plateau_ic_acc",
             float(np.nanmedian(per["plateau_ic_acc"])) if per["plateau_ic_acc"].notna().any() else math.nan,
             human=1.0 / n_ctx,
             note="median over seeds; 1/(N/B) = chance among context labels",
         ),
-        _compare.Metric("t_ic_mid", _nanmedian(per["t_ic_mid"]), note="steps to IC midpoint"),
-        _compare.Metric(
+        cmp.Metric("t_ic_mid", _nanmedian(per["t_ic_mid"]), note="steps to IC midpoint"),
+        cmp.Metric(
             "t_induction_mid",
             _nanmedian(per["t_induction_mid"]),
             note="steps to the induction-score midpoint",
         ),
-        _compare.Metric("iw_acc_final", float(per["iw_acc_final"].mean())),
-        _compare.Metric("prev_token_final", float(per["prev_token_final"].mean())),
-        _compare.Metric("induction_final", float(per["induction_final"].mean())),
+        cmp.Metric("iw_acc_final", float(per["iw_acc_final"].mean())),
+        cmp.Metric("prev_token_final", float(per["prev_token_final"].mean())),
+        cmp.Metric("induction_final", float(per["induction_final"].mean())),
     ]
     checks = []
-    checks.append(_compare.Check("IC accuracy ends above 0.9", bool(est > 0.9), f"mean final IC = {est:.3f}"))
+    checks.append(cmp.Check("IC accuracy ends above 0.9", bool(est > 0.9), f"mean final IC = {est:.3f}"))
     plateau_ok = per["plateau_ic_acc"].between(0.5 / n_ctx, 1.5 / n_ctx)
     checks.append(
-        _compare.Check(
+        cmp.Check(
             "plateau near 1/(N/B) while context labels are already chosen",
             bool(plateau_ok.mean() > 0.5),
             f"plateau IC per seed {per['plateau_ic_acc'].round(3).tolist()} vs 1/(N/B) = {1 / n_ctx:.3f}",
@@ -249,7 +249,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     rise = per["t_ic_90"] - per["t_leave_plateau"]
     abrupt = (rise <= 0.5 * per["t_leave_plateau"]) & per["t_ic_90"].notna()
     checks.append(
-        _compare.Check(
+        cmp.Check(
             "abrupt jump: plateau to 0.9 in under half the time spent before it",
             bool(abrupt.mean() > 0.5),
             f"leave plateau at {per['t_leave_plateau'].tolist()}, reach 0.9 at {per['t_ic_90'].tolist()}",
@@ -258,7 +258,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     tol = np.maximum(2 * log_every, 0.25 * per["t_ic_mid"])
     together = (per["t_induction_mid"] - per["t_ic_mid"]).abs() <= tol
     checks.append(
-        _compare.Check(
+        cmp.Check(
             "induction score rises at the jump",
             bool(together.mean() > 0.5),
             f"IC midpoint {per['t_ic_mid'].tolist()}, induction midpoint {per['t_induction_mid'].tolist()}",
@@ -268,7 +268,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     if len(fail):
         last = fail[fail["step"] == fail["step"].max()]["ic_acc"]
         metrics.append(
-            _compare.Metric(
+            cmp.Metric(
                 "failure_ic_acc_final_max",
                 float(last.max()),
                 human=1.0 / 8,
@@ -276,7 +276,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
             )
         )
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 "L = N = 8, B = 1: no seed learns in context (IC < 0.5)",
                 bool(last.max() < 0.5),
                 f"final IC per seed {last.round(3).tolist()}",
@@ -291,21 +291,21 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
         mid = (lo_l + hi_l) / 2
         t_meas = _first(mean["step"], mean["ic_loss"] <= mid)
         t_fit = _first(fitted["step"], fitted["ic_loss"] <= mid)
-        metrics.append(_compare.Metric("pheno_rmse", rmse, note="three-logit model vs mean IC loss (nats)"))
-        metrics.append(_compare.Metric("pheno_t_mid", t_fit, note=f"measured {t_meas}"))
+        metrics.append(cmp.Metric("pheno_rmse", rmse, note="three-logit model vs mean IC loss (nats)"))
+        metrics.append(cmp.Metric("pheno_t_mid", t_fit, note=f"measured {t_meas}"))
         ok = (
             math.isfinite(t_fit)
             and math.isfinite(t_meas)
             and abs(t_fit - t_meas) <= max(0.2 * t_meas, 2 * log_every)
         )
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 "phenomenological model matches the jump time (within 20%)",
                 bool(ok),
                 f"loss midpoint: fit {t_fit}, measured {t_meas}; RMSE {rmse:.3f}",
             )
         )
-    return _compare.Comparison(tuple(metrics), tuple(checks), key="ic_acc_final", tables={"per_seed": per})
+    return cmp.Comparison(tuple(metrics), tuple(checks), key="ic_acc_final", tables={"per_seed": per})
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):

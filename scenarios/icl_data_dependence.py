@@ -21,12 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim import compare as _compare
-from cogsim import config as _config
+from cogsim import compare as cmp
+from cogsim import config as cfglib
 from cogsim import plots
-from cogsim.config import field
 from cogsim.errors import ConfigError
 from cogsim.models import induction as ind
+from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Reddy 2024 / Chan 2022: in-context vs in-weights learning as burstiness, K, eps, alpha vary"
 
@@ -39,41 +39,45 @@ ALPHA_NEAR = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ind.ScenarioConfig):
+class Config(icl.InductionSettings):
     """Base task, the values swept one factor at a time, and training.
 
     ``K``, ``B``, ``eps``, ``alpha``, ``p_B`` and ``p_C`` are the base point (:func:`sweep_point` trains one
     network there); the tuples are the one-factor-at-a-time grids of :func:`simulate`.
     """
 
-    B: int = field(2, low=0, doc="burstiness at the base point")
-    alpha: float = field(0.0, low=0.0, doc="Zipf exponent at the base point")
-    p_B: float = field(1.0, low=0.0, high=1.0, doc="fraction of bursty sequences at the base point")
-    p_C: float = field(0.0, low=0.0, high=1.0, doc="fraction of novel-class sequences at the base point")
-    Bs: tuple[int, ...] = field((0, 1, 2, 4), low=0, doc="burstiness values (at K)")
-    Ks: tuple[int, ...] = field((128, 256, 512, 2048), low=1, doc="class counts (at B)")
-    epss: tuple[float, ...] = field((0.1, 0.3, 0.5, 0.7), low=0.0, doc="noise values (at eps_K, eps_B)")
-    eps_K: int = field(0, low=0, doc="classes in the eps sweep (0 = K)")
-    eps_B: int = field(-1, low=-1, doc="burstiness in the eps sweep (-1 = B)")
-    alphas: tuple[float, ...] = field(
+    B: int = cfglib.field(2, low=0, doc="burstiness at the base point")
+    alpha: float = cfglib.field(0.0, low=0.0, doc="Zipf exponent at the base point")
+    p_B: float = cfglib.field(1.0, low=0.0, high=1.0, doc="fraction of bursty sequences at the base point")
+    p_C: float = cfglib.field(
+        0.0, low=0.0, high=1.0, doc="fraction of novel-class sequences at the base point"
+    )
+    Bs: tuple[int, ...] = cfglib.field((0, 1, 2, 4), low=0, doc="burstiness values (at K)")
+    Ks: tuple[int, ...] = cfglib.field((128, 256, 512, 2048), low=1, doc="class counts (at B)")
+    epss: tuple[float, ...] = cfglib.field(
+        (0.1, 0.3, 0.5, 0.7), low=0.0, doc="noise values (at eps_K, eps_B)"
+    )
+    eps_K: int = cfglib.field(0, low=0, doc="classes in the eps sweep (0 = K)")
+    eps_B: int = cfglib.field(-1, low=-1, doc="burstiness in the eps sweep (-1 = B)")
+    alphas: tuple[float, ...] = cfglib.field(
         (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75), low=0.0, doc="Zipf exponents (at alpha_K, alpha_B)"
     )
-    alpha_K: int = field(1024, low=1, high=1_000_000, doc="classes in the alpha sweep")
-    alpha_B: int = field(1, low=0, doc="burstiness in the alpha sweep")
-    p_Bs: tuple[float, ...] = field((1.0, 0.75, 0.5), low=0.0, high=1.0, doc="fractions of bursty sequences")
-    p_Cs: tuple[float, ...] = field(
+    alpha_K: int = cfglib.field(1024, low=1, high=1_000_000, doc="classes in the alpha sweep")
+    alpha_B: int = cfglib.field(1, low=0, doc="burstiness in the alpha sweep")
+    p_Bs: tuple[float, ...] = cfglib.field((1.0, 0.75, 0.5), low=0.0, high=1.0, doc="fractions of bursty sequences")
+    p_Cs: tuple[float, ...] = cfglib.field(
         (0.0, 0.25, 0.5), low=0.0, high=1.0, doc="fractions of novel-class sequences (at p_C_K, p_C_B)"
     )
-    p_C_K: int = field(128, low=1, high=1_000_000, doc="classes in the p_C sweep (few: in-weights favoured)")
-    p_C_B: int = field(2, low=0, doc="burstiness in the p_C sweep")
-    K_max: int = field(
+    p_C_K: int = cfglib.field(128, low=1, high=1_000_000, doc="classes in the p_C sweep (few: in-weights favoured)")
+    p_C_B: int = cfglib.field(2, low=0, doc="burstiness in the p_C sweep")
+    K_max: int = cfglib.field(
         0,
         low=0,
         high=1_000_000,
         doc="classes allocated (0 = the largest K of the grids); K may not exceed it",
     )
-    num_steps: int = field(100_000, low=1, doc="training steps")
-    log_every: int = field(5000, low=1, doc="steps between evaluations")
+    num_steps: int = cfglib.field(100_000, low=1, doc="training steps")
+    log_every: int = cfglib.field(5000, low=1, doc="steps between evaluations")
 
     @property
     def K_alloc(self) -> int:
@@ -84,7 +88,7 @@ class Config(ind.ScenarioConfig):
         if self.K > self.K_alloc:
             raise ConfigError("K_max", self.K_max, f"0 with K <= {self.K_alloc}, or at least K = {self.K}")
         # the base point must be a valid task (B divides N, K a multiple of L, ...)
-        _config.validate(ind.task_config(self, K_max=self.K_alloc))
+        cfglib.validate(icl.task_config(self, K_max=self.K_alloc))
 
 
 PRESETS = {
@@ -154,12 +158,16 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       >>> # df = simulate(PRESETS["quick"], key=jax.random.key(0))
     """
     pts = grid_points(config)
-    task = ind.task_config(config, K_max=config.K_alloc)
-    tcfg = ind.train_config(config)
+    task = icl.task_config(config, K_max=config.K_alloc)
+    tcfg = icl.train_config(config)
     # the base point recurs in several sweeps: train each distinct setting once
     settings = pts[list(ind.TRACEABLE)].drop_duplicates().reset_index(drop=True)
     grid = {k: settings[k].tolist() for k in ind.TRACEABLE}
-    hist = ind.run_grid(key, task, ind.NetConfig(), tcfg, grid=grid, n_seeds=config.n_seeds)
+    for i in range(len(settings)):  # validate every setting concretely (B divides N, K a multiple of L, ...)
+        cfglib.validate(
+            dataclasses.replace(task, **{k: type(getattr(task, k))(v[i]) for k, v in grid.items()})
+        )
+    hist = ind.run_vmapped(key, task, ind.NetConfig(), tcfg, points=grid, n_seeds=config.n_seeds)
     index = {tuple(r): i for i, r in enumerate(settings.itertuples(index=False))}
     frames = []
     for i, row in pts.iterrows():
@@ -188,8 +196,8 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     for k in ("K", "B"):  # sweeps pass traced floats
         if not isinstance(point[k], int):
             point[k] = jnp.asarray(point[k]).astype(jnp.int32)
-    task = ind.task_config(config, K_max=config.K_alloc, **point)
-    _, hist = ind.run(key, task, ind.NetConfig(), ind.train_config(config))
+    task = icl.task_config(config, K_max=config.K_alloc, **point)
+    _, hist = ind.run(key, task, ind.NetConfig(), icl.train_config(config))
     return {m: hist[m][-1] for m in SWEEP_METRICS}
 
 
@@ -233,7 +241,7 @@ def _ends(tab: pd.DataFrame, sweep: str, measure: str) -> tuple[float, float, li
     return vals[0], vals[-1], vals
 
 
-def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
+def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Direction of each effect (last grid value minus first, threshold 0.05) and alpha ~ 1 coexistence."""
     tab = final_table(sim)
     metrics, checks = [], []
@@ -242,17 +250,17 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
             continue
         a0, a1, ics = _ends(tab, sweep, "ic_acc")
         b0, b1, iws = _ends(tab, sweep, "iw_acc")
-        metrics.append(_compare.Metric(f"delta_ic_{sweep}", a1 - a0, note=f"IC {[round(v, 3) for v in ics]}"))
-        metrics.append(_compare.Metric(f"delta_iw_{sweep}", b1 - b0, note=f"IW {[round(v, 3) for v in iws]}"))
+        metrics.append(cmp.Metric(f"delta_ic_{sweep}", a1 - a0, note=f"IC {[round(v, 3) for v in ics]}"))
+        metrics.append(cmp.Metric(f"delta_iw_{sweep}", b1 - b0, note=f"IW {[round(v, 3) for v in iws]}"))
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 f"IC rises with {sweep}",
                 bool(sign_ic * (a1 - a0) > 0.05),
                 f"IC over {sweep}: {[round(v, 3) for v in ics]}",
             )
         )
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 f"IW falls with {sweep}",
                 bool(sign_iw * (b1 - b0) > 0.05),
                 f"IW over {sweep}: {[round(v, 3) for v in iws]}",
@@ -270,17 +278,17 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
         ib = near[int(np.argmax(np.minimum(ic[near], iw[near])))]
         both = ic[ib] >= floor and iw[ib] >= floor
         trade = ic[-1] < ic[0] - 0.05 and iw[-1] > iw[0] + 0.05
-        metrics.append(_compare.Metric("ic_acc_alpha1", float(ic[i1]), note=f"alpha = {al[i1]}"))
-        metrics.append(_compare.Metric("iw_acc_alpha1", float(iw[i1]), note=f"alpha = {al[i1]}"))
+        metrics.append(cmp.Metric("ic_acc_alpha1", float(ic[i1]), note=f"alpha = {al[i1]}"))
+        metrics.append(cmp.Metric("iw_acc_alpha1", float(iw[i1]), note=f"alpha = {al[i1]}"))
         metrics.append(
-            _compare.Metric(
+            cmp.Metric(
                 "coexist_alpha",
                 float(al[ib]),
                 note=f"best-balanced alpha within {ALPHA_NEAR} of 1: IC {ic[ib]:.3f}, IW {iw[ib]:.3f}",
             )
         )
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 f"alpha: IC falls, IW rises; near alpha ~ 1 (within {ALPHA_NEAR}) both are well above chance "
                 f"(>= {floor:.3f})",
                 bool(both and trade),
@@ -293,9 +301,9 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
         t = tab[tab["sweep"] == "p_B"].sort_values("p_B")
         d_ic = float(t["ic_acc"].iloc[-1] - t["ic_acc"].iloc[0])
         d_iw = float(t["iw_acc"].iloc[-1] - t["iw_acc"].iloc[0])
-        metrics.append(_compare.Metric("delta_ic_p_B", d_ic, note="IC at p_B max minus min"))
+        metrics.append(cmp.Metric("delta_ic_p_B", d_ic, note="IC at p_B max minus min"))
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 "p_B < 1 shifts the network to in-weights (IC up, IW down with p_B)",
                 bool(d_ic > 0.05 and d_iw < -0.05),
                 f"p_B {t['p_B'].tolist()}: IC {t['ic_acc'].round(3).tolist()}, "
@@ -305,16 +313,16 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> _compare.Comparison:
     if "p_C" in set(tab["sweep"]):
         t = tab[tab["sweep"] == "p_C"].sort_values("p_C")
         d_ic = float(t["ic_acc"].iloc[-1] - t["ic_acc"].iloc[0])
-        metrics.append(_compare.Metric("delta_ic_p_C", d_ic, note="IC at p_C max minus p_C = 0"))
+        metrics.append(cmp.Metric("delta_ic_p_C", d_ic, note="IC at p_C max minus p_C = 0"))
         checks.append(
-            _compare.Check(
+            cmp.Check(
                 "p_C > 0 gives in-context learning",
                 bool(d_ic > 0.05),
                 f"p_C {t['p_C'].tolist()}: IC {t['ic_acc'].round(3).tolist()}",
             )
         )
     key = "delta_ic_B" if any(m.name == "delta_ic_B" for m in metrics) else metrics[0].name
-    return _compare.Comparison(tuple(metrics), tuple(checks), key=key, tables={"final": tab})
+    return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables={"final": tab})
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):

@@ -23,11 +23,9 @@ Run: ``cogsim run synthetic_shelf_search`` (quick: small models, one to two minu
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -236,56 +234,21 @@ def oat_displays(d: ShelfDisplays, config: Config, *, appearance: str) -> oat.Di
 
 
 # -------------------------------------------------------------------------------------------- the searcher
-@functools.partial(jax.jit, static_argnames=("n_rows", "n_cols", "beta_similarity", "beta_distance"))
-def _search(sim, target, keys, *, n_rows: int, n_cols: int, beta_similarity: float, beta_distance: float):
-    """One searcher scanpath per row of ``sim [P, N]``: ``[P, N]`` object indices, -1 after the target."""
-    n_obj = n_rows * n_cols
-    idx = jnp.arange(n_obj)
-    xy = jnp.stack([idx // n_cols, idx % n_cols], 1).astype(jnp.float32)
-    centre = jnp.asarray([(n_rows - 1) / 2, (n_cols - 1) / 2], jnp.float32)
-
-    def one(s, tgt, k):
-        def step(carry, t):
-            pos, visited, done = carry
-            dist = jnp.linalg.norm(xy - pos, axis=1)
-            logits = jnp.where(visited, -1e9, beta_similarity * s - beta_distance * dist)
-            nxt = jax.random.categorical(jax.random.fold_in(k, t), logits)
-            visited = visited.at[nxt].set(visited[nxt] | ~done)
-            return (jnp.where(done, pos, xy[nxt]), visited, done | (nxt == tgt)), jnp.where(done, -1, nxt)
-
-        init = (centre, jnp.zeros(n_obj, bool), jnp.asarray(False))
-        return jax.lax.scan(step, init, jnp.arange(n_obj))[1]
-
-    return jax.vmap(one)(sim, target, keys)
-
-
 def searcher_scanpaths(
     d: ShelfDisplays, config: Config, n_paths: int, *, key: jax.Array
 ) -> list[list[list[int]]]:
-    """``n_paths`` similarity-guided searcher scanpaths per display: ``out[display][path]``.
-
-    Vectorised in JAX over displays and paths (padded to a power of two, so that batches of similar size share
-    one compilation): at each step the searcher samples the next unvisited object from
-    ``softmax(beta_similarity * s - beta_distance * distance)`` and stops on the target. Path ``p`` of display
-    ``i`` uses the key ``fold_in(key, i * n_paths + p)``.
-    """
-    n_disp = len(d.target)
-    p = n_disp * n_paths
-    size = max(64, 1 << (p - 1).bit_length())
-    row = np.minimum(np.arange(size) // n_paths, n_disp - 1)
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(size))
-    arr = np.asarray(
-        _search(
-            jnp.asarray(d.similarity()[row], jnp.float32),
-            jnp.asarray(d.target[row]),
-            keys,
-            n_rows=config.n_rows,
-            n_cols=config.n_cols,
-            beta_similarity=float(config.beta_similarity),
-            beta_distance=float(config.beta_distance),
-        )
-    )[:p].reshape(n_disp, n_paths, -1)
-    return [[r[r >= 0].tolist() for r in disp] for disp in arr]
+    """``n_paths`` scanpaths per display of the similarity-guided searcher
+    (:func:`cogsim.models.oat.searcher_scanpaths`) with the config's weights: ``out[display][path]``."""
+    return oat.searcher_scanpaths(
+        d.similarity(),
+        d.target,
+        n_paths,
+        key=key,
+        n_rows=config.n_rows,
+        n_cols=config.n_cols,
+        beta_similarity=config.beta_similarity,
+        beta_distance=config.beta_distance,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ simulate
@@ -415,9 +378,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     lengths = [[len(ref[s % len(ref)]) for s in range(config.n_samples)] for ref in ref_paths]
     geo = {"n_rows": config.n_rows, "n_cols": config.n_cols, "rng": rng}
     baselines = {
-        "random": [sm.random_baseline(n, n_obj, rng=rng) for n in lengths],
-        "centre_out": [sm.centre_out(int(t), config.n_samples, **geo) for t in eval_d.target],
-        "nn_walk": [sm.nn_walk(int(t), config.n_samples, **geo) for t in eval_d.target],
+        "random": [oat.random_baseline(n, n_obj, rng=rng) for n in lengths],
+        "centre_out": [oat.centre_out(int(t), config.n_samples, **geo) for t in eval_d.target],
+        "nn_walk": [oat.nn_walk(int(t), config.n_samples, **geo) for t in eval_d.target],
     }
     for name, paths in baselines.items():
         rows += _rows(name, eval_d, paths, sim_eval, config.n_cols)

@@ -64,3 +64,84 @@ def test_post_update_hook_and_bad_args():
     assert float(res.params[0]) == 0.0
     with pytest.raises(CogsimError, match="log_every"):
         fit(log_every=0)
+
+
+def test_step_wise_loop_uses_the_same_steps_as_the_scan():
+    scanned = fit()
+    stepped = fit(scan=False)
+    assert jnp.allclose(scanned.params, stepped.params, atol=1e-6)
+    assert list(stepped.history.step) == [40, 80, 120]
+    assert abs(stepped.history.mse.iloc[-1] - scanned.history.mse.iloc[-1]) < 1e-5
+
+
+def test_checkpoint_names_arrays_by_pytree_path(tmp_path):
+    import numpy as np
+
+    params = {"w": jnp.ones(2), "layers": [{"b": jnp.zeros(3)}]}
+    state = train.init(params, optax.adam(0.1))
+    train.save_checkpoint(tmp_path, state, [{"step": 0}])
+    with np.load(tmp_path / "state.npz") as z:
+        names = set(z.files)
+    assert {"params/w", "params/layers/0/b", "step", "opt_state/0/mu/w"} <= names
+    # reordered dict keys restore by name; a renamed leaf is an error that names it
+    restored, history = train.load_checkpoint(
+        tmp_path, train.init({"layers": [{"b": jnp.ones(3)}], "w": jnp.zeros(2)}, optax.adam(0.1))
+    )
+    assert restored.params["w"].tolist() == [1.0, 1.0] and history == [{"step": 0}]
+    with pytest.raises(CogsimError, match="params/v"):
+        train.load_checkpoint(
+            tmp_path, train.init({"v": jnp.ones(2), "layers": [{"b": jnp.zeros(3)}]}, optax.adam(0.1))
+        )
+    with pytest.raises(CogsimError, match="shape"):
+        train.load_checkpoint(
+            tmp_path, train.init({"w": jnp.ones(3), "layers": [{"b": jnp.zeros(3)}]}, optax.adam(0.1))
+        )
+
+
+def test_pytree_round_trip_keeps_prng_keys_and_dtypes(tmp_path):
+    tree = {"key": jax.random.key(3), "n": jnp.arange(3, dtype=jnp.int32), "x": jnp.float32(2.5)}
+    train.save_pytree(tmp_path / "t.npz", tree)
+    like = {"key": jax.random.key(0), "n": jnp.zeros(3, jnp.int32), "x": jnp.float32(0)}
+    back = train.load_pytree(tmp_path / "t.npz", like)
+    assert jnp.array_equal(jax.random.key_data(back["key"]), jax.random.key_data(tree["key"]))
+    assert back["n"].dtype == jnp.int32 and float(back["x"]) == 2.5
+
+
+def _noisy_fit(**kw):
+    # the score falls while the weights approach W, then jumps to 10 once they are close
+    def eval_fn(w, key):
+        return {"score": jnp.where(jnp.sum((w - W) ** 2) < 1.0, 10.0, jnp.sum((w - W) ** 2))}
+
+    return fit(**{"num_steps": 400, "log_every": 20, "eval_fn": eval_fn, **kw})
+
+
+def test_early_stopping_returns_the_best_parameters_and_stops():
+    res = _noisy_fit(early_stopping=train.EarlyStopping("score", patience=3))
+    scores = res.history.score.to_numpy()
+    best = int(res.history.step[scores.argmin()])
+    assert res.best_step == best
+    assert int(res.history.step.iloc[-1]) == best + 3 * 20 < 400
+    again = fit(num_steps=best, log_every=20)
+    assert jnp.array_equal(res.params, again.params)
+    with pytest.raises(CogsimError, match="patience"):
+        train.EarlyStopping("score", patience=0)
+
+
+def test_early_stopping_resumes_from_a_checkpoint(tmp_path):
+    es = train.EarlyStopping("score", patience=3)
+    full = _noisy_fit(early_stopping=es)
+    _noisy_fit(early_stopping=es, checkpoint_dir=tmp_path, num_steps=40)
+    resumed = _noisy_fit(early_stopping=es, checkpoint_dir=tmp_path)
+    assert resumed.best_step == full.best_step
+    assert list(resumed.history.step) == list(full.history.step)
+    assert jnp.allclose(resumed.params, full.params, atol=1e-6)
+
+
+def test_python_evaluation_and_callback():
+    seen = []
+    res = fit(
+        eval_fn=lambda w, key: {"norm": float(jnp.linalg.norm(w))},
+        jit_eval=False,
+        callback=lambda step, row: seen.append(step),
+    )
+    assert seen == [40, 80, 120] and res.history.norm.iloc[-1] > 1.0

@@ -1,13 +1,14 @@
 """PEER: a plain PyTorch (eager) implementation of the induction-head toy network and its data.
 
 Used only by ``benchmarks/induction_training.py`` as the comparison point for cogsim's training speed. It
-mirrors :mod:`cogsim.models.induction` for the uniform-class (``alpha = 0``), fully bursty (``p_B = 1``,
-``p_C = 0``) task with distinct labels per context: the same token layout (one-hot position after a random
-shift, then the content), the same two causal attention-only layers without score scaling, the same
-three-layer ReLU classifier on the last token, the same initialisation scales and the same SGD update
-``p <- (1 - wd) p - lr * grad``. Written the way a researcher would write it in eager PyTorch: a fresh batch
-generated on every step, no compilation. torch is an optional benchmark dependency. ``device`` puts the
-data, the sampler and the network on a CUDA device (``"cuda"``) for the comparison on a GPU.
+mirrors :mod:`cogsim.models.induction` (network) and :mod:`cogsim.tasks.reddy_sequences` (data) for the
+uniform-class (``alpha = 0``), fully bursty (``p_B = 1``, ``p_C = 0``) task with distinct labels per context:
+the same token layout (one-hot position after a random shift, then the content), the same two causal
+attention-only layers without score scaling, the same three-layer ReLU classifier on the last token, the same
+initialisation scales and the same SGD update ``p <- (1 - wd) p - lr * grad``. Written the way a researcher
+would write it in eager PyTorch: a fresh batch generated on every step, no compilation. torch is an optional
+benchmark dependency. ``device`` puts the data, the sampler and the network on a CUDA device (``"cuda"``) for
+the comparison on a GPU.
 """
 
 from __future__ import annotations

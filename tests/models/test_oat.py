@@ -10,6 +10,7 @@ from flax import nnx
 
 from cogsim.errors import CogsimError, ConfigError
 from cogsim.models import oat
+from cogsim.models.oat._positional import _table_loss_and_grad
 
 # d_model 24: the position code (12 dims) holds the row, column and is_target rows (4 dims each) uncut.
 CFG = oat.OATConfig(
@@ -69,7 +70,7 @@ def test_positional_table_gradient_matches_autodiff():
         norms = jnp.linalg.norm(w, axis=1)
         return (jnp.sum((wn @ wn.T - target) ** 2) + jnp.mean((norms - norms.mean()) ** 2)) / (n * (n - 1))
 
-    value, grad = oat._table_loss_and_grad(w, target)
+    value, grad = _table_loss_and_grad(w, target)
     assert value == pytest.approx(float(loss(jnp.asarray(w, jnp.float32))), rel=1e-5)
     np.testing.assert_allclose(grad, np.asarray(jax.grad(loss)(jnp.asarray(w, jnp.float32))), atol=1e-6)
 

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from cogsim import config
-from cogsim.models import induction as ind
 from cogsim.scenarios import dual_process as sc
+
+# a few steps with tiny batches and test sets: a smoke run of the scenario
+SMOKE = {"num_steps": 4, "log_every": 2, "n_test": 16, "eval_chunk": 16, "n_seeds": 1, "batch_size": 8}
 
 
 def _sim(values: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -51,7 +53,7 @@ def test_presets_validate():
 def test_tiny_end_to_end_run_and_plot():
     cfg = dataclasses.replace(
         sc.PRESETS["quick"],
-        **ind.SMOKE,
+        **SMOKE,
         reset_every=2,
         forget_until=2,
     )

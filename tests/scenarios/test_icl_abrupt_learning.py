@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from cogsim import config
-from cogsim.models import induction as ind
 from cogsim.scenarios import icl_abrupt_learning as sc
+
+# a few steps with tiny batches and test sets: a smoke run of the scenario
+SMOKE = {"num_steps": 4, "log_every": 2, "n_test": 16, "eval_chunk": 16, "n_seeds": 1, "batch_size": 8}
 
 
 def _curves(jump: bool, failure_learns: bool = False) -> pd.DataFrame:
@@ -95,7 +97,7 @@ def test_presets_validate_and_human_is_labelled_as_targets():
 def test_tiny_end_to_end_run_and_plot():
     cfg = dataclasses.replace(
         sc.PRESETS["quick"],
-        **ind.SMOKE,
+        **SMOKE,
         failure_case=False,
     )
     sim = sc.simulate(cfg, key=jax.random.key(0))

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from cogsim import config
-from cogsim.models import induction as ind
 from cogsim.scenarios import icl_data_dependence as sc
+
+# a few steps with tiny batches and test sets: a smoke run of the scenario
+SMOKE = {"num_steps": 4, "log_every": 2, "n_test": 16, "eval_chunk": 16, "n_seeds": 1, "batch_size": 8}
 
 
 def _sim(cfg, sign: float) -> pd.DataFrame:
@@ -78,7 +80,7 @@ def test_tiny_end_to_end_run_and_plot():
         alphas=(0.0, 1.0),
         p_Bs=(1.0,),
         p_Cs=(0.0, 0.5),
-        **ind.SMOKE,
+        **SMOKE,
     )
     sim = sc.simulate(cfg, key=jax.random.key(0))
     assert len(sim) == len(sc.grid_points(cfg)) * 3  # steps 0, 2 and 4, one seed
@@ -89,7 +91,7 @@ def test_tiny_end_to_end_run_and_plot():
     assert len(sc.plot(sim, sc.human()).axes) >= 4
 
 
-TINY = [f"{k}={v}" for k, v in ind.SMOKE.items() if k != "n_seeds"]
+TINY = [f"{k}={v}" for k, v in SMOKE.items() if k != "n_seeds"]
 
 
 def test_sweep_vectorises_points_and_seeds(tmp_path):
