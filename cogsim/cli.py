@@ -320,6 +320,7 @@ def _cmd_sweep(args) -> None:
 def _cmd_compare(args) -> None:
     import pandas as pd
 
+    from cogsim import config as cfglib
     from cogsim import scenario_registry
     from cogsim.errors import DataError
     from cogsim.store import atomic_write_text, resolve_run_folder
@@ -342,8 +343,14 @@ def _cmd_compare(args) -> None:
         raise DataError(
             f"compare: {str(folder / 'results.parquet')!r} is not readable Parquet ({msg})"
         ) from None
-    human = mod.human()
-    comp = mod.compare(sim, human)
+    cfg = record.get("config") if isinstance(record, dict) else None
+    try:
+        cfg = cfglib.from_dict(mod.Config, cfg) if isinstance(cfg, dict) else mod.Config()
+    except CogsimError as exc:
+        raise DataError(
+            f"compare: the config in {str(folder / 'run.json')!r} does not fit {name}: {exc}"
+        ) from None
+    comp = mod.compare(sim, mod.reference(cfg).table)
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
     print(f"{name}: {folder}")
     print(comp.summary())

@@ -178,7 +178,8 @@ def run(
         with progress.stage(f"{name}: simulating"):
             sim = mod.simulate(cfg, key=jax.random.key(seed))
         with progress.stage(f"{name}: comparing with the human data"):
-            human = mod.human()
+            ref = mod.reference(cfg)
+            human = ref.table
             comp = mod.compare(sim, human)
         wall = time.time() - t0
         with progress.stage(f"{name}: plotting"):
@@ -200,6 +201,8 @@ def run(
                     overrides=list(overrides),
                     run_id=rid,
                     wall_time_s=round(wall, 3),
+                    data_kind=ref.kind,
+                    reference_source=ref.source,
                     **(mod.run_record(sim) if hasattr(mod, "run_record") else {}),
                 ),
             )

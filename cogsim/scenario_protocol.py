@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cogsim.compare import Comparison
+    from cogsim.reference import Reference
 
 #: attributes every scenario module has
-REQUIRED = ("Config", "PRESETS", "simulate", "human", "compare", "plot")
+REQUIRED = ("Config", "PRESETS", "simulate", "reference", "compare", "plot")
 #: attributes a scenario may add: vectorised sweeps and a description for ``cogsim list``
 OPTIONAL = ("DESCRIPTION", "sweep_point", "SWEEP_VECTORIZED")
 
@@ -46,8 +47,9 @@ class Scenario(Protocol):
     def simulate(self, config: Any, *, key: jax.Array) -> pd.DataFrame:
         """Runs the model; tidy results."""
 
-    def human(self) -> pd.DataFrame:
-        """The human data in the same schema as ``simulate``'s results (from :mod:`cogsim.data`)."""
+    def reference(self, config: Any = None) -> Reference:
+        """The reference table (from :mod:`cogsim.data`, or the file a ``data`` field names) and its kind:
+        trial level, published means, or none (see :mod:`cogsim.reference`)."""
 
     def compare(self, sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
         """Metrics with CIs, checks and a verdict."""
@@ -76,6 +78,6 @@ def missing(module: ModuleType) -> list[str]:
     Example:
       >>> import types
       >>> missing(types.ModuleType("empty"))
-      ['Config', 'PRESETS', 'simulate', 'human', 'compare', 'plot']
+      ['Config', 'PRESETS', 'simulate', 'reference', 'compare', 'plot']
     """
     return [a for a in REQUIRED if not hasattr(module, a)]

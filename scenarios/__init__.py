@@ -7,7 +7,8 @@ A scenario module defines:
 - ``Config``: a frozen dataclass (defaults = the published setting) and
   ``PRESETS = {"quick": ..., "paper": ...}``.
 - ``simulate(config, *, key) -> pandas.DataFrame``: tidy results.
-- ``human() -> pandas.DataFrame``: the human data in the same schema (from :mod:`cogsim.data`).
+- ``reference(config=None) -> cogsim.reference.Reference``: the reference table (human data from
+  :mod:`cogsim.data`, or a user's file) and its kind: trial level, published means, or none.
 - ``compare(sim, human) -> cogsim.compare.Comparison``.
 - ``plot(sim, human, ax=None)``: a matplotlib Axes or Figure.
 

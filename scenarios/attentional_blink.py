@@ -32,6 +32,7 @@ from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
 from cogsim.models import bottleneck as bn
+from cogsim.reference import Reference
 
 DESCRIPTION = (
     "Attentional blink (Raymond et al. 1992): RSVP through a workspace that takes time to consolidate"
@@ -249,13 +250,17 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(mid - half), float(mid + half)
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """The published reference: Raymond, Shapiro & Arnell (1992)'s T2 deficit window, about 180-450 ms after
     T1 (approximate: from secondary sources; no trial-level data are packaged)."""
     pm = data.load("published_means")
     rows = pm[pm.paradigm == "attentional_blink"].copy()
     start, end = (float(v) for v in str(rows["x"].iloc[0]).split("-"))
-    return rows.assign(window_start_ms=start, window_end_ms=end)
+    return Reference(
+        rows.assign(window_start_ms=start, window_end_ms=end),
+        kind="published_means",
+        source="Raymond, Shapiro & Arnell (1992), approximate",
+    )
 
 
 def deficit_lags(sim: pd.DataFrame, margin: float) -> pd.DataFrame:

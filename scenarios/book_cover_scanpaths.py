@@ -43,6 +43,7 @@ from cogsim import data
 from cogsim.errors import CogsimError, DataError
 from cogsim.models import oat
 from cogsim.models.oat import centre_out, nn_walk, random_baseline, target_template
+from cogsim.reference import Reference
 from cogsim.scenarios import _scanpath_methods as sm
 
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
@@ -371,10 +372,14 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return out
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """The human scanpaths of the packaged validation collages 65-80, in the simulation schema."""
     fix, trials = load_collages()
-    return human_frame(fix[(fix.trial >= 65) & (fix.trial <= 80)], trials)
+    return Reference(
+        human_frame(fix[(fix.trial >= 65) & (fix.trial <= 80)], trials),
+        kind="trial_level",
+        source="Sattar et al. (2015) book-cover search scanpaths",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ compare

@@ -27,6 +27,7 @@ from cogsim import data, train
 from cogsim.attention import dot_product_attention
 from cogsim.models import bottleneck as bn
 from cogsim.models import capacity
+from cogsim.reference import Reference
 
 DESCRIPTION = "Rouder et al. (2008) change detection: capacity K, lapses and guessing fitted to 12,345 trials"
 
@@ -500,7 +501,7 @@ def _counts_cached() -> capacity.Counts:
     return _counts()
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Observed hit and false-alarm rates per set size x change probability, with between-participant SEMs."""
     counts = _counts()
     cells = _cells(counts)
@@ -525,7 +526,7 @@ def human() -> pd.DataFrame:
                 "cowan_k": float(cmp.cowan_k(n, hit, fa)),
             }
         )
-    return pd.DataFrame(rows)
+    return Reference(pd.DataFrame(rows), kind="trial_level", source="Rouder et al. (2008)")
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
@@ -545,7 +546,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """
     config = cfglib.validate(config)
     counts = _counts()
-    obs = human()
+    obs = reference().table
     frames = []
     for i, name in enumerate(config.models):
         res = MODELS[name](config, counts, key=jax.random.fold_in(key, i))

@@ -23,6 +23,7 @@ from cogsim import config as cfglib
 from cogsim import data
 from cogsim.errors import CogsimError, ConfigError
 from cogsim.models import eccnet
+from cogsim.reference import Reference
 from cogsim.scenarios import _search_plots
 from cogsim.tasks import diets as dietlib
 from cogsim.tasks import search_displays as sd
@@ -131,13 +132,17 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Human mean RTs (digitised, target present) per experiment, condition and set size (the data of
     visual_search_asymmetry)."""
     h = data.load("visual_search_asymmetry.human_rt")
-    return h[
-        ["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]
-    ].copy()
+    return Reference(
+        h[
+            ["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]
+        ].copy(),
+        kind="published_means",
+        source="Gupta et al. (2021), digitised human mean RTs",
+    )
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:

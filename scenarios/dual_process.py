@@ -32,6 +32,7 @@ from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import plots
 from cogsim.models import induction as ind
+from cogsim.reference import Reference
 from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Anand et al. 2025: active/temporary forgetting of item embeddings steers IC vs IW learning"
@@ -48,7 +49,9 @@ class Config(icl.InductionSettings):
     B: int = cfglib.field(2, low=1, doc="burstiness")
     p_B: float = cfglib.field(0.9, low=0.0, high=1.0, doc="fraction of bursty sequences")
     alpha: float = cfglib.field(1.2, low=0.0, doc="Zipf exponent (Anand et al.: 0, 1.0001, 1.2, 1.5)")
-    head_frac: float = cfglib.field(1 / 32, low=0.0, high=1.0, doc="frequent classes: the top head_frac ranks")
+    head_frac: float = cfglib.field(
+        1 / 32, low=0.0, high=1.0, doc="frequent classes: the top head_frac ranks"
+    )
     tail_frac: float = cfglib.field(0.5, low=0.0, high=1.0, doc="rare classes: the bottom tail_frac ranks")
     reset_every: int = cfglib.field(10, low=1, doc="steps between item-embedding resets")
     forget_until: int = cfglib.field(2000, low=1, doc="temporary forgetting: resets only before this step")
@@ -125,7 +128,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return out
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Not human data: the qualitative targets of Anand et al. (ICLR 2025)."""
     rows = [
         ("active", "ic_acc", "high", "active forgetting keeps structural in-context learning"),
@@ -133,8 +136,12 @@ def human() -> pd.DataFrame:
         ("temporary", "iw_head_acc", "high", "temporary forgetting: in-weights learning for frequent tokens"),
         ("temporary", "ic2_tail_acc", "high", "temporary forgetting: in-context learning for rare tokens"),
     ]
-    return pd.DataFrame(rows, columns=["condition", "measure", "target", "note"]).assign(
-        source="Anand, Lepori, Merullo & Pavlick, ICLR 2025"
+    return Reference(
+        pd.DataFrame(rows, columns=["condition", "measure", "target", "note"]).assign(
+            source="Anand, Lepori, Merullo & Pavlick, ICLR 2025"
+        ),
+        kind="none",
+        source="Anand et al. (2025): qualitative targets, not human data",
     )
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, fit_line
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
+from cogsim.reference import Reference
 
 DESCRIPTION = "Episodic recall from time indices and semantic memory as their marginal (scene graphs)"
 
@@ -198,17 +199,21 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """No human data; the published tensor-brain figures on VRD-E (a different data set), for orientation."""
-    return pd.DataFrame(
-        {
-            "query": ["episodic", "semantic"],
-            "value": list(PUBLISHED.values()),
-            "source": [
-                "Tresp et al. 2023 (VRD-E, episodic recall@10)",
-                "Tresp et al. 2023 (VRD-E, semantic memory @10)",
-            ],
-        }
+    return Reference(
+        pd.DataFrame(
+            {
+                "query": ["episodic", "semantic"],
+                "value": list(PUBLISHED.values()),
+                "source": [
+                    "Tresp et al. 2023 (VRD-E, episodic recall@10)",
+                    "Tresp et al. 2023 (VRD-E, semantic memory @10)",
+                ],
+            }
+        ),
+        kind="none",
+        source="Tresp et al. (2023): published model figures, not human data",
     )
 
 

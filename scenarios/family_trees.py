@@ -28,6 +28,7 @@ from cogsim import kg
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
+from cogsim.reference import Reference
 from cogsim.tasks import family_trees as ft
 
 DESCRIPTION = "Hinton (1986) family trees: held-out relations and the structure of learned person codes"
@@ -181,9 +182,13 @@ def _baseline_scores(graph: kg.KnowledgeGraph) -> np.ndarray:
     return np.broadcast_to(obj[None], (graph.n_entities, *obj.shape)).copy()
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Hinton's (1986) two runs: held-out cases answered correctly out of 4."""
-    return pd.DataFrame({"run": [1, 2], "correct": list(HINTON_CORRECT), "n_test": [4, 4]})
+    return Reference(
+        pd.DataFrame({"run": [1, 2], "correct": list(HINTON_CORRECT), "n_test": [4, 4]}),
+        kind="none",
+        source="Hinton (1986): the published network runs, not human data",
+    )
 
 
 def _share(sim: pd.DataFrame, model: str, version: str, n_boot: int) -> tuple[float, float, float]:

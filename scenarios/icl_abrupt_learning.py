@@ -23,6 +23,7 @@ from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import plots
 from cogsim.models import induction as ind
+from cogsim.reference import Reference
 from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Reddy 2024: plateau then abrupt jump of in-context accuracy as an induction head forms"
@@ -52,7 +53,9 @@ class Config(icl.InductionSettings):
     num_steps: int = cfglib.field(100_000, low=1, doc="training steps")
     log_every: int = cfglib.field(1000, low=1, doc="steps between evaluations")
     failure_case: bool = cfglib.field(True, doc="also train the L = N = 8, B = 1 failure case")
-    failure_K: int = cfglib.field(512, low=8, high=1_000_000, doc="classes in the failure case (a multiple of 8)")
+    failure_K: int = cfglib.field(
+        512, low=8, high=1_000_000, doc="classes in the failure case (a multiple of 8)"
+    )
 
 
 PRESETS = {
@@ -128,29 +131,33 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Not human data: the paper's qualitative targets (values as stated in the text, approximate)."""
-    return pd.DataFrame(
-        [
-            {
-                "measure": "ic_acc_final",
-                "value": 1.0,
-                "source": "Reddy 2024, Fig. 1d",
-                "note": "IC accuracy reaches ~100% after the jump",
-            },
-            {
-                "measure": "plateau_ic_acc_times_n_ctx",
-                "value": 1.0,
-                "source": "Reddy 2024, Sec. 4",
-                "note": "before the jump IC accuracy sits near chance among the labels in the context",
-            },
-            {
-                "measure": "failure_ic_acc_final_max",
-                "value": 1.0 / 8,
-                "source": "Reddy 2024, Fig. A.5 (check)",
-                "note": "with L = N = 8, B = 1 no seed learns in context (IC stays near chance 1/L)",
-            },
-        ]
+    return Reference(
+        pd.DataFrame(
+            [
+                {
+                    "measure": "ic_acc_final",
+                    "value": 1.0,
+                    "source": "Reddy 2024, Fig. 1d",
+                    "note": "IC accuracy reaches ~100% after the jump",
+                },
+                {
+                    "measure": "plateau_ic_acc_times_n_ctx",
+                    "value": 1.0,
+                    "source": "Reddy 2024, Sec. 4",
+                    "note": "before the jump IC accuracy sits near chance among the labels in the context",
+                },
+                {
+                    "measure": "failure_ic_acc_final_max",
+                    "value": 1.0 / 8,
+                    "source": "Reddy 2024, Fig. A.5 (check)",
+                    "note": "with L = N = 8, B = 1 no seed learns in context (IC stays near chance 1/L)",
+                },
+            ]
+        ),
+        kind="none",
+        source="Reddy (2024): the paper's targets, not human data",
     )
 
 

@@ -26,6 +26,7 @@ from cogsim import config as cfglib
 from cogsim import plots
 from cogsim.errors import ConfigError
 from cogsim.models import induction as ind
+from cogsim.reference import Reference
 from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Reddy 2024 / Chan 2022: in-context vs in-weights learning as burstiness, K, eps, alpha vary"
@@ -64,11 +65,15 @@ class Config(icl.InductionSettings):
     )
     alpha_K: int = cfglib.field(1024, low=1, high=1_000_000, doc="classes in the alpha sweep")
     alpha_B: int = cfglib.field(1, low=0, doc="burstiness in the alpha sweep")
-    p_Bs: tuple[float, ...] = cfglib.field((1.0, 0.75, 0.5), low=0.0, high=1.0, doc="fractions of bursty sequences")
+    p_Bs: tuple[float, ...] = cfglib.field(
+        (1.0, 0.75, 0.5), low=0.0, high=1.0, doc="fractions of bursty sequences"
+    )
     p_Cs: tuple[float, ...] = cfglib.field(
         (0.0, 0.25, 0.5), low=0.0, high=1.0, doc="fractions of novel-class sequences (at p_C_K, p_C_B)"
     )
-    p_C_K: int = cfglib.field(128, low=1, high=1_000_000, doc="classes in the p_C sweep (few: in-weights favoured)")
+    p_C_K: int = cfglib.field(
+        128, low=1, high=1_000_000, doc="classes in the p_C sweep (few: in-weights favoured)"
+    )
     p_C_B: int = cfglib.field(2, low=0, doc="burstiness in the p_C sweep")
     K_max: int = cfglib.field(
         0,
@@ -201,7 +206,7 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     return {m: hist[m][-1] for m in SWEEP_METRICS}
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Not human data: the qualitative effects reported by Reddy (2024, Figs. 2 and A.1-A.3)."""
     rows = [
         ("B", "ic_acc", "+", "IC accuracy rises with burstiness"),
@@ -220,8 +225,12 @@ def human() -> pd.DataFrame:
         ),
         ("p_C", "ic_acc", "+", "novel-class sequences (p_C > 0) drive in-context learning"),
     ]
-    return pd.DataFrame(rows, columns=["sweep", "measure", "direction", "note"]).assign(
-        source="Reddy 2024 (ICLR), Fig. 2 and appendix"
+    return Reference(
+        pd.DataFrame(rows, columns=["sweep", "measure", "direction", "note"]).assign(
+            source="Reddy 2024 (ICLR), Fig. 2 and appendix"
+        ),
+        kind="none",
+        source="Reddy (2024), Chan et al. (2022): qualitative effects, not human data",
     )
 
 

@@ -27,6 +27,7 @@ from cogsim import data
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, rmse
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
+from cogsim.reference import Reference
 
 DESCRIPTION = "Sperling (1960) partial vs whole report from a decaying sensory buffer (iconic memory)"
 
@@ -129,20 +130,29 @@ def _predict(params, mcfg, cfg, tau, k_cap, key, n):
     return jnp.stack([w.mean(), p0.mean(), p1.mean()])
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Sperling (1960) letters reported/available (3 x 4 arrays), from secondary sources (approximate)."""
     d = data.load("published_means")
     d = d[d.paradigm == "iconic_memory"]
     report = np.where(d.condition.str.startswith("whole"), "whole", "partial")
     delay = pd.to_numeric(d.x, errors="coerce").to_numpy()
-    return pd.DataFrame(
-        {"report": report, "cue_delay_s": delay, "letters": d.value.to_numpy(), "approx": d.approx.to_numpy()}
-    ).reset_index(drop=True)
+    return Reference(
+        pd.DataFrame(
+            {
+                "report": report,
+                "cue_delay_s": delay,
+                "letters": d.value.to_numpy(),
+                "approx": d.approx.to_numpy(),
+            }
+        ).reset_index(drop=True),
+        kind="published_means",
+        source="Sperling (1960), from secondary sources, approximate",
+    )
 
 
 def fit(cfg: Config, *, key: jax.Array) -> dict[str, float]:
     """Grid search of (tau, K) minimising the squared error to the three human values."""
-    h = human()
+    h = reference().table
     target = jnp.asarray(
         [
             h[h.report == "whole"].letters.iloc[0],

@@ -29,6 +29,7 @@ from cogsim import kg
 from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
+from cogsim.reference import Reference
 
 DESCRIPTION = "Tensor-brain semantic memory on a knowledge graph (UMLS): filtered MRR and Hits@k"
 
@@ -372,13 +373,17 @@ def run_record(sim: pd.DataFrame) -> dict:
     }
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """No human data for link prediction: an empty table with the simulation's columns."""
-    return pd.DataFrame(
-        {
-            c: pd.Series(dtype="float64" if t == "float" else ("int64" if t == "int" else "object"))
-            for c, t in COLUMNS.items()
-        }
+    return Reference(
+        pd.DataFrame(
+            {
+                c: pd.Series(dtype="float64" if t == "float" else ("int64" if t == "int" else "object"))
+                for c, t in COLUMNS.items()
+            }
+        ),
+        kind="none",
+        source="no human data for link prediction",
     )
 
 

@@ -30,6 +30,7 @@ from cogsim import data, kg
 from cogsim.compare import Check, Comparison, Metric, fit_line, pearson_r, rmse
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
+from cogsim.reference import Reference
 
 DESCRIPTION = "Collins & Quillian (1969) sentence verification: decoding effort along the isa hierarchy"
 
@@ -274,18 +275,22 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Collins & Quillian (1969) mean RTs (ms) for true sentences by kind and level (approximate)."""
     d = data.load("published_means")
     d = d[d.paradigm == "semantic_verification"]
-    return pd.DataFrame(
-        {
-            "kind": d.condition.to_numpy(),
-            "level": d.x.astype(int).to_numpy(),
-            "rt_ms": d.value.to_numpy(),
-            "approx": d.approx.to_numpy(),
-        }
-    ).reset_index(drop=True)
+    return Reference(
+        pd.DataFrame(
+            {
+                "kind": d.condition.to_numpy(),
+                "level": d.x.astype(int).to_numpy(),
+                "rt_ms": d.value.to_numpy(),
+                "approx": d.approx.to_numpy(),
+            }
+        ).reset_index(drop=True),
+        kind="published_means",
+        source="Collins & Quillian (1969), approximate",
+    )
 
 
 def condition_means(sim: pd.DataFrame, network: str = "canary") -> pd.DataFrame:

@@ -36,6 +36,7 @@ from cogsim import config as cfglib
 from cogsim.errors import ConfigError
 from cogsim.models import bottleneck as bn
 from cogsim.models import factor_predictor
+from cogsim.reference import Reference
 from cogsim.tasks import factor_world as fw
 from cogsim.tasks.factor_world import FactorWorld
 
@@ -236,15 +237,19 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """No human data: this scenario tests a computational claim. An empty table with the result columns."""
-    return pd.DataFrame(
-        {
-            "model": pd.Series(dtype=str),
-            "n_train": pd.Series(dtype=int),
-            "split": pd.Series(dtype=str),
-            "nmse": pd.Series(dtype=float),
-        }
+    return Reference(
+        pd.DataFrame(
+            {
+                "model": pd.Series(dtype=str),
+                "n_train": pd.Series(dtype=int),
+                "split": pd.Series(dtype=str),
+                "nmse": pd.Series(dtype=float),
+            }
+        ),
+        kind="none",
+        source="no human data: a computational claim",
     )
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim.models import oat
+from cogsim.reference import Reference
 from cogsim.scenarios import _scanpath_methods as sm
 
 DESCRIPTION = (
@@ -389,9 +390,13 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return out
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """No human data: an empty frame in the simulation schema (the reference is the simulated searcher)."""
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
+    return Reference(
+        pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()}),
+        kind="none",
+        source="no human data: the simulated searcher is the reference",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ compare

@@ -20,6 +20,7 @@ from cogsim import config as cfglib
 from cogsim import data
 from cogsim.errors import CogsimError
 from cogsim.models import eccnet
+from cogsim.reference import Reference
 from cogsim.scenarios import _search_plots
 from cogsim.tasks import search_displays as sd
 
@@ -102,12 +103,16 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------- human
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Human mean RTs (digitised, target present) per experiment, condition and set size."""
     h = data.load("visual_search_asymmetry.human_rt")
-    return h[
-        ["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]
-    ].copy()
+    return Reference(
+        h[
+            ["experiment", "experiment_name", "condition", "set_size", "rt_ms", "human_slope_ms_per_item"]
+        ].copy(),
+        kind="published_means",
+        source="Gupta et al. (2021), digitised human mean RTs",
+    )
 
 
 def published() -> pd.DataFrame:

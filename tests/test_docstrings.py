@@ -12,9 +12,6 @@ import pkgutil
 
 import pytest
 
-import cogsim
-
-
 # The mapped folders (models/, kernels/, scenarios/) are separate roots of the namespace, so each package is
 # walked from its own __path__.
 ROOTS = ("cogsim", "cogsim.models", "cogsim.kernels", "cogsim.scenarios")

@@ -44,7 +44,7 @@ def test_ignore_t1_control_has_no_dip(base):
 
 def test_comparison_checks_the_shape(base):
     df, _, _ = base
-    comp = ab.compare(df, ab.human())
+    comp = ab.compare(df, ab.reference().table)
     passed = {ch.name: ch.passed for ch in comp.checks}
     assert passed["lag-1 sparing"] and passed["blink: T2 deficit at lags 2-5"]
     assert comp.key_metric.human == 270.0
@@ -62,6 +62,6 @@ def test_no_consolidation_no_blink():
 
 
 def test_human_window_is_the_published_one():
-    h = ab.human()
+    h = ab.reference().table
     assert (h.window_start_ms.iloc[0], h.window_end_ms.iloc[0]) == (180.0, 450.0)
     assert h.approx.iloc[0] != "computed_from_raw"  # flagged approximate in the data

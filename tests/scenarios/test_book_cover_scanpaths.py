@@ -72,10 +72,10 @@ def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
     assert (per.loc["oat_sampled"] == cfg.n_samples).all() and (per.loc["oat_greedy"] == 1).all()
     assert (per.loc["human"] == 6).all()
     assert sim.object_id.between(0, 83).all()
-    comp = bc.compare(sim, bc.human())
+    comp = bc.compare(sim, bc.reference().table)
     assert comp.key_metric.name == "oat_sampled.SS" and 0.0 <= comp.key_metric.value <= 1.0
     assert len(comp.checks) == 4
-    bc.plot(sim, bc.human())
+    bc.plot(sim, bc.reference().table)
 
     # Score the saved model on "user" collages in the packaged format, without training.
     fix, trials = bc.load_collages()

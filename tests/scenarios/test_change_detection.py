@@ -18,7 +18,7 @@ def sim():
 def test_human_table_matches_the_packaged_summary():
     import cogsim
 
-    h = cd.human()
+    h = cd.reference().table
     summ = cogsim.data.load("rouder2008_summary")
     summ = summ[summ.p_change != "pooled"].astype({"p_change": float})
     m = h.merge(summ, left_on=["set_size", "p_change"], right_on=["set_size", "p_change"])
@@ -31,7 +31,7 @@ def test_fit_comes_from_the_data(sim):
     par = sim[(sim.kind == "parameter") & (sim.participant == -1)].set_index("name")
     k = par.loc["K"]
     assert 2.0 < k.value < 4.5 and k.ci_low < k.value < k.ci_high
-    comp = cd.compare(sim, cd.human())
+    comp = cd.compare(sim, cd.reference().table)
     assert comp.metric("K").value == k.value
     assert {c.name for c in comp.checks} >= {"guessing rises with change probability"}
 

@@ -98,7 +98,7 @@ def test_workspace_fit_reports_capacity_with_cis(trained, monkeypatch):
     assert len(per) == 23
     cond = ws_sim[ws_sim.kind == "condition"]
     assert len(cond) == 9 and cond.hit_pred.between(0, 1).all() and cond.fa_pred.between(0, 1).all()
-    comp = cd.compare(ws_sim, cd.human())
+    comp = cd.compare(ws_sim, cd.reference().table)
     assert comp.key == "K" and np.isfinite(comp.metric("loglik").value)
 
 

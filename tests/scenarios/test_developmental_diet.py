@@ -34,7 +34,7 @@ def test_seeds_are_validated():
 def test_tiny_run_and_compare():
     sim = dd.simulate(dd.PRESETS["test"], key=jax.random.key(0))
     assert set(sim["diet"]) == {"normal", "rot90"} and set(sim["backbone_seed"]) == {0, 1}
-    comp = dd.compare(sim, dd.human())
+    comp = dd.compare(sim, dd.reference().table)
     assert comp.key == "normal_mean_index"
     checks = {c.name: c for c in comp.checks}
     flip = checks["rotated diet flips the lighting asymmetry (Exp 2 index of the opposite sign)"]
@@ -47,5 +47,5 @@ def test_tiny_run_and_compare():
     )
     assert flip.passed == (mean["normal"] * mean["rot90"] < 0)
     assert comp.metric("normal_exp2_index").human == pytest.approx(0.7006, abs=1e-3)
-    fig = dd.plot(sim, dd.human())
+    fig = dd.plot(sim, dd.reference().table)
     assert len(fig.axes) == 3

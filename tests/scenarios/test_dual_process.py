@@ -37,10 +37,10 @@ GOOD = {
 
 
 def test_checks_pass_on_the_published_pattern_and_fail_on_its_reverse():
-    assert all(c.passed for c in sc.compare(_sim(GOOD), sc.human()).checks)
+    assert all(c.passed for c in sc.compare(_sim(GOOD), sc.reference().table).checks)
     reverse = {"standard": GOOD["standard"], "active": GOOD["standard"], "temporary": GOOD["standard"]}
     reverse["temporary"] = dict(GOOD["standard"], iw_head_acc=0.2, ic2_tail_acc=0.1)
-    comp = sc.compare(_sim(reverse), sc.human())
+    comp = sc.compare(_sim(reverse), sc.reference().table)
     assert not any(c.passed for c in comp.checks)
 
 
@@ -60,6 +60,6 @@ def test_tiny_end_to_end_run_and_plot():
     sim = sc.simulate(cfg, key=jax.random.key(0))
     assert set(sim["condition"]) == set(sc.CONDITIONS)
     assert set(sc.MEASURES) <= set(sim.columns)
-    comp = sc.compare(sim, sc.human())
+    comp = sc.compare(sim, sc.reference().table)
     assert len(comp.checks) == 4
-    assert len(sc.plot(sim, sc.human()).axes) == 4
+    assert len(sc.plot(sim, sc.reference().table).axes) == 4

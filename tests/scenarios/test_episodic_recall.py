@@ -22,6 +22,6 @@ def test_short_run_and_comparison():
     sim = er.simulate(er.PRESETS["test"], key=jax.random.key(0))
     assert {"episodic", "semantic_prior", "generic_hit@3"} <= set(sim["query"])
     assert sim[sim["query"] == "episodic"].value.between(0, 1).all()
-    comp = er.compare(sim, er.human())
+    comp = er.compare(sim, er.reference().table)
     assert len(comp.checks) == 3
-    assert er.plot(sim, er.human()) is not None
+    assert er.plot(sim, er.reference().table) is not None

@@ -18,11 +18,11 @@ def test_runs_end_to_end_on_tiny_settings():
     assert len(cases[(cases.model == "tensor_brain") & (cases.version == "large")]) == 10
     assert cases.correct.isin([0.0, 1.0]).all()
     assert set(sim[sim.kind == "decode"].attribute) == set(sc.ATTRIBUTES)
-    comp = sc.compare(sim, sc.human(), n_boot=50)
+    comp = sc.compare(sim, sc.reference().table, n_boot=50)
     assert isinstance(comp, Comparison) and comp.key_metric.name == "share_correct_hinton"
     assert comp.key_metric.human == 5 / 8
     assert all(isinstance(c.passed, bool) for c in comp.checks)
-    assert len(sc.plot(sim, sc.human()).axes) >= 3
+    assert len(sc.plot(sim, sc.reference().table).axes) >= 3
 
 
 def test_a_case_is_correct_only_when_every_answer_beats_every_other_person():

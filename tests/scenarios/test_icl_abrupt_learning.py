@@ -61,7 +61,7 @@ def _curves(jump: bool, failure_learns: bool = False) -> pd.DataFrame:
 
 
 def test_checks_pass_on_plateau_then_jump():
-    comp = sc.compare(_curves(jump=True), sc.human())
+    comp = sc.compare(_curves(jump=True), sc.reference().table)
     failed = [c.name for c in comp.checks if not c.passed]
     assert not failed, failed
     assert comp.key_metric.name == "ic_acc_final"
@@ -69,7 +69,7 @@ def test_checks_pass_on_plateau_then_jump():
 
 
 def test_checks_fail_without_a_jump_or_when_the_failure_case_learns():
-    comp = sc.compare(_curves(jump=False, failure_learns=True), sc.human())
+    comp = sc.compare(_curves(jump=False, failure_learns=True), sc.reference().table)
     by = {c.name: c.passed for c in comp.checks}
     assert not by["IC accuracy ends above 0.9"]
     assert not by["induction score rises at the jump"]
@@ -79,8 +79,8 @@ def test_checks_fail_without_a_jump_or_when_the_failure_case_learns():
 
 def test_plot_says_when_the_failure_case_was_not_trained():
     curves = _curves(jump=True)
-    with_failure = sc.plot(curves, sc.human()).axes[3]
-    without = sc.plot(curves[curves["condition"] != "failure_L8_N8_B1"], sc.human()).axes[3]
+    with_failure = sc.plot(curves, sc.reference().table).axes[3]
+    without = sc.plot(curves[curves["condition"] != "failure_L8_N8_B1"], sc.reference().table).axes[3]
     assert len(with_failure.lines) == 3 and not with_failure.texts  # two seeds and the chance line
     assert not without.lines
     assert "not trained" in without.texts[0].get_text()
@@ -89,7 +89,7 @@ def test_plot_says_when_the_failure_case_was_not_trained():
 def test_presets_validate_and_human_is_labelled_as_targets():
     for cfg in sc.PRESETS.values():
         config.validate(cfg)
-    h = sc.human()
+    h = sc.reference().table
     assert {"measure", "value", "source"} <= set(h.columns)
 
 
@@ -103,7 +103,7 @@ def test_tiny_end_to_end_run_and_plot():
     sim = sc.simulate(cfg, key=jax.random.key(0))
     assert set(sim["condition"]) == {"main", "phenomenological"}
     assert sorted(sim.loc[sim["condition"] == "main", "step"].unique()) == [0, 2, 4]
-    comp = sc.compare(sim, sc.human())
+    comp = sc.compare(sim, sc.reference().table)
     assert len(comp.checks) >= 5
-    fig = sc.plot(sim, sc.human())
+    fig = sc.plot(sim, sc.reference().table)
     assert len(fig.axes) == 4

@@ -58,9 +58,9 @@ def test_grid_varies_one_factor_at_a_time():
 
 def test_checks_follow_the_direction_of_the_effects():
     cfg = sc.PRESETS["quick"]
-    good = sc.compare(_sim(cfg, 1.0), sc.human())
+    good = sc.compare(_sim(cfg, 1.0), sc.reference().table)
     assert all(c.passed for c in good.checks), [c for c in good.checks if not c.passed]
-    bad = sc.compare(_sim(cfg, -1.0), sc.human())
+    bad = sc.compare(_sim(cfg, -1.0), sc.reference().table)
     assert not any(c.passed for c in bad.checks)
     assert bad.verdict == "mismatch"
 
@@ -86,9 +86,9 @@ def test_tiny_end_to_end_run_and_plot():
     assert len(sim) == len(sc.grid_points(cfg)) * 3  # steps 0, 2 and 4, one seed
     tab = sc.final_table(sim)
     assert tab["ic_acc"].between(0, 1).all()
-    comp = sc.compare(sim, sc.human())
+    comp = sc.compare(sim, sc.reference().table)
     assert comp.checks
-    assert len(sc.plot(sim, sc.human()).axes) >= 4
+    assert len(sc.plot(sim, sc.reference().table).axes) >= 4
 
 
 TINY = [f"{k}={v}" for k, v in SMOKE.items() if k != "n_seeds"]
@@ -142,7 +142,7 @@ def _coexist_check(ic_iw: dict[float, tuple[float, float]]):
         }
         for i, (a, (ic, iw)) in enumerate(ic_iw.items())
     ]
-    comp = sc.compare(pd.DataFrame(rows), sc.human())
+    comp = sc.compare(pd.DataFrame(rows), sc.reference().table)
     (check,) = [c for c in comp.checks if c.name.startswith("alpha")]
     return check.passed, dict((m.name, m.value) for m in comp.metrics)["coexist_alpha"]
 

@@ -12,7 +12,7 @@ def test_short_run_shows_partial_report_advantage():
     p0 = sim[(sim.report == "partial") & (sim.cue_delay_s == 0.0)].letters.mean()
     assert p0 > whole + 1.0
     assert sim.letters.between(0, 12).all()
-    hum = im.human()
+    hum = im.reference().table
     assert len(hum) == 3 and set(hum.report) == {"whole", "partial"}
     comp = im.compare(sim, hum)
     assert min(abs(comp.metric("tau_s").value - t) for t in im.PRESETS["test"].tau_grid) < 1e-6

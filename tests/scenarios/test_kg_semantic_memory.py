@@ -29,11 +29,11 @@ def test_runs_on_a_user_graph_folder(tmp_path):
     assert set(sim.model) == {"tensor_brain", "frequency_baseline", "search:0", "search:1"}
     test_rows = sim[(sim.split == "test") & (sim.metric == "mrr")]
     assert len(test_rows) == 6 and test_rows.value.between(0, 1).all()
-    comp = ksm.compare(sim, ksm.human())
+    comp = ksm.compare(sim, ksm.reference().table)
     assert isinstance(comp, Comparison) and comp.key_metric.name == "test_mrr"
     assert all(isinstance(c.passed, bool) for c in comp.checks)
-    assert ksm.human().empty and list(ksm.human().columns) == list(sim.columns)
-    fig = ksm.plot(sim, ksm.human())
+    assert ksm.reference().table.empty and list(ksm.reference().table.columns) == list(sim.columns)
+    fig = ksm.plot(sim, ksm.reference().table)
     assert len(fig.axes) == 2
     record = ksm.run_record(sim)["settings_search"]  # a user's graph: settings chosen on valid
     assert record["selected_on"] == "valid" and len(record["candidates"]) == 2

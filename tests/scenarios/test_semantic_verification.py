@@ -43,7 +43,7 @@ def test_sentences_cover_both_kinds_and_three_levels():
 
 def test_short_run_and_comparison():
     sim = sv.simulate(sv.PRESETS["test"], key=jax.random.key(0))
-    hum = sv.human()
+    hum = sv.reference().table
     assert len(hum) == 6 and set(hum.kind) == {"superset", "property"}
     comp = sv.compare(sim, hum)
     names = [c.name for c in comp.checks]

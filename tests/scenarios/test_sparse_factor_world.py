@@ -28,7 +28,7 @@ def test_simulate_and_compare_on_a_tiny_world():
     df = sfw.simulate(cfg, key=jax.random.key(0))
     assert len(df) == 2 * 2 * 2  # sizes x seeds x splits
     assert np.all(np.isfinite(df.nmse)) and df.precision.between(0, 1).all()
-    comp = sfw.compare(df, sfw.human())
+    comp = sfw.compare(df, sfw.reference().table)
     assert comp.key == "bottleneck.precision"
     assert {c.name for c in comp.checks} == {
         "bottleneck selection precision above chance",

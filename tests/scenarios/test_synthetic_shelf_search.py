@@ -71,10 +71,10 @@ def test_end_to_end_tiny_run():
     n = sim[sim.method != "layout"].groupby("method").display.nunique()
     assert (n == cfg.n_eval_displays).all()
     assert sim.groupby(["method", "display"])["sample"].nunique()["oat_cnn"].eq(cfg.n_samples).all()
-    comp = ss.compare(sim, ss.human())
+    comp = ss.compare(sim, ss.reference().table)
     assert comp.key_metric.name == "oat_cnn.similar_share"
     assert len(comp.checks) == 3  # the three comparisons with OAT without appearance need "none"
     nll = {m.name: m.value for m in comp.metrics}["oat_cnn.nll"]
     assert np.isfinite(nll) and nll > 0  # teacher-forced NLL of the held-out searcher scanpaths
     assert {"methods", "effects"} <= set(comp.tables)
-    ss.plot(sim, ss.human())
+    ss.plot(sim, ss.reference().table)

@@ -17,7 +17,7 @@ from cogsim.tasks import search_displays as sd
 
 def _synthetic(slopes: dict[tuple[int, str], float], model: str = "eccNET") -> pd.DataFrame:
     """Per-trial rows whose mean RT rises with set size at the given ms/item."""
-    h = vsa.human()
+    h = vsa.reference().table
     rows = []
     for (e, cond), s in slopes.items():
         for n in sorted(h[(h.experiment == e) & (h.condition == cond)]["set_size"]):
@@ -48,7 +48,7 @@ def test_index_uses_human_hard_condition_and_clips_negative_slopes():
             (1, "line_in_curves"): -1.0,
         }
     )
-    comp = vsa.compare(sim, vsa.human())
+    comp = vsa.compare(sim, vsa.reference().table)
     exp = comp.tables["experiments"].set_index("experiment")
     assert exp.loc[2, "model_index"] == pytest.approx(1.0)  # left_right is hard for humans
     assert exp.loc[5, "hard_condition"] == "homo_t0"
@@ -67,7 +67,7 @@ def test_published_numbers_reproduce_the_papers_means():
     means = pub[pub["experiment"].astype(str) == "mean"].set_index("model")["model_asymmetry_index"]
     assert means["eccNET"] == pytest.approx(0.513, abs=1e-3)
     assert means["eccNET_noecc"] == pytest.approx(0.052, abs=1e-3)
-    h = vsa.human()
+    h = vsa.reference().table
     slopes = h.groupby(["experiment", "condition"])["human_slope_ms_per_item"].first()
     assert slopes[(1, "line_in_curves")] == pytest.approx(7.589, abs=1e-3)
 
@@ -85,10 +85,10 @@ def test_end_to_end_tiny_run():
     sim = vsa.simulate(cfg, key=jax.random.key(0))
     assert set(sim["model"]) == {"eccNET", "last_layer"}
     assert (sim["rt_ms"] >= 628.0).all()
-    comp = vsa.compare(sim, vsa.human())
+    comp = vsa.compare(sim, vsa.reference().table)
     assert comp.key == "mean_asymmetry_index"
     assert {"experiments", "slopes", "indices", "ablations"} <= set(comp.tables)
-    fig = vsa.plot(sim, vsa.human())
+    fig = vsa.plot(sim, vsa.reference().table)
     assert len(fig.axes) >= 2
     # same seed, same numbers
     sim2 = vsa.simulate(dataclasses.replace(cfg, ablations=()), key=jax.random.key(0))
