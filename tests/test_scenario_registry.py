@@ -33,7 +33,7 @@ def test_an_incomplete_module_is_refused(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "cogsim.scenarios.half_done", fake)
     monkeypatch.setattr(scenario_registry, "names", lambda: ["half_done"])
     with pytest.raises(
-        CogsimError, match=r"'half_done' is missing \['simulate', 'human', 'compare', 'plot'\]"
+        CogsimError, match=r"'half_done' is missing \['simulate', 'reference', 'compare', 'plot'\]"
     ):
         scenario_registry.get("half_done")
     assert not isinstance(fake, Scenario)
