@@ -380,7 +380,7 @@ def describe(cls_or_cfg: Any) -> list[tuple[str, str, Any, str]]:
             extra.append(f"one of {list(meta['choices'])}")
         if meta.get("low") is not None or meta.get("high") is not None:
             lo, hi = meta.get("low"), meta.get("high")
-            if hi is None and tp is int:
+            if hi is None and _is_optional(tp)[1] is int:
                 hi = INT_LIMIT
             extra.append(f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
         rows.append((name, _type_name(tp), value, "; ".join([d for d in [doc, *extra] if d])))
