@@ -21,6 +21,7 @@ def fake(monkeypatch):
     import pandas as pd
 
     from cogsim.compare import Comparison, Metric
+    from cogsim.reference import Reference
     from cogsim.scenarios import change_detection as mod
 
     def simulate(config, *, key):
@@ -29,7 +30,9 @@ def fake(monkeypatch):
         return pd.DataFrame({"x": [float(jax.random.uniform(key))], "n_boot": [config.n_boot]})
 
     monkeypatch.setattr(mod, "simulate", simulate)
-    monkeypatch.setattr(mod, "human", lambda: pd.DataFrame({"x": [0.5]}))
+    monkeypatch.setattr(
+        mod, "reference", lambda config=None: Reference(pd.DataFrame({"x": [0.5]}), kind="none")
+    )
     monkeypatch.setattr(mod, "compare", lambda sim, human: Comparison((Metric("x", float(sim.x[0])),)))
     monkeypatch.setattr(mod, "plot", lambda sim, human, ax=None: plt.subplots()[1])
     return mod
