@@ -24,6 +24,7 @@ import math
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 from jax.experimental import pallas as pl
 from jaxtyping import Array, Bool, Float, Int
 
@@ -78,6 +79,7 @@ class _Config:
     num_stages: int
     num_warps_bwd: int
     num_stages_bwd: int
+    fused_bwd: bool  # one backward kernel: dk, dv and dq (by atomic adds), 5 matmuls per tile
     f32_precision: str | None  # float32 inputs: "tf32", "tf32x3" or "ieee"; None for 16-bit inputs
     return_stats: bool
     interpret: bool
@@ -360,12 +362,15 @@ def _dq_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
     dq_ref[...] = (dq * cfg.scale).astype(dq_ref.dtype)
 
 
-def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
+def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool, write_dbias: bool):
     it, (q_ref, k_ref, v_ref, bias_ref, mask_ref, do_ref, lse_ref, c_ref, h_ref, dh_ref) = _bwd_inputs(
         refs, cfg, has_bias, has_mask
     )
+    if cfg.fused_bwd:
+        next(it)  # the float32 dq accumulator's input side (aliased to the output below)
     dk_ref, dv_ref = next(it), next(it)
-    dbias_ref = next(it) if has_bias else None
+    dbias_ref = next(it) if write_dbias else None
+    dq_ref = next(it) if cfg.fused_bwd else None
 
     bq, bk = cfg.block_q_bwd, cfg.block_k_bwd
     nqb = cfg.nq_pad // bq
@@ -389,10 +394,13 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         s = _scores(q, k, bias_blk, mask_blk, q_pos, k_pos, masked=masked, cfg=cfg)
         dp = _dot(do, v, cfg, trans_b=True)
         p, ds = _ds_block(s, lse2, c, dp, h_ent, d_ent, cfg)
-        if has_bias:
+        if write_dbias:
             dbias_ref[qs, :] = ds.astype(dbias_ref.dtype)
         dv = dv + _dot(p.astype(do.dtype), do, cfg, trans_a=True)
         dk = dk + _dot(ds.astype(q.dtype), q, cfg, trans_a=True)
+        if cfg.fused_bwd:  # FA2: this key block's share of dq, added atomically across key blocks
+            dq_part = _dot(ds.astype(k.dtype), k, cfg) * cfg.scale
+            _pltriton.atomic_add(dq_ref, (qs, slice(None)), dq_part)
         return dk, dv
 
     # Query blocks that see key block kb: rows i with i + offset >= kb*bk. Blocks from `mid` on see every
@@ -408,7 +416,7 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         mid = jnp.where(kb * bk + bk > cfg.nk, nqb, mid)
     if has_mask:
         mid = jnp.int32(nqb)
-    if has_bias and cfg.causal:  # rows that never see this key block get a zero bias gradient
+    if write_dbias and cfg.causal:  # rows that never see this key block get a zero bias gradient
 
         def zero(ib, carry):
             dbias_ref[pl.ds(ib * bq, bq), :] = jnp.zeros((bq, bk), dbias_ref.dtype)
@@ -423,24 +431,19 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
     dv_ref[...] = dv.astype(dv_ref.dtype)
 
 
-def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
+def _dq_pass(q, k, v, bias, mask, do, row_stats, cfg: _Config, *, qi, params):
+    """The second backward pass: dq on a grid over query blocks (3 matmuls per tile)."""
     b, nq_pad, hq, d_pad = q.shape
-    nk_pad = k.shape[1]
-    bq, bk, g = cfg.block_q_bwd, cfg.block_k_bwd, cfg.groups
-    nqb, nkb = nq_pad // bq, nk_pad // bk
+    bq, g = cfg.block_q_bwd, cfg.groups
+    nqb = nq_pad // bq
     has_bias, has_mask = bias is not None, mask is not None
-    params = _compiler_params(cfg.num_warps_bwd, cfg.num_stages_bwd)
-    row_stats = [lse, c] + ([h_ent, d_ent] if cfg.return_stats else [])
-
-    # ---- dq: grid over query blocks, loop over key blocks
-    qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
     in_specs, args = _query_grid_inputs(q, k, v, bias, mask, bq=bq, groups=g, qi=qi)
     in_specs.append(pl.BlockSpec((None, bq, None, d_pad), lambda i, bi, h: (bi, qi(i), h, 0)))
     args.append(do)
     for x in row_stats:
         in_specs.append(pl.BlockSpec((None, None, bq), lambda i, bi, h: (bi, h, qi(i))))
         args.append(x)
-    dq = pl.pallas_call(
+    return pl.pallas_call(
         functools.partial(_dq_kernel, cfg=cfg, has_bias=has_bias, has_mask=has_mask),
         grid=(nqb, b, hq),
         in_specs=in_specs,
@@ -451,7 +454,24 @@ def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
         name="cogsim_flash_bwd_dq",
     )(*args)
 
-    # ---- dk, dv (, dbias): grid over key blocks, loop over query blocks
+
+def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config, *, need_dbias: bool):
+    b, nq_pad, hq, d_pad = q.shape
+    nk_pad = k.shape[1]
+    bq, bk, g = cfg.block_q_bwd, cfg.block_k_bwd, cfg.groups
+    nqb, nkb = nq_pad // bq, nk_pad // bk
+    has_bias, has_mask = bias is not None, mask is not None
+    params = _compiler_params(cfg.num_warps_bwd, cfg.num_stages_bwd)
+    row_stats = [lse, c] + ([h_ent, d_ent] if cfg.return_stats else [])
+
+    # ---- dq: grid over query blocks, loop over key blocks (or, fused, by atomics in the dk/dv kernel)
+    qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
+    if cfg.fused_bwd:
+        dq = None
+    else:
+        dq = _dq_pass(q, k, v, bias, mask, do, row_stats, cfg, qi=qi, params=params)
+
+    # ---- dk, dv (, dbias) (, dq): grid over key blocks, loop over query blocks
     in_specs = [
         pl.BlockSpec((None, nq_pad, None, d_pad), lambda j, bi, h: (bi, 0, h, 0)),
         pl.BlockSpec((None, bk, None, d_pad), lambda j, bi, h: (bi, j, h // g, 0)),
@@ -482,26 +502,40 @@ def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
         pl.BlockSpec((None, bk, None, d_pad), lambda j, bi, h: (bi, j, h, 0)),
         pl.BlockSpec((None, bk, None, d_pad), lambda j, bi, h: (bi, j, h, 0)),
     ]
-    if has_bias:
+    write_dbias = has_bias and need_dbias
+    if write_dbias:
         out_shape.append(jax.ShapeDtypeStruct((b, hq, nq_pad, nk_pad), jnp.float32))
         out_specs.append(pl.BlockSpec((None, None, nq_pad, bk), lambda j, bi, h: (bi, h, 0, j)))
+    aliases = {}
+    if cfg.fused_bwd:  # every key-block program adds into the whole [nq_pad, d] dq of its (batch, head)
+        dq_spec = pl.BlockSpec((None, nq_pad, None, d_pad), lambda j, bi, h: (bi, 0, h, 0))
+        aliases = {len(args): len(out_shape)}
+        in_specs.append(dq_spec)
+        args.append(jnp.zeros(q.shape, jnp.float32))
+        out_shape.append(jax.ShapeDtypeStruct(q.shape, jnp.float32))
+        out_specs.append(dq_spec)
     outs = pl.pallas_call(
-        functools.partial(_dkdv_kernel, cfg=cfg, has_bias=has_bias, has_mask=has_mask),
+        functools.partial(
+            _dkdv_kernel, cfg=cfg, has_bias=has_bias, has_mask=has_mask, write_dbias=write_dbias
+        ),
         grid=(nkb, b, hq),
         in_specs=in_specs,
         out_specs=out_specs,
         out_shape=out_shape,
         compiler_params=params,
         interpret=cfg.interpret,
-        name="cogsim_flash_bwd_dkdv",
+        input_output_aliases=aliases,
+        name="cogsim_flash_bwd_fused" if cfg.fused_bwd else "cogsim_flash_bwd_dkdv",
     )(*args)
     dk, dv = outs[0], outs[1]
+    if cfg.fused_bwd:
+        dq = outs[-1].astype(q.dtype)
     if g > 1:
         hk = hq // g
         dk = dk.reshape(b, nk_pad, hk, g, d_pad).sum(axis=3).astype(k.dtype)
         dv = dv.reshape(b, nk_pad, hk, g, d_pad).sum(axis=3).astype(v.dtype)
     dbias = None
-    if has_bias:
+    if write_dbias:
         dbias = outs[2]
         axes = tuple(ax for ax in (0, 1) if bias.shape[ax] == 1)
         if axes:
@@ -521,13 +555,24 @@ def _flash(q, k, v, bias, mask, cfg: _Config):
 
 
 def _flash_fwd(q, k, v, bias, mask, cfg: _Config):
+    # symbolic zeros: each argument arrives as CustomVJPPrimal(value, perturbed)
+    need_dbias = bias is not None and bias.perturbed
+    q, k, v, bias, mask = (None if x is None else x.value for x in (q, k, v, bias, mask))
     out, lse, ent = _forward(q, k, v, bias, mask, cfg)
-    return (out, lse, ent), (q, k, v, bias, mask, out, lse, ent)
+    flag = jnp.zeros((), jnp.int8) if need_dbias else None  # a pytree-static "bias needs a gradient"
+    return (out, lse, ent), (q, k, v, bias, mask, out, lse, ent, flag)
+
+
+def _dense(ct, like):
+    """A cotangent as an array: symbolic zeros (an output nobody used) become zeros."""
+    if ct is None or isinstance(ct, SymbolicZero):
+        return None if like is None else jnp.zeros(like.shape, like.dtype)
+    return ct
 
 
 def _flash_bwd(cfg: _Config, res, cotangents):
-    q, k, v, bias, mask, out, lse, ent = res
-    do, dlse, dent = cotangents
+    q, k, v, bias, mask, out, lse, ent, flag = res
+    do, dlse, dent = (_dense(ct, x) for ct, x in zip(cotangents, (out, lse, ent), strict=True))
     do = do.astype(q.dtype)
     # delta_i = sum_j p_ij dp_ij = <o_i, do_i>
     delta = jnp.einsum(
@@ -539,11 +584,13 @@ def _flash_bwd(cfg: _Config, res, cotangents):
         h_ent, d_ent = ent, dent
     else:
         c, h_ent, d_ent = delta, None, None
-    dq, dk, dv, dbias = _backward(q, k, v, bias, mask, do, lse2, c, h_ent, d_ent, cfg)
+    dq, dk, dv, dbias = _backward(
+        q, k, v, bias, mask, do, lse2, c, h_ent, d_ent, cfg, need_dbias=flag is not None
+    )
     return dq, dk, dv, dbias, None
 
 
-_flash.defvjp(_flash_fwd, _flash_bwd)
+_flash.defvjp(_flash_fwd, _flash_bwd, symbolic_zeros=True)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -570,6 +617,7 @@ def flash_attention(
     num_warps_bwd: int | None = None,
     num_stages_bwd: int | None = None,
     f32_precision: str = "tf32",
+    fused_backward: bool = False,
     interpret: bool = False,
 ):
     """Memory-efficient scaled dot-product attention (Pallas kernel with a custom VJP).
@@ -601,6 +649,10 @@ def flash_attention(
       f32_precision: dots of float32 inputs: ``"tf32"`` (one TF32 tensor-core product, 10-bit mantissa,
         the fastest), ``"tf32x3"`` (three products, error close to float32; more registers, so smaller
         tiles) or ``"ieee"`` (exact, no tensor cores). Interpret mode computes exactly whatever is chosen.
+      fused_backward: one backward kernel in the FlashAttention-2 structure (5 matmuls per tile: scores,
+        ``dp``, ``dv``, ``dk`` and ``dq``, the last added atomically into a float32 buffer) instead of a
+        ``dk``/``dv`` kernel and a second ``dq`` pass (7 matmuls). Atomic float32 adds make ``dq``'s
+        rounding depend on the order the GPU runs the key blocks in.
       interpret: run the kernels in Pallas interpret mode (any device, slow; for tests and the CPU).
 
     Returns:
@@ -651,6 +703,8 @@ def flash_attention(
         f32_precision=f32_precision,
     )
     fwd, dq_t, kv_t = (tiles.choose(kind, **budget) for kind in ("fwd", "dq", "dkdv"))
+    if fused_backward:
+        dq_t = kv_t = tiles.choose("fused", **budget)
     f_bq, f_bk, f_warps, f_stages = fwd.block_q, fwd.block_k, fwd.num_warps, fwd.num_stages
     b_bq, b_bk = min(dq_t.block_q, kv_t.block_q), min(dq_t.block_k, kv_t.block_k)
     b_warps, b_stages = max(dq_t.num_warps, kv_t.num_warps), min(dq_t.num_stages, kv_t.num_stages)
@@ -677,6 +731,7 @@ def flash_attention(
         num_stages=num_stages or f_stages,
         num_warps_bwd=num_warps_bwd or b_warps,
         num_stages_bwd=num_stages_bwd or b_stages,
+        fused_bwd=bool(fused_backward),
         f32_precision=f32_precision if q.dtype == jnp.float32 else None,
         return_stats=bool(return_stats),
         interpret=bool(interpret),

@@ -26,10 +26,11 @@ SMEM_MARGIN = 0.85
 # 32-bit values a thread may hold live in tiles (of 255 registers, the rest go to addresses, indices, row
 # statistics and the compiler's temporaries), per kernel; calibrated on ptxas (tests/kernels/ptx_check.py):
 # bfloat16 D=128 forward at 128x64 tiles and 8 warps (160 by the estimate) used 230 registers without
-# spills, the dk/dv kernel at 64x64 (144) spilled, and so did float32 dk/dv at 64x32 on sm_90a (152).
-MAX_LIVE_VALUES = {"fwd": 160, "dq": 160, "dkdv": 128, "topk": 112}
+# spills, the dk/dv kernel at 64x64 (144) spilled, and so did float32 dk/dv at 64x32 on sm_90a (152) and
+# the fused backward in bfloat16 at 64x32 (136).
+MAX_LIVE_VALUES = {"fwd": 160, "dq": 160, "dkdv": 128, "fused": 128, "topk": 112}
 
-KINDS = ("fwd", "dq", "dkdv", "topk")
+KINDS = ("fwd", "dq", "dkdv", "fused", "topk")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,12 +88,14 @@ def live_values_per_thread(
         live, resident, streamed = bq * d + 2 * bq * bk, bq * d, bk * d
     elif kind == "dq":
         live, resident, streamed = bq * d + 3 * bq * bk, 2 * bq * d, 2 * bk * d
-    elif kind == "dkdv":
+    elif kind in ("dkdv", "fused"):
         live, resident, streamed = 2 * bk * d + 3 * bq * bk, 2 * bk * d, 2 * bq * d
+        if kind == "fused":
+            live += bq * d  # the dq share added atomically
     else:  # topk: scores, the running list (values and indices) and its merge copies
         live, resident, streamed = 3 * bq * bk + 4 * bq * next_pow2(max(top_k, 1)), bq * d, bk * d
     # mma (sm_8x) takes both operands from registers; so do the transposed products of the dk/dv kernel
-    operands = resident + (streamed if arch < "sm_90" or kind == "dkdv" else 0)
+    operands = resident + (streamed if arch < "sm_90" or kind in ("dkdv", "fused") else 0)
     if f32_precision == "tf32x3":
         operands *= 2
         live += bq * bk
@@ -133,7 +136,8 @@ def choose(
     """The largest candidate tiles of kernel ``kind`` that fit the shared-memory and register budgets.
 
     Args:
-      kind: ``"fwd"``, ``"dq"``, ``"dkdv"`` or ``"topk"``.
+      kind: ``"fwd"``, ``"dq"``, ``"dkdv"``, ``"fused"`` (dk, dv and dq in one backward kernel) or
+        ``"topk"``.
       head_dim: the padded head dimension (a power of two).
       dtype: the dtype of q, k and v.
       bias_dtype: the bias dtype, or None without a bias.
