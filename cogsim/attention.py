@@ -1,29 +1,78 @@
-"""Scaled dot-product attention: the one attention entry point of every cogsim model.
+"""Scaled dot-product attention: the one attention entry point of every cogsim model, dense and top-k.
 
-Models call :func:`dot_product_attention` instead of writing their own softmax, so the Pallas kernels
-(``implementation="pallas"`` / ``"interpret"``), the probes in :mod:`cogsim.probes` and analyses of
-attention statistics see every head.
+Models call :func:`dot_product_attention` (dense) and :func:`topk_attention` (each query keeps its ``top_k``
+best keys) instead of writing their own softmax, so the Pallas kernels, the probes in :mod:`cogsim.probes`
+and analyses of attention statistics see every head.
 
 Shapes follow :func:`jax.nn.dot_product_attention`: ``[batch, seq, heads, head_dim]``.
+
+Paths (``implementation=``) and what each costs:
+
+- ``"xla"``: the jnp reference (:func:`cogsim.kernels.reference_attention`). Builds the
+  ``[batch, heads, q_len, k_len]`` float32 score matrix: memory O(q_len * k_len) per head, exact float32
+  dots on every device. What ``None`` picks off the GPU, so CPU results never depend on the kernels.
+- ``"pallas"``: the Triton kernels (:func:`cogsim.kernels.flash_attention`,
+  :func:`cogsim.kernels.topk_attention`). Memory O(q_len + k_len) per head; forward ~4 * q_len * k_len *
+  head_dim flops on tensor cores (half of that when causal), backward ~2.5x the forward (recomputation).
+  float32 inputs use TF32 tensor cores: ``f32_precision="tf32"`` (default: one product, 10-bit mantissa,
+  relative error ~1e-3 like bfloat16 scores, the fastest), ``"tf32x3"`` (three products, close to float32
+  accuracy, ~3x the tensor-core work and more registers, so smaller tiles) or ``"ieee"`` (exact FMA without
+  tensor cores; ~10x slower). Tiles come from a shared-memory and register
+  budget per (dtype, head dim, bias/mask/stats, arch) (:mod:`cogsim.kernels.tiles`).
+- ``"interpret"``: the same kernels in Pallas interpret mode on any device (slow; for tests).
+- ``None``: ``"pallas"`` on an sm_80+ GPU when the kernel supports the call (float32/bfloat16/float16,
+  ``head_dim <= 256``, top-k ``top_k <= 256``), else ``"xla"``.
+
+Hook points: every call given a ``name`` is a hook point. :func:`attention_hook` installs a function that may
+replace the output of named calls (ablation, patching); :func:`capturing` collects each named call's
+``{"probs", "out"}`` and the values published with :func:`record`. Both work in code traced under ``jit``
+(the hooks are part of jit's cache key, so an already-compiled function is traced again while they are
+active) and inside ``lax.scan``/``cond`` bodies: a value from a nested trace leaves through a host callback
+and is stacked on a leading axis per execution (one entry per scan step), and :func:`scan` returns the
+captures of its body through the scan's outputs, so that they can also leave an enclosing ``jit``.
+Names are dotted paths, ``"<model>.<part>"`` (e.g. ``"bottleneck.select"``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+import jax.extend.core as _jex_core
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int
 
 from cogsim.errors import CogsimError
+from cogsim.kernels._common import (
+    F32_PRECISIONS,
+    MASK_VALUE,
+    MAX_HEAD_DIM,
+    SUPPORTED_DTYPES,
+    check_f32_precision,
+    check_inputs,
+)
+from cogsim.kernels.reference import reference_attention, reference_topk_attention
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "F32_PRECISIONS",
+    "MASK_VALUE",
+    "AttentionStats",
+    "dot_product_attention",
+    "topk_attention",
+    "reference_attention",
+    "attention_hook",
+    "capturing",
+    "record",
+    "scan",
+]
 
 IMPLEMENTATIONS = (None, "xla", "pallas", "interpret")
-
-# A large finite negative number (not -inf) so that fully masked rows stay NaN-free.
-MASK_VALUE = -0.7 * float(jnp.finfo(jnp.float32).max)
+MAX_TOP_K = 256  # the top-k kernel's limit (cogsim.kernels.topk_attention.MAX_TOP_K)
+MIN_ARCH = (8, 0)  # the kernels' tensor-core paths need sm_80+
 
 
 class AttentionStats(NamedTuple):
@@ -42,101 +91,231 @@ class AttentionStats(NamedTuple):
     probs: jax.Array | None = None
 
 
-# Probe hooks: callables ``hook(name, probs, out) -> out`` run at trace time by named attention calls.
-_HOOKS: list[Callable[[str, jax.Array, jax.Array], jax.Array]] = []
+# ------------------------------------------------------------------------------------------- hook points
+Hook = Callable[[str, jax.Array, jax.Array], jax.Array]
+
+try:  # the active hooks are part of jit's cache key: a cached function is traced again under new hooks
+    from jax._src import config as _jax_config
+
+    _HOOK_KEY = _jax_config.config_ext.Config(
+        "cogsim_attention_hooks", (), include_in_jit_key=True, include_in_trace_context=True
+    )
+except (ImportError, AttributeError, TypeError):  # pragma: no cover - a jax without it: clear the caches
+    _HOOK_KEY = None
+
+_IDS = itertools.count(1)
+_HOOKS: list[tuple[int, Hook]] = []
+_CAPTURES: list[_Capture] = []
+
+
+def _push_key(token: int):
+    if _HOOK_KEY is None:  # pragma: no cover
+        jax.clear_caches()
+        return None
+    return _HOOK_KEY.swap_local(_HOOK_KEY.value + (token,))
+
+
+def _pop_key(previous) -> None:
+    if _HOOK_KEY is None:  # pragma: no cover
+        jax.clear_caches()
+    else:
+        _HOOK_KEY.set_local(previous)
+
+
+def _trace_state():
+    return _jex_core.get_opaque_trace_state(convention="flax")
+
+
+class _Capture:
+    """One active capture: values of its own trace are kept as they are; values from nested traces (a jit
+    traced inside, a scan body) leave through host callbacks and are stacked per execution on exit."""
+
+    def __init__(self, names: Sequence[str] | None):
+        self.wanted = None if names is None else set(names)
+        self.store: dict[str, Any] = {}
+        self.host: dict[str, list[Any]] = {}
+        self.trace = _trace_state()
+
+    def wants(self, name: str) -> bool:
+        return self.wanted is None or name in self.wanted
+
+    def _key(self, name: str) -> str:
+        key, i = name, 1
+        while key in self.store or key in self.host:
+            key = f"{name}#{i}"
+            i += 1
+        return key
+
+    def put(self, name: str, value: Any) -> None:
+        if not self.wants(name):
+            return
+        key = self._key(name)
+        if _trace_state() == self.trace:
+            self.store[key] = value
+            return
+        chunks = self.host.setdefault(key, [])
+        jax.debug.callback(
+            lambda v: chunks.append(jax.tree_util.tree_map(np.asarray, v)), value, ordered=True
+        )
+
+    def finish(self) -> None:
+        if self.host:
+            jax.effects_barrier()
+        for key, chunks in self.host.items():
+            if len(chunks) == 1:
+                self.store[key] = chunks[0]
+            elif chunks:
+                self.store[key] = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *chunks)
+        self.host = {}
 
 
 @contextlib.contextmanager
-def attention_hook(hook: Callable[[str, jax.Array, jax.Array], jax.Array]) -> Iterator[None]:
+def attention_hook(hook: Hook) -> Iterator[None]:
     """Installs ``hook`` for every *named* attention call inside the context.
 
     The hook receives the call's ``name``, its probabilities ``[batch, heads, q, k]`` and its output
-    ``[batch, q, heads, head_dim]`` and returns the (possibly modified) output. It runs at trace time, so a
-    hook that stores arrays must return them from the traced function (see :mod:`cogsim.probes`).
+    ``[batch, q, heads, head_dim]`` and returns the (possibly modified) output. It runs at trace time, in
+    ``jit`` (already-compiled functions are traced again) and in ``scan`` bodies alike.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> with attention_hook(lambda name, probs, out: 0 * out):
+      ...     out = dot_product_attention(jnp.ones((1, 2, 1, 4)), jnp.ones((1, 2, 1, 4)),
+      ...                                 jnp.ones((1, 2, 1, 4)), name="a")
+      >>> float(out.sum())
+      0.0
     """
-    _HOOKS.append(hook)
+    token = next(_IDS)
+    _HOOKS.append((token, hook))
+    previous = _push_key(token)
     try:
         yield
     finally:
-        _HOOKS.remove(hook)
+        _HOOKS.remove((token, hook))
+        _pop_key(previous)
 
 
-def _check_inputs(q: jax.Array, k: jax.Array, v: jax.Array, bias, mask) -> None:
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if x.ndim != 4:
-            raise CogsimError(f"attention: {name} must be [batch, seq, heads, head_dim]; got shape {x.shape}")
-    if k.shape != v.shape:
-        raise CogsimError(f"attention: k and v must have the same shape; got {k.shape} and {v.shape}")
-    if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
-        raise CogsimError(f"attention: q {q.shape} and k {k.shape} must agree in batch and head_dim")
-    if q.shape[2] % k.shape[2]:
-        raise CogsimError(f"attention: q heads ({q.shape[2]}) must be a multiple of k/v heads ({k.shape[2]})")
-    for name, x in (("bias", bias), ("mask", mask)):
-        if x is None:
-            continue
-        if x.ndim != 4:
-            raise CogsimError(
-                f"attention: {name} must be [batch|1, heads|1, q_len, k_len]; got shape {x.shape}"
-            )
-        want = (q.shape[0], q.shape[2], q.shape[1], k.shape[1])
-        for axis, (got, full) in enumerate(zip(x.shape, want, strict=True)):
-            if got not in (1, full):
-                raise CogsimError(
-                    f"attention: {name} shape {x.shape} does not broadcast to {want} (axis {axis})"
-                )
+@contextlib.contextmanager
+def capturing(names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Collects named attention calls (and :func:`record` values) into a dict while the context is active.
+
+    Args:
+      names: only these names (default: all).
+
+    Yields:
+      the dict being filled: ``name -> {"probs", "out"}`` for attention, ``name -> value`` for records; a
+      name used twice gets ``name#1``, ``name#2``, ... Values from a nested trace (a jitted function called
+      inside, a ``lax.scan`` body) arrive as NumPy arrays when the context exits, stacked on a leading axis
+      when the call ran more than once (one entry per scan step).
+    """
+    cap = _Capture(names)
+    _CAPTURES.append(cap)
+    previous = _push_key(next(_IDS))
+    try:
+        yield cap.store
+    finally:
+        _CAPTURES.remove(cap)
+        _pop_key(previous)
+        cap.finish()
 
 
-def reference_attention(
-    q: jax.Array,
-    k: jax.Array,
-    v: jax.Array,
-    *,
-    bias: jax.Array | None = None,
-    mask: jax.Array | None = None,
-    is_causal: bool = False,
-    scale: float | None = None,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Plain-jnp attention; returns ``(out, probs, logsumexp, entropy)`` in float32 internally."""
-    b, nq, hq, d = q.shape
-    nk, hk = k.shape[1], k.shape[2]
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
-    if hk != hq:  # grouped-query attention: repeat k/v heads
-        k = jnp.repeat(k, hq // hk, axis=2)
-        v = jnp.repeat(v, hq // hk, axis=2)
-    s = jnp.einsum("bqhd,bkhd->bhqk", q.astype(jnp.float32), k.astype(jnp.float32)) * scale
-    if bias is not None:
-        s = s + bias.astype(jnp.float32)
-    valid = jnp.ones((1, 1, nq, nk), dtype=bool)
-    if mask is not None:
-        valid = valid & mask.astype(bool)
-    if is_causal:
-        # Bottom-right aligned when nq != nk (as in FlashAttention-2; jax.nn aligns top-left).
-        qi = jnp.arange(nq)[:, None] + (nk - nq)
-        kj = jnp.arange(nk)[None, :]
-        valid = valid & (kj <= qi)[None, None]
-    s = jnp.where(valid, s, MASK_VALUE)
-    m = jnp.max(s, axis=-1, keepdims=True)
-    e = jnp.where(valid, jnp.exp(s - m), 0.0)
-    denom = jnp.sum(e, axis=-1, keepdims=True)
-    any_valid = denom > 0
-    p = jnp.where(any_valid, e / jnp.where(any_valid, denom, 1.0), 0.0)
-    lse = jnp.where(any_valid, m + jnp.log(jnp.where(any_valid, denom, 1.0)), -jnp.inf)[..., 0]
-    logp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)
-    entropy = -jnp.sum(p * logp, axis=-1)
-    out = jnp.einsum("bhqk,bkhd->bqhd", p.astype(v.dtype), v, preferred_element_type=jnp.float32)
-    return out.astype(q.dtype), p, lse, entropy
+def record(name: str, value: Any) -> Any:
+    """Publishes an activation under ``name`` to the active capture (a no-op without one); returns ``value``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> with capturing() as cap:
+      ...     _ = record("h", jnp.ones(2) * 2)
+      >>> cap["h"].tolist()
+      [2.0, 2.0]
+    """
+    if _CAPTURES:
+        _CAPTURES[-1].put(name, value)
+    return value
 
 
-def _resolve(implementation: str | None) -> str:
+def _run_hooks(name: str, probs: jax.Array, out: jax.Array) -> jax.Array:
+    for _, hook in list(_HOOKS):
+        out = hook(name, probs, out)
+    if _CAPTURES:
+        _CAPTURES[-1].put(name, {"probs": probs, "out": out})
+    return out
+
+
+def _hooked(name: str | None) -> bool:
+    return name is not None and bool(_HOOKS or _CAPTURES)
+
+
+def scan(
+    f: Callable, init: Any, xs: Any = None, length: int | None = None, *, reverse: bool = False, unroll=1
+):
+    """:func:`jax.lax.scan` whose body's captures leave through the scan's outputs.
+
+    Without an active capture this is ``lax.scan`` itself. With one, each named call and record of the body
+    comes out stacked over the steps (leading axis) as a traced value of the enclosing trace, so it can be
+    returned from an enclosing ``jit`` (a plain ``lax.scan`` body's values leave through host callbacks).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> def step(c, x):
+      ...     return c + x, record("seen", 2 * x)
+      >>> @jax.jit
+      ... def f(xs):
+      ...     with capturing() as cap:
+      ...         c, _ = scan(step, 0.0, xs)
+      ...     return c, cap
+      >>> c, cap = f(jnp.arange(3.0))
+      >>> cap["seen"].tolist()
+      [0.0, 2.0, 4.0]
+    """
+    if not _CAPTURES:
+        return jax.lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+    outer = _CAPTURES[-1]
+
+    def body(carry, x):
+        with capturing(outer.wanted) as store:
+            carry, y = f(carry, x)
+        return carry, (y, dict(store))
+
+    carry, (ys, stacked) = jax.lax.scan(body, init, xs, length=length, reverse=reverse, unroll=unroll)
+    for name, value in stacked.items():
+        outer.put(name.split("#")[0], value)
+    return carry, ys
+
+
+# ------------------------------------------------------------------------------------------------ dispatch
+def _gpu_arch() -> tuple[int, int] | None:
+    try:
+        cc = getattr(jax.devices("gpu")[0], "compute_capability", None)
+    except RuntimeError:
+        return None
+    if not cc:
+        return None
+    major, _, minor = str(cc).partition(".")
+    return int(major), int(minor or 0)
+
+
+def _resolve(implementation: str | None, q, k, *, where: str, top_k: int | None = None) -> str:
     if implementation not in IMPLEMENTATIONS:
         raise CogsimError(
-            f"attention: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
+            f"{where}: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
         )
+    on_gpu = jax.default_backend() == "gpu"
     if implementation is None:
-        return "pallas" if jax.default_backend() == "gpu" else "xla"
-    if implementation == "pallas" and jax.default_backend() != "gpu":
+        if not on_gpu:
+            return "xla"
+        arch = _gpu_arch()
+        fits = (
+            q.dtype in SUPPORTED_DTYPES
+            and q.dtype == k.dtype
+            and q.shape[-1] <= MAX_HEAD_DIM
+            and (top_k is None or top_k <= MAX_TOP_K)
+            and (arch is None or arch >= MIN_ARCH)
+        )
+        return "pallas" if fits else "xla"
+    if implementation == "pallas" and not on_gpu:
         raise CogsimError(
-            f"attention: implementation='pallas' needs a GPU (backend is {jax.default_backend()!r}); "
+            f"{where}: implementation='pallas' needs a GPU (backend is {jax.default_backend()!r}); "
             "use 'interpret' to run the kernel on this device or 'xla' for the reference"
         )
     return implementation
@@ -152,6 +331,7 @@ def dot_product_attention(
     is_causal: bool = False,
     scale: float | None = None,
     implementation: str | None = None,
+    f32_precision: str = "tf32",
     return_stats: bool = False,
     return_probs: bool = False,
     name: str | None = None,
@@ -166,10 +346,12 @@ def dot_product_attention(
       mask: boolean mask (True = attend) broadcastable like ``bias``. Rows with no key return zeros.
       is_causal: causal masking, aligned to the bottom-right when ``q_len != k_len``.
       scale: score scale; defaults to ``1/sqrt(head_dim)``.
-      implementation: ``None`` (Pallas on GPU, XLA elsewhere), ``"xla"``, ``"pallas"`` or ``"interpret"``.
+      implementation: ``None`` (Pallas on an sm_80+ GPU when the kernel supports the call, XLA elsewhere),
+        ``"xla"``, ``"pallas"`` or ``"interpret"``; see the module docstring for what each costs.
+      f32_precision: float32 inputs on the Pallas path: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``.
       return_stats: also return :class:`AttentionStats` (logsumexp and entropy per query).
       return_probs: with ``return_stats``, include the full probability matrix (XLA path).
-      name: a name under which :mod:`cogsim.probes` can capture, ablate or patch this call.
+      name: a hook point: the name under which :mod:`cogsim.probes` can capture, ablate or patch this call.
 
     Returns:
       ``out`` of shape ``[batch, q_len, heads, head_dim]``, or ``(out, stats)`` when ``return_stats``.
@@ -182,21 +364,21 @@ def dot_product_attention(
       >>> out.shape, stats.entropy.shape
       ((1, 4, 2, 8), (1, 2, 4))
     """
-    _check_inputs(q, k, v, bias, mask)
-    impl = _resolve(implementation)
-    hooked = name is not None and bool(_HOOKS)
+    check_inputs(q, k, v, bias, mask, where="attention", kernel=False)
+    check_f32_precision("attention", f32_precision)
+    impl = _resolve(implementation, q, k, where="attention")
+    hooked = _hooked(name)
     if impl == "xla" or hooked or return_probs:
         out, p, lse, ent = reference_attention(
             q, k, v, bias=bias, mask=mask, is_causal=is_causal, scale=scale
         )
         if hooked:
-            for hook in list(_HOOKS):
-                out = hook(name, p, out)
+            out = _run_hooks(name, p, out)
         stats = AttentionStats(lse, ent, p if return_probs else None)
     else:
-        from cogsim import kernels  # deferred: Pallas import cost only when used
+        from cogsim.kernels.flash_attention import flash_attention
 
-        res = kernels.flash_attention(
+        res = flash_attention(
             q,
             k,
             v,
@@ -205,6 +387,7 @@ def dot_product_attention(
             is_causal=is_causal,
             scale=scale,
             return_stats=return_stats,
+            f32_precision=f32_precision,
             interpret=impl == "interpret",
         )
         if not return_stats:
@@ -212,3 +395,64 @@ def dot_product_attention(
         out, lse, ent = res
         stats = AttentionStats(lse, ent, None)
     return (out, stats) if return_stats else out
+
+
+def topk_attention(
+    q: Float[Array, "batch q_len heads head_dim"],
+    k: Float[Array, "batch k_len kv_heads head_dim"],
+    v: Float[Array, "batch k_len kv_heads head_dim"],
+    *,
+    top_k: int,
+    bias: Float[Array, "#batch #heads q_len k_len"] | None = None,
+    mask: Bool[Array, "#batch #heads q_len k_len"] | None = None,
+    scale: float | None = None,
+    implementation: str | None = None,
+    f32_precision: str = "tf32",
+) -> tuple[Float[Array, "batch q_len heads head_dim"], Int[Array, "batch heads q_len top_k"]]:
+    """Top-k attention: each query attends, with a softmax, only to its ``top_k`` best-scoring keys.
+
+    Scores are ``scale * q.k + bias``; masked keys (and keys whose bias is ``-inf``) are never selected;
+    ties go to the lower key index. Slots left when fewer than ``top_k`` keys are visible hold index ``-1``
+    and weight 0.
+
+    Args:
+      q: queries ``[batch, q_len, heads, head_dim]``.
+      k: keys ``[batch, k_len, kv_heads, head_dim]``; ``heads`` must be a multiple of ``kv_heads``.
+      v: values, same shape as ``k``.
+      top_k: keys kept per query.
+      bias: additive score bias (the Gumbel noise of a workspace goes here).
+      mask: True where a key may be selected.
+      scale: score scale; defaults to ``1/sqrt(head_dim)``.
+      implementation: as in :func:`dot_product_attention`: ``None`` (the Pallas selection kernel on an
+        sm_80+ GPU for ``top_k <= 256``, the jnp reference elsewhere), ``"xla"``, ``"pallas"`` or
+        ``"interpret"``.
+      f32_precision: float32 selection scores on the Pallas path: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``.
+
+    Returns:
+      ``(out [batch, q_len, heads, head_dim], indices [batch, heads, q_len, top_k])``; index -1 marks an
+      unused place.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> q = jnp.ones((1, 1, 1, 4)); k = jnp.arange(5.0)[None, :, None, None] * jnp.ones((1, 5, 1, 4))
+      >>> topk_attention(q, k, k, top_k=2)[1].tolist()
+      [[[[4, 3]]]]
+    """
+    check_inputs(q, k, v, bias, mask, where="topk_attention", kernel=False)
+    check_f32_precision("topk_attention", f32_precision)
+    impl = _resolve(implementation, q, k, where="topk_attention", top_k=top_k)
+    if impl == "xla":
+        return reference_topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale)
+    from cogsim.kernels.topk_attention import topk_attention as kernel
+
+    return kernel(
+        q,
+        k,
+        v,
+        top_k=top_k,
+        bias=bias,
+        mask=mask,
+        scale=scale,
+        f32_precision=f32_precision,
+        interpret=impl == "interpret",
+    )

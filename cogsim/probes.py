@@ -1,7 +1,8 @@
 """Probes for any cogsim model: capture, head scores, ablation and activation patching.
 
-Every attention call made through :func:`cogsim.attention.dot_product_attention` with a ``name`` runs the
-installed hooks at trace time (see :func:`cogsim.attention.attention_hook`). This module builds on that:
+Every attention call made through :func:`cogsim.attention.dot_product_attention` with a ``name`` is a hook
+point (see :func:`cogsim.attention.attention_hook` and :func:`cogsim.attention.capturing`). This module
+builds on them:
 
 - :func:`run_with_capture` runs a function and returns ``(result, captured)`` where ``captured[name]`` holds
   ``"probs"`` ``[batch, heads, q, k]`` and ``"out"`` ``[batch, q, heads, head_dim]`` of each named attention
@@ -14,9 +15,12 @@ installed hooks at trace time (see :func:`cogsim.attention.attention_hook`). Thi
   run) are context managers that install hooks modifying a head's output; :func:`head_effects` tabulates
   the effect of ablating each head on a metric.
 
-Hooks act while a function is *traced*: call probes on plain (not already-jitted) functions, or wrap the
-probe call itself in ``jax.jit``. Capture works inside ``jit``/``vmap`` of the whole probe call; attention
-calls inside ``lax.scan``/``cond`` bodies cannot be captured (their values do not leave the body).
+Hooks act while a function is traced, and the active hooks are part of jit's cache key, so probes work on
+plain and on already-jitted functions alike. A capture keeps the values of its own trace as they are (wrap
+the probe call in ``jax.jit`` to get traced arrays back); values from nested traces (a jitted function
+called inside, ``lax.scan``/``cond`` bodies) come back as NumPy arrays through host callbacks, stacked on a
+leading axis per execution (one entry per scan step). :func:`cogsim.attention.scan` instead returns its
+body's captures through the scan's outputs, so they leave an enclosing ``jit`` as traced arrays.
 
 Example:
   >>> import jax.numpy as jnp
@@ -46,69 +50,20 @@ from cogsim.errors import CogsimError
 
 ABLATION_MODES = ("zero", "mean")
 
-# Stack of active capture dicts; record() writes into the innermost one.
-_CAPTURES: list[dict[str, Any]] = []
+# The hook points live in cogsim.attention; these are the capture side of them.
+record = _attention.record
+capturing = _attention.capturing
 
 
 # ------------------------------------------------------------------------------------------------ capture
-def _store(store: dict[str, Any], name: str, value: Any) -> None:
-    key, i = name, 1
-    while key in store:
-        key = f"{name}#{i}"
-        i += 1
-    store[key] = value
-
-
-def record(name: str, value: Any) -> Any:
-    """Publishes an activation under ``name`` to the active capture (a no-op without one); returns ``value``.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> _, cap = run_with_capture(lambda x: record("h", x * 2), jnp.ones(2))
-      >>> cap["h"].tolist()
-      [2.0, 2.0]
-    """
-    if _CAPTURES:
-        _store(_CAPTURES[-1], name, value)
-    return value
-
-
-@contextlib.contextmanager
-def capturing(names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Context manager collecting named attention calls (and :func:`record` values) into a dict.
-
-    Args:
-      names: only these names (default: all).
-
-    Yields:
-      the dict being filled: ``name -> {"probs", "out"}`` for attention, ``name -> array`` for records.
-    """
-    store: dict[str, Any] = {}
-    wanted = None if names is None else set(names)
-
-    def hook(name, probs, out):
-        if wanted is None or name in wanted:
-            _store(store, name, {"probs": probs, "out": out})
-        return out
-
-    _CAPTURES.append(store)
-    try:
-        with _attention.attention_hook(hook):
-            yield store
-    finally:
-        _CAPTURES.remove(store)
-    if wanted is not None:
-        for k in [k for k in store if k.split("#")[0] not in wanted]:
-            del store[k]
-
-
 def run_with_capture(
     fn: Callable[..., Any], *args: Any, names: Sequence[str] | None = None, **kwargs: Any
 ) -> tuple[Any, dict[str, Any]]:
     """Runs ``fn(*args, **kwargs)`` and returns ``(result, captured)``.
 
     ``captured[name]`` is ``{"probs": [b, h, q, k], "out": [b, q, h, d]}`` for each named attention call and
-    the value for each :func:`record`. A name used twice gets ``name#1``, ``name#2``, ...
+    the value for each :func:`record`. A name used twice gets ``name#1``, ``name#2``, ... ``fn`` may be
+    jitted already; calls in ``lax.scan`` bodies are stacked over the steps.
 
     Example:
       >>> import jax, jax.numpy as jnp

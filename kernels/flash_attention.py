@@ -24,10 +24,23 @@ import math
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 from jax.experimental import pallas as pl
 from jaxtyping import Array, Bool, Float, Int
 
 from cogsim.errors import CogsimError
+from cogsim.kernels import tiles
+from cogsim.kernels._common import (
+    MASK_VALUE,
+    MAX_HEAD_DIM,
+    MIN_BLOCK,
+    SUPPORTED_DTYPES,
+    check_block,
+    check_f32_precision,
+    check_inputs,
+    fit_block,
+    next_pow2,
+)
 
 try:  # jax 0.10 / 0.11: the Triton-specific Pallas API
     from jax.experimental.pallas import triton as _pltriton
@@ -36,15 +49,8 @@ except ImportError:  # pragma: no cover - older layouts exported it as pallas.gp
 
 __all__ = ["flash_attention", "SUPPORTED_DTYPES", "MAX_HEAD_DIM"]
 
-SUPPORTED_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
-MAX_HEAD_DIM = 256
-MIN_BLOCK = 16  # Triton's dot needs every operand dimension >= 16
-MAX_BLOCK = 256
-
 LOG2E = math.log2(math.e)
 LN2 = math.log(2.0)
-# Finite stand-in for -inf (as in cogsim.attention.MASK_VALUE): keeps fully masked rows NaN-free.
-MASK_VALUE = -0.7 * float(jnp.finfo(jnp.float32).max)
 # Below this log2-probability exp2 underflows to 0 in float32; clamping keeps 0 * log(p) finite.
 _LOG2P_FLOOR = -200.0
 
@@ -73,7 +79,8 @@ class _Config:
     num_stages: int
     num_warps_bwd: int
     num_stages_bwd: int
-    f32_dots: bool  # float32 inputs: exact (IEEE) dots instead of TF32
+    fused_bwd: bool  # one backward kernel: dk, dv and dq (by atomic adds), 5 matmuls per tile
+    f32_precision: str | None  # float32 inputs: "tf32", "tf32x3" or "ieee"; None for 16-bit inputs
     return_stats: bool
     interpret: bool
 
@@ -87,107 +94,26 @@ class _Config:
         return self.nk != self.nk_pad
 
 
-def _next_pow2(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
-
-
-def _default_blocks(head_dim: int) -> tuple[int, int, int, int]:
-    """Forward (block_q, block_k, num_warps, num_stages) for a padded head dimension."""
-    if head_dim <= 64:
-        return 128, 64, 4, 3
-    if head_dim <= 128:
-        return 128, 64, 8, 3
-    return 64, 32, 8, 2
-
-
-def _default_blocks_bwd(head_dim: int) -> tuple[int, int, int, int]:
-    """Backward (block_q, block_k, num_warps, num_stages) for a padded head dimension."""
-    if head_dim <= 64:
-        return 64, 64, 4, 2
-    if head_dim <= 128:
-        return 64, 64, 8, 2
-    return 32, 32, 8, 1
-
-
-def _check_block(name: str, value: int | None) -> None:
-    if value is None:
-        return
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or value < MIN_BLOCK
-        or value > MAX_BLOCK
-        or value & (value - 1)
-    ):
-        raise CogsimError(
-            f"flash_attention: {name}={value!r} is not allowed; block sizes must be powers of two "
-            f"between {MIN_BLOCK} and {MAX_BLOCK} (Triton requires power-of-two tiles, and the check is "
-            "applied in interpret mode too)"
-        )
-
-
-def _fit_block(block: int, length: int) -> int:
-    """Shrinks a default block to the (power-of-two rounded) length, never below MIN_BLOCK."""
-    return max(MIN_BLOCK, min(block, _next_pow2(length)))
-
-
-def _validate(q, k, v, bias, mask) -> None:
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if x.ndim != 4:
-            raise CogsimError(
-                f"flash_attention: {name} must be [batch, seq, heads, head_dim]; got shape {x.shape}"
-            )
-        if x.dtype not in SUPPORTED_DTYPES:
-            raise CogsimError(
-                f"flash_attention: {name} has dtype {x.dtype}; allowed: float32, bfloat16, float16"
-            )
-    if not (q.dtype == k.dtype == v.dtype):
-        raise CogsimError(
-            f"flash_attention: q, k and v must share a dtype; got {q.dtype}, {k.dtype}, {v.dtype}"
-        )
-    if k.shape != v.shape:
-        raise CogsimError(f"flash_attention: k and v must have the same shape; got {k.shape} and {v.shape}")
-    if q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
-        raise CogsimError(f"flash_attention: q {q.shape} and k {k.shape} must agree in batch and head_dim")
-    if k.shape[2] == 0 or q.shape[2] % k.shape[2]:
-        raise CogsimError(
-            f"flash_attention: q heads ({q.shape[2]}) must be a multiple of k/v heads ({k.shape[2]})"
-        )
-    if q.shape[3] > MAX_HEAD_DIM:
-        raise CogsimError(
-            f"flash_attention: head_dim={q.shape[3]} is not allowed; the kernel supports head_dim <= "
-            f"{MAX_HEAD_DIM}"
-        )
-    if q.shape[1] == 0 or k.shape[1] == 0:
-        raise CogsimError(f"flash_attention: q_len and k_len must be >= 1; got {q.shape[1]}, {k.shape[1]}")
-    want = (q.shape[0], q.shape[2], q.shape[1], k.shape[1])
-    for name, x in (("bias", bias), ("mask", mask)):
-        if x is None:
-            continue
-        if x.ndim != 4:
-            raise CogsimError(
-                f"flash_attention: {name} must be [batch|1, heads|1, q_len, k_len]; got shape {x.shape}"
-            )
-        for axis, (got, full) in enumerate(zip(x.shape, want, strict=True)):
-            if got != full and not (got == 1 and axis < 2):
-                raise CogsimError(
-                    f"flash_attention: {name} shape {x.shape} does not broadcast to {want} (axis {axis}); "
-                    "batch and heads may be 1, q_len and k_len must match"
-                )
-    if bias is not None and not jnp.issubdtype(bias.dtype, jnp.floating):
-        raise CogsimError(f"flash_attention: bias must be a float array; got dtype {bias.dtype}")
-    if mask is not None and not (mask.dtype == jnp.bool_ or jnp.issubdtype(mask.dtype, jnp.integer)):
-        raise CogsimError(f"flash_attention: mask must be a boolean array; got dtype {mask.dtype}")
-
-
 def _compiler_params(num_warps: int, num_stages: int):
     return _pltriton.CompilerParams(num_warps=num_warps, num_stages=num_stages)
 
 
+def dot_precision(f32_precision: str | None, interpret: bool):
+    """The ``precision`` of a kernel dot: TF32 tensor cores for float32 (one or three products), exact
+    (IEEE) for ``"ieee"`` and in interpret mode (the CPU has no TF32), the input type for 16-bit inputs."""
+    if f32_precision is None:
+        return None
+    if interpret or f32_precision == "ieee":
+        return lax.Precision.HIGHEST
+    if f32_precision == "tf32":
+        return lax.DotAlgorithmPreset.TF32_TF32_F32
+    return lax.DotAlgorithmPreset.TF32_TF32_F32_X3
+
+
 def _dot(a, b, cfg: _Config, *, trans_a: bool = False, trans_b: bool = False):
-    """2-D matmul with float32 accumulation; exact (IEEE) for float32 inputs, tensor cores otherwise."""
+    """2-D matmul with float32 accumulation on tensor cores (TF32 or 3xTF32 for float32 inputs)."""
     dims = (((0 if trans_a else 1,), (1 if trans_b else 0,)), ((), ()))
-    precision = lax.Precision.HIGHEST if cfg.f32_dots else None
+    precision = dot_precision(cfg.f32_precision, cfg.interpret)
     return lax.dot_general(a, b, dims, precision=precision, preferred_element_type=jnp.float32)
 
 
@@ -436,12 +362,15 @@ def _dq_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
     dq_ref[...] = (dq * cfg.scale).astype(dq_ref.dtype)
 
 
-def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
+def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool, write_dbias: bool):
     it, (q_ref, k_ref, v_ref, bias_ref, mask_ref, do_ref, lse_ref, c_ref, h_ref, dh_ref) = _bwd_inputs(
         refs, cfg, has_bias, has_mask
     )
+    if cfg.fused_bwd:
+        next(it)  # the float32 dq accumulator's input side (aliased to the output below)
     dk_ref, dv_ref = next(it), next(it)
-    dbias_ref = next(it) if has_bias else None
+    dbias_ref = next(it) if write_dbias else None
+    dq_ref = next(it) if cfg.fused_bwd else None
 
     bq, bk = cfg.block_q_bwd, cfg.block_k_bwd
     nqb = cfg.nq_pad // bq
@@ -465,10 +394,13 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         s = _scores(q, k, bias_blk, mask_blk, q_pos, k_pos, masked=masked, cfg=cfg)
         dp = _dot(do, v, cfg, trans_b=True)
         p, ds = _ds_block(s, lse2, c, dp, h_ent, d_ent, cfg)
-        if has_bias:
+        if write_dbias:
             dbias_ref[qs, :] = ds.astype(dbias_ref.dtype)
         dv = dv + _dot(p.astype(do.dtype), do, cfg, trans_a=True)
         dk = dk + _dot(ds.astype(q.dtype), q, cfg, trans_a=True)
+        if cfg.fused_bwd:  # FA2: this key block's share of dq, added atomically across key blocks
+            dq_part = _dot(ds.astype(k.dtype), k, cfg) * cfg.scale
+            _pltriton.atomic_add(dq_ref, (qs, slice(None)), dq_part)
         return dk, dv
 
     # Query blocks that see key block kb: rows i with i + offset >= kb*bk. Blocks from `mid` on see every
@@ -484,7 +416,7 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
         mid = jnp.where(kb * bk + bk > cfg.nk, nqb, mid)
     if has_mask:
         mid = jnp.int32(nqb)
-    if has_bias and cfg.causal:  # rows that never see this key block get a zero bias gradient
+    if write_dbias and cfg.causal:  # rows that never see this key block get a zero bias gradient
 
         def zero(ib, carry):
             dbias_ref[pl.ds(ib * bq, bq), :] = jnp.zeros((bq, bk), dbias_ref.dtype)
@@ -499,24 +431,19 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool):
     dv_ref[...] = dv.astype(dv_ref.dtype)
 
 
-def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
+def _dq_pass(q, k, v, bias, mask, do, row_stats, cfg: _Config, *, qi, params):
+    """The second backward pass: dq on a grid over query blocks (3 matmuls per tile)."""
     b, nq_pad, hq, d_pad = q.shape
-    nk_pad = k.shape[1]
-    bq, bk, g = cfg.block_q_bwd, cfg.block_k_bwd, cfg.groups
-    nqb, nkb = nq_pad // bq, nk_pad // bk
+    bq, g = cfg.block_q_bwd, cfg.groups
+    nqb = nq_pad // bq
     has_bias, has_mask = bias is not None, mask is not None
-    params = _compiler_params(cfg.num_warps_bwd, cfg.num_stages_bwd)
-    row_stats = [lse, c] + ([h_ent, d_ent] if cfg.return_stats else [])
-
-    # ---- dq: grid over query blocks, loop over key blocks
-    qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
     in_specs, args = _query_grid_inputs(q, k, v, bias, mask, bq=bq, groups=g, qi=qi)
     in_specs.append(pl.BlockSpec((None, bq, None, d_pad), lambda i, bi, h: (bi, qi(i), h, 0)))
     args.append(do)
     for x in row_stats:
         in_specs.append(pl.BlockSpec((None, None, bq), lambda i, bi, h: (bi, h, qi(i))))
         args.append(x)
-    dq = pl.pallas_call(
+    return pl.pallas_call(
         functools.partial(_dq_kernel, cfg=cfg, has_bias=has_bias, has_mask=has_mask),
         grid=(nqb, b, hq),
         in_specs=in_specs,
@@ -527,7 +454,24 @@ def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
         name="cogsim_flash_bwd_dq",
     )(*args)
 
-    # ---- dk, dv (, dbias): grid over key blocks, loop over query blocks
+
+def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config, *, need_dbias: bool):
+    b, nq_pad, hq, d_pad = q.shape
+    nk_pad = k.shape[1]
+    bq, bk, g = cfg.block_q_bwd, cfg.block_k_bwd, cfg.groups
+    nqb, nkb = nq_pad // bq, nk_pad // bk
+    has_bias, has_mask = bias is not None, mask is not None
+    params = _compiler_params(cfg.num_warps_bwd, cfg.num_stages_bwd)
+    row_stats = [lse, c] + ([h_ent, d_ent] if cfg.return_stats else [])
+
+    # ---- dq: grid over query blocks, loop over key blocks (or, fused, by atomics in the dk/dv kernel)
+    qi = functools.partial(_q_block_index, cfg=cfg, nqb=nqb)
+    if cfg.fused_bwd:
+        dq = None
+    else:
+        dq = _dq_pass(q, k, v, bias, mask, do, row_stats, cfg, qi=qi, params=params)
+
+    # ---- dk, dv (, dbias) (, dq): grid over key blocks, loop over query blocks
     in_specs = [
         pl.BlockSpec((None, nq_pad, None, d_pad), lambda j, bi, h: (bi, 0, h, 0)),
         pl.BlockSpec((None, bk, None, d_pad), lambda j, bi, h: (bi, j, h // g, 0)),
@@ -558,26 +502,40 @@ def _backward(q, k, v, bias, mask, do, lse, c, h_ent, d_ent, cfg: _Config):
         pl.BlockSpec((None, bk, None, d_pad), lambda j, bi, h: (bi, j, h, 0)),
         pl.BlockSpec((None, bk, None, d_pad), lambda j, bi, h: (bi, j, h, 0)),
     ]
-    if has_bias:
+    write_dbias = has_bias and need_dbias
+    if write_dbias:
         out_shape.append(jax.ShapeDtypeStruct((b, hq, nq_pad, nk_pad), jnp.float32))
         out_specs.append(pl.BlockSpec((None, None, nq_pad, bk), lambda j, bi, h: (bi, h, 0, j)))
+    aliases = {}
+    if cfg.fused_bwd:  # every key-block program adds into the whole [nq_pad, d] dq of its (batch, head)
+        dq_spec = pl.BlockSpec((None, nq_pad, None, d_pad), lambda j, bi, h: (bi, 0, h, 0))
+        aliases = {len(args): len(out_shape)}
+        in_specs.append(dq_spec)
+        args.append(jnp.zeros(q.shape, jnp.float32))
+        out_shape.append(jax.ShapeDtypeStruct(q.shape, jnp.float32))
+        out_specs.append(dq_spec)
     outs = pl.pallas_call(
-        functools.partial(_dkdv_kernel, cfg=cfg, has_bias=has_bias, has_mask=has_mask),
+        functools.partial(
+            _dkdv_kernel, cfg=cfg, has_bias=has_bias, has_mask=has_mask, write_dbias=write_dbias
+        ),
         grid=(nkb, b, hq),
         in_specs=in_specs,
         out_specs=out_specs,
         out_shape=out_shape,
         compiler_params=params,
         interpret=cfg.interpret,
-        name="cogsim_flash_bwd_dkdv",
+        input_output_aliases=aliases,
+        name="cogsim_flash_bwd_fused" if cfg.fused_bwd else "cogsim_flash_bwd_dkdv",
     )(*args)
     dk, dv = outs[0], outs[1]
+    if cfg.fused_bwd:
+        dq = outs[-1].astype(q.dtype)
     if g > 1:
         hk = hq // g
         dk = dk.reshape(b, nk_pad, hk, g, d_pad).sum(axis=3).astype(k.dtype)
         dv = dv.reshape(b, nk_pad, hk, g, d_pad).sum(axis=3).astype(v.dtype)
     dbias = None
-    if has_bias:
+    if write_dbias:
         dbias = outs[2]
         axes = tuple(ax for ax in (0, 1) if bias.shape[ax] == 1)
         if axes:
@@ -597,13 +555,24 @@ def _flash(q, k, v, bias, mask, cfg: _Config):
 
 
 def _flash_fwd(q, k, v, bias, mask, cfg: _Config):
+    # symbolic zeros: each argument arrives as CustomVJPPrimal(value, perturbed)
+    need_dbias = bias is not None and bias.perturbed
+    q, k, v, bias, mask = (None if x is None else x.value for x in (q, k, v, bias, mask))
     out, lse, ent = _forward(q, k, v, bias, mask, cfg)
-    return (out, lse, ent), (q, k, v, bias, mask, out, lse, ent)
+    flag = jnp.zeros((), jnp.int8) if need_dbias else None  # a pytree-static "bias needs a gradient"
+    return (out, lse, ent), (q, k, v, bias, mask, out, lse, ent, flag)
+
+
+def _dense(ct, like):
+    """A cotangent as an array: symbolic zeros (an output nobody used) become zeros."""
+    if ct is None or isinstance(ct, SymbolicZero):
+        return None if like is None else jnp.zeros(like.shape, like.dtype)
+    return ct
 
 
 def _flash_bwd(cfg: _Config, res, cotangents):
-    q, k, v, bias, mask, out, lse, ent = res
-    do, dlse, dent = cotangents
+    q, k, v, bias, mask, out, lse, ent, flag = res
+    do, dlse, dent = (_dense(ct, x) for ct, x in zip(cotangents, (out, lse, ent), strict=True))
     do = do.astype(q.dtype)
     # delta_i = sum_j p_ij dp_ij = <o_i, do_i>
     delta = jnp.einsum(
@@ -615,11 +584,13 @@ def _flash_bwd(cfg: _Config, res, cotangents):
         h_ent, d_ent = ent, dent
     else:
         c, h_ent, d_ent = delta, None, None
-    dq, dk, dv, dbias = _backward(q, k, v, bias, mask, do, lse2, c, h_ent, d_ent, cfg)
+    dq, dk, dv, dbias = _backward(
+        q, k, v, bias, mask, do, lse2, c, h_ent, d_ent, cfg, need_dbias=flag is not None
+    )
     return dq, dk, dv, dbias, None
 
 
-_flash.defvjp(_flash_fwd, _flash_bwd)
+_flash.defvjp(_flash_fwd, _flash_bwd, symbolic_zeros=True)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -645,6 +616,8 @@ def flash_attention(
     num_stages: int | None = None,
     num_warps_bwd: int | None = None,
     num_stages_bwd: int | None = None,
+    f32_precision: str = "tf32",
+    fused_backward: bool = False,
     interpret: bool = False,
 ):
     """Memory-efficient scaled dot-product attention (Pallas kernel with a custom VJP).
@@ -665,14 +638,21 @@ def flash_attention(
       return_stats: also return the natural-log logsumexp and the entropy (nats) of each query's
         attention distribution, both ``[batch, heads, q_len]`` float32 (``-inf`` and 0 for rows with no
         visible key). Gradients flow through them too.
-      block_q: forward query block (power of two in [16, 256]); default by head_dim.
-      block_k: forward key block (power of two in [16, 256]); default by head_dim.
-      block_q_bwd: backward query block; default by head_dim.
-      block_k_bwd: backward key block; default by head_dim.
-      num_warps: Triton warps of the forward kernel; default by head_dim.
-      num_stages: Triton software-pipelining stages of the forward kernel; default by head_dim.
-      num_warps_bwd: Triton warps of the backward kernels; default by head_dim.
-      num_stages_bwd: Triton pipelining stages of the backward kernels; default by head_dim.
+      block_q: forward query block (power of two in [16, 256]); default: :func:`cogsim.kernels.tiles.choose`.
+      block_k: forward key block (power of two in [16, 256]); default: :func:`cogsim.kernels.tiles.choose`.
+      block_q_bwd: backward query block; default: :func:`cogsim.kernels.tiles.choose`.
+      block_k_bwd: backward key block; default: :func:`cogsim.kernels.tiles.choose`.
+      num_warps: Triton warps of the forward kernel; default: :func:`cogsim.kernels.tiles.choose`.
+      num_stages: pipelining stages of the forward kernel; default: :func:`cogsim.kernels.tiles.choose`.
+      num_warps_bwd: Triton warps of the backward kernels; default: :func:`cogsim.kernels.tiles.choose`.
+      num_stages_bwd: pipelining stages of the backward kernels; default: :func:`cogsim.kernels.tiles.choose`.
+      f32_precision: dots of float32 inputs: ``"tf32"`` (one TF32 tensor-core product, 10-bit mantissa,
+        the fastest), ``"tf32x3"`` (three products, error close to float32; more registers, so smaller
+        tiles) or ``"ieee"`` (exact, no tensor cores). Interpret mode computes exactly whatever is chosen.
+      fused_backward: one backward kernel in the FlashAttention-2 structure (5 matmuls per tile: scores,
+        ``dp``, ``dv``, ``dk`` and ``dq``, the last added atomically into a float32 buffer) instead of a
+        ``dk``/``dv`` kernel and a second ``dq`` pass (7 matmuls). Atomic float32 adds make ``dq``'s
+        rounding depend on the order the GPU runs the key blocks in.
       interpret: run the kernels in Pallas interpret mode (any device, slow; for tests and the CPU).
 
     Returns:
@@ -690,14 +670,14 @@ def flash_attention(
       >>> out.shape, lse.shape, float(ent[0, 0, 0])
       ((1, 7, 2, 16), (1, 2, 7), 0.0)
     """
-    _validate(q, k, v, bias, mask)
+    check_inputs(q, k, v, bias, mask, where="flash_attention", kernel=True)
     for name, value in (
         ("block_q", block_q),
         ("block_k", block_k),
         ("block_q_bwd", block_q_bwd),
         ("block_k_bwd", block_k_bwd),
     ):
-        _check_block(name, value)
+        check_block("flash_attention", name, value)
     for name, value in (
         ("num_warps", num_warps),
         ("num_stages", num_stages),
@@ -706,20 +686,32 @@ def flash_attention(
     ):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise CogsimError(f"flash_attention: {name}={value!r} is not allowed; use a positive integer")
+    check_f32_precision("flash_attention", f32_precision)
     if is_causal not in (True, False):
         raise CogsimError(f"flash_attention: is_causal={is_causal!r} is not allowed; use True or False")
 
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]
-    d_pad = max(MIN_BLOCK, _next_pow2(d))
+    d_pad = max(MIN_BLOCK, next_pow2(d))
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
 
-    f_bq, f_bk, f_warps, f_stages = _default_blocks(d_pad)
-    b_bq, b_bk, b_warps, b_stages = _default_blocks_bwd(d_pad)
-    bq = block_q if block_q is not None else _fit_block(f_bq, nq)
-    bk = block_k if block_k is not None else _fit_block(f_bk, nk)
-    bq_b = block_q_bwd if block_q_bwd is not None else _fit_block(b_bq, nq)
-    bk_b = block_k_bwd if block_k_bwd is not None else _fit_block(b_bk, nk)
+    budget = dict(
+        head_dim=d_pad,
+        dtype=q.dtype,
+        bias_dtype=None if bias is None else bias.dtype,
+        has_mask=mask is not None,
+        f32_precision=f32_precision,
+    )
+    fwd, dq_t, kv_t = (tiles.choose(kind, **budget) for kind in ("fwd", "dq", "dkdv"))
+    if fused_backward:
+        dq_t = kv_t = tiles.choose("fused", **budget)
+    f_bq, f_bk, f_warps, f_stages = fwd.block_q, fwd.block_k, fwd.num_warps, fwd.num_stages
+    b_bq, b_bk = min(dq_t.block_q, kv_t.block_q), min(dq_t.block_k, kv_t.block_k)
+    b_warps, b_stages = max(dq_t.num_warps, kv_t.num_warps), min(dq_t.num_stages, kv_t.num_stages)
+    bq = block_q if block_q is not None else fit_block(f_bq, nq)
+    bk = block_k if block_k is not None else fit_block(f_bk, nk)
+    bq_b = block_q_bwd if block_q_bwd is not None else fit_block(b_bq, nq)
+    bk_b = block_k_bwd if block_k_bwd is not None else fit_block(b_bk, nk)
     nq_pad = -(-nq // max(bq, bq_b)) * max(bq, bq_b)
     nk_pad = -(-nk // max(bk, bk_b)) * max(bk, bk_b)
 
@@ -739,7 +731,8 @@ def flash_attention(
         num_stages=num_stages or f_stages,
         num_warps_bwd=num_warps_bwd or b_warps,
         num_stages_bwd=num_stages_bwd or b_stages,
-        f32_dots=q.dtype == jnp.float32,
+        fused_bwd=bool(fused_backward),
+        f32_precision=f32_precision if q.dtype == jnp.float32 else None,
         return_stats=bool(return_stats),
         interpret=bool(interpret),
     )

@@ -12,10 +12,51 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from cogsim.attention import reference_attention
 from cogsim.errors import CogsimError
+from cogsim.kernels._common import MASK_VALUE
 
-__all__ = ["reference_flash_attention", "reference_topk_attention"]
+__all__ = ["reference_attention", "reference_flash_attention", "reference_topk_attention"]
+
+
+def reference_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    *,
+    bias: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Plain-jnp attention; returns ``(out, probs, logsumexp, entropy)`` in float32 internally."""
+    b, nq, hq, d = q.shape
+    nk, hk = k.shape[1], k.shape[2]
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    if hk != hq:  # grouped-query attention: repeat k/v heads
+        k = jnp.repeat(k, hq // hk, axis=2)
+        v = jnp.repeat(v, hq // hk, axis=2)
+    s = jnp.einsum("bqhd,bkhd->bhqk", q.astype(jnp.float32), k.astype(jnp.float32)) * scale
+    if bias is not None:
+        s = s + bias.astype(jnp.float32)
+    valid = jnp.ones((1, 1, nq, nk), dtype=bool)
+    if mask is not None:
+        valid = valid & mask.astype(bool)
+    if is_causal:
+        # Bottom-right aligned when nq != nk (as in FlashAttention-2; jax.nn aligns top-left).
+        qi = jnp.arange(nq)[:, None] + (nk - nq)
+        kj = jnp.arange(nk)[None, :]
+        valid = valid & (kj <= qi)[None, None]
+    s = jnp.where(valid, s, MASK_VALUE)
+    m = jnp.max(s, axis=-1, keepdims=True)
+    e = jnp.where(valid, jnp.exp(s - m), 0.0)
+    denom = jnp.sum(e, axis=-1, keepdims=True)
+    any_valid = denom > 0
+    p = jnp.where(any_valid, e / jnp.where(any_valid, denom, 1.0), 0.0)
+    lse = jnp.where(any_valid, m + jnp.log(jnp.where(any_valid, denom, 1.0)), -jnp.inf)[..., 0]
+    logp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)
+    entropy = -jnp.sum(p * logp, axis=-1)
+    out = jnp.einsum("bhqk,bkhd->bqhd", p.astype(v.dtype), v, preferred_element_type=jnp.float32)
+    return out.astype(q.dtype), p, lse, entropy
 
 
 def reference_flash_attention(

@@ -29,15 +29,17 @@ from jax.experimental import pallas as pl
 from jaxtyping import Array, Bool, Float, Int
 
 from cogsim.errors import CogsimError
-from cogsim.kernels.flash_attention import (
+from cogsim.kernels import tiles
+from cogsim.kernels._common import (
     MAX_BLOCK,
     MIN_BLOCK,
-    _check_block,
-    _compiler_params,
-    _fit_block,
-    _next_pow2,
-    _validate,
+    check_block,
+    check_f32_precision,
+    check_inputs,
+    fit_block,
+    next_pow2,
 )
+from cogsim.kernels.flash_attention import _compiler_params, dot_precision
 
 __all__ = ["topk_attention", "MAX_TOP_K"]
 
@@ -56,7 +58,9 @@ class _SelectConfig:
     groups: int
     block_q: int
     block_k: int
-    f32_dots: bool
+    num_warps: int
+    num_stages: int
+    f32_precision: str | None
     interpret: bool
 
 
@@ -70,7 +74,7 @@ def _select_kernel(*refs, cfg: _SelectConfig, has_bias: bool, has_mask: bool):
     bq, bk, kp, top_k = cfg.block_q, cfg.block_k, cfg.k_pad, cfg.top_k
     q = q_ref[...]
     slot = lax.broadcasted_iota(jnp.int32, (bq, kp), 1)
-    precision = lax.Precision.HIGHEST if cfg.f32_dots else None
+    precision = dot_precision(cfg.f32_precision, cfg.interpret)
     neg_inf = jnp.float32(-jnp.inf)
 
     def merge(t, state, ci, ri):
@@ -155,7 +159,7 @@ def _select(q, k, bias, mask, cfg: _SelectConfig):
         in_specs=in_specs,
         out_specs=pl.BlockSpec((None, None, bq, cfg.k_pad), lambda i, bi, h: (bi, h, i, 0)),
         out_shape=jax.ShapeDtypeStruct((b, hq, nq_pad, cfg.k_pad), jnp.int32),
-        compiler_params=_compiler_params(4, 2),
+        compiler_params=_compiler_params(cfg.num_warps, cfg.num_stages),
         interpret=cfg.interpret,
         name="cogsim_topk_select",
     )(*args)
@@ -199,6 +203,7 @@ def topk_attention(
     scale: float | None = None,
     block_q: int | None = None,
     block_k: int | None = None,
+    f32_precision: str = "tf32",
     interpret: bool = False,
 ) -> tuple[Float[Array, "batch q_len heads head_dim"], Int[Array, "batch heads q_len top_k"]]:
     """Top-k attention: a softmax over each query's ``top_k`` highest-scoring keys, zero weight elsewhere.
@@ -217,6 +222,8 @@ def topk_attention(
       scale: score scale; defaults to ``1/sqrt(head_dim)``.
       block_q: query block of the selection kernel (power of two in [16, 256]).
       block_k: key block of the selection kernel (power of two in [16, 256]).
+      f32_precision: dots of float32 inputs in the selection kernel: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``
+        (see :func:`cogsim.kernels.flash_attention`); the attention over the selection is exact.
       interpret: run the selection kernel in Pallas interpret mode (any device).
 
     Returns:
@@ -234,22 +241,32 @@ def topk_attention(
       >>> idx.tolist()
       [[[[4, 3]]]]
     """
-    _validate(q, k, v, bias, mask)
+    check_inputs(q, k, v, bias, mask, where="topk_attention", kernel=True)
     nk = k.shape[1]
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= min(nk, MAX_TOP_K):
         raise CogsimError(
             f"topk_attention: top_k={top_k!r} is not allowed; use an integer in [1, {min(nk, MAX_TOP_K)}] "
             f"(k_len={nk}, kernel limit {MAX_TOP_K})"
         )
-    _check_block("block_q", block_q)
-    _check_block("block_k", block_k)
+    check_f32_precision("topk_attention", f32_precision)
+    check_block("topk_attention", "block_q", block_q)
+    check_block("topk_attention", "block_k", block_k)
     b, nq, hq, d = q.shape
-    d_pad = max(MIN_BLOCK, _next_pow2(d))
+    d_pad = max(MIN_BLOCK, next_pow2(d))
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
-    k_pad = _next_pow2(top_k)
-    # The running list is [block_q, k_pad]; keep it (and the score tile) to a modest register budget.
-    bq = block_q if block_q is not None else _fit_block(64 if k_pad <= 32 else 32, nq)
-    bk = block_k if block_k is not None else _fit_block(64, nk)
+    k_pad = next_pow2(top_k)
+    # The running list is [block_q, k_pad]: the tiles come from the register and shared-memory budget.
+    t = tiles.choose(
+        "topk",
+        head_dim=d_pad,
+        dtype=q.dtype,
+        bias_dtype=None if bias is None else bias.dtype,
+        has_mask=mask is not None,
+        f32_precision=f32_precision,
+        top_k=top_k,
+    )
+    bq = block_q if block_q is not None else fit_block(t.block_q, nq)
+    bk = block_k if block_k is not None else fit_block(t.block_k, nk)
     bq, bk = min(bq, MAX_BLOCK), min(bk, MAX_BLOCK)
     nq_pad = -(-nq // bq) * bq
     nk_pad = -(-nk // bk) * bk
@@ -263,7 +280,9 @@ def topk_attention(
         groups=hq // k.shape[2],
         block_q=bq,
         block_k=bk,
-        f32_dots=q.dtype == jnp.float32,
+        num_warps=t.num_warps,
+        num_stages=t.num_stages,
+        f32_precision=f32_precision if q.dtype == jnp.float32 else None,
         interpret=bool(interpret),
     )
 

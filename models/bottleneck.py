@@ -43,11 +43,10 @@ from flax import nnx
 from jaxtyping import Array, Bool, Float, Int
 
 from cogsim import config as cfglib
-from cogsim.attention import dot_product_attention
+from cogsim.attention import IMPLEMENTATIONS, dot_product_attention, topk_attention
 from cogsim.errors import CogsimError, ConfigError
 
 VARIANTS = ("bottleneck", "workspace", "dense")
-IMPLEMENTATIONS = (None, "xla", "pallas", "interpret")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,58 +76,6 @@ class BottleneckConfig:
 
 
 # ------------------------------------------------------------------------------------------- selection
-def _resolve(implementation: str | None) -> str:
-    if implementation not in IMPLEMENTATIONS:
-        raise CogsimError(
-            f"bottleneck: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
-        )
-    if implementation is None:
-        return "pallas" if jax.default_backend() == "gpu" else "xla"
-    return implementation
-
-
-def topk_attention(
-    q: Float[Array, "batch q_len heads head_dim"],
-    k: Float[Array, "batch k_len heads head_dim"],
-    v: Float[Array, "batch k_len heads head_dim"],
-    *,
-    top_k: int,
-    bias: Float[Array, "#batch #heads q_len k_len"] | None = None,
-    mask: Bool[Array, "#batch #heads q_len k_len"] | None = None,
-    scale: float | None = None,
-    implementation: str | None = None,
-) -> tuple[jax.Array, jax.Array]:
-    """Top-k attention through :mod:`cogsim.kernels`: the Pallas kernel on a GPU, its jnp reference elsewhere.
-
-    Args:
-      q, k, v: ``[batch, seq, heads, head_dim]`` as in :func:`cogsim.kernels.topk_attention`.
-      top_k: keys kept per query.
-      bias: additive score bias (the Gumbel noise of the workspace goes here).
-      mask: True where a key may be selected.
-      scale: score scale.
-      implementation: ``None`` (Pallas on GPU, ``"xla"`` reference elsewhere), ``"xla"``, ``"pallas"`` or
-        ``"interpret"`` (the Pallas kernel in interpret mode, any device; slow).
-
-    Returns:
-      ``(out [batch, q_len, heads, head_dim], indices [batch, heads, q_len, top_k])``; index -1 marks an
-      unused place when fewer than ``top_k`` keys are visible.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> q = jnp.ones((1, 1, 1, 4)); k = jnp.arange(5.0)[None, :, None, None] * jnp.ones((1, 5, 1, 4))
-      >>> topk_attention(q, k, k, top_k=2)[1].tolist()
-      [[[[4, 3]]]]
-    """
-    from cogsim import kernels
-
-    impl = _resolve(implementation)
-    if impl == "xla":
-        return kernels.reference_topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale)
-    return kernels.topk_attention(
-        q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale, interpret=impl == "interpret"
-    )
-
-
 class Selection(NamedTuple):
     """The result of :func:`select`.
 

@@ -154,3 +154,41 @@ def test_kernel_errors_surface_through_the_dispatcher():
     assert dot_product_attention(q, q, q, implementation="xla").shape == q.shape
     with pytest.raises(CogsimError, match="head_dim=512"):
         dot_product_attention(q, q, q, implementation="interpret")
+
+
+def test_topk_dispatch_is_shared_with_the_bottleneck_and_accepts_pallas_consistently():
+    from cogsim.attention import topk_attention
+    from cogsim.kernels import reference_topk_attention
+    from cogsim.models import bottleneck
+
+    assert bottleneck.topk_attention is topk_attention
+    q, k, v = _inputs(8, 1, 5, 12, 2, 1, 16)
+    got = topk_attention(q, k, v, top_k=3)
+    want = reference_topk_attention(q, k, v, top_k=3)
+    np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
+    np.testing.assert_array_equal(np.asarray(got[0]), np.asarray(want[0]))
+    interp = topk_attention(q, k, v, top_k=3, implementation="interpret")
+    np.testing.assert_array_equal(np.asarray(interp[1]), np.asarray(want[1]))
+    if not ON_GPU:
+        with pytest.raises(CogsimError, match="topk_attention: implementation='pallas' needs a GPU"):
+            topk_attention(q, k, v, top_k=3, implementation="pallas")
+    with pytest.raises(CogsimError, match="f32_precision='fp8'"):
+        topk_attention(q, k, v, top_k=3, f32_precision="fp8")
+
+
+def test_kernels_do_not_import_the_library_layer():
+    import ast
+    import pathlib
+
+    import cogsim.kernels
+
+    for path in pathlib.Path(cogsim.kernels.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                for name in names:
+                    assert (
+                        not name
+                        or not name.startswith("cogsim.")
+                        or name.startswith(("cogsim.kernels", "cogsim.errors"))
+                    ), (path.name, name)

@@ -141,3 +141,54 @@ def test_head_effects_table():
     df = probes.head_effects(lambda x: _two_layer(x, 1.0), [x], lambda o: jnp.abs(o).sum(), {"l1": 2})
     assert list(df.columns) == ["name", "head", "clean", "ablated", "effect"]
     assert len(df) == 2 and (df["ablated"] < df["clean"]).all()
+
+
+def test_capture_and_ablation_reach_an_already_compiled_function():
+    x = jax.random.normal(jax.random.key(2), (2, 5, 2, 4))
+    fwd = jax.jit(_two_layer)
+    clean = fwd(x, 1.0)  # compiled and cached before any probe is active
+    out, cap = probes.run_with_capture(fwd, x, 1.0)
+    assert set(cap) == {"l0", "mid", "l1"}
+    np.testing.assert_allclose(np.asarray(cap["l1"]["out"]), np.asarray(clean), rtol=1e-6)
+    with probes.ablate({"l1": 0}):
+        z = fwd(x, 1.0)
+    np.testing.assert_array_equal(np.asarray(z[:, :, 0]), 0.0)
+    # leaving the context restores the un-hooked function
+    np.testing.assert_array_equal(np.asarray(fwd(x, 1.0)), np.asarray(clean))
+
+
+def _scanned(x):
+    def step(h, _):
+        h = dot_product_attention(h, h, h, is_causal=True, name="step")
+        return h, None
+
+    return jax.lax.scan(step, x, None, length=3)[0]
+
+
+def test_capture_inside_lax_scan_is_stacked_over_the_steps():
+    x = jax.random.normal(jax.random.key(3), (1, 4, 2, 4))
+    out, cap = probes.run_with_capture(jax.jit(_scanned), x)
+    assert cap["step"]["probs"].shape == (3, 1, 2, 4, 4)
+    h = x
+    for t in range(3):  # the steps one by one, outside any scan
+        h = dot_product_attention(h, h, h, is_causal=True)
+        np.testing.assert_allclose(cap["step"]["out"][t], np.asarray(h), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(h), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_scan_returns_captures_through_an_enclosing_jit():
+    from cogsim.attention import scan
+
+    def step(h, _):
+        h = dot_product_attention(h, h, h, is_causal=True, name="step")
+        return h, probes.record("norm", jnp.sum(h**2))
+
+    def f(x):
+        return scan(step, x, None, length=3)
+
+    x = jax.random.normal(jax.random.key(4), (1, 4, 2, 4))
+    (_, norms), cap = jax.jit(lambda x: probes.run_with_capture(f, x))(x)
+    assert isinstance(cap["step"]["out"], jax.Array) and cap["step"]["out"].shape == (3, 1, 4, 2, 4)
+    np.testing.assert_allclose(np.asarray(cap["norm"]), np.asarray(norms), rtol=1e-6)
+    # without a capture it is lax.scan, bit for bit
+    np.testing.assert_array_equal(np.asarray(f(x)[0]), np.asarray(jax.lax.scan(step, x, None, length=3)[0]))

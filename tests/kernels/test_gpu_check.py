@@ -1,0 +1,50 @@
+"""benchmarks/gpu_check.sh as a dry run on the CPU: the attention stage's code path end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow  # ~1-2 minutes on an idle 2-core machine: the stage compiles a dozen interpreted kernels
+def test_gpu_check_dry_run_writes_correctness_results_and_ratios(tmp_path):
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        GPU_CHECK_ALLOW_CPU="1",
+        GPU_CHECK_STAGES="attention",
+        GPU_CHECK_RESULTS=str(tmp_path),
+        GPU_CHECK_ATTENTION_S="1200",
+        GPU_CHECK_TOTAL_S="1500",
+    )
+    res = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    payload = json.loads((tmp_path / "attention_gpu.json").read_text())
+    assert payload["dry_run"] and not payload["errors"] and not payload["skipped"]
+    # correctness first: interpreted kernel against the reference, float32 with bias and bfloat16
+    errs = {r["setting"]: r for r in payload["correctness"]}
+    assert set(errs) == {"bf16", "f32_bias"}
+    assert max(v for k, v in errs["f32_bias"].items() if k.startswith("max_abs_err")) < 1e-4
+    assert max(v for k, v in errs["bf16"].items() if k.startswith("max_abs_err")) < 0.1
+    # every setting measured for the kernel and its peer, forward and backward, with ratios
+    seen = {(r["setting"], r["impl"], r["pass"]) for r in payload["results"]}
+    for setting in ("bf16", "f32_bias"):
+        for impl in ("cogsim", "xla"):
+            assert {(setting, impl, "fwd"), (setting, impl, "fwd_bwd")} <= seen
+    assert {(r["setting"], r["pass"]) for r in payload["ratios"] if "vs_xla" in r} == {
+        (s, p) for s in ("bf16", "f32_bias") for p in ("fwd", "fwd_bwd")
+    }
+    assert [t["met"] for t in payload["targets"]] == [None, None, None]  # no GPU peers in a dry run
