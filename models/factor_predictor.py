@@ -107,7 +107,8 @@ def fit_grid(
       >>> from cogsim.models import bottleneck as bn
       >>> cfg = bn.BottleneckConfig(variant="bottleneck", n_slots=4, slot_dim=4, top_k=2)
       >>> rng = np.random.default_rng(0)
-      >>> d = {"x": rng.normal(size=(8, 3, 4)), "cue": np.ones((8, 2, 3)), "active": np.ones((8, 2, 4))}
+      >>> d = {"x": rng.normal(size=(8, 3, 4)).astype(np.float32), "cue": np.ones((8, 2, 3), np.float32),
+      ...      "active": np.ones((8, 2, 4), np.float32)}
       >>> keys = jax.random.split(jax.random.key(0), 2)
       >>> res, n_params = fit_grid(cfg, 3, init_keys=keys, train_keys=keys, n_train=jnp.array([4, 8]),
       ...                          x=jnp.stack([d["x"]] * 2), cue=jnp.stack([d["cue"]] * 2),

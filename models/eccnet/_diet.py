@@ -227,7 +227,7 @@ def train_and_export(
 
     Example:
       >>> import tempfile, pathlib
-      >>> cfg = DietConfig(steps=1, batch_size=2, image_size=32, widths=(2, 2, 2, 2, 2))
+      >>> cfg = DietConfig(steps=0, batch_size=2, image_size=32, widths=(2, 2, 2, 2, 2))  # untrained
       >>> path = train_and_export(cfg, pathlib.Path(tempfile.mkdtemp()) / "b.npz", progress=False)
       >>> from cogsim.models.eccnet import load_npz
       >>> load_npz(path)[1]["diet"]

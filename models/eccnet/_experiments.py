@@ -30,6 +30,7 @@ def variant(extractor: Extractor, name: str) -> tuple[Extractor, SearchConfig]:
     """The extractor and search settings of a model variant (one of :data:`VARIANTS`).
 
     Example:
+      >>> from cogsim.models.eccnet import Geometry
       >>> ex, cfg = variant(Extractor.gabor(Geometry()), "last_layer")
       >>> cfg.layer_weights
       (0.0, 0.0, 1.0)
