@@ -154,6 +154,8 @@ def test_sampling_batched_equals_looped_and_is_reproducible(model):
 
 def test_save_and_load_round_trip(model, tmp_path):
     oat.save(tmp_path / "m", model)
+    with np.load(tmp_path / "m" / "state.npz") as z:  # cogsim.train's format: arrays named by their path
+        assert "encoder/0/attn/q/kernel/value" in z.files and "table/value" in z.files
     back = oat.load(tmp_path / "m")
     assert back.config == model.config
     d = displays(TARGETS)

@@ -8,7 +8,7 @@ import jax
 import pandas as pd
 import pytest
 
-from cogsim import config
+from cogsim import config as cfglib
 from cogsim.scenarios import dual_process as sc
 
 # a few steps with tiny batches and test sets: a smoke run of the scenario
@@ -46,7 +46,7 @@ def test_checks_pass_on_the_published_pattern_and_fail_on_its_reverse():
 
 def test_presets_validate():
     for cfg in sc.PRESETS.values():
-        config.validate(cfg)
+        cfglib.validate(cfg)
 
 
 @pytest.mark.slow  # one compile of the full training program (~10-30 s of CPU)

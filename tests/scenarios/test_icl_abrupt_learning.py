@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogsim import config
+from cogsim import config as cfglib
 from cogsim.scenarios import icl_abrupt_learning as sc
 
 # a few steps with tiny batches and test sets: a smoke run of the scenario
@@ -88,7 +88,7 @@ def test_plot_says_when_the_failure_case_was_not_trained():
 
 def test_presets_validate_and_human_is_labelled_as_targets():
     for cfg in sc.PRESETS.values():
-        config.validate(cfg)
+        cfglib.validate(cfg)
     h = sc.reference().table
     assert {"measure", "value", "source"} <= set(h.columns)
 

@@ -8,7 +8,7 @@ import jax
 import pandas as pd
 import pytest
 
-from cogsim import config
+from cogsim import config as cfglib
 from cogsim.scenarios import icl_data_dependence as sc
 
 # a few steps with tiny batches and test sets: a smoke run of the scenario
@@ -67,7 +67,7 @@ def test_checks_follow_the_direction_of_the_effects():
 
 def test_presets_validate():
     for cfg in sc.PRESETS.values():
-        config.validate(cfg)
+        cfglib.validate(cfg)
 
 
 @pytest.mark.slow  # one compile of the full training program (~10-30 s of CPU)
@@ -107,17 +107,17 @@ def test_sweep_vectorises_points_and_seeds(tmp_path):
         assert df[m].notna().all(), m
     assert df["ic_acc"].between(0, 1).all() and df["iw_acc"].between(0, 1).all()
     # one point alone, outside the sweep, gives the same numbers (the vmapped sweep changes nothing)
-    cfg = config.replace_from_strings(sc.PRESETS["quick"], [*TINY, "B=1", "eps=0.5"])
+    cfg = cfglib.replace_from_strings(sc.PRESETS["quick"], [*TINY, "B=1", "eps=0.5"])
     one = sc.sweep_point(cfg, key=jax.random.fold_in(jax.random.key(0), 1))
     row = df[(df["B"] == 1) & (df["eps"] == 0.5) & (df["seed"] == 1)].iloc[0]
     assert abs(float(one["loss"]) - row["loss"]) < 1e-4
 
 
 def test_base_point_is_validated():
-    with pytest.raises(config.ConfigError):
-        config.replace(sc.PRESETS["quick"], B=3)  # B must divide N = 4
-    with pytest.raises(config.ConfigError):
-        config.replace(sc.PRESETS["quick"], K=4096)  # more classes than allocated (K_max)
+    with pytest.raises(cfglib.ConfigError):
+        cfglib.replace(sc.PRESETS["quick"], B=3)  # B must divide N = 4
+    with pytest.raises(cfglib.ConfigError):
+        cfglib.replace(sc.PRESETS["quick"], K=4096)  # more classes than allocated (K_max)
 
 
 def _coexist_check(ic_iw: dict[float, tuple[float, float]]):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cogsim import config
+from cogsim import config as cfglib
 from cogsim.errors import ConfigError
 from cogsim.tasks import reddy_sequences as rs
 
@@ -112,9 +112,9 @@ def test_zipf_frequencies():
 
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="K"):
-        config.validate(rs.TaskConfig(K=60, L=8))
+        cfglib.validate(rs.TaskConfig(K=60, L=8))
     with pytest.raises(ConfigError, match="B"):
-        config.validate(rs.TaskConfig(N=8, B=3))
+        cfglib.validate(rs.TaskConfig(N=8, B=3))
     with pytest.raises(ConfigError, match="mode"):
         rs.sample_batch(jax.random.key(0), rs.make_world(jax.random.key(0), TASK), TASK, 2, mode="x")
 
