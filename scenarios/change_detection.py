@@ -1,17 +1,23 @@
-"""Change detection (Rouder et al. 2008): how many items does visual working memory hold?
+"""Change detection (Rouder et al. 2008; Adam et al. 2015; or your trials): how many items does visual working
+memory hold?
 
 Participants saw 2, 5 or 8 coloured squares, then one probe square, and said whether its colour had changed,
 in blocks where a change happened on 30, 50 or 70 % of trials. A model is fitted by maximum likelihood to the
 12,345 real trials and its predicted hit and false-alarm rates are compared, cell by cell, with the observed
 ones. Models plug in through :data:`MODELS`: a function ``(config, counts, *, key) -> ModelFit``.
+``Config.data`` swaps the trials: ``adam2015`` (Adam et al. 2015, 40 participants, set sizes 2-6, half change
+trials) or a CSV in the ``change_detection`` schema (``subject, set_size, change, correct`` and optionally
+``base_rate``; any set sizes, string or integer participant ids).
 
-Run: ``cogsim run change_detection`` (the quick preset uses 200 bootstrap resamples; "paper" uses 2000).
+Run: ``cogsim run change_detection`` (the quick preset uses 200 bootstrap resamples; "paper" uses 2000);
+``cogsim run change_detection --set data=adam2015``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 
 import jax
@@ -28,11 +34,18 @@ from cogsim.models.change_detector import WorkspaceFit
 
 DESCRIPTION = "Rouder et al. (2008) change detection: capacity K, lapses and guessing fitted to 12,345 trials"
 
+#: packaged trial sets (``Config.data``): name -> packaged dataset
+DATASETS = {"rouder2008": "rouder2008_change_detection", "adam2015": "adam2015_change_detection"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Settings of the change-detection scenario."""
 
+    data: str = cfglib.field(
+        "rouder2008",
+        doc="trials: 'rouder2008', 'adam2015' or a CSV (subject, set_size, change, correct[, base_rate])",
+    )
     models: tuple[str, ...] = cfglib.field(("fixed_capacity",), doc="models to fit, side by side")
     n_boot: int = cfglib.field(1000, low=10, high=100_000, doc="bootstrap resamples of participants")
     fit_steps: int = cfglib.field(1500, low=50, high=100_000, doc="Adam steps per maximum-likelihood fit")
@@ -49,6 +62,8 @@ class Config:
         for m in self.models:
             if m not in MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {sorted(MODELS)}")
+        if self.data not in DATASETS and not (self.data.endswith(".csv") and os.path.isfile(self.data)):
+            raise cfglib.ConfigError("data", self.data, f"one of {sorted(DATASETS)} or an existing .csv file")
 
 
 PRESETS = {
@@ -180,8 +195,11 @@ def fit_workspace(config: Config, counts: capacity.Counts, *, key: jax.Array) ->
     """
     wcfg = config.workspace
     k_train, k_sim, k_boot = jax.random.split(key, 3)
+    set_sizes = tuple(sorted(set(counts.set_size.tolist())))
+    if max(set_sizes) > 8 or max(set_sizes) >= cdnet.N_COLOURS:
+        raise cfglib.ConfigError("models", "workspace", "data with set sizes 1-8 (the network's training)")
     graphdef, params, _ = cdnet.train_change_detector(wcfg, key=k_train)
-    sim = cdnet.simulate_grid(graphdef, params, wcfg, key=k_sim)
+    sim = cdnet.simulate_grid(graphdef, params, wcfg, key=k_sim, set_sizes=set_sizes)
     return fit_grid(config, counts, sim, key=k_boot)
 
 
@@ -266,7 +284,7 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
       >>> sorted(out)[:2]
       ['accuracy_n2', 'accuracy_n5']
     """
-    counts = _counts_cached()
+    counts = _counts_cached(config.data)
     nb = len(counts.p_change)
     params = {
         "K": jnp.asarray(config.sim_K),
@@ -287,18 +305,50 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     return out
 
 
-def _counts() -> capacity.Counts:
-    return capacity.counts_from_trials(data.load("rouder2008_change_detection"))
+def trials(source: str = "rouder2008") -> pd.DataFrame:
+    """The trials of ``source`` (a name from :data:`DATASETS` or a CSV path) in the change-detection schema:
+    ``subject, set_size, change, correct`` and ``base_rate`` where the data vary it.
+
+    Rouder et al.'s ``prch`` (log-odds of a change) becomes ``base_rate`` (rounded to 0.01); a CSV is read and
+    checked by the ``change_detection`` paradigm (:mod:`cogsim.models.paradigms`).
+
+    Example:
+      >>> t = trials("adam2015")
+      >>> list(t.columns), len(t)
+      (['subject', 'set_size', 'change', 'correct'], 12000)
+    """
+    if source == "rouder2008":
+        r = data.load(DATASETS[source])
+        return pd.DataFrame(
+            {
+                "subject": r["sub"],
+                "set_size": r["N"],
+                "change": r["ischange"],
+                "correct": (r["resp"] == r["ischange"]).astype(int),
+                "base_rate": np.round(1 / (1 + np.exp(-r["prch"].to_numpy())), 2),
+            }
+        )
+    if source in DATASETS:
+        return data.load(DATASETS[source])[["subject", "set_size", "change", "correct"]]
+    from cogsim.models import paradigms
+
+    t = paradigms.get("change_detection").read(source)
+    return t[[c for c in ("subject", "set_size", "change", "correct", "base_rate") if c in t.columns]]
+
+
+def _counts(source: str = "rouder2008") -> capacity.Counts:
+    return capacity.counts_from_table(trials(source))
 
 
 @functools.cache
-def _counts_cached() -> capacity.Counts:
-    return _counts()
+def _counts_cached(source: str = "rouder2008") -> capacity.Counts:
+    return _counts(source)
 
 
-def human() -> pd.DataFrame:
-    """Observed hit and false-alarm rates per set size x change probability, with between-participant SEMs."""
-    counts = _counts()
+def human(config: Config | None = None) -> pd.DataFrame:
+    """Observed hit and false-alarm rates per set size x change probability, with between-participant SEMs
+    (of ``config.data``; the default, Rouder et al. 2008, without a config)."""
+    counts = _counts(config.data if config is not None else "rouder2008")
     cells = _cells(counts)
     rate = counts.k / np.maximum(counts.n, 1)  # [participants, cells]
     rows = []
@@ -340,8 +390,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       ['condition', 'fit', 'parameter']
     """
     config = cfglib.validate(config)
-    counts = _counts()
-    obs = human()
+    counts = _counts(config.data)
+    obs = human(config)
     frames = []
     for i, name in enumerate(config.models):
         res = MODELS[name](config, counts, key=jax.random.fold_in(key, i))
@@ -359,14 +409,24 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 ]
             )
         )
-    out = pd.concat(frames, ignore_index=True)
-    return out.astype({"set_size": "Int64", "participant": "Int64"})
+    out = pd.concat(frames, ignore_index=True).astype({"set_size": "Int64", "participant": "Int64"})
+    if config.data != Config().data:
+        out.attrs["data"] = config.data  # compare() then scores against these trials
+    return out
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
-    """Fit quality and the qualitative effects, for each model (the first model's K is the key metric)."""
+    """Fit quality and the qualitative effects, for each model (the first model's K is the key metric).
+
+    The human K is the mean Cowan K at set sizes 5 and above (the largest set size if none is). When the
+    simulation fitted other trials than the default (``Config.data``), ``human`` is recomputed from them.
+    """
+    if sim.attrs.get("data", Config().data) != Config().data:
+        human = globals()["human"](Config(data=sim.attrs["data"]))
     metrics, checks = [], []
-    plateau = float(human.loc[human.set_size >= 5, "cowan_k"].mean())
+    big = sorted(n for n in human.set_size.unique() if n >= 5) or [int(human.set_size.max())]
+    plateau = float(human.loc[human.set_size.isin(big), "cowan_k"].mean())
+    big_words = ", ".join(map(str, big[:-1])) + (" and " if len(big) > 1 else "") + str(big[-1])
     key = None
     for name in sim["model"].drop_duplicates():
         s = sim[sim.model == name]
@@ -384,7 +444,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 float(k.ci_low),
                 float(k.ci_high),
                 human=plateau,
-                note="human: mean Cowan K at set sizes 5 and 8",
+                note=f"human: mean Cowan K at set sizes {big_words}",
             )
         )
         key = key or f"{prefix}K"
@@ -394,7 +454,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             r = par.loc[pname]
             metrics.append(cmp.Metric(f"{prefix}{pname}", float(r.value), float(r.ci_low), float(r.ci_high)))
         err = cmp.rmse(pred, obs)
-        metrics.append(cmp.Metric(f"{prefix}rmse_rates", err, note="hit and FA rates, 9 conditions"))
+        note = f"hit and FA rates, {len(cond)} conditions"
+        metrics.append(cmp.Metric(f"{prefix}rmse_rates", err, note=note))
         metrics.append(cmp.Metric(f"{prefix}r_rates", cmp.pearson_r(pred, obs)))
         metrics.append(cmp.Metric(f"{prefix}loglik", float(fitrow["loglik"])))
         n_obs = int(human.n_change.sum() + human.n_same.sum())
@@ -406,9 +467,10 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         )
         checks.append(
             cmp.Check(
-                f"{prefix}K plateaus near the set-size-5/8 level",
+                f"{prefix}K plateaus near the set-size-{'/'.join(map(str, big))} level",
                 abs(k.value - plateau) < 0.5,
-                f"fitted K {k.value:.2f} vs Cowan K at N = 5, 8: {plateau:.2f} (tolerance 0.5 items)",
+                f"fitted K {k.value:.2f} vs Cowan K at N = {', '.join(map(str, big))}: {plateau:.2f} "
+                "(tolerance 0.5 items)",
             )
         )
         gs = par.loc[[n for n in par.index if n.startswith("g_")]].sort_index()

@@ -19,7 +19,12 @@ import jax
 import jax.numpy as jnp
 
 from cogsim.models.working_memory import _circular as circ
-from cogsim.models.working_memory._model import Spec, WMModel, delayed_estimation_design
+from cogsim.models.working_memory._model import (
+    Spec,
+    WMModel,
+    delayed_estimation_design,
+    single_set_size_design,
+)
 
 P_MEM = Spec("p_mem", 0.0, 1.0, 0.8, "probability the probed item is in memory (1 - guess rate)")
 SD = Spec("sd_rad", 0.02, 4.0, 0.5, "circular SD of the memory error (radians)")
@@ -117,7 +122,7 @@ MIXTURE2P = WMModel(
     (),
     _mixture2p_loglik,
     _mixture2p_simulate,
-    delayed_estimation_design,
+    single_set_size_design,
     "Zhang & Luck (2008): von Mises memory + uniform guessing, per set size",
 )
 MIXTURE3P = WMModel(
@@ -127,6 +132,6 @@ MIXTURE3P = WMModel(
     ("nontargets",),
     _mixture3p_loglik,
     _mixture3p_simulate,
-    delayed_estimation_design,
+    single_set_size_design,
     "Bays et al. (2009): target, non-target (swap) and uniform components, per set size",
 )

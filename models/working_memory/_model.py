@@ -73,14 +73,19 @@ DE_SET_SIZES = (1, 2, 4, 6, 8)
 CD_SET_SIZES = (2, 4, 6, 8)
 
 
-def delayed_estimation_design(n_trials: int, key: jax.Array) -> dict[str, jax.Array]:
+def delayed_estimation_design(n_trials: int, key: jax.Array, set_sizes=DE_SET_SIZES) -> dict[str, jax.Array]:
     """Set sizes 1, 2, 4, 6, 8 in equal numbers (shuffled), non-targets uniform on the circle (NaN padded)."""
     k1, k2 = jax.random.split(key)
-    reps = -(-n_trials // len(DE_SET_SIZES))
-    n = jax.random.permutation(k1, jnp.tile(jnp.asarray(DE_SET_SIZES), reps)[:n_trials])
+    reps = -(-n_trials // len(set_sizes))
+    n = jax.random.permutation(k1, jnp.tile(jnp.asarray(set_sizes), reps)[:n_trials])
     width = max(DE_SET_SIZES) - 1
     nt = jax.random.uniform(k2, (n_trials, width), minval=-jnp.pi, maxval=jnp.pi)
     return {"set_size": n, "nontargets": jnp.where(jnp.arange(width)[None] < n[:, None] - 1, nt, jnp.nan)}
+
+
+def single_set_size_design(n_trials: int, key: jax.Array) -> dict[str, jax.Array]:
+    """All trials at set size 4 (for per-set-size models: every trial informs one parameter set)."""
+    return delayed_estimation_design(n_trials, key, set_sizes=(4,))
 
 
 def change_detection_design(n_trials: int, key: jax.Array) -> dict[str, jax.Array]:
