@@ -38,7 +38,14 @@ class Packed:
 
 def trial_arrays(data: pd.DataFrame, patterns: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Every numeric column as a NumPy array (floats as float32, integers/bools as int32 unless they have
-    blanks), plus each pattern group stacked into ``[n_trials, n_columns]`` (float32, NaN for blanks)."""
+    blanks), plus each pattern group present stacked into ``[n_trials, n_columns]`` (float32, NaN for
+    blanks).
+
+    Example:
+      >>> df = pd.DataFrame({"x": [0.5, 1.0], "t_1": [1.0, None], "t_2": [2.0, 3.0], "id": ["a", "b"]})
+      >>> {k: v.shape for k, v in trial_arrays(df, ["t_{i}"]).items()}
+      {'x': (2,), 't_1': (2,), 't_2': (2,), 'ts': (2, 2)}
+    """
     out = {}
     for name in data.columns:
         s = data[name]
@@ -51,8 +58,9 @@ def trial_arrays(data: pd.DataFrame, patterns: Sequence[str] = ()) -> dict[str, 
             out[name] = s.to_numpy(dtype=np.float32, na_value=np.nan)
     for pattern in patterns:
         cols = pattern_names(pattern, data.columns)
-        width = max(len(cols), 1)
-        stacked = np.full((len(data), width), np.nan, np.float32)
+        if not cols:  # no such columns in this file: no trial array (models that need it do not apply)
+            continue
+        stacked = np.full((len(data), len(cols)), np.nan, np.float32)
         for j, c in enumerate(cols):
             stacked[:, j] = pd.to_numeric(data[c], errors="coerce").to_numpy(np.float32, na_value=np.nan)
         out[pattern_key(pattern)] = stacked

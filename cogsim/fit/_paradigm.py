@@ -65,7 +65,7 @@ class Column:
 
 
 def _num(v: float) -> str:
-    return f"{v:.6g}"
+    return f"{v:.10g}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,7 +70,15 @@ def draw_truth(model, params: Mapping, n_subjects: int, *, key: jax.Array) -> pd
 
 def default_ranges(model) -> dict[str, tuple[float, float]]:
     """Each parameter's range for simulated participants when none is given: the values whose
-    unconstrained coordinate lies within 0.5 of the default's."""
+    unconstrained coordinate lies within 0.5 of the default's.
+
+    Example:
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     params = (Param("p", 0.0, 1.0, default=0.5),)
+      >>> [round(v, 3) for v in default_ranges(M())["p"]]
+      [0.378, 0.622]
+    """
     out = {}
     for p in model.params:
         u = float(p.to_unconstrained(p.default))
