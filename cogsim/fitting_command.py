@@ -131,8 +131,7 @@ def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0
     rng = np.random.default_rng(seed)
     out = {}
     wide = {
-        m: models_table.pivot_table(index=list(by), columns="model", values=m)
-        for m in ("aic", "bic", "cv_loglik")
+        m: models_table.pivot(index=list(by), columns="model", values=m) for m in ("aic", "bic", "cv_loglik")
     }
     names = list(wide["aic"].columns)
     n = len(wide["aic"])
@@ -176,11 +175,12 @@ def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
     names = list(comp["models"])
     x = np.arange(len(names))
     for ax, crit in zip(axes[:2], ("aic", "bic"), strict=True):
-        v = [comp["models"][m][f"{crit}_minus_best"]["value"] for m in names]
-        ci = np.array([comp["models"][m][f"{crit}_minus_best"]["ci"] for m in names])
+        entries = [comp["models"][m][f"{crit}_minus_best"] for m in names]
+        v = np.array([np.nan if e["value"] is None else e["value"] for e in entries], float)
+        ci = np.array([[np.nan, np.nan] if e["ci"] is None else e["ci"] for e in entries], float)
         ax.bar(x, v, color="0.6")
         ax.errorbar(x, v, yerr=[np.subtract(v, ci[:, 0]), np.subtract(ci[:, 1], v)], fmt="none", color="k")
-        won = [comp["models"][m][f"won_{crit}"]["value"] for m in names]
+        won = [comp["models"][m][f"won_{crit}"]["value"] or 0 for m in names]
         for xi, (vi, w) in enumerate(zip(v, won, strict=True)):
             ax.annotate(f"won {w:.0f}", (xi, vi), ha="center", va="bottom", fontsize=8)
         ax.set_xticks(x, names, rotation=30, ha="right")

@@ -112,3 +112,23 @@ def test_bad_input_exits_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, ar
     assert cli.main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_comparison_without_cv_and_with_two_id_columns(tmp_path):
+    table = pd.DataFrame(
+        {
+            "model": ["a", "a", "a", "b", "b", "b"],
+            "experiment": ["E1", "E1", "E2"] * 2,
+            "subject": [1, 2, 1] * 2,
+            "aic": [10.0, 20.0, 30.0, 12.0, 15.0, 29.0],
+            "bic": [11.0, 21.0, 31.0, 14.0, 18.0, 32.0],
+            "cv_loglik": [np.nan] * 6,
+        }
+    )
+    comp = fitting_command.comparison(table, ("experiment", "subject"))
+    assert comp["best_aic"] == "b" and comp["best_bic"] == "a" and comp["n_participants"] == 3
+    assert comp["models"]["b"]["won_aic"]["value"] == 2 and comp["models"]["a"]["aic_sum"]["value"] == 60
+    assert comp["models"]["a"]["cv_loglik_sum"] == {"value": None, "ci": None}
+    fits = pd.DataFrame({"model": ["a", "b"], "parameter": ["x", "y"], "estimate": [1.0, 2.0]})
+    fitting_command.figure(comp, fits, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 5_000
