@@ -10,6 +10,7 @@
     cogsim sweep status RUN_DIR                  done / running / failed / pending counts, failed tasks' logs
     cogsim compare RUN_DIR                       re-score a finished run against the human data
     cogsim data list | cogsim data show NAME     packaged datasets, their provenance and citation
+    cogsim fit PARADIGM --data FILE.csv [...]    fit models to trial data (`cogsim fit --list`)
 
 Bad input exits with status 2 and one line on stderr naming the field, the value and what is allowed.
 """
@@ -23,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cogsim import fitting_command
 from cogsim.errors import CogsimError
 
 
@@ -137,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", help="list datasets")
     dshow = dsub.add_parser("show", help="a dataset's description, columns, licence, citation and README")
     dshow.add_argument("name")
+
+    fitting_command.add_arguments(sub.add_parser("fit", help="fit a paradigm's models to a CSV of trials"))
     return p
 
 
@@ -333,11 +337,12 @@ _COMMANDS = {
     "sweep": _cmd_sweep,
     "compare": _cmd_compare,
     "data": _cmd_data,
+    "fit": fitting_command.main,
 }
 
 
 #: commands that compile scenarios: they use the persistent compilation cache (cogsim.compilation_cache)
-_COMPILING = ("run", "suite", "sweep")
+_COMPILING = ("run", "suite", "sweep", "fit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
