@@ -92,6 +92,12 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
     """
     u0 = starts(model, len(packed.units), n_starts, key=key)
     n = jnp.maximum(jnp.sum(packed.mask, axis=1), 1).astype(jnp.float32)
+    if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
+        u = jnp.zeros((len(packed.units), 0), jnp.float32)
+        nll = _objective.make_nll(model, prior)
+        value = jax.vmap(nll)(u, packed.trials, packed.mask)
+        zero = jnp.zeros(len(packed.units))
+        return u, value, zero, zero.astype(jnp.int32)
     try:
         solver = _solver(model, tuple(sorted(prior.items())) if prior else None)
     except TypeError:  # an unhashable model or prior: no cache
@@ -177,13 +183,21 @@ def fit(
         u_hat, packed.trials, packed.mask
     )
     k = len(model.params)
-    x_hat = np.stack([np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)], -1)
+    x_hat = np.stack(
+        [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]
+        + [np.zeros(len(packed.units))] * (k == 0),
+        -1,
+    )[:, :k]
     lo = hi = np.full_like(x_hat, np.nan)
-    if ci == "profile":
+    if k == 0:  # nothing estimated: no intervals; held-out log-likelihood = log-likelihood
+        ci_, cv_ = None, None
+    else:
+        ci_, cv_ = ci, cv
+    if ci_ == "profile":
         lo, hi = map(
             np.asarray, profile_intervals(model, nll, u_hat, packed.trials, packed.mask, level=level)
         )
-    elif ci == "bootstrap":
+    elif ci_ == "bootstrap":
         lo, hi = map(
             np.asarray,
             bootstrap_intervals(
@@ -198,7 +212,9 @@ def fit(
             ),
         )
     cvl = np.full(len(packed.units), np.nan)
-    if cv is not None:
+    if cv is not None and k == 0:
+        cvl = np.asarray(loglik, float)
+    if cv_ is not None:
         cvl = np.asarray(
             cv_loglik(model, nll, u_hat, packed.trials, packed.mask, k=cv, key=jax.random.fold_in(key, 2))
         )

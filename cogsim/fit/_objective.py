@@ -29,6 +29,8 @@ def to_unconstrained(model, x: Mapping[str, float] | np.ndarray) -> jax.Array:
 
 def default_u(model) -> jax.Array:
     """The unconstrained vector of the parameters' defaults."""
+    if not model.params:
+        return jnp.zeros((0,), jnp.float32)
     return jnp.stack([p.to_unconstrained(p.default) for p in model.params])
 
 

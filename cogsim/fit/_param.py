@@ -84,9 +84,12 @@ class Param:
 
 
 def check_params(params: tuple[Param, ...], where: str) -> None:
-    """Raises a CogsimError unless ``params`` is a non-empty tuple of Params with distinct names."""
-    if not params or not all(isinstance(p, Param) for p in params):
-        raise CogsimError(f"{where}.params: got {params!r}; allowed: a non-empty tuple of cogsim.fit.Param")
+    """Raises a CogsimError unless ``params`` is a tuple of Params with distinct names (a model without free
+    parameters, e.g. pure guessing, has an empty tuple)."""
+    if not all(isinstance(p, Param) for p in params):
+        raise CogsimError(
+            f"{where}.params: got {params!r}; allowed: a tuple of cogsim.fit.Param (may be empty)"
+        )
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise CogsimError(f"{where}.params: duplicate names {names}; allowed: distinct names")

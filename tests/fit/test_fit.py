@@ -172,3 +172,25 @@ def test_bad_input_gets_one_line_errors(gauss):
         fit(gauss, data, prior={"nope": jnp.log}, key=KEY)
     with pytest.raises(CogsimError, match="fit by"):
         fit(gauss, data, by="subject", key=KEY)
+
+
+def test_a_model_without_free_parameters_is_scored_not_fitted():
+    class Uniform:
+        name, params, by_set_size, requires = "uniform", (), False, ()
+
+        def loglik(self, p, t):
+            return jnp.full(t["x"].shape, -jnp.log(2 * jnp.pi))
+
+    data = pd.DataFrame({"subject": [1] * 12 + [2] * 15, "x": np.zeros(27)})
+    res = fit(Uniform(), data, cv=3, key=KEY)
+    assert res.estimates.empty and list(res.estimates.columns)[-4:] == [
+        "parameter",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    ]
+    assert res.summary["loglik"].to_numpy() == pytest.approx(
+        [-12 * np.log(2 * np.pi), -15 * np.log(2 * np.pi)]
+    )
+    assert (res.summary["n_params"] == 0).all() and res.summary["converged"].all()
+    assert res.summary["cv_loglik"].to_numpy() == pytest.approx(res.summary["loglik"].to_numpy())
