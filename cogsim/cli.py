@@ -11,6 +11,7 @@
     cogsim sweep status RUN_DIR                  done / running / failed / pending counts, failed tasks' logs
     cogsim compare RUN_DIR                       re-score a run (a run folder or runs/NAME/latest)
     cogsim data list | cogsim data show NAME     packaged datasets, their provenance and citation
+    cogsim fit PARADIGM --data FILE.csv [...]    fit models to trial data (`cogsim fit --list`)
 
 Anywhere: --quiet (no progress reports), --debug (tracebacks of internal errors).
 
@@ -30,6 +31,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from cogsim import fitting_command
 from cogsim.errors import CogsimError
 
 
@@ -150,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", help="list datasets")
     dshow = dsub.add_parser("show", help="a dataset's description, columns, licence, citation and README")
     dshow.add_argument("name")
+
+    fitting_command.add_arguments(sub.add_parser("fit", help="fit a paradigm's models to a CSV of trials"))
     return p
 
 
@@ -380,11 +384,12 @@ _COMMANDS = {
     "sweep": _cmd_sweep,
     "compare": _cmd_compare,
     "data": _cmd_data,
+    "fit": fitting_command.main,
 }
 
 
 #: commands that compile scenarios: they use the persistent compilation cache (cogsim.compilation_cache)
-_COMPILING = ("run", "suite", "sweep")
+_COMPILING = ("run", "suite", "sweep", "fit")
 
 _GLOBAL_FLAGS = ("--quiet", "--debug")
 

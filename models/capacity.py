@@ -25,6 +25,7 @@ import pandas as pd
 from jaxtyping import Array, Float
 
 from cogsim.compare import binomial_loglik
+from cogsim.errors import DataError
 
 PARAMS = ("K", "a", "g")
 
@@ -50,12 +51,55 @@ class Counts:
     p_change: tuple[float, ...]
 
 
+def counts_from_table(trials: pd.DataFrame, *, by_participant: bool = True) -> Counts:
+    """Builds :class:`Counts` from trial rows in the change-detection schema: ``subject, set_size, change,
+    correct`` and optionally ``base_rate`` (the block's probability of a change).
+
+    Without ``base_rate`` all trials form one block labelled with the observed proportion of change trials
+    (rounded to 0.01). Any set sizes and participant ids (strings or integers) are accepted.
+
+    Example:
+      >>> import pandas as pd
+      >>> t = pd.DataFrame({"subject": ["a", "a", "b", "b"], "set_size": [2, 2, 4, 4],
+      ...                   "change": [1, 0, 1, 0], "correct": [1, 1, 0, 1]})
+      >>> c = counts_from_table(t)
+      >>> c.p_change, c.n.shape, c.k.sum(0).tolist()
+      ((0.5,), (2, 4), [0.0, 1.0, 0.0, 1.0])
+    """
+    change = trials["change"].to_numpy().astype(int)
+    correct = trials["correct"].to_numpy().astype(int)
+    if "base_rate" in trials.columns:
+        p_change = trials["base_rate"].to_numpy(float)
+    else:
+        p_change = np.full(len(trials), round(float(change.mean()), 2))
+    resp = np.where(change == 1, correct, 1 - correct)  # 1 = responded "change"
+    df = pd.DataFrame(
+        {"sub": trials["subject"].to_numpy(), "N": trials["set_size"].to_numpy(), "p_change": p_change}
+    ).assign(ischange=change, resp=resp)
+    return _counts(df, by_participant)
+
+
 def counts_from_trials(trials: pd.DataFrame, *, by_participant: bool = True) -> Counts:
-    """Builds :class:`Counts` from trial rows with columns ``sub, N, prch, ischange, resp``.
+    """Builds :class:`Counts` from Rouder et al.'s trial rows: columns ``sub, N, prch, ischange, resp``.
 
     ``prch`` is the block's log-odds of a change; it is mapped to the change probability.
+
+    Raises:
+      DataError: ``prch`` holds probabilities (every value in [0, 1] and some strictly inside), which would
+        silently relabel the conditions.
     """
-    df = trials.assign(p_change=np.round(1 / (1 + np.exp(-trials["prch"].to_numpy())), 2))
+    prch = trials["prch"].to_numpy(float)
+    if np.all((prch >= 0) & (prch <= 1)) and np.any((prch > 0) & (prch < 1)):
+        i = int(np.flatnonzero((prch > 0) & (prch < 1))[0])
+        raise DataError(
+            f"row {i + 1}, column 'prch': got {prch[i]!r}, a probability; allowed: the log-odds of a change "
+            "(give probabilities as base_rate in the change_detection schema)"
+        )
+    df = trials.assign(p_change=np.round(1 / (1 + np.exp(-prch)), 2))
+    return _counts(df[["sub", "N", "p_change", "ischange", "resp"]], by_participant)
+
+
+def _counts(df: pd.DataFrame, by_participant: bool) -> Counts:
     cells = df[["N", "p_change", "ischange"]].drop_duplicates().sort_values(["N", "p_change", "ischange"])
     p_levels = tuple(sorted(df["p_change"].unique()))
     subs = sorted(df["sub"].unique()) if by_participant else [None]
@@ -75,7 +119,7 @@ def counts_from_trials(trials: pd.DataFrame, *, by_participant: bool = True) -> 
         is_change=cells["ischange"].to_numpy(),
         n=n,
         k=k,
-        p_change=p_levels,
+        p_change=tuple(float(p) for p in p_levels),
     )
 
 

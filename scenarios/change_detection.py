@@ -1,71 +1,52 @@
-"""Change detection (Rouder et al. 2008): how many items does visual working memory hold?
+"""Change detection (Rouder et al. 2008; Adam et al. 2015; or your trials): how many items does visual working
+memory hold?
 
 Participants saw 2, 5 or 8 coloured squares, then one probe square, and said whether its colour had changed,
 in blocks where a change happened on 30, 50 or 70 % of trials. A model is fitted by maximum likelihood to the
 12,345 real trials and its predicted hit and false-alarm rates are compared, cell by cell, with the observed
 ones. Models plug in through :data:`MODELS`: a function ``(config, counts, *, key) -> ModelFit``.
+``Config.data`` swaps the trials: ``adam2015`` (Adam et al. 2015, 40 participants, set sizes 2-6, half change
+trials) or a CSV in the ``change_detection`` schema (``subject, set_size, change, correct`` and optionally
+``base_rate``; any set sizes, string or integer participant ids).
 
-Run: ``cogsim run change_detection`` (the quick preset uses 200 bootstrap resamples; "paper" uses 2000).
+Run: ``cogsim run change_detection`` (the quick preset uses 200 bootstrap resamples; "paper" uses 2000);
+``cogsim run change_detection --set data=adam2015``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pandas as pd
-from flax import nnx
 
 from cogsim import compare as cmp
 from cogsim import config as cfglib
-from cogsim import data, train
-from cogsim.attention import dot_product_attention
-from cogsim.models import bottleneck as bn
+from cogsim import data
 from cogsim.models import capacity
+from cogsim.models import change_detector as cdnet
+from cogsim.models.change_detector import WorkspaceFit
 from cogsim.reference import Reference
 
 DESCRIPTION = "Rouder et al. (2008) change detection: capacity K, lapses and guessing fitted to 12,345 trials"
 
-
-# ------------------------------------------------------------------------------- workspace model settings
-N_COLOURS = 10  # Rouder et al. (2008) drew the squares' colours from ten
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkspaceFit:
-    """The workspace model: a network with a top-k conscious state trained on displays of coloured squares,
-    whose capacity (``top_k``) and selection noise are then fitted to the trials over a grid."""
-
-    n_locations: int = cfglib.field(12, low=8, high=64, doc="display locations (= slots of the network)")
-    slot_dim: int = cfglib.field(32, low=4, high=512, doc="slot width")
-    score_scale: float = cfglib.field(4.0, low=0.1, high=100.0, doc="selection scores = cosine x this")
-    train_steps: int = cfglib.field(600, low=1, high=1_000_000, doc="Adam steps of the task training")
-    batch: int = cfglib.field(128, low=8, high=65_536, doc="displays per training step")
-    lr: float = cfglib.field(3e-3, low=1e-6, high=1.0, doc="Adam learning rate")
-    train_noise_max: float = cfglib.field(6.0, low=0.0, high=100.0, doc="training noise ~ U(0, this)")
-    top_k_grid: tuple[int, ...] = cfglib.field(
-        (1, 2, 3, 4, 5, 6, 7, 8), low=1, high=64, doc="capacities tried in the fit"
-    )
-    noise_grid: tuple[float, ...] = cfglib.field(
-        (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0),
-        low=0.0,
-        high=100.0,
-        doc="selection noise levels tried in the fit",
-    )
-    trials: int = cfglib.field(
-        400, low=10, high=100_000, doc="simulated trials per set size x change x grid point"
-    )
+#: packaged trial sets (``Config.data``): name -> packaged dataset
+DATASETS = {"rouder2008": "rouder2008_change_detection", "adam2015": "adam2015_change_detection"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Settings of the change-detection scenario."""
 
+    data: str = cfglib.field(
+        "rouder2008",
+        doc="trials: 'rouder2008', 'adam2015' or a CSV (subject, set_size, change, correct[, base_rate])",
+    )
     models: tuple[str, ...] = cfglib.field(("fixed_capacity",), doc="models to fit, side by side")
     n_boot: int = cfglib.field(1000, low=10, high=100_000, doc="bootstrap resamples of participants")
     fit_steps: int = cfglib.field(1500, low=50, high=100_000, doc="Adam steps per maximum-likelihood fit")
@@ -82,6 +63,8 @@ class Config:
         for m in self.models:
             if m not in MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {sorted(MODELS)}")
+        if self.data not in DATASETS and not (self.data.endswith(".csv") and os.path.isfile(self.data)):
+            raise cfglib.ConfigError("data", self.data, f"one of {sorted(DATASETS)} or an existing .csv file")
 
 
 PRESETS = {
@@ -173,178 +156,6 @@ MODELS: dict[str, Callable[..., ModelFit]] = {"fixed_capacity": fit_fixed_capaci
 
 
 # ---------------------------------------------------------------------------------------- workspace model
-class ChangeDetector(nnx.Module):
-    """The workspace network doing the change-detection task.
-
-    Study: every display location is a slot (colour one-hot and an "occupied" flag in, location identity from
-    the slot embedding); a noisy top-k selection (one step of :class:`cogsim.models.bottleneck.Workspace`)
-    chooses which slots enter the conscious state. The mask then wipes the display: only the selected slots'
-    contents survive (the others are zeroed). Test: the probe's location addresses the locations (keys are
-    location identities only, so nothing of an unselected square leaks) and the colour read out is compared
-    with the probe's colour: ``logit(change) = a - b logit p(probe colour | read-out)``. The selection learns
-    through the straight-through gate of the workspace (which slots it should have kept).
-
-    Example:
-      >>> from flax import nnx
-      >>> net = ChangeDetector(WorkspaceFit(slot_dim=8), rngs=nnx.Rngs(0))
-      >>> d = _displays(jax.random.key(0), 4, WorkspaceFit())
-      >>> logit, held, _ = net(d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"],
-      ...                      noise=jnp.zeros(4), keep=jnp.full(4, 3))
-      >>> logit.shape, held.shape
-      ((4,), (4,))
-    """
-
-    def __init__(self, wcfg: WorkspaceFit, *, rngs: nnx.Rngs):
-        d, n = wcfg.slot_dim, wcfg.n_locations
-        top_k = min(max(wcfg.top_k_grid), n)
-        bcfg = bn.BottleneckConfig(
-            variant="bottleneck",
-            n_slots=n,
-            slot_dim=d,
-            top_k=top_k,
-            noise=0.0,
-            score_scale=wcfg.score_scale,
-            verifier_weight=0.0,
-        )
-        self.ws = bn.Workspace(bcfg, in_features=N_COLOURS + 1, rngs=rngs)
-        self.probe = nnx.Param(0.5 * jax.random.normal(rngs.params(), (n, d)))
-        self.read_q = nnx.Linear(d, d, rngs=rngs)
-        self.read_k = nnx.Linear(d, d, rngs=rngs)
-        self.read_v = nnx.Linear(d, d, rngs=rngs)
-        self.colour = nnx.Linear(d, N_COLOURS, rngs=rngs)
-        self.a = nnx.Param(jnp.zeros(()))
-        self.b = nnx.Param(jnp.ones(()))
-
-    def __call__(self, display, probe_loc, probe_col, *, gumbel, noise, keep):
-        """``display [B, L, C + 1]``, probe location and colour ``[B]``, Gumbel draws ``[B, L]``, noise and
-        capacity ``[B]`` -> (``logit(change)`` ``[B]``, probed square held ``[B]``, slots held ``[B, L]``)."""
-        b, n = display.shape[:2]
-        st = self.ws.step(self.ws.initial_state(b), display, gumbel=gumbel[:, None], noise=noise, keep=keep)
-        kept = self.read_v(st.elements) * st.gate[..., None]  # forward: only the workspace's contents
-        keys = jnp.broadcast_to(self.read_k(self.ws.slot_embed[...]), kept.shape)
-        q = self.read_q(self.probe[...][probe_loc])
-        r = dot_product_attention(
-            q[:, None, None], keys[:, :, None], kept[:, :, None], name="change_detection.probe"
-        )[:, 0, 0]
-        logp = jax.nn.log_softmax(self.colour(r), axis=-1)
-        lp = jnp.minimum(jnp.take_along_axis(logp, probe_col[:, None], axis=1)[:, 0], -1e-6)
-        logit = self.a[...] + self.b[...] * (jnp.log(-jnp.expm1(lp)) - lp)  # a - b logit p(probe colour)
-        held = jnp.take_along_axis(st.selected, probe_loc[:, None], axis=1)[:, 0]
-        return logit, held, st.selected
-
-
-def _displays(key: jax.Array, batch: int, wcfg: WorkspaceFit, *, set_size=None, change=None) -> dict:
-    """Random change-detection trials: ``set_size`` squares (default 1-8) of distinct colours at random
-    locations; the probe is one studied square, its colour changed (to a colour not shown) when ``change``."""
-    ks = jax.random.split(key, 5)
-    n_loc = wcfg.n_locations
-    n = (
-        jax.random.randint(ks[0], (batch,), 1, 9)
-        if set_size is None
-        else jnp.broadcast_to(set_size, (batch,))
-    )
-    ch = jax.random.bernoulli(ks[1], 0.5, (batch,)) if change is None else jnp.broadcast_to(change, (batch,))
-    rank = jnp.argsort(jax.random.uniform(ks[2], (batch, n_loc)), axis=1).argsort(axis=1)  # random ranks
-    present = rank < n[:, None]
-    cols = jnp.argsort(jax.random.uniform(ks[3], (batch, N_COLOURS)), axis=1)  # colour of the item ranked r
-    colour = jnp.take_along_axis(cols, jnp.minimum(rank, N_COLOURS - 1), axis=1)
-    display = jnp.concatenate(
-        [jax.nn.one_hot(colour, N_COLOURS) * present[..., None], present[..., None]], -1
-    )
-    probe_loc = jnp.argmin(rank, axis=1)  # the item ranked 0: a random studied square
-    probe_col = jnp.where(ch, cols[jnp.arange(batch), n], cols[:, 0])  # cols[n] is not in the display
-    return {
-        "display": display.astype(jnp.float32),
-        "probe_loc": probe_loc,
-        "probe_col": probe_col,
-        "change": ch.astype(jnp.float32),
-        "present": present,
-        "set_size": n,
-        "gumbel": jax.random.gumbel(ks[4], (batch, n_loc)),
-    }
-
-
-def train_change_detector(wcfg: WorkspaceFit, *, key: jax.Array):
-    """Trains :class:`ChangeDetector` on random displays (set sizes 1-8, half change trials), with the
-    capacity drawn from ``top_k_grid`` and the noise from ``U(0, train_noise_max)`` on every trial, so one
-    network serves the whole grid. Returns ``(graphdef, params, history)``."""
-    graphdef, _ = nnx.split(nnx.eval_shape(lambda: ChangeDetector(wcfg, rngs=nnx.Rngs(0))))
-    grid_k = jnp.asarray(wcfg.top_k_grid)
-
-    def init(k):
-        return nnx.split(ChangeDetector(wcfg, rngs=nnx.Rngs(k)))[1]
-
-    def batch_fn(k, step):
-        k1, k2, k3 = jax.random.split(k, 3)
-        d = _displays(k1, wcfg.batch, wcfg)
-        d["keep"] = grid_k[jax.random.randint(k2, (wcfg.batch,), 0, len(wcfg.top_k_grid))]
-        d["noise"] = jax.random.uniform(k3, (wcfg.batch,), maxval=wcfg.train_noise_max)
-        return d
-
-    def loss_fn(params, d, k):
-        net = nnx.merge(graphdef, params)
-        logit, _, _ = net(
-            d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"], noise=d["noise"], keep=d["keep"]
-        )
-        loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logit, d["change"]))
-        return loss, {"accuracy": jnp.mean((logit > 0) == (d["change"] > 0))}
-
-    opt = optax.adam(wcfg.lr)
-    k_init, k_train = jax.random.split(key)
-
-    def run(k_init, k_train):
-        update = train.make_update(loss_fn, opt, batch_fn=batch_fn)
-        state, hist = train.run_steps(update, train.init(init(k_init), opt), k_train, wcfg.train_steps)
-        return state.params, hist
-
-    params, hist = jax.jit(run, compiler_options=bn.compiler_options())(k_init, k_train)
-    return graphdef, params, {k: np.asarray(v) for k, v in hist.items()}
-
-
-def simulate_grid(graphdef, params, wcfg: WorkspaceFit, *, key: jax.Array, set_sizes=(2, 5, 8)) -> dict:
-    """The trained network's responses at every grid point (capacity x noise), set size and change.
-
-    Returns:
-      ``logit [G, S, 2, trials]`` (change logits; axis 2: same, change), ``held [G, S, 2, trials]`` (probed
-      square in the workspace) and ``items_held [G, S]`` (mean number of display squares held), with
-      ``G = len(top_k_grid) * len(noise_grid)`` ordered capacity-major.
-    """
-    grid = [(k, s) for k in wcfg.top_k_grid for s in wcfg.noise_grid]
-    gk = jnp.asarray([g[0] for g in grid])
-    gs = jnp.asarray([g[1] for g in grid], jnp.float32)
-    m = wcfg.trials
-    net_size = jnp.repeat(jnp.asarray(set_sizes), 2 * m)
-    net_change = jnp.tile(jnp.repeat(jnp.array([0, 1]), m), len(set_sizes))
-    bsz = len(set_sizes) * 2 * m
-
-    def point(args):
-        i, k, s = args
-        d = _displays(jax.random.fold_in(key, i), bsz, wcfg, set_size=net_size, change=net_change)
-        net = nnx.merge(graphdef, params)
-        logit, held, sel = net(
-            d["display"],
-            d["probe_loc"],
-            d["probe_col"],
-            gumbel=d["gumbel"],
-            noise=jnp.full((bsz,), s),
-            keep=jnp.full((bsz,), k),
-        )
-        items = jnp.sum(sel * d["present"], axis=1)
-        return logit, held, items
-
-    logit, held, items = jax.jit(lambda a: jax.lax.map(point, a), compiler_options=bn.compiler_options())(
-        (jnp.arange(len(grid)), gk, gs)
-    )
-    shape = (len(grid), len(set_sizes), 2, m)
-    return {
-        "logit": np.asarray(logit).reshape(shape),
-        "held": np.asarray(held).reshape(shape),
-        "items_held": np.asarray(items).reshape(shape).mean(axis=(2, 3)),
-        "grid": grid,
-        "set_sizes": tuple(set_sizes),
-    }
-
-
 BETA_GRID = np.linspace(-8.0, 8.0, 321)  # response criterion shifts tried per change-probability block
 
 
@@ -385,8 +196,11 @@ def fit_workspace(config: Config, counts: capacity.Counts, *, key: jax.Array) ->
     """
     wcfg = config.workspace
     k_train, k_sim, k_boot = jax.random.split(key, 3)
-    graphdef, params, _ = train_change_detector(wcfg, key=k_train)
-    sim = simulate_grid(graphdef, params, wcfg, key=k_sim)
+    set_sizes = tuple(sorted(set(counts.set_size.tolist())))
+    if max(set_sizes) > 8 or max(set_sizes) >= cdnet.N_COLOURS:
+        raise cfglib.ConfigError("models", "workspace", "data with set sizes 1-8 (the network's training)")
+    graphdef, params, _ = cdnet.train_change_detector(wcfg, key=k_train)
+    sim = cdnet.simulate_grid(graphdef, params, wcfg, key=k_sim, set_sizes=set_sizes)
     return fit_grid(config, counts, sim, key=k_boot)
 
 
@@ -471,7 +285,7 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
       >>> sorted(out)[:2]
       ['accuracy_n2', 'accuracy_n5']
     """
-    counts = _counts_cached()
+    counts = _counts_cached(config.data)
     nb = len(counts.p_change)
     params = {
         "K": jnp.asarray(config.sim_K),
@@ -492,18 +306,50 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     return out
 
 
-def _counts() -> capacity.Counts:
-    return capacity.counts_from_trials(data.load("rouder2008_change_detection"))
+def trials(source: str = "rouder2008") -> pd.DataFrame:
+    """The trials of ``source`` (a name from :data:`DATASETS` or a CSV path) in the change-detection schema:
+    ``subject, set_size, change, correct`` and ``base_rate`` where the data vary it.
+
+    Rouder et al.'s ``prch`` (log-odds of a change) becomes ``base_rate`` (rounded to 0.01); a CSV is read and
+    checked by the ``change_detection`` paradigm (:mod:`cogsim.models.paradigms`).
+
+    Example:
+      >>> t = trials("adam2015")
+      >>> list(t.columns), len(t)
+      (['subject', 'set_size', 'change', 'correct'], 12000)
+    """
+    if source == "rouder2008":
+        r = data.load(DATASETS[source])
+        return pd.DataFrame(
+            {
+                "subject": r["sub"],
+                "set_size": r["N"],
+                "change": r["ischange"],
+                "correct": (r["resp"] == r["ischange"]).astype(int),
+                "base_rate": np.round(1 / (1 + np.exp(-r["prch"].to_numpy())), 2),
+            }
+        )
+    if source in DATASETS:
+        return data.load(DATASETS[source])[["subject", "set_size", "change", "correct"]]
+    from cogsim.models import paradigms
+
+    t = paradigms.get("change_detection").read(source)
+    return t[[c for c in ("subject", "set_size", "change", "correct", "base_rate") if c in t.columns]]
+
+
+def _counts(source: str = "rouder2008") -> capacity.Counts:
+    return capacity.counts_from_table(trials(source))
 
 
 @functools.cache
-def _counts_cached() -> capacity.Counts:
-    return _counts()
+def _counts_cached(source: str = "rouder2008") -> capacity.Counts:
+    return _counts(source)
 
 
 def reference(config: Config | None = None) -> Reference:
-    """Observed hit and false-alarm rates per set size x change probability, with between-participant SEMs."""
-    counts = _counts()
+    """Observed hit and false-alarm rates per set size x change probability, with between-participant SEMs
+    (of ``config.data``; the default, Rouder et al. 2008, without a config)."""
+    counts = _counts(config.data if config is not None else "rouder2008")
     cells = _cells(counts)
     rate = counts.k / np.maximum(counts.n, 1)  # [participants, cells]
     rows = []
@@ -526,7 +372,11 @@ def reference(config: Config | None = None) -> Reference:
                 "cowan_k": float(cmp.cowan_k(n, hit, fa)),
             }
         )
-    return Reference(pd.DataFrame(rows), kind="trial_level", source="Rouder et al. (2008)")
+    return Reference(
+        Reference(pd.DataFrame(rows), kind="trial_level", source="Rouder et al. (2008)"),
+        kind="trial_level",
+        source="change-detection trials (Config.data)",
+    )
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
@@ -545,8 +395,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       ['condition', 'fit', 'parameter']
     """
     config = cfglib.validate(config)
-    counts = _counts()
-    obs = reference().table
+    counts = _counts(config.data)
+    obs = reference(config).table
     frames = []
     for i, name in enumerate(config.models):
         res = MODELS[name](config, counts, key=jax.random.fold_in(key, i))
@@ -564,14 +414,24 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 ]
             )
         )
-    out = pd.concat(frames, ignore_index=True)
-    return out.astype({"set_size": "Int64", "participant": "Int64"})
+    out = pd.concat(frames, ignore_index=True).astype({"set_size": "Int64", "participant": "Int64"})
+    if config.data != Config().data:
+        out.attrs["data"] = config.data  # compare() then scores against these trials
+    return out
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
-    """Fit quality and the qualitative effects, for each model (the first model's K is the key metric)."""
+    """Fit quality and the qualitative effects, for each model (the first model's K is the key metric).
+
+    The human K is the mean Cowan K at set sizes 5 and above (the largest set size if none is). When the
+    simulation fitted other trials than the default (``Config.data``), ``human`` is recomputed from them.
+    """
+    if sim.attrs.get("data", Config().data) != Config().data:
+        human = reference(Config(data=sim.attrs["data"])).table
     metrics, checks = [], []
-    plateau = float(human.loc[human.set_size >= 5, "cowan_k"].mean())
+    big = sorted(n for n in human.set_size.unique() if n >= 5) or [int(human.set_size.max())]
+    plateau = float(human.loc[human.set_size.isin(big), "cowan_k"].mean())
+    big_words = ", ".join(map(str, big[:-1])) + (" and " if len(big) > 1 else "") + str(big[-1])
     key = None
     for name in sim["model"].drop_duplicates():
         s = sim[sim.model == name]
@@ -589,7 +449,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 float(k.ci_low),
                 float(k.ci_high),
                 human=plateau,
-                note="human: mean Cowan K at set sizes 5 and 8",
+                note=f"human: mean Cowan K at set sizes {big_words}",
             )
         )
         key = key or f"{prefix}K"
@@ -599,7 +459,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             r = par.loc[pname]
             metrics.append(cmp.Metric(f"{prefix}{pname}", float(r.value), float(r.ci_low), float(r.ci_high)))
         err = cmp.rmse(pred, obs)
-        metrics.append(cmp.Metric(f"{prefix}rmse_rates", err, note="hit and FA rates, 9 conditions"))
+        note = f"hit and FA rates, {len(cond)} conditions"
+        metrics.append(cmp.Metric(f"{prefix}rmse_rates", err, note=note))
         metrics.append(cmp.Metric(f"{prefix}r_rates", cmp.pearson_r(pred, obs)))
         metrics.append(cmp.Metric(f"{prefix}loglik", float(fitrow["loglik"])))
         n_obs = int(human.n_change.sum() + human.n_same.sum())
@@ -611,9 +472,10 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         )
         checks.append(
             cmp.Check(
-                f"{prefix}K plateaus near the set-size-5/8 level",
+                f"{prefix}K plateaus near the set-size-{'/'.join(map(str, big))} level",
                 abs(k.value - plateau) < 0.5,
-                f"fitted K {k.value:.2f} vs Cowan K at N = 5, 8: {plateau:.2f} (tolerance 0.5 items)",
+                f"fitted K {k.value:.2f} vs Cowan K at N = {', '.join(map(str, big))}: {plateau:.2f} "
+                "(tolerance 0.5 items)",
             )
         )
         gs = par.loc[[n for n in par.index if n.startswith("g_")]].sort_index()

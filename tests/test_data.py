@@ -12,6 +12,9 @@ EXPECTED = {
     "amazon_book_covers.trials": 80,
     "visual_search_asymmetry.human_rt": 40,
     "visual_search_asymmetry.model_trials": 15264,
+    "vandenberg2012_delayed_estimation": 37824,
+    "zhang_luck2008_delayed_estimation": 4000,
+    "adam2015_change_detection": 12000,
 }
 
 
@@ -70,3 +73,26 @@ def test_ragged_triple_file(tmp_path):
     (tmp_path / "valid.txt").write_text("a\tisa\tb\nc\tisa\n")
     with pytest.raises(DataError, match=r"valid.txt: row 2: expected 3 fields"):
         cogsim.data.load("umls", path=tmp_path)
+
+
+def test_bom_and_string_ids_accepted(tmp_path):
+    src = cogsim.data.folder("adam2015_change_detection") / "trials.csv"
+    lines = src.read_text().splitlines()[:4]
+    (tmp_path / "bom.csv").write_text("\ufeff" + "\n".join(lines))
+    df = cogsim.data.load("adam2015_change_detection", path=tmp_path / "bom.csv")
+    assert list(df.columns) == ["subject", "set_size", "change", "correct"] and df.subject.dtype == "int64"
+    named = [lines[0]] + ["p" + row for row in lines[1:]]
+    (tmp_path / "ids.csv").write_text("\n".join(named))
+    df = cogsim.data.load("adam2015_change_detection", path=tmp_path / "ids.csv")
+    assert df.subject.tolist()[0].startswith("p")
+
+
+def test_angle_out_of_range_names_row(tmp_path):
+    src = cogsim.data.folder("zhang_luck2008_delayed_estimation") / "trials.csv"
+    lines = src.read_text().splitlines()[:5]
+    parts = lines[2].split(",")
+    parts[3] = "45.0"  # degrees by mistake
+    lines[2] = ",".join(parts)
+    (tmp_path / "t.csv").write_text("\n".join(lines))
+    with pytest.raises(DataError, match=r"row 3, column 'error_rad'.*radians"):
+        cogsim.data.load("zhang_luck2008_delayed_estimation", path=tmp_path / "t.csv")

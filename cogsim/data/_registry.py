@@ -16,7 +16,8 @@ import pandas as pd
 
 from cogsim.errors import DataError
 
-# Column kinds: "int", "float", "str", "bool"; a trailing "?" allows missing values (empty or NA).
+# Column kinds: "int", "float", "str", "bool", "id" (participant ids: integers if every value is one, else
+# strings); a trailing "?" allows missing values (empty or NA).
 Schema = Mapping[str, str]
 
 
@@ -59,6 +60,21 @@ _UMLS = (
     "Kok & Domingos (2007). Statistical predicate invention. ICML 2007; files from PyKEEN (Ali et al. 2021, "
     "JMLR 22:82)."
 )
+_VDB = (
+    "van den Berg, Shin, Chou, George & Ma (2012). Variability in encoding precision accounts for visual "
+    "short-term memory limitations. PNAS 109(22), 8780-8785. Data: R package BenchmarksWM (Dutli, Wills, "
+    "Oberauer), pkg/data/vandenberg12.rda."
+)
+_ZL = (
+    "Zhang & Luck (2008). Discrete fixed-resolution representations in visual working memory. Nature 453, "
+    "233-235 (Experiment 2). Data: R package bmm (Popov et al.), data/zhang_luck_2008.rda."
+)
+_ADAM = (
+    "Adam, Mance, Fukuda & Vogel (2015). The contribution of attentional lapses to individual differences in "
+    "visual working memory capacity. J Cogn Neurosci 27, 1601-1616 (Experiment 1A). Data: R package "
+    "BenchmarksWM (Dutli, Wills, Oberauer), pkg/data/adam15.rda."
+)
+_ANGLE = (lambda v: -math.pi - 1e-6 <= v <= math.pi + 1e-6), "an angle in radians in [-pi, pi]"
 _VSA_KEY = {"model": "str", "experiment": "int", "experiment_name": "str", "condition": "str"}
 
 DATASETS: dict[str, Dataset] = {
@@ -87,6 +103,67 @@ DATASETS: dict[str, Dataset] = {
             _ROUDER,
             "GPL-2",
             (("N", *_isin(2, 5, 8)), ("ischange", *_isin(0, 1)), ("resp", *_isin(0, 1))),
+        ),
+        Dataset(
+            "vandenberg2012_delayed_estimation",
+            "vandenberg2012_delayed_estimation",
+            ("trials.csv",),
+            {
+                "experiment": "str",
+                "subject": "id",
+                "trial": "int",
+                "stimulus": "str",
+                "response_method": "str",
+                "set_size": "int",
+                "target_deg": "float",
+                "response_deg": "float",
+                "target_rad": "float",
+                "response_rad": "float",
+                "error_rad": "float",
+            },
+            "Delayed estimation (colour, orientation), 3 experiments, 32 participants, 37,824 trials; "
+            "set sizes 1-8",
+            _VDB,
+            "GPL (>= 2)",
+            (
+                ("experiment", *_isin("Exp1", "Exp2", "ExpS3")),
+                ("set_size", (lambda v: 1 <= v <= 8), "1..8"),
+                ("error_rad", *_ANGLE),
+            ),
+        ),
+        Dataset(
+            "zhang_luck2008_delayed_estimation",
+            "zhang_luck2008_delayed_estimation",
+            ("trials.csv",),
+            {
+                "subject": "id",
+                "trial": "int",
+                "set_size": "int",
+                "error_rad": "float",
+                **{f"nontarget_{i}_rad": "float?" for i in range(1, 6)},
+            },
+            "Delayed estimation of colour, 8 participants, 4,000 trials; set sizes 1/2/3/6",
+            _ZL,
+            "GPL-2",
+            (
+                ("set_size", *_isin(1, 2, 3, 6)),
+                ("error_rad", *_ANGLE),
+                *((f"nontarget_{i}_rad", *_ANGLE) for i in range(1, 6)),
+            ),
+        ),
+        Dataset(
+            "adam2015_change_detection",
+            "adam2015_change_detection",
+            ("trials.csv",),
+            {"subject": "id", "set_size": "int", "change": "int", "correct": "int"},
+            "Change detection, 40 participants, 12,000 trials; set sizes 2-6; half change trials",
+            _ADAM,
+            "GPL (>= 2)",
+            (
+                ("set_size", (lambda v: 1 <= v <= 6), "1..6"),
+                ("change", *_isin(0, 1)),
+                ("correct", *_isin(0, 1)),
+            ),
         ),
         Dataset(
             "rouder2008_summary",
@@ -357,7 +434,7 @@ def info(name: str) -> dict[str, object]:
 def _convert(value: str, kind: str, file: Path, line: int, column: str):
     optional = kind.endswith("?")
     kind = kind.rstrip("?")
-    if value in _NA and kind != "str":
+    if value in _NA and kind not in ("str", "id"):
         if optional:
             return math.nan if kind == "float" else None
         raise DataError(f"{file}: row {line}, column {column!r}: missing value; expected {kind}")
@@ -369,6 +446,14 @@ def _convert(value: str, kind: str, file: Path, line: int, column: str):
             return int(f)
         if kind == "float":
             return float(value)
+        if kind == "id":
+            value = value.strip()
+            if not value or value in _NA:
+                raise ValueError
+            try:
+                return int(value)
+            except ValueError:
+                return value
         if kind == "bool":
             low = value.strip().lower()
             if low in ("true", "1"):
@@ -397,7 +482,7 @@ def read_table(
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     columns = builtins.list(schema)
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is accepted
         reader = csv.reader(fh, delimiter=sep)
         rows = builtins.list(reader)
     if header:
@@ -438,6 +523,9 @@ def read_table(
             df[c] = df[c].astype("float64")
         elif k == "bool":
             df[c] = df[c].astype(bool)
+        elif k == "id":
+            ints = all(isinstance(v, int) for v in df[c])
+            df[c] = df[c].astype("int64") if ints else df[c].astype(str)
     return df
 
 

@@ -47,7 +47,7 @@ def test_k_follows_the_data_when_the_data_change(monkeypatch):
         np.where(real.is_change == 1, real.k * 0.8, real.k),
         real.p_change,
     )
-    monkeypatch.setattr(cd, "_counts", lambda: worse)
+    monkeypatch.setattr(cd, "_counts", lambda *a: worse)
     low = cd.simulate(TINY, key=jax.random.key(0))
     k_low = low[(low.kind == "parameter") & (low.participant == -1) & (low.name == "K")].value.iloc[0]
     monkeypatch.undo()
@@ -76,3 +76,39 @@ def test_run_writes_the_run_folder(tmp_path):
     )
     for f in ("run.json", "results.parquet", "comparison.json", "figure.png"):
         assert (res.folder / f).is_file()
+
+
+def test_schema_table_gives_the_same_counts_as_the_packaged_reader():
+    import cogsim
+    from cogsim.models import capacity
+
+    a = capacity.counts_from_trials(cogsim.data.load("rouder2008_change_detection"))
+    b = cd._counts("rouder2008")
+    for f in ("set_size", "block", "is_change", "n", "k"):
+        assert np.array_equal(getattr(a, f), getattr(b, f))
+    assert a.p_change == b.p_change == (0.3, 0.5, 0.7)
+
+
+def test_adam_and_a_user_csv_with_string_ids_and_no_base_rate(tmp_path):
+    pytest.importorskip("cogsim.fit")  # the CSV reader of the change_detection paradigm
+    adam = cd._counts("adam2015")
+    assert sorted(set(adam.set_size.tolist())) == [2, 3, 4, 5, 6] and adam.n.shape[0] == 40
+    t = cd.trials("adam2015").head(600).assign(subject=lambda d: "p" + d.subject.astype(str))
+    t.to_csv(tmp_path / "mine.csv", index=False)
+    cfg = cd.Config(data=str(tmp_path / "mine.csv"), n_boot=10, fit_steps=100, per_participant=False)
+    sim = cd.simulate(cfg, key=jax.random.key(0))
+    assert sim.attrs["data"] == cfg.data
+    comp = cd.compare(sim, cd.reference().table)  # re-scored against the CSV's own trials
+    assert comp.metric("K").human == pytest.approx(float(cd.reference(cfg).table.query("set_size >= 5").cowan_k.mean()))
+    with pytest.raises(cd.cfglib.ConfigError, match="data"):
+        cd.cfglib.validate(cd.Config(data="nope"))
+
+
+def test_log_odds_column_holding_probabilities_is_refused():
+    import cogsim
+    from cogsim.errors import DataError
+    from cogsim.models import capacity
+
+    r = cogsim.data.load("rouder2008_change_detection").head(50)
+    with pytest.raises(DataError, match="'prch'.*probability"):
+        capacity.counts_from_trials(r.assign(prch=0.3))

@@ -1,0 +1,173 @@
+"""Fitting benchmark: every model of a paradigm x every participant through ``cogsim.fit`` (one jitted,
+vmapped batch per model) vs a per-participant ``scipy.optimize.minimize`` loop over the same likelihoods.
+
+The peer minimises the same objective (the model's JAX ``loglik`` summed over a unit's trials, in the same
+unconstrained coordinates, from the same starts) with ``scipy.optimize.minimize(method="L-BFGS-B",
+jac=True)``, one unit (participant, or participant x set size) and start at a time; its objective and
+gradient are jitted once per model on trials padded to a common length (so the peer compiles once per model
+too, and pays no recompilation per participant). Both sides run in this one process, one after the other.
+
+Reported per model and in total: wall time of each side including compilation (``cold``), cogsim's wall time
+again with everything compiled (``warm``), the ratios, and the agreement of the maximum log-likelihoods (per
+participant, |cogsim - scipy| and how many are within 0.1).
+
+Usage::
+
+    python benchmarks/fit.py --paradigm delayed_estimation --data trials.csv [--by experiment,subject]
+    python benchmarks/fit.py --toy --data trials.csv    # a von Mises + uniform mixture per set size,
+                                                        # defined here, when no paradigm is installed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import optimize
+
+from cogsim import fit as fitlib
+from cogsim.fit import _data, _fit, _objective
+
+
+class ToyMixture:
+    """p_mem von Mises(0, kappa) + (1 - p_mem) uniform on the circle, fitted per set size."""
+
+    name, requires, by_set_size = "toy_vm_mixture", ("error_rad",), True
+    params = (fitlib.Param("p_mem", 0.0, 1.0, default=0.5), fitlib.Param("kappa", 0.0, default=5.0))
+
+    def loglik(self, p, t):
+        x = t["error_rad"]
+        log_vm = p["kappa"] * (jnp.cos(x) - 1.0) - jnp.log(2 * jnp.pi * jax.scipy.special.i0e(p["kappa"]))
+        return jnp.logaddexp(jnp.log(p["p_mem"]) + log_vm, jnp.log1p(-p["p_mem"]) - jnp.log(2 * jnp.pi))
+
+
+def toy_paradigm():
+    cols = (
+        fitlib.Column("subject", "id"),
+        fitlib.Column("set_size", "int", low=1),
+        fitlib.Column("error_rad", "float", low=-3.1416, high=3.1416),  # data rounded to 6 decimals
+    )
+    return fitlib.Paradigm("toy_delayed_estimation", cols, {"toy_vm_mixture": ToyMixture()})
+
+
+def scipy_loop(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray, float]:
+    """Per-unit best log-likelihood by scipy L-BFGS-B from the same starts as cogsim; and the wall time."""
+    t0 = time.perf_counter()
+    packed = _data.pack(trials, model, by=by)
+    nll = _objective.make_nll(model)
+    vg = jax.jit(jax.value_and_grad(nll))
+    u0 = np.asarray(
+        _fit.starts(model, len(packed.units), n_starts, key=jax.random.fold_in(jax.random.key(seed), 0))
+    )
+    best = np.full(len(packed.units), -np.inf)
+    for i in range(len(packed.units)):
+        tr = {c: a[i] for c, a in packed.trials.items()}
+        m = packed.mask[i]
+
+        def f(u, tr=tr, m=m):
+            v, g = vg(jnp.asarray(u, jnp.float32), tr, m)
+            return float(v), np.asarray(g, float)
+
+        for s in range(n_starts):
+            r = optimize.minimize(f, u0[s, i], jac=True, method="L-BFGS-B")
+            best[i] = max(best[i], -r.fun)
+    return best, time.perf_counter() - t0
+
+
+def cogsim_fit(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray, float, bool]:
+    t0 = time.perf_counter()
+    res = fitlib.fit(model, trials, by=by, n_starts=n_starts, ci=None, key=jax.random.key(seed))
+    return res.units["loglik"].to_numpy(float), time.perf_counter() - t0, bool(res.units["converged"].all())
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paradigm", default=None)
+    ap.add_argument("--toy", action="store_true", help="use the toy mixture defined here")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--by", default="subject")
+    ap.add_argument("--models", default=None, help="comma-separated (default: all that apply)")
+    ap.add_argument("--n-starts", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit.json"))
+    args = ap.parse_args(argv)
+    if args.toy:
+        par = toy_paradigm()
+    else:
+        from cogsim import fitting_command
+
+        par = fitting_command._paradigm(args.paradigm)
+    trials = par.read(args.data)
+    by = tuple(args.by.split(","))
+    from cogsim.fitting_command import _choose_models
+
+    models, skipped = _choose_models(par, trials, args.models)
+    rows, tot = [], {"cogsim_cold_s": 0.0, "cogsim_warm_s": 0.0, "scipy_s": 0.0}
+    for name, model in models.items():
+        ll_c, t_cold, conv = cogsim_fit(model, trials, by, args.n_starts, args.seed)
+        _, t_warm, _ = cogsim_fit(model, trials, by, args.n_starts, args.seed)  # compiled solver reused
+        ll_s, t_s = scipy_loop(model, trials, by, args.n_starts, args.seed)
+        diff = ll_c - ll_s
+        row = {
+            "model": name,
+            "units": len(ll_c),
+            "cogsim_cold_s": t_cold,
+            "cogsim_warm_s": t_warm,
+            "scipy_s": t_s,
+            "ratio_cold": t_s / t_cold,
+            "ratio_warm": t_s / t_warm,
+            "loglik_cogsim": float(ll_c.sum()),
+            "loglik_scipy": float(ll_s.sum()),
+            "max_abs_loglik_diff": float(np.max(np.abs(diff))),
+            "min_loglik_diff_cogsim_minus_scipy": float(np.min(diff)),
+            "units_within_0.1": int(np.sum(np.abs(diff) <= 0.1)),
+            "cogsim_all_converged": conv,
+        }
+        rows.append(row)
+        for k in tot:
+            tot[k] += row[k]
+        print(
+            f"{name:<18} units {len(ll_c):4d}  cogsim {t_cold:7.2f} s (again {t_warm:6.2f} s)  "
+            f"scipy {t_s:7.2f} s  ratio {t_s / t_cold:5.1f}x  max|dLL| {row['max_abs_loglik_diff']:.3f}"
+        )
+    result = {
+        "benchmark": "fit",
+        "paradigm": par.name,
+        "data": Path(args.data).name,
+        "by": list(by),
+        "n_starts": args.n_starts,
+        "skipped_models": skipped,
+        "models": rows,
+        "total": {
+            **tot,
+            "ratio_cold": tot["scipy_s"] / tot["cogsim_cold_s"],
+            "ratio_warm": tot["scipy_s"] / tot["cogsim_warm_s"],
+        },
+        "target_ratio": 10.0,
+        "peer": "scipy.optimize.minimize(L-BFGS-B, jac=True) per unit and start; objective jitted per model",
+        "machine": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "backend": jax.default_backend(),
+            "cpus": os.cpu_count(),
+            "load_average_1min_at_end": os.getloadavg()[0],
+        },
+    }
+    print(
+        f"total: cogsim {tot['cogsim_cold_s']:.1f} s, scipy {tot['scipy_s']:.1f} s, "
+        f"ratio {result['total']['ratio_cold']:.1f}x (warm {result['total']['ratio_warm']:.1f}x)"
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
+(or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
+log-likelihood, and parameter and model recovery.
+
+    from cogsim import fit
+    trials = paradigm.read("my_trials.csv")
+    res = fit.fit(model, trials, by=("subject",), cv=5, key=jax.random.key(0))
+    res.estimates, res.summary
+"""
+
+from cogsim.fit._fit import FitResult, fit
+from cogsim.fit._model import Model
+from cogsim.fit._objective import Prior
+from cogsim.fit._optim import CONVERGED_GTOL, GTOL, MAX_ITER
+from cogsim.fit._paradigm import Column, Paradigm
+from cogsim.fit._param import Param
+from cogsim.fit._recovery import RecoveryResult, default_ranges, model_recovery, recover, simulate_data
+
+__all__ = [
+    "CONVERGED_GTOL",
+    "GTOL",
+    "MAX_ITER",
+    "Column",
+    "FitResult",
+    "Model",
+    "Param",
+    "Paradigm",
+    "Prior",
+    "RecoveryResult",
+    "default_ranges",
+    "fit",
+    "model_recovery",
+    "recover",
+    "simulate_data",
+]

@@ -1,0 +1,139 @@
+"""Trials grouped into fitting units (participant, or participant x set size), padded to equal length."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError, DataError
+from cogsim.fit import _model
+from cogsim.fit._paradigm import pattern_key, pattern_names
+
+
+@dataclasses.dataclass(frozen=True)
+class Packed:
+    """Trials of every fitting unit in one padded batch.
+
+    Attributes:
+      units: one row per unit: the ``by`` columns (and the set size for per-set-size models), ``n_trials``
+        and ``first_row`` (0-based position of its first trial in the data).
+      trials: column name -> array ``[n_units, max_trials]``; padded slots repeat the unit's first trial.
+      mask: ``[n_units, max_trials]`` True for real trials.
+      rows: ``[n_units, max_trials]`` positions in the data (the first trial's for padded slots).
+      keys: the unit key columns (``by`` plus the set-size column where fitted per set size).
+      source: the data's file name (for messages).
+    """
+
+    units: pd.DataFrame
+    trials: dict
+    mask: jnp.ndarray
+    rows: np.ndarray
+    keys: tuple[str, ...]
+    source: str
+
+
+def trial_arrays(data: pd.DataFrame, patterns: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Every numeric column as a NumPy array (floats as float32, integers/bools as int32 unless they have
+    blanks), plus each pattern group present stacked into ``[n_trials, n_columns]`` (float32, NaN for
+    blanks).
+
+    Example:
+      >>> df = pd.DataFrame({"x": [0.5, 1.0], "t_1": [1.0, None], "t_2": [2.0, 3.0], "id": ["a", "b"]})
+      >>> {k: v.shape for k, v in trial_arrays(df, ["t_{i}"]).items()}
+      {'x': (2,), 't_1': (2,), 't_2': (2,), 'ts': (2, 2)}
+    """
+    out = {}
+    for name in data.columns:
+        s = data[name]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_integer_dtype(s):
+            if s.isna().any():
+                out[name] = s.astype("float64").to_numpy(dtype=np.float32, na_value=np.nan)
+            else:
+                out[name] = s.to_numpy(dtype=np.int32)
+        elif pd.api.types.is_float_dtype(s):
+            out[name] = s.to_numpy(dtype=np.float32, na_value=np.nan)
+    for pattern in patterns:
+        cols = pattern_names(pattern, data.columns)
+        if not cols:  # no such columns in this file: no trial array (models that need it do not apply)
+            continue
+        stacked = np.full((len(data), len(cols)), np.nan, np.float32)
+        for j, c in enumerate(cols):
+            stacked[:, j] = pd.to_numeric(data[c], errors="coerce").to_numpy(np.float32, na_value=np.nan)
+        out[pattern_key(pattern)] = stacked
+    return out
+
+
+def pack(
+    data: pd.DataFrame,
+    model,
+    *,
+    by: Sequence[str],
+    set_size_column: str = "set_size",
+    min_trials: int = 10,
+    patterns: Sequence[str] | None = None,
+) -> Packed:
+    """Groups ``data`` into fitting units and pads them into one batch.
+
+    Raises:
+      DataError: a ``by``/set-size/required column is missing, or a unit has fewer than
+        ``max(min_trials, n_params + 1)`` trials (naming its first row).
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise CogsimError(
+            f"fit data: got {type(data).__name__}; allowed: a pandas DataFrame (e.g. Paradigm.read(path))"
+        )
+    src = data.attrs.get("source", "<DataFrame>")
+    data = data.reset_index(drop=True)
+    if len(data) == 0:
+        raise DataError(f"{src}: no data rows; allowed: at least one trial per participant")
+    keys = tuple(by) + ((set_size_column,) if _model.by_set_size(model) else ())
+    if len(set(keys)) != len(keys):
+        raise CogsimError(f"fit by: got {list(by)}; allowed: distinct columns other than {set_size_column!r}")
+    for col in keys + _model.requires(model):
+        if col not in data.columns:
+            why = "a by column" if col in by else f"needed by model {model.name!r}"
+            raise DataError(
+                f"{src}: missing column {col!r} ({why}); found: {', '.join(map(str, data.columns))}"
+            )
+    for col in keys:
+        if data[col].isna().any():
+            i = int(np.flatnonzero(data[col].isna().to_numpy())[0])
+            raise DataError(f"{src}: row {i + 1}, column {col!r}: got (blank); allowed: a non-empty value")
+    if patterns is None:
+        patterns = data.attrs.get("pattern_columns", ())
+    arrays = trial_arrays(data, patterns)
+    groups = data.groupby(list(keys), sort=True).indices
+    k = len(model.params)
+    need = max(int(min_trials), k + 1)
+    unit_rows, positions = [], []
+    for key, pos in groups.items():
+        key = key if isinstance(key, tuple) else (key,)
+        pos = np.sort(np.asarray(pos))
+        if len(pos) < need:
+            what = ", ".join(f"{c}={_plain(v)!r}" for c, v in zip(keys, key, strict=True))
+            raise DataError(
+                f"{src}: row {pos[0] + 1}, column {keys[0]!r}: {what} has {len(pos)} trial(s); allowed: at "
+                f"least {need} trials per unit to fit model {model.name!r} ({k} parameters)"
+            )
+        unit_rows.append((*key, len(pos), int(pos[0])))
+        positions.append(pos)
+    units = pd.DataFrame(unit_rows, columns=[*keys, "n_trials", "first_row"])
+    for c in keys:  # keep the ids' dtype (groupby keys come back as Python objects)
+        units[c] = units[c].astype(data[c].dtype)
+    width = max(len(p) for p in positions)
+    rows = np.empty((len(positions), width), np.int64)
+    mask = np.zeros((len(positions), width), bool)
+    for u, pos in enumerate(positions):
+        rows[u, : len(pos)] = pos
+        rows[u, len(pos) :] = pos[0]
+        mask[u, : len(pos)] = True
+    trials = {name: jnp.asarray(arr[rows]) for name, arr in arrays.items()}
+    return Packed(units, trials, jnp.asarray(mask), rows, keys, src)
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v

@@ -1,0 +1,295 @@
+"""``fit``: maximum-likelihood (or MAP) estimates of one model for every participant at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError
+from cogsim.fit import _model, _objective
+from cogsim.fit._bootstrap import bootstrap_intervals
+from cogsim.fit._crossval import cv_loglik
+from cogsim.fit._data import Packed, pack
+from cogsim.fit._optim import CONVERGED_GTOL, minimize
+from cogsim.fit._profile import profile_intervals
+
+ESTIMATE_COLUMNS = ("parameter", "estimate", "ci_low", "ci_high")
+SUMMARY_COLUMNS = ("loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+      model: the model's name.
+      by: the participant columns.
+      estimates: one row per participant (x set size) x parameter: ``model, <by...>, set_size, parameter,
+        estimate, ci_low, ci_high``.
+      summary: one row per participant: ``model, <by...>, loglik, n_params, n_trials, aic, bic, cv_loglik,
+        converged``.
+      units: one row per fitted unit (participant, or participant x set size) with its ``loglik``,
+        ``n_trials``, ``grad_norm``, ``n_iter``, ``converged`` and one column per parameter.
+      settings: the fit's settings (starts, CI method and level, folds, prior, optimiser).
+    """
+
+    model: str
+    by: tuple[str, ...]
+    estimates: pd.DataFrame
+    summary: pd.DataFrame
+    units: pd.DataFrame
+    settings: dict
+
+
+def _check_args(n_starts, ci, cv, level, n_boot, by):
+    if not isinstance(n_starts, int) or n_starts < 1:
+        raise CogsimError(f"fit n_starts: got {n_starts!r}; allowed: an integer >= 1")
+    if ci not in (None, "profile", "bootstrap"):
+        raise CogsimError(f"fit ci: got {ci!r}; allowed: 'profile', 'bootstrap' or None")
+    if cv is not None and (not isinstance(cv, int) or isinstance(cv, bool) or cv < 2):
+        raise CogsimError(f"fit cv: got {cv!r}; allowed: None or an integer number of folds >= 2")
+    if not 0.0 < level < 1.0:
+        raise CogsimError(f"fit level: got {level!r}; allowed: a confidence level in (0, 1)")
+    if not isinstance(n_boot, int) or n_boot < 10:
+        raise CogsimError(f"fit n_boot: got {n_boot!r}; allowed: an integer >= 10")
+    if isinstance(by, str) or not by or not all(isinstance(b, str) for b in by):
+        raise CogsimError(f"fit by: got {by!r}; allowed: a non-empty tuple of column names")
+
+
+def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
+    """Start points ``[n_starts, n_units, k]``: the defaults, then defaults + N(0, 1) in unconstrained
+    coordinates (start ``s`` keyed by ``fold_in(key, s)``)."""
+    base = _objective.default_u(model)
+    out = [jnp.broadcast_to(base, (n_units, base.shape[0]))]
+    for s in range(1, n_starts):
+        out.append(base + jax.random.normal(jax.random.fold_in(key, s), (n_units, base.shape[0])))
+    return jnp.stack(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _solver(model, prior_key):
+    """The jitted, vmapped multi-start solver of ``model`` (cached per model object without a prior, so a
+    second fit of the same model and shapes reuses the compiled code)."""
+    nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key))
+
+    def unit(u0, tr, m, nn):
+        return minimize(lambda u: nll(u, tr, m) / nn, u0)
+
+    return jax.jit(jax.vmap(unit))
+
+
+def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
+    """Best-of-``n_starts`` L-BFGS solutions of every unit.
+
+    Returns:
+      ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
+    """
+    u0 = starts(model, len(packed.units), n_starts, key=key)
+    n = jnp.maximum(jnp.sum(packed.mask, axis=1), 1).astype(jnp.float32)
+    if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
+        u = jnp.zeros((len(packed.units), 0), jnp.float32)
+        nll = _objective.make_nll(model, prior)
+        value = jax.vmap(nll)(u, packed.trials, packed.mask)
+        zero = jnp.zeros(len(packed.units))
+        return u, value, zero, zero.astype(jnp.int32)
+    try:
+        solver = _solver(model, tuple(sorted(prior.items())) if prior else None)
+    except TypeError:  # an unhashable model or prior: no cache
+        solver = _solver.__wrapped__(model, tuple(sorted(prior.items())) if prior else None)
+    n_units = len(packed.units)
+    tile = lambda a: jnp.broadcast_to(a, (n_starts, *a.shape)).reshape((-1, *a.shape[1:]))
+    flat = solver(
+        u0.reshape((-1, u0.shape[-1])), jax.tree.map(tile, packed.trials), tile(packed.mask), tile(n)
+    )
+    sol = jax.tree.map(lambda a: a.reshape((n_starts, n_units, *a.shape[1:])), flat)
+    best = jnp.argmin(jnp.where(jnp.isfinite(sol.value), sol.value, jnp.inf), axis=0)
+    pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
+    return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
+
+
+def fit(
+    model,
+    data: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("subject",),
+    n_starts: int = 4,
+    ci: str | None = "profile",
+    cv: int | None = None,
+    prior: _objective.Prior | None = None,
+    level: float = 0.95,
+    n_boot: int = 200,
+    min_trials: int = 10,
+    set_size_column: str = "set_size",
+    key: jax.Array,
+) -> FitResult:
+    """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
+
+    Maximum likelihood, or MAP when ``prior`` is given; every unit's fit from ``n_starts`` starts runs in one
+    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules). The
+    log-likelihood, AIC and BIC are those of the data at the estimates (without the prior).
+
+    Args:
+      model: a :class:`cogsim.fit.Model`.
+      data: the trials, one row each (e.g. from :meth:`Paradigm.read`); numeric columns reach ``loglik``.
+      by: the columns that identify a participant (e.g. ``("experiment", "subject")``).
+      n_starts: starts per unit (the defaults, then random perturbations); the best is kept.
+      ci: ``"profile"`` (profile likelihood), ``"bootstrap"`` (parametric, needs ``model.simulate``) or
+        None.
+      cv: number of folds for the cross-validated log-likelihood, or None.
+      prior: parameter name -> log-density of its value (MAP estimation), e.g.
+        ``{"sd": lambda x: jax.scipy.stats.norm.logpdf(x, 0.5, 0.2)}``.
+      level: confidence level of the intervals.
+      n_boot: bootstrap replicates (``ci="bootstrap"``).
+      min_trials: a unit with fewer than ``max(min_trials, n_params + 1, cv)`` trials is a DataError.
+      set_size_column: the column of set sizes for per-set-size models.
+      key: the root random key (starts, folds and bootstrap draws use ``fold_in`` of it).
+
+    Returns:
+      A :class:`FitResult` with the ``estimates`` and ``summary`` tables.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, numpy as np, pandas as pd
+      >>> from cogsim.fit import Param
+      >>> class Gauss:
+      ...     name, by_set_size, requires = "gauss", False, ()
+      ...     params = (Param("mu"), Param("sd", 0.0, default=1.0))
+      ...     def loglik(self, p, t):
+      ...         return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], p["sd"])
+      >>> x = np.random.default_rng(0).normal(2.0, 0.5, 200)
+      >>> res = fit(Gauss(), pd.DataFrame({"subject": 1, "x": x}), ci=None, key=jax.random.key(0))
+      >>> bool(abs(res.estimates.query("parameter == 'mu'").estimate.iloc[0] - x.mean()) < 1e-3)
+      True
+    """
+    _model.check_model(model)
+    _check_args(n_starts, ci, cv, level, n_boot, by)
+    by = tuple(by)
+    if set_size_column in by and _model.by_set_size(model):
+        raise CogsimError(
+            f"fit by: got {list(by)}; allowed: columns other than {set_size_column!r} (model "
+            f"{model.name!r} is fitted per set size already)"
+        )
+    nll = _objective.make_nll(model, prior)
+    packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
+    u_hat, nll_hat, gnorm, n_iter = estimate(
+        model, packed, _objective.check_prior(model, prior), n_starts=n_starts, key=jax.random.fold_in(key, 0)
+    )
+    loglik = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))(
+        u_hat, packed.trials, packed.mask
+    )
+    k = len(model.params)
+    x_hat = np.stack(
+        [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]
+        + [np.zeros(len(packed.units))] * (k == 0),
+        -1,
+    )[:, :k]
+    lo = hi = np.full_like(x_hat, np.nan)
+    if k == 0:  # nothing estimated: no intervals; held-out log-likelihood = log-likelihood
+        ci_, cv_ = None, None
+    else:
+        ci_, cv_ = ci, cv
+    if ci_ == "profile":
+        lo, hi = map(
+            np.asarray, profile_intervals(model, nll, u_hat, packed.trials, packed.mask, level=level)
+        )
+    elif ci_ == "bootstrap":
+        lo, hi = map(
+            np.asarray,
+            bootstrap_intervals(
+                model,
+                nll,
+                u_hat,
+                packed.trials,
+                packed.mask,
+                n_boot=n_boot,
+                level=level,
+                key=jax.random.fold_in(key, 1),
+            ),
+        )
+    cvl = np.full(len(packed.units), np.nan)
+    if cv is not None and k == 0:
+        cvl = np.asarray(loglik, float)
+    if cv_ is not None:
+        cvl = np.asarray(
+            cv_loglik(model, nll, u_hat, packed.trials, packed.mask, k=cv, key=jax.random.fold_in(key, 2))
+        )
+
+    units = packed.units.drop(columns=["first_row"]).copy()
+    units["loglik"] = np.asarray(loglik, float)
+    units["cv_loglik"] = cvl
+    units["grad_norm"] = np.asarray(gnorm, float)
+    units["n_iter"] = np.asarray(n_iter, int)
+    units["converged"] = np.isfinite(units["loglik"]) & (units["grad_norm"] <= CONVERGED_GTOL)
+    for i, p in enumerate(model.params):
+        units[p.name] = x_hat[:, i]
+    settings = {
+        "n_starts": n_starts,
+        "ci": ci,
+        "level": level,
+        "cv": cv,
+        "n_boot": n_boot if ci == "bootstrap" else None,
+        "prior": sorted(_objective.check_prior(model, prior)),
+        "optimizer": "optax.lbfgs (zoom line search)",
+        "by_set_size": _model.by_set_size(model),
+        "min_trials": min_trials,
+    }
+    return FitResult(
+        model.name,
+        by,
+        _estimates(model, packed, by, x_hat, lo, hi, set_size_column),
+        _summary(model, units, by, k),
+        units,
+        settings,
+    )
+
+
+def _estimates(model, packed, by, x_hat, lo, hi, ss_col) -> pd.DataFrame:
+    rows = []
+    per_ss = _model.by_set_size(model)
+    for u, unit in enumerate(packed.units.itertuples(index=False)):
+        key = dict(zip(packed.units.columns, unit, strict=True))
+        for i, p in enumerate(model.params):
+            rows.append(
+                {
+                    "model": model.name,
+                    **{b: key[b] for b in by},
+                    "set_size": key[ss_col] if per_ss else None,
+                    "parameter": p.name,
+                    "estimate": float(x_hat[u, i]),
+                    "ci_low": float(lo[u, i]),
+                    "ci_high": float(hi[u, i]),
+                }
+            )
+    out = pd.DataFrame(rows, columns=["model", *by, "set_size", *ESTIMATE_COLUMNS])
+    for b in by:
+        out[b] = out[b].astype(packed.units[b].dtype)
+    if not per_ss:
+        out["set_size"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    elif pd.api.types.is_integer_dtype(packed.units[ss_col]):
+        out["set_size"] = out["set_size"].astype("Int64")
+    else:
+        out["set_size"] = out["set_size"].astype(float)
+    return out
+
+
+def _summary(model, units: pd.DataFrame, by, k: int) -> pd.DataFrame:
+    g = units.groupby(list(by), sort=True)
+    out = g.agg(
+        loglik=("loglik", "sum"),
+        n_units=("loglik", "size"),
+        n_trials=("n_trials", "sum"),
+        cv_loglik=("cv_loglik", lambda s: s.sum(min_count=len(s))),
+        converged=("converged", "all"),
+    ).reset_index()
+    out["n_params"] = out.pop("n_units") * k
+    out["aic"] = 2 * out["n_params"] - 2 * out["loglik"]
+    out["bic"] = out["n_params"] * np.log(out["n_trials"]) - 2 * out["loglik"]
+    out.insert(0, "model", model.name)
+    out["n_trials"] = out["n_trials"].astype(int)
+    out["converged"] = out["converged"].astype(bool)
+    return out[["model", *by, *SUMMARY_COLUMNS]]

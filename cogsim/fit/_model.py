@@ -1,0 +1,59 @@
+"""What a fittable model provides: parameters, a per-trial log-likelihood and, optionally, a simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import jax
+
+from cogsim.errors import CogsimError
+from cogsim.fit._param import Param, check_params
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The protocol :func:`cogsim.fit.fit` fits (any object with these attributes; no base class).
+
+    Attributes:
+      name: the model's name in the result tables (``"mixture2p"``).
+      params: its free parameters.
+      by_set_size: True fits a separate parameter set per set size (per participant).
+      requires: trial columns the likelihood reads besides the paradigm's schema.
+
+    Optional methods: ``simulate(params, trials, *, key) -> {response column: array [n_trials]}`` (needed
+    for parametric-bootstrap CIs and recovery) and ``design(n_trials, *, key) -> {column: array}`` (a trial
+    design for recovery when none is given).
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    by_set_size: bool
+    requires: tuple[str, ...]
+
+    def loglik(self, params: Mapping[str, jax.Array], trials: Mapping[str, jax.Array]) -> jax.Array:
+        """Per-trial log-likelihood, shape ``[n_trials]``; pure JAX (jit/vmap-safe).
+
+        ``params`` holds scalars (one participant, and one set size when ``by_set_size``); ``trials`` holds
+        arrays of the trial columns (and stacked pattern columns, e.g. ``"nontargets"``). Padded trials are
+        masked by the fitting layer.
+        """
+        ...
+
+
+def check_model(model) -> None:
+    """Raises a CogsimError naming what a model object lacks."""
+    for attr in ("name", "params", "loglik"):
+        if not hasattr(model, attr):
+            raise CogsimError(f"model {model!r}: missing attribute {attr!r}; allowed: a cogsim.fit.Model")
+    check_params(tuple(model.params), f"model {model.name!r}")
+
+
+def by_set_size(model) -> bool:
+    """The model's ``by_set_size`` flag (False when absent)."""
+    return bool(getattr(model, "by_set_size", False))
+
+
+def requires(model) -> tuple[str, ...]:
+    """The model's ``requires`` columns (none when absent)."""
+    return tuple(getattr(model, "requires", ()))

@@ -1,0 +1,68 @@
+"""The negative log-likelihood (or log-posterior) of one fitting unit in unconstrained coordinates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cogsim.errors import CogsimError
+
+#: a prior: parameter name -> log-density of the parameter's (constrained) value, JAX-traceable
+Prior = Mapping[str, Callable[[jax.Array], jax.Array]]
+
+
+def values(model, u: jax.Array) -> dict[str, jax.Array]:
+    """Parameter name -> constrained value for the unconstrained vector ``u`` ``[k]``."""
+    return {p.name: p.from_unconstrained(u[i]) for i, p in enumerate(model.params)}
+
+
+def to_unconstrained(model, x: Mapping[str, float] | np.ndarray) -> jax.Array:
+    """The unconstrained vector of parameter values given by name or as an array ``[..., k]``."""
+    if isinstance(x, Mapping):
+        return jnp.stack([p.to_unconstrained(x[p.name]) for p in model.params], axis=-1)
+    x = jnp.asarray(x)
+    return jnp.stack([p.to_unconstrained(x[..., i]) for i, p in enumerate(model.params)], axis=-1)
+
+
+def default_u(model) -> jax.Array:
+    """The unconstrained vector of the parameters' defaults."""
+    if not model.params:
+        return jnp.zeros((0,), jnp.float32)
+    return jnp.stack([p.to_unconstrained(p.default) for p in model.params])
+
+
+def check_prior(model, prior: Prior | None) -> dict:
+    """The prior as a dict, after checking it names only the model's parameters."""
+    if prior is None:
+        return {}
+    names = [p.name for p in model.params]
+    for name, fn in dict(prior).items():
+        if name not in names or not callable(fn):
+            raise CogsimError(
+                f"fit prior: got {name!r} -> {fn!r}; allowed: a parameter of {model.name!r} "
+                f"({', '.join(names)}) mapped to a log-density function"
+            )
+    return dict(prior)
+
+
+def loglik_sum(model, u: jax.Array, trials, mask: jax.Array) -> jax.Array:
+    """Summed log-likelihood of the unit's real (unmasked) trials."""
+    ll = model.loglik(values(model, u), trials)
+    return jnp.sum(jnp.where(mask, ll, 0.0))
+
+
+def make_nll(model, prior: Prior | None = None) -> Callable[[jax.Array, dict, jax.Array], jax.Array]:
+    """``nll(u, trials, mask)``: minus (summed log-likelihood + log-prior) of one unit."""
+    prior = check_prior(model, prior)
+
+    def nll(u, trials, mask):
+        total = loglik_sum(model, u, trials, mask)
+        if prior:
+            vals = values(model, u)
+            total = total + sum(prior[name](vals[name]) for name in prior)
+        return -total
+
+    return nll

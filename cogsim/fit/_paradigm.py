@@ -1,0 +1,232 @@
+"""A paradigm's trial schema (columns with kinds and ranges), its models, and the checked CSV reader."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError, DataError
+
+KINDS = ("id", "int", "float", "bool")
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of a paradigm's trial schema.
+
+    Attributes:
+      name: the column's header in the CSV.
+      kind: ``"id"`` (participant or experiment ids, strings or integers), ``"int"``, ``"float"`` or
+        ``"bool"`` (0/1, true/false).
+      low: smallest allowed value (``int``/``float``).
+      high: largest allowed value (``int``/``float``).
+      required: a missing required column is an error; an optional one may be absent, and where present
+        its blank cells are allowed (read as NaN).
+      doc: one line describing the column.
+
+    Example:
+      >>> Column("set_size", "int", low=1).kind
+      'int'
+    """
+
+    name: str
+    kind: str
+    low: float = -math.inf
+    high: float = math.inf
+    required: bool = True
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise CogsimError(f"Column {self.name!r} kind: got {self.kind!r}; allowed: {', '.join(KINDS)}")
+
+    def allowed(self) -> str:
+        """What the column accepts, in words (used in error messages and ``cogsim fit --list``)."""
+        if self.kind == "id":
+            return "a non-empty participant/experiment id (string or integer)"
+        if self.kind == "bool":
+            return "0 or 1 (or true/false)"
+        what = "an integer" if self.kind == "int" else "a finite number"
+        lo, hi = math.isfinite(self.low), math.isfinite(self.high)
+        if lo and hi:
+            return f"{what} in [{_num(self.low)}, {_num(self.high)}]"
+        if lo:
+            return f"{what} >= {_num(self.low)}"
+        if hi:
+            return f"{what} <= {_num(self.high)}"
+        return what
+
+
+def _num(v: float) -> str:
+    return f"{v:.10g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Paradigm:
+    """An experimental paradigm: the trial schema users' CSVs follow and the models that fit them.
+
+    Attributes:
+      name: the paradigm's command-line name (``cogsim fit NAME``).
+      columns: the schema's columns.
+      models: command-line model name -> model (see :class:`cogsim.fit.Model`).
+      pattern_columns: optional numbered columns, ``{i}`` standing for 1, 2, ... (e.g.
+        ``"nontarget_{i}_rad"``); blanks allowed. The fitting layer stacks them into one trial array named
+        by the part before ``_{i}`` plus ``s`` (``"nontargets"``), NaN-padded.
+      validate: paradigm-specific checks ``validate(frame, source)`` run after the column checks; raises a
+        DataError naming file, row, column and what is allowed.
+      doc: one line describing the paradigm.
+
+    Example:
+      >>> p = Paradigm("toy", (Column("subject", "id"), Column("x", "float")), models={})
+      >>> p.read(pd.DataFrame({"subject": ["a", "b"], "x": [0.5, 1.0], "note": ["", "ok"]})).attrs[
+      ...     "extra_columns"]
+      ['note']
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    models: Mapping[str, Any]
+    pattern_columns: tuple[str, ...] = ()
+    validate: Callable[[pd.DataFrame, str], None] | None = None
+    doc: str = ""
+
+    def read(self, source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+        """Reads and checks a trial table against the schema.
+
+        Args:
+          source: a CSV path (UTF-8, a byte-order mark accepted) or a DataFrame.
+
+        Returns:
+          The trials with the schema's columns first (ids as strings or integers, ``int``/``bool`` columns
+          as integers, ``float`` as floats), then the pattern columns, then any extra columns, kept
+          unchanged; ``attrs["source"]`` names the file and ``attrs["extra_columns"]`` lists the extras.
+
+        Raises:
+          DataError: one line naming the file, the 1-based data row, the column, the value and what is
+            allowed (missing file or column, empty table, non-numeric or out-of-range values).
+        """
+        frame, src = _load(source)
+        out = {}
+        for col in self.columns:
+            if col.name not in frame.columns:
+                if col.required:
+                    need = ", ".join(c.name for c in self.columns if c.required)
+                    raise DataError(
+                        f"{src}: missing column {col.name!r} ({col.allowed()}); "
+                        f"required columns: {need}; found: {', '.join(map(str, frame.columns))}"
+                    )
+                continue
+            out[col.name] = _check_column(frame[col.name], col, src)
+        patterned = []
+        for pattern in self.pattern_columns:
+            for name in pattern_names(pattern, frame.columns):
+                out[name] = _check_column(frame[name], Column(name, "float", required=False), src)
+                patterned.append(name)
+        extras = [c for c in frame.columns if c not in out]
+        for c in extras:
+            out[c] = frame[c]
+        result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+        result.attrs["source"] = src
+        result.attrs["extra_columns"] = list(extras)
+        result.attrs["pattern_columns"] = list(self.pattern_columns)
+        if self.validate is not None:
+            self.validate(result, src)
+        return result
+
+
+def pattern_names(pattern: str, columns) -> list[str]:
+    """The columns ``pattern`` matches (``{i}`` = 1, 2, ...), in numeric order, stopping at the first gap."""
+    if "{i}" not in pattern:
+        raise CogsimError(f"pattern column {pattern!r}: allowed: a name containing '{{i}}'")
+    have = set(map(str, columns))
+    names, i = [], 1
+    while pattern.format(i=i) in have:
+        names.append(pattern.format(i=i))
+        i += 1
+    return names
+
+
+def pattern_key(pattern: str) -> str:
+    """The trial-array name of a pattern column group: ``"nontarget_{i}_rad"`` -> ``"nontargets"``."""
+    return pattern.split("{i}")[0].rstrip("_") + "s"
+
+
+def _load(source) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        src = source.attrs.get("source", "<DataFrame>")
+        frame = source.reset_index(drop=True)
+    else:
+        path = Path(source)
+        src = str(source)
+        if not path.is_file():
+            raise DataError(f"{src}: no such file; allowed: a CSV file of trials")
+        try:
+            frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{src}: not a readable CSV ({first}); allowed: UTF-8 comma-separated") from None
+        frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise DataError(f"{src}: no data rows; allowed: a header line and at least one trial")
+    dup = frame.columns[frame.columns.duplicated()]
+    if len(dup):
+        raise DataError(f"{src}: column {dup[0]!r} appears twice; allowed: distinct column names")
+    return frame, src
+
+
+_TRUE = {"1", "true", "t", "yes"}
+_FALSE = {"0", "false", "f", "no"}
+
+
+def _bad(src: str, row: int, col: Column, value: Any) -> DataError:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        value = "(blank)"
+    return DataError(f"{src}: row {row + 1}, column {col.name!r}: got {value!r}; allowed: {col.allowed()}")
+
+
+def _check_column(s: pd.Series, col: Column, src: str) -> pd.Series:
+    blank = s.isna() | (s.astype(str).str.strip() == "")
+    if col.kind == "id":
+        if blank.any():
+            raise _bad(src, int(np.flatnonzero(blank.to_numpy())[0]), col, s[blank].iloc[0])
+        if pd.api.types.is_integer_dtype(s):
+            return s.astype("int64")
+        as_num = pd.to_numeric(s, errors="coerce")
+        if (
+            as_num.notna().all()
+            and (as_num == np.round(as_num)).all()
+            and not s.astype(str).str.contains(r"[.eE]").any()
+        ):
+            return as_num.astype("int64")
+        return s.astype(str).str.strip()
+    if blank.any() and col.required:
+        i = int(np.flatnonzero(blank.to_numpy())[0])
+        raise _bad(src, i, col, s.iloc[i])
+    if col.kind == "bool":
+        text = s.astype(str).str.strip().str.lower().str.replace(r"\.0+$", "", regex=True)
+        ok = text.isin(_TRUE | _FALSE) | blank
+        if not ok.all():
+            i = int(np.flatnonzero(~ok.to_numpy())[0])
+            raise _bad(src, i, col, s.iloc[i])
+        vals = np.where(blank, np.nan, text.isin(_TRUE).astype(float))
+        return pd.Series(vals, index=s.index).astype("Int64" if blank.any() else "int64")
+    num = pd.to_numeric(s, errors="coerce")
+    bad = (num.isna() & ~blank) | ~np.isfinite(num.fillna(0.0))
+    if col.kind == "int":
+        bad |= (num != np.round(num)) & num.notna()
+    bad |= ((num < col.low) | (num > col.high)) & num.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _bad(src, i, col, s.iloc[i])
+    if col.kind == "int":
+        return num.astype("Int64" if blank.any() else "int64")
+    return num.astype("float64")

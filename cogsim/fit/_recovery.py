@@ -1,0 +1,236 @@
+"""Parameter recovery (simulate participants from known values, refit, compare) and model recovery (a
+confusion matrix: which model wins on data simulated from each)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError
+from cogsim.fit import _model
+from cogsim.fit._fit import FitResult, fit
+
+#: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
+Design = Callable[..., Mapping[str, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecoveryResult:
+    """What :func:`recover` returns.
+
+    Attributes:
+      table: one row per parameter: ``parameter, truth_mean, estimate_mean, bias, rmse, correlation, n``
+        (``n`` fitted units; ``correlation`` is NaN where the true value does not vary).
+      truth: the true values, one row per simulated participant (``subject`` and one column per parameter).
+      fit: the refit (its ``units`` table holds the estimates).
+    """
+
+    table: pd.DataFrame
+    truth: pd.DataFrame
+    fit: FitResult
+
+
+def draw_truth(model, params: Mapping, n_subjects: int, *, key: jax.Array) -> pd.DataFrame:
+    """True values per participant: a number (the same for all), a ``(low, high)`` pair (uniform, parameter
+    ``i`` keyed by ``fold_in(key, i)``) or ``n_subjects`` values."""
+    out = {"subject": np.arange(1, n_subjects + 1)}
+    for i, p in enumerate(model.params):
+        if p.name not in params:
+            raise CogsimError(
+                f"recover params: no value for {p.name!r}; allowed: a number, a (low, high) range or "
+                f"{n_subjects} values for each of {', '.join(q.name for q in model.params)}"
+            )
+        spec = params[p.name]
+        if np.ndim(spec) == 0:
+            v = np.full(n_subjects, float(spec))
+        elif isinstance(spec, tuple) and len(spec) == 2:
+            v = np.asarray(
+                jax.random.uniform(jax.random.fold_in(key, i), (n_subjects,), minval=spec[0], maxval=spec[1]),
+                float,
+            )
+        else:
+            v = np.asarray(spec, float)
+            if v.shape != (n_subjects,):
+                raise CogsimError(
+                    f"recover params[{p.name!r}]: got shape {v.shape}; allowed: ({n_subjects},)"
+                )
+        if not np.all((v > p.low) & (v < p.high)):
+            raise CogsimError(
+                f"recover params[{p.name!r}]: got values in [{v.min():.4g}, {v.max():.4g}]; allowed: inside "
+                f"({p.low}, {p.high})"
+            )
+        out[p.name] = v
+    return pd.DataFrame(out)
+
+
+def default_ranges(model) -> dict[str, tuple[float, float]]:
+    """Each parameter's range for simulated participants when none is given: the values whose
+    unconstrained coordinate lies within 0.5 of the default's.
+
+    Example:
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     params = (Param("p", 0.0, 1.0, default=0.5),)
+      >>> [round(v, 3) for v in default_ranges(M())["p"]]
+      [0.378, 0.622]
+    """
+    out = {}
+    for p in model.params:
+        u = float(p.to_unconstrained(p.default))
+        a, b = (float(p.from_unconstrained(jnp.float32(u + d))) for d in (-0.5, 0.5))
+        out[p.name] = (min(a, b), max(a, b))
+    return out
+
+
+def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, design: Design | None = None):
+    """A trial table (one row per trial, ``subject`` first) simulated from ``truth`` (a row per participant);
+    participant ``s`` uses ``fold_in`` of ``key`` for its design and its responses."""
+    if not callable(getattr(model, "simulate", None)):
+        raise CogsimError(f"model {model.name!r} has no simulate(); allowed: a model with simulate()")
+    design = design or getattr(model, "design", None)
+    if not callable(design):
+        raise CogsimError(
+            f"recovery of {model.name!r}: no trial design; allowed: design=callable(n_trials, *, key) or a "
+            "model with a design() method"
+        )
+    k_design, k_sim = jax.random.split(key)
+    frames, patterns = [], set()
+    for s, row in enumerate(truth.itertuples(index=False)):
+        trials = {c: jnp.asarray(v) for c, v in design(n_trials, key=jax.random.fold_in(k_design, s)).items()}
+        vals = {p.name: jnp.float32(getattr(row, p.name)) for p in model.params}
+        resp = model.simulate(vals, trials, key=jax.random.fold_in(k_sim, s))
+        cols = {"subject": np.full(n_trials, row.subject)}
+        for c, v in {**trials, **resp}.items():
+            v = np.asarray(v)
+            if v.ndim == 2:  # e.g. "nontargets" [n, m] -> nontarget_1 ... nontarget_m
+                stem = c[:-1] if c.endswith("s") else c
+                patterns.add(f"{stem}_{{i}}")
+                for j in range(v.shape[1]):
+                    cols[f"{stem}_{j + 1}"] = v[:, j]
+            else:
+                cols[c] = v
+        frames.append(pd.DataFrame(cols))
+    data = pd.concat(frames, ignore_index=True)
+    data.attrs["source"] = f"<simulated {model.name}>"
+    data.attrs["pattern_columns"] = sorted(patterns)
+    return data
+
+
+def recover(
+    model,
+    params: Mapping,
+    n_trials: int,
+    n_subjects: int,
+    *,
+    key: jax.Array,
+    design: Design | None = None,
+    n_starts: int = 2,
+) -> RecoveryResult:
+    """Simulates ``n_subjects`` participants of ``n_trials`` trials from known values, refits them with
+    :func:`fit`, and reports bias, RMSE and correlation per parameter.
+
+    Args:
+      model: a model with ``simulate`` (and ``design`` unless ``design`` is given).
+      params: parameter name -> a number, a ``(low, high)`` range drawn uniformly, or one value per
+        participant.
+      n_trials: trials per participant.
+      n_subjects: simulated participants.
+      key: root key (truth, design, responses and the fit use ``fold_in``/``split`` of it).
+      design: ``design(n_trials, *, key) -> {column: array}`` (default: ``model.design``).
+      n_starts: starts per refit.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from cogsim.fit import Param
+      >>> class Gauss:
+      ...     name, by_set_size, requires = "gauss", False, ()
+      ...     params = (Param("mu"), Param("sd", 0.0, default=1.0))
+      ...     def loglik(self, p, t):
+      ...         return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], p["sd"])
+      ...     def simulate(self, p, t, *, key):
+      ...         return {"x": p["mu"] + p["sd"] * jax.random.normal(key, t["trial"].shape)}
+      ...     def design(self, n, *, key):
+      ...         return {"trial": jnp.arange(n)}
+      >>> r = recover(Gauss(), {"mu": (-1.0, 1.0), "sd": 0.5}, 200, 20, key=jax.random.key(0))
+      >>> bool(r.table.set_index("parameter").loc["mu", "correlation"] > 0.9)
+      True
+    """
+    _model.check_model(model)
+    if n_trials < 1 or n_subjects < 1:
+        raise CogsimError(f"recover: got n_trials={n_trials}, n_subjects={n_subjects}; allowed: >= 1 each")
+    k_truth, k_data, k_fit = (jax.random.fold_in(key, i) for i in range(3))
+    truth = draw_truth(model, params, n_subjects, key=k_truth)
+    data = simulate_data(model, truth, n_trials, key=k_data, design=design)
+    res = fit(model, data, by=("subject",), n_starts=n_starts, ci=None, key=k_fit)
+    merged = res.units.merge(truth, on="subject", suffixes=("", "_true"))
+    rows = []
+    for p in model.params:
+        est, tru = merged[p.name].to_numpy(float), merged[f"{p.name}_true"].to_numpy(float)
+        corr = float(np.corrcoef(est, tru)[0, 1]) if np.std(tru) > 0 and np.std(est) > 0 else np.nan
+        rows.append(
+            {
+                "parameter": p.name,
+                "truth_mean": float(tru.mean()),
+                "estimate_mean": float(est.mean()),
+                "bias": float(np.mean(est - tru)),
+                "rmse": float(np.sqrt(np.mean((est - tru) ** 2))),
+                "correlation": corr,
+                "n": len(est),
+            }
+        )
+    return RecoveryResult(pd.DataFrame(rows), truth, res)
+
+
+def model_recovery(
+    models: Sequence,
+    n_trials: int,
+    n_subjects: int,
+    *,
+    key: jax.Array,
+    params: Mapping[str, Mapping] | None = None,
+    design: Design | None = None,
+    criterion: str = "aic",
+    n_starts: int = 2,
+) -> pd.DataFrame:
+    """Model-recovery confusion matrix: rows the generating model, columns the fitted one, cells the
+    fraction of simulated participants whose best model (lowest ``criterion``) is that column.
+
+    Args:
+      models: the candidate models (each with ``simulate``).
+      n_trials: trials per participant.
+      n_subjects: participants simulated from each model.
+      key: root key (generating model ``g`` uses ``fold_in(key, g)``).
+      params: model name -> recover-style parameter spec (default: :func:`default_ranges`).
+      design: the trial design shared by all models (default: each generating model's ``design``).
+      criterion: ``"aic"`` or ``"bic"``.
+      n_starts: starts per fit.
+    """
+    if criterion not in ("aic", "bic"):
+        raise CogsimError(f"model_recovery criterion: got {criterion!r}; allowed: 'aic' or 'bic'")
+    models = list(models)
+    names = [m.name for m in models]
+    if len(set(names)) != len(names) or len(models) < 2:
+        raise CogsimError(f"model_recovery models: got {names}; allowed: two or more distinctly named models")
+    matrix = pd.DataFrame(
+        0.0, index=pd.Index(names, name="generating"), columns=pd.Index(names, name="fitted")
+    )
+    for g, gen in enumerate(models):
+        kg = jax.random.fold_in(key, g)
+        spec = (params or {}).get(gen.name) or default_ranges(gen)
+        truth = draw_truth(gen, spec, n_subjects, key=jax.random.fold_in(kg, 0))
+        data = simulate_data(gen, truth, n_trials, key=jax.random.fold_in(kg, 1), design=design)
+        scores = pd.concat(
+            [
+                fit(m, data, n_starts=n_starts, ci=None, key=jax.random.fold_in(kg, 2 + j)).summary
+                for j, m in enumerate(models)
+            ]
+        )
+        table = scores.pivot(index="subject", columns="model", values=criterion)[names]
+        winners = table.idxmin(axis=1)
+        matrix.loc[gen.name] = winners.value_counts(normalize=True).reindex(names, fill_value=0.0).to_numpy()
+    return matrix

@@ -1,0 +1,288 @@
+"""``cogsim fit``: fit a paradigm's models to a CSV of trials and write tables, a comparison and a figure.
+
+    cogsim fit PARADIGM --data FILE.csv [--models a,b] [--by subject | --by experiment,subject] [--cv K]
+               [--ci profile|bootstrap|none] [--out DIR] [--seed N]
+    cogsim fit --list                  paradigms, their models and the columns each needs
+
+Writes into ``DIR`` (default ``runs/fit_<PARADIGM>_<time>``): ``fits.parquet`` (per participant x set size x
+parameter: estimate and CI), ``models.parquet`` (per participant x model: log-likelihood, AIC, BIC, CV
+log-likelihood, convergence), ``comparison.json`` (per model: summed AIC/BIC, participants won, summed CV
+log-likelihood, each with a 95% CI from resampling participants), ``figure.png`` and ``run.json`` (input
+file path and sha256, settings, seed, versions). Paradigms come from ``cogsim.models.paradigms``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError
+
+N_BOOT = 2000  # participant resamples for the comparison's CIs
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``cogsim fit`` arguments."""
+    p.add_argument("paradigm", nargs="?", help="paradigm name (see `cogsim fit --list`)")
+    p.add_argument("--list", action="store_true", help="list paradigms, models and the columns each needs")
+    p.add_argument("--data", metavar="FILE.csv", help="the trials, one row each, in the paradigm's schema")
+    p.add_argument("--models", default=None, help="comma-separated model names (default: all that apply)")
+    p.add_argument("--by", default="subject", help="participant columns, e.g. experiment,subject")
+    p.add_argument("--cv", type=int, default=None, metavar="K", help="K-fold cross-validated log-likelihood")
+    p.add_argument("--ci", default="profile", choices=("profile", "bootstrap", "none"), help="CI method")
+    p.add_argument(
+        "--out", default=None, metavar="DIR", help="output folder (default runs/fit_<paradigm>_<time>)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+
+
+def _registry():
+    """The paradigm registry (``cogsim.models.paradigms``: ``names()``, ``get(name)``)."""
+    try:
+        from cogsim.models import paradigms
+    except ImportError:
+        raise CogsimError("fit: no paradigms are installed (cogsim.models.paradigms is missing)") from None
+    return paradigms
+
+
+def _paradigm(name: str | None):
+    reg = _registry()
+    names = list(reg.names())
+    if not name or name not in names:
+        raise CogsimError(f"fit: paradigm {name!r} is unknown; allowed: {', '.join(names) or '(none)'}")
+    return reg.get(name)
+
+
+def list_text() -> str:
+    """What ``cogsim fit --list`` prints: each paradigm's columns and models."""
+    from cogsim.fit._paradigm import pattern_key
+
+    reg = _registry()
+    lines = []
+    for name in reg.names():
+        par = reg.get(name)
+        lines.append(f"{name}: {getattr(par, 'doc', '')}".rstrip(": "))
+        for col in par.columns:
+            tag = "required" if col.required else "optional"
+            lines.append(f"  column {col.name:<18} {tag:<9} {col.allowed()}  {col.doc}".rstrip())
+        for pattern in par.pattern_columns:
+            lines.append(
+                f"  columns {pattern:<17} optional  numbered from 1 (trial array {pattern_key(pattern)!r})"
+            )
+        for mname, model in par.models.items():
+            extra = f"; needs {', '.join(model.requires)}" if getattr(model, "requires", ()) else ""
+            per = " per set size" if getattr(model, "by_set_size", False) else ""
+            params = ", ".join(p.name for p in model.params)
+            lines.append(f"  model  {mname:<18} {params}{per}{extra}")
+    return "\n".join(lines)
+
+
+def _available(data: pd.DataFrame) -> set[str]:
+    from cogsim.fit._data import trial_arrays
+
+    return set(trial_arrays(data.head(1), data.attrs.get("pattern_columns", ())))
+
+
+def _choose_models(par, data: pd.DataFrame, wanted: str | None) -> tuple[dict, dict]:
+    have = _available(data)
+    if wanted:
+        names = [m.strip() for m in wanted.split(",") if m.strip()]
+        for n in names:
+            if n not in par.models:
+                raise CogsimError(f"fit --models: {n!r} is unknown; allowed: {', '.join(par.models)}")
+    else:
+        names = list(par.models)
+    chosen, skipped = {}, {}
+    for n in names:
+        missing = [c for c in getattr(par.models[n], "requires", ()) if c not in have]
+        if missing and wanted:
+            raise CogsimError(
+                f"fit --models: {n!r} needs trial column(s) {', '.join(missing)}; "
+                f"not in {data.attrs['source']}"
+            )
+        if missing:
+            skipped[n] = f"needs {', '.join(missing)}"
+        else:
+            chosen[n] = par.models[n]
+    if not chosen:
+        raise CogsimError(f"fit: no model of {par.name!r} applies to {data.attrs['source']} ({skipped})")
+    return chosen, skipped
+
+
+def sha256(path: str | Path) -> str:
+    """The file's SHA-256 hex digest."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
+    """Per model: summed AIC/BIC, participants won (by AIC and BIC), summed CV log-likelihood, and the
+    differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    wide = {
+        m: models_table.pivot(index=list(by), columns="model", values=m) for m in ("aic", "bic", "cv_loglik")
+    }
+    names = list(wide["aic"].columns)
+    n = len(wide["aic"])
+    idx = rng.integers(0, n, (N_BOOT, n))
+
+    def with_ci(values: np.ndarray, stat) -> dict:
+        if not np.all(np.isfinite(values)):
+            return {"value": None, "ci": None}
+        boot = np.array([stat(values[i]) for i in idx])
+        return {
+            "value": float(stat(values)),
+            "ci": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+        }
+
+    for crit in ("aic", "bic"):
+        table = wide[crit].to_numpy(float)
+        best = names[int(np.nanargmin(table.sum(0)))]
+        for j, m in enumerate(names):
+            entry = out.setdefault(m, {})
+            entry[f"{crit}_sum"] = with_ci(table[:, j], np.sum)
+            entry[f"{crit}_minus_best"] = with_ci(table[:, j] - table[:, names.index(best)], np.sum)
+            entry[f"won_{crit}"] = with_ci(np.argmin(table, 1) == j, np.sum)
+        out["best_" + crit] = best
+    cv = wide["cv_loglik"].to_numpy(float)
+    for j, m in enumerate(names):
+        out[m]["cv_loglik_sum"] = with_ci(cv[:, j], np.sum)
+    out["n_participants"] = int(n)
+    return {
+        "models": {m: out[m] for m in names},
+        "best_aic": out["best_aic"],
+        "best_bic": out["best_bic"],
+        "n_participants": int(n),
+    }
+
+
+def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
+    """Summed AIC/BIC differences to the best model and participants won (with CIs), and the estimates."""
+    from cogsim import plots
+
+    fig, axes = plots.panels(3, ncols=3, size=(4.2, 3.4))
+    names = list(comp["models"])
+    x = np.arange(len(names))
+    for ax, crit in zip(axes[:2], ("aic", "bic"), strict=True):
+        entries = [comp["models"][m][f"{crit}_minus_best"] for m in names]
+        v = np.array([np.nan if e["value"] is None else e["value"] for e in entries], float)
+        ci = np.array([[np.nan, np.nan] if e["ci"] is None else e["ci"] for e in entries], float)
+        ax.bar(x, v, color="0.6")
+        ax.errorbar(x, v, yerr=[np.subtract(v, ci[:, 0]), np.subtract(ci[:, 1], v)], fmt="none", color="k")
+        won = [comp["models"][m][f"won_{crit}"]["value"] or 0 for m in names]
+        for xi, (vi, w) in enumerate(zip(v, won, strict=True)):
+            ax.annotate(f"won {w:.0f}", (xi, vi), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(x, names, rotation=30, ha="right")
+        ax.set_ylabel(f"summed {crit.upper()} - best (95% CI)")
+        ax.set_title(f"{crit.upper()}: best {comp['best_' + crit]}")
+    ax = axes[2]
+    means = fits.groupby(["model", "parameter"], sort=False)["estimate"].median().reset_index()
+    labels = [f"{r.model}:{r.parameter}" for r in means.itertuples()]
+    ax.barh(np.arange(len(means)), means["estimate"], color="0.6")
+    ax.set_yticks(np.arange(len(means)), labels, fontsize=7)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_title("median estimate over participants")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def run(
+    paradigm: str,
+    data: str | Path,
+    *,
+    models: str | None = None,
+    by: tuple[str, ...] = ("subject",),
+    cv: int | None = None,
+    ci: str | None = "profile",
+    out: str | Path | None = None,
+    seed: int = 0,
+    log=print,
+) -> Path:
+    """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it."""
+    import jax
+
+    from cogsim import fit as fitlib
+    from cogsim import store
+
+    t0 = time.perf_counter()
+    par = _paradigm(paradigm)
+    trials = par.read(data)
+    chosen, skipped = _choose_models(par, trials, models)
+    for n, why in skipped.items():
+        log(f"skipped {n}: {why}")
+    folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    key = jax.random.key(seed)
+    fits, summaries = [], []
+    for i, (name, model) in enumerate(chosen.items()):
+        t = time.perf_counter()
+        res = fitlib.fit(model, trials, by=by, cv=cv, ci=ci, key=jax.random.fold_in(key, i))
+        fits.append(res.estimates)
+        summaries.append(res.summary)
+        bad = int((~res.summary["converged"]).sum())
+        log(
+            f"{name:<16} loglik {res.summary['loglik'].sum():12.2f}  AIC {res.summary['aic'].sum():12.2f}  "
+            f"{len(res.summary)} participants{f', {bad} not converged' if bad else ''}  "
+            f"({time.perf_counter() - t:.1f} s)"
+        )
+    fits_df = pd.concat(fits, ignore_index=True)
+    models_df = pd.concat(summaries, ignore_index=True)
+    comp = comparison(models_df, tuple(by), seed=seed)
+    comp["skipped"] = skipped
+    store.atomic_write_parquet(folder / "fits.parquet", fits_df)
+    store.atomic_write_parquet(folder / "models.parquet", models_df)
+    store.atomic_write_text(folder / "comparison.json", json.dumps(comp, indent=2))
+    figure(comp, fits_df, folder / "figure.png")
+    config = {"paradigm": paradigm, "models": list(chosen), "by": list(by), "cv": cv, "ci": ci}
+    store.write_run_json(
+        folder,
+        store.provenance(
+            config=config,
+            seed=seed,
+            command="fit",
+            input={"path": str(Path(data).resolve()), "sha256": sha256(data), "rows": len(trials)},
+            wall_time_s=time.perf_counter() - t0,
+        ),
+    )
+    log(f"best by AIC: {comp['best_aic']}; by BIC: {comp['best_bic']}")
+    log(f"wrote {folder}/ (fits.parquet, models.parquet, comparison.json, figure.png, run.json)")
+    return folder
+
+
+def main(args: argparse.Namespace) -> None:
+    """Dispatches ``cogsim fit`` (called by cogsim.cli)."""
+    if args.list:
+        print(list_text())
+        return
+    if not args.paradigm:
+        raise CogsimError("fit: give a paradigm (see `cogsim fit --list`) and --data FILE.csv")
+    if not args.data:
+        raise CogsimError("fit --data: missing; allowed: a CSV file of trials in the paradigm's schema")
+    by = tuple(b.strip() for b in args.by.split(",") if b.strip())
+    if not by:
+        raise CogsimError(f"fit --by: got {args.by!r}; allowed: comma-separated column names")
+    if args.cv is not None and args.cv < 2:
+        raise CogsimError(f"fit --cv: got {args.cv}; allowed: an integer number of folds >= 2")
+    run(
+        args.paradigm,
+        args.data,
+        models=args.models,
+        by=by,
+        cv=args.cv,
+        ci=None if args.ci == "none" else args.ci,
+        out=args.out,
+        seed=args.seed,
+    )

@@ -1,0 +1,92 @@
+"""Von Mises densities and the conversions between circular SD, concentration and Fisher information.
+
+``A(kappa) = I1(kappa) / I0(kappa)``; circular SD ``sd = sqrt(-2 ln A(kappa))``; Fisher information
+``J = kappa A(kappa)`` (van den Berg et al. 2012). The inverse maps (SD -> kappa, J -> kappa) interpolate a
+float64 table over ``log kappa`` in [-9, 13] (8,001 points, linear in log-log coordinates): relative error in
+kappa below 1e-5 inside the table, clamped outside it (kappa below 1.2e-4 acts as 0, i.e. uniform).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import i0e
+from scipy import special
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+_LOGK = np.linspace(-9.0, 13.0, 8001)
+_K = np.exp(_LOGK)
+_A = special.i1e(_K) / special.i0e(_K)
+# log(-log A): exact in float64 also where A is within 1e-8 of 1 (log1p of the ratio's distance from 1).
+_LOG_HALF_SD2 = np.log(-np.log1p((special.i1e(_K) - special.i0e(_K)) / special.i0e(_K)))
+_LOG_J = _LOGK + np.log(_A)
+_T_SD = jnp.asarray(_LOG_HALF_SD2[::-1].copy())  # increasing
+_T_SD_LOGK = jnp.asarray(_LOGK[::-1].copy())
+_T_J = jnp.asarray(_LOG_J)
+_T_J_LOGK = jnp.asarray(_LOGK)
+
+
+def wrap(x):
+    """Angles wrapped to [-pi, pi)."""
+    return jnp.mod(x + jnp.pi, 2 * jnp.pi) - jnp.pi
+
+
+def vm_logpdf(x, kappa):
+    """``log VM(x; 0, kappa)`` on the circle, stable for large kappa (``kappa = 0``: uniform)."""
+    kappa = jnp.maximum(kappa, 0.0)
+    return kappa * (jnp.cos(x) - 1.0) - LOG_2PI - jnp.log(i0e(kappa))
+
+
+def kappa_from_sd(sd):
+    """Concentration of the von Mises whose circular SD is ``sd`` (radians)."""
+    sd = jnp.asarray(sd, jnp.float32)
+    return jnp.exp(jnp.interp(jnp.log(0.5 * sd**2), _T_SD, _T_SD_LOGK))
+
+
+def sd_from_kappa(kappa):
+    """Circular SD ``sqrt(-2 ln A(kappa))`` of a von Mises with concentration ``kappa``."""
+    logk = jnp.log(jnp.maximum(kappa, 1e-30))
+    return jnp.sqrt(2 * jnp.exp(jnp.interp(logk, _T_SD_LOGK[::-1], _T_SD[::-1])))
+
+
+def kappa_from_j(j):
+    """Concentration whose Fisher information ``kappa A(kappa)`` is ``j``; ``j <= 0`` gives 0 (uniform)."""
+    j = jnp.asarray(j, jnp.float32)
+    k = jnp.exp(jnp.interp(jnp.log(jnp.maximum(j, 1e-30)), _T_J, _T_J_LOGK))
+    return jnp.where(
+        j <= float(np.exp(_LOG_J[0])), jnp.sqrt(2 * jnp.maximum(j, 1e-30)), k
+    )  # finite gradient at 0
+
+
+def j_from_kappa(kappa):
+    """Fisher information ``kappa A(kappa)`` of a von Mises with concentration ``kappa``."""
+    logk = jnp.log(jnp.maximum(kappa, 1e-30))
+    return jnp.where(kappa > 1e-30, jnp.exp(jnp.interp(logk, _T_J_LOGK, _T_J)), 0.0)
+
+
+def vm_sample(key, kappa, shape):
+    """Draws from ``VM(0, kappa)`` (Best & Fisher 1979 rejection sampler, vectorised; all draws finish
+    together, acceptance above 65 % at every kappa). ``kappa`` broadcasts to ``shape``; below 1e-6 it acts
+    as 1e-6 (density within 1e-6 of uniform)."""
+    kappa = jnp.broadcast_to(jnp.maximum(jnp.asarray(kappa, jnp.float32), 1e-6), shape)
+    s = jnp.sqrt(1 + 4 * kappa**2)
+    tau = 1 + s
+    rho = tau * 2 * kappa / ((s + 1) * (tau + jnp.sqrt(2 * tau)))  # (tau - sqrt(2 tau)) / (2 kappa), stable
+    r = (1 + rho**2) / (2 * rho)
+
+    def body(carry):
+        k, theta, done = carry
+        k, k1, k2, k3 = jax.random.split(k, 4)
+        z = jnp.cos(jnp.pi * jax.random.uniform(k1, shape))
+        f = (1 + r * z) / (r + z)
+        c = kappa * (r - f)
+        u2 = jax.random.uniform(k2, shape, minval=1e-12)
+        ok = (c * (2 - c) - u2 > 0) | (jnp.log(c / u2) + 1 - c >= 0)
+        t = jnp.sign(jax.random.uniform(k3, shape) - 0.5) * jnp.arccos(jnp.clip(f, -1.0, 1.0))
+        return k, jnp.where(done, theta, t), done | ok
+
+    init = (key, jnp.zeros(shape), jnp.zeros(shape, bool))
+    _, theta, _ = jax.lax.while_loop(lambda c: ~jnp.all(c[2]), body, init)
+    return theta

@@ -1,0 +1,97 @@
+"""The model object every working-memory model is: parameters, per-trial log-likelihood and simulator."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One parameter's name, bounds, start value and meaning (turned into a ``cogsim.fit.Param``)."""
+
+    name: str
+    low: float
+    high: float
+    default: float
+    doc: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WMModel:
+    """A working-memory model in the form ``cogsim.fit`` fits (see ``cogsim.fit.Model``).
+
+    Attributes:
+      name: the model's name on the command line and in the tables.
+      specs: the parameters (name, bounds, start value, meaning).
+      by_set_size: one parameter set per set size (True) or one shared by all set sizes.
+      requires: trial arrays the likelihood reads besides the paradigm's columns.
+      loglik_fn: ``(params, trials) -> [n_trials]`` log-likelihood, pure JAX.
+      simulate_fn: ``(params, trials, key) -> {response column: [n_trials]}``.
+      design_fn: ``(n_trials, key) -> {trial column: array}``, a default trial design for simulations
+        (parameter recovery).
+      doc: one line describing the model.
+    """
+
+    name: str
+    specs: tuple[Spec, ...]
+    by_set_size: bool
+    requires: tuple[str, ...]
+    loglik_fn: Callable[..., jax.Array]
+    simulate_fn: Callable[..., Mapping[str, jax.Array]]
+    design_fn: Callable[..., Mapping[str, jax.Array]] | None = None
+    doc: str = ""
+
+    @property
+    def params(self):
+        """The parameters as ``cogsim.fit.Param`` objects."""
+        from cogsim.fit import Param
+
+        return tuple(Param(s.name, s.low, s.high, default=s.default, doc=s.doc) for s in self.specs)
+
+    def loglik(self, params: Mapping[str, jax.Array], trials: Mapping[str, jax.Array]) -> jax.Array:
+        """Per-trial log-likelihood ``[n_trials]`` of one participant's trials (one set size's when
+        ``by_set_size``) under scalar ``params``. Pure JAX: jit- and vmap-safe."""
+        return self.loglik_fn(params, trials)
+
+    def simulate(self, params, trials, *, key: jax.Array) -> dict[str, jax.Array]:
+        """Simulated responses (the paradigm's response columns) for the trial design in ``trials``."""
+        return dict(self.simulate_fn(params, trials, key))
+
+    def design(self, n_trials: int, *, key: jax.Array) -> dict[str, jax.Array]:
+        """A default trial design of ``n_trials`` trials (set sizes and, where needed, non-targets)."""
+        return dict(self.design_fn(n_trials, key))
+
+    def __repr__(self) -> str:
+        return f"WMModel({self.name!r}, params={[s.name for s in self.specs]})"
+
+
+DE_SET_SIZES = (1, 2, 4, 6, 8)
+CD_SET_SIZES = (2, 4, 6, 8)
+
+
+def delayed_estimation_design(n_trials: int, key: jax.Array, set_sizes=DE_SET_SIZES) -> dict[str, jax.Array]:
+    """Set sizes 1, 2, 4, 6, 8 in equal numbers (shuffled), non-targets uniform on the circle (NaN padded)."""
+    k1, k2 = jax.random.split(key)
+    reps = -(-n_trials // len(set_sizes))
+    n = jax.random.permutation(k1, jnp.tile(jnp.asarray(set_sizes), reps)[:n_trials])
+    width = max(DE_SET_SIZES) - 1
+    nt = jax.random.uniform(k2, (n_trials, width), minval=-jnp.pi, maxval=jnp.pi)
+    return {"set_size": n, "nontargets": jnp.where(jnp.arange(width)[None] < n[:, None] - 1, nt, jnp.nan)}
+
+
+def single_set_size_design(n_trials: int, key: jax.Array) -> dict[str, jax.Array]:
+    """All trials at set size 4 (for per-set-size models: every trial informs one parameter set)."""
+    return delayed_estimation_design(n_trials, key, set_sizes=(4,))
+
+
+def change_detection_design(n_trials: int, key: jax.Array) -> dict[str, jax.Array]:
+    """Set sizes 2, 4, 6, 8 in equal numbers, change on half the trials, base rates 0.3 / 0.5 / 0.7."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    reps = -(-n_trials // len(CD_SET_SIZES))
+    n = jax.random.permutation(k1, jnp.tile(jnp.asarray(CD_SET_SIZES), reps)[:n_trials])
+    base = jnp.asarray([0.3, 0.5, 0.7])[jax.random.randint(k3, (n_trials,), 0, 3)]
+    return {"set_size": n, "change": jax.random.bernoulli(k2, base).astype(jnp.int32), "base_rate": base}

@@ -1,0 +1,138 @@
+"""The consciousness-prior workspace as a process model of delayed estimation.
+
+The ``N`` items of a display compete for the ``K`` slots of a workspace: each item's salience is a standard
+Gumbel draw ``g_i`` (all items are alike, so selection is pure noise) and the top ``M = min(K, N)`` enter
+(the top-k selection of :class:`cogsim.models.bottleneck.Workspace`). The workspace's total precision
+``J_total`` (its broadcast gain, given as ``sd1_rad``, the SD of an item alone in the workspace) is shared
+among the selected items in proportion to ``softmax(s g_i)`` over them: ``s = 0`` shares it equally (a capped
+resource), larger ``s`` lets the most salient items take most of it (precision varies over items, as in the
+variable-precision model). A probed item outside the workspace is guessed. A non-integer ``K`` mixes
+``floor(K)`` and ``floor(K) + 1`` slots like :mod:`._slots`.
+
+Likelihood: the probed item is in the workspace with probability ``M / N`` (items are exchangeable);
+given that, its precision is ``J_total w`` with ``w`` the share of a uniformly chosen selected item. The
+distribution of ``w`` has no closed form, so it is replaced by ``N_DRAWS`` fixed Gumbel draws per set size
+(common random numbers, the same at every parameter value, so the likelihood is continuous in ``s`` and
+``J_total``); the
+``N_DRAWS x M`` shares are summarised by ``N_NODES`` quantile mid points ``w_q``::
+
+    p(e) = sum_c P(c) [ (M_c / N) (1 / N_NODES) sum_q VM(e; kappa(J_total w_q)) + (1 - M_c / N) / (2 pi) ]
+
+At ``s = 0`` (equal shares) it is exact. Set sizes up to ``N_MAX = 16``. Measured error
+(tests/models/test_working_memory.py): against a 8,192-draw, 1,024-node reference, the density differs by
+less than 2 % of its peak, and it matches a histogram of 200,000 simulated errors.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import i0e
+
+from cogsim.models.working_memory import _circular as circ
+from cogsim.models.working_memory._model import Spec, WMModel, delayed_estimation_design
+
+K_MAX = 8
+N_MAX = 16
+N_DRAWS = 512
+N_NODES = 64
+
+K = Spec("K", 0.0, float(K_MAX), 3.0, "workspace capacity in items (non-integer: mixture of floor and ceil)")
+SD1 = Spec("sd1_rad", 0.02, 4.0, 0.3, "circular SD of an item alone in the workspace (total precision)")
+S = Spec("s", 0.0, 10.0, 0.5, "selection noise gain: shares of precision ~ softmax(s x Gumbel)")
+
+
+def gumbel_table(n_draws: int = N_DRAWS, seed: int = 0) -> np.ndarray:
+    """``[N_MAX, n_draws, K_MAX]``: per set size ``N``, the top ``K_MAX`` of ``N`` Gumbel draws, descending
+    (``-inf`` beyond ``N``); the same base draws for every ``N``."""
+    g = np.random.default_rng(seed).gumbel(size=(n_draws, N_MAX))
+    out = np.full((N_MAX, n_draws, K_MAX), -np.inf, np.float32)
+    for n in range(1, N_MAX + 1):
+        top = -np.sort(-g[:, :n], axis=1)[:, :K_MAX]
+        out[n - 1, :, : top.shape[1]] = top
+    return out
+
+
+_TABLE = jnp.asarray(gumbel_table())
+
+
+def _split(k):
+    c0 = jnp.minimum(jnp.floor(k), K_MAX - 1)
+    return c0, k - c0
+
+
+def _share_quantiles(s, c, table, n_nodes):
+    """Per set size, ``n_nodes`` quantile mid points ``[N_MAX, n_nodes]`` of the probed item's share of the
+    workspace's precision when it is held (a uniformly chosen selected item), and ``M = min(c, N)``."""
+    n_draws = table.shape[1]
+    ns = jnp.arange(1, N_MAX + 1, dtype=jnp.float32)
+    m = jnp.minimum(c, ns)  # [N_MAX]
+    sel = jnp.arange(K_MAX)[None, None, :] < m[:, None, None]
+    z = jnp.where(sel, s * jnp.where(jnp.isfinite(table), table, 0.0), -1e30)  # finite: no NaN when M = 0
+    w = jnp.where(sel, jax.nn.softmax(z, axis=-1), 2.0)  # unselected entries sort last
+    flat = jnp.sort(w.reshape(N_MAX, -1), axis=1)  # the first n_draws * M entries are the selected shares
+    pos = (jnp.arange(n_nodes) + 0.5) / n_nodes  # quantile mid points
+    idx = jnp.floor(pos[None, :] * (n_draws * m[:, None])).astype(jnp.int32)
+    q = jnp.take_along_axis(flat, jnp.clip(idx, 0, flat.shape[1] - 1), axis=1)
+    return jnp.where(m[:, None] > 0, q, 0.0), m, ns
+
+
+def loglik_table(params, trials, table, n_nodes: int = N_NODES):
+    """Per-trial log-likelihood with the Gumbel draws of ``table`` (the model uses :func:`gumbel_table`)."""
+    table = jnp.asarray(table)
+    j_total = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
+    c0, frac = _split(params["K"])
+    cos1 = (jnp.cos(trials["error_rad"]) - 1.0)[:, None]
+    kappas, logws = [], []
+    for c, lw in ((c0, jnp.log1p(-frac)), (c0 + 1, jnp.log(frac))):
+        share, m, ns = _share_quantiles(params["s"], c, table, n_nodes)
+        kappa = circ.kappa_from_j(j_total * share)  # [N_MAX, nodes]
+        held = jnp.log(jnp.maximum(m / ns, 1e-30)) - jnp.log(n_nodes)
+        logw = lw + held[:, None] - circ.LOG_2PI - jnp.log(i0e(kappa))
+        guess = lw + jnp.log(jnp.maximum(1 - m / ns, 1e-30)) - circ.LOG_2PI
+        kappas += [kappa, jnp.zeros((N_MAX, 1))]
+        logws += [jnp.where(m[:, None] > 0, logw, -1e30), guess[:, None]]
+    kappa, logw = jnp.concatenate(kappas, axis=1), jnp.concatenate(logws, axis=1)
+    logw = jnp.maximum(logw, -1e30)  # finite, so that the one-hot product below has no 0 x inf
+    # a one-hot product, not a gather: its gradient is a matrix product, not a slow scatter-add
+    onehot = jax.nn.one_hot(jnp.asarray(trials["set_size"], jnp.int32) - 1, N_MAX, dtype=kappa.dtype)
+    return jax.nn.logsumexp(onehot @ logw + (onehot @ kappa) * cos1, axis=1)
+
+
+def _loglik(params, trials):
+    return loglik_table(params, trials, _TABLE)
+
+
+def _simulate(params, trials, key):
+    """The process itself: fresh Gumbel saliences, top-M selection, precision shares, von Mises report."""
+    n = jnp.asarray(trials["set_size"], jnp.int32)
+    b = n.shape[0]
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    j_total = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
+    c0, frac = _split(params["K"])
+    c = c0 + jax.random.bernoulli(k1, frac, (b,))
+    m = jnp.minimum(c, n)
+    present = jnp.arange(N_MAX)[None, :] < n[:, None]
+    g = jnp.where(present, jax.random.gumbel(k2, (b, N_MAX)), -jnp.inf)
+    rank = jnp.sum(g > g[:, :1], axis=1)  # item 0 is the probed one
+    order = jnp.argsort(-g, axis=1).argsort(axis=1)
+    sel = order < m[:, None]
+    share = jax.nn.softmax(jnp.where(sel, params["s"] * jnp.where(present, g, 0.0), -1e30), axis=1)
+    held = rank < m
+    kappa = jnp.maximum(circ.kappa_from_j(j_total * jnp.where(held, share[:, 0], 0.0)), 1e-6)
+    mem = circ.vm_sample(k3, kappa, (b,))
+    guess = jax.random.uniform(k4, (b,), minval=-jnp.pi, maxval=jnp.pi)
+    return {"error_rad": jnp.where(held, mem, guess)}
+
+
+WORKSPACE = WMModel(
+    "workspace",
+    (K, SD1, S),
+    False,
+    (),
+    _loglik,
+    _simulate,
+    delayed_estimation_design,
+    "consciousness-prior workspace: noisy top-k of min(K, N) items, precision shared by softmax(s g)",
+)

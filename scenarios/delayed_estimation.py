@@ -1,0 +1,313 @@
+"""Delayed estimation (Zhang & Luck 2008; van den Berg et al. 2012): slots, resources or a workspace?
+
+Participants reported the colour (or orientation) of one of 1-8 remembered items on a continuous wheel. Every
+model of :mod:`cogsim.models.working_memory` is fitted to every participant of each data set through
+:mod:`cogsim.fit`; the scenario compares the models (summed AIC/BIC with participant-bootstrap CIs,
+participants won, cross-validated log-likelihood), draws the error distributions by set size with the models'
+curves and the parameters by set size, and checks the published findings (see the scenario docs).
+
+Run: ``cogsim run delayed_estimation`` (quick: Zhang & Luck 2008 only); ``--preset paper`` for both data sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import compare as cmp
+from cogsim import config as cfglib
+from cogsim import data
+
+DESCRIPTION = (
+    "Delayed estimation: mixture, slots, variable-precision and workspace models fitted per participant"
+)
+
+#: data set name -> (packaged dataset, columns identifying a participant)
+DATASETS = {
+    "zhang_luck2008": ("zhang_luck2008_delayed_estimation", ("subject",)),
+    "vandenberg2012": ("vandenberg2012_delayed_estimation", ("experiment", "subject")),
+}
+ALL_MODELS = ("uniform", "mixture2p", "mixture3p", "slots_averaging", "vp", "workspace")
+BINS = 36  # error histogram bins over [-pi, pi)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the delayed-estimation scenario."""
+
+    datasets: tuple[str, ...] = cfglib.field(("zhang_luck2008", "vandenberg2012"), doc="data sets to fit")
+    models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models to fit (mixture3p: data with non-targets)")
+    n_starts: int = cfglib.field(4, low=1, high=64, doc="optimiser starts per participant")
+    ci: str = cfglib.field("none", doc="parameter CIs: 'none', 'profile' or 'bootstrap'")
+    cv: int = cfglib.field(0, low=0, high=20, doc="folds of the cross-validated log-likelihood (0: none)")
+    n_boot: int = cfglib.field(2000, low=10, high=100_000, doc="participant resamples of the contrasts' CIs")
+    level: float = cfglib.field(0.95, low=0.5, high=0.999, doc="confidence level")
+    max_subjects: int = cfglib.field(0, low=0, high=10_000, doc="fit only the first N participants (0: all)")
+
+    def __post_validate__(self):
+        for d in self.datasets:
+            if d not in DATASETS:
+                raise cfglib.ConfigError("datasets", self.datasets, f"names from {sorted(DATASETS)}")
+        for m in self.models:
+            if m not in ALL_MODELS:
+                raise cfglib.ConfigError("models", self.models, f"names from {list(ALL_MODELS)}")
+        if self.ci not in ("none", "profile", "bootstrap"):
+            raise cfglib.ConfigError("ci", self.ci, "'none', 'profile' or 'bootstrap'")
+
+
+PRESETS = {
+    "quick": Config(datasets=("zhang_luck2008",), n_starts=1, n_boot=500),
+    "paper": Config(ci="profile", cv=5),
+}
+
+
+def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
+    """The trials of data set ``name``, read and checked by the ``delayed_estimation`` paradigm."""
+    from cogsim.models import paradigms
+
+    dataset, by = DATASETS[name]
+    df = data.load(dataset)
+    if max_subjects:
+        keep = df[list(by)].drop_duplicates().head(max_subjects)
+        df = df.merge(keep, on=list(by))
+    return paradigms.get("delayed_estimation").read(df)
+
+
+def _unit(frame: pd.DataFrame, by) -> pd.Series:
+    return frame[list(by)].astype(str).agg("/".join, axis=1)
+
+
+def _uniform_summary(df: pd.DataFrame, by) -> pd.DataFrame:
+    n = df.groupby(list(by)).size().rename("n_trials").reset_index()
+    ll = -n.n_trials * np.log(2 * np.pi)
+    return n.assign(
+        model="uniform", loglik=ll, n_params=0, aic=-2 * ll, bic=-2 * ll, cv_loglik=ll, converged=True
+    )
+
+
+def _curves(model, est: pd.DataFrame, df: pd.DataFrame, by, name) -> pd.DataFrame:
+    """The model's predicted error density at the bin centres, per set size, averaged over participants."""
+    centres = -np.pi + (np.arange(BINS) + 0.5) * 2 * np.pi / BINS
+    fine = jnp.linspace(-jnp.pi, jnp.pi, BINS * 20 + 1)
+    mid = (fine[:-1] + fine[1:]) / 2
+    rows = []
+    loglik = jax.jit(model.loglik)
+    for n in sorted(df.set_size.unique()):
+        trials = {"set_size": jnp.full(mid.shape, int(n)), "error_rad": mid}
+        trials["nontargets"] = jnp.full((mid.shape[0], 1), jnp.nan)  # curves ignore swaps' positions
+        dens = []
+        for _, g in est.groupby(list(by)):
+            if model.by_set_size:
+                g = g[g.set_size == n]
+            p = {r.parameter: jnp.float32(r.estimate) for r in g.itertuples()}
+            if len(p) == len(model.params):
+                dens.append(np.exp(np.asarray(loglik(p, trials))).reshape(BINS, 20).mean(1))
+        if name == "uniform":
+            dens = [np.full(BINS, 1 / (2 * np.pi))]
+        if dens:
+            rows += [
+                {"set_size": int(n), "x": float(c), "density": float(v)}
+                for c, v in zip(centres, np.mean(dens, axis=0), strict=True)
+            ]
+    return pd.DataFrame(rows)
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Fits every configured model to every participant of each data set.
+
+    Returns:
+      A long table with a ``kind`` column: ``estimate`` (``dataset, model, unit, set_size, parameter,
+      estimate, ci_low, ci_high``), ``fit`` (``dataset, model, unit, loglik, n_params, n_trials, aic, bic,
+      cv_loglik, converged``), ``curve`` (model density by ``set_size`` at ``x``) and ``histogram`` (observed
+      density by ``set_size`` at ``x``).
+    """
+    from cogsim import fit
+    from cogsim.models import paradigms
+
+    config = cfglib.validate(config)
+    models = paradigms.get("delayed_estimation").models
+    frames = []
+    for i, name in enumerate(config.datasets):
+        _, by = DATASETS[name]
+        df = trials(name, max_subjects=config.max_subjects)
+        edges = np.linspace(-np.pi, np.pi, BINS + 1)
+        for n, g in df.groupby("set_size"):
+            h, _ = np.histogram(g.error_rad, edges, density=True)
+            frames.append(
+                pd.DataFrame({"set_size": int(n), "x": (edges[:-1] + edges[1:]) / 2, "density": h}).assign(
+                    kind="histogram", dataset=name
+                )
+            )
+        has_nt = "nontarget_1_rad" in df.columns
+        for j, mname in enumerate(config.models):
+            if mname == "mixture3p" and not has_nt:
+                continue
+            model = models[mname]
+            if mname == "uniform":
+                summ, est = _uniform_summary(df, by), pd.DataFrame(columns=[*by, "set_size", "parameter"])
+            else:
+                res = fit.fit(
+                    model,
+                    df,
+                    by=by,
+                    n_starts=config.n_starts,
+                    ci=None if config.ci == "none" else config.ci,
+                    cv=config.cv or None,
+                    level=config.level,
+                    key=jax.random.fold_in(jax.random.fold_in(key, i), j),
+                )
+                summ, est = res.summary, res.estimates
+            frames.append(_curves(model, est, df, by, mname).assign(kind="curve", dataset=name, model=mname))
+            frames.append(est.assign(kind="estimate", dataset=name, model=mname, unit=_unit(est, by)))
+            frames.append(summ.assign(kind="fit", dataset=name, model=mname, unit=_unit(summ, by)))
+    out = pd.concat(frames, ignore_index=True)
+    keep = [
+        "kind", "dataset", "model", "unit", "set_size", "parameter", "estimate", "ci_low", "ci_high", "x",
+        "density", "loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged",
+    ]  # fmt: skip
+    out = out[[c for c in keep if c in out.columns]]
+    return out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out
+
+
+def human() -> pd.DataFrame:
+    """Observed error summaries per data set and set size: trials, circular SD and mean |error|."""
+    rows = []
+    for name, (dataset, _) in DATASETS.items():
+        df = data.load(dataset)
+        for n, g in df.groupby("set_size"):
+            e = g.error_rad.to_numpy()
+            r = np.abs(np.mean(np.exp(1j * e)))
+            rows.append(
+                {
+                    "dataset": name,
+                    "set_size": int(n),
+                    "n_trials": len(e),
+                    "circular_sd": float(np.sqrt(-2 * np.log(r))),
+                    "mean_abs_error": float(np.mean(np.abs(e))),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, level: float):
+    """Mean over participants of transform(parameter) at the largest minus the smallest set size, with CI."""
+    p = est[est.parameter == parameter].pivot_table(index="unit", columns="set_size", values="estimate")
+    p = p.dropna()
+    diff = transform(p[p.columns.max()]) - transform(p[p.columns.min()])
+    return (
+        cmp.bootstrap_ci(diff.to_numpy(), np.mean, n_boot=n_boot, level=level),
+        p.columns.min(),
+        p.columns.max(),
+    )
+
+
+def compare(
+    sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95
+) -> cmp.Comparison:
+    """Model comparison per data set and the checks of docs/scenarios/delayed_estimation.md."""
+    metrics, checks, tables = [], [], {}
+    key = None
+    fits = sim[sim.kind == "fit"]
+    for ds in sim.dataset.drop_duplicates():
+        f = fits[fits.dataset == ds]
+        aic = f.pivot_table(index="unit", columns="model", values="aic")
+        best = aic.sum().idxmin()
+        won = aic.idxmin(axis=1).value_counts()
+        rows = []
+        for m in aic.columns:
+            d = (aic[m] - aic[best]).to_numpy()
+            est, lo, hi = cmp.bootstrap_ci(d, np.sum, n_boot=n_boot, level=level)
+            sub = f[f.model == m]
+            rows.append(
+                {
+                    "dataset": ds,
+                    "model": m,
+                    "aic": float(sub.aic.sum()),
+                    "bic": float(sub.bic.sum()),
+                    "delta_aic": est,
+                    "delta_aic_low": lo,
+                    "delta_aic_high": hi,
+                    "participants_won": int(won.get(m, 0)),
+                    "cv_loglik": float(sub.cv_loglik.sum()) if sub.cv_loglik.notna().all() else np.nan,
+                }
+            )
+            metrics.append(cmp.Metric(f"{ds}.{m}.delta_aic", est, lo, hi, note=f"summed AIC minus {best}'s"))
+        tables[f"{ds}_models"] = pd.DataFrame(rows)
+        metrics.append(
+            cmp.Metric(f"{ds}.best_model_is_{best}", float(won.get(best, 0)), note="participants won")
+        )
+        est = sim[(sim.kind == "estimate") & (sim.dataset == ds) & (sim.model == "mixture2p")]
+        if len(est):
+            (g, glo, ghi), n0, n1 = _param_contrast(est, "p_mem", lambda v: 1 - v, n_boot, level)
+            metrics.append(
+                cmp.Metric(f"{ds}.guess_rate_rise", g, glo, ghi, note=f"N = {n1:g} minus N = {n0:g}")
+            )
+            checks.append(
+                cmp.Check(f"{ds}: guess rate rises with set size", glo > 0, f"{g:.3f} [{glo:.3f}, {ghi:.3f}]")
+            )
+            key = key or f"{ds}.guess_rate_rise"
+            (s, slo, shi), n0, n1 = _param_contrast(est, "sd_rad", lambda v: v, n_boot, level)
+            metrics.append(cmp.Metric(f"{ds}.sd_rise_rad", s, slo, shi, note=f"N = {n1:g} minus N = {n0:g}"))
+            checks.append(
+                cmp.Check(
+                    f"{ds}: precision falls with set size", slo > 0, f"SD {s:.3f} [{slo:.3f}, {shi:.3f}] rad"
+                )
+            )
+            tables[f"{ds}_mixture2p_by_set_size"] = (
+                est.groupby(["set_size", "parameter"]).estimate.agg(["mean", "sem"]).reset_index()
+            )
+        if ds == "vandenberg2012" and {"vp", "slots_averaging"} <= set(aic.columns):
+            d = (aic["slots_averaging"] - aic["vp"]).to_numpy()
+            e, lo, hi = cmp.bootstrap_ci(d, np.sum, n_boot=n_boot, level=level)
+            metrics.append(cmp.Metric(f"{ds}.aic_slots_minus_vp", e, lo, hi))
+            checks.append(
+                cmp.Check(
+                    f"{ds}: variable precision beats slots plus averaging",
+                    lo > 0,
+                    f"{e:.1f} [{lo:.1f}, {hi:.1f}]",
+                )
+            )
+    return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
+
+
+def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
+    """Per data set: error densities by set size with the models' curves, and mixture2p's parameters."""
+    from cogsim import plots
+
+    datasets = list(sim.dataset.drop_duplicates())
+    fig, axes = plots.panels(3 * len(datasets), ncols=3)
+    for r, ds in enumerate(datasets):
+        a_hist, a_par, a_cmp = axes[3 * r : 3 * r + 3]
+        h = sim[(sim.kind == "histogram") & (sim.dataset == ds)]
+        sizes = sorted(h.set_size.unique())
+        show = (
+            sizes
+            if len(sizes) <= 4
+            else [sizes[0], sizes[len(sizes) // 3], sizes[2 * len(sizes) // 3], sizes[-1]]
+        )
+        for i, n in enumerate(show):
+            hh = h[h.set_size == n]
+            a_hist.plot(hh.x, hh.density, "o", ms=3, color=f"C{i}", label=f"N = {n:g}")
+            for m, ls in (("mixture2p", "-"), ("vp", "--"), ("workspace", ":")):
+                c = sim[(sim.kind == "curve") & (sim.dataset == ds) & (sim.model == m) & (sim.set_size == n)]
+                if len(c):
+                    a_hist.plot(c.x, c.density, ls, color=f"C{i}", lw=1)
+        a_hist.set(title=f"{ds}: errors (dots), mixture2p -, vp --, workspace :", xlabel="error (rad)")
+        a_hist.title.set_fontsize(8)
+        a_hist.legend(fontsize=6, frameon=False)
+        est = sim[(sim.kind == "estimate") & (sim.dataset == ds) & (sim.model == "mixture2p")]
+        if len(est):
+            for p, c in (("p_mem", "C0"), ("sd_rad", "C3")):
+                m = est[est.parameter == p].groupby("set_size").estimate.agg(["mean", "sem"])
+                a_par.errorbar(m.index, m["mean"], m["sem"], color=c, marker="o", label=p)
+            a_par.set(title=f"{ds}: mixture2p by set size", xlabel="set size")
+            a_par.legend(fontsize=7, frameon=False)
+        f = sim[(sim.kind == "fit") & (sim.dataset == ds)]
+        tot = f.groupby("model").aic.sum()
+        (tot - tot.min()).sort_values().plot.barh(ax=a_cmp, color="0.5")
+        a_cmp.set(title=f"{ds}: summed AIC minus the best", xlabel="delta AIC")
+    return fig

@@ -1,0 +1,123 @@
+"""Small models written for the fitting layer's tests: a Gaussian, a Laplace, and a von Mises + uniform
+mixture (optionally fitted per set size), each with loglik, simulate and design."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim.fit import Param
+
+_GRID = jnp.linspace(-math.pi, math.pi, 4097)[:-1]
+
+
+class Gauss:
+    name, by_set_size, requires = "gauss", False, ()
+    params = (Param("mu", default=0.0), Param("sd", 0.0, default=1.0))
+
+    def loglik(self, p, t):
+        return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], p["sd"])
+
+    def simulate(self, p, t, *, key):
+        return {"x": p["mu"] + p["sd"] * jax.random.normal(key, t["trial"].shape)}
+
+    def design(self, n, *, key):
+        return {"trial": jnp.arange(n)}
+
+
+class Laplace(Gauss):
+    name = "laplace"
+    params = (Param("mu", default=0.0), Param("b", 0.0, default=1.0))
+
+    def loglik(self, p, t):
+        return -jnp.abs(t["x"] - p["mu"]) / p["b"] - jnp.log(2 * p["b"])
+
+    def simulate(self, p, t, *, key):
+        return {"x": p["mu"] + p["b"] * jax.random.laplace(key, t["trial"].shape)}
+
+
+class VonMisesMixture:
+    """p_mem von Mises(0, kappa) + (1 - p_mem) uniform on the circle; ``error_rad`` in [-pi, pi)."""
+
+    name, requires = "vm_mixture", ()
+    params = (Param("p_mem", 0.0, 1.0, default=0.5), Param("kappa", 0.0, default=5.0))
+
+    def __init__(self, by_set_size: bool = False):
+        self.by_set_size = by_set_size
+
+    def loglik(self, p, t):
+        x = t["error_rad"]
+        log_vm = p["kappa"] * (jnp.cos(x) - 1.0) - jnp.log(2 * jnp.pi * jax.scipy.special.i0e(p["kappa"]))
+        return jnp.logaddexp(jnp.log(p["p_mem"]) + log_vm, jnp.log1p(-p["p_mem"]) - jnp.log(2 * jnp.pi))
+
+    def simulate(self, p, t, *, key):
+        n = t["set_size"].shape
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        idx = jax.random.categorical(k1, p["kappa"] * jnp.cos(_GRID), shape=n)
+        vm = _GRID[idx] + jax.random.uniform(k2, n, maxval=2 * jnp.pi / 4096)
+        vm = jnp.mod(vm + jnp.pi, 2 * jnp.pi) - jnp.pi
+        guess = jax.random.uniform(k3, n, minval=-jnp.pi, maxval=jnp.pi)
+        return {"error_rad": jnp.where(jax.random.bernoulli(k4, p["p_mem"], n), vm, guess)}
+
+    def design(self, n, *, key):
+        return {"set_size": jax.random.choice(key, jnp.array([2, 6]), (n,))}
+
+
+def vm_loglik_np(p_mem: float, kappa: float, x: np.ndarray) -> float:
+    """The mixture's summed log-likelihood in NumPy/SciPy (float64), for scipy.optimize."""
+    from scipy import special
+
+    log_vm = kappa * (np.cos(x) - 1.0) - np.log(2 * np.pi * special.i0e(kappa))
+    return float(np.sum(np.logaddexp(np.log(p_mem) + log_vm, np.log1p(-p_mem) - np.log(2 * np.pi))))
+
+
+def simulate_frame(model, truth: dict, n_trials, *, seed: int = 0) -> pd.DataFrame:
+    """Trials of len(n_trials) participants (ids 1..), participant i with n_trials[i] trials and
+    parameters {name: values[i]}."""
+    frames = []
+    key = jax.random.key(seed)
+    for i, n in enumerate(n_trials):
+        ki = jax.random.fold_in(key, i)
+        design = {c: np.asarray(v) for c, v in model.design(n, key=jax.random.fold_in(ki, 0)).items()}
+        vals = {k: jnp.float32(v[i]) for k, v in truth.items()}
+        resp = model.simulate(
+            vals, {c: jnp.asarray(v) for c, v in design.items()}, key=jax.random.fold_in(ki, 1)
+        )
+        frames.append(
+            pd.DataFrame({"subject": i + 1, **design, **{c: np.asarray(v) for c, v in resp.items()}})
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def gauss():
+    return Gauss()
+
+
+@pytest.fixture
+def laplace():
+    return Laplace()
+
+
+@pytest.fixture
+def vm_mixture():
+    return VonMisesMixture()
+
+
+@pytest.fixture
+def toy():
+    """The helpers above, for test modules (which cannot import conftest under --import-mode=importlib)."""
+    import types
+
+    return types.SimpleNamespace(
+        Gauss=Gauss,
+        Laplace=Laplace,
+        VonMisesMixture=VonMisesMixture,
+        simulate_frame=simulate_frame,
+        vm_loglik_np=vm_loglik_np,
+    )

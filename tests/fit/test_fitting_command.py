@@ -1,0 +1,134 @@
+"""`cogsim fit` end to end on a test-only paradigm (the registry is monkeypatched)."""
+
+import hashlib
+import json
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import cli, fitting_command
+from cogsim.fit import Column, Paradigm
+
+
+@pytest.fixture
+def toy_paradigm(monkeypatch, toy):
+    class PerSetSize(toy.VonMisesMixture):
+        name = "vm_per_set_size"
+
+    par = Paradigm(
+        "toy_estimation",
+        (
+            Column("subject", "id"),
+            Column("set_size", "int", low=1),
+            Column("error_rad", "float", low=-np.pi, high=np.pi),
+        ),
+        models={"vm_mixture": toy.VonMisesMixture(), "vm_per_set_size": PerSetSize(by_set_size=True)},
+        doc="toy delayed estimation",
+    )
+    reg = types.SimpleNamespace(names=lambda: ["toy_estimation"], get=lambda name: par)
+    monkeypatch.setattr(fitting_command, "_registry", lambda: reg)
+    return par
+
+
+@pytest.fixture
+def csv(tmp_path, toy):
+    truth = {"p_mem": np.array([0.9, 0.6, 0.8]), "kappa": np.array([8.0, 3.0, 5.0])}
+    df = toy.simulate_frame(toy.VonMisesMixture(), truth, [120, 100, 140], seed=11)
+    df["subject"] = df["subject"].map({1: "P01", 2: "P02", 3: "P03"})
+    df["note"] = "x"
+    path = tmp_path / "my trials.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + df.to_csv(index=False).encode())
+    return path
+
+
+def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = cli.main(
+        ["fit", "toy_estimation", "--data", str(csv), "--out", str(out), "--cv", "2", "--ci", "none"]
+    )
+    assert rc == 0, capsys.readouterr().err
+    fits = pd.read_parquet(out / "fits.parquet")
+    models = pd.read_parquet(out / "models.parquet")
+    assert list(fits.columns) == [
+        "model",
+        "subject",
+        "set_size",
+        "parameter",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    ]
+    assert list(models.columns) == [
+        "model",
+        "subject",
+        "loglik",
+        "n_params",
+        "n_trials",
+        "aic",
+        "bic",
+        "cv_loglik",
+        "converged",
+    ]
+    assert sorted(models["subject"].unique()) == ["P01", "P02", "P03"] and len(models) == 6
+    assert models["cv_loglik"].notna().all() and (models["cv_loglik"] < models["loglik"]).all()
+    comp = json.loads((out / "comparison.json").read_text())
+    assert set(comp["models"]) == {"vm_mixture", "vm_per_set_size"}
+    entry = comp["models"]["vm_mixture"]
+    summed = models.query("model == 'vm_mixture'")["aic"].sum()
+    assert entry["aic_sum"]["value"] == pytest.approx(summed)
+    assert entry["aic_sum"]["ci"][0] <= summed <= entry["aic_sum"]["ci"][1]
+    assert sum(comp["models"][m]["won_aic"]["value"] for m in comp["models"]) == 3
+    run = json.loads((out / "run.json").read_text())
+    assert run["input"]["sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    assert run["input"]["path"].endswith("my trials.csv") and run["seed"] == 0
+    assert run["config"]["models"] == ["vm_mixture", "vm_per_set_size"]
+    assert (out / "figure.png").stat().st_size > 10_000
+
+
+def test_list_shows_paradigms_models_and_columns(toy_paradigm, capsys):
+    assert cli.main(["fit", "--list"]) == 0
+    text = capsys.readouterr().out
+    assert "toy_estimation" in text and "column error_rad" in text and "model  vm_per_set_size" in text
+    assert "per set size" in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "nope", "--data", "x.csv"], "paradigm 'nope' is unknown; allowed: toy_estimation"),
+        (["fit", "toy_estimation"], "fit --data: missing"),
+        (["fit", "toy_estimation", "--data", "CSV", "--models", "vm,x"], "fit --models: 'vm' is unknown"),
+        (["fit", "toy_estimation", "--data", "DEG"], "row 1, column 'error_rad': got 40; allowed"),
+        (["fit", "toy_estimation", "--data", "CSV", "--by", "session"], "missing column 'session'"),
+        (["fit", "toy_estimation", "--data", "CSV", "--cv", "1"], "fit --cv: got 1"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, argv, message):
+    deg = tmp_path / "deg.csv"
+    deg.write_text("subject,set_size,error_rad\n1,2,40\n")
+    argv = [{"CSV": str(csv), "DEG": str(deg)}.get(a, a) for a in argv]
+    assert cli.main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_comparison_without_cv_and_with_two_id_columns(tmp_path):
+    table = pd.DataFrame(
+        {
+            "model": ["a", "a", "a", "b", "b", "b"],
+            "experiment": ["E1", "E1", "E2"] * 2,
+            "subject": [1, 2, 1] * 2,
+            "aic": [10.0, 20.0, 30.0, 12.0, 15.0, 29.0],
+            "bic": [11.0, 21.0, 31.0, 14.0, 18.0, 32.0],
+            "cv_loglik": [np.nan] * 6,
+        }
+    )
+    comp = fitting_command.comparison(table, ("experiment", "subject"))
+    assert comp["best_aic"] == "b" and comp["best_bic"] == "a" and comp["n_participants"] == 3
+    assert comp["models"]["b"]["won_aic"]["value"] == 2 and comp["models"]["a"]["aic_sum"]["value"] == 60
+    assert comp["models"]["a"]["cv_loglik_sum"] == {"value": None, "ci": None}
+    fits = pd.DataFrame({"model": ["a", "b"], "parameter": ["x", "y"], "estimate": [1.0, 2.0]})
+    fitting_command.figure(comp, fits, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 5_000

@@ -1,0 +1,31 @@
+import jax
+import numpy as np
+import pytest
+
+from cogsim.errors import CogsimError
+from cogsim.fit import model_recovery, recover
+
+KEY = jax.random.key(1)
+
+
+def test_recover_mixture_parameters(vm_mixture):
+    res = recover(vm_mixture, {"p_mem": (0.4, 0.95), "kappa": (2.0, 12.0)}, 300, 30, key=KEY)
+    table = res.table.set_index("parameter")
+    assert (table["correlation"] > 0.9).all()
+    assert abs(table.loc["p_mem", "bias"]) < 0.03
+    assert len(res.truth) == 30 and table["n"].eq(30).all()
+
+
+@pytest.mark.slow
+def test_model_recovery_tells_gaussian_from_laplace(gauss, laplace):
+    matrix = model_recovery([gauss, laplace], 300, 10, key=KEY)
+    assert list(matrix.index) == ["gauss", "laplace"] and list(matrix.columns) == ["gauss", "laplace"]
+    assert np.allclose(matrix.sum(axis=1), 1.0)
+    assert np.diag(matrix.to_numpy()).min() >= 0.8
+
+
+def test_recover_needs_a_value_for_every_parameter(gauss):
+    with pytest.raises(CogsimError, match="no value for 'sd'"):
+        recover(gauss, {"mu": 0.0}, 50, 3, key=KEY)
+    with pytest.raises(CogsimError, match="inside"):
+        recover(gauss, {"mu": 0.0, "sd": -1.0}, 50, 3, key=KEY)
