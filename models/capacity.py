@@ -64,7 +64,7 @@ def counts_from_table(trials: pd.DataFrame, *, by_participant: bool = True) -> C
       ...                   "change": [1, 0, 1, 0], "correct": [1, 1, 0, 1]})
       >>> c = counts_from_table(t)
       >>> c.p_change, c.n.shape, c.k.sum(0).tolist()
-      ((0.5,), (2, 4), [0.0, 1.0, 0.0, 1.0])
+      ((0.5,), (2, 4), [0.0, 1.0, 0.0, 0.0])
     """
     change = trials["change"].to_numpy().astype(int)
     correct = trials["correct"].to_numpy().astype(int)

@@ -9,7 +9,8 @@ and the three-component mixture with swaps (Bays, Catalao & Husain 2009).
                        + (1 - p_mem) / (2 pi)
 
 with ``kappa`` the concentration whose circular SD is ``sd_rad`` and ``phi_j`` the non-targets relative to the
-target. In Bays' notation ``p_t = p_mem (1 - p_swap)``, ``p_n = p_mem p_swap``, ``p_u = 1 - p_mem``. With no
+target (the ``nontargets`` trial array, NaN-padded; without it every memory response is a target response).
+In Bays' notation ``p_t = p_mem (1 - p_swap)``, ``p_n = p_mem p_swap``, ``p_u = 1 - p_mem``. With no
 non-target (set size 1) the swap component is the target component.
 """
 
@@ -129,7 +130,7 @@ MIXTURE3P = WMModel(
     "mixture3p",
     (P_MEM, P_SWAP, SD),
     True,
-    ("nontargets",),
+    (),  # reads the "nontargets" array the fitting layer stacks from the nontarget_{i}_rad columns
     _mixture3p_loglik,
     _mixture3p_simulate,
     single_set_size_design,

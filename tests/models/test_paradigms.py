@@ -97,9 +97,15 @@ def _recover(name, n_subjects, n_trials):
     return res.table.set_index("parameter")
 
 
-@pytest.mark.parametrize("name", sorted(RECOVERY))
+FAST = ("fixed_capacity", "mixture2p")
+
+
+@pytest.mark.parametrize(
+    "name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in sorted(RECOVERY)]
+)
 def test_parameter_recovery_small(name):
-    """Fast version: 12 participants x 500 trials, r > 0.8 for the main parameters."""
+    """12 participants x 500 trials, r > 0.8 for the main parameters (two models by default, the rest slow:
+    each takes minutes on a loaded 2-core machine)."""
     table = _recover(name, 12, 500)
     for p in MAIN[name]:
         assert table.loc[p, "correlation"] > 0.8, (name, p, table.loc[p].to_dict())

@@ -1,4 +1,4 @@
-"""The delayed-estimation scenario on tiny settings (two participants, three models, one start)."""
+"""The delayed-estimation scenario on tiny settings (two participants, two models, one start)."""
 
 import jax
 import numpy as np
@@ -10,7 +10,7 @@ from cogsim import config as cfglib  # noqa: E402
 from cogsim.scenarios import delayed_estimation as de  # noqa: E402
 
 TINY = de.Config(
-    datasets=("zhang_luck2008",), models=("uniform", "mixture2p", "vp"), n_starts=1, max_subjects=2, n_boot=50
+    datasets=("zhang_luck2008",), models=("uniform", "mixture2p"), n_starts=1, max_subjects=2, n_boot=50
 )
 
 
@@ -21,10 +21,10 @@ def sim():
 
 def test_tables_hold_every_participant_and_model(sim):
     fits = sim[sim.kind == "fit"]
-    assert set(fits.model) == {"uniform", "mixture2p", "vp"} and fits.unit.nunique() == 2
+    assert set(fits.model) == {"uniform", "mixture2p"} and fits.unit.nunique() == 2
     est = sim[(sim.kind == "estimate") & (sim.model == "mixture2p")]
     assert sorted(est.set_size.unique()) == [1, 2, 3, 6]
-    curve = sim[(sim.kind == "curve") & (sim.model == "vp") & (sim.set_size == 1)]
+    curve = sim[(sim.kind == "curve") & (sim.model == "mixture2p") & (sim.set_size == 1)]
     assert np.sum(curve.density) * 2 * np.pi / len(curve) == pytest.approx(1.0, abs=0.01)
 
 
