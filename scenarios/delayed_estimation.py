@@ -21,6 +21,7 @@ import pandas as pd
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
+from cogsim.reference import Reference
 
 DESCRIPTION = (
     "Delayed estimation: mixture, slots, variable-precision and workspace models fitted per participant"
@@ -173,7 +174,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     return out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out
 
 
-def human() -> pd.DataFrame:
+def reference(config: Config | None = None) -> Reference:
     """Observed error summaries per data set and set size: trials, circular SD and mean |error|."""
     rows = []
     for name, (dataset, _) in DATASETS.items():
@@ -190,7 +191,7 @@ def human() -> pd.DataFrame:
                     "mean_abs_error": float(np.mean(np.abs(e))),
                 }
             )
-    return pd.DataFrame(rows)
+    return Reference(pd.DataFrame(rows), kind="trial_level", source="van den Berg et al. (2012); Zhang & Luck (2008)")
 
 
 def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, level: float):
