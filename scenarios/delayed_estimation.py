@@ -191,7 +191,9 @@ def reference(config: Config | None = None) -> Reference:
                     "mean_abs_error": float(np.mean(np.abs(e))),
                 }
             )
-    return Reference(pd.DataFrame(rows), kind="trial_level", source="van den Berg et al. (2012); Zhang & Luck (2008)")
+    return Reference(
+        pd.DataFrame(rows), kind="trial_level", source="van den Berg et al. (2012); Zhang & Luck (2008)"
+    )
 
 
 def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, level: float):
