@@ -8,6 +8,9 @@ same way. There are no human data: the comparison is with the baseline and with 
 data README gives for well-tuned bilinear models (filtered MRR 0.8-0.9, Hits@10 above 0.95).
 
 The graph is a config field: a packaged name (``umls``) or a folder with train.txt, valid.txt and test.txt.
+For a folder (a user's graph), the settings (size, learning rate, initial scale, weight decay, the form of the
+memory: ``additive`` or ``tucker``, and the number of steps) are chosen on the validation split by a small
+budgeted search with early stopping (:func:`search`); the search is recorded in ``run.json``.
 
 Example:
   >>> # cogsim run kg_semantic_memory --preset quick --set graph=path/to/my_graph
