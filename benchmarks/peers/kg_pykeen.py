@@ -1,7 +1,7 @@
-"""PyKEEN peer for the knowledge-graph benchmark: RESCAL and DistMult on the packaged UMLS split.
+"""PyKEEN peer for the knowledge-graph benchmark: TuckER, DistMult (or any PyKEEN model) on a graph folder.
 
-Optional dependency (CPU torch): ``pip install torch==2.13.0 pykeen``. The triples are read from the same
-files the tensor brain trains on (``cogsim.data.folder("umls")``), so both sides see the identical split.
+Optional dependency (CPU torch): ``pip install torch pykeen``. The triples are read from the same files the
+tensor brain trains on (a folder with train.txt, valid.txt, test.txt), so both sides see the identical split.
 """
 
 from __future__ import annotations
@@ -20,9 +20,18 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
+def nations_folder():
+    """The Nations split shipped inside the installed PyKEEN package (no download)."""
+    from importlib import resources
+    from pathlib import Path
+
+    return Path(str(resources.files("pykeen.datasets") / "nations"))
+
+
 def run(
     model: str = "RESCAL",
     *,
+    folder=None,
     embedding_dim: int = 64,
     num_epochs: int = 100,
     batch_size: int = 256,
@@ -35,9 +44,10 @@ def run(
     regularizer_weight: float | None = 0.0,
     eval_every_epochs: int | None = 25,
 ) -> dict[str, Any]:
-    """Trains one PyKEEN model on UMLS (LCWA 1-N scoring, cross-entropy loss, Adam; inverse triples so that
-    head queries are scored as tail queries of the inverse relation, the usual 1-N setting); returns timing
-    and filtered test metrics, evaluated every ``eval_every_epochs`` epochs (the curve).
+    """Trains one PyKEEN model on the graph in ``folder`` (default: UMLS): LCWA 1-N scoring, cross-entropy
+    loss, Adam; inverse triples so that head queries are scored as tail queries of the inverse relation (the
+    usual 1-N setting). Returns timing and filtered test metrics, evaluated every ``eval_every_epochs``
+    epochs (the curve).
 
     Returns:
       dict with ``model``, ``train_time_s`` (wall time of the training loop only), ``train_cpu_s`` (its CPU
@@ -55,7 +65,9 @@ def run(
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    folder = data.folder("umls")
+    from pathlib import Path
+
+    folder = Path(folder) if folder is not None else data.folder("umls")
     train = TriplesFactory.from_path(folder / "train.txt", create_inverse_triples=inverse_triples)
     valid = TriplesFactory.from_path(
         folder / "valid.txt", entity_to_id=train.entity_to_id, relation_to_id=train.relation_to_id
@@ -72,6 +84,8 @@ def run(
     m = model_resolver.make(
         model, triples_factory=train, embedding_dim=embedding_dim, loss=loss, random_seed=seed, **extra
     )
+    # LCWA instances are the distinct (head, relation) pairs; on a small graph the batch is all of them
+    batch_size = min(batch_size, len(torch.unique(train.mapped_triples[:, :2], dim=0)))
     opt = torch.optim.Adam(m.parameters(), lr=lr)
     loop = LCWATrainingLoop(model=m, triples_factory=train, optimizer=opt)
     ev = RankBasedEvaluator(filtered=True)
@@ -105,6 +119,7 @@ def run(
             batch_size=batch_size,
             use_tqdm=False,
             label_smoothing=label_smoothing,
+            drop_last=False,
             continue_training=done > 0,
         )
         train_time += time.perf_counter() - t0

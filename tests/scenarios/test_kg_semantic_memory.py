@@ -38,7 +38,7 @@ def test_runs_on_a_user_graph_folder(tmp_path):
     record = ksm.run_record(sim)["settings_search"]  # a user's graph: settings chosen on valid
     assert record["selected_on"] == "valid" and len(record["candidates"]) == 2
     assert record["chosen_valid_mrr"] == max(c["valid_mrr"] for c in record["candidates"])
-    assert set(record["chosen"]) == {"dim", "lr", "init_scale", "weight_decay", "num_steps"}
+    assert set(record["chosen"]) == {"dim", "lr", "init_scale", "weight_decay", "relational", "num_steps"}
 
 
 @pytest.mark.slow
@@ -111,6 +111,7 @@ def test_semantic_memory_learns_a_family_graph_where_the_relation_decides(tmp_pa
         dim=32,
         init_scale=0.3,
         weight_decay=0.5,
+        relational="tucker",
     )
     params, _, mcfg = ksm.fit(graph, cfg, key=jax.random.key(0))
     res = kg.evaluate_link_prediction(ksm.scorer(params, mcfg), graph, split="test")
