@@ -319,7 +319,7 @@ def cowan_k(set_size: Any, hit_rate: Any, fa_rate: Any) -> Any:
     """Cowan's K = N (H - F) for single-probe change detection.
 
     Example:
-      >>> round(cowan_k(5, 0.8, 0.2), 2)
+      >>> round(float(cowan_k(5, 0.8, 0.2)), 2)
       3.0
     """
     return np.asarray(set_size) * (np.asarray(hit_rate) - np.asarray(fa_rate))

@@ -39,6 +39,7 @@ def field(
     choices: Sequence[Any] | None = None,
     doc: str = "",
     default_factory: Any = _MISSING,
+    allow_empty: bool = False,
 ) -> Any:
     """A dataclass field with validation metadata.
 
@@ -48,6 +49,7 @@ def field(
       high: inclusive upper bound.
       choices: the allowed values.
       doc: a one-line description, shown by ``cogsim run NAME --help``.
+      allow_empty: an empty tuple is a meaningful value (e.g. "no ablations") even when the default is not.
       default_factory: as in :func:`dataclasses.field`.
 
     Example:
@@ -60,6 +62,8 @@ def field(
       2
     """
     meta = {"low": low, "high": high, "choices": tuple(choices) if choices is not None else None, "doc": doc}
+    if allow_empty:
+        meta["allow_empty"] = True
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -171,7 +175,7 @@ def _check_field(path: str, value: Any, f: dataclasses.Field) -> None:
         default = f.default if f.default is not _MISSING else None
         if f.default_factory is not _MISSING:
             default = f.default_factory()
-        if default is None or len(default) > 0:
+        if not f.metadata.get("allow_empty") and (default is None or len(default) > 0):
             raise ConfigError(path, value, "a non-empty list of values (comma-separated)")
 
 

@@ -132,7 +132,7 @@ def predict(params: dict[str, jax.Array], set_size, block, is_change) -> jax.Arr
     Example:
       >>> import jax.numpy as jnp
       >>> p = {"K": jnp.array(3.0), "a": jnp.array(1.0), "g": jnp.array([0.5])}
-      >>> predict(p, jnp.array([2, 6]), jnp.array([0, 0]), jnp.array([1, 1])).round(3).tolist()
+      >>> [round(x, 3) for x in predict(p, jnp.array([2, 6]), jnp.array([0, 0]), jnp.array([1, 1])).tolist()]
       [1.0, 0.75]
     """
     d = jnp.minimum(params["K"] / set_size, 1.0)

@@ -372,11 +372,8 @@ def reference(config: Config | None = None) -> Reference:
                 "cowan_k": float(cmp.cowan_k(n, hit, fa)),
             }
         )
-    return Reference(
-        Reference(pd.DataFrame(rows), kind="trial_level", source="Rouder et al. (2008)"),
-        kind="trial_level",
-        source="change-detection trials (Config.data)",
-    )
+    source = config.data if config is not None else "rouder2008"
+    return Reference(pd.DataFrame(rows), kind="trial_level", source=f"change-detection trials: {source}")
 
 
 def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:

@@ -51,7 +51,9 @@ class Config:
     )
     experiments: tuple[int, ...] = cfglib.field((1, 2, 3, 4, 5, 6), low=1, high=6, doc="which experiments")
     weights: str = cfglib.field("diet_normal", doc="shipped backbone name or a path to a backbone .npz")
-    ablations: tuple[str, ...] = cfglib.field(ABLATIONS, doc="model variants to run besides the full model")
+    ablations: tuple[str, ...] = cfglib.field(
+        ABLATIONS, allow_empty=True, doc="model variants to run besides the full model (empty: none)"
+    )
     ablation_trials: int | None = cfglib.field(
         None, low=1, doc="displays per cell for ablations (None = same)"
     )

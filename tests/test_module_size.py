@@ -14,7 +14,7 @@ ALLOWED = {
     # figure code of these scenarios, and the schemas of the dataset registry.
     "scenarios/book_cover_scanpaths.py": "to split: scoring and the six-panel figure beside the protocol",
     "scenarios/synthetic_shelf_search.py": "to split: effects scoring and figure beside the protocol",
-    "scenarios/change_detection.py": "to split: the Rouder counts and the workspace grid fit beside the protocol",
+    "scenarios/change_detection.py": "to split: Rouder counts and the workspace grid fit",
     "cogsim/data/_registry.py": "to split: every dataset's schema sits beside the loader",
 }
 

@@ -543,7 +543,7 @@ def load(name: str, *, path: str | os.PathLike | None = None) -> pd.DataFrame:
     Example:
       >>> import cogsim
       >>> df = cogsim.data.load("rouder2008_change_detection")
-      >>> sorted(df.N.unique())
+      >>> sorted(int(n) for n in df.N.unique())
       [2, 5, 8]
     """
     d = _get(name)

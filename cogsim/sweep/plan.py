@@ -133,7 +133,7 @@ def fields_read(mod: Any, cfg: Any) -> set[str] | None:
     Example:
       >>> from cogsim.scenarios import change_detection
       >>> sorted(fields_read(change_detection, change_detection.Config()))
-      ['sim_K', 'sim_a', 'sim_guess', 'sim_trials']
+      ['data', 'sim_K', 'sim_a', 'sim_guess', 'sim_trials']
     """
     if not hasattr(mod, "sweep_point"):
         return None
