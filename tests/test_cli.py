@@ -275,7 +275,7 @@ def _bad_texts(tp, meta, default):
         bad = ["nan", "inf", "-inf", "abc"]
         return bad + ([repr(high + abs(high) + 1.0)] if high is not None else [])
     if origin is tuple and args and args[-1] is Ellipsis:
-        bad = [] if optional or not default else [""]
+        bad = [] if optional or not default or meta.get("allow_empty") else [""]
         if args[0] in (int, float):
             bad += ["abc", "nan" if args[0] is float else "1.5"]
         return bad
