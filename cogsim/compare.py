@@ -1,14 +1,15 @@
 """Model-vs-human statistics: fits, confidence intervals, agreement measures and the Comparison record.
 
-Every scenario's ``compare(sim, human)`` returns a :class:`Comparison`: named metrics (with CIs where they
-exist), the qualitative effects checked (each a :class:`Check` that can fail), and one key metric that the
-suite summary prints as ``scenario | metric | human | model | verdict``.
+Every scenario's ``compare(sim, human)`` returns a :class:`~cogsim.comparison.Comparison` (defined in
+:mod:`cogsim.comparison`, re-exported here): named metrics with CIs, the checks (each a contrast with a CI,
+a threshold and a pass rule) and one key metric. This module holds the statistics the checks are built from:
+agreement measures, bootstrap and t-based CIs for means, differences and proportions, line fits and maximum
+likelihood fits.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,111 +18,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
+from cogsim.comparison import (  # noqa: F401 - the record types, re-exported where scenarios import them
+    Check,
+    Comparison,
+    Metric,
+    PaperRun,
+    verdict_from_checks,
+)
 from cogsim.errors import CogsimError
-
-
-@dataclasses.dataclass(frozen=True)
-class Metric:
-    """A named number, optionally with a confidence interval and the human value it is compared with."""
-
-    name: str
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    human: float | None = None
-    note: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """A qualitative effect the model should show; ``passed`` is computed, never set by hand."""
-
-    name: str
-    passed: bool
-    detail: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    """The result of holding a simulation up against human data.
-
-    Attributes:
-      metrics: named numbers (fit statistics, parameters with CIs).
-      checks: the qualitative effects, each passed or failed.
-      key: name of the metric the suite summary shows.
-      verdict: "match", "partial" or "mismatch" (derived from the checks when not given).
-      tables: extra tidy tables (e.g. predicted vs observed by condition), written next to the run.
-    """
-
-    metrics: tuple[Metric, ...]
-    checks: tuple[Check, ...] = ()
-    key: str | None = None
-    verdict: str | None = None
-    tables: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.verdict is None:
-            object.__setattr__(self, "verdict", verdict_from_checks(self.checks))
-
-    def metric(self, name: str) -> Metric:
-        for m in self.metrics:
-            if m.name == name:
-                return m
-        raise KeyError(f"no metric {name!r}; have {[m.name for m in self.metrics]}")
-
-    @property
-    def key_metric(self) -> Metric:
-        return self.metric(self.key) if self.key else self.metrics[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key_metric.name,
-            "verdict": self.verdict,
-            "metrics": [_clean(dataclasses.asdict(m)) for m in self.metrics],
-            "checks": [dataclasses.asdict(c) for c in self.checks],
-            "tables": {k: json.loads(v.to_json(orient="records")) for k, v in self.tables.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
-        return cls(
-            metrics=tuple(Metric(**m) for m in d["metrics"]),
-            checks=tuple(Check(**c) for c in d.get("checks", ())),
-            key=d.get("key"),
-            verdict=d.get("verdict"),
-            tables={k: pd.DataFrame(v) for k, v in d.get("tables", {}).items()},
-        )
-
-    def summary(self) -> str:
-        """A plain-text report: metrics with CIs, then each check."""
-        lines = []
-        for m in self.metrics:
-            ci = (
-                f" [{m.ci_low:.4g}, {m.ci_high:.4g}]"
-                if m.ci_low is not None and m.ci_high is not None
-                else ""
-            )
-            hum = f"  (human {m.human:.4g})" if m.human is not None else ""
-            note = f"  {m.note}" if m.note else ""
-            lines.append(f"  {m.name:<34} {m.value:.4g}{ci}{hum}{note}")
-        for c in self.checks:
-            lines.append(
-                f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}{': ' + c.detail if c.detail else ''}"
-            )
-        lines.append(f"  verdict: {self.verdict}")
-        return "\n".join(lines)
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
-
-
-def verdict_from_checks(checks: Sequence[Check]) -> str:
-    """ "match" when every check passes, "mismatch" when none does, else "partial"."""
-    if not checks:
-        return "n/a"
-    n = sum(c.passed for c in checks)
-    return "match" if n == len(checks) else ("mismatch" if n == 0 else "partial")
 
 
 # ---------------------------------------------------------------------------------------------- agreement
@@ -180,6 +84,89 @@ def bootstrap_ci(
     vals = np.array([statistic(take(rng.integers(0, n, n))) for _ in range(n_boot)], float)
     alpha = (1 - level) / 2
     return est, float(np.nanquantile(vals, alpha)), float(np.nanquantile(vals, 1 - alpha))
+
+
+def mean_ci(x: Sequence[float], *, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean with a t-based CI (NaN CI for fewer than two finite values).
+
+    Returns:
+      ``(mean, low, high)``.
+
+    Example:
+      >>> m, lo, hi = mean_ci([1.0, 2.0, 3.0, 4.0])
+      >>> m, round(lo, 3), round(hi, 3)
+      (2.5, 0.446, 4.554)
+    """
+    a = np.asarray(x, float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return math.nan, math.nan, math.nan
+    m = float(a.mean())
+    if a.size < 2:
+        return m, math.nan, math.nan
+    half = float(_stats.t.ppf(0.5 + level / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))
+    return m, m - half, m + half
+
+
+def diff_ci(a: Sequence[float], b: Sequence[float], *, level: float = 0.95) -> tuple[float, float, float]:
+    """Difference of means ``mean(a) - mean(b)`` of two independent samples, with a Welch t CI.
+
+    Use it for condition-vs-control contrasts over seeds or participants.
+
+    Returns:
+      ``(difference, low, high)``.
+
+    Example:
+      >>> d, lo, hi = diff_ci([5.0, 6.0, 7.0, 6.5], [1.0, 2.0, 1.5, 2.5])
+      >>> d, lo > 0
+      (4.375, True)
+    """
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size < 2 or y.size < 2:
+        d = float(x.mean() - y.mean()) if x.size and y.size else math.nan
+        return d, math.nan, math.nan
+    res = _stats.ttest_ind(x, y, equal_var=False)
+    lo, hi = res.confidence_interval(confidence_level=level)
+    return float(x.mean() - y.mean()), float(lo), float(hi)
+
+
+def paired_bootstrap_diff(
+    a: Sequence[float], b: Sequence[float], *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean paired difference ``mean(a - b)`` with a percentile bootstrap CI over the pairs.
+
+    The pairs are the units the claim generalises over (participants, stimuli, collages); use it for "model
+    beats the best baseline" on the same units.
+
+    Returns:
+      ``(difference, low, high)``.
+
+    Example:
+      >>> d, lo, hi = paired_bootstrap_diff([0.5, 0.6, 0.7, 0.55], [0.4, 0.45, 0.5, 0.5], n_boot=500)
+      >>> round(d, 4), lo > 0
+      (0.125, True)
+    """
+    d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return (float(d.mean()) if d.size else math.nan), math.nan, math.nan
+    est, lo, hi = bootstrap_ci(d, np.mean, n_boot=n_boot, level=level, seed=seed)
+    return est, lo, hi
+
+
+def proportion_ci(k: int, n: int, *, level: float = 0.95) -> tuple[float, float, float]:
+    """A proportion ``k / n`` with its Wilson score CI.
+
+    Example:
+      >>> p, lo, hi = proportion_ci(30, 40)
+      >>> p, round(lo, 3), round(hi, 3)
+      (0.75, 0.598, 0.858)
+    """
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    ci = _stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return k / n, float(ci.low), float(ci.high)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cogsim import config as cfglib
 from cogsim import progress, scenario_registry
-from cogsim.compare import Comparison
+from cogsim.comparison import CEILING_METRIC, Comparison
 from cogsim.errors import CogsimError
 from cogsim.store import (
     atomic_write_parquet,
@@ -36,6 +36,21 @@ from cogsim.store import (
     provenance,
     run_id,
     write_run_json,
+)
+
+#: the scorecard's columns (``paper``: the paper preset's last measured verdict; ``ceiling``: the model's
+#: agreement as a fraction of the human noise ceiling, for trial-level data)
+SCORECARD_COLUMNS = (
+    "scenario",
+    "data",
+    "verdict",
+    "paper",
+    "checks",
+    "ceiling",
+    "metric",
+    "human",
+    "model",
+    "seconds",
 )
 
 #: root seeds a run accepts: what ``jax.random.key`` takes without wrapping
@@ -181,6 +196,12 @@ def run(
             ref = mod.reference(cfg)
             human = ref.table
             comp = mod.compare(sim, human)
+            if comp.data_kind is not None and comp.data_kind != ref.kind:
+                raise CogsimError(
+                    f"{name}: compare() says data_kind={comp.data_kind!r} but reference() says {ref.kind!r}"
+                )
+            paper = getattr(mod, "PAPER_RUN", None) if preset != "paper" else None
+            comp = comp.with_context(data_kind=ref.kind, paper=paper)
         wall = time.time() - t0
         with progress.stage(f"{name}: plotting"):
             figure = mod.plot(sim, human)
@@ -220,13 +241,19 @@ def _fmt(v: Any) -> str:
 
 
 def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[str, str]]:
-    """One row per scenario: scenario, key metric, human value, model value, verdict, seconds."""
+    """One row per scenario (the scorecard): scenario, data kind, verdict, the paper preset's last measured
+    verdict, checks passed, agreement as a fraction of the human noise ceiling (trial-level data), key
+    metric, human value, model value, seconds."""
     rows = []
     for r in results:
         if isinstance(r, tuple):
             rows.append(
                 {
                     "scenario": r[0],
+                    "data": "-",
+                    "paper": "-",
+                    "checks": "-",
+                    "ceiling": "-",
                     "metric": "-",
                     "human": "-",
                     "model": "-",
@@ -236,10 +263,24 @@ def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[st
                 }
             )
             continue
-        m = r.comparison.key_metric
+        c = r.comparison
+        m = c.key_metric
+        try:
+            ceiling = _fmt(c.metric(CEILING_METRIC).value)
+        except KeyError:
+            ceiling = "-"
+        paper = "-"
+        if r.preset == "paper":
+            paper = c.verdict
+        elif c.paper is not None:
+            paper = f"{c.paper.verdict} ({c.paper.checks_passed}, {c.paper.date})"
         rows.append(
             {
                 "scenario": r.name,
+                "data": c.data_kind or "-",
+                "paper": paper,
+                "checks": c.checks_passed,
+                "ceiling": ceiling,
                 "metric": m.name,
                 "human": _fmt(m.human),
                 "model": _fmt(m.value),
@@ -253,7 +294,7 @@ def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[st
 
 def format_table(rows: Sequence[dict[str, str]], *, markdown: bool = False) -> str:
     """Formats summary rows as an aligned text table or a Markdown table."""
-    cols = ["scenario", "metric", "human", "model", "verdict", "seconds"]
+    cols = list(SCORECARD_COLUMNS)
     if markdown:
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
@@ -308,9 +349,13 @@ def write_report(rows, results, *, out, preset: str, seed: int) -> Path:
     parts = [
         "# cogsim scenario report",
         "",
-        f"Preset `{preset}`, root seed {seed}. Each row holds the scenario's key metric, "
-        "the human value it is compared with, the model's value and the verdict from the scenario's "
-        "qualitative checks.",
+        "## Scorecard",
+        "",
+        f"Preset `{preset}`, root seed {seed}. Columns: the kind of human data (`trial_level`, "
+        "`published_means` or `none`); the verdict of this run (`match`, `partial`, `mismatch` or "
+        "`demonstration`); the paper preset's last measured verdict (checks passed, date); the checks "
+        "passed; for trial-level data the model's agreement as a fraction of the human noise ceiling; "
+        "the key metric with its human and model values; the run time.",
         "",
         format_table(rows, markdown=True),
         "",

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 #: attributes every scenario module has
 REQUIRED = ("Config", "PRESETS", "simulate", "reference", "compare", "plot")
-#: attributes a scenario may add: vectorised sweeps and a description for ``cogsim list``
-OPTIONAL = ("DESCRIPTION", "sweep_point", "SWEEP_VECTORIZED")
+#: attributes a scenario may add: vectorised sweeps, a description for ``cogsim list``, and the paper
+#: preset's last measured verdict (a :class:`cogsim.comparison.PaperRun`, shown beside quicker presets)
+OPTIONAL = ("DESCRIPTION", "sweep_point", "SWEEP_VECTORIZED", "PAPER_RUN")
 
 
 @runtime_checkable
@@ -39,6 +40,7 @@ class Scenario(Protocol):
       PRESETS: named configs, at least ``"quick"`` (and usually ``"paper"``).
       DESCRIPTION: optional, one line for ``cogsim list``.
       SWEEP_VECTORIZED: optional, the fields ``sweep_point`` may receive traced (varied under ``jax.vmap``).
+      PAPER_RUN: optional, the paper preset's last measured verdict (:class:`cogsim.comparison.PaperRun`).
     """
 
     Config: ClassVar[type]

@@ -43,7 +43,13 @@ def test_suite_writes_report_with_summary_table(tmp_path):
     results = runner.run_suite(names=["change_detection"], out=tmp_path, log=lines.append)
     assert len(results) == 1 and not isinstance(results[0], tuple)
     report = (tmp_path / "REPORT.md").read_text()
-    assert "| scenario | metric | human | model | verdict | seconds |" in report
+    header = "| " + " | ".join(runner.SCORECARD_COLUMNS) + " |"
+    assert "## Scorecard" in report and header in report
+    row = next(line for line in report.splitlines() if line.startswith("| change_detection |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    card = dict(zip(runner.SCORECARD_COLUMNS, cells, strict=True))
+    assert card["data"] == results[0].comparison.data_kind == "trial_level"
+    assert card["verdict"] in ("match", "partial", "mismatch", "demonstration")
     rel = os.path.relpath(results[0].folder / "figure.png", tmp_path)
     assert f"]({rel})" in report and (tmp_path / rel).is_file()  # the figure link resolves
     assert any("verdict" in line for line in lines)

@@ -1,0 +1,120 @@
+"""The comparison record: pass rules, the schema, and the verdict vocabulary."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from cogsim.comparison import (
+    CI_RULES,
+    VERDICTS,
+    Check,
+    Comparison,
+    Metric,
+    PaperRun,
+    evaluate_rule,
+    verdict_from_checks,
+)
+from cogsim.errors import CogsimError
+
+
+def _check(passed_value: float, *, kind="effect"):
+    return Check.of("c", value=passed_value, threshold=0.0, rule="above", source="declared", kind=kind)
+
+
+@pytest.mark.parametrize(
+    "rule, ci, threshold, expected",
+    [
+        ("ci_above", (0.1, 0.5), 0.0, True),
+        ("ci_above", (-0.1, 0.5), 0.0, False),
+        ("ci_below", (-0.5, -0.1), 0.0, True),
+        ("ci_below", (-0.5, 0.1), 0.0, False),
+        ("ci_contains", (-0.2, 0.3), 0.0, True),
+        ("ci_contains", (0.1, 0.3), 0.0, False),
+        ("ci_within", (0.1, 0.3), (0.0, 0.5), True),
+        ("ci_within", (0.1, 0.6), (0.0, 0.5), False),
+        ("ci_overlaps", (0.4, 0.6), (0.0, 0.5), True),
+        ("ci_overlaps", (0.6, 0.7), (0.0, 0.5), False),
+        ("ci_above", (math.nan, 0.5), 0.0, False),
+    ],
+)
+def test_ci_rules_decide_from_the_interval(rule, ci, threshold, expected):
+    assert evaluate_rule(rule, value=0.0, ci=ci, threshold=threshold) is expected
+
+
+def test_a_ci_must_be_used_and_a_ci_rule_needs_one():
+    with pytest.raises(CogsimError, match="ignores the ci"):
+        Check.of("x", value=1.0, ci=(0.5, 1.5), threshold=0.0, rule="above", source="paper")
+    with pytest.raises(CogsimError, match="needs a ci"):
+        Check.of("x", value=1.0, threshold=0.0, rule="ci_above", source="paper")
+
+
+def test_bad_fields_are_named():
+    with pytest.raises(CogsimError, match="Check.rule='bigger'"):
+        Check.of("x", value=1.0, threshold=0.0, rule="bigger", source="paper")
+    with pytest.raises(CogsimError, match="Check.source='vibes'"):
+        Check.of("x", value=1.0, threshold=0.0, rule="above", source="vibes")
+    with pytest.raises(CogsimError, match="passed=True but rule 'above' gives False"):
+        Check("x", True, value=-1.0, threshold=0.0, rule="above", source="paper")
+    with pytest.raises(CogsimError, match="must be True or False"):
+        Check("x", "True")
+    with pytest.raises(CogsimError, match="Comparison.verdict='great'"):
+        Comparison((Metric("m", 1.0),), verdict="great")
+
+
+def test_match_needs_human_data_every_check_and_an_agreement_check():
+    agree, effect, fail = _check(1.0, kind="agreement"), _check(1.0), _check(-1.0)
+    assert verdict_from_checks([agree, effect], data_kind="trial_level") == "match"
+    assert verdict_from_checks([effect], data_kind="published_means") == "partial"
+    assert verdict_from_checks([agree, fail], data_kind="trial_level") == "partial"
+    assert verdict_from_checks([fail], data_kind="trial_level") == "mismatch"
+    assert verdict_from_checks([agree, effect], data_kind="none") == "demonstration"
+    with pytest.raises(CogsimError, match="no human data"):
+        Comparison((Metric("m", 1.0),), (agree,), verdict="match", data_kind="none")
+    with pytest.raises(CogsimError, match="no passing agreement check"):
+        Comparison((Metric("m", 1.0),), (effect,), verdict="match", data_kind="trial_level")
+
+
+def test_context_rederives_only_a_derived_verdict():
+    agree = _check(1.0, kind="agreement")
+    derived = Comparison((Metric("m", 1.0),), (agree,))
+    assert derived.with_context(data_kind="trial_level").verdict == "match"
+    assert derived.with_context(data_kind="none").verdict == "demonstration"
+    stated = Comparison((Metric("m", 1.0),), (agree,), verdict="demonstration")
+    assert stated.with_context(data_kind="trial_level").verdict == "demonstration"
+
+
+def test_round_trip_through_json_keeps_the_schema():
+    checks = (
+        Check.of(
+            "model minus human",
+            value=0.1,
+            ci=(-0.1, 0.3),
+            threshold=0.0,
+            rule="ci_contains",
+            source="declared",
+            basis="docs",
+            kind="agreement",
+        ),
+        Check.of("in range", value=2.0, threshold=(1.0, 3.0), rule="within", source="paper"),
+    )
+    paper = PaperRun(verdict="partial", checks_passed="1/2", date="2026-01-01", commit="abc1234")
+    comp = Comparison(
+        (Metric("m", 1.0, 0.5, 1.5, human=0.9),), checks, tables={"t": pd.DataFrame({"x": [1]})}
+    ).with_context(data_kind="trial_level", paper=paper)
+    d = json.loads(json.dumps(comp.to_dict()))
+    assert d["data_kind"] == "trial_level" and d["verdict"] == "match" and d["checks_passed"] == "2/2"
+    for c in d["checks"]:
+        assert isinstance(c["passed"], bool)
+        assert {"value", "ci", "threshold", "source", "rule"} <= set(c)
+    back = Comparison.from_dict(d)
+    assert back.checks == checks and back.paper == paper and back.schema_problems() == []
+    assert "paper preset (2026-01-01, abc1234): partial" in back.summary()
+
+
+def test_schema_problems_list_the_old_form():
+    comp = Comparison((Metric("m", 1.0),), (Check("bare", True),))
+    problems = comp.schema_problems()
+    assert "no data_kind" in problems and any("no rule" in p for p in problems)
+    assert set(VERDICTS) == {"match", "partial", "mismatch", "demonstration"} and "ci_above" in CI_RULES
