@@ -325,7 +325,7 @@ def _cmd_compare(args) -> None:
     import pandas as pd
 
     from cogsim import config as cfglib
-    from cogsim import scenario_registry
+    from cogsim import runner, scenario_registry
     from cogsim.errors import DataError
     from cogsim.store import atomic_write_text, resolve_run_folder
 
@@ -354,7 +354,8 @@ def _cmd_compare(args) -> None:
         raise DataError(
             f"compare: the config in {str(folder / 'run.json')!r} does not fit {name}: {exc}"
         ) from None
-    comp = mod.compare(sim, mod.reference(cfg).table)
+    preset = record.get("preset") or "quick"
+    comp = runner.compare_with_reference(name, mod, sim, mod.reference(cfg), preset=str(preset))
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
     print(f"{name}: {folder}")
     print(comp.summary())

@@ -195,13 +195,7 @@ def run(
         with progress.stage(f"{name}: comparing with the human data"):
             ref = mod.reference(cfg)
             human = ref.table
-            comp = mod.compare(sim, human)
-            if comp.data_kind is not None and comp.data_kind != ref.kind:
-                raise CogsimError(
-                    f"{name}: compare() says data_kind={comp.data_kind!r} but reference() says {ref.kind!r}"
-                )
-            paper = getattr(mod, "PAPER_RUN", None) if preset != "paper" else None
-            comp = comp.with_context(data_kind=ref.kind, paper=paper)
+            comp = compare_with_reference(name, mod, sim, ref, preset=preset)
         wall = time.time() - t0
         with progress.stage(f"{name}: plotting"):
             figure = mod.plot(sim, human)
@@ -230,6 +224,18 @@ def run(
         if noted["interrupted"]:  # Ctrl-C was caught and swallowed somewhere inside: still not finished
             raise KeyboardInterrupt
     return RunResult(name, preset, cfg, sim, human, comp, folder["folder"], wall)
+
+
+def compare_with_reference(name: str, mod: Any, sim: pd.DataFrame, ref: Any, *, preset: str) -> Comparison:
+    """The scenario's comparison of ``sim`` with its reference, with the data kind (and, for a preset other
+    than ``"paper"``, the paper preset's last measured verdict) attached."""
+    comp = mod.compare(sim, ref.table)
+    if comp.data_kind is not None and comp.data_kind != ref.kind:
+        raise CogsimError(
+            f"{name}: compare() says data_kind={comp.data_kind!r} but reference() says {ref.kind!r}"
+        )
+    paper = getattr(mod, "PAPER_RUN", None) if preset != "paper" else None
+    return comp.with_context(data_kind=ref.kind, paper=paper)
 
 
 def _fmt(v: Any) -> str:

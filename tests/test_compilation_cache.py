@@ -101,7 +101,9 @@ def test_cogsim_run_fills_the_cache_and_a_rerun_gives_the_same_results(tmp_path)
         assert res.returncode == 0, res.stderr
         if i == 0:
             assert any(cache.iterdir())
-        tables.append(pd.read_parquet(tmp_path / f"out{i}" / "change_detection" / "latest" / "results.parquet"))
+        tables.append(
+            pd.read_parquet(tmp_path / f"out{i}" / "change_detection" / "latest" / "results.parquet")
+        )
     pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
