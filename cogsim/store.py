@@ -16,6 +16,7 @@ Layout of one sweep run folder::
     RUN/run.json          provenance: scenario, config, grid, root seed, git SHA, versions, device, times
     RUN/index.sqlite      tables `points` (one row per grid point x seed: status, shard) and `meta`
     RUN/shards/*.parquet  results, one file per finished chunk, written atomically
+    RUN/comparisons/*.json  each point's comparison with the human data (scenarios run through simulate)
 
 A shard is written to a temporary name, fsync'ed and renamed, so a shard file is always complete; every row
 carries its ``point_id``. A point is "done" once the index names the shard that holds it. Two ways lead there:
@@ -35,6 +36,7 @@ several processes on one machine share the index.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
@@ -90,6 +92,32 @@ def write_shard_file(root: str | os.PathLike, df: pd.DataFrame, *, worker: str |
         raise CogsimError("store: a shard written without the index needs a point_id column")
     path = Path(root) / "shards" / _shard_name(worker)
     atomic_write_parquet(path, df)
+    return path
+
+
+def _comparison_name(pid: str) -> str:
+    return hashlib.sha256(pid.encode()).hexdigest()[:24] + ".json"
+
+
+def write_point_comparison(root: str | os.PathLike, pid: str, comparison: Mapping[str, Any]) -> Path:
+    """Writes one sweep point's comparison with the human data (``Comparison.to_dict()``, without its tables)
+    as ``RUN/comparisons/<hash of the point id>.json``, atomically. Safe from any process that sees the run
+    folder.
+
+    Example:
+      >>> import tempfile
+      >>> s = Store(tempfile.mkdtemp())
+      >>> c = {"verdict": "partial", "data_kind": "trial_level", "checks_passed": "1/2", "key": "K",
+      ...      "metrics": [{"name": "K", "value": 3.0, "ci_low": 2.5, "ci_high": 3.5, "human": 2.9}],
+      ...      "checks": []}
+      >>> _ = write_point_comparison(s.root, "p0", c)
+      >>> s.comparisons()[["point_id", "name", "value", "verdict"]].to_dict("records")
+      [{'point_id': 'p0', 'name': 'K', 'value': 3.0, 'verdict': 'partial'}]
+    """
+    record = {k: v for k, v in comparison.items() if k != "tables"}
+    record["point_id"] = pid
+    path = Path(root) / "comparisons" / _comparison_name(pid)
+    atomic_write_text(path, json.dumps(record, default=str))
     return path
 
 
@@ -369,6 +397,37 @@ class Store:
             df = df.drop(columns="_idx").reset_index(drop=True)
         return df
 
+    def comparisons(self) -> pd.DataFrame:
+        """Each finished point's comparison with the human data, one row per metric and per check.
+
+        Columns: ``point_id, verdict, data_kind, checks_passed, kind`` (``"metric"`` or ``"check"``),
+        ``name, value, ci_low, ci_high, human`` (metrics) and ``passed, threshold, rule`` (checks). Empty when
+        the scenario has no human data or runs through ``sweep_point`` (whose outputs hold its comparison).
+
+        Example:
+          >>> # cogsim.store.load(run).comparisons().query("kind == 'metric'").pivot(...)
+        """
+        folder = self.root / "comparisons"
+        rows: list[dict[str, Any]] = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            rec = json.loads(path.read_text())
+            head = {k: rec.get(k) for k in ("point_id", "verdict", "data_kind", "checks_passed")}
+            for m in rec.get("metrics", ()):
+                rows.append(
+                    head
+                    | {"kind": "metric"}
+                    | {k: m.get(k) for k in ("name", "value", "ci_low", "ci_high", "human")}
+                )
+            for c in rec.get("checks", ()):
+                ci = c.get("ci") or (None, None)
+                rows.append(
+                    head
+                    | {"kind": "check", "name": c.get("name"), "value": c.get("value")}
+                    | {"ci_low": ci[0], "ci_high": ci[1], "passed": c.get("passed")}
+                    | {"threshold": c.get("threshold"), "rule": c.get("rule")}
+                )
+        return pd.DataFrame(rows)
+
     def to_xarray(self, *, dims: Sequence[str] | None = None, metrics: Sequence[str] | None = None):
         """Results as an ``xarray.Dataset`` with one dimension per swept field plus ``seed``.
 
@@ -424,4 +483,5 @@ __all__ = [
     "set_latest",
     "write_run_json",
     "write_shard_file",
+    "write_point_comparison",
 ]

@@ -75,6 +75,10 @@ class Config:
         bad = [a for a in self.ablations if a not in ABLATIONS]
         if bad:
             raise CogsimError(f"config field 'ablations': got {bad}; allowed: {list(ABLATIONS)}")
+        try:
+            eccnet.check_weights(self.weights)
+        except CogsimError as exc:
+            raise CogsimError(f"config field 'weights': {exc}") from None
 
 
 PRESETS = {

@@ -67,6 +67,14 @@ def test_bad_input_exits_2_with_one_clear_line(args, needle):
     _one_clean_line(res)
 
 
+def test_a_file_that_is_no_backbone_as_weights_exits_2(tmp_path):
+    text = tmp_path / "weights.txt"
+    text.write_text("not weights\n")
+    res = cogsim("run", "visual_search_asymmetry", "--set", f"weights={text}", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "not a NumPy .npz archive" in res.stderr, res.stderr
+    _one_clean_line(res)
+
+
 def test_help_everywhere():
     for args in ([], ["run"], ["sweep"], ["data"], ["compare"], ["suite"], ["info"]):
         res = cogsim(*args, "--help")

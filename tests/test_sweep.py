@@ -247,3 +247,18 @@ def test_cli_sweep_reports_bad_input_with_status_2(tmp_path, capsys):
     )
     assert code == 2 and "slurm.time" in err
     assert not list(Path(tmp_path).iterdir())  # nothing was created by bad commands
+
+
+def test_a_point_by_point_sweep_stores_each_points_comparison_with_the_human_data(tmp_path):
+    # iconic_memory has no sweep_point: every point runs simulate, then compare with Sperling's data
+    tiny = ["n_trials=60", "n_fit_trials=30", "tau_grid=0.1,0.3", "k_grid=4.0,5.0", "n_boot=20"]
+    store = sweep.run("iconic_memory", grid=["noise=0.2,0.8"], overrides=tiny, out=tmp_path, log=_quiet)
+    comps = store.comparisons()
+    results = store.to_pandas()
+    assert set(comps["point_id"]) == set(results["point_id"]) and comps["point_id"].nunique() == 2
+    assert set(comps["kind"]) == {"metric", "check"}
+    assert (comps["data_kind"] == "published_means").all()
+    assert comps["verdict"].isin(["match", "partial", "mismatch", "demonstration"]).all()
+    # the comparison follows the point: the two noise levels give different fitted metrics
+    metric = comps[comps["kind"] == "metric"].pivot_table(index="name", columns="point_id", values="value")
+    assert (metric.iloc[:, 0] != metric.iloc[:, 1]).any()

@@ -20,7 +20,7 @@ import pandas as pd
 from cogsim import config as cfglib
 from cogsim import progress as progress_lib
 from cogsim.errors import CogsimError
-from cogsim.store import Store
+from cogsim.store import Store, write_point_comparison
 from cogsim.sweep.plan import chunks, group_points, param_value, vectorized
 
 
@@ -38,8 +38,13 @@ def evaluate_points(
     chunk_size: int,
     on_chunk: Callable[[pd.DataFrame, list[str]], None],
     devices: Sequence[Any] | None = None,
+    on_comparison: Callable[[str, dict], None] | None = None,
 ) -> None:
     """Evaluates ``points`` (``(point_id, params, seed)``) and hands each finished chunk to ``on_chunk``.
+
+    A scenario evaluated point by point through ``simulate`` is also compared with its human data at every
+    point (when it has any: reference kind not ``"none"``); ``on_comparison(point_id, comparison_dict)``
+    receives each, before the point's chunk is handed on, so a finished point always has its comparison.
 
     This is the executors' common core: the local executor calls it on every pending point, a Slurm array task
     on its slice. With several ``devices`` each chunk (padded to a multiple of their number) is sharded over a
@@ -63,6 +68,10 @@ def evaluate_points(
             for pid, params, seed in pts:
                 c = cfglib.replace(base_cfg, **params)
                 df = mod.simulate(c, key=seed_key(root_seed, seed))
+                if on_comparison is not None:
+                    comp = point_comparison(mod, c, df)
+                    if comp is not None:
+                        on_comparison(pid, comp)
                 df = df.assign(**{k: param_value(v) for k, v in params.items()}, seed=seed, point_id=pid)
                 on_chunk(df, [pid])
             continue
@@ -95,6 +104,15 @@ def evaluate_points(
                     )
                 cols[m] = v[:n]
             on_chunk(pd.DataFrame(cols), cols["point_id"])
+
+
+def point_comparison(mod, config: Any, sim: pd.DataFrame) -> dict | None:
+    """One point's comparison with the scenario's human data (``Comparison.to_dict()``), or None when the
+    scenario has none (reference kind ``"none"``)."""
+    ref = mod.reference(config)
+    if ref.kind == "none":
+        return None
+    return mod.compare(sim, ref.table).with_context(data_kind=ref.kind).to_dict()
 
 
 _CACHE: dict[Any, Callable] = {}
@@ -167,6 +185,7 @@ def run_pending(
             chunk_size=chunk_size,
             on_chunk=on_chunk,
             devices=devices,
+            on_comparison=lambda pid, comp: write_point_comparison(store.root, pid, comp),
         )
     except BaseException as exc:
         store.mark(

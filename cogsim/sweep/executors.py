@@ -44,7 +44,7 @@ from typing import Any
 from cogsim import config as cfglib
 from cogsim.config import field
 from cogsim.errors import CogsimError, ConfigError
-from cogsim.store import Store, write_shard_file
+from cogsim.store import Store, write_point_comparison, write_shard_file
 
 _RESERVED_SBATCH = ("array", "output", "error", "open-mode", "signal", "wrap")
 
@@ -417,6 +417,7 @@ def run_task(task: Mapping[str, Any]) -> dict[str, Any]:
         chunk_size=int(task["chunk_size"]),
         on_chunk=on_chunk,
         devices=devices if len(devices) > 1 else None,
+        on_comparison=lambda pid, comp: write_point_comparison(run_dir, pid, comp),
     )
     return {"worker": worker, "points": written, "seconds": round(time.time() - t0, 3)}
 

@@ -80,7 +80,7 @@ from cogsim.models.eccnet._pooling import (
 )
 from cogsim.models.eccnet._search import search
 from cogsim.models.eccnet._trial import MAX_CELLS, SearchConfig, rt_ms, target_kernels
-from cogsim.models.eccnet._weights import from_keras, load_npz, save_npz, shipped, weights_dir
+from cogsim.models.eccnet._weights import check_weights, from_keras, load_npz, save_npz, shipped, weights_dir
 
 __all__ = [
     "CAFFE_PREPROCESS",
@@ -114,6 +114,7 @@ __all__ = [
     "init_params",
     "layer_means",
     "load_npz",
+    "check_weights",
     "normalize_activations",
     "pooling_plan",
     "preprocess",

@@ -114,10 +114,36 @@ def load_npz(path: str | os.PathLike) -> tuple[dict, dict]:
     path = Path(path)
     if not path.exists():
         raise CogsimError(f"backbone weights {str(path)!r} do not exist")
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {"preprocess": CAFFE_PREPROCESS}
-    return from_keras(arrays), meta
+    allowed = "a backbone .npz written by save_npz, or Keras-named arrays (name/kernel, name/bias)"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a single array, not an archive of named arrays")
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {"preprocess": CAFFE_PREPROCESS}
+        params = from_keras(arrays)
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "pickled" in msg:  # what NumPy says of a file that is no .npy/.npz at all
+            msg = "not a NumPy .npz archive"
+        raise CogsimError(
+            f"backbone weights {str(path)!r} are not readable ({msg}); allowed: {allowed}"
+        ) from None
+    return params, meta
+
+
+def check_weights(weights: str) -> None:
+    """Raises a one-line CogsimError unless ``weights`` names a shipped backbone or a readable backbone .npz
+    (the check a config runs before any computation).
+
+    Example:
+      >>> check_weights("diet_normal")
+    """
+    if weights.endswith(".npz") or "/" in weights or os.sep in weights:
+        load_npz(weights)
+    elif not (weights_dir() / f"{weights}.npz").exists():
+        have = sorted(p.stem for p in weights_dir().glob("*.npz"))
+        raise CogsimError(f"no shipped eccNET backbone {weights!r}; available: {have} or a path to a .npz")
 
 
 def shipped(name: str) -> tuple[dict, dict]:
