@@ -57,6 +57,13 @@ def test_wheel_contents(wheel):
     ):
         assert required in names
     assert not any(n.startswith(("models/", "scenarios/", "kernels/")) for n in names)
+    # every package of the source tree is in the wheel (the package list in pyproject.toml is explicit)
+    mapped = {"cogsim": "cogsim", "models": "cogsim/models", "kernels": "cogsim/kernels"}
+    mapped["scenarios"] = "cogsim/scenarios"
+    for top, installed in mapped.items():
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.relative_to(ROOT / top).as_posix()
+            assert f"{installed}/{rel}" in names, f"package {init.parent} is missing from the wheel"
 
 
 def test_wheel_installs_into_a_second_venv_and_runs(wheel, tmp_path):
