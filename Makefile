@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cogsim-installed
 # tests run in one worker per core, each test file in one worker (`make test PYTEST_ARGS=` runs them serially)
-PYTEST_ARGS ?= -n auto --dist loadfile
+PYTEST_ARGS ?= -n auto --dist loadfile --durations=25
 
 .PHONY: run test lint bench clean venv
 
