@@ -6,8 +6,9 @@ import pytest
 
 from cogsim import runner
 from cogsim.scenarios import change_detection as cd
+from tests.scenarios.tiny import tiny
 
-TINY = cd.Config(n_boot=30, fit_steps=600, per_participant=False)
+TINY = tiny("change_detection")
 
 
 @pytest.fixture(scope="module")
