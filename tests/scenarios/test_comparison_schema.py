@@ -19,9 +19,27 @@ from tests.scenarios.tiny import TINY, tiny
 
 def test_every_scenario_has_tiny_settings():
     assert set(TINY) == set(scenario_registry.names())
+    assert SLOW <= set(TINY)
 
 
-@pytest.fixture(scope="module", params=scenario_registry.names())
+# Scenarios whose tiny run took over 30 s of wall time on a shared two-core machine (2026-12-03: 35-120 s
+# each, about 11 min together); they run with the slow tests (pytest -m slow). The others took 3-28 s each,
+# about 3 min together on that machine.
+SLOW = {
+    "book_cover_scanpaths",
+    "dual_process",
+    "episodic_recall",
+    "family_trees",
+    "icl_abrupt_learning",
+    "icl_data_dependence",
+    "semantic_verification",
+    "sparse_factor_world",
+    "synthetic_shelf_search",
+}
+SCENARIOS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in scenario_registry.names()]
+
+
+@pytest.fixture(scope="module", params=SCENARIOS)
 def record(request):
     name = request.param
     mod = scenario_registry.get(name)
