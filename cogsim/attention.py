@@ -30,13 +30,18 @@ replace the output of named calls (ablation, patching); :func:`capturing` collec
 active) and inside ``lax.scan``/``cond`` bodies: a value from a nested trace leaves through a host callback
 and is stacked on a leading axis per execution (one entry per scan step), and :func:`scan` returns the
 captures of its body through the scan's outputs, so that they can also leave an enclosing ``jit``.
-Names are dotted paths, ``"<model>.<part>"`` (e.g. ``"bottleneck.select"``).
+Names are dotted paths, ``"<model>.<part>"`` with optional further parts (``"bottleneck.select"``,
+``"induction.layer0"``, ``"oat.decoder.2.cross"``, ``"tensor_brain.semantic"``), where ``<model>`` is the
+model's module or package in :mod:`cogsim.models`; recorded activations follow the same scheme
+(``"induction.resid1"``). A name is letters, digits and ``_`` in parts joined by ``.``; anything else is
+refused (``#`` marks repeated captures).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -219,6 +224,26 @@ def capturing(names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         cap.finish()
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+
+
+def _check_name(name: str | None) -> None:
+    """Refuses a hook-point name outside the dotted scheme of the module docstring (None: no hook point).
+
+    Example:
+      >>> _check_name("induction.layer0")
+      >>> _check_name("tensor_brain/semantic")
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.CogsimError: name='tensor_brain/semantic' is not a hook-point name; allowed: ...
+    """
+    if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
+        raise CogsimError(
+            f"name={name!r} is not a hook-point name; allowed: parts of letters, digits and _ joined by '.' "
+            "(e.g. 'bottleneck.select')"
+        )
+
+
 def record(name: str, value: Any) -> Any:
     """Publishes an activation under ``name`` to the active capture (a no-op without one); returns ``value``.
 
@@ -229,6 +254,7 @@ def record(name: str, value: Any) -> Any:
       >>> cap["h"].tolist()
       [2.0, 2.0]
     """
+    _check_name(name)
     if _CAPTURES:
         _CAPTURES[-1].put(name, value)
     return value
@@ -366,6 +392,7 @@ def dot_product_attention(
     """
     check_inputs(q, k, v, bias, mask, where="attention", kernel=False)
     check_f32_precision("attention", f32_precision)
+    _check_name(name)
     impl = _resolve(implementation, q, k, where="attention")
     hooked = _hooked(name)
     if impl == "xla" or hooked or return_probs:

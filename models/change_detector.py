@@ -102,7 +102,7 @@ class ChangeDetector(nnx.Module):
         keys = jnp.broadcast_to(self.read_k(self.ws.slot_embed[...]), kept.shape)
         q = self.read_q(self.probe[...][probe_loc])
         r = dot_product_attention(
-            q[:, None, None], keys[:, :, None], kept[:, :, None], name="change_detection.probe"
+            q[:, None, None], keys[:, :, None], kept[:, :, None], name="change_detector.probe"
         )[:, 0, 0]
         logp = jax.nn.log_softmax(self.colour(r), axis=-1)
         lp = jnp.minimum(jnp.take_along_axis(logp, probe_col[:, None], axis=1)[:, 0], -1e-6)

@@ -73,7 +73,6 @@ class Config:
 PRESETS = {
     "quick": Config(),
     "paper": Config(trials=5000),
-    "test": Config(trials=150, lags=(1, 2, 3, 4, 7, 8)),
 }
 
 
@@ -171,7 +170,8 @@ def make_streams(config: Config, *, key: jax.Array) -> dict[str, np.ndarray]:
     """Trial layout: every lag x condition x trial, T1 at a random position and T2 ``lag`` items later.
 
     Example:
-      >>> d = make_streams(PRESETS["test"], key=jax.random.key(0))
+      >>> cfg = dataclasses.replace(PRESETS["quick"], trials=150, lags=(1, 2, 3, 4, 7, 8))
+      >>> d = make_streams(cfg, key=jax.random.key(0))
       >>> d["types"].shape[0] == 2 * 6 * 150, int((d["types"] == T2_TYPE).sum(1).max())
       (True, 1)
     """
@@ -203,7 +203,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       control: P(T2), T1 being ignored), ``t2_low/t2_high`` (95 % Wilson intervals) and ``n_t1``.
 
     Example:
-      >>> df = simulate(PRESETS["test"], key=jax.random.key(0))
+      >>> cfg = dataclasses.replace(PRESETS["quick"], trials=150, lags=(1, 2, 3, 4, 7, 8))
+      >>> df = simulate(cfg, key=jax.random.key(0))
       >>> sorted(df.condition.unique()), len(df)
       (['control', 'experimental'], 12)
     """

@@ -124,24 +124,6 @@ PRESETS = {
         n_samples=100,
     ),
     "paper": Config(),
-    # Smallest end-to-end run, for tests (layout only, so that the tests cover appearance="none").
-    "test": Config(
-        d_model=24,
-        n_heads=2,
-        d_ff=24,
-        n_layers=1,
-        lr=1e-3,
-        max_epochs=1,
-        patience=1,
-        n_samples=4,
-        select="nll",
-        appearance="none",
-        holdout_every=0,
-        train_first=1,
-        train_last=24,
-        eval_first=65,
-        eval_last=68,
-    ),
 }
 
 

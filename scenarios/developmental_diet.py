@@ -80,7 +80,6 @@ PRESETS = {
     # 3 diets x 3 backbone seeds x 6 experiments at the quick resolutions, 6 displays per cell
     "quick": Config(ppd=sd.QUICK_PPD, n_trials=6),
     "paper": Config(),
-    "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), diets=("normal", "rot90"), seeds=(0, 1)),
 }
 
 

@@ -59,7 +59,6 @@ class Config:
 PRESETS = {
     "quick": Config(n_episodes=(8, 32, 128), n_seeds=2, epochs=200),
     "paper": Config(n_seeds=5),
-    "test": Config(n_episodes=(4, 8), n_seeds=1, epochs=60, min_steps=200, dim=8, wm_dim=16),
 }
 
 

@@ -65,7 +65,6 @@ class Config:
 PRESETS = {
     "quick": Config(n_trials=600, n_fit_trials=200, n_boot=300),
     "paper": Config(n_trials=3000, n_fit_trials=800, n_boot=1000),
-    "test": Config(n_trials=100, n_fit_trials=40, tau_grid=(0.1, 0.3, 1.0), k_grid=(4.0, 5.0), n_boot=50),
 }
 
 

@@ -97,7 +97,6 @@ PRESETS = {
     # form at these settings); a user's graph gets both forms in the settings search
     "quick": Config(num_steps=2500, eval_every=500, n_boot=300, relational="additive"),
     "paper": Config(relational="additive"),
-    "test": Config(dim=16, wm_dim=16, num_steps=60, eval_every=30, n_boot=20, search_budget=2),
 }
 
 

@@ -102,7 +102,6 @@ class Config:
 PRESETS = {
     "quick": Config(num_steps=1500, n_seeds=2),
     "paper": Config(),
-    "test": Config(dim=16, wm_dim=16, num_steps=300, n_seeds=1, umls=False),
 }
 
 

@@ -106,18 +106,6 @@ PRESETS = {
         models=("bottleneck", "workspace", "dense"),
         n_test=1024,
     ),
-    "test": Config(
-        n_vars=8,
-        n_factors=5,
-        train_sizes=(8, 32),
-        seeds=1,
-        train_steps=20,
-        seq_len=3,
-        slot_dim=8,
-        top_k=3,
-        n_test=16,
-        batch=8,
-    ),
 }
 
 
@@ -179,7 +167,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       against the variables of the firing factors, their chance levels, and the parameter count.
 
     Example:
-      >>> df = simulate(PRESETS["test"], key=jax.random.key(0))
+      >>> small = dict(n_vars=8, n_factors=5, train_sizes=(8, 32), seeds=1, train_steps=20, seq_len=3)
+      >>> cfg = dataclasses.replace(PRESETS["quick"], **small, slot_dim=8, top_k=3, n_test=16, batch=8)
+      >>> df = simulate(cfg, key=jax.random.key(0))
       >>> sorted(df.split.unique()), sorted(df.model.unique())
       (['seen', 'unseen'], ['bottleneck', 'dense'])
     """

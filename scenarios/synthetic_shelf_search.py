@@ -123,21 +123,6 @@ PRESETS = {
         n_val_displays=50,
     ),
     "paper": Config(),
-    "test": Config(
-        d_model=24,
-        n_heads=2,
-        d_ff=24,
-        n_layers=1,
-        lr=2e-3,
-        epochs=1,
-        n_val_displays=0,
-        n_train_displays=20,
-        n_eval_displays=4,
-        eval_paths_per_display=3,
-        n_samples=3,
-        similar_levels=(0, 8),
-        models=("cnn",),
-    ),
 }
 
 
@@ -189,7 +174,7 @@ def make_displays(config: Config, n: int, *, seed: int) -> ShelfDisplays:
     """``n`` displays; ``n_similar`` cycles through ``similar_levels``.
 
     Example:
-      >>> d = make_displays(PRESETS["test"], 2, seed=0)
+      >>> d = make_displays(dataclasses.replace(PRESETS["quick"], similar_levels=(0, 8)), 2, seed=0)
       >>> d.crops.shape, d.n_similar.tolist()
       ((2, 24, 14, 14, 3), [0, 8])
     """

@@ -85,7 +85,6 @@ PRESETS = {
     # one resolution per experiment, coarse where the items are large (cogsim.tasks.search_displays)
     "quick": Config(ppd=sd.QUICK_PPD, n_trials=None, ablation_trials=8),
     "paper": Config(),
-    "test": Config(ppd=(20.0,), n_trials=1, experiments=(2,), ablations=("last_layer",)),
 }
 
 

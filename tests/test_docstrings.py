@@ -23,7 +23,7 @@ def _modules() -> list[str]:
     for root in ROOTS:
         pkg = importlib.import_module(root)
         for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{root}."):
-            if info.name.startswith("cogsim.data.") and not info.name.endswith("_registry"):
+            if info.name.startswith("cogsim.data.") and not info.name.startswith("cogsim.data._"):
                 continue  # dataset folders hold files, not code
             names.add(info.name)
     return sorted(names - SKIP)

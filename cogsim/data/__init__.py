@@ -7,16 +7,9 @@ Example:
   12345
 """
 
-from cogsim.data._registry import (
-    DATASETS,
-    Dataset,
-    citation,
-    folder,
-    info,
-    list,
-    load,
-    read_table,
-    readme,
-)
+from cogsim.data._catalogue import DATASETS
+from cogsim.data._dataset import Dataset
+from cogsim.data._reader import read_table
+from cogsim.data._registry import citation, folder, info, list, load, readme
 
 __all__ = ["DATASETS", "Dataset", "citation", "folder", "info", "list", "load", "read_table", "readme"]

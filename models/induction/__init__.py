@@ -7,11 +7,11 @@ Bursty contexts, Zipf-distributed classes and novel classes set how much in-cont
 
 The network (Reddy, ICLR 2024): two causal single-head attention-only layers with residuals,
 ``u <- u + softmax((u Wq)(u Wk)^T) u Wv`` (no ``1/sqrt(d)`` scaling, as in the original), through
-:func:`cogsim.attention.dot_product_attention` with names ``"layer0"``, ``"layer1"``, then a ReLU classifier
-on the last token. Optionally a learned ``D x D`` *item embedding* multiplies the content of item tokens (not
-label tokens): it is the matrix the weight-forgetting schedules of Anand et al. (ICLR 2025) re-initialise.
-It starts as a random orthogonal matrix, so a network with it is the original network seen through a random
-rotation of the item space.
+:func:`cogsim.attention.dot_product_attention` with names ``"induction.layer0"``, ``"induction.layer1"``,
+then a ReLU classifier on the last token. Optionally a learned ``D x D`` *item embedding* multiplies the
+content of item tokens (not label tokens): it is the matrix the weight-forgetting schedules of Anand et al.
+(ICLR 2025) re-initialise. It starts as a random orthogonal matrix, so a network with it is the original
+network seen through a random rotation of the item space.
 
 - :func:`run` trains one network through :mod:`cogsim.train` and evaluates it (with the progress measures
   captured through :mod:`cogsim.probes`); it is pure and ``jax.vmap``-able over keys, over the traced task

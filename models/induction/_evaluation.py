@@ -18,8 +18,8 @@ def _progress(captured, batch, task: TaskConfig):
     """Previous-token score (layer 0, label rows) and induction score (last layer, query row)."""
     T = task.seq_len
     label_rows = jnp.arange(1, T - 1, 2)
-    prev = probes.previous_token_score(captured["layer0"]["probs"], rows=label_rows)[0]
-    last = f"layer{len([n for n in captured if n.startswith('layer')]) - 1}"
+    prev = probes.previous_token_score(captured["induction.layer0"]["probs"], rows=label_rows)[0]
+    last = f"induction.layer{len([n for n in captured if n.startswith('induction.layer')]) - 1}"
     ind = probes.induction_score(captured[last]["probs"], batch["token_ids"], rows=jnp.array([T - 1]))[0]
     return prev, ind
 

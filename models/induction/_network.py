@@ -1,8 +1,8 @@
 """The attention-only network: two causal single-head layers with residuals, then a ReLU classifier.
 
 ``u <- u + softmax((u Wq)(u Wk)^T) u Wv`` (no ``1/sqrt(d)`` scaling, as in the original), through
-:func:`cogsim.attention.dot_product_attention` with names ``"layer0"``, ``"layer1"``, ... Optionally a
-learned ``D x D`` *item embedding* multiplies the content of item tokens (not label tokens).
+:func:`cogsim.attention.dot_product_attention` with names ``"induction.layer0"``, ``"induction.layer1"``, ...
+Optionally a learned ``D x D`` *item embedding* multiplies the content of item tokens (not label tokens).
 """
 
 from __future__ import annotations
@@ -115,13 +115,14 @@ def forward(
 ) -> Float[Array, "b L"]:
     """Label logits for the last token.
 
-    Records ``"resid0"`` ... ``"resid{n_layers}"`` (residual stream) and ``"mlp_out"`` with
-    :func:`cogsim.probes.record`; attention calls are named ``"layer0"``, ``"layer1"``, ...
+    Records ``"induction.resid0"`` ... ``"induction.resid{n_layers}"`` (residual stream) and
+    ``"induction.mlp_out"`` with :func:`cogsim.probes.record`; attention calls are named
+    ``"induction.layer0"``, ``"induction.layer1"``, ...
 
     The query, key and value projections of a layer are one matrix product with ``[Wq | Wk | Wv]``. With
     ``last_only`` the last layer computes only the last token's query (the only row the classifier reads):
-    the same logits with less work (training uses it); its attention call and ``resid{n_layers}`` then hold
-    that one row.
+    the same logits with less work (training uses it); its attention call and ``induction.resid{n_layers}``
+    then hold that one row.
 
     Example:
       >>> import jax
@@ -134,7 +135,7 @@ def forward(
     """
     impl = None if net.implementation == "auto" else net.implementation
     x = embed(params, tokens, task)
-    probes.record("resid0", x)
+    probes.record("induction.resid0", x)
     d = x.shape[-1]
     n = len(params["attn"])
     for i, layer in enumerate(params["attn"]):
@@ -150,12 +151,12 @@ def forward(
             is_causal=True,
             scale=1.0,
             implementation=impl,
-            name=f"layer{i}",
+            name=f"induction.layer{i}",
         )
         x = (x[:, -1:] if one_row else x) + out[:, :, 0, :]
-        probes.record(f"resid{i + 1}", x)
+        probes.record(f"induction.resid{i + 1}", x)
     h = x[:, -1]
     for layer in params["mlp"]:
         h = jax.nn.relu(h @ layer["W"] + layer["b"])
-    probes.record("mlp_out", h)
+    probes.record("induction.mlp_out", h)
     return h @ params["readout"]

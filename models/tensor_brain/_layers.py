@@ -62,7 +62,7 @@ def bottom_up(
         bias=(cfg.beta * bias)[None, None, None, :],
         scale=cfg.beta,
         return_stats=True,
-        name=f"tensor_brain/{group}",
+        name=f"tensor_brain.{group}",
     )
     scores = cfg.beta * (gamma @ emb.T + bias)
     log_probs = scores - stats.logsumexp[0, 0][:, None]

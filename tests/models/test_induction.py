@@ -49,10 +49,10 @@ def test_network_shapes_and_named_attention(world):
     b = jax.jit(lambda k: ind.sample_batch(k, world, TASK, 5))(jax.random.key(2))
     logits, cap = jax.jit(lambda p, t: probes.run_with_capture(ind.forward, p, t, TASK, net))(p, b["tokens"])
     assert logits.shape == (5, TASK.L)
-    assert cap["layer0"]["probs"].shape == (5, 1, TASK.seq_len, TASK.seq_len)
-    assert cap["resid2"].shape == (5, TASK.seq_len, d)
+    assert cap["induction.layer0"]["probs"].shape == (5, 1, TASK.seq_len, TASK.seq_len)
+    assert cap["induction.resid2"].shape == (5, TASK.seq_len, d)
     # causal: no attention to later tokens
-    assert float(jnp.triu(cap["layer1"]["probs"][0, 0], 1).sum()) == 0.0
+    assert float(jnp.triu(cap["induction.layer1"]["probs"][0, 0], 1).sum()) == 0.0
 
 
 def test_shared_bias_is_one_bias_per_classifier_layer(world):

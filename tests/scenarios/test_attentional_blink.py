@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from cogsim.scenarios import attentional_blink as ab
+from tests.scenarios.tiny import tiny
 
-CFG = ab.PRESETS["test"]
+CFG = tiny("attentional_blink")
 
 
 def _curves(cfg):

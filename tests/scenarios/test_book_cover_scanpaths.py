@@ -8,6 +8,7 @@ import pytest
 from cogsim import config as cfglib
 from cogsim.errors import CogsimError, DataError
 from cogsim.scenarios import book_cover_scanpaths as bc
+from tests.scenarios.tiny import tiny
 
 
 def test_baselines_end_on_the_target():
@@ -64,7 +65,7 @@ def test_config_validation():
 
 
 def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
-    cfg = cfglib.replace(bc.PRESETS["test"], save_model=str(tmp_path / "model"))
+    cfg = tiny("book_cover_scanpaths", save_model=str(tmp_path / "model"))
     sim = bc.simulate(cfg, key=jax.random.key(0))
     assert set(sim.method) == set(bc.METHODS)
     assert sorted(sim.trial.unique()) == [65, 66, 67, 68]
@@ -83,7 +84,7 @@ def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
     folder.mkdir()
     fix[fix.trial.isin([70, 71])].to_csv(folder / "fixations.csv", index=False)
     trials[trials.trial.isin([70, 71])].to_csv(folder / "trials.csv", index=False)
-    cfg2 = cfglib.replace(bc.PRESETS["test"], load_model=str(tmp_path / "model"), eval_data=str(folder))
+    cfg2 = tiny("book_cover_scanpaths", load_model=str(tmp_path / "model"), eval_data=str(folder))
     sim2 = bc.simulate(cfg2, key=jax.random.key(0))
     assert sorted(sim2.trial.unique()) == [70, 71]
     assert sim2.attrs["training"] == {"loaded_from": str(tmp_path / "model")}

@@ -7,6 +7,7 @@ import pytest
 
 from cogsim import config
 from cogsim.models import change_detector as cdnet
+from cogsim.scenarios import _change_detection_fits as fits
 from cogsim.scenarios import change_detection as cd
 
 TINY_WS = cd.WorkspaceFit(
@@ -18,21 +19,21 @@ def test_grid_fit_recovers_the_generating_point():
     """Counts drawn from one grid point's predictions are fitted best by that grid point."""
     rng = np.random.default_rng(0)
     counts = cd._counts()
-    cells = cd._cells(counts)
+    cells = fits._cells(counts)
     held = np.array([0.2, 0.6, 0.95])  # three "grid points" with different P(probe held)
     logit = np.empty((3, 3, 2, 400))
     for g, ph in enumerate(held):
         h = rng.random((3, 2, 400)) < ph
         logit[g] = np.where(h, np.where(np.arange(2)[None, :, None] == 1, 8.0, -8.0), 0.0)
     sim = {"logit": logit, "set_sizes": (2, 5, 8)}
-    p = cd._predicted(sim, cells)
+    p = fits._predicted(sim, cells)
     blocks = np.asarray(counts.block)
-    beta = np.searchsorted(cd.BETA_GRID, 0.5)
+    beta = np.searchsorted(fits.BETA_GRID, 0.5)
     n = np.full(len(cells), 4000.0)
     k = rng.binomial(4000, p[1, np.arange(len(cells)), beta]).astype(float)
-    ll, best = cd._grid_loglik(np.log(p), np.log1p(-p), blocks, n, k)
+    ll, best = fits._grid_loglik(np.log(p), np.log1p(-p), blocks, n, k)
     assert int(np.argmax(ll)) == 1
-    assert np.all(np.abs(cd.BETA_GRID[best[1]] - 0.5) < 0.3)
+    assert np.all(np.abs(fits.BETA_GRID[best[1]] - 0.5) < 0.3)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +61,11 @@ def test_trained_network_holds_what_its_capacity_allows(trained):
 
 def test_workspace_fit_reports_capacity_with_cis(trained, monkeypatch):
     _, grid_sim = trained
-    monkeypatch.setitem(
-        cd.MODELS, "workspace", lambda config, counts, *, key: cd.fit_grid(config, counts, grid_sim, key=key)
-    )
+
+    def fit(config, counts, *, key):
+        return fits.fit_grid(config, counts, grid_sim, key=key)
+
+    monkeypatch.setitem(cd.MODELS, "workspace", fit)
     cfg = cd.Config(models=("workspace",), n_boot=20, per_participant=True, workspace=TINY_WS)
     ws_sim = cd.simulate(cfg, key=jax.random.key(0))
     par = ws_sim[(ws_sim.kind == "parameter") & (ws_sim.participant == -1)].set_index("name")

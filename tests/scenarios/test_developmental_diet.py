@@ -9,6 +9,7 @@ import pytest
 from cogsim import config as cfglib
 from cogsim.models import eccnet
 from cogsim.scenarios import developmental_diet as dd
+from tests.scenarios.tiny import tiny
 
 
 def test_shipped_backbones_exist_are_small_and_documented():
@@ -32,7 +33,7 @@ def test_seeds_are_validated():
 
 
 def test_tiny_run_and_compare():
-    sim = dd.simulate(dd.PRESETS["test"], key=jax.random.key(0))
+    sim = dd.simulate(tiny("developmental_diet"), key=jax.random.key(0))
     assert set(sim["diet"]) == {"normal", "rot90"} and set(sim["backbone_seed"]) == {0, 1}
     comp = dd.compare(sim, dd.reference().table)
     assert comp.key == "normal_mean_index"

@@ -4,10 +4,11 @@ import jax
 import numpy as np
 
 from cogsim.scenarios import episodic_recall as er
+from tests.scenarios.tiny import tiny
 
 
 def test_scenes_follow_the_world_and_are_reproducible():
-    cfg = er.PRESETS["test"]
+    cfg = tiny("episodic_recall")
     world = er.make_world(cfg, key=jax.random.key(0))
     assert world.shape == (cfg.n_entities, cfg.typical_per_subject, 2)
     assert np.all(world[:, :, 1] != np.arange(cfg.n_entities)[:, None])
@@ -19,7 +20,7 @@ def test_scenes_follow_the_world_and_are_reproducible():
 
 
 def test_short_run_and_comparison():
-    sim = er.simulate(er.PRESETS["test"], key=jax.random.key(0))
+    sim = er.simulate(tiny("episodic_recall"), key=jax.random.key(0))
     assert {"episodic", "semantic_prior", "generic_hit@3"} <= set(sim["query"])
     assert sim[sim["query"] == "episodic"].value.between(0, 1).all()
     comp = er.compare(sim, er.reference().table)

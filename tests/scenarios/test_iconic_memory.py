@@ -4,10 +4,11 @@ import jax
 import numpy as np
 
 from cogsim.scenarios import iconic_memory as im
+from tests.scenarios.tiny import tiny
 
 
 def test_short_run_shows_partial_report_advantage():
-    sim = im.simulate(im.PRESETS["test"], key=jax.random.key(0))
+    sim = im.simulate(tiny("iconic_memory"), key=jax.random.key(0))
     whole = sim[sim.report == "whole"].letters.mean()
     p0 = sim[(sim.report == "partial") & (sim.cue_delay_s == 0.0)].letters.mean()
     assert p0 > whole + 1.0
@@ -15,12 +16,12 @@ def test_short_run_shows_partial_report_advantage():
     hum = im.reference().table
     assert len(hum) == 3 and set(hum.report) == {"whole", "partial"}
     comp = im.compare(sim, hum)
-    assert min(abs(comp.metric("tau_s").value - t) for t in im.PRESETS["test"].tau_grid) < 1e-6
+    assert min(abs(comp.metric("tau_s").value - t) for t in tiny("iconic_memory").tau_grid) < 1e-6
     assert im.plot(sim, hum) is not None
 
 
 def test_buffer_decay_removes_the_advantage():
-    cfg = im.PRESETS["test"]
+    cfg = tiny("iconic_memory")
     params, mcfg = im.letter_model(cfg, key=jax.random.key(1))
     key = jax.random.key(2)
     run = jax.jit(lambda cue: im._trials(params, mcfg, cfg, 0.2, 4.0, cue, key, 300))

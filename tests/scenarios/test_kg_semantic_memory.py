@@ -8,6 +8,7 @@ from cogsim import config, kg
 from cogsim.compare import Comparison
 from cogsim.errors import DataError
 from cogsim.scenarios import kg_semantic_memory as ksm
+from tests.scenarios.tiny import tiny
 
 
 def _ring_graph(folder, n=8):
@@ -24,7 +25,7 @@ def _ring_graph(folder, n=8):
 
 def test_runs_on_a_user_graph_folder(tmp_path):
     folder = _ring_graph(tmp_path / "ring")
-    cfg = config.replace(ksm.PRESETS["test"], graph=str(folder))
+    cfg = config.replace(tiny("kg_semantic_memory"), graph=str(folder))
     sim = ksm.simulate(cfg, key=jax.random.key(0))
     assert set(sim.model) == {"tensor_brain", "frequency_baseline", "search:0", "search:1"}
     test_rows = sim[(sim.split == "test") & (sim.metric == "mrr")]
@@ -56,7 +57,7 @@ def test_settings_search_never_reads_a_test_triple(tmp_path, monkeypatch):
         return real(scorer, g, **kw)
 
     monkeypatch.setattr(kg, "evaluate_link_prediction", spy)
-    cfg = config.replace(ksm.PRESETS["test"], graph=str(folder), select="on")
+    cfg = config.replace(tiny("kg_semantic_memory"), graph=str(folder), select="on")
     a = ksm.search(graph, cfg, key=jax.random.key(0))
     b = ksm.search(shuffled, cfg, key=jax.random.key(0))
     assert seen and all(s == ("valid", ("train", "valid"), False) for s in seen)
@@ -75,7 +76,7 @@ def test_bad_graph_folder_raises_data_error(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "train.txt").write_text("a\tr\n")
-    cfg = config.replace(ksm.PRESETS["test"], graph=str(bad))
+    cfg = config.replace(tiny("kg_semantic_memory"), graph=str(bad))
     with pytest.raises(DataError, match="missing valid.txt, test.txt"):
         ksm.simulate(cfg, key=jax.random.key(0))
     assert np.isfinite(ksm.PRESETS["quick"].lr)

@@ -6,6 +6,7 @@ import pytest
 
 from cogsim import kg
 from cogsim.scenarios import semantic_verification as sv
+from tests.scenarios.tiny import tiny
 
 
 def _exact_memory():
@@ -42,7 +43,7 @@ def test_sentences_cover_both_kinds_and_three_levels():
 
 
 def test_short_run_and_comparison():
-    sim = sv.simulate(sv.PRESETS["test"], key=jax.random.key(0))
+    sim = sv.simulate(tiny("semantic_verification"), key=jax.random.key(0))
     hum = sv.reference().table
     assert len(hum) == 6 and set(hum.kind) == {"superset", "property"}
     comp = sv.compare(sim, hum)

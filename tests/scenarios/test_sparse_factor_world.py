@@ -9,13 +9,14 @@ import pytest
 from cogsim import config as cfglib
 from cogsim.errors import ConfigError
 from cogsim.scenarios import sparse_factor_world as sfw
+from tests.scenarios.tiny import tiny
 
 
 def test_bad_configs_are_refused():
     with pytest.raises(ConfigError, match="top_k"):
-        cfglib.validate(dataclasses.replace(sfw.PRESETS["test"], top_k=20))
+        cfglib.validate(dataclasses.replace(tiny("sparse_factor_world"), top_k=20))
     with pytest.raises(ConfigError, match="models"):
-        cfglib.validate(dataclasses.replace(sfw.PRESETS["test"], models=("nope",)))
+        cfglib.validate(dataclasses.replace(tiny("sparse_factor_world"), models=("nope",)))
 
 
 def test_samples_to_reach():
@@ -24,7 +25,7 @@ def test_samples_to_reach():
 
 
 def test_simulate_and_compare_on_a_tiny_world():
-    cfg = dataclasses.replace(sfw.PRESETS["test"], models=("bottleneck",), seeds=2)
+    cfg = dataclasses.replace(tiny("sparse_factor_world"), models=("bottleneck",), seeds=2)
     df = sfw.simulate(cfg, key=jax.random.key(0))
     assert len(df) == 2 * 2 * 2  # sizes x seeds x splits
     assert np.all(np.isfinite(df.nmse)) and df.precision.between(0, 1).all()

@@ -7,6 +7,7 @@ import pytest
 
 from cogsim import config as cfglib
 from cogsim.scenarios import synthetic_shelf_search as ss
+from tests.scenarios.tiny import tiny
 
 
 def test_displays_have_the_requested_similar_distractors():
@@ -64,7 +65,7 @@ def test_effects_table():
 
 
 def test_end_to_end_tiny_run():
-    cfg = ss.PRESETS["test"]
+    cfg = tiny("synthetic_shelf_search")
     sim = ss.simulate(cfg, key=jax.random.key(0))
     # the test preset trains cnn only
     assert set(sim.method) == {"oat_cnn", "random", "centre_out", "nn_walk", "searcher", "layout"}

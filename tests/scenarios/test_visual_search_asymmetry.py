@@ -13,6 +13,7 @@ from cogsim import config as cfglib
 from cogsim.errors import CogsimError
 from cogsim.scenarios import visual_search_asymmetry as vsa
 from cogsim.tasks import search_displays as sd
+from tests.scenarios.tiny import tiny
 
 
 def _synthetic(slopes: dict[tuple[int, str], float], model: str = "eccNET") -> pd.DataFrame:
@@ -81,7 +82,7 @@ def test_config_validation():
 
 
 def test_end_to_end_tiny_run():
-    cfg = vsa.PRESETS["test"]
+    cfg = tiny("visual_search_asymmetry")
     sim = vsa.simulate(cfg, key=jax.random.key(0))
     assert set(sim["model"]) == {"eccNET", "last_layer"}
     assert (sim["rt_ms"] >= 628.0).all()

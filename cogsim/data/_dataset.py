@@ -1,0 +1,27 @@
+"""A packaged dataset's record: where its files live, the columns they must have, and how to cite it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+# Column kinds: "int", "float", "str", "bool", "id" (participant ids: integers if every value is one, else
+# strings); a trailing "?" allows missing values (empty or NA).
+Schema = Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One registered table: where it lives, its schema and how to cite it."""
+
+    name: str
+    folder: str
+    files: tuple[str, ...]
+    schema: Schema
+    description: str
+    citation: str
+    licence: str
+    checks: tuple[tuple[str, Callable[[object], bool], str], ...] = ()
+    sep: str = ","
+    header: bool = True
+    split_column: str | None = None  # several files stacked, with this column naming each file's stem

@@ -1,0 +1,136 @@
+"""The change-detection scenario's checks: contrasts with CIs over participant resamples.
+
+The rules (thresholds, baselines, how each CI is formed) are declared in docs/scenarios/change_detection.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cogsim import compare as cmp
+from cogsim.models import capacity
+from cogsim.scenarios._change_detection_fits import _cells
+
+#: participant resamples behind the checks' CIs, and the declared thresholds
+N_RESAMPLES = 1000
+K_TOLERANCE = 0.5
+MAX_RMSE = 0.05
+_DOCS = "docs/scenarios/change_detection.md (declared before the run)"
+
+
+class Resamples:
+    """Percentile-bootstrap resamples of the participants (seed 0, the same draws for every statistic)."""
+
+    def __init__(self, counts: capacity.Counts, big: list[int]):
+        self.counts, self.n_units = counts, counts.n.shape[0]
+        cells = _cells(counts)
+        self.cells = cells
+        self.pooled = (np.asarray(counts.block) * 2 + np.asarray(counts.is_change)).astype(int)
+        pairs = [
+            (n, cells.index[(cells.set_size == n) & (cells.p_change == pc) & (cells.is_change == c)][0])
+            for n in big
+            for pc in counts.p_change
+            for c in (1, 0)
+        ]
+        self.k_size = np.array([n for n, _ in pairs[::2]], float)
+        self.hit_idx, self.fa_idx = (
+            np.array([i for _, i in pairs[::2]]),
+            np.array([i for _, i in pairs[1::2]]),
+        )
+
+    def rates(self, idx: np.ndarray) -> np.ndarray:
+        k, n = self.counts.k[idx].sum(0), self.counts.n[idx].sum(0)
+        return k / np.maximum(n, 1)
+
+    def plateau(self, idx: np.ndarray) -> float:
+        r = self.rates(idx)
+        return float(np.mean(self.k_size * (r[self.hit_idx] - r[self.fa_idx])))
+
+    def baseline(self, idx: np.ndarray) -> np.ndarray:
+        """Each block's hit and false-alarm rates pooled over set sizes (fitted to the resample itself)."""
+        k, n = self.counts.k[idx].sum(0), self.counts.n[idx].sum(0)
+        pooled = np.bincount(self.pooled, k) / np.maximum(np.bincount(self.pooled, n), 1)
+        return pooled[self.pooled]
+
+    def predicted(self, cond: pd.DataFrame) -> np.ndarray:
+        """The model's P("change") per cell, from its hit and false-alarm predictions per condition."""
+        m = self.cells.merge(
+            cond[["set_size", "p_change", "hit_pred", "fa_pred"]], on=["set_size", "p_change"]
+        )
+        return np.where(m.is_change == 1, m.hit_pred, m.fa_pred)
+
+    def rmse(self, idx: np.ndarray, pred) -> float:
+        p = pred(idx) if callable(pred) else pred
+        return float(np.sqrt(np.mean((p - self.rates(idx)) ** 2)))
+
+    def ci(self, *stat) -> tuple[float, float, float]:
+        """``(estimate, low, high)`` of ``stat[0](idx, *stat[1:])`` over the resamples."""
+        f, *args = stat
+        return cmp.bootstrap_ci(np.arange(self.n_units), lambda i: f(i, *args), n_boot=N_RESAMPLES, seed=0)
+
+
+def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float, big) -> list[cmp.Check]:
+    """The four checks of one model (their rules: docs/scenarios/change_detection.md)."""
+    out = []
+    k = par.loc["K"]
+    _, p_lo, p_hi = boot.ci(boot.plateau)
+    sizes = "/".join(map(str, big))
+    out.append(
+        cmp.Check.of(
+            f"{prefix}K agrees with the Cowan K plateau at set sizes {sizes} (within {K_TOLERANCE} items)",
+            value=k.value - plateau,
+            ci=(k.ci_low - p_hi, k.ci_high - p_lo),
+            threshold=(-K_TOLERANCE, K_TOLERANCE),
+            rule="ci_within",
+            source="declared",
+            basis=_DOCS,
+            detail=f"fitted K {k.value:.2f} [{k.ci_low:.2f}, {k.ci_high:.2f}] vs Cowan K {plateau:.2f} "
+            f"[{p_lo:.2f}, {p_hi:.2f}]",
+        )
+    )
+    gs = par.loc[[n for n in par.index if n.startswith("g_")]]
+    if len(gs) > 1:
+        order = sorted(gs.index, key=lambda n: float(n[2:]))
+        lo_g, hi_g = gs.loc[order[0]], gs.loc[order[-1]]
+        out.append(
+            cmp.Check.of(
+                f"{prefix}guessing rises with change probability ({order[-1]} - {order[0]})",
+                value=hi_g.value - lo_g.value,
+                ci=(hi_g.ci_low - lo_g.ci_high, hi_g.ci_high - lo_g.ci_low),
+                threshold=0.0,
+                rule="ci_above",
+                source="paper",
+                basis="Rouder et al. (2008): guessing follows the base rate of changes",
+                detail=", ".join(f"{i} = {gs.loc[i].value:.2f}" for i in order),
+            )
+        )
+    pred = boot.predicted(cond)
+    _, lo, hi = boot.ci(boot.rmse, pred)
+    out.append(
+        cmp.Check.of(
+            f"{prefix}hit and false-alarm rates reproduced (RMSE below {MAX_RMSE})",
+            value=err,
+            ci=(lo, hi),
+            threshold=MAX_RMSE,
+            rule="ci_below",
+            source="declared",
+            basis=_DOCS,
+            kind="agreement",
+            detail=f"RMSE over {len(pred)} rates",
+        )
+    )
+    d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
+    out.append(
+        cmp.Check.of(
+            f"{prefix}rates closer than the set-size-blind baseline's (RMSE difference below 0)",
+            value=d,
+            ci=(lo, hi),
+            threshold=0.0,
+            rule="ci_below",
+            source="declared",
+            basis=_DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample",
+            kind="agreement",
+        )
+    )
+    return out
