@@ -28,33 +28,37 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 import pandas as pd
 
-from cogsim import _compare_scanpath as cs
 from cogsim import compare as cmp
 from cogsim import config as cfglib
-from cogsim import data
-from cogsim.errors import CogsimError, DataError
+from cogsim.errors import CogsimError
 from cogsim.models import oat
 from cogsim.models.oat import centre_out, nn_walk, random_baseline, target_template
 from cogsim.reference import Reference
+from cogsim.scenarios import _book_cover_plot
 from cogsim.scenarios import _scanpath_methods as sm
+from cogsim.scenarios._book_cover_data import (
+    N_COLS,
+    N_OBJECTS,
+    N_ROWS,
+    N_TARGET_IMAGES,
+    ROW_PITCH,
+    displays_for,
+    fixation_frame,
+    fixation_rows,
+    human_frame,
+    load_collages,
+    scanpaths_by_trial,
+)
 
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
 
-N_ROWS, N_COLS = 6, 14
-N_OBJECTS = N_ROWS * N_COLS
-# Grid pitch fitted to the target boxes (data README): rows are 263.21 px apart, columns 179.36 px.
-ROW_PITCH = 263.21 / 179.36
-N_TARGET_IMAGES = 8  # appearance ids: 0 blank (BOS), 1 distractor cover, 2 + k "target_k.jpg"
 METHODS = ("oat_greedy", "oat_sampled", "random", "centre_out", "nn_walk", "target_template", "human")
-PUBLISHED = {"human_ss_all": 0.204, "random_ss_all": 0.059}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,69 +149,6 @@ PRESETS = {
 }
 
 
-# -------------------------------------------------------------------------------------------------- data
-def _target_image_id(name: str, where: str) -> int:
-    m = re.fullmatch(r"target_(\d+)\.\w+", str(name))
-    if not m or int(m.group(1)) >= N_TARGET_IMAGES:
-        raise DataError(
-            f"{where}: target_image {name!r} is not allowed; expected 'target_<k>.jpg' with "
-            f"k in 0..{N_TARGET_IMAGES - 1}"
-        )
-    return int(m.group(1))
-
-
-def load_collages(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(fixations, trials)`` of the packaged data, or of ``folder`` (packaged format), checked.
-
-    Example:
-      >>> fix, trials = load_collages()
-      >>> int(trials.trial.max())
-      80
-    """
-    if folder:
-        p = Path(folder)
-        if not p.is_dir():
-            raise DataError(f"eval_data: {str(p)!r} is not a folder (expected fixations.csv and trials.csv)")
-        fix = data.load("amazon_book_covers.fixations", path=p / "fixations.csv")
-        trials = data.load("amazon_book_covers.trials", path=p / "trials.csv")
-        where = str(p / "trials.csv")
-    else:
-        fix = data.load("amazon_book_covers.fixations")
-        trials = data.load("amazon_book_covers.trials")
-        where = "amazon_book_covers/trials.csv"
-    missing = sorted(set(fix.trial) - set(trials.trial))
-    if missing:
-        raise DataError(f"{where}: no row for trial(s) {missing[:5]} that fixations.csv uses")
-    bad = trials[(trials.target_object_id < 0) | (trials.target_object_id >= N_OBJECTS)]
-    if len(bad):
-        raise DataError(
-            f"{where}: target_object_id {bad.target_object_id.iloc[0]} of trial "
-            f"{bad.trial.iloc[0]} is not allowed (0..{N_OBJECTS - 1})"
-        )
-    for name in trials.target_image:
-        _target_image_id(name, where)
-    return fix, trials
-
-
-def scanpaths_by_trial(fix: pd.DataFrame) -> dict[int, list[list[int]]]:
-    """trial -> the object sequences of its subjects (ordered by subject)."""
-    out: dict[int, list[list[int]]] = {}
-    for (trial, _), g in fix.sort_values(["trial", "subject", "fixation_index"]).groupby(
-        ["trial", "subject"]
-    ):
-        out.setdefault(int(trial), []).append(g.object_id.astype(int).tolist())
-    return out
-
-
-def displays_for(trials: pd.DataFrame, ids: list[int]) -> oat.Displays:
-    """OAT displays of collages ``ids``: the 6 x 14 grid, the target cover and appearance ids."""
-    t = trials.set_index("trial").loc[ids]
-    target = t.target_object_id.to_numpy(np.int32)
-    app = np.ones((len(ids), N_OBJECTS), np.int32)
-    app[np.arange(len(ids)), target] = 2 + np.array([_target_image_id(n, "trials") for n in t.target_image])
-    return oat.grid_displays(target, n_rows=N_ROWS, n_cols=N_COLS, appearance=app)
-
-
 def model_config(config: Config) -> oat.OATConfig:
     """The OAT architecture for a scenario config."""
     return config.oat_config(
@@ -216,36 +157,6 @@ def model_config(config: Config) -> oat.OATConfig:
 
 
 # ------------------------------------------------------------------------------------------------ simulate
-def _rows(method: str, trial: int, target: int, paths: list[list[int]]) -> list[dict]:
-    return [
-        {
-            "method": method,
-            "trial": trial,
-            "sample": s,
-            "fixation_index": i,
-            "object_id": int(o),
-            "target_object_id": target,
-        }
-        for s, p in enumerate(paths)
-        for i, o in enumerate(p)
-    ]
-
-
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    cols = ["method", "trial", "sample", "fixation_index", "object_id", "target_object_id"]
-    df = pd.DataFrame(rows, columns=cols)
-    return df.astype({c: "int64" for c in cols[1:]}).astype({"method": "str"})
-
-
-def human_frame(fix: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
-    """Human scanpaths in the simulation schema (method "human", sample = subject index)."""
-    tg = trials.set_index("trial").target_object_id
-    rows = []
-    for trial, paths in scanpaths_by_trial(fix).items():
-        rows += _rows("human", trial, int(tg[trial]), paths)
-    return _frame(rows)
-
-
 def train_model(
     config: Config, fix: pd.DataFrame, trials: pd.DataFrame, *, key: jax.Array, log=None
 ) -> tuple[oat.OAT, dict]:
@@ -348,12 +259,12 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     for i, t in enumerate(ids):
         tg = int(targets[t])
         lengths = [len(human[t][s % len(human[t])]) for s in range(config.n_samples)]
-        rows += _rows("oat_greedy", t, tg, [greedy[i]])
-        rows += _rows("oat_sampled", t, tg, sampled[i])
-        rows += _rows("random", t, tg, random_baseline(lengths, N_OBJECTS, rng=rng))
-        rows += _rows("centre_out", t, tg, centre_out(tg, config.n_samples, rng=rng, **geo))
-        rows += _rows("nn_walk", t, tg, nn_walk(tg, config.n_samples, rng=rng, **geo))
-        rows += _rows(
+        rows += fixation_rows("oat_greedy", t, tg, [greedy[i]])
+        rows += fixation_rows("oat_sampled", t, tg, sampled[i])
+        rows += fixation_rows("random", t, tg, random_baseline(lengths, N_OBJECTS, rng=rng))
+        rows += fixation_rows("centre_out", t, tg, centre_out(tg, config.n_samples, rng=rng, **geo))
+        rows += fixation_rows("nn_walk", t, tg, nn_walk(tg, config.n_samples, rng=rng, **geo))
+        rows += fixation_rows(
             "target_template",
             t,
             tg,
@@ -366,8 +277,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 **geo,
             ),
         )
-        rows += _rows("human", t, tg, human[t])
-    out = _frame(rows)
+        rows += fixation_rows("human", t, tg, human[t])
+    out = fixation_frame(rows)
     out.attrs["training"] = info
     return out
 
@@ -472,126 +383,6 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
 
 
 # --------------------------------------------------------------------------------------------------- plot
-def draw_scanpath(
-    ax,
-    path: list[int],
-    *,
-    n_cols: int = N_COLS,
-    row_pitch: float = ROW_PITCH,
-    color="C0",
-    label: str | None = None,
-    offset: float = 0.0,
-):
-    """Draws one object scanpath on a grid axes (cell centres, numbered arrows)."""
-    if not path:
-        return ax
-    p = np.asarray(path)
-    x = p % n_cols + offset
-    y = (p // n_cols) * row_pitch + offset
-    ax.plot(x, y, "-", color=color, lw=1.2, alpha=0.8, label=label)
-    ax.scatter(x, y, s=18, color=color, zorder=3)
-    ax.scatter(x[:1], y[:1], s=60, facecolor="white", edgecolor=color, zorder=4)
-    return ax
-
-
-def draw_grid(ax, target: int, *, n_rows: int = N_ROWS, n_cols: int = N_COLS, row_pitch: float = ROW_PITCH):
-    """The grid of covers with the target cell outlined."""
-    import matplotlib.patches as mpatches
-
-    for o in range(n_rows * n_cols):
-        r, c = divmod(o, n_cols)
-        is_t = o == target
-        ax.add_patch(
-            mpatches.Rectangle(
-                (c - 0.42, r * row_pitch - 0.6),
-                0.84,
-                1.2,
-                facecolor="#fde0a0" if is_t else "#eeeeee",
-                edgecolor="#c07000" if is_t else "#cccccc",
-                lw=1.5 if is_t else 0.5,
-            )
-        )
-    ax.set_xlim(-0.7, n_cols - 0.3)
-    ax.set_ylim((n_rows - 1) * row_pitch + 0.9, -0.9)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """Example scanpaths on one validation collage, the TFP curves, and the Sequence Score by method."""
-    import matplotlib.pyplot as plt
-
-    res = method_scores(sim, human)
-    fig = plt.figure(figsize=(13, 7.5))
-    gs = fig.add_gridspec(2, 3)
-    ref = sim[sim.method == "human"] if (sim.method == "human").any() else human
-    trial = int(sorted(ref.trial.unique())[0])
-    target = int(ref[ref.trial == trial].target_object_id.iloc[0])
-    hum = sm.groups(ref[ref.trial == trial], "trial")[trial]
-
-    def first(method):
-        return sm.groups(sim[(sim.method == method) & (sim.trial == trial)], "trial").get(trial, [[]])[0]
-
-    panels = [
-        (
-            f"collage {trial}: two human scanpaths",
-            [("human s1", hum[0], "black"), ("human s2", hum[1 % len(hum)], "C3")],
-        ),
-        (
-            f"collage {trial}: OAT greedy and one sample",
-            [("OAT greedy", first("oat_greedy"), "C0"), ("OAT sample", first("oat_sampled"), "C2")],
-        ),
-    ]
-    for j, (title, paths) in enumerate(panels):
-        a = fig.add_subplot(gs[0, j])
-        draw_grid(a, target)
-        for k, (lab, p, col) in enumerate(paths):
-            draw_scanpath(a, p, color=col, label=f"{lab} ({len(p)} fix.)", offset=0.12 * (k - 0.5))
-        a.set_title(title, fontsize=9)
-        a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-    a = fig.add_subplot(gs[0, 2])
-    for m, r in res.items():
-        k = np.arange(1, len(r["scores"].tfp) + 1)
-        style = {"color": "black", "lw": 2.5} if m == "human" else {"lw": 1.2}
-        a.plot(k, r["scores"].tfp, label=m, **style)
-    a.set_xlabel("fixation k")
-    a.set_ylabel("P(target fixated by k)")
-    a.set_title("target-fixation probability (TFP)", fontsize=9)
-    a.legend(fontsize=7, frameon=False)
-    a = fig.add_subplot(gs[1, :2])
-    names = list(res)
-    ss = [res[m]["scores"].sequence_score for m in names]
-    a.bar(
-        names, ss, color=["black" if m == "human" else "C0" if m.startswith("oat") else "C7" for m in names]
-    )
-    a.axhline(
-        PUBLISHED["human_ss_all"], color="black", ls="--", lw=0.8, label="human ceiling, all data (0.204)"
-    )
-    a.axhline(
-        PUBLISHED["random_ss_all"], color="grey", ls=":", lw=0.8, label="random floor, all data (0.059)"
-    )
-    a.set_ylabel("Sequence Score vs humans")
-    a.set_title("object-level Sequence Score on the evaluation collages", fontsize=9)
-    a.tick_params(axis="x", labelsize=8)
-    a.set_ylim(0, max(0.23, max(ss) * 1.1))
-    a.legend(fontsize=7, frameon=False, loc="upper left")
-    a = fig.add_subplot(gs[1, 2])
-    keys = cs.BEHAVIOUR_KEYS[2:]
-    width = 0.8 / max(len(names), 1)
-    for i, m in enumerate(names):
-        b = res[m]["scores"].behaviour
-        a.bar(
-            np.arange(len(keys)) + i * width,
-            [b[k] for k in keys],
-            width,
-            label=m,
-            color="black" if m == "human" else None,
-        )
-    a.set_xticks(np.arange(len(keys)) + 0.4 - width / 2)
-    a.set_xticklabels(keys)
-    a.set_title("fixation types (behaviour vector)", fontsize=9)
-    a.legend(fontsize=6, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _book_cover_plot.figure(sim, human, method_scores(sim, human))

@@ -38,8 +38,8 @@ def _fake_sim(oat_paths, human_paths, target=10):
     rows = []
     for m, paths in [("oat_sampled", oat_paths), ("human", human_paths), ("random", [[1, 2, 3], [4, 5]])]:
         for trial in (1, 2):
-            rows += bc._rows(m, trial, target, paths)
-    return bc._frame(rows)
+            rows += bc.fixation_rows(m, trial, target, paths)
+    return bc.fixation_frame(rows)
 
 
 def test_compare_checks_can_pass_and_fail():
