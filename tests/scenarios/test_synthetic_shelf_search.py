@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from cogsim import config as cfglib
+from cogsim.scenarios import _shelf_displays as sd
 from cogsim.scenarios import synthetic_shelf_search as ss
 
 
@@ -19,11 +20,11 @@ def test_displays_have_the_requested_similar_distractors():
     assert set(d.n_similar) == set(cfg.similar_levels)
     # crops: the object's colour inside its shape, grey outside
     i, j = 0, int(d.target[0])
-    mask = ss.shape_mask(ss.SHAPES[d.shape[i, j]], cfg.crop)
+    mask = sd.shape_mask(ss.SHAPES[d.shape[i, j]], cfg.crop)
     inside = d.crops[i, j][mask].mean(0)
     np.testing.assert_allclose(inside, ss.COLOURS[d.colour[i, j]], atol=0.03)
     np.testing.assert_allclose(d.crops[i, j][~mask].mean(), 0.5, atol=0.03)
-    masks = [ss.shape_mask(s, 14) for s in ss.SHAPES]
+    masks = [sd.shape_mask(s, 14) for s in ss.SHAPES]
     assert all(not np.array_equal(a, b) for k, a in enumerate(masks) for b in masks[k + 1 :])
 
 
