@@ -79,13 +79,48 @@ def scanpaths_by_trial(fix: pd.DataFrame) -> dict[int, list[list[int]]]:
     return out
 
 
-def displays_for(trials: pd.DataFrame, ids: list[int]) -> oat.Displays:
-    """OAT displays of collages ``ids``: the 6 x 14 grid, the target cover and appearance ids."""
+def displays_for(trials: pd.DataFrame, ids: list[int], *, target_identity: bool = False) -> oat.Displays:
+    """OAT displays of collages ``ids``: the 6 x 14 grid, the target cover and appearance ids.
+
+    Appearance ids: 0 blank (the start token), 1 a distractor cover, 2 the target cover; with
+    ``target_identity``, ``2 + k`` for the target image ``target_k.jpg`` (one id per target image, which a
+    model cannot carry over to a target cover it was not trained on).
+    """
     t = trials.set_index("trial").loc[ids]
     target = t.target_object_id.to_numpy(np.int32)
     app = np.ones((len(ids), N_OBJECTS), np.int32)
-    app[np.arange(len(ids)), target] = 2 + np.array([_target_image_id(n, "trials") for n in t.target_image])
+    if target_identity:
+        app[np.arange(len(ids)), target] = 2 + np.array(
+            [_target_image_id(n, "trials") for n in t.target_image]
+        )
+    else:
+        app[np.arange(len(ids)), target] = 2
     return oat.grid_displays(target, n_rows=N_ROWS, n_cols=N_COLS, appearance=app)
+
+
+def collage_folds(trials: pd.DataFrame, n_folds: int) -> dict[int, int]:
+    """``collage -> fold`` for cross-validation grouped by target cover: the covers, in the order of their
+    image number, go to folds ``0, 1, ..., n_folds - 1, 0, ...``, and every collage to its cover's fold.
+
+    A fold's collages share no target cover with the other folds, as collages of a new target cover would.
+
+    Example:
+      >>> _, trials = load_collages()
+      >>> folds = collage_folds(trials, 2)
+      >>> folds[1], folds[21], folds[41], folds[61]
+      (0, 1, 0, 1)
+    """
+    covers = sorted({_target_image_id(n, "trials") for n in trials.target_image})
+    if not 2 <= n_folds <= len(covers):
+        raise DataError(
+            f"folds: {n_folds} is not allowed for these collages; they have {len(covers)} target covers, so "
+            f"2..{len(covers)} folds"
+        )
+    fold = {c: i % n_folds for i, c in enumerate(covers)}
+    return {
+        int(t): fold[_target_image_id(n, "trials")]
+        for t, n in zip(trials.trial, trials.target_image, strict=True)
+    }
 
 
 # ------------------------------------------------------------------------------------- the fixation table
