@@ -16,6 +16,7 @@ centre-out and nearest-neighbour baselines. The appearance effects checked: fixa
 distractors (share among distractor fixations, against chance), scanpath length growing with the number of
 similar distractors, and OAT with appearance above OAT without it in Sequence Score and in the likelihood
 (teacher-forced NLL) of the held-out searcher scanpaths.
+Each check is a contrast over the evaluation displays with a CI (:mod:`cogsim.scenarios._shelf_checks`).
 
 Run: ``cogsim run synthetic_shelf_search`` (quick: small models, one to two minutes on two CPU cores).
 """
@@ -34,7 +35,7 @@ from cogsim import config as cfglib
 from cogsim.models import oat
 from cogsim.reference import Reference
 from cogsim.scenarios import _scanpath_methods as sm
-from cogsim.scenarios import _shelf_plot
+from cogsim.scenarios import _shelf_checks, _shelf_plot
 from cogsim.scenarios._shelf_displays import COLOURS, SHAPES, ShelfDisplays, make_displays
 
 DESCRIPTION = (
@@ -262,6 +263,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         )
         e_disp = oat_displays(eval_d, config, appearance=app)
         nll, _ = oat.teacher_forced_loss(res.model, e_disp.take(ref_didx), ref_seqs)
+        per_display = [
+            float(oat.teacher_forced_loss(res.model, e_disp.take(ref_didx[sel]), ref_seqs[sel])[0])
+            for sel in (ref_didx == i for i in range(len(ref_paths)))
+        ]
         info[app] = {
             "train_seconds": time.time() - t0,
             "epochs": len(res.history),
@@ -269,6 +274,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             "final_loss": res.history[-1]["loss"],
             "final_accuracy": res.history[-1]["accuracy"],
             "eval_nll": float(nll),
+            "eval_nll_per_display": per_display,
         }
         paths = oat.sample(
             res.model,
@@ -371,41 +377,6 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 note="fixations per similar distractor",
             )
         )
-    checks = []
-    if "oat_cnn" in e.index:
-        checks.append(
-            cmp.Check(
-                "OAT (cnn) fixates target-similar distractors above chance",
-                bool(e.similar_share["oat_cnn"] > e.chance_share["oat_cnn"]),
-                f"{e.similar_share['oat_cnn']:.3f} vs chance {e.chance_share['oat_cnn']:.3f}",
-            )
-        )
-        checks.append(
-            cmp.Check(
-                "OAT (cnn) scanpaths lengthen with similar distractors (display-level slope CI > 0)",
-                bool(e.slope_low["oat_cnn"] > 0),
-                f"slope {e.length_slope['oat_cnn']:.3f} [{e.slope_low['oat_cnn']:.3f}, "
-                f"{e.slope_high['oat_cnn']:.3f}]",
-            )
-        )
-    if "oat_cnn" in e.index and "oat_none" in e.index:
-        a, b = e.similar_share["oat_cnn"], e.similar_share["oat_none"]
-        checks.append(
-            cmp.Check(
-                "OAT with appearance fixates similar distractors more than OAT without",
-                bool(a > b),
-                f"{a:.3f} vs {b:.3f}",
-            )
-        )
-    if "oat_cnn" in scores and "oat_none" in scores:
-        a, b = scores["oat_cnn"].sequence_score, scores["oat_none"].sequence_score
-        checks.append(
-            cmp.Check(
-                "OAT with appearance matches the searcher better than without (SS)",
-                a > b,
-                f"{a:.3f} vs {b:.3f}",
-            )
-        )
     nll = {
         m: float(info["eval_nll"])
         for m, info in ((f"oat_{a}", i) for a, i in sim.attrs.get("training", {}).items())
@@ -415,18 +386,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         cmp.Metric(f"{m}.nll", v, note="teacher-forced NLL of the evaluation searcher scanpaths (nats/token)")
         for m, v in nll.items()
     ]
-    if {"oat_cnn", "oat_none"} <= set(nll):
-        a, b = nll["oat_cnn"], nll["oat_none"]
-        checks.append(
-            cmp.Check(
-                "OAT with appearance predicts the searcher's held-out scanpaths better (lower NLL)",
-                a < b,
-                f"{a:.4f} vs {b:.4f}",
-            )
-        )
-    if "oat_cnn" in scores and "random" in scores:
-        a, b = scores["oat_cnn"].sequence_score, scores["random"].sequence_score
-        checks.append(cmp.Check("OAT (cnn) SS above random", a > b, f"{a:.3f} vs {b:.3f}"))
+    n_obj = int(sim.object_id.max()) + 1  # the layout rows list every object
+    checks = _shelf_checks.checks(sim, res, eff, n_obj)
     key = "oat_cnn.similar_share" if "oat_cnn" in e.index else None
     return cmp.Comparison(
         tuple(metrics), tuple(checks), key=key, tables={"methods": sm.methods_table(res), "effects": eff}
