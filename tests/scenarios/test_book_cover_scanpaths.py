@@ -124,6 +124,7 @@ def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
         bc.simulate(cfglib.replace(cfg2, eval_data=str(bad)), key=jax.random.key(0))
 
 
+@pytest.mark.slow  # two trainings and decodings with their compilations: about a minute of CPU
 def test_cross_validation_scores_every_collage_with_a_model_that_never_saw_its_cover(monkeypatch):
     fix, trials = bc.load_collages()
     few = [1, 2, 21, 22, 41, 42, 61, 62]  # two collages of each target cover, to keep the test fast
