@@ -80,8 +80,9 @@ def method_scores(
     reference: str,
     max_steps: int,
 ) -> dict[str, dict]:
-    """Per method present in ``sim``: its :class:`cogsim._compare_scanpath.ScanpathScores` and the Sequence
-    Score of each display, against the scanpaths of ``ref`` (the reference method's rows).
+    """Per method present in ``sim``: its :class:`cogsim._compare_scanpath.ScanpathScores`, the Sequence
+    Score of each display (``per_display_ss``) and the display keys in that order (``displays``), against
+    the scanpaths of ``ref`` (the reference method's rows).
 
     The reference method itself (``reference``, when listed in ``methods``) is scored against its own other
     scanpaths of the same display (``exclude_self``), which gives the ceiling.
@@ -102,7 +103,7 @@ def method_scores(
         per = np.array(
             [cs.mean_pairwise({k: md[k]}, {k: h[k]}, cs.sequence_score, exclude_self=excl) for k in keys]
         )
-        out[m] = {"scores": scores, "per_display_ss": per}
+        out[m] = {"scores": scores, "per_display_ss": per, "displays": keys}
     return out
 
 

@@ -4,9 +4,12 @@ Six people searched each collage of 84 book covers (a 6 x 14 grid) for a target 
 fixations, assigned to covers, form object-level scanpaths. The collage images are not available, so the
 model sees the layout and the target only: each cover is a token with its grid position (the learned
 Gaussian-similarity code) and, with ``appearance="embedding"``, a learned vector for "a distractor cover" or
-"target cover k". OAT is trained on collages ``train_first..train_last`` (every ``holdout_every``-th of them
-is held out for early stopping) and scored on the validation collages (65-80 by default, or any folder of
-collages in the packaged format through ``eval_data``) against:
+"the target cover" (one per target image with ``target_identity=True``). With ``folds > 0`` (both presets)
+the packaged collages are scored by cross-validation, folds grouped by target cover
+(:func:`collage_folds`): each fold's collages by an OAT trained on the other folds' collages (every
+``holdout_every``-th of them held out for early stopping). With ``folds=0`` OAT is trained on collages
+``train_first..train_last`` and scored on ``eval_first..eval_last``; ``eval_data`` scores any folder of
+collages in the packaged format instead. OAT is compared with:
 
 - ``random``: uniform random covers, one sequence per human scanpath length (the floor; 0.059 SS on all data);
 - ``centre_out``: covers in order of distance from the collage centre until the target;
@@ -19,8 +22,10 @@ collages in the packaged format through ``eval_data``) against:
 Metrics (:mod:`cogsim._compare_scanpath`): Sequence Score, edit distance, the behaviour vector and its
 delta, the TFP curve and its area, the probability mismatch and the fixation-count error.
 
-Run: ``cogsim run book_cover_scanpaths`` (quick: a small OAT, about 1-2 minutes on two CPU cores);
-``--preset paper`` trains the published sizes for up to 500 epochs. Score a saved model on other collages
+The checks are contrasts over collages with bootstrap CIs (:mod:`cogsim.scenarios._book_cover_checks`).
+
+Run: ``cogsim run book_cover_scanpaths`` (quick: a small OAT, two folds); ``--preset paper`` trains the
+published sizes for up to 500 epochs in each of four folds. Score a saved model on other collages
 with ``--set load_model=DIR --set eval_data=FOLDER``.
 """
 
@@ -28,33 +33,40 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 import pandas as pd
 
-from cogsim import _compare_scanpath as cs
 from cogsim import compare as cmp
 from cogsim import config as cfglib
-from cogsim import data
-from cogsim.errors import CogsimError, DataError
+from cogsim.errors import CogsimError
 from cogsim.models import oat
 from cogsim.models.oat import centre_out, nn_walk, random_baseline, target_template
 from cogsim.reference import Reference
+from cogsim.scenarios import _book_cover_checks, _book_cover_plot
 from cogsim.scenarios import _scanpath_methods as sm
+from cogsim.scenarios._book_cover_data import (
+    N_COLS,
+    N_OBJECTS,
+    N_ROWS,
+    N_TARGET_IMAGES,
+    ROW_PITCH,
+    collage_folds,
+    displays_for,
+    fixation_frame,
+    fixation_rows,
+    human_frame,
+    load_collages,
+    scanpaths_by_trial,
+)
 
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
 
-N_ROWS, N_COLS = 6, 14
-N_OBJECTS = N_ROWS * N_COLS
-# Grid pitch fitted to the target boxes (data README): rows are 263.21 px apart, columns 179.36 px.
-ROW_PITCH = 263.21 / 179.36
-N_TARGET_IMAGES = 8  # appearance ids: 0 blank (BOS), 1 distractor cover, 2 + k "target_k.jpg"
 METHODS = ("oat_greedy", "oat_sampled", "random", "centre_out", "nn_walk", "target_template", "human")
-PUBLISHED = {"human_ss_all": 0.204, "random_ss_all": 0.059}
+#: measured on a shared two-core CPU (docs page): two folds, 80 collages scored
+EXPECTED_RUNTIME = {"quick": "about 6 min of CPU time (15 min of wall time with the CPU shared)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +76,19 @@ class Config(sm.OATSettings):
     appearance: str = cfglib.field(
         "embedding",
         choices=("embedding", "none"),
-        doc="embedding: learned 'distractor' / 'target k' vectors; none: layout only",
+        doc="embedding: learned 'distractor' / 'target' vectors; none: layout only",
+    )
+    target_identity: bool = cfglib.field(
+        False,
+        doc="embedding: one learned vector per target image ('target k'; does not transfer to a new target "
+        "cover) instead of one shared 'target' vector",
+    )
+    folds: int = cfglib.field(
+        0,
+        low=0,
+        high=80,
+        doc="cross-validation over the packaged collages, grouped by target cover (0 = the single split "
+        "train_first..train_last / eval_first..eval_last)",
     )
     max_epochs: int = cfglib.field(500, low=0, high=100_000, doc="training epochs (upper bound)")
     patience: int = cfglib.field(30, low=1, high=100_000, doc="early stopping: epochs without a better score")
@@ -108,10 +132,19 @@ class Config(sm.OATSettings):
             raise cfglib.ConfigError("train_last", self.train_last, f">= train_first ({self.train_first})")
         if self.eval_last < self.eval_first:
             raise cfglib.ConfigError("eval_last", self.eval_last, f">= eval_first ({self.eval_first})")
+        if self.folds == 1:
+            raise cfglib.ConfigError("folds", self.folds, "0 (single split) or >= 2")
+        if self.folds and self.save_model and not self.eval_data:
+            raise cfglib.ConfigError(
+                "save_model",
+                self.save_model,
+                "'' with cross-validation (folds > 0 trains one model per fold)",
+            )
 
 
 PRESETS = {
-    # Small OAT, fixed epoch budget with early stopping, larger learning rate: ~1-2 min on two CPU cores.
+    # Small OAT, fixed epoch budget with early stopping, larger learning rate.
+    # Two folds (target covers 0, 2 vs 1, 3): every packaged collage is scored by a model that never saw it.
     "quick": Config(
         d_model=64,
         n_heads=4,
@@ -122,72 +155,11 @@ PRESETS = {
         patience=5,
         select="nll",
         n_samples=100,
+        folds=2,
     ),
-    "paper": Config(),
+    # Leave-one-target-cover-out cross-validation (four folds of 20 collages).
+    "paper": Config(folds=4),
 }
-
-
-# -------------------------------------------------------------------------------------------------- data
-def _target_image_id(name: str, where: str) -> int:
-    m = re.fullmatch(r"target_(\d+)\.\w+", str(name))
-    if not m or int(m.group(1)) >= N_TARGET_IMAGES:
-        raise DataError(
-            f"{where}: target_image {name!r} is not allowed; expected 'target_<k>.jpg' with "
-            f"k in 0..{N_TARGET_IMAGES - 1}"
-        )
-    return int(m.group(1))
-
-
-def load_collages(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(fixations, trials)`` of the packaged data, or of ``folder`` (packaged format), checked.
-
-    Example:
-      >>> fix, trials = load_collages()
-      >>> int(trials.trial.max())
-      80
-    """
-    if folder:
-        p = Path(folder)
-        if not p.is_dir():
-            raise DataError(f"eval_data: {str(p)!r} is not a folder (expected fixations.csv and trials.csv)")
-        fix = data.load("amazon_book_covers.fixations", path=p / "fixations.csv")
-        trials = data.load("amazon_book_covers.trials", path=p / "trials.csv")
-        where = str(p / "trials.csv")
-    else:
-        fix = data.load("amazon_book_covers.fixations")
-        trials = data.load("amazon_book_covers.trials")
-        where = "amazon_book_covers/trials.csv"
-    missing = sorted(set(fix.trial) - set(trials.trial))
-    if missing:
-        raise DataError(f"{where}: no row for trial(s) {missing[:5]} that fixations.csv uses")
-    bad = trials[(trials.target_object_id < 0) | (trials.target_object_id >= N_OBJECTS)]
-    if len(bad):
-        raise DataError(
-            f"{where}: target_object_id {bad.target_object_id.iloc[0]} of trial "
-            f"{bad.trial.iloc[0]} is not allowed (0..{N_OBJECTS - 1})"
-        )
-    for name in trials.target_image:
-        _target_image_id(name, where)
-    return fix, trials
-
-
-def scanpaths_by_trial(fix: pd.DataFrame) -> dict[int, list[list[int]]]:
-    """trial -> the object sequences of its subjects (ordered by subject)."""
-    out: dict[int, list[list[int]]] = {}
-    for (trial, _), g in fix.sort_values(["trial", "subject", "fixation_index"]).groupby(
-        ["trial", "subject"]
-    ):
-        out.setdefault(int(trial), []).append(g.object_id.astype(int).tolist())
-    return out
-
-
-def displays_for(trials: pd.DataFrame, ids: list[int]) -> oat.Displays:
-    """OAT displays of collages ``ids``: the 6 x 14 grid, the target cover and appearance ids."""
-    t = trials.set_index("trial").loc[ids]
-    target = t.target_object_id.to_numpy(np.int32)
-    app = np.ones((len(ids), N_OBJECTS), np.int32)
-    app[np.arange(len(ids)), target] = 2 + np.array([_target_image_id(n, "trials") for n in t.target_image])
-    return oat.grid_displays(target, n_rows=N_ROWS, n_cols=N_COLS, appearance=app)
 
 
 def model_config(config: Config) -> oat.OATConfig:
@@ -198,62 +170,41 @@ def model_config(config: Config) -> oat.OATConfig:
 
 
 # ------------------------------------------------------------------------------------------------ simulate
-def _rows(method: str, trial: int, target: int, paths: list[list[int]]) -> list[dict]:
-    return [
-        {
-            "method": method,
-            "trial": trial,
-            "sample": s,
-            "fixation_index": i,
-            "object_id": int(o),
-            "target_object_id": target,
-        }
-        for s, p in enumerate(paths)
-        for i, o in enumerate(p)
-    ]
-
-
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    cols = ["method", "trial", "sample", "fixation_index", "object_id", "target_object_id"]
-    df = pd.DataFrame(rows, columns=cols)
-    return df.astype({c: "int64" for c in cols[1:]}).astype({"method": "str"})
-
-
-def human_frame(fix: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
-    """Human scanpaths in the simulation schema (method "human", sample = subject index)."""
-    tg = trials.set_index("trial").target_object_id
-    rows = []
-    for trial, paths in scanpaths_by_trial(fix).items():
-        rows += _rows("human", trial, int(tg[trial]), paths)
-    return _frame(rows)
-
-
 def train_model(
-    config: Config, fix: pd.DataFrame, trials: pd.DataFrame, *, key: jax.Array, log=None
+    config: Config,
+    fix: pd.DataFrame,
+    trials: pd.DataFrame,
+    *,
+    key: jax.Array,
+    ids: list[int] | None = None,
+    log=None,
 ) -> tuple[oat.OAT, dict]:
-    """Trains OAT on the training collages; returns the model and a summary (epochs, best epoch, time)."""
+    """Trains OAT on collages ``ids`` (default ``train_first..train_last``), every ``holdout_every``-th of
+    them held out for early stopping; returns the model and a summary (epochs, best epoch, time)."""
     by_trial = scanpaths_by_trial(fix)
-    ids = [t for t in range(config.train_first, config.train_last + 1) if t in by_trial]
+    if ids is None:
+        ids = list(range(config.train_first, config.train_last + 1))
+    ids = [t for t in ids if t in by_trial]
     hold = [t for t in ids if config.holdout_every and t % config.holdout_every == 0]
     fit_ids = [t for t in ids if t not in hold]
     pairs = [(t, p) for t in fit_ids for p in by_trial[t]]
     if not pairs:
-        raise CogsimError(
-            f"book_cover_scanpaths: no training scanpaths in collages "
-            f"{config.train_first}..{config.train_last}"
-        )
+        raise CogsimError(f"book_cover_scanpaths: no training scanpaths in collages {ids[:3]}..")
     keep = oat.length_filter([len(p) for _, p in pairs], config.length_filter_sd)
     pairs = [x for x, k in zip(pairs, keep, strict=True) if k]
     longest = max(len(p) for _, p in pairs)
     index = {t: i for i, t in enumerate(fit_ids)}
+    ident = config.target_identity
     train = oat.TrainData(
-        displays_for(trials, fit_ids),
+        displays_for(trials, fit_ids, target_identity=ident),
         oat.encode_scanpaths([p for _, p in pairs], N_OBJECTS, longest),
         np.array([index[t] for t, _ in pairs]),
     )
     k_init, k_fit = jax.random.split(key)
     model = oat.OAT(model_config(config), key=k_init)
-    validation = (displays_for(trials, hold), [by_trial[t] for t in hold]) if hold else None
+    validation = (
+        (displays_for(trials, hold, target_identity=ident), [by_trial[t] for t in hold]) if hold else None
+    )
     t0 = time.time()
     res = oat.fit(
         model,
@@ -280,37 +231,21 @@ def train_model(
     return res.model, info
 
 
-def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
-    """Trains (or loads) OAT, decodes the evaluation collages and runs the baselines.
+def _load_model(config: Config) -> tuple[oat.OAT, dict, int]:
+    model = oat.load(config.load_model)
+    mc = model.config
+    if (mc.n_rows, mc.n_cols) != (N_ROWS, N_COLS) or mc.appearance not in ("embedding", "none"):
+        raise CogsimError(
+            f"load_model: {config.load_model!r} holds a {mc.n_rows}x{mc.n_cols} "
+            f"'{mc.appearance}' model; this scenario needs a 6x14 'embedding' or 'none' model"
+        )
+    return model, {"loaded_from": config.load_model}, oat.load_meta(config.load_model).get("longest", 60)
 
-    Returns:
-      One row per fixation: ``method, trial, sample, fixation_index, object_id, target_object_id``; the human
-      scanpaths the methods are scored against are included as method "human" (sample = subject), and
-      ``DataFrame.attrs["training"]`` summarises the training run.
-    """
-    config = cfglib.validate(config)
-    k_model, k_sample, k_base = jax.random.split(key, 3)
-    fix, trials = load_collages()
-    if config.load_model:
-        model = oat.load(config.load_model)
-        mc = model.config
-        if (mc.n_rows, mc.n_cols) != (N_ROWS, N_COLS) or mc.appearance not in ("embedding", "none"):
-            raise CogsimError(
-                f"load_model: {config.load_model!r} holds a {mc.n_rows}x{mc.n_cols} "
-                f"'{mc.appearance}' model; this scenario needs a 6x14 'embedding' or 'none' model"
-            )
-        info = {"loaded_from": config.load_model}
-        longest = oat.load_meta(config.load_model).get("longest", 60)
-    else:
-        model, info = train_model(config, fix, trials, key=k_model)
-        longest = info["longest"]
-        if config.save_model:
-            oat.save(config.save_model, model, meta=info)
-    if config.eval_data:
-        e_fix, e_trials = load_collages(config.eval_data)
-    else:
-        sel = (fix.trial >= config.eval_first) & (fix.trial <= config.eval_last)
-        e_fix, e_trials = fix[sel], trials
+
+def _score_collages(
+    config: Config, model: oat.OAT, longest: int, e_fix, e_trials, *, key: jax.Array, rng
+) -> list[dict]:
+    """Rows of OAT (greedy, sampled), the baselines and the humans on the collages of ``e_fix``."""
     human = scanpaths_by_trial(e_fix)
     ids = sorted(human)
     if not ids:
@@ -319,46 +254,89 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         )
     targets = e_trials.set_index("trial").target_object_id
     max_len = config.max_len or longest + 1
-    disp = displays_for(e_trials, ids)
+    disp = displays_for(e_trials, ids, target_identity=config.target_identity)
     if model.config.appearance == "none":
         disp = disp._replace(appearance=None)
     greedy = oat.greedy(model, disp, max_len=max_len)
-    sampled = oat.sample(model, disp, key=k_sample, n_samples=config.n_samples, max_len=max_len)
+    sampled = oat.sample(model, disp, key=key, n_samples=config.n_samples, max_len=max_len)
     rows: list[dict] = []
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_base)).ravel()[-1].item())
     geo = {"n_rows": N_ROWS, "n_cols": N_COLS, "row_pitch": ROW_PITCH}
+    tmpl = {"dprime": config.template_dprime, "falloff": config.template_falloff}
     for i, t in enumerate(ids):
         tg = int(targets[t])
         lengths = [len(human[t][s % len(human[t])]) for s in range(config.n_samples)]
-        rows += _rows("oat_greedy", t, tg, [greedy[i]])
-        rows += _rows("oat_sampled", t, tg, sampled[i])
-        rows += _rows("random", t, tg, random_baseline(lengths, N_OBJECTS, rng=rng))
-        rows += _rows("centre_out", t, tg, centre_out(tg, config.n_samples, rng=rng, **geo))
-        rows += _rows("nn_walk", t, tg, nn_walk(tg, config.n_samples, rng=rng, **geo))
-        rows += _rows(
-            "target_template",
-            t,
-            tg,
-            target_template(
-                tg,
-                config.n_samples,
-                dprime=config.template_dprime,
-                falloff=config.template_falloff,
-                rng=rng,
-                **geo,
-            ),
-        )
-        rows += _rows("human", t, tg, human[t])
-    out = _frame(rows)
+        rows += fixation_rows("oat_greedy", t, tg, [greedy[i]])
+        rows += fixation_rows("oat_sampled", t, tg, sampled[i])
+        rows += fixation_rows("random", t, tg, random_baseline(lengths, N_OBJECTS, rng=rng))
+        rows += fixation_rows("centre_out", t, tg, centre_out(tg, config.n_samples, rng=rng, **geo))
+        rows += fixation_rows("nn_walk", t, tg, nn_walk(tg, config.n_samples, rng=rng, **geo))
+        paths = target_template(tg, config.n_samples, rng=rng, **tmpl, **geo)
+        rows += fixation_rows("target_template", t, tg, paths)
+        rows += fixation_rows("human", t, tg, human[t])
+    return rows
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Trains (or loads) OAT, decodes the evaluation collages and runs the baselines.
+
+    With ``folds > 0`` (and no ``eval_data``/``load_model``), each fold's collages are scored by a model
+    trained on the other folds' collages (:func:`collage_folds`: collages grouped by target cover), so every
+    packaged collage is scored by a model that never saw it or its target cover. With ``eval_data`` the
+    model is trained on every packaged collage (``folds > 0``) or on ``train_first..train_last``.
+
+    Returns:
+      One row per fixation: ``method, trial, sample, fixation_index, object_id, target_object_id, fold``;
+      the human scanpaths the methods are scored against are included as method "human" (sample =
+      subject), and ``DataFrame.attrs["training"]`` summarises the training runs.
+    """
+    config = cfglib.validate(config)
+    k_model, k_sample, k_base = jax.random.split(key, 3)
+    fix, trials = load_collages()
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_base)).ravel()[-1].item())
+    if config.folds and not (config.eval_data or config.load_model):
+        fold_of = collage_folds(trials[trials.trial.isin(fix.trial)], config.folds)
+        rows, info = [], {}
+        for f in range(config.folds):
+            test = sorted(t for t, g in fold_of.items() if g == f)
+            train_ids = sorted(t for t, g in fold_of.items() if g != f)
+            model, inf = train_model(config, fix, trials, ids=train_ids, key=jax.random.fold_in(k_model, f))
+            e_fix = fix[fix.trial.isin(test)]
+            key_f = jax.random.fold_in(k_sample, f)
+            rows += _score_collages(config, model, inf["longest"], e_fix, trials, key=key_f, rng=rng)
+            info[f"fold{f}"] = {**inf, "test_collages": test}
+        out = fixation_frame(rows)
+        out["fold"] = out.trial.map(fold_of).astype("int64")
+    else:
+        if config.load_model:
+            model, info, longest = _load_model(config)
+        else:
+            ids = sorted(set(fix.trial)) if config.folds else None
+            model, info = train_model(config, fix, trials, ids=ids, key=k_model)
+            longest = info["longest"]
+            if config.save_model:
+                oat.save(config.save_model, model, meta=info)
+        if config.eval_data:
+            e_fix, e_trials = load_collages(config.eval_data)
+        else:
+            sel = (fix.trial >= config.eval_first) & (fix.trial <= config.eval_last)
+            e_fix, e_trials = fix[sel], trials
+        out = fixation_frame(_score_collages(config, model, longest, e_fix, e_trials, key=k_sample, rng=rng))
+        out["fold"] = np.zeros(len(out), np.int64)
     out.attrs["training"] = info
     return out
 
 
 def reference(config: Config | None = None) -> Reference:
-    """The human scanpaths of the packaged validation collages 65-80, in the simulation schema."""
+    """The human scanpaths of the packaged collages a config scores (all 80 under cross-validation, else
+    ``eval_first..eval_last``; 65-80 without a config), in the simulation schema."""
     fix, trials = load_collages()
+    if config is not None and config.folds:
+        sel = fix.trial > 0
+    else:
+        lo, hi = (config.eval_first, config.eval_last) if config is not None else (65, 80)
+        sel = (fix.trial >= lo) & (fix.trial <= hi)
     return Reference(
-        human_frame(fix[(fix.trial >= 65) & (fix.trial <= 80)], trials),
+        human_frame(fix[sel], trials),
         kind="trial_level",
         source="Sattar et al. (2015) book-cover search scanpaths",
     )
@@ -375,205 +353,11 @@ def method_scores(sim: pd.DataFrame, human_df: pd.DataFrame, *, tfp_steps: int =
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """OAT and the baselines against the human scanpaths (those stored in ``sim``, else ``human``)."""
     res = method_scores(sim, human)
-    table = sm.methods_table(res)
-    metrics = []
-    ceiling = res["human"]["scores"].sequence_score if "human" in res else None
-    for m, r in res.items():
-        s = r["scores"]
-        est, lo, hi = cmp.bootstrap_ci(r["per_display_ss"], np.mean, n_boot=500, seed=0)
-        note = {
-            "human": "human vs other humans on the same collage (ceiling; 0.204 on all 100 collages)",
-            "random": "floor (0.059 on all 100 collages)",
-        }.get(m, "")
-        metrics.append(
-            cmp.Metric(f"{m}.SS", s.sequence_score, lo, hi, None if m == "human" else ceiling, note)
-        )
-        if m != "human":
-            metrics.append(cmp.Metric(f"{m}.delta", s.delta, note="behaviour delta (0 = human behaviour)"))
-    for m in ("oat_greedy", "oat_sampled"):
-        if m in res:
-            s = res[m]["scores"]
-            metrics += [
-                cmp.Metric(f"{m}.ED", s.edit_distance),
-                cmp.Metric(f"{m}.TFP_AUC", s.tfp_auc, human=res["human"]["scores"].tfp_auc),
-                cmp.Metric(f"{m}.prob_mismatch", s.probability_mismatch),
-                cmp.Metric(f"{m}.FCE", s.fixation_count_error),
-            ]
-    checks = []
-    if "oat_sampled" in res and "random" in res:
-        o, r = res["oat_sampled"]["scores"], res["random"]["scores"]
-        checks.append(
-            cmp.Check(
-                "OAT (sampled) Sequence Score above the random floor",
-                o.sequence_score > r.sequence_score,
-                f"{o.sequence_score:.3f} vs {r.sequence_score:.3f}",
-            )
-        )
-        checks.append(
-            cmp.Check(
-                "OAT (sampled) behaviour delta below random",
-                o.delta < r.delta,
-                f"{o.delta:.3f} vs {r.delta:.3f}",
-            )
-        )
-        heur = {
-            m: res[m]["scores"].sequence_score
-            for m in ("centre_out", "nn_walk", "target_template")
-            if m in res
-        }
-        if heur:
-            best = max(heur, key=heur.get)
-            checks.append(
-                cmp.Check(
-                    "OAT (sampled) SS above the best layout heuristic",
-                    o.sequence_score > heur[best],
-                    f"{o.sequence_score:.3f} vs {best} {heur[best]:.3f}",
-                )
-            )
-    if "oat_greedy" in res and "random" in res:
-        g, r = res["oat_greedy"]["scores"], res["random"]["scores"]
-        checks.append(
-            cmp.Check(
-                "OAT (greedy) Sequence Score above the random floor",
-                g.sequence_score > r.sequence_score,
-                f"{g.sequence_score:.3f} vs {r.sequence_score:.3f}",
-            )
-        )
-    tfp = pd.DataFrame(
-        {
-            "k": np.arange(1, len(next(iter(res.values()))["scores"].tfp) + 1),
-            **{m: r["scores"].tfp for m, r in res.items()},
-        }
-    )
-    return cmp.Comparison(
-        tuple(metrics),
-        tuple(checks),
-        key="oat_sampled.SS" if "oat_sampled" in res else None,
-        tables={"methods": table, "tfp": tfp},
-    )
+    ref = sim[sim.method == "human"] if (sim.method == "human").any() else human
+    return _book_cover_checks.comparison_of(sim, ref, res)
 
 
 # --------------------------------------------------------------------------------------------------- plot
-def draw_scanpath(
-    ax,
-    path: list[int],
-    *,
-    n_cols: int = N_COLS,
-    row_pitch: float = ROW_PITCH,
-    color="C0",
-    label: str | None = None,
-    offset: float = 0.0,
-):
-    """Draws one object scanpath on a grid axes (cell centres, numbered arrows)."""
-    if not path:
-        return ax
-    p = np.asarray(path)
-    x = p % n_cols + offset
-    y = (p // n_cols) * row_pitch + offset
-    ax.plot(x, y, "-", color=color, lw=1.2, alpha=0.8, label=label)
-    ax.scatter(x, y, s=18, color=color, zorder=3)
-    ax.scatter(x[:1], y[:1], s=60, facecolor="white", edgecolor=color, zorder=4)
-    return ax
-
-
-def draw_grid(ax, target: int, *, n_rows: int = N_ROWS, n_cols: int = N_COLS, row_pitch: float = ROW_PITCH):
-    """The grid of covers with the target cell outlined."""
-    import matplotlib.patches as mpatches
-
-    for o in range(n_rows * n_cols):
-        r, c = divmod(o, n_cols)
-        is_t = o == target
-        ax.add_patch(
-            mpatches.Rectangle(
-                (c - 0.42, r * row_pitch - 0.6),
-                0.84,
-                1.2,
-                facecolor="#fde0a0" if is_t else "#eeeeee",
-                edgecolor="#c07000" if is_t else "#cccccc",
-                lw=1.5 if is_t else 0.5,
-            )
-        )
-    ax.set_xlim(-0.7, n_cols - 0.3)
-    ax.set_ylim((n_rows - 1) * row_pitch + 0.9, -0.9)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """Example scanpaths on one validation collage, the TFP curves, and the Sequence Score by method."""
-    import matplotlib.pyplot as plt
-
-    res = method_scores(sim, human)
-    fig = plt.figure(figsize=(13, 7.5))
-    gs = fig.add_gridspec(2, 3)
-    ref = sim[sim.method == "human"] if (sim.method == "human").any() else human
-    trial = int(sorted(ref.trial.unique())[0])
-    target = int(ref[ref.trial == trial].target_object_id.iloc[0])
-    hum = sm.groups(ref[ref.trial == trial], "trial")[trial]
-
-    def first(method):
-        return sm.groups(sim[(sim.method == method) & (sim.trial == trial)], "trial").get(trial, [[]])[0]
-
-    panels = [
-        (
-            f"collage {trial}: two human scanpaths",
-            [("human s1", hum[0], "black"), ("human s2", hum[1 % len(hum)], "C3")],
-        ),
-        (
-            f"collage {trial}: OAT greedy and one sample",
-            [("OAT greedy", first("oat_greedy"), "C0"), ("OAT sample", first("oat_sampled"), "C2")],
-        ),
-    ]
-    for j, (title, paths) in enumerate(panels):
-        a = fig.add_subplot(gs[0, j])
-        draw_grid(a, target)
-        for k, (lab, p, col) in enumerate(paths):
-            draw_scanpath(a, p, color=col, label=f"{lab} ({len(p)} fix.)", offset=0.12 * (k - 0.5))
-        a.set_title(title, fontsize=9)
-        a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-    a = fig.add_subplot(gs[0, 2])
-    for m, r in res.items():
-        k = np.arange(1, len(r["scores"].tfp) + 1)
-        style = {"color": "black", "lw": 2.5} if m == "human" else {"lw": 1.2}
-        a.plot(k, r["scores"].tfp, label=m, **style)
-    a.set_xlabel("fixation k")
-    a.set_ylabel("P(target fixated by k)")
-    a.set_title("target-fixation probability (TFP)", fontsize=9)
-    a.legend(fontsize=7, frameon=False)
-    a = fig.add_subplot(gs[1, :2])
-    names = list(res)
-    ss = [res[m]["scores"].sequence_score for m in names]
-    a.bar(
-        names, ss, color=["black" if m == "human" else "C0" if m.startswith("oat") else "C7" for m in names]
-    )
-    a.axhline(
-        PUBLISHED["human_ss_all"], color="black", ls="--", lw=0.8, label="human ceiling, all data (0.204)"
-    )
-    a.axhline(
-        PUBLISHED["random_ss_all"], color="grey", ls=":", lw=0.8, label="random floor, all data (0.059)"
-    )
-    a.set_ylabel("Sequence Score vs humans")
-    a.set_title("object-level Sequence Score on the evaluation collages", fontsize=9)
-    a.tick_params(axis="x", labelsize=8)
-    a.set_ylim(0, max(0.23, max(ss) * 1.1))
-    a.legend(fontsize=7, frameon=False, loc="upper left")
-    a = fig.add_subplot(gs[1, 2])
-    keys = cs.BEHAVIOUR_KEYS[2:]
-    width = 0.8 / max(len(names), 1)
-    for i, m in enumerate(names):
-        b = res[m]["scores"].behaviour
-        a.bar(
-            np.arange(len(keys)) + i * width,
-            [b[k] for k in keys],
-            width,
-            label=m,
-            color="black" if m == "human" else None,
-        )
-    a.set_xticks(np.arange(len(keys)) + 0.4 - width / 2)
-    a.set_xticklabels(keys)
-    a.set_title("fixation types (behaviour vector)", fontsize=9)
-    a.legend(fontsize=6, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _book_cover_plot.figure(sim, human, method_scores(sim, human))

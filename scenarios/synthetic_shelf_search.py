@@ -16,6 +16,7 @@ centre-out and nearest-neighbour baselines. The appearance effects checked: fixa
 distractors (share among distractor fixations, against chance), scanpath length growing with the number of
 similar distractors, and OAT with appearance above OAT without it in Sequence Score and in the likelihood
 (teacher-forced NLL) of the held-out searcher scanpaths.
+Each check is a contrast over the evaluation displays with a CI (:mod:`cogsim.scenarios._shelf_checks`).
 
 Run: ``cogsim run synthetic_shelf_search`` (quick: small models, one to two minutes on two CPU cores).
 """
@@ -34,23 +35,13 @@ from cogsim import config as cfglib
 from cogsim.models import oat
 from cogsim.reference import Reference
 from cogsim.scenarios import _scanpath_methods as sm
+from cogsim.scenarios import _shelf_checks, _shelf_plot
+from cogsim.scenarios._shelf_displays import COLOURS, SHAPES, ShelfDisplays, make_displays
 
 DESCRIPTION = (
     "Synthetic coloured-shape search: OAT (crop CNN vs no appearance) learns target-similarity effects"
 )
 
-COLOURS = np.array(
-    [
-        [0.90, 0.15, 0.15],
-        [0.15, 0.65, 0.20],
-        [0.15, 0.30, 0.90],
-        [0.95, 0.80, 0.10],
-        [0.70, 0.20, 0.80],
-        [0.10, 0.75, 0.80],
-    ],
-    np.float32,
-)
-SHAPES = ("square", "disc", "triangle", "cross", "bar")
 METHODS = ("oat_cnn", "oat_none", "random", "centre_out", "nn_walk", "searcher")
 
 
@@ -124,93 +115,6 @@ PRESETS = {
     ),
     "paper": Config(),
 }
-
-
-# ------------------------------------------------------------------------------------------------ displays
-def shape_mask(shape: str, size: int) -> np.ndarray:
-    """A boolean ``size x size`` mask of ``shape`` centred in the crop (a 1-pixel margin).
-
-    Example:
-      >>> int(shape_mask("square", 5).sum())
-      9
-    """
-    y, x = np.mgrid[0:size, 0:size].astype(float)
-    c = (size - 1) / 2
-    r = (size - 2) / 2
-    u, v = (x - c) / r, (y - c) / r
-    if shape == "square":
-        m = (np.abs(u) <= 0.8) & (np.abs(v) <= 0.8)
-    elif shape == "disc":
-        m = u**2 + v**2 <= 0.85**2
-    elif shape == "triangle":
-        m = (v <= 0.8) & (v >= -0.8) & (np.abs(u) <= (v + 0.8) / 1.6 * 0.9)
-    elif shape == "cross":
-        m = ((np.abs(u) <= 0.25) & (np.abs(v) <= 0.85)) | ((np.abs(v) <= 0.25) & (np.abs(u) <= 0.85))
-    elif shape == "bar":
-        m = (np.abs(u) <= 0.9) & (np.abs(v) <= 0.3)
-    else:
-        raise ValueError(shape)
-    return m
-
-
-@dataclasses.dataclass(frozen=True)
-class ShelfDisplays:
-    """Generated displays: object features, targets, crops and the number of similar distractors."""
-
-    colour: np.ndarray  # [D, N]
-    shape: np.ndarray  # [D, N]
-    target: np.ndarray  # [D]
-    n_similar: np.ndarray  # [D]
-    crops: np.ndarray  # [D, N, crop, crop, 3]
-
-    def similarity(self) -> np.ndarray:
-        """``[D, N]`` similarity of each object to the target (1, 0.5 or 0)."""
-        d = np.arange(len(self.target))
-        tc, ts = self.colour[d, self.target], self.shape[d, self.target]
-        return 0.5 * (self.colour == tc[:, None]) + 0.5 * (self.shape == ts[:, None])
-
-
-def make_displays(config: Config, n: int, *, seed: int) -> ShelfDisplays:
-    """``n`` displays; ``n_similar`` cycles through ``similar_levels``.
-
-    Example:
-      >>> d = make_displays(dataclasses.replace(PRESETS["quick"], similar_levels=(0, 8)), 2, seed=0)
-      >>> d.crops.shape, d.n_similar.tolist()
-      ((2, 24, 14, 14, 3), [0, 8])
-    """
-    rng = np.random.default_rng(seed)
-    n_obj = config.n_rows * config.n_cols
-    masks = np.stack([shape_mask(s, config.crop) for s in SHAPES[: config.n_shapes]])
-    colour = np.zeros((n, n_obj), np.int32)
-    shape = np.zeros((n, n_obj), np.int32)
-    target = rng.integers(0, n_obj, n).astype(np.int32)
-    levels = np.array(config.similar_levels)[np.arange(n) % len(config.similar_levels)]
-    for i in range(n):
-        tc, ts = rng.integers(config.n_colours), rng.integers(config.n_shapes)
-        others_c = [c for c in range(config.n_colours) if c != tc]
-        others_s = [s for s in range(config.n_shapes) if s != ts]
-        feats = []
-        for j in range(n_obj - 1):
-            if j < levels[i]:  # shares exactly one feature
-                share_colour = {"colour": True, "shape": False}.get(
-                    config.similar_feature, rng.random() < 0.5
-                )
-                if share_colour:
-                    feats.append((tc, rng.choice(others_s)))
-                else:
-                    feats.append((rng.choice(others_c), ts))
-            else:
-                feats.append((rng.choice(others_c), rng.choice(others_s)))
-        order = rng.permutation(n_obj - 1)
-        slots = [k for k in range(n_obj) if k != target[i]]
-        for k, j in zip(slots, order, strict=True):
-            colour[i, k], shape[i, k] = feats[j]
-        colour[i, target[i]], shape[i, target[i]] = tc, ts
-    crops = np.full((n, n_obj, config.crop, config.crop, 3), 0.5, np.float32)
-    m = masks[shape]  # [n, N, h, w]
-    crops = np.where(m[..., None], COLOURS[colour][:, :, None, None, :], crops)
-    crops = np.clip(crops + config.pixel_noise * rng.standard_normal(crops.shape), 0, 1).astype(np.float32)
-    return ShelfDisplays(colour, shape, target, levels.astype(np.int32), crops)
 
 
 def oat_displays(d: ShelfDisplays, config: Config, *, appearance: str) -> oat.Displays:
@@ -344,6 +248,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         )
         e_disp = oat_displays(eval_d, config, appearance=app)
         nll, _ = oat.teacher_forced_loss(res.model, e_disp.take(ref_didx), ref_seqs)
+        per_display = [
+            float(oat.teacher_forced_loss(res.model, e_disp.take(ref_didx[sel]), ref_seqs[sel])[0])
+            for sel in (ref_didx == i for i in range(len(ref_paths)))
+        ]
         info[app] = {
             "train_seconds": time.time() - t0,
             "epochs": len(res.history),
@@ -351,6 +259,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             "final_loss": res.history[-1]["loss"],
             "final_accuracy": res.history[-1]["accuracy"],
             "eval_nll": float(nll),
+            "eval_nll_per_display": per_display,
         }
         paths = oat.sample(
             res.model,
@@ -453,41 +362,6 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 note="fixations per similar distractor",
             )
         )
-    checks = []
-    if "oat_cnn" in e.index:
-        checks.append(
-            cmp.Check(
-                "OAT (cnn) fixates target-similar distractors above chance",
-                bool(e.similar_share["oat_cnn"] > e.chance_share["oat_cnn"]),
-                f"{e.similar_share['oat_cnn']:.3f} vs chance {e.chance_share['oat_cnn']:.3f}",
-            )
-        )
-        checks.append(
-            cmp.Check(
-                "OAT (cnn) scanpaths lengthen with similar distractors (display-level slope CI > 0)",
-                bool(e.slope_low["oat_cnn"] > 0),
-                f"slope {e.length_slope['oat_cnn']:.3f} [{e.slope_low['oat_cnn']:.3f}, "
-                f"{e.slope_high['oat_cnn']:.3f}]",
-            )
-        )
-    if "oat_cnn" in e.index and "oat_none" in e.index:
-        a, b = e.similar_share["oat_cnn"], e.similar_share["oat_none"]
-        checks.append(
-            cmp.Check(
-                "OAT with appearance fixates similar distractors more than OAT without",
-                bool(a > b),
-                f"{a:.3f} vs {b:.3f}",
-            )
-        )
-    if "oat_cnn" in scores and "oat_none" in scores:
-        a, b = scores["oat_cnn"].sequence_score, scores["oat_none"].sequence_score
-        checks.append(
-            cmp.Check(
-                "OAT with appearance matches the searcher better than without (SS)",
-                a > b,
-                f"{a:.3f} vs {b:.3f}",
-            )
-        )
     nll = {
         m: float(info["eval_nll"])
         for m, info in ((f"oat_{a}", i) for a, i in sim.attrs.get("training", {}).items())
@@ -497,18 +371,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         cmp.Metric(f"{m}.nll", v, note="teacher-forced NLL of the evaluation searcher scanpaths (nats/token)")
         for m, v in nll.items()
     ]
-    if {"oat_cnn", "oat_none"} <= set(nll):
-        a, b = nll["oat_cnn"], nll["oat_none"]
-        checks.append(
-            cmp.Check(
-                "OAT with appearance predicts the searcher's held-out scanpaths better (lower NLL)",
-                a < b,
-                f"{a:.4f} vs {b:.4f}",
-            )
-        )
-    if "oat_cnn" in scores and "random" in scores:
-        a, b = scores["oat_cnn"].sequence_score, scores["random"].sequence_score
-        checks.append(cmp.Check("OAT (cnn) SS above random", a > b, f"{a:.3f} vs {b:.3f}"))
+    n_obj = int(sim.object_id.max()) + 1  # the layout rows list every object
+    checks = _shelf_checks.checks(sim, res, eff, n_obj)
     key = "oat_cnn.similar_share" if "oat_cnn" in e.index else None
     return cmp.Comparison(
         tuple(metrics), tuple(checks), key=key, tables={"methods": sm.methods_table(res), "effects": eff}
@@ -516,77 +380,6 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
 
 
 # --------------------------------------------------------------------------------------------------- plot
-_MARKERS = {"square": "s", "disc": "o", "triangle": "^", "cross": "P", "bar": "_"}
-
-
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """An example display with searcher and OAT scanpaths; length by similar distractors; similar share."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    ref = sim[sim.method == "searcher"]
-    d0 = int(ref[ref.n_similar == ref.n_similar.max()].display.min())
-    layout = sim[(sim.method == "layout") & (sim.display == d0)]
-    g = sim[sim.display == d0]
-    a = axes[0]
-    for _, r in layout.iterrows():
-        is_t = r.object_id == r.target_object_id
-        a.scatter(
-            r.object_col,
-            r.object_row,
-            s=260 if is_t else 150,
-            marker=_MARKERS[SHAPES[r["shape"]]],
-            color=COLOURS[r.colour],
-            edgecolor="black" if is_t else "none",
-            linewidth=2.0,
-            zorder=2,
-        )
-        if r.similarity == 0.5:
-            a.scatter(r.object_col, r.object_row, s=420, facecolor="none", edgecolor="#999", lw=0.8, zorder=1)
-    for k, (m, color) in enumerate([("searcher", "black"), ("oat_cnn", "C0"), ("oat_none", "C1")]):
-        sub = g[(g.method == m) & (g["sample"] == 0)].sort_values("fixation_index")
-        if len(sub):
-            off = 0.08 * (k - 1)
-            a.plot(
-                sub.object_col + off,
-                sub.object_row + off,
-                "-",
-                color=color,
-                lw=1.2,
-                zorder=3,
-                label=f"{m} ({len(sub)} fix.)",
-            )
-            a.scatter(
-                sub.object_col.iloc[:1] + off, sub.object_row.iloc[:1] + off, s=30, color=color, zorder=4
-            )
-    n_rows, n_cols = int(sim.object_row.max()) + 1, int(sim.object_col.max()) + 1
-    a.set_xlim(-0.7, n_cols - 0.3)
-    a.set_ylim(n_rows - 0.3, -0.7)
-    a.set_aspect("equal")
-    a.set_xticks([])
-    a.set_yticks([])
-    a.set_title(f"display {d0}: target outlined black, similar distractors ringed", fontsize=9)
-    a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
-    a = axes[1]
-    for m in ("oat_cnn", "oat_none", "random", "searcher"):  # the layout walks are much longer
-        grp = sim[sim.method == m]
-        if not len(grp):
-            continue
-        per = grp.groupby(["display", "sample"]).agg(n=("object_id", "size"), k=("n_similar", "first"))
-        mean = per.groupby("k").n.mean()
-        style = {"color": "black", "lw": 2.2} if m == "searcher" else {"ls": ":" if m == "random" else "-"}
-        a.plot(mean.index, mean.values, marker="o", label=m, **style)
-    a.set_xlabel("target-similar distractors")
-    a.set_ylabel("scanpath length (fixations)")
-    a.set_title("search length by similar distractors", fontsize=9)
-    a.legend(fontsize=7, frameon=False)
-    a = axes[2]
-    eff = effects(sim)
-    a.bar(eff.method, eff.similar_share, color=["black" if m == "searcher" else "C0" for m in eff.method])
-    a.scatter(eff.method, eff.chance_share, marker="_", s=400, color="red", label="chance", zorder=3)
-    a.set_ylabel("share of distractor fixations on similar ones")
-    a.set_title("fixations on target-similar distractors", fontsize=9)
-    a.tick_params(axis="x", labelrotation=30, labelsize=8)
-    a.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _shelf_plot.figure(sim, effects(sim))

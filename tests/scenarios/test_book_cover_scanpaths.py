@@ -39,20 +39,44 @@ def _fake_sim(oat_paths, human_paths, target=10):
     rows = []
     for m, paths in [("oat_sampled", oat_paths), ("human", human_paths), ("random", [[1, 2, 3], [4, 5]])]:
         for trial in (1, 2):
-            rows += bc._rows(m, trial, target, paths)
-    return bc._frame(rows)
+            rows += bc.fixation_rows(m, trial, target, paths)
+    return bc.fixation_frame(rows)
+
+
+FLOOR = "OAT (sampled) Sequence Score above the random floor (paired over collages)"
 
 
 def test_compare_checks_can_pass_and_fail():
     human = [[5, 6, 10], [5, 7, 10], [6, 5, 10]]
     good = bc.compare(_fake_sim([[5, 6, 10], [5, 10]], human), pd.DataFrame())
     assert good.key == "oat_sampled.SS"
-    assert {c.name: c.passed for c in good.checks}["OAT (sampled) Sequence Score above the random floor"]
+    passed = {c.name: c.passed for c in good.checks}
+    assert passed[FLOOR]
+    assert passed["OAT (sampled) Sequence Score above the best baseline (random, paired over collages)"]
     t = good.tables["methods"].set_index("method")
     assert t.loc["human", "delta"] == 0.0 and t.loc["oat_sampled", "target_found"] == 1.0
+    assert good.with_context(data_kind="trial_level").schema_problems() == []
     bad = bc.compare(_fake_sim([[1, 2, 3], [4, 5]], human), pd.DataFrame())
-    assert not {c.name: c.passed for c in bad.checks}["OAT (sampled) Sequence Score above the random floor"]
-    assert bad.verdict != "match"
+    assert not {c.name: c.passed for c in bad.checks}[FLOOR]
+    assert bad.with_context(data_kind="trial_level").verdict != "match"
+
+
+def test_collage_folds_group_by_target_cover_and_shared_target_vector():
+    fix, trials = bc.load_collages()
+    folds = bc.collage_folds(trials, 4)
+    cover = dict(zip(trials.trial, trials.target_image, strict=True))
+    for f in range(4):
+        assert len({cover[t] for t, g in folds.items() if g == f}) == 1  # one cover per fold
+    assert sorted(np.bincount(list(bc.collage_folds(trials, 2).values()))) == [40, 40]
+    with pytest.raises(DataError, match="folds"):
+        bc.collage_folds(trials, 5)
+    ids = [1, 21, 61]
+    shared = bc.displays_for(trials, ids).appearance
+    per_image = bc.displays_for(trials, ids, target_identity=True).appearance
+    targets = trials.set_index("trial").target_object_id.loc[ids].to_numpy()
+    assert shared[np.arange(3), targets].tolist() == [2, 2, 2]
+    assert per_image[np.arange(3), targets].tolist() == [2, 3, 5]
+    assert (shared.sum(1) == 83 + 2).all()
 
 
 def test_config_validation():
@@ -62,6 +86,10 @@ def test_config_validation():
         cfglib.replace_from_strings(bc.PRESETS["quick"], ["appearance=cnn"])
     with pytest.raises(DataError, match="not a folder"):
         bc.load_collages("/nonexistent/folder")
+    with pytest.raises(cfglib.ConfigError, match="folds"):
+        cfglib.validate(bc.Config(folds=1))
+    with pytest.raises(cfglib.ConfigError, match="save_model"):
+        cfglib.validate(bc.Config(folds=2, save_model="somewhere"))
 
 
 def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
@@ -75,7 +103,8 @@ def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
     assert sim.object_id.between(0, 83).all()
     comp = bc.compare(sim, bc.reference().table)
     assert comp.key_metric.name == "oat_sampled.SS" and 0.0 <= comp.key_metric.value <= 1.0
-    assert len(comp.checks) == 4
+    assert len(comp.checks) == 5
+    assert comp.with_context(data_kind="trial_level").schema_problems() == []
     bc.plot(sim, bc.reference().table)
 
     # Score the saved model on "user" collages in the packaged format, without training.
@@ -94,3 +123,25 @@ def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
     (bad / "trials.csv").write_text((folder / "trials.csv").read_text().replace("target_3.jpg", "cover.jpg"))
     with pytest.raises(CogsimError, match="target_image"):
         bc.simulate(cfglib.replace(cfg2, eval_data=str(bad)), key=jax.random.key(0))
+
+
+@pytest.mark.slow  # two trainings and decodings with their compilations: about a minute of CPU
+def test_cross_validation_scores_every_collage_with_a_model_that_never_saw_its_cover(monkeypatch):
+    fix, trials = bc.load_collages()
+    few = [1, 2, 21, 22, 41, 42, 61, 62]  # two collages of each target cover, to keep the test fast
+    subset = (fix[fix.trial.isin(few)], trials[trials.trial.isin(few)])
+    monkeypatch.setattr(bc, "load_collages", lambda: subset)
+    cfg = tiny("book_cover_scanpaths", folds=2, n_samples=2)
+    sim = bc.simulate(cfg, key=jax.random.key(0))
+    assert sorted(sim.trial.unique()) == few
+    info = sim.attrs["training"]
+    assert set(info) == {"fold0", "fold1"}
+    folds = bc.collage_folds(trials[trials.trial.isin(few)], 2)
+    for f in (0, 1):
+        assert info[f"fold{f}"]["test_collages"] == sorted(t for t, g in folds.items() if g == f)
+    assert (sim.groupby("trial").fold.first() == pd.Series(folds).sort_index()).all()
+    comp = bc.compare(sim, pd.DataFrame())
+    assert comp.tables["folds"].collages.tolist() == [4, 4]
+    assert {"fold0.oat_sampled.SS", "fold1.oat_sampled.SS", "fraction_of_noise_ceiling"} <= {
+        m.name for m in comp.metrics
+    }

@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from cogsim import config as cfglib
+from cogsim.scenarios import _shelf_checks as sc
+from cogsim.scenarios import _shelf_displays as sd
 from cogsim.scenarios import synthetic_shelf_search as ss
 from tests.scenarios.tiny import tiny
 
@@ -20,11 +22,11 @@ def test_displays_have_the_requested_similar_distractors():
     assert set(d.n_similar) == set(cfg.similar_levels)
     # crops: the object's colour inside its shape, grey outside
     i, j = 0, int(d.target[0])
-    mask = ss.shape_mask(ss.SHAPES[d.shape[i, j]], cfg.crop)
+    mask = sd.shape_mask(ss.SHAPES[d.shape[i, j]], cfg.crop)
     inside = d.crops[i, j][mask].mean(0)
     np.testing.assert_allclose(inside, ss.COLOURS[d.colour[i, j]], atol=0.03)
     np.testing.assert_allclose(d.crops[i, j][~mask].mean(), 0.5, atol=0.03)
-    masks = [ss.shape_mask(s, 14) for s in ss.SHAPES]
+    masks = [sd.shape_mask(s, 14) for s in ss.SHAPES]
     assert all(not np.array_equal(a, b) for k, a in enumerate(masks) for b in masks[k + 1 :])
 
 
@@ -75,7 +77,25 @@ def test_end_to_end_tiny_run():
     comp = ss.compare(sim, ss.reference().table)
     assert comp.key_metric.name == "oat_cnn.similar_share"
     assert len(comp.checks) == 3  # the three comparisons with OAT without appearance need "none"
+    assert comp.with_context(data_kind="none").schema_problems() == []
+    assert comp.with_context(data_kind="none").verdict == "demonstration"
+    assert len(sim.attrs["training"]["cnn"]["eval_nll_per_display"]) == cfg.n_eval_displays
     nll = {m.name: m.value for m in comp.metrics}["oat_cnn.nll"]
     assert np.isfinite(nll) and nll > 0  # teacher-forced NLL of the held-out searcher scanpaths
     assert {"methods", "effects"} <= set(comp.tables)
     ss.plot(sim, ss.reference().table)
+
+
+def test_share_contrast_over_displays():
+    n = 40
+    rng = np.random.default_rng(0)
+    guided = pd.DataFrame(
+        {"similar": rng.binomial(10, 0.7, n), "chance": np.full(n, 4.0), "n": np.full(n, 10.0)}
+    )
+    at_chance = guided.assign(similar=rng.binomial(10, 0.4, n))
+    d, lo, hi = sc.share_contrast(guided.astype(float))
+    assert lo > 0 and d == pytest.approx(guided.similar.sum() / 400 - 0.4)
+    d2, lo2, hi2 = sc.share_contrast(at_chance.astype(float))
+    assert lo2 < 0 < hi2
+    d3, lo3, _ = sc.share_contrast(guided.astype(float), at_chance.astype(float))  # paired by display
+    assert lo3 > 0

@@ -33,6 +33,7 @@ TINY: dict[str, dict[str, Any]] = {
         "patience": 1,
         "n_samples": 4,
         "appearance": "none",  # layout only, so that the tests cover appearance="none"
+        "folds": 0,  # one model on the training collages (the quick preset cross-validates)
         "holdout_every": 0,
         "train_last": 24,
         "eval_last": 68,
