@@ -70,6 +70,15 @@ class Config:
     )
 
 
+#: The paper preset's last measured verdict (docs/scenarios/attentional_blink.md).
+PAPER_RUN = cmp.PaperRun(
+    verdict="partial",
+    checks_passed="5/6",
+    date="2026-12-03",
+    commit="9716727",
+    note="5000 trials per lag and condition: deficit window 180-360 ms against the published 180-450 ms",
+)
+
 PRESETS = {
     "quick": Config(),
     "paper": Config(trials=5000),
