@@ -446,7 +446,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
             ci=mrr_ci,
             threshold=(TYPICAL_MRR_LOW, 1.0) if mrr_ci else TYPICAL_MRR_LOW,
             rule="ci_overlaps" if mrr_ci else "above",
-            source="paper",
+            source="declared",
             basis=readme,
             detail=f"MRR {mrr.value:.3f}",
         )
@@ -458,7 +458,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
             ci=h10_ci,
             threshold=(TYPICAL_HITS10_LOW, 1.0) if h10_ci else TYPICAL_HITS10_LOW,
             rule="ci_overlaps" if h10_ci else "above",
-            source="paper",
+            source="declared",
             basis=readme,
             detail=f"Hits@10 {h10.value:.3f}",
         )
