@@ -277,25 +277,47 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
         index=["seed", "episode"], columns="query", values="value"
     )
     d = (paired["episodic"] - paired["semantic_prior"]).to_numpy()
-    _, dlo, _ = bootstrap_ci(d, np.mean, n_boot=500)
+    _, dlo, dhi = bootstrap_ci(d, np.mean, n_boot=500)
+    gen_boot = bootstrap_ci(gen.value.to_numpy(), np.mean, n_boot=500) if len(gen) > 1 else None
+    docs = "docs/scenarios/episodic_recall.md, checks"
     checks = [
-        Check(
+        Check.of(
             f"episodic recall beats the semantic prior (T = {n_min}; CI of the paired difference > 0)",
-            bool(dlo > 0),
-            f"difference {d.mean():.3f}, CI low {dlo:.3f}",
+            value=float(d.mean()),
+            ci=_ci(dlo, dhi),
+            threshold=0.0,
+            rule="ci_above" if _ci(dlo, dhi) else "above",
+            source="declared",
+            basis=docs,
+            detail=f"difference {d.mean():.3f}, CI [{dlo:.3f}, {dhi:.3f}] over episodes",
         ),
-        Check(
+        Check.of(
             "recall degrades as more episodes interfere (slope per doubling, CI < 0)",
-            bool(f.slope_ci[1] < 0),
-            f"{f.slope:.3f} [{f.slope_ci[0]:.3f}, {f.slope_ci[1]:.3f}]",
+            value=f.slope,
+            ci=_ci(*f.slope_ci),
+            threshold=0.0,
+            rule="ci_below" if _ci(*f.slope_ci) else "below",
+            source="declared",
+            basis=docs,
+            detail=f"{f.slope:.3f} [{f.slope_ci[0]:.3f}, {f.slope_ci[1]:.3f}]",
         ),
-        Check(
-            "semantic memory answers generic queries (hit@3 of typical pairs > 2 x chance)",
-            bool(gen_mean > 2 * chance),
-            f"{gen_mean:.2f} vs chance {chance:.2f}",
+        Check.of(
+            "semantic memory answers generic queries (hit@3 of typical pairs, CI above 2 x chance)",
+            value=gen_mean,
+            ci=_ci(*gen_boot[1:]) if gen_boot else None,
+            threshold=2 * chance,
+            rule="ci_above" if gen_boot and _ci(*gen_boot[1:]) else "above",
+            source="declared",
+            basis=docs,
+            detail=f"{gen_mean:.2f} vs chance {chance:.2f}",
         ),
     ]
     return Comparison(tuple(metrics), tuple(checks), key=f"episodic_recall@k_T{n_min}", tables={"summary": s})
+
+
+def _ci(lo, hi) -> tuple[float, float] | None:
+    """A CI when both ends are finite, else None (a single unit has none)."""
+    return (float(lo), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else None
 
 
 def _f(x) -> float | None:

@@ -10,7 +10,8 @@ below ``accept_ratio`` times that of the most probable statement decoded from c)
 ``c -> isa -> c'``, embody it and continue. The effort is the summed surprisal (nats) of every decoded
 item (label, climbing statements, final statement); the number of decoding cycles is reported as a second
 proxy. Effort is mapped to ms by a linear function fitted to the six published means (two free parameters
-for six points, so r and RMSE say little on their own: the ordering checks are the real test). The same
+for six points, so r and RMSE say little on their own; the orderings follow from the climb, so the
+scenario is a demonstration, see the docs). The same
 procedure runs on the UMLS ``isa`` hierarchy (transitively reduced, i.e. with cognitive economy, and as
 stored, with its transitive closure), where no human data exist.
 
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cogsim import data, kg
-from cogsim.compare import Check, Comparison, Metric, fit_line, pearson_r, rmse
+from cogsim.compare import Check, Comparison, Metric, fit_line, mean_ci, pearson_r, rmse
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
@@ -64,6 +65,7 @@ CANARY_NETWORK = (
     ("salmon", "swims", "upstream_to_lay_eggs"),
 )
 LEAVES = ("canary", "ostrich", "shark", "salmon")
+DOCS = "docs/scenarios/semantic_verification.md, checks"
 COLUMNS = (
     "network",
     "seed",
@@ -315,7 +317,7 @@ def predicted_rt(
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
-    """r and RMSE of the fitted map on six means; the ordering checks are the real test."""
+    """r and RMSE of the fitted map on six means; the orderings as seed-paired contrasts (a demonstration)."""
     m, fit = predicted_rt(sim, human)
     mc, fitc = predicted_rt(sim, human, proxy="cycles")
     eff = {(r.kind, r.level): r.effort for r in m.itertuples()}
@@ -332,23 +334,28 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
         Metric("rmse_ms_cycles", rmse(mc.rt_model_ms, mc.rt_ms)),
     ]
     checks = []
+    seeds = _per_seed_effort(sim)
     for kind in ("superset", "property"):
         e = [eff.get((kind, lv), np.nan) for lv in (0, 1, 2)]
+        for lo_lv, hi_lv in ((0, 1), (1, 2)):
+            checks.append(
+                _seed_contrast(
+                    f"{kind} effort rises from level {lo_lv} to {hi_lv}",
+                    seeds.get((kind, hi_lv)),
+                    seeds.get((kind, lo_lv)),
+                    detail=", ".join(f"{x:.2f}" for x in e) + " nats at levels 0, 1, 2",
+                )
+            )
+    diffs = [eff.get(("property", lv), np.nan) - eff.get(("superset", lv), np.nan) for lv in (0, 1, 2)]
+    for lv in (0, 1, 2):
         checks.append(
-            Check(
-                f"{kind} effort rises with level (0 < 1 < 2)",
-                bool(e[0] < e[1] < e[2]),
-                ", ".join(f"{x:.2f}" for x in e) + " nats",
+            _seed_contrast(
+                f"property > superset at level {lv}",
+                seeds.get(("property", lv)),
+                seeds.get(("superset", lv)),
+                detail="differences " + ", ".join(f"{d:.2f}" for d in diffs) + " nats at levels 0, 1, 2",
             )
         )
-    diffs = [eff.get(("property", lv), np.nan) - eff.get(("superset", lv), np.nan) for lv in (0, 1, 2)]
-    checks.append(
-        Check(
-            "property > superset at every level",
-            bool(all(d > 0 for d in diffs)),
-            "differences " + ", ".join(f"{d:.2f}" for d in diffs) + " nats",
-        )
-    )
     can = sim[sim.network == "canary"]
     typ = can[(can.kind == "superset") & (can.level == 1)].groupby("subject").effort.mean()
     if {"canary", "ostrich"} <= set(typ.index):
@@ -386,13 +393,48 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
         tables[net] = u.groupby("level", as_index=False).agg(effort=("effort", "mean"), n=("effort", "size"))
         if net == "umls_reduced":
             checks.append(
-                Check(
+                Check.of(
                     "UMLS (reduced hierarchy): effort rises with level (slope CI > 0)",
-                    bool(f.slope_ci[0] > 0),
-                    f"{f.slope:.2f} nats/level [{f.slope_ci[0]:.2f}, {f.slope_ci[1]:.2f}]",
+                    value=f.slope,
+                    ci=(float(f.slope_ci[0]), float(f.slope_ci[1])),
+                    threshold=0.0,
+                    rule="ci_above",
+                    source="declared",
+                    basis=DOCS,
+                    detail=f"{f.slope:.2f} nats/level [{f.slope_ci[0]:.2f}, {f.slope_ci[1]:.2f}]",
                 )
             )
-    return Comparison(tuple(metrics), tuple(checks), key="r_effort_vs_rt", tables=tables)
+    # the orderings follow from the climb (effort adds the surprisal of each level climbed), so they
+    # demonstrate the mechanism rather than test a prediction: see the docs page
+    return Comparison(
+        tuple(metrics), tuple(checks), key="r_effort_vs_rt", verdict="demonstration", tables=tables
+    )
+
+
+def _per_seed_effort(sim: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
+    """Mean effort of verified canary-network sentences per (kind, level), one value per seed."""
+    d = sim[(sim.network == "canary") & (sim.found_level >= 0)]
+    g = d.groupby(["kind", "level", "seed"]).effort.mean()
+    return {(k, int(lv)): g.loc[(k, lv)] for k, lv in {(k, lv) for k, lv, _ in g.index}}
+
+
+def _seed_contrast(name: str, a: pd.Series | None, b: pd.Series | None, *, detail: str) -> Check:
+    """``a - b`` paired by seed, with a t CI over seeds (no CI with one seed: the point value decides)."""
+    if a is None or b is None:
+        a = b = pd.Series([float("nan")])
+    diff = (a - b).dropna()
+    m, lo, hi = mean_ci(diff.to_numpy())
+    ci = (lo, hi) if len(diff) > 1 else None
+    return Check.of(
+        name,
+        value=m,
+        ci=ci,
+        threshold=0.0,
+        rule="ci_above" if ci else "above",
+        source="declared",
+        basis=DOCS,
+        detail=f"{detail}; paired over {len(diff)} seeds",
+    )
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):

@@ -46,9 +46,17 @@ def test_ignore_t1_control_has_no_dip(base):
 def test_comparison_checks_the_shape(base):
     df, _, _ = base
     comp = ab.compare(df, ab.reference().table)
-    passed = {ch.name: ch.passed for ch in comp.checks}
+    passed = {ch.name.split(" (")[0]: ch.passed for ch in comp.checks}
     assert passed["lag-1 sparing"] and passed["blink: T2 deficit at lags 2-5"]
     assert comp.key_metric.human == 270.0
+    assert comp.with_context(data_kind="published_means").schema_problems() == []
+
+
+def test_comparison_uses_the_configs_deficit_margin(base):
+    df, _, _ = base
+    strict = ab.compare(df.assign(deficit_margin=0.9), ab.reference().table)
+    sparing = [ch for ch in strict.checks if ch.name.startswith("lag-1 sparing")][0]
+    assert sparing.threshold == 0.9 and not sparing.passed
 
 
 def test_capacity_one_abolishes_lag1_sparing():

@@ -25,4 +25,6 @@ def test_short_run_and_comparison():
     assert sim[sim["query"] == "episodic"].value.between(0, 1).all()
     comp = er.compare(sim, er.reference().table)
     assert len(comp.checks) == 3
+    wrapped = comp.with_context(data_kind=er.reference().kind)
+    assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
     assert er.plot(sim, er.reference().table) is not None

@@ -22,6 +22,8 @@ def test_runs_end_to_end_on_tiny_settings():
     assert isinstance(comp, Comparison) and comp.key_metric.name == "share_correct_hinton"
     assert comp.key_metric.human == 5 / 8
     assert all(isinstance(c.passed, bool) for c in comp.checks)
+    wrapped = comp.with_context(data_kind=sc.reference().kind)
+    assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
     assert len(sc.plot(sim, sc.reference().table).axes) >= 3
 
 

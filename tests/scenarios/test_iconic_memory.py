@@ -14,10 +14,27 @@ def test_short_run_shows_partial_report_advantage():
     assert p0 > whole + 1.0
     assert sim.letters.between(0, 12).all()
     hum = im.reference().table
-    assert len(hum) == 3 and set(hum.report) == {"whole", "partial"}
+    assert len(hum) == 5 and set(hum.report) == {"whole", "partial"}
     comp = im.compare(sim, hum)
     assert min(abs(comp.metric("tau_s").value - t) for t in tiny("iconic_memory").tau_grid) < 1e-6
+    # every human delay is predicted once by a fit that did not see it
+    folds = sim[sim.report == im.HELD_OUT]
+    assert sorted(folds.cue_delay_s) == sorted(hum[hum.report == "partial"].cue_delay_s)
+    assert comp.key == "heldout_rmse_letters"
+    wrapped = comp.with_context(data_kind=im.reference().kind)
+    assert wrapped.schema_problems() == [] and wrapped.verdict in ("match", "partial", "mismatch")
     assert im.plot(sim, hum) is not None
+
+
+def test_held_out_fit_never_sees_the_held_out_delay():
+    delays, target = im.human_points()
+    rng = np.random.default_rng(0)
+    pred = rng.uniform(3, 10, (4, 3, len(target)))
+    moved = target.copy()
+    moved[2] += 100.0  # a wild value at the held-out delay must not change that fold's choice
+    use = np.ones(len(target), bool)
+    use[2] = False
+    assert im._best(pred, target, use) == im._best(pred, moved, use)
 
 
 def test_buffer_decay_removes_the_advantage():

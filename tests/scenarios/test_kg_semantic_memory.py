@@ -33,6 +33,8 @@ def test_runs_on_a_user_graph_folder(tmp_path):
     comp = ksm.compare(sim, ksm.reference().table)
     assert isinstance(comp, Comparison) and comp.key_metric.name == "test_mrr"
     assert all(isinstance(c.passed, bool) for c in comp.checks)
+    wrapped = comp.with_context(data_kind=ksm.reference().kind)
+    assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
     assert ksm.reference().table.empty and list(ksm.reference().table.columns) == list(sim.columns)
     fig = ksm.plot(sim, ksm.reference().table)
     assert len(fig.axes) == 2

@@ -49,6 +49,9 @@ def test_short_run_and_comparison():
     comp = sv.compare(sim, hum)
     names = [c.name for c in comp.checks]
     assert any("property > superset" in n for n in names)
+    # the orderings are built into the climb: a demonstration even with human means
+    wrapped = comp.with_context(data_kind=sv.reference().kind)
+    assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
     r = comp.metric("r_effort_vs_rt").value
     assert -1.0 <= r <= 1.0
     fig = sv.plot(sim, hum)

@@ -61,6 +61,15 @@ def test_index_uses_human_hard_condition_and_clips_negative_slopes():
     assert sum("human direction" in n for n in names) == 3
     assert not [c for c in comp.checks if c.name.startswith("Exp 5")][0].passed
     assert "Exp 1" in comp.summary() or "exp1" in comp.summary()
+    assert comp.with_context(data_kind="published_means").schema_problems() == []
+    assert all(c.ci is not None for c in comp.checks)  # every check is a contrast with a bootstrap CI
+
+
+def test_declared_resolutions_follow_the_item_sizes():
+    ppd = vsa.declared_ppd()
+    for e, p in zip(sorted(sd.EXPERIMENTS), ppd, strict=True):
+        assert sd.EXPERIMENTS[e].item_deg * p >= vsa.MIN_ITEM_PX - 1e-6 or p == 30.0
+    assert vsa.PRESETS["quick"].ppd == ppd
 
 
 def test_published_numbers_reproduce_the_papers_means():
