@@ -327,7 +327,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 last.to_numpy(),
                 threshold=0.5,
                 rule="ci_below",
-                detail=f"final IC per seed {last.round(3).tolist()}",
+                detail=f"final IC per seed {np.round(last.to_numpy(float), 3).tolist()}",
             )
         )
     ph = sim[sim["condition"] == "phenomenological"]
