@@ -40,20 +40,33 @@ class Predictor(nnx.Module):
 
     With ``sparse_update`` only the slots in the conscious state predict a change (the others are predicted
     to stay put): the consciousness prior's bet that a transition touches few variables. The straight-through
-    gate of :class:`cogsim.models.bottleneck.Step` lets this readout teach the selection.
+    gate of :class:`cogsim.models.bottleneck.Step` lets this readout teach the selection. With
+    ``change_gate`` every slot's predicted change is multiplied by a learned gate ``sigmoid(w . slot + b)``:
+    the same "variables that do not fire stay put" default for a network without a selection (``dense``).
     """
 
     def __init__(
-        self, cfg: bn.BottleneckConfig, n_factors: int, *, sparse_update: bool = True, rngs: nnx.Rngs
+        self,
+        cfg: bn.BottleneckConfig,
+        n_factors: int,
+        *,
+        sparse_update: bool = True,
+        change_gate: bool = False,
+        rngs: nnx.Rngs,
     ):
         self.ws = bn.Workspace(cfg, in_features=1, context_features=n_factors, rngs=rngs)
         self.head = nnx.Linear(cfg.slot_dim, 1, rngs=rngs)
         self.sparse_update = sparse_update
+        self.change_gate = change_gate
+        if change_gate:  # created after the others: their initial values do not change
+            self.gate_head = nnx.Linear(cfg.slot_dim, 1, rngs=rngs)
 
     def __call__(self, x: jax.Array, cue: jax.Array, *, key: jax.Array, noise=None):
         """``x [B, T, n]`` observed states, ``cue [B, T, F]`` -> (predicted change ``[B, T, n]``, trace)."""
         trace = self.ws.unroll(x[..., None], cue, key=key, noise=noise)
         pred = self.head(trace.slots)[..., 0]
+        if self.change_gate:
+            pred = pred * jax.nn.sigmoid(self.gate_head(trace.slots)[..., 0])
         return (pred * trace.gate if self.sparse_update else pred), trace
 
 
@@ -68,6 +81,7 @@ def fit_grid(
     cue: Float[Array, "runs pool t f"],
     tests: Mapping[str, Mapping[str, np.ndarray]],
     sparse_update: bool = True,
+    change_gate: bool = False,
     lr: float = 0.01,
     batch: int = 32,
     train_steps: int = 400,
@@ -91,6 +105,7 @@ def fit_grid(
       tests: split name -> ``{"x": [m, T + 1, n], "cue": [m, T, F], "active": [m, T, n]}`` (``active``: the
         variables the firing factors touch).
       sparse_update: see :class:`Predictor`.
+      change_gate: see :class:`Predictor`.
       lr: Adam learning rate.
       batch: sequences per step.
       train_steps: Adam steps.
@@ -117,7 +132,11 @@ def fit_grid(
       ((2,), ['final_loss', 'precision_seen'])
     """
     graphdef, abstract = nnx.split(
-        nnx.eval_shape(lambda: Predictor(cfg, n_factors, sparse_update=sparse_update, rngs=nnx.Rngs(0)))
+        nnx.eval_shape(
+            lambda: Predictor(
+                cfg, n_factors, sparse_update=sparse_update, change_gate=change_gate, rngs=nnx.Rngs(0)
+            )
+        )
     )
     opt = optax.adam(lr)
 
@@ -129,7 +148,11 @@ def fit_grid(
         return mse + cfg.verifier_weight * ver, {"mse": mse, "verifier": ver}
 
     def run(init_key, train_key, n, px, pc):
-        params = nnx.split(Predictor(cfg, n_factors, sparse_update=sparse_update, rngs=nnx.Rngs(init_key)))[1]
+        params = nnx.split(
+            Predictor(
+                cfg, n_factors, sparse_update=sparse_update, change_gate=change_gate, rngs=nnx.Rngs(init_key)
+            )
+        )[1]
 
         def batch_fn(k, step):
             idx = jax.random.randint(k, (batch,), 0, n)

@@ -213,6 +213,34 @@ def seed_summary(sim: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_BASIS = "docs/scenarios/icl_abrupt_learning.md: declared before the run"
+
+#: The paper preset's last measured result (2 of its 6 seeds, no failure case; docs page, "paper preset").
+PAPER_RUN = cmp.PaperRun(
+    verdict="demonstration",
+    checks_passed="1/5",
+    date="2026-11-29",
+    commit="af5ec7c",
+    note="K = 512, B = 2 (Reddy Fig. 1d), 2 of 6 seeds, 100k steps: IC rises gradually to 0.54, no abrupt "
+    "jump; only the plateau check passed (checks of the earlier, seed-counting form)",
+)
+
+
+def _summary_check(name: str, values, *, threshold, rule: str, detail: str) -> cmp.Check:
+    """A check on the mean of per-seed values with its t CI (none when the seeds agree exactly)."""
+    v = np.asarray(values, float)
+    if not np.all(np.isfinite(v)):  # a seed never reached a crossing: the quantity is undefined
+        m, ci = math.nan, None
+    else:
+        m, lo, hi = cmp.mean_ci(v)
+        ci = (lo, hi) if math.isfinite(lo) and math.isfinite(hi) and hi > lo else None
+    if ci is None:
+        rule = {"ci_above": "above", "ci_below": "below", "ci_within": "within"}[rule]
+    return cmp.Check.of(
+        name, value=m, ci=ci, threshold=threshold, rule=rule, source="declared", basis=_BASIS, detail=detail
+    )
+
+
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Checks the plateau, the abrupt jump, the induction score at the jump, the failure case and the fit."""
     per = seed_summary(sim)
@@ -243,32 +271,43 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         cmp.Metric("prev_token_final", float(per["prev_token_final"].mean())),
         cmp.Metric("induction_final", float(per["induction_final"].mean())),
     ]
-    checks = []
-    checks.append(cmp.Check("IC accuracy ends above 0.9", bool(est > 0.9), f"mean final IC = {est:.3f}"))
-    plateau_ok = per["plateau_ic_acc"].between(0.5 / n_ctx, 1.5 / n_ctx)
+    checks = [
+        _summary_check(
+            "IC accuracy ends above 0.9",
+            ic_final,
+            threshold=0.9,
+            rule="ci_above",
+            detail=f"final IC per seed {np.round(ic_final, 3).tolist()}",
+        ),
+        _summary_check(
+            "plateau near 1/(N/B) while context labels are already chosen (plateau x N/B in [0.5, 1.5])",
+            per["plateau_ic_acc"] * n_ctx,
+            threshold=(0.5, 1.5),
+            rule="ci_within",
+            detail=f"plateau IC per seed {per['plateau_ic_acc'].round(3).tolist()} "
+            f"vs 1/(N/B) = {1 / n_ctx:.3f}",
+        ),
+    ]
+    rise = (per["t_ic_90"] - per["t_leave_plateau"]) / per["t_leave_plateau"]
     checks.append(
-        cmp.Check(
-            "plateau near 1/(N/B) while context labels are already chosen",
-            bool(plateau_ok.mean() > 0.5),
-            f"plateau IC per seed {per['plateau_ic_acc'].round(3).tolist()} vs 1/(N/B) = {1 / n_ctx:.3f}",
-        )
-    )
-    rise = per["t_ic_90"] - per["t_leave_plateau"]
-    abrupt = (rise <= 0.5 * per["t_leave_plateau"]) & per["t_ic_90"].notna()
-    checks.append(
-        cmp.Check(
+        _summary_check(
             "abrupt jump: plateau to 0.9 in under half the time spent before it",
-            bool(abrupt.mean() > 0.5),
-            f"leave plateau at {per['t_leave_plateau'].tolist()}, reach 0.9 at {per['t_ic_90'].tolist()}",
+            rise,
+            threshold=0.5,
+            rule="ci_below",
+            detail=f"leave plateau at {per['t_leave_plateau'].tolist()}, "
+            f"reach 0.9 at {per['t_ic_90'].tolist()}",
         )
     )
     tol = np.maximum(2 * log_every, 0.25 * per["t_ic_mid"])
-    together = (per["t_induction_mid"] - per["t_ic_mid"]).abs() <= tol
     checks.append(
-        cmp.Check(
-            "induction score rises at the jump",
-            bool(together.mean() > 0.5),
-            f"IC midpoint {per['t_ic_mid'].tolist()}, induction midpoint {per['t_induction_mid'].tolist()}",
+        _summary_check(
+            "induction score rises at the jump (|induction - IC midpoint| within max(2 logs, 25%))",
+            (per["t_induction_mid"] - per["t_ic_mid"]).abs() / tol,
+            threshold=1.0,
+            rule="ci_below",
+            detail=f"IC midpoint {per['t_ic_mid'].tolist()}, "
+            f"induction midpoint {per['t_induction_mid'].tolist()}",
         )
     )
     fail = sim[sim["condition"] == "failure_L8_N8_B1"]
@@ -283,10 +322,12 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             )
         )
         checks.append(
-            cmp.Check(
-                "L = N = 8, B = 1: no seed learns in context (IC < 0.5)",
-                bool(last.max() < 0.5),
-                f"final IC per seed {last.round(3).tolist()}",
+            _summary_check(
+                "L = N = 8, B = 1: no in-context learning (final IC below 0.5)",
+                last.to_numpy(),
+                threshold=0.5,
+                rule="ci_below",
+                detail=f"final IC per seed {np.round(last.to_numpy(float), 3).tolist()}",
             )
         )
     ph = sim[sim["condition"] == "phenomenological"]
@@ -300,16 +341,15 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
         t_fit = _first(fitted["step"], fitted["ic_loss"] <= mid)
         metrics.append(cmp.Metric("pheno_rmse", rmse, note="three-logit model vs mean IC loss (nats)"))
         metrics.append(cmp.Metric("pheno_t_mid", t_fit, note=f"measured {t_meas}"))
-        ok = (
-            math.isfinite(t_fit)
-            and math.isfinite(t_meas)
-            and abs(t_fit - t_meas) <= max(0.2 * t_meas, 2 * log_every)
-        )
         checks.append(
-            cmp.Check(
+            cmp.Check.of(
                 "phenomenological model matches the jump time (within 20%)",
-                bool(ok),
-                f"loss midpoint: fit {t_fit}, measured {t_meas}; RMSE {rmse:.3f}",
+                value=abs(t_fit - t_meas) / max(0.2 * t_meas, 2 * log_every),
+                threshold=1.0,
+                rule="below",
+                source="declared",
+                basis=_BASIS,
+                detail=f"loss midpoint: fit {t_fit}, measured {t_meas}; RMSE {rmse:.3f}",
             )
         )
     return cmp.Comparison(tuple(metrics), tuple(checks), key="ic_acc_final", tables={"per_seed": per})

@@ -1,9 +1,10 @@
 """Data dependence of in-context vs in-weights learning (Reddy, ICLR 2024; Chan et al., 2022).
 
 A two-layer attention-only network (:mod:`cogsim.models.induction`) is trained on Reddy's classification
-task while one property of the data distribution varies around a base setting: burstiness ``B``, number of
-classes ``K``, within-class noise ``eps``, the Zipf exponent ``alpha`` of the class frequencies, the fraction
-of bursty sequences ``p_B`` and the fraction of novel-class sequences ``p_C``. In-context (IC, novel classes)
+task on the paper's full grid of class counts ``K`` x burstiness ``B``, while the other properties of the
+data distribution vary one at a time around a base setting: within-class noise ``eps``, the Zipf exponent
+``alpha`` of the class frequencies, the fraction of bursty sequences ``p_B`` and the fraction of novel-class
+sequences ``p_C``. In-context (IC, novel classes)
 and in-weights (IW, non-bursty known classes) accuracy are measured after training. Every grid point and
 seed is trained at once: ``K`` and ``B`` are traced, so the whole sweep is one ``jax.vmap`` (over points and
 seeds) around :func:`cogsim.train.run_steps`, compiled once. :func:`sweep_point` trains one network at the
@@ -31,20 +32,21 @@ from cogsim.scenarios import _induction_settings as icl
 
 DESCRIPTION = "Reddy 2024 / Chan 2022: in-context vs in-weights learning as burstiness, K, eps, alpha vary"
 
-SWEEPS = ("B", "K", "eps", "alpha", "p_B", "p_C")
+SWEEPS = ("KxB", "eps", "alpha", "p_B", "p_C")
 
-# Coexistence near alpha ~ 1: at some grid value within ALPHA_NEAR of 1 (one step of the paper's alpha grid),
-# IC and IW accuracy each cover at least COEXIST_FRACTION of the way from chance (1 / L) to perfect.
+# Coexistence at alpha ~ 1: at the alpha grid value nearest 1, IC and IW accuracy each cover at least
+# COEXIST_FRACTION of the way from chance (1 / L) to perfect (docs/scenarios/icl_data_dependence.md).
 COEXIST_FRACTION = 0.25
-ALPHA_NEAR = 0.25
+_BASIS = "docs/scenarios/icl_data_dependence.md: declared before the run"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(icl.InductionSettings):
-    """Base task, the values swept one factor at a time, and training.
+    """Base task, the K x B grid, the values swept one factor at a time, and training.
 
     ``K``, ``B``, ``eps``, ``alpha``, ``p_B`` and ``p_C`` are the base point (:func:`sweep_point` trains one
-    network there); the tuples are the one-factor-at-a-time grids of :func:`simulate`.
+    network there); ``Ks`` x ``Bs`` is the full grid and the other tuples the one-factor-at-a-time grids of
+    :func:`simulate`.
     """
 
     B: int = cfglib.field(2, low=0, doc="burstiness at the base point")
@@ -53,8 +55,8 @@ class Config(icl.InductionSettings):
     p_C: float = cfglib.field(
         0.0, low=0.0, high=1.0, doc="fraction of novel-class sequences at the base point"
     )
-    Bs: tuple[int, ...] = cfglib.field((0, 1, 2, 4), low=0, doc="burstiness values (at K)")
-    Ks: tuple[int, ...] = cfglib.field((128, 256, 512, 2048), low=1, doc="class counts (at B)")
+    Bs: tuple[int, ...] = cfglib.field((0, 1, 2, 4), low=0, doc="burstiness values (K x B grid)")
+    Ks: tuple[int, ...] = cfglib.field((128, 256, 512, 2048), low=1, doc="class counts (K x B grid)")
     epss: tuple[float, ...] = cfglib.field(
         (0.1, 0.3, 0.5, 0.7), low=0.0, doc="noise values (at eps_K, eps_B)"
     )
@@ -97,14 +99,11 @@ class Config(icl.InductionSettings):
 
 
 PRESETS = {
-    # A small task (N = 4 pairs, 8 labels, token dim 24) with lr 0.1, few points per factor and 2 seeds, so
-    # that the whole sweep (13 distinct settings x 2 seeds, one compile) trains in a minute or two on a CPU.
-    # Each sweep sits where its premise holds at its first value within 1,500 steps: eps at K = 128, where
-    # IC and IW compete at eps = 0.1; alpha at K = 2048, B = 2, where the network learns in context at
-    # alpha = 0 (with B = 1 most seeds had not yet made the in-context jump); alpha = 1.25 is in the grid
-    # because the short budget moves the IC/IW crossing above 1. See the docs page.
+    # The paper's K x B grid on a small task (N = 4 pairs, 8 labels, token dim 24) with lr 0.1 and 3 seeds;
+    # the other sweeps at the paper preset's anchors with values from its grids (fixed in advance: see the
+    # docs page). 22 distinct settings x 3 seeds train in one compiled call.
     "quick": Config(
-        K=256,
+        K=512,
         L=8,
         N=4,
         D=15,
@@ -112,23 +111,21 @@ PRESETS = {
         eps=0.1,
         B=2,
         Bs=(0, 1, 2, 4),
-        Ks=(32, 256, 2048),
-        epss=(0.1, 0.6),
-        eps_K=128,
-        eps_B=2,
-        alphas=(0.0, 1.0, 1.25, 2.0),
-        alpha_K=2048,
-        alpha_B=2,
+        Ks=(128, 256, 512, 2048),
+        epss=(0.1, 0.7),
+        alphas=(0.0, 1.0, 1.75),
+        alpha_K=1024,
+        alpha_B=1,
         p_Bs=(1.0, 0.5),
         p_Cs=(0.0, 0.5),
-        p_C_K=32,
+        p_C_K=128,
         p_C_B=2,
         lr=0.1,
         num_steps=1500,
         log_every=500,
         n_test=500,
         eval_chunk=500,
-        n_seeds=2,
+        n_seeds=3,
     ),
     "paper": Config(),
 }
@@ -141,10 +138,9 @@ def grid_points(cfg: Config) -> pd.DataFrame:
     eps_B = cfg.B if cfg.eps_B < 0 else cfg.eps_B
     base["L"] = cfg.L
     rows = []
-    for b in cfg.Bs:
-        rows.append({**base, "sweep": "B", "B": b})
     for k in cfg.Ks:
-        rows.append({**base, "sweep": "K", "K": k})
+        for b in cfg.Bs:
+            rows.append({**base, "sweep": "KxB", "K": k, "B": b})
     for e in cfg.epss:
         rows.append({**base, "sweep": "eps", "K": eps_K, "B": eps_B, "eps": e})
     for a in cfg.alphas:
@@ -244,110 +240,179 @@ def final_table(sim: pd.DataFrame) -> pd.DataFrame:
     return out.merge(sd, on=keys).sort_values(["sweep", "point"]).reset_index(drop=True)
 
 
-def _ends(tab: pd.DataFrame, sweep: str, measure: str) -> tuple[float, float, list[float]]:
-    t = tab[tab["sweep"] == sweep].sort_values(sweep)
-    vals = t[measure].tolist()
-    return vals[0], vals[-1], vals
+_KEYS = ["sweep", "K", "B", "eps", "alpha", "p_B", "p_C"]
+
+
+def _seed_values(sim: pd.DataFrame, sweep: str, measure: str, **at) -> np.ndarray:
+    """Final ``measure`` per seed (sorted by seed) at the point of ``sweep`` where the fields equal ``at``."""
+    last = sim[(sim["step"] == sim["step"].max()) & (sim["sweep"] == sweep)]
+    for k, v in at.items():
+        last = last[np.isclose(last[k].astype(float), float(v))]
+    return last.sort_values("seed")[measure].to_numpy(float)
+
+
+def _paired(name, a, b, *, rule, what, metrics, detail="") -> cmp.Check:
+    """A check on the per-seed difference ``a - b`` (paired: seed s shares its key at every point)."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    m, lo, hi = cmp.mean_ci(d)
+    ci = (lo, hi) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else None
+    metrics.append(cmp.Metric(what, m, *(ci or (None, None)), note=detail))
+    return cmp.Check.of(
+        name,
+        value=m,
+        ci=ci,
+        threshold=0.0,
+        rule=rule if ci is not None else rule.removeprefix("ci_"),
+        source="declared",
+        basis=_BASIS,
+        detail=f"per seed {np.round(d, 3).tolist()}" + (f"; {detail}" if detail else ""),
+    )
+
+
+def _ends_checks(sim, sweep, field, lo, hi, *, ic_rule, iw_rule, metrics, label, **at) -> list[cmp.Check]:
+    out = []
+    for m, rule in (("ic_acc", ic_rule), ("iw_acc", iw_rule)):
+        if rule is None:
+            continue
+        a = _seed_values(sim, sweep, m, **{field: hi}, **at)
+        b = _seed_values(sim, sweep, m, **{field: lo}, **at)
+        word = "rises" if rule == "ci_above" else "falls"
+        out.append(
+            _paired(
+                f"{m[:2].upper()} {word} with {field}{label} ({field} {hi:g} minus {lo:g})",
+                a,
+                b,
+                rule=rule,
+                what=f"delta_{m[:2]}_{field}{label.replace(' ', '').replace('=', '').replace(',', '_')}",
+                metrics=metrics,
+                detail=f"{m[:2].upper()} {np.round(b, 3).tolist()} -> {np.round(a, 3).tolist()}",
+            )
+        )
+    return out
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
-    """Direction of each effect (last grid value minus first, threshold 0.05) and alpha ~ 1 coexistence."""
+    """Paired per-seed contrasts with t CIs: the K x B grid (B effect at every K, K effect at every B >= 1),
+    eps, alpha (with coexistence at alpha ~ 1), p_B and p_C (rules in the docs page)."""
     tab = final_table(sim)
+    sweeps = set(tab["sweep"])
     metrics, checks = [], []
-    for sweep, sign_ic, sign_iw in (("B", 1, -1), ("K", 1, -1), ("eps", 1, -1)):
-        if sweep not in set(tab["sweep"]):
-            continue
-        a0, a1, ics = _ends(tab, sweep, "ic_acc")
-        b0, b1, iws = _ends(tab, sweep, "iw_acc")
-        metrics.append(cmp.Metric(f"delta_ic_{sweep}", a1 - a0, note=f"IC {[round(v, 3) for v in ics]}"))
-        metrics.append(cmp.Metric(f"delta_iw_{sweep}", b1 - b0, note=f"IW {[round(v, 3) for v in iws]}"))
-        checks.append(
-            cmp.Check(
-                f"IC rises with {sweep}",
-                bool(sign_ic * (a1 - a0) > 0.05),
-                f"IC over {sweep}: {[round(v, 3) for v in ics]}",
+    if "KxB" in sweeps:
+        g = tab[tab["sweep"] == "KxB"]
+        Ks, Bs = sorted(g["K"].unique()), sorted(g["B"].unique())
+        if len(Bs) > 1:
+            for k in Ks:
+                checks += _ends_checks(
+                    sim,
+                    "KxB",
+                    "B",
+                    Bs[0],
+                    Bs[-1],
+                    ic_rule="ci_above",
+                    iw_rule="ci_below",
+                    metrics=metrics,
+                    label=f" at K = {k}",
+                    K=k,
+                )
+        if len(Ks) > 1:
+            for b in Bs:
+                if b >= 1:
+                    checks += _ends_checks(
+                        sim,
+                        "KxB",
+                        "K",
+                        Ks[0],
+                        Ks[-1],
+                        ic_rule="ci_above",
+                        iw_rule="ci_below",
+                        metrics=metrics,
+                        label=f" at B = {b}",
+                        B=b,
+                    )
+    for sweep, ic_rule, iw_rule in (
+        ("eps", "ci_above", "ci_below"),
+        ("p_B", "ci_above", "ci_below"),
+        ("p_C", "ci_above", None),
+    ):
+        if sweep in sweeps:
+            vals = sorted(tab[tab["sweep"] == sweep][sweep].unique())
+            if len(vals) > 1:
+                checks += _ends_checks(
+                    sim,
+                    sweep,
+                    sweep,
+                    vals[0],
+                    vals[-1],
+                    ic_rule=ic_rule,
+                    iw_rule=iw_rule,
+                    metrics=metrics,
+                    label="",
+                )
+    if "alpha" in sweeps:
+        al = np.array(sorted(tab[tab["sweep"] == "alpha"]["alpha"].unique()))
+        if len(al) > 1:
+            checks += _ends_checks(
+                sim,
+                "alpha",
+                "alpha",
+                al[0],
+                al[-1],
+                ic_rule="ci_below",
+                iw_rule="ci_above",
+                metrics=metrics,
+                label="",
             )
-        )
-        checks.append(
-            cmp.Check(
-                f"IW falls with {sweep}",
-                bool(sign_iw * (b1 - b0) > 0.05),
-                f"IW over {sweep}: {[round(v, 3) for v in iws]}",
-            )
-        )
-    if "alpha" in set(tab["sweep"]):
-        t = tab[tab["sweep"] == "alpha"].sort_values("alpha")
-        ic, iw, al = t["ic_acc"].to_numpy(), t["iw_acc"].to_numpy(), t["alpha"].to_numpy()
-        i1 = int(np.argmin(np.abs(al - 1.0)))
+        a1 = float(al[int(np.argmin(np.abs(al - 1.0)))])
         chance = 1.0 / float(sim["L"].iloc[0])
         floor = chance + COEXIST_FRACTION * (1.0 - chance)
-        # grid values within ALPHA_NEAR of 1 (else the nearest); the best-balanced one counts
-        near = np.flatnonzero(np.abs(al - 1.0) <= ALPHA_NEAR + 1e-9)
-        near = near if near.size else np.array([i1])
-        ib = near[int(np.argmax(np.minimum(ic[near], iw[near])))]
-        both = ic[ib] >= floor and iw[ib] >= floor
-        trade = ic[-1] < ic[0] - 0.05 and iw[-1] > iw[0] + 0.05
-        metrics.append(cmp.Metric("ic_acc_alpha1", float(ic[i1]), note=f"alpha = {al[i1]}"))
-        metrics.append(cmp.Metric("iw_acc_alpha1", float(iw[i1]), note=f"alpha = {al[i1]}"))
-        metrics.append(
-            cmp.Metric(
-                "coexist_alpha",
-                float(al[ib]),
-                note=f"best-balanced alpha within {ALPHA_NEAR} of 1: IC {ic[ib]:.3f}, IW {iw[ib]:.3f}",
-            )
-        )
+        ic1 = _seed_values(sim, "alpha", "ic_acc", alpha=a1)
+        iw1 = _seed_values(sim, "alpha", "iw_acc", alpha=a1)
+        metrics.append(cmp.Metric("ic_acc_alpha1", float(ic1.mean()), note=f"alpha = {a1}"))
+        metrics.append(cmp.Metric("iw_acc_alpha1", float(iw1.mean()), note=f"alpha = {a1}"))
         checks.append(
-            cmp.Check(
-                f"alpha: IC falls, IW rises; near alpha ~ 1 (within {ALPHA_NEAR}) both are well above chance "
-                f"(>= {floor:.3f})",
-                bool(both and trade),
-                f"alpha {al.tolist()}: IC {np.round(ic, 3).tolist()}, IW {np.round(iw, 3).tolist()}; "
-                f"at alpha = {al[ib]} (the best-balanced value within {ALPHA_NEAR} of 1) both must reach "
-                f"chance + {COEXIST_FRACTION} (1 - chance) = {floor:.3f}",
+            _paired(
+                f"alpha ~ 1: IC and IW coexist (min(IC, IW) at alpha = {a1:g} above {floor:.3f})",
+                np.minimum(ic1, iw1),
+                np.full(len(ic1), floor),
+                rule="ci_above",
+                what="coexist_margin_alpha1",
+                metrics=metrics,
+                detail=f"IC {np.round(ic1, 3).tolist()}, IW {np.round(iw1, 3).tolist()}; floor = chance + "
+                f"{COEXIST_FRACTION} (1 - chance)",
             )
         )
-    if "p_B" in set(tab["sweep"]):
-        t = tab[tab["sweep"] == "p_B"].sort_values("p_B")
-        d_ic = float(t["ic_acc"].iloc[-1] - t["ic_acc"].iloc[0])
-        d_iw = float(t["iw_acc"].iloc[-1] - t["iw_acc"].iloc[0])
-        metrics.append(cmp.Metric("delta_ic_p_B", d_ic, note="IC at p_B max minus min"))
-        checks.append(
-            cmp.Check(
-                "p_B < 1 shifts the network to in-weights (IC up, IW down with p_B)",
-                bool(d_ic > 0.05 and d_iw < -0.05),
-                f"p_B {t['p_B'].tolist()}: IC {t['ic_acc'].round(3).tolist()}, "
-                f"IW {t['iw_acc'].round(3).tolist()}",
-            )
-        )
-    if "p_C" in set(tab["sweep"]):
-        t = tab[tab["sweep"] == "p_C"].sort_values("p_C")
-        d_ic = float(t["ic_acc"].iloc[-1] - t["ic_acc"].iloc[0])
-        metrics.append(cmp.Metric("delta_ic_p_C", d_ic, note="IC at p_C max minus p_C = 0"))
-        checks.append(
-            cmp.Check(
-                "p_C > 0 gives in-context learning",
-                bool(d_ic > 0.05),
-                f"p_C {t['p_C'].tolist()}: IC {t['ic_acc'].round(3).tolist()}",
-            )
-        )
-    key = "delta_ic_B" if any(m.name == "delta_ic_B" for m in metrics) else metrics[0].name
+    key = metrics[0].name if metrics else None
+    if key is None:
+        metrics.append(cmp.Metric("n_points", float(len(tab))))
+        key = "n_points"
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables={"final": tab})
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
-    """One panel per factor: final IC and IW accuracy (mean, per-seed points) against the factor."""
+    """K x B: final IC and IW accuracy against B, one line per K; then one panel per other factor."""
     tab = final_table(sim)
     last = sim[sim["step"] == sim["step"].max()]
     sweeps = [s for s in SWEEPS if s in set(tab["sweep"])]
-    fig, axes = plots.panels(len(sweeps), ncols=3, size=(3.6, 2.9))
-    for a, s in zip(axes, sweeps, strict=False):
+    n_panels = len(sweeps) + (1 if "KxB" in sweeps else 0)
+    fig, axes = plots.panels(n_panels, ncols=3, size=(3.6, 2.9))
+    axes = list(axes)
+    if "KxB" in sweeps:
+        g = tab[tab["sweep"] == "KxB"]
+        for a, m in zip(axes[:2], ("ic_acc", "iw_acc"), strict=True):
+            for i, (k, t) in enumerate(g.groupby("K")):
+                t = t.sort_values("B")
+                a.plot(t["B"], t[m], "-o", color=f"C{i}", label=f"K = {k}")
+            a.set_ylim(0, 1.02)
+            a.set_xlabel("B")
+            a.set_ylabel(m.replace("_acc", "").upper() + " accuracy")
+            a.legend(fontsize=7, frameon=False)
+        axes = axes[2:]
+    for a, s in zip(axes, [s for s in sweeps if s != "KxB"], strict=False):
         t = tab[tab["sweep"] == s].sort_values(s)
         pts = last[last["sweep"] == s]
         for m, c in (("ic_acc", "C0"), ("iw_acc", "C3")):
             a.plot(t[s], t[m], "-o", color=c, label=m.replace("_acc", "").upper())
             a.plot(pts[s], pts[m], ".", color=c, alpha=0.35)
-        if s == "K":
-            a.set_xscale("log", base=2)
         a.set_ylim(0, 1.02)
         a.set_xlabel(s)
         a.set_ylabel("accuracy")

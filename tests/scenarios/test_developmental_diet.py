@@ -38,7 +38,7 @@ def test_tiny_run_and_compare():
     comp = dd.compare(sim, dd.reference().table)
     assert comp.key == "normal_mean_index"
     checks = {c.name: c for c in comp.checks}
-    flip = checks["rotated diet flips the lighting asymmetry (Exp 2 index of the opposite sign)"]
+    flip = checks["rotated diet flips the lighting asymmetry (rot90 minus normal Exp 2 index below 0)"]
     # the checks use the mean index over the backbone seeds
     per_seed = comp.tables["per_seed"].set_index(["diet", "backbone_seed", "experiment"])["model_index"]
     mean = {d: np.mean([per_seed[(d, s, 2)] for s in (0, 1)]) for d in ("normal", "rot90")}
@@ -46,7 +46,13 @@ def test_tiny_run_and_compare():
     assert idx[("normal", 2)] == pytest.approx(mean["normal"]) and idx[("rot90", 2)] == pytest.approx(
         mean["rot90"]
     )
-    assert flip.passed == (mean["normal"] * mean["rot90"] < 0)
+    # a contrast over the seeds: rot90 minus normal, with its CI deciding the check
+    assert flip.value == pytest.approx(mean["rot90"] - mean["normal"])
+    if flip.ci is not None:
+        assert flip.rule == "ci_below" and flip.passed == (flip.ci[1] < 0)
+    else:  # no spread over the seeds: no CI, the point value decides
+        assert flip.rule == "below" and flip.passed == (flip.value < 0)
+    assert comp.with_context(data_kind="published_means").schema_problems() == []
     assert comp.metric("normal_exp2_index").human == pytest.approx(0.7006, abs=1e-3)
     fig = dd.plot(sim, dd.reference().table)
     assert len(fig.axes) == 3
