@@ -74,6 +74,11 @@ def trials(config: Config) -> pd.DataFrame:
 
     A CSV is read and checked by the ``visual_search`` paradigm; without a ``task`` column its rows form one
     task named ``all``.
+
+    Example:
+      >>> t = trials(Config(tasks=("feature",), max_subjects=1, max_trials=100))
+      >>> sorted(t.task.unique()), len(t), list(t.columns)[:3]
+      (['feature'], 100, ['task', 'subject', 'set_size'])
     """
     from cogsim.models import paradigms
 
