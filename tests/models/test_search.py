@@ -52,7 +52,7 @@ def _binned_density(model, p, n, tp, edges, yes):
 def test_likelihood_matches_a_simulation_of_the_same_model(name, tp):
     model = search.MODELS[name]
     p = _params(model, **TRUTH)
-    n, m = 12, 10_000
+    n, m = 12, 6_000
     t = {"set_size": jnp.full((m,), n), "target_present": jnp.full((m,), tp)}
     sim = model.simulate(p, t, key=jax.random.key(3))
     rt, correct = np.asarray(sim["rt_ms"]), np.asarray(sim["correct"])
