@@ -7,11 +7,13 @@
 - ``change_detection``: columns ``subject, set_size, change, correct`` (one row per trial, 0/1) and optional
   ``base_rate`` (the block's probability of a change, in [0, 1]); models ``fixed_capacity, sdt`` and, with
   ``base_rate``, ``fixed_capacity_base_rate, sdt_base_rate``.
+- ``visual_search``: columns ``subject, set_size, target_present, correct, rt_ms`` (one row per trial) and
+  optional ``task``; models ``cgs, serial, parallel`` (:mod:`cogsim.models.search`).
 
 Example:
   >>> from cogsim.models import paradigms
   >>> paradigms.names()
-  ['change_detection', 'delayed_estimation']
+  ['change_detection', 'delayed_estimation', 'visual_search']
   >>> sorted(paradigms.get("delayed_estimation").models)[:3]
   ['mixture2p', 'mixture3p', 'slots_averaging']
 """
@@ -126,7 +128,26 @@ def _paradigms() -> dict:
         validate=_validate_change_detection,
         doc="say whether a probed item changed (Luck & Vogel 1997; Rouder et al. 2008)",
     )
-    return {p.name: p for p in (de, cd)}
+    return {p.name: p for p in (de, cd, _visual_search())}
+
+
+def _visual_search():
+    from cogsim.fit import Column, Paradigm
+    from cogsim.models import search
+
+    return Paradigm(
+        "visual_search",
+        (
+            Column("subject", "id", doc="participant id (string or integer)"),
+            Column("set_size", "int", low=1, high=search.MAX_ITEMS, doc="items in the display"),
+            Column("target_present", "bool", doc="1 the target was in the display, 0 not"),
+            Column("correct", "bool", doc="1 correct response, 0 error"),
+            Column("rt_ms", "float", low=0.0, doc="response time, milliseconds"),
+            Column("task", "id", required=False, doc="the search task (fitted separately)"),
+        ),
+        dict(search.MODELS),
+        doc="say whether a target is among N items, as fast as possible (Wolfe et al. 2010)",
+    )
 
 
 def names() -> list[str]:

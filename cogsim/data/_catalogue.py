@@ -342,5 +342,34 @@ DATASETS: dict[str, Dataset] = {
             header=False,
             split_column="split",
         ),
+        Dataset(
+            "visual_search_wolfe2010",
+            "visual_search_wolfe2010",
+            ("trials.csv",),
+            {
+                "task": "str",
+                "task_code": "str",
+                "subject": "id",
+                "trial": "int",
+                "set_size": "int",
+                "target_present": "int",
+                "correct": "int",
+                "outcome": "str",
+                "rt_ms": "float",
+            },
+            "Visual search (feature, conjunction, 2 vs 5), 3 x 7 participants, 83,811 trials; set sizes 3-18",
+            "Wolfe, Palmer & Horowitz (2010). Reaction time distributions constrain models of visual search. "
+            "Vision Research 50(14), 1304-1311. Data: Visual Attention Lab, via "
+            "yxlin/HBM-Approach-Visual-Search.",
+            "CC BY-NC 4.0",
+            (
+                ("task", *_isin("feature", "conjunction", "spatial_configuration")),
+                ("set_size", (lambda v: 1 <= v <= 64), "1..64"),
+                ("target_present", *_isin(0, 1)),
+                ("correct", *_isin(0, 1)),
+                ("outcome", *_isin("hit", "miss", "false_alarm", "correct_rejection")),
+                ("rt_ms", (lambda v: v >= 0), "a time in ms, at least 0"),
+            ),
+        ),
     ]
 }

@@ -14,7 +14,7 @@ from cogsim.models import working_memory as wm  # noqa: E402
 
 
 def test_registry_names_and_models():
-    assert paradigms.names() == ["change_detection", "delayed_estimation"]
+    assert {"change_detection", "delayed_estimation", "visual_search"} <= set(paradigms.names())
     de = paradigms.get("delayed_estimation")
     assert set(de.models) == {"uniform", "mixture2p", "mixture3p", "slots_averaging", "vp", "workspace"}
     assert [c.name for c in de.columns] == ["subject", "set_size", "error_rad"]

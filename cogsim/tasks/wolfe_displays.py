@@ -1,0 +1,144 @@
+"""The three search displays of Wolfe, Palmer & Horowitz (2010), rendered procedurally and batched.
+
+- ``feature``: a red vertical bar among green vertical bars;
+- ``conjunction``: a red vertical bar among red horizontal and green vertical bars (half each, the odd one
+  at random);
+- ``spatial_configuration``: a digital (seven-segment) "2" among digital "5"s, all one colour.
+
+Set sizes 3-18 (any up to the grid's cells), target present or absent. Items sit in the cells of a jittered
+square grid; the geometry (pixels per degree, bar 1.0 x 0.3 deg, digits 1.0 x 0.6 deg with 0.15-deg strokes,
+a 6 x 6 grid over 20 deg, black background) is this module's assumption where the paper gives no number, and
+every value is a field of :class:`DisplaySpec`.
+
+Example:
+  >>> d = render("conjunction", [3, 18], [1, 0], seed=0)
+  >>> d.images.shape, d.n_items.tolist(), d.target_index.tolist()[1]
+  ((2, 600, 600, 3), [3, 18], -1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from cogsim.errors import CogsimError
+
+TASKS = ("feature", "conjunction", "spatial_configuration")
+RED, GREEN, WHITE = (255, 0, 0), (0, 255, 0), (255, 255, 255)
+# seven segments (a, b, c, d, e, f, g) of the two digits
+_SEGMENTS = {"2": "abged", "5": "afgcd"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DisplaySpec:
+    """Geometry of the displays (pixels per degree and item sizes in degrees)."""
+
+    ppd: float = 30.0
+    field_deg: float = 20.0
+    grid: int = 6
+    bar_deg: tuple[float, float] = (1.0, 0.3)
+    digit_deg: tuple[float, float] = (1.0, 0.6)
+    stroke_deg: float = 0.15
+    jitter: float = 0.25  # fraction of a cell the item centre may move
+
+    @property
+    def side(self) -> int:
+        """Display side in pixels."""
+        return int(round(self.field_deg * self.ppd))
+
+
+@dataclasses.dataclass(frozen=True)
+class Displays:
+    """A batch of rendered displays.
+
+    Attributes:
+      images: ``[batch, side, side, 3]`` uint8.
+      boxes: ``[batch, max_items, 4]`` item boxes (row0, col0, row1, col1), -1 where padded.
+      n_items: ``[batch]`` items per display.
+      target_index: ``[batch]`` index of the target among the boxes, -1 on target-absent displays.
+    """
+
+    images: np.ndarray
+    boxes: np.ndarray
+    n_items: np.ndarray
+    target_index: np.ndarray
+
+
+def _bar(h: int, w: int) -> np.ndarray:
+    return np.ones((h, w), bool)
+
+
+def _digit(char: str, spec: DisplaySpec) -> np.ndarray:
+    h, w = (int(round(v * spec.ppd)) for v in spec.digit_deg)
+    s = max(1, int(round(spec.stroke_deg * spec.ppd)))
+    m = np.zeros((h, w), bool)
+    mid = h // 2
+    seg = {
+        "a": (slice(0, s), slice(0, w)),
+        "g": (slice(mid - s // 2, mid - s // 2 + s), slice(0, w)),
+        "d": (slice(h - s, h), slice(0, w)),
+        "f": (slice(0, mid + 1), slice(0, s)),
+        "b": (slice(0, mid + 1), slice(w - s, w)),
+        "e": (slice(mid, h), slice(0, s)),
+        "c": (slice(mid, h), slice(w - s, w)),
+    }
+    for k in _SEGMENTS[char]:
+        m[seg[k]] = True
+    return m
+
+
+def _items(task: str, spec: DisplaySpec):
+    """(target shape, target colour), and the distractor kinds [(shape, colour), ...]."""
+    bh, bw = (int(round(v * spec.ppd)) for v in spec.bar_deg)
+    vertical, horizontal = _bar(bh, bw), _bar(bw, bh)
+    if task == "feature":
+        return (vertical, RED), [(vertical, GREEN)]
+    if task == "conjunction":
+        return (vertical, RED), [(horizontal, RED), (vertical, GREEN)]
+    return (_digit("2", spec), WHITE), [(_digit("5", spec), WHITE)]
+
+
+def render(task: str, set_sizes, target_present, *, seed: int, spec: DisplaySpec | None = None) -> Displays:
+    """Renders one display per (set size, presence) pair.
+
+    Args:
+      task: ``"feature"``, ``"conjunction"`` or ``"spatial_configuration"``.
+      set_sizes: items per display, ``[batch]`` (1 to ``grid**2``).
+      target_present: 1/0 per display, ``[batch]``.
+      seed: the displays' seed (display ``i`` uses ``default_rng([seed, i])``).
+      spec: the geometry (default :class:`DisplaySpec`).
+
+    Raises:
+      CogsimError: unknown task, or a set size outside 1..grid**2.
+    """
+    spec = spec or DisplaySpec()
+    if task not in TASKS:
+        raise CogsimError(f"task: got {task!r}; allowed: {', '.join(TASKS)}")
+    n = np.asarray(set_sizes, int).ravel()
+    tp = np.asarray(target_present, int).ravel()
+    cells = spec.grid**2
+    if n.size != tp.size:
+        raise CogsimError(f"target_present: got {tp.size} values; allowed: one per set size ({n.size})")
+    if n.size and (n.min() < 1 or n.max() > cells):
+        raise CogsimError(f"set_sizes: got {int(n.min())}..{int(n.max())}; allowed: 1..{cells}")
+    target, kinds = _items(task, spec)
+    side, cell = spec.side, spec.side / spec.grid
+    images = np.zeros((n.size, side, side, 3), np.uint8)
+    boxes = np.full((n.size, int(n.max(initial=1)), 4), -1, int)
+    t_index = np.full(n.size, -1, int)
+    for i in range(n.size):
+        rng = np.random.default_rng([seed, i])
+        where = rng.choice(cells, n[i], replace=False)
+        shapes = [kinds[j % len(kinds)] for j in rng.permutation(n[i])]
+        if tp[i]:
+            t_index[i] = int(rng.integers(n[i]))
+            shapes[t_index[i]] = target
+        for k, (c, (shape, colour)) in enumerate(zip(where, shapes, strict=True)):
+            cy = (c // spec.grid + 0.5 + rng.uniform(-spec.jitter, spec.jitter)) * cell
+            cx = (c % spec.grid + 0.5 + rng.uniform(-spec.jitter, spec.jitter)) * cell
+            h, w = shape.shape
+            r0, c0 = int(round(cy - h / 2)), int(round(cx - w / 2))
+            images[i, r0 : r0 + h, c0 : c0 + w][shape] = colour
+            boxes[i, k] = (r0, c0, r0 + h, c0 + w)
+    return Displays(images, boxes, n, t_index)

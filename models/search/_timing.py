@@ -1,0 +1,73 @@
+"""The shared response-time layer of the search models: a mixture over the number of inspected items.
+
+Every serial model here ends a trial after ``n`` inspected items with a response (target present or absent);
+each inspected item takes a gamma time with shape ``k_item`` and scale ``scale_s``, and the rest of the trial
+(encoding, response) a residual ``t0_s + Gamma(k_res, scale_s)``. With a common scale the sum is
+``t0_s + Gamma(k_res + n * k_item, scale_s)``, so the likelihood of (RT, response) is the finite mixture
+``sum_n P(n, response) * gamma_pdf(rt - t0_s; k_res + n * k_item, scale_s)``: exact, no simulation. A fixed
+contaminant (probability :data:`CONTAMINANT`, RT uniform on ``[0, RT_MAX_S]``, either response) keeps the
+likelihood finite for trials faster than ``t0_s`` or extremely slow; it is not fitted.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+#: the largest set size the likelihood tables cover
+MAX_ITEMS = 32
+#: fixed probability that a trial is a contaminant (uniform RT, random response)
+CONTAMINANT = 0.005
+#: the contaminant's RT range (seconds)
+RT_MAX_S = 15.0
+
+
+def responded_present(trials) -> jax.Array:
+    """1 where the answer was "present" (a hit or a false alarm), from ``target_present`` and ``correct``."""
+    tp = jnp.asarray(trials["target_present"], jnp.int32)
+    c = jnp.asarray(trials["correct"], jnp.int32)
+    return jnp.where(tp == 1, c, 1 - c)
+
+
+def mixture_loglik(
+    p_obs: Float[Array, "trials n"],
+    shape: Float[Array, "trials n"],
+    rt_s: Float[Array, " trials"],
+    t0_s: jax.Array,
+    scale_s: jax.Array,
+) -> Float[Array, " trials"]:
+    """Per-trial log-likelihood of ``sum_n p_obs[n] * gamma_pdf(rt - t0; shape[n], scale)``, with contaminant.
+
+    Args:
+      p_obs: probability of ending after ``n`` items with the observed response (columns n = 0, 1, ...).
+      shape: the gamma shape of the RT after ``t0_s`` for each ``n``.
+      rt_s: observed response times in seconds.
+      t0_s: the residual's shift (seconds).
+      scale_s: the common gamma scale (seconds).
+    """
+    x = rt_s[:, None] - t0_s
+    pos = x > 0
+    xs = jnp.where(pos, x, 1.0)
+    lpdf = jax.scipy.stats.gamma.logpdf(xs, shape, scale=scale_s)
+    lp = jnp.where(pos & (p_obs > 0), lpdf + jnp.log(jnp.where(p_obs > 0, p_obs, 1.0)), -jnp.inf)
+    model = jax.scipy.special.logsumexp(lp, axis=1)
+    cont = jnp.log(CONTAMINANT * 0.5 / RT_MAX_S) * jnp.ones_like(rt_s)
+    inside = (rt_s >= 0) & (rt_s <= RT_MAX_S)
+    cont = jnp.where(inside, cont, -jnp.inf)
+    return jnp.logaddexp(jnp.log1p(-CONTAMINANT) + model, cont)
+
+
+def sample_rt(
+    n_items: jax.Array, k_item, k_res, t0_s, scale_s, *, key: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Draws RTs (seconds) item by item: ``t0 + Gamma(k_res) + sum of n_items Gamma(k_item)``, all scale
+    ``scale_s``; and whether each trial is a contaminant. Returns ``(rt_s, contaminant)``."""
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    shape = n_items.shape
+    items = jax.random.gamma(k1, k_item, (*shape, MAX_ITEMS)) * scale_s
+    items = jnp.where(jnp.arange(MAX_ITEMS) < n_items[..., None], items, 0.0).sum(-1)
+    rt = t0_s + jax.random.gamma(k2, k_res, shape) * scale_s + items
+    cont = jax.random.uniform(k3, shape) < CONTAMINANT
+    rt = jnp.where(cont, jax.random.uniform(k4, shape, maxval=RT_MAX_S), rt)
+    return rt, cont

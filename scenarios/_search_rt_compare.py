@@ -1,0 +1,230 @@
+"""The comparison and figure of the ``search_rt_distributions`` scenario (checks in its docs page)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cogsim import compare as cmp
+from cogsim.comparison import CEILING_METRIC, Check
+from cogsim.scenarios import _search_rt_measures as ms
+
+HARD_TASKS = ("conjunction", "spatial_configuration")
+COLUMNS = ["task", "subject", "set_size", "target_present", "correct", "rt_ms"]
+DOCS = "docs/scenarios/search_rt_distributions.md"
+
+
+def _slope_pairs(slopes: pd.DataFrame, task: str) -> pd.DataFrame:
+    s = slopes[slopes.task == task].pivot_table(index="subject", columns="target_present", values="slope")
+    return s.dropna().rename(columns={1: "present", 0: "absent"})
+
+
+def _ratio(pairs: pd.DataFrame, n_boot: int, level: float):
+    if len(pairs) < 2 or not {"present", "absent"} <= set(pairs.columns):
+        return np.nan, np.nan, np.nan
+    stat = lambda d: float(np.mean(d[:, 1]) / np.mean(d[:, 0]))  # noqa: E731
+    return cmp.bootstrap_ci(pairs[["present", "absent"]].to_numpy(), stat, n_boot=n_boot, level=level)
+
+
+def _extreme_diff(cells: pd.DataFrame, task: str, tp: int, col: str) -> np.ndarray:
+    c = cells[(cells.task == task) & (cells.target_present == tp)]
+    p = c.pivot_table(index="subject", columns="set_size", values=col)
+    return (p[p.columns.max()] - p[p.columns.min()]).dropna().to_numpy() if p.shape[1] >= 2 else np.array([])
+
+
+def _ci(x) -> tuple[float, float]:
+    """The CI of an ``(estimate, low, high)`` triple (NaN where it cannot be computed: the check fails)."""
+    return float(x[1]), float(x[2])
+
+
+def _group_cells(cells: pd.DataFrame, level: float) -> pd.DataFrame:
+    rows = []
+    for (task, n, tp), g in cells.groupby(["task", "set_size", "target_present"]):
+        m, lo, hi = cmp.mean_ci(g.mean_rt, level=level)
+        e, elo, ehi = cmp.mean_ci(g.error_rate, level=level)
+        rows.append(
+            dict(task=task, set_size=n, target_present=tp, mean_rt=m, rt_low=lo, rt_high=hi, error_rate=e,
+                 error_low=elo, error_high=ehi, sd_rt=float(g.sd_rt.mean()))
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _mean_quantiles(q: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in q.columns if c.startswith("q")]
+    return q.groupby(["task", "set_size", "target_present"])[cols].mean().reset_index()
+
+
+def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95):
+    """Human measures, each model's measures, and the checks of docs/scenarios/search_rt_distributions.md."""
+    rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
+    h = human[COLUMNS]
+    tasks = sorted(h.task.unique())
+    metrics, checks, tables = [], [], {}
+    hcells = ms.cell_stats(h, rt_range)
+    hslopes = ms.unit_slopes(hcells)
+    tables["human_cells"] = _group_cells(hcells, level)
+    human_ratio = {}
+    for task in tasks:
+        pairs = _slope_pairs(hslopes, task)
+        for col in ("present", "absent"):
+            if col in pairs:
+                m, lo, hi = cmp.mean_ci(pairs[col], level=level)
+                metrics.append(cmp.Metric(f"human.{task}.slope_{col}", m, lo, hi, note="ms/item"))
+        human_ratio[task] = _ratio(pairs, n_boot, level)
+        metrics.append(cmp.Metric(f"human.{task}.slope_ratio", *human_ratio[task], note="absent/present"))
+    for name, r in ms.split_half_reliability(h, rt_range).items():
+        metrics.append(cmp.Metric(f"human.split_half.{name}", r, note="Spearman-Brown, odd vs even trials"))
+    half_mad = ms.split_half_mad(h, rt_range)
+    hq = ms.unit_quantiles(h, rt_range)
+    tables["human_quantiles"] = _mean_quantiles(hq)
+    model_mads = {}
+    trials = sim[sim.kind == "trial"]
+    for name in trials.model.drop_duplicates():
+        m = trials[trials.model == name][COLUMNS]
+        cells = ms.cell_stats(m, rt_range)
+        slopes = ms.unit_slopes(cells)
+        tables[f"{name}_cells"] = _group_cells(cells, level)
+        mq = ms.unit_quantiles(m, rt_range)
+        tables[f"{name}_quantiles"] = _mean_quantiles(mq)
+        for task in tasks:
+            pairs = _slope_pairs(slopes, task)
+            for col in ("present", "absent"):
+                if col in pairs:
+                    hm = [x for x in metrics if x.name == f"human.{task}.slope_{col}"]
+                    v = cmp.mean_ci(pairs[col], level=level)
+                    metrics.append(
+                        cmp.Metric(f"{name}.{task}.slope_{col}", *v, human=hm[0].value if hm else None)
+                    )
+            ratio = _ratio(pairs, n_boot, level)
+            metrics.append(cmp.Metric(f"{name}.{task}.slope_ratio", *ratio, human=human_ratio[task][0]))
+            if name == "cgs" and task in HARD_TASKS:
+                checks += _cgs_checks(task, ratio, human_ratio[task], cells, hcells, level)
+        mad = ms.quantile_mad(mq, hq)
+        model_mads[name] = mad
+        frac = (half_mad / mad[mad > 0]).dropna()
+        v = cmp.mean_ci(frac.to_numpy(), level=level)
+        metrics.append(
+            cmp.Metric(f"{name}.quantile_fit", *v, note="split-half MAD / model MAD, per participant")
+        )
+        if name == "cgs":
+            metrics.append(
+                cmp.Metric(CEILING_METRIC, *v, note="CGS: split-half MAD / model MAD, mean over participants")
+            )  # fmt: skip
+            checks.append(
+                Check.of(
+                    "CGS quantile fit per participant reaches half the split-half noise ceiling",
+                    value=v[0], ci=_ci(v), threshold=0.5, rule="ci_above", source="declared",
+                    basis=f"{DOCS}, check 4", kind="agreement",
+                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants",
+                )
+            )  # fmt: skip
+    if {"cgs", "serial"} <= set(model_mads):
+        d = pd.concat([model_mads["cgs"], model_mads["serial"]], axis=1).dropna()
+        v = cmp.paired_bootstrap_diff(d[0].to_numpy(), d[1].to_numpy(), n_boot=n_boot, level=level)
+        metrics.append(cmp.Metric("cgs_minus_serial.quantile_mad_ms", *v, note="paired over participants"))
+        checks.append(
+            Check.of(
+                "CGS fits RT quantiles better than serial self-terminating search",
+                value=v[0], ci=_ci(v), threshold=0.0, rule="ci_below", source="declared",
+                basis=f"{DOCS}, check 5", kind="agreement", detail=f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms",
+            )
+        )  # fmt: skip
+    fits = sim[sim.kind == "fit"]
+    if len(fits):
+        tables["fits"] = fits.groupby("model")[["loglik", "aic", "bic", "n_trials"]].sum().reset_index()
+    key = CEILING_METRIC if "cgs" in model_mads else None
+    return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
+
+
+def _cgs_checks(task, ratio, human_ratio, cells, hcells, level) -> list[Check]:
+    out = []
+    hci = _ci(human_ratio)
+    if np.all(np.isfinite(hci)):  # without a human CI (fewer than two participants) there is no target
+        out.append(
+            Check.of(
+                f"{task}: CGS absent/present slope ratio overlaps the human CI",
+                value=ratio[0], ci=_ci(ratio), threshold=hci, rule="ci_overlaps", source="declared",
+                basis=f"{DOCS}, check 1",
+                detail=f"model {ratio[0]:.2f} [{ratio[1]:.2f}, {ratio[2]:.2f}], human {human_ratio[0]:.2f}",
+            )
+        )  # fmt: skip
+    for label, tp, col, n in (("RT spread (absent) grows with set size", 0, "sd_rt", 2),
+                              ("misses rise with set size", 1, "error_rate", 3)):  # fmt: skip
+        d = _extreme_diff(cells, task, tp, col)
+        hd = _extreme_diff(hcells, task, tp, col)
+        v = cmp.mean_ci(d, level=level)
+        hv = cmp.mean_ci(hd, level=level)[0]
+        if len(d):
+            out.append(
+                Check.of(
+                    f"{task}: CGS {label}", value=v[0], ci=_ci(v), threshold=0.0, rule="ci_above",
+                    source="declared", basis=f"{DOCS}, check {n}",
+                    detail=f"model {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}], human {hv:.3g}",
+                )
+            )  # fmt: skip
+    return out
+
+
+def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
+    """RT by set size per task (human and models), quantile-probability plots (human and CGS), slopes."""
+    from cogsim import plots
+
+    rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
+    h = human[COLUMNS]
+    tasks = sorted(h.task.unique())
+    fig, axes = plots.panels(2 * len(tasks) + 1, ncols=len(tasks))
+    hc = _group_cells(ms.cell_stats(h, rt_range), 0.95)
+    trials = sim[sim.kind == "trial"]
+    models = list(trials.model.drop_duplicates())
+    mcells = {
+        m: _group_cells(ms.cell_stats(trials[trials.model == m][COLUMNS], rt_range), 0.95) for m in models
+    }
+    styles = {"cgs": "-", "serial": "--", "parallel": ":"}
+    for i, task in enumerate(tasks):
+        a = axes[i]
+        for tp, c in ((1, "C0"), (0, "C3")):
+            g = hc[(hc.task == task) & (hc.target_present == tp)]
+            a.errorbar(g.set_size, g.mean_rt, [g.mean_rt - g.rt_low, g.rt_high - g.mean_rt], fmt="o", color=c,
+                       label=f"human {'present' if tp else 'absent'}")  # fmt: skip
+            for m in models:
+                mg = mcells[m][(mcells[m].task == task) & (mcells[m].target_present == tp)]
+                a.plot(mg.set_size, mg.mean_rt, styles.get(m, "-"), color=c, lw=1, label=m if tp else None)
+        a.set(title=f"{task}: mean correct RT", xlabel="set size", ylabel="ms")
+        a.legend(fontsize=6, frameon=False)
+        a = axes[len(tasks) + i]
+        for frame, mk in ((h, "o"), (trials[trials.model == "cgs"][COLUMNS], "x")):
+            if not len(frame):
+                continue
+            f = frame[frame.task == task]
+            acc = f.groupby(["set_size", "target_present"]).correct.mean()
+            q = (
+                ms.correct_rts(f, rt_range)
+                .groupby(["set_size", "target_present"])
+                .rt_ms.quantile(list(ms.QUANTILES))
+            )
+            for (n, tp), p in acc.items():
+                a.plot(
+                    [p] * len(ms.QUANTILES), q.loc[(n, tp)].to_numpy(), mk, ms=3, color="C0" if tp else "C3"
+                )
+        a.set(title=f"{task}: quantiles vs accuracy (o human, x CGS)", xlabel="P(correct)", ylabel="RT (ms)")
+        a.title.set_fontsize(8)
+    a = axes[2 * len(tasks)]
+    from cogsim.scenarios._search_rt_measures import unit_slopes
+
+    srcs = {"human": ms.cell_stats(h, rt_range)} | {
+        m: ms.cell_stats(trials[trials.model == m][COLUMNS], rt_range) for m in models
+    }
+    width = 0.8 / len(srcs)
+    for j, (src, cells) in enumerate(srcs.items()):
+        s = unit_slopes(cells).groupby(["task", "target_present"]).slope.mean()
+        xs = np.arange(2 * len(tasks))
+        vals = [s.get((t, tp), np.nan) for t in tasks for tp in (1, 0)]
+        a.bar(xs + j * width, vals, width, label=src)
+    a.set_xticks(
+        np.arange(2 * len(tasks)) + 0.4,
+        [f"{t[:4]} {'P' if tp else 'A'}" for t in tasks for tp in (1, 0)],
+        fontsize=6,
+    )
+    a.set(title="slopes (ms/item)", ylabel="ms/item")
+    a.legend(fontsize=6, frameon=False)
+    return fig

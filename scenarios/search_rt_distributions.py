@@ -1,0 +1,172 @@
+"""Visual search RT distributions (Wolfe, Palmer & Horowitz 2010): CGS and baselines fitted per participant.
+
+Feature, conjunction and spatial-configuration search, set sizes 3-18, target present and absent, with errors
+and full RT distributions. Competitive Guided Search (Moran et al. 2013) and two baselines (serial
+self-terminating, unlimited-capacity parallel) are fitted to every participant by the likelihood of RT and
+response through :mod:`cogsim.fit`, simulated with the fitted parameters, and scored with the humans on the
+same measures (docs/scenarios/search_rt_distributions.md).
+
+Run: ``cogsim run search_rt_distributions`` (quick: a subset of trials); ``--preset paper`` for all trials;
+``--set data=my_trials.csv`` for any trial file in the same schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim import config as cfglib
+from cogsim import data
+from cogsim.reference import Reference
+from cogsim.scenarios._search_rt_compare import compare, plot
+
+__all__ = ["PRESETS", "Config", "compare", "plot", "reference", "simulate", "trials"]
+
+DESCRIPTION = (
+    "Wolfe et al. (2010) search RT distributions: Competitive Guided Search and baselines per participant"
+)
+
+TASKS = ("feature", "conjunction", "spatial_configuration")
+HARD_TASKS = ("conjunction", "spatial_configuration")
+ALL_MODELS = ("cgs", "serial", "parallel")
+COLUMNS = ["task", "subject", "set_size", "target_present", "correct", "rt_ms"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the search-RT scenario."""
+
+    data: str = cfglib.field("wolfe2010", doc="trials: 'wolfe2010' (packaged) or a CSV in the same columns")
+    tasks: tuple[str, ...] = cfglib.field(TASKS, doc="tasks to fit (a CSV without a task column: 'all')")
+    models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models to fit: cgs, serial, parallel")
+    max_trials: int = cfglib.field(0, low=0, high=1_000_000, doc="trials per participant, first N (0: all)")
+    max_subjects: int = cfglib.field(0, low=0, high=10_000, doc="participants per task (0: all)")
+    rt_min_ms: float = cfglib.field(200.0, low=0.0, high=10_000.0, doc="shortest RT kept in RT measures")
+    rt_max_ms: float = cfglib.field(8000.0, low=100.0, high=100_000.0, doc="longest RT kept in RT measures")
+    n_starts: int = cfglib.field(2, low=1, high=64, doc="optimiser starts per participant")
+    n_sim: int = cfglib.field(4000, low=100, high=1_000_000, doc="simulated trials per fitted participant")
+    n_boot: int = cfglib.field(2000, low=10, high=100_000, doc="participant resamples of the CIs")
+    level: float = cfglib.field(0.95, low=0.5, high=0.999, doc="confidence level")
+
+    def __post_validate__(self):
+        if self.data != "wolfe2010" and not (self.data.endswith(".csv") and os.path.isfile(self.data)):
+            raise cfglib.ConfigError("data", self.data, "'wolfe2010' or an existing .csv file")
+        for m in self.models:
+            if m not in ALL_MODELS:
+                raise cfglib.ConfigError("models", self.models, f"names from {list(ALL_MODELS)}")
+        if self.rt_min_ms >= self.rt_max_ms:
+            raise cfglib.ConfigError("rt_min_ms", self.rt_min_ms, f"less than rt_max_ms={self.rt_max_ms}")
+
+
+PRESETS = {
+    "quick": Config(max_trials=600, n_starts=1, n_sim=2000, n_boot=500),
+    "paper": Config(),
+}
+
+
+def trials(config: Config) -> pd.DataFrame:
+    """The trials the scenario fits: ``task, subject, set_size, target_present, correct, rt_ms``.
+
+    A CSV is read and checked by the ``visual_search`` paradigm; without a ``task`` column its rows form one
+    task named ``all``.
+
+    Example:
+      >>> t = trials(Config(tasks=("feature",), max_subjects=1, max_trials=100))
+      >>> sorted(t.task.unique()), len(t), list(t.columns)[:3]
+      (['feature'], 100, ['task', 'subject', 'set_size'])
+    """
+    from cogsim.models import paradigms
+
+    src = data.load("visual_search_wolfe2010") if config.data == "wolfe2010" else config.data
+    t = paradigms.get("visual_search").read(src)
+    if "task" not in t.columns:
+        t = t.assign(task="all")
+    t = t[COLUMNS].copy()
+    t["task"] = t.task.astype(str)
+    if set(t.task) != {"all"}:
+        if not set(config.tasks) & set(t.task):
+            raise cfglib.ConfigError("tasks", config.tasks, f"names from {sorted(set(t.task))}")
+        t = t[t.task.isin(config.tasks)]
+    if config.max_subjects:
+        keep = t[["task", "subject"]].drop_duplicates().groupby("task").head(config.max_subjects)
+        t = t.merge(keep, on=["task", "subject"])
+    if config.max_trials:
+        t = t[t.groupby(["task", "subject"]).cumcount() < config.max_trials]
+    return t.reset_index(drop=True)
+
+
+def _model(name: str, max_items: int):
+    from cogsim.models import search
+
+    cls = type(search.MODELS[name])
+    return cls(max_items=max_items) if name != "parallel" else search.MODELS[name]
+
+
+def _simulate_units(model, est: pd.DataFrame, t: pd.DataFrame, n_sim: int, key) -> pd.DataFrame:
+    """Each fitted unit simulated on ``n_sim`` trials resampled from its own design."""
+    sim = jax.jit(model.simulate)
+    frames = []
+    for u, ((task, subj), g) in enumerate(t.groupby(["task", "subject"], sort=True)):
+        e = est[(est.task == task) & (est.subject == subj)]
+        p = {r.parameter: jnp.float32(r.estimate) for r in e.itertuples()}
+        if len(p) != len(model.params):
+            continue
+        k_design, k_sim = jax.random.split(jax.random.fold_in(key, u))
+        idx = np.asarray(jax.random.randint(k_design, (n_sim,), 0, len(g)))
+        design = {c: jnp.asarray(g[c].to_numpy()[idx]) for c in ("set_size", "target_present")}
+        out = sim(p, design, key=k_sim)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": task,
+                    "subject": subj,
+                    "set_size": np.asarray(design["set_size"]),
+                    "target_present": np.asarray(design["target_present"]),
+                    "correct": np.asarray(out["correct"]),
+                    "rt_ms": np.asarray(out["rt_ms"], float),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
+    """Fits every configured model to every participant and simulates each fitted participant.
+
+    Returns:
+      A long table with a ``kind`` column: ``trial`` (simulated trials: ``model, task, subject, set_size,
+      target_present, correct, rt_ms``), ``estimate`` (``model, task, subject, parameter, estimate``) and
+      ``fit`` (``model, task, subject, loglik, n_params, n_trials, aic, bic, converged``).
+    """
+    from cogsim import fit
+
+    config = cfglib.validate(config)
+    t = trials(config)
+    max_items = int(t.set_size.max())
+    frames = []
+    for j, name in enumerate(config.models):
+        model = _model(name, max_items)
+        k_fit, k_sim = jax.random.split(jax.random.fold_in(key, j))
+        res = fit.fit(model, t, by=("task", "subject"), n_starts=config.n_starts, ci=None, key=k_fit)
+        est = res.estimates[["task", "subject", "parameter", "estimate"]]
+        frames.append(est.assign(kind="estimate", model=name))
+        summ = res.summary[["task", "subject", "loglik", "n_params", "n_trials", "aic", "bic", "converged"]]
+        frames.append(summ.assign(kind="fit", model=name))
+        frames.append(_simulate_units(model, est, t, config.n_sim, k_sim).assign(kind="trial", model=name))
+    out = pd.concat(frames, ignore_index=True)
+    out["converged"] = out["converged"].astype("object")
+    out.attrs["rt_range"] = (config.rt_min_ms, config.rt_max_ms)
+    return out
+
+
+def reference(config: Config | None = None) -> Reference:
+    """The human trials the models are fitted to (same tasks, participants and trial subset)."""
+    config = cfglib.validate(config or Config())
+    src = "Wolfe, Palmer & Horowitz (2010)" if config.data == "wolfe2010" else config.data
+    t = trials(config).assign(rt_min_ms=config.rt_min_ms, rt_max_ms=config.rt_max_ms)
+    return Reference(t, kind="trial_level", source=src)

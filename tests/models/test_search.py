@@ -1,0 +1,123 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import fit
+from cogsim.models import search
+from cogsim.models.search import _baselines, _cgs
+
+TRUTH = dict(
+    w_target=4.0, w_quit=0.3, dw_quit=0.15, p_guess=0.03, t0_s=0.3, scale_s=0.025, k_item=1.5, k_res=6.0
+)
+
+
+def _params(model, **kw):
+    p = {q.name: q.default for q in model.params}
+    p.update({k: v for k, v in kw.items() if k in p})
+    return {k: jnp.float32(v) for k, v in p.items()}
+
+
+def test_cgs_outcome_probabilities_sum_to_one_and_absent_trials_never_find_a_target():
+    n = jnp.array([3, 6, 12, 18, 3, 6, 12, 18])
+    tp = jnp.array([1, 1, 1, 1, 0, 0, 0, 0])
+    yes, no = _cgs.cgs_outcome_probs(4.0, 0.3, 0.15, 0.0, n, tp, max_items=18)
+    np.testing.assert_allclose(np.asarray((yes + no).sum(1)), 1.0, atol=1e-5)
+    assert float(yes[4:].sum()) == 0.0  # no guessing: absent trials end with "absent"
+    # absent trials inspect at most N items, and more items on average when N is larger
+    k = np.arange(19)
+    mean_n = (np.asarray(no[4:]) * k).sum(1)
+    assert np.all(np.diff(mean_n) > 0)
+    assert all(float(no[4 + i, int(s) + 1 :].sum()) == 0.0 for i, s in enumerate([3, 6, 12, 18]))
+
+
+def _binned_density(model, p, n, tp, edges, yes):
+    """The likelihood's probability mass of each RT bin for one response (fine midpoint rule)."""
+    fine = np.linspace(edges[0], edges[-1], (len(edges) - 1) * 20 + 1)
+    mid = (fine[:-1] + fine[1:]) / 2
+    correct = yes if tp == 1 else 1 - yes
+    t = {
+        "set_size": jnp.full(mid.shape, n),
+        "target_present": jnp.full(mid.shape, tp),
+        "correct": jnp.full(mid.shape, correct),
+        "rt_ms": jnp.asarray(mid, jnp.float32),
+    }
+    dens = np.exp(np.asarray(model.loglik(p, t), float))
+    return (dens * np.diff(fine) / 1000.0).reshape(len(edges) - 1, 20).sum(1)
+
+
+@pytest.mark.parametrize("name", ["cgs", "serial", "parallel"])
+@pytest.mark.parametrize("tp", [1, 0])
+def test_likelihood_matches_a_simulation_of_the_same_model(name, tp):
+    model = search.MODELS[name]
+    p = _params(model, **TRUTH)
+    n, m = 12, 6_000
+    t = {"set_size": jnp.full((m,), n), "target_present": jnp.full((m,), tp)}
+    sim = model.simulate(p, t, key=jax.random.key(3))
+    rt, correct = np.asarray(sim["rt_ms"]), np.asarray(sim["correct"])
+    yes = correct if tp == 1 else 1 - correct
+    edges = np.linspace(0.0, 3000.0, 31)
+    for resp in (1, 0):
+        h, _ = np.histogram(rt[yes == resp], edges)
+        observed = h / m
+        predicted = _binned_density(model, p, n, tp, edges, resp)
+        # histogram agreement: every bin within 4 binomial SDs (+0.002), total variation below 0.02
+        sd = np.sqrt(np.maximum(predicted * (1 - predicted), 1e-12) / m)
+        assert np.all(np.abs(observed - predicted) < 4 * sd + 0.002), (resp, observed, predicted)
+    both = np.concatenate([_binned_density(model, p, n, tp, edges, r) for r in (1, 0)])
+    obs = np.concatenate([np.histogram(rt[yes == r], edges)[0] / m for r in (1, 0)])
+    assert 0.5 * np.abs(both - obs).sum() < 0.02
+    assert abs(both.sum() - 1.0) < 0.01  # the likelihood is a density over RT x response
+
+
+def test_more_items_take_longer_and_absent_slopes_exceed_present_slopes_in_cgs():
+    model = search.CGS
+    p = _params(model, **TRUTH)
+    t = model.design(20_000, key=jax.random.key(0))
+    sim = model.simulate(p, t, key=jax.random.key(1))
+    df = pd.DataFrame(
+        {**{k: np.asarray(v) for k, v in t.items()}, **{k: np.asarray(v) for k, v in sim.items()}}
+    )
+    ok = df[df.correct == 1]
+    slopes = {tp: np.polyfit(g.set_size, g.rt_ms, 1)[0] for tp, g in ok.groupby("target_present")}
+    assert 0 < slopes[1] < slopes[0]
+    miss = df[df.target_present == 1].groupby("set_size").correct.mean()
+    assert miss.iloc[-1] < miss.iloc[0]  # misses rise with set size
+
+
+@pytest.mark.slow  # about 80 s on a loaded 2-core machine (fit compilation and 2 x 1200 trials)
+def test_cgs_parameters_are_recovered_from_simulated_participants():
+    model = _cgs.CGS(max_items=18)
+    truths = [dict(TRUTH, w_target=2.0, dw_quit=0.1), dict(TRUTH, w_target=10.0, dw_quit=0.4)]
+    rows = []
+    for s, tr in enumerate(truths):
+        t = model.design(1200, key=jax.random.key(10 + s))
+        out = model.simulate(_params(model, **tr), t, key=jax.random.key(20 + s))
+        cols = {k: np.asarray(v) for k, v in {**t, **out}.items()}
+        rows.append(pd.DataFrame({"subject": s, **cols}))
+    res = fit.fit(model, pd.concat(rows), by=("subject",), n_starts=1, ci=None, key=jax.random.key(0))
+    est = res.estimates.pivot_table(index="subject", columns="parameter", values="estimate")
+    for s, tr in enumerate(truths):
+        assert abs(est.loc[s, "t0_s"] - tr["t0_s"]) < 0.05
+        assert abs(np.log(est.loc[s, "w_target"] / tr["w_target"])) < np.log(1.5)
+        assert abs(np.log(est.loc[s, "w_quit"] / tr["w_quit"])) < np.log(1.6)
+    assert est.loc[1, "w_target"] > 2 * est.loc[0, "w_target"]
+    assert est.loc[1, "dw_quit"] > est.loc[0, "dw_quit"]
+
+
+def test_serial_baseline_predicts_absent_slope_twice_the_present_slope():
+    model = _baselines.SerialSelfTerminating()
+    p = _params(model, **TRUTH)
+    means = {}
+    for tp in (1, 0):
+        for n in (3, 18):
+            t = {"set_size": jnp.array([n]), "target_present": jnp.array([tp]), "correct": jnp.array([1])}
+            grid = np.linspace(1, 6000, 6000)
+            tt = {kk: jnp.repeat(v, len(grid)) for kk, v in t.items()} | {
+                "rt_ms": jnp.asarray(grid, jnp.float32)
+            }
+            d = np.exp(np.asarray(model.loglik(p, tt), float))
+            means[tp, n] = (grid * d).sum() / d.sum()
+    ratio = (means[0, 18] - means[0, 3]) / (means[1, 18] - means[1, 3])
+    assert ratio == pytest.approx(2.0, rel=0.05)
