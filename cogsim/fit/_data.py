@@ -93,18 +93,20 @@ def pack(
     keys = tuple(by) + ((set_size_column,) if _model.by_set_size(model) else ())
     if len(set(keys)) != len(keys):
         raise CogsimError(f"fit by: got {list(by)}; allowed: distinct columns other than {set_size_column!r}")
+    if patterns is None:
+        patterns = data.attrs.get("pattern_columns", ())
+    stems = {pattern_key(p): p for p in patterns}
     for col in keys + _model.requires(model):
-        if col not in data.columns:
-            why = "a by column" if col in by else f"needed by model {model.name!r}"
-            raise DataError(
-                f"{src}: missing column {col!r} ({why}); found: {', '.join(map(str, data.columns))}"
-            )
+        if col in data.columns or (col in stems and pattern_names(stems[col], data.columns)):
+            continue
+        why = "a by column" if col in by else f"needed by model {model.name!r}"
+        if col in stems:  # a stacked pattern group, e.g. "nontargets" from nontarget_1_rad, ...
+            why, col = f"{why}: the columns {stems[col]} numbered from 1", stems[col].format(i=1)
+        raise DataError(f"{src}: missing column {col!r} ({why}); found: {', '.join(map(str, data.columns))}")
     for col in keys:
         if data[col].isna().any():
             i = int(np.flatnonzero(data[col].isna().to_numpy())[0])
             raise DataError(f"{src}: row {i + 1}, column {col!r}: got (blank); allowed: a non-empty value")
-    if patterns is None:
-        patterns = data.attrs.get("pattern_columns", ())
     arrays = trial_arrays(data, patterns)
     groups = data.groupby(list(keys), sort=True).indices
     k = len(model.params)
@@ -137,3 +139,43 @@ def pack(
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+#: a bucket's shortest unit has at least this fraction of its longest unit's trials
+BUCKET_FILL = 0.75
+#: at most this many buckets (each is one more compilation of the solver)
+MAX_BUCKETS = 3
+
+
+def buckets(n_trials: np.ndarray) -> list[np.ndarray]:
+    """Unit indices grouped by trial count, so that each group can be padded only to its own longest unit.
+
+    Units sorted by decreasing trial count start a new group when they have fewer than ``BUCKET_FILL`` times
+    the trials of the group's longest; groups beyond ``MAX_BUCKETS`` join the last one.
+
+    Example:
+      >>> [b.tolist() for b in buckets(np.array([864, 2560, 864, 2500]))]
+      [[1, 3], [0, 2]]
+    """
+    order = np.argsort(-np.asarray(n_trials), kind="stable")
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and (n_trials[i] >= BUCKET_FILL * n_trials[groups[-1][0]] or len(groups) == MAX_BUCKETS):
+            groups[-1].append(int(i))
+        else:
+            groups.append([int(i)])
+    return [np.sort(np.asarray(g)) for g in groups]
+
+
+def take(packed: Packed, idx: np.ndarray) -> Packed:
+    """The units ``idx`` of ``packed``, padded only to their own longest unit."""
+    width = int(packed.units["n_trials"].to_numpy()[idx].max())
+    sel = jnp.asarray(idx)
+    return Packed(
+        packed.units.iloc[idx].reset_index(drop=True),
+        {c: a[sel, :width] for c, a in packed.trials.items()},
+        packed.mask[sel, :width],
+        packed.rows[idx, :width],
+        packed.keys,
+        packed.source,
+    )

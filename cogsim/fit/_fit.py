@@ -15,7 +15,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._crossval import cv_loglik
-from cogsim.fit._data import Packed, pack
+from cogsim.fit._data import Packed, buckets, pack, take
 from cogsim.fit._optim import CONVERGED_GTOL, minimize
 from cogsim.fit._profile import profile_intervals
 
@@ -85,13 +85,14 @@ def _solver(model, prior_key):
 
 
 def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
-    """Best-of-``n_starts`` L-BFGS solutions of every unit.
+    """Best-of-``n_starts`` L-BFGS solutions of every unit (units of similar trial counts solved together,
+    each group padded only to its own longest unit; the starts are drawn for all units first, so they do
+    not depend on the grouping).
 
     Returns:
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
     """
     u0 = starts(model, len(packed.units), n_starts, key=key)
-    n = jnp.maximum(jnp.sum(packed.mask, axis=1), 1).astype(jnp.float32)
     if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
         u = jnp.zeros((len(packed.units), 0), jnp.float32)
         nll = _objective.make_nll(model, prior)
@@ -102,15 +103,35 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
         solver = _solver(model, tuple(sorted(prior.items())) if prior else None)
     except TypeError:  # an unhashable model or prior: no cache
         solver = _solver.__wrapped__(model, tuple(sorted(prior.items())) if prior else None)
-    n_units = len(packed.units)
-    tile = lambda a: jnp.broadcast_to(a, (n_starts, *a.shape)).reshape((-1, *a.shape[1:]))
-    flat = solver(
-        u0.reshape((-1, u0.shape[-1])), jax.tree.map(tile, packed.trials), tile(packed.mask), tile(n)
-    )
-    sol = jax.tree.map(lambda a: a.reshape((n_starts, n_units, *a.shape[1:])), flat)
-    best = jnp.argmin(jnp.where(jnp.isfinite(sol.value), sol.value, jnp.inf), axis=0)
-    pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
-    return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
+
+    def solve(sub: Packed, u0_sub):
+        n = jnp.maximum(jnp.sum(sub.mask, axis=1), 1).astype(jnp.float32)
+        n_units = len(sub.units)
+        tile = lambda a: jnp.broadcast_to(a, (n_starts, *a.shape)).reshape((-1, *a.shape[1:]))
+        flat = solver(
+            u0_sub.reshape((-1, u0_sub.shape[-1])), jax.tree.map(tile, sub.trials), tile(sub.mask), tile(n)
+        )
+        sol = jax.tree.map(lambda a: a.reshape((n_starts, n_units, *a.shape[1:])), flat)
+        best = jnp.argmin(jnp.where(jnp.isfinite(sol.value), sol.value, jnp.inf), axis=0)
+        pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
+        return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
+
+    return by_bucket(packed, lambda sub, idx: solve(sub, u0[:, idx]))
+
+
+def by_bucket(packed: Packed, fn):
+    """``fn(sub_packed, unit_indices)`` on each group of units of similar trial counts
+    (:func:`cogsim.fit._data.buckets`), the per-unit outputs (arrays or tuples of arrays with a leading unit
+    axis) put back in the units' order."""
+    groups = buckets(packed.units["n_trials"].to_numpy())
+    if len(groups) == 1:
+        return fn(packed, groups[0])
+    outs = [fn(take(packed, idx), idx) for idx in groups]
+    inverse = np.argsort(np.concatenate(groups))
+    single = not isinstance(outs[0], tuple)
+    parts = [(o,) if single else o for o in outs]
+    merged = tuple(jnp.concatenate([p[i] for p in parts])[inverse] for i in range(len(parts[0])))
+    return merged[0] if single else merged
 
 
 def fit(
@@ -179,9 +200,8 @@ def fit(
     u_hat, nll_hat, gnorm, n_iter = estimate(
         model, packed, _objective.check_prior(model, prior), n_starts=n_starts, key=jax.random.fold_in(key, 0)
     )
-    loglik = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))(
-        u_hat, packed.trials, packed.mask
-    )
+    loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
+    loglik = by_bucket(packed, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask))
     k = len(model.params)
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]
@@ -195,7 +215,11 @@ def fit(
         ci_, cv_ = ci, cv
     if ci_ == "profile":
         lo, hi = map(
-            np.asarray, profile_intervals(model, nll, u_hat, packed.trials, packed.mask, level=level)
+            np.asarray,
+            by_bucket(
+                packed,
+                lambda sub, idx: profile_intervals(model, nll, u_hat[idx], sub.trials, sub.mask, level=level),
+            ),
         )
     elif ci_ == "bootstrap":
         lo, hi = map(

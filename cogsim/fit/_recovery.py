@@ -14,6 +14,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit import _model
 from cogsim.fit._fit import FitResult, fit
+from cogsim.fit._paradigm import pattern_key
 
 #: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
 Design = Callable[..., Mapping[str, jax.Array]]
@@ -89,7 +90,11 @@ def default_ranges(model) -> dict[str, tuple[float, float]]:
 
 def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, design: Design | None = None):
     """A trial table (one row per trial, ``subject`` first) simulated from ``truth`` (a row per participant);
-    participant ``s`` uses ``fold_in`` of ``key`` for its design and its responses."""
+    participant ``s`` uses ``fold_in`` of ``key`` for its design and its responses.
+
+    A 2-D design array (e.g. ``nontargets`` ``[n, m]``) becomes numbered columns named by the model's
+    ``pattern_columns`` where one matches (``nontarget_1_rad``, ...; the paradigm's names, so the frame reads
+    back through ``Paradigm.read``), else ``<stem>_1``, ``<stem>_2``, ..."""
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(f"model {model.name!r} has no simulate(); allowed: a model with simulate()")
     design = design or getattr(model, "design", None)
@@ -100,6 +105,7 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
         )
     k_design, k_sim = jax.random.split(key)
     frames, patterns = [], set()
+    named = {pattern_key(p): p for p in getattr(model, "pattern_columns", ())}
     for s, row in enumerate(truth.itertuples(index=False)):
         trials = {c: jnp.asarray(v) for c, v in design(n_trials, key=jax.random.fold_in(k_design, s)).items()}
         vals = {p.name: jnp.float32(getattr(row, p.name)) for p in model.params}
@@ -107,11 +113,11 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
         cols = {"subject": np.full(n_trials, row.subject)}
         for c, v in {**trials, **resp}.items():
             v = np.asarray(v)
-            if v.ndim == 2:  # e.g. "nontargets" [n, m] -> nontarget_1 ... nontarget_m
-                stem = c[:-1] if c.endswith("s") else c
-                patterns.add(f"{stem}_{{i}}")
+            if v.ndim == 2:  # e.g. "nontargets" [n, m] -> nontarget_1_rad ... nontarget_m_rad
+                pattern = named.get(c) or f"{c[:-1] if c.endswith('s') else c}_{{i}}"
+                patterns.add(pattern)
                 for j in range(v.shape[1]):
-                    cols[f"{stem}_{j + 1}"] = v[:, j]
+                    cols[pattern.format(i=j + 1)] = v[:, j]
             else:
                 cols[c] = v
         frames.append(pd.DataFrame(cols))

@@ -9,7 +9,8 @@ and the three-component mixture with swaps (Bays, Catalao & Husain 2009).
                        + (1 - p_mem) / (2 pi)
 
 with ``kappa`` the concentration whose circular SD is ``sd_rad`` and ``phi_j`` the non-targets relative to the
-target (the ``nontargets`` trial array, NaN-padded; without it every memory response is a target response).
+target (the ``nontargets`` trial array, NaN-padded; required: without it the model stops with an error
+rather than act as ``mixture2p``).
 In Bays' notation ``p_t = p_mem (1 - p_swap)``, ``p_n = p_mem p_swap``, ``p_u = 1 - p_mem``. With no
 non-target (set size 1) the swap component is the target component.
 """
@@ -19,8 +20,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from cogsim.errors import CogsimError
 from cogsim.models.working_memory import _circular as circ
 from cogsim.models.working_memory._model import (
+    DE_PATTERNS,
     Spec,
     WMModel,
     delayed_estimation_design,
@@ -68,8 +71,12 @@ def _mixture2p_simulate(params, trials, key):
 
 def _nontargets(trials, n):
     nt = trials.get("nontargets")
-    if nt is None:
-        return jnp.full((n, 1), jnp.nan)
+    if nt is None:  # without the non-targets the swap component cannot be told from the target's
+        raise CogsimError(
+            "mixture3p: the trials have no 'nontargets' array; allowed: data with the columns "
+            "nontarget_1_rad, nontarget_2_rad, ... (the other items relative to the target, blank where "
+            "absent)"
+        )
     return jnp.asarray(nt, jnp.float32).reshape(n, -1)
 
 
@@ -115,6 +122,7 @@ UNIFORM = WMModel(
     _uniform_simulate,
     delayed_estimation_design,
     "every response a guess: p(e) = 1/(2 pi)",
+    pattern_columns=DE_PATTERNS,
 )
 MIXTURE2P = WMModel(
     "mixture2p",
@@ -125,14 +133,16 @@ MIXTURE2P = WMModel(
     _mixture2p_simulate,
     single_set_size_design,
     "Zhang & Luck (2008): von Mises memory + uniform guessing, per set size",
+    pattern_columns=DE_PATTERNS,
 )
 MIXTURE3P = WMModel(
     "mixture3p",
     (P_MEM, P_SWAP, SD),
     True,
-    (),  # reads the "nontargets" array the fitting layer stacks from the nontarget_{i}_rad columns
+    ("nontargets",),  # the array the fitting layer stacks from the nontarget_{i}_rad columns
     _mixture3p_loglik,
     _mixture3p_simulate,
     single_set_size_design,
     "Bays et al. (2009): target, non-target (swap) and uniform components, per set size",
+    pattern_columns=DE_PATTERNS,
 )

@@ -34,6 +34,9 @@ class WMModel:
       design_fn: ``(n_trials, key) -> {trial column: array}``, a default trial design for simulations
         (parameter recovery).
       doc: one line describing the model.
+      pattern_columns: the paradigm's numbered columns a 2-D design array is written to by simulations
+        (``"nontarget_{i}_rad"`` for the ``nontargets`` array), so a simulated frame reads back through
+        the paradigm.
     """
 
     name: str
@@ -44,6 +47,7 @@ class WMModel:
     simulate_fn: Callable[..., Mapping[str, jax.Array]]
     design_fn: Callable[..., Mapping[str, jax.Array]] | None = None
     doc: str = ""
+    pattern_columns: tuple[str, ...] = ()
 
     @property
     def params(self):
@@ -70,6 +74,8 @@ class WMModel:
 
 
 DE_SET_SIZES = (1, 2, 4, 6, 8)
+#: the delayed-estimation paradigm's numbered columns (the ``nontargets`` array)
+DE_PATTERNS = ("nontarget_{i}_rad",)
 CD_SET_SIZES = (2, 4, 6, 8)
 
 

@@ -17,21 +17,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import i0e
 
 from cogsim.models.working_memory import _circular as circ
-from cogsim.models.working_memory._model import Spec, WMModel, delayed_estimation_design
+from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, delayed_estimation_design
 
 K_MAX = 8
+N_MAX = 16  # largest set size of the per-set-size tables
 K = Spec("K", 0.0, float(K_MAX), 3.0, "capacity: number of slots (non-integer: mixture of floor and ceil)")
 SD1 = Spec("sd1_rad", 0.02, 4.0, 0.4, "circular SD of an item held in one slot (radians)")
-
-
-def _slot_log(e, n, c, j1):
-    q = jnp.floor(c / n)
-    r = c - q * n
-    hi = circ.vm_logpdf(e, circ.kappa_from_j((q + 1) * j1))
-    lo = circ.vm_logpdf(e, circ.kappa_from_j(q * j1))
-    return jnp.logaddexp(jnp.log(r / n) + hi, jnp.log1p(-r / n) + lo)
 
 
 def _split(k):
@@ -39,11 +33,30 @@ def _split(k):
     return c0, k - c0
 
 
-def _loglik(params, trials):
-    e, n = trials["error_rad"], jnp.asarray(trials["set_size"], jnp.float32)
+def _components(params):
+    """Per set size ``N = 1..N_MAX``: the four von Mises components' log weights and concentrations
+    ``[N_MAX, 4]`` (``floor(K)`` or ``floor(K) + 1`` slots, times ``q`` or ``q + 1`` slots on the probe)."""
+    n = jnp.arange(1, N_MAX + 1, dtype=jnp.float32)
     j1 = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, w = _split(params["K"])
-    return jnp.logaddexp(jnp.log1p(-w) + _slot_log(e, n, c0, j1), jnp.log(w) + _slot_log(e, n, c0 + 1, j1))
+    logws, kappas = [], []
+    for c, lw in ((c0, jnp.log1p(-w)), (c0 + 1, jnp.log(w))):
+        q = jnp.floor(c / n)
+        r = c - q * n
+        logws += [lw + jnp.log(r / n), lw + jnp.log1p(-r / n)]
+        kappas += [circ.kappa_from_j((q + 1) * j1), circ.kappa_from_j(q * j1)]
+    kappa = jnp.maximum(jnp.stack(kappas, axis=1), 0.0)
+    logw = jnp.stack(logws, axis=1) - circ.LOG_2PI - jnp.log(i0e(kappa))
+    return jnp.maximum(logw, -1e30), kappa  # finite, so that the one-hot product has no 0 x inf
+
+
+def _loglik(params, trials):
+    logw, kappa = _components(params)
+    # per set size, not per trial: four concentrations per set size instead of four table look-ups per trial;
+    # a one-hot product, not a gather (its gradient is a matrix product, not a slow scatter-add)
+    onehot = jax.nn.one_hot(jnp.asarray(trials["set_size"], jnp.int32) - 1, N_MAX, dtype=kappa.dtype)
+    cos1 = jnp.cos(trials["error_rad"]) - 1.0
+    return jax.nn.logsumexp(onehot @ logw + (onehot @ kappa) * cos1[:, None], axis=1)
 
 
 def _simulate(params, trials, key):
@@ -70,4 +83,5 @@ SLOTS_AVERAGING = WMModel(
     _simulate,
     delayed_estimation_design,
     "Zhang & Luck (2008) slots plus averaging: K slots of precision J1, shared by all set sizes",
+    pattern_columns=DE_PATTERNS,
 )

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax.scipy.special import gammainc, i0e
 
 from cogsim.models.working_memory import _circular as circ
-from cogsim.models.working_memory._model import Spec, WMModel, delayed_estimation_design
+from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, delayed_estimation_design
 
 N_NODES = 128
 N_MAX = 32  # largest set size the precomputed per-set-size tables cover
@@ -86,4 +86,5 @@ VP = WMModel(
     _simulate,
     delayed_estimation_design,
     "van den Berg et al. (2012) variable precision: J ~ Gamma(mean J1 N^-alpha, scale tau)",
+    pattern_columns=DE_PATTERNS,
 )

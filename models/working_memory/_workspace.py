@@ -31,7 +31,7 @@ import numpy as np
 from jax.scipy.special import i0e
 
 from cogsim.models.working_memory import _circular as circ
-from cogsim.models.working_memory._model import Spec, WMModel, delayed_estimation_design
+from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, delayed_estimation_design
 
 K_MAX = 8
 N_MAX = 16
@@ -135,4 +135,5 @@ WORKSPACE = WMModel(
     _simulate,
     delayed_estimation_design,
     "consciousness-prior workspace: noisy top-k of min(K, N) items, precision shared by softmax(s g)",
+    pattern_columns=DE_PATTERNS,
 )

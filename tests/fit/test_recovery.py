@@ -29,3 +29,17 @@ def test_recover_needs_a_value_for_every_parameter(gauss):
         recover(gauss, {"mu": 0.0}, 50, 3, key=KEY)
     with pytest.raises(CogsimError, match="inside"):
         recover(gauss, {"mu": 0.0, "sd": -1.0}, 50, 3, key=KEY)
+
+
+def test_simulated_frame_reads_back_through_the_paradigm():
+    from cogsim.fit import simulate_data
+    from cogsim.fit._recovery import draw_truth
+    from cogsim.models import paradigms
+
+    de = paradigms.get("delayed_estimation")
+    model = de.models["mixture3p"]
+    truth = draw_truth(model, {"p_mem": 0.8, "p_swap": 0.2, "sd_rad": 0.3}, 2, key=KEY)
+    sim = simulate_data(model, truth, 40, key=KEY)
+    assert "nontarget_1_rad" in sim.columns and "nontarget_1" not in sim.columns
+    back = de.read(sim)
+    assert back.attrs["extra_columns"] == [] and len(back) == 80

@@ -136,3 +136,20 @@ def test_change_detection_models_agree_with_their_simulators(name):
     assert float(jnp.mean(correct)) == pytest.approx(float(jnp.mean(p_correct)), abs=0.01)
     p_wrong = jnp.exp(model.loglik(params, {**t, "correct": jnp.zeros_like(t["change"])}))
     assert jnp.allclose(p_correct + p_wrong, 1.0, atol=1e-5)
+
+
+def test_mixture3p_without_nontargets_is_an_error_not_mixture2p():
+    import pandas as pd
+
+    from cogsim.errors import CogsimError, DataError
+    from cogsim.fit import fit
+    from cogsim.models import paradigms
+
+    p = {"p_mem": jnp.float32(0.8), "p_swap": jnp.float32(0.2), "sd_rad": jnp.float32(0.3)}
+    with pytest.raises(CogsimError, match="nontarget_1_rad"):
+        wm.MIXTURE3P.loglik(p, {"set_size": jnp.array([2]), "error_rad": jnp.array([0.1])})
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"subject": 1, "set_size": 2, "error_rad": rng.uniform(-3, 3, 30)})
+    trials = paradigms.get("delayed_estimation").read(frame)
+    with pytest.raises(DataError, match="missing column 'nontarget_1_rad'"):
+        fit(wm.MIXTURE3P, trials, ci=None, key=jax.random.key(0))

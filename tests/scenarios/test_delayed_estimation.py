@@ -34,7 +34,10 @@ def test_compare_reports_the_declared_checks(sim):
     assert names == {
         "zhang_luck2008: guess rate rises with set size",
         "zhang_luck2008: precision falls with set size",
+        "zhang_luck2008: the best model (mixture2p) predicts errors better than chance",
     }
+    assert comp.with_context(data_kind="trial_level").schema_problems() == []
+    assert [c.kind for c in comp.checks].count("agreement") == 1
     assert comp.metric("zhang_luck2008.uniform.delta_aic").value > 0  # guessing alone loses
     assert "zhang_luck2008_models" in comp.tables
 
@@ -46,3 +49,26 @@ def test_human_summaries_and_validation():
     assert vdb.circular_sd.iloc[-1] > vdb.circular_sd.iloc[0]
     with pytest.raises(cfglib.ConfigError, match="datasets"):
         cfglib.validate(de.Config(datasets=("nope",)))
+
+
+def test_variable_precision_checks_on_a_made_up_fit_table():
+    import pandas as pd
+
+    rows = []
+    for u in range(6):
+        lls = {"uniform": -300.0, "mixture2p": -200.0 - u, "slots_averaging": -190.0, "vp": -150.0}
+        for m, ll in lls.items():
+            k = {"uniform": 0, "mixture2p": 16, "slots_averaging": 2, "vp": 3}[m]
+            rows.append(
+                {"kind": "fit", "dataset": "vandenberg2012", "model": m, "unit": f"E/{u}", "loglik": ll,
+                 "n_trials": 200, "n_params": k, "aic": 2 * k - 2 * ll, "bic": 0.0, "cv_loglik": np.nan}
+            )  # fmt: skip
+    comp = de.compare(pd.DataFrame(rows), de.reference().table, n_boot=50)
+    by_name = {c.name: c for c in comp.checks}
+    assert by_name["vandenberg2012: variable precision beats slots_averaging"].passed
+    expected = sum(126 + 2 * u for u in range(6))  # AIC 432 + 2u against 306 per participant
+    assert by_name["vandenberg2012: variable precision beats mixture2p"].value == pytest.approx(expected)
+    agree = by_name["vandenberg2012: the best model (vp) predicts errors better than chance"]
+    assert agree.kind == "agreement"
+    assert agree.value == pytest.approx(-150 / 200 + np.log(2 * np.pi), abs=1e-6)
+    assert comp.with_context(data_kind="trial_level").schema_problems() == []
