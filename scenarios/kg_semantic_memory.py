@@ -33,6 +33,7 @@ from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
+from cogsim.scenarios._kg_plot import result_row as _get
 
 DESCRIPTION = "Tensor-brain semantic memory on a knowledge graph (UMLS): filtered MRR and Hits@k"
 
@@ -392,13 +393,6 @@ def reference(config: Config | None = None) -> Reference:
     )
 
 
-def _get(sim: pd.DataFrame, model: str, split: str, metric: str, direction: str = "both") -> pd.Series:
-    sel = sim[
-        (sim.model == model) & (sim.split == split) & (sim.metric == metric) & (sim.direction == direction)
-    ]
-    return sel.loc[sel.step.idxmax()]
-
-
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     """Test MRR and Hits@k with bootstrap CIs; checks against the frequency baseline and the typical range."""
     metrics, checks = [], []
@@ -492,37 +486,8 @@ def _nan_none(x) -> float | None:
 
 
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
-    """Validation MRR over training, and test MRR / Hits@k of the model and the frequency baseline."""
-    from cogsim import plots
+    """Validation MRR over training (or each searched setting's best), and test MRR / Hits@k of the model and
+    the frequency baseline."""
+    from cogsim.scenarios._kg_plot import plot as _plot
 
-    fig, (a1, a2) = plots.panels(2, ncols=2)
-    curve = sim[
-        (sim.model == "tensor_brain")
-        & (sim.split == "valid")
-        & (sim.metric == "mrr")
-        & (sim.direction == "both")
-    ].sort_values("step")
-    tried = sim[sim.direction == "search"]
-    if len(tried):  # settings chosen on the validation split: each candidate's best validation MRR
-        a1.bar(range(len(tried)), tried.value, color="C0")
-        a1.set_xticks(
-            range(len(tried)),
-            [f"{m.split(':')[1]}\n{int(s)}" for m, s in zip(tried.model, tried.step, strict=True)],
-        )
-        a1.set_xlabel("candidate setting / best step")
-    else:
-        a1.plot(curve.step, curve.value, marker="o")
-        a1.set_xlabel("training step")
-    a1.set_ylabel("validation MRR (filtered)")
-    a1.set_title(f"semantic memory on {str(sim.graph.iloc[0])[-30:]}")
-    names = ["mrr", "hits@1", "hits@3", "hits@10"]
-    x = np.arange(len(names))
-    for i, model in enumerate(("tensor_brain", "frequency_baseline")):
-        vals = [float(_get(sim, model, "test", n).value) for n in names]
-        a2.bar(x + (i - 0.5) * 0.38, vals, width=0.38, label=model)
-    a2.set_xticks(x, names)
-    a2.set_ylim(0, 1)
-    a2.set_title("test (filtered, both directions)")
-    a2.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _plot(sim)

@@ -6,7 +6,7 @@ from cogsim.errors import DataError
 
 EXPECTED = {
     "rouder2008_change_detection": 12345,
-    "published_means": 16,
+    "published_means": 18,
     "umls": 5216 + 652 + 661,
     "amazon_book_covers.fixations": 7356,
     "amazon_book_covers.trials": 80,

@@ -32,6 +32,7 @@ SLOW = {
     "family_trees",
     "icl_abrupt_learning",
     "icl_data_dependence",
+    "search_rt_distributions",
     "semantic_verification",
     "sparse_factor_world",
     "synthetic_shelf_search",
