@@ -354,8 +354,8 @@ class Comparison:
         def check(c):
             c = dict(c)
             for k in ("ci", "threshold"):
-                if isinstance(c.get(k), list):
-                    c[k] = tuple(c[k])
+                if isinstance(c.get(k), list):  # null ends were NaN
+                    c[k] = tuple(math.nan if x is None else x for x in c[k])
             c["passed"] = bool(c["passed"]) if isinstance(c["passed"], bool) else c["passed"]
             return Check(**{k: v for k, v in c.items() if k in _CHECK_FIELDS and not _nan_value(k, v)})
 
@@ -413,8 +413,17 @@ def _check_numbers(c: Check) -> str:
     return f": {v}{ci}, {c.rule} {ts} ({c.source}{': ' + c.basis if c.basis else ''})"
 
 
+def _finite_or_none(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (tuple, list)):
+        return [_finite_or_none(x) for x in v]
+    return v
+
+
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+    """JSON-safe: NaN and infinities (also inside a CI or threshold pair) become null."""
+    return {k: _finite_or_none(v) for k, v in d.items()}
 
 
 def _why_not_match(checks: Sequence[Check], data_kind: str | None) -> str:

@@ -118,3 +118,12 @@ def test_schema_problems_list_the_old_form():
     problems = comp.schema_problems()
     assert "no data_kind" in problems and any("no rule" in p for p in problems)
     assert set(VERDICTS) == {"match", "partial", "mismatch", "demonstration"} and "ci_above" in CI_RULES
+
+
+def test_a_nan_ci_is_written_as_null_and_read_back():
+    c = Check.of("x", value=0.2, ci=(math.nan, math.nan), threshold=0.0, rule="ci_above", source="declared")
+    assert c.passed is False
+    d = json.loads(json.dumps(Comparison((Metric("m", 1.0),), (c,)).to_dict(), allow_nan=False))
+    assert d["checks"][0]["ci"] == [None, None]
+    back = Comparison.from_dict(d).checks[0]
+    assert back.passed is False and all(math.isnan(v) for v in back.ci)
