@@ -12,6 +12,8 @@ from cogsim.scenarios import _search_rt_measures as ms
 HARD_TASKS = ("conjunction", "spatial_configuration")
 COLUMNS = ["task", "subject", "set_size", "target_present", "correct", "rt_ms"]
 DOCS = "docs/scenarios/search_rt_distributions.md"
+LABELS = {"cgs": "CGS", "eccnet": "eccNET"}  # models scored by checks 1-3
+TASK_ORDER = ("feature", "conjunction", "spatial_configuration")
 
 
 def _slope_pairs(slopes: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -97,8 +99,10 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level
                     )
             ratio = _ratio(pairs, n_boot, level)
             metrics.append(cmp.Metric(f"{name}.{task}.slope_ratio", *ratio, human=human_ratio[task][0]))
-            if name == "cgs" and task in HARD_TASKS:
-                checks += _cgs_checks(task, ratio, human_ratio[task], cells, hcells, level)
+            if name in LABELS and task in HARD_TASKS:
+                checks += _model_checks(LABELS[name], task, ratio, human_ratio[task], cells, hcells, level)
+        if name == "eccnet":
+            checks += _ordering_checks(slopes, hslopes, tasks, level)
         mad = ms.quantile_mad(mq, hq)
         model_mads[name] = mad
         frac = (half_mad / mad[mad > 0]).dropna()
@@ -106,6 +110,15 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level
         metrics.append(
             cmp.Metric(f"{name}.quantile_fit", *v, note="split-half MAD / model MAD, per participant")
         )
+        if name == "eccnet":
+            checks.append(
+                Check.of(
+                    "eccNET quantile fit per participant reaches half the split-half noise ceiling",
+                    value=v[0], ci=_ci(v), threshold=0.5, rule="ci_above", source="declared",
+                    basis=f"{DOCS}, check 4", kind="agreement",
+                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants",
+                )
+            )  # fmt: skip
         if name == "cgs":
             metrics.append(
                 cmp.Metric(CEILING_METRIC, *v, note="CGS: split-half MAD / model MAD, mean over participants")
@@ -136,19 +149,37 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
 
 
-def _cgs_checks(task, ratio, human_ratio, cells, hcells, level) -> list[Check]:
+def _ordering_checks(slopes, hslopes, tasks, level) -> list[Check]:
+    """eccNET's target-present slopes: feature < conjunction < spatial configuration (check 6)."""
+    out = []
+    pairs = [(a, b) for a, b in zip(TASK_ORDER, TASK_ORDER[1:], strict=False) if {a, b} <= set(tasks)]
+    for lo, hi in pairs:
+        a, b = (_slope_pairs(slopes, t).get("present", pd.Series(dtype=float)).to_numpy() for t in (hi, lo))
+        ha, hb = (_slope_pairs(hslopes, t).get("present", pd.Series(dtype=float)).mean() for t in (hi, lo))
+        v = cmp.diff_ci(a, b, level=level) if len(a) > 1 and len(b) > 1 else (np.nan,) * 3
+        out.append(
+            Check.of(
+                f"eccNET target-present slope: {hi} steeper than {lo}", value=v[0], ci=_ci(v), threshold=0.0,
+                rule="ci_above", source="declared", basis=f"{DOCS}, check 6",
+                detail=f"model {v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms/item, human {ha - hb:.1f}",
+            )
+        )  # fmt: skip
+    return out
+
+
+def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list[Check]:
     out = []
     hci = _ci(human_ratio)
     if np.all(np.isfinite(hci)):  # without a human CI (fewer than two participants) there is no target
         out.append(
             Check.of(
-                f"{task}: CGS absent/present slope ratio overlaps the human CI",
+                f"{task}: {label} absent/present slope ratio overlaps the human CI",
                 value=ratio[0], ci=_ci(ratio), threshold=hci, rule="ci_overlaps", source="declared",
                 basis=f"{DOCS}, check 1",
                 detail=f"model {ratio[0]:.2f} [{ratio[1]:.2f}, {ratio[2]:.2f}], human {human_ratio[0]:.2f}",
             )
         )  # fmt: skip
-    for label, tp, col, n in (("RT spread (absent) grows with set size", 0, "sd_rt", 2),
+    for name, tp, col, n in (("RT spread (absent) grows with set size", 0, "sd_rt", 2),
                               ("misses rise with set size", 1, "error_rate", 3)):  # fmt: skip
         d = _extreme_diff(cells, task, tp, col)
         hd = _extreme_diff(hcells, task, tp, col)
@@ -157,7 +188,7 @@ def _cgs_checks(task, ratio, human_ratio, cells, hcells, level) -> list[Check]:
         if len(d):
             out.append(
                 Check.of(
-                    f"{task}: CGS {label}", value=v[0], ci=_ci(v), threshold=0.0, rule="ci_above",
+                    f"{task}: {label} {name}", value=v[0], ci=_ci(v), threshold=0.0, rule="ci_above",
                     source="declared", basis=f"{DOCS}, check {n}",
                     detail=f"model {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}], human {hv:.3g}",
                 )
@@ -179,7 +210,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     mcells = {
         m: _group_cells(ms.cell_stats(trials[trials.model == m][COLUMNS], rt_range), 0.95) for m in models
     }
-    styles = {"cgs": "-", "serial": "--", "parallel": ":"}
+    styles = {"cgs": "-", "serial": "--", "parallel": ":", "eccnet": "-."}
     for i, task in enumerate(tasks):
         a = axes[i]
         for tp, c in ((1, "C0"), (0, "C3")):

@@ -1,10 +1,11 @@
-"""Visual search RT distributions (Wolfe, Palmer & Horowitz 2010): CGS and baselines fitted per participant.
+"""Visual search RT distributions (Wolfe, Palmer & Horowitz 2010): CGS, baselines and eccNET.
 
 Feature, conjunction and spatial-configuration search, set sizes 3-18, target present and absent, with errors
 and full RT distributions. Competitive Guided Search (Moran et al. 2013) and two baselines (serial
 self-terminating, unlimited-capacity parallel) are fitted to every participant by the likelihood of RT and
 response through :mod:`cogsim.fit`, simulated with the fitted parameters, and scored with the humans on the
-same measures (docs/scenarios/search_rt_distributions.md).
+same measures (docs/scenarios/search_rt_distributions.md). eccNET, image-computable, searches rendered
+displays with its shipped backbone; only its two-parameter quitting rule is fitted (per task).
 
 Run: ``cogsim run search_rt_distributions`` (quick: a subset of trials); ``--preset paper`` for all trials;
 ``--set data=my_trials.csv`` for any trial file in the same schema.
@@ -23,17 +24,17 @@ import pandas as pd
 from cogsim import config as cfglib
 from cogsim import data
 from cogsim.reference import Reference
+from cogsim.scenarios import _search_rt_eccnet as _eccnet
 from cogsim.scenarios._search_rt_compare import compare, plot
 
 __all__ = ["PRESETS", "Config", "compare", "plot", "reference", "simulate", "trials"]
 
-DESCRIPTION = (
-    "Wolfe et al. (2010) search RT distributions: Competitive Guided Search and baselines per participant"
-)
+DESCRIPTION = "Wolfe et al. (2010) search RT distributions: Competitive Guided Search, baselines and eccNET"
 
 TASKS = ("feature", "conjunction", "spatial_configuration")
 HARD_TASKS = ("conjunction", "spatial_configuration")
-ALL_MODELS = ("cgs", "serial", "parallel")
+ALL_MODELS = ("cgs", "serial", "parallel", "eccnet")
+FITTED_MODELS = ("cgs", "serial", "parallel")
 COLUMNS = ["task", "subject", "set_size", "target_present", "correct", "rt_ms"]
 
 
@@ -43,7 +44,7 @@ class Config:
 
     data: str = cfglib.field("wolfe2010", doc="trials: 'wolfe2010' (packaged) or a CSV in the same columns")
     tasks: tuple[str, ...] = cfglib.field(TASKS, doc="tasks to fit (a CSV without a task column: 'all')")
-    models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models to fit: cgs, serial, parallel")
+    models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models: cgs, serial, parallel, eccnet")
     max_trials: int = cfglib.field(0, low=0, high=1_000_000, doc="trials per participant, first N (0: all)")
     max_subjects: int = cfglib.field(0, low=0, high=10_000, doc="participants per task (0: all)")
     rt_min_ms: float = cfglib.field(200.0, low=0.0, high=10_000.0, doc="shortest RT kept in RT measures")
@@ -52,6 +53,11 @@ class Config:
     n_sim: int = cfglib.field(4000, low=100, high=1_000_000, doc="simulated trials per fitted participant")
     n_boot: int = cfglib.field(2000, low=10, high=100_000, doc="participant resamples of the CIs")
     level: float = cfglib.field(0.95, low=0.5, high=0.999, doc="confidence level")
+    ecc_displays: int = cfglib.field(
+        64, low=1, high=10_000, doc="eccNET: target-present displays searched per task and set size"
+    )
+    ecc_ppd: float = cfglib.field(10.0, low=5.0, high=60.0, doc="eccNET: pixels per degree of the displays")
+    ecc_backbone: str = cfglib.field("diet_normal", doc="eccNET: shipped backbone (or a .npz path)")
 
     def __post_validate__(self):
         if self.data != "wolfe2010" and not (self.data.endswith(".csv") and os.path.isfile(self.data)):
@@ -64,7 +70,7 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(max_trials=600, n_starts=1, n_sim=2000, n_boot=500),
+    "quick": Config(max_trials=600, n_starts=1, n_sim=2000, n_boot=500, ecc_displays=16),
     "paper": Config(),
 }
 
@@ -150,6 +156,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     max_items = int(t.set_size.max())
     frames = []
     for j, name in enumerate(config.models):
+        if name == "eccnet":
+            frames.append(_eccnet.simulate(config, t, key=jax.random.fold_in(key, j)))
+            continue
         model = _model(name, max_items)
         k_fit, k_sim = jax.random.split(jax.random.fold_in(key, j))
         res = fit.fit(model, t, by=("task", "subject"), n_starts=config.n_starts, ci=None, key=k_fit)
@@ -159,7 +168,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         frames.append(summ.assign(kind="fit", model=name))
         frames.append(_simulate_units(model, est, t, config.n_sim, k_sim).assign(kind="trial", model=name))
     out = pd.concat(frames, ignore_index=True)
-    out["converged"] = out["converged"].astype("object")
+    if "converged" in out:
+        out["converged"] = out["converged"].astype("object")
     out.attrs["rt_range"] = (config.rt_min_ms, config.rt_max_ms)
     return out
 

@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from cogsim.errors import CogsimError
+from cogsim.tasks.search_displays import Experiment, Layout, Trials
 
 TASKS = ("feature", "conjunction", "spatial_configuration")
 RED, GREEN, WHITE = (255, 0, 0), (0, 255, 0), (255, 255, 255)
@@ -142,3 +143,61 @@ def render(task: str, set_sizes, target_present, *, seed: int, spec: DisplaySpec
             images[i, r0 : r0 + h, c0 : c0 + w][shape] = colour
             boxes[i, k] = (r0, c0, r0 + h, c0 + w)
     return Displays(images, boxes, n, t_index)
+
+
+#: Rec. 601 luma weights: the shipped eccNET backbones see grey displays (one channel repeated three times)
+LUMA = (0.299, 0.587, 0.114)
+#: difference-of-Gaussians of the eccNET map for these displays (the setting of Gupta et al.'s small-item
+#: experiments 1, 5 and 6)
+DOG = ((3, 1.0), (5, 3.0))
+
+
+def eccnet_trials(
+    task: str, set_sizes, *, seed: int, spec: DisplaySpec | None = None, target_box_deg: float = 1.6
+) -> Trials:
+    """Target-present displays as eccNET search trials: grey (Rec. 601 luma) images on the grid layout.
+
+    The grid cells of :class:`DisplaySpec` are the search's cells (an item lies inside its cell); the target
+    image is the target item centred in a ``target_box_deg`` square of background.
+
+    Args:
+      task: one of :data:`TASKS`.
+      set_sizes: items per display, ``[batch]``.
+      seed: the displays' seed (as in :func:`render`).
+      spec: the geometry (default :class:`DisplaySpec`).
+      target_box_deg: side of the target image (deg).
+
+    Example:
+      >>> t = eccnet_trials("feature", [3, 6], seed=0, spec=DisplaySpec(ppd=10.0))
+      >>> t.images.shape, t.layout.n_cells, t.item_cells.sum(axis=1).tolist()
+      ((2, 200, 200), 36, [3, 6])
+    """
+    spec = spec or DisplaySpec()
+    n = np.asarray(set_sizes, int).ravel()
+    d = render(task, n, np.ones_like(n), seed=seed, spec=spec)
+    grey = np.rint(d.images.astype(np.float32) @ np.asarray(LUMA, np.float32)).astype(np.uint8)
+    side, g = spec.side, spec.grid
+    edges = np.rint(np.arange(g + 1) * side / g).astype(int)
+    cell_map = np.full((side, side), -1, np.int32)
+    rects = np.zeros((g * g, 4), np.int32)
+    for i in range(g * g):
+        y0, y1, x0, x1 = edges[i // g], edges[i // g + 1], edges[i % g], edges[i % g + 1]
+        cell_map[y0:y1, x0:x1] = i
+        rects[i] = (y0, x0, y1, x1)
+    box = max(int(round(target_box_deg * spec.ppd)), 2)
+    lay = Layout(side, int(edges[1]), g, box, 1, 0, cell_map, rects)
+    exp = Experiment(0, f"Wolfe et al. (2010) {task}", (task, task), tuple(sorted(set(n.tolist()))), 0,
+                     spec.field_deg, g, target_box_deg, 0, DOG)  # fmt: skip
+    centre = lambda b: (int((b[0] + b[2]) // 2), int((b[1] + b[3]) // 2))  # noqa: E731
+    targets = np.zeros((n.size, box, box), np.uint8)
+    t_cell = np.zeros(n.size, np.int32)
+    occupied = np.zeros((n.size, g * g), bool)
+    for i in range(n.size):
+        for k in range(n[i]):
+            occupied[i, cell_map[centre(d.boxes[i, k])]] = True
+        r0, c0, r1, c1 = d.boxes[i, d.target_index[i]]
+        t_cell[i] = cell_map[centre((r0, c0, r1, c1))]
+        oy, ox = (box - (r1 - r0)) // 2, (box - (c1 - c0)) // 2
+        targets[i, oy : oy + r1 - r0, ox : ox + c1 - c0] = grey[i, r0:r1, c0:c1]
+    cond = np.full(n.size, task, object)
+    return Trials(exp, lay, float(spec.ppd), grey, targets, t_cell, n, cond, occupied)

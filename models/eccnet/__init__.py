@@ -20,8 +20,9 @@ backbones shipped with cogsim were trained on the diets of :mod:`cogsim.tasks.di
 Modules (private; everything public is re-exported here): ``_pooling`` (eccentricity-dependent pooling),
 ``_backbone`` (VGG16 layout and readouts), ``_weights`` (loading and saving), ``_gabor`` (training-free
 control), ``_extractor``, ``_maps`` (the attention map), ``_trial`` (one trial's settings and state),
-``_stem`` (the local stem), ``_search`` (the batched loop), ``_per_fixation``, ``_experiments`` (the six
-experiments and the ablations), ``_diet`` (training on the diets).
+``_stem`` (the local stem), ``_search`` (the batched loop), ``_quitting`` (a quitting rule for target-absent
+trials), ``_per_fixation``, ``_experiments`` (the six experiments and the ablations), ``_diet`` (training on
+the diets).
 
 Example:
   >>> import jax
@@ -78,6 +79,13 @@ from cogsim.models.eccnet._pooling import (
     ring_windows,
     uniform_plan,
 )
+from cogsim.models.eccnet._quitting import (
+    QuitRule,
+    fit_quit_rule,
+    outcome_moments,
+    quit_probabilities,
+    simulate_quitting,
+)
 from cogsim.models.eccnet._search import search
 from cogsim.models.eccnet._trial import MAX_CELLS, SearchConfig, rt_ms, target_kernels
 from cogsim.models.eccnet._weights import check_weights, from_keras, load_npz, save_npz, shipped, weights_dir
@@ -95,6 +103,7 @@ __all__ = [
     "Extractor",
     "Geometry",
     "PoolingPlan",
+    "QuitRule",
     "Ring",
     "SearchConfig",
     "area_upsample_matrix",
@@ -107,6 +116,7 @@ __all__ = [
     "ecc_avg_pool",
     "embed_kernel",
     "export",
+    "fit_quit_rule",
     "from_keras",
     "gabor_bank",
     "gabor_features",
@@ -116,8 +126,10 @@ __all__ = [
     "load_npz",
     "check_weights",
     "normalize_activations",
+    "outcome_moments",
     "pooling_plan",
     "preprocess",
+    "quit_probabilities",
     "ring_windows",
     "rt_ms",
     "save_npz",
@@ -126,6 +138,7 @@ __all__ = [
     "search_features",
     "search_per_fixation",
     "shipped",
+    "simulate_quitting",
     "target_features",
     "target_kernels",
     "train_and_export",

@@ -42,6 +42,8 @@ def search_per_fixation(
         image = trials.images[t].astype(np.float32)
         mask = np.ones((d, d), bool)
         visited = np.zeros(MAX_CELLS, bool)
+        if cfg.items_only:
+            visited[: lay.n_cells] = ~trials.item_cells[t]
         fix = np.array([d // 2, d // 2])
         rect = lay.cell_rects[trials.target_cell[t]]
         path, found = [], False

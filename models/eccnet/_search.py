@@ -196,9 +196,12 @@ def search(
     return _results_frame(trials, results, cfg, return_paths)
 
 
-def _start_trial(st: dict[str, Any], i: int, trials: Trials, kern_np, t: int) -> None:
+def _start_trial(
+    st: dict[str, Any], i: int, trials: Trials, kern_np, t: int, items_only: bool = False
+) -> None:
     """Puts trial ``t`` into slot ``i`` of the host-side state ``st`` (see :func:`_empty_state`): its display,
-    target kernels and target cell, the first fixation at the display's centre, nothing visited yet."""
+    target kernels and target cell, the first fixation at the display's centre, nothing visited yet (with
+    ``items_only``, the empty cells count as visited)."""
     lay = trials.layout
     st["image"][i] = trials.images[t]
     for j in range(3):
@@ -206,6 +209,8 @@ def _start_trial(st: dict[str, Any], i: int, trials: Trials, kern_np, t: int) ->
     st["target_rect"][i] = lay.cell_rects[trials.target_cell[t]]
     st["fix"][i] = (lay.display // 2, lay.display // 2)
     st["visited"][i] = False
+    if items_only:
+        st["visited"][i, : lay.n_cells] = ~trials.item_cells[t]
     st["found"][i] = False
     st["n_sacc"][i] = 0
     st["active"][i] = True
@@ -233,7 +238,7 @@ def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order
     results = {}
 
     def fill(i, t):
-        _start_trial(st, i, trials, kern_np, t)
+        _start_trial(st, i, trials, kern_np, t, cfg.items_only)
         slot_trial[i] = t
 
     for i in range(b):

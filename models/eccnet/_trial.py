@@ -52,6 +52,9 @@ class SearchConfig:
     threads: int = cfglib.field(
         2, low=1, doc="host threads searching disjoint sets of trials at once (same result; 2 suits 2 cores)"
     )
+    items_only: bool = cfglib.field(
+        False, doc="fixate only cells holding an item (empty cells start inhibited; False: as published)"
+    )
 
 
 def rt_ms(n_saccades: Any, cfg: SearchConfig | None = None) -> Any:

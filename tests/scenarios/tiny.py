@@ -90,12 +90,13 @@ TINY: dict[str, dict[str, Any]] = {
     },
     "search_rt_distributions": {
         "tasks": ("conjunction",),
-        "models": ("cgs", "serial"),
+        "models": ("cgs", "serial", "eccnet"),
         "max_subjects": 2,
         "max_trials": 300,
         "n_sim": 500,
         "n_starts": 1,
         "n_boot": 50,
+        "ecc_displays": 1,
     },
     "semantic_verification": {"dim": 16, "wm_dim": 16, "num_steps": 300, "n_seeds": 1, "umls": False},
     "sparse_factor_world": {

@@ -46,3 +46,18 @@ def test_two_and_five_are_mirror_images_and_bad_input_is_named():
         wd.render("colour", [3], [1], seed=0)
     with pytest.raises(CogsimError, match="set_sizes"):
         wd.render("feature", [40], [1], seed=0)
+
+
+@pytest.mark.parametrize("task", wd.TASKS)
+def test_eccnet_trials_are_grey_grid_displays_with_the_target_in_its_cell(task):
+    spec = wd.DisplaySpec(ppd=10.0)
+    t = wd.eccnet_trials(task, [3, 6, 18], seed=1, spec=spec)
+    assert t.images.shape == (3, spec.side, spec.side) and t.images.dtype == np.uint8
+    assert t.item_cells.sum(axis=1).tolist() == [3, 6, 18]
+    assert t.item_cells[np.arange(3), t.target_cell].all()
+    for i in range(3):
+        y0, x0, y1, x1 = t.layout.cell_rects[t.target_cell[i]]
+        assert t.images[i, y0:y1, x0:x1].any()  # the target lies in its cell
+        assert t.targets[i].any()
+    if task == "feature":  # red becomes the darker grey (Rec. 601 luma), green the brighter
+        assert t.targets.max() == 76 and t.images.max() == 150
