@@ -7,7 +7,8 @@ fixation at which each display's target is fixated. The two parameters of the qu
 (:mod:`cogsim.models.eccnet._quitting`) are fitted to the task's human mean correct target-absent RT and miss
 rate (each averaged over set sizes, through eccNET's published RT line); nothing else is fitted. Every
 participant's design is then simulated: each target-present trial draws one of the searched displays of its
-set size, each trial draws its quit decisions.
+set size, each trial draws its quit decisions. Only the tasks named ``feature``, ``conjunction`` and
+``spatial_configuration`` have displays; other tasks get no eccNET rows.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def simulate(config, t: pd.DataFrame, *, key: jax.Array) -> pd.DataFrame:
                      "kind": "estimate"}
                 )
             )  # fmt: skip
+    if not frames:  # no task with rendered displays (e.g. a CSV without the Wolfe task names)
+        return pd.DataFrame(columns=["task", "subject", "kind", "model"])
     out = pd.concat(frames, ignore_index=True)
     out["kind"] = out["kind"].fillna("trial")
     return out.assign(model="eccnet")

@@ -95,6 +95,12 @@ def simulate_quitting(
       found_at: fixation (1-based) at which eccNET fixates the target; 0 on target-absent trials.
       n_items: items per display.
       key: JAX key of the quit draws.
+
+    Example:
+      >>> import jax
+      >>> out = simulate_quitting(QuitRule(0.0, 0.0), [0, 3], [4, 4], key=jax.random.key(0))
+      >>> out["found"].tolist(), out["n_fixations"].tolist()
+      ([False, True], [4, 3])
     """
     f = np.asarray(found_at, int).ravel()
     p = quit_probabilities(rule, n_items)

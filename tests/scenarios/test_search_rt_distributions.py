@@ -94,3 +94,16 @@ def test_tiny_run_fits_simulates_and_compares():
     comp = srd.compare(sim, srd.reference(cfg).table, n_boot=50).with_context(data_kind="trial_level")
     assert comp.schema_problems() == []
     srd.plot(sim, srd.reference(cfg).table)
+
+
+def test_eccnet_is_scored_on_the_slope_ordering_and_a_model_without_it_fails(human):
+    sub = human[human.groupby(["task", "subject"]).cumcount() < 400]
+    resampled = sub.groupby(["task", "subject"]).sample(frac=1.0, replace=True, random_state=1)
+    comp = srd.compare(resampled.assign(kind="trial", model="eccnet"), sub, n_boot=50)
+    order = [c for c in comp.checks if "steeper than" in c.name]
+    assert len(order) == 2 and all(c.passed for c in order)
+    assert any(c.name.startswith("conjunction: eccNET") for c in comp.checks)
+    flat = sub.copy()
+    flat["rt_ms"] = np.random.default_rng(0).permutation(flat.rt_ms.to_numpy())  # no task or set-size effect
+    comp = srd.compare(flat.assign(kind="trial", model="eccnet"), sub, n_boot=50)
+    assert not all(c.passed for c in comp.checks if "steeper than" in c.name)
