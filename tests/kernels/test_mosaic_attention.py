@@ -3,12 +3,16 @@
 Mosaic GPU kernels run on Hopper only, so on the CPU the kernel's arithmetic is checked through its
 emulation (the same 64-row query tiles, unmasked and masked key-block loops, base-2 online softmax and
 entropy sum); the gradients go through the Triton backward (interpreted) fed with the emulated residuals.
+
+Set ``COGSIM_TEST_COMPILED=1`` on a Hopper GPU to run the same tests on the compiled Mosaic kernel
+(``benchmarks/gpu_check.sh`` does).
 """
 
 from __future__ import annotations
 
 import doctest
 import importlib
+import os
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +21,13 @@ import pytest
 
 from cogsim.errors import CogsimError
 from cogsim.kernels import mosaic_attention, reference_flash_attention
+
+COMPILED = os.environ.get("COGSIM_TEST_COMPILED", "") == "1"
+INTERPRET = not COMPILED
+if COMPILED:
+    _cc = str(getattr(jax.devices()[0], "compute_capability", "")) if jax.default_backend() == "gpu" else ""
+    if not _cc.startswith("9."):
+        pytest.skip("COGSIM_TEST_COMPILED=1 needs a Hopper (sm_90) GPU for Mosaic", allow_module_level=True)
 
 TOL = {"bfloat16": 2e-2, "float16": 4e-3}  # relative to the largest reference magnitude
 
@@ -48,7 +59,7 @@ CASES = {
 def test_forward_and_statistics_match_the_reference(case):
     b, nq, nk, hq, hk, d, causal, dtype = CASES[case]
     q, k, v = _inputs(1, b, nq, nk, hq, hk, d, dtype)
-    got = mosaic_attention(q, k, v, is_causal=causal, return_stats=True, interpret=True)
+    got = mosaic_attention(q, k, v, is_causal=causal, return_stats=True, interpret=INTERPRET)
     want = reference_flash_attention(q, k, v, is_causal=causal, return_stats=True)
     tol = TOL[jnp.dtype(dtype).name]
     for what, x, y in zip(("out", "lse", "entropy"), got, want, strict=True):
@@ -68,7 +79,7 @@ def test_gradients_through_the_triton_backward_match_the_reference():
 
         return jax.grad(g, argnums=(0, 1, 2))
 
-    got = loss(lambda *a, **kw: mosaic_attention(*a, interpret=True, **kw))(q, k, v)
+    got = loss(lambda *a, **kw: mosaic_attention(*a, interpret=INTERPRET, **kw))(q, k, v)
     want = loss(reference_flash_attention)(q, k, v)
     for what, x, y in zip(("dq", "dk", "dv"), got, want, strict=True):
         _close(x, y, 1e-2, what)
@@ -86,7 +97,7 @@ def test_refuses_what_the_kernel_does_not_take(kwargs, field):
     dtype = kwargs.pop("dtype", jnp.bfloat16)
     q, k, v = _inputs(0, 1, 8, 8, 1, 1, 64, dtype)
     with pytest.raises(CogsimError, match=field):
-        mosaic_attention(q, k, v, interpret=True, **kwargs)
+        mosaic_attention(q, k, v, interpret=INTERPRET, **kwargs)
 
 
 def test_docstring_example():
