@@ -94,17 +94,19 @@ def mosaic_supports(q, k, v, bias=None, mask=None) -> bool:
 
 
 def _key_steps(plan: _Plan, q_base):
-    """For 64 query rows from ``q_base``: (leading key blocks needing no mask, key blocks to visit)."""
+    """For 64 query rows from ``q_base``: (leading key blocks needing no mask, key blocks to visit).
+
+    Without causal masking both are Python ints (static loop bounds, which Mosaic lowers as such).
+    """
     bk, nkb = plan.block_k, plan.nk_pad // plan.block_k
-    if plan.causal:
-        # the last row (q_base + 63) sees keys <= row + offset; the first row keys <= q_base + offset
-        steps = jnp.clip(lax.div(jnp.maximum(q_base + WG_ROWS + plan.offset, 0) + bk - 1, bk), 0, nkb)
-        full = jnp.clip(lax.div(jnp.maximum(q_base + plan.offset + 1, 0), bk), 0, nkb)
-    else:
-        steps = full = jnp.int32(nkb)
+    if not plan.causal:
+        return (plan.nk // bk if plan.kv_padded else nkb), nkb
+    # the last row (q_base + 63) sees keys <= row + offset; the first row keys <= q_base + offset
+    steps = jnp.clip(lax.div(jnp.maximum(q_base + WG_ROWS + plan.offset, 0) + bk - 1, bk), 0, nkb)
+    full = jnp.clip(lax.div(jnp.maximum(q_base + plan.offset + 1, 0), bk), 0, nkb)
     if plan.kv_padded:
         full = jnp.minimum(full, plan.nk // bk)
-    return jnp.minimum(full, steps).astype(jnp.int32), jnp.asarray(steps, jnp.int32)
+    return jnp.minimum(full, steps).astype(jnp.int32), steps.astype(jnp.int32)
 
 
 def _valid(plan: _Plan, q_pos, k_pos):
@@ -258,7 +260,7 @@ def _mosaic_forward(q, k, v, plan: _Plan):
             plgpu.copy_gmem_to_smem(v_ref.at[rows], v_smem.at[slot], v_ready.at[slot])
 
         for i in range(stages):
-            pl.when(i < tile_steps)(functools.partial(load, i, i))
+            pl.when(i < tile_steps)(functools.partial(load, i, i))  # a bool without causal masking
 
         def refill(kb, _):
             slot = lax.rem(kb, jnp.int32(stages))
