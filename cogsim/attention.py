@@ -19,15 +19,11 @@ Paths (``implementation=``) and what each costs:
   accuracy, ~3x the tensor-core work and more registers, so smaller tiles) or ``"ieee"`` (exact FMA without
   tensor cores; ~10x slower). Tiles come from a shared-memory and register
   budget per (dtype, head dim, bias/mask/stats, arch) (:mod:`cogsim.kernels.tiles`).
-- ``"mosaic"``: on Hopper (sm_90) the FlashAttention-3-style forward in Mosaic GPU
-  (:func:`cogsim.kernels.mosaic_attention`: TMA loads into a shared-memory ring, ``wgmma`` tensor-core
-  products, a producer warpgroup and two ping-ponging compute warpgroups), for bfloat16/float16 calls
-  without bias or mask, ``head_dim <= 256``. Same memory and flops as ``"pallas"``, but queries are padded
-  to 128 rows and keys to 64/128 (padding costs up to one tile per sequence) and head dims to 64, 128 or
-  256 (``head_dim`` 32 does twice the work). The backward is the Triton one, fed with the Mosaic forward's
-  logsumexp (no forward is recomputed). Calls it does not take (float32, bias, mask) run the Triton kernel;
-  top-k always does. Never yet run on a GPU here: ``benchmarks/gpu_check.sh`` checks it against the
-  reference before timing it.
+- ``"mosaic"``: on Hopper (sm_90) the FlashAttention-3-style forward (:func:`cogsim.kernels.mosaic_attention`:
+  TMA, ``wgmma``, warp specialization) for bfloat16/float16 calls without bias or mask. Memory and flops as
+  ``"pallas"``, plus padding: queries to 128 rows, keys to 64/128, head dims to 64/128/256. Backward: the
+  Triton kernels on its residuals. Other calls (float32, bias, mask, top-k) run the Triton kernels. Not yet
+  run on a GPU: ``benchmarks/gpu_check.sh`` checks it against the reference before timing it.
 - ``"interpret"``: the Triton kernels in Pallas interpret mode on any device (slow; for tests).
 - ``None``: on an sm_90 GPU ``"mosaic"`` for the calls it takes, else ``"pallas"`` on an sm_80+ GPU when
   the kernel supports the call (float32/bfloat16/float16, ``head_dim <= 256``, top-k ``top_k <= 256``),

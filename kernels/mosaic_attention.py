@@ -142,9 +142,7 @@ def _finish(m, den, u):
     return inv, lse, ent
 
 
-# --------------------------------------------------------------------------------------------------------
 # The Mosaic GPU kernel
-# --------------------------------------------------------------------------------------------------------
 
 
 def _mosaic_forward(q, k, v, plan: _Plan):
@@ -319,9 +317,7 @@ def _mosaic_forward(q, k, v, plan: _Plan):
     return out, lse, ent
 
 
-# --------------------------------------------------------------------------------------------------------
 # jnp emulation of the kernel's schedule (interpret=True)
-# --------------------------------------------------------------------------------------------------------
 
 
 def _emulated_forward(q, k, v, plan: _Plan):
@@ -371,9 +367,7 @@ def _forward(q, k, v, plan: _Plan):
     return (_emulated_forward if plan.interpret else _mosaic_forward)(q, k, v, plan)
 
 
-# --------------------------------------------------------------------------------------------------------
 # custom_vjp: the Triton backward on the Mosaic forward's residuals
-# --------------------------------------------------------------------------------------------------------
 
 
 def _triton_config(plan: _Plan, dtype) -> _TritonConfig:
@@ -424,9 +418,7 @@ def _attention_bwd(plan: _Plan, res, cotangents):
 _attention.defvjp(_attention_fwd, _attention_bwd)
 
 
-# --------------------------------------------------------------------------------------------------------
 # Public entry point
-# --------------------------------------------------------------------------------------------------------
 
 
 def mosaic_attention(
