@@ -14,7 +14,10 @@ run, ``jax.nn.dot_product_attention`` (``implementation="xla"`` and ``"cudnn"``)
   (cuDNN has no float32 path; the bundled ``mha`` has no bias).
 
 In both, the kernel with ``fused_backward=True`` (``cogsim_fused_bwd``: one FA2 backward kernel, ``dq`` by
-atomic adds) runs beside the default two-kernel backward, so that the run says which is faster.
+atomic adds) runs beside the default two-kernel backward, so that the run says which is faster. In
+``bf16``, ``cogsim.kernels.mosaic_attention`` (``cogsim_mosaic``: the Mosaic GPU forward for Hopper, Triton
+backward) runs too, with jax's bundled Mosaic GPU FlashAttention-3 (``pallas_mgpu``, forward only) as its
+closest peer; its correctness rows (``bf16_mosaic``) come first like the Triton kernel's.
 
 FLOPs: forward ``4*B*H*N*N*D`` (halved when causal), backward 2.5x forward. The batch is chosen so that
 ``B*N = 16k`` tokens and ``H*D = 2048``. Everything runs inside the time budget: first a correctness check
@@ -53,6 +56,7 @@ import numpy as np
 
 from cogsim.kernels import (
     flash_attention,
+    mosaic_attention,
     reference_flash_attention,
     reference_topk_attention,
     topk_attention,
@@ -63,6 +67,8 @@ SEQ_LENS = (512, 1024, 2048, 4096, 8192, 16384)
 HEAD_DIMS = (128, 64)
 TOKENS = 16384
 MODEL_DIM = 2048
+KERNELS = ("cogsim", "cogsim_mosaic")  # ours: the Triton kernel and the Mosaic GPU forward
+FWD_ONLY = ("pallas_mgpu",)  # peers without a backward for every case
 
 
 def _meta() -> dict:
@@ -100,6 +106,9 @@ def _impls(d: int, causal: bool, setting: str, interpret: bool) -> dict:
         "cogsim": lambda q, k, v, bias: kernel(q, k, v, bias=bias),
         "xla": lambda q, k, v, bias: nn_attn(q, k, v, bias=bias, implementation="xla"),
     }
+    mosaic = functools.partial(mosaic_attention, is_causal=causal, interpret=interpret)
+    if setting == "bf16":
+        fns["cogsim_mosaic"] = lambda q, k, v, bias: mosaic(q, k, v)
     if interpret:  # the dry run: no GPU peers
         return fns
     fused = functools.partial(flash_attention, is_causal=causal, fused_backward=True)
@@ -113,6 +122,15 @@ def _impls(d: int, causal: bool, setting: str, interpret: bool) -> dict:
                 q, k, v, None, sm_scale=1.0 / math.sqrt(d), causal=causal
             )
         except Exception:  # noqa: BLE001 - a peer that cannot be imported is reported, not fatal
+            pass
+        try:
+            from jax.experimental.pallas.ops.gpu import attention_mgpu as bundled_mgpu
+
+            mgpu_cfg = bundled_mgpu.TuningConfig(
+                block_q=64, block_kv=128, max_concurrent_steps=2, causal=causal
+            )
+            fns["pallas_mgpu"] = lambda q, k, v, bias: bundled_mgpu.attention(q, k, v, mgpu_cfg)
+        except Exception:  # noqa: BLE001
             pass
     else:  # float32 with a bias: cuDNN only takes 16-bit inputs, so it gets the call cast to bfloat16
 
@@ -165,17 +183,18 @@ SETTINGS = (
 
 
 def _correctness(interpret: bool, small: bool) -> list[dict]:
-    """Compiled kernel against the dense reference on a few configurations, gradients included."""
+    """Compiled kernels against the dense reference on a few configurations, gradients included."""
     rows = []
     n, d = (40, 16) if small else (1000, 64)
-    for setting, dtype, with_bias, _ in SETTINGS:
+    cases = [(setting, dtype, with_bias, flash_attention) for setting, dtype, with_bias, _ in SETTINGS]
+    cases.append(("bf16_mosaic", jnp.bfloat16, False, mosaic_attention))  # Triton backward; takes no bias
+    for setting, dtype, with_bias, kernel in cases:
         for causal in (True,) if small else (False, True):
             q, k, v, bias, do = _inputs(2, n, 4, d, dtype, seed=1, bias=with_bias)
 
-            def kern(q, k, v, bias, c=causal):
-                return flash_attention(
-                    q, k, v, bias=bias, is_causal=c, return_stats=True, interpret=interpret
-                )
+            def kern(q, k, v, bias, c=causal, kernel=kernel):
+                kw = {} if kernel is mosaic_attention else {"bias": bias}
+                return kernel(q, k, v, **kw, is_causal=c, return_stats=True, interpret=interpret)
 
             def ref(q, k, v, bias, c=causal):
                 return reference_flash_attention(q, k, v, bias=bias, is_causal=c, return_stats=True)
@@ -242,10 +261,8 @@ def run_gpu(out: Path, budget_s: float, copy_to: str | None, dry_run: bool = Fal
         q, k, v, bias, do = _inputs(b, n, h, d, dtype, bias=with_bias)
         flops = _flops(b, h, n, d, causal)
         for name, fn in fns.items():
-            for pass_, f, args, mult in (
-                ("fwd", fn, (q, k, v, bias), 1.0),
-                ("fwd_bwd", _fwd_bwd(fn), (q, k, v, bias, do), 3.5),
-            ):
+            passes = (("fwd", fn, (q, k, v, bias), 1.0), ("fwd_bwd", _fwd_bwd(fn), (q, k, v, bias, do), 3.5))
+            for pass_, f, args, mult in passes[:1] if name in FWD_ONLY else passes:
                 entry = {"impl": name, "pass": pass_, **entry0}
                 if left() < 5:
                     payload["skipped"].append(entry)
@@ -269,15 +286,16 @@ def _ratios(results: list[dict]) -> tuple[list[dict], list[dict]]:
     for (impl, pass_, n, d, causal, setting), r in sorted(
         by.items(), key=lambda x: (x[0][5], x[0][3], x[0][4], x[0][2], x[0][1])
     ):
-        if impl != "cogsim":
+        if impl not in KERNELS:
             continue
-        row = {"setting": setting, "pass": pass_, "N": n, "D": d, "causal": causal, "tflops": r["tflops"]}
-        for peer in ("xla", "cudnn", "pallas_mha", "cogsim_fused_bwd"):
+        row = {"impl": impl, "setting": setting, "pass": pass_, "N": n, "D": d, "causal": causal}
+        row["tflops"] = r["tflops"]
+        for peer in ("xla", "cudnn", "pallas_mha", "pallas_mgpu", "cogsim_fused_bwd", "cogsim"):
             p = by.get((peer, pass_, n, d, causal, setting))
-            if p:
+            if p and peer != impl:
                 row[f"vs_{peer}"] = r["tflops"] / p["tflops"]
         if pass_ == "fwd_bwd":  # backward alone: (fwd+bwd) - fwd, 2.5x the forward FLOPs
-            mine_f = by.get(("cogsim", "fwd", n, d, causal, setting))
+            mine_f = by.get((impl, "fwd", n, d, causal, setting))
             for peer in ("cudnn", "xla", "pallas_mha"):
                 key = (n, d, causal, setting)
                 pf, pb = by.get((peer, "fwd", *key)), by.get((peer, "fwd_bwd", *key))
@@ -285,14 +303,20 @@ def _ratios(results: list[dict]) -> tuple[list[dict], list[dict]]:
                     row[f"bwd_vs_{peer}"] = (pb["ms"] - pf["ms"]) / (r["ms"] - mine_f["ms"])
         ratios.append(row)
 
-    def target(name, key, pass_, minimum):
+    def target(name, key, pass_, minimum, impl="cogsim"):
         rows = [
             x
             for x in ratios
-            if x["setting"] == "bf16" and x["pass"] == pass_ and x["D"] == 128 and x["N"] >= 4096 and key in x
+            if x["impl"] == impl
+            and x["setting"] == "bf16"
+            and x["pass"] == pass_
+            and x["D"] == 128
+            and x["N"] >= 4096
+            and key in x
         ]
         worst = min((x[key] for x in rows), default=None)
         return {
+            "impl": impl,
             "target": name,
             "threshold": minimum,
             "worst": worst,
@@ -304,6 +328,15 @@ def _ratios(results: list[dict]) -> tuple[list[dict], list[dict]]:
         target("forward >= 1.0x bundled Pallas mha (bf16, N >= 4k, D = 128)", "vs_pallas_mha", "fwd", 1.0),
         target("forward >= 0.7x cuDNN (bf16, N >= 4k, D = 128)", "vs_cudnn", "fwd", 0.7),
         target("backward >= 0.6x cuDNN (bf16, N >= 4k, D = 128)", "bwd_vs_cudnn", "fwd_bwd", 0.6),
+        # the same forward goals for the Mosaic GPU forward (its backward is the Triton one)
+        target(
+            "forward >= 1.0x bundled Pallas mha (bf16, N >= 4k, D = 128)",
+            "vs_pallas_mha",
+            "fwd",
+            1.0,
+            "cogsim_mosaic",
+        ),
+        target("forward >= 0.7x cuDNN (bf16, N >= 4k, D = 128)", "vs_cudnn", "fwd", 0.7, "cogsim_mosaic"),
     ]
     return ratios, targets
 

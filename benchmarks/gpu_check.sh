@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every GPU check and benchmark, in one go and under 8 minutes:
 #   1. tests: the kernel tests with the Pallas kernels compiled by Triton (COGSIM_TEST_COMPILED=1), not
-#      interpreted;
+#      interpreted; the Mosaic GPU forward's tests first (compiled on a Hopper GPU, skipped elsewhere);
 #   2. attention: benchmarks/attention.py inside one budget: correctness of the compiled kernel on a few
-#      configurations first, then forward and forward+backward TFLOP/s against XLA, cuDNN and jax's bundled
-#      Pallas mha, in bfloat16 and in float32 with a bias (as the models call it); the JSON is rewritten
+#      configurations first (the Triton kernel and the Mosaic GPU forward), then forward and forward+backward
+#      TFLOP/s against XLA, cuDNN and jax's bundled Pallas mha (and, for Mosaic, jax's bundled Mosaic GPU
+#      attention), in bfloat16 and in float32 with a bias (as the models call it); the JSON is rewritten
 #      after every measurement, so a timeout keeps what was measured;
 #   3. induction: benchmarks/induction_training.py (training steps/s against eager PyTorch on the same GPU,
 #      8 vmapped seeds against 8 sequential runs);
@@ -89,7 +90,7 @@ if want tests; then
 echo "== compiled kernel tests (budget ${TEST_S}s, at $(elapsed)s)"
 if "$PY" -P -c "import pytest" 2>/dev/null; then
   COGSIM_TEST_COMPILED=1 timeout -s INT --kill-after=15 "$TEST_S" "$PY" -P -m pytest \
-    tests/kernels tests/test_attention.py -q -m "not slow" --maxfail=5 -p no:cacheprovider \
+    tests/kernels/test_mosaic_attention.py tests/kernels tests/test_attention.py -q -m "not slow" --maxfail=5 -p no:cacheprovider \
     --ignore=tests/kernels/test_compile.py --durations=10 --junitxml="$SHIM/junit.xml"
   TEST_RC=$?
 else

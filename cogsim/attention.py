@@ -19,9 +19,15 @@ Paths (``implementation=``) and what each costs:
   accuracy, ~3x the tensor-core work and more registers, so smaller tiles) or ``"ieee"`` (exact FMA without
   tensor cores; ~10x slower). Tiles come from a shared-memory and register
   budget per (dtype, head dim, bias/mask/stats, arch) (:mod:`cogsim.kernels.tiles`).
-- ``"interpret"``: the same kernels in Pallas interpret mode on any device (slow; for tests).
-- ``None``: ``"pallas"`` on an sm_80+ GPU when the kernel supports the call (float32/bfloat16/float16,
-  ``head_dim <= 256``, top-k ``top_k <= 256``), else ``"xla"``.
+- ``"mosaic"``: on Hopper (sm_90) the FlashAttention-3-style forward (:func:`cogsim.kernels.mosaic_attention`:
+  TMA, ``wgmma``, warp specialization) for bfloat16/float16 calls without bias or mask. Memory and flops as
+  ``"pallas"``, plus padding: queries to 128 rows, keys to 64/128, head dims to 64/128/256. Backward: the
+  Triton kernels on its residuals. Other calls (float32, bias, mask, top-k) run the Triton kernels. Not yet
+  run on a GPU: ``benchmarks/gpu_check.sh`` checks it against the reference before timing it.
+- ``"interpret"``: the Triton kernels in Pallas interpret mode on any device (slow; for tests).
+- ``None``: on an sm_90 GPU ``"mosaic"`` for the calls it takes, else ``"pallas"`` on an sm_80+ GPU when
+  the kernel supports the call (float32/bfloat16/float16, ``head_dim <= 256``, top-k ``top_k <= 256``),
+  else ``"xla"``.
 
 Hook points: every call given a ``name`` is a hook point. :func:`attention_hook` installs a function that may
 replace the output of named calls (ablation, patching); :func:`capturing` collects each named call's
@@ -59,6 +65,7 @@ from cogsim.kernels._common import (
     check_f32_precision,
     check_inputs,
 )
+from cogsim.kernels.mosaic_attention import mosaic_supports
 from cogsim.kernels.reference import reference_attention, reference_topk_attention
 
 __all__ = [
@@ -75,9 +82,10 @@ __all__ = [
     "scan",
 ]
 
-IMPLEMENTATIONS = (None, "xla", "pallas", "interpret")
+IMPLEMENTATIONS = (None, "xla", "pallas", "mosaic", "interpret")
 MAX_TOP_K = 256  # the top-k kernel's limit (cogsim.kernels.topk_attention.MAX_TOP_K)
 MIN_ARCH = (8, 0)  # the kernels' tensor-core paths need sm_80+
+MOSAIC_ARCH = (9, 0)  # wgmma and TMA: Hopper only
 
 
 class AttentionStats(NamedTuple):
@@ -321,16 +329,22 @@ def _gpu_arch() -> tuple[int, int] | None:
     return int(major), int(minor or 0)
 
 
-def _resolve(implementation: str | None, q, k, *, where: str, top_k: int | None = None) -> str:
+def _resolve(
+    implementation: str | None, q, k, *, where: str, top_k: int | None = None, v=None, bias=None, mask=None
+) -> str:
+    """The path a call runs: "xla", "pallas", "mosaic" or "interpret" (see the module docstring)."""
     if implementation not in IMPLEMENTATIONS:
         raise CogsimError(
             f"{where}: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
         )
     on_gpu = jax.default_backend() == "gpu"
+    arch = _gpu_arch() if on_gpu else None
+    mosaic_takes = top_k is None and v is not None and mosaic_supports(q, k, v, bias, mask)
     if implementation is None:
         if not on_gpu:
             return "xla"
-        arch = _gpu_arch()
+        if mosaic_takes and arch is not None and arch[0] == MOSAIC_ARCH[0]:
+            return "mosaic"
         fits = (
             q.dtype in SUPPORTED_DTYPES
             and q.dtype == k.dtype
@@ -339,11 +353,18 @@ def _resolve(implementation: str | None, q, k, *, where: str, top_k: int | None 
             and (arch is None or arch >= MIN_ARCH)
         )
         return "pallas" if fits else "xla"
-    if implementation == "pallas" and not on_gpu:
+    if implementation in ("pallas", "mosaic") and not on_gpu:
         raise CogsimError(
-            f"{where}: implementation='pallas' needs a GPU (backend is {jax.default_backend()!r}); "
+            f"{where}: implementation={implementation!r} needs a GPU (backend is {jax.default_backend()!r}); "
             "use 'interpret' to run the kernel on this device or 'xla' for the reference"
         )
+    if implementation == "mosaic":
+        if arch is not None and arch[0] != MOSAIC_ARCH[0]:
+            raise CogsimError(
+                f"{where}: implementation='mosaic' needs a Hopper GPU (sm_90); this one is "
+                f"sm_{arch[0]}{arch[1]}; use 'pallas'"
+            )
+        return "mosaic" if mosaic_takes else "pallas"  # float32, bias, mask, top-k: the Triton kernels
     return implementation
 
 
@@ -372,8 +393,9 @@ def dot_product_attention(
       mask: boolean mask (True = attend) broadcastable like ``bias``. Rows with no key return zeros.
       is_causal: causal masking, aligned to the bottom-right when ``q_len != k_len``.
       scale: score scale; defaults to ``1/sqrt(head_dim)``.
-      implementation: ``None`` (Pallas on an sm_80+ GPU when the kernel supports the call, XLA elsewhere),
-        ``"xla"``, ``"pallas"`` or ``"interpret"``; see the module docstring for what each costs.
+      implementation: ``None`` (Mosaic on an sm_90 GPU for 16-bit calls without bias or mask, Pallas
+        (Triton) on an sm_80+ GPU when the kernel supports the call, XLA elsewhere), ``"xla"``,
+        ``"pallas"``, ``"mosaic"`` or ``"interpret"``; see the module docstring for what each costs.
       f32_precision: float32 inputs on the Pallas path: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``.
       return_stats: also return :class:`AttentionStats` (logsumexp and entropy per query).
       return_probs: with ``return_stats``, include the full probability matrix (XLA path).
@@ -393,7 +415,7 @@ def dot_product_attention(
     check_inputs(q, k, v, bias, mask, where="attention", kernel=False)
     check_f32_precision("attention", f32_precision)
     _check_name(name)
-    impl = _resolve(implementation, q, k, where="attention")
+    impl = _resolve(implementation, q, k, where="attention", v=v, bias=bias, mask=mask)
     hooked = _hooked(name)
     if impl == "xla" or hooked or return_probs:
         out, p, lse, ent = reference_attention(
@@ -402,6 +424,14 @@ def dot_product_attention(
         if hooked:
             out = _run_hooks(name, p, out)
         stats = AttentionStats(lse, ent, p if return_probs else None)
+    elif impl == "mosaic":
+        from cogsim.kernels.mosaic_attention import mosaic_attention
+
+        res = mosaic_attention(q, k, v, is_causal=is_causal, scale=scale, return_stats=return_stats)
+        if not return_stats:
+            return res
+        out, lse, ent = res
+        stats = AttentionStats(lse, ent, None)
     else:
         from cogsim.kernels.flash_attention import flash_attention
 
@@ -451,8 +481,8 @@ def topk_attention(
       mask: True where a key may be selected.
       scale: score scale; defaults to ``1/sqrt(head_dim)``.
       implementation: as in :func:`dot_product_attention`: ``None`` (the Pallas selection kernel on an
-        sm_80+ GPU for ``top_k <= 256``, the jnp reference elsewhere), ``"xla"``, ``"pallas"`` or
-        ``"interpret"``.
+        sm_80+ GPU for ``top_k <= 256``, the jnp reference elsewhere), ``"xla"``, ``"pallas"``,
+        ``"mosaic"`` (runs the Triton selection kernel: there is no Mosaic top-k) or ``"interpret"``.
       f32_precision: float32 selection scores on the Pallas path: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``.
 
     Returns:

@@ -130,6 +130,51 @@ def test_pallas_without_gpu_names_the_alternatives():
         dot_product_attention(q, q, q, implementation="pallas")
 
 
+@pytest.mark.skipif(ON_GPU, reason="the CPU-only error")
+def test_mosaic_without_gpu_names_the_alternatives():
+    q = jnp.ones((1, 4, 1, 64), jnp.bfloat16)
+    with pytest.raises(CogsimError, match="implementation='mosaic' needs a GPU.*'interpret'"):
+        dot_product_attention(q, q, q, implementation="mosaic")
+
+
+# (arch, dtype, bias?, implementation asked) -> path taken, on a (pretended) GPU
+DISPATCH = [
+    ((9, 0), jnp.bfloat16, False, None, "mosaic"),
+    ((9, 0), jnp.float16, False, None, "mosaic"),
+    ((9, 0), jnp.float32, False, None, "pallas"),  # float32 (every model today): Triton, TF32
+    ((9, 0), jnp.bfloat16, True, None, "pallas"),  # a bias: Triton
+    ((8, 0), jnp.bfloat16, False, None, "pallas"),  # no wgmma before Hopper
+    ((10, 0), jnp.bfloat16, False, None, "pallas"),  # nor after (Blackwell has tcgen05)
+    ((9, 0), jnp.float32, False, "mosaic", "pallas"),  # asked, but Mosaic does not take float32
+    ((9, 0), jnp.bfloat16, False, "mosaic", "mosaic"),
+    ((9, 0), jnp.bfloat16, False, "pallas", "pallas"),
+]
+
+
+@pytest.mark.parametrize(("arch", "dtype", "with_bias", "asked", "taken"), DISPATCH)
+def test_dispatch_picks_mosaic_on_hopper_for_the_calls_it_takes(
+    monkeypatch, arch, dtype, with_bias, asked, taken
+):
+    import cogsim.attention as attention
+
+    monkeypatch.setattr(attention.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(attention, "_gpu_arch", lambda: arch)
+    q = jnp.ones((1, 8, 2, 64), dtype)
+    bias = jnp.zeros((1, 2, 8, 8)) if with_bias else None
+    assert attention._resolve(asked, q, q, where="attention", v=q, bias=bias) == taken
+    assert attention._resolve(asked, q, q, where="topk_attention", top_k=2) != "mosaic"
+
+
+def test_mosaic_refuses_pre_hopper_gpus(monkeypatch):
+    import cogsim.attention as attention
+
+    monkeypatch.setattr(attention.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(attention, "_gpu_arch", lambda: (8, 0))
+    q = jnp.ones((1, 8, 2, 64), jnp.bfloat16)
+    with pytest.raises(CogsimError, match=r"implementation='mosaic' needs a Hopper GPU \(sm_90\); .* sm_80"):
+        attention._resolve("mosaic", q, q, where="attention", v=q)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

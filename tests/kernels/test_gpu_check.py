@@ -34,17 +34,23 @@ def test_gpu_check_dry_run_writes_correctness_results_and_ratios(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     payload = json.loads((tmp_path / "attention_gpu.json").read_text())
     assert payload["dry_run"] and not payload["errors"] and not payload["skipped"]
-    # correctness first: interpreted kernel against the reference, float32 with bias and bfloat16
+    # correctness first: interpreted kernels against the reference, float32 with bias and bfloat16, and the
+    # Mosaic forward (emulated) with the Triton backward
     errs = {r["setting"]: r for r in payload["correctness"]}
-    assert set(errs) == {"bf16", "f32_bias"}
+    assert set(errs) == {"bf16", "f32_bias", "bf16_mosaic"}
     assert max(v for k, v in errs["f32_bias"].items() if k.startswith("max_abs_err")) < 1e-4
     assert max(v for k, v in errs["bf16"].items() if k.startswith("max_abs_err")) < 0.1
+    assert max(v for k, v in errs["bf16_mosaic"].items() if k.startswith("max_abs_err")) < 0.1
     # every setting measured for the kernel and its peer, forward and backward, with ratios
     seen = {(r["setting"], r["impl"], r["pass"]) for r in payload["results"]}
     for setting in ("bf16", "f32_bias"):
         for impl in ("cogsim", "xla"):
             assert {(setting, impl, "fwd"), (setting, impl, "fwd_bwd")} <= seen
+    assert {("bf16", "cogsim_mosaic", "fwd"), ("bf16", "cogsim_mosaic", "fwd_bwd")} <= seen
     assert {(r["setting"], r["pass"]) for r in payload["ratios"] if "vs_xla" in r} == {
         (s, p) for s in ("bf16", "f32_bias") for p in ("fwd", "fwd_bwd")
     }
-    assert [t["met"] for t in payload["targets"]] == [None, None, None]  # no GPU peers in a dry run
+    assert any(r["impl"] == "cogsim_mosaic" and "vs_cogsim" in r for r in payload["ratios"])
+    assert [(t["impl"], t["met"]) for t in payload["targets"]] == [("cogsim", None)] * 3 + [
+        ("cogsim_mosaic", None)
+    ] * 2  # no GPU peers in a dry run
