@@ -8,19 +8,15 @@ operands in swizzled shared memory, ``p`` from registers) and keep an online sof
 max, denominator and, for statistics, the entropy sum, all in base 2). A shared "turn" barrier makes the two
 compute warpgroups alternate, so one's softmax overlaps the other's matmuls (FlashAttention-3's ping-pong).
 
-Inputs: bfloat16/float16 (``wgmma`` reads 16-bit operands from registers only, and Mosaic's transposed
-shared-memory operands are 16-bit only, so a float32 path would need ``v`` transposed in memory and ``p``
-staged through shared memory; :func:`cogsim.attention.dot_product_attention` sends float32 calls to the
-Triton kernel instead). Head dims up to 256 (padded to 64, 128 or 256), any lengths (padded; padded keys are
-masked), causal masking (bottom-right aligned), grouped-query attention; no bias or mask (those calls also
-go to the Triton kernel). The forward returns the logsumexp (and the entropy with ``return_stats``); the
-backward is the Triton kernels' (:mod:`cogsim.kernels.flash_attention`) fed with these residuals, so no
-forward is recomputed.
+Inputs: bfloat16/float16 only (``wgmma`` takes 16-bit register operands and Mosaic transposes 16-bit
+shared-memory operands only; float32, bias and mask calls go to the Triton kernel). Head dims up to 256
+(padded to 64/128/256), any lengths (padded keys are masked), causal (bottom-right aligned), grouped-query
+attention. The forward returns the logsumexp (and the entropy with ``return_stats``); the backward is the
+Triton kernels' (:mod:`cogsim.kernels.flash_attention`) on these residuals, so no forward is recomputed.
 
-``interpret=True`` runs a jnp emulation of the kernel's schedule (the same 64-row query tiles, the same
-unmasked and masked key-block loops and online-softmax updates in base 2), since Mosaic GPU kernels run on
-Hopper only; the compiled kernel is lowered (not run) by the tests, and checked against the reference on a
-GPU by ``benchmarks/gpu_check.sh``.
+``interpret=True`` runs a jnp emulation of the kernel's schedule (same 64-row tiles, key-block loops and
+base-2 online softmax): Mosaic GPU kernels run on Hopper only, so the tests lower the compiled kernel and
+``benchmarks/gpu_check.sh`` checks it against the reference on a GPU.
 """
 
 from __future__ import annotations
@@ -143,8 +139,6 @@ def _finish(m, den, u):
 
 
 # The Mosaic GPU kernel
-
-
 def _mosaic_forward(q, k, v, plan: _Plan):
     import jax.experimental.pallas as pl
     import jax.experimental.pallas.mosaic_gpu as plgpu
@@ -318,8 +312,6 @@ def _mosaic_forward(q, k, v, plan: _Plan):
 
 
 # jnp emulation of the kernel's schedule (interpret=True)
-
-
 def _emulated_forward(q, k, v, plan: _Plan):
     """The kernel's arithmetic in jnp: per 64-row tile, the unmasked then the masked key-block loop."""
     b, nq_pad, hq, d = q.shape
@@ -368,8 +360,6 @@ def _forward(q, k, v, plan: _Plan):
 
 
 # custom_vjp: the Triton backward on the Mosaic forward's residuals
-
-
 def _triton_config(plan: _Plan, dtype) -> _TritonConfig:
     """The Triton kernels' configuration for the backward on the Mosaic padding (blocks divide it)."""
     dq_t, kv_t = (tiles.choose(kind, head_dim=plan.head_dim, dtype=dtype) for kind in ("dq", "dkdv"))
