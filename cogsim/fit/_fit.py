@@ -72,16 +72,41 @@ def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
     return jnp.stack(out)
 
 
+#: trials x problems per chunk of the solver: problems are solved in chunks of about this many trials
+#: (at least one problem), each chunk's L-BFGS stopping when its own slowest problem stops
+CHUNK_TRIALS = 2048
+
+
+def chunk_size(n_problems: int, max_trials: int) -> int:
+    """Problems per vectorised chunk: about ``CHUNK_TRIALS`` trials' worth, at least 1, at most all.
+
+    Example:
+      >>> chunk_size(1024, 160), chunk_size(128, 2560)
+      (12, 1)
+    """
+    return int(max(1, min(n_problems, CHUNK_TRIALS // max(max_trials, 1))))
+
+
 @functools.lru_cache(maxsize=64)
-def _solver(model, prior_key):
-    """The jitted, vmapped multi-start solver of ``model`` (cached per model object without a prior, so a
-    second fit of the same model and shapes reuses the compiled code)."""
+def _solver(model, prior_key, batch: int):
+    """The jitted multi-start solver of ``model``: problems in chunks of ``batch`` (vmapped within a chunk,
+    one chunk after another, so a chunk stops with its own slowest problem rather than the slowest of all);
+    cached per model object without a prior, so a second fit of the same model and shapes reuses the
+    compiled code."""
     nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key))
 
-    def unit(u0, tr, m, nn):
+    def unit(args):
+        u0, tr, m, nn = args
         return minimize(lambda u: nll(u, tr, m) / nn, u0)
 
-    return jax.jit(jax.vmap(unit))
+    def solve(u0, tr, m, nn):
+        n = u0.shape[0]
+        pad = -n % batch
+        grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad, *a.shape[1:]))]) if pad else a
+        out = jax.lax.map(unit, jax.tree.map(grow, (u0, tr, m, nn)), batch_size=batch)
+        return jax.tree.map(lambda a: a[:n], out)
+
+    return jax.jit(solve)
 
 
 def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
@@ -99,14 +124,16 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
         value = jax.vmap(nll)(u, packed.trials, packed.mask)
         zero = jnp.zeros(len(packed.units))
         return u, value, zero, zero.astype(jnp.int32)
-    try:
-        solver = _solver(model, tuple(sorted(prior.items())) if prior else None)
-    except TypeError:  # an unhashable model or prior: no cache
-        solver = _solver.__wrapped__(model, tuple(sorted(prior.items())) if prior else None)
+    prior_key = tuple(sorted(prior.items())) if prior else None
 
     def solve(sub: Packed, u0_sub):
         n = jnp.maximum(jnp.sum(sub.mask, axis=1), 1).astype(jnp.float32)
         n_units = len(sub.units)
+        batch = chunk_size(n_starts * n_units, sub.mask.shape[1])
+        try:
+            solver = _solver(model, prior_key, batch)
+        except TypeError:  # an unhashable model or prior: no cache
+            solver = _solver.__wrapped__(model, prior_key, batch)
         tile = lambda a: jnp.broadcast_to(a, (n_starts, *a.shape)).reshape((-1, *a.shape[1:]))
         flat = solver(
             u0_sub.reshape((-1, u0_sub.shape[-1])), jax.tree.map(tile, sub.trials), tile(sub.mask), tile(n)

@@ -62,6 +62,17 @@ def _split(k):
     return c0, k - c0
 
 
+def _np_argsort(x):
+    return np.argsort(np.asarray(x), axis=-1).astype(np.int32)
+
+
+def _argsort_rows(x):
+    """``argsort`` along the last axis, computed by NumPy on the host (several times faster than XLA's CPU
+    sort, the workspace likelihood's main cost); no gradient (integer indices)."""
+    out = jax.ShapeDtypeStruct(x.shape, jnp.int32)
+    return jax.pure_callback(_np_argsort, out, x, vmap_method="expand_dims")
+
+
 def _share_quantiles(s, c, table, n_nodes):
     """Per set size, ``n_nodes`` quantile mid points ``[N_MAX, n_nodes]`` of the probed item's share of the
     workspace's precision when it is held (a uniformly chosen selected item), and ``M = min(c, N)``."""
@@ -71,10 +82,15 @@ def _share_quantiles(s, c, table, n_nodes):
     sel = jnp.arange(K_MAX)[None, None, :] < m[:, None, None]
     z = jnp.where(sel, s * jnp.where(jnp.isfinite(table), table, 0.0), -1e30)  # finite: no NaN when M = 0
     w = jnp.where(sel, jax.nn.softmax(z, axis=-1), 2.0)  # unselected entries sort last
-    flat = jnp.sort(w.reshape(N_MAX, -1), axis=1)  # the first n_draws * M entries are the selected shares
+    flat = w.reshape(N_MAX, -1)
+    # the sorted order (the first n_draws * M entries are the selected shares), found without a gradient;
+    # the quantiles are then gathered from the shares themselves: the same values as sorting them, but the
+    # gradient flows through n_nodes gathered entries instead of through the whole sort
+    order = _argsort_rows(jax.lax.stop_gradient(flat))
     pos = (jnp.arange(n_nodes) + 0.5) / n_nodes  # quantile mid points
     idx = jnp.floor(pos[None, :] * (n_draws * m[:, None])).astype(jnp.int32)
-    q = jnp.take_along_axis(flat, jnp.clip(idx, 0, flat.shape[1] - 1), axis=1)
+    rank = jnp.take_along_axis(order, jnp.clip(idx, 0, flat.shape[1] - 1), axis=1)
+    q = jnp.take_along_axis(flat, rank, axis=1)
     return jnp.where(m[:, None] > 0, q, 0.0), m, ns
 
 

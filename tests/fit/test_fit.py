@@ -194,3 +194,13 @@ def test_a_model_without_free_parameters_is_scored_not_fitted():
     )
     assert (res.summary["n_params"] == 0).all() and res.summary["converged"].all()
     assert res.summary["cv_loglik"].to_numpy() == pytest.approx(res.summary["loglik"].to_numpy())
+
+
+def test_solving_in_chunks_gives_the_same_fit_as_one_batch(gauss, monkeypatch):
+    rng = np.random.default_rng(7)
+    data = pd.DataFrame({"subject": np.repeat([1, 2, 3], 40), "x": rng.normal(1.0, 2.0, 120)})
+    one = fit(gauss, data, ci=None, key=KEY).units
+    monkeypatch.setattr("cogsim.fit._fit.CHUNK_TRIALS", 1)  # one problem per chunk
+    chunked = fit(gauss, data, ci=None, key=KEY).units
+    np.testing.assert_allclose(chunked["loglik"], one["loglik"], atol=1e-4)
+    np.testing.assert_allclose(chunked[["mu", "sd"]], one[["mu", "sd"]], rtol=1e-4)

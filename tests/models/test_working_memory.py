@@ -153,3 +153,28 @@ def test_mixture3p_without_nontargets_is_an_error_not_mixture2p():
     trials = paradigms.get("delayed_estimation").read(frame)
     with pytest.raises(DataError, match="missing column 'nontarget_1_rad'"):
         fit(wm.MIXTURE3P, trials, ci=None, key=jax.random.key(0))
+
+
+def test_workspace_share_quantiles_equal_a_full_sort_with_the_same_gradient():
+    """The quantiles gathered through a host argsort equal those read off ``jnp.sort`` (values and gradient
+    in ``s``)."""
+    table = _workspace._TABLE
+
+    def by_sort(s, c):
+        ns = jnp.arange(1, _workspace.N_MAX + 1, dtype=jnp.float32)
+        m = jnp.minimum(c, ns)
+        sel = jnp.arange(_workspace.K_MAX)[None, None, :] < m[:, None, None]
+        z = jnp.where(sel, s * jnp.where(jnp.isfinite(table), table, 0.0), -1e30)
+        flat = jnp.sort(jnp.where(sel, jax.nn.softmax(z, axis=-1), 2.0).reshape(_workspace.N_MAX, -1), axis=1)
+        pos = (jnp.arange(_workspace.N_NODES) + 0.5) / _workspace.N_NODES
+        idx = jnp.floor(pos[None, :] * (table.shape[1] * m[:, None])).astype(jnp.int32)
+        q = jnp.take_along_axis(flat, jnp.clip(idx, 0, flat.shape[1] - 1), axis=1)
+        return jnp.where(m[:, None] > 0, q, 0.0)
+
+    ours = lambda s, c: _workspace._share_quantiles(s, c, table, _workspace.N_NODES)[0]
+    for s in (0.7, 3.0):
+        for c in (1.0, 3.0):
+            np.testing.assert_array_equal(ours(s, c), by_sort(s, c))
+            g1 = jax.grad(lambda x, c=c: jnp.sum(ours(x, c) ** 2))(jnp.float32(s))
+            g2 = jax.grad(lambda x, c=c: jnp.sum(by_sort(x, c) ** 2))(jnp.float32(s))
+            assert float(g1) == pytest.approx(float(g2), rel=1e-5)
