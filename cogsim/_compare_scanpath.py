@@ -37,6 +37,8 @@ BEHAVIOUR_KEYS = ("target_found", "length", "search", "refixation", "revisit")
 
 
 def _seq(x, name: str) -> list[int]:
+    if type(x) is list and all(type(v) is int for v in x):  # already a list of Python ints
+        return x
     arr = np.asarray(x)
     if arr.ndim != 1:
         raise CogsimError(
