@@ -37,6 +37,7 @@ TINY: dict[str, dict[str, Any]] = {
         "max_epochs": 1,
         "patience": 1,
         "n_samples": 4,
+        "max_len": 12,  # one decoding chunk (compact_every): a few compilations instead of a dozen
         "appearance": "none",  # layout only, so that the tests cover appearance="none"
         "folds": 0,  # one model on the training collages (the quick preset cross-validates)
         "holdout_every": 0,
