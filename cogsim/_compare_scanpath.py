@@ -37,6 +37,8 @@ BEHAVIOUR_KEYS = ("target_found", "length", "search", "refixation", "revisit")
 
 
 def _seq(x, name: str) -> list[int]:
+    if type(x) is list and all(type(v) is int for v in x):  # already a list of Python ints
+        return x
     arr = np.asarray(x)
     if arr.ndim != 1:
         raise CogsimError(
@@ -98,15 +100,31 @@ def edit_distance(a: Int[np.ndarray, " n"] | Sequence[int], b: Int[np.ndarray, "
       2
     """
     a, b = _seq(a, "edit_distance"), _seq(b, "edit_distance")
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-        prev = cur
-    return prev[-1]
+    # bit-parallel dynamic programming (Myers 1999, Hyyro 2001): bit j of pv/mv is +1/-1 in column j of
+    # the current row's vertical differences; the same integer as the O(len(a) len(b)) table
+    m = len(b)
+    if m == 0:
+        return len(a)
+    peq: dict[int, int] = {}
+    for j, c in enumerate(b):
+        peq[c] = peq.get(c, 0) | (1 << j)
+    full, top = (1 << m) - 1, 1 << (m - 1)
+    pv, mv, score = full, 0, m
+    for c in a:
+        eq = peq.get(c, 0)
+        xv = eq | mv
+        xh = (((eq & pv) + pv) ^ pv) | eq
+        ph = mv | (~(xh | pv) & full)
+        mh = pv & xh
+        if ph & top:
+            score += 1
+        elif mh & top:
+            score -= 1
+        ph = ((ph << 1) | 1) & full
+        mh = (mh << 1) & full
+        pv = mh | (~(xv | ph) & full)
+        mv = ph & xv
+    return score
 
 
 def scanpath_behaviour(scanpath: Sequence[int], target: int) -> dict[str, float]:

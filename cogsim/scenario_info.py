@@ -19,7 +19,7 @@ from cogsim import scenario_registry
 
 #: quick-preset wall times measured on a shared two-core CPU, as written in docs/scenarios/<name>.md
 DOCUMENTED_RUNTIME = {
-    "attentional_blink": "about 10 s",
+    "attentional_blink": "about 1 min",
     "book_cover_scanpaths": "109 s",
     "change_detection": "a few seconds",
     "developmental_diet": "60 s",

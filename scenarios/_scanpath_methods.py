@@ -66,8 +66,13 @@ def groups(df: pd.DataFrame, by: str) -> dict[int, list[list[int]]]:
       {1: [[5, 6], [7]]}
     """
     out: dict[int, list[list[int]]] = {}
-    for (d, _), g in df.sort_values([by, "sample", "fixation_index"]).groupby([by, "sample"]):
-        out.setdefault(int(d), []).append(g.object_id.astype(int).tolist())
+    s = df.sort_values([by, "sample", "fixation_index"])
+    d, smp = s[by].to_numpy(), s["sample"].to_numpy()
+    obj = s.object_id.to_numpy().astype(int)
+    cut = np.flatnonzero((d[1:] != d[:-1]) | (smp[1:] != smp[:-1])) + 1  # where a (display, sample) starts
+    for a, b in zip(np.r_[0, cut], np.r_[cut, len(s)], strict=True):
+        if b > a:
+            out.setdefault(int(d[a]), []).append(obj[a:b].tolist())
     return out
 
 

@@ -350,9 +350,26 @@ def method_scores(sim: pd.DataFrame, human_df: pd.DataFrame, *, tfp_steps: int =
     return sm.method_scores(sim, ref, METHODS, by="trial", reference="human", max_steps=tfp_steps)
 
 
+#: the last scores: compare() and plot() of one run score the same tables once
+_LAST_SCORES: dict[str, object] = {}
+
+
+def _fingerprint(df: pd.DataFrame) -> tuple:
+    return id(df), len(df), int(pd.util.hash_pandas_object(df, index=True).sum())
+
+
+def _scores_of(sim: pd.DataFrame, human: pd.DataFrame) -> dict[str, dict]:
+    """:func:`method_scores`, reused while ``sim`` and ``human`` are the same unchanged tables."""
+    key = (_fingerprint(sim), _fingerprint(human))
+    if _LAST_SCORES.get("key") != key:
+        _LAST_SCORES.clear()
+        _LAST_SCORES.update(key=key, res=method_scores(sim, human))
+    return _LAST_SCORES["res"]
+
+
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """OAT and the baselines against the human scanpaths (those stored in ``sim``, else ``human``)."""
-    res = method_scores(sim, human)
+    res = _scores_of(sim, human)
     ref = sim[sim.method == "human"] if (sim.method == "human").any() else human
     return _book_cover_checks.comparison_of(sim, ref, res)
 
@@ -360,4 +377,4 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
 # --------------------------------------------------------------------------------------------------- plot
 def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     """Example scanpaths on one validation collage, the TFP curves, and the Sequence Score by method."""
-    return _book_cover_plot.figure(sim, human, method_scores(sim, human))
+    return _book_cover_plot.figure(sim, human, _scores_of(sim, human))

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cogsim.scenarios import _attentional_blink_fit as abfit
 from cogsim.scenarios import attentional_blink as ab
 from tests.scenarios.tiny import tiny
 
@@ -50,24 +51,59 @@ def test_comparison_checks_the_shape(base):
     assert passed["lag-1 sparing"] and passed["blink: T2 deficit at lags 2-5"]
     assert comp.key_metric.human == 270.0
     assert comp.with_context(data_kind="published_means").schema_problems() == []
+    window = [ch for ch in comp.checks if ch.name.startswith("deficit window")]
+    assert [ch.threshold for ch in window] == [(90.0, 180.0), (450.0, 540.0)]
+    assert all(ch.rule == "ci_within" and ch.ci is not None for ch in window)
 
 
-def test_comparison_uses_the_configs_deficit_margin(base):
+def test_consolidation_is_fitted_with_a_ci(base):
     df, _, _ = base
-    strict = ab.compare(df.assign(deficit_margin=0.9), ab.reference().table)
-    sparing = [ch for ch in strict.checks if ch.name.startswith("lag-1 sparing")][0]
-    assert sparing.threshold == 0.9 and not sparing.passed
+    rows = df[df.condition == "experimental"]
+    cons, lo, hi = rows[["consolidation_ms", "consolidation_low", "consolidation_high"]].iloc[0]
+    assert lo <= cons <= hi and hi > lo
+    assert rows.fit_target_ms.iloc[0] == 495.0  # half an SOA after the published 450 ms
+    profile = df[df.condition == "fit_profile"]
+    assert profile.consolidation_ms.tolist() == list(CFG.fit_grid_ms)
+    assert profile.delay_ms.is_monotonic_increasing  # longer consolidation, later window end
+
+
+def test_window_edges_interpolate_the_margin_crossings():
+    delays = np.array([90.0, 180.0, 270.0, 360.0])
+    assert abfit.window_edges(delays, np.array([0.0, 0.6, 0.3, 0.0]), 0.1) == (105.0, 330.0)
+    onset, end = abfit.window_edges(delays, np.array([0.5, 0.6, 0.3, 0.2]), 0.1)
+    assert onset == -np.inf and end == np.inf  # the deficit starts and ends outside the lags run
+    assert np.isnan(abfit.window_edges(delays, np.zeros(4), 0.1)).all()
+
+
+def test_fit_recovers_the_consolidation_of_a_known_profile():
+    """Synthetic outcomes whose deficit crosses the margin at 300 + 0.5 x consolidation: aimed at 525 ms,
+    the fit must find 450 (within sampling noise) and its bootstrap CI must contain its value."""
+    rng = np.random.default_rng(0)
+    grid = np.array([300.0, 400.0, 500.0, 600.0])
+    delays = np.array([90.0, 180.0, 270.0, 360.0, 450.0, 540.0, 630.0])
+    cells = np.repeat(np.arange(len(delays)), 20_000)
+    d = delays[cells]
+    deficit = np.stack([np.where(d > 90, 0.1 + (300 + 0.5 * g - d) / 1000, -0.2) for g in grid])
+    t2 = rng.random(cells.size) < 0.5 - deficit  # control P(T2) = 0.5
+    ctrl = np.broadcast_to(rng.random(cells.size) < 0.5, t2.shape)
+    t1 = np.ones_like(t2)
+    ends, fits = abfit.bootstrap_fit(grid, t1, t2, ctrl, cells, cells, delays, 0.1, 525.0, n_boot=20, seed=0)
+    assert np.all(np.diff(ends) > 0)
+    value = abfit.fit_on_profile(grid, ends, 525.0)
+    assert abs(value - 450.0) < 40.0
+    assert np.percentile(fits, 2.5) <= value <= np.percentile(fits, 97.5)
 
 
 def test_capacity_one_abolishes_lag1_sparing():
     """Lag-1 sparing needs room for T2 in T1's episode: a one-item workspace cannot spare it."""
-    _, e, c = _curves(dataclasses.replace(CFG, top_k=1, lags=(1, 8)))
+    _, e, c = _curves(dataclasses.replace(CFG, top_k=1, lags=(1, 8), consolidation_ms=350.0))
     assert e[1] < c[1] - 0.3
 
 
 def test_no_consolidation_no_blink():
-    _, e, c = _curves(dataclasses.replace(CFG, consolidation_ms=0.0, episode_ms=10.0, lags=(2, 3)))
+    df, e, c = _curves(dataclasses.replace(CFG, consolidation_ms=0.0, episode_ms=10.0, lags=(2, 3)))
     assert (c - e).max() < 0.15
+    assert "fit_profile" not in set(df.condition)  # a consolidation time given by hand skips the fit
 
 
 def test_human_window_is_the_published_one():

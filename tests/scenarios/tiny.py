@@ -23,7 +23,12 @@ from cogsim import config as cfglib
 _SMOKE = {"num_steps": 4, "log_every": 2, "n_test": 16, "eval_chunk": 16, "n_seeds": 1, "batch_size": 8}
 
 TINY: dict[str, dict[str, Any]] = {
-    "attentional_blink": {"trials": 150, "lags": (1, 2, 3, 4, 7, 8)},
+    "attentional_blink": {
+        "trials": 150,
+        "lags": (1, 2, 3, 4, 7, 8),
+        "fit_grid_ms": (300.0, 450.0, 600.0),
+        "fit_boot": 50,
+    },
     "book_cover_scanpaths": {
         "d_model": 24,
         "n_heads": 2,
@@ -32,6 +37,7 @@ TINY: dict[str, dict[str, Any]] = {
         "max_epochs": 1,
         "patience": 1,
         "n_samples": 4,
+        "max_len": 12,  # one decoding chunk (compact_every): a few compilations instead of a dozen
         "appearance": "none",  # layout only, so that the tests cover appearance="none"
         "folds": 0,  # one model on the training collages (the quick preset cross-validates)
         "holdout_every": 0,
