@@ -327,7 +327,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         rows[-1]["step"] = config.num_steps
     else:
         params, history, mcfg = fit(graph, config, key=key, on_log=on_log)
-    sc = scorer(params, mcfg)
+    small = graph.n_entities**2 * mcfg.n_predicates <= tb.TENSOR_LIMIT
+    tensor = tb.semantic_log_prob_tensor(params, mcfg) if small else None
+    sc = tb.semantic_scorers(params, mcfg, tensor=tensor)
     for split in ("valid", "test"):
         if len(graph.triples(split)):
             r = kg.evaluate_link_prediction(sc, graph, split=split)
@@ -348,8 +350,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 graph=graph.name,
                 n_boot=config.n_boot if split == "test" else 0,
             )
-    if graph.n_entities**2 * mcfg.n_predicates <= tb.TENSOR_LIMIT:  # the prior over predicates
-        prior = np.exp(tb.semantic_log_prob_tensor(params, mcfg)).sum(axis=(0, 2))  # sum_{s,o} P(s, p, o)
+    if tensor is not None:  # the prior over predicates
+        prior = np.exp(tensor).sum(axis=(0, 2))  # sum_{s,o} P(s, p, o)
         if mcfg.reciprocal:  # a fact and its reciprocal are one fact
             prior = prior[: graph.n_predicates] + prior[graph.n_predicates :]
         emp = np.bincount(graph.triples("train")[:, 1], minlength=graph.n_predicates) / len(

@@ -77,12 +77,13 @@ def semantic_log_prob_tensor(params: Params, cfg: TensorBrainConfig) -> np.ndarr
     return np.asarray(jax.jit(lambda p: log_prob_tensor(p, cfg, q0))(params))
 
 
-def semantic_scorers(params: Params, cfg: TensorBrainConfig):
+def semantic_scorers(params: Params, cfg: TensorBrainConfig, *, tensor: np.ndarray | None = None):
     """``(score_tails(s, p), score_heads(p, o))`` for :func:`cogsim.kg.evaluate_link_prediction`.
 
     Tails of ``(s, p, ?)`` are ranked by the semantic memory's joint ``log P(s, p, o)`` (as ``P(o | s, p)``
     ranks them in the tucker memory); heads of ``(?, p, o)`` by the joint, or, in a reciprocal memory, as the
-    tails of ``(o, p^-1, ?)``. Small graphs are scored from the full tensor, large ones in batches.
+    tails of ``(o, p^-1, ?)``. Small graphs are scored from the full tensor (``tensor``, when already
+    computed by :func:`semantic_log_prob_tensor`), large ones in batches.
 
     Example:
       >>> import jax, numpy as np
@@ -94,7 +95,7 @@ def semantic_scorers(params: Params, cfg: TensorBrainConfig):
     """
     n_rel = n_relations(cfg)
     if cfg.n_entities**2 * cfg.n_predicates <= TENSOR_LIMIT:
-        x = semantic_log_prob_tensor(params, cfg)
+        x = semantic_log_prob_tensor(params, cfg) if tensor is None else np.asarray(tensor)
 
         def tails(s, p):
             return x[s, p, :]
