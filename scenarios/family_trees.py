@@ -3,14 +3,14 @@ generation and branch?
 
 Hinton trained a network on 100 of the 104 (person1, relation) cases of two isomorphic family trees (English
 and Italian, 24 people, 12 relations) and tested it on the 4 held-out cases: it answered 2 of 4 in one run and
-3 of 4 in another, and its six person units coded nationality, generation and branch of the tree, which it
-was never told. Here the tensor brain's semantic memory (``relational="tucker"``: ``P(s) P(p | s)
-P(o | s, p)``, each fact learned from both ends, ``reciprocal``) is trained on the same facts by maximum
-likelihood over several seeds, each seed holding out its own 4 cases (and, in a harder version, ``n_test_large`` cases). A held-out case is answered correctly
-when every answer is ranked above every other person by ``P(o | s, p)`` (Hinton's output units: the right
-people active, the others not). The frequency baseline ranks people by how often they are the answer of the
-relation in training. The learned person embeddings are decoded (leave-one-out nearest class mean) for
-nationality, generation and branch, against the majority-class rate.
+3 of 4 in another, and its six person units coded nationality, generation and branch of the tree, which it was
+never told. Here the tensor brain's semantic memory (``relational="tucker"``: ``P(s) P(p | s) P(o | s, p)``,
+each fact learned from both ends, ``reciprocal``) is trained on the same facts by maximum likelihood over
+several seeds, each seed holding out its own 4 cases (and, in a harder version, ``n_test_large`` cases). A
+held-out case is answered correctly when every answer is ranked above every other person by ``P(o | s, p)``
+(Hinton's output units: the right people active, the others not). The frequency baseline ranks people by how
+often they are the answer of the relation in training. The learned person embeddings are decoded
+(leave-one-out nearest class mean) for nationality, generation and branch, against the majority-class rate.
 
 Settings are fixed in advance (chosen on the validation split of a generated family, the generated-family
 test of the tensor brain), not chosen on the held-out cases.
