@@ -22,7 +22,9 @@ Operations:
   i.e. ancestral sampling of ``P(s | u) P(o | s, u) P(p | s, o, u)``;
 - *episodic memory*: ``q = a_t`` with no sensory input; *semantic memory*: ``q = a_bar = sum_t P(t) a_t``
   (:func:`semantic_context`), or the exact time marginal of the episodic distributions
-  (:func:`marginal_log_prob_tensor`).
+  (:func:`marginal_log_prob_tensor`); a semantic memory of a static graph may store each fact from both
+  ends (``reciprocal``: ``(s, p, o)`` and ``(o, p^-1, s)``; :func:`train_semantic_memory`,
+  :func:`semantic_scorers`).
 
 The model is plain functional JAX: parameters are a dict of arrays (a pytree), so :func:`cogsim.train.fit`
 trains it and ``jax.vmap`` runs several seeds at once.
@@ -50,6 +52,14 @@ from ._layers import (
     wm_readout,
     wm_update,
 )
+from ._semantic import (
+    TENSOR_LIMIT,
+    n_relations,
+    reciprocal_triples,
+    semantic_log_prob_tensor,
+    semantic_scorers,
+    train_semantic_memory,
+)
 from ._train import train_memory
 from ._triples import (
     core_product,
@@ -65,6 +75,7 @@ __all__ = [
     "MODES",
     "Params",
     "RELATIONAL",
+    "TENSOR_LIMIT",
     "TensorBrainConfig",
     "bottom_up",
     "core_product",
@@ -76,10 +87,15 @@ __all__ = [
     "link_scorers",
     "log_prob_tensor",
     "marginal_log_prob_tensor",
+    "n_relations",
+    "reciprocal_triples",
     "select",
     "semantic_context",
+    "semantic_log_prob_tensor",
+    "semantic_scorers",
     "sensory_buffer",
     "train_memory",
+    "train_semantic_memory",
     "triple_log_probs",
     "triple_nll",
     "wm_readout",

@@ -41,6 +41,11 @@ class TensorBrainConfig:
         interaction of the embodied subject and predicate through a learned core tensor ``G`` (``q_o +=
         G x1 a_s x2 a_p``, Tucker 1966; Balazevic et al. 2019), so that ``P(o | s, p)`` is conditioned on the
         relation as in TuckER.
+      reciprocal: a semantic memory that stores each fact from both ends: predicate indices
+        ``n_predicates // 2 ..`` are the reciprocals of the first half (``(s, p, o)`` is also learned as
+        ``(o, p^-1, s)``), so a head query ``(?, p, o)`` is answered by decoding from ``o`` as a tail query of
+        ``p^-1`` (see :func:`train_semantic_memory` and :func:`semantic_scorers`); ``n_predicates`` must be
+        even.
     """
 
     n_entities: int = cfglib.field(1, low=1, doc="entity indices")
@@ -56,6 +61,9 @@ class TensorBrainConfig:
     init_scale: float = cfglib.field(0.1, low=1e-6, doc="std of the initial embeddings")
     relational: str = cfglib.field(
         "additive", choices=RELATIONAL, doc="triple decoding: additive s->o->p, or s->p->o with a Tucker core"
+    )
+    reciprocal: bool = cfglib.field(
+        False, doc="each fact stored from both ends: the second half of the predicates are reciprocals"
     )
 
 

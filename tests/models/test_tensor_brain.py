@@ -1,5 +1,7 @@
 """The tensor brain: bottom-up/top-down operations, decoding order, episodic vs semantic memory."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -135,3 +137,26 @@ def test_tucker_memory_decodes_the_object_given_subject_and_predicate():
     assert out["order"] == ("subject", "predicate", "object")
     with pytest.raises(CogsimError, match="pass p="):
         tb.triple_log_probs(p, cfg, q0, s, s)
+
+
+def test_reciprocal_memory_learns_each_fact_from_both_ends_and_answers_heads_from_the_object():
+    cfg = tb.TensorBrainConfig(
+        n_entities=4, n_predicates=4, dim=8, wm_dim=8, relational="tucker", reciprocal=True
+    )
+    facts = np.array([[0, 0, 1], [2, 1, 3]])
+    assert tb.n_relations(cfg) == 2
+    assert tb.reciprocal_triples(facts, 2).tolist() == [[0, 0, 1], [2, 1, 3], [1, 2, 0], [3, 3, 2]]
+    res = tb.train_semantic_memory(
+        cfg, facts, key=jax.random.key(0), num_steps=300, batch_size=4, lr=0.05, log_every=300
+    )
+    x = tb.semantic_log_prob_tensor(res.params, cfg)
+    tails, heads = tb.semantic_scorers(res.params, cfg)
+    np.testing.assert_allclose(heads(np.array([0]), np.array([1]))[0], x[1, 2])  # (?, p, o) = (o, p^-1, ?)
+    assert int(np.argmax(tails(np.array([0]), np.array([0]))[0])) == 1  # learned from the subject end
+    assert int(np.argmax(heads(np.array([1]), np.array([3]))[0])) == 2  # and from the object end
+    with pytest.raises(ConfigError, match="n_predicates"):
+        tb.n_relations(tb.TensorBrainConfig(n_predicates=3, reciprocal=True))
+    with pytest.raises(ConfigError, match="n_times"):
+        tb.train_semantic_memory(
+            dataclasses.replace(cfg, n_times=2), facts, key=jax.random.key(0), num_steps=1
+        )
