@@ -10,7 +10,9 @@ written with :func:`field`::
         model: str = field("fixed_capacity", choices=("fixed_capacity", "workspace"))
 
 :func:`validate` checks types and ranges (recursively); :func:`replace_from_strings` applies command-line
-overrides such as ``"fit.lr=0.01"`` parsed to each field's declared type.
+overrides such as ``"fit.lr=0.01"`` parsed to each field's declared type. The ranges are absolute sanity
+bounds; :func:`check_fits` (from :mod:`cogsim._memory`) checks a config's estimated memory against this
+machine's, before any computation.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from cogsim._memory import MEMORY_ENV, available_bytes, check_fits  # noqa: F401 - the memory caps
 from cogsim.errors import ConfigError
 
 _MISSING = dataclasses.MISSING

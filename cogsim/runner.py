@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from cogsim import _memory, progress, scenario_registry
 from cogsim import config as cfglib
-from cogsim import progress, scenario_registry
 from cogsim.comparison import CEILING_METRIC, Comparison
 from cogsim.errors import CogsimError
 from cogsim.store import (
@@ -158,8 +158,9 @@ def run(
 ) -> RunResult:
     """Runs scenario ``name`` into a new run folder ``out/name/<run-id>``; ``out/name/latest`` links it.
 
-    Every input is checked before any computation: the config (types, finite numbers, ranges), the seed and
-    that ``out`` is a writable folder.
+    Every input is checked before any computation: the config (types, finite numbers, ranges, and that its
+    arrays fit in the memory available: :mod:`cogsim._memory`), the seed and that ``out`` is a writable
+    folder.
 
     Args:
       name: a registered scenario.
@@ -170,7 +171,8 @@ def run(
       config: a ready config instead of preset + overrides.
 
     Raises:
-      CogsimError: bad name, preset, config value, seed or output folder (nothing is computed or written).
+      CogsimError: bad name, preset, config value (or one too large for this machine's memory), seed or output
+        folder (nothing is computed or written).
 
     Example:
       >>> # from cogsim import runner; res = runner.run("change_detection", preset="quick")
@@ -182,6 +184,7 @@ def run(
         else make_config(name, preset=preset, overrides=overrides)
     )
     check_seed(seed)
+    _memory.check_scenario(mod, cfg)
     rid = run_id(config_json=cfglib.to_json(cfg), preset=preset, seed=seed)
     with _interrupts_noted() as noted, new_run_folder(Path(out) / name, rid) as folder:
         import jax

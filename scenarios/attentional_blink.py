@@ -91,6 +91,25 @@ PRESETS = {
 }
 
 
+def memory_bytes(config: Config) -> dict[str, int]:
+    """Bytes of the arrays :func:`simulate_trials` holds at once per trial x stream item, from its shapes
+    (checked against this machine's memory before a run; measured against peak memory in docs/memory.md).
+
+    Per trial and item: the layout (int64 on the host, int32 on the device) and the result (bool); the
+    one-hot features and template match (16 bytes); the scan's carried ``entered`` and ``accum``, double
+    buffered (10); one step's Gumbel draws, visibility, log strength, selection scores, bias and masks
+    (``5 + top_k`` float32), noisy score, pass flags and the two argsort ranks (48 + 4 top_k bytes).
+
+    Example:
+      >>> memory_bytes(PRESETS["quick"])["trials"] // 2**20
+      15
+    """
+    n_items = config.t1_positions[1] + max(config.lags) + config.items_after_t2 + 1
+    n_trials = 2 * len(config.lags) * config.trials  # conditions x lags x trials
+    per_item = 14 + 16 + 10 + 9 + 4 * (5 + config.top_k) + 4 + 3 + 12
+    return {"trials": n_trials * n_items * per_item}
+
+
 def stream_onsets(n_items: int, soa_ms: float) -> np.ndarray:
     """Onset times (ms) of the items of a stream.
 

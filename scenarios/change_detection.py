@@ -84,6 +84,29 @@ PRESETS = {
 }
 
 
+def memory_bytes(config: Config) -> dict[str, int]:
+    """Bytes of the largest arrays of the participant bootstrap (``capacity.bootstrap`` and the workspace
+    grid fit), from their shapes (checked against this machine's memory before a run; see docs/memory.md).
+
+    Per resample: the drawn participant indices (int32), their counts (int32, float32 and the host's int64)
+    per participant; the resampled counts ``n``, ``k`` and six float32 arrays of one Adam step per cell.
+
+    Example:
+      >>> memory_bytes(Config(n_boot=1000))["n_boot"] > 0
+      True
+    """
+    counts = _counts_cached(config.data)
+    n_sub, cells = counts.n.shape
+    return {"n_boot": config.n_boot * (n_sub * (4 + 4 + 4 + 8) + cells * 4 * (2 + 6))}
+
+
+def sweep_point_bytes(config: Config) -> int:
+    """Bytes of one :func:`sweep_point` (a vectorised sweep holds ``chunk_size`` of them at once): per cell,
+    the predicted rates, the log-likelihood terms and the binomial sampler's float32 state (16 arrays)."""
+    cells = len(_counts_cached(config.data).set_size)
+    return cells * 4 * 16
+
+
 MODELS: dict[str, Callable[..., ModelFit]] = {
     "fixed_capacity": fit_fixed_capacity,
     "workspace": fit_workspace,

@@ -84,6 +84,27 @@ PRESETS = {
 }
 
 
+def memory_bytes(config: Config) -> dict[str, int]:
+    """Bytes of the largest arrays each stage holds at once, from the shapes in :func:`_trials` (checked
+    against this machine's memory before a run; measured against peak memory in docs/memory.md).
+
+    Per trial and read (``MAX_READS`` of them): the readout ``q`` and its noise (``dim`` float32 each), the
+    logits, log-probabilities and Gumbel draws of the decode (``N_LETTERS`` float32 each), six index, time and
+    strength arrays; the final simulation also builds its table (six 8-byte columns, copied once by concat).
+
+    Example:
+      >>> memory_bytes(PRESETS["quick"])["n_fit_trials"] // 2**20
+      753
+    """
+    per_trial = MAX_READS * (2 * 4 * config.dim + 3 * 4 * N_LETTERS + 6 * 4)
+    table = (1 + len(config.cue_delays)) * 6 * 8 * 2
+    grid = len(config.tau_grid) * len(config.k_grid)
+    return {
+        "n_trials": config.n_trials * (per_trial + table),
+        "n_fit_trials": grid * config.n_fit_trials * per_trial,
+    }
+
+
 def letter_model(cfg: Config, *, key: jax.Array) -> tuple[dict, tb.TensorBrainConfig]:
     """The index layer of the 20 letters: zero-mean random embeddings (the letters' receptive fields)."""
     a = jax.random.normal(key, (N_LETTERS, cfg.dim))

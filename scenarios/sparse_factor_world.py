@@ -173,8 +173,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       against the variables of the firing factors, their chance levels, and the parameter count.
 
     Example:
-      >>> small = dict(n_vars=8, n_factors=5, train_sizes=(8, 32), seeds=1, train_steps=20, seq_len=3)
-      >>> cfg = dataclasses.replace(PRESETS["quick"], **small, slot_dim=8, top_k=3, n_test=16, batch=8)
+      >>> small = dict(n_vars=8, n_factors=5, train_sizes=(8,), seeds=1, train_steps=2, seq_len=2)
+      >>> cfg = dataclasses.replace(PRESETS["quick"], **small, slot_dim=4, top_k=3, n_test=8, batch=4)
       >>> df = simulate(cfg, key=jax.random.key(0))
       >>> sorted(df.split.unique()), sorted(df.model.unique())
       (['seen', 'unseen'], ['bottleneck', 'dense'])

@@ -24,9 +24,9 @@ SMALL = [
 ]
 
 
-def cogsim(*args, cwd=None):
+def cogsim(*args, cwd=None, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "cogsim", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "cogsim", *args], capture_output=True, text=True, cwd=cwd, timeout=300, env=env
     )
 
 
@@ -187,6 +187,32 @@ def test_a_read_only_out_fails_in_under_a_second(tmp_path, capsys):
     res = cogsim("run", "change_detection", "--out", str(out / "runs"))
     assert res.returncode == 2 and "is not a writable folder" in res.stderr
     _one_clean_line(res)
+
+
+def test_a_run_too_large_for_the_memory_exits_2_naming_the_field_and_the_bytes(tmp_path, monkeypatch, capsys):
+    env = {**os.environ, "COGSIM_MEMORY_BYTES": "1e9"}
+    res = cogsim("run", "iconic_memory", "--set", "n_trials=200000", "--out", str(tmp_path / "runs"), env=env)
+    assert res.returncode == 2, res.stderr
+    assert "'n_trials': got 200000; allowed: a size whose arrays fit in memory" in res.stderr
+    assert "953.7 MiB are available (COGSIM_MEMORY_BYTES); lower n_trials to at most" in res.stderr
+    _one_clean_line(res)
+    assert not any((tmp_path / "runs").iterdir())  # no run folder
+    # the check comes before any computation: under a second once the scenario is imported
+    from cogsim import scenario_registry
+
+    scenario_registry.get("iconic_memory")
+    monkeypatch.setenv("COGSIM_MEMORY_BYTES", "1e9")
+    t0 = time.perf_counter()
+    rc = cli.main(["run", "iconic_memory", "--set", "n_trials=200000", "--out", str(tmp_path / "runs")])
+    elapsed = time.perf_counter() - t0
+    assert rc == 2 and "'n_trials': got 200000" in capsys.readouterr().err
+    assert elapsed < 1.0, elapsed
+    # with more memory the same size passes the memory check and stops at the next one (out is a file)
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("COGSIM_MEMORY_BYTES", "1e12")
+    rc = cli.main(["run", "iconic_memory", "--set", "n_trials=200000", "--out", str(tmp_path / "f")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is not a writable folder" in err and "memory" not in err
 
 
 def test_an_out_that_is_a_file_fails_with_one_line(tmp_path):

@@ -4,7 +4,7 @@ from typing import Literal
 import pytest
 
 from cogsim import config
-from cogsim.errors import ConfigError
+from cogsim.errors import CogsimError, ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,3 +107,51 @@ def test_the_last_override_of_a_field_wins():
     assert cfg.inner.lr == 0.5 and cfg.sizes == (3, 4)
     with pytest.raises(ConfigError, match="'inner.lr'"):
         config.replace_from_strings(Outer(), ["inner.lr=0.5", "inner.lr=5"])
+
+
+def test_available_memory_comes_from_the_os_or_the_environment(monkeypatch):
+    monkeypatch.delenv(config.MEMORY_ENV, raising=False)
+    avail, source = config.available_bytes()
+    assert avail is not None and avail > 0 and source != config.MEMORY_ENV
+    monkeypatch.setenv(config.MEMORY_ENV, "3e9")
+    assert config.available_bytes() == (3_000_000_000, config.MEMORY_ENV)
+    for bad in ("lots", "-1", "nan", "inf"):
+        monkeypatch.setenv(config.MEMORY_ENV, bad)
+        with pytest.raises(CogsimError, match=config.MEMORY_ENV):
+            config.available_bytes()
+
+
+def test_a_config_too_large_for_the_memory_names_field_value_bytes_and_what_to_lower(monkeypatch):
+    def need(c):
+        return {"steps": 1000 * c.steps, "lr": 10}
+
+    monkeypatch.setenv(config.MEMORY_ENV, "5000")
+    config.check_fits(Inner(steps=5), need)  # exactly what is available
+    with pytest.raises(ConfigError) as err:
+        config.check_fits(Inner(steps=6), need)
+    msg = str(err.value)
+    assert err.value.field == "steps" and err.value.value == 6
+    assert "5.9 KiB" in msg and "4.9 KiB are available (COGSIM_MEMORY_BYTES)" in msg
+    assert msg.endswith("lower steps to at most 5") and "\n" not in msg
+
+
+def test_every_memory_declaration_names_real_size_fields_and_grows_with_them(monkeypatch):
+    from cogsim import scenario_registry
+
+    declared = []
+    for name in scenario_registry.names():
+        mod = scenario_registry.get(name)
+        if not hasattr(mod, "memory_bytes"):
+            continue
+        declared.append(name)
+        cfg = mod.PRESETS["quick"]
+        need = mod.memory_bytes(cfg)
+        assert need and set(need) <= set(config.field_names(cfg)), name
+        for field, nbytes in need.items():
+            assert isinstance(nbytes, int) and nbytes > 0, (name, field)
+            bigger = mod.memory_bytes(dataclasses.replace(cfg, **{field: 2 * getattr(cfg, field)}))
+            assert bigger[field] > nbytes, (name, field)
+        monkeypatch.setenv(config.MEMORY_ENV, str(max(need.values()) - 1))
+        with pytest.raises(ConfigError, match="fit in memory"):
+            config.check_fits(cfg, mod.memory_bytes)
+    assert {"iconic_memory", "attentional_blink", "change_detection"} <= set(declared)

@@ -38,7 +38,12 @@ def fake(monkeypatch):
     return mod
 
 
-def test_suite_writes_report_with_summary_table(tmp_path):
+def test_suite_writes_report_with_summary_table(tmp_path, monkeypatch):
+    from cogsim.scenarios import change_detection
+    from tests.scenarios.tiny import tiny
+
+    # the real scenario at its tiny settings (the report, not the scenario, is under test)
+    monkeypatch.setitem(change_detection.PRESETS, "quick", tiny("change_detection"))
     lines = []
     results = runner.run_suite(names=["change_detection"], out=tmp_path, log=lines.append)
     assert len(results) == 1 and not isinstance(results[0], tuple)

@@ -70,6 +70,20 @@ def test_a_swept_field_that_sweep_point_ignores_stops_the_sweep(tmp_path, capsys
     assert code == 2 and "not read by" in err and len(err.strip().splitlines()) == 1
 
 
+def test_sweeps_too_large_for_the_memory_stop_before_anything_runs(tmp_path, monkeypatch):
+    from cogsim.scenarios import change_detection, iconic_memory
+
+    per_point = change_detection.sweep_point_bytes(change_detection.PRESETS["quick"])
+    monkeypatch.setenv("COGSIM_MEMORY_BYTES", str(10 * per_point))
+    with pytest.raises(CogsimError, match="chunk_size: got 11 points at once.*at most 10$"):
+        sweep.run(SCENARIO, grid=["sim_K=1,2"], seeds=6, chunk_size=11, out=tmp_path, log=_quiet)
+    need = iconic_memory.memory_bytes(iconic_memory.PRESETS["quick"])
+    monkeypatch.setenv("COGSIM_MEMORY_BYTES", str(max(need.values())))
+    with pytest.raises(CogsimError, match="'n_fit_trials': got 400; allowed: a size whose arrays fit"):
+        sweep.run("iconic_memory", grid=["n_fit_trials=200,400"], out=tmp_path, log=_quiet)
+    assert not any(tmp_path.iterdir())
+
+
 def test_seed_counts_and_root_seeds_out_of_range_are_rejected(tmp_path):
     for kwargs in ({"seeds": 0}, {"seeds": 10**12}, {"seeds": [-1]}, {"root_seed": 2**40}):
         with pytest.raises(CogsimError, match="seed"):

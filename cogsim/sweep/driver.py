@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cogsim import _memory, runner, scenario_registry
 from cogsim import config as cfglib
-from cogsim import runner, scenario_registry
 from cogsim.errors import CogsimError
 from cogsim.store import Store, provenance, write_run_json
 from cogsim.store import load as store_load
@@ -85,6 +86,8 @@ def run(
     mod = scenario_registry.get(scenario)
     check_fields_read(mod, base, list(grid_t), scenario=scenario)
     spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
+    if executor != "slurm":
+        check_memory(mod, base, spec, chunk_size)
     folder = Path(out) / spec.run_id()
     store = Store(folder)
     if store.get_meta("spec") is None:
@@ -135,8 +138,35 @@ def resume(
     executor = executor or last.get("name", "local")
     chunk_size = chunk_size or last.get("chunk_size", 64)
     _check_executor(executor, chunk_size, slurm)
+    if executor != "slurm":
+        mod = scenario_registry.get(spec.scenario)
+        check_memory(
+            mod,
+            runner.make_config(spec.scenario, preset=spec.preset, overrides=spec.overrides),
+            spec,
+            chunk_size,
+        )
     _execute(store, spec, executor=executor, chunk_size=chunk_size, slurm=slurm, progress=progress, log=log)
     return store
+
+
+def check_memory(mod: Any, base: Any, spec: SweepSpec, chunk_size: int) -> None:
+    """Refuses, before anything is computed or written, a sweep whose points would not fit in this machine's
+    memory: every grid point's config (a scenario evaluated through ``simulate``), or one vectorised chunk
+    (at most ``chunk_size`` points through ``sweep_point``); see :mod:`cogsim._memory`."""
+    names = list(spec.grid)
+    if hasattr(mod, "sweep_point"):
+        points = min(chunk_size, len(spec.seeds) * math.prod(len(v) for v in spec.grid.values()))
+        statics = [n for n in names if n not in getattr(mod, "SWEEP_VECTORIZED", ())]
+        for combo in itertools.product(*(spec.grid[n] for n in statics)):
+            _memory.check_sweep_chunk(
+                mod, cfglib.replace(base, **dict(zip(statics, combo, strict=True))), points
+            )
+        return
+    if not hasattr(mod, "memory_bytes"):
+        return
+    for combo in itertools.product(*(spec.grid[n] for n in names)):
+        _memory.check_scenario(mod, cfglib.replace(base, **dict(zip(names, combo, strict=True))))
 
 
 def _check_executor(executor: str, chunk_size: int, slurm: Any = None) -> None:

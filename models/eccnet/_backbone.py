@@ -12,11 +12,11 @@ centre (the fixation).
 
 Example:
   >>> import jax, jax.numpy as jnp
-  >>> params = init_params(jax.random.key(0), widths=(4, 4, 8, 8, 8))
+  >>> params = init_params(jax.random.key(0), widths=(1, 1, 2, 2, 2))
   >>> geo = Geometry(ppd=15.0)
-  >>> r3, r4, r5 = search_features(params, jnp.zeros((1, 64, 64, 3)), geo)
+  >>> r3, r4, r5 = search_features(params, jnp.zeros((1, 32, 32, 3)), geo)
   >>> r3.shape, r5.shape
-  ((1, 4, 4, 8), (1, 4, 4, 8))
+  ((1, 2, 2, 2), (1, 2, 2, 2))
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def normalize_activations(params: Mapping[str, Any], x: Float[Array, "b h w 3"])
       >>> import jax
       >>> p = init_params(jax.random.key(0), widths=(2, 2, 2, 2, 2))
       >>> p = {k: {"kernel": v["kernel"], "bias": 0 * v["bias"]} for k, v in p.items()}
-      >>> x = jax.random.normal(jax.random.key(1), (2, 32, 32, 3))
+      >>> x = jax.random.normal(jax.random.key(1), (2, 16, 16, 3))
       >>> m = layer_means(normalize_activations(p, x), x)
       >>> bool(np.all((np.abs(m["block5_conv3"] - 1) < 1e-3) | (m["block5_conv3"] == 0)))
       True

@@ -19,9 +19,9 @@ The shipped weights (``cogsim/weights/eccnet/diet_<diet>[_seed<seed>].npz``) wer
 
 Example:
   >>> import jax
-  >>> x, y = diet_batch(jax.random.key(0), DietConfig(batch_size=4))
+  >>> x, y = diet_batch(jax.random.key(0), DietConfig(batch_size=2, image_size=32))
   >>> x.shape, y.shape
-  ((4, 48, 48, 3), (4,))
+  ((2, 32, 32, 3), (2,))
 """
 
 from __future__ import annotations
@@ -130,10 +130,10 @@ def train_backbone(
 
     Example:
       >>> import jax
-      >>> res = train_backbone(DietConfig(steps=2, batch_size=2, log_every=1, image_size=32,
-      ...                                 widths=(2, 2, 2, 2, 2)), key=jax.random.key(0), progress=False)
+      >>> res = train_backbone(DietConfig(steps=1, batch_size=1, log_every=1, image_size=32,
+      ...                                 widths=(1, 1, 1, 1, 1)), key=jax.random.key(0), progress=False)
       >>> len(res.history)
-      2
+      1
     """
     cfg = cfglib.validate(cfg)
     k_init, k_train = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)

@@ -115,9 +115,10 @@ def run(
 
     Example:
       >>> import jax
-      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
-      >>> tc = TrainConfig(num_steps=20, log_every=10, batch_size=16, n_test=32, eval_chunk=32)
-      >>> _, hist = jax.jit(lambda k: run(k, task, NetConfig(), tc))(jax.random.key(0))
+      >>> task = TaskConfig(K=16, L=4, N=2, D=7, N_max=2, B=1)
+      >>> net = NetConfig(n_layers=1, mlp_layers=1)
+      >>> tc = TrainConfig(num_steps=2, log_every=1, batch_size=4, n_test=8, eval_chunk=8)
+      >>> _, hist = jax.jit(lambda k: run(k, task, net, tc))(jax.random.key(0))
       >>> hist["ic_acc"].shape
       (3,)
     """
@@ -191,10 +192,10 @@ def run_vmapped(
 
     Example:
       >>> import jax.numpy as jnp
-      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
-      >>> tc = TrainConfig(num_steps=10, log_every=10, batch_size=8, n_test=16, eval_chunk=16)
-      >>> h = run_vmapped(jax.random.key(0), task, NetConfig(), tc, points={"eps": jnp.array([0.1, 0.5])},
-      ...                 n_seeds=2)
+      >>> task = TaskConfig(K=16, L=4, N=2, D=7, N_max=2, B=1)
+      >>> net = NetConfig(n_layers=1, mlp_layers=1)
+      >>> tc = TrainConfig(num_steps=1, log_every=1, batch_size=4, n_test=8, eval_chunk=8)
+      >>> h = run_vmapped(jax.random.key(0), task, net, tc, points={"eps": jnp.array([0.1, 0.5])}, n_seeds=2)
       >>> h["ic_acc"].shape
       (2, 2, 2)
     """
@@ -234,11 +235,11 @@ def fit(
 
     Example:
       >>> import jax
-      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
-      >>> tc = TrainConfig(num_steps=20, log_every=10, batch_size=16, n_test=32, eval_chunk=32)
-      >>> res = fit(task, NetConfig(), tc, key=jax.random.key(0), progress=False)
+      >>> task = TaskConfig(K=16, L=4, N=2, D=7, N_max=2, B=1)
+      >>> tc = TrainConfig(num_steps=2, log_every=1, batch_size=4, n_test=8, eval_chunk=8)
+      >>> res = fit(task, NetConfig(n_layers=1, mlp_layers=1), tc, key=jax.random.key(0), progress=False)
       >>> list(res.history["step"])
-      [10, 20]
+      [1, 2]
     """
     k_world, k_init, k_train, k_test = jax.random.split(key, 4)
     world = make_world(k_world, task)
