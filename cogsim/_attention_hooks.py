@@ -117,6 +117,7 @@ def attention_hook(hook: Hook) -> Iterator[None]:
 
     Example:
       >>> import jax.numpy as jnp
+      >>> from cogsim.attention import dot_product_attention
       >>> with attention_hook(lambda name, probs, out: 0 * out):
       ...     out = dot_product_attention(jnp.ones((1, 2, 1, 4)), jnp.ones((1, 2, 1, 4)),
       ...                                 jnp.ones((1, 2, 1, 4)), name="a")

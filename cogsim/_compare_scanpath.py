@@ -100,8 +100,7 @@ def edit_distance(a: Int[np.ndarray, " n"] | Sequence[int], b: Int[np.ndarray, "
       2
     """
     a, b = _seq(a, "edit_distance"), _seq(b, "edit_distance")
-    # bit-parallel dynamic programming (Myers 1999, Hyyro 2001): bit j of pv/mv is +1/-1 in column j of
-    # the current row's vertical differences; the same integer as the O(len(a) len(b)) table
+    # bit-parallel DP (Myers 1999, Hyyro 2001), bit j of pv/mv: vertical difference +1/-1 in column j
     m = len(b)
     if m == 0:
         return len(a)
@@ -120,8 +119,7 @@ def edit_distance(a: Int[np.ndarray, " n"] | Sequence[int], b: Int[np.ndarray, "
             score += 1
         elif mh & top:
             score -= 1
-        ph = ((ph << 1) | 1) & full
-        mh = (mh << 1) & full
+        ph, mh = ((ph << 1) | 1) & full, (mh << 1) & full
         pv = mh | (~(xv | ph) & full)
         mv = ph & xv
     return score

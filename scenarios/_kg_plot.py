@@ -15,8 +15,10 @@ def result_row(sim: pd.DataFrame, model: str, split: str, metric: str, direction
     return sel.loc[sel.step.idxmax()]
 
 
-def plot(sim: pd.DataFrame):
-    """The two-panel figure of a kg_semantic_memory run."""
+def plot(sim: pd.DataFrame, human: pd.DataFrame | None = None, ax=None):
+    """The two-panel figure of a kg_semantic_memory run: validation MRR over training (or each searched
+    setting's best), and test MRR / Hits@k of the model and the frequency baseline (``human``, ``ax``: unused,
+    the scenario contract's arguments)."""
     from cogsim import plots
 
     fig, (a1, a2) = plots.panels(2, ncols=2)

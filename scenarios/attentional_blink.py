@@ -9,16 +9,14 @@ target to enter opens an *episode* of ``episode_ms`` during which up to ``top_k`
 then the workspace closes while it consolidates its contents (a gamma-distributed ``consolidation_ms``).
 A second target that arrives while the workspace is consolidating loses its trace to masking before the
 workspace frees up and is missed: the blink. A target right after the first (lag 1) enters in the same
-episode: lag-1 sparing. In the control condition T1 is not a target (the template ignores it) and nothing
-occupies the workspace.
+episode: lag-1 sparing. In the control condition T1 is not a target and nothing occupies the workspace.
 
 No per-lag human rates of Raymond et al. (1992) are packaged, only the deficit window of the text (about
 180-450 ms after T1; flagged approximate in ``cogsim.data.load("published_means")``). One timing constant,
 the mean consolidation time, is fitted to the window's *end* (least squares on a profile over a declared
 grid, with a bootstrap CI over model trials); the window's *onset*, set by the episode and entry times
-chosen a priori, is held out and tested. The other checks test the qualitative shape.
-
-Run: ``cogsim run attentional_blink``.
+chosen a priori, is held out and tested. The other checks test the qualitative shape. Run: ``cogsim run
+attentional_blink``.
 """
 
 from __future__ import annotations
@@ -92,13 +90,9 @@ PRESETS = {
 
 
 def memory_bytes(config: Config) -> dict[str, int]:
-    """Bytes of the arrays :func:`simulate_trials` holds at once per trial x stream item, from its shapes
-    (checked against this machine's memory before a run; measured against peak memory in docs/memory.md).
-
-    Per trial and item: the layout (int64 on the host, int32 on the device) and the result (bool); the
-    one-hot features and template match (16 bytes); the scan's carried ``entered`` and ``accum``, double
-    buffered (10); one step's Gumbel draws, visibility, log strength, selection scores, bias and masks
-    (``5 + top_k`` float32), noisy score, pass flags and the two argsort ranks (48 + 4 top_k bytes).
+    """Bytes of the arrays :func:`simulate_trials` holds at once (trial x stream item), from its shapes:
+    layout, result, one-hot features and template match, the scan's double-buffered carry, one step's draws,
+    scores and masks (``5 + top_k`` float32), ranks. Measured against peak memory in docs/memory.md.
 
     Example:
       >>> memory_bytes(PRESETS["quick"])["trials"] // 2**20
@@ -327,16 +321,12 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
 
 def reference(config: Config | None = None) -> Reference:
-    """The published reference: Raymond, Shapiro & Arnell (1992)'s T2 deficit window, about 180-450 ms after
-    T1 (approximate: from secondary sources; no trial-level data are packaged)."""
+    """Raymond, Shapiro & Arnell (1992)'s T2 deficit window, ~180-450 ms after T1 (secondary sources)."""
     pm = data.load("published_means")
     rows = pm[pm.paradigm == "attentional_blink"].copy()
     start, end = (float(v) for v in str(rows["x"].iloc[0]).split("-"))
-    return Reference(
-        rows.assign(window_start_ms=start, window_end_ms=end),
-        kind="published_means",
-        source="Raymond, Shapiro & Arnell (1992), approximate",
-    )
+    table = rows.assign(window_start_ms=start, window_end_ms=end)
+    return Reference(table, kind="published_means", source="Raymond, Shapiro & Arnell (1992), approximate")
 
 
 def deficit_lags(sim: pd.DataFrame, margin: float) -> pd.DataFrame:

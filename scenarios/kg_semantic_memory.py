@@ -10,10 +10,8 @@ data README gives for well-tuned bilinear models (filtered MRR 0.8-0.9, Hits@10 
 The graph is a config field: a packaged name (``umls``) or a folder with train.txt, valid.txt and test.txt.
 For a folder (a user's graph), the settings (size, learning rate, initial scale, weight decay, the form of the
 memory: ``additive`` or ``tucker``, and the number of steps) are chosen on the validation split by a small
-budgeted search with early stopping (:func:`search`); the search is recorded in ``run.json``.
-
-Example:
-  >>> # cogsim run kg_semantic_memory --preset quick --set graph=path/to/my_graph
+budgeted search with early stopping (:func:`search`); the search is recorded in ``run.json``. Run:
+``cogsim run kg_semantic_memory --preset quick --set graph=path/to/my_graph``.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
+from cogsim.scenarios._kg_plot import plot as plot
 from cogsim.scenarios._kg_plot import result_row as _get
 
 DESCRIPTION = "Tensor-brain semantic memory on a knowledge graph (UMLS): filtered MRR and Hits@k"
@@ -379,8 +378,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 def run_record(sim: pd.DataFrame) -> dict:
     """What run.json records besides the config: the settings search (each candidate, its best validation
     MRR and step) and the chosen settings; empty when no search ran."""
-    tried = sim[sim.direction == "search"]
-    chosen = sim[sim.direction == "chosen"]
+    tried, chosen = sim[sim.direction == "search"], sim[sim.direction == "chosen"]
     if tried.empty:
         return {}
     return {
@@ -493,19 +491,10 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
     return Comparison(tuple(metrics), tuple(checks), key="test_mrr", tables={"link_prediction": table})
 
 
-def _ci(lo, hi) -> tuple[float, float] | None:
-    """A CI when both ends are finite, else None."""
+def _ci(lo, hi) -> tuple[float, float] | None:  # a CI when both ends are finite, else None
     lo, hi = _nan_none(lo), _nan_none(hi)
     return (lo, hi) if lo is not None and hi is not None else None
 
 
 def _nan_none(x) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
-
-
-def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
-    """Validation MRR over training (or each searched setting's best), and test MRR / Hits@k of the model and
-    the frequency baseline."""
-    from cogsim.scenarios._kg_plot import plot as _plot
-
-    return _plot(sim)
