@@ -34,7 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list paradigms, models and the columns each needs")
     p.add_argument("--data", metavar="FILE.csv", help="the trials, one row each, in the paradigm's schema")
     p.add_argument("--models", default=None, help="comma-separated model names (default: all that apply)")
-    p.add_argument("--by", default="subject", help="participant columns, e.g. experiment,subject")
+    p.add_argument(
+        "--by",
+        default=None,
+        help="participant columns, e.g. experiment,subject (default: subject, nested in experiment when the "
+        "file has an experiment column whose subject ids repeat across experiments)",
+    )
     p.add_argument("--cv", type=int, default=None, metavar="K", help="K-fold cross-validated log-likelihood")
     p.add_argument("--ci", default="profile", choices=("profile", "bootstrap", "none"), help="CI method")
     p.add_argument(
@@ -200,12 +205,30 @@ def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
+    """Participant columns when none are given: ``subject``, nested in ``experiment`` when the data has an
+    experiment column in which the same subject id appears in more than one experiment (as in van den Berg
+    et al. 2012, whose subject ids restart in each experiment); the choice is logged, never silent.
+
+    Example:
+      >>> t = pd.DataFrame({"experiment": [1, 1, 2, 2], "subject": [1, 2, 1, 2]})
+      >>> default_by(t, log=lambda _: None)
+      ('experiment', 'subject')
+      >>> default_by(t.assign(subject=[1, 2, 3, 4]), log=lambda _: None)
+      ('subject',)
+    """
+    if "experiment" in trials.columns and trials.groupby("subject")["experiment"].nunique().max() > 1:
+        log("participants: experiment x subject (subject ids repeat across experiments; --by subject pools)")
+        return ("experiment", "subject")
+    return ("subject",)
+
+
 def run(
     paradigm: str,
     data: str | Path,
     *,
     models: str | None = None,
-    by: tuple[str, ...] = ("subject",),
+    by: tuple[str, ...] | None = None,
     cv: int | None = None,
     ci: str | None = "profile",
     out: str | Path | None = None,
@@ -221,6 +244,8 @@ def run(
     t0 = time.perf_counter()
     par = _paradigm(paradigm)
     trials = par.read(data)
+    if by is None:
+        by = default_by(trials, log)
     chosen, skipped = _choose_models(par, trials, models)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
@@ -271,8 +296,8 @@ def main(args: argparse.Namespace) -> None:
         raise CogsimError("fit: give a paradigm (see `cogsim fit --list`) and --data FILE.csv")
     if not args.data:
         raise CogsimError("fit --data: missing; allowed: a CSV file of trials in the paradigm's schema")
-    by = tuple(b.strip() for b in args.by.split(",") if b.strip())
-    if not by:
+    by = None if args.by is None else tuple(b.strip() for b in args.by.split(",") if b.strip())
+    if by is not None and not by:
         raise CogsimError(f"fit --by: got {args.by!r}; allowed: comma-separated column names")
     if args.cv is not None and args.cv < 2:
         raise CogsimError(f"fit --cv: got {args.cv}; allowed: an integer number of folds >= 2")

@@ -132,3 +132,16 @@ def test_comparison_without_cv_and_with_two_id_columns(tmp_path):
     fits = pd.DataFrame({"model": ["a", "b"], "parameter": ["x", "y"], "estimate": [1.0, 2.0]})
     fitting_command.figure(comp, fits, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 5_000
+
+
+def test_default_participants_nest_subjects_in_experiments_when_ids_repeat_and_say_so():
+    from cogsim.fitting_command import default_by
+
+    said = []
+    repeated = pd.DataFrame({"experiment": [1, 1, 2, 2], "subject": ["a", "b", "a", "b"]})
+    assert default_by(repeated, log=said.append) == ("experiment", "subject")
+    assert len(said) == 1 and "--by subject" in said[0]
+    said.clear()
+    assert default_by(repeated.assign(subject=["a", "b", "c", "d"]), log=said.append) == ("subject",)
+    assert default_by(repeated.drop(columns="experiment"), log=said.append) == ("subject",)
+    assert said == []
