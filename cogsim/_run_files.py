@@ -129,7 +129,8 @@ def run_id(*, config_json: str, preset: str, seed: int, when: _dt.datetime | Non
 
 
 def check_writable(folder: str | os.PathLike, *, what: str = "--out") -> Path:
-    """Creates ``folder`` if needed and proves it writable (a file is created and removed), or raises.
+    """Proves ``folder`` writable (a file is created and removed in it), or raises. Folders it had to create
+    for the proof are removed again, so a command that fails later leaves nothing behind.
 
     Raises:
       CogsimError: naming the folder and the operating system's reason.
@@ -138,8 +139,12 @@ def check_writable(folder: str | os.PathLike, *, what: str = "--out") -> Path:
       >>> import tempfile
       >>> check_writable(tempfile.mkdtemp()).is_dir()
       True
+      >>> new = Path(tempfile.mkdtemp()) / "runs" / "x"
+      >>> check_writable(new) == new, new.exists(), new.parent.exists()
+      (True, False, False)
     """
     folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test-{uuid.uuid4().hex}"
@@ -148,6 +153,10 @@ def check_writable(folder: str | os.PathLike, *, what: str = "--out") -> Path:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise CogsimError(f"{what} {str(folder)!r} is not a writable folder ({reason})") from None
+    finally:
+        for p in created:
+            with contextlib.suppress(OSError):
+                p.rmdir()
     return folder
 
 
@@ -168,7 +177,7 @@ def new_run_folder(parent: str | os.PathLike, rid: str) -> Iterator[dict[str, Pa
     """
     parent = check_writable(parent)
     tmp = parent / f".tmp-{rid}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp.mkdir(parents=True)
     run: dict[str, Path] = {"tmp": tmp}
     try:
         yield run

@@ -73,6 +73,7 @@ def test_a_file_that_is_no_backbone_as_weights_exits_2(tmp_path):
     res = cogsim("run", "visual_search_asymmetry", "--set", f"weights={text}", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "not a NumPy .npz archive" in res.stderr, res.stderr
     _one_clean_line(res)
+    assert not (tmp_path / "o").exists()  # the --out it had to create for the writability check is gone
 
 
 def test_help_everywhere():
