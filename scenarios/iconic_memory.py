@@ -299,7 +299,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     folds = pd.DataFrame(best["held_out"]).rename(columns={"predicted": "letters"})
     folds["report"] = HELD_OUT
     folds["trial"] = 0
-    return pd.concat([df, folds], ignore_index=True)
+    out = pd.concat([df, folds], ignore_index=True)
+    out["n_boot"] = config.n_boot  # compare() resamples this many times
+    return out
 
 
 def condition_means(sim: pd.DataFrame, n_boot: int = 300) -> pd.DataFrame:
@@ -317,8 +319,12 @@ def condition_means(sim: pd.DataFrame, n_boot: int = 300) -> pd.DataFrame:
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
-    """Held-out error against a model-free baseline; the partial-report advantage and its decline."""
-    m = condition_means(sim)
+    """Held-out error against a model-free baseline; the partial-report advantage and its decline.
+
+    The condition means' bootstrap CIs use the config's ``n_boot`` (carried in ``sim``).
+    """
+    n_boot = int(sim.n_boot.iloc[0]) if "n_boot" in sim else Config().n_boot
+    m = condition_means(sim, n_boot=n_boot)
     whole = m[m.report == "whole"].iloc[0]
     part = m[m.report == "partial"].set_index("cue_delay_s")
     hw = float(human[human.report == "whole"].letters.iloc[0])

@@ -2,13 +2,18 @@
 
 import jax
 import numpy as np
+import pytest
 
 from cogsim.scenarios import iconic_memory as im
 from tests.scenarios.tiny import tiny
 
 
-def test_short_run_shows_partial_report_advantage():
-    sim = im.simulate(tiny("iconic_memory"), key=jax.random.key(0))
+@pytest.fixture(scope="module")
+def sim():
+    return im.simulate(tiny("iconic_memory"), key=jax.random.key(0))
+
+
+def test_short_run_shows_partial_report_advantage(sim):
     whole = sim[sim.report == "whole"].letters.mean()
     p0 = sim[(sim.report == "partial") & (sim.cue_delay_s == 0.0)].letters.mean()
     assert p0 > whole + 1.0
@@ -24,6 +29,19 @@ def test_short_run_shows_partial_report_advantage():
     wrapped = comp.with_context(data_kind=im.reference().kind)
     assert wrapped.schema_problems() == [] and wrapped.verdict in ("match", "partial", "mismatch")
     assert im.plot(sim, hum) is not None
+
+
+def test_compare_resamples_the_configs_n_boot(sim):
+    hum = im.reference().table
+    assert (sim.n_boot == tiny("iconic_memory").n_boot).all()
+    table = im.compare(sim, hum).tables["conditions"]
+    for n in (50, 300):
+        expected = im.condition_means(sim, n_boot=n)
+        got = im.compare(sim.assign(n_boot=n), hum).tables["conditions"]
+        np.testing.assert_array_equal(got[["ci_low", "ci_high"]], expected[["ci_low", "ci_high"]])
+    assert not np.array_equal(
+        im.condition_means(sim, n_boot=300)[["ci_low", "ci_high"]], table[["ci_low", "ci_high"]]
+    )
 
 
 def test_held_out_fit_never_sees_the_held_out_delay():
