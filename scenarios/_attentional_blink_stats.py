@@ -8,6 +8,16 @@ import pandas as pd
 from cogsim.scenarios import _attentional_blink_fit as abfit
 
 
+def deficit_lags(sim: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Lags whose experimental P(T2 | T1) lies more than ``margin`` below the control's P(T2)."""
+    e = sim[sim.condition == "experimental"].set_index("lag")
+    c = sim[sim.condition == "control"].set_index("lag")
+    drop = c.t2_given_t1 - e.t2_given_t1
+    return pd.DataFrame(
+        {"lag": drop.index, "delay_ms": e.delay_ms, "drop": drop.values, "deficit": (drop > margin).values}
+    ).reset_index(drop=True)
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson interval of ``k`` successes in ``n`` trials (NaN when ``n`` is 0)."""
     if n == 0:

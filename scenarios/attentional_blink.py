@@ -329,16 +329,6 @@ def reference(config: Config | None = None) -> Reference:
     return Reference(table, kind="published_means", source="Raymond, Shapiro & Arnell (1992), approximate")
 
 
-def deficit_lags(sim: pd.DataFrame, margin: float) -> pd.DataFrame:
-    """Lags whose experimental P(T2 | T1) lies more than ``margin`` below the control's P(T2)."""
-    e = sim[sim.condition == "experimental"].set_index("lag")
-    c = sim[sim.condition == "control"].set_index("lag")
-    drop = c.t2_given_t1 - e.t2_given_t1
-    return pd.DataFrame(
-        {"lag": drop.index, "delay_ms": e.delay_ms, "drop": drop.values, "deficit": (drop > margin).values}
-    ).reset_index(drop=True)
-
-
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     """Lag-1 sparing, the dip, recovery, a flat control and the deficit window against 180-450 ms.
 
@@ -353,7 +343,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     e = sim[sim.condition == "experimental"].set_index("lag").t2_given_t1
     c = sim[sim.condition == "control"].set_index("lag").t2_given_t1
     soa = float(sim.delay_ms.iloc[0] / sim.lag.iloc[0])
-    dl = deficit_lags(sim, margin)
+    dl = abstats.deficit_lags(sim, margin)
     blinked = dl[dl.deficit]
     start = float(blinked.delay_ms.min()) if len(blinked) else float("nan")
     end = float(blinked.delay_ms.max()) if len(blinked) else float("nan")
