@@ -83,6 +83,16 @@ class Config:
     )
 
 
+#: The paper preset's last measured verdict (docs/scenarios/attentional_blink.md).
+PAPER_RUN = cmp.PaperRun(
+    verdict="partial",
+    checks_passed="6/6",
+    date="2026-12-03",
+    commit="7d1c35d",
+    note="5000 trials a lag and condition: consolidation fitted 409 ms [399, 419]; window onset 112.5 ms "
+    "(held out), end 501.7 ms [492.8, 511.5] (in-sample); all checks pass, none of them an agreement check",
+)
+
 PRESETS = {
     "quick": Config(),
     "paper": Config(trials=5000),
