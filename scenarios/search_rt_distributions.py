@@ -77,12 +77,12 @@ PRESETS = {
 
 PAPER_RUN = PaperRun(
     verdict="partial",
-    checks_passed="12/17",
+    checks_passed="13/17",
     date="2026-12-03",
-    commit="9c9dc93",
-    note="all 83,811 trials, 2 starts, 64 eccNET displays per task and set size (964 s): CGS 7/8 (fails "
-    "conjunction absent-RT spread growth), CGS quantile fit 0.65 of the noise ceiling; eccNET 5/9 (slope "
-    "ordering reversed)",
+    commit="1cc7506",
+    note="all 83,811 trials, 2 starts, 64 eccNET displays per task and set size (547 s): CGS 8/8, quantile "
+    "fit 0.64 of the split-half noise ceiling; eccNET 5/9 (slope ordering reversed). At 9c9dc93, before the "
+    "tabled likelihood: 12/17 (CGS conjunction absent-RT spread growth CI [-5, 231] ms)",
 )
 
 
