@@ -15,7 +15,14 @@ import jax.numpy as jnp
 
 from cogsim.fit import Param
 from cogsim.models.search._cgs import TIMING_PARAMS, design
-from cogsim.models.search._timing import MAX_ITEMS, mixture_loglik, responded_present, sample_rt
+from cogsim.models.search._timing import (
+    MAX_ITEMS,
+    mixture_loglik,
+    responded_present,
+    sample_rt,
+    table_loglik,
+    trial_kind,
+)
 
 _ERRORS = (
     Param("p_miss", 0.0, 1.0, default=0.03, doc="probability of answering 'absent' on a present trial"),
@@ -62,14 +69,17 @@ class SerialSelfTerminating:
         self.max_items = int(max_items)
 
     def loglik(self, p, t):
-        """Per-trial log-likelihood of the RT and the response."""
-        n = jnp.asarray(t["set_size"])[:, None]
-        tp = jnp.asarray(t["target_present"])[:, None]
-        k = jnp.arange(self.max_items + 1)
+        """Per-trial log-likelihood of the RT and the response (one table row per kind of trial)."""
+        m = self.max_items
+        n = jnp.tile(jnp.maximum(jnp.arange(m + 1), 1), 2)[:, None]  # set size 0 is no display
+        tp = jnp.repeat(jnp.arange(2), m + 1)[:, None]
+        k = jnp.arange(m + 1)
         p_n = jnp.where(tp == 1, jnp.where((k >= 1) & (k <= n), 1.0 / n, 0.0), jnp.where(k == n, 1.0, 0.0))
-        p_obs = p_n * _p_correct(p, t)[:, None]
-        shape = jnp.broadcast_to(p["k_res"] + k * p["k_item"], p_obs.shape)
-        return mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+        p_yes = jnp.where(tp == 1, 1 - p["p_miss"], p["p_fa"])
+        table = jnp.concatenate([p_n * (1 - p_yes), p_n * p_yes])  # rows: trial_kind(t, m)
+        return table_loglik(
+            table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
+        )
 
     def simulate(self, p, t, *, key):
         """Draws the number of inspected items, the RT and the response; returns ``rt_ms``, ``correct``."""

@@ -8,7 +8,9 @@ with probability ``p_guess`` (false alarms on absent trials, lucky hits on prese
 otherwise (misses on present trials). Item and residual times follow :mod:`._timing`.
 
 The probability of ending after ``n`` items with each response is an exact recursion over steps (a
-cumulative product over at most ``max_items`` steps, vectorised over trials), so the likelihood is exact.
+cumulative product over at most ``max_items`` steps), so the likelihood is exact. It depends on a trial only
+through its set size, target presence and response, so the likelihood computes it once for each of these
+kinds of trial (set sizes 0..``max_items``) and gathers it per trial (:func:`._timing.table_loglik`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from cogsim.fit import Param
-from cogsim.models.search._timing import MAX_ITEMS, mixture_loglik, responded_present, sample_rt
+from cogsim.models.search._timing import MAX_ITEMS, sample_rt, table_loglik, trial_kind
 
 TIMING_PARAMS = (
     Param("t0_s", 0.0, 2.0, default=0.25, doc="shift of the residual (non-search) time, seconds"),
@@ -102,11 +104,14 @@ class CGS:
 
     def loglik(self, p, t):
         """Per-trial log-likelihood of the RT and the response."""
-        yes, no = self.probs(p, t)
-        p_obs = jnp.where(responded_present(t)[:, None] == 1, yes, no)
-        shape = p["k_res"] + jnp.arange(self.max_items + 1) * p["k_item"]
-        shape = jnp.broadcast_to(shape, p_obs.shape)
-        return mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+        m = self.max_items
+        sizes = jnp.tile(jnp.maximum(jnp.arange(m + 1), 1), 2)  # set size 0 is no display: any row will do
+        present = jnp.repeat(jnp.arange(2), m + 1)
+        yes, no = self.probs(p, {"set_size": sizes, "target_present": present})
+        table = jnp.concatenate([no, yes])  # rows: trial_kind(t, m)
+        return table_loglik(
+            table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
+        )
 
     def simulate(self, p, t, *, key):
         """Runs the competition step by step (not from the likelihood's tables).

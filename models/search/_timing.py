@@ -7,6 +7,12 @@ each inspected item takes a gamma time with shape ``k_item`` and scale ``scale_s
 ``sum_n P(n, response) * gamma_pdf(rt - t0_s; k_res + n * k_item, scale_s)``: exact, no simulation. A fixed
 contaminant (probability :data:`CONTAMINANT`, RT uniform on ``[0, RT_MAX_S]``, either response) keeps the
 likelihood finite for trials faster than ``t0_s`` or extremely slow; it is not fitted.
+
+:func:`table_loglik` computes the same mixture for models whose ``P(n, response)`` depends on the trial only
+through its set size, target presence and response: the probabilities (and the gamma normalising terms,
+which depend only on ``n``) are computed once per kind of trial and gathered per trial, so each trial costs
+one logarithm and one ``logsumexp`` over ``n`` instead of a log-gamma, two logarithms and an exponential
+per ``n``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,59 @@ def mixture_loglik(
     lpdf = jax.scipy.stats.gamma.logpdf(xs, shape, scale=scale_s)
     lp = jnp.where(pos & (p_obs > 0), lpdf + jnp.log(jnp.where(p_obs > 0, p_obs, 1.0)), -jnp.inf)
     model = jax.scipy.special.logsumexp(lp, axis=1)
+    cont = jnp.log(CONTAMINANT * 0.5 / RT_MAX_S) * jnp.ones_like(rt_s)
+    inside = (rt_s >= 0) & (rt_s <= RT_MAX_S)
+    cont = jnp.where(inside, cont, -jnp.inf)
+    return jnp.logaddexp(jnp.log1p(-CONTAMINANT) + model, cont)
+
+
+def trial_kind(trials, max_items: int) -> jax.Array:
+    """Row of a :func:`table_loglik` table for each trial: ``(response * 2 + target_present) * (max_items + 1)
+    + set_size``, with ``response`` 1 for "present" (:func:`responded_present`)."""
+    tp = jnp.asarray(trials["target_present"], jnp.int32)
+    n = jnp.asarray(trials["set_size"], jnp.int32)
+    return (responded_present(trials) * 2 + tp) * (max_items + 1) + n
+
+
+def table_loglik(
+    p_table: Float[Array, "kinds n"],
+    kind: jax.Array,
+    k_res: jax.Array,
+    k_item: jax.Array,
+    rt_s: Float[Array, " trials"],
+    t0_s: jax.Array,
+    scale_s: jax.Array,
+) -> Float[Array, " trials"]:
+    """:func:`mixture_loglik` with ``p_obs = p_table[kind]`` and ``shape[n] = k_res + n * k_item``.
+
+    Args:
+      p_table: probability of ending after ``n`` items (columns) with a response, per kind of trial (rows,
+        :func:`trial_kind`); a kind outside the table gives a trial only the contaminant's density.
+      kind: the row of each trial.
+      k_res, k_item: gamma shapes of the residual and of one item.
+      rt_s: observed response times in seconds.
+      t0_s: the residual's shift (seconds).
+      scale_s: the common gamma scale (seconds).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> p = jnp.array([[0.0, 0.7, 0.3]])
+      >>> rt = jnp.array([0.6, 0.9])
+      >>> a = table_loglik(p, jnp.array([0, 0]), 8.0, 2.0, rt, 0.25, 0.02)
+      >>> shape = jnp.tile(8.0 + 2.0 * jnp.arange(3.0), (2, 1))
+      >>> b = mixture_loglik(jnp.tile(p, (2, 1)), shape, rt, 0.25, 0.02)
+      >>> bool(jnp.allclose(a, b, atol=1e-5))
+      True
+    """
+    a = k_res + jnp.arange(p_table.shape[1], dtype=jnp.float32) * k_item
+    log_p = jnp.log(jnp.where(p_table > 0, p_table, 1.0))
+    log_p = jnp.where(p_table > 0, log_p, -jnp.inf) - jax.scipy.special.gammaln(a) - jnp.log(scale_s)
+    x = rt_s - t0_s
+    pos = x > 0
+    y = jnp.where(pos, x, 1.0) / scale_s
+    rows = jnp.take(log_p, kind, axis=0, mode="fill", fill_value=-jnp.inf)
+    lp = (a - 1) * jnp.log(y)[:, None] - y[:, None] + rows
+    model = jnp.where(pos, jax.scipy.special.logsumexp(lp, axis=1), -jnp.inf)
     cont = jnp.log(CONTAMINANT * 0.5 / RT_MAX_S) * jnp.ones_like(rt_s)
     inside = (rt_s >= 0) & (rt_s <= RT_MAX_S)
     cont = jnp.where(inside, cont, -jnp.inf)

@@ -32,6 +32,44 @@ def test_cgs_outcome_probabilities_sum_to_one_and_absent_trials_never_find_a_tar
     assert all(float(no[4 + i, int(s) + 1 :].sum()) == 0.0 for i, s in enumerate([3, 6, 12, 18]))
 
 
+def _per_trial_mixture(model, p, t):
+    """The mixture likelihood with P(n, response) computed trial by trial (the definition of the models)."""
+    m = model.max_items
+    if model.name == "cgs":
+        yes, no = _cgs.cgs_outcome_probs(
+            p["w_target"], p["w_quit"], p["dw_quit"], p["p_guess"], t["set_size"], t["target_present"],
+            max_items=m,
+        )  # fmt: skip
+    else:
+        n, tp, k = t["set_size"][:, None], t["target_present"][:, None], jnp.arange(m + 1)
+        p_n = jnp.where(tp == 1, jnp.where((k >= 1) & (k <= n), 1.0 / n, 0.0), jnp.where(k == n, 1.0, 0.0))
+        p_yes = jnp.where(tp == 1, 1 - p["p_miss"], p["p_fa"])
+        yes, no = p_n * p_yes, p_n * (1 - p_yes)
+    p_obs = jnp.where(search.responded_present(t)[:, None] == 1, yes, no)
+    shape = jnp.broadcast_to(p["k_res"] + jnp.arange(m + 1) * p["k_item"], p_obs.shape)
+    return search.mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+
+
+@pytest.mark.parametrize("name", ["cgs", "serial"])
+def test_tabled_likelihood_equals_the_per_trial_mixture_and_has_finite_gradients(name):
+    model = type(search.MODELS[name])(max_items=18)
+    p = _params(model, **TRUTH, p_miss=0.04, p_fa=0.02)
+    k1, k2 = jax.random.split(jax.random.key(5))
+    t = model.design(300, key=k1)
+    t["correct"] = jax.random.bernoulli(k2, 0.8, (300,)).astype(jnp.int32)
+    # RTs from 0.2 to 4 s, and some before t0 (0.3 s) and beyond the contaminant's 15 s
+    t["rt_ms"] = jnp.concatenate([jnp.linspace(200.0, 4000.0, 296), jnp.array([100.0, 299.0, 2e4, 3e4])])
+
+    @jax.jit
+    def both(q):
+        grads = jax.grad(lambda r: model.loglik(r, t).sum())(q)
+        return model.loglik(q, t), _per_trial_mixture(model, q, t), grads
+
+    got, want, grads = both(p)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-4)
+    assert all(bool(jnp.isfinite(g)) for g in grads.values())
+
+
 def _binned_density(model, p, n, tp, edges, yes):
     """The likelihood's probability mass of each RT bin for one response (fine midpoint rule)."""
     fine = np.linspace(edges[0], edges[-1], (len(edges) - 1) * 20 + 1)
