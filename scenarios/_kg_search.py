@@ -1,5 +1,6 @@
 """The settings search of :mod:`cogsim.scenarios.kg_semantic_memory`: successive halving on the validation
-split, with the candidates of each relational form trained in one compiled program
+split, the candidates of each relational form (and, for the Tucker form, each size) trained in one compiled
+program
 (:class:`cogsim.models.tensor_brain.SharedTrainer`)."""
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def successive_halving(
       ``(chosen candidate, its best step, its parameters there, its log-probability tensor there (None for a
       graph too large for one tensor), one record per candidate: best validation MRR, best step, steps run)``.
     """
-    groups: dict[str, list[int]] = {}
-    for i, c in enumerate(mcfgs):
-        groups.setdefault(c.relational, []).append(i)
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(mcfgs):  # a Tucker core costs dim^3 a fact: padding 32 to 64 would cost 8 x
+        groups.setdefault((c.relational, c.dim if c.relational == "tucker" else None), []).append(i)
     where = {}
     for idx in groups.values():
         trainer = tb.SharedTrainer([mcfgs[i] for i in idx], graph.triples("train"), batch_size=batch_size)

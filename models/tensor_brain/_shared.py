@@ -96,13 +96,24 @@ def _tensor(cfg: TensorBrainConfig, params: Params, dim_mask: jax.Array, predica
 
 @functools.partial(jax.jit, static_argnums=0)
 def _init(cfg: TensorBrainConfig, key: jax.Array, init_scale: jax.Array, dim: jax.Array) -> Params:
-    p = init_params(cfg, key=key)  # cfg.init_scale = 1: standard normal embeddings
+    """:func:`init_params` of the padded config, its normal draws taken from one stream (one random-number
+    kernel to compile instead of one per array), scaled for the candidate's ``init_scale`` and ``dim``."""
+    shapes = jax.eval_shape(lambda k: init_params(cfg, key=k), key)
+    p = {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items()}
+    drawn = [k for k in ("entity", "predicate", "time", "label", "V", "B", "W", "core") if k in p]
+    z = jax.random.normal(key, (sum(p[k].size for k in drawn),))
+    start = 0
+    for k in drawn:
+        p[k] = z[start : start + p[k].size].reshape(p[k].shape)
+        start += p[k].size
     for group in ("entity", "predicate", "time", "label"):
         if group in p:
             p[group] = p[group] * init_scale
-    p["V"] = p["V"] * jnp.sqrt(cfg.dim / dim)  # std sqrt(1 / dim) over the candidate's own inputs
+    p["V"] = p["V"] / jnp.sqrt(dim)  # std sqrt(1 / dim) over the candidate's own inputs
+    p["B"] = p["B"] / np.sqrt(cfg.wm_dim)
+    p["W"] = p["W"] / np.sqrt(cfg.wm_dim)
     if "core" in p:
-        p["core"] = p["core"] * (cfg.dim / dim)  # std 1 / dim
+        p["core"] = p["core"] / dim  # std 1 / dim
     return p
 
 
