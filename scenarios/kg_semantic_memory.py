@@ -31,6 +31,7 @@ from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
+from cogsim.scenarios import _kg_search
 from cogsim.scenarios._kg_plot import plot as plot
 from cogsim.scenarios._kg_plot import result_row as _get
 
@@ -71,6 +72,9 @@ RELATIONAL_CANDIDATE = {
     "reciprocal": True,
 }
 
+#: The search's rule (successive halving on the validation split), recorded in run.json.
+SEARCH_RULE = _kg_search.RULE
+
 #: Ranges the UMLS data README gives for well-tuned bilinear models (filtered ranking); fixed in advance.
 TYPICAL_MRR_LOW = 0.8
 TYPICAL_HITS10_LOW = 0.95
@@ -101,6 +105,7 @@ class Config:
         doc="choose the settings and steps on the validation split (auto: a user's graph)",
     )
     search_budget: int = field(6, low=1, doc="settings tried by the search (the config's own first)")
+    search_keep: int = field(1, low=1, doc="candidates that train on after the search's first evaluation")
     patience: int = field(2, low=1, doc="evaluations without a better validation MRR before a try stops")
     eval_every: int = field(1000, low=1, doc="steps between validation evaluations")
     n_boot: int = field(1000, low=0, high=100_000, doc="bootstrap resamples of the test triples for CIs")
@@ -224,48 +229,34 @@ def candidates(cfg: Config, *, key: jax.Array) -> list[Config]:
 
 
 def search(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array):
-    """Chooses the settings on the validation split: each candidate trains up to ``cfg.num_steps`` steps,
-    evaluated on ``valid`` every ``eval_every`` steps, and stops after ``patience`` evaluations without a
-    better validation MRR; the best candidate at its best step wins. Only the train and valid splits are
-    read.
+    """Chooses the settings on the validation split by successive halving (:data:`SEARCH_RULE`): every
+    candidate trains ``eval_every`` steps and is evaluated on ``valid``; the ``search_keep`` best continue,
+    evaluated every ``eval_every`` steps, until ``num_steps`` or ``patience`` evaluations without a better
+    validation MRR; the best evaluation wins. The candidates of one relational form train in one compiled
+    program (:class:`cogsim.models.tensor_brain.SharedTrainer`). Only the train and valid splits are read.
 
     Returns:
-      ``(chosen config (num_steps = its best step), its parameters at that step, one record per candidate)``.
+      ``(chosen config (num_steps = its best step), its parameters at that step, one record per candidate,
+      its log-probability tensor at that step or None for a graph too large for one tensor)``.
     """
     valid_only = kg.KnowledgeGraph(
         graph.name, graph.entities, graph.predicates, {k: graph.splits[k] for k in ("train", "valid")}
     )
-    best = (-1.0, None, None)
-    records = []
-    for i, cand in enumerate(candidates(cfg, key=jax.random.fold_in(key, 1))):
-        state = {"best": -1.0, "step": 0, "params": None, "since": 0}
-        mcfg = model_config(graph, cand)
-
-        def on_log(step, params, row, state=state, mcfg=mcfg):
-            r = kg.evaluate_link_prediction(
-                scorer(params, mcfg), valid_only, split="valid", filter_splits=("train", "valid")
-            )
-            mrr = r.metrics["both"]["mrr"]
-            if mrr > state["best"]:
-                state.update(best=mrr, step=step, params=jax.tree.map(np.asarray, params), since=0)
-            else:
-                state["since"] += 1
-            return {"valid_mrr": mrr, "stop": state["since"] >= cfg.patience}
-
-        _, history, _ = fit(graph, cand, key=jax.random.fold_in(key, 100 + i), on_log=on_log)
-        chosen = cfglib.replace(cand, num_steps=state["step"])
-        records.append(
-            {
-                "candidate": i,
-                "settings": _settings(chosen),
-                "valid_mrr": state["best"],
-                "best_step": state["step"],
-                "steps_run": int(history.step.iloc[-1]),
-            }
-        )
-        if state["best"] > best[0]:
-            best = (state["best"], chosen, state["params"])
-    return best[1], best[2], records
+    cands = candidates(cfg, key=jax.random.fold_in(key, 1))
+    chosen, step, params, tensor, records = _kg_search.successive_halving(
+        valid_only,
+        [model_config(graph, c) for c in cands],
+        [(c.lr, c.weight_decay) for c in cands],
+        [jax.random.fold_in(key, 100 + i) for i in range(len(cands))],
+        num_steps=cfg.num_steps,
+        eval_every=cfg.eval_every,
+        patience=cfg.patience,
+        keep=cfg.search_keep,
+        batch_size=cfg.batch_size,
+    )
+    for r in records:
+        r["settings"] = _settings(cfglib.replace(cands[r["candidate"]], num_steps=max(r["best_step"], 1)))
+    return cfglib.replace(cands[chosen], num_steps=step), params, records, tensor
 
 
 def _use_search(cfg: Config) -> bool:
@@ -302,7 +293,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         return {"valid_mrr": r.metrics["both"]["mrr"]}
 
     if _use_search(config):
-        config, params, records = search(graph, config, key=key)
+        config, params, records, tensor = search(graph, config, key=key)
         mcfg = model_config(graph, config)
         for r in records:
             rows.append(
@@ -326,8 +317,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         rows[-1]["step"] = config.num_steps
     else:
         params, history, mcfg = fit(graph, config, key=key, on_log=on_log)
-    small = graph.n_entities**2 * mcfg.n_predicates <= tb.TENSOR_LIMIT
-    tensor = tb.semantic_log_prob_tensor(params, mcfg) if small else None
+        small = graph.n_entities**2 * mcfg.n_predicates <= tb.TENSOR_LIMIT
+        tensor = tb.semantic_log_prob_tensor(params, mcfg) if small else None
     sc = tb.semantic_scorers(params, mcfg, tensor=tensor)
     for split in ("valid", "test"):
         if len(graph.triples(split)):
@@ -384,6 +375,7 @@ def run_record(sim: pd.DataFrame) -> dict:
     return {
         "settings_search": {
             "selected_on": "valid",
+            "rule": SEARCH_RULE,
             "space": {k: list(v) for k, v in SEARCH_SPACE.items()},
             "candidates": [
                 {"settings": json.loads(r.settings), "valid_mrr": r.value, "best_step": int(r.step)}

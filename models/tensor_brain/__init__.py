@@ -60,6 +60,7 @@ from ._semantic import (
     semantic_scorers,
     train_semantic_memory,
 )
+from ._shared import SharedRun, SharedTrainer
 from ._train import train_memory
 from ._triples import (
     core_product,
@@ -76,6 +77,8 @@ __all__ = [
     "Params",
     "RELATIONAL",
     "TENSOR_LIMIT",
+    "SharedRun",
+    "SharedTrainer",
     "TensorBrainConfig",
     "bottom_up",
     "core_product",

@@ -51,7 +51,7 @@ def bottom_up(
     """
     emb, bias = _group(params, group)
     gamma = jax.nn.sigmoid(q)
-    if dropout_key is not None and cfg.dropout > 0:
+    if dropout_key is not None and (isinstance(cfg.dropout, jax.Array) or cfg.dropout > 0):  # traced: 0 ok
         keep = jax.random.bernoulli(dropout_key, 1.0 - cfg.dropout, gamma.shape)
         gamma = jnp.where(keep, gamma / (1.0 - cfg.dropout), 0.0)
     kv = emb[None, :, None, :]
