@@ -114,7 +114,9 @@ def parameter_recovery(name: str, args) -> dict:
 
 
 def model_recovery(paradigm: str, args) -> dict:
-    names = PARADIGMS[paradigm][0]
+    names = args.models.split(",") if args.models else PARADIGMS[paradigm][0]
+    if not set(names) <= set(PARADIGMS[paradigm][0]) or len(names) < 2:
+        raise SystemExit(f"--models {args.models!r}; allowed: two or more of {PARADIGMS[paradigm][0]}")
     t = time.perf_counter()
     scores = _recovery.model_recovery_scores(
         [MODELS[n] for n in names],
@@ -141,6 +143,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-trials", type=int, default=500)
     ap.add_argument("--n-starts", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", default=None, help="model recovery: comma-separated subset of the paradigm's")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "recovery.json"))
     args = ap.parse_args(argv)
     if args.what == "params":
