@@ -157,7 +157,8 @@ def main(argv=None) -> dict:
     path = Path(args.out)
     results = json.loads(path.read_text()) if path.exists() else {}
     section = "parameter_recovery" if args.what == "params" else "model_recovery"
-    results.setdefault(section, {})[args.name] = entry
+    full = (args.n_subjects, args.n_trials) == (50, 500)
+    results.setdefault(section, {})[args.name if full else f"{args.name} ({args.n_subjects}x{args.n_trials})"] = entry
     path.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(entry, indent=1))
     return entry
