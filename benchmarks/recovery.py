@@ -158,7 +158,8 @@ def main(argv=None) -> dict:
     results = json.loads(path.read_text()) if path.exists() else {}
     section = "parameter_recovery" if args.what == "params" else "model_recovery"
     full = (args.n_subjects, args.n_trials) == (50, 500)
-    results.setdefault(section, {})[args.name if full else f"{args.name} ({args.n_subjects}x{args.n_trials})"] = entry
+    key = args.name if full else f"{args.name} ({args.n_subjects}x{args.n_trials})"
+    results.setdefault(section, {})[key] = entry
     path.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(entry, indent=1))
     return entry
