@@ -28,6 +28,7 @@ import pandas as pd
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
+from cogsim.comparison import PaperRun
 from cogsim.models import capacity
 from cogsim.models.change_detector import WorkspaceFit
 from cogsim.reference import Reference
@@ -43,6 +44,16 @@ DESCRIPTION = "Rouder et al. (2008) change detection: capacity K, lapses and gue
 
 #: packaged trial sets (``Config.data``): name -> packaged dataset
 DATASETS = {"rouder2008": "rouder2008_change_detection", "adam2015": "adam2015_change_detection"}
+
+#: The paper preset's last measured verdict (docs/scenarios/change_detection.md).
+PAPER_RUN = PaperRun(
+    verdict="partial",
+    checks_passed="5/8",
+    date="2026-12-03",
+    commit="fe7e241",
+    note="2000 participant resamples: neither model's K is shown within 0.5 items of the Cowan K plateau; "
+    "the workspace's rate RMSE CI reaches 0.0502",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -218,25 +218,64 @@ def model_recovery(
     """
     if criterion not in ("aic", "bic"):
         raise CogsimError(f"model_recovery criterion: got {criterion!r}; allowed: 'aic' or 'bic'")
+    scores = model_recovery_scores(
+        models, n_trials, n_subjects, key=key, params=params, design=design, n_starts=n_starts
+    )
+    return confusion(scores, criterion)
+
+
+def model_recovery_scores(
+    models: Sequence,
+    n_trials: int,
+    n_subjects: int,
+    *,
+    key: jax.Array,
+    params: Mapping[str, Mapping] | None = None,
+    design: Design | None = None,
+    n_starts: int = 2,
+) -> pd.DataFrame:
+    """Every candidate model fitted to participants simulated from every model: one row per generating
+    model, participant and fitted model (``generating, subject, model, loglik, n_params, aic, bic``); the
+    arguments are :func:`model_recovery`'s. :func:`confusion` turns it into a confusion matrix."""
     models = list(models)
     names = [m.name for m in models]
     if len(set(names)) != len(names) or len(models) < 2:
         raise CogsimError(f"model_recovery models: got {names}; allowed: two or more distinctly named models")
-    matrix = pd.DataFrame(
-        0.0, index=pd.Index(names, name="generating"), columns=pd.Index(names, name="fitted")
-    )
+    frames = []
     for g, gen in enumerate(models):
         kg = jax.random.fold_in(key, g)
         spec = (params or {}).get(gen.name) or default_ranges(gen)
         truth = draw_truth(gen, spec, n_subjects, key=jax.random.fold_in(kg, 0))
         data = simulate_data(gen, truth, n_trials, key=jax.random.fold_in(kg, 1), design=design)
-        scores = pd.concat(
-            [
-                fit(m, data, n_starts=n_starts, ci=None, key=jax.random.fold_in(kg, 2 + j)).summary
-                for j, m in enumerate(models)
-            ]
-        )
-        table = scores.pivot(index="subject", columns="model", values=criterion)[names]
+        for j, m in enumerate(models):
+            summary = fit(m, data, n_starts=n_starts, ci=None, key=jax.random.fold_in(kg, 2 + j)).summary
+            frames.append(
+                summary[["subject", "model", "loglik", "n_params", "aic", "bic"]].assign(generating=gen.name)
+            )
+    cols = ["generating", "subject", "model", "loglik", "n_params", "aic", "bic"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def confusion(scores: pd.DataFrame, criterion: str = "aic") -> pd.DataFrame:
+    """The confusion matrix of :func:`model_recovery_scores`' table: rows the generating model, columns the
+    fitted one, cells the fraction of that model's simulated participants whose lowest ``criterion`` is
+    that column's (models in order of first appearance).
+
+    Example:
+      >>> import pandas as pd
+      >>> s = pd.DataFrame({"generating": ["a"] * 4 + ["b"] * 4, "subject": [1, 1, 2, 2] * 2,
+      ...                   "model": ["a", "b"] * 4, "aic": [1.0, 2.0, 3.0, 2.0, 5.0, 4.0, 6.0, 5.0]})
+      >>> confusion(s).to_numpy().tolist()
+      [[0.5, 0.5], [0.0, 1.0]]
+    """
+    if criterion not in ("aic", "bic"):
+        raise CogsimError(f"confusion criterion: got {criterion!r}; allowed: 'aic' or 'bic'")
+    names = list(dict.fromkeys(scores["model"]))
+    gens = list(dict.fromkeys(scores["generating"]))
+    index, columns = pd.Index(gens, name="generating"), pd.Index(names, name="fitted")
+    matrix = pd.DataFrame(0.0, index=index, columns=columns)
+    for gen, part in scores.groupby("generating", sort=False):
+        table = part.pivot(index="subject", columns="model", values=criterion)[names]
         winners = table.idxmin(axis=1)
-        matrix.loc[gen.name] = winners.value_counts(normalize=True).reindex(names, fill_value=0.0).to_numpy()
+        matrix.loc[gen] = winners.value_counts(normalize=True).reindex(names, fill_value=0.0).to_numpy()
     return matrix

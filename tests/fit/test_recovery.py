@@ -43,3 +43,19 @@ def test_simulated_frame_reads_back_through_the_paradigm():
     assert "nontarget_1_rad" in sim.columns and "nontarget_1" not in sim.columns
     back = de.read(sim)
     assert back.attrs["extra_columns"] == [] and len(back) == 80
+
+
+def test_model_recovery_scores_give_both_criteria(gauss, laplace):
+    from cogsim.fit._recovery import confusion, model_recovery_scores
+
+    scores = model_recovery_scores([gauss, laplace], 100, 4, key=KEY, n_starts=1)
+    assert len(scores) == 2 * 4 * 2  # generating x participants x fitted
+    assert set(scores.columns) >= {"generating", "subject", "model", "aic", "bic"}
+    for crit in ("aic", "bic"):
+        m = confusion(scores, crit)
+        assert list(m.index) == ["gauss", "laplace"] and np.allclose(m.sum(axis=1), 1.0)
+        best = scores.loc[scores.groupby(["generating", "subject"])[crit].idxmin()]
+        won = best.query("generating == 'gauss'").model == "gauss"
+        assert m.loc["gauss", "gauss"] == pytest.approx(won.mean())
+    with pytest.raises(CogsimError, match="criterion"):
+        confusion(scores, "waic")
