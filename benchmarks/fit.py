@@ -131,7 +131,42 @@ def main(argv=None) -> dict:
     n_sub = {k: int(v) for k, v in (kv.split("=") for kv in (args.subjects or "").split(",") if kv)}
     keys = ("cogsim_cold_s", "cogsim_warm_s", "scipy_s")
     keys += ("cogsim_cold_cpu_s", "cogsim_warm_cpu_s", "scipy_cpu_s")
+
+    def result_of(rows, tot) -> dict:
+        def safe(a, b):
+            return tot[a] / tot[b] if tot[b] else None
+
+        return {
+            "benchmark": "fit",
+            "paradigm": par.name,
+            "data": Path(args.data).name,
+            "by": list(by),
+            "n_starts": args.n_starts,
+            "skipped_models": skipped,
+            "models": rows,
+            "total": {
+                **tot,
+                "ratio_cold": safe("scipy_s", "cogsim_cold_s"),
+                "ratio_warm": safe("scipy_s", "cogsim_warm_s"),
+                "ratio_cold_cpu": safe("scipy_cpu_s", "cogsim_cold_cpu_s"),
+                "ratio_warm_cpu": safe("scipy_cpu_s", "cogsim_warm_cpu_s"),
+            },
+            "subjects_subset": n_sub,
+            "target_ratio": 10.0,
+            "peer": "scipy.optimize.minimize(L-BFGS-B, jac=True) per unit and start; objective jitted per "
+            "model and trial count",
+            "machine": {
+                "python": platform.python_version(),
+                "jax": jax.__version__,
+                "backend": jax.default_backend(),
+                "cpus": os.cpu_count(),
+                "load_average_1min_at_start": load0,
+                "load_average_1min_at_end": os.getloadavg()[0],
+            },
+        }
+
     rows, tot = [], dict.fromkeys(keys, 0.0)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     for name, model in models.items():
         tr = subset(trials, by, n_sub.get(name))
         ll_c, t_cold, c_cold, conv = cogsim_fit(model, tr, by, args.n_starts, args.seed)
@@ -168,39 +203,13 @@ def main(argv=None) -> dict:
             f"max|dLL| {row['max_abs_loglik_diff']:.3f}",
             flush=True,
         )
-    result = {
-        "benchmark": "fit",
-        "paradigm": par.name,
-        "data": Path(args.data).name,
-        "by": list(by),
-        "n_starts": args.n_starts,
-        "skipped_models": skipped,
-        "models": rows,
-        "total": {
-            **tot,
-            "ratio_cold": tot["scipy_s"] / tot["cogsim_cold_s"],
-            "ratio_warm": tot["scipy_s"] / tot["cogsim_warm_s"],
-            "ratio_cold_cpu": tot["scipy_cpu_s"] / tot["cogsim_cold_cpu_s"],
-            "ratio_warm_cpu": tot["scipy_cpu_s"] / tot["cogsim_warm_cpu_s"],
-        },
-        "subjects_subset": n_sub,
-        "target_ratio": 10.0,
-        "peer": "scipy.optimize.minimize(L-BFGS-B, jac=True) per unit and start; objective jitted per model",
-        "machine": {
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "backend": jax.default_backend(),
-            "cpus": os.cpu_count(),
-            "load_average_1min_at_start": load0,
-            "load_average_1min_at_end": os.getloadavg()[0],
-        },
-    }
+        Path(args.out).write_text(json.dumps(result_of(rows, tot), indent=2))  # after each model
+    result = result_of(rows, tot)
     print(
         f"total: cogsim {tot['cogsim_cold_s']:.1f} s, scipy {tot['scipy_s']:.1f} s, "
         f"ratio {result['total']['ratio_cold']:.1f}x (warm {result['total']['ratio_warm']:.1f}x; CPU time "
         f"{result['total']['ratio_cold_cpu']:.1f}x)"
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     return result
 
