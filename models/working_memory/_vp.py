@@ -6,25 +6,30 @@ von Mises with ``kappa(J)`` (``J = kappa I1(kappa) / I0(kappa)``)::
 
     p(e) = integral Gamma(J; Jbar / tau, tau) VM(e; 0, kappa(J)) dJ
 
-The integral is a fixed quadrature over ``x = J / tau ~ Gamma(k, 1)``, ``k = Jbar / tau``: ``N_NODES`` cells
-uniform in ``log x`` between ``log(relu(k - 10 sqrt k) + k e^-20)`` and ``log(k + 10 sqrt k + 30)``, each cell
-weighted by its exact gamma probability (regularised incomplete gamma) and evaluated at its geometric mid
-point; the mass below the first cell is evaluated at its conditional mean, ``x_lo k / (k + 1)`` (precision so
-low the density is flat there). Measured error (tests/models/test_working_memory.py): the log-density differs
-from a 4,000-node quadrature by less than 1e-3 over the fitted range, and the density matches a histogram of
-200,000 simulated errors.
+The integral is a fixed quadrature over ``y = log x``, ``x = J / tau ~ Gamma(k, 1)``, ``k = Jbar / tau``,
+whose density ``exp(k y - e^y) / Gamma(k)`` is smooth and decays fast on the right: ``N_NODES`` mid points
+uniform in ``y`` on ``max(psi(k) - 10 sqrt(1/k + 1/k^2), log(J_FLAT / tau))`` and ``log(k + 10 sqrt k + 30)``,
+each weighted by the closed-form density times the spacing. The mass the nodes leave (the left tail, where
+``J < J_FLAT`` and the von Mises is uniform) goes to one more node at ``J = 0``; the weights sum to 1. No
+incomplete gamma function (nor its costly derivative in the shape) is needed. Measured error
+(tests/models/test_working_memory.py; van den Berg et al.'s fitted range, J1 in {3, 30, 300}, alpha in
+{0.5, 1.5}, tau in {0.05, 2, 20, 200}, set sizes 1-8): the density differs from the same rule with 4,000
+nodes by at most 1.5e-4 of its peak (24 nodes: 1.7e-3, 48 nodes: 2.4e-6) and from 4,000 incomplete-gamma
+cells by at most 7.7e-4 (the cells' own error at the narrowest gamma); it matches a histogram of 200,000
+simulated errors.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammainc, i0e
+from jax.scipy.special import digamma, gammaln, i0e
 
 from cogsim.models.working_memory import _circular as circ
 from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, delayed_estimation_design
 
-N_NODES = 128
+N_NODES = 32
+J_FLAT = 1e-8  # precision below which a von Mises is uniform to 1.5e-4 of its density (kappa = sqrt(2 J))
 N_MAX = 32  # largest set size the precomputed per-set-size tables cover
 
 J1 = Spec("J1", 0.01, 1000.0, 10.0, "mean precision (Fisher information) at set size 1")
@@ -32,18 +37,33 @@ ALPHA = Spec("alpha", -1.0, 4.0, 1.0, "power-law exponent: mean precision J1 N^-
 TAU = Spec("tau", 0.01, 1000.0, 5.0, "scale of the gamma distribution of precision")
 
 
+def _log_gamma_density(y, k):
+    """``log`` of the density of ``y = log x``, ``x ~ Gamma(k, 1)``: ``k y - e^y - lgamma(k)``, written as
+    ``-k (expm1(d) - d) + c(k)`` with ``d = y - log k`` and ``c(k) = k log k - k - lgamma(k)`` (Stirling's
+    series above k = 10), so that float32 keeps its precision at large ``k``."""
+    d = y - jnp.log(k)
+    big = jnp.maximum(k, 10.0)
+    c_big = 0.5 * jnp.log(big / (2 * jnp.pi)) - 1 / (12 * big) + 1 / (360 * big**3)
+    small = jnp.minimum(k, 10.0)
+    c_small = small * jnp.log(small) - small - gammaln(small)
+    return -k * (jnp.expm1(d) - d) + jnp.where(k > 10.0, c_big, c_small)
+
+
 def nodes(jbar, tau, n_nodes: int = N_NODES):
-    """Quadrature nodes ``J [n + 1]`` and weights ``[n + 1]`` (summing to 1) of ``Gamma(jbar / tau, tau)``."""
+    """Quadrature nodes ``J [n + 1]`` and weights ``[n + 1]`` (summing to 1) of ``Gamma(jbar / tau, tau)``;
+    node 0 is ``J = 0`` (a uniform report), carrying the mass the others leave."""
     k = jbar / tau
-    lo = jnp.log(jax.nn.relu(k - 10 * jnp.sqrt(k)) + k * jnp.exp(-20.0))
-    hi = jnp.log(k + 10 * jnp.sqrt(k) + 30.0)
-    edges = jnp.exp(jnp.linspace(0.0, 1.0, n_nodes + 1) * (hi - lo) + lo)
-    cdf = gammainc(k, edges)
-    w = jnp.concatenate([cdf[:1], jnp.diff(cdf)])
-    w = w.at[-1].add(1.0 - cdf[-1])  # the tail beyond the last edge (below 1e-12) joins the last cell
-    mid = jnp.sqrt(edges[:-1] * edges[1:])
-    x = jnp.concatenate([edges[:1] * k / (k + 1), mid])
-    return tau * x, w
+    # the window: E[y] = digamma(k), sd(y) = sqrt(trigamma(k)) <= sqrt(1/k + 1/k^2); held fixed under
+    # differentiation (the integral does not depend on it), so no polygamma derivatives are compiled
+    kw, tw = jax.lax.stop_gradient(k), jax.lax.stop_gradient(tau)
+    hi = jnp.log(kw + 10 * jnp.sqrt(kw) + 30.0)
+    lo = jnp.maximum(digamma(kw) - 10 * jnp.sqrt(1 / kw + 1 / kw**2), jnp.log(J_FLAT / tw))
+    h = (hi - lo) / n_nodes
+    y = lo + (jnp.arange(n_nodes) + 0.5) * h
+    w = h * jnp.exp(_log_gamma_density(y, k))
+    w = w / jnp.maximum(jnp.sum(w), 1.0)
+    w0 = jnp.maximum(1.0 - jnp.sum(w), 0.0)
+    return jnp.concatenate([jnp.zeros(1), tau * jnp.exp(y)]), jnp.concatenate([w0[None], w])
 
 
 def _tables(params, n_nodes):
