@@ -36,6 +36,15 @@ def responded_present(trials) -> jax.Array:
     return jnp.where(tp == 1, c, 1 - c)
 
 
+def _contaminated(model: Float[Array, " trials"], rt_s: Float[Array, " trials"]) -> Float[Array, " trials"]:
+    """``log((1 - CONTAMINANT) exp(model) + CONTAMINANT * uniform(rt))``: the model's per-trial log-density
+    mixed with the contaminant (RT uniform on ``[0, RT_MAX_S]``, either response)."""
+    cont = jnp.log(CONTAMINANT * 0.5 / RT_MAX_S) * jnp.ones_like(rt_s)
+    inside = (rt_s >= 0) & (rt_s <= RT_MAX_S)
+    cont = jnp.where(inside, cont, -jnp.inf)
+    return jnp.logaddexp(jnp.log1p(-CONTAMINANT) + model, cont)
+
+
 def mixture_loglik(
     p_obs: Float[Array, "trials n"],
     shape: Float[Array, "trials n"],
@@ -58,10 +67,7 @@ def mixture_loglik(
     lpdf = jax.scipy.stats.gamma.logpdf(xs, shape, scale=scale_s)
     lp = jnp.where(pos & (p_obs > 0), lpdf + jnp.log(jnp.where(p_obs > 0, p_obs, 1.0)), -jnp.inf)
     model = jax.scipy.special.logsumexp(lp, axis=1)
-    cont = jnp.log(CONTAMINANT * 0.5 / RT_MAX_S) * jnp.ones_like(rt_s)
-    inside = (rt_s >= 0) & (rt_s <= RT_MAX_S)
-    cont = jnp.where(inside, cont, -jnp.inf)
-    return jnp.logaddexp(jnp.log1p(-CONTAMINANT) + model, cont)
+    return _contaminated(model, rt_s)
 
 
 def trial_kind(trials, max_items: int) -> jax.Array:
@@ -111,10 +117,7 @@ def table_loglik(
     rows = jnp.take(log_p, kind, axis=0, mode="fill", fill_value=-jnp.inf)
     lp = (a - 1) * jnp.log(y)[:, None] - y[:, None] + rows
     model = jnp.where(pos, jax.scipy.special.logsumexp(lp, axis=1), -jnp.inf)
-    cont = jnp.log(CONTAMINANT * 0.5 / RT_MAX_S) * jnp.ones_like(rt_s)
-    inside = (rt_s >= 0) & (rt_s <= RT_MAX_S)
-    cont = jnp.where(inside, cont, -jnp.inf)
-    return jnp.logaddexp(jnp.log1p(-CONTAMINANT) + model, cont)
+    return _contaminated(model, rt_s)
 
 
 def sample_rt(
