@@ -37,6 +37,16 @@ def core_by_predicate(params: Params) -> jax.Array:
     Given as ``params["core_by_predicate"]``, the object stage reads ``a_s (G x2 a_p)`` from it: the same
     product as :func:`core_product`, at ``n_predicates dim^3 + n dim^2`` multiplications instead of
     ``n dim^3`` (cheaper when a batch of ``n`` triples has more rows than the graph has predicates).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from cogsim.models import tensor_brain as tb
+      >>> cfg = tb.TensorBrainConfig(n_entities=3, n_predicates=2, dim=4, wm_dim=4, relational="tucker")
+      >>> p = tb.init_params(cfg, key=jax.random.key(0))
+      >>> s, r = jnp.array([0, 2]), jnp.array([1, 1])
+      >>> by_p = jnp.einsum("ni,nik->nk", p["entity"][s], core_by_predicate(p)[r])
+      >>> bool(jnp.allclose(by_p, core_product(p, p["entity"][s], p["predicate"][r]), atol=1e-6))
+      True
     """
     return jnp.einsum("ijk,mj->mik", params["core"], params["predicate"])
 
