@@ -10,6 +10,12 @@ decay are inputs of the program, not constants. A padded candidate computes the 
 unpadded model of its settings (masked entries get no gradient); the numbers differ from a separately
 compiled run only in the order of floating-point sums and in the random draws (initial parameters and dropout
 masks are drawn at the padded size, from the same distributions).
+
+Each call of :meth:`SharedTrainer.steps` is one compiled program: the candidate's initial parameters and
+optimiser state (on its first call), the training steps, and the log-probability tensor of the parameters it
+ends with (for a graph small enough for one tensor), so a trainer compiles one program for all of its
+candidates' training and evaluation. Masking the parameters for :meth:`SharedTrainer.params` and slicing
+the tensor are done in numpy (no small compiled programs).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from cogsim.errors import CogsimError
 
 from ._config import Params, TensorBrainConfig, init_params
 from ._layers import semantic_context
-from ._semantic import n_relations, reciprocal_triples
+from ._semantic import TENSOR_LIMIT, n_relations, reciprocal_triples
 from ._triples import core_by_predicate, log_prob_tensor, triple_nll
 
 _NEG = -1e30
@@ -40,7 +46,12 @@ _VARIABLE = ("dim", "n_predicates", "dropout", "init_scale", "reciprocal")
 
 class SharedRun(NamedTuple):
     """One candidate's training in a :class:`SharedTrainer`: its optimiser state (padded parameters, learning
-    rate and weight decay inside), its masks, dropout rate and training rows, and its step key."""
+    rate and weight decay inside), its masks, dropout rate and training rows, and its key.
+
+    Before the first :meth:`SharedTrainer.steps`, ``fresh`` is true, ``state`` holds zeros of the state's
+    shapes, ``key`` is the candidate's key and ``start`` its ``(init_scale, dim, lr, weight_decay)``: the
+    initial state is drawn inside the first training program. After it, ``key`` is the steps' key and
+    ``tensor`` the padded log-probability tensor at ``state``'s parameters (None for a graph too large)."""
 
     state: train.TrainState
     dim_mask: jax.Array
@@ -49,16 +60,20 @@ class SharedRun(NamedTuple):
     rows: jax.Array
     n_rows: jax.Array
     key: jax.Array
+    fresh: jax.Array
+    start: jax.Array
+    tensor: jax.Array | None = None
 
 
-def _masked(params: Params, dim_mask: jax.Array, predicate_mask: jax.Array) -> Params:
-    """The padded parameters as the candidate's model sees them (padded entries 0, absent predicates out)."""
+def _masked(params: Params, dim_mask: jax.Array, predicate_mask: jax.Array, xp: Any = jnp) -> Params:
+    """The padded parameters as the candidate's model sees them (padded entries 0, absent predicates out);
+    ``xp`` is ``jnp`` inside a compiled program or ``np`` outside one."""
     out = dict(params)
     for group in ("entity", "predicate", "time", "label"):
         if group in out:
             out[group] = params[group] * dim_mask
     out["predicate"] = out["predicate"] * predicate_mask[:, None]
-    out["predicate_bias"] = jnp.where(predicate_mask, params["predicate_bias"], _NEG)
+    out["predicate_bias"] = xp.where(predicate_mask, params["predicate_bias"], xp.float32(_NEG))
     out["V"] = params["V"] * dim_mask[:, None]
     out["W"] = params["W"] * dim_mask
     out["W_bias"] = params["W_bias"] * dim_mask
@@ -79,8 +94,20 @@ def _optimizer(lr: float = 0.0, weight_decay: float = 0.0) -> optax.GradientTran
     return optax.inject_hyperparams(optax.adamw)(learning_rate=lr, weight_decay=weight_decay)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 4))
-def _run_steps(cfg: TensorBrainConfig, batch_size: int, use_dropout: bool, run: SharedRun, num_steps: int):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 5))
+def _run_steps(
+    cfg: TensorBrainConfig,
+    batch_size: int,
+    use_dropout: bool,
+    with_tensor: bool,
+    run: SharedRun,
+    num_steps: int,
+):
+    """The initial state (when ``run.fresh``), ``num_steps`` steps, and the tensor at the last parameters."""
+    state, key = jax.lax.cond(
+        run.fresh, lambda: _initial(cfg, run.key, *run.start), lambda: (run.state, run.key)
+    )
+
     def loss_fn(prm, batch, k):
         prm = _fast(_masked(prm, run.dim_mask, run.predicate_mask))
         c = dataclasses.replace(cfg, dropout=run.dropout)  # a traced rate; rate 0 keeps every unit
@@ -91,7 +118,9 @@ def _run_steps(cfg: TensorBrainConfig, batch_size: int, use_dropout: bool, run: 
         return run.rows[jax.random.randint(k, (batch_size,), 0, run.n_rows)]
 
     update = train.make_update(loss_fn, _optimizer(), batch_fn=batch_fn)
-    return train.run_steps(update, run.state, run.key, num_steps)
+    state, metrics = train.run_steps(update, state, key, num_steps)
+    tensor = _tensor(cfg, state.params, run.dim_mask, run.predicate_mask) if with_tensor else None
+    return state, key, metrics["loss"], tensor
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -123,13 +152,16 @@ def _init(cfg: TensorBrainConfig, key: jax.Array, init_scale: jax.Array, dim: ja
     return p
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _start(cfg: TensorBrainConfig, key, init_scale, dim, lr, weight_decay):
-    """The initial training state and the steps' key in one compiled program (``key`` split into the initial
-    parameters' and the steps' keys, as in :func:`train_memory`)."""
+def _initial(cfg: TensorBrainConfig, key, init_scale, dim, lr, weight_decay):
+    """The initial training state and the steps' key (``key`` split into the initial parameters' and the
+    steps' keys, as in :func:`train_memory`)."""
     k_init, k_train = jax.random.split(key)
     params = _init(cfg, k_init, init_scale, dim)
     return train.init(params, _optimizer(lr, weight_decay)), k_train
+
+
+#: the initial state on its own, for :meth:`SharedTrainer.params` of a run not yet trained
+_start = jax.jit(_initial, static_argnums=0)
 
 
 class SharedTrainer:
@@ -191,6 +223,11 @@ class SharedTrainer:
         )
         self.batch_size = int(batch_size)
         self.use_dropout = any(c.dropout > 0 for c in cfgs)
+        self.with_tensor = self.tensor_size <= TENSOR_LIMIT  # the tensor comes with every steps() call
+        shapes = jax.eval_shape(
+            functools.partial(_initial, self.cfg), jax.random.key(0), *(np.float32(1),) * 4
+        )[0]
+        self._zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes)
         facts = np.asarray(triples, np.int64)
         self._rows = {}
         n_max = 2 * len(facts) if any_reciprocal else len(facts)
@@ -201,27 +238,39 @@ class SharedTrainer:
             self._rows[rec] = (jnp.asarray(rows), jnp.asarray(len(t), jnp.int32))
 
     def start(self, i: int, *, key: jax.Array, lr: float, weight_decay: float) -> SharedRun:
-        """Candidate ``i``'s initial state (``key`` split into the initial parameters' and the steps' keys, as
-        in :func:`train_memory`)."""
+        """Candidate ``i``'s run before training: its initial state is drawn in the first :meth:`steps`
+        (``key`` split into the initial parameters' and the steps' keys, as in :func:`train_memory`)."""
         c = self.cfgs[i]
-        state, k_train = _start(
-            self.cfg, key, *(jnp.float32(x) for x in (c.init_scale, c.dim, lr, weight_decay))
-        )
         rows, n_rows = self._rows[c.reciprocal]
         return SharedRun(
-            state,
-            (jnp.arange(self.cfg.dim) < c.dim).astype(jnp.float32),
-            jnp.arange(self.cfg.n_predicates) < c.n_predicates,
-            jnp.float32(c.dropout),
+            self._zeros,
+            (np.arange(self.cfg.dim) < c.dim).astype(np.float32),
+            np.arange(self.cfg.n_predicates) < c.n_predicates,
+            np.float32(c.dropout),
             rows,
             n_rows,
-            k_train,
+            key,
+            np.bool_(True),
+            np.array([c.init_scale, c.dim, lr, weight_decay], np.float32),
         )
 
     def steps(self, run: SharedRun, num_steps: int) -> tuple[SharedRun, Any]:
-        """Trains ``num_steps`` more steps; returns the new run and the per-step losses."""
-        state, metrics = _run_steps(self.cfg, self.batch_size, self.use_dropout, run, int(num_steps))
-        return run._replace(state=state), metrics["loss"]
+        """Trains ``num_steps`` more steps; returns the new run (with the tensor at its last parameters) and
+        the per-step losses."""
+        state, key, losses, tensor = _run_steps(
+            self.cfg,
+            self.batch_size,
+            self.use_dropout,
+            self.with_tensor,
+            run._replace(tensor=None),
+            int(num_steps),
+        )
+        return run._replace(state=state, key=key, fresh=np.bool_(False), tensor=tensor), losses
+
+    def _state(self, run: SharedRun) -> train.TrainState:
+        if not bool(run.fresh):
+            return run.state
+        return _start(self.cfg, run.key, *run.start)[0]
 
     @property
     def tensor_size(self) -> int:
@@ -230,13 +279,16 @@ class SharedTrainer:
 
     def log_prob_tensor(self, i: int, run: SharedRun) -> np.ndarray:
         """Candidate ``i``'s ``log P(s, p, o)`` over its own predicates, ``[N, n_predicates, N]``."""
-        x = _tensor(self.cfg, run.state.params, run.dim_mask, run.predicate_mask)
-        return np.asarray(x[:, : self.cfgs[i].n_predicates, :])
+        x = run.tensor
+        if x is None or bool(run.fresh):
+            x = _tensor(self.cfg, self._state(run).params, run.dim_mask, run.predicate_mask)
+        return np.asarray(x)[:, : self.cfgs[i].n_predicates, :]
 
     def params(self, i: int, run: SharedRun) -> Params:
         """Candidate ``i``'s parameters at its own size (numpy), for the model of config ``cfgs[i]``."""
         c = self.cfgs[i]
-        p = jax.tree.map(np.asarray, _masked(run.state.params, run.dim_mask, run.predicate_mask))
+        p = jax.tree.map(np.asarray, self._state(run).params)
+        p = _masked(p, np.asarray(run.dim_mask), np.asarray(run.predicate_mask), xp=np)
         d, m = c.dim, c.n_predicates
         out = dict(p)
         for group in ("entity", "time", "label"):

@@ -46,3 +46,15 @@ def test_candidates_of_different_forms_are_refused():
     ]
     with pytest.raises(CogsimError, match="relational"):
         tb.SharedTrainer(cfgs, np.array([[0, 0, 1]]), batch_size=2)
+
+
+def test_the_initial_state_drawn_in_training_is_the_one_reported_before_training():
+    cfgs = [tb.TensorBrainConfig(n_entities=5, n_predicates=2, dim=4, wm_dim=4, init_scale=0.3)]
+    trainer = tb.SharedTrainer(cfgs, _facts(n=5, m=2, k=10), batch_size=4)
+    run = trainer.start(0, key=jax.random.key(3), lr=0.01, weight_decay=0.0)
+    before = trainer.params(0, run)  # drawn on its own, outside the training program
+    stepped, losses = trainer.steps(run, 0)  # drawn inside the training program, no step taken
+    assert losses.shape == (0,)
+    for name, value in trainer.params(0, stepped).items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    np.testing.assert_array_equal(trainer.log_prob_tensor(0, stepped), trainer.log_prob_tensor(0, run))
