@@ -108,11 +108,15 @@ def _run_steps(
         run.fresh, lambda: _initial(cfg, run.key, *run.start), lambda: (run.state, run.key)
     )
 
+    by_entity = cfg.n_entities < batch_size  # the subject's stage once per entity (triple_log_probs)
+
     def loss_fn(prm, batch, k):
         prm = _fast(_masked(prm, run.dim_mask, run.predicate_mask))
         c = dataclasses.replace(cfg, dropout=run.dropout)  # a traced rate; rate 0 keeps every unit
         q0 = semantic_context(prm)  # one context row, embodied once for the whole batch
-        return triple_nll(prm, c, q0, batch[:, 1:], dropout_key=k if use_dropout else None)
+        return triple_nll(
+            prm, c, q0, batch[:, 1:], dropout_key=k if use_dropout else None, by_entity=by_entity
+        )
 
     def batch_fn(k, step):
         return run.rows[jax.random.randint(k, (batch_size,), 0, run.n_rows)]

@@ -51,17 +51,35 @@ def core_by_predicate(params: Params) -> jax.Array:
     return jnp.einsum("ijk,mj->mik", params["core"], params["predicate"])
 
 
-def _tucker_log_probs(params, cfg, q0, s, p, keys):
+def _embody_subject(params, cfg, q, h, s, a_s, by_entity):
+    """Embodies the subject ``s`` (embedding ``a_s``) and updates working memory: ``(q with the subject
+    embodied, h, the next
+    stage's q)``, one row per triple.
+
+    With ``by_entity`` (a context of one row, ``q`` and ``h`` the same in every row), the stage, which depends
+    on the subject alone, is computed once per entity and gathered: the same function at ``n_entities``
+    rows instead of one per triple (the floating-point sums of its gradient run in another order).
+    """
+    if by_entity:
+        n = cfg.n_entities
+        q_e = embody(jnp.broadcast_to(q[:1], (n, q.shape[-1])), params["entity"], cfg)
+        h_e = wm_update(params, jnp.broadcast_to(h[:1], (n, h.shape[-1])), q_e)
+        return q_e[s], h_e[s], wm_readout(params, h_e)[s]
+    q = embody(q, a_s, cfg)
+    h = wm_update(params, h, q)
+    return q, h, wm_readout(params, h)
+
+
+def _tucker_log_probs(params, cfg, q0, s, p, keys, by_entity=False):
     """Stages of the ``"tucker"`` memory: subject, (labels), predicate given subject, object given both."""
     q, h = _stage_inputs(params, q0, s.shape[0])
     out = {}
     out["subject"], _ = bottom_up(params, cfg, q, "entity", dropout_key=keys[0])
     a_s = params["entity"][s]
-    q = embody(q, a_s, cfg)
+    q, h, q_next = _embody_subject(params, cfg, q, h, s, a_s, by_entity)
     if "label" in params:
         out["label"], _ = bottom_up(params, cfg, q, "label", dropout_key=keys[3])
-    h = wm_update(params, h, q)
-    q = wm_readout(params, h)
+    q = q_next
     out["predicate"], _ = bottom_up(params, cfg, q, "predicate", dropout_key=keys[2])
     a_p = params["predicate"][p]
     q = embody(q, a_p, cfg)
@@ -84,9 +102,14 @@ def triple_log_probs(
     *,
     p: Int[Array, " n"] | None = None,
     dropout_key: jax.Array | None = None,
+    by_entity: bool = False,
 ) -> dict[str, jax.Array]:
     """Teacher-forced sequential decoding of a triple's subject ``s``, object ``o`` (and predicate ``p``)
     in context ``q0`` (``[n, dim]``, or ``[1, dim]`` for one context shared by every triple).
+
+    ``by_entity`` (only with a one-row context): the stage after the subject, which depends on the subject
+    alone, is computed once per entity instead of once per triple (cheaper when a batch has more triples
+    than the graph has entities; the same function).
 
     Returns log-distributions at each stage: ``"subject"`` [n, N] = log P(s | u), ``"object"`` [n, N],
     ``"predicate"`` [n, P], and ``"label"`` [n, L] = log P(label | s, u) when the model has unary labels. In
@@ -95,18 +118,18 @@ def triple_log_probs(
     stage log P(o | s, p, u), so ``p`` is required and ``o`` is not used.
     """
     keys = list(jax.random.split(dropout_key, 4)) if dropout_key is not None else [None] * 4
+    if cfg.relational == "tucker" and p is None:
+        raise CogsimError("triple_log_probs: the 'tucker' memory decodes o after p; pass p=")
+    by_entity = by_entity and q0.shape[0] == 1
     if cfg.relational == "tucker":
-        if p is None:
-            raise CogsimError("triple_log_probs: the 'tucker' memory decodes o after p; pass p=")
-        return _tucker_log_probs(params, cfg, q0, s, p, keys)
+        return _tucker_log_probs(params, cfg, q0, s, p, keys, by_entity)
     q, h = _stage_inputs(params, q0, s.shape[0])
     out = {}
     out["subject"], _ = bottom_up(params, cfg, q, "entity", dropout_key=keys[0])
-    q = embody(q, params["entity"][s], cfg)
+    q, h, q_next = _embody_subject(params, cfg, q, h, s, params["entity"][s], by_entity)
     if "label" in params:
         out["label"], _ = bottom_up(params, cfg, q, "label", dropout_key=keys[3])
-    h = wm_update(params, h, q)
-    q = wm_readout(params, h)
+    q = q_next
     out["object"], _ = bottom_up(params, cfg, q, "entity", dropout_key=keys[1])
     q = embody(q, params["entity"][o], cfg)
     h = wm_update(params, h, q)
@@ -123,12 +146,14 @@ def triple_nll(
     *,
     labels: Float[Array, "entities n_labels"] | None = None,
     dropout_key: jax.Array | None = None,
+    by_entity: bool = False,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean negative log-likelihood ``-log P(s, p, o)`` of ``(s, p, o)`` triples: ``P(s) P(o | s)
     P(p | s, o)`` (additive) or ``P(s) P(p | s) P(o | s, p)`` (tucker), plus the cross-entropy of each
-    subject's unary labels, when ``labels`` [N, L] rows are given."""
+    subject's unary labels, when ``labels`` [N, L] rows are given. ``by_entity``: see
+    :func:`triple_log_probs`."""
     s, p, o = triples[:, 0], triples[:, 1], triples[:, 2]
-    lp = triple_log_probs(params, cfg, q0, s, o, p=p, dropout_key=dropout_key)
+    lp = triple_log_probs(params, cfg, q0, s, o, p=p, dropout_key=dropout_key, by_entity=by_entity)
     rows = jnp.arange(triples.shape[0])
     nll_s = -lp["subject"][rows, s]
     nll_o = -lp["object"][rows, o]

@@ -165,3 +165,32 @@ def test_reciprocal_memory_learns_each_fact_from_both_ends_and_answers_heads_fro
         tb.train_semantic_memory(
             dataclasses.replace(cfg, n_times=2), facts, key=jax.random.key(0), num_steps=1
         )
+
+
+@pytest.mark.parametrize("relational", tb.RELATIONAL)
+def test_the_subject_stage_once_per_entity_is_the_same_model(relational):
+    cfg = tb.TensorBrainConfig(
+        n_entities=4, n_predicates=2, n_labels=2, dim=8, wm_dim=8, init_scale=1.0, relational=relational
+    )
+    p = tb.init_params(cfg, key=jax.random.key(0))
+    rng = np.random.default_rng(0)
+    triples = jnp.asarray(
+        np.stack([rng.integers(0, 4, 12), rng.integers(0, 2, 12), rng.integers(0, 4, 12)], 1)
+    )
+    labels = jnp.asarray(rng.random((4, 2)))
+
+    def loss(prm, by_entity):
+        return tb.triple_nll(prm, cfg, tb.semantic_context(prm), triples, labels=labels, by_entity=by_entity)[
+            0
+        ]
+
+    per_triple, per_entity = (jax.value_and_grad(loss)(p, b) for b in (False, True))
+    np.testing.assert_allclose(per_entity[0], per_triple[0], rtol=1e-5)
+    for name in p:
+        np.testing.assert_allclose(per_entity[1][name], per_triple[1][name], atol=1e-5, err_msg=name)
+    # a context of one row per triple (episodic memory) keeps the per-triple stage
+    q0 = jnp.broadcast_to(tb.semantic_context(p), (12, cfg.dim))
+    a = tb.triple_log_probs(p, cfg, q0, triples[:, 0], triples[:, 2], p=triples[:, 1], by_entity=True)
+    b = tb.triple_log_probs(p, cfg, q0, triples[:, 0], triples[:, 2], p=triples[:, 1])
+    for stage in b:
+        np.testing.assert_array_equal(a[stage], b[stage])
