@@ -82,6 +82,28 @@ def test_help_everywhere():
         assert res.returncode == 0 and "usage:" in res.stdout
 
 
+def test_help_and_the_statistics_module_leave_the_heavy_libraries_unimported():
+    """`cogsim --help` starts at once (no JAX, NumPy or pandas) and scipy.stats loads only when a statistic is
+    computed: every command, and every test that starts one, pays for what it imports."""
+    code = (
+        "import sys\n"
+        "from cogsim import cli\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0\n"
+        "heavy = ('jax', 'numpy', 'pandas', 'scipy', 'matplotlib')\n"
+        "print('after help:', [m for m in heavy if m in sys.modules])\n"
+        "from cogsim import compare\n"
+        "print('after compare:', 'scipy.stats' in sys.modules)\n"
+        "print(round(compare.mean_ci([1.0, 2.0, 3.0])[0], 1), 'scipy.stats' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "after help: []" in res.stdout and "after compare: False" in res.stdout
+    assert "2.0 True" in res.stdout  # the first statistic imports it
+
+
 def test_list_data_and_info():
     assert "change_detection" in cogsim("list").stdout
     out = cogsim("data", "list").stdout
