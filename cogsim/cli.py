@@ -163,9 +163,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _cmd_list(args) -> None:
-    from cogsim import scenario_info, scenario_registry
+    from cogsim import cli_listing
 
-    rows = [scenario_info.summary(name) for name in scenario_registry.names()]
+    rows = cli_listing.rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return

@@ -104,6 +104,23 @@ def test_help_and_the_statistics_module_leave_the_heavy_libraries_unimported():
     assert "2.0 True" in res.stdout  # the first statistic imports it
 
 
+def test_the_listing_read_from_the_sources_says_what_the_imported_modules_say():
+    from cogsim import cli_listing, scenario_info, scenario_registry
+
+    for name in scenario_registry.names():
+        assert cli_listing.summary(name) == scenario_info.summary(name), name
+    plain = 'DESCRIPTION = ("a" "b")\nPRESETS = {"quick": C(n=1), "paper": C()}\n'
+    assert cli_listing._static_values(plain) == {"description": "ab", "presets": ["quick", "paper"]}
+    for changed in (
+        'DESCRIPTION = "a"\nPRESETS = {k: C() for k in ("quick",)}\n',  # computed
+        'DESCRIPTION = "a"\nPRESETS = {"quick": C()}\nPRESETS["paper"] = C()\n',  # changed later
+        'DESCRIPTION = "a"\nPRESETS = {"quick": C()}\nPRESETS.update(paper=C())\n',
+        'DESCRIPTION = "a" + B\nPRESETS = {"quick": C()}\n',
+        'DESCRIPTION = "a"\nPRESETS = {"quick": C()}\nPRESETS = {"paper": C()}\n',  # assigned twice
+    ):
+        assert cli_listing._static_values(changed) is None, changed  # imported instead
+
+
 def test_list_data_and_info():
     assert "change_detection" in cogsim("list").stdout
     out = cogsim("data", "list").stdout
