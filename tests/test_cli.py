@@ -292,12 +292,12 @@ def test_a_closed_pipe_ends_quietly():
 
 
 def test_internal_errors_are_one_line_and_the_traceback_is_behind_debug(monkeypatch, capsys):
-    from cogsim import scenario_info
+    from cogsim import cli_listing
 
     def broken(name):
         raise RuntimeError("something inside broke")
 
-    monkeypatch.setattr(scenario_info, "summary", broken)
+    monkeypatch.setattr(cli_listing, "summary", broken)
     assert cli.main(["list"]) == 1
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: something inside broke" in err and "--debug" in err
