@@ -31,11 +31,12 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from cogsim import fitting_command
 from cogsim.errors import CogsimError
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``command`` (the line's first word) decides whether ``fit``'s own arguments are
+    added, so that the other commands and ``--help`` do not import the fitting code (NumPy, pandas)."""
     p = argparse.ArgumentParser(
         prog="cogsim", description="Simulate attention and memory; compare with humans."
     )
@@ -153,14 +154,18 @@ def _parser() -> argparse.ArgumentParser:
     dshow = dsub.add_parser("show", help="a dataset's description, columns, licence, citation and README")
     dshow.add_argument("name")
 
-    fitting_command.add_arguments(sub.add_parser("fit", help="fit a paradigm's models to a CSV of trials"))
+    pf = sub.add_parser("fit", help="fit a paradigm's models to a CSV of trials")
+    if command == "fit":
+        from cogsim import fitting_command
+
+        fitting_command.add_arguments(pf)
     return p
 
 
 def _cmd_list(args) -> None:
-    from cogsim import scenario_info, scenario_registry
+    from cogsim import cli_listing
 
-    rows = [scenario_info.summary(name) for name in scenario_registry.names()]
+    rows = cli_listing.rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -361,6 +366,12 @@ def _cmd_compare(args) -> None:
     print(comp.summary())
 
 
+def _cmd_fit(args) -> None:
+    from cogsim import fitting_command
+
+    fitting_command.main(args)
+
+
 def _cmd_data(args) -> None:
     from cogsim import data
 
@@ -385,7 +396,7 @@ _COMMANDS = {
     "sweep": _cmd_sweep,
     "compare": _cmd_compare,
     "data": _cmd_data,
-    "fit": fitting_command.main,
+    "fit": _cmd_fit,
 }
 
 
@@ -429,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     raw = list(sys.argv[1:] if argv is None else argv)
     flags = {f for f in _GLOBAL_FLAGS if f in raw}
-    args = _parser().parse_args([a for a in raw if a not in _GLOBAL_FLAGS])
+    rest = [a for a in raw if a not in _GLOBAL_FLAGS]
+    args = _parser(next((a for a in rest if not a.startswith("-")), None)).parse_args(rest)
     debug = "--debug" in flags
     progress.configure(enabled="--quiet" not in flags)
     try:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _stats
 
 from cogsim.comparison import (  # noqa: F401 - the record types, re-exported where scenarios import them
     Check,
@@ -26,6 +25,19 @@ from cogsim.comparison import (  # noqa: F401 - the record types, re-exported wh
     verdict_from_checks,
 )
 from cogsim.errors import CogsimError
+
+
+class _LazyStats:
+    """``scipy.stats``, imported on first use: importing it takes about a second, which every command that
+    computes no statistic (help, a listing, a rejected config) would otherwise spend."""
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+_stats = _LazyStats()
 
 
 # ---------------------------------------------------------------------------------------------- agreement

@@ -82,6 +82,45 @@ def test_help_everywhere():
         assert res.returncode == 0 and "usage:" in res.stdout
 
 
+def test_help_and_the_statistics_module_leave_the_heavy_libraries_unimported():
+    """`cogsim --help` starts at once (no JAX, NumPy or pandas) and scipy.stats loads only when a statistic is
+    computed: every command, and every test that starts one, pays for what it imports."""
+    code = (
+        "import sys\n"
+        "from cogsim import cli\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0\n"
+        "heavy = ('jax', 'numpy', 'pandas', 'scipy', 'matplotlib')\n"
+        "print('after help:', [m for m in heavy if m in sys.modules])\n"
+        "from cogsim import compare\n"
+        "print('after compare:', 'scipy.stats' in sys.modules)\n"
+        "print(round(compare.mean_ci([1.0, 2.0, 3.0])[0], 1), 'scipy.stats' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "after help: []" in res.stdout and "after compare: False" in res.stdout
+    assert "2.0 True" in res.stdout  # the first statistic imports it
+
+
+def test_the_listing_read_from_the_sources_says_what_the_imported_modules_say():
+    from cogsim import cli_listing, scenario_info, scenario_registry
+
+    for name in scenario_registry.names():
+        assert cli_listing.summary(name) == scenario_info.summary(name), name
+    plain = 'DESCRIPTION = ("a" "b")\nPRESETS = {"quick": C(n=1), "paper": C()}\n'
+    assert cli_listing._static_values(plain) == {"description": "ab", "presets": ["quick", "paper"]}
+    for changed in (
+        'DESCRIPTION = "a"\nPRESETS = {k: C() for k in ("quick",)}\n',  # computed
+        'DESCRIPTION = "a"\nPRESETS = {"quick": C()}\nPRESETS["paper"] = C()\n',  # changed later
+        'DESCRIPTION = "a"\nPRESETS = {"quick": C()}\nPRESETS.update(paper=C())\n',
+        'DESCRIPTION = "a" + B\nPRESETS = {"quick": C()}\n',
+        'DESCRIPTION = "a"\nPRESETS = {"quick": C()}\nPRESETS = {"paper": C()}\n',  # assigned twice
+    ):
+        assert cli_listing._static_values(changed) is None, changed  # imported instead
+
+
 def test_list_data_and_info():
     assert "change_detection" in cogsim("list").stdout
     out = cogsim("data", "list").stdout
@@ -253,12 +292,12 @@ def test_a_closed_pipe_ends_quietly():
 
 
 def test_internal_errors_are_one_line_and_the_traceback_is_behind_debug(monkeypatch, capsys):
-    from cogsim import scenario_info
+    from cogsim import cli_listing
 
     def broken(name):
         raise RuntimeError("something inside broke")
 
-    monkeypatch.setattr(scenario_info, "summary", broken)
+    monkeypatch.setattr(cli_listing, "summary", broken)
     assert cli.main(["list"]) == 1
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: something inside broke" in err and "--debug" in err
