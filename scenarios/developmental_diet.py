@@ -76,6 +76,18 @@ class Config:
             raise ConfigError("seeds", self.seeds, f"shipped seeds {list(SHIPPED_SEEDS)}, or set train=true")
 
 
+#: The paper preset's last measured verdict (docs/scenarios/developmental_diet.md).
+PAPER_RUN = cmp.PaperRun(
+    verdict="mismatch",
+    checks_passed="0/3",
+    date="2026-12-03",
+    commit="681068a",
+    note="3 diets x 3 backbone seeds, the published 30-36 displays per cell at 30 px/deg: normal Exp 2 "
+    "index -0.21 [-1.43, 1.00]; rot90 minus normal +0.79 [-0.42, 2.00]; |isotropic| minus |normal| +0.44 "
+    "[-0.43, 1.31]",
+)
+
+
 PRESETS = {
     # 3 diets x 3 backbone seeds x 6 experiments at the quick resolutions, 6 displays per cell
     "quick": Config(ppd=sd.QUICK_PPD, n_trials=6),
