@@ -73,7 +73,7 @@ def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
 
 
 #: trials x problems per chunk of the solver: problems are solved in chunks of about this many trials
-#: (at least one problem), each chunk's L-BFGS stopping when its own slowest problem stops
+#: (at least one problem), each chunk's BFGS stopping when its own slowest problem stops
 CHUNK_TRIALS = 2048
 
 
@@ -110,7 +110,7 @@ def _solver(model, prior_key, batch: int):
 
 
 def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
-    """Best-of-``n_starts`` L-BFGS solutions of every unit (units of similar trial counts solved together,
+    """Best-of-``n_starts`` BFGS solutions of every unit (units of similar trial counts solved together,
     each group padded only to its own longest unit; the starts are drawn for all units first, so they do
     not depend on the grouping).
 
@@ -179,7 +179,7 @@ def fit(
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
 
     Maximum likelihood, or MAP when ``prior`` is given; every unit's fit from ``n_starts`` starts runs in one
-    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules). The
+    jitted, vmapped BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules). The
     log-likelihood, AIC and BIC are those of the data at the estimates (without the prior).
 
     Args:
@@ -285,7 +285,7 @@ def fit(
         "cv": cv,
         "n_boot": n_boot if ci == "bootstrap" else None,
         "prior": sorted(_objective.check_prior(model, prior)),
-        "optimizer": "optax.lbfgs (zoom line search)",
+        "optimizer": "BFGS (Armijo backtracking, one evaluation per pass)",
         "by_set_size": _model.by_set_size(model),
         "min_trials": min_trials,
     }
