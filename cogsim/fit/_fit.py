@@ -110,9 +110,9 @@ def _solver(model, prior_key, batch: int):
 
 
 def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
-    """Best-of-``n_starts`` BFGS solutions of every unit (units of similar trial counts solved together,
-    each group padded only to its own longest unit; the starts are drawn for all units first, so they do
-    not depend on the grouping).
+    """Best-of-``n_starts`` BFGS solutions of every unit (units grouped by trial count by
+    :func:`cogsim.fit._data.buckets`: one group padded to the longest unit by default, so the solver compiles
+    once per model; the starts are drawn for all units first, so they do not depend on the grouping).
 
     Returns:
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
