@@ -285,7 +285,7 @@ def fit(
         "cv": cv,
         "n_boot": n_boot if ci == "bootstrap" else None,
         "prior": sorted(_objective.check_prior(model, prior)),
-        "optimizer": "BFGS (Armijo backtracking, one evaluation per pass)",
+        "optimizer": "L-BFGS (Wolfe line search, one evaluation per pass)",
         "by_set_size": _model.by_set_size(model),
         "min_trials": min_trials,
     }
