@@ -79,7 +79,7 @@ def scipy_loop(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray,
             v, g = vg(jnp.asarray(u, jnp.float32), tr, m)
             return float(v), np.asarray(g, float)
 
-        for s in range(n_starts):
+        for s in range(u0.shape[0]):  # n_starts, then the model's own start points
             r = optimize.minimize(f, u0[s, i], jac=True, method="L-BFGS-B")
             best[i] = max(best[i], -r.fun)
     return best, time.perf_counter() - t0, time.process_time() - c0

@@ -1,7 +1,8 @@
 """Parameter and model recovery of the working-memory models at scale (50 participants x 500 trials each).
 
 Parameter recovery: for each model, ``cogsim.fit.recover`` draws every parameter uniformly from the range in
-:data:`RANGES` (declared in docs/fitting.md, "Parameter and model recovery", before the first run), simulates
+:data:`RANGES` (``cogsim.models.working_memory.RECOVERY_RANGES``, declared in docs/fitting.md, "Parameter and
+model recovery", before the first run), simulates
 the participants with the model's own trial design, refits them and reports, per parameter, the correlation
 between true and fitted values, the bias and the RMSE. ``uniform`` has no parameter and is left out.
 
@@ -38,18 +39,9 @@ from cogsim.fit import _recovery
 from cogsim.models import working_memory as wm
 from cogsim.models.working_memory import _model
 
-#: parameter -> (low, high) drawn uniformly per simulated participant (docs/fitting.md gives the sources)
-RANGES = {
-    "mixture2p": {"p_mem": (0.3, 0.98), "sd_rad": (0.15, 0.8)},
-    "mixture3p": {"p_mem": (0.3, 0.98), "p_swap": (0.02, 0.3), "sd_rad": (0.15, 0.8)},
-    "slots_averaging": {"K": (1.5, 5.0), "sd1_rad": (0.15, 0.6)},
-    "vp": {"J1": (10.0, 60.0), "alpha": (0.5, 2.0), "tau": (3.0, 40.0)},
-    "workspace": {"K": (1.5, 5.0), "sd1_rad": (0.1, 0.5), "s": (0.1, 3.0)},
-    "fixed_capacity": {"K": (1.5, 5.0), "a": (0.8, 0.99), "g": (0.3, 0.7)},
-    "fixed_capacity_base_rate": {"K": (1.5, 5.0), "a": (0.8, 0.99), "g": (0.3, 0.7), "g_shift": (0.0, 1.0)},
-    "sdt": {"d1": (2.0, 6.0), "alpha": (0.3, 1.2), "c": (-0.5, 0.5)},
-    "sdt_base_rate": {"d1": (2.0, 6.0), "alpha": (0.3, 1.2), "c": (-0.5, 0.5), "c_shift": (0.0, 1.0)},
-}
+#: parameter -> (low, high) drawn uniformly per simulated participant: the declared table the recovery tests
+#: read too (docs/fitting.md gives the sources)
+RANGES = wm.RECOVERY_RANGES
 
 MODELS = {**wm.DELAYED_ESTIMATION, **wm.CHANGE_DETECTION}
 #: paradigm -> (its models, the trial design shared by all of them in model recovery)
@@ -141,8 +133,8 @@ def main(argv=None) -> dict:
     ap.add_argument("name", help="a model (params) or a paradigm (models)")
     ap.add_argument("--n-subjects", type=int, default=50)
     ap.add_argument("--n-trials", type=int, default=500)
-    ap.add_argument("--n-starts", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-starts", type=int, default=wm.RECOVERY_STARTS)
+    ap.add_argument("--seed", type=int, default=wm.RECOVERY_SEED)
     ap.add_argument("--models", default=None, help="model recovery: comma-separated subset of the paradigm's")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "recovery.json"))
     args = ap.parse_args(argv)

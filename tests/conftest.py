@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("COGSIM_COMPILATION_CACHE", "off")
+# XLA compiles the tests' tiny programs with few optimisations (LLVM's expensive passes off): most tests spend
+# their time compiling, which this roughly halves; results may differ from optimised code in the last bits.
+# JAX reads this when it is first imported (here, and in the commands the tests start); =0 turns it off.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SLURM_UP = ROOT / ".ci" / "slurm_up.sh"

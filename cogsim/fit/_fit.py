@@ -63,12 +63,28 @@ def _check_args(n_starts, ci, cv, level, n_boot, by):
 
 
 def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
-    """Start points ``[n_starts, n_units, k]``: the defaults, then defaults + N(0, 1) in unconstrained
-    coordinates (start ``s`` keyed by ``fold_in(key, s)``)."""
+    """Start points ``[n_starts + m, n_units, k]``: the defaults, then defaults + N(0, 1) in unconstrained
+    coordinates (start ``s`` keyed by ``fold_in(key, s)``), then the ``m`` points of the model's optional
+    ``start_points()`` (natural units; a parameter a point leaves out takes its default), the same for
+    every unit.
+
+    Example:
+      >>> import jax
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     name, params = "m", (Param("K", 0.0, 8.0, default=3.0),)
+      ...     def start_points(self):
+      ...         return ({"K": 0.5}, {"K": 6.5})
+      >>> starts(M(), 5, 2, key=jax.random.key(0)).shape
+      (4, 5, 1)
+    """
     base = _objective.default_u(model)
     out = [jnp.broadcast_to(base, (n_units, base.shape[0]))]
     for s in range(1, n_starts):
         out.append(base + jax.random.normal(jax.random.fold_in(key, s), (n_units, base.shape[0])))
+    for point in _model.start_points(model):
+        u = _objective.to_unconstrained(model, {p.name: point.get(p.name, p.default) for p in model.params})
+        out.append(jnp.broadcast_to(u, (n_units, base.shape[0])))
     return jnp.stack(out)
 
 
@@ -118,6 +134,7 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
     """
     u0 = starts(model, len(packed.units), n_starts, key=key)
+    n_starts = u0.shape[0]  # the model's own start points come in addition
     if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
         u = jnp.zeros((len(packed.units), 0), jnp.float32)
         nll = _objective.make_nll(model, prior)

@@ -22,8 +22,12 @@ class Model(Protocol):
       requires: trial columns the likelihood reads besides the paradigm's schema.
 
     Optional methods: ``simulate(params, trials, *, key) -> {response column: array [n_trials]}`` (needed
-    for parametric-bootstrap CIs and recovery) and ``design(n_trials, *, key) -> {column: array}`` (a trial
-    design for recovery when none is given).
+    for parametric-bootstrap CIs and recovery), ``design(n_trials, *, key) -> {column: array}`` (a trial
+    design for recovery when none is given) and ``start_points() -> tuple[{name: value}, ...]``: extra
+    starts in natural units (a parameter left out takes its default), fitted in addition to the
+    ``n_starts`` default and random starts, for every unit. A model whose likelihood has kinks or separate
+    basins the gradient cannot see across (e.g. one segment per integer capacity) declares one start in
+    each, so that the best-of-starts rule covers them all on any data set.
     """
 
     name: str
@@ -57,3 +61,29 @@ def by_set_size(model) -> bool:
 def requires(model) -> tuple[str, ...]:
     """The model's ``requires`` columns (none when absent)."""
     return tuple(getattr(model, "requires", ()))
+
+
+def start_points(model) -> tuple[dict[str, float], ...]:
+    """The model's extra start points (natural units), checked: none when it declares none.
+
+    Example:
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     name, params = "m", (Param("K", 0.0, 8.0, default=3.0),)
+      ...     def start_points(self):
+      ...         return ({"K": 0.5},)
+      >>> start_points(M())
+      ({'K': 0.5},)
+    """
+    fn = getattr(model, "start_points", None)
+    points = tuple(dict(p) for p in fn()) if callable(fn) else ()
+    bounds = {p.name: p for p in model.params}
+    for point in points:
+        for name, value in point.items():
+            p = bounds.get(name)
+            if p is None or not p.low < float(value) < p.high:
+                allowed = f"a value inside ({p.low}, {p.high})" if p else f"a parameter of {sorted(bounds)}"
+                raise CogsimError(
+                    f"model {model.name!r} start_points: got {name}={value!r}; allowed: {allowed}"
+                )
+    return points

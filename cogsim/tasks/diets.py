@@ -20,7 +20,8 @@ The eccNET backbones shipped with cogsim were trained on these diets (see
 
 Example:
   >>> import jax
-  >>> x, y = diet_batch(jax.random.key(0), batch_size=4)
+  >>> batch = jax.jit(diet_batch, static_argnames="batch_size")  # one compilation, not one per operation
+  >>> x, y = batch(jax.random.key(0), batch_size=4)
   >>> x.shape, y.shape
   ((4, 48, 48, 3), (4,))
 """
@@ -160,7 +161,7 @@ def diet_image(key, label, *, diet: str = "normal", image_size: int = 48, light_
 
     Example:
       >>> import jax
-      >>> diet_image(jax.random.key(0), 2, image_size=32).shape
+      >>> jax.jit(lambda k: diet_image(k, 2, image_size=32))(jax.random.key(0)).shape
       (32, 32)
     """
     if diet not in DIETS:

@@ -23,7 +23,7 @@ Example:
   >>> from cogsim.tasks import reddy_sequences as rs
   >>> task = rs.TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
   >>> world = rs.make_world(jax.random.key(0), task)
-  >>> batch = rs.sample_batch(jax.random.key(1), world, task, 3)
+  >>> batch = jax.jit(lambda k: rs.sample_batch(k, world, task, 3))(jax.random.key(1))  # compiled once
   >>> batch["tokens"].shape
   (3, 9, 24)
 """
@@ -340,7 +340,7 @@ def sample_batch(
       >>> import jax
       >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
       >>> w = make_world(jax.random.key(0), task)
-      >>> b = sample_batch(jax.random.key(1), w, task, 5, mode="ic")
+      >>> b = jax.jit(lambda k: sample_batch(k, w, task, 5, mode="ic"))(jax.random.key(1))
       >>> bool((b["query_class"] == -1).all())
       True
     """

@@ -102,9 +102,9 @@ def init_params(key: jax.Array, *, widths: tuple[int, ...] = VGG16_WIDTHS, in_ch
     """He-initialised VGG16-layout parameters with the given block widths.
 
     Example:
-      >>> p = init_params(jax.random.key(0), widths=(8, 16, 32, 64, 64))
+      >>> p = init_params(jax.random.key(0), widths=(1, 1, 2, 2, 2))
       >>> p["block3_conv3"]["kernel"].shape
-      (3, 3, 32, 32)
+      (3, 3, 2, 2)
     """
     if len(widths) != 5 or any(int(w) < 1 for w in widths):
         raise CogsimError(f"init_params: widths must be 5 positive integers; got {widths}")

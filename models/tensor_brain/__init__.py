@@ -63,6 +63,7 @@ from ._semantic import (
 from ._shared import SharedRun, SharedTrainer
 from ._train import train_memory
 from ._triples import (
+    core_by_predicate,
     core_product,
     link_scorers,
     log_prob_tensor,
@@ -81,6 +82,7 @@ __all__ = [
     "SharedTrainer",
     "TensorBrainConfig",
     "bottom_up",
+    "core_by_predicate",
     "core_product",
     "buffer_strength",
     "decode",

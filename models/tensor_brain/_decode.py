@@ -75,7 +75,7 @@ def _decode_jit(params, cfg, q0, key, mode, teacher):
     rows = jnp.arange(q0.shape[0])
     out: dict[str, Any] = {}
     order = ["subject"]
-    q, h = _stage_inputs(params, q0)
+    q, h = _stage_inputs(params, q0, q0.shape[0])
     lp_s, int_s = bottom_up(params, cfg, q, "entity")
     s, a_s = pick(lp_s, params["entity"], int_s, "subject", k_s)
     q = embody(q, a_s, cfg)

@@ -3,6 +3,8 @@ link-prediction scorers."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from jaxtyping import Int
@@ -73,8 +75,13 @@ def train_semantic_memory(
 
 def semantic_log_prob_tensor(params: Params, cfg: TensorBrainConfig) -> np.ndarray:
     """Semantic memory's ``log P(s, p, o)`` over every triple, ``[N, n_predicates, N]`` (numpy)."""
-    q0 = semantic_context(params)
-    return np.asarray(jax.jit(lambda p: log_prob_tensor(p, cfg, q0))(params))
+    return np.asarray(_semantic_tensor(cfg, params))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _semantic_tensor(cfg: TensorBrainConfig, params: Params) -> jax.Array:
+    """One compiled program per config (and parameter shapes), reused across calls."""
+    return log_prob_tensor(params, cfg, semantic_context(params))
 
 
 def semantic_scorers(params: Params, cfg: TensorBrainConfig, *, tensor: np.ndarray | None = None):

@@ -30,9 +30,9 @@ from cogsim import train
 from cogsim.errors import CogsimError
 
 from ._config import Params, TensorBrainConfig, init_params
-from ._layers import episodic_context, semantic_context
+from ._layers import semantic_context
 from ._semantic import n_relations, reciprocal_triples
-from ._triples import log_prob_tensor, triple_nll
+from ._triples import core_by_predicate, log_prob_tensor, triple_nll
 
 _NEG = -1e30
 _VARIABLE = ("dim", "n_predicates", "dropout", "init_scale", "reciprocal")
@@ -67,6 +67,12 @@ def _masked(params: Params, dim_mask: jax.Array, predicate_mask: jax.Array) -> P
     return out
 
 
+def _fast(params: Params) -> Params:
+    """The parameters with the Tucker core contracted with the predicates once per step
+    (:func:`core_by_predicate`), for the object stage to read; the same model."""
+    return {**params, "core_by_predicate": core_by_predicate(params)} if "core" in params else params
+
+
 def _optimizer(lr: float = 0.0, weight_decay: float = 0.0) -> optax.GradientTransformation:
     """AdamW with its learning rate and weight decay held in the optimiser state (AdamW with weight decay 0
     is Adam)."""
@@ -76,9 +82,9 @@ def _optimizer(lr: float = 0.0, weight_decay: float = 0.0) -> optax.GradientTran
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 4))
 def _run_steps(cfg: TensorBrainConfig, batch_size: int, use_dropout: bool, run: SharedRun, num_steps: int):
     def loss_fn(prm, batch, k):
-        prm = _masked(prm, run.dim_mask, run.predicate_mask)
+        prm = _fast(_masked(prm, run.dim_mask, run.predicate_mask))
         c = dataclasses.replace(cfg, dropout=run.dropout)  # a traced rate; rate 0 keeps every unit
-        q0 = episodic_context(prm, batch[:, 0])
+        q0 = semantic_context(prm)  # one context row, embodied once for the whole batch
         return triple_nll(prm, c, q0, batch[:, 1:], dropout_key=k if use_dropout else None)
 
     def batch_fn(k, step):
@@ -90,7 +96,7 @@ def _run_steps(cfg: TensorBrainConfig, batch_size: int, use_dropout: bool, run: 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _tensor(cfg: TensorBrainConfig, params: Params, dim_mask: jax.Array, predicate_mask: jax.Array):
-    prm = _masked(params, dim_mask, predicate_mask)
+    prm = _fast(_masked(params, dim_mask, predicate_mask))
     return log_prob_tensor(prm, cfg, semantic_context(prm))
 
 
@@ -115,6 +121,15 @@ def _init(cfg: TensorBrainConfig, key: jax.Array, init_scale: jax.Array, dim: ja
     if "core" in p:
         p["core"] = p["core"] / dim  # std 1 / dim
     return p
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _start(cfg: TensorBrainConfig, key, init_scale, dim, lr, weight_decay):
+    """The initial training state and the steps' key in one compiled program (``key`` split into the initial
+    parameters' and the steps' keys, as in :func:`train_memory`)."""
+    k_init, k_train = jax.random.split(key)
+    params = _init(cfg, k_init, init_scale, dim)
+    return train.init(params, _optimizer(lr, weight_decay)), k_train
 
 
 class SharedTrainer:
@@ -189,11 +204,12 @@ class SharedTrainer:
         """Candidate ``i``'s initial state (``key`` split into the initial parameters' and the steps' keys, as
         in :func:`train_memory`)."""
         c = self.cfgs[i]
-        k_init, k_train = jax.random.split(key)
-        params = _init(self.cfg, k_init, jnp.float32(c.init_scale), jnp.float32(c.dim))
+        state, k_train = _start(
+            self.cfg, key, *(jnp.float32(x) for x in (c.init_scale, c.dim, lr, weight_decay))
+        )
         rows, n_rows = self._rows[c.reciprocal]
         return SharedRun(
-            train.init(params, _optimizer(lr, weight_decay)),
+            state,
             (jnp.arange(self.cfg.dim) < c.dim).astype(jnp.float32),
             jnp.arange(self.cfg.n_predicates) < c.n_predicates,
             jnp.float32(c.dropout),

@@ -25,6 +25,12 @@ from cogsim.models.working_memory._change_detection import (
 from cogsim.models.working_memory._circular import kappa_from_j, kappa_from_sd, sd_from_kappa, vm_logpdf
 from cogsim.models.working_memory._mixture import MIXTURE2P, MIXTURE3P, UNIFORM
 from cogsim.models.working_memory._model import Spec, WMModel
+from cogsim.models.working_memory._recovery import (
+    MAIN_PARAMETERS,
+    RECOVERY_RANGES,
+    RECOVERY_SEED,
+    RECOVERY_STARTS,
+)
 from cogsim.models.working_memory._slots import SLOTS_AVERAGING
 from cogsim.models.working_memory._vp import VP
 from cogsim.models.working_memory._workspace import WORKSPACE
@@ -37,8 +43,12 @@ __all__ = [
     "DELAYED_ESTIMATION",
     "FIXED_CAPACITY",
     "FIXED_CAPACITY_BASE_RATE",
+    "MAIN_PARAMETERS",
     "MIXTURE2P",
     "MIXTURE3P",
+    "RECOVERY_RANGES",
+    "RECOVERY_SEED",
+    "RECOVERY_STARTS",
     "SDT",
     "SDT_BASE_RATE",
     "SLOTS_AVERAGING",

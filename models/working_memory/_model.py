@@ -37,6 +37,9 @@ class WMModel:
       pattern_columns: the paradigm's numbered columns a 2-D design array is written to by simulations
         (``"nontarget_{i}_rad"`` for the ``nontargets`` array), so a simulated frame reads back through
         the paradigm.
+      starts: extra start points of the fit, each a tuple of ``(parameter, value)`` pairs in natural units
+        (hashable, so the compiled solver stays cached per model; see ``cogsim.fit.Model``), e.g. one per
+        integer-capacity segment of a likelihood with kinks.
     """
 
     name: str
@@ -48,6 +51,7 @@ class WMModel:
     design_fn: Callable[..., Mapping[str, jax.Array]] | None = None
     doc: str = ""
     pattern_columns: tuple[str, ...] = ()
+    starts: tuple[tuple[tuple[str, float], ...], ...] = ()
 
     @property
     def params(self):
@@ -68,6 +72,10 @@ class WMModel:
     def design(self, n_trials: int, *, key: jax.Array) -> dict[str, jax.Array]:
         """A default trial design of ``n_trials`` trials (set sizes and, where needed, non-targets)."""
         return dict(self.design_fn(n_trials, key))
+
+    def start_points(self) -> tuple[dict[str, float], ...]:
+        """Extra start points of the fit, in natural units (none for most models)."""
+        return tuple(dict(p) for p in self.starts)
 
     def __repr__(self) -> str:
         return f"WMModel({self.name!r}, params={[s.name for s in self.specs]})"

@@ -11,6 +11,13 @@ formula (0 slots = uniform)::
 A non-integer ``K`` mixes ``c = floor(K)`` and ``floor(K) + 1`` slots, weighted ``1 - frac(K)`` and
 ``frac(K)`` (capacity varying over trials), so ``p_mem = min(K / N, 1)``. ``J1`` is given as ``sd1_rad``, the
 circular SD of a one-slot memory. Parameters are shared by all set sizes.
+
+The likelihood is therefore piecewise in ``K``: within ``[c, c + 1]`` each trial's likelihood is linear in
+``K``, and at every integer ``K`` the pair of slot counts changes, so the derivative jumps. Each segment can
+hold its own local maximum, and a gradient method started in one segment does not see the others. The model
+declares one start point per segment (``K = c + 0.5``, ``c = 0 .. K_MAX - 1``; ``sd1_rad`` at its default),
+fitted besides the default and random starts, so the best-of-starts estimate covers every segment whatever
+the set sizes of the data.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, dela
 
 K_MAX = 8
 N_MAX = 16  # largest set size of the per-set-size tables
+TINY = 1e-30
 K = Spec("K", 0.0, float(K_MAX), 3.0, "capacity: number of slots (non-integer: mixture of floor and ceil)")
 SD1 = Spec("sd1_rad", 0.02, 4.0, 0.4, "circular SD of an item held in one slot (radians)")
 
@@ -40,7 +48,10 @@ def _components(params):
     j1 = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, w = _split(params["K"])
     logws, kappas = [], []
-    for c, lw in ((c0, jnp.log1p(-w)), (c0 + 1, jnp.log(w))):
+    # log(w + TINY), not log(w): at an integer K (w = 0, e.g. the default K = 3) log(w) is -inf and its
+    # gradient 0 x inf = NaN, which froze a start there; w + TINY == w in float32 for any w > 1e-22, and at
+    # w = 0 the gradient is the right-hand derivative
+    for c, lw in ((c0, jnp.log1p(-w)), (c0 + 1, jnp.log(w + TINY))):
         q = jnp.floor(c / n)
         r = c - q * n
         logws += [lw + jnp.log(r / n), lw + jnp.log1p(-r / n)]
@@ -84,4 +95,5 @@ SLOTS_AVERAGING = WMModel(
     delayed_estimation_design,
     "Zhang & Luck (2008) slots plus averaging: K slots of precision J1, shared by all set sizes",
     pattern_columns=DE_PATTERNS,
+    starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
 )

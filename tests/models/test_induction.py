@@ -57,14 +57,15 @@ def test_network_shapes_and_named_attention(world):
 
 def test_shared_bias_is_one_bias_per_classifier_layer(world):
     shared_net = ind.NetConfig(shared_bias=True)
-    shared = ind.init_params(jax.random.key(0), TASK, shared_net)
-    unit = ind.init_params(jax.random.key(0), TASK)
+    # everything jitted: one compilation per function instead of one per operation
+    shared = jax.jit(lambda k: ind.init_params(k, TASK, shared_net))(jax.random.key(0))
+    unit = jax.jit(lambda k: ind.init_params(k, TASK))(jax.random.key(0))
     assert [m["b"].shape for m in shared["mlp"]] == [(1,)] * 3
     assert [m["b"].shape for m in unit["mlp"]] == [(TASK.token_dim,)] * 3
-    b = ind.sample_batch(jax.random.key(2), world, TASK, 32)
+    b = jax.jit(lambda k: ind.sample_batch(k, world, TASK, 32))(jax.random.key(2))
     # the same function at init (zero biases); the shared bias's gradient is the sum over the layer's units
-    g_shared, _ = jax.grad(ind.make_loss_fn(TASK, shared_net), has_aux=True)(shared, b, None)
-    g_unit, _ = jax.grad(ind.make_loss_fn(TASK), has_aux=True)(unit, b, None)
+    g_shared, _ = jax.jit(jax.grad(ind.make_loss_fn(TASK, shared_net), has_aux=True))(shared, b, None)
+    g_unit, _ = jax.jit(jax.grad(ind.make_loss_fn(TASK), has_aux=True))(unit, b, None)
     for gs, gu in zip(g_shared["mlp"], g_unit["mlp"], strict=True):
         np.testing.assert_allclose(gs["W"], gu["W"], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(gs["b"], [float(gu["b"].sum())], rtol=1e-4, atol=1e-6)

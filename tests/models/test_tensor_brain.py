@@ -121,6 +121,11 @@ def test_tucker_memory_decodes_the_object_given_subject_and_predicate():
     q0 = jnp.broadcast_to(tb.semantic_context(p), (2, cfg.dim))
     s = jnp.array([0, 0])
     a = tb.triple_log_probs(p, cfg, q0, s, s, p=jnp.array([0, 1]))
+    # the same model read the cheap way: the core per predicate, one context row for every triple
+    fast = {**p, "core_by_predicate": tb.core_by_predicate(p)}
+    b = tb.triple_log_probs(fast, cfg, tb.semantic_context(p), s, s, p=jnp.array([0, 1]))
+    for stage in ("subject", "predicate", "object"):
+        np.testing.assert_allclose(b[stage], a[stage], atol=1e-5)
     np.testing.assert_allclose(a["predicate"][0], a["predicate"][1])  # P(p | s) comes before the predicate
     assert not np.allclose(a["object"][0], a["object"][1])  # P(o | s, p) depends on the predicate
     t = tb.log_prob_tensor(p, cfg, tb.semantic_context(p))

@@ -27,7 +27,8 @@ def _ring_graph(folder, n=8):
 
 def test_runs_on_a_user_graph_folder(tmp_path):
     folder = _ring_graph(tmp_path / "ring")
-    cfg = config.replace(tiny("kg_semantic_memory"), graph=str(folder))
+    # dim of the relational candidate: both candidates (Tucker form, one size) train in one compiled program
+    cfg = config.replace(tiny("kg_semantic_memory"), graph=str(folder), dim=ksm.RELATIONAL_CANDIDATE["dim"])
     sim = ksm.simulate(cfg, key=jax.random.key(0))
     assert set(sim.model) == {"tensor_brain", "frequency_baseline", "search:0", "search:1"}
     test_rows = sim[(sim.split == "test") & (sim.metric == "mrr")]
