@@ -89,7 +89,7 @@ def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
 
 
 #: trials x problems per chunk of the solver: problems are solved in chunks of about this many trials
-#: (at least one problem), each chunk's BFGS stopping when its own slowest problem stops
+#: (at least one problem), each chunk's L-BFGS stopping when its own slowest problem stops
 CHUNK_TRIALS = 2048
 
 
@@ -126,7 +126,8 @@ def _solver(model, prior_key, batch: int):
 
 
 def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
-    """Best-of-``n_starts`` BFGS solutions of every unit (units grouped by trial count by
+    """Best-of-all-starts L-BFGS solutions of every unit: the ``n_starts`` default and random starts and the
+    model's own ``start_points()`` (units grouped by trial count by
     :func:`cogsim.fit._data.buckets`: one group padded to the longest unit by default, so the solver compiles
     once per model; the starts are drawn for all units first, so they do not depend on the grouping).
 
@@ -196,14 +197,15 @@ def fit(
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
 
     Maximum likelihood, or MAP when ``prior`` is given; every unit's fit from ``n_starts`` starts runs in one
-    jitted, vmapped BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules). The
+    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules). The
     log-likelihood, AIC and BIC are those of the data at the estimates (without the prior).
 
     Args:
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each (e.g. from :meth:`Paradigm.read`); numeric columns reach ``loglik``.
       by: the columns that identify a participant (e.g. ``("experiment", "subject")``).
-      n_starts: starts per unit (the defaults, then random perturbations); the best is kept.
+      n_starts: starts per unit (the defaults, then random perturbations), fitted besides the model's own
+        ``start_points()`` if it declares any; the best of all is kept.
       ci: ``"profile"`` (profile likelihood), ``"bootstrap"`` (parametric, needs ``model.simulate``) or
         None.
       cv: number of folds for the cross-validated log-likelihood, or None.

@@ -19,9 +19,11 @@ Stopping rule (per problem, on the objective's per-trial mean so that it does no
 the gradient's 2-norm in unconstrained coordinates falls to ``gtol`` (1e-5), or a line search ends without
 a step that lowers the objective (float32 resolution reached, or ``MAX_LINESEARCH`` trials failed), or
 ``max_iter`` accepted iterations (or ``EVAL_FACTOR * max_iter`` evaluations). Only points that lower the
-objective are accepted: the result is never worse than the start. A problem counts as *converged* when its
-final gradient norm is at most ``CONVERGED_GTOL`` (1e-3): then the log-likelihood is within about
-``n * 1e-6 / (2 h)`` of its maximum (``h`` the per-trial curvature), far below 0.1 for any realistic ``n``.
+objective are accepted: the result is never worse than the start. A start whose value or gradient is not
+finite is not moved from: the solve ends at once with the value ``inf`` (the caller keeps another start).
+A problem counts as *converged* when its final gradient norm is at most ``CONVERGED_GTOL`` (1e-3): then the
+log-likelihood is within about ``n * 1e-6 / (2 h)`` of its maximum (``h`` the per-trial curvature), far
+below 0.1 for any realistic ``n``.
 """
 
 from __future__ import annotations
