@@ -13,12 +13,11 @@ distance ``t`` from the estimate, which is linear in ``t`` for a quadratic profi
   from its ends); the limit is the final interpolation.
 
 ``N_ROOT`` profile evaluations per side. A side that never crosses ends at the parameter's bound (``+-inf``
-where unbounded). Each profile evaluation re-minimises the other parameters with the package's optimiser
-(:func:`cogsim.fit._optim.minimize` on the per-trial mean, the profiled coordinate held at its value),
-started from the nearest evaluated point inside the interval moved along the estimates' linear response.
-The standard errors and responses come from a finite-difference Hessian of the exact gradient at the
-estimate. The program holds two copies of the likelihood (the Hessian's vectorised gradients and the
-optimiser's one evaluation), and one compiled program serves every unit, parameter and side.
+where unbounded). Each profile evaluation re-minimises the other parameters by ``N_NEWTON`` damped Newton
+steps (Hessian by finite differences of the exact gradient, absolute eigenvalues floored, the best of
+``STEPS`` step lengths, never a worse point), started from the nearest evaluated point inside the interval
+moved along the estimates' linear response. Fixed iteration counts: no data-dependent loops, so one compiled
+program serves every unit, parameter and side, and no lane waits for the slowest one.
 """
 
 from __future__ import annotations
@@ -29,11 +28,12 @@ import jax
 import jax.numpy as jnp
 from scipy import stats
 
-from cogsim.fit._optim import minimize
-
 N_ROOT = 10
+N_NEWTON = 5
+STEPS = (1.0, 0.5, 0.2, 0.05)
 MAX_OFFSET = 40.0
 FD_STEP = 1e-2
+EIG_FLOOR = 1e-4
 
 
 def hessian_fd(grad: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = FD_STEP) -> jax.Array:
@@ -51,33 +51,53 @@ def hessian_fd(grad: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = 
     return 0.5 * (cols + cols.T)
 
 
-def value_and_hessian_fd(fun: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = FD_STEP):
-    """``fun(u)`` and :func:`hessian_fd` of its gradient, from one vectorised ``value_and_grad`` of ``fun`` at
-    ``u`` and the ``2 k`` points ``u +- h e_i`` (one evaluation site)."""
-    k = u.shape[0]
-    eye = jnp.eye(k, dtype=u.dtype) * h
-    pts = jnp.concatenate([u[None, :], u[None, :] + eye, u[None, :] - eye])
-    vals, grads = jax.vmap(jax.value_and_grad(fun))(pts)
-    cols = (grads[1 : k + 1] - grads[k + 1 :]) / (2 * h)
-    return vals[0], 0.5 * (cols + cols.T)
+def newton_fixed(fun: Callable, u0: jax.Array, free: jax.Array, n_steps: int = N_NEWTON):
+    """``n_steps`` damped Newton steps on ``fun`` over the coordinates where ``free`` is True.
+
+    Each step: the Newton direction with the finite-difference Hessian's eigenvalues replaced by their
+    absolute values (floored at ``EIG_FLOOR``), the best of ``STEPS`` step lengths, kept only if it lowers
+    ``fun``. Returns ``(u, fun(u))``.
+    """
+    grad = jax.grad(fun)
+    steps = jnp.asarray(STEPS, u0.dtype)
+    both = free[:, None] & free[None, :]
+    eye = jnp.eye(u0.shape[0], dtype=u0.dtype)
+
+    def step(_, carry):
+        u, f = carry
+        g = jnp.where(free, grad(u), 0.0)
+        hess = jnp.where(both, hessian_fd(grad, u), eye)
+        lam, vec = jnp.linalg.eigh(hess)
+        lam = jnp.maximum(jnp.abs(lam), EIG_FLOOR)
+        d = -(vec @ ((vec.T @ g) / lam))
+        d = jnp.where(free & jnp.isfinite(d), d, 0.0)
+        d = d * jnp.minimum(1.0, MAX_OFFSET / 4 / jnp.maximum(jnp.linalg.norm(d), 1e-30))
+        cand = u[None, :] + steps[:, None] * d[None, :]
+        fs = jax.vmap(fun)(cand)
+        fs = jnp.where(jnp.isfinite(fs), fs, jnp.inf)
+        b = jnp.argmin(fs)
+        better = fs[b] < f
+        return jnp.where(better, cand[b], u), jnp.where(better, fs[b], f)
+
+    f0 = fun(u0)
+    return jax.lax.fori_loop(0, n_steps, step, (u0, jnp.where(jnp.isfinite(f0), f0, jnp.inf)))
 
 
-def _side(fun, n, u_hat, f_hat, j, se_j, slope, direction, z_star):
+def _side(fun, u_hat, f_hat, j, se_j, slope, direction, z_star):
     """The unconstrained end of the interval on one side (``+-inf`` when the threshold is never crossed).
 
-    ``fun`` is the summed nll, so that ``(fun(u) - f_hat) * 2`` is the deviance; ``n`` the unit's trial
-    count (the inner maximisations run on the per-trial mean, as :func:`fit` does). ``slope`` ``[k]``: the
-    other parameters' linear response to ``u_j``.
+    ``fun`` is the per-trial mean objective scaled so that ``(fun(u) - f_hat) * 2`` is the deviance
+    (``fun`` is the summed nll). ``slope`` ``[k]``: the other parameters' linear response to ``u_j``.
     """
+    free = jnp.arange(u_hat.shape[0]) != j
 
     def profile(t, warm):
         c = u_hat[j] + direction * t
         start = warm + slope * (c - warm[j])
         start = start.at[j].set(c)
-        sol = minimize(lambda u: fun(u.at[j].set(c)) / n, start)
-        f = sol.value * n
+        u, f = newton_fixed(fun, start, free)
         z = jnp.sqrt(2.0 * jnp.maximum(f - f_hat, 0.0))
-        return z, sol.u.at[j].set(c)
+        return z, u
 
     def step(i, carry):
         found, t_in, z_in, t_out, z_out, warm, t = carry
@@ -124,8 +144,8 @@ def profile_intervals(
 
     def one_unit(u_hat, trials, mask):
         fun = lambda u: nll(u, trials, mask)
-        n = jnp.maximum(jnp.sum(mask), 1).astype(jnp.float32)
-        f_hat, hess = value_and_hessian_fd(fun, u_hat)
+        f_hat = fun(u_hat)
+        hess = hessian_fd(jax.grad(fun), u_hat)
         cov = jnp.linalg.pinv(hess)
         var = jnp.diag(cov)
         ok = jnp.isfinite(var) & (var > 0)
@@ -135,7 +155,7 @@ def profile_intervals(
         slopes = jnp.clip(slopes, -10.0, 10.0)
         js = jnp.repeat(jnp.arange(k), 2)
         dirs = jnp.tile(jnp.array([-1.0, 1.0]), k)
-        ends_u = jax.vmap(lambda j, d: _side(fun, n, u_hat, f_hat, j, se[j], slopes[j], d, z_star))(js, dirs)
+        ends_u = jax.vmap(lambda j, d: _side(fun, u_hat, f_hat, j, se[j], slopes[j], d, z_star))(js, dirs)
         ends = jnp.stack(
             [p.from_unconstrained(ends_u[2 * i : 2 * i + 2]) for i, p in enumerate(model.params)]
         )
