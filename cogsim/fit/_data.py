@@ -147,7 +147,7 @@ BUCKET_FILL = 0.75
 #: the profile and the cross-validation); measured on van den Berg et al. (2012) (108/320 trials per unit,
 #: 864/2560 per participant), one padded shape costs less CPU than two compilations (mixture2p 13.4 s
 #: against 25.7 s, vp on 8 participants 35 s against 50 s, both with profile CIs): compilation dominates
-MAX_BUCKETS = 1
+MAX_BUCKETS = 1  # the default of `fit(max_buckets=...)`
 
 
 def buckets(n_trials: np.ndarray, max_buckets: int = MAX_BUCKETS) -> list[np.ndarray]:
