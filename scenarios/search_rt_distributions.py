@@ -50,7 +50,7 @@ class Config:
     max_subjects: int = cfglib.field(0, low=0, high=10_000, doc="participants per task (0: all)")
     rt_min_ms: float = cfglib.field(200.0, low=0.0, high=10_000.0, doc="shortest RT kept in RT measures")
     rt_max_ms: float = cfglib.field(8000.0, low=100.0, high=100_000.0, doc="longest RT kept in RT measures")
-    n_starts: int = cfglib.field(2, low=1, high=64, doc="optimiser starts per participant")
+    n_starts: int = cfglib.field(4, low=1, high=64, doc="optimiser starts per participant")
     n_sim: int = cfglib.field(4000, low=100, high=1_000_000, doc="simulated trials per fitted participant")
     n_boot: int = cfglib.field(2000, low=10, high=100_000, doc="participant resamples of the CIs")
     level: float = cfglib.field(0.95, low=0.5, high=0.999, doc="confidence level")
@@ -71,7 +71,7 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(max_trials=600, n_starts=1, n_sim=2000, n_boot=500, ecc_displays=16),
+    "quick": Config(max_trials=600, n_sim=2000, n_boot=500, ecc_displays=16),
     "paper": Config(),
 }
 

@@ -143,24 +143,29 @@ def _plain(v):
 
 #: a bucket's shortest unit has at least this fraction of its longest unit's trials
 BUCKET_FILL = 0.75
-#: at most this many buckets (each is one more compilation of the solver)
-MAX_BUCKETS = 3
+#: at most this many buckets (each is one more compilation of every program: the solver, the log-likelihood,
+#: the profile and the cross-validation); measured on van den Berg et al. (2012) (108/320 trials per unit,
+#: 864/2560 per participant), one padded shape costs less CPU than two compilations (mixture2p 13.4 s
+#: against 25.7 s, vp on 8 participants 35 s against 50 s, both with profile CIs): compilation dominates
+MAX_BUCKETS = 1  # the default of `fit(max_buckets=...)`
 
 
-def buckets(n_trials: np.ndarray) -> list[np.ndarray]:
+def buckets(n_trials: np.ndarray, max_buckets: int = MAX_BUCKETS) -> list[np.ndarray]:
     """Unit indices grouped by trial count, so that each group can be padded only to its own longest unit.
 
     Units sorted by decreasing trial count start a new group when they have fewer than ``BUCKET_FILL`` times
-    the trials of the group's longest; groups beyond ``MAX_BUCKETS`` join the last one.
+    the trials of the group's longest; groups beyond ``max_buckets`` join the last one.
 
     Example:
-      >>> [b.tolist() for b in buckets(np.array([864, 2560, 864, 2500]))]
+      >>> [b.tolist() for b in buckets(np.array([864, 2560, 864, 2500]), max_buckets=3)]
       [[1, 3], [0, 2]]
+      >>> [b.tolist() for b in buckets(np.array([864, 2560, 864, 2500]))]
+      [[0, 1, 2, 3]]
     """
     order = np.argsort(-np.asarray(n_trials), kind="stable")
     groups: list[list[int]] = []
     for i in order:
-        if groups and (n_trials[i] >= BUCKET_FILL * n_trials[groups[-1][0]] or len(groups) == MAX_BUCKETS):
+        if groups and (n_trials[i] >= BUCKET_FILL * n_trials[groups[-1][0]] or len(groups) == max_buckets):
             groups[-1].append(int(i))
         else:
             groups.append([int(i)])

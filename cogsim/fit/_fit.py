@@ -15,7 +15,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._crossval import cv_loglik
-from cogsim.fit._data import Packed, buckets, pack, take
+from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, pack, take
 from cogsim.fit._optim import CONVERGED_GTOL, minimize
 from cogsim.fit._profile import profile_intervals
 
@@ -125,9 +125,11 @@ def _solver(model, prior_key, batch: int):
     return jax.jit(solve)
 
 
-def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
-    """Best-of-``n_starts`` L-BFGS solutions of every unit (units of similar trial counts solved together,
-    each group padded only to its own longest unit; the starts are drawn for all units first, so they do
+def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max_buckets: int = MAX_BUCKETS):
+    """Best-of-all-starts L-BFGS solutions of every unit: the ``n_starts`` default and random starts and the
+    model's own ``start_points()`` (units grouped by trial count by
+    :func:`cogsim.fit._data.buckets` into at most ``max_buckets`` groups: one group padded to the longest unit
+    by default, so the solver compiles once per model; the starts are drawn for all units first, so they do
     not depend on the grouping).
 
     Returns:
@@ -160,14 +162,14 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array):
         pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
         return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
 
-    return by_bucket(packed, lambda sub, idx: solve(sub, u0[:, idx]))
+    return by_bucket(packed, lambda sub, idx: solve(sub, u0[:, idx]), max_buckets)
 
 
-def by_bucket(packed: Packed, fn):
+def by_bucket(packed: Packed, fn, max_buckets: int = MAX_BUCKETS):
     """``fn(sub_packed, unit_indices)`` on each group of units of similar trial counts
     (:func:`cogsim.fit._data.buckets`), the per-unit outputs (arrays or tuples of arrays with a leading unit
-    axis) put back in the units' order."""
-    groups = buckets(packed.units["n_trials"].to_numpy())
+    axis) put back in the units' order; at most ``max_buckets`` groups."""
+    groups = buckets(packed.units["n_trials"].to_numpy(), max_buckets)
     if len(groups) == 1:
         return fn(packed, groups[0])
     outs = [fn(take(packed, idx), idx) for idx in groups]
@@ -191,6 +193,7 @@ def fit(
     n_boot: int = 200,
     min_trials: int = 10,
     set_size_column: str = "set_size",
+    max_buckets: int = MAX_BUCKETS,
     key: jax.Array,
 ) -> FitResult:
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
@@ -203,7 +206,8 @@ def fit(
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each (e.g. from :meth:`Paradigm.read`); numeric columns reach ``loglik``.
       by: the columns that identify a participant (e.g. ``("experiment", "subject")``).
-      n_starts: starts per unit (the defaults, then random perturbations); the best is kept.
+      n_starts: starts per unit (the defaults, then random perturbations), fitted besides the model's own
+        ``start_points()`` if it declares any; the best of all is kept.
       ci: ``"profile"`` (profile likelihood), ``"bootstrap"`` (parametric, needs ``model.simulate``) or
         None.
       cv: number of folds for the cross-validated log-likelihood, or None.
@@ -213,6 +217,10 @@ def fit(
       n_boot: bootstrap replicates (``ci="bootstrap"``).
       min_trials: a unit with fewer than ``max(min_trials, n_params + 1, cv)`` trials is a DataError.
       set_size_column: the column of set sizes for per-set-size models.
+      max_buckets: at most this many groups of units of similar trial counts, each padded to its own
+        longest unit and compiled separately (1: every unit padded to the longest, one compilation per
+        program). More groups pay off when iterations cost more than compilation (an expensive
+        likelihood, many units, unequal trial counts); see docs/fitting.md, "Speed".
       key: the root random key (starts, folds and bootstrap draws use ``fold_in`` of it).
 
     Returns:
@@ -233,6 +241,8 @@ def fit(
     """
     _model.check_model(model)
     _check_args(n_starts, ci, cv, level, n_boot, by)
+    if not isinstance(max_buckets, int) or isinstance(max_buckets, bool) or max_buckets < 1:
+        raise CogsimError(f"fit max_buckets: got {max_buckets!r}; allowed: an integer >= 1")
     by = tuple(by)
     if set_size_column in by and _model.by_set_size(model):
         raise CogsimError(
@@ -242,10 +252,15 @@ def fit(
     nll = _objective.make_nll(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
     u_hat, nll_hat, gnorm, n_iter = estimate(
-        model, packed, _objective.check_prior(model, prior), n_starts=n_starts, key=jax.random.fold_in(key, 0)
+        model,
+        packed,
+        _objective.check_prior(model, prior),
+        n_starts=n_starts,
+        key=jax.random.fold_in(key, 0),
+        max_buckets=max_buckets,
     )
     loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
-    loglik = by_bucket(packed, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask))
+    loglik = by_bucket(packed, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
     k = len(model.params)
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]
@@ -263,6 +278,7 @@ def fit(
             by_bucket(
                 packed,
                 lambda sub, idx: profile_intervals(model, nll, u_hat[idx], sub.trials, sub.mask, level=level),
+                max_buckets,
             ),
         )
     elif ci_ == "bootstrap":
@@ -302,7 +318,7 @@ def fit(
         "cv": cv,
         "n_boot": n_boot if ci == "bootstrap" else None,
         "prior": sorted(_objective.check_prior(model, prior)),
-        "optimizer": "optax.lbfgs (zoom line search)",
+        "optimizer": "L-BFGS (Wolfe line search, one evaluation per pass)",
         "by_set_size": _model.by_set_size(model),
         "min_trials": min_trials,
     }

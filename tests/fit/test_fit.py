@@ -72,6 +72,18 @@ def test_padded_participants_fit_as_if_alone(toy, vm_mixture):
         assert together.loc[2, col] == pytest.approx(alone[col], rel=1e-2)
 
 
+@pytest.mark.slow
+def test_units_grouped_by_trial_count_fit_as_padded_together(gauss):
+    rng = np.random.default_rng(4)
+    sizes = {"a": 200, "b": 40, "c": 190, "d": 45}
+    data = pd.concat([pd.DataFrame({"subject": s, "x": rng.normal(1.0, 2.0, n)}) for s, n in sizes.items()])
+    one = fit(gauss, data, n_starts=1, key=KEY).estimates
+    two = fit(gauss, data, n_starts=1, max_buckets=2, key=KEY).estimates  # {a, c}, {b, d}
+    assert list(two.subject) == list(one.subject)
+    for col in ("estimate", "ci_low", "ci_high"):
+        assert two[col].to_numpy() == pytest.approx(one[col].to_numpy(), abs=2e-3)
+
+
 def test_gaussian_mle_and_profile_interval_match_closed_forms(gauss):
     x = np.random.default_rng(3).normal(1.0, 2.0, 80)
     res = fit(gauss, pd.DataFrame({"subject": "s1", "x": x}), key=KEY)
@@ -172,6 +184,8 @@ def test_bad_input_gets_one_line_errors(gauss):
         fit(gauss, data, prior={"nope": jnp.log}, key=KEY)
     with pytest.raises(CogsimError, match="fit by"):
         fit(gauss, data, by="subject", key=KEY)
+    with pytest.raises(CogsimError, match="fit max_buckets: got 0"):
+        fit(gauss, data, max_buckets=0, key=KEY)
 
 
 def test_a_model_without_free_parameters_is_scored_not_fitted():

@@ -85,7 +85,7 @@ def test_tiny_run_fits_simulates_and_compares():
         max_subjects=2,
         max_trials=300,
         n_sim=500,
-        n_starts=1,
+        n_starts=1,  # one start: this test checks that the pipeline runs and the schema, not fitted values
     )
     sim = srd.simulate(cfg, key=jax.random.key(0))
     assert set(sim[sim.kind == "fit"].model) == {"cgs", "serial"}
