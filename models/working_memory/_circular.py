@@ -66,6 +66,22 @@ def j_from_kappa(kappa):
     return jnp.where(kappa > 1e-30, jnp.exp(jnp.interp(logk, _T_J_LOGK, _T_J)), 0.0)
 
 
+def rows_by_set_size(table, set_size):
+    """``table[set_size - 1]`` ``[n_trials, ...]``: the rows of a per-set-size table ``[N_MAX, ...]`` for each
+    trial; a set size outside ``1..N_MAX`` reads a row of zeros. The same values as the product of a one-hot
+    encoding of the set sizes with the table, at a fraction of its cost under ``value_and_grad`` (a gather,
+    whose gradient is a scatter-add of ``n_trials`` rows, instead of two ``[n_trials, N_MAX]`` matrix
+    products); the gradient differs from the product's by float32 rounding (order of summation).
+
+    Example:
+      >>> t = jnp.arange(6.0).reshape(3, 2)
+      >>> rows_by_set_size(t, jnp.array([3, 1, 4])).tolist()
+      [[4.0, 5.0], [0.0, 1.0], [0.0, 0.0]]
+    """
+    idx = jnp.asarray(set_size, jnp.int32) - 1
+    return jnp.take(table, idx, axis=0, mode="fill", fill_value=0)
+
+
 def vm_sample(key, kappa, shape):
     """Draws from ``VM(0, kappa)`` (Best & Fisher 1979 rejection sampler, vectorised; all draws finish
     together, acceptance above 65 % at every kappa). ``kappa`` broadcasts to ``shape``; below 1e-6 it acts

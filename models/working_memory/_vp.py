@@ -78,10 +78,11 @@ def _tables(params, n_nodes):
 def loglik_nodes(params, trials, n_nodes: int = N_NODES):
     """Per-trial log-likelihood with ``n_nodes`` quadrature cells (the model uses ``N_NODES``)."""
     kappa, logw = _tables(params, n_nodes)
-    # a one-hot product, not a gather: its gradient is a matrix product, not a slow scatter-add
-    onehot = jax.nn.one_hot(jnp.asarray(trials["set_size"], jnp.int32) - 1, N_MAX, dtype=kappa.dtype)
     cos1 = jnp.cos(trials["error_rad"]) - 1.0
-    return jax.nn.logsumexp(onehot @ logw + (onehot @ kappa) * cos1[:, None], axis=1)
+    n = trials["set_size"]
+    return jax.nn.logsumexp(
+        circ.rows_by_set_size(logw, n) + circ.rows_by_set_size(kappa, n) * cos1[:, None], axis=1
+    )
 
 
 def _loglik(params, trials):
