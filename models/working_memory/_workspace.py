@@ -7,7 +7,11 @@ Gumbel draw ``g_i`` (all items are alike, so selection is pure noise) and the to
 among the selected items in proportion to ``softmax(s g_i)`` over them: ``s = 0`` shares it equally (a capped
 resource), larger ``s`` lets the most salient items take most of it (precision varies over items, as in the
 variable-precision model). A probed item outside the workspace is guessed. A non-integer ``K`` mixes
-``floor(K)`` and ``floor(K) + 1`` slots like :mod:`._slots`.
+``floor(K)`` and ``floor(K) + 1`` slots like :mod:`._slots`, so the likelihood is piecewise in ``K`` like
+slots': within ``[c, c + 1]`` each trial's likelihood is linear in ``K`` and the derivative jumps at every
+integer. The gradient at an integer ``K`` is the right-hand derivative, and the model declares one start
+point per segment (``K = c + 0.5``, ``c = 0 .. K_MAX - 1``, the other parameters at their defaults), fitted
+besides the default and random starts (8 more starts per participant).
 
 Likelihood: the probed item is in the workspace with probability ``M / N`` (items are exchangeable);
 given that, its precision is ``J_total w`` with ``w`` the share of a uniformly chosen selected item. The
@@ -53,6 +57,7 @@ K_MAX = 8
 N_MAX = 16
 N_DRAWS = 512
 N_NODES = 64
+TINY = 1e-30
 
 K = Spec("K", 0.0, float(K_MAX), 3.0, "workspace capacity in items (non-integer: mixture of floor and ceil)")
 SD1 = Spec("sd1_rad", 0.02, 4.0, 0.3, "circular SD of an item alone in the workspace (total precision)")
@@ -124,7 +129,10 @@ def _mixture_loglik(params, trials, shares_fn, n_nodes):
     c0, frac = _split(params["K"])
     cos1 = (jnp.cos(trials["error_rad"]) - 1.0)[:, None]
     kappas, logws = [], []
-    for c, lw in ((c0, jnp.log1p(-frac)), (c0 + 1, jnp.log(frac))):
+    # log(frac + TINY), not log(frac): at an integer K (frac = 0, e.g. the default K = 3) log(frac) is -inf
+    # and its gradient 0 x inf = NaN; frac + TINY == frac in float32 for any frac > 1e-22, and at frac = 0
+    # the gradient is the right-hand derivative (as in slots_averaging)
+    for c, lw in ((c0, jnp.log1p(-frac)), (c0 + 1, jnp.log(frac + TINY))):
         share, m, ns = shares_fn(params["s"], c)
         kappa = circ.kappa_from_j(j_total * share)  # [N_MAX, nodes]
         held = jnp.log(jnp.maximum(m / ns, 1e-30)) - jnp.log(n_nodes)
@@ -239,6 +247,7 @@ WORKSPACE = WMModel(
     delayed_estimation_design,
     "consciousness-prior workspace: noisy top-k of min(K, N) items, precision shared by softmax(s g)",
     pattern_columns=DE_PATTERNS,
+    starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
 )
 
 

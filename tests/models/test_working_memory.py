@@ -247,3 +247,25 @@ def test_workspace_interpolated_fit_reaches_the_sorted_likelihoods_maximum():
     assert len(fits[0]) == 3 and fits[0]["converged"].all() and fits[1]["converged"].all()
     diff = np.abs(fits[0]["loglik"].to_numpy() - fits[1]["loglik"].to_numpy())
     assert diff.max() < 0.1, diff
+
+
+def test_workspace_gradient_at_integer_capacity_is_the_right_hand_derivative():
+    """At an integer ``K`` (the default 3) the gradient is finite: the right-hand derivative of the mixture
+    of ``K`` and ``K + 1`` slots, ``(p_{K+1} - p_K) / p_K`` per trial; between integers the likelihood is
+    that mixture."""
+    t = _trials(jnp.array([0.1, -0.5, 2.0, 3.1, 0.02]), 3)
+    t["set_size"] = jnp.array([1, 3, 6, 8, 12])
+    ll = jax.jit(wm.WORKSPACE.loglik)
+    grad = jax.jit(jax.grad(lambda q: wm.WORKSPACE.loglik(q, t).sum()))
+    for k in (1.0, 3.0, 7.0):
+        p = {"K": jnp.float32(k), "sd1_rad": jnp.float32(0.3), "s": jnp.float32(0.5)}
+        g = grad(p)
+        assert all(bool(jnp.isfinite(v)) for v in g.values()), (k, g)
+        lo, hi = jnp.exp(ll(p, t)), jnp.exp(ll({**p, "K": jnp.float32(k + 1)}, t))
+        assert float(g["K"]) == pytest.approx(float(jnp.sum((hi - lo) / lo)), rel=1e-4)
+        mid = ll({**p, "K": jnp.float32(k + 0.4)}, t)
+        np.testing.assert_allclose(mid, jnp.log(0.6 * lo + 0.4 * hi), rtol=1e-5, atol=1e-6)
+
+
+def test_workspace_declares_one_start_per_capacity_segment():
+    assert [p["K"] for p in wm.WORKSPACE.start_points()] == [c + 0.5 for c in range(_workspace.K_MAX)]
