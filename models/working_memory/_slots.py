@@ -95,5 +95,6 @@ SLOTS_AVERAGING = WMModel(
     delayed_estimation_design,
     "Zhang & Luck (2008) slots plus averaging: K slots of precision J1, shared by all set sizes",
     pattern_columns=DE_PATTERNS,
+    max_set_size=N_MAX,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
 )

@@ -247,6 +247,7 @@ WORKSPACE = WMModel(
     delayed_estimation_design,
     "consciousness-prior workspace: noisy top-k of min(K, N) items, precision shared by softmax(s g)",
     pattern_columns=DE_PATTERNS,
+    max_set_size=N_MAX,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
 )
 
