@@ -269,3 +269,26 @@ def test_workspace_gradient_at_integer_capacity_is_the_right_hand_derivative():
 
 def test_workspace_declares_one_start_per_capacity_segment():
     assert [p["K"] for p in wm.WORKSPACE.start_points()] == [c + 0.5 for c in range(_workspace.K_MAX)]
+
+
+def test_slots_rows_by_gather_equal_the_one_hot_product():
+    """slots_averaging reads each trial's row of its per-set-size tables by a gather; on Zhang & Luck's
+    trials the log-likelihood equals the one-hot product's it replaced at a few points: bit-identical under
+    XLA's default optimisations (measured, here and on van den Berg et al.'s data), within float32 rounding
+    under the tests' setting (most optimisations off), which is what is asserted."""
+    from cogsim import data
+    from cogsim.models.working_memory import _slots
+
+    df = data.load("zhang_luck2008_delayed_estimation")
+    t = {"set_size": jnp.asarray(df.set_size.to_numpy()), "error_rad": jnp.asarray(df.error_rad.to_numpy())}
+
+    def by_one_hot(p, t):
+        logw, kappa = _slots._components(p)
+        onehot = jax.nn.one_hot(t["set_size"] - 1, _slots.N_MAX, dtype=kappa.dtype)
+        cos1 = jnp.cos(t["error_rad"]) - 1.0
+        return jax.nn.logsumexp(onehot @ logw + (onehot @ kappa) * cos1[:, None], axis=1)
+
+    ours, ref = jax.jit(wm.SLOTS_AVERAGING.loglik), jax.jit(by_one_hot)  # trials as arguments, as in fit
+    for k, sd in [(0.7, 0.2), (2.6, 0.35), (3.0, 0.3), (5.9, 1.3)]:
+        p = {"K": jnp.float32(k), "sd1_rad": jnp.float32(sd)}
+        np.testing.assert_allclose(ours(p, t), ref(p, t), rtol=0, atol=2e-6)
