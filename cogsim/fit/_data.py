@@ -107,6 +107,7 @@ def pack(
         if data[col].isna().any():
             i = int(np.flatnonzero(data[col].isna().to_numpy())[0])
             raise DataError(f"{src}: row {i + 1}, column {col!r}: got (blank); allowed: a non-empty value")
+    _model.check_set_sizes(model, data, src)
     arrays = trial_arrays(data, patterns)
     groups = data.groupby(list(keys), sort=True).indices
     k = len(model.params)

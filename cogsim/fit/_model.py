@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import jax
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, DataError
 from cogsim.fit._param import Param, check_params
 
 
@@ -27,7 +27,9 @@ class Model(Protocol):
     starts in natural units (a parameter left out takes its default), fitted in addition to the
     ``n_starts`` default and random starts, for every unit. A model whose likelihood has kinks or separate
     basins the gradient cannot see across (e.g. one segment per integer capacity) declares one start in
-    each, so that the best-of-starts rule covers them all on any data set.
+    each, so that the best-of-starts rule covers them all on any data set. Optional attribute:
+    ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
+    tables); :func:`check_set_sizes` refuses data beyond it.
     """
 
     name: str
@@ -87,3 +89,31 @@ def start_points(model) -> tuple[dict[str, float], ...]:
                     f"model {model.name!r} start_points: got {name}={value!r}; allowed: {allowed}"
                 )
     return points
+
+
+def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set_size") -> None:
+    """Raises a DataError naming the first row whose ``set_size`` lies outside ``1..model.max_set_size``
+    (nothing to check when the model declares no ``max_set_size`` or the data have no such column).
+
+    Example:
+      >>> import pandas as pd
+      >>> class M:
+      ...     name, max_set_size = "m", 16
+      >>> try:
+      ...     check_set_sizes(M(), pd.DataFrame({"set_size": [2, 20]}), "t.csv")
+      ... except DataError as e:
+      ...     print(str(e).split(" (")[0])
+      t.csv: row 2, column 'set_size': got 20; allowed: 1 to 16 for model 'm'
+    """
+    limit = getattr(model, "max_set_size", None)
+    if limit is None or column not in data.columns:
+        return
+    values = data[column].to_numpy()
+    bad = (values < 1) | (values > limit)
+    if bad.any():
+        i = int(bad.nonzero()[0][0])
+        value = values[i].item() if hasattr(values[i], "item") else values[i]
+        raise DataError(
+            f"{source}: row {i + 1}, column {column!r}: got {value!r}; allowed: 1 to {limit} for model "
+            f"{model.name!r} (the set sizes its likelihood covers)"
+        )

@@ -68,10 +68,12 @@ def j_from_kappa(kappa):
 
 def rows_by_set_size(table, set_size):
     """``table[set_size - 1]`` ``[n_trials, ...]``: the rows of a per-set-size table ``[N_MAX, ...]`` for each
-    trial; a set size outside ``1..N_MAX`` reads a row of zeros. The same values as the product of a one-hot
-    encoding of the set sizes with the table, at a fraction of its cost under ``value_and_grad`` (a gather,
-    whose gradient is a scatter-add of ``n_trials`` rows, instead of two ``[n_trials, N_MAX]`` matrix
-    products); the gradient differs from the product's by float32 rounding (order of summation).
+    trial; a set size outside ``1..N_MAX`` reads a row of zeros (so a model using it declares
+    ``max_set_size = N_MAX``, and ``cogsim.fit.fit`` refuses data beyond it). The same values as the
+    product of a one-hot encoding of the set sizes with the table, at a fraction of its cost under
+    ``value_and_grad`` (a gather, whose gradient is a scatter-add of ``n_trials`` rows, instead of two
+    ``[n_trials, N_MAX]`` matrix products); the gradient differs from the product's by float32 rounding
+    (order of summation).
 
     Example:
       >>> t = jnp.arange(6.0).reshape(3, 2)

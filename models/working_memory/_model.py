@@ -40,6 +40,8 @@ class WMModel:
       starts: extra start points of the fit, each a tuple of ``(parameter, value)`` pairs in natural units
         (hashable, so the compiled solver stays cached per model; see ``cogsim.fit.Model``), e.g. one per
         integer-capacity segment of a likelihood with kinks.
+      max_set_size: the largest set size the likelihood covers (the end of its per-set-size tables; a larger
+        one would read a row of zeros), or None for no limit; ``cogsim.fit.fit`` refuses data beyond it.
     """
 
     name: str
@@ -52,6 +54,7 @@ class WMModel:
     doc: str = ""
     pattern_columns: tuple[str, ...] = ()
     starts: tuple[tuple[tuple[str, float], ...], ...] = ()
+    max_set_size: int | None = None
 
     @property
     def params(self):

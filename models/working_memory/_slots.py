@@ -58,16 +58,17 @@ def _components(params):
         kappas += [circ.kappa_from_j((q + 1) * j1), circ.kappa_from_j(q * j1)]
     kappa = jnp.maximum(jnp.stack(kappas, axis=1), 0.0)
     logw = jnp.stack(logws, axis=1) - circ.LOG_2PI - jnp.log(i0e(kappa))
-    return jnp.maximum(logw, -1e30), kappa  # finite, so that the one-hot product has no 0 x inf
+    return jnp.maximum(logw, -1e30), kappa  # finite: no -inf in the mixture's log-sum-exp
 
 
 def _loglik(params, trials):
     logw, kappa = _components(params)
-    # per set size, not per trial: four concentrations per set size instead of four table look-ups per trial;
-    # a one-hot product, not a gather (its gradient is a matrix product, not a slow scatter-add)
-    onehot = jax.nn.one_hot(jnp.asarray(trials["set_size"], jnp.int32) - 1, N_MAX, dtype=kappa.dtype)
+    # per set size, not per trial: four concentrations per set size, each trial's row read by a gather
     cos1 = jnp.cos(trials["error_rad"]) - 1.0
-    return jax.nn.logsumexp(onehot @ logw + (onehot @ kappa) * cos1[:, None], axis=1)
+    n = trials["set_size"]
+    return jax.nn.logsumexp(
+        circ.rows_by_set_size(logw, n) + circ.rows_by_set_size(kappa, n) * cos1[:, None], axis=1
+    )
 
 
 def _simulate(params, trials, key):
@@ -95,5 +96,6 @@ SLOTS_AVERAGING = WMModel(
     delayed_estimation_design,
     "Zhang & Luck (2008) slots plus averaging: K slots of precision J1, shared by all set sizes",
     pattern_columns=DE_PATTERNS,
+    max_set_size=N_MAX,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
 )

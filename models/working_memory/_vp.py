@@ -108,4 +108,5 @@ VP = WMModel(
     delayed_estimation_design,
     "van den Berg et al. (2012) variable precision: J ~ Gamma(mean J1 N^-alpha, scale tau)",
     pattern_columns=DE_PATTERNS,
+    max_set_size=N_MAX,
 )

@@ -81,7 +81,7 @@ RANGES, MAIN = wm.RECOVERY_RANGES, wm.MAIN_PARAMETERS  # the declared table benc
 BELOW_BAR = {
     ("mixture3p", "p_swap"): 0.843,
     ("vp", "J1"): 0.891,
-    ("workspace", "K"): 0.462,
+    ("workspace", "K"): 0.516,
     ("fixed_capacity_base_rate", "K"): 0.684,
     ("sdt", "d1"): 0.737,
     ("sdt", "alpha"): 0.751,
