@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
                     embedding_dim=args.dim,
                     num_epochs=args.epochs,
                     regularizer_weight=None if model == "TuckER" else 0.0,  # TuckER: its own dropout
+                    threads=1,  # one torch thread: CPU time without idle spinning of a second thread
                 )
                 print(
                     json.dumps({k: v for k, v in entry["peers"][model].items() if k != "curve"}), flush=True
