@@ -101,6 +101,18 @@ class Config:
             )
 
 
+#: The paper preset's last measured verdict (docs/scenarios/sparse_factor_world.md).
+PAPER_RUN = cmp.PaperRun(
+    verdict="demonstration",
+    checks_passed="14/32",
+    date="2026-12-04",
+    commit="1aa4252",
+    note="3 models x 7 sizes (16-1024) x 5 seeds, 3,000 steps: bottleneck below dense on trained pairs at "
+    "16-128 sequences, above it at 256-1024 (+0.13 [0.13, 0.14] at 1024); below on unseen pairs at 32, 64, "
+    "128 and 512; the workspace variant below dense on trained pairs at 16-64 only",
+)
+
+
 PRESETS = {
     "quick": Config(),
     "paper": Config(
