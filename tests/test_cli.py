@@ -195,6 +195,9 @@ def test_ctrl_c_during_a_run_exits_130_and_leaves_latest_at_the_last_complete_ru
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background (`cmd &` in a script) would otherwise hand
+        # the child an ignored SIGINT, which Python keeps ignoring
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     line = ""
     while "simulating ..." not in line:  # the run has started computing
