@@ -80,7 +80,12 @@ def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
 
 
 def _unit(frame: pd.DataFrame, by) -> pd.Series:
-    return frame[list(by)].astype(str).agg("/".join, axis=1)
+    """The participant label ``"a/b"`` of each row (a Series, also for an empty frame: pandas' row-wise
+    ``agg`` returns a DataFrame there when ``by`` has several columns)."""
+    out = frame[by[0]].astype(str)
+    for col in by[1:]:
+        out = out + "/" + frame[col].astype(str)
+    return out
 
 
 def _uniform_summary(df: pd.DataFrame, by) -> pd.DataFrame:

@@ -72,3 +72,13 @@ def test_variable_precision_checks_on_a_made_up_fit_table():
     assert agree.kind == "agreement"
     assert agree.value == pytest.approx(-150 / 200 + np.log(2 * np.pi), abs=1e-6)
     assert comp.with_context(data_kind="trial_level").schema_problems() == []
+
+
+def test_participants_identified_by_several_columns_get_one_label_each():
+    """van den Berg et al.'s participants are (experiment, subject) pairs; the uniform model has no estimates,
+    and its empty table must still get a label column (it once stopped the paper preset)."""
+    cfg = de.Config(datasets=("vandenberg2012",), models=("uniform",), max_subjects=2)
+    fits = de.simulate(cfg, key=jax.random.key(0)).query("kind == 'fit'")
+    pairs = de.trials("vandenberg2012", max_subjects=2)[["experiment", "subject"]].drop_duplicates()
+    assert sorted(fits.unit) == sorted(f"{e}/{s}" for e, s in pairs.itertuples(index=False))
+    assert fits.unit.nunique() == 2
