@@ -61,6 +61,18 @@ class Config:
             raise cfglib.ConfigError("ci", self.ci, "'none', 'profile' or 'bootstrap'")
 
 
+#: The paper preset's last measured verdict (docs/scenarios/delayed_estimation.md).
+PAPER_RUN = cmp.PaperRun(
+    verdict="partial",
+    checks_passed="7/8",
+    date="2026-12-04",
+    commit="b05fc4c",
+    note="Zhang & Luck (2008) and van den Berg et al. (2012), 4 starts, profile CIs, 5-fold CV: vp beats "
+    "slots_averaging (summed AIC +966 [574, 1384]) but not mixture2p (+22 [-276, 325]); vp has the best "
+    "cross-validated log-likelihood on van den Berg's data (-40,220 vs mixture2p -40,423)",
+)
+
+
 PRESETS = {
     "quick": Config(datasets=("zhang_luck2008",), n_starts=1, n_boot=500),
     "paper": Config(ci="profile", cv=5),
