@@ -6,18 +6,27 @@ Each side is searched in unconstrained coordinates on the signed root ``z(t) = s
 distance ``t`` from the estimate, which is linear in ``t`` for a quadratic profile (``z = t / se``):
 
 - the first point is the Wald guess ``t = se * z*`` (``z* = sqrt(chi2_1(level))``, ``se`` from the
-  Hessian, clipped to [0.05, 2]); while the threshold is not crossed, the next point extrapolates ``z``
-  linearly through the origin (between 1.5 and 4 times the distance, never beyond 40 units, where the logit
-  and softplus transforms have reached their bounds);
-- once crossed, each point interpolates ``z`` linearly inside the bracket (kept at least 5 % of the bracket
-  from its ends); the limit is the final interpolation.
+  Hessian, clipped to [0.05, 2]); while the threshold is not crossed, the next point is the secant through
+  the last two points (the estimate, ``z = 0``, first), kept between 1.02 and 4 times the distance and
+  never beyond 40 units, where the logit and softplus transforms have reached their bounds;
+- once crossed, each point is the regula falsi point of the bracket with the Illinois rule (an end kept
+  twice in a row has its distance to the threshold halved), kept at least 1 % of the bracket from its ends.
 
-``N_ROOT`` profile evaluations per side. A side that never crosses ends at the parameter's bound (``+-inf``
-where unbounded). Each profile evaluation re-minimises the other parameters by ``N_NEWTON`` damped Newton
-steps (Hessian by finite differences of the exact gradient, absolute eigenvalues floored, the best of
-``STEPS`` step lengths, never a worse point), started from the nearest evaluated point inside the interval
-moved along the estimates' linear response. Fixed iteration counts: no data-dependent loops, so one compiled
-program serves every unit, parameter and side, and no lane waits for the slowest one.
+A side is done when its last point's ``z`` is within ``Z_TOL`` of ``z*`` (the limit is then the linear
+interpolation of ``z`` inside the bracket, or that point itself when nothing beyond it was evaluated), when
+it never crossed by the largest distance (the limit is the parameter's bound, ``+-inf`` where unbounded), or
+after ``N_ROOT`` profile evaluations (the final interpolation). Each profile evaluation re-minimises the
+other parameters (:func:`newton_profile`) from the lower of two starts: the nearest evaluated point inside
+the interval moved along the estimates' linear response, and that point with only the profiled parameter
+moved. The steps are quasi-Newton: the other parameters' Hessian starts as the estimate's (central finite
+differences of the exact gradient, so models whose second derivatives JAX lacks work too), is carried from
+one profile point to the next and BFGS-updated by every trial step; a step is kept only where it lowers the
+objective (else the next try takes a quarter of it); the steps end when the predicted decrease is below
+``NEWTON_TOL`` or after ``N_NEWTON`` steps.
+
+Both searches are ``while_loop``s: vmapped over every unit and side, a loop ends when all of its lanes are
+done, so one compiled program serves every unit, parameter and side. The objective and its gradient are
+evaluated at one site per loop.
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ from scipy import stats
 
 N_ROOT = 10
 N_NEWTON = 5
-STEPS = (1.0, 0.5, 0.2, 0.05)
+Z_TOL = 1e-3
+NEWTON_TOL = 1e-4
 MAX_OFFSET = 40.0
 FD_STEP = 1e-2
 EIG_FLOOR = 1e-4
@@ -51,94 +61,165 @@ def hessian_fd(grad: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = 
     return 0.5 * (cols + cols.T)
 
 
-def newton_fixed(fun: Callable, u0: jax.Array, free: jax.Array, n_steps: int = N_NEWTON):
-    """``n_steps`` damped Newton steps on ``fun`` over the coordinates where ``free`` is True.
+def _solve(hess: jax.Array, g: jax.Array) -> jax.Array:
+    """``-|H|^-1 g`` with ``H``'s eigenvalues replaced by their absolute values, floored at ``EIG_FLOOR``."""
+    lam, vec = jnp.linalg.eigh(hess)
+    lam = jnp.maximum(jnp.abs(lam), EIG_FLOOR)
+    return -(vec @ ((vec.T @ g) / lam))
 
-    Each step: the Newton direction with the finite-difference Hessian's eigenvalues replaced by their
-    absolute values (floored at ``EIG_FLOOR``), the best of ``STEPS`` step lengths, kept only if it lowers
-    ``fun``. Returns ``(u, fun(u))``.
+
+def newton_profile(
+    fun: Callable,
+    u0: jax.Array,
+    j: jax.Array,
+    hess: jax.Array | None = None,
+    alt: jax.Array | None = None,
+    *,
+    n_steps: int = N_NEWTON,
+    tol: float = NEWTON_TOL,
+):
+    """Minimises ``fun`` over every coordinate of ``u0`` but ``j`` (held at ``u0[j]``), quasi-Newton.
+
+    ``hess`` ``[k - 1, k - 1]``: the other coordinates' Hessian to start from (e.g. the estimate's, or the
+    one returned for the previous profile point; by default central finite differences of the exact
+    gradient at ``u0``). ``alt`` ``[k]``: another start (same ``u[j]``), kept instead of ``u0`` where
+    ``fun`` is lower there. The Hessian's eigenvalues' absolute values are floored at ``EIG_FLOOR``, and
+    every trial step's curvature pair updates it (BFGS, pairs with ``s.y > 0``). A step that does not
+    lower ``fun`` is not taken and the next try is a quarter as long. Ends when the predicted decrease
+    ``-g.d / 2`` is at most ``tol`` or after ``n_steps`` steps. Returns ``(u, fun(u), hess)``; the value
+    is ``inf`` where ``fun`` is not finite at ``u0``.
+
+    Example:
+      >>> f = lambda u: (u[0] - 1.0) ** 2 + (u[1] - u[0]) ** 2 + jnp.exp(u[1] - 2.0)
+      >>> u, v, _ = newton_profile(f, jnp.array([3.0, 0.0]), jnp.asarray(0))
+      >>> round(float(u[0]), 3), round(float(u[1]), 3)
+      (3.0, 2.315)
     """
-    grad = jax.grad(fun)
-    steps = jnp.asarray(STEPS, u0.dtype)
-    both = free[:, None] & free[None, :]
-    eye = jnp.eye(u0.shape[0], dtype=u0.dtype)
+    k = u0.shape[0]
+    if k == 1:  # nothing to re-minimise
+        f0 = fun(u0)
+        return u0, jnp.where(jnp.isfinite(f0), f0, jnp.inf), jnp.zeros((0, 0), u0.dtype)
+    vg = jax.value_and_grad(fun)
+    idx = jnp.arange(k - 1)
+    idx = idx + (idx >= j)  # the free coordinates
+    if hess is None:
+        hess = hessian_fd(jax.grad(fun), u0)[idx][:, idx]
+    hess = jnp.where(jnp.isfinite(hess), hess, jnp.eye(k - 1, dtype=u0.dtype))  # e.g. a saturated logit
+    lam, vec = jnp.linalg.eigh(0.5 * (hess + hess.T))
+    hess = (vec * jnp.maximum(jnp.abs(lam), EIG_FLOOR)) @ vec.T
+    if alt is None:
+        f0, g0 = vg(u0)
+    else:  # both starts in one call, the lower kept
+        fs, gs = jax.vmap(vg)(jnp.stack([u0, alt]))
+        second = jnp.isfinite(fs[1]) & ~(fs[0] <= fs[1])
+        u0, f0, g0 = (
+            jnp.where(second, alt, u0),
+            jnp.where(second, fs[1], fs[0]),
+            jnp.where(second, gs[1], gs[0]),
+        )
+    g0 = g0[idx]
+    f0 = jnp.where(jnp.isfinite(f0), f0, jnp.inf)
+    g0 = jnp.where(jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0)), g0, 0.0)  # no finite gradient: no step
 
-    def step(_, carry):
-        u, f = carry
-        g = jnp.where(free, grad(u), 0.0)
-        hess = jnp.where(both, hessian_fd(grad, u), eye)
-        lam, vec = jnp.linalg.eigh(hess)
-        lam = jnp.maximum(jnp.abs(lam), EIG_FLOOR)
-        d = -(vec @ ((vec.T @ g) / lam))
-        d = jnp.where(free & jnp.isfinite(d), d, 0.0)
-        d = d * jnp.minimum(1.0, MAX_OFFSET / 4 / jnp.maximum(jnp.linalg.norm(d), 1e-30))
-        cand = u[None, :] + steps[:, None] * d[None, :]
-        fs = jax.vmap(fun)(cand)
-        fs = jnp.where(jnp.isfinite(fs), fs, jnp.inf)
-        b = jnp.argmin(fs)
-        better = fs[b] < f
-        return jnp.where(better, cand[b], u), jnp.where(better, fs[b], f)
+    def direction(hess, g):
+        d = _solve(hess, g)
+        d = jnp.where(jnp.all(jnp.isfinite(d)), d, 0.0)
+        return d * jnp.minimum(1.0, MAX_OFFSET / 4 / jnp.maximum(jnp.linalg.norm(d), 1e-30))
 
-    f0 = fun(u0)
-    return jax.lax.fori_loop(0, n_steps, step, (u0, jnp.where(jnp.isfinite(f0), f0, jnp.inf)))
+    def cond(carry):
+        i, _, _, g, hess, _ = carry
+        return (i < n_steps) & (-jnp.dot(g, direction(hess, g)) / 2 > tol)
+
+    def body(carry):
+        i, u, f, g, hess, a = carry
+        s = a * direction(hess, g)
+        trial = u.at[idx].add(s)
+        ft, gt = vg(trial)
+        gt = gt[idx]
+        finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(gt))
+        better = finite & (ft < f)
+        y = gt - g
+        sy = jnp.dot(s, y)
+        hs = hess @ s
+        shs = jnp.dot(s, hs)
+        upd = (
+            hess + jnp.outer(y, y) / jnp.where(sy > 0, sy, 1.0) - jnp.outer(hs, hs) / jnp.maximum(shs, 1e-30)
+        )
+        keep = finite & (sy > 1e-10 * jnp.linalg.norm(s) * jnp.linalg.norm(y)) & (shs > 0)
+        return (
+            i + 1,
+            jnp.where(better, trial, u),
+            jnp.where(better, ft, f),
+            jnp.where(better, gt, g),
+            jnp.where(keep & jnp.all(jnp.isfinite(upd)), 0.5 * (upd + upd.T), hess),
+            jnp.where(better, 1.0, a * 0.25),
+        )
+
+    init = (jnp.asarray(0), u0, f0, g0, hess, jnp.asarray(1.0, u0.dtype))
+    _, u, f, _, hess, _ = jax.lax.while_loop(cond, body, init)
+    return u, f, hess
 
 
-def _side(fun, u_hat, f_hat, j, se_j, slope, direction, z_star):
+def _side(fun, u_hat, f_hat, j, se_j, slope, hess_free, direction, z_star):
     """The unconstrained end of the interval on one side (``+-inf`` when the threshold is never crossed).
 
-    ``fun`` is the per-trial mean objective scaled so that ``(fun(u) - f_hat) * 2`` is the deviance
-    (``fun`` is the summed nll). ``slope`` ``[k]``: the other parameters' linear response to ``u_j``.
+    ``fun`` is the unit's summed nll, so that ``(fun(u) - f_hat) * 2`` is the deviance. ``slope`` ``[k]``:
+    the other parameters' linear response to ``u_j``; ``hess_free``: the other parameters' Hessian at the
+    estimate (each profile point starts from the previous point's updated one).
     """
-    free = jnp.arange(u_hat.shape[0]) != j
 
-    def profile(t, warm):
+    def profile(t, warm, hess):
         c = u_hat[j] + direction * t
         start = warm + slope * (c - warm[j])
         start = start.at[j].set(c)
-        u, f = newton_fixed(fun, start, free)
+        u, f, hess = newton_profile(fun, start, j, hess, warm.at[j].set(c))
         z = jnp.sqrt(2.0 * jnp.maximum(f - f_hat, 0.0))
-        return z, u
+        return z, u, hess
 
-    def step(i, carry):
-        found, t_in, z_in, t_out, z_out, warm, t = carry
-        z, u = profile(t, warm)
+    def cond(carry):
+        i, done = carry[0], carry[1]
+        return (i < N_ROOT) & ~done
+
+    def body(carry):
+        i, _, found, t_in, z_in, t_out, z_out, e_in, e_out, kept, warm, t, t_hit, hess = carry
+        z, u, hess = profile(t, warm, hess)
         out = z >= z_star
-        found_now = found | out
+        hit = jnp.abs(z - z_star) <= Z_TOL
+        # the bracket's ends: real z and the Illinois-weighted distance to the threshold
         t_in2 = jnp.where(out, t_in, t)
         z_in2 = jnp.where(out, z_in, z)
         t_out2 = jnp.where(out, t, t_out)
         z_out2 = jnp.where(out, z, z_out)
+        kept2 = jnp.where(out, -1, 1)  # +1: the in-end was replaced, -1: the out-end
+        e_in2 = jnp.where(out, jnp.where(found & (kept == -1), e_in / 2, e_in), z - z_star)
+        e_out2 = jnp.where(out, z - z_star, jnp.where(found & (kept == 1), e_out / 2, e_out))
+        found2 = found | out
         warm2 = jnp.where(out, warm, u)
-        # next distance: extrapolate (no bracket yet) or interpolate inside the bracket
-        grow = t * jnp.clip(z_star / jnp.maximum(z, 1e-6) * 1.1, 1.5, 4.0)
-        grow = jnp.minimum(grow, MAX_OFFSET)
-        w = jnp.clip((z_star - z_in2) / jnp.maximum(z_out2 - z_in2, 1e-12), 0.05, 0.95)
-        inner = t_in2 + w * (t_out2 - t_in2)
-        t_next = jnp.where(found_now, inner, grow)
-        # not crossed at the largest distance: nothing further to search
-        return found_now, t_in2, z_in2, t_out2, z_out2, warm2, t_next
+        # next distance: the secant through the last two points before a bracket, regula falsi inside it
+        slope_z = (z - z_in) / jnp.maximum(t - t_in, 1e-12)
+        grow = jnp.where(slope_z > 0, t + (z_star - z) / jnp.where(slope_z > 0, slope_z, 1.0), 4.0 * t)
+        grow = jnp.minimum(jnp.clip(grow, 1.02 * t, 4.0 * t), MAX_OFFSET)
+        e_out_safe = jnp.where(jnp.isfinite(e_out2), e_out2, 1e30)
+        w = jnp.clip(-e_in2 / jnp.maximum(e_out_safe - e_in2, 1e-12), 0.01, 0.99)
+        t_next = jnp.where(found2, t_in2 + w * (t_out2 - t_in2), grow)
+        never = ~found2 & (t >= MAX_OFFSET)
+        done = hit | never
+        return (i + 1, done, found2, t_in2, z_in2, t_out2, z_out2, e_in2, e_out2, kept2, warm2, t_next,
+                jnp.where(hit & ~found2, t, t_hit), hess)  # fmt: skip
 
     t0 = jnp.clip(se_j * z_star, 1e-3, MAX_OFFSET)
-    init = (jnp.asarray(False), jnp.asarray(0.0), jnp.asarray(0.0), t0, z_star, u_hat, t0)
-    found, t_in, z_in, t_out, z_out, _, _ = jax.lax.fori_loop(0, N_ROOT, step, init)
+    zero, inf = jnp.asarray(0.0), jnp.asarray(jnp.inf)
+    init = (jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), zero, zero, t0, inf, -z_star, inf,
+            jnp.asarray(0), u_hat, t0, inf, hess_free)  # fmt: skip
+    _, _, found, t_in, z_in, t_out, z_out, _, _, _, _, _, t_hit, _ = jax.lax.while_loop(cond, body, init)
+    z_out = jnp.where(jnp.isfinite(z_out), z_out, 1e30)
     w = jnp.clip((z_star - z_in) / jnp.maximum(z_out - z_in, 1e-12), 0.0, 1.0)
-    c = u_hat[j] + direction * (t_in + w * (t_out - t_in))
-    return jnp.where(found, c, direction * jnp.inf)
+    t_end = jnp.where(found, t_in + w * (t_out - t_in), t_hit)
+    return jnp.where(jnp.isfinite(t_end), u_hat[j] + direction * t_end, direction * jnp.inf)
 
 
-def profile_intervals(
-    model, nll: Callable, u_hat: jax.Array, trials: dict, mask: jax.Array, *, level: float = 0.95
-) -> tuple[jax.Array, jax.Array]:
-    """Lower and upper profile-likelihood limits ``[n_units, k]`` in the parameters' own (constrained) scale.
-
-    Args:
-      model: the fitted model (its ``params`` give the transforms).
-      nll: ``nll(u, trials, mask)`` of one unit (summed scale).
-      u_hat: ``[n_units, k]`` the unconstrained estimates.
-      trials: column -> ``[n_units, max_trials]``.
-      mask: ``[n_units, max_trials]``.
-      level: the confidence level.
-    """
+def profile_program(model, nll: Callable, *, level: float = 0.95) -> Callable:
+    """The jitted program ``(u_hat, trials, mask) -> (lower, upper)`` of :func:`profile_intervals`."""
     z_star = float(stats.chi2.ppf(level, 1)) ** 0.5
     k = len(model.params)
 
@@ -155,10 +236,32 @@ def profile_intervals(
         slopes = jnp.clip(slopes, -10.0, 10.0)
         js = jnp.repeat(jnp.arange(k), 2)
         dirs = jnp.tile(jnp.array([-1.0, 1.0]), k)
-        ends_u = jax.vmap(lambda j, d: _side(fun, u_hat, f_hat, j, se[j], slopes[j], d, z_star))(js, dirs)
+        free = jnp.arange(k - 1)[None, :] + (jnp.arange(k - 1)[None, :] >= jnp.arange(k)[:, None])  # [k, k-1]
+        blocks = jax.vmap(lambda f: hess[f][:, f])(free)  # the others' Hessian, per profiled parameter
+
+        def side(j, d):
+            return _side(fun, u_hat, f_hat, j, se[j], slopes[j], blocks[j], d, z_star)
+
+        ends_u = jax.vmap(side)(js, dirs)
         ends = jnp.stack(
             [p.from_unconstrained(ends_u[2 * i : 2 * i + 2]) for i, p in enumerate(model.params)]
         )
         return jnp.min(ends, axis=1), jnp.max(ends, axis=1)
 
-    return jax.jit(jax.vmap(one_unit))(u_hat, trials, mask)
+    return jax.jit(jax.vmap(one_unit))
+
+
+def profile_intervals(
+    model, nll: Callable, u_hat: jax.Array, trials: dict, mask: jax.Array, *, level: float = 0.95
+) -> tuple[jax.Array, jax.Array]:
+    """Lower and upper profile-likelihood limits ``[n_units, k]`` in the parameters' own (constrained) scale.
+
+    Args:
+      model: the fitted model (its ``params`` give the transforms).
+      nll: ``nll(u, trials, mask)`` of one unit (summed scale).
+      u_hat: ``[n_units, k]`` the unconstrained estimates.
+      trials: column -> ``[n_units, max_trials]``.
+      mask: ``[n_units, max_trials]``.
+      level: the confidence level.
+    """
+    return profile_program(model, nll, level=level)(u_hat, trials, mask)
