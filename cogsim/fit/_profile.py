@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from scipy import stats
 
-N_ROOT = 10
+N_ROOT = 16
 N_NEWTON = 5
 Z_TOL = 1e-3
 NEWTON_TOL = 1e-4
