@@ -18,7 +18,9 @@ by the two-loop recursion with trial step 1. The first direction is steepest des
 
 Stopping rule (per problem, on the objective's per-trial mean so that it does not depend on trial counts):
 the gradient's 2-norm in unconstrained coordinates falls to ``gtol`` (1e-5), or a line search ends without
-a step that lowers the objective (float32 resolution reached, or ``MAX_LINESEARCH`` trials failed), or
+a step that lowers the objective (float32 resolution reached, or ``MAX_LINESEARCH`` trials failed), or an
+accepted step does not lower it (the approximate Wolfe condition accepts an equal value; such solves used to
+cycle at float32 resolution until the iteration limit), or
 ``max_iter`` accepted iterations (or ``EVAL_FACTOR * max_iter`` evaluations). Only points that lower the
 objective are accepted: the result is never worse than the start. A start whose value or gradient is not
 finite is not moved from: the solve ends at once with the value ``inf`` (the caller keeps another start).
@@ -204,7 +206,7 @@ def minimize(
             st.it + accept.astype(st.it.dtype),
             st.evals + 1,
             jnp.where(done, 0, trials),
-            done & ~accept,
+            (done & ~accept) | (accept & ~first & ~(f_lo < st.f)),  # no lower point, or a step without gain
         )
 
     st = jax.lax.while_loop(cond, body, init)
