@@ -1,0 +1,191 @@
+"""Profile-interval benchmark: where the profile program's time goes (compilation and run, CPU and wall) for
+every model of a paradigm on a CSV, and, with ``--previous COMMIT``, the same for the profile search of that
+commit (``cogsim/fit/_profile.py`` read with ``git show``) in the same process, on the same estimates, with
+the acceptance rule of docs/fitting.md ("Cheaper profile intervals") applied to every interval endpoint:
+
+- an endpoint passes when both versions are infinite on that side, or both finite and within
+  ``max(0.01 x the previous interval's width, 1e-3)`` of each other (a change of finiteness fails);
+- a finite endpoint outside that tolerance passes only if a reference re-minimisation (the package's L-BFGS
+  from two starts: the estimate with the parameter set to the endpoint, and that point moved along the
+  estimates' linear response; the lower value kept) puts the profile deviance at the new endpoint within
+  0.05 of ``chi2_1(0.95)`` and closer to it than at the previous endpoint.
+
+Usage::
+
+    python benchmarks/profile_intervals.py --paradigm delayed_estimation --data trials.csv \\
+        --by experiment,subject --models mixture2p,vp --previous 263d92c
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+from cogsim.fit import _data, _fit, _objective, _profile
+from cogsim.fit._optim import minimize
+
+CHI2 = float(stats.chi2.ppf(0.95, 1))
+
+
+class _CaptureJit:
+    """Stands in for ``jax`` inside an earlier ``_profile`` module: its ``jit`` hands back the function
+    instead of running it, so that its compilation and run can be timed apart."""
+
+    def __init__(self):
+        self.captured = None
+
+    def __getattr__(self, name):
+        return getattr(jax, name)
+
+    def jit(self, fn):
+        self.captured = jax.jit(fn)
+        return lambda *a: (None, None)
+
+
+def previous_program(commit: str, model, nll):
+    """The jitted profile program of ``cogsim/fit/_profile.py`` at ``commit``."""
+    src = subprocess.run(
+        ["git", "show", f"{commit}:cogsim/fit/_profile.py"], capture_output=True, text=True, check=True
+    ).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "previous_profile.py"
+        path.write_text(src)
+        spec = importlib.util.spec_from_file_location("previous_profile", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    if hasattr(module, "profile_program"):
+        return module.profile_program(model, nll)
+    capture = _CaptureJit()
+    module.jax = capture
+    module.profile_intervals(model, nll, jnp.zeros((1, len(model.params))), {}, jnp.zeros((1, 1), bool))
+    return capture.captured
+
+
+def timed(program, args):
+    """Compiles and runs ``program`` on ``args``: (lower, upper, timings)."""
+    c0, w0 = time.process_time(), time.time()
+    compiled = program.lower(*args).compile()
+    c1, w1 = time.process_time(), time.time()
+    lo, hi = compiled(*args)
+    lo.block_until_ready()
+    c2, w2 = time.process_time(), time.time()
+    t = {"compile_cpu_s": c1 - c0, "compile_wall_s": w1 - w0, "run_cpu_s": c2 - c1, "run_wall_s": w2 - w1}
+    return np.asarray(lo, float), np.asarray(hi, float), {k: round(v, 2) for k, v in t.items()}
+
+
+def reference_deviance(model, nll, u_hat, packed, points):
+    """Profile deviances ``2 (P(c) - nll(u_hat))`` at ``points`` (unit, parameter index, value) by L-BFGS
+    from two starts, one vmapped program."""
+    if not points:
+        return []
+    units = np.array([p[0] for p in points])
+    js = jnp.array([p[1] for p in points])
+    cs = jnp.stack([model.params[p[1]].to_unconstrained(jnp.float32(p[2])) for p in points])
+    tr = jax.tree.map(lambda a: a[units], packed.trials)
+    mask = packed.mask[units]
+
+    def one(u, trials, m, j, c):
+        fun = lambda v: nll(v.at[j].set(c), trials, m)  # noqa: E731
+        n = jnp.maximum(jnp.sum(m), 1)
+        f_hat = nll(u, trials, m)
+        cov = jnp.linalg.pinv(_profile.hessian_fd(jax.grad(lambda v: nll(v, trials, m)), u))
+        slope = jnp.clip(cov[:, j] / cov[j, j], -10.0, 10.0)
+        starts = jnp.stack([u.at[j].set(c), (u + slope * (c - u[j])).at[j].set(c)])
+        vals = jax.vmap(lambda s: minimize(lambda v: fun(v) / n, s).value * n)(starts)
+        return 2.0 * (jnp.min(jnp.where(jnp.isfinite(vals), vals, jnp.inf)) - f_hat)
+
+    dev = jax.jit(jax.vmap(one))(jnp.asarray(u_hat)[units], tr, mask, js, cs)
+    return [float(d) for d in dev]
+
+
+def judge(model, nll, u_hat, packed, new, prev):
+    """The acceptance rule on every endpoint: counts and the endpoints outside the tolerance."""
+    (lo, hi), (plo, phi) = new, prev
+    width = phi - plo
+    tol = np.maximum(0.01 * np.where(np.isfinite(width), width, 0.0), 1e-3)
+    outside = []
+    n_end = 0
+    for side, a_all, b_all in (("lower", lo, plo), ("upper", hi, phi)):
+        for u, j in np.ndindex(a_all.shape):
+            n_end += 1
+            a, b = a_all[u, j], b_all[u, j]
+            same_inf = np.isinf(a) and np.isinf(b) and np.sign(a) == np.sign(b)
+            if same_inf or (np.isfinite(a) and np.isfinite(b) and abs(a - b) <= tol[u, j]):
+                continue
+            outside.append({"side": side, "unit": u, "parameter": model.params[j].name, "j": j, "new": a,
+                            "previous": b, "tolerance": tol[u, j]})  # fmt: skip
+    finite = [o for o in outside if np.isfinite(o["new"]) and np.isfinite(o["previous"])]
+    dn = reference_deviance(model, nll, u_hat, packed, [(o["unit"], o["j"], o["new"]) for o in finite])
+    dp = reference_deviance(model, nll, u_hat, packed, [(o["unit"], o["j"], o["previous"]) for o in finite])
+    for o, a, b in zip(finite, dn, dp, strict=True):
+        o["deviance_new"], o["deviance_previous"] = round(a, 4), round(b, 4)
+        o["verdict"] = "pass" if abs(a - CHI2) <= 0.05 and abs(a - CHI2) < abs(b - CHI2) else "FAIL"
+    for o in outside:
+        o.setdefault("verdict", "FAIL (finiteness)")
+        o.pop("j")
+    return {
+        "endpoints": n_end,
+        "within_tolerance": n_end - len(outside),
+        "passed_by_reference": sum(o["verdict"] == "pass" for o in outside),
+        "failed": sum(o["verdict"] != "pass" for o in outside),
+        "outside": outside,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--paradigm", default="delayed_estimation")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--by", default="experiment,subject")
+    ap.add_argument("--models", default="mixture2p,slots_averaging,vp,workspace")
+    ap.add_argument(
+        "--previous", default=None, help="a commit whose profile search runs beside the current one"
+    )
+    ap.add_argument("--out", default="benchmarks/results/profile_intervals.json")
+    args = ap.parse_args(argv)
+    from cogsim.models import paradigms
+
+    par = paradigms.get(args.paradigm)
+    frame = par.read(args.data)
+    by = tuple(args.by.split(","))
+    out = {"uptime_start": os.getloadavg(), "python": sys.version.split()[0], "jax": jax.__version__,
+           "machine": platform.machine(), "models": {}}  # fmt: skip
+    for name in args.models.split(","):
+        model = par.models[name]
+        packed = _data.pack(frame, model, by=by, set_size_column="set_size", min_trials=10)
+        u_hat = _fit.estimate(model, packed, {}, n_starts=4, key=jax.random.fold_in(jax.random.key(0), 0))[0]
+        nll = _objective.make_nll(model)
+        inputs = (u_hat, packed.trials, packed.mask)
+        row = {"units": len(packed.units)}
+        versions = [("current", _profile.profile_program(model, nll))]
+        if args.previous:
+            versions.insert(0, ("previous", previous_program(args.previous, model, nll)))
+        limits = {}
+        for tag, program in versions:
+            lo, hi, row[tag] = timed(program, inputs)
+            limits[tag] = (lo, hi)
+            print(name, tag, row[tag], flush=True)
+        if args.previous:
+            row["rule"] = judge(model, nll, u_hat, packed, limits["current"], limits["previous"])
+            print(name, {k: v for k, v in row["rule"].items() if k != "outside"}, flush=True)
+        out["models"][name] = row
+    out["uptime_end"] = os.getloadavg()
+    Path(args.out).write_text(json.dumps(out, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
