@@ -296,3 +296,40 @@ def test_slots_rows_by_gather_equal_the_one_hot_product():
     for k, sd in [(0.7, 0.2), (2.6, 0.35), (3.0, 0.3), (5.9, 1.3)]:
         p = {"K": jnp.float32(k), "sd1_rad": jnp.float32(sd)}
         np.testing.assert_allclose(ours(p, t), ref(p, t), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("table", ["_J_TO_LOGK", "_LOGK_TO_J"])
+def test_lookup_interpolation_equals_jnp_interp_values_and_gradients(table):
+    """The tables of ``J`` find a query's interval by a lookup instead of ``jnp.interp``'s binary search:
+    the same interval (``searchsorted``), values and gradients, at random points, at every knot and either
+    side of it, and beyond both ends (compiled, as in a fit)."""
+    from cogsim.models.working_memory import _circular
+
+    t = getattr(_circular, table)
+    xp = np.asarray(t.xp)
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            rng.uniform(xp[0] - 3, xp[-1] + 3, 50_000),
+            xp,
+            np.nextafter(xp, np.float32(np.inf)),
+            np.nextafter(xp, np.float32(-np.inf)),
+            [np.inf, -np.inf],
+        ]
+    ).astype(np.float32)
+    ref = lambda v: jnp.interp(v, t.xp, t.fp)
+    inside = (x >= xp[0]) & (x <= xp[-1])
+    np.testing.assert_array_equal(
+        jax.jit(t.search)(x[inside]), jnp.searchsorted(t.xp, x[inside], side="right")
+    )
+    np.testing.assert_array_equal(jax.jit(t.interp)(x), jax.jit(ref)(x))
+    grad = lambda f: jax.jit(jax.vmap(jax.grad(f)))
+    np.testing.assert_array_equal(grad(t.interp)(x), grad(ref)(x))
+
+
+def test_lookup_refuses_a_table_that_is_not_increasing():
+    from cogsim.errors import CogsimError
+    from cogsim.models.working_memory._lookup import Lookup
+
+    with pytest.raises(CogsimError, match="strictly increasing"):
+        Lookup.build([0.0, 1.0, 1.0], [0.0, 1.0, 2.0])
