@@ -90,6 +90,25 @@ def rows_by_set_size(table, set_size):
     return jnp.take(table, idx, axis=0, mode="fill", fill_value=0)
 
 
+def mixture_by_set_size(logw, kappa, set_size, error_rad):
+    """Per-trial log-likelihood ``[n_trials]`` of a von Mises mixture given per set size: trial ``t`` reads
+    row ``set_size[t] - 1`` of the log weights (von Mises normaliser included) and concentrations
+    ``[N_MAX, n_components]``, ``log sum_c exp(logw_c + kappa_c (cos e - 1))``. Both rows come from one
+    gather of the two tables stacked (the same values as two :func:`rows_by_set_size`; under
+    ``value_and_grad`` one scatter-add instead of two, so the gradient differs from theirs by float32
+    rounding: order of summation).
+
+    Example:
+      >>> logw = jnp.array([[-LOG_2PI], [-LOG_2PI - 1.0]])
+      >>> ll = mixture_by_set_size(logw, jnp.zeros((2, 1)), jnp.array([1, 2]), jnp.array([0.3, 2.0]))
+      >>> [round(float(v), 4) for v in ll]
+      [-1.8379, -2.8379]
+    """
+    both = rows_by_set_size(jnp.stack([logw, kappa], axis=1), set_size)  # [n_trials, 2, n_components]
+    cos1 = (jnp.cos(error_rad) - 1.0)[:, None]
+    return jax.nn.logsumexp(both[:, 0] + both[:, 1] * cos1, axis=1)
+
+
 def vm_sample(key, kappa, shape):
     """Draws from ``VM(0, kappa)`` (Best & Fisher 1979 rejection sampler, vectorised; all draws finish
     together, acceptance above 65 % at every kappa). ``kappa`` broadcasts to ``shape``; below 1e-6 it acts

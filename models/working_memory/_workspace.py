@@ -129,7 +129,6 @@ def _mixture_loglik(params, trials, shares_fn, n_nodes):
     """The likelihood given ``shares_fn(s, c) -> (shares [N_MAX, n_nodes], M [N_MAX], N [N_MAX])``."""
     j_total = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, frac = _split(params["K"])
-    cos1 = (jnp.cos(trials["error_rad"]) - 1.0)[:, None]
     kappas, logws = [], []
     # log(frac + TINY), not log(frac): at an integer K (frac = 0, e.g. the default K = 3) log(frac) is -inf
     # and its gradient 0 x inf = NaN; frac + TINY == frac in float32 for any frac > 1e-22, and at frac = 0
@@ -144,8 +143,7 @@ def _mixture_loglik(params, trials, shares_fn, n_nodes):
         logws += [jnp.where(m[:, None] > 0, logw, -1e30), guess[:, None]]
     kappa, logw = jnp.concatenate(kappas, axis=1), jnp.concatenate(logws, axis=1)
     logw = jnp.maximum(logw, -1e30)
-    n = trials["set_size"]
-    return jax.nn.logsumexp(circ.rows_by_set_size(logw, n) + circ.rows_by_set_size(kappa, n) * cos1, axis=1)
+    return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
 S_STEP = 0.1  # spacing of the grid of selection gains s on which the share quantiles are tabulated
