@@ -3,7 +3,9 @@
 ``A(kappa) = I1(kappa) / I0(kappa)``; circular SD ``sd = sqrt(-2 ln A(kappa))``; Fisher information
 ``J = kappa A(kappa)`` (van den Berg et al. 2012). The inverse maps (SD -> kappa, J -> kappa) interpolate a
 float64 table over ``log kappa`` in [-9, 13] (8,001 points, linear in log-log coordinates): relative error in
-kappa below 1e-5 inside the table, clamped outside it (kappa below 1.2e-4 acts as 0, i.e. uniform).
+kappa below 1e-5 inside the table, clamped outside it (kappa below 1.2e-4 acts as 0, i.e. uniform). The
+tables of ``J`` find a query's interval by :class:`._lookup.Lookup` (the same values and gradients as
+``jnp.interp``, without its binary search).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import i0e
 from scipy import special
+
+from cogsim.models.working_memory._lookup import Lookup
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -26,6 +30,8 @@ _T_SD = jnp.asarray(_LOG_HALF_SD2[::-1].copy())  # increasing
 _T_SD_LOGK = jnp.asarray(_LOGK[::-1].copy())
 _T_J = jnp.asarray(_LOG_J)
 _T_J_LOGK = jnp.asarray(_LOGK)
+_J_TO_LOGK = Lookup.build(_LOG_J, _LOGK)  # jnp.interp(., _T_J, _T_J_LOGK)
+_LOGK_TO_J = Lookup.build(_LOGK, _LOG_J)  # jnp.interp(., _T_J_LOGK, _T_J)
 
 
 def wrap(x):
@@ -54,7 +60,7 @@ def sd_from_kappa(kappa):
 def kappa_from_j(j):
     """Concentration whose Fisher information ``kappa A(kappa)`` is ``j``; ``j <= 0`` gives 0 (uniform)."""
     j = jnp.asarray(j, jnp.float32)
-    k = jnp.exp(jnp.interp(jnp.log(jnp.maximum(j, 1e-30)), _T_J, _T_J_LOGK))
+    k = jnp.exp(_J_TO_LOGK.interp(jnp.log(jnp.maximum(j, 1e-30))))
     return jnp.where(
         j <= float(np.exp(_LOG_J[0])), jnp.sqrt(2 * jnp.maximum(j, 1e-30)), k
     )  # finite gradient at 0
@@ -63,7 +69,7 @@ def kappa_from_j(j):
 def j_from_kappa(kappa):
     """Fisher information ``kappa A(kappa)`` of a von Mises with concentration ``kappa``."""
     logk = jnp.log(jnp.maximum(kappa, 1e-30))
-    return jnp.where(kappa > 1e-30, jnp.exp(jnp.interp(logk, _T_J_LOGK, _T_J)), 0.0)
+    return jnp.where(kappa > 1e-30, jnp.exp(_LOGK_TO_J.interp(logk)), 0.0)
 
 
 def rows_by_set_size(table, set_size):
@@ -82,6 +88,25 @@ def rows_by_set_size(table, set_size):
     """
     idx = jnp.asarray(set_size, jnp.int32) - 1
     return jnp.take(table, idx, axis=0, mode="fill", fill_value=0)
+
+
+def mixture_by_set_size(logw, kappa, set_size, error_rad):
+    """Per-trial log-likelihood ``[n_trials]`` of a von Mises mixture given per set size: trial ``t`` reads
+    row ``set_size[t] - 1`` of the log weights (von Mises normaliser included) and concentrations
+    ``[N_MAX, n_components]``, ``log sum_c exp(logw_c + kappa_c (cos e - 1))``. Both rows come from one
+    gather of the two tables stacked (the same values as two :func:`rows_by_set_size`; under
+    ``value_and_grad`` one scatter-add instead of two, so the gradient differs from theirs by float32
+    rounding: order of summation).
+
+    Example:
+      >>> logw = jnp.array([[-LOG_2PI], [-LOG_2PI - 1.0]])
+      >>> ll = mixture_by_set_size(logw, jnp.zeros((2, 1)), jnp.array([1, 2]), jnp.array([0.3, 2.0]))
+      >>> [round(float(v), 4) for v in ll]
+      [-1.8379, -2.8379]
+    """
+    both = rows_by_set_size(jnp.stack([logw, kappa], axis=1), set_size)  # [n_trials, 2, n_components]
+    cos1 = (jnp.cos(error_rad) - 1.0)[:, None]
+    return jax.nn.logsumexp(both[:, 0] + both[:, 1] * cos1, axis=1)
 
 
 def vm_sample(key, kappa, shape):

@@ -64,11 +64,7 @@ def _components(params):
 def _loglik(params, trials):
     logw, kappa = _components(params)
     # per set size, not per trial: four concentrations per set size, each trial's row read by a gather
-    cos1 = jnp.cos(trials["error_rad"]) - 1.0
-    n = trials["set_size"]
-    return jax.nn.logsumexp(
-        circ.rows_by_set_size(logw, n) + circ.rows_by_set_size(kappa, n) * cos1[:, None], axis=1
-    )
+    return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
 def _simulate(params, trials, key):

@@ -78,11 +78,7 @@ def _tables(params, n_nodes):
 def loglik_nodes(params, trials, n_nodes: int = N_NODES):
     """Per-trial log-likelihood with ``n_nodes`` quadrature cells (the model uses ``N_NODES``)."""
     kappa, logw = _tables(params, n_nodes)
-    cos1 = jnp.cos(trials["error_rad"]) - 1.0
-    n = trials["set_size"]
-    return jax.nn.logsumexp(
-        circ.rows_by_set_size(logw, n) + circ.rows_by_set_size(kappa, n) * cos1[:, None], axis=1
-    )
+    return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
 def _loglik(params, trials):

@@ -122,30 +122,34 @@ def loglik_table(params, trials, table, n_nodes: int = N_NODES):
     evaluation (the reference :func:`loglik_interpolated` approximates; with :func:`gumbel_table`'s draws
     the model's likelihood up to that interpolation)."""
     table = jnp.asarray(table)
-    return _mixture_loglik(params, trials, lambda s, c: _share_quantiles(s, c, table, n_nodes), n_nodes)
+
+    def shares(s, cs):  # one capacity at a time (the host argsort), stacked
+        (q0, m0, ns), (q1, m1, _) = (_share_quantiles(s, c, table, n_nodes) for c in (cs[0], cs[1]))
+        return jnp.stack([q0, q1]), jnp.stack([m0, m1]), ns
+
+    return _mixture_loglik(params, trials, shares, n_nodes)
 
 
 def _mixture_loglik(params, trials, shares_fn, n_nodes):
-    """The likelihood given ``shares_fn(s, c) -> (shares [N_MAX, n_nodes], M [N_MAX], N [N_MAX])``."""
+    """The likelihood given ``shares_fn(s, c) -> (shares [2, N_MAX, n_nodes], M [2, N_MAX], N [N_MAX])`` for
+    the two capacities ``c = [floor(K), floor(K) + 1]`` at once (one batched pass over both segments)."""
     j_total = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, frac = _split(params["K"])
-    cos1 = (jnp.cos(trials["error_rad"]) - 1.0)[:, None]
-    kappas, logws = [], []
     # log(frac + TINY), not log(frac): at an integer K (frac = 0, e.g. the default K = 3) log(frac) is -inf
     # and its gradient 0 x inf = NaN; frac + TINY == frac in float32 for any frac > 1e-22, and at frac = 0
     # the gradient is the right-hand derivative (as in slots_averaging)
-    for c, lw in ((c0, jnp.log1p(-frac)), (c0 + 1, jnp.log(frac + TINY))):
-        share, m, ns = shares_fn(params["s"], c)
-        kappa = circ.kappa_from_j(j_total * share)  # [N_MAX, nodes]
-        held = jnp.log(jnp.maximum(m / ns, 1e-30)) - jnp.log(n_nodes)
-        logw = lw + held[:, None] - circ.LOG_2PI - jnp.log(i0e(kappa))
-        guess = lw + jnp.log(jnp.maximum(1 - m / ns, 1e-30)) - circ.LOG_2PI
-        kappas += [kappa, jnp.zeros((N_MAX, 1))]
-        logws += [jnp.where(m[:, None] > 0, logw, -1e30), guess[:, None]]
-    kappa, logw = jnp.concatenate(kappas, axis=1), jnp.concatenate(logws, axis=1)
-    logw = jnp.maximum(logw, -1e30)
-    n = trials["set_size"]
-    return jax.nn.logsumexp(circ.rows_by_set_size(logw, n) + circ.rows_by_set_size(kappa, n) * cos1, axis=1)
+    lw = jnp.stack([jnp.log1p(-frac), jnp.log(frac + TINY)])[:, None]  # [2, 1]
+    share, m, ns = shares_fn(params["s"], jnp.stack([c0, c0 + 1]))
+    kappa = circ.kappa_from_j(j_total * share)  # [2, N_MAX, nodes]
+    held = jnp.log(jnp.maximum(m / ns, 1e-30)) - jnp.log(n_nodes)
+    logw = (lw + held)[..., None] - circ.LOG_2PI - jnp.log(i0e(kappa))
+    guess = lw + jnp.log(jnp.maximum(1 - m / ns, 1e-30)) - circ.LOG_2PI
+    # columns per set size: the first segment's nodes and guess, then the second's (sum order as before)
+    kappa = jnp.concatenate([kappa, jnp.zeros((2, N_MAX, 1))], axis=2)
+    logw = jnp.concatenate([jnp.where(m[..., None] > 0, logw, -1e30), guess[..., None]], axis=2)
+    kappa = jnp.moveaxis(kappa, 0, 1).reshape(N_MAX, -1)
+    logw = jnp.maximum(jnp.moveaxis(logw, 0, 1).reshape(N_MAX, -1), -1e30)
+    return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
 S_STEP = 0.1  # spacing of the grid of selection gains s on which the share quantiles are tabulated
@@ -179,18 +183,20 @@ def share_quantile_table(n_draws: int = N_DRAWS, n_nodes: int = N_NODES, s_step:
 
 
 def _interp_shares(s, c, log_q, slope, s_step):
-    """Cubic Hermite interpolation in ``s`` of the tabulated log share quantiles: ``[N_MAX, n_nodes]`` shares
-    for ``M = min(c, N)`` held items (0 where ``M = 0``), and ``M``."""
+    """Cubic Hermite interpolation in ``s`` of the tabulated log share quantiles: ``[..., N_MAX, n_nodes]``
+    shares for ``M = min(c, N)`` held items (0 where ``M = 0``) and ``M`` ``[..., N_MAX]``, for capacities
+    ``c`` of any shape ``[...]``."""
     ns = jnp.arange(1, N_MAX + 1, dtype=jnp.float32)
-    m = jnp.minimum(c, ns)
+    m = jnp.minimum(jnp.asarray(c)[..., None], ns)
     x = s / s_step
     i = jnp.clip(jnp.floor(jax.lax.stop_gradient(x)), 0, log_q.shape[0] - 2).astype(jnp.int32)
     t = x - i
     mi = jnp.clip(m.astype(jnp.int32) - 1, 0, K_MAX - 1)
+    rows_n = jnp.arange(N_MAX)
 
     def at(table, j):
         rows = jax.lax.dynamic_index_in_dim(table, j, axis=0, keepdims=False)  # [N_MAX, K_MAX, nodes]
-        return jnp.take_along_axis(rows, mi[:, None, None], axis=1)[:, 0]
+        return rows[rows_n, mi]  # [..., N_MAX, nodes]: row M - 1 of each set size
 
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
     h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
@@ -200,7 +206,7 @@ def _interp_shares(s, c, log_q, slope, s_step):
         + h01 * at(log_q, i + 1)
         + h11 * s_step * at(slope, i + 1)
     )
-    return jnp.where(m[:, None] > 0, jnp.exp(log_share), 0.0), m, ns
+    return jnp.where(m[..., None] > 0, jnp.exp(log_share), 0.0), m, ns
 
 
 def loglik_interpolated(params, trials, tables=None, s_step: float = S_STEP):
