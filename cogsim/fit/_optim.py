@@ -1,8 +1,8 @@
 """The package's one optimiser: L-BFGS (memory ``MEMORY`` curvature pairs, the initial inverse Hessian scaled
 by ``s.y / y.y`` of the newest pair at every iteration) with a Wolfe line search that brackets and
 interpolates, in unconstrained coordinates, one problem at a time under ``jax.vmap`` (participants, set
-sizes, starts, folds and bootstrap replicates in one batch; profile intervals re-minimise by a fixed count of
-Newton steps instead, see :mod:`cogsim.fit._profile`).
+sizes, starts, folds and bootstrap replicates in one batch; profile intervals re-minimise by a few
+quasi-Newton steps from the estimate's Hessian instead, see :mod:`cogsim.fit._profile`).
 
 The whole solve is one ``lax.while_loop`` whose body evaluates the objective and its gradient exactly once
 (at the line search's trial point; the first pass evaluates the start itself), so a compiled program holds
