@@ -72,8 +72,16 @@ RELATIONAL_CANDIDATE = {
     "reciprocal": True,
 }
 
+#: The size at which the search trains a random draw of the Tucker form (the relational candidate's): every
+#: Tucker candidate of the search then trains in one compiled program (a program per size costs a compilation,
+#: and a core padded to a larger size costs more per step); the config's own settings are tried as given.
+SEARCH_TUCKER_DIM = RELATIONAL_CANDIDATE["dim"]
+
 #: The search's rule (successive halving on the validation split), recorded in run.json.
-SEARCH_RULE = _kg_search.RULE
+SEARCH_RULE = (
+    f"{_kg_search.RULE}; the random draws of the tucker form are trained at dim {SEARCH_TUCKER_DIM} (a draw "
+    "that then repeats an earlier candidate is skipped)"
+)
 
 #: Ranges the UMLS data README gives for well-tuned bilinear models (filtered ranking); fixed in advance.
 TYPICAL_MRR_LOW = 0.8
@@ -212,7 +220,16 @@ def _settings(cfg: Config) -> str:
 
 def candidates(cfg: Config, *, key: jax.Array) -> list[Config]:
     """The settings the search tries: ``cfg``'s own, :data:`RELATIONAL_CANDIDATE`, then distinct draws from
-    :data:`SEARCH_SPACE`."""
+    :data:`SEARCH_SPACE`, a draw of the Tucker form at dim :data:`SEARCH_TUCKER_DIM`.
+
+    Example:
+      >>> import jax
+      >>> cands = candidates(Config(graph="g", relational="additive"), key=jax.random.key(0))
+      >>> len(cands), cands[1].relational, cands[1].reciprocal
+      (6, 'tucker', True)
+      >>> all(c.dim == SEARCH_TUCKER_DIM for c in cands[1:] if c.relational == "tucker")
+      True
+    """
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
     grid = list(itertools.product(*SEARCH_SPACE.values()))
     out = [cfg]
@@ -221,6 +238,8 @@ def candidates(cfg: Config, *, key: jax.Array) -> list[Config]:
         out.append(relational)
     for i in rng.permutation(len(grid)):
         c = cfglib.replace(cfg, **dict(zip(SEARCH_SPACE, grid[i], strict=True)))
+        if c.relational == "tucker":
+            c = cfglib.replace(c, dim=SEARCH_TUCKER_DIM)
         if len(out) >= cfg.search_budget:
             break
         if _settings(c) not in {_settings(o) for o in out}:

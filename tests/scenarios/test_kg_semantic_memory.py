@@ -71,6 +71,20 @@ def test_settings_search_never_reads_a_test_triple(tmp_path, monkeypatch):
     assert a[0] == b[0] and a[2] == b[2]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_search_trains_the_tucker_form_at_one_size(seed):
+    cfg = config.replace(ksm.PRESETS["quick"], graph="g")  # the config's own settings: additive, dim 64
+    cands = ksm.candidates(cfg, key=jax.random.key(seed))
+    assert len(cands) == cfg.search_budget and cands[0] == cfg
+    assert len({ksm._settings(c) for c in cands}) == len(cands)  # distinct
+    assert all(c.dim == ksm.SEARCH_TUCKER_DIM for c in cands[1:] if c.relational == "tucker")
+    # at most one compiled program per relational form (the Tucker form: one size)
+    groups = {(c.relational, c.dim if c.relational == "tucker" else None) for c in cands}
+    assert len(groups) <= 2
+    own_tucker = config.replace(cfg, relational="tucker", dim=64)  # the config's own is tried as given
+    assert ksm.candidates(own_tucker, key=jax.random.key(seed))[0].dim == 64
+
+
 def test_frequency_baseline_ranks_by_predicate_frequency():
     g = kg.from_triples([("a", "r", "c"), ("b", "r", "c"), ("a", "r", "d")])
     x = ksm.frequency_baseline(g)
