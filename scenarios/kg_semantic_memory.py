@@ -17,7 +17,6 @@ budgeted search with early stopping (:func:`search`); the search is recorded in 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import json
 
@@ -27,11 +26,13 @@ import pandas as pd
 
 from cogsim import config as cfglib
 from cogsim import kg
-from cogsim.compare import Check, Comparison, Metric, bootstrap_ci, pearson_r
+from cogsim.compare import Check, Comparison, Metric, pearson_r
 from cogsim.config import field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
 from cogsim.scenarios import _kg_search
+from cogsim.scenarios._kg_metrics import frequency_baseline as frequency_baseline
+from cogsim.scenarios._kg_metrics import metric_rows as _metric_rows
 from cogsim.scenarios._kg_plot import plot as plot
 from cogsim.scenarios._kg_plot import result_row as _get
 
@@ -162,56 +163,6 @@ def fit(graph: kg.KnowledgeGraph, cfg: Config, *, key: jax.Array, on_log=None):
         on_log=on_log,
     )
     return res.params, res.history, mcfg
-
-
-def frequency_baseline(graph: kg.KnowledgeGraph) -> np.ndarray:
-    """Scores ``log(1 + #(s as subject of p)) + log(1 + #(o as object of p))`` from the train split.
-
-    For a tail query the first term is constant, so objects are ranked by how often they are the object of
-    ``p`` (and subjects, for head queries, by how often they are its subject).
-    """
-    t = graph.triples("train")
-    n, m = graph.n_entities, graph.n_predicates
-    subj = np.zeros((n, m))
-    obj = np.zeros((m, n))
-    np.add.at(subj, (t[:, 0], t[:, 1]), 1.0)
-    np.add.at(obj, (t[:, 1], t[:, 2]), 1.0)
-    return np.log1p(subj)[:, :, None] + np.log1p(obj)[None, :, :]
-
-
-def _hits(ranks: np.ndarray, *, k: int) -> float:
-    return float(np.mean(ranks <= k))
-
-
-def _metric_rows(
-    res: kg.LinkPredictionResult, *, model: str, split: str, step: int, graph: str, n_boot: int
-) -> list[dict]:
-    rows = []
-    pooled = np.concatenate([res.ranks_tail, res.ranks_head])
-    for direction, m in res.metrics.items():
-        for name, value in m.items():
-            lo = hi = np.nan
-            if direction == "both" and n_boot > 0 and name in ("mrr", "hits@1", "hits@3", "hits@10"):
-                stat = (
-                    (lambda r: np.mean(1.0 / r))
-                    if name == "mrr"
-                    else functools.partial(_hits, k=int(name.split("@")[1]))
-                )
-                _, lo, hi = bootstrap_ci(pooled, stat, n_boot=n_boot, seed=0)
-            rows.append(
-                {
-                    "model": model,
-                    "split": split,
-                    "direction": direction,
-                    "metric": name,
-                    "value": float(value),
-                    "ci_low": float(lo),
-                    "ci_high": float(hi),
-                    "step": step,
-                    "graph": graph,
-                }
-            )
-    return rows
 
 
 def _settings(cfg: Config) -> str:
@@ -381,7 +332,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 }
             )
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df["settings"] = df["settings"].fillna("").astype(str)
+    df["settings"] = df["settings"].astype(object).fillna("").astype(str)
     return df.astype({"value": float, "ci_low": float, "ci_high": float, "step": int})
 
 
