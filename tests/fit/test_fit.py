@@ -171,6 +171,20 @@ def test_map_with_a_prior_equals_scipy_on_the_log_posterior(gauss):
     assert res.settings["prior"] == ["mu"]
 
 
+def test_loglik_is_the_datas_at_the_estimates_with_and_without_a_prior(gauss):
+    x = np.random.default_rng(11).normal(2.0, 1.0, 40)
+    data = pd.DataFrame({"subject": 1, "x": x})
+    prior = {"mu": lambda m: jax.scipy.stats.norm.logpdf(m, 0.0, 0.3)}
+    lls = []
+    for pr in (None, prior):
+        res = fit(gauss, data, ci=None, prior=pr, key=KEY)
+        est = res.estimates.set_index("parameter")["estimate"]
+        direct = stats.norm.logpdf(x, est["mu"], est["sd"]).sum()  # float64, without the prior
+        assert res.summary["loglik"].iloc[0] == pytest.approx(direct, abs=1e-3)
+        lls.append(res.summary["loglik"].iloc[0])
+    assert lls[1] < lls[0] - 1.0  # the MAP estimate fits the data less well than the ML one
+
+
 def test_bad_input_gets_one_line_errors(gauss):
     data = pd.DataFrame({"subject": [1] * 20 + [2] * 3, "x": np.arange(23.0)})
     data.attrs["source"] = "trials.csv"
