@@ -6,7 +6,7 @@ import pytest
 from scipy import optimize, stats
 
 from cogsim.errors import CogsimError, DataError
-from cogsim.fit import fit
+from cogsim.fit import Param, fit
 
 KEY = jax.random.key(0)
 
@@ -183,6 +183,20 @@ def test_loglik_is_the_datas_at_the_estimates_with_and_without_a_prior(gauss):
         assert res.summary["loglik"].iloc[0] == pytest.approx(direct, abs=1e-3)
         lls.append(res.summary["loglik"].iloc[0])
     assert lls[1] < lls[0] - 1.0  # the MAP estimate fits the data less well than the ML one
+
+
+def test_a_unit_whose_every_start_fails_is_not_converged():
+    class NanGradient:  # a finite objective whose gradient is NaN everywhere
+        name, by_set_size, requires = "nan_gradient", False, ()
+        params = (Param("mu"),)
+
+        def loglik(self, p, t):
+            return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], 1.0) + jnp.sqrt(p["mu"] - p["mu"])
+
+    data = pd.DataFrame({"subject": 1, "x": np.linspace(-1.0, 1.0, 20)})
+    res = fit(NanGradient(), data, ci=None, key=KEY)
+    assert res.units["loglik"].iloc[0] == -np.inf and not res.units["converged"].iloc[0]
+    assert not res.summary["converged"].iloc[0]
 
 
 def test_bad_input_gets_one_line_errors(gauss):
