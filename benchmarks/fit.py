@@ -12,11 +12,17 @@ Reported per model and in total: wall and process CPU time of each side includin
 cogsim's again with everything compiled (``warm``), the ratios (on a shared machine the CPU-time ratio is the
 steadier figure), and the agreement of the maximum log-likelihoods (per unit, |cogsim - scipy| and how many
 are within 0.1). ``--subjects vp=8,workspace=8`` runs a model on a subset of participants spread over the
-file (both sides on the same subset) where the peer would take too long.
+file (both sides on the same subset) where the peer would take too long. ``--full`` is the size the fitting
+issue states: every participant (grouped as ``cogsim fit`` groups them unless ``--by`` says otherwise),
+every model the command fits by default on the file (a model without parameters has nothing to optimise and
+is listed as skipped), results in ``results/fit_full.json``.
+The persistent compilation cache is off unless ``--compilation-cache DIR`` turns it on for both sides (a
+first run fills the folder, a second reads it).
 
 Usage::
 
     python benchmarks/fit.py --paradigm delayed_estimation --data trials.csv [--by experiment,subject]
+    python benchmarks/fit.py --paradigm delayed_estimation --data trials.csv --by experiment,subject --full
     python benchmarks/fit.py --toy --data trials.csv    # a von Mises + uniform mixture per set size,
                                                         # defined here, when no paradigm is installed
 """
@@ -85,11 +91,11 @@ def scipy_loop(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray,
     return best, time.perf_counter() - t0, time.process_time() - c0
 
 
-def cogsim_fit(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray, float, float, bool]:
+def cogsim_fit(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray, float, float, np.ndarray]:
     t0, c0 = time.perf_counter(), time.process_time()
     res = fitlib.fit(model, trials, by=by, n_starts=n_starts, ci=None, key=jax.random.key(seed))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return res.units["loglik"].to_numpy(float), wall, cpu, bool(res.units["converged"].all())
+    return res.units["loglik"].to_numpy(float), wall, cpu, res.units["converged"].to_numpy(bool)
 
 
 def subset(trials, by, n: int | None):
@@ -105,7 +111,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--paradigm", default=None)
     ap.add_argument("--toy", action="store_true", help="use the toy mixture defined here")
     ap.add_argument("--data", required=True)
-    ap.add_argument("--by", default="subject")
+    ap.add_argument("--by", default=None, help="participant columns (default subject; --full: as cogsim fit)")
     ap.add_argument("--models", default=None, help="comma-separated (default: all that apply)")
     ap.add_argument("--n-starts", type=int, default=4)
     ap.add_argument(
@@ -113,9 +119,30 @@ def main(argv=None) -> dict:
         default=None,
         help="model=N,...: fit only N participants (spread over the file) for these models, on both sides",
     )
+    ap.add_argument(
+        "--full",
+        action="store_true",
+        help="every participant and every model that applies (no --subjects); out: results/fit_full.json",
+    )
+    ap.add_argument(
+        "--compilation-cache",
+        default=None,
+        metavar="DIR",
+        help="JAX's persistent compilation cache in DIR for both sides (default: off)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit.json"))
+    ap.add_argument("--out", default=None, help="result file (default results/fit.json, or fit_full.json)")
     args = ap.parse_args(argv)
+    if args.full and (args.subjects or args.models):
+        raise SystemExit("--full fits every participant and model: leave out --subjects and --models")
+    results = Path(__file__).resolve().parent / "results"
+    args.out = args.out or str(results / ("fit_full.json" if args.full else "fit.json"))
+    cache_dir = None
+    if args.compilation_cache:
+        from cogsim import compilation_cache
+
+        cache_dir = compilation_cache.enable(args.compilation_cache)
+    cache_files0 = None if cache_dir is None else sum(1 for f in cache_dir.rglob("*") if f.is_file())
     load0 = os.getloadavg()[0]
     if args.toy:
         par = toy_paradigm()
@@ -124,10 +151,18 @@ def main(argv=None) -> dict:
 
         par = fitting_command._paradigm(args.paradigm)
     trials = par.read(args.data)
-    by = tuple(args.by.split(","))
+    if args.by is None and args.full:  # as `cogsim fit` chooses them (experiment,subject on van den Berg's)
+        from cogsim.fitting_command import default_by
+
+        by = default_by(trials)
+    else:
+        by = tuple((args.by or "subject").split(","))
     from cogsim.fitting_command import _choose_models
 
     models, skipped = _choose_models(par, trials, args.models)
+    for name in [n for n, m in models.items() if not m.params]:  # nothing to optimise on either side
+        del models[name]
+        skipped[name] = "no parameters to optimise"
     n_sub = {k: int(v) for k, v in (kv.split("=") for kv in (args.subjects or "").split(",") if kv)}
     keys = ("cogsim_cold_s", "cogsim_warm_s", "scipy_s")
     keys += ("cogsim_cold_cpu_s", "cogsim_warm_cpu_s", "scipy_cpu_s")
@@ -152,6 +187,10 @@ def main(argv=None) -> dict:
                 "ratio_warm_cpu": safe("scipy_cpu_s", "cogsim_warm_cpu_s"),
             },
             "subjects_subset": n_sub,
+            "full": args.full,
+            "compilation_cache": None if cache_dir is None else "on",
+            "compilation_cache_files_at_start": cache_files0,
+            "seed": args.seed,
             "target_ratio": 10.0,
             "peer": "scipy.optimize.minimize(L-BFGS-B, jac=True) per unit and start; objective jitted per "
             "model and trial count",
@@ -192,7 +231,10 @@ def main(argv=None) -> dict:
             "max_abs_loglik_diff": float(np.max(np.abs(diff))),
             "min_loglik_diff_cogsim_minus_scipy": float(np.min(diff)),
             "units_within_0.1": int(np.sum(np.abs(diff) <= 0.1)),
-            "cogsim_all_converged": conv,
+            "cogsim_all_converged": bool(conv.all()),
+            "cogsim_converged_units": int(conv.sum()),
+            "unit_loglik_cogsim": [float(v) for v in ll_c],  # in the units' order (pack's)
+            "unit_loglik_scipy": [float(v) for v in ll_s],
         }
         rows.append(row)
         for k in tot:

@@ -105,22 +105,35 @@ def chunk_size(n_problems: int, max_trials: int) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _solver(model, prior_key, batch: int):
-    """The jitted multi-start solver of ``model``: problems in chunks of ``batch`` (vmapped within a chunk,
-    one chunk after another, so a chunk stops with its own slowest problem rather than the slowest of all);
-    cached per model object without a prior, so a second fit of the same model and shapes reuses the
-    compiled code."""
+    """The jitted multi-start solver of ``model``: ``solve(u0 [S, U, k], trials, mask)`` -> the best start's
+    ``(u [U, k], nll [U], grad_norm [U], n_iter [U])`` of every unit (``nll`` summed over the unit's trials).
+    The ``S x U`` problems run in chunks of ``batch`` (vmapped within a chunk, one chunk after another, so a
+    chunk stops with its own slowest problem rather than the slowest of all); tiling the units over the
+    starts and choosing the best start are part of the same program, so a fit compiles no small programs
+    besides it. Cached per model object without a prior, so a second fit of the same model and shapes reuses
+    the compiled code."""
     nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key))
 
     def unit(args):
         u0, tr, m, nn = args
         return minimize(lambda u: nll(u, tr, m) / nn, u0)
 
-    def solve(u0, tr, m, nn):
+    def solve_flat(u0, tr, m, nn):
         n = u0.shape[0]
         pad = -n % batch
         grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad, *a.shape[1:]))]) if pad else a
         out = jax.lax.map(unit, jax.tree.map(grow, (u0, tr, m, nn)), batch_size=batch)
         return jax.tree.map(lambda a: a[:n], out)
+
+    def solve(u0, trials, mask):
+        n_starts, n_units = u0.shape[:2]
+        n = jnp.maximum(jnp.sum(mask, axis=1), 1).astype(jnp.float32)
+        tile = lambda a: jnp.broadcast_to(a, (n_starts, *a.shape)).reshape((-1, *a.shape[1:]))
+        flat = solve_flat(u0.reshape((-1, u0.shape[-1])), jax.tree.map(tile, trials), tile(mask), tile(n))
+        sol = jax.tree.map(lambda a: a.reshape((n_starts, n_units, *a.shape[1:])), flat)
+        best = jnp.argmin(jnp.where(jnp.isfinite(sol.value), sol.value, jnp.inf), axis=0)
+        pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
+        return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
 
     return jax.jit(solve)
 
@@ -136,7 +149,6 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
     """
     u0 = starts(model, len(packed.units), n_starts, key=key)
-    n_starts = u0.shape[0]  # the model's own start points come in addition
     if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
         u = jnp.zeros((len(packed.units), 0), jnp.float32)
         nll = _objective.make_nll(model, prior)
@@ -146,23 +158,15 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
     prior_key = tuple(sorted(prior.items())) if prior else None
 
     def solve(sub: Packed, u0_sub):
-        n = jnp.maximum(jnp.sum(sub.mask, axis=1), 1).astype(jnp.float32)
-        n_units = len(sub.units)
-        batch = chunk_size(n_starts * n_units, sub.mask.shape[1])
+        batch = chunk_size(u0_sub.shape[0] * len(sub.units), sub.mask.shape[1])
         try:
             solver = _solver(model, prior_key, batch)
         except TypeError:  # an unhashable model or prior: no cache
             solver = _solver.__wrapped__(model, prior_key, batch)
-        tile = lambda a: jnp.broadcast_to(a, (n_starts, *a.shape)).reshape((-1, *a.shape[1:]))
-        flat = solver(
-            u0_sub.reshape((-1, u0_sub.shape[-1])), jax.tree.map(tile, sub.trials), tile(sub.mask), tile(n)
-        )
-        sol = jax.tree.map(lambda a: a.reshape((n_starts, n_units, *a.shape[1:])), flat)
-        best = jnp.argmin(jnp.where(jnp.isfinite(sol.value), sol.value, jnp.inf), axis=0)
-        pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
-        return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
+        return solver(u0_sub, sub.trials, sub.mask)
 
-    return by_bucket(packed, lambda sub, idx: solve(sub, u0[:, idx]), max_buckets)
+    whole = lambda idx: len(idx) == u0.shape[1]  # one group: all units in order, no gather
+    return by_bucket(packed, lambda sub, idx: solve(sub, u0 if whole(idx) else u0[:, idx]), max_buckets)
 
 
 def by_bucket(packed: Packed, fn, max_buckets: int = MAX_BUCKETS):
@@ -259,8 +263,11 @@ def fit(
         key=jax.random.fold_in(key, 0),
         max_buckets=max_buckets,
     )
-    loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
-    loglik = by_bucket(packed, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
+    if prior:  # the data's log-likelihood without the prior: one more program
+        loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
+        loglik = by_bucket(packed, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
+    else:  # the solver's minimum (its per-trial mean times the trial count: float32 rounding apart)
+        loglik = -np.asarray(nll_hat)
     k = len(model.params)
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]

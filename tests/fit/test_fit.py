@@ -6,7 +6,7 @@ import pytest
 from scipy import optimize, stats
 
 from cogsim.errors import CogsimError, DataError
-from cogsim.fit import fit
+from cogsim.fit import Param, fit
 
 KEY = jax.random.key(0)
 
@@ -169,6 +169,34 @@ def test_map_with_a_prior_equals_scipy_on_the_log_posterior(gauss):
     mu = res.estimates.set_index("parameter").loc["mu", "estimate"]
     assert mu == pytest.approx(r.x[0], abs=2e-3) and mu < 0.8 * x.mean()
     assert res.settings["prior"] == ["mu"]
+
+
+def test_loglik_is_the_datas_at_the_estimates_with_and_without_a_prior(gauss):
+    x = np.random.default_rng(11).normal(2.0, 1.0, 40)
+    data = pd.DataFrame({"subject": 1, "x": x})
+    prior = {"mu": lambda m: jax.scipy.stats.norm.logpdf(m, 0.0, 0.3)}
+    lls = []
+    for pr in (None, prior):
+        res = fit(gauss, data, ci=None, prior=pr, key=KEY)
+        est = res.estimates.set_index("parameter")["estimate"]
+        direct = stats.norm.logpdf(x, est["mu"], est["sd"]).sum()  # float64, without the prior
+        assert res.summary["loglik"].iloc[0] == pytest.approx(direct, abs=1e-3)
+        lls.append(res.summary["loglik"].iloc[0])
+    assert lls[1] < lls[0] - 1.0  # the MAP estimate fits the data less well than the ML one
+
+
+def test_a_unit_whose_every_start_fails_is_not_converged():
+    class NanGradient:  # a finite objective whose gradient is NaN everywhere
+        name, by_set_size, requires = "nan_gradient", False, ()
+        params = (Param("mu"),)
+
+        def loglik(self, p, t):
+            return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], 1.0) + jnp.sqrt(p["mu"] - p["mu"])
+
+    data = pd.DataFrame({"subject": 1, "x": np.linspace(-1.0, 1.0, 20)})
+    res = fit(NanGradient(), data, ci=None, key=KEY)
+    assert res.units["loglik"].iloc[0] == -np.inf and not res.units["converged"].iloc[0]
+    assert not res.summary["converged"].iloc[0]
 
 
 def test_bad_input_gets_one_line_errors(gauss):
