@@ -27,13 +27,13 @@ the last round's end kept even where its check fails); a profile that stays belo
 reaches the bound.
 
 Each profile evaluation re-minimises the other parameters (:func:`newton_profile`) from the lower of two
-starts: the nearest evaluated point inside the interval moved along the estimates' linear response (in the
-check at the end: the point beyond), and that point with only the profiled parameter moved. The steps are
-quasi-Newton: the other parameters' Hessian starts as the estimate's (central finite differences of the
-exact gradient, so models whose second derivatives JAX lacks work too), is carried from one profile point to
-the next and BFGS-updated by every trial step; a step is kept only where it lowers the objective (else the
-next try takes a quarter of it); the steps end when the predicted decrease is below ``NEWTON_TOL`` or after
-``N_NEWTON`` steps.
+starts: the nearest evaluated point inside the interval moved along the estimates' linear response (for the
+point beyond the end: the estimate moved along it; for the end's check: the point beyond), and that point
+with only the profiled parameter moved. The steps are quasi-Newton: the other parameters' Hessian starts as
+the estimate's (central finite differences of the exact gradient, so models whose second derivatives JAX
+lacks work too), is carried from one profile point to the next and BFGS-updated by every trial step; a step
+is kept only where it lowers the objective (else the next try takes a quarter of it); the steps end when the
+predicted decrease is below ``NEWTON_TOL`` or after ``N_NEWTON`` steps.
 
 Both searches are ``while_loop``s: vmapped over every unit and side, a loop ends when all of its lanes are
 done, so one compiled program serves every unit, parameter and side. The objective and its gradient are
@@ -232,9 +232,10 @@ def _side(fun, u_hat, f_hat, j, se_j, slope, hess_free, direction, z_star):
 
     def body(s):
         ph = s["phase"]
-        # phase 0 and 1 start from the inner end (as is, and moved along the linear response); 2 from the
-        # inner end and the point beyond
-        lin = s["warm"] + slope * (u_hat[j] + direction * s["t"] - s["warm"][j])
+        # every phase starts from the inner end as is; the other start: in phase 0 the inner end moved along
+        # the linear response, in phase 1 the estimate moved along it, in phase 2 the point beyond
+        base = jnp.where(ph == 1, u_hat, s["warm"])
+        lin = base + slope * (u_hat[j] + direction * s["t"] - base[j])
         z, u, hess = profile(s["t"], s["warm"], jnp.where(ph == 2, s["u_b"], lin), s["hess"])
         t = s["t"]
         n = dict(s, i=s["i"] + 1, hess=hess)
