@@ -10,6 +10,8 @@ the acceptance rule of docs/fitting.md ("Cheaper profile intervals") applied to 
   estimates' linear response; the lower value kept) puts the profile deviance at the new endpoint within
   0.05 of ``chi2_1(0.95)`` and closer to it than at the previous endpoint.
 
+``--baseline COMMIT`` times a third search (e.g. the one a change replaces) in the same process, not judged.
+
 Usage::
 
     python benchmarks/profile_intervals.py --paradigm delayed_estimation --data trials.csv \\
@@ -154,6 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--previous", default=None, help="a commit whose profile search runs beside the current one"
     )
+    ap.add_argument(
+        "--baseline", default=None, help="another commit whose profile search is timed too (not judged)"
+    )
     ap.add_argument("--out", default="benchmarks/results/profile_intervals.json")
     args = ap.parse_args(argv)
     from cogsim.models import paradigms
@@ -161,8 +166,11 @@ def main(argv=None) -> int:
     par = paradigms.get(args.paradigm)
     frame = par.read(args.data)
     by = tuple(args.by.split(","))
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    head = subprocess.run(git, capture_output=True, text=True).stdout.strip()
     out = {"uptime_start": os.getloadavg(), "python": sys.version.split()[0], "jax": jax.__version__,
-           "machine": platform.machine(), "models": {}}  # fmt: skip
+           "machine": platform.machine(), "previous": args.previous, "baseline": args.baseline,
+           "head": head, "models": {}}  # fmt: skip
     for name in args.models.split(","):
         model = par.models[name]
         packed = _data.pack(frame, model, by=by, set_size_column="set_size", min_trials=10)
@@ -171,6 +179,8 @@ def main(argv=None) -> int:
         inputs = (u_hat, packed.trials, packed.mask)
         row = {"units": len(packed.units)}
         versions = [("current", _profile.profile_program(model, nll))]
+        if args.baseline:
+            versions.insert(0, ("baseline", previous_program(args.baseline, model, nll)))
         if args.previous:
             versions.insert(0, ("previous", previous_program(args.previous, model, nll)))
         limits = {}

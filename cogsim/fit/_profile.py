@@ -12,17 +12,28 @@ distance ``t`` from the estimate, which is linear in ``t`` for a quadratic profi
 - once crossed, each point is the regula falsi point of the bracket with the Illinois rule (an end kept
   twice in a row has its distance to the threshold halved), kept at least 1 % of the bracket from its ends.
 
-A side is done when its last point's ``z`` is within ``Z_TOL`` of ``z*`` (the limit is then the linear
+A side's search ends when its last point's ``z`` is within ``Z_TOL`` of ``z*`` (the end is then the linear
 interpolation of ``z`` inside the bracket, or that point itself when nothing beyond it was evaluated), when
-it never crossed by the largest distance (the limit is the parameter's bound, ``+-inf`` where unbounded), or
-after ``N_ROOT`` profile evaluations (the final interpolation). Each profile evaluation re-minimises the
-other parameters (:func:`newton_profile`) from the lower of two starts: the nearest evaluated point inside
-the interval moved along the estimates' linear response, and that point with only the profiled parameter
-moved. The steps are quasi-Newton: the other parameters' Hessian starts as the estimate's (central finite
-differences of the exact gradient, so models whose second derivatives JAX lacks work too), is carried from
-one profile point to the next and BFGS-updated by every trial step; a step is kept only where it lowers the
-objective (else the next try takes a quarter of it); the steps end when the predicted decrease is below
-``NEWTON_TOL`` or after ``N_NEWTON`` steps.
+it never crossed by the largest distance (the limit is the parameter's bound, ``+-inf`` where unbounded),
+when the bracket has shrunk to 1e-4 of its distance without ``z`` nearing ``z*`` (a jump), or after
+``N_ROOT`` profile evaluations (the final interpolation). The end is then checked, because a
+re-minimisation can stop in a local minimum of the other parameters (e.g. on a branch of minima that ends
+beyond the end, at a kink, or in a second basin) and report a crossing that the profile does not have: the
+profile is evaluated ``BEYOND`` (1.25) times as far, and then at the end again, started from that point's
+other parameters and from the bracket's inner end's (the lower start kept). Where ``z`` at the end or beyond
+is below ``z* - Z_CHECK``, the search goes on from there (a bracket from the end to the point beyond where
+only the end is below, else beyond it; at most ``N_CHECK`` rounds, each with up to ``N_ROOT`` evaluations,
+the last round's end kept even where its check fails); a profile that stays below the threshold thus
+reaches the bound.
+
+Each profile evaluation re-minimises the other parameters (:func:`newton_profile`) from the lower of two
+starts: the nearest evaluated point inside the interval moved along the estimates' linear response (for the
+point beyond the end: the estimate moved along it; for the end's check: the point beyond), and that point
+with only the profiled parameter moved. The steps are quasi-Newton: the other parameters' Hessian starts as
+the estimate's (central finite differences of the exact gradient, so models whose second derivatives JAX
+lacks work too), is carried from one profile point to the next and BFGS-updated by every trial step; a step
+is kept only where it lowers the objective (else the next try takes a quarter of it); the steps end when the
+predicted decrease is below ``NEWTON_TOL`` or after ``N_NEWTON`` steps.
 
 Both searches are ``while_loop``s: vmapped over every unit and side, a loop ends when all of its lanes are
 done, so one compiled program serves every unit, parameter and side. The objective and its gradient are
@@ -44,6 +55,9 @@ NEWTON_TOL = 1e-4
 MAX_OFFSET = 40.0
 FD_STEP = 1e-2
 EIG_FLOOR = 1e-4
+BEYOND = 1.25
+Z_CHECK = 0.01
+N_CHECK = 3
 
 
 def hessian_fd(grad: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = FD_STEP) -> jax.Array:
@@ -183,56 +197,107 @@ def _side(fun, u_hat, f_hat, j, se_j, slope, hess_free, direction, z_star):
     ``fun`` is the unit's summed nll, so that ``(fun(u) - f_hat) * 2`` is the deviance. ``slope`` ``[k]``:
     the other parameters' linear response to ``u_j``; ``hess_free``: the other parameters' Hessian at the
     estimate (each profile point starts from the previous point's updated one).
+
+    One loop evaluates one profile point per iteration in three phases: 0 searches (secant, then Illinois
+    regula falsi), 1 evaluates the point ``BEYOND`` times the end's distance, 2 re-evaluates the end from
+    that point's and the bracket's inner end's other parameters (the lower start kept). The end is kept
+    unless the profile is found below the threshold at the end or beyond it (by more than ``Z_CHECK``);
+    then the search goes on from the lower points (at most ``N_CHECK`` rounds).
     """
 
-    def profile(t, warm, hess):
+    def profile(t, warm, alt, hess):
         c = u_hat[j] + direction * t
-        start = warm + slope * (c - warm[j])
-        start = start.at[j].set(c)
-        u, f, hess = newton_profile(fun, start, j, hess, warm.at[j].set(c))
+        u, f, hess = newton_profile(fun, alt.at[j].set(c), j, hess, warm.at[j].set(c))
         z = jnp.sqrt(2.0 * jnp.maximum(f - f_hat, 0.0))
         return z, u, hess
 
-    def cond(carry):
-        i, done = carry[0], carry[1]
-        return (i < N_ROOT) & ~done
+    def regula_falsi(t_in, t_out, e_in, e_out):
+        e_out = jnp.where(jnp.isfinite(e_out), e_out, 1e30)
+        w = jnp.clip(-e_in / jnp.maximum(e_out - e_in, 1e-12), 0.01, 0.99)
+        return t_in + w * (t_out - t_in)
 
-    def body(carry):
-        i, _, found, t_in, z_in, t_out, z_out, e_in, e_out, kept, warm, t, t_hit, hess = carry
-        z, u, hess = profile(t, warm, hess)
+    def secant(t_prev, z_prev, t, z):
+        """The next distance before a bracket: the secant through the last two points, 1.02-4x ``t``."""
+        slope_z = (z - z_prev) / jnp.maximum(t - t_prev, 1e-12)
+        grow = jnp.where(slope_z > 0, t + (z_star - z) / jnp.where(slope_z > 0, slope_z, 1.0), 4.0 * t)
+        return jnp.minimum(jnp.clip(grow, 1.02 * t, 4.0 * t), MAX_OFFSET)
+
+    def end_of(found, t_in, z_in, t_out, z_out, t_hit):
+        z_out = jnp.where(jnp.isfinite(z_out), z_out, 1e30)
+        w = jnp.clip((z_star - z_in) / jnp.maximum(z_out - z_in, 1e-12), 0.0, 1.0)
+        return jnp.where(found, t_in + w * (t_out - t_in), t_hit)
+
+    def cond(s):
+        return ~s["done"] & (s["i"] < N_CHECK * (N_ROOT + 2))
+
+    def body(s):
+        ph = s["phase"]
+        # every phase starts from the inner end as is; the other start: in phase 0 the inner end moved along
+        # the linear response, in phase 1 the estimate moved along it, in phase 2 the point beyond
+        base = jnp.where(ph == 1, u_hat, s["warm"])
+        lin = base + slope * (u_hat[j] + direction * s["t"] - base[j])
+        z, u, hess = profile(s["t"], s["warm"], jnp.where(ph == 2, s["u_b"], lin), s["hess"])
+        t = s["t"]
+        n = dict(s, i=s["i"] + 1, hess=hess)
+
+        # phase 0: the search
         out = z >= z_star
         hit = jnp.abs(z - z_star) <= Z_TOL
-        # the bracket's ends: real z and the Illinois-weighted distance to the threshold
-        t_in2 = jnp.where(out, t_in, t)
-        z_in2 = jnp.where(out, z_in, z)
-        t_out2 = jnp.where(out, t, t_out)
-        z_out2 = jnp.where(out, z, z_out)
+        found = s["found"]
+        t_in2, z_in2 = jnp.where(out, s["t_in"], t), jnp.where(out, s["z_in"], z)
+        t_out2, z_out2 = jnp.where(out, t, s["t_out"]), jnp.where(out, z, s["z_out"])
         kept2 = jnp.where(out, -1, 1)  # +1: the in-end was replaced, -1: the out-end
-        e_in2 = jnp.where(out, jnp.where(found & (kept == -1), e_in / 2, e_in), z - z_star)
-        e_out2 = jnp.where(out, z - z_star, jnp.where(found & (kept == 1), e_out / 2, e_out))
+        e_in2 = jnp.where(out, jnp.where(found & (s["kept"] == -1), s["e_in"] / 2, s["e_in"]), z - z_star)
+        e_out2 = jnp.where(out, z - z_star, jnp.where(found & (s["kept"] == 1), s["e_out"] / 2, s["e_out"]))
         found2 = found | out
-        warm2 = jnp.where(out, warm, u)
-        # next distance: the secant through the last two points before a bracket, regula falsi inside it
-        slope_z = (z - z_in) / jnp.maximum(t - t_in, 1e-12)
-        grow = jnp.where(slope_z > 0, t + (z_star - z) / jnp.where(slope_z > 0, slope_z, 1.0), 4.0 * t)
-        grow = jnp.minimum(jnp.clip(grow, 1.02 * t, 4.0 * t), MAX_OFFSET)
-        e_out_safe = jnp.where(jnp.isfinite(e_out2), e_out2, 1e30)
-        w = jnp.clip(-e_in2 / jnp.maximum(e_out_safe - e_in2, 1e-12), 0.01, 0.99)
-        t_next = jnp.where(found2, t_in2 + w * (t_out2 - t_in2), grow)
+        warm2 = jnp.where(out, s["warm"], u)
+        t_hit2 = jnp.where(hit & ~found2, t, s["t_hit"])
+        t_next = jnp.where(
+            found2, regula_falsi(t_in2, t_out2, e_in2, e_out2), secant(s["t_in"], s["z_in"], t, z)
+        )
         never = ~found2 & (t >= MAX_OFFSET)
-        done = hit | never
-        return (i + 1, done, found2, t_in2, z_in2, t_out2, z_out2, e_in2, e_out2, kept2, warm2, t_next,
-                jnp.where(hit & ~found2, t, t_hit), hess)  # fmt: skip
+        collapsed = found2 & (t_out2 - t_in2 <= 1e-4 * t_out2)  # a jump: nothing more from bisecting
+        t_end = end_of(found2, t_in2, z_in2, t_out2, z_out2, t_hit2)
+        stop = hit | collapsed | (s["n"] + 1 >= N_ROOT)
+        s0 = dict(n, n=s["n"] + 1, found=found2, t_in=t_in2, z_in=z_in2, t_out=t_out2, z_out=z_out2,
+                  e_in=e_in2, e_out=e_out2, kept=kept2, warm=warm2, t_hit=t_hit2, t=t_next,
+                  phase=jnp.where(stop & ~never, 1, 0), t_end=jnp.where(never, jnp.inf, t_end))  # fmt: skip
+        s0["done"] = never | (stop & ~jnp.isfinite(t_end))
+        s0["t"] = jnp.where(stop, jnp.minimum(BEYOND * t_end, MAX_OFFSET), t_next)
+
+        # phase 1: the point beyond the end
+        s1 = dict(n, phase=2, z_b=z, u_b=u, t_b=t, t=s["t_end"])
+
+        # phase 2: the end again; below the threshold there or beyond: the search goes on
+        end_low = z < z_star - Z_CHECK
+        beyond_low = s["z_b"] < z_star - Z_CHECK
+        again = (end_low | beyond_low) & (s["rnd"] + 1 < N_CHECK)
+        # the new inner end: the point beyond where it is below, else the end; beyond is the outer end
+        b_in = beyond_low
+        f2 = ~b_in
+        t_in3 = jnp.where(b_in, s["t_b"], t)
+        z_in3 = jnp.where(b_in, s["z_b"], z)
+        warm3 = jnp.where(b_in, s["u_b"], u)
+        t_out3 = jnp.where(f2, s["t_b"], jnp.inf)
+        z_out3 = jnp.where(f2, s["z_b"], jnp.inf)
+        e_in3, e_out3 = z_in3 - z_star, z_out3 - z_star
+        t_next3 = jnp.where(f2, regula_falsi(t_in3, t_out3, e_in3, e_out3), secant(t, z, s["t_b"], s["z_b"]))
+        s2 = dict(n, phase=0, n=0, rnd=s["rnd"] + 1, found=f2, kept=0, warm=warm3, t_hit=jnp.inf, t=t_next3)
+        s2.update(t_in=t_in3, z_in=z_in3, t_out=t_out3, z_out=z_out3, e_in=e_in3, e_out=e_out3)
+        s2 = {k: jnp.where(again, v, n[k]) for k, v in s2.items()}
+        s2["done"] = ~again
+
+        return jax.tree.map(lambda a, b, c: jnp.where(ph == 0, a, jnp.where(ph == 1, b, c)), s0, s1, s2)
 
     t0 = jnp.clip(se_j * z_star, 1e-3, MAX_OFFSET)
     zero, inf = jnp.asarray(0.0), jnp.asarray(jnp.inf)
-    init = (jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), zero, zero, t0, inf, -z_star, inf,
-            jnp.asarray(0), u_hat, t0, inf, hess_free)  # fmt: skip
-    _, _, found, t_in, z_in, t_out, z_out, _, _, _, _, _, t_hit, _ = jax.lax.while_loop(cond, body, init)
-    z_out = jnp.where(jnp.isfinite(z_out), z_out, 1e30)
-    w = jnp.clip((z_star - z_in) / jnp.maximum(z_out - z_in, 1e-12), 0.0, 1.0)
-    t_end = jnp.where(found, t_in + w * (t_out - t_in), t_hit)
-    return jnp.where(jnp.isfinite(t_end), u_hat[j] + direction * t_end, direction * jnp.inf)
+    init = {"i": jnp.asarray(0), "n": jnp.asarray(0), "rnd": jnp.asarray(0), "phase": jnp.asarray(0),
+            "done": jnp.asarray(False), "found": jnp.asarray(False), "t_in": zero, "z_in": zero,
+            "t_out": inf, "z_out": inf, "e_in": -jnp.asarray(z_star), "e_out": inf, "kept": jnp.asarray(0),
+            "warm": u_hat, "t": t0, "t_hit": inf, "hess": hess_free, "t_end": inf, "t_b": inf, "z_b": zero,
+            "u_b": u_hat}  # fmt: skip
+    s = jax.lax.while_loop(cond, body, init)
+    return jnp.where(jnp.isfinite(s["t_end"]), u_hat[j] + direction * s["t_end"], direction * jnp.inf)
 
 
 def profile_program(model, nll: Callable, *, level: float = 0.95) -> Callable:

@@ -130,3 +130,54 @@ def test_newton_profile_reaches_the_constrained_minimum_of_a_correlated_quadrati
     ref = optimize.minimize(f64, [0.0, 0.0], method="BFGS")
     assert float(v) == pytest.approx(ref.fun, abs=1e-4)
     assert float(u[0]) == 1.0
+
+
+class _Surface:
+    """A two-parameter objective given directly as a function of the unconstrained coordinates (no data):
+    ``nll(u, trials, mask)`` ignores its trials."""
+
+    name, by_set_size, requires = "surface", False, ()
+
+    def __init__(self, f, params):
+        self.f, self.params = f, params
+
+    def limits(self, u_hat):
+        nll = lambda u, trials, mask: self.f(u)  # noqa: E731
+        lo, hi = profile_intervals(
+            self, nll, jnp.asarray([u_hat]), {"x": jnp.zeros((1, 1))}, jnp.ones((1, 1), bool)
+        )
+        return np.asarray(lo[0], float), np.asarray(hi[0], float)
+
+
+def _plateau(u):
+    # basin A: u1 follows 2 tanh(u0) steeply and the deviance rises only to 0.09 toward either bound of u0
+    # (the profile never crosses the threshold); basin B: a wide second minimum at u1 = 6, deviance 7.9,
+    # where the linear response of u1 to u0 at the estimate (slope 2) points at the Wald distance
+    a = 0.5 * ((u[1] - 2.0 * jnp.tanh(u[0])) / 0.5) ** 2 + 0.045 * u[0] ** 2 / (1.0 + u[0] ** 2)
+    b = 3.95 + 0.5 * ((u[1] - 6.0) / 2.0) ** 2
+    return -jnp.logaddexp(-a, -b)
+
+
+def test_a_plateau_toward_the_bound_is_not_cut_by_a_minimum_of_the_wrong_basin():
+    # the profile of p (a logit-transformed probability) is below the threshold up to its bounds: both
+    # limits are the bounds 0 and 1, although a profile point re-minimised from the linear response's
+    # start lands in basin B, above the threshold
+    model = _Surface(_plateau, (Param("p", 0.0, 1.0, default=0.5), Param("v", default=0.0)))
+    lo, hi = model.limits([0.0, 0.0])
+    assert lo[0] == pytest.approx(0.0, abs=1e-6) and hi[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def _fold(u):
+    # a ridge at u1 = 0: for |u0 - 1.2| < 1 the nuisance u1 has two local minima, u1 = u0 - 2.2 (branch L,
+    # the estimate's) and u1 = u0 - 0.2 (branch R, lower once u0 > 1.2); L ends at u0 = 2.2. Profile
+    # deviance min(u0^2, u0^2 - 4 u0 + 4.8): along L it would cross chi2 at 1.96, the profile crosses at
+    # 2 + sqrt(3.04) = 3.744 (upper) and -1.96 (lower)
+    return 0.5 * u[0] ** 2 - u[0] + 0.5 * (u[1] - (u[0] - 1.2)) ** 2 - jnp.abs(u[1])
+
+
+def test_a_profile_along_a_branch_of_local_minima_that_folds_is_not_taken_for_the_profile():
+    model = _Surface(_fold, (Param("a", default=0.0), Param("v", default=0.0)))
+    u_hat = np.array([0.0, -2.2])
+    lo, hi = model.limits(u_hat)
+    assert lo[0] == pytest.approx(-(CHI2**0.5), abs=5e-3)
+    assert hi[0] == pytest.approx(2.0 + 3.04**0.5, abs=5e-3)
