@@ -11,6 +11,14 @@ ranges; one shared trial design per paradigm: set sizes 1/2/4/6/8 with non-targe
 set sizes 2/4/6/8 at base rates 0.3/0.5/0.7 for change detection); the confusion matrices (fraction of each
 generating model's participants won by each fitted model) by AIC and by BIC.
 
+Diagnosis of parameter recovery (declared in docs/fitting.md, "Why the misses miss", before the 2026-12-04
+rerun): per fitted unit, the log-likelihood of its simulated data at the true values and at the estimate,
+both by the model's ``loglik`` on the same trials. ``n_truth_better`` counts units where the truth beats the
+estimate by more than :data:`TRUTH_BETTER_TOL` (an optimisation failure: the optimiser missed a point it
+could have reached), ``n_estimate_better`` those where the estimate beats the truth by more than that (the
+data's limit: the likelihood prefers a wrong value), the rest ties; ``n_at_bound`` per parameter counts
+estimates within :data:`AT_BOUND_FRACTION` of the parameter's bound width of either bound.
+
 Each model (or paradigm) is one call, so that the CPU-heavy runs can go one at a time; results are merged
 into the JSON file (default ``benchmarks/results/recovery.json``) under the model's (paradigm's) name, with
 the commit, date, sizes and wall time.
@@ -33,9 +41,12 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
 
 from cogsim import fit as fitlib
-from cogsim.fit import _recovery
+from cogsim.fit import _data, _recovery
 from cogsim.models import working_memory as wm
 from cogsim.models.working_memory import _model
 
@@ -55,6 +66,12 @@ PARADIGMS = {
         _model.change_detection_design,
     ),
 }
+
+
+#: the truth counts as better than the estimate when its log-likelihood is higher by more than this
+TRUTH_BETTER_TOL = 0.01
+#: an estimate sits at a bound when it is within this fraction of (high - low) of low or high
+AT_BOUND_FRACTION = 0.01
 
 
 def _design(paradigm: str):
@@ -84,6 +101,57 @@ def _context(args, wall: float) -> dict:
     }
 
 
+def _unit_logliks(model, packed, values: pd.DataFrame) -> np.ndarray:
+    """Summed log-likelihood of each packed unit's trials at ``values`` (a row per unit, a column per
+    parameter, in ``packed.units`` order)."""
+    vals = {p.name: jnp.asarray(values[p.name].to_numpy(), jnp.float32) for p in model.params}
+
+    def one(v, trials, mask):
+        return jnp.sum(jnp.where(mask, model.loglik(v, trials), 0.0))
+
+    return np.asarray(jax.jit(jax.vmap(one))(vals, packed.trials, packed.mask), float)
+
+
+def diagnose(model, res, n_trials: int, *, key: jax.Array) -> dict:
+    """Per fitted unit of a ``recover`` result, the log-likelihood at the truth against that at the estimate,
+    and the estimates at a bound (see the module docstring for the rules).
+
+    ``key`` is the root key given to ``recover``; the data are simulated again from it exactly as ``recover``
+    does (``fold_in(key, 1)``), so they are the trials that were fitted.
+
+    Example:
+      >>> import jax
+      >>> m = MODELS["fixed_capacity"]
+      >>> res = fitlib.recover(m, RANGES["fixed_capacity"], 100, 3, key=jax.random.key(0))
+      >>> d = diagnose(m, res, 100, key=jax.random.key(0))
+      >>> d["n_units"] == d["n_truth_better"] + d["n_estimate_better"] + d["n_tie"]
+      True
+    """
+    data = _recovery.simulate_data(model, res.truth, n_trials, key=jax.random.fold_in(key, 1))
+    packed = _data.pack(data, model, by=("subject",))
+    keys, names = list(packed.keys), [p.name for p in model.params]
+    units = packed.units[keys].reset_index(drop=True)
+    est = units.merge(res.fit.units[[*keys, *names, "loglik"]], on=keys, how="left", validate="one_to_one")
+    tru = units.merge(res.truth, on="subject", how="left")
+    ll_true, ll_hat = _unit_logliks(model, packed, tru), _unit_logliks(model, packed, est)
+    fitted = est["loglik"].to_numpy(float)
+    gap = ll_true - ll_hat
+    at_bound = {}
+    for p in model.params:
+        x, tol = est[p.name].to_numpy(float), AT_BOUND_FRACTION * (p.high - p.low)
+        at_bound[p.name] = int(np.sum((x - p.low <= tol) | (p.high - x <= tol)))
+    return {
+        "n_units": len(gap),
+        "n_truth_better": int(np.sum(gap > TRUTH_BETTER_TOL)),
+        "n_estimate_better": int(np.sum(gap < -TRUTH_BETTER_TOL)),
+        "n_tie": int(np.sum(np.abs(gap) <= TRUTH_BETTER_TOL)),
+        "max_truth_gain": round(float(gap.max()), 4),
+        "n_at_bound": at_bound,
+        "loglik_vs_fit_max_abs_diff": round(float(np.max(np.abs(ll_hat - fitted))), 5),
+        "truth_minus_estimate_loglik": [round(float(g), 4) for g in gap],
+    }
+
+
 def parameter_recovery(name: str, args) -> dict:
     model = MODELS[name]
     t = time.perf_counter()
@@ -97,11 +165,15 @@ def parameter_recovery(name: str, args) -> dict:
     )
     wall = time.perf_counter() - t
     converged = float(res.fit.summary["converged"].mean())
+    diag = diagnose(model, res, args.n_trials, key=jax.random.key(args.seed))
+    table = res.table.round(4)
+    table["n_at_bound"] = table["parameter"].map(diag["n_at_bound"])
     return {
         **_context(args, wall),
         "ranges": {k: list(v) for k, v in RANGES[name].items()},
         "converged_fraction": converged,
-        "table": res.table.round(4).to_dict(orient="records"),
+        "table": table.to_dict(orient="records"),
+        "diagnosis": diag,
     }
 
 
