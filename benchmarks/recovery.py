@@ -18,6 +18,9 @@ estimate by more than :data:`TRUTH_BETTER_TOL` (an optimisation failure: the opt
 could have reached), ``n_estimate_better`` those where the estimate beats the truth by more than that (the
 data's limit: the likelihood prefers a wrong value), the rest ties; ``n_at_bound`` per parameter counts
 estimates within :data:`AT_BOUND_FRACTION` of the parameter's bound width of either bound.
+``n_truth_in_lr95`` (descriptive, added after the first rerun's gaps were seen) counts units whose truth lies
+inside the estimate's joint 95 % likelihood-ratio region (estimate minus truth log-likelihood at most
+``chi2(0.95, k) / 2`` for ``k`` parameters): data that cannot reject the true values.
 
 Each model (or paradigm) is one call, so that the CPU-heavy runs can go one at a time; results are merged
 into the JSON file (default ``benchmarks/results/recovery.json``) under the model's (paradigm's) name, with
@@ -44,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from cogsim import fit as fitlib
 from cogsim.fit import _data, _recovery
@@ -146,6 +150,7 @@ def diagnose(model, res, n_trials: int, *, key: jax.Array) -> dict:
         "n_estimate_better": int(np.sum(gap < -TRUTH_BETTER_TOL)),
         "n_tie": int(np.sum(np.abs(gap) <= TRUTH_BETTER_TOL)),
         "max_truth_gain": round(float(gap.max()), 4),
+        "n_truth_in_lr95": int(np.sum(-gap <= stats.chi2.ppf(0.95, len(names)) / 2)),
         "n_at_bound": at_bound,
         "loglik_vs_fit_max_abs_diff": round(float(np.max(np.abs(ll_hat - fitted))), 5),
         "truth_minus_estimate_loglik": [round(float(g), 4) for g in gap],
