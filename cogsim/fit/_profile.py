@@ -69,11 +69,7 @@ def hessian_fd(grad: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = 
       >>> [[round(float(v), 3) for v in row] for row in H]
       [[2.0, 3.0], [3.0, 0.0]]
     """
-    k = u.shape[0]
-    eye = jnp.eye(k, dtype=u.dtype) * h
-    gs = jax.vmap(grad)(jnp.concatenate([u + eye, u - eye]))  # one vmapped call: one copy when compiled
-    cols = (gs[:k] - gs[k:]) / (2 * h)
-    return 0.5 * (cols + cols.T)
+    return _central(jax.vmap(grad)(_stencil(u, h)), h)  # one vmapped call: one copy when compiled
 
 
 def value_and_hessian_fd(fun: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = FD_STEP):
@@ -85,11 +81,27 @@ def value_and_hessian_fd(fun: Callable[[jax.Array], jax.Array], u: jax.Array, h:
       >>> float(v), [[round(float(x), 3) for x in row] for row in H]
       (7.0, [[2.0, 3.0], [3.0, 0.0]])
     """
-    k = u.shape[0]
-    eye = jnp.eye(k, dtype=u.dtype) * h
-    vs, gs = jax.vmap(jax.value_and_grad(fun))(jnp.concatenate([u[None, :], u + eye, u - eye]))
-    cols = (gs[1 : k + 1] - gs[k + 1 :]) / (2 * h)
-    return vs[0], 0.5 * (cols + cols.T)
+    vs, gs = jax.vmap(jax.value_and_grad(fun))(jnp.concatenate([u[None, :], _stencil(u, h)]))
+    return vs[0], _central(gs[1:], h)
+
+
+def _stencil(u: jax.Array, h: float) -> jax.Array:
+    """The ``2k`` points ``u + h e_i`` (i = 1..k), then ``u - h e_i``."""
+    eye = jnp.eye(u.shape[0], dtype=u.dtype) * h
+    return jnp.concatenate([u + eye, u - eye])
+
+
+def _central(gs: jax.Array, h: float) -> jax.Array:
+    """The symmetrised central-difference Hessian from the gradients ``[2k, k]`` at the stencil points."""
+    k = gs.shape[1]
+    cols = (gs[:k] - gs[k:]) / (2 * h)
+    return 0.5 * (cols + cols.T)
+
+
+def _others(j: jax.Array, k: int) -> jax.Array:
+    """The ``k - 1`` coordinates other than ``j``, in order."""
+    idx = jnp.arange(k - 1)
+    return idx + (idx >= j)
 
 
 def _solve(hess: jax.Array, g: jax.Array) -> jax.Array:
@@ -131,8 +143,7 @@ def newton_profile(
         f0 = fun(u0)
         return u0, jnp.where(jnp.isfinite(f0), f0, jnp.inf), jnp.zeros((0, 0), u0.dtype)
     vg = jax.value_and_grad(fun)
-    idx = jnp.arange(k - 1)
-    idx = idx + (idx >= j)  # the free coordinates
+    idx = _others(j, k)  # the free coordinates
     if hess is None:
         hess = hessian_fd(jax.grad(fun), u0)[idx][:, idx]
     hess = jnp.where(jnp.isfinite(hess), hess, jnp.eye(k - 1, dtype=u0.dtype))  # e.g. a saturated logit
@@ -317,7 +328,7 @@ def profile_program(model, nll: Callable, *, level: float = 0.95) -> Callable:
         slopes = jnp.clip(slopes, -10.0, 10.0)
         js = jnp.repeat(jnp.arange(k), 2)
         dirs = jnp.tile(jnp.array([-1.0, 1.0]), k)
-        free = jnp.arange(k - 1)[None, :] + (jnp.arange(k - 1)[None, :] >= jnp.arange(k)[:, None])  # [k, k-1]
+        free = jax.vmap(_others, in_axes=(0, None))(jnp.arange(k), k)  # [k, k - 1]
         blocks = jax.vmap(lambda f: hess[f][:, f])(free)  # the others' Hessian, per profiled parameter
 
         def side(j, d):

@@ -28,10 +28,8 @@ _LOG_HALF_SD2 = np.log(-np.log1p((special.i1e(_K) - special.i0e(_K)) / special.i
 _LOG_J = _LOGK + np.log(_A)
 _T_SD = jnp.asarray(_LOG_HALF_SD2[::-1].copy())  # increasing
 _T_SD_LOGK = jnp.asarray(_LOGK[::-1].copy())
-_T_J = jnp.asarray(_LOG_J)
-_T_J_LOGK = jnp.asarray(_LOGK)
-_J_TO_LOGK = Lookup.build(_LOG_J, _LOGK)  # jnp.interp(., _T_J, _T_J_LOGK)
-_LOGK_TO_J = Lookup.build(_LOGK, _LOG_J)  # jnp.interp(., _T_J_LOGK, _T_J)
+_J_TO_LOGK = Lookup.build(_LOG_J, _LOGK)  # log J -> log kappa
+_LOGK_TO_J = Lookup.build(_LOGK, _LOG_J)  # log kappa -> log J
 
 
 def wrap(x):

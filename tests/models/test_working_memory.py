@@ -339,7 +339,7 @@ def _interp_kappa_from_j(j):
     """The conversion as it was before the lookup: ``jnp.interp``'s binary search."""
     from cogsim.models.working_memory import _circular as c
 
-    k = jnp.exp(jnp.interp(jnp.log(jnp.maximum(j, 1e-30)), c._T_J, c._T_J_LOGK))
+    k = jnp.exp(jnp.interp(jnp.log(jnp.maximum(j, 1e-30)), c._J_TO_LOGK.xp, c._J_TO_LOGK.fp))
     return jnp.where(j <= float(np.exp(c._LOG_J[0])), jnp.sqrt(2 * jnp.maximum(j, 1e-30)), k)
 
 
@@ -347,7 +347,7 @@ def _interp_j_from_kappa(kappa):
     from cogsim.models.working_memory import _circular as c
 
     logk = jnp.log(jnp.maximum(kappa, 1e-30))
-    return jnp.where(kappa > 1e-30, jnp.exp(jnp.interp(logk, c._T_J_LOGK, c._T_J)), 0.0)
+    return jnp.where(kappa > 1e-30, jnp.exp(jnp.interp(logk, c._LOGK_TO_J.xp, c._LOGK_TO_J.fp)), 0.0)
 
 
 def _two_gathers(logw, kappa, trials):
