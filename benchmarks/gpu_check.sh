@@ -10,8 +10,13 @@
 #   3. induction: benchmarks/induction_training.py (training steps/s against eager PyTorch on the same GPU,
 #      8 vmapped seeds against 8 sequential runs);
 #   4. eccnet: benchmarks/visual_search.py (batched search against the per-fixation loop, batch sizes 1
-#      and 16).
-# Results: benchmarks/results/{kernel_tests,attention,induction_training,visual_search}_gpu.json, also
+#      and 16);
+#   5. oat (not in the default stages): OAT training time per epoch at the quick and the published size
+#      (benchmarks/oat.py's bench_training), to plan the scanpath scenarios' paper presets;
+#   6. paper (not in the default stages): `cogsim run NAME --preset paper` for each scenario named in
+#      GPU_CHECK_PAPER (default dual_process), each run killed after GPU_CHECK_PAPER_S seconds; the run
+#      folders go to $RESULTS/paper_runs/ (and, as one tar.gz, to $OUT).
+# Results: benchmarks/results/{kernel_tests,attention,induction_training,visual_search,oat_training}_gpu.json, also
 # copied into $OUT when that is set. Needs no network: it uses the Python environment it finds (jax with
 # CUDA; torch with CUDA for the induction peer).
 #
@@ -30,6 +35,9 @@ TEST_S=${GPU_CHECK_TEST_S:-90}        # the compiled test run
 ATTN_S=${GPU_CHECK_ATTENTION_S:-150}  # benchmarks/attention.py's budget, correctness included
 IND_S=${GPU_CHECK_INDUCTION_S:-90}    # benchmarks/induction_training.py (killed after this)
 ECC_S=${GPU_CHECK_ECCNET_S:-90}       # benchmarks/visual_search.py (killed after this)
+OAT_S=${GPU_CHECK_OAT_S:-90}          # OAT training epochs at both sizes (killed after this)
+PAPER_S=${GPU_CHECK_PAPER_S:-240}     # each paper-preset scenario run (killed after this)
+PAPER=${GPU_CHECK_PAPER:-"dual_process"}
 STAGES=${GPU_CHECK_STAGES:-"tests attention induction eccnet"}
 export PYTHONUNBUFFERED=1  # progress lines reach the log even when a stage is stopped
 want() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -128,6 +136,12 @@ run_bench() {  # name seconds command...: killed after that many seconds
   echo "   $name rc=$rc"
   [ "$rc" -eq 0 ] || BENCH_RC=$rc
 }
+if want paper; then
+  for name in $PAPER; do
+    run_bench "paper preset of $name" "$(budget "$PAPER_S")" "$PY" -P -m cogsim.cli run "$name" --preset paper \
+      --out "$RESULTS/paper_runs"
+  done
+fi
 if want attention; then
   B=$(budget "$ATTN_S")
   DRY=()
@@ -143,12 +157,28 @@ if want eccnet; then
   run_bench eccnet "$(budget "$ECC_S")" "$PY" -P benchmarks/visual_search.py --experiments 2 5 --trials 8 \
     --batch-sizes 1 16 --threads 2 --out "$RESULTS/visual_search_gpu.json"
 fi
+if want oat; then
+  run_bench oat "$(budget "$OAT_S")" "$PY" -P - "$RESULTS/oat_training_gpu.json" <<'EOF'
+import json, sys
+sys.path.insert(0, "benchmarks")
+import jax
+import oat as bench
+
+train, _, _ = bench._data()
+out = {"device": str(jax.devices()[0]), "jax": jax.__version__, "training": []}
+for size in ("quick", "paper"):  # the first epoch compiles; the JSON is rewritten after each size
+    out["training"].append(bench.bench_training(size, train, epochs=3))
+    json.dump(out, open(sys.argv[1], "w"), indent=1)
+    print(out["training"][-1])
+EOF
+fi
 
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT"
-  for f in kernel_tests attention induction_training visual_search; do
+  for f in kernel_tests attention induction_training visual_search oat_training; do
     cp "$RESULTS/${f}_gpu.json" "$RESULTS/${f}_gpu.partial.json" "$OUT"/ 2>/dev/null || true
   done
+  [ -d "$RESULTS/paper_runs" ] && tar -czf "$OUT/paper_runs.tar.gz" -C "$RESULTS" paper_runs
 fi
 echo "== done in $(elapsed)s: tests rc=$TEST_RC, benchmarks rc=$BENCH_RC"
 [ "$TEST_RC" -eq 0 ] && [ "$BENCH_RC" -eq 0 ]
