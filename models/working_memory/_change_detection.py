@@ -13,6 +13,13 @@
   ``c = c0 - c_shift logit(base_rate)``, as Rouder et al. fitted one guess rate per base-rate block.
 
 The response is ``"change"`` when ``correct == change``; the log-likelihood is Bernoulli per trial.
+
+The fixed-capacity likelihood is flat in ``K`` once ``K`` reaches the largest set size of the data (then
+``d = 1`` at every set size): a fit that steps onto that plateau has a zero gradient in ``K`` and stays
+there, with the lapse rate standing in for the misses. Both fixed-capacity models therefore declare start
+points below it, ``K`` = 1.5 and 5 (:data:`K_STARTS`; the other parameters at their defaults), fitted
+besides the default start (``K`` = 3) and the random ones: with the default, three starts over the
+capacities reported for human observers (docs/fitting.md, "Start points below the capacity plateau").
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ D1 = Spec("d1", 0.0, 20.0, 3.0, "sensitivity d' at set size 1")
 ALPHA = Spec("alpha", -2.0, 4.0, 0.5, "power-law exponent: d' = d1 N^-alpha")
 C = Spec("c", -5.0, 5.0, 0.0, "response criterion (positive: biased towards 'same')")
 C_SHIFT = Spec("c_shift", -5.0, 5.0, 0.0, "criterion shift towards 'change' per unit logit(base_rate)")
+#: the fixed-capacity models' start points of ``K`` besides the default 3, below the plateau ``K >= max N``
+K_STARTS = (1.5, 5.0)
 
 
 def _responded_change(trials):
@@ -108,6 +117,7 @@ FIXED_CAPACITY = WMModel(
     _simulator(lambda p, t: _p_capacity(p, t, p["g"])),
     change_detection_design,
     "Rouder et al. (2008) fixed capacity K with attention lapses (a) and guessing (g)",
+    starts=tuple(((K.name, k),) for k in K_STARTS),
 )
 FIXED_CAPACITY_BASE_RATE = WMModel(
     "fixed_capacity_base_rate",
@@ -118,6 +128,7 @@ FIXED_CAPACITY_BASE_RATE = WMModel(
     _simulator(lambda p, t: _p_capacity(p, t, _fc_br_g(p, t))),
     change_detection_design,
     "fixed capacity with the guess rate shifting with the change base rate",
+    starts=tuple(((K.name, k),) for k in K_STARTS),
 )
 SDT = WMModel(
     "sdt",

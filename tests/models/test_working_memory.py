@@ -458,3 +458,36 @@ def test_likelihood_equals_its_earlier_formulation_at_random_parameters(name, re
         scale = max(float(jnp.abs(v)) for v in gr.values())
         for k in gr:
             assert abs(float(go[k]) - float(gr[k])) <= 1e-5 * scale + 1e-4, (p, k, go[k], gr[k])
+
+
+def test_fixed_capacity_declares_start_points_below_the_capacity_plateau():
+    for m in (wm.FIXED_CAPACITY, wm.FIXED_CAPACITY_BASE_RATE):
+        assert [p["K"] for p in m.start_points()] == [1.5, 5.0], m.name
+
+
+@pytest.mark.parametrize(
+    ("truth", "seed", "stuck"),
+    [
+        # the random start lands on the plateau K >= 8 (the largest set size), the likelihood flat in K
+        ({"K": 4.7, "a": 0.9, "g": 0.5}, 162, lambda k: k >= 8.0),
+        # the default start stops at a local maximum below the set-size-4 kink, the maximum lies above it
+        ({"K": 4.5, "a": 0.85, "g": 0.5}, 15, lambda k: k < 4.0),
+    ],
+    ids=["plateau", "segment"],
+)
+def test_fixed_capacity_start_points_reach_the_maximum_the_default_starts_miss(truth, seed, stuck):
+    """One simulated participant (500 trials, set sizes 2/4/6/8), 2 starts: without the declared start points
+    the fit ends at a worse point marked converged; with them, below the plateau with a higher likelihood."""
+    import pandas as pd
+
+    from cogsim import fit
+
+    m = wm.FIXED_CAPACITY
+    df = fit.simulate_data(m, pd.DataFrame({"subject": [1], **truth}), 500, key=jax.random.key(seed))
+    without, with_ = (
+        fit.fit(model, df, n_starts=2, ci=None, key=jax.random.key(seed)).units.iloc[0]
+        for model in (dataclasses.replace(m, starts=()), m)
+    )
+    assert stuck(without.K) and bool(without.converged), without.to_dict()
+    assert 4.0 < with_.K < 6.0 and bool(with_.converged), with_.to_dict()
+    assert with_.loglik > without.loglik + 0.5, (with_.loglik, without.loglik)
