@@ -90,22 +90,15 @@ def _two_loop(mem, g):
     sy = jnp.sum(sm * ym, axis=1)
     valid = sy > 0
     rho = jnp.where(valid, 1.0 / jnp.where(valid, sy, 1.0), 0.0)
-
-    # both recursions as loops, not unrolled: the same operations in the same order, a smaller program
-    # (the solver's compilation about a third shorter)
-    def back(q, pair):
-        s, y, rho_i = pair
-        alpha = rho_i * jnp.dot(s, q)
-        return q - alpha * y, alpha
-
-    q, alphas = jax.lax.scan(back, g, (sm, ym, rho), reverse=True)  # newest pair first
+    q = g
+    alphas = [None] * MEMORY
+    for i in range(MEMORY - 1, -1, -1):
+        alphas[i] = rho[i] * jnp.dot(sm[i], q)
+        q = q - alphas[i] * ym[i]
     gamma = jnp.where(valid[-1], sy[-1] / jnp.maximum(jnp.dot(ym[-1], ym[-1]), 1e-30), 1.0)
-
-    def fwd(r, pair):
-        s, y, rho_i, alpha = pair
-        return r + s * (alpha - rho_i * jnp.dot(y, r)), None
-
-    r, _ = jax.lax.scan(fwd, gamma * q, (sm, ym, rho, alphas))  # oldest pair first
+    r = gamma * q
+    for i in range(MEMORY):
+        r = r + sm[i] * (alphas[i] - rho[i] * jnp.dot(ym[i], r))
     return -r
 
 
