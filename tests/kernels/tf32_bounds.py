@@ -69,13 +69,18 @@ def highest_precision_context(on: bool):
     return jax.default_matmul_precision("highest") if on else contextlib.nullcontext()
 
 
-def tf32_score_error(q, k, scale: float) -> np.ndarray:
-    """Bound on ``|TF32 score - exact score|`` per ``[batch, heads, q_len, k_len]`` (k/v heads equal q heads).
+def tf32_score_error(q, k, scale: float, precision: str = "tf32") -> np.ndarray:
+    """Bound on ``|kernel score - exact score|`` per ``[batch, heads, q_len, k_len]`` (as many k as q heads).
+
+    ``"tf32"``: ``(2u + u**2 + head_dim * 2**-24) * scale * sum_i |q_i k_i|``; ``"tf32x3"``: the same with
+    ``3 u**2 + (head_dim + 3) * 2**-24`` (the dropped ``lo * lo`` product and the low parts' rounding, then
+    the three products' float32 sums).
 
     Args:
       q: queries ``[batch, q_len, heads, head_dim]``.
       k: keys ``[batch, k_len, heads, head_dim]``.
       scale: the score scale.
+      precision: ``"tf32"`` or ``"tf32x3"``.
 
     Example:
       >>> e = tf32_score_error(np.ones((1, 1, 1, 4)), np.ones((1, 2, 1, 4)), 0.5)
@@ -84,5 +89,9 @@ def tf32_score_error(q, k, scale: float) -> np.ndarray:
     """
     q = np.abs(np.asarray(q, np.float64))
     k = np.abs(np.asarray(k, np.float64))
-    mag = np.einsum("bqhd,bkhd->bhqk", q, k) * abs(scale)
-    return (2 * U_TF32 + U_TF32**2 + q.shape[-1] * 2.0**-24) * mag
+    d = q.shape[-1]
+    factor = {
+        "tf32": 2 * U_TF32 + U_TF32**2 + d * 2.0**-24,
+        "tf32x3": 3 * U_TF32**2 + (d + 3) * 2.0**-24,
+    }[precision]
+    return factor * np.einsum("bqhd,bkhd->bhqk", q, k) * abs(scale)
