@@ -4,6 +4,9 @@
 #      interpreted, one pytest process per file in GPU_CHECK_TEST_FILES' order (the Mosaic GPU forward's
 #      tests first: compiled on a Hopper GPU, skipped elsewhere), each stopped at its share of the budget
 #      (time a file leaves unused goes to the next ones), so a failing or slow file hides no other;
+#      the first run compiled about 8 s per test (17 flash-attention tests in 140 s on an H200) and the files
+#      hold about 60 tests that compile, so a complete pass needs roughly 8 minutes
+#      (GPU_CHECK_STAGES=tests GPU_CHECK_TEST_S=480; an estimate, not measured);
 #   2. attention: benchmarks/attention.py inside one budget: correctness of the compiled kernel on a few
 #      configurations first (the Triton kernel and the Mosaic GPU forward), then forward and forward+backward
 #      TFLOP/s against XLA, cuDNN and jax's bundled Pallas mha (and, for Mosaic, jax's bundled Mosaic GPU
