@@ -46,6 +46,7 @@ class Case:
     fused: bool = False
     nq: int = 512
     nk: int = 512
+    f32_precision: str = "tf32"
 
 
 # What the models send (float32, small heads, bias/mask/stats), what the benchmark sends (bf16 and
@@ -60,6 +61,12 @@ CASES = {
         Case("topk-f32-d32-bias-mask", "float32", 32, bias=True, mask=True, topk=8, grads=False),
     ],
 }
+# float32 dots per f32_precision: TF32 tensor cores for "tf32" (the default), none for "ieee" (one small
+# forward each, for tests/kernels/test_compile.py)
+CASES["precision"] = [
+    Case(f"f32-d32-fwd-{p}", "float32", 32, grads=False, nq=64, nk=64, f32_precision=p)
+    for p in ("tf32", "tf32x3", "ieee")
+]
 CASES["all"] = CASES["ci"] + [
     Case("f32-d32-mask-stats", "float32", 32, mask=True, stats=True),
     Case("f32-d64-bias-stats-fused-bwd", "float32", 64, bias=True, stats=True, fused=True),
@@ -138,6 +145,7 @@ def lower(case: Case, cc: int) -> list[dict]:
             is_causal=case.causal,
             return_stats=case.stats,
             fused_backward=case.fused,
+            f32_precision=case.f32_precision,
         )
         if case.stats:
             return res[0].astype(jnp.float32).sum() + res[2].sum()

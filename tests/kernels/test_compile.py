@@ -6,7 +6,8 @@ configurations it checks: shared memory within the architecture's per-block limi
 ``LDL`` instructions, no local memory), and tensor cores: ``wgmma`` for the 16-bit flash kernels on sm_90a,
 ``wgmma`` or ``mma`` elsewhere (tiles under 64 rows use ``mma``), TF32 for float32 inputs. The
 configurations are the worst cases the models and the benchmark send (float32 at head_dim 128 with bias,
-mask, statistics and causal masking; bfloat16 at 128; top-k in float32).
+mask, statistics and causal masking; bfloat16 at 128; top-k in float32). A second, small set checks that
+``f32_precision`` reaches the PTX: TF32 ``mma`` for "tf32" and "tf32x3", none for "ieee".
 """
 
 from __future__ import annotations
@@ -80,3 +81,36 @@ def test_every_kernel_fits_shared_memory_without_spills_on_tensor_cores(report):
         if k["dtype"] == "float32" and not k["tf32"]:
             bad.append(f"{where}: float32 dots without TF32")
     assert not bad, "\n".join(bad)
+
+
+@pytest.fixture(scope="module")
+def precision_report(tmp_path_factory):
+    missing = _toolchain_missing()
+    if missing:
+        if IN_CI:
+            pytest.fail(f"the CUDA compile check cannot run in CI: {missing}")
+        pytest.skip(f"CUDA compile check: {missing}")
+    out = tmp_path_factory.mktemp("ptx") / "precision.json"
+    cmd = [
+        sys.executable,
+        str(HERE / "ptx_check.py"),
+        "--set",
+        "precision",
+        "--arch",
+        "sm_80",
+        "--json",
+        str(out),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return {k["case"].rsplit("-", 1)[1]: k for k in json.loads(out.read_text())["kernels"]}
+
+
+def test_f32_precision_reaches_the_ptx(precision_report):
+    """ "ieee" float32 dots compile to FMA, no TF32 tensor-core product (what the compiled exactness tests
+    rely on); "tf32" to TF32 ``mma``; "tf32x3" to three times as many (one small forward, sm_80)."""
+    ieee, tf32, x3 = (precision_report[p] for p in ("ieee", "tf32", "tf32x3"))
+    assert not ieee["tf32"] and ieee["mix"]["mma"] == ieee["mix"]["wgmma"] == 0
+    assert ieee["mix"]["fma_f32"] > 10 * tf32["mix"]["fma_f32"]  # the dots' products as scalar FMAs
+    assert tf32["tf32"] and tf32["mix"]["mma"] > 0
+    assert x3["tf32"] and x3["mix"]["mma"] == 3 * tf32["mix"]["mma"]

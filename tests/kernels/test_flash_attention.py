@@ -5,6 +5,9 @@ the gradients of a loss touching all three, for the kernel and for the reference
 Compilation dominates the run time, so configurations are combined rather than crossed.
 
 Set ``COGSIM_TEST_COMPILED=1`` on a GPU machine to run the same tests on the compiled (Triton) kernels.
+There the float32 checks run the kernels at ``f32_precision="ieee"`` and the reference at XLA's "highest"
+precision (both exact, as interpreted on the CPU), and the TF32 modes are checked against the bounds
+declared in tests/kernels/tf32_bounds.py.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import numpy as np
 import pytest
 
 from cogsim.errors import CogsimError
-from cogsim.kernels import flash_attention, reference_flash_attention
+from cogsim.kernels import flash_attention
+from cogsim.kernels import reference_flash_attention as _reference_flash_attention
+from tests.kernels.tf32_bounds import TF32_GRAD_TOL, TF32_TOL, exact_on_gpu
 
 try:
     from hypothesis import given, settings
@@ -33,6 +38,10 @@ COMPILED = os.environ.get("COGSIM_TEST_COMPILED", "") == "1"
 INTERPRET = not COMPILED
 if COMPILED and jax.default_backend() != "gpu":
     pytest.skip("COGSIM_TEST_COMPILED=1 needs a GPU", allow_module_level=True)
+# Compiled: exact float32 dots on both sides (the kernels' default is TF32, XLA's too); interpreted: the
+# kernels' defaults, whose dots interpret mode computes exactly.
+EXACT = {"f32_precision": "ieee"} if COMPILED else {}
+reference_flash_attention = exact_on_gpu(_reference_flash_attention, on=COMPILED)
 
 # Error bounds relative to the largest reference magnitude. Interpret-mode float32 errors are ~1e-6;
 # bfloat16 and float16 keep 8 and 11 mantissa bits, so the bounds are a few units in the last place.
@@ -68,7 +77,7 @@ def _close(got, want, tol, what=""):
         assert err <= tol * scale, f"{what}: max abs error {err:.3g} > {tol:.3g} * {scale:.3g}"
 
 
-def _attention(q, k, v, bias, mask, *, is_causal, kernel, **blocks):
+def _attention(q, k, v, bias, mask, *, is_causal, kernel, precision=None, **blocks):
     if kernel:
         return flash_attention(
             q,
@@ -79,45 +88,58 @@ def _attention(q, k, v, bias, mask, *, is_causal, kernel, **blocks):
             is_causal=is_causal,
             return_stats=True,
             interpret=INTERPRET,
+            **({"f32_precision": precision} if precision else EXACT),
             **blocks,
         )
     return reference_flash_attention(q, k, v, bias=bias, mask=mask, is_causal=is_causal, return_stats=True)
 
 
-def _loss(q, k, v, bias, mask, *, is_causal, kernel):
+def _loss(q, k, v, bias, mask, *, is_causal, kernel, precision=None):
     """Touches every output, the logsumexp and the entropy; returns them as auxiliary data."""
-    out, lse, ent = _attention(q, k, v, bias, mask, is_causal=is_causal, kernel=kernel)
+    out, lse, ent = _attention(q, k, v, bias, mask, is_causal=is_causal, kernel=kernel, precision=precision)
     w = jnp.cos(jnp.arange(out.size, dtype=jnp.float32).reshape(out.shape))
     total = jnp.sum(out.astype(jnp.float32) * w)
     total = total + 0.3 * jnp.sum(jnp.where(jnp.isfinite(lse), lse, 0.0)) + 0.7 * jnp.sum(ent)
     return total, (out, lse, ent)
 
 
-@functools.partial(jax.jit, static_argnames=("is_causal", "kernel", "grads", "blocks"))
-def _evaluate(q, k, v, bias, mask, *, is_causal, kernel, grads, blocks=()):
+@functools.partial(jax.jit, static_argnames=("is_causal", "kernel", "grads", "blocks", "precision"))
+def _evaluate(q, k, v, bias, mask, *, is_causal, kernel, grads, blocks=(), precision=None):
     if not grads:
-        return _attention(q, k, v, bias, mask, is_causal=is_causal, kernel=kernel, **dict(blocks)), ()
+        fwd = _attention(
+            q, k, v, bias, mask, is_causal=is_causal, kernel=kernel, precision=precision, **dict(blocks)
+        )
+        return fwd, ()
     argnums = (0, 1, 2) if bias is None else (0, 1, 2, 3)
-    f = functools.partial(_loss, is_causal=is_causal, kernel=kernel)
+    f = functools.partial(_loss, is_causal=is_causal, kernel=kernel, precision=precision)
     (_, fwd), g = jax.value_and_grad(f, argnums=argnums, has_aux=True)(q, k, v, bias, mask)
     return fwd, g
 
 
-def _check(q, k, v, bias=None, mask=None, *, is_causal=False, grads=True, blocks=()):
-    """Compares kernel and reference: forward (out, lse, entropy) and, with ``grads``, all gradients."""
+def _check(
+    q, k, v, bias=None, mask=None, *, is_causal=False, grads=True, blocks=(), precision=None, tols=None
+):
+    """Compares kernel and reference: forward (out, lse, entropy) and, with ``grads``, all gradients.
+
+    ``precision`` sets the kernel's ``f32_precision`` (default: exact, see ``EXACT``) and ``tols`` the
+    (forward, gradient) bounds (default: the dtype's).
+    """
     dtype = q.dtype.name
-    got, got_g = _evaluate(q, k, v, bias, mask, is_causal=is_causal, kernel=True, grads=grads, blocks=blocks)
+    tol, grad_tol = tols or (TOL[dtype], GRAD_TOL[dtype])
+    got, got_g = _evaluate(
+        q, k, v, bias, mask, is_causal=is_causal, kernel=True, grads=grads, blocks=blocks, precision=precision
+    )
     want, want_g = _evaluate(q, k, v, bias, mask, is_causal=is_causal, kernel=False, grads=grads)
     out, lse, ent = got
     assert out.dtype == q.dtype and out.shape == q.shape
     assert lse.shape == ent.shape == (q.shape[0], q.shape[2], q.shape[1])
     assert lse.dtype == ent.dtype == jnp.float32
     for name, g, w in zip(("out", "lse", "entropy"), got, want, strict=True):
-        _close(g, w, TOL[dtype], name)
+        _close(g, w, tol, name)
     assert len(got_g) == len(want_g)
     for name, g, w in zip(("dq", "dk", "dv", "dbias")[: len(got_g)], got_g, want_g, strict=True):
         assert g.shape == w.shape and g.dtype == w.dtype, name
-        _close(g, w, GRAD_TOL[dtype], name)
+        _close(g, w, grad_tol, name)
     return got, got_g
 
 
@@ -203,7 +225,9 @@ def test_uniform_attention_statistics():
     n = 50
     q, k = jnp.ones((1, 3, 1, 16)), jnp.ones((1, n, 1, 16))
     v = _inputs(0, 1, n, n, 1, 1, 16)[2]
-    fn = jax.jit(functools.partial(flash_attention, scale=0.25, return_stats=True, interpret=INTERPRET))
+    fn = jax.jit(
+        functools.partial(flash_attention, scale=0.25, return_stats=True, interpret=INTERPRET, **EXACT)
+    )
     out, lse, ent = fn(q, k, v)
     np.testing.assert_allclose(np.asarray(ent), np.log(n), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(lse), np.log(n) + 0.25 * 16, rtol=1e-5)
@@ -258,6 +282,42 @@ def test_vmap_and_jit():
     (_, want), want_g = run(False)
     for g, w in zip((*got, *got_g), (*want, *want_g), strict=True):
         _close(g, w, GRAD_TOL["float32"])
+
+
+# ---------------------------------------------------------------------------------- TF32 modes (compiled)
+
+# The bounds of each mode, declared in tests/kernels/tf32_bounds.py before any GPU run (not yet run on one).
+F32_MODES = {"tf32": (TF32_TOL, TF32_GRAD_TOL), "tf32x3": (TOL["float32"], GRAD_TOL["float32"])}
+
+
+@pytest.mark.skipif(not COMPILED, reason="interpret mode computes every f32_precision exactly")
+@pytest.mark.parametrize("precision", list(F32_MODES))
+@pytest.mark.parametrize("case", ["ragged-causal", "gqa-bias-mask-padded-head"])
+def test_tf32_modes_within_their_declared_bounds(precision, case):
+    """The compiled kernels' TF32 dots (the float32 default) against the exact reference."""
+    if case == "ragged-causal":
+        q, k, v = _inputs(100 * 1000 + 129, 2, 100, 129, 2, 2, 16)
+        bias = mask = None
+    else:
+        q, k, v = _inputs(5, 2, 40, 23, 4, 2, 80)
+        mask = _mask(6, (2, 4, 40, 23))
+        bias = _bias(7, (1, 4, 40, 23))
+    _check(q, k, v, bias, mask, is_causal=True, precision=precision, tols=F32_MODES[precision])
+
+
+def test_the_compiled_runs_reference_has_exact_dots_forward_and_backward():
+    """What the compiled runs compare against: every dot of the reference and of its gradient at HIGHEST
+    (XLA's DEFAULT float32 dot is TF32 on the GPU)."""
+    x = jax.ShapeDtypeStruct((1, 20, 2, 16), jnp.float32)
+    ref = exact_on_gpu(_reference_flash_attention, on=True)
+
+    def loss(q, k, v):
+        out, lse, ent = ref(q, k, v, is_causal=True, return_stats=True)
+        return jnp.sum(jnp.sin(out)) + jnp.sum(ent) + jnp.sum(jnp.where(jnp.isfinite(lse), lse, 0.0))
+
+    text = jax.jit(jax.grad(loss, argnums=(0, 1, 2))).trace(x, x, x).lower(lowering_platforms=("cuda",))
+    dots = [ln for ln in text.as_text().splitlines() if "dot_general" in ln]
+    assert len(dots) >= 5 and all("precision = [HIGHEST, HIGHEST]" in ln for ln in dots), dots
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -366,7 +426,7 @@ def test_no_bias_gradient_work_when_the_bias_needs_none():
 
     assert dkdv_outputs((0,)) == 2  # dk, dv
     assert dkdv_outputs((0, 1)) == 3  # dk, dv, dbias
-    got = jax.jit(jax.grad(functools.partial(loss, flash_attention, interpret=INTERPRET)))(q, bias)
+    got = jax.jit(jax.grad(functools.partial(loss, flash_attention, interpret=INTERPRET, **EXACT)))(q, bias)
     want = jax.grad(functools.partial(loss, reference_flash_attention))(q, bias)
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=GRAD_TOL["float32"])
 
@@ -384,7 +444,7 @@ def test_fused_backward_matches_the_reference():
         out, lse, ent = fn(q, k, v, bias=bias, mask=mask, is_causal=True, return_stats=True, **kw)
         return jnp.sum(jnp.sin(out)) + jnp.sum(ent) + jnp.sum(jnp.where(jnp.isfinite(lse), lse, 0.0))
 
-    fused = functools.partial(loss, flash_attention, fused_backward=True, interpret=INTERPRET)
+    fused = functools.partial(loss, flash_attention, fused_backward=True, interpret=INTERPRET, **EXACT)
     got = jax.jit(jax.grad(fused, argnums=(0, 1, 2, 3)))(q, k, v, bias)
     want = jax.grad(functools.partial(loss, reference_flash_attention), argnums=(0, 1, 2, 3))(q, k, v, bias)
     for g, w in zip(got, want, strict=True):

@@ -54,3 +54,42 @@ def test_gpu_check_dry_run_writes_correctness_results_and_ratios(tmp_path):
     assert [(t["impl"], t["met"]) for t in payload["targets"]] == [("cogsim", None)] * 3 + [
         ("cogsim_mosaic", None)
     ] * 2  # no GPU peers in a dry run
+
+
+@pytest.mark.slow  # ~30 s: four small pytest runs, one stopped at its 10 s budget
+def test_gpu_check_runs_each_test_file_in_order_with_its_own_budget(tmp_path):
+    """A failing file and a file stopped at its budget hide none of the files after them; one merged JSON."""
+    (tmp_path / "test_fails.py").write_text("def test_fails():\n    assert 1 == 2\n")
+    (tmp_path / "test_hangs.py").write_text("import time\n\ndef test_hangs():\n    time.sleep(120)\n")
+    (tmp_path / "test_passes.py").write_text("def test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    order = [tmp_path / "test_fails.py", tmp_path / "test_hangs.py", tmp_path / "test_passes.py"]
+    mosaic = "tests/kernels/test_mosaic_attention.py"  # compiled: skipped without a Hopper GPU
+    results = tmp_path / "results"
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        GPU_CHECK_ALLOW_CPU="1",
+        GPU_CHECK_STAGES="tests",
+        GPU_CHECK_RESULTS=str(results),
+        GPU_CHECK_TEST_S="12",  # every file still gets the 10 s minimum
+        GPU_CHECK_TEST_FILES=" ".join(f"{p}:1" for p in [*order, mosaic]),
+    )
+    res = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode != 0, res.stdout[-3000:]  # a test failed
+    payload = json.loads((results / "kernel_tests_gpu.json").read_text())
+    files = payload["files"]
+    assert [f["file"] for f in files] == [*map(str, order), mosaic]
+    fails, hangs, passes, mosaic_run = files
+    assert (fails["tests"], fails["failures"], fails["timed_out"]) == (1, 1, False)
+    assert fails["problems"][0]["test"].endswith("test_fails")
+    assert hangs["timed_out"] and hangs["budget_s"] == 10 and hangs["returncode"] == 124  # timeout(1)
+    assert (passes["tests"], passes["failures"], passes["errors"], passes["returncode"]) == (2, 0, 0, 0)
+    assert mosaic_run["skipped"] == mosaic_run["tests"] == 1 and mosaic_run["returncode"] == 5  # none ran
+    assert payload["failures"] == 1 and payload["timed_out"] and payload["returncode"] != 0
+    assert payload["tests"] == sum(f.get("tests", 0) for f in files)

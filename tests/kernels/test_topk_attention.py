@@ -1,6 +1,9 @@
 """The top-k attention kernel against its dense jnp reference (interpret mode on the CPU).
 
 Set ``COGSIM_TEST_COMPILED=1`` on a GPU machine to run the same tests on the compiled (Triton) kernel.
+There the float32 checks run the selection at ``f32_precision="ieee"`` and the references at XLA's "highest"
+precision (both exact, as interpreted), and the TF32 modes are checked against the score error declared in
+tests/kernels/tf32_bounds.py.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import numpy as np
 import pytest
 
 from cogsim.errors import CogsimError
-from cogsim.kernels import reference_flash_attention, reference_topk_attention, topk_attention
+from cogsim.kernels import reference_flash_attention as _reference_flash_attention
+from cogsim.kernels import reference_topk_attention as _reference_topk_attention
+from cogsim.kernels import topk_attention
+from tests.kernels.tf32_bounds import exact_on_gpu, tf32_score_error
 
 try:
     from hypothesis import given, settings
@@ -29,6 +35,11 @@ COMPILED = os.environ.get("COGSIM_TEST_COMPILED", "") == "1"
 INTERPRET = not COMPILED
 if COMPILED and jax.default_backend() != "gpu":
     pytest.skip("COGSIM_TEST_COMPILED=1 needs a GPU", allow_module_level=True)
+# Compiled: exact float32 dots on both sides (the kernel's default is TF32, XLA's too); interpreted: the
+# kernel's defaults, whose dots interpret mode computes exactly.
+EXACT = {"f32_precision": "ieee"} if COMPILED else {}
+reference_flash_attention = exact_on_gpu(_reference_flash_attention, on=COMPILED)
+reference_topk_attention = exact_on_gpu(_reference_topk_attention, on=COMPILED)
 
 TOL = {"float32": 2e-5, "bfloat16": 2e-2}
 GRAD_TOL = 5e-5
@@ -59,7 +70,11 @@ def _close(got, want, tol, what=""):
 
 
 def _attention(q, k, v, bias, mask, *, top_k, kernel):
-    fn = functools.partial(topk_attention, interpret=INTERPRET) if kernel else reference_topk_attention
+    fn = (
+        functools.partial(topk_attention, interpret=INTERPRET, **EXACT)
+        if kernel
+        else reference_topk_attention
+    )
     return fn(q, k, v, top_k=top_k, bias=bias, mask=mask)
 
 
@@ -105,7 +120,7 @@ def test_ties_go_to_the_lower_index():
     assert any(len(set(row)) < len(row) for row in scores.tolist())  # the data really has ties
     # All scores equal: keys 0..top_k-1, in order.
     ones = jnp.ones((1, 3, 1, 16))
-    _, idx = jax.jit(functools.partial(topk_attention, top_k=4, interpret=INTERPRET))(
+    _, idx = jax.jit(functools.partial(topk_attention, top_k=4, interpret=INTERPRET, **EXACT))(
         ones, jnp.ones((1, 20, 1, 16)), jnp.ones((1, 20, 1, 16))
     )
     np.testing.assert_array_equal(np.asarray(idx)[0, 0], np.tile(np.arange(4), (3, 1)))
@@ -148,7 +163,9 @@ def test_bfloat16():
 def test_vmap_and_jit():
     q, k, v = _inputs(10, 3, 12, 30, 1, 1, 16)
     q, k, v = q[:, None], k[:, None], v[:, None]
-    got = jax.jit(jax.vmap(lambda q, k, v: topk_attention(q, k, v, top_k=3, interpret=INTERPRET)))(q, k, v)
+    got = jax.jit(jax.vmap(lambda q, k, v: topk_attention(q, k, v, top_k=3, interpret=INTERPRET, **EXACT)))(
+        q, k, v
+    )
     want = jax.vmap(lambda q, k, v: reference_topk_attention(q, k, v, top_k=3))(q, k, v)
     np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
     _close(got[0], want[0], TOL["float32"])
@@ -170,6 +187,47 @@ if given is not None:
         q, k, v = _inputs(nq * 7 + nk, 1, nq, nk, groups, 1, 16, integer=integer)
         mask = _mask(nk, (1, 1, nq, nk), 0.6) if with_mask else None
         _check(q, k, v, None, mask, top_k=top_k)
+
+
+@pytest.mark.skipif(not COMPILED, reason="interpret mode computes every f32_precision exactly")
+@pytest.mark.parametrize("precision", ["tf32", "tf32x3"])
+def test_tf32_selection_ranks_keys_within_the_declared_score_error(precision):
+    """A TF32 selection may swap keys whose exact scores are closer than their score bounds together
+    (tests/kernels/tf32_bounds.py), nothing else; the attention over the chosen keys is exact."""
+    b, nq, nk, h, d, top_k = 2, 60, 150, 2, 32, 8
+    q, k, v = _inputs(21, b, nq, nk, h, h, d)
+    mask = _mask(22, (b, 1, nq, nk), 0.8)
+    mask[:, :, 0, : nk - 3] = False  # a row with fewer visible keys than top_k
+    fn = functools.partial(topk_attention, top_k=top_k, mask=mask, f32_precision=precision)
+    out, idx = (np.asarray(x, np.float64) for x in jax.jit(fn)(q, k, v))
+    idx = idx.astype(int)
+    scale = 1.0 / np.sqrt(d)
+    s = np.einsum("bqhd,bkhd->bhqk", np.asarray(q, np.float64), np.asarray(k, np.float64)) * scale
+    err = tf32_score_error(q, k, scale, precision)
+    visible = np.broadcast_to(mask, s.shape)
+    vv = np.asarray(v, np.float64)
+    want = np.zeros_like(out)
+    for bi, hi, qi in np.ndindex(b, h, nq):
+        row = idx[bi, hi, qi]
+        chosen = row[row >= 0]
+        n_visible = int(visible[bi, hi, qi].sum())
+        assert len(chosen) == min(top_k, n_visible) and np.all(row[len(chosen) :] == -1), row
+        assert visible[bi, hi, qi, chosen].all() and len(set(chosen)) == len(chosen), row
+        if not len(chosen):
+            continue  # no visible key: zeros
+        lo, hi_ = (
+            s[bi, hi, qi, chosen] - err[bi, hi, qi, chosen],
+            s[bi, hi, qi, chosen] + err[bi, hi, qi, chosen],
+        )
+        assert np.all(hi_[:-1] >= lo[1:]), f"order beyond the score error: {row}"  # best first
+        rest = visible[bi, hi, qi].copy()
+        rest[chosen] = False
+        if rest.any():
+            best_left = np.max(s[bi, hi, qi, rest] - err[bi, hi, qi, rest])
+            assert hi_.min() >= best_left, f"a key left out beats a chosen one beyond the score error: {row}"
+        p = np.exp(s[bi, hi, qi, chosen] - s[bi, hi, qi, chosen].max())
+        want[bi, qi, hi] = (p / p.sum()) @ vv[bi, chosen, hi]
+    _close(out, want, TOL["float32"], "out over the chosen keys")
 
 
 @pytest.mark.parametrize("top_k,nk", [(0, 8), (9, 8), (2.0, 8), (True, 8), (300, 400)])
