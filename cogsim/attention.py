@@ -9,8 +9,9 @@ Shapes follow :func:`jax.nn.dot_product_attention`: ``[batch, seq, heads, head_d
 Paths (``implementation=``) and what each costs:
 
 - ``"xla"``: the jnp reference (:func:`cogsim.kernels.reference_attention`). Builds the
-  ``[batch, heads, q_len, k_len]`` float32 score matrix: memory O(q_len * k_len) per head, exact float32
-  dots on every device. What ``None`` picks off the GPU, so CPU results never depend on the kernels.
+  ``[batch, heads, q_len, k_len]`` float32 score matrix: memory O(q_len * k_len) per head, float32
+  dots at XLA's default precision (exact on the CPU; TF32 on A100/H100-class GPUs, as jax documents for
+  ``Precision.DEFAULT``). What ``None`` picks off the GPU, so CPU results never depend on the kernels.
 - ``"pallas"``: the Triton kernels (:func:`cogsim.kernels.flash_attention`,
   :func:`cogsim.kernels.topk_attention`). Memory O(q_len + k_len) per head; forward ~4 * q_len * k_len *
   head_dim flops on tensor cores (half of that when causal), backward ~2.5x the forward (recomputation).
@@ -23,7 +24,8 @@ Paths (``implementation=``) and what each costs:
   TMA, ``wgmma``, warp specialization) for bfloat16/float16 calls without bias or mask. Memory and flops as
   ``"pallas"``, plus padding: queries to 128 rows, keys to 64/128, head dims to 64/128/256. Backward: the
   Triton kernels on its residuals. Other calls (float32, bias, mask, top-k) run the Triton kernels. Opt-in
-  only: it has not yet run on a GPU (``benchmarks/gpu_check.sh`` checks it against the reference first).
+  only: its forward was benchmarked on an H200 (docs/kernels.md), but its compiled tests have not yet passed
+  on a GPU (``benchmarks/gpu_check.sh`` runs them first).
 - ``"interpret"``: the Triton kernels in Pallas interpret mode on any device (slow; for tests).
 - ``None``: ``"pallas"`` on an sm_80+ GPU when the kernel supports the call (float32/bfloat16/float16,
   ``head_dim <= 256``, top-k ``top_k <= 256``), else ``"xla"``.
