@@ -30,6 +30,10 @@ _T_SD = jnp.asarray(_LOG_HALF_SD2[::-1].copy())  # increasing
 _T_SD_LOGK = jnp.asarray(_LOGK[::-1].copy())
 _J_TO_LOGK = Lookup.build(_LOG_J, _LOGK)  # log J -> log kappa
 _LOGK_TO_J = Lookup.build(_LOGK, _LOG_J)  # log kappa -> log J
+# on the same knots: log i0e(kappa) and its derivative in kappa, A(kappa) - 1 (float64, then float32)
+_LOG_I0E = jnp.asarray(np.log(special.i0e(_K)).astype(np.float32))
+_A_MINUS_1 = jnp.asarray((_A - 1.0).astype(np.float32))
+_J_SMALL = float(np.exp(_LOG_J[0]))  # below the table: kappa = sqrt(2 J)
 
 
 def wrap(x):
@@ -59,9 +63,59 @@ def kappa_from_j(j):
     """Concentration whose Fisher information ``kappa A(kappa)`` is ``j``; ``j <= 0`` gives 0 (uniform)."""
     j = jnp.asarray(j, jnp.float32)
     k = jnp.exp(_J_TO_LOGK.interp(jnp.log(jnp.maximum(j, 1e-30))))
-    return jnp.where(
-        j <= float(np.exp(_LOG_J[0])), jnp.sqrt(2 * jnp.maximum(j, 1e-30)), k
-    )  # finite gradient at 0
+    return jnp.where(j <= _J_SMALL, jnp.sqrt(2 * jnp.maximum(j, 1e-30)), k)  # finite gradient at 0
+
+
+def _table_rows(x):
+    """``log kappa``, ``log i0e(kappa)``, ``A(kappa) - 1`` at ``log J = x`` by linear interpolation in the J
+    table's interval of ``x`` (found once for all three; ends held outside it), and the interval's
+    ``d log kappa / d log J``."""
+    lookup = _J_TO_LOGK
+    xp, fp = lookup.xp, lookup.fp
+    i = jnp.clip(lookup.search(x), 1, xp.shape[0] - 1)
+    dx = xp[i] - xp[i - 1]
+    delta = x - xp[i - 1]
+    out = []
+    for tab in (fp, _LOG_I0E, _A_MINUS_1):
+        f = tab[i - 1] + (delta / dx) * (tab[i] - tab[i - 1])  # jnp.interp's formula
+        out.append(jnp.where(x < xp[0], tab[0], jnp.where(x > xp[-1], tab[-1], f)))
+    inside = (x >= xp[0]) & (x <= xp[-1])
+    return (*out, jnp.where(inside, (fp[i] - fp[i - 1]) / dx, 0.0))
+
+
+@jax.custom_jvp
+def _logk_and_log_i0e(x):
+    return _table_rows(x)[:2]
+
+
+@_logk_and_log_i0e.defjvp
+def _logk_and_log_i0e_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    logk, log_i0e, a_minus_1, slope = _table_rows(x)
+    dlogk = slope * dx
+    # d log i0e / d kappa = A(kappa) - 1, times d kappa = kappa d log kappa: the derivative of the function
+    # itself (interpolated to O(h^2)), not the slope of the interpolated log i0e (O(h))
+    return (logk, log_i0e), (dlogk, a_minus_1 * jnp.exp(logk) * dlogk)
+
+
+def kappa_and_log_i0e_from_j(j):
+    """``(kappa_from_j(j), log i0e(kappa))`` from one interval search: ``kappa`` as :func:`kappa_from_j`
+    (the same values), ``log i0e(kappa)`` interpolated linearly in ``log J`` between the table's knots
+    (within 1e-6 of ``jnp.log(i0e(kappa))``) and its derivative from ``A(kappa) - 1`` interpolated the
+    same way (tests/models/test_working_memory.py checks both), at a fraction of the cost of evaluating
+    ``i0e`` and its gradient. Below the table (``kappa < 1.2e-4``, ``j <= 0`` included) ``kappa`` is
+    ``sqrt(2 J)`` and ``log i0e(kappa) = -kappa + kappa^2 / 4`` (error O(kappa^3)).
+
+    Example:
+      >>> k, li = kappa_and_log_i0e_from_j(jnp.array([0.5, 40.0]))
+      >>> bool(jnp.allclose(li, jnp.log(i0e(k)), atol=1e-6))
+      True
+    """
+    j = jnp.asarray(j, jnp.float32)
+    logk, log_i0e = _logk_and_log_i0e(jnp.log(jnp.maximum(j, 1e-30)))
+    small = j <= _J_SMALL
+    ks = jnp.sqrt(2 * jnp.maximum(j, 1e-30))
+    return jnp.where(small, ks, jnp.exp(logk)), jnp.where(small, -ks + ks * ks / 4, log_i0e)
 
 
 def j_from_kappa(kappa):

@@ -50,7 +50,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import i0e
 
 from cogsim.models.working_memory import _circular as circ
 from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, delayed_estimation_design
@@ -140,9 +139,11 @@ def _mixture_loglik(params, trials, shares_fn, n_nodes):
     # the gradient is the right-hand derivative (as in slots_averaging)
     lw = jnp.stack([jnp.log1p(-frac), jnp.log(frac + TINY)])[:, None]  # [2, 1]
     share, m, ns = shares_fn(params["s"], jnp.stack([c0, c0 + 1]))
-    kappa = circ.kappa_from_j(j_total * share)  # [2, N_MAX, nodes]
+    # [2, N_MAX, nodes]; log i0e(kappa) read from the J table's interval (i0e and its gradient evaluated
+    # took about a seventh of an evaluation's CPU time)
+    kappa, log_i0e = circ.kappa_and_log_i0e_from_j(j_total * share)
     held = jnp.log(jnp.maximum(m / ns, 1e-30)) - jnp.log(n_nodes)
-    logw = (lw + held)[..., None] - circ.LOG_2PI - jnp.log(i0e(kappa))
+    logw = (lw + held)[..., None] - circ.LOG_2PI - log_i0e
     guess = lw + jnp.log(jnp.maximum(1 - m / ns, 1e-30)) - circ.LOG_2PI
     # columns per set size: the first segment's nodes and guess, then the second's (sum order as before)
     kappa = jnp.concatenate([kappa, jnp.zeros((2, N_MAX, 1))], axis=2)
