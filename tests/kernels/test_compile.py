@@ -33,16 +33,21 @@ def _toolchain_missing() -> str | None:
 
 # Another interpreter to run the check under too (e.g. Python 3.12 with jax 0.11, which lowers for an
 # abstract GPU): COGSIM_COMPILE_CHECK_PYTHON="/path/to/python3.12".
-PYTHONS = [sys.executable, *os.environ.get("COGSIM_COMPILE_CHECK_PYTHON", "").split()]
-
-
-@pytest.fixture(scope="module", params=PYTHONS, ids=[f"python{i}" for i in range(len(PYTHONS))])
-def report(request, tmp_path_factory):
+def _require_toolchain() -> None:
+    """Skips (fails in CI) when the CUDA compile toolchain is missing."""
     missing = _toolchain_missing()
     if missing:
         if IN_CI:
             pytest.fail(f"the CUDA compile check cannot run in CI: {missing}")
         pytest.skip(f"CUDA compile check: {missing}")
+
+
+PYTHONS = [sys.executable, *os.environ.get("COGSIM_COMPILE_CHECK_PYTHON", "").split()]
+
+
+@pytest.fixture(scope="module", params=PYTHONS, ids=[f"python{i}" for i in range(len(PYTHONS))])
+def report(request, tmp_path_factory):
+    _require_toolchain()
     out = tmp_path_factory.mktemp("ptx") / "report.json"
     cmd = [request.param, str(HERE / "ptx_check.py"), "--set", "ci", "--jobs", "2", "--json", str(out)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -85,11 +90,7 @@ def test_every_kernel_fits_shared_memory_without_spills_on_tensor_cores(report):
 
 @pytest.fixture(scope="module")
 def precision_report(tmp_path_factory):
-    missing = _toolchain_missing()
-    if missing:
-        if IN_CI:
-            pytest.fail(f"the CUDA compile check cannot run in CI: {missing}")
-        pytest.skip(f"CUDA compile check: {missing}")
+    _require_toolchain()
     out = tmp_path_factory.mktemp("ptx") / "precision.json"
     cmd = [
         sys.executable,

@@ -13,24 +13,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow  # ~1-2 minutes on an idle 2-core machine: the stage compiles a dozen interpreted kernels
-def test_gpu_check_dry_run_writes_correctness_results_and_ratios(tmp_path):
+def _gpu_check(results: Path, timeout: int, **stages: str) -> subprocess.CompletedProcess:
+    """benchmarks/gpu_check.sh as a CPU dry run writing to ``results``, with the stage settings given."""
     env = dict(
         os.environ,
         PYTHON=sys.executable,
         GPU_CHECK_ALLOW_CPU="1",
-        GPU_CHECK_STAGES="attention",
-        GPU_CHECK_RESULTS=str(tmp_path),
-        GPU_CHECK_ATTENTION_S="1200",
+        GPU_CHECK_RESULTS=str(results),
         GPU_CHECK_TOTAL_S="1500",
+        **stages,
     )
-    res = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    cmd = ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow  # ~1-2 minutes on an idle 2-core machine: the stage compiles a dozen interpreted kernels
+def test_gpu_check_dry_run_writes_correctness_results_and_ratios(tmp_path):
+    res = _gpu_check(tmp_path, 900, GPU_CHECK_STAGES="attention", GPU_CHECK_ATTENTION_S="1200")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     payload = json.loads((tmp_path / "attention_gpu.json").read_text())
     assert payload["dry_run"] and not payload["errors"] and not payload["skipped"]
@@ -56,7 +55,7 @@ def test_gpu_check_dry_run_writes_correctness_results_and_ratios(tmp_path):
     ] * 2  # no GPU peers in a dry run
 
 
-@pytest.mark.slow  # ~30 s: four small pytest runs, one stopped at its 10 s budget
+@pytest.mark.slow  # ~30-40 s: four small pytest runs, one stopped at its 10 s budget
 def test_gpu_check_runs_each_test_file_in_order_with_its_own_budget(tmp_path):
     """A failing file and a file stopped at its budget hide none of the files after them; one merged JSON."""
     (tmp_path / "test_fails.py").write_text("def test_fails():\n    assert 1 == 2\n")
@@ -65,21 +64,15 @@ def test_gpu_check_runs_each_test_file_in_order_with_its_own_budget(tmp_path):
     order = [tmp_path / "test_fails.py", tmp_path / "test_hangs.py", tmp_path / "test_passes.py"]
     mosaic = "tests/kernels/test_mosaic_attention.py"  # compiled: skipped without a Hopper GPU
     results = tmp_path / "results"
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        GPU_CHECK_ALLOW_CPU="1",
+    weighted = " ".join(f"{p}:{w}" for p, w in zip([*order, mosaic], (1, 1, 4, 4), strict=True))
+    res = _gpu_check(
+        results,
+        300,
         GPU_CHECK_STAGES="tests",
-        GPU_CHECK_RESULTS=str(results),
-        GPU_CHECK_TEST_S="12",  # every file still gets the 10 s minimum
-        GPU_CHECK_TEST_FILES=" ".join(f"{p}:1" for p in [*order, mosaic]),
-    )
-    res = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        # the first two files get the 10 s minimum; the last two most of the rest (importing jax for the
+        # Mosaic file can take over 10 s on a loaded machine)
+        GPU_CHECK_TEST_S="60",
+        GPU_CHECK_TEST_FILES=weighted,
     )
     assert res.returncode != 0, res.stdout[-3000:]  # a test failed
     payload = json.loads((results / "kernel_tests_gpu.json").read_text())
