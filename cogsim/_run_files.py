@@ -73,7 +73,11 @@ def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
 
 
 def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """What run.json records: config, root seed, git SHA, package versions, device, host, time."""
+    """What run.json records: config, root seed, git SHA, package versions, device, host, time.
+
+    ``extra`` fields are added last and win, so a caller passes ``git_sha`` read when its run started (the
+    checkout may move to another commit while a long run computes).
+    """
     import dataclasses
     import importlib.metadata
 

@@ -242,6 +242,7 @@ def run(
     from cogsim import store
 
     t0 = time.perf_counter()
+    sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)
     trials = par.read(data)
     if by is None:
@@ -278,6 +279,7 @@ def run(
             config=config,
             seed=seed,
             command="fit",
+            git_sha=sha,
             input={"path": str(Path(data).resolve()), "sha256": sha256(data), "rows": len(trials)},
             wall_time_s=time.perf_counter() - t0,
         ),

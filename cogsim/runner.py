@@ -32,6 +32,7 @@ from cogsim.store import (
     atomic_write_parquet,
     atomic_write_text,
     check_writable,
+    git_sha,
     new_run_folder,
     provenance,
     run_id,
@@ -186,6 +187,7 @@ def run(
     check_seed(seed)
     _memory.check_scenario(mod, cfg)
     rid = run_id(config_json=cfglib.to_json(cfg), preset=preset, seed=seed)
+    sha = git_sha()  # the commit that runs, read before the (possibly long) simulation
     with _interrupts_noted() as noted, new_run_folder(Path(out) / name, rid) as folder:
         import jax
         import matplotlib
@@ -218,6 +220,7 @@ def run(
                     preset=preset,
                     overrides=list(overrides),
                     run_id=rid,
+                    git_sha=sha,
                     wall_time_s=round(wall, 3),
                     data_kind=ref.kind,
                     reference_source=ref.source,

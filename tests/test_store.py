@@ -194,3 +194,12 @@ def test_two_processes_writing_one_store_do_not_corrupt_it(tmp_path, mode):
     assert len(df) == 120 and df["point_id"].is_unique
     assert list(df["point_id"]) == list(s.points()["point_id"])
     assert set(df["writer"]) <= {"fwd", "rev"}
+
+
+def test_provenance_keeps_the_commit_read_when_the_run_started():
+    """A run passes the SHA it read before computing; run.json must not re-read HEAD at write time."""
+    from cogsim.store import git_sha, provenance
+
+    rec = provenance(config={"a": 1}, seed=3, git_sha="0" * 40)
+    assert rec["git_sha"] == "0" * 40 and rec["seed"] == 3
+    assert provenance()["git_sha"] == git_sha()
