@@ -66,10 +66,10 @@ PAPER_RUN = cmp.PaperRun(
     verdict="partial",
     checks_passed="7/8",
     date="2026-12-04",
-    commit="b05fc4c",
+    commit="078512d",
     note="Zhang & Luck (2008) and van den Berg et al. (2012), 4 starts, profile CIs, 5-fold CV: vp beats "
     "slots_averaging (summed AIC +966 [574, 1384]) but not mixture2p (+22 [-276, 325]); vp has the best "
-    "cross-validated log-likelihood on van den Berg's data (-40,220 vs mixture2p -40,423)",
+    "cross-validated log-likelihood on van den Berg's data (-40,221 vs mixture2p -40,422)",
 )
 
 
