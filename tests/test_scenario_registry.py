@@ -54,3 +54,24 @@ def test_the_library_layer_does_not_look_scenarios_up():
             continue
         text = path.read_text()
         assert "scenario_registry" not in text, rel
+
+
+def test_the_readme_table_shows_every_scenario_and_its_last_paper_verdict():
+    """The README's scenario table has a row per registered scenario, and its paper column is the scenario's
+    ``PAPER_RUN`` (verdict, checks passed, date) or "not measured" where none is recorded."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    header = "| scenario | paradigm and data | model | data kind | verdict (quick) | verdict (paper) |"
+    assert header in readme
+    rows = {}
+    for line in readme[readme.index(header) :].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(scenario_registry.names())
+    for name, cells in rows.items():
+        paper = getattr(scenario_registry.get(name), "PAPER_RUN", None)
+        want = "not measured" if paper is None else f"{paper.verdict} ({paper.checks_passed}, {paper.date})"
+        assert cells[5] == want, (name, cells[5], want)
