@@ -20,7 +20,11 @@ data's limit: the likelihood prefers a wrong value), the rest ties; ``n_at_bound
 estimates within :data:`AT_BOUND_FRACTION` of the parameter's bound width of either bound.
 ``n_truth_in_lr95`` (descriptive, added after the first rerun's gaps were seen) counts units whose truth lies
 inside the estimate's joint 95 % likelihood-ratio region (estimate minus truth log-likelihood at most
-``chi2(0.95, k) / 2`` for ``k`` parameters): data that cannot reject the true values.
+``chi2(0.95, k) / 2`` for ``k`` parameters): data that cannot reject the true values. ``units`` keeps one
+record per unit (true and fitted values, the fit's log-likelihood, gradient norm, iterations, convergence,
+the parameters at a bound). ``--profile PARAM`` (declared in docs/fitting.md, "Workspace recovery diagnosis")
+adds the grid profile of one parameter for the units whose estimate misses the truth by more than
+``--profile-miss``: :func:`profile_misses`.
 
 Each model (or paradigm) is one call, so that the CPU-heavy runs can go one at a time; results are merged
 into the JSON file (default ``benchmarks/results/recovery.json``) under the model's (paradigm's) name, with
@@ -29,6 +33,7 @@ the commit, date, sizes and wall time.
 Usage::
 
     python benchmarks/recovery.py params mixture2p [--n-subjects 50 --n-trials 500]
+    python benchmarks/recovery.py params workspace --profile K [--profile-grid 0.5:8:0.5 --profile-miss 1]
     python benchmarks/recovery.py models change_detection [--n-subjects 50 --n-trials 500]
 """
 
@@ -51,6 +56,8 @@ from scipy import stats
 
 from cogsim import fit as fitlib
 from cogsim.fit import _data, _recovery
+from cogsim.fit._fit import chunk_size
+from cogsim.fit._optim import minimize
 from cogsim.models import working_memory as wm
 from cogsim.models.working_memory import _model
 
@@ -135,7 +142,8 @@ def diagnose(model, res, n_trials: int, *, key: jax.Array) -> dict:
     packed = _data.pack(data, model, by=("subject",))
     keys, names = list(packed.keys), [p.name for p in model.params]
     units = packed.units[keys].reset_index(drop=True)
-    est = units.merge(res.fit.units[[*keys, *names, "loglik"]], on=keys, how="left", validate="one_to_one")
+    cols = [*keys, *names, "loglik", "grad_norm", "n_iter", "converged"]
+    est = units.merge(res.fit.units[cols], on=keys, how="left", validate="one_to_one")
     tru = units.merge(res.truth, on="subject", how="left")
     ll_true, ll_hat = _unit_logliks(model, packed, tru), _unit_logliks(model, packed, est)
     fitted = est["loglik"].to_numpy(float)
@@ -154,12 +162,159 @@ def diagnose(model, res, n_trials: int, *, key: jax.Array) -> dict:
         "n_at_bound": at_bound,
         "loglik_vs_fit_max_abs_diff": round(float(np.max(np.abs(ll_hat - fitted))), 5),
         "truth_minus_estimate_loglik": [round(float(g), 4) for g in gap],
+        "units": _unit_rows(model, units, tru, est, gap),
     }
 
 
-def parameter_recovery(name: str, args) -> dict:
+def _unit_rows(model, units: pd.DataFrame, tru: pd.DataFrame, est: pd.DataFrame, gap: np.ndarray) -> list:
+    """One record per fitted unit: its keys, true and fitted values, the fit's gradient norm, iterations and
+    convergence, the parameters at a bound (the ``n_at_bound`` rule) and the truth-minus-estimate gap."""
+    rows = []
+    for i in range(len(units)):
+        row = {k: _plain(units.iloc[i][k]) for k in units.columns}
+        for p in model.params:
+            row[f"{p.name}_true"] = round(float(tru[p.name].iloc[i]), 5)
+            row[p.name] = round(float(est[p.name].iloc[i]), 5)
+        row["at_bound"] = [
+            p.name
+            for p in model.params
+            if min(est[p.name].iloc[i] - p.low, p.high - est[p.name].iloc[i])
+            <= AT_BOUND_FRACTION * (p.high - p.low)
+        ]
+        row["loglik"] = round(float(est["loglik"].iloc[i]), 4)
+        row["grad_norm"] = float(f"{float(est['grad_norm'].iloc[i]):.3g}")
+        row["n_iter"] = int(est["n_iter"].iloc[i])
+        row["converged"] = bool(est["converged"].iloc[i])
+        row["truth_minus_estimate_loglik"] = round(float(gap[i]), 4)
+        rows.append(row)
+    return rows
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def profile_grid(model, packed, name: str, grid, starts: np.ndarray) -> np.ndarray:
+    """The profile log-likelihood of parameter ``name`` on ``grid`` for every packed unit: at each grid value
+    the unit's summed log-likelihood maximised over the other parameters (L-BFGS, the fit's optimiser, on the
+    per-trial mean as in ``fit``), the best of ``starts``.
+
+    Args:
+      model: the model.
+      packed: the units' trials (``cogsim.fit._data.pack``).
+      name: the profiled parameter, held at each grid value (natural units, used as given).
+      grid: ``[G]`` values of ``name``.
+      starts: ``[S, U, k]`` natural values of all parameters per start and unit (``name``'s column ignored).
+
+    Returns:
+      ``[U, G]`` profile log-likelihoods.
+
+    Example:
+      >>> import jax
+      >>> m = MODELS["fixed_capacity"]
+      >>> res = fitlib.recover(m, RANGES["fixed_capacity"], 200, 2, key=jax.random.key(0))
+      >>> data = _recovery.simulate_data(m, res.truth, 200, key=jax.random.fold_in(jax.random.key(0), 1))
+      >>> packed = _data.pack(data, m, by=("subject",))
+      >>> est = res.fit.units[[p.name for p in m.params]].to_numpy()[None]
+      >>> prof = profile_grid(m, packed, "K", [1.0, 3.0, 6.0], est)
+      >>> prof.shape
+      (2, 3)
+    """
+    names = [p.name for p in model.params]
+    j = names.index(name)
+    free = [p for p in model.params if p.name != name]
+    grid = jnp.asarray(grid, jnp.float32)
+    x0 = np.asarray(starts, float)
+    n_starts, n_units = x0.shape[:2]
+    u0 = jnp.stack(
+        [
+            p.to_unconstrained(jnp.asarray(x0[..., i], jnp.float32))
+            for i, p in enumerate(model.params)
+            if i != j
+        ],
+        axis=-1,
+    )  # [S, U, k - 1]
+    n = jnp.maximum(jnp.sum(packed.mask, axis=1), 1).astype(jnp.float32)
+
+    def nll(uf, value, trials, mask):
+        vals = {p.name: p.from_unconstrained(uf[i]) for i, p in enumerate(free)} | {name: value}
+        return -jnp.sum(jnp.where(mask, model.loglik(vals, trials), 0.0))
+
+    def one(args):
+        uf0, value, trials, mask, nn = args
+        sol = minimize(lambda uf: nll(uf, value, trials, mask) / nn, uf0)
+        return nll(sol.u, value, trials, mask)
+
+    # problems ordered [S, U, G], flattened; the trials of unit u repeated for every start and grid value
+    g_n = grid.shape[0]
+    unit_of = np.tile(np.repeat(np.arange(n_units), g_n), n_starts)
+    flat = (
+        jnp.repeat(u0.reshape(-1, u0.shape[-1]), g_n, axis=0),
+        jnp.tile(grid, n_starts * n_units),
+        jax.tree.map(lambda a: a[unit_of], packed.trials),
+        packed.mask[unit_of],
+        n[unit_of],
+    )
+    batch = chunk_size(len(unit_of), packed.mask.shape[1])
+    out = jax.jit(lambda f: jax.lax.map(one, f, batch_size=batch))(flat)
+    value = np.asarray(out, float).reshape(n_starts, n_units, g_n)
+    value = np.where(np.isfinite(value), value, np.inf)
+    return -value.min(axis=0)
+
+
+def profile_misses(model, res, diag: dict, n_trials: int, name: str, grid, miss: float, *, key: jax.Array):
+    """The profile of ``name`` on ``grid`` for the units whose estimate misses the truth by more than
+    ``miss`` (natural units), started from the estimate's and from the truth's other parameters.
+
+    Per unit: the profile, its maximum against the fit's log-likelihood, and the grid values inside the 95 %
+    profile region (profile within ``chi2_1(0.95) / 2`` of the larger of the fit's log-likelihood and the
+    profile's maximum): their lowest and highest value, their span, and whether the truth lies between them.
+    ``key`` is ``recover``'s root key (the data are simulated again as in :func:`diagnose`).
+    """
+    data = _recovery.simulate_data(model, res.truth, n_trials, key=jax.random.fold_in(key, 1))
+    packed = _data.pack(data, model, by=("subject",))
+    rows = [u for u in diag["units"] if abs(u[name] - u[f"{name}_true"]) > miss]
+    if not rows:
+        return {"name": name, "grid": [float(g) for g in grid], "miss": miss, "units": []}
+    keys = list(packed.keys)
+    pos = {tuple(r): i for i, r in enumerate(packed.units[keys].itertuples(index=False))}
+    idx = np.asarray([pos[tuple(r[k] for k in keys)] for r in rows])
+    sub = _data.take(packed, idx)
+    names = [p.name for p in model.params]
+    starts = np.stack(
+        [
+            np.asarray([[r[p] for p in names] for r in rows]),
+            np.asarray([[r[f"{p}_true"] for p in names] for r in rows]),
+        ]
+    )
+    prof = profile_grid(model, sub, name, grid, starts)
+    half = stats.chi2.ppf(0.95, 1) / 2
+    out = []
+    for r, pr in zip(rows, prof, strict=True):
+        best = max(float(np.max(pr)), r["loglik"])
+        inside = np.asarray(grid)[pr >= best - half]
+        lo, hi = (float(inside.min()), float(inside.max())) if inside.size else (np.nan, np.nan)
+        out.append(
+            {
+                **{k: r[k] for k in keys},
+                f"{name}_true": r[f"{name}_true"],
+                name: r[name],
+                "truth_minus_estimate_loglik": r["truth_minus_estimate_loglik"],
+                "profile": [round(float(v), 3) for v in pr],
+                "profile_max_minus_fit": round(float(np.max(pr)) - r["loglik"], 4),
+                "lr95_low": lo,
+                "lr95_high": hi,
+                "lr95_span": round(hi - lo, 4),
+                "truth_in_lr95": bool(lo <= r[f"{name}_true"] <= hi),
+            }
+        )
+    return {"name": name, "grid": [float(g) for g in grid], "miss": miss, "units": out}
+
+
+def parameter_recovery(name: str, args):
+    """The entry of one model's parameter recovery, and the ``recover`` result."""
     model = MODELS[name]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     res = fitlib.recover(
         model,
         RANGES[name],
@@ -168,18 +323,31 @@ def parameter_recovery(name: str, args) -> dict:
         key=jax.random.key(args.seed),
         n_starts=args.n_starts,
     )
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     converged = float(res.fit.summary["converged"].mean())
     diag = diagnose(model, res, args.n_trials, key=jax.random.key(args.seed))
     table = res.table.round(4)
     table["n_at_bound"] = table["parameter"].map(diag["n_at_bound"])
-    return {
+    entry = {
         **_context(args, wall),
+        "cpu_s": round(cpu, 1),
         "ranges": {k: list(v) for k, v in RANGES[name].items()},
         "converged_fraction": converged,
         "table": table.to_dict(orient="records"),
         "diagnosis": diag,
     }
+    return entry, res
+
+
+def _grid(text: str) -> np.ndarray:
+    lo, hi, step = (float(v) for v in text.split(":"))
+    return np.round(np.arange(lo, hi + step / 2, step), 6)
+
+
+def _write(path: Path, section: str, key: str, entry: dict) -> None:
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results.setdefault(section, {})[key] = entry
+    path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def model_recovery(paradigm: str, args) -> dict:
@@ -214,22 +382,44 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=wm.RECOVERY_SEED)
     ap.add_argument("--models", default=None, help="model recovery: comma-separated subset of the paradigm's")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "recovery.json"))
+    ap.add_argument("--profile", default=None, help="params: a parameter whose grid profile is computed")
+    ap.add_argument("--profile-grid", default="0.5:8:0.5", help="the profile's grid, low:high:step")
+    ap.add_argument("--profile-miss", type=float, default=1.0, help="profile units missing the truth by more")
     args = ap.parse_args(argv)
+    path = Path(args.out)
+    section = "parameter_recovery" if args.what == "params" else "model_recovery"
+    full = (args.n_subjects, args.n_trials) == (50, 500)
+    key = args.name if full else f"{args.name} ({args.n_subjects}x{args.n_trials})"
     if args.what == "params":
         if args.name not in RANGES:
             ap.error(f"model {args.name!r}; allowed: {', '.join(RANGES)}")
-        entry = parameter_recovery(args.name, args)
+        names = [p.name for p in MODELS[args.name].params]
+        if args.profile is not None and args.profile not in names:
+            ap.error(f"--profile {args.profile!r}; allowed: one of {', '.join(names)}")
+        entry, res = parameter_recovery(args.name, args)
+        if args.profile is not None:
+            _write(path, section, key, entry)  # the recovery is kept even if the profile fails
+            t, c = time.perf_counter(), time.process_time()
+            prof = profile_misses(
+                MODELS[args.name],
+                res,
+                entry["diagnosis"],
+                args.n_trials,
+                args.profile,
+                _grid(args.profile_grid),
+                args.profile_miss,
+                key=jax.random.key(args.seed),
+            )
+            entry["profile"] = {
+                **prof,
+                "wall_s": round(time.perf_counter() - t, 1),
+                "cpu_s": round(time.process_time() - c, 1),
+            }
     else:
         if args.name not in PARADIGMS:
             ap.error(f"paradigm {args.name!r}; allowed: {', '.join(PARADIGMS)}")
         entry = model_recovery(args.name, args)
-    path = Path(args.out)
-    results = json.loads(path.read_text()) if path.exists() else {}
-    section = "parameter_recovery" if args.what == "params" else "model_recovery"
-    full = (args.n_subjects, args.n_trials) == (50, 500)
-    key = args.name if full else f"{args.name} ({args.n_subjects}x{args.n_trials})"
-    results.setdefault(section, {})[key] = entry
-    path.write_text(json.dumps(results, indent=1) + "\n")
+    _write(path, section, key, entry)
     print(json.dumps(entry, indent=1))
     return entry
 

@@ -1,0 +1,84 @@
+"""benchmarks/recovery.py's diagnosis: the per-unit records agree with the counts, and the grid profile of a
+parameter is a maximum over the others (never below a point it could reach)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+pytest.importorskip("cogsim.fit")
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = jax.random.key(0)
+N_TRIALS, N_SUBJECTS = 200, 4
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("recovery_benchmark", ROOT / "benchmarks" / "recovery.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def recovered(bench):
+    model = bench.MODELS["fixed_capacity"]
+    res = bench.fitlib.recover(model, bench.RANGES["fixed_capacity"], N_TRIALS, N_SUBJECTS, key=KEY)
+    return model, res, bench.diagnose(model, res, N_TRIALS, key=KEY)
+
+
+def test_unit_records_agree_with_the_counts(recovered):
+    model, res, diag = recovered
+    rows = diag["units"]
+    assert len(rows) == diag["n_units"] == N_SUBJECTS
+    assert [r["truth_minus_estimate_loglik"] for r in rows] == diag["truth_minus_estimate_loglik"]
+    fitted = res.fit.units.set_index("subject")
+    truth = res.truth.set_index("subject")
+    for r in rows:
+        assert r["converged"] == bool(fitted.loc[r["subject"], "converged"])
+        assert r["loglik"] == pytest.approx(fitted.loc[r["subject"], "loglik"], abs=1e-3)
+        for p in model.params:
+            assert r[p.name] == pytest.approx(fitted.loc[r["subject"], p.name], abs=1e-4)
+            assert r[f"{p.name}_true"] == pytest.approx(truth.loc[r["subject"], p.name], abs=1e-4)
+    for p in model.params:
+        assert sum(p.name in r["at_bound"] for r in rows) == diag["n_at_bound"][p.name]
+
+
+def test_grid_profile_reaches_the_fit_and_the_truth(bench, recovered):
+    model, res, diag = recovered
+    data = bench._recovery.simulate_data(model, res.truth, N_TRIALS, key=jax.random.fold_in(KEY, 1))
+    packed = bench._data.pack(data, model, by=("subject",))
+    rows = diag["units"]
+    names = [p.name for p in model.params]
+    est = np.asarray([[r[p] for p in names] for r in rows])
+    tru = np.asarray([[r[f"{p}_true"] for p in names] for r in rows])
+    # the grid holds each unit's estimate and truth of K, so the profile there can be no lower than the fit
+    # (started at the estimate) and the truth's own log-likelihood (started at the truth)
+    for i, r in enumerate(rows):
+        grid = [r["K"], r["K_true"], 0.3]
+        prof = bench.profile_grid(model, bench._data.take(packed, np.asarray([i])), "K", grid,
+                                  np.stack([est[i : i + 1], tru[i : i + 1]]))[0]  # fmt: skip
+        ll_true = r["loglik"] + r["truth_minus_estimate_loglik"]
+        assert prof[0] >= r["loglik"] - 0.01, (r, prof)
+        assert prof[1] >= ll_true - 0.01, (r, prof)
+        assert prof[2] < max(prof[0], prof[1]) - 1.0, (r, prof)  # K = 0.3 remembers too little
+
+
+def test_profile_misses_region_holds_the_best_grid_point(bench, recovered):
+    model, res, diag = recovered
+    grid = bench._grid("0.5:8:0.5")
+    assert grid[0] == 0.5 and grid[-1] == 8.0 and len(grid) == 16
+    out = bench.profile_misses(model, res, diag, N_TRIALS, "K", grid, 0.0, key=KEY)
+    assert len(out["units"]) == N_SUBJECTS  # every unit misses by more than 0
+    for u in out["units"]:
+        best = grid[int(np.argmax(u["profile"]))]
+        assert u["lr95_low"] <= best <= u["lr95_high"]
+        assert u["lr95_span"] == pytest.approx(u["lr95_high"] - u["lr95_low"])
+        assert u["profile_max_minus_fit"] <= 0.01  # a grid point cannot beat the fit's optimum by much
+    far = bench.profile_misses(model, res, diag, N_TRIALS, "K", grid, 100.0, key=KEY)
+    assert far["units"] == []
