@@ -1,7 +1,7 @@
 """Profile-interval benchmark: where the profile program's time goes (compilation and run, CPU and wall) for
 every model of a paradigm on a CSV, and, with ``--previous COMMIT``, the same for the profile search of that
 commit (``cogsim/fit/_profile.py`` read with ``git show``) in the same process, on the same estimates, with
-the acceptance rule of docs/fitting.md ("Cheaper profile intervals") applied to every interval endpoint:
+the acceptance rule of docs/fitting_log.md ("Cheaper profile intervals") applied to every interval endpoint:
 
 - an endpoint passes when both versions are infinite on that side, or both finite and within
   ``max(0.01 x the previous interval's width, 1e-3)`` of each other (a change of finiteness fails);

@@ -11,7 +11,7 @@ ranges; one shared trial design per paradigm: set sizes 1/2/4/6/8 with non-targe
 set sizes 2/4/6/8 at base rates 0.3/0.5/0.7 for change detection); the confusion matrices (fraction of each
 generating model's participants won by each fitted model) by AIC and by BIC.
 
-Diagnosis of parameter recovery (declared in docs/fitting.md, "Why the misses miss", before the 2026-12-04
+Diagnosis of parameter recovery (declared in docs/fitting_log.md, "Why the misses miss", before the 2026-12-04
 rerun): per fitted unit, the log-likelihood of its simulated data at the true values and at the estimate,
 both by the model's ``loglik`` on the same trials. ``n_truth_better`` counts units where the truth beats the
 estimate by more than :data:`TRUTH_BETTER_TOL` (an optimisation failure: the optimiser missed a point it

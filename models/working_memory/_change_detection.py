@@ -19,7 +19,7 @@ The fixed-capacity likelihood is flat in ``K`` once ``K`` reaches the largest se
 there, with the lapse rate standing in for the misses. Both fixed-capacity models therefore declare start
 points below it, ``K`` = 1.5 and 5 (:data:`K_STARTS`; the other parameters at their defaults), fitted
 besides the default start (``K`` = 3) and the random ones: with the default, three starts over the
-capacities reported for human observers (docs/fitting.md, "Start points below the capacity plateau").
+capacities reported for human observers (docs/fitting_log.md, "Start points below the capacity plateau").
 """
 
 from __future__ import annotations
