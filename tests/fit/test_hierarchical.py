@@ -68,19 +68,28 @@ def _few_cached(toy):
     return _CACHE["few"]
 
 
-def test_few_trials_shrinkage_lowers_the_error_and_the_group_ci_covers_the_truth(toy):
+def test_few_trials_shrinkage_lowers_the_error(toy):
     model, truth, ml, hier = _few_cached(toy)
     true_u = np.stack([truth["mu"], truth["sd"]], -1)
     rmse = lambda est: np.sqrt(np.mean((est - true_u) ** 2, axis=0))
     rmse_ml, rmse_hier = rmse(_unconstrained(model, ml.units)), rmse(_unconstrained(model, hier.units))
     assert np.all(rmse_hier < rmse_ml), (rmse_hier, rmse_ml)
-    group = hier.group.set_index("parameter")
-    for p in ("mu", "sd"):
-        assert group.loc[p, "ci_low"] <= GROUP_MEAN[p] <= group.loc[p, "ci_high"], group.loc[p]
     assert hier.converged and 1 <= hier.n_iter == len(hier.trace)
     assert set(hier.estimates.columns) == set(ml.estimates.columns)
     assert list(hier.summary.columns) == list(ml.summary.columns)
     assert np.isfinite(hier.log_marginal) and np.isfinite(hier.ibic)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="declared check failed (docs/fitting.md, 'Hierarchical fitting'): sd's 95 % group-mean interval "
+    "[0.377, 0.535] misses the true 0.54 (the 40 drawn participants' mean is 0.504, the ML mean 0.449)",
+)
+def test_few_trials_group_mean_interval_covers_the_true_group_mean(toy):
+    _, _, _, hier = _few_cached(toy)
+    group = hier.group.set_index("parameter")
+    for p in ("mu", "sd"):
+        assert group.loc[p, "ci_low"] <= GROUP_MEAN[p] <= group.loc[p, "ci_high"], group.loc[p]
 
 
 def test_log_marginal_likelihood_does_not_fall_over_iterations(toy):
@@ -159,3 +168,20 @@ def test_cli_bad_combination_exits_2_with_one_line(tmp_path, extra, flag):
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert flag in res.stderr and "--hierarchical" in res.stderr
+
+
+@pytest.mark.slow
+def test_group_mean_interval_coverage_over_20_data_sets(toy):
+    """Declared after the single-data-set coverage check failed, before this was run: 20 data sets of the
+    few-trials design (truth seeds 100-119, data seeds 200-219, keys 0-19); each parameter's 95 % interval
+    covers the true group mean in at least 16 of the 20 (a calibrated 95 % interval does so with
+    probability 0.984)."""
+    model = toy.Gauss()
+    hits = {"mu": 0, "sd": 0}
+    for r in range(20):
+        data = _frame(toy, _truth(40, seed=100 + r), 40, seed=200 + r)
+        group = fit.fit_hierarchical(model, data, key=jax.random.key(r)).group.set_index("parameter")
+        for p in hits:
+            hits[p] += int(group.loc[p, "ci_low"] <= GROUP_MEAN[p] <= group.loc[p, "ci_high"])
+    print("coverage of the true group mean in 20 data sets:", hits)
+    assert min(hits.values()) >= 16, hits
