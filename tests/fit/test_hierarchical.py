@@ -219,3 +219,15 @@ def test_a_model_without_parameters_has_no_group_and_its_loglik_as_marginal(toy)
     assert res.group.empty and res.n_iter == 0 and res.converged
     expected = float(jax.scipy.stats.norm.logpdf(data["x"].to_numpy()).sum())
     assert res.log_marginal == pytest.approx(expected, rel=1e-5) and res.ibic == pytest.approx(-2 * expected)
+
+
+def test_units_grouped_by_trial_count_give_the_same_fit(toy):
+    """Declared before it was run: with units of 20 and 60 trials, ``max_buckets=2`` (two padded groups,
+    each compiled) ends at the same group distribution as one padded batch, within 1e-3."""
+    truth = _truth(10, seed=11)
+    natural = {"mu": truth["mu"], "sd": _softplus(truth["sd"])}
+    data = toy.simulate_frame(toy.Gauss(), natural, [20] * 5 + [60] * 5, seed=11)
+    one = fit.fit_hierarchical(toy.Gauss(), data, key=jax.random.key(1))
+    two = fit.fit_hierarchical(toy.Gauss(), data, max_buckets=2, key=jax.random.key(1))
+    for col in ("group_mean", "group_sd"):
+        np.testing.assert_allclose(two.group[col], one.group[col], atol=1e-3)
