@@ -2,13 +2,18 @@
 
     cogsim fit PARADIGM --data FILE.csv [--models a,b] [--by subject | --by experiment,subject] [--cv K]
                [--ci profile|bootstrap|none] [--out DIR] [--seed N]
+    cogsim fit PARADIGM --data FILE.csv --hierarchical [--ci laplace|none] ...   group + participants (EM)
     cogsim fit --list                  paradigms, their models and the columns each needs
 
 Writes into ``DIR`` (default ``runs/fit_<PARADIGM>_<time>``): ``fits.parquet`` (per participant x set size x
 parameter: estimate and CI), ``models.parquet`` (per participant x model: log-likelihood, AIC, BIC, CV
 log-likelihood, convergence), ``comparison.json`` (per model: summed AIC/BIC, participants won, summed CV
 log-likelihood, each with a 95% CI from resampling participants), ``figure.png`` and ``run.json`` (input
-file path and sha256, settings, seed, versions). Paradigms come from ``cogsim.models.paradigms``.
+file path and sha256, settings, seed, versions). With ``--hierarchical`` each model is fitted by
+:func:`cogsim.fit.fit_hierarchical` (the estimates are the participants' MAPs under the group distribution),
+``group.parquet`` holds the group distributions and ``comparison.json`` also a ``hierarchical`` entry (per
+model: Laplace log marginal likelihood, integrated BIC, EM iterations, convergence; ``best_ibic``).
+Paradigms come from ``cogsim.models.paradigms``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "file has an experiment column whose subject ids repeat across experiments)",
     )
     p.add_argument("--cv", type=int, default=None, metavar="K", help="K-fold cross-validated log-likelihood")
-    p.add_argument("--ci", default="profile", choices=("profile", "bootstrap", "none"), help="CI method")
+    p.add_argument(
+        "--ci",
+        default=None,
+        choices=("profile", "bootstrap", "laplace", "none"),
+        help="CI method (default: profile; laplace, the posterior intervals, with --hierarchical)",
+    )
+    p.add_argument(
+        "--hierarchical",
+        action="store_true",
+        help="fit a normal group distribution per parameter (and set size) with the participants: EM with "
+        "the Laplace approximation; writes group.parquet",
+    )
     p.add_argument(
         "--out", default=None, metavar="DIR", help="output folder (default runs/fit_<paradigm>_<time>)"
     )
@@ -233,9 +249,11 @@ def run(
     ci: str | None = "profile",
     out: str | Path | None = None,
     seed: int = 0,
+    hierarchical: bool = False,
     log=print,
 ) -> Path:
-    """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it."""
+    """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
+    (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -252,15 +270,31 @@ def run(
         log(f"skipped {n}: {why}")
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
     key = jax.random.key(seed)
-    fits, summaries = [], []
+    fits, summaries, groups, marginal = [], [], [], {}
     for i, (name, model) in enumerate(chosen.items()):
         t, c = time.perf_counter(), time.process_time()
-        res = fitlib.fit(model, trials, by=by, cv=cv, ci=ci, key=jax.random.fold_in(key, i))
+        if hierarchical:
+            res = fitlib.fit_hierarchical(model, trials, by=by, ci=ci, key=jax.random.fold_in(key, i))
+            groups.append(res.group)
+            marginal[name] = {
+                "log_marginal": res.log_marginal,
+                "ibic": res.ibic,
+                "n_iter": res.n_iter,
+                "converged": res.converged,
+            }
+        else:
+            res = fitlib.fit(model, trials, by=by, cv=cv, ci=ci, key=jax.random.fold_in(key, i))
         fits.append(res.estimates)
         summaries.append(res.summary)
         bad = int((~res.summary["converged"]).sum())
+        em = (
+            f"  log marginal {res.log_marginal:.2f}  iBIC {res.ibic:.2f}  EM {res.n_iter}"
+            if hierarchical
+            else ""
+        )
         log(
-            f"{name:<16} loglik {res.summary['loglik'].sum():12.2f}  AIC {res.summary['aic'].sum():12.2f}  "
+            f"{name:<16} loglik {res.summary['loglik'].sum():12.2f}  "
+            f"AIC {res.summary['aic'].sum():12.2f}{em}  "
             f"{len(res.summary)} participants{f', {bad} not converged' if bad else ''}  "
             f"({time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s)"
         )
@@ -268,11 +302,24 @@ def run(
     models_df = pd.concat(summaries, ignore_index=True)
     comp = comparison(models_df, tuple(by), seed=seed)
     comp["skipped"] = skipped
+    if hierarchical:
+        comp["hierarchical"] = {
+            "models": marginal,
+            "best_ibic": min(marginal, key=lambda m: marginal[m]["ibic"]),
+        }
+        store.atomic_write_parquet(folder / "group.parquet", pd.concat(groups, ignore_index=True))
     store.atomic_write_parquet(folder / "fits.parquet", fits_df)
     store.atomic_write_parquet(folder / "models.parquet", models_df)
     store.atomic_write_text(folder / "comparison.json", json.dumps(comp, indent=2))
     figure(comp, fits_df, folder / "figure.png")
-    config = {"paradigm": paradigm, "models": list(chosen), "by": list(by), "cv": cv, "ci": ci}
+    config = {
+        "paradigm": paradigm,
+        "models": list(chosen),
+        "by": list(by),
+        "cv": cv,
+        "ci": ci,
+        "hierarchical": hierarchical,
+    }
     store.write_run_json(
         folder,
         store.provenance(
@@ -285,7 +332,10 @@ def run(
         ),
     )
     log(f"best by AIC: {comp['best_aic']}; by BIC: {comp['best_bic']}")
-    log(f"wrote {folder}/ (fits.parquet, models.parquet, comparison.json, figure.png, run.json)")
+    if hierarchical:
+        log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")
+    group_file = "group.parquet, " if hierarchical else ""
+    log(f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, run.json)")
     return folder
 
 
@@ -303,13 +353,26 @@ def main(args: argparse.Namespace) -> None:
         raise CogsimError(f"fit --by: got {args.by!r}; allowed: comma-separated column names")
     if args.cv is not None and args.cv < 2:
         raise CogsimError(f"fit --cv: got {args.cv}; allowed: an integer number of folds >= 2")
+    hierarchical = bool(getattr(args, "hierarchical", False))
+    ci = args.ci or ("laplace" if hierarchical else "profile")
+    if hierarchical and ci in ("profile", "bootstrap"):
+        raise CogsimError(f"fit --ci: got {ci!r} with --hierarchical; allowed: laplace or none")
+    if hierarchical and args.cv is not None:
+        raise CogsimError(
+            f"fit --cv: got {args.cv} with --hierarchical; allowed: no --cv (not implemented there)"
+        )
+    if not hierarchical and ci == "laplace":
+        raise CogsimError(
+            "fit --ci: got 'laplace'; allowed: profile, bootstrap or none (laplace needs --hierarchical)"
+        )
     run(
         args.paradigm,
         args.data,
         models=args.models,
         by=by,
         cv=args.cv,
-        ci=None if args.ci == "none" else args.ci,
+        ci=None if ci == "none" else ci,
         out=args.out,
         seed=args.seed,
+        hierarchical=hierarchical,
     )

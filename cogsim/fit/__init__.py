@@ -1,6 +1,7 @@
 """Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
-log-likelihood, and parameter and model recovery.
+log-likelihood, hierarchical (group + participant) fits by EM with the Laplace approximation, and
+parameter and model recovery.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -9,6 +10,7 @@ log-likelihood, and parameter and model recovery.
 """
 
 from cogsim.fit._fit import FitResult, fit
+from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
 from cogsim.fit._model import Model
 from cogsim.fit._objective import Prior
 from cogsim.fit._optim import CONVERGED_GTOL, GTOL, MAX_ITER
@@ -22,6 +24,7 @@ __all__ = [
     "MAX_ITER",
     "Column",
     "FitResult",
+    "HierarchicalResult",
     "Model",
     "Param",
     "Paradigm",
@@ -29,6 +32,7 @@ __all__ = [
     "RecoveryResult",
     "default_ranges",
     "fit",
+    "fit_hierarchical",
     "model_recovery",
     "recover",
     "simulate_data",

@@ -103,6 +103,11 @@ def test_list_shows_paradigms_models_and_columns(toy_paradigm, capsys):
         (["fit", "toy_estimation", "--data", "DEG"], "row 1, column 'error_rad': got 40; allowed"),
         (["fit", "toy_estimation", "--data", "CSV", "--by", "session"], "missing column 'session'"),
         (["fit", "toy_estimation", "--data", "CSV", "--cv", "1"], "fit --cv: got 1"),
+        (["fit", "toy_estimation", "--data", "CSV", "--ci", "laplace"], "fit --ci: got 'laplace'"),
+        (
+            ["fit", "toy_estimation", "--data", "CSV", "--hierarchical", "--ci", "profile"],
+            "with --hierarchical",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, argv, message):

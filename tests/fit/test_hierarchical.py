@@ -1,0 +1,233 @@
+"""Hierarchical (group + participants) fitting: EM with the Laplace approximation.
+
+The checks below were declared before the method's first results were looked at (docs/fitting.md,
+"Hierarchical fitting"): shrinkage lowers the error with few trials per participant, vanishes with many,
+the group-mean interval covers the true group mean, the numbers are reproducible, and the approximate log
+marginal likelihood does not fall over the EM iterations (up to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import fit
+from cogsim.errors import CogsimError
+
+#: the population the participants of the few-trials check are drawn from (unconstrained coordinates:
+#: ``mu`` is unbounded, ``sd`` = softplus(u))
+GROUP_MEAN = {"mu": 1.0, "sd": 0.54}
+GROUP_SD = {"mu": 0.2, "sd": 0.25}
+
+
+def _softplus(u):
+    return np.logaddexp(0.0, u)
+
+
+def _truth(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Unconstrained values of ``n`` participants drawn from the group distribution."""
+    rng = np.random.default_rng(seed)
+    return {p: rng.normal(GROUP_MEAN[p], GROUP_SD[p], n) for p in ("mu", "sd")}
+
+
+def _frame(toy, truth_u: dict, n_trials: int, seed: int) -> pd.DataFrame:
+    n = len(truth_u["mu"])
+    natural = {"mu": truth_u["mu"], "sd": _softplus(truth_u["sd"])}
+    return toy.simulate_frame(toy.Gauss(), natural, [n_trials] * n, seed=seed)
+
+
+def _unconstrained(model, units: pd.DataFrame) -> np.ndarray:
+    return np.stack(
+        [np.asarray(p.to_unconstrained(units[p.name].to_numpy()), float) for p in model.params], -1
+    )
+
+
+def _few(toy):
+    """40 participants x 40 trials of the Gaussian toy: the model, the truth, the ML and hierarchical fits."""
+    truth = _truth(40, seed=1)
+    data = _frame(toy, truth, 40, seed=3)
+    model = toy.Gauss()
+    key = jax.random.key(0)
+    ml = fit.fit(model, data, ci=None, key=key)
+    hier = fit.fit_hierarchical(model, data, key=key)
+    return model, truth, ml, hier
+
+
+_CACHE: dict = {}  # the few-trials fits, shared by two tests (``toy`` is a function-scoped fixture)
+
+
+def _few_cached(toy):
+    if "few" not in _CACHE:
+        _CACHE["few"] = _few(toy)
+    return _CACHE["few"]
+
+
+def test_few_trials_shrinkage_lowers_the_error(toy):
+    model, truth, ml, hier = _few_cached(toy)
+    true_u = np.stack([truth["mu"], truth["sd"]], -1)
+    rmse = lambda est: np.sqrt(np.mean((est - true_u) ** 2, axis=0))
+    rmse_ml, rmse_hier = rmse(_unconstrained(model, ml.units)), rmse(_unconstrained(model, hier.units))
+    assert np.all(rmse_hier < rmse_ml), (rmse_hier, rmse_ml)
+    assert hier.converged and 1 <= hier.n_iter == len(hier.trace)
+    assert set(hier.estimates.columns) == set(ml.estimates.columns)
+    assert list(hier.summary.columns) == list(ml.summary.columns)
+    assert np.isfinite(hier.log_marginal) and np.isfinite(hier.ibic)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="declared check failed (docs/fitting.md, 'Hierarchical fitting'): sd's 95 % group-mean interval "
+    "[0.377, 0.535] misses the true 0.54 (the 40 drawn participants' mean is 0.504, the ML mean 0.449)",
+)
+def test_few_trials_group_mean_interval_covers_the_true_group_mean(toy):
+    _, _, _, hier = _few_cached(toy)
+    group = hier.group.set_index("parameter")
+    for p in ("mu", "sd"):
+        assert group.loc[p, "ci_low"] <= GROUP_MEAN[p] <= group.loc[p, "ci_high"], group.loc[p]
+
+
+def test_log_marginal_likelihood_does_not_fall_over_iterations(toy):
+    _, _, _, hier = _few_cached(toy)
+    lml = hier.trace["log_marginal"].to_numpy()
+    assert len(lml) >= 2
+    assert np.all(np.diff(lml) >= -1e-5 * np.abs(lml[1:])), lml
+    assert lml[-1] > lml[0]
+    assert hier.log_marginal == pytest.approx(lml[-1])
+
+
+def test_many_trials_hierarchical_agrees_with_ml(toy):
+    truth = _truth(8, seed=5)
+    data = _frame(toy, truth, 2000, seed=6)
+    model = toy.Gauss()
+    key = jax.random.key(2)
+    ml = fit.fit(model, data, ci=None, key=key)
+    hier = fit.fit_hierarchical(model, data, key=key)
+    diff = np.abs(_unconstrained(model, hier.units) - _unconstrained(model, ml.units))
+    assert diff.max() < 0.05, diff
+
+
+def test_same_key_same_numbers(toy):
+    truth = _truth(10, seed=7)
+    data = _frame(toy, truth, 30, seed=8)
+    model = toy.Gauss()
+    a = fit.fit_hierarchical(model, data, key=jax.random.key(4))
+    b = fit.fit_hierarchical(model, data, key=jax.random.key(4))
+    pd.testing.assert_frame_equal(a.estimates, b.estimates, check_exact=True)
+    pd.testing.assert_frame_equal(a.group, b.group, check_exact=True)
+    pd.testing.assert_frame_equal(a.trace, b.trace, check_exact=True)
+    assert a.log_marginal == b.log_marginal and a.n_iter == b.n_iter
+
+
+def test_bad_arguments_name_the_field(toy):
+    data = _frame(toy, _truth(4, seed=9), 20, seed=9)
+    with pytest.raises(CogsimError, match="init"):
+        fit.fit_hierarchical(toy.Gauss(), data, init="median", key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="max_iter"):
+        fit.fit_hierarchical(toy.Gauss(), data, max_iter=0, key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="ci"):
+        fit.fit_hierarchical(toy.Gauss(), data, ci="profile", key=jax.random.key(0))
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "cogsim", "fit", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_hierarchical_writes_the_group_table(toy, tmp_path):
+    truth = {"p_mem": np.linspace(0.6, 0.9, 6), "kappa": np.linspace(3.0, 9.0, 6)}
+    df = toy.simulate_frame(toy.VonMisesMixture(), truth, [60] * 6, seed=12)
+    csv = tmp_path / "trials.csv"
+    df[["subject", "set_size", "error_rad"]].to_csv(csv, index=False)
+    out = tmp_path / "out"
+    res = _cli("delayed_estimation", "--data", str(csv), "--models", "mixture2p", "--hierarchical",
+               "--out", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    for name in ("fits.parquet", "models.parquet", "group.parquet", "comparison.json", "run.json"):
+        assert (out / name).is_file(), name
+    group = pd.read_parquet(out / "group.parquet")
+    assert sorted(group["set_size"].unique().tolist()) == [2, 6] and len(group) == 4
+    comp = json.loads((out / "comparison.json").read_text())
+    assert set(comp["hierarchical"]["models"]) == {"mixture2p"}
+    assert json.loads((out / "run.json").read_text())["config"]["hierarchical"] is True
+
+
+@pytest.mark.parametrize("extra, flag", [(["--ci", "bootstrap"], "--ci"), (["--cv", "2"], "--cv")])
+def test_cli_bad_combination_exits_2_with_one_line(tmp_path, extra, flag):
+    csv = tmp_path / "t.csv"
+    csv.write_text("subject,set_size,error_rad\n1,2,0.1\n")
+    res = _cli(
+        "delayed_estimation", "--data", str(csv), "--hierarchical", *extra, "--out", str(tmp_path / "o")
+    )
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert flag in res.stderr and "--hierarchical" in res.stderr
+
+
+@pytest.mark.slow
+def test_group_mean_interval_coverage_over_20_data_sets(toy):
+    """Declared after the single-data-set coverage check failed, before this was run: 20 data sets of the
+    few-trials design (truth seeds 100-119, data seeds 200-219, keys 0-19); each parameter's 95 % interval
+    covers the true group mean in at least 16 of the 20 (a calibrated 95 % interval does so with
+    probability 0.984)."""
+    model = toy.Gauss()
+    hits = {"mu": 0, "sd": 0}
+    for r in range(20):
+        data = _frame(toy, _truth(40, seed=100 + r), 40, seed=200 + r)
+        group = fit.fit_hierarchical(model, data, key=jax.random.key(r)).group.set_index("parameter")
+        for p in hits:
+            hits[p] += int(group.loc[p, "ci_low"] <= GROUP_MEAN[p] <= group.loc[p, "ci_high"])
+    print("coverage of the true group mean in 20 data sets:", hits)
+    assert min(hits.values()) >= 16, hits
+
+
+def test_em_iterations_do_not_recompile_the_e_step(toy):
+    from cogsim.fit._fit import _solver, chunk_size
+
+    model, _, _, hier = _few_cached(toy)
+    assert hier.n_iter >= 2
+    solver = _solver(model, None, chunk_size(2 * 40, 40), True)
+    assert solver._cache_size() == 1  # one compilation served every EM iteration
+
+
+def test_broad_start_reaches_the_same_group_distribution(toy):
+    """Declared before it was run: from the broad start the few-trials fit's group means and SDs end within
+    0.05 (unconstrained) of those from the ML start."""
+    model, _, _, hier = _few_cached(toy)
+    data = _frame(toy, _truth(40, seed=1), 40, seed=3)
+    broad = fit.fit_hierarchical(model, data, init="broad", key=jax.random.key(0))
+    for col in ("group_mean", "group_sd"):
+        np.testing.assert_allclose(broad.group[col], hier.group[col], atol=0.05)
+    assert broad.settings["init"] == "broad" and broad.converged
+
+
+def test_a_model_without_parameters_has_no_group_and_its_loglik_as_marginal(toy):
+    class Fixed:
+        name, by_set_size, requires, params = "fixed", False, (), ()
+
+        def loglik(self, p, t):
+            return jax.scipy.stats.norm.logpdf(t["x"])
+
+    data = _frame(toy, _truth(3, seed=2), 20, seed=2)
+    res = fit.fit_hierarchical(Fixed(), data, key=jax.random.key(0))
+    assert res.group.empty and res.n_iter == 0 and res.converged
+    expected = float(jax.scipy.stats.norm.logpdf(data["x"].to_numpy()).sum())
+    assert res.log_marginal == pytest.approx(expected, rel=1e-5) and res.ibic == pytest.approx(-2 * expected)
+
+
+def test_units_grouped_by_trial_count_give_the_same_fit(toy):
+    """Declared before it was run: with units of 20 and 60 trials, ``max_buckets=2`` (two padded groups,
+    each compiled) ends at the same group distribution as one padded batch, within 1e-3."""
+    truth = _truth(10, seed=11)
+    natural = {"mu": truth["mu"], "sd": _softplus(truth["sd"])}
+    data = toy.simulate_frame(toy.Gauss(), natural, [20] * 5 + [60] * 5, seed=11)
+    one = fit.fit_hierarchical(toy.Gauss(), data, key=jax.random.key(1))
+    two = fit.fit_hierarchical(toy.Gauss(), data, max_buckets=2, key=jax.random.key(1))
+    for col in ("group_mean", "group_sd"):
+        np.testing.assert_allclose(two.group[col], one.group[col], atol=1e-3)
