@@ -369,6 +369,9 @@ def model_recovery(paradigm: str, args) -> dict:
     for crit in ("aic", "bic"):
         m = _recovery.confusion(scores, crit).round(3)
         out[crit] = {"models": names, "matrix": m.to_numpy().tolist()}
+    conv = scores.groupby(["generating", "model"], sort=False)["converged"].mean().unstack()
+    out["converged"] = {"models": names, "matrix": conv.loc[names, names].round(3).to_numpy().tolist()}
+    out["scores"] = [{k: _plain(v) for k, v in row.items()} for row in scores.to_dict("records")]
     return out
 
 

@@ -235,8 +235,9 @@ def model_recovery_scores(
     n_starts: int = 2,
 ) -> pd.DataFrame:
     """Every candidate model fitted to participants simulated from every model: one row per generating
-    model, participant and fitted model (``generating, subject, model, loglik, n_params, aic, bic``); the
-    arguments are :func:`model_recovery`'s. :func:`confusion` turns it into a confusion matrix."""
+    model, participant and fitted model (``generating, subject, model, loglik, n_params, aic, bic,
+    converged``); the arguments are :func:`model_recovery`'s. :func:`confusion` turns it into a confusion
+    matrix."""
     models = list(models)
     names = [m.name for m in models]
     if len(set(names)) != len(names) or len(models) < 2:
@@ -250,9 +251,11 @@ def model_recovery_scores(
         for j, m in enumerate(models):
             summary = fit(m, data, n_starts=n_starts, ci=None, key=jax.random.fold_in(kg, 2 + j)).summary
             frames.append(
-                summary[["subject", "model", "loglik", "n_params", "aic", "bic"]].assign(generating=gen.name)
+                summary[["subject", "model", "loglik", "n_params", "aic", "bic", "converged"]].assign(
+                    generating=gen.name
+                )
             )
-    cols = ["generating", "subject", "model", "loglik", "n_params", "aic", "bic"]
+    cols = ["generating", "subject", "model", "loglik", "n_params", "aic", "bic", "converged"]
     return pd.concat(frames, ignore_index=True)[cols]
 
 

@@ -50,7 +50,8 @@ def test_model_recovery_scores_give_both_criteria(gauss, laplace):
 
     scores = model_recovery_scores([gauss, laplace], 100, 4, key=KEY, n_starts=1)
     assert len(scores) == 2 * 4 * 2  # generating x participants x fitted
-    assert set(scores.columns) >= {"generating", "subject", "model", "aic", "bic"}
+    assert set(scores.columns) >= {"generating", "subject", "model", "aic", "bic", "converged"}
+    assert scores["converged"].dtype == bool
     for crit in ("aic", "bic"):
         m = confusion(scores, crit)
         assert list(m.index) == ["gauss", "laplace"] and np.allclose(m.sum(axis=1), 1.0)

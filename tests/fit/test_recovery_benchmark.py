@@ -82,3 +82,25 @@ def test_profile_misses_region_holds_the_best_grid_point(bench, recovered):
         assert u["profile_max_minus_fit"] <= 0.01  # a grid point cannot beat the fit's optimum by much
     far = bench.profile_misses(model, res, diag, N_TRIALS, "K", grid, 100.0, key=KEY)
     assert far["units"] == []
+
+
+def test_model_recovery_entry_keeps_scores_and_convergence(bench):
+    args = bench.argparse.Namespace(
+        models="fixed_capacity,sdt", n_trials=120, n_subjects=3, seed=0, n_starts=1, out=""
+    )
+    out = bench.model_recovery("change_detection", args)
+    names = ["fixed_capacity", "sdt"]
+    assert out["converged"]["models"] == names
+    assert all(0.0 <= c <= 1.0 for row in out["converged"]["matrix"] for c in row)
+    scores = out["scores"]
+    assert len(scores) == 2 * 3 * 2  # generating x participants x fitted
+    for gi, gen in enumerate(names):  # the stored scores give the stored matrix
+        for fi, fitted in enumerate(names):
+            rows = [r for r in scores if r["generating"] == gen and r["model"] == fitted]
+            share = np.mean([r["converged"] for r in rows])
+            assert out["converged"]["matrix"][gi][fi] == pytest.approx(share)
+        won = 0
+        for s in {r["subject"] for r in scores if r["generating"] == gen}:
+            rows = [r for r in scores if r["generating"] == gen and r["subject"] == s]
+            won += min(rows, key=lambda r: r["aic"])["model"] == gen
+        assert out["aic"]["matrix"][gi][gi] == pytest.approx(won / 3, abs=1e-3)
