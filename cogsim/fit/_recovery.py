@@ -14,6 +14,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit import _model
 from cogsim.fit._fit import FitResult, fit
+from cogsim.fit._hierarchical import fit_hierarchical
 from cogsim.fit._paradigm import pattern_key
 
 #: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
@@ -28,7 +29,8 @@ class RecoveryResult:
       table: one row per parameter: ``parameter, truth_mean, estimate_mean, bias, rmse, correlation, n``
         (``n`` fitted units; ``correlation`` is NaN where the true value does not vary).
       truth: the true values, one row per simulated participant (``subject`` and one column per parameter).
-      fit: the refit (its ``units`` table holds the estimates).
+      fit: the refit (its ``units`` table holds the estimates): a :class:`FitResult`, or a
+        :class:`cogsim.fit.HierarchicalResult` with ``method="hierarchical"``.
     """
 
     table: pd.DataFrame
@@ -136,9 +138,11 @@ def recover(
     key: jax.Array,
     design: Design | None = None,
     n_starts: int = 2,
+    method: str = "ml",
 ) -> RecoveryResult:
     """Simulates ``n_subjects`` participants of ``n_trials`` trials from known values, refits them with
-    :func:`fit`, and reports bias, RMSE and correlation per parameter.
+    :func:`fit` (or :func:`cogsim.fit.fit_hierarchical`), and reports bias, RMSE and correlation per
+    parameter.
 
     Args:
       model: a model with ``simulate`` (and ``design`` unless ``design`` is given).
@@ -148,7 +152,10 @@ def recover(
       n_subjects: simulated participants.
       key: root key (truth, design, responses and the fit use ``fold_in``/``split`` of it).
       design: ``design(n_trials, *, key) -> {column: array}`` (default: ``model.design``).
-      n_starts: starts per refit.
+      n_starts: starts per refit (with ``method="hierarchical"``: per ML fit that starts EM).
+      method: ``"ml"``: each participant fitted alone (:func:`fit`); ``"hierarchical"``: all of them with a
+        normal group distribution (:func:`cogsim.fit.fit_hierarchical`, ``init="ml"``, no intervals), the
+        estimates being the participants' MAPs. The truth and the data are the same for both.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -167,12 +174,17 @@ def recover(
       True
     """
     _model.check_model(model)
+    if method not in ("ml", "hierarchical"):
+        raise CogsimError(f"recover method: got {method!r}; allowed: 'ml' or 'hierarchical'")
     if n_trials < 1 or n_subjects < 1:
         raise CogsimError(f"recover: got n_trials={n_trials}, n_subjects={n_subjects}; allowed: >= 1 each")
     k_truth, k_data, k_fit = (jax.random.fold_in(key, i) for i in range(3))
     truth = draw_truth(model, params, n_subjects, key=k_truth)
     data = simulate_data(model, truth, n_trials, key=k_data, design=design)
-    res = fit(model, data, by=("subject",), n_starts=n_starts, ci=None, key=k_fit)
+    if method == "ml":
+        res = fit(model, data, by=("subject",), n_starts=n_starts, ci=None, key=k_fit)
+    else:
+        res = fit_hierarchical(model, data, by=("subject",), n_starts=n_starts, init="ml", ci=None, key=k_fit)
     merged = res.units.merge(truth, on="subject", suffixes=("", "_true"))
     rows = []
     for p in model.params:

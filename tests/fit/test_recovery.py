@@ -60,3 +60,36 @@ def test_model_recovery_scores_give_both_criteria(gauss, laplace):
         assert m.loc["gauss", "gauss"] == pytest.approx(won.mean())
     with pytest.raises(CogsimError, match="criterion"):
         confusion(scores, "waic")
+
+
+def test_hierarchical_recovery_refits_the_same_truth_and_data(gauss, monkeypatch):
+    from cogsim.fit import HierarchicalResult, _recovery
+
+    seen = {}
+    for name in ("fit", "fit_hierarchical"):
+        real = getattr(_recovery, name)
+
+        def spy(model, data, *a, _real=real, _name=name, **kw):
+            seen[_name] = (data.copy(), kw["key"])
+            return _real(model, data, *a, **kw)
+
+        monkeypatch.setattr(_recovery, name, spy)
+    spec = {"mu": (-1.0, 1.0), "sd": (0.5, 1.5)}
+    ml = recover(gauss, spec, 40, 12, key=KEY)
+    hier = recover(gauss, spec, 40, 12, key=KEY, method="hierarchical")
+    assert ml.truth.equals(hier.truth)
+    assert seen["fit"][0].equals(seen["fit_hierarchical"][0])
+    assert jax.numpy.array_equal(
+        jax.random.key_data(seen["fit"][1]), jax.random.key_data(seen["fit_hierarchical"][1])
+    )
+    assert list(hier.table.columns) == list(ml.table.columns)
+    assert list(hier.table["parameter"]) == ["mu", "sd"] and hier.table["n"].eq(12).all()
+    assert isinstance(hier.fit, HierarchicalResult) and not isinstance(ml.fit, HierarchicalResult)
+    assert hier.fit.settings["init"] == "ml" and hier.fit.settings["n_starts"] == 2
+    # the MAPs are not the ML estimates: the group prior moves them
+    assert not np.allclose(hier.fit.units["mu"], ml.fit.units["mu"])
+
+
+def test_recover_rejects_an_unknown_method(gauss):
+    with pytest.raises(CogsimError, match="recover method: got 'bayes'"):
+        recover(gauss, {"mu": 0.0, "sd": 1.0}, 50, 3, key=KEY, method="bayes")

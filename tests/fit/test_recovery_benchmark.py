@@ -104,3 +104,25 @@ def test_model_recovery_entry_keeps_scores_and_convergence(bench):
             rows = [r for r in scores if r["generating"] == gen and r["subject"] == s]
             won += min(rows, key=lambda r: r["aic"])["model"] == gen
         assert out["aic"]["matrix"][gi][gi] == pytest.approx(won / 3, abs=1e-3)
+
+
+def test_hierarchical_entry_has_the_ml_entry_truth_and_columns(bench, tmp_path):
+    common = dict(n_trials=N_TRIALS, n_subjects=N_SUBJECTS, seed=0, n_starts=1, profile=None)
+    ml, ml_res = bench.parameter_recovery("fixed_capacity", bench.argparse.Namespace(method="ml", **common))
+    hier, h_res = bench.parameter_recovery(
+        "fixed_capacity", bench.argparse.Namespace(method="hierarchical", **common)
+    )
+    assert ml_res.truth.equals(h_res.truth)
+    assert [r.keys() for r in hier["table"]] == [r.keys() for r in ml["table"]]
+    assert [r["truth_mean"] for r in hier["table"]] == [r["truth_mean"] for r in ml["table"]]
+    assert "method" not in ml and hier["method"] == "hierarchical"
+    assert hier["em_iterations"] == len(hier["trace"]) >= 1 and isinstance(hier["em_converged"], bool)
+    assert [g["parameter"] for g in hier["group"]] == ["K", "a", "g"]
+    out = tmp_path / "r.json"
+    entry = bench.main(["params", "fixed_capacity", "--method", "hierarchical", "--n-subjects", "4",
+                        "--n-trials", "200", "--n-starts", "1", "--out", str(out)])  # fmt: skip
+    stored = bench.json.loads(out.read_text())
+    assert list(stored) == ["parameter_recovery_hierarchical"]
+    assert stored["parameter_recovery_hierarchical"]["fixed_capacity (4x200)"]["table"] == entry["table"]
+    with pytest.raises(SystemExit):
+        bench.main(["models", "change_detection", "--method", "hierarchical", "--out", str(out)])
