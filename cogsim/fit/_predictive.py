@@ -3,6 +3,8 @@ and the data's summaries set beside the simulated copies' (mean and percentile b
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,6 +42,22 @@ def _unit_values(model, result, packed) -> jax.Array:
     if not names:
         return jnp.zeros((len(est), 0), jnp.float32)
     return _objective.to_unconstrained(model, est[names].to_numpy(np.float32))
+
+
+@functools.lru_cache(maxsize=32)
+def _sampler(model, responses: tuple[str, ...]):
+    """The jitted sampler of ``model``: ``run(u, trials, key, sims)`` -> response column -> ``[n_sims,
+    n_units, max_trials]``, copy ``s`` keyed by ``fold_in(key, s)``, ``SIM_BATCH`` copies vectorised at a
+    time; cached per model, so later calls with the same shapes reuse the compiled code."""
+
+    def run(u, trials, key, sims):
+        def one(s):
+            drawn = simulate_units(model, u, trials, key=jax.random.fold_in(key, s))
+            return {c: drawn[c] for c in responses}
+
+        return jax.lax.map(one, sims, batch_size=SIM_BATCH)
+
+    return jax.jit(run)
 
 
 def predictive(
@@ -94,16 +112,14 @@ def predictive(
     packed = pack(data, model, by=result.by, set_size_column=set_size_column, min_trials=1)
     u = _unit_values(model, result, packed)
 
-    def draw(s):
-        return simulate_units(model, u, packed.trials, key=jax.random.fold_in(key, s))
-
     first = jax.tree.map(lambda a: a[0], packed.trials)
     shapes = jax.eval_shape(lambda: model.simulate(_objective.values(model, u[0]), first, key=key))
-    responses = [c for c, v in shapes.items() if len(v.shape) == 1]  # per-trial draws (not 2-D design arrays)
-    run = jax.jit(
-        lambda ss: jax.lax.map(lambda s: {c: draw(s)[c] for c in responses}, ss, batch_size=SIM_BATCH)
-    )
-    drawn = run(jnp.arange(n_sims))
+    responses = tuple(c for c, v in shapes.items() if len(v.shape) == 1)  # per-trial draws, not design arrays
+    try:
+        run = _sampler(model, responses)
+    except TypeError:  # an unhashable model: no cache
+        run = _sampler.__wrapped__(model, responses)
+    drawn = run(u, packed.trials, key, jnp.arange(n_sims))
     mask = np.asarray(packed.mask)
     rows = packed.rows[mask]
     n = len(data)
