@@ -245,7 +245,10 @@ def _check(par, model, res, trials, n_sims: int, key, i: int, log) -> pd.DataFra
     from cogsim import fit as fitlib
 
     t, c = time.perf_counter(), time.process_time()
-    sims = fitlib.predictive(model, res, trials, n_sims=n_sims, key=jax.random.fold_in(key, i))
+    extra = set(trials.attrs.get("extra_columns", ())) - set(res.by)
+    data = trials[[col for col in trials.columns if col not in extra]]  # copies without the file's extras
+    data.attrs = dict(trials.attrs)
+    sims = fitlib.predictive(model, res, data, n_sims=n_sims, key=jax.random.fold_in(key, i))
     check = fitlib.predictive_check(
         par.summarize(trials, res.by), par.summarize(sims, res.by), level=PPC_LEVEL
     )
