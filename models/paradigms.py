@@ -101,6 +101,9 @@ def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
 
 #: equal bins of the delayed-estimation error histogram over [-pi, pi]
 HIST_BINS = 12
+#: an error within this many radians of a bin edge counts half in each adjacent bin (responses recorded on a
+#: grid, e.g. 2 degrees, put many errors exactly on an edge, e.g. 0; -pi and pi are the same edge)
+EDGE_TOL = 1e-6
 #: the RT quantiles of visual search's summaries (correct trials)
 RT_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
@@ -120,24 +123,33 @@ def _average(per: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
 
 def summarize_delayed_estimation(trials: pd.DataFrame, by=("subject",)) -> pd.DataFrame:
     """Per set size, averaged over participants: the error histogram (``error_hist``, the proportion of
-    trials in each of ``HIST_BINS`` equal bins over [-pi, pi], ``point`` the bin centre), the mean
+    trials in each of ``HIST_BINS`` equal bins over [-pi, pi], ``point`` the bin centre; an error on an
+    edge counts half in each adjacent bin), the mean
     resultant length of the errors (``resultant_length``) and their circular SD (``circular_sd``,
     sqrt(-2 ln R), radians).
 
     Example:
-      >>> t = pd.DataFrame({"subject": 1, "set_size": 2, "error_rad": [-0.1, 0.0, 0.1, 3.0]})
+      >>> t = pd.DataFrame({"subject": 1, "set_size": 2, "error_rad": [-0.1, 0.0, 0.1, np.pi]})
       >>> s = summarize_delayed_estimation(t)
       >>> s.groupby("statistic").size().to_dict()
       {'circular_sd': 1, 'error_hist': 12, 'resultant_length': 1}
+      >>> s.query("statistic == 'error_hist'")["value"].round(3).tolist()  # 0 and pi: on edges
+      [0.125, 0.0, 0.0, 0.0, 0.0, 0.375, 0.375, 0.0, 0.0, 0.0, 0.0, 0.125]
     """
     g, keep = _groups(trials, by, ("set_size",))
     e = trials["error_rad"].to_numpy(float)
-    b = np.clip(np.floor((e + math.pi) / (2 * math.pi) * HIST_BINS), 0, HIST_BINS - 1).astype(int)
-    df = trials[g].assign(_bin=b, _c=np.cos(e), _s=np.sin(e))
-    counts = df.groupby([*g, "_bin"]).size().unstack("_bin", fill_value=0)
+    width = 2 * math.pi / HIST_BINS
+    pos = (e + math.pi) / width
+    edge = np.round(pos)
+    tie = np.abs(pos - edge) * width < EDGE_TOL  # on an edge (e.g. an error of exactly 0): half to each side
+    lower = np.where(tie, edge - 1, np.floor(pos)).astype(int) % HIST_BINS
+    upper = np.where(tie, edge, np.floor(pos)).astype(int) % HIST_BINS
+    df = trials[g].assign(_c=np.cos(e), _s=np.sin(e))
+    halves = pd.concat([df[g].assign(_bin=lower), df[g].assign(_bin=upper)], ignore_index=True)
+    counts = halves.groupby([*g, "_bin"]).size().unstack("_bin", fill_value=0)
     counts = counts.reindex(columns=range(HIST_BINS), fill_value=0)
     props = counts.div(counts.sum(axis=1), axis=0)
-    centres = -math.pi + (np.arange(HIST_BINS) + 0.5) * 2 * math.pi / HIST_BINS
+    centres = -math.pi + (np.arange(HIST_BINS) + 0.5) * width
     hist = props.stack().rename("value").reset_index()
     hist["point"] = centres[hist.pop("_bin").to_numpy(int)]
     hist["statistic"] = "error_hist"
