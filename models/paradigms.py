@@ -109,10 +109,11 @@ RT_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 def _groups(trials: pd.DataFrame, by, conditions) -> tuple[list[str], list[str]]:
-    """(per-participant grouping, the conditions kept after averaging): ``sim`` first where present."""
+    """(per-participant grouping, the conditions kept after averaging): ``sim`` first where present; a
+    condition that is also a ``by`` column (e.g. ``task``) stays a condition."""
     sim = ["sim"] if "sim" in trials.columns else []
     conds = [c for c in conditions if c in trials.columns]
-    return sim + list(by) + conds, sim + conds
+    return sim + [b for b in by if b not in conds] + conds, sim + conds
 
 
 def _average(per: pd.DataFrame, keep: list[str]) -> pd.DataFrame:

@@ -145,6 +145,8 @@ def test_summaries_of_copies_equal_each_copy_summarized_alone():
         for s in range(2):
             one = both[both["sim"] == s].drop(columns="sim").reset_index(drop=True)
             pd.testing.assert_frame_equal(one, summarize(frame, ("subject",)), check_dtype=False)
+    tasks = paradigms.get("visual_search").summarize(vs.assign(task=vs["subject"] % 2), ("task", "subject"))
+    assert list(tasks.columns[:3]) == ["task", "set_size", "target_present"] and set(tasks["task"]) == {0, 1}
     hist = paradigms.get("delayed_estimation").summarize(de, ("subject",)).query("statistic == 'error_hist'")
     assert np.allclose(hist.groupby("set_size")["value"].sum(), 1.0)
     rates = paradigms.get("change_detection").summarize(cd, ("subject",))
