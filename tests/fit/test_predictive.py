@@ -12,6 +12,7 @@ import pytest
 
 from cogsim import fit
 from cogsim.errors import CogsimError
+from cogsim.fit import _predictive
 from cogsim.models import paradigms
 from cogsim.models.working_memory._model import delayed_estimation_design
 
@@ -75,14 +76,19 @@ def test_copies_keep_the_design_and_redraw_the_responses(mixture_data, fitted):
     assert not np.allclose(a, b)  # the copies differ from each other
 
 
-def test_same_key_same_table_and_copies_do_not_depend_on_their_number(mixture_data, fitted):
+def test_same_key_same_table_and_copies_do_not_depend_on_their_number(mixture_data, fitted, monkeypatch):
     """Declared before it was run: the same key gives the identical table; the first 3 copies of 10 equal
-    the 3 copies of n_sims=3 within 1e-6 (the copies are batched 8 at a time)."""
+    the 3 copies of n_sims=3 within 1e-6 (the copies were batched 8 at a time; since the default batch is 1,
+    the 3 copies are drawn with a batch of 8)."""
     model, res = fitted["mixture2p"]
     a = fit.predictive(model, res, mixture_data, n_sims=10, key=jax.random.key(2))
     b = fit.predictive(model, res, mixture_data, n_sims=10, key=jax.random.key(2))
     pd.testing.assert_frame_equal(a, b, check_exact=True)
+    monkeypatch.setattr(_predictive, "SIM_BATCH", 8)
+    _predictive._sampler.cache_clear()
     c = fit.predictive(model, res, mixture_data, n_sims=3, key=jax.random.key(2))
+    monkeypatch.undo()
+    _predictive._sampler.cache_clear()
     head = a[a["sim"] < 3].reset_index(drop=True)
     np.testing.assert_allclose(head["error_rad"], c["error_rad"], rtol=0, atol=1e-6)
     d = fit.predictive(model, res, mixture_data, n_sims=3, key=jax.random.key(7))
