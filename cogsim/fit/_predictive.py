@@ -137,7 +137,7 @@ def predictive(
     return frame
 
 
-def predictive_check(observed: pd.DataFrame, simulated: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
+def predictive_check(observed: pd.DataFrame, simulated: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """The observed summaries beside the simulated copies' mean and central ``level`` percentile band.
 
     Args:
