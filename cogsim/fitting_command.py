@@ -3,6 +3,7 @@
     cogsim fit PARADIGM --data FILE.csv [--models a,b] [--by subject | --by experiment,subject] [--cv K]
                [--ci profile|bootstrap|none] [--out DIR] [--seed N]
     cogsim fit PARADIGM --data FILE.csv --hierarchical [--ci laplace|none] ...   group + participants (EM)
+    cogsim fit PARADIGM --data FILE.csv --ppc N ...   also N simulated copies per model: predictive checks
     cogsim fit --list                  paradigms, their models and the columns each needs
 
 Writes into ``DIR`` (default ``runs/fit_<PARADIGM>_<time>``): ``fits.parquet`` (per participant x set size x
@@ -13,7 +14,10 @@ file path and sha256, settings, seed, versions). With ``--hierarchical`` each mo
 :func:`cogsim.fit.fit_hierarchical` (the estimates are the participants' MAPs under the group distribution),
 ``group.parquet`` holds the group distributions and ``comparison.json`` also a ``hierarchical`` entry (per
 model: Laplace log marginal likelihood, integrated BIC, EM iterations, convergence; ``best_ibic``).
-Paradigms come from ``cogsim.models.paradigms``.
+With ``--ppc N`` each model simulates N copies of the data at its estimates (:func:`cogsim.fit.predictive`)
+and the paradigm's summaries of the data are set beside the copies' (``predictive.parquet``,
+``predictive.png`` and, in ``comparison.json``, ``predictive``: per model the fraction of summaries inside
+their 95 % band). Paradigms come from ``cogsim.models.paradigms``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ import pandas as pd
 from cogsim.errors import CogsimError
 
 N_BOOT = 2000  # participant resamples for the comparison's CIs
+PPC_LEVEL = 0.95  # the predictive checks' band
+#: the predictive checks' random stream: fold_in(fold_in(root key, PPC_STREAM), model index)
+PPC_STREAM = 0x707063
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,6 +69,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", default=None, metavar="DIR", help="output folder (default runs/fit_<paradigm>_<time>)"
     )
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--ppc",
+        type=int,
+        default=None,
+        metavar="N",
+        help="posterior (plug-in) predictive checks: N simulated copies of the data per model at its "
+        "estimates; writes predictive.parquet and predictive.png (default: off)",
+    )
 
 
 def _registry():
@@ -221,6 +236,67 @@ def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def _check(par, model, res, trials, n_sims: int, key, i: int, log) -> pd.DataFrame:
+    """One model's predictive check: ``n_sims`` copies (key ``fold_in(key, i)``), the paradigm's summaries of
+    the data and of the copies side by side (:func:`cogsim.fit.predictive_check`), a ``model`` column
+    first."""
+    import jax
+
+    from cogsim import fit as fitlib
+
+    t, c = time.perf_counter(), time.process_time()
+    extra = set(trials.attrs.get("extra_columns", ())) - set(res.by)
+    data = trials[[col for col in trials.columns if col not in extra]]  # copies without the file's extras
+    data.attrs = dict(trials.attrs)
+    sims = fitlib.predictive(model, res, data, n_sims=n_sims, key=jax.random.fold_in(key, i))
+    check = fitlib.predictive_check(
+        par.summarize(trials, res.by), par.summarize(sims, res.by), level=PPC_LEVEL
+    )
+    check.insert(0, "model", model.name)
+    log(
+        f"{model.name:<16} predictive: {fitlib.inside_fraction(check):.3f} of {len(check)} summaries inside "
+        f"the {PPC_LEVEL:.0%} band of {n_sims} copies ({time.perf_counter() - t:.1f} s, CPU "
+        f"{time.process_time() - c:.1f} s)"
+    )
+    return check
+
+
+def predictive_figure(check: pd.DataFrame, path: Path) -> None:
+    """One row per model, one panel per statistic: the observed summaries (points) beside the simulated
+    copies' mean (line) and band (shaded), against the bin centre or quantile level where the statistic
+    has one, else the set size; one colour per remaining condition (set size, target present, ...)."""
+    from cogsim import plots
+    from cogsim.fit._predictive import CHECK_COLUMNS
+
+    models = list(dict.fromkeys(check["model"]))
+    stats = list(dict.fromkeys(check["statistic"]))
+    fig, axes = plots.panels(len(models) * len(stats), ncols=len(stats), size=(4.0, 3.0))
+    skip = {"model", "statistic", "point", *CHECK_COLUMNS}
+    for r, m in enumerate(models):
+        for j, st in enumerate(stats):
+            ax, d = axes[r * len(stats) + j], check[(check["model"] == m) & (check["statistic"] == st)]
+            has_point = d["point"].notna().any()
+            x = "point" if has_point else "set_size"
+            series = [c for c in d.columns if c not in skip and c != x]
+            groups = d.groupby(series, dropna=False, sort=True) if series else [((), d)]
+            for label, g in groups:
+                g = g.sort_values(x)
+                line = ax.plot(g[x], g["sim_mean"], "-", lw=1)[0]
+                ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
+                name = ", ".join(f"{c}={v}" for c, v in zip(series, np.atleast_1d(label), strict=False))
+                ax.plot(g[x], g["observed"], "o", ms=3, color=line.get_color(), label=name or None)
+            inside = d["inside"].mean()
+            ax.set_title(f"{m}: {st} ({inside:.0%} inside)", fontsize=9)
+            ax.set_xlabel("bin centre / quantile" if has_point else "set size", fontsize=8)
+            if series and r == 0:
+                ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
     """Participant columns when none are given: ``subject``, nested in ``experiment`` when the data has an
     experiment column in which the same subject id appears in more than one experiment (as in van den Berg
@@ -250,10 +326,12 @@ def run(
     out: str | Path | None = None,
     seed: int = 0,
     hierarchical: bool = False,
+    ppc: int | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
-    (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None)."""
+    (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
+    many simulated copies per model for the predictive checks, None for none)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -266,11 +344,13 @@ def run(
     if by is None:
         by = default_by(trials, log)
     chosen, skipped = _choose_models(par, trials, models)
+    if ppc is not None and getattr(par, "summarize", None) is None:
+        raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
     key = jax.random.key(seed)
-    fits, summaries, groups, marginal = [], [], [], {}
+    fits, summaries, groups, marginal, checks = [], [], [], {}, []
     for i, (name, model) in enumerate(chosen.items()):
         t, c = time.perf_counter(), time.process_time()
         if hierarchical:
@@ -298,6 +378,8 @@ def run(
             f"{len(res.summary)} participants{f', {bad} not converged' if bad else ''}  "
             f"({time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s)"
         )
+        if ppc is not None:
+            checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), i, log))
     fits_df = pd.concat(fits, ignore_index=True)
     models_df = pd.concat(summaries, ignore_index=True)
     comp = comparison(models_df, tuple(by), seed=seed)
@@ -308,6 +390,18 @@ def run(
             "best_ibic": min(marginal, key=lambda m: marginal[m]["ibic"]),
         }
         store.atomic_write_parquet(folder / "group.parquet", pd.concat(groups, ignore_index=True))
+    if ppc is not None:
+        check_df = pd.concat(checks, ignore_index=True)
+        comp["predictive"] = {
+            "n_sims": ppc,
+            "level": PPC_LEVEL,
+            "models": {
+                m: {"inside_fraction": fitlib.inside_fraction(g), "n_summaries": len(g)}
+                for m, g in check_df.groupby("model", sort=False)
+            },
+        }
+        store.atomic_write_parquet(folder / "predictive.parquet", check_df)
+        predictive_figure(check_df, folder / "predictive.png")
     store.atomic_write_parquet(folder / "fits.parquet", fits_df)
     store.atomic_write_parquet(folder / "models.parquet", models_df)
     store.atomic_write_text(folder / "comparison.json", json.dumps(comp, indent=2))
@@ -319,6 +413,7 @@ def run(
         "cv": cv,
         "ci": ci,
         "hierarchical": hierarchical,
+        "ppc": ppc,
     }
     store.write_run_json(
         folder,
@@ -335,7 +430,11 @@ def run(
     if hierarchical:
         log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")
     group_file = "group.parquet, " if hierarchical else ""
-    log(f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, run.json)")
+    ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
+    log(
+        f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
+        f"{ppc_files}run.json)"
+    )
     return folder
 
 
@@ -361,6 +460,8 @@ def main(args: argparse.Namespace) -> None:
         raise CogsimError(
             f"fit --cv: got {args.cv} with --hierarchical; allowed: no --cv (not implemented there)"
         )
+    if args.ppc is not None and args.ppc < 1:
+        raise CogsimError(f"fit --ppc: got {args.ppc}; allowed: an integer number of simulated copies >= 1")
     if not hierarchical and ci == "laplace":
         raise CogsimError(
             "fit --ci: got 'laplace'; allowed: profile, bootstrap or none (laplace needs --hierarchical)"
@@ -375,4 +476,5 @@ def main(args: argparse.Namespace) -> None:
         out=args.out,
         seed=args.seed,
         hierarchical=hierarchical,
+        ppc=args.ppc,
     )

@@ -99,6 +99,111 @@ def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
             )
 
 
+#: equal bins of the delayed-estimation error histogram over [-pi, pi]
+HIST_BINS = 12
+#: an error within this many radians of a bin edge counts half in each adjacent bin (responses recorded on a
+#: grid, e.g. 2 degrees, put many errors exactly on an edge, e.g. 0; -pi and pi are the same edge)
+EDGE_TOL = 1e-6
+#: the RT quantiles of visual search's summaries (correct trials)
+RT_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def _groups(trials: pd.DataFrame, by, conditions) -> tuple[list[str], list[str]]:
+    """(per-participant grouping, the conditions kept after averaging): ``sim`` first where present; a
+    condition that is also a ``by`` column (e.g. ``task``) stays a condition."""
+    sim = ["sim"] if "sim" in trials.columns else []
+    conds = [c for c in conditions if c in trials.columns]
+    return sim + [b for b in by if b not in conds] + conds, sim + conds
+
+
+def _average(per: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """The per-participant summaries averaged over participants (NaNs skipped), long format."""
+    out = per.groupby([*keep, "statistic", "point"], dropna=False, sort=True)["value"].mean().reset_index()
+    return out[[*keep, "statistic", "point", "value"]]
+
+
+def summarize_delayed_estimation(trials: pd.DataFrame, by=("subject",)) -> pd.DataFrame:
+    """Per set size, averaged over participants: the error histogram (``error_hist``, the proportion of
+    trials in each of ``HIST_BINS`` equal bins over [-pi, pi], ``point`` the bin centre; an error on an
+    edge counts half in each adjacent bin), the mean
+    resultant length of the errors (``resultant_length``) and their circular SD (``circular_sd``,
+    sqrt(-2 ln R), radians).
+
+    Example:
+      >>> t = pd.DataFrame({"subject": 1, "set_size": 2, "error_rad": [-0.1, 0.0, 0.1, np.pi]})
+      >>> s = summarize_delayed_estimation(t)
+      >>> s.groupby("statistic").size().to_dict()
+      {'circular_sd': 1, 'error_hist': 12, 'resultant_length': 1}
+      >>> s.query("statistic == 'error_hist'")["value"].round(3).tolist()  # 0 and pi: on edges
+      [0.125, 0.0, 0.0, 0.0, 0.0, 0.375, 0.375, 0.0, 0.0, 0.0, 0.0, 0.125]
+    """
+    g, keep = _groups(trials, by, ("set_size",))
+    e = trials["error_rad"].to_numpy(float)
+    width = 2 * math.pi / HIST_BINS
+    pos = (e + math.pi) / width
+    edge = np.round(pos)
+    tie = np.abs(pos - edge) * width < EDGE_TOL  # on an edge (e.g. an error of exactly 0): half to each side
+    lower = np.where(tie, edge - 1, np.floor(pos)).astype(int) % HIST_BINS
+    upper = np.where(tie, edge, np.floor(pos)).astype(int) % HIST_BINS
+    df = trials[g].assign(_c=np.cos(e), _s=np.sin(e))
+    halves = pd.concat([df[g].assign(_bin=lower), df[g].assign(_bin=upper)], ignore_index=True)
+    counts = halves.groupby([*g, "_bin"]).size().unstack("_bin", fill_value=0)
+    counts = counts.reindex(columns=range(HIST_BINS), fill_value=0)
+    props = counts.div(counts.sum(axis=1), axis=0)
+    centres = -math.pi + (np.arange(HIST_BINS) + 0.5) * width
+    hist = props.stack().rename("value").reset_index()
+    hist["point"] = centres[hist.pop("_bin").to_numpy(int)]
+    hist["statistic"] = "error_hist"
+    m = df.groupby(g)[["_c", "_s"]].mean()
+    r = np.hypot(m["_c"], m["_s"])
+    with np.errstate(divide="ignore"):
+        sd = np.sqrt(-2.0 * np.log(np.clip(r, 0.0, 1.0)))
+    scal = pd.concat(
+        [r.rename("value").reset_index().assign(statistic="resultant_length"),
+         sd.rename("value").reset_index().assign(statistic="circular_sd")]
+    ).assign(point=np.nan)  # fmt: skip
+    return _average(pd.concat([hist, scal], ignore_index=True), keep)
+
+
+def summarize_change_detection(trials: pd.DataFrame, by=("subject",)) -> pd.DataFrame:
+    """Per set size (and base rate, where the data give one), averaged over participants: the hit rate
+    (``hit_rate``, "change" responses on change trials) and the false-alarm rate (``fa_rate``, "change"
+    responses on no-change trials).
+
+    Example:
+      >>> t = pd.DataFrame({"subject": 1, "set_size": 4, "change": [1, 1, 0, 0], "correct": [1, 0, 1, 1]})
+      >>> summarize_change_detection(t)[["statistic", "value"]].to_dict("list")
+      {'statistic': ['fa_rate', 'hit_rate'], 'value': [0.0, 0.5]}
+    """
+    g, keep = _groups(trials, by, ("set_size", "base_rate"))
+    change = trials["change"].to_numpy(float)
+    said = np.where(change == 1, trials["correct"].to_numpy(float), 1.0 - trials["correct"].to_numpy(float))
+    df = trials[g].assign(_said=said, statistic=np.where(change == 1, "hit_rate", "fa_rate"))
+    per = df.groupby([*g, "statistic"], dropna=False)["_said"].mean().rename("value").reset_index()
+    return _average(per.assign(point=np.nan), keep)
+
+
+def summarize_visual_search(trials: pd.DataFrame, by=("subject",)) -> pd.DataFrame:
+    """Per set size x target present (x task, where given), averaged over participants: the accuracy
+    (``accuracy``) and the RT quantiles of the correct trials (``rt_quantile``, milliseconds, ``point`` the
+    level: ``RT_QUANTILES``).
+
+    Example:
+      >>> t = pd.DataFrame({"subject": 1, "set_size": 6, "target_present": 1, "correct": [1, 1, 0],
+      ...                   "rt_ms": [500.0, 700.0, 900.0]})
+      >>> s = summarize_visual_search(t)
+      >>> s.query("statistic == 'accuracy'")["value"].round(3).tolist(), len(s)
+      ([0.667], 6)
+    """
+    g, keep = _groups(trials, by, ("task", "set_size", "target_present"))
+    acc = trials.groupby(g, dropna=False)["correct"].mean().rename("value").reset_index()
+    acc = acc.assign(statistic="accuracy", point=np.nan)
+    ok = trials[trials["correct"].to_numpy(float) == 1]
+    q = ok.groupby(g, dropna=False)["rt_ms"].quantile(list(RT_QUANTILES)).rename("value").reset_index()
+    q = q.rename(columns={q.columns[len(g)]: "point"}).assign(statistic="rt_quantile")
+    return _average(pd.concat([acc, q], ignore_index=True), keep)
+
+
 @functools.cache
 def _paradigms() -> dict:
     from cogsim.fit import Column, Paradigm
@@ -113,6 +218,7 @@ def _paradigms() -> dict:
         dict(wm.DELAYED_ESTIMATION),
         pattern_columns=("nontarget_{i}_rad",),
         validate=_validate_delayed_estimation,
+        summarize=summarize_delayed_estimation,
         doc="reproduce a probed item's feature on a circle (Zhang & Luck 2008; van den Berg et al. 2012)",
     )
     cd = Paradigm(
@@ -126,6 +232,7 @@ def _paradigms() -> dict:
         ),
         dict(wm.CHANGE_DETECTION),
         validate=_validate_change_detection,
+        summarize=summarize_change_detection,
         doc="say whether a probed item changed (Luck & Vogel 1997; Rouder et al. 2008)",
     )
     return {p.name: p for p in (de, cd, _visual_search())}
@@ -146,6 +253,7 @@ def _visual_search():
             Column("task", "id", required=False, doc="the search task (fitted separately)"),
         ),
         dict(search.MODELS),
+        summarize=summarize_visual_search,
         doc="say whether a target is among N items, as fast as possible (Wolfe et al. 2010)",
     )
 

@@ -1,7 +1,7 @@
 """Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
-log-likelihood, hierarchical (group + participant) fits by EM with the Laplace approximation, and
-parameter and model recovery.
+log-likelihood, hierarchical (group + participant) fits by EM with the Laplace approximation, posterior
+(plug-in) predictive checks, and parameter and model recovery.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -16,6 +16,7 @@ from cogsim.fit._objective import Prior
 from cogsim.fit._optim import CONVERGED_GTOL, GTOL, MAX_ITER
 from cogsim.fit._paradigm import Column, Paradigm
 from cogsim.fit._param import Param
+from cogsim.fit._predictive import inside_fraction, predictive, predictive_check
 from cogsim.fit._recovery import RecoveryResult, default_ranges, model_recovery, recover, simulate_data
 
 __all__ = [
@@ -33,7 +34,10 @@ __all__ = [
     "default_ranges",
     "fit",
     "fit_hierarchical",
+    "inside_fraction",
     "model_recovery",
+    "predictive",
+    "predictive_check",
     "recover",
     "simulate_data",
 ]

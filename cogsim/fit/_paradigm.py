@@ -82,6 +82,11 @@ class Paradigm:
       validate: paradigm-specific checks ``validate(frame, source)`` run after the column checks; raises a
         DataError naming file, row, column and what is allowed.
       doc: one line describing the paradigm.
+      summarize: optional ``summarize(trials, by) -> DataFrame``: the data's summaries for posterior
+        predictive checks (:func:`cogsim.fit.predictive_check`), averaged over the participants that the
+        ``by`` columns identify, in long format: condition columns (e.g. ``set_size``), ``statistic``,
+        ``point`` (a bin centre or quantile level, NaN where none) and ``value``; a ``sim`` column in
+        ``trials`` (simulated copies) is kept as the first condition.
 
     Example:
       >>> p = Paradigm("toy", (Column("subject", "id"), Column("x", "float")), models={})
@@ -96,6 +101,7 @@ class Paradigm:
     pattern_columns: tuple[str, ...] = ()
     validate: Callable[[pd.DataFrame, str], None] | None = None
     doc: str = ""
+    summarize: Callable[[pd.DataFrame, tuple[str, ...]], pd.DataFrame] | None = None
 
     def read(self, source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
         """Reads and checks a trial table against the schema.
