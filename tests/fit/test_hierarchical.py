@@ -48,15 +48,19 @@ def _unconstrained(model, units: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _few(toy):
-    """40 participants x 40 trials of the Gaussian toy: the model, the truth, the ML and hierarchical fits."""
-    truth = _truth(40, seed=1)
-    data = _frame(toy, truth, 40, seed=3)
+def _both(toy, n_subjects, n_trials, truth_seed, data_seed, key):
+    """``n_subjects`` x ``n_trials`` of the Gaussian toy: model, truth, ML and hierarchical fits."""
+    truth = _truth(n_subjects, seed=truth_seed)
+    data = _frame(toy, truth, n_trials, seed=data_seed)
     model = toy.Gauss()
-    key = jax.random.key(0)
     ml = fit.fit(model, data, ci=None, key=key)
     hier = fit.fit_hierarchical(model, data, key=key)
     return model, truth, ml, hier
+
+
+def _few(toy):
+    """40 participants x 40 trials of the Gaussian toy."""
+    return _both(toy, 40, 40, 1, 3, jax.random.key(0))
 
 
 _CACHE: dict = {}  # the few-trials fits, shared by two tests (``toy`` is a function-scoped fixture)
@@ -102,12 +106,7 @@ def test_log_marginal_likelihood_does_not_fall_over_iterations(toy):
 
 
 def test_many_trials_hierarchical_agrees_with_ml(toy):
-    truth = _truth(8, seed=5)
-    data = _frame(toy, truth, 2000, seed=6)
-    model = toy.Gauss()
-    key = jax.random.key(2)
-    ml = fit.fit(model, data, ci=None, key=key)
-    hier = fit.fit_hierarchical(model, data, key=key)
+    model, _, ml, hier = _both(toy, 8, 2000, 5, 6, jax.random.key(2))
     diff = np.abs(_unconstrained(model, hier.units) - _unconstrained(model, ml.units))
     assert diff.max() < 0.05, diff
 
