@@ -14,6 +14,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._bootstrap import bootstrap_intervals
+from cogsim.fit._cache import cached
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, pack, take
 from cogsim.fit._optim import CONVERGED_GTOL, minimize
@@ -167,11 +168,7 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
 
     def solve(sub: Packed, u0_sub):
         batch = chunk_size(u0_sub.shape[0] * len(sub.units), sub.mask.shape[1])
-        try:
-            solver = _solver(model, prior_key, batch)
-        except TypeError:  # an unhashable model or prior: no cache
-            solver = _solver.__wrapped__(model, prior_key, batch)
-        return solver(u0_sub, sub.trials, sub.mask)
+        return cached(_solver, model, prior_key, batch)(u0_sub, sub.trials, sub.mask)
 
     whole = lambda idx: len(idx) == u0.shape[1]  # one group: all units in order, no gather
     return by_bucket(packed, lambda sub, idx: solve(sub, u0 if whole(idx) else u0[:, idx]), max_buckets)

@@ -40,6 +40,7 @@ from scipy import stats
 
 from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
+from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import (
     FitResult,
@@ -92,13 +93,6 @@ class HierarchicalResult(FitResult):
     converged: bool
 
 
-def _cached(fn, *args):
-    try:
-        return fn(*args)
-    except TypeError:  # an unhashable model: no cache
-        return fn.__wrapped__(*args)
-
-
 @functools.lru_cache(maxsize=32)
 def _hessian_program(model):
     """``(u [U, k], trials, mask) -> (nll [U], hess [U, k, k])`` of the data alone (no prior), jitted."""
@@ -116,11 +110,11 @@ def _e_step(model, packed, u_prev, mean_u, sd_u, max_buckets):
     mean_j, sd_j = jnp.asarray(mean_u, jnp.float32), jnp.asarray(sd_u, jnp.float32)
 
     def solve(sub, idx):
-        solver = _cached(_solver, model, None, chunk_size(2 * len(sub.units), sub.mask.shape[1]), True)
+        solver = cached(_solver, model, None, chunk_size(2 * len(sub.units), sub.mask.shape[1]), True)
         return solver(u0[:, idx], sub.trials, sub.mask, mean_j[idx], sd_j[idx])
 
     u, _, gnorm, n_iter = by_bucket(packed, solve, max_buckets)
-    program = _cached(_hessian_program, model)
+    program = cached(_hessian_program, model)
     nll, hess = by_bucket(packed, lambda sub, idx: program(u[idx], sub.trials, sub.mask), max_buckets)
     return (
         u,

@@ -13,6 +13,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit import _objective
 from cogsim.fit._bootstrap import simulate_units
+from cogsim.fit._cache import cached
 from cogsim.fit._data import pack
 
 #: the columns :func:`predictive_check` adds after the summaries' condition columns
@@ -117,10 +118,7 @@ def predictive(
     first = jax.tree.map(lambda a: a[0], packed.trials)
     shapes = jax.eval_shape(lambda: model.simulate(_objective.values(model, u[0]), first, key=key))
     responses = tuple(c for c, v in shapes.items() if len(v.shape) == 1)  # per-trial draws, not design arrays
-    try:
-        run = _sampler(model, responses)
-    except TypeError:  # an unhashable model: no cache
-        run = _sampler.__wrapped__(model, responses)
+    run = cached(_sampler, model, responses)
     drawn = run(u, packed.trials, key, jnp.arange(n_sims))
     mask = np.asarray(packed.mask)
     rows = packed.rows[mask]
