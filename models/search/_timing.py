@@ -6,7 +6,8 @@ each inspected item takes a gamma time with shape ``k_item`` and scale ``scale_s
 ``t0_s + Gamma(k_res + n * k_item, scale_s)``, so the likelihood of (RT, response) is the finite mixture
 ``sum_n P(n, response) * gamma_pdf(rt - t0_s; k_res + n * k_item, scale_s)``: exact, no simulation. A fixed
 contaminant (probability :data:`CONTAMINANT`, RT uniform on ``[0, RT_MAX_S]``, either response) keeps the
-likelihood finite for trials faster than ``t0_s`` or extremely slow; it is not fitted.
+likelihood finite for trials faster than ``t0_s`` or extremely slow; it is not fitted. The simulators draw
+the same sum as one gamma variate per trial (:func:`sample_rt`).
 
 :func:`table_loglik` computes the same mixture for models whose ``P(n, response)`` depends on the trial only
 through its set size, target presence and response: the probabilities (and the gamma normalising terms,
@@ -123,13 +124,29 @@ def table_loglik(
 def sample_rt(
     n_items: jax.Array, k_item, k_res, t0_s, scale_s, *, key: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    """Draws RTs (seconds) item by item: ``t0 + Gamma(k_res) + sum of n_items Gamma(k_item)``, all scale
-    ``scale_s``; and whether each trial is a contaminant. Returns ``(rt_s, contaminant)``."""
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    shape = n_items.shape
-    items = jax.random.gamma(k1, k_item, (*shape, MAX_ITEMS)) * scale_s
-    items = jnp.where(jnp.arange(MAX_ITEMS) < n_items[..., None], items, 0.0).sum(-1)
-    rt = t0_s + jax.random.gamma(k2, k_res, shape) * scale_s + items
-    cont = jax.random.uniform(k3, shape) < CONTAMINANT
-    rt = jnp.where(cont, jax.random.uniform(k4, shape, maxval=RT_MAX_S), rt)
+    """Draws RTs (seconds) ``t0_s + Gamma(k_res + n_items * k_item, scale_s)`` and whether each trial is a
+    contaminant. Returns ``(rt_s, contaminant)``.
+
+    The residual ``Gamma(k_res)`` plus ``n_items`` independent ``Gamma(k_item)`` item times, all of scale
+    ``scale_s``, is exactly ``Gamma(k_res + n_items * k_item)`` in distribution (the shape the likelihood
+    uses), so each trial takes one gamma variate instead of one per item. The key is split in four: the
+    second sub-key draws the gamma variate, the third the contaminant flag (probability
+    :data:`CONTAMINANT`) and the fourth a contaminant's RT (uniform on ``[0, RT_MAX_S]``); the first, which
+    drew the item times one by one before the identity was used, is unused, so the contaminant flags and
+    RTs are the same draws as the item-by-item sampler's.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> rt, cont = sample_rt(jnp.array([0, 6, 18]), 2.0, 8.0, 0.25, 0.02, key=jax.random.key(0))
+      >>> rt.shape, cont.dtype
+      ((3,), dtype('bool'))
+      >>> bool((rt[~cont] > 0.25).all())
+      True
+    """
+    _, k_rt, k_cont, k_unif = jax.random.split(key, 4)
+    shape = jnp.shape(n_items)
+    a = k_res + jnp.asarray(n_items, jnp.float32) * k_item
+    rt = t0_s + jax.random.gamma(k_rt, a, shape) * scale_s
+    cont = jax.random.uniform(k_cont, shape) < CONTAMINANT
+    rt = jnp.where(cont, jax.random.uniform(k_unif, shape, maxval=RT_MAX_S), rt)
     return rt, cont

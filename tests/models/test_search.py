@@ -159,3 +159,70 @@ def test_serial_baseline_predicts_absent_slope_twice_the_present_slope():
             means[tp, n] = (grid * d).sum() / d.sum()
     ratio = (means[0, 18] - means[0, 3]) / (means[1, 18] - means[1, 3])
     assert ratio == pytest.approx(2.0, rel=0.05)
+
+
+def _sample_rt_item_by_item(n_items, k_item, k_res, t0_s, scale_s, *, key, cols=None):
+    """The simulator before the gamma-sum identity: ``cols`` item times drawn per trial (MAX_ITEMS there;
+    here by default the largest ``n_items``, the same distribution at a fraction of the cost), the first
+    ``n_items`` kept."""
+    from cogsim.models.search._timing import CONTAMINANT, RT_MAX_S
+
+    cols = int(n_items.max()) if cols is None else cols
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    shape = n_items.shape
+    items = jax.random.gamma(k1, k_item, (*shape, cols)) * scale_s
+    items = jnp.where(jnp.arange(cols) < n_items[..., None], items, 0.0).sum(-1)
+    rt = t0_s + jax.random.gamma(k2, k_res, shape) * scale_s + items
+    cont = jax.random.uniform(k3, shape) < CONTAMINANT
+    rt = jnp.where(cont, jax.random.uniform(k4, shape, maxval=RT_MAX_S), rt)
+    return rt, cont
+
+
+# (n_items, k_item, k_res, scale_s); n_items None: uniform on 0..MAX_ITEMS per trial
+GAMMA_SUM_SETTINGS = [(0, 2.0, 8.0, 0.02), (6, 2.0, 8.0, 0.02), (32, 2.0, 8.0, 0.02), (12, 0.5, 3.0, 0.05),
+                      (0, 1.0, 3.5, 0.1), (None, 2.0, 8.0, 0.02)]  # fmt: skip
+
+
+@pytest.mark.parametrize("setting", GAMMA_SUM_SETTINGS, ids=lambda s: f"n{s[0]}-k{s[1]}-r{s[2]}-s{s[3]}")
+def test_one_gamma_draw_per_trial_has_the_distribution_of_the_item_by_item_sum(setting):
+    # Acceptance rule declared in docs/fitting_log.md ("Visual-search simulation by the gamma-sum identity:
+    # protocol") before it was run: KS at alpha 0.001, moments within 4 standard errors of the analytic ones.
+    from scipy import stats
+
+    from cogsim.models.search._timing import MAX_ITEMS, sample_rt
+
+    n_fix, k_item, k_res, scale = setting
+    m, t0 = 20_000, 0.25
+    if n_fix is None:
+        n = jax.random.randint(jax.random.key(7), (m,), 0, MAX_ITEMS + 1)
+    else:
+        n = jnp.full((m,), n_fix, jnp.int32)
+    old, old_cont = _sample_rt_item_by_item(n, k_item, k_res, t0, scale, key=jax.random.key(11))
+    new, new_cont = sample_rt(n, k_item, k_res, t0, scale, key=jax.random.key(12))
+    assert stats.ks_2samp(np.asarray(old), np.asarray(new)).pvalue > 0.001
+    a = k_res + np.asarray(n, np.float64) * k_item
+    mean_i, var_i = t0 + scale * a, scale**2 * a
+    for rt, cont in ((old, old_cont), (new, new_cont)):
+        keep = ~np.asarray(cont)
+        x = np.asarray(rt, np.float64)[keep]
+        mu, var = mean_i[keep].mean(), var_i[keep].mean() + mean_i[keep].var()
+        assert abs(x.mean() - mu) < 4 * np.sqrt(var / x.size), (x.mean(), mu)
+        if n_fix is not None:
+            se_var = var * np.sqrt((2 + 6 / a[0]) / x.size)
+            assert abs(x.var(ddof=1) - var) < 4 * se_var, (x.var(ddof=1), var)
+
+
+def test_sample_rt_keeps_the_contaminant_draws_and_shape_of_the_item_by_item_sampler():
+    from cogsim.models.search._timing import CONTAMINANT, RT_MAX_S, sample_rt
+
+    n = jax.random.randint(jax.random.key(0), (5_000,), 0, 19)
+    key = jax.random.key(5)
+    rt, cont = sample_rt(n, 2.0, 8.0, 0.25, 0.02, key=key)
+    old, old_cont = _sample_rt_item_by_item(n, 2.0, 8.0, 0.25, 0.02, key=key)
+    assert rt.shape == n.shape and cont.dtype == jnp.bool_
+    np.testing.assert_array_equal(np.asarray(cont), np.asarray(old_cont))  # same flags, same key
+    np.testing.assert_array_equal(np.asarray(rt)[np.asarray(cont)], np.asarray(old)[np.asarray(old_cont)])
+    assert float(rt[cont].max()) <= RT_MAX_S and float(rt[~cont].min()) > 0.25
+    many = jnp.zeros((100_000,), jnp.int32)
+    _, cont = sample_rt(many, 2.0, 8.0, 0.25, 0.02, key=key)
+    assert abs(float(cont.mean()) - CONTAMINANT) < 4 * np.sqrt(CONTAMINANT / many.size)
