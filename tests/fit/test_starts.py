@@ -112,3 +112,68 @@ def test_slots_default_start_alone_ends_on_a_worse_segment(slots_case):
     alone = fit(dataclasses.replace(model, starts=()), data, n_starts=1, ci=None, key=KEY).units
     assert alone["loglik"].iloc[0] < target - 1.0
     assert alone["K"].iloc[0] > 1.0 and bool(alone["converged"].iloc[0])
+
+
+class Floored:
+    """A normal location model mixed with a small uniform floor: far from the data the normal component's
+    density underflows below the floor and the gradient in ``mu`` vanishes (a plateau, like the search
+    models' contaminant), so a start far from the data stays there."""
+
+    name, by_set_size, requires = "floored", False, ()
+    params = (Param("mu", default=0.0), Param("sd", 0.0, default=0.5))
+
+    def loglik(self, p, t):
+        normal = jax.scipy.stats.norm.logpdf(t["x"], p["mu"], p["sd"])
+        return jnp.logaddexp(jnp.log(0.99) + normal, jnp.log(0.01 / 200.0))
+
+
+class FlooredWithInitial(Floored):
+    def initial(self, trials):
+        return {"mu": float(np.median(trials["x"])), "sd": float(np.std(trials["x"]) + 1e-3)}
+
+
+def _floored_data():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {"subject": np.repeat([1, 2], 200), "x": rng.normal(np.repeat([40.0, 60.0], 200), 1.0)}
+    )
+
+
+def _loglik_at(model, data, mu, sd):
+    return float(
+        model.loglik({"mu": jnp.float32(mu), "sd": jnp.float32(sd)}, {"x": jnp.asarray(data["x"])}).sum()
+    )
+
+
+def test_a_data_informed_start_reaches_each_unit_s_maximum_where_the_defaults_end_on_a_plateau():
+    data = _floored_data()
+    groups = [g for _, g in data.groupby("subject")]
+    truth = [_loglik_at(Floored(), g, mu, 1.0) for g, mu in zip(groups, (40.0, 60.0), strict=True)]
+    plain = fit(Floored(), data, n_starts=3, ci=None, key=KEY).units
+    assert (plain["loglik"].to_numpy() < np.array(truth) - 100).all()  # every start stays on the plateau
+    res = fit(FlooredWithInitial(), data, n_starts=3, ci=None, key=KEY).units
+    assert (res["loglik"].to_numpy() >= np.array(truth) - 0.05).all()  # the ML is at least the truth's
+    np.testing.assert_allclose(res["mu"], [40.0, 60.0], atol=0.3)
+    assert res["converged"].all()
+
+
+def test_initial_starts_are_one_per_unit_after_the_others_and_refused_outside_the_bounds():
+    from cogsim.fit._data import pack
+    from cogsim.fit._fit import initial_starts
+
+    data = _floored_data()
+    packed = pack(data, FlooredWithInitial(), by=("subject",))
+    init = initial_starts(FlooredWithInitial(), packed)
+    u = starts(FlooredWithInitial(), 2, 2, key=KEY, initial=init)
+    assert u.shape == (3, 2, 2)
+    np.testing.assert_array_equal(u[:2], starts(Floored(), 2, 2, key=KEY))
+    mu = np.asarray(Floored.params[0].from_unconstrained(u[2, :, 0]))
+    np.testing.assert_allclose(mu, data.groupby("subject")["x"].median(), rtol=1e-5)
+    assert initial_starts(Floored(), packed) is None
+
+    class Bad(Floored):
+        def initial(self, trials):
+            return {"sd": -1.0}
+
+    with pytest.raises(CogsimError, match=r"initial: got sd=-1\.0; allowed: a value inside \(0\.0, inf\)"):
+        initial_starts(Bad(), packed)
