@@ -63,14 +63,11 @@ def _check_args(n_starts, ci, cv, level, n_boot, by):
         raise CogsimError(f"fit by: got {by!r}; allowed: a non-empty tuple of column names")
 
 
-def starts(
-    model, n_units: int, n_starts: int, *, key: jax.Array, initial: jax.Array | None = None
-) -> jax.Array:
-    """Start points ``[n_starts + m (+ 1), n_units, k]``: the defaults, then defaults + N(0, 1) in
-    unconstrained coordinates (start ``s`` keyed by ``fold_in(key, s)``), then the ``m`` points of the
-    model's optional ``start_points()`` (natural units; a parameter a point leaves out takes its default),
-    the same for every unit, then, when given, ``initial`` ``[n_units, k]`` (unconstrained): one start per
-    unit, e.g. from :func:`initial_starts`.
+def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
+    """Start points ``[n_starts + m, n_units, k]``: the defaults, then defaults + N(0, 1) in unconstrained
+    coordinates (start ``s`` keyed by ``fold_in(key, s)``), then the ``m`` points of the model's optional
+    ``start_points()`` (natural units; a parameter a point leaves out takes its default), the same for
+    every unit.
 
     Example:
       >>> import jax
@@ -89,39 +86,7 @@ def starts(
     for point in _model.start_points(model):
         u = _objective.to_unconstrained(model, {p.name: point.get(p.name, p.default) for p in model.params})
         out.append(jnp.broadcast_to(u, (n_units, base.shape[0])))
-    if initial is not None:
-        out.append(jnp.asarray(initial, jnp.float32).reshape((n_units, base.shape[0])))
     return jnp.stack(out)
-
-
-def initial_starts(model, packed: Packed) -> jax.Array | None:
-    """Each unit's data-informed start ``[n_units, k]`` (unconstrained) from the model's optional
-    ``initial(trials)`` (:func:`cogsim.fit._model.initial_point`, given the unit's real trials as numpy
-    arrays), or None when the model declares none.
-
-    Example:
-      >>> import numpy as np, pandas as pd
-      >>> from cogsim.fit import Param
-      >>> from cogsim.fit._data import pack
-      >>> class M:
-      ...     name, by_set_size, requires = "m", False, ()
-      ...     params = (Param("mu", default=0.0),)
-      ...     def loglik(self, p, t):
-      ...         return -((t["x"] - p["mu"]) ** 2)
-      ...     def initial(self, t):
-      ...         return {"mu": float(np.median(t["x"]))}
-      >>> data = pd.DataFrame({"subject": [1] * 10 + [2] * 12, "x": [1.0] * 10 + [5.0] * 12})
-      >>> np.asarray(initial_starts(M(), pack(data, M(), by=("subject",)))).round(3).tolist()
-      [[1.0], [5.0]]
-    """
-    if not callable(getattr(model, "initial", None)) or not model.params:
-        return None
-    trials = {c: np.asarray(a) for c, a in packed.trials.items()}
-    mask = np.asarray(packed.mask)
-    points = [
-        _model.initial_point(model, {c: a[u][mask[u]] for c, a in trials.items()}) for u in range(len(mask))
-    ]
-    return _objective.to_unconstrained(model, np.array([[pt[p.name] for p in model.params] for pt in points]))
 
 
 #: trials x problems per chunk of the solver: problems are solved in chunks of about this many trials
@@ -183,18 +148,16 @@ def _solver(model, prior_key, batch: int, normal: bool = False):
 
 
 def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max_buckets: int = MAX_BUCKETS):
-    """Best-of-all-starts L-BFGS solutions of every unit: the ``n_starts`` default and random starts, the
-    model's own ``start_points()`` and its per-unit ``initial`` start if it declares one (units grouped by
-    trial count by :func:`cogsim.fit._data.buckets` into at most ``max_buckets`` groups: one group padded
-    to the longest unit by default, so the solver compiles once per model; the starts are drawn for all
-    units first, so they do not depend on the grouping). With at least 2 units fitted, a second pass solves
-    every unit once more from the median of the first pass's estimates (unconstrained) and a third from the
-    unit's best point so far (the L-BFGS memory cleared), keeping per unit the best.
+    """Best-of-all-starts L-BFGS solutions of every unit: the ``n_starts`` default and random starts and the
+    model's own ``start_points()`` (units grouped by trial count by
+    :func:`cogsim.fit._data.buckets` into at most ``max_buckets`` groups: one group padded to the longest unit
+    by default, so the solver compiles once per model; the starts are drawn for all units first, so they do
+    not depend on the grouping).
 
     Returns:
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
     """
-    u0 = starts(model, len(packed.units), n_starts, key=key, initial=initial_starts(model, packed))
+    u0 = starts(model, len(packed.units), n_starts, key=key)
     if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
         u = jnp.zeros((len(packed.units), 0), jnp.float32)
         nll = _objective.make_nll(model, prior)
@@ -207,32 +170,8 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
         batch = chunk_size(u0_sub.shape[0] * len(sub.units), sub.mask.shape[1])
         return cached(_solver, model, prior_key, batch)(u0_sub, sub.trials, sub.mask)
 
-    def solve_all(u_start):
-        whole = lambda idx: len(idx) == u_start.shape[1]  # one group: all units in order, no gather
-        return by_bucket(
-            packed, lambda sub, idx: solve(sub, u_start if whole(idx) else u_start[:, idx]), max_buckets
-        )
-
-    first = solve_all(u0)
-    finite = np.isfinite(np.asarray(first[1]))
-    if finite.sum() < 2:
-        return first
-    # a second pass from the centre of the units' estimates (the median, unconstrained): a unit whose own
-    # starts all ended on a plateau is often in a better basin from there (as the E-step of a hierarchical
-    # fit, started from the group mean)
-    centre = jnp.asarray(np.median(np.asarray(first[0])[finite], axis=0))
-    second = solve_all(jnp.broadcast_to(centre, (1, *first[0].shape)))
-    best = _better(second, first)
-    # a third pass from each unit's own best point, the L-BFGS memory cleared: a solve that stopped early
-    # (a stale curvature estimate) continues from there
-    return _better(solve_all(best[0][None]), best)
-
-
-def _better(new, old):
-    """Per unit, ``new`` where its value is finite and lower than ``old``'s, else ``old`` (solver tuples)."""
-    better = np.isfinite(np.asarray(new[1])) & ~(np.asarray(new[1]) >= np.asarray(old[1]))
-    pick = lambda a, b: jnp.where(better.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-    return tuple(pick(a, b) for a, b in zip(new, old, strict=True))
+    whole = lambda idx: len(idx) == u0.shape[1]  # one group: all units in order, no gather
+    return by_bucket(packed, lambda sub, idx: solve(sub, u0 if whole(idx) else u0[:, idx]), max_buckets)
 
 
 def by_bucket(packed: Packed, fn, max_buckets: int = MAX_BUCKETS):
@@ -277,9 +216,7 @@ def fit(
       data: the trials, one row each (e.g. from :meth:`Paradigm.read`); numeric columns reach ``loglik``.
       by: the columns that identify a participant (e.g. ``("experiment", "subject")``).
       n_starts: starts per unit (the defaults, then random perturbations), fitted besides the model's own
-        ``start_points()`` and its per-unit ``initial(trials)`` start if it declares them; the best of all
-        is kept, then (with at least 2 units) every unit is solved again from the median of all units'
-        estimates and once more from its best point, and the best kept.
+        ``start_points()`` if it declares any; the best of all is kept.
       ci: ``"profile"`` (profile likelihood), ``"bootstrap"`` (parametric, needs ``model.simulate``) or
         None.
       cv: number of folds for the cross-validated log-likelihood, or None.
