@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cogsim import fitting_models
 from cogsim.errors import CogsimError
 
 N_BOOT = 2000  # participant resamples for the comparison's CIs
@@ -115,41 +116,10 @@ def list_text() -> str:
         for mname, model in par.models.items():
             extra = f"; needs {', '.join(model.requires)}" if getattr(model, "requires", ()) else ""
             per = " per set size" if getattr(model, "by_set_size", False) else ""
+            per += f"; set sizes 1-{model.max_set_size}" if getattr(model, "max_set_size", None) else ""
             params = ", ".join(p.name for p in model.params)
             lines.append(f"  model  {mname:<18} {params}{per}{extra}")
     return "\n".join(lines)
-
-
-def _available(data: pd.DataFrame) -> set[str]:
-    from cogsim.fit._data import trial_arrays
-
-    return set(trial_arrays(data.head(1), data.attrs.get("pattern_columns", ())))
-
-
-def _choose_models(par, data: pd.DataFrame, wanted: str | None) -> tuple[dict, dict]:
-    have = _available(data)
-    if wanted:
-        names = [m.strip() for m in wanted.split(",") if m.strip()]
-        for n in names:
-            if n not in par.models:
-                raise CogsimError(f"fit --models: {n!r} is unknown; allowed: {', '.join(par.models)}")
-    else:
-        names = list(par.models)
-    chosen, skipped = {}, {}
-    for n in names:
-        missing = [c for c in getattr(par.models[n], "requires", ()) if c not in have]
-        if missing and wanted:
-            raise CogsimError(
-                f"fit --models: {n!r} needs trial column(s) {', '.join(missing)}; "
-                f"not in {data.attrs['source']}"
-            )
-        if missing:
-            skipped[n] = f"needs {', '.join(missing)}"
-        else:
-            chosen[n] = par.models[n]
-    if not chosen:
-        raise CogsimError(f"fit: no model of {par.name!r} applies to {data.attrs['source']} ({skipped})")
-    return chosen, skipped
 
 
 def sha256(path: str | Path) -> str:
@@ -343,7 +313,7 @@ def run(
     trials = par.read(data)
     if by is None:
         by = default_by(trials, log)
-    chosen, skipped = _choose_models(par, trials, models)
+    chosen, skipped = fitting_models.choose(par, trials, models)
     if ppc is not None and getattr(par, "summarize", None) is None:
         raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
     for n, why in skipped.items():
