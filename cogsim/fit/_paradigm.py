@@ -179,7 +179,8 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
         try:
             header = pd.read_csv(path, nrows=0, **opts).columns
             text = {c: str for c in header if str(c).strip() in set(text_columns)}
-            frame = pd.read_csv(path, dtype=text, **opts)
+            blanks = {c: [""] if c in text else list(_NA_TEXT) for c in header}  # an id "NA" is an id
+            frame = pd.read_csv(path, dtype=text, na_values=blanks, keep_default_na=False, **opts)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"{src}: not a readable CSV ({first}); allowed: UTF-8 comma-separated") from None
@@ -198,6 +199,11 @@ _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no"}
 
 
+#: cells read as blank (NaN) outside the id columns: pandas' default missing-value strings
+_NA_TEXT = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+    "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
 #: an id read as an integer: every id of the column is written like this (others keep the ids as text)
 _INTEGER_ID = r"-?(0|[1-9][0-9]{0,17})"
 

@@ -59,6 +59,7 @@ def test_zero_padded_ids_stay_distinct_and_are_fitted_apart(tmp_path, de):
         ({1: "Jürgen Ø", 2: "李 2", 3: " a b "}, ["Jürgen Ø", "a b", "李 2"]),  # surrounding spaces dropped
         ({1: "1.0", 2: "2.0", 3: "3.0"}, ["1.0", "2.0", "3.0"]),  # written like floats: kept as text
         ({1: 10, 2: -2, 3: 0}, [-2, 0, 10]),  # plain integers stay integers
+        ({1: "NA", 2: "None", 3: "null"}, ["NA", "None", "null"]),  # missing-value words are ids here
     ],
 )
 def test_ids_are_kept_as_written(tmp_path, de, ids, expected):
