@@ -110,9 +110,11 @@ class Paradigm:
           source: a CSV path (UTF-8, a byte-order mark accepted) or a DataFrame.
 
         Returns:
-          The trials with the schema's columns first (ids as strings or integers, ``int``/``bool`` columns
+          The trials with the schema's columns first (ids as written: integers where every id of the
+          column is a plain integer, else text, so ``007`` and ``7`` stay two ids; ``int``/``bool`` columns
           as integers, ``float`` as floats), then the pattern columns, then any extra columns, kept
           unchanged; ``attrs["source"]`` names the file and ``attrs["extra_columns"]`` lists the extras.
+          Rows left blank at the end of a CSV are dropped.
 
         Raises:
           DataError: one line naming the file, the 1-based data row, the column, the value and what is
@@ -124,9 +126,11 @@ class Paradigm:
             if col.name not in frame.columns:
                 if col.required:
                     need = ", ".join(c.name for c in self.columns if c.required)
+                    sep = next((d for d in (";", "\t", "|") if any(d in str(c) for c in frame.columns)), None)
+                    hint = f" (the file looks {sep!r}-separated; allowed: commas)" if sep else ""
                     raise DataError(
                         f"{src}: missing column {col.name!r} ({col.allowed()}); "
-                        f"required columns: {need}; found: {', '.join(map(str, frame.columns))}"
+                        f"required columns: {need}; found: {', '.join(map(str, frame.columns))}{hint}"
                     )
                 continue
             out[col.name] = _check_column(frame[col.name], col, src)

@@ -209,3 +209,9 @@ def test_choose_without_any_applicable_model_is_one_line(tmp_path):
     t = DE.read(write(tmp_path / "t.csv", sim.delayed_estimation((2, 20), n_per=30, n_sub=1)))
     with pytest.raises(CogsimError, match="does not apply to .*t.csv: needs nontargets"):
         fitting_models.choose(DE, t, "mixture3p")
+
+
+def test_semicolon_separated_file_is_refused_naming_the_separator(tmp_path, de):
+    path = write(tmp_path / "semi.csv", text=de.to_csv(index=False, sep=";"))
+    with pytest.raises(DataError, match=r"missing column 'subject'.*looks ';'-separated; allowed: commas"):
+        DE.read(path)
