@@ -73,3 +73,11 @@ def test_search_csv_with_other_set_sizes_and_string_ids(tmp_path):
     assert sorted(out[out.kind == "trial"].set_size.unique()) == [5, 10, 20]
     comp = srd.compare(out, srd.reference(cfg).table, n_boot=20).with_context(data_kind="trial_level")
     assert comp.schema_problems() == []
+
+
+def test_change_detection_workspace_beyond_its_training_names_the_field_and_the_largest_set_size(tmp_path):
+    path = tmp_path / "cd.csv"
+    sim.change_detection((3, 6, 10), n_sub=1).to_csv(path, index=False)
+    cfg = cd.Config(data=str(path), models=("workspace",), n_boot=10, fit_steps=100, per_participant=False)
+    with pytest.raises(cfglib.ConfigError, match=r"'models'.*set sizes 1-8 .*these data reach 10"):
+        cd.simulate(cfg, key=jax.random.key(0))
