@@ -10,6 +10,7 @@ import pytest
 
 from cogsim import config as cfglib
 from cogsim import runner
+from cogsim.errors import DataError
 from cogsim.scenarios import change_detection as cd
 from cogsim.scenarios import delayed_estimation as de
 from cogsim.scenarios import search_rt_distributions as srd
@@ -81,3 +82,17 @@ def test_change_detection_workspace_beyond_its_training_names_the_field_and_the_
     cfg = cd.Config(data=str(path), models=("workspace",), n_boot=10, fit_steps=100, per_participant=False)
     with pytest.raises(cfglib.ConfigError, match=r"'models'.*set sizes 1-8 .*these data reach 10"):
         cd.simulate(cfg, key=jax.random.key(0))
+
+
+def test_change_detection_csv_needs_both_trial_kinds_per_set_size_and_takes_one_participant(tmp_path):
+    trials = sim.change_detection((3, 6, 10), n_sub=2)
+    path = tmp_path / "cd.csv"
+    trials[~((trials.set_size == 10) & (trials.change == 1))].to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        cd.trials(str(path))
+    assert str(err.value).startswith(
+        f"{path}: row 121, column 'change': got 0 on every trial of set_size=10;"
+    )
+    trials[trials.subject == 1].to_csv(path, index=False)
+    table = cd.reference(cd.Config(data=str(path))).table  # one participant: no SEM, no warning
+    assert len(table) == 3 and table.filter(like="sem").isna().all().all()
