@@ -96,3 +96,13 @@ def test_change_detection_csv_needs_both_trial_kinds_per_set_size_and_takes_one_
     trials[trials.subject == 1].to_csv(path, index=False)
     table = cd.reference(cd.Config(data=str(path))).table  # one participant: no SEM, no warning
     assert len(table) == 3 and table.filter(like="sem").isna().all().all()
+
+
+def test_search_csv_of_one_set_size_is_compared_without_slopes(tmp_path):
+    path = tmp_path / "one.csv"
+    sim.visual_search((8,), n_sub=2).to_csv(path, index=False)
+    cfg = srd.Config(data=str(path), n_boot=20)
+    human = srd.reference(cfg).table
+    copy = human[srd.COLUMNS].assign(kind="trial", model="serial")  # the data as a model's trials: no fit
+    comp = srd.compare(copy, human, n_boot=20).with_context(data_kind="trial_level")
+    assert comp.schema_problems() == [] and "serial.all.slope_present" not in {m.name for m in comp.metrics}
