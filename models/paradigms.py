@@ -43,11 +43,13 @@ def _check_angles(frame: pd.DataFrame, src: str, columns) -> None:
         v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
         bad = np.flatnonzero(np.isfinite(v) & (np.abs(v) > math.pi + 1e-6))
         if len(bad):
-            hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
             big = np.nanmax(np.abs(v))
-            raise _row_error(
-                src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint if big <= 360 else ''}"
-            )
+            hint = ""
+            if big <= 2 * math.pi + 1e-6 and np.nanmin(v) >= 0:  # none negative: a [0, 2 pi) convention
+                hint = " (radians in [0, 2 pi)? wrap with (x + pi) % (2 * pi) - pi)"
+            elif big <= 360:
+                hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
+            raise _row_error(src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint}")
 
 
 def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:

@@ -215,3 +215,11 @@ def test_semicolon_separated_file_is_refused_naming_the_separator(tmp_path, de):
     path = write(tmp_path / "semi.csv", text=de.to_csv(index=False, sep=";"))
     with pytest.raises(DataError, match=r"missing column 'subject'.*looks ';'-separated; allowed: commas"):
         DE.read(path)
+
+
+def test_errors_in_0_to_2pi_are_refused_with_the_wrap_not_as_degrees(tmp_path, de):
+    wrapped = de.assign(error_rad=np.mod(de.error_rad, 2 * np.pi))
+    with pytest.raises(DataError) as err:
+        DE.read(write(tmp_path / "t.csv", wrapped))
+    assert "radians in [0, 2 pi)? wrap with (x + pi) % (2 * pi) - pi" in str(err.value)
+    assert "degrees" not in str(err.value)
