@@ -90,6 +90,8 @@ def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
             )
 
 
+_EXPERIMENT = "experiment id; --by experiment,subject nests participants in it"
+
 #: equal bins of the delayed-estimation error histogram over [-pi, pi]
 HIST_BINS = 12
 #: an error within this many radians of a bin edge counts half in each adjacent bin (responses recorded on a
@@ -220,6 +222,7 @@ def _paradigms() -> dict:
             Column("subject", "id", doc="participant id (string or integer)"),
             Column("set_size", "int", low=1, doc=f"items in the display ({_limits(wm.DELAYED_ESTIMATION)})"),
             Column("error_rad", "float", doc="response minus target, radians in [-pi, pi]"),
+            Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(wm.DELAYED_ESTIMATION),
         pattern_columns=("nontarget_{i}_rad",),
@@ -235,6 +238,7 @@ def _paradigms() -> dict:
             Column("change", "bool", doc="1 the probe changed, 0 not"),
             Column("correct", "bool", doc="1 correct response, 0 not"),
             Column("base_rate", "float", required=False, doc="the block's probability of a change, [0, 1]"),
+            Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(wm.CHANGE_DETECTION),
         validate=_validate_change_detection,
@@ -271,6 +275,7 @@ def _visual_search():
             Column("correct", "bool", doc="1 correct response, 0 error"),
             Column("rt_ms", "float", low=0.0, doc="response time, milliseconds"),
             Column("task", "id", required=False, doc="the search task (fitted separately)"),
+            Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(search.MODELS),
         validate=_validate_visual_search,

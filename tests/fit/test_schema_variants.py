@@ -182,9 +182,10 @@ def test_rt_in_seconds_is_refused_with_the_conversion(tmp_path):
     )
 
 
-def test_by_experiment_and_subject(tmp_path, de):
-    both = pd.concat([de.assign(experiment="E1"), de.assign(experiment="E2")], ignore_index=True)
+def test_by_experiment_and_subject_with_experiments_01_and_1(tmp_path, de):
+    both = pd.concat([de.assign(experiment="01"), de.assign(experiment="1")], ignore_index=True)
     t = DE.read(write(tmp_path / "t.csv", both))
+    assert sorted(t.experiment.unique()) == ["01", "1"]
     res = fit(DE.models["mixture2p"], t, by=("experiment", "subject"), ci=None, key=jax.random.key(0))
     assert len(res.summary) == 6
 
