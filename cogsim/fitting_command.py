@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogsim import fitting_models
 from cogsim.errors import CogsimError
+from cogsim.fit._applies import choose
+from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 
 N_BOOT = 2000  # participant resamples for the comparison's CIs
 PPC_LEVEL = 0.95  # the predictive checks' band
@@ -267,24 +268,6 @@ def predictive_figure(check: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
-    """Participant columns when none are given: ``subject``, nested in ``experiment`` when the data has an
-    experiment column in which the same subject id appears in more than one experiment (as in van den Berg
-    et al. 2012, whose subject ids restart in each experiment); the choice is logged, never silent.
-
-    Example:
-      >>> t = pd.DataFrame({"experiment": [1, 1, 2, 2], "subject": [1, 2, 1, 2]})
-      >>> default_by(t, log=lambda _: None)
-      ('experiment', 'subject')
-      >>> default_by(t.assign(subject=[1, 2, 3, 4]), log=lambda _: None)
-      ('subject',)
-    """
-    if "experiment" in trials.columns and trials.groupby("subject")["experiment"].nunique().max() > 1:
-        log("participants: experiment x subject (subject ids repeat across experiments; --by subject pools)")
-        return ("experiment", "subject")
-    return ("subject",)
-
-
 def run(
     paradigm: str,
     data: str | Path,
@@ -313,7 +296,7 @@ def run(
     trials = par.read(data)
     if by is None:
         by = default_by(trials, log)
-    chosen, skipped = fitting_models.choose(par, trials, models)
+    chosen, skipped = choose(par, trials, models)
     if ppc is not None and getattr(par, "summarize", None) is None:
         raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
     for n, why in skipped.items():

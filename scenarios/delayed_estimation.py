@@ -14,6 +14,7 @@ Run: ``cogsim run delayed_estimation`` (quick: Zhang & Luck 2008 only); ``--pres
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def participants(name: str, df: pd.DataFrame) -> tuple[str, ...]:
     ``experiment`` where the file has one whose subject ids repeat across experiments, as ``cogsim fit``)."""
     if name in DATASETS:
         return DATASETS[name][1]
-    from cogsim.fitting_command import default_by
+    from cogsim.fit._participants import default_by
 
     return default_by(df, log=lambda _: None)
 
@@ -181,7 +182,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       density by ``set_size`` at ``x``).
     """
     from cogsim import fit
-    from cogsim.fitting_models import available, why_not
+    from cogsim.fit._applies import available, why_not
     from cogsim.models import paradigms
 
     config = cfglib.validate(config)
@@ -237,9 +238,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
 
 def _sha256(path: str) -> str:
-    from cogsim.fitting_command import sha256
-
-    return sha256(path)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_record(sim: pd.DataFrame) -> dict:

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogsim import fitting_models
 from cogsim.errors import CogsimError, DataError
+from cogsim.fit import _applies as fitting_models
 from cogsim.fit import fit
 from cogsim.models import paradigms
 from tests import simulated_trials as sim

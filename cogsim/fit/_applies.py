@@ -11,13 +11,12 @@ from __future__ import annotations
 import pandas as pd
 
 from cogsim.errors import CogsimError
+from cogsim.fit._data import trial_arrays
 from cogsim.fit._model import check_set_sizes
 
 
 def available(data: pd.DataFrame) -> set[str]:
     """The trial arrays ``data`` provides (its numeric columns and stacked pattern groups)."""
-    from cogsim.fit._data import trial_arrays
-
     return set(trial_arrays(data.head(1), data.attrs.get("pattern_columns", ())))
 
 
