@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from cogsim.errors import CogsimError
+from cogsim.fit._applies import choose
+from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 
 N_BOOT = 2000  # participant resamples for the comparison's CIs
 PPC_LEVEL = 0.95  # the predictive checks' band
@@ -115,41 +117,10 @@ def list_text() -> str:
         for mname, model in par.models.items():
             extra = f"; needs {', '.join(model.requires)}" if getattr(model, "requires", ()) else ""
             per = " per set size" if getattr(model, "by_set_size", False) else ""
+            per += f"; set sizes 1-{model.max_set_size}" if getattr(model, "max_set_size", None) else ""
             params = ", ".join(p.name for p in model.params)
             lines.append(f"  model  {mname:<18} {params}{per}{extra}")
     return "\n".join(lines)
-
-
-def _available(data: pd.DataFrame) -> set[str]:
-    from cogsim.fit._data import trial_arrays
-
-    return set(trial_arrays(data.head(1), data.attrs.get("pattern_columns", ())))
-
-
-def _choose_models(par, data: pd.DataFrame, wanted: str | None) -> tuple[dict, dict]:
-    have = _available(data)
-    if wanted:
-        names = [m.strip() for m in wanted.split(",") if m.strip()]
-        for n in names:
-            if n not in par.models:
-                raise CogsimError(f"fit --models: {n!r} is unknown; allowed: {', '.join(par.models)}")
-    else:
-        names = list(par.models)
-    chosen, skipped = {}, {}
-    for n in names:
-        missing = [c for c in getattr(par.models[n], "requires", ()) if c not in have]
-        if missing and wanted:
-            raise CogsimError(
-                f"fit --models: {n!r} needs trial column(s) {', '.join(missing)}; "
-                f"not in {data.attrs['source']}"
-            )
-        if missing:
-            skipped[n] = f"needs {', '.join(missing)}"
-        else:
-            chosen[n] = par.models[n]
-    if not chosen:
-        raise CogsimError(f"fit: no model of {par.name!r} applies to {data.attrs['source']} ({skipped})")
-    return chosen, skipped
 
 
 def sha256(path: str | Path) -> str:
@@ -297,24 +268,6 @@ def predictive_figure(check: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
-    """Participant columns when none are given: ``subject``, nested in ``experiment`` when the data has an
-    experiment column in which the same subject id appears in more than one experiment (as in van den Berg
-    et al. 2012, whose subject ids restart in each experiment); the choice is logged, never silent.
-
-    Example:
-      >>> t = pd.DataFrame({"experiment": [1, 1, 2, 2], "subject": [1, 2, 1, 2]})
-      >>> default_by(t, log=lambda _: None)
-      ('experiment', 'subject')
-      >>> default_by(t.assign(subject=[1, 2, 3, 4]), log=lambda _: None)
-      ('subject',)
-    """
-    if "experiment" in trials.columns and trials.groupby("subject")["experiment"].nunique().max() > 1:
-        log("participants: experiment x subject (subject ids repeat across experiments; --by subject pools)")
-        return ("experiment", "subject")
-    return ("subject",)
-
-
 def run(
     paradigm: str,
     data: str | Path,
@@ -343,7 +296,7 @@ def run(
     trials = par.read(data)
     if by is None:
         by = default_by(trials, log)
-    chosen, skipped = _choose_models(par, trials, models)
+    chosen, skipped = choose(par, trials, models)
     if ppc is not None and getattr(par, "summarize", None) is None:
         raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
     for n, why in skipped.items():

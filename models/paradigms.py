@@ -29,10 +29,12 @@ import pandas as pd
 from cogsim.errors import CogsimError, DataError
 from cogsim.models import working_memory as wm
 
-MAX_SET_SIZE = 16  # the workspace model's per-set-size tables cover 1-16
+#: a visual-search file whose median ``rt_ms`` is below this is refused: response times in seconds by mistake
+MIN_MEDIAN_RT_MS = 20.0
 
 
 def _row_error(src: str, row: int, column: str, value, allowed: str) -> DataError:
+    value = value.item() if isinstance(value, np.generic) else value
     return DataError(f"{src}: row {row + 1}, column {column!r}: got {value!r}; allowed: {allowed}")
 
 
@@ -41,11 +43,13 @@ def _check_angles(frame: pd.DataFrame, src: str, columns) -> None:
         v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
         bad = np.flatnonzero(np.isfinite(v) & (np.abs(v) > math.pi + 1e-6))
         if len(bad):
-            hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
             big = np.nanmax(np.abs(v))
-            raise _row_error(
-                src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint if big <= 360 else ''}"
-            )
+            hint = ""
+            if big <= 2 * math.pi + 1e-6 and np.nanmin(v) >= 0:  # none negative: a [0, 2 pi) convention
+                hint = " (radians in [0, 2 pi)? wrap with (x + pi) % (2 * pi) - pi)"
+            elif big <= 360:
+                hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
+            raise _row_error(src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint}")
 
 
 def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
@@ -66,20 +70,7 @@ def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
             )
 
 
-def _check_binary(frame: pd.DataFrame, src: str, col: str, what: str) -> None:
-    v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-    bad = np.flatnonzero(~np.isin(v, (0.0, 1.0)))
-    if len(bad):
-        x = v[bad[0]]
-        hint = (
-            " (a proportion? give one row per trial with 0/1, not rates per condition)" if 0 < x < 1 else ""
-        )
-        raise _row_error(src, int(bad[0]), col, frame[col].iloc[bad[0]], f"0 or 1 ({what}){hint}")
-
-
 def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
-    _check_binary(frame, src, "change", "1 the probe changed")
-    _check_binary(frame, src, "correct", "1 a correct response")
     if "base_rate" in frame.columns:
         v = pd.to_numeric(frame["base_rate"], errors="coerce").to_numpy(float)
         bad = np.flatnonzero(~np.isfinite(v) | (v < 0) | (v > 1))
@@ -98,6 +89,8 @@ def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
                 f"a probability in [0, 1]{hint}",
             )
 
+
+_EXPERIMENT = "experiment id; --by experiment,subject nests participants in it"
 
 #: equal bins of the delayed-estimation error histogram over [-pi, pi]
 HIST_BINS = 12
@@ -204,6 +197,21 @@ def summarize_visual_search(trials: pd.DataFrame, by=("subject",)) -> pd.DataFra
     return _average(pd.concat([acc, q], ignore_index=True), keep)
 
 
+def _limits(models) -> str:
+    """The models' set-size limits in words (models without one take any set size).
+
+    Example:
+      >>> _limits(wm.DELAYED_ESTIMATION)
+      'slots_averaging, workspace: 1-16; vp: 1-32; the others: any'
+    """
+    by_limit: dict[int, list[str]] = {}
+    for name, model in models.items():
+        if getattr(model, "max_set_size", None) is not None:
+            by_limit.setdefault(model.max_set_size, []).append(name)
+    parts = [f"{', '.join(sorted(v))}: 1-{k}" for k, v in sorted(by_limit.items())]
+    return "; ".join([*parts, "the others: any"])
+
+
 @functools.cache
 def _paradigms() -> dict:
     from cogsim.fit import Column, Paradigm
@@ -212,8 +220,9 @@ def _paradigms() -> dict:
         "delayed_estimation",
         (
             Column("subject", "id", doc="participant id (string or integer)"),
-            Column("set_size", "int", low=1, high=MAX_SET_SIZE, doc="items in the display"),
+            Column("set_size", "int", low=1, doc=f"items in the display ({_limits(wm.DELAYED_ESTIMATION)})"),
             Column("error_rad", "float", doc="response minus target, radians in [-pi, pi]"),
+            Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(wm.DELAYED_ESTIMATION),
         pattern_columns=("nontarget_{i}_rad",),
@@ -226,9 +235,10 @@ def _paradigms() -> dict:
         (
             Column("subject", "id", doc="participant id (string or integer)"),
             Column("set_size", "int", low=1, doc="items in the display"),
-            Column("change", "float", doc="1 the probe changed, 0 not"),
-            Column("correct", "float", doc="1 correct response, 0 not"),
+            Column("change", "bool", doc="1 the probe changed, 0 not"),
+            Column("correct", "bool", doc="1 correct response, 0 not"),
             Column("base_rate", "float", required=False, doc="the block's probability of a change, [0, 1]"),
+            Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(wm.CHANGE_DETECTION),
         validate=_validate_change_detection,
@@ -236,6 +246,20 @@ def _paradigms() -> dict:
         doc="say whether a probed item changed (Luck & Vogel 1997; Rouder et al. 2008)",
     )
     return {p.name: p for p in (de, cd, _visual_search())}
+
+
+def _validate_visual_search(frame: pd.DataFrame, src: str) -> None:
+    rt = frame["rt_ms"].to_numpy(float)
+    if np.median(rt) < MIN_MEDIAN_RT_MS:
+        i = int(np.argmax(rt < MIN_MEDIAN_RT_MS))
+        raise _row_error(
+            src,
+            i,
+            "rt_ms",
+            float(rt[i]),
+            f"milliseconds (the median RT is {np.median(rt):.3g}, below {MIN_MEDIAN_RT_MS:g} ms: these look "
+            "like seconds; convert with rt_ms = seconds * 1000)",
+        )
 
 
 def _visual_search():
@@ -251,8 +275,10 @@ def _visual_search():
             Column("correct", "bool", doc="1 correct response, 0 error"),
             Column("rt_ms", "float", low=0.0, doc="response time, milliseconds"),
             Column("task", "id", required=False, doc="the search task (fitted separately)"),
+            Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(search.MODELS),
+        validate=_validate_visual_search,
         summarize=summarize_visual_search,
         doc="say whether a target is among N items, as fast as possible (Wolfe et al. 2010)",
     )

@@ -139,7 +139,12 @@ def fit_workspace(config: Any, counts: capacity.Counts, *, key: jax.Array) -> Mo
     k_train, k_sim, k_boot = jax.random.split(key, 3)
     set_sizes = tuple(sorted(set(counts.set_size.tolist())))
     if max(set_sizes) > 8 or max(set_sizes) >= cdnet.N_COLOURS:
-        raise cfglib.ConfigError("models", "workspace", "data with set sizes 1-8 (the network's training)")
+        raise cfglib.ConfigError(
+            "models",
+            "workspace",
+            f"data with set sizes 1-8 (the network's training; these data reach {max(set_sizes)}: fit the "
+            "other models, e.g. models=fixed_capacity)",
+        )
     graphdef, params, _ = cdnet.train_change_detector(wcfg, key=k_train)
     sim = cdnet.simulate_grid(graphdef, params, wcfg, key=k_sim, set_sizes=set_sizes)
     return fit_grid(config, counts, sim, key=k_boot)

@@ -41,7 +41,7 @@ def unit_slopes(cells: pd.DataFrame) -> pd.DataFrame:
                     "slope": np.polyfit(g.set_size, g.mean_rt, 1)[0],
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["task", "subject", "target_present", "slope"])  # none: one set size
 
 
 def unit_quantiles(t: pd.DataFrame, rt_range) -> pd.DataFrame:

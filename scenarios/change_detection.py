@@ -188,7 +188,26 @@ def trials(source: str = "rouder2008") -> pd.DataFrame:
     from cogsim.models import paradigms
 
     t = paradigms.get("change_detection").read(source)
-    return t[[c for c in ("subject", "set_size", "change", "correct", "base_rate") if c in t.columns]]
+    t = t[[c for c in ("subject", "set_size", "change", "correct", "base_rate") if c in t.columns]]
+    _check_cells(t, source)
+    return t
+
+
+def _check_cells(t: pd.DataFrame, source: str) -> None:
+    """Every set size (x base rate) needs change and no-change trials: the scenario compares hit and
+    false-alarm rates cell by cell. Raises a DataError naming the first row of a cell lacking one kind."""
+    from cogsim.errors import DataError
+
+    cell = [c for c in ("set_size", "base_rate") if c in t.columns]
+    kinds = t.groupby(cell, sort=False)["change"].transform("nunique").to_numpy()
+    if (kinds < 2).any():
+        i = int(np.flatnonzero(kinds < 2)[0])
+        where = ", ".join(f"{c}={t[c].iloc[i]:g}" for c in cell)
+        raise DataError(
+            f"{source}: row {i + 1}, column 'change': got {int(t['change'].iloc[i])} on every trial of "
+            f"{where}; allowed: change (1) and no-change (0) trials at each set size (and base rate), for "
+            "its hit and false-alarm rates"
+        )
 
 
 def _counts(source: str = "rouder2008") -> capacity.Counts:
@@ -212,7 +231,7 @@ def reference(config: Config | None = None) -> Reference:
         sm = [i for i in idx if cells.is_change[i] == 0][0]
         hit = counts.k[:, ch].sum() / counts.n[:, ch].sum()
         fa = counts.k[:, sm].sum() / counts.n[:, sm].sum()
-        sem = lambda x: float(np.std(x, ddof=1) / np.sqrt(len(x)))  # noqa: E731
+        sem = lambda x: float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")  # noqa: E731
         rows.append(
             {
                 "set_size": int(n),

@@ -6,12 +6,17 @@ model of :mod:`cogsim.models.working_memory` is fitted to every participant of e
 participants won, cross-validated log-likelihood), draws the error distributions by set size with the models'
 curves and the parameters by set size, and checks the published findings (see the scenario docs).
 
-Run: ``cogsim run delayed_estimation`` (quick: Zhang & Luck 2008 only); ``--preset paper`` for both data sets.
+Run: ``cogsim run delayed_estimation`` (quick: Zhang & Luck 2008 only); ``--preset paper`` for both data sets;
+``--set datasets=my_trials.csv`` (or ``zhang_luck2008,my_trials.csv``) for any trial file in the
+``delayed_estimation`` schema, named by the file's stem (its sha256 is recorded in run.json).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +46,10 @@ BINS = 36  # error histogram bins over [-pi, pi)
 class Config:
     """Settings of the delayed-estimation scenario."""
 
-    datasets: tuple[str, ...] = cfglib.field(("zhang_luck2008", "vandenberg2012"), doc="data sets to fit")
+    datasets: tuple[str, ...] = cfglib.field(
+        ("zhang_luck2008", "vandenberg2012"),
+        doc="data sets to fit: 'zhang_luck2008', 'vandenberg2012' or CSVs in the delayed_estimation schema",
+    )
     models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models to fit (mixture3p: data with non-targets)")
     n_starts: int = cfglib.field(4, low=1, high=64, doc="optimiser starts per participant")
     ci: str = cfglib.field("none", doc="parameter CIs: 'none', 'profile' or 'bootstrap'")
@@ -52,8 +60,13 @@ class Config:
 
     def __post_validate__(self):
         for d in self.datasets:
-            if d not in DATASETS:
-                raise cfglib.ConfigError("datasets", self.datasets, f"names from {sorted(DATASETS)}")
+            if d not in DATASETS and not (d.endswith(".csv") and os.path.isfile(d)):
+                raise cfglib.ConfigError(
+                    "datasets", self.datasets, f"names from {sorted(DATASETS)} or existing .csv files"
+                )
+        labels = [label(d) for d in self.datasets]
+        if len(set(labels)) != len(labels):
+            raise cfglib.ConfigError("datasets", self.datasets, "data sets with distinct names (file stems)")
         for m in self.models:
             if m not in ALL_MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {list(ALL_MODELS)}")
@@ -79,16 +92,40 @@ PRESETS = {
 }
 
 
+def label(name: str) -> str:
+    """The data set's name in the results: a packaged name, or a CSV's file stem.
+
+    Example:
+      >>> label("zhang_luck2008"), label("lab/my trials.csv")
+      ('zhang_luck2008', 'my trials')
+    """
+    return name if name in DATASETS else Path(name).stem
+
+
+def participants(name: str, df: pd.DataFrame) -> tuple[str, ...]:
+    """The columns identifying a participant: the packaged data set's, or for a CSV ``subject`` (nested in
+    ``experiment`` where the file has one whose subject ids repeat across experiments, as ``cogsim fit``)."""
+    if name in DATASETS:
+        return DATASETS[name][1]
+    from cogsim.fit._participants import default_by
+
+    return default_by(df, log=lambda _: None)
+
+
 def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
-    """The trials of data set ``name``, read and checked by the ``delayed_estimation`` paradigm."""
+    """The trials of data set ``name`` (a packaged name or a CSV path), read and checked by the
+    ``delayed_estimation`` paradigm."""
     from cogsim.models import paradigms
 
-    dataset, by = DATASETS[name]
-    df = data.load(dataset)
+    par = paradigms.get("delayed_estimation")
+    df = data.load(DATASETS[name][0]) if name in DATASETS else par.read(name)
     if max_subjects:
-        keep = df[list(by)].drop_duplicates().head(max_subjects)
-        df = df.merge(keep, on=list(by))
-    return paradigms.get("delayed_estimation").read(df)
+        by = list(participants(name, df))
+        keep = df[by].drop_duplicates().head(max_subjects)
+        df = df.merge(keep, on=by)
+    if name not in DATASETS:
+        df.attrs["source"] = name  # the file, in messages
+    return par.read(df)
 
 
 def _unit(frame: pd.DataFrame, by) -> pd.Series:
@@ -145,14 +182,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
       density by ``set_size`` at ``x``).
     """
     from cogsim import fit
+    from cogsim.fit._applies import available, why_not
     from cogsim.models import paradigms
 
     config = cfglib.validate(config)
     models = paradigms.get("delayed_estimation").models
-    frames = []
-    for i, name in enumerate(config.datasets):
-        _, by = DATASETS[name]
-        df = trials(name, max_subjects=config.max_subjects)
+    frames, files, skipped = [], [], {}
+    for i, source in enumerate(config.datasets):
+        name = label(source)
+        df = trials(source, max_subjects=config.max_subjects)
+        by = participants(source, df)
+        if source not in DATASETS:
+            files.append({"dataset": name, "path": str(Path(source).resolve()), "sha256": _sha256(source)})
         edges = np.linspace(-np.pi, np.pi, BINS + 1)
         for n, g in df.groupby("set_size"):
             h, _ = np.histogram(g.error_rad, edges, density=True)
@@ -161,11 +202,13 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                     kind="histogram", dataset=name
                 )
             )
-        has_nt = "nontarget_1_rad" in df.columns
+        have = available(df)
         for j, mname in enumerate(config.models):
-            if mname == "mixture3p" and not has_nt:
-                continue
             model = models[mname]
+            why = why_not(model, df, have)  # mixture3p without non-targets; set sizes beyond a model's tables
+            if why:
+                skipped[f"{name}.{mname}"] = why
+                continue
             if mname == "uniform":
                 summ, est = _uniform_summary(df, by), pd.DataFrame(columns=[*by, "set_size", "parameter"])
             else:
@@ -189,14 +232,32 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         "density", "loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged",
     ]  # fmt: skip
     out = out[[c for c in keep if c in out.columns]]
-    return out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out
+    out = out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out
+    out.attrs.update(data_files=files, skipped_models=skipped)
+    return out
+
+
+def _sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_record(sim: pd.DataFrame) -> dict:
+    """What run.json records besides the config: each CSV data set's path and sha256, and the models skipped
+    per data set with the reason (none for the packaged data sets with all models)."""
+    return {
+        "data_files": list(sim.attrs.get("data_files", [])),
+        "skipped_models": dict(sim.attrs.get("skipped_models", {})),
+    }
 
 
 def reference(config: Config | None = None) -> Reference:
-    """Observed error summaries per data set and set size: trials, circular SD and mean |error|."""
+    """Observed error summaries per data set and set size: trials, circular SD and mean |error| (the
+    packaged data sets, and the configured CSV files)."""
     rows = []
-    for name, (dataset, _) in DATASETS.items():
-        df = data.load(dataset)
+    tables = [(name, data.load(dataset)) for name, (dataset, _) in DATASETS.items()]
+    csvs = [d for d in (config.datasets if config is not None else ()) if d not in DATASETS]
+    tables += [(label(d), trials(d)) for d in csvs]
+    for name, df in tables:
         for n, g in df.groupby("set_size"):
             e = g.error_rad.to_numpy()
             r = np.abs(np.mean(np.exp(1j * e)))
@@ -209,9 +270,8 @@ def reference(config: Config | None = None) -> Reference:
                     "mean_abs_error": float(np.mean(np.abs(e))),
                 }
             )
-    return Reference(
-        pd.DataFrame(rows), kind="trial_level", source="van den Berg et al. (2012); Zhang & Luck (2008)"
-    )
+    source = "; ".join(["van den Berg et al. (2012)", "Zhang & Luck (2008)", *csvs])
+    return Reference(pd.DataFrame(rows), kind="trial_level", source=source)
 
 
 def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, level: float):

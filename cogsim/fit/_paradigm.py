@@ -110,23 +110,27 @@ class Paradigm:
           source: a CSV path (UTF-8, a byte-order mark accepted) or a DataFrame.
 
         Returns:
-          The trials with the schema's columns first (ids as strings or integers, ``int``/``bool`` columns
+          The trials with the schema's columns first (ids as written: integers where every id of the
+          column is a plain integer, else text, so ``007`` and ``7`` stay two ids; ``int``/``bool`` columns
           as integers, ``float`` as floats), then the pattern columns, then any extra columns, kept
           unchanged; ``attrs["source"]`` names the file and ``attrs["extra_columns"]`` lists the extras.
+          Rows left blank at the end of a CSV are dropped.
 
         Raises:
           DataError: one line naming the file, the 1-based data row, the column, the value and what is
             allowed (missing file or column, empty table, non-numeric or out-of-range values).
         """
-        frame, src = _load(source)
+        frame, src = _load(source, [c.name for c in self.columns if c.kind == "id"])
         out = {}
         for col in self.columns:
             if col.name not in frame.columns:
                 if col.required:
                     need = ", ".join(c.name for c in self.columns if c.required)
+                    sep = next((d for d in (";", "\t", "|") if any(d in str(c) for c in frame.columns)), None)
+                    hint = f" (the file looks {sep!r}-separated; allowed: commas)" if sep else ""
                     raise DataError(
                         f"{src}: missing column {col.name!r} ({col.allowed()}); "
-                        f"required columns: {need}; found: {', '.join(map(str, frame.columns))}"
+                        f"required columns: {need}; found: {', '.join(map(str, frame.columns))}{hint}"
                     )
                 continue
             out[col.name] = _check_column(frame[col.name], col, src)
@@ -164,7 +168,9 @@ def pattern_key(pattern: str) -> str:
     return pattern.split("{i}")[0].rstrip("_") + "s"
 
 
-def _load(source) -> tuple[pd.DataFrame, str]:
+def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
+    """The table and its name; a CSV's ``text_columns`` (ids) are read as text, so that ``007`` and ``7``
+    stay two ids, and rows left blank at the end of the file (``,,,`` lines) are dropped."""
     if isinstance(source, pd.DataFrame):
         src = source.attrs.get("source", "<DataFrame>")
         frame = source.reset_index(drop=True)
@@ -173,12 +179,18 @@ def _load(source) -> tuple[pd.DataFrame, str]:
         src = str(source)
         if not path.is_file():
             raise DataError(f"{src}: no such file; allowed: a CSV file of trials")
+        opts = {"encoding": "utf-8-sig", "skipinitialspace": True}
         try:
-            frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
+            header = pd.read_csv(path, nrows=0, **opts).columns
+            text = {c: str for c in header if str(c).strip() in set(text_columns)}
+            blanks = {c: [""] if c in text else list(_NA_TEXT) for c in header}  # an id "NA" is an id
+            frame = pd.read_csv(path, dtype=text, na_values=blanks, keep_default_na=False, **opts)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"{src}: not a readable CSV ({first}); allowed: UTF-8 comma-separated") from None
         frame.columns = [str(c).strip() for c in frame.columns]
+        filled = np.flatnonzero(~frame.isna().all(axis=1).to_numpy())
+        frame = frame.iloc[: filled[-1] + 1 if len(filled) else 0]
     if len(frame) == 0:
         raise DataError(f"{src}: no data rows; allowed: a header line and at least one trial")
     dup = frame.columns[frame.columns.duplicated()]
@@ -191,12 +203,23 @@ _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no"}
 
 
-def _bad(src: str, row: int, col: Column, value: Any) -> DataError:
+#: cells read as blank (NaN) outside the id columns: pandas' default missing-value strings
+_NA_TEXT = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+    "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+#: an id read as an integer: every id of the column is written like this (others keep the ids as text)
+_INTEGER_ID = r"-?(0|[1-9][0-9]{0,17})"
+
+
+def _bad(src: str, row: int, col: Column, value: Any, hint: str = "") -> DataError:
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         value = "(blank)"
-    return DataError(f"{src}: row {row + 1}, column {col.name!r}: got {value!r}; allowed: {col.allowed()}")
+    return DataError(
+        f"{src}: row {row + 1}, column {col.name!r}: got {value!r}; allowed: {col.allowed()}{hint}"
+    )
 
 
 def _check_column(s: pd.Series, col: Column, src: str) -> pd.Series:
@@ -206,14 +229,10 @@ def _check_column(s: pd.Series, col: Column, src: str) -> pd.Series:
             raise _bad(src, int(np.flatnonzero(blank.to_numpy())[0]), col, s[blank].iloc[0])
         if pd.api.types.is_integer_dtype(s):
             return s.astype("int64")
-        as_num = pd.to_numeric(s, errors="coerce")
-        if (
-            as_num.notna().all()
-            and (as_num == np.round(as_num)).all()
-            and not s.astype(str).str.contains(r"[.eE]").any()
-        ):
-            return as_num.astype("int64")
-        return s.astype(str).str.strip()
+        text = s.astype(str).str.strip()
+        if not pd.api.types.is_float_dtype(s) and text.str.fullmatch(_INTEGER_ID).all():
+            return text.astype("int64")  # integers written plainly: no sign, no leading zero, no ".0"
+        return text
     if blank.any() and col.required:
         i = int(np.flatnonzero(blank.to_numpy())[0])
         raise _bad(src, i, col, s.iloc[i])
@@ -222,7 +241,9 @@ def _check_column(s: pd.Series, col: Column, src: str) -> pd.Series:
         ok = text.isin(_TRUE | _FALSE) | blank
         if not ok.all():
             i = int(np.flatnonzero(~ok.to_numpy())[0])
-            raise _bad(src, i, col, s.iloc[i])
+            rate = pd.to_numeric(s.iloc[[i]], errors="coerce").iloc[0]
+            hint = " (a proportion? give one row per trial with 0/1, not rates per condition)"
+            raise _bad(src, i, col, s.iloc[i], hint if 0 < rate < 1 else "")
         vals = np.where(blank, np.nan, text.isin(_TRUE).astype(float))
         return pd.Series(vals, index=s.index).astype("Int64" if blank.any() else "int64")
     num = pd.to_numeric(s, errors="coerce")

@@ -25,7 +25,7 @@ def _trials(largest):
 def test_fit_refuses_set_sizes_above_the_models_table(name, limit):
     model = wm.DELAYED_ESTIMATION[name]
     assert model.max_set_size == limit
-    df = _trials(limit + 1)  # a frame handed to fit directly (the paradigm's reader caps set sizes at 16)
+    df = _trials(limit + 1)
     with pytest.raises(DataError) as err:
         fit(model, df, ci=None, key=jax.random.key(0))
     msg = str(err.value)
@@ -52,6 +52,6 @@ def test_cogsim_fit_exits_2_with_one_line(tmp_path, capsys):
     argv = ["fit", "delayed_estimation", "--data", str(path), "--models", "slots_averaging"]
     assert cli.main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    # the paradigm's reader refuses it first, at the smallest table of its models (1 to 16)
-    assert "big.csv: row 3, column 'set_size': got 20; allowed: an integer in [1, 16]" in err
+    # the paradigm takes any set size; the model asked for refuses the first row beyond its table
+    assert "big.csv: row 3, column 'set_size': got 20; allowed: 1 to 16 for model 'slots_averaging'" in err
     assert err.count("\n") == 1 and "Traceback" not in err

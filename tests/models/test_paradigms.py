@@ -19,7 +19,8 @@ def test_registry_names_and_models():
     assert {"change_detection", "delayed_estimation", "visual_search"} <= set(paradigms.names())
     de = paradigms.get("delayed_estimation")
     assert set(de.models) == {"uniform", "mixture2p", "mixture3p", "slots_averaging", "vp", "workspace"}
-    assert [c.name for c in de.columns] == ["subject", "set_size", "error_rad"]
+    assert [c.name for c in de.columns] == ["subject", "set_size", "error_rad", "experiment"]
+    assert [c.name for c in de.columns if not c.required] == ["experiment"]
     with pytest.raises(CogsimError, match="allowed: change_detection, delayed_estimation"):
         paradigms.get("nope")
 
