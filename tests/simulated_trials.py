@@ -41,30 +41,28 @@ def delayed_estimation(set_sizes=(1, 3, 7, 12), n_per=40, n_sub=3, *, nontargets
     return pd.concat(frames, ignore_index=True)
 
 
+def _binary_design(model, params, design, set_sizes, n_per, n_sub, seed, outputs):
+    """Participants ``1..n_sub`` with ``n_per`` trials per set size, the binary ``design`` column
+    alternating 0/1, and the model's simulated ``outputs`` (column: dtype)."""
+    frames = []
+    for s in range(n_sub):
+        n = np.repeat(set_sizes, n_per)
+        flag = np.arange(len(n)) % 2
+        out = model.simulate(
+            params,
+            {"set_size": jnp.asarray(n), design: jnp.asarray(flag)},
+            key=jax.random.fold_in(jax.random.key(seed), s),
+        )
+        cols = {c: np.asarray(out[c], t) for c, t in outputs.items()}
+        frames.append(pd.DataFrame({"subject": s + 1, "set_size": n, design: flag, **cols}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def change_detection(set_sizes=(3, 6, 10), n_per=60, n_sub=3, *, seed=0):
     """``subject, set_size, change, correct`` from fixed_capacity (K 3, a 0.95, g 0.5), half change trials."""
     model = wm.CHANGE_DETECTION["fixed_capacity"]
     params = {"K": jnp.float32(3.0), "a": jnp.float32(0.95), "g": jnp.float32(0.5)}
-    frames = []
-    for s in range(n_sub):
-        n = np.repeat(set_sizes, n_per)
-        change = np.arange(len(n)) % 2
-        out = model.simulate(
-            params,
-            {"set_size": jnp.asarray(n), "change": jnp.asarray(change)},
-            key=jax.random.fold_in(jax.random.key(seed), s),
-        )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "subject": s + 1,
-                    "set_size": n,
-                    "change": change,
-                    "correct": np.asarray(out["correct"], int),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    return _binary_design(model, params, "change", set_sizes, n_per, n_sub, seed, {"correct": int})
 
 
 def visual_search(set_sizes=(5, 10, 20), n_per=40, n_sub=2, *, seed=0):
@@ -72,24 +70,5 @@ def visual_search(set_sizes=(5, 10, 20), n_per=40, n_sub=2, *, seed=0):
     model = search.MODELS["serial"]
     values = {"p_miss": 0.05, "p_fa": 0.02, "t0_s": 0.35, "scale_s": 0.05, "k_item": 3.0, "k_res": 4.0}
     params = {k: jnp.float32(v) for k, v in values.items()}
-    frames = []
-    for s in range(n_sub):
-        n = np.repeat(set_sizes, n_per)
-        present = np.arange(len(n)) % 2
-        out = model.simulate(
-            params,
-            {"set_size": jnp.asarray(n), "target_present": jnp.asarray(present)},
-            key=jax.random.fold_in(jax.random.key(seed), s),
-        )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "subject": s + 1,
-                    "set_size": n,
-                    "target_present": present,
-                    "correct": np.asarray(out["correct"], int),
-                    "rt_ms": np.asarray(out["rt_ms"], float),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    outputs = {"correct": int, "rt_ms": float}
+    return _binary_design(model, params, "target_present", set_sizes, n_per, n_sub, seed, outputs)
