@@ -8,8 +8,9 @@
 
 Writes into ``DIR`` (default ``runs/fit_<PARADIGM>_<time>``): ``fits.parquet`` (per participant x set size x
 parameter: estimate and CI), ``models.parquet`` (per participant x model: log-likelihood, AIC, BIC, CV
-log-likelihood, convergence), ``comparison.json`` (per model: summed AIC/BIC, participants won, summed CV
-log-likelihood, each with a 95% CI from resampling participants), ``figure.png`` and ``run.json`` (input
+log-likelihood, convergence, parameters at a bound), ``comparison.json`` (per model: summed AIC/BIC,
+participants won, summed CV log-likelihood, each with a 95% CI from resampling participants; participants
+with an estimate at a bound, ``n_at_bound``), ``figure.png`` and ``run.json`` (input
 file path and sha256, settings, seed, versions). With ``--hierarchical`` each model is fitted by
 :func:`cogsim.fit.fit_hierarchical` (the estimates are the participants' MAPs under the group distribution),
 ``group.parquet`` holds the group distributions and ``comparison.json`` also a ``hierarchical`` entry (per
@@ -331,11 +332,15 @@ def run(
             f"{len(res.summary)} participants{f', {bad} not converged' if bad else ''}  "
             f"({time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s)"
         )
+        if line := fitlib.at_bound_line(name, res.summary["at_bound"]):
+            log(line)
         if ppc is not None:
             checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), i, log))
     fits_df = pd.concat(fits, ignore_index=True)
     models_df = pd.concat(summaries, ignore_index=True)
     comp = comparison(models_df, tuple(by), seed=seed)
+    for m, g in models_df.groupby("model", sort=False):
+        comp["models"][m]["n_at_bound"] = fitlib.at_bound_counts(g["at_bound"])[0]
     comp["skipped"] = skipped
     if hierarchical:
         comp["hierarchical"] = {

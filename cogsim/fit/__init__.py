@@ -9,6 +9,7 @@ log-likelihood, hierarchical (group + participant) fits by EM with the Laplace a
     res.estimates, res.summary
 """
 
+from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
 from cogsim.fit._model import Model
@@ -20,6 +21,7 @@ from cogsim.fit._predictive import inside_fraction, predictive, predictive_check
 from cogsim.fit._recovery import RecoveryResult, default_ranges, model_recovery, recover, simulate_data
 
 __all__ = [
+    "AT_BOUND_TOL",
     "CONVERGED_GTOL",
     "GTOL",
     "MAX_ITER",
@@ -31,6 +33,8 @@ __all__ = [
     "Paradigm",
     "Prior",
     "RecoveryResult",
+    "at_bound_counts",
+    "at_bound_line",
     "default_ranges",
     "fit",
     "fit_hierarchical",

@@ -13,6 +13,7 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
+from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._cache import cached
 from cogsim.fit._crossval import cv_loglik
@@ -21,7 +22,7 @@ from cogsim.fit._optim import CONVERGED_GTOL, minimize
 from cogsim.fit._profile import profile_intervals
 
 ESTIMATE_COLUMNS = ("parameter", "estimate", "ci_low", "ci_high")
-SUMMARY_COLUMNS = ("loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged")
+SUMMARY_COLUMNS = ("loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged", "at_bound")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +35,11 @@ class FitResult:
       estimates: one row per participant (x set size) x parameter: ``model, <by...>, set_size, parameter,
         estimate, ci_low, ci_high``.
       summary: one row per participant: ``model, <by...>, loglik, n_params, n_trials, aic, bic, cv_loglik,
-        converged``.
+        converged, at_bound`` (``at_bound``: the comma-separated parameters whose estimate lies at a finite
+        bound, ``p_mem[6]`` for set size 6 of a per-set-size model, ``""`` when none; see
+        :mod:`cogsim.fit._at_bound`).
       units: one row per fitted unit (participant, or participant x set size) with its ``loglik``,
-        ``n_trials``, ``grad_norm``, ``n_iter``, ``converged`` and one column per parameter.
+        ``n_trials``, ``grad_norm``, ``n_iter``, ``converged``, ``at_bound`` and one column per parameter.
       settings: the fit's settings (starts, CI method and level, folds, prior, optimiser).
     """
 
@@ -323,6 +326,9 @@ def fit(
     units["converged"] = np.isfinite(units["loglik"]) & (units["grad_norm"] <= CONVERGED_GTOL)
     for i, p in enumerate(model.params):
         units[p.name] = x_hat[:, i]
+    units["at_bound"] = unit_labels(
+        model.params, units, set_size_column if _model.by_set_size(model) else None
+    )
     settings = {
         "n_starts": n_starts,
         "ci": ci,
@@ -381,6 +387,7 @@ def _summary(model, units: pd.DataFrame, by, k: int) -> pd.DataFrame:
         n_trials=("n_trials", "sum"),
         cv_loglik=("cv_loglik", lambda s: s.sum(min_count=len(s))),
         converged=("converged", "all"),
+        at_bound=("at_bound", join_labels),
     ).reset_index()
     out["n_params"] = out.pop("n_units") * k
     out["aic"] = 2 * out["n_params"] - 2 * out["loglik"]
@@ -388,4 +395,5 @@ def _summary(model, units: pd.DataFrame, by, k: int) -> pd.DataFrame:
     out.insert(0, "model", model.name)
     out["n_trials"] = out["n_trials"].astype(int)
     out["converged"] = out["converged"].astype(bool)
+    out["at_bound"] = out["at_bound"].astype(object)
     return out[["model", *by, *SUMMARY_COLUMNS]]

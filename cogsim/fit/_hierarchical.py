@@ -40,6 +40,7 @@ from scipy import stats
 
 from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
+from cogsim.fit._at_bound import unit_labels
 from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import (
@@ -335,6 +336,7 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     units["converged"] = np.isfinite(units["loglik"]) & (units["grad_norm"] <= CONVERGED_GTOL)
     for i, p in enumerate(model.params):
         units[p.name] = x_hat[:, i]
+    units["at_bound"] = unit_labels(model.params, units, ss_col if per_ss else None)
     low, high = group_mean_interval(cov, groups, mean, sd, level)
     rows = []
     for g, label in enumerate(labels):

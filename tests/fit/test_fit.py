@@ -49,6 +49,7 @@ def test_mixture_maximum_equals_scipy_and_tables_have_the_interface_columns(toy,
         "bic",
         "cv_loglik",
         "converged",
+        "at_bound",
     ]
     assert res.summary["converged"].all()
     for s, grp in data.groupby("subject"):

@@ -70,6 +70,7 @@ def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, t
         "bic",
         "cv_loglik",
         "converged",
+        "at_bound",
     ]
     assert sorted(models["subject"].unique()) == ["P01", "P02", "P03"] and len(models) == 6
     assert models["cv_loglik"].notna().all() and (models["cv_loglik"] < models["loglik"]).all()
