@@ -65,9 +65,10 @@ class ChangeDetector(nnx.Module):
     Example:
       >>> from flax import nnx
       >>> net = ChangeDetector(WorkspaceFit(slot_dim=8), rngs=nnx.Rngs(0))
-      >>> d = displays(jax.random.key(0), 4, WorkspaceFit())
-      >>> logit, held, _ = net(d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"],
-      ...                      noise=jnp.zeros(4), keep=jnp.full(4, 3))
+      >>> d = jax.jit(displays, static_argnums=(1, 2))(jax.random.key(0), 4, WorkspaceFit())
+      >>> forward = nnx.jit(ChangeDetector.__call__)  # compiled once, not run op by op
+      >>> logit, held, _ = forward(net, d["display"], d["probe_loc"], d["probe_col"], gumbel=d["gumbel"],
+      ...                          noise=jnp.zeros(4), keep=jnp.full(4, 3))
       >>> logit.shape, held.shape
       ((4,), (4,))
     """

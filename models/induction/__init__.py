@@ -25,8 +25,9 @@ Example:
   >>> from cogsim.models import induction as ind
   >>> task = ind.TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
   >>> world = ind.make_world(jax.random.key(0), task)
-  >>> batch = ind.sample_batch(jax.random.key(1), world, task, 3)
-  >>> ind.forward(ind.init_params(jax.random.key(2), task), batch["tokens"], task).shape
+  >>> batch = jax.jit(lambda k: ind.sample_batch(k, world, task, 3))(jax.random.key(1))  # compiled once
+  >>> params = ind.init_params(jax.random.key(2), task)
+  >>> jax.jit(lambda p, tokens: ind.forward(p, tokens, task))(params, batch["tokens"]).shape
   (3, 8)
 """
 

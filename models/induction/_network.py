@@ -129,8 +129,9 @@ def forward(
       >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
       >>> p = init_params(jax.random.key(0), task)
       >>> from cogsim.tasks.reddy_sequences import make_world, sample_batch
-      >>> b = sample_batch(jax.random.key(1), make_world(jax.random.key(2), task), task, 3)
-      >>> forward(p, b["tokens"], task).shape
+      >>> world = make_world(jax.random.key(2), task)
+      >>> b = jax.jit(lambda k: sample_batch(k, world, task, 3))(jax.random.key(1))  # compiled once
+      >>> jax.jit(lambda p, tokens: forward(p, tokens, task))(p, b["tokens"]).shape
       (3, 8)
     """
     impl = None if net.implementation == "auto" else net.implementation

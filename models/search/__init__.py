@@ -12,7 +12,7 @@ Example:
   ['cgs', 'parallel', 'serial']
   >>> p = {q.name: jnp.float32(q.default) for q in search.CGS.params}
   >>> t = search.CGS.design(4, key=jax.random.key(0))
-  >>> sorted(search.CGS.simulate(p, t, key=jax.random.key(1)))
+  >>> sorted(jax.jit(search.CGS.simulate)(p, t, key=jax.random.key(1)))  # compiled once, not op by op
   ['correct', 'rt_ms']
 """
 

@@ -51,12 +51,12 @@ class SerialSelfTerminating:
     """Serial self-terminating search with a fitted rate (see the module docstring).
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> import jax, jax.numpy as jnp
       >>> m = SerialSelfTerminating()
       >>> p = {q.name: jnp.float32(q.default) for q in m.params}
       >>> t = {"set_size": jnp.array([6]), "target_present": jnp.array([0]), "correct": jnp.array([1]),
       ...      "rt_ms": jnp.array([700.0])}
-      >>> m.loglik(p, t).shape
+      >>> jax.jit(m.loglik)(p, t).shape  # compiled once, not run op by op
       (1,)
     """
 
@@ -100,12 +100,12 @@ class Parallel:
     """Unlimited-capacity parallel search: RT independent of set size (see the module docstring).
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> import jax, jax.numpy as jnp
       >>> m = Parallel()
       >>> p = {q.name: jnp.float32(q.default) for q in m.params}
       >>> t = {"set_size": jnp.array([3, 18]), "target_present": jnp.array([1, 1]),
       ...      "correct": jnp.array([1, 1]), "rt_ms": jnp.array([500.0, 500.0])}
-      >>> bool(jnp.allclose(*m.loglik(p, t)))
+      >>> bool(jnp.allclose(*jax.jit(m.loglik)(p, t)))  # compiled once, not run op by op
       True
     """
 

@@ -72,7 +72,7 @@ class CGS:
       >>> p = {q.name: jnp.float32(q.default) for q in m.params}
       >>> t = {"set_size": jnp.array([6, 18]), "target_present": jnp.array([1, 0]),
       ...      "correct": jnp.array([1, 1]), "rt_ms": jnp.array([600.0, 900.0])}
-      >>> m.loglik(p, t).shape
+      >>> jax.jit(m.loglik)(p, t).shape  # compiled once, not run op by op
       (2,)
     """
 

@@ -7,7 +7,8 @@ configurations it checks: shared memory within the architecture's per-block limi
 ``wgmma`` or ``mma`` elsewhere (tiles under 64 rows use ``mma``), TF32 for float32 inputs. The
 configurations are the worst cases the models and the benchmark send (float32 at head_dim 128 with bias,
 mask, statistics and causal masking; bfloat16 at 128; top-k in float32). A second, small set checks that
-``f32_precision`` reaches the PTX: TF32 ``mma`` for "tf32" and "tf32x3", none for "ieee".
+``f32_precision`` reaches the PTX: TF32 ``mma`` for "tf32" and "tf32x3", none for "ieee". Both sets are
+compiled by one run of the script (one import of JAX and one pool of compile workers for both).
 """
 
 from __future__ import annotations
@@ -49,14 +50,14 @@ PYTHONS = [sys.executable, *os.environ.get("COGSIM_COMPILE_CHECK_PYTHON", "").sp
 def report(request, tmp_path_factory):
     _require_toolchain()
     out = tmp_path_factory.mktemp("ptx") / "report.json"
-    cmd = [request.param, str(HERE / "ptx_check.py"), "--set", "ci", "--jobs", "2", "--json", str(out)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    cmd = [request.param, str(HERE / "ptx_check.py"), "--set", "ci", "--set", "precision", "--jobs", "2"]
+    res = subprocess.run([*cmd, "--json", str(out)], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
     return json.loads(out.read_text())
 
 
 def test_every_kernel_fits_shared_memory_without_spills_on_tensor_cores(report):
-    kernels = report["kernels"]
+    kernels = [k for k in report["kernels"] if k["set"] == "ci"]
     names = {k["name"] for k in kernels}
     assert {
         "cogsim_flash_fwd",
@@ -88,28 +89,12 @@ def test_every_kernel_fits_shared_memory_without_spills_on_tensor_cores(report):
     assert not bad, "\n".join(bad)
 
 
-@pytest.fixture(scope="module")
-def precision_report(tmp_path_factory):
-    _require_toolchain()
-    out = tmp_path_factory.mktemp("ptx") / "precision.json"
-    cmd = [
-        sys.executable,
-        str(HERE / "ptx_check.py"),
-        "--set",
-        "precision",
-        "--arch",
-        "sm_80",
-        "--json",
-        str(out),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-4000:]
-    return {k["case"].rsplit("-", 1)[1]: k for k in json.loads(out.read_text())["kernels"]}
-
-
-def test_f32_precision_reaches_the_ptx(precision_report):
+def test_f32_precision_reaches_the_ptx(report):
     """ "ieee" float32 dots compile to FMA, no TF32 tensor-core product (what the compiled exactness tests
     rely on); "tf32" to TF32 ``mma``; "tf32x3" to three times as many (one small forward, sm_80)."""
+    kernels = [k for k in report["kernels"] if k["set"] == "precision"]
+    assert len(kernels) == 3 and {k["arch"] for k in kernels} == {"sm_80"}
+    precision_report = {k["case"].rsplit("-", 1)[1]: k for k in kernels}
     ieee, tf32, x3 = (precision_report[p] for p in ("ieee", "tf32", "tf32x3"))
     assert not ieee["tf32"] and ieee["mix"]["mma"] == ieee["mix"]["wgmma"] == 0
     assert ieee["mix"]["fma_f32"] > 10 * tf32["mix"]["fma_f32"]  # the dots' products as scalar FMAs
