@@ -39,10 +39,10 @@ def default_directory() -> Path | None:
 
     Example:
       >>> import os
-      >>> os.environ["COGSIM_COMPILATION_CACHE"] = "off"
-      >>> default_directory() is None
+      >>> from unittest import mock
+      >>> with mock.patch.dict(os.environ, {"COGSIM_COMPILATION_CACHE": "off"}):  # restored afterwards
+      ...     default_directory() is None
       True
-      >>> del os.environ["COGSIM_COMPILATION_CACHE"]
     """
     value = os.environ.get(ENV)
     if value is not None:
