@@ -294,7 +294,7 @@ def run(
     t0 = time.perf_counter()
     sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)
-    trials = par.read(data)
+    trials = par.read(data, id_columns=by or ())  # --by columns read as ids: sessions 01 and 1 stay two
     if by is None:
         by = default_by(trials, log)
     chosen, skipped = choose(par, trials, models)

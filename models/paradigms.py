@@ -5,8 +5,8 @@
   blank where the display had fewer items); models ``uniform, mixture2p, mixture3p, slots_averaging, vp,
   workspace`` (:mod:`cogsim.models.working_memory`).
 - ``change_detection``: columns ``subject, set_size, change, correct`` (one row per trial, 0/1) and optional
-  ``base_rate`` (the block's probability of a change, in [0, 1]); models ``fixed_capacity, sdt`` and, with
-  ``base_rate``, ``fixed_capacity_base_rate, sdt_base_rate``.
+  ``base_rate`` (the block's probability of a change, in [0, 1], on every row when the column is given);
+  models ``fixed_capacity, sdt`` and, with ``base_rate``, ``fixed_capacity_base_rate, sdt_base_rate``.
 - ``visual_search``: columns ``subject, set_size, target_present, correct, rt_ms`` (one row per trial) and
   optional ``task``; models ``cgs, serial, parallel`` (:mod:`cogsim.models.search`).
 
@@ -237,7 +237,13 @@ def _paradigms() -> dict:
             Column("set_size", "int", low=1, doc="items in the display"),
             Column("change", "bool", doc="1 the probe changed, 0 not"),
             Column("correct", "bool", doc="1 correct response, 0 not"),
-            Column("base_rate", "float", required=False, doc="the block's probability of a change, [0, 1]"),
+            Column(
+                "base_rate",
+                "float",
+                required=False,
+                blanks=False,
+                doc="the block's probability of a change, [0, 1]",
+            ),
             Column("experiment", "id", required=False, doc=_EXPERIMENT),
         ),
         dict(wm.CHANGE_DETECTION),

@@ -28,8 +28,10 @@ class Column:
       low: smallest allowed value (``int``/``float``).
       high: largest allowed value (``int``/``float``).
       required: a missing required column is an error; an optional one may be absent, and where present
-        its blank cells are allowed (read as NaN).
+        its blank cells are allowed (read as NaN) unless ``blanks`` is False.
       doc: one line describing the column.
+      blanks: whether blank cells are allowed; None (the default): in optional columns only. An optional
+        column with ``blanks=False`` may be absent, but a file that has it must fill it on every row.
 
     Example:
       >>> Column("set_size", "int", low=1).kind
@@ -42,13 +44,34 @@ class Column:
     high: float = math.inf
     required: bool = True
     doc: str = ""
+    blanks: bool | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise CogsimError(f"Column {self.name!r} kind: got {self.kind!r}; allowed: {', '.join(KINDS)}")
+        if self.blanks and (self.required or self.kind == "id"):
+            raise CogsimError(
+                f"Column {self.name!r} blanks: got True for a required or id column; allowed: False or None"
+            )
+
+    @property
+    def blanks_allowed(self) -> bool:
+        """Whether a blank cell is read as NaN (True) or refused naming its row (False)."""
+        return (not self.required and self.kind != "id") if self.blanks is None else self.blanks
 
     def allowed(self) -> str:
-        """What the column accepts, in words (used in error messages and ``cogsim fit --list``)."""
+        """What the column accepts, in words (used in error messages and ``cogsim fit --list``).
+
+        Example:
+          >>> Column("p", "float", low=0, high=1, required=False, blanks=False).allowed()
+          'a finite number in [0, 1], on every row if the column is given'
+        """
+        values = self._values()
+        if not self.required and not self.blanks_allowed and self.kind != "id":
+            return f"{values}, on every row if the column is given"
+        return values
+
+    def _values(self) -> str:
         if self.kind == "id":
             return "a non-empty participant/experiment id (string or integer)"
         if self.kind == "bool":
@@ -103,11 +126,16 @@ class Paradigm:
     doc: str = ""
     summarize: Callable[[pd.DataFrame, tuple[str, ...]], pd.DataFrame] | None = None
 
-    def read(self, source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    def read(
+        self, source: str | os.PathLike | pd.DataFrame, *, id_columns: tuple[str, ...] = ()
+    ) -> pd.DataFrame:
         """Reads and checks a trial table against the schema.
 
         Args:
           source: a CSV path (UTF-8, a byte-order mark accepted) or a DataFrame.
+          id_columns: further columns outside the schema read as ids (e.g. the ``--by`` columns of
+            ``cogsim fit``, such as ``session``): the schema's id rule, so ``01`` and ``1`` stay two ids and
+            a blank cell is refused naming its row. Those absent from the table are left to the caller.
 
         Returns:
           The trials with the schema's columns first (ids as written: integers where every id of the
@@ -119,8 +147,17 @@ class Paradigm:
         Raises:
           DataError: one line naming the file, the 1-based data row, the column, the value and what is
             allowed (missing file or column, empty table, non-numeric or out-of-range values).
+
+        Example:
+          >>> p = Paradigm("toy", (Column("subject", "id"),), models={})
+          >>> p.read(pd.DataFrame({"subject": [1, 1], "session": ["01", "1"]}), id_columns=("session",))[
+          ...     "session"].tolist()
+          ['01', '1']
         """
-        frame, src = _load(source, [c.name for c in self.columns if c.kind == "id"])
+        ids = {c.name for c in self.columns if c.kind == "id"}
+        named = {c.name for c in self.columns}
+        extra_ids = [c for c in dict.fromkeys(id_columns) if c not in named]
+        frame, src = _load(source, [*ids, *extra_ids])
         out = {}
         for col in self.columns:
             if col.name not in frame.columns:
@@ -141,7 +178,7 @@ class Paradigm:
                 patterned.append(name)
         extras = [c for c in frame.columns if c not in out]
         for c in extras:
-            out[c] = frame[c]
+            out[c] = _check_column(frame[c], Column(c, "id"), src) if c in extra_ids else frame[c]
         result = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
         result.attrs["source"] = src
         result.attrs["extra_columns"] = list(extras)
@@ -233,7 +270,7 @@ def _check_column(s: pd.Series, col: Column, src: str) -> pd.Series:
         if not pd.api.types.is_float_dtype(s) and text.str.fullmatch(_INTEGER_ID).all():
             return text.astype("int64")  # integers written plainly: no sign, no leading zero, no ".0"
         return text
-    if blank.any() and col.required:
+    if blank.any() and not col.blanks_allowed:
         i = int(np.flatnonzero(blank.to_numpy())[0])
         raise _bad(src, i, col, s.iloc[i])
     if col.kind == "bool":

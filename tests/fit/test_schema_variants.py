@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cogsim import cli as cogsim_cli
 from cogsim.errors import CogsimError, DataError
 from cogsim.fit import _applies as fitting_models
 from cogsim.fit import fit
+from cogsim.fitting_command import list_text
 from cogsim.models import paradigms
 from tests import simulated_trials as sim
 
@@ -224,3 +226,58 @@ def test_errors_in_0_to_2pi_are_refused_with_the_wrap_not_as_degrees(tmp_path, d
         DE.read(write(tmp_path / "t.csv", wrapped))
     assert "radians in [0, 2 pi)? wrap with (x + pi) % (2 * pi) - pi" in str(err.value)
     assert "degrees" not in str(err.value)
+
+
+def _sessions(tmp_path, blank_row=None):
+    """Change-detection trials of 2 participants, each in sessions ``01`` and ``1`` (half the trials each)."""
+    cd = sim.change_detection(set_sizes=(3, 6), n_per=30, n_sub=2)
+    half = cd.groupby("subject").cumcount() % 2 == 0
+    cd = cd.assign(experiment="A", session=np.where(half, "01", "1"))
+    if blank_row is not None:  # 1-based data row whose session cell is left blank
+        cd.loc[blank_row - 1, "session"] = ""
+    return write(tmp_path / "sessions.csv", cd)
+
+
+def test_cli_by_session_keeps_sessions_01_and_1_apart(tmp_path, capsys):
+    path, out = _sessions(tmp_path), tmp_path / "o"
+    argv = ["fit", "change_detection", "--data", str(path), "--by", "experiment,session,subject"]
+    rc = cogsim_cli.main([*argv, "--models", "fixed_capacity", "--ci", "none", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    units = pd.read_parquet(out / "models.parquet")
+    assert sorted(zip(units.subject, units.session, strict=True)) == [
+        (1, "01"),
+        (1, "1"),
+        (2, "01"),
+        (2, "1"),
+    ]
+    assert (units.n_trials == 30).all()
+    # read without id_columns (as a Python user's own frame), pandas merges the two sessions
+    assert sorted(CD.read(path).session.unique()) == [1]
+
+
+def test_cli_blank_by_cell_exits_2_naming_row_and_column(tmp_path, capsys):
+    path = _sessions(tmp_path, blank_row=5)
+    argv = ["fit", "change_detection", "--data", str(path), "--by", "experiment,session,subject"]
+    assert (
+        cogsim_cli.main([*argv, "--models", "fixed_capacity", "--ci", "none", "--out", str(tmp_path / "o")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert "sessions.csv: row 5, column 'session': got '(blank)'; allowed: a non-empty" in err
+
+
+def test_base_rate_is_optional_but_when_given_is_needed_on_every_row(tmp_path):
+    cd = sim.change_detection(set_sizes=(3,), n_per=20, n_sub=1)
+    assert "base_rate" not in CD.read(write(tmp_path / "none.csv", cd)).columns
+    full = CD.read(write(tmp_path / "full.csv", cd.assign(base_rate=0.5)))
+    assert (full.base_rate == 0.5).all()
+    holed = cd.assign(base_rate=0.5).astype({"base_rate": object})
+    holed.loc[3, "base_rate"] = ""
+    rule = "allowed: a finite number, on every row if the column is given"
+    with pytest.raises(DataError) as err:
+        CD.read(write(tmp_path / "holed.csv", holed))
+    assert f"holed.csv: row 4, column 'base_rate': got '(blank)'; {rule}" in str(err.value)
+    with pytest.raises(DataError, match=r"row 4, column 'base_rate': got '\(blank\)'"):
+        CD.read(holed.replace("", np.nan))
+    assert f"base_rate          optional  {rule[len('allowed: ') :]}" in list_text()
