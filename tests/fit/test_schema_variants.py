@@ -14,8 +14,8 @@ import pytest
 
 from cogsim import cli as cogsim_cli
 from cogsim.errors import CogsimError, DataError
+from cogsim.fit import Column, fit
 from cogsim.fit import _applies as fitting_models
-from cogsim.fit import fit
 from cogsim.fitting_command import list_text
 from cogsim.models import paradigms
 from tests import simulated_trials as sim
@@ -281,3 +281,12 @@ def test_base_rate_is_optional_but_when_given_is_needed_on_every_row(tmp_path):
     with pytest.raises(DataError, match=r"row 4, column 'base_rate': got '\(blank\)'"):
         CD.read(holed.replace("", np.nan))
     assert f"base_rate          optional  {rule[len('allowed: ') :]}" in list_text()
+
+
+def test_column_blanks_true_is_refused_where_blanks_cannot_be_read():
+    with pytest.raises(CogsimError, match=r"Column 'subject' blanks: got True .*allowed: False or None"):
+        Column("subject", "id", required=False, blanks=True)
+    with pytest.raises(CogsimError, match=r"Column 'x' blanks: got True"):
+        Column("x", "float", blanks=True)
+    assert Column("x", "float", required=False).blanks_allowed
+    assert not Column("x", "float", required=False, blanks=False).blanks_allowed
