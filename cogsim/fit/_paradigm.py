@@ -73,7 +73,7 @@ class Column:
 
     def _values(self) -> str:
         if self.kind == "id":
-            return "a non-empty participant/experiment id (string or integer)"
+            return "a non-empty id (string or integer; written as in the file: 007 and 7 are two ids)"
         if self.kind == "bool":
             return "0 or 1 (or true/false)"
         what = "an integer" if self.kind == "int" else "a finite number"
