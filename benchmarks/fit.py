@@ -152,14 +152,14 @@ def main(argv=None) -> dict:
         par = fitting_command._paradigm(args.paradigm)
     trials = par.read(args.data)
     if args.by is None and args.full:  # as `cogsim fit` chooses them (experiment,subject on van den Berg's)
-        from cogsim.fitting_command import default_by
+        from cogsim.fit._participants import default_by
 
         by = default_by(trials)
     else:
         by = tuple((args.by or "subject").split(","))
-    from cogsim.fitting_command import _choose_models
+    from cogsim.fit._applies import choose
 
-    models, skipped = _choose_models(par, trials, args.models)
+    models, skipped = choose(par, trials, args.models)
     for name in [n for n, m in models.items() if not m.params]:  # nothing to optimise on either side
         del models[name]
         skipped[name] = "no parameters to optimise"

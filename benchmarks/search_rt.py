@@ -77,9 +77,10 @@ def per_unit_calls(t, n_starts: int, seed: int) -> dict:
 
     from cogsim import fit as fitlib
     from cogsim import fitting_command
+    from cogsim.fit._applies import choose
 
     par = fitting_command._paradigm("visual_search")
-    model = fitting_command._choose_models(par, t, "cgs")[0]["cgs"]
+    model = choose(par, t, "cgs")[0]["cgs"]
     units = [g for _, g in t.groupby(["task", "subject"], sort=True)]
     out = {}
     for label in ("cold", "warm"):

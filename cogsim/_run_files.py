@@ -72,6 +72,15 @@ def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
     return None
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The file's SHA-256 hex digest (read in 1 MiB blocks), for run.json's record of an input file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
     """What run.json records: config, root seed, git SHA, package versions, device, host, time.
 

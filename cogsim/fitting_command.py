@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -122,15 +121,6 @@ def list_text() -> str:
             params = ", ".join(p.name for p in model.params)
             lines.append(f"  model  {mname:<18} {params}{per}{extra}")
     return "\n".join(lines)
-
-
-def sha256(path: str | Path) -> str:
-    """The file's SHA-256 hex digest."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
@@ -380,7 +370,7 @@ def run(
             seed=seed,
             command="fit",
             git_sha=sha,
-            input={"path": str(Path(data).resolve()), "sha256": sha256(data), "rows": len(trials)},
+            input={"path": str(Path(data).resolve()), "sha256": store.file_sha256(data), "rows": len(trials)},
             wall_time_s=time.perf_counter() - t0,
         ),
     )

@@ -14,7 +14,6 @@ Run: ``cogsim run delayed_estimation`` (quick: Zhang & Luck 2008 only); ``--pres
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pandas as pd
 
 from cogsim import compare as cmp
 from cogsim import config as cfglib
-from cogsim import data
+from cogsim import data, store
 from cogsim.comparison import Check
 from cogsim.reference import Reference
 
@@ -193,7 +192,9 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
         df = trials(source, max_subjects=config.max_subjects)
         by = participants(source, df)
         if source not in DATASETS:
-            files.append({"dataset": name, "path": str(Path(source).resolve()), "sha256": _sha256(source)})
+            files.append(
+                {"dataset": name, "path": str(Path(source).resolve()), "sha256": store.file_sha256(source)}
+            )
         edges = np.linspace(-np.pi, np.pi, BINS + 1)
         for n, g in df.groupby("set_size"):
             h, _ = np.histogram(g.error_rad, edges, density=True)
@@ -235,10 +236,6 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     out = out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out
     out.attrs.update(data_files=files, skipped_models=skipped)
     return out
-
-
-def _sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_record(sim: pd.DataFrame) -> dict:
