@@ -42,7 +42,6 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._at_bound import unit_labels
 from cogsim.fit._cache import cached
-from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import (
     FitResult,
@@ -207,7 +206,6 @@ def fit_hierarchical(
     min_trials: int = 10,
     set_size_column: str = "set_size",
     max_buckets: int = MAX_BUCKETS,
-    compress: bool = True,
     key: jax.Array,
 ) -> HierarchicalResult:
     """Fits ``model`` to every participant with a normal group distribution learnt from all of them
@@ -229,8 +227,6 @@ def fit_hierarchical(
       min_trials: a unit with fewer trials is a DataError (as in :func:`cogsim.fit.fit`).
       set_size_column: the column of set sizes for per-set-size models.
       max_buckets: as in :func:`cogsim.fit.fit`.
-      compress: evaluate each unit's distinct trials once, weighted by their count (as in
-        :func:`cogsim.fit.fit`).
       key: the root random key (the ML fits' starts).
 
     Returns:
@@ -277,8 +273,6 @@ def fit_hierarchical(
             f"{model.name!r} is fitted per set size already)"
         )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
-    if compress:  # the solver and the Hessians evaluate each unit's distinct trials once
-        packed = distinct_trials(packed, model)
     per_ss = _model.by_set_size(model)
     if per_ss:
         labels, groups = np.unique(packed.units[set_size_column].to_numpy(), return_inverse=True)
