@@ -16,6 +16,9 @@ file (both sides on the same subset) where the peer would take too long. ``--ful
 issue states: every participant (grouped as ``cogsim fit`` groups them unless ``--by`` says otherwise),
 every model the command fits by default on the file (a model without parameters has nothing to optimise and
 is listed as skipped), results in ``results/fit_full.json``.
+``--peer-distinct`` also runs the scipy loop on each unit's distinct trials weighted by their count (as
+``cogsim.fit`` evaluates them by default), so that what the data's compression gives and what the batched
+solver gives can be told apart.
 The persistent compilation cache is off unless ``--compilation-cache DIR`` turns it on for both sides (a
 first run fills the folder, a second reads it).
 
@@ -42,7 +45,7 @@ import numpy as np
 from scipy import optimize
 
 from cogsim import fit as fitlib
-from cogsim.fit import _data, _fit, _objective
+from cogsim.fit import _compress, _data, _fit, _objective
 
 
 class ToyMixture:
@@ -66,10 +69,14 @@ def toy_paradigm():
     return fitlib.Paradigm("toy_delayed_estimation", cols, {"toy_vm_mixture": ToyMixture()})
 
 
-def scipy_loop(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray, float, float]:
-    """Per-unit best log-likelihood by scipy L-BFGS-B from the same starts as cogsim; wall and CPU time."""
+def scipy_loop(model, trials, by, n_starts: int, seed: int, distinct: bool = False):
+    """Per-unit best log-likelihood by scipy L-BFGS-B from the same starts as cogsim; wall and CPU time.
+    With ``distinct``, each unit's distinct trials weighted by their count (as ``cogsim.fit`` evaluates
+    them), padded with weight 0 to a multiple of 64 rows so that the objective compiles a few times only."""
     t0, c0 = time.perf_counter(), time.process_time()
     packed = _data.pack(trials, model, by=by)
+    if distinct:
+        packed = _compress.compress(packed, model)
     nll = _objective.make_nll(model)
     vg = jax.jit(jax.value_and_grad(nll))
     u0 = np.asarray(
@@ -78,6 +85,8 @@ def scipy_loop(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray,
     best = np.full(len(packed.units), -np.inf)
     for i in range(len(packed.units)):
         n_i = int(packed.units["n_trials"].iloc[i])  # the unit's own trials, no padding
+        if packed.mask.dtype != jnp.bool_:  # compressed: its distinct rows, padded to a multiple of 64
+            n_i = min(-(-int((np.asarray(packed.mask[i]) > 0).sum()) // 64) * 64, packed.mask.shape[1])
         tr = {c: a[i, :n_i] for c, a in packed.trials.items()}
         m = packed.mask[i, :n_i]
 
@@ -130,6 +139,11 @@ def main(argv=None) -> dict:
         metavar="DIR",
         help="JAX's persistent compilation cache in DIR for both sides (default: off)",
     )
+    ap.add_argument(
+        "--peer-distinct",
+        action="store_true",
+        help="also run the scipy loop on each unit's distinct trials with weights, as cogsim evaluates them",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="result file (default results/fit.json, or fit_full.json)")
     args = ap.parse_args(argv)
@@ -166,6 +180,8 @@ def main(argv=None) -> dict:
     n_sub = {k: int(v) for k, v in (kv.split("=") for kv in (args.subjects or "").split(",") if kv)}
     keys = ("cogsim_cold_s", "cogsim_warm_s", "scipy_s")
     keys += ("cogsim_cold_cpu_s", "cogsim_warm_cpu_s", "scipy_cpu_s")
+    if args.peer_distinct:
+        keys += ("scipy_distinct_s", "scipy_distinct_cpu_s")
 
     def result_of(rows, tot) -> dict:
         def safe(a, b):
@@ -185,6 +201,14 @@ def main(argv=None) -> dict:
                 "ratio_warm": safe("scipy_s", "cogsim_warm_s"),
                 "ratio_cold_cpu": safe("scipy_cpu_s", "cogsim_cold_cpu_s"),
                 "ratio_warm_cpu": safe("scipy_cpu_s", "cogsim_warm_cpu_s"),
+                **(
+                    {
+                        "ratio_cold_cpu_peer_distinct": safe("scipy_distinct_cpu_s", "cogsim_cold_cpu_s"),
+                        "ratio_warm_cpu_peer_distinct": safe("scipy_distinct_cpu_s", "cogsim_warm_cpu_s"),
+                    }
+                    if args.peer_distinct
+                    else {}
+                ),
             },
             "subjects_subset": n_sub,
             "full": args.full,
@@ -211,6 +235,14 @@ def main(argv=None) -> dict:
         ll_c, t_cold, c_cold, conv = cogsim_fit(model, tr, by, args.n_starts, args.seed)
         _, t_warm, c_warm, _ = cogsim_fit(model, tr, by, args.n_starts, args.seed)  # compiled solver reused
         ll_s, t_s, c_s = scipy_loop(model, tr, by, args.n_starts, args.seed)
+        extra = {}
+        if args.peer_distinct:
+            ll_d, t_d, c_d = scipy_loop(model, tr, by, args.n_starts, args.seed, distinct=True)
+            extra = {
+                "scipy_distinct_s": t_d,
+                "scipy_distinct_cpu_s": c_d,
+                "max_abs_loglik_diff_scipy_distinct": float(np.max(np.abs(ll_d - ll_s))),
+            }
         diff = ll_c - ll_s
         row = {
             "model": name,
@@ -235,6 +267,7 @@ def main(argv=None) -> dict:
             "cogsim_converged_units": int(conv.sum()),
             "unit_loglik_cogsim": [float(v) for v in ll_c],  # in the units' order (pack's)
             "unit_loglik_scipy": [float(v) for v in ll_s],
+            **extra,
         }
         rows.append(row)
         for k in tot:

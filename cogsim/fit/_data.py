@@ -174,8 +174,9 @@ def buckets(n_trials: np.ndarray, max_buckets: int = MAX_BUCKETS) -> list[np.nda
 
 
 def take(packed: Packed, idx: np.ndarray) -> Packed:
-    """The units ``idx`` of ``packed``, padded only to their own longest unit."""
-    width = int(packed.units["n_trials"].to_numpy()[idx].max())
+    """The units ``idx`` of ``packed``, padded only to their own longest unit (rows with a nonzero mask or
+    weight come first in each unit)."""
+    width = int((np.asarray(packed.mask)[idx] > 0).sum(axis=1).max())
     sel = jnp.asarray(idx)
     return Packed(
         packed.units.iloc[idx].reset_index(drop=True),

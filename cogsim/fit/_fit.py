@@ -16,6 +16,7 @@ from cogsim.fit import _model, _objective
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._cache import cached
+from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, pack, take
 from cogsim.fit._optim import CONVERGED_GTOL, minimize
@@ -93,7 +94,8 @@ def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
 
 
 #: trials x problems per chunk of the solver: problems are solved in chunks of about this many trials
-#: (at least one problem), each chunk's L-BFGS stopping when its own slowest problem stops
+#: (at least one problem; the units' trial counts, also where their distinct trials are evaluated once),
+#: each chunk's L-BFGS stopping when its own slowest problem stops
 CHUNK_TRIALS = 2048
 
 
@@ -170,7 +172,9 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
     prior_key = tuple(sorted(prior.items())) if prior else None
 
     def solve(sub: Packed, u0_sub):
-        batch = chunk_size(u0_sub.shape[0] * len(sub.units), sub.mask.shape[1])
+        # problems per chunk from the units' trial counts, not the padded width: with distinct trials
+        # counted once a chunk then holds as many problems as it would with every trial
+        batch = chunk_size(u0_sub.shape[0] * len(sub.units), int(sub.units["n_trials"].max()))
         return cached(_solver, model, prior_key, batch)(u0_sub, sub.trials, sub.mask)
 
     whole = lambda idx: len(idx) == u0.shape[1]  # one group: all units in order, no gather
@@ -206,6 +210,7 @@ def fit(
     min_trials: int = 10,
     set_size_column: str = "set_size",
     max_buckets: int = MAX_BUCKETS,
+    compress: bool = True,
     key: jax.Array,
 ) -> FitResult:
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
@@ -233,6 +238,9 @@ def fit(
         longest unit and compiled separately (1: every unit padded to the longest, one compilation per
         program). More groups pay off when iterations cost more than compilation (an expensive
         likelihood, many units, unequal trial counts); see docs/fitting.md, "Speed".
+      compress: evaluate each unit's distinct trials once, weighted by their count, for the estimates and
+        profile intervals (:mod:`cogsim.fit._compress`: the same log-likelihood up to float32 summation
+        order; bootstrap and cross-validation use every trial). False evaluates every trial.
       key: the root random key (starts, folds and bootstrap draws use ``fold_in`` of it).
 
     Returns:
@@ -263,9 +271,10 @@ def fit(
         )
     nll = _objective.make_nll(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
+    work = distinct_trials(packed, model) if compress else packed  # what the solver and profiles evaluate
     u_hat, nll_hat, gnorm, n_iter = estimate(
         model,
-        packed,
+        work,
         _objective.check_prior(model, prior),
         n_starts=n_starts,
         key=jax.random.fold_in(key, 0),
@@ -273,7 +282,7 @@ def fit(
     )
     if prior:  # the data's log-likelihood without the prior: one more program
         loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
-        loglik = by_bucket(packed, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
+        loglik = by_bucket(work, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
     else:  # the solver's minimum (its per-trial mean times the trial count: float32 rounding apart)
         loglik = -np.asarray(nll_hat)
     k = len(model.params)
@@ -291,7 +300,7 @@ def fit(
         lo, hi = map(
             np.asarray,
             by_bucket(
-                packed,
+                work,
                 lambda sub, idx: profile_intervals(model, nll, u_hat[idx], sub.trials, sub.mask, level=level),
                 max_buckets,
             ),
@@ -339,6 +348,7 @@ def fit(
         "optimizer": "L-BFGS (Wolfe line search, one evaluation per pass)",
         "by_set_size": _model.by_set_size(model),
         "min_trials": min_trials,
+        "distinct_trials": int((np.asarray(work.mask) > 0).sum()) if work is not packed else None,
     }
     return FitResult(
         model.name,

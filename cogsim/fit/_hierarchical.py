@@ -42,6 +42,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._at_bound import unit_labels
 from cogsim.fit._cache import cached
+from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import (
     FitResult,
@@ -111,7 +112,9 @@ def _e_step(model, packed, u_prev, mean_u, sd_u, max_buckets):
     mean_j, sd_j = jnp.asarray(mean_u, jnp.float32), jnp.asarray(sd_u, jnp.float32)
 
     def solve(sub, idx):
-        solver = cached(_solver, model, None, chunk_size(2 * len(sub.units), sub.mask.shape[1]), True)
+        solver = cached(
+            _solver, model, None, chunk_size(2 * len(sub.units), int(sub.units["n_trials"].max())), True
+        )
         return solver(u0[:, idx], sub.trials, sub.mask, mean_j[idx], sd_j[idx])
 
     u, _, gnorm, n_iter = by_bucket(packed, solve, max_buckets)
@@ -206,6 +209,7 @@ def fit_hierarchical(
     min_trials: int = 10,
     set_size_column: str = "set_size",
     max_buckets: int = MAX_BUCKETS,
+    compress: bool = True,
     key: jax.Array,
 ) -> HierarchicalResult:
     """Fits ``model`` to every participant with a normal group distribution learnt from all of them
@@ -227,6 +231,8 @@ def fit_hierarchical(
       min_trials: a unit with fewer trials is a DataError (as in :func:`cogsim.fit.fit`).
       set_size_column: the column of set sizes for per-set-size models.
       max_buckets: as in :func:`cogsim.fit.fit`.
+      compress: evaluate each unit's distinct trials once, weighted by their count (as in
+        :func:`cogsim.fit.fit`).
       key: the root random key (the ML fits' starts).
 
     Returns:
@@ -273,6 +279,8 @@ def fit_hierarchical(
             f"{model.name!r} is fitted per set size already)"
         )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
+    if compress:  # the solver and the Hessians evaluate each unit's distinct trials once
+        packed = distinct_trials(packed, model)
     per_ss = _model.by_set_size(model)
     if per_ss:
         labels, groups = np.unique(packed.units[set_size_column].to_numpy(), return_inverse=True)

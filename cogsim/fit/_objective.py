@@ -49,9 +49,12 @@ def check_prior(model, prior: Prior | None) -> dict:
 
 
 def loglik_sum(model, u: jax.Array, trials, mask: jax.Array) -> jax.Array:
-    """Summed log-likelihood of the unit's real (unmasked) trials."""
+    """Summed log-likelihood of the unit's real (unmasked) trials; a float ``mask`` weights each row (the
+    count of identical trials it stands for, :mod:`cogsim.fit._compress`; 0 on padding)."""
     ll = model.loglik(values(model, u), trials)
-    return jnp.sum(jnp.where(mask, ll, 0.0))
+    if jnp.asarray(mask).dtype == jnp.bool_:
+        return jnp.sum(jnp.where(mask, ll, 0.0))
+    return jnp.sum(jnp.where(mask > 0, ll * mask, 0.0))
 
 
 def make_nll(model, prior: Prior | None = None) -> Callable[[jax.Array, dict, jax.Array], jax.Array]:

@@ -134,6 +134,7 @@ MIXTURE2P = WMModel(
     single_set_size_design,
     "Zhang & Luck (2008): von Mises memory + uniform guessing, per set size",
     pattern_columns=DE_PATTERNS,
+    sign_invariant=("error_rad",),  # read through cos(error)
 )
 MIXTURE3P = WMModel(
     "mixture3p",

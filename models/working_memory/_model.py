@@ -42,6 +42,8 @@ class WMModel:
         integer-capacity segment of a likelihood with kinks.
       max_set_size: the largest set size the likelihood covers (the end of its per-set-size tables; a larger
         one would read a row of zeros), or None for no limit; ``cogsim.fit.fit`` refuses data beyond it.
+      sign_invariant: trial columns whose sign the likelihood ignores (a von Mises error read through its
+        cosine), so that ``cogsim.fit`` counts trials differing only in their sign as one distinct trial.
     """
 
     name: str
@@ -55,6 +57,7 @@ class WMModel:
     pattern_columns: tuple[str, ...] = ()
     starts: tuple[tuple[tuple[str, float], ...], ...] = ()
     max_set_size: int | None = None
+    sign_invariant: tuple[str, ...] = ()
 
     @property
     def params(self):

@@ -94,4 +94,5 @@ SLOTS_AVERAGING = WMModel(
     pattern_columns=DE_PATTERNS,
     max_set_size=N_MAX,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
+    sign_invariant=("error_rad",),  # read through cos(error)
 )

@@ -105,4 +105,5 @@ VP = WMModel(
     "van den Berg et al. (2012) variable precision: J ~ Gamma(mean J1 N^-alpha, scale tau)",
     pattern_columns=DE_PATTERNS,
     max_set_size=N_MAX,
+    sign_invariant=("error_rad",),  # read through cos(error)
 )
