@@ -8,9 +8,10 @@ per unit):
 
 1. from the model's optional per-unit ``initial(trials)`` start (:func:`initial_starts`);
 2. with at least 2 units, from the median over units of the estimates (unconstrained);
-3. up to ``MAX_ROUNDS`` rounds of the *check*: every unit solved again from its *probe* point
-   (:func:`probe`), the L-BFGS memory cleared; a unit whose probe solve lowers its negative
-   log-likelihood by more than ``STABLE_TOL`` per trial takes the new point, except in the last round;
+3. up to ``MAX_ROUNDS`` rounds of the *check*: every unit not yet settled solved again from its *probe*
+   point (:func:`probe`), the L-BFGS memory cleared; a unit whose probe solve lowers its negative
+   log-likelihood by more than ``STABLE_TOL`` per trial takes the new point, except in the last round,
+   and is checked again in the next; a unit it does not lower is settled (its point and verdict final);
    the rounds end when no unit is lowered.
 
 A unit is *converged* when its log-likelihood is finite and the check from its returned point does not
@@ -39,7 +40,7 @@ STABLE_TOL = 1e-5
 #: is finite) is moved back to its default in the probe point
 NEAR_BOUND = 0.01
 #: at most this many rounds of the check (the last one only checks)
-MAX_ROUNDS = 3
+MAX_ROUNDS = 8
 
 
 def near_bound(model, u: jax.Array) -> np.ndarray:
@@ -164,7 +165,8 @@ def refine(model, packed: Packed, prior, sol, max_buckets: int = MAX_BUCKETS):
       ...     def loglik(self, p, t):
       ...         return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], p["sd"])
       >>> x = np.random.default_rng(0).normal(2.0, 0.5, 300)
-      >>> packed = pack(pd.DataFrame({"subject": np.repeat([1, 2, 3], 100), "x": x}), Gauss(), by=("subject",))
+      >>> data = pd.DataFrame({"subject": np.repeat([1, 2, 3], 100), "x": x})
+      >>> packed = pack(data, Gauss(), by=("subject",))
       >>> sol = estimate(Gauss(), packed, {}, n_starts=2, key=jax.random.key(0))
       >>> *_, converged = refine(Gauss(), packed, {}, sol)
       >>> converged.tolist()
@@ -183,9 +185,20 @@ def refine(model, packed: Packed, prior, sol, max_buckets: int = MAX_BUCKETS):
         centre = jnp.asarray(np.median(np.asarray(sol[0])[finite], axis=0))
         new = solve_from(model, packed, prior, jnp.broadcast_to(centre, np.shape(sol[0])), max_buckets)
         sol = _keep(new, sol, _lowered(new, sol, 0))
+    # a unit is settled once its check does not lower it: its point and verdict are final; in later rounds
+    # it is solved from where its check ended (a few iterations) and the result ignored, so that every
+    # round solves the same shape and compiles nothing new
+    settled = np.zeros(len(n_trials), bool)
+    converged = np.zeros(len(n_trials), bool)
+    ended = jnp.asarray(sol[0])
     for r in range(MAX_ROUNDS):
-        converged, new = check(model, packed, prior, sol, max_buckets)
-        lowered = _lowered(new, sol, n_trials)
+        start = jnp.where(jnp.asarray(settled)[:, None], ended, probe(model, sol[0]))
+        new = solve_from(model, packed, prior, start, max_buckets)
+        lowered = _lowered(new, sol, n_trials) & ~settled
+        now = ~settled & ~lowered
+        converged[now] = np.isfinite(np.asarray(sol[1], float))[now]
+        ended = jnp.where(jnp.asarray(now)[:, None], new[0], ended)
+        settled |= now
         if r == MAX_ROUNDS - 1 or not lowered.any():
             break
         sol = _keep(new, sol, lowered)
