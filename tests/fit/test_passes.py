@@ -113,3 +113,14 @@ def test_initial_starts_are_checked_against_the_bounds():
 
     with pytest.raises(CogsimError, match=r"initial: got t=-1\.0; allowed: a value inside \(0\.0, inf\)"):
         initial_starts(Bad(), packed)
+
+
+def test_refine_reports_the_check_of_the_point_it_returns():
+    model = Shifted(default=8.0)
+    data = _data([10.0, 11.0, -2.0, 9.0], n=150, seed=1)
+    packed = pack(data, model, by=("subject",))
+    sol = _solution(model, packed, [1e-3, 11.0, 1e-3, 40.0])  # plateau at 0, maximum, bound maximum, far
+    *out, converged = refine(model, packed, {}, sol)
+    again, _ = check(model, packed, {}, tuple(out))
+    assert converged.tolist() == again.tolist()
+    assert (np.asarray(out[1]) <= np.asarray(sol[1])).all()  # never worse than the solve it started from
