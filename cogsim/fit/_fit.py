@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 
 from cogsim.errors import CogsimError
-from cogsim.fit import _model, _objective
+from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._cache import cached
 from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, pack, take
-from cogsim.fit._optim import CONVERGED_GTOL, minimize
+from cogsim.fit._optim import minimize
 from cogsim.fit._profile import profile_intervals
 
 ESTIMATE_COLUMNS = ("parameter", "estimate", "ci_low", "ci_high")
@@ -216,15 +216,17 @@ def fit(
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
 
     Maximum likelihood, or MAP when ``prior`` is given; every unit's fit from ``n_starts`` starts runs in one
-    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules). The
-    log-likelihood, AIC and BIC are those of the data at the estimates (without the prior).
+    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping rule), followed by the passes and the
+    convergence check of :mod:`cogsim.fit._passes`. The log-likelihood, AIC and BIC are those of the data at
+    the estimates (without the prior).
 
     Args:
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each (e.g. from :meth:`Paradigm.read`); numeric columns reach ``loglik``.
       by: the columns that identify a participant (e.g. ``("experiment", "subject")``).
       n_starts: starts per unit (the defaults, then random perturbations), fitted besides the model's own
-        ``start_points()`` if it declares any; the best of all is kept.
+        ``start_points()`` if it declares any; the best of all is kept, then solved again from the model's
+        ``initial(trials)`` start if it declares one and from the units' median (:mod:`cogsim.fit._passes`).
       ci: ``"profile"`` (profile likelihood), ``"bootstrap"`` (parametric, needs ``model.simulate``) or
         None.
       cv: number of folds for the cross-validated log-likelihood, or None.
@@ -280,6 +282,14 @@ def fit(
         key=jax.random.fold_in(key, 0),
         max_buckets=max_buckets,
     )
+    u_hat, nll_hat, gnorm, n_iter, converged = _passes.refine(
+        model,
+        work,
+        _objective.check_prior(model, prior),
+        (u_hat, nll_hat, gnorm, n_iter),
+        max_buckets,
+        raw=packed,
+    )
     if prior:  # the data's log-likelihood without the prior: one more program
         loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
         loglik = by_bucket(work, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
@@ -332,7 +342,7 @@ def fit(
     units["cv_loglik"] = cvl
     units["grad_norm"] = np.asarray(gnorm, float)
     units["n_iter"] = np.asarray(n_iter, int)
-    units["converged"] = np.isfinite(units["loglik"]) & (units["grad_norm"] <= CONVERGED_GTOL)
+    units["converged"] = np.isfinite(units["loglik"]) & converged
     for i, p in enumerate(model.params):
         units[p.name] = x_hat[:, i]
     units["at_bound"] = unit_labels(

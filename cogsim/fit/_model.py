@@ -27,7 +27,11 @@ class Model(Protocol):
     starts in natural units (a parameter left out takes its default), fitted in addition to the
     ``n_starts`` default and random starts, for every unit. A model whose likelihood has kinks or separate
     basins the gradient cannot see across (e.g. one segment per integer capacity) declares one start in
-    each, so that the best-of-starts rule covers them all on any data set. Optional attribute:
+    each, so that the best-of-starts rule covers them all on any data set. ``initial(trials) -> {name:
+    value}``: a start computed from one unit's own trials (``trials`` maps each column to a numpy array of
+    that unit's real trials; natural units; a parameter left out takes its default), fitted as one more
+    start of that unit (e.g. a shift from a low RT quantile, a scale from the RT spread: starts near each
+    unit's data when the defaults lie far from them). Optional attribute:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it.
     """
@@ -89,6 +93,33 @@ def start_points(model) -> tuple[dict[str, float], ...]:
                     f"model {model.name!r} start_points: got {name}={value!r}; allowed: {allowed}"
                 )
     return points
+
+
+def initial_point(model, trials) -> dict[str, float] | None:
+    """The model's data-informed start for one unit (natural units, every parameter named; a parameter the
+    model leaves out takes its default), checked; None when the model declares no ``initial``.
+
+    Example:
+      >>> import numpy as np
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     name, params = "m", (Param("mu", default=0.0), Param("sd", 0.0, default=1.0))
+      ...     def initial(self, t):
+      ...         return {"mu": float(np.mean(t["x"]))}
+      >>> initial_point(M(), {"x": np.array([1.0, 3.0])})
+      {'mu': 2.0, 'sd': 1.0}
+    """
+    fn = getattr(model, "initial", None)
+    if not callable(fn):
+        return None
+    point = dict(fn(trials))
+    bounds = {p.name: p for p in model.params}
+    for name, value in point.items():
+        p = bounds.get(name)
+        if p is None or not p.low < float(value) < p.high:
+            allowed = f"a value inside ({p.low}, {p.high})" if p else f"a parameter of {sorted(bounds)}"
+            raise CogsimError(f"model {model.name!r} initial: got {name}={value!r}; allowed: {allowed}")
+    return {p.name: float(point.get(p.name, p.default)) for p in model.params}
 
 
 def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set_size") -> None:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from cogsim.fit import Param
 from cogsim.models.search._cgs import TIMING_PARAMS, design
+from cogsim.models.search._start import parallel_start, serial_start
 from cogsim.models.search._timing import (
     MAX_ITEMS,
     mixture_loglik,
@@ -81,6 +82,10 @@ class SerialSelfTerminating:
             table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
         )
 
+    def initial(self, trials) -> dict[str, float]:
+        """A start from one unit's trials (:func:`._start.serial_start`)."""
+        return serial_start(trials)
+
     def simulate(self, p, t, *, key):
         """Draws the number of inspected items, the RT and the response; returns ``rt_ms``, ``correct``."""
         k1, k2, k3 = jax.random.split(key, 3)
@@ -126,6 +131,10 @@ class Parallel:
         shape = jnp.where(yes == 1, p["k_yes"], p["k_no"])[:, None]
         p_obs = _p_correct(p, t)[:, None]
         return mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+
+    def initial(self, trials) -> dict[str, float]:
+        """A start from one unit's trials (:func:`._start.parallel_start`)."""
+        return parallel_start(trials)
 
     def simulate(self, p, t, *, key):
         """Draws the response, then its RT; returns ``rt_ms``, ``correct``."""

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from cogsim.fit import Param
+from cogsim.models.search._start import cgs_start
 from cogsim.models.search._timing import MAX_ITEMS, sample_rt, table_loglik, trial_kind
 
 TIMING_PARAMS = (
@@ -112,6 +113,10 @@ class CGS:
         return table_loglik(
             table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
         )
+
+    def initial(self, trials) -> dict[str, float]:
+        """A start from one unit's trials (:func:`._start.cgs_start`)."""
+        return cgs_start(trials)
 
     def simulate(self, p, t, *, key):
         """Runs the competition step by step (not from the likelihood's tables).
