@@ -38,6 +38,13 @@ class ShiftedWithInitial(Shifted):
         return {"t": float(np.median(trials["x"]))}
 
 
+class ShiftedPasses(Shifted):
+    """Declares an ``initial`` start that says nothing (the default): the passes run, from no data."""
+
+    def initial(self, trials):
+        return {}
+
+
 def _data(means, n=200, seed=0):
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
@@ -84,7 +91,7 @@ def test_fit_leaves_the_plateau_by_the_initial_start_or_the_probe_and_reports_th
 
 
 def test_refine_moves_a_unit_off_the_plateau_at_the_bound_and_reports_it_converged():
-    model = Shifted(default=8.0)
+    model = ShiftedPasses(default=8.0)
     data = _data([10.0, 11.0])
     packed = pack(data, model, by=("subject",))
     sol = _solution(model, packed, [1e-3, 11.0])  # unit 0 on the plateau at t = 0
@@ -116,7 +123,7 @@ def test_initial_starts_are_checked_against_the_bounds():
 
 
 def test_refine_reports_the_check_of_the_point_it_returns():
-    model = Shifted(default=8.0)
+    model = ShiftedPasses(default=8.0)
     data = _data([10.0, 11.0, -2.0, 9.0], n=150, seed=1)
     packed = pack(data, model, by=("subject",))
     sol = _solution(model, packed, [1e-3, 11.0, 1e-3, 40.0])  # plateau at 0, maximum, bound maximum, far
@@ -124,3 +131,12 @@ def test_refine_reports_the_check_of_the_point_it_returns():
     again, _ = check(model, packed, {}, tuple(out))
     assert converged.tolist() == again.tolist()
     assert (np.asarray(out[1]) <= np.asarray(sol[1])).all()  # never worse than the solve it started from
+
+
+def test_a_model_without_initial_has_no_passes_and_keeps_the_gradient_rule():
+    model = Shifted(default=8.0)
+    packed = pack(_data([10.0, 11.0]), model, by=("subject",))
+    sol = _solution(model, packed, [1e-3, 11.0])  # unit 0 on the plateau at t = 0
+    u, nll, gnorm, n_iter, converged = refine(model, packed, {}, sol)
+    np.testing.assert_array_equal(np.asarray(u), np.asarray(sol[0]))
+    assert converged.tolist() == (np.asarray(sol[2]) <= CONVERGED_GTOL).tolist() == [True, True]
