@@ -9,7 +9,9 @@ weights). Which columns a likelihood reads is found by tracing it (:func:`read_c
 declare ``sign_invariant`` columns whose sign its likelihood ignores (a von Mises error read through its
 cosine), so that ``e`` and ``-e`` count as one row.
 
-Only the point estimates, their profile intervals and the hierarchical fits use the weighted rows;
+``fit`` does this by default for every model but those that declare ``initial(trials)``
+(:func:`by_default`). Only the point estimates, their profile intervals and the hierarchical fits use the
+weighted rows;
 simulation (parametric bootstrap, predictive checks) and cross-validation keep every trial. A model whose
 trials are not exchangeable (a term depending on other trials, e.g. a learning model) declares
 ``trialwise = False`` and is never compressed.
@@ -27,6 +29,14 @@ from cogsim.fit._data import Packed
 #: compress only when the padded width falls by at least this fraction (below it the saving does not pay
 #: for a changed summation order)
 MIN_SAVING = 0.1
+
+
+def by_default(model) -> bool:
+    """Whether ``fit`` evaluates ``model``'s distinct trials when the caller does not say: every model but
+    those that declare ``initial(trials)`` (fitted with :mod:`cogsim.fit._passes`, measured evaluating every
+    trial; with distinct trials their rugged solves moved to points that met the passes' rule on fewer
+    units: docs/fitting_log.md, "Distinct trials on the visual-search models")."""
+    return not callable(getattr(model, "initial", None))
 
 
 def read_columns(model, trials: dict) -> tuple[str, ...]:

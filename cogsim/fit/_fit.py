@@ -16,6 +16,7 @@ from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._cache import cached
+from cogsim.fit._compress import by_default as distinct_by_default
 from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, pack, take
@@ -210,7 +211,7 @@ def fit(
     min_trials: int = 10,
     set_size_column: str = "set_size",
     max_buckets: int = MAX_BUCKETS,
-    compress: bool = True,
+    compress: bool | None = None,
     key: jax.Array,
 ) -> FitResult:
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
@@ -242,7 +243,8 @@ def fit(
         likelihood, many units, unequal trial counts); see docs/fitting.md, "Speed".
       compress: evaluate each unit's distinct trials once, weighted by their count, for the estimates and
         profile intervals (:mod:`cogsim.fit._compress`: the same log-likelihood up to float32 summation
-        order; bootstrap and cross-validation use every trial). False evaluates every trial.
+        order; bootstrap and cross-validation use every trial); False evaluates every trial; None (default)
+        does so for every model but those that declare ``initial(trials)``.
       key: the root random key (starts, folds and bootstrap draws use ``fold_in`` of it).
 
     Returns:
@@ -273,6 +275,8 @@ def fit(
         )
     nll = _objective.make_nll(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
+    if compress is None:
+        compress = distinct_by_default(model)
     work = distinct_trials(packed, model) if compress else packed  # what the solver and profiles evaluate
     u_hat, nll_hat, gnorm, n_iter = estimate(
         model,

@@ -42,6 +42,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._at_bound import unit_labels
 from cogsim.fit._cache import cached
+from cogsim.fit._compress import by_default as distinct_by_default
 from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import (
@@ -209,7 +210,7 @@ def fit_hierarchical(
     min_trials: int = 10,
     set_size_column: str = "set_size",
     max_buckets: int = MAX_BUCKETS,
-    compress: bool = True,
+    compress: bool | None = None,
     key: jax.Array,
 ) -> HierarchicalResult:
     """Fits ``model`` to every participant with a normal group distribution learnt from all of them
@@ -232,7 +233,7 @@ def fit_hierarchical(
       set_size_column: the column of set sizes for per-set-size models.
       max_buckets: as in :func:`cogsim.fit.fit`.
       compress: evaluate each unit's distinct trials once, weighted by their count (as in
-        :func:`cogsim.fit.fit`).
+        :func:`cogsim.fit.fit`, the same default).
       key: the root random key (the ML fits' starts).
 
     Returns:
@@ -279,6 +280,8 @@ def fit_hierarchical(
             f"{model.name!r} is fitted per set size already)"
         )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
+    if compress is None:
+        compress = distinct_by_default(model)
     if compress:  # the solver and the Hessians evaluate each unit's distinct trials once
         packed = distinct_trials(packed, model)
     per_ss = _model.by_set_size(model)

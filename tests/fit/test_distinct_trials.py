@@ -129,3 +129,13 @@ def test_sign_invariant_declarations_hold(name):
         np.testing.assert_allclose(
             model.loglik(params, trials), model.loglik(params, flipped), rtol=1e-6, atol=1e-6
         )
+
+
+def test_a_model_with_initial_starts_evaluates_every_trial_unless_asked():
+    class WithInitial(Gauss):
+        def initial(self, trials):
+            return {"mu": float(np.median(trials["x"]))}
+
+    data = grid_data(n_subjects=2, n=200)
+    assert fit(WithInitial(), data, ci=None, key=KEY).settings["distinct_trials"] is None
+    assert fit(WithInitial(), data, ci=None, compress=True, key=KEY).settings["distinct_trials"] < len(data)
