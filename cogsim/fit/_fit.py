@@ -217,17 +217,19 @@ def fit(
     """Fits ``model`` to every participant (and set size, for per-set-size models) at once.
 
     Maximum likelihood, or MAP when ``prior`` is given; every unit's fit from ``n_starts`` starts runs in one
-    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping rule), followed by the passes and the
-    convergence check of :mod:`cogsim.fit._passes`. The log-likelihood, AIC and BIC are those of the data at
-    the estimates (without the prior).
+    jitted, vmapped L-BFGS (see ``cogsim.fit._optim`` for the stopping and convergence rules), followed, for a
+    model that declares ``initial(trials)``, by the passes and the convergence check of
+    :mod:`cogsim.fit._passes`. The log-likelihood, AIC and BIC are those of the data at the estimates
+    (without the prior).
 
     Args:
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each (e.g. from :meth:`Paradigm.read`); numeric columns reach ``loglik``.
       by: the columns that identify a participant (e.g. ``("experiment", "subject")``).
       n_starts: starts per unit (the defaults, then random perturbations), fitted besides the model's own
-        ``start_points()`` if it declares any; the best of all is kept, then solved again from the model's
-        ``initial(trials)`` start if it declares one and from the units' median (:mod:`cogsim.fit._passes`).
+        ``start_points()`` if it declares any; the best of all is kept (then, for a model that declares
+        ``initial(trials)``, solved again from that start and from the units' median:
+        :mod:`cogsim.fit._passes`).
       ci: ``"profile"`` (profile likelihood), ``"bootstrap"`` (parametric, needs ``model.simulate``) or
         None.
       cv: number of folds for the cross-validated log-likelihood, or None.

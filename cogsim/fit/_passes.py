@@ -3,8 +3,9 @@
 A likelihood with a floor (a fixed contaminant, a lapse rate) is flat toward some parameter bounds: as the
 unconstrained coordinate of a parameter goes to minus infinity the log-likelihood tends to a constant, the
 gradient vanishes, and a solve that drifts there stops with a small gradient on a worse point. The gradient
-norm alone then counts such a point as converged. Passes (each unit solved once more, the better point kept
-per unit):
+norm alone then counts such a point as converged. For a model that declares ``initial(trials)`` (the
+visual-search models, on which this was measured; any other model keeps its best-of-starts solve and the
+gradient rule), passes (each unit solved once more, the better point kept per unit):
 
 1. from the model's optional per-unit ``initial(trials)`` start (:func:`initial_starts`);
 2. with at least 2 units, from the median over units of the estimates (unconstrained);
