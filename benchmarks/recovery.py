@@ -66,8 +66,8 @@ from scipy import stats
 
 from cogsim import fit as fitlib
 from cogsim.fit import _data, _recovery
-from cogsim.fit._fit import chunk_size
 from cogsim.fit._optim import minimize
+from cogsim.fit._solve import chunk_size
 from cogsim.models import working_memory as wm
 from cogsim.models.working_memory import _model
 

@@ -45,19 +45,10 @@ from cogsim.fit._cache import cached
 from cogsim.fit._compress import by_default as distinct_by_default
 from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._data import MAX_BUCKETS, pack
-from cogsim.fit._fit import (
-    FitResult,
-    _check_args,
-    _estimates,
-    _solver,
-    _summary,
-    by_bucket,
-    chunk_size,
-    estimate,
-    fit,
-)
+from cogsim.fit._fit import FitResult, _check_args, _estimates, _summary, estimate, fit
 from cogsim.fit._optim import CONVERGED_GTOL
 from cogsim.fit._profile import value_and_hessian_fd
+from cogsim.fit._solve import _solver, by_bucket, chunk_size
 
 #: the group SD's floor (unconstrained units)
 SD_FLOOR = 1e-2

@@ -33,8 +33,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from cogsim.fit import _model, _objective
+from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, Packed
 from cogsim.fit._optim import CONVERGED_GTOL
+from cogsim.fit._solve import _solver, by_bucket, chunk_size
 
 #: a check lowering the negative log-likelihood by more than this per trial marks a unit unconverged
 STABLE_TOL = 1e-5
@@ -116,9 +118,6 @@ def solve_from(model, packed: Packed, prior, u_start: jax.Array, max_buckets: in
     """One L-BFGS solve of every unit from ``u_start [U, k]`` (memory cleared), as in
     :func:`cogsim.fit._fit.estimate`: ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``, ``nll`` summed
     over the unit's trials."""
-    from cogsim.fit._cache import cached
-    from cogsim.fit._fit import _solver, by_bucket, chunk_size
-
     prior_key = tuple(sorted(prior.items())) if prior else None
     u0 = jnp.asarray(u_start, jnp.float32)[None]
 

@@ -243,7 +243,7 @@ def test_solving_in_chunks_gives_the_same_fit_as_one_batch(gauss, monkeypatch):
     rng = np.random.default_rng(7)
     data = pd.DataFrame({"subject": np.repeat([1, 2, 3], 40), "x": rng.normal(1.0, 2.0, 120)})
     one = fit(gauss, data, ci=None, key=KEY).units
-    monkeypatch.setattr("cogsim.fit._fit.CHUNK_TRIALS", 1)  # one problem per chunk
+    monkeypatch.setattr("cogsim.fit._solve.CHUNK_TRIALS", 1)  # one problem per chunk
     chunked = fit(gauss, data, ci=None, key=KEY).units
     np.testing.assert_allclose(chunked["loglik"], one["loglik"], atol=1e-4)
     np.testing.assert_allclose(chunked[["mu", "sd"]], one[["mu", "sd"]], rtol=1e-4)

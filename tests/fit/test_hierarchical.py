@@ -187,7 +187,7 @@ def test_group_mean_interval_coverage_over_20_data_sets(toy):
 
 
 def test_em_iterations_do_not_recompile_the_e_step(toy):
-    from cogsim.fit._fit import _solver, chunk_size
+    from cogsim.fit._solve import _solver, chunk_size
 
     model, _, _, hier = _few_cached(toy)
     assert hier.n_iter >= 2
