@@ -14,13 +14,12 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
-from cogsim.fit._cache import cached
 from cogsim.fit._compress import by_default as distinct_by_default
 from cogsim.fit._compress import compress as distinct_trials
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, pack
 from cogsim.fit._profile import profile_intervals
-from cogsim.fit._solve import _solver, by_bucket, chunk_size
+from cogsim.fit._solve import by_bucket, solve_starts
 
 ESTIMATE_COLUMNS = ("parameter", "estimate", "ci_low", "ci_high")
 SUMMARY_COLUMNS = ("loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged", "at_bound")
@@ -110,16 +109,7 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
         value = jax.vmap(nll)(u, packed.trials, packed.mask)
         zero = jnp.zeros(len(packed.units))
         return u, value, zero, zero.astype(jnp.int32)
-    prior_key = tuple(sorted(prior.items())) if prior else None
-
-    def solve(sub: Packed, u0_sub):
-        # problems per chunk from the units' trial counts, not the padded width: with distinct trials
-        # counted once a chunk then holds as many problems as it would with every trial
-        batch = chunk_size(u0_sub.shape[0] * len(sub.units), int(sub.units["n_trials"].max()))
-        return cached(_solver, model, prior_key, batch)(u0_sub, sub.trials, sub.mask)
-
-    whole = lambda idx: len(idx) == u0.shape[1]  # one group: all units in order, no gather
-    return by_bucket(packed, lambda sub, idx: solve(sub, u0 if whole(idx) else u0[:, idx]), max_buckets)
+    return solve_starts(model, packed, prior, u0, max_buckets)
 
 
 def fit(

@@ -33,10 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from cogsim.fit import _model, _objective
-from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, Packed
 from cogsim.fit._optim import CONVERGED_GTOL
-from cogsim.fit._solve import _solver, by_bucket, chunk_size
+from cogsim.fit._solve import solve_starts
 
 #: a check lowering the negative log-likelihood by more than this per trial marks a unit unconverged
 STABLE_TOL = 1e-5
@@ -118,15 +117,7 @@ def solve_from(model, packed: Packed, prior, u_start: jax.Array, max_buckets: in
     """One L-BFGS solve of every unit from ``u_start [U, k]`` (memory cleared), as in
     :func:`cogsim.fit._fit.estimate`: ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``, ``nll`` summed
     over the unit's trials."""
-    prior_key = tuple(sorted(prior.items())) if prior else None
-    u0 = jnp.asarray(u_start, jnp.float32)[None]
-
-    def solve(sub: Packed, idx):
-        start = u0 if len(idx) == u0.shape[1] else u0[:, idx]
-        batch = chunk_size(len(sub.units), int(sub.units["n_trials"].max()))  # as estimate's chunks
-        return cached(_solver, model, prior_key, batch)(start, sub.trials, sub.mask)
-
-    return by_bucket(packed, solve, max_buckets)
+    return solve_starts(model, packed, prior, jnp.asarray(u_start, jnp.float32)[None], max_buckets)
 
 
 def _lowered(new, old, n_trials) -> np.ndarray:

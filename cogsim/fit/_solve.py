@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cogsim.fit import _objective
+from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, take
 from cogsim.fit._optim import minimize
 
@@ -85,3 +86,18 @@ def by_bucket(packed: Packed, fn, max_buckets: int = MAX_BUCKETS):
     parts = [(o,) if single else o for o in outs]
     merged = tuple(jnp.concatenate([p[i] for p in parts])[inverse] for i in range(len(parts[0])))
     return merged[0] if single else merged
+
+
+def solve_starts(model, packed: Packed, prior, u0: jax.Array, max_buckets: int = MAX_BUCKETS):
+    """The best of the starts ``u0 [S, U, k]`` (unconstrained) for every unit, by :func:`_solver` on each
+    group of units (:func:`by_bucket`): ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``, ``nll`` summed
+    over the unit's trials. Problems per chunk come from the units' trial counts, not the padded width, so
+    that with distinct trials counted once a chunk holds as many problems as with every trial."""
+    prior_key = tuple(sorted(prior.items())) if prior else None
+
+    def solve(sub: Packed, idx):
+        start = u0 if len(idx) == u0.shape[1] else u0[:, idx]  # one group: all units in order, no gather
+        batch = chunk_size(start.shape[0] * len(sub.units), int(sub.units["n_trials"].max()))
+        return cached(_solver, model, prior_key, batch)(start, sub.trials, sub.mask)
+
+    return by_bucket(packed, solve, max_buckets)
