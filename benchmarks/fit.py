@@ -115,6 +115,19 @@ def subset(trials, by, n: int | None):
     return trials.merge(keys.iloc[np.linspace(0, len(keys) - 1, n).round().astype(int)], on=list(by))
 
 
+def _xla_threads(choice: str) -> str:
+    """Sets XLA's CPU pool for the whole process (both sides) before anything is computed; returns what the
+    pool will be ("default" where JAX chooses: one thread per core)."""
+    from cogsim import cpu_threads
+
+    if choice == "default":
+        return next((f"{v}={os.environ[v]}" for v in cpu_threads.ENV if os.environ.get(v)), "default")
+    n = cpu_threads.FIT_THREADS if choice == "fit" else int(choice)
+    if not cpu_threads.limit(n) and os.environ.get(cpu_threads.ENV[0]) != str(n):
+        raise SystemExit(f"--xla-threads {choice}: PJRT_NPROC/NPROC already set; unset them or pass 'default'")
+    return str(n)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paradigm", default=None)
@@ -144,9 +157,16 @@ def main(argv=None) -> dict:
         action="store_true",
         help="also run the scipy loop on each unit's distinct trials with weights, as cogsim evaluates them",
     )
+    ap.add_argument(
+        "--xla-threads",
+        default="fit",
+        help="XLA CPU pool threads for both sides: 'fit' (as `cogsim fit` sets them: cogsim.cpu_threads), "
+        "'default' (JAX's: one per core, or PJRT_NPROC/NPROC as set), or a number",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="result file (default results/fit.json, or fit_full.json)")
     args = ap.parse_args(argv)
+    threads = _xla_threads(args.xla_threads)
     if args.full and (args.subjects or args.models):
         raise SystemExit("--full fits every participant and model: leave out --subjects and --models")
     results = Path(__file__).resolve().parent / "results"
@@ -215,6 +235,7 @@ def main(argv=None) -> dict:
             "compilation_cache": None if cache_dir is None else "on",
             "compilation_cache_files_at_start": cache_files0,
             "seed": args.seed,
+            "xla_cpu_threads": threads,
             "target_ratio": 10.0,
             "peer": "scipy.optimize.minimize(L-BFGS-B, jac=True) per unit and start; objective jitted per "
             "model and trial count",

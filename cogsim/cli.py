@@ -449,6 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cogsim._run_files import check_writable
 
             check_writable(args.out)
+        if args.command == "fit":  # before anything is computed: the pool's size is fixed then
+            from cogsim import cpu_threads
+
+            cpu_threads.limit(cpu_threads.FIT_THREADS)
         if args.command in _COMPILING:
             from cogsim import compilation_cache
 

@@ -1,0 +1,62 @@
+"""How many threads XLA's CPU client runs computations on.
+
+JAX's CPU client keeps one pool of worker threads per process, by default one per core, and spreads each
+compiled program's independent operations over it. The fitting layer's programs are long ``while_loop``\\s
+of small operations (one L-BFGS iteration on a chunk of units is well under a millisecond of work), so on a
+machine with few cores the pool's threads mostly hand work to one another and wait: on 2 cores a warm fit of
+the workspace model to van den Berg et al.'s 32 participants took 3.7-5.5 s of wall time and 6.3-8.9 s of
+CPU with the default pool, and 3.2-3.3 s of both with one pool thread (the same numbers; the measurements
+are in the fitting log, "One XLA CPU thread for the fitting command").
+
+The pool's size is read once, when JAX creates its CPU client (at the process's first computation), from
+``PJRT_NPROC`` (or ``NPROC``); later changes have no effect. ``cogsim fit`` calls :func:`limit` before it
+computes anything; in a script or notebook, set ``PJRT_NPROC=1`` in the environment before starting Python
+(or call :func:`limit` before the first computation). ``PJRT_NPROC`` or ``NPROC`` set by the user is never
+overridden.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: the variables JAX's CPU client reads for its pool size, in the order it reads them
+ENV = ("PJRT_NPROC", "NPROC")
+
+#: the pool's size that ``cogsim fit`` asks for
+FIT_THREADS = 1
+
+
+def limit(threads: int = 1) -> bool:
+    """Asks for a pool of ``threads`` threads, unless ``PJRT_NPROC`` or ``NPROC`` is already set or JAX's
+    backends already exist (then nothing changes). Returns whether the pool will have that size.
+
+    Args:
+      threads: worker threads of XLA's CPU client (at least 1).
+
+    Raises:
+      ValueError: ``threads`` is below 1.
+
+    Example:
+      >>> import os
+      >>> from unittest import mock
+      >>> with mock.patch.dict(os.environ, {"PJRT_NPROC": "4"}):  # the user's setting is kept
+      ...     limit(1), os.environ["PJRT_NPROC"]
+      (False, '4')
+    """
+    if int(threads) < 1:
+        raise ValueError(f"threads: {threads!r} is not allowed; use an integer >= 1")
+    if any(os.environ.get(name, "").strip() for name in ENV) or _backends_exist():
+        return False
+    os.environ[ENV[0]] = str(int(threads))
+    return True
+
+
+def _backends_exist() -> bool:
+    """Whether JAX has created its backends (then the pool's size is fixed), without creating them."""
+    import sys
+
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    if bridge is None:  # JAX not imported yet: nothing created
+        return False
+    check = getattr(bridge, "backends_are_initialized", None)
+    return bool(check()) if check is not None else True  # unknown JAX: assume too late
