@@ -124,7 +124,7 @@ def _xla_threads(choice: str) -> str:
         return next((f"{v}={os.environ[v]}" for v in cpu_threads.ENV if os.environ.get(v)), "default")
     n = cpu_threads.FIT_THREADS if choice == "fit" else int(choice)
     if not cpu_threads.limit(n) and os.environ.get(cpu_threads.ENV[0]) != str(n):
-        raise SystemExit(f"--xla-threads {choice}: PJRT_NPROC/NPROC already set; unset them or pass 'default'")
+        raise SystemExit(f"--xla-threads {choice}: PJRT_NPROC/NPROC set; unset them or use 'default'")
     return str(n)
 
 

@@ -13,6 +13,12 @@ The pool's size is read once, when JAX creates its CPU client (at the process's 
 computes anything; in a script or notebook, set ``PJRT_NPROC=1`` in the environment before starting Python
 (or call :func:`limit` before the first computation). ``PJRT_NPROC`` or ``NPROC`` set by the user is never
 overridden.
+
+One pool thread is unsafe for programs that call back to the host: a ``jax.pure_callback`` that reads its
+argument can wait forever for the only pool thread, which is running the callback (seen with the host
+argsort of ``WORKSPACE_SORTED``; docs/architecture.md, "Tests"). None of the packaged paradigms' models calls
+back to the host (tests/test_cpu_threads.py checks each one's log-likelihood and simulator); a model of your
+own that does must run with the default pool (``PJRT_NPROC`` set to the number of cores).
 """
 
 from __future__ import annotations

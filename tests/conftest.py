@@ -17,12 +17,6 @@ os.environ.setdefault("COGSIM_COMPILATION_CACHE", "off")
 # their time compiling, which this roughly halves; results may differ from optimised code in the last bits.
 # JAX reads this when it is first imported (here, and in the commands the tests start); =0 turns it off.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
-# One XLA CPU worker thread per test process (and in the commands the tests start): pytest-xdist already runs
-# one worker per core, and JAX's default pool (one thread per core in every worker) oversubscribes the cores
-# (cogsim.cpu_threads; the measurement is in docs/architecture.md, "Tests"). Read when JAX creates its CPU
-# client, at a process's first computation; a value set by the user is kept.
-if not any(os.environ.get(v, "").strip() for v in ("PJRT_NPROC", "NPROC")):
-    os.environ["PJRT_NPROC"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 SLURM_UP = ROOT / ".ci" / "slurm_up.sh"
