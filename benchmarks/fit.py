@@ -32,20 +32,27 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import time
-from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-from scipy import optimize
+# The scipy loop's L-BFGS-B calls BLAS on vectors of a few numbers, and OpenBLAS's threads spin between those
+# calls: on 2 cores they added about half the loop's CPU time, not its wall time (docs/fitting.md, "Speed").
+# So BLAS runs on one thread in this process (both sides; set before NumPy loads it; a value set is kept).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from cogsim import fit as fitlib
-from cogsim.fit import _compress, _data, _fit, _objective
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import optimize  # noqa: E402
+
+from cogsim import fit as fitlib  # noqa: E402
+from cogsim.fit import _compress, _data, _fit, _objective  # noqa: E402
 
 
 class ToyMixture:
@@ -236,6 +243,7 @@ def main(argv=None) -> dict:
             "compilation_cache_files_at_start": cache_files0,
             "seed": args.seed,
             "xla_cpu_threads": threads,
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
             "target_ratio": 10.0,
             "peer": "scipy.optimize.minimize(L-BFGS-B, jac=True) per unit and start; objective jitted per "
             "model and trial count",
