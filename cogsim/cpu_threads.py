@@ -3,10 +3,10 @@
 JAX's CPU client keeps one pool of worker threads per process, by default one per core, and spreads each
 compiled program's independent operations over it. The fitting layer's programs are long ``while_loop``\\s
 of small operations (one L-BFGS iteration on a chunk of units is well under a millisecond of work), so on a
-machine with few cores the pool's threads mostly hand work to one another and wait: on 2 cores a warm fit of
-the workspace model to van den Berg et al.'s 32 participants took 3.7-5.5 s of wall time and 6.3-8.9 s of
-CPU with the default pool, and 3.2-3.3 s of both with one pool thread (the same numbers; the measurements
-are in the fitting log, "One XLA CPU thread for the fitting command").
+machine with few cores the pool's threads compete with the main thread: on 2 cores a second fit of the
+workspace model to van den Berg et al.'s 32 participants took 2.8-5.8 s of wall time (up to 9.1 s of CPU)
+with the default pool, and 3.2-3.3 s of both with one pool thread (the same estimates; the measurements are
+in the fitting log, "One XLA CPU thread for the fitting command").
 
 The pool's size is read once, when JAX creates its CPU client (at the process's first computation), from
 ``PJRT_NPROC`` (or ``NPROC``); later changes have no effect. ``cogsim fit`` calls :func:`limit` before it
