@@ -24,6 +24,7 @@ own that does must run with the default pool (``PJRT_NPROC`` set to the number o
 from __future__ import annotations
 
 import os
+import sys
 
 #: the variables JAX's CPU client reads for its pool size, in the order it reads them
 ENV = ("PJRT_NPROC", "NPROC")
@@ -59,8 +60,6 @@ def limit(threads: int = 1) -> bool:
 
 def _backends_exist() -> bool:
     """Whether JAX has created its backends (then the pool's size is fixed), without creating them."""
-    import sys
-
     bridge = sys.modules.get("jax._src.xla_bridge")
     if bridge is None:  # JAX not imported yet: nothing created
         return False

@@ -39,6 +39,12 @@ def by_default(model) -> bool:
     return not callable(getattr(model, "initial", None))
 
 
+def evaluated(packed: Packed, model, choice: bool | None) -> Packed:
+    """What the solver evaluates: ``packed``'s distinct trials (:func:`compress`) when ``choice`` (``fit``'s
+    ``compress``) is True, or None and :func:`by_default` says so; else ``packed`` itself."""
+    return compress(packed, model) if (by_default(model) if choice is None else choice) else packed
+
+
 def read_columns(model, trials: dict) -> tuple[str, ...]:
     """The trial columns ``model.loglik`` reads at its default parameters, found by tracing it on one
     unit's trials ``{column: [n]}`` (a column that only flows into discarded values still counts: the

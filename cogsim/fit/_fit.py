@@ -14,8 +14,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
-from cogsim.fit._compress import by_default as distinct_by_default
-from cogsim.fit._compress import compress as distinct_trials
+from cogsim.fit._compress import evaluated
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, pack
 from cogsim.fit._profile import profile_intervals
@@ -192,9 +191,7 @@ def fit(
         )
     nll = _objective.make_nll(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
-    if compress is None:
-        compress = distinct_by_default(model)
-    work = distinct_trials(packed, model) if compress else packed  # what the solver and profiles evaluate
+    work = evaluated(packed, model, compress)  # what the solver and profiles evaluate
     u_hat, nll_hat, gnorm, n_iter = estimate(
         model,
         work,

@@ -42,8 +42,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
 from cogsim.fit._at_bound import unit_labels
 from cogsim.fit._cache import cached
-from cogsim.fit._compress import by_default as distinct_by_default
-from cogsim.fit._compress import compress as distinct_trials
+from cogsim.fit._compress import evaluated
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import FitResult, _check_args, _estimates, _summary, estimate, fit
 from cogsim.fit._optim import CONVERGED_GTOL
@@ -271,10 +270,7 @@ def fit_hierarchical(
             f"{model.name!r} is fitted per set size already)"
         )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
-    if compress is None:
-        compress = distinct_by_default(model)
-    if compress:  # the solver and the Hessians evaluate each unit's distinct trials once
-        packed = distinct_trials(packed, model)
+    packed = evaluated(packed, model, compress)  # the solver and the Hessians: distinct trials, by default
     per_ss = _model.by_set_size(model)
     if per_ss:
         labels, groups = np.unique(packed.units[set_size_column].to_numpy(), return_inverse=True)
