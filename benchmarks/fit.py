@@ -2,7 +2,8 @@
 vmapped batch per model) vs a per-participant ``scipy.optimize.minimize`` loop over the same likelihoods.
 
 The peer minimises the same objective (the model's JAX ``loglik`` summed over a unit's trials, in the same
-unconstrained coordinates, from the same starts) with ``scipy.optimize.minimize(method="L-BFGS-B",
+unconstrained coordinates, from the same starts; the model as ``cogsim.fit`` specialises it to the data,
+e.g. per-set-size tables ending at the largest set size present: the same values) with ``scipy.optimize.minimize(method="L-BFGS-B",
 jac=True)``, one unit (participant, or participant x set size) and start at a time; its objective and
 gradient are jitted once per model and distinct trial count (each unit's own trials, unpadded; a data set has
 few distinct counts, so the peer compiles a few times per model, as cogsim does). Both sides run in this one
@@ -52,7 +53,7 @@ import numpy as np  # noqa: E402
 from scipy import optimize  # noqa: E402
 
 from cogsim import fit as fitlib  # noqa: E402
-from cogsim.fit import _compress, _data, _fit, _objective  # noqa: E402
+from cogsim.fit import _compress, _data, _fit, _model, _objective  # noqa: E402
 
 
 class ToyMixture:
@@ -82,6 +83,7 @@ def scipy_loop(model, trials, by, n_starts: int, seed: int, distinct: bool = Fal
     them), padded with weight 0 to a multiple of 64 rows so that the objective compiles a few times only."""
     t0, c0 = time.perf_counter(), time.process_time()
     packed = _data.pack(trials, model, by=by)
+    model = _model.specialised(model, trials)  # the likelihood cogsim.fit evaluates (same values)
     if distinct:
         packed = _compress.compress(packed, model)
     nll = _objective.make_nll(model)

@@ -189,8 +189,9 @@ def fit(
             f"fit by: got {list(by)}; allowed: columns other than {set_size_column!r} (model "
             f"{model.name!r} is fitted per set size already)"
         )
-    nll = _objective.make_nll(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
+    model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
+    nll = _objective.make_nll(model, prior)
     work = evaluated(packed, model, compress)  # what the solver and profiles evaluate
     u_hat, nll_hat, gnorm, n_iter = estimate(
         model,

@@ -270,6 +270,7 @@ def fit_hierarchical(
             f"{model.name!r} is fitted per set size already)"
         )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
+    model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
     packed = evaluated(packed, model, compress)  # the solver and the Hessians: distinct trials, by default
     per_ss = _model.by_set_size(model)
     if per_ss:

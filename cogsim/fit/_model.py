@@ -31,7 +31,12 @@ class Model(Protocol):
     value}``: a start computed from one unit's own trials (``trials`` maps each column to a numpy array of
     that unit's real trials; natural units; a parameter left out takes its default), fitted as one more
     start of that unit (e.g. a shift from a low RT quantile, a scale from the RT spread: starts near each
-    unit's data when the defaults lie far from them). Optional attribute:
+    unit's data when the defaults lie far from them). ``specialise(trials) -> model``: the model to fit
+    these data with (``trials`` maps each column to an array of all the data's trials; a DataFrame): the
+    same per-trial log-likelihood on them, perhaps computed more cheaply (the working-memory models cut
+    their per-set-size tables at the largest set size present), with the same name and parameters; equal
+    data must give the same object, so that compiled programs are reused (:func:`specialised`).
+    Optional attribute:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it.
     """
@@ -57,6 +62,29 @@ def check_model(model) -> None:
         if not hasattr(model, attr):
             raise CogsimError(f"model {model!r}: missing attribute {attr!r}; allowed: a cogsim.fit.Model")
     check_params(tuple(model.params), f"model {model.name!r}")
+
+
+def specialised(model, data):
+    """``model.specialise(data)`` where the model declares it (checked: the same name and parameters), else
+    ``model``.
+
+    Example:
+      >>> import pandas as pd
+      >>> from cogsim.models.working_memory import VP
+      >>> specialised(VP, pd.DataFrame({"set_size": [1, 4, 2]})).loglik_fn.keywords["n_rows"]
+      4
+    """
+    fn = getattr(model, "specialise", None)
+    if not callable(fn):
+        return model
+    out = fn(data)
+    check_model(out)
+    if out.name != model.name or tuple(out.params) != tuple(model.params):
+        raise CogsimError(
+            f"model {model.name!r} specialise: got a model named {out.name!r} with parameters "
+            f"{[p.name for p in out.params]}; allowed: the same name and parameters"
+        )
+    return out
 
 
 def by_set_size(model) -> bool:

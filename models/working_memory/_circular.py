@@ -16,7 +16,7 @@ import numpy as np
 from jax.scipy.special import i0e
 from scipy import special
 
-from cogsim.models.working_memory._lookup import Lookup
+from cogsim.models.working_memory._lookup import Lookup, segments
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -34,6 +34,8 @@ _LOGK_TO_J = Lookup.build(_LOGK, _LOG_J)  # log kappa -> log J
 _LOG_I0E = jnp.asarray(np.log(special.i0e(_K)).astype(np.float32))
 _A_MINUS_1 = jnp.asarray((_A - 1.0).astype(np.float32))
 _J_SMALL = float(np.exp(_LOG_J[0]))  # below the table: kappa = sqrt(2 J)
+# each interval of the J table with its three columns at both ends: [n - 1, 8], one gather per query
+_J_ROWS = jnp.asarray(segments(_J_TO_LOGK.xp, _J_TO_LOGK.fp, _LOG_I0E, _A_MINUS_1))
 
 
 def wrap(x):
@@ -71,16 +73,17 @@ def _table_rows(x):
     table's interval of ``x`` (found once for all three; ends held outside it), and the interval's
     ``d log kappa / d log J``."""
     lookup = _J_TO_LOGK
-    xp, fp = lookup.xp, lookup.fp
+    xp = lookup.xp
     i = jnp.clip(lookup.search(x), 1, xp.shape[0] - 1)
-    dx = xp[i] - xp[i - 1]
-    delta = x - xp[i - 1]
+    row = _J_ROWS[i - 1]  # at i - 1: log J, log kappa, log i0e, A - 1; then the same at i
+    dx = row[..., 4] - row[..., 0]
+    delta = x - row[..., 0]
     out = []
-    for tab in (fp, _LOG_I0E, _A_MINUS_1):
-        f = tab[i - 1] + (delta / dx) * (tab[i] - tab[i - 1])  # jnp.interp's formula
-        out.append(jnp.where(x < xp[0], tab[0], jnp.where(x > xp[-1], tab[-1], f)))
+    for c in (1, 2, 3):
+        f = row[..., c] + (delta / dx) * (row[..., 4 + c] - row[..., c])  # jnp.interp's formula
+        out.append(jnp.where(x < xp[0], _J_ROWS[0, c], jnp.where(x > xp[-1], _J_ROWS[-1, 4 + c], f)))
     inside = (x >= xp[0]) & (x <= xp[-1])
-    return (*out, jnp.where(inside, (fp[i] - fp[i - 1]) / dx, 0.0))
+    return (*out, jnp.where(inside, (row[..., 5] - row[..., 1]) / dx, 0.0))
 
 
 @jax.custom_jvp

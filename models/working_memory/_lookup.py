@@ -34,6 +34,10 @@ class Lookup:
       start: the first grid point (``xp[0]``).
       inv_step: grid points per unit of ``x``.
       below: ``[m]`` int32, the number of knots at or below each grid point.
+      neighbours: ``[n + 1, 2]``, row ``c`` holding ``padded[c]`` and ``padded[c + 1]`` (the two knots
+        :meth:`search` compares a query with, read by one gather instead of two).
+      segments: ``[n - 1, 4]``, row ``i - 1`` holding ``xp[i - 1], fp[i - 1], xp[i], fp[i]`` (the interval
+        :meth:`interp` interpolates in, read by one gather instead of four).
     """
 
     xp: jnp.ndarray
@@ -42,6 +46,8 @@ class Lookup:
     start: float
     inv_step: float
     below: jnp.ndarray
+    neighbours: jnp.ndarray
+    segments: jnp.ndarray
 
     @classmethod
     def build(cls, xp, fp) -> Lookup:
@@ -69,13 +75,16 @@ class Lookup:
         grid = x64[0] + step * np.arange(m)
         below = np.searchsorted(x64, grid, side="right").astype(np.int32)
         padded = np.concatenate([[-np.inf], xp32, [np.inf]]).astype(np.float32)
+        fp32 = np.asarray(fp, np.float32)
         return cls(
             jnp.asarray(xp32),
-            jnp.asarray(np.asarray(fp, np.float32)),
+            jnp.asarray(fp32),
             jnp.asarray(padded),
             float(x64[0]),
             1.0 / step,
             jnp.asarray(below),
+            jnp.asarray(np.stack([padded[:-1], padded[1:]], axis=1)),
+            jnp.asarray(segments(xp32, fp32)),
         )
 
     def search(self, x):
@@ -85,8 +94,9 @@ class Lookup:
         cell = jnp.floor((x - self.start) * self.inv_step)
         cell = jnp.clip(jnp.nan_to_num(cell), 0, self.below.shape[0] - 1).astype(jnp.int32)
         c = self.below[cell]  # knots at or below the cell's start: the answer up to one either way
-        up = (self.padded[c + 1] <= x).astype(jnp.int32)  # padded[c + 1] = xp[c], the next knot
-        down = (self.padded[c] > x).astype(jnp.int32)  # padded[c] = xp[c - 1], the last counted one
+        pair = self.neighbours[c]  # padded[c] = xp[c - 1], the last counted knot; padded[c + 1] = xp[c]
+        up = (pair[..., 1] <= x).astype(jnp.int32)
+        down = (pair[..., 0] > x).astype(jnp.int32)
         return c + up - down
 
     def interp(self, x):
@@ -94,10 +104,23 @@ class Lookup:
         x = jnp.asarray(x, jnp.float32)
         xp, fp = self.xp, self.fp
         i = jnp.clip(self.search(x), 1, xp.shape[0] - 1)
-        df = fp[i] - fp[i - 1]
-        dx = xp[i] - xp[i - 1]
-        delta = x - xp[i - 1]
+        seg = self.segments[i - 1]  # xp[i - 1], fp[i - 1], xp[i], fp[i]
+        df = seg[..., 3] - seg[..., 1]
+        dx = seg[..., 2] - seg[..., 0]
+        delta = x - seg[..., 0]
         dx0 = jnp.abs(dx) <= np.spacing(np.finfo(np.float32).eps)  # as jnp.interp (never true here)
-        f = jnp.where(dx0, fp[i - 1], fp[i - 1] + (delta / jnp.where(dx0, 1, dx)) * df)
+        f = jnp.where(dx0, seg[..., 1], seg[..., 1] + (delta / jnp.where(dx0, 1, dx)) * df)
         f = jnp.where(x < xp[0], fp[0], f)
         return jnp.where(x > xp[-1], fp[-1], f)
+
+
+def segments(xp, *tables) -> np.ndarray:
+    """``[n - 1, 2 (1 + len(tables))]``: row ``i - 1`` holds ``xp[i - 1]`` and each table at ``i - 1``, then
+    the same at ``i``: an interval's ends, read by one gather.
+
+    Example:
+      >>> segments(np.array([0.0, 1.0, 3.0]), np.array([5.0, 6.0, 7.0])).tolist()
+      [[0.0, 5.0, 1.0, 6.0], [1.0, 6.0, 3.0, 7.0]]
+    """
+    cols = np.stack([np.asarray(xp, np.float32), *(np.asarray(t, np.float32) for t in tables)], axis=1)
+    return np.concatenate([cols[:-1], cols[1:]], axis=1)

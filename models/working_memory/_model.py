@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +46,9 @@ class WMModel:
         one would read a row of zeros), or None for no limit; ``cogsim.fit.fit`` refuses data beyond it.
       sign_invariant: trial columns whose sign the likelihood ignores (a von Mises error read through its
         cosine), so that ``cogsim.fit`` counts trials differing only in their sign as one distinct trial.
+      rows_fn: ``(params, trials, *, n_rows) -> [n_trials]``, the likelihood with its per-set-size tables
+        built for set sizes ``1..n_rows`` only (``loglik_fn`` is it at ``n_rows = max_set_size``), or None;
+        :meth:`specialise` uses it.
     """
 
     name: str
@@ -58,6 +63,7 @@ class WMModel:
     starts: tuple[tuple[tuple[str, float], ...], ...] = ()
     max_set_size: int | None = None
     sign_invariant: tuple[str, ...] = ()
+    rows_fn: Callable[..., jax.Array] | None = None
 
     @property
     def params(self):
@@ -79,12 +85,40 @@ class WMModel:
         """A default trial design of ``n_trials`` trials (set sizes and, where needed, non-targets)."""
         return dict(self.design_fn(n_trials, key))
 
+    def specialise(self, trials: Mapping[str, np.ndarray]) -> WMModel:
+        """The model to fit ``trials`` with (all the data's trials; e.g. a DataFrame): for a model with
+        :attr:`rows_fn`, one whose per-set-size tables end at the largest set size present (the same
+        per-trial log-likelihood on these trials, at a fraction of the cost where the data's set sizes are
+        few; NaN for a trial beyond it), else the model itself. Equal largest set sizes give the same
+        object, so compiled programs are reused."""
+        if self.rows_fn is None or self.max_set_size is None or "set_size" not in trials:
+            return self
+        n = np.asarray(trials["set_size"])
+        if n.size == 0 or not np.issubdtype(n.dtype, np.number) or not np.all(np.isfinite(n)):
+            return self
+        top = float(np.max(n))
+        if not (np.all(n == np.round(n)) and 1 <= np.min(n) and top < self.max_set_size):
+            return self  # at the tables' end already, or data the fitting layer refuses
+        return _cut(self, int(top))
+
     def start_points(self) -> tuple[dict[str, float], ...]:
         """Extra start points of the fit, in natural units (none for most models)."""
         return tuple(dict(p) for p in self.starts)
 
     def __repr__(self) -> str:
         return f"WMModel({self.name!r}, params={[s.name for s in self.specs]})"
+
+
+def _rows_loglik(params, trials, *, rows_fn, n_rows):
+    ll = rows_fn(params, trials, n_rows=n_rows)
+    return jnp.where(jnp.asarray(trials["set_size"]) <= n_rows, ll, jnp.nan)  # beyond the tables: NaN
+
+
+@functools.lru_cache(maxsize=64)
+def _cut(model: WMModel, n_rows: int) -> WMModel:
+    """``model`` with its tables ending at set size ``n_rows`` (one object per model and size)."""
+    fn = functools.partial(_rows_loglik, rows_fn=model.rows_fn, n_rows=n_rows)
+    return dataclasses.replace(model, loglik_fn=fn)
 
 
 DE_SET_SIZES = (1, 2, 4, 6, 8)

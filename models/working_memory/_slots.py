@@ -41,10 +41,10 @@ def _split(k):
     return c0, k - c0
 
 
-def _components(params):
-    """Per set size ``N = 1..N_MAX``: the four von Mises components' log weights and concentrations
-    ``[N_MAX, 4]`` (``floor(K)`` or ``floor(K) + 1`` slots, times ``q`` or ``q + 1`` slots on the probe)."""
-    n = jnp.arange(1, N_MAX + 1, dtype=jnp.float32)
+def _components(params, n_rows=N_MAX):
+    """Per set size ``N = 1..n_rows``: the four von Mises components' log weights and concentrations
+    ``[n_rows, 4]`` (``floor(K)`` or ``floor(K) + 1`` slots, times ``q`` or ``q + 1`` slots on the probe)."""
+    n = jnp.arange(1, n_rows + 1, dtype=jnp.float32)
     j1 = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, w = _split(params["K"])
     logws, kappas = [], []
@@ -62,7 +62,13 @@ def _components(params):
 
 
 def _loglik(params, trials):
-    logw, kappa = _components(params)
+    return _loglik_rows(params, trials, n_rows=N_MAX)
+
+
+def _loglik_rows(params, trials, *, n_rows):
+    """The likelihood with the tables built for set sizes ``1..n_rows`` (a larger one reads a row of
+    zeros)."""
+    logw, kappa = _components(params, n_rows)
     # per set size, not per trial: four concentrations per set size, each trial's row read by a gather
     return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
@@ -93,6 +99,7 @@ SLOTS_AVERAGING = WMModel(
     "Zhang & Luck (2008) slots plus averaging: K slots of precision J1, shared by all set sizes",
     pattern_columns=DE_PATTERNS,
     max_set_size=N_MAX,
+    rows_fn=_loglik_rows,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
     sign_invariant=("error_rad",),  # read through cos(error)
 )

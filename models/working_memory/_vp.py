@@ -66,8 +66,8 @@ def nodes(jbar, tau, n_nodes: int = N_NODES):
     return jnp.concatenate([jnp.zeros(1), tau * jnp.exp(y)]), jnp.concatenate([w0[None], w])
 
 
-def _tables(params, n_nodes):
-    ns = jnp.arange(1, N_MAX + 1, dtype=jnp.float32)
+def _tables(params, n_nodes, n_rows=N_MAX):
+    ns = jnp.arange(1, n_rows + 1, dtype=jnp.float32)
     jbar = params["J1"] * ns ** (-params["alpha"])
     j, w = jax.vmap(lambda jb: nodes(jb, params["tau"], n_nodes))(jbar)
     kappa = circ.kappa_from_j(j)
@@ -75,14 +75,19 @@ def _tables(params, n_nodes):
     return kappa, logw
 
 
-def loglik_nodes(params, trials, n_nodes: int = N_NODES):
-    """Per-trial log-likelihood with ``n_nodes`` quadrature cells (the model uses ``N_NODES``)."""
-    kappa, logw = _tables(params, n_nodes)
+def loglik_nodes(params, trials, n_nodes: int = N_NODES, n_rows: int = N_MAX):
+    """Per-trial log-likelihood with ``n_nodes`` quadrature cells (the model uses ``N_NODES``), its tables
+    built for set sizes ``1..n_rows`` (a larger one reads a row of zeros)."""
+    kappa, logw = _tables(params, n_nodes, n_rows)
     return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
 def _loglik(params, trials):
     return loglik_nodes(params, trials)
+
+
+def _loglik_rows(params, trials, *, n_rows):
+    return loglik_nodes(params, trials, n_rows=n_rows)
 
 
 def _simulate(params, trials, key):
@@ -106,4 +111,5 @@ VP = WMModel(
     pattern_columns=DE_PATTERNS,
     max_set_size=N_MAX,
     sign_invariant=("error_rad",),  # read through cos(error)
+    rows_fn=_loglik_rows,
 )

@@ -130,8 +130,9 @@ def loglik_table(params, trials, table, n_nodes: int = N_NODES):
 
 
 def _mixture_loglik(params, trials, shares_fn, n_nodes):
-    """The likelihood given ``shares_fn(s, c) -> (shares [2, N_MAX, n_nodes], M [2, N_MAX], N [N_MAX])`` for
-    the two capacities ``c = [floor(K), floor(K) + 1]`` at once (one batched pass over both segments)."""
+    """The likelihood given ``shares_fn(s, c) -> (shares [2, n, n_nodes], M [2, n], N [n])`` for the two
+    capacities ``c = [floor(K), floor(K) + 1]`` at once (one batched pass over both segments), for set sizes
+    ``1..n`` (``n = N_MAX``, or fewer: a larger set size then reads a row of zeros)."""
     j_total = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, frac = _split(params["K"])
     # log(frac + TINY), not log(frac): at an integer K (frac = 0, e.g. the default K = 3) log(frac) is -inf
@@ -146,10 +147,11 @@ def _mixture_loglik(params, trials, shares_fn, n_nodes):
     logw = (lw + held)[..., None] - circ.LOG_2PI - log_i0e
     guess = lw + jnp.log(jnp.maximum(1 - m / ns, 1e-30)) - circ.LOG_2PI
     # columns per set size: the first segment's nodes and guess, then the second's (sum order as before)
-    kappa = jnp.concatenate([kappa, jnp.zeros((2, N_MAX, 1))], axis=2)
+    n_rows = share.shape[1]
+    kappa = jnp.concatenate([kappa, jnp.zeros((2, n_rows, 1))], axis=2)
     logw = jnp.concatenate([jnp.where(m[..., None] > 0, logw, -1e30), guess[..., None]], axis=2)
-    kappa = jnp.moveaxis(kappa, 0, 1).reshape(N_MAX, -1)
-    logw = jnp.maximum(jnp.moveaxis(logw, 0, 1).reshape(N_MAX, -1), -1e30)
+    kappa = jnp.moveaxis(kappa, 0, 1).reshape(n_rows, -1)
+    logw = jnp.maximum(jnp.moveaxis(logw, 0, 1).reshape(n_rows, -1), -1e30)
     return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
@@ -184,19 +186,21 @@ def share_quantile_table(n_draws: int = N_DRAWS, n_nodes: int = N_NODES, s_step:
 
 
 def _interp_shares(s, c, log_q, slope, s_step):
-    """Cubic Hermite interpolation in ``s`` of the tabulated log share quantiles: ``[..., N_MAX, n_nodes]``
-    shares for ``M = min(c, N)`` held items (0 where ``M = 0``) and ``M`` ``[..., N_MAX]``, for capacities
-    ``c`` of any shape ``[...]``."""
-    ns = jnp.arange(1, N_MAX + 1, dtype=jnp.float32)
+    """Cubic Hermite interpolation in ``s`` of the tabulated log share quantiles: ``[..., n, n_nodes]``
+    shares for ``M = min(c, N)`` held items (0 where ``M = 0``) and ``M`` ``[..., n]``, for capacities
+    ``c`` of any shape ``[...]`` and the tables' set sizes ``N = 1..n`` (``log_q``, ``slope``:
+    ``[n_s, n, K_MAX, n_nodes]``)."""
+    n_rows = log_q.shape[1]
+    ns = jnp.arange(1, n_rows + 1, dtype=jnp.float32)
     m = jnp.minimum(jnp.asarray(c)[..., None], ns)
     x = s / s_step
     i = jnp.clip(jnp.floor(jax.lax.stop_gradient(x)), 0, log_q.shape[0] - 2).astype(jnp.int32)
     t = x - i
     mi = jnp.clip(m.astype(jnp.int32) - 1, 0, K_MAX - 1)
-    rows_n = jnp.arange(N_MAX)
+    rows_n = jnp.arange(n_rows)
 
     def at(table, j):
-        rows = jax.lax.dynamic_index_in_dim(table, j, axis=0, keepdims=False)  # [N_MAX, K_MAX, nodes]
+        rows = jax.lax.dynamic_index_in_dim(table, j, axis=0, keepdims=False)  # [n, K_MAX, nodes]
         return rows[rows_n, mi]  # [..., N_MAX, nodes]: row M - 1 of each set size
 
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
@@ -210,18 +214,23 @@ def _interp_shares(s, c, log_q, slope, s_step):
     return jnp.where(m[..., None] > 0, jnp.exp(log_share), 0.0), m, ns
 
 
-def loglik_interpolated(params, trials, tables=None, s_step: float = S_STEP):
+def loglik_interpolated(params, trials, tables=None, s_step: float = S_STEP, n_rows: int = N_MAX):
     """Per-trial log-likelihood of :func:`loglik_table` with :func:`gumbel_table`'s draws, its share
     quantiles interpolated in ``s`` from :func:`share_quantile_table` instead of sorted at every
-    evaluation (what the model uses)."""
+    evaluation (what the model uses); its tables cut to set sizes ``1..n_rows`` (a larger one reads a row
+    of zeros)."""
     log_q, slope = share_quantile_table(s_step=s_step) if tables is None else tables
-    log_q, slope = jnp.asarray(log_q), jnp.asarray(slope)
+    log_q, slope = jnp.asarray(log_q[:, :n_rows]), jnp.asarray(slope[:, :n_rows])
     n_nodes = log_q.shape[-1]
     return _mixture_loglik(params, trials, lambda s, c: _interp_shares(s, c, log_q, slope, s_step), n_nodes)
 
 
 def _loglik(params, trials):
     return loglik_interpolated(params, trials)
+
+
+def _loglik_rows(params, trials, *, n_rows):
+    return loglik_interpolated(params, trials, n_rows=n_rows)
 
 
 def _simulate(params, trials, key):
@@ -259,6 +268,7 @@ WORKSPACE = WMModel(
     max_set_size=N_MAX,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
     sign_invariant=("error_rad",),  # read through cos(error)
+    rows_fn=_loglik_rows,
 )
 
 
@@ -268,4 +278,6 @@ def _loglik_sorted(params, trials):
 
 #: the same model with its share quantiles sorted at every evaluation (:func:`loglik_table`): the reference
 #: the interpolation's acceptance rule compares fits against (slower; not in the model registry)
-WORKSPACE_SORTED = dataclasses.replace(WORKSPACE, name="workspace_sorted", loglik_fn=_loglik_sorted)
+WORKSPACE_SORTED = dataclasses.replace(
+    WORKSPACE, name="workspace_sorted", loglik_fn=_loglik_sorted, rows_fn=None
+)
