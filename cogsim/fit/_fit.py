@@ -189,6 +189,7 @@ def fit(
             f"fit by: got {list(by)}; allowed: columns other than {set_size_column!r} (model "
             f"{model.name!r} is fitted per set size already)"
         )
+    _objective.check_prior(model, prior)  # the arguments' errors before the data's
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
     model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
     nll = _objective.make_nll(model, prior)
