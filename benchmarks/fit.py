@@ -3,11 +3,11 @@ vmapped batch per model) vs a per-participant ``scipy.optimize.minimize`` loop o
 
 The peer minimises the same objective (the model's JAX ``loglik`` summed over a unit's trials, in the same
 unconstrained coordinates, from the same starts; the model as ``cogsim.fit`` specialises it to the data,
-e.g. per-set-size tables ending at the largest set size present: the same values) with ``scipy.optimize.minimize(method="L-BFGS-B",
-jac=True)``, one unit (participant, or participant x set size) and start at a time; its objective and
-gradient are jitted once per model and distinct trial count (each unit's own trials, unpadded; a data set has
-few distinct counts, so the peer compiles a few times per model, as cogsim does). Both sides run in this one
-process, one after the other.
+e.g. per-set-size tables ending at the largest set size present: the same values) with
+``scipy.optimize.minimize(method="L-BFGS-B", jac=True)``, one unit (participant, or participant x set
+size) and start at a time; its objective and gradient are jitted once per model and distinct trial count
+(each unit's own trials, unpadded; a data set has few distinct counts, so the peer compiles a few times per
+model, as cogsim does). Both sides run in this one process, one after the other.
 
 Reported per model and in total: wall and process CPU time of each side including compilation (``cold``),
 cogsim's again with everything compiled (``warm``), the ratios (on a shared machine the CPU-time ratio is the

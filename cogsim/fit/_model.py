@@ -36,6 +36,10 @@ class Model(Protocol):
     same per-trial log-likelihood on them, perhaps computed more cheaply (the working-memory models cut
     their per-set-size tables at the largest set size present), with the same name and parameters; equal
     data must give the same object, so that compiled programs are reused (:func:`specialised`).
+    ``loglik_parts() -> (tables, rows) | None``: the likelihood split as ``loglik(params, trials) ==
+    rows(tables(params), trials)``, ``tables`` the part that depends on the parameters only, ``rows`` each
+    trial's term from its own trial alone; a unit's sum is then evaluated in blocks of rows that stop at
+    its last real row (:mod:`cogsim.fit._blocks`) instead of over the padding.
     Optional attribute:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it.
@@ -71,7 +75,7 @@ def specialised(model, data):
     Example:
       >>> import pandas as pd
       >>> from cogsim.models.working_memory import VP
-      >>> specialised(VP, pd.DataFrame({"set_size": [1, 4, 2]})).loglik_fn.keywords["n_rows"]
+      >>> specialised(VP, pd.DataFrame({"set_size": [1, 4, 2]})).n_rows
       4
     """
     fn = getattr(model, "specialise", None)
@@ -85,6 +89,13 @@ def specialised(model, data):
             f"{[p.name for p in out.params]}; allowed: the same name and parameters"
         )
     return out
+
+
+def loglik_parts(model):
+    """The model's ``loglik_parts()`` (``(tables, rows)``: :mod:`cogsim.fit._blocks`), or None where it
+    declares none or returns None."""
+    fn = getattr(model, "loglik_parts", None)
+    return fn() if callable(fn) else None
 
 
 def by_set_size(model) -> bool:

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cogsim.errors import CogsimError
+from cogsim.fit import _model
+from cogsim.fit._trimmed import trimmed_loglik_sum
 
 #: a prior: parameter name -> log-density of the parameter's (constrained) value, JAX-traceable
 Prior = Mapping[str, Callable[[jax.Array], jax.Array]]
@@ -48,21 +50,31 @@ def check_prior(model, prior: Prior | None) -> dict:
     return dict(prior)
 
 
-def loglik_sum(model, u: jax.Array, trials, mask: jax.Array) -> jax.Array:
+def loglik_sum(model, u: jax.Array, trials, mask: jax.Array, trimmed: bool = False) -> jax.Array:
     """Summed log-likelihood of the unit's real (unmasked) trials; a float ``mask`` weights each row (the
-    count of identical trials it stands for, :mod:`cogsim.fit._compress`; 0 on padding)."""
+    count of identical trials it stands for, :mod:`cogsim.fit._compress`; 0 on padding). For a model that
+    declares ``loglik_parts()``, with ``trimmed`` by :func:`trimmed_loglik_sum` (the same value up to
+    float32 summation order; most of the padding after the last real row is not evaluated; not under
+    ``vmap`` with a batched mask, where it would evaluate every width)."""
+    parts = _model.loglik_parts(model) if trimmed else None
+    if parts is not None:
+        tables, rows = parts
+        return trimmed_loglik_sum(lambda v: tables(values(model, v)), rows, u, trials, mask)
     ll = model.loglik(values(model, u), trials)
     if jnp.asarray(mask).dtype == jnp.bool_:
         return jnp.sum(jnp.where(mask, ll, 0.0))
     return jnp.sum(jnp.where(mask > 0, ll * mask, 0.0))
 
 
-def make_nll(model, prior: Prior | None = None) -> Callable[[jax.Array, dict, jax.Array], jax.Array]:
-    """``nll(u, trials, mask)``: minus (summed log-likelihood + log-prior) of one unit."""
+def make_nll(
+    model, prior: Prior | None = None, trimmed: bool = False
+) -> Callable[[jax.Array, dict, jax.Array], jax.Array]:
+    """``nll(u, trials, mask)``: minus (summed log-likelihood + log-prior) of one unit (``trimmed``: see
+    :func:`loglik_sum`)."""
     prior = check_prior(model, prior)
 
     def nll(u, trials, mask):
-        total = loglik_sum(model, u, trials, mask)
+        total = loglik_sum(model, u, trials, mask, trimmed)
         if prior:
             vals = values(model, u)
             total = total + sum(prior[name](vals[name]) for name in prior)

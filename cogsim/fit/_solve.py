@@ -43,7 +43,8 @@ def _solver(model, prior_key, batch: int, normal: bool = False):
     starts and choosing the best start are part of the same program, so a fit compiles no small programs
     besides it. Cached per model object without a prior, so a second fit of the same model and shapes reuses
     the compiled code."""
-    nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key))
+    # one problem at a time: each evaluates its unit's rows up to its last real one (cogsim.fit._trimmed)
+    nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key), trimmed=batch == 1)
     if normal:
         nll = _objective.normal_nll(nll)
 
@@ -55,7 +56,8 @@ def _solver(model, prior_key, batch: int, normal: bool = False):
         n = u0.shape[0]
         pad = -n % batch
         grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad, *a.shape[1:]))]) if pad else a
-        out = jax.lax.map(unit, jax.tree.map(grow, (u0, tr, m, nn, *extra)), batch_size=batch)
+        xs = jax.tree.map(grow, (u0, tr, m, nn, *extra))
+        out = jax.lax.map(unit, xs) if batch == 1 else jax.lax.map(unit, xs, batch_size=batch)
         return jax.tree.map(lambda a: a[:n], out)
 
     def solve(u0, trials, mask, *extra):

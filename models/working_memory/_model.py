@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cogsim.models.working_memory._circular import mixture_by_set_size
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
@@ -46,9 +48,12 @@ class WMModel:
         one would read a row of zeros), or None for no limit; ``cogsim.fit.fit`` refuses data beyond it.
       sign_invariant: trial columns whose sign the likelihood ignores (a von Mises error read through its
         cosine), so that ``cogsim.fit`` counts trials differing only in their sign as one distinct trial.
-      rows_fn: ``(params, trials, *, n_rows) -> [n_trials]``, the likelihood with its per-set-size tables
-        built for set sizes ``1..n_rows`` only (``loglik_fn`` is it at ``n_rows = max_set_size``), or None;
-        :meth:`specialise` uses it.
+      tables_fn: ``(params, *, n_rows) -> (logw, kappa)``, each ``[n_rows, n_components]``: the von Mises
+        mixture per set size ``1..n_rows`` (log weights with the normaliser, concentrations) that
+        ``loglik_fn`` reads each trial's row of (:func:`._circular.mixture_by_set_size`), or None. With it,
+        :meth:`specialise` cuts the tables at the data's largest set size and :meth:`loglik_parts` splits
+        the likelihood into its parameter part and its per-trial part.
+      n_rows: the set sizes the tables cover (None: ``max_set_size``); :meth:`specialise` sets it.
     """
 
     name: str
@@ -63,7 +68,8 @@ class WMModel:
     starts: tuple[tuple[tuple[str, float], ...], ...] = ()
     max_set_size: int | None = None
     sign_invariant: tuple[str, ...] = ()
-    rows_fn: Callable[..., jax.Array] | None = None
+    tables_fn: Callable[..., tuple[jax.Array, jax.Array]] | None = None
+    n_rows: int | None = None
 
     @property
     def params(self):
@@ -87,11 +93,11 @@ class WMModel:
 
     def specialise(self, trials: Mapping[str, np.ndarray]) -> WMModel:
         """The model to fit ``trials`` with (all the data's trials; e.g. a DataFrame): for a model with
-        :attr:`rows_fn`, one whose per-set-size tables end at the largest set size present (the same
+        :attr:`tables_fn`, one whose per-set-size tables end at the largest set size present (the same
         per-trial log-likelihood on these trials, at a fraction of the cost where the data's set sizes are
         few; NaN for a trial beyond it), else the model itself. Equal largest set sizes give the same
         object, so compiled programs are reused."""
-        if self.rows_fn is None or self.max_set_size is None or "set_size" not in trials:
+        if self.tables_fn is None or self.max_set_size is None or "set_size" not in trials:
             return self
         n = np.asarray(trials["set_size"])
         if n.size == 0 or not np.issubdtype(n.dtype, np.number) or not np.all(np.isfinite(n)):
@@ -101,6 +107,15 @@ class WMModel:
             return self  # at the tables' end already, or data the fitting layer refuses
         return _cut(self, int(top))
 
+    def loglik_parts(self):
+        """``(tables, rows)`` with ``loglik(params, trials) == rows(tables(params), trials)`` (the same
+        values, bit for bit): ``tables(params)`` the per-set-size mixture, ``rows(tables, trials)`` each
+        trial's term from its own row; None without :attr:`tables_fn` (see ``cogsim.fit.Model``)."""
+        if self.tables_fn is None:
+            return None
+        n = self.n_rows or self.max_set_size
+        return functools.partial(self.tables_fn, n_rows=n), functools.partial(_mixture_rows, n_rows=n)
+
     def start_points(self) -> tuple[dict[str, float], ...]:
         """Extra start points of the fit, in natural units (none for most models)."""
         return tuple(dict(p) for p in self.starts)
@@ -109,16 +124,20 @@ class WMModel:
         return f"WMModel({self.name!r}, params={[s.name for s in self.specs]})"
 
 
-def _rows_loglik(params, trials, *, rows_fn, n_rows):
-    ll = rows_fn(params, trials, n_rows=n_rows)
+def _mixture_rows(tables, trials, *, n_rows):
+    ll = mixture_by_set_size(*tables, trials["set_size"], trials["error_rad"])
     return jnp.where(jnp.asarray(trials["set_size"]) <= n_rows, ll, jnp.nan)  # beyond the tables: NaN
+
+
+def _cut_loglik(params, trials, *, tables_fn, n_rows):
+    return _mixture_rows(tables_fn(params, n_rows=n_rows), trials, n_rows=n_rows)
 
 
 @functools.lru_cache(maxsize=64)
 def _cut(model: WMModel, n_rows: int) -> WMModel:
     """``model`` with its tables ending at set size ``n_rows`` (one object per model and size)."""
-    fn = functools.partial(_rows_loglik, rows_fn=model.rows_fn, n_rows=n_rows)
-    return dataclasses.replace(model, loglik_fn=fn)
+    fn = functools.partial(_cut_loglik, tables_fn=model.tables_fn, n_rows=n_rows)
+    return dataclasses.replace(model, loglik_fn=fn, n_rows=n_rows)
 
 
 DE_SET_SIZES = (1, 2, 4, 6, 8)

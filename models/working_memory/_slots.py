@@ -61,14 +61,12 @@ def _components(params, n_rows=N_MAX):
     return jnp.maximum(logw, -1e30), kappa  # finite: no -inf in the mixture's log-sum-exp
 
 
+def _tables(params, *, n_rows):
+    return _components(params, n_rows)
+
+
 def _loglik(params, trials):
-    return _loglik_rows(params, trials, n_rows=N_MAX)
-
-
-def _loglik_rows(params, trials, *, n_rows):
-    """The likelihood with the tables built for set sizes ``1..n_rows`` (a larger one reads a row of
-    zeros)."""
-    logw, kappa = _components(params, n_rows)
+    logw, kappa = _components(params)
     # per set size, not per trial: four concentrations per set size, each trial's row read by a gather
     return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
@@ -99,7 +97,7 @@ SLOTS_AVERAGING = WMModel(
     "Zhang & Luck (2008) slots plus averaging: K slots of precision J1, shared by all set sizes",
     pattern_columns=DE_PATTERNS,
     max_set_size=N_MAX,
-    rows_fn=_loglik_rows,
+    tables_fn=_tables,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
     sign_invariant=("error_rad",),  # read through cos(error)
 )

@@ -75,10 +75,9 @@ def _tables(params, n_nodes, n_rows=N_MAX):
     return kappa, logw
 
 
-def loglik_nodes(params, trials, n_nodes: int = N_NODES, n_rows: int = N_MAX):
-    """Per-trial log-likelihood with ``n_nodes`` quadrature cells (the model uses ``N_NODES``), its tables
-    built for set sizes ``1..n_rows`` (a larger one reads a row of zeros)."""
-    kappa, logw = _tables(params, n_nodes, n_rows)
+def loglik_nodes(params, trials, n_nodes: int = N_NODES):
+    """Per-trial log-likelihood with ``n_nodes`` quadrature cells (the model uses ``N_NODES``)."""
+    kappa, logw = _tables(params, n_nodes)
     return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
 
 
@@ -86,8 +85,9 @@ def _loglik(params, trials):
     return loglik_nodes(params, trials)
 
 
-def _loglik_rows(params, trials, *, n_rows):
-    return loglik_nodes(params, trials, n_rows=n_rows)
+def _mixture(params, *, n_rows):
+    kappa, logw = _tables(params, N_NODES, n_rows)
+    return logw, kappa
 
 
 def _simulate(params, trials, key):
@@ -111,5 +111,5 @@ VP = WMModel(
     pattern_columns=DE_PATTERNS,
     max_set_size=N_MAX,
     sign_invariant=("error_rad",),  # read through cos(error)
-    rows_fn=_loglik_rows,
+    tables_fn=_mixture,
 )

@@ -130,9 +130,17 @@ def loglik_table(params, trials, table, n_nodes: int = N_NODES):
 
 
 def _mixture_loglik(params, trials, shares_fn, n_nodes):
-    """The likelihood given ``shares_fn(s, c) -> (shares [2, n, n_nodes], M [2, n], N [n])`` for the two
-    capacities ``c = [floor(K), floor(K) + 1]`` at once (one batched pass over both segments), for set sizes
-    ``1..n`` (``n = N_MAX``, or fewer: a larger set size then reads a row of zeros)."""
+    """The likelihood of :func:`_mixture_tables`."""
+    return circ.mixture_by_set_size(
+        *_mixture_tables(params, shares_fn, n_nodes), trials["set_size"], trials["error_rad"]
+    )
+
+
+def _mixture_tables(params, shares_fn, n_nodes):
+    """The per-set-size mixture ``(logw, kappa)``, each ``[n, 2 (n_nodes + 1)]``, given
+    ``shares_fn(s, c) -> (shares [2, n, n_nodes], M [2, n], N [n])`` for the two capacities
+    ``c = [floor(K), floor(K) + 1]`` at once (one batched pass over both segments), for set sizes ``1..n``
+    (``n = N_MAX``, or fewer)."""
     j_total = circ.j_from_kappa(circ.kappa_from_sd(params["sd1_rad"]))
     c0, frac = _split(params["K"])
     # log(frac + TINY), not log(frac): at an integer K (frac = 0, e.g. the default K = 3) log(frac) is -inf
@@ -152,7 +160,7 @@ def _mixture_loglik(params, trials, shares_fn, n_nodes):
     logw = jnp.concatenate([jnp.where(m[..., None] > 0, logw, -1e30), guess[..., None]], axis=2)
     kappa = jnp.moveaxis(kappa, 0, 1).reshape(n_rows, -1)
     logw = jnp.maximum(jnp.moveaxis(logw, 0, 1).reshape(n_rows, -1), -1e30)
-    return circ.mixture_by_set_size(logw, kappa, trials["set_size"], trials["error_rad"])
+    return logw, kappa
 
 
 S_STEP = 0.1  # spacing of the grid of selection gains s on which the share quantiles are tabulated
@@ -214,23 +222,27 @@ def _interp_shares(s, c, log_q, slope, s_step):
     return jnp.where(m[..., None] > 0, jnp.exp(log_share), 0.0), m, ns
 
 
-def loglik_interpolated(params, trials, tables=None, s_step: float = S_STEP, n_rows: int = N_MAX):
-    """Per-trial log-likelihood of :func:`loglik_table` with :func:`gumbel_table`'s draws, its share
-    quantiles interpolated in ``s`` from :func:`share_quantile_table` instead of sorted at every
-    evaluation (what the model uses); its tables cut to set sizes ``1..n_rows`` (a larger one reads a row
-    of zeros)."""
+def _interp_fn(tables, s_step, n_rows):
     log_q, slope = share_quantile_table(s_step=s_step) if tables is None else tables
     log_q, slope = jnp.asarray(log_q[:, :n_rows]), jnp.asarray(slope[:, :n_rows])
-    n_nodes = log_q.shape[-1]
-    return _mixture_loglik(params, trials, lambda s, c: _interp_shares(s, c, log_q, slope, s_step), n_nodes)
+    return (lambda s, c: _interp_shares(s, c, log_q, slope, s_step)), log_q.shape[-1]
+
+
+def loglik_interpolated(params, trials, tables=None, s_step: float = S_STEP):
+    """Per-trial log-likelihood of :func:`loglik_table` with :func:`gumbel_table`'s draws, its share
+    quantiles interpolated in ``s`` from :func:`share_quantile_table` instead of sorted at every
+    evaluation (what the model uses)."""
+    shares_fn, n_nodes = _interp_fn(tables, s_step, N_MAX)
+    return _mixture_loglik(params, trials, shares_fn, n_nodes)
 
 
 def _loglik(params, trials):
     return loglik_interpolated(params, trials)
 
 
-def _loglik_rows(params, trials, *, n_rows):
-    return loglik_interpolated(params, trials, n_rows=n_rows)
+def _tables(params, *, n_rows):
+    """The model's mixture per set size ``1..n_rows``: ``(logw, kappa)``."""
+    return _mixture_tables(params, *_interp_fn(None, S_STEP, n_rows))
 
 
 def _simulate(params, trials, key):
@@ -268,7 +280,7 @@ WORKSPACE = WMModel(
     max_set_size=N_MAX,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
     sign_invariant=("error_rad",),  # read through cos(error)
-    rows_fn=_loglik_rows,
+    tables_fn=_tables,
 )
 
 
@@ -279,5 +291,5 @@ def _loglik_sorted(params, trials):
 #: the same model with its share quantiles sorted at every evaluation (:func:`loglik_table`): the reference
 #: the interpolation's acceptance rule compares fits against (slower; not in the model registry)
 WORKSPACE_SORTED = dataclasses.replace(
-    WORKSPACE, name="workspace_sorted", loglik_fn=_loglik_sorted, rows_fn=None
+    WORKSPACE, name="workspace_sorted", loglik_fn=_loglik_sorted, tables_fn=None
 )

@@ -41,7 +41,7 @@ def _draw(model, seed):
 def test_cut_tables_give_the_same_loglik_bit_for_bit_and_the_same_gradient(vdb, name):
     model = CUT[name]
     cut = model.specialise(vdb)
-    assert cut is not model and cut.loglik_fn.keywords["n_rows"] == 8
+    assert cut is not model and cut.n_rows == 8
     trials = {
         "set_size": jnp.asarray(vdb["set_size"].to_numpy(), jnp.int32),
         "error_rad": jnp.asarray(vdb["error_rad"].to_numpy(), jnp.float32),
@@ -60,7 +60,7 @@ def test_cut_tables_give_the_same_loglik_bit_for_bit_and_the_same_gradient(vdb, 
 def test_specialise_returns_one_object_per_size_and_the_model_where_nothing_is_cut(vdb):
     ws = wm.WORKSPACE
     assert ws.specialise(vdb) is ws.specialise(vdb.copy())
-    assert ws.specialise(vdb.query("set_size <= 4")).loglik_fn.keywords["n_rows"] == 4
+    assert ws.specialise(vdb.query("set_size <= 4")).n_rows == 4
     assert ws.specialise(pd.DataFrame({"set_size": [1, ws.max_set_size]})) is ws  # the tables' end
     assert ws.specialise(pd.DataFrame({"set_size": [1.5, 3.0]})) is ws  # not set sizes: left to the checks
     assert ws.specialise(pd.DataFrame({"error_rad": [0.1]})) is ws
@@ -109,3 +109,19 @@ def test_a_specialised_model_with_another_name_or_parameters_is_refused():
 
     with pytest.raises(CogsimError, match="specialise: got a model named 'other'"):
         _model.specialised(Renamed(), pd.DataFrame({"x": [0.0]}))
+
+
+@pytest.mark.parametrize("name", sorted(CUT))
+def test_loglik_parts_compose_to_the_loglik_bit_for_bit(vdb, name):
+    trials = {
+        "set_size": jnp.asarray(vdb["set_size"].to_numpy()[:2000], jnp.int32),
+        "error_rad": jnp.asarray(vdb["error_rad"].to_numpy()[:2000], jnp.float32),
+    }
+    for model in (CUT[name], CUT[name].specialise(vdb)):
+        tables, rows = model.loglik_parts()
+        p = _draw(model, 7)
+        np.testing.assert_array_equal(
+            np.asarray(jax.jit(lambda q, m=model: m.loglik(q, trials))(p)),
+            np.asarray(jax.jit(lambda q, tables=tables, rows=rows: rows(tables(q), trials))(p)),
+        )
+    assert wm.MIXTURE2P.loglik_parts() is None and _workspace.WORKSPACE_SORTED.loglik_parts() is None
