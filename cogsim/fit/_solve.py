@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cogsim.fit import _objective
+from cogsim.fit import _model, _objective
 from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, take
 from cogsim.fit._optim import minimize
@@ -43,8 +43,10 @@ def _solver(model, prior_key, batch: int, normal: bool = False):
     starts and choosing the best start are part of the same program, so a fit compiles no small programs
     besides it. Cached per model object without a prior, so a second fit of the same model and shapes reuses
     the compiled code."""
-    # one problem at a time: each evaluates its unit's rows up to its last real one (cogsim.fit._trimmed)
-    nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key), trimmed=batch == 1)
+    # one problem at a time, for a model split into tables and rows: each problem evaluates its unit's rows
+    # up to its last real one (cogsim.fit._trimmed), outside any vmap (where a switch runs every branch)
+    trimmed = batch == 1 and _model.loglik_parts(model) is not None
+    nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key), trimmed=trimmed)
     if normal:
         nll = _objective.normal_nll(nll)
 
@@ -57,7 +59,7 @@ def _solver(model, prior_key, batch: int, normal: bool = False):
         pad = -n % batch
         grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad, *a.shape[1:]))]) if pad else a
         xs = jax.tree.map(grow, (u0, tr, m, nn, *extra))
-        out = jax.lax.map(unit, xs) if batch == 1 else jax.lax.map(unit, xs, batch_size=batch)
+        out = jax.lax.map(unit, xs) if trimmed else jax.lax.map(unit, xs, batch_size=batch)
         return jax.tree.map(lambda a: a[:n], out)
 
     def solve(u0, trials, mask, *extra):
