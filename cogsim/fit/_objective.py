@@ -50,16 +50,18 @@ def check_prior(model, prior: Prior | None) -> dict:
     return dict(prior)
 
 
-def loglik_sum(model, u: jax.Array, trials, mask: jax.Array, trimmed: bool = False) -> jax.Array:
+def loglik_sum(
+    model, u: jax.Array, trials, mask: jax.Array, trimmed: bool = False, widths: tuple[int, ...] | None = None
+) -> jax.Array:
     """Summed log-likelihood of the unit's real (unmasked) trials; a float ``mask`` weights each row (the
     count of identical trials it stands for, :mod:`cogsim.fit._compress`; 0 on padding). For a model that
-    declares ``loglik_parts()``, with ``trimmed`` by :func:`trimmed_loglik_sum` (the same value up to
-    float32 summation order; most of the padding after the last real row is not evaluated; not under
+    declares ``loglik_parts()``, with ``trimmed`` by :func:`trimmed_loglik_sum` at ``widths`` (the same value
+    up to float32 summation order; most of the padding after the last real row is not evaluated; not under
     ``vmap`` with a batched mask, where it would evaluate every width)."""
     parts = _model.loglik_parts(model) if trimmed else None
     if parts is not None:
         tables, rows = parts
-        return trimmed_loglik_sum(lambda v: tables(values(model, v)), rows, u, trials, mask)
+        return trimmed_loglik_sum(lambda v: tables(values(model, v)), rows, u, trials, mask, widths)
     ll = model.loglik(values(model, u), trials)
     if jnp.asarray(mask).dtype == jnp.bool_:
         return jnp.sum(jnp.where(mask, ll, 0.0))
@@ -67,14 +69,14 @@ def loglik_sum(model, u: jax.Array, trials, mask: jax.Array, trimmed: bool = Fal
 
 
 def make_nll(
-    model, prior: Prior | None = None, trimmed: bool = False
+    model, prior: Prior | None = None, trimmed: bool = False, widths: tuple[int, ...] | None = None
 ) -> Callable[[jax.Array, dict, jax.Array], jax.Array]:
-    """``nll(u, trials, mask)``: minus (summed log-likelihood + log-prior) of one unit (``trimmed``: see
-    :func:`loglik_sum`)."""
+    """``nll(u, trials, mask)``: minus (summed log-likelihood + log-prior) of one unit (``trimmed``,
+    ``widths``: see :func:`loglik_sum`)."""
     prior = check_prior(model, prior)
 
     def nll(u, trials, mask):
-        total = loglik_sum(model, u, trials, mask, trimmed)
+        total = loglik_sum(model, u, trials, mask, trimmed, widths)
         if prior:
             vals = values(model, u)
             total = total + sum(prior[name](vals[name]) for name in prior)

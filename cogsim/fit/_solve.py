@@ -13,6 +13,7 @@ from cogsim.fit import _model, _objective
 from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, take
 from cogsim.fit._optim import minimize
+from cogsim.fit._trimmed import fitted_widths
 
 #: trials x problems per chunk of the solver: problems are solved in chunks of about this many trials
 #: (at least one problem; the units' trial counts, also where their distinct trials are evaluated once),
@@ -31,7 +32,7 @@ def chunk_size(n_problems: int, max_trials: int) -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def _solver(model, prior_key, batch: int, normal: bool = False):
+def _solver(model, prior_key, batch: int, normal: bool = False, widths: tuple[int, ...] | None = None):
     """The jitted multi-start solver of ``model``: ``solve(u0 [S, U, k], trials, mask)`` -> the best start's
     ``(u [U, k], nll [U], grad_norm [U], n_iter [U])`` of every unit (``nll`` summed over the unit's trials).
     With ``normal``, ``solve(u0, trials, mask, mean [U, k], sd [U, k])`` adds each unit's independent normal
@@ -46,7 +47,9 @@ def _solver(model, prior_key, batch: int, normal: bool = False):
     # one problem at a time, for a model split into tables and rows: each problem evaluates its unit's rows
     # up to its last real one (cogsim.fit._trimmed), outside any vmap (where a switch runs every branch)
     trimmed = batch == 1 and _model.loglik_parts(model) is not None
-    nll = _objective.make_nll(model, None if prior_key is None else dict(prior_key), trimmed=trimmed)
+    nll = _objective.make_nll(
+        model, None if prior_key is None else dict(prior_key), trimmed=trimmed, widths=widths
+    )
     if normal:
         nll = _objective.normal_nll(nll)
 
@@ -102,6 +105,11 @@ def solve_starts(model, packed: Packed, prior, u0: jax.Array, max_buckets: int =
     def solve(sub: Packed, idx):
         start = u0 if len(idx) == u0.shape[1] else u0[:, idx]  # one group: all units in order, no gather
         batch = chunk_size(start.shape[0] * len(sub.units), int(sub.units["n_trials"].max()))
-        return cached(_solver, model, prior_key, batch)(start, sub.trials, sub.mask)
+        widths = None
+        if batch == 1 and _model.loglik_parts(model) is not None:  # the widths of the trimmed sums
+            mask = np.asarray(sub.mask) > 0
+            lasts = np.where(mask.any(1), mask.shape[1] - np.argmax(mask[:, ::-1], axis=1), 1)  # real rows
+            widths = fitted_widths(lasts, mask.shape[1])
+        return cached(_solver, model, prior_key, batch, False, widths)(start, sub.trials, sub.mask)
 
     return by_bucket(packed, solve, max_buckets)

@@ -41,6 +41,42 @@ def widths(n: int, n_widths: int = N_WIDTHS) -> tuple[int, ...]:
     return tuple(sorted({-(-n * k // n_widths) for k in range(1, n_widths + 1)}))
 
 
+def fitted_widths(lasts, n: int, n_widths: int = N_WIDTHS) -> tuple[int, ...]:
+    """At most ``n_widths`` static widths for units whose last real rows are ``lasts`` (padded to ``n``):
+    among the units' own values, the ones that minimise the rows evaluated over all units (each unit at the
+    smallest width that holds its rows; exact, by dynamic programming over the sorted distinct values), the
+    last replaced by ``n``.
+
+    Example:
+      >>> fitted_widths([244, 260, 300, 380, 391, 712, 714, 958], 958, n_widths=3)
+      (391, 714, 958)
+    """
+    vals, counts = np.unique(np.clip(np.asarray(lasts, np.int64), 1, n), return_counts=True)
+    d, g = len(vals), min(n_widths, len(vals))
+    cum = np.concatenate([[0], np.cumsum(counts)])  # units with values before index j: cum[j]
+    # cost[k][j]: the fewest rows that k + 1 groups spend on the values 0..j (the last group ending at j;
+    # a group of values i..j costs vals[j] x its units); start[k][j]: where that last group starts
+    cost = [vals * cum[1:]]
+    start = [np.zeros(d, np.int64)]
+    for k in range(1, g):
+        c, a = np.full(d, np.iinfo(np.int64).max), np.zeros(d, np.int64)
+        for j in range(k, d):
+            i = np.arange(k, j + 1)
+            total = cost[k - 1][i - 1] + vals[j] * (cum[j + 1] - cum[i])
+            c[j], a[j] = total.min(), i[np.argmin(total)]
+        cost.append(c)
+        start.append(a)
+    k = int(np.argmin([c[d - 1] for c in cost]))
+    out, j = [], d - 1
+    while True:
+        out.append(int(vals[j]))
+        if k == 0:
+            break
+        j, k = int(start[k][j]) - 1, k - 1
+    out[0] = n  # the widest covers any mask
+    return tuple(sorted(out))
+
+
 def _weighted(ll, mask):
     """The summed log-likelihood: a bool mask selects rows, a float mask weights them (0 on padding)."""
     if mask.dtype == jnp.bool_:
@@ -52,10 +88,45 @@ def _first(w, rows_fn, tables, trials, mask):
     return _weighted(rows_fn(tables, jax.tree.map(lambda a: a[:w], trials)), mask[:w])
 
 
-def trimmed_loglik_sum(tables_fn, rows_fn, u: jax.Array, trials, mask: jax.Array) -> jax.Array:
+def _first_and_grad(w, rows_fn, tables, trials, mask):
+    value, pull = jax.vjp(lambda t: _first(w, rows_fn, t, trials, mask), tables)
+    return value, pull(jnp.ones_like(value))[0]
+
+
+def _zero_cotangent(a):
+    if jnp.issubdtype(a.dtype, jnp.inexact):
+        return jnp.zeros_like(a)
+    return np.zeros(a.shape, jax.dtypes.float0)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _switched(ws, rows_fn, branch, tables, trials, mask):
+    return jax.lax.switch(branch, [functools.partial(_first, w, rows_fn) for w in ws], tables, trials, mask)
+
+
+def _switched_fwd(ws, rows_fn, branch, tables, trials, mask):
+    # each branch returns its own gradient in the tables: under reverse mode a plain switch would carry
+    # every branch's residuals out of whichever branch runs (zero-filled), about 30 µs per evaluation here
+    branches = [functools.partial(_first_and_grad, w, rows_fn) for w in ws]
+    value, grad = jax.lax.switch(branch, branches, tables, trials, mask)
+    return value, (grad, branch, trials, mask)
+
+
+def _switched_bwd(ws, rows_fn, res, ct):
+    grad, branch, trials, mask = res
+    zeros = jax.tree.map(_zero_cotangent, (branch, trials, mask))
+    return zeros[0], jax.tree.map(lambda g: ct * g, grad), zeros[1], zeros[2]
+
+
+_switched.defvjp(_switched_fwd, _switched_bwd)
+
+
+def trimmed_loglik_sum(
+    tables_fn, rows_fn, u: jax.Array, trials, mask: jax.Array, ws: tuple[int, ...] | None = None
+) -> jax.Array:
     """``sum_r mask_r rows_fn(tables_fn(u), trials)_r`` (bool ``mask``: the selected rows) over one unit's
-    rows, evaluating only the first ``w`` rows, ``w`` the smallest of :func:`widths` that holds the last row
-    of nonzero mask.
+    rows, evaluating only the first ``w`` rows, ``w`` the smallest of the widths ``ws`` (default
+    :func:`widths`; the largest must be the padded width) that holds the last row of nonzero mask.
 
     Args:
       tables_fn: ``u -> tables``.
@@ -63,6 +134,7 @@ def trimmed_loglik_sum(tables_fn, rows_fn, u: jax.Array, trials, mask: jax.Array
       u: the unconstrained parameters ``[k]``.
       trials: column -> ``[n, ...]``.
       mask: ``[n]`` bool, or float weights (0 on padding).
+      ws: the static widths, ascending, the last ``n`` (e.g. :func:`fitted_widths` of the units' rows).
 
     Example:
       >>> u, x = jnp.array([0.5]), jnp.arange(300.0)
@@ -73,9 +145,10 @@ def trimmed_loglik_sum(tables_fn, rows_fn, u: jax.Array, trials, mask: jax.Array
       (19900.0, 39800.0)
     """
     n = mask.shape[0]
-    ws = widths(n)
+    ws = widths(n) if ws is None else tuple(ws)
+    if ws[-1] != n:
+        raise ValueError(f"trimmed_loglik_sum ws: got {ws}; allowed: ascending widths ending at {n}")
     real = mask if mask.dtype == jnp.bool_ else mask > 0
     last = jnp.max(jnp.where(real, jnp.arange(1, n + 1), 0))  # rows up to the last real one
     branch = jnp.searchsorted(jnp.asarray(np.asarray(ws, np.int32)), last.astype(jnp.int32))
-    branches = [functools.partial(_first, w, rows_fn) for w in ws]
-    return jax.lax.switch(branch, branches, tables_fn(u), trials, mask)
+    return _switched(ws, rows_fn, branch, tables_fn(u), trials, mask)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cogsim.fit import _objective
-from cogsim.fit._trimmed import trimmed_loglik_sum, widths
+from cogsim.fit._trimmed import fitted_widths, trimmed_loglik_sum, widths
 from cogsim.models import working_memory as wm
 
 
@@ -73,3 +73,28 @@ def test_a_model_without_parts_is_summed_as_before():
 
     t, m = {"x": jnp.arange(5.0)}, jnp.array([1, 1, 0, 1, 0], bool)
     assert float(_objective.loglik_sum(Plain(), jnp.zeros(0), t, m, True)) == 4.0
+
+
+def test_fitted_widths_spend_the_fewest_rows_of_any_choice_of_widths():
+    import itertools
+
+    def rows(ws, lasts):
+        return sum(min(w for w in ws if w >= x) for x in lasts)
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        lasts = [int(x) for x in rng.integers(1, 60, rng.integers(1, 14))] + [60]
+        for k in range(1, 5):
+            ws = fitted_widths(lasts, 60, k)
+            assert len(ws) <= k and ws[-1] == 60 and list(ws) == sorted(set(ws))
+            values = sorted(set(lasts) - {60})
+            others = (c + (60,) for j in range(k) for c in itertools.combinations(values, j))
+            assert rows(ws, lasts) == min(rows(c, lasts) for c in others)
+
+
+def test_trimmed_sum_at_given_widths_and_a_width_short_of_the_padding_is_refused():
+    t, m = {"x": jnp.arange(10.0)}, jnp.arange(10) < 4
+    rows = lambda tab, tr: tab * tr["x"]  # noqa: E731
+    assert float(trimmed_loglik_sum(lambda u: u, rows, jnp.float32(1.0), t, m, (4, 10))) == 6.0
+    with pytest.raises(ValueError, match="ending at 10"):
+        trimmed_loglik_sum(lambda u: u, rows, jnp.float32(1.0), t, m, (4, 8))
