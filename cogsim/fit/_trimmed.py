@@ -1,20 +1,21 @@
 """A unit's summed log-likelihood evaluated only up to its last real row, for models split into a
 parameter part and a per-trial part.
 
-A model may declare ``loglik_parts() -> (tables, rows)`` with ``loglik(params, trials) ==
-rows(tables(params), trials)``: ``tables`` computes everything that depends on the parameters only (e.g. a
-von Mises mixture per set size), ``rows`` each trial's term from its own row of the trials alone. The
-solver evaluates every unit padded to the longest unit (one compiled program per model), so a unit of 300
-rows padded to 958 pays for 958 rows at every evaluation. :func:`trimmed_loglik_sum` builds the tables,
-then sums the first ``w`` rows only, ``w`` the smallest of a few static widths that holds the unit's last row
-of nonzero weight: one ``lax.switch``, of which one branch runs. The solver chooses the widths from its
-units' rows (:func:`fitted_widths`: at most ``N_WIDTHS``, the fewest rows over all units). The switch is
-wrapped so that each branch returns its own gradient in the tables (under reverse mode a plain switch carries
-every branch's residuals, zero-filled, out of whichever branch ran). Under ``vmap`` with a batched mask a
-switch computes every branch, so only the solver uses it, and only where it solves one problem at a time
-(:mod:`cogsim.fit._solve`). The value is the plain sum's up to float32 summation order. (Summing the rows in
-fixed blocks in a loop that stops at the last real row was tried first and rejected: XLA's CPU code for the
-same mixture ran about 3.5 times slower per row inside a loop body; docs/fitting_log.md, "Padding skipped".)
+A model may declare ``loglik_parts() -> (tables, rows)`` with ``loglik(params, trials) == rows(tables(params),
+trials)``: ``tables`` computes everything that depends on the parameters only (e.g. a von Mises mixture per
+set size), ``rows`` each trial's term from its own row of the trials alone. The solver evaluates every unit
+padded to the longest unit (one compiled program per model), so a unit of 300 rows padded to 958 pays for 958
+rows at every evaluation. :func:`trimmed_loglik_sum` builds the tables, then sums the first ``w`` rows only,
+``w`` the smallest of a few static widths that holds the unit's last row of nonzero weight: one
+``lax.switch``, of which one branch runs. The solver chooses the widths from its units' rows
+(:func:`fitted_widths`: at most ``N_WIDTHS``, the fewest rows over all units; ``fit_hierarchical``'s solver
+takes ``N_WIDTHS`` equal steps of the padded width, :func:`widths`). The switch is wrapped so that each branch
+returns its own gradient in the tables (under reverse mode a plain switch carries every branch's residuals,
+zero-filled, out of whichever branch ran). Under ``vmap`` with a batched mask a switch computes every branch,
+so only the solver uses it, and only where it solves one problem at a time (:mod:`cogsim.fit._solve`). The
+value is the plain sum's up to float32 summation order. (Summing the rows in fixed blocks in a loop that stops
+at the last real row was tried first and rejected: XLA's CPU code for the same mixture ran about 3.5 times
+slower per row inside a loop body; docs/fitting_log.md, "Padding skipped".)
 """
 
 from __future__ import annotations
