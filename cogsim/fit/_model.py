@@ -38,8 +38,8 @@ class Model(Protocol):
     data must give the same object, so that compiled programs are reused (:func:`specialised`).
     ``loglik_parts() -> (tables, rows) | None``: the likelihood split as ``loglik(params, trials) ==
     rows(tables(params), trials)``, ``tables`` the part that depends on the parameters only, ``rows`` each
-    trial's term from its own trial alone; a unit's sum is then evaluated in blocks of rows that stop at
-    its last real row (:mod:`cogsim.fit._blocks`) instead of over the padding.
+    trial's term from its own trial alone; where the solver solves one problem at a time, a unit's sum then
+    stops near its last real row instead of covering the padding (:mod:`cogsim.fit._trimmed`).
     Optional attribute:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it.
@@ -92,7 +92,7 @@ def specialised(model, data):
 
 
 def loglik_parts(model):
-    """The model's ``loglik_parts()`` (``(tables, rows)``: :mod:`cogsim.fit._blocks`), or None where it
+    """The model's ``loglik_parts()`` (``(tables, rows)``: :mod:`cogsim.fit._trimmed`), or None where it
     declares none or returns None."""
     fn = getattr(model, "loglik_parts", None)
     return fn() if callable(fn) else None

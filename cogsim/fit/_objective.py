@@ -10,7 +10,7 @@ import numpy as np
 
 from cogsim.errors import CogsimError
 from cogsim.fit import _model
-from cogsim.fit._trimmed import trimmed_loglik_sum
+from cogsim.fit._trimmed import trimmed_loglik_sum, weighted_sum
 
 #: a prior: parameter name -> log-density of the parameter's (constrained) value, JAX-traceable
 Prior = Mapping[str, Callable[[jax.Array], jax.Array]]
@@ -62,10 +62,7 @@ def loglik_sum(
     if parts is not None:
         tables, rows = parts
         return trimmed_loglik_sum(lambda v: tables(values(model, v)), rows, u, trials, mask, widths)
-    ll = model.loglik(values(model, u), trials)
-    if jnp.asarray(mask).dtype == jnp.bool_:
-        return jnp.sum(jnp.where(mask, ll, 0.0))
-    return jnp.sum(jnp.where(mask > 0, ll * mask, 0.0))
+    return weighted_sum(model.loglik(values(model, u), trials), jnp.asarray(mask))
 
 
 def make_nll(

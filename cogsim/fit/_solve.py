@@ -31,6 +31,13 @@ def chunk_size(n_problems: int, max_trials: int) -> int:
     return int(max(1, min(n_problems, CHUNK_TRIALS // max(max_trials, 1))))
 
 
+def _trims(model, batch: int) -> bool:
+    """Whether the solver sums each unit's rows only up to its last real one (:mod:`cogsim.fit._trimmed`):
+    for a model split into tables and rows, solved one problem at a time (outside any vmap, where a switch
+    would run every branch)."""
+    return batch == 1 and _model.loglik_parts(model) is not None
+
+
 @functools.lru_cache(maxsize=64)
 def _solver(model, prior_key, batch: int, normal: bool = False, widths: tuple[int, ...] | None = None):
     """The jitted multi-start solver of ``model``: ``solve(u0 [S, U, k], trials, mask)`` -> the best start's
@@ -44,9 +51,7 @@ def _solver(model, prior_key, batch: int, normal: bool = False, widths: tuple[in
     starts and choosing the best start are part of the same program, so a fit compiles no small programs
     besides it. Cached per model object without a prior, so a second fit of the same model and shapes reuses
     the compiled code."""
-    # one problem at a time, for a model split into tables and rows: each problem evaluates its unit's rows
-    # up to its last real one (cogsim.fit._trimmed), outside any vmap (where a switch runs every branch)
-    trimmed = batch == 1 and _model.loglik_parts(model) is not None
+    trimmed = _trims(model, batch)
     nll = _objective.make_nll(
         model, None if prior_key is None else dict(prior_key), trimmed=trimmed, widths=widths
     )
@@ -106,7 +111,7 @@ def solve_starts(model, packed: Packed, prior, u0: jax.Array, max_buckets: int =
         start = u0 if len(idx) == u0.shape[1] else u0[:, idx]  # one group: all units in order, no gather
         batch = chunk_size(start.shape[0] * len(sub.units), int(sub.units["n_trials"].max()))
         widths = None
-        if batch == 1 and _model.loglik_parts(model) is not None:  # the widths of the trimmed sums
+        if _trims(model, batch):  # the widths of the trimmed sums
             mask = np.asarray(sub.mask) > 0
             lasts = np.where(mask.any(1), mask.shape[1] - np.argmax(mask[:, ::-1], axis=1), 1)  # real rows
             widths = fitted_widths(lasts, mask.shape[1])

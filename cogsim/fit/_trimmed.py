@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-#: the number of static widths a unit's rows are cut to (equal steps of the padded width); each is one more
-#: branch to compile (tried before the protocol on van den Berg et al.'s workspace fits: 3 and 4 widths
+#: the most static widths a unit's rows are cut to; each is one more branch to compile (tried before the
+#: protocol, as equal steps of the padded width, on van den Berg et al.'s workspace fits: 3 and 4 widths
 #: ran the second fit 2.2 s, 6 and 8 widths 2.35 and 2.3 s, and compiled 0.1-1.5 s longer)
 N_WIDTHS = 4
 
@@ -80,7 +80,7 @@ def fitted_widths(lasts, n: int, n_widths: int = N_WIDTHS) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _weighted(ll, mask):
+def weighted_sum(ll, mask):
     """The summed log-likelihood: a bool mask selects rows, a float mask weights them (0 on padding)."""
     if mask.dtype == jnp.bool_:
         return jnp.sum(jnp.where(mask, ll, 0.0))
@@ -88,7 +88,7 @@ def _weighted(ll, mask):
 
 
 def _first(w, rows_fn, tables, trials, mask):
-    return _weighted(rows_fn(tables, jax.tree.map(lambda a: a[:w], trials)), mask[:w])
+    return weighted_sum(rows_fn(tables, jax.tree.map(lambda a: a[:w], trials)), mask[:w])
 
 
 def _first_and_grad(w, rows_fn, tables, trials, mask):
