@@ -17,6 +17,12 @@ os.environ.setdefault("COGSIM_COMPILATION_CACHE", "off")
 # their time compiling, which this roughly halves; results may differ from optimised code in the last bits.
 # JAX reads this when it is first imported (here, and in the commands the tests start); =0 turns it off.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+# XLA's CPU fusion emitters off (the older elemental emitters): most of the tests' compilations are of small
+# programs, which compiled about 40 % faster so in a micro-benchmark (docs/architecture.md, "Tests").
+# COGSIM_TEST_XLA_FLAGS= (empty) keeps XLA's defaults.
+_TEST_XLA_FLAGS = os.environ.get("COGSIM_TEST_XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
+if _TEST_XLA_FLAGS.strip() and _TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_TEST_XLA_FLAGS}".strip()
 
 ROOT = Path(__file__).resolve().parent.parent
 SLURM_UP = ROOT / ".ci" / "slurm_up.sh"

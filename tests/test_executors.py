@@ -219,7 +219,8 @@ def test_devices_executor_shards_over_two_cpu_devices_and_matches_local(local_re
         "              executor='devices', log=lambda *_: None)\n"
         "print(json.dumps(s.get_meta('executor')))\n"
     )
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
     )
