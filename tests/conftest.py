@@ -20,7 +20,7 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 # XLA's CPU fusion emitters off (the older elemental emitters): most of the tests' compilations are of small
 # programs, which compiled about 40 % faster so in a micro-benchmark (docs/architecture.md, "Tests").
 # COGSIM_TEST_XLA_FLAGS= (empty) keeps XLA's defaults.
-_TEST_XLA_FLAGS = os.environ.get("COGSIM_TEST_XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
+_TEST_XLA_FLAGS = os.environ.setdefault("COGSIM_TEST_XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
 if _TEST_XLA_FLAGS.strip() and _TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_TEST_XLA_FLAGS}".strip()
 
