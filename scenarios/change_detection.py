@@ -49,10 +49,12 @@ DATASETS = {"rouder2008": "rouder2008_change_detection", "adam2015": "adam2015_c
 PAPER_RUN = PaperRun(
     verdict="partial",
     checks_passed="5/8",
-    date="2026-12-03",
-    commit="fe7e241",
+    date="2026-12-05",
+    commit="4953108",
     note="2000 participant resamples: neither model's K is shown within 0.5 items of the Cowan K plateau; "
-    "the workspace's rate RMSE CI reaches 0.0502",
+    "the workspace's rate RMSE CI reaches 0.0502"
+    " (rerun at 4953108 on 2026-12-05 with the same numbers: every check's value and CI; first "
+    "measured at fe7e241 on 2026-12-03)",
 )
 
 

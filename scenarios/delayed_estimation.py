@@ -77,11 +77,13 @@ class Config:
 PAPER_RUN = cmp.PaperRun(
     verdict="partial",
     checks_passed="7/8",
-    date="2026-12-04",
-    commit="078512d",
+    date="2026-12-05",
+    commit="4953108",
     note="Zhang & Luck (2008) and van den Berg et al. (2012), 4 starts, profile CIs, 5-fold CV: vp beats "
     "slots_averaging (summed AIC +966 [574, 1384]) but not mixture2p (+22 [-276, 325]); vp has the best "
-    "cross-validated log-likelihood on van den Berg's data (-40,221 vs mixture2p -40,422)",
+    "cross-validated log-likelihood on van den Berg's data (-40,221 vs mixture2p -40,422)"
+    " (rerun at 4953108 on 2026-12-05 with the same check values and CIs, cross-validated "
+    "log-likelihoods within 0.6; first measured at 078512d on 2026-12-04)",
 )
 
 

@@ -60,11 +60,13 @@ class Config:
 PAPER_RUN = PaperRun(
     verdict="demonstration",
     checks_passed="2/3",
-    date="2026-12-03",
-    commit="9c9dc93",
+    date="2026-12-05",
+    commit="4953108",
     note="5 worlds, 8-128 episodes, 300 epochs: episodic minus semantic prior 0.70 [0.60, 0.81] (pass); "
     "recall 0.99, 0.89, 0.69, 0.67, 0.83, slope per doubling 0.001 [-0.012, 0.014] (interference fails); "
-    "generic hit@3 0.64 [0.58, 0.69] (pass)",
+    "generic hit@3 0.64 [0.58, 0.69] (pass)"
+    " (rerun at 4953108 on 2026-12-05 with the same numbers: every check's value and CI; first "
+    "measured at 9c9dc93 on 2026-12-03)",
 )
 
 PRESETS = {

@@ -63,11 +63,13 @@ class Config:
 PAPER_RUN = PaperRun(
     verdict="demonstration",
     checks_passed="5/6",
-    date="2026-12-04",
-    commit="088eb92",
+    date="2026-12-05",
+    commit="4953108",
     note="10 seeds: 4 held out, 40 of 40 cases answered (baseline 0 of 40); 20 held out, 0.860 "
     "[0.810, 0.900] (baseline 0.020); nationality 0.896 and generation 0.913 decoded above the majority "
-    "rate, branch 0.500 [0.430, 0.570] not (majority 0.526)",
+    "rate, branch 0.500 [0.430, 0.570] not (majority 0.526)"
+    " (rerun at 4953108 on 2026-12-05 with the same numbers: held-out share 0.860, check 0.840 "
+    "[0.790, 0.885] above the baseline; first measured at 088eb92 on 2026-12-04)",
 )
 
 PRESETS = {"quick": Config(n_seeds=4), "paper": Config()}
