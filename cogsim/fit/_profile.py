@@ -48,8 +48,6 @@ import jax
 import jax.numpy as jnp
 from scipy import stats
 
-from cogsim.fit import _compile
-
 N_ROOT = 16
 N_NEWTON = 5
 Z_TOL = 1e-3
@@ -342,7 +340,7 @@ def profile_program(model, nll: Callable, *, level: float = 0.95) -> Callable:
         )
         return jnp.min(ends, axis=1), jnp.max(ends, axis=1)
 
-    return _compile.jit(jax.vmap(one_unit))
+    return jax.jit(jax.vmap(one_unit))
 
 
 def profile_intervals(

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cogsim.fit import _compile, _model, _objective
+from cogsim.fit import _model, _objective
 from cogsim.fit._cache import cached
 from cogsim.fit._data import MAX_BUCKETS, Packed, buckets, take
 from cogsim.fit._optim import minimize
@@ -82,7 +82,7 @@ def _solver(model, prior_key, batch: int, normal: bool = False, widths: tuple[in
         pick = lambda a: jnp.take_along_axis(a, best.reshape((1, -1) + (1,) * (a.ndim - 2)), axis=0)[0]
         return pick(sol.u), pick(sol.value) * n, pick(sol.grad_norm), pick(sol.n_iter)
 
-    return _compile.jit(solve)
+    return jax.jit(solve)
 
 
 def by_bucket(packed: Packed, fn, max_buckets: int = MAX_BUCKETS):
