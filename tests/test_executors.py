@@ -212,8 +212,9 @@ def test_reconcile_marks_points_of_a_dead_local_process_failed(tmp_path):
 
 # ------------------------------------------------------------------------------------------- devices
 def test_devices_executor_shards_over_two_cpu_devices_and_matches_local(tmp_path):
-    # the sharded sweep and its local reference in one process with XLA's default code generation (the
-    # tests' own XLA flags, tests/conftest.py, are left out: this is a bit-for-bit claim about what users run)
+    # the sharded sweep and its local reference in one process without the tests' XLA_FLAGS (XLA's older CPU
+    # emitters, tests/conftest.py; with them the two differed in one value's last place): a bit-for-bit claim
+    # about the code generation users run
     code = (
         "import json, sys\n"
         "from cogsim import sweep\n"
