@@ -39,7 +39,7 @@ from cogsim.scenarios import _shelf_checks, _shelf_plot
 from cogsim.scenarios._shelf_displays import COLOURS, SHAPES, ShelfDisplays, make_displays
 
 DESCRIPTION = (
-    "Synthetic coloured-shape search: OAT (crop CNN vs no appearance) learns target-similarity effects"
+    "Synthetic coloured-shape search: does OAT (crop CNN vs no appearance) learn target-similarity effects?"
 )
 
 METHODS = ("oat_cnn", "oat_none", "random", "centre_out", "nn_walk", "searcher")
