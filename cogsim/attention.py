@@ -18,7 +18,7 @@ Paths (``implementation=``) and what each costs:
   float32 inputs use TF32 tensor cores: ``f32_precision="tf32"`` (default: one product, 10-bit mantissa,
   relative error ~1e-3 like bfloat16 scores, the fastest), ``"tf32x3"`` (three products, close to float32
   accuracy, ~3x the tensor-core work and more registers, so smaller tiles) or ``"ieee"`` (exact FMA without
-  tensor cores; ~10x slower). Tiles come from a shared-memory and register
+  tensor cores; expected to be much slower, not measured). Tiles come from a shared-memory and register
   budget per (dtype, head dim, bias/mask/stats, arch) (:mod:`cogsim.kernels.tiles`).
 - ``"mosaic"``: on Hopper (sm_90) the FlashAttention-3-style forward (:func:`cogsim.kernels.mosaic_attention`:
   TMA, ``wgmma``, warp specialization) for bfloat16/float16 calls without bias or mask. Memory and flops as
@@ -173,9 +173,9 @@ def dot_product_attention(
       mask: boolean mask (True = attend) broadcastable like ``bias``. Rows with no key return zeros.
       is_causal: causal masking, aligned to the bottom-right when ``q_len != k_len``.
       scale: score scale; defaults to ``1/sqrt(head_dim)``.
-      implementation: ``None`` (Mosaic on an sm_90 GPU for 16-bit calls without bias or mask, Pallas
-        (Triton) on an sm_80+ GPU when the kernel supports the call, XLA elsewhere), ``"xla"``,
-        ``"pallas"``, ``"mosaic"`` or ``"interpret"``; see the module docstring for what each costs.
+      implementation: ``None`` (Pallas (Triton) on an sm_80+ GPU when the kernel supports the call, XLA
+        elsewhere; Mosaic runs only when asked for), ``"xla"``, ``"pallas"``, ``"mosaic"`` or
+        ``"interpret"``; see the module docstring for what each costs.
       f32_precision: float32 inputs on the Pallas path: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``.
       return_stats: also return :class:`AttentionStats` (logsumexp and entropy per query).
       return_probs: with ``return_stats``, include the full probability matrix (XLA path).
