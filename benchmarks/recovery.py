@@ -22,9 +22,9 @@ estimates within :data:`AT_BOUND_FRACTION` of the parameter's bound width of eit
 inside the estimate's joint 95 % likelihood-ratio region (estimate minus truth log-likelihood at most
 ``chi2(0.95, k) / 2`` for ``k`` parameters): data that cannot reject the true values. ``units`` keeps one
 record per unit (true and fitted values, the fit's log-likelihood, gradient norm, iterations, convergence,
-the parameters at a bound). ``--profile PARAM`` (declared in docs/fitting.md, "Workspace recovery diagnosis")
-adds the grid profile of one parameter for the units whose estimate misses the truth by more than
-``--profile-miss``: :func:`profile_misses`.
+the parameters at a bound). ``--profile PARAM`` (declared in docs/fitting_log.md, "Workspace recovery
+diagnosis") adds the grid profile of one parameter for the units whose estimate misses the truth by more
+than ``--profile-miss``: :func:`profile_misses`.
 
 ``--method hierarchical`` (declared in docs/fitting.md, "Hierarchical fits in the recovery benchmark") refits
 the same truth and the same simulated data (the same keys) with ``cogsim.fit.fit_hierarchical`` (the
@@ -378,7 +378,7 @@ def model_recovery(paradigm: str, args) -> dict:
     if not set(names) <= set(PARADIGMS[paradigm][0]) or len(names) < 2:
         raise SystemExit(f"--models {args.models!r}; allowed: two or more of {PARADIGMS[paradigm][0]}")
     t = time.perf_counter()
-    scores = _recovery.model_recovery_scores(
+    scores = fitlib.model_recovery_scores(
         [MODELS[n] for n in names],
         args.n_trials,
         args.n_subjects,
@@ -390,7 +390,7 @@ def model_recovery(paradigm: str, args) -> dict:
     wall = time.perf_counter() - t
     out = _context(args, wall)
     for crit in ("aic", "bic"):
-        m = _recovery.confusion(scores, crit).round(3)
+        m = fitlib.confusion(scores, crit).round(3)
         out[crit] = {"models": names, "matrix": m.to_numpy().tolist()}
     conv = scores.groupby(["generating", "model"], sort=False)["converged"].mean().unstack()
     out["converged"] = {"models": names, "matrix": conv.loc[names, names].round(3).to_numpy().tolist()}

@@ -83,7 +83,7 @@ PAPER_RUN = cmp.PaperRun(
     "slots_averaging (summed AIC +966 [574, 1384]) but not mixture2p (+22 [-276, 325]); vp has the best "
     "cross-validated log-likelihood on van den Berg's data (-40,221 vs mixture2p -40,422)"
     " (rerun at 4953108 on 2026-12-05 with the same check values and CIs, cross-validated "
-    "log-likelihoods within 0.6; first measured at 078512d on 2026-12-04)",
+    "log-likelihoods within 0.6 of the rerun at 078512d; first measured at b05fc4c on 2026-12-04)",
 )
 
 

@@ -18,7 +18,15 @@ from cogsim.fit._optim import CONVERGED_GTOL, GTOL, MAX_ITER
 from cogsim.fit._paradigm import Column, Paradigm
 from cogsim.fit._param import Param
 from cogsim.fit._predictive import inside_fraction, predictive, predictive_check
-from cogsim.fit._recovery import RecoveryResult, default_ranges, model_recovery, recover, simulate_data
+from cogsim.fit._recovery import (
+    RecoveryResult,
+    confusion,
+    default_ranges,
+    model_recovery,
+    model_recovery_scores,
+    recover,
+    simulate_data,
+)
 
 __all__ = [
     "AT_BOUND_TOL",
@@ -35,11 +43,13 @@ __all__ = [
     "RecoveryResult",
     "at_bound_counts",
     "at_bound_line",
+    "confusion",
     "default_ranges",
     "fit",
     "fit_hierarchical",
     "inside_fraction",
     "model_recovery",
+    "model_recovery_scores",
     "predictive",
     "predictive_check",
     "recover",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cogsim.errors import CogsimError
-from cogsim.fit import model_recovery, recover
+from cogsim.fit import confusion, model_recovery, model_recovery_scores, recover
 
 KEY = jax.random.key(1)
 
@@ -46,8 +46,6 @@ def test_simulated_frame_reads_back_through_the_paradigm():
 
 
 def test_model_recovery_scores_give_both_criteria(gauss, laplace):
-    from cogsim.fit._recovery import confusion, model_recovery_scores
-
     scores = model_recovery_scores([gauss, laplace], 100, 4, key=KEY, n_starts=1)
     assert len(scores) == 2 * 4 * 2  # generating x participants x fitted
     assert set(scores.columns) >= {"generating", "subject", "model", "aic", "bic", "converged"}
