@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # pandas loads only when a table is written: the command line
     import pandas as pd
 
 _PACKAGES = ("cogsim", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "pandas", "pyarrow")
+#: vector extensions that change the code XLA compiles for a CPU (and so the rounding of sums and products)
+_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile")
 
 
 # ------------------------------------------------------------------------------------- atomic file writes
@@ -81,8 +83,40 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def host_cpu() -> dict[str, Any]:
+    """The CPU a run computed on: model name, usable cores and the vector extensions XLA's CPU code uses.
+
+    The same seed gives the same numbers on the same machine; on another CPU, XLA may compile other vector
+    code, and long trainings can end elsewhere from the different rounding. run.json keeps this record so that
+    such a difference can be traced to the machine.
+
+    Example:
+      >>> cpu = host_cpu()
+      >>> sorted(cpu), cpu["usable_cores"] >= 1
+      (['flags', 'model', 'usable_cores'], True)
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    info: dict[str, Any] = {"model": platform.processor() or None, "usable_cores": cores, "flags": []}
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return info
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            info["model"] = value.strip()
+        elif key.strip() == "flags":
+            present = set(value.split())
+            info["flags"] = [f for f in _CPU_FLAGS if f in present]
+            break  # the first processor's entry is enough
+    return info
+
+
 def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """What run.json records: config, root seed, git SHA, package versions, device, host, time.
+    """What run.json records: config, root seed, git SHA, package versions, device, host and its CPU, time.
 
     ``extra`` fields are added last and win, so a caller passes ``git_sha`` read when its run started (the
     checkout may move to another commit while a long run computes).
@@ -111,6 +145,7 @@ def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> 
         "python": platform.python_version(),
         "device": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
         "host": socket.gethostname(),
+        "cpu": host_cpu(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **extra,
     }

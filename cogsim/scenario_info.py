@@ -2,8 +2,8 @@
 time, what a run writes, which packaged data it reads and how to point it at other data.
 
 Expected run times come from the scenario (an optional ``EXPECTED_RUNTIME = {"quick": "about 1 min"}``),
-else from the measurements written in its page under docs/scenarios (the quick preset on a shared two-core
-CPU), and the last run found under ``runs/`` is shown beside them.
+else from the measured wall times in :data:`RUNTIMES` (README.md, "Run times"), and the last run found under
+``runs/`` is shown beside them.
 """
 
 from __future__ import annotations
@@ -17,18 +17,33 @@ from typing import Any
 from cogsim import config as cfglib
 from cogsim import scenario_registry
 
-#: quick-preset wall times measured on a shared two-core CPU, as written in docs/scenarios/<name>.md
-DOCUMENTED_RUNTIME = {
-    "attentional_blink": "about 1 min",
-    "book_cover_scanpaths": "109 s",
-    "change_detection": "a few seconds",
-    "developmental_diet": "60 s",
-    "dual_process": "58 s",
-    "icl_abrupt_learning": "2 min 6 s",
-    "icl_data_dependence": "1 min 27 s",
-    "sparse_factor_world": "about 40 s",
-    "synthetic_shelf_search": "208 s",
-    "visual_search_asymmetry": "61 s",
+#: Wall times per preset, the table "Run times" in README.md: quick presets as timed by ``make run`` from a
+#: fresh clone (2026-12-05, commit ae522b0, a 2-core machine without a GPU); paper presets from the run named
+#: on the scenario's page (its date; a 2-core CPU unless the entry says otherwise).
+RUNTIMES: dict[str, dict[str, str]] = {
+    "attentional_blink": {"quick": "47 s", "paper": "16 min (2026-12-05)"},
+    "book_cover_scanpaths": {"quick": "149 s", "paper": "not measured (hours per fold on a CPU, estimated)"},
+    "change_detection": {"quick": "21 s", "paper": "174 s (2026-12-05)"},
+    "delayed_estimation": {"quick": "23 s", "paper": "19 min (2026-12-05)"},
+    "developmental_diet": {"quick": "108 s", "paper": "68 min (2026-12-03)"},
+    "dual_process": {
+        "quick": "93 s",
+        "paper": "185 s on one H200 GPU (2026-12-04); hours on a CPU (estimated)",
+    },
+    "episodic_recall": {"quick": "14 s", "paper": "461 s (2026-12-05)"},
+    "family_trees": {"quick": "12 s", "paper": "176 s (2026-12-05)"},
+    "icl_abrupt_learning": {
+        "quick": "60 s",
+        "paper": "not measured in full (2 of its 6 seeds, no failure case: 40 min, 2026-11-29)",
+    },
+    "icl_data_dependence": {"quick": "235 s", "paper": "not measured (about 18 CPU-hours, estimated)"},
+    "iconic_memory": {"quick": "8 s", "paper": "74 s (2026-12-05)"},
+    "kg_semantic_memory": {"quick": "11 s", "paper": "149 s (2026-12-05)"},
+    "search_rt_distributions": {"quick": "61 s", "paper": "133 s (2026-12-05)"},
+    "semantic_verification": {"quick": "18 s", "paper": "185 s (2026-12-05)"},
+    "sparse_factor_world": {"quick": "81 s", "paper": "49 min (2026-12-04)"},
+    "synthetic_shelf_search": {"quick": "116 s", "paper": "not measured (about 15 CPU-hours, estimated)"},
+    "visual_search_asymmetry": {"quick": "128 s", "paper": "PAPER_VSA"},
 }
 
 #: what every run folder holds (``<table>.csv`` once per comparison table)
@@ -91,14 +106,13 @@ def describe(name: str, *, preset: str = "quick", runs: str | os.PathLike = "run
     mod = scenario_registry.get(name)
     cfg = runner.make_config(name, preset=preset)
     declared = getattr(mod, "EXPECTED_RUNTIME", {}) or {}
+    measured = RUNTIMES.get(name, {})
     presets = {}
     for p in mod.PRESETS:
         if p in declared:
             runtime = f"{declared[p]} (declared by the scenario)"
-        elif p == "quick" and name in DOCUMENTED_RUNTIME:
-            runtime = (
-                f"{DOCUMENTED_RUNTIME[name]} (measured on a shared 2-core CPU; docs/scenarios/{name}.md)"
-            )
+        elif p in measured:
+            runtime = f"{measured[p]} (README.md, 'Run times')"
         else:
             runtime = "not measured"
         presets[p] = {"expected_runtime": runtime}

@@ -65,8 +65,6 @@ from cogsim.scenarios._book_cover_data import (
 DESCRIPTION = "OAT scanpaths in book-cover search (80 collages): Sequence Score, behaviour, TFP vs baselines"
 
 METHODS = ("oat_greedy", "oat_sampled", "random", "centre_out", "nn_walk", "target_template", "human")
-#: measured on a shared two-core CPU (docs page): two folds, 80 collages scored
-EXPECTED_RUNTIME = {"quick": "about 6 min of CPU time (15 min of wall time with the CPU shared)"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -79,13 +79,13 @@ PAPER_RUN = PaperRun(
     verdict="partial",
     checks_passed="13/17",
     date="2026-12-05",
-    commit="e957ad4",
-    note="all 83,811 trials, 4 starts (current L-BFGS), one-draw gamma-sum RT sampler, 64 eccNET displays "
-    "per task and set size (93 s wall with the compilation cache warm, 191 s without): CGS 8/8, quantile fit "
-    "0.64 of the split-half noise ceiling, conjunction absent-RT spread growth 108 [9, 206] ms; eccNET 5/9 "
-    "(slope ordering reversed; numbers as in earlier runs). Earlier: 13/17 at 1cc7506 (2 starts, optax "
-    "L-BFGS, 547 s; spread growth 115 [2, 229] ms); 12/17 at 9c9dc93, before the tabled likelihood (CGS "
-    "conjunction absent-RT spread growth CI [-5, 231] ms)",
+    commit="ae522b0",
+    note="all 83,811 trials, 4 starts with the fitting layer's passes (every unit converged by its check), "
+    "one-draw gamma-sum RT sampler, 64 eccNET displays per task and set size (133 s wall): CGS 8/8, quantile "
+    "fit 0.65 of the split-half noise ceiling, conjunction absent-RT spread growth 108 [9, 206] ms; eccNET "
+    "5/9 (slope ordering reversed; numbers as in earlier runs). Earlier: 13/17 at e957ad4 (before the "
+    "passes; spread growth 108 [9, 206] ms) and at 1cc7506 (2 starts, optax L-BFGS; 115 [2, 229] ms); "
+    "12/17 at 9c9dc93, before the tabled likelihood (CGS conjunction absent-RT spread growth CI [-5, 231])",
 )
 
 

@@ -203,3 +203,26 @@ def test_provenance_keeps_the_commit_read_when_the_run_started():
     rec = provenance(config={"a": 1}, seed=3, git_sha="0" * 40)
     assert rec["git_sha"] == "0" * 40 and rec["seed"] == 3
     assert provenance()["git_sha"] == git_sha()
+
+
+def test_provenance_records_the_cpu_and_its_vector_extensions():
+    """CPU results can differ between machines; run.json says which CPU computed them."""
+    import platform
+
+    from cogsim.store import provenance
+
+    cpu = provenance()["cpu"]
+    assert cpu["usable_cores"] >= 1
+    assert set(cpu["flags"]) <= {
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512bw",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_tile",
+    }
+    if platform.system() == "Linux" and platform.machine() == "x86_64":
+        assert cpu["model"] and "sse4_2" in cpu["flags"]  # every x86-64 CPU that runs jaxlib has SSE4.2

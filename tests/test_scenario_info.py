@@ -1,0 +1,46 @@
+"""``cogsim info``'s run times: one measured entry per scenario and preset, the same as README's table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cogsim import scenario_info, scenario_registry
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_every_scenario_has_a_quick_time_and_no_entry_names_a_missing_preset():
+    names = set(scenario_registry.names())
+    assert set(scenario_info.RUNTIMES) == names
+    for name, times in scenario_info.RUNTIMES.items():
+        presets = set(scenario_registry.get(name).PRESETS)
+        assert "quick" in times, name
+        assert set(times) <= presets, (name, set(times) - presets)
+
+
+def test_info_shows_the_measured_times():
+    d = scenario_info.describe("change_detection")
+    for preset, text in scenario_info.RUNTIMES["change_detection"].items():
+        assert d["presets"][preset]["expected_runtime"].startswith(text)
+
+
+def _readme_table() -> dict[str, dict[str, str]]:
+    text = README.read_text()
+    section = text[text.index("### Run times") :]
+    rows = {}
+    for line in section.splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        m = re.match(r"\| `(\w+)` \| (.+?) \| (.+?) \|$", line)
+        if m:
+            rows[m[1]] = {"quick": m[2], "paper": m[3]}
+    return rows
+
+
+def test_readme_run_times_are_the_ones_info_shows():
+    table = _readme_table()
+    assert set(table) == set(scenario_info.RUNTIMES)
+    for name, times in scenario_info.RUNTIMES.items():
+        for preset in ("quick", "paper"):
+            assert table[name][preset] == times.get(preset, "not measured"), (name, preset)
