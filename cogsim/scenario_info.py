@@ -43,7 +43,7 @@ RUNTIMES: dict[str, dict[str, str]] = {
     "semantic_verification": {"quick": "18 s", "paper": "185 s (2026-12-05)"},
     "sparse_factor_world": {"quick": "81 s", "paper": "49 min (2026-12-04)"},
     "synthetic_shelf_search": {"quick": "116 s", "paper": "not measured (about 15 CPU-hours, estimated)"},
-    "visual_search_asymmetry": {"quick": "128 s", "paper": "PAPER_VSA"},
+    "visual_search_asymmetry": {"quick": "128 s", "paper": "15 min (2026-12-05)"},
 }
 
 #: what every run folder holds (``<table>.csv`` once per comparison table)

@@ -111,11 +111,12 @@ def declared_ppd(
 PAPER_RUN = cmp.PaperRun(
     verdict="partial",
     checks_passed="1/9",
-    date="2026-12-04",
-    commit="1aa4252",
+    date="2026-12-05",
+    commit="ae522b0",
     note="30 px/deg everywhere, the published 30-36 displays per cell: indices -0.05, 0.13, -0.22, -0.07, "
     "-0.97, 1.00 (Exp 1-6; human polarity only in Exp 6); mean -0.03 vs human 0.56; slope r -0.10 "
-    "[-0.22, 0.02]; eccentricity minus uniform pooling -0.008 [-0.136, 0.111]",
+    "[-0.22, 0.02]; eccentricity minus uniform pooling -0.008 [-0.136, 0.111] (rerun at ae522b0 on "
+    "2026-12-05 with the same numbers; first measured at 1aa4252 on 2026-12-04)",
 )
 
 
