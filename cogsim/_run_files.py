@@ -116,7 +116,8 @@ def host_cpu() -> dict[str, Any]:
 
 
 def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """What run.json records: config, root seed, git SHA, package versions, device, host and its CPU, time.
+    """What run.json records: config, root seed, git SHA, package versions, device, host and its CPU, the
+    ``XLA_FLAGS`` in effect, time.
 
     ``extra`` fields are added last and win, so a caller passes ``git_sha`` read when its run started (the
     checkout may move to another commit while a long run computes).
@@ -146,6 +147,7 @@ def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> 
         "device": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
         "host": socket.gethostname(),
         "cpu": host_cpu(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),  # e.g. --xla_cpu_max_isa, which changes CPU numbers
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **extra,
     }

@@ -205,13 +205,16 @@ def test_provenance_keeps_the_commit_read_when_the_run_started():
     assert provenance()["git_sha"] == git_sha()
 
 
-def test_provenance_records_the_cpu_and_its_vector_extensions():
-    """CPU results can differ between machines; run.json says which CPU computed them."""
+def test_provenance_records_the_cpu_its_vector_extensions_and_the_xla_flags(monkeypatch):
+    """CPU results differ between machines and ISA limits; run.json says which CPU and flags made them."""
     import platform
 
     from cogsim.store import provenance
 
-    cpu = provenance()["cpu"]
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX")
+    rec = provenance()
+    assert rec["xla_flags"] == "--xla_cpu_max_isa=AVX"
+    cpu = rec["cpu"]
     assert cpu["usable_cores"] >= 1
     assert set(cpu["flags"]) <= {
         "sse4_2",
