@@ -19,11 +19,32 @@ MAX_RMSE = 0.05
 _DOCS = "docs/scenarios/change_detection.md (declared before the run)"
 
 
+def split_halves(trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(k_a, n_a, k_b, n_b)``, each ``[participants, cells]`` in the order of
+    ``capacity.counts_from_table(trials)``: the odd and the even trials of each participant's cell (in file
+    order), for the split-half noise ceiling."""
+    cell = [c for c in ("set_size", "base_rate", "change") if c in trials.columns]
+    half = trials.groupby(["subject", *cell], sort=False).cumcount().to_numpy() % 2
+    subjects = sorted(trials["subject"].unique())
+    unit = trials["subject"].map({sub: i for i, sub in enumerate(subjects)}).to_numpy()
+    both = capacity.counts_from_table(trials.assign(subject=unit * 2 + half))  # units: 2 * participant + half
+    out = []
+    for h in (0, 1):
+        k, n = np.zeros((len(subjects), both.n.shape[1])), np.zeros((len(subjects), both.n.shape[1]))
+        present = sorted(set(unit * 2 + half))  # the combined units, in counts_from_table's (sorted) order
+        for row, u in enumerate(present):
+            if u % 2 == h:
+                k[u // 2], n[u // 2] = both.k[row], both.n[row]
+        out += [k, n]
+    return out[0], out[1], out[2], out[3]
+
+
 class Resamples:
     """Percentile-bootstrap resamples of the participants (seed 0, the same draws for every statistic)."""
 
-    def __init__(self, counts: capacity.Counts, big: list[int]):
+    def __init__(self, counts: capacity.Counts, big: list[int], halves=None):
         self.counts, self.n_units = counts, counts.n.shape[0]
+        self.halves = halves
         cells = _cells(counts)
         self.cells = cells
         self.pooled = (np.asarray(counts.block) * 2 + np.asarray(counts.is_change)).astype(int)
@@ -63,6 +84,15 @@ class Resamples:
     def rmse(self, idx: np.ndarray, pred) -> float:
         p = pred(idx) if callable(pred) else pred
         return float(np.sqrt(np.mean((p - self.rates(idx)) ** 2)))
+
+    def ceiling(self, idx: np.ndarray, pred: np.ndarray) -> float:
+        """Split-half MAD of the pooled rates over the model's MAD from the rates of all trials (cells
+        observed in both halves): 1 when the model is as close to the data as one half is to the other."""
+        k_a, n_a, k_b, n_b = (x[idx].sum(0) for x in self.halves)
+        seen = (n_a > 0) & (n_b > 0)
+        split = np.mean(np.abs(k_a / np.maximum(n_a, 1) - k_b / np.maximum(n_b, 1))[seen])
+        model = np.mean(np.abs(pred - self.rates(idx))[seen])
+        return float(split / model) if model > 0 else float("inf")
 
     def ci(self, *stat) -> tuple[float, float, float]:
         """``(estimate, low, high)`` of ``stat[0](idx, *stat[1:])`` over the resamples."""

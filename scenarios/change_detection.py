@@ -28,11 +28,11 @@ import pandas as pd
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data
-from cogsim.comparison import PaperRun
+from cogsim.comparison import CEILING_METRIC, PaperRun
 from cogsim.models import capacity
 from cogsim.models.change_detector import WorkspaceFit
 from cogsim.reference import Reference
-from cogsim.scenarios._change_detection_checks import Resamples, model_checks
+from cogsim.scenarios._change_detection_checks import Resamples, model_checks, split_halves
 from cogsim.scenarios._change_detection_fits import (
     ModelFit,
     _cells,
@@ -306,7 +306,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     big = sorted(n for n in human.set_size.unique() if n >= 5) or [int(human.set_size.max())]
     plateau = float(human.loc[human.set_size.isin(big), "cowan_k"].mean())
     big_words = ", ".join(map(str, big[:-1])) + (" and " if len(big) > 1 else "") + str(big[-1])
-    boot = Resamples(_counts(sim.attrs.get("data", Config().data)), big)
+    source = sim.attrs.get("data", Config().data)
+    boot = Resamples(_counts(source), big, split_halves(trials(source)))
     _, lo, hi = boot.ci(boot.rmse, boot.baseline)
     metrics.append(
         cmp.Metric(
@@ -356,6 +357,14 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             )
         )
         checks += model_checks(prefix, par, cond, boot, plateau, err, big)
+        ceiling = cmp.Metric(
+            f"{prefix}{CEILING_METRIC}",
+            *boot.ci(boot.ceiling, boot.predicted(cond)),
+            note=f"{name}: split-half MAD / model MAD of the pooled hit and FA rates (docs page)",
+        )
+        metrics.append(ceiling)
+        if prefix and not any(m.name == CEILING_METRIC for m in metrics):  # the scorecard's: first model
+            metrics.append(dataclasses.replace(ceiling, name=CEILING_METRIC))
     table = sim[sim.kind == "condition"][
         ["model", "set_size", "p_change", "hit_obs", "hit_pred", "fa_obs", "fa_pred"]
     ]
