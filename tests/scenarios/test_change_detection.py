@@ -125,3 +125,52 @@ def test_log_odds_column_holding_probabilities_is_refused():
     r = cogsim.data.load("rouder2008_change_detection").head(50)
     with pytest.raises(DataError, match="'prch'.*probability"):
         capacity.counts_from_trials(r.assign(prch=0.3))
+
+
+def _binomial_trials(rate_of, *, n_subjects=20, per_cell=40, seed=0):
+    """Trials drawn from known P("change") per cell: set sizes 1-8 x base rates 0.3/0.5/0.7 x change/same."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for sub in range(n_subjects):
+        for n in range(1, 9):
+            for base in (0.3, 0.5, 0.7):
+                for change in (1, 0):
+                    resp = rng.random(per_cell) < rate_of(n, base, change)
+                    rows += [(f"s{sub}", n, base, change, int(r == change)) for r in resp]
+    return pd.DataFrame(rows, columns=["subject", "set_size", "base_rate", "change", "correct"])
+
+
+def test_split_halves_partition_every_cell():
+    from cogsim.models import capacity
+    from cogsim.scenarios._change_detection_checks import split_halves
+
+    t = cd.trials("adam2015")
+    counts = capacity.counts_from_table(t)
+    k_a, n_a, k_b, n_b = split_halves(t)
+    assert np.array_equal(k_a + k_b, counts.k) and np.array_equal(n_a + n_b, counts.n)
+    assert np.abs(n_a - n_b).max() <= 1  # odd and even trials of each participant's cell
+
+
+def test_noise_ceiling_is_about_two_for_the_true_rates_and_low_for_wrong_ones():
+    """The metric's declared meaning (docs page): true rates score about 2, rates off by 0.1 far below 1."""
+    from cogsim.models import capacity
+    from cogsim.scenarios._change_detection_checks import Resamples, split_halves
+
+    def truth(n, base, change):  # a fixed-capacity observer (K = 3) guessing at the base rate
+        known = min(1.0, 3 / n)
+        return known + (1 - known) * base if change else (1 - known) * base
+
+    scores, off = [], []
+    for seed in range(12):  # the expectation, over data sets drawn from the truth
+        t = _binomial_trials(truth, seed=seed)
+        counts = capacity.counts_from_table(t)
+        boot = Resamples(counts, [8], split_halves(t))
+        cells = zip(counts.set_size, counts.block, counts.is_change, strict=True)
+        true_rates = np.array([truth(n, counts.p_change[b], c) for n, b, c in cells])
+        everyone = np.arange(boot.n_units)
+        scores.append(boot.ceiling(everyone, true_rates))
+        off.append(boot.ceiling(everyone, np.clip(true_rates + 0.1, 0, 1)))
+    assert 1.6 < np.mean(scores) < 2.4
+    assert max(off) < 0.3
