@@ -25,7 +25,7 @@ RUNTIMES: dict[str, dict[str, str]] = {
     "book_cover_scanpaths": {"quick": "149 s", "paper": "not measured (hours per fold on a CPU, estimated)"},
     "change_detection": {"quick": "21 s", "paper": "174 s (2026-12-05)"},
     "delayed_estimation": {"quick": "23 s", "paper": "19 min (2026-12-05)"},
-    "developmental_diet": {"quick": "108 s", "paper": "68 min (2026-12-03)"},
+    "developmental_diet": {"quick": "108 s", "paper": "58 min (2026-12-05)"},
     "dual_process": {
         "quick": "93 s",
         "paper": "185 s on one H200 GPU (2026-12-04); hours on a CPU (estimated)",

@@ -80,11 +80,12 @@ class Config:
 PAPER_RUN = cmp.PaperRun(
     verdict="mismatch",
     checks_passed="0/3",
-    date="2026-12-03",
-    commit="681068a",
+    date="2026-12-05",
+    commit="8045147",
     note="3 diets x 3 backbone seeds, the published 30-36 displays per cell at 30 px/deg: normal Exp 2 "
     "index -0.21 [-1.43, 1.00]; rot90 minus normal +0.79 [-0.42, 2.00]; |isotropic| minus |normal| +0.44 "
-    "[-0.43, 1.31]",
+    "[-0.43, 1.31] (rerun at 8045147 on 2026-12-05 with the same numbers; first measured at 681068a on "
+    "2026-12-03)",
 )
 
 
