@@ -27,16 +27,12 @@ def split_halves(trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     half = trials.groupby(["subject", *cell], sort=False).cumcount().to_numpy() % 2
     subjects = sorted(trials["subject"].unique())
     unit = trials["subject"].map({sub: i for i, sub in enumerate(subjects)}).to_numpy()
-    both = capacity.counts_from_table(trials.assign(subject=unit * 2 + half))  # units: 2 * participant + half
-    out = []
-    for h in (0, 1):
-        k, n = np.zeros((len(subjects), both.n.shape[1])), np.zeros((len(subjects), both.n.shape[1]))
-        present = sorted(set(unit * 2 + half))  # the combined units, in counts_from_table's (sorted) order
-        for row, u in enumerate(present):
-            if u % 2 == h:
-                k[u // 2], n[u // 2] = both.k[row], both.n[row]
-        out += [k, n]
-    return out[0], out[1], out[2], out[3]
+    units = unit * 2 + half  # one unit per participant and half
+    both = capacity.counts_from_table(trials.assign(subject=units))
+    present = np.unique(units)  # counts_from_table's row order (sorted); a half may be missing
+    k, n = (np.zeros((len(subjects), 2, both.n.shape[1])) for _ in range(2))
+    k[present // 2, present % 2], n[present // 2, present % 2] = both.k, both.n
+    return k[:, 0], n[:, 0], k[:, 1], n[:, 1]
 
 
 class Resamples:

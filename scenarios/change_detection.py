@@ -307,7 +307,8 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     plateau = float(human.loc[human.set_size.isin(big), "cowan_k"].mean())
     big_words = ", ".join(map(str, big[:-1])) + (" and " if len(big) > 1 else "") + str(big[-1])
     source = sim.attrs.get("data", Config().data)
-    boot = Resamples(_counts(source), big, split_halves(trials(source)))
+    rows = trials(source)  # read once: the counts and their split halves
+    boot = Resamples(capacity.counts_from_table(rows), big, split_halves(rows))
     _, lo, hi = boot.ci(boot.rmse, boot.baseline)
     metrics.append(
         cmp.Metric(
