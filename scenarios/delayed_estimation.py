@@ -25,8 +25,9 @@ import pandas as pd
 from cogsim import compare as cmp
 from cogsim import config as cfglib
 from cogsim import data, store
-from cogsim.comparison import Check
+from cogsim.comparison import CEILING_METRIC, Check
 from cogsim.reference import Reference
+from cogsim.scenarios import _delayed_estimation_ceiling as ceil
 
 DESCRIPTION = (
     "Delayed estimation: mixture, slots, variable-precision and workspace models fitted per participant"
@@ -37,6 +38,7 @@ DATASETS = {
     "zhang_luck2008": ("zhang_luck2008_delayed_estimation", ("subject",)),
     "vandenberg2012": ("vandenberg2012_delayed_estimation", ("experiment", "subject")),
 }
+_CEILING_NOTE = "split-half quantile MAD of |error| / the model's (docs: Noise ceiling)"
 ALL_MODELS = ("uniform", "mixture2p", "mixture3p", "slots_averaging", "vp", "workspace")
 BINS = 36  # error histogram bins over [-pi, pi)
 
@@ -179,8 +181,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     Returns:
       A long table with a ``kind`` column: ``estimate`` (``dataset, model, unit, set_size, parameter,
       estimate, ci_low, ci_high``), ``fit`` (``dataset, model, unit, loglik, n_params, n_trials, aic, bic,
-      cv_loglik, converged``), ``curve`` (model density by ``set_size`` at ``x``) and ``histogram`` (observed
-      density by ``set_size`` at ``x``).
+      cv_loglik, converged``), ``curve`` (model density by ``set_size`` at ``x``), ``histogram`` (observed
+      density by ``set_size`` at ``x``) and ``quantile`` (quantile ``x`` of |error| per ``unit`` and
+      ``set_size``: ``model`` ``data`` with ``half`` ``all``/``odd``/``even``, or a model's, for the noise
+      ceiling).
     """
     from cogsim import fit
     from cogsim.fit._applies import available, why_not
@@ -206,14 +210,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 )
             )
         have = available(df)
+        unit, step = _unit(df, by), ceil.grid_step(df.error_rad.to_numpy())
+        frames.append(ceil.data_quantiles(df.assign(unit=unit)).assign(kind="quantile", dataset=name))
         for j, mname in enumerate(config.models):
             model = models[mname]
             why = why_not(model, df, have)  # mixture3p without non-targets; set sizes beyond a model's tables
             if why:
                 skipped[f"{name}.{mname}"] = why
                 continue
+            fkey = jax.random.fold_in(jax.random.fold_in(key, i), j)
             if mname == "uniform":
                 summ, est = _uniform_summary(df, by), pd.DataFrame(columns=[*by, "set_size", "parameter"])
+                q = ceil.uniform_quantiles(df.assign(unit=unit))
             else:
                 res = fit.fit(
                     model,
@@ -223,16 +231,18 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                     ci=None if config.ci == "none" else config.ci,
                     cv=config.cv or None,
                     level=config.level,
-                    key=jax.random.fold_in(jax.random.fold_in(key, i), j),
+                    key=fkey,
                 )
                 summ, est = res.summary, res.estimates
+                q = ceil.model_quantiles(model, res, df, unit, step=step, key=jax.random.fold_in(fkey, 1))
+            frames.append(q.assign(kind="quantile", dataset=name))
             frames.append(_curves(model, est, df, by, mname).assign(kind="curve", dataset=name, model=mname))
             frames.append(est.assign(kind="estimate", dataset=name, model=mname, unit=_unit(est, by)))
             frames.append(summ.assign(kind="fit", dataset=name, model=mname, unit=_unit(summ, by)))
     out = pd.concat(frames, ignore_index=True)
     keep = [
-        "kind", "dataset", "model", "unit", "set_size", "parameter", "estimate", "ci_low", "ci_high", "x",
-        "density", "loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged",
+        "kind", "dataset", "model", "unit", "set_size", "parameter", "half", "estimate", "ci_low", "ci_high",
+        "x", "density", "loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged",
     ]  # fmt: skip
     out = out[[c for c in keep if c in out.columns]]
     out = out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out
@@ -375,6 +385,14 @@ def compare(
                         detail=f"summed AIC {other} minus vp {e:.1f} [{lo:.1f}, {hi:.1f}]",
                     )
                 )
+        qt = sim[(sim.kind == "quantile") & (sim.dataset == ds)]
+        if len(qt):
+            cl = ceil.Ceiling(qt)
+            for m in aic.columns:
+                v = cl.fraction(m, n_boot=n_boot, level=level)
+                metrics.append(cmp.Metric(f"{ds}.{m}.{CEILING_METRIC}", *v, note=_CEILING_NOTE))
+                if m == best and not any(x.name == CEILING_METRIC for x in metrics):  # the scorecard's
+                    metrics.append(cmp.Metric(CEILING_METRIC, *v, note=f"{ds}, {best}: {_CEILING_NOTE}"))
         n_tr = f.pivot_table(index="unit", columns="model", values="n_trials").iloc[:, 0]
         gain = ((f[f.model == best].set_index("unit").loglik / n_tr) + np.log(2 * np.pi)).dropna()
         a, alo, ahi = cmp.bootstrap_ci(gain.to_numpy(), np.mean, n_boot=n_boot, level=level)

@@ -1,7 +1,10 @@
 """The delayed-estimation scenario on tiny settings (two participants, two models, one start)."""
 
+import dataclasses
+
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("cogsim.fit")
@@ -40,6 +43,37 @@ def test_compare_reports_the_declared_checks(sim):
     assert [c.kind for c in comp.checks].count("agreement") == 1
     assert comp.metric("zhang_luck2008.uniform.delta_aic").value > 0  # guessing alone loses
     assert "zhang_luck2008_models" in comp.tables
+    frac = {m: comp.metric(f"zhang_luck2008.{m}.fraction_of_noise_ceiling") for m in ("uniform", "mixture2p")}
+    assert frac["mixture2p"].ci_low > frac["uniform"].ci_high  # guessing is far from the data's quantiles
+    assert comp.metric("fraction_of_noise_ceiling") == dataclasses.replace(
+        frac["mixture2p"],
+        name="fraction_of_noise_ceiling",
+        note=comp.metric("fraction_of_noise_ceiling").note,
+    )  # the scorecard's value is the best model's
+
+
+def test_noise_ceiling_of_the_generating_model_is_above_one(tmp_path):
+    """Data simulated from mixture2p: the fitted mixture2p's quantiles are closer to the data than one half of
+    the data is to the other (at the true parameters about 2x; fitted to the same trials more, docs: "Noise
+    ceiling"), and uniform guessing is far off."""
+    from cogsim.models import paradigms
+
+    m = paradigms.get("delayed_estimation").models["mixture2p"]
+    rng, rows = np.random.default_rng(0), []
+    for s in range(10):
+        for n, p_mem, sd in ((1, 0.95, 0.25), (4, 0.6, 0.45)):
+            trials = {"set_size": np.full(300, n)}
+            key = jax.random.fold_in(jax.random.key(1), 10 * s + n)
+            e = np.asarray(m.simulate({"p_mem": p_mem, "sd_rad": sd}, trials, key=key)["error_rad"])
+            e = np.deg2rad(np.round(np.rad2deg(e)))  # a 1-degree response wheel
+            rows.append(pd.DataFrame({"subject": f"s{s}", "set_size": n, "error_rad": e}))
+    path = tmp_path / "sim.csv"
+    pd.concat(rows).sample(frac=1.0, random_state=int(rng.integers(1 << 31))).to_csv(path, index=False)
+    cfg = de.Config(datasets=(str(path),), models=("uniform", "mixture2p"), n_starts=1, n_boot=200)
+    comp = de.compare(de.simulate(cfg, key=jax.random.key(0)), de.reference(cfg).table, n_boot=200)
+    ours = comp.metric("sim.mixture2p.fraction_of_noise_ceiling")
+    assert ours.ci_low > 1.0
+    assert comp.metric("sim.uniform.fraction_of_noise_ceiling").ci_high < 0.5
 
 
 def test_human_summaries_and_validation():
@@ -52,7 +86,6 @@ def test_human_summaries_and_validation():
 
 
 def test_variable_precision_checks_on_a_made_up_fit_table():
-    import pandas as pd
 
     rows = []
     for u in range(6):

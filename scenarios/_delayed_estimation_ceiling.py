@@ -1,0 +1,117 @@
+"""The delayed-estimation scenario's noise ceiling: quantiles of the absolute error per participant and set
+size, from the data (all trials, odd and even halves) and from each fitted model's simulated copies.
+
+The definition (quantile levels, the minimum trials per half, the number of simulated copies, the rounding to
+the response wheel's grid) is declared in docs/scenarios/delayed_estimation.md, "Noise ceiling".
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pandas as pd
+
+from cogsim import compare as cmp
+
+#: quantile levels of |error| summarising one cell (participant x set size)
+LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: cells with fewer trials in either half are left out of both MADs
+MIN_HALF = 10
+#: simulated copies of the data behind a model's quantiles
+N_SIMS = 20
+#: tolerance (rad) within which every error must lie on a grid for the simulated errors to be rounded to it
+GRID_TOL = 1e-4
+_CELL = ["unit", "set_size"]
+
+
+def grid_step(errors: np.ndarray) -> float | None:
+    """The response grid of a data set's errors: the smallest gap between its distinct values when every
+    error is a multiple of it (within ``GRID_TOL``), else None (continuous responses).
+
+    Example:
+      >>> round(grid_step(np.deg2rad([-4.0, 0.0, 2.0, 10.0, 180.0])), 6)
+      0.034907
+      >>> grid_step(np.array([0.1, 0.25, 0.7])) is None
+      True
+    """
+    u = np.unique(np.round(np.asarray(errors, float), 9))
+    gaps = np.diff(u)
+    gaps = gaps[gaps > 1e-9]
+    if not len(gaps):
+        return None
+    d = float(gaps.min())
+    off = np.abs(u / d - np.round(u / d)) * d
+    return d if bool(np.all(off <= GRID_TOL)) else None
+
+
+def _quantiles(frame: pd.DataFrame, value: np.ndarray) -> pd.DataFrame:
+    """``unit, set_size, x (level), estimate, n_trials`` of ``value`` per cell of ``frame``."""
+    g = frame[_CELL].assign(v=value).groupby(_CELL, sort=True).v
+    q = g.quantile(list(LEVELS)).rename("estimate").reset_index().rename(columns={"level_2": "x"})
+    return q.merge(g.size().rename("n_trials").reset_index(), on=_CELL)
+
+
+def data_quantiles(df: pd.DataFrame) -> pd.DataFrame:
+    """The data's quantiles of |error| per cell (``df`` has a ``unit`` column): all trials, and the odd and
+    even trials in file order (column ``half``: ``all``, ``odd``, ``even``); ``model`` is ``data``."""
+    a = np.abs(df.error_rad.to_numpy(float))
+    half = df.groupby(_CELL, sort=False).cumcount().to_numpy() % 2
+    parts = [_quantiles(df, a).assign(half="all")]
+    for h, name in ((0, "odd"), (1, "even")):  # the 1st, 3rd, ... trial is odd
+        parts.append(_quantiles(df[half == h], a[half == h]).assign(half=name))
+    return pd.concat(parts, ignore_index=True).assign(model="data")
+
+
+def model_quantiles(
+    model, result, df: pd.DataFrame, unit: pd.Series, *, step: float | None, key: jax.Array
+) -> pd.DataFrame:
+    """A fitted model's quantiles of |error| per cell, from ``N_SIMS`` simulated copies of the data pooled
+    (``cogsim.fit.predictive``, plug-in), the simulated errors rounded to the data's grid ``step`` first when
+    there is one; ``unit`` labels the rows of ``df``."""
+    from cogsim import fit
+
+    sims = fit.predictive(model, result, df, n_sims=N_SIMS, key=key)
+    e = sims.error_rad.to_numpy(float)
+    if step is not None:
+        e = np.round(e / step) * step
+    a = np.minimum(np.abs(e), np.pi)
+    cells = pd.DataFrame({"unit": np.tile(unit.to_numpy(), N_SIMS), "set_size": sims.set_size.to_numpy()})
+    return _quantiles(cells, a).assign(half="all", model=model.name)
+
+
+def uniform_quantiles(df: pd.DataFrame) -> pd.DataFrame:
+    """Uniform guessing's exact quantiles of |error| (``pi x level``) for every cell of ``df``."""
+    cells = df.groupby(_CELL, sort=True).size().rename("n_trials").reset_index()
+    q = cells.merge(pd.DataFrame({"x": LEVELS}), how="cross")
+    return q.assign(estimate=np.pi * q.x, half="all", model="uniform")
+
+
+class Ceiling:
+    """Per participant sums of the split-half and model MADs over the cells both halves fill, for the
+    bootstrap over participants (a ratio of sums is the ratio of the means over cells)."""
+
+    def __init__(self, q: pd.DataFrame):
+        data = q[q.model == "data"].pivot_table(index=[*_CELL, "x"], columns="half", values="estimate")
+        n = q[q.model == "data"].pivot_table(index=[*_CELL, "x"], columns="half", values="n_trials")
+        keep = (n["odd"] >= MIN_HALF) & (n["even"] >= MIN_HALF)
+        data = data[keep]
+        self.units = np.array(sorted(data.index.get_level_values("unit").unique()))
+        self.split = self._per_unit((data["odd"] - data["even"]).abs())
+        self.data, self.q = data, q
+
+    def _per_unit(self, dev: pd.Series) -> np.ndarray:
+        return dev.groupby(level="unit").sum().reindex(self.units).to_numpy(float)
+
+    def fraction(self, model: str, *, n_boot: int, level: float) -> tuple[float, float, float]:
+        """``(estimate, low, high)``: split-half MAD / the model's MAD, participants resampled."""
+        m = self.q[self.q.model == model].set_index([*_CELL, "x"]).estimate
+        dev = (m.reindex(self.data.index) - self.data["all"]).abs()
+        if dev.isna().any():  # a cell the model was not fitted to
+            return (np.nan, np.nan, np.nan)
+        per = np.stack([self.split, self._per_unit(dev)], axis=1)
+
+        def ratio(rows):
+            s = rows.sum(0)
+            return s[0] / s[1] if s[1] > 0 else np.inf
+
+        return cmp.bootstrap_ci(per, ratio, n_boot=n_boot, level=level, seed=0)
