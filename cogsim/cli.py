@@ -360,7 +360,7 @@ def _cmd_compare(args) -> None:
             f"compare: the config in {str(folder / 'run.json')!r} does not fit {name}: {exc}"
         ) from None
     preset = record.get("preset") or "quick"
-    comp = runner.compare_with_reference(name, mod, sim, mod.reference(cfg), preset=str(preset))
+    comp = runner.compare_with_reference(name, mod, sim, mod.reference(cfg), preset=str(preset), cfg=cfg)
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
     print(f"{name}: {folder}")
     print(comp.summary())

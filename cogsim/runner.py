@@ -28,6 +28,7 @@ from cogsim import _memory, progress, scenario_registry
 from cogsim import config as cfglib
 from cogsim.comparison import CEILING_METRIC, Comparison
 from cogsim.errors import CogsimError
+from cogsim.scenario_protocol import compare_options
 from cogsim.store import (
     atomic_write_parquet,
     atomic_write_text,
@@ -200,7 +201,7 @@ def run(
         with progress.stage(f"{name}: comparing with the human data"):
             ref = mod.reference(cfg)
             human = ref.table
-            comp = compare_with_reference(name, mod, sim, ref, preset=preset)
+            comp = compare_with_reference(name, mod, sim, ref, preset=preset, cfg=cfg)
         wall = time.time() - t0
         with progress.stage(f"{name}: plotting"):
             figure = mod.plot(sim, human)
@@ -232,10 +233,13 @@ def run(
     return RunResult(name, preset, cfg, sim, human, comp, folder["folder"], wall)
 
 
-def compare_with_reference(name: str, mod: Any, sim: pd.DataFrame, ref: Any, *, preset: str) -> Comparison:
-    """The scenario's comparison of ``sim`` with its reference, with the data kind (and, for a preset other
-    than ``"paper"``, the paper preset's last measured verdict) attached."""
-    comp = mod.compare(sim, ref.table)
+def compare_with_reference(
+    name: str, mod: Any, sim: pd.DataFrame, ref: Any, *, preset: str, cfg: Any = None
+) -> Comparison:
+    """The scenario's comparison of ``sim`` with its reference (with the config's settings that ``compare``
+    takes, :func:`compare_options`), with the data kind (and, for a preset other than ``"paper"``, the paper
+    preset's last measured verdict) attached."""
+    comp = mod.compare(sim, ref.table, **compare_options(mod, cfg))
     if comp.data_kind is not None and comp.data_kind != ref.kind:
         raise CogsimError(
             f"{name}: compare() says data_kind={comp.data_kind!r} but reference() says {ref.kind!r}"

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -54,7 +56,8 @@ class Scenario(Protocol):
         trial level, published means, or none (see :mod:`cogsim.reference`)."""
 
     def compare(self, sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
-        """Metrics with CIs, checks and a verdict."""
+        """Metrics with CIs, checks and a verdict. Keyword options after ``(sim, human)`` that are also
+        fields of ``Config`` (e.g. ``n_boot``, ``level``) get the run's values (:func:`compare_options`)."""
 
     def plot(self, sim: pd.DataFrame, human: pd.DataFrame, ax: Any = None) -> Any:
         """A matplotlib Axes or Figure."""
@@ -83,3 +86,20 @@ def missing(module: ModuleType) -> list[str]:
       ['Config', 'PRESETS', 'simulate', 'reference', 'compare', 'plot']
     """
     return [a for a in REQUIRED if not hasattr(module, a)]
+
+
+def compare_options(mod: Any, cfg: Any) -> dict[str, Any]:
+    """The settings ``mod.compare`` takes by keyword that are also fields of the run's config (e.g. a
+    scenario's ``n_boot`` and ``level``), with the config's values, so that ``--set n_boot=...`` reaches the
+    comparison's CIs.
+
+    Example:
+      >>> from cogsim.scenarios import delayed_estimation as mod
+      >>> compare_options(mod, mod.Config(n_boot=300))
+      {'n_boot': 300, 'level': 0.95}
+    """
+    if cfg is None or not dataclasses.is_dataclass(cfg):
+        return {}
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    params = list(inspect.signature(mod.compare).parameters.values())[2:]  # after (sim, human)
+    return {p.name: getattr(cfg, p.name) for p in params if p.name in fields}

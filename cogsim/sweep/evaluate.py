@@ -20,6 +20,7 @@ import pandas as pd
 from cogsim import config as cfglib
 from cogsim import progress as progress_lib
 from cogsim.errors import CogsimError
+from cogsim.scenario_protocol import compare_options
 from cogsim.store import Store, write_point_comparison
 from cogsim.sweep.plan import chunks, group_points, param_value, vectorized
 
@@ -112,7 +113,8 @@ def point_comparison(mod, config: Any, sim: pd.DataFrame) -> dict | None:
     ref = mod.reference(config)
     if ref.kind == "none":
         return None
-    return mod.compare(sim, ref.table).with_context(data_kind=ref.kind).to_dict()
+    comp = mod.compare(sim, ref.table, **compare_options(mod, config))
+    return comp.with_context(data_kind=ref.kind).to_dict()
 
 
 _CACHE: dict[Any, Callable] = {}

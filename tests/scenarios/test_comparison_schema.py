@@ -47,7 +47,7 @@ def record(request):
     cfg = tiny(name)
     sim = mod.simulate(cfg, key=jax.random.key(0))
     ref = mod.reference(cfg)
-    comp = runner.compare_with_reference(name, mod, sim, ref, preset="quick")
+    comp = runner.compare_with_reference(name, mod, sim, ref, preset="quick", cfg=cfg)
     return name, ref, comp
 
 

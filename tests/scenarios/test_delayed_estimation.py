@@ -115,3 +115,19 @@ def test_participants_identified_by_several_columns_get_one_label_each():
     pairs = de.trials("vandenberg2012", max_subjects=2)[["experiment", "subject"]].drop_duplicates()
     assert sorted(fits.unit) == sorted(f"{e}/{s}" for e, s in pairs.itertuples(index=False))
     assert fits.unit.nunique() == 2
+
+
+def test_the_configs_resamples_and_level_reach_the_comparison(sim):
+    """`--set n_boot=...` and `level=...` change the checks' CIs (they once stopped at the config)."""
+    from cogsim import runner
+
+    ref = de.reference()
+    name = "zhang_luck2008: guess rate rises with set size"
+
+    def ci(cfg):
+        comp = runner.compare_with_reference("delayed_estimation", de, sim, ref, preset="quick", cfg=cfg)
+        return next(c.ci for c in comp.checks if c.name == name)
+
+    direct = next(c.ci for c in de.compare(sim, ref.table, n_boot=20, level=0.5).checks if c.name == name)
+    assert ci(dataclasses.replace(TINY, n_boot=20, level=0.5)) == direct
+    assert ci(dataclasses.replace(TINY, n_boot=20, level=0.5)) != ci(TINY)
