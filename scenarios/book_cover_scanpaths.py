@@ -356,18 +356,21 @@ def _fingerprint(df: pd.DataFrame) -> tuple:
     return id(df), len(df), int(pd.util.hash_pandas_object(df, index=True).sum())
 
 
-def _scores_of(sim: pd.DataFrame, human: pd.DataFrame) -> dict[str, dict]:
-    """:func:`method_scores`, reused while ``sim`` and ``human`` are the same unchanged tables."""
-    key = (_fingerprint(sim), _fingerprint(human))
-    if _LAST_SCORES.get("key") != key:
+def _scores_of(sim: pd.DataFrame, human: pd.DataFrame, tfp_steps: int | None = None) -> dict[str, dict]:
+    """:func:`method_scores`, reused while ``sim`` and ``human`` are the same unchanged tables (and
+    ``tfp_steps`` the same; None, as from plot(), takes the last scores of these tables, else 20)."""
+    tables = (_fingerprint(sim), _fingerprint(human))
+    if _LAST_SCORES.get("tables") != tables or tfp_steps not in (None, _LAST_SCORES.get("tfp_steps")):
+        steps = Config().tfp_steps if tfp_steps is None else tfp_steps
         _LAST_SCORES.clear()
-        _LAST_SCORES.update(key=key, res=method_scores(sim, human))
+        _LAST_SCORES.update(tables=tables, tfp_steps=steps, res=method_scores(sim, human, tfp_steps=steps))
     return _LAST_SCORES["res"]
 
 
-def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
-    """OAT and the baselines against the human scanpaths (those stored in ``sim``, else ``human``)."""
-    res = _scores_of(sim, human)
+def compare(sim: pd.DataFrame, human: pd.DataFrame, *, tfp_steps: int = 20) -> cmp.Comparison:
+    """OAT and the baselines against the human scanpaths (those stored in ``sim``, else ``human``), the
+    target-fixation-probability curves over ``tfp_steps`` fixations (the config's, through the runner)."""
+    res = _scores_of(sim, human, tfp_steps)
     ref = sim[sim.method == "human"] if (sim.method == "human").any() else human
     return _book_cover_checks.comparison_of(sim, ref, res)
 

@@ -61,6 +61,18 @@ def test_compare_checks_can_pass_and_fail():
     assert bad.with_context(data_kind="trial_level").verdict != "match"
 
 
+def test_the_configs_tfp_steps_reach_the_comparison_and_the_figure():
+    from cogsim import runner
+
+    sim = _fake_sim([[5, 6, 10], [5, 10]], [[5, 6, 10], [5, 7, 10], [6, 5, 10]])
+    ref = bc.Reference(pd.DataFrame(), kind="trial_level", source="made up")
+    for steps in (5, 12):
+        cfg = bc.Config(tfp_steps=steps)
+        comp = runner.compare_with_reference("book_cover_scanpaths", bc, sim, ref, preset="quick", cfg=cfg)
+        assert len(comp.tables["tfp"]) == steps
+        assert all(len(r["scores"].tfp) == steps for r in bc._scores_of(sim, ref.table).values())
+
+
 def test_collage_folds_group_by_target_cover_and_shared_target_vector():
     fix, trials = bc.load_collages()
     folds = bc.collage_folds(trials, 4)
