@@ -85,10 +85,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         metavar="FIELD=V1,V2",
         help="a swept field and its values (repeatable)",
     )
-    pw.add_argument("--seeds", type=int, default=1, help="number of seeds per grid point (default 1)")
-    pw.add_argument("--preset", default="quick")
+    pw.add_argument("--seeds", type=int, default=None, help="number of seeds per grid point (default 1)")
+    pw.add_argument("--preset", default=None, help="preset to start from (default: quick)")
     pw.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    pw.add_argument("--root-seed", type=int, default=0)
+    pw.add_argument("--root-seed", type=int, default=None, help="root seed (default 0)")
     pw.add_argument(
         "--chunk-size",
         type=int,
@@ -102,7 +102,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         help="where points run: this process, all local devices, or Slurm job arrays "
         "(default: local; with --resume, the run's last executor)",
     )
-    pw.add_argument("--out", default=os.path.join("runs", "sweeps"))
+    pw.add_argument("--out", default=None, help="sweeps go to OUT/<run-id>/ (default: runs/sweeps)")
     pw.add_argument(
         "--resume",
         nargs="?",
@@ -284,10 +284,24 @@ def _cmd_sweep(args) -> None:
     if slurm and args.executor not in (None, "slurm"):
         raise CogsimError(f"sweep: --slurm-* settings need --executor slurm (got --executor {args.executor})")
     if args.resume:  # cogsim sweep --resume RUN_DIR
-        if args.name or args.run_dir or args.grid:
+        given = [
+            opt
+            for opt, v in (
+                ("NAME", args.name or args.run_dir),
+                ("--grid", args.grid),
+                ("--seeds", args.seeds),
+                ("--preset", args.preset),
+                ("--set", args.overrides),
+                ("--root-seed", args.root_seed),
+                ("--out", args.out),
+            )
+            if v not in (None, [], "")
+        ]
+        if given:
             raise CogsimError(
-                "sweep --resume RUN_DIR reads the sweep from the run folder; give no NAME or "
-                "--grid (or re-run the original command with --resume and no folder)"
+                f"sweep --resume RUN_DIR reads the sweep from the run folder; got {', '.join(given)}; "
+                "allowed with it: --executor, --chunk-size, --slurm-* (or re-run the original command with "
+                "--resume and no folder)"
             )
         s = sweep.resume(args.resume, executor=args.executor, chunk_size=args.chunk_size, slurm=slurm)
     else:
@@ -304,11 +318,11 @@ def _cmd_sweep(args) -> None:
         s = sweep.run(
             args.name,
             grid=args.grid,
-            seeds=args.seeds,
-            preset=args.preset,
+            seeds=1 if args.seeds is None else args.seeds,
+            preset=args.preset or "quick",
             overrides=args.overrides,
-            root_seed=args.root_seed,
-            out=args.out,
+            root_seed=0 if args.root_seed is None else args.root_seed,
+            out=args.out or os.path.join("runs", "sweeps"),
             chunk_size=chunk,
             executor=executor,
             slurm=slurm,

@@ -70,6 +70,25 @@ def test_a_swept_field_that_sweep_point_ignores_stops_the_sweep(tmp_path, capsys
     assert code == 2 and "not read by" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_set_field_that_sweep_point_ignores_stops_the_sweep(tmp_path, capsys):
+    with pytest.raises(CogsimError, match="'n_boot' not read by change_detection.sweep_point, so --set"):
+        sweep.run(SCENARIO, grid=["sim_K=1,2"], overrides=["n_boot=10"], out=tmp_path, log=_quiet)
+    assert not any(tmp_path.iterdir())
+
+
+def test_resume_refuses_settings_it_would_ignore(tmp_path, capsys):
+    s = sweep.run(SCENARIO, grid=["sim_K=1,2"], out=tmp_path, log=_quiet)
+    capsys.readouterr()  # the sweep's progress lines
+    for extra in (["--seeds", "5"], ["--root-seed", "7"], ["--preset", "paper"], ["--set", "sim_a=0.9"],
+                  ["--out", str(tmp_path / "elsewhere")], ["--chunk-size", "0"]):  # fmt: skip
+        code, _, err = _cli(["sweep", "--resume", str(s.root), *extra], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (extra, err)
+        assert extra[0] in err or "chunk_size=0" in err, (extra, err)
+    assert not (tmp_path / "elsewhere").exists()
+    code, out, _ = _cli(["sweep", "--resume", str(s.root), "--chunk-size", "1"], capsys)
+    assert code == 0 and "2 of 2 points done" in out
+
+
 def test_sweeps_too_large_for_the_memory_stop_before_anything_runs(tmp_path, monkeypatch):
     from cogsim.scenarios import change_detection, iconic_memory
 

@@ -85,6 +85,8 @@ def run(
         )
     mod = scenario_registry.get(scenario)
     check_fields_read(mod, base, list(grid_t), scenario=scenario)
+    set_fields = [str(o).split("=", 1)[0].strip() for o in overrides]
+    check_fields_read(mod, base, [f for f in set_fields if f not in grid_t], scenario=scenario, given="set")
     spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
     if executor != "slurm":
         check_memory(mod, base, spec, chunk_size)
@@ -136,7 +138,7 @@ def resume(
     spec = spec_from_dict(meta)
     last = store.get_meta("executor") or {}
     executor = executor or last.get("name", "local")
-    chunk_size = chunk_size or last.get("chunk_size", 64)
+    chunk_size = last.get("chunk_size", 64) if chunk_size is None else chunk_size
     _check_executor(executor, chunk_size, slurm)
     if executor != "slurm":
         mod = scenario_registry.get(spec.scenario)

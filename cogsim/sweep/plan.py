@@ -148,8 +148,11 @@ def fields_read(mod: Any, cfg: Any) -> set[str] | None:
     return seen
 
 
-def check_fields_read(mod: Any, cfg: Any, fields: Sequence[str], *, scenario: str) -> None:
-    """Refuses a sweep over fields that ``sweep_point`` never reads (every grid point would be the same).
+def check_fields_read(
+    mod: Any, cfg: Any, fields: Sequence[str], *, scenario: str, given: str = "grid"
+) -> None:
+    """Refuses a sweep over fields that ``sweep_point`` never reads (every grid point would be the same), or
+    (``given="set"``) ``--set`` overrides of such fields (they would change nothing).
 
     A nested field ``a.b`` counts as read when ``a.b`` or a whole section above it was read.
 
@@ -166,7 +169,12 @@ def check_fields_read(mod: Any, cfg: Any, fields: Sequence[str], *, scenario: st
             unread.append(name)
     if unread:
         read = ", ".join(sorted(n for n in seen if "." not in n)) or "none"
+        effect = (
+            "every grid point would give the same numbers"
+            if given == "grid"
+            else "--set would change nothing in this sweep"
+        )
         raise CogsimError(
-            f"sweep: {', '.join(map(repr, unread))} not read by {scenario}.sweep_point, so every grid "
-            f"point would give the same numbers; it reads: {read}"
+            f"sweep: {', '.join(map(repr, unread))} not read by {scenario}.sweep_point, so {effect}; it "
+            f"reads: {read}"
         )
