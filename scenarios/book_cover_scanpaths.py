@@ -132,6 +132,10 @@ class Config(sm.OATSettings):
             raise cfglib.ConfigError("eval_last", self.eval_last, f">= eval_first ({self.eval_first})")
         if self.folds == 1:
             raise cfglib.ConfigError("folds", self.folds, "0 (single split) or >= 2")
+        if self.load_model and self.save_model:
+            raise cfglib.ConfigError(
+                "save_model", self.save_model, "'' with load_model (a loaded model is not trained again)"
+            )
         if self.folds and self.save_model and not self.eval_data:
             raise cfglib.ConfigError(
                 "save_model",
@@ -325,19 +329,20 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
 
 def reference(config: Config | None = None) -> Reference:
-    """The human scanpaths of the packaged collages a config scores (all 80 under cross-validation, else
-    ``eval_first..eval_last``; 65-80 without a config), in the simulation schema."""
+    """The human scanpaths of the collages a config scores, in the simulation schema: every collage of
+    ``eval_data``; all 80 packaged ones under cross-validation (``folds > 0`` without ``load_model``); else
+    ``eval_first..eval_last`` (65-80 without a config)."""
+    source = "Sattar et al. (2015) book-cover search scanpaths"
+    if config is not None and config.eval_data:
+        fix, trials = load_collages(config.eval_data)
+        return Reference(human_frame(fix, trials), kind="trial_level", source=config.eval_data)
     fix, trials = load_collages()
-    if config is not None and config.folds:
+    if config is not None and config.folds and not config.load_model:
         sel = fix.trial > 0
     else:
         lo, hi = (config.eval_first, config.eval_last) if config is not None else (65, 80)
         sel = (fix.trial >= lo) & (fix.trial <= hi)
-    return Reference(
-        human_frame(fix[sel], trials),
-        kind="trial_level",
-        source="Sattar et al. (2015) book-cover search scanpaths",
-    )
+    return Reference(human_frame(fix[sel], trials), kind="trial_level", source=source)
 
 
 # ------------------------------------------------------------------------------------------------ compare

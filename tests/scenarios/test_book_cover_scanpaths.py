@@ -102,6 +102,17 @@ def test_config_validation():
         cfglib.validate(bc.Config(folds=1))
     with pytest.raises(cfglib.ConfigError, match="save_model"):
         cfglib.validate(bc.Config(folds=2, save_model="somewhere"))
+    with pytest.raises(cfglib.ConfigError, match="save_model.*with load_model"):
+        cfglib.validate(bc.Config(folds=0, load_model="a", save_model="b"))
+
+
+def test_the_reference_holds_the_collages_a_config_scores():
+    def collages(**kw):
+        return sorted(bc.reference(bc.Config(**kw)).table.trial.unique())
+
+    assert collages(folds=2) == list(range(1, 81))  # cross-validation scores every packaged collage
+    assert collages(folds=2, load_model="m", eval_first=70, eval_last=72) == [70, 71, 72]  # no training
+    assert collages(folds=0, eval_first=65, eval_last=66) == [65, 66]
 
 
 def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
@@ -128,6 +139,7 @@ def test_end_to_end_train_save_and_rescore_user_collages(tmp_path):
     cfg2 = tiny("book_cover_scanpaths", load_model=str(tmp_path / "model"), eval_data=str(folder))
     sim2 = bc.simulate(cfg2, key=jax.random.key(0))
     assert sorted(sim2.trial.unique()) == [70, 71]
+    assert sorted(bc.reference(cfg2).table.trial.unique()) == [70, 71]  # the user's collages, not ours
     assert sim2.attrs["training"] == {"loaded_from": str(tmp_path / "model")}
     bad = tmp_path / "bad"
     bad.mkdir()
