@@ -281,6 +281,8 @@ def run(
     from cogsim import fit as fitlib
     from cogsim import store
 
+    if hierarchical and cv is not None:
+        raise CogsimError(f"fit cv: got {cv} with hierarchical; allowed: None (not implemented there)")
     t0 = time.perf_counter()
     sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)

@@ -200,7 +200,10 @@ def _execute(
     if executor == "devices":
         devices = executors.local_devices()
         record["devices"] = [str(d) for d in devices]
-        log(f"sweep: sharding each chunk over {len(devices)} device(s): {', '.join(map(str, devices))}")
+        if hasattr(mod, "sweep_point"):
+            log(f"sweep: sharding each chunk over {len(devices)} device(s): {', '.join(map(str, devices))}")
+        else:  # documented (docs/sweeps.md): point by point through simulate
+            log(f"sweep: {spec.scenario} has no sweep_point: its points run one by one on the default device")
     store.set_meta("executor", record)
     run_pending(
         store,

@@ -120,6 +120,14 @@ def test_bad_input_exits_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, ar
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_run_refuses_cross_validation_with_hierarchical_before_reading_anything(tmp_path):
+    from cogsim.errors import CogsimError
+
+    with pytest.raises(CogsimError, match="fit cv: got 5 with hierarchical"):
+        fitting_command.run("toy_estimation", tmp_path / "absent.csv", cv=5, hierarchical=True, out=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def test_comparison_without_cv_and_with_two_id_columns(tmp_path):
     table = pd.DataFrame(
         {
