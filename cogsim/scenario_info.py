@@ -18,13 +18,14 @@ from cogsim import config as cfglib
 from cogsim import scenario_registry
 
 #: Wall times per preset, the table "Run times" in README.md: quick presets as timed by ``make run`` from a
-#: fresh clone (2026-12-05, commit ae522b0, a 2-core machine without a GPU); paper presets from the run named
-#: on the scenario's page (its date; a 2-core CPU unless the entry says otherwise).
+#: fresh clone (2026-12-05, commit ae522b0, a 2-core machine without a GPU; delayed_estimation's timed alone
+#: after its noise ceiling, README.md); paper presets from the run named on the scenario's page (its date; a
+#: 2-core CPU unless the entry says otherwise).
 RUNTIMES: dict[str, dict[str, str]] = {
     "attentional_blink": {"quick": "47 s", "paper": "16 min (2026-12-05)"},
     "book_cover_scanpaths": {"quick": "149 s", "paper": "not measured (hours per fold on a CPU, estimated)"},
     "change_detection": {"quick": "21 s", "paper": "174 s (2026-12-05)"},
-    "delayed_estimation": {"quick": "23 s", "paper": "19 min (2026-12-05)"},
+    "delayed_estimation": {"quick": "38 s (23 s before its noise ceiling)", "paper": "6 min (2026-12-05)"},
     "developmental_diet": {"quick": "108 s", "paper": "58 min (2026-12-05)"},
     "dual_process": {
         "quick": "93 s",
