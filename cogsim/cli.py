@@ -295,7 +295,7 @@ def _cmd_sweep(args) -> None:
                 ("--root-seed", args.root_seed),
                 ("--out", args.out),
             )
-            if v not in (None, [], "")
+            if v is not None and v != []
         ]
         if given:
             raise CogsimError(
@@ -319,10 +319,10 @@ def _cmd_sweep(args) -> None:
             args.name,
             grid=args.grid,
             seeds=1 if args.seeds is None else args.seeds,
-            preset=args.preset or "quick",
+            preset="quick" if args.preset is None else args.preset,
             overrides=args.overrides,
             root_seed=0 if args.root_seed is None else args.root_seed,
-            out=args.out or os.path.join("runs", "sweeps"),
+            out=os.path.join("runs", "sweeps") if args.out is None else args.out,
             chunk_size=chunk,
             executor=executor,
             slurm=slurm,

@@ -234,7 +234,7 @@ def run(
 
 
 def compare_with_reference(
-    name: str, mod: Any, sim: pd.DataFrame, ref: Any, *, preset: str, cfg: Any = None
+    name: str, mod: Any, sim: pd.DataFrame, ref: Any, *, preset: str, cfg: Any
 ) -> Comparison:
     """The scenario's comparison of ``sim`` with its reference (with the config's settings that ``compare``
     takes, :func:`compare_options`), with the data kind (and, for a preset other than ``"paper"``, the paper

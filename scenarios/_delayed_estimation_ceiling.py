@@ -21,12 +21,15 @@ MIN_HALF = 10
 N_SIMS = 20
 #: tolerance (rad) within which every error must lie on a grid for the simulated errors to be rounded to it
 GRID_TOL = 1e-4
+#: the smallest grid step taken for a response grid (rad): below it the tolerance test cannot fail
+MIN_STEP = 1e-3
 _CELL = ["unit", "set_size"]
 
 
 def grid_step(errors: np.ndarray) -> float | None:
-    """The response grid of a data set's errors: the smallest gap between its distinct values when every
-    error is a multiple of it (within ``GRID_TOL``), else None (continuous responses).
+    """The response grid of a data set's errors: the smallest gap between its distinct values when it is
+    above ``MIN_STEP`` and every error is a multiple of it (within ``GRID_TOL``), else None (continuous
+    responses).
 
     Example:
       >>> round(grid_step(np.deg2rad([-4.0, 0.0, 2.0, 10.0, 180.0])), 6)
@@ -40,6 +43,8 @@ def grid_step(errors: np.ndarray) -> float | None:
     if not len(gaps):
         return None
     d = float(gaps.min())
+    if d <= MIN_STEP:  # a gap this small passes the tolerance whatever the values: continuous responses
+        return None
     off = np.abs(u / d - np.round(u / d)) * d
     return d if bool(np.all(off <= GRID_TOL)) else None
 
@@ -91,10 +96,12 @@ class Ceiling:
     bootstrap over participants (a ratio of sums is the ratio of the means over cells)."""
 
     def __init__(self, q: pd.DataFrame):
-        data = q[q.model == "data"].pivot_table(index=[*_CELL, "x"], columns="half", values="estimate")
-        n = q[q.model == "data"].pivot_table(index=[*_CELL, "x"], columns="half", values="n_trials")
+        halves = ["all", "odd", "even"]  # a half no cell has (one trial per cell: no "even") is all NaN
+        d = q[q.model == "data"]
+        data = d.pivot_table(index=[*_CELL, "x"], columns="half", values="estimate").reindex(columns=halves)
+        n = d.pivot_table(index=[*_CELL, "x"], columns="half", values="n_trials").reindex(columns=halves)
         keep = (n["odd"] >= MIN_HALF) & (n["even"] >= MIN_HALF)
-        data = data[keep]
+        data = data[keep.to_numpy()]
         self.units = np.array(sorted(data.index.get_level_values("unit").unique()))
         self.split = self._per_unit((data["odd"] - data["even"]).abs())
         self.data, self.q = data, q
@@ -106,9 +113,11 @@ class Ceiling:
         """``(estimate, low, high)``: split-half MAD / the model's MAD, participants resampled."""
         m = self.q[self.q.model == model].set_index([*_CELL, "x"]).estimate
         dev = (m.reindex(self.data.index) - self.data["all"]).abs()
-        if dev.isna().any():  # a cell the model was not fitted to
+        if not len(self.units) or dev.isna().any():  # no cell fills both halves; a cell the model lacks
             return (np.nan, np.nan, np.nan)
         per = np.stack([self.split, self._per_unit(dev)], axis=1)
+        if per[:, 1].sum() == 0:  # the model's quantiles equal the data's in every cell
+            return (np.inf, np.inf, np.inf)
 
         def ratio(rows):
             s = rows.sum(0)

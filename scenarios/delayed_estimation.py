@@ -55,7 +55,9 @@ class Config:
     n_starts: int = cfglib.field(4, low=1, high=64, doc="optimiser starts per participant")
     ci: str = cfglib.field("none", doc="parameter CIs: 'none', 'profile' or 'bootstrap'")
     cv: int = cfglib.field(0, low=0, high=20, doc="folds of the cross-validated log-likelihood (0: none)")
-    n_boot: int = cfglib.field(2000, low=10, high=100_000, doc="participant resamples of the contrasts' CIs")
+    n_boot: int = cfglib.field(
+        2000, low=10, high=100_000, doc="participant resamples of the CIs (checks, noise ceiling)"
+    )
     level: float = cfglib.field(0.95, low=0.5, high=0.999, doc="confidence level")
     max_subjects: int = cfglib.field(0, low=0, high=10_000, doc="fit only the first N participants (0: all)")
 

@@ -70,7 +70,9 @@ def test_the_configs_tfp_steps_reach_the_comparison_and_the_figure():
         cfg = bc.Config(tfp_steps=steps)
         comp = runner.compare_with_reference("book_cover_scanpaths", bc, sim, ref, preset="quick", cfg=cfg)
         assert len(comp.tables["tfp"]) == steps
-        assert all(len(r["scores"].tfp) == steps for r in bc._scores_of(sim, ref.table).values())
+        fig = bc.plot(sim, ref.table)  # the run's figure, drawn after its comparison
+        (ax,) = [a for a in fig.axes if a.get_title().startswith("target-fixation probability")]
+        assert ax.lines and all(len(line.get_xdata()) == steps for line in ax.lines)
 
 
 def test_collage_folds_group_by_target_cover_and_shared_target_vector():

@@ -86,7 +86,6 @@ def test_human_summaries_and_validation():
 
 
 def test_variable_precision_checks_on_a_made_up_fit_table():
-
     rows = []
     for u in range(6):
         lls = {"uniform": -300.0, "mixture2p": -200.0 - u, "slots_averaging": -190.0, "vp": -150.0}
@@ -131,3 +130,34 @@ def test_the_configs_resamples_and_level_reach_the_comparison(sim):
     direct = next(c.ci for c in de.compare(sim, ref.table, n_boot=20, level=0.5).checks if c.name == name)
     assert ci(dataclasses.replace(TINY, n_boot=20, level=0.5)) == direct
     assert ci(dataclasses.replace(TINY, n_boot=20, level=0.5)) != ci(TINY)
+
+
+def test_the_ceiling_is_the_ratio_of_summed_split_half_and_model_deviations():
+    """Hand-built quantiles (docs: "Noise ceiling"): cells with fewer than 10 trials in a half are left out of
+    both sums; the ratio is of sums over the cells, and nothing fills both halves -> NaN."""
+    from cogsim.scenarios import _delayed_estimation_ceiling as ceil
+
+    rows = []
+
+    def cell(unit, n, half, values, n_trials, model="data"):
+        for x, v in zip(ceil.LEVELS, values, strict=True):
+            rows.append({"model": model, "unit": unit, "set_size": n, "half": half, "x": x, "estimate": v,
+                         "n_trials": n_trials})  # fmt: skip
+
+    for unit, n, split, off, n_half in (
+        ("a", 1, 0.1, 0.05, 10),
+        ("a", 4, 0.3, 0.1, 12),
+        ("b", 1, 0.2, 0.4, 9),
+    ):
+        base = [0.1, 0.2, 0.3, 0.5, 0.9]
+        cell(unit, n, "all", base, 2 * n_half)
+        cell(unit, n, "odd", [v + split for v in base], n_half)
+        cell(unit, n, "even", base, n_half)
+        cell(unit, n, "all", [v - off for v in base], 2 * n_half, model="m")
+    c = ceil.Ceiling(pd.DataFrame(rows))
+    est, lo, hi = c.fraction("m", n_boot=20, level=0.9)
+    assert est == pytest.approx((0.1 + 0.3) / (0.05 + 0.1))  # unit b's cell has 9 trials in each half: out
+    assert list(c.units) == ["a"] and lo == hi == pytest.approx(est)
+    one = pd.DataFrame([r for r in rows if r["half"] != "even"]).assign(n_trials=1)  # one trial per cell
+    assert np.isnan(ceil.Ceiling(one).fraction("m", n_boot=20, level=0.9)[0])
+    assert ceil.grid_step(np.linspace(-3.0, 3.0, 10_001)) is None  # continuous: no grid to round to
