@@ -86,7 +86,8 @@ def run(
     mod = scenario_registry.get(scenario)
     check_fields_read(mod, base, list(grid_t), scenario=scenario)
     set_fields = [str(o).split("=", 1)[0].strip() for o in overrides]
-    check_fields_read(mod, base, [f for f in set_fields if f not in grid_t], scenario=scenario, given="set")
+    set_fields = [f for f in set_fields if f not in grid_t]
+    check_fields_read(mod, base, set_fields, scenario=scenario, given="set", grid=grid_t)
     spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
     if executor != "slurm":
         check_memory(mod, base, spec, chunk_size)

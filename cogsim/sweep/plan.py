@@ -149,19 +149,36 @@ def fields_read(mod: Any, cfg: Any) -> set[str] | None:
 
 
 def check_fields_read(
-    mod: Any, cfg: Any, fields: Sequence[str], *, scenario: str, given: str = "grid"
+    mod: Any,
+    cfg: Any,
+    fields: Sequence[str],
+    *,
+    scenario: str,
+    given: str = "grid",
+    grid: dict[str, tuple] | None = None,
 ) -> None:
     """Refuses a sweep over fields that ``sweep_point`` never reads (every grid point would be the same), or
     (``given="set"``) ``--set`` overrides of such fields (they would change nothing).
 
-    A nested field ``a.b`` counts as read when ``a.b`` or a whole section above it was read.
+    A nested field ``a.b`` counts as read when ``a.b`` or a whole section above it was read. With ``grid``,
+    the fields read are those of ``cfg`` and of ``cfg`` with each static (not vectorised) swept field at each
+    of its values, so a field read only under some grid value counts as read.
 
     Raises:
       CogsimError: naming the unread fields and the fields that are read.
     """
+    if not fields:
+        return
     seen = fields_read(mod, cfg)
     if seen is None:
         return
+    vec = vectorized(mod)
+    for name, values in (grid or {}).items():
+        if name in vec:
+            continue
+        for v in values:
+            more = fields_read(mod, cfglib.replace(cfg, **{name: v}))
+            seen |= more or set()
     unread = []
     for name in fields:
         parts = name.split(".")
