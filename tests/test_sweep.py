@@ -295,3 +295,25 @@ def test_a_point_by_point_sweep_stores_each_points_comparison_with_the_human_dat
     # the comparison follows the point: the two noise levels give different fitted metrics
     metric = comps[comps["kind"] == "metric"].pivot_table(index="name", columns="point_id", values="value")
     assert (metric.iloc[:, 0] != metric.iloc[:, 1]).any()
+
+
+def test_a_field_read_under_one_value_of_a_static_swept_field_counts_as_read():
+    import dataclasses
+    import types
+
+    import jax.numpy as jnp
+
+    from cogsim.sweep.plan import check_fields_read
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        mode: str = "a"
+        x: float = 1.0
+
+    def sweep_point(config, *, key):
+        return {"y": jnp.float32(config.x if config.mode == "b" else 0.0)}  # x matters only in mode "b"
+
+    mod = types.SimpleNamespace(Config=Config, sweep_point=sweep_point, SWEEP_VECTORIZED=())
+    with pytest.raises(CogsimError, match="'x' not read by toy.sweep_point, so --set"):
+        check_fields_read(mod, Config(), ["x"], scenario="toy", given="set")
+    check_fields_read(mod, Config(), ["x"], scenario="toy", given="set", grid={"mode": ("a", "b")})
