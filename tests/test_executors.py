@@ -14,7 +14,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from cogsim import cli, executors, sweep
+from cogsim import cli, executors, sweep, sweep_command
 from cogsim.errors import CogsimError, ConfigError
 from cogsim.store import Store, load
 
@@ -125,12 +125,12 @@ def test_cli_slurm_flags_override_the_config_file(tmp_path):
             "--slurm-no-wait",
         ]
     )
-    s = cli._slurm_settings(args)
+    s = sweep_command.slurm_settings(args)
     assert s["partition"] == "gpu" and s["time"] == 20 and s["gpus_per_task"] == 2
     assert s["sbatch"] == ("qos=long", "account=x") and s["wait"] is False
     cfg = executors.slurm_config(s)
     assert cfg.setup == ("source ~/env.sh",)
-    assert cli._slurm_settings(cli._parser().parse_args(["sweep", SCENARIO])) is None
+    assert sweep_command.slurm_settings(cli._parser().parse_args(["sweep", SCENARIO])) is None
 
 
 def test_submitit_and_jax_are_not_imported_by_the_cli_or_the_executors_module():
