@@ -42,7 +42,7 @@ RUNTIMES: dict[str, dict[str, str]] = {
     "kg_semantic_memory": {"quick": "11 s", "paper": "149 s (2026-12-05)"},
     "search_rt_distributions": {"quick": "61 s", "paper": "133 s (2026-12-05)"},
     "semantic_verification": {"quick": "18 s", "paper": "185 s (2026-12-05)"},
-    "sparse_factor_world": {"quick": "81 s", "paper": "49 min (2026-12-04)"},
+    "sparse_factor_world": {"quick": "81 s", "paper": "34 min (2026-12-05)"},
     "synthetic_shelf_search": {"quick": "116 s", "paper": "not measured (about 15 CPU-hours, estimated)"},
     "visual_search_asymmetry": {"quick": "128 s", "paper": "15 min (2026-12-05)"},
 }
