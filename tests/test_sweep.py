@@ -317,3 +317,6 @@ def test_a_field_read_under_one_value_of_a_static_swept_field_counts_as_read():
     with pytest.raises(CogsimError, match="'x' not read by toy.sweep_point, so --set"):
         check_fields_read(mod, Config(), ["x"], scenario="toy", given="set")
     check_fields_read(mod, Config(), ["x"], scenario="toy", given="set", grid={"mode": ("a", "b")})
+    check_fields_read(
+        mod, Config(), ["x", "mode"], scenario="toy", grid={"mode": ("a", "b"), "x": (1.0, 2.0)}
+    )

@@ -84,7 +84,7 @@ def run(
             "(the index and the result table must fit in memory); split the grid"
         )
     mod = scenario_registry.get(scenario)
-    check_fields_read(mod, base, list(grid_t), scenario=scenario)
+    check_fields_read(mod, base, list(grid_t), scenario=scenario, grid=grid_t)
     set_fields = [str(o).split("=", 1)[0].strip() for o in overrides]
     set_fields = [f for f in set_fields if f not in grid_t]
     check_fields_read(mod, base, set_fields, scenario=scenario, given="set", grid=grid_t)
