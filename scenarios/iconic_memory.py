@@ -301,9 +301,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     folds = pd.DataFrame(best["held_out"]).rename(columns={"predicted": "letters"})
     folds["report"] = HELD_OUT
     folds["trial"] = 0
-    out = pd.concat([df, folds], ignore_index=True)
-    out["n_boot"] = config.n_boot  # compare() resamples this many times
-    return out
+    return pd.concat([df, folds], ignore_index=True)
 
 
 def condition_means(sim: pd.DataFrame, n_boot: int = 300) -> pd.DataFrame:
@@ -320,12 +318,11 @@ def condition_means(sim: pd.DataFrame, n_boot: int = 300) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
+def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = Config().n_boot) -> Comparison:
     """Held-out error against a model-free baseline; the partial-report advantage and its decline.
 
-    The condition means' bootstrap CIs use the config's ``n_boot`` (carried in ``sim``).
+    The condition means' bootstrap CIs draw ``n_boot`` resamples (the config's, through the runner).
     """
-    n_boot = int(sim.n_boot.iloc[0]) if "n_boot" in sim else Config().n_boot
     m = condition_means(sim, n_boot=n_boot)
     whole = m[m.report == "whole"].iloc[0]
     part = m[m.report == "partial"].set_index("cue_delay_s")

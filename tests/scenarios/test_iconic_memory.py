@@ -1,5 +1,7 @@
 """iconic_memory: the partial-report advantage at short cue delays, and the protocol."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -32,16 +34,27 @@ def test_short_run_shows_partial_report_advantage(sim):
 
 
 def test_compare_resamples_the_configs_n_boot(sim):
-    hum = im.reference().table
-    assert (sim.n_boot == tiny("iconic_memory").n_boot).all()
-    table = im.compare(sim, hum).tables["conditions"]
+    from cogsim import runner
+
+    ref = im.reference()
+    hum = ref.table
+    cfg = tiny("iconic_memory")
+    table = runner.compare_with_reference("iconic_memory", im, sim, ref, preset="quick", cfg=cfg).tables[
+        "conditions"
+    ]
     for n in (50, 300):
         expected = im.condition_means(sim, n_boot=n)
-        got = im.compare(sim.assign(n_boot=n), hum).tables["conditions"]
+        got = runner.compare_with_reference(
+            "iconic_memory", im, sim, ref, preset="quick", cfg=dataclasses.replace(cfg, n_boot=n)
+        ).tables["conditions"]
         np.testing.assert_array_equal(got[["ci_low", "ci_high"]], expected[["ci_low", "ci_high"]])
+    np.testing.assert_array_equal(
+        im.condition_means(sim, n_boot=cfg.n_boot)[["ci_low", "ci_high"]], table[["ci_low", "ci_high"]]
+    )
     assert not np.array_equal(
         im.condition_means(sim, n_boot=300)[["ci_low", "ci_high"]], table[["ci_low", "ci_high"]]
     )
+    assert im.compare(sim, hum).tables["conditions"].shape == table.shape
 
 
 def test_held_out_fit_never_sees_the_held_out_delay():
