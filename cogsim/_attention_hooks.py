@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -124,6 +124,10 @@ def attention_hook(hook: Hook) -> Iterator[None]:
       >>> float(out.sum())
       0.0
     """
+    if not callable(hook):
+        raise CogsimError(
+            f"attention_hook: hook={hook!r} is not callable; allowed: a function (name, probs, out) -> out"
+        )
     token = next(_IDS)
     _HOOKS.append((token, hook))
     previous = _push_key(token)
@@ -139,7 +143,7 @@ def capturing(names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     """Collects named attention calls (and :func:`record` values) into a dict while the context is active.
 
     Args:
-      names: only these names (default: all).
+      names: only these names (default: all): a sequence of hook-point names, not a single string.
 
     Yields:
       the dict being filled: ``name -> {"probs", "out"}`` for attention, ``name -> value`` for records; a
@@ -147,6 +151,15 @@ def capturing(names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
       inside, a ``lax.scan`` body) arrive as NumPy arrays when the context exits, stacked on a leading axis
       when the call ran more than once (one entry per scan step).
     """
+    if names is not None:
+        if isinstance(names, str) or not isinstance(names, Iterable):
+            raise CogsimError(
+                f"capturing: names={names!r} is not allowed; use None (all) or a sequence of hook-point "
+                f"names (e.g. [{names!r}] for one name)"
+            )
+        names = list(names)
+        for name in names:
+            _check_name(name)
     cap = _Capture(names)
     _CAPTURES.append(cap)
     previous = _push_key(next(_IDS))

@@ -37,9 +37,13 @@ and how names are formed).
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from cogsim._attention_hooks import (
@@ -97,6 +101,69 @@ class AttentionStats(NamedTuple):
     logsumexp: jax.Array
     entropy: jax.Array
     probs: jax.Array | None = None
+
+
+# ------------------------------------------------------------------------------------------------- checks
+def _as_array(where: str, name: str, x):
+    """``x`` as a jax array (array-likes such as nested lists are accepted, as in jax.nn)."""
+    if x is None or isinstance(x, jax.Array):
+        return x
+    try:
+        return jnp.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise CogsimError(
+            f"{where}: {name} of type {type(x).__name__} is not an array; allowed: a jax or NumPy array "
+            "(or a nested list of numbers)"
+        ) from err
+
+
+def _as_arrays(where: str, *arrays) -> tuple:
+    """``(q, k, v, bias, mask)`` through :func:`_as_array`."""
+    return tuple(_as_array(where, n, x) for n, x in zip(("q", "k", "v", "bias", "mask"), arrays, strict=True))
+
+
+def _check_flag(where: str, name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise CogsimError(f"{where}: {name}={value!r} is not allowed; use True or False")
+
+
+def _check_call(where: str, q, k, v, bias, mask, scale) -> None:
+    """Dtypes, lengths and ``scale``: the rules :func:`check_inputs` leaves to the XLA path (static only)."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise CogsimError(
+                f"{where}: {name} has dtype {x.dtype}; allowed: a floating dtype (float32, bfloat16, "
+                "float16, float64)"
+            )
+    if k.shape[1] == 0:
+        raise CogsimError(f"{where}: k and v have k_len 0 (shape {k.shape}); at least one key is needed")
+    if q.shape[3] == 0:
+        raise CogsimError(f"{where}: head_dim is 0 (q shape {q.shape}); allowed: head_dim >= 1")
+    if bias is not None and not jnp.issubdtype(bias.dtype, jnp.floating):
+        raise CogsimError(
+            f"{where}: bias has dtype {bias.dtype}; allowed: a floating dtype (a boolean mask goes in mask)"
+        )
+    if mask is not None and mask.dtype != jnp.bool_:
+        raise CogsimError(
+            f"{where}: mask has dtype {mask.dtype}; allowed: bool (True = attend); an additive mask "
+            "(0 / -inf) goes in bias"
+        )
+    if scale is None:
+        return
+    if isinstance(scale, jax.Array):  # may be traced: its value is not read
+        if scale.ndim != 0:
+            raise CogsimError(f"{where}: scale has shape {scale.shape}; allowed: a scalar")
+        return
+    if (
+        isinstance(scale, (bool, np.bool_))
+        or not isinstance(scale, numbers.Real)
+        or not math.isfinite(scale)
+        or scale < 0
+    ):
+        raise CogsimError(
+            f"{where}: scale={scale!r} is not allowed; use None (1/sqrt(head_dim)), a finite number >= 0 "
+            "or a scalar jax array"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ dispatch
@@ -166,23 +233,34 @@ def dot_product_attention(
     """Scaled dot-product attention with optional statistics.
 
     Args:
-      q: queries ``[batch, q_len, heads, head_dim]``.
-      k: keys ``[batch, k_len, kv_heads, head_dim]``; ``heads`` must be a multiple of ``kv_heads``.
+      q: queries ``[batch, q_len, heads, head_dim]``, a floating dtype (array-likes are converted with
+        ``jnp.asarray``, as in :func:`jax.nn.dot_product_attention`).
+      k: keys ``[batch, k_len, kv_heads, head_dim]``, ``k_len >= 1``; ``heads`` must be a multiple of
+        ``kv_heads``.
       v: values, same shape as ``k``.
-      bias: additive bias broadcastable to ``[batch, heads, q_len, k_len]``.
-      mask: boolean mask (True = attend) broadcastable like ``bias``. Rows with no key return zeros.
-      is_causal: causal masking, aligned to the bottom-right when ``q_len != k_len``.
-      scale: score scale; defaults to ``1/sqrt(head_dim)``.
+      bias: additive float bias broadcastable to ``[batch, heads, q_len, k_len]`` (an additive mask of 0 and
+        ``-inf`` goes here).
+      mask: boolean mask (True = attend, dtype bool) broadcastable like ``bias``. Rows with no key return
+        zeros.
+      is_causal: causal masking (a Python bool), aligned to the bottom-right when ``q_len != k_len``.
+      scale: score scale, a finite number >= 0 or a scalar jax array (may be traced on the XLA path; its
+        value is not checked); defaults to ``1/sqrt(head_dim)``.
       implementation: ``None`` (Pallas (Triton) on an sm_80+ GPU when the kernel supports the call, XLA
         elsewhere; Mosaic runs only when asked for), ``"xla"``, ``"pallas"``, ``"mosaic"`` or
         ``"interpret"``; see the module docstring for what each costs.
       f32_precision: float32 inputs on the Pallas path: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``.
       return_stats: also return :class:`AttentionStats` (logsumexp and entropy per query).
-      return_probs: with ``return_stats``, include the full probability matrix (XLA path).
+      return_probs: include the full probability matrix in the stats (runs the XLA path); needs
+        ``return_stats=True``.
       name: a hook point: the name under which :mod:`cogsim.probes` can capture, ablate or patch this call.
 
     Returns:
       ``out`` of shape ``[batch, q_len, heads, head_dim]``, or ``(out, stats)`` when ``return_stats``.
+
+    Raises:
+      CogsimError: shapes or dtypes that do not fit (non-float ``q``/``k``/``v`` or ``bias``, a non-bool
+        ``mask``, ``k_len == 0``), a ``scale`` that is not a finite number >= 0, a flag that is not a bool,
+        ``return_probs`` without ``return_stats``, or an unknown ``implementation``/``f32_precision``.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -192,7 +270,20 @@ def dot_product_attention(
       >>> out.shape, stats.entropy.shape
       ((1, 4, 2, 8), (1, 2, 4))
     """
+    q, k, v, bias, mask = _as_arrays("attention", q, k, v, bias, mask)
     check_inputs(q, k, v, bias, mask, where="attention", kernel=False)
+    _check_call("attention", q, k, v, bias, mask, scale)
+    for flag, value in (
+        ("is_causal", is_causal),
+        ("return_stats", return_stats),
+        ("return_probs", return_probs),
+    ):
+        _check_flag("attention", flag, value)
+    if return_probs and not return_stats:
+        raise CogsimError(
+            "attention: return_probs=True needs return_stats=True (the probabilities are returned as "
+            "AttentionStats.probs)"
+        )
     check_f32_precision("attention", f32_precision)
     _check_name(name)
     impl = _resolve(implementation, q, k, where="attention", v=v, bias=bias, mask=mask)
@@ -257,9 +348,9 @@ def topk_attention(
       k: keys ``[batch, k_len, kv_heads, head_dim]``; ``heads`` must be a multiple of ``kv_heads``.
       v: values, same shape as ``k``.
       top_k: keys kept per query.
-      bias: additive score bias (the Gumbel noise of a workspace goes here).
-      mask: True where a key may be selected.
-      scale: score scale; defaults to ``1/sqrt(head_dim)``.
+      bias: additive float score bias (the Gumbel noise of a workspace goes here).
+      mask: True where a key may be selected (dtype bool).
+      scale: score scale, as in :func:`dot_product_attention`; defaults to ``1/sqrt(head_dim)``.
       implementation: as in :func:`dot_product_attention`: ``None`` (the Pallas selection kernel on an
         sm_80+ GPU for ``top_k <= 256``, the jnp reference elsewhere), ``"xla"``, ``"pallas"``,
         ``"mosaic"`` (runs the Triton selection kernel: there is no Mosaic top-k) or ``"interpret"``.
@@ -275,7 +366,9 @@ def topk_attention(
       >>> topk_attention(q, k, k, top_k=2)[1].tolist()
       [[[[4, 3]]]]
     """
+    q, k, v, bias, mask = _as_arrays("topk_attention", q, k, v, bias, mask)
     check_inputs(q, k, v, bias, mask, where="topk_attention", kernel=False)
+    _check_call("topk_attention", q, k, v, bias, mask, scale)
     check_f32_precision("topk_attention", f32_precision)
     impl = _resolve(implementation, q, k, where="topk_attention", top_k=top_k)
     if impl == "xla":

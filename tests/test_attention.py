@@ -254,3 +254,84 @@ def test_kernels_do_not_import_the_library_layer():
                         or not name.startswith("cogsim.")
                         or name.startswith(("cogsim.kernels", "cogsim.errors"))
                     ), (path.name, name)
+
+
+@pytest.mark.parametrize("fn", ["dense", "topk"])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(q=jnp.ones((1, 4, 2, 16), jnp.int32)), r"q has dtype int32; allowed: a floating dtype"),
+        (dict(v=jnp.ones((1, 4, 2, 16), jnp.int32)), r"v has dtype int32"),
+        (dict(mask=jnp.zeros((1, 1, 4, 4))), r"mask has dtype float32; allowed: bool .* goes in bias"),
+        (dict(mask=jnp.ones((1, 1, 4, 4), jnp.int32)), r"mask has dtype int32"),
+        (dict(bias=jnp.ones((1, 1, 4, 4), bool)), r"bias has dtype bool; allowed: a floating dtype"),
+        (dict(k=jnp.ones((1, 0, 2, 16)), v=jnp.ones((1, 0, 2, 16))), r"k and v have k_len 0 .* one key"),
+        (dict(q=jnp.ones((1, 4, 2, 0)), k=jnp.ones((1, 4, 2, 0)), v=jnp.ones((1, 4, 2, 0))), "head_dim is 0"),
+        (dict(scale=float("nan")), r"scale=nan is not allowed; use None .* finite number >= 0"),
+        (dict(scale=float("inf")), r"scale=inf is not allowed"),
+        (dict(scale=-1.0), r"scale=-1.0 is not allowed"),
+        (dict(scale="a"), r"scale='a' is not allowed"),
+        (dict(scale=True), r"scale=True is not allowed"),
+        (dict(scale=jnp.ones(2)), r"scale has shape \(2,\); allowed: a scalar"),
+        (dict(q="abc"), r"q of type str is not an array"),
+    ],
+)
+def test_static_argument_checks(fn, kwargs, match):
+    from cogsim.attention import topk_attention
+
+    args = dict(q=jnp.ones((1, 4, 2, 16)), k=jnp.ones((1, 4, 2, 16)), v=jnp.ones((1, 4, 2, 16)))
+    args.update(kwargs)
+    q, k, v = args.pop("q"), args.pop("k"), args.pop("v")
+    where = "attention" if fn == "dense" else "topk_attention"
+    with pytest.raises(CogsimError, match=f"^{where}: {match}"):
+        if fn == "dense":
+            dot_product_attention(q, k, v, **args)
+        else:
+            topk_attention(q, k, v, top_k=2, **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(is_causal="no"), r"is_causal='no' is not allowed; use True or False"),
+        (dict(is_causal=None), r"is_causal=None is not allowed"),
+        (dict(return_stats=1), r"return_stats=1 is not allowed"),
+        (dict(return_probs=True), r"return_probs=True needs return_stats=True"),
+    ],
+)
+def test_flags_must_be_bools(kwargs, match):
+    q = jnp.ones((1, 4, 2, 16))
+    with pytest.raises(CogsimError, match=match):
+        dot_product_attention(q, q, q, **kwargs)
+
+
+def test_array_likes_scalar_scales_and_numpy_bools_are_accepted():
+    q, k, v = _inputs(0, 1, 5, 7, 2, 2, 8)
+    want = dot_product_attention(q, k, v, is_causal=True, scale=0.5)
+    got = dot_product_attention(
+        np.asarray(q).tolist(), np.asarray(k), v, is_causal=np.bool_(True), scale=np.float32(0.5)
+    )
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    traced = jax.jit(lambda s: dot_product_attention(q, k, v, is_causal=True, scale=s))(0.5)
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(want), rtol=1e-6, atol=1e-6)
+    out, stats = dot_product_attention(q, k, v, return_stats=True, return_probs=True)
+    assert stats.probs.shape == (1, 2, 5, 7)
+    assert dot_product_attention(q, k, v, scale=0).shape == q.shape  # uniform attention
+
+
+def test_hook_and_capture_arguments_are_checked():
+    from cogsim.attention import attention_hook, capturing
+
+    with pytest.raises(CogsimError, match=r"attention_hook: hook=None is not callable"):
+        with attention_hook(None):
+            pass
+    with pytest.raises(CogsimError, match=r"capturing: names='a\.b' is not allowed; .* \['a\.b'\]"):
+        with capturing("a.b"):  # a string would silently capture nothing (its letters)
+            pass
+    with pytest.raises(CogsimError, match="not a hook-point name"):
+        with capturing(["a/b"]):
+            pass
+    q = jnp.ones((1, 2, 1, 4))
+    with capturing(("a",)) as cap:
+        dot_product_attention(q, q, q, name="a")
+    assert set(cap) == {"a"}
