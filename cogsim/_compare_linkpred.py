@@ -8,7 +8,7 @@ of the optimistic and pessimistic rank, as in PyKEEN): ``rank = 1 + #better + #t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from jaxtyping import Bool, Float, Int
@@ -104,3 +104,34 @@ def link_prediction_metrics(ranks: Sequence[float], *, ks: Sequence[int] = (1, 3
     out = {"mrr": mean_reciprocal_rank(r), "mean_rank": float(np.mean(r))}
     out.update({f"hits@{k}": hits_at_k(r, k) for k in ks})
     return out
+
+
+def _is_count(x: object) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1
+
+
+def check_link_prediction_args(scorer: object, ks: object, batch_size: object) -> tuple[int, ...]:
+    """Checks the arguments of :func:`cogsim.kg.evaluate_link_prediction` that do not need the graph.
+
+    A tuple ``scorer`` must be two functions; ``ks`` integers >= 1 (returned as a tuple); ``batch_size`` an
+    integer >= 1.
+
+    Example:
+      >>> check_link_prediction_args(None, [1, 3], 8)
+      (1, 3)
+    """
+    where = "evaluate_link_prediction"
+    if isinstance(scorer, tuple) and (len(scorer) != 2 or not all(callable(f) for f in scorer)):
+        got = ", ".join(type(f).__name__ for f in scorer)
+        raise CogsimError(
+            f"{where}: scorer is a tuple of {len(scorer)} item(s) ({got}); allowed: (score_tails, "
+            "score_heads), two functions, or a score tensor [N, P, N]"
+        )
+    given, ks = ks, tuple(ks) if isinstance(ks, Iterable) and not isinstance(ks, str) else ks
+    if not isinstance(ks, tuple) or not all(_is_count(k) for k in ks):
+        raise CogsimError(
+            f"{where}: ks={given!r} is not allowed; use a sequence of integers >= 1 (e.g. (1, 3, 10))"
+        )
+    if not _is_count(batch_size):
+        raise CogsimError(f"{where}: batch_size={batch_size!r} is not allowed; use an integer >= 1")
+    return ks

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Float, Int
 
-from cogsim._compare_linkpred import filtered_ranks, link_prediction_metrics
+from cogsim._compare_linkpred import check_link_prediction_args, filtered_ranks, link_prediction_metrics
 from cogsim.errors import CogsimError, DataError
 
 SPLITS = ("train", "valid", "test")
@@ -177,7 +177,7 @@ def from_triples(
       >>> from_triples([("canary", "can", "sing")]).predicates
       ('can',)
     """
-    rows = [tuple(map(str, t)) for t in triples]
+    rows = [(t,) if isinstance(t, str) else tuple(map(str, t)) for t in triples]  # a string is one item
     for i, t in enumerate(rows):
         if len(t) != 3:
             raise DataError(f"knowledge graph {name!r}: triple {i} has {len(t)} items; expected 3")
@@ -242,29 +242,55 @@ def packaged_graphs() -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------- tensor/graph
+def _check_graph(where: str, kg: object) -> None:
+    if not isinstance(kg, KnowledgeGraph):
+        raise CogsimError(
+            f"{where}: kg must be a KnowledgeGraph (from kg.load, kg.from_frame or kg.from_triples); "
+            f"got {type(kg).__name__}"
+        )
+
+
+def _split_names(where: str, kg: KnowledgeGraph, splits: str | Sequence[str]) -> tuple[str, ...]:
+    """``splits`` as a non-empty tuple of split names, each a standard split or one of ``kg``'s."""
+    names = (splits,) if isinstance(splits, str) else tuple(splits) if isinstance(splits, Iterable) else ()
+    if not names or not all(isinstance(n, str) for n in names):
+        raise CogsimError(
+            f"{where}: splits={splits!r} is not allowed; use a split name or a non-empty sequence of them "
+            f"(the standard splits are {list(SPLITS)}; {kg.name!r} has {list(kg.splits)})"
+        )
+    kg.triples(names)  # refuses an unknown name
+    return names
+
+
 def index_tensor(kg: KnowledgeGraph, splits: str | Sequence[str] = SPLITS) -> np.ndarray:
-    """The adjacency tensor ``x[s, p, o]`` in {0, 1} (bool) of the given splits.
+    """The adjacency tensor ``x[s, p, o]`` in {0, 1} (bool) of ``splits`` (a split name or a non-empty
+    sequence of them; :class:`CogsimError` for an empty or unknown one).
 
     Example:
       >>> g = from_triples([("a", "r", "b")])
       >>> index_tensor(g).shape, bool(index_tensor(g)[0, 0, 1])
       ((2, 1, 2), True)
     """
+    _check_graph("index_tensor", kg)
     x = np.zeros((kg.n_entities, kg.n_predicates, kg.n_entities), dtype=bool)
-    t = kg.triples(splits)
+    t = kg.triples(_split_names("index_tensor", kg, splits))
     x[t[:, 0], t[:, 1], t[:, 2]] = True
     return x
 
 
 def to_networkx(kg: KnowledgeGraph, splits: str | Sequence[str] = SPLITS) -> nx.MultiDiGraph:
-    """A MultiDiGraph with one node per entity and one edge per triple, keyed by the predicate.
+    """A MultiDiGraph with one node per entity and one edge per triple of ``splits``, keyed by the predicate.
+
+    ``splits`` is a split name or a non-empty sequence of them (:class:`CogsimError` for an empty or unknown
+    one).
 
     Example:
       >>> g = to_networkx(from_triples([("a", "r", "b"), ("a", "q", "b")]))
       >>> sorted(g["a"]["b"])
       ['q', 'r']
     """
-    names = (splits,) if isinstance(splits, str) else tuple(splits)
+    _check_graph("to_networkx", kg)
+    names = _split_names("to_networkx", kg, splits)
     g = nx.MultiDiGraph(name=kg.name)
     g.add_nodes_from(kg.entities)
     for split in names:
@@ -289,7 +315,8 @@ def hierarchy(
     distances count hierarchy levels even when the graph stores the transitive closure (as UMLS does).
 
     Raises:
-      CogsimError: when the ``relation`` edges contain a cycle.
+      CogsimError: when the ``relation`` edges contain a cycle, or ``graph`` is neither a
+        :class:`KnowledgeGraph` nor a networkx multigraph.
 
     Example:
       >>> g = from_triples([("canary", "isa", "bird"), ("bird", "isa", "animal"),
@@ -297,6 +324,10 @@ def hierarchy(
       >>> sorted(hierarchy(g).edges())
       [('bird', 'animal'), ('canary', 'bird')]
     """
+    if not isinstance(graph, (KnowledgeGraph, nx.MultiDiGraph)):
+        raise CogsimError(
+            f"hierarchy: graph must be a KnowledgeGraph or a MultiDiGraph; got {type(graph).__name__}"
+        )
     g = to_networkx(graph, splits) if isinstance(graph, KnowledgeGraph) else graph
     h = nx.DiGraph()
     h.add_edges_from((u, v) for u, v, k in g.edges(keys=True) if k == relation and u != v)
@@ -372,6 +403,9 @@ ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def tensor_scorers(scores: Float[np.ndarray, "s p o"]) -> tuple[ScoreFn, ScoreFn]:
     """``(score_tails, score_heads)`` reading a full score tensor ``[N, P, N]`` (``scores[s, p, o]``).
 
+    Raises:
+      CogsimError: ``scores`` is not a numeric array of shape ``[N, P, N]``.
+
     Example:
       >>> import numpy as np
       >>> tails, heads = tensor_scorers(np.zeros((3, 1, 3)))
@@ -379,6 +413,12 @@ def tensor_scorers(scores: Float[np.ndarray, "s p o"]) -> tuple[ScoreFn, ScoreFn
       (1, 3)
     """
     scores = np.asarray(scores)
+    numeric = np.issubdtype(scores.dtype, np.number) or scores.dtype == np.bool_
+    if not numeric or scores.ndim != 3 or scores.shape[0] != scores.shape[2]:
+        got = f"shape {scores.shape}, dtype {scores.dtype}"
+        raise CogsimError(
+            f"tensor_scorers: scores has {got}; allowed: a numeric array [N, P, N] (scores[s, p, o])"
+        )
     return (lambda s, p: scores[s, p, :]), (lambda p, o: scores[:, p, o].T)
 
 
@@ -403,6 +443,11 @@ def evaluate_link_prediction(
       ks: the k of Hits@k.
       batch_size: queries scored at once.
 
+    Raises:
+      CogsimError: ``kg`` is not a :class:`KnowledgeGraph`, ``scorer`` is neither a score tensor of the
+        graph's shape nor a pair of functions, ``split`` has no triples, or ``ks``/``batch_size`` are not
+        integers >= 1.
+
     Example:
       >>> import numpy as np
       >>> g = from_triples([("a", "r", "b")], split="test")
@@ -411,6 +456,8 @@ def evaluate_link_prediction(
       >>> res.ranks_tail.tolist(), res.ranks_head.tolist()
       ([1.0], [1.0])
     """
+    _check_graph("evaluate_link_prediction(scorer, kg)", kg)
+    ks = check_link_prediction_args(scorer, ks, batch_size)
     if isinstance(scorer, tuple):
         score_tails, score_heads = scorer
     else:

@@ -118,3 +118,44 @@ def test_evaluate_link_prediction_against_a_hand_computed_example():
     res2 = kg.evaluate_link_prediction((tails, heads), g, split="test", batch_size=1)
     assert res2.metrics == res.metrics
     assert set(res.table().direction) == {"both", "tail", "head"}
+
+
+def test_evaluate_link_prediction_refuses_bad_arguments_clearly():
+    g = kg.from_triples([("a", "r", "b")], split="test")
+    x = np.zeros((2, 1, 2))
+    with pytest.raises(CogsimError, match=r"kg must be a KnowledgeGraph .*got NoneType"):
+        kg.evaluate_link_prediction(g, None)  # arguments swapped / missing graph
+    with pytest.raises(CogsimError, match=r"batch_size=0 is not allowed; use an integer >= 1"):
+        kg.evaluate_link_prediction(x, g, batch_size=0)
+    with pytest.raises(CogsimError, match=r"ks=\[0\] is not allowed"):
+        kg.evaluate_link_prediction(x, g, ks=[0])
+    with pytest.raises(CogsimError, match=r"ks=\(2\.5,\) is not allowed"):
+        kg.evaluate_link_prediction(x, g, ks=(2.5,))
+    with pytest.raises(CogsimError, match=r"scorer is a tuple of 1 item"):
+        kg.evaluate_link_prediction((len,), g)
+    res = kg.evaluate_link_prediction(x, g, ks=np.array([1]), batch_size=np.int64(4))
+    assert set(res.metrics["both"]) == {"mrr", "mean_rank", "hits@1"}
+
+
+def test_split_selections_must_be_non_empty_and_known():
+    g = kg.from_triples([("a", "r", "b")])
+    for fn in (kg.index_tensor, kg.to_networkx):
+        with pytest.raises(CogsimError, match=r"splits=\[\] is not allowed; use a split name or a non-empty"):
+            fn(g, splits=[])
+        with pytest.raises(CogsimError, match="unknown split 'nosuch'"):
+            fn(g, splits=["nosuch"])
+        with pytest.raises(CogsimError, match="kg must be a KnowledgeGraph"):
+            fn(None)
+    assert kg.index_tensor(g, "valid").sum() == 0  # a standard split the graph lacks adds nothing
+    assert kg.to_networkx(g, "train").number_of_edges() == 1
+
+
+def test_tensor_scorers_hierarchy_and_from_triples_refuse_wrong_types():
+    with pytest.raises(CogsimError, match=r"scores has shape \(3, 3\).*allowed: a numeric array \[N, P, N\]"):
+        kg.tensor_scorers(np.ones((3, 3)))
+    with pytest.raises(CogsimError, match="dtype <U1"):
+        kg.tensor_scorers(np.array([[["a"]]]))
+    with pytest.raises(CogsimError, match="hierarchy: graph must be a KnowledgeGraph or a MultiDiGraph"):
+        kg.hierarchy(None)
+    with pytest.raises(DataError, match="triple 0 has 1 items; expected 3"):
+        kg.from_triples(["abc"])  # a string is not split into a triple
