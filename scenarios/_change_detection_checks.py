@@ -44,25 +44,30 @@ class Resamples:
         cells = _cells(counts)
         self.cells = cells
         self.pooled = (np.asarray(counts.block) * 2 + np.asarray(counts.is_change)).astype(int)
+        triples = zip(cells.set_size, cells.p_change, cells.is_change, strict=True)
+        where = {cell: i for i, cell in enumerate(triples)}
+        # the (set size, change probability) conditions of the plateau that the data have: base-rate blocks
+        # need not be crossed with every large set size
         pairs = [
-            (n, cells.index[(cells.set_size == n) & (cells.p_change == pc) & (cells.is_change == c)][0])
+            (n, where[n, pc, 1], where[n, pc, 0])
             for n in big
             for pc in counts.p_change
-            for c in (1, 0)
+            if (n, pc, 1) in where and (n, pc, 0) in where
         ]
-        self.k_size = np.array([n for n, _ in pairs[::2]], float)
-        self.hit_idx, self.fa_idx = (
-            np.array([i for _, i in pairs[::2]]),
-            np.array([i for _, i in pairs[1::2]]),
-        )
+        self.n_plateau_cells, self.n_plateau_possible = len(pairs), len(big) * len(counts.p_change)
+        self.k_size = np.array([n for n, _, _ in pairs], float)
+        self.hit_idx = np.array([h for _, h, _ in pairs], int)
+        self.fa_idx = np.array([f for _, _, f in pairs], int)
 
     def rates(self, idx: np.ndarray) -> np.ndarray:
+        """Pooled P("change") per cell over the participants ``idx``; NaN in a cell none of them has."""
         k, n = self.counts.k[idx].sum(0), self.counts.n[idx].sum(0)
-        return k / np.maximum(n, 1)
+        return np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
     def plateau(self, idx: np.ndarray) -> float:
         r = self.rates(idx)
-        return float(np.mean(self.k_size * (r[self.hit_idx] - r[self.fa_idx])))
+        k = self.k_size * (r[self.hit_idx] - r[self.fa_idx])
+        return _mean(k)
 
     def baseline(self, idx: np.ndarray) -> np.ndarray:
         """Each block's hit and false-alarm rates pooled over set sizes (fitted to the resample itself)."""
@@ -78,22 +83,48 @@ class Resamples:
         return np.where(m.is_change == 1, m.hit_pred, m.fa_pred)
 
     def rmse(self, idx: np.ndarray, pred) -> float:
+        """RMS difference from the pooled rates, over the cells that participants ``idx`` have."""
         p = pred(idx) if callable(pred) else pred
-        return float(np.sqrt(np.mean((p - self.rates(idx)) ** 2)))
+        return float(np.sqrt(_mean((p - self.rates(idx)) ** 2)))
 
     def ceiling(self, idx: np.ndarray, pred: np.ndarray) -> float:
         """Split-half MAD of the pooled rates over the model's MAD from the rates of all trials (cells
         observed in both halves): 1 when the model is as close to the data as one half is to the other."""
         k_a, n_a, k_b, n_b = (x[idx].sum(0) for x in self.halves)
         seen = (n_a > 0) & (n_b > 0)
+        if not seen.any():
+            return float("nan")
         split = np.mean(np.abs(k_a / np.maximum(n_a, 1) - k_b / np.maximum(n_b, 1))[seen])
         model = np.mean(np.abs(pred - self.rates(idx))[seen])
         return float(split / model) if model > 0 else float("inf")
 
     def ci(self, *stat) -> tuple[float, float, float]:
-        """``(estimate, low, high)`` of ``stat[0](idx, *stat[1:])`` over the resamples."""
+        """``(estimate, low, high)`` of ``stat[0](idx, *stat[1:])`` over the resamples; ``low`` and ``high``
+        NaN with fewer than two participants (resampling one participant gives no CI)."""
         f, *args = stat
+        if self.n_units < 2:
+            return float(f(np.arange(self.n_units), *args)), float("nan"), float("nan")
         return cmp.bootstrap_ci(np.arange(self.n_units), lambda i: f(i, *args), n_boot=N_RESAMPLES, seed=0)
+
+    def no_ci(self, *cis) -> str:
+        """Why a check has no CI (its detail's suffix), or "" when every bound in ``cis`` is finite."""
+        if np.all(np.isfinite(np.asarray(cis, float))):
+            return ""
+        why = (
+            f"{self.n_units} participant: a participant bootstrap needs at least 2"
+            if self.n_units < 2
+            else "the participant resamples gave none"
+        )
+        return f"; no CI ({why}), so the check cannot pass"
+
+
+def _mean(x: np.ndarray) -> float:
+    """Mean over the finite entries (NaN: a cell no resampled participant has); NaN when none is."""
+    x = np.asarray(x, float)
+    seen = np.isfinite(x)
+    if seen.all():
+        return float(np.mean(x))
+    return float(np.mean(x[seen])) if seen.any() else float("nan")
 
 
 def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float, big) -> list[cmp.Check]:
@@ -102,6 +133,12 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     k = par.loc["K"]
     _, p_lo, p_hi = boot.ci(boot.plateau)
     sizes = "/".join(map(str, big))
+    cells = (
+        ""
+        if boot.n_plateau_cells == boot.n_plateau_possible
+        else f"; Cowan K over the {boot.n_plateau_cells} set size x change probability conditions the data "
+        f"have at set sizes {sizes} (of {boot.n_plateau_possible}: base rates not crossed with set sizes)"
+    )
     out.append(
         cmp.Check.of(
             f"{prefix}K agrees with the Cowan K plateau at set sizes {sizes} (within {K_TOLERANCE} items)",
@@ -112,7 +149,7 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
             source="declared",
             basis=_DOCS,
             detail=f"fitted K {k.value:.2f} [{k.ci_low:.2f}, {k.ci_high:.2f}] vs Cowan K {plateau:.2f} "
-            f"[{p_lo:.2f}, {p_hi:.2f}]",
+            f"[{p_lo:.2f}, {p_hi:.2f}]{cells}" + boot.no_ci(k.ci_low - p_hi, k.ci_high - p_lo),
         )
     )
     gs = par.loc[[n for n in par.index if n.startswith("g_")]]
@@ -128,7 +165,8 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
                 rule="ci_above",
                 source="paper",
                 basis="Rouder et al. (2008): guessing follows the base rate of changes",
-                detail=", ".join(f"{i} = {gs.loc[i].value:.2f}" for i in order),
+                detail=", ".join(f"{i} = {gs.loc[i].value:.2f}" for i in order)
+                + boot.no_ci(lo_g.ci_low, lo_g.ci_high, hi_g.ci_low, hi_g.ci_high),
             )
         )
     pred = boot.predicted(cond)
@@ -143,7 +181,7 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
             source="declared",
             basis=_DOCS,
             kind="agreement",
-            detail=f"RMSE over {len(pred)} rates",
+            detail=f"RMSE over {len(pred)} rates" + boot.no_ci(lo, hi),
         )
     )
     d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
@@ -157,6 +195,7 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
             source="declared",
             basis=_DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample",
             kind="agreement",
+            detail=boot.no_ci(lo, hi).removeprefix("; "),
         )
     )
     return out

@@ -29,7 +29,8 @@ class ModelFit:
 
     Attributes:
       conditions: one row per set size x change probability: ``hit_pred``, ``fa_pred``.
-      params: one row per parameter (and participant; -1 = group): ``name, value, ci_low, ci_high``.
+      params: one row per parameter (and participant: the row index into ``counts.n``; -1 = group):
+        ``name, value, ci_low, ci_high``; the CIs are NaN where none can exist (one participant).
       loglik: group log-likelihood of the trial data.
       n_params: number of fitted parameters (group level).
     """
@@ -62,7 +63,11 @@ def fit_fixed_capacity(config: Any, counts: capacity.Counts, *, key: jax.Array) 
     group_n = counts.n.sum(0)
     group_k = counts.k.sum(0)
     group = capacity.fit(counts, group_n, group_k, steps=config.fit_steps)
-    boot = capacity.bootstrap(counts, key=key, n_boot=config.n_boot, steps=config.fit_steps)
+    boot = (  # one participant: a participant bootstrap gives no CI (all resamples the same)
+        capacity.bootstrap(counts, key=key, n_boot=config.n_boot, steps=config.fit_steps)
+        if counts.n.shape[0] > 1
+        else {"K": None, "a": None, "g": None}
+    )
     alpha = (1 - config.level) / 2
     rows = []
 
@@ -81,7 +86,7 @@ def fit_fixed_capacity(config: Any, counts: capacity.Counts, *, key: jax.Array) 
     add("K", group["K"], boot["K"])
     add("a", group["a"], boot["a"])
     for b, pc in enumerate(counts.p_change):
-        add(f"g_{pc:g}", group["g"][b], boot["g"][:, b])
+        add(f"g_{pc:g}", group["g"][b], None if boot["g"] is None else boot["g"][:, b])
     if config.per_participant:
         per = capacity.fit(counts, steps=config.fit_steps)
         for s in range(counts.n.shape[0]):
@@ -168,6 +173,7 @@ def fit_grid(config: Any, counts: capacity.Counts, sim: dict, *, key: jax.Array)
     ]  # chunks bound the memory of the [resamples, grid, beta] table
     boot_ll, boot_beta = np.concatenate([f[0] for f in fits]), np.concatenate([f[1] for f in fits])
     boot_g = boot_ll.argmax(axis=-1)
+    no_ci = n_sub < 2  # one participant: every resample is the same, so there is no CI
     alpha = (1 - config.level) / 2
     s8 = sim["set_sizes"].index(max(sim["set_sizes"]))
 
@@ -182,7 +188,7 @@ def fit_grid(config: Any, counts: capacity.Counts, sim: dict, *, key: jax.Array)
     def add(name, value, draws=None, participant=-1):
         lo, hi = (
             (np.nan, np.nan)
-            if draws is None
+            if draws is None or no_ci
             else np.nanquantile(np.asarray(draws, float), [alpha, 1 - alpha])
         )
         rows.append(

@@ -7,7 +7,8 @@ in blocks where a change happened on 30, 50 or 70 % of trials. A model is fitted
 ones. Models plug in through :data:`MODELS`: a function ``(config, counts, *, key) -> ModelFit``.
 ``Config.data`` swaps the trials: ``adam2015`` (Adam et al. 2015, 40 participants, set sizes 2-6, half change
 trials) or a CSV in the ``change_detection`` schema (``subject, set_size, change, correct`` and optionally
-``base_rate``; any set sizes, string or integer participant ids).
+``base_rate`` and ``experiment``; any set sizes, string or integer participant ids, subjects nested in
+experiments whose ids repeat, as ``cogsim fit``).
 
 Run: ``cogsim run change_detection`` (the quick preset uses 200 bootstrap resamples; "paper" uses 2000);
 ``cogsim run change_detection --set data=adam2015``.
@@ -155,6 +156,8 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     k_sim = jax.random.binomial(key, config.sim_trials, p).astype(jnp.float32) / config.sim_trials
     half = counts.p_change.index(0.5)
     for n in sorted(set(counts.set_size.tolist())):
+        if not np.any((counts.set_size == n) & (counts.block == half)):
+            continue  # no 0.5 block at this set size (base rates not crossed with set sizes)
         hit = k_sim[(counts.set_size == n) & (counts.block == half) & (counts.is_change == 1)][0]
         fa = k_sim[(counts.set_size == n) & (counts.block == half) & (counts.is_change == 0)][0]
         out[f"cowan_k_n{n}"] = n * (hit - fa)
@@ -164,7 +167,8 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
 
 def trials(source: str = "rouder2008") -> pd.DataFrame:
     """The trials of ``source`` (a name from :data:`DATASETS` or a CSV path) in the change-detection schema:
-    ``subject, set_size, change, correct`` and ``base_rate`` where the data vary it.
+    ``subject, set_size, change, correct``, ``base_rate`` where the data vary it and a CSV's ``experiment``
+    column where it has one (:func:`participant_trials` turns it into participants).
 
     Rouder et al.'s ``prch`` (log-odds of a change) becomes ``base_rate`` (rounded to 0.01); a CSV is read and
     checked by the ``change_detection`` paradigm (:mod:`cogsim.models.paradigms`).
@@ -190,9 +194,36 @@ def trials(source: str = "rouder2008") -> pd.DataFrame:
     from cogsim.models import paradigms
 
     t = paradigms.get("change_detection").read(source)
-    t = t[[c for c in ("subject", "set_size", "change", "correct", "base_rate") if c in t.columns]]
+    keep = ("subject", "set_size", "change", "correct", "base_rate", "experiment")
+    t = t[[c for c in keep if c in t.columns]]
     _check_cells(t, source)
     return t
+
+
+def participant_trials(source: str = "rouder2008") -> pd.DataFrame:
+    """:func:`trials` with ``subject`` holding each row's participant: the subject id, or
+    ``"experiment/subject"`` where the file has an ``experiment`` column whose subject ids repeat across
+    experiments (the rule of ``cogsim fit``'s default ``--by``, :func:`cogsim.fit._participants.default_by`);
+    ``experiment`` is dropped.
+
+    Example:
+      >>> participant_trials("adam2015").subject.nunique()
+      40
+    """
+    t = trials(source)
+    if "experiment" not in t.columns:
+        return t
+    from cogsim.fit._participants import default_by
+
+    if default_by(t, log=lambda _: None) != ("subject",):
+        t = t.assign(subject=t["experiment"].astype(str) + "/" + t["subject"].astype(str))
+    return t.drop(columns="experiment")
+
+
+def participant_ids(source: str = "rouder2008") -> list:
+    """The participants' ids in the order of the rows of :func:`_counts` (sorted, as
+    ``capacity.counts_from_table``): the file's ids, ``"experiment/subject"`` where nested."""
+    return sorted(participant_trials(source)["subject"].unique())
 
 
 def _check_cells(t: pd.DataFrame, source: str) -> None:
@@ -213,7 +244,7 @@ def _check_cells(t: pd.DataFrame, source: str) -> None:
 
 
 def _counts(source: str = "rouder2008") -> capacity.Counts:
-    return capacity.counts_from_table(trials(source))
+    return capacity.counts_from_table(participant_trials(source))
 
 
 @functools.cache
@@ -223,27 +254,39 @@ def _counts_cached(source: str = "rouder2008") -> capacity.Counts:
 
 def reference(config: Config | None = None) -> Reference:
     """Observed hit and false-alarm rates per set size x change probability, with between-participant SEMs
-    (of ``config.data``; the default, Rouder et al. 2008, without a config)."""
+    (of ``config.data``; the default, Rouder et al. 2008, without a config).
+
+    The rates pool the trials of every participant; the SEMs are over the participants who have trials in the
+    cell (``n_participants_change`` / ``n_participants_same``; a participant without the cell is missing
+    there, not a rate of 0), NaN with fewer than two.
+    """
     counts = _counts(config.data if config is not None else "rouder2008")
     cells = _cells(counts)
-    rate = counts.k / np.maximum(counts.n, 1)  # [participants, cells]
+    seen = counts.n > 0
+    rate = np.where(seen, counts.k / np.maximum(counts.n, 1), np.nan)  # [participants, cells]
+
+    def sem(j: int) -> float:
+        x = rate[seen[:, j], j]
+        return float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+
     rows = []
     for (n, pc), idx in cells.groupby(["set_size", "p_change"]).groups.items():
         ch = [i for i in idx if cells.is_change[i] == 1][0]
         sm = [i for i in idx if cells.is_change[i] == 0][0]
         hit = counts.k[:, ch].sum() / counts.n[:, ch].sum()
         fa = counts.k[:, sm].sum() / counts.n[:, sm].sum()
-        sem = lambda x: float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")  # noqa: E731
         rows.append(
             {
                 "set_size": int(n),
                 "p_change": float(pc),
                 "hit_rate": hit,
                 "fa_rate": fa,
-                "hit_sem": sem(rate[:, ch]),
-                "fa_sem": sem(rate[:, sm]),
+                "hit_sem": sem(ch),
+                "fa_sem": sem(sm),
                 "n_change": int(counts.n[:, ch].sum()),
                 "n_same": int(counts.n[:, sm].sum()),
+                "n_participants_change": int(seen[:, ch].sum()),
+                "n_participants_same": int(seen[:, sm].sum()),
                 "cowan_k": float(cmp.cowan_k(n, hit, fa)),
             }
         )
@@ -256,7 +299,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
 
     Returns:
       A long table: ``kind == "condition"`` rows hold predicted and observed hit / FA rates per set size x
-      change probability; ``kind == "parameter"`` rows hold estimates with CIs (``participant`` -1 = group);
+      change probability; ``kind == "parameter"`` rows hold estimates with CIs (``participant``: the file's
+      id, see :func:`participant_ids`; the group's row -1 with integer ids, missing with string ids);
       ``kind == "fit"`` rows hold the log-likelihood and parameter count.
 
     Example:
@@ -287,9 +331,26 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             )
         )
     out = pd.concat(frames, ignore_index=True).astype({"set_size": "Int64", "participant": "Int64"})
+    out["participant"] = _participant_column(out["participant"], participant_ids(config.data))
     if config.data != Config().data:
         out.attrs["data"] = config.data  # compare() then scores against these trials
     return out
+
+
+def _participant_column(index: pd.Series, ids: list) -> pd.Series:
+    """The models' participant row indices (-1 = group) as the file's ids: integers (``Int64``, the group
+    -1) when every id is a non-negative integer, else strings (the group missing)."""
+    ints = all(isinstance(i, (int, np.integer)) and i >= 0 for i in ids)
+    label = {-1: -1 if ints else pd.NA, **{s: int(i) if ints else str(i) for s, i in enumerate(ids)}}
+    values = [pd.NA if pd.isna(v) else label[int(v)] for v in index]
+    return pd.Series(pd.array(values, dtype="Int64" if ints else "string"), index=index.index)
+
+
+def _is_group(participant: pd.Series) -> pd.Series:
+    """Which rows are the group's (participant -1 with integer ids, missing with string ids)."""
+    if pd.api.types.is_integer_dtype(participant):
+        return (participant == -1).fillna(False).astype(bool)
+    return participant.isna()
 
 
 def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
@@ -307,7 +368,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     plateau = float(human.loc[human.set_size.isin(big), "cowan_k"].mean())
     big_words = ", ".join(map(str, big[:-1])) + (" and " if len(big) > 1 else "") + str(big[-1])
     source = sim.attrs.get("data", Config().data)
-    rows = trials(source)  # read once: the counts and their split halves
+    rows = participant_trials(source)  # read once: the counts and their split halves
     boot = Resamples(capacity.counts_from_table(rows), big, split_halves(rows))
     _, lo, hi = boot.ci(boot.rmse, boot.baseline)
     metrics.append(
@@ -322,7 +383,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     key = None
     for name in sim["model"].drop_duplicates():
         s = sim[sim.model == name]
-        par = s[(s.kind == "parameter") & (s.participant == -1)].set_index("name")
+        par = s[(s.kind == "parameter") & _is_group(s.participant)].set_index("name")
         cond = s[s.kind == "condition"]
         fitrow = s[s.kind == "fit"].set_index("name")["value"]
         pred = np.concatenate([cond.hit_pred, cond.fa_pred])
@@ -399,8 +460,8 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     a2 = axes[-1]
     for i, name in enumerate(names):
         par = sim[(sim.kind == "parameter") & (sim.model == name) & (sim.name == "K")]
-        per = par[par.participant >= 0]
-        grp = par[par.participant == -1].iloc[0]
+        per = par[~_is_group(par.participant)]
+        grp = par[_is_group(par.participant)].iloc[0]
         if i == 0 and len(per):
             a2.hist(per.value, bins=12, color="0.7", label=f"participants ({name})")
         a2.axvspan(grp.ci_low, grp.ci_high, color=f"C{i + 1}", alpha=0.3, label=f"{name} group K (CI)")

@@ -1,0 +1,98 @@
+"""change_detection on trial files in the documented schema that the packaged data sets do not exercise:
+an experiment column whose subject ids repeat, base-rate blocks not crossed with every set size, participants
+lacking some cells, string ids, and one participant. Every file is built from packaged rows (subsets,
+relabelled ids, duplicates), never from invented trials."""
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import runner
+from cogsim.scenarios import change_detection as cd
+
+pytest.importorskip("cogsim.fit")  # the CSV reader of the change_detection paradigm
+
+FAST = ["n_boot=10", "fit_steps=100", "models=fixed_capacity"]
+
+
+def _adam(subjects) -> pd.DataFrame:
+    t = cd.trials("adam2015")
+    return t[t.subject.isin(subjects)].reset_index(drop=True)
+
+
+def test_subject_ids_repeating_across_experiments_are_different_participants(tmp_path):
+    a = _adam([1, 2, 3]).assign(experiment="A")
+    b = _adam([4, 5, 6]).assign(experiment="B", subject=lambda d: d.subject - 3)  # ids 1-3 again
+    path = tmp_path / "two_experiments.csv"
+    pd.concat([a, b]).to_csv(path, index=False)
+    assert cd.participant_ids(str(path)) == ["A/1", "A/2", "A/3", "B/1", "B/2", "B/3"]
+    counts = cd._counts(str(path))
+    assert counts.n.shape[0] == 6
+    assert np.array_equal(counts.n[3:], cd._counts("adam2015").n[3:6])  # B/1 is Adam's subject 4
+    res = runner.run("change_detection", overrides=[f"data={path}", *FAST], out=tmp_path / "runs")
+    per = res.results[(res.results.kind == "parameter") & res.results.participant.notna()]
+    assert sorted(per.participant.unique()) == ["A/1", "A/2", "A/3", "B/1", "B/2", "B/3"]
+    # unique ids across experiments: the same six participants, labelled by subject alone
+    path2 = tmp_path / "distinct.csv"
+    pd.concat([a, b.assign(subject=b.subject + 3)]).to_csv(path2, index=False)
+    assert cd.participant_ids(str(path2)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_base_rate_blocks_not_crossed_with_the_large_set_sizes(tmp_path):
+    t = cd.trials("rouder2008")
+    t = t[t.subject.isin(sorted(t.subject.unique())[:4])]
+    keep = (t.set_size == 2) | (t.base_rate == 0.5) | ((t.set_size == 8) & (t.base_rate == 0.7))
+    path = tmp_path / "uncrossed.csv"
+    t[keep].to_csv(path, index=False)
+    res = runner.run("change_detection", overrides=[f"data={path}", *FAST], out=tmp_path / "runs")
+    checks = {c.name.split(" (")[0]: c for c in res.comparison.checks}
+    k = next(c for name, c in checks.items() if name.startswith("K agrees"))
+    assert "over the 3 set size x change probability conditions the data have" in k.detail
+    human = res.human.query("set_size >= 5")
+    assert len(human) == 3
+    assert res.comparison.metric("K").human == pytest.approx(float(human.cowan_k.mean()))
+
+
+def test_sems_count_only_the_participants_who_have_the_cell(tmp_path):
+    t = _adam([1, 2, 3])
+    t = t[~((t.subject == 1) & (t.set_size >= 4))]  # participant 1 saw set sizes 2 and 3 only
+    path = tmp_path / "unbalanced.csv"
+    t.to_csv(path, index=False)
+    table = cd.reference(cd.Config(data=str(path))).table.set_index("set_size")
+    for n in (2, 4):
+        have = t[(t.set_size == n) & (t.change == 1)].groupby("subject").correct.mean()
+        assert len(have) == (3 if n == 2 else 2)
+        sem = have.std(ddof=1) / np.sqrt(len(have))
+        assert table.loc[n, "hit_sem"] == pytest.approx(sem)
+        assert table.loc[n, "n_participants_change"] == len(have)
+
+
+def test_results_keep_the_files_participant_ids(tmp_path):
+    ids = {1: "003", 2: "s 1", 3: "ß2"}
+    path = tmp_path / "string_ids.csv"
+    _adam([1, 2, 3]).assign(subject=lambda d: d.subject.map(ids)).to_csv(path, index=False)
+    over = [f"data={path}", *FAST, "per_participant=true"]
+    res = runner.run("change_detection", overrides=over, out=tmp_path / "runs")
+    stored = pd.read_parquet(res.folder / "results.parquet")
+    per = stored[(stored.kind == "parameter") & stored.participant.notna()]
+    assert sorted(per.participant) == sorted(ids.values())
+    group = stored[(stored.kind == "parameter") & stored.participant.isna()]
+    assert "K" in set(group.name)
+    sim = cd.simulate(cd.Config(data="adam2015", n_boot=10, fit_steps=100), key=jax.random.key(0))
+    per = sim[(sim.kind == "parameter") & (sim.participant != -1)]
+    assert sorted(per.participant.unique()) == list(range(1, 41))  # Adam et al.'s ids, not 0-39
+
+
+def test_one_participant_gives_no_ci_and_no_passing_check(tmp_path):
+    path = tmp_path / "one.csv"
+    _adam([7]).to_csv(path, index=False)
+    cfg = cd.Config(data=str(path), n_boot=10, fit_steps=100, per_participant=False)
+    sim = cd.simulate(cfg, key=jax.random.key(0))
+    k = sim[(sim.kind == "parameter") & (sim.name == "K")].iloc[0]
+    assert np.isnan(k.ci_low) and np.isnan(k.ci_high)
+    comp = cd.compare(sim, cd.reference(cfg).table)
+    assert comp.checks and not any(c.passed for c in comp.checks)
+    for c in comp.checks:
+        assert "no CI (1 participant: a participant bootstrap needs at least 2)" in c.detail, c.name
+    assert comp.metric("K").ci_low is None or np.isnan(comp.metric("K").ci_low)
