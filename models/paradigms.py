@@ -8,7 +8,8 @@
   ``base_rate`` (the block's probability of a change, in [0, 1], on every row when the column is given);
   models ``fixed_capacity, sdt`` and, with ``base_rate``, ``fixed_capacity_base_rate, sdt_base_rate``.
 - ``visual_search``: columns ``subject, set_size, target_present, correct, rt_ms`` (one row per trial) and
-  optional ``task``; models ``cgs, serial, parallel`` (:mod:`cogsim.models.search`).
+  optional ``task`` and ``experiment``; models ``cgs, serial, parallel`` (:mod:`cogsim.models.search`).
+  Participants are task x subject by default (``units``): a subject in two tasks is two participants.
 
 Example:
   >>> from cogsim.models import paradigms
@@ -286,6 +287,7 @@ def _visual_search():
         dict(search.MODELS),
         validate=_validate_visual_search,
         summarize=summarize_visual_search,
+        units=("task",),
         doc="say whether a target is among N items, as fast as possible (Wolfe et al. 2010)",
     )
 

@@ -110,6 +110,10 @@ class Paradigm:
         ``by`` columns identify, in long format: condition columns (e.g. ``set_size``), ``statistic``,
         ``point`` (a bin centre or quantile level, NaN where none) and ``value``; a ``sim`` column in
         ``trials`` (simulated copies) is kept as the first condition.
+      units: optional columns that, where a file has them, split a subject into separate participants by
+        default (visual search's ``task``: a subject in two tasks is two participants); :meth:`read` lists
+        those present in ``attrs["unit_columns"]`` and ``cogsim fit`` without ``--by`` nests subjects in
+        them (:func:`cogsim.fit._participants.default_by`).
 
     Example:
       >>> p = Paradigm("toy", (Column("subject", "id"), Column("x", "float")), models={})
@@ -125,6 +129,7 @@ class Paradigm:
     validate: Callable[[pd.DataFrame, str], None] | None = None
     doc: str = ""
     summarize: Callable[[pd.DataFrame, tuple[str, ...]], pd.DataFrame] | None = None
+    units: tuple[str, ...] = ()
 
     def read(
         self, source: str | os.PathLike | pd.DataFrame, *, id_columns: tuple[str, ...] = ()
@@ -183,6 +188,7 @@ class Paradigm:
         result.attrs["source"] = src
         result.attrs["extra_columns"] = list(extras)
         result.attrs["pattern_columns"] = list(self.pattern_columns)
+        result.attrs["unit_columns"] = [c for c in self.units if c in result.columns]
         if self.validate is not None:
             self.validate(result, src)
         return result

@@ -8,7 +8,10 @@ import pandas as pd
 def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
     """Participant columns when none are given: ``subject``, nested in ``experiment`` when the data has an
     experiment column in which the same subject id appears in more than one experiment (as in van den Berg
-    et al. 2012, whose subject ids restart in each experiment); the choice is logged, never silent.
+    et al. 2012, whose subject ids restart in each experiment), and in the paradigm's unit columns that the
+    data has (``trials.attrs["unit_columns"]``, set by :meth:`cogsim.fit.Paradigm.read` from the paradigm's
+    ``units``: visual search's ``task``, where a subject in two tasks is two participants); every choice
+    other than ``subject`` alone is logged, never silent.
 
     Example:
       >>> t = pd.DataFrame({"experiment": [1, 1, 2, 2], "subject": [1, 2, 1, 2]})
@@ -16,8 +19,21 @@ def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
       ('experiment', 'subject')
       >>> default_by(t.assign(subject=[1, 2, 3, 4]), log=lambda _: None)
       ('subject',)
+      >>> t.attrs["unit_columns"] = ["task"]
+      >>> default_by(t.assign(task=["a", "b", "a", "b"]), log=lambda _: None)
+      ('task', 'experiment', 'subject')
     """
+    units = [c for c in trials.attrs.get("unit_columns", ()) if c in trials.columns]
+    by: tuple[str, ...] = ("subject",)
     if "experiment" in trials.columns and trials.groupby("subject")["experiment"].nunique().max() > 1:
         log("participants: experiment x subject (subject ids repeat across experiments; --by subject pools)")
-        return ("experiment", "subject")
-    return ("subject",)
+        by = ("experiment", "subject")
+    if units:
+        named = " x ".join([*units, *by])
+        n = trials.groupby([*units, *by]).ngroups
+        log(
+            f"participants: {named}, {n} in all (each {', '.join(units)} fitted separately; "
+            f"--by {','.join(by)} pools them)"
+        )
+        by = (*units, *by)
+    return by
