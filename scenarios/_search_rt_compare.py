@@ -16,8 +16,13 @@ LABELS = {"cgs": "CGS", "eccnet": "eccNET"}  # models scored by checks 1-3
 TASK_ORDER = ("feature", "conjunction", "spatial_configuration")
 
 
+def _who(frame: pd.DataFrame):
+    """The pivot index of one task's participants: ``subject``, or ``experiment, subject``."""
+    return ["experiment", "subject"] if "experiment" in frame.columns else "subject"
+
+
 def _slope_pairs(slopes: pd.DataFrame, task: str) -> pd.DataFrame:
-    s = slopes[slopes.task == task].pivot_table(index="subject", columns="target_present", values="slope")
+    s = slopes[slopes.task == task].pivot_table(index=_who(slopes), columns="target_present", values="slope")
     return s.dropna().rename(columns={1: "present", 0: "absent"})
 
 
@@ -30,7 +35,7 @@ def _ratio(pairs: pd.DataFrame, n_boot: int, level: float):
 
 def _extreme_diff(cells: pd.DataFrame, task: str, tp: int, col: str) -> np.ndarray:
     c = cells[(cells.task == task) & (cells.target_present == tp)]
-    p = c.pivot_table(index="subject", columns="set_size", values=col)
+    p = c.pivot_table(index=_who(c), columns="set_size", values=col)
     return (p[p.columns.max()] - p[p.columns.min()]).dropna().to_numpy() if p.shape[1] >= 2 else np.array([])
 
 
@@ -56,10 +61,32 @@ def _mean_quantiles(q: pd.DataFrame) -> pd.DataFrame:
     return q.groupby(["task", "set_size", "target_present"])[cols].mean().reset_index()
 
 
-def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95):
-    """Human measures, each model's measures, and the checks of docs/scenarios/search_rt_distributions.md."""
+def _columns(human: pd.DataFrame) -> list[str]:
+    return COLUMNS + (["experiment"] if "experiment" in human.columns else [])
+
+
+def compare(
+    sim: pd.DataFrame,
+    human: pd.DataFrame,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    hard_tasks: tuple[str, ...] = HARD_TASKS,
+    models: tuple[str, ...] | None = None,
+    data: str | None = None,
+    tasks: tuple[str, ...] = (),
+):
+    """Human measures, each model's measures, and the checks of docs/scenarios/search_rt_distributions.md.
+
+    ``hard_tasks``: the tasks scored by checks 1-3. ``models``, ``data`` and ``tasks`` (the run's config
+    fields; the runner passes them) let the comparison name what was not scored: the data's tasks that
+    ``tasks`` left out, checks 1-3 not run (a task outside ``hard_tasks``, a hard task without two
+    participants or two set sizes) and tasks eccNET cannot search. Each such note is a metric ``note.*``
+    whose value is the count and whose note says what and why."""
     rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
-    h = human[COLUMNS]
+    cols = _columns(human)
+    h = human[cols]
+    notes = _notes(h, hard_tasks, models, data, tasks)
     tasks = sorted(h.task.unique())
     metrics, checks, tables = [], [], {}
     hcells = ms.cell_stats(h, rt_range)
@@ -82,7 +109,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level
     model_mads = {}
     trials = sim[sim.kind == "trial"]
     for name in trials.model.drop_duplicates():
-        m = trials[trials.model == name][COLUMNS]
+        m = trials[trials.model == name][cols]
         cells = ms.cell_stats(m, rt_range)
         slopes = ms.unit_slopes(cells)
         tables[f"{name}_cells"] = _group_cells(cells, level)
@@ -99,7 +126,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level
                     )
             ratio = _ratio(pairs, n_boot, level)
             metrics.append(cmp.Metric(f"{name}.{task}.slope_ratio", *ratio, human=human_ratio[task][0]))
-            if name in LABELS and task in HARD_TASKS:
+            if name in LABELS and task in hard_tasks:
                 checks += _model_checks(LABELS[name], task, ratio, human_ratio[task], cells, hcells, level)
         if name == "eccnet":
             checks += _ordering_checks(slopes, hslopes, tasks, level)
@@ -145,8 +172,46 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level
     fits = sim[sim.kind == "fit"]
     if len(fits):
         tables["fits"] = fits.groupby("model")[["loglik", "aic", "bic", "n_trials"]].sum().reset_index()
+    metrics += notes
     key = CEILING_METRIC if "cgs" in model_mads else None
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
+
+
+def _notes(h: pd.DataFrame, hard_tasks, models, data, tasks) -> list[cmp.Metric]:
+    """What the comparison does not score, and why (see :func:`compare`); none for the packaged data's
+    default run."""
+    out = []
+    if data is not None and tasks:
+        from cogsim.scenarios.search_rt_distributions import unlisted_tasks
+
+        left = unlisted_tasks(data, tuple(tasks))
+        if left:
+            why = f"tasks of the data not fitted or scored (not in tasks={tuple(tasks)}): {left}"
+            out.append(cmp.Metric("note.tasks_not_fitted", float(len(left)), note=why))
+    fitted = list(h.task.drop_duplicates())
+    easy = [t for t in fitted if t not in hard_tasks and t != "feature"]  # feature: easy by design
+    if easy:
+        out.append(
+            cmp.Metric("note.checks_1_3_not_run", float(len(easy)),
+                       note=f"checks 1-3 (slope ratio, RT spread growth, misses) not run for {easy}: not in "
+                       f"hard_tasks={tuple(hard_tasks)} (set hard_tasks to score them)")
+        )  # fmt: skip
+    short = []
+    for task in [t for t in fitted if t in hard_tasks]:
+        g = h[h.task == task]
+        n_units = len(g[[c for c in _columns(g) if c in ("experiment", "subject")]].drop_duplicates())
+        if n_units < 2:
+            short.append(f"{task}: check 1 (one participant, no human CI)")
+        if g.set_size.nunique() < 2:
+            short.append(f"{task}: checks 1-3 (one set size)")
+    if short:
+        out.append(cmp.Metric("note.hard_task_checks_not_run", float(len(short)), note="; ".join(short)))
+    if models is not None and "eccnet" in models:
+        no_displays = [t for t in fitted if t not in TASK_ORDER]
+        if no_displays:
+            why = f"eccNET not run for {no_displays}: displays exist only for {list(TASK_ORDER)}"
+            out.append(cmp.Metric("note.eccnet_not_run", float(len(no_displays)), note=why))
+    return out
 
 
 def _ordering_checks(slopes, hslopes, tasks, level) -> list[Check]:
@@ -201,15 +266,14 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     from cogsim import plots
 
     rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
-    h = human[COLUMNS]
+    cols = _columns(human)
+    h = human[cols]
     tasks = sorted(h.task.unique())
     fig, axes = plots.panels(2 * len(tasks) + 1, ncols=len(tasks))
     hc = _group_cells(ms.cell_stats(h, rt_range), 0.95)
     trials = sim[sim.kind == "trial"]
     models = list(trials.model.drop_duplicates())
-    mcells = {
-        m: _group_cells(ms.cell_stats(trials[trials.model == m][COLUMNS], rt_range), 0.95) for m in models
-    }
+    mcells = {m: _group_cells(ms.cell_stats(trials[trials.model == m][cols], rt_range), 0.95) for m in models}
     styles = {"cgs": "-", "serial": "--", "parallel": ":", "eccnet": "-."}
     for i, task in enumerate(tasks):
         a = axes[i]
@@ -223,7 +287,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
         a.set(title=f"{task}: mean correct RT", xlabel="set size", ylabel="ms")
         a.legend(fontsize=6, frameon=False)
         a = axes[len(tasks) + i]
-        for frame, mk in ((h, "o"), (trials[trials.model == "cgs"][COLUMNS], "x")):
+        for frame, mk in ((h, "o"), (trials[trials.model == "cgs"][cols], "x")):
             if not len(frame):
                 continue
             f = frame[frame.task == task]
@@ -243,7 +307,7 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
     from cogsim.scenarios._search_rt_measures import unit_slopes
 
     srcs = {"human": ms.cell_stats(h, rt_range)} | {
-        m: ms.cell_stats(trials[trials.model == m][COLUMNS], rt_range) for m in models
+        m: ms.cell_stats(trials[trials.model == m][cols], rt_range) for m in models
     }
     width = 0.8 / len(srcs)
     for j, (src, cells) in enumerate(srcs.items()):

@@ -52,7 +52,8 @@ def simulate(config, t: pd.DataFrame, *, key: jax.Array) -> pd.DataFrame:
     cfg = eccnet.SearchConfig()
     rt_range = (config.rt_min_ms, config.rt_max_ms)
     frames = []
-    units = list(t.groupby(["task", "subject"], sort=True))
+    unit = ms.unit_columns(t)
+    units = list(t.groupby(unit, sort=True))
     for ti, task in enumerate(wd.TASKS):
         tt = t[t.task == task]
         if not len(tt):
@@ -67,9 +68,10 @@ def simulate(config, t: pd.DataFrame, *, key: jax.Array) -> pd.DataFrame:
         rule = eccnet.fit_quit_rule(
             found_at, sizes, tt.set_size.unique(), mean_absent_fixations=fix, miss_rate=miss
         )
-        for u, ((utask, subj), g) in enumerate(units):
-            if utask != task:
+        for u, (ukey, g) in enumerate(units):
+            if ukey[0] != task:
                 continue
+            ids = dict(zip(unit, ukey, strict=True))
             k_design, k_disp, k_quit = jax.random.split(jax.random.fold_in(k_task, u), 3)
             idx = np.asarray(jax.random.randint(k_design, (config.n_sim,), 0, len(g)))
             n = g.set_size.to_numpy()[idx]
@@ -83,19 +85,18 @@ def simulate(config, t: pd.DataFrame, *, key: jax.Array) -> pd.DataFrame:
             out = eccnet.simulate_quitting(rule, f, n, key=k_quit)
             frames.append(
                 pd.DataFrame(
-                    {"task": task, "subject": subj, "set_size": n, "target_present": tp,
+                    {**ids, "set_size": n, "target_present": tp,
                      "correct": np.where(tp == 1, out["found"], True).astype(int),
                      "rt_ms": eccnet.rt_ms(out["n_fixations"], cfg)}
                 )
             )  # fmt: skip
             frames.append(
                 pd.DataFrame(
-                    {"task": task, "subject": subj, "parameter": ["q0", "dq"], "estimate": [rule.q0, rule.dq],
-                     "kind": "estimate"}
+                    {**ids, "parameter": ["q0", "dq"], "estimate": [rule.q0, rule.dq], "kind": "estimate"}
                 )
             )  # fmt: skip
     if not frames:  # no task with rendered displays (e.g. a CSV without the Wolfe task names)
-        return pd.DataFrame(columns=["task", "subject", "kind", "model"])
+        return pd.DataFrame(columns=[*unit, "kind", "model"])
     out = pd.concat(frames, ignore_index=True)
     out["kind"] = out["kind"].fillna("trial")
     return out.assign(model="eccnet")

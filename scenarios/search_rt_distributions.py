@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +27,7 @@ from cogsim import data
 from cogsim.comparison import PaperRun
 from cogsim.reference import Reference
 from cogsim.scenarios import _search_rt_eccnet as _eccnet
+from cogsim.scenarios import _search_rt_measures as ms
 from cogsim.scenarios._search_rt_compare import compare, plot
 
 __all__ = ["PRESETS", "Config", "compare", "plot", "reference", "simulate", "trials"]
@@ -44,7 +46,14 @@ class Config:
     """Settings of the search-RT scenario."""
 
     data: str = cfglib.field("wolfe2010", doc="trials: 'wolfe2010' (packaged) or a CSV in the same columns")
-    tasks: tuple[str, ...] = cfglib.field(TASKS, doc="tasks to fit (a CSV without a task column: 'all')")
+    tasks: tuple[str, ...] = cfglib.field(
+        (), allow_empty=True, doc="tasks to fit, names from the data's task column (empty: every task; a CSV "
+        "without a task column is one task, 'all')",
+    )  # fmt: skip
+    hard_tasks: tuple[str, ...] = cfglib.field(
+        HARD_TASKS, allow_empty=True, doc="tasks scored by checks 1-3 (slope ratio, RT spread growth, "
+        "misses); names other than the default must be fitted tasks",
+    )  # fmt: skip
     models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models: cgs, serial, parallel, eccnet")
     max_trials: int = cfglib.field(0, low=0, high=1_000_000, doc="trials per participant, first N (0: all)")
     max_subjects: int = cfglib.field(0, low=0, high=10_000, doc="participants per task (0: all)")
@@ -91,34 +100,63 @@ PAPER_RUN = PaperRun(
 )
 
 
-def trials(config: Config) -> pd.DataFrame:
-    """The trials the scenario fits: ``task, subject, set_size, target_present, correct, rt_ms``.
+def _read(data_field: str) -> pd.DataFrame:
+    """Every trial of the data (``task`` as text; ``all`` where the file has no task column), checked by the
+    ``visual_search`` paradigm."""
+    from cogsim.models import paradigms
+
+    src = data.load("visual_search_wolfe2010") if data_field == "wolfe2010" else data_field
+    t = paradigms.get("visual_search").read(src)
+    if "task" not in t.columns:
+        t = t.assign(task="all")
+    t = t[COLUMNS + (["experiment"] if "experiment" in t.columns else [])].copy()
+    t["task"] = t.task.astype(str)
+    return t
+
+
+def unlisted_tasks(data_field: str, tasks: tuple[str, ...]) -> list[str]:
+    """The data's tasks that a non-empty ``tasks`` field leaves out (not fitted), in the file's order."""
+    if not tasks:
+        return []
+    return [x for x in _read(data_field).task.drop_duplicates() if x not in tasks]
+
+
+def trials(config: Config, log=None) -> pd.DataFrame:
+    """The trials the scenario fits: ``task, subject, set_size, target_present, correct, rt_ms`` (and
+    ``experiment`` where the data have one: participants are then nested in it, in the fits, the trial and
+    participant cuts, the measures and the checks).
 
     A CSV is read and checked by the ``visual_search`` paradigm; without a ``task`` column its rows form one
-    task named ``all``.
+    task named ``all``. Every task of the data is fitted unless ``tasks`` lists some; the tasks then left out
+    are logged (``log``, a function of one line; None: not logged) and named in the comparison.
+
+    Raises:
+      ConfigError: ``tasks`` names a task the data do not have, or ``hard_tasks`` (other than its default)
+        one that is not fitted.
 
     Example:
       >>> t = trials(Config(tasks=("feature",), max_subjects=1, max_trials=100))
       >>> sorted(t.task.unique()), len(t), list(t.columns)[:3]
       (['feature'], 100, ['task', 'subject', 'set_size'])
     """
-    from cogsim.models import paradigms
-
-    src = data.load("visual_search_wolfe2010") if config.data == "wolfe2010" else config.data
-    t = paradigms.get("visual_search").read(src)
-    if "task" not in t.columns:
-        t = t.assign(task="all")
-    t = t[COLUMNS].copy()
-    t["task"] = t.task.astype(str)
-    if set(t.task) != {"all"}:
-        if not set(config.tasks) & set(t.task):
-            raise cfglib.ConfigError("tasks", config.tasks, f"names from {sorted(set(t.task))}")
+    t = _read(config.data)
+    in_data = list(t.task.drop_duplicates())
+    if config.tasks:
+        if any(x not in in_data for x in config.tasks):
+            raise cfglib.ConfigError("tasks", config.tasks, f"names from {in_data} (empty: every task)")
+        left = [x for x in in_data if x not in config.tasks]
+        if left and log is not None:
+            log(f"search_rt_distributions: not fitting the data's tasks {left} (not in tasks={config.tasks})")
         t = t[t.task.isin(config.tasks)]
+    fitted = list(t.task.drop_duplicates())
+    if config.hard_tasks != HARD_TASKS and any(x not in fitted for x in config.hard_tasks):
+        raise cfglib.ConfigError("hard_tasks", config.hard_tasks, f"names from the fitted tasks {fitted}")
+    unit = ms.unit_columns(t)
     if config.max_subjects:
-        keep = t[["task", "subject"]].drop_duplicates().groupby("task").head(config.max_subjects)
-        t = t.merge(keep, on=["task", "subject"])
+        keep = t[unit].drop_duplicates().groupby("task").head(config.max_subjects)
+        t = t.merge(keep, on=unit)
     if config.max_trials:
-        t = t[t.groupby(["task", "subject"]).cumcount() < config.max_trials]
+        t = t[t.groupby(unit).cumcount() < config.max_trials]
     return t.reset_index(drop=True)
 
 
@@ -133,8 +171,10 @@ def _simulate_units(model, est: pd.DataFrame, t: pd.DataFrame, n_sim: int, key) 
     """Each fitted unit simulated on ``n_sim`` trials resampled from its own design."""
     sim = jax.jit(model.simulate)
     frames = []
-    for u, ((task, subj), g) in enumerate(t.groupby(["task", "subject"], sort=True)):
-        e = est[(est.task == task) & (est.subject == subj)]
+    unit = ms.unit_columns(t)
+    for u, (ukey, g) in enumerate(t.groupby(unit, sort=True)):
+        ids = dict(zip(unit, ukey, strict=True))
+        e = est[np.logical_and.reduce([est[c] == v for c, v in ids.items()])]
         p = {r.parameter: jnp.float32(r.estimate) for r in e.itertuples()}
         if len(p) != len(model.params):
             continue
@@ -145,8 +185,7 @@ def _simulate_units(model, est: pd.DataFrame, t: pd.DataFrame, n_sim: int, key) 
         frames.append(
             pd.DataFrame(
                 {
-                    "task": task,
-                    "subject": subj,
+                    **ids,
                     "set_size": np.asarray(design["set_size"]),
                     "target_present": np.asarray(design["target_present"]),
                     "correct": np.asarray(out["correct"]),
@@ -168,7 +207,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     from cogsim import fit
 
     config = cfglib.validate(config)
-    t = trials(config)
+    t = trials(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    unit = ms.unit_columns(t)
     max_items = int(t.set_size.max())
     frames = []
     for j, name in enumerate(config.models):
@@ -177,10 +217,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             continue
         model = _model(name, max_items)
         k_fit, k_sim = jax.random.split(jax.random.fold_in(key, j))
-        res = fit.fit(model, t, by=("task", "subject"), n_starts=config.n_starts, ci=None, key=k_fit)
-        est = res.estimates[["task", "subject", "parameter", "estimate"]]
+        res = fit.fit(model, t, by=tuple(unit), n_starts=config.n_starts, ci=None, key=k_fit)
+        est = res.estimates[[*unit, "parameter", "estimate"]]
         frames.append(est.assign(kind="estimate", model=name))
-        summ = res.summary[["task", "subject", "loglik", "n_params", "n_trials", "aic", "bic", "converged"]]
+        summ = res.summary[[*unit, "loglik", "n_params", "n_trials", "aic", "bic", "converged"]]
         frames.append(summ.assign(kind="fit", model=name))
         frames.append(_simulate_units(model, est, t, config.n_sim, k_sim).assign(kind="trial", model=name))
     out = pd.concat(frames, ignore_index=True)

@@ -1,0 +1,127 @@
+"""search_rt_distributions on user trial files: experiments, tasks outside the ``tasks`` field, hard tasks.
+
+Every file is built from the packaged Wolfe et al. (2010) rows by subsetting and relabelling."""
+
+import subprocess
+import sys
+
+import jax
+import pandas as pd
+import pytest
+
+from cogsim import config as cfglib
+from cogsim import data
+from cogsim.scenarios import _search_rt_measures as ms
+from cogsim.scenarios import search_rt_distributions as srd
+
+
+def _rows(task, subjects, n):
+    w = data.load("visual_search_wolfe2010")
+    w = w[(w.task == task) & w.subject.isin(subjects)]
+    return w[w.groupby("subject").cumcount() < n][srd.COLUMNS].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def two_experiments(tmp_path_factory):
+    """Conjunction subjects 1-2 as experiment E1 and subjects 3-4 relabelled 1-2 as E2: four participants."""
+    e1 = _rows("conjunction", [1, 2], 300).assign(experiment="E1")
+    e2 = _rows("conjunction", [3, 4], 300).assign(experiment="E2")
+    e2["subject"] = e2.subject - 2
+    path = tmp_path_factory.mktemp("vs") / "two_experiments.csv"
+    pd.concat([e1, e2]).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def renamed_tasks(tmp_path_factory):
+    """Feature subjects 1-2 and conjunction subjects 1-3 renamed ``my search``."""
+    t = pd.concat(
+        [_rows("feature", [1, 2], 200), _rows("conjunction", [1, 2, 3], 300).assign(task="my search")]
+    )
+    path = tmp_path_factory.mktemp("vs") / "renamed.csv"
+    t.to_csv(path, index=False)
+    return str(path)
+
+
+def test_participants_are_nested_in_experiment_in_the_trial_cut_and_the_measures(two_experiments):
+    t = srd.trials(cfglib.validate(srd.Config(data=two_experiments, max_trials=100)))
+    assert t.groupby(["experiment", "subject"]).size().to_dict() == {
+        ("E1", 1): 100, ("E1", 2): 100, ("E2", 1): 100, ("E2", 2): 100
+    }  # fmt: skip
+    assert ms.unit_columns(t) == ["task", "experiment", "subject"]
+    assert len(ms.unit_slopes(ms.cell_stats(t, (200.0, 8000.0)))) == 8  # 4 participants x present/absent
+    full = srd.trials(cfglib.validate(srd.Config(data=two_experiments)))  # 300 trials: cells of 10 per half
+    assert len(ms.split_half_mad(full, (200.0, 8000.0))) == 4
+    first = srd.trials(cfglib.validate(srd.Config(data=two_experiments, max_subjects=1)))
+    assert first.groupby(["experiment", "subject"]).ngroups == 1  # max_subjects counts participants
+
+
+def test_a_file_with_experiments_fits_and_scores_every_participant(two_experiments):
+    cfg = cfglib.validate(
+        srd.Config(
+            data=two_experiments, models=("parallel",), max_trials=150, n_sim=200, n_starts=1, n_boot=20
+        )
+    )
+    sim = srd.simulate(cfg, key=jax.random.key(0))
+    fits = sim[sim.kind == "fit"]
+    assert len(fits) == 4 and set(zip(fits.experiment, fits.subject, strict=True)) == {
+        ("E1", 1),
+        ("E1", 2),
+        ("E2", 1),
+        ("E2", 2),
+    }
+    assert sim[sim.kind == "trial"].groupby(["experiment", "subject"]).size().eq(200).all()
+    comp = srd.compare(sim, srd.reference(cfg).table, n_boot=20).with_context(data_kind="trial_level")
+    assert comp.schema_problems() == []
+    assert comp.metric("parallel.quantile_fit").value > 0
+
+
+def test_every_task_of_a_file_is_fitted_by_default_and_left_out_tasks_are_named(renamed_tasks, capsys):
+    t = srd.trials(cfglib.validate(srd.Config(data=renamed_tasks)))
+    assert list(t.task.drop_duplicates()) == ["feature", "my search"]
+    said = []
+    only = cfglib.validate(srd.Config(data=renamed_tasks, tasks=("feature",)))
+    assert set(srd.trials(only, log=said.append).task) == {"feature"}
+    assert said and "my search" in said[0]
+    human = srd.reference(only).table
+    comp = srd.compare(human[srd.COLUMNS].assign(kind="trial", model="cgs"), human, n_boot=20,
+                       data=renamed_tasks, tasks=("feature",))  # fmt: skip
+    assert "my search" in comp.metric("note.tasks_not_fitted").note
+    with pytest.raises(cfglib.ConfigError, match="tasks"):
+        srd.trials(cfglib.validate(srd.Config(data=renamed_tasks, tasks=("feature", "conjunction"))))
+
+
+def test_packaged_default_run_fits_the_three_tasks():
+    t = srd.trials(srd.Config(max_trials=10))
+    assert sorted(t.task.unique()) == sorted(srd.TASKS) and t.groupby(["task", "subject"]).ngroups == 21
+
+
+def _self_comparison(path, **kw):
+    cfg = cfglib.validate(srd.Config(data=path, **kw))
+    human = srd.reference(cfg).table
+    sim = human[srd.COLUMNS].assign(kind="trial", model="cgs")  # the data as a model's trials: no fit
+    return srd.compare(sim, human, n_boot=20, hard_tasks=cfg.hard_tasks, models=cfg.models)
+
+
+def test_checks_1_to_3_say_when_they_are_not_run_and_hard_tasks_marks_them(renamed_tasks):
+    comp = _self_comparison(renamed_tasks)
+    assert not any(c.name.startswith("my search:") for c in comp.checks)
+    assert "my search" in comp.metric("note.checks_1_3_not_run").note
+    assert "my search" in comp.metric("note.eccnet_not_run").note
+    comp = _self_comparison(renamed_tasks, hard_tasks=("my search",))
+    names = {c.name for c in comp.checks}
+    assert "my search: CGS absent/present slope ratio overlaps the human CI" in names
+    assert "my search: CGS misses rise with set size" in names
+    assert not any(m.name == "note.checks_1_3_not_run" for m in comp.metrics)
+    with pytest.raises(cfglib.ConfigError, match="hard_tasks"):
+        srd.trials(cfglib.validate(srd.Config(data=renamed_tasks, hard_tasks=("conjunction",))))
+
+
+def test_an_unknown_hard_task_exits_2_naming_the_field(renamed_tasks, tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "cogsim", "run", "search_rt_distributions", "--set", f"data={renamed_tasks}",
+         "--set", "hard_tasks=nosuch", "--set", "models=parallel", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert "hard_tasks" in res.stderr
