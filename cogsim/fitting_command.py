@@ -38,7 +38,8 @@ from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_c
 
 N_BOOT = 2000  # participant resamples for the comparison's CIs
 PPC_LEVEL = 0.95  # the predictive checks' band
-#: the predictive checks' random stream: fold_in(fold_in(root key, PPC_STREAM), model index)
+#: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
+#: random numbers; a model's copies do not depend on which other models are fitted or their order)
 PPC_STREAM = 0x707063
 
 
@@ -198,11 +199,10 @@ def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def _check(par, model, res, trials, n_sims: int, key, i: int, log) -> pd.DataFrame:
-    """One model's predictive check: ``n_sims`` copies (key ``fold_in(key, i)``), the paradigm's summaries of
+def _check(par, model, res, trials, n_sims: int, key, log) -> pd.DataFrame:
+    """One model's predictive check: ``n_sims`` copies (key ``key``), the paradigm's summaries of
     the data and of the copies side by side (:func:`cogsim.fit.predictive_check`), a ``model`` column
     first."""
-    import jax
 
     from cogsim import fit as fitlib
 
@@ -210,7 +210,7 @@ def _check(par, model, res, trials, n_sims: int, key, i: int, log) -> pd.DataFra
     extra = set(trials.attrs.get("extra_columns", ())) - set(res.by)
     data = trials[[col for col in trials.columns if col not in extra]]  # copies without the file's extras
     data.attrs = dict(trials.attrs)
-    sims = fitlib.predictive(model, res, data, n_sims=n_sims, key=jax.random.fold_in(key, i))
+    sims = fitlib.predictive(model, res, data, n_sims=n_sims, key=key)
     check = fitlib.predictive_check(
         par.summarize(trials, res.by), par.summarize(sims, res.by), level=PPC_LEVEL
     )
@@ -295,12 +295,14 @@ def run(
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    # every model gets the root key: its starts, folds and copies do not depend on the other models, and all
+    # models are cross-validated on the same folds of each unit
     key = jax.random.key(seed)
     fits, summaries, groups, marginal, checks = [], [], [], {}, []
-    for i, (name, model) in enumerate(chosen.items()):
+    for name, model in chosen.items():
         t, c = time.perf_counter(), time.process_time()
         if hierarchical:
-            res = fitlib.fit_hierarchical(model, trials, by=by, ci=ci, key=jax.random.fold_in(key, i))
+            res = fitlib.fit_hierarchical(model, trials, by=by, ci=ci, key=key)
             groups.append(res.group)
             marginal[name] = {
                 "log_marginal": res.log_marginal,
@@ -309,7 +311,7 @@ def run(
                 "converged": res.converged,
             }
         else:
-            res = fitlib.fit(model, trials, by=by, cv=cv, ci=ci, key=jax.random.fold_in(key, i))
+            res = fitlib.fit(model, trials, by=by, cv=cv, ci=ci, key=key)
         fits.append(res.estimates)
         summaries.append(res.summary)
         bad = int((~res.summary["converged"]).sum())
@@ -327,7 +329,7 @@ def run(
         if line := fitlib.at_bound_line(name, res.summary["at_bound"]):
             log(line)
         if ppc is not None:
-            checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), i, log))
+            checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), log))
     fits_df = pd.concat(fits, ignore_index=True)
     models_df = pd.concat(summaries, ignore_index=True)
     comp = comparison(models_df, tuple(by), seed=seed)

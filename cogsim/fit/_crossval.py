@@ -9,29 +9,42 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from cogsim.fit import _objective
 from cogsim.fit._optim import minimize
 
 
-def folds(mask: jax.Array, k: int, *, key: jax.Array) -> jax.Array:
-    """Fold index ``[n_units, max_trials]`` of each trial (-1 for padding); unit ``i`` uses
-    ``fold_in(key, i)``."""
+def folds(mask: jax.Array, k: int, *, key: jax.Array, ids: np.ndarray) -> jax.Array:
+    """Fold index ``[n_units, max_trials]`` of each trial (-1 for padding): a unit's trials ranked by
+    uniform draws, trial ``j`` of the unit with random-stream id ``ids[u]`` keyed by ``fold_in(fold_in(key,
+    id), j)``, fold = rank mod ``k``. A unit's folds depend on its id and its trials only (not on the other
+    units, their order or the padding), so every model fitted to the same units with the same key is scored
+    on the same folds."""
 
-    def one(i, m):
-        r = jax.random.uniform(jax.random.fold_in(key, i), m.shape)
+    def one(uid, m):
+        ku = jax.random.fold_in(key, uid)
+        r = jax.vmap(lambda j: jax.random.uniform(jax.random.fold_in(ku, j)))(jnp.arange(m.shape[0]))
         r = jnp.where(m, r, 2.0)
         rank = jnp.argsort(jnp.argsort(r))
         return jnp.where(m, rank % k, -1)
 
-    return jax.vmap(one)(jnp.arange(mask.shape[0]), mask)
+    return jax.vmap(one)(jnp.asarray(np.asarray(ids, np.uint32)), mask)
 
 
 def cv_loglik(
-    model, nll: Callable, u_hat: jax.Array, trials: dict, mask: jax.Array, *, k: int, key: jax.Array
+    model,
+    nll: Callable,
+    u_hat: jax.Array,
+    trials: dict,
+    mask: jax.Array,
+    *,
+    k: int,
+    key: jax.Array,
+    ids: np.ndarray,
 ) -> jax.Array:
-    """Summed held-out log-likelihood per unit ``[n_units]``."""
-    fold = folds(mask, k, key=key)
+    """Summed held-out log-likelihood per unit ``[n_units]`` (folds by :func:`folds`)."""
+    fold = folds(mask, k, key=key, ids=ids)
 
     def one_fold(f):
         train = mask & (fold != f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -140,6 +141,32 @@ def pack(
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+def unit_ids(units: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """Each unit's random-stream id ``[n_units]`` (uint32): a CRC-32 of its key columns' names and values,
+    the columns in sorted order and integral numbers written as integers. A unit's starts, cross-validation
+    folds and simulated copies are keyed by ``fold_in`` of its id, so they do not depend on the other units,
+    on the units' order or on the order of the ``by`` columns.
+
+    Example:
+      >>> a = unit_ids(pd.DataFrame({"subject": [1, 2], "experiment": ["x", "x"]}), ("subject", "experiment"))
+      >>> b = unit_ids(pd.DataFrame({"experiment": ["x"], "subject": ["2"]}), ("experiment", "subject"))
+      >>> int(b[0]) == int(a[1]), a.dtype.name
+      (True, 'uint32')
+    """
+    cols = sorted(keys)
+
+    def text(v):
+        v = _plain(v)
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return f"{v}"
+
+    rows = units[cols].itertuples(index=False, name=None)
+    names = ("\x1f".join(f"{c}={text(v)}" for c, v in zip(cols, row, strict=True)) for row in rows)
+    ids = [zlib.crc32(n.encode()) for n in names]
+    return np.asarray(ids, np.uint32)
 
 
 #: a bucket's shortest unit has at least this fraction of its longest unit's trials

@@ -16,7 +16,7 @@ from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._compress import evaluated
 from cogsim.fit._crossval import cv_loglik
-from cogsim.fit._data import MAX_BUCKETS, Packed, pack
+from cogsim.fit._data import MAX_BUCKETS, Packed, pack, unit_ids
 from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
@@ -65,29 +65,34 @@ def _check_args(n_starts, ci, cv, level, n_boot, by):
         raise CogsimError(f"fit by: got {by!r}; allowed: a non-empty tuple of column names")
 
 
-def starts(model, n_units: int, n_starts: int, *, key: jax.Array) -> jax.Array:
-    """Start points ``[n_starts + m, n_units, k]``: the defaults, then defaults + N(0, 1) in unconstrained
-    coordinates (start ``s`` keyed by ``fold_in(key, s)``), then the ``m`` points of the model's optional
-    ``start_points()`` (natural units; a parameter a point leaves out takes its default), the same for
-    every unit.
+def starts(model, ids: np.ndarray, n_starts: int, *, key: jax.Array) -> jax.Array:
+    """Start points ``[n_starts + m, n_units, k]`` of the units with random-stream ids ``ids`` (see
+    :func:`cogsim.fit._data.unit_ids`): the defaults, then defaults + N(0, 1) in unconstrained coordinates
+    (start ``s`` of a unit keyed by ``fold_in(fold_in(key, s), id)``, so a unit's starts do not depend on the
+    other units), then the ``m`` points of the model's optional ``start_points()`` (natural units; a
+    parameter a point leaves out takes its default), the same for every unit.
 
     Example:
       >>> import jax
+      >>> import numpy as np
       >>> from cogsim.fit import Param
       >>> class M:
       ...     name, params = "m", (Param("K", 0.0, 8.0, default=3.0),)
       ...     def start_points(self):
       ...         return ({"K": 0.5}, {"K": 6.5})
-      >>> starts(M(), 5, 2, key=jax.random.key(0)).shape
+      >>> starts(M(), np.arange(5), 2, key=jax.random.key(0)).shape
       (4, 5, 1)
     """
     base = _objective.default_u(model)
-    out = [jnp.broadcast_to(base, (n_units, base.shape[0]))]
+    ids = jnp.asarray(np.asarray(ids, np.uint32))
+    out = [jnp.broadcast_to(base, (ids.shape[0], base.shape[0]))]
     for s in range(1, n_starts):
-        out.append(base + jax.random.normal(jax.random.fold_in(key, s), (n_units, base.shape[0])))
+        ks = jax.random.fold_in(key, s)
+        noise = jax.vmap(lambda i, ks=ks: jax.random.normal(jax.random.fold_in(ks, i), base.shape))(ids)
+        out.append(base + noise)
     for point in _model.start_points(model):
         u = _objective.to_unconstrained(model, {p.name: point.get(p.name, p.default) for p in model.params})
-        out.append(jnp.broadcast_to(u, (n_units, base.shape[0])))
+        out.append(jnp.broadcast_to(u, (ids.shape[0], base.shape[0])))
     return jnp.stack(out)
 
 
@@ -101,7 +106,7 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
     Returns:
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
     """
-    u0 = starts(model, len(packed.units), n_starts, key=key)
+    u0 = starts(model, unit_ids(packed.units, packed.keys), n_starts, key=key)
     if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
         u = jnp.zeros((len(packed.units), 0), jnp.float32)
         nll = _objective.make_nll(model, prior)
@@ -247,6 +252,7 @@ def fit(
                 n_boot=n_boot,
                 level=level,
                 key=jax.random.fold_in(key, 1),
+                ids=unit_ids(packed.units, packed.keys),
             ),
         )
     cvl = np.full(len(packed.units), np.nan)
@@ -254,7 +260,16 @@ def fit(
         cvl = np.asarray(loglik, float)
     if cv_ is not None:
         cvl = np.asarray(
-            cv_loglik(model, nll, u_hat, packed.trials, packed.mask, k=cv, key=jax.random.fold_in(key, 2))
+            cv_loglik(
+                model,
+                nll,
+                u_hat,
+                packed.trials,
+                packed.mask,
+                k=cv,
+                key=jax.random.fold_in(key, 2),
+                ids=unit_ids(packed.units, packed.keys),
+            )
         )
 
     units = packed.units.drop(columns=["first_row"]).copy()

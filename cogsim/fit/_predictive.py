@@ -14,7 +14,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _objective
 from cogsim.fit._bootstrap import simulate_units
 from cogsim.fit._cache import cached
-from cogsim.fit._data import pack
+from cogsim.fit._data import pack, unit_ids
 
 #: the columns :func:`predictive_check` adds after the summaries' condition columns
 CHECK_COLUMNS = ("observed", "sim_mean", "ci_low", "ci_high", "n_sims", "inside")
@@ -49,13 +49,13 @@ def _unit_values(model, result, packed) -> jax.Array:
 
 @functools.lru_cache(maxsize=32)
 def _sampler(model, responses: tuple[str, ...]):
-    """The jitted sampler of ``model``: ``run(u, trials, key, sims)`` -> response column -> ``[n_sims,
+    """The jitted sampler of ``model``: ``run(u, trials, key, sims, ids)`` -> response column -> ``[n_sims,
     n_units, max_trials]``, copy ``s`` keyed by ``fold_in(key, s)``, ``SIM_BATCH`` copies vectorised at a
     time; cached per model, so later calls with the same shapes reuse the compiled code."""
 
-    def run(u, trials, key, sims):
+    def run(u, trials, key, sims, ids):
         def one(s):
-            drawn = simulate_units(model, u, trials, key=jax.random.fold_in(key, s))
+            drawn = simulate_units(model, u, trials, key=jax.random.fold_in(key, s), ids=ids)
             return {c: drawn[c] for c in responses}
 
         return jax.lax.map(one, sims, batch_size=SIM_BATCH)
@@ -71,8 +71,9 @@ def predictive(
     Plug-in: every copy is simulated at the point estimates (``result.units``), not at draws from the
     parameters' uncertainty. The rows and the design columns are the data's; the columns the model's
     ``simulate`` returns (e.g. ``error_rad``, or ``correct`` and ``rt_ms``) are replaced, cast to the data's
-    dtypes. Copy ``s`` is keyed by ``fold_in(key, s)`` and unit ``i`` within it by ``fold_in`` of that (as
-    :func:`cogsim.fit._bootstrap.simulate_units`), so a copy's numbers do not depend on ``n_sims``.
+    dtypes. Copy ``s`` is keyed by ``fold_in(key, s)`` and a unit within it by ``fold_in`` of that and the
+    unit's random-stream id (as :func:`cogsim.fit._bootstrap.simulate_units`), so a copy's numbers do not
+    depend on ``n_sims`` or on the units' order.
 
     Args:
       model: the fitted model (it must have ``simulate``).
@@ -119,7 +120,7 @@ def predictive(
     shapes = jax.eval_shape(lambda: model.simulate(_objective.values(model, u[0]), first, key=key))
     responses = tuple(c for c, v in shapes.items() if len(v.shape) == 1)  # per-trial draws, not design arrays
     run = cached(_sampler, model, responses)
-    drawn = run(u, packed.trials, key, jnp.arange(n_sims))
+    drawn = run(u, packed.trials, key, jnp.arange(n_sims), jnp.asarray(unit_ids(packed.units, packed.keys)))
     mask = np.asarray(packed.mask)
     rows = packed.rows[mask]
     n = len(data)

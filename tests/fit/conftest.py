@@ -121,3 +121,41 @@ def toy():
         simulate_frame=simulate_frame,
         vm_loglik_np=vm_loglik_np,
     )
+
+
+@pytest.fixture
+def toy_paradigm(monkeypatch, toy):
+    """A test-only paradigm `toy_estimation` in `cogsim fit`'s registry (monkeypatched)."""
+    import types
+
+    from cogsim import fitting_command
+    from cogsim.fit import Column, Paradigm
+
+    class PerSetSize(toy.VonMisesMixture):
+        name = "vm_per_set_size"
+
+    par = Paradigm(
+        "toy_estimation",
+        (
+            Column("subject", "id"),
+            Column("set_size", "int", low=1),
+            Column("error_rad", "float", low=-np.pi, high=np.pi),
+        ),
+        models={"vm_mixture": toy.VonMisesMixture(), "vm_per_set_size": PerSetSize(by_set_size=True)},
+        doc="toy delayed estimation",
+    )
+    reg = types.SimpleNamespace(names=lambda: ["toy_estimation"], get=lambda name: par)
+    monkeypatch.setattr(fitting_command, "_registry", lambda: reg)
+    return par
+
+
+@pytest.fixture
+def csv(tmp_path, toy):
+    """Three participants' simulated trials in a CSV (string ids, an extra column, a byte-order mark)."""
+    truth = {"p_mem": np.array([0.9, 0.6, 0.8]), "kappa": np.array([8.0, 3.0, 5.0])}
+    df = toy.simulate_frame(toy.VonMisesMixture(), truth, [120, 100, 140], seed=11)
+    df["subject"] = df["subject"].map({1: "P01", 2: "P02", 3: "P03"})
+    df["note"] = "x"
+    path = tmp_path / "my trials.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + df.to_csv(index=False).encode())
+    return path

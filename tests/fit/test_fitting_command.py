@@ -2,45 +2,12 @@
 
 import hashlib
 import json
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from cogsim import cli, fitting_command
-from cogsim.fit import Column, Paradigm
-
-
-@pytest.fixture
-def toy_paradigm(monkeypatch, toy):
-    class PerSetSize(toy.VonMisesMixture):
-        name = "vm_per_set_size"
-
-    par = Paradigm(
-        "toy_estimation",
-        (
-            Column("subject", "id"),
-            Column("set_size", "int", low=1),
-            Column("error_rad", "float", low=-np.pi, high=np.pi),
-        ),
-        models={"vm_mixture": toy.VonMisesMixture(), "vm_per_set_size": PerSetSize(by_set_size=True)},
-        doc="toy delayed estimation",
-    )
-    reg = types.SimpleNamespace(names=lambda: ["toy_estimation"], get=lambda name: par)
-    monkeypatch.setattr(fitting_command, "_registry", lambda: reg)
-    return par
-
-
-@pytest.fixture
-def csv(tmp_path, toy):
-    truth = {"p_mem": np.array([0.9, 0.6, 0.8]), "kappa": np.array([8.0, 3.0, 5.0])}
-    df = toy.simulate_frame(toy.VonMisesMixture(), truth, [120, 100, 140], seed=11)
-    df["subject"] = df["subject"].map({1: "P01", 2: "P02", 3: "P03"})
-    df["note"] = "x"
-    path = tmp_path / "my trials.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + df.to_csv(index=False).encode())
-    return path
 
 
 def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, tmp_path, capsys):

@@ -31,9 +31,9 @@ class Capacity:
 
 def test_model_start_points_follow_the_default_and_random_starts():
     model = Capacity(({"K": 0.5}, {"K": 6.5, "sd": 2.0}))
-    u = starts(model, 3, 2, key=KEY)
+    u = starts(model, np.arange(3), 2, key=KEY)
     assert u.shape == (4, 3, 2)
-    plain = starts(Capacity(), 3, 2, key=KEY)
+    plain = starts(Capacity(), np.arange(3), 2, key=KEY)
     np.testing.assert_array_equal(u[:2], plain)  # the default and random starts are unchanged
     k, sd = model.params
     np.testing.assert_allclose(k.from_unconstrained(u[2:, :, 0]), [[0.5] * 3, [6.5] * 3], rtol=1e-5)
@@ -46,7 +46,7 @@ BAD_POINTS = [({"K": 9.0}, r"K=9\.0.*inside \(0\.0, 8\.0\)"), ({"k": 1}, "'K'")]
 @pytest.mark.parametrize(("point", "match"), BAD_POINTS)
 def test_a_start_point_outside_the_model_is_refused(point, match):
     with pytest.raises(CogsimError, match=match):
-        starts(Capacity((point,)), 2, 1, key=KEY)
+        starts(Capacity((point,)), np.arange(2), 1, key=KEY)
 
 
 def test_slots_gradient_is_finite_at_integer_capacity():
