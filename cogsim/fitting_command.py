@@ -41,6 +41,10 @@ PPC_LEVEL = 0.95  # the predictive checks' band
 #: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
 #: random numbers; a model's copies do not depend on which other models are fitted or their order)
 PPC_STREAM = 0x707063
+SET_SIZE = "set_size"  # the paradigms' set-size column (models fitted per set size split units by it)
+MAX_SEED = 2**32 - 1  # as `cogsim run` and `sweep`: a larger seed would wrap onto a smaller one's stream
+#: the files a fit writes (an --out folder holding one of them holds an earlier fit)
+OUTPUTS = ("fits.parquet", "models.parquet", "comparison.json", "run.json")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -80,6 +84,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="posterior (plug-in) predictive checks: N simulated copies of the data per model at its "
         "estimates; writes predictive.parquet and predictive.png (default: off)",
     )
+
+
+def _check_out(out: str) -> None:
+    """``--out`` must name a folder that can be written and holds no earlier fit (nothing is overwritten)."""
+    from cogsim._run_files import check_writable
+
+    if not str(out).strip():
+        raise CogsimError(f"fit --out: got {out!r}; allowed: a folder path (default: leave --out out)")
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise CogsimError(f"fit --out: got {out!r}, a file; allowed: a new or empty folder")
+    done = [f for f in OUTPUTS if (folder / f).exists()]
+    if done:
+        raise CogsimError(
+            f"fit --out: {out!r} already holds a fit ({', '.join(done)}); allowed: a new or empty folder "
+            "(earlier fits are never overwritten)"
+        )
+    check_writable(folder, what="fit --out")
+
+
+def _check_ppc_memory(ppc: int, trials: pd.DataFrame) -> None:
+    """Refuses ``--ppc`` copies whose table would not fit in memory (one row per trial and copy, the data's
+    columns plus the copy number and the model's draws, 8 bytes each), before anything is fitted."""
+    from cogsim import _memory
+
+    avail, source = _memory.available_bytes()
+    per_copy = len(trials) * 8 * (len(trials.columns) + 2)
+    if avail is not None and ppc * per_copy > avail:
+        need, have = _memory.format_bytes(ppc * per_copy), _memory.format_bytes(avail)
+        raise CogsimError(
+            f"fit --ppc: got {ppc}; the simulated copies need about {need}, {have} available ({source}); "
+            f"allowed: at most {avail // per_copy}"
+        )
 
 
 def _registry():
@@ -292,6 +329,8 @@ def run(
     chosen, skipped = choose(par, trials, models)
     if ppc is not None and getattr(par, "summarize", None) is None:
         raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
+    if ppc is not None:
+        _check_ppc_memory(ppc, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -402,6 +441,17 @@ def main(args: argparse.Namespace) -> None:
     by = None if args.by is None else tuple(b.strip() for b in args.by.split(",") if b.strip())
     if by is not None and not by:
         raise CogsimError(f"fit --by: got {args.by!r}; allowed: comma-separated column names")
+    if by is not None and SET_SIZE in by:
+        raise CogsimError(
+            f"fit --by: got {args.by!r}; allowed: participant columns other than {SET_SIZE!r} (the models "
+            "that need it are fitted per set size already)"
+        )
+    if args.models is not None and not any(m.strip() for m in args.models.split(",")):
+        raise CogsimError(f"fit --models: got {args.models!r}; allowed: comma-separated model names")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise CogsimError(f"fit --seed: got {args.seed}; allowed: an integer from 0 to {MAX_SEED}")
+    if args.out is not None:
+        _check_out(args.out)
     if args.cv is not None and args.cv < 2:
         raise CogsimError(f"fit --cv: got {args.cv}; allowed: an integer number of folds >= 2")
     hierarchical = bool(getattr(args, "hierarchical", False))

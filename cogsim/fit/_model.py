@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 import jax
+import numpy as np
+import pandas as pd
 
 from cogsim.errors import CogsimError, DataError
 from cogsim.fit._param import Param, check_params
@@ -176,9 +178,20 @@ def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set
       t.csv: row 2, column 'set_size': got 20; allowed: 1 to 16 for model 'm'
     """
     limit = getattr(model, "max_set_size", None)
-    if limit is None or column not in data.columns:
+    if column not in data.columns or (limit is None and not by_set_size(model)):
         return
     values = data[column].to_numpy()
+    number = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
+    whole = np.isfinite(number)
+    whole[whole] = np.mod(number[whole], 1.0) == 0.0
+    if not whole.all():
+        i = int((~whole).nonzero()[0][0])
+        value = values[i].item() if hasattr(values[i], "item") else values[i]
+        raise DataError(
+            f"{source}: row {i + 1}, column {column!r}: got {value!r}; allowed: a whole number of items"
+        )
+    if limit is None:
+        return
     bad = (values < 1) | (values > limit)
     if bad.any():
         i = int(bad.nonzero()[0][0])

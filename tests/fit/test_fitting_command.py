@@ -126,3 +126,43 @@ def test_default_participants_nest_subjects_in_experiments_when_ids_repeat_and_s
     assert default_by(repeated.assign(subject=["a", "b", "c", "d"]), log=said.append) == ("subject",)
     assert default_by(repeated.drop(columns="experiment"), log=said.append) == ("subject",)
     assert said == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--seed", "-1"], "fit --seed: got -1; allowed: an integer from 0 to 4294967295"),
+        (["--seed", str(2**32)], "fit --seed: got 4294967296"),
+        (["--by", "set_size"], "fit --by: got 'set_size'; allowed: participant columns other than"),
+        (["--models", ","], "fit --models: got ','; allowed: comma-separated model names"),
+        (["--out", ""], "fit --out: got ''"),
+    ],
+)
+def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, capsys, extra, match):
+    args = ["fit", "toy_estimation", "--data", str(csv), "--ci", "none", "--out", str(tmp_path / "o")]
+    assert cli.main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_out_folder_holding_a_fit_or_a_file_is_refused(toy_paradigm, csv, tmp_path, capsys):
+    out = tmp_path / "o"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_mixture", "--ci", "none"]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    before = (out / "fits.parquet").read_bytes()
+    assert cli.main([*args, "--seed", "1", "--out", str(out)]) == 2
+    assert "already holds a fit (fits.parquet" in capsys.readouterr().err
+    assert (out / "fits.parquet").read_bytes() == before  # the earlier fit is kept
+    (tmp_path / "f").write_text("x")
+    assert cli.main([*args, "--out", str(tmp_path / "f")]) == 2
+    assert "a file; allowed: a new or empty folder" in capsys.readouterr().err
+
+
+def test_ppc_copies_that_would_not_fit_in_memory_are_refused(monkeypatch, csv, tmp_path, capsys):
+    monkeypatch.setenv("COGSIM_MEMORY_BYTES", "1e6")
+    args = ["fit", "delayed_estimation", "--data", str(csv), "--models", "uniform", "--ppc", "1000"]
+    assert cli.main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "fit --ppc: got 1000; the simulated copies need about" in err and "allowed: at most" in err
+    assert not (tmp_path / "o" / "fits.parquet").exists()

@@ -290,3 +290,15 @@ def test_column_blanks_true_is_refused_where_blanks_cannot_be_read():
         Column("x", "float", blanks=True)
     assert Column("x", "float", required=False).blanks_allowed
     assert not Column("x", "float", required=False, blanks=False).blanks_allowed
+
+
+@pytest.mark.parametrize("bad", [1.5, "a"])
+def test_set_sizes_from_a_dataframe_must_be_whole_numbers(bad):
+    from cogsim.models import working_memory as wm
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"subject": 1, "set_size": rng.choice([1, 2], 40), "error_rad": rng.uniform(-3, 3, 40)})
+    df["set_size"] = df["set_size"].astype(object)
+    df.loc[3, "set_size"] = bad
+    with pytest.raises(CogsimError, match=rf"row 4, column 'set_size': got {bad!r}; allowed: a whole number"):
+        fit(wm.MIXTURE2P, df, ci=None, key=jax.random.key(0))
