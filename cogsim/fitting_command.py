@@ -57,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--by",
         default=None,
         help="participant columns, e.g. experiment,subject (default: subject, nested in experiment when the "
-        "file has an experiment column whose subject ids repeat across experiments)",
+        "file has an experiment column whose subject ids repeat across experiments, and in the paradigm's "
+        "unit columns, e.g. task for visual_search)",
     )
     p.add_argument("--cv", type=int, default=None, metavar="K", help="K-fold cross-validated log-likelihood")
     p.add_argument(
