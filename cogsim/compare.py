@@ -78,7 +78,8 @@ def bootstrap_ci(
     """Percentile bootstrap over the rows (or first axis) of ``data``.
 
     Returns:
-      ``(estimate, low, high)``.
+      ``(estimate, low, high)``; the limits are NaN for fewer than two rows (resampling one row gives the
+      same value every time: no interval), so a check that needs the CI fails and says why.
 
     Example:
       >>> est, lo, hi = bootstrap_ci(np.arange(10.0), np.mean, n_boot=200)
@@ -88,6 +89,8 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     n = len(data)
     est = float(statistic(data))
+    if n < 2:
+        return est, math.nan, math.nan
     take = (
         (lambda idx: data.iloc[idx])
         if isinstance(data, (pd.DataFrame, pd.Series))

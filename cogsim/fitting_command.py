@@ -164,7 +164,8 @@ def list_text() -> str:
 
 def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
     """Per model: summed AIC/BIC, participants won (by AIC and BIC), summed CV log-likelihood, and the
-    differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples."""
+    differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples (no
+    CI, ``None``, for one participant)."""
     rng = np.random.default_rng(seed)
     out = {}
     wide = {
@@ -177,6 +178,8 @@ def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0
     def with_ci(values: np.ndarray, stat) -> dict:
         if not np.all(np.isfinite(values)):
             return {"value": None, "ci": None}
+        if n < 2:  # resampling one participant gives no interval
+            return {"value": float(stat(values)), "ci": None}
         boot = np.array([stat(values[i]) for i in idx])
         return {
             "value": float(stat(values)),
@@ -281,8 +284,12 @@ def predictive_figure(check: pd.DataFrame, path: Path) -> None:
             groups = d.groupby(series, dropna=False, sort=True) if series else [((), d)]
             for label, g in groups:
                 g = g.sort_values(x)
-                line = ax.plot(g[x], g["sim_mean"], "-", lw=1)[0]
-                ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
+                if len(g) > 1:
+                    line = ax.plot(g[x], g["sim_mean"], "-", lw=1)[0]
+                    ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
+                else:  # one x: a line or a band of no width would not show; the mean and band as a bar
+                    lo, hi = g["sim_mean"] - g["ci_low"], g["ci_high"] - g["sim_mean"]
+                    line = ax.errorbar(g[x], g["sim_mean"], yerr=[lo, hi], fmt="_", ms=10, capsize=3)[0]
                 name = ", ".join(f"{c}={v}" for c, v in zip(series, np.atleast_1d(label), strict=False))
                 ax.plot(g[x], g["observed"], "o", ms=3, color=line.get_color(), label=name or None)
             inside = d["inside"].mean()

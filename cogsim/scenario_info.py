@@ -77,7 +77,7 @@ def datasets_used(mod: Any) -> list[str]:
 
 def _data_fields(cfg: Any) -> list[str]:
     names = cfglib.field_names(cfg)
-    keys = ("data", "path", "weights", "file")
+    keys = ("data", "path", "file")  # human data; model weights are not data (e.g. a backbone .npz)
     return [n for n in names if any(k in n.split(".")[-1] for k in keys)]
 
 

@@ -138,10 +138,19 @@ def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
 
 def _unit(frame: pd.DataFrame, by) -> pd.Series:
     """The participant label ``"a/b"`` of each row (a Series, also for an empty frame: pandas' row-wise
-    ``agg`` returns a DataFrame there when ``by`` has several columns)."""
-    out = frame[by[0]].astype(str)
+    ``agg`` returns a DataFrame there when ``by`` has several columns). A ``/`` or ``\\`` inside an id is
+    escaped with ``\\`` where there are several columns, so two participants never share a label
+    (experiment ``a`` + subject ``b/c`` is ``a/b\\/c``, experiment ``a/b`` + subject ``c`` is ``a\\/b/c``)."""
+
+    def text(col):
+        out = frame[col].astype(str)
+        if len(by) > 1:
+            out = out.str.replace("\\", "\\\\", regex=False).str.replace("/", "\\/", regex=False)
+        return out
+
+    out = text(by[0])
     for col in by[1:]:
-        out = out + "/" + frame[col].astype(str)
+        out = out + "/" + text(col)
     return out
 
 
@@ -289,15 +298,19 @@ def reference(config: Config | None = None) -> Reference:
 
 
 def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, level: float):
-    """Mean over participants of transform(parameter) at the largest minus the smallest set size, with CI."""
+    """Mean over participants of transform(parameter) at the data set's largest minus its smallest set size,
+    with a participant-bootstrap CI, over the participants fitted at both; and the words saying who is left
+    out (empty when nobody is) or that one participant gives no CI."""
     p = est[est.parameter == parameter].pivot_table(index="unit", columns="set_size", values="estimate")
-    p = p.dropna()
-    diff = transform(p[p.columns.max()]) - transform(p[p.columns.min()])
-    return (
-        cmp.bootstrap_ci(diff.to_numpy(), np.mean, n_boot=n_boot, level=level),
-        p.columns.min(),
-        p.columns.max(),
-    )
+    n0, n1 = p.columns.min(), p.columns.max()
+    both = p[[n0, n1]].dropna()
+    diff = transform(both[n1]) - transform(both[n0])
+    note = ""
+    if len(both) < len(p):
+        note = f"; {len(both)} of {len(p)} participants (the others lack N = {n0:g} or N = {n1:g})"
+    if len(both) < 2:
+        note += "; no CI: a participant bootstrap needs at least 2 participants, so the check cannot pass"
+    return cmp.bootstrap_ci(diff.to_numpy(), np.mean, n_boot=n_boot, level=level), n0, n1, note
 
 
 def compare(
@@ -337,7 +350,7 @@ def compare(
         )
         est = sim[(sim.kind == "estimate") & (sim.dataset == ds) & (sim.model == "mixture2p")]
         if len(est):
-            (g, glo, ghi), n0, n1 = _param_contrast(est, "p_mem", lambda v: 1 - v, n_boot, level)
+            (g, glo, ghi), n0, n1, why = _param_contrast(est, "p_mem", lambda v: 1 - v, n_boot, level)
             metrics.append(
                 cmp.Metric(f"{ds}.guess_rate_rise", g, glo, ghi, note=f"N = {n1:g} minus N = {n0:g}")
             )
@@ -350,11 +363,11 @@ def compare(
                     rule="ci_above",
                     source="paper",
                     basis="Zhang & Luck (2008): guess rate rises with set size (mixture2p)",
-                    detail=f"{g:.3f} [{glo:.3f}, {ghi:.3f}], N = {n1:g} minus N = {n0:g}",
+                    detail=f"{g:.3f} [{glo:.3f}, {ghi:.3f}], N = {n1:g} minus N = {n0:g}{why}",
                 )
             )
             key = key or f"{ds}.guess_rate_rise"
-            (s, slo, shi), n0, n1 = _param_contrast(est, "sd_rad", lambda v: v, n_boot, level)
+            (s, slo, shi), n0, n1, why = _param_contrast(est, "sd_rad", lambda v: v, n_boot, level)
             metrics.append(cmp.Metric(f"{ds}.sd_rise_rad", s, slo, shi, note=f"N = {n1:g} minus N = {n0:g}"))
             checks.append(
                 Check.of(
@@ -365,7 +378,7 @@ def compare(
                     rule="ci_above",
                     source="paper",
                     basis="Zhang & Luck (2008); van den Berg et al. (2012): memory SD rises with set size",
-                    detail=f"SD {s:.3f} [{slo:.3f}, {shi:.3f}] rad, N = {n1:g} minus N = {n0:g}",
+                    detail=f"SD {s:.3f} [{slo:.3f}, {shi:.3f}] rad, N = {n1:g} minus N = {n0:g}{why}",
                 )
             )
             tables[f"{ds}_mixture2p_by_set_size"] = (

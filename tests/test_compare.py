@@ -63,3 +63,8 @@ def test_comparison_verdict_and_round_trip():
     assert c.verdict == "partial"
     back = compare.Comparison.from_dict(c.to_dict())
     assert back.key_metric.value == 3.0 and back.verdict == "partial" and "FAIL" in back.summary()
+
+
+def test_bootstrap_ci_of_one_row_is_no_interval():
+    est, lo, hi = compare.bootstrap_ci(np.array([0.7]), np.mean, n_boot=50)
+    assert est == 0.7 and np.isnan(lo) and np.isnan(hi)

@@ -161,3 +161,20 @@ def test_the_ceiling_is_the_ratio_of_summed_split_half_and_model_deviations():
     one = pd.DataFrame([r for r in rows if r["half"] != "even"]).assign(n_trials=1)  # one trial per cell
     assert np.isnan(ceil.Ceiling(one).fraction("m", n_boot=20, level=0.9)[0])
     assert ceil.grid_step(np.linspace(-3.0, 3.0, 10_001)) is None  # continuous: no grid to round to
+
+
+def test_set_size_contrast_says_who_is_left_out_and_gives_no_ci_for_one_participant():
+    rows = [("a", 1, 0.9), ("a", 6, 0.5), ("b", 1, 0.8), ("b", 6, 0.6), ("b", 3, 0.7), ("c", 1, 0.9)]
+    est = pd.DataFrame(rows, columns=["unit", "set_size", "estimate"]).assign(parameter="p_mem")
+    (g, lo, hi), n0, n1, why = de._param_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
+    assert (n0, n1) == (1, 6) and g == pytest.approx(0.3)  # a and b: 0.4 and 0.2; c lacks N = 6
+    assert lo < hi and "2 of 3 participants (the others lack N = 1 or N = 6)" in why
+    (g, lo, hi), _, _, why = de._param_contrast(est[est.unit != "b"], "p_mem", lambda v: 1 - v, 200, 0.95)
+    assert g == pytest.approx(0.4) and np.isnan(lo) and np.isnan(hi) and "no CI" in why
+
+
+def test_nested_participant_labels_never_collide():
+    f = pd.DataFrame({"experiment": ["a", "a/b", "1"], "subject": ["b/c", "c", "2"]})
+    labels = de._unit(f, ("experiment", "subject"))
+    assert labels.nunique() == 3 and labels.iloc[2] == "1/2"
+    assert de._unit(f, ("subject",)).tolist() == ["b/c", "c", "2"]
