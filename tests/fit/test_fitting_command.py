@@ -169,9 +169,8 @@ def test_ppc_copies_that_would_not_fit_in_memory_are_refused(monkeypatch, csv, t
 
 
 def test_comparison_of_one_participant_has_values_but_no_cis():
-    table = pd.DataFrame(
-        {"model": ["a", "b"], "subject": [1, 1], "aic": [10.0, 12.0], "bic": [11.0, 13.0], "cv_loglik": [-5.0, -6.0]}
-    )
+    cols = {"model": ["a", "b"], "subject": [1, 1], "aic": [10.0, 12.0], "bic": [11.0, 13.0]}
+    table = pd.DataFrame({**cols, "cv_loglik": [-5.0, -6.0]})
     comp = fitting_command.comparison(table, ("subject",))
     assert comp["models"]["b"]["aic_minus_best"] == {"value": 2.0, "ci": None}
     assert comp["best_aic"] == "a" and comp["n_participants"] == 1
