@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ RUN_FILES = {
 
 
 def datasets_used(mod: Any) -> list[str]:
-    """The packaged datasets (``cogsim data list``) named in the scenario's source.
+    """The packaged datasets (``cogsim data list``) named in the scenario's source or in the source of the
+    private helper modules it imports (``cogsim.scenarios._*``, e.g. where its trials are read).
 
     Example:
       >>> from cogsim.scenarios import change_detection
@@ -68,10 +70,18 @@ def datasets_used(mod: Any) -> list[str]:
     """
     from cogsim import data
 
-    try:
-        source = inspect.getsource(mod)
-    except (OSError, TypeError):
-        return []
+    prefix = f"{mod.__name__.rpartition('.')[0]}._"
+    owners = {
+        v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None) for v in vars(mod).values()
+    }
+    names = sorted(n for n in owners if isinstance(n, str) and n.startswith(prefix) and n in sys.modules)
+    helpers = [sys.modules[n] for n in names]
+    source = ""
+    for m in [mod, *helpers]:
+        try:
+            source += inspect.getsource(m)
+        except (OSError, TypeError):
+            continue
     return [n for n in data.list() if f'"{n}"' in source or f"'{n}'" in source]
 
 

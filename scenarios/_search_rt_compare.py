@@ -182,7 +182,7 @@ def _notes(h: pd.DataFrame, hard_tasks, models, data, tasks) -> list[cmp.Metric]
     default run."""
     out = []
     if data is not None and tasks:
-        from cogsim.scenarios.search_rt_distributions import unlisted_tasks
+        from cogsim.scenarios._search_rt_data import unlisted_tasks
 
         left = unlisted_tasks(data, tuple(tasks))
         if left:

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from cogsim import config as cfglib
-from cogsim import data
 from cogsim.comparison import PaperRun
 from cogsim.reference import Reference
+from cogsim.scenarios import _search_rt_data as _rt_data
 from cogsim.scenarios import _search_rt_eccnet as _eccnet
 from cogsim.scenarios import _search_rt_measures as ms
 from cogsim.scenarios._search_rt_compare import compare, plot
@@ -38,7 +38,8 @@ TASKS = ("feature", "conjunction", "spatial_configuration")
 HARD_TASKS = ("conjunction", "spatial_configuration")
 ALL_MODELS = ("cgs", "serial", "parallel", "eccnet")
 FITTED_MODELS = ("cgs", "serial", "parallel")
-COLUMNS = ["task", "subject", "set_size", "target_present", "correct", "rt_ms"]
+COLUMNS = _rt_data.COLUMNS  # the trial columns the scenario reads
+unlisted_tasks = _rt_data.unlisted_tasks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,27 +101,6 @@ PAPER_RUN = PaperRun(
 )
 
 
-def _read(data_field: str) -> pd.DataFrame:
-    """Every trial of the data (``task`` as text; ``all`` where the file has no task column), checked by the
-    ``visual_search`` paradigm."""
-    from cogsim.models import paradigms
-
-    src = data.load("visual_search_wolfe2010") if data_field == "wolfe2010" else data_field
-    t = paradigms.get("visual_search").read(src)
-    if "task" not in t.columns:
-        t = t.assign(task="all")
-    t = t[COLUMNS + (["experiment"] if "experiment" in t.columns else [])].copy()
-    t["task"] = t.task.astype(str)
-    return t
-
-
-def unlisted_tasks(data_field: str, tasks: tuple[str, ...]) -> list[str]:
-    """The data's tasks that a non-empty ``tasks`` field leaves out (not fitted), in the file's order."""
-    if not tasks:
-        return []
-    return [x for x in _read(data_field).task.drop_duplicates() if x not in tasks]
-
-
 def trials(config: Config, log=None) -> pd.DataFrame:
     """The trials the scenario fits: ``task, subject, set_size, target_present, correct, rt_ms`` (and
     ``experiment`` where the data have one: participants are then nested in it, in the fits, the trial and
@@ -139,7 +119,7 @@ def trials(config: Config, log=None) -> pd.DataFrame:
       >>> sorted(t.task.unique()), len(t), list(t.columns)[:3]
       (['feature'], 100, ['task', 'subject', 'set_size'])
     """
-    t = _read(config.data)
+    t = _rt_data.read(config.data)
     in_data = list(t.task.drop_duplicates())
     if config.tasks:
         if any(x not in in_data for x in config.tasks):
