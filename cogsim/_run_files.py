@@ -183,7 +183,8 @@ def check_writable(folder: str | os.PathLike, *, what: str = "--out") -> Path:
     for the proof are removed again, so a command that fails later leaves nothing behind.
 
     Raises:
-      CogsimError: naming the folder and the operating system's reason.
+      CogsimError: naming the folder and the operating system's reason; or ``folder`` is not a path (an empty
+        one included: it would mean the current folder without saying so).
 
     Example:
       >>> import tempfile
@@ -193,7 +194,13 @@ def check_writable(folder: str | os.PathLike, *, what: str = "--out") -> Path:
       >>> check_writable(new) == new, new.exists(), new.parent.exists()
       (True, False, False)
     """
+    if isinstance(folder, bytes) or not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
+        raise CogsimError(f"{what}: got {folder!r}; allowed: a folder path (not empty; '.' for this folder)")
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CogsimError(
+            f"{what} {str(folder)!r} is not a writable folder (it is a file); allowed: a folder"
+        )
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)

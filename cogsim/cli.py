@@ -34,12 +34,19 @@ from pathlib import Path
 from cogsim.errors import CogsimError
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), exit status 2; its subparsers are of
+    the same class."""
+
+    def error(self, message: str):
+        text = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {text} (see `{self.prog} --help`)\n")
+
+
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``command`` (the line's first word) decides whether ``fit``'s own arguments are
     added, so that the other commands and ``--help`` do not import the fitting code (NumPy, pandas)."""
-    p = argparse.ArgumentParser(
-        prog="cogsim", description="Simulate attention and memory; compare with humans."
-    )
+    p = _Parser(prog="cogsim", description="Simulate attention and memory; compare with humans.")
     p.add_argument("--quiet", action="store_true", help="no progress reports (also after the command)")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (anywhere)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -213,7 +220,14 @@ def _cmd_run(args) -> None:
 def _cmd_suite(args) -> None:
     from cogsim import runner
 
-    names = [n.strip() for n in args.only.split(",")] if args.only else None
+    names = None
+    if args.only is not None:
+        names = [n.strip() for n in args.only.split(",")]
+        if not all(names):
+            raise CogsimError(
+                f"suite: --only {args.only!r}: allowed: comma-separated scenario names, none empty "
+                "(see `cogsim list`; leave --only out to run every scenario)"
+            )
     results = runner.run_suite(names=names, preset=args.preset, seed=args.seed, out=args.out)
     print(f"\nwrote {Path(args.out) / 'REPORT.md'}")
     if any(isinstance(r, tuple) for r in results):
@@ -243,6 +257,7 @@ def _cmd_compare(args) -> None:
     if not name:
         raise DataError(f"compare: {str(folder / 'run.json')!r} names no scenario")
     mod = scenario_registry.get(name)
+    _check_run_files(folder, record.get("files"))
     try:
         sim = pd.read_parquet(folder / "results.parquet")
     except FileNotFoundError:
@@ -264,6 +279,25 @@ def _cmd_compare(args) -> None:
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
     print(f"{name}: {folder}")
     print(comp.summary())
+
+
+def _check_run_files(folder: Path, files) -> None:
+    """Refuses a run folder whose tables are not the ones its run wrote (run.json's ``files``: the SHA-256 of
+    each; run folders written before cogsim recorded them are not checked)."""
+    from cogsim.errors import DataError
+    from cogsim.store import file_sha256
+
+    for fname, want in (files or {}).items() if isinstance(files, dict) else ():
+        want = want.get("sha256") if isinstance(want, dict) else None
+        path = folder / str(fname)
+        if not isinstance(want, str) or not path.is_file():
+            continue  # a missing table is reported where it is read
+        got = file_sha256(path)
+        if got != want:
+            raise DataError(
+                f"compare: run folder {str(folder)!r}: {fname} does not match the run (sha256 {got[:16]}..., "
+                f"run.json records {want[:16]}...); it was replaced or damaged after the run"
+            )
 
 
 def _cmd_fit(args) -> None:
@@ -345,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in flags
     progress.configure(enabled="--quiet" not in flags)
     try:
-        if args.command in ("run", "suite"):  # before anything heavy is imported or computed
+        if args.command in ("run", "suite", "sweep") and args.out is not None:  # before anything heavy
             from cogsim._run_files import check_writable
 
             check_writable(args.out)

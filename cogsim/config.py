@@ -43,6 +43,7 @@ def field(
     doc: str = "",
     default_factory: Any = _MISSING,
     allow_empty: bool = False,
+    distinct: bool | None = None,
 ) -> Any:
     """A dataclass field with validation metadata.
 
@@ -53,6 +54,8 @@ def field(
       choices: the allowed values.
       doc: a one-line description, shown by ``cogsim run NAME --help``.
       allow_empty: an empty tuple is a meaningful value (e.g. "no ablations") even when the default is not.
+      distinct: whether a tuple's items must differ from each other. By default a tuple of strings (a list of
+        names: models, datasets, conditions) must hold each name once; a tuple of numbers may repeat values.
       default_factory: as in :func:`dataclasses.field`.
 
     Example:
@@ -67,6 +70,8 @@ def field(
     meta = {"low": low, "high": high, "choices": tuple(choices) if choices is not None else None, "doc": doc}
     if allow_empty:
         meta["allow_empty"] = True
+    if distinct is not None:
+        meta["distinct"] = bool(distinct)
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -171,9 +176,24 @@ def _check_range(path: str, value: Any, meta: Mapping[str, Any]) -> None:
             raise ConfigError(path, value, f"values in [{lo}, {hi}]{why}")
 
 
-def _check_field(path: str, value: Any, f: dataclasses.Field) -> None:
-    """Range and choices of ``value``; a tuple must not be empty unless the field's default is empty."""
+def _names_tuple(tp: Any) -> bool:
+    """Whether ``tp`` (or ``tp | None``) is ``tuple[str, ...]``: a list of names."""
+    _, tp = _is_optional(tp)
+    args = get_args(tp)
+    return get_origin(tp) in (tuple, list, Sequence) and len(args) == 2 and args == (str, Ellipsis)
+
+
+def _check_field(path: str, value: Any, f: dataclasses.Field, tp: Any = None) -> None:
+    """Range and choices of ``value``; a tuple must not be empty unless the field's default is empty; the
+    items of a tuple of names (``tuple[str, ...]``, or a tuple field declared ``distinct=True``) must differ.
+    """
     _check_range(path, value, f.metadata)
+    distinct = f.metadata.get("distinct")
+    if distinct is None:
+        distinct = tp is not None and _names_tuple(tp)
+    if distinct and isinstance(value, tuple) and len(set(map(repr, value))) != len(value):
+        repeated = sorted({repr(v) for v in value if sum(repr(w) == repr(v) for w in value) > 1})
+        raise ConfigError(path, value, f"distinct values (repeated: {', '.join(repeated)})")
     if isinstance(value, tuple) and not value:
         default = f.default if f.default is not _MISSING else None
         if f.default_factory is not _MISSING:
@@ -196,7 +216,7 @@ def validate(cfg: Any, *, _path: str = "") -> Any:
         path = f"{_path}.{f.name}" if _path else f.name
         value = getattr(cfg, f.name)
         new = _check_type(path, value, hints[f.name])
-        _check_field(path, new, f)
+        _check_field(path, new, f, hints[f.name])
         if new is not value:
             changes[f.name] = new
     if hasattr(cfg, "__post_validate__"):
@@ -272,7 +292,14 @@ def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
     if origin in (tuple, list, Sequence) or tp in (tuple, list):
         args = get_args(tp)
         body = stripped
-        if body.startswith(("[", "(")):
+        pairs = {"[": "]", "(": ")"}
+        opened = body[:1] if body[:1] in pairs else ""
+        closed = body[-1:] if body[-1:] in pairs.values() else ""
+        if opened or closed:
+            if len(body) < 2 or not opened or pairs[opened] != closed:
+                raise ConfigError(
+                    path, text, "comma-separated values, optionally in matching brackets: [v1,v2] or (v1,v2)"
+                )
             body = body[1:-1]
         items = [x for x in body.split(",") if x.strip()] if body.strip() else []
         if args and args[-1] is Ellipsis:
@@ -335,7 +362,7 @@ def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
     for key, text in texts.items():
         f, tp = _lookup_field(cfg, key, text)
         value = parse_value(text, tp, path=key)
-        _check_field(key, _check_type(key, value, tp), f)
+        _check_field(key, _check_type(key, value, tp), f, tp)
         changes[key] = value
     return replace(cfg, **changes)
 

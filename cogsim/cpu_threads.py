@@ -12,7 +12,9 @@ The pool's size is read once, when JAX creates its CPU client (at the process's 
 ``PJRT_NPROC`` (or ``NPROC``); later changes have no effect. ``cogsim fit`` calls :func:`limit` before it
 computes anything; in a script or notebook, set ``PJRT_NPROC=1`` in the environment before starting Python
 (or call :func:`limit` before the first computation). ``PJRT_NPROC`` or ``NPROC`` set by the user is never
-overridden.
+overridden, but it must be a whole number of threads, at least 1: :func:`limit` refuses any other value (an
+empty one counts as unset) with a :class:`cogsim.errors.CogsimError` naming the variable, so ``cogsim fit``
+stops with exit status 2 and one line instead of leaving the pool's size to a value JAX may read otherwise.
 
 One pool thread is unsafe for programs that call back to the host: a ``jax.pure_callback`` that reads its
 argument can wait forever for the only pool thread, which is running the callback (seen with the host
@@ -42,6 +44,7 @@ def limit(threads: int = 1) -> bool:
 
     Raises:
       ValueError: ``threads`` is below 1.
+      CogsimError: ``PJRT_NPROC`` or ``NPROC`` is set to something other than an integer >= 1.
 
     Example:
       >>> import os
@@ -52,7 +55,16 @@ def limit(threads: int = 1) -> bool:
     """
     if int(threads) < 1:
         raise ValueError(f"threads: {threads!r} is not allowed; use an integer >= 1")
-    if any(os.environ.get(name, "").strip() for name in ENV) or _backends_exist():
+    given = {name: os.environ.get(name, "").strip() for name in ENV}
+    for name, text in given.items():
+        if text and not (text.isascii() and text.isdigit() and int(text) >= 1):
+            from cogsim.errors import CogsimError
+
+            raise CogsimError(
+                f"environment variable {name}: got {text!r}; allowed: an integer >= 1 (threads of XLA's CPU "
+                "pool), or unset"
+            )
+    if any(given.values()) or _backends_exist():
         return False
     os.environ[ENV[0]] = str(int(threads))
     return True

@@ -1,9 +1,10 @@
 """Running scenarios: one scenario to a run folder, or the whole suite to a report.
 
 A run writes ``OUT/<scenario>/<run-id>/`` (the id: time, preset, seed, config hash) holding ``run.json``
-(provenance), ``results.parquet`` (the simulation), ``human.parquet``, ``comparison.json``, one CSV per
-comparison table and ``figure.png``; ``OUT/<scenario>/latest`` points at the newest complete run. Folders are
-written atomically (:func:`cogsim.store.new_run_folder`): a run never overwrites another, and an interrupted
+(provenance, with the SHA-256 of the two tables under ``files``, which ``cogsim compare`` verifies),
+``results.parquet`` (the simulation), ``human.parquet``, ``comparison.json``, one CSV per comparison table and
+``figure.png``; ``OUT/<scenario>/latest`` points at the newest complete run. Folders are written atomically
+(:func:`cogsim.store.new_run_folder`): a run never overwrites another, and an interrupted
 run leaves nothing that looks finished.
 """
 
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from cogsim.store import (
     atomic_write_parquet,
     atomic_write_text,
     check_writable,
+    file_sha256,
     git_sha,
     new_run_folder,
     provenance,
@@ -94,8 +96,14 @@ def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = 
       >>> make_config("change_detection", overrides=["n_boot=5", "n_boot=20"]).n_boot
       20
     """
+    if not isinstance(overrides, (str, bytes)) and isinstance(overrides, Iterable):
+        overrides = tuple(overrides)
+    if not isinstance(overrides, tuple) or not all(isinstance(o, str) for o in overrides):
+        raise CogsimError(
+            f"overrides: got {overrides!r}; allowed: a list of 'field=value' strings, e.g. ['n_boot=500']"
+        )
     mod = scenario_registry.get(name)
-    if preset not in mod.PRESETS:
+    if not isinstance(preset, str) or preset not in mod.PRESETS:
         raise CogsimError(
             f"scenario {name!r}: unknown preset {preset!r}; available: {', '.join(mod.PRESETS)}"
         )
@@ -179,6 +187,7 @@ def run(
     Example:
       >>> # from cogsim import runner; res = runner.run("change_detection", preset="quick")
     """
+    check_writable(out, what="run: out")
     mod = scenario_registry.get(name)
     cfg = (
         cfglib.validate(config)
@@ -212,6 +221,8 @@ def run(
             for tname, table in comp.tables.items():
                 atomic_write_text(tmp / f"{tname}.csv", table.to_csv(index=False))
             _save_figure(figure, tmp / "figure.png")
+            # what `cogsim compare` checks: the tables it reads are the ones this run wrote
+            files = {n: file_sha256(tmp / n) for n in ("results.parquet", "human.parquet")}
             write_run_json(
                 tmp,
                 provenance(
@@ -225,6 +236,7 @@ def run(
                     wall_time_s=round(wall, 3),
                     data_kind=ref.kind,
                     reference_source=ref.source,
+                    files={n: {"sha256": h} for n, h in files.items()},
                     **(mod.run_record(sim) if hasattr(mod, "run_record") else {}),
                 ),
             )
@@ -332,12 +344,15 @@ def run_suite(
 ) -> list[RunResult | tuple[str, str]]:
     """Runs every registered scenario's ``preset`` and writes ``out/REPORT.md`` with the summary and figures.
 
-    Every name is checked and ``out`` proved writable before the first scenario runs. A scenario that raises
+    Every name and the preset of each are checked, and ``out`` proved writable, before the first scenario
+    runs. A scenario that raises
     is reported as an error row (with its message) and the suite goes on; Ctrl-C stops the suite.
     """
+    if isinstance(names, str):
+        raise CogsimError(f"suite: names: got {names!r}; allowed: a list of scenario names")
     names = list(names) if names is not None else scenario_registry.names()
     for name in names:
-        scenario_registry.get(name)
+        make_config(name, preset=preset)  # an unknown scenario or preset stops the suite before it starts
     check_seed(seed)
     check_writable(out)
     results: list[RunResult | tuple[str, str]] = []

@@ -151,18 +151,25 @@ class Store:
         if not create and not (self.root / "index.sqlite").exists():
             raise CogsimError(f"store: no sweep run at {str(self.root)!r} (index.sqlite missing)")
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS points (point_id TEXT PRIMARY KEY, params TEXT NOT NULL, "
-                "seed INTEGER NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending', "
-                "shard TEXT, worker TEXT, updated REAL, error TEXT, log TEXT)"
-            )
-            con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, worker TEXT, n_rows INTEGER, "
-                "n_fresh INTEGER, added REAL)"
-            )
+        try:
+            with self._connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS points (point_id TEXT PRIMARY KEY, params TEXT NOT NULL, "
+                    "seed INTEGER NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending', "
+                    "shard TEXT, worker TEXT, updated REAL, error TEXT, log TEXT)"
+                )
+                con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, worker TEXT, n_rows INTEGER, "
+                    "n_fresh INTEGER, added REAL)"
+                )
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, ...: not damage
+                raise
+            raise CogsimError(
+                f"store: sweep index {str(self.root / 'index.sqlite')!r} is damaged ({exc})"
+            ) from None
 
     # -- connection --------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -227,8 +234,7 @@ class Store:
     def points(self) -> pd.DataFrame:
         """The index as a DataFrame (point_id, params, seed, status, shard, worker, error, log)."""
         with self._connect() as con:
-            df = pd.read_sql_query("SELECT * FROM points ORDER BY idx", con)
-        return df
+            return pd.read_sql_query("SELECT * FROM points ORDER BY idx", con)
 
     def point_items(self, ids: Sequence[str]) -> list[tuple[str, dict[str, Any], int]]:
         """``(point_id, params, seed)`` of the points ``ids``, in the order given."""
@@ -335,8 +341,8 @@ class Store:
                 ids = pf.read(columns=["point_id"]).column(0).to_pylist() if has_ids else []
                 ids = list(dict.fromkeys(ids))
                 n_rows = pf.metadata.num_rows
-            except FileNotFoundError:  # deleted by its writer (all its points were done elsewhere)
-                continue
+            except (OSError, ValueError):  # deleted by its writer (all its points done elsewhere), or damaged
+                continue  # (pyarrow's errors: never adopted; cogsim.sweep.repair reports it)
             with self._transaction() as con:
                 if con.execute("SELECT 1 FROM shards WHERE name = ?", (name,)).fetchone():
                     continue
@@ -384,7 +390,13 @@ class Store:
         done = pts[pts["status"] == "done"]
         frames = []
         for shard, ids in done.groupby("shard", sort=True)["point_id"]:
-            df = pd.read_parquet(self.root / "shards" / shard)
+            try:
+                df = pd.read_parquet(self.root / "shards" / shard)
+            except (OSError, ValueError) as exc:  # pyarrow's errors for a missing or damaged file
+                where = f"{str(self.root / 'shards' / shard)!r} ({type(exc).__name__})"
+                raise CogsimError(
+                    f"store: shard {where} is damaged; `cogsim sweep --resume` recomputes it"
+                ) from None
             if "point_id" in df.columns:
                 df = df[df["point_id"].isin(set(ids))]
             if len(df):
@@ -413,12 +425,8 @@ class Store:
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
             rec = json.loads(path.read_text())
             head = {k: rec.get(k) for k in ("point_id", "verdict", "data_kind", "checks_passed")}
-            for m in rec.get("metrics", ()):
-                rows.append(
-                    head
-                    | {"kind": "metric"}
-                    | {k: m.get(k) for k in ("name", "value", "ci_low", "ci_high", "human")}
-                )
+            keys = ("name", "value", "ci_low", "ci_high", "human")
+            rows += [head | {"kind": "metric"} | {k: m.get(k) for k in keys} for m in rec.get("metrics", ())]
             for c in rec.get("checks", ()):
                 ci = c.get("ci") or (None, None)
                 rows.append(

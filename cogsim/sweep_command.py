@@ -45,7 +45,7 @@ def slurm_settings(args) -> dict | None:
 def status(run_dir: str) -> None:
     """``cogsim sweep status RUN_DIR``: the points' counts by status, where points run and why they failed."""
     from cogsim import store
-    from cogsim.sweep import executors
+    from cogsim.sweep import executors, repair
 
     s = store.load(run_dir)
     executors.reconcile(s)
@@ -58,7 +58,10 @@ def status(run_dir: str) -> None:
     failed = pts[pts["status"] == "failed"].fillna({"worker": "-", "error": "-", "log": "-"})
     for (worker, error, log), grp in list(failed.groupby(["worker", "error", "log"], sort=False))[:20]:
         print(f"  failed: {len(grp)} point(s) in {worker}: {error} (log: {log})")
-    if counts["failed"] or counts["pending"]:
+    damaged = repair.damaged_shards(s)
+    for name, (n, why) in damaged.items():
+        print(f"  damaged: shard {str(s.root / 'shards' / name)!r} ({n} done point(s)) cannot be read: {why}")
+    if counts["failed"] or counts["pending"] or damaged:
         print(f"run the missing points with: cogsim sweep --resume {run_dir}")
 
 

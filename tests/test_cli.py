@@ -58,6 +58,25 @@ def _one_clean_line(res):
         (["sweep", "change_detection", "--grid", "sim_K=nan,2"], "'sim_K': got nan; allowed: a finite"),
         (["sweep", "change_detection", "--grid", "fit_steps=50,60"], "not read by"),
         (["suite", "--only", "iconic_memory,nosuch"], "unknown scenario 'nosuch'"),
+        (
+            ["run", "change_detection", "--set", "models=fixed_capacity,fixed_capacity"],
+            "'models': got ('fixed_capacity', 'fixed_capacity'); allowed: distinct values",
+        ),
+        (["run", "change_detection", "--set", "workspace.top_k_grid=[1,2"], "matching brackets"),
+        (["run", "change_detection", "--set", "models=[fixed_capacity"], "'models': got '[fixed_capacity'"),
+        (["suite", "--only", ""], "--only '': allowed: comma-separated scenario names"),
+        (["suite", "--only", "iconic_memory,,"], "none empty"),
+        (["run", "iconic_memory", "--seed", "1.5"], "cogsim run: error: argument --seed: invalid int value"),
+        (["sweep", "iconic_memory", "--seeds", "1.5"], "argument --seeds: invalid int value: '1.5'"),
+        (["sweep", "change_detection", "--grid", "sim_K=1", "--executor", "nosuch"], "invalid choice"),
+        (["data", "show"], "the following arguments are required: name"),
+        (["run", "iconic_memory", "--out", ""], "--out: got ''; allowed: a folder path"),
+        (["sweep", "change_detection", "--grid", "sim_K=1,2", "--out", ""], "--out: got ''"),
+        (["sweep", "change_detection", "--grid", "sim_K=1,1"], "1.0 given more than once; allowed: distinct"),
+        (
+            ["sweep", "change_detection", "--set", "sim_K=2", "--grid", "sim_K=1,2"],
+            "'sim_K' given both with --set and in --grid",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(args, needle):
@@ -284,6 +303,51 @@ def test_damaged_run_folders_fail_compare_with_one_line(two_runs, tmp_path):
         res = cogsim("compare", str(folder))
         assert res.returncode == 2 and needle in res.stderr and "not" in res.stderr
         _one_clean_line(res)
+
+
+def test_a_run_records_its_tables_hashes_and_compare_refuses_a_replaced_table(two_runs, tmp_path):
+    import shutil
+
+    src = store.resolve_run_folder(two_runs / "change_detection" / "latest")
+    record = json.loads((src / "run.json").read_text())
+    assert record["files"]["results.parquet"]["sha256"] == store.file_sha256(src / "results.parquet")
+    assert record["files"]["human.parquet"]["sha256"] == store.file_sha256(src / "human.parquet")
+    swapped = tmp_path / "swapped"
+    shutil.copytree(src, swapped)
+    shutil.copy(src / "human.parquet", swapped / "results.parquet")  # valid Parquet, not this run's
+    res = cogsim("compare", str(swapped))
+    assert res.returncode == 2, res.stderr
+    assert "results.parquet does not match the run (sha256" in res.stderr and str(swapped) in res.stderr
+    _one_clean_line(res)
+    old = tmp_path / "old"  # a run folder written before the hashes were recorded: compared as before
+    shutil.copytree(src, old)
+    del record["files"]
+    (old / "run.json").write_text(json.dumps(record))
+    res = cogsim("compare", str(old))
+    assert res.returncode == 0, res.stderr
+
+
+def test_suite_with_an_unknown_preset_stops_before_running_anything(tmp_path):
+    res = cogsim("suite", "--preset", "nosuch", "--only", "iconic_memory", "--out", str(tmp_path / "r"))
+    assert res.returncode == 2 and "unknown preset 'nosuch'" in res.stderr, res.stderr
+    _one_clean_line(res)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_sweep_out_that_is_a_file_names_out(tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = cogsim("sweep", "change_detection", "--grid", "sim_K=1,2", "--out", str(tmp_path / "f"))
+    assert res.returncode == 2 and "--out" in res.stderr and "(it is a file)" in res.stderr, res.stderr
+    _one_clean_line(res)
+
+
+def test_an_invalid_pjrt_nproc_stops_fit_with_one_line():
+    for value in ("abc", "0", "-1"):
+        res = cogsim("fit", "--list", env={**os.environ, "PJRT_NPROC": value})
+        assert res.returncode == 2 and f"PJRT_NPROC: got '{value}'" in res.stderr, res.stderr
+        _one_clean_line(res)
+    res = cogsim("fit", "--list", env={**os.environ, "PJRT_NPROC": "2"})
+    assert res.returncode == 0, res.stderr
 
 
 def test_a_closed_pipe_ends_quietly():

@@ -155,3 +155,50 @@ def test_every_memory_declaration_names_real_size_fields_and_grows_with_them(mon
         with pytest.raises(ConfigError, match="fit in memory"):
             config.check_fits(cfg, mod.memory_bytes)
     assert {"iconic_memory", "attentional_blink", "change_detection"} <= set(declared)
+
+
+@dataclasses.dataclass(frozen=True)
+class Names:
+    models: tuple[str, ...] = config.field(("a", "b"))
+    maybe: tuple[str, ...] | None = None
+    widths: tuple[float, ...] = config.field((1.0, 1.0, 2.0))  # numbers may repeat
+    steps: tuple[int, ...] = config.field((1, 2), distinct=True)
+    labels: tuple[str, ...] = config.field(("x", "x"), distinct=False)
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [("models=a,b,a", "models"), ("maybe=q,q", "maybe"), ("steps=3,3", "steps")],
+)
+def test_a_list_of_names_refuses_repeated_names(override, field):
+    with pytest.raises(ConfigError, match=rf"'{field}'.*allowed: distinct values"):
+        config.replace_from_strings(Names(), [override])
+    with pytest.raises(ConfigError, match="distinct values"):
+        config.validate(Names(models=("a", "a")))
+
+
+def test_repeats_are_allowed_in_numbers_and_where_a_field_says_so():
+    cfg = config.replace_from_strings(Names(), ["widths=1,1", "labels=y,y", "models=b,a"])
+    assert cfg.widths == (1.0, 1.0) and cfg.labels == ("y", "y") and cfg.models == ("b", "a")
+
+
+def test_every_preset_of_every_scenario_is_valid():
+    """The checks (distinct names included) accept every packaged preset and default."""
+    from cogsim import scenario_registry
+
+    for name in scenario_registry.names():
+        mod = scenario_registry.get(name)
+        config.validate(mod.Config())
+        for preset in mod.PRESETS.values():
+            config.validate(preset)
+
+
+@pytest.mark.parametrize("text", ["[1,2", "1,2]", "(1,2]", "[", "]", "(1,2"])
+def test_unbalanced_brackets_are_refused(text):
+    with pytest.raises(ConfigError, match=r"'sizes'.*matching brackets"):
+        config.replace_from_strings(Outer(), [f"sizes={text}"])
+
+
+@pytest.mark.parametrize("text, value", [("[1,2]", (1, 2)), ("(3, 4)", (3, 4)), ("5,6", (5, 6))])
+def test_balanced_brackets_are_accepted(text, value):
+    assert config.replace_from_strings(Outer(), [f"sizes={text}"]).sizes == value

@@ -79,3 +79,15 @@ def test_limit_keeps_the_users_setting_and_refuses_nonsense():
                 NPROC="2") == "False 2"  # fmt: skip
     with pytest.raises(ValueError, match="threads: 0"):
         cpu_threads.limit(0)
+
+
+@pytest.mark.parametrize("name", cpu_threads.ENV)
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5"])
+def test_limit_refuses_an_invalid_pool_size_in_the_environment(monkeypatch, name, value):
+    from cogsim.errors import CogsimError
+
+    monkeypatch.delenv("PJRT_NPROC", raising=False)
+    monkeypatch.delenv("NPROC", raising=False)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(CogsimError, match=rf"{name}: got '{value}'; allowed: an integer >= 1"):
+        cpu_threads.limit(1)

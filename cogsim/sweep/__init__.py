@@ -19,7 +19,8 @@ local JAX devices; ``"slurm"`` submits a Slurm job array through submitit, one t
 :mod:`cogsim.sweep.executors`). :func:`resume` continues a run folder from the spec stored in it.
 
 The package's modules depend on each other in one direction only: ``plan`` (spec, grid, groups) <-
-``evaluate`` (this process) <- ``executors`` (devices, Slurm) <- ``driver`` (:func:`run`, :func:`resume`).
+``evaluate`` (this process) <- ``executors`` (devices, Slurm) <- ``driver`` (:func:`run`, :func:`resume`);
+``repair`` (damaged shards) depends on the store only.
 Its names load lazily, so ``import cogsim.sweep.executors`` (the Slurm tasks, ``cogsim sweep status``) does
 not import JAX.
 """
@@ -40,7 +41,7 @@ _NAMES = {
     "run": "driver",
     "resume": "driver",
 }
-_MODULES = ("plan", "evaluate", "executors", "driver")
+_MODULES = ("plan", "evaluate", "executors", "driver", "repair")
 
 
 def __getattr__(name: str):

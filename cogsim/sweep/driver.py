@@ -13,9 +13,9 @@ from typing import Any
 from cogsim import _memory, runner, scenario_registry
 from cogsim import config as cfglib
 from cogsim.errors import CogsimError
-from cogsim.store import Store, provenance, write_run_json
+from cogsim.store import Store, check_writable, provenance, write_run_json
 from cogsim.store import load as store_load
-from cogsim.sweep import executors
+from cogsim.sweep import executors, repair
 from cogsim.sweep.evaluate import run_pending
 from cogsim.sweep.plan import EXECUTORS, SweepSpec, check_fields_read, parse_grid, spec_from_dict
 
@@ -60,23 +60,18 @@ def run(
       >>> # store.to_pandas().groupby("sim_K").loglik.mean()
     """
     _check_executor(executor, chunk_size, slurm)
+    check_writable(out, what="sweep: out")
     base = runner.make_config(scenario, preset=preset, overrides=overrides)
-    grid_t = (
-        parse_grid(grid, base)
-        if not isinstance(grid, Mapping)
-        else {
-            k: tuple(v)
-            for k, v in parse_grid([f"{k}={','.join(map(str, v))}" for k, v in grid.items()], base).items()
-        }
-    )
+    grid_t = parse_grid(_grid_strings(grid), base)
+    set_fields = [str(o).split("=", 1)[0].strip() for o in overrides]
+    both = [f for f in grid_t if f in set_fields]
+    if both:
+        raise CogsimError(
+            f"sweep: {', '.join(map(repr, both))} given both with --set and in --grid; allowed: one of them "
+            "(the grid sets the field at every point)"
+        )
     runner.check_seed(root_seed, what="sweep: root seed")
-    if isinstance(seeds, int) and not isinstance(seeds, bool) and not 1 <= seeds <= MAX_POINTS:
-        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a count in [1, {MAX_POINTS}]")
-    seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
-    if not seed_list:
-        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a positive count or seed values")
-    for s in seed_list:
-        runner.check_seed(s, what="sweep: seed")
+    seed_list = _seed_list(seeds)
     n_points = len(seed_list) * math.prod(len(v) for v in grid_t.values())
     if n_points > MAX_POINTS:
         raise CogsimError(
@@ -85,8 +80,6 @@ def run(
         )
     mod = scenario_registry.get(scenario)
     check_fields_read(mod, base, list(grid_t), scenario=scenario, grid=grid_t)
-    set_fields = [str(o).split("=", 1)[0].strip() for o in overrides]
-    set_fields = [f for f in set_fields if f not in grid_t]
     check_fields_read(mod, base, set_fields, scenario=scenario, given="set", grid=grid_t)
     spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
     if executor != "slurm":
@@ -112,6 +105,39 @@ def run(
     store.add_points(spec.points())
     _execute(store, spec, executor=executor, chunk_size=chunk_size, slurm=slurm, progress=progress, log=log)
     return store
+
+
+def _grid_strings(grid: Any) -> list[str]:
+    """``grid`` as the command line's ``field=v1,v2`` strings, or a CogsimError naming what is wrong."""
+    example = "allowed: {'field': [v1, v2, ...]} or ['field=v1,v2,...']"
+    if isinstance(grid, Mapping):
+        items = []
+        for k, v in grid.items():
+            if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not v:
+                raise CogsimError(f"sweep: grid[{k!r}]: got {v!r}; allowed: a non-empty list of values")
+            items.append(f"{k}={','.join(map(str, v))}")
+        return items
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence):
+        raise CogsimError(f"sweep: grid: got {grid!r}; {example}")
+    if not all(isinstance(g, str) for g in grid):
+        raise CogsimError(f"sweep: grid: got {grid!r}; {example}")
+    return list(grid)
+
+
+def _seed_list(seeds: Any) -> tuple[int, ...]:
+    """The seeds ``seeds`` stands for (a count or seed values), checked."""
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= MAX_POINTS:
+            raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a count in [1, {MAX_POINTS}]")
+        return tuple(range(seeds))
+    allowed = f"a count in [1, {MAX_POINTS}] or a non-empty list of distinct integer seeds"
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: {allowed}")
+    for s in seeds:
+        runner.check_seed(s, what="sweep: seed")
+    if len(set(seeds)) != len(seeds):
+        raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: {allowed}")
+    return tuple(int(s) for s in seeds)
 
 
 def resume(
@@ -187,6 +213,7 @@ def _check_executor(executor: str, chunk_size: int, slurm: Any = None) -> None:
 def _execute(
     store: Store, spec: SweepSpec, *, executor: str, chunk_size: int, slurm: Any, progress, log
 ) -> None:
+    repair.recover(store, log=log)  # damaged shards: set aside, their points computed again
     mod = scenario_registry.get(spec.scenario)
     base = runner.make_config(spec.scenario, preset=spec.preset, overrides=spec.overrides)
     record: dict[str, Any] = {"name": executor, "chunk_size": chunk_size}

@@ -59,12 +59,24 @@ def parse_grid(items: Sequence[str], base_cfg: Any) -> dict[str, tuple[Any, ...]
             raise CogsimError(f"--grid {item!r}: expected field=v1,v2,... (e.g. --grid n_boot=100,200)")
         f, tp = cfglib._lookup_field(base_cfg, key, text)
         values = tuple(cfglib.parse_value(v, tp, path=key) for v in text.split(","))
-        for v in values:  # validate each value in context
-            cfglib.replace(base_cfg, **{key: v})
+        # validate each value in context; the validated (normalised) values must differ
+        canonical = [repr(_field_value(cfglib.replace(base_cfg, **{key: v}), key)) for v in values]
         if key in grid:
             raise CogsimError(f"--grid: field {key!r} given twice")
+        repeated = sorted({values[i] for i, c in enumerate(canonical) if canonical.count(c) > 1}, key=repr)
+        if repeated:
+            raise CogsimError(
+                f"--grid {item!r}: {', '.join(map(repr, repeated))} given more than once; allowed: distinct "
+                "values (each grid point once)"
+            )
         grid[key] = values
     return grid
+
+
+def _field_value(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
 
 
 def spec_from_dict(d: Mapping[str, Any]) -> SweepSpec:

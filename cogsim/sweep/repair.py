@@ -1,0 +1,86 @@
+"""Damaged shards of a sweep run folder: found cheaply, set aside, their points computed again.
+
+A shard is written under a temporary name and renamed into place, so it is complete unless something outside
+cogsim damaged it afterwards (a full disk on a network file system, a copy cut short, a hand edit). Such a
+shard is found by reading its Parquet footer (a few KiB, not the data): a truncated file has none. The index
+names the shard of each finished point, so the points of a damaged or missing shard are known.
+
+:func:`damaged_shards` lists them (``cogsim sweep status`` reports them); :func:`recover` (run by every
+``cogsim sweep`` and ``--resume`` before it computes) renames each damaged file to ``<name>.damaged`` (kept,
+never deleted, and no longer read) and returns its points to ``pending``, so the sweep computes them again
+with the same seeds and values: every other finished point is kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from cogsim.store import Store
+
+#: the suffix a damaged shard file is renamed to (the store reads only ``*.parquet``)
+DAMAGED_SUFFIX = ".damaged"
+
+
+def _unreadable(path: os.PathLike) -> str | None:
+    """Why the Parquet file at ``path`` cannot be read (its footer), or None when it can."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid (a ValueError) or an I/O error
+        return " ".join(str(exc).split())[:200] or type(exc).__name__
+    return None
+
+
+def damaged_shards(store: Store) -> dict[str, tuple[int, str]]:
+    """``{shard name: (finished points it holds, why it is unreadable)}`` for every shard that the index names
+    and whose file is missing or unreadable, and every unreadable shard file the index does not know (0
+    points: never adopted).
+
+    Example:
+      >>> import tempfile
+      >>> damaged_shards(Store(tempfile.mkdtemp()))
+      {}
+    """
+    with store._connect() as con:
+        rows = con.execute(
+            "SELECT shard, COUNT(*) FROM points WHERE status = 'done' AND shard IS NOT NULL GROUP BY shard"
+        ).fetchall()
+    named = dict(rows)
+    out: dict[str, tuple[int, str]] = {}
+    folder = store.root / "shards"
+    for name, n in sorted(named.items()):
+        why = _unreadable(folder / name)
+        if why is not None:
+            out[name] = (int(n), why)
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".parquet") and name not in named and name not in out:
+            why = _unreadable(folder / name)
+            if why is not None and why != "missing":
+                out[name] = (0, why)
+    return out
+
+
+def recover(store: Store, *, log: Callable[[str], None] = print) -> dict[str, tuple[int, str]]:
+    """Sets every damaged shard aside (renamed to ``<name>.damaged``) and returns its finished points to
+    ``pending``; returns what :func:`damaged_shards` found."""
+    damaged = damaged_shards(store)
+    folder = store.root / "shards"
+    for name, (n, why) in damaged.items():
+        path = folder / name
+        if path.exists():
+            os.replace(path, path.with_name(name + DAMAGED_SUFFIX))
+        with store._transaction() as con:
+            con.execute(
+                "UPDATE points SET status = 'pending', shard = NULL, error = ? "
+                "WHERE shard = ? AND status = 'done'",
+                (f"shard {name} damaged: {why}", name),
+            )
+        log(
+            f"sweep: shard {str(path)!r} is damaged ({why}); kept as {name + DAMAGED_SUFFIX}, "
+            f"its {n} point(s) are computed again"
+        )
+    return damaged
