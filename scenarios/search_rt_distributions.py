@@ -94,7 +94,8 @@ PAPER_RUN = PaperRun(
     commit="b2ea893",
     note="rerun after the random starts were keyed by participant ids (the same 13 checks; CGS conjunction "
     "absent-RT spread growth 108 [9, 207] ms, miss growth 0.057 [0.026, 0.089]; summed log-likelihood CGS "
-    "30004.4, serial 28819.1, parallel 18178.8; 101 s wall). At ae522b0: all 83,811 trials, 4 starts with the fitting layer's passes (every unit converged by its check), "
+    "30004.4, serial 28819.1, parallel 18178.8; 101 s wall). At ae522b0: all 83,811 trials, 4 starts with "
+    "the fitting layer's passes (every unit converged by its check), "
     "one-draw gamma-sum RT sampler, 64 eccNET displays per task and set size (133 s wall): CGS 8/8, quantile "
     "fit 0.65 of the split-half noise ceiling, conjunction absent-RT spread growth 108 [9, 206] ms; eccNET "
     "5/9 (slope ordering reversed; numbers as in earlier runs). Earlier: 13/17 at e957ad4 (before the "
