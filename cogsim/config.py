@@ -295,7 +295,9 @@ def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
         pairs = {"[": "]", "(": ")"}
         opened = body[:1] if body[:1] in pairs else ""
         closed = body[-1:] if body[-1:] in pairs.values() else ""
-        if opened or closed:
+        # a closing bracket at the end with no opening one anywhere: "1,2]" (while "a,f(x)" is a name)
+        unopened = closed and not opened and {")": "(", "]": "["}[closed] not in body
+        if opened or unopened:
             if len(body) < 2 or not opened or pairs[opened] != closed:
                 raise ConfigError(
                     path, text, "comma-separated values, optionally in matching brackets: [v1,v2] or (v1,v2)"

@@ -342,6 +342,11 @@ def run(
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    if not out:  # two fits started in the same second: the second gets a folder of its own
+        stem, n = folder, 1
+        while folder.exists():
+            n += 1
+            folder = stem.with_name(f"{stem.name}-{n}")
     # every model gets the root key: its starts, folds and copies do not depend on the other models, and all
     # models are cross-validated on the same folds of each unit
     key = jax.random.key(seed)
@@ -451,8 +456,8 @@ def main(args: argparse.Namespace) -> None:
         raise CogsimError(f"fit --by: got {args.by!r}; allowed: comma-separated column names")
     if by is not None and SET_SIZE in by:
         raise CogsimError(
-            f"fit --by: got {args.by!r}; allowed: participant columns other than {SET_SIZE!r} (the models "
-            "that need it are fitted per set size already)"
+            f"fit --by: got {args.by!r}; allowed: participant columns other than {SET_SIZE!r} (set size is a "
+            "condition within a participant; models fitted per set size split by it themselves)"
         )
     if args.models is not None and not any(m.strip() for m in args.models.split(",")):
         raise CogsimError(f"fit --models: got {args.models!r}; allowed: comma-separated model names")

@@ -316,7 +316,7 @@ def hierarchy(
 
     Raises:
       CogsimError: when the ``relation`` edges contain a cycle, or ``graph`` is neither a
-        :class:`KnowledgeGraph` nor a networkx multigraph.
+        :class:`KnowledgeGraph` nor a networkx MultiDiGraph.
 
     Example:
       >>> g = from_triples([("canary", "isa", "bird"), ("bird", "isa", "animal"),

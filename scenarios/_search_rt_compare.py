@@ -73,20 +73,20 @@ def compare(
     level: float = 0.95,
     hard_tasks: tuple[str, ...] = HARD_TASKS,
     models: tuple[str, ...] | None = None,
-    data: str | None = None,
     tasks: tuple[str, ...] = (),
 ):
     """Human measures, each model's measures, and the checks of docs/scenarios/search_rt_distributions.md.
 
-    ``hard_tasks``: the tasks scored by checks 1-3. ``models``, ``data`` and ``tasks`` (the run's config
-    fields; the runner passes them) let the comparison name what was not scored: the data's tasks that
-    ``tasks`` left out, checks 1-3 not run (a task outside ``hard_tasks``, a hard task without two
-    participants or two set sizes) and tasks eccNET cannot search. Each such note is a metric ``note.*``
-    whose value is the count and whose note says what and why."""
+    ``hard_tasks``: the tasks scored by checks 1-3. ``models`` and ``tasks`` (the run's config fields; the
+    runner passes them) and ``human.attrs["tasks_not_fitted"]`` (written by :func:`reference`, kept in
+    human.parquet, so a later ``cogsim compare`` needs no data file) let the comparison name what was not
+    scored: the data's tasks that ``tasks`` left out, checks 1-3 not run (a task outside ``hard_tasks``, a
+    hard task without two participants or two set sizes) and tasks eccNET cannot search. Each such note is
+    a metric ``note.*`` whose value is the count and whose note says what and why."""
     rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
     cols = _columns(human)
     h = human[cols]
-    notes = _notes(h, hard_tasks, models, data, tasks)
+    notes = _notes(h, hard_tasks, models, list(human.attrs.get("tasks_not_fitted", ())), tasks)
     tasks = sorted(h.task.unique())
     metrics, checks, tables = [], [], {}
     hcells = ms.cell_stats(h, rt_range)
@@ -177,17 +177,13 @@ def compare(
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
 
 
-def _notes(h: pd.DataFrame, hard_tasks, models, data, tasks) -> list[cmp.Metric]:
+def _notes(h: pd.DataFrame, hard_tasks, models, left: list, tasks) -> list[cmp.Metric]:
     """What the comparison does not score, and why (see :func:`compare`); none for the packaged data's
-    default run."""
+    default run. ``left``: the data's tasks the ``tasks`` field left out."""
     out = []
-    if data is not None and tasks:
-        from cogsim.scenarios._search_rt_data import unlisted_tasks
-
-        left = unlisted_tasks(data, tuple(tasks))
-        if left:
-            why = f"tasks of the data not fitted or scored (not in tasks={tuple(tasks)}): {left}"
-            out.append(cmp.Metric("note.tasks_not_fitted", float(len(left)), note=why))
+    if left:
+        why = f"tasks of the data not fitted or scored (not in tasks={tuple(tasks)}): {left}"
+        out.append(cmp.Metric("note.tasks_not_fitted", float(len(left)), note=why))
     fitted = list(h.task.drop_duplicates())
     easy = [t for t in fitted if t not in hard_tasks and t != "feature"]  # feature: easy by design
     if easy:

@@ -213,10 +213,10 @@ def participant_trials(source: str = "rouder2008") -> pd.DataFrame:
     t = trials(source)
     if "experiment" not in t.columns:
         return t
-    from cogsim.fit._participants import default_by
+    from cogsim.fit._participants import default_by, labels
 
-    if default_by(t, log=lambda _: None) != ("subject",):
-        t = t.assign(subject=t["experiment"].astype(str) + "/" + t["subject"].astype(str))
+    if default_by(t, log=lambda _: None) != ("subject",):  # "/" inside an id escaped: labels never collide
+        t = t.assign(subject=labels(t, ("experiment", "subject")))
     return t.drop(columns="experiment")
 
 

@@ -137,21 +137,10 @@ def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
 
 
 def _unit(frame: pd.DataFrame, by) -> pd.Series:
-    """The participant label ``"a/b"`` of each row (a Series, also for an empty frame: pandas' row-wise
-    ``agg`` returns a DataFrame there when ``by`` has several columns). A ``/`` or ``\\`` inside an id is
-    escaped with ``\\`` where there are several columns, so two participants never share a label
-    (experiment ``a`` + subject ``b/c`` is ``a/b\\/c``, experiment ``a/b`` + subject ``c`` is ``a\\/b/c``)."""
+    """The participant label ``"a/b"`` of each row (:func:`cogsim.fit._participants.labels`)."""
+    from cogsim.fit._participants import labels
 
-    def text(col):
-        out = frame[col].astype(str)
-        if len(by) > 1:
-            out = out.str.replace("\\", "\\\\", regex=False).str.replace("/", "\\/", regex=False)
-        return out
-
-    out = text(by[0])
-    for col in by[1:]:
-        out = out + "/" + text(col)
-    return out
+    return labels(frame, by)
 
 
 def _uniform_summary(df: pd.DataFrame, by) -> pd.DataFrame:
@@ -306,6 +295,8 @@ def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, l
     both = p[[n0, n1]].dropna()
     diff = transform(both[n1]) - transform(both[n0])
     note = ""
+    if n0 == n1:  # one set size in the data set: nothing to contrast
+        return (float("nan"), float("nan"), float("nan")), n0, n1, f"; one set size (N = {n0:g}): no contrast"
     if len(both) < len(p):
         note = f"; {len(both)} of {len(p)} participants (the others lack N = {n0:g} or N = {n1:g})"
     if len(both) < 2:

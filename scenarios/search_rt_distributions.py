@@ -218,4 +218,5 @@ def reference(config: Config | None = None) -> Reference:
     config = cfglib.validate(config or Config())
     src = "Wolfe, Palmer & Horowitz (2010)" if config.data == "wolfe2010" else config.data
     t = trials(config).assign(rt_min_ms=config.rt_min_ms, rt_max_ms=config.rt_max_ms)
+    t.attrs["tasks_not_fitted"] = unlisted_tasks(config.data, tuple(config.tasks))  # kept in human.parquet
     return Reference(t, kind="trial_level", source=src)

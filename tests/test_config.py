@@ -202,3 +202,7 @@ def test_unbalanced_brackets_are_refused(text):
 @pytest.mark.parametrize("text, value", [("[1,2]", (1, 2)), ("(3, 4)", (3, 4)), ("5,6", (5, 6))])
 def test_balanced_brackets_are_accepted(text, value):
     assert config.replace_from_strings(Outer(), [f"sizes={text}"]).sizes == value
+
+
+def test_a_name_ending_in_a_bracket_it_opened_is_a_name():
+    assert config.parse_value("a,f(x)", tuple[str, ...], path="names") == ("a", "f(x)")

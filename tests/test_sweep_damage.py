@@ -33,13 +33,23 @@ def sweep_dir(tmp_path):
     return folder
 
 
-def test_a_truncated_shard_is_reported_and_resume_recomputes_only_its_points(sweep_dir):
+def _pages_overwritten(data: bytes) -> bytes:
+    """The file with every byte between the leading magic and the footer overwritten (footer intact)."""
+    footer = int.from_bytes(data[-8:-4], "little")
+    end = len(data) - 8 - footer
+    return data[:4] + b"\xab" * (end - 4) + data[end:]
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda b: b[:40], _pages_overwritten], ids=["truncated", "pages_overwritten_footer_intact"]
+)
+def test_a_damaged_shard_is_reported_and_resume_recomputes_only_its_points(sweep_dir, damage):
     before = store.load(sweep_dir).to_pandas()
     shards = sorted((sweep_dir / "shards").glob("*.parquet"))
     assert len(shards) == 3
     damaged, kept = shards[0], shards[1:]
     kept_bytes = {p.name: p.read_bytes() for p in kept}
-    damaged.write_bytes(damaged.read_bytes()[:40])  # cut short: no Parquet footer
+    damaged.write_bytes(damage(damaged.read_bytes()))
 
     with pytest.raises(store.CogsimError, match="is damaged"):
         store.load(sweep_dir).to_pandas()

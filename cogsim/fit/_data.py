@@ -155,7 +155,7 @@ def unit_ids(units: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
       >>> int(b[0]) == int(a[1]), a.dtype.name
       (True, 'uint32')
     """
-    cols = sorted(keys)
+    cols = sorted(keys, key=str)
 
     def text(v):
         v = _plain(v)

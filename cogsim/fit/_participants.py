@@ -37,3 +37,30 @@ def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
         )
         by = (*units, *by)
     return by
+
+
+def labels(frame: pd.DataFrame, by) -> pd.Series:
+    """One text label per row naming its participant: the ``by`` columns' values joined by ``/``, a ``/`` or
+    ``\\`` inside a value escaped with ``\\`` where there are several columns, so that two participants never
+    share a label (experiment ``a`` + subject ``b/c`` is ``a/b\\/c``; experiment ``a/b`` + subject ``c`` is
+    ``a\\/b/c``). A Series also for an empty frame.
+
+    Example:
+      >>> f = pd.DataFrame({"experiment": ["a", "a/b", 1], "subject": ["b/c", "c", 2]})
+      >>> labels(f, ("experiment", "subject")).tolist()
+      ['a/b\\\\/c', 'a\\\\/b/c', '1/2']
+      >>> labels(f, ("subject",)).tolist()
+      ['b/c', 'c', '2']
+    """
+    by = tuple(by)
+
+    def text(col):
+        out = frame[col].astype(str)
+        if len(by) > 1:
+            out = out.str.replace("\\", "\\\\", regex=False).str.replace("/", "\\/", regex=False)
+        return out
+
+    out = text(by[0])
+    for col in by[1:]:
+        out = out + "/" + text(col)
+    return out

@@ -2,8 +2,9 @@
 
 A shard is written under a temporary name and renamed into place, so it is complete unless something outside
 cogsim damaged it afterwards (a full disk on a network file system, a copy cut short, a hand edit). Such a
-shard is found by reading its Parquet footer (a few KiB, not the data): a truncated file has none. The index
-names the shard of each finished point, so the points of a damaged or missing shard are known.
+shard is found by reading it whole: a truncated file has no footer, and damaged data pages fail to decode
+even where the footer survived (reading only the footer missed those). The index names the shard of each
+finished point, so the points of a damaged or missing shard are known.
 
 :func:`damaged_shards` lists them (``cogsim sweep status`` reports them); :func:`recover` (run by every
 ``cogsim sweep`` and ``--resume`` before it computes) renames each damaged file to ``<name>.damaged`` (kept,
@@ -23,11 +24,11 @@ DAMAGED_SUFFIX = ".damaged"
 
 
 def _unreadable(path: os.PathLike) -> str | None:
-    """Why the Parquet file at ``path`` cannot be read (its footer), or None when it can."""
+    """Why the Parquet file at ``path`` cannot be read whole, or None when it can."""
     import pyarrow.parquet as pq
 
     try:
-        pq.read_metadata(path)
+        pq.read_table(path)
     except FileNotFoundError:
         return "missing"
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid (a ValueError) or an I/O error

@@ -39,6 +39,14 @@ def test_subject_ids_repeating_across_experiments_are_different_participants(tmp
     assert cd.participant_ids(str(path2)) == [1, 2, 3, 4, 5, 6]
 
 
+def test_nested_labels_with_slashes_in_the_ids_never_merge_participants(tmp_path):
+    a = _adam([1, 2]).assign(experiment="a", subject=lambda d: d.subject.map({1: "b/c", 2: "x"}))
+    b = _adam([3, 4]).assign(experiment="a/b", subject=lambda d: d.subject.map({3: "c", 4: "x"}))
+    path = tmp_path / "slashes.csv"
+    pd.concat([a, b]).to_csv(path, index=False)
+    assert cd.participant_ids(str(path)) == ["a/b\\/c", "a/x", "a\\/b/c", "a\\/b/x"]  # four, not three
+
+
 def test_base_rate_blocks_not_crossed_with_the_large_set_sizes(tmp_path):
     t = cd.trials("rouder2008")
     t = t[t.subject.isin(sorted(t.subject.unique())[:4])]

@@ -178,3 +178,9 @@ def test_nested_participant_labels_never_collide():
     labels = de._unit(f, ("experiment", "subject"))
     assert labels.nunique() == 3 and labels.iloc[2] == "1/2"
     assert de._unit(f, ("subject",)).tolist() == ["b/c", "c", "2"]
+
+
+def test_set_size_contrast_of_a_data_set_with_one_set_size_is_no_contrast():
+    est = pd.DataFrame({"unit": ["a", "b"], "set_size": [4, 4], "estimate": [0.9, 0.8], "parameter": "p_mem"})
+    (g, lo, hi), n0, n1, why = de._param_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
+    assert np.isnan(g) and np.isnan(lo) and np.isnan(hi) and "one set size (N = 4): no contrast" in why

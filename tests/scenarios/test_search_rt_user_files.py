@@ -76,7 +76,7 @@ def test_a_file_with_experiments_fits_and_scores_every_participant(two_experimen
     assert comp.metric("parallel.quantile_fit").value > 0
 
 
-def test_every_task_of_a_file_is_fitted_by_default_and_left_out_tasks_are_named(renamed_tasks, capsys):
+def test_every_task_of_a_file_is_fitted_by_default_and_left_out_tasks_are_named(renamed_tasks, tmp_path):
     t = srd.trials(cfglib.validate(srd.Config(data=renamed_tasks)))
     assert list(t.task.drop_duplicates()) == ["feature", "my search"]
     said = []
@@ -84,8 +84,11 @@ def test_every_task_of_a_file_is_fitted_by_default_and_left_out_tasks_are_named(
     assert set(srd.trials(only, log=said.append).task) == {"feature"}
     assert said and "my search" in said[0]
     human = srd.reference(only).table
+    stored = tmp_path / "human.parquet"  # as a run folder keeps it: `cogsim compare` reads no data file
+    human.to_parquet(stored)
+    human = pd.read_parquet(stored)
     comp = srd.compare(human[srd.COLUMNS].assign(kind="trial", model="cgs"), human, n_boot=20,
-                       data=renamed_tasks, tasks=("feature",))  # fmt: skip
+                       tasks=("feature",))  # fmt: skip
     assert "my search" in comp.metric("note.tasks_not_fitted").note
     with pytest.raises(cfglib.ConfigError, match="tasks"):
         srd.trials(cfglib.validate(srd.Config(data=renamed_tasks, tasks=("feature", "conjunction"))))
