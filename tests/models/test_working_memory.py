@@ -493,12 +493,13 @@ def test_fixed_capacity_declares_start_points_below_the_capacity_plateau():
     ("truth", "seed", "stuck"),
     [
         # the random start lands on the plateau K >= 8 (the largest set size), the likelihood flat in K
-        ({"K": 4.7, "a": 0.9, "g": 0.5}, 162, lambda k: k >= 8.0),
+        ({"K": 4.7, "a": 0.9, "g": 0.5}, 10213, lambda k: k >= 8.0),
         # the default start stops at a local maximum below the set-size-4 kink, the maximum lies above it
-        ({"K": 4.5, "a": 0.85, "g": 0.5}, 15, lambda k: k < 4.0),
+        ({"K": 4.5, "a": 0.85, "g": 0.5}, 621, lambda k: k < 4.0),
     ],
     ids=["plateau", "segment"],
-)
+)  # seeds found by searching for the failure; 162 and 15 before the random starts were keyed by the unit's
+# ids (2026-12-05), after which the plateau case is rarer (no seed in 0-3,999 shows it; 10213 does)
 def test_fixed_capacity_start_points_reach_the_maximum_the_default_starts_miss(truth, seed, stuck):
     """One simulated participant (500 trials, set sizes 2/4/6/8), 2 starts: without the declared start points
     the fit ends at a worse point marked converged; with them, below the plateau with a higher likelihood."""
