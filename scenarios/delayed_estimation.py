@@ -63,7 +63,7 @@ class Config:
 
     def __post_validate__(self):
         for d in self.datasets:
-            if d not in DATASETS and not (d.endswith(".csv") and os.path.isfile(d)):
+            if d not in DATASETS and not (d.lower().endswith(".csv") and os.path.isfile(d)):
                 raise cfglib.ConfigError(
                     "datasets", self.datasets, f"names from {sorted(DATASETS)} or existing .csv files"
                 )

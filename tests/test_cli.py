@@ -342,7 +342,7 @@ def test_a_sweep_out_that_is_a_file_names_out(tmp_path):
 
 
 def test_an_invalid_pjrt_nproc_stops_fit_with_one_line():
-    for value in ("abc", "0", "-1"):
+    for value in ("abc",):  # the other bad values: tests/test_cpu_threads.py, in-process
         res = cogsim("fit", "--list", env={**os.environ, "PJRT_NPROC": value})
         assert res.returncode == 2 and f"PJRT_NPROC: got '{value}'" in res.stderr, res.stderr
         _one_clean_line(res)

@@ -213,3 +213,25 @@ def take(packed: Packed, idx: np.ndarray) -> Packed:
         packed.keys,
         packed.source,
     )
+
+
+def check_no_blanks(data: pd.DataFrame, packed: Packed, units: np.ndarray, model_name: str) -> None:
+    """Raises a DataError naming the first blank (NaN) among the numeric columns of ``units``' trials, the
+    pattern groups' columns aside (they may be blank); called for the units whose log-likelihood is not
+    finite, so that a blank response from a DataFrame that ``Paradigm.read`` did not check is named as the
+    CSV reader would name it, instead of being fitted as a log-likelihood of -inf."""
+    data = data.reset_index(drop=True)
+    skip = {n for p in data.attrs.get("pattern_columns", ()) for n in pattern_names(p, data.columns)}
+    cols = [c for c in data.columns if c not in skip and c not in packed.keys]
+    number = pd.api.types.is_numeric_dtype
+    cols = [c for c in cols if number(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
+    mask = np.asarray(packed.mask) > 0
+    for u in units:
+        rows = np.sort(packed.rows[u][mask[u]])
+        blank = data.loc[rows, cols].isna().to_numpy()
+        if blank.any():
+            i, j = np.argwhere(blank)[0]
+            raise DataError(
+                f"{packed.source}: row {rows[i] + 1}, column {cols[j]!r}: got (blank); allowed: a number "
+                f"(the log-likelihood of that unit under model {model_name!r} is not finite)"
+            )

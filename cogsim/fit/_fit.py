@@ -16,7 +16,7 @@ from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._compress import evaluated
 from cogsim.fit._crossval import cv_loglik
-from cogsim.fit._data import MAX_BUCKETS, Packed, pack, unit_ids
+from cogsim.fit._data import MAX_BUCKETS, Packed, check_no_blanks, pack, unit_ids
 from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
@@ -220,6 +220,7 @@ def fit(
         loglik = by_bucket(work, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
     else:  # the solver's minimum (its per-trial mean times the trial count: float32 rounding apart)
         loglik = -np.asarray(nll_hat)
+    check_no_blanks(data, packed, np.flatnonzero(~np.isfinite(np.asarray(loglik, float))), model.name)
     k = len(model.params)
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]

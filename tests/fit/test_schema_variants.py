@@ -302,3 +302,14 @@ def test_set_sizes_from_a_dataframe_must_be_whole_numbers(bad):
     df.loc[3, "set_size"] = bad
     with pytest.raises(CogsimError, match=rf"row 4, column 'set_size': got {bad!r}; allowed: a whole number"):
         fit(wm.MIXTURE2P, df, ci=None, key=jax.random.key(0))
+
+
+def test_a_blank_response_from_a_dataframe_is_named_not_fitted_as_minus_infinity():
+    from cogsim.models import working_memory as wm
+
+    rng = np.random.default_rng(0)
+    cols = {"subject": np.repeat([1, 2], 30), "set_size": rng.choice([1, 2], 60)}
+    df = pd.DataFrame({**cols, "error_rad": rng.uniform(-3, 3, 60)})
+    df.loc[41, "error_rad"] = np.nan
+    with pytest.raises(DataError, match=r"row 42, column 'error_rad': got \(blank\); allowed: a number"):
+        fit(wm.MIXTURE2P, df, ci=None, key=jax.random.key(0))

@@ -106,3 +106,13 @@ def test_search_csv_of_one_set_size_is_compared_without_slopes(tmp_path):
     copy = human[srd.COLUMNS].assign(kind="trial", model="serial")  # the data as a model's trials: no fit
     comp = srd.compare(copy, human, n_boot=20).with_context(data_kind="trial_level")
     assert comp.schema_problems() == [] and "serial.all.slope_present" not in {m.name for m in comp.metrics}
+
+
+@pytest.mark.parametrize(
+    ("mod", "field"), [(cd, "data"), (srd, "data"), (de, "datasets")], ids=["cd", "search_rt", "de"]
+)
+def test_a_csv_with_an_upper_case_suffix_is_a_csv(tmp_path, mod, field):
+    path = tmp_path / "MY_TRIALS.CSV"
+    path.write_text("subject\n1\n")
+    value = (str(path),) if field == "datasets" else str(path)
+    assert getattr(cfglib.validate(mod.Config(**{field: value})), field) == value
