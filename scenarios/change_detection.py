@@ -83,7 +83,8 @@ class Config:
         for m in self.models:
             if m not in MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {sorted(MODELS)}")
-        if self.data not in DATASETS and not (self.data.lower().endswith(".csv") and os.path.isfile(self.data)):
+        is_csv = self.data.lower().endswith(".csv") and os.path.isfile(self.data)
+        if self.data not in DATASETS and not is_csv:
             raise cfglib.ConfigError("data", self.data, f"one of {sorted(DATASETS)} or an existing .csv file")
 
 

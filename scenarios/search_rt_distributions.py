@@ -71,7 +71,8 @@ class Config:
     ecc_backbone: str = cfglib.field("diet_normal", doc="eccNET: shipped backbone (or a .npz path)")
 
     def __post_validate__(self):
-        if self.data != "wolfe2010" and not (self.data.lower().endswith(".csv") and os.path.isfile(self.data)):
+        is_csv = self.data.lower().endswith(".csv") and os.path.isfile(self.data)
+        if self.data != "wolfe2010" and not is_csv:
             raise cfglib.ConfigError("data", self.data, "'wolfe2010' or an existing .csv file")
         for m in self.models:
             if m not in ALL_MODELS:
