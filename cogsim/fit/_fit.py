@@ -96,7 +96,16 @@ def starts(model, ids: np.ndarray, n_starts: int, *, key: jax.Array) -> jax.Arra
     return jnp.stack(out)
 
 
-def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max_buckets: int = MAX_BUCKETS):
+def estimate(
+    model,
+    packed: Packed,
+    prior,
+    *,
+    n_starts: int,
+    key: jax.Array,
+    max_buckets: int = MAX_BUCKETS,
+    ids: np.ndarray | None = None,
+):
     """Best-of-all-starts L-BFGS solutions of every unit: the ``n_starts`` default and random starts and the
     model's own ``start_points()`` (units grouped by trial count by
     :func:`cogsim.fit._data.buckets` into at most ``max_buckets`` groups: one group padded to the longest unit
@@ -106,7 +115,8 @@ def estimate(model, packed: Packed, prior, *, n_starts: int, key: jax.Array, max
     Returns:
       ``(u [U, k], nll [U], grad_norm [U], n_iter [U])``.
     """
-    u0 = starts(model, unit_ids(packed.units, packed.keys), n_starts, key=key)
+    ids = unit_ids(packed.units, packed.keys) if ids is None else ids  # the units' random-stream ids
+    u0 = starts(model, ids, n_starts, key=key)
     if u0.shape[-1] == 0:  # no free parameters: nothing to optimise
         u = jnp.zeros((len(packed.units), 0), jnp.float32)
         nll = _objective.make_nll(model, prior)
@@ -199,6 +209,7 @@ def fit(
     model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
     nll = _objective.make_nll(model, prior)
     work = evaluated(packed, model, compress)  # what the solver and profiles evaluate
+    ids = unit_ids(packed.units, packed.keys)  # each unit's random-stream id (starts, bootstrap, folds)
     u_hat, nll_hat, gnorm, n_iter = estimate(
         model,
         work,
@@ -206,6 +217,7 @@ def fit(
         n_starts=n_starts,
         key=jax.random.fold_in(key, 0),
         max_buckets=max_buckets,
+        ids=ids,
     )
     u_hat, nll_hat, gnorm, n_iter, converged = _passes.refine(
         model,
@@ -253,7 +265,7 @@ def fit(
                 n_boot=n_boot,
                 level=level,
                 key=jax.random.fold_in(key, 1),
-                ids=unit_ids(packed.units, packed.keys),
+                ids=ids,
             ),
         )
     cvl = np.full(len(packed.units), np.nan)
@@ -269,7 +281,7 @@ def fit(
                 packed.mask,
                 k=cv,
                 key=jax.random.fold_in(key, 2),
-                ids=unit_ids(packed.units, packed.keys),
+                ids=ids,
             )
         )
 
