@@ -12,10 +12,10 @@ PYTEST_ARGS ?= -n auto --dist loadfile --durations=25
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=69" wheel
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -35,54 +35,101 @@ def _one_clean_line(res):
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
+BAD_INPUT = [
+    (["run", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
+    (["run", "change_detection", "--set", "n_boot=abc"], "'n_boot': got 'abc'; allowed: an integer"),
+    (["run", "change_detection", "--set", "bogus=1"], "'bogus': got '1'; allowed: a field of Config"),
+    (
+        ["run", "change_detection", "--set", "level=2"],
+        "'level': got 2.0; allowed: values in [0.5, 0.999]",
+    ),
+    (["run", "change_detection", "--preset", "huge"], "unknown preset 'huge'"),
+    (["data", "show", "nope"], "unknown dataset 'nope'"),
+    (["sweep", "change_detection"], "give at least one --grid"),
+    (["sweep", "change_detection", "--grid", "sim_K=1,x"], "'sim_K': got 'x'; allowed: a number"),
+    (["compare", "/nonexistent/run"], "is not a run folder"),
+    (["run", "change_detection", "--set", "level=nan"], "'level': got nan; allowed: a finite number"),
+    (["run", "change_detection", "--set", "workspace.lr=nan"], "'workspace.lr': got nan"),
+    (["run", "change_detection", "--set", "models="], "'models': got (); allowed: a non-empty"),
+    (["run", "iconic_memory", "--set", "n_trials=1000000000000"], "'n_trials'"),
+    (["run", "change_detection", "--seed", "99999999999999999999"], "seed: got 99999999999999999999"),
+    (["sweep", "change_detection", "--grid", "sim_K=nan,2"], "'sim_K': got nan; allowed: a finite"),
+    (["sweep", "change_detection", "--grid", "fit_steps=50,60"], "not read by"),
+    (["suite", "--only", "iconic_memory,nosuch"], "unknown scenario 'nosuch'"),
+    (
+        ["run", "change_detection", "--set", "models=fixed_capacity,fixed_capacity"],
+        "'models': got ('fixed_capacity', 'fixed_capacity'); allowed: distinct values",
+    ),
+    (["run", "change_detection", "--set", "workspace.top_k_grid=[1,2"], "matching brackets"),
+    (["run", "change_detection", "--set", "models=[fixed_capacity"], "'models': got '[fixed_capacity'"),
+    (["suite", "--only", ""], "--only '': allowed: comma-separated scenario names"),
+    (["suite", "--only", "iconic_memory,,"], "none empty"),
+    (["run", "iconic_memory", "--seed", "1.5"], "cogsim run: error: argument --seed: invalid int value"),
+    (["sweep", "iconic_memory", "--seeds", "1.5"], "argument --seeds: invalid int value: '1.5'"),
+    (["sweep", "change_detection", "--grid", "sim_K=1", "--executor", "nosuch"], "invalid choice"),
+    (["data", "show"], "the following arguments are required: name"),
+    (["run", "iconic_memory", "--out", ""], "--out: got ''; allowed: a folder path"),
+    (["sweep", "change_detection", "--grid", "sim_K=1,2", "--out", ""], "--out: got ''"),
+    (["sweep", "change_detection", "--grid", "sim_K=1,1"], "1.0 given more than once; allowed: distinct"),
+    (
+        ["sweep", "change_detection", "--set", "sim_K=2", "--grid", "sim_K=1,2"],
+        "'sim_K' given both with --set and in --grid",
+    ),
+]
+
+# Each case through the command's entry point (`cogsim.cli.main`, what `python -m cogsim` calls), all of
+# them in one fresh process: a process per case spent most of its time importing JAX. The process's
+# stderr (file descriptor 2, so that what JAX or a library writes there is seen too) is read per case.
+# Real `python -m cogsim` processes exit 2 on bad values in the tests below (the property test, the
+# backbone file, the suite's preset).
+_BATCH = """
+import json, os, sys, tempfile, traceback
+from cogsim import cli
+results = []
+for argv in json.loads(sys.argv[1]):
+    with tempfile.TemporaryFile(mode="w+") as err:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(err.fileno(), 2)
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:
+            traceback.print_exc()
+            code = None
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        err.seek(0)
+        results.append([code, err.read()])
+with open(sys.argv[2], "w") as out:
+    json.dump(results, out)
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_input_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bad_input") / "results.json"
+    cases = json.dumps([args for args, _ in BAD_INPUT])
+    res = subprocess.run(
+        [sys.executable, "-c", _BATCH, cases, str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    return [
+        subprocess.CompletedProcess(a, code, "", err)
+        for (a, _), (code, err) in zip(BAD_INPUT, json.loads(out.read_text()), strict=True)
+    ]
+
+
 @pytest.mark.parametrize(
-    "args, needle",
-    [
-        (["run", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
-        (["run", "change_detection", "--set", "n_boot=abc"], "'n_boot': got 'abc'; allowed: an integer"),
-        (["run", "change_detection", "--set", "bogus=1"], "'bogus': got '1'; allowed: a field of Config"),
-        (
-            ["run", "change_detection", "--set", "level=2"],
-            "'level': got 2.0; allowed: values in [0.5, 0.999]",
-        ),
-        (["run", "change_detection", "--preset", "huge"], "unknown preset 'huge'"),
-        (["data", "show", "nope"], "unknown dataset 'nope'"),
-        (["sweep", "change_detection"], "give at least one --grid"),
-        (["sweep", "change_detection", "--grid", "sim_K=1,x"], "'sim_K': got 'x'; allowed: a number"),
-        (["compare", "/nonexistent/run"], "is not a run folder"),
-        (["run", "change_detection", "--set", "level=nan"], "'level': got nan; allowed: a finite number"),
-        (["run", "change_detection", "--set", "workspace.lr=nan"], "'workspace.lr': got nan"),
-        (["run", "change_detection", "--set", "models="], "'models': got (); allowed: a non-empty"),
-        (["run", "iconic_memory", "--set", "n_trials=1000000000000"], "'n_trials'"),
-        (["run", "change_detection", "--seed", "99999999999999999999"], "seed: got 99999999999999999999"),
-        (["sweep", "change_detection", "--grid", "sim_K=nan,2"], "'sim_K': got nan; allowed: a finite"),
-        (["sweep", "change_detection", "--grid", "fit_steps=50,60"], "not read by"),
-        (["suite", "--only", "iconic_memory,nosuch"], "unknown scenario 'nosuch'"),
-        (
-            ["run", "change_detection", "--set", "models=fixed_capacity,fixed_capacity"],
-            "'models': got ('fixed_capacity', 'fixed_capacity'); allowed: distinct values",
-        ),
-        (["run", "change_detection", "--set", "workspace.top_k_grid=[1,2"], "matching brackets"),
-        (["run", "change_detection", "--set", "models=[fixed_capacity"], "'models': got '[fixed_capacity'"),
-        (["suite", "--only", ""], "--only '': allowed: comma-separated scenario names"),
-        (["suite", "--only", "iconic_memory,,"], "none empty"),
-        (["run", "iconic_memory", "--seed", "1.5"], "cogsim run: error: argument --seed: invalid int value"),
-        (["sweep", "iconic_memory", "--seeds", "1.5"], "argument --seeds: invalid int value: '1.5'"),
-        (["sweep", "change_detection", "--grid", "sim_K=1", "--executor", "nosuch"], "invalid choice"),
-        (["data", "show"], "the following arguments are required: name"),
-        (["run", "iconic_memory", "--out", ""], "--out: got ''; allowed: a folder path"),
-        (["sweep", "change_detection", "--grid", "sim_K=1,2", "--out", ""], "--out: got ''"),
-        (["sweep", "change_detection", "--grid", "sim_K=1,1"], "1.0 given more than once; allowed: distinct"),
-        (
-            ["sweep", "change_detection", "--set", "sim_K=2", "--grid", "sim_K=1,2"],
-            "'sim_K' given both with --set and in --grid",
-        ),
-    ],
+    "case", range(len(BAD_INPUT)), ids=[f"args{i}-{n}" for i, (_, n) in enumerate(BAD_INPUT)]
 )
-def test_bad_input_exits_2_with_one_clear_line(args, needle):
-    res = cogsim(*args)
+def test_bad_input_exits_2_with_one_clear_line(case, bad_input_results):
+    res = bad_input_results[case]
     assert res.returncode == 2, res.stderr
-    assert needle in res.stderr
+    assert BAD_INPUT[case][1] in res.stderr
     _one_clean_line(res)
 
 
