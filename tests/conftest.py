@@ -1,16 +1,13 @@
-"""Shared fixtures. Only tests that ask for a fixture use it; nothing else runs here except the environment:
-the commands the tests start leave the user's compilation cache alone (``COGSIM_COMPILATION_CACHE=off`` unless
-set; tests/test_compilation_cache.py turns it on in temporary folders), and the session shares one JAX cache
-in a temporary folder (below)."""
+"""Shared fixtures. Only tests that ask for a fixture use it; nothing else runs here except that the
+commands the tests start leave the user's compilation cache alone (``COGSIM_COMPILATION_CACHE=off`` unless
+set; tests/test_compilation_cache.py turns it on in temporary folders)."""
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,22 +23,6 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 _TEST_XLA_FLAGS = os.environ.setdefault("COGSIM_TEST_XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
 if _TEST_XLA_FLAGS.strip() and _TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_TEST_XLA_FLAGS}".strip()
-
-# One persistent compilation cache for the whole session, shared by the workers and the commands the tests
-# start (they inherit the environment): a program compiled once is loaded, not compiled again, by the other
-# worker and by every later `cogsim` command that builds it. The first process to get here (pytest's
-# controller, before it starts the workers) makes the folder, and removes it at exit. Every program is written
-# (no minimum compile time); a size limit makes JAX lock the folder, so the workers can share it.
-# JAX_COMPILATION_CACHE_DIR set beforehand is used as it is; COGSIM_TEST_COMPILATION_CACHE=off runs without.
-if "JAX_COMPILATION_CACHE_DIR" not in os.environ and os.environ.get(
-    "COGSIM_TEST_COMPILATION_CACHE", ""
-).strip().lower() not in ("0", "off", "false", "no"):
-    _SESSION_CACHE = tempfile.mkdtemp(prefix="cogsim-tests-jax-cache-")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = _SESSION_CACHE
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(4 * 1024**3))
-    atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 SLURM_UP = ROOT / ".ci" / "slurm_up.sh"

@@ -49,16 +49,8 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def _env(cogsim_cache):
-    """The tests' environment without the session's shared JAX cache (tests/conftest.py), which cogsim would
-    keep as given, and with ``COGSIM_COMPILATION_CACHE`` set."""
-    shared = ("JAX_COMPILATION_CACHE", "JAX_PERSISTENT")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(shared)}
-    return {**env, "COGSIM_COMPILATION_CACHE": cogsim_cache}
-
-
 def _program(env_value):
-    env = _env(env_value)
+    env = {**os.environ, "COGSIM_COMPILATION_CACHE": env_value}
     res = subprocess.run(
         [sys.executable, "-c", PROGRAM], capture_output=True, text=True, env=env, timeout=300
     )
@@ -86,7 +78,7 @@ def test_a_folder_that_cannot_be_made_leaves_the_cache_off(tmp_path):
         [sys.executable, "-c", "from cogsim import compilation_cache; print(compilation_cache.enable())"],
         capture_output=True,
         text=True,
-        env=_env(str(blocker / "cache")),
+        env={**os.environ, "COGSIM_COMPILATION_CACHE": str(blocker / "cache")},
         timeout=120,
     )
     assert res.returncode == 0 and res.stdout.strip() == "None"
@@ -103,7 +95,7 @@ def test_cogsim_run_fills_the_cache_and_a_rerun_gives_the_same_results(tmp_path)
             [sys.executable, "-m", "cogsim", *args, "--out", str(tmp_path / f"out{i}")],
             capture_output=True,
             text=True,
-            env=_env(str(cache)),
+            env={**os.environ, "COGSIM_COMPILATION_CACHE": str(cache)},
             timeout=300,
         )
         assert res.returncode == 0, res.stderr
@@ -127,9 +119,7 @@ def test_the_folder_is_kept_under_its_size_limit(tmp_path):
             jax.jit(lambda x, k=k: jnp.sin(x * (k + 1.5)).sum() + jnp.cos(x @ x.T).max())(jnp.ones((16, 16)))
         """
     )
-    res = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=300, env=_env("off")
-    )
+    res = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     entries = [p for p in (tmp_path / "cache").iterdir() if p.name.endswith("-cache")]
     assert 0 < sum(p.stat().st_size for p in entries) <= 12_000
