@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -200,6 +201,17 @@ def _check_field(path: str, value: Any, f: dataclasses.Field, tp: Any = None) ->
             default = f.default_factory()
         if not f.metadata.get("allow_empty") and (default is None or len(default) > 0):
             raise ConfigError(path, value, "a non-empty list of values (comma-separated)")
+
+
+def is_csv_file(value: str) -> bool:
+    """Whether a data field's ``value`` names an existing file with a ``.csv`` suffix (any case): the test a
+    scenario's ``data`` field applies to what is not one of its packaged data sets.
+
+    Example:
+      >>> is_csv_file("rouder2008"), is_csv_file("no_such_file.csv")
+      (False, False)
+    """
+    return value.lower().endswith(".csv") and os.path.isfile(value)
 
 
 def validate(cfg: Any, *, _path: str = "") -> Any:

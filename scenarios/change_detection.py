@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Callable
 
 import jax
@@ -83,8 +82,7 @@ class Config:
         for m in self.models:
             if m not in MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {sorted(MODELS)}")
-        is_csv = self.data.lower().endswith(".csv") and os.path.isfile(self.data)
-        if self.data not in DATASETS and not is_csv:
+        if self.data not in DATASETS and not cfglib.is_csv_file(self.data):
             raise cfglib.ConfigError("data", self.data, f"one of {sorted(DATASETS)} or an existing .csv file")
 
 

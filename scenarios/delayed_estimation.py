@@ -14,7 +14,6 @@ Run: ``cogsim run delayed_estimation`` (quick: Zhang & Luck 2008 only); ``--pres
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import jax
@@ -63,7 +62,7 @@ class Config:
 
     def __post_validate__(self):
         for d in self.datasets:
-            if d not in DATASETS and not (d.lower().endswith(".csv") and os.path.isfile(d)):
+            if d not in DATASETS and not cfglib.is_csv_file(d):
                 raise cfglib.ConfigError(
                     "datasets", self.datasets, f"names from {sorted(DATASETS)} or existing .csv files"
                 )
@@ -137,13 +136,6 @@ def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
     return par.read(df)
 
 
-def _unit(frame: pd.DataFrame, by) -> pd.Series:
-    """The participant label ``"a/b"`` of each row (:func:`cogsim.fit._participants.labels`)."""
-    from cogsim.fit._participants import labels
-
-    return labels(frame, by)
-
-
 def _uniform_summary(df: pd.DataFrame, by) -> pd.DataFrame:
     n = df.groupby(list(by)).size().rename("n_trials").reset_index()
     ll = -n.n_trials * np.log(2 * np.pi)
@@ -192,6 +184,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     """
     from cogsim import fit
     from cogsim.fit._applies import available, why_not
+    from cogsim.fit._participants import labels
     from cogsim.models import paradigms
 
     config = cfglib.validate(config)
@@ -214,7 +207,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 )
             )
         have = available(df)
-        unit, step = _unit(df, by), ceil.grid_step(df.error_rad.to_numpy())
+        unit, step = labels(df, by), ceil.grid_step(df.error_rad.to_numpy())
         frames.append(ceil.data_quantiles(df.assign(unit=unit)).assign(kind="quantile", dataset=name))
         for j, mname in enumerate(config.models):
             model = models[mname]
@@ -241,8 +234,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 q = ceil.model_quantiles(model, res, df, unit, step=step, key=jax.random.fold_in(fkey, 1))
             frames.append(q.assign(kind="quantile", dataset=name))
             frames.append(_curves(model, est, df, by, mname).assign(kind="curve", dataset=name, model=mname))
-            frames.append(est.assign(kind="estimate", dataset=name, model=mname, unit=_unit(est, by)))
-            frames.append(summ.assign(kind="fit", dataset=name, model=mname, unit=_unit(summ, by)))
+            frames.append(est.assign(kind="estimate", dataset=name, model=mname, unit=labels(est, by)))
+            frames.append(summ.assign(kind="fit", dataset=name, model=mname, unit=labels(summ, by)))
     out = pd.concat(frames, ignore_index=True)
     keep = [
         "kind", "dataset", "model", "unit", "set_size", "parameter", "half", "estimate", "ci_low", "ci_high",

@@ -14,7 +14,6 @@ Run: ``cogsim run search_rt_distributions`` (quick: a subset of trials); ``--pre
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 
 import jax
@@ -71,8 +70,7 @@ class Config:
     ecc_backbone: str = cfglib.field("diet_normal", doc="eccNET: shipped backbone (or a .npz path)")
 
     def __post_validate__(self):
-        is_csv = self.data.lower().endswith(".csv") and os.path.isfile(self.data)
-        if self.data != "wolfe2010" and not is_csv:
+        if self.data != "wolfe2010" and not cfglib.is_csv_file(self.data):
             raise cfglib.ConfigError("data", self.data, "'wolfe2010' or an existing .csv file")
         for m in self.models:
             if m not in ALL_MODELS:

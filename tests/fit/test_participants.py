@@ -53,3 +53,12 @@ def test_cogsim_fit_visual_search_fits_each_task_separately_unless_by_pools(tmp_
     fits = pd.read_parquet(folder / "fits.parquet")
     cols = [c for c in ("task", "subject") if c in fits.columns]
     assert fits[cols].drop_duplicates().shape[0] == n
+
+
+def test_nested_participant_labels_never_collide():
+    from cogsim.fit._participants import labels
+
+    f = pd.DataFrame({"experiment": ["a", "a/b", "1"], "subject": ["b/c", "c", "2"]})
+    nested = labels(f, ("experiment", "subject"))
+    assert nested.nunique() == 3 and nested.iloc[2] == "1/2"
+    assert labels(f, ("subject",)).tolist() == ["b/c", "c", "2"]

@@ -173,13 +173,6 @@ def test_set_size_contrast_says_who_is_left_out_and_gives_no_ci_for_one_particip
     assert g == pytest.approx(0.4) and np.isnan(lo) and np.isnan(hi) and "no CI" in why
 
 
-def test_nested_participant_labels_never_collide():
-    f = pd.DataFrame({"experiment": ["a", "a/b", "1"], "subject": ["b/c", "c", "2"]})
-    labels = de._unit(f, ("experiment", "subject"))
-    assert labels.nunique() == 3 and labels.iloc[2] == "1/2"
-    assert de._unit(f, ("subject",)).tolist() == ["b/c", "c", "2"]
-
-
 def test_set_size_contrast_of_a_data_set_with_one_set_size_is_no_contrast():
     est = pd.DataFrame({"unit": ["a", "b"], "set_size": [4, 4], "estimate": [0.9, 0.8], "parameter": "p_mem"})
     (g, lo, hi), n0, n1, why = de._param_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
