@@ -1,7 +1,7 @@
 """``cogsim fit``: fit a paradigm's models to a CSV of trials and write tables, a comparison and a figure.
 
-    cogsim fit PARADIGM --data FILE.csv [--models a,b] [--by subject | --by experiment,subject] [--cv K]
-               [--ci profile|bootstrap|none] [--out DIR] [--seed N]
+    cogsim fit PARADIGM --data FILE.csv [--models a,'b[p=v]'] [--by subject | --by experiment,subject]
+               [--cv K] [--ci profile|bootstrap|none] [--out DIR] [--seed N]
     cogsim fit PARADIGM --data FILE.csv --hierarchical [--ci laplace|none] ...   group + participants (EM)
     cogsim fit PARADIGM --data FILE.csv --ppc N ...   also N simulated copies per model: predictive checks
     cogsim fit --list                  paradigms, their models and the columns each needs
@@ -52,7 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paradigm", nargs="?", help="paradigm name (see `cogsim fit --list`)")
     p.add_argument("--list", action="store_true", help="list paradigms, models and the columns each needs")
     p.add_argument("--data", metavar="FILE.csv", help="the trials, one row each, in the paradigm's schema")
-    p.add_argument("--models", default=None, help="comma-separated model names (default: all that apply)")
+    models_help = "comma-separated model names (default: all that apply); NAME[param=value,...] holds "
+    p.add_argument(
+        "--models", default=None, help=models_help + "parameters fixed, e.g. 'mixture3p[p_swap=0]'"
+    )
     p.add_argument(
         "--by",
         default=None,
@@ -142,7 +145,7 @@ def list_text() -> str:
     from cogsim.fit._paradigm import pattern_key
 
     reg = _registry()
-    lines = []
+    lines = ["(--models NAME[param=value,...] holds parameters fixed, e.g. 'mixture3p[p_swap=0]')"]
     for name in reg.names():
         par = reg.get(name)
         lines.append(f"{name}: {getattr(par, 'doc', '')}".rstrip(": "))

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import cogsim as _package
 from cogsim import cli, store
 
+ZL = str(Path(_package.__file__).parent / "data" / "zhang_luck2008_delayed_estimation" / "trials.csv")
 SMALL = [
     "--set",
     "n_boot=10",
@@ -75,6 +77,11 @@ BAD_INPUT = [
         ["sweep", "change_detection", "--set", "sim_K=2", "--grid", "sim_K=1,2"],
         "'sim_K' given both with --set and in --grid",
     ),
+    (
+        ["fit", "delayed_estimation", "--data", ZL, "--models", "mixture3p[p_swap=1.5]"],
+        "fix 'mixture3p': got p_swap=1.5; allowed: a number from 0.0 to 1.0",
+    ),
+    (["fit", "delayed_estimation", "--data", ZL, "--models", "vp[tau]"], "got 'vp[tau]' (item 'tau')"),
 ]
 
 # Each case through the command's entry point (`cogsim.cli.main`, what `python -m cogsim` calls), all of

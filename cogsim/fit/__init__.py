@@ -1,7 +1,7 @@
 """Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
-log-likelihood, hierarchical (group + participant) fits by EM with the Laplace approximation, posterior
-(plug-in) predictive checks, and parameter and model recovery.
+log-likelihood, parameters held fixed (nested models), hierarchical (group + participant) fits by EM with
+the Laplace approximation, posterior (plug-in) predictive checks, and parameter and model recovery.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -11,6 +11,7 @@ log-likelihood, hierarchical (group + participant) fits by EM with the Laplace a
 
 from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
 from cogsim.fit._fit import FitResult, fit
+from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
 from cogsim.fit._model import Model
 from cogsim.fit._objective import Prior
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_ITER",
     "Column",
     "FitResult",
+    "Fixed",
     "HierarchicalResult",
     "Model",
     "Param",
@@ -47,6 +49,7 @@ __all__ = [
     "default_ranges",
     "fit",
     "fit_hierarchical",
+    "fix",
     "inside_fraction",
     "model_recovery",
     "model_recovery_scores",

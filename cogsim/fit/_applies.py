@@ -3,7 +3,8 @@
 A model applies when the file has the trial arrays it needs (``requires``) and its set sizes lie within the
 model's tables (``max_set_size``). Asked for by name (``--models``), a model that does not apply is an error
 naming the file and the model, and the first row beyond its set sizes or the arrays it needs; by default it
-is skipped with the reason, and the others are fitted.
+is skipped with the reason, and the others are fitted. A name may hold parameters fixed,
+``mixture3p[p_swap=0]`` (:func:`cogsim.fit.fix`); it is fitted under that name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 from cogsim.fit._data import trial_arrays
+from cogsim.fit._fixed import fix, parse_spec, split_models
 from cogsim.fit._model import check_set_sizes
 
 
@@ -48,23 +50,34 @@ def choose(par, data: pd.DataFrame, wanted: str | None) -> tuple[dict, dict]:
     """
     have = available(data)
     if wanted:
-        names = [m.strip() for m in wanted.split(",") if m.strip()]
+        names = split_models(wanted)
+        specs = {}
         for n in names:
-            if n not in par.models:
-                raise CogsimError(f"fit --models: {n!r} is unknown; allowed: {', '.join(par.models)}")
+            base, values = parse_spec(n)
+            if base not in par.models:
+                raise CogsimError(f"fit --models: {base!r} is unknown; allowed: {', '.join(par.models)}")
+            model = par.models[base]
+            if values:
+                try:
+                    model = fix(model, values)
+                except CogsimError as exc:
+                    raise CogsimError(f"fit --models {n!r}: {exc}") from None
+            specs[model.name] = model
+        names = list(specs)
     else:
+        specs = dict(par.models)
         names = list(par.models)
     chosen, skipped = {}, {}
     src = data.attrs.get("source", "<DataFrame>")
     for n in names:
-        why = why_not(par.models[n], data, have)
+        why = why_not(specs[n], data, have)
         if why and wanted:
-            check_set_sizes(par.models[n], data, src)  # beyond the model's tables: names the first such row
+            check_set_sizes(specs[n], data, src)  # beyond the model's tables: names the first such row
             raise CogsimError(f"fit --models: {n!r} does not apply to {src}: {why}")
         if why:
             skipped[n] = why
         else:
-            chosen[n] = par.models[n]
+            chosen[n] = specs[n]
     if not chosen:
         raise CogsimError(f"fit: no model of {par.name!r} applies to {src} ({skipped})")
     return chosen, skipped
