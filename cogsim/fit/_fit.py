@@ -291,11 +291,7 @@ def fit(
     units["grad_norm"] = np.asarray(gnorm, float)
     units["n_iter"] = np.asarray(n_iter, int)
     units["converged"] = np.isfinite(units["loglik"]) & converged
-    for i, p in enumerate(model.params):
-        units[p.name] = x_hat[:, i]
-    units["at_bound"] = unit_labels(
-        model.params, units, set_size_column if _model.by_set_size(model) else None
-    )
+    inert = _unit_estimates(model, packed, units, x_hat, set_size_column)
     settings = {
         "n_starts": n_starts,
         "ci": ci,
@@ -311,16 +307,33 @@ def fit(
     return FitResult(
         model.name,
         by,
-        _estimates(model, packed, by, x_hat, lo, hi, set_size_column),
-        _summary(model, units, by, k),
+        _estimates(model, packed, by, x_hat, lo, hi, set_size_column, inert),
+        _summary(model, units, by),
         units,
         settings,
     )
 
 
-def _estimates(model, packed, by, x_hat, lo, hi, ss_col) -> pd.DataFrame:
+def _unit_estimates(model, packed, units: pd.DataFrame, x_hat, ss_col) -> np.ndarray:
+    """Adds each parameter's estimate, ``n_params`` (less the inert parameters) and ``at_bound`` (inert ones
+    not flagged) to ``units``; returns the inert mask ``[n_units, k]`` (:func:`cogsim.fit._model.inert_mask`).
+    The estimates are kept as fitted, inert ones too: predictive checks simulate at them."""
+    inert = _model.inert_mask(model, packed)
+    units["n_params"] = len(model.params) - inert.sum(axis=1)
+    for i, p in enumerate(model.params):
+        units[p.name] = x_hat[:, i]
+    shown = units.assign(
+        **{p.name: np.where(inert[:, i], np.nan, x_hat[:, i]) for i, p in enumerate(model.params)}
+    )
+    units["at_bound"] = unit_labels(model.params, shown, ss_col if _model.by_set_size(model) else None)
+    return inert
+
+
+def _estimates(model, packed, by, x_hat, lo, hi, ss_col, inert=None) -> pd.DataFrame:
     rows = []
     per_ss = _model.by_set_size(model)
+    if inert is not None and inert.any():  # not identified by the unit's trials: no estimate, no interval
+        x_hat, lo, hi = (np.where(inert, np.nan, a) for a in (x_hat, lo, hi))
     for u, unit in enumerate(packed.units.itertuples(index=False)):
         key = dict(zip(packed.units.columns, unit, strict=True))
         for i, p in enumerate(model.params):
@@ -347,17 +360,18 @@ def _estimates(model, packed, by, x_hat, lo, hi, ss_col) -> pd.DataFrame:
     return out
 
 
-def _summary(model, units: pd.DataFrame, by, k: int) -> pd.DataFrame:
+def _summary(model, units: pd.DataFrame, by) -> pd.DataFrame:
+    """One row per participant; ``n_params`` sums the units' (their parameters less the inert ones)."""
     g = units.groupby(list(by), sort=True)
     out = g.agg(
         loglik=("loglik", "sum"),
-        n_units=("loglik", "size"),
+        n_params=("n_params", "sum"),
         n_trials=("n_trials", "sum"),
         cv_loglik=("cv_loglik", lambda s: s.sum(min_count=len(s))),
         converged=("converged", "all"),
         at_bound=("at_bound", join_labels),
     ).reset_index()
-    out["n_params"] = out.pop("n_units") * k
+    out["n_params"] = out["n_params"].astype(int)
     out["aic"] = 2 * out["n_params"] - 2 * out["loglik"]
     out["bic"] = out["n_params"] * np.log(out["n_trials"]) - 2 * out["loglik"]
     out.insert(0, "model", model.name)

@@ -24,7 +24,7 @@ from cogsim.fit._model import check_model
 
 #: the optional methods of :class:`cogsim.fit.Model` a fixed model passes on (each with the fixed values
 #: put back), present only where the model declares them
-_WRAPPED = ("simulate", "start_points", "initial", "specialise", "loglik_parts")
+_WRAPPED = ("simulate", "start_points", "initial", "specialise", "loglik_parts", "inert")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +84,10 @@ class Fixed:
     def _initial(self, trials):
         held = self.fixed
         return {k: v for k, v in dict(self.base.initial(trials)).items() if k not in held}
+
+    def _inert(self, trials):
+        held = self.fixed
+        return tuple(n for n in self.base.inert(trials) if n not in held)
 
     def _specialise(self, trials):
         return _make(self.base.specialise(trials), self.values, self.name)

@@ -40,11 +40,10 @@ from scipy import stats
 
 from cogsim.errors import CogsimError
 from cogsim.fit import _model, _objective
-from cogsim.fit._at_bound import unit_labels
 from cogsim.fit._cache import cached
 from cogsim.fit._compress import evaluated
 from cogsim.fit._data import MAX_BUCKETS, pack
-from cogsim.fit._fit import FitResult, _check_args, _estimates, _summary, estimate, fit
+from cogsim.fit._fit import FitResult, _check_args, _estimates, _summary, _unit_estimates, estimate, fit
 from cogsim.fit._optim import CONVERGED_GTOL
 from cogsim.fit._profile import value_and_hessian_fd
 from cogsim.fit._solve import _solver, by_bucket, chunk_size
@@ -333,9 +332,7 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     units["grad_norm"] = gnorm
     units["n_iter"] = n_iter
     units["converged"] = np.isfinite(units["loglik"]) & (units["grad_norm"] <= CONVERGED_GTOL)
-    for i, p in enumerate(model.params):
-        units[p.name] = x_hat[:, i]
-    units["at_bound"] = unit_labels(model.params, units, ss_col if per_ss else None)
+    inert = _unit_estimates(model, packed, units, x_hat, ss_col)
     low, high = group_mean_interval(cov, groups, mean, sd, level)
     rows = []
     for g, label in enumerate(labels):
@@ -376,8 +373,8 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     return HierarchicalResult(
         model.name,
         by,
-        _estimates(model, packed, by, x_hat, lo, hi, ss_col),
-        _summary(model, units, by, k),
+        _estimates(model, packed, by, x_hat, lo, hi, ss_col, inert),
+        _summary(model, units, by),
         units,
         settings,
         group=group,

@@ -42,6 +42,10 @@ class Model(Protocol):
     rows(tables(params), trials)``, ``tables`` the part that depends on the parameters only, ``rows`` each
     trial's term from its own trial alone; where the solver solves one problem at a time, a unit's sum then
     stops near its last real row instead of covering the padding (:mod:`cogsim.fit._trimmed`).
+    ``inert(trials) -> tuple of names``: the parameters one unit's likelihood does not depend on, given its
+    own trials (``trials`` as for ``initial``), e.g. the swap rate at set size 1, where there is no
+    non-target to swap with. Such a parameter is not counted in that unit's ``n_params`` (so AIC and BIC)
+    and its estimate and interval are reported as NaN: any value fits equally well.
     Optional attribute:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it.
@@ -200,3 +204,38 @@ def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set
             f"{source}: row {i + 1}, column {column!r}: got {value!r}; allowed: 1 to {limit} for model "
             f"{model.name!r} (the set sizes its likelihood covers)"
         )
+
+
+def inert_mask(model, packed) -> np.ndarray:
+    """``[n_units, n_params]`` True where the model declares a parameter inert for that unit's real trials
+    (:class:`Model`, ``inert``); all False for a model that declares no ``inert``.
+
+    Example:
+      >>> import numpy as np, pandas as pd
+      >>> from types import SimpleNamespace
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     name, params = "m", (Param("a", 0.0, 1.0, default=0.5), Param("b", 0.0, 1.0, default=0.5))
+      ...     def inert(self, t):
+      ...         return ("b",) if np.all(t["n"] == 1) else ()
+      >>> packed = SimpleNamespace(trials={"n": np.array([[1, 1], [1, 2]])}, mask=np.ones((2, 2), bool),
+      ...                          units=pd.DataFrame({"subject": [1, 2]}))
+      >>> inert_mask(M(), packed).tolist()
+      [[False, True], [False, False]]
+    """
+    names = [p.name for p in model.params]
+    out = np.zeros((len(packed.units), len(names)), bool)
+    fn = getattr(model, "inert", None)
+    if not callable(fn) or not names:
+        return out
+    mask = np.asarray(packed.mask) > 0
+    arrays = {c: np.asarray(a) for c, a in packed.trials.items()}
+    for u in range(len(out)):
+        held = fn({c: a[u][mask[u]] for c, a in arrays.items()})
+        for name in held:
+            if name not in names:
+                raise CogsimError(
+                    f"model {model.name!r} inert: got {name!r}; allowed: a parameter of {sorted(names)}"
+                )
+            out[u, names.index(name)] = True
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from cogsim.errors import CogsimError
 from cogsim.models.working_memory import _circular as circ
@@ -96,6 +97,12 @@ def _mixture3p_loglik(params, trials):
     return _mix(log_mem, params["p_mem"])
 
 
+def _mixture3p_inert(trials):
+    """``p_swap`` where none of a unit's trials has a non-target (set size 1): the likelihood ignores it."""
+    nt = trials.get("nontargets")
+    return ("p_swap",) if nt is not None and not np.any(~np.isnan(np.asarray(nt, float))) else ()
+
+
 def _mixture3p_simulate(params, trials, key):
     n = jnp.shape(trials["set_size"])[0]
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
@@ -146,4 +153,5 @@ MIXTURE3P = WMModel(
     single_set_size_design,
     "Bays et al. (2009): target, non-target (swap) and uniform components, per set size",
     pattern_columns=DE_PATTERNS,
+    inert_fn=_mixture3p_inert,
 )

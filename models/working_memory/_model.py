@@ -54,6 +54,8 @@ class WMModel:
         :meth:`specialise` cuts the tables at the data's largest set size and :meth:`loglik_parts` splits
         the likelihood into its parameter part and its per-trial part.
       n_rows: the set sizes the tables cover (None: ``max_set_size``); :meth:`specialise` sets it.
+      inert_fn: ``(trials) -> names``, the parameters one unit's likelihood does not depend on given its
+        trials (numpy arrays; see ``cogsim.fit.Model``), or None for none.
     """
 
     name: str
@@ -70,6 +72,7 @@ class WMModel:
     sign_invariant: tuple[str, ...] = ()
     tables_fn: Callable[..., tuple[jax.Array, jax.Array]] | None = None
     n_rows: int | None = None
+    inert_fn: Callable[[Mapping[str, np.ndarray]], tuple[str, ...]] | None = None
 
     @property
     def params(self):
@@ -115,6 +118,10 @@ class WMModel:
             return None
         n = self.n_rows or self.max_set_size
         return functools.partial(self.tables_fn, n_rows=n), functools.partial(_mixture_rows, n_rows=n)
+
+    def inert(self, trials: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+        """The parameters one unit's likelihood does not depend on, given its trials (none by default)."""
+        return tuple(self.inert_fn(trials)) if self.inert_fn is not None else ()
 
     def start_points(self) -> tuple[dict[str, float], ...]:
         """Extra start points of the fit, in natural units (none for most models)."""
