@@ -68,11 +68,13 @@ class HierarchicalResult(FitResult):
       group: one row per (set size,) parameter: ``model, set_size, parameter, transform, n_units,
         group_mean, group_sd, ci_low, ci_high`` (unconstrained) and ``value, value_ci_low, value_ci_high``
         (the group mean and its interval on the parameter's own scale: the group distribution's median
-        there).
+        there); ``n_units`` counts the units whose data inform the parameter (NaN values where none does:
+        a parameter inert in every unit of the group, see ``cogsim.fit.Model``).
       trace: one row per EM iteration: ``iteration, log_marginal, change`` (the M-step's largest move of a
         group mean or SD).
       log_marginal: the Laplace log marginal likelihood of all the data under the group parameters.
-      ibic: ``-2 log_marginal + (2 k G) ln(total trials)``, ``G`` the number of groups.
+      ibic: ``-2 log_marginal + (2 k G) ln(total trials)``, ``G`` the number of groups (``k G`` less the
+        group parameters that no unit's data inform: inert in all of the group's units).
       n_iter: EM iterations run.
       converged: whether a stopping tolerance was met before ``max_iter``.
     """
@@ -313,7 +315,6 @@ def fit_hierarchical(
 
 def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnorm, n_iter, mean, sd,
             trace, converged, ci, level, settings) -> HierarchicalResult:  # fmt: skip
-    k = len(model.params)
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u[:, i]), float) for i, p in enumerate(model.params)], -1
     )
@@ -335,6 +336,10 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     inert = _unit_estimates(model, packed, units, x_hat, ss_col)
     low, high = group_mean_interval(cov, groups, mean, sd, level)
     rows = []
+    # units whose data inform each group parameter (an inert one is informed by none of its group's units)
+    informed = np.stack([np.sum((groups == g)[:, None] & ~inert, axis=0) for g in range(len(labels))])
+    shown = lambda a: np.where(informed > 0, a, np.nan)  # no data on it: no group distribution to report
+    mean, sd, low, high = map(shown, (mean, sd, low, high))
     for g, label in enumerate(labels):
         for i, p in enumerate(model.params):
             to = lambda v, p=p: float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v) else np.nan
@@ -344,7 +349,7 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
                     "set_size": label,
                     "parameter": p.name,
                     "transform": p.transform,
-                    "n_units": int(np.sum(groups == g)),
+                    "n_units": int(informed[g, i]),
                     "group_mean": float(mean[g, i]),
                     "group_sd": float(sd[g, i]),
                     "ci_low": float(low[g, i]),
@@ -380,7 +385,7 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
         group=group,
         trace=pd.DataFrame(trace, columns=["iteration", "log_marginal", "change"]),
         log_marginal=float(lml),
-        ibic=float(-2.0 * lml + 2 * k * len(labels) * np.log(n_total)),
+        ibic=float(-2.0 * lml + 2 * np.count_nonzero(informed) * np.log(n_total)),
         n_iter=len(trace),
         converged=converged,
     )
