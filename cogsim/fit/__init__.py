@@ -1,7 +1,8 @@
 """Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
-log-likelihood, parameters held fixed (nested models), hierarchical (group + participant) fits by EM with
-the Laplace approximation, posterior (plug-in) predictive checks, and parameter and model recovery.
+log-likelihood, parameters held fixed (nested models) and their likelihood-ratio tests, hierarchical (group
++ participant) fits by EM with the Laplace approximation, posterior (plug-in) predictive checks, and
+parameter and model recovery.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -13,6 +14,7 @@ from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
+from cogsim.fit._lrtest import LRTest, lr_test
 from cogsim.fit._model import Model
 from cogsim.fit._objective import Prior
 from cogsim.fit._optim import CONVERGED_GTOL, GTOL, MAX_ITER
@@ -38,6 +40,7 @@ __all__ = [
     "FitResult",
     "Fixed",
     "HierarchicalResult",
+    "LRTest",
     "Model",
     "Param",
     "Paradigm",
@@ -51,6 +54,7 @@ __all__ = [
     "fit_hierarchical",
     "fix",
     "inside_fraction",
+    "lr_test",
     "model_recovery",
     "model_recovery_scores",
     "predictive",

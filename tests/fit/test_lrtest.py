@@ -1,0 +1,53 @@
+"""The parametric-bootstrap likelihood-ratio test of nested models (`cogsim.fit.lr_test`)."""
+
+import jax
+import numpy as np
+import pytest
+from scipy import stats
+
+from cogsim import fit as fitlib
+from cogsim.errors import CogsimError
+
+
+def _frame(toy, sd, n=200, n_subjects=4, seed=11):
+    truth = {"mu": list(np.linspace(-1.0, 1.0, n_subjects)), "sd": [sd] * n_subjects}
+    return toy.simulate_frame(toy.Gauss(), truth, [n] * n_subjects, seed=seed)
+
+
+def test_an_interior_null_gives_the_chi_square_p_values(toy):
+    """Holding sd at its true, interior value: the statistic is asymptotically chi-square(1), so the
+    bootstrap p-values must agree with the chi-square ones (Monte Carlo error of 200 copies: SE <= 0.036)."""
+    data = _frame(toy, sd=1.0)
+    g = toy.Gauss()
+    res = fitlib.lr_test(g, fitlib.fix(g, {"sd": 1.0}), data, n_boot=200, key=jax.random.key(0))
+    t = res.table
+    assert (t["lr"] > -1e-3).all() and res.n_boot == 200 and len(res.null) == 200
+    np.testing.assert_allclose(t["p_value"], stats.chi2.sf(t["lr"].clip(lower=0), 1), atol=0.12)
+    assert abs(res.p_value - stats.chi2.sf(max(res.lr, 0.0), len(t))) < 0.12
+    # the simulated null itself: mean of a chi-square(4) is 4
+    assert 3.0 < res.null.mean() < 5.0
+
+
+def test_a_wrong_held_value_is_rejected_at_the_smallest_p_value(toy):
+    data = _frame(toy, sd=1.5)
+    g = toy.Gauss()
+    res = fitlib.lr_test(g, fitlib.fix(g, {"sd": 0.7}), data, n_boot=30, key=jax.random.key(0))
+    assert (res.table["lr"] > 50).all()
+    np.testing.assert_allclose(res.table["p_value"], 1 / 31)
+    assert res.p_value == pytest.approx(1 / 31)
+
+
+def test_bad_arguments_name_what_is_allowed(toy):
+    g, data = toy.Gauss(), _frame(toy, sd=1.0, n=20, n_subjects=1)
+    with pytest.raises(CogsimError, match="n_boot: got 0; allowed: an integer >= 1"):
+        fitlib.lr_test(g, fitlib.fix(g, {"sd": 1.0}), data, n_boot=0, key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="parameters \\['b'\\] are not parameters of 'gauss'"):
+        fitlib.lr_test(g, toy.Laplace(), data, key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="allowed: columns other than 'sim'"):
+        fitlib.lr_test(
+            g,
+            fitlib.fix(g, {"sd": 1.0}),
+            data.rename(columns={"subject": "sim"}),
+            by=("sim",),
+            key=jax.random.key(0),
+        )
