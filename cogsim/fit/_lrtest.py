@@ -89,14 +89,14 @@ def lr_test(
 
     Example:
       >>> import jax, numpy as np, pandas as pd
-      >>> from cogsim import fit
-      >>> from cogsim.models import paradigms
-      >>> m = paradigms.get("delayed_estimation").models["mixture2p"]
-      >>> e = np.random.default_rng(0).vonmises(0.0, 8.0, 200)
-      >>> data = pd.DataFrame({"subject": 1, "set_size": 2, "error_rad": e})
-      >>> t = fit.lr_test(m, fit.fix(m, {"p_mem": 1.0}), data, n_boot=20, key=jax.random.key(0))
-      >>> t.table.columns.tolist()
-      ['subject', 'loglik_full', 'loglik_nested', 'lr', 'p_value']
+      >>> from cogsim.fit import fix, lr_test
+      >>> from cogsim.models.working_memory import MIXTURE2P
+      >>> rng = np.random.default_rng(0)  # 30 % of the responses are guesses
+      >>> e = np.where(rng.random(200) < 0.7, rng.vonmises(0.0, 8.0, 200), rng.uniform(-np.pi, np.pi, 200))
+      >>> trials = pd.DataFrame({"subject": 1, "set_size": 2, "error_rad": e})
+      >>> t = lr_test(MIXTURE2P, fix(MIXTURE2P, {"p_mem": 1.0}), trials, n_boot=20, key=jax.random.key(0))
+      >>> round(t.p_value, 3)  # no guessing is rejected at the smallest p-value, 1 / 21
+      0.048
     """
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 1:
         raise CogsimError(f"lr_test n_boot: got {n_boot!r}; allowed: an integer >= 1")
