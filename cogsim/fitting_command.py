@@ -18,7 +18,8 @@ model: Laplace log marginal likelihood, integrated BIC, EM iterations, convergen
 With ``--ppc N`` each model simulates N copies of the data at its estimates (:func:`cogsim.fit.predictive`)
 and the paradigm's summaries of the data are set beside the copies' (``predictive.parquet``,
 ``predictive.png`` and, in ``comparison.json``, ``predictive``: per model the fraction of summaries inside
-their 95 % band). Paradigms come from ``cogsim.models.paradigms``.
+their 95 % band). With ``--lr-test N`` each fitted ``NAME[param=value]`` is tested against ``NAME``
+(:mod:`cogsim.fitting_lrtests`). Paradigms come from ``cogsim.models.paradigms``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cogsim import fitting_lrtests as lrt
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
@@ -88,6 +90,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="posterior (plug-in) predictive checks: N simulated copies of the data per model at its "
         "estimates; writes predictive.parquet and predictive.png (default: off)",
     )
+    lr_help = (
+        "test each NAME[param=value] against NAME by parametric bootstrap, N copies; writes lr_tests.parquet"
+    )
+    p.add_argument("--lr-test", type=int, default=None, metavar="N", help=lr_help)
 
 
 def _check_out(out: str) -> None:
@@ -142,27 +148,9 @@ def _paradigm(name: str | None):
 
 def list_text() -> str:
     """What ``cogsim fit --list`` prints: each paradigm's columns and models."""
-    from cogsim.fit._paradigm import pattern_key
+    from cogsim.fitting_listing import list_text as text
 
-    reg = _registry()
-    lines = ["(--models NAME[param=value,...] holds parameters fixed, e.g. 'mixture3p[p_swap=0]')"]
-    for name in reg.names():
-        par = reg.get(name)
-        lines.append(f"{name}: {getattr(par, 'doc', '')}".rstrip(": "))
-        for col in par.columns:
-            tag = "required" if col.required else "optional"
-            lines.append(f"  column {col.name:<18} {tag:<9} {col.allowed()}  {col.doc}".rstrip())
-        for pattern in par.pattern_columns:
-            lines.append(
-                f"  columns {pattern:<17} optional  numbered from 1 (trial array {pattern_key(pattern)!r})"
-            )
-        for mname, model in par.models.items():
-            extra = f"; needs {', '.join(model.requires)}" if getattr(model, "requires", ()) else ""
-            per = " per set size" if getattr(model, "by_set_size", False) else ""
-            per += f"; set sizes 1-{model.max_set_size}" if getattr(model, "max_set_size", None) else ""
-            params = ", ".join(p.name for p in model.params)
-            lines.append(f"  model  {mname:<18} {params}{per}{extra}")
-    return "\n".join(lines)
+    return text(_registry())
 
 
 def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
@@ -319,6 +307,7 @@ def run(
     seed: int = 0,
     hierarchical: bool = False,
     ppc: int | None = None,
+    lr_test: int | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
@@ -338,6 +327,8 @@ def run(
     if by is None:
         by = default_by(trials, log)
     chosen, skipped = choose(par, trials, models)
+    if lr_test is not None:
+        lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     if ppc is not None and getattr(par, "summarize", None) is None:
         raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
     if ppc is not None:
@@ -397,6 +388,8 @@ def run(
             "best_ibic": min(marginal, key=lambda m: marginal[m]["ibic"]),
         }
         store.atomic_write_parquet(folder / "group.parquet", pd.concat(groups, ignore_index=True))
+    if lr_test is not None:
+        lrt.run(chosen, trials, tuple(by), lr_test, key=key, folder=folder, comp=comp, log=log)
     if ppc is not None:
         check_df = pd.concat(checks, ignore_index=True)
         comp["predictive"] = {
@@ -421,6 +414,7 @@ def run(
         "ci": ci,
         "hierarchical": hierarchical,
         "ppc": ppc,
+        "lr_test": lr_test,
     }
     store.write_run_json(
         folder,
@@ -438,6 +432,7 @@ def run(
         log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")
     group_file = "group.parquet, " if hierarchical else ""
     ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
+    ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
     log(
         f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
         f"{ppc_files}run.json)"
@@ -480,6 +475,10 @@ def main(args: argparse.Namespace) -> None:
         )
     if args.ppc is not None and args.ppc < 1:
         raise CogsimError(f"fit --ppc: got {args.ppc}; allowed: an integer number of simulated copies >= 1")
+    n_lr = getattr(args, "lr_test", None)
+    if n_lr is not None and (n_lr < 1 or hierarchical):
+        with_h = " with --hierarchical" if hierarchical else ""
+        raise CogsimError(f"fit --lr-test: got {n_lr}{with_h}; allowed: copies >= 1, without --hierarchical")
     if not hierarchical and ci == "laplace":
         raise CogsimError(
             "fit --ci: got 'laplace'; allowed: profile, bootstrap or none (laplace needs --hierarchical)"
@@ -495,4 +494,5 @@ def main(args: argparse.Namespace) -> None:
         seed=args.seed,
         hierarchical=hierarchical,
         ppc=args.ppc,
+        lr_test=n_lr,
     )

@@ -82,6 +82,10 @@ BAD_INPUT = [
         "fix 'mixture3p': got p_swap=1.5; allowed: a number from 0.0 to 1.0",
     ),
     (["fit", "delayed_estimation", "--data", ZL, "--models", "vp[tau]"], "got 'vp[tau]' (item 'tau')"),
+    (
+        ["fit", "delayed_estimation", "--data", ZL, "--lr-test", "0"],
+        "fit --lr-test: got 0; allowed: copies >= 1",
+    ),
 ]
 
 # Each case through the command's entry point (`cogsim.cli.main`, what `python -m cogsim` calls), all of

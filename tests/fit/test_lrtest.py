@@ -51,3 +51,35 @@ def test_bad_arguments_name_what_is_allowed(toy):
             by=("sim",),
             key=jax.random.key(0),
         )
+
+
+def test_cli_tests_each_fixed_model_against_its_base(toy_paradigm, csv, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from cogsim import cli
+
+    out = tmp_path / "out"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--ci", "none", "--out", str(out)]
+    rc = cli.main([*args, "--models", "vm_mixture,vm_mixture[kappa=1]", "--lr-test", "10"])
+    assert rc == 0, capsys.readouterr().err
+    (entry,) = json.loads((out / "comparison.json").read_text())["lr_tests"]
+    assert (
+        entry["full"] == "vm_mixture" and entry["nested"] == "vm_mixture[kappa=1]" and entry["n_boot"] == 10
+    )
+    table = pd.read_parquet(out / "lr_tests.parquet")
+    assert list(table.columns) == [
+        "full",
+        "nested",
+        "subject",
+        "loglik_full",
+        "loglik_nested",
+        "lr",
+        "p_value",
+    ]
+    assert entry["lr"] == pytest.approx(table["lr"].sum(), abs=1e-6) and 1 / 11 <= entry["p_value"] <= 1
+    assert "lr test vm_mixture[kappa=1] against vm_mixture" in capsys.readouterr().out
+    args[-1] = str(tmp_path / "other")
+    assert cli.main([*args, "--models", "vm_mixture", "--lr-test", "10"]) == 2
+    assert "fit --lr-test: no nested pair among the models ['vm_mixture']" in capsys.readouterr().err

@@ -1,0 +1,58 @@
+"""``cogsim fit --lr-test N``: every fitted ``name[param=value,...]`` tested against its fitted base model by
+:func:`cogsim.fit.lr_test` (parametric bootstrap, N copies); writes ``lr_tests.parquet`` and a ``lr_tests``
+entry of ``comparison.json``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jax
+import pandas as pd
+
+from cogsim.errors import CogsimError
+
+#: the random stream of the tests (the fits use the root key itself)
+LR_STREAM = 2
+
+
+def pairs(chosen: dict) -> list[tuple[str, str]]:
+    """``(full, nested)`` names: each chosen model that holds parameters of another chosen model fixed.
+
+    Raises:
+      CogsimError: no such pair among the chosen models.
+    """
+    from cogsim.fit import Fixed
+
+    names = {id(m): n for n, m in chosen.items()}
+    out = [(names[id(m.base)], n) for n, m in chosen.items() if isinstance(m, Fixed) and id(m.base) in names]
+    if not out:
+        raise CogsimError(
+            f"fit --lr-test: no nested pair among the models {list(chosen)}; allowed: a model with its "
+            "fixed version, e.g. --models 'mixture3p,mixture3p[p_swap=0]'"
+        )
+    return out
+
+
+def run(chosen: dict, trials, by, n_boot: int, *, key: jax.Array, folder: Path, comp: dict, log) -> None:
+    """Runs the tests, writes ``lr_tests.parquet`` into ``folder`` and sets ``comp["lr_tests"]``."""
+    from cogsim import fit as fitlib
+    from cogsim import store
+
+    tables, entries = [], []
+    for full, nested in pairs(chosen):
+        t, c = time.perf_counter(), time.process_time()
+        res = fitlib.lr_test(
+            chosen[full], chosen[nested], trials, by=by, n_boot=n_boot, key=jax.random.fold_in(key, LR_STREAM)
+        )
+        tables.append(res.table.assign(full=full, nested=nested))
+        entries.append(
+            {"full": full, "nested": nested, "lr": res.lr, "p_value": res.p_value, "n_boot": n_boot}
+        )
+        log(
+            f"lr test {nested} against {full}: summed lr {res.lr:.2f}, p = {res.p_value:.3g} ({n_boot} "
+            f"copies; {time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s)"
+        )
+    table = pd.concat(tables, ignore_index=True)
+    store.atomic_write_parquet(folder / "lr_tests.parquet", table[["full", "nested", *table.columns[:-2]]])
+    comp["lr_tests"] = entries
