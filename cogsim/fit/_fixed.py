@@ -53,7 +53,7 @@ class Fixed:
         return dict(self.values)
 
     def _full(self, params):
-        return {**params, **{k: jnp.float32(v) for k, v in self.values}}
+        return _with_values(params, self.values)
 
     def loglik(self, params, trials):
         """The base model's per-trial log-likelihood with the fixed values put in."""
@@ -103,8 +103,13 @@ class Fixed:
         return f"Fixed({self.name!r}, params={[p.name for p in self.params]})"
 
 
+def _with_values(params, values):
+    """``params`` with the held ``((name, value), ...)`` put in."""
+    return {**params, **{k: jnp.float32(v) for k, v in values}}
+
+
 def _held_tables(tables, values, params):
-    return tables({**params, **{k: jnp.float32(v) for k, v in values}})
+    return tables(_with_values(params, values))
 
 
 @functools.lru_cache(maxsize=64)
