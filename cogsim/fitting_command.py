@@ -10,7 +10,8 @@ Writes into ``DIR`` (default ``runs/fit_<PARADIGM>_<time>``): ``fits.parquet`` (
 parameter: estimate and CI), ``models.parquet`` (per participant x model: log-likelihood, AIC, BIC, CV
 log-likelihood, convergence, parameters at a bound), ``comparison.json`` (per model: summed AIC/BIC,
 participants won, summed CV log-likelihood, each with a 95% CI from resampling participants; participants
-with an estimate at a bound, ``n_at_bound``), ``figure.png`` and ``run.json`` (input
+with an estimate at a bound, ``n_at_bound``; ``bms``: random-effects model selection, :func:`cogsim.fit.bms`,
+from BIC and AIC), ``figure.png`` and ``run.json`` (input
 file path and sha256, settings, seed, versions). With ``--hierarchical`` each model is fitted by
 :func:`cogsim.fit.fit_hierarchical` (the estimates are the participants' MAPs under the group distribution),
 ``group.parquet`` holds the group distributions and ``comparison.json`` also a ``hierarchical`` entry (per
@@ -37,8 +38,8 @@ from cogsim import fitting_lrtests as lrt
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
+from cogsim.fitting_comparison import bms_line, comparison, figure
 
-N_BOOT = 2000  # participant resamples for the comparison's CIs
 PPC_LEVEL = 0.95  # the predictive checks' band
 #: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
 #: random numbers; a model's copies do not depend on which other models are fitted or their order)
@@ -151,84 +152,6 @@ def list_text() -> str:
     from cogsim.fitting_listing import list_text as text
 
     return text(_registry())
-
-
-def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
-    """Per model: summed AIC/BIC, participants won (by AIC and BIC), summed CV log-likelihood, and the
-    differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples (no
-    CI, ``None``, for one participant)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    wide = {
-        m: models_table.pivot(index=list(by), columns="model", values=m) for m in ("aic", "bic", "cv_loglik")
-    }
-    names = list(wide["aic"].columns)
-    n = len(wide["aic"])
-    idx = rng.integers(0, n, (N_BOOT, n))
-
-    def with_ci(values: np.ndarray, stat) -> dict:
-        if not np.all(np.isfinite(values)):
-            return {"value": None, "ci": None}
-        if n < 2:  # resampling one participant gives no interval
-            return {"value": float(stat(values)), "ci": None}
-        boot = np.array([stat(values[i]) for i in idx])
-        return {
-            "value": float(stat(values)),
-            "ci": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
-        }
-
-    for crit in ("aic", "bic"):
-        table = wide[crit].to_numpy(float)
-        best = names[int(np.nanargmin(table.sum(0)))]
-        for j, m in enumerate(names):
-            entry = out.setdefault(m, {})
-            entry[f"{crit}_sum"] = with_ci(table[:, j], np.sum)
-            entry[f"{crit}_minus_best"] = with_ci(table[:, j] - table[:, names.index(best)], np.sum)
-            entry[f"won_{crit}"] = with_ci(np.argmin(table, 1) == j, np.sum)
-        out["best_" + crit] = best
-    cv = wide["cv_loglik"].to_numpy(float)
-    for j, m in enumerate(names):
-        out[m]["cv_loglik_sum"] = with_ci(cv[:, j], np.sum)
-    out["n_participants"] = int(n)
-    return {
-        "models": {m: out[m] for m in names},
-        "best_aic": out["best_aic"],
-        "best_bic": out["best_bic"],
-        "n_participants": int(n),
-    }
-
-
-def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
-    """Summed AIC/BIC differences to the best model and participants won (with CIs), and the estimates."""
-    from cogsim import plots
-
-    fig, axes = plots.panels(3, ncols=3, size=(4.2, 3.4))
-    names = list(comp["models"])
-    x = np.arange(len(names))
-    for ax, crit in zip(axes[:2], ("aic", "bic"), strict=True):
-        entries = [comp["models"][m][f"{crit}_minus_best"] for m in names]
-        v = np.array([np.nan if e["value"] is None else e["value"] for e in entries], float)
-        ci = np.array([[np.nan, np.nan] if e["ci"] is None else e["ci"] for e in entries], float)
-        ax.bar(x, v, color="0.6")
-        ax.errorbar(x, v, yerr=[np.subtract(v, ci[:, 0]), np.subtract(ci[:, 1], v)], fmt="none", color="k")
-        won = [comp["models"][m][f"won_{crit}"]["value"] or 0 for m in names]
-        for xi, (vi, w) in enumerate(zip(v, won, strict=True)):
-            ax.annotate(f"won {w:.0f}", (xi, vi), ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(x, names, rotation=30, ha="right")
-        ax.set_ylabel(f"summed {crit.upper()} - best (95% CI)")
-        ax.set_title(f"{crit.upper()}: best {comp['best_' + crit]}")
-    ax = axes[2]
-    means = fits.groupby(["model", "parameter"], sort=False)["estimate"].median().reset_index()
-    labels = [f"{r.model}:{r.parameter}" for r in means.itertuples()]
-    ax.barh(np.arange(len(means)), means["estimate"], color="0.6")
-    ax.set_yticks(np.arange(len(means)), labels, fontsize=7)
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_title("median estimate over participants")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
 
 
 def _check(par, model, res, trials, n_sims: int, key, log) -> pd.DataFrame:
@@ -428,6 +351,8 @@ def run(
         ),
     )
     log(f"best by AIC: {comp['best_aic']}; by BIC: {comp['best_bic']}")
+    if line := bms_line(comp):
+        log(line)
     if hierarchical:
         log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")
     group_file = "group.parquet, " if hierarchical else ""

@@ -298,6 +298,28 @@ def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, l
     return cmp.bootstrap_ci(diff.to_numpy(), np.mean, n_boot=n_boot, level=level), n0, n1, note
 
 
+def _random_effects(fits: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per model: random-effects model selection over the participants from -BIC / 2
+    (:func:`cogsim.fit.bms`): expected frequency with its 95 % interval and protected exceedance probability
+    (reported beside the summed AIC, not a check); empty for fewer than 2 models."""
+    from cogsim.fit import bms
+
+    bic = fits.pivot_table(index="unit", columns="model", values="bic", dropna=False)
+    if bic.shape[1] < 2 or not np.all(np.isfinite(bic.to_numpy(float))):
+        return {}
+    res = bms(-0.5 * bic.to_numpy(float), models=list(bic.columns))
+    return {
+        m: {
+            "bms_frequency": float(res.frequency[i]),
+            "bms_frequency_low": float(res.frequency_ci[i, 0]),
+            "bms_frequency_high": float(res.frequency_ci[i, 1]),
+            "bms_pxp": float(res.protected_exceedance[i]),
+            "bms_bor": res.bor,
+        }
+        for i, m in enumerate(res.names)
+    }
+
+
 def compare(
     sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95
 ) -> cmp.Comparison:
@@ -310,6 +332,7 @@ def compare(
         aic = f.pivot_table(index="unit", columns="model", values="aic")
         best = aic.sum().idxmin()
         won = aic.idxmin(axis=1).value_counts()
+        group = _random_effects(f)
         rows = []
         for m in aic.columns:
             d = (aic[m] - aic[best]).to_numpy()
@@ -326,6 +349,7 @@ def compare(
                     "delta_aic_high": hi,
                     "participants_won": int(won.get(m, 0)),
                     "cv_loglik": float(sub.cv_loglik.sum()) if sub.cv_loglik.notna().all() else np.nan,
+                    **group.get(m, {}),
                 }
             )
             metrics.append(cmp.Metric(f"{ds}.{m}.delta_aic", est, lo, hi, note=f"summed AIC minus {best}'s"))

@@ -1,8 +1,8 @@
 """Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
-log-likelihood, parameters held fixed (nested models) and their likelihood-ratio tests, hierarchical (group
-+ participant) fits by EM with the Laplace approximation, posterior (plug-in) predictive checks, and
-parameter and model recovery.
+log-likelihood, random-effects Bayesian model selection over participants, parameters held fixed (nested
+models) and their likelihood-ratio tests, hierarchical (group + participant) fits by EM with the Laplace
+approximation, posterior (plug-in) predictive checks, and parameter and model recovery.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -11,6 +11,7 @@ parameter and model recovery.
 """
 
 from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
+from cogsim.fit._bms import BMSResult, bms
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
@@ -33,6 +34,7 @@ from cogsim.fit._recovery import (
 
 __all__ = [
     "AT_BOUND_TOL",
+    "BMSResult",
     "CONVERGED_GTOL",
     "GTOL",
     "MAX_ITER",
@@ -48,6 +50,7 @@ __all__ = [
     "RecoveryResult",
     "at_bound_counts",
     "at_bound_line",
+    "bms",
     "confusion",
     "default_ranges",
     "fit",

@@ -48,6 +48,11 @@ def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, t
     assert entry["aic_sum"]["value"] == pytest.approx(summed)
     assert entry["aic_sum"]["ci"][0] <= summed <= entry["aic_sum"]["ci"][1]
     assert sum(comp["models"][m]["won_aic"]["value"] for m in comp["models"]) == 3
+    for crit in ("bic", "aic"):  # random-effects model selection: 1 prior count per model + 3 participants
+        group = comp["bms"][crit]["models"]
+        assert sum(g["alpha"] for g in group.values()) == pytest.approx(2 + 3)
+        assert sum(g["protected_exceedance"] for g in group.values()) == pytest.approx(1.0)
+    assert "random-effects BMS (BIC)" in capsys.readouterr().out
     run = json.loads((out / "run.json").read_text())
     assert run["input"]["sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
     assert run["input"]["path"].endswith("my trials.csv") and run["seed"] == 0
@@ -110,6 +115,8 @@ def test_comparison_without_cv_and_with_two_id_columns(tmp_path):
     assert comp["best_aic"] == "b" and comp["best_bic"] == "a" and comp["n_participants"] == 3
     assert comp["models"]["b"]["won_aic"]["value"] == 2 and comp["models"]["a"]["aic_sum"]["value"] == 60
     assert comp["models"]["a"]["cv_loglik_sum"] == {"value": None, "ci": None}
+    assert comp["bms"]["bic"]["n_participants"] == 3 and set(comp["bms"]["bic"]["models"]) == {"a", "b"}
+    assert fitting_command.bms_line(comp).startswith("random-effects BMS (BIC): frequency")
     fits = pd.DataFrame({"model": ["a", "b"], "parameter": ["x", "y"], "estimate": [1.0, 2.0]})
     fitting_command.figure(comp, fits, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 5_000

@@ -43,6 +43,10 @@ def test_compare_reports_the_declared_checks(sim):
     assert [c.kind for c in comp.checks].count("agreement") == 1
     assert comp.metric("zhang_luck2008.uniform.delta_aic").value > 0  # guessing alone loses
     assert "zhang_luck2008_models" in comp.tables
+    group = comp.tables["zhang_luck2008_models"].set_index("model")  # random effects over 2 participants
+    assert group["bms_frequency"].sum() == pytest.approx(1.0)
+    assert group.loc["mixture2p", "bms_frequency"] > group.loc["uniform", "bms_frequency"]
+    assert (group["bms_frequency_low"] < group["bms_frequency"]).all()
     frac = {m: comp.metric(f"zhang_luck2008.{m}.fraction_of_noise_ceiling") for m in ("uniform", "mixture2p")}
     assert frac["mixture2p"].ci_low > frac["uniform"].ci_high  # guessing is far from the data's quantiles
     assert comp.metric("fraction_of_noise_ceiling") == dataclasses.replace(

@@ -1,0 +1,124 @@
+"""What ``cogsim fit`` writes into ``comparison.json`` and ``figure.png``: the models compared.
+
+Per model: summed AIC/BIC, participants won, summed CV log-likelihood and the differences to the best model,
+each with a 95 % CI from resampling participants (fixed effects: one model for everyone); and random-effects
+Bayesian model selection (:func:`cogsim.fit.bms`: expected model frequencies, exceedance and protected
+exceedance probabilities, the Bayesian omnibus risk) from ``-BIC / 2`` and from ``-AIC / 2``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+N_BOOT = 2000  # participant resamples for the comparison's CIs
+BMS_CRITERIA = ("bic", "aic")  # random-effects model selection from each (log evidence -BIC/2, -AIC/2)
+
+
+def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
+    """Per model: summed AIC/BIC, participants won (by AIC and BIC), summed CV log-likelihood, and the
+    differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples (no
+    CI, ``None``, for one participant); and ``bms``: random-effects model selection (:func:`cogsim.fit.bms`)
+    from BIC and from AIC (None for one model)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    wide = {
+        m: models_table.pivot(index=list(by), columns="model", values=m) for m in ("aic", "bic", "cv_loglik")
+    }
+    names = list(wide["aic"].columns)
+    n = len(wide["aic"])
+    idx = rng.integers(0, n, (N_BOOT, n))
+
+    def with_ci(values: np.ndarray, stat) -> dict:
+        if not np.all(np.isfinite(values)):
+            return {"value": None, "ci": None}
+        if n < 2:  # resampling one participant gives no interval
+            return {"value": float(stat(values)), "ci": None}
+        boot = np.array([stat(values[i]) for i in idx])
+        return {
+            "value": float(stat(values)),
+            "ci": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+        }
+
+    for crit in ("aic", "bic"):
+        table = wide[crit].to_numpy(float)
+        best = names[int(np.nanargmin(table.sum(0)))]
+        for j, m in enumerate(names):
+            entry = out.setdefault(m, {})
+            entry[f"{crit}_sum"] = with_ci(table[:, j], np.sum)
+            entry[f"{crit}_minus_best"] = with_ci(table[:, j] - table[:, names.index(best)], np.sum)
+            entry[f"won_{crit}"] = with_ci(np.argmin(table, 1) == j, np.sum)
+        out["best_" + crit] = best
+    cv = wide["cv_loglik"].to_numpy(float)
+    for j, m in enumerate(names):
+        out[m]["cv_loglik_sum"] = with_ci(cv[:, j], np.sum)
+    out["n_participants"] = int(n)
+    return {
+        "models": {m: out[m] for m in names},
+        "best_aic": out["best_aic"],
+        "best_bic": out["best_bic"],
+        "n_participants": int(n),
+        "bms": {crit: _bms(models_table, by, crit) for crit in BMS_CRITERIA} if len(names) > 1 else None,
+    }
+
+
+def _bms(models_table: pd.DataFrame, by: tuple[str, ...], criterion: str) -> dict | None:
+    """Random-effects model selection from one criterion, or None where a model lacks a finite value for
+    some participant (e.g. a failed fit)."""
+    from cogsim.fit import bms
+
+    if not np.all(np.isfinite(models_table[criterion].to_numpy(float))):
+        return None
+    return bms(models_table, by=by, criterion=criterion).as_dict()
+
+
+def bms_line(comp: dict, criterion: str = "bic") -> str | None:
+    """One line of the random-effects model selection from ``criterion`` (None where there is none)."""
+    res = (comp.get("bms") or {}).get(criterion)
+    if res is None:
+        return None
+    parts = ", ".join(
+        f"{m} {e['frequency']:.2f} [{e['frequency_ci'][0]:.2f}, {e['frequency_ci'][1]:.2f}] "
+        f"pxp {e['protected_exceedance']:.3f}"
+        for m, e in res["models"].items()
+    )
+    head = f"random-effects BMS ({criterion.upper()}): frequency [95% CI] and protected exceedance"
+    return f"{head}: {parts}; BOR {res['bor']:.3g}"
+
+
+def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
+    """Summed AIC/BIC differences to the best model, participants won (with CIs) and the random-effects
+    protected exceedance probabilities, and the estimates."""
+    from cogsim import plots
+
+    fig, axes = plots.panels(3, ncols=3, size=(4.2, 3.4))
+    names = list(comp["models"])
+    x = np.arange(len(names))
+    for ax, crit in zip(axes[:2], ("aic", "bic"), strict=True):
+        entries = [comp["models"][m][f"{crit}_minus_best"] for m in names]
+        v = np.array([np.nan if e["value"] is None else e["value"] for e in entries], float)
+        ci = np.array([[np.nan, np.nan] if e["ci"] is None else e["ci"] for e in entries], float)
+        ax.bar(x, v, color="0.6")
+        ax.errorbar(x, v, yerr=[np.subtract(v, ci[:, 0]), np.subtract(ci[:, 1], v)], fmt="none", color="k")
+        won = [comp["models"][m][f"won_{crit}"]["value"] or 0 for m in names]
+        group = (comp.get("bms") or {}).get(crit)
+        for xi, (vi, w) in enumerate(zip(v, won, strict=True)):
+            pxp = f"\npxp {group['models'][names[xi]]['protected_exceedance']:.2f}" if group else ""
+            ax.annotate(f"won {w:.0f}{pxp}", (xi, vi), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(x, names, rotation=30, ha="right")
+        ax.set_ylabel(f"summed {crit.upper()} - best (95% CI)")
+        ax.set_title(f"{crit.upper()}: best {comp['best_' + crit]}")
+    ax = axes[2]
+    means = fits.groupby(["model", "parameter"], sort=False)["estimate"].median().reset_index()
+    labels = [f"{r.model}:{r.parameter}" for r in means.itertuples()]
+    ax.barh(np.arange(len(means)), means["estimate"], color="0.6")
+    ax.set_yticks(np.arange(len(means)), labels, fontsize=7)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_title("median estimate over participants")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
