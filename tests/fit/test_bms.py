@@ -11,7 +11,7 @@ from cogsim.fit import bms
 from cogsim.fit._bms import exceedance
 
 
-@pytest.mark.parametrize("alpha", [(3.0, 1.0), (0.3, 0.7), (12.5, 11.0), (200.0, 190.0)])
+@pytest.mark.parametrize("alpha", [(3.0, 1.0), (0.3, 0.7), (0.05, 0.15), (12.5, 11.0), (200.0, 190.0)])
 def test_two_model_exceedance_is_the_beta_tail(alpha):
     # r_1 ~ Beta(a1, a2): P(r_1 > 1/2) = 1 - I_{1/2}(a1, a2)
     xp = exceedance(alpha)
