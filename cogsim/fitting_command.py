@@ -56,9 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list paradigms, models and the columns each needs")
     p.add_argument("--data", metavar="FILE.csv", help="the trials, one row each, in the paradigm's schema")
     models_help = "comma-separated model names (default: all that apply); NAME[param=value,...] holds "
-    p.add_argument(
-        "--models", default=None, help=models_help + "parameters fixed, e.g. 'mixture3p[p_swap=0]'"
-    )
+    models_help += "parameters fixed, e.g. 'mixture3p[p_swap=0]', or shares them across set sizes, "
+    p.add_argument("--models", default=None, help=models_help + "e.g. 'mixture2p[sd_rad=shared]'")
     p.add_argument(
         "--by",
         default=None,

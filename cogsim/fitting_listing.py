@@ -7,7 +7,11 @@ from cogsim.fit._paradigm import pattern_key
 
 def list_text(reg) -> str:
     """Each paradigm of ``reg`` (``names()``, ``get(name)``) with its columns and models."""
-    lines = ["(--models NAME[param=value,...] holds parameters fixed, e.g. 'mixture3p[p_swap=0]')"]
+    lines = [
+        "(--models NAME[param=value,...] holds parameters fixed, e.g. 'mixture3p[p_swap=0]'; "
+        "NAME[param=shared] gives a per-set-size model's parameter one value across set sizes, "
+        "e.g. 'mixture2p[sd_rad=shared]')"
+    ]
     for name in reg.names():
         par = reg.get(name)
         lines.append(f"{name}: {getattr(par, 'doc', '')}".rstrip(": "))

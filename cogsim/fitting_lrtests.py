@@ -1,6 +1,6 @@
-"""``cogsim fit --lr-test N``: every fitted ``name[param=value,...]`` tested against its fitted base model by
-:func:`cogsim.fit.lr_test` (parametric bootstrap, N copies); writes ``lr_tests.parquet`` and a ``lr_tests``
-entry of ``comparison.json``."""
+"""``cogsim fit --lr-test N``: every fitted ``name[param=value|shared,...]`` tested against its fitted
+base model by :func:`cogsim.fit.lr_test` (parametric bootstrap, N copies); writes ``lr_tests.parquet`` and a
+``lr_tests`` entry of ``comparison.json``."""
 
 from __future__ import annotations
 
@@ -17,15 +17,24 @@ LR_STREAM = 2
 
 
 def pairs(chosen: dict) -> list[tuple[str, str]]:
-    """``(full, nested)`` names: each chosen model that holds parameters of another chosen model fixed.
+    """``(full, nested)`` names: each chosen model that holds parameters of another chosen model fixed or
+    shares them across set sizes (tested against the nearest such model it was built from).
 
     Raises:
       CogsimError: no such pair among the chosen models.
     """
-    from cogsim.fit import Fixed
+    from cogsim.fit import Fixed, Shared
 
     names = {id(m): n for n, m in chosen.items()}
-    out = [(names[id(m.base)], n) for n, m in chosen.items() if isinstance(m, Fixed) and id(m.base) in names]
+
+    def nearest(m):  # the closest model it was built from (fix, share) that is among the chosen
+        while isinstance(m, (Fixed, Shared)):
+            m = m.base
+            if id(m) in names:
+                return names[id(m)]
+        return None
+
+    out = [(nearest(m), n) for n, m in chosen.items() if nearest(m) is not None]
     if not out:
         raise CogsimError(
             f"fit --lr-test: no nested pair among the models {list(chosen)}; allowed: a model with its "

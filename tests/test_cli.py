@@ -81,6 +81,10 @@ BAD_INPUT = [
         ["fit", "delayed_estimation", "--data", ZL, "--models", "mixture3p[p_swap=1.5]"],
         "fix 'mixture3p': got p_swap=1.5; allowed: a number from 0.0 to 1.0",
     ),
+    (
+        ["fit", "delayed_estimation", "--data", ZL, "--models", "vp[tau=shared]"],
+        "share 'vp': the model is not fitted per set size; allowed: a model with by_set_size",
+    ),
     (["fit", "delayed_estimation", "--data", ZL, "--models", "vp[tau]"], "got 'vp[tau]' (item 'tau')"),
     (
         ["fit", "delayed_estimation", "--data", ZL, "--lr-test", "0"],

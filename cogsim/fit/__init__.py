@@ -1,8 +1,9 @@
 """Fitting models to trial data: parameters with bounds, a paradigm's checked trial schema, maximum-likelihood
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
-log-likelihood, random-effects Bayesian model selection over participants, parameters held fixed (nested
-models) and their likelihood-ratio tests, hierarchical (group + participant) fits by EM with the Laplace
-approximation, posterior (plug-in) predictive checks, and parameter and model recovery.
+log-likelihood, random-effects Bayesian model selection over participants, parameters held fixed or shared
+across set sizes (nested models) and their likelihood-ratio tests, hierarchical (group + participant) fits
+by EM with the Laplace approximation, posterior (plug-in) predictive checks, and parameter and model
+recovery.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -31,6 +32,7 @@ from cogsim.fit._recovery import (
     recover,
     simulate_data,
 )
+from cogsim.fit._shared import Shared, share
 
 __all__ = [
     "AT_BOUND_TOL",
@@ -48,6 +50,7 @@ __all__ = [
     "Paradigm",
     "Prior",
     "RecoveryResult",
+    "Shared",
     "at_bound_counts",
     "at_bound_line",
     "bms",
@@ -63,5 +66,6 @@ __all__ = [
     "predictive",
     "predictive_check",
     "recover",
+    "share",
     "simulate_data",
 ]

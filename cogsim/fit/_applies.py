@@ -13,8 +13,9 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 from cogsim.fit._data import trial_arrays
-from cogsim.fit._fixed import fix, parse_spec, split_models
+from cogsim.fit._fixed import SHARED, fix, parse_spec, split_models
 from cogsim.fit._model import check_set_sizes
+from cogsim.fit._shared import share
 
 
 def available(data: pd.DataFrame) -> set[str]:
@@ -57,11 +58,15 @@ def choose(par, data: pd.DataFrame, wanted: str | None) -> tuple[dict, dict]:
             if base not in par.models:
                 raise CogsimError(f"fit --models: {base!r} is unknown; allowed: {', '.join(par.models)}")
             model = par.models[base]
-            if values:
-                try:
-                    model = fix(model, values)
-                except CogsimError as exc:
-                    raise CogsimError(f"fit --models {n!r}: {exc}") from None
+            held = {k: v for k, v in values.items() if v != SHARED}
+            shared = [k for k, v in values.items() if v == SHARED]
+            try:
+                model = fix(model, held) if held else model
+                if shared:
+                    sizes = sorted(int(v) for v in pd.unique(data["set_size"])) if "set_size" in data else []
+                    model = share(model, shared, set_sizes=sizes)
+            except CogsimError as exc:
+                raise CogsimError(f"fit --models {n!r}: {exc}") from None
             specs[model.name] = model
         names = list(specs)
     else:

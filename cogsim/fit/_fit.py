@@ -332,17 +332,19 @@ def _unit_estimates(model, packed, units: pd.DataFrame, x_hat, ss_col) -> np.nda
 def _estimates(model, packed, by, x_hat, lo, hi, ss_col, inert=None) -> pd.DataFrame:
     rows = []
     per_ss = _model.by_set_size(model)
+    shown = _model.levels(model)  # a shared model's p_mem[3]: parameter p_mem at set size 3
     if inert is not None and inert.any():  # not identified by the unit's trials: no estimate, no interval
         x_hat, lo, hi = (np.where(inert, np.nan, a) for a in (x_hat, lo, hi))
     for u, unit in enumerate(packed.units.itertuples(index=False)):
         key = dict(zip(packed.units.columns, unit, strict=True))
         for i, p in enumerate(model.params):
+            name, level = shown.get(p.name, (p.name, None))
             rows.append(
                 {
                     "model": model.name,
                     **{b: key[b] for b in by},
-                    "set_size": key[ss_col] if per_ss else None,
-                    "parameter": p.name,
+                    "set_size": key[ss_col] if per_ss else level,
+                    "parameter": name,
                     "estimate": float(x_hat[u, i]),
                     "ci_low": float(lo[u, i]),
                     "ci_high": float(hi[u, i]),
@@ -352,7 +354,7 @@ def _estimates(model, packed, by, x_hat, lo, hi, ss_col, inert=None) -> pd.DataF
     for b in by:
         out[b] = out[b].astype(packed.units[b].dtype)
     if not per_ss:
-        out["set_size"] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out["set_size"] = pd.array([pd.NA if v is None else v for v in out["set_size"]], dtype="Int64")
     elif pd.api.types.is_integer_dtype(packed.units[ss_col]):
         out["set_size"] = out["set_size"].astype("Int64")
     else:

@@ -174,6 +174,8 @@ def fix(model, values: Mapping[str, float], *, name: str | None = None) -> Fixed
     return _make(model, ordered, str(name))
 
 
+#: the value of ``--models 'name[param=shared]'``: one value across set sizes
+SHARED = "shared"
 _SPEC = re.compile(r"^\s*([^\[\]=,\s]+)\s*(?:\[([^\[\]]*)\])?\s*$")
 
 
@@ -198,7 +200,8 @@ def split_models(text: str) -> list[str]:
 
 def parse_spec(text: str) -> tuple[str, dict[str, float]]:
     """``"mixture3p[p_swap=0,sd_rad=0.3]"`` -> ``("mixture3p", {"p_swap": 0.0, "sd_rad": 0.3})``; a plain
-    name gives no values.
+    name gives no values; the value ``shared`` (one value across set sizes, :func:`cogsim.fit.share`) stays
+    the string ``"shared"``.
 
     Raises:
       CogsimError: a malformed specification (one line naming it and the allowed form).
@@ -207,7 +210,10 @@ def parse_spec(text: str) -> tuple[str, dict[str, float]]:
       >>> parse_spec("mixture3p[p_swap=0]")
       ('mixture3p', {'p_swap': 0.0})
     """
-    form = "a model name, or name[parameter=value,...] (e.g. mixture3p[p_swap=0])"
+    form = (
+        "a model name, or name[parameter=value,...] with a number, or shared for one value across set sizes "
+        "(e.g. mixture3p[p_swap=0], mixture2p[sd_rad=shared])"
+    )
     m = _SPEC.match(text)
     if m is None:
         raise CogsimError(f"fit --models: got {text!r}; allowed: {form}")
@@ -219,7 +225,7 @@ def parse_spec(text: str) -> tuple[str, dict[str, float]]:
         key, eq, value = item.partition("=")
         key, value = key.strip(), value.strip()
         try:
-            number = float(value)
+            number = SHARED if value == SHARED else float(value)
         except ValueError:
             number = None
         if not eq or not key or number is None or key in values:

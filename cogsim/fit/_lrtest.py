@@ -18,6 +18,7 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 from cogsim.fit._fit import fit
+from cogsim.fit._model import levels
 from cogsim.fit._predictive import predictive
 
 #: the copies' index column (as :func:`cogsim.fit.predictive` names it)
@@ -105,7 +106,8 @@ def lr_test(
         raise CogsimError(
             f"lr_test by: got {list(by)}; allowed: columns other than {SIM!r} (the copies' index)"
         )
-    extra = sorted({p.name for p in nested.params} - {p.name for p in full.params})
+    shown = levels(nested)  # a shared model's p_mem[3] is full's p_mem at set size 3
+    extra = sorted({shown.get(p.name, (p.name,))[0] for p in nested.params} - {p.name for p in full.params})
     if extra:
         raise CogsimError(
             f"lr_test nested {nested.name!r}: parameters {extra} are not parameters of {full.name!r}; "

@@ -109,6 +109,13 @@ def by_set_size(model) -> bool:
     return bool(getattr(model, "by_set_size", False))
 
 
+def levels(model) -> dict[str, tuple[str, int]]:
+    """``{parameter: (name shown, set size)}`` for a model whose parameters stand for one set size each
+    (:func:`cogsim.fit.share`: ``p_mem[3]`` is ``p_mem`` at set size 3); empty for other models."""
+    fn = getattr(model, "levels", None)
+    return dict(fn()) if callable(fn) else {}
+
+
 def requires(model) -> tuple[str, ...]:
     """The model's ``requires`` columns (none when absent)."""
     return tuple(getattr(model, "requires", ()))
