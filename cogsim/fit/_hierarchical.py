@@ -340,14 +340,16 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     informed = np.stack([np.sum((groups == g)[:, None] & ~inert, axis=0) for g in range(len(labels))])
     shown = lambda a: np.where(informed > 0, a, np.nan)  # no data on it: no group distribution to report
     mean, sd, low, high = map(shown, (mean, sd, low, high))
+    levels = _model.levels(model)  # a shared model's p_mem[3]: parameter p_mem at set size 3
     for g, label in enumerate(labels):
         for i, p in enumerate(model.params):
             to = lambda v, p=p: float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v) else np.nan
+            name, level = levels.get(p.name, (p.name, label))
             rows.append(
                 {
                     "model": model.name,
-                    "set_size": label,
-                    "parameter": p.name,
+                    "set_size": level,
+                    "parameter": name,
                     "transform": p.transform,
                     "n_units": int(informed[g, i]),
                     "group_mean": float(mean[g, i]),
@@ -365,7 +367,7 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     elif per_ss:
         group["set_size"] = group["set_size"].astype(float)
     else:
-        group["set_size"] = pd.array([pd.NA] * len(group), dtype="Int64")
+        group["set_size"] = pd.array([pd.NA if v is None else v for v in group["set_size"]], dtype="Int64")
     lml = trace[-1]["log_marginal"]
     n_total = int(packed.units["n_trials"].sum())
     settings = settings | {

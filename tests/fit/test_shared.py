@@ -150,3 +150,11 @@ def test_the_command_line_shares_and_fixes_in_one_bracket(tmp_path, capsys):
     np.testing.assert_allclose(a, b, atol=0.01)  # p_swap = 0: the same model
     compared = json.loads((out / "comparison.json").read_text())["models"]
     assert set(compared) == {"mixture2p", "mixture2p[sd_rad=shared]", "mixture3p[p_swap=0,sd_rad=shared]"}
+
+
+def test_the_hierarchical_group_table_lists_each_set_sizes_parameter_under_its_name():
+    t = _trials({1: 0.2, 3: 0.3, 6: 0.4}, n_subjects=3, n=60, seed=4)
+    res = fit.fit_hierarchical(fit.share(MIXTURE2P, ["sd_rad"], set_sizes=SIZES), t, key=jax.random.key(0))
+    group = res.group.set_index(["parameter", "set_size"])
+    assert sorted(group.loc["p_mem"].index) == list(SIZES) and group.loc["sd_rad"].index.isna().all()
+    assert (res.group["n_units"] == 3).all()
