@@ -20,7 +20,10 @@ With ``--ppc N`` each model simulates N copies of the data at its estimates (:fu
 and the paradigm's summaries of the data are set beside the copies' (``predictive.parquet``,
 ``predictive.png`` and, in ``comparison.json``, ``predictive``: per model the fraction of summaries inside
 their 95 % band). With ``--lr-test N`` each fitted ``NAME[param=value]`` is tested against ``NAME``
-(:mod:`cogsim.fitting_lrtests`). Paradigms come from ``cogsim.models.paradigms``.
+(:mod:`cogsim.fitting_lrtests`). ``bms.parquet`` holds each participant's posterior model probabilities
+under random-effects model selection (from BIC and AIC); ``--families NAME=a+b,...`` adds the selection
+over families of models (``comparison.json``'s ``bms_families``). Paradigms come from
+``cogsim.models.paradigms``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from cogsim import fitting_lrtests as lrt
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
-from cogsim.fitting_comparison import bms_line, comparison, figure
+from cogsim.fitting_comparison import attribution, bms_line, comparison, figure, parse_families
 
 PPC_LEVEL = 0.95  # the predictive checks' band
 #: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
@@ -94,6 +97,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "test each NAME[param=value] against NAME by parametric bootstrap, N copies; writes lr_tests.parquet"
     )
     p.add_argument("--lr-test", type=int, default=None, metavar="N", help=lr_help)
+    p.add_argument(
+        "--families",
+        default=None,
+        metavar="NAME=a+b,...",
+        help="random-effects model selection over families of models too, e.g. "
+        "'equal=mixture2p+slots_averaging,variable=vp' (a model not named is a family of its own)",
+    )
 
 
 def _check_out(out: str) -> None:
@@ -230,6 +240,7 @@ def run(
     hierarchical: bool = False,
     ppc: int | None = None,
     lr_test: int | None = None,
+    families: str | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
@@ -249,6 +260,7 @@ def run(
     if by is None:
         by = default_by(trials, log)
     chosen, skipped = choose(par, trials, models)
+    family_map = parse_families(families, list(chosen)) if families is not None else None
     if lr_test is not None:
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     if ppc is not None and getattr(par, "summarize", None) is None:
@@ -300,7 +312,9 @@ def run(
             checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), log))
     fits_df = pd.concat(fits, ignore_index=True)
     models_df = pd.concat(summaries, ignore_index=True)
-    comp = comparison(models_df, tuple(by), seed=seed)
+    comp = comparison(models_df, tuple(by), seed=seed, families=family_map)
+    if (who := attribution(models_df, tuple(by))) is not None:
+        store.atomic_write_parquet(folder / "bms.parquet", who)
     for m, g in models_df.groupby("model", sort=False):
         comp["models"][m]["n_at_bound"] = fitlib.at_bound_counts(g["at_bound"])[0]
     comp["skipped"] = skipped
@@ -337,6 +351,7 @@ def run(
         "hierarchical": hierarchical,
         "ppc": ppc,
         "lr_test": lr_test,
+        "families": family_map,
     }
     store.write_run_json(
         folder,
@@ -350,13 +365,15 @@ def run(
         ),
     )
     log(f"best by AIC: {comp['best_aic']}; by BIC: {comp['best_bic']}")
-    if line := bms_line(comp):
-        log(line)
+    for entry in ("bms", "bms_families"):
+        if line := bms_line(comp, entry=entry):
+            log(line)
     if hierarchical:
         log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")
     group_file = "group.parquet, " if hierarchical else ""
     ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
     ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
+    ppc_files += "bms.parquet, " if (folder / "bms.parquet").exists() else ""
     log(
         f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
         f"{ppc_files}run.json)"
@@ -419,4 +436,5 @@ def main(args: argparse.Namespace) -> None:
         hierarchical=hierarchical,
         ppc=args.ppc,
         lr_test=n_lr,
+        families=getattr(args, "families", None),
     )

@@ -13,15 +13,94 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cogsim.errors import CogsimError
+
 N_BOOT = 2000  # participant resamples for the comparison's CIs
 BMS_CRITERIA = ("bic", "aic")  # random-effects model selection from each (log evidence -BIC/2, -AIC/2)
 
 
-def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0) -> dict:
+def parse_families(text: str, models: list[str]) -> dict[str, list[str]]:
+    """``--families 'equal=mixture2p+slots_averaging,variable=vp'`` -> ``{family: [models]}`` over the
+    fitted ``models``; a model no family names forms a family of its own, under its own name.
+
+    Raises:
+      CogsimError: a malformed item, a model that is not fitted or is named twice, a family name used
+        twice or equal to a model outside it, or fewer than 2 families.
+
+    Example:
+      >>> parse_families("equal=mixture2p+slots_averaging", ["mixture2p", "slots_averaging", "vp"])
+      {'equal': ['mixture2p', 'slots_averaging'], 'vp': ['vp']}
+    """
+    from cogsim.fit._fixed import split_models
+
+    form = "comma-separated NAME=model+model+... (e.g. equal=mixture2p+slots_averaging,variable=vp)"
+    out: dict[str, list[str]] = {}
+    for item in split_models(text):
+        name, eq, members = item.partition("=")
+        name = name.strip()
+        listed = [m.strip() for m in members.split("+")] if eq else []
+        if not name or "[" in name or not listed or not all(listed):
+            raise CogsimError(f"fit --families: got {text!r} (item {item!r}); allowed: {form}")
+        if name in out:
+            raise CogsimError(f"fit --families: family {name!r} is named twice; allowed: distinct names")
+        out[name] = listed
+    seen: dict[str, str] = {}
+    for fam, listed in out.items():
+        for m in listed:
+            if m not in models:
+                raise CogsimError(
+                    f"fit --families {fam!r}: got model {m!r}; allowed: one of the fitted models {models}"
+                )
+            if m in seen:
+                raise CogsimError(
+                    f"fit --families: model {m!r} is in families {seen[m]!r} and {fam!r}; allowed: each "
+                    "model in one family"
+                )
+            seen[m] = fam
+    for m in models:
+        if m not in seen:
+            if m in out:
+                raise CogsimError(
+                    f"fit --families: family name {m!r} is also a model outside it; allowed: another name"
+                )
+            out[m] = [m]
+    if len(out) < 2:
+        raise CogsimError(
+            f"fit --families: got {text!r}, one family of all the fitted models; allowed: at least 2 families"
+        )
+    return out
+
+
+def attribution(models_table: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame | None:
+    """Each participant's posterior probability of each model under random-effects model selection
+    (:func:`cogsim.fit.bms`), from BIC and from AIC: ``criterion, <by...>, model, probability``; None for
+    one model or where some participant lacks a finite value."""
+    from cogsim.fit import bms
+
+    if models_table["model"].nunique() < 2:
+        return None
+    frames = []
+    for crit in BMS_CRITERIA:
+        if not np.all(np.isfinite(models_table[crit].to_numpy(float))):
+            continue
+        res = bms(models_table, by=by, criterion=crit)
+        long = res.attribution.melt(id_vars=list(by), var_name="model", value_name="probability")
+        frames.append(long.assign(criterion=crit)[["criterion", *by, "model", "probability"]])
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def comparison(
+    models_table: pd.DataFrame,
+    by: tuple[str, ...],
+    *,
+    seed: int = 0,
+    families: dict[str, list[str]] | None = None,
+) -> dict:
     """Per model: summed AIC/BIC, participants won (by AIC and BIC), summed CV log-likelihood, and the
     differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples (no
-    CI, ``None``, for one participant); and ``bms``: random-effects model selection (:func:`cogsim.fit.bms`)
-    from BIC and from AIC (None for one model)."""
+    CI, ``None``, for one participant); ``bms``: random-effects model selection (:func:`cogsim.fit.bms`)
+    from BIC and from AIC (None for one model); with ``families`` (:func:`parse_families`) also
+    ``bms_families``, the same over families of models."""
     rng = np.random.default_rng(seed)
     out = {}
     wide = {
@@ -61,22 +140,28 @@ def comparison(models_table: pd.DataFrame, by: tuple[str, ...], *, seed: int = 0
         "best_bic": out["best_bic"],
         "n_participants": int(n),
         "bms": {crit: _bms(models_table, by, crit) for crit in BMS_CRITERIA} if len(names) > 1 else None,
+        **({"bms_families": _by_family(models_table, by, families)} if families else {}),
     }
 
 
-def _bms(models_table: pd.DataFrame, by: tuple[str, ...], criterion: str) -> dict | None:
-    """Random-effects model selection from one criterion, or None where a model lacks a finite value for
-    some participant (e.g. a failed fit)."""
+def _by_family(models_table: pd.DataFrame, by: tuple[str, ...], families: dict[str, list[str]]) -> dict:
+    return {"families": families, **{crit: _bms(models_table, by, crit, families) for crit in BMS_CRITERIA}}
+
+
+def _bms(models_table: pd.DataFrame, by: tuple[str, ...], criterion: str, families=None) -> dict | None:
+    """Random-effects model selection from one criterion (over ``families`` where given), or None where a
+    model lacks a finite value for some participant (e.g. a failed fit)."""
     from cogsim.fit import bms
 
     if not np.all(np.isfinite(models_table[criterion].to_numpy(float))):
         return None
-    return bms(models_table, by=by, criterion=criterion).as_dict()
+    return bms(models_table, by=by, criterion=criterion, families=families).as_dict()
 
 
-def bms_line(comp: dict, criterion: str = "bic") -> str | None:
-    """One line of the random-effects model selection from ``criterion`` (None where there is none)."""
-    res = (comp.get("bms") or {}).get(criterion)
+def bms_line(comp: dict, criterion: str = "bic", entry: str = "bms") -> str | None:
+    """One line of the random-effects model selection from ``criterion`` (None where there is none);
+    ``entry="bms_families"`` for the families'."""
+    res = (comp.get(entry) or {}).get(criterion)
     if res is None:
         return None
     parts = ", ".join(
@@ -84,7 +169,8 @@ def bms_line(comp: dict, criterion: str = "bic") -> str | None:
         f"pxp {e['protected_exceedance']:.3f}"
         for m, e in res["models"].items()
     )
-    head = f"random-effects BMS ({criterion.upper()}): frequency [95% CI] and protected exceedance"
+    what = " by family" if entry == "bms_families" else ""
+    head = f"random-effects BMS{what} ({criterion.upper()}): frequency [95% CI] and protected exceedance"
     return f"{head}: {parts}; BOR {res['bor']:.3g}"
 
 

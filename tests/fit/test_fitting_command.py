@@ -181,3 +181,44 @@ def test_comparison_of_one_participant_has_values_but_no_cis():
     comp = fitting_command.comparison(table, ("subject",))
     assert comp["models"]["b"]["aic_minus_best"] == {"value": 2.0, "ci": None}
     assert comp["best_aic"] == "a" and comp["n_participants"] == 1
+
+
+def test_families_and_each_participants_model_probabilities(toy_paradigm, csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--ci", "none", "--families", "one=vm_mixture"]
+    assert cli.main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
+    assert "random-effects BMS by family (BIC)" in capsys.readouterr().out
+    comp = json.loads((out / "comparison.json").read_text())
+    fam = comp["bms_families"]
+    assert fam["families"] == {"one": ["vm_mixture"], "vm_per_set_size": ["vm_per_set_size"]}
+    for crit in ("bic", "aic"):  # one model per family: the families' results are the models'
+        for name, model in (("one", "vm_mixture"), ("vm_per_set_size", "vm_per_set_size")):
+            assert fam[crit]["models"][name]["alpha"] == pytest.approx(
+                comp["bms"][crit]["models"][model]["alpha"]
+            )
+    who = pd.read_parquet(out / "bms.parquet")
+    assert list(who.columns) == ["criterion", "subject", "model", "probability"]
+    assert who.groupby(["criterion", "subject"])["probability"].sum().to_numpy() == pytest.approx(np.ones(6))
+    assert json.loads((out / "run.json").read_text())["config"]["families"] == fam["families"]
+
+
+@pytest.mark.parametrize(
+    ("families", "match"),
+    [
+        (
+            "one=vm_mixture+vm_per_set_size",
+            "one family of all the fitted models; allowed: at least 2 families",
+        ),
+        ("one=nope", "fit --families 'one': got model 'nope'; allowed: one of the fitted models"),
+        ("a=vm_mixture,b=vm_mixture", "model 'vm_mixture' is in families 'a' and 'b'"),
+        ("a=vm_mixture,a=vm_per_set_size", "family 'a' is named twice"),
+        ("vm_per_set_size=vm_mixture", "family name 'vm_per_set_size' is also a model outside it"),
+        ("=vm_mixture", "(item '=vm_mixture'); allowed: comma-separated NAME=model+model+..."),
+    ],
+)
+def test_bad_families_are_refused_before_fitting(toy_paradigm, csv, tmp_path, capsys, families, match):
+    args = ["fit", "toy_estimation", "--data", str(csv), "--ci", "none", "--out", str(tmp_path / "o")]
+    assert cli.main([*args, "--families", families]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
