@@ -41,7 +41,14 @@ from cogsim import fitting_lrtests as lrt
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
-from cogsim.fitting_comparison import attribution, bms_line, comparison, figure, parse_families
+from cogsim.fitting_comparison import (
+    attribution,
+    bms_group_lines,
+    bms_line,
+    comparison,
+    figure,
+    parse_families,
+)
 
 PPC_LEVEL = 0.95  # the predictive checks' band
 #: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
@@ -365,8 +372,8 @@ def run(
         ),
     )
     log(f"best by AIC: {comp['best_aic']}; by BIC: {comp['best_bic']}")
-    for entry in ("bms", "bms_families"):
-        if line := bms_line(comp, entry=entry):
+    for line in [bms_line(comp), *bms_group_lines(comp), bms_line(comp, entry="bms_families")]:
+        if line:
             log(line)
     if hierarchical:
         log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")

@@ -100,7 +100,8 @@ def comparison(
     differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples (no
     CI, ``None``, for one participant); ``bms``: random-effects model selection (:func:`cogsim.fit.bms`)
     from BIC and from AIC (None for one model); with ``families`` (:func:`parse_families`) also
-    ``bms_families``, the same over families of models."""
+    ``bms_families``, the same over families of models; with two or more participant columns also
+    ``bms_groups``, the same within each group (each value of the columns but the last)."""
     rng = np.random.default_rng(seed)
     out = {}
     wide = {
@@ -141,7 +142,21 @@ def comparison(
         "n_participants": int(n),
         "bms": {crit: _bms(models_table, by, crit) for crit in BMS_CRITERIA} if len(names) > 1 else None,
         **({"bms_families": _by_family(models_table, by, families)} if families else {}),
+        **({"bms_groups": _by_group(models_table, by)} if len(by) > 1 and len(names) > 1 else {}),
     }
+
+
+def _by_group(models_table: pd.DataFrame, by: tuple[str, ...]) -> dict:
+    """Random-effects model selection within each group of participants: each value of the participant
+    columns but the last (e.g. each task of ``--by task,subject``, each experiment of
+    ``--by experiment,subject``), where the models may differ between groups."""
+    outer = list(by[:-1])
+    groups = {}
+    for key, part in models_table.groupby(outer, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{c}={v}" for c, v in zip(outer, key, strict=True))
+        groups[label] = {crit: _bms(part, by, crit) for crit in BMS_CRITERIA}
+    return {"by": outer, "groups": groups}
 
 
 def _by_family(models_table: pd.DataFrame, by: tuple[str, ...], families: dict[str, list[str]]) -> dict:
@@ -162,16 +177,27 @@ def bms_line(comp: dict, criterion: str = "bic", entry: str = "bms") -> str | No
     """One line of the random-effects model selection from ``criterion`` (None where there is none);
     ``entry="bms_families"`` for the families'."""
     res = (comp.get(entry) or {}).get(criterion)
-    if res is None:
-        return None
+    what = " by family" if entry == "bms_families" else ""
+    return None if res is None else _line(res, f"random-effects BMS{what} ({criterion.upper()})")
+
+
+def bms_group_lines(comp: dict, criterion: str = "bic") -> list[str]:
+    """One line per group of participants (``bms_groups``) of the random-effects model selection."""
+    groups = (comp.get("bms_groups") or {}).get("groups", {})
+    return [
+        _line(res[criterion], f"random-effects BMS ({criterion.upper()}), {label}")
+        for label, res in groups.items()
+        if res.get(criterion) is not None
+    ]
+
+
+def _line(res: dict, head: str) -> str:
     parts = ", ".join(
         f"{m} {e['frequency']:.2f} [{e['frequency_ci'][0]:.2f}, {e['frequency_ci'][1]:.2f}] "
         f"pxp {e['protected_exceedance']:.3f}"
         for m, e in res["models"].items()
     )
-    what = " by family" if entry == "bms_families" else ""
-    head = f"random-effects BMS{what} ({criterion.upper()}): frequency [95% CI] and protected exceedance"
-    return f"{head}: {parts}; BOR {res['bor']:.3g}"
+    return f"{head}: frequency [95% CI] and protected exceedance: {parts}; BOR {res['bor']:.3g}"
 
 
 def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:

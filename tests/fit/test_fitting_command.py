@@ -116,6 +116,10 @@ def test_comparison_without_cv_and_with_two_id_columns(tmp_path):
     assert comp["models"]["b"]["won_aic"]["value"] == 2 and comp["models"]["a"]["aic_sum"]["value"] == 60
     assert comp["models"]["a"]["cv_loglik_sum"] == {"value": None, "ci": None}
     assert comp["bms"]["bic"]["n_participants"] == 3 and set(comp["bms"]["bic"]["models"]) == {"a", "b"}
+    groups = comp["bms_groups"]  # within each experiment: 2 participants in E1, 1 in E2
+    assert groups["by"] == ["experiment"] and list(groups["groups"]) == ["experiment=E1", "experiment=E2"]
+    assert [g["bic"]["n_participants"] for g in groups["groups"].values()] == [2, 1]
+    assert fitting_command.bms_group_lines(comp)[1].startswith("random-effects BMS (BIC), experiment=E2:")
     assert fitting_command.bms_line(comp).startswith("random-effects BMS (BIC): frequency")
     fits = pd.DataFrame({"model": ["a", "b"], "parameter": ["x", "y"], "estimate": [1.0, 2.0]})
     fitting_command.figure(comp, fits, tmp_path / "f.png")
