@@ -37,14 +37,13 @@ PXP_BAR = 0.95  # a pure group's generating model: highest protected exceedance,
 CRITERIA = ("bic", "aic")
 
 
-def _group(scores: pd.DataFrame, parts: dict[str, list], criterion: str) -> dict:
+def _group(scores: pd.DataFrame, parts: dict[str, list], criterion: str):
     """bms over the participants ``parts[generating] = [subjects]``."""
     rows = pd.concat(
         [scores[(scores.generating == g) & scores.subject.isin(subs)] for g, subs in parts.items()]
     )
     rows = rows.assign(unit=rows.generating + ":" + rows.subject.astype(str))
-    res = bms(rows[["model", "unit", criterion]], by=("unit",), criterion=criterion)
-    return {"result": res, "n": int(rows.unit.nunique())}
+    return bms(rows[["model", "unit", criterion]], by=("unit",), criterion=criterion)
 
 
 def _pure(res, gen: str) -> dict:
@@ -91,11 +90,11 @@ def run() -> dict:
         subjects = {g: sorted(scores[scores.generating == g].subject.unique()) for g in gens}
         para = {"source": f"{file}: {entry} (commit {stored['commit']})", "criteria": {}}
         for crit in CRITERIA:
-            pure = {g: _pure(_group(scores, {g: subjects[g]}, crit)["result"], g) for g in gens}
+            pure = {g: _pure(_group(scores, {g: subjects[g]}, crit), g) for g in gens}
             halves = {}
             for a, b in itertools.combinations(gens, 2):
                 parts = {a: subjects[a][: len(subjects[a]) // 2], b: subjects[b][: len(subjects[b]) // 2]}
-                halves[f"{a}+{b}"] = _halves(_group(scores, parts, crit)["result"], a, b)
+                halves[f"{a}+{b}"] = _halves(_group(scores, parts, crit), a, b)
             para["criteria"][crit] = {
                 "pure": pure,
                 "halves": halves,

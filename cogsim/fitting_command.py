@@ -48,6 +48,7 @@ from cogsim.fitting_comparison import (
     comparison,
     figure,
     parse_families,
+    selections,
 )
 
 PPC_LEVEL = 0.95  # the predictive checks' band
@@ -319,8 +320,9 @@ def run(
             checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), log))
     fits_df = pd.concat(fits, ignore_index=True)
     models_df = pd.concat(summaries, ignore_index=True)
-    comp = comparison(models_df, tuple(by), seed=seed, families=family_map)
-    if (who := attribution(models_df, tuple(by))) is not None:
+    selected = selections(models_df, tuple(by)) if len(chosen) > 1 else {}
+    comp = comparison(models_df, tuple(by), seed=seed, families=family_map, selected=selected)
+    if (who := attribution(selected, tuple(by))) is not None:
         store.atomic_write_parquet(folder / "bms.parquet", who)
     for m, g in models_df.groupby("model", sort=False):
         comp["models"][m]["n_at_bound"] = fitlib.at_bound_counts(g["at_bound"])[0]
@@ -380,7 +382,7 @@ def run(
     group_file = "group.parquet, " if hierarchical else ""
     ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
     ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
-    ppc_files += "bms.parquet, " if (folder / "bms.parquet").exists() else ""
+    ppc_files += "bms.parquet, " if who is not None else ""
     log(
         f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
         f"{ppc_files}run.json)"

@@ -71,21 +71,27 @@ def parse_families(text: str, models: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def attribution(models_table: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame | None:
-    """Each participant's posterior probability of each model under random-effects model selection
-    (:func:`cogsim.fit.bms`), from BIC and from AIC: ``criterion, <by...>, model, probability``; None for
-    one model or where some participant lacks a finite value."""
+def selections(models_table: pd.DataFrame, by: tuple[str, ...], families=None) -> dict:
+    """``{criterion: BMSResult or None}``: random-effects model selection (:func:`cogsim.fit.bms`) from BIC
+    and from AIC (over ``families`` where given); None where some participant lacks a finite value (e.g. a
+    failed fit)."""
     from cogsim.fit import bms
 
-    if models_table["model"].nunique() < 2:
-        return None
-    frames = []
+    out = {}
     for crit in BMS_CRITERIA:
-        if not np.all(np.isfinite(models_table[crit].to_numpy(float))):
-            continue
-        res = bms(models_table, by=by, criterion=crit)
-        long = res.attribution.melt(id_vars=list(by), var_name="model", value_name="probability")
-        frames.append(long.assign(criterion=crit)[["criterion", *by, "model", "probability"]])
+        finite = np.all(np.isfinite(models_table[crit].to_numpy(float)))
+        out[crit] = bms(models_table, by=by, criterion=crit, families=families) if finite else None
+    return out
+
+
+def attribution(selected: dict, by: tuple[str, ...]) -> pd.DataFrame | None:
+    """Each participant's posterior probability of each model in ``selected`` (:func:`selections`):
+    ``criterion, <by...>, model, probability``; None where no criterion gave a selection."""
+    frames = []
+    for crit, res in selected.items():
+        if res is not None:
+            long = res.attribution.melt(id_vars=list(by), var_name="model", value_name="probability")
+            frames.append(long.assign(criterion=crit)[["criterion", *by, "model", "probability"]])
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -95,13 +101,15 @@ def comparison(
     *,
     seed: int = 0,
     families: dict[str, list[str]] | None = None,
+    selected: dict | None = None,
 ) -> dict:
     """Per model: summed AIC/BIC, participants won (by AIC and BIC), summed CV log-likelihood, and the
     differences to the best model, each with a 95% percentile CI over ``N_BOOT`` participant resamples (no
     CI, ``None``, for one participant); ``bms``: random-effects model selection (:func:`cogsim.fit.bms`)
     from BIC and from AIC (None for one model); with ``families`` (:func:`parse_families`) also
     ``bms_families``, the same over families of models; with two or more participant columns also
-    ``bms_groups``, the same within each group (each value of the columns but the last)."""
+    ``bms_groups``, the same within each group (each value of the columns but the last). ``selected``: the
+    models' :func:`selections`, where the caller already has them."""
     rng = np.random.default_rng(seed)
     out = {}
     wide = {
@@ -140,7 +148,7 @@ def comparison(
         "best_aic": out["best_aic"],
         "best_bic": out["best_bic"],
         "n_participants": int(n),
-        "bms": {crit: _bms(models_table, by, crit) for crit in BMS_CRITERIA} if len(names) > 1 else None,
+        "bms": _as_dicts(selected or selections(models_table, by)) if len(names) > 1 else None,
         **({"bms_families": _by_family(models_table, by, families)} if families else {}),
         **({"bms_groups": _by_group(models_table, by)} if len(by) > 1 and len(names) > 1 else {}),
     }
@@ -155,22 +163,16 @@ def _by_group(models_table: pd.DataFrame, by: tuple[str, ...]) -> dict:
     for key, part in models_table.groupby(outer, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{c}={v}" for c, v in zip(outer, key, strict=True))
-        groups[label] = {crit: _bms(part, by, crit) for crit in BMS_CRITERIA}
+        groups[label] = _as_dicts(selections(part, by))
     return {"by": outer, "groups": groups}
 
 
 def _by_family(models_table: pd.DataFrame, by: tuple[str, ...], families: dict[str, list[str]]) -> dict:
-    return {"families": families, **{crit: _bms(models_table, by, crit, families) for crit in BMS_CRITERIA}}
+    return {"families": families, **_as_dicts(selections(models_table, by, families))}
 
 
-def _bms(models_table: pd.DataFrame, by: tuple[str, ...], criterion: str, families=None) -> dict | None:
-    """Random-effects model selection from one criterion (over ``families`` where given), or None where a
-    model lacks a finite value for some participant (e.g. a failed fit)."""
-    from cogsim.fit import bms
-
-    if not np.all(np.isfinite(models_table[criterion].to_numpy(float))):
-        return None
-    return bms(models_table, by=by, criterion=criterion, families=families).as_dict()
+def _as_dicts(selected: dict) -> dict:
+    return {crit: None if res is None else res.as_dict() for crit, res in selected.items()}
 
 
 def bms_line(comp: dict, criterion: str = "bic", entry: str = "bms") -> str | None:

@@ -34,7 +34,7 @@ def pairs(chosen: dict) -> list[tuple[str, str]]:
                 return names[id(m)]
         return None
 
-    out = [(nearest(m), n) for n, m in chosen.items() if nearest(m) is not None]
+    out = [(full, n) for n, m in chosen.items() if (full := nearest(m)) is not None]
     if not out:
         raise CogsimError(
             f"fit --lr-test: no nested pair among the models {list(chosen)}; allowed: a model with its "

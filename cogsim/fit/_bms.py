@@ -293,8 +293,9 @@ def bms(
     xp = exceedance(a_group)
     ci = np.stack([stats.beta.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], a, a_group.sum() - a) for a in a_group])
     attribution = units.copy()
+    by_group = z @ member  # [participants, models or families]
     for j, name in enumerate(group):
-        attribution[name] = (z @ member)[:, j]
+        attribution[name] = by_group[:, j]
     return BMSResult(
         names=tuple(group),
         criterion=criterion,

@@ -354,12 +354,18 @@ def _estimates(model, packed, by, x_hat, lo, hi, ss_col, inert=None) -> pd.DataF
     for b in by:
         out[b] = out[b].astype(packed.units[b].dtype)
     if not per_ss:
-        out["set_size"] = pd.array([pd.NA if v is None else v for v in out["set_size"]], dtype="Int64")
+        out["set_size"] = level_column(out["set_size"])
     elif pd.api.types.is_integer_dtype(packed.units[ss_col]):
         out["set_size"] = out["set_size"].astype("Int64")
     else:
         out["set_size"] = out["set_size"].astype(float)
     return out
+
+
+def level_column(values) -> pd.arrays.IntegerArray:
+    """A table's ``set_size`` for a model not fitted per set size: a shared model's parameters at their set
+    size (:func:`cogsim.fit._model.levels`), missing for the others."""
+    return pd.array([pd.NA if v is None else v for v in values], dtype="Int64")
 
 
 def _summary(model, units: pd.DataFrame, by) -> pd.DataFrame:

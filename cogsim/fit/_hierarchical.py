@@ -43,7 +43,16 @@ from cogsim.fit import _model, _objective
 from cogsim.fit._cache import cached
 from cogsim.fit._compress import evaluated
 from cogsim.fit._data import MAX_BUCKETS, pack
-from cogsim.fit._fit import FitResult, _check_args, _estimates, _summary, _unit_estimates, estimate, fit
+from cogsim.fit._fit import (
+    FitResult,
+    _check_args,
+    _estimates,
+    _summary,
+    _unit_estimates,
+    estimate,
+    fit,
+    level_column,
+)
 from cogsim.fit._optim import CONVERGED_GTOL
 from cogsim.fit._profile import value_and_hessian_fd
 from cogsim.fit._solve import _solver, by_bucket, chunk_size
@@ -367,7 +376,7 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     elif per_ss:
         group["set_size"] = group["set_size"].astype(float)
     else:
-        group["set_size"] = pd.array([pd.NA if v is None else v for v in group["set_size"]], dtype="Int64")
+        group["set_size"] = level_column(group["set_size"])
     lml = trace[-1]["log_marginal"]
     n_total = int(packed.units["n_trials"].sum())
     settings = settings | {
