@@ -88,20 +88,27 @@ def _safe(fun: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Ar
 
 def _two_loop(mem, g):
     """``-H g`` for the L-BFGS inverse Hessian of the pairs in ``mem`` (empty slots, ``s.y <= 0``, are
-    skipped), its initial matrix ``(s.y / y.y) I`` of the newest pair."""
+    skipped), its initial matrix ``(s.y / y.y) I`` of the newest pair. Both loops are ``lax.scan`` over the
+    memory's slots (one compiled body each, not ``MEMORY`` unrolled copies: the optimiser's program compiles
+    several times faster)."""
     sm, ym = mem[0], mem[1]
     sy = jnp.sum(sm * ym, axis=1)
     valid = sy > 0
     rho = jnp.where(valid, 1.0 / jnp.where(valid, sy, 1.0), 0.0)
-    q = g
-    alphas = [None] * MEMORY
-    for i in range(MEMORY - 1, -1, -1):
-        alphas[i] = rho[i] * jnp.dot(sm[i], q)
-        q = q - alphas[i] * ym[i]
+
+    def newest_first(q, pair):
+        s, y, r = pair
+        alpha = r * jnp.dot(s, q)
+        return q - alpha * y, alpha
+
+    q, alphas = jax.lax.scan(newest_first, g, (sm, ym, rho), reverse=True)
     gamma = jnp.where(valid[-1], sy[-1] / jnp.maximum(jnp.dot(ym[-1], ym[-1]), 1e-30), 1.0)
-    r = gamma * q
-    for i in range(MEMORY):
-        r = r + sm[i] * (alphas[i] - rho[i] * jnp.dot(ym[i], r))
+
+    def oldest_first(r, pair):
+        s, y, rh, alpha = pair
+        return r + s * (alpha - rh * jnp.dot(y, r)), None
+
+    r, _ = jax.lax.scan(oldest_first, gamma * q, (sm, ym, rho, alphas))
     return -r
 
 
