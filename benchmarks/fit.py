@@ -88,9 +88,8 @@ def scipy_loop(model, trials, by, n_starts: int, seed: int, distinct: bool = Fal
         packed = _compress.compress(packed, model)
     nll = _objective.make_nll(model)
     vg = jax.jit(jax.value_and_grad(nll))
-    u0 = np.asarray(
-        _fit.starts(model, len(packed.units), n_starts, key=jax.random.fold_in(jax.random.key(seed), 0))
-    )
+    ids = _data.unit_ids(packed.units, packed.keys)  # each unit's random-stream id, as cogsim.fit keys it
+    u0 = np.asarray(_fit.starts(model, ids, n_starts, key=jax.random.fold_in(jax.random.key(seed), 0)))
     best = np.full(len(packed.units), -np.inf)
     for i in range(len(packed.units)):
         n_i = int(packed.units["n_trials"].iloc[i])  # the unit's own trials, no padding
