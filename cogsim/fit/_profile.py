@@ -35,9 +35,10 @@ lacks work too), is carried from one profile point to the next and BFGS-updated 
 is kept only where it lowers the objective (else the next try takes a quarter of it); the steps end when the
 predicted decrease is below ``NEWTON_TOL`` or after ``N_NEWTON`` steps.
 
-Both searches are ``while_loop``s: vmapped over every unit and side, a loop ends when all of its lanes are
-done, so one compiled program serves every unit, parameter and side. The objective and its gradient are
-evaluated at one site per loop.
+Both searches are ``while_loop``s, vmapped over the sides of the units of one chunk (about ``CHUNK_TRIALS``
+trials' worth of units, as the solver's chunks: :func:`cogsim.fit._solve.in_chunks`), the chunks one after
+another: a chunk's loop ends when all of its lanes are done, and one compiled program serves every unit,
+parameter and side. The objective and its gradient are evaluated at one site per loop.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from scipy import stats
+
+from cogsim.fit._solve import chunk_size, in_chunks
 
 N_ROOT = 16
 N_NEWTON = 5
@@ -340,7 +343,11 @@ def profile_program(model, nll: Callable, *, level: float = 0.95) -> Callable:
         )
         return jnp.min(ends, axis=1), jnp.max(ends, axis=1)
 
-    return jax.jit(jax.vmap(one_unit))
+    def every_unit(u_hat, trials, mask):  # in chunks of units, each ending with its own slowest side
+        batch = chunk_size(u_hat.shape[0], mask.shape[1])
+        return in_chunks(lambda xs: one_unit(*xs), (u_hat, trials, mask), batch)
+
+    return jax.jit(every_unit)
 
 
 def profile_intervals(

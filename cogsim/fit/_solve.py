@@ -31,6 +31,24 @@ def chunk_size(n_problems: int, max_trials: int) -> int:
     return int(max(1, min(n_problems, CHUNK_TRIALS // max(max_trials, 1))))
 
 
+def in_chunks(fn, xs, batch: int, *, vectorised: bool = True):
+    """``fn`` of one element mapped over the leading axis of the pytree ``xs`` in chunks of ``batch``
+    (vmapped within a chunk, chunks one after another, so a chunk's loops end with its own slowest element;
+    ``vectorised=False``: one element at a time), padded with copies of the last element to a whole number
+    of chunks, which are dropped from the result.
+
+    Example:
+      >>> out = in_chunks(lambda x: x * 2.0, jnp.arange(5.0), 2)
+      >>> [float(v) for v in out]
+      [0.0, 2.0, 4.0, 6.0, 8.0]
+    """
+    n = jax.tree.leaves(xs)[0].shape[0]
+    pad = -n % batch
+    grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad, *a.shape[1:]))]) if pad else a
+    out = jax.lax.map(fn, jax.tree.map(grow, xs), batch_size=batch if vectorised else None)
+    return jax.tree.map(lambda a: a[:n], out)
+
+
 def _trims(model, batch: int) -> bool:
     """Whether the solver sums each unit's rows only up to its last real one (:mod:`cogsim.fit._trimmed`):
     for a model split into tables and rows, solved one problem at a time (outside any vmap, where a switch
@@ -63,12 +81,7 @@ def _solver(model, prior_key, batch: int, normal: bool = False, widths: tuple[in
         return minimize(lambda u: nll(u, tr, m, *extra) / nn, u0)
 
     def solve_flat(u0, tr, m, nn, *extra):
-        n = u0.shape[0]
-        pad = -n % batch
-        grow = lambda a: jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad, *a.shape[1:]))]) if pad else a
-        xs = jax.tree.map(grow, (u0, tr, m, nn, *extra))
-        out = jax.lax.map(unit, xs) if trimmed else jax.lax.map(unit, xs, batch_size=batch)
-        return jax.tree.map(lambda a: a[:n], out)
+        return in_chunks(unit, (u0, tr, m, nn, *extra), batch, vectorised=not trimmed)
 
     def solve(u0, trials, mask, *extra):
         n_starts, n_units = u0.shape[:2]
