@@ -3,7 +3,9 @@ mixture (optionally fitted per set size), each with loglik, simulate and design.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -159,3 +161,17 @@ def csv(tmp_path, toy):
     path = tmp_path / "my trials.csv"
     path.write_bytes(b"\xef\xbb\xbf" + df.to_csv(index=False).encode())
     return path
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load("fit")``: the module ``benchmarks/fit.py``, imported from its file (not a package)."""
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

@@ -3,9 +3,7 @@ same points and reach the same maxima (its agreement fields are computed, not as
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,15 +11,10 @@ import pytest
 
 pytest.importorskip("cogsim.fit")
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("fit_benchmark", ROOT / "benchmarks" / "fit.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(load_benchmark):
+    return load_benchmark("fit")
 
 
 def _trials(rng: np.random.Generator) -> pd.DataFrame:

@@ -3,26 +3,19 @@ parameter is a maximum over the others (never below a point it could reach)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import jax
 import numpy as np
 import pytest
 
 pytest.importorskip("cogsim.fit")
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = jax.random.key(0)
 N_TRIALS, N_SUBJECTS = 200, 4
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("recovery_benchmark", ROOT / "benchmarks" / "recovery.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(load_benchmark):
+    return load_benchmark("recovery")
 
 
 @pytest.fixture(scope="module")
