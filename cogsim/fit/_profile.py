@@ -152,19 +152,8 @@ def newton_profile(
     hess = jnp.where(jnp.isfinite(hess), hess, jnp.eye(k - 1, dtype=u0.dtype))  # e.g. a saturated logit
     lam, vec = jnp.linalg.eigh(0.5 * (hess + hess.T))
     hess = (vec * jnp.maximum(jnp.abs(lam), EIG_FLOOR)) @ vec.T
-    if alt is None:
-        f0, g0 = vg(u0)
-    else:  # both starts in one call, the lower kept
-        fs, gs = jax.vmap(vg)(jnp.stack([u0, alt]))
-        second = jnp.isfinite(fs[1]) & ~(fs[0] <= fs[1])
-        u0, f0, g0 = (
-            jnp.where(second, alt, u0),
-            jnp.where(second, fs[1], fs[0]),
-            jnp.where(second, gs[1], gs[0]),
-        )
-    g0 = g0[idx]
-    f0 = jnp.where(jnp.isfinite(f0), f0, jnp.inf)
-    g0 = jnp.where(jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0)), g0, 0.0)  # no finite gradient: no step
+    starts = u0[None] if alt is None else jnp.stack([u0, alt])
+    n_starts = starts.shape[0]
 
     def direction(hess, g):
         d = _solve(hess, g)
@@ -173,15 +162,21 @@ def newton_profile(
 
     def cond(carry):
         i, _, _, g, hess, _ = carry
-        return (i < n_steps) & (-jnp.dot(g, direction(hess, g)) / 2 > tol)
+        return (i < 0) | ((i < n_steps) & (-jnp.dot(g, direction(hess, g)) / 2 > tol))
 
     def body(carry):
+        # the first passes (i < 0) evaluate the starts, the lower kept; then one quasi-Newton step each
         i, u, f, g, hess, a = carry
-        s = a * direction(hess, g)
-        trial = u.at[idx].add(s)
-        ft, gt = vg(trial)
+        start = i < 0
+        s = jnp.where(start, 0.0, a * direction(hess, g))
+        trial = jnp.where(start, starts[jnp.maximum(i + n_starts, 0)], u.at[idx].add(s))
+        ft, gt = vg(trial)  # the one evaluation site
         gt = gt[idx]
         finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(gt))
+        # a start replaces the one before where it is finite and that one is not lower (or not a number)
+        take = jnp.where(i == -n_starts, True, jnp.isfinite(ft) & ~(f <= ft))
+        f_start = jnp.where(jnp.isfinite(ft), ft, jnp.inf)
+        g_start = jnp.where(finite, gt, 0.0)  # no finite gradient: no step
         better = finite & (ft < f)
         y = gt - g
         sy = jnp.dot(s, y)
@@ -191,16 +186,21 @@ def newton_profile(
             hess + jnp.outer(y, y) / jnp.where(sy > 0, sy, 1.0) - jnp.outer(hs, hs) / jnp.maximum(shs, 1e-30)
         )
         keep = finite & (sy > 1e-10 * jnp.linalg.norm(s) * jnp.linalg.norm(y)) & (shs > 0)
+        new_hess = jnp.where(keep & jnp.all(jnp.isfinite(upd)), 0.5 * (upd + upd.T), hess)
+        moved = (jnp.where(better, trial, u), jnp.where(better, ft, f), jnp.where(better, gt, g))
+        started = (jnp.where(take, trial, u), jnp.where(take, f_start, f), jnp.where(take, g_start, g))
+        u, f, g = (jnp.where(start, b, m) for b, m in zip(started, moved, strict=True))
         return (
             i + 1,
-            jnp.where(better, trial, u),
-            jnp.where(better, ft, f),
-            jnp.where(better, gt, g),
-            jnp.where(keep & jnp.all(jnp.isfinite(upd)), 0.5 * (upd + upd.T), hess),
-            jnp.where(better, 1.0, a * 0.25),
+            u,
+            f,
+            g,
+            jnp.where(start, hess, new_hess),
+            jnp.where(start, 1.0, jnp.where(better, 1.0, a * 0.25)),
         )
 
-    init = (jnp.asarray(0), u0, f0, g0, hess, jnp.asarray(1.0, u0.dtype))
+    zk, inf = jnp.zeros(k - 1, u0.dtype), jnp.asarray(jnp.inf, u0.dtype)
+    init = (jnp.asarray(-n_starts), u0, inf, zk, hess, jnp.asarray(1.0, u0.dtype))
     _, u, f, _, hess, _ = jax.lax.while_loop(cond, body, init)
     return u, f, hess
 
