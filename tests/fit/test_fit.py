@@ -247,3 +247,13 @@ def test_solving_in_chunks_gives_the_same_fit_as_one_batch(gauss, monkeypatch):
     chunked = fit(gauss, data, ci=None, key=KEY).units
     np.testing.assert_allclose(chunked["loglik"], one["loglik"], atol=1e-4)
     np.testing.assert_allclose(chunked[["mu", "sd"]], one[["mu", "sd"]], rtol=1e-4)
+
+
+def test_profile_intervals_in_chunks_match_one_batch(gauss, monkeypatch):
+    rng = np.random.default_rng(8)
+    data = pd.DataFrame({"subject": np.repeat([1, 2, 3], 40), "x": rng.normal(1.0, 2.0, 120)})
+    one = fit(gauss, data, key=KEY).estimates  # every unit in one chunk (40 trials each)
+    monkeypatch.setattr("cogsim.fit._solve.CHUNK_TRIALS", 1)  # one unit per chunk
+    chunked = fit(gauss, data, key=KEY).estimates
+    assert np.isfinite(one[["ci_low", "ci_high"]].to_numpy()).all()
+    np.testing.assert_allclose(chunked[["ci_low", "ci_high"]], one[["ci_low", "ci_high"]], atol=1e-3)
