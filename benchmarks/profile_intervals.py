@@ -10,7 +10,13 @@ the acceptance rule of docs/fitting_log.md ("Cheaper profile intervals") applied
   estimates' linear response; the lower value kept) puts the profile deviance at the new endpoint within
   0.05 of ``chi2_1(0.95)`` and closer to it than at the previous endpoint.
 
-``--baseline COMMIT`` times a third search (e.g. the one a change replaces) in the same process, not judged.
+``--baseline COMMIT`` times a third search (e.g. the one a change replaces), not judged.
+
+Each search is compiled and run in a process of its own (this script started again with ``--child``), on the
+inputs ``cogsim.fit.fit`` gives its profile program: the model specialised to the data, each unit's distinct
+trials with their counts where ``fit`` evaluates them so, and ``fit``'s estimates (best of 4 starts, seed 0,
+then its refining passes). Timed in one process, the search compiled second compiled and ran faster than the
+same program compiled first (docs/fitting_log.md, "One copy of the likelihood fewer in the profile program").
 
 Usage::
 
@@ -36,8 +42,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from cogsim.fit import _data, _fit, _objective, _profile
+from cogsim.fit import _compress, _data, _fit, _model, _objective, _passes, _profile
 from cogsim.fit._optim import minimize
+from cogsim.models import paradigms
 
 CHI2 = float(stats.chi2.ppf(0.95, 1))
 
@@ -147,6 +154,39 @@ def judge(model, nll, u_hat, packed, new, prev):
     }
 
 
+def fit_inputs(par, frame, name: str, by: tuple[str, ...]):
+    """``(model, nll, work, u_hat)``: what ``cogsim.fit.fit`` hands its profile program for ``name``."""
+    model = par.models[name]
+    packed = _data.pack(frame, model, by=by, set_size_column="set_size", min_trials=10)
+    model = _model.specialised(model, frame)
+    work = _compress.evaluated(packed, model, None)
+    ids = _data.unit_ids(packed.units, packed.keys)
+    key = jax.random.fold_in(jax.random.key(0), 0)
+    sol = _fit.estimate(model, work, {}, n_starts=4, key=key, ids=ids)
+    u_hat = _passes.refine(model, work, {}, sol, raw=packed)[0]
+    return model, _objective.make_nll(model), work, np.asarray(u_hat)
+
+
+def child(args, frame, by) -> None:
+    """Compiles and runs one search (``args.child``: current, previous or baseline) for one model; writes its
+    limits, timings and the estimates it started from to ``args.child_out`` (npz)."""
+    par = paradigms.get(args.paradigm)
+    model, nll, work, u_hat = fit_inputs(par, frame, args.models, by)
+    commit = {"previous": args.previous, "baseline": args.baseline}.get(args.child)
+    program = _profile.profile_program(model, nll) if commit is None else previous_program(commit, model, nll)
+    lo, hi, t = timed(program, (jnp.asarray(u_hat), work.trials, work.mask))
+    np.savez(args.child_out, lo=lo, hi=hi, u_hat=u_hat, timings=json.dumps(t), units=len(work.units))
+
+
+def in_own_process(passed: list[str], name: str, tag: str, tmp: str):
+    """Runs :func:`child` for ``name`` and ``tag`` in a new Python process; its npz's contents."""
+    path = str(Path(tmp) / f"{name}_{tag}.npz")
+    cmd = [sys.executable, __file__, *passed, "--models", name, "--child", tag, "--child-out", path]
+    subprocess.run(cmd, check=True)
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--paradigm", default="delayed_estimation")
@@ -160,36 +200,39 @@ def main(argv=None) -> int:
         "--baseline", default=None, help="another commit whose profile search is timed too (not judged)"
     )
     ap.add_argument("--out", default="benchmarks/results/profile_intervals.json")
+    ap.add_argument("--child", choices=("current", "previous", "baseline"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    from cogsim.models import paradigms
-
-    par = paradigms.get(args.paradigm)
-    frame = par.read(args.data)
+    frame = paradigms.get(args.paradigm).read(args.data)
     by = tuple(args.by.split(","))
+    if args.child:
+        child(args, frame, by)
+        return 0
+    passed = ["--paradigm", args.paradigm, "--data", args.data, "--by", args.by]  # the children's arguments
+    for flag, commit in (("--previous", args.previous), ("--baseline", args.baseline)):
+        passed += [flag, commit] if commit else []
     git = ["git", "rev-parse", "--short", "HEAD"]
     head = subprocess.run(git, capture_output=True, text=True).stdout.strip()
     out = {"uptime_start": os.getloadavg(), "python": sys.version.split()[0], "jax": jax.__version__,
            "machine": platform.machine(), "previous": args.previous, "baseline": args.baseline,
-           "head": head, "models": {}}  # fmt: skip
+           "head": head, "each_search_in_its_own_process": True, "models": {}}  # fmt: skip
+    tags = [t for t, c in (("previous", args.previous), ("baseline", args.baseline)) if c] + ["current"]
     for name in args.models.split(","):
-        model = par.models[name]
-        packed = _data.pack(frame, model, by=by, set_size_column="set_size", min_trials=10)
-        u_hat = _fit.estimate(model, packed, {}, n_starts=4, key=jax.random.fold_in(jax.random.key(0), 0))[0]
-        nll = _objective.make_nll(model)
-        inputs = (u_hat, packed.trials, packed.mask)
-        row = {"units": len(packed.units)}
-        versions = [("current", _profile.profile_program(model, nll))]
-        if args.baseline:
-            versions.insert(0, ("baseline", previous_program(args.baseline, model, nll)))
-        if args.previous:
-            versions.insert(0, ("previous", previous_program(args.previous, model, nll)))
-        limits = {}
-        for tag, program in versions:
-            lo, hi, row[tag] = timed(program, inputs)
-            limits[tag] = (lo, hi)
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = {tag: in_own_process(passed, name, tag, tmp) for tag in tags}
+        row = {"units": int(runs["current"]["units"])}
+        for tag, r in runs.items():
+            row[tag] = json.loads(str(r["timings"]))
             print(name, tag, row[tag], flush=True)
+            if not np.array_equal(r["u_hat"], runs["current"]["u_hat"]):
+                raise SystemExit(
+                    f"{name}: the {tag} process started from other estimates than the current one"
+                )
         if args.previous:
-            row["rule"] = judge(model, nll, u_hat, packed, limits["current"], limits["previous"])
+            model, nll, work, _ = fit_inputs(paradigms.get(args.paradigm), frame, name, by)
+            u_hat = runs["current"]["u_hat"]
+            limits = {t: (runs[t]["lo"], runs[t]["hi"]) for t in ("current", "previous")}
+            row["rule"] = judge(model, nll, u_hat, work, limits["current"], limits["previous"])
             print(name, {k: v for k, v in row["rule"].items() if k != "outside"}, flush=True)
         out["models"][name] = row
     out["uptime_end"] = os.getloadavg()
