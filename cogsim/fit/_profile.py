@@ -62,11 +62,6 @@ BEYOND = 1.25
 Z_CHECK = 0.01
 N_CHECK = 3
 
-#: compiler options of the profile program per backend: on the CPU, XLA's elemental emitters, which compile
-#: it about a quarter faster and run it as fast (docs/fitting_log.md, "The profile program with XLA's
-#: elemental emitters"; the solver keeps the default emitters, under which it runs faster)
-COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_fusion_emitters": False}}
-
 
 def hessian_fd(grad: Callable[[jax.Array], jax.Array], u: jax.Array, h: float = FD_STEP) -> jax.Array:
     """Symmetrised central finite differences of ``grad`` at ``u`` ``[k]`` (works for any model whose
@@ -352,7 +347,7 @@ def profile_program(model, nll: Callable, *, level: float = 0.95) -> Callable:
         batch = chunk_size(u_hat.shape[0], mask.shape[1])
         return in_chunks(lambda xs: one_unit(*xs), (u_hat, trials, mask), batch)
 
-    return jax.jit(every_unit, compiler_options=COMPILER_OPTIONS.get(jax.default_backend()))
+    return jax.jit(every_unit)
 
 
 def profile_intervals(
