@@ -175,3 +175,19 @@ def load_benchmark():
         return mod
 
     return load
+
+
+@pytest.fixture
+def mixture_csv(tmp_path) -> Path:
+    """A CSV of von Mises + uniform errors of 3 participants (a, b, c) at set sizes 1 and 4, 80 trials each
+    (columns subject, set_size, error_rad; seed 0)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for subject in ("a", "b", "c"):
+        for set_size, p_mem, kappa in ((1, 0.95, 12.0), (4, 0.6, 4.0)):
+            remembered = rng.random(80) < p_mem
+            err = np.where(remembered, rng.vonmises(0.0, kappa, 80), rng.uniform(-np.pi, np.pi, 80))
+            rows += [(subject, set_size, round(float(e), 6)) for e in err]
+    path = tmp_path / "trials.csv"
+    pd.DataFrame(rows, columns=["subject", "set_size", "error_rad"]).to_csv(path, index=False)
+    return path

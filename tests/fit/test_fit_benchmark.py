@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("cogsim.fit")
@@ -17,20 +16,8 @@ def bench(load_benchmark):
     return load_benchmark("fit")
 
 
-def _trials(rng: np.random.Generator) -> pd.DataFrame:
-    """Von Mises + uniform errors of 3 participants at set sizes 1 and 4, 80 trials each."""
-    rows = []
-    for subject in ("a", "b", "c"):
-        for set_size, p_mem, kappa in ((1, 0.95, 12.0), (4, 0.6, 4.0)):
-            remembered = rng.random(80) < p_mem
-            err = np.where(remembered, rng.vonmises(0.0, kappa, 80), rng.uniform(-np.pi, np.pi, 80))
-            rows += [(subject, set_size, round(float(e), 6)) for e in err]
-    return pd.DataFrame(rows, columns=["subject", "set_size", "error_rad"])
-
-
-def test_the_benchmark_fits_both_sides_and_they_agree(bench, tmp_path):
-    data = tmp_path / "trials.csv"
-    _trials(np.random.default_rng(0)).to_csv(data, index=False)
+def test_the_benchmark_fits_both_sides_and_they_agree(bench, mixture_csv, tmp_path):
+    data = mixture_csv
     out = tmp_path / "fit.json"
     # in this process JAX is running already: its CPU pool stays as it is
     result = bench.main(["--toy", "--data", str(data), "--out", str(out), "--xla-threads", "default"])

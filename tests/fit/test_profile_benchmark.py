@@ -1,5 +1,6 @@
-"""benchmarks/profile_intervals.py runs end to end on a small file: each search in a process of its own, the
-two searches' endpoints judged by the script's rule (the same code on both sides: every endpoint agrees)."""
+"""benchmarks/profile_intervals.py runs end to end on a small file (3 participants x 2 set sizes): each
+search in a process of its own, the two searches' endpoints judged by the script's rule (the same code on
+both sides: every endpoint agrees)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,24 @@ import json
 import subprocess
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("cogsim.fit")
 
 
-def _trials(rng: np.random.Generator) -> pd.DataFrame:
-    """Von Mises + uniform errors of 3 participants at set sizes 1 and 4, 60 trials each."""
-    rows = []
-    for subject in ("a", "b", "c"):
-        for set_size, p_mem, kappa in ((1, 0.95, 12.0), (4, 0.6, 4.0)):
-            remembered = rng.random(60) < p_mem
-            err = np.where(remembered, rng.vonmises(0.0, kappa, 60), rng.uniform(-np.pi, np.pi, 60))
-            rows += [(subject, set_size, round(float(e), 6)) for e in err]
-    return pd.DataFrame(rows, columns=["subject", "set_size", "error_rad"])
-
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_each_search_runs_in_its_own_process_and_the_same_code_agrees(load_benchmark, tmp_path, monkeypatch):
+def test_each_search_runs_in_its_own_process_and_the_same_code_agrees(
+    load_benchmark, mixture_csv, tmp_path, monkeypatch
+):
     monkeypatch.chdir(ROOT)  # the script reads the previous search with git, from the checkout
     committed = subprocess.run(["git", "show", "HEAD:cogsim/fit/_profile.py"], capture_output=True)
     if committed.returncode != 0:
         pytest.skip("not a git checkout: the script reads the previous search from a commit")
     bench = load_benchmark("profile_intervals")
-    data = tmp_path / "trials.csv"
-    _trials(np.random.default_rng(0)).to_csv(data, index=False)
     out = tmp_path / "profile.json"
-    args = ["--data", str(data), "--by", "subject", "--models", "mixture2p", "--previous", "HEAD"]
+    args = ["--data", str(mixture_csv), "--by", "subject", "--models", "mixture2p", "--previous", "HEAD"]
     assert bench.main([*args, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["each_search_in_its_own_process"]
