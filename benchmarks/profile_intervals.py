@@ -154,17 +154,20 @@ def judge(model, nll, u_hat, packed, new, prev):
     }
 
 
-def fit_inputs(par, frame, name: str, by: tuple[str, ...]):
-    """``(model, nll, work, u_hat)``: what ``cogsim.fit.fit`` hands its profile program for ``name``."""
+def fit_inputs(par, frame, name: str, by: tuple[str, ...], *, estimated: bool = True):
+    """``(model, nll, work, u_hat)``: what ``cogsim.fit.fit`` hands its profile program for ``name``
+    (``u_hat`` None unless ``estimated``)."""
     model = par.models[name]
     packed = _data.pack(frame, model, by=by, set_size_column="set_size", min_trials=10)
     model = _model.specialised(model, frame)
     work = _compress.evaluated(packed, model, None)
-    ids = _data.unit_ids(packed.units, packed.keys)
-    key = jax.random.fold_in(jax.random.key(0), 0)
-    sol = _fit.estimate(model, work, {}, n_starts=4, key=key, ids=ids)
-    u_hat = _passes.refine(model, work, {}, sol, raw=packed)[0]
-    return model, _objective.make_nll(model), work, np.asarray(u_hat)
+    u_hat = None
+    if estimated:
+        ids = _data.unit_ids(packed.units, packed.keys)
+        key = jax.random.fold_in(jax.random.key(0), 0)
+        sol = _fit.estimate(model, work, {}, n_starts=4, key=key, ids=ids)
+        u_hat = np.asarray(_passes.refine(model, work, {}, sol, raw=packed)[0])
+    return model, _objective.make_nll(model), work, u_hat
 
 
 def child(args, frame, by) -> None:
@@ -229,7 +232,7 @@ def main(argv=None) -> int:
                     f"{name}: the {tag} process started from other estimates than the current one"
                 )
         if args.previous:
-            model, nll, work, _ = fit_inputs(paradigms.get(args.paradigm), frame, name, by)
+            model, nll, work, _ = fit_inputs(paradigms.get(args.paradigm), frame, name, by, estimated=False)
             u_hat = runs["current"]["u_hat"]
             limits = {t: (runs[t]["lo"], runs[t]["hi"]) for t in ("current", "previous")}
             row["rule"] = judge(model, nll, u_hat, work, limits["current"], limits["previous"])
