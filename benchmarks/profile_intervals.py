@@ -35,14 +35,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from cogsim.fit import _compress, _data, _fit, _model, _objective, _passes, _profile
+from cogsim.fit import _fit, _profile
 from cogsim.fit._optim import minimize
 from cogsim.models import paradigms
 
@@ -154,20 +156,22 @@ def judge(model, nll, u_hat, packed, new, prev):
     }
 
 
-def fit_inputs(par, frame, name: str, by: tuple[str, ...], *, estimated: bool = True):
-    """``(model, nll, work, u_hat)``: what ``cogsim.fit.fit`` hands its profile program for ``name``
-    (``u_hat`` None unless ``estimated``)."""
-    model = par.models[name]
-    packed = _data.pack(frame, model, by=by, set_size_column="set_size", min_trials=10)
-    model = _model.specialised(model, frame)
-    work = _compress.evaluated(packed, model, None)
-    u_hat = None
-    if estimated:
-        ids = _data.unit_ids(packed.units, packed.keys)
-        key = jax.random.fold_in(jax.random.key(0), 0)
-        sol = _fit.estimate(model, work, {}, n_starts=4, key=key, ids=ids)
-        u_hat = np.asarray(_passes.refine(model, work, {}, sol, raw=packed)[0])
-    return model, _objective.make_nll(model), work, u_hat
+def fit_inputs(par, frame, name: str, by: tuple[str, ...]):
+    """``(model, nll, work, u_hat)``: the arguments ``cogsim.fit.fit`` (its defaults, seed 0) hands its
+    profile search for ``name``, taken from ``fit`` itself (its profile search replaced by one that records
+    them), so that the benchmark follows ``fit``'s own preparation of the data and estimates."""
+    calls = []
+
+    def record(model, nll, u_hat, trials, mask, *, level):
+        calls.append((model, nll, types.SimpleNamespace(trials=trials, mask=mask), np.asarray(u_hat)))
+        nan = np.full(u_hat.shape, np.nan)
+        return nan, nan
+
+    with mock.patch.object(_fit, "profile_intervals", record):
+        _fit.fit(par.models[name], frame, by=by, ci="profile", key=jax.random.key(0))
+    if len(calls) != 1:  # one group of units (fit's default max_buckets)
+        raise SystemExit(f"{name}: fit called its profile search {len(calls)} times; expected once")
+    return calls[0]
 
 
 def child(args, frame, by) -> None:
@@ -178,7 +182,7 @@ def child(args, frame, by) -> None:
     commit = {"previous": args.previous, "baseline": args.baseline}.get(args.child)
     program = _profile.profile_program(model, nll) if commit is None else previous_program(commit, model, nll)
     lo, hi, t = timed(program, (jnp.asarray(u_hat), work.trials, work.mask))
-    np.savez(args.child_out, lo=lo, hi=hi, u_hat=u_hat, timings=json.dumps(t), units=len(work.units))
+    np.savez(args.child_out, lo=lo, hi=hi, u_hat=u_hat, timings=json.dumps(t), units=len(u_hat))
 
 
 def in_own_process(passed: list[str], name: str, tag: str, tmp: str):
@@ -223,17 +227,14 @@ def main(argv=None) -> int:
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             runs = {tag: in_own_process(passed, name, tag, tmp) for tag in tags}
+        model, nll, work, u_hat = fit_inputs(paradigms.get(args.paradigm), frame, name, by)
         row = {"units": int(runs["current"]["units"])}
         for tag, r in runs.items():
             row[tag] = json.loads(str(r["timings"]))
             print(name, tag, row[tag], flush=True)
-            if not np.array_equal(r["u_hat"], runs["current"]["u_hat"]):
-                raise SystemExit(
-                    f"{name}: the {tag} process started from other estimates than the current one"
-                )
+            if not np.array_equal(r["u_hat"], u_hat):
+                raise SystemExit(f"{name}: the {tag} process started from other estimates than this one")
         if args.previous:
-            model, nll, work, _ = fit_inputs(paradigms.get(args.paradigm), frame, name, by, estimated=False)
-            u_hat = runs["current"]["u_hat"]
             limits = {t: (runs[t]["lo"], runs[t]["hi"]) for t in ("current", "previous")}
             row["rule"] = judge(model, nll, u_hat, work, limits["current"], limits["previous"])
             print(name, {k: v for k, v in row["rule"].items() if k != "outside"}, flush=True)
