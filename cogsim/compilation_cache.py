@@ -25,10 +25,9 @@ from pathlib import Path
 ENV = "COGSIM_COMPILATION_CACHE"
 _OFF = {"", "0", "off", "false", "no", "none"}
 
-#: programs that compile faster than this are not written (JAX's own default is 1 s). 0: every program, the
-#: small ones too (a fit compiles 20-40 programs of a few ms to 0.1 s each besides its solver; reading one
-#: back takes a few ms; docs/fitting_log.md, "Every compiled program into the persistent cache")
-MIN_COMPILE_TIME_S = 0.0
+#: programs that compile faster than this are not written (JAX's own default is 1 s; most of cogsim's
+#: scenario programs compile in 0.1-5 s)
+MIN_COMPILE_TIME_S = 0.1
 
 #: the folder's size limit (the quick suite fills about 57 MB, 2,136 programs, with every program kept)
 MAX_SIZE_BYTES = 2 * 1024**3
