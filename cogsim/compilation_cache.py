@@ -26,10 +26,12 @@ ENV = "COGSIM_COMPILATION_CACHE"
 _OFF = {"", "0", "off", "false", "no", "none"}
 
 #: programs that compile faster than this are not written (JAX's own default is 1 s; most of cogsim's
-#: scenario programs compile in 0.1-5 s)
+#: scenario programs compile in 0.1-5 s). Not 0: with a size limit, JAX reads every entry of the folder
+#: before each write, so a write costs more the fuller the folder (docs/fitting_log.md, "Every compiled
+#: program into the persistent cache", reverted)
 MIN_COMPILE_TIME_S = 0.1
 
-#: the folder's size limit (the quick suite fills about 57 MB, 2,136 programs, with every program kept)
+#: the folder's size limit (the quick suite fills about 35 MB)
 MAX_SIZE_BYTES = 2 * 1024**3
 
 

@@ -113,6 +113,7 @@ def test_the_folder_is_kept_under_its_size_limit(tmp_path):
         f"""
         import jax, jax.numpy as jnp
         from cogsim import compilation_cache
+        compilation_cache.MIN_COMPILE_TIME_S = 0.0
         compilation_cache.enable({str(tmp_path / "cache")!r}, max_size_bytes=12_000)
         for k in range(8):
             jax.jit(lambda x, k=k: jnp.sin(x * (k + 1.5)).sum() + jnp.cos(x @ x.T).max())(jnp.ones((16, 16)))

@@ -9,8 +9,13 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import shutil
+import tempfile
+from pathlib import Path
 
+import jax
 import pytest
+from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
 # The mapped folders (models/, kernels/, scenarios/) are separate roots of the namespace, so each package is
 # walked from its own __path__.
@@ -45,7 +50,23 @@ def test_docstring_examples(name):
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     tests = [t for t in finder.find(module, name) if t.examples]
     report: list[str] = []
-    for test in tests:
-        runner.run(test, out=report.append)
+    cache_before = jax.config.jax_compilation_cache_dir
+    try:
+        for test in tests:
+            runner.run(test, out=report.append)
+    finally:
+        _persistent_cache_off_again(cache_before)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, "".join(report)
+
+
+def _persistent_cache_off_again(before):
+    """An example that turns JAX's persistent compilation cache on (``cogsim.compilation_cache.enable``) would
+    leave it on for every test this worker runs afterwards: turn it back, and remove a temporary folder."""
+    after = jax.config.jax_compilation_cache_dir
+    if after == before:
+        return
+    jax.config.update("jax_compilation_cache_dir", before)
+    jax_cache.reset_cache()
+    if after and Path(after).parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(after, ignore_errors=True)
