@@ -9,9 +9,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
-import shutil
 import tempfile
-from pathlib import Path
 
 import jax
 import pytest
@@ -44,7 +42,9 @@ def test_modules_found():
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    # the examples' temporary files and folders (tempfile.mkdtemp() and the like) go into the test's folder
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
@@ -62,11 +62,7 @@ def test_docstring_examples(name):
 
 def _persistent_cache_off_again(before):
     """An example that turns JAX's persistent compilation cache on (``cogsim.compilation_cache.enable``) would
-    leave it on for every test this worker runs afterwards: turn it back, and remove a temporary folder."""
-    after = jax.config.jax_compilation_cache_dir
-    if after == before:
-        return
-    jax.config.update("jax_compilation_cache_dir", before)
-    jax_cache.reset_cache()
-    if after and Path(after).parent == Path(tempfile.gettempdir()):
-        shutil.rmtree(after, ignore_errors=True)
+    leave it on for every test this worker runs afterwards: turn it back."""
+    if jax.config.jax_compilation_cache_dir != before:
+        jax.config.update("jax_compilation_cache_dir", before)
+        jax_cache.reset_cache()
