@@ -1,0 +1,96 @@
+"""How many starts a fit needs: every unit's maximum log-likelihood at several start counts and root seeds.
+
+Each (model, start count, seed) is one ``fit(..., ci=None)`` of all units in this process (compilation
+cache off). A unit's reference is the highest log-likelihood any run reached on it; a run *misses* a unit
+when its log-likelihood is more than ``--tol`` (default 0.1, the fitting acceptance's tolerance) below the
+reference. The result records every unit's log-likelihood, converged flag, and each run's CPU and wall
+time, and prints the misses per model and start count.
+
+Usage::
+
+    python benchmarks/fit_starts.py --paradigm visual_search \\
+        --data cogsim/data/visual_search_wolfe2010/trials.csv --by task,subject \\
+        [--models cgs,serial,parallel] [--starts 4,16] [--seeds 0,1,2] [--out results/x.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def misses(runs: list[dict], tol: float) -> dict:
+    """Per model and start count: the (unit, seed) pairs more than ``tol`` below the unit's best."""
+    out = {}
+    for model in dict.fromkeys(r["model"] for r in runs):
+        mine = [r for r in runs if r["model"] == model]
+        best = [max(vals) for vals in zip(*(r["loglik"] for r in mine), strict=True)]
+        for r in mine:
+            gaps = [b - v for b, v in zip(best, r["loglik"], strict=True)]
+            row = out.setdefault(model, {}).setdefault(str(r["n_starts"]), {"missed": [], "largest_gap": 0.0})
+            row["missed"] += [[r["units"][i], r["seed"], round(g, 4)] for i, g in enumerate(gaps) if g > tol]
+            row["largest_gap"] = max(row["largest_gap"], max(gaps))
+    return out
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paradigm", default="visual_search")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--by", default="task,subject")
+    ap.add_argument("--models", default="cgs,serial,parallel")
+    ap.add_argument("--starts", default="4,16")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--tol", type=float, default=0.1)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit_starts.json"))
+    args = ap.parse_args(argv)
+    os.environ["COGSIM_COMPILATION_CACHE"] = "off"
+    import jax
+
+    from cogsim import fit
+    from cogsim.models import paradigms
+
+    par = paradigms.get(args.paradigm)
+    trials = par.read(args.data)
+    by = tuple(args.by.split(","))
+    runs = []
+    for name in args.models.split(","):
+        for n in map(int, args.starts.split(",")):
+            for seed in map(int, args.seeds.split(",")):
+                c0, w0, utc = time.process_time(), time.perf_counter(), time.strftime("%H:%M:%S", time.gmtime())
+                res = fit.fit(par.models[name], trials, by=by, n_starts=n, ci=None, key=jax.random.key(seed))
+                units = res.summary[list(by)].astype(str).agg("/".join, axis=1).tolist()
+                runs.append(
+                    {
+                        "model": name,
+                        "n_starts": n,
+                        "seed": seed,
+                        "utc_start": utc,
+                        "cpu_s": time.process_time() - c0,
+                        "wall_s": time.perf_counter() - w0,
+                        "units": units,
+                        "loglik": res.summary["loglik"].astype(float).tolist(),
+                        "converged": res.summary["converged"].astype(bool).tolist(),
+                    }
+                )
+                r = runs[-1]
+                print(
+                    f"{name} starts {n} seed {seed}: loglik {sum(r['loglik']):.3f}, "
+                    f"{sum(r['converged'])}/{len(units)} converged, CPU {r['cpu_s']:.1f} s, "
+                    f"wall {r['wall_s']:.1f} s",
+                    flush=True,
+                )
+    result = {"paradigm": args.paradigm, "data": Path(args.data).name, "by": list(by), "tol": args.tol}
+    result["runs"], result["misses"] = runs, misses(runs, args.tol)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    for model, per in result["misses"].items():
+        for n, row in per.items():
+            print(f"{model} starts {n}: {len(row['missed'])} misses, largest gap {row['largest_gap']:.3f}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
