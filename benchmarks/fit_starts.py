@@ -60,7 +60,11 @@ def main(argv=None) -> dict:
     for name in args.models.split(","):
         for n in map(int, args.starts.split(",")):
             for seed in map(int, args.seeds.split(",")):
-                c0, w0, utc = time.process_time(), time.perf_counter(), time.strftime("%H:%M:%S", time.gmtime())
+                c0, w0, utc = (
+                    time.process_time(),
+                    time.perf_counter(),
+                    time.strftime("%H:%M:%S", time.gmtime()),
+                )
                 res = fit.fit(par.models[name], trials, by=by, n_starts=n, ci=None, key=jax.random.key(seed))
                 units = res.summary[list(by)].astype(str).agg("/".join, axis=1).tolist()
                 runs.append(

@@ -1,7 +1,7 @@
 """``cogsim fit``: fit a paradigm's models to a CSV of trials and write tables, a comparison and a figure.
 
     cogsim fit PARADIGM --data FILE.csv [--models a,'b[p=v]'] [--by subject | --by experiment,subject]
-               [--cv K] [--ci profile|bootstrap|none] [--out DIR] [--seed N]
+               [--cv K] [--ci profile|bootstrap|none] [--out DIR] [--seed N] [--starts N]
     cogsim fit PARADIGM --data FILE.csv --hierarchical [--ci laplace|none] ...   group + participants (EM)
     cogsim fit PARADIGM --data FILE.csv --ppc N ...   also N simulated copies per model: predictive checks
     cogsim fit --list                  paradigms, their models and the columns each needs
@@ -56,6 +56,8 @@ PPC_LEVEL = 0.95  # the predictive checks' band
 #: random numbers; a model's copies do not depend on which other models are fitted or their order)
 PPC_STREAM = 0x707063
 SET_SIZE = "set_size"  # the paradigms' set-size column (models fitted per set size split units by it)
+MAX_STARTS = 256  # starts multiply the solver's batch (and its memory) by this much
+DEFAULT_STARTS = 4  # as cogsim.fit.fit
 MAX_SEED = 2**32 - 1  # as `cogsim run` and `sweep`: a larger seed would wrap onto a smaller one's stream
 #: the files a fit writes (an --out folder holding one of them holds an earlier fit)
 OUTPUTS = ("fits.parquet", "models.parquet", "comparison.json", "run.json")
@@ -93,6 +95,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", default=None, metavar="DIR", help="output folder (default runs/fit_<paradigm>_<time>)"
     )
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--starts",
+        type=int,
+        default=DEFAULT_STARTS,
+        metavar="N",
+        help=f"optimiser starts per participant (default {DEFAULT_STARTS}; more for models whose fits stop "
+        "at different maxima from different starts, see docs/fitting_paradigms.md)",
+    )
     p.add_argument(
         "--ppc",
         type=int,
@@ -245,6 +255,7 @@ def run(
     ci: str | None = "profile",
     out: str | Path | None = None,
     seed: int = 0,
+    n_starts: int = DEFAULT_STARTS,
     hierarchical: bool = False,
     ppc: int | None = None,
     lr_test: int | None = None,
@@ -290,7 +301,7 @@ def run(
     for name, model in chosen.items():
         t, c = time.perf_counter(), time.process_time()
         if hierarchical:
-            res = fitlib.fit_hierarchical(model, trials, by=by, ci=ci, key=key)
+            res = fitlib.fit_hierarchical(model, trials, by=by, n_starts=n_starts, ci=ci, key=key)
             groups.append(res.group)
             marginal[name] = {
                 "log_marginal": res.log_marginal,
@@ -299,7 +310,7 @@ def run(
                 "converged": res.converged,
             }
         else:
-            res = fitlib.fit(model, trials, by=by, cv=cv, ci=ci, key=key)
+            res = fitlib.fit(model, trials, by=by, n_starts=n_starts, cv=cv, ci=ci, key=key)
         fits.append(res.estimates)
         summaries.append(res.summary)
         bad = int((~res.summary["converged"]).sum())
@@ -334,7 +345,9 @@ def run(
         }
         store.atomic_write_parquet(folder / "group.parquet", pd.concat(groups, ignore_index=True))
     if lr_test is not None:
-        lrt.run(chosen, trials, tuple(by), lr_test, key=key, folder=folder, comp=comp, log=log)
+        lrt.run(
+            chosen, trials, tuple(by), lr_test, n_starts=n_starts, key=key, folder=folder, comp=comp, log=log
+        )
     if ppc is not None:
         check_df = pd.concat(checks, ignore_index=True)
         comp["predictive"] = {
@@ -357,6 +370,7 @@ def run(
         "by": list(by),
         "cv": cv,
         "ci": ci,
+        "n_starts": n_starts,
         "hierarchical": hierarchical,
         "ppc": ppc,
         "lr_test": lr_test,
@@ -411,6 +425,8 @@ def main(args: argparse.Namespace) -> None:
         raise CogsimError(f"fit --models: got {args.models!r}; allowed: comma-separated model names")
     if not 0 <= args.seed <= MAX_SEED:
         raise CogsimError(f"fit --seed: got {args.seed}; allowed: an integer from 0 to {MAX_SEED}")
+    if not 1 <= args.starts <= MAX_STARTS:
+        raise CogsimError(f"fit --starts: got {args.starts}; allowed: an integer from 1 to {MAX_STARTS}")
     if args.out is not None:
         _check_out(args.out)
     if args.cv is not None and args.cv < 2:
@@ -442,6 +458,7 @@ def main(args: argparse.Namespace) -> None:
         ci=None if ci == "none" else ci,
         out=args.out,
         seed=args.seed,
+        n_starts=args.starts,
         hierarchical=hierarchical,
         ppc=args.ppc,
         lr_test=n_lr,

@@ -43,7 +43,9 @@ def pairs(chosen: dict) -> list[tuple[str, str]]:
     return out
 
 
-def run(chosen: dict, trials, by, n_boot: int, *, key: jax.Array, folder: Path, comp: dict, log) -> None:
+def run(
+    chosen: dict, trials, by, n_boot: int, *, n_starts: int = 4, key: jax.Array, folder: Path, comp: dict, log
+) -> None:
     """Runs the tests, writes ``lr_tests.parquet`` into ``folder`` and sets ``comp["lr_tests"]``."""
     from cogsim import fit as fitlib
     from cogsim import store
@@ -52,7 +54,13 @@ def run(chosen: dict, trials, by, n_boot: int, *, key: jax.Array, folder: Path, 
     for full, nested in pairs(chosen):
         t, c = time.perf_counter(), time.process_time()
         res = fitlib.lr_test(
-            chosen[full], chosen[nested], trials, by=by, n_boot=n_boot, key=jax.random.fold_in(key, LR_STREAM)
+            chosen[full],
+            chosen[nested],
+            trials,
+            by=by,
+            n_boot=n_boot,
+            n_starts=n_starts,
+            key=jax.random.fold_in(key, LR_STREAM),
         )
         tables.append(res.table.assign(full=full, nested=nested))
         entries.append(

@@ -60,6 +60,41 @@ def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, t
     assert (out / "figure.png").stat().st_size > 10_000
 
 
+class Wavy:
+    """A location with a ripple in its likelihood: a local maximum every pi / 4, the best near 1."""
+
+    name, by_set_size, requires = "wavy", False, ()
+
+    def __init__(self):
+        from cogsim.fit import Param
+
+        self.params = (Param("mu", default=0.0),)
+
+    def loglik(self, p, t):
+        import jax.numpy as jnp
+        from jax.scipy.stats import norm
+
+        return norm.logpdf(t["error_rad"], p["mu"] - 1.0, 1.0) + 2.0 * jnp.cos(8.0 * p["mu"])
+
+
+def test_more_starts_find_the_better_maximum_and_are_recorded(toy_paradigm, csv, tmp_path, capsys):
+    import jax
+
+    from cogsim import fit
+
+    toy_paradigm.models["wavy"] = Wavy()
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "wavy", "--ci", "none", "--seed", "3"]
+    got = {}
+    for n in (1, 16):
+        out = tmp_path / f"out{n}"
+        assert cli.main([*args, "--starts", str(n), "--out", str(out)]) == 0, capsys.readouterr().err
+        assert json.loads((out / "run.json").read_text())["config"]["n_starts"] == n
+        got[n] = pd.read_parquet(out / "models.parquet")["loglik"].to_numpy()
+    assert (got[16] > got[1] + 1.0).all()  # the default start stays on its ripple; random starts leave it
+    want = fit.fit(Wavy(), toy_paradigm.read(csv), n_starts=16, ci=None, key=jax.random.key(3)).summary
+    np.testing.assert_array_equal(got[16], want["loglik"].to_numpy())
+
+
 def test_list_shows_paradigms_models_and_columns(toy_paradigm, capsys):
     assert cli.main(["fit", "--list"]) == 0
     text = capsys.readouterr().out
@@ -147,6 +182,8 @@ def test_default_participants_nest_subjects_in_experiments_when_ids_repeat_and_s
         (["--by", "set_size"], "fit --by: got 'set_size'; allowed: participant columns other than"),
         (["--models", ","], "fit --models: got ','; allowed: comma-separated model names"),
         (["--out", ""], "fit --out: got ''"),
+        (["--starts", "0"], "fit --starts: got 0; allowed: an integer from 1 to 256"),
+        (["--starts", "257"], "fit --starts: got 257; allowed: an integer from 1 to 256"),
     ],
 )
 def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, capsys, extra, match):
