@@ -3,8 +3,9 @@
 Each (model, start count, seed) is one ``fit(..., ci=None)`` of all units in this process (compilation
 cache off). A unit's reference is the highest log-likelihood any run reached on it; a run *misses* a unit
 when its log-likelihood is more than ``--tol`` (default 0.1, the fitting acceptance's tolerance) below the
-reference. The result records every unit's log-likelihood, converged flag, and each run's CPU and wall
-time, and prints the misses per model and start count.
+reference (``--with`` adds an earlier result's runs to the references and the count). The result records
+every unit's log-likelihood, converged flag, and each run's CPU and wall time, and prints the misses per
+model and start count.
 
 Usage::
 
@@ -45,6 +46,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--starts", default="4,16")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--tol", type=float, default=0.1)
+    ap.add_argument(
+        "--with",
+        dest="earlier",
+        action="append",
+        default=[],
+        metavar="FILE.json",
+        help="an earlier result of this script on the same data: its runs join the references and misses",
+    )
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit_starts.json"))
     args = ap.parse_args(argv)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
@@ -88,7 +97,13 @@ def main(argv=None) -> dict:
                     flush=True,
                 )
     result = {"paradigm": args.paradigm, "data": Path(args.data).name, "by": list(by), "tol": args.tol}
-    result["runs"], result["misses"] = runs, misses(runs, args.tol)
+    earlier = [r for f in args.earlier for r in json.loads(Path(f).read_text())["runs"]]
+    mine = {r["model"] for r in runs}
+    result["earlier"] = [Path(f).name for f in args.earlier]
+    result["runs"], result["misses"] = (
+        runs,
+        misses([r for r in earlier if r["model"] in mine] + runs, args.tol),
+    )
     Path(args.out).write_text(json.dumps(result, indent=1))
     for model, per in result["misses"].items():
         for n, row in per.items():
