@@ -29,8 +29,8 @@ def spread_model():
     from jax.scipy.special import gammainc, gammaincc
 
     from cogsim.fit import Param
-    from models.search._baselines import Parallel, _p_correct
-    from models.search._timing import _contaminated, responded_present
+    from cogsim.models.search._baselines import Parallel, _p_correct
+    from cogsim.models.search._timing import _contaminated, responded_present
 
     class ParallelSpread(Parallel):
         name = "parallel_spread"
