@@ -37,6 +37,40 @@ def misses(runs: list[dict], tol: float) -> dict:
     return out
 
 
+def fits(model, trials, by: tuple[str, ...], starts: str, seeds: str, extra=None) -> list[dict]:
+    """One ``fit(..., ci=None)`` of all units per start count and seed (comma-separated), as run records;
+    ``extra(result)`` adds entries to a record."""
+    import jax
+
+    from cogsim import fit
+
+    runs = []
+    for n in map(int, starts.split(",")):
+        for seed in map(int, seeds.split(",")):
+            c0, w0, utc = time.process_time(), time.perf_counter(), time.strftime("%H:%M:%S", time.gmtime())
+            res = fit.fit(model, trials, by=by, n_starts=n, ci=None, key=jax.random.key(seed))
+            r = {
+                "model": model.name,
+                "n_starts": n,
+                "seed": seed,
+                "utc_start": utc,
+                "cpu_s": time.process_time() - c0,
+                "wall_s": time.perf_counter() - w0,
+                "units": res.summary[list(by)].astype(str).agg("/".join, axis=1).tolist(),
+                "loglik": res.summary["loglik"].astype(float).tolist(),
+                "converged": res.summary["converged"].astype(bool).tolist(),
+                **(extra(res) if extra else {}),
+            }
+            runs.append(r)
+            print(
+                f"{model.name} starts {n} seed {seed}: loglik {sum(r['loglik']):.3f}, "
+                f"{sum(r['converged'])}/{len(r['units'])} converged, CPU {r['cpu_s']:.1f} s, "
+                f"wall {r['wall_s']:.1f} s",
+                flush=True,
+            )
+    return runs
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paradigm", default="visual_search")
@@ -57,9 +91,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit_starts.json"))
     args = ap.parse_args(argv)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
-    import jax
-
-    from cogsim import fit
     from cogsim.models import paradigms
 
     par = paradigms.get(args.paradigm)
@@ -67,35 +98,7 @@ def main(argv=None) -> dict:
     by = tuple(args.by.split(","))
     runs = []
     for name in args.models.split(","):
-        for n in map(int, args.starts.split(",")):
-            for seed in map(int, args.seeds.split(",")):
-                c0, w0, utc = (
-                    time.process_time(),
-                    time.perf_counter(),
-                    time.strftime("%H:%M:%S", time.gmtime()),
-                )
-                res = fit.fit(par.models[name], trials, by=by, n_starts=n, ci=None, key=jax.random.key(seed))
-                units = res.summary[list(by)].astype(str).agg("/".join, axis=1).tolist()
-                runs.append(
-                    {
-                        "model": name,
-                        "n_starts": n,
-                        "seed": seed,
-                        "utc_start": utc,
-                        "cpu_s": time.process_time() - c0,
-                        "wall_s": time.perf_counter() - w0,
-                        "units": units,
-                        "loglik": res.summary["loglik"].astype(float).tolist(),
-                        "converged": res.summary["converged"].astype(bool).tolist(),
-                    }
-                )
-                r = runs[-1]
-                print(
-                    f"{name} starts {n} seed {seed}: loglik {sum(r['loglik']):.3f}, "
-                    f"{sum(r['converged'])}/{len(units)} converged, CPU {r['cpu_s']:.1f} s, "
-                    f"wall {r['wall_s']:.1f} s",
-                    flush=True,
-                )
+        runs += fits(par.models[name], trials, by, args.starts, args.seeds)
     result = {"paradigm": args.paradigm, "data": Path(args.data).name, "by": list(by), "tol": args.tol}
     earlier = [r for f in args.earlier for r in json.loads(Path(f).read_text())["runs"]]
     mine = {r["model"] for r in runs}

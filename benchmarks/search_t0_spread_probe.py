@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 
@@ -64,43 +63,23 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import jax
-    from fit_starts import misses
+    from fit_starts import fits, misses
 
-    from cogsim import fit
     from cogsim.models import paradigms
 
     trials = paradigms.get("visual_search").read(args.data)
-    by, model, runs = tuple(args.by.split(",")), spread_model(), []
-    for n in map(int, args.starts.split(",")):
-        for seed in map(int, args.seeds.split(",")):
-            c0, w0 = time.process_time(), time.perf_counter()
-            res = fit.fit(model, trials, by=by, n_starts=n, ci=None, key=jax.random.key(seed))
-            s = res.summary
-            runs.append(
-                {
-                    "model": model.name,
-                    "n_starts": n,
-                    "seed": seed,
-                    "cpu_s": time.process_time() - c0,
-                    "wall_s": time.perf_counter() - w0,
-                    "units": s[list(by)].astype(str).agg("/".join, axis=1).tolist(),
-                    "loglik": s["loglik"].astype(float).tolist(),
-                    "converged": s["converged"].astype(bool).tolist(),
-                    "st0_s": res.estimates.query("parameter == 'st0_s'")["estimate"].astype(float).tolist(),
-                }
-            )
-            r = runs[-1]
-            print(
-                f"{model.name} starts {n} seed {seed}: loglik {sum(r['loglik']):.3f}, "
-                f"{sum(r['converged'])}/{len(r['units'])} converged, CPU {r['cpu_s']:.1f} s",
-                flush=True,
-            )
+    by = tuple(args.by.split(","))
+    st0 = lambda res: {
+        "st0_s": res.estimates.query("parameter == 'st0_s'")["estimate"].astype(float).tolist()
+    }
+    runs = fits(spread_model(), trials, by, args.starts, args.seeds, extra=st0)
     result = {"data": Path(args.data).name, "by": list(by), "tol": args.tol, "runs": runs}
     result["misses"] = misses(runs, args.tol)
     Path(args.out).write_text(json.dumps(result, indent=1))
-    for n, row in result["misses"][model.name].items():
-        print(f"{model.name} starts {n}: {len(row['missed'])} misses, largest gap {row['largest_gap']:.3f}")
+    for n, row in result["misses"]["parallel_spread"].items():
+        print(
+            f"parallel_spread starts {n}: {len(row['missed'])} misses, largest gap {row['largest_gap']:.3f}"
+        )
     return result
 
 
