@@ -2,8 +2,8 @@
 (or MAP) fits of every participant at once, profile-likelihood or bootstrap CIs, AIC/BIC, cross-validated
 log-likelihood, random-effects Bayesian model selection over participants, parameters held fixed or shared
 across set sizes (nested models) and their likelihood-ratio tests, hierarchical (group + participant) fits
-by EM with the Laplace approximation, posterior (plug-in) predictive checks, and parameter and model
-recovery.
+by EM with the Laplace approximation, posterior (plug-in) predictive checks, parameter and model
+recovery, and whether fits from different random starts agree.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -11,6 +11,7 @@ recovery.
     res.estimates, res.summary
 """
 
+from cogsim.fit._agreement import start_agreement
 from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
 from cogsim.fit._bms import BMSResult, bms
 from cogsim.fit._fit import FitResult, fit
@@ -68,4 +69,5 @@ __all__ = [
     "recover",
     "share",
     "simulate_data",
+    "start_agreement",
 ]
