@@ -4,6 +4,7 @@
                [--cv K] [--ci profile|bootstrap|none] [--out DIR] [--seed N] [--starts N]
     cogsim fit PARADIGM --data FILE.csv --hierarchical [--ci laplace|none] ...   group + participants (EM)
     cogsim fit PARADIGM --data FILE.csv --ppc N ...   also N simulated copies per model: predictive checks
+    cogsim fit PARADIGM --data FILE.csv --agreement N ...   N fits from other random starts: same maxima?
     cogsim fit --list                  paradigms, their models and the columns each needs
 
 Writes into ``DIR`` (default ``runs/fit_<PARADIGM>_<time>``): ``fits.parquet`` (per participant x set size x
@@ -20,10 +21,11 @@ With ``--ppc N`` each model simulates N copies of the data at its estimates (:fu
 and the paradigm's summaries of the data are set beside the copies' (``predictive.parquet``,
 ``predictive.png`` and, in ``comparison.json``, ``predictive``: per model the fraction of summaries inside
 their 95 % band). With ``--lr-test N`` each fitted ``NAME[param=value]`` is tested against ``NAME``
-(:mod:`cogsim.fitting_lrtests`). ``bms.parquet`` holds each participant's posterior model probabilities
-under random-effects model selection (from BIC and AIC); ``--families NAME=a+b,...`` adds the selection
-over families of models (``comparison.json``'s ``bms_families``). Paradigms come from
-``cogsim.models.paradigms``.
+(:mod:`cogsim.fitting_lrtests`). With ``--agreement N`` the reported fit and ``N - 1`` more from other
+random starts are compared per participant (:mod:`cogsim.fitting_agreement`). ``bms.parquet`` holds each
+participant's posterior model probabilities under random-effects model selection (from BIC and AIC);
+``--families NAME=a+b,...`` adds the selection over families of models (``comparison.json``'s
+``bms_families``). Paradigms come from ``cogsim.models.paradigms``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cogsim import fitting_agreement as agreement_lib
 from cogsim import fitting_lrtests as lrt
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
@@ -111,6 +114,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="posterior (plug-in) predictive checks: N simulated copies of the data per model at its "
         "estimates; writes predictive.parquet and predictive.png (default: off)",
     )
+    agreement_lib.add_argument(p)
     lr_help = (
         "test each NAME[param=value] against NAME by parametric bootstrap, N copies; writes lr_tests.parquet"
     )
@@ -260,11 +264,13 @@ def run(
     ppc: int | None = None,
     lr_test: int | None = None,
     families: str | None = None,
+    agreement: int | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
-    many simulated copies per model for the predictive checks, None for none)."""
+    many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
+    in all per model, compared per participant, None for none)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -272,6 +278,8 @@ def run(
 
     if hierarchical and cv is not None:
         raise CogsimError(f"fit cv: got {cv} with hierarchical; allowed: None (not implemented there)")
+    if hierarchical and agreement is not None:
+        raise CogsimError(f"fit agreement: got {agreement} with hierarchical; allowed: None")
     t0 = time.perf_counter()
     sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)
@@ -312,8 +320,8 @@ def run(
         else:
             res = fitlib.fit(model, trials, by=by, n_starts=n_starts, cv=cv, ci=ci, key=key)
         fits.append(res.estimates)
-        summaries.append(res.summary)
-        bad = int((~res.summary["converged"]).sum())
+        summary = res.summary
+        bad = int((~summary["converged"]).sum())
         em = (
             f"  log marginal {res.log_marginal:.2f}  iBIC {res.ibic:.2f}  EM {res.n_iter}"
             if hierarchical
@@ -327,6 +335,10 @@ def run(
         )
         if line := fitlib.at_bound_line(name, res.summary["at_bound"]):
             log(line)
+        if agreement is not None:
+            kw = {"n_fits": agreement, "n_starts": n_starts, "key": key, "log": log}
+            summary = agreement_lib.columns(model, trials, res, **kw)
+        summaries.append(summary)
         if ppc is not None:
             checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), log))
     fits_df = pd.concat(fits, ignore_index=True)
@@ -338,6 +350,8 @@ def run(
     for m, g in models_df.groupby("model", sort=False):
         comp["models"][m]["n_at_bound"] = fitlib.at_bound_counts(g["at_bound"])[0]
     comp["skipped"] = skipped
+    if agreement is not None:
+        comp["agreement"] = agreement_lib.entry(models_df, agreement)
     if hierarchical:
         comp["hierarchical"] = {
             "models": marginal,
@@ -375,6 +389,7 @@ def run(
         "ppc": ppc,
         "lr_test": lr_test,
         "families": family_map,
+        "agreement": agreement,
     }
     store.write_run_json(
         folder,
@@ -445,6 +460,7 @@ def main(args: argparse.Namespace) -> None:
     if n_lr is not None and (n_lr < 1 or hierarchical):
         with_h = " with --hierarchical" if hierarchical else ""
         raise CogsimError(f"fit --lr-test: got {n_lr}{with_h}; allowed: copies >= 1, without --hierarchical")
+    n_agree = agreement_lib.check(getattr(args, "agreement", None), hierarchical)
     if not hierarchical and ci == "laplace":
         raise CogsimError(
             "fit --ci: got 'laplace'; allowed: profile, bootstrap or none (laplace needs --hierarchical)"
@@ -463,4 +479,5 @@ def main(args: argparse.Namespace) -> None:
         ppc=args.ppc,
         lr_test=n_lr,
         families=getattr(args, "families", None),
+        agreement=n_agree,
     )

@@ -28,13 +28,16 @@ def start_agreement(
     n_fits: int = 2,
     tol: float = 0.1,
     key: jax.Array,
+    first=None,
 ) -> pd.DataFrame:
     """Fits ``model`` ``n_fits`` times with different random starts and compares every participant's maxima.
 
     Fit ``i`` is ``fit(model, data, by=by, n_starts=n_starts, ci=None, key=jax.random.fold_in(key, i))``:
-    the same default start, different random ones. A participant's fits *agree* when their log-likelihoods
-    lie within ``tol`` of each other; where they do not, the lower fits stopped at another maximum, and that
-    participant's estimates depend on the starts (fit with more ``n_starts`` and compare again).
+    the same default start, different random ones. A fit already made can stand in for fit 0 (``first``; as
+    `cogsim fit --agreement` does with the fit it reports), so that only the others are computed. A
+    participant's fits *agree* when their log-likelihoods lie within ``tol`` of each other; where they do
+    not, the lower fits stopped at another maximum, and that participant's estimates depend on the starts
+    (fit with more ``n_starts`` and compare again).
 
     Args:
       model: a :class:`cogsim.fit.Model`.
@@ -44,6 +47,11 @@ def start_agreement(
       n_fits: how many fits, 2 or more.
       tol: the largest log-likelihood difference that counts as the same maximum.
       key: the root random key.
+      first: None, or a fit of the same ``data`` by the same ``by`` already made (a
+        :class:`cogsim.fit.FitResult` or its ``summary``): fit 0; fits ``1 ... n_fits - 1`` are computed.
+
+    Raises:
+      CogsimError: ``n_fits`` or ``tol`` out of range, or ``first`` not a fit of these participants.
 
     Returns:
       One row per participant: the ``by`` columns, ``loglik_0 ... loglik_<n_fits - 1>`` (each fit's
@@ -70,10 +78,18 @@ def start_agreement(
     if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (math.isfinite(tol) and tol >= 0):
         raise CogsimError(f"start_agreement tol: got {tol!r}; allowed: a finite number >= 0")
     by = tuple(by)
-    tables = [
+    tables = [] if first is None else [_first_summary(first, by)]
+    tables += [
         fit(model, data, by=by, n_starts=n_starts, ci=None, key=jax.random.fold_in(key, i)).summary
-        for i in range(n_fits)
+        for i in range(len(tables), n_fits)
     ]
+    if first is not None and not tables[0][list(by)].reset_index(drop=True).equals(
+        tables[1][list(by)].reset_index(drop=True)
+    ):
+        raise CogsimError(
+            f"start_agreement first: its participants differ from the data's by {list(by)}; allowed: a fit "
+            "of the same data by the same columns"
+        )
     out = tables[0][list(by)].reset_index(drop=True)
     values = np.stack([t["loglik"].to_numpy(float) for t in tables], axis=1)
     for i in range(n_fits):
@@ -82,3 +98,14 @@ def start_agreement(
     out["gap"] = values.max(axis=1) - values.min(axis=1)
     out["agree"] = out["gap"] <= tol
     return out
+
+
+def _first_summary(first, by: tuple[str, ...]) -> pd.DataFrame:
+    """The per-participant table of a fit passed as ``first`` (a result or its summary)."""
+    table = getattr(first, "summary", first)
+    if not isinstance(table, pd.DataFrame) or not {*by, "loglik"} <= set(table.columns):
+        raise CogsimError(
+            f"start_agreement first: got {type(first).__name__}; allowed: a FitResult (or its summary) with "
+            f"columns {[*by, 'loglik']}"
+        )
+    return table

@@ -47,6 +47,25 @@ def test_one_start_per_fit_is_the_default_start_every_time(data):
     assert (table["gap"] == 0).all() and table["agree"].all()  # random starts are the only difference
 
 
+def test_a_fit_already_made_stands_in_for_the_first(data):
+    first = fit(Wavy(), data, n_starts=2, ci=None, key=jax.random.key(9))
+    table = start_agreement(Wavy(), data, n_starts=2, n_fits=3, key=KEY, first=first)
+    full = start_agreement(Wavy(), data, n_starts=2, n_fits=3, key=KEY)
+    np.testing.assert_array_equal(table["loglik_0"], first.summary["loglik"].to_numpy(float))
+    for i in (1, 2):  # the others as without it
+        np.testing.assert_array_equal(table[f"loglik_{i}"], full[f"loglik_{i}"])
+    same = start_agreement(Wavy(), data, n_starts=2, n_fits=2, key=KEY, first=first.summary)
+    np.testing.assert_array_equal(same["loglik_0"], table["loglik_0"])
+
+
+def test_a_first_fit_of_other_participants_is_refused(data):
+    other = fit(Wavy(), data[data["subject"] != "s0"], n_starts=1, ci=None, key=KEY)
+    with pytest.raises(CogsimError, match="start_agreement first: its participants differ"):
+        start_agreement(Wavy(), data, n_starts=1, key=KEY, first=other)
+    with pytest.raises(CogsimError, match="start_agreement first: got ndarray; allowed: a FitResult"):
+        start_agreement(Wavy(), data, n_starts=1, key=KEY, first=np.zeros(6))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

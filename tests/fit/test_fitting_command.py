@@ -95,6 +95,35 @@ def test_more_starts_find_the_better_maximum_and_are_recorded(toy_paradigm, csv,
     np.testing.assert_array_equal(got[16], want["loglik"].to_numpy())
 
 
+def test_agreement_sets_the_reported_fit_beside_fits_from_other_starts(toy_paradigm, csv, tmp_path, capsys):
+    import jax
+
+    from cogsim import fit, fitting_agreement
+
+    toy_paradigm.models["wavy"] = Wavy()
+    out = tmp_path / "o"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "wavy,vm_mixture", "--ci", "none"]
+    args += ["--seed", "3", "--starts", "2", "--agreement", "3", "--out", str(out)]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    assert "wavy             agreement: " in capsys.readouterr().out
+    models = pd.read_parquet(out / "models.parquet")
+    wavy = models[models["model"] == "wavy"]
+    trials, root = toy_paradigm.read(csv), jax.random.key(3)
+    keys = [root] + [
+        jax.random.fold_in(jax.random.fold_in(root, fitting_agreement.AGREEMENT_STREAM), i) for i in (1, 2)
+    ]
+    ll = np.stack([fit.fit(Wavy(), trials, n_starts=2, ci=None, key=k).summary["loglik"] for k in keys], 1)
+    np.testing.assert_array_equal(wavy["loglik"], ll[:, 0])  # the reported fit is unchanged
+    np.testing.assert_array_equal(wavy["agree_gap"], ll.max(1) - ll.min(1))
+    np.testing.assert_array_equal(wavy["below_best"], ll.max(1) - ll[:, 0])
+    assert (wavy["agree"] == (wavy["agree_gap"] <= 0.1)).all() and not wavy["agree"].all()
+    assert models.query("model == 'vm_mixture'")["agree"].all()  # one maximum: every fit reaches it
+    entry = json.loads((out / "comparison.json").read_text())["agreement"]
+    assert entry["n_fits"] == 3 and entry["models"]["wavy"]["n_disagree"] == int((~wavy["agree"]).sum())
+    assert entry["models"]["wavy"]["n_below_best"] == int((wavy["below_best"] > 0.1).sum())
+    assert json.loads((out / "run.json").read_text())["config"]["agreement"] == 3
+
+
 def test_list_shows_paradigms_models_and_columns(toy_paradigm, capsys):
     assert cli.main(["fit", "--list"]) == 0
     text = capsys.readouterr().out
@@ -184,6 +213,9 @@ def test_default_participants_nest_subjects_in_experiments_when_ids_repeat_and_s
         (["--out", ""], "fit --out: got ''"),
         (["--starts", "0"], "fit --starts: got 0; allowed: an integer from 1 to 256"),
         (["--starts", "257"], "fit --starts: got 257; allowed: an integer from 1 to 256"),
+        (["--agreement", "1"], "fit --agreement: got 1; allowed: an integer from 2 to 16, without --hier"),
+        (["--agreement", "17"], "fit --agreement: got 17; allowed: an integer from 2 to 16"),
+        (["--agreement", "2", "--hierarchical"], "fit --agreement: got 2 with --hierarchical; allowed:"),
     ],
 )
 def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, capsys, extra, match):
