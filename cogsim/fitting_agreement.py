@@ -48,12 +48,12 @@ def columns(
     out["agree"] = table["agree"].to_numpy(bool)
     out["below_best"] = values.max(axis=1) - values[:, 0]
     n_dis, n_below = int((~out["agree"]).sum()), int((out["below_best"] > TOL).sum())
-    below = f"; the reported fit below another's maximum on {n_below}" if n_below else ""
-    log(
-        f"{model.name:<16} agreement: {len(out) - n_dis} of {len(out)} participants' {n_fits} fits within "
-        f"{TOL} (largest gap {out['agree_gap'].max():.2f}){below} ({time.perf_counter() - t:.1f} s, CPU "
-        f"{time.process_time() - c:.1f} s)"
-    )
+    parts = [f"{model.name:<16} agreement: {len(out) - n_dis} of {len(out)} participants' {n_fits} fits"]
+    parts.append(f"within {TOL} (largest gap {out['agree_gap'].max():.2f})")
+    if n_below:
+        parts[-1] += f"; the reported fit below another's maximum on {n_below}"
+    parts.append(f"({time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s)")
+    log(" ".join(parts))
     return out
 
 
