@@ -37,6 +37,15 @@ def misses(runs: list[dict], tol: float) -> dict:
     return out
 
 
+def _grad_norms(res, by: tuple[str, ...]) -> list:
+    """Each row of ``res.summary``'s final gradient norm (the largest over its units), None where the result
+    has none."""
+    if "grad_norm" not in res.units.columns:
+        return [None] * len(res.summary)
+    worst = res.units.groupby(list(by), sort=False)["grad_norm"].max()
+    return [float(worst.loc[k]) for k in res.summary.set_index(list(by)).index]
+
+
 def fits(model, trials, by: tuple[str, ...], starts: str, seeds: str, extra=None) -> list[dict]:
     """One ``fit(..., ci=None)`` of all units per start count and seed (comma-separated), as run records;
     ``extra(result)`` adds entries to a record."""
@@ -59,6 +68,7 @@ def fits(model, trials, by: tuple[str, ...], starts: str, seeds: str, extra=None
                 "units": res.summary[list(by)].astype(str).agg("/".join, axis=1).tolist(),
                 "loglik": res.summary["loglik"].astype(float).tolist(),
                 "converged": res.summary["converged"].astype(bool).tolist(),
+                "grad_norm": _grad_norms(res, by),
                 **(extra(res) if extra else {}),
             }
             runs.append(r)
