@@ -119,8 +119,8 @@ class Parallel:
         *_ERRORS,
         Param("t0_s", 0.0, 2.0, default=0.25, doc="shift of the RT distribution, seconds"),
         Param("scale_s", 0.0, default=0.02, doc="gamma scale, seconds"),
-        Param("k_yes", 1.0, default=10.0, doc="gamma shape of 'present' RTs (at least 1, see ._timing)"),
-        Param("k_no", 1.0, default=12.0, doc="gamma shape of 'absent' RTs (at least 1, see ._timing)"),
+        Param("k_yes", 0.0, default=10.0, doc="gamma shape of 'present' RTs"),
+        Param("k_no", 0.0, default=12.0, doc="gamma shape of 'absent' RTs"),
     )
     by_set_size = False
     requires = ("target_present", "correct", "rt_ms")

@@ -26,7 +26,7 @@ TIMING_PARAMS = (
     Param("t0_s", 0.0, 2.0, default=0.25, doc="shift of the residual (non-search) time, seconds"),
     Param("scale_s", 0.0, default=0.02, doc="common gamma scale of item and residual times, seconds"),
     Param("k_item", 0.0, default=2.0, doc="gamma shape of one item's inspection time"),
-    Param("k_res", 1.0, default=8.0, doc="gamma shape of the residual time (at least 1, see ._timing)"),
+    Param("k_res", 0.0, default=8.0, doc="gamma shape of the residual time"),
 )
 
 

@@ -18,8 +18,6 @@ T0_QUANTILE = 0.01
 RATE_RANGE = (0.001, 0.5)
 #: gamma shapes and scales of a start are kept in these ranges
 SHAPE_RANGE = (0.05, 200.0)
-#: the shapes bounded below by 1 (``k_res``, ``k_yes``, ``k_no``) start in this range (inside their bounds)
-BOUNDED_SHAPE_RANGE = (1.05, 200.0)
 SCALE_RANGE = (0.002, 2.0)
 
 
@@ -88,8 +86,8 @@ def parallel_start(trials) -> dict[str, float]:
         "p_fa": p_fa,
         "t0_s": t0,
         "scale_s": scale,
-        "k_yes": float(np.clip(m_yes / scale, *BOUNDED_SHAPE_RANGE)),
-        "k_no": float(np.clip(m_no / scale, *BOUNDED_SHAPE_RANGE)),
+        "k_yes": float(np.clip(m_yes / scale, *SHAPE_RANGE)),
+        "k_no": float(np.clip(m_no / scale, *SHAPE_RANGE)),
     }
 
 
@@ -126,7 +124,7 @@ def serial_timing(trials) -> dict[str, float]:
         "t0_s": t0,
         "scale_s": scale,
         "k_item": float(np.clip(slope / scale, *SHAPE_RANGE)),
-        "k_res": float(np.clip(intercept / scale, *BOUNDED_SHAPE_RANGE)),
+        "k_res": float(np.clip(intercept / scale, *SHAPE_RANGE)),
     }
 
 

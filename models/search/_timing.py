@@ -9,13 +9,6 @@ contaminant (probability :data:`CONTAMINANT`, RT uniform on ``[0, RT_MAX_S]``, e
 likelihood finite for trials faster than ``t0_s`` or extremely slow; it is not fitted. The simulators draw
 the same sum as one gamma variate per trial (:func:`sample_rt`).
 
-The shapes that can stand alone (``k_res``: CGS may quit after 0 items; the parallel model's ``k_yes`` and
-``k_no``) are bounded below by 1. With a shift estimated beside it, a gamma's maximum-likelihood
-estimate exists only for a shape above 1 (Smith 1985, Biometrika 72:67-90): below 1 the density of
-``rt - t0_s`` grows without bound as ``t0_s`` approaches an RT from below, and the fits stopped on such
-edges (docs/fitting_log.md, "the fits stall on a cliff where a gamma shape is below 1"). At 1 the density
-at the shift is ``1 / scale_s``, above 1 it is 0.
-
 :func:`table_loglik` computes the same mixture for models whose ``P(n, response)`` depends on the trial only
 through its set size, target presence and response: the probabilities (and the gamma normalising terms,
 which depend only on ``n``) are computed once per kind of trial and gathered per trial, so each trial costs
