@@ -140,3 +140,20 @@ def test_a_model_without_initial_has_no_passes_and_keeps_the_gradient_rule():
     u, nll, gnorm, n_iter, converged = refine(model, packed, {}, sol)
     np.testing.assert_array_equal(np.asarray(u), np.asarray(sol[0]))
     assert converged.tolist() == (np.asarray(sol[2]) <= CONVERGED_GTOL).tolist() == [True, True]
+
+
+def test_a_fit_stopped_on_a_cliff_of_real_trials_is_unconverged():
+    """Wolfe et al. (2010), spatial configuration subject 6, the parallel model: the fit stops where the
+    trials of exactly 350 ms would fall to the contaminant (gamma shape below 1, so the likelihood rises
+    toward that edge); a restart cannot move it, but its gradient is far from zero."""
+    from cogsim import data
+    from cogsim.fit._passes import STALL_GTOL
+    from cogsim.models import paradigms
+
+    par = paradigms.get("visual_search")
+    w = data.load("visual_search_wolfe2010")
+    unit = par.read(w[(w.task == "spatial_configuration") & (w.subject == 6)].reset_index(drop=True))
+    res = fit(par.models["parallel"], unit, by=("task", "subject"), n_starts=4, ci=None, key=KEY)
+    row = res.units.iloc[0]
+    assert row["grad_norm"] > STALL_GTOL and not row["converged"]
+    assert abs(row["t0_s"] - 0.35) < 1e-3 and row["k_yes"] < 1.0  # on the edge at the 350 ms trials
