@@ -89,9 +89,13 @@ PRESETS = {
 PAPER_RUN = PaperRun(
     verdict="partial",
     checks_passed="13/17",
-    date="2026-12-05",
-    commit="b2ea893",
-    note="rerun after the random starts were keyed by participant ids (the same 13 checks; CGS conjunction "
+    date="2026-12-06",
+    commit="509bddf",
+    note="rerun after a unit stopped on a cliff of the likelihood (gradient norm above 1) counts as not "
+    "converged: comparison, fits and simulated cells identical to a run at 3ce2491 the same hour; 20 of 21 "
+    "units converged per model (spatial configuration 6 is not; 21 of 21 under the earlier rule); 109 s "
+    "wall. At b2ea893 (2026-12-05): "
+    "rerun after the random starts were keyed by participant ids (the same 13 checks; CGS conjunction "
     "absent-RT spread growth 108 [9, 207] ms, miss growth 0.057 [0.026, 0.089]; summed log-likelihood CGS "
     "30004.4, serial 28819.1, parallel 18178.8; 101 s wall). At ae522b0: all 83,811 trials, 4 starts with "
     "the fitting layer's passes (every unit converged by its check), "
