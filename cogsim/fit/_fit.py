@@ -21,7 +21,17 @@ from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
 ESTIMATE_COLUMNS = ("parameter", "estimate", "ci_low", "ci_high")
-SUMMARY_COLUMNS = ("loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged", "at_bound")
+SUMMARY_COLUMNS = (
+    "loglik",
+    "n_params",
+    "n_trials",
+    "aic",
+    "bic",
+    "cv_loglik",
+    "converged",
+    "grad_norm",
+    "at_bound",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +44,9 @@ class FitResult:
       estimates: one row per participant (x set size) x parameter: ``model, <by...>, set_size, parameter,
         estimate, ci_low, ci_high``.
       summary: one row per participant: ``model, <by...>, loglik, n_params, n_trials, aic, bic, cv_loglik,
-        converged, at_bound`` (``at_bound``: the comma-separated parameters whose estimate lies at a finite
-        bound, ``p_mem[6]`` for set size 6 of a per-set-size model, ``""`` when none; see
+        converged, grad_norm, at_bound`` (``grad_norm``: the largest final gradient norm of the participant's
+        units, per-trial mean, unconstrained; ``at_bound``: the comma-separated parameters whose estimate lies
+        at a finite bound, ``p_mem[6]`` for set size 6 of a per-set-size model, ``""`` when none; see
         :mod:`cogsim.fit._at_bound`).
       units: one row per fitted unit (participant, or participant x set size) with its ``loglik``,
         ``n_trials``, ``grad_norm``, ``n_iter``, ``converged``, ``at_bound`` and one column per parameter.
@@ -377,6 +388,7 @@ def _summary(model, units: pd.DataFrame, by) -> pd.DataFrame:
         n_trials=("n_trials", "sum"),
         cv_loglik=("cv_loglik", lambda s: s.sum(min_count=len(s))),
         converged=("converged", "all"),
+        grad_norm=("grad_norm", "max"),
         at_bound=("at_bound", join_labels),
     ).reset_index()
     out["n_params"] = out["n_params"].astype(int)
@@ -385,5 +397,6 @@ def _summary(model, units: pd.DataFrame, by) -> pd.DataFrame:
     out.insert(0, "model", model.name)
     out["n_trials"] = out["n_trials"].astype(int)
     out["converged"] = out["converged"].astype(bool)
+    out["grad_norm"] = out["grad_norm"].astype(float)
     out["at_bound"] = out["at_bound"].astype(object)
     return out[["model", *by, *SUMMARY_COLUMNS]]

@@ -49,9 +49,14 @@ def test_mixture_maximum_equals_scipy_and_tables_have_the_interface_columns(toy,
         "bic",
         "cv_loglik",
         "converged",
+        "grad_norm",
         "at_bound",
     ]
     assert res.summary["converged"].all()
+    worst = res.units.groupby("subject")["grad_norm"].max()  # the largest of the participant's units
+    np.testing.assert_array_equal(
+        res.summary.set_index("subject")["grad_norm"], worst.loc[res.summary.subject]
+    )
     for s, grp in data.groupby("subject"):
         ours = float(res.summary.set_index("subject").loc[s, "loglik"])
         assert abs(ours - scipy_max(toy, grp["error_rad"].to_numpy(float))) < 0.1

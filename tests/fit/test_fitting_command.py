@@ -37,6 +37,7 @@ def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, t
         "bic",
         "cv_loglik",
         "converged",
+        "grad_norm",
         "at_bound",
     ]
     assert sorted(models["subject"].unique()) == ["P01", "P02", "P03"] and len(models) == 6

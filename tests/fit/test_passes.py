@@ -156,4 +156,5 @@ def test_a_fit_stopped_on_a_cliff_of_real_trials_is_unconverged():
     res = fit(par.models["parallel"], unit, by=("task", "subject"), n_starts=4, ci=None, key=KEY)
     row = res.units.iloc[0]
     assert row["grad_norm"] > STALL_GTOL and not row["converged"]
+    assert res.summary["grad_norm"].iloc[0] == row["grad_norm"] and not res.summary["converged"].iloc[0]
     assert abs(row["t0_s"] - 0.35) < 1e-3 and row["k_yes"] < 1.0  # on the edge at the 350 ms trials
