@@ -21,17 +21,7 @@ from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
 ESTIMATE_COLUMNS = ("parameter", "estimate", "ci_low", "ci_high")
-SUMMARY_COLUMNS = (
-    "loglik",
-    "n_params",
-    "n_trials",
-    "aic",
-    "bic",
-    "cv_loglik",
-    "converged",
-    "grad_norm",
-    "at_bound",
-)
+SUMMARY_COLUMNS = tuple("loglik n_params n_trials aic bic cv_loglik converged grad_norm at_bound".split())
 
 
 @dataclasses.dataclass(frozen=True)
