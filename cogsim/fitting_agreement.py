@@ -21,14 +21,13 @@ from cogsim.errors import CogsimError
 AGREEMENT_STREAM = 3
 TOL = 0.1  # log-likelihood units: within this the fits reached the same maximum (start_agreement's default)
 MIN_FITS, MAX_FITS = 2, 16  # each extra fit costs as much as the reported one
-COLUMNS = ("agree_gap", "agree", "below_best")
 
 
 def columns(
     model, trials: pd.DataFrame, res, *, n_fits: int, n_starts: int, key: jax.Array, log
 ) -> pd.DataFrame:
-    """``res.summary`` with :data:`COLUMNS` added, from ``n_fits - 1`` more fits of ``model`` (keys as
-    :data:`AGREEMENT_STREAM` says) beside ``res`` (the reported fit, fitted with root key ``key``)."""
+    """``res.summary`` with ``agree_gap``, ``agree`` and ``below_best`` added, from ``n_fits - 1`` more fits
+    of ``model`` (keys as :data:`AGREEMENT_STREAM` says) beside ``res`` (the reported fit, key ``key``)."""
     from cogsim import fit as fitlib
 
     t, c = time.perf_counter(), time.process_time()

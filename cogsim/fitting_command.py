@@ -278,8 +278,7 @@ def run(
 
     if hierarchical and cv is not None:
         raise CogsimError(f"fit cv: got {cv} with hierarchical; allowed: None (not implemented there)")
-    if hierarchical and agreement is not None:
-        raise CogsimError(f"fit agreement: got {agreement} with hierarchical; allowed: None")
+    agreement_lib.check(agreement, hierarchical)
     t0 = time.perf_counter()
     sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)
@@ -460,7 +459,6 @@ def main(args: argparse.Namespace) -> None:
     if n_lr is not None and (n_lr < 1 or hierarchical):
         with_h = " with --hierarchical" if hierarchical else ""
         raise CogsimError(f"fit --lr-test: got {n_lr}{with_h}; allowed: copies >= 1, without --hierarchical")
-    n_agree = agreement_lib.check(getattr(args, "agreement", None), hierarchical)
     if not hierarchical and ci == "laplace":
         raise CogsimError(
             "fit --ci: got 'laplace'; allowed: profile, bootstrap or none (laplace needs --hierarchical)"
@@ -479,5 +477,5 @@ def main(args: argparse.Namespace) -> None:
         ppc=args.ppc,
         lr_test=n_lr,
         families=getattr(args, "families", None),
-        agreement=n_agree,
+        agreement=getattr(args, "agreement", None),
     )
