@@ -167,11 +167,15 @@ S_STEP = 0.1  # spacing of the grid of selection gains s on which the share quan
 
 
 @functools.cache
-def share_quantile_table(n_draws: int = N_DRAWS, n_nodes: int = N_NODES, s_step: float = S_STEP):
+def share_quantile_table(
+    n_draws: int = N_DRAWS, n_nodes: int = N_NODES, s_step: float = S_STEP, n_rows: int = N_MAX
+):
     """The share quantiles of :func:`loglik_table` tabulated on a grid of ``s``, for interpolation.
 
     Returns:
-      ``(log_q, slope)``, each ``[n_s, N_MAX, K_MAX, n_nodes]`` float32 on ``s = 0, s_step, ..., S.high``.
+      ``(log_q, slope)``, each ``[n_s, n_rows, K_MAX, n_nodes]`` float32 on ``s = 0, s_step, ..., S.high``
+      for the set sizes ``1..n_rows`` (each set size's entries are computed from its own draws alone, so the
+      table for ``n_rows`` is the full table's first ``n_rows`` rows, bit for bit, at a fraction of the cost).
       Entry ``[i, N - 1, M - 1]`` of ``log_q`` holds the ``log`` of the ``n_nodes`` quantile mid points of
       the ``n_draws M`` shares ``softmax(s g)`` over the top ``M`` of ``N`` Gumbel draws of
       :func:`gumbel_table` (the values :func:`loglik_table` sorts at every evaluation, here in float64);
@@ -181,11 +185,11 @@ def share_quantile_table(n_draws: int = N_DRAWS, n_nodes: int = N_NODES, s_step:
     """
     g = gumbel_table(n_draws).astype(np.float64)  # [N_MAX, n_draws, K_MAX], -inf beyond N
     s_grid = np.arange(int(round(S.high / s_step)) + 1) * s_step
-    log_q = np.zeros((s_grid.size, N_MAX, K_MAX, n_nodes))
+    log_q = np.zeros((s_grid.size, n_rows, K_MAX, n_nodes))
     pos = (np.arange(n_nodes) + 0.5) / n_nodes
-    for m in range(1, K_MAX + 1):
+    for m in range(1, min(K_MAX, n_rows) + 1):
         idx = np.floor(pos * n_draws * m).astype(np.int64)
-        gs = g[m - 1 :, :, :m]  # [N_MAX - m + 1, n_draws, m]: set sizes N >= m, the top m draws
+        gs = g[m - 1 : n_rows, :, :m]  # [n_rows - m + 1, n_draws, m]: set sizes n_rows >= N >= m, top m draws
         z = s_grid[:, None, None, None] * (gs - gs[:, :, :1])[None]  # <= 0: the top draw comes first
         log_w = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
         log_q[:, m - 1 :, m - 1] = np.sort(log_w.reshape(*log_w.shape[:2], -1), axis=-1)[..., idx]
@@ -223,7 +227,7 @@ def _interp_shares(s, c, log_q, slope, s_step):
 
 
 def _interp_fn(tables, s_step, n_rows):
-    log_q, slope = share_quantile_table(s_step=s_step) if tables is None else tables
+    log_q, slope = share_quantile_table(s_step=s_step, n_rows=n_rows) if tables is None else tables
     log_q, slope = jnp.asarray(log_q[:, :n_rows]), jnp.asarray(slope[:, :n_rows])
     return (lambda s, c: _interp_shares(s, c, log_q, slope, s_step)), log_q.shape[-1]
 

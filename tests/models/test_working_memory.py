@@ -229,6 +229,19 @@ def test_workspace_share_quantiles_equal_a_full_sort_with_the_same_gradient():
             assert float(g1) == pytest.approx(float(g2), rel=1e-5)
 
 
+def test_workspace_share_table_for_fewer_set_sizes_is_the_full_tables_first_rows():
+    """The table computed for set sizes 1..n only (what a fit of data up to set size n asks for) holds the
+    full table's entries for those set sizes, bit for bit; n below K_MAX leaves the capacities above n
+    empty."""
+    full = _workspace.share_quantile_table(n_draws=64, n_nodes=8)
+    assert full[0].shape[1] == _workspace.N_MAX
+    for n in (1, 6, _workspace.K_MAX + 1):
+        cut = _workspace.share_quantile_table(n_draws=64, n_nodes=8, n_rows=n)
+        for a, b in zip(cut, full, strict=True):
+            assert a.shape == (b.shape[0], n, *b.shape[2:])
+            np.testing.assert_array_equal(a, b[:, :n])
+
+
 def test_workspace_interpolated_fit_reaches_the_sorted_likelihoods_maximum():
     """The interpolation's acceptance rule (b) (declared in ``_workspace``'s docstring): fitted with the
     interpolated and with the per-evaluation-sorted likelihood from the same starts, each participant's
