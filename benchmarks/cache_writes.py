@@ -1,0 +1,67 @@
+"""The cost of writing many programs into the persistent compilation cache: one fresh process turns the cache
+on in an empty folder (``cogsim.compilation_cache.enable``, as cogsim's commands do) and compiles ``n``
+small distinct programs, timing each compilation with its write; reports the mean time per program of the
+first and of the last 500 and their ratio (docs/fitting_log.md, "Every compiled program into the persistent
+cache, the size kept by cogsim").
+
+Run: ``python benchmarks/cache_writes.py --n 3000 --out benchmarks/results/cache_writes.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3000, help="programs to compile (>= 1000)")
+    parser.add_argument("--out", default=None, help="JSON file for the result")
+    args = parser.parse_args()
+    if args.n < 1000:
+        raise SystemExit(f"--n: got {args.n}; allowed: at least 1000 (two windows of 500)")
+
+    import jax
+    import jax.numpy as jnp
+
+    from cogsim import compilation_cache
+
+    folder = Path(tempfile.mkdtemp(prefix="cache_writes_"))
+    compilation_cache.enable(folder)
+    x = jnp.ones((8,), jnp.float32)
+    times = []
+    for k in range(args.n):
+        f = jax.jit(lambda v, k=k: jnp.sin(v * (k + 0.5)).sum())  # a distinct constant: a distinct program
+        t = time.perf_counter()
+        f(x).block_until_ready()
+        times.append(time.perf_counter() - t)
+    files = [p for p in folder.iterdir() if p.name.endswith("-cache")]
+    first, last = sum(times[:500]) / 500, sum(times[-500:]) / 500
+    result = {
+        "n_programs": args.n,
+        "mean_first_500_ms": round(1e3 * first, 2),
+        "mean_last_500_ms": round(1e3 * last, 2),
+        "ratio_last_to_first": round(last / first, 3),
+        "files_written": len(files),
+        "folder_bytes": sum(p.stat().st_size for p in files),
+        "min_compile_time_s": compilation_cache.MIN_COMPILE_TIME_S,
+        "jax_size_limit": jax.config.jax_compilation_cache_max_size,
+        "machine": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "cpus": os.cpu_count(),
+            "load_average_1min_at_end": os.getloadavg()[0],
+        },
+    }
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
