@@ -12,9 +12,8 @@ from disk instead. The compiled programs are the same, so the numbers are the sa
 - otherwise ``$XDG_CACHE_HOME/cogsim/jax`` (``~/.cache/cogsim/jax``).
 
 A cache that JAX was already given (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``) is left as it is.
-Every compiled program is written. The folder is kept under :data:`MAX_SIZE_BYTES` by :func:`trim`, once
-per process when the cache is turned on: the programs used least recently go first (a size limit set in
-``jax.config`` is left to JAX instead). Deleting the folder is always safe.
+The folder is kept under :data:`MAX_SIZE_BYTES` by dropping the least recently used programs (a size set in
+``jax.config`` is kept). Deleting the folder is always safe.
 """
 
 from __future__ import annotations
@@ -26,11 +25,11 @@ from pathlib import Path
 ENV = "COGSIM_COMPILATION_CACHE"
 _OFF = {"", "0", "off", "false", "no", "none"}
 
-#: programs that compile faster than this are not written (JAX's own default is 1 s). 0: a fit compiles
-#: dozens of small programs besides its solver (docs/fitting_log.md, "Every compiled program into the
-#: persistent cache"); with JAX's size limit off, a write does not read the folder (:func:`trim` keeps the
-#: size instead, once per process)
-MIN_COMPILE_TIME_S = 0.0
+#: programs that compile faster than this are not written (JAX's own default is 1 s; most of cogsim's
+#: scenario programs compile in 0.1-5 s). Not 0: with a size limit, JAX reads every entry of the folder
+#: before each write, so a write costs more the fuller the folder (docs/fitting_log.md, "Every compiled
+#: program into the persistent cache", reverted)
+MIN_COMPILE_TIME_S = 0.1
 
 #: the folder's size limit (the quick suite fills about 35 MB)
 MAX_SIZE_BYTES = 2 * 1024**3
@@ -92,52 +91,7 @@ def enable(
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default, no limit: cogsim keeps the size
-        trim(path, max_size_bytes)
+    if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: no limit
+        jax.config.update("jax_compilation_cache_max_size", int(max_size_bytes))
     compilation_cache.reset_cache()  # JAX decides on its cache at the first compilation; decide again
     return path
-
-
-def trim(directory: str | os.PathLike, max_size_bytes: int = MAX_SIZE_BYTES) -> int:
-    """Deletes the programs of JAX's cache folder ``directory`` that were used least recently until the
-    programs left hold at most ``max_size_bytes``; returns how many were deleted.
-
-    A program's last use is read from the access-time file JAX writes beside it when it keeps a size limit
-    itself, else from the file's access or modification time, whichever is later (file systems mounted with
-    ``relatime`` update the access time about once a day, so the order is least recently used to within a
-    day). A program another process deletes meanwhile is skipped; one being read is read again or compiled
-    again there (JAX treats an unreadable entry as a miss).
-
-    Example:
-      >>> import tempfile
-      >>> from pathlib import Path
-      >>> folder = Path(tempfile.mkdtemp())
-      >>> for i, name in enumerate(["old", "new"]):
-      ...     _ = (folder / f"{name}-cache").write_bytes(b"x" * 100)
-      ...     os.utime(folder / f"{name}-cache", (1e9 + i, 1e9 + i))
-      >>> trim(folder, max_size_bytes=150), sorted(p.name for p in folder.iterdir())
-      (1, ['new-cache'])
-    """
-    entries, total = [], 0
-    for path in Path(directory).glob("*-cache"):
-        try:
-            st = path.stat()
-        except OSError:  # deleted meanwhile
-            continue
-        used = max(st.st_atime_ns, st.st_mtime_ns)
-        stamp = path.with_name(path.name[: -len("-cache")] + "-atime")
-        try:
-            used = int.from_bytes(stamp.read_bytes()[:8], "little")
-        except OSError:  # no access-time file: the file system's times
-            pass
-        entries.append((used, path, stamp, st.st_size))
-        total += st.st_size
-    deleted = 0
-    for _, path, stamp, size in sorted(entries, key=lambda e: (e[0], e[1].name)):
-        if total <= max_size_bytes:
-            break
-        path.unlink(missing_ok=True)
-        stamp.unlink(missing_ok=True)
-        total -= size
-        deleted += 1
-    return deleted
