@@ -439,6 +439,14 @@ def compare(
                 kind="agreement",
             )
         )
+    skipped = sim.attrs.get("skipped_models", {})  # a table, so that the printed summary says it too
+    if skipped:
+        tables["skipped_models"] = pd.DataFrame(
+            [
+                {"dataset": k.rsplit(".", 1)[0], "model": k.rsplit(".", 1)[1], "reason": why}
+                for k, why in skipped.items()
+            ]
+        )
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
 
 

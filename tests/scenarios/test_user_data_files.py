@@ -37,6 +37,14 @@ def test_delayed_estimation_runs_a_csv_named_by_its_stem_and_records_its_sha256(
     assert record["skipped_models"] == {
         "my lab.workspace": "set sizes up to 20; model workspace covers 1 to 16"
     }
+    skipped = res.comparison.tables["skipped_models"]  # printed with the summary, not only in run.json
+    assert skipped.to_dict("records") == [
+        {
+            "dataset": "my lab",
+            "model": "workspace",
+            "reason": "set sizes up to 20; model workspace covers 1 to 16",
+        }
+    ]
     names = [m.name for m in res.comparison.metrics]
     assert "my lab.guess_rate_rise" in names and "my lab.mixture2p.delta_aic" in names
     assert set(res.human.dataset) == {"zhang_luck2008", "vandenberg2012", "my lab"}
