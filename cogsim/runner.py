@@ -29,7 +29,7 @@ from cogsim import _memory, progress, scenario_registry
 from cogsim import config as cfglib
 from cogsim.comparison import CEILING_METRIC, Comparison
 from cogsim.errors import CogsimError
-from cogsim.scenario_protocol import compare_options
+from cogsim.scenario_protocol import compare_options, paper_run_applies
 from cogsim.store import (
     atomic_write_parquet,
     atomic_write_text,
@@ -249,14 +249,15 @@ def compare_with_reference(
     name: str, mod: Any, sim: pd.DataFrame, ref: Any, *, preset: str, cfg: Any
 ) -> Comparison:
     """The scenario's comparison of ``sim`` with its reference (with the config's settings that ``compare``
-    takes, :func:`compare_options`), with the data kind (and, for a preset other than ``"paper"``, the paper
-    preset's last measured verdict) attached."""
+    takes, :func:`compare_options`), with the data kind (and, for a preset other than ``"paper"`` on the
+    paper preset's data, :func:`paper_run_applies`, the paper preset's last measured verdict) attached."""
     comp = mod.compare(sim, ref.table, **compare_options(mod, cfg))
     if comp.data_kind is not None and comp.data_kind != ref.kind:
         raise CogsimError(
             f"{name}: compare() says data_kind={comp.data_kind!r} but reference() says {ref.kind!r}"
         )
-    paper = getattr(mod, "PAPER_RUN", None) if preset != "paper" else None
+    shown = preset != "paper" and paper_run_applies(mod, cfg)  # a run on other data is another test
+    paper = getattr(mod, "PAPER_RUN", None) if shown else None
     return comp.with_context(data_kind=ref.kind, paper=paper)
 
 

@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 #: attributes every scenario module has
 REQUIRED = ("Config", "PRESETS", "simulate", "reference", "compare", "plot")
-#: attributes a scenario may add: vectorised sweeps, a description for ``cogsim list``, and the paper
-#: preset's last measured verdict (a :class:`cogsim.comparison.PaperRun`, shown beside quicker presets)
-OPTIONAL = ("DESCRIPTION", "sweep_point", "SWEEP_VECTORIZED", "PAPER_RUN")
+#: attributes a scenario may add: vectorised sweeps, a description for ``cogsim list``, the paper
+#: preset's last measured verdict (a :class:`cogsim.comparison.PaperRun`, shown beside quicker presets) and
+#: the config fields that name the data compared with (:func:`paper_run_applies`)
+OPTIONAL = ("DESCRIPTION", "sweep_point", "SWEEP_VECTORIZED", "PAPER_RUN", "DATA_FIELDS")
 
 
 @runtime_checkable
@@ -43,6 +44,9 @@ class Scenario(Protocol):
       DESCRIPTION: optional, one line for ``cogsim list``.
       SWEEP_VECTORIZED: optional, the fields ``sweep_point`` may receive traced (varied under ``jax.vmap``).
       PAPER_RUN: optional, the paper preset's last measured verdict (:class:`cogsim.comparison.PaperRun`).
+      DATA_FIELDS: optional, the ``Config`` fields that name the data the run is compared with (a packaged
+        data set or a user's file); the paper verdict is shown only for runs on the paper preset's data
+        (:func:`paper_run_applies`).
     """
 
     Config: ClassVar[type]
@@ -103,3 +107,28 @@ def compare_options(mod: Any, cfg: Any) -> dict[str, Any]:
     fields = {f.name for f in dataclasses.fields(cfg)}
     params = list(inspect.signature(mod.compare).parameters.values())[2:]  # after (sim, human)
     return {p.name: getattr(cfg, p.name) for p in params if p.name in fields}
+
+
+def paper_run_applies(mod: Any, cfg: Any) -> bool:
+    """Whether the paper preset's last measured verdict (``mod.PAPER_RUN``) speaks for a run with config
+    ``cfg``: the run's ``DATA_FIELDS`` hold the paper preset's values, or for a tuple a part of them (the
+    quick preset's smaller share of the same data). A run on other data, e.g. a user's file, is another test,
+    and the paper verdict is not shown beside it.
+
+    Example:
+      >>> from cogsim.scenarios import delayed_estimation as mod
+      >>> quick, mine = mod.PRESETS["quick"], mod.Config(datasets=("my_trials.csv",))
+      >>> paper_run_applies(mod, quick), paper_run_applies(mod, mine)
+      (True, False)
+    """
+    paper = getattr(mod, "PRESETS", {}).get("paper")
+    if cfg is None or paper is None:
+        return True
+    for name in getattr(mod, "DATA_FIELDS", ()):
+        ours, theirs = getattr(cfg, name), getattr(paper, name)
+        if isinstance(ours, tuple) and isinstance(theirs, tuple):
+            if not set(ours) <= set(theirs):
+                return False
+        elif ours != theirs:
+            return False
+    return True

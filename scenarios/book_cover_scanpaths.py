@@ -144,6 +144,9 @@ class Config(sm.OATSettings):
             )
 
 
+#: the config fields naming the data compared with: the paper verdict is shown only for runs on its data
+DATA_FIELDS = ("eval_data",)
+
 PRESETS = {
     # Small OAT, fixed epoch budget with early stopping, larger learning rate.
     # Two folds (target covers 0, 2 vs 1, 3): every packaged collage is scored by a model that never saw it.

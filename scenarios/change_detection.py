@@ -86,6 +86,9 @@ class Config:
             raise cfglib.ConfigError("data", self.data, f"one of {sorted(DATASETS)} or an existing .csv file")
 
 
+#: the config fields naming the data compared with: the paper verdict is shown only for runs on its data
+DATA_FIELDS = ("data",)
+
 PRESETS = {
     "quick": Config(n_boot=200, fit_steps=800, models=("fixed_capacity", "workspace")),
     "paper": Config(

@@ -92,6 +92,9 @@ PAPER_RUN = cmp.PaperRun(
 )
 
 
+#: the config fields naming the data compared with: the paper verdict is shown only for runs on its data
+DATA_FIELDS = ("datasets",)
+
 PRESETS = {
     # n_boot stays at 2,000 in quick: until 2026-12-05 the runner did not pass it to compare(), so every
     # recorded quick run used 2,000 although the preset said 500 (docs: the page's "Checks")

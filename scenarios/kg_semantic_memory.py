@@ -132,6 +132,9 @@ PAPER_RUN = PaperRun(
     "package versions), not the code, moved them",
 )
 
+#: the config fields naming the data compared with: the paper verdict is shown only for runs on its data
+DATA_FIELDS = ("graph",)
+
 PRESETS = {
     # UMLS: the additive form, chosen on UMLS's validation split (valid MRR 0.864 vs 0.740 for the Tucker
     # form at these settings); a user's graph gets both forms in the settings search

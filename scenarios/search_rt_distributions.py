@@ -79,6 +79,9 @@ class Config:
             raise cfglib.ConfigError("rt_min_ms", self.rt_min_ms, f"less than rt_max_ms={self.rt_max_ms}")
 
 
+#: the config fields naming the data compared with: the paper verdict is shown only for runs on its data
+DATA_FIELDS = ("data",)
+
 PRESETS = {
     # n_boot stays at 2,000 in quick: until 2026-12-05 the runner did not pass it to compare(), so every
     # recorded quick run used 2,000 although the preset said 500

@@ -162,3 +162,16 @@ def test_run_id_reads_as_time_preset_seed_and_config_hash():
     stamp, preset, seed, digest = rid.rsplit("-", 3)[0], *rid.rsplit("-", 3)[1:]
     assert len(stamp) == 15 and preset == "paper" and seed == "s12" and len(digest) == 8
     assert store.run_id(config_json='{"a": 2}', preset="paper", seed=12)[-8:] != digest
+
+
+def test_the_paper_verdict_is_shown_only_for_runs_on_the_paper_presets_data(tmp_path, fake):
+    on_paper_data = runner.run("change_detection", out=tmp_path)
+    assert on_paper_data.comparison.paper == fake.PAPER_RUN
+    other = runner.run(
+        "change_detection", overrides=["data=adam2015"], out=tmp_path
+    )  # packaged, not the paper's
+    assert other.comparison.paper is None
+    assert (
+        runner.run("change_detection", preset="paper", overrides=["n_boot=10"], out=tmp_path).comparison.paper
+        is None
+    )

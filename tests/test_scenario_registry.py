@@ -75,3 +75,23 @@ def test_the_readme_table_shows_every_scenario_and_its_last_paper_verdict():
         paper = getattr(scenario_registry.get(name), "PAPER_RUN", None)
         want = "not measured" if paper is None else f"{paper.verdict} ({paper.checks_passed}, {paper.date})"
         assert cells[5] == want, (name, cells[5], want)
+
+
+def test_data_fields_name_config_fields_and_the_quick_presets_run_on_the_paper_data():
+    """``DATA_FIELDS`` names fields of the scenario's Config; the quick preset runs on (part of) the paper
+    preset's data, so the paper verdict is shown beside it; another file in those fields hides it."""
+    import dataclasses
+
+    from cogsim.scenario_protocol import paper_run_applies
+
+    declared = [n for n in scenario_registry.names() if getattr(scenario_registry.get(n), "DATA_FIELDS", ())]
+    assert {"change_detection", "delayed_estimation", "search_rt_distributions"} <= set(declared)
+    for name in declared:
+        mod = scenario_registry.get(name)
+        fields = {f.name for f in dataclasses.fields(mod.Config)}
+        assert set(mod.DATA_FIELDS) <= fields, name
+        if "paper" in mod.PRESETS:
+            assert paper_run_applies(mod, mod.PRESETS["quick"]), name
+            field = mod.DATA_FIELDS[0]
+            other = ("other.csv",) if isinstance(getattr(mod.PRESETS["quick"], field), tuple) else "other.csv"
+            assert not paper_run_applies(mod, dataclasses.replace(mod.PRESETS["quick"], **{field: other}))
