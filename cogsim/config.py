@@ -203,15 +203,18 @@ def _check_field(path: str, value: Any, f: dataclasses.Field, tp: Any = None) ->
             raise ConfigError(path, value, "a non-empty list of values (comma-separated)")
 
 
-def is_csv_file(value: str) -> bool:
-    """Whether a data field's ``value`` names an existing file with a ``.csv`` suffix (any case): the test a
-    scenario's ``data`` field applies to what is not one of its packaged data sets.
+def is_trial_file(value: str) -> bool:
+    """Whether a data field's ``value`` names an existing trial file (``.csv``, ``.tsv``/``.tab``, possibly
+    compressed, or ``.parquet``; any case): the test a scenario's ``data`` field applies to what is not one
+    of its packaged data sets.
 
     Example:
-      >>> is_csv_file("rouder2008"), is_csv_file("no_such_file.csv")
+      >>> is_trial_file("rouder2008"), is_trial_file("no_such_file.csv")
       (False, False)
     """
-    return value.lower().endswith(".csv") and os.path.isfile(value)
+    from cogsim.fit._paradigm import trial_file_kind
+
+    return trial_file_kind(value) is not None and os.path.isfile(value)
 
 
 def validate(cfg: Any, *, _path: str = "") -> Any:

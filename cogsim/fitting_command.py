@@ -70,7 +70,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``cogsim fit`` arguments."""
     p.add_argument("paradigm", nargs="?", help="paradigm name (see `cogsim fit --list`)")
     p.add_argument("--list", action="store_true", help="list paradigms, models and the columns each needs")
-    p.add_argument("--data", metavar="FILE.csv", help="the trials, one row each, in the paradigm's schema")
+    p.add_argument(
+        "--data",
+        metavar="FILE.csv",
+        help="the trials, one row each, in the paradigm's schema (.csv, .tsv, .parquet)",
+    )
     models_help = "comma-separated model names (default: all that apply); NAME[param=value,...] holds "
     models_help += "parameters fixed, e.g. 'mixture3p[p_swap=0]', or shares them across set sizes, "
     p.add_argument("--models", default=None, help=models_help + "e.g. 'mixture2p[sd_rad=shared]'")
@@ -426,7 +430,9 @@ def main(args: argparse.Namespace) -> None:
     if not args.paradigm:
         raise CogsimError("fit: give a paradigm (see `cogsim fit --list`) and --data FILE.csv")
     if not args.data:
-        raise CogsimError("fit --data: missing; allowed: a CSV file of trials in the paradigm's schema")
+        raise CogsimError(
+            "fit --data: missing; allowed: a CSV, TSV or Parquet file of trials in the paradigm's schema"
+        )
     by = None if args.by is None else tuple(b.strip() for b in args.by.split(",") if b.strip())
     if by is not None and not by:
         raise CogsimError(f"fit --by: got {args.by!r}; allowed: comma-separated column names")

@@ -82,8 +82,9 @@ class Config:
         for m in self.models:
             if m not in MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {sorted(MODELS)}")
-        if self.data not in DATASETS and not cfglib.is_csv_file(self.data):
-            raise cfglib.ConfigError("data", self.data, f"one of {sorted(DATASETS)} or an existing .csv file")
+        if self.data not in DATASETS and not cfglib.is_trial_file(self.data):
+            allowed = f"one of {sorted(DATASETS)} or an existing .csv, .tsv or .parquet file"
+            raise cfglib.ConfigError("data", self.data, allowed)
 
 
 #: the config fields naming the data compared with: the paper verdict is shown only for runs on its data

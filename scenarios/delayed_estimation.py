@@ -62,10 +62,9 @@ class Config:
 
     def __post_validate__(self):
         for d in self.datasets:
-            if d not in DATASETS and not cfglib.is_csv_file(d):
-                raise cfglib.ConfigError(
-                    "datasets", self.datasets, f"names from {sorted(DATASETS)} or existing .csv files"
-                )
+            if d not in DATASETS and not cfglib.is_trial_file(d):
+                allowed = f"names from {sorted(DATASETS)} or existing .csv, .tsv or .parquet files"
+                raise cfglib.ConfigError("datasets", self.datasets, allowed)
         labels = [label(d) for d in self.datasets]
         if len(set(labels)) != len(labels):
             raise cfglib.ConfigError("datasets", self.datasets, "data sets with distinct names (file stems)")

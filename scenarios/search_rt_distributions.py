@@ -70,8 +70,9 @@ class Config:
     ecc_backbone: str = cfglib.field("diet_normal", doc="eccNET: shipped backbone (or a .npz path)")
 
     def __post_validate__(self):
-        if self.data != "wolfe2010" and not cfglib.is_csv_file(self.data):
-            raise cfglib.ConfigError("data", self.data, "'wolfe2010' or an existing .csv file")
+        if self.data != "wolfe2010" and not cfglib.is_trial_file(self.data):
+            allowed = "'wolfe2010' or an existing .csv, .tsv or .parquet file"
+            raise cfglib.ConfigError("data", self.data, allowed)
         for m in self.models:
             if m not in ALL_MODELS:
                 raise cfglib.ConfigError("models", self.models, f"names from {list(ALL_MODELS)}")

@@ -170,6 +170,8 @@ class Paradigm:
                     need = ", ".join(c.name for c in self.columns if c.required)
                     sep = next((d for d in (";", "\t", "|") if any(d in str(c) for c in frame.columns)), None)
                     hint = f" (the file looks {sep!r}-separated; allowed: commas)" if sep else ""
+                    if sep == "\t":
+                        hint = " (the file looks tab-separated: name it .tsv, or separate by commas)"
                     raise DataError(
                         f"{src}: missing column {col.name!r} ({col.allowed()}); "
                         f"required columns: {need}; found: {', '.join(map(str, frame.columns))}{hint}"
@@ -221,8 +223,19 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
         path = Path(source)
         src = str(source)
         if not path.is_file():
-            raise DataError(f"{src}: no such file; allowed: a CSV file of trials")
-        opts = {"encoding": "utf-8-sig", "skipinitialspace": True}
+            raise DataError(f"{src}: no such file; allowed: {TRIAL_FILES}")
+        if path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods"):
+            raise DataError(f"{src}: a spreadsheet workbook; allowed: {TRIAL_FILES} (save the sheet as CSV)")
+        kind = trial_file_kind(src) or "csv"  # any other name is read as a CSV
+        if kind == "parquet":
+            try:
+                frame = pd.read_parquet(path)
+            except Exception as exc:  # noqa: BLE001 (pyarrow raises several types for a damaged file)
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                msg = f"{src}: not a readable Parquet file ({first}); allowed: {TRIAL_FILES}"
+                raise DataError(msg) from None
+            return _checked(frame.set_axis([str(c).strip() for c in frame.columns], axis=1), src)
+        opts = {"encoding": "utf-8-sig", "skipinitialspace": True, "sep": "\t" if kind == "tsv" else ","}
         try:
             header = pd.read_csv(path, nrows=0, **opts).columns
             text = {c: str for c in header if str(c).strip() in set(text_columns)}
@@ -230,10 +243,38 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
             frame = pd.read_csv(path, dtype=text, na_values=blanks, keep_default_na=False, **opts)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"{src}: not a readable CSV ({first}); allowed: UTF-8 comma-separated") from None
+            what = "tab-separated (.tsv)" if kind == "tsv" else "comma-separated (.csv)"
+            msg = f"{src}: not a readable {kind.upper()} ({first}); allowed: UTF-8 {what}"
+            raise DataError(msg) from None
         frame.columns = [str(c).strip() for c in frame.columns]
         filled = np.flatnonzero(~frame.isna().all(axis=1).to_numpy())
         frame = frame.iloc[: filled[-1] + 1 if len(filled) else 0]
+    return _checked(frame, src)
+
+
+#: the trial files :meth:`Paradigm.read` takes, by suffix (any case; ``.gz``, ``.bz2``, ``.zip``, ``.xz`` or
+#: ``.zst`` compression of a CSV or TSV is undone on reading)
+TRIAL_FILES = "a CSV (.csv), tab-separated (.tsv, .tab) or Parquet (.parquet) file of trials"
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
+
+
+def trial_file_kind(name: str | os.PathLike) -> str | None:
+    """``"csv"``, ``"tsv"`` or ``"parquet"`` by the file name's suffix (after a compression suffix), or None.
+
+    Example:
+      >>> trial_file_kind("trials.csv"), trial_file_kind("T.TSV.gz"), trial_file_kind("t.parquet")
+      ('csv', 'tsv', 'parquet')
+      >>> trial_file_kind("trials.xlsx") is None
+      True
+    """
+    suffixes = [x.lower() for x in Path(name).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    last = suffixes[-1] if suffixes else ""
+    return {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet"}.get(last)
+
+
+def _checked(frame: pd.DataFrame, src: str) -> tuple[pd.DataFrame, str]:
     if len(frame) == 0:
         raise DataError(f"{src}: no data rows; allowed: a header line and at least one trial")
     dup = frame.columns[frame.columns.duplicated()]

@@ -78,6 +78,25 @@ class Wavy:
         return norm.logpdf(t["error_rad"], p["mu"] - 1.0, 1.0) + 2.0 * jnp.cos(8.0 * p["mu"])
 
 
+def test_a_parquet_or_tsv_file_gives_the_csvs_fit_and_its_sha256_is_recorded(
+    toy_paradigm, csv, tmp_path, capsys
+):
+    frame = pd.read_csv(csv, encoding="utf-8-sig")
+    tsv, pq = tmp_path / "t.tsv", tmp_path / "t.parquet"
+    frame.to_csv(tsv, sep="\t", index=False)
+    frame.to_parquet(pq)
+    tables = []
+    for i, path in enumerate((csv, tsv, pq)):
+        out = tmp_path / f"out{i}"
+        args = ["fit", "toy_estimation", "--data", str(path), "--ci", "none", "--out", str(out)]
+        assert cli.main(args) == 0, capsys.readouterr().err
+        tables.append(pd.read_parquet(out / "models.parquet"))
+        record = json.loads((out / "run.json").read_text())
+        assert record["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    pd.testing.assert_frame_equal(tables[0], tables[2])
+
+
 def test_more_starts_find_the_better_maximum_and_are_recorded(toy_paradigm, csv, tmp_path, capsys):
     import jax
 

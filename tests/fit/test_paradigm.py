@@ -94,3 +94,49 @@ def test_reads_a_dataframe():
         pd.DataFrame({"subject": [1, 2], "set_size": [1, 2], "error_rad": [0.0, 1.0], "correct": [1, 0]})
     )
     assert df.attrs["source"] == "<DataFrame>" and df.attrs["extra_columns"] == []
+
+
+def test_tsv_compressed_and_parquet_files_read_as_the_csv(tmp_path):
+    import gzip
+
+    from cogsim import config as cfglib
+
+    ref = SCHEMA.read(write(tmp_path, GOOD))
+    tsv = write(tmp_path, GOOD.replace(",", "\t"), name="trials.TSV")
+    gz = tmp_path / "trials.csv.gz"
+    gz.write_bytes(gzip.compress(GOOD.encode()))
+    pq = tmp_path / "trials.parquet"
+    pd.read_csv(write(tmp_path, GOOD, name="plain.csv"), dtype={"subject": str}).to_parquet(pq)
+    for path in (tsv, gz, pq):
+        got = SCHEMA.read(path)
+        pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+        assert got.attrs["source"] == str(path) and cfglib.is_trial_file(str(path))
+    assert not cfglib.is_trial_file(str(tmp_path / "absent.parquet"))
+
+
+def test_parquet_ids_keep_their_text_and_bad_values_name_the_row(tmp_path):
+    pq = tmp_path / "t.parquet"
+    frame = pd.DataFrame(
+        {"subject": ["007", "7"], "set_size": [2, 3], "error_rad": [0.1, 9.0], "correct": [1, 0]}
+    )
+    frame.to_parquet(pq)
+    with pytest.raises(DataError, match=r"t\.parquet: row 2, column 'error_rad': got 9\.0"):
+        SCHEMA.read(pq)
+    frame.assign(error_rad=[0.1, 0.2]).to_parquet(pq)
+    assert SCHEMA.read(pq).subject.tolist() == ["007", "7"]
+
+
+def test_workbooks_damaged_parquet_and_tabs_in_a_csv_get_one_line(tmp_path):
+    book = tmp_path / "trials.xlsx"
+    book.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(
+        DataError, match=r"trials\.xlsx: a spreadsheet workbook; allowed: .*save the sheet as CSV"
+    ):
+        SCHEMA.read(book)
+    broken = tmp_path / "trials.parquet"
+    broken.write_bytes(b"PAR1 truncated")
+    with pytest.raises(DataError, match=r"trials\.parquet: not a readable Parquet file") as exc:
+        SCHEMA.read(broken)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(DataError, match=r"missing column 'subject'.*tab-separated: name it \.tsv"):
+        SCHEMA.read(write(tmp_path, GOOD.replace(",", "\t"), name="trials.txt"))

@@ -54,7 +54,7 @@ def test_delayed_estimation_runs_a_csv_named_by_its_stem_and_records_its_sha256(
 
 
 def test_delayed_estimation_datasets_refuse_a_missing_file_and_duplicate_names(tmp_path):
-    with pytest.raises(cfglib.ConfigError, match="datasets.*existing .csv files"):
+    with pytest.raises(cfglib.ConfigError, match="datasets.*existing .csv, .tsv or .parquet files"):
         cfglib.validate(de.Config(datasets=("zhang_luck2008", str(tmp_path / "missing.csv"))))
     (tmp_path / "a").mkdir()
     sim.delayed_estimation((2,), n_per=20, n_sub=1).to_csv(tmp_path / "x.csv", index=False)
