@@ -241,7 +241,7 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
             text = {c: str for c in header if str(c).strip() in set(text_columns)}
             blanks = {c: [""] if c in text else list(_NA_TEXT) for c in header}  # an id "NA" is an id
             frame = pd.read_csv(path, dtype=text, na_values=blanks, keep_default_na=False, **opts)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        except _UNREADABLE as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             what = "tab-separated (.tsv)" if kind == "tsv" else "comma-separated (.csv)"
             msg = f"{src}: not a readable {kind.upper()} ({first}); allowed: UTF-8 {what}"
@@ -252,10 +252,13 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
     return _checked(frame, src)
 
 
-#: the trial files :meth:`Paradigm.read` takes, by suffix (any case; ``.gz``, ``.bz2``, ``.zip``, ``.xz`` or
-#: ``.zst`` compression of a CSV or TSV is undone on reading)
+#: the trial files :meth:`Paradigm.read` takes, by suffix (any case; ``.gz``, ``.bz2``, ``.zip`` or ``.xz``
+#: compression of a CSV or TSV is undone on reading)
 TRIAL_FILES = "a CSV (.csv), tab-separated (.tsv, .tab) or Parquet (.parquet) file of trials"
-_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz")
+#: what reading a damaged or undecodable text file raises (a bad archive: OSError; a compression whose
+#: package is missing, e.g. ``.zst``: ImportError)
+_UNREADABLE = (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, ImportError, OSError)
 
 
 def trial_file_kind(name: str | os.PathLike) -> str | None:

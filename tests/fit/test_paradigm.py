@@ -138,5 +138,8 @@ def test_workbooks_damaged_parquet_and_tabs_in_a_csv_get_one_line(tmp_path):
     with pytest.raises(DataError, match=r"trials\.parquet: not a readable Parquet file") as exc:
         SCHEMA.read(broken)
     assert "\n" not in str(exc.value)
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=r"bad\.csv\.gz: not a readable CSV \(Not a gzipped file"):
+        SCHEMA.read(tmp_path / "bad.csv.gz")
     with pytest.raises(DataError, match=r"missing column 'subject'.*tab-separated: name it \.tsv"):
         SCHEMA.read(write(tmp_path, GOOD.replace(",", "\t"), name="trials.txt"))
