@@ -13,13 +13,14 @@ Run: ``python benchmarks/cache_writes.py --n 3000 --out benchmarks/results/cache
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import emit, machine  # noqa: E402
 
 
 def main() -> None:
@@ -57,16 +58,9 @@ def main() -> None:
         "folder_bytes": folder_bytes,
         "min_compile_time_s": compilation_cache.MIN_COMPILE_TIME_S,
         "jax_size_limit": jax.config.jax_compilation_cache_max_size,
-        "machine": {
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "cpus": os.cpu_count(),
-            "load_average_1min_at_end": os.getloadavg()[0],
-        },
+        "machine": machine(jax=jax.__version__),
     }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ Run: ``python benchmarks/fit_scale.py --participants 200 --out benchmarks/result
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -25,6 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from cogsim import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import emit, machine  # noqa: E402
 
 
 def repeated(n: int) -> pd.DataFrame:
@@ -75,15 +76,9 @@ def main() -> None:
             }
             for m, g in models.groupby("model")
         },
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "load_1min": os.getloadavg()[0],
-        },
+        "machine": machine(),
     }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":
