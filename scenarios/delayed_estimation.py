@@ -103,13 +103,20 @@ PRESETS = {
 
 
 def label(name: str) -> str:
-    """The data set's name in the results: a packaged name, or a CSV's file stem.
+    """The data set's name in the results: a packaged name, or a file's name without its suffixes (``.csv``,
+    ``.tsv``, ``.parquet``, and a compression's).
 
     Example:
-      >>> label("zhang_luck2008"), label("lab/my trials.csv")
-      ('zhang_luck2008', 'my trials')
+      >>> label("zhang_luck2008"), label("lab/my trials.csv"), label("lab/run.2.tsv.gz")
+      ('zhang_luck2008', 'my trials', 'run.2')
     """
-    return name if name in DATASETS else Path(name).stem
+    if name in DATASETS:
+        return name
+    base = Path(name).name
+    for suffix in (".gz", ".bz2", ".zip", ".xz", ".csv", ".tsv", ".tab", ".parquet"):
+        if base.lower().endswith(suffix):
+            base = base[: -len(suffix)]
+    return base
 
 
 def participants(name: str, df: pd.DataFrame) -> tuple[str, ...]:
