@@ -167,11 +167,7 @@ def test_run_id_reads_as_time_preset_seed_and_config_hash():
 def test_the_paper_verdict_is_shown_only_for_runs_on_the_paper_presets_data(tmp_path, fake):
     on_paper_data = runner.run("change_detection", out=tmp_path)
     assert on_paper_data.comparison.paper == fake.PAPER_RUN
-    other = runner.run(
-        "change_detection", overrides=["data=adam2015"], out=tmp_path
-    )  # packaged, not the paper's
+    other = runner.run("change_detection", overrides=["data=adam2015"], out=tmp_path)  # not the paper's data
     assert other.comparison.paper is None
-    assert (
-        runner.run("change_detection", preset="paper", overrides=["n_boot=10"], out=tmp_path).comparison.paper
-        is None
-    )
+    paper = runner.run("change_detection", preset="paper", overrides=["n_boot=10"], out=tmp_path)
+    assert paper.comparison.paper is None  # the paper preset's own verdict is the run's

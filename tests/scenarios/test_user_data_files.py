@@ -37,9 +37,8 @@ def test_delayed_estimation_runs_a_csv_named_by_its_stem_and_records_its_sha256(
     assert record["skipped_models"] == {
         "my lab.workspace": "set sizes up to 20; model workspace covers 1 to 16"
     }
-    assert (
-        res.comparison.paper is None
-    )  # the paper preset's verdict is about the packaged data, not this file
+    # the paper preset's verdict is about the packaged data, not this file
+    assert res.comparison.paper is None
     skipped = res.comparison.tables["skipped_models"]  # printed with the summary, not only in run.json
     assert skipped.to_dict("records") == [
         {
