@@ -64,7 +64,8 @@ class Config:
 
     data: str = cfglib.field(
         "rouder2008",
-        doc="trials: 'rouder2008', 'adam2015' or a CSV (subject, set_size, change, correct[, base_rate])",
+        doc="trials: 'rouder2008', 'adam2015' or a .csv/.tsv/.parquet file (subject, set_size, change, "
+        "correct[, base_rate])",
     )
     models: tuple[str, ...] = cfglib.field(("fixed_capacity",), doc="models to fit, side by side")
     n_boot: int = cfglib.field(1000, low=10, high=100_000, doc="bootstrap resamples of participants")

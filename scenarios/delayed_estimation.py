@@ -48,7 +48,8 @@ class Config:
 
     datasets: tuple[str, ...] = cfglib.field(
         ("zhang_luck2008", "vandenberg2012"),
-        doc="data sets to fit: 'zhang_luck2008', 'vandenberg2012' or CSVs in the delayed_estimation schema",
+        doc="data sets to fit: 'zhang_luck2008', 'vandenberg2012' or .csv/.tsv/.parquet files in the "
+        "delayed_estimation schema",
     )
     models: tuple[str, ...] = cfglib.field(ALL_MODELS, doc="models to fit (mixture3p: data with non-targets)")
     n_starts: int = cfglib.field(4, low=1, high=64, doc="optimiser starts per participant")

@@ -45,7 +45,9 @@ unlisted_tasks = _rt_data.unlisted_tasks
 class Config:
     """Settings of the search-RT scenario."""
 
-    data: str = cfglib.field("wolfe2010", doc="trials: 'wolfe2010' (packaged) or a CSV in the same columns")
+    data: str = cfglib.field(
+        "wolfe2010", doc="trials: 'wolfe2010' (packaged) or a .csv/.tsv/.parquet file in the same columns"
+    )
     tasks: tuple[str, ...] = cfglib.field(
         (), allow_empty=True, doc="tasks to fit, names from the data's task column (empty: every task; a CSV "
         "without a task column is one task, 'all')",
