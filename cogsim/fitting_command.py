@@ -43,7 +43,7 @@ from cogsim import fitting_agreement as agreement_lib
 from cogsim import fitting_lrtests as lrt
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
-from cogsim.fit._participants import default_by  # noqa: F401  (cogsim.fitting_command.default_by)
+from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 from cogsim.fitting_comparison import (
     attribution,
     bms_group_lines,
@@ -289,6 +289,7 @@ def run(
     trials = par.read(data, id_columns=by or ())  # --by columns read as ids: sessions 01 and 1 stay two
     if by is None:
         by = default_by(trials, log)
+    log(data_line(trials, by))
     chosen, skipped = choose(par, trials, models)
     family_map = parse_families(families, list(chosen)) if families is not None else None
     if lr_test is not None:

@@ -1,4 +1,4 @@
-"""The columns that identify a participant when none are given."""
+"""Participant columns when none are given, and the line on the data that `cogsim fit` prints."""
 
 from __future__ import annotations
 
@@ -64,3 +64,25 @@ def labels(frame: pd.DataFrame, by) -> pd.Series:
     for col in by[1:]:
         out = out + "/" + text(col)
     return out
+
+
+def data_line(trials: pd.DataFrame, by: tuple[str, ...]) -> str:
+    """One line on what was read: trials, participants (by ``by``), set sizes and the extra columns kept
+    aside, so that a wrong file or column shows before the fits.
+
+    Example:
+      >>> t = pd.DataFrame({"subject": [1, 1, 2], "set_size": [2, 4, 2], "note": "x"})
+      >>> t.attrs["extra_columns"] = ["note"]
+      >>> data_line(t, ("subject",))
+      'data: 3 trials, 2 participants (subject), set sizes 2, 4; extra columns kept aside: note'
+    """
+    n_units = len(trials[list(by)].drop_duplicates()) if all(b in trials for b in by) else None
+    parts = [f"data: {len(trials)} trials"]
+    if n_units is not None:
+        parts.append(f"{n_units} participants ({' x '.join(by)})")
+    if "set_size" in trials:
+        parts.append(
+            "set sizes " + ", ".join(str(int(v)) for v in sorted(trials["set_size"].dropna().unique()))
+        )
+    extra = list(trials.attrs.get("extra_columns", []))
+    return ", ".join(parts) + (f"; extra columns kept aside: {', '.join(map(str, extra))}" if extra else "")

@@ -53,7 +53,11 @@ def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, t
         group = comp["bms"][crit]["models"]
         assert sum(g["alpha"] for g in group.values()) == pytest.approx(2 + 3)
         assert sum(g["protected_exceedance"] for g in group.values()) == pytest.approx(1.0)
-    assert "random-effects BMS (BIC)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "random-effects BMS (BIC)" in printed
+    n = len(pd.read_csv(csv, encoding="utf-8-sig"))  # what was read, before the fits: the extra column too
+    assert f"data: {n} trials, 3 participants (subject), set sizes " in printed
+    assert printed.index("data: ") < printed.index("vm_mixture") and "kept aside: note" in printed
     run = json.loads((out / "run.json").read_text())
     assert run["input"]["sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
     assert run["input"]["path"].endswith("my trials.csv") and run["seed"] == 0
