@@ -111,13 +111,9 @@ def label(name: str) -> str:
       >>> label("zhang_luck2008"), label("lab/my trials.csv"), label("lab/run.2.tsv.gz")
       ('zhang_luck2008', 'my trials', 'run.2')
     """
-    if name in DATASETS:
-        return name
-    base = Path(name).name
-    for suffix in (".gz", ".bz2", ".zip", ".xz", ".csv", ".tsv", ".tab", ".parquet"):
-        if base.lower().endswith(suffix):
-            base = base[: -len(suffix)]
-    return base
+    from cogsim.fit._paradigm import trial_file_stem
+
+    return name if name in DATASETS else trial_file_stem(name)
 
 
 def participants(name: str, df: pd.DataFrame) -> tuple[str, ...]:

@@ -270,11 +270,29 @@ def trial_file_kind(name: str | os.PathLike) -> str | None:
       >>> trial_file_kind("trials.xlsx") is None
       True
     """
-    suffixes = [x.lower() for x in Path(name).suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSED:
-        suffixes = suffixes[:-1]
-    last = suffixes[-1] if suffixes else ""
-    return {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet"}.get(last)
+    return _split_trial_file(name)[1]
+
+
+def trial_file_stem(name: str | os.PathLike) -> str:
+    """The file's name without its trial-file suffixes (the format's and a compression's).
+
+    Example:
+      >>> trial_file_stem("lab/my trials.csv"), trial_file_stem("run.2.TSV.gz"), trial_file_stem("notes.txt")
+      ('my trials', 'run.2', 'notes.txt')
+    """
+    return _split_trial_file(name)[0]
+
+
+_KINDS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet"}
+
+
+def _split_trial_file(name: str | os.PathLike) -> tuple[str, str | None]:
+    """``(stem, kind)``: the name without a compression suffix and then a format suffix, and the format (None
+    where the name has no format suffix, and the stem is then the whole name)."""
+    base = Path(name).name
+    rest = base[: -len(Path(base).suffix)] if Path(base).suffix.lower() in _COMPRESSED else base
+    kind = _KINDS.get(Path(rest).suffix.lower())
+    return (rest[: -len(Path(rest).suffix)], kind) if kind else (base, None)
 
 
 def _checked(frame: pd.DataFrame, src: str) -> tuple[pd.DataFrame, str]:
