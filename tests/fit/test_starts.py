@@ -40,6 +40,21 @@ def test_model_start_points_follow_the_default_and_random_starts():
     np.testing.assert_allclose(sd.from_unconstrained(u[2:, :, 1]), [[1.0] * 3, [2.0] * 3], rtol=1e-5)
 
 
+def test_random_starts_are_the_default_plus_the_documented_draws_bit_for_bit():
+    # start s of the unit with id i: default + N(0, 1) keyed by fold_in(fold_in(key, s), i), whatever the
+    # other units (the draws run in one program; the numbers are those of drawing one unit at a time)
+    model = Capacity()
+    ids = np.array([7, 3, 2**31 + 5], np.uint32)
+    u = np.asarray(starts(model, ids, 4, key=KEY))
+    base = np.asarray([p.to_unconstrained(p.default) for p in model.params])
+    np.testing.assert_array_equal(u[0], np.broadcast_to(base, (3, 2)))
+    for s in range(1, 4):
+        for j, i in enumerate(ids):
+            draw = jax.random.normal(jax.random.fold_in(jax.random.fold_in(KEY, s), int(i)), (2,))
+            np.testing.assert_array_equal(u[s, j], base + np.asarray(draw))
+    np.testing.assert_array_equal(np.asarray(starts(model, ids[1:], 4, key=KEY)), u[:, 1:])
+
+
 BAD_POINTS = [({"K": 9.0}, r"K=9\.0.*inside \(0\.0, 8\.0\)"), ({"k": 1}, "'K'")]
 
 
