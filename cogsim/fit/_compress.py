@@ -60,15 +60,14 @@ def read_columns(model, trials: dict) -> tuple[str, ...]:
       >>> read_columns(M(), {"x": jnp.zeros(3), "trial": jnp.arange(3)})
       ('x',)
     """
+    params = _objective.values(model, _objective.default_u(model))
     names = sorted(trials)
-
-    def loglik(u, *cols):  # the parameters traced too: nothing is computed, so nothing compiled
-        return model.loglik(_objective.values(model, u), dict(zip(names, cols, strict=True)))
-
-    u = jax.ShapeDtypeStruct((len(model.params),), jnp.float32)
-    jaxpr = jax.make_jaxpr(loglik)(u, *(trials[c] for c in names)).jaxpr
+    closed = jax.make_jaxpr(lambda *cols: model.loglik(params, dict(zip(names, cols, strict=True))))(
+        *(trials[c] for c in names)
+    )
+    jaxpr = closed.jaxpr
     used = {id(v) for eqn in jaxpr.eqns for v in eqn.invars} | {id(v) for v in jaxpr.outvars}
-    return tuple(c for c, v in zip(names, jaxpr.invars[1:], strict=True) if id(v) in used)
+    return tuple(c for c, v in zip(names, jaxpr.invars, strict=True) if id(v) in used)
 
 
 def _row_bytes(columns: list[np.ndarray]) -> np.ndarray:
@@ -102,10 +101,11 @@ def compress(packed: Packed, model) -> Packed:
     mask = np.asarray(packed.mask)
     if mask.dtype != bool:  # already weighted
         return packed
-    host = {c: np.asarray(a) for c, a in packed.trials.items()}  # on the host: no small programs to compile
-    cols = read_columns(model, {c: a[0] for c, a in host.items()})
+    first = {c: a[0] for c, a in packed.trials.items()}
+    cols = read_columns(model, first)
     flip = set(getattr(model, "sign_invariant", ())) & set(cols)
-    host = {c: (np.abs(host[c]) if c in flip else host[c]) for c in cols}
+    host = {c: np.asarray(packed.trials[c]) for c in cols}
+    host = {c: (np.abs(a) if c in flip else a) for c, a in host.items()}
     picks, counts = [], []
     for u in range(mask.shape[0]):
         real = np.flatnonzero(mask[u])
@@ -128,6 +128,6 @@ def compress(packed: Packed, model) -> Packed:
         slots[u, : p.size], slots[u, p.size :] = p, p[0]
         weights[u, : p.size] = c
     at = (np.arange(mask.shape[0])[:, None], slots)  # gathered on the host: no small programs to compile
-    trials = {c: jax.device_put(np.asarray(a)[at]) for c, a in packed.trials.items()}
+    trials = {c: jnp.asarray(np.asarray(a)[at]) for c, a in packed.trials.items()}
     rows = np.take_along_axis(packed.rows, slots, axis=1)
-    return Packed(packed.units, trials, jax.device_put(weights), rows, packed.keys, packed.source)
+    return Packed(packed.units, trials, jnp.asarray(weights), rows, packed.keys, packed.source)

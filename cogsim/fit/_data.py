@@ -6,7 +6,6 @@ import dataclasses
 import zlib
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -136,8 +135,8 @@ def pack(
         rows[u, : len(pos)] = pos
         rows[u, len(pos) :] = pos[0]
         mask[u, : len(pos)] = True
-    trials = {name: jax.device_put(arr[rows]) for name, arr in arrays.items()}  # a transfer: nothing compiled
-    return Packed(units, trials, jax.device_put(mask), rows, keys, src)
+    trials = {name: jnp.asarray(arr[rows]) for name, arr in arrays.items()}
+    return Packed(units, trials, jnp.asarray(mask), rows, keys, src)
 
 
 def _plain(v):
@@ -205,11 +204,11 @@ def take(packed: Packed, idx: np.ndarray) -> Packed:
     """The units ``idx`` of ``packed``, padded only to their own longest unit (rows with a nonzero mask or
     weight come first in each unit)."""
     width = int((np.asarray(packed.mask)[idx] > 0).sum(axis=1).max())
-    cut = lambda a: jax.device_put(np.asarray(a)[idx, :width])  # on the host: no small programs to compile
+    sel = jnp.asarray(idx)
     return Packed(
         packed.units.iloc[idx].reset_index(drop=True),
-        {c: cut(a) for c, a in packed.trials.items()},
-        cut(packed.mask),
+        {c: a[sel, :width] for c, a in packed.trials.items()},
+        packed.mask[sel, :width],
         packed.rows[idx, :width],
         packed.keys,
         packed.source,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Sequence
 
 import jax
@@ -85,23 +84,17 @@ def starts(model, ids: np.ndarray, n_starts: int, *, key: jax.Array) -> jax.Arra
       >>> starts(M(), np.arange(5), 2, key=jax.random.key(0)).shape
       (4, 5, 1)
     """
-    base = np.asarray(_objective.default_u(model))
-    n_units, k = len(ids), base.shape[0]
-    out = [np.broadcast_to(base, (n_units, k))]
-    ids = jax.device_put(np.asarray(ids, np.uint32))
-    for s in range(1, n_starts):  # base + N(0, 1) added on the host (in one program XLA rounds otherwise)
-        out.append(base + np.asarray(_normal_per_unit(k, jax.random.fold_in(key, s), ids)))
+    base = _objective.default_u(model)
+    ids = jnp.asarray(np.asarray(ids, np.uint32))
+    out = [jnp.broadcast_to(base, (ids.shape[0], base.shape[0]))]
+    for s in range(1, n_starts):
+        ks = jax.random.fold_in(key, s)
+        noise = jax.vmap(lambda i, ks=ks: jax.random.normal(jax.random.fold_in(ks, i), base.shape))(ids)
+        out.append(base + noise)
     for point in _model.start_points(model):
         u = _objective.to_unconstrained(model, {p.name: point.get(p.name, p.default) for p in model.params})
-        out.append(np.broadcast_to(np.asarray(u), (n_units, k)))
-    return jax.device_put(np.stack(out))
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _normal_per_unit(k: int, key: jax.Array, ids: jax.Array) -> jax.Array:
-    """``[n_units, k]`` N(0, 1) draws, unit ``i``'s keyed by ``fold_in(key, ids[i])``: one program per shape
-    (eagerly, every operation compiled a program of its own)."""
-    return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (k,)))(ids)
+        out.append(jnp.broadcast_to(u, (ids.shape[0], base.shape[0])))
+    return jnp.stack(out)
 
 
 def estimate(
@@ -235,16 +228,15 @@ def fit(
         max_buckets,
         raw=packed,
     )
-    u_np = np.asarray(u_hat)  # indexed on the host: no small programs to compile
     if prior:  # the data's log-likelihood without the prior: one more program
         loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
-        loglik = by_bucket(work, lambda sub, idx: loglik_fn(u_np[idx], sub.trials, sub.mask), max_buckets)
+        loglik = by_bucket(work, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
     else:  # the solver's minimum (its per-trial mean times the trial count: float32 rounding apart)
         loglik = -np.asarray(nll_hat)
     check_no_blanks(data, packed, np.flatnonzero(~np.isfinite(np.asarray(loglik, float))), model.name)
     k = len(model.params)
     x_hat = np.stack(
-        [np.asarray(p.from_unconstrained(u_np[:, i])) for i, p in enumerate(model.params)]
+        [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]
         + [np.zeros(len(packed.units))] * (k == 0),
         -1,
     )[:, :k]
@@ -258,7 +250,7 @@ def fit(
             np.asarray,
             by_bucket(
                 work,
-                lambda sub, idx: profile_intervals(model, nll, u_np[idx], sub.trials, sub.mask, level=level),
+                lambda sub, idx: profile_intervals(model, nll, u_hat[idx], sub.trials, sub.mask, level=level),
                 max_buckets,
             ),
         )
