@@ -14,6 +14,7 @@ recovery, and whether fits from different random starts agree.
 from cogsim.fit._agreement import start_agreement
 from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
 from cogsim.fit._bms import BMSResult, bms
+from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
@@ -33,6 +34,7 @@ from cogsim.fit._recovery import (
     recover,
     simulate_data,
 )
+from cogsim.fit._sample import SampleResult, sample
 from cogsim.fit._shared import Shared, share
 
 __all__ = [
@@ -51,12 +53,14 @@ __all__ = [
     "Paradigm",
     "Prior",
     "RecoveryResult",
+    "SampleResult",
     "Shared",
     "at_bound_counts",
     "at_bound_line",
     "bms",
     "confusion",
     "default_ranges",
+    "ess_bulk",
     "fit",
     "fit_hierarchical",
     "fix",
@@ -67,6 +71,8 @@ __all__ = [
     "predictive",
     "predictive_check",
     "recover",
+    "rhat",
+    "sample",
     "share",
     "simulate_data",
     "start_agreement",

@@ -70,6 +70,23 @@ class Param:
             return self.high - jax.nn.softplus(u)
         return jnp.asarray(u)
 
+    def log_jacobian(self, u: jax.Array) -> jax.Array:
+        """``log |d value / d u|`` at the unconstrained value ``u``: what a density over the parameter's own
+        values gains when taken over ``u`` (posterior sampling in unconstrained coordinates).
+
+        Example:
+          >>> p = Param("p", 0.0, 2.0, default=1.0)
+          >>> round(float(p.log_jacobian(0.0)), 4)  # log(2 * 0.5 * 0.5)
+          -0.6931
+        """
+        u = jnp.asarray(u, jnp.float32)
+        t = self.transform
+        if t == "logit":
+            return math.log(self.high - self.low) + jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u)
+        if t in ("softplus", "neg_softplus"):
+            return jax.nn.log_sigmoid(u)
+        return jnp.zeros_like(u)
+
     def to_unconstrained(self, x) -> jax.Array:
         """The unconstrained value of the parameter value ``x`` (inside the bounds)."""
         x = jnp.asarray(x, jnp.float32)

@@ -1,0 +1,226 @@
+"""Posterior sampling of every participant's parameters by Hamiltonian Monte Carlo (:mod:`cogsim.fit._hmc`),
+all participants and chains in one jitted, vmapped program, with R-hat and bulk ESS per parameter
+(:mod:`cogsim.fit._diagnostics`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError
+from cogsim.fit import _hmc, _model, _objective
+from cogsim.fit._compress import evaluated
+from cogsim.fit._data import pack, unit_ids
+from cogsim.fit._diagnostics import ess_bulk, rhat
+from cogsim.fit._fit import _estimates
+
+#: the convergence rule (Vehtari et al. 2021): every parameter's R-hat at most ``RHAT_MAX``, its bulk ESS at
+#: least ``ESS_PER_CHAIN`` per chain, and no divergent transition
+RHAT_MAX = 1.01
+ESS_PER_CHAIN = 100
+#: the spread of the chains' starts around the parameters' defaults, unconstrained: uniform on [-2, 2]
+INIT_SPREAD = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleResult:
+    """What :func:`sample` returns.
+
+    Attributes:
+      model: the model's name.
+      by: the participant columns.
+      estimates: one row per participant (x set size) x parameter: ``model, <by...>, set_size, parameter,
+        estimate`` (the posterior median), ``ci_low, ci_high`` (the equal-tailed credible interval at
+        ``level``), ``mean, sd, rhat, ess_bulk``.
+      summary: one row per participant: ``model, <by...>, n_trials, max_rhat, min_ess, divergences,
+        accept_rate, converged``.
+      units: one row per sampled unit (participant, or participant x set size) with the same diagnostics and
+        the step size the warm-up chose (median over chains).
+      draws: ``[n_units, n_chains, n_samples, k]`` the draws after the warm-up, on the parameters' own scale,
+        the units in the order of ``units``, the parameters in the model's order.
+      settings: chains, warm-up, draws, leapfrog steps, the priors, the level.
+    """
+
+    model: str
+    by: tuple[str, ...]
+    estimates: pd.DataFrame
+    summary: pd.DataFrame
+    units: pd.DataFrame
+    draws: np.ndarray
+    settings: dict
+
+
+def _check(n_chains, n_warmup, n_samples, n_leapfrog, level):
+    for name, v, low in (
+        ("n_chains", n_chains, 2),
+        ("n_warmup", n_warmup, 20),
+        ("n_samples", n_samples, 20),
+        ("n_leapfrog", n_leapfrog, 1),
+    ):
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise CogsimError(f"sample {name}: got {v!r}; allowed: an integer >= {low}")
+    if not 0.0 < level < 1.0:
+        raise CogsimError(f"sample level: got {level!r}; allowed: a credible level in (0, 1)")
+
+
+def log_prior(model, prior: _objective.Prior | None):
+    """``lp(u)``: the log prior density of the unconstrained values ``u`` ``[k]``: each parameter's given
+    log-density of its own value, or uniform between its bounds where it has two finite bounds and no prior
+    is given, plus the log-Jacobian of its transform. A parameter without a prior and without two finite
+    bounds is an error (a flat prior over an unbounded range can leave the posterior improper).
+
+    Example:
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     name, params = "m", (Param("p", 0.0, 1.0, default=0.5),)
+      >>> round(float(log_prior(M(), None)(jnp.zeros(1))), 4)  # uniform on (0, 1) at p = 0.5: log 0.25
+      -1.3863
+    """
+    prior = _objective.check_prior(model, prior)
+    for p in model.params:
+        if p.name not in prior and not (math.isfinite(p.low) and math.isfinite(p.high)):
+            raise CogsimError(
+                f"sample prior: no prior for {p.name!r} (bounds ({p.low}, {p.high})); allowed: a log-density "
+                f"for every parameter without two finite bounds (those default to uniform between them), "
+                f"e.g. prior={{{p.name!r}: lambda x: jax.scipy.stats.norm.logpdf(x, 0.0, 10.0)}}"
+            )
+
+    def lp(u):
+        vals = _objective.values(model, u)
+        total = jnp.float32(0.0)
+        for i, p in enumerate(model.params):
+            density = prior[p.name](vals[p.name]) if p.name in prior else -math.log(p.high - p.low)
+            total = total + density + p.log_jacobian(u[i])
+        return total
+
+    return lp
+
+
+def sample(
+    model,
+    data: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("subject",),
+    prior: _objective.Prior | None = None,
+    n_chains: int = 4,
+    n_warmup: int = 1000,
+    n_samples: int = 1000,
+    n_leapfrog: int = 10,
+    level: float = 0.95,
+    min_trials: int = 10,
+    set_size_column: str = "set_size",
+    key: jax.Array,
+) -> SampleResult:
+    """Draws from every participant's posterior (and set size's, for per-set-size models) at once.
+
+    The posterior of a unit is its likelihood times the prior (:func:`log_prior`), sampled in the
+    optimiser's unconstrained coordinates by HMC with Stan's warm-up (:mod:`cogsim.fit._hmc`); ``n_chains``
+    chains per unit, chain ``c`` of the unit with random-stream id ``i`` keyed by ``fold_in(fold_in(key, i),
+    c)`` (so a unit's draws do not depend on the other units) and started uniformly within ``INIT_SPREAD``
+    of the defaults (unconstrained). A unit counts as ``converged`` when every parameter's rank-normalised
+    split R-hat is at most 1.01, its bulk ESS at least 100 per chain, and no transition diverged.
+
+    Args:
+      model: a model (``params``, ``loglik``), as for :func:`cogsim.fit.fit`.
+      data: trials, one row each (e.g. from ``Paradigm.read``).
+      by: participant columns.
+      prior: parameter name -> log-density of its own value (JAX-traceable); required for every parameter
+        without two finite bounds.
+      n_chains, n_warmup, n_samples: chains per unit, warm-up iterations and kept draws per chain.
+      n_leapfrog: leapfrog steps per iteration.
+      level: the credible intervals' level.
+      min_trials, set_size_column: as for :func:`cogsim.fit.fit`.
+      key: the root PRNG key.
+
+    Example:
+      >>> import jax, numpy as np, pandas as pd
+      >>> from cogsim.fit import Param
+      >>> class Coin:
+      ...     name, params = "coin", (Param("p", 0.0, 1.0, default=0.5),)
+      ...     def loglik(self, q, t):
+      ...         return jnp.where(t["y"] > 0, jnp.log(q["p"]), jnp.log1p(-q["p"]))
+      >>> df = pd.DataFrame({"subject": 1, "y": [1] * 14 + [0] * 6})
+      >>> res = sample(Coin(), df, n_warmup=200, n_samples=500, key=jax.random.key(0))
+      >>> bool(abs(res.estimates["mean"].iloc[0] - 15 / 22) < 0.02)  # the Beta(15, 7) posterior's mean
+      True
+    """
+    _model.check_model(model)
+    _check(n_chains, n_warmup, n_samples, n_leapfrog, level)
+    by = tuple(by)
+    lp_prior = log_prior(model, prior)
+    packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
+    model = _model.specialised(model, data)  # the same parameters: the prior above stands
+    work = evaluated(packed, model, None)
+    ids = jax.device_put(np.asarray(unit_ids(packed.units, packed.keys), np.uint32))
+    k = len(model.params)
+    if k == 0:
+        raise CogsimError(f"sample model: {model.name!r} has no parameters; allowed: a model with parameters")
+    base = _objective.default_u(model)
+
+    def one_chain(unit_id, chain, trials, mask):
+        ck = jax.random.fold_in(jax.random.fold_in(key, unit_id), chain)
+        k_init, k_run = jax.random.split(ck)
+        u0 = base + jax.random.uniform(k_init, (k,), minval=-INIT_SPREAD, maxval=INIT_SPREAD)
+        logp = lambda u: _objective.loglik_sum(model, u, trials, mask) + lp_prior(u)
+        return _hmc.run(logp, u0, key=k_run, n_warmup=n_warmup, n_samples=n_samples, n_leapfrog=n_leapfrog)
+
+    chains = jnp.arange(n_chains)
+    per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None))
+    # one unit at a time (its chains vectorised): a unit's program is the same whatever the other units, so
+    # its draws are too (vectorised over units, rounding could differ with the batch, and chains amplify it)
+    program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, a[1], a[2]), xs))
+    out = program((ids, work.trials, work.mask))
+    u = np.asarray(out.u)  # [U, C, S, k]
+    x = np.stack([np.asarray(p.from_unconstrained(u[..., i])) for i, p in enumerate(model.params)], -1)
+    series = np.moveaxis(x, (1, 2), (2, 3))  # [U, k, C, S]
+    r, ess = rhat(series), ess_bulk(series)
+    tail = (1.0 - level) / 2.0
+    med = np.median(x, axis=(1, 2))
+    lo, hi = np.quantile(x, tail, axis=(1, 2)), np.quantile(x, 1.0 - tail, axis=(1, 2))
+    estimates = _estimates(model, packed, by, med, lo, hi, set_size_column)
+    estimates["mean"] = x.mean(axis=(1, 2)).ravel()
+    estimates["sd"] = x.std(axis=(1, 2), ddof=1).ravel()
+    estimates["rhat"] = r.ravel()
+    estimates["ess_bulk"] = ess.ravel()
+
+    units = packed.units.drop(columns=["first_row"]).copy()
+    units["max_rhat"] = np.nanmax(np.where(np.isfinite(r), r, np.inf), axis=1)
+    units["min_ess"] = np.nanmin(np.where(np.isfinite(ess), ess, 0.0), axis=1)
+    units["divergences"] = np.asarray(out.divergent).sum(axis=(1, 2)).astype(int)
+    units["accept_rate"] = np.asarray(out.accept).mean(axis=(1, 2))
+    units["step_size"] = np.median(np.asarray(out.step_size), axis=1)
+    units["converged"] = (
+        (units["max_rhat"] <= RHAT_MAX)
+        & (units["min_ess"] >= ESS_PER_CHAIN * n_chains)
+        & (units["divergences"] == 0)
+    )
+    summary = (
+        units.groupby(list(by), sort=True)
+        .agg(
+            n_trials=("n_trials", "sum"),
+            max_rhat=("max_rhat", "max"),
+            min_ess=("min_ess", "min"),
+            divergences=("divergences", "sum"),
+            accept_rate=("accept_rate", "mean"),
+            converged=("converged", "all"),
+        )
+        .reset_index()
+    )
+    summary.insert(0, "model", model.name)
+    settings = {
+        "sampler": "HMC, Stan's warm-up (dual-averaging step size, diagonal mass matrix in doubling windows)",
+        "n_chains": n_chains,
+        "n_warmup": n_warmup,
+        "n_samples": n_samples,
+        "n_leapfrog": n_leapfrog,
+        "level": level,
+        "prior": {p.name: ("given" if prior and p.name in prior else "uniform") for p in model.params},
+        "min_trials": min_trials,
+    }
+    return SampleResult(model.name, by, estimates, summary, units, x, settings)

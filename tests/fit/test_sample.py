@@ -1,0 +1,131 @@
+"""Posterior sampling against posteriors known in closed form (one per kind of transform), its errors, and
+its keys."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from cogsim.errors import CogsimError
+from cogsim.fit import Param, sample
+
+KEY = jax.random.key(0)
+SMALL = {"n_warmup": 300, "n_samples": 1000}
+
+
+class NormalMean:  # identity transform: x ~ N(mu, 1)
+    name, params = "normal_mean", (Param("mu", default=0.0),)
+
+    def loglik(self, p, t):
+        return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], 1.0)
+
+
+class Coin:  # scaled logit: y ~ Bernoulli(p)
+    name, params = "coin", (Param("p", 0.0, 1.0, default=0.5),)
+
+    def loglik(self, p, t):
+        return jnp.where(t["y"] > 0, jnp.log(p["p"]), jnp.log1p(-p["p"]))
+
+
+class NormalScale:  # softplus: x ~ N(0, sd^2)
+    name, params = "normal_scale", (Param("sd", 0.0, default=1.0),)
+
+    def loglik(self, p, t):
+        return jax.scipy.stats.norm.logpdf(t["x"], 0.0, p["sd"])
+
+
+def _rows(col, per_subject):
+    return pd.DataFrame(
+        [{"subject": s, col: v} for s, values in enumerate(per_subject, start=1) for v in values]
+    )
+
+
+def _close(draws, mean, sd, q_lo, q_hi, tol=0.1):
+    """Draws agree with a known posterior: mean and quantiles within ``tol`` posterior SDs, SD within 10 %."""
+    assert abs(draws.mean() - mean) < tol * sd
+    assert abs(draws.std() / sd - 1.0) < 0.1
+    assert abs(np.quantile(draws, 0.025) - q_lo) < 1.5 * tol * sd
+    assert abs(np.quantile(draws, 0.975) - q_hi) < 1.5 * tol * sd
+
+
+def test_normal_mean_with_a_normal_prior_matches_the_conjugate_posterior():
+    rng = np.random.default_rng(0)
+    data = [rng.normal(m, 1.0, size=n) for m, n in ((0.5, 20), (-1.0, 40), (2.0, 12))]
+    prior_sd = 2.0
+    res = sample(
+        NormalMean(), _rows("x", data), prior={"mu": lambda v: jax.scipy.stats.norm.logpdf(v, 0.0, prior_sd)},
+        key=KEY, **SMALL,
+    )  # fmt: skip
+    assert res.summary.converged.all()
+    for u, x in enumerate(data):
+        prec = 1 / prior_sd**2 + len(x)
+        post = stats.norm(x.sum() / prec, prec**-0.5)
+        _close(res.draws[u, :, :, 0], post.mean(), post.std(), *post.ppf([0.025, 0.975]))
+        row = res.estimates.iloc[u]
+        assert row.ci_low == pytest.approx(np.quantile(res.draws[u, :, :, 0], 0.025))
+        assert row.estimate == pytest.approx(np.median(res.draws[u, :, :, 0]))
+
+
+def test_a_probability_with_the_default_uniform_prior_matches_the_beta_posterior():
+    # the logit's Jacobian: without it the posterior would be Beta(s, f), not Beta(s + 1, f + 1)
+    counts = ((14, 6), (3, 27), (40, 10))
+    data = [np.r_[np.ones(s), np.zeros(f)] for s, f in counts]
+    res = sample(Coin(), _rows("y", data), key=KEY, **SMALL)
+    assert res.summary.converged.all()
+    for u, (s, f) in enumerate(counts):
+        post = stats.beta(s + 1, f + 1)
+        _close(res.draws[u, :, :, 0], post.mean(), post.std(), *post.ppf([0.025, 0.975]))
+    assert res.settings["prior"] == {"p": "uniform"}
+
+
+def test_a_scale_with_an_inverse_gamma_prior_on_its_square_matches_the_conjugate_posterior():
+    # the softplus's Jacobian and a prior on the parameter's own value (sd), stated through sd^2 ~ IG(a, b)
+    a, b = 3.0, 2.0
+    rng = np.random.default_rng(1)
+    data = [rng.normal(0.0, sd, size=n) for sd, n in ((0.5, 30), (2.0, 15))]
+
+    def log_prior(sd):  # the density of sd when sd^2 ~ InvGamma(a, b): p(sd^2) * 2 sd
+        return (
+            jax.scipy.stats.gamma.logpdf(1.0 / sd**2, a, scale=1.0 / b)
+            - 4.0 * jnp.log(sd)
+            + jnp.log(2.0 * sd)
+        )
+
+    res = sample(NormalScale(), _rows("x", data), prior={"sd": log_prior}, key=KEY, **SMALL)
+    assert res.summary.converged.all()
+    for u, x in enumerate(data):
+        post = stats.invgamma(a + len(x) / 2, scale=b + (x**2).sum() / 2)  # of sd^2
+        var = res.draws[u, :, :, 0] ** 2
+        _close(var, post.mean(), post.std(), *post.ppf([0.025, 0.975]), tol=0.12)
+
+
+def test_a_parameter_without_two_bounds_needs_a_prior():
+    df = _rows("x", [np.zeros(12)])
+    with pytest.raises(CogsimError, match=r"no prior for 'mu'.*allowed: a log-density"):
+        sample(NormalMean(), df, key=KEY)
+    with pytest.raises(CogsimError, match=r"'sd' -> 1.0"):
+        sample(NormalScale(), df, prior={"sd": 1.0}, key=KEY)
+
+
+@pytest.mark.parametrize(
+    ("arg", "value"),
+    [("n_chains", 1), ("n_warmup", 5), ("n_samples", 2.5), ("n_leapfrog", 0), ("level", 1.0)],
+)
+def test_bad_settings_are_refused_naming_the_argument(arg, value):
+    with pytest.raises(CogsimError, match=f"sample {arg}: got {value!r}"):
+        sample(Coin(), _rows("y", [np.r_[np.ones(6), np.zeros(6)]]), key=KEY, **{arg: value})
+
+
+def test_draws_depend_on_the_key_and_the_unit_not_on_the_other_units():
+    counts = ((5, 10), (12, 3), (7, 7))
+    df = _rows("y", [np.r_[np.ones(s), np.zeros(f)] for s, f in counts])
+    settings = {"n_warmup": 50, "n_samples": 50, "n_chains": 2}
+    first = sample(Coin(), df, key=KEY, **settings)
+    again = sample(Coin(), df, key=KEY, **settings)
+    np.testing.assert_array_equal(first.draws, again.draws)
+    alone = sample(Coin(), df[df.subject == 2], key=KEY, **settings)
+    np.testing.assert_allclose(alone.draws[0], first.draws[1], rtol=1e-5, atol=1e-6)
+    other = sample(Coin(), df, key=jax.random.key(1), **settings)
+    assert not np.array_equal(other.draws, first.draws)
