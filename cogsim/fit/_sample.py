@@ -153,14 +153,14 @@ def sample(
     _model.check_model(model)
     _check(n_chains, n_warmup, n_samples, n_leapfrog, level)
     by = tuple(by)
+    if not model.params:
+        raise CogsimError(f"sample model: {model.name!r} has no parameters; allowed: a model with parameters")
     lp_prior = log_prior(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
     model = _model.specialised(model, data)  # the same parameters: the prior above stands
     work = evaluated(packed, model, None)
     ids = jax.device_put(np.asarray(unit_ids(packed.units, packed.keys), np.uint32))
     k = len(model.params)
-    if k == 0:
-        raise CogsimError(f"sample model: {model.name!r} has no parameters; allowed: a model with parameters")
     base = _objective.default_u(model)
 
     def one_chain(unit_id, chain, trials, mask):

@@ -129,3 +129,23 @@ def test_draws_depend_on_the_key_and_the_unit_not_on_the_other_units():
     np.testing.assert_allclose(alone.draws[0], first.draws[1], rtol=1e-5, atol=1e-6)
     other = sample(Coin(), df, key=jax.random.key(1), **settings)
     assert not np.array_equal(other.draws, first.draws)
+
+
+def test_mixture2p_posteriors_on_real_trials_agree_with_the_profile_intervals():
+    # 125 trials per participant and set size (Zhang & Luck 2008): the posterior under a weak prior is close
+    # to the likelihood, so its median lies inside the 95 % profile interval of the ML fit (declared here
+    # before the run), and the chains mix
+    from cogsim.fit import fit
+    from cogsim.models import paradigms
+    from cogsim.scenarios.delayed_estimation import trials
+
+    data = trials("zhang_luck2008")
+    data = data[data.subject.isin(sorted(data.subject.unique())[:2])]
+    model = paradigms.get("delayed_estimation").models["mixture2p"]
+    prior = {"sd_rad": lambda x: jax.scipy.stats.norm.logpdf(x, 0.0, 1.0) + jnp.log(2.0)}
+    post = sample(model, data, prior=prior, n_warmup=300, n_samples=500, key=KEY)
+    ml = fit(model, data, key=KEY)
+    both = post.estimates.merge(ml.estimates, on=["model", "subject", "set_size", "parameter"])
+    assert len(both) == 16 and both.set_size.notna().all()
+    assert ((both.estimate_x >= both.ci_low_y) & (both.estimate_x <= both.ci_high_y)).all()
+    assert post.units.converged.all()
