@@ -46,11 +46,19 @@ PRIORS = {
 
 
 def truth_table(model, n: int, rng) -> pd.DataFrame:
-    """``n`` participants' true values, each parameter from its prior (uniform between two bounds)."""
+    """``n`` participants' true values, each parameter from its prior restricted to the parameter's bounds
+    (the sampler's support: a given prior's draws outside them are drawn again), uniform between two bounds
+    where none is given."""
     given = PRIORS.get(model.name, {})
     cols = {"subject": np.arange(1, n + 1)}
     for p in model.params:
-        cols[p.name] = given[p.name][1](rng, n) if p.name in given else rng.uniform(p.low, p.high, n)
+        if p.name not in given:
+            cols[p.name] = rng.uniform(p.low, p.high, n)
+            continue
+        x = given[p.name][1](rng, n)
+        while (out := (x <= p.low) | (x >= p.high)).any():
+            x[out] = given[p.name][1](rng, int(out.sum()))
+        cols[p.name] = x
     return pd.DataFrame(cols)
 
 
