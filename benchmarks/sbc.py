@@ -42,6 +42,7 @@ PRIORS = {
             lambda rng, n: np.abs(rng.normal(0.0, 1.0, n)),
         )
     },
+    "slots_averaging": {},  # K and sd1_rad: two finite bounds each, uniform between them
 }
 
 
