@@ -16,7 +16,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit import _hmc, _model, _objective
 from cogsim.fit._compress import evaluated
-from cogsim.fit._data import pack, unit_ids
+from cogsim.fit._data import check_no_blanks, pack, unit_ids
 from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import _estimates
 
@@ -176,6 +176,8 @@ def sample(
     # its draws are too (vectorised over units, rounding could differ with the batch, and chains amplify it)
     program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, a[1], a[2]), xs))
     out = program((ids, work.trials, work.mask))
+    stuck = np.flatnonzero(np.asarray(out.accept).max(axis=(1, 2)) == 0.0)  # never a finite log-density
+    check_no_blanks(data, packed, stuck, model.name)  # a blank response named as the CSV reader names it
     u = np.asarray(out.u)  # [U, C, S, k]
     x = np.stack([np.asarray(p.from_unconstrained(u[..., i])) for i, p in enumerate(model.params)], -1)
     series = np.moveaxis(x, (1, 2), (2, 3))  # [U, k, C, S]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, DataError
 from cogsim.fit import Param, sample
 
 KEY = jax.random.key(0)
@@ -107,6 +107,14 @@ def test_a_parameter_without_two_bounds_needs_a_prior():
         sample(NormalMean(), df, key=KEY)
     with pytest.raises(CogsimError, match=r"'sd' -> 1.0"):
         sample(NormalScale(), df, prior={"sd": 1.0}, key=KEY)
+
+
+def test_a_blank_response_is_named_not_sampled():
+    df = _rows("x", [np.linspace(-1.0, 1.0, 12), np.linspace(-1.0, 1.0, 12)])
+    df.loc[14, "x"] = np.nan
+    flat = {"mu": lambda v: jax.scipy.stats.norm.logpdf(v, 0.0, 10.0)}
+    with pytest.raises(DataError, match=r"row 15, column 'x': got \(blank\)"):
+        sample(NormalMean(), df, prior=flat, n_warmup=20, n_samples=20, n_chains=2, key=KEY)
 
 
 @pytest.mark.parametrize(
