@@ -22,7 +22,8 @@ and the paradigm's summaries of the data are set beside the copies' (``predictiv
 ``predictive.png`` and, in ``comparison.json``, ``predictive``: per model the fraction of summaries inside
 their 95 % band). With ``--lr-test N`` each fitted ``NAME[param=value]`` is tested against ``NAME``
 (:mod:`cogsim.fitting_lrtests`). With ``--agreement N`` the reported fit and ``N - 1`` more from other
-random starts are compared per participant (:mod:`cogsim.fitting_agreement`). ``bms.parquet`` holds each
+random starts are compared per participant (:mod:`cogsim.fitting_agreement`); with ``--sample N`` each
+posterior is sampled too (:mod:`cogsim.fitting_posterior`). ``bms.parquet`` holds each
 participant's posterior model probabilities under random-effects model selection (from BIC and AIC);
 ``--families NAME=a+b,...`` adds the selection over families of models (``comparison.json``'s
 ``bms_families``). Paradigms come from ``cogsim.models.paradigms``.
@@ -41,6 +42,7 @@ import pandas as pd
 
 from cogsim import fitting_agreement as agreement_lib
 from cogsim import fitting_lrtests as lrt
+from cogsim import fitting_posterior as posterior_lib
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
@@ -119,6 +121,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "estimates; writes predictive.parquet and predictive.png (default: off)",
     )
     agreement_lib.add_argument(p)
+    posterior_lib.add_argument(p)
     lr_help = (
         "test each NAME[param=value] against NAME by parametric bootstrap, N copies; writes lr_tests.parquet"
     )
@@ -269,12 +272,13 @@ def run(
     lr_test: int | None = None,
     families: str | None = None,
     agreement: int | None = None,
+    sample: int | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
-    in all per model, compared per participant, None for none)."""
+    in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -294,6 +298,7 @@ def run(
     family_map = parse_families(families, list(chosen)) if families is not None else None
     if lr_test is not None:
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
+    posterior_lib.check(sample, chosen)
     if ppc is not None and getattr(par, "summarize", None) is None:
         raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
     if ppc is not None:
@@ -366,6 +371,8 @@ def run(
         lrt.run(
             chosen, trials, tuple(by), lr_test, n_starts=n_starts, key=key, folder=folder, comp=comp, log=log
         )
+    if sample is not None:
+        posterior_lib.run(chosen, trials, tuple(by), sample, key=key, folder=folder, comp=comp, log=log)
     if ppc is not None:
         check_df = pd.concat(checks, ignore_index=True)
         comp["predictive"] = {
@@ -394,6 +401,7 @@ def run(
         "lr_test": lr_test,
         "families": family_map,
         "agreement": agreement,
+        "sample": sample,
     }
     store.write_run_json(
         folder,
@@ -416,6 +424,7 @@ def run(
     ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
     ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
     ppc_files += "bms.parquet, " if who is not None else ""
+    ppc_files += "posterior.parquet, posterior_summary.parquet, " if sample is not None else ""
     log(
         f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
         f"{ppc_files}run.json)"
@@ -485,4 +494,5 @@ def main(args: argparse.Namespace) -> None:
         lr_test=n_lr,
         families=getattr(args, "families", None),
         agreement=getattr(args, "agreement", None),
+        sample=getattr(args, "sample", None),
     )

@@ -1,0 +1,65 @@
+"""`cogsim fit --sample N`: the posterior tables beside the fits, the same draws as `cogsim.fit.sample`, and
+the refusals."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import cli
+
+
+class Bounded:
+    """The von Mises mixture with kappa bounded above too, so that uniform priors apply."""
+
+    name, by_set_size, requires = "vm_bounded", False, ()
+
+    def __init__(self, base):
+        from cogsim.fit import Param
+
+        self.base = base
+        self.params = (Param("p_mem", 0.0, 1.0, default=0.5), Param("kappa", 0.0, 100.0, default=5.0))
+
+    def loglik(self, p, t):
+        return self.base.loglik(p, t)
+
+
+def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path, capsys, toy):
+    import jax
+
+    from cogsim import fit, fitting_posterior
+
+    toy_paradigm.models["vm_bounded"] = Bounded(toy.VonMisesMixture())
+    out = tmp_path / "o"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
+    assert cli.main([*args, "--seed", "5", "--sample", "100", "--out", str(out)]) == 0, (
+        capsys.readouterr().err
+    )
+    assert "vm_bounded       posterior: " in capsys.readouterr().out
+    post = pd.read_parquet(out / "posterior.parquet")
+    summary = pd.read_parquet(out / "posterior_summary.parquet")
+    assert list(post.columns[-4:]) == ["mean", "sd", "rhat", "ess_bulk"]
+    assert set(post.parameter) == {"p_mem", "kappa"}
+    key = jax.random.fold_in(jax.random.key(5), fitting_posterior.POSTERIOR_STREAM)
+    trials = toy_paradigm.read(csv)
+    direct = fit.sample(toy_paradigm.models["vm_bounded"], trials, n_warmup=100, n_samples=100, key=key)
+    np.testing.assert_array_equal(post["estimate"], direct.estimates["estimate"])
+    assert (post.ci_low <= post.estimate).all() and (post.estimate <= post.ci_high).all()
+    entry = json.loads((out / "comparison.json").read_text())["posterior"]
+    assert entry["models"]["vm_bounded"]["n_converged"] == int(summary.converged.sum())
+    assert json.loads((out / "run.json").read_text())["config"]["sample"] == 100
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sample", "99"], "fit --sample: got 99; allowed: an integer from 100 to 100000"),
+        (["--models", "vm_mixture", "--sample", "100"], "model 'vm_mixture' parameter 'kappa' has bounds"),
+    ],
+)
+def test_bad_sample_requests_exit_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, extra, message):
+    rc = cli.main(["fit", "toy_estimation", "--data", str(csv), "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # refused before anything is fitted
