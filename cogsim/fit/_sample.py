@@ -1,6 +1,6 @@
 """Posterior sampling of every participant's parameters by Hamiltonian Monte Carlo (:mod:`cogsim.fit._hmc`),
-all participants and chains in one jitted, vmapped program, with R-hat and bulk ESS per parameter
-(:mod:`cogsim.fit._diagnostics`)."""
+all participants in one jitted program (one after another, each one's chains vectorised), with R-hat and
+bulk ESS per parameter (:mod:`cogsim.fit._diagnostics`)."""
 
 from __future__ import annotations
 
