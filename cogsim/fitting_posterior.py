@@ -11,7 +11,6 @@ Writes ``posterior.parquet`` (per participant, set size and parameter: the poste
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -45,14 +44,15 @@ def check(n: int | None, chosen: dict) -> int | None:
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise CogsimError(f"fit --sample: got {n}; allowed: an integer from {MIN_SAMPLES} to {MAX_SAMPLES}")
+    from cogsim.fit._sample import needs_prior
+
     for name, model in chosen.items():
-        for p in model.params:
-            if not (math.isfinite(p.low) and math.isfinite(p.high)):
-                raise CogsimError(
-                    f"fit --sample: model {name!r} parameter {p.name!r} has bounds ({p.low}, {p.high}); "
-                    "allowed: models whose parameters all have two finite bounds (uniform priors); give "
-                    "priors in Python with cogsim.fit.sample"
-                )
+        for p in (p for p in model.params if p.name in needs_prior(model)):
+            raise CogsimError(
+                f"fit --sample: model {name!r} parameter {p.name!r} has bounds ({p.low}, {p.high}); "
+                "allowed: models whose parameters all have two finite bounds (uniform priors); give "
+                "priors in Python with cogsim.fit.sample"
+            )
     return n
 
 

@@ -69,6 +69,11 @@ def _check(n_chains, n_warmup, n_samples, n_leapfrog, level):
         raise CogsimError(f"sample level: got {level!r}; allowed: a credible level in (0, 1)")
 
 
+def needs_prior(model) -> tuple[str, ...]:
+    """The parameters of ``model`` without two finite bounds: :func:`sample` needs a prior for each."""
+    return tuple(p.name for p in model.params if not (math.isfinite(p.low) and math.isfinite(p.high)))
+
+
 def log_prior(model, prior: _objective.Prior | None):
     """``lp(u)``: the log prior density of the unconstrained values ``u`` ``[k]``: each parameter's given
     log-density of its own value, or uniform between its bounds where it has two finite bounds and no prior
@@ -84,7 +89,7 @@ def log_prior(model, prior: _objective.Prior | None):
     """
     prior = _objective.check_prior(model, prior)
     for p in model.params:
-        if p.name not in prior and not (math.isfinite(p.low) and math.isfinite(p.high)):
+        if p.name in needs_prior(model) and p.name not in prior:
             raise CogsimError(
                 f"sample prior: no prior for {p.name!r} (bounds ({p.low}, {p.high})); allowed: a log-density "
                 f"for every parameter without two finite bounds (those default to uniform between them), "
