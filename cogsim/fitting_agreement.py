@@ -24,10 +24,11 @@ MIN_FITS, MAX_FITS = 2, 16  # each extra fit costs as much as the reported one
 
 
 def columns(
-    model, trials: pd.DataFrame, res, *, n_fits: int, n_starts: int, key: jax.Array, log
+    model, trials: pd.DataFrame, res, *, n_fits: int, n_starts: int, key: jax.Array, log, prior=None
 ) -> pd.DataFrame:
     """``res.summary`` with ``agree_gap``, ``agree`` and ``below_best`` added, from ``n_fits - 1`` more fits
-    of ``model`` (keys as :data:`AGREEMENT_STREAM` says) beside ``res`` (the reported fit, key ``key``)."""
+    of ``model`` (keys as :data:`AGREEMENT_STREAM` says; under ``prior``, as ``res``) beside ``res`` (the
+    reported fit, key ``key``)."""
     from cogsim import fit as fitlib
 
     t, c = time.perf_counter(), time.process_time()
@@ -40,6 +41,7 @@ def columns(
         tol=TOL,
         key=jax.random.fold_in(key, AGREEMENT_STREAM),
         first=res,
+        prior=prior,
     )
     values = table[[f"loglik_{i}" for i in range(n_fits)]].to_numpy(float)
     out = res.summary.copy()

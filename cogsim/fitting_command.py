@@ -17,16 +17,15 @@ file path and sha256, settings, seed, versions). With ``--hierarchical`` each mo
 :func:`cogsim.fit.fit_hierarchical` (the estimates are the participants' MAPs under the group distribution),
 ``group.parquet`` holds the group distributions and ``comparison.json`` also a ``hierarchical`` entry (per
 model: Laplace log marginal likelihood, integrated BIC, EM iterations, convergence; ``best_ibic``).
-With ``--ppc N`` each model simulates N copies of the data at its estimates (:func:`cogsim.fit.predictive`)
-and the paradigm's summaries of the data are set beside the copies' (``predictive.parquet``,
-``predictive.png`` and, in ``comparison.json``, ``predictive``: per model the fraction of summaries inside
-their 95 % band). With ``--lr-test N`` each fitted ``NAME[param=value]`` is tested against ``NAME``
-(:mod:`cogsim.fitting_lrtests`). With ``--agreement N`` the reported fit and ``N - 1`` more from other
-random starts are compared per participant (:mod:`cogsim.fitting_agreement`); with ``--sample N`` each
-posterior is sampled too (:mod:`cogsim.fitting_posterior`). ``bms.parquet`` holds each
-participant's posterior model probabilities under random-effects model selection (from BIC and AIC);
-``--families NAME=a+b,...`` adds the selection over families of models (``comparison.json``'s
-``bms_families``). Paradigms come from ``cogsim.models.paradigms``.
+With ``--ppc N`` each model simulates N copies of the data at its estimates
+(:mod:`cogsim.fitting_predictive`). With ``--lr-test N`` each fitted ``NAME[param=value]`` is tested against
+``NAME`` (:mod:`cogsim.fitting_lrtests`). With ``--agreement N`` the reported fit and ``N - 1`` more from
+other random starts are compared per participant (:mod:`cogsim.fitting_agreement`); with ``--sample N`` each
+posterior is sampled too (:mod:`cogsim.fitting_posterior`); ``--prior SPEC`` puts priors on parameters: MAP
+estimates, and the sampler's priors (:mod:`cogsim.fitting_priors`). ``bms.parquet`` holds each participant's
+posterior model probabilities under random-effects model selection (from BIC and AIC); ``--families
+NAME=a+b,...`` adds the selection over families of models (``comparison.json``'s ``bms_families``). Paradigms
+come from ``cogsim.models.paradigms``.
 """
 
 from __future__ import annotations
@@ -37,12 +36,13 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from cogsim import fitting_agreement as agreement_lib
 from cogsim import fitting_lrtests as lrt
 from cogsim import fitting_posterior as posterior_lib
+from cogsim import fitting_predictive as predictive_lib
+from cogsim import fitting_priors as priors_lib
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
@@ -56,10 +56,6 @@ from cogsim.fitting_comparison import (
     selections,
 )
 
-PPC_LEVEL = 0.95  # the predictive checks' band
-#: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
-#: random numbers; a model's copies do not depend on which other models are fitted or their order)
-PPC_STREAM = 0x707063
 SET_SIZE = "set_size"  # the paradigms' set-size column (models fitted per set size split units by it)
 MAX_STARTS = 256  # starts multiply the solver's batch (and its memory) by this much
 DEFAULT_STARTS = 4  # as cogsim.fit.fit
@@ -112,14 +108,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"optimiser starts per participant (default {DEFAULT_STARTS}; more for models whose fits stop "
         "at different maxima from different starts, see docs/fitting_paradigms.md)",
     )
-    p.add_argument(
-        "--ppc",
-        type=int,
-        default=None,
-        metavar="N",
-        help="posterior (plug-in) predictive checks: N simulated copies of the data per model at its "
-        "estimates; writes predictive.parquet and predictive.png (default: off)",
-    )
+    priors_lib.add_argument(p)
+    predictive_lib.add_argument(p)
     agreement_lib.add_argument(p)
     posterior_lib.add_argument(p)
     lr_help = (
@@ -153,21 +143,6 @@ def _check_out(out: str) -> None:
     check_writable(folder, what="fit --out")
 
 
-def _check_ppc_memory(ppc: int, trials: pd.DataFrame) -> None:
-    """Refuses ``--ppc`` copies whose table would not fit in memory (one row per trial and copy, the data's
-    columns plus the copy number and the model's draws, 8 bytes each), before anything is fitted."""
-    from cogsim import _memory
-
-    avail, source = _memory.available_bytes()
-    per_copy = len(trials) * 8 * (len(trials.columns) + 2)
-    if avail is not None and ppc * per_copy > avail:
-        need, have = _memory.format_bytes(ppc * per_copy), _memory.format_bytes(avail)
-        raise CogsimError(
-            f"fit --ppc: got {ppc}; the simulated copies need about {need}, {have} available ({source}); "
-            f"allowed: at most {avail // per_copy}"
-        )
-
-
 def _registry():
     """The paradigm registry (``cogsim.models.paradigms``: ``names()``, ``get(name)``)."""
     try:
@@ -192,70 +167,6 @@ def list_text() -> str:
     return text(_registry())
 
 
-def _check(par, model, res, trials, n_sims: int, key, log) -> pd.DataFrame:
-    """One model's predictive check: ``n_sims`` copies (key ``key``), the paradigm's summaries of
-    the data and of the copies side by side (:func:`cogsim.fit.predictive_check`), a ``model`` column
-    first."""
-
-    from cogsim import fit as fitlib
-
-    t, c = time.perf_counter(), time.process_time()
-    extra = set(trials.attrs.get("extra_columns", ())) - set(res.by)
-    data = trials[[col for col in trials.columns if col not in extra]]  # copies without the file's extras
-    data.attrs = dict(trials.attrs)
-    sims = fitlib.predictive(model, res, data, n_sims=n_sims, key=key)
-    check = fitlib.predictive_check(
-        par.summarize(trials, res.by), par.summarize(sims, res.by), level=PPC_LEVEL
-    )
-    check.insert(0, "model", model.name)
-    log(
-        f"{model.name:<16} predictive: {fitlib.inside_fraction(check):.3f} of {len(check)} summaries inside "
-        f"the {PPC_LEVEL:.0%} band of {n_sims} copies ({time.perf_counter() - t:.1f} s, CPU "
-        f"{time.process_time() - c:.1f} s)"
-    )
-    return check
-
-
-def predictive_figure(check: pd.DataFrame, path: Path) -> None:
-    """One row per model, one panel per statistic: the observed summaries (points) beside the simulated
-    copies' mean (line) and band (shaded), against the bin centre or quantile level where the statistic
-    has one, else the set size; one colour per remaining condition (set size, target present, ...)."""
-    from cogsim import plots
-    from cogsim.fit._predictive import CHECK_COLUMNS
-
-    models = list(dict.fromkeys(check["model"]))
-    stats = list(dict.fromkeys(check["statistic"]))
-    fig, axes = plots.panels(len(models) * len(stats), ncols=len(stats), size=(4.0, 3.0))
-    skip = {"model", "statistic", "point", *CHECK_COLUMNS}
-    for r, m in enumerate(models):
-        for j, st in enumerate(stats):
-            ax, d = axes[r * len(stats) + j], check[(check["model"] == m) & (check["statistic"] == st)]
-            has_point = d["point"].notna().any()
-            x = "point" if has_point else "set_size"
-            series = [c for c in d.columns if c not in skip and c != x]
-            groups = d.groupby(series, dropna=False, sort=True) if series else [((), d)]
-            for label, g in groups:
-                g = g.sort_values(x)
-                if len(g) > 1:
-                    line = ax.plot(g[x], g["sim_mean"], "-", lw=1)[0]
-                    ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
-                else:  # one x: a line or a band of no width would not show; the mean and band as a bar
-                    lo, hi = g["sim_mean"] - g["ci_low"], g["ci_high"] - g["sim_mean"]
-                    line = ax.errorbar(g[x], g["sim_mean"], yerr=[lo, hi], fmt="_", ms=10, capsize=3)[0]
-                name = ", ".join(f"{c}={v}" for c, v in zip(series, np.atleast_1d(label), strict=False))
-                ax.plot(g[x], g["observed"], "o", ms=3, color=line.get_color(), label=name or None)
-            inside = d["inside"].mean()
-            ax.set_title(f"{m}: {st} ({inside:.0%} inside)", fontsize=9)
-            ax.set_xlabel("bin centre / quantile" if has_point else "set size", fontsize=8)
-            if series and r == 0:
-                ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-
-
 def run(
     paradigm: str,
     data: str | Path,
@@ -273,12 +184,14 @@ def run(
     families: str | None = None,
     agreement: int | None = None,
     sample: int | None = None,
+    prior: str | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
-    in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None)."""
+    in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None;
+    ``prior``: ``--prior``'s text, :mod:`cogsim.fitting_priors`, or None)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -298,11 +211,10 @@ def run(
     family_map = parse_families(families, list(chosen)) if families is not None else None
     if lr_test is not None:
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
-    posterior_lib.check(sample, chosen)
-    if ppc is not None and getattr(par, "summarize", None) is None:
-        raise CogsimError(f"fit --ppc: paradigm {par.name!r} declares no summaries; allowed: no --ppc")
-    if ppc is not None:
-        _check_ppc_memory(ppc, trials)
+    priors = priors_lib.parse(prior, chosen)
+    priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
+    posterior_lib.check(sample, chosen, priors)
+    predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -327,7 +239,8 @@ def run(
                 "converged": res.converged,
             }
         else:
-            res = fitlib.fit(model, trials, by=by, n_starts=n_starts, cv=cv, ci=ci, key=key)
+            kw = {"n_starts": n_starts, "cv": cv, "ci": ci, "prior": priors.get(name), "key": key}
+            res = fitlib.fit(model, trials, by=by, **kw)
         fits.append(res.estimates)
         summary = res.summary
         bad = int((~summary["converged"]).sum())
@@ -345,11 +258,18 @@ def run(
         if line := fitlib.at_bound_line(name, res.summary["at_bound"]):
             log(line)
         if agreement is not None:
-            kw = {"n_fits": agreement, "n_starts": n_starts, "key": key, "log": log}
+            kw = {
+                "n_fits": agreement,
+                "n_starts": n_starts,
+                "key": key,
+                "log": log,
+                "prior": priors.get(name),
+            }
             summary = agreement_lib.columns(model, trials, res, **kw)
         summaries.append(summary)
         if ppc is not None:
-            checks.append(_check(par, model, res, trials, ppc, jax.random.fold_in(key, PPC_STREAM), log))
+            ppc_key = jax.random.fold_in(key, predictive_lib.PPC_STREAM)
+            checks.append(predictive_lib.one_model(par, model, res, trials, ppc, ppc_key, log))
     fits_df = pd.concat(fits, ignore_index=True)
     models_df = pd.concat(summaries, ignore_index=True)
     selected = selections(models_df, tuple(by)) if len(chosen) > 1 else {}
@@ -359,6 +279,8 @@ def run(
     for m, g in models_df.groupby("model", sort=False):
         comp["models"][m]["n_at_bound"] = fitlib.at_bound_counts(g["at_bound"])[0]
     comp["skipped"] = skipped
+    if priors:
+        comp["prior"] = priors_lib.entry(priors)
     if agreement is not None:
         comp["agreement"] = agreement_lib.entry(models_df, agreement)
     if hierarchical:
@@ -372,19 +294,10 @@ def run(
             chosen, trials, tuple(by), lr_test, n_starts=n_starts, key=key, folder=folder, comp=comp, log=log
         )
     if sample is not None:
-        posterior_lib.run(chosen, trials, tuple(by), sample, key=key, folder=folder, comp=comp, log=log)
+        kw = {"key": key, "folder": folder, "comp": comp, "log": log, "priors": priors}
+        posterior_lib.run(chosen, trials, tuple(by), sample, **kw)
     if ppc is not None:
-        check_df = pd.concat(checks, ignore_index=True)
-        comp["predictive"] = {
-            "n_sims": ppc,
-            "level": PPC_LEVEL,
-            "models": {
-                m: {"inside_fraction": fitlib.inside_fraction(g), "n_summaries": len(g)}
-                for m, g in check_df.groupby("model", sort=False)
-            },
-        }
-        store.atomic_write_parquet(folder / "predictive.parquet", check_df)
-        predictive_figure(check_df, folder / "predictive.png")
+        predictive_lib.write(checks, ppc, folder, comp)
     store.atomic_write_parquet(folder / "fits.parquet", fits_df)
     store.atomic_write_parquet(folder / "models.parquet", models_df)
     store.atomic_write_text(folder / "comparison.json", json.dumps(comp, indent=2))
@@ -402,6 +315,7 @@ def run(
         "families": family_map,
         "agreement": agreement,
         "sample": sample,
+        "prior": prior,
     }
     store.write_run_json(
         folder,
@@ -495,4 +409,5 @@ def main(args: argparse.Namespace) -> None:
         families=getattr(args, "families", None),
         agreement=getattr(args, "agreement", None),
         sample=getattr(args, "sample", None),
+        prior=getattr(args, "prior", None),
     )

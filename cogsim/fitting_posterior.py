@@ -1,7 +1,7 @@
 """``cogsim fit --sample N``: every chosen model's posterior per participant by HMC
-(:func:`cogsim.fit.sample`) beside its maximum-likelihood fit, under uniform priors over the parameters'
-bounds (every packaged model's parameters have two finite bounds; a model with a parameter that does not is
-refused: priors are functions, given in Python).
+(:func:`cogsim.fit.sample`) beside its fit, under the priors of ``--prior`` (:mod:`cogsim.fitting_priors`)
+and uniform priors over the bounds of the parameters without one (a model with a parameter that has neither
+a prior nor two finite bounds is refused: e.g. the visual-search models' rates and scales need ``--prior``).
 
 Writes ``posterior.parquet`` (per participant, set size and parameter: the posterior median as
 ``estimate``, the 95 % equal-tailed credible interval, ``mean``, ``sd``, ``rhat``, ``ess_bulk``) and
@@ -31,15 +31,17 @@ def add_argument(p) -> None:
         type=int,
         default=None,
         metavar="N",
-        help=f"also sample each participant's posterior by HMC under uniform priors over the parameters' "
-        f"bounds: 4 chains x (N warm-up + N draws), N from {MIN_SAMPLES} to {MAX_SAMPLES}; writes "
+        help=f"also sample each participant's posterior by HMC under the --prior priors and uniform ones "
+        f"over the other parameters' bounds: 4 chains x (N warm-up + N draws), N from {MIN_SAMPLES} to "
+        f"{MAX_SAMPLES}; writes "
         "posterior.parquet and posterior_summary.parquet (default: off)",
     )
 
 
-def check(n: int | None, chosen: dict) -> int | None:
+def check(n: int | None, chosen: dict, priors: dict | None = None) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
-    chosen model has a parameter without two finite bounds."""
+    chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
+    {parameter -> density})."""
     if n is None:
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
@@ -47,31 +49,48 @@ def check(n: int | None, chosen: dict) -> int | None:
     from cogsim.fit._sample import needs_prior
 
     for name, model in chosen.items():
-        for p in (p for p in model.params if p.name in needs_prior(model)):
+        given = (priors or {}).get(name, {})
+        for p in (p for p in model.params if p.name in needs_prior(model) and p.name not in given):
             raise CogsimError(
-                f"fit --sample: model {name!r} parameter {p.name!r} has bounds ({p.low}, {p.high}); "
-                "allowed: models whose parameters all have two finite bounds (uniform priors); give "
-                "priors in Python with cogsim.fit.sample"
+                f"fit --sample: model {name!r} parameter {p.name!r} has bounds ({p.low}, {p.high}) and no "
+                f"prior; allowed: a prior for it, e.g. --prior '{name}.{p.name}=lognormal(0, 1)' (a uniform "
+                "prior needs two finite bounds)"
             )
     return n
 
 
 def run(
-    chosen: dict, trials: pd.DataFrame, by: tuple[str, ...], n: int, *, key, folder: Path, comp: dict, log
+    chosen: dict,
+    trials: pd.DataFrame,
+    by: tuple[str, ...],
+    n: int,
+    *,
+    key,
+    folder: Path,
+    comp: dict,
+    log,
+    priors: dict | None = None,
 ):
-    """Samples every model in ``chosen`` with parameters; writes the two tables into ``folder`` and the
-    ``posterior`` entry into ``comp``."""
+    """Samples every model in ``chosen`` with parameters (under ``priors``: model name -> {parameter ->
+    density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
     from cogsim import fit as fitlib
     from cogsim import store
 
-    estimates, summaries, per_model = [], [], {}
+    estimates, summaries, per_model, per_model_prior = [], [], {}, {}
     for name, model in chosen.items():
         if not model.params:
             continue
         t, c = time.perf_counter(), time.process_time()
         res = fitlib.sample(
-            model, trials, by=by, n_warmup=n, n_samples=n, key=jax.random.fold_in(key, POSTERIOR_STREAM)
+            model,
+            trials,
+            by=by,
+            n_warmup=n,
+            n_samples=n,
+            prior=(priors or {}).get(name),
+            key=jax.random.fold_in(key, POSTERIOR_STREAM),
         )
+        per_model_prior[name] = res.settings["prior"]
         estimates.append(res.estimates)
         summaries.append(res.summary)
         s = res.summary
@@ -93,7 +112,7 @@ def run(
         "n_chains": 4,
         "n_warmup": n,
         "n_samples": n,
-        "prior": "uniform over each parameter's bounds",
+        "prior": per_model_prior,
         "stream": POSTERIOR_STREAM,
         "models": per_model,
     }

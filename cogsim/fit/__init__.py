@@ -14,6 +14,7 @@ recovery, and whether fits from different random starts agree.
 from cogsim.fit._agreement import start_agreement
 from cogsim.fit._at_bound import AT_BOUND_TOL, at_bound_counts, at_bound_line
 from cogsim.fit._bms import BMSResult, bms
+from cogsim.fit._density import Density, parse_density
 from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
@@ -44,6 +45,7 @@ __all__ = [
     "GTOL",
     "MAX_ITER",
     "Column",
+    "Density",
     "FitResult",
     "Fixed",
     "HierarchicalResult",
@@ -68,6 +70,7 @@ __all__ = [
     "lr_test",
     "model_recovery",
     "model_recovery_scores",
+    "parse_density",
     "predictive",
     "predictive_check",
     "recover",

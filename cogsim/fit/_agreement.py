@@ -29,6 +29,7 @@ def start_agreement(
     tol: float = 0.1,
     key: jax.Array,
     first=None,
+    prior=None,
 ) -> pd.DataFrame:
     """Fits ``model`` ``n_fits`` times with different random starts and compares every participant's maxima.
 
@@ -49,6 +50,8 @@ def start_agreement(
       key: the root random key.
       first: None, or a fit of the same ``data`` by the same ``by`` already made (a
         :class:`cogsim.fit.FitResult` or its ``summary``): fit 0; fits ``1 ... n_fits - 1`` are computed.
+      prior: as :func:`cogsim.fit.fit` (MAP fits; their data log-likelihoods are compared, equal where the
+        fits reach the same mode).
 
     Raises:
       CogsimError: ``n_fits`` or ``tol`` out of range, or ``first`` not a fit of these participants.
@@ -80,7 +83,9 @@ def start_agreement(
     by = tuple(by)
     tables = [] if first is None else [_first_summary(first, by)]
     tables += [
-        fit(model, data, by=by, n_starts=n_starts, ci=None, key=jax.random.fold_in(key, i)).summary
+        fit(
+            model, data, by=by, n_starts=n_starts, ci=None, prior=prior, key=jax.random.fold_in(key, i)
+        ).summary
         for i in range(len(tables), n_fits)
     ]
     if first is not None and not tables[0][list(by)].reset_index(drop=True).equals(

@@ -17,6 +17,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _hmc, _model, _objective
 from cogsim.fit._compress import evaluated
 from cogsim.fit._data import check_no_blanks, pack, unit_ids
+from cogsim.fit._density import Density
 from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import _estimates
 
@@ -105,6 +106,13 @@ def log_prior(model, prior: _objective.Prior | None):
         return total
 
     return lp
+
+
+def _prior_text(prior, p) -> str:
+    """How the settings name parameter ``p``'s prior: a :class:`~cogsim.fit.Density`'s text, ``"given"``
+    for another function, ``"uniform"`` for none."""
+    fn = (prior or {}).get(p.name)
+    return "uniform" if fn is None else str(fn) if isinstance(fn, Density) else "given"
 
 
 def sample(
@@ -227,7 +235,7 @@ def sample(
         "n_samples": n_samples,
         "n_leapfrog": n_leapfrog,
         "level": level,
-        "prior": {p.name: ("given" if prior and p.name in prior else "uniform") for p in model.params},
+        "prior": {p.name: _prior_text(prior, p) for p in model.params},
         "min_trials": min_trials,
     }
     return SampleResult(model.name, by, estimates, summary, units, x, settings)
