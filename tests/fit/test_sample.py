@@ -157,3 +157,45 @@ def test_mixture2p_posteriors_on_real_trials_agree_with_the_profile_intervals():
     assert len(both) == 16 and both.set_size.notna().all()
     assert ((both.estimate_x >= both.ci_low_y) & (both.estimate_x <= both.ci_high_y)).all()
     assert post.units.converged.all()
+
+
+class Plateau(NormalMean):  # each trial's log-density floored: no gradient far from the data
+    name = "plateau"
+
+    def loglik(self, p, t):
+        return jnp.maximum(jax.scipy.stats.norm.logpdf(t["x"], p["mu"], 1.0), -30.0)
+
+    def start_points(self):
+        return ({"mu": 40.0},)
+
+
+def test_chains_started_at_the_fit_sample_its_mode_where_chains_from_the_defaults_stall():
+    from cogsim.fit import fit
+
+    x = np.random.default_rng(3).normal(40.0, 1.0, size=25)
+    df = _rows("x", [x])
+    prior = {"mu": lambda v: jax.scipy.stats.norm.logpdf(v, 0.0, 10.0)}
+    fitted = fit(Plateau(), df, ci=None, prior=prior, key=KEY)
+    near = sample(Plateau(), df, prior=prior, init=fitted, key=KEY, **SMALL)
+    far = sample(Plateau(), df, prior=prior, key=KEY, **SMALL)
+    post_var = 1.0 / (len(x) + 1.0 / 100.0)  # the normal model's conjugate posterior (the floor unreached)
+    post = stats.norm(post_var * x.sum(), np.sqrt(post_var))
+    assert near.summary.converged.all() and near.settings["start"] == "fit"
+    _close(near.draws[0, :, :, 0], post.mean(), post.std(), *post.ppf([0.025, 0.975]))
+    assert far.draws[0, :, :, 0].max() < 30.0 and far.settings["start"] == "defaults"  # on the plateau
+
+
+def test_a_start_from_another_fit_is_refused():
+    from cogsim.fit import fit
+
+    df = _rows("y", [np.r_[np.ones(8), np.zeros(4)], np.r_[np.ones(3), np.zeros(9)]])
+    coin_fit = fit(Coin(), df, ci=None, key=KEY)
+    with pytest.raises(CogsimError, match=r"sample init: got 2; allowed: None or a FitResult of 'coin'"):
+        sample(Coin(), df, init=2, key=KEY)
+    with pytest.raises(CogsimError, match=r"sample init: the fit's units \(1\) differ from the data's \(2"):
+        sample(Coin(), df, init=fit(Coin(), df[df.subject == 1], ci=None, key=KEY), key=KEY)
+    other = df.assign(session=1)
+    with pytest.raises(
+        CogsimError, match=r"got a fit of 'coin' by \['subject'\]; allowed: .* by \['session'"
+    ):
+        sample(Coin(), other, by=("session",), init=coin_fit, key=KEY)
