@@ -185,15 +185,13 @@ def run(
     agreement: int | None = None,
     sample: int | None = None,
     prior: str | None = None,
-    sample_start: str | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
     in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None;
-    ``prior``: ``--prior``'s text, :mod:`cogsim.fitting_priors`, or None; ``sample_start``:
-    ``--sample-start``, or None)."""
+    ``prior``: ``--prior``'s text, :mod:`cogsim.fitting_priors`, or None)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -215,7 +213,7 @@ def run(
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
-    posterior_lib.check(sample, chosen, priors, sample_start, hierarchical)
+    posterior_lib.check(sample, chosen, priors)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
@@ -228,7 +226,7 @@ def run(
     # every model gets the root key: its starts, folds and copies do not depend on the other models, and all
     # models are cross-validated on the same folds of each unit
     key = jax.random.key(seed)
-    fits, summaries, groups, marginal, checks, results = [], [], [], {}, [], {}
+    fits, summaries, groups, marginal, checks = [], [], [], {}, []
     for name, model in chosen.items():
         t, c = time.perf_counter(), time.process_time()
         if hierarchical:
@@ -244,7 +242,6 @@ def run(
             kw = {"n_starts": n_starts, "cv": cv, "ci": ci, "prior": priors.get(name), "key": key}
             res = fitlib.fit(model, trials, by=by, **kw)
         fits.append(res.estimates)
-        results[name] = res
         summary = res.summary
         bad = int((~summary["converged"]).sum())
         em = (
@@ -298,7 +295,6 @@ def run(
         )
     if sample is not None:
         kw = {"key": key, "folder": folder, "comp": comp, "log": log, "priors": priors}
-        kw["fits"] = results if sample_start == "fit" else None
         posterior_lib.run(chosen, trials, tuple(by), sample, **kw)
     if ppc is not None:
         predictive_lib.write(checks, ppc, folder, comp)
@@ -320,7 +316,6 @@ def run(
         "agreement": agreement,
         "sample": sample,
         "prior": prior,
-        "sample_start": sample_start,
     }
     store.write_run_json(
         folder,
@@ -415,5 +410,4 @@ def main(args: argparse.Namespace) -> None:
         agreement=getattr(args, "agreement", None),
         sample=getattr(args, "sample", None),
         prior=getattr(args, "prior", None),
-        sample_start=getattr(args, "sample_start", None),
     )

@@ -22,7 +22,6 @@ from cogsim.errors import CogsimError
 #: the sampler's random stream: fold_in(root key, POSTERIOR_STREAM), the same for every model
 POSTERIOR_STREAM = 4
 MIN_SAMPLES, MAX_SAMPLES = 100, 100_000
-STARTS = ("defaults", "fit")  # --sample-start: cogsim.fit.sample's init None, or the command's fit
 
 
 def add_argument(p) -> None:
@@ -37,29 +36,12 @@ def add_argument(p) -> None:
         f"{MAX_SAMPLES}; writes "
         "posterior.parquet and posterior_summary.parquet (default: off)",
     )
-    p.add_argument(
-        "--sample-start",
-        default=None,
-        choices=STARTS,
-        help="where --sample's chains start: around the parameters' defaults (default), or around each "
-        "participant's fit (for posteriors whose chains from the defaults stall far from the fit; chains "
-        "started at one mode may miss another)",
-    )
 
 
-def check(
-    n: int | None, chosen: dict, priors: dict | None = None, start: str | None = None, hierarchical=False
-) -> int | None:
+def check(n: int | None, chosen: dict, priors: dict | None = None) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
     chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
-    {parameter -> density}); ``--sample-start`` (``start``) without ``--sample``, or ``fit`` with
-    ``--hierarchical`` (whose estimates are not the participants' own fits), is refused too."""
-    if start is not None and (n is None or (start == "fit" and hierarchical)):
-        with_what = "without --sample" if n is None else "with --hierarchical"
-        raise CogsimError(
-            f"fit --sample-start: got {start!r} {with_what}; allowed: --sample-start with --sample, and "
-            "'fit' without --hierarchical"
-        )
+    {parameter -> density})."""
     if n is None:
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
@@ -88,12 +70,9 @@ def run(
     comp: dict,
     log,
     priors: dict | None = None,
-    fits: dict | None = None,
 ):
     """Samples every model in ``chosen`` with parameters (under ``priors``: model name -> {parameter ->
-    density}; chains started around the defaults, or around ``fits``: model name -> its
-    :class:`cogsim.fit.FitResult`); writes the two tables into ``folder`` and the ``posterior`` entry into
-    ``comp``."""
+    density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
     from cogsim import fit as fitlib
     from cogsim import store
 
@@ -109,7 +88,6 @@ def run(
             n_warmup=n,
             n_samples=n,
             prior=(priors or {}).get(name),
-            init=None if fits is None else fits[name],
             key=jax.random.fold_in(key, POSTERIOR_STREAM),
         )
         per_model_prior[name] = res.settings["prior"]
@@ -135,7 +113,6 @@ def run(
         "n_warmup": n,
         "n_samples": n,
         "prior": per_model_prior,
-        "start": "defaults" if fits is None else "fit",
         "stream": POSTERIOR_STREAM,
         "models": per_model,
     }

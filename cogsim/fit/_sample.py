@@ -20,7 +20,6 @@ from cogsim.fit._data import check_no_blanks, pack, unit_ids
 from cogsim.fit._density import Density
 from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import _estimates
-from cogsim.fit._profile import hessian_fd
 
 #: the convergence rule (Vehtari et al. 2021): every parameter's R-hat at most ``RHAT_MAX``, its bulk ESS at
 #: least ``ESS_PER_CHAIN`` per chain, and no divergent transition
@@ -28,9 +27,6 @@ RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
 #: the spread of the chains' starts around the parameters' defaults, unconstrained: uniform on [-2, 2]
 INIT_SPREAD = 2.0
-#: started at a fit (``init``): each coordinate within this many of its Laplace standard deviations, at most
-#: ``INIT_SPREAD``
-INIT_SDS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,29 +108,6 @@ def log_prior(model, prior: _objective.Prior | None):
     return lp
 
 
-def _centres(model, packed, init, by: tuple[str, ...]) -> jax.Array:
-    """``[n_units, k]``: each unit's estimate in ``init`` (a :class:`FitResult` of the same model, data and
-    ``by``), unconstrained; the defaults where an estimate is not finite."""
-    from cogsim.fit._fit import FitResult
-
-    if not isinstance(init, FitResult) or init.model != model.name or tuple(init.by) != by:
-        got = f"a fit of {init.model!r} by {list(init.by)}" if isinstance(init, FitResult) else repr(init)
-        raise CogsimError(
-            f"sample init: got {got}; allowed: None or a FitResult of {model.name!r} by {list(by)}"
-        )
-    keys = list(packed.keys)
-    mine = packed.units[keys].reset_index(drop=True)
-    theirs = init.units[keys].reset_index(drop=True) if set(keys) <= set(init.units.columns) else None
-    if theirs is None or len(theirs) != len(mine) or not (mine.astype(str) == theirs.astype(str)).all().all():
-        raise CogsimError(
-            f"sample init: the fit's units ({0 if theirs is None else len(theirs)}) differ from the data's "
-            f"({len(mine)}, by {keys}); allowed: a fit of these data with the same by and min_trials"
-        )
-    x = init.units[[p.name for p in model.params]].to_numpy(float)
-    u = np.asarray(_objective.to_unconstrained(model, np.where(np.isfinite(x), x, np.nan)))
-    return jnp.asarray(np.where(np.isfinite(u), u, np.asarray(_objective.default_u(model))), jnp.float32)
-
-
 def _prior_text(prior, p) -> str:
     """How the settings name parameter ``p``'s prior: a :class:`~cogsim.fit.Density`'s text, ``"given"``
     for another function, ``"uniform"`` for none."""
@@ -155,18 +128,16 @@ def sample(
     level: float = 0.95,
     min_trials: int = 10,
     set_size_column: str = "set_size",
-    init=None,
     key: jax.Array,
 ) -> SampleResult:
     """Draws from every participant's posterior (and set size's, for per-set-size models) at once.
 
-    The posterior of a unit is its likelihood times the prior (:func:`log_prior`), sampled in the optimiser's
-    unconstrained coordinates by HMC with Stan's warm-up (:mod:`cogsim.fit._hmc`); ``n_chains`` chains per
-    unit, chain ``c`` of the unit with random-stream id ``i`` keyed by ``fold_in(fold_in(key, i), c)`` (so a
-    unit's draws do not depend on the other units) and started uniformly within ``INIT_SPREAD`` of the
-    defaults (unconstrained), or, with ``init``, around the unit's fitted estimate. A unit counts as
-    ``converged`` when every parameter's rank-normalised split R-hat is at most 1.01, its bulk ESS at least
-    100 per chain, and no transition diverged.
+    The posterior of a unit is its likelihood times the prior (:func:`log_prior`), sampled in the
+    optimiser's unconstrained coordinates by HMC with Stan's warm-up (:mod:`cogsim.fit._hmc`); ``n_chains``
+    chains per unit, chain ``c`` of the unit with random-stream id ``i`` keyed by ``fold_in(fold_in(key, i),
+    c)`` (so a unit's draws do not depend on the other units) and started uniformly within ``INIT_SPREAD``
+    of the defaults (unconstrained). A unit counts as ``converged`` when every parameter's rank-normalised
+    split R-hat is at most 1.01, its bulk ESS at least 100 per chain, and no transition diverged.
 
     Args:
       model: a model (``params``, ``loglik``), as for :func:`cogsim.fit.fit`.
@@ -178,12 +149,6 @@ def sample(
       n_leapfrog: leapfrog steps per iteration.
       level: the credible intervals' level.
       min_trials, set_size_column: as for :func:`cogsim.fit.fit`.
-      init: None (the chains start around the defaults), or a :class:`cogsim.fit.FitResult` of this model on
-        these data with the same ``by``: each unit's chains start around its estimate, every unconstrained
-        coordinate uniformly within ``INIT_SDS`` of its Laplace standard deviation there (``1 / sqrt(-H_ii)``,
-        ``H`` the Hessian of the unit's log-density by central differences), at most ``INIT_SPREAD``. For
-        posteriors whose chains from the defaults stall in far, improbable places; chains that all start at
-        one mode may not find another, which chains from the defaults can show by disagreeing.
       key: the root PRNG key.
 
     Example:
@@ -210,26 +175,20 @@ def sample(
     ids = jax.device_put(np.asarray(unit_ids(packed.units, packed.keys), np.uint32))
     k = len(model.params)
     base = _objective.default_u(model)
-    centres = None if init is None else _centres(model, packed, init, by)
 
-    def one_chain(unit_id, chain, centre, trials, mask):
+    def one_chain(unit_id, chain, trials, mask):
         ck = jax.random.fold_in(jax.random.fold_in(key, unit_id), chain)
         k_init, k_run = jax.random.split(ck)
+        u0 = base + jax.random.uniform(k_init, (k,), minval=-INIT_SPREAD, maxval=INIT_SPREAD)
         logp = lambda u: _objective.loglik_sum(model, u, trials, mask) + lp_prior(u)
-        if centre is None:
-            u0 = base + jax.random.uniform(k_init, (k,), minval=-INIT_SPREAD, maxval=INIT_SPREAD)
-        else:
-            h = jnp.diag(hessian_fd(jax.grad(logp), centre))  # central differences, as the profiles
-            spread = jnp.where(h < 0, jnp.minimum(INIT_SDS / jnp.sqrt(-h), INIT_SPREAD), INIT_SPREAD)
-            u0 = centre + spread * jax.random.uniform(k_init, (k,), minval=-1.0, maxval=1.0)
         return _hmc.run(logp, u0, key=k_run, n_warmup=n_warmup, n_samples=n_samples, n_leapfrog=n_leapfrog)
 
     chains = jnp.arange(n_chains)
-    per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None, None))
+    per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None))
     # one unit at a time (its chains vectorised): a unit's program is the same whatever the other units, so
     # its draws are too (vectorised over units, rounding could differ with the batch, and chains amplify it)
-    program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, a[1], a[2], a[3]), xs))
-    out = program((ids, centres, work.trials, work.mask))
+    program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, a[1], a[2]), xs))
+    out = program((ids, work.trials, work.mask))
     stuck = np.flatnonzero(np.asarray(out.accept).max(axis=(1, 2)) == 0.0)  # never a finite log-density
     check_no_blanks(data, packed, stuck, model.name)  # a blank response named as the CSV reader names it
     u = np.asarray(out.u)  # [U, C, S, k]
@@ -278,6 +237,5 @@ def sample(
         "level": level,
         "prior": {p.name: _prior_text(prior, p) for p in model.params},
         "min_trials": min_trials,
-        "start": "defaults" if init is None else "fit",
     }
     return SampleResult(model.name, by, estimates, summary, units, x, settings)

@@ -56,25 +56,6 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
     [
         (["--sample", "99"], "fit --sample: got 99; allowed: an integer from 100 to 100000"),
         (["--models", "vm_mixture", "--sample", "100"], "model 'vm_mixture' parameter 'kappa' has bounds"),
-        (["--sample-start", "fit"], "fit --sample-start: got 'fit' without --sample; allowed"),
-        (
-            [
-                "--models",
-                "vm_mixture",
-                "--prior",
-                "kappa=gamma(2, 1)",
-                "--sample",
-                "100",
-                "--sample-start",
-                "fit",
-            ]
-            + ["--hierarchical"],
-            "fit --prior: given with --hierarchical",
-        ),
-        (
-            ["--models", "vm_per_set_size", "--sample", "100", "--sample-start", "fit", "--hierarchical"],
-            "fit --sample-start: got 'fit' with --hierarchical",
-        ),
     ],
 )
 def test_bad_sample_requests_exit_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, extra, message):
@@ -82,36 +63,3 @@ def test_bad_sample_requests_exit_2_with_one_line(toy_paradigm, csv, tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()  # refused before anything is fitted
-
-
-def test_sample_start_fit_starts_the_chains_at_the_reported_fit(toy_paradigm, csv, tmp_path, capsys, toy):
-    import jax
-
-    from cogsim import fit, fitting_posterior
-
-    toy_paradigm.models["vm_bounded"] = Bounded(toy.VonMisesMixture())
-    out = tmp_path / "o"
-    args = [
-        "fit",
-        "toy_estimation",
-        "--data",
-        str(csv),
-        "--models",
-        "vm_bounded",
-        "--ci",
-        "none",
-        "--seed",
-        "5",
-    ]
-    rc = cli.main([*args, "--sample", "100", "--sample-start", "fit", "--out", str(out)])
-    assert rc == 0, capsys.readouterr().err
-    trials = toy_paradigm.read(csv)
-    model = toy_paradigm.models["vm_bounded"]
-    fitted = fit.fit(model, trials, ci=None, key=jax.random.key(5))
-    key = jax.random.fold_in(jax.random.key(5), fitting_posterior.POSTERIOR_STREAM)
-    direct = fit.sample(model, trials, n_warmup=100, n_samples=100, init=fitted, key=key)
-    np.testing.assert_array_equal(
-        pd.read_parquet(out / "posterior.parquet")["estimate"], direct.estimates["estimate"]
-    )
-    assert json.loads((out / "comparison.json").read_text())["posterior"]["start"] == "fit"
-    assert json.loads((out / "run.json").read_text())["config"]["sample_start"] == "fit"
