@@ -9,8 +9,9 @@ posterior's period returns near its start and the chain hardly moves) of length 
 jitter in [0.9, 1.1] after the warm-up) and accepts the end with
 probability ``min(1, exp(H0 - H1))``; an energy error above ``DIVERGENCE`` counts as a divergence (the
 trajectory is rejected). The whole run, warm-up and sampling, is one ``lax.scan`` whose leapfrog loop holds
-the program's one evaluation of the log-density and its gradient (the first iteration starts without a
-gradient and is accepted whenever its end is finite: it is part of the warm-up).
+the program's one evaluation of the log-density and its gradient; the first iteration takes one step of
+size 0, which evaluates them at the start without moving (accepted where finite; a start without a finite
+log-density is left by the next iteration that reaches a finite one).
 """
 
 from __future__ import annotations
@@ -111,9 +112,10 @@ def run(
         p = jax.random.normal(k_mom, (k,)) / jnp.sqrt(inv_mass)
         h0 = -lp + 0.5 * jnp.sum(inv_mass * p * p)
         n_steps = jax.random.randint(k_len, (), 1, 2 * n_leapfrog)  # 1 .. 2 L - 1: mean L
+        first = t == 0  # one step of size 0: the log-density and gradient at the start, nothing moved
+        eps, n_steps = jnp.where(first, 0.0, eps), jnp.where(first, 1, n_steps)
         u1, lp1, g1, p1 = trajectory(u, lp, g, p, eps, inv_mass, n_steps)
         h1 = -lp1 + 0.5 * jnp.sum(inv_mass * p1 * p1)
-        first = t == 0
         finite = jnp.isfinite(h1)
         delta = jnp.where(finite, h0 - h1, -jnp.inf)
         accept_p = jnp.minimum(1.0, jnp.exp(jnp.minimum(delta, 0.0)))
