@@ -157,3 +157,13 @@ def test_mixture2p_posteriors_on_real_trials_agree_with_the_profile_intervals():
     assert len(both) == 16 and both.set_size.notna().all()
     assert ((both.estimate_x >= both.ci_low_y) & (both.estimate_x <= both.ci_high_y)).all()
     assert post.units.converged.all()
+
+
+def test_a_chain_started_at_a_sharp_mode_stays_there():
+    # posterior sd 0.001 around 3.0: a first iteration that moved before evaluating the start would throw
+    # the chain hundreds of sds away
+    from cogsim.fit._hmc import run
+
+    logp = lambda u: -0.5 * jnp.sum(((u - 3.0) / 1e-3) ** 2)
+    out = run(logp, jnp.full(2, 3.0), key=KEY, n_warmup=20, n_samples=20)
+    assert np.abs(np.asarray(out.u) - 3.0).max() < 0.01
