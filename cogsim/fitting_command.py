@@ -217,6 +217,8 @@ def run(
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
+    if priors:
+        log(priors_lib.line(priors))
     folder = Path(out) if out else Path("runs") / f"fit_{paradigm}_{_dt.datetime.now():%Y%m%d-%H%M%S}"
     if not out:  # two fits started in the same second: the second gets a folder of its own
         stem, n = folder, 1

@@ -126,3 +126,10 @@ def check(priors: dict, *, hierarchical: bool, lr_test: int | None) -> None:
 def entry(priors: dict) -> dict:
     """The priors as text, model -> {parameter -> density} (``comparison.json``, ``run.json``)."""
     return {m: {p: str(d) for p, d in given.items()} for m, given in priors.items()}
+
+
+def line(priors: dict) -> str:
+    """What the command prints about the priors, e.g. ``priors (MAP estimates): mixture2p: p_mem ~ beta(2,
+    2), sd_rad ~ lognormal(-1, 1)``."""
+    models = "; ".join(f"{m}: " + ", ".join(f"{p} ~ {d}" for p, d in g.items()) for m, g in priors.items())
+    return f"priors (MAP estimates): {models}"

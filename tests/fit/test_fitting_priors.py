@@ -86,6 +86,7 @@ def test_map_fits_are_the_librarys_and_a_strong_prior_holds_the_estimates(
     assert _fit(csv, tmp_path / "held", *args, "--prior", f"kappa=lognormal({math.log(20.0)}, 0.01)") == 0, (
         capsys.readouterr().err
     )
+    assert "priors (MAP estimates): vm_mixture: kappa ~ gamma(2, 0.5)" in capsys.readouterr().out
     est = {
         k: pd.read_parquet(tmp_path / k / "fits.parquet").query("parameter == 'kappa'")["estimate"].to_numpy()
         for k in ("ml", "map", "held")
