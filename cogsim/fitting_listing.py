@@ -6,11 +6,13 @@ from cogsim.fit._paradigm import pattern_key
 
 
 def list_text(reg) -> str:
-    """Each paradigm of ``reg`` (``names()``, ``get(name)``) with its columns and models."""
+    """Each paradigm of ``reg`` (``names()``, ``get(name)``) with its columns and models (their parameters
+    with bounds)."""
     lines = [
         "(--models NAME[param=value,...] holds parameters fixed, e.g. 'mixture3p[p_swap=0]'; "
         "NAME[param=shared] gives a per-set-size model's parameter one value across set sizes, "
-        "e.g. 'mixture2p[sd_rad=shared]')"
+        "e.g. 'mixture2p[sd_rad=shared]'; each parameter's bounds in brackets, over which --prior "
+        "PARAM=FAMILY(ARGS) must be positive)"
     ]
     for name in reg.names():
         par = reg.get(name)
@@ -26,6 +28,6 @@ def list_text(reg) -> str:
             extra = f"; needs {', '.join(model.requires)}" if getattr(model, "requires", ()) else ""
             per = " per set size" if getattr(model, "by_set_size", False) else ""
             per += f"; set sizes 1-{model.max_set_size}" if getattr(model, "max_set_size", None) else ""
-            params = ", ".join(p.name for p in model.params)
+            params = ", ".join(f"{p.name} ({p.low:g}, {p.high:g})" for p in model.params)
             lines.append(f"  model  {mname:<18} {params}{per}{extra}")
     return "\n".join(lines)

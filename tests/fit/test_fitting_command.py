@@ -152,7 +152,7 @@ def test_list_shows_paradigms_models_and_columns(toy_paradigm, capsys):
     assert cli.main(["fit", "--list"]) == 0
     text = capsys.readouterr().out
     assert "toy_estimation" in text and "column error_rad" in text and "model  vm_per_set_size" in text
-    assert "per set size" in text
+    assert "per set size" in text and "p_mem (0, 1), kappa (0, inf)" in text  # the bounds priors must cover
 
 
 @pytest.mark.parametrize(
