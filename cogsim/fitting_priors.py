@@ -78,7 +78,10 @@ def parse(text: str | None, chosen: dict) -> dict[str, dict[str, Density]]:
     for item in _items(text):
         target, density_text = _split(item)
         model_name, _, param = target.rpartition(".")
-        density = parse_density(density_text)
+        try:
+            density = parse_density(density_text)
+        except CogsimError as e:  # the option's name first: "fit --prior normal: got sd=-1.0; ..."
+            raise CogsimError(f"fit --{e}") from None
         if model_name and model_name not in chosen:
             raise CogsimError(
                 f"fit --prior: got model {model_name!r} in {item.strip()!r}; allowed: a chosen model "

@@ -63,7 +63,8 @@ def test_a_models_own_prior_and_an_exact_name_take_precedence(chosen):
         ("vp.p_mem=beta(2, 2)", "got parameter 'p_mem' .*allowed: a parameter of vp \\(J1, alpha, tau\\)"),
         ("p_mem=beta(2, 2),p_mem=beta(3, 3)", "'p_mem' is given twice"),
         ("vp.alpha=lognormal(0, 1)", "fit --prior vp.alpha=lognormal\\(0, 1\\): its support is \\[0, inf\\]"),
-        ("p_mem=betta(2, 2)", "prior: got 'betta\\(2, 2\\)'"),
+        ("p_mem=betta(2, 2)", "^fit --prior: got 'betta\\(2, 2\\)'"),
+        ("p_mem=beta(2, -1)", "^fit --prior beta: got b=-1.0; allowed: b > 0"),
     ],
 )
 def test_bad_priors_get_one_line_errors(chosen, text, match):
