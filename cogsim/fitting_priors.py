@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from cogsim.errors import CogsimError
 from cogsim.fit._density import Density, parse_density
+from cogsim.fit._fixed import split_models
 
 FORM = "[MODEL.]PARAM=FAMILY(ARGS), comma-separated, e.g. 'sd_rad=lognormal(-1, 0.5),p_mem=beta(2, 2)'"
 
@@ -28,19 +29,6 @@ def add_argument(p) -> None:
         "MAP estimates and --sample uses them (families: normal, lognormal, halfnormal, beta, gamma, "
         "exponential, uniform, student_t, cauchy; default: none, maximum likelihood)",
     )
-
-
-def _items(text: str) -> list[str]:
-    """``text`` split at the commas outside brackets and parentheses."""
-    items, depth, cur = [], 0, ""
-    for ch in text:
-        depth += (ch in "([") - (ch in ")]")
-        if ch == "," and depth == 0:
-            items.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    return [*items, cur]
 
 
 def _split(item: str) -> tuple[str, str]:
@@ -75,7 +63,7 @@ def parse(text: str | None, chosen: dict) -> dict[str, dict[str, Density]]:
     if not text.strip():
         raise CogsimError(f"fit --prior: got {text!r}; allowed: {FORM}")
     general, specific = {}, {}
-    for item in _items(text):
+    for item in split_models(text):
         target, density_text = _split(item)
         model_name, _, param = target.rpartition(".")
         try:

@@ -180,7 +180,8 @@ _SPEC = re.compile(r"^\s*([^\[\]=,\s]+)\s*(?:\[([^\[\]]*)\])?\s*$")
 
 
 def split_models(text: str) -> list[str]:
-    """The comma-separated model names of ``--models``, commas inside brackets kept.
+    """The comma-separated items of ``--models`` (or of ``--prior``), commas inside brackets or parentheses
+    kept; empty items dropped.
 
     Example:
       >>> split_models("mixture2p, mixture3p[p_swap=0,sd_rad=0.3]")
@@ -188,7 +189,7 @@ def split_models(text: str) -> list[str]:
     """
     out, depth, cur = [], 0, ""
     for ch in text:
-        depth += {"[": 1, "]": -1}.get(ch, 0)
+        depth += {"[": 1, "]": -1, "(": 1, ")": -1}.get(ch, 0)
         if ch == "," and depth == 0:
             out.append(cur.strip())
             cur = ""
