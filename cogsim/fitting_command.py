@@ -340,7 +340,11 @@ def run(
     ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
     ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
     ppc_files += "bms.parquet, " if who is not None else ""
-    ppc_files += "posterior.parquet, posterior_summary.parquet, " if sample is not None else ""
+    ppc_files += (
+        "posterior.parquet, posterior_summary.parquet, loo.parquet, loo_pointwise.parquet, "
+        if sample is not None
+        else ""
+    )
     log(
         f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
         f"{ppc_files}run.json)"

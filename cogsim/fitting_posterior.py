@@ -6,7 +6,13 @@ a prior nor two finite bounds is refused: e.g. the visual-search models' rates a
 Writes ``posterior.parquet`` (per participant, set size and parameter: the posterior median as
 ``estimate``, the 95 % equal-tailed credible interval, ``mean``, ``sd``, ``rhat``, ``ess_bulk``) and
 ``posterior_summary.parquet`` (per participant: ``max_rhat``, ``min_ess``, ``divergences``, ``accept_rate``,
-``converged``); ``comparison.json`` gets a ``posterior`` entry with per-model counts.
+``converged``); ``comparison.json`` gets a ``posterior`` entry with per-model counts. From the same draws,
+every model's leave-one-out cross-validation by Pareto-smoothed importance sampling and its WAIC
+(:func:`cogsim.fit.loo`): ``loo.parquet`` (per participant and model: ``elpd_loo`` and its SE, ``p_loo``,
+``looic``, ``elpd_waic``, ``p_waic``, ``waic``, the largest Pareto ``k`` and the trials whose ``k`` is too
+high), ``loo_pointwise.parquet`` (per trial and model) and, in ``posterior``, a ``loo`` entry: the models
+ranked by summed ``elpd_loo`` with each difference's SE (:func:`cogsim.fit.loo_compare`) and the
+participants each model predicts best.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ def add_argument(p) -> None:
         help=f"also sample each participant's posterior by HMC under the --prior priors and uniform ones "
         f"over the other parameters' bounds: 4 chains x (N warm-up + N draws), N from {MIN_SAMPLES} to "
         f"{MAX_SAMPLES}; writes "
-        "posterior.parquet and posterior_summary.parquet (default: off)",
+        "posterior.parquet and posterior_summary.parquet, and PSIS-LOO and WAIC from the draws: loo.parquet, "
+        "loo_pointwise.parquet (default: off)",
     )
 
 
@@ -76,7 +83,7 @@ def run(
     from cogsim import fit as fitlib
     from cogsim import store
 
-    estimates, summaries, per_model, per_model_prior = [], [], {}, {}
+    estimates, summaries, per_model, per_model_prior, loos = [], [], {}, {}, []
     for name, model in chosen.items():
         if not model.params:
             continue
@@ -90,6 +97,7 @@ def run(
             prior=(priors or {}).get(name),
             key=jax.random.fold_in(key, POSTERIOR_STREAM),
         )
+        loos.append(fitlib.loo(model, trials, res))
         per_model_prior[name] = res.settings["prior"]
         estimates.append(res.estimates)
         summaries.append(res.summary)
@@ -121,3 +129,43 @@ def run(
         store.atomic_write_parquet(
             folder / "posterior_summary.parquet", pd.concat(summaries, ignore_index=True)
         )
+    if loos:
+        comp["posterior"]["loo"] = _loo_entry(loos, by, log)
+        store.atomic_write_parquet(
+            folder / "loo.parquet", pd.concat([r.summary for r in loos], ignore_index=True)
+        )
+        pointwise = [r.pointwise.assign(model=r.model) for r in loos]
+        store.atomic_write_parquet(folder / "loo_pointwise.parquet", pd.concat(pointwise, ignore_index=True))
+
+
+def _loo_entry(loos: list, by: tuple[str, ...], log) -> dict:
+    """The ``loo`` entry of ``posterior`` (and its printed lines): the models ranked by summed ``elpd_loo``
+    over the trials all of them predict, and per model the participants it predicts best."""
+    from cogsim import fit as fitlib
+
+    ranked = fitlib.loo_compare(loos)
+    per = pd.concat([r.summary for r in loos], ignore_index=True)
+    best = per.loc[per.groupby(list(by), sort=True)["elpd_loo"].idxmax()]
+    won = best["model"].value_counts()
+    threshold = loos[0].settings["k_threshold"]
+    log(
+        f"LOO (PSIS, {loos[0].settings['n_draws']} draws), ranked by elpd_loo over "
+        f"{ranked.n_trials[0]} trials:"
+    )
+    for row in ranked.itertuples(index=False):
+        log(
+            f"  {row.model:<16} elpd_loo {row.elpd_loo:.1f} (SE {row.se_elpd_loo:.1f}), difference "
+            f"{row.elpd_diff:.1f} (SE {row.se_diff:.1f}), p_loo {row.p_loo:.1f}, "
+            f"elpd_waic {row.elpd_waic:.1f}, "
+            f"Pareto k > {threshold:.2f} on {row.n_high_k} trials; best for {int(won.get(row.model, 0))} of "
+            f"{len(best)} participants"
+        )
+    return {
+        "method": "PSIS-LOO (Vehtari, Gelman & Gabry 2017), WAIC; cogsim.fit.loo",
+        "k_threshold": threshold,
+        "ranking": [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in ranked.to_dict("records")
+        ],
+        "participants_best": {r.model: int(won.get(r.model, 0)) for r in loos},
+    }

@@ -3,7 +3,8 @@
 log-likelihood, random-effects Bayesian model selection over participants, parameters held fixed or shared
 across set sizes (nested models) and their likelihood-ratio tests, hierarchical (group + participant) fits
 by EM with the Laplace approximation, posterior (plug-in) predictive checks, parameter and model
-recovery, and whether fits from different random starts agree.
+recovery, whether fits from different random starts agree, and posterior sampling by HMC with PSIS-LOO and
+WAIC from its draws.
 
     from cogsim import fit
     trials = paradigm.read("my_trials.csv")
@@ -19,6 +20,7 @@ from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
+from cogsim.fit._loo import LooResult, loo, loo_compare
 from cogsim.fit._lrtest import LRTest, lr_test
 from cogsim.fit._model import Model
 from cogsim.fit._objective import Prior
@@ -50,6 +52,7 @@ __all__ = [
     "Fixed",
     "HierarchicalResult",
     "LRTest",
+    "LooResult",
     "Model",
     "Param",
     "Paradigm",
@@ -67,6 +70,8 @@ __all__ = [
     "fit_hierarchical",
     "fix",
     "inside_fraction",
+    "loo",
+    "loo_compare",
     "lr_test",
     "model_recovery",
     "model_recovery_scores",

@@ -1,0 +1,246 @@
+"""Leave-one-out cross-validation from posterior draws by Pareto-smoothed importance sampling (PSIS-LOO,
+:mod:`cogsim.fit._psis`) and the widely applicable information criterion (WAIC), per trial, per participant
+and per model, and the comparison of models by their expected log predictive density (elpd) with the
+standard error of each difference (as R's ``loo::loo_compare`` and ArviZ's ``compare``).
+
+For trial ``i`` and draws ``theta_s`` (``s = 1..S``) of its unit's posterior:
+
+- ``elpd_loo_i = log sum_s w_is p(y_i | theta_s)``, ``w_is`` the Pareto-smoothed weights of the ratios
+  ``1 / p(y_i | theta_s)``, normalised; ``k_i`` their Pareto shape (reliable below
+  :func:`cogsim.fit._psis.k_threshold`, 0.7 for 2,200 draws or more);
+- ``lppd_i = log mean_s p(y_i | theta_s)``, ``p_loo_i = lppd_i - elpd_loo_i``;
+- ``p_waic_i = var_s log p(y_i | theta_s)``, ``elpd_waic_i = lppd_i - p_waic_i``.
+
+Sums over a participant's trials give its ``elpd_loo`` (``looic = -2 elpd_loo``) and ``elpd_waic``, with
+``se = sqrt(n var_i(.))``. Trials are left out one at a time within their own fitting unit: for a model
+fitted per set size, each set size's posterior predicts its own trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from cogsim.errors import CogsimError
+from cogsim.fit import _model
+from cogsim.fit._data import pack
+from cogsim.fit._psis import k_threshold, psis, tail_length
+
+#: the pointwise measures, one column each in :attr:`LooResult.pointwise`
+POINTWISE = ("elpd_loo", "p_loo", "pareto_k", "elpd_waic", "p_waic")
+#: the most log-likelihood values one block of trials holds (draws x trials), bounding the memory used
+BLOCK_VALUES = 2**21
+
+
+@dataclasses.dataclass(frozen=True)
+class LooResult:
+    """What :func:`loo` returns.
+
+    Attributes:
+      model: the model's name.
+      by: the participant columns.
+      summary: one row per participant: ``model, <by...>, n_trials, elpd_loo, se_elpd_loo, p_loo, looic,
+        elpd_waic, se_elpd_waic, p_waic, waic, max_k, n_high_k`` (``n_high_k``: trials whose Pareto ``k``
+        exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable).
+      pointwise: one row per trial: ``row`` (its 0-based position in the data), ``<by...>``, then
+        :data:`POINTWISE`.
+      settings: the number of draws, the tail length, the ``k`` threshold.
+    """
+
+    model: str
+    by: tuple[str, ...]
+    summary: pd.DataFrame
+    pointwise: pd.DataFrame
+    settings: dict
+
+    def total(self) -> dict:
+        """The model's sums over every participant: ``n_trials, elpd_loo, se_elpd_loo, p_loo, looic,
+        elpd_waic, se_elpd_waic, p_waic, waic, n_high_k``, the standard errors over all trials."""
+        return _totals(self.pointwise, self.settings["k_threshold"])
+
+
+def _totals(pw: pd.DataFrame, threshold: float) -> dict:
+    n = len(pw)
+    out = {"n_trials": n}
+    for name in ("elpd_loo", "elpd_waic"):
+        x = pw[name].to_numpy(np.float64)
+        out[name] = float(x.sum())
+        out[f"se_{name}"] = float(math.sqrt(n * x.var(ddof=1))) if n > 1 else math.nan
+    out["p_loo"] = float(pw["p_loo"].sum())
+    out["p_waic"] = float(pw["p_waic"].sum())
+    out["looic"] = -2.0 * out["elpd_loo"]
+    out["waic"] = -2.0 * out["elpd_waic"]
+    out["max_k"] = float(np.nanmax(pw["pareto_k"])) if pw["pareto_k"].notna().any() else math.nan
+    out["n_high_k"] = int((pw["pareto_k"] > threshold).sum())
+    return out
+
+
+def _pointwise(model, x, trials, mask, n_block: int):
+    """``[U*B, 5, n_block]``: the pointwise measures of each block of one unit's trials, ``x`` ``[U, D, k]``
+    the unit's draws, ``trials`` ``{column: [U*B, n_block, ...]}``, ``mask`` ``[U*B, n_block]``."""
+    n_blocks = mask.shape[0] // x.shape[0]
+    n_draws = x.shape[1]
+
+    def block(a):
+        b, t = a
+        draws = x[b // n_blocks]  # [D, k]
+        ll = jax.vmap(lambda d: model.loglik({p.name: d[i] for i, p in enumerate(model.params)}, t))(draws)
+        ll = jnp.where(jnp.isfinite(ll), ll, -jnp.inf)
+        lw, k = psis(-ll)
+        elpd = jax.nn.logsumexp(lw + ll, axis=0)
+        lppd = jax.nn.logsumexp(ll, axis=0) - math.log(n_draws)
+        p_waic = jnp.var(ll, axis=0, ddof=1)
+        return jnp.stack([elpd, lppd - elpd, k, lppd - p_waic, p_waic])
+
+    return jax.lax.map(block, (jnp.arange(mask.shape[0]), trials))
+
+
+def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size") -> LooResult:
+    """PSIS-LOO and WAIC of every participant's trials from :func:`cogsim.fit.sample`'s draws.
+
+    Args:
+      model: the model sampled (as given to :func:`cogsim.fit.sample`).
+      data: the same trials as were sampled.
+      result: the :class:`~cogsim.fit.SampleResult` of ``sample(model, data, ...)``.
+      set_size_column: as for :func:`cogsim.fit.sample`.
+
+    Returns:
+      A :class:`LooResult`.
+
+    Raises:
+      CogsimError: ``result`` is another model's, or its units are not the data's.
+
+    Example:
+      >>> import jax, pandas as pd
+      >>> from cogsim.fit import Param, sample
+      >>> class Coin:
+      ...     name, params = "coin", (Param("p", 0.0, 1.0, default=0.5),)
+      ...     def loglik(self, q, t):
+      ...         return jnp.where(t["y"] > 0, jnp.log(q["p"]), jnp.log1p(-q["p"]))
+      >>> df = pd.DataFrame({"subject": 1, "y": [1] * 14 + [0] * 6})
+      >>> res = loo(Coin(), df, sample(Coin(), df, n_warmup=200, n_samples=1000, key=jax.random.key(0)))
+      >>> exact = 14 * math.log(14 / 21) + 6 * math.log(6 / 21)  # Beta(1, 1) prior: y_i given the others
+      >>> bool(abs(res.summary["elpd_loo"].iloc[0] - exact) < 0.05), int(res.summary["n_high_k"].iloc[0])
+      (True, 0)
+    """
+    _model.check_model(model)
+    if getattr(result, "model", None) != model.name or not hasattr(result, "draws"):
+        raise CogsimError(
+            f"loo result: got {getattr(result, 'model', type(result).__name__)!r}; allowed: the SampleResult "
+            f"of sample({model.name!r}, data, ...)"
+        )
+    by = tuple(result.by)
+    packed = pack(
+        data, model, by=by, set_size_column=set_size_column, min_trials=result.settings.get("min_trials", 10)
+    )
+    model = _model.specialised(model, data)
+    keys = list(packed.keys)
+    if (
+        not packed.units[[*keys, "n_trials"]]
+        .reset_index(drop=True)
+        .equals(result.units[[*keys, "n_trials"]].reset_index(drop=True))
+    ):
+        raise CogsimError(
+            f"loo data: its units ({len(packed.units)}) are not those {model.name!r} was sampled on "
+            f"({len(result.units)}); allowed: the data given to sample()"
+        )
+    n_units, n_chains, n_samples, k = result.draws.shape
+    n_draws = n_chains * n_samples
+    x = jnp.asarray(result.draws.reshape(n_units, n_draws, k), jnp.float32)
+    mask = np.asarray(packed.mask)
+    width = mask.shape[1]
+    n_block = int(max(1, min(width, BLOCK_VALUES // n_draws)))
+    n_blocks = -(-width // n_block)
+    pad = n_blocks * n_block - width
+
+    def blocks(a):  # [U, width, ...] -> [U * n_blocks, n_block, ...], padding repeating the first trial
+        a = np.asarray(a)
+        if pad:
+            a = np.concatenate([a, np.repeat(a[:, :1], pad, axis=1)], axis=1)
+        return a.reshape(n_units * n_blocks, n_block, *a.shape[2:])
+
+    trials = {c: jnp.asarray(blocks(a)) for c, a in packed.trials.items()}
+    program = jax.jit(lambda x, t, m: _pointwise(model, x, t, m, n_block))
+    out = np.asarray(program(x, trials, jnp.asarray(blocks(mask))))  # [U * n_blocks, 5, n_block]
+    out = out.reshape(n_units, n_blocks, len(POINTWISE), n_block).transpose(0, 2, 1, 3)
+    out = out.reshape(n_units, len(POINTWISE), n_blocks * n_block)[:, :, :width]
+    real = mask
+    pointwise = pd.DataFrame({"row": packed.rows[real]})
+    flat = data.reset_index(drop=True)
+    for b in by:
+        pointwise[b] = flat[b].to_numpy()[pointwise["row"].to_numpy()]
+    for i, name in enumerate(POINTWISE):
+        pointwise[name] = out[:, i, :][real].astype(np.float64)
+    pointwise = pointwise.sort_values("row", kind="stable", ignore_index=True)
+    threshold = k_threshold(n_draws)
+    rows = []
+    for key, group in pointwise.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({"model": model.name, **dict(zip(by, key, strict=True)), **_totals(group, threshold)})
+    summary = pd.DataFrame(rows)
+    for b in by:
+        summary[b] = summary[b].astype(data[b].dtype)
+    order = ["model", *by, "n_trials", "elpd_loo", "se_elpd_loo", "p_loo", "looic", "elpd_waic"]
+    order += ["se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k"]
+    settings = {"n_draws": n_draws, "tail_length": tail_length(n_draws), "k_threshold": threshold}
+    return LooResult(model.name, by, summary[order], pointwise, settings)
+
+
+def loo_compare(results: Sequence[LooResult]) -> pd.DataFrame:
+    """Models ranked by their summed ``elpd_loo`` over the trials every one of them predicts, with each
+    model's difference from the best and that difference's standard error, ``sqrt(n var_i(d_i))`` over the
+    pointwise differences ``d_i`` (Vehtari et al. 2017).
+
+    Args:
+      results: :class:`LooResult` of each model on the same data (distinct model names).
+
+    Returns:
+      One row per model, best first: ``model, n_trials, elpd_loo, se_elpd_loo, p_loo, elpd_diff, se_diff,
+      elpd_waic, n_high_k``; ``elpd_diff`` is 0 for the best model and negative for the others.
+
+    Example:
+      >>> pw = lambda e: pd.DataFrame({"row": [0, 1, 2], **{c: [0.0] * 3 for c in POINTWISE}, "elpd_loo": e})
+      >>> a = LooResult("a", (), pd.DataFrame(), pw([-1.0, -2.0, -1.5]), {"k_threshold": 0.7})
+      >>> b = LooResult("b", (), pd.DataFrame(), pw([-1.5, -2.0, -2.0]), {"k_threshold": 0.7})
+      >>> loo_compare([b, a])[["model", "elpd_diff", "se_diff"]].round(3).values.tolist()
+      [['a', 0.0, 0.0], ['b', -1.0, 0.5]]
+    """
+    results = list(results)
+    names = [r.model for r in results]
+    if not results or len(set(names)) != len(names):
+        raise CogsimError(f"loo_compare results: got models {names}; allowed: one or more distinct models")
+    common = set(results[0].pointwise["row"])
+    for r in results[1:]:
+        common &= set(r.pointwise["row"])
+    if not common:
+        raise CogsimError(
+            f"loo_compare results: models {names} share no trial; allowed: fits of the same data"
+        )
+    rows = np.array(sorted(common))
+    pw = {r.model: r.pointwise.set_index("row").loc[rows] for r in results}
+    totals = {r.model: _totals(pw[r.model].reset_index(), r.settings["k_threshold"]) for r in results}
+    best = max(names, key=lambda m: totals[m]["elpd_loo"])
+    out = []
+    for m in names:
+        d = (pw[m]["elpd_loo"] - pw[best]["elpd_loo"]).to_numpy(np.float64)
+        t = totals[m]
+        out.append(
+            {
+                "model": m,
+                "n_trials": len(rows),
+                "elpd_loo": t["elpd_loo"],
+                "se_elpd_loo": t["se_elpd_loo"],
+                "p_loo": t["p_loo"],
+                "elpd_diff": float(d.sum()),
+                "se_diff": float(math.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else math.nan,
+                "elpd_waic": t["elpd_waic"],
+                "n_high_k": t["n_high_k"],
+            }
+        )
+    return pd.DataFrame(out).sort_values("elpd_loo", ascending=False, ignore_index=True)

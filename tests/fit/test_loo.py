@@ -1,0 +1,140 @@
+"""PSIS-LOO and WAIC from posterior draws against leave-one-out predictive densities known in closed form,
+their bookkeeping over participants and set sizes, and the comparison of models."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim.errors import CogsimError
+from cogsim.fit import Param, _loo, loo, loo_compare, sample
+
+KEY = jax.random.key(0)
+SMALL = {"n_warmup": 300, "n_samples": 1000}
+PRIOR_SD = 2.0
+
+
+class NormalMean:  # x ~ N(mu, 1), mu ~ N(0, PRIOR_SD^2)
+    name, params = "normal_mean", (Param("mu", default=0.0),)
+
+    def loglik(self, p, t):
+        return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], 1.0)
+
+
+class Coin:  # y ~ Bernoulli(p), p ~ Uniform(0, 1)
+    name, params = "coin", (Param("p", 0.0, 1.0, default=0.5),)
+
+    def loglik(self, p, t):
+        return jnp.where(t["y"] > 0, jnp.log(p["p"]), jnp.log1p(-p["p"]))
+
+
+class NearFair(Coin):  # p held within (0.49, 0.51)
+    name, params = "near_fair", (Param("p", 0.49, 0.51, default=0.5),)
+
+
+class PerSize(Coin):  # a coin per set size
+    name, by_set_size = "per_size", True
+
+
+PRIOR = {"mu": lambda v: jax.scipy.stats.norm.logpdf(v, 0.0, PRIOR_SD)}
+
+
+def _exact_normal(x, leave_out=True):
+    """Each trial's log density given the others (``leave_out``) or given all trials, under the conjugate
+    normal model."""
+    out = []
+    for i in range(len(x)):
+        rest = np.delete(x, i) if leave_out else x
+        prec = 1.0 / PRIOR_SD**2 + len(rest)
+        var = 1.0 + 1.0 / prec
+        out.append(-0.5 * math.log(2 * math.pi * var) - 0.5 * (x[i] - rest.sum() / prec) ** 2 / var)
+    return np.array(out)
+
+
+def test_normal_mean_matches_the_exact_leave_one_out_densities():
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(0.5, 1.0, 25), np.append(rng.normal(-1.0, 1.0, 15), 4.0)]  # the second with an outlier
+    df = pd.DataFrame([{"subject": s, "x": v} for s, x in enumerate(xs, 1) for v in x])
+    res = loo(NormalMean(), df, sample(NormalMean(), df, prior=PRIOR, key=KEY, **SMALL))
+    exact = np.concatenate([_exact_normal(x) for x in xs])
+    np.testing.assert_allclose(res.pointwise["elpd_loo"], exact, atol=0.02)
+    for s, x in enumerate(xs, 1):
+        row = res.summary.set_index("subject").loc[s]
+        assert row["elpd_loo"] == pytest.approx(_exact_normal(x).sum(), abs=0.05)
+        p_loo = (_exact_normal(x, leave_out=False) - _exact_normal(x)).sum()  # lppd - elpd_loo
+        assert row["p_loo"] == pytest.approx(p_loo, abs=0.05)
+        assert row["looic"] == pytest.approx(-2 * row["elpd_loo"])
+        assert abs(row["elpd_waic"] - row["elpd_loo"]) < 0.2
+    # the outlier is the hardest trial to predict from the others: the lowest density, a k above the median
+    out = res.pointwise.set_index("row").loc[len(df) - 1]
+    assert out["elpd_loo"] == res.pointwise["elpd_loo"].min()
+    assert out["pareto_k"] > res.pointwise["pareto_k"].median()
+
+
+def test_per_set_size_units_predict_their_own_trials():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(
+        {
+            "subject": np.repeat([1, 2], 60),
+            "set_size": np.tile(np.repeat([2, 4], 30), 2),
+            "y": rng.integers(0, 2, 120),
+        }
+    )
+    res = loo(PerSize(), df, sample(PerSize(), df, key=KEY, **SMALL))
+    assert sorted(res.pointwise["row"]) == list(range(120))
+    for (s, n), g in df.groupby(["subject", "set_size"]):
+        h = int(g["y"].sum())  # Beta(1, 1) prior per unit: y_i given the unit's other trials
+        exact = h * math.log(h / (len(g) + 1)) + (len(g) - h) * math.log((len(g) - h) / (len(g) + 1))
+        got = res.pointwise.set_index("row").loc[g.index, "elpd_loo"].sum()
+        assert got == pytest.approx(exact, abs=0.2)  # Monte Carlo error: about 0.04 SD over 30 trials
+    sums = res.pointwise.groupby("subject")["elpd_loo"].sum()
+    np.testing.assert_allclose(res.summary.set_index("subject")["elpd_loo"], sums)
+    assert (res.summary["n_trials"] == 60).all()
+
+
+def test_blocks_of_trials_do_not_change_the_numbers(monkeypatch):
+    df = pd.DataFrame({"subject": 1, "y": np.random.default_rng(2).integers(0, 2, 50)})
+    draws = sample(Coin(), df, key=KEY, n_warmup=100, n_samples=100)
+    whole = loo(Coin(), df, draws)
+    monkeypatch.setattr(_loo, "BLOCK_VALUES", 400 * 7)  # blocks of 7 trials, the last one padded
+    np.testing.assert_allclose(
+        loo(Coin(), df, draws).pointwise[list(_loo.POINTWISE)],
+        whole.pointwise[list(_loo.POINTWISE)],
+        atol=1e-5,  # float32 rounding of differently shaped programs
+    )
+
+
+def test_compare_ranks_the_model_that_predicts_better_first():
+    df = pd.DataFrame({"subject": np.repeat([1, 2], 40), "y": ([1] * 34 + [0] * 6) * 2})
+    res = [loo(m, df, sample(m, df, key=KEY, **SMALL)) for m in (NearFair(), Coin())]
+    table = loo_compare(res)
+    assert table["model"].tolist() == ["coin", "near_fair"]
+    best, worse = table.iloc[0], table.iloc[1]
+    assert best["elpd_diff"] == 0.0 and worse["elpd_diff"] < -3 * worse["se_diff"]
+    assert worse["elpd_diff"] == pytest.approx(worse["elpd_loo"] - best["elpd_loo"])
+
+
+def test_a_result_from_other_data_or_another_model_is_refused():
+    df = pd.DataFrame({"subject": np.repeat([1, 2], 20), "y": np.tile([0, 1], 20)})
+    draws = sample(Coin(), df, key=KEY, n_warmup=100, n_samples=100)
+    with pytest.raises(CogsimError, match="loo data: its units"):
+        loo(Coin(), df[df.subject == 1], draws)
+    with pytest.raises(CogsimError, match="allowed: the SampleResult of sample\\('near_fair'"):
+        loo(NearFair(), df, draws)
+    with pytest.raises(CogsimError, match="share no trial"):
+        other = loo(Coin(), df, draws)
+        loo_compare(
+            [
+                other,
+                _loo.LooResult(
+                    "x",
+                    ("subject",),
+                    other.summary,
+                    other.pointwise.assign(row=-1 - other.pointwise.row),
+                    other.settings,
+                ),
+            ]
+        )
