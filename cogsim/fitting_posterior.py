@@ -140,32 +140,43 @@ def run(
 
 def _loo_entry(loos: list, by: tuple[str, ...], log) -> dict:
     """The ``loo`` entry of ``posterior`` (and its printed lines): the models ranked by summed ``elpd_loo``
-    over the trials all of them predict, and per model the participants it predicts best."""
+    over the trials of the participants whose chains converged under every model, and per model the
+    participants among those it predicts best (none ranked where no participant converged under all)."""
     from cogsim import fit as fitlib
 
-    ranked = fitlib.loo_compare(loos)
     per = pd.concat([r.summary for r in loos], ignore_index=True)
-    best = per.loc[per.groupby(list(by), sort=True)["elpd_loo"].idxmax()]
-    won = best["model"].value_counts()
+    ok = per.groupby(list(by), sort=True)["converged"].all()
+    kept = per[per.set_index(list(by)).index.isin(ok[ok].index)]
     threshold = loos[0].settings["k_threshold"]
+    entry = {
+        "method": "PSIS-LOO (Vehtari, Gelman & Gabry 2017), WAIC; cogsim.fit.loo",
+        "k_threshold": threshold,
+        "n_participants": int(len(ok)),
+        "n_participants_ranked": int(ok.sum()),
+        "ranking": [],
+        "participants_best": {},
+    }
+    head = f"LOO (PSIS, {loos[0].settings['n_draws']} draws)"
+    if not ok.any():
+        log(f"{head}: no participant's chains converged under every model; no ranking (see loo.parquet)")
+        return entry
+    ranked = fitlib.loo_compare(loos)
+    best = kept.loc[kept.groupby(list(by), sort=True)["elpd_loo"].idxmax()]
+    won = best["model"].value_counts()
     log(
-        f"LOO (PSIS, {loos[0].settings['n_draws']} draws), ranked by elpd_loo over "
-        f"{ranked.n_trials[0]} trials:"
+        f"{head}, ranked by elpd_loo over the {ranked.n_trials[0]} trials of the {int(ok.sum())} of "
+        f"{len(ok)} participants whose chains converged under every model:"
     )
     for row in ranked.itertuples(index=False):
         log(
             f"  {row.model:<16} elpd_loo {row.elpd_loo:.1f} (SE {row.se_elpd_loo:.1f}), difference "
             f"{row.elpd_diff:.1f} (SE {row.se_diff:.1f}), p_loo {row.p_loo:.1f}, "
-            f"elpd_waic {row.elpd_waic:.1f}, "
-            f"Pareto k > {threshold:.2f} on {row.n_high_k} trials; best for {int(won.get(row.model, 0))} of "
-            f"{len(best)} participants"
+            f"elpd_waic {row.elpd_waic:.1f}, Pareto k > {threshold:.2f} on {row.n_high_k} trials; best for "
+            f"{int(won.get(row.model, 0))} of {len(best)}"
         )
-    return {
-        "method": "PSIS-LOO (Vehtari, Gelman & Gabry 2017), WAIC; cogsim.fit.loo",
-        "k_threshold": threshold,
-        "ranking": [
-            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
-            for row in ranked.to_dict("records")
-        ],
-        "participants_best": {r.model: int(won.get(r.model, 0)) for r in loos},
-    }
+    entry["ranking"] = [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        for row in ranked.to_dict("records")
+    ]
+    entry["participants_best"] = {r.model: int(won.get(r.model, 0)) for r in loos}
+    return entry

@@ -46,10 +46,12 @@ class LooResult:
       model: the model's name.
       by: the participant columns.
       summary: one row per participant: ``model, <by...>, n_trials, elpd_loo, se_elpd_loo, p_loo, looic,
-        elpd_waic, se_elpd_waic, p_waic, waic, max_k, n_high_k`` (``n_high_k``: trials whose Pareto ``k``
-        exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable).
+        elpd_waic, se_elpd_waic, p_waic, waic, max_k, n_high_k, converged`` (``n_high_k``: trials whose
+        Pareto ``k`` exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable;
+        ``converged``: the participant's chains met :func:`cogsim.fit.sample`'s convergence rule, without
+        which the draws, and so these estimates, do not stand for the posterior).
       pointwise: one row per trial: ``row`` (its 0-based position in the data), ``<by...>``, then
-        :data:`POINTWISE`.
+        :data:`POINTWISE` and ``converged`` (its participant's).
       settings: the number of draws, the tail length, the ``k`` threshold.
     """
 
@@ -177,28 +179,40 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
         pointwise[b] = flat[b].to_numpy()[pointwise["row"].to_numpy()]
     for i, name in enumerate(POINTWISE):
         pointwise[name] = out[:, i, :][real].astype(np.float64)
+    ok = result.summary.set_index(list(by))["converged"]
+    pointwise["converged"] = [bool(ok.loc[k]) for k in pointwise[list(by)].itertuples(index=False, name=None)]
     pointwise = pointwise.sort_values("row", kind="stable", ignore_index=True)
     threshold = k_threshold(n_draws)
     rows = []
     for key, group in pointwise.groupby(list(by), sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({"model": model.name, **dict(zip(by, key, strict=True)), **_totals(group, threshold)})
+        rows.append(
+            {
+                "model": model.name,
+                **dict(zip(by, key, strict=True)),
+                **_totals(group, threshold),
+                "converged": bool(group["converged"].all()),
+            }
+        )
     summary = pd.DataFrame(rows)
     for b in by:
         summary[b] = summary[b].astype(data[b].dtype)
     order = ["model", *by, "n_trials", "elpd_loo", "se_elpd_loo", "p_loo", "looic", "elpd_waic"]
-    order += ["se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k"]
+    order += ["se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k", "converged"]
     settings = {"n_draws": n_draws, "tail_length": tail_length(n_draws), "k_threshold": threshold}
     return LooResult(model.name, by, summary[order], pointwise, settings)
 
 
-def loo_compare(results: Sequence[LooResult]) -> pd.DataFrame:
+def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) -> pd.DataFrame:
     """Models ranked by their summed ``elpd_loo`` over the trials every one of them predicts, with each
     model's difference from the best and that difference's standard error, ``sqrt(n var_i(d_i))`` over the
     pointwise differences ``d_i`` (Vehtari et al. 2017).
 
     Args:
       results: :class:`LooResult` of each model on the same data (distinct model names).
+      converged_only: keep only the trials of participants whose chains converged under every model
+        (draws that have not converged do not stand for the posterior: their LOO estimates can be off by
+        any amount).
 
     Returns:
       One row per model, best first: ``model, n_trials, elpd_loo, se_elpd_loo, p_loo, elpd_diff, se_diff,
@@ -215,12 +229,19 @@ def loo_compare(results: Sequence[LooResult]) -> pd.DataFrame:
     names = [r.model for r in results]
     if not results or len(set(names)) != len(names):
         raise CogsimError(f"loo_compare results: got models {names}; allowed: one or more distinct models")
-    common = set(results[0].pointwise["row"])
+
+    def kept(r):
+        pw = r.pointwise
+        return set(pw["row"][pw["converged"]] if converged_only and "converged" in pw else pw["row"])
+
+    common = kept(results[0])
     for r in results[1:]:
-        common &= set(r.pointwise["row"])
+        common &= kept(r)
     if not common:
+        what = "converged participant's trial" if converged_only else "trial"
         raise CogsimError(
-            f"loo_compare results: models {names} share no trial; allowed: fits of the same data"
+            f"loo_compare results: models {names} share no {what}; allowed: fits of the same data"
+            + (" with chains that converged (or converged_only=False)" if converged_only else "")
         )
     rows = np.array(sorted(common))
     pw = {r.model: r.pointwise.set_index("row").loc[rows] for r in results}

@@ -49,6 +49,14 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
     entry = json.loads((out / "comparison.json").read_text())["posterior"]
     assert entry["models"]["vm_bounded"]["n_converged"] == int(summary.converged.sum())
     assert json.loads((out / "run.json").read_text())["config"]["sample"] == 100
+    # PSIS-LOO and WAIC from the same draws
+    loo = pd.read_parquet(out / "loo.parquet")
+    np.testing.assert_allclose(
+        loo["elpd_loo"], fit.loo(toy_paradigm.models["vm_bounded"], trials, direct).summary["elpd_loo"]
+    )
+    assert len(pd.read_parquet(out / "loo_pointwise.parquet")) == len(trials)
+    ranked = entry["loo"]["ranking"]
+    assert [r["model"] for r in ranked] == ["vm_bounded"] * (entry["loo"]["n_participants_ranked"] > 0)
 
 
 @pytest.mark.parametrize(

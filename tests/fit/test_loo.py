@@ -1,6 +1,7 @@
 """PSIS-LOO and WAIC from posterior draws against leave-one-out predictive densities known in closed form,
 their bookkeeping over participants and set sizes, and the comparison of models."""
 
+import dataclasses
 import math
 
 import jax
@@ -85,7 +86,7 @@ def test_per_set_size_units_predict_their_own_trials():
     )
     res = loo(PerSize(), df, sample(PerSize(), df, key=KEY, **SMALL))
     assert sorted(res.pointwise["row"]) == list(range(120))
-    for (s, n), g in df.groupby(["subject", "set_size"]):
+    for _, g in df.groupby(["subject", "set_size"]):
         h = int(g["y"].sum())  # Beta(1, 1) prior per unit: y_i given the unit's other trials
         exact = h * math.log(h / (len(g) + 1)) + (len(g) - h) * math.log((len(g) - h) / (len(g) + 1))
         got = res.pointwise.set_index("row").loc[g.index, "elpd_loo"].sum()
@@ -115,6 +116,12 @@ def test_compare_ranks_the_model_that_predicts_better_first():
     best, worse = table.iloc[0], table.iloc[1]
     assert best["elpd_diff"] == 0.0 and worse["elpd_diff"] < -3 * worse["se_diff"]
     assert worse["elpd_diff"] == pytest.approx(worse["elpd_loo"] - best["elpd_loo"])
+    assert best["n_trials"] == 80 and res[1].summary["converged"].all()
+    # a participant whose chains did not converge under one model leaves the comparison (unless asked)
+    pw = res[0].pointwise.assign(converged=res[0].pointwise["subject"] == 1)
+    stuck = dataclasses.replace(res[0], pointwise=pw)
+    assert loo_compare([stuck, res[1]])["n_trials"].tolist() == [40, 40]
+    assert loo_compare([stuck, res[1]], converged_only=False)["n_trials"].tolist() == [80, 80]
 
 
 def test_a_result_from_other_data_or_another_model_is_refused():
@@ -124,7 +131,7 @@ def test_a_result_from_other_data_or_another_model_is_refused():
         loo(Coin(), df[df.subject == 1], draws)
     with pytest.raises(CogsimError, match="allowed: the SampleResult of sample\\('near_fair'"):
         loo(NearFair(), df, draws)
-    with pytest.raises(CogsimError, match="share no trial"):
+    with pytest.raises(CogsimError, match="share no converged participant's trial"):
         other = loo(Coin(), df, draws)
         loo_compare(
             [
