@@ -121,14 +121,15 @@ def psis(
     """
     n_draws = log_ratios.shape[0]
     m = tail_length(n_draws)
-    order = jnp.argsort(log_ratios, axis=0)
     lw = log_ratios - jnp.max(log_ratios, axis=0, keepdims=True)
-    sorted_lw = jnp.take_along_axis(lw, order, axis=0)
     if m < MIN_TAIL:
         k = jnp.full(lw.shape[1:], jnp.inf, lw.dtype)
         return lw - jax.nn.logsumexp(lw, axis=0, keepdims=True), k
-    cutoff = sorted_lw[n_draws - m - 1]  # [n]: the largest ratio left out of the tail
-    tail = sorted_lw[n_draws - m :]  # [m, n]: ascending
+    # the m + 1 largest of each column by top_k, behind a barrier: without it XLA's CPU compiler turns the
+    # top_k into a full sort, about ten times slower here (4,000 draws)
+    top, at = jax.lax.optimization_barrier(jax.lax.top_k(lw.T, m + 1))  # [n, m + 1], descending
+    cutoff = top[:, m]  # [n]: the largest ratio left out of the tail
+    tail = top[:, m - 1 :: -1].T  # [m, n]: ascending
     exceed = jnp.exp(tail) - jnp.exp(cutoff)[None]
     flat = exceed[-1] <= 0.0
     k, sigma = gpd_fit(jnp.where(flat[None], 1.0, exceed))
@@ -136,7 +137,8 @@ def psis(
     smooth = jnp.log(gpd_quantile(p, k[None], sigma[None]) + jnp.exp(cutoff)[None])
     smooth = jnp.minimum(smooth, 0.0)  # capped at the largest raw weight (lw's maximum is 0)
     fitted = jnp.isfinite(k) & ~flat
-    sorted_lw = sorted_lw.at[n_draws - m :].set(jnp.where(fitted[None], smooth, tail))
-    back = jnp.zeros_like(lw).at[order, jnp.arange(lw.shape[1])[None]].set(sorted_lw)
+    new = jnp.where(fitted[None], smooth, tail)[::-1].T  # [n, m], descending like `at`
+    cols = jnp.arange(lw.shape[1])[:, None]
+    back = lw.T.at[cols, at[:, :m]].set(new).T
     k = jnp.where(fitted, k, jnp.where(flat, jnp.nan, jnp.inf))
     return back - jax.nn.logsumexp(back, axis=0, keepdims=True), k
