@@ -84,6 +84,7 @@ def run(
     from cogsim import store
 
     estimates, summaries, per_model, per_model_prior, loos = [], [], {}, {}, []
+    loo_seconds = 0.0
     for name, model in chosen.items():
         if not model.params:
             continue
@@ -97,7 +98,6 @@ def run(
             prior=(priors or {}).get(name),
             key=jax.random.fold_in(key, POSTERIOR_STREAM),
         )
-        loos.append(fitlib.loo(model, trials, res))
         per_model_prior[name] = res.settings["prior"]
         estimates.append(res.estimates)
         summaries.append(res.summary)
@@ -115,6 +115,9 @@ def run(
             f"{per_model[name]['divergences']} divergences; {time.perf_counter() - t:.1f} s, "
             f"CPU {time.process_time() - c:.1f} s)"
         )
+        t = time.perf_counter()
+        loos.append(fitlib.loo(model, trials, res))
+        loo_seconds += time.perf_counter() - t
     comp["posterior"] = {
         "sampler": "HMC (cogsim.fit.sample)",
         "n_chains": 4,
@@ -130,7 +133,7 @@ def run(
             folder / "posterior_summary.parquet", pd.concat(summaries, ignore_index=True)
         )
     if loos:
-        comp["posterior"]["loo"] = _loo_entry(loos, by, log)
+        comp["posterior"]["loo"] = _loo_entry(loos, by, log, loo_seconds)
         store.atomic_write_parquet(
             folder / "loo.parquet", pd.concat([r.summary for r in loos], ignore_index=True)
         )
@@ -138,7 +141,7 @@ def run(
         store.atomic_write_parquet(folder / "loo_pointwise.parquet", pd.concat(pointwise, ignore_index=True))
 
 
-def _loo_entry(loos: list, by: tuple[str, ...], log) -> dict:
+def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     """The ``loo`` entry of ``posterior`` (and its printed lines): the models ranked by summed ``elpd_loo``
     over the trials of the participants whose chains converged under every model, and per model the
     participants among those it predicts best (none ranked where no participant converged under all)."""
@@ -156,7 +159,7 @@ def _loo_entry(loos: list, by: tuple[str, ...], log) -> dict:
         "ranking": [],
         "participants_best": {},
     }
-    head = f"LOO (PSIS, {loos[0].settings['n_draws']} draws)"
+    head = f"LOO (PSIS, {loos[0].settings['n_draws']} draws; {seconds:.1f} s)"
     if not ok.any():
         log(f"{head}: no participant's chains converged under every model; no ranking (see loo.parquet)")
         return entry
