@@ -63,11 +63,6 @@ class LooResult:
     pointwise: pd.DataFrame
     settings: dict
 
-    def total(self) -> dict:
-        """The model's sums over every participant: ``n_trials, elpd_loo, se_elpd_loo, p_loo, looic,
-        elpd_waic, se_elpd_waic, p_waic, waic, n_high_k``, the standard errors over all trials."""
-        return _totals(self.pointwise, self.settings["k_threshold"])
-
 
 def _totals(pw: pd.DataFrame, threshold: float) -> dict:
     n = len(pw)
@@ -161,9 +156,9 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
             f"loo data: its units ({len(packed.units)}) are not those {model.name!r} was sampled on "
             f"({len(result.units)}); allowed: the data given to sample()"
         )
-    n_units, n_chains, n_samples, k = result.draws.shape
+    n_units, n_chains, n_samples, n_params = result.draws.shape
     n_draws = n_chains * n_samples
-    x = jnp.asarray(result.draws.reshape(n_units, n_draws, k), jnp.float32)
+    x = jnp.asarray(result.draws.reshape(n_units, n_draws, n_params), jnp.float32)
     mask = np.asarray(packed.mask)
     width = mask.shape[1]
     n_block = int(max(1, min(width, BLOCK_VALUES // n_draws)))
@@ -181,15 +176,15 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
     out = np.asarray(program(x, trials, jnp.asarray(blocks(mask))))  # [U * n_blocks, 5, n_block]
     out = out.reshape(n_units, n_blocks, len(POINTWISE), n_block).transpose(0, 2, 1, 3)
     out = out.reshape(n_units, len(POINTWISE), n_blocks * n_block)[:, :, :width]
-    real = mask
-    pointwise = pd.DataFrame({"row": packed.rows[real]})
+    pointwise = pd.DataFrame({"row": packed.rows[mask]})
     flat = data.reset_index(drop=True)
     for b in by:
         pointwise[b] = flat[b].to_numpy()[pointwise["row"].to_numpy()]
     for i, name in enumerate(POINTWISE):
-        pointwise[name] = out[:, i, :][real].astype(np.float64)
+        pointwise[name] = out[:, i, :][mask].astype(np.float64)
     ok = result.summary.set_index(list(by))["converged"]
-    pointwise["converged"] = [bool(ok.loc[k]) for k in pointwise[list(by)].itertuples(index=False, name=None)]
+    ids = pointwise[list(by)].itertuples(index=False, name=None)
+    pointwise["converged"] = [bool(ok.loc[i if len(by) > 1 else i[0]]) for i in ids]
     pointwise = pointwise.sort_values("row", kind="stable", ignore_index=True)
     threshold = k_threshold(n_draws)
     rows = []

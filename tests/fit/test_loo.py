@@ -145,3 +145,17 @@ def test_a_result_from_other_data_or_another_model_is_refused():
                 ),
             ]
         )
+
+
+def test_participants_nested_in_experiments():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"experiment": np.repeat(["a", "b"], 40), "subject": np.tile(np.repeat([1, 2], 20), 2)})
+    df["y"] = rng.integers(0, 2, 80)
+    by = ("experiment", "subject")
+    res = loo(Coin(), df, sample(Coin(), df, by=by, key=KEY, n_warmup=100, n_samples=100))
+    assert res.summary[list(by)].values.tolist() == [["a", 1], ["a", 2], ["b", 1], ["b", 2]]
+    sums = res.pointwise.groupby(list(by))["elpd_loo"].sum().to_numpy()
+    np.testing.assert_allclose(res.summary["elpd_loo"], sums)
+    assert res.pointwise["converged"].tolist() == [
+        bool(res.summary.set_index(list(by)).loc[tuple(r), "converged"]) for r in df[list(by)].values
+    ]
