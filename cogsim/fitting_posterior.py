@@ -11,8 +11,8 @@ every model's leave-one-out cross-validation by Pareto-smoothed importance sampl
 (:func:`cogsim.fit.loo`): ``loo.parquet`` (per participant and model: ``elpd_loo`` and its SE, ``p_loo``,
 ``looic``, ``elpd_waic``, ``p_waic``, ``waic``, the largest Pareto ``k`` and the trials whose ``k`` is too
 high), ``loo_pointwise.parquet`` (per trial and model) and, in ``posterior``, a ``loo`` entry: the models
-ranked by summed ``elpd_loo`` with each difference's SE (:func:`cogsim.fit.loo_compare`) and the
-participants each model predicts best.
+ranked by summed ``elpd_loo`` with each difference's SE and each model's stacking weight
+(:func:`cogsim.fit.loo_compare`), and the participants each model predicts best.
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     for row in ranked.itertuples(index=False):
         log(
             f"  {row.model:<16} elpd_loo {row.elpd_loo:.1f} (SE {row.se_elpd_loo:.1f}), difference "
-            f"{row.elpd_diff:.1f} (SE {row.se_diff:.1f}), p_loo {row.p_loo:.1f}, "
+            f"{row.elpd_diff:.1f} (SE {row.se_diff:.1f}), stacking weight {row.weight:.2f}, "
+            f"p_loo {row.p_loo:.1f}, "
             f"elpd_waic {row.elpd_waic:.1f}, Pareto k > {threshold:.2f} on {row.n_high_k} trials; best for "
             f"{int(won.get(row.model, 0))} of {len(best)}"
         )

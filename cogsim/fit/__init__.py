@@ -20,7 +20,7 @@ from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
-from cogsim.fit._loo import LooResult, loo, loo_compare
+from cogsim.fit._loo import LooResult, loo, loo_compare, stacking_weights
 from cogsim.fit._lrtest import LRTest, lr_test
 from cogsim.fit._model import Model
 from cogsim.fit._objective import Prior
@@ -83,5 +83,6 @@ __all__ = [
     "sample",
     "share",
     "simulate_data",
+    "stacking_weights",
     "start_agreement",
 ]

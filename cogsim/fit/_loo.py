@@ -207,6 +207,36 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
     return LooResult(model.name, by, summary[order], pointwise, settings)
 
 
+def stacking_weights(elpd: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100_000) -> np.ndarray:
+    """Stacking weights of predictive distributions (Yao, Vehtari, Simpson & Gelman 2018): the weights ``w``
+    on the simplex that maximise ``sum_i log sum_k w_k exp(elpd_ik)``, the leave-one-out log score of the
+    models' mixture. Found by the EM iteration for mixture weights with the components held fixed,
+    ``w_k <- mean_i w_k p_ik / sum_j w_j p_ij``, which never lowers the (concave) objective; it stops when no
+    weight moves by more than ``tol``.
+
+    Args:
+      elpd: ``[n, K]`` each trial's ``elpd_loo`` under each of ``K`` models.
+
+    Returns:
+      ``[K]`` weights summing to 1.
+
+    Example:
+      >>> e = np.log([[0.5, 0.1], [0.1, 0.5], [0.5, 0.1]])  # model 0 predicts two trials well, model 1 one
+      >>> stacking_weights(e).round(3).tolist()
+      [0.75, 0.25]
+    """
+    e = np.asarray(elpd, np.float64)
+    p = np.exp(e - e.max(axis=1, keepdims=True))  # the same maximiser: each row rescaled
+    w = np.full(e.shape[1], 1.0 / e.shape[1])
+    for _ in range(max_iter):
+        r = w * p
+        new = (r / r.sum(axis=1, keepdims=True)).mean(axis=0)
+        if np.abs(new - w).max() <= tol:
+            return new
+        w = new
+    return w
+
+
 def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) -> pd.DataFrame:
     """Models ranked by their summed ``elpd_loo`` over the trials every one of them predicts, with each
     model's difference from the best and that difference's standard error, ``sqrt(n var_i(d_i))`` over the
@@ -220,7 +250,8 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
 
     Returns:
       One row per model, best first: ``model, n_trials, elpd_loo, se_elpd_loo, p_loo, elpd_diff, se_diff,
-      elpd_waic, n_high_k``; ``elpd_diff`` is 0 for the best model and negative for the others.
+      weight, elpd_waic, n_high_k``; ``elpd_diff`` is 0 for the best model and negative for the others;
+      ``weight`` the model's stacking weight (:func:`stacking_weights`).
 
     Example:
       >>> pw = lambda e: pd.DataFrame({"row": [0, 1, 2], **{c: [0.0] * 3 for c in POINTWISE}, "elpd_loo": e})
@@ -251,8 +282,9 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
     pw = {r.model: r.pointwise.set_index("row").loc[rows] for r in results}
     totals = {r.model: _totals(pw[r.model].reset_index(), r.settings["k_threshold"]) for r in results}
     best = max(names, key=lambda m: totals[m]["elpd_loo"])
+    weights = stacking_weights(np.stack([pw[m]["elpd_loo"].to_numpy() for m in names], axis=1))
     out = []
-    for m in names:
+    for m, weight in zip(names, weights, strict=True):
         d = (pw[m]["elpd_loo"] - pw[best]["elpd_loo"]).to_numpy(np.float64)
         t = totals[m]
         out.append(
@@ -264,6 +296,7 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
                 "p_loo": t["p_loo"],
                 "elpd_diff": float(d.sum()),
                 "se_diff": float(math.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else math.nan,
+                "weight": float(weight),
                 "elpd_waic": t["elpd_waic"],
                 "n_high_k": t["n_high_k"],
             }

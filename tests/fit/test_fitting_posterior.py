@@ -57,6 +57,7 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
     assert len(pd.read_parquet(out / "loo_pointwise.parquet")) == len(trials)
     ranked = entry["loo"]["ranking"]
     assert [r["model"] for r in ranked] == ["vm_bounded"] * (entry["loo"]["n_participants_ranked"] > 0)
+    assert all(r["weight"] == pytest.approx(1.0) for r in ranked)
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,22 @@ def test_participants_nested_in_experiments():
     assert res.pointwise["converged"].tolist() == [
         bool(res.summary.set_index(list(by)).loc[tuple(r), "converged"]) for r in df[list(by)].values
     ]
+
+
+def test_stacking_weights_maximise_the_mixtures_log_score():
+    rng = np.random.default_rng(6)
+    elpd = rng.normal(-1.0, 0.5, (300, 3)) + np.array([0.0, 0.1, -0.3])
+    w = _loo.stacking_weights(elpd)
+    # the optimality (KKT) conditions of the concave problem on the simplex: the gradient of
+    # sum_i log sum_k w_k p_ik, g_k = sum_i p_ik / sum_j w_j p_ij, equals n where w_k > 0 and is at most n
+    # where w_k = 0
+    p = np.exp(elpd)
+    g = (p / (p @ w)[:, None]).sum(axis=0)
+    n = len(elpd)
+    assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
+    assert np.all(np.where(w > 1e-6, np.abs(g - n) < 1e-4 * n, g < n * (1 + 1e-6)))
+    score = lambda v: np.log(p @ v).sum()  # noqa: E731
+    for v in rng.dirichlet(np.ones(3), 200):  # and no point of the simplex scores higher
+        assert score(v) <= score(w) + 1e-9
+    # a model that predicts every trial worse than another gets no weight
+    assert _loo.stacking_weights(np.stack([elpd[:, 0], elpd[:, 0] - 1.0], axis=1))[1] < 1e-6
