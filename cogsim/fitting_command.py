@@ -185,13 +185,15 @@ def run(
     agreement: int | None = None,
     sample: int | None = None,
     prior: str | None = None,
+    reloo: bool = False,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
-    in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None;
-    ``prior``: ``--prior``'s text, :mod:`cogsim.fitting_priors`, or None)."""
+    in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None
+    (``reloo``: refit the trials whose Pareto k is too high); ``prior``: ``--prior``'s text,
+    :mod:`cogsim.fitting_priors`, or None)."""
     import jax
 
     from cogsim import fit as fitlib
@@ -213,7 +215,7 @@ def run(
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
-    posterior_lib.check(sample, chosen, priors)
+    posterior_lib.check(sample, chosen, priors, reloo)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
@@ -296,7 +298,7 @@ def run(
             chosen, trials, tuple(by), lr_test, n_starts=n_starts, key=key, folder=folder, comp=comp, log=log
         )
     if sample is not None:
-        kw = {"key": key, "folder": folder, "comp": comp, "log": log, "priors": priors}
+        kw = {"key": key, "folder": folder, "comp": comp, "log": log, "priors": priors, "reloo": reloo}
         posterior_lib.run(chosen, trials, tuple(by), sample, **kw)
     if ppc is not None:
         predictive_lib.write(checks, ppc, folder, comp)
@@ -317,6 +319,7 @@ def run(
         "families": family_map,
         "agreement": agreement,
         "sample": sample,
+        "reloo": reloo,
         "prior": prior,
     }
     store.write_run_json(
@@ -416,4 +419,5 @@ def main(args: argparse.Namespace) -> None:
         agreement=getattr(args, "agreement", None),
         sample=getattr(args, "sample", None),
         prior=getattr(args, "prior", None),
+        reloo=getattr(args, "reloo", False),
     )

@@ -12,7 +12,8 @@ every model's leave-one-out cross-validation by Pareto-smoothed importance sampl
 ``looic``, ``elpd_waic``, ``p_waic``, ``waic``, the largest Pareto ``k`` and the trials whose ``k`` is too
 high), ``loo_pointwise.parquet`` (per trial and model) and, in ``posterior``, a ``loo`` entry: the models
 ranked by summed ``elpd_loo`` with each difference's SE and each model's stacking weight
-(:func:`cogsim.fit.loo_compare`), and the participants each model predicts best.
+(:func:`cogsim.fit.loo_compare`), and the participants each model predicts best. ``--reloo`` refits the
+trials whose Pareto ``k`` is too high (:func:`cogsim.fit.reloo`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 
-#: the sampler's random stream: fold_in(root key, POSTERIOR_STREAM), the same for every model
-POSTERIOR_STREAM = 4
+#: the sampler's random stream: fold_in(root key, POSTERIOR_STREAM), the same for every model; --reloo's
+#: refits: fold_in(root key, RELOO_STREAM), then fold_in(., row)
+POSTERIOR_STREAM, RELOO_STREAM = 4, 7
 MIN_SAMPLES, MAX_SAMPLES = 100, 100_000
 
 
@@ -43,13 +45,22 @@ def add_argument(p) -> None:
         "posterior.parquet and posterior_summary.parquet, and PSIS-LOO and WAIC from the draws: loo.parquet, "
         "loo_pointwise.parquet (default: off)",
     )
+    p.add_argument(
+        "--reloo",
+        action="store_true",
+        help="with --sample: sample each trial whose PSIS-LOO estimate is unreliable (Pareto k above the "
+        "threshold) again without it, for its exact leave-one-out density (one sampling run per such trial; "
+        "default: off)",
+    )
 
 
-def check(n: int | None, chosen: dict, priors: dict | None = None) -> int | None:
+def check(n: int | None, chosen: dict, priors: dict | None = None, reloo: bool = False) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
     chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
-    {parameter -> density})."""
+    {parameter -> density}); ``--reloo`` refused without it."""
     if n is None:
+        if reloo:
+            raise CogsimError("fit --reloo: got it without --sample; allowed: --reloo with --sample N")
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise CogsimError(f"fit --sample: got {n}; allowed: an integer from {MIN_SAMPLES} to {MAX_SAMPLES}")
@@ -77,6 +88,7 @@ def run(
     comp: dict,
     log,
     priors: dict | None = None,
+    reloo: bool = False,
 ):
     """Samples every model in ``chosen`` with parameters (under ``priors``: model name -> {parameter ->
     density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
@@ -116,7 +128,11 @@ def run(
             f"CPU {time.process_time() - c:.1f} s)"
         )
         t = time.perf_counter()
-        loos.append(fitlib.loo(model, trials, res))
+        found = fitlib.loo(model, trials, res)
+        if reloo:
+            rk = jax.random.fold_in(key, RELOO_STREAM)
+            found = fitlib.reloo(model, trials, res, found, prior=(priors or {}).get(name), key=rk)
+        loos.append(found)
         loo_seconds += time.perf_counter() - t
     comp["posterior"] = {
         "sampler": "HMC (cogsim.fit.sample)",

@@ -37,6 +37,7 @@ from cogsim.fit._recovery import (
     recover,
     simulate_data,
 )
+from cogsim.fit._reloo import reloo
 from cogsim.fit._sample import SampleResult, sample
 from cogsim.fit._shared import Shared, share
 
@@ -79,6 +80,7 @@ __all__ = [
     "predictive",
     "predictive_check",
     "recover",
+    "reloo",
     "rhat",
     "sample",
     "share",

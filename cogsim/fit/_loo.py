@@ -49,11 +49,13 @@ class LooResult:
       by: the participant columns.
       summary: one row per participant: ``model, <by...>, n_trials, elpd_loo, se_elpd_loo, p_loo, looic,
         elpd_waic, se_elpd_waic, p_waic, waic, max_k, n_high_k, converged`` (``n_high_k``: trials whose
-        Pareto ``k`` exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable;
+        Pareto ``k`` exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable, and that
+        were not refitted;
         ``converged``: the participant's chains met :func:`cogsim.fit.sample`'s convergence rule, without
         which the draws, and so these estimates, do not stand for the posterior).
       pointwise: one row per trial: ``row`` (its 0-based position in the data), ``<by...>``, then
-        :data:`POINTWISE` and ``converged`` (its participant's).
+        :data:`POINTWISE`, ``converged`` (its participant's) and ``refit`` (its ``elpd_loo`` computed from a
+        posterior sampled without it, by :func:`cogsim.fit.reloo`, instead of by importance sampling).
       settings: the number of draws, the tail length, the ``k`` threshold.
     """
 
@@ -76,8 +78,29 @@ def _totals(pw: pd.DataFrame, threshold: float) -> dict:
     out["looic"] = -2.0 * out["elpd_loo"]
     out["waic"] = -2.0 * out["elpd_waic"]
     out["max_k"] = float(np.nanmax(pw["pareto_k"])) if pw["pareto_k"].notna().any() else math.nan
-    out["n_high_k"] = int((pw["pareto_k"] > threshold).sum())
+    high = pw["pareto_k"] > threshold
+    out["n_high_k"] = int((high & ~pw["refit"]).sum() if "refit" in pw else high.sum())
     return out
+
+
+def summarise(model_name: str, by: tuple[str, ...], pointwise: pd.DataFrame, threshold: float, data):
+    """:attr:`LooResult.summary` from the pointwise table: one row per participant."""
+    rows = []
+    for key, group in pointwise.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append(
+            {
+                "model": model_name,
+                **dict(zip(by, key, strict=True)),
+                **_totals(group, threshold),
+                "converged": bool(group["converged"].all()),
+            }
+        )
+    summary = pd.DataFrame(rows)
+    for b in by:
+        summary[b] = summary[b].astype(data[b].dtype)
+    order = ["model", *by, "n_trials", "elpd_loo", "se_elpd_loo", "p_loo", "looic", "elpd_waic"]
+    return summary[[*order, "se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k", "converged"]]
 
 
 def _pointwise(model, x, trials, mask, n_block: int):
@@ -185,26 +208,12 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
     ok = result.summary.set_index(list(by))["converged"]
     ids = pointwise[list(by)].itertuples(index=False, name=None)
     pointwise["converged"] = [bool(ok.loc[i if len(by) > 1 else i[0]]) for i in ids]
+    pointwise["refit"] = False
     pointwise = pointwise.sort_values("row", kind="stable", ignore_index=True)
     threshold = k_threshold(n_draws)
-    rows = []
-    for key, group in pointwise.groupby(list(by), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        rows.append(
-            {
-                "model": model.name,
-                **dict(zip(by, key, strict=True)),
-                **_totals(group, threshold),
-                "converged": bool(group["converged"].all()),
-            }
-        )
-    summary = pd.DataFrame(rows)
-    for b in by:
-        summary[b] = summary[b].astype(data[b].dtype)
-    order = ["model", *by, "n_trials", "elpd_loo", "se_elpd_loo", "p_loo", "looic", "elpd_waic"]
-    order += ["se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k", "converged"]
+    summary = summarise(model.name, by, pointwise, threshold, data)
     settings = {"n_draws": n_draws, "tail_length": tail_length(n_draws), "k_threshold": threshold}
-    return LooResult(model.name, by, summary[order], pointwise, settings)
+    return LooResult(model.name, by, summary, pointwise, settings)
 
 
 def stacking_weights(elpd: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100_000) -> np.ndarray:

@@ -65,6 +65,7 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
     [
         (["--sample", "99"], "fit --sample: got 99; allowed: an integer from 100 to 100000"),
         (["--models", "vm_mixture", "--sample", "100"], "model 'vm_mixture' parameter 'kappa' has bounds"),
+        (["--reloo"], "fit --reloo: got it without --sample; allowed: --reloo with --sample N"),
     ],
 )
 def test_bad_sample_requests_exit_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, extra, message):
@@ -72,3 +73,33 @@ def test_bad_sample_requests_exit_2_with_one_line(toy_paradigm, csv, tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()  # refused before anything is fitted
+
+
+def test_reloo_refits_the_trials_with_a_high_k_as_the_function_does(toy_paradigm, csv, tmp_path, capsys, toy):
+    import jax
+
+    from cogsim import fit, fitting_posterior
+
+    model = toy_paradigm.models["vm_bounded"] = Bounded(toy.VonMisesMixture())
+    out = tmp_path / "o"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
+    assert cli.main([*args, "--sample", "100", "--reloo", "--out", str(out)]) == 0, capsys.readouterr().err
+    pointwise = pd.read_parquet(out / "loo_pointwise.parquet")
+    trials = toy_paradigm.read(csv)
+    root = jax.random.key(0)
+    draws = fit.sample(
+        model,
+        trials,
+        n_warmup=100,
+        n_samples=100,
+        key=jax.random.fold_in(root, fitting_posterior.POSTERIOR_STREAM),
+    )
+    found = fit.loo(model, trials, draws)
+    direct = fit.reloo(
+        model, trials, draws, found, key=jax.random.fold_in(root, fitting_posterior.RELOO_STREAM)
+    )
+    np.testing.assert_array_equal(pointwise["refit"], direct.pointwise["refit"])
+    np.testing.assert_array_equal(pointwise["elpd_loo"], direct.pointwise["elpd_loo"])
+    high = found.pointwise["pareto_k"] > found.settings["k_threshold"]
+    assert pointwise["refit"].tolist() == high.tolist()
+    assert json.loads((out / "run.json").read_text())["config"]["reloo"] is True

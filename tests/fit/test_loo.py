@@ -1,5 +1,6 @@
 """PSIS-LOO and WAIC from posterior draws against leave-one-out predictive densities known in closed form,
-their bookkeeping over participants and set sizes, and the comparison of models."""
+their bookkeeping over participants and set sizes, the comparison of models, and exact refits of the trials
+whose Pareto k is too high."""
 
 import dataclasses
 import math
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cogsim.errors import CogsimError
-from cogsim.fit import Param, _loo, loo, loo_compare, sample
+from cogsim.fit import Param, _loo, loo, loo_compare, reloo, sample
 
 KEY = jax.random.key(0)
 SMALL = {"n_warmup": 300, "n_samples": 1000}
@@ -178,3 +179,37 @@ def test_stacking_weights_maximise_the_mixtures_log_score():
         assert score(v) <= score(w) + 1e-9
     # a model that predicts every trial worse than another gets no weight
     assert _loo.stacking_weights(np.stack([elpd[:, 0], elpd[:, 0] - 1.0], axis=1))[1] < 1e-6
+
+
+# exact refits of the trials whose smoothed estimate cannot be trusted (cogsim.fit.reloo)
+X = np.array([0.1, -0.3, 0.2, 0.0, -0.1, 0.3, 0.05, -0.2, 0.15, 8.0])  # one far outlier: k above 0.7
+
+
+def test_the_outlier_is_refitted_and_lands_on_the_exact_density():
+    df = pd.DataFrame({"subject": 1, "x": X})
+    draws = sample(NormalMean(), df, prior=PRIOR, n_warmup=300, n_samples=4000, key=jax.random.key(0))
+    psis = loo(NormalMean(), df, draws)
+    assert psis.pointwise["pareto_k"].iloc[-1] > psis.settings["k_threshold"]
+    assert psis.summary["n_high_k"].iloc[0] >= 1
+    exact = reloo(NormalMean(), df, draws, psis, prior=PRIOR, key=jax.random.key(1))
+    refit = exact.pointwise["refit"].to_numpy()
+    assert refit.tolist() == (psis.pointwise["pareto_k"] > psis.settings["k_threshold"]).tolist()
+    # Monte Carlo error of the refit's average over 16,000 draws: about 0.1 for this outlier
+    assert exact.pointwise["elpd_loo"].iloc[-1] == pytest.approx(_exact_normal(X)[-1], abs=0.3)
+    kept = ~refit
+    np.testing.assert_array_equal(exact.pointwise["elpd_loo"][kept], psis.pointwise["elpd_loo"][kept])
+    lppd = psis.pointwise["elpd_loo"] + psis.pointwise["p_loo"]
+    np.testing.assert_allclose(exact.pointwise["elpd_loo"] + exact.pointwise["p_loo"], lppd)
+    row = exact.summary.iloc[0]
+    assert row["n_high_k"] == 0 and row["elpd_loo"] == pytest.approx(exact.pointwise["elpd_loo"].sum())
+    assert exact.settings["refits"] == int(refit.sum())
+
+
+def test_refits_need_the_prior_sampled_under_and_the_same_model():
+    df = pd.DataFrame({"subject": 1, "x": X})
+    draws = sample(NormalMean(), df, prior=PRIOR, n_warmup=100, n_samples=100, key=jax.random.key(0))
+    psis = loo(NormalMean(), df, draws)
+    with pytest.raises(CogsimError, match="reloo prior: 'normal_mean' was sampled under priors"):
+        reloo(NormalMean(), df, draws, psis, key=jax.random.key(1))
+    with pytest.raises(CogsimError, match="allowed: sample\\(\\) and loo\\(\\) results of 'coin'"):
+        reloo(Coin(), df, draws, psis, key=jax.random.key(1))
