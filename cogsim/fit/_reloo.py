@@ -77,7 +77,7 @@ def reloo(
     pw = loo_result.pointwise.copy()
     todo = pw.index[(pw["pareto_k"] > threshold) & ~pw["refit"]]
     if len(todo) == 0:
-        return loo_result
+        return dataclasses.replace(loo_result, settings={**loo_result.settings, "refits": 0})
     by = tuple(result.by)
     flat = data.reset_index(drop=True)
     packed = pack(flat, model, by=by, set_size_column=set_size_column, min_trials=s.get("min_trials", 10))
@@ -98,7 +98,7 @@ def reloo(
         ll = np.asarray(ll_at(x, one), np.float64)[:, 0]
         elpd = float(np.logaddexp.reduce(ll) - math.log(len(ll)))
         lppd = pw.at[i, "elpd_loo"] + pw.at[i, "p_loo"]
-        pw.loc[i, ["elpd_loo", "p_loo", "refit"]] = [elpd, lppd - elpd, True]
+        pw.loc[i, "elpd_loo"], pw.loc[i, "p_loo"], pw.loc[i, "refit"] = elpd, lppd - elpd, True
         if not bool(again.summary["converged"].all()):
             same = np.all([pw[b] == pw.at[i, b] for b in by], axis=0)
             pw.loc[same, "converged"] = False
