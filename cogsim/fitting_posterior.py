@@ -172,10 +172,13 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
         "k_threshold": threshold,
         "n_participants": int(len(ok)),
         "n_participants_ranked": int(ok.sum()),
+        "refits": {r.model: r.settings["refits"] for r in loos if "refits" in r.settings},
         "ranking": [],
         "participants_best": {},
     }
-    head = f"LOO (PSIS, {loos[0].settings['n_draws']} draws; {seconds:.1f} s)"
+    refits = sum(r.settings.get("refits", 0) for r in loos)
+    refitted = f", {refits} trials refitted without themselves" if "refits" in loos[0].settings else ""
+    head = f"LOO (PSIS, {loos[0].settings['n_draws']} draws{refitted}; {seconds:.1f} s)"
     if not ok.any():
         log(f"{head}: no participant's chains converged under every model; no ranking (see loo.parquet)")
         return entry

@@ -7,7 +7,7 @@ For trial ``i`` and draws ``theta_s`` (``s = 1..S``) of its unit's posterior:
 
 - ``elpd_loo_i = log sum_s w_is p(y_i | theta_s)``, ``w_is`` the Pareto-smoothed weights of the ratios
   ``1 / p(y_i | theta_s)``, normalised; ``k_i`` their Pareto shape (reliable below
-  :func:`cogsim.fit._psis.k_threshold`, 0.7 for 2,200 draws or more);
+  :func:`cogsim.fit._psis.k_threshold`, 0.7 for 2,155 draws or more);
 - ``lppd_i = log mean_s p(y_i | theta_s)``, ``p_loo_i = lppd_i - elpd_loo_i``;
 - ``p_waic_i = var_s log p(y_i | theta_s)``, ``elpd_waic_i = lppd_i - p_waic_i``.
 

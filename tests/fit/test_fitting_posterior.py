@@ -103,3 +103,6 @@ def test_reloo_refits_the_trials_with_a_high_k_as_the_function_does(toy_paradigm
     high = found.pointwise["pareto_k"] > found.settings["k_threshold"]
     assert pointwise["refit"].tolist() == high.tolist()
     assert json.loads((out / "run.json").read_text())["config"]["reloo"] is True
+    entry = json.loads((out / "comparison.json").read_text())["posterior"]["loo"]
+    assert entry["refits"] == {"vm_bounded": int(high.sum())}
+    assert f"{int(high.sum())} trials refitted without themselves" in capsys.readouterr().out
