@@ -344,7 +344,7 @@ def run(
     ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
     ppc_files += "bms.parquet, " if who is not None else ""
     ppc_files += (
-        "posterior.parquet, posterior_summary.parquet, loo.parquet, loo_pointwise.parquet, "
+        "posterior.parquet, posterior_summary.parquet, loo.parquet, loo_pointwise.parquet, loo.png, "
         if sample is not None
         else ""
     )

@@ -12,8 +12,9 @@ every model's leave-one-out cross-validation by Pareto-smoothed importance sampl
 ``looic``, ``elpd_waic``, ``p_waic``, ``waic``, the largest Pareto ``k`` and the trials whose ``k`` is too
 high), ``loo_pointwise.parquet`` (per trial and model) and, in ``posterior``, a ``loo`` entry: the models
 ranked by summed ``elpd_loo`` with each difference's SE and each model's stacking weight
-(:func:`cogsim.fit.loo_compare`), and the participants each model predicts best. ``--reloo`` refits the
-trials whose Pareto ``k`` is too high (:func:`cogsim.fit.reloo`).
+(:func:`cogsim.fit.loo_compare`), and the participants each model predicts best; ``loo.png`` (the
+differences with 2 SEs, every trial's Pareto ``k``). ``--reloo`` refits the trials whose Pareto ``k`` is too
+high (:func:`cogsim.fit.reloo`).
 """
 
 from __future__ import annotations
@@ -155,6 +156,46 @@ def run(
         )
         pointwise = [r.pointwise.assign(model=r.model) for r in loos]
         store.atomic_write_parquet(folder / "loo_pointwise.parquet", pd.concat(pointwise, ignore_index=True))
+        figure(loos, comp["posterior"]["loo"], folder / "loo.png")
+
+
+def figure(loos: list, entry: dict, path: Path) -> None:
+    """``loo.png``: left, each model's ``elpd_loo`` difference from the best with 2 SEs (the ranking of
+    ``entry``; a note where there is none); right, every trial's Pareto ``k`` in data order, one colour per
+    model, the threshold as a line, refitted trials as crosses."""
+    from cogsim import plots
+
+    fig, (left, right) = plots.panels(2, ncols=2, size=(5.0, 3.2))
+    ranking = entry["ranking"]
+    if ranking:
+        names = [r["model"] for r in ranking][::-1]
+        diff = [r["elpd_diff"] for r in ranking][::-1]
+        err = [2.0 * (r["se_diff"] or 0.0) for r in ranking][::-1]
+        left.errorbar(diff, range(len(names)), xerr=err, fmt="o", capsize=3)
+        left.set_yticks(range(len(names)), names, fontsize=7)
+        left.axvline(0.0, color="grey", lw=0.8)
+        left.set_xlabel("elpd_loo difference from the best (2 SE)", fontsize=8)
+        left.set_title(
+            f"{entry['n_participants_ranked']} of {entry['n_participants']} participants", fontsize=9
+        )
+    else:
+        left.text(0.5, 0.5, "no participant converged\nunder every model", ha="center", va="center")
+        left.set_axis_off()
+    for r in loos:
+        pw = r.pointwise
+        dots = right.plot(pw["row"], pw["pareto_k"], ".", ms=2, label=r.model)[0]
+        refit = pw[pw["refit"]]
+        right.plot(refit["row"], refit["pareto_k"], "x", ms=5, color=dots.get_color())
+    right.axhline(entry["k_threshold"], color="black", lw=0.8, ls="--")
+    right.set_xlabel("trial (row in the data)", fontsize=8)
+    right.set_ylabel("Pareto k", fontsize=8)
+    right.set_title("each trial's Pareto k (x: refitted; line: threshold)", fontsize=9)
+    right.legend(fontsize=6, markerscale=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:

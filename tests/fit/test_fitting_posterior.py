@@ -55,6 +55,7 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
         loo["elpd_loo"], fit.loo(toy_paradigm.models["vm_bounded"], trials, direct).summary["elpd_loo"]
     )
     assert len(pd.read_parquet(out / "loo_pointwise.parquet")) == len(trials)
+    assert (out / "loo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ranked = entry["loo"]["ranking"]
     assert [r["model"] for r in ranked] == ["vm_bounded"] * (entry["loo"]["n_participants_ranked"] > 0)
     assert all(r["weight"] == pytest.approx(1.0) for r in ranked)
