@@ -206,7 +206,7 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
 
     per = pd.concat([r.summary for r in loos], ignore_index=True)
     ok = per.groupby(list(by), sort=True)["converged"].all()
-    kept = per[per.set_index(list(by)).index.isin(ok[ok].index)]
+    kept = per[per.set_index(list(by)).index.isin(ok[ok].index) & per["elpd_loo"].notna()]
     threshold = loos[0].settings["k_threshold"]
     entry = {
         "method": "PSIS-LOO (Vehtari, Gelman & Gabry 2017), WAIC; cogsim.fit.loo",

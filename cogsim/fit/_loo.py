@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from jaxtyping import Array, Float
 
 from cogsim.errors import CogsimError
 from cogsim.fit import _model
@@ -107,20 +108,37 @@ def _pointwise(model, x, trials, mask, n_block: int):
     """``[U*B, 5, n_block]``: the pointwise measures of each block of one unit's trials, ``x`` ``[U, D, k]``
     the unit's draws, ``trials`` ``{column: [U*B, n_block, ...]}``, ``mask`` ``[U*B, n_block]``."""
     n_blocks = mask.shape[0] // x.shape[0]
-    n_draws = x.shape[1]
 
     def block(a):
         b, t = a
         draws = x[b // n_blocks]  # [D, k]
         ll = jax.vmap(lambda d: model.loglik({p.name: d[i] for i, p in enumerate(model.params)}, t))(draws)
-        ll = jnp.where(jnp.isfinite(ll), ll, -jnp.inf)
-        lw, k = psis(-ll)
-        elpd = jax.nn.logsumexp(lw + ll, axis=0)
-        lppd = jax.nn.logsumexp(ll, axis=0) - math.log(n_draws)
-        p_waic = jnp.var(ll, axis=0, ddof=1)
-        return jnp.stack([elpd, lppd - elpd, k, lppd - p_waic, p_waic])
+        return measures(ll)
 
     return jax.lax.map(block, (jnp.arange(mask.shape[0]), trials))
+
+
+def measures(ll: Float[Array, "S n"]) -> Float[Array, "5 n"]:
+    """:data:`POINTWISE` of each column of ``ll``, the log-likelihood of a trial (column) at each of ``S``
+    draws. A trial with a likelihood of 0 (or not finite) at some draw has an infinite importance ratio there:
+    its ``elpd_loo``, ``p_loo``, ``elpd_waic`` and ``p_waic`` are NaN and its ``k`` infinite (unreliable:
+    :func:`cogsim.fit.reloo` refits it).
+
+    Example:
+      >>> ll = jnp.full((100, 2), jnp.log(0.5)).at[3, 1].set(-jnp.inf)  # trial 2 impossible at draw 4
+      >>> [round(float(v), 4) for v in measures(ll)[:, 0]]  # the same density at every draw: a flat tail
+      [-0.6931, 0.0, nan, -0.6931, 0.0]
+      >>> bool(jnp.isnan(measures(ll)[0, 1])), float(measures(ll)[2, 1])
+      (True, inf)
+    """
+    bad = ~jnp.all(jnp.isfinite(ll), axis=0)
+    ll = jnp.where(bad[None], 0.0, ll)
+    lw, k = psis(-ll)
+    elpd = jax.nn.logsumexp(lw + ll, axis=0)
+    lppd = jax.nn.logsumexp(ll, axis=0) - math.log(ll.shape[0])
+    p_waic = jnp.var(ll, axis=0, ddof=1)
+    out = jnp.stack([elpd, lppd - elpd, k, lppd - p_waic, p_waic])
+    return jnp.where(bad[None], jnp.array([jnp.nan, jnp.nan, jnp.inf, jnp.nan, jnp.nan])[:, None], out)
 
 
 @functools.lru_cache(maxsize=32)
@@ -255,7 +273,8 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
       results: :class:`LooResult` of each model on the same data (distinct model names).
       converged_only: keep only the trials of participants whose chains converged under every model
         (draws that have not converged do not stand for the posterior: their LOO estimates can be off by
-        any amount).
+        any amount). Trials without an estimate under some model (``elpd_loo`` NaN, see :func:`measures`;
+        :func:`cogsim.fit.reloo` gives them one) are left out too; ``n_trials`` says how many remain.
 
     Returns:
       One row per model, best first: ``model, n_trials, elpd_loo, se_elpd_loo, p_loo, elpd_diff, se_diff,
@@ -274,8 +293,8 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
     if not results or len(set(names)) != len(names):
         raise CogsimError(f"loo_compare results: got models {names}; allowed: one or more distinct models")
 
-    def kept(r):
-        pw = r.pointwise
+    def kept(r):  # trials without an estimate (NaN: a zero likelihood at some draw; see measures) left out
+        pw = r.pointwise[np.isfinite(r.pointwise["elpd_loo"])]
         return set(pw["row"][pw["converged"]] if converged_only and "converged" in pw else pw["row"])
 
     common = kept(results[0])

@@ -213,3 +213,13 @@ def test_refits_need_the_prior_sampled_under_and_the_same_model():
         reloo(NormalMean(), df, draws, psis, key=jax.random.key(1))
     with pytest.raises(CogsimError, match="allowed: sample\\(\\) and loo\\(\\) results of 'coin'"):
         reloo(Coin(), df, draws, psis, key=jax.random.key(1))
+
+
+def test_trials_without_an_estimate_are_left_out_of_the_comparison():
+    df = pd.DataFrame({"subject": 1, "y": [1] * 30 + [0] * 10})
+    res = [loo(m, df, sample(m, df, key=KEY, n_warmup=100, n_samples=200)) for m in (NearFair(), Coin())]
+    pw = res[1].pointwise.copy()
+    pw.loc[0, "elpd_loo"] = np.nan  # as measures() gives a trial impossible at some draw
+    hole = dataclasses.replace(res[1], pointwise=pw)
+    table = loo_compare([res[0], hole], converged_only=False)
+    assert (table["n_trials"] == 39).all() and np.isfinite(table["elpd_loo"]).all()
