@@ -34,9 +34,9 @@ def reloo(
     unit sampled again without it (:func:`cogsim.fit.sample` with ``result``'s settings, ``prior``, and the
     key ``fold_in(key, row)``), and ``elpd_loo_i = log mean_s p(y_i | theta_s)`` over those draws. Such a
     trial's ``refit`` is True, its ``p_loo`` is ``lppd_i - elpd_loo_i`` (``lppd_i`` from the full
-    posterior), its ``pareto_k`` stays (why it was refitted), and its participant counts as ``converged``
-    only if the refit's chains converged too. One sampling run per trial: costly where many trials have a
-    high ``k`` (then k-fold cross-validation, ``fit(..., cv=K)``, is the cheaper check).
+    posterior's draws), its ``pareto_k`` stays (why it was refitted), and its participant counts as
+    ``converged`` only if the refit's chains converged too. One sampling run per trial: costly where many
+    trials have a high ``k`` (then k-fold cross-validation, ``fit(..., cv=K)``, is the cheaper check).
 
     Args:
       model, data: as given to :func:`cogsim.fit.sample` and :func:`cogsim.fit.loo`.
@@ -94,10 +94,8 @@ def reloo(
         rest.attrs = dict(flat.attrs)
         again = _sample_again(model, rest, by, s, prior, set_size_column, jax.random.fold_in(key, row))
         one = trial_arrays(flat.iloc[[row]], patterns)
-        x = again.draws.reshape(-1, again.draws.shape[-1])
-        ll = np.asarray(ll_at(x, one), np.float64)[:, 0]
-        elpd = float(np.logaddexp.reduce(ll) - math.log(len(ll)))
-        lppd = pw.at[i, "elpd_loo"] + pw.at[i, "p_loo"]
+        elpd = _log_mean_density(ll_at, again.draws, one)
+        lppd = _log_mean_density(ll_at, result.draws[unit_of[row]], one)  # over the full posterior's draws
         pw.loc[i, "elpd_loo"], pw.loc[i, "p_loo"], pw.loc[i, "refit"] = elpd, lppd - elpd, True
         if not bool(again.summary["converged"].all()):
             same = np.all([pw[b] == pw.at[i, b] for b in by], axis=0)
@@ -105,6 +103,12 @@ def reloo(
     summary = summarise(model.name, by, pw, threshold, data)
     settings = {**loo_result.settings, "refits": len(todo)}
     return dataclasses.replace(loo_result, summary=summary, pointwise=pw, settings=settings)
+
+
+def _log_mean_density(ll_at, draws, one) -> float:
+    """``log mean_s p(y | theta_s)`` of the one trial ``one`` over ``draws`` (``[..., k]``), in float64."""
+    ll = np.asarray(ll_at(draws.reshape(-1, draws.shape[-1]), one), np.float64)[:, 0]
+    return float(np.logaddexp.reduce(ll) - math.log(len(ll)))
 
 
 def _sample_again(model, rest, by, s, prior, set_size_column, key):
