@@ -49,9 +49,9 @@ def add_argument(p) -> None:
     p.add_argument(
         "--reloo",
         action="store_true",
-        help="with --sample: sample each trial whose PSIS-LOO estimate is unreliable (Pareto k above the "
-        "threshold) again without it, for its exact leave-one-out density (one sampling run per such trial; "
-        "default: off)",
+        help="with --sample: for each trial whose PSIS-LOO estimate is unreliable (Pareto k above the "
+        "threshold), sample its participant (or participant x set size) again without that trial, for its "
+        "exact leave-one-out density (one sampling run per such trial; default: off)",
     )
 
 
