@@ -31,6 +31,7 @@ from _report import emit, machine  # noqa: E402
 
 from cogsim import fit  # noqa: E402
 from cogsim.fit._data import pack  # noqa: E402
+from cogsim.fit._loo import loglik_at  # noqa: E402
 from cogsim.fit._model import specialised  # noqa: E402
 from cogsim.models import paradigms  # noqa: E402
 
@@ -45,10 +46,7 @@ def unit_logliks(model, data, res) -> list[np.ndarray]:
     model = specialised(model, data)
     mask = np.asarray(packed.mask)
 
-    def ll(x, t):
-        return jax.vmap(lambda d: model.loglik({p.name: d[i] for i, p in enumerate(model.params)}, t))(x)
-
-    ll = jax.jit(ll)
+    ll = jax.jit(loglik_at(model))
     out = []
     for u in range(mask.shape[0]):
         c, s, k = res.draws.shape[1:]

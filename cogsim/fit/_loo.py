@@ -104,6 +104,13 @@ def summarise(model_name: str, by: tuple[str, ...], pointwise: pd.DataFrame, thr
     return summary[[*order, "se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k", "converged"]]
 
 
+def loglik_at(model):
+    """``f(draws, trials) -> [D, n]``: the model's per-trial log-likelihood at each of the draws ``[D, k]``
+    (the parameters in the model's order, on their own scale) of the trials ``{column: [n, ...]}``."""
+    names = [p.name for p in model.params]
+    return jax.vmap(lambda d, t: model.loglik(dict(zip(names, d, strict=True)), t), (0, None))
+
+
 def _pointwise(model, x, trials, mask, n_block: int):
     """``[U*B, 5, n_block]``: the pointwise measures of each block of one unit's trials, ``x`` ``[U, D, k]``
     the unit's draws, ``trials`` ``{column: [U*B, n_block, ...]}``, ``mask`` ``[U*B, n_block]``."""
@@ -112,8 +119,7 @@ def _pointwise(model, x, trials, mask, n_block: int):
     def block(a):
         b, t = a
         draws = x[b // n_blocks]  # [D, k]
-        ll = jax.vmap(lambda d: model.loglik({p.name: d[i] for i, p in enumerate(model.params)}, t))(draws)
-        return measures(ll)
+        return measures(loglik_at(model)(draws, t))
 
     return jax.lax.map(block, (jnp.arange(mask.shape[0]), trials))
 
@@ -223,9 +229,8 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
         pointwise[b] = flat[b].to_numpy()[pointwise["row"].to_numpy()]
     for i, name in enumerate(POINTWISE):
         pointwise[name] = out[:, i, :][mask].astype(np.float64)
-    ok = result.summary.set_index(list(by))["converged"]
-    ids = pointwise[list(by)].itertuples(index=False, name=None)
-    pointwise["converged"] = [bool(ok.loc[i if len(by) > 1 else i[0]]) for i in ids]
+    ok = pointwise[list(by)].merge(result.summary[[*by, "converged"]], on=list(by), how="left")
+    pointwise["converged"] = ok["converged"].eq(True).to_numpy()  # a participant not found: not converged
     pointwise["refit"] = False
     pointwise = pointwise.sort_values("row", kind="stable", ignore_index=True)
     threshold = k_threshold(n_draws)

@@ -15,7 +15,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit import _model
 from cogsim.fit._data import pack, trial_arrays
-from cogsim.fit._loo import LooResult, summarise
+from cogsim.fit._loo import LooResult, loglik_at, summarise
 from cogsim.fit._objective import Prior
 from cogsim.fit._sample import sample
 
@@ -85,8 +85,7 @@ def reloo(
     unit_of[packed.rows[np.asarray(packed.mask)]] = np.nonzero(np.asarray(packed.mask))[0]
     specialised = _model.specialised(model, flat)
     patterns = flat.attrs.get("pattern_columns", ())
-    names = [p.name for p in specialised.params]
-    ll_at = jax.jit(jax.vmap(lambda d, t: specialised.loglik(dict(zip(names, d, strict=True)), t), (0, None)))
+    ll_at = jax.jit(loglik_at(specialised))
     for i in todo:
         row = int(pw.at[i, "row"])
         unit = packed.rows[unit_of[row]][np.asarray(packed.mask)[unit_of[row]]]
