@@ -186,13 +186,15 @@ def run(
     sample: int | None = None,
     prior: str | None = None,
     reloo: bool = False,
+    sample_temperatures: int = 1,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
     in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None
-    (``reloo``: refit the trials whose Pareto k is too high); ``prior``: ``--prior``'s text,
+    (``reloo``: refit the trials whose Pareto k is too high; ``sample_temperatures``: replicas per chain);
+    ``prior``: ``--prior``'s text,
     :mod:`cogsim.fitting_priors`, or None)."""
     import jax
 
@@ -215,7 +217,7 @@ def run(
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
-    posterior_lib.check(sample, chosen, priors, reloo)
+    posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
@@ -299,6 +301,7 @@ def run(
         )
     if sample is not None:
         kw = {"key": key, "folder": folder, "comp": comp, "log": log, "priors": priors, "reloo": reloo}
+        kw["temperatures"] = sample_temperatures
         posterior_lib.run(chosen, trials, tuple(by), sample, **kw)
     if ppc is not None:
         predictive_lib.write(checks, ppc, folder, comp)
@@ -320,6 +323,7 @@ def run(
         "agreement": agreement,
         "sample": sample,
         "reloo": reloo,
+        "sample_temperatures": sample_temperatures,
         "prior": prior,
     }
     store.write_run_json(
@@ -420,4 +424,5 @@ def main(args: argparse.Namespace) -> None:
         sample=getattr(args, "sample", None),
         prior=getattr(args, "prior", None),
         reloo=getattr(args, "reloo", False),
+        sample_temperatures=getattr(args, "sample_temperatures", 1),
     )

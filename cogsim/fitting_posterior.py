@@ -14,7 +14,9 @@ high), ``loo_pointwise.parquet`` (per trial and model) and, in ``posterior``, a 
 ranked by summed ``elpd_loo`` with each difference's SE and each model's stacking weight
 (:func:`cogsim.fit.loo_compare`), and the participants each model predicts best; ``loo.png`` (the
 differences with 2 SEs, every trial's Pareto ``k``). ``--reloo`` refits the trials whose Pareto ``k`` is too
-high (:func:`cogsim.fit.reloo`).
+high (:func:`cogsim.fit.reloo`). ``--sample-temperatures R`` runs each chain as ``R`` replicas exchanging
+states over a ladder of temperatures (``n_temperatures`` of :func:`cogsim.fit.sample`), for posteriors with
+separated modes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cogsim.errors import CogsimError
 #: refits: fold_in(root key, RELOO_STREAM), then fold_in(., row)
 POSTERIOR_STREAM, RELOO_STREAM = 4, 7
 MIN_SAMPLES, MAX_SAMPLES = 100, 100_000
+MAX_TEMPERATURES = 64
 
 
 def add_argument(p) -> None:
@@ -47,6 +50,15 @@ def add_argument(p) -> None:
         "loo_pointwise.parquet (default: off)",
     )
     p.add_argument(
+        "--sample-temperatures",
+        type=int,
+        default=1,
+        metavar="R",
+        help="with --sample: run each chain as R replicas at temperatures from 1 to 1/n_trials that exchange "
+        "states (replica exchange), for posteriors with separated modes such as a capacity on either side "
+        f"of an integer; R times the evaluations; R from 1 to {MAX_TEMPERATURES} (default: 1, plain HMC)",
+    )
+    p.add_argument(
         "--reloo",
         action="store_true",
         help="with --sample: for each trial whose PSIS-LOO estimate is unreliable (Pareto k above the "
@@ -55,13 +67,29 @@ def add_argument(p) -> None:
     )
 
 
-def check(n: int | None, chosen: dict, priors: dict | None = None, reloo: bool = False) -> int | None:
+def check(
+    n: int | None, chosen: dict, priors: dict | None = None, reloo: bool = False, temperatures: int = 1
+) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
     chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
-    {parameter -> density}); ``--reloo`` refused without it."""
+    {parameter -> density}); ``--reloo`` and ``--sample-temperatures`` refused without it, the latter
+    outside 1-:data:`MAX_TEMPERATURES` too."""
+    if (
+        not isinstance(temperatures, int)
+        or isinstance(temperatures, bool)
+        or not 1 <= temperatures <= MAX_TEMPERATURES
+    ):
+        raise CogsimError(
+            f"fit --sample-temperatures: got {temperatures!r}; allowed: an integer from 1 to "
+            f"{MAX_TEMPERATURES}"
+        )
     if n is None:
         if reloo:
             raise CogsimError("fit --reloo: got it without --sample; allowed: --reloo with --sample N")
+        if temperatures != 1:
+            raise CogsimError(
+                f"fit --sample-temperatures: got {temperatures} without --sample; allowed: it with --sample N"
+            )
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise CogsimError(f"fit --sample: got {n}; allowed: an integer from {MIN_SAMPLES} to {MAX_SAMPLES}")
@@ -90,6 +118,7 @@ def run(
     log,
     priors: dict | None = None,
     reloo: bool = False,
+    temperatures: int = 1,
 ):
     """Samples every model in ``chosen`` with parameters (under ``priors``: model name -> {parameter ->
     density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
@@ -109,6 +138,7 @@ def run(
             n_warmup=n,
             n_samples=n,
             prior=(priors or {}).get(name),
+            n_temperatures=temperatures,
             key=jax.random.fold_in(key, POSTERIOR_STREAM),
         )
         per_model_prior[name] = res.settings["prior"]
@@ -121,11 +151,14 @@ def run(
             "max_rhat": float(s["max_rhat"].max()),
             "min_ess": float(s["min_ess"].min()),
             "divergences": int(s["divergences"].sum()),
+            **({"min_swap_rate": float(s["min_swap_rate"].min())} if temperatures > 1 else {}),
         }
         log(
             f"{name:<16} posterior: {per_model[name]['n_converged']} of {len(s)} participants converged "
             f"(largest R-hat {s['max_rhat'].max():.3f}, smallest ESS {s['min_ess'].min():.0f}, "
-            f"{per_model[name]['divergences']} divergences; {time.perf_counter() - t:.1f} s, "
+            f"{per_model[name]['divergences']} divergences"
+            + (f", lowest exchange rate {s['min_swap_rate'].min():.2f}" if temperatures > 1 else "")
+            + f"; {time.perf_counter() - t:.1f} s, "
             f"CPU {time.process_time() - c:.1f} s)"
         )
         t = time.perf_counter()
@@ -140,6 +173,7 @@ def run(
         "n_chains": 4,
         "n_warmup": n,
         "n_samples": n,
+        "n_temperatures": temperatures,
         "prior": per_model_prior,
         "stream": POSTERIOR_STREAM,
         "models": per_model,

@@ -81,84 +81,131 @@ def run(
       ((1000, 2), True, True)
     """
     u0 = jnp.asarray(u0, jnp.float32)
-    k = u0.shape[0]
+    vg = jax.value_and_grad(finite_or_minus_inf(logp))
 
-    def safe(u):
-        v = logp(u)
-        return jnp.where(jnp.isfinite(v), v, -jnp.inf)
+    def evaluate(u):
+        lp, g = vg(u)
+        return lp, jnp.where(jnp.isfinite(g), g, 0.0)
 
-    vg = jax.value_and_grad(safe)
-    windows = adaptation_windows(n_warmup)
-    starts = jnp.asarray([w[0] for w in windows] or [-1])
-    ends = jnp.asarray([w[1] for w in windows] or [-1])
-
-    def trajectory(u, lp, g, p, eps, inv_mass, n_steps):
-        def step(_, s):
-            u, lp, g, p = s
-            p = p + 0.5 * eps * g
-            u = u + eps * inv_mass * p
-            lp, g = vg(u)  # the one evaluation site
-            g = jnp.where(jnp.isfinite(g), g, 0.0)
-            return u, lp, g, p + 0.5 * eps * g
-
-        return jax.lax.fori_loop(0, n_steps, step, (u, lp, g, p))
+    starts, ends = window_bounds(n_warmup)
 
     def iteration(carry, t):
-        u, lp, g, log_eps, log_eps_bar, h_bar, m, mu, inv_mass, w_n, w_mean, w_m2, key = carry
-        key, k_mom, k_acc, k_jit, k_len = jax.random.split(key, 5)
-        warm = t < n_warmup
-        eps = jnp.exp(jnp.where(warm, log_eps, log_eps_bar))
-        eps = eps * jnp.where(warm, 1.0, jax.random.uniform(k_jit, minval=0.9, maxval=1.1))
-        p = jax.random.normal(k_mom, (k,)) / jnp.sqrt(inv_mass)
-        h0 = -lp + 0.5 * jnp.sum(inv_mass * p * p)
-        n_steps = jax.random.randint(k_len, (), 1, 2 * n_leapfrog)  # 1 .. 2 L - 1: mean L
-        first = t == 0  # one step of size 0: the log-density and gradient at the start, nothing moved
-        eps, n_steps = jnp.where(first, 0.0, eps), jnp.where(first, 1, n_steps)
-        u1, lp1, g1, p1 = trajectory(u, lp, g, p, eps, inv_mass, n_steps)
-        h1 = -lp1 + 0.5 * jnp.sum(inv_mass * p1 * p1)
-        finite = jnp.isfinite(h1)
-        delta = jnp.where(finite, h0 - h1, -jnp.inf)
-        accept_p = jnp.minimum(1.0, jnp.exp(jnp.minimum(delta, 0.0)))
-        accept_p = jnp.where(first, finite.astype(jnp.float32), accept_p)
-        accept_p = jnp.where(jnp.isnan(accept_p), 0.0, accept_p)
-        divergent = ~first & (~finite | (h1 - h0 > DIVERGENCE))
-        take = jax.random.uniform(k_acc) < accept_p
-        u, lp, g = (jnp.where(take, a, b) for a, b in ((u1, u), (lp1, lp), (g1, g)))
+        u, ev, adapt, key = carry
+        key, *keys = jax.random.split(key, 5)
+        u, ev, accept_p, divergent = move(evaluate, u, ev, adapt, t, keys, n_warmup, n_leapfrog)
+        adapt = adapted(adapt, u, accept_p, t, n_warmup, starts, ends)
+        return (u, ev, adapt, key), (u, accept_p, divergent)
 
-        # dual averaging of the step size (warm-up only)
-        m1 = m + 1.0
-        h_bar1 = (1.0 - 1.0 / (m1 + _T0)) * h_bar + (TARGET_ACCEPT - accept_p) / (m1 + _T0)
-        log_eps1 = mu - jnp.sqrt(m1) / _GAMMA * h_bar1
-        eta = m1**-_KAPPA
-        log_eps_bar1 = eta * log_eps1 + (1.0 - eta) * log_eps_bar
-        pairs = ((log_eps1, log_eps), (log_eps_bar1, log_eps_bar), (h_bar1, h_bar), (m1, m))
-        log_eps, log_eps_bar, h_bar, m = (jnp.where(warm, a, b) for a, b in pairs)
-
-        # the mass matrix: the draws' variances over the current window (Welford), set at its end
-        in_window = jnp.any((t >= starts) & (t < ends))
-        w_n1 = w_n + 1.0
-        d = u - w_mean
-        w_mean1 = w_mean + d / w_n1
-        w_m2_1 = w_m2 + d * (u - w_mean1)
-        pairs = ((w_n1, w_n), (w_mean1, w_mean), (w_m2_1, w_m2))
-        w_n, w_mean, w_m2 = (jnp.where(in_window, a, b) for a, b in pairs)
-        closes = jnp.any(t + 1 == ends)
-        var = w_m2 / jnp.maximum(w_n - 1.0, 1.0)
-        regular = (w_n / (w_n + 5.0)) * var + 1e-3 * (5.0 / (w_n + 5.0))
-        inv_mass = jnp.where(closes, regular, inv_mass)
-        # a new window: the variances start again, and so does the step size's averaging (Stan's restart)
-        w_n, w_mean, w_m2 = (jnp.where(closes, jnp.zeros_like(a), a) for a in (w_n, w_mean, w_m2))
-        mu = jnp.where(closes, jnp.log(10.0) + log_eps, mu)
-        h_bar, m, log_eps_bar = (jnp.where(closes, 0.0, a) for a in (h_bar, m, log_eps_bar))
-        carry = (u, lp, g, log_eps, log_eps_bar, h_bar, m, mu, inv_mass, w_n, w_mean, w_m2, key)
-        return carry, (u, accept_p, divergent)
-
-    zk = jnp.zeros(k, jnp.float32)
-    init = (
-        u0, jnp.asarray(-jnp.inf, jnp.float32), zk,
-        jnp.log(jnp.float32(0.1)), jnp.float32(0.0), jnp.float32(0.0), jnp.float32(0.0), jnp.float32(0.0),
-        jnp.ones(k, jnp.float32), jnp.float32(0.0), zk, zk, key,
-    )  # fmt: skip
+    init = (u0, start_evaluation(u0.shape[0]), initial_adaptation(u0.shape[0]), key)
     carry, (us, acc, div) = jax.lax.scan(iteration, init, jnp.arange(n_warmup + n_samples))
-    log_eps_bar = carry[4]
-    return Draws(us[n_warmup:], acc[n_warmup:], div[n_warmup:], jnp.exp(log_eps_bar), carry[8])
+    adapt = carry[2]
+    return Draws(us[n_warmup:], acc[n_warmup:], div[n_warmup:], jnp.exp(adapt.log_eps_bar), adapt.inv_mass)
+
+
+class Adaptation(NamedTuple):
+    """The warm-up's state: the step size's dual averaging and the mass matrix's window (Welford)."""
+
+    log_eps: jax.Array
+    log_eps_bar: jax.Array
+    h_bar: jax.Array
+    m: jax.Array
+    mu: jax.Array
+    inv_mass: jax.Array  # [k]
+    w_n: jax.Array
+    w_mean: jax.Array  # [k]
+    w_m2: jax.Array  # [k]
+
+
+def initial_adaptation(k: int) -> Adaptation:
+    """The adaptation's start: step size 0.1, unit inverse mass, an empty window."""
+    f, zk = jnp.float32(0.0), jnp.zeros(k, jnp.float32)
+    return Adaptation(jnp.log(jnp.float32(0.1)), f, f, f, f, jnp.ones(k, jnp.float32), f, zk, zk)
+
+
+def start_evaluation(k: int) -> tuple[jax.Array, jax.Array]:
+    """``(log-density, gradient)`` before the first evaluation: minus infinity and zeros."""
+    return jnp.asarray(-jnp.inf, jnp.float32), jnp.zeros(k, jnp.float32)
+
+
+def finite_or_minus_inf(f: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
+    """``f`` with every non-finite value replaced by minus infinity."""
+
+    def safe(u):
+        v = f(u)
+        return jnp.where(jnp.isfinite(v), v, -jnp.inf)
+
+    return safe
+
+
+def window_bounds(n_warmup: int) -> tuple[jax.Array, jax.Array]:
+    """The mass-matrix windows' starts and ends as arrays (``[-1]`` each for none)."""
+    windows = adaptation_windows(n_warmup)
+    return jnp.asarray([w[0] for w in windows] or [-1]), jnp.asarray([w[1] for w in windows] or [-1])
+
+
+def move(evaluate, u, ev, adapt: Adaptation, t, keys, n_warmup: int, n_leapfrog: int):
+    """One HMC transition from ``u`` (``ev``: ``evaluate(u)``, a tuple whose first two items are the
+    log-density and its gradient, then anything else ``evaluate`` returns) with the adaptation's step size
+    and mass; returns the new ``u``, its ``ev``, the acceptance probability and whether it diverged."""
+    k_mom, k_acc, k_jit, k_len = keys
+    k = u.shape[0]
+    inv_mass = adapt.inv_mass
+    warm = t < n_warmup
+    eps = jnp.exp(jnp.where(warm, adapt.log_eps, adapt.log_eps_bar))
+    eps = eps * jnp.where(warm, 1.0, jax.random.uniform(k_jit, minval=0.9, maxval=1.1))
+    p = jax.random.normal(k_mom, (k,)) / jnp.sqrt(inv_mass)
+    h0 = -ev[0] + 0.5 * jnp.sum(inv_mass * p * p)
+    n_steps = jax.random.randint(k_len, (), 1, 2 * n_leapfrog)  # 1 .. 2 L - 1: mean L
+    first = t == 0  # one step of size 0: the log-density and gradient at the start, nothing moved
+    eps, n_steps = jnp.where(first, 0.0, eps), jnp.where(first, 1, n_steps)
+
+    def step(_, s):
+        u, ev, p = s
+        p = p + 0.5 * eps * ev[1]
+        u = u + eps * inv_mass * p
+        ev = evaluate(u)  # the one evaluation site
+        return u, ev, p + 0.5 * eps * ev[1]
+
+    u1, ev1, p1 = jax.lax.fori_loop(0, n_steps, step, (u, ev, p))
+    h1 = -ev1[0] + 0.5 * jnp.sum(inv_mass * p1 * p1)
+    finite = jnp.isfinite(h1)
+    delta = jnp.where(finite, h0 - h1, -jnp.inf)
+    accept_p = jnp.minimum(1.0, jnp.exp(jnp.minimum(delta, 0.0)))
+    accept_p = jnp.where(first, finite.astype(jnp.float32), accept_p)
+    accept_p = jnp.where(jnp.isnan(accept_p), 0.0, accept_p)
+    divergent = ~first & (~finite | (h1 - h0 > DIVERGENCE))
+    take = jax.random.uniform(k_acc) < accept_p
+    u = jnp.where(take, u1, u)
+    ev = jax.tree.map(lambda a, b: jnp.where(take, a, b), ev1, ev)
+    return u, ev, accept_p, divergent
+
+
+def adapted(a: Adaptation, u, accept_p, t, n_warmup: int, starts, ends) -> Adaptation:
+    """The adaptation after iteration ``t`` (at ``u``, accepted with ``accept_p``): dual averaging of the
+    step size during the warm-up; the draws' variances over the current window, set as the inverse mass at
+    its end, when the averaging restarts (Stan's)."""
+    log_eps, log_eps_bar, h_bar, m, mu, inv_mass, w_n, w_mean, w_m2 = a
+    warm = t < n_warmup
+    m1 = m + 1.0
+    h_bar1 = (1.0 - 1.0 / (m1 + _T0)) * h_bar + (TARGET_ACCEPT - accept_p) / (m1 + _T0)
+    log_eps1 = mu - jnp.sqrt(m1) / _GAMMA * h_bar1
+    eta = m1**-_KAPPA
+    log_eps_bar1 = eta * log_eps1 + (1.0 - eta) * log_eps_bar
+    pairs = ((log_eps1, log_eps), (log_eps_bar1, log_eps_bar), (h_bar1, h_bar), (m1, m))
+    log_eps, log_eps_bar, h_bar, m = (jnp.where(warm, a, b) for a, b in pairs)
+
+    in_window = jnp.any((t >= starts) & (t < ends))
+    w_n1 = w_n + 1.0
+    d = u - w_mean
+    w_mean1 = w_mean + d / w_n1
+    w_m2_1 = w_m2 + d * (u - w_mean1)
+    pairs = ((w_n1, w_n), (w_mean1, w_mean), (w_m2_1, w_m2))
+    w_n, w_mean, w_m2 = (jnp.where(in_window, a, b) for a, b in pairs)
+    closes = jnp.any(t + 1 == ends)
+    var = w_m2 / jnp.maximum(w_n - 1.0, 1.0)
+    regular = (w_n / (w_n + 5.0)) * var + 1e-3 * (5.0 / (w_n + 5.0))
+    inv_mass = jnp.where(closes, regular, inv_mass)
+    w_n, w_mean, w_m2 = (jnp.where(closes, jnp.zeros_like(a), a) for a in (w_n, w_mean, w_m2))
+    mu = jnp.where(closes, jnp.log(10.0) + log_eps, mu)
+    h_bar, m, log_eps_bar = (jnp.where(closes, 0.0, a) for a in (h_bar, m, log_eps_bar))
+    return Adaptation(log_eps, log_eps_bar, h_bar, m, mu, inv_mass, w_n, w_mean, w_m2)

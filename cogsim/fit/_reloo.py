@@ -120,6 +120,7 @@ def _sample_again(model, rest, by, s, prior, set_size_column, key):
         n_warmup=s["n_warmup"],
         n_samples=s["n_samples"],
         n_leapfrog=s["n_leapfrog"],
+        n_temperatures=s.get("n_temperatures", 1),
         level=s["level"],
         min_trials=1,
         set_size_column=set_size_column,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cogsim.errors import CogsimError
-from cogsim.fit import _hmc, _model, _objective
+from cogsim.fit import _hmc, _model, _objective, _tempering
 from cogsim.fit._compress import evaluated
 from cogsim.fit._data import check_no_blanks, pack, unit_ids
 from cogsim.fit._density import Density
@@ -40,12 +40,13 @@ class SampleResult:
         estimate`` (the posterior median), ``ci_low, ci_high`` (the equal-tailed credible interval at
         ``level``), ``mean, sd, rhat, ess_bulk``.
       summary: one row per participant: ``model, <by...>, n_trials, max_rhat, min_ess, divergences,
-        accept_rate, converged``.
+        accept_rate, converged`` (and ``min_swap_rate`` with ``n_temperatures > 1``: the lowest mean
+        acceptance of exchanges between neighbouring replicas over the participant's units and chains).
       units: one row per sampled unit (participant, or participant x set size) with the same diagnostics and
         the step size the warm-up chose (median over chains).
       draws: ``[n_units, n_chains, n_samples, k]`` the draws after the warm-up, on the parameters' own scale,
         the units in the order of ``units``, the parameters in the model's order.
-      settings: chains, warm-up, draws, leapfrog steps, the priors, the level.
+      settings: chains, warm-up, draws, leapfrog steps, temperatures, the priors, the level.
     """
 
     model: str
@@ -57,12 +58,13 @@ class SampleResult:
     settings: dict
 
 
-def _check(n_chains, n_warmup, n_samples, n_leapfrog, level):
+def _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures=1):
     for name, v, low in (
         ("n_chains", n_chains, 2),
         ("n_warmup", n_warmup, 20),
         ("n_samples", n_samples, 20),
         ("n_leapfrog", n_leapfrog, 1),
+        ("n_temperatures", n_temperatures, 1),
     ):
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
             raise CogsimError(f"sample {name}: got {v!r}; allowed: an integer >= {low}")
@@ -125,6 +127,7 @@ def sample(
     n_warmup: int = 1000,
     n_samples: int = 1000,
     n_leapfrog: int = 10,
+    n_temperatures: int = 1,
     level: float = 0.95,
     min_trials: int = 10,
     set_size_column: str = "set_size",
@@ -139,6 +142,13 @@ def sample(
     of the defaults (unconstrained). A unit counts as ``converged`` when every parameter's rank-normalised
     split R-hat is at most 1.01, its bulk ESS at least 100 per chain, and no transition diverged.
 
+    With ``n_temperatures > 1`` each chain is a replica-exchange chain (:mod:`cogsim.fit._tempering`): that
+    many replicas sample the posterior with the likelihood raised to inverse temperatures spaced evenly in
+    ``log beta`` from 1 down to ``1 / n`` (``n``: the unit's trials, so the hottest replica's likelihood
+    weighs about one trial), exchanging states with their neighbours every iteration; the draws are the
+    ``beta = 1`` replica's. For posteriors with separated modes (a capacity on either side of an integer),
+    which HMC alone does not cross; it costs ``n_temperatures`` times the evaluations.
+
     Args:
       model: a model (``params``, ``loglik``), as for :func:`cogsim.fit.fit`.
       data: trials, one row each (e.g. from ``Paradigm.read``).
@@ -147,6 +157,7 @@ def sample(
         without two finite bounds.
       n_chains, n_warmup, n_samples: chains per unit, warm-up iterations and kept draws per chain.
       n_leapfrog: leapfrog steps per iteration.
+      n_temperatures: replicas per chain (1: plain HMC).
       level: the credible intervals' level.
       min_trials, set_size_column: as for :func:`cogsim.fit.fit`.
       key: the root PRNG key.
@@ -164,7 +175,7 @@ def sample(
       True
     """
     _model.check_model(model)
-    _check(n_chains, n_warmup, n_samples, n_leapfrog, level)
+    _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures)
     by = tuple(by)
     if not model.params:
         raise CogsimError(f"sample model: {model.name!r} has no parameters; allowed: a model with parameters")
@@ -176,19 +187,25 @@ def sample(
     k = len(model.params)
     base = _objective.default_u(model)
 
-    def one_chain(unit_id, chain, trials, mask):
+    runs = {"n_warmup": n_warmup, "n_samples": n_samples, "n_leapfrog": n_leapfrog}
+
+    def one_chain(unit_id, chain, trials, mask, n_trials):
         ck = jax.random.fold_in(jax.random.fold_in(key, unit_id), chain)
         k_init, k_run = jax.random.split(ck)
         u0 = base + jax.random.uniform(k_init, (k,), minval=-INIT_SPREAD, maxval=INIT_SPREAD)
-        logp = lambda u: _objective.loglik_sum(model, u, trials, mask) + lp_prior(u)
-        return _hmc.run(logp, u0, key=k_run, n_warmup=n_warmup, n_samples=n_samples, n_leapfrog=n_leapfrog)
+        loglik = lambda u: _objective.loglik_sum(model, u, trials, mask)
+        if n_temperatures == 1:
+            return _hmc.run(lambda u: loglik(u) + lp_prior(u), u0, key=k_run, **runs)
+        betas = _tempering.ladder(n_temperatures, 1.0 / n_trials)
+        return _tempering.run(loglik, lp_prior, u0, betas=betas, key=k_run, **runs)
 
     chains = jnp.arange(n_chains)
-    per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None))
+    per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None, None))
     # one unit at a time (its chains vectorised): a unit's program is the same whatever the other units, so
     # its draws are too (vectorised over units, rounding could differ with the batch, and chains amplify it)
-    program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, a[1], a[2]), xs))
-    out = program((ids, work.trials, work.mask))
+    program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, *a[1:]), xs))
+    n_trials = jax.device_put(packed.units["n_trials"].to_numpy(np.float32))
+    out = program((ids, work.trials, work.mask, n_trials))
     stuck = np.flatnonzero(np.asarray(out.accept).max(axis=(1, 2)) == 0.0)  # never a finite log-density
     check_no_blanks(data, packed, stuck, model.name)  # a blank response named as the CSV reader names it
     u = np.asarray(out.u)  # [U, C, S, k]
@@ -215,6 +232,10 @@ def sample(
         & (units["min_ess"] >= ESS_PER_CHAIN * n_chains)
         & (units["divergences"] == 0)
     )
+    swaps = {}
+    if n_temperatures > 1:
+        units["min_swap_rate"] = np.asarray(out.swap_rate).min(axis=(1, 2))
+        swaps = {"min_swap_rate": ("min_swap_rate", "min")}
     summary = (
         units.groupby(list(by), sort=True)
         .agg(
@@ -224,16 +245,23 @@ def sample(
             divergences=("divergences", "sum"),
             accept_rate=("accept_rate", "mean"),
             converged=("converged", "all"),
+            **swaps,
         )
         .reset_index()
     )
     summary.insert(0, "model", model.name)
     settings = {
-        "sampler": "HMC, Stan's warm-up (dual-averaging step size, diagonal mass matrix in doubling windows)",
+        "sampler": "HMC, Stan's warm-up (dual-averaging step size, diagonal mass matrix in doubling windows)"
+        + (
+            f"; replica exchange over {n_temperatures} temperatures (1 to 1/n_trials)"
+            if n_temperatures > 1
+            else ""
+        ),
         "n_chains": n_chains,
         "n_warmup": n_warmup,
         "n_samples": n_samples,
         "n_leapfrog": n_leapfrog,
+        "n_temperatures": n_temperatures,
         "level": level,
         "prior": {p.name: _prior_text(prior, p) for p in model.params},
         "min_trials": min_trials,

@@ -70,6 +70,19 @@ class VonMisesMixture:
         return {"set_size": jax.random.choice(key, jnp.array([2, 6]), (n,))}
 
 
+class Bounded:
+    """The von Mises mixture with kappa bounded above too, so that uniform priors apply (the sampler's)."""
+
+    name, by_set_size, requires = "vm_bounded", False, ()
+    params = (Param("p_mem", 0.0, 1.0, default=0.5), Param("kappa", 0.0, 100.0, default=5.0))
+
+    def __init__(self, base=None):
+        self.base = base or VonMisesMixture()
+
+    def loglik(self, p, t):
+        return self.base.loglik(p, t)
+
+
 def vm_loglik_np(p_mem: float, kappa: float, x: np.ndarray) -> float:
     """The mixture's summed log-likelihood in NumPy/SciPy (float64), for scipy.optimize."""
     from scipy import special
@@ -120,6 +133,7 @@ def toy():
         Gauss=Gauss,
         Laplace=Laplace,
         VonMisesMixture=VonMisesMixture,
+        Bounded=Bounded,
         simulate_frame=simulate_frame,
         vm_loglik_np=vm_loglik_np,
     )

@@ -10,27 +10,12 @@ import pytest
 from cogsim import cli
 
 
-class Bounded:
-    """The von Mises mixture with kappa bounded above too, so that uniform priors apply."""
-
-    name, by_set_size, requires = "vm_bounded", False, ()
-
-    def __init__(self, base):
-        from cogsim.fit import Param
-
-        self.base = base
-        self.params = (Param("p_mem", 0.0, 1.0, default=0.5), Param("kappa", 0.0, 100.0, default=5.0))
-
-    def loglik(self, p, t):
-        return self.base.loglik(p, t)
-
-
 def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path, capsys, toy):
     import jax
 
     from cogsim import fit, fitting_posterior
 
-    toy_paradigm.models["vm_bounded"] = Bounded(toy.VonMisesMixture())
+    toy_paradigm.models["vm_bounded"] = toy.Bounded()
     out = tmp_path / "o"
     args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
     assert cli.main([*args, "--seed", "5", "--sample", "100", "--out", str(out)]) == 0, (
@@ -81,7 +66,7 @@ def test_reloo_refits_the_trials_with_a_high_k_as_the_function_does(toy_paradigm
 
     from cogsim import fit, fitting_posterior
 
-    model = toy_paradigm.models["vm_bounded"] = Bounded(toy.VonMisesMixture())
+    model = toy_paradigm.models["vm_bounded"] = toy.Bounded()
     out = tmp_path / "o"
     args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
     assert cli.main([*args, "--sample", "100", "--reloo", "--out", str(out)]) == 0, capsys.readouterr().err

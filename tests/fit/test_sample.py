@@ -119,7 +119,14 @@ def test_a_blank_response_is_named_not_sampled():
 
 @pytest.mark.parametrize(
     ("arg", "value"),
-    [("n_chains", 1), ("n_warmup", 5), ("n_samples", 2.5), ("n_leapfrog", 0), ("level", 1.0)],
+    [
+        ("n_chains", 1),
+        ("n_warmup", 5),
+        ("n_samples", 2.5),
+        ("n_leapfrog", 0),
+        ("n_temperatures", 0),
+        ("level", 1.0),
+    ],  # fmt: skip
 )
 def test_bad_settings_are_refused_naming_the_argument(arg, value):
     with pytest.raises(CogsimError, match=f"sample {arg}: got {value!r}"):

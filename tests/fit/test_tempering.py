@@ -1,0 +1,148 @@
+"""Replica exchange (`cogsim.fit._tempering`, `sample(n_temperatures=...)`): the weights of separated modes
+that plain HMC does not cross, a real participant's capacity posterior against the same posterior on a grid,
+and the command line."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogsim import cli
+from cogsim.fit import _hmc, _tempering, sample
+
+KEY = jax.random.key(0)
+
+
+def _two_modes(u):
+    # weight 0.3 (sd 1) at -6 and 0.7 (sd 0.5) at +6: 12 apart, with different widths, so that an exchange
+    # rule with a wrong term (the prior, a temperature the wrong way round) gives other weights
+    a = jnp.log(0.3) - 0.5 * jnp.sum((u + 6.0) ** 2)
+    b = jnp.log(0.7) - 0.5 * jnp.sum(((u - 6.0) / 0.5) ** 2) - jnp.log(0.5)
+    return jnp.logaddexp(a, b)
+
+
+def _wide_prior(u):
+    return -0.5 * jnp.sum((u / 10.0) ** 2)
+
+
+def _exact_right_mass() -> float:
+    x = np.linspace(-40.0, 40.0, 400_001)
+    lp = np.asarray(
+        jax.vmap(lambda v: _two_modes(v[None]) + _wide_prior(v[None]))(jnp.asarray(x)), np.float64
+    )
+    w = np.exp(lp - lp.max())
+    return float(w[x > 0].sum() / w.sum())
+
+
+def test_the_ladder_runs_from_one_to_the_hottest_evenly_in_log():
+    b = np.asarray(_tempering.ladder(5, 1e-4))
+    np.testing.assert_allclose(b, [1.0, 1e-1, 1e-2, 1e-3, 1e-4], rtol=1e-5)
+    assert np.asarray(_tempering.ladder(1, 0.5)).tolist() == [1.0]
+
+
+def test_separated_modes_get_their_weights_where_plain_hmc_stays_in_one():
+    exact = _exact_right_mass()  # 0.70
+    keys = jax.random.split(KEY, 4)
+    start = jnp.full(1, -6.0)  # every chain starts in the lighter mode
+    run = lambda k: _tempering.run(  # noqa: E731
+        _two_modes, _wide_prior, start, betas=_tempering.ladder(6, 0.01), key=k, n_warmup=500, n_samples=2000
+    )
+    tempered = jax.vmap(run)(keys)
+    right = float((np.asarray(tempered.u[..., 0]) > 0).mean())
+    assert abs(right - exact) < 0.08, (right, exact)
+    assert float(tempered.swap_rate.min()) > 0.2
+    assert not np.asarray(tempered.divergent).any()
+    plain = jax.vmap(
+        lambda k: _hmc.run(
+            lambda u: _two_modes(u) + _wide_prior(u), start, key=k, n_warmup=500, n_samples=2000
+        )
+    )(keys)
+    assert float((np.asarray(plain.u[..., 0]) > 0).mean()) < 0.05  # the contrast: HMC alone stays
+
+
+def test_a_capacity_posterior_on_real_trials_agrees_with_the_grid():
+    # Zhang & Luck's participant 1 under slots_averaging, uniform priors: on a grid, nearly all the mass lies
+    # at K in [1, 2); plain HMC's chains from the default start (K = 3) settle in [2, 3) (docs/fitting_log.md,
+    # "Replica exchange for posteriors with separated modes")
+    from cogsim.fit._data import pack
+    from cogsim.fit._loo import loglik_at
+    from cogsim.models import paradigms
+    from cogsim.scenarios.delayed_estimation import trials
+
+    data = trials("zhang_luck2008")
+    data = data[data.subject == sorted(data.subject.unique())[0]]
+    model = paradigms.get("delayed_estimation").models["slots_averaging"]
+    packed = pack(data, model, by=("subject",))
+    t = {name: a[0] for name, a in packed.trials.items()}
+    mask = np.asarray(packed.mask[0])
+    ks = np.arange(0.025, 8.0, 0.05)
+    edges = np.exp(np.linspace(np.log(0.02), np.log(4.0), 81))
+    sds = np.sqrt(edges[:-1] * edges[1:])
+    grid = np.stack(np.meshgrid(ks, sds, indexing="ij"), -1).reshape(-1, 2).astype(np.float32)
+    ll = np.asarray(jax.jit(loglik_at(model))(grid, t))[:, mask].sum(axis=1).astype(np.float64)
+    lp = ll.reshape(len(ks), len(sds)) + np.log(np.diff(edges))[None]
+    w = np.exp(lp - lp.max()).sum(axis=1)
+    grid_mass = np.bincount(np.floor(ks).astype(int), weights=w / w.sum(), minlength=8)
+
+    def distance(res):  # total variation between the draws' segment masses of K and the grid's
+        k = res.draws[0, ..., 0].ravel()
+        mass = np.bincount(np.minimum(np.floor(k), 7).astype(int), minlength=8) / k.size
+        return 0.5 * np.abs(mass - grid_mass).sum()
+
+    settings = {"n_warmup": 150, "n_samples": 150, "key": KEY}
+    res = sample(model, data, n_temperatures=6, **settings)
+    assert distance(res) < 0.1, distance(res)
+    assert distance(sample(model, data, **settings)) > 0.3  # the contrast: plain HMC's chains, same key
+    assert res.settings["n_temperatures"] == 6
+    assert 0.0 < res.summary.min_swap_rate.iloc[0] <= 1.0
+
+
+def test_one_temperature_is_plain_hmc():
+    df = pd.DataFrame({"subject": 1, "y": [1.0] * 9 + [0.0] * 5})
+
+    class Coin:
+        from cogsim.fit import Param
+
+        name, params = "coin", (Param("p", 0.0, 1.0, default=0.5),)
+
+        def loglik(self, q, t):
+            return jnp.where(t["y"] > 0, jnp.log(q["p"]), jnp.log1p(-q["p"]))
+
+    settings = {"n_warmup": 50, "n_samples": 50, "key": KEY}
+    one = sample(Coin(), df, n_temperatures=1, **settings)
+    np.testing.assert_array_equal(one.draws, sample(Coin(), df, **settings).draws)
+    assert "min_swap_rate" not in one.summary
+    assert not np.array_equal(sample(Coin(), df, n_temperatures=3, **settings).draws, one.draws)
+
+
+def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path, capsys, toy):
+    toy_paradigm.models["vm_bounded"] = toy.Bounded()
+    out = tmp_path / "o"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
+    rc = cli.main([*args, "--sample", "100", "--sample-temperatures", "3", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert "lowest exchange rate" in capsys.readouterr().out
+    summary = pd.read_parquet(out / "posterior_summary.parquet")
+    assert summary.min_swap_rate.between(0.0, 1.0).all()
+    entry = json.loads((out / "comparison.json").read_text())["posterior"]
+    assert entry["n_temperatures"] == 3
+    assert entry["models"]["vm_bounded"]["min_swap_rate"] == pytest.approx(summary.min_swap_rate.min())
+    assert json.loads((out / "run.json").read_text())["config"]["sample_temperatures"] == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sample-temperatures", "2"], "fit --sample-temperatures: got 2 without --sample"),
+        (["--sample", "100", "--sample-temperatures", "0"], "fit --sample-temperatures: got 0; allowed: an"),
+        (["--sample", "100", "--sample-temperatures", "65"], "allowed: an integer from 1 to 64"),
+    ],
+)
+def test_bad_temperatures_exit_2_with_one_line(toy_paradigm, csv, tmp_path, capsys, extra, message):
+    rc = cli.main(["fit", "toy_estimation", "--data", str(csv), "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
