@@ -105,6 +105,8 @@ def main(argv=None) -> dict:
             "chi2": float(chi2.statistic),
             "p_value": float(chi2.pvalue),
             "mean_rank_fraction": float(ranks.mean() / args.n_ranks),
+            "ranks": ranks.tolist(),  # per unit, in the order of "subjects"
+            "truth": true[p.name].round(5).tolist(),
         }
     result = {
         "benchmark": "sbc",
@@ -117,6 +119,8 @@ def main(argv=None) -> dict:
         "bins": args.bins,
         "seed": args.seed,
         "params": params,
+        "subjects": order.tolist(),
+        "units_converged_each": res.units["converged"].tolist(),
         "units_converged": int(res.units["converged"].sum()),
         "max_rhat": float(res.units["max_rhat"].max()),
         "min_ess": float(res.units["min_ess"].min()),
