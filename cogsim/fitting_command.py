@@ -186,14 +186,15 @@ def run(
     sample: int | None = None,
     prior: str | None = None,
     reloo: bool = False,
-    sample_temperatures: int = 1,
+    sample_temperatures: int | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
     (``hierarchical``: :func:`cogsim.fit.fit_hierarchical`, ``ci`` then ``"laplace"`` or None; ``ppc``: that
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
     in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None
-    (``reloo``: refit the trials whose Pareto k is too high; ``sample_temperatures``: replicas per chain);
+    (``reloo``: refit the trials whose Pareto k is too high; ``sample_temperatures``: replicas per chain,
+    None for each model's own);
     ``prior``: ``--prior``'s text,
     :mod:`cogsim.fitting_priors`, or None)."""
     import jax
@@ -424,5 +425,5 @@ def main(args: argparse.Namespace) -> None:
         sample=getattr(args, "sample", None),
         prior=getattr(args, "prior", None),
         reloo=getattr(args, "reloo", False),
-        sample_temperatures=getattr(args, "sample_temperatures", 1),
+        sample_temperatures=getattr(args, "sample_temperatures", None),
     )

@@ -16,7 +16,7 @@ ranked by summed ``elpd_loo`` with each difference's SE and each model's stackin
 differences with 2 SEs, every trial's Pareto ``k``). ``--reloo`` refits the trials whose Pareto ``k`` is too
 high (:func:`cogsim.fit.reloo`). ``--sample-temperatures R`` runs each chain as ``R`` replicas exchanging
 states over a ladder of temperatures (``n_temperatures`` of :func:`cogsim.fit.sample`), for posteriors with
-separated modes.
+separated modes; by default each model's own number (``sample_temperatures``: 8 for slots_averaging).
 """
 
 from __future__ import annotations
@@ -52,11 +52,12 @@ def add_argument(p) -> None:
     p.add_argument(
         "--sample-temperatures",
         type=int,
-        default=1,
+        default=None,
         metavar="R",
         help="with --sample: run each chain as R replicas at temperatures from 1 to 1/n_trials that exchange "
         "states (replica exchange), for posteriors with separated modes such as a capacity on either side "
-        f"of an integer; R times the evaluations; R from 1 to {MAX_TEMPERATURES} (default: 1, plain HMC)",
+        f"of an integer; R times the evaluations; R from 1 (plain HMC) to {MAX_TEMPERATURES} (default: each "
+        "model's own: 8 for slots_averaging, 1 for the others)",
     )
     p.add_argument(
         "--reloo",
@@ -68,13 +69,17 @@ def add_argument(p) -> None:
 
 
 def check(
-    n: int | None, chosen: dict, priors: dict | None = None, reloo: bool = False, temperatures: int = 1
+    n: int | None,
+    chosen: dict,
+    priors: dict | None = None,
+    reloo: bool = False,
+    temperatures: int | None = None,
 ) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
     chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
     {parameter -> density}); ``--reloo`` and ``--sample-temperatures`` refused without it, the latter
     outside 1-:data:`MAX_TEMPERATURES` too."""
-    if (
+    if temperatures is not None and (
         not isinstance(temperatures, int)
         or isinstance(temperatures, bool)
         or not 1 <= temperatures <= MAX_TEMPERATURES
@@ -86,7 +91,7 @@ def check(
     if n is None:
         if reloo:
             raise CogsimError("fit --reloo: got it without --sample; allowed: --reloo with --sample N")
-        if temperatures != 1:
+        if temperatures is not None:
             raise CogsimError(
                 f"fit --sample-temperatures: got {temperatures} without --sample; allowed: it with --sample N"
             )
@@ -118,7 +123,7 @@ def run(
     log,
     priors: dict | None = None,
     reloo: bool = False,
-    temperatures: int = 1,
+    temperatures: int | None = None,
 ):
     """Samples every model in ``chosen`` with parameters (under ``priors``: model name -> {parameter ->
     density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
@@ -145,19 +150,21 @@ def run(
         estimates.append(res.estimates)
         summaries.append(res.summary)
         s = res.summary
+        r = res.settings["n_temperatures"]
         per_model[name] = {
             "n_participants": len(s),
             "n_converged": int(s["converged"].sum()),
             "max_rhat": float(s["max_rhat"].max()),
             "min_ess": float(s["min_ess"].min()),
             "divergences": int(s["divergences"].sum()),
-            **({"min_swap_rate": float(s["min_swap_rate"].min())} if temperatures > 1 else {}),
+            "n_temperatures": r,
+            **({"min_swap_rate": float(s["min_swap_rate"].min())} if r > 1 else {}),
         }
         log(
             f"{name:<16} posterior: {per_model[name]['n_converged']} of {len(s)} participants converged "
             f"(largest R-hat {s['max_rhat'].max():.3f}, smallest ESS {s['min_ess'].min():.0f}, "
             f"{per_model[name]['divergences']} divergences"
-            + (f", lowest exchange rate {s['min_swap_rate'].min():.2f}" if temperatures > 1 else "")
+            + (f"; {r} temperatures, lowest exchange rate {s['min_swap_rate'].min():.2f}" if r > 1 else "")
             + f"; {time.perf_counter() - t:.1f} s, "
             f"CPU {time.process_time() - c:.1f} s)"
         )
@@ -173,7 +180,7 @@ def run(
         "n_chains": 4,
         "n_warmup": n,
         "n_samples": n,
-        "n_temperatures": temperatures,
+        "n_temperatures": temperatures,  # None: each model's own (models[name]["n_temperatures"])
         "prior": per_model_prior,
         "stream": POSTERIOR_STREAM,
         "models": per_model,

@@ -46,9 +46,11 @@ class Model(Protocol):
     own trials (``trials`` as for ``initial``), e.g. the swap rate at set size 1, where there is no
     non-target to swap with. Such a parameter is not counted in that unit's ``n_params`` (so AIC and BIC)
     and its estimate and interval are reported as NaN: any value fits equally well.
-    Optional attribute:
+    Optional attributes:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
-    tables); :func:`check_set_sizes` refuses data beyond it.
+    tables); :func:`check_set_sizes` refuses data beyond it. ``sample_temperatures`` (an int, default 1):
+    the replicas per chain :func:`cogsim.fit.sample` runs when not told (``n_temperatures=None``), for a
+    likelihood whose separated modes plain HMC does not cross.
     """
 
     name: str

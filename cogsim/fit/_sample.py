@@ -127,7 +127,7 @@ def sample(
     n_warmup: int = 1000,
     n_samples: int = 1000,
     n_leapfrog: int = 10,
-    n_temperatures: int = 1,
+    n_temperatures: int | None = None,
     level: float = 0.95,
     min_trials: int = 10,
     set_size_column: str = "set_size",
@@ -147,7 +147,8 @@ def sample(
     ``log beta`` from 1 down to ``1 / n`` (``n``: the unit's trials, so the hottest replica's likelihood
     weighs about one trial), exchanging states with their neighbours every iteration; the draws are the
     ``beta = 1`` replica's. For posteriors with separated modes (a capacity on either side of an integer),
-    which HMC alone does not cross; it costs ``n_temperatures`` times the evaluations.
+    which HMC alone does not cross; it costs ``n_temperatures`` times the evaluations. ``None`` takes the
+    model's ``sample_temperatures`` (1 where it declares none; slots_averaging declares 8).
 
     Args:
       model: a model (``params``, ``loglik``), as for :func:`cogsim.fit.fit`.
@@ -157,7 +158,7 @@ def sample(
         without two finite bounds.
       n_chains, n_warmup, n_samples: chains per unit, warm-up iterations and kept draws per chain.
       n_leapfrog: leapfrog steps per iteration.
-      n_temperatures: replicas per chain (1: plain HMC).
+      n_temperatures: replicas per chain (1: plain HMC; None: the model's ``sample_temperatures``, else 1).
       level: the credible intervals' level.
       min_trials, set_size_column: as for :func:`cogsim.fit.fit`.
       key: the root PRNG key.
@@ -175,6 +176,8 @@ def sample(
       True
     """
     _model.check_model(model)
+    if n_temperatures is None:
+        n_temperatures = getattr(model, "sample_temperatures", 1)
     _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures)
     by = tuple(by)
     if not model.params:

@@ -56,6 +56,7 @@ class WMModel:
       n_rows: the set sizes the tables cover (None: ``max_set_size``); :meth:`specialise` sets it.
       inert_fn: ``(trials) -> names``, the parameters one unit's likelihood does not depend on given its
         trials (numpy arrays; see ``cogsim.fit.Model``), or None for none.
+      sample_temperatures: replicas per chain ``cogsim.fit.sample`` runs when not told (1: plain HMC).
     """
 
     name: str
@@ -73,6 +74,7 @@ class WMModel:
     tables_fn: Callable[..., tuple[jax.Array, jax.Array]] | None = None
     n_rows: int | None = None
     inert_fn: Callable[[Mapping[str, np.ndarray]], tuple[str, ...]] | None = None
+    sample_temperatures: int = 1
 
     @property
     def params(self):

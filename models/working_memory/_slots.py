@@ -17,7 +17,8 @@ The likelihood is therefore piecewise in ``K``: within ``[c, c + 1]`` each trial
 hold its own local maximum, and a gradient method started in one segment does not see the others. The model
 declares one start point per segment (``K = c + 0.5``, ``c = 0 .. K_MAX - 1``; ``sd1_rad`` at its default),
 fitted besides the default and random starts, so the best-of-starts estimate covers every segment whatever
-the set sizes of the data.
+the set sizes of the data. For the same reason ``cogsim.fit.sample`` samples it with replica exchange over 8
+temperatures unless told otherwise (``sample_temperatures``).
 """
 
 from __future__ import annotations
@@ -100,4 +101,7 @@ SLOTS_AVERAGING = WMModel(
     tables_fn=_tables,
     starts=tuple(((K.name, c + 0.5),) for c in range(K_MAX)),
     sign_invariant=("error_rad",),  # read through cos(error)
+    # a local maximum per capacity segment: plain HMC's chains settled, and agreed, in a segment without
+    # posterior mass (docs/fitting_log.md, "Replica exchange for posteriors with separated modes")
+    sample_temperatures=8,
 )

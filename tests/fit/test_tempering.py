@@ -65,8 +65,8 @@ def test_separated_modes_get_their_weights_where_plain_hmc_stays_in_one():
 
 def test_a_capacity_posterior_on_real_trials_agrees_with_the_grid():
     # Zhang & Luck's participant 1 under slots_averaging, uniform priors: on a grid, nearly all the mass lies
-    # at K in [1, 2); plain HMC's chains from the default start (K = 3) settle in [2, 3) (docs/fitting_log.md,
-    # "Replica exchange for posteriors with separated modes")
+    # at K in [1, 2); plain HMC's chains settle in [2, 3) (docs/fitting_log.md, "Replica exchange for
+    # posteriors with separated modes"), so the model samples with 8 temperatures unless told otherwise
     from cogsim.fit._data import pack
     from cogsim.fit._loo import loglik_at
     from cogsim.models import paradigms
@@ -93,10 +93,11 @@ def test_a_capacity_posterior_on_real_trials_agrees_with_the_grid():
         return 0.5 * np.abs(mass - grid_mass).sum()
 
     settings = {"n_warmup": 150, "n_samples": 150, "key": KEY}
-    res = sample(model, data, n_temperatures=6, **settings)
+    res = sample(model, data, **settings)  # the model's own default: 8 temperatures
+    assert res.settings["n_temperatures"] == 8
     assert distance(res) < 0.1, distance(res)
-    assert distance(sample(model, data, **settings)) > 0.3  # the contrast: plain HMC's chains, same key
-    assert res.settings["n_temperatures"] == 6
+    plain = sample(model, data, n_temperatures=1, **settings)  # the contrast: plain HMC's chains, same key
+    assert distance(plain) > 0.3
     assert 0.0 < res.summary.min_swap_rate.iloc[0] <= 1.0
 
 
@@ -128,7 +129,7 @@ def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path,
     summary = pd.read_parquet(out / "posterior_summary.parquet")
     assert summary.min_swap_rate.between(0.0, 1.0).all()
     entry = json.loads((out / "comparison.json").read_text())["posterior"]
-    assert entry["n_temperatures"] == 3
+    assert entry["n_temperatures"] == 3 and entry["models"]["vm_bounded"]["n_temperatures"] == 3
     assert entry["models"]["vm_bounded"]["min_swap_rate"] == pytest.approx(summary.min_swap_rate.min())
     assert json.loads((out / "run.json").read_text())["config"]["sample_temperatures"] == 3
 
