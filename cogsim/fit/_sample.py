@@ -47,6 +47,9 @@ class SampleResult:
       draws: ``[n_units, n_chains, n_samples, k]`` the draws after the warm-up, on the parameters' own scale,
         the units in the order of ``units``, the parameters in the model's order.
       settings: chains, warm-up, draws, leapfrog steps, temperatures, the priors, the level.
+      swap_rate: ``[n_units, n_chains, n_temperatures - 1]`` with replica exchange, each chain's mean
+        acceptance of exchanges between replicas ``r`` and ``r + 1`` after the warm-up (near 0: the ladder
+        has a gap there); None for plain HMC.
     """
 
     model: str
@@ -56,6 +59,7 @@ class SampleResult:
     units: pd.DataFrame
     draws: np.ndarray
     settings: dict
+    swap_rate: np.ndarray | None = None
 
 
 def _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures=1):
@@ -235,9 +239,10 @@ def sample(
         & (units["min_ess"] >= ESS_PER_CHAIN * n_chains)
         & (units["divergences"] == 0)
     )
-    swaps = {}
+    swaps, swap_rate = {}, None
     if n_temperatures > 1:
-        units["min_swap_rate"] = np.asarray(out.swap_rate).min(axis=(1, 2))
+        swap_rate = np.asarray(out.swap_rate)
+        units["min_swap_rate"] = swap_rate.min(axis=(1, 2))
         swaps = {"min_swap_rate": ("min_swap_rate", "min")}
     summary = (
         units.groupby(list(by), sort=True)
@@ -269,4 +274,4 @@ def sample(
         "prior": {p.name: _prior_text(prior, p) for p in model.params},
         "min_trials": min_trials,
     }
-    return SampleResult(model.name, by, estimates, summary, units, x, settings)
+    return SampleResult(model.name, by, estimates, summary, units, x, settings, swap_rate)

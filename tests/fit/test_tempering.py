@@ -99,6 +99,9 @@ def test_a_capacity_posterior_on_real_trials_agrees_with_the_grid():
     plain = sample(model, data, n_temperatures=1, **settings)  # the contrast: plain HMC's chains, same key
     assert distance(plain) > 0.3
     assert 0.0 < res.summary.min_swap_rate.iloc[0] <= 1.0
+    assert res.swap_rate.shape == (1, 4, 7)  # units, chains, neighbouring pairs
+    assert res.swap_rate.min() == res.summary.min_swap_rate.iloc[0] and res.swap_rate.max() <= 1.0
+    assert plain.swap_rate is None
 
 
 def test_one_temperature_is_plain_hmc():
