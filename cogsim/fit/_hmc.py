@@ -81,12 +81,7 @@ def run(
       ((1000, 2), True, True)
     """
     u0 = jnp.asarray(u0, jnp.float32)
-    vg = jax.value_and_grad(finite_or_minus_inf(logp))
-
-    def evaluate(u):
-        lp, g = vg(u)
-        return lp, jnp.where(jnp.isfinite(g), g, 0.0)
-
+    evaluate = value_and_finite_grad(logp)
     starts, ends = window_bounds(n_warmup)
 
     def iteration(carry, t):
@@ -127,14 +122,21 @@ def start_evaluation(k: int) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(-jnp.inf, jnp.float32), jnp.zeros(k, jnp.float32)
 
 
-def finite_or_minus_inf(f: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
-    """``f`` with every non-finite value replaced by minus infinity."""
+def value_and_finite_grad(f: Callable[[jax.Array], jax.Array]):
+    """``u -> (f(u), grad f(u))`` with a non-finite value replaced by minus infinity and non-finite gradient
+    entries by 0 (a trajectory that reaches such a point is rejected, not steered by NaNs)."""
 
     def safe(u):
         v = f(u)
         return jnp.where(jnp.isfinite(v), v, -jnp.inf)
 
-    return safe
+    vg = jax.value_and_grad(safe)
+
+    def evaluate(u):
+        v, g = vg(u)
+        return v, jnp.where(jnp.isfinite(g), g, 0.0)
+
+    return evaluate
 
 
 def window_bounds(n_warmup: int) -> tuple[jax.Array, jax.Array]:

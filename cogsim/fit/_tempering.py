@@ -97,14 +97,12 @@ def run(
     u0 = jnp.asarray(u0, jnp.float32)
     betas = jnp.asarray(betas, jnp.float32)
     n, k = betas.shape[0], u0.shape[0]
-    vg_l = jax.value_and_grad(_hmc.finite_or_minus_inf(loglik))
-    vg_p = jax.value_and_grad(_hmc.finite_or_minus_inf(logprior))
+    vg_l, vg_p = _hmc.value_and_finite_grad(loglik), _hmc.value_and_finite_grad(logprior)
 
     def at(beta):
         def evaluate(u):
             (ll, gll), (lpr, gpr) = vg_l(u), vg_p(u)
-            clean = (jnp.where(jnp.isfinite(g), g, 0.0) for g in (gll, gpr))
-            return _tempered(beta, ll, lpr, *clean)
+            return _tempered(beta, ll, lpr, gll, gpr)
 
         return evaluate
 
