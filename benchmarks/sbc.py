@@ -11,7 +11,8 @@ sampling", before the first run.
 
 Usage::
 
-    python benchmarks/sbc.py --model mixture2p [--n-subjects 200 --n-trials 100 --seed 0 --n-temperatures 1]
+    python benchmarks/sbc.py --model mixture2p [--n-subjects 200 --n-trials 100 --seed 0 --n-temperatures 1
+        --even-ladder]
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-samples", type=int, default=1000)
     ap.add_argument("--n-chains", type=int, default=4)
     ap.add_argument("--n-temperatures", type=int, default=1, help="replicas per chain (1: plain HMC)")
+    ap.add_argument("--even-ladder", action="store_true", help="keep the ladder even in log beta (no tuning)")
     ap.add_argument("--n-ranks", type=int, default=99)
     ap.add_argument("--bins", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
@@ -88,7 +90,7 @@ def main(argv=None) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     res = fit.sample(
         model, data, prior=prior, n_chains=args.n_chains, n_warmup=args.n_warmup, n_samples=args.n_samples,
-        n_temperatures=args.n_temperatures, key=jax.random.fold_in(key, 1),
+        n_temperatures=args.n_temperatures, adapt_ladder=not args.even_ladder, key=jax.random.fold_in(key, 1),
     )  # fmt: skip
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     order = res.units["subject"].to_numpy()

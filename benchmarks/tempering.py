@@ -1,18 +1,20 @@
 """Replica exchange against plain HMC on a capacity model's posteriors, both against the posterior on a grid.
 
-``cogsim.fit.sample`` with ``n_temperatures=1`` (plain HMC) and with ``--temperatures`` replicas per chain
-(``cogsim.fit._tempering``), the same key, on every participant of ``--data``; and each participant's
-posterior computed on a grid over the model's two parameters (``K`` in steps of ``--k-step`` over its bounds,
-the other parameter in ``--n-scale`` steps even in its logarithm, each cell weighted by its own-scale width:
-the samplers' default prior is uniform between the bounds). Reported per participant and sampler: the mass
-of ``K`` in each integer segment ``[c, c + 1)``, the total variation distance between the sampler's
-segment masses and the grid's (``0.5 sum |p_c - q_c|``), the posterior medians against the grid's, R-hat,
-ESS, convergence, the exchanges' lowest acceptance rate, and the times. The pass rule is declared in
-docs/fitting_log.md before the run.
+``cogsim.fit.sample`` with ``n_temperatures=1`` (plain HMC: ``hmc``) and with ``--temperatures`` replicas per
+chain (``cogsim.fit._tempering``) on a ladder even in ``log beta`` (``even``) or tuned in the warm-up
+(``tuned``), the same key, on every participant of ``--data`` (``--samplers`` picks); and, for a model of two
+parameters ``K`` and a scale, each participant's posterior computed on a grid over them (``K`` in steps of
+``--k-step`` over its bounds, the other parameter in ``--n-scale`` steps even in its logarithm, each cell
+weighted by its own-scale width: the samplers' default prior is uniform between the bounds). Reported per
+participant and sampler: the mass of ``K`` in each integer segment ``[c, c + 1)``, the total variation
+distance between the sampler's segment masses and the grid's (``0.5 sum |p_c - q_c|``), the posterior medians
+against the grid's, R-hat, ESS, convergence, the exchanges' lowest acceptance rate (and each chain's ladder),
+and the times. The pass rule is declared in docs/fitting_log.md before the run.
 
 Usage::
 
     python benchmarks/tempering.py --data trials.csv [--model slots_averaging --n 1000 --temperatures 8]
+    python benchmarks/tempering.py --data trials.csv --model vp --samplers even,tuned
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--model", default="slots_averaging")
     ap.add_argument("--n", type=int, default=1000, help="warm-up iterations and draws per chain")
     ap.add_argument("--temperatures", type=int, default=8)
+    ap.add_argument("--samplers", default="hmc,even,tuned", help="of hmc, even, tuned")
     ap.add_argument("--k-step", type=float, default=0.01)
     ap.add_argument("--n-scale", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
@@ -79,53 +82,68 @@ def main(argv=None) -> dict:
     model = paradigm.models[args.model]
     data = paradigm.read(args.data)
     by = ("subject",)
-    t0 = time.perf_counter()
-    grids, ks = grid_posteriors(model, data, by, args.k_step, args.n_scale)
-    grid_s = time.perf_counter() - t0
-    n_seg = int(round(model.params[0].high - model.params[0].low))
-    seg_of_k = np.minimum(np.floor(ks - model.params[0].low), n_seg - 1).astype(int)
-    grid_seg = [np.bincount(seg_of_k, weights=g.sum(axis=1), minlength=n_seg) for g in grids]
-    scales = np.exp(np.linspace(np.log(model.params[1].low), np.log(model.params[1].high), args.n_scale + 1))
-    scales = np.sqrt(scales[:-1] * scales[1:])
+    with_grid = len(model.params) == 2 and model.params[0].name == "K"
+    grid = None
+    if with_grid:
+        t0 = time.perf_counter()
+        grids, ks = grid_posteriors(model, data, by, args.k_step, args.n_scale)
+        grid = {"k_step": args.k_step, "n_scale": args.n_scale, "wall_s": time.perf_counter() - t0}
+        n_seg = int(round(model.params[0].high - model.params[0].low))
+        seg_of_k = np.minimum(np.floor(ks - model.params[0].low), n_seg - 1).astype(int)
+        grid_seg = [np.bincount(seg_of_k, weights=g.sum(axis=1), minlength=n_seg) for g in grids]
+        lows, highs = np.log(model.params[1].low), np.log(model.params[1].high)
+        scales = np.exp(np.linspace(lows, highs, args.n_scale + 1))
+        scales = np.sqrt(scales[:-1] * scales[1:])
 
+    kinds = {"hmc": (1, False), "even": (args.temperatures, False), "tuned": (args.temperatures, True)}
     samplers = {}
-    for name, n_temp in (("hmc", 1), ("tempered", args.temperatures)):
+    for name in args.samplers.split(","):
+        n_temp, tuned = kinds[name]
         t, c = time.perf_counter(), time.process_time()
         res = fit.sample(
             model, data, by=by, n_warmup=args.n, n_samples=args.n, n_temperatures=n_temp,
-            key=jax.random.key(args.seed),
+            adapt_ladder=tuned, key=jax.random.key(args.seed),
         )  # fmt: skip
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         rows = []
         for u, row in res.units.reset_index(drop=True).iterrows():
             x = res.draws[u].reshape(-1, res.draws.shape[-1])
-            seg = np.minimum(np.floor(x[:, 0] - model.params[0].low), n_seg - 1).astype(int)
-            p = np.bincount(seg, minlength=n_seg) / len(seg)
-            g = grids[u]
-            rows.append(
-                {
-                    "subject": row["subject"].item() if hasattr(row["subject"], "item") else row["subject"],
-                    "segment_mass": p.round(4).tolist(),
-                    "grid_segment_mass": grid_seg[u].round(4).tolist(),
-                    "tv_distance": float(0.5 * np.abs(p - grid_seg[u]).sum()),
-                    "median": [float(np.median(x[:, i])) for i in range(x.shape[1])],
-                    "grid_median": [
-                        weighted_median(ks, g.sum(axis=1)),
-                        weighted_median(scales, g.sum(axis=0)),
-                    ],
-                    "max_rhat": float(row["max_rhat"]),
-                    "min_ess": float(row["min_ess"]),
-                    "divergences": int(row["divergences"]),
-                    "converged": bool(row["converged"]),
-                    **({"min_swap_rate": float(row["min_swap_rate"])} if n_temp > 1 else {}),
-                }
-            )
+            found = {
+                "subject": row["subject"].item() if hasattr(row["subject"], "item") else row["subject"],
+                "median": [float(np.median(x[:, i])) for i in range(x.shape[1])],
+                "max_rhat": float(row["max_rhat"]),
+                "min_ess": float(row["min_ess"]),
+                "divergences": int(row["divergences"]),
+                "converged": bool(row["converged"]),
+            }
+            if n_temp > 1:
+                found["min_swap_rate"] = float(row["min_swap_rate"])
+                found["swap_rate"] = res.swap_rate[u].round(4).tolist()  # [chain, pair]
+                found["betas"] = res.betas[u].tolist()  # [chain, rung]
+            if with_grid:
+                seg = np.minimum(np.floor(x[:, 0] - model.params[0].low), n_seg - 1).astype(int)
+                p = np.bincount(seg, minlength=n_seg) / len(seg)
+                g = grids[u]
+                found["segment_mass"] = p.round(4).tolist()
+                found["grid_segment_mass"] = grid_seg[u].round(4).tolist()
+                found["tv_distance"] = float(0.5 * np.abs(p - grid_seg[u]).sum())
+                found["grid_median"] = [
+                    weighted_median(ks, g.sum(axis=1)),
+                    weighted_median(scales, g.sum(axis=0)),
+                ]
+            rows.append(found)
         samplers[name] = {
             "n_temperatures": n_temp,
+            "adapt_ladder": tuned if n_temp > 1 else None,
             "wall_s": wall,
             "cpu_s": cpu,
             "n_converged": int(res.units["converged"].sum()),
-            "max_tv_distance": max(r["tv_distance"] for r in rows),
+            **({"max_tv_distance": max(r["tv_distance"] for r in rows)} if with_grid else {}),
+            **(
+                {"n_min_swap_rate_below_0.05": sum(r["min_swap_rate"] < 0.05 for r in rows)}
+                if n_temp > 1
+                else {}
+            ),
             "units": rows,
         }
     result = {
@@ -134,7 +152,7 @@ def main(argv=None) -> dict:
         "model": args.model,
         "n": args.n,
         "seed": args.seed,
-        "grid": {"k_step": args.k_step, "n_scale": args.n_scale, "wall_s": grid_s},
+        "grid": grid,
         "samplers": samplers,
         "machine": machine(),
     }

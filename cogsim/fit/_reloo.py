@@ -121,6 +121,7 @@ def _sample_again(model, rest, by, s, prior, set_size_column, key):
         n_samples=s["n_samples"],
         n_leapfrog=s["n_leapfrog"],
         n_temperatures=s.get("n_temperatures", 1),
+        adapt_ladder=s.get("adapt_ladder") is not False,
         level=s["level"],
         min_trials=1,
         set_size_column=set_size_column,

@@ -50,6 +50,8 @@ class SampleResult:
       swap_rate: ``[n_units, n_chains, n_temperatures - 1]`` with replica exchange, each chain's mean
         acceptance of exchanges between replicas ``r`` and ``r + 1`` after the warm-up (near 0: the ladder
         has a gap there); None for plain HMC.
+      betas: ``[n_units, n_chains, n_temperatures]`` with replica exchange, each chain's ladder of inverse
+        temperatures after the warm-up (the one its draws ran on); None for plain HMC.
     """
 
     model: str
@@ -60,6 +62,7 @@ class SampleResult:
     draws: np.ndarray
     settings: dict
     swap_rate: np.ndarray | None = None
+    betas: np.ndarray | None = None
 
 
 def _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures=1):
@@ -132,6 +135,7 @@ def sample(
     n_samples: int = 1000,
     n_leapfrog: int = 10,
     n_temperatures: int | None = None,
+    adapt_ladder: bool = True,
     level: float = 0.95,
     min_trials: int = 10,
     set_size_column: str = "set_size",
@@ -150,7 +154,9 @@ def sample(
     many replicas sample the posterior with the likelihood raised to inverse temperatures spaced evenly in
     ``log beta`` from 1 down to ``1 / n`` (``n``: the unit's trials, so the hottest replica's likelihood
     weighs about one trial), exchanging states with their neighbours every iteration; the draws are the
-    ``beta = 1`` replica's. For posteriors with separated modes (a capacity on either side of an integer),
+    ``beta = 1`` replica's. The warm-up moves the ladder's inner rungs until every neighbouring pair exchanges
+    about equally often (``adapt_ladder``; Syed et al. 2022), and the draws run on the ladder it ends with
+    (``SampleResult.betas``). For posteriors with separated modes (a capacity on either side of an integer),
     which HMC alone does not cross; it costs ``n_temperatures`` times the evaluations. ``None`` takes the
     model's ``sample_temperatures`` (1 where it declares none; slots_averaging declares 8).
 
@@ -163,6 +169,7 @@ def sample(
       n_chains, n_warmup, n_samples: chains per unit, warm-up iterations and kept draws per chain.
       n_leapfrog: leapfrog steps per iteration.
       n_temperatures: replicas per chain (1: plain HMC; None: the model's ``sample_temperatures``, else 1).
+      adapt_ladder: tune the ladder in the warm-up (True) or keep it evenly spaced in ``log beta`` (False).
       level: the credible intervals' level.
       min_trials, set_size_column: as for :func:`cogsim.fit.fit`.
       key: the root PRNG key.
@@ -183,6 +190,8 @@ def sample(
     if n_temperatures is None:
         n_temperatures = getattr(model, "sample_temperatures", 1)
     _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures)
+    if not isinstance(adapt_ladder, bool):
+        raise CogsimError(f"sample adapt_ladder: got {adapt_ladder!r}; allowed: True or False")
     by = tuple(by)
     if not model.params:
         raise CogsimError(f"sample model: {model.name!r} has no parameters; allowed: a model with parameters")
@@ -204,7 +213,7 @@ def sample(
         if n_temperatures == 1:
             return _hmc.run(lambda u: loglik(u) + lp_prior(u), u0, key=k_run, **runs)
         betas = _tempering.ladder(n_temperatures, 1.0 / n_trials)
-        return _tempering.run(loglik, lp_prior, u0, betas=betas, key=k_run, **runs)
+        return _tempering.run(loglik, lp_prior, u0, betas=betas, key=k_run, adapt_ladder=adapt_ladder, **runs)
 
     chains = jnp.arange(n_chains)
     per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None, None))
@@ -239,9 +248,9 @@ def sample(
         & (units["min_ess"] >= ESS_PER_CHAIN * n_chains)
         & (units["divergences"] == 0)
     )
-    swaps, swap_rate = {}, None
+    swaps, swap_rate, betas = {}, None, None
     if n_temperatures > 1:
-        swap_rate = np.asarray(out.swap_rate)
+        swap_rate, betas = np.asarray(out.swap_rate), np.asarray(out.betas)
         units["min_swap_rate"] = swap_rate.min(axis=(1, 2))
         swaps = {"min_swap_rate": ("min_swap_rate", "min")}
     summary = (
@@ -261,7 +270,8 @@ def sample(
     settings = {
         "sampler": "HMC, Stan's warm-up (dual-averaging step size, diagonal mass matrix in doubling windows)"
         + (
-            f"; replica exchange over {n_temperatures} temperatures (1 to 1/n_trials)"
+            f"; replica exchange over {n_temperatures} temperatures (1 to 1/n_trials"
+            + (", the ladder tuned in the warm-up)" if adapt_ladder else ", even in log beta)")
             if n_temperatures > 1
             else ""
         ),
@@ -270,8 +280,9 @@ def sample(
         "n_samples": n_samples,
         "n_leapfrog": n_leapfrog,
         "n_temperatures": n_temperatures,
+        "adapt_ladder": bool(adapt_ladder) if n_temperatures > 1 else None,
         "level": level,
         "prior": {p.name: _prior_text(prior, p) for p in model.params},
         "min_trials": min_trials,
     }
-    return SampleResult(model.name, by, estimates, summary, units, x, settings, swap_rate)
+    return SampleResult(model.name, by, estimates, summary, units, x, settings, swap_rate, betas)

@@ -11,6 +11,16 @@ non-reversible: Okabe et al. 2001; Syed, Bouchard-Cote, Deligiannidis & Doucet 2
 accepted with probability ``min(1, exp((beta_r - beta_{r+1}) (loglik_{r+1} - loglik_r)))`` (the priors
 cancel). Each move leaves the product of the tempered densities invariant, so replica 0's draws are draws of
 the posterior. The exchanges happen during the warm-up too; the draws kept are replica 0's after it.
+
+The ladder is tuned during the warm-up (``adapt_ladder=True``), as Syed et al. (2022, section 5) tune it:
+a pair's rejection rate ``1 - a_r`` measures the communication barrier between its two temperatures, the
+rates summed from ``beta = 1`` give the barrier's cumulative profile ``Lambda`` over ``log beta``
+(piecewise linear between the ladder's rungs), and the new rungs are where ``Lambda`` reaches equal shares
+of its total, so that every pair is rejected about equally often and no pair stays a gap that the chain's
+exchanges do not cross. The rungs move at the ends of the mass-matrix windows but the last, from the rates
+measured since the previous move (each pair's rejection counted at least 0.001); the ends, 1 and
+``beta_min``, stay. The last window and the draws run on the final ladder, so the draws come from one fixed
+ladder and the chain is a replica-exchange chain as above.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ class TemperedDraws(NamedTuple):
     step_size: jax.Array  # replica 0's step size after the warm-up
     inv_mass: jax.Array  # [k] replica 0's diagonal inverse mass matrix after the warm-up
     swap_rate: jax.Array  # [R - 1] mean acceptance probability of exchanges between replicas r and r + 1
+    betas: jax.Array  # [R] the ladder the draws ran on
 
 
 def ladder(n_temperatures: int, beta_min: Float[Array, ""] | float) -> jax.Array:
@@ -43,6 +54,22 @@ def ladder(n_temperatures: int, beta_min: Float[Array, ""] | float) -> jax.Array
     """
     frac = jnp.arange(n_temperatures, dtype=jnp.float32) / max(n_temperatures - 1, 1)
     return jnp.exp(frac * jnp.log(jnp.asarray(beta_min, jnp.float32)))
+
+
+def retuned(betas: Float[Array, " R"], swap_rate: Float[Array, " R-1"]) -> jax.Array:
+    """The ladder from ``betas[0]`` to ``betas[-1]`` whose rungs split the barrier ``sum(1 - swap_rate)``
+    (each term at least 0.001), interpolated linearly in ``log beta`` between the rungs, into equal shares.
+
+    Example:
+      >>> b = retuned(ladder(4, 0.001), jnp.array([0.9, 0.9, 0.0]))  # the hot pair never exchanges
+      >>> [round(float(x), 4) for x in b]  # rungs move into its gap
+      [1.0, 0.0063, 0.0025, 0.001]
+    """
+    n = betas.shape[0]
+    x = jnp.log(betas)
+    lam = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jnp.maximum(1.0 - swap_rate, 1e-3))])
+    x_new = jnp.interp(lam[-1] * jnp.arange(n) / (n - 1), lam, x)
+    return jnp.exp(x_new).at[0].set(betas[0]).at[-1].set(betas[-1])
 
 
 def _tempered(beta, ll, lpr, gll, gpr):
@@ -79,9 +106,11 @@ def run(
     n_warmup: int,
     n_samples: int,
     n_leapfrog: int = 10,
+    adapt_ladder: bool = True,
 ) -> TemperedDraws:
     """Warm-up then ``n_samples`` draws of ``exp(loglik(u) + logprior(u))`` by HMC with replica exchange over
-    the inverse temperatures ``betas`` (``betas[0]`` = 1, decreasing); every replica starts at ``u0``.
+    the inverse temperatures ``betas`` (``betas[0]`` = 1, decreasing; the start of the ladder, tuned during
+    the warm-up unless ``adapt_ladder`` is False); every replica starts at ``u0``.
 
     Example:
       >>> # two modes 8 apart, weights 0.3 and 0.7: HMC alone stays in the one it starts in
@@ -107,6 +136,8 @@ def run(
         return evaluate
 
     starts, ends = _hmc.window_bounds(n_warmup)
+    retunes = jnp.asarray([w[1] for w in _hmc.adaptation_windows(n_warmup)[:-1]] if adapt_ladder else [])
+    retunes = retunes if retunes.size else jnp.asarray([-1])
 
     def replica(beta, u, ev, adapt, key, t):
         key, *keys = jax.random.split(key, 5)
@@ -115,19 +146,29 @@ def run(
         return u, ev, adapt, key, accept_p, divergent
 
     def iteration(carry, t):
-        u, ev, adapt, keys, k_swap = carry
+        u, ev, adapt, keys, k_swap, betas, a_sum, a_n = carry
         u, ev, adapt, keys, accept_p, divergent = jax.vmap(replica, (0, 0, 0, 0, 0, None))(
             betas, u, ev, adapt, keys, t
         )
         k_swap, k_now = jax.random.split(k_swap)
         u, ev, swap_p = _exchange(betas, u, ev, t, k_now)
-        return (u, ev, adapt, keys, k_swap), (u[0], accept_p[0], divergent[0], swap_p)
+        proposed = ~jnp.isnan(swap_p)
+        a_sum, a_n = a_sum + jnp.where(proposed, swap_p, 0.0), a_n + proposed
+        move_rungs = jnp.any(t + 1 == retunes)
+        betas = jnp.where(move_rungs, retuned(betas, a_sum / jnp.maximum(a_n, 1)), betas)
+        ev = jax.vmap(_tempered)(betas, *ev[2:])
+        a_sum, a_n = jnp.where(move_rungs, 0.0, a_sum), jnp.where(move_rungs, 0, a_n)
+        carry = (u, ev, adapt, keys, k_swap, betas, a_sum, a_n)
+        return carry, (u[0], accept_p[0], divergent[0], swap_p)
 
     lp0, g0 = _hmc.start_evaluation(k)
     ev0 = tuple(jnp.broadcast_to(x, (n, *x.shape)) for x in (lp0, g0, lp0, lp0, g0, g0))
     adapt0 = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), _hmc.initial_adaptation(k))
     k_rep, k_swap = jax.random.split(key)
-    init = (jnp.broadcast_to(u0, (n, k)), ev0, adapt0, jax.random.split(k_rep, n), k_swap)
+    init = (
+        jnp.broadcast_to(u0, (n, k)), ev0, adapt0, jax.random.split(k_rep, n), k_swap, betas,
+        jnp.zeros(n - 1, jnp.float32), jnp.zeros(n - 1, jnp.int32),
+    )  # fmt: skip
     carry, (us, acc, div, swap_p) = jax.lax.scan(iteration, init, jnp.arange(n_warmup + n_samples))
     adapt = carry[2]
     return TemperedDraws(
@@ -137,4 +178,5 @@ def run(
         jnp.exp(adapt.log_eps_bar[0]),
         adapt.inv_mass[0],
         jnp.nanmean(swap_p[n_warmup:], axis=0),
+        carry[5],
     )

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from cogsim import cli
+from cogsim.errors import CogsimError
 from cogsim.fit import _hmc, _tempering, sample
 
 KEY = jax.random.key(0)
@@ -61,6 +62,45 @@ def test_separated_modes_get_their_weights_where_plain_hmc_stays_in_one():
         )
     )(keys)
     assert float((np.asarray(plain.u[..., 0]) > 0).mean()) < 0.05  # the contrast: HMC alone stays
+
+
+def test_the_warm_up_closes_a_gap_in_the_ladder_that_an_even_ladder_keeps():
+    # in 4 dimensions, modes of weights 0.3 and 0.7 at -4 and +4 in every coordinate, the same width: with
+    # the symmetric prior the exact mass of u[0] > 0 is 0.7. The ladder starts with four rungs near beta = 1
+    # and a gap from 0.6 to 0.001 that the states hardly ever exchange across
+    def modes(u):
+        a = jnp.log(0.3) - 0.5 * jnp.sum((u + 4.0) ** 2)
+        return jnp.logaddexp(a, jnp.log(0.7) - 0.5 * jnp.sum((u - 4.0) ** 2))
+
+    betas = jnp.asarray([1.0, 0.9, 0.8, 0.7, 0.6, 0.001])
+    keys = jax.random.split(KEY, 4)
+
+    def chains(adapt):
+        run = lambda k: _tempering.run(  # noqa: E731
+            modes, _wide_prior, jnp.full(4, -4.0), betas=betas, key=k, n_warmup=1000, n_samples=2000,
+            adapt_ladder=adapt,
+        )  # fmt: skip
+        return jax.vmap(run)(keys)
+
+    fixed, tuned = chains(False), chains(True)
+    np.testing.assert_array_equal(np.asarray(fixed.betas), np.broadcast_to(betas, (4, 6)))
+    assert float(fixed.swap_rate[:, -1].max()) < 0.05  # the contrast: the gap stays
+    assert float((np.asarray(fixed.u[..., 0]) > 0).mean()) < 0.5  # and the weights are wrong
+    b = np.asarray(tuned.betas)
+    assert (b[:, 0] == 1.0).all() and np.allclose(b[:, -1], 0.001) and (np.diff(b, axis=1) < 0).all()
+    assert float(tuned.swap_rate.min()) > 0.2, np.asarray(tuned.swap_rate)
+    right = float((np.asarray(tuned.u[..., 0]) > 0).mean())
+    assert abs(right - 0.7) < 0.08, right
+
+
+def test_retuning_moves_rungs_into_the_pairs_that_rarely_exchange():
+    b = np.asarray(_tempering.ladder(5, 1e-4))
+    same = np.asarray(_tempering.retuned(jnp.asarray(b), jnp.full(4, 0.4)))
+    np.testing.assert_allclose(same, b, rtol=1e-5)  # equal rates: the ladder stays
+    moved = np.asarray(_tempering.retuned(jnp.asarray(b), jnp.asarray([0.9, 0.9, 0.9, 0.0])))
+    assert moved[0] == 1.0 and moved[-1] == pytest.approx(1e-4) and (np.diff(moved) < 0).all()
+    assert (moved[1:-1] < b[1:-1]).all()  # every inner rung moves towards the hot pair's gap
+    assert moved[-2] / moved[-1] < b[-2] / b[-1]  # which narrows
 
 
 def test_a_capacity_posterior_on_real_trials_agrees_with_the_grid():
@@ -119,7 +159,15 @@ def test_one_temperature_is_plain_hmc():
     one = sample(Coin(), df, n_temperatures=1, **settings)
     np.testing.assert_array_equal(one.draws, sample(Coin(), df, **settings).draws)
     assert "min_swap_rate" not in one.summary
-    assert not np.array_equal(sample(Coin(), df, n_temperatures=3, **settings).draws, one.draws)
+    three = sample(Coin(), df, n_temperatures=3, **settings)
+    assert not np.array_equal(three.draws, one.draws)
+    assert one.betas is None and three.betas.shape == (1, 4, 3)  # units, chains, rungs
+    np.testing.assert_allclose(
+        three.betas[..., [0, -1]], np.broadcast_to([1.0, 1 / 14], (1, 4, 2)), rtol=1e-5
+    )
+    assert three.settings["adapt_ladder"] is True and one.settings["adapt_ladder"] is None
+    with pytest.raises(CogsimError, match="sample adapt_ladder: got 'no'; allowed: True or False"):
+        sample(Coin(), df, n_temperatures=3, adapt_ladder="no", **settings)
 
 
 def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path, capsys, toy):
