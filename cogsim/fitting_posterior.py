@@ -158,7 +158,14 @@ def run(
             "min_ess": float(s["min_ess"].min()),
             "divergences": int(s["divergences"].sum()),
             "n_temperatures": r,
-            **({"min_swap_rate": float(s["min_swap_rate"].min())} if r > 1 else {}),
+            **(
+                {
+                    "min_swap_rate": float(s["min_swap_rate"].min()),
+                    "ladder": "tuned" if res.settings["adapt_ladder"] else "even",
+                }
+                if r > 1
+                else {}
+            ),
         }
         log(
             f"{name:<16} posterior: {per_model[name]['n_converged']} of {len(s)} participants converged "

@@ -40,8 +40,12 @@ class SampleResult:
         estimate`` (the posterior median), ``ci_low, ci_high`` (the equal-tailed credible interval at
         ``level``), ``mean, sd, rhat, ess_bulk``.
       summary: one row per participant: ``model, <by...>, n_trials, max_rhat, min_ess, divergences,
-        accept_rate, converged`` (and ``min_swap_rate`` with ``n_temperatures > 1``: the lowest mean
-        acceptance of exchanges between neighbouring replicas over the participant's units and chains).
+        accept_rate, converged`` (and with ``n_temperatures > 1``: ``min_swap_rate``, the lowest mean
+        acceptance of exchanges between neighbouring replicas over the participant's units and chains, and
+        ``barrier``, the largest over its units of the communication barrier between ``beta = 1`` and the
+        hottest replica, estimated as the neighbouring pairs' rejection rates summed (Syed et al. 2022) and
+        averaged over the chains: with the pairs rejected equally often, ``n_temperatures >= 2 barrier + 1``
+        keeps each pair's rejection at most 0.5).
       units: one row per sampled unit (participant, or participant x set size) with the same diagnostics and
         the step size the warm-up chose (median over chains).
       draws: ``[n_units, n_chains, n_samples, k]`` the draws after the warm-up, on the parameters' own scale,
@@ -252,7 +256,8 @@ def sample(
     if n_temperatures > 1:
         swap_rate, betas = np.asarray(out.swap_rate), np.asarray(out.betas)
         units["min_swap_rate"] = swap_rate.min(axis=(1, 2))
-        swaps = {"min_swap_rate": ("min_swap_rate", "min")}
+        units["barrier"] = (1.0 - swap_rate).sum(axis=2).mean(axis=1)
+        swaps = {"min_swap_rate": ("min_swap_rate", "min"), "barrier": ("barrier", "max")}
     summary = (
         units.groupby(list(by), sort=True)
         .agg(

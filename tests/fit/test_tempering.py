@@ -142,6 +142,8 @@ def test_a_capacity_posterior_on_real_trials_agrees_with_the_grid():
     assert res.swap_rate.shape == (1, 4, 7)  # units, chains, neighbouring pairs
     assert res.swap_rate.min() == res.summary.min_swap_rate.iloc[0] and res.swap_rate.max() <= 1.0
     assert plain.swap_rate is None
+    barrier = (1.0 - res.swap_rate[0]).sum(axis=1).mean()  # pairs' rejections summed, chains averaged
+    assert res.summary.barrier.iloc[0] == pytest.approx(barrier) and 0.0 < barrier < 7.0
 
 
 def test_one_temperature_is_plain_hmc():
@@ -182,6 +184,7 @@ def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path,
     entry = json.loads((out / "comparison.json").read_text())["posterior"]
     assert entry["n_temperatures"] == 3 and entry["models"]["vm_bounded"]["n_temperatures"] == 3
     assert entry["models"]["vm_bounded"]["min_swap_rate"] == pytest.approx(summary.min_swap_rate.min())
+    assert entry["models"]["vm_bounded"]["ladder"] == "tuned"
     assert json.loads((out / "run.json").read_text())["config"]["sample_temperatures"] == 3
 
 
