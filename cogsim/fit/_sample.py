@@ -52,8 +52,8 @@ class SampleResult:
         the units in the order of ``units``, the parameters in the model's order.
       settings: chains, warm-up, draws, leapfrog steps, temperatures, the priors, the level.
       swap_rate: ``[n_units, n_chains, n_temperatures - 1]`` with replica exchange, each chain's mean
-        acceptance of exchanges between replicas ``r`` and ``r + 1`` after the warm-up (near 0: the ladder
-        has a gap there); None for plain HMC.
+        acceptance of exchanges between replicas ``r`` and ``r + 1`` after the warm-up (near 0: the chain's
+        exchanges stop there); None for plain HMC.
       betas: ``[n_units, n_chains, n_temperatures]`` with replica exchange, each chain's ladder of inverse
         temperatures after the warm-up (the one its draws ran on); None for plain HMC.
     """
