@@ -9,9 +9,18 @@ von Mises with ``kappa(J)`` (``J = kappa I1(kappa) / I0(kappa)``)::
 The integral is a fixed quadrature over ``y = log x``, ``x = J / tau ~ Gamma(k, 1)``, ``k = Jbar / tau``,
 whose density ``exp(k y - e^y) / Gamma(k)`` is smooth and decays fast on the right: ``N_NODES`` mid points
 uniform in ``y`` on ``max(psi(k) - 10 sqrt(1/k + 1/k^2), log(J_FLAT / tau))`` and ``log(k + 10 sqrt k + 30)``,
-each weighted by the closed-form density times the spacing. The mass the nodes leave (the left tail, where
-``J < J_FLAT`` and the von Mises is uniform) goes to one more node at ``J = 0``; the weights sum to 1. No
-incomplete gamma function (nor its costly derivative in the shape) is needed. Measured error
+each weighted by the closed-form density times the spacing. Below the window lie two masses, each by the
+lower incomplete gamma function's power series ``P(k, x) = x^k e^-x / Gamma(k + 1) sum_n x^n / ((k + 1)
+... (k + n))`` (``TAIL_TERMS`` terms: exact in float32 where ``x`` is much below ``k + 1``, smooth
+elsewhere, where the mass is next to 0): the mass below ``J_FLAT``, where the von Mises is uniform, goes to
+a node at ``J = 0``; the mass between ``J_FLAT`` and the window's left end (a tail beyond 10 sd, next to
+nothing, or none where the window starts at ``J_FLAT``) to a node at that end. The window's nodes share the
+rest in proportion to their weights; the weights sum to 1. (Until 2026-12-07 the node at ``J = 0`` took
+``1 - sum`` of the others, which where the tail is empty is float32 rounding, 0 or about 2e-7 from one
+parameter value to the next: a trial far from the target, whose likelihood that node's uniform density
+outweighs, had a log-likelihood that jumped by tens between neighbouring parameter values;
+docs/fitting_log.md, "vp's weight for a uniform report".) No regularised incomplete gamma function (nor its
+costly derivative in the shape) is needed. Measured error
 (tests/models/test_working_memory.py; van den Berg et al.'s fitted range, J1 in {3, 30, 300}, alpha in
 {0.5, 1.5}, tau in {0.05, 2, 20, 200}, set sizes 1-8): the density differs from the same rule with 4,000
 nodes by at most 1.5e-4 of its peak (24 nodes: 1.7e-3, 48 nodes: 2.4e-6) and from 4,000 incomplete-gamma
@@ -29,6 +38,7 @@ from cogsim.models.working_memory import _circular as circ
 from cogsim.models.working_memory._model import DE_PATTERNS, Spec, WMModel, delayed_estimation_design
 
 N_NODES = 32
+TAIL_TERMS = 12
 J_FLAT = 1e-8  # precision below which a von Mises is uniform to 1.5e-4 of its density (kappa = sqrt(2 J))
 N_MAX = 32  # largest set size the precomputed per-set-size tables cover
 
@@ -49,9 +59,23 @@ def _log_gamma_density(y, k):
     return -k * (jnp.expm1(d) - d) + jnp.where(k > 10.0, c_big, c_small)
 
 
+def lower_tail(k, x, n_terms: int = TAIL_TERMS):
+    """``P(k, x)``, the probability that a ``Gamma(k, 1)`` variable is below ``x``, by the first ``n_terms``
+    terms of its power series (exact for ``x`` much below ``k + 1``; an underestimate otherwise).
+
+    Example:
+      >>> round(float(lower_tail(jnp.float32(1.0), jnp.float32(0.5))), 5)  # 1 - exp(-0.5)
+      0.39347
+    """
+    ratios = x / (k + jnp.arange(1, n_terms, dtype=jnp.float32))
+    series = 1.0 + jnp.sum(jnp.cumprod(ratios))
+    return jnp.exp(k * jnp.log(x) - x - gammaln(k + 1.0)) * series
+
+
 def nodes(jbar, tau, n_nodes: int = N_NODES):
-    """Quadrature nodes ``J [n + 1]`` and weights ``[n + 1]`` (summing to 1) of ``Gamma(jbar / tau, tau)``;
-    node 0 is ``J = 0`` (a uniform report), carrying the mass the others leave."""
+    """Quadrature nodes ``J [n + 2]`` and weights ``[n + 2]`` (summing to 1) of ``Gamma(jbar / tau, tau)``:
+    node 0 is ``J = 0`` (a uniform report) with the mass below ``J_FLAT``, node 1 the window's left end with
+    the mass between ``J_FLAT`` and it, then the window's ``n`` nodes."""
     k = jbar / tau
     # the window: E[y] = digamma(k), sd(y) = sqrt(trigamma(k)) <= sqrt(1/k + 1/k^2); held fixed under
     # differentiation (the integral does not depend on it), so no polygamma derivatives are compiled
@@ -61,9 +85,11 @@ def nodes(jbar, tau, n_nodes: int = N_NODES):
     h = (hi - lo) / n_nodes
     y = lo + (jnp.arange(n_nodes) + 0.5) * h
     w = h * jnp.exp(_log_gamma_density(y, k))
-    w = w / jnp.maximum(jnp.sum(w), 1.0)
-    w0 = jnp.maximum(1.0 - jnp.sum(w), 0.0)
-    return jnp.concatenate([jnp.zeros(1), tau * jnp.exp(y)]), jnp.concatenate([w0[None], w])
+    flat = jnp.minimum(lower_tail(k, J_FLAT / tw), 1.0)  # below J_FLAT: uniform
+    edge = jnp.clip(lower_tail(k, jnp.exp(lo)) - flat, 0.0, 1.0 - flat)  # J_FLAT to the window's left end
+    w = w * ((1.0 - flat - edge) / jnp.maximum(jnp.sum(w), 1e-30))
+    j = jnp.concatenate([jnp.zeros(1), tau * jnp.exp(jnp.concatenate([lo[None], y]))])
+    return j, jnp.concatenate([flat[None], edge[None], w])
 
 
 def _tables(params, n_nodes, n_rows=N_MAX):
