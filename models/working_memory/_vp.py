@@ -25,7 +25,9 @@ costly derivative in the shape) is needed. Measured error
 {0.5, 1.5}, tau in {0.05, 2, 20, 200}, set sizes 1-8): the density differs from the same rule with 4,000
 nodes by at most 1.5e-4 of its peak (24 nodes: 1.7e-3, 48 nodes: 2.4e-6) and from 4,000 incomplete-gamma
 cells by at most 7.7e-4 (the cells' own error at the narrowest gamma); it matches a histogram of 200,000
-simulated errors.
+simulated errors. Again with the tail's two nodes (2026-12-07, the same grid, errors at 201 points): at most
+1.2e-4 of the peak against both 4,000 nodes and 4,000 cells (the code before them, the same script: 1.5e-4
+against both).
 """
 
 from __future__ import annotations
