@@ -109,6 +109,39 @@ def test_vp_quadrature_error_against_fine_quadratures(params):
         assert float(jnp.max(jnp.abs(coarse - ref)) / jnp.max(ref)) < 1e-3
 
 
+def test_vp_gradient_follows_the_likelihood_where_the_gamma_tail_is_empty():
+    """Far from the posterior (small tau, negative alpha) the gamma's left tail holds next to nothing and a
+    trial far from the target is explained by the nodes below the window: the log-likelihood of Zhang &
+    Luck's participant 1 there changes as its gradient says (central differences within 5 %; with the
+    uniform node's weight taken as ``1 - sum`` of the others, float32 rounding, they were off by up to 100
+    times), and one such trial matches a float64 reference (adaptive quadrature over J, kappa(J) solved
+    exactly: -36.030, slope -34.79 in log J1)."""
+    from cogsim.scenarios.delayed_estimation import trials
+
+    d = trials("zhang_luck2008")
+    d = d[d.subject == sorted(d.subject.unique())[0]]
+    t = {"set_size": jnp.asarray(d.set_size.to_numpy()), "error_rad": jnp.asarray(d.error_rad.to_numpy())}
+
+    def total(v):  # v: log J1, alpha, log tau
+        return jnp.sum(wm.VP.loglik({"J1": jnp.exp(v[0]), "alpha": v[1], "tau": jnp.exp(v[2])}, t))
+
+    v = jnp.asarray([np.log(14.93), -0.40, np.log(0.87)], jnp.float32)
+    g = np.asarray(jax.jit(jax.grad(total))(v))
+    f = jax.jit(total)
+    for i in range(3):
+        step = jnp.zeros(3).at[i].set(1e-3)
+        fd = (float(f(v + step)) - float(f(v - step))) / 2e-3
+        assert abs(fd - g[i]) <= 0.05 * abs(g[i]) + 0.5, (i, fd, g[i])
+
+    def one(lj):  # error 3 rad at set size 6
+        p = {"J1": jnp.exp(lj), "alpha": jnp.float32(-0.40), "tau": jnp.float32(0.87)}
+        return wm.VP.loglik(p, {"set_size": jnp.asarray([6]), "error_rad": jnp.asarray([3.0])})[0]
+
+    lj = jnp.float32(np.log(14.93))
+    assert float(one(lj)) == pytest.approx(-36.030, abs=0.01)
+    assert float(jax.grad(one)(lj)) == pytest.approx(-34.79, abs=0.05)
+
+
 @pytest.mark.parametrize("s", [0.0, 2.0, 5.0])
 def test_workspace_monte_carlo_error_against_a_large_reference(s):
     """512 fixed draws summarised by 64 quantile nodes vs 8,192 draws and 1,024 nodes: the density differs by
