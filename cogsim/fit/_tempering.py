@@ -77,8 +77,9 @@ def _tempered(beta, ll, lpr, gll, gpr):
 
 
 def _exchange(betas, u, ev, t, key):
-    """The even (``t`` even) or odd neighbour pairs' exchanges; returns the states after them and each
-    pair's acceptance probability (NaN for the pairs not proposed at ``t``)."""
+    """The even (``t`` even) or odd neighbour pairs' exchanges; returns the states after them, their
+    untempered evaluations ``(loglik, logprior, their gradients)``, and each pair's acceptance probability
+    (NaN for the pairs not proposed at ``t``)."""
     n = betas.shape[0]
     r = jnp.arange(n)
     up = jnp.minimum(r + 1, n - 1)
@@ -90,10 +91,7 @@ def _exchange(betas, u, ev, t, key):
     swap = lower & (jax.random.uniform(key, (n,)) < a)
     from_below = jnp.concatenate([jnp.zeros(1, bool), swap[:-1]])
     perm = jnp.where(swap, r + 1, jnp.where(from_below, r - 1, r))
-    u = u[perm]
-    ll, lpr, gll, gpr = (x[perm] for x in ev[2:])
-    ev = jax.vmap(_tempered)(betas, ll, lpr, gll, gpr)
-    return u, ev, jnp.where(lower, a, jnp.nan)[:-1]
+    return u[perm], tuple(x[perm] for x in ev[2:]), jnp.where(lower, a, jnp.nan)[:-1]
 
 
 def run(
@@ -151,12 +149,12 @@ def run(
             betas, u, ev, adapt, keys, t
         )
         k_swap, k_now = jax.random.split(k_swap)
-        u, ev, swap_p = _exchange(betas, u, ev, t, k_now)
+        u, parts, swap_p = _exchange(betas, u, ev, t, k_now)
         proposed = ~jnp.isnan(swap_p)
         a_sum, a_n = a_sum + jnp.where(proposed, swap_p, 0.0), a_n + proposed
         move_rungs = jnp.any(t + 1 == retunes)
         betas = jnp.where(move_rungs, retuned(betas, a_sum / jnp.maximum(a_n, 1)), betas)
-        ev = jax.vmap(_tempered)(betas, *ev[2:])
+        ev = jax.vmap(_tempered)(betas, *parts)  # each replica's state tempered at its (new) rung
         a_sum, a_n = jnp.where(move_rungs, 0.0, a_sum), jnp.where(move_rungs, 0, a_n)
         carry = (u, ev, adapt, keys, k_swap, betas, a_sum, a_n)
         return carry, (u[0], accept_p[0], divergent[0], swap_p)
