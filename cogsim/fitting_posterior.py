@@ -161,6 +161,8 @@ def run(
             **(
                 {
                     "min_swap_rate": float(s["min_swap_rate"].min()),
+                    "max_barrier": float(s["barrier"].max()),
+                    "temperatures_for_barrier": fitlib.temperatures_for(float(s["barrier"].max())),
                     "ladder": "tuned" if res.settings["adapt_ladder"] else "even",
                 }
                 if r > 1
@@ -175,6 +177,13 @@ def run(
             + f"; {time.perf_counter() - t:.1f} s, "
             f"CPU {time.process_time() - c:.1f} s)"
         )
+        needed = per_model[name].get("temperatures_for_barrier", 0)
+        if r > 1 and r < needed:
+            log(
+                f"{name:<16} posterior: barrier {per_model[name]['max_barrier']:.2f} between beta = 1 and "
+                f"the hottest replica; {needed} temperatures would keep each pair's rejection at most 0.5 "
+                "(--sample-temperatures)"
+            )
         t = time.perf_counter()
         found = fitlib.loo(model, trials, res)
         if reloo:

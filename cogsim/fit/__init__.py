@@ -40,6 +40,7 @@ from cogsim.fit._recovery import (
 from cogsim.fit._reloo import reloo
 from cogsim.fit._sample import SampleResult, sample
 from cogsim.fit._shared import Shared, share
+from cogsim.fit._tempering import temperatures_for
 
 __all__ = [
     "AT_BOUND_TOL",
@@ -86,5 +87,6 @@ __all__ = [
     "share",
     "simulate_data",
     "stacking_weights",
+    "temperatures_for",
     "start_agreement",
 ]

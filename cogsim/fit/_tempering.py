@@ -25,6 +25,7 @@ ladder and the chain is a replica-exchange chain as above.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -32,6 +33,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from cogsim.errors import CogsimError
 from cogsim.fit import _hmc
 
 
@@ -70,6 +72,20 @@ def retuned(betas: Float[Array, " R"], swap_rate: Float[Array, " R-1"]) -> jax.A
     lam = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jnp.maximum(1.0 - swap_rate, 1e-3))])
     x_new = jnp.interp(lam[-1] * jnp.arange(n) / (n - 1), lam, x)
     return jnp.exp(x_new).at[0].set(betas[0]).at[-1].set(betas[-1])
+
+
+def temperatures_for(barrier: float) -> int:
+    """The fewest temperatures whose ladder, with every neighbouring pair rejected equally often, keeps each
+    pair's rejection rate at most 0.5 across a communication ``barrier`` (the pairs' rejection rates summed,
+    as :func:`cogsim.fit.sample` reports it): ``ceil(2 barrier + 1)``, at least 2.
+
+    Example:
+      >>> temperatures_for(0.3), temperatures_for(3.2)
+      (2, 8)
+    """
+    if not math.isfinite(barrier) or barrier < 0:
+        raise CogsimError(f"temperatures_for barrier: got {barrier!r}; allowed: a finite number >= 0")
+    return max(2, math.ceil(2.0 * barrier + 1.0 - 1e-9))
 
 
 def _tempered(beta, ll, lpr, gll, gpr):

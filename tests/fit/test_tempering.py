@@ -12,7 +12,7 @@ import pytest
 
 from cogsim import cli
 from cogsim.errors import CogsimError
-from cogsim.fit import _hmc, _tempering, sample
+from cogsim.fit import _hmc, _tempering, sample, temperatures_for
 
 KEY = jax.random.key(0)
 
@@ -178,12 +178,18 @@ def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path,
     args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
     rc = cli.main([*args, "--sample", "100", "--sample-temperatures", "3", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
-    assert "lowest exchange rate" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "lowest exchange rate" in printed
     summary = pd.read_parquet(out / "posterior_summary.parquet")
     assert summary.min_swap_rate.between(0.0, 1.0).all()
     entry = json.loads((out / "comparison.json").read_text())["posterior"]
     assert entry["n_temperatures"] == 3 and entry["models"]["vm_bounded"]["n_temperatures"] == 3
     assert entry["models"]["vm_bounded"]["min_swap_rate"] == pytest.approx(summary.min_swap_rate.min())
+    barrier = entry["models"]["vm_bounded"]["max_barrier"]
+    assert barrier == pytest.approx(summary.barrier.max())
+    needed = entry["models"]["vm_bounded"]["temperatures_for_barrier"]
+    assert needed == temperatures_for(barrier)
+    assert ("would keep each pair's rejection at most 0.5" in printed) == (needed > 3)
     assert entry["models"]["vm_bounded"]["ladder"] == "tuned"
     assert json.loads((out / "run.json").read_text())["config"]["sample_temperatures"] == 3
 
@@ -201,3 +207,13 @@ def test_bad_temperatures_exit_2_with_one_line(toy_paradigm, csv, tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_temperatures_for_a_barrier_keep_each_pair_rejected_at_most_half_the_time():
+    for barrier in (0.0, 0.4, 0.5, 0.51, 1.7, 3.5, 10.2):
+        r = temperatures_for(barrier)
+        assert r >= 2 and barrier / (r - 1) <= 0.5  # equal shares of the barrier per pair
+        assert r == 2 or barrier / (r - 2) > 0.5  # one fewer would not
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(CogsimError, match="temperatures_for barrier: got"):
+            temperatures_for(bad)
