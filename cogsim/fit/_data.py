@@ -135,8 +135,39 @@ def pack(
         rows[u, : len(pos)] = pos
         rows[u, len(pos) :] = pos[0]
         mask[u, : len(pos)] = True
+    if "source" not in data.attrs:  # a DataFrame that Paradigm.read did not check
+        _check_reads(model, {name: arr[:1] for name, arr in arrays.items()}, data, src)
     trials = {name: jnp.asarray(arr[rows]) for name, arr in arrays.items()}
     return Packed(units, trials, jnp.asarray(mask), rows, keys, src)
+
+
+def _check_reads(model, one: dict, data: pd.DataFrame, src: str) -> None:
+    """Raises a DataError when ``model.loglik`` reads a column that is not a numeric trial array: one that
+    the frame holds as text, categories or objects (left out of the arrays), or one it lacks; traced on
+    ``one`` trial, nothing computed."""
+    import jax
+
+    from cogsim.fit import _objective
+
+    params = _objective.values(model, _objective.default_u(model))
+    try:
+        jax.eval_shape(lambda t: model.loglik(params, t), one)
+    except KeyError as exc:
+        name = exc.args[0] if exc.args else None
+        if not isinstance(name, str) or name in one:
+            raise
+        if name in data.columns:
+            s, first = data[name], data[name].iloc[0]
+            first = first.item() if isinstance(first, np.generic) else first
+            raise DataError(
+                f"{src}: column {name!r}: got {s.dtype} values (first {first!r}); allowed: numbers "
+                f"(0/1 or bool for yes/no columns), as model {model.name!r} reads it; the paradigm's "
+                "read() converts and checks a table's columns"
+            ) from None
+        raise DataError(
+            f"{src}: missing column {name!r} (needed by model {model.name!r}); found: "
+            f"{', '.join(map(str, data.columns))}"
+        ) from None
 
 
 def _plain(v):
@@ -215,14 +246,18 @@ def take(packed: Packed, idx: np.ndarray) -> Packed:
     )
 
 
-def check_no_blanks(data: pd.DataFrame, packed: Packed, units: np.ndarray, model_name: str) -> None:
-    """Raises a DataError naming the first blank (NaN) among the numeric columns of ``units``' trials, the
-    pattern groups' columns aside (they may be blank); called for the units whose log-likelihood is not
-    finite, so that a blank response from a DataFrame that ``Paradigm.read`` did not check is named as the
-    CSV reader would name it, instead of being fitted as a log-likelihood of -inf."""
+def check_no_blanks(data: pd.DataFrame, packed: Packed, units: np.ndarray, model) -> None:
+    """Raises a DataError naming the first blank (NaN) among the numeric columns of ``units``' trials that
+    ``model`` reads, the pattern groups' columns aside (they may be blank); called for the units whose
+    log-likelihood is not finite, so that a blank response from a DataFrame that ``Paradigm.read`` did not
+    check is named as the CSV reader would name it, instead of being fitted as a log-likelihood of -inf."""
+    from cogsim.fit._compress import read_columns
+
     data = data.reset_index(drop=True)
-    skip = {n for p in data.attrs.get("pattern_columns", ()) for n in pattern_names(p, data.columns)}
-    cols = [c for c in data.columns if c not in skip and c not in packed.keys]
+    patterns = {*data.attrs.get("pattern_columns", ()), *getattr(model, "pattern_columns", ())}
+    skip = {n for p in patterns for n in pattern_names(p, data.columns)}
+    read = set(read_columns(model, {k: v[0] for k, v in packed.trials.items()}))
+    cols = [c for c in data.columns if c not in skip and c not in packed.keys and c in read]
     number = pd.api.types.is_numeric_dtype
     cols = [c for c in cols if number(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
     mask = np.asarray(packed.mask) > 0
@@ -233,5 +268,5 @@ def check_no_blanks(data: pd.DataFrame, packed: Packed, units: np.ndarray, model
             i, j = np.argwhere(blank)[0]
             raise DataError(
                 f"{packed.source}: row {rows[i] + 1}, column {cols[j]!r}: got (blank); allowed: a number "
-                f"(the log-likelihood of that unit under model {model_name!r} is not finite)"
+                f"(the log-likelihood of that unit under model {model.name!r} is not finite)"
             )

@@ -233,7 +233,7 @@ def fit(
         loglik = by_bucket(work, lambda sub, idx: loglik_fn(u_hat[idx], sub.trials, sub.mask), max_buckets)
     else:  # the solver's minimum (its per-trial mean times the trial count: float32 rounding apart)
         loglik = -np.asarray(nll_hat)
-    check_no_blanks(data, packed, np.flatnonzero(~np.isfinite(np.asarray(loglik, float))), model.name)
+    check_no_blanks(data, packed, np.flatnonzero(~np.isfinite(np.asarray(loglik, float))), model)
     k = len(model.params)
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u_hat[:, i])) for i, p in enumerate(model.params)]

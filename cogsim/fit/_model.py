@@ -177,8 +177,9 @@ def initial_point(model, trials) -> dict[str, float] | None:
 
 
 def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set_size") -> None:
-    """Raises a DataError naming the first row whose ``set_size`` lies outside ``1..model.max_set_size``
-    (nothing to check when the model declares no ``max_set_size`` or the data have no such column).
+    """Raises a DataError naming the first row whose ``set_size`` is not a whole number or lies outside
+    ``1..model.max_set_size`` (below 1 for a model fitted per set size without a ``max_set_size``; nothing
+    to check when the model declares neither or the data have no such column).
 
     Example:
       >>> import pandas as pd
@@ -203,16 +204,16 @@ def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set
         raise DataError(
             f"{source}: row {i + 1}, column {column!r}: got {value!r}; allowed: a whole number of items"
         )
-    if limit is None:
-        return
-    bad = (values < 1) | (values > limit)
+    bad = (number < 1) | (number > (np.inf if limit is None else limit))
     if bad.any():
         i = int(bad.nonzero()[0][0])
         value = values[i].item() if hasattr(values[i], "item") else values[i]
-        raise DataError(
-            f"{source}: row {i + 1}, column {column!r}: got {value!r}; allowed: 1 to {limit} for model "
-            f"{model.name!r} (the set sizes its likelihood covers)"
+        allowed = (
+            "a whole number of items >= 1"
+            if limit is None
+            else f"1 to {limit} for model {model.name!r} (the set sizes its likelihood covers)"
         )
+        raise DataError(f"{source}: row {i + 1}, column {column!r}: got {value!r}; allowed: {allowed}")
 
 
 def inert_mask(model, packed) -> np.ndarray:

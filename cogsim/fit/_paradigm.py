@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,7 @@ class Paradigm:
             out[col.name] = _check_column(frame[col.name], col, src)
         patterned = []
         for pattern in self.pattern_columns:
+            _check_numbering(pattern, frame.columns, src)
             for name in pattern_names(pattern, frame.columns):
                 out[name] = _check_column(frame[name], Column(name, "float", required=False), src)
                 patterned.append(name)
@@ -206,6 +208,21 @@ def pattern_names(pattern: str, columns) -> list[str]:
         names.append(pattern.format(i=i))
         i += 1
     return names
+
+
+def _check_numbering(pattern: str, columns, src: str) -> None:
+    """Raises a DataError for a column of ``pattern``'s form that its numbering 1, 2, ... leaves out (a 0,
+    a gap, a leading zero), which would otherwise be kept aside as an extra column without a word."""
+    form = re.compile(re.escape(pattern).replace(re.escape("{i}"), r"(-?\d+)"))
+    found = [str(c) for c in columns if form.fullmatch(str(c))]
+    taken = set(pattern_names(pattern, columns))
+    stray = [c for c in found if c not in taken]
+    if stray:
+        listed = ", ".join(sorted(found, key=lambda c: int(form.fullmatch(c).group(1))))
+        raise DataError(
+            f"{src}: column {stray[0]!r}: allowed: {pattern} numbered 1, 2, 3, ... without a gap or a "
+            f"leading zero (found {listed})"
+        )
 
 
 def pattern_key(pattern: str) -> str:

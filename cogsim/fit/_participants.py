@@ -67,8 +67,9 @@ def labels(frame: pd.DataFrame, by) -> pd.Series:
 
 
 def data_line(trials: pd.DataFrame, by: tuple[str, ...]) -> str:
-    """One line on what was read: trials, participants (by ``by``), set sizes and the extra columns kept
-    aside, so that a wrong file or column shows before the fits.
+    """One line on what was read: trials, participants (by ``by``), set sizes, the extra columns kept
+    aside and the paradigm's notes on the file (``attrs["notes"]``), so that a wrong file or column shows
+    before the fits.
 
     Example:
       >>> t = pd.DataFrame({"subject": [1, 1, 2], "set_size": [2, 4, 2], "note": "x"})
@@ -85,4 +86,6 @@ def data_line(trials: pd.DataFrame, by: tuple[str, ...]) -> str:
             "set sizes " + ", ".join(str(int(v)) for v in sorted(trials["set_size"].dropna().unique()))
         )
     extra = list(trials.attrs.get("extra_columns", []))
-    return ", ".join(parts) + (f"; extra columns kept aside: {', '.join(map(str, extra))}" if extra else "")
+    notes = [f"; {n}" for n in trials.attrs.get("notes", [])]
+    kept = f"; extra columns kept aside: {', '.join(map(str, extra))}" if extra else ""
+    return ", ".join(parts) + kept + "".join(notes)

@@ -227,7 +227,7 @@ def sample(
     n_trials = jax.device_put(packed.units["n_trials"].to_numpy(np.float32))
     out = program((ids, work.trials, work.mask, n_trials))
     stuck = np.flatnonzero(np.asarray(out.accept).max(axis=(1, 2)) == 0.0)  # never a finite log-density
-    check_no_blanks(data, packed, stuck, model.name)  # a blank response named as the CSV reader names it
+    check_no_blanks(data, packed, stuck, model)  # a blank response named as the CSV reader names it
     u = np.asarray(out.u)  # [U, C, S, k]
     x = np.stack([np.asarray(p.from_unconstrained(u[..., i])) for i, p in enumerate(model.params)], -1)
     series = np.moveaxis(x, (1, 2), (2, 3))  # [U, k, C, S]

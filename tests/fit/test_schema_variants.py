@@ -313,3 +313,69 @@ def test_a_blank_response_from_a_dataframe_is_named_not_fitted_as_minus_infinity
     df.loc[41, "error_rad"] = np.nan
     with pytest.raises(DataError, match=r"row 42, column 'error_rad': got \(blank\); allowed: a number"):
         fit(wm.MIXTURE2P, df, ci=None, key=jax.random.key(0))
+
+
+def test_a_blank_response_beside_blank_nontargets_is_named_in_its_own_column():
+    from cogsim.models import working_memory as wm
+
+    rng = np.random.default_rng(0)
+    n = 60
+    df = pd.DataFrame(
+        {"subject": np.repeat([1, 2], n // 2), "set_size": 2, "error_rad": rng.uniform(-3, 3, n)}
+    )
+    df["nontarget_1_rad"] = rng.uniform(-3, 3, n)
+    df["nontarget_2_rad"] = np.nan  # a set size of 2 leaves the second non-target blank on every row
+    df.loc[41, "error_rad"] = np.nan
+    with pytest.raises(DataError, match=r"row 42, column 'error_rad': got \(blank\); allowed: a number"):
+        fit(wm.MIXTURE2P, df, ci=None, key=jax.random.key(0))
+
+
+@pytest.mark.parametrize(
+    "column",
+    [pd.Series(["True", "False"] * 30), pd.Series([1, 0] * 30).astype("category")],
+    ids=["text", "cat"],
+)
+def test_a_dataframe_column_the_model_reads_as_text_or_categories_is_named(column):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"subject": 1, "set_size": rng.choice([2, 4], 60), "change": rng.integers(0, 2, 60)})
+    df["correct"] = column
+    with pytest.raises(DataError, match=r"<DataFrame>: column 'correct': got (str|object|category) values"):
+        fit(CD.models["sdt"], df, ci=None, key=jax.random.key(0))
+    fit(CD.models["sdt"], CD.read(df), ci=None, key=jax.random.key(0))  # the paradigm's reader converts it
+
+
+def test_a_set_size_below_1_from_a_dataframe_is_refused():
+    from cogsim.models import working_memory as wm
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"subject": 1, "set_size": rng.choice([1, 2], 40), "error_rad": rng.uniform(-3, 3, 40)})
+    df.loc[5, "set_size"] = 0
+    with pytest.raises(
+        DataError, match=r"row 6, column 'set_size': got 0; allowed: a whole number of items >= 1"
+    ):
+        fit(wm.MIXTURE2P, df, ci=None, key=jax.random.key(0))
+
+
+@pytest.mark.parametrize(("old", "new"), [(1, 0), (3, 4), (2, "02")], ids=["zero", "gap", "leading-zero"])
+def test_misnumbered_nontarget_columns_are_refused_not_kept_aside(tmp_path, old, new):
+    frame = sim.delayed_estimation((1, 3, 4), n_per=20, n_sub=1, nontargets=True)
+    frame = frame[[c for c in frame.columns if not c.startswith("nontarget_") or int(c.split("_")[1]) <= 3]]
+    frame = frame.rename(columns={f"nontarget_{old}_rad": f"nontarget_{new}_rad"})
+    with pytest.raises(
+        DataError, match=rf"column 'nontarget_{new}_rad': allowed: nontarget_{{i}}_rad numbered 1, 2"
+    ):
+        DE.read(write(tmp_path / "nt.csv", frame))
+
+
+def test_fewer_nontargets_than_the_display_had_are_read_and_said(tmp_path):
+    frame = sim.delayed_estimation((1, 3), n_per=20, n_sub=1, nontargets=True)
+    frame.loc[frame.index[frame.set_size == 3][4], "nontarget_2_rad"] = np.nan
+    t = DE.read(write(tmp_path / "nt.csv", frame))
+    row = int(frame.index[frame.set_size == 3][4]) + 1
+    assert t.attrs["notes"] == [
+        f"1 trial(s) give fewer non-target values than set_size - 1 (first: row {row}, set size 3, 1 given); "
+        "mixture3p's swaps go only to the non-targets given"
+    ]
+    from cogsim.fit._participants import data_line
+
+    assert data_line(t, ("subject",)).endswith("; " + t.attrs["notes"][0])
