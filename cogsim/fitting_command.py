@@ -264,6 +264,8 @@ def run(
         )
         if line := fitlib.at_bound_line(name, res.summary["at_bound"]):
             log(line)
+        if line := fitlib.few_set_sizes_line(model, trials, by):
+            log(line)
         if agreement is not None:
             kw = {
                 "n_fits": agreement,

@@ -43,6 +43,12 @@ class Resamples:
         self.halves = halves
         cells = _cells(counts)
         self.cells = cells
+        sizes = sorted(set(np.asarray(counts.set_size).tolist()))
+        #: ``"one set size (N = 6)"`` for data of one set size (nothing to contrast across set sizes), else ""
+        self.one_set_size = f"one set size (N = {sizes[0]:g})" if len(sizes) == 1 else ""
+        #: the data hold two rates only (hits and false alarms at one set size and change probability): a
+        #: model with a memory and a guessing parameter reproduces them by construction
+        self.two_rates = len(cells) == 2
         self.pooled = (np.asarray(counts.block) * 2 + np.asarray(counts.is_change)).astype(int)
         triples = zip(cells.set_size, cells.p_change, cells.is_change, strict=True)
         where = {cell: i for i, cell in enumerate(triples)}
@@ -127,31 +133,45 @@ def _mean(x: np.ndarray) -> float:
     return float(np.mean(x[seen])) if seen.any() else float("nan")
 
 
+def _not_tested(name: str, why: str, **rule) -> cmp.Check:
+    """A check these data cannot test: no value and no CI, so it cannot pass; ``why`` says so in its
+    detail (as delayed_estimation's set-size contrasts on data of one set size)."""
+    nan = float("nan")
+    return cmp.Check.of(name, value=nan, ci=(nan, nan), detail=f"not tested: {why}", **rule)
+
+
 def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float, big) -> list[cmp.Check]:
-    """The four checks of one model (their rules: docs/scenarios/change_detection.md)."""
+    """The four checks of one model (their rules: docs/scenarios/change_detection.md). On data of one set
+    size, checks 1 and 4 (and check 3 where the data hold two rates only) are reported not tested."""
     out = []
     k = par.loc["K"]
-    _, p_lo, p_hi = boot.ci(boot.plateau)
     sizes = "/".join(map(str, big))
-    cells = (
-        ""
-        if boot.n_plateau_cells == boot.n_plateau_possible
-        else f"; Cowan K over the {boot.n_plateau_cells} set size x change probability conditions the data "
-        f"have at set sizes {sizes} (of {boot.n_plateau_possible}: base rates not crossed with set sizes)"
-    )
-    out.append(
-        cmp.Check.of(
-            f"{prefix}K agrees with the Cowan K plateau at set sizes {sizes} (within {K_TOLERANCE} items)",
-            value=k.value - plateau,
-            ci=(k.ci_low - p_hi, k.ci_high - p_lo),
-            threshold=(-K_TOLERANCE, K_TOLERANCE),
-            rule="ci_within",
-            source="declared",
-            basis=_DOCS,
-            detail=f"fitted K {k.value:.2f} [{k.ci_low:.2f}, {k.ci_high:.2f}] vs Cowan K {plateau:.2f} "
-            f"[{p_lo:.2f}, {p_hi:.2f}]{cells}" + boot.no_ci(k.ci_low - p_hi, k.ci_high - p_lo),
+    name = f"{prefix}K agrees with the Cowan K plateau at set sizes {sizes} (within {K_TOLERANCE} items)"
+    rule = dict(threshold=(-K_TOLERANCE, K_TOLERANCE), rule="ci_within", source="declared", basis=_DOCS)
+    if boot.one_set_size:
+        why = f"{boot.one_set_size}: the fitted K is not identified from it (the hit and false-alarm rates "
+        why += "at one set size fix how often the probe is held, not K apart from the model's other "
+        why += "parameters), so the check cannot pass"
+        out.append(_not_tested(name, why, **rule))
+    else:
+        _, p_lo, p_hi = boot.ci(boot.plateau)
+        cells = (
+            ""
+            if boot.n_plateau_cells == boot.n_plateau_possible
+            else f"; Cowan K over the {boot.n_plateau_cells} set size x change probability conditions the "
+            f"data have at set sizes {sizes} (of {boot.n_plateau_possible}: base rates not crossed with set "
+            "sizes)"
         )
-    )
+        out.append(
+            cmp.Check.of(
+                name,
+                value=k.value - plateau,
+                ci=(k.ci_low - p_hi, k.ci_high - p_lo),
+                detail=f"fitted K {k.value:.2f} [{k.ci_low:.2f}, {k.ci_high:.2f}] vs Cowan K {plateau:.2f} "
+                f"[{p_lo:.2f}, {p_hi:.2f}]{cells}" + boot.no_ci(k.ci_low - p_hi, k.ci_high - p_lo),
+                **rule,
+            )
+        )
     gs = par.loc[[n for n in par.index if n.startswith("g_")]]
     if len(gs) > 1:
         order = sorted(gs.index, key=lambda n: float(n[2:]))
@@ -170,32 +190,26 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
             )
         )
     pred = boot.predicted(cond)
-    _, lo, hi = boot.ci(boot.rmse, pred)
-    out.append(
-        cmp.Check.of(
-            f"{prefix}hit and false-alarm rates reproduced (RMSE below {MAX_RMSE})",
-            value=err,
-            ci=(lo, hi),
-            threshold=MAX_RMSE,
-            rule="ci_below",
-            source="declared",
-            basis=_DOCS,
-            kind="agreement",
-            detail=f"RMSE over {len(pred)} rates" + boot.no_ci(lo, hi),
-        )
-    )
-    d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
-    out.append(
-        cmp.Check.of(
-            f"{prefix}rates closer than the set-size-blind baseline's (RMSE difference below 0)",
-            value=d,
-            ci=(lo, hi),
-            threshold=0.0,
-            rule="ci_below",
-            source="declared",
-            basis=_DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample",
-            kind="agreement",
-            detail=boot.no_ci(lo, hi).removeprefix("; "),
-        )
-    )
+    name = f"{prefix}hit and false-alarm rates reproduced (RMSE below {MAX_RMSE})"
+    rule = dict(threshold=MAX_RMSE, rule="ci_below", source="declared", basis=_DOCS, kind="agreement")
+    if boot.two_rates:
+        why = f"{boot.one_set_size} and one change probability: two rates (hits and false alarms), which a "
+        why += "model with a memory and a guessing parameter reproduces by construction, so the check "
+        why += "cannot pass"
+        out.append(_not_tested(name, why, **rule))
+    else:
+        _, lo, hi = boot.ci(boot.rmse, pred)
+        detail = f"RMSE over {len(pred)} rates" + boot.no_ci(lo, hi)
+        out.append(cmp.Check.of(name, value=err, ci=(lo, hi), detail=detail, **rule))
+    name = f"{prefix}rates closer than the set-size-blind baseline's (RMSE difference below 0)"
+    basis = _DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample"
+    rule = dict(threshold=0.0, rule="ci_below", source="declared", basis=basis, kind="agreement")
+    if boot.one_set_size:
+        why = f"{boot.one_set_size}: the set-size-blind baseline is the observed rates themselves, so there "
+        why += "is nothing to beat and the check cannot pass"
+        out.append(_not_tested(name, why, **rule))
+    else:
+        d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
+        detail = boot.no_ci(lo, hi).removeprefix("; ")
+        out.append(cmp.Check.of(name, value=d, ci=(lo, hi), detail=detail, **rule))
     return out

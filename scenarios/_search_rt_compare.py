@@ -27,7 +27,11 @@ def _slope_pairs(slopes: pd.DataFrame, task: str) -> pd.DataFrame:
 
 
 def _ratio(pairs: pd.DataFrame, n_boot: int, level: float):
-    if len(pairs) < 2 or not {"present", "absent"} <= set(pairs.columns):
+    """Mean absent slope / mean present slope over participants, with its bootstrap CI.
+
+    All NaN without a participant who has both slopes; with one participant, the estimate and a NaN CI
+    (nothing to resample), as the slopes' own metrics."""
+    if len(pairs) < 1 or not {"present", "absent"} <= set(pairs.columns):
         return np.nan, np.nan, np.nan
     stat = lambda d: float(np.mean(d[:, 1]) / np.mean(d[:, 0]))  # noqa: E731
     return cmp.bootstrap_ci(pairs[["present", "absent"]].to_numpy(), stat, n_boot=n_boot, level=level)

@@ -374,15 +374,24 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     source = sim.attrs.get("data", Config().data)
     rows = participant_trials(source)  # read once: the counts and their split halves
     boot = Resamples(capacity.counts_from_table(rows), big, split_halves(rows))
-    _, lo, hi = boot.ci(boot.rmse, boot.baseline)
-    metrics.append(
-        cmp.Metric(
-            "rmse_set_size_blind",
-            boot.rmse(np.arange(boot.n_units), boot.baseline),
-            lo,
-            hi,
-            note="baseline: each block's hit and FA rates pooled over set sizes",
+    one = boot.one_set_size
+    nan = float("nan")
+    if one:  # the baseline pools over set sizes: here it is the observed rates (RMSE 0), no baseline
+        note = f"not defined: {one}, so the baseline (rates pooled over set sizes) is the observed rates"
+        metrics.append(cmp.Metric("rmse_set_size_blind", nan, nan, nan, note=note))
+    else:
+        _, lo, hi = boot.ci(boot.rmse, boot.baseline)
+        metrics.append(
+            cmp.Metric(
+                "rmse_set_size_blind",
+                boot.rmse(np.arange(boot.n_units), boot.baseline),
+                lo,
+                hi,
+                note="baseline: each block's hit and FA rates pooled over set sizes",
+            )
         )
+    unidentified = (
+        f"; not identified from {one}: its rates fix only how often the probe is held" if one else ""
     )
     key = None
     for name in sim["model"].drop_duplicates():
@@ -401,7 +410,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
                 float(k.ci_low),
                 float(k.ci_high),
                 human=plateau,
-                note=f"human: mean Cowan K at set sizes {big_words}",
+                note=f"human: mean Cowan K at set sizes {big_words}{unidentified}",
             )
         )
         key = key or f"{prefix}K"
@@ -409,7 +418,11 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             if pname == "K":
                 continue
             r = par.loc[pname]
-            metrics.append(cmp.Metric(f"{prefix}{pname}", float(r.value), float(r.ci_low), float(r.ci_high)))
+            guess = pname.startswith(("g_", "p_held_"))  # identified from one set size: no note
+            note = unidentified.removeprefix("; ") if not guess else ""
+            metrics.append(
+                cmp.Metric(f"{prefix}{pname}", float(r.value), float(r.ci_low), float(r.ci_high), note=note)
+            )
         err = cmp.rmse(pred, obs)
         note = f"hit and FA rates, {len(cond)} conditions"
         metrics.append(cmp.Metric(f"{prefix}rmse_rates", err, note=note))
@@ -423,11 +436,16 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
             )
         )
         checks += model_checks(prefix, par, cond, boot, plateau, err, big)
-        ceiling = cmp.Metric(
-            f"{prefix}{CEILING_METRIC}",
-            *boot.ci(boot.ceiling, boot.predicted(cond)),
-            note=f"{name}: split-half MAD / model MAD of the pooled hit and FA rates (docs page)",
-        )
+        if boot.two_rates:  # the model reproduces both rates: its MAD is ~0 and the ratio meaningless
+            why = f"not defined: {one} and one change probability, two rates that {name} reproduces "
+            why += "(model MAD ~0)"
+            ceiling = cmp.Metric(f"{prefix}{CEILING_METRIC}", nan, nan, nan, note=why)
+        else:
+            ceiling = cmp.Metric(
+                f"{prefix}{CEILING_METRIC}",
+                *boot.ci(boot.ceiling, boot.predicted(cond)),
+                note=f"{name}: split-half MAD / model MAD of the pooled hit and FA rates (docs page)",
+            )
         metrics.append(ceiling)
         if prefix and not any(m.name == CEILING_METRIC for m in metrics):  # the scorecard's: first model
             metrics.append(dataclasses.replace(ceiling, name=CEILING_METRIC))

@@ -20,6 +20,7 @@ from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._fixed import Fixed, fix
 from cogsim.fit._hierarchical import HierarchicalResult, fit_hierarchical
+from cogsim.fit._identified import few_set_sizes_line
 from cogsim.fit._loo import LooResult, loo, loo_compare, stacking_weights
 from cogsim.fit._lrtest import LRTest, lr_test
 from cogsim.fit._model import Model
@@ -68,6 +69,7 @@ __all__ = [
     "confusion",
     "default_ranges",
     "ess_bulk",
+    "few_set_sizes_line",
     "fit",
     "fit_hierarchical",
     "fix",

@@ -50,7 +50,10 @@ class Model(Protocol):
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it. ``sample_temperatures`` (an int, default 1):
     the replicas per chain :func:`cogsim.fit.sample` runs when not told (``n_temperatures=None``), for a
-    likelihood whose separated modes plain HMC does not cross.
+    likelihood whose separated modes plain HMC does not cross. ``min_set_sizes`` (an int, default 1),
+    ``confounded`` (parameter names) and ``confounded_why`` (words): a participant with fewer distinct set
+    sizes leaves those parameters not separately identified; ``cogsim fit`` prints a line saying so
+    (:func:`cogsim.fit.few_set_sizes_line`), and fits them all the same.
     """
 
     name: str

@@ -41,6 +41,10 @@ C = Spec("c", -5.0, 5.0, 0.0, "response criterion (positive: biased towards 'sam
 C_SHIFT = Spec("c_shift", -5.0, 5.0, 0.0, "criterion shift towards 'change' per unit logit(base_rate)")
 #: the fixed-capacity models' start points of ``K`` besides the default 3, below the plateau ``K >= max N``
 K_STARTS = (1.5, 5.0)
+#: at one set size the data give a hit and a false-alarm rate (per base rate): ``K`` and ``a`` enter only
+#: through ``a min(K/N, 1)``, ``d1`` and ``alpha`` only through ``d' = d1 N^-alpha``
+_ONE_SET_SIZE = dict(min_set_sizes=2, confounded_why="two rates: hits and false alarms")
+_ONE_SET_SIZE_BR = dict(min_set_sizes=2, confounded_why="two rates per base rate: hits and false alarms")
 
 
 def _responded_change(trials):
@@ -118,6 +122,8 @@ FIXED_CAPACITY = WMModel(
     change_detection_design,
     "Rouder et al. (2008) fixed capacity K with attention lapses (a) and guessing (g)",
     starts=tuple(((K.name, k),) for k in K_STARTS),
+    confounded=("K", "a"),
+    **_ONE_SET_SIZE,
 )
 FIXED_CAPACITY_BASE_RATE = WMModel(
     "fixed_capacity_base_rate",
@@ -129,6 +135,8 @@ FIXED_CAPACITY_BASE_RATE = WMModel(
     change_detection_design,
     "fixed capacity with the guess rate shifting with the change base rate",
     starts=tuple(((K.name, k),) for k in K_STARTS),
+    confounded=("K", "a"),
+    **_ONE_SET_SIZE_BR,
 )
 SDT = WMModel(
     "sdt",
@@ -139,6 +147,8 @@ SDT = WMModel(
     _simulator(lambda p, t: _p_sdt(p, t, p["c"])),
     change_detection_design,
     "equal-variance signal detection, d' = d1 N^-alpha, one criterion",
+    confounded=("d1", "alpha"),
+    **_ONE_SET_SIZE,
 )
 SDT_BASE_RATE = WMModel(
     "sdt_base_rate",
@@ -149,4 +159,6 @@ SDT_BASE_RATE = WMModel(
     _simulator(lambda p, t: _p_sdt(p, t, p["c"] - p["c_shift"] * _logit_base_rate(t))),
     change_detection_design,
     "signal detection with the criterion shifting with the change base rate",
+    confounded=("d1", "alpha"),
+    **_ONE_SET_SIZE_BR,
 )

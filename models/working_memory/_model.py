@@ -57,6 +57,10 @@ class WMModel:
       inert_fn: ``(trials) -> names``, the parameters one unit's likelihood does not depend on given its
         trials (numpy arrays; see ``cogsim.fit.Model``), or None for none.
       sample_temperatures: replicas per chain ``cogsim.fit.sample`` runs when not told (1: plain HMC).
+      min_set_sizes: the fewest distinct set sizes a participant's trials need for :attr:`confounded` to be
+        identified (1: no need); ``cogsim fit`` prints a line for participants with fewer.
+      confounded: the parameters that fewer set sizes leave not separately identified.
+      confounded_why: what such a participant's trials give, in words (for that line).
     """
 
     name: str
@@ -75,6 +79,9 @@ class WMModel:
     n_rows: int | None = None
     inert_fn: Callable[[Mapping[str, np.ndarray]], tuple[str, ...]] | None = None
     sample_temperatures: int = 1
+    min_set_sizes: int = 1
+    confounded: tuple[str, ...] = ()
+    confounded_why: str = ""
 
     @property
     def params(self):

@@ -1,7 +1,7 @@
 """change_detection on trial files in the documented schema that the packaged data sets do not exercise:
 an experiment column whose subject ids repeat, base-rate blocks not crossed with every set size, participants
-lacking some cells, string ids, and one participant. Every file is built from packaged rows (subsets,
-relabelled ids, duplicates), never from invented trials."""
+lacking some cells, string ids, one participant, one set size. Every file is built from packaged rows
+(subsets, relabelled ids, duplicates), never from invented trials."""
 
 import jax
 import numpy as np
@@ -104,3 +104,44 @@ def test_one_participant_gives_no_ci_and_no_passing_check(tmp_path):
     for c in comp.checks:
         assert "no CI (1 participant: a participant bootstrap needs at least 2)" in c.detail, c.name
     assert comp.metric("K").ci_low is None or np.isnan(comp.metric("K").ci_low)
+
+
+def _one_set_size(tmp_path, source: str, subjects) -> tuple:
+    """``source``'s ``subjects`` at their largest set size only, fitted and compared."""
+    path = tmp_path / "one_size.csv"
+    t = cd.trials(source)
+    t = t[t.subject.isin(subjects)]
+    t[t.set_size == t.set_size.max()].to_csv(path, index=False)
+    cfg = cd.Config(data=str(path), n_boot=20, fit_steps=300, per_participant=False)
+    sim = cd.simulate(cfg, key=jax.random.key(0))
+    return sim, cd.compare(sim, cd.reference(cfg).table)
+
+
+def test_one_set_size_reports_the_set_size_checks_not_tested_and_no_absurd_ceiling(tmp_path):
+    sim, comp = _one_set_size(tmp_path, "adam2015", [1, 2])  # two rates: hits and false alarms at N = 6
+    by_name = {c.name.split(" (")[0]: c for c in comp.checks}
+    for start in ("K agrees with the Cowan K plateau at set sizes 6", "hit and false-alarm rates reproduced",
+                  "rates closer than the set-size-blind baseline's"):  # fmt: skip
+        c = by_name[start]
+        assert not c.passed and np.isnan(c.value) and np.all(np.isnan(c.ci)), c.name
+        assert c.detail.startswith("not tested: one set size (N = 6)"), c.detail
+    assert "K is not identified" in by_name["K agrees with the Cowan K plateau at set sizes 6"].detail
+    for name in ("fraction_of_noise_ceiling", "rmse_set_size_blind"):  # were 1e7 and 0 [0, 0]
+        m = comp.metric(name)
+        assert np.isnan(m.value) and m.note.startswith("not defined: one set size (N = 6)"), (name, m)
+    assert "not identified from one set size" in comp.metric("K").note
+    assert "not identified from one set size" in comp.metric("a").note
+    assert comp.metric("g_0.5").note == ""  # the guess rate is identified from the two rates
+    assert np.isfinite(comp.metric("K").value)  # still fitted and reported
+
+
+def test_one_set_size_with_base_rate_blocks_still_tests_the_rates_and_the_guessing(tmp_path):
+    sim, comp = _one_set_size(tmp_path, "rouder2008", [1, 2, 3])  # N = 8, three base rates: six rates
+    tested = {c.name: c for c in comp.checks if not c.detail.startswith("not tested")}
+    assert any(n.startswith("guessing rises") for n in tested)
+    assert any(n.startswith("hit and false-alarm rates reproduced") for n in tested)
+    assert [c.name.split(" (")[0] for c in comp.checks if c.detail.startswith("not tested")] == [
+        "K agrees with the Cowan K plateau at set sizes 8", "rates closer than the set-size-blind baseline's"
+    ]  # fmt: skip
+    assert np.isfinite(comp.metric("fraction_of_noise_ceiling").value)
+    assert np.isnan(comp.metric("rmse_set_size_blind").value)

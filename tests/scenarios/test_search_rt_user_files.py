@@ -2,6 +2,7 @@
 
 Every file is built from the packaged Wolfe et al. (2010) rows by subsetting and relabelling."""
 
+import math
 import subprocess
 import sys
 
@@ -118,6 +119,20 @@ def test_checks_1_to_3_say_when_they_are_not_run_and_hard_tasks_marks_them(renam
     assert not any(m.name == "note.checks_1_3_not_run" for m in comp.metrics)
     with pytest.raises(cfglib.ConfigError, match="hard_tasks"):
         srd.trials(cfglib.validate(srd.Config(data=renamed_tasks, hard_tasks=("conjunction",))))
+
+
+def test_one_participant_has_a_slope_ratio_estimate_without_a_ci_and_no_check_on_it(tmp_path):
+    path = tmp_path / "one.csv"
+    _rows("conjunction", [1], 300).to_csv(path, index=False)
+    comp = _self_comparison(str(path))
+    present, absent = (comp.metric(f"human.conjunction.slope_{c}").value for c in ("present", "absent"))
+    for who in ("human", "cgs"):
+        ratio = comp.metric(f"{who}.conjunction.slope_ratio")
+        assert ratio.value == pytest.approx(absent / present)
+        assert math.isnan(ratio.ci_low) and math.isnan(ratio.ci_high)
+    assert not any("slope ratio" in c.name for c in comp.checks)  # no human CI: check 1 is not run
+    assert "one participant" in comp.metric("note.hard_task_checks_not_run").note
+    assert not any(c.passed for c in comp.checks if c.ci is not None and not all(map(math.isfinite, c.ci)))
 
 
 def test_an_unknown_hard_task_exits_2_naming_the_field(renamed_tasks, tmp_path):
