@@ -245,7 +245,7 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     keep = [
         "kind", "dataset", "model", "unit", "set_size", "parameter", "half", "estimate", "ci_low", "ci_high",
-        "x", "density", "loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged",
+        "x", "density", "loglik", "n_params", "n_trials", "aic", "bic", "cv_loglik", "converged", "copy_set",
     ]  # fmt: skip
     out = out[[c for c in keep if c in out.columns]]
     out = out.astype({"set_size": "Float64", "converged": "object"}) if "converged" in out else out

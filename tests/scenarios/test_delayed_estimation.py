@@ -167,6 +167,29 @@ def test_the_ceiling_is_the_ratio_of_summed_split_half_and_model_deviations():
     assert ceil.grid_step(np.linspace(-3.0, 3.0, 10_001)) is None  # continuous: no grid to round to
 
 
+def test_the_ceilings_interval_holds_the_simulated_copies_monte_carlo_error():
+    """Two sets of simulated copies, one 0.1 and one 0.2 from the data in every quantile, split halves 0.1
+    apart: the estimate is set 0's (1.0); the interval reaches set 1's 0.5, where resampling participants
+    alone (every participant alike) would give no width at all."""
+    from cogsim.scenarios import _delayed_estimation_ceiling as ceil
+
+    base = np.array([0.1, 0.2, 0.3, 0.5, 0.9])
+    rows = []
+    for unit in ("a", "b", "c", "d"):
+        for half, shift, n, extra in (
+            ("all", 0.0, 40, {}),
+            ("odd", 0.1, 20, {}),
+            ("even", 0.0, 20, {}),
+            ("all", 0.1, 40, {"model": "m", "copy_set": 0}),
+            ("all", 0.2, 40, {"model": "m", "copy_set": 1}),
+        ):
+            for x, v in zip(ceil.LEVELS, base + shift, strict=True):
+                rows.append({"model": "data", "unit": unit, "set_size": 2, "half": half, "x": x,
+                             "estimate": v, "n_trials": n, **extra})  # fmt: skip
+    est, lo, hi = ceil.Ceiling(pd.DataFrame(rows)).fraction("m", n_boot=200, level=0.95)
+    assert est == pytest.approx(1.0) and lo == pytest.approx(0.5) and hi == pytest.approx(1.0)
+
+
 def test_set_size_contrast_says_who_is_left_out_and_gives_no_ci_for_one_participant():
     rows = [("a", 1, 0.9), ("a", 6, 0.5), ("b", 1, 0.8), ("b", 6, 0.6), ("b", 3, 0.7), ("c", 1, 0.9)]
     est = pd.DataFrame(rows, columns=["unit", "set_size", "estimate"]).assign(parameter="p_mem")
