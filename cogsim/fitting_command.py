@@ -133,12 +133,12 @@ def _check_out(out: str) -> None:
         raise CogsimError(f"fit --out: got {out!r}; allowed: a folder path (default: leave --out out)")
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
-        raise CogsimError(f"fit --out: got {out!r}, a file; allowed: a new or empty folder")
+        raise CogsimError(f"fit --out: got {out!r}, a file; allowed: a folder without a fit's outputs")
     done = [f for f in OUTPUTS if (folder / f).exists()]
     if done:
         raise CogsimError(
-            f"fit --out: {out!r} already holds a fit ({', '.join(done)}); allowed: a new or empty folder "
-            "(earlier fits are never overwritten)"
+            f"fit --out: {out!r} already holds a fit ({', '.join(done)}); allowed: a folder without a fit's "
+            "outputs (earlier fits are never overwritten; other files in it are left alone)"
         )
     check_writable(folder, what="fit --out")
 

@@ -142,11 +142,14 @@ def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
     return par.read(df)
 
 
-def _uniform_summary(df: pd.DataFrame, by) -> pd.DataFrame:
+def _uniform_summary(df: pd.DataFrame, by, cv: int) -> pd.DataFrame:
+    """Uniform guessing's fit table: nothing to fit; with cross-validation (``cv`` folds) its held-out
+    log-likelihood is its log-likelihood, as for the fitted models' tables, without it NaN like theirs."""
     n = df.groupby(list(by)).size().rename("n_trials").reset_index()
     ll = -n.n_trials * np.log(2 * np.pi)
+    cv_ll = ll if cv else np.nan
     return n.assign(
-        model="uniform", loglik=ll, n_params=0, aic=-2 * ll, bic=-2 * ll, cv_loglik=ll, converged=True
+        model="uniform", loglik=ll, n_params=0, aic=-2 * ll, bic=-2 * ll, cv_loglik=cv_ll, converged=True
     )
 
 
@@ -223,7 +226,10 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 continue
             fkey = jax.random.fold_in(jax.random.fold_in(key, i), j)
             if mname == "uniform":
-                summ, est = _uniform_summary(df, by), pd.DataFrame(columns=[*by, "set_size", "parameter"])
+                summ, est = (
+                    _uniform_summary(df, by, config.cv),
+                    pd.DataFrame(columns=[*by, "set_size", "parameter"]),
+                )
                 q = ceil.uniform_quantiles(df.assign(unit=unit))
             else:
                 res = fit.fit(

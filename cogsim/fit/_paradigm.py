@@ -76,7 +76,7 @@ class Column:
         if self.kind == "id":
             return "a non-empty id (string or integer; written as in the file: 007 and 7 are two ids)"
         if self.kind == "bool":
-            return "0 or 1 (or true/false)"
+            return "0 or 1 (or true/false, t/f, yes/no)"
         what = "an integer" if self.kind == "int" else "a finite number"
         lo, hi = math.isfinite(self.low), math.isfinite(self.high)
         if lo and hi:
@@ -239,6 +239,8 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
     else:
         path = Path(source)
         src = str(source)
+        if path.is_dir():
+            raise DataError(f"{src}: a folder; allowed: {TRIAL_FILES}")
         if not path.is_file():
             raise DataError(f"{src}: no such file; allowed: {TRIAL_FILES}")
         if path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods"):

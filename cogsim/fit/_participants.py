@@ -85,7 +85,7 @@ def data_line(trials: pd.DataFrame, by: tuple[str, ...]) -> str:
         parts.append(
             "set sizes " + ", ".join(str(int(v)) for v in sorted(trials["set_size"].dropna().unique()))
         )
-    extra = list(trials.attrs.get("extra_columns", []))
+    extra = [c for c in trials.attrs.get("extra_columns", []) if c not in by]  # a --by column is used
     notes = [f"; {n}" for n in trials.attrs.get("notes", [])]
     kept = f"; extra columns kept aside: {', '.join(map(str, extra))}" if extra else ""
     return ", ".join(parts) + kept + "".join(notes)

@@ -260,7 +260,7 @@ def test_an_out_folder_holding_a_fit_or_a_file_is_refused(toy_paradigm, csv, tmp
     assert (out / "fits.parquet").read_bytes() == before  # the earlier fit is kept
     (tmp_path / "f").write_text("x")
     assert cli.main([*args, "--out", str(tmp_path / "f")]) == 2
-    assert "a file; allowed: a new or empty folder" in capsys.readouterr().err
+    assert "a file; allowed: a folder without a fit's outputs" in capsys.readouterr().err
 
 
 def test_ppc_copies_that_would_not_fit_in_memory_are_refused(monkeypatch, csv, tmp_path, capsys):

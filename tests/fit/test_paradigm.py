@@ -74,6 +74,8 @@ def test_bad_data_is_one_line_naming_file_row_column(tmp_path, edit, expected):
 def test_missing_file_and_optional_column_checked_when_present(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         SCHEMA.read(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match=r": a folder; allowed: a CSV"):
+        SCHEMA.read(tmp_path)
     bad = GOOD.replace(",rt\n", ",base_rate\n").replace(",512", ",1.5")
     with pytest.raises(DataError, match=r"row 1, column 'base_rate': got 1\.5"):
         SCHEMA.read(write(tmp_path, bad))

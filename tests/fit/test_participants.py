@@ -62,3 +62,13 @@ def test_nested_participant_labels_never_collide():
     nested = labels(f, ("experiment", "subject"))
     assert nested.nunique() == 3 and nested.iloc[2] == "1/2"
     assert labels(f, ("subject",)).tolist() == ["b/c", "c", "2"]
+
+
+def test_the_data_line_does_not_call_a_by_column_kept_aside():
+    from cogsim.fit._participants import data_line
+
+    t = pd.DataFrame({"subject": [1, 2], "set_size": [2, 4], "stimulus": ["a", "b"], "note": ""})
+    t.attrs["extra_columns"] = ["stimulus", "note"]
+    assert data_line(t, ("stimulus", "subject")).endswith(
+        "(stimulus x subject), set sizes 2, 4; extra columns kept aside: note"
+    )

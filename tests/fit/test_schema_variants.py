@@ -159,8 +159,9 @@ def test_proportions_where_trials_are_expected_are_refused(tmp_path):
     with pytest.raises(DataError) as err:
         CD.read(write(tmp_path / "rates.csv", rates))
     value = float(rates.correct.iloc[0])
-    assert f"row 1, column 'correct': got {value!r}; allowed: 0 or 1 (or true/false) (a proportion?" in str(
-        err.value
+    assert (
+        f"row 1, column 'correct': got {value!r}; allowed: 0 or 1 (or true/false, t/f, yes/no) (a proportion?"
+        in str(err.value)
     )
 
 
