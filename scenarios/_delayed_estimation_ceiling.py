@@ -19,7 +19,7 @@ LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 MIN_HALF = 10
 #: simulated copies of the data behind a model's quantiles
 N_SIMS = 20
-#: independent sets of ``N_SIMS`` copies: the first gives the estimate, all of them the CI's Monte Carlo part
+#: independent sets of ``N_SIMS`` copies; a participant's model deviation is its mean over the sets
 N_COPY_SETS = 5
 #: tolerance (rad) within which every error must lie on a grid for the simulated errors to be rounded to it
 GRID_TOL = 1e-4
@@ -118,9 +118,9 @@ class Ceiling:
         return dev.groupby(level="unit").sum().reindex(self.units).to_numpy(float)
 
     def fraction(self, model: str, *, n_boot: int, level: float) -> tuple[float, float, float]:
-        """``(estimate, low, high)``: split-half MAD / the model's MAD from its first set of simulated
-        copies; the CI resamples participants and, where the model has several sets of copies, draws one
-        set per resample, so that it holds the copies' Monte Carlo error too."""
+        """``(estimate, low, high)``: split-half MAD / the model's MAD, participants resampled; where the
+        model has several sets of simulated copies (``copy_set``), each participant's model deviation is
+        its mean over the sets (less Monte Carlo error, and none of it shared by the participants)."""
         rows = self.q[self.q.model == model]
         sets = rows["copy_set"] if "copy_set" in rows else pd.Series(np.nan, index=rows.index)
         devs = []
@@ -130,24 +130,12 @@ class Ceiling:
             if not len(self.units) or dev.isna().any():  # no cell fills both halves; a cell the model lacks
                 return (np.nan, np.nan, np.nan)
             devs.append(self._per_unit(dev))
-        if devs[0].sum() == 0:  # the model's quantiles equal the data's in every cell
+        per = np.stack([self.split, np.mean(devs, axis=0)], axis=1)
+        if per[:, 1].sum() == 0:  # the model's quantiles equal the data's in every cell
             return (np.inf, np.inf, np.inf)
 
-        def ratio(split, dev):
-            return split.sum() / dev.sum() if dev.sum() > 0 else np.inf
+        def ratio(rows):
+            s = rows.sum(0)
+            return s[0] / s[1] if s[1] > 0 else np.inf
 
-        if len(devs) == 1:  # exact quantiles (uniform): participants resampled only
-            per = np.stack([self.split, devs[0]], axis=1)
-            return cmp.bootstrap_ci(
-                per, lambda r: ratio(r[:, 0], r[:, 1]), n_boot=n_boot, level=level, seed=0
-            )
-        est, n = ratio(self.split, devs[0]), len(self.units)
-        if n < 2:  # one participant: no interval (cmp.bootstrap_ci's rule)
-            return (est, np.nan, np.nan)
-        rng = np.random.default_rng(0)
-        vals = []
-        for _ in range(n_boot):
-            idx = rng.integers(0, n, n)
-            vals.append(ratio(self.split[idx], devs[int(rng.integers(0, len(devs)))][idx]))
-        alpha = (1 - level) / 2
-        return est, float(np.nanquantile(vals, alpha)), float(np.nanquantile(vals, 1 - alpha))
+        return cmp.bootstrap_ci(per, ratio, n_boot=n_boot, level=level, seed=0)
