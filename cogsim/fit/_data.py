@@ -94,8 +94,8 @@ def pack(
     keys = tuple(by) + ((set_size_column,) if _model.by_set_size(model) else ())
     if len(set(keys)) != len(keys):
         raise CogsimError(f"fit by: got {list(by)}; allowed: distinct columns other than {set_size_column!r}")
-    if patterns is None:
-        patterns = data.attrs.get("pattern_columns", ())
+    if patterns is None:  # the reader's, or for a DataFrame it did not read the model's own
+        patterns = data.attrs.get("pattern_columns", getattr(model, "pattern_columns", ()))
     stems = {pattern_key(p): p for p in patterns}
     for col in keys + _model.requires(model):
         if col in data.columns or (col in stems and pattern_names(stems[col], data.columns)):

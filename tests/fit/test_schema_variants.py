@@ -380,3 +380,11 @@ def test_fewer_nontargets_than_the_display_had_are_read_and_said(tmp_path):
     from cogsim.fit._participants import data_line
 
     assert data_line(t, ("subject",)).endswith("; " + t.attrs["notes"][0])
+
+
+def test_mixture3p_fits_a_dataframe_the_reader_did_not_read_like_the_file():
+    frame = sim.delayed_estimation((2, 4), n_per=30, n_sub=2, nontargets=True)
+    frame = frame[[c for c in frame.columns if not c.startswith("nontarget_") or int(c.split("_")[1]) <= 3]]
+    raw = fit(DE.models["mixture3p"], frame, ci=None, key=jax.random.key(0))
+    read = fit(DE.models["mixture3p"], DE.read(frame), ci=None, key=jax.random.key(0))
+    np.testing.assert_allclose(raw.summary.loglik, read.summary.loglik, rtol=1e-6)
