@@ -80,13 +80,15 @@ class Config:
 PAPER_RUN = cmp.PaperRun(
     verdict="partial",
     checks_passed="7/8",
-    date="2026-12-05",
-    commit="e73193c",
+    date="2026-12-07",
+    commit="1bb3493",
     note="Zhang & Luck (2008) and van den Berg et al. (2012), 4 starts, profile CIs, 5-fold CV: vp beats "
     "slots_averaging (summed AIC +966 [574, 1384]) but not mixture2p (+22 [-276, 325]); vp has the best "
     "cross-validated log-likelihood on van den Berg's data (-40,215 vs mixture2p -40,403); fraction of "
-    "the noise ceiling, mixture2p: 2.97 (Zhang & Luck), 3.00 (van den Berg); vp 1.03, 1.35"
-    " (rerun at e73193c on 2026-12-05 after mixture3p's p_swap at set size 1 became inert: the same "
+    "the noise ceiling, mixture2p: 2.94 (Zhang & Luck), 2.98 (van den Berg); vp 0.99, 1.35 (rerun at "
+    "1bb3493 on 2026-12-07 with the model's quantiles from 5 sets of copies: the same checks; with one set "
+    "2.97, 3.00; 1.03, 1.35; rerun at e73193c on 2026-12-05 after mixture3p's p_swap at set size 1 became "
+    "inert: the same "
     "checks, mixture3p's summed AIC minus mixture2p's +48.0 instead of +64.0; at 407ba08 after each unit's "
     "random numbers were keyed by its ids; first measured at b05fc4c on 2026-12-04)",
 )
