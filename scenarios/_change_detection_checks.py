@@ -149,9 +149,11 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     name = f"{prefix}K agrees with the Cowan K plateau at set sizes {sizes} (within {K_TOLERANCE} items)"
     rule = dict(threshold=(-K_TOLERANCE, K_TOLERANCE), rule="ci_within", source="declared", basis=_DOCS)
     if boot.one_set_size:
-        why = f"{boot.one_set_size}: the fitted K is not identified from it (the hit and false-alarm rates "
-        why += "at one set size fix how often the probe is held, not K apart from the model's other "
-        why += "parameters), so the check cannot pass"
+        why = (
+            f"{boot.one_set_size}: the fitted K is not identified from it (the hit and false-alarm rates at "
+            "one set size fix how often the probe is held, not K apart from the model's other parameters), "
+            "so the check cannot pass"
+        )
         out.append(_not_tested(name, why, **rule))
     else:
         _, p_lo, p_hi = boot.ci(boot.plateau)
@@ -193,9 +195,11 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     name = f"{prefix}hit and false-alarm rates reproduced (RMSE below {MAX_RMSE})"
     rule = dict(threshold=MAX_RMSE, rule="ci_below", source="declared", basis=_DOCS, kind="agreement")
     if boot.two_rates:
-        why = f"{boot.one_set_size} and one change probability: two rates (hits and false alarms), which a "
-        why += "model with a memory and a guessing parameter reproduces by construction, so the check "
-        why += "cannot pass"
+        why = (
+            f"{boot.one_set_size} and one change probability: two rates (hits and false alarms), which a "
+            "model with a memory and a guessing parameter reproduces by construction, so the check cannot "
+            "pass"
+        )
         out.append(_not_tested(name, why, **rule))
     else:
         _, lo, hi = boot.ci(boot.rmse, pred)
@@ -205,8 +209,10 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     basis = _DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample"
     rule = dict(threshold=0.0, rule="ci_below", source="declared", basis=basis, kind="agreement")
     if boot.one_set_size:
-        why = f"{boot.one_set_size}: the set-size-blind baseline is the observed rates themselves, so there "
-        why += "is nothing to beat and the check cannot pass"
+        why = (
+            f"{boot.one_set_size}: the set-size-blind baseline is the observed rates themselves, so there is "
+            "nothing to beat and the check cannot pass"
+        )
         out.append(_not_tested(name, why, **rule))
     else:
         d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
