@@ -145,14 +145,11 @@ def trials(name: str, *, max_subjects: int = 0) -> pd.DataFrame:
 
 
 def _uniform_summary(df: pd.DataFrame, by, cv: int) -> pd.DataFrame:
-    """Uniform guessing's fit table: nothing to fit; with cross-validation (``cv`` folds) its held-out
-    log-likelihood is its log-likelihood, as for the fitted models' tables, without it NaN like theirs."""
+    """Uniform guessing's fit table (its ``cv_loglik`` its log-likelihood with ``cv`` folds, else NaN)."""
     n = df.groupby(list(by)).size().rename("n_trials").reset_index()
     ll = -n.n_trials * np.log(2 * np.pi)
-    cv_ll = ll if cv else np.nan
-    return n.assign(
-        model="uniform", loglik=ll, n_params=0, aic=-2 * ll, bic=-2 * ll, cv_loglik=cv_ll, converged=True
-    )
+    fit_table = dict(model="uniform", loglik=ll, n_params=0, aic=-2 * ll, bic=-2 * ll, converged=True)
+    return n.assign(**fit_table, cv_loglik=ll if cv else np.nan)
 
 
 def _curves(model, est: pd.DataFrame, df: pd.DataFrame, by, name) -> pd.DataFrame:
@@ -228,10 +225,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                 continue
             fkey = jax.random.fold_in(jax.random.fold_in(key, i), j)
             if mname == "uniform":
-                summ, est = (
-                    _uniform_summary(df, by, config.cv),
-                    pd.DataFrame(columns=[*by, "set_size", "parameter"]),
-                )
+                summ = _uniform_summary(df, by, config.cv)
+                est = pd.DataFrame(columns=[*by, "set_size", "parameter"])
                 q = ceil.uniform_quantiles(df.assign(unit=unit))
             else:
                 res = fit.fit(

@@ -19,12 +19,11 @@ trials are not exchangeable (a term depending on other trials, e.g. a learning m
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cogsim.fit import _objective
 from cogsim.fit._data import Packed
+from cogsim.fit._objective import read_columns
 
 #: compress only when the padded width falls by at least this fraction (below it the saving does not pay
 #: for a changed summation order)
@@ -43,31 +42,6 @@ def evaluated(packed: Packed, model, choice: bool | None) -> Packed:
     """What the solver evaluates: ``packed``'s distinct trials (:func:`compress`) when ``choice`` (``fit``'s
     ``compress``) is True, or None and :func:`by_default` says so; else ``packed`` itself."""
     return compress(packed, model) if (by_default(model) if choice is None else choice) else packed
-
-
-def read_columns(model, trials: dict) -> tuple[str, ...]:
-    """The trial columns ``model.loglik`` reads at its default parameters, found by tracing it on one
-    unit's trials ``{column: [n]}`` (a column that only flows into discarded values still counts: the
-    answer may be too large, never too small).
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from cogsim.fit import Param
-      >>> class M:
-      ...     name, params = "m", (Param("mu"),)
-      ...     def loglik(self, p, t):
-      ...         return -((t["x"] - p["mu"]) ** 2)
-      >>> read_columns(M(), {"x": jnp.zeros(3), "trial": jnp.arange(3)})
-      ('x',)
-    """
-    params = _objective.values(model, _objective.default_u(model))
-    names = sorted(trials)
-    closed = jax.make_jaxpr(lambda *cols: model.loglik(params, dict(zip(names, cols, strict=True))))(
-        *(trials[c] for c in names)
-    )
-    jaxpr = closed.jaxpr
-    used = {id(v) for eqn in jaxpr.eqns for v in eqn.invars} | {id(v) for v in jaxpr.outvars}
-    return tuple(c for c, v in zip(names, jaxpr.invars, strict=True) if id(v) in used)
 
 
 def _row_bytes(columns: list[np.ndarray]) -> np.ndarray:

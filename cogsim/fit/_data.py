@@ -149,6 +149,7 @@ def _check_reads(model, one: dict, data: pd.DataFrame, src: str) -> None:
 
     from cogsim.fit import _objective
 
+    model = _model.specialised(model, data)  # the model the fit evaluates
     params = _objective.values(model, _objective.default_u(model))
     try:
         jax.eval_shape(lambda t: model.loglik(params, t), one)
@@ -251,7 +252,7 @@ def check_no_blanks(data: pd.DataFrame, packed: Packed, units: np.ndarray, model
     ``model`` reads, the pattern groups' columns aside (they may be blank); called for the units whose
     log-likelihood is not finite, so that a blank response from a DataFrame that ``Paradigm.read`` did not
     check is named as the CSV reader would name it, instead of being fitted as a log-likelihood of -inf."""
-    from cogsim.fit._compress import read_columns
+    from cogsim.fit._objective import read_columns
 
     data = data.reset_index(drop=True)
     patterns = {*data.attrs.get("pattern_columns", ()), *getattr(model, "pattern_columns", ())}

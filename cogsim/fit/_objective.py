@@ -98,3 +98,28 @@ def normal_nll(nll: Callable) -> Callable:
         return nll(u, trials, mask) + jnp.sum(0.5 * z * z + jnp.log(sd) + 0.5 * np.log(2 * np.pi))
 
     return with_prior
+
+
+def read_columns(model, trials: dict) -> tuple[str, ...]:
+    """The trial columns ``model.loglik`` reads at its default parameters, found by tracing it on one
+    unit's trials ``{column: [n]}`` (a column that only flows into discarded values still counts: the
+    answer may be too large, never too small).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from cogsim.fit import Param
+      >>> class M:
+      ...     name, params = "m", (Param("mu"),)
+      ...     def loglik(self, p, t):
+      ...         return -((t["x"] - p["mu"]) ** 2)
+      >>> read_columns(M(), {"x": jnp.zeros(3), "trial": jnp.arange(3)})
+      ('x',)
+    """
+    params = values(model, default_u(model))
+    names = sorted(trials)
+    closed = jax.make_jaxpr(lambda *cols: model.loglik(params, dict(zip(names, cols, strict=True))))(
+        *(trials[c] for c in names)
+    )
+    jaxpr = closed.jaxpr
+    used = {id(v) for eqn in jaxpr.eqns for v in eqn.invars} | {id(v) for v in jaxpr.outvars}
+    return tuple(c for c, v in zip(names, jaxpr.invars, strict=True) if id(v) in used)
