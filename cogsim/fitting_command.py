@@ -62,6 +62,12 @@ DEFAULT_STARTS = 4  # as cogsim.fit.fit
 MAX_SEED = 2**32 - 1  # as `cogsim run` and `sweep`: a larger seed would wrap onto a smaller one's stream
 #: the files a fit writes (an --out folder holding one of them holds an earlier fit)
 OUTPUTS = ("fits.parquet", "models.parquet", "comparison.json", "run.json")
+#: every file a fit may write, in the order the closing line lists those it wrote
+WRITTEN = (
+    "fits.parquet", "models.parquet", "group.parquet", "comparison.json", "figure.png", "predictive.parquet",
+    "predictive.png", "lr_tests.parquet", "bms.parquet", "posterior.parquet", "posterior_summary.parquet",
+    "loo.parquet", "loo_pointwise.parquet", "loo.png", "run.json",
+)  # fmt: skip
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -346,19 +352,7 @@ def run(
             log(line)
     if hierarchical:
         log(f"best by iBIC: {comp['hierarchical']['best_ibic']}")
-    group_file = "group.parquet, " if hierarchical else ""
-    ppc_files = "predictive.parquet, predictive.png, " if ppc is not None else ""
-    ppc_files += "lr_tests.parquet, " if lr_test is not None else ""
-    ppc_files += "bms.parquet, " if who is not None else ""
-    ppc_files += (
-        "posterior.parquet, posterior_summary.parquet, loo.parquet, loo_pointwise.parquet, loo.png, "
-        if sample is not None
-        else ""
-    )
-    log(
-        f"wrote {folder}/ (fits.parquet, models.parquet, {group_file}comparison.json, figure.png, "
-        f"{ppc_files}run.json)"
-    )
+    log(f"wrote {folder}/ ({', '.join(f for f in WRITTEN if (folder / f).exists())})")
     return folder
 
 

@@ -129,11 +129,19 @@ def run(
     density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
     from cogsim import fit as fitlib
     from cogsim import store
+    from cogsim.fit._sample import ESS_PER_CHAIN
 
     estimates, summaries, per_model, per_model_prior, loos = [], [], {}, {}, []
     loo_seconds = 0.0
+    if n < 2 * ESS_PER_CHAIN:
+        log(
+            f"posterior: {n} draws per chain; a participant converges with a bulk ESS of at least "
+            f"{ESS_PER_CHAIN} per chain, which asks more than half of them to be independent: few will "
+            "(1,000 is a sound start)"
+        )
     for name, model in chosen.items():
         if not model.params:
+            log(f"{name:<16} posterior: no free parameters, nothing to sample")
             continue
         t, c = time.perf_counter(), time.process_time()
         res = fitlib.sample(

@@ -15,6 +15,8 @@ import pandas as pd
 from cogsim.errors import CogsimError
 
 PPC_LEVEL = 0.95  # the predictive checks' band
+#: fewer copies than this give no band with 2.5 % of them beyond each end: the printed line says so
+MIN_BAND_COPIES = 40
 #: the predictive checks' random stream: fold_in(root key, PPC_STREAM), the same for every model (common
 #: random numbers; a model's copies do not depend on which other models are fitted or their order)
 PPC_STREAM = 0x707063
@@ -77,6 +79,12 @@ def one_model(par, model, res, trials, n_sims: int, key, log) -> pd.DataFrame:
         f"{model.name:<16} predictive: {fitlib.inside_fraction(check):.3f} of {len(check)} summaries inside "
         f"the {PPC_LEVEL:.0%} band of {n_sims} copies ({time.perf_counter() - t:.1f} s, CPU "
         f"{time.process_time() - c:.1f} s)"
+        + (
+            f"; fewer than {MIN_BAND_COPIES} copies: the band spans nearly all of them, not a "
+            f"{PPC_LEVEL:.0%} band"
+            if n_sims < MIN_BAND_COPIES
+            else ""
+        )
     )
     return check
 

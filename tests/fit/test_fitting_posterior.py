@@ -21,7 +21,11 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
     assert cli.main([*args, "--seed", "5", "--sample", "100", "--out", str(out)]) == 0, (
         capsys.readouterr().err
     )
-    assert "vm_bounded       posterior: " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "vm_bounded       posterior: " in printed
+    assert (
+        "posterior: 100 draws per chain; a participant converges with a bulk ESS of at least 100" in printed
+    )
     post = pd.read_parquet(out / "posterior.parquet")
     summary = pd.read_parquet(out / "posterior_summary.parquet")
     assert list(post.columns[-4:]) == ["mean", "sd", "rhat", "ess_bulk"]
@@ -92,3 +96,18 @@ def test_reloo_refits_the_trials_with_a_high_k_as_the_function_does(toy_paradigm
     entry = json.loads((out / "comparison.json").read_text())["posterior"]["loo"]
     assert entry["refits"] == {"vm_bounded": int(high.sum())}
     assert f"{int(high.sum())} trials refitted without themselves" in capsys.readouterr().out
+
+
+def test_a_model_with_every_parameter_fixed_is_not_sampled_and_no_file_is_claimed(
+    toy_paradigm, csv, tmp_path, capsys, toy
+):
+    toy_paradigm.models["vm_bounded"] = toy.Bounded()
+    out = tmp_path / "o"
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded[p_mem=0.5,kappa=2]"]
+    assert cli.main([*args, "--ci", "none", "--sample", "100", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "posterior: no free parameters, nothing to sample" in printed
+    wrote = printed.strip().splitlines()[-1]
+    assert wrote.startswith(f"wrote {out}/ (fits.parquet, models.parquet, comparison.json, figure.png")
+    assert "posterior.parquet" not in wrote and not (out / "posterior.parquet").exists()
+    assert all((out / f).exists() for f in wrote.split("(")[1].rstrip(")").split(", "))

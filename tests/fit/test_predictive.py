@@ -189,6 +189,9 @@ def test_cli_ppc_writes_the_checks(mixture_data, tmp_path):
     res = _cli("delayed_estimation", "--data", str(csv), "--models", "mixture2p,uniform", "--ci", "none",
                "--ppc", "20", "--out", str(out))  # fmt: skip
     assert res.returncode == 0, res.stderr
+    assert (
+        "band of 20 copies" in res.stdout and "fewer than 40 copies: the band spans nearly all" in res.stdout
+    )
     assert (out / "predictive.png").stat().st_size > 0
     check = pd.read_parquet(out / "predictive.parquet")
     assert set(check["model"]) == {"mixture2p", "uniform"} and (check["n_sims"] == 20).all()
