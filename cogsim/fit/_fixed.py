@@ -229,7 +229,9 @@ def parse_spec(text: str) -> tuple[str, dict[str, float]]:
             number = SHARED if value == SHARED else float(value)
         except ValueError:
             number = None
-        if not eq or not key or number is None or key in values:
+        if key in values:
+            raise CogsimError(f"fit --models: got {text!r}: {key!r} is given twice; allowed: one value each")
+        if not eq or not key or number is None:
             raise CogsimError(f"fit --models: got {text!r} (item {item.strip()!r}); allowed: {form}")
         values[key] = number
     return base, values

@@ -109,9 +109,11 @@ def test_model_specifications_on_the_command_line():
     assert split_models("a, b[x=1,y=2],c") == ["a", "b[x=1,y=2]", "c"]
     assert parse_spec(" b[x=1, y=-2.5e-1] ") == ("b", {"x": 1.0, "y": -0.25})
     assert parse_spec("a") == ("a", {})
-    for bad in ("b[x]", "b[x=1", "b[x=one]", "b[x=1,x=2]", "b[]x"):
+    for bad in ("b[x]", "b[x=1", "b[x=one]", "b[]x"):
         with pytest.raises(CogsimError, match="allowed: a model name, or name"):
             parse_spec(bad)
+    with pytest.raises(CogsimError, match=r"got 'b\[x=1,x=2\]': 'x' is given twice; allowed: one value each"):
+        parse_spec("b[x=1,x=2]")
 
 
 def test_cli_fits_a_model_beside_its_nested_version(toy_paradigm, csv, tmp_path, capsys):
