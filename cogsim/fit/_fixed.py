@@ -87,7 +87,9 @@ class Fixed:
 
     def _inert(self, trials):
         held = self.fixed
-        return tuple(n for n in self.base.inert(trials) if n not in held)
+        given = getattr(self.base, "inert_given", None)  # e.g. the memory's precision once p_mem is 0
+        names = (*self.base.inert(trials), *(given(held) if callable(given) else ()))
+        return tuple(n for n in dict.fromkeys(names) if n not in held)
 
     def _specialise(self, trials):
         return _make(self.base.specialise(trials), self.values, self.name)

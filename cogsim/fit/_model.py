@@ -46,6 +46,9 @@ class Model(Protocol):
     own trials (``trials`` as for ``initial``), e.g. the swap rate at set size 1, where there is no
     non-target to swap with. Such a parameter is not counted in that unit's ``n_params`` (so AIC and BIC)
     and its estimate and interval are reported as NaN: any value fits equally well.
+    ``inert_given(values) -> tuple of names``: the parameters the likelihood does not depend on while the
+    parameters in ``values`` are held at those values (:func:`cogsim.fit.fix`), e.g. the memory's precision
+    once ``p_mem`` is held at 0; a fixed model adds them to ``inert``.
     Optional attributes:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it. ``sample_temperatures`` (an int, default 1):

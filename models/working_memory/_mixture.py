@@ -103,6 +103,11 @@ def _mixture3p_inert(trials):
     return ("p_swap",) if nt is not None and not np.any(~np.isnan(np.asarray(nt, float))) else ()
 
 
+def _no_memory(*names):
+    """With ``p_mem`` held at 0 every response is a guess: ``names`` (the memory's parameters) are inert."""
+    return lambda values: names if values.get("p_mem") == 0.0 else ()
+
+
 def _mixture3p_simulate(params, trials, key):
     n = jnp.shape(trials["set_size"])[0]
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
@@ -142,6 +147,7 @@ MIXTURE2P = WMModel(
     "Zhang & Luck (2008): von Mises memory + uniform guessing, per set size",
     pattern_columns=DE_PATTERNS,
     sign_invariant=("error_rad",),  # read through cos(error)
+    inert_given_fn=_no_memory("sd_rad"),
 )
 MIXTURE3P = WMModel(
     "mixture3p",
@@ -154,4 +160,5 @@ MIXTURE3P = WMModel(
     "Bays et al. (2009): target, non-target (swap) and uniform components, per set size",
     pattern_columns=DE_PATTERNS,
     inert_fn=_mixture3p_inert,
+    inert_given_fn=_no_memory("p_swap", "sd_rad"),
 )

@@ -54,6 +54,8 @@ class WMModel:
         :meth:`specialise` cuts the tables at the data's largest set size and :meth:`loglik_parts` splits
         the likelihood into its parameter part and its per-trial part.
       n_rows: the set sizes the tables cover (None: ``max_set_size``); :meth:`specialise` sets it.
+      inert_given_fn: ``(held values) -> names``, the parameters the likelihood does not depend on while
+        others are held at those values (e.g. the memory precision once ``p_mem`` is held at 0), or None.
       inert_fn: ``(trials) -> names``, the parameters one unit's likelihood does not depend on given its
         trials (numpy arrays; see ``cogsim.fit.Model``), or None for none.
       sample_temperatures: replicas per chain ``cogsim.fit.sample`` runs when not told (1: plain HMC).
@@ -78,6 +80,7 @@ class WMModel:
     tables_fn: Callable[..., tuple[jax.Array, jax.Array]] | None = None
     n_rows: int | None = None
     inert_fn: Callable[[Mapping[str, np.ndarray]], tuple[str, ...]] | None = None
+    inert_given_fn: Callable[[Mapping[str, float]], tuple[str, ...]] | None = None
     sample_temperatures: int = 1
     min_set_sizes: int = 1
     confounded: tuple[str, ...] = ()
@@ -131,6 +134,11 @@ class WMModel:
     def inert(self, trials: Mapping[str, np.ndarray]) -> tuple[str, ...]:
         """The parameters one unit's likelihood does not depend on, given its trials (none by default)."""
         return tuple(self.inert_fn(trials)) if self.inert_fn is not None else ()
+
+    def inert_given(self, values: Mapping[str, float]) -> tuple[str, ...]:
+        """The parameters the likelihood does not depend on while the parameters in ``values`` are held at
+        those values (``cogsim.fit.fix``; none by default)."""
+        return tuple(self.inert_given_fn(values)) if self.inert_given_fn is not None else ()
 
     def start_points(self) -> tuple[dict[str, float], ...]:
         """Extra start points of the fit, in natural units (none for most models)."""

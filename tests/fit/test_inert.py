@@ -70,3 +70,21 @@ def test_hierarchical_fits_report_no_group_distribution_for_an_inert_parameter()
     assert np.isfinite(group.loc[(4, "p_swap"), "value"]) and group.loc[(4, "p_swap"), "n_units"] == 3
     assert (res.summary["n_params"] == 5).all()
     assert res.estimates.set_index(["set_size", "parameter"]).loc[(1, "p_swap"), "estimate"].isna().all()
+
+
+def test_holding_p_mem_at_0_leaves_the_memorys_parameters_inert():
+    """``mixture2p[p_mem=0]`` is uniform guessing: ``sd_rad`` is not estimated (NaN) nor counted; the
+    same for ``p_swap`` and ``sd_rad`` in ``mixture3p[p_mem=0]``, while ``p_mem=0.5`` leaves them free."""
+    from cogsim.fit import fix
+    from cogsim.models import paradigms
+    from tests import simulated_trials as sim
+
+    de = paradigms.get("delayed_estimation")
+    t = de.read(sim.delayed_estimation((2, 4), n_per=30, n_sub=2, nontargets=True))
+    for base, inert in ((de.models["mixture2p"], {"sd_rad"}), (de.models["mixture3p"], {"p_swap", "sd_rad"})):
+        res = fitlib.fit(fix(base, {"p_mem": 0.0}), t, ci=None, key=jax.random.key(0))
+        assert (res.summary.n_params == 0).all()
+        np.testing.assert_allclose(res.summary.loglik, -res.summary.n_trials * np.log(2 * np.pi), rtol=1e-5)
+        assert res.estimates.estimate.isna().all() and set(res.estimates.parameter) == inert
+        half = fitlib.fit(fix(base, {"p_mem": 0.5}), t, ci=None, key=jax.random.key(0))
+        assert (half.summary.n_params == 2 * len(inert)).all() and half.estimates.estimate.notna().all()
