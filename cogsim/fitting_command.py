@@ -45,6 +45,7 @@ from cogsim import fitting_predictive as predictive_lib
 from cogsim import fitting_priors as priors_lib
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
+from cogsim.fit._hierarchical import SD_FLOOR
 from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 from cogsim.fitting_comparison import (
     attribution,
@@ -270,6 +271,12 @@ def run(
         )
         if line := fitlib.at_bound_line(name, res.summary["at_bound"]):
             log(line)
+        if hierarchical and (few := res.group[res.group["n_units"] == 1]).shape[0]:
+            log(
+                f"{name}: {len(few)} of {len(res.group)} group distributions rest on one participant's "
+                f"units: their SD is the floor ({SD_FLOOR:g}) and their interval NaN; with one "
+                "participant fit without --hierarchical"
+            )
         if line := fitlib.few_set_sizes_line(model, trials, by):
             log(line)
         if agreement is not None:

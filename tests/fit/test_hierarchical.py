@@ -148,6 +148,7 @@ def test_cli_hierarchical_writes_the_group_table(toy, tmp_path):
     res = _cli("delayed_estimation", "--data", str(csv), "--models", "mixture2p", "--hierarchical",
                "--out", str(out))  # fmt: skip
     assert res.returncode == 0, res.stderr
+    assert "rest on one participant" not in res.stdout
     for name in ("fits.parquet", "models.parquet", "group.parquet", "comparison.json", "run.json"):
         assert (out / name).is_file(), name
     group = pd.read_parquet(out / "group.parquet")
@@ -230,3 +231,17 @@ def test_units_grouped_by_trial_count_give_the_same_fit(toy):
     two = fit.fit_hierarchical(toy.Gauss(), data, max_buckets=2, key=jax.random.key(1))
     for col in ("group_mean", "group_sd"):
         np.testing.assert_allclose(two.group[col], one.group[col], atol=1e-3)
+
+
+def test_cli_hierarchical_with_one_participant_says_its_group_rests_on_one(toy, tmp_path, capsys):
+    from cogsim import cli
+
+    df = toy.simulate_frame(toy.VonMisesMixture(), {"p_mem": [0.8], "kappa": [6.0]}, [60], seed=3)
+    csv = tmp_path / "trials.csv"
+    df[["subject", "set_size", "error_rad"]].to_csv(csv, index=False)
+    args = ["fit", "delayed_estimation", "--data", str(csv), "--models", "mixture2p", "--hierarchical"]
+    assert cli.main([*args, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    assert (
+        "mixture2p: 4 of 4 group distributions rest on one participant's units: their SD is the floor (0.01)"
+        in capsys.readouterr().out
+    )
