@@ -133,11 +133,15 @@ def _mean(x: np.ndarray) -> float:
     return float(np.mean(x[seen])) if seen.any() else float("nan")
 
 
-def _not_tested(name: str, why: str, **rule) -> cmp.Check:
-    """A check these data cannot test: no value and no CI, so it cannot pass; ``why`` says so in its
-    detail (as delayed_estimation's set-size contrasts on data of one set size)."""
-    nan = float("nan")
-    return cmp.Check.of(name, value=nan, ci=(nan, nan), detail=f"not tested: {why}", **rule)
+def _check(name: str, why: str, measure, **rule) -> cmp.Check:
+    """The check ``name``: ``measure() -> (value, (low, high), detail)`` decided by ``rule``; or, where
+    ``why`` says these data cannot test it, a check with no value and no CI, which cannot pass, ``why`` in
+    its detail (as delayed_estimation's set-size contrasts on data of one set size)."""
+    if why:
+        nan = float("nan")
+        return cmp.Check.of(name, value=nan, ci=(nan, nan), detail=f"not tested: {why}", **rule)
+    value, ci, detail = measure()
+    return cmp.Check.of(name, value=value, ci=ci, detail=detail, **rule)
 
 
 def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float, big) -> list[cmp.Check]:
@@ -148,14 +152,13 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     sizes = "/".join(map(str, big))
     name = f"{prefix}K agrees with the Cowan K plateau at set sizes {sizes} (within {K_TOLERANCE} items)"
     rule = dict(threshold=(-K_TOLERANCE, K_TOLERANCE), rule="ci_within", source="declared", basis=_DOCS)
-    if boot.one_set_size:
-        why = (
-            f"{boot.one_set_size}: the fitted K is not identified from it (the hit and false-alarm rates at "
-            "one set size fix how often the probe is held, not K apart from the model's other parameters), "
-            "so the check cannot pass"
-        )
-        out.append(_not_tested(name, why, **rule))
-    else:
+    why = boot.one_set_size and (
+        f"{boot.one_set_size}: the fitted K is not identified from it (the hit and false-alarm rates at "
+        "one set size fix how often the probe is held, not K apart from the model's other parameters), "
+        "so the check cannot pass"
+    )
+
+    def plateau_contrast():
         _, p_lo, p_hi = boot.ci(boot.plateau)
         cells = (
             ""
@@ -164,16 +167,13 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
             f"data have at set sizes {sizes} (of {boot.n_plateau_possible}: base rates not crossed with set "
             "sizes)"
         )
-        out.append(
-            cmp.Check.of(
-                name,
-                value=k.value - plateau,
-                ci=(k.ci_low - p_hi, k.ci_high - p_lo),
-                detail=f"fitted K {k.value:.2f} [{k.ci_low:.2f}, {k.ci_high:.2f}] vs Cowan K {plateau:.2f} "
-                f"[{p_lo:.2f}, {p_hi:.2f}]{cells}" + boot.no_ci(k.ci_low - p_hi, k.ci_high - p_lo),
-                **rule,
-            )
+        detail = (
+            f"fitted K {k.value:.2f} [{k.ci_low:.2f}, {k.ci_high:.2f}] vs Cowan K {plateau:.2f} "
+            f"[{p_lo:.2f}, {p_hi:.2f}]{cells}" + boot.no_ci(k.ci_low - p_hi, k.ci_high - p_lo)
         )
+        return k.value - plateau, (k.ci_low - p_hi, k.ci_high - p_lo), detail
+
+    out.append(_check(name, why, plateau_contrast, **rule))
     gs = par.loc[[n for n in par.index if n.startswith("g_")]]
     if len(gs) > 1:
         order = sorted(gs.index, key=lambda n: float(n[2:]))
@@ -194,28 +194,28 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     pred = boot.predicted(cond)
     name = f"{prefix}hit and false-alarm rates reproduced (RMSE below {MAX_RMSE})"
     rule = dict(threshold=MAX_RMSE, rule="ci_below", source="declared", basis=_DOCS, kind="agreement")
-    if boot.two_rates:
-        why = (
-            f"{boot.one_set_size} and one change probability: two rates (hits and false alarms), which a "
-            "model with a memory and a guessing parameter reproduces by construction, so the check cannot "
-            "pass"
-        )
-        out.append(_not_tested(name, why, **rule))
-    else:
+    why = boot.two_rates and (
+        f"{boot.one_set_size} and one change probability: two rates (hits and false alarms), which a "
+        "model with a memory and a guessing parameter reproduces by construction, so the check cannot "
+        "pass"
+    )
+
+    def rates_rmse():
         _, lo, hi = boot.ci(boot.rmse, pred)
-        detail = f"RMSE over {len(pred)} rates" + boot.no_ci(lo, hi)
-        out.append(cmp.Check.of(name, value=err, ci=(lo, hi), detail=detail, **rule))
+        return err, (lo, hi), f"RMSE over {len(pred)} rates" + boot.no_ci(lo, hi)
+
+    out.append(_check(name, why, rates_rmse, **rule))
     name = f"{prefix}rates closer than the set-size-blind baseline's (RMSE difference below 0)"
     basis = _DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample"
     rule = dict(threshold=0.0, rule="ci_below", source="declared", basis=basis, kind="agreement")
-    if boot.one_set_size:
-        why = (
-            f"{boot.one_set_size}: the set-size-blind baseline is the observed rates themselves, so there is "
-            "nothing to beat and the check cannot pass"
-        )
-        out.append(_not_tested(name, why, **rule))
-    else:
+    why = boot.one_set_size and (
+        f"{boot.one_set_size}: the set-size-blind baseline is the observed rates themselves, so there is "
+        "nothing to beat and the check cannot pass"
+    )
+
+    def against_baseline():
         d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
-        detail = boot.no_ci(lo, hi).removeprefix("; ")
-        out.append(cmp.Check.of(name, value=d, ci=(lo, hi), detail=detail, **rule))
+        return d, (lo, hi), boot.no_ci(lo, hi).removeprefix("; ")
+
+    out.append(_check(name, why, against_baseline, **rule))
     return out
