@@ -6,15 +6,18 @@ fraction of the noise ceiling), its ``ci`` where one can exist, a ``threshold`` 
 the two decide ``passed``. When a CI exists the rule must use it (``ci_above``, ``ci_below``, ``ci_contains``,
 ``ci_within``, ``ci_overlaps``); the point-value rules (``above``, ``below``, ``within``) are for checks
 without a CI. ``source`` says where the threshold comes from: ``"paper"`` or ``"declared"`` (a rule written in
-the scenario's docs before the run), and ``basis`` cites it.
+the scenario's docs before the run), and ``basis`` cites it. A check the data in hand cannot decide (a
+set-size contrast on data of one set size; a participant-bootstrap CI from one participant) is built with
+``tested=False``: it never passes, it counts neither as passed nor as failed, and its ``detail`` says why.
 
 The verdict comes from a fixed vocabulary (:data:`VERDICTS`):
 
-- ``match``: human data exist (``data_kind`` is not ``"none"``), every check passes, and at least one passing
-  check is of kind ``"agreement"``: the model's agreement with the human data beats a stated baseline
-  (a baseline model, chance, or a fraction of the human noise ceiling);
-- ``partial``: some checks pass, or all pass without an agreement check;
-- ``mismatch``: no check passes;
+- ``match``: human data exist (``data_kind`` is not ``"none"``), every check is tested and passes, and at
+  least one passing check is of kind ``"agreement"``: the model's agreement with the human data beats a
+  stated baseline (a baseline model, chance, or a fraction of the human noise ceiling);
+- ``partial``: some checks pass, or all pass without an agreement check or with some not tested;
+- ``mismatch``: some checks are tested and none passes;
+- ``untested``: there are checks and the data could test none of them;
 - ``demonstration``: no human data (``data_kind="none"``), or a scenario whose effects are built into the
   model's structure (it says so by passing ``verdict="demonstration"``).
 
@@ -42,7 +45,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 
 #: the verdicts a comparison may carry
-VERDICTS: tuple[str, ...] = ("match", "partial", "mismatch", "demonstration")
+VERDICTS: tuple[str, ...] = ("match", "partial", "mismatch", "untested", "demonstration")
 #: the data kinds (the same as :data:`cogsim.reference.DATA_KINDS`)
 DATA_KINDS: tuple[str, ...] = ("trial_level", "published_means", "none")
 #: pass rules that use the CI, and those for checks without one
@@ -150,6 +153,8 @@ class Check:
       source: ``"paper"`` or ``"declared"``.
       basis: the citation or the declared rule, in words.
       kind: ``"effect"`` or ``"agreement"`` (agreement with the human data beating a stated baseline).
+      tested: False where the data cannot decide the check (then ``passed`` is False and ``detail`` says
+        why); such a check counts neither as passed nor as failed.
     """
 
     name: str
@@ -162,6 +167,7 @@ class Check:
     source: str | None = None
     basis: str = ""
     kind: Literal["effect", "agreement"] = "effect"
+    tested: bool = True
 
     def __post_init__(self):
         if isinstance(self.passed, np.bool_):
@@ -180,7 +186,15 @@ class Check:
             raise CogsimError(f"Check.source={self.source!r} is not allowed; choose one of {SOURCES}")
         if self.kind not in CHECK_KINDS:
             raise CogsimError(f"Check.kind={self.kind!r} is not allowed; choose one of {CHECK_KINDS}")
-        if self.rule is not None:
+        if not isinstance(self.tested, (bool, np.bool_)):
+            raise CogsimError(f"Check.tested={self.tested!r} must be True or False ({self.name!r})")
+        object.__setattr__(self, "tested", bool(self.tested))
+        if not self.tested:
+            if self.passed:
+                raise CogsimError(f"Check {self.name!r}: a check that is not tested cannot pass")
+            if not self.detail:
+                raise CogsimError(f"Check {self.name!r}: a check that is not tested must say why (detail)")
+        elif self.rule is not None:
             expected = evaluate_rule(self.rule, value=self.value, ci=self.ci, threshold=self.threshold)
             if expected != self.passed:
                 raise CogsimError(
@@ -200,17 +214,22 @@ class Check:
         basis: str = "",
         detail: str = "",
         kind: Literal["effect", "agreement"] = "effect",
+        tested: bool = True,
     ) -> Check:
-        """A check whose ``passed`` follows from ``rule`` applied to ``value``/``ci`` and ``threshold``.
+        """A check whose ``passed`` follows from ``rule`` applied to ``value``/``ci`` and ``threshold``; with
+        ``tested=False`` (the data cannot decide it; ``detail`` says why) it does not pass.
 
         Example:
           >>> Check.of("model within the human CI", value=0.52, threshold=(0.45, 0.60), rule="within",
           ...          source="declared", kind="agreement").passed
           True
+          >>> Check.of("rises with set size", value=float("nan"), ci=(float("nan"),) * 2, threshold=0.0,
+          ...          rule="ci_above", source="paper", tested=False, detail="one set size").passed
+          False
         """
         if value is not None and isinstance(value, (float, np.floating)) and not math.isfinite(value):
             value = float("nan")
-        passed = evaluate_rule(rule, value=value, ci=ci, threshold=threshold)
+        passed = evaluate_rule(rule, value=value, ci=ci, threshold=threshold) and bool(tested)
         return cls(
             name=name,
             passed=passed,
@@ -222,6 +241,7 @@ class Check:
             source=source,
             basis=basis,
             kind=kind,
+            tested=tested,
         )
 
     def problems(self) -> list[str]:
@@ -327,8 +347,12 @@ class Comparison:
 
     @property
     def checks_passed(self) -> str:
-        """``"passed/total"``."""
-        return f"{sum(c.passed for c in self.checks)}/{len(self.checks)}"
+        """``"passed/tested"``, followed by ``" (n not tested)"`` when some checks are not tested."""
+        tested = sum(c.tested for c in self.checks)
+        untested = len(self.checks) - tested
+        return f"{sum(c.passed for c in self.checks)}/{tested}" + (
+            f" ({untested} not tested)" if untested else ""
+        )
 
     def schema_problems(self) -> list[str]:
         """What the comparison lacks of the schema: checks without rule/threshold/source, no data kind."""
@@ -382,7 +406,8 @@ class Comparison:
             note = f"  {m.note}" if m.note else ""
             lines.append(f"  {m.name:<34} {m.value:.4g}{ci}{hum}{note}")
         for c in self.checks:
-            lines.append(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}{_check_numbers(c)}")
+            mark = "PASS" if c.passed else ("FAIL" if c.tested else "NOT TESTED")
+            lines.append(f"  [{mark}] {c.name}{_check_numbers(c)}")
             if c.detail:
                 lines.append(f"         {c.detail}")
         kind = f"  data: {self.data_kind}" if self.data_kind else ""
@@ -429,6 +454,8 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 def _why_not_match(checks: Sequence[Check], data_kind: str | None) -> str:
     if data_kind == "none":
         return "there are no human data (data_kind='none'); use 'demonstration'"
+    if any(not c.tested for c in checks):
+        return "some checks are not tested"
     if not checks or not all(c.passed for c in checks):
         return "not every check passes"
     if not any(c.kind == "agreement" and c.passed for c in checks):
@@ -446,6 +473,8 @@ def verdict_from_checks(checks: Sequence[Check], *, data_kind: str | None = None
     """
     if data_kind == "none" or not checks:
         return "demonstration"
+    if not any(c.tested for c in checks):
+        return "untested"
     n = sum(c.passed for c in checks)
     if n == 0:
         return "mismatch"

@@ -384,9 +384,10 @@ def write_report(rows, results, *, out, preset: str, seed: int) -> Path:
         "## Scorecard",
         "",
         f"Preset `{preset}`, root seed {seed}. Columns: the kind of human data (`trial_level`, "
-        "`published_means` or `none`); the verdict of this run (`match`, `partial`, `mismatch` or "
-        "`demonstration`); the paper preset's last measured verdict (checks passed, date); the checks "
-        "passed; for trial-level data the model's agreement as a fraction of the human noise ceiling; "
+        "`published_means` or `none`); the verdict of this run (`match`, `partial`, `mismatch`, "
+        "`untested` or `demonstration`); the paper preset's last measured verdict (checks passed, "
+        "date); the checks passed (of those tested); for trial-level data the model's agreement as a "
+        "fraction of the human noise ceiling; "
         "the key metric with its human and model values; the run time.",
         "",
         format_table(rows, markdown=True),

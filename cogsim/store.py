@@ -414,8 +414,9 @@ class Store:
         """Each finished point's comparison with the human data, one row per metric and per check.
 
         Columns: ``point_id, verdict, data_kind, checks_passed, kind`` (``"metric"`` or ``"check"``),
-        ``name, value, ci_low, ci_high, human`` (metrics) and ``passed, threshold, rule`` (checks). Empty when
-        the scenario has no human data or runs through ``sweep_point`` (whose outputs hold its comparison).
+        ``name, value, ci_low, ci_high, human`` (metrics) and ``passed, threshold, rule, tested`` (checks).
+        Empty when the scenario has no human data or runs through ``sweep_point`` (whose outputs hold its
+        comparison).
 
         Example:
           >>> # cogsim.store.load(run).comparisons().query("kind == 'metric'").pivot(...)
@@ -433,7 +434,11 @@ class Store:
                     head
                     | {"kind": "check", "name": c.get("name"), "value": c.get("value")}
                     | {"ci_low": ci[0], "ci_high": ci[1], "passed": c.get("passed")}
-                    | {"threshold": c.get("threshold"), "rule": c.get("rule")}
+                    | {
+                        "threshold": c.get("threshold"),
+                        "rule": c.get("rule"),
+                        "tested": c.get("tested", True),
+                    }
                 )
         return pd.DataFrame(rows)
 

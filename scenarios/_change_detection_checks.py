@@ -116,12 +116,10 @@ class Resamples:
         """Why a check has no CI (its detail's suffix), or "" when every bound in ``cis`` is finite."""
         if np.all(np.isfinite(np.asarray(cis, float))):
             return ""
-        why = (
-            f"{self.n_units} participant: a participant bootstrap needs at least 2"
-            if self.n_units < 2
-            else "the participant resamples gave none"
-        )
-        return f"; no CI ({why}), so the check cannot pass"
+        if self.n_units < 2:
+            why = f"{self.n_units} participant: a participant bootstrap needs at least 2"
+            return f"; no CI ({why}), so the data cannot test the check"
+        return "; no CI (the participant resamples gave none), so the check cannot pass"
 
 
 def _mean(x: np.ndarray) -> float:
@@ -133,15 +131,16 @@ def _mean(x: np.ndarray) -> float:
     return float(np.mean(x[seen])) if seen.any() else float("nan")
 
 
-def _check(name: str, why: str, measure, **rule) -> cmp.Check:
-    """The check ``name``: ``measure() -> (value, (low, high), detail)`` decided by ``rule``; or, where
-    ``why`` says these data cannot test it, a check with no value and no CI, which cannot pass, ``why`` in
-    its detail (as delayed_estimation's set-size contrasts on data of one set size)."""
+def _check(name: str, why: str, measure, boot: Resamples, **rule) -> cmp.Check:
+    """The check ``name``: ``measure() -> (value, (low, high), detail)`` decided by ``rule``, not tested
+    (docs/verdicts.md) when the data hold one participant; or, where ``why`` says these data cannot test it,
+    a not-tested check with no value and no CI, ``why`` in its detail (as delayed_estimation's set-size
+    contrasts on data of one set size)."""
     if why:
         nan = float("nan")
-        return cmp.Check.of(name, value=nan, ci=(nan, nan), detail=f"not tested: {why}", **rule)
+        return cmp.Check.of(name, value=nan, ci=(nan, nan), detail=f"not tested: {why}", tested=False, **rule)
     value, ci, detail = measure()
-    return cmp.Check.of(name, value=value, ci=ci, detail=detail, **rule)
+    return cmp.Check.of(name, value=value, ci=ci, detail=detail, tested=boot.n_units >= 2, **rule)
 
 
 def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float, big) -> list[cmp.Check]:
@@ -173,7 +172,7 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
         )
         return k.value - plateau, (k.ci_low - p_hi, k.ci_high - p_lo), detail
 
-    out.append(_check(name, why, plateau_contrast, **rule))
+    out.append(_check(name, why, plateau_contrast, boot, **rule))
     gs = par.loc[[n for n in par.index if n.startswith("g_")]]
     if len(gs) > 1:
         order = sorted(gs.index, key=lambda n: float(n[2:]))
@@ -189,6 +188,7 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
                 basis="Rouder et al. (2008): guessing follows the base rate of changes",
                 detail=", ".join(f"{i} = {gs.loc[i].value:.2f}" for i in order)
                 + boot.no_ci(lo_g.ci_low, lo_g.ci_high, hi_g.ci_low, hi_g.ci_high),
+                tested=boot.n_units >= 2,
             )
         )
     pred = boot.predicted(cond)
@@ -204,7 +204,7 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
         _, lo, hi = boot.ci(boot.rmse, pred)
         return err, (lo, hi), f"RMSE over {len(pred)} rates" + boot.no_ci(lo, hi)
 
-    out.append(_check(name, why, rates_rmse, **rule))
+    out.append(_check(name, why, rates_rmse, boot, **rule))
     name = f"{prefix}rates closer than the set-size-blind baseline's (RMSE difference below 0)"
     basis = _DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample"
     rule = dict(threshold=0.0, rule="ci_below", source="declared", basis=basis, kind="agreement")
@@ -217,5 +217,5 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
         d, lo, hi = boot.ci(lambda i: boot.rmse(i, pred) - boot.rmse(i, boot.baseline))
         return d, (lo, hi), boot.no_ci(lo, hi).removeprefix("; ")
 
-    out.append(_check(name, why, against_baseline, **rule))
+    out.append(_check(name, why, against_baseline, boot, **rule))
     return out

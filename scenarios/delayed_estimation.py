@@ -27,6 +27,7 @@ from cogsim import data, store
 from cogsim.comparison import CEILING_METRIC, Check
 from cogsim.reference import Reference
 from cogsim.scenarios import _delayed_estimation_ceiling as ceil
+from cogsim.scenarios import _delayed_estimation_contrasts as dec
 
 DESCRIPTION = (
     "Delayed estimation: mixture, slots, variable-precision and workspace models fitted per participant"
@@ -289,46 +290,6 @@ def reference(config: Config | None = None) -> Reference:
     return Reference(pd.DataFrame(rows), kind="trial_level", source=source)
 
 
-def _param_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int, level: float):
-    """Mean over participants of transform(parameter) at the data set's largest minus its smallest set size,
-    with a participant-bootstrap CI, over the participants fitted at both; and the words saying who is left
-    out (empty when nobody is) or that one participant gives no CI."""
-    p = est[est.parameter == parameter].pivot_table(index="unit", columns="set_size", values="estimate")
-    n0, n1 = p.columns.min(), p.columns.max()
-    both = p[[n0, n1]].dropna()
-    diff = transform(both[n1]) - transform(both[n0])
-    note = ""
-    if n0 == n1:  # one set size in the data set: nothing to contrast
-        return (float("nan"), float("nan"), float("nan")), n0, n1, f"; one set size (N = {n0:g}): no contrast"
-    if len(both) < len(p):
-        note = f"; {len(both)} of {len(p)} participants (the others lack N = {n0:g} or N = {n1:g})"
-    if len(both) < 2:
-        note += "; no CI: a participant bootstrap needs at least 2 participants, so the check cannot pass"
-    return cmp.bootstrap_ci(diff.to_numpy(), np.mean, n_boot=n_boot, level=level), n0, n1, note
-
-
-def _random_effects(fits: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Per model: random-effects model selection over the participants from -BIC / 2
-    (:func:`cogsim.fit.bms`): expected frequency with its 95 % interval and protected exceedance probability
-    (reported beside the summed AIC, not a check); empty for fewer than 2 models."""
-    from cogsim.fit import bms
-
-    bic = fits.pivot_table(index="unit", columns="model", values="bic", dropna=False)
-    if bic.shape[1] < 2 or not np.all(np.isfinite(bic.to_numpy(float))):
-        return {}
-    res = bms(-0.5 * bic.to_numpy(float), models=list(bic.columns))
-    return {
-        m: {
-            "bms_frequency": float(res.frequency[i]),
-            "bms_frequency_low": float(res.frequency_ci[i, 0]),
-            "bms_frequency_high": float(res.frequency_ci[i, 1]),
-            "bms_pxp": float(res.protected_exceedance[i]),
-            "bms_bor": res.bor,
-        }
-        for i, m in enumerate(res.names)
-    }
-
-
 def compare(
     sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95
 ) -> cmp.Comparison:
@@ -341,7 +302,7 @@ def compare(
         aic = f.pivot_table(index="unit", columns="model", values="aic")
         best = aic.sum().idxmin()
         won = aic.idxmin(axis=1).value_counts()
-        group = _random_effects(f)
+        group = dec.random_effects(f)
         rows = []
         for m in aic.columns:
             d = (aic[m] - aic[best]).to_numpy()
@@ -368,7 +329,9 @@ def compare(
         )
         est = sim[(sim.kind == "estimate") & (sim.dataset == ds) & (sim.model == "mixture2p")]
         if len(est):
-            (g, glo, ghi), n0, n1, why = _param_contrast(est, "p_mem", lambda v: 1 - v, n_boot, level)
+            (g, glo, ghi), n0, n1, why, tested = dec.set_size_contrast(
+                est, "p_mem", lambda v: 1 - v, n_boot, level
+            )
             metrics.append(
                 cmp.Metric(f"{ds}.guess_rate_rise", g, glo, ghi, note=f"N = {n1:g} minus N = {n0:g}")
             )
@@ -382,10 +345,13 @@ def compare(
                     source="paper",
                     basis="Zhang & Luck (2008): guess rate rises with set size (mixture2p)",
                     detail=f"{g:.3f} [{glo:.3f}, {ghi:.3f}], N = {n1:g} minus N = {n0:g}{why}",
+                    tested=tested,
                 )
             )
             key = key or f"{ds}.guess_rate_rise"
-            (s, slo, shi), n0, n1, why = _param_contrast(est, "sd_rad", lambda v: v, n_boot, level)
+            (s, slo, shi), n0, n1, why, tested = dec.set_size_contrast(
+                est, "sd_rad", lambda v: v, n_boot, level
+            )
             metrics.append(cmp.Metric(f"{ds}.sd_rise_rad", s, slo, shi, note=f"N = {n1:g} minus N = {n0:g}"))
             checks.append(
                 Check.of(
@@ -397,6 +363,7 @@ def compare(
                     source="paper",
                     basis="Zhang & Luck (2008); van den Berg et al. (2012): memory SD rises with set size",
                     detail=f"SD {s:.3f} [{slo:.3f}, {shi:.3f}] rad, N = {n1:g} minus N = {n0:g}{why}",
+                    tested=tested,
                 )
             )
             tables[f"{ds}_mixture2p_by_set_size"] = (
@@ -418,7 +385,9 @@ def compare(
                         rule="ci_above",
                         source="paper",
                         basis="van den Berg et al. (2012): the variable-precision model fits best",
-                        detail=f"summed AIC {other} minus vp {e:.1f} [{lo:.1f}, {hi:.1f}]",
+                        detail=f"summed AIC {other} minus vp {e:.1f} [{lo:.1f}, {hi:.1f}]"
+                        + dec.one_unit_note(d),
+                        tested=len(d) >= 2,
                     )
                 )
         qt = sim[(sim.kind == "quantile") & (sim.dataset == ds)]
@@ -444,8 +413,9 @@ def compare(
                 rule="ci_above",
                 source="declared",
                 basis="declared in the scenario docs (check 4): per-trial log-likelihood minus uniform's",
-                detail=f"{a:.3f} [{alo:.3f}, {ahi:.3f}] nats per trial",
+                detail=f"{a:.3f} [{alo:.3f}, {ahi:.3f}] nats per trial" + dec.one_unit_note(gain),
                 kind="agreement",
+                tested=len(gain) >= 2,
             )
         )
     skipped = sim.attrs.get("skipped_models", {})  # a table, so that the printed summary says it too

@@ -76,6 +76,46 @@ def test_match_needs_human_data_every_check_and_an_agreement_check():
         Comparison((Metric("m", 1.0),), (effect,), verdict="match", data_kind="trial_level")
 
 
+def _untested(kind="effect"):
+    nan = math.nan
+    return Check.of("set-size contrast", value=nan, ci=(nan, nan), threshold=0.0, rule="ci_above",
+                    source="paper", tested=False, detail="not tested: one set size", kind=kind)  # fmt: skip
+
+
+def test_a_check_the_data_cannot_decide_counts_neither_as_passed_nor_as_failed():
+    agree, fail, no = _check(1.0, kind="agreement"), _check(-1.0), _untested()
+    assert no.passed is False and no.tested is False
+    assert verdict_from_checks([no, _untested("agreement")], data_kind="trial_level") == "untested"
+    assert verdict_from_checks([agree, no], data_kind="trial_level") == "partial"  # not every check tested
+    assert verdict_from_checks([fail, no], data_kind="trial_level") == "mismatch"
+    assert verdict_from_checks([no], data_kind="none") == "demonstration"
+    comp = Comparison((Metric("m", 1.0),), (agree, fail, no), data_kind="trial_level")
+    assert comp.verdict == "partial" and comp.checks_passed == "1/2 (1 not tested)"
+    assert "[NOT TESTED] set-size contrast" in comp.summary() and "[FAIL] " in comp.summary()
+    assert Comparison((Metric("m", 1.0),), (agree, fail)).checks_passed == "1/2"
+    with pytest.raises(CogsimError, match="no passing agreement check|some checks are not tested"):
+        Comparison((Metric("m", 1.0),), (agree, no), verdict="match", data_kind="trial_level")
+    back = Comparison.from_dict(json.loads(json.dumps(comp.to_dict())))
+    assert [c.tested for c in back.checks] == [True, True, False] and back.verdict == "partial"
+    # an old record without the field reads as tested
+    old = comp.to_dict()
+    for c in old["checks"]:
+        c.pop("tested")
+    assert all(c.tested for c in Comparison.from_dict(old).checks)
+
+
+def test_a_check_not_tested_says_why_and_never_passes():
+    with pytest.raises(CogsimError, match="must say why"):
+        Check("x", False, tested=False)
+    with pytest.raises(CogsimError, match="cannot pass"):
+        Check("x", True, detail="one set size", tested=False)
+    with pytest.raises(CogsimError, match="Check.tested='no'"):
+        Check("x", False, tested="no")
+    # a value that would pass is still not a pass when the data cannot decide the check
+    c = Check.of("x", value=2.0, threshold=0.0, rule="above", source="paper", tested=False, detail="why")
+    assert c.passed is False
+
+
 def test_context_rederives_only_a_derived_verdict():
     agree = _check(1.0, kind="agreement")
     derived = Comparison((Metric("m", 1.0),), (agree,))
@@ -117,7 +157,8 @@ def test_schema_problems_list_the_old_form():
     comp = Comparison((Metric("m", 1.0),), (Check("bare", True),))
     problems = comp.schema_problems()
     assert "no data_kind" in problems and any("no rule" in p for p in problems)
-    assert set(VERDICTS) == {"match", "partial", "mismatch", "demonstration"} and "ci_above" in CI_RULES
+    assert set(VERDICTS) == {"match", "partial", "mismatch", "untested", "demonstration"}
+    assert "ci_above" in CI_RULES
 
 
 def test_a_nan_ci_is_written_as_null_and_read_back():

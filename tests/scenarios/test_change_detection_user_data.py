@@ -103,6 +103,8 @@ def test_one_participant_gives_no_ci_and_no_passing_check(tmp_path):
     assert comp.checks and not any(c.passed for c in comp.checks)
     for c in comp.checks:
         assert "no CI (1 participant: a participant bootstrap needs at least 2)" in c.detail, c.name
+        assert not c.tested, c.name
+    assert comp.verdict == "untested" and comp.checks_passed.startswith("0/0 (")
     assert comp.metric("K").ci_low is None or np.isnan(comp.metric("K").ci_low)
 
 
@@ -125,6 +127,7 @@ def test_one_set_size_reports_the_set_size_checks_not_tested_and_no_absurd_ceili
         c = by_name[start]
         assert not c.passed and np.isnan(c.value) and np.all(np.isnan(c.ci)), c.name
         assert c.detail.startswith("not tested: one set size (N = 6)"), c.detail
+        assert not c.tested, c.name
     assert "K is not identified" in by_name["K agrees with the Cowan K plateau at set sizes 6"].detail
     for name in ("fraction_of_noise_ceiling", "rmse_set_size_blind"):  # were 1e7 and 0 [0, 0]
         m = comp.metric(name)
@@ -143,5 +146,7 @@ def test_one_set_size_with_base_rate_blocks_still_tests_the_rates_and_the_guessi
     assert [c.name.split(" (")[0] for c in comp.checks if c.detail.startswith("not tested")] == [
         "K agrees with the Cowan K plateau at set sizes 8", "rates closer than the set-size-blind baseline's"
     ]  # fmt: skip
+    assert [c.tested for c in comp.checks] == [not c.detail.startswith("not tested") for c in comp.checks]
+    assert comp.checks_passed.endswith("(2 not tested)") and comp.verdict != "mismatch"
     assert np.isfinite(comp.metric("fraction_of_noise_ceiling").value)
     assert np.isnan(comp.metric("rmse_set_size_blind").value)

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("cogsim.fit")
 
 from cogsim import config as cfglib  # noqa: E402
+from cogsim.scenarios import _delayed_estimation_contrasts as dec  # noqa: E402
 from cogsim.scenarios import delayed_estimation as de  # noqa: E402
 
 TINY = de.Config(
@@ -193,14 +194,37 @@ def test_the_ceilings_model_deviation_is_each_participants_mean_over_the_sets_of
 def test_set_size_contrast_says_who_is_left_out_and_gives_no_ci_for_one_participant():
     rows = [("a", 1, 0.9), ("a", 6, 0.5), ("b", 1, 0.8), ("b", 6, 0.6), ("b", 3, 0.7), ("c", 1, 0.9)]
     est = pd.DataFrame(rows, columns=["unit", "set_size", "estimate"]).assign(parameter="p_mem")
-    (g, lo, hi), n0, n1, why = de._param_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
+    (g, lo, hi), n0, n1, why, tested = dec.set_size_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
     assert (n0, n1) == (1, 6) and g == pytest.approx(0.3)  # a and b: 0.4 and 0.2; c lacks N = 6
-    assert lo < hi and "2 of 3 participants (the others lack N = 1 or N = 6)" in why
-    (g, lo, hi), _, _, why = de._param_contrast(est[est.unit != "b"], "p_mem", lambda v: 1 - v, 200, 0.95)
-    assert g == pytest.approx(0.4) and np.isnan(lo) and np.isnan(hi) and "no CI" in why
+    assert lo < hi and "2 of 3 participants (the others lack N = 1 or N = 6)" in why and tested
+    one = est[est.unit != "b"]
+    (g, lo, hi), _, _, why, tested = dec.set_size_contrast(one, "p_mem", lambda v: 1 - v, 200, 0.95)
+    assert g == pytest.approx(0.4) and np.isnan(lo) and np.isnan(hi) and "no CI" in why and not tested
 
 
 def test_set_size_contrast_of_a_data_set_with_one_set_size_is_no_contrast():
     est = pd.DataFrame({"unit": ["a", "b"], "set_size": [4, 4], "estimate": [0.9, 0.8], "parameter": "p_mem"})
-    (g, lo, hi), n0, n1, why = de._param_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
+    (g, lo, hi), n0, n1, why, tested = dec.set_size_contrast(est, "p_mem", lambda v: 1 - v, 200, 0.95)
     assert np.isnan(g) and np.isnan(lo) and np.isnan(hi) and "one set size (N = 4): no contrast" in why
+    assert not tested
+
+
+@pytest.mark.parametrize("subjects", [(1, 2), (1,)])
+def test_a_file_of_one_set_size_leaves_the_set_size_checks_not_tested(tmp_path, subjects):
+    """Zhang & Luck's trials at set size 3 only: checks 1 and 2 cannot be tested; with one participant no
+    check can (no participant bootstrap), and the verdict says so instead of 'mismatch'."""
+    t = de.data.load("zhang_luck2008_delayed_estimation")
+    path = tmp_path / "three.csv"
+    t[(t.set_size == 3) & t.subject.isin(subjects)].to_csv(path, index=False)
+    cfg = de.Config(datasets=(str(path),), models=("uniform", "mixture2p"), n_starts=1, n_boot=50)
+    comp = de.compare(de.simulate(cfg, key=jax.random.key(0)), de.reference(cfg).table, n_boot=50)
+    by_name = {c.name: c for c in comp.checks}
+    for name in ("three: guess rate rises with set size", "three: precision falls with set size"):
+        assert not by_name[name].tested and "not tested: one set size (N = 3)" in by_name[name].detail
+    chance = by_name["three: the best model (mixture2p) predicts errors better than chance"]
+    assert chance.tested == (len(subjects) > 1)
+    if len(subjects) > 1:
+        assert comp.checks_passed.endswith("(2 not tested)") and comp.verdict in ("partial", "mismatch")
+    else:
+        assert "not tested: no CI" in chance.detail and np.isfinite(chance.value)
+        assert comp.verdict == "untested" and comp.checks_passed == "0/0 (3 not tested)"
