@@ -186,6 +186,8 @@ class Check:
             raise CogsimError(f"Check.source={self.source!r} is not allowed; choose one of {SOURCES}")
         if self.kind not in CHECK_KINDS:
             raise CogsimError(f"Check.kind={self.kind!r} is not allowed; choose one of {CHECK_KINDS}")
+        if self.rule is not None and self.rule not in RULES:
+            raise CogsimError(f"Check.rule={self.rule!r} is not allowed; choose one of {RULES}")
         if not isinstance(self.tested, (bool, np.bool_)):
             raise CogsimError(f"Check.tested={self.tested!r} must be True or False ({self.name!r})")
         object.__setattr__(self, "tested", bool(self.tested))
@@ -229,7 +231,8 @@ class Check:
         """
         if value is not None and isinstance(value, (float, np.floating)) and not math.isfinite(value):
             value = float("nan")
-        passed = evaluate_rule(rule, value=value, ci=ci, threshold=threshold) and bool(tested)
+        # not tested: the rule is not applied (its threshold may not exist: a human CI from one participant)
+        passed = bool(tested) and evaluate_rule(rule, value=value, ci=ci, threshold=threshold)
         return cls(
             name=name,
             passed=passed,
@@ -411,7 +414,10 @@ class Comparison:
             if c.detail:
                 lines.append(f"         {c.detail}")
         kind = f"  data: {self.data_kind}" if self.data_kind else ""
-        lines.append(f"  verdict: {self.verdict} ({self.checks_passed} checks){kind}")
+        untested = sum(not c.tested for c in self.checks)
+        counted = f"{sum(c.passed for c in self.checks)}/{len(self.checks) - untested} checks"
+        counted += f", {untested} not tested" if untested else ""
+        lines.append(f"  verdict: {self.verdict} ({counted}){kind}")
         if self.paper is not None:
             p = self.paper
             lines.append(

@@ -84,9 +84,10 @@ def compare(
     ``hard_tasks``: the tasks scored by checks 1-3. ``models`` and ``tasks`` (the run's config fields; the
     runner passes them) and ``human.attrs["tasks_not_fitted"]`` (written by :func:`reference`, kept in
     human.parquet, so a later ``cogsim compare`` needs no data file) let the comparison name what was not
-    scored: the data's tasks that ``tasks`` left out, checks 1-3 not run (a task outside ``hard_tasks``, a
-    hard task without two participants or two set sizes) and tasks eccNET cannot search. Each such note is
-    a metric ``note.*`` whose value is the count and whose note says what and why."""
+    scored: the data's tasks that ``tasks`` left out, checks 1-3 not run (a task outside ``hard_tasks``) and
+    tasks eccNET cannot search. Each such note is a metric ``note.*`` whose value is the count and whose note
+    says what and why. A check the data cannot decide (one participant, one set size) is reported not
+    tested, with the reason in its detail."""
     rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
     cols = _columns(human)
     h = human[cols]
@@ -141,36 +142,33 @@ def compare(
         metrics.append(
             cmp.Metric(f"{name}.quantile_fit", *v, note="split-half MAD / model MAD, per participant")
         )
-        if name == "eccnet":
-            checks.append(
-                Check.of(
-                    "eccNET quantile fit per participant reaches half the split-half noise ceiling",
-                    value=v[0], ci=_ci(v), threshold=0.5, rule="ci_above", source="declared",
-                    basis=f"{DOCS}, check 4", kind="agreement",
-                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants",
-                )
-            )  # fmt: skip
         if name == "cgs":
             metrics.append(
                 cmp.Metric(CEILING_METRIC, *v, note="CGS: split-half MAD / model MAD, mean over participants")
             )  # fmt: skip
+        if name in LABELS:
+            tested = len(frac) > 1
             checks.append(
                 Check.of(
-                    "CGS quantile fit per participant reaches half the split-half noise ceiling",
+                    f"{LABELS[name]} quantile fit per participant reaches half the split-half noise ceiling",
                     value=v[0], ci=_ci(v), threshold=0.5, rule="ci_above", source="declared",
-                    basis=f"{DOCS}, check 4", kind="agreement",
-                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants",
+                    basis=f"{DOCS}, check 4", kind="agreement", tested=tested,
+                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants"
+                    + _untested(tested, f"{len(frac)} participants with a model MAD: a t CI needs 2"),
                 )
             )  # fmt: skip
     if {"cgs", "serial"} <= set(model_mads):
         d = pd.concat([model_mads["cgs"], model_mads["serial"]], axis=1).dropna()
         v = cmp.paired_bootstrap_diff(d[0].to_numpy(), d[1].to_numpy(), n_boot=n_boot, level=level)
         metrics.append(cmp.Metric("cgs_minus_serial.quantile_mad_ms", *v, note="paired over participants"))
+        tested = len(d) > 1
         checks.append(
             Check.of(
                 "CGS fits RT quantiles better than serial self-terminating search",
                 value=v[0], ci=_ci(v), threshold=0.0, rule="ci_below", source="declared",
-                basis=f"{DOCS}, check 5", kind="agreement", detail=f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms",
+                basis=f"{DOCS}, check 5", kind="agreement", tested=tested,
+                detail=f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms"
+                + _untested(tested, f"{len(d)} participant: a participant bootstrap needs at least 2"),
             )
         )  # fmt: skip
     fits = sim[sim.kind == "fit"]
@@ -196,16 +194,6 @@ def _notes(h: pd.DataFrame, hard_tasks, models, left: list, tasks) -> list[cmp.M
                        note=f"checks 1-3 (slope ratio, RT spread growth, misses) not run for {easy}: not in "
                        f"hard_tasks={tuple(hard_tasks)} (set hard_tasks to score them)")
         )  # fmt: skip
-    short = []
-    for task in [t for t in fitted if t in hard_tasks]:
-        g = h[h.task == task]
-        n_units = len(g[[c for c in _columns(g) if c in ("experiment", "subject")]].drop_duplicates())
-        if n_units < 2:
-            short.append(f"{task}: check 1 (one participant, no human CI)")
-        if g.set_size.nunique() < 2:
-            short.append(f"{task}: checks 1-3 (one set size)")
-    if short:
-        out.append(cmp.Metric("note.hard_task_checks_not_run", float(len(short)), note="; ".join(short)))
     if models is not None and "eccnet" in models:
         no_displays = [t for t in fitted if t not in TASK_ORDER]
         if no_displays:
@@ -221,43 +209,58 @@ def _ordering_checks(slopes, hslopes, tasks, level) -> list[Check]:
     for lo, hi in pairs:
         a, b = (_slope_pairs(slopes, t).get("present", pd.Series(dtype=float)).to_numpy() for t in (hi, lo))
         ha, hb = (_slope_pairs(hslopes, t).get("present", pd.Series(dtype=float)).mean() for t in (hi, lo))
-        v = cmp.diff_ci(a, b, level=level) if len(a) > 1 and len(b) > 1 else (np.nan,) * 3
+        tested = len(a) > 1 and len(b) > 1
+        v = cmp.diff_ci(a, b, level=level) if tested else (np.nan,) * 3
         out.append(
             Check.of(
                 f"eccNET target-present slope: {hi} steeper than {lo}", value=v[0], ci=_ci(v), threshold=0.0,
-                rule="ci_above", source="declared", basis=f"{DOCS}, check 6",
-                detail=f"model {v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms/item, human {ha - hb:.1f}",
+                rule="ci_above", source="declared", basis=f"{DOCS}, check 6", tested=tested,
+                detail=f"model {v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms/item, human {ha - hb:.1f}"
+                + _untested(tested, f"{len(b)} and {len(a)} participants with a slope in {lo} and {hi}"),
             )
         )  # fmt: skip
     return out
 
 
+def _untested(tested: bool, why: str) -> str:
+    """A not-tested check's detail suffix (docs page, "Data that cannot test a check"); "" when tested."""
+    return "" if tested else f"; not tested: {why}"
+
+
 def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list[Check]:
     out = []
     hci = _ci(human_ratio)
-    if np.all(np.isfinite(hci)):  # without a human CI (fewer than two participants) there is no target
-        out.append(
-            Check.of(
-                f"{task}: {label} absent/present slope ratio overlaps the human CI",
-                value=ratio[0], ci=_ci(ratio), threshold=hci, rule="ci_overlaps", source="declared",
-                basis=f"{DOCS}, check 1",
-                detail=f"model {ratio[0]:.2f} [{ratio[1]:.2f}, {ratio[2]:.2f}], human {human_ratio[0]:.2f}",
-            )
-        )  # fmt: skip
+    g = hcells[hcells.task == task]
+    n_sizes = g.set_size.nunique()
+    # the human ratio's CI is the threshold: none without two participants with both slopes
+    why = (f"one set size (N = {g.set_size.iloc[0]:g}): no slopes" if n_sizes < 2
+           else "the human ratio has no CI (a bootstrap needs at least 2 participants)")  # fmt: skip
+    tested = bool(np.all(np.isfinite(hci)))
+    out.append(
+        Check.of(
+            f"{task}: {label} absent/present slope ratio overlaps the human CI",
+            value=ratio[0], ci=_ci(ratio), threshold=hci, rule="ci_overlaps", source="declared",
+            basis=f"{DOCS}, check 1", tested=tested,
+            detail=f"model {ratio[0]:.2f} [{ratio[1]:.2f}, {ratio[2]:.2f}], human {human_ratio[0]:.2f}"
+            + _untested(tested, why),
+        )
+    )  # fmt: skip
     for name, tp, col, n in (("RT spread (absent) grows with set size", 0, "sd_rt", 2),
                               ("misses rise with set size", 1, "error_rate", 3)):  # fmt: skip
         d = _extreme_diff(cells, task, tp, col)
         hd = _extreme_diff(hcells, task, tp, col)
         v = cmp.mean_ci(d, level=level)
         hv = cmp.mean_ci(hd, level=level)[0]
-        if len(d):
-            out.append(
-                Check.of(
-                    f"{task}: {label} {name}", value=v[0], ci=_ci(v), threshold=0.0, rule="ci_above",
-                    source="declared", basis=f"{DOCS}, check {n}",
-                    detail=f"model {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}], human {hv:.3g}",
-                )
-            )  # fmt: skip
+        tested = len(d) > 1
+        why = (f"one set size (N = {g.set_size.iloc[0]:g}): no contrast" if n_sizes < 2
+               else f"{len(d)} participant: a t CI needs at least 2")  # fmt: skip
+        out.append(
+            Check.of(
+                f"{task}: {label} {name}", value=v[0], ci=_ci(v), threshold=0.0, rule="ci_above",
+                source="declared", basis=f"{DOCS}, check {n}", tested=tested,
+                detail=f"model {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}], human {hv:.3g}" + _untested(tested, why),
+            )
+        )  # fmt: skip
     return out
 
 

@@ -100,10 +100,11 @@ def test_packaged_default_run_fits_the_three_tasks():
     assert sorted(t.task.unique()) == sorted(srd.TASKS) and t.groupby(["task", "subject"]).ngroups == 21
 
 
-def _self_comparison(path, **kw):
+def _self_comparison(path, *, slower=1.0, **kw):
     cfg = cfglib.validate(srd.Config(data=path, **kw))
     human = srd.reference(cfg).table
     sim = human[srd.COLUMNS].assign(kind="trial", model="cgs")  # the data as a model's trials: no fit
+    sim["rt_ms"] = sim.rt_ms * slower  # a model a little off the data (quantile MADs above 0)
     return srd.compare(sim, human, n_boot=20, hard_tasks=cfg.hard_tasks, models=cfg.models)
 
 
@@ -121,7 +122,7 @@ def test_checks_1_to_3_say_when_they_are_not_run_and_hard_tasks_marks_them(renam
         srd.trials(cfglib.validate(srd.Config(data=renamed_tasks, hard_tasks=("conjunction",))))
 
 
-def test_one_participant_has_a_slope_ratio_estimate_without_a_ci_and_no_check_on_it(tmp_path):
+def test_one_participant_has_a_slope_ratio_estimate_without_a_ci_and_checks_not_tested(tmp_path):
     path = tmp_path / "one.csv"
     _rows("conjunction", [1], 300).to_csv(path, index=False)
     comp = _self_comparison(str(path))
@@ -130,9 +131,32 @@ def test_one_participant_has_a_slope_ratio_estimate_without_a_ci_and_no_check_on
         ratio = comp.metric(f"{who}.conjunction.slope_ratio")
         assert ratio.value == pytest.approx(absent / present)
         assert math.isnan(ratio.ci_low) and math.isnan(ratio.ci_high)
-    assert not any("slope ratio" in c.name for c in comp.checks)  # no human CI: check 1 is not run
-    assert "one participant" in comp.metric("note.hard_task_checks_not_run").note
-    assert not any(c.passed for c in comp.checks if c.ci is not None and not all(map(math.isfinite, c.ci)))
+    by_name = {c.name: c for c in comp.checks}
+    ratio_check = by_name["conjunction: CGS absent/present slope ratio overlaps the human CI"]
+    assert not ratio_check.tested and "not tested: the human ratio has no CI" in ratio_check.detail
+    assert not any(c.tested for c in comp.checks)  # every check needs a CI over participants
+    assert all("not tested: " in c.detail for c in comp.checks) and not any(c.passed for c in comp.checks)
+    assert comp.verdict == "untested" and not any(m.name.startswith("note.hard_task") for m in comp.metrics)
+
+
+def test_one_set_size_reports_checks_1_to_3_not_tested_and_scores_the_rest(tmp_path):
+    path = tmp_path / "one_size.csv"
+    rows = _rows("conjunction", [1, 2, 3], 400)
+    rows[rows.set_size == rows.set_size.max()].to_csv(path, index=False)
+    comp = _self_comparison(str(path), slower=1.1)
+    untested = [c for c in comp.checks if not c.tested]
+    assert [c.name.split(": CGS ")[1] for c in untested] == [
+        "absent/present slope ratio overlaps the human CI", "RT spread (absent) grows with set size",
+        "misses rise with set size",
+    ]  # fmt: skip
+    assert all("not tested: one set size (N = 18)" in c.detail for c in untested), [
+        c.detail for c in untested
+    ]
+    quantiles = [c for c in comp.checks if c.tested]
+    assert [c.name for c in quantiles] == [
+        "CGS quantile fit per participant reaches half the split-half noise ceiling"
+    ]
+    assert comp.checks_passed.endswith("(3 not tested)")
 
 
 def test_an_unknown_hard_task_exits_2_naming_the_field(renamed_tasks, tmp_path):
