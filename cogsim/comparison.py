@@ -7,7 +7,7 @@ the two decide ``passed``. When a CI exists the rule must use it (``ci_above``, 
 ``ci_within``, ``ci_overlaps``); the point-value rules (``above``, ``below``, ``within``) are for checks
 without a CI. ``source`` says where the threshold comes from: ``"paper"`` or ``"declared"`` (a rule written in
 the scenario's docs before the run), and ``basis`` cites it. A check the data in hand cannot decide (a
-set-size contrast on data of one set size; a participant-bootstrap CI from one participant) is built with
+set-size contrast on data of one set size; a CI over participants from one participant) is built with
 ``tested=False``: it never passes, it counts neither as passed nor as failed, and its ``detail`` says why.
 
 The verdict comes from a fixed vocabulary (:data:`VERDICTS`):
@@ -351,11 +351,8 @@ class Comparison:
     @property
     def checks_passed(self) -> str:
         """``"passed/tested"``, followed by ``" (n not tested)"`` when some checks are not tested."""
-        tested = sum(c.tested for c in self.checks)
-        untested = len(self.checks) - tested
-        return f"{sum(c.passed for c in self.checks)}/{tested}" + (
-            f" ({untested} not tested)" if untested else ""
-        )
+        passed, tested, untested = _counts(self.checks)
+        return f"{passed}/{tested}" + (f" ({untested} not tested)" if untested else "")
 
     def schema_problems(self) -> list[str]:
         """What the comparison lacks of the schema: checks without rule/threshold/source, no data kind."""
@@ -414,9 +411,8 @@ class Comparison:
             if c.detail:
                 lines.append(f"         {c.detail}")
         kind = f"  data: {self.data_kind}" if self.data_kind else ""
-        untested = sum(not c.tested for c in self.checks)
-        counted = f"{sum(c.passed for c in self.checks)}/{len(self.checks) - untested} checks"
-        counted += f", {untested} not tested" if untested else ""
+        passed, tested, untested = _counts(self.checks)
+        counted = f"{passed}/{tested} checks" + (f", {untested} not tested" if untested else "")
         lines.append(f"  verdict: {self.verdict} ({counted}){kind}")
         if self.paper is not None:
             p = self.paper
@@ -428,6 +424,12 @@ class Comparison:
 
 
 _CHECK_FIELDS = {f.name for f in dataclasses.fields(Check)}
+
+
+def _counts(checks: Sequence[Check]) -> tuple[int, int, int]:
+    """How many checks passed, were tested, were not tested."""
+    tested = sum(c.tested for c in checks)
+    return sum(c.passed for c in checks), tested, len(checks) - tested
 
 
 def _nan_value(k: str, v: Any) -> bool:
