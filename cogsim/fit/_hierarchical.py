@@ -24,6 +24,28 @@ Wald interval with ``t`` quantiles (``n - 1`` degrees of freedom, ``n`` units in
 marginal likelihood's information about the mean, ``sum_i (P - P A_i P)`` (``P = diag(1 / sd^2)``, ``A_i``
 unit ``i``'s posterior covariance), which is ``n / sd^2`` with exact data and falls to 0 as the data say
 nothing; the integrated BIC is ``-2 log marginal + 2 k G ln(n_trials)`` (``G`` groups).
+
+A unit is ``converged`` (``units``, and the participant's row of ``summary`` when all its units are) when its
+data log-likelihood at the MAP is finite and its *Newton decrement* is small: with ``g`` the gradient of the
+unit's negative log posterior at the MAP, summed over its trials (the data's exact gradient, from the
+program that differentiates it for the Hessian, plus the prior's ``(u - mean) / sd^2``, added in float64)
+and ``H + P`` its posterior precision as in :func:`laplace` (the data Hessian with its negative eigenvalues
+set to 0, plus ``P = diag(1 / sd^2)``), ``newton_decrement = g^T (H + P)^-1 g / 2`` is how far the log
+posterior lies below its local maximum by the quadratic model there, in nats; converged when it is at most
+``NEWTON_TOL`` = 0.01 nats (a NaN decrement, from a gradient or Hessian that is not finite, is not
+converged). In the quadratic model the MAP is then at most ``sqrt(2 * 0.01)`` = 0.14 posterior SDs from the
+maximum along any direction (a seventh of a 95 % Laplace interval's half-width), and the log marginal
+likelihood is off by at most 0.01 per unit, the EM stop's ``lml_tol`` for the whole fit. The E-step's
+float32 solver stops where a step no longer lowers the per-trial mean objective in float32 (about ``|nll|
+* 1e-7`` nats in total, 1e-5 on a unit of 100 nats), orders of magnitude below the tolerance for any unit
+under about 1e4 nats, so the flag does not turn on where that stop happens to fall. Until 2026-12-07 the
+flag was the ML fit's gradient rule, the final per-trial gradient norm at most ``CONVERGED_GTOL`` (1e-3):
+with few participants the group SDs shrink (to 0.01-0.1 in unconstrained units), the prior's per-trial
+curvature ``1 / (n sd^2)`` reaches 10-250, and float32 resolution of the per-trial objective leaves
+gradient norms of ``sqrt(2 * curvature * 6e-8)`` = 1e-3 to 5e-3 at a point within 1e-5 nats of the
+maximum; renaming participants (their ML starts are drawn by unit id) moved such units across 1e-3 with
+estimates within 1e-4. ``grad_norm`` (the solver's final per-trial gradient norm, float32) stays in
+``units`` beside ``newton_decrement``. Local, like every rule here: a higher maximum elsewhere is not seen.
 """
 
 from __future__ import annotations
