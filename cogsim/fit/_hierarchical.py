@@ -24,6 +24,28 @@ Wald interval with ``t`` quantiles (``n - 1`` degrees of freedom, ``n`` units in
 marginal likelihood's information about the mean, ``sum_i (P - P A_i P)`` (``P = diag(1 / sd^2)``, ``A_i``
 unit ``i``'s posterior covariance), which is ``n / sd^2`` with exact data and falls to 0 as the data say
 nothing; the integrated BIC is ``-2 log marginal + 2 k G ln(n_trials)`` (``G`` groups).
+
+A unit is ``converged`` (``units``, and the participant's row of ``summary`` when all its units are) when its
+data log-likelihood at the MAP is finite and its *Newton decrement* is small: with ``g`` the gradient of the
+unit's negative log posterior at the MAP, summed over its trials (the data's exact gradient, from the
+program that differentiates it for the Hessian, plus the prior's ``(u - mean) / sd^2``, added in float64)
+and ``H + P`` its posterior precision as in :func:`laplace` (the data Hessian with its negative eigenvalues
+set to 0, plus ``P = diag(1 / sd^2)``), ``newton_decrement = g^T (H + P)^-1 g / 2`` is how far the log
+posterior lies below its local maximum by the quadratic model there, in nats; converged when it is at most
+``NEWTON_TOL`` = 0.01 nats (a NaN decrement, from a gradient or Hessian that is not finite, is not
+converged). In the quadratic model the MAP is then at most ``sqrt(2 * 0.01)`` = 0.14 posterior SDs from the
+maximum along any direction (a seventh of a 95 % Laplace interval's half-width), and the log marginal
+likelihood is off by at most 0.01 per unit, the EM stop's ``lml_tol`` for the whole fit. The E-step's
+float32 solver stops where a step no longer lowers the per-trial mean objective in float32 (about ``|nll|
+* 1e-7`` nats in total, 1e-5 on a unit of 100 nats), orders of magnitude below the tolerance for any unit
+under about 1e4 nats, so the flag does not turn on where that stop happens to fall. Until 2026-12-07 the
+flag was the ML fit's gradient rule, the final per-trial gradient norm at most ``CONVERGED_GTOL`` (1e-3):
+with few participants the group SDs shrink (to 0.01-0.1 in unconstrained units), the prior's per-trial
+curvature ``1 / (n sd^2)`` reaches 10-250, and float32 resolution of the per-trial objective leaves
+gradient norms of ``sqrt(2 * curvature * 6e-8)`` = 1e-3 to 5e-3 at a point within 1e-5 nats of the
+maximum; renaming participants (their ML starts are drawn by unit id) moved such units across 1e-3 with
+estimates within 1e-4. ``grad_norm`` (the solver's final per-trial gradient norm, float32) stays in
+``units`` beside ``newton_decrement``. Local, like every rule here: a higher maximum elsewhere is not seen.
 """
 
 from __future__ import annotations
@@ -53,14 +75,15 @@ from cogsim.fit._fit import (
     fit,
     level_column,
 )
-from cogsim.fit._optim import CONVERGED_GTOL
-from cogsim.fit._profile import value_and_hessian_fd
+from cogsim.fit._profile import value_grad_and_hessian_fd
 from cogsim.fit._solve import _solver, by_bucket, chunk_size
 
 #: the group SD's floor (unconstrained units)
 SD_FLOOR = 1e-2
 #: the broad start's group SD (unconstrained units; its mean is the parameters' defaults)
 BROAD_SD = 5.0
+#: a unit is converged when its Newton decrement is at most this (nats; see the module docstring)
+NEWTON_TOL = 0.01
 GROUP_COLUMNS = (
     "model", "set_size", "parameter", "transform", "n_units", "group_mean", "group_sd", "ci_low", "ci_high",
     "value", "value_ci_low", "value_ci_high",
@@ -98,17 +121,18 @@ class HierarchicalResult(FitResult):
 
 @functools.lru_cache(maxsize=32)
 def _hessian_program(model):
-    """``(u [U, k], trials, mask) -> (nll [U], hess [U, k, k])`` of the data alone (no prior), jitted."""
+    """``(u [U, k], trials, mask) -> (nll [U], grad [U, k], hess [U, k, k])`` of the data alone (no prior),
+    jitted."""
 
     def one(u, trials, mask):
-        return value_and_hessian_fd(lambda v: -_objective.loglik_sum(model, v, trials, mask), u)
+        return value_grad_and_hessian_fd(lambda v: -_objective.loglik_sum(model, v, trials, mask), u)
 
     return jax.jit(jax.vmap(one))
 
 
 def _e_step(model, packed, u_prev, mean_u, sd_u, max_buckets):
     """MAPs under ``N(mean_u, sd_u^2)`` ``[U, k]`` from the previous MAPs and the group means, the data's
-    nll and Hessian there."""
+    nll, gradient and Hessian there."""
     u0 = jnp.stack([u_prev, mean_u]).astype(jnp.float32)
     mean_j, sd_j = jnp.asarray(mean_u, jnp.float32), jnp.asarray(sd_u, jnp.float32)
 
@@ -120,12 +144,13 @@ def _e_step(model, packed, u_prev, mean_u, sd_u, max_buckets):
 
     u, _, gnorm, n_iter = by_bucket(packed, solve, max_buckets)
     program = cached(_hessian_program, model)
-    nll, hess = by_bucket(packed, lambda sub, idx: program(u[idx], sub.trials, sub.mask), max_buckets)
+    nll, grad, hess = by_bucket(packed, lambda sub, idx: program(u[idx], sub.trials, sub.mask), max_buckets)
     return (
         u,
         np.asarray(gnorm, float),
         np.asarray(n_iter, int),
         np.asarray(nll, float),
+        np.asarray(grad, float),
         np.asarray(hess, float),
     )
 
@@ -150,6 +175,21 @@ def laplace(u: np.ndarray, nll: np.ndarray, hess: np.ndarray, mean: np.ndarray, 
     z = (u - mean) / sd
     lml = -nll - np.sum(np.log(sd) + 0.5 * z * z, axis=-1) - 0.5 * logdet
     return np.linalg.inv(prec), lml
+
+
+def newton_decrement(u: np.ndarray, grad: np.ndarray, cov: np.ndarray, mean: np.ndarray, sd: np.ndarray):
+    """Per unit ``[U]``: ``g^T cov g / 2`` (nats), ``g`` = the data's nll gradient ``grad`` plus the prior's
+    ``(u - mean) / sd^2`` (float64), ``cov`` the posterior covariance of :func:`laplace`; NaN where ``g`` is
+    not finite.
+
+    Example:
+      >>> one = np.ones((1, 1))
+      >>> cov, _ = laplace(0 * one, np.zeros(1), one[None], 0 * one, one)  # posterior precision 2
+      >>> float(newton_decrement(0 * one, 2 * one, cov, 0 * one, one)[0])  # 2^2 / 2 / 2
+      1.0
+    """
+    g = np.asarray(grad, float) + (np.asarray(u, float) - mean) / sd**2
+    return 0.5 * np.einsum("ui,uij,uj->u", g, cov, g)
 
 
 def m_step(u: np.ndarray, cov: np.ndarray, groups: np.ndarray, n_groups: int):
@@ -301,7 +341,9 @@ def fit_hierarchical(
 
     trace, converged = [], False
     for it in range(1, max_iter + 1):
-        u, gnorm, n_iter, nll, hess = _e_step(model, packed, u_prev, mean[groups], sd[groups], max_buckets)
+        u, gnorm, n_iter, nll, grad, hess = _e_step(
+            model, packed, u_prev, mean[groups], sd[groups], max_buckets
+        )
         u = np.asarray(u, float)
         cov, lml_units = laplace(u, nll, hess, mean[groups], sd[groups])
         lml = float(np.sum(lml_units))
@@ -315,14 +357,14 @@ def fit_hierarchical(
             mean, sd, u_prev = new_mean, new_sd, u
 
     return _result(
-        model, packed, by, set_size_column, per_ss, labels, groups, u, cov, nll, gnorm, n_iter, mean, sd,
-        trace, converged, ci, level,
+        model, packed, by, set_size_column, per_ss, labels, groups, u, cov, nll, grad, gnorm, n_iter, mean,
+        sd, trace, converged, ci, level,
         dict(n_starts=n_starts, init=init, ci=ci, level=level, max_iter=max_iter, tol=tol, lml_tol=lml_tol,
              min_trials=min_trials, by_set_size=per_ss, sd_floor=SD_FLOOR),
     )  # fmt: skip
 
 
-def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnorm, n_iter, mean, sd,
+def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad, gnorm, n_iter, mean, sd,
             trace, converged, ci, level, settings) -> HierarchicalResult:  # fmt: skip
     x_hat = np.stack(
         [np.asarray(p.from_unconstrained(u[:, i]), float) for i, p in enumerate(model.params)], -1
@@ -340,8 +382,9 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, gnor
     units["loglik"] = -nll
     units["cv_loglik"] = np.nan
     units["grad_norm"] = gnorm
+    units["newton_decrement"] = newton_decrement(u, grad, cov, mean[groups], sd[groups])
     units["n_iter"] = n_iter
-    units["converged"] = np.isfinite(units["loglik"]) & (units["grad_norm"] <= CONVERGED_GTOL)
+    units["converged"] = np.isfinite(units["loglik"]) & (units["newton_decrement"] <= NEWTON_TOL)
     inert = _unit_estimates(model, packed, units, x_hat, ss_col)
     low, high = group_mean_interval(cov, groups, mean, sd, level)
     rows = []

@@ -26,8 +26,9 @@ objective are accepted: the result is never worse than the start. A start whose 
 finite is not moved from: the solve ends at once with the value ``inf`` (the caller keeps another start).
 A problem counts as *converged* when its final gradient norm is at most ``CONVERGED_GTOL`` (1e-3): then the
 log-likelihood is within about ``n * 1e-6 / (2 h)`` of its maximum (``h`` the per-trial curvature), far
-below 0.1 for any realistic ``n``. This is the hierarchical fit's ``converged`` per unit, and
-:func:`cogsim.fit.fit`'s for every model without passes; for a model with passes (one that declares
+below 0.1 for any realistic ``n``. This is :func:`cogsim.fit.fit`'s ``converged`` for every model
+without passes (the hierarchical fit's per unit is its Newton decrement in nats instead, see
+:mod:`cogsim.fit._hierarchical`); for a model with passes (one that declares
 ``initial(trials)``) ``fit`` reports the check of :mod:`cogsim.fit._passes` instead (the gradient norm
 passes plateaus at the bounds).
 """

@@ -245,3 +245,51 @@ def test_cli_hierarchical_with_one_participant_says_its_group_rests_on_one(toy, 
         "mixture2p: 4 of 4 group distributions rest on one participant's units: their SD is the floor (0.01)"
         in capsys.readouterr().out
     )
+
+
+def _zhang_luck_two(ids):
+    """Zhang & Luck (2008) subjects 1 and 2, 40 trials per set size, renamed to ``ids``."""
+    from cogsim.scenarios.delayed_estimation import trials
+
+    data = trials("zhang_luck2008")
+    data = data[data.subject.isin([1, 2])].groupby(["subject", "set_size"]).head(40).copy()
+    data["subject"] = data["subject"].map(dict(zip([1, 2], ids, strict=True)))
+    return data
+
+
+def test_renaming_participants_keeps_the_converged_flags():
+    """Renaming the participants changes their ML starts (drawn by unit id), so the float32 E-step stops at
+    another point near the same MAP: under the per-trial gradient rule (norm <= 1e-3) this pair of namings
+    flagged units differently (norms 0.35-1.59e-3); the Newton decrement (nats) flags them alike."""
+    from cogsim.fit._hierarchical import NEWTON_TOL
+    from cogsim.models import paradigms
+
+    model = paradigms.get("delayed_estimation").models["mixture2p"]
+    a, b = (
+        fit.fit_hierarchical(model, _zhang_luck_two(ids), key=jax.random.key(0)) for ids in ([1, 2], [3, 4])
+    )
+    ua, ub = a.units.reset_index(drop=True), b.units.reset_index(drop=True)
+    assert ua["converged"].tolist() == ub["converged"].tolist()
+    assert ua["converged"].all() and (ua["newton_decrement"] <= NEWTON_TOL).all(), ua["newton_decrement"]
+    for p in ("p_mem", "sd_rad"):
+        np.testing.assert_allclose(ua[p], ub[p], atol=1e-3)
+    assert {"grad_norm", "newton_decrement"} <= set(ua.columns)
+
+
+def test_an_e_step_stopped_early_is_not_converged(toy, monkeypatch):
+    """Every solve stopped at its start (no L-BFGS iteration): the MAPs are not reached, and no unit may be
+    flagged converged, whatever its gradient."""
+    import functools
+
+    from cogsim.fit import _solve
+    from cogsim.fit._hierarchical import NEWTON_TOL
+
+    model = toy.Gauss()  # a new model object: its compiled solvers are not shared with other tests
+    data = _frame(toy, _truth(10, seed=13), 30, seed=13)
+    with monkeypatch.context() as patch:
+        patch.setattr(_solve, "minimize", functools.partial(_solve.minimize, max_iter=0))
+        res = fit.fit_hierarchical(model, data, max_iter=2, key=jax.random.key(0))
+    assert not res.units["converged"].any(), res.units[["newton_decrement", "grad_norm"]]
+    assert (res.units["newton_decrement"] > NEWTON_TOL).all()
+    ok = fit.fit_hierarchical(toy.Gauss(), data, max_iter=2, key=jax.random.key(0))
+    assert ok.units["converged"].all()  # not the data: the same fit with its solver converges
