@@ -415,8 +415,7 @@ class Store:
 
         Columns: ``point_id, verdict, data_kind, checks_passed, kind`` (``"metric"`` or ``"check"``),
         ``name, value, ci_low, ci_high, human`` (metrics) and ``passed, threshold, rule, tested`` (checks).
-        Empty when the scenario has no human data or runs through ``sweep_point`` (whose outputs hold its
-        comparison).
+        Empty when the scenario has no human data or runs through ``sweep_point`` (its outputs hold it).
 
         Example:
           >>> # cogsim.store.load(run).comparisons().query("kind == 'metric'").pivot(...)
