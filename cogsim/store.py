@@ -433,11 +433,8 @@ class Store:
                     head
                     | {"kind": "check", "name": c.get("name"), "value": c.get("value")}
                     | {"ci_low": ci[0], "ci_high": ci[1], "passed": c.get("passed")}
-                    | {
-                        "threshold": c.get("threshold"),
-                        "rule": c.get("rule"),
-                        "tested": c.get("tested", True),
-                    }
+                    | {"threshold": c.get("threshold"), "rule": c.get("rule")}
+                    | {"tested": c.get("tested", True)}
                 )
         return pd.DataFrame(rows)
 
