@@ -193,7 +193,7 @@ def run(
     sample: int | None = None,
     prior: str | None = None,
     reloo: bool = False,
-    sample_temperatures: int | None = None,
+    sample_temperatures: int | str | None = None,
     log=print,
 ) -> Path:
     """Fits every chosen model of ``paradigm`` to the CSV ``data`` and writes the run folder; returns it
@@ -201,7 +201,7 @@ def run(
     many simulated copies per model for the predictive checks, None for none; ``agreement``: that many fits
     in all per model, compared per participant, None for none; ``sample``: HMC draws per chain, or None
     (``reloo``: refit the trials whose Pareto k is too high; ``sample_temperatures``: replicas per chain,
-    None for each model's own);
+    ``"auto"`` to choose them from the measured barrier, None for each model's own);
     ``prior``: ``--prior``'s text,
     :mod:`cogsim.fitting_priors`, or None)."""
     import jax
@@ -225,6 +225,7 @@ def run(
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
+    sample_temperatures = posterior_lib.temperatures(sample_temperatures)
     posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():

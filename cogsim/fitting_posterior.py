@@ -16,7 +16,8 @@ ranked by summed ``elpd_loo`` with each difference's SE and each model's stackin
 differences with 2 SEs, every trial's Pareto ``k``). ``--reloo`` refits the trials whose Pareto ``k`` is too
 high (:func:`cogsim.fit.reloo`). ``--sample-temperatures R`` runs each chain as ``R`` replicas exchanging
 states over a ladder of temperatures (``n_temperatures`` of :func:`cogsim.fit.sample`), for posteriors with
-separated modes; by default each model's own number (``sample_temperatures``: 8 for slots_averaging).
+separated modes; by default each model's own number (``sample_temperatures``: 8 for slots_averaging);
+``auto`` chooses it from the measured barrier (:func:`auto_temperatures`, docs/fitting.md).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from cogsim.errors import CogsimError
 POSTERIOR_STREAM, RELOO_STREAM = 4, 7
 MIN_SAMPLES, MAX_SAMPLES = 100, 100_000
 MAX_TEMPERATURES = 64
+#: ``--sample-temperatures auto``: at most this many sampling runs per model
+AUTO_RUNS = 4
 
 
 def add_argument(p) -> None:
@@ -51,13 +54,14 @@ def add_argument(p) -> None:
     )
     p.add_argument(
         "--sample-temperatures",
-        type=int,
+        type=str,
         default=None,
         metavar="R",
         help="with --sample: run each chain as R replicas at temperatures from 1 to 1/n_trials that exchange "
         "states (replica exchange), for posteriors with separated modes such as a capacity on either side "
-        f"of an integer; R times the evaluations; R from 1 (plain HMC) to {MAX_TEMPERATURES} (default: each "
-        "model's own: 8 for slots_averaging, 1 for the others)",
+        f"of an integer; R times the evaluations; R from 1 (plain HMC) to {MAX_TEMPERATURES}, or auto: "
+        "chosen from the barrier the exchanges measure, sampling again with more until it suffices (at most "
+        f"{AUTO_RUNS} runs) (default: each model's own: 8 for slots_averaging, 1 for the others)",
     )
     p.add_argument(
         "--reloo",
@@ -66,6 +70,41 @@ def add_argument(p) -> None:
         "threshold), sample its participant (or participant x set size) again without that trial, for its "
         "exact leave-one-out density (one sampling run per such trial; default: off)",
     )
+
+
+def temperatures(value: int | str | None) -> int | str | None:
+    """``--sample-temperatures``' value as given on the command line (a string) or in Python: ``"auto"``, an
+    integer (its range is :func:`check`'s) or None."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise CogsimError(
+            f"fit --sample-temperatures: got {value!r}; allowed: an integer from 1 to {MAX_TEMPERATURES}, "
+            "or auto"
+        ) from None
+
+
+def auto_temperatures(temperatures: int, barrier: float) -> int | None:
+    """``--sample-temperatures auto``'s next ladder length after a run with ``temperatures`` replicas that
+    measured ``barrier`` (the largest over the participants): None when ``temperatures_for(barrier)`` is at
+    most ``temperatures`` or ``temperatures`` is already :data:`MAX_TEMPERATURES`; otherwise that number or
+    twice ``temperatures``, whichever is more, at most :data:`MAX_TEMPERATURES` (a ladder of ``R`` rungs
+    cannot measure a barrier above ``R - 1``).
+
+    Example:
+      >>> auto_temperatures(2, 0.4), auto_temperatures(2, 0.9), auto_temperatures(8, 6.5)
+      (None, 4, 16)
+    """
+    from cogsim.fit import temperatures_for
+
+    needed = temperatures_for(barrier)
+    if needed <= temperatures or temperatures >= MAX_TEMPERATURES:
+        return None
+    return min(MAX_TEMPERATURES, max(needed, 2 * temperatures))
 
 
 def check(
@@ -79,14 +118,18 @@ def check(
     chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
     {parameter -> density}); ``--reloo`` and ``--sample-temperatures`` refused without it, the latter
     outside 1-:data:`MAX_TEMPERATURES` too."""
-    if temperatures is not None and (
-        not isinstance(temperatures, int)
-        or isinstance(temperatures, bool)
-        or not 1 <= temperatures <= MAX_TEMPERATURES
+    if (
+        temperatures is not None
+        and temperatures != "auto"
+        and (
+            not isinstance(temperatures, int)
+            or isinstance(temperatures, bool)
+            or not 1 <= temperatures <= MAX_TEMPERATURES
+        )
     ):
         raise CogsimError(
             f"fit --sample-temperatures: got {temperatures!r}; allowed: an integer from 1 to "
-            f"{MAX_TEMPERATURES}"
+            f"{MAX_TEMPERATURES}, or auto"
         )
     if n is None:
         if reloo:
@@ -144,16 +187,7 @@ def run(
             log(f"{name:<16} posterior: no free parameters, nothing to sample")
             continue
         t, c = time.perf_counter(), time.process_time()
-        res = fitlib.sample(
-            model,
-            trials,
-            by=by,
-            n_warmup=n,
-            n_samples=n,
-            prior=(priors or {}).get(name),
-            n_temperatures=temperatures,
-            key=jax.random.fold_in(key, POSTERIOR_STREAM),
-        )
+        res, runs = _sample(fitlib, model, name, trials, by, n, priors, temperatures, key, log)
         per_model_prior[name] = res.settings["prior"]
         estimates.append(res.estimates)
         summaries.append(res.summary)
@@ -176,6 +210,7 @@ def run(
                 if r > 1
                 else {}
             ),
+            **({"auto_runs": runs} if temperatures == "auto" else {}),
         }
         log(
             f"{name:<16} posterior: {per_model[name]['n_converged']} of {len(s)} participants converged "
@@ -186,7 +221,7 @@ def run(
             f"CPU {time.process_time() - c:.1f} s)"
         )
         needed = per_model[name].get("temperatures_for_barrier", 0)
-        if r > 1 and r < needed:
+        if r > 1 and r < needed and temperatures != "auto":
             log(
                 f"{name:<16} posterior: barrier {per_model[name]['max_barrier']:.2f} between beta = 1 and "
                 f"the hottest replica; {needed} temperatures would keep each pair's rejection at most 0.5 "
@@ -222,6 +257,44 @@ def run(
         pointwise = [r.pointwise.assign(model=r.model) for r in loos]
         store.atomic_write_parquet(folder / "loo_pointwise.parquet", pd.concat(pointwise, ignore_index=True))
         figure(loos, comp["posterior"]["loo"], folder / "loo.png")
+
+
+def _sample(fitlib, model, name, trials, by, n, priors, temperatures, key, log):
+    """``fitlib.sample`` of one model; with ``temperatures="auto"``, again with the ladder of
+    :func:`auto_temperatures` while it asks for more (at most :data:`AUTO_RUNS` runs, the same key). Returns
+    the last result and, for ``auto``, each run's ``n_temperatures``, ``max_barrier`` and ``needed``."""
+    auto = temperatures == "auto"
+    r = max(2, getattr(model, "sample_temperatures", 1)) if auto else temperatures
+    runs = []
+    while True:
+        res = fitlib.sample(
+            model,
+            trials,
+            by=by,
+            n_warmup=n,
+            n_samples=n,
+            prior=(priors or {}).get(name),
+            n_temperatures=r,
+            key=jax.random.fold_in(key, POSTERIOR_STREAM),
+        )
+        if not auto:
+            return res, runs
+        barrier = float(res.summary["barrier"].max())
+        runs.append({"n_temperatures": r, "max_barrier": barrier, "needed": fitlib.temperatures_for(barrier)})
+        more = auto_temperatures(r, barrier)
+        if more is None:
+            return res, runs
+        if len(runs) == AUTO_RUNS:
+            log(
+                f"{name:<16} posterior: auto stopped after {AUTO_RUNS} runs; the last, with {r} "
+                f"temperatures, measured a barrier of {barrier:.2f}, which asks for {runs[-1]['needed']}"
+            )
+            return res, runs
+        log(
+            f"{name:<16} posterior: barrier {barrier:.2f} with {r} temperatures asks for "
+            f"{runs[-1]['needed']}; sampling again with {more} (--sample-temperatures auto)"
+        )
+        r = more
 
 
 def figure(loos: list, entry: dict, path: Path) -> None:

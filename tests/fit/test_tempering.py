@@ -192,11 +192,63 @@ def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path,
     assert ("would keep each pair's rejection at most 0.5" in printed) == (needed > 3)
     assert entry["models"]["vm_bounded"]["ladder"] == "tuned"
     assert json.loads((out / "run.json").read_text())["config"]["sample_temperatures"] == 3
+    rc = cli.main([*args, "--sample", "100", "--sample-temperatures", "auto", "--out", str(tmp_path / "a")])
+    assert rc == 0, capsys.readouterr().err
+    entry = json.loads((tmp_path / "a" / "comparison.json").read_text())["posterior"]
+    runs = entry["models"]["vm_bounded"]["auto_runs"]
+    assert entry["n_temperatures"] == "auto" and runs[0]["n_temperatures"] == 2
+    assert entry["models"]["vm_bounded"]["n_temperatures"] == runs[-1]["n_temperatures"]
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["config"]["sample_temperatures"] == "auto"
+
+
+def test_auto_asks_for_the_barriers_temperatures_or_twice_as_many():
+    from cogsim.fitting_posterior import MAX_TEMPERATURES, auto_temperatures
+
+    assert auto_temperatures(2, 0.4) is None  # temperatures_for(0.4) = 2: enough
+    assert auto_temperatures(2, 0.9) == 4  # asks for 3; a 2-rung ladder measures at most 1: twice as many
+    assert auto_temperatures(4, 5.2) == 12  # asks for 12, more than twice 4
+    assert auto_temperatures(8, 3.4) is None
+    assert auto_temperatures(48, 40.0) == MAX_TEMPERATURES  # asks for 81: capped
+    assert auto_temperatures(MAX_TEMPERATURES, 60.0) is None  # nothing more to give
+
+
+def test_auto_samples_again_with_more_temperatures_while_the_barrier_asks_for_them():
+    # Zhang & Luck's participant 1 under slots_averaging (a capacity posterior with separated modes, see
+    # test_a_capacity_posterior_on_real_trials_agrees_with_the_grid) started from 2 temperatures
+    import dataclasses
+
+    from cogsim import fit as fitlib
+    from cogsim.fitting_posterior import AUTO_RUNS, _sample, auto_temperatures
+    from cogsim.models import paradigms
+    from cogsim.scenarios.delayed_estimation import trials
+
+    data = trials("zhang_luck2008")
+    data = data[data.subject == sorted(data.subject.unique())[0]]
+    model = dataclasses.replace(
+        paradigms.get("delayed_estimation").models["slots_averaging"], sample_temperatures=1
+    )
+    lines = []
+    res, runs = _sample(fitlib, model, "slots", data, ("subject",), 40, None, "auto", KEY, lines.append)
+    assert runs[0]["n_temperatures"] == 2 and 1 <= len(runs) <= AUTO_RUNS
+    for before, after in zip(runs, runs[1:], strict=False):
+        assert after["n_temperatures"] == auto_temperatures(before["n_temperatures"], before["max_barrier"])
+    last = runs[-1]
+    assert res.settings["n_temperatures"] == last["n_temperatures"]
+    assert last["max_barrier"] == pytest.approx(res.summary.barrier.max())
+    assert auto_temperatures(last["n_temperatures"], last["max_barrier"]) is None or len(runs) == AUTO_RUNS
+    assert len(lines) == len(runs) - 1 + (
+        auto_temperatures(last["n_temperatures"], last["max_barrier"]) is not None
+    )
+    assert len(runs) > 1  # 2 rungs cannot measure this posterior's barrier (above 1)
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
+        (
+            ["--sample", "100", "--sample-temperatures", "many"],
+            "got 'many'; allowed: an integer from 1 to 64, or auto",
+        ),
         (["--sample-temperatures", "2"], "fit --sample-temperatures: got 2 without --sample"),
         (["--sample", "100", "--sample-temperatures", "0"], "fit --sample-temperatures: got 0; allowed: an"),
         (["--sample", "100", "--sample-temperatures", "65"], "allowed: an integer from 1 to 64"),
