@@ -17,7 +17,7 @@ differences with 2 SEs, every trial's Pareto ``k``). ``--reloo`` refits the tria
 high (:func:`cogsim.fit.reloo`). ``--sample-temperatures R`` runs each chain as ``R`` replicas exchanging
 states over a ladder of temperatures (``n_temperatures`` of :func:`cogsim.fit.sample`), for posteriors with
 separated modes; by default each model's own number (``sample_temperatures``: 8 for slots_averaging);
-``auto`` chooses it from the measured barrier (:func:`auto_temperatures`, docs/fitting.md).
+``auto`` chooses it from the measured barrier (:func:`cogsim.fit.auto_temperatures`, docs/fitting.md).
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ import jax
 import pandas as pd
 
 from cogsim.errors import CogsimError
+from cogsim.fit._tempering import AUTO_RUNS, MAX_TEMPERATURES
 
 #: the sampler's random stream: fold_in(root key, POSTERIOR_STREAM), the same for every model; --reloo's
 #: refits: fold_in(root key, RELOO_STREAM), then fold_in(., row)
 POSTERIOR_STREAM, RELOO_STREAM = 4, 7
 MIN_SAMPLES, MAX_SAMPLES = 100, 100_000
-MAX_TEMPERATURES = 64
-#: ``--sample-temperatures auto``: at most this many sampling runs per model
-AUTO_RUNS = 4
 
 
 def add_argument(p) -> None:
@@ -86,25 +84,6 @@ def temperatures(value: int | str | None) -> int | str | None:
             f"fit --sample-temperatures: got {value!r}; allowed: an integer from 1 to {MAX_TEMPERATURES}, "
             "or auto"
         ) from None
-
-
-def auto_temperatures(temperatures: int, barrier: float) -> int | None:
-    """``--sample-temperatures auto``'s next ladder length after a run with ``temperatures`` replicas that
-    measured ``barrier`` (the largest over the participants): None when ``temperatures_for(barrier)`` is at
-    most ``temperatures`` or ``temperatures`` is already :data:`MAX_TEMPERATURES`; otherwise that number or
-    twice ``temperatures``, whichever is more, at most :data:`MAX_TEMPERATURES` (a ladder of ``R`` rungs
-    cannot measure a barrier above ``R - 1``).
-
-    Example:
-      >>> auto_temperatures(2, 0.4), auto_temperatures(2, 0.9), auto_temperatures(8, 6.5)
-      (None, 4, 16)
-    """
-    from cogsim.fit import temperatures_for
-
-    needed = temperatures_for(barrier)
-    if needed <= temperatures or temperatures >= MAX_TEMPERATURES:
-        return None
-    return min(MAX_TEMPERATURES, max(needed, 2 * temperatures))
 
 
 def check(
@@ -260,41 +239,33 @@ def run(
 
 
 def _sample(fitlib, model, name, trials, by, n, priors, temperatures, key, log):
-    """``fitlib.sample`` of one model; with ``temperatures="auto"``, again with the ladder of
-    :func:`auto_temperatures` while it asks for more (at most :data:`AUTO_RUNS` runs, the same key). Returns
-    the last result and, for ``auto``, each run's ``n_temperatures``, ``max_barrier`` and ``needed``."""
-    auto = temperatures == "auto"
-    r = max(2, getattr(model, "sample_temperatures", 1)) if auto else temperatures
-    runs = []
-    while True:
-        res = fitlib.sample(
-            model,
-            trials,
-            by=by,
-            n_warmup=n,
-            n_samples=n,
-            prior=(priors or {}).get(name),
-            n_temperatures=r,
-            key=jax.random.fold_in(key, POSTERIOR_STREAM),
-        )
-        if not auto:
-            return res, runs
-        barrier = float(res.summary["barrier"].max())
-        runs.append({"n_temperatures": r, "max_barrier": barrier, "needed": fitlib.temperatures_for(barrier)})
-        more = auto_temperatures(r, barrier)
-        if more is None:
-            return res, runs
-        if len(runs) == AUTO_RUNS:
-            log(
-                f"{name:<16} posterior: auto stopped after {AUTO_RUNS} runs; the last, with {r} "
-                f"temperatures, measured a barrier of {barrier:.2f}, which asks for {runs[-1]['needed']}"
-            )
-            return res, runs
+    """``fitlib.sample`` of one model (``temperatures`` ``"auto"``: from the measured barrier, see
+    :func:`cogsim.fit.sample`), with a line for every run ``auto`` made again and one if it stopped asking
+    for more. Returns the result and, for ``auto``, its runs."""
+    res = fitlib.sample(
+        model,
+        trials,
+        by=by,
+        n_warmup=n,
+        n_samples=n,
+        prior=(priors or {}).get(name),
+        n_temperatures=temperatures,
+        key=jax.random.fold_in(key, POSTERIOR_STREAM),
+    )
+    runs = res.settings.get("auto_runs", [])
+    for run, after in zip(runs, runs[1:], strict=False):
+        r, b = run["n_temperatures"], run["max_barrier"]
         log(
-            f"{name:<16} posterior: barrier {barrier:.2f} with {r} temperatures asks for "
-            f"{runs[-1]['needed']}; sampling again with {more} (--sample-temperatures auto)"
+            f"{name:<16} posterior: barrier {b:.2f} with {r} temperatures asked for {run['needed']}; "
+            f"sampled again with {after['n_temperatures']} (--sample-temperatures auto)"
         )
-        r = more
+    if res.settings.get("auto_stopped"):
+        r, b = runs[-1]["n_temperatures"], runs[-1]["max_barrier"]
+        log(
+            f"{name:<16} posterior: auto stopped after {AUTO_RUNS} runs; the last, with {r} temperatures, "
+            f"measured a barrier of {b:.2f}, which asks for {runs[-1]['needed']}"
+        )
+    return res, runs
 
 
 def figure(loos: list, entry: dict, path: Path) -> None:

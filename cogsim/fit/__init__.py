@@ -41,7 +41,7 @@ from cogsim.fit._recovery import (
 from cogsim.fit._reloo import reloo
 from cogsim.fit._sample import SampleResult, sample
 from cogsim.fit._shared import Shared, share
-from cogsim.fit._tempering import temperatures_for
+from cogsim.fit._tempering import auto_temperatures, temperatures_for
 
 __all__ = [
     "AT_BOUND_TOL",
@@ -90,5 +90,6 @@ __all__ = [
     "simulate_data",
     "stacking_weights",
     "temperatures_for",
+    "auto_temperatures",
     "start_agreement",
 ]

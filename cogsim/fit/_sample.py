@@ -83,6 +83,23 @@ def _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures=1):
         raise CogsimError(f"sample level: got {level!r}; allowed: a credible level in (0, 1)")
 
 
+def _auto(model, data, value: str, args: dict) -> SampleResult:
+    """``sample(n_temperatures="auto")`` (see :func:`sample`)."""
+    if value != "auto":
+        raise CogsimError(f"sample n_temperatures: got {value!r}; allowed: an integer >= 1, None or 'auto'")
+    r, runs = max(2, getattr(model, "sample_temperatures", 1)), []
+    while True:
+        res = sample(model, data, n_temperatures=r, **args)
+        barrier = float(res.summary["barrier"].max())
+        needed = _tempering.temperatures_for(barrier) if math.isfinite(barrier) else None
+        runs.append({"n_temperatures": r, "max_barrier": barrier, "needed": needed})
+        more = _tempering.auto_temperatures(r, barrier)
+        if more is None or len(runs) == _tempering.AUTO_RUNS:
+            res.settings.update(auto_runs=runs, auto_stopped=more is not None)
+            return res
+        r = more
+
+
 def needs_prior(model) -> tuple[str, ...]:
     """The parameters of ``model`` without two finite bounds: :func:`sample` needs a prior for each."""
     return tuple(p.name for p in model.params if not (math.isfinite(p.low) and math.isfinite(p.high)))
@@ -138,7 +155,7 @@ def sample(
     n_warmup: int = 1000,
     n_samples: int = 1000,
     n_leapfrog: int = 10,
-    n_temperatures: int | None = None,
+    n_temperatures: int | str | None = None,
     adapt_ladder: bool = True,
     level: float = 0.95,
     min_trials: int = 10,
@@ -162,7 +179,13 @@ def sample(
     about equally often (``adapt_ladder``; Syed et al. 2022), and the draws run on the ladder it ends with
     (``SampleResult.betas``). For posteriors with separated modes (a capacity on either side of an integer),
     which HMC alone does not cross; it costs ``n_temperatures`` times the evaluations. ``None`` takes the
-    model's ``sample_temperatures`` (1 where it declares none; slots_averaging declares 8).
+    model's ``sample_temperatures`` (1 where it declares none; slots_averaging declares 8). ``"auto"`` chooses
+    the number from the barrier the exchanges measure (docs/fitting.md, "Temperatures chosen from the
+    barrier"): it samples with ``max(2, the model's number)``, then again, from the same key, with
+    :func:`cogsim.fit.auto_temperatures` of the largest barrier over the units while that asks for more, at
+    most ``AUTO_RUNS`` (4) runs; it returns the last run, whose ``settings["auto_runs"]`` lists every run's
+    ``n_temperatures``, ``max_barrier`` and ``needed`` (:func:`cogsim.fit.temperatures_for`), and
+    ``settings["auto_stopped"]`` whether the last still asked for more.
 
     Args:
       model: a model (``params``, ``loglik``), as for :func:`cogsim.fit.fit`.
@@ -172,7 +195,8 @@ def sample(
         without two finite bounds.
       n_chains, n_warmup, n_samples: chains per unit, warm-up iterations and kept draws per chain.
       n_leapfrog: leapfrog steps per iteration.
-      n_temperatures: replicas per chain (1: plain HMC; None: the model's ``sample_temperatures``, else 1).
+      n_temperatures: replicas per chain (1: plain HMC; None: the model's ``sample_temperatures``, else 1;
+        ``"auto"``: from the measured barrier, above).
       adapt_ladder: tune the ladder in the warm-up (True) or keep it evenly spaced in ``log beta`` (False).
       level: the credible intervals' level.
       min_trials, set_size_column: as for :func:`cogsim.fit.fit`.
@@ -191,6 +215,11 @@ def sample(
       True
     """
     _model.check_model(model)
+    if isinstance(n_temperatures, str):
+        args = dict(by=by, prior=prior, n_chains=n_chains, n_warmup=n_warmup, n_samples=n_samples,
+                    n_leapfrog=n_leapfrog, adapt_ladder=adapt_ladder, level=level, min_trials=min_trials,
+                    set_size_column=set_size_column, key=key)  # fmt: skip
+        return _auto(model, data, n_temperatures, args)
     if n_temperatures is None:
         n_temperatures = getattr(model, "sample_temperatures", 1)
     _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures)

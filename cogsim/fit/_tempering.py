@@ -74,6 +74,27 @@ def retuned(betas: Float[Array, " R"], swap_rate: Float[Array, " R-1"]) -> jax.A
     return jnp.exp(x_new).at[0].set(betas[0]).at[-1].set(betas[-1])
 
 
+#: ``sample(n_temperatures="auto")``: the longest ladder it gives, and the most sampling runs it makes
+MAX_TEMPERATURES, AUTO_RUNS = 64, 4
+
+
+def auto_temperatures(temperatures: int, barrier: float) -> int | None:
+    """``sample(n_temperatures="auto")``'s next ladder length after a run with ``temperatures`` replicas that
+    measured ``barrier`` (the largest over the units): None when :func:`temperatures_for` asks for at most
+    ``temperatures``, when ``temperatures`` is already :data:`MAX_TEMPERATURES` or the barrier is not finite;
+    otherwise what it asks for or twice ``temperatures``, whichever is more (a ladder of ``R`` rungs cannot
+    measure a barrier above ``R - 1``), at most :data:`MAX_TEMPERATURES`.
+
+    Example:
+      >>> auto_temperatures(2, 0.4), auto_temperatures(2, 0.9), auto_temperatures(8, 6.5)
+      (None, 4, 16)
+    """
+    if not math.isfinite(barrier) or temperatures >= MAX_TEMPERATURES:
+        return None
+    needed = temperatures_for(barrier)
+    return None if needed <= temperatures else min(MAX_TEMPERATURES, max(needed, 2 * temperatures))
+
+
 def temperatures_for(barrier: float) -> int:
     """The fewest temperatures whose ladder, with every neighbouring pair rejected equally often, keeps each
     pair's rejection rate at most 0.5 across a communication ``barrier`` (the pairs' rejection rates summed,

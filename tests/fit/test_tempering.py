@@ -170,6 +170,8 @@ def test_one_temperature_is_plain_hmc():
     assert three.settings["adapt_ladder"] is True and one.settings["adapt_ladder"] is None
     with pytest.raises(CogsimError, match="sample adapt_ladder: got 'no'; allowed: True or False"):
         sample(Coin(), df, n_temperatures=3, adapt_ladder="no", **settings)
+    with pytest.raises(CogsimError, match="sample n_temperatures: got 'many'; allowed: an integer >= 1"):
+        sample(Coin(), df, n_temperatures="many", **settings)
 
 
 def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path, capsys, toy):
@@ -202,7 +204,8 @@ def test_the_command_line_samples_with_temperatures(toy_paradigm, csv, tmp_path,
 
 
 def test_auto_asks_for_the_barriers_temperatures_or_twice_as_many():
-    from cogsim.fitting_posterior import MAX_TEMPERATURES, auto_temperatures
+    from cogsim.fit import auto_temperatures
+    from cogsim.fit._tempering import MAX_TEMPERATURES
 
     assert auto_temperatures(2, 0.4) is None  # temperatures_for(0.4) = 2: enough
     assert auto_temperatures(2, 0.9) == 4  # asks for 3; a 2-rung ladder measures at most 1: twice as many
@@ -217,8 +220,8 @@ def test_auto_samples_again_with_more_temperatures_while_the_barrier_asks_for_th
     # test_a_capacity_posterior_on_real_trials_agrees_with_the_grid) started from 2 temperatures
     import dataclasses
 
-    from cogsim import fit as fitlib
-    from cogsim.fitting_posterior import AUTO_RUNS, _sample, auto_temperatures
+    from cogsim.fit import auto_temperatures
+    from cogsim.fit._tempering import AUTO_RUNS
     from cogsim.models import paradigms
     from cogsim.scenarios.delayed_estimation import trials
 
@@ -227,8 +230,8 @@ def test_auto_samples_again_with_more_temperatures_while_the_barrier_asks_for_th
     model = dataclasses.replace(
         paradigms.get("delayed_estimation").models["slots_averaging"], sample_temperatures=1
     )
-    lines = []
-    res, runs = _sample(fitlib, model, "slots", data, ("subject",), 40, None, "auto", KEY, lines.append)
+    res = sample(model, data, n_warmup=40, n_samples=40, n_temperatures="auto", key=KEY)
+    runs = res.settings["auto_runs"]
     assert runs[0]["n_temperatures"] == 2 and 1 <= len(runs) <= AUTO_RUNS
     for before, after in zip(runs, runs[1:], strict=False):
         assert after["n_temperatures"] == auto_temperatures(before["n_temperatures"], before["max_barrier"])
@@ -236,7 +239,7 @@ def test_auto_samples_again_with_more_temperatures_while_the_barrier_asks_for_th
     assert res.settings["n_temperatures"] == last["n_temperatures"]
     assert last["max_barrier"] == pytest.approx(res.summary.barrier.max())
     assert auto_temperatures(last["n_temperatures"], last["max_barrier"]) is None or len(runs) == AUTO_RUNS
-    assert len(lines) == len(runs) - 1 + (
+    assert res.settings["auto_stopped"] == (
         auto_temperatures(last["n_temperatures"], last["max_barrier"]) is not None
     )
     assert len(runs) > 1  # 2 rungs cannot measure this posterior's barrier (above 1)
