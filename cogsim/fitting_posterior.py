@@ -58,8 +58,9 @@ def add_argument(p) -> None:
         help="with --sample: run each chain as R replicas at temperatures from 1 to 1/n_trials that exchange "
         "states (replica exchange), for posteriors with separated modes such as a capacity on either side "
         f"of an integer; R times the evaluations; R from 1 (plain HMC) to {MAX_TEMPERATURES}, or auto: "
-        "chosen from the barrier the exchanges measure, sampling again with more until it suffices (at most "
-        f"{AUTO_RUNS} runs) (default: each model's own: 8 for slots_averaging, 1 for the others)",
+        "replica exchange with R chosen from the barrier the exchanges measure, sampling again with more "
+        f"until it suffices (at most {AUTO_RUNS} runs; it does not decide whether replica exchange is "
+        "needed) (default: each model's own: 8 for slots_averaging, 1 for the others)",
     )
     p.add_argument(
         "--reloo",
