@@ -225,7 +225,7 @@ def run(
         lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
-    sample_temperatures = posterior_lib.temperatures(sample_temperatures)
+    sample_temperatures = posterior_lib.parse_temperatures(sample_temperatures)
     posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():

@@ -71,7 +71,7 @@ def add_argument(p) -> None:
     )
 
 
-def temperatures(value: int | str | None) -> int | str | None:
+def parse_temperatures(value: int | str | None) -> int | str | None:
     """``--sample-temperatures``' value as given on the command line (a string) or in Python: ``"auto"``, an
     integer (its range is :func:`check`'s) or None."""
     if not isinstance(value, str):
