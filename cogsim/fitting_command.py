@@ -45,6 +45,7 @@ from cogsim import fitting_predictive as predictive_lib
 from cogsim import fitting_priors as priors_lib
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
+from cogsim.fit._fixed import impossible_under
 from cogsim.fit._hierarchical import SD_FLOOR
 from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 from cogsim.fitting_comparison import (
@@ -53,6 +54,7 @@ from cogsim.fitting_comparison import (
     bms_line,
     comparison,
     figure,
+    json_ready,
     parse_families,
     selections,
 )
@@ -256,6 +258,8 @@ def run(
         else:
             kw = {"n_starts": n_starts, "cv": cv, "ci": ci, "prior": priors.get(name), "key": key}
             res = fitlib.fit(model, trials, by=by, **kw)
+        if why := impossible_under(model, res.summary, by):
+            raise CogsimError(f"fit --models: {why}")
         fits.append(res.estimates)
         summary = res.summary
         bad = int((~summary["converged"]).sum())
@@ -324,7 +328,10 @@ def run(
         predictive_lib.write(checks, ppc, folder, comp)
     store.atomic_write_parquet(folder / "fits.parquet", fits_df)
     store.atomic_write_parquet(folder / "models.parquet", models_df)
-    store.atomic_write_text(folder / "comparison.json", json.dumps(comp, indent=2))
+    # strict JSON: a number that is not finite (an infinite statistic, a NaN) is written as null
+    store.atomic_write_text(
+        folder / "comparison.json", json.dumps(json_ready(comp), indent=2, allow_nan=False)
+    )
     figure(comp, fits_df, folder / "figure.png")
     config = {
         "paradigm": paradigm,

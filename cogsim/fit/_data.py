@@ -76,8 +76,10 @@ def pack(
     set_size_column: str = "set_size",
     min_trials: int = 10,
     patterns: Sequence[str] | None = None,
+    cv: int | None = None,
 ) -> Packed:
-    """Groups ``data`` into fitting units and pads them into one batch.
+    """Groups ``data`` into fitting units and pads them into one batch (``cv``: the cross-validation's
+    folds, each of which needs a trial of every unit).
 
     Raises:
       DataError: a ``by``/set-size/required column is missing, or a unit has fewer than
@@ -112,7 +114,12 @@ def pack(
     arrays = trial_arrays(data, patterns)
     groups = data.groupby(list(keys), sort=True).indices
     k = len(model.params)
-    need = max(int(min_trials), k + 1)
+    need = max(int(min_trials), k + 1, int(cv or 0))
+    because = (
+        f"for {cv}-fold cross-validation (cv={cv}; each fold holds out a trial of every unit)"
+        if cv and cv > max(int(min_trials), k + 1)
+        else f"to fit model {model.name!r} ({k} parameters)"
+    )
     unit_rows, positions = [], []
     for key, pos in groups.items():
         key = key if isinstance(key, tuple) else (key,)
@@ -121,7 +128,7 @@ def pack(
             what = ", ".join(f"{c}={_plain(v)!r}" for c, v in zip(keys, key, strict=True))
             raise DataError(
                 f"{src}: row {pos[0] + 1}, column {keys[0]!r}: {what} has {len(pos)} trial(s); allowed: at "
-                f"least {need} trials per unit to fit model {model.name!r} ({k} parameters)"
+                f"least {need} trials per unit {because}"
             )
         unit_rows.append((*key, len(pos), int(pos[0])))
         positions.append(pos)

@@ -206,7 +206,7 @@ def fit(
             f"{model.name!r} is fitted per set size already)"
         )
     _objective.check_prior(model, prior)  # the arguments' errors before the data's
-    packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=max(min_trials, cv or 0))
+    packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials, cv=cv)
     model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
     nll = _objective.make_nll(model, prior)
     work = evaluated(packed, model, compress)  # what the solver and profiles evaluate

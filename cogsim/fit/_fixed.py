@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 
 import jax.numpy as jnp
+import numpy as np
 
 from cogsim.errors import CogsimError
 from cogsim.fit._model import check_model
@@ -174,6 +175,36 @@ def fix(model, values: Mapping[str, float], *, name: str | None = None) -> Fixed
     if name is None:
         name = f"{model.name}[{','.join(f'{k}={_value_text(v)}' for k, v in ordered)}]"
     return _make(model, ordered, str(name))
+
+
+def impossible_under(model, summary, by) -> str:
+    """Why ``model``'s held values cannot stand for these data: the participants (``summary``'s rows, columns
+    ``by``) whose maximised log-likelihood is ``-inf`` (their trials impossible under the held values at every
+    start); "" when there are none or ``model`` holds no values.
+
+    Example:
+      >>> import pandas as pd
+      >>> from cogsim.models.working_memory import MIXTURE2P
+      >>> s = pd.DataFrame({"subject": ["a", "b"], "loglik": [-10.0, float("-inf")]})
+      >>> impossible_under(fix(MIXTURE2P, {"p_mem": 1.0}), s, ("subject",)).split(" (")[0]
+      "model 'mixture2p[p_mem=1]': the held p_mem=1 makes the trials of 1 of 2 participants impossible"
+    """
+    held = getattr(model, "fixed", None)
+    if not held:
+        return ""
+    bad = summary[~np.isfinite(summary["loglik"].to_numpy(float))]
+    if bad.empty:
+        return ""
+    who = ["/".join(str(v) for v in row) for row in bad[list(by)].drop_duplicates().itertuples(index=False)]
+    n_all = len(summary[list(by)].drop_duplicates())
+    values = ",".join(f"{k}={_value_text(v)}" for k, v in held.items())
+    named = ", ".join(who[:5]) + (", ..." if len(who) > 5 else "")
+    return (
+        f"model {model.name!r}: the held {values} makes the trials of {len(who)} of {n_all} participants "
+        f"impossible (log-likelihood -inf at every start: {named}); "
+        "allowed: held values under which every participant's trials have a finite likelihood (a bound "
+        "itself only where the likelihood is finite there)"
+    )
 
 
 #: the value of ``--models 'name[param=shared]'``: one value across set sizes

@@ -18,6 +18,7 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 from cogsim.fit._fit import fit
+from cogsim.fit._fixed import impossible_under
 from cogsim.fit._model import levels
 from cogsim.fit._predictive import predictive
 
@@ -86,7 +87,8 @@ def lr_test(
 
     Raises:
       CogsimError: a bad ``n_boot``, a nested model with a parameter ``full`` lacks or without ``simulate``,
-        or a ``by`` column named ``sim``.
+        a ``by`` column named ``sim``, or held values under which some participant's trials are impossible
+        (the statistic would be infinite).
 
     Example:
       >>> import jax, numpy as np, pandas as pd
@@ -118,6 +120,8 @@ def lr_test(
     opts = dict(n_starts=n_starts, ci=None, set_size_column=set_size_column)
     res_full = fit(full, data, by=by, key=jax.random.fold_in(key, 0), **opts)
     res_nested = fit(nested, data, by=by, key=jax.random.fold_in(key, 1), **opts)
+    if why := impossible_under(nested, res_nested.summary, by):
+        raise CogsimError(f"lr_test nested: {why}")
     table = _statistic(res_full.summary, res_nested.summary, list(by))
     copies = predictive(
         nested,

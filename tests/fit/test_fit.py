@@ -210,6 +210,11 @@ def test_bad_input_gets_one_line_errors(gauss):
     data.attrs["source"] = "trials.csv"
     with pytest.raises(DataError, match=r"trials\.csv: row 21, column 'subject': subject=2 has 3 trial"):
         fit(gauss, data, key=KEY)
+    ok = data[data.subject == 1]  # 20 trials: enough to fit, too few for 25 folds (the message says why)
+    with pytest.raises(
+        DataError, match=r"has 20 trial\(s\); allowed: at least 25 trials per unit for 25-fold"
+    ):
+        fit(gauss, ok, cv=25, key=KEY)
     with pytest.raises(DataError, match="missing column 'participant'"):
         fit(gauss, data, by=("participant",), key=KEY)
     with pytest.raises(CogsimError, match="fit ci: got 'wald'"):

@@ -42,7 +42,7 @@ def test_fit_writes_tables_comparison_figure_and_provenance(toy_paradigm, csv, t
     ]
     assert sorted(models["subject"].unique()) == ["P01", "P02", "P03"] and len(models) == 6
     assert models["cv_loglik"].notna().all() and (models["cv_loglik"] < models["loglik"]).all()
-    comp = json.loads((out / "comparison.json").read_text())
+    comp = json.loads((out / "comparison.json").read_text(), parse_constant=_not_json)  # strict JSON
     assert set(comp["models"]) == {"vm_mixture", "vm_per_set_size"}
     entry = comp["models"]["vm_mixture"]
     summed = models.query("model == 'vm_mixture'")["aic"].sum()
@@ -319,3 +319,7 @@ def test_bad_families_are_refused_before_fitting(toy_paradigm, csv, tmp_path, ca
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def _not_json(name):
+    raise AssertionError(f"comparison.json holds {name}, which strict JSON does not allow")

@@ -132,3 +132,27 @@ def test_cli_fits_a_model_beside_its_nested_version(toy_paradigm, csv, tmp_path,
     assert (ll["vm_mixture[kappa=8]"] <= ll["vm_mixture"] + 1e-3).all()
     assert cli.main(["fit", "toy_estimation", "--data", str(csv), "--models", "vm_mixture[kappa=-1]"]) == 2
     assert "fit --models 'vm_mixture[kappa=-1]': fix 'vm_mixture': got kappa=-1.0" in capsys.readouterr().err
+
+
+def test_a_held_value_under_which_trials_are_impossible_is_refused(tmp_path, capsys):
+    # Wolfe et al.'s feature search, subjects 1-3: 2 of them made false alarms, which serial search with no
+    # false alarms (p_fa = 0) cannot produce: their log-likelihood is -inf whatever the other parameters
+    from cogsim import data
+
+    w = data.load("visual_search_wolfe2010")
+    w = w[(w.task == "feature") & w.subject.isin([1, 2, 3])]
+    w = w[w.groupby("subject").cumcount() < 320]
+    path = tmp_path / "feature.csv"
+    w.to_csv(path, index=False)
+    args = ["fit", "visual_search", "--data", str(path), "--ci", "none", "--out", str(tmp_path / "o")]
+    assert cli.main([*args, "--models", "serial,serial[p_fa=0]", "--lr-test", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'serial[p_fa=0]': the held p_fa=0 makes the trials of 2 of 3 participants impossible" in err
+    assert "feature/1, feature/2" in err and "Traceback" not in err and not (tmp_path / "o").exists()
+    from cogsim.models import paradigms
+
+    vs = paradigms.get("visual_search")
+    serial = vs.models["serial"]
+    with pytest.raises(CogsimError, match=r"lr_test nested: model 'serial\[p_fa=0\]': the held p_fa=0"):
+        fitlib.lr_test(serial, fitlib.fix(serial, {"p_fa": 0.0}), vs.read(str(path)), by=("task", "subject"),
+                       n_boot=2, key=jax.random.key(0))  # fmt: skip
