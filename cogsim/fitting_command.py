@@ -258,7 +258,7 @@ def run(
         else:
             kw = {"n_starts": n_starts, "cv": cv, "ci": ci, "prior": priors.get(name), "key": key}
             res = fitlib.fit(model, trials, by=by, **kw)
-        if why := impossible_under(model, res.summary, by):
+        if why := impossible_under(model, res.summary, by):  # before anything is written
             raise CogsimError(f"fit --models: {why}")
         fits.append(res.estimates)
         summary = res.summary
