@@ -271,7 +271,8 @@ def run(
         log(
             f"{name:<16} loglik {res.summary['loglik'].sum():12.2f}  "
             f"AIC {res.summary['aic'].sum():12.2f}{em}  "
-            f"{len(res.summary)} participants{f', {bad} not converged' if bad else ''}  "
+            f"{len(res.summary)} participant{'s' * (len(res.summary) != 1)}"
+            f"{f', {bad} not converged' if bad else ''}  "
             f"({time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s)"
         )
         if line := fitlib.at_bound_line(name, res.summary["at_bound"]):

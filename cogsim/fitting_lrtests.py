@@ -23,24 +23,32 @@ def pairs(chosen: dict) -> list[tuple[str, str]]:
     Raises:
       CogsimError: no such pair among the chosen models.
     """
-    from cogsim.fit import Fixed, Shared
-
-    names = {id(m): n for n, m in chosen.items()}
-
-    def nearest(m):  # the closest model it was built from (fix, share) that is among the chosen
-        while isinstance(m, (Fixed, Shared)):
-            m = m.base
-            if id(m) in names:
-                return names[id(m)]
-        return None
-
-    out = [(full, n) for n, m in chosen.items() if (full := nearest(m)) is not None]
+    out = [(full, n) for n, m in chosen.items() if (full := _nearest(m, chosen)) is not None]
     if not out:
         raise CogsimError(
             f"fit --lr-test: no nested pair among the models {list(chosen)}; allowed: a model with its "
             "fixed version, e.g. --models 'mixture3p,mixture3p[p_swap=0]'"
         )
     return out
+
+
+def _nearest(m, chosen: dict) -> str | None:
+    """The closest chosen model that ``m`` was built from (by fix or share), or None."""
+    from cogsim.fit import Fixed, Shared
+
+    names = {id(x): n for n, x in chosen.items()}
+    while isinstance(m, (Fixed, Shared)):
+        m = m.base
+        if id(m) in names:
+            return names[id(m)]
+    return None
+
+
+def untested(chosen: dict) -> list[str]:
+    """The chosen models built by fix or share whose base is not among the chosen (no test for them)."""
+    from cogsim.fit import Fixed, Shared
+
+    return [n for n, m in chosen.items() if isinstance(m, (Fixed, Shared)) and _nearest(m, chosen) is None]
 
 
 def run(
@@ -51,6 +59,8 @@ def run(
     from cogsim import store
 
     tables, entries = [], []
+    for name in untested(chosen):
+        log(f"lr test: {name} not tested: the model it is built from is not among --models")
     for full, nested in pairs(chosen):
         t, c = time.perf_counter(), time.process_time()
         res = fitlib.lr_test(

@@ -105,11 +105,11 @@ def at_bound_line(model: str, at_bound_column: pd.Series) -> str | None:
 
     Example:
       >>> at_bound_line("serial", pd.Series(["t0_s", "", "t0_s,k_res"]))
-      'serial: 2 of 3 units have estimates at a bound (t0_s: 2, k_res: 1); see models.parquet at_bound'
+      'serial: 2 of 3 participants have estimates at a bound (t0_s: 2, k_res: 1); see models.parquet at_bound'
     """
     n, counts = at_bound_counts(at_bound_column)
     if not n:
         return None
     per = ", ".join(f"{p}: {k}" for p, k in counts.items())
     m = len(at_bound_column)
-    return f"{model}: {n} of {m} units have estimates at a bound ({per}); see models.parquet at_bound"
+    return f"{model}: {n} of {m} participants have estimates at a bound ({per}); see models.parquet at_bound"

@@ -80,7 +80,7 @@ def data_line(trials: pd.DataFrame, by: tuple[str, ...]) -> str:
     n_units = len(trials[list(by)].drop_duplicates()) if all(b in trials for b in by) else None
     parts = [f"data: {len(trials)} trials"]
     if n_units is not None:
-        parts.append(f"{n_units} participants ({' x '.join(by)})")
+        parts.append(f"{n_units} participant{'s' * (n_units != 1)} ({' x '.join(by)})")
     if "set_size" in trials:
         parts.append(
             "set sizes " + ", ".join(str(int(v)) for v in sorted(trials["set_size"].dropna().unique()))

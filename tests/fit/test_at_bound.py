@@ -109,7 +109,7 @@ def test_the_command_prints_a_line_and_counts_units_at_a_bound(tmp_path):
     assert set(labels[1].split(",")) == {"p_mem[2]", "sd_rad[2]", "p_mem[4]", "sd_rad[4]"}
     n, counts = at_bound_counts(models["at_bound"])
     per = ", ".join(f"{p}: {k}" for p, k in counts.items())
-    line = f"mixture2p: {n} of 3 units have estimates at a bound ({per}); see models.parquet at_bound"
+    line = f"mixture2p: {n} of 3 participants have estimates at a bound ({per}); see models.parquet at_bound"
     assert line in proc.stdout.splitlines(), proc.stdout
     comp = json.loads((out / "comparison.json").read_text())
     assert comp["models"]["mixture2p"]["n_at_bound"] == n >= 1

@@ -75,3 +75,14 @@ def test_cli_tests_each_fixed_model_against_its_base(toy_paradigm, csv, tmp_path
     args[-1] = str(tmp_path / "other")
     assert cli.main([*args, "--models", "vm_mixture", "--lr-test", "10"]) == 2
     assert "fit --lr-test: no nested pair among the models ['vm_mixture']" in capsys.readouterr().err
+
+
+def test_a_nested_model_whose_base_is_not_fitted_is_named_not_tested():
+    from cogsim.fit import fix
+    from cogsim.fitting_lrtests import pairs, untested
+    from cogsim.models.working_memory import MIXTURE2P, MIXTURE3P
+
+    chosen = {"mixture2p": MIXTURE2P, "mixture2p[sd_rad=0.3]": fix(MIXTURE2P, {"sd_rad": 0.3}),
+              "mixture3p[p_swap=0]": fix(MIXTURE3P, {"p_swap": 0.0})}  # fmt: skip
+    assert pairs(chosen) == [("mixture2p", "mixture2p[sd_rad=0.3]")]
+    assert untested(chosen) == ["mixture3p[p_swap=0]"]
