@@ -3,8 +3,12 @@
 The method of Huys et al. (2011, PLoS Comput Biol 7:e1002028; "emfit"). Each parameter has a normal group
 distribution ``N(mean, sd^2)`` in its unconstrained coordinates (the optimiser's, see
 :class:`cogsim.fit.Param`), independent across parameters (a diagonal group covariance); a model fitted per
-set size has one such distribution per parameter and set size. From a start (the ML fits' mean and SD, or a
-broad prior), each EM iteration
+set size has one such distribution per parameter and set size. The last ``by`` column names the
+participant and the earlier ones nest it (``("experiment", "subject")``, ``("task", "subject")``): each
+combination of those outer columns is its own population with its own distributions, so the groups are
+``by[:-1]`` x set size (since 2026-12-07; until then all units shared one distribution per parameter and
+set size whatever ``by`` was); with a single ``by`` column there is one population. From a start (the ML
+fits' mean and SD, or a broad prior), each EM iteration
 
 - E-step: finds every unit's MAP under the current group prior (all units at once in one compiled
   L-BFGS program whose prior mean and SD are traced arguments, so iterations do not recompile), started from
@@ -97,7 +101,8 @@ class HierarchicalResult(FitResult):
     without the prior) and
 
     Attributes:
-      group: one row per (set size,) parameter: ``model, set_size, parameter, transform, n_units,
+      group: one row per (population, set size,) parameter: the outer ``by`` columns (all but the last;
+        none with a single ``by`` column), then ``model, set_size, parameter, transform, n_units,
         group_mean, group_sd, ci_low, ci_high`` (unconstrained) and ``value, value_ci_low, value_ci_high``
         (the group mean and its interval on the parameter's own scale: the group distribution's median
         there); ``n_units`` counts the units whose data inform the parameter (NaN values where none does:
@@ -259,10 +264,12 @@ def fit_hierarchical(
     Args:
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each.
-      by: the columns that identify a participant.
+      by: the columns that identify a participant; the last names it, the earlier ones nest it, and each
+        combination of them is a population with its own group distributions (see the module docstring).
       n_starts: starts per unit of the ML fits that start EM (as in :func:`cogsim.fit.fit`).
-      init: ``"ml"``: the group distribution starts at the ML estimates' mean and SD (per parameter and
-        set size, unconstrained); ``"broad"``: at the parameters' defaults with SD ``BROAD_SD``.
+      init: ``"ml"``: the group distribution starts at the ML estimates' mean and SD (per parameter,
+        population and set size, unconstrained); ``"broad"``: at the parameters' defaults with SD
+        ``BROAD_SD``.
       ci: ``"laplace"``: per-unit intervals ``MAP +- z sqrt(posterior variance)`` (unconstrained, mapped to
         the parameter's scale); None: none.
       level: the level of the per-unit and group-mean intervals.
