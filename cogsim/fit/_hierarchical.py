@@ -228,6 +228,25 @@ def group_mean_interval(cov, groups, mean, sd, level):
     return low, high
 
 
+def population_groups(units: pd.DataFrame, cols: Sequence[str]):
+    """The groups: one per combination of ``cols``' values in ``units`` (the outer ``by`` columns, then the
+    set size for per-set-size models), sorted; returns their labels (one tuple each) and each unit's group
+    ``[U]``.
+
+    Example:
+      >>> u = pd.DataFrame({"task": ["b", "a", "b"], "subject": [1, 1, 2], "set_size": [3, 3, 6]})
+      >>> population_groups(u, ["task", "set_size"])
+      ([('a', 3), ('b', 3), ('b', 6)], array([1, 0, 2]))
+      >>> population_groups(u, [])
+      ([()], array([0, 0, 0]))
+    """
+    if not cols:
+        return [()], np.zeros(len(units), int)
+    groups = units.groupby(list(cols), sort=True).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(units))).groupby(groups).first().to_numpy()
+    return list(units[list(cols)].iloc[first].itertuples(index=False, name=None)), groups
+
+
 def _check(init, ci, max_iter, tol, lml_tol):
     if init not in ("ml", "broad"):
         raise CogsimError(f"fit_hierarchical init: got {init!r}; allowed: 'ml' or 'broad'")
@@ -314,7 +333,7 @@ def fit_hierarchical(
         lml = float(res.summary["loglik"].sum())
         return HierarchicalResult(
             **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
-            group=pd.DataFrame(columns=list(GROUP_COLUMNS)),
+            group=pd.DataFrame(columns=_group_columns(by, set_size_column)),
             trace=pd.DataFrame(columns=["iteration", "log_marginal", "change"]),
             log_marginal=lml,
             ibic=-2.0 * lml,
@@ -326,14 +345,17 @@ def fit_hierarchical(
             f"fit_hierarchical by: got {list(by)}; allowed: columns other than {set_size_column!r} (model "
             f"{model.name!r} is fitted per set size already)"
         )
+    if clash := [c for c in by[:-1] if c in GROUP_COLUMNS and c != set_size_column]:
+        raise CogsimError(
+            f"fit_hierarchical by: got {list(by)}; allowed: outer columns not named as the group table's "
+            f"columns ({clash[0]!r} is one)"
+        )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
     model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
     packed = evaluated(packed, model, compress)  # the solver and the Hessians: distinct trials, by default
     per_ss = _model.by_set_size(model)
-    if per_ss:
-        labels, groups = np.unique(packed.units[set_size_column].to_numpy(), return_inverse=True)
-    else:
-        labels, groups = np.array([None]), np.zeros(len(packed.units), int)
+    cols = [*by[:-1], *([set_size_column] if per_ss else [])]
+    labels, groups = population_groups(packed.units, cols)
     n_groups = len(labels)
     u_ml = estimate(
         model, packed, {}, n_starts=n_starts, key=jax.random.fold_in(key, 0), max_buckets=max_buckets
@@ -371,6 +393,12 @@ def fit_hierarchical(
     )  # fmt: skip
 
 
+def _group_columns(by, ss_col) -> list[str]:
+    """The group table's columns: the outer ``by`` columns (the set size column aside: it fills
+    ``set_size``), then :data:`GROUP_COLUMNS`."""
+    return [*(c for c in by[:-1] if c != ss_col), *GROUP_COLUMNS]
+
+
 def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad, gnorm, n_iter, mean, sd,
             trace, converged, ci, level, settings) -> HierarchicalResult:  # fmt: skip
     x_hat = np.stack(
@@ -400,12 +428,15 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad
     shown = lambda a: np.where(informed > 0, a, np.nan)  # no data on it: no group distribution to report
     mean, sd, low, high = map(shown, (mean, sd, low, high))
     levels = _model.levels(model)  # a shared model's p_mem[3]: parameter p_mem at set size 3
+    outer = _group_columns(by, ss_col)[: -len(GROUP_COLUMNS)]
     for g, label in enumerate(labels):
+        where = dict(zip([*by[:-1], *([ss_col] if per_ss else [])], label, strict=True))
         for i, p in enumerate(model.params):
             to = lambda v, p=p: float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v) else np.nan
-            name, level = levels.get(p.name, (p.name, label))
+            name, level = levels.get(p.name, (p.name, where.get(ss_col)))
             rows.append(
                 {
+                    **{c: where[c] for c in outer},
                     "model": model.name,
                     "set_size": level,
                     "parameter": name,
@@ -420,10 +451,13 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad
                     "value_ci_high": to(high[g, i]),
                 }
             )
-    group = pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
-    if per_ss and pd.api.types.is_integer_dtype(packed.units[ss_col]):
+    group = pd.DataFrame(rows, columns=[*outer, *GROUP_COLUMNS])
+    for c in outer:
+        group[c] = group[c].astype(packed.units[c].dtype)
+    shown_ss = ss_col in by[:-1] or per_ss  # a population's set size (an outer column) fills set_size too
+    if shown_ss and pd.api.types.is_integer_dtype(packed.units[ss_col]):
         group["set_size"] = group["set_size"].astype("Int64")
-    elif per_ss:
+    elif shown_ss:
         group["set_size"] = group["set_size"].astype(float)
     else:
         group["set_size"] = level_column(group["set_size"])
