@@ -27,7 +27,8 @@ holds the last E-step's MAPs and the group parameters they were found under. The
 Wald interval with ``t`` quantiles (``n - 1`` degrees of freedom, ``n`` units in the group) from the Laplace
 marginal likelihood's information about the mean, ``sum_i (P - P A_i P)`` (``P = diag(1 / sd^2)``, ``A_i``
 unit ``i``'s posterior covariance), which is ``n / sd^2`` with exact data and falls to 0 as the data say
-nothing; the integrated BIC is ``-2 log marginal + 2 k G ln(n_trials)`` (``G`` groups).
+nothing (where it is below 1e-6 of the largest ``n / sd^2`` in a direction, the means that load on it get
+the interval ``(-inf, inf)``); the integrated BIC is ``-2 log marginal + 2 k G ln(n_trials)`` (``G`` groups).
 
 A unit is ``converged`` (``units``, and the participant's row of ``summary`` when all its units are) when its
 data log-likelihood at the MAP is finite and its *Newton decrement* is small: with ``g`` the gradient of the
