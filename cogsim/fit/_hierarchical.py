@@ -87,6 +87,9 @@ from cogsim.fit._solve import _solver, by_bucket, chunk_size
 SD_FLOOR = 1e-2
 #: the broad start's group SD (unconstrained units; its mean is the parameters' defaults)
 BROAD_SD = 5.0
+#: the group mean's interval: information below this share of the largest ``n / sd^2`` counts as none, and a
+#: mean whose squared loading on such directions exceeds ``NULL_LOADING`` gets the interval (-inf, inf)
+NO_INFORMATION, NULL_LOADING = 1e-6, 1e-3
 #: a unit is converged when its Newton decrement is at most this (nats; see the module docstring)
 NEWTON_TOL = 0.01
 GROUP_COLUMNS = (
@@ -222,8 +225,11 @@ def group_mean_interval(cov, groups, mean, sd, level):
         if n < 2:
             continue
         p = np.diag(1.0 / sd[g] ** 2)
-        info = n * p - p @ a.sum(0) @ p
-        se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(info)), 0.0))
+        lam, vec = np.linalg.eigh(n * p - p @ a.sum(0) @ p)  # the information (symmetric)
+        seen = lam > NO_INFORMATION * n * np.max(np.diag(p))
+        var = (vec[:, seen] / lam[seen]) @ vec[:, seen].T
+        unseen = (vec[:, ~seen] ** 2).sum(axis=1) > NULL_LOADING  # loads on what the data do not inform
+        se = np.where(unseen, np.inf, np.sqrt(np.maximum(np.diag(var), 0.0)))
         half = stats.t.ppf(0.5 + level / 2, n - 1) * se
         low[g], high[g] = mean[g] - half, mean[g] + half
     return low, high
@@ -433,7 +439,10 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad
     for g, label in enumerate(labels):
         where = dict(zip([*by[:-1], *([ss_col] if per_ss else [])], label, strict=True))
         for i, p in enumerate(model.params):
-            to = lambda v, p=p: float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v) else np.nan
+            to = lambda v, p=p: (  # an unbounded end maps to the parameter's bound
+                float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v)
+                else {np.inf: p.high, -np.inf: p.low}.get(v, np.nan)
+            )  # fmt: skip
             name, level = levels.get(p.name, (p.name, where.get(ss_col)))
             rows.append(
                 {

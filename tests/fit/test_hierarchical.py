@@ -389,3 +389,18 @@ def test_cli_one_participant_per_experiment_says_its_groups_rest_on_one(toy, tmp
     assert "mixture2p: 8 of 8 group distributions rest on one participant's units" in capsys.readouterr().out
     group = pd.read_parquet(tmp_path / "out" / "group.parquet")
     assert group["experiment"].tolist() == ["e1"] * 4 + ["e2"] * 4
+
+
+def test_a_group_mean_the_data_say_nothing_about_has_an_unbounded_interval():
+    from cogsim.fit._hierarchical import group_mean_interval
+
+    sd = np.array([[0.5, 0.2]])
+    mean = np.array([[3.0, -1.0]])
+    # 3 units: the first parameter's posterior is its prior (no data), the second's much narrower
+    cov = np.stack([np.diag([0.25, 0.001])] * 3)
+    low, high = group_mean_interval(cov, np.zeros(3, int), mean, sd, 0.95)
+    assert low[0, 0] == -np.inf and high[0, 0] == np.inf  # was a zero-width [3, 3] (pseudo-inverse)
+    assert np.isfinite([low[0, 1], high[0, 1]]).all() and low[0, 1] < -1.0 < high[0, 1]
+    cov[:, 0, 0] = 0.1  # some information: a finite interval around the mean
+    low, high = group_mean_interval(cov, np.zeros(3, int), mean, sd, 0.95)
+    assert np.isfinite(low).all() and (low < mean).all() and (mean < high).all()
