@@ -102,7 +102,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hierarchical",
         action="store_true",
-        help="fit a normal group distribution per parameter (and set size) with the participants: EM with "
+        help="fit a normal group distribution per parameter (and set size) and population (each combination "
+        "of the --by columns but the last) with the participants: EM with "
         "the Laplace approximation; writes group.parquet",
     )
     p.add_argument(

@@ -3,8 +3,12 @@
 The method of Huys et al. (2011, PLoS Comput Biol 7:e1002028; "emfit"). Each parameter has a normal group
 distribution ``N(mean, sd^2)`` in its unconstrained coordinates (the optimiser's, see
 :class:`cogsim.fit.Param`), independent across parameters (a diagonal group covariance); a model fitted per
-set size has one such distribution per parameter and set size. From a start (the ML fits' mean and SD, or a
-broad prior), each EM iteration
+set size has one such distribution per parameter and set size. The last ``by`` column names the
+participant and the earlier ones nest it (``("experiment", "subject")``, ``("task", "subject")``): each
+combination of those outer columns is its own population with its own distributions, so the groups are
+``by[:-1]`` x set size (since 2026-12-07; until then all units shared one distribution per parameter and
+set size whatever ``by`` was); with a single ``by`` column there is one population. From a start (the ML
+fits' mean and SD, or a broad prior), each EM iteration
 
 - E-step: finds every unit's MAP under the current group prior (all units at once in one compiled
   L-BFGS program whose prior mean and SD are traced arguments, so iterations do not recompile), started from
@@ -23,7 +27,8 @@ holds the last E-step's MAPs and the group parameters they were found under. The
 Wald interval with ``t`` quantiles (``n - 1`` degrees of freedom, ``n`` units in the group) from the Laplace
 marginal likelihood's information about the mean, ``sum_i (P - P A_i P)`` (``P = diag(1 / sd^2)``, ``A_i``
 unit ``i``'s posterior covariance), which is ``n / sd^2`` with exact data and falls to 0 as the data say
-nothing; the integrated BIC is ``-2 log marginal + 2 k G ln(n_trials)`` (``G`` groups).
+nothing (where it is below 1e-6 of the largest ``n / sd^2`` in a direction, the means that load on it get
+the interval ``(-inf, inf)``); the integrated BIC is ``-2 log marginal + 2 k G ln(n_trials)`` (``G`` groups).
 
 A unit is ``converged`` (``units``, and the participant's row of ``summary`` when all its units are) when its
 data log-likelihood at the MAP is finite and its *Newton decrement* is small: with ``g`` the gradient of the
@@ -82,6 +87,9 @@ from cogsim.fit._solve import _solver, by_bucket, chunk_size
 SD_FLOOR = 1e-2
 #: the broad start's group SD (unconstrained units; its mean is the parameters' defaults)
 BROAD_SD = 5.0
+#: the group mean's interval: information below this share of the largest ``n / sd^2`` counts as none, and a
+#: mean whose squared loading on such directions exceeds ``NULL_LOADING`` gets the interval (-inf, inf)
+NO_INFORMATION, NULL_LOADING = 1e-6, 1e-3
 #: a unit is converged when its Newton decrement is at most this (nats; see the module docstring)
 NEWTON_TOL = 0.01
 GROUP_COLUMNS = (
@@ -97,7 +105,8 @@ class HierarchicalResult(FitResult):
     without the prior) and
 
     Attributes:
-      group: one row per (set size,) parameter: ``model, set_size, parameter, transform, n_units,
+      group: one row per (population, set size,) parameter: the outer ``by`` columns (all but the last;
+        none with a single ``by`` column), then ``model, set_size, parameter, transform, n_units,
         group_mean, group_sd, ci_low, ci_high`` (unconstrained) and ``value, value_ci_low, value_ci_high``
         (the group mean and its interval on the parameter's own scale: the group distribution's median
         there); ``n_units`` counts the units whose data inform the parameter (NaN values where none does:
@@ -216,11 +225,33 @@ def group_mean_interval(cov, groups, mean, sd, level):
         if n < 2:
             continue
         p = np.diag(1.0 / sd[g] ** 2)
-        info = n * p - p @ a.sum(0) @ p
-        se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(info)), 0.0))
+        lam, vec = np.linalg.eigh(n * p - p @ a.sum(0) @ p)  # the information (symmetric)
+        seen = lam > NO_INFORMATION * n * np.max(np.diag(p))
+        var = (vec[:, seen] / lam[seen]) @ vec[:, seen].T
+        unseen = (vec[:, ~seen] ** 2).sum(axis=1) > NULL_LOADING  # loads on what the data do not inform
+        se = np.where(unseen, np.inf, np.sqrt(np.maximum(np.diag(var), 0.0)))
         half = stats.t.ppf(0.5 + level / 2, n - 1) * se
         low[g], high[g] = mean[g] - half, mean[g] + half
     return low, high
+
+
+def population_groups(units: pd.DataFrame, cols: Sequence[str]):
+    """The groups: one per combination of ``cols``' values in ``units`` (the outer ``by`` columns, then the
+    set size for per-set-size models), sorted; returns their labels (one tuple each) and each unit's group
+    ``[U]``.
+
+    Example:
+      >>> u = pd.DataFrame({"task": ["b", "a", "b"], "subject": [1, 1, 2], "set_size": [3, 3, 6]})
+      >>> population_groups(u, ["task", "set_size"])
+      ([('a', 3), ('b', 3), ('b', 6)], array([1, 0, 2]))
+      >>> population_groups(u, [])
+      ([()], array([0, 0, 0]))
+    """
+    if not cols:
+        return [()], np.zeros(len(units), int)
+    groups = units.groupby(list(cols), sort=True).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(units))).groupby(groups).first().to_numpy()
+    return list(units[list(cols)].iloc[first].itertuples(index=False, name=None)), groups
 
 
 def _check(init, ci, max_iter, tol, lml_tol):
@@ -259,10 +290,12 @@ def fit_hierarchical(
     Args:
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each.
-      by: the columns that identify a participant.
+      by: the columns that identify a participant; the last names it, the earlier ones nest it, and each
+        combination of them is a population with its own group distributions (see the module docstring).
       n_starts: starts per unit of the ML fits that start EM (as in :func:`cogsim.fit.fit`).
-      init: ``"ml"``: the group distribution starts at the ML estimates' mean and SD (per parameter and
-        set size, unconstrained); ``"broad"``: at the parameters' defaults with SD ``BROAD_SD``.
+      init: ``"ml"``: the group distribution starts at the ML estimates' mean and SD (per parameter,
+        population and set size, unconstrained); ``"broad"``: at the parameters' defaults with SD
+        ``BROAD_SD``.
       ci: ``"laplace"``: per-unit intervals ``MAP +- z sqrt(posterior variance)`` (unconstrained, mapped to
         the parameter's scale); None: none.
       level: the level of the per-unit and group-mean intervals.
@@ -307,7 +340,7 @@ def fit_hierarchical(
         lml = float(res.summary["loglik"].sum())
         return HierarchicalResult(
             **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
-            group=pd.DataFrame(columns=list(GROUP_COLUMNS)),
+            group=pd.DataFrame(columns=_group_columns(by, set_size_column)),
             trace=pd.DataFrame(columns=["iteration", "log_marginal", "change"]),
             log_marginal=lml,
             ibic=-2.0 * lml,
@@ -319,14 +352,17 @@ def fit_hierarchical(
             f"fit_hierarchical by: got {list(by)}; allowed: columns other than {set_size_column!r} (model "
             f"{model.name!r} is fitted per set size already)"
         )
+    if clash := [c for c in by[:-1] if c in GROUP_COLUMNS and c != set_size_column]:
+        raise CogsimError(
+            f"fit_hierarchical by: got {list(by)}; allowed: outer columns not named as the group table's "
+            f"columns ({clash[0]!r} is one)"
+        )
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
     model = _model.specialised(model, data)  # e.g. tables cut at the data's largest set size
     packed = evaluated(packed, model, compress)  # the solver and the Hessians: distinct trials, by default
     per_ss = _model.by_set_size(model)
-    if per_ss:
-        labels, groups = np.unique(packed.units[set_size_column].to_numpy(), return_inverse=True)
-    else:
-        labels, groups = np.array([None]), np.zeros(len(packed.units), int)
+    cols = [*by[:-1], *([set_size_column] if per_ss else [])]
+    labels, groups = population_groups(packed.units, cols)
     n_groups = len(labels)
     u_ml = estimate(
         model, packed, {}, n_starts=n_starts, key=jax.random.fold_in(key, 0), max_buckets=max_buckets
@@ -364,6 +400,12 @@ def fit_hierarchical(
     )  # fmt: skip
 
 
+def _group_columns(by, ss_col) -> list[str]:
+    """The group table's columns: the outer ``by`` columns (the set size column aside: it fills
+    ``set_size``), then :data:`GROUP_COLUMNS`."""
+    return [*(c for c in by[:-1] if c != ss_col), *GROUP_COLUMNS]
+
+
 def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad, gnorm, n_iter, mean, sd,
             trace, converged, ci, level, settings) -> HierarchicalResult:  # fmt: skip
     x_hat = np.stack(
@@ -393,12 +435,18 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad
     shown = lambda a: np.where(informed > 0, a, np.nan)  # no data on it: no group distribution to report
     mean, sd, low, high = map(shown, (mean, sd, low, high))
     levels = _model.levels(model)  # a shared model's p_mem[3]: parameter p_mem at set size 3
+    outer = _group_columns(by, ss_col)[: -len(GROUP_COLUMNS)]
     for g, label in enumerate(labels):
+        where = dict(zip([*by[:-1], *([ss_col] if per_ss else [])], label, strict=True))
         for i, p in enumerate(model.params):
-            to = lambda v, p=p: float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v) else np.nan
-            name, level = levels.get(p.name, (p.name, label))
+            to = lambda v, p=p: (  # an unbounded end maps to the parameter's bound
+                float(p.from_unconstrained(jnp.float32(v))) if np.isfinite(v)
+                else {np.inf: p.high, -np.inf: p.low}.get(v, np.nan)
+            )  # fmt: skip
+            name, level = levels.get(p.name, (p.name, where.get(ss_col)))
             rows.append(
                 {
+                    **{c: where[c] for c in outer},
                     "model": model.name,
                     "set_size": level,
                     "parameter": name,
@@ -413,10 +461,13 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad
                     "value_ci_high": to(high[g, i]),
                 }
             )
-    group = pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
-    if per_ss and pd.api.types.is_integer_dtype(packed.units[ss_col]):
+    group = pd.DataFrame(rows, columns=[*outer, *GROUP_COLUMNS])
+    for c in outer:
+        group[c] = group[c].astype(packed.units[c].dtype)
+    shown_ss = ss_col in by[:-1] or per_ss  # a population's set size (an outer column) fills set_size too
+    if shown_ss and pd.api.types.is_integer_dtype(packed.units[ss_col]):
         group["set_size"] = group["set_size"].astype("Int64")
-    elif per_ss:
+    elif shown_ss:
         group["set_size"] = group["set_size"].astype(float)
     else:
         group["set_size"] = level_column(group["set_size"])

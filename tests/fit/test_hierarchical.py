@@ -293,3 +293,114 @@ def test_an_e_step_stopped_early_is_not_converged(toy, monkeypatch):
     assert (res.units["newton_decrement"] > NEWTON_TOL).all()
     ok = fit.fit_hierarchical(toy.Gauss(), data, max_iter=2, key=jax.random.key(0))
     assert ok.units["converged"].all()  # not the data: the same fit with its solver converges
+
+
+def _two_tasks(toy, centres=(1.5, -1.5), n=6, n_trials=20, seed=21):
+    """The Gaussian toy in two tasks, ``n`` participants each (ids 1..n in both), ``mu`` centred on
+    ``centres``."""
+    frames = []
+    for j, (task, c) in enumerate(zip(("a", "b"), centres, strict=True)):
+        truth = _truth(n, seed=seed + j)
+        truth["mu"] = truth["mu"] - GROUP_MEAN["mu"] + c
+        frames.append(_frame(toy, truth, n_trials, seed=seed + 10 + j).assign(task=task))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_each_task_is_its_own_population(toy):
+    """``by=("task", "subject")``: one group distribution per task and parameter, with that task's units;
+    the pooled fit (one participant column naming task and subject) has one, and other estimates."""
+    data = _two_tasks(toy)
+    res = fit.fit_hierarchical(toy.Gauss(), data, by=("task", "subject"), key=jax.random.key(0))
+    group = res.group
+    assert list(group.columns[:2]) == ["task", "model"]
+    assert group[["task", "parameter"]].values.tolist() == [
+        ["a", "mu"],
+        ["a", "sd"],
+        ["b", "mu"],
+        ["b", "sd"],
+    ]
+    assert (group["n_units"] == 6).all()
+    mu = group[group.parameter == "mu"].set_index("task")["group_mean"]
+    assert abs(mu["a"] - 1.5) < 0.5 and abs(mu["b"] + 1.5) < 0.5, mu
+    n_total = int(res.units["n_trials"].sum())
+    assert res.ibic == pytest.approx(-2 * res.log_marginal + 2 * 2 * 2 * np.log(n_total))
+    pooled = fit.fit_hierarchical(
+        toy.Gauss(), data.assign(who=data.task + "/" + data.subject.astype(str)), by=("who",),
+        key=jax.random.key(0),
+    )  # fmt: skip
+    assert len(pooled.group) == 2 and (pooled.group["n_units"] == 12).all()
+    assert "task" not in pooled.group.columns
+    own = res.units.sort_values(["task", "subject"])["mu"].to_numpy()
+    assert np.max(np.abs(own - pooled.units["mu"].to_numpy())) > 0.05  # pooled: both pulled toward 0
+
+
+def test_one_task_with_an_outer_column_matches_the_single_column_fit(toy):
+    """One population either way: the same group distribution (the ML starts differ, drawn by unit id)."""
+    data = _frame(toy, _truth(8, seed=5), 30, seed=5).assign(task="a")
+    one = fit.fit_hierarchical(toy.Gauss(), data, key=jax.random.key(0))
+    nested = fit.fit_hierarchical(toy.Gauss(), data, by=("task", "subject"), key=jax.random.key(0))
+    assert list(one.group.columns) == list(fit._hierarchical.GROUP_COLUMNS)
+    assert list(nested.group.columns) == ["task", *one.group.columns]
+    for col in ("group_mean", "group_sd", "n_units"):
+        np.testing.assert_allclose(nested.group[col], one.group[col], atol=1e-3)
+
+
+def test_an_outer_column_named_as_a_group_column_is_refused(toy):
+    data = _frame(toy, _truth(4, seed=6), 20, seed=6).assign(parameter="a")
+    with pytest.raises(CogsimError, match="'parameter'"):
+        fit.fit_hierarchical(toy.Gauss(), data, by=("parameter", "subject"), key=jax.random.key(0))
+
+
+def test_zhang_luck_in_two_experiments_has_a_group_per_experiment_and_set_size():
+    """Real participants: Zhang & Luck's subjects 1-4 relabelled experiment ``x``, 5-8 experiment ``y``
+    (ids 1-4 in each), 30 trials per set size."""
+    from cogsim.models import paradigms
+    from cogsim.scenarios.delayed_estimation import trials
+
+    data = trials("zhang_luck2008").groupby(["subject", "set_size"]).head(30).copy()
+    data["experiment"] = np.where(data.subject <= 4, "x", "y")
+    data["subject"] = (data.subject - 1) % 4 + 1
+    model = paradigms.get("delayed_estimation").models["mixture2p"]
+    res = fit.fit_hierarchical(model, data, by=("experiment", "subject"), ci=None, key=jax.random.key(0))
+    group = res.group
+    assert len(group) == 2 * 4 * 2 and (group["n_units"] == 4).all()
+    assert group.groupby("experiment").size().to_dict() == {"x": 8, "y": 8}
+    pooled = fit.fit_hierarchical(
+        model, data.assign(who=data.experiment + data.subject.astype(str)), by=("who",), ci=None,
+        key=jax.random.key(0),
+    )  # fmt: skip
+    assert len(pooled.group) == 4 * 2 and (pooled.group["n_units"] == 8).all()
+    own = res.units.sort_values(["experiment", "subject", "set_size"])[["p_mem", "sd_rad"]].to_numpy()
+    assert np.max(np.abs(own - pooled.units[["p_mem", "sd_rad"]].to_numpy())) > 1e-3
+
+
+def test_cli_one_participant_per_experiment_says_its_groups_rest_on_one(toy, tmp_path, capsys):
+    from cogsim import cli
+
+    df = toy.simulate_frame(
+        toy.VonMisesMixture(), {"p_mem": [0.8, 0.7], "kappa": [6.0, 4.0]}, [60] * 2, seed=3
+    )
+    df["experiment"] = np.where(df.subject == 1, "e1", "e2")
+    df["subject"] = 1
+    csv = tmp_path / "trials.csv"
+    df[["experiment", "subject", "set_size", "error_rad"]].to_csv(csv, index=False)
+    args = ["fit", "delayed_estimation", "--data", str(csv), "--models", "mixture2p", "--hierarchical"]
+    assert cli.main([*args, "--by", "experiment,subject", "--out", str(tmp_path / "out")]) == 0
+    assert "mixture2p: 8 of 8 group distributions rest on one participant's units" in capsys.readouterr().out
+    group = pd.read_parquet(tmp_path / "out" / "group.parquet")
+    assert group["experiment"].tolist() == ["e1"] * 4 + ["e2"] * 4
+
+
+def test_a_group_mean_the_data_say_nothing_about_has_an_unbounded_interval():
+    from cogsim.fit._hierarchical import group_mean_interval
+
+    sd = np.array([[0.5, 0.2]])
+    mean = np.array([[3.0, -1.0]])
+    # 3 units: the first parameter's posterior is its prior (no data), the second's much narrower
+    cov = np.stack([np.diag([0.25, 0.001])] * 3)
+    low, high = group_mean_interval(cov, np.zeros(3, int), mean, sd, 0.95)
+    assert low[0, 0] == -np.inf and high[0, 0] == np.inf  # was a zero-width [3, 3] (pseudo-inverse)
+    assert np.isfinite([low[0, 1], high[0, 1]]).all() and low[0, 1] < -1.0 < high[0, 1]
+    cov[:, 0, 0] = 0.1  # some information: a finite interval around the mean
+    low, high = group_mean_interval(cov, np.zeros(3, int), mean, sd, 0.95)
+    assert np.isfinite(low).all() and (low < mean).all() and (mean < high).all()
