@@ -324,7 +324,7 @@ def run(
         )
     if sample is not None:
         kw = {"key": key, "folder": folder, "comp": comp, "log": log, "priors": priors, "reloo": reloo}
-        kw["temperatures"] = sample_temperatures
+        kw["temperatures"], kw["hierarchical"] = sample_temperatures, hierarchical
         posterior_lib.run(chosen, trials, tuple(by), sample, **kw)
     if ppc is not None:
         predictive_lib.write(checks, ppc, folder, comp)

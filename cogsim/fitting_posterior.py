@@ -14,14 +14,19 @@ high), ``loo_pointwise.parquet`` (per trial and model) and, in ``posterior``, a 
 ranked by summed ``elpd_loo`` with each difference's SE and each model's stacking weight
 (:func:`cogsim.fit.loo_compare`), and the participants each model predicts best; ``loo.png`` (the
 differences with 2 SEs, every trial's Pareto ``k``). ``--reloo`` refits the trials whose Pareto ``k`` is too
-high (:func:`cogsim.fit.reloo`). ``--sample-temperatures R`` runs each chain as ``R`` replicas exchanging
-states over a ladder of temperatures (``n_temperatures`` of :func:`cogsim.fit.sample`), for posteriors with
-separated modes; by default each model's own number (``sample_temperatures``: 8 for slots_averaging);
-``auto`` chooses it from the measured barrier (:func:`cogsim.fit.auto_temperatures`, docs/fitting.md).
+high (:func:`cogsim.fit.reloo`), with a line per model saying how many and lines on how far it has got.
+A model with no free parameters is not sampled: its leave-one-out density is exact (its log-likelihood of
+each trial) and it is ranked with the others (``exact``). With ``--hierarchical`` the posteriors are each
+participant's own under these priors, not the hierarchical model's (a line says so).
+``--sample-temperatures R`` runs each chain as ``R`` replicas exchanging states over a ladder of
+temperatures (``n_temperatures`` of :func:`cogsim.fit.sample`), for posteriors with separated modes; by
+default each model's own number (``sample_temperatures``: 8 for slots_averaging); ``auto`` chooses it
+from the measured barrier (:func:`cogsim.fit.auto_temperatures`, docs/fitting.md).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -147,9 +152,12 @@ def run(
     priors: dict | None = None,
     reloo: bool = False,
     temperatures: int | None = None,
+    hierarchical: bool = False,
 ):
     """Samples every model in ``chosen`` with parameters (under ``priors``: model name -> {parameter ->
-    density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``."""
+    density}); writes the two tables into ``folder`` and the ``posterior`` entry into ``comp``. A model
+    without parameters enters LOO exactly (:func:`cogsim.fit.loo` without draws). ``hierarchical``: the
+    fits were hierarchical, which the sampled posteriors are not (a line says so)."""
     from cogsim import fit as fitlib
     from cogsim import store
     from cogsim.fit._sample import ESS_PER_CHAIN
@@ -162,9 +170,20 @@ def run(
             f"{ESS_PER_CHAIN} per chain, which asks more than half of them to be independent: few will "
             "(1,000 is a sound start)"
         )
+    if hierarchical:
+        log(
+            "posterior: each participant's own, under the --prior priors and uniform ones over the other "
+            "parameters' bounds; not the hierarchical model's (the group distribution is not sampled)"
+        )
     for name, model in chosen.items():
         if not model.params:
-            log(f"{name:<16} posterior: no free parameters, nothing to sample")
+            log(
+                f"{name:<16} posterior: no free parameters, nothing to sample; its LOO is exact, its "
+                "log-likelihood"
+            )
+            t = time.perf_counter()
+            loos.append(fitlib.loo(model, trials, None, by=by))
+            loo_seconds += time.perf_counter() - t
             continue
         t, c = time.perf_counter(), time.process_time()
         res, runs = _sample(fitlib, model, name, trials, by, n, priors, temperatures, key, log)
@@ -211,7 +230,8 @@ def run(
         found = fitlib.loo(model, trials, res)
         if reloo:
             rk = jax.random.fold_in(key, RELOO_STREAM)
-            found = fitlib.reloo(model, trials, res, found, prior=(priors or {}).get(name), key=rk)
+            kw = {"prior": (priors or {}).get(name), "key": rk, "progress": _progress(name, found, log)}
+            found = fitlib.reloo(model, trials, res, found, **kw)
         loos.append(found)
         loo_seconds += time.perf_counter() - t
     comp["posterior"] = {
@@ -237,6 +257,24 @@ def run(
         pointwise = [r.pointwise.assign(model=r.model) for r in loos]
         store.atomic_write_parquet(folder / "loo_pointwise.parquet", pd.concat(pointwise, ignore_index=True))
         figure(loos, comp["posterior"]["loo"], folder / "loo.png")
+
+
+def _progress(name: str, found, log):
+    """Logs how many of ``found``'s trials ``--reloo`` will refit (one sampling run each); returns the
+    ``progress`` callback of :func:`cogsim.fit.reloo`, which logs how many are done after every tenth."""
+    pw, threshold = found.pointwise, found.settings["k_threshold"]
+    todo = int(((pw["pareto_k"] > threshold) & ~pw["refit"]).sum())
+    log(
+        f"{name:<16} LOO: {todo} of {len(pw)} trials with Pareto k > {threshold:.2f}; --reloo refits each "
+        f"without itself: {todo} sampling runs"
+    )
+    step, start = max(1, math.ceil(todo / 10)), time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            log(f"{name:<16} LOO: refitted {done} of {total} trials ({time.perf_counter() - start:.0f} s)")
+
+    return progress
 
 
 def _sample(fitlib, model, name, trials, by, n, priors, temperatures, key, log):
@@ -291,16 +329,18 @@ def figure(loos: list, entry: dict, path: Path) -> None:
     else:
         left.text(0.5, 0.5, "no participant converged\nunder every model", ha="center", va="center")
         left.set_axis_off()
-    for r in loos:
+    for r in (r for r in loos if not r.settings.get("exact")):  # an exact model has no k
         pw = r.pointwise
         dots = right.plot(pw["row"], pw["pareto_k"], ".", ms=2, label=r.model)[0]
         refit = pw[pw["refit"]]
         right.plot(refit["row"], refit["pareto_k"], "x", ms=5, color=dots.get_color())
-    right.axhline(entry["k_threshold"], color="black", lw=0.8, ls="--")
+    if entry["k_threshold"] is not None:
+        right.axhline(entry["k_threshold"], color="black", lw=0.8, ls="--")
     right.set_xlabel("trial (row in the data)", fontsize=8)
     right.set_ylabel("Pareto k", fontsize=8)
     right.set_title("each trial's Pareto k (x: refitted; line: threshold)", fontsize=9)
-    right.legend(fontsize=6, markerscale=3)
+    if right.get_legend_handles_labels()[1]:
+        right.legend(fontsize=6, markerscale=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     import matplotlib.pyplot as plt
@@ -317,10 +357,13 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     per = pd.concat([r.summary for r in loos], ignore_index=True)
     ok = per.groupby(list(by), sort=True)["converged"].all()
     kept = per[per.set_index(list(by)).index.isin(ok[ok].index) & per["elpd_loo"].notna()]
-    threshold = loos[0].settings["k_threshold"]
+    sampled = [r for r in loos if not r.settings.get("exact")]
+    exact = [r.model for r in loos if r.settings.get("exact")]
+    threshold = sampled[0].settings["k_threshold"] if sampled else None
     entry = {
         "method": "PSIS-LOO (Vehtari, Gelman & Gabry 2017), WAIC; cogsim.fit.loo",
         "k_threshold": threshold,
+        "exact": exact,  # no free parameters: each trial's log-likelihood is its leave-one-out density
         "n_participants": int(len(ok)),
         "n_participants_ranked": int(ok.sum()),
         "refits": {r.model: r.settings["refits"] for r in loos if "refits" in r.settings},
@@ -328,8 +371,12 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
         "participants_best": {},
     }
     refits = sum(r.settings.get("refits", 0) for r in loos)
-    refitted = f", {refits} trials refitted without themselves" if "refits" in loos[0].settings else ""
-    head = f"LOO (PSIS, {loos[0].settings['n_draws']} draws{refitted}; {seconds:.1f} s)"
+    refitted = (
+        f", {refits} trials refitted without themselves" if any("refits" in r.settings for r in loos) else ""
+    )
+    parts = [f"PSIS, {sampled[0].settings['n_draws']} draws{refitted}"] if sampled else []
+    parts += [f"exact for {', '.join(exact)}"] if exact else []
+    head = f"LOO ({'; '.join(parts)}; {seconds:.1f} s)"
     if not ok.any():
         log(f"{head}: no participant's chains converged under every model; no ranking (see loo.parquet)")
         return entry
@@ -344,9 +391,13 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
         log(
             f"  {row.model:<16} elpd_loo {row.elpd_loo:.1f} (SE {row.se_elpd_loo:.1f}), difference "
             f"{row.elpd_diff:.1f} (SE {row.se_diff:.1f}), stacking weight {row.weight:.2f}, "
-            f"p_loo {row.p_loo:.1f}, "
-            f"elpd_waic {row.elpd_waic:.1f}, Pareto k > {threshold:.2f} on {row.n_high_k} trials; best for "
-            f"{int(won.get(row.model, 0))} of {len(best)}"
+            f"p_loo {row.p_loo:.1f}, elpd_waic {row.elpd_waic:.1f}, "
+            + (
+                "exact (no free parameters)"
+                if row.exact
+                else f"Pareto k > {threshold:.2f} on {row.n_high_k} trials"
+            )
+            + f"; best for {int(won.get(row.model, 0))} of {len(best)}"
         )
     entry["ranking"] = [
         {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}

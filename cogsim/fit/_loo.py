@@ -13,7 +13,8 @@ For trial ``i`` and draws ``theta_s`` (``s = 1..S``) of its unit's posterior:
 
 Sums over a participant's trials give its ``elpd_loo`` (``looic = -2 elpd_loo``) and ``elpd_waic``, with
 ``se = sqrt(n var_i(.))``. Trials are left out one at a time within their own fitting unit: for a model
-fitted per set size, each set size's posterior predicts its own trials.
+fitted per set size, each set size's posterior predicts its own trials. A model with no free parameters has
+no posterior: its leave-one-out density of a trial is its density of that trial, exactly (``exact``).
 """
 
 from __future__ import annotations
@@ -53,11 +54,14 @@ class LooResult:
         Pareto ``k`` exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable, and that
         were not refitted;
         ``converged``: the participant's chains met :func:`cogsim.fit.sample`'s convergence rule, without
-        which the draws, and so these estimates, do not stand for the posterior).
+        which the draws, and so these estimates, do not stand for the posterior; ``exact``: the model has no
+        free parameters and ``elpd_loo`` is its log-likelihood, exactly, ``p_loo`` 0, ``max_k`` NaN, every
+        participant converged).
       pointwise: one row per trial: ``row`` (its 0-based position in the data), ``<by...>``, then
         :data:`POINTWISE`, ``converged`` (its participant's) and ``refit`` (its ``elpd_loo`` computed from a
         posterior sampled without it, by :func:`cogsim.fit.reloo`, instead of by importance sampling).
-      settings: the number of draws, the tail length, the ``k`` threshold.
+      settings: the number of draws, the tail length, the ``k`` threshold (0, 0 and NaN where ``exact``),
+        ``exact``.
     """
 
     model: str
@@ -84,7 +88,9 @@ def _totals(pw: pd.DataFrame, threshold: float) -> dict:
     return out
 
 
-def summarise(model_name: str, by: tuple[str, ...], pointwise: pd.DataFrame, threshold: float, data):
+def summarise(
+    model_name: str, by: tuple[str, ...], pointwise: pd.DataFrame, threshold: float, data, exact: bool = False
+):
     """:attr:`LooResult.summary` from the pointwise table: one row per participant."""
     rows = []
     for key, group in pointwise.groupby(list(by), sort=True):
@@ -95,13 +101,14 @@ def summarise(model_name: str, by: tuple[str, ...], pointwise: pd.DataFrame, thr
                 **dict(zip(by, key, strict=True)),
                 **_totals(group, threshold),
                 "converged": bool(group["converged"].all()),
+                "exact": exact,
             }
         )
     summary = pd.DataFrame(rows)
     for b in by:
         summary[b] = summary[b].astype(data[b].dtype)
     order = ["model", *by, "n_trials", "elpd_loo", "se_elpd_loo", "p_loo", "looic", "elpd_waic"]
-    return summary[[*order, "se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k", "converged"]]
+    return summary[[*order, "se_elpd_waic", "p_waic", "waic", "max_k", "n_high_k", "converged", "exact"]]
 
 
 def loglik_at(model):
@@ -154,13 +161,25 @@ def _program(model, n_block: int):
     return jax.jit(lambda x, t, m: _pointwise(model, x, t, m, n_block))
 
 
-def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size") -> LooResult:
-    """PSIS-LOO and WAIC of every participant's trials from :func:`cogsim.fit.sample`'s draws.
+def loo(
+    model,
+    data: pd.DataFrame,
+    result=None,
+    *,
+    by: Sequence[str] = ("subject",),
+    set_size_column: str = "set_size",
+) -> LooResult:
+    """PSIS-LOO and WAIC of every participant's trials from :func:`cogsim.fit.sample`'s draws; for a model
+    with no free parameters (nothing to sample), the exact leave-one-out densities: each trial's
+    log-likelihood (``exact`` True, ``p_loo`` and ``p_waic`` 0, ``pareto_k`` NaN, every participant
+    ``converged``).
 
     Args:
       model: the model sampled (as given to :func:`cogsim.fit.sample`).
       data: the same trials as were sampled.
-      result: the :class:`~cogsim.fit.SampleResult` of ``sample(model, data, ...)``.
+      result: the :class:`~cogsim.fit.SampleResult` of ``sample(model, data, ...)``; None for a model with
+        no free parameters.
+      by: the participant columns of a model with no free parameters (``result``'s otherwise).
       set_size_column: as for :func:`cogsim.fit.sample`.
 
     Returns:
@@ -183,6 +202,8 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
       (True, 0)
     """
     _model.check_model(model)
+    if not model.params:
+        return _exact(model, data, tuple(getattr(result, "by", by)), set_size_column)
     if getattr(result, "model", None) != model.name or not hasattr(result, "draws"):
         raise CogsimError(
             f"loo result: got {getattr(result, 'model', type(result).__name__)!r}; allowed: the SampleResult "
@@ -223,19 +244,45 @@ def loo(model, data: pd.DataFrame, result, *, set_size_column: str = "set_size")
     out = np.asarray(program(x, trials, jnp.asarray(blocks(mask))))  # [U * n_blocks, 5, n_block]
     out = out.reshape(n_units, n_blocks, len(POINTWISE), n_block).transpose(0, 2, 1, 3)
     out = out.reshape(n_units, len(POINTWISE), n_blocks * n_block)[:, :, :width]
+    ok = result.summary[[*by, "converged"]]
+    pointwise = _table(packed, data, by, {n: out[:, i, :][mask] for i, n in enumerate(POINTWISE)}, ok)
+    threshold = k_threshold(n_draws)
+    summary = summarise(model.name, by, pointwise, threshold, data)
+    settings = {"n_draws": n_draws, "tail_length": tail_length(n_draws), "k_threshold": threshold}
+    return LooResult(model.name, by, summary, pointwise, {**settings, "exact": False})
+
+
+def _table(packed, data, by, values: dict, converged: pd.DataFrame | None) -> pd.DataFrame:
+    """:attr:`LooResult.pointwise` in data order: ``values`` (:data:`POINTWISE` name -> the masked trials'
+    values), each trial's participant's ``converged`` flag from the table ``converged`` (``<by...>,
+    converged``; a participant not in it: not converged; None: every participant converged)."""
+    mask = np.asarray(packed.mask)
     pointwise = pd.DataFrame({"row": packed.rows[mask]})
     flat = data.reset_index(drop=True)
     for b in by:
         pointwise[b] = flat[b].to_numpy()[pointwise["row"].to_numpy()]
-    for i, name in enumerate(POINTWISE):
-        pointwise[name] = out[:, i, :][mask].astype(np.float64)
-    ok = pointwise[list(by)].merge(result.summary[[*by, "converged"]], on=list(by), how="left")
-    pointwise["converged"] = ok["converged"].eq(True).to_numpy()  # a participant not found: not converged
+    for name in POINTWISE:
+        pointwise[name] = np.asarray(values[name], np.float64)
+    if converged is None:
+        pointwise["converged"] = True
+    else:
+        ok = pointwise[list(by)].merge(converged, on=list(by), how="left")
+        pointwise["converged"] = ok["converged"].eq(True).to_numpy()
     pointwise["refit"] = False
-    pointwise = pointwise.sort_values("row", kind="stable", ignore_index=True)
-    threshold = k_threshold(n_draws)
-    summary = summarise(model.name, by, pointwise, threshold, data)
-    settings = {"n_draws": n_draws, "tail_length": tail_length(n_draws), "k_threshold": threshold}
+    return pointwise.sort_values("row", kind="stable", ignore_index=True)
+
+
+def _exact(model, data: pd.DataFrame, by: tuple[str, ...], set_size_column: str) -> LooResult:
+    """:func:`loo` of a model with no free parameters: each trial's log-likelihood, exactly."""
+    packed = pack(data, model, by=by, set_size_column=set_size_column)
+    specialised = _model.specialised(model, data)
+    ll = np.asarray(jax.jit(jax.vmap(lambda t: specialised.loglik({}, t)))(packed.trials), np.float64)
+    ll = ll[np.asarray(packed.mask)]
+    zero, nan = np.zeros_like(ll), np.full_like(ll, np.nan)
+    values = {"elpd_loo": ll, "p_loo": zero, "pareto_k": nan, "elpd_waic": ll, "p_waic": zero}
+    pointwise = _table(packed, data, by, values, None)
+    summary = summarise(model.name, by, pointwise, math.nan, data, exact=True)
+    settings = {"n_draws": 0, "tail_length": 0, "k_threshold": math.nan, "exact": True}
     return LooResult(model.name, by, summary, pointwise, settings)
 
 
@@ -283,8 +330,9 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
 
     Returns:
       One row per model, best first: ``model, n_trials, elpd_loo, se_elpd_loo, p_loo, elpd_diff, se_diff,
-      weight, elpd_waic, n_high_k``; ``elpd_diff`` is 0 for the best model and negative for the others;
-      ``weight`` the model's stacking weight (:func:`stacking_weights`).
+      weight, elpd_waic, n_high_k, exact``; ``elpd_diff`` is 0 for the best model and negative for the
+      others; ``weight`` the model's stacking weight (:func:`stacking_weights`); ``exact`` True for a model
+      with no free parameters (its log-likelihood, see :func:`loo`).
 
     Example:
       >>> pw = lambda e: pd.DataFrame({"row": [0, 1, 2], **{c: [0.0] * 3 for c in POINTWISE}, "elpd_loo": e})
@@ -315,6 +363,7 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
     pw = {r.model: r.pointwise.set_index("row").loc[rows] for r in results}
     totals = {r.model: _totals(pw[r.model].reset_index(), r.settings["k_threshold"]) for r in results}
     best = max(names, key=lambda m: totals[m]["elpd_loo"])
+    exact = {r.model: bool(r.settings.get("exact", False)) for r in results}
     weights = stacking_weights(np.stack([pw[m]["elpd_loo"].to_numpy() for m in names], axis=1))
     out = []
     for m, weight in zip(names, weights, strict=True):
@@ -332,6 +381,7 @@ def loo_compare(results: Sequence[LooResult], *, converged_only: bool = True) ->
                 "weight": float(weight),
                 "elpd_waic": t["elpd_waic"],
                 "n_high_k": t["n_high_k"],
+                "exact": exact[m],
             }
         )
     return pd.DataFrame(out).sort_values("elpd_loo", ascending=False, ignore_index=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -29,6 +30,7 @@ def reloo(
     prior: Prior | None = None,
     set_size_column: str = "set_size",
     key: jax.Array,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LooResult:
     """``loo_result`` with every trial whose Pareto ``k`` exceeds its threshold computed exactly: the trial's
     unit sampled again without it (:func:`cogsim.fit.sample` with ``result``'s settings, ``prior``, and the
@@ -45,6 +47,7 @@ def reloo(
       prior: the prior the model was sampled under (required when it was sampled under one).
       set_size_column: as for :func:`cogsim.fit.sample`.
       key: the refits' root key.
+      progress: called as ``progress(done, total)`` after each refit (``total`` the trials to refit).
 
     Returns:
       A :class:`~cogsim.fit.LooResult`.
@@ -86,7 +89,7 @@ def reloo(
     specialised = _model.specialised(model, flat)
     patterns = flat.attrs.get("pattern_columns", ())
     ll_at = jax.jit(loglik_at(specialised))
-    for i in todo:
+    for done, i in enumerate(todo, 1):
         row = int(pw.at[i, "row"])
         unit = packed.rows[unit_of[row]][np.asarray(packed.mask)[unit_of[row]]]
         rest = flat.iloc[unit[unit != row]]
@@ -99,6 +102,8 @@ def reloo(
         if not bool(again.summary["converged"].all()):
             same = np.all([pw[b] == pw.at[i, b] for b in by], axis=0)
             pw.loc[same, "converged"] = False
+        if progress is not None:
+            progress(done, len(todo))
     summary = summarise(model.name, by, pw, threshold, data)
     settings = {**loo_result.settings, "refits": len(todo)}
     return dataclasses.replace(loo_result, summary=summary, pointwise=pw, settings=settings)

@@ -2,6 +2,7 @@
 the refusals."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,30 @@ def test_reloo_refits_the_trials_with_a_high_k_as_the_function_does(toy_paradigm
     assert json.loads((out / "run.json").read_text())["config"]["reloo"] is True
     entry = json.loads((out / "comparison.json").read_text())["posterior"]["loo"]
     assert entry["refits"] == {"vm_bounded": int(high.sum())}
-    assert f"{int(high.sum())} trials refitted without themselves" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"{int(high.sum())} trials refitted without themselves" in printed
+    n = int(high.sum())  # said before the refits start, and how far they have got
+    assert f"vm_bounded       LOO: {n} of {len(trials)} trials with Pareto k > " in printed
+    assert f"--reloo refits each without itself: {n} sampling runs" in printed
+    assert n == 0 or f"vm_bounded       LOO: refitted {n} of {n} trials" in printed
+
+
+def test_reloo_progress_lines_come_every_tenth_of_the_refits():
+    from cogsim.fit import LooResult
+    from cogsim.fitting_posterior import _progress
+
+    k = np.r_[np.full(25, 0.9), np.full(5, 0.1)]
+    pw = pd.DataFrame({"row": range(30), "pareto_k": k, "refit": False})
+    lines = []
+    progress = _progress("m", LooResult("m", (), pd.DataFrame(), pw, {"k_threshold": 0.7}), lines.append)
+    assert lines == [
+        "m                LOO: 25 of 30 trials with Pareto k > 0.70; --reloo refits each without "
+        "itself: 25 sampling runs"
+    ]
+    for done in range(1, 26):
+        progress(done, 25)
+    done = [int(line.split("refitted ")[1].split(" of")[0]) for line in lines[1:]]
+    assert done == [3, 6, 9, 12, 15, 18, 21, 24, 25]
 
 
 def test_a_model_with_every_parameter_fixed_is_not_sampled_and_no_file_is_claimed(
@@ -110,4 +134,52 @@ def test_a_model_with_every_parameter_fixed_is_not_sampled_and_no_file_is_claime
     wrote = printed.strip().splitlines()[-1]
     assert wrote.startswith(f"wrote {out}/ (fits.parquet, models.parquet, comparison.json, figure.png")
     assert "posterior.parquet" not in wrote and not (out / "posterior.parquet").exists()
+    loo = pd.read_parquet(out / "loo.parquet")  # its leave-one-out densities: exact, nothing sampled
+    assert loo["exact"].all() and loo["p_loo"].eq(0).all() and "exact for vm_bounded" in printed
     assert all((out / f).exists() for f in wrote.split("(")[1].rstrip(")").split(", "))
+
+
+def test_a_model_without_parameters_enters_loo_exactly(tmp_path, capsys):
+    from cogsim import data
+
+    trials = pd.read_csv(data.folder("zhang_luck2008_delayed_estimation") / "trials.csv")
+    path, out, n = tmp_path / "zl1.csv", tmp_path / "o", 200
+    trials[trials["subject"] == 1].head(n).to_csv(path, index=False)  # one participant of Zhang & Luck
+    args = ["fit", "delayed_estimation", "--data", str(path), "--models", "mixture2p,uniform", "--ci", "none"]
+    assert cli.main([*args, "--sample", "400", "--out", str(out)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "uniform          posterior: no free parameters, nothing to sample; its LOO is exact" in printed
+    loo = pd.read_parquet(out / "loo.parquet").set_index("model")
+    uniform = loo.loc["uniform"]
+    assert uniform["elpd_loo"] == pytest.approx(-n * math.log(2 * math.pi), rel=1e-6)
+    assert uniform["p_loo"] == 0 and uniform["se_elpd_loo"] == 0 and math.isnan(uniform["max_k"])
+    assert uniform["exact"] and uniform["converged"] and not loo.loc["mixture2p", "exact"]
+    pointwise = pd.read_parquet(out / "loo_pointwise.parquet")
+    assert pointwise.groupby("model").size().to_dict() == {"mixture2p": n, "uniform": n}
+    assert pointwise[pointwise["model"] == "uniform"]["pareto_k"].isna().all()
+    entry = json.loads((out / "comparison.json").read_text())["posterior"]["loo"]
+    assert entry["exact"] == ["uniform"] and entry["n_participants_ranked"] == 1
+    ranked = {r["model"]: r for r in entry["ranking"]}
+    assert list(ranked) == ["mixture2p", "uniform"] and ranked["uniform"]["exact"]
+    assert ranked["uniform"]["elpd_loo"] == pytest.approx(uniform["elpd_loo"])
+    assert ranked["uniform"]["weight"] < 0.01 and ranked["uniform"]["elpd_diff"] < 0
+    for r in entry["ranking"]:  # the printed lines say what comparison.json holds
+        assert (
+            f"  {r['model']:<16} elpd_loo {r['elpd_loo']:.1f} (SE {r['se_elpd_loo']:.1f}), difference "
+            f"{r['elpd_diff']:.1f} (SE {r['se_diff']:.1f}), stacking weight {r['weight']:.2f}"
+        ) in printed
+    assert (
+        f"elpd_waic {-n * math.log(2 * math.pi):.1f}, exact (no free parameters); best for 0 of 1" in printed
+    )
+
+
+def test_hierarchical_sampling_says_its_posteriors_are_the_participants_own(
+    toy_paradigm, csv, tmp_path, capsys, toy
+):
+    toy_paradigm.models["vm_bounded"] = toy.Bounded()
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_bounded", "--ci", "none"]
+    assert cli.main([*args, "--hierarchical", "--sample", "100", "--out", str(tmp_path / "o")]) == 0
+    line = "posterior: each participant's own, under the --prior priors and uniform ones over the other "
+    assert line in capsys.readouterr().out
+    assert cli.main([*args, "--sample", "100", "--out", str(tmp_path / "p")]) == 0
+    assert line not in capsys.readouterr().out

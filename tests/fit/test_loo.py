@@ -223,3 +223,35 @@ def test_trials_without_an_estimate_are_left_out_of_the_comparison():
     hole = dataclasses.replace(res[1], pointwise=pw)
     table = loo_compare([res[0], hole], converged_only=False)
     assert (table["n_trials"] == 39).all() and np.isfinite(table["elpd_loo"]).all()
+
+
+class Fair(Coin):  # p fixed at 0.5: no free parameters
+    name, params = "fair", ()
+
+    def loglik(self, p, t):
+        return jnp.full(t["y"].shape, math.log(0.5))
+
+
+def test_a_model_without_parameters_is_exact_and_ranked_with_the_sampled_ones():
+    df = pd.DataFrame({"subject": np.repeat([1, 2], 40), "y": ([1] * 34 + [0] * 6) * 2})
+    fair = loo(Fair(), df, None)
+    assert fair.settings["exact"] and fair.summary["exact"].all() and fair.summary["converged"].all()
+    np.testing.assert_allclose(fair.summary["elpd_loo"], 40 * math.log(0.5))
+    np.testing.assert_allclose(fair.summary["elpd_waic"], 40 * math.log(0.5))
+    assert (fair.summary[["p_loo", "p_waic", "se_elpd_loo", "n_high_k"]] == 0).all().all()
+    assert fair.pointwise["pareto_k"].isna().all() and len(fair.pointwise) == 80
+    coin = loo(Coin(), df, sample(Coin(), df, key=KEY, **SMALL))
+    assert not coin.settings["exact"] and not coin.summary["exact"].any()
+    table = loo_compare([fair, coin]).set_index("model")
+    assert table["n_trials"].tolist() == [80, 80] and table["exact"].to_dict() == {
+        "coin": False,
+        "fair": True,
+    }
+    assert table.loc["fair", "elpd_loo"] == pytest.approx(80 * math.log(0.5))
+    d = fair.pointwise["elpd_loo"] - coin.pointwise["elpd_loo"]
+    assert table.loc["fair", "elpd_diff"] == pytest.approx(d.sum())
+    assert table.loc["fair", "se_diff"] == pytest.approx(math.sqrt(80 * d.var(ddof=1)))
+    assert table["weight"].sum() == pytest.approx(1.0)
+    # a model with parameters still needs its draws
+    with pytest.raises(CogsimError, match="loo result: got 'NoneType'"):
+        loo(Coin(), df, None)
