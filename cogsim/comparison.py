@@ -42,6 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from cogsim._json import json_ready
 from cogsim.errors import CogsimError
 
 #: the verdicts a comparison may carry
@@ -217,9 +218,12 @@ class Check:
         detail: str = "",
         kind: Literal["effect", "agreement"] = "effect",
         tested: bool = True,
+        why_untested: str = "",
     ) -> Check:
         """A check whose ``passed`` follows from ``rule`` applied to ``value``/``ci`` and ``threshold``; with
-        ``tested=False`` (the data cannot decide it; ``detail`` says why) it does not pass.
+        ``tested=False`` (the data cannot decide it) it does not pass, and ``detail`` says why: it ends in
+        ``"; not tested: <why_untested>"`` (or is ``"not tested: <why_untested>"`` when empty) where
+        ``why_untested`` is given.
 
         Example:
           >>> Check.of("model within the human CI", value=0.52, threshold=(0.45, 0.60), rule="within",
@@ -228,11 +232,16 @@ class Check:
           >>> Check.of("rises with set size", value=float("nan"), ci=(float("nan"),) * 2, threshold=0.0,
           ...          rule="ci_above", source="paper", tested=False, detail="one set size").passed
           False
+          >>> Check.of("rises with set size", value=float("nan"), threshold=0.0, rule="ci_above",
+          ...          source="paper", tested=False, why_untested="one set size (N = 4)").detail
+          'not tested: one set size (N = 4)'
         """
         if value is not None and isinstance(value, (float, np.floating)) and not math.isfinite(value):
             value = float("nan")
         # not tested: the rule is not applied (its threshold may not exist: a human CI from one participant)
         passed = bool(tested) and evaluate_rule(rule, value=value, ci=ci, threshold=threshold)
+        if not tested and why_untested:
+            detail = f"{detail}; not tested: {why_untested}" if detail else f"not tested: {why_untested}"
         return cls(
             name=name,
             passed=passed,
@@ -368,8 +377,8 @@ class Comparison:
             "data_kind": self.data_kind,
             "checks_passed": self.checks_passed,
             "paper": dataclasses.asdict(self.paper) if self.paper else None,
-            "metrics": [_clean(dataclasses.asdict(m)) for m in self.metrics],
-            "checks": [_clean(dataclasses.asdict(c)) for c in self.checks],
+            "metrics": [json_ready(dataclasses.asdict(m)) for m in self.metrics],
+            "checks": [json_ready(dataclasses.asdict(c)) for c in self.checks],
             "tables": {k: json.loads(v.to_json(orient="records")) for k, v in self.tables.items()},
         }
 
@@ -444,19 +453,6 @@ def _check_numbers(c: Check) -> str:
     t = c.threshold
     ts = f"({t[0]:.4g}, {t[1]:.4g})" if isinstance(t, tuple) else ("-" if t is None else f"{t:.4g}")
     return f": {v}{ci}, {c.rule} {ts} ({c.source}{': ' + c.basis if c.basis else ''})"
-
-
-def _finite_or_none(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, (tuple, list)):
-        return [_finite_or_none(x) for x in v]
-    return v
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON-safe: NaN and infinities (also inside a CI or threshold pair) become null."""
-    return {k: _finite_or_none(v) for k, v in d.items()}
 
 
 def _why_not_match(checks: Sequence[Check], data_kind: str | None) -> str:

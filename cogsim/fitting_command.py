@@ -43,6 +43,7 @@ from cogsim import fitting_lrtests as lrt
 from cogsim import fitting_posterior as posterior_lib
 from cogsim import fitting_predictive as predictive_lib
 from cogsim import fitting_priors as priors_lib
+from cogsim._json import json_ready
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._fixed import impossible_under
@@ -54,7 +55,6 @@ from cogsim.fitting_comparison import (
     bms_line,
     comparison,
     figure,
-    json_ready,
     parse_families,
     selections,
 )

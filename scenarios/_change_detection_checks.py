@@ -138,7 +138,7 @@ def _check(name: str, why: str, measure, boot: Resamples, **rule) -> cmp.Check:
     contrasts on data of one set size)."""
     if why:
         nan = float("nan")
-        return cmp.Check.of(name, value=nan, ci=(nan, nan), detail=f"not tested: {why}", tested=False, **rule)
+        return cmp.Check.of(name, value=nan, ci=(nan, nan), tested=False, why_untested=why, **rule)
     value, ci, detail = measure()
     return cmp.Check.of(name, value=value, ci=ci, detail=detail, tested=boot.n_units >= 2, **rule)
 

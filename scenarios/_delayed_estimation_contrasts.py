@@ -1,6 +1,6 @@
 """The delayed-estimation scenario's contrasts over participants: a mixture2p parameter's set-size contrast,
-the words for a bootstrap over one participant, and random-effects model selection (checks 1, 2 and 4 and the
-models table; docs/scenarios/delayed_estimation.md, "Checks").
+why a bootstrap over one participant tests nothing, and random-effects model selection (checks 1, 2 and 4
+and the models table; docs/scenarios/delayed_estimation.md, "Checks").
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ def set_size_contrast(est: pd.DataFrame, parameter: str, transform, n_boot: int,
     if len(both) < len(p):
         note = f"; {len(both)} of {len(p)} participants (the others lack N = {n0:g} or N = {n1:g})"
     if len(both) < 2:
-        note += "; not tested: no CI (a participant bootstrap needs at least 2 participants)"
+        note += f"; not tested: {ONE_UNIT}"
     ci = cmp.bootstrap_ci(diff.to_numpy(), np.mean, n_boot=n_boot, level=level)
     return ci, n0, n1, note, len(both) >= 2
 
 
-def one_unit_note(x) -> str:
-    """A check's detail suffix when the participant bootstrap over ``x`` has one participant (no CI)."""
-    return "; not tested: no CI (a participant bootstrap needs at least 2 participants)" if len(x) < 2 else ""
+# why a check over participants is not tested on data of one participant (``Check.of(why_untested=...)``)
+ONE_UNIT = "no CI (a participant bootstrap needs at least 2 participants)"
 
 
 def random_effects(fits: pd.DataFrame) -> dict[str, dict[str, float]]:

@@ -153,8 +153,8 @@ def compare(
                     f"{LABELS[name]} quantile fit per participant reaches half the split-half noise ceiling",
                     value=v[0], ci=_ci(v), threshold=0.5, rule="ci_above", source="declared",
                     basis=f"{DOCS}, check 4", kind="agreement", tested=tested,
-                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants"
-                    + _untested(tested, f"{len(frac)} participants with a model MAD: a t CI needs 2"),
+                    detail=f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] over {len(frac)} participants",
+                    why_untested=f"{len(frac)} participants with a model MAD: a t CI needs 2",
                 )
             )  # fmt: skip
     if {"cgs", "serial"} <= set(model_mads):
@@ -167,8 +167,8 @@ def compare(
                 "CGS fits RT quantiles better than serial self-terminating search",
                 value=v[0], ci=_ci(v), threshold=0.0, rule="ci_below", source="declared",
                 basis=f"{DOCS}, check 5", kind="agreement", tested=tested,
-                detail=f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms"
-                + _untested(tested, f"{len(d)} participant: a participant bootstrap needs at least 2"),
+                detail=f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms",
+                why_untested=f"{len(d)} participant: a participant bootstrap needs at least 2",
             )
         )  # fmt: skip
     fits = sim[sim.kind == "fit"]
@@ -215,16 +215,11 @@ def _ordering_checks(slopes, hslopes, tasks, level) -> list[Check]:
             Check.of(
                 f"eccNET target-present slope: {hi} steeper than {lo}", value=v[0], ci=_ci(v), threshold=0.0,
                 rule="ci_above", source="declared", basis=f"{DOCS}, check 6", tested=tested,
-                detail=f"model {v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms/item, human {ha - hb:.1f}"
-                + _untested(tested, f"{len(b)} and {len(a)} participants with a slope in {lo} and {hi}"),
+                detail=f"model {v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}] ms/item, human {ha - hb:.1f}",
+                why_untested=f"{len(b)} and {len(a)} participants with a slope in {lo} and {hi}",
             )
         )  # fmt: skip
     return out
-
-
-def _untested(tested: bool, why: str) -> str:
-    """A not-tested check's detail suffix (docs page, "Data that cannot test a check"); "" when tested."""
-    return "" if tested else f"; not tested: {why}"
 
 
 def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list[Check]:
@@ -241,8 +236,8 @@ def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list
             f"{task}: {label} absent/present slope ratio overlaps the human CI",
             value=ratio[0], ci=_ci(ratio), threshold=hci, rule="ci_overlaps", source="declared",
             basis=f"{DOCS}, check 1", tested=tested,
-            detail=f"model {ratio[0]:.2f} [{ratio[1]:.2f}, {ratio[2]:.2f}], human {human_ratio[0]:.2f}"
-            + _untested(tested, why),
+            detail=f"model {ratio[0]:.2f} [{ratio[1]:.2f}, {ratio[2]:.2f}], human {human_ratio[0]:.2f}",
+            why_untested=why,
         )
     )  # fmt: skip
     for name, tp, col, n in (("RT spread (absent) grows with set size", 0, "sd_rt", 2),
@@ -258,7 +253,7 @@ def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list
             Check.of(
                 f"{task}: {label} {name}", value=v[0], ci=_ci(v), threshold=0.0, rule="ci_above",
                 source="declared", basis=f"{DOCS}, check {n}", tested=tested,
-                detail=f"model {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}], human {hv:.3g}" + _untested(tested, why),
+                detail=f"model {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}], human {hv:.3g}", why_untested=why,
             )
         )  # fmt: skip
     return out
