@@ -245,6 +245,7 @@ def _cmd_compare(args) -> None:
 
     from cogsim import config as cfglib
     from cogsim import runner, scenario_registry
+    from cogsim._data_files import check_input_files
     from cogsim.errors import DataError
     from cogsim.store import atomic_write_text, resolve_run_folder
 
@@ -274,6 +275,7 @@ def _cmd_compare(args) -> None:
         raise DataError(
             f"compare: the config in {str(folder / 'run.json')!r} does not fit {name}: {exc}"
         ) from None
+    check_input_files(record.get("input_files"), where="compare")
     preset = record.get("preset") or "quick"
     comp = runner.compare_with_reference(name, mod, sim, mod.reference(cfg), preset=str(preset), cfg=cfg)
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))

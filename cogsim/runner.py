@@ -27,6 +27,7 @@ import pandas as pd
 
 from cogsim import _memory, progress, scenario_registry
 from cogsim import config as cfglib
+from cogsim._data_files import absolute_data_paths, input_files
 from cogsim.comparison import CEILING_METRIC, Comparison
 from cogsim.errors import CogsimError
 from cogsim.scenario_protocol import compare_options, paper_run_applies
@@ -108,7 +109,8 @@ def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = 
             f"scenario {name!r}: unknown preset {preset!r}; available: {', '.join(mod.PRESETS)}"
         )
     cfg = cfglib.validate(mod.PRESETS[preset])
-    return cfglib.replace_from_strings(cfg, overrides)
+    # a data file named by a relative path is kept by its absolute path (cogsim._data_files)
+    return absolute_data_paths(mod, cfglib.replace_from_strings(cfg, overrides))
 
 
 def _save_figure(fig_or_ax: Any, path: Path) -> None:
@@ -190,7 +192,7 @@ def run(
     check_writable(out, what="run: out")
     mod = scenario_registry.get(name)
     cfg = (
-        cfglib.validate(config)
+        absolute_data_paths(mod, cfglib.validate(config))
         if config is not None
         else make_config(name, preset=preset, overrides=overrides)
     )
@@ -237,6 +239,7 @@ def run(
                     data_kind=ref.kind,
                     reference_source=ref.source,
                     files={n: {"sha256": h} for n, h in files.items()},
+                    input_files=input_files(mod, cfg),
                     **(mod.run_record(sim) if hasattr(mod, "run_record") else {}),
                 ),
             )

@@ -137,7 +137,8 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     """One simulated observer with capacity ``sim_K``, attention ``sim_a`` and guess rate ``sim_guess``.
 
     Returns the log-likelihood of the real trial data under these parameters (so a sweep over them traces the
-    likelihood surface) and the observer's simulated Cowan K and accuracy at each set size (p_change = 0.5).
+    likelihood surface) and the observer's simulated Cowan K and accuracy at each set size (p_change = 0.5, or
+    the data's base rate nearest it where they have no 0.5 block).
     Pure JAX: sweeps vectorise it over the ``sim_*`` fields and seeds.
 
     Example:
@@ -158,10 +159,11 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
         "loglik": capacity.loglik(params, counts, jnp.asarray(counts.n.sum(0)), jnp.asarray(counts.k.sum(0)))
     }
     k_sim = jax.random.binomial(key, config.sim_trials, p).astype(jnp.float32) / config.sim_trials
-    half = counts.p_change.index(0.5)
+    # the 0.5 block, or the base rate nearest it where the data have none (ties: the lower)
+    half = min(range(nb), key=lambda b: (abs(counts.p_change[b] - 0.5), counts.p_change[b]))
     for n in sorted(set(counts.set_size.tolist())):
         if not np.any((counts.set_size == n) & (counts.block == half)):
-            continue  # no 0.5 block at this set size (base rates not crossed with set sizes)
+            continue  # no such block at this set size (base rates not crossed with set sizes)
         hit = k_sim[(counts.set_size == n) & (counts.block == half) & (counts.is_change == 1)][0]
         fa = k_sim[(counts.set_size == n) & (counts.block == half) & (counts.is_change == 0)][0]
         out[f"cowan_k_n{n}"] = n * (hit - fa)

@@ -3,6 +3,8 @@ an experiment column whose subject ids repeat, base-rate blocks not crossed with
 lacking some cells, string ids, one participant, one set size. Every file is built from packaged rows
 (subsets, relabelled ids, duplicates), never from invented trials."""
 
+import json
+
 import jax
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 
 from cogsim import runner
 from cogsim.scenarios import change_detection as cd
+from cogsim.store import file_sha256
 
 pytest.importorskip("cogsim.fit")  # the CSV reader of the change_detection paradigm
 
@@ -150,3 +153,37 @@ def test_one_set_size_with_base_rate_blocks_still_tests_the_rates_and_the_guessi
     assert comp.checks_passed.endswith("(2 not tested)") and comp.verdict != "mismatch"
     assert np.isfinite(comp.metric("fraction_of_noise_ceiling").value)
     assert np.isnan(comp.metric("rmse_set_size_blind").value)
+
+
+def test_a_run_on_a_relative_path_is_rescored_from_anywhere_and_refused_once_the_file_changes(
+    tmp_path, monkeypatch, capsys
+):
+    from cogsim import cli
+
+    here = tmp_path / "lab"
+    here.mkdir()
+    _adam([1, 2]).to_csv(here / "mine.csv", index=False)
+    monkeypatch.chdir(here)
+    res = runner.run("change_detection", overrides=["data=mine.csv", *FAST], out=tmp_path / "runs")
+    record = json.loads((res.folder / "run.json").read_text())
+    assert record["config"]["data"] == str(here / "mine.csv")  # the absolute path
+    assert record["input_files"] == [
+        {"field": "data", "path": str(here / "mine.csv"), "sha256": file_sha256(here / "mine.csv")}
+    ]
+    monkeypatch.chdir(tmp_path)  # elsewhere: the same verdict
+    assert cli.main(["compare", str(res.folder)]) == 0
+    assert json.loads((res.folder / "comparison.json").read_text())["verdict"] == res.comparison.verdict
+    _adam([1, 3]).to_csv(here / "mine.csv", index=False)  # other trials under the same name: refused
+    capsys.readouterr()
+    assert cli.main(["compare", str(res.folder)]) == 2
+    err = capsys.readouterr().err
+    assert "config field 'data'" in err and "changed since the run" in err and "Traceback" not in err
+
+
+def test_sweep_point_of_a_file_without_a_half_base_rate_uses_the_nearest(tmp_path):
+    t = cd.trials("rouder2008")
+    path = tmp_path / "no_half.csv"
+    t[t.base_rate.isin([0.3, 0.7])].to_csv(path, index=False)
+    out = cd.sweep_point(cd.Config(data=str(path), sim_K=3.0), key=jax.random.key(0))
+    assert {"cowan_k_n2", "accuracy_n2", "loglik"} <= set(out)
+    assert all(np.isfinite(float(v)) for v in out.values())
