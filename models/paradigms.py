@@ -55,6 +55,7 @@ def _check_angles(frame: pd.DataFrame, src: str, columns) -> None:
 
 def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
     nts = [c for c in frame.columns if c.startswith("nontarget_") and c.endswith("_rad")]
+    nts.sort(key=lambda c: int(c[10:-4]) if c[10:-4].isdigit() else 10**9)  # nontarget_1_rad, _2_, ...
     _check_angles(frame, src, ["error_rad", *nts])
     n = frame["set_size"].to_numpy()
     if nts:
@@ -62,12 +63,15 @@ def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
         bad = np.flatnonzero(have > n - 1)
         if len(bad):
             i = int(bad[0])
+            given = [c for c in nts if pd.notna(frame[c].iloc[i])]
+            extra = given[max(int(n[i]) - 1, 0)]  # the first value beyond set_size - 1
             raise _row_error(
                 src,
                 i,
-                nts[0],
-                f"{have[i]} non-targets",
-                f"at most set_size - 1 = {n[i] - 1} non-target values",
+                extra,
+                frame[extra].iloc[i],
+                f"at most set_size - 1 = {n[i] - 1} non-target values (the row gives {have[i]}: "
+                f"{', '.join(given)})",
             )
         short = np.flatnonzero(have < n - 1)
         if len(short):  # allowed (a display's positions not all recorded), but said: mixture3p sees fewer

@@ -67,6 +67,10 @@ class Config:
             if d not in DATASETS and not cfglib.is_trial_file(d):
                 allowed = f"names from {sorted(DATASETS)} or existing .csv, .tsv or .parquet files"
                 raise cfglib.ConfigError("datasets", self.datasets, allowed)
+        taken = [d for d in self.datasets if d not in DATASETS and label(d) in DATASETS]
+        if taken:  # its results would carry a packaged data set's name (and that set's published checks)
+            allowed = f"files whose names without suffixes are not a packaged data set's {sorted(DATASETS)}"
+            raise cfglib.ConfigError("datasets", self.datasets, f"{allowed}; rename {taken[0]!r}")
         labels = [label(d) for d in self.datasets]
         if len(set(labels)) != len(labels):
             raise cfglib.ConfigError("datasets", self.datasets, "data sets with distinct names (file stems)")

@@ -368,6 +368,18 @@ def test_misnumbered_nontarget_columns_are_refused_not_kept_aside(tmp_path, old,
         DE.read(write(tmp_path / "nt.csv", frame))
 
 
+def test_too_many_nontargets_name_the_first_column_beyond_set_size_minus_one(tmp_path):
+    frame = sim.delayed_estimation((1, 3), n_per=20, n_sub=1, nontargets=True)
+    i = frame.index[frame.set_size == 1][2]
+    frame.loc[i, ["nontarget_1_rad", "nontarget_2_rad"]] = [0.5, -0.25]  # set size 1 allows none
+    want = rf"row {i + 1}, column 'nontarget_1_rad': got 0.5; allowed: at most set_size - 1 = 0 non-target"
+    with pytest.raises(DataError, match=want):
+        DE.read(write(tmp_path / "nt.csv", frame))
+    frame.loc[i, "nontarget_1_rad"] = np.nan
+    with pytest.raises(DataError, match=rf"row {i + 1}, column 'nontarget_2_rad': got -0.25"):
+        DE.read(write(tmp_path / "nt2.csv", frame))
+
+
 def test_fewer_nontargets_than_the_display_had_are_read_and_said(tmp_path):
     frame = sim.delayed_estimation((1, 3), n_per=20, n_sub=1, nontargets=True)
     frame.loc[frame.index[frame.set_size == 3][4], "nontarget_2_rad"] = np.nan

@@ -90,6 +90,14 @@ def test_human_summaries_and_validation():
         cfglib.validate(de.Config(datasets=("nope",)))
 
 
+def test_a_file_named_like_a_packaged_data_set_is_refused(tmp_path):
+    path = tmp_path / "zhang_luck2008.csv"  # a subset of the packaged trials under the packaged name
+    de.trials("zhang_luck2008", max_subjects=2).to_csv(path, index=False)
+    with pytest.raises(cfglib.ConfigError, match=r"datasets.*not a packaged data set's.*rename"):
+        cfglib.validate(de.Config(datasets=(str(path),)))
+    cfglib.validate(de.Config(datasets=(str(path.rename(tmp_path / "zl_subset.csv")),)))
+
+
 def test_variable_precision_checks_on_a_made_up_fit_table():
     rows = []
     for u in range(6):
