@@ -50,6 +50,7 @@ from cogsim.fit._fixed import impossible_under
 from cogsim.fit._hierarchical import SD_FLOOR
 from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 from cogsim.fitting_comparison import (
+    TIE_TOL,
     attribution,
     bms_group_lines,
     bms_line,
@@ -363,7 +364,7 @@ def run(
             wall_time_s=time.perf_counter() - t0,
         ),
     )
-    log(f"best by AIC: {comp['best_aic']}; by BIC: {comp['best_bic']}")
+    log(f"best by AIC: {_best(comp, 'aic')}; by BIC: {_best(comp, 'bic')}")
     for line in [bms_line(comp), *bms_group_lines(comp), bms_line(comp, entry="bms_families")]:
         if line:
             log(line)
@@ -440,3 +441,9 @@ def main(args: argparse.Namespace) -> None:
         reloo=getattr(args, "reloo", False),
         sample_temperatures=getattr(args, "sample_temperatures", None),
     )
+
+
+def _best(comp: dict, crit: str) -> str:
+    """The best model by ``crit``, with the models tied with it (summed values within ``TIE_TOL``)."""
+    tied = comp.get(f"tied_best_{crit}") or []
+    return comp[f"best_{crit}"] + (f" (tied within {TIE_TOL:g} with {', '.join(tied)})" if tied else "")

@@ -16,6 +16,9 @@ import pandas as pd
 from cogsim.errors import CogsimError
 
 N_BOOT = 2000  # participant resamples for the comparison's CIs
+#: AIC or BIC values within this of each other are a tie (the models fit alike: float32 log-likelihoods of
+#: equal fits differ in the last bits), for participants won and for the best model
+TIE_TOL = 0.01
 BMS_CRITERIA = ("bic", "aic")  # random-effects model selection from each (log evidence -BIC/2, -AIC/2)
 
 
@@ -132,13 +135,20 @@ def comparison(
 
     for crit in ("aic", "bic"):
         table = wide[crit].to_numpy(float)
-        best = names[int(np.nanargmin(table.sum(0)))]
+        sums = table.sum(0)
+        best = names[int(np.nanargmin(sums))]
+        low = table.min(1, keepdims=True)
+        near = table <= low + TIE_TOL  # within TIE_TOL of the participant's lowest value
+        tied = near & (near.sum(1, keepdims=True) > 1)
         for j, m in enumerate(names):
             entry = out.setdefault(m, {})
             entry[f"{crit}_sum"] = with_ci(table[:, j], np.sum)
             entry[f"{crit}_minus_best"] = with_ci(table[:, j] - table[:, names.index(best)], np.sum)
-            entry[f"won_{crit}"] = with_ci(np.argmin(table, 1) == j, np.sum)
+            entry[f"won_{crit}"] = with_ci(near[:, j] & ~tied[:, j], np.sum)
+            entry[f"tied_{crit}"] = with_ci(tied[:, j], np.sum)
         out["best_" + crit] = best
+        close = sums <= sums.min() + TIE_TOL
+        out[f"tied_best_{crit}"] = [m for m, c in zip(names, close, strict=True) if c and m != best]
     cv = wide["cv_loglik"].to_numpy(float)
     for j, m in enumerate(names):
         out[m]["cv_loglik_sum"] = with_ci(cv[:, j], np.sum)
@@ -147,6 +157,8 @@ def comparison(
         "models": {m: out[m] for m in names},
         "best_aic": out["best_aic"],
         "best_bic": out["best_bic"],
+        "tied_best_aic": out["tied_best_aic"],
+        "tied_best_bic": out["tied_best_bic"],
         "n_participants": int(n),
         "bms": _as_dicts(selected or selections(models_table, by)) if len(names) > 1 else None,
         **({"bms_families": _by_family(models_table, by, families)} if families else {}),
@@ -217,10 +229,12 @@ def figure(comp: dict, fits: pd.DataFrame, path: Path) -> None:
         ax.bar(x, v, color="0.6")
         ax.errorbar(x, v, yerr=[np.subtract(v, ci[:, 0]), np.subtract(ci[:, 1], v)], fmt="none", color="k")
         won = [comp["models"][m][f"won_{crit}"]["value"] or 0 for m in names]
+        tied = [(comp["models"][m].get(f"tied_{crit}") or {}).get("value") or 0 for m in names]
         group = (comp.get("bms") or {}).get(crit)
-        for xi, (vi, w) in enumerate(zip(v, won, strict=True)):
+        for xi, (vi, w, t) in enumerate(zip(v, won, tied, strict=True)):
             pxp = f"\npxp {group['models'][names[xi]]['protected_exceedance']:.2f}" if group else ""
-            ax.annotate(f"won {w:.0f}{pxp}", (xi, vi), ha="center", va="bottom", fontsize=8)
+            ties = f", tied {t:.0f}" if t else ""
+            ax.annotate(f"won {w:.0f}{ties}{pxp}", (xi, vi), ha="center", va="bottom", fontsize=8)
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylabel(f"summed {crit.upper()} - best (95% CI)")
         ax.set_title(f"{crit.upper()}: best {comp['best_' + crit]}")

@@ -280,6 +280,22 @@ def test_comparison_of_one_participant_has_values_but_no_cis():
     assert comp["best_aic"] == "a" and comp["n_participants"] == 1
 
 
+def test_models_that_fit_alike_tie_instead_of_the_first_listed_winning():
+    # participant 1: a and b equal but for float32 noise; participant 2: b wins by 3
+    cols = {"model": ["a", "b", "c"] * 2, "subject": [1, 1, 1, 2, 2, 2]}
+    aic = [165.2076, 165.2076 + 4e-6, 170.0, 50.0, 47.0, 60.0]
+    table = pd.DataFrame({**cols, "aic": aic, "bic": aic, "cv_loglik": [-1.0] * 6})
+    comp = fitting_command.comparison(table, ("subject",))
+    m = comp["models"]
+    assert [m[k]["won_aic"]["value"] for k in "abc"] == [0, 1, 0]
+    assert [m[k]["tied_aic"]["value"] for k in "abc"] == [1, 1, 0]
+    assert comp["best_aic"] == "b" and comp["tied_best_aic"] == []
+    same = pd.DataFrame({**cols, "aic": aic[:3] * 2, "bic": aic[:3] * 2, "cv_loglik": [-1.0] * 6})
+    comp = fitting_command.comparison(same, ("subject",))
+    assert comp["best_aic"] == "a" and comp["tied_best_aic"] == ["b"]
+    assert fitting_command._best(comp, "aic") == "a (tied within 0.01 with b)"
+
+
 def test_families_and_each_participants_model_probabilities(toy_paradigm, csv, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["fit", "toy_estimation", "--data", str(csv), "--ci", "none", "--families", "one=vm_mixture"]
