@@ -13,10 +13,9 @@ fits' mean and SD, or a broad prior), each EM iteration
 - E-step: finds every unit's MAP under the current group prior (all units at once in one compiled
   L-BFGS program whose prior mean and SD are traced arguments, so iterations do not recompile), started from
   the previous MAP and from the group mean (the lower objective kept), and the Hessian of the data's
-  negative log-likelihood there (:func:`cogsim.fit._hessian.data_hessians`: exact, ``jax.jacfwd`` of the
-  exact gradient, where JAX can take it; else central finite differences of the exact gradient, as for
-  every model until 2026-12-07; its negative eigenvalues set to 0). The posterior covariance is the
-  inverse of that Hessian plus the prior's precision ``diag(1 / sd^2)``;
+  negative log-likelihood there (central finite differences of the exact gradient,
+  :func:`cogsim.fit._profile.value_and_hessian_fd`; its negative eigenvalues set to 0). The posterior
+  covariance is the inverse of that Hessian plus the prior's precision ``diag(1 / sd^2)``;
 - evaluates the Laplace approximation of the log marginal likelihood,
   ``sum_i [loglik_i(u_i) + log N(u_i; mean, sd) + k/2 log(2 pi) - 1/2 log det H_i]``;
 - M-step: ``mean = mean_i(u_i)``, ``sd^2 = mean_i(u_i^2 + posterior variance_i) - mean^2``, floored at
@@ -34,7 +33,7 @@ the interval ``(-inf, inf)``); the integrated BIC is ``-2 log marginal + 2 k G l
 A unit is ``converged`` (``units``, and the participant's row of ``summary`` when all its units are) when its
 data log-likelihood at the MAP is finite and its *Newton decrement* is small: with ``g`` the gradient of the
 unit's negative log posterior at the MAP, summed over its trials (the data's exact gradient, from the
-program that takes the Hessian, plus the prior's ``(u - mean) / sd^2``, added in float64)
+program that differentiates it for the Hessian, plus the prior's ``(u - mean) / sd^2``, added in float64)
 and ``H + P`` its posterior precision as in :func:`laplace` (the data Hessian with its negative eigenvalues
 set to 0, plus ``P = diag(1 / sd^2)``), ``newton_decrement = g^T (H + P)^-1 g / 2`` is how far the log
 posterior lies below its local maximum by the quadratic model there, in nats; converged when it is at most
@@ -57,6 +56,7 @@ estimates within 1e-4. ``grad_norm`` (the solver's final per-trial gradient norm
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -80,7 +80,7 @@ from cogsim.fit._fit import (
     fit,
     level_column,
 )
-from cogsim.fit._hessian import data_hessians
+from cogsim.fit._profile import value_grad_and_hessian_fd
 from cogsim.fit._solve import _solver, by_bucket, chunk_size
 
 #: the group SD's floor (unconstrained units)
@@ -128,6 +128,17 @@ class HierarchicalResult(FitResult):
     converged: bool
 
 
+@functools.lru_cache(maxsize=32)
+def _hessian_program(model):
+    """``(u [U, k], trials, mask) -> (nll [U], grad [U, k], hess [U, k, k])`` of the data alone (no prior),
+    jitted."""
+
+    def one(u, trials, mask):
+        return value_grad_and_hessian_fd(lambda v: -_objective.loglik_sum(model, v, trials, mask), u)
+
+    return jax.jit(jax.vmap(one))
+
+
 def _e_step(model, packed, u_prev, mean_u, sd_u, max_buckets):
     """MAPs under ``N(mean_u, sd_u^2)`` ``[U, k]`` from the previous MAPs and the group means, the data's
     nll, gradient and Hessian there."""
@@ -141,8 +152,16 @@ def _e_step(model, packed, u_prev, mean_u, sd_u, max_buckets):
         return solver(u0[:, idx], sub.trials, sub.mask, mean_j[idx], sd_j[idx])
 
     u, _, gnorm, n_iter = by_bucket(packed, solve, max_buckets)
-    nll, grad, hess = data_hessians(model, packed, u, max_buckets)
-    return u, np.asarray(gnorm, float), np.asarray(n_iter, int), nll, grad, hess
+    program = cached(_hessian_program, model)
+    nll, grad, hess = by_bucket(packed, lambda sub, idx: program(u[idx], sub.trials, sub.mask), max_buckets)
+    return (
+        u,
+        np.asarray(gnorm, float),
+        np.asarray(n_iter, int),
+        np.asarray(nll, float),
+        np.asarray(grad, float),
+        np.asarray(hess, float),
+    )
 
 
 def laplace(u: np.ndarray, nll: np.ndarray, hess: np.ndarray, mean: np.ndarray, sd: np.ndarray):
