@@ -183,3 +183,14 @@ def test_a_cell_with_trials_but_no_correct_rt_in_range_is_compared_and_plotted(t
     assert cell.error_rate.tolist() == [1.0] and cell.mean_rt.isna().all()
     fig = srd.plot(sim, human)  # the quantile panel skips the cell: it has no correct RT
     assert len(fig.axes) == 3
+
+
+def test_a_run_of_models_no_check_scores_is_untested_not_a_demonstration(tmp_path):
+    path = tmp_path / "two.csv"
+    _rows("conjunction", [1, 2], 200).to_csv(path, index=False)
+    cfg = cfglib.validate(srd.Config(data=str(path), models=("serial", "parallel")))
+    human = srd.reference(cfg).table
+    sim = pd.concat([human[srd.COLUMNS].assign(kind="trial", model=m) for m in cfg.models])
+    comp = srd.compare(sim, human, n_boot=20, models=cfg.models).with_context(data_kind="trial_level")
+    assert comp.checks == () and comp.verdict == "untested"
+    assert "verdict: untested (no check applies to these settings)" in comp.summary()
