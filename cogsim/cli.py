@@ -213,8 +213,32 @@ def _cmd_run(args) -> None:
     for tname, table in res.comparison.tables.items():
         print(f"\n{tname}:")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\nwrote {res.folder}/ (run.json, results.parquet, comparison.json, figure.png)")
+    print(f"\nwrote {res.folder}/ ({written(res.folder)})")
     print(f"latest: {res.folder.parent / 'latest'}")
+
+
+#: the files of every run folder, in the order the closing line of ``cogsim run`` lists them
+RUN_FILES = ("run.json", "results.parquet", "human.parquet", "comparison.json", "figure.png")
+
+
+def written(folder: Path, max_tables: int = 3) -> str:
+    """The files in a run folder, for one line: the fixed ones in order, any others, then the tables (named
+    when ``max_tables`` or fewer, counted when more).
+
+    Example:
+      >>> import tempfile
+      >>> d = Path(tempfile.mkdtemp())
+      >>> for n in ("figure.png", "run.json", "a.csv", "b.csv", "c.csv", "d.csv"):
+      ...     _ = (d / n).write_text("")
+      >>> written(d)
+      'run.json, figure.png and 4 tables (*.csv)'
+    """
+    names = sorted(p.name for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    tables = [n for n in names if n.endswith(".csv")]
+    head = [n for n in RUN_FILES if n in names] + [n for n in names if n not in RUN_FILES and n not in tables]
+    if len(tables) > max_tables:
+        return ", ".join(head) + (" and " if head else "") + f"{len(tables)} tables (*.csv)"
+    return ", ".join(head + tables)
 
 
 def _cmd_suite(args) -> None:

@@ -17,7 +17,8 @@ The verdict comes from a fixed vocabulary (:data:`VERDICTS`):
   stated baseline (a baseline model, chance, or a fraction of the human noise ceiling);
 - ``partial``: some checks pass, or all pass without an agreement check or with some not tested;
 - ``mismatch``: some checks are tested and none passes;
-- ``untested``: there are checks and the data could test none of them;
+- ``untested``: compared with human data, and no check could be tested: none applies to the run's settings
+  (e.g. models no check scores), or the data could test none of them;
 - ``demonstration``: no human data (``data_kind="none"``), or a scenario whose effects are built into the
   model's structure (it says so by passing ``verdict="demonstration"``).
 
@@ -59,6 +60,8 @@ SOURCES: tuple[str, ...] = ("paper", "declared")
 CHECK_KINDS: tuple[str, ...] = ("effect", "agreement")
 #: the metric name the scorecard reads as "model agreement as a fraction of the human noise ceiling"
 CEILING_METRIC = "fraction_of_noise_ceiling"
+#: why a comparison with human data has no check (its verdict is ``untested``)
+NO_CHECK_APPLIES = "no check applies to these settings"
 
 Threshold = float | tuple[float, float]
 
@@ -422,6 +425,8 @@ class Comparison:
         kind = f"  data: {self.data_kind}" if self.data_kind else ""
         passed, tested, untested = _counts(self.checks)
         counted = f"{passed}/{tested} checks" + (f", {untested} not tested" if untested else "")
+        if not self.checks and self.data_kind not in (None, "none"):
+            counted = NO_CHECK_APPLIES
         lines.append(f"  verdict: {self.verdict} ({counted}){kind}")
         if self.paper is not None:
             p = self.paper
@@ -460,7 +465,9 @@ def _why_not_match(checks: Sequence[Check], data_kind: str | None) -> str:
         return "there are no human data (data_kind='none'); use 'demonstration'"
     if any(not c.tested for c in checks):
         return "some checks are not tested"
-    if not checks or not all(c.passed for c in checks):
+    if not checks:
+        return NO_CHECK_APPLIES
+    if not all(c.passed for c in checks):
         return "not every check passes"
     if not any(c.kind == "agreement" and c.passed for c in checks):
         return "no passing agreement check (agreement with the human data beating a stated baseline)"
@@ -475,9 +482,9 @@ def verdict_from_checks(checks: Sequence[Check], *, data_kind: str | None = None
       >>> verdict_from_checks([ok], data_kind="published_means")  # no agreement check
       'partial'
     """
-    if data_kind == "none" or not checks:
+    if data_kind == "none" or (data_kind is None and not checks):
         return "demonstration"
-    if not any(c.tested for c in checks):
+    if not any(c.tested for c in checks):  # none tested, or none applies to these settings
         return "untested"
     n = sum(c.passed for c in checks)
     if n == 0:

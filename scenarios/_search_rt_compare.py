@@ -296,6 +296,8 @@ def plot(sim: pd.DataFrame, human: pd.DataFrame, ax=None):
                 .rt_ms.quantile(list(ms.QUANTILES))
             )
             for (n, tp), p in acc.items():
+                if (n, tp) not in q.index:  # no correct RT in range (all errors): no quantiles to plot
+                    continue
                 a.plot(
                     [p] * len(ms.QUANTILES), q.loc[(n, tp)].to_numpy(), mk, ms=3, color="C0" if tp else "C3"
                 )

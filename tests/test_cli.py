@@ -576,3 +576,35 @@ def test_property_bad_values_through_the_real_command_line(tmp_path):
         _one_clean_line(res)
 
     check()
+
+
+def test_the_closing_line_of_a_run_lists_the_files_its_folder_holds(tmp_path, monkeypatch, capsys):
+    import types
+
+    import pandas as pd
+
+    from cogsim import runner
+    from cogsim.comparison import Comparison, Metric
+
+    folder = tmp_path / "change_detection" / "r1"
+    folder.mkdir(parents=True)
+    names = ["run.json", "results.parquet", "human.parquet", "comparison.json", "figure.png"]
+    tables = {"model_vs_human": pd.DataFrame({"x": [1]})}
+    for name in names + [f"{t}.csv" for t in tables]:
+        (folder / name).write_text("")
+    comp = Comparison((Metric("m", 1.0),), tables=tables, data_kind="trial_level")
+    fake = types.SimpleNamespace(folder=folder, wall_time_s=1.0, comparison=comp)
+    monkeypatch.setattr(runner, "run", lambda *a, **k: fake)
+    assert cli.main(["run", "change_detection", "--out", str(tmp_path), "--quiet"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("wrote "))
+    assert line == f"wrote {folder}/ ({', '.join(names)}, model_vs_human.csv)"
+    for t in ("a", "b", "c"):
+        (folder / f"{t}.csv").write_text("")
+    assert cli.written(folder) == ", ".join(names) + " and 4 tables (*.csv)"  # one line however many
+
+
+def test_the_closing_line_names_every_file_of_a_real_run_folder(two_runs):
+    folder = store.resolve_run_folder(two_runs / "change_detection" / "latest")
+    listed = cli.written(folder).split(", ")
+    assert sorted(listed) == sorted(p.name for p in folder.iterdir()), listed
+    assert "human.parquet" in listed and "model_vs_human.csv" in listed

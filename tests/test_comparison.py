@@ -116,6 +116,19 @@ def test_a_check_not_tested_says_why_and_never_passes():
     assert c.passed is False
 
 
+def test_human_data_with_no_check_for_the_settings_is_untested_not_a_demonstration():
+    assert verdict_from_checks([], data_kind="trial_level") == "untested"
+    assert verdict_from_checks([], data_kind="published_means") == "untested"
+    assert verdict_from_checks([], data_kind="none") == "demonstration"
+    comp = Comparison((Metric("m", 1.0),)).with_context(data_kind="trial_level")
+    assert comp.verdict == "untested" and comp.checks_passed == "0/0"
+    assert "verdict: untested (no check applies to these settings)" in comp.summary()
+    with pytest.raises(CogsimError, match="no check applies to these settings"):
+        Comparison((Metric("m", 1.0),), verdict="match", data_kind="trial_level")
+    stated = Comparison((Metric("m", 1.0),), verdict="demonstration")  # effects built into the model
+    assert stated.with_context(data_kind="published_means").verdict == "demonstration"
+
+
 def test_context_rederives_only_a_derived_verdict():
     agree = _check(1.0, kind="agreement")
     derived = Comparison((Metric("m", 1.0),), (agree,))

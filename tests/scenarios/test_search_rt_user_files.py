@@ -167,3 +167,30 @@ def test_an_unknown_hard_task_exits_2_naming_the_field(renamed_tasks, tmp_path):
     )  # fmt: skip
     assert res.returncode == 2, res.stderr
     assert "hard_tasks" in res.stderr
+
+
+def test_a_cell_with_trials_but_no_correct_rt_in_range_is_compared_and_plotted(tmp_path):
+    path = tmp_path / "all_errors.csv"
+    rows = _rows("feature", [1, 2], 300)
+    rows.loc[(rows.set_size == 18) & (rows.target_present == 1), "correct"] = 0  # all misses
+    rows.to_csv(path, index=False)
+    cfg = cfglib.validate(srd.Config(data=str(path)))
+    human = srd.reference(cfg).table
+    sim = human[srd.COLUMNS].assign(kind="trial", model="cgs")  # the model's trials hold the same cell
+    comp = srd.compare(sim, human, n_boot=20).with_context(data_kind="trial_level")
+    assert comp.schema_problems() == []
+    cell = comp.tables["human_cells"].query("set_size == 18 and target_present == 1")
+    assert cell.error_rate.tolist() == [1.0] and cell.mean_rt.isna().all()
+    fig = srd.plot(sim, human)  # the quantile panel skips the cell: it has no correct RT
+    assert len(fig.axes) == 3
+
+
+def test_a_run_of_models_no_check_scores_is_untested_not_a_demonstration(tmp_path):
+    path = tmp_path / "two.csv"
+    _rows("conjunction", [1, 2], 200).to_csv(path, index=False)
+    cfg = cfglib.validate(srd.Config(data=str(path), models=("serial", "parallel")))
+    human = srd.reference(cfg).table
+    sim = pd.concat([human[srd.COLUMNS].assign(kind="trial", model=m) for m in cfg.models])
+    comp = srd.compare(sim, human, n_boot=20, models=cfg.models).with_context(data_kind="trial_level")
+    assert comp.checks == () and comp.verdict == "untested"
+    assert "verdict: untested (no check applies to these settings)" in comp.summary()
