@@ -51,17 +51,35 @@ def absolute_data_paths(mod: Any, cfg: Any) -> Any:
 def input_files(mod: Any, cfg: Any) -> list[dict[str, str]]:
     """run.json's record of the data files the run read: ``{"field", "path", "sha256"}`` for each
     ``DATA_FIELDS`` value that is a file, and for each file directly inside one that is a folder."""
-    out = []
-    for name in getattr(mod, "DATA_FIELDS", ()) if cfg is not None else ():
-        value = getattr(cfg, name, None)
-        values = value if isinstance(value, tuple) else (value,)
-        for v in values:
-            if not isinstance(v, str) or v in _packaged(mod, name) or not os.path.exists(v):
-                continue
-            path = Path(v).resolve()
-            files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-            out += [{"field": name, "path": str(p), "sha256": file_sha256(p)} for p in files]
+    return [{"field": name, "path": str(p), "sha256": file_sha256(p)} for name, p in _named_files(mod, cfg)]
+
+
+def sweep_data_files(mod: Any, base: Any, grid: dict[str, tuple[Any, ...]]) -> list[dict[str, str]]:
+    """:func:`input_files` of a sweep: of its base config and of every value a grid gives a data field.
+
+    Example:
+      >>> from cogsim.scenarios import change_detection as mod
+      >>> sweep_data_files(mod, mod.Config(), {"sim_K": (2.0, 3.0)})  # packaged data: none
+      []
+    """
+    out = input_files(mod, base)
+    for name in getattr(mod, "DATA_FIELDS", ()):
+        for value in grid.get(name, ()):
+            cfg = absolute_data_paths(mod, dataclasses.replace(base, **{name: value}))
+            out += [f for f in input_files(mod, cfg) if f not in out]
     return out
+
+
+def data_version(mod: Any, cfg: Any) -> tuple:
+    """``(path, modification time in ns, size)`` of each data file :func:`input_files` records: a key for
+    in-process caches of what was computed from the files (a file rewritten in place changes it).
+
+    Example:
+      >>> from cogsim.scenarios import change_detection as mod
+      >>> data_version(mod, mod.Config())  # packaged data: nothing to track
+      ()
+    """
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for _, p in _named_files(mod, cfg))
 
 
 def check_input_files(record: Any, *, where: str) -> None:
@@ -86,6 +104,21 @@ def check_input_files(record: Any, *, where: str) -> None:
                 f"{where}: the run's data file {str(path)!r} (config field {field!r}) changed since the run "
                 f"(sha256 {got[:16]}..., run.json records {want[:16]}...); run the scenario again on it"
             )
+
+
+def _named_files(mod: Any, cfg: Any) -> list[tuple[str, Path]]:
+    """``(field, absolute path)`` of each user file a ``DATA_FIELDS`` value names (each file directly inside
+    a folder it names); packaged names are not files."""
+    out = []
+    for name in getattr(mod, "DATA_FIELDS", ()) if cfg is not None else ():
+        value = getattr(cfg, name, None)
+        for v in value if isinstance(value, tuple) else (value,):
+            if not isinstance(v, str) or v in _packaged(mod, name) or not os.path.exists(v):
+                continue
+            path = Path(v).resolve()
+            files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+            out += [(name, p) for p in files]
+    return out
 
 
 def _packaged(mod: Any, name: str) -> set[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 
 import jax
@@ -253,8 +254,15 @@ def _counts(source: str = "rouder2008") -> capacity.Counts:
     return capacity.counts_from_table(participant_trials(source))
 
 
-@functools.cache
 def _counts_cached(source: str = "rouder2008") -> capacity.Counts:
+    """:func:`_counts`, read once per file version: a file rewritten in place (another size or modification
+    time) is read again, so a sweep or run in the same process never uses the trials it held before."""
+    st = os.stat(source) if os.path.isfile(source) else None
+    return _counts_of_version(source, st and (st.st_mtime_ns, st.st_size))
+
+
+@functools.cache
+def _counts_of_version(source: str, _version) -> capacity.Counts:
     return _counts(source)
 
 

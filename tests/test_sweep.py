@@ -320,3 +320,23 @@ def test_a_field_read_under_one_value_of_a_static_swept_field_counts_as_read():
     check_fields_read(
         mod, Config(), ["x", "mode"], scenario="toy", grid={"mode": ("a", "b"), "x": (1.0, 2.0)}
     )
+
+
+def test_a_data_file_edited_between_runs_is_another_sweep_and_resume_refuses_it(tmp_path, capsys):
+    from cogsim.scenarios import change_detection as cd
+
+    t = cd.trials("adam2015")
+    path = tmp_path / "mine.csv"
+    t[t.subject.isin([1, 2])].to_csv(path, index=False)
+    over, out = [f"data={path}"], tmp_path / "runs"
+    grid = {"sim_K": [1.0, 3.0]}
+    first = sweep.run(SCENARIO, grid=grid, seeds=1, overrides=over, out=out, log=_quiet)
+    again = sweep.run(SCENARIO, grid=grid, seeds=1, overrides=over, out=out, log=_quiet)
+    assert again.root == first.root  # the same file: the same sweep
+    t[t.subject.isin([1, 3])].to_csv(path, index=False)  # other trials under the same name
+    edited = sweep.run(SCENARIO, grid=grid, seeds=1, overrides=over, out=out, log=_quiet)
+    assert edited.root != first.root
+    old, new = (s.to_pandas().sort_values("sim_K").loglik.to_numpy() for s in (first, edited))
+    assert (old != new).all()  # computed on the edited trials, not reused
+    with pytest.raises(CogsimError, match=r"sweep: the run's data file .* changed since the run"):
+        sweep.resume(first.root, log=_quiet)

@@ -12,6 +12,7 @@ from typing import Any
 
 from cogsim import _memory, runner, scenario_registry
 from cogsim import config as cfglib
+from cogsim._data_files import check_input_files, sweep_data_files
 from cogsim.errors import CogsimError
 from cogsim.store import Store, check_writable, provenance, write_run_json
 from cogsim.store import load as store_load
@@ -81,7 +82,9 @@ def run(
     mod = scenario_registry.get(scenario)
     check_fields_read(mod, base, list(grid_t), scenario=scenario, grid=grid_t)
     check_fields_read(mod, base, set_fields, scenario=scenario, given="set", grid=grid_t)
-    spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed)
+    files = sweep_data_files(mod, base, grid_t)
+    data_files = tuple((f["path"], f["sha256"]) for f in files)
+    spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed, data_files)
     if executor != "slurm":
         check_memory(mod, base, spec, chunk_size)
     folder = Path(out) / spec.run_id()
@@ -100,6 +103,7 @@ def run(
                 grid={k: list(v) for k, v in grid_t.items()},
                 seeds=list(seed_list),
                 kind="sweep",
+                input_files=files,
             ),
         )
     store.add_points(spec.points())
@@ -163,6 +167,8 @@ def resume(
     if meta is None:
         raise CogsimError(f"sweep: {str(run_dir)!r} holds no sweep spec (not a sweep run folder)")
     spec = spec_from_dict(meta)
+    # points computed on other trials under the same file name would be mixed in: refused
+    check_input_files([{"path": p, "sha256": h, "field": "data"} for p, h in spec.data_files], where="sweep")
     last = store.get_meta("executor") or {}
     executor = executor or last.get("name", "local")
     chunk_size = last.get("chunk_size", 64) if chunk_size is None else chunk_size

@@ -19,6 +19,7 @@ import pandas as pd
 
 from cogsim import config as cfglib
 from cogsim import progress as progress_lib
+from cogsim._data_files import data_version
 from cogsim.errors import CogsimError
 from cogsim.scenario_protocol import compare_options
 from cogsim.store import Store, write_point_comparison
@@ -123,7 +124,8 @@ _CACHE: dict[Any, Callable] = {}
 def _compiled(mod, cfg, vec: tuple[str, ...], root_seed: int):
     """``fn(seeds, vals)``: ``sweep_point`` vmapped over seeds and vectorised fields, jitted once per static
     config (the root key is an argument, so sweeps with other root seeds reuse the compilation)."""
-    cache_key = (mod.__name__, cfglib.to_json(cfg), vec)
+    # the data files' versions too: sweep_point's data become constants of the compiled program
+    cache_key = (mod.__name__, cfglib.to_json(cfg), vec, data_version(mod, cfg))
     if cache_key not in _CACHE:
 
         def one(root, seed, vals):

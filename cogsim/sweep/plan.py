@@ -29,9 +29,15 @@ class SweepSpec:
     preset: str = "quick"
     overrides: tuple[str, ...] = ()
     root_seed: int = 0
+    #: ``(absolute path, sha256)`` of each user data file the sweep reads: other trials under the same file
+    #: name are another sweep (a new folder), never a resume of this one
+    data_files: tuple[tuple[str, str], ...] = ()
 
     def run_id(self) -> str:
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        d = dataclasses.asdict(self)
+        if not d["data_files"]:  # sweeps on packaged data keep the folder names they had before the field
+            d.pop("data_files")
+        blob = json.dumps(d, sort_keys=True, default=str)
         return f"{self.scenario}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
     def points(self) -> list[tuple[dict[str, Any], int]]:
@@ -88,6 +94,7 @@ def spec_from_dict(d: Mapping[str, Any]) -> SweepSpec:
         d.get("preset", "quick"),
         tuple(d.get("overrides", ())),
         int(d.get("root_seed", 0)),
+        tuple((str(p), str(h)) for p, h in d.get("data_files", ())),
     )
 
 

@@ -140,4 +140,8 @@ VP = WMModel(
     max_set_size=N_MAX,
     sign_invariant=("error_rad",),  # read through cos(error)
     tables_fn=_mixture,
+    # one set size gives one mean precision J1 N^-alpha: J1 and alpha lie on a ridge
+    min_set_sizes=2,
+    confounded=("J1", "alpha"),
+    confounded_why="one mean precision, J1 N^-alpha",
 )

@@ -68,3 +68,22 @@ def test_the_command_prints_the_line_and_exits_0(tmp_path):
     assert FC_LINE in proc.stdout.splitlines(), proc.stdout
     assert "identified" not in proc.stderr
     assert np.isfinite(pd.read_parquet(tmp_path / "out" / "models.parquet").loglik).all()  # still fitted
+
+
+def test_vp_at_one_set_size_trades_j1_against_alpha_and_says_so():
+    zl = data.load("zhang_luck2008_delayed_estimation")
+    t = zl[zl.subject.isin([1, 2])]
+    one = pd.concat([t[(t.subject == 1) & (t.set_size == 3)], t[t.subject == 2]], ignore_index=True)
+    at = {k: jnp.asarray(one[k].to_numpy()) for k in ("set_size", "error_rad")}
+    keep = one.subject.to_numpy() == 1
+    vp = wm.DELAYED_ESTIMATION["vp"]
+
+    def ll(j1, alpha):
+        return float(jnp.sum(jnp.where(keep, vp.loglik({"J1": j1, "alpha": alpha, "tau": 10.0}, at), 0.0)))
+
+    assert ll(30.0, 1.0) == pytest.approx(ll(30.0 * 3**0.5, 1.5), rel=1e-5)  # J1 3^-alpha = 10 both
+    line = few_set_sizes_line(vp, one, ("subject",))
+    assert line == (
+        "vp: 1 of 2 participants have a single set size: J1 and alpha are not separately identified from one "
+        "set size (one mean precision, J1 N^-alpha)"
+    )
