@@ -290,6 +290,11 @@ def resolve_run_folder(path: str | os.PathLike) -> Path:
         target = path / marker.read_text().strip()
         if (target / "run.json").is_file():
             return target
+    if path.is_symlink() and not path.exists():  # e.g. `latest` after its run folder was moved or deleted
+        raise CogsimError(
+            f"{str(path)!r} points at {os.readlink(path)!r}, which no longer exists (moved or deleted); give "
+            "the run folder's new place"
+        )
     raise CogsimError(
         f"{str(path)!r} is not a run folder (no run.json); give runs/<scenario>/<run-id> or "
         "runs/<scenario>/latest"

@@ -229,3 +229,16 @@ def test_provenance_records_the_cpu_its_vector_extensions_and_the_xla_flags(monk
     }
     if platform.system() == "Linux" and platform.machine() == "x86_64":
         assert cpu["model"] and "sse4_2" in cpu["flags"]  # every x86-64 CPU that runs jaxlib has SSE4.2
+
+
+def test_a_latest_link_to_a_moved_run_says_so(tmp_path):
+    from cogsim.store import resolve_run_folder
+
+    run = tmp_path / "change_detection" / "20260101-000000-quick-s0-abc"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    (tmp_path / "change_detection" / "latest").symlink_to(run.name)
+    assert resolve_run_folder(tmp_path / "change_detection" / "latest") == run.resolve()
+    run.rename(tmp_path / "elsewhere")
+    with pytest.raises(CogsimError, match=r"latest' points at '20260101-000000-quick-s0-abc', which no"):
+        resolve_run_folder(tmp_path / "change_detection" / "latest")
