@@ -138,9 +138,8 @@ def sweep_point(config: Config, *, key: jax.Array) -> dict[str, jax.Array]:
     """One simulated observer with capacity ``sim_K``, attention ``sim_a`` and guess rate ``sim_guess``.
 
     Returns the log-likelihood of the real trial data under these parameters (so a sweep over them traces the
-    likelihood surface) and the observer's simulated Cowan K and accuracy at each set size (p_change = 0.5, or
-    the data's base rate nearest it where they have no 0.5 block).
-    Pure JAX: sweeps vectorise it over the ``sim_*`` fields and seeds.
+    likelihood surface) and the observer's simulated Cowan K and accuracy at each set size (p_change = 0.5,
+    or the data's base rate nearest it). Pure JAX: sweeps vectorise it over the ``sim_*`` fields and seeds.
 
     Example:
       >>> import jax
@@ -255,15 +254,12 @@ def _counts(source: str = "rouder2008") -> capacity.Counts:
 
 
 def _counts_cached(source: str = "rouder2008") -> capacity.Counts:
-    """:func:`_counts`, read once per file version: a file rewritten in place (another size or modification
-    time) is read again, so a sweep or run in the same process never uses the trials it held before."""
+    """:func:`_counts` once per file version (modification time, size): a file rewritten is read again."""
     st = os.stat(source) if os.path.isfile(source) else None
     return _counts_of_version(source, st and (st.st_mtime_ns, st.st_size))
 
 
-@functools.cache
-def _counts_of_version(source: str, _version) -> capacity.Counts:
-    return _counts(source)
+_counts_of_version = functools.cache(lambda source, _version: _counts(source))
 
 
 def reference(config: Config | None = None) -> Reference:
