@@ -27,36 +27,18 @@ import math
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError, DataError
+from cogsim.errors import CogsimError
 from cogsim.models import working_memory as wm
+from cogsim.models.working_memory import _model as wm_model
 
 #: a visual-search file whose median ``rt_ms`` is below this is refused: response times in seconds by mistake
 MIN_MEDIAN_RT_MS = 20.0
 
 
-def _row_error(src: str, row: int, column: str, value, allowed: str) -> DataError:
-    value = value.item() if isinstance(value, np.generic) else value
-    return DataError(f"{src}: row {row + 1}, column {column!r}: got {value!r}; allowed: {allowed}")
-
-
-def _check_angles(frame: pd.DataFrame, src: str, columns) -> None:
-    for col in columns:
-        v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-        bad = np.flatnonzero(np.isfinite(v) & (np.abs(v) > math.pi + 1e-6))
-        if len(bad):
-            big = np.nanmax(np.abs(v))
-            hint = ""
-            if big <= 2 * math.pi + 1e-6 and np.nanmin(v) >= 0:  # none negative: a [0, 2 pi) convention
-                hint = " (radians in [0, 2 pi)? wrap with (x + pi) % (2 * pi) - pi)"
-            elif big <= 360:
-                hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
-            raise _row_error(src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint}")
-
-
 def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
     nts = [c for c in frame.columns if c.startswith("nontarget_") and c.endswith("_rad")]
     nts.sort(key=lambda c: int(c[10:-4]) if c[10:-4].isdigit() else 10**9)  # nontarget_1_rad, _2_, ...
-    _check_angles(frame, src, ["error_rad", *nts])
+    wm_model.check_angles(frame, src, ["error_rad", *nts])
     n = frame["set_size"].to_numpy()
     if nts:
         have = frame[nts].notna().sum(axis=1).to_numpy()
@@ -65,7 +47,7 @@ def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
             i = int(bad[0])
             given = [c for c in nts if pd.notna(frame[c].iloc[i])]
             extra = given[max(int(n[i]) - 1, 0)]  # the first value beyond set_size - 1
-            raise _row_error(
+            raise wm_model.row_error(
                 src,
                 i,
                 extra,
@@ -93,7 +75,7 @@ def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
                 hint = " (log-odds? convert with p = 1 / (1 + exp(-x)))"
             elif np.isfinite(x) and 1 < x <= 100:
                 hint = " (a percentage? divide by 100)"
-            raise _row_error(
+            raise wm_model.row_error(
                 src,
                 int(bad[0]),
                 "base_rate",
@@ -270,7 +252,7 @@ def _validate_visual_search(frame: pd.DataFrame, src: str) -> None:
     rt = frame["rt_ms"].to_numpy(float)
     if np.median(rt) < MIN_MEDIAN_RT_MS:
         i = int(np.argmax(rt < MIN_MEDIAN_RT_MS))
-        raise _row_error(
+        raise wm_model.row_error(
             src,
             i,
             "rt_ms",

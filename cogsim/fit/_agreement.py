@@ -17,6 +17,7 @@ import pandas as pd
 
 from cogsim.errors import CogsimError
 from cogsim.fit._fit import fit
+from cogsim.fit._key import check_key
 
 
 def start_agreement(
@@ -76,6 +77,7 @@ def start_agreement(
       >>> bool(table["agree"].all())  # every fit finds it
       True
     """
+    check_key(key, what="start_agreement")
     if not isinstance(n_fits, int) or isinstance(n_fits, bool) or n_fits < 2:
         raise CogsimError(f"start_agreement n_fits: got {n_fits!r}; allowed: an integer >= 2")
     if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (math.isfinite(tol) and tol >= 0):

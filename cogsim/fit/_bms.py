@@ -170,7 +170,7 @@ def _evidence(table: pd.DataFrame, by: tuple[str, ...], criterion: str) -> tuple
         row = table[table.duplicated(["model", *by])].iloc[0]
         raise CogsimError(
             f"bms table: model {row['model']!r} appears twice for participant "
-            f"{tuple(row[c] for c in by)}; allowed: one row per model and participant (--by names them)"
+            f"{_who(row[c] for c in by)}; allowed: one row per model and participant (--by names them)"
         )
     wide = table.pivot(index=list(by), columns="model", values=criterion)
     names = list(dict.fromkeys(table["model"]))  # the table's order
@@ -179,11 +179,16 @@ def _evidence(table: pd.DataFrame, by: tuple[str, ...], criterion: str) -> tuple
         where = wide.isna().stack()
         unit, model = where[where].index[0][:-1], where[where].index[0][-1]
         raise CogsimError(
-            f"bms table: no finite {criterion} for model {model!r}, participant {unit}; allowed: every model "
-            "fitted to every participant (a model whose fit failed or that was not cross-validated cannot "
-            "be compared this way)"
+            f"bms table: no finite {criterion} for model {model!r}, participant {_who(unit)}; allowed: every "
+            "model fitted to every participant (a model whose fit failed or that was not cross-validated "
+            "cannot be compared this way)"
         )
     return (-0.5 * wide if criterion in ("bic", "aic") else wide), names
+
+
+def _who(values) -> str:
+    """A participant's ids as the user wrote them (``1`` or ``'A'/'1'``, not ``(np.int64(1),)``)."""
+    return "/".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values)
 
 
 def _families(families: Mapping[str, Sequence[str]], names: list[str]) -> np.ndarray:
@@ -239,6 +244,8 @@ def bms(
       (0.994, 0.097, 0.946)
     """
     if isinstance(evidence, pd.DataFrame):
+        if isinstance(by, str) or not by or not all(isinstance(b, str) for b in by):
+            raise CogsimError(f"bms by: got {by!r}; allowed: a non-empty tuple of column names")
         by = tuple(by)
         wide, names = _evidence(evidence, by, criterion)
         units = wide.index.to_frame(index=False)

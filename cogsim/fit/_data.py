@@ -142,6 +142,9 @@ def pack(
         rows[u, : len(pos)] = pos
         rows[u, len(pos) :] = pos[0]
         mask[u, : len(pos)] = True
+    check = getattr(model, "check_trials", None)  # the model's own checks: on every frame, read or not
+    if callable(check):
+        check(data, src)
     if "source" not in data.attrs:  # a DataFrame that Paradigm.read did not check
         _check_reads(model, {name: arr[:1] for name, arr in arrays.items()}, data, src)
     trials = {name: jnp.asarray(arr[rows]) for name, arr in arrays.items()}

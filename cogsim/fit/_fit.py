@@ -17,6 +17,7 @@ from cogsim.fit._bootstrap import bootstrap_intervals
 from cogsim.fit._compress import evaluated
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, check_no_blanks, pack, unit_ids
+from cogsim.fit._key import check_key
 from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
@@ -195,6 +196,7 @@ def fit(
       >>> bool(abs(res.estimates.query("parameter == 'mu'").estimate.iloc[0] - x.mean()) < 1e-3)
       True
     """
+    check_key(key, what="fit")
     _model.check_model(model)
     _check_args(n_starts, ci, cv, level, n_boot, by)
     if not isinstance(max_buckets, int) or isinstance(max_buckets, bool) or max_buckets < 1:

@@ -80,6 +80,7 @@ from cogsim.fit._fit import (
     fit,
     level_column,
 )
+from cogsim.fit._key import check_key
 from cogsim.fit._profile import value_grad_and_hessian_fd
 from cogsim.fit._solve import _solver, by_bucket, chunk_size
 
@@ -327,6 +328,7 @@ def fit_hierarchical(
       >>> res.converged, list(res.group.parameter)
       (True, ['mu', 'sd'])
     """
+    check_key(key, what="fit_hierarchical")
     _model.check_model(model)
     _check_args(n_starts, None, None, level, 200, by)
     _check(init, ci, max_iter, tol, lml_tol)

@@ -19,6 +19,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit._fit import fit
 from cogsim.fit._fixed import impossible_under
+from cogsim.fit._key import check_key
 from cogsim.fit._model import levels
 from cogsim.fit._predictive import predictive
 
@@ -101,6 +102,7 @@ def lr_test(
       >>> round(t.p_value, 3)  # no guessing is rejected at the smallest p-value, 1 / 21
       0.048
     """
+    check_key(key, what="lr_test")
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 1:
         raise CogsimError(f"lr_test n_boot: got {n_boot!r}; allowed: an integer >= 1")
     by = tuple(by)

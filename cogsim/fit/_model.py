@@ -49,6 +49,9 @@ class Model(Protocol):
     ``inert_given(values) -> tuple of names``: the parameters the likelihood does not depend on while the
     parameters in ``values`` are held at those values (:func:`cogsim.fit.fix`), e.g. the memory's precision
     once ``p_mem`` is held at 0; a fixed model adds them to ``inert``.
+    ``check_trials(frame, source)``: the model's own checks of the trial table (raises a ``DataError``
+    naming row, column and value), run by every fit on every frame, whether a paradigm read it or not
+    (e.g. the delayed-estimation models refuse angles outside [-pi, pi]: degrees by mistake).
     Optional attributes:
     ``max_set_size`` (an int), the largest set size the likelihood covers (e.g. the end of its per-set-size
     tables); :func:`check_set_sizes` refuses data beyond it. ``sample_temperatures`` (an int, default 1):

@@ -15,6 +15,7 @@ from cogsim.fit import _objective
 from cogsim.fit._bootstrap import simulate_units
 from cogsim.fit._cache import cached
 from cogsim.fit._data import pack, unit_ids
+from cogsim.fit._key import check_key
 
 #: the columns :func:`predictive_check` adds after the summaries' condition columns
 CHECK_COLUMNS = ("observed", "sim_mean", "ci_low", "ci_high", "n_sims", "inside")
@@ -102,6 +103,7 @@ def predictive(
       >>> sims.shape, sorted(sims["sim"].unique().tolist())
       ((180, 4), [0, 1, 2])
     """
+    check_key(key, what="predictive")
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(
             f"predictive: model {model.name!r} has no simulate(); allowed: a model with simulate()"

@@ -15,6 +15,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit import _model
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._hierarchical import fit_hierarchical
+from cogsim.fit._key import check_key
 from cogsim.fit._paradigm import pattern_key
 
 #: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
@@ -173,6 +174,7 @@ def recover(
       >>> bool(r.table.set_index("parameter").loc["mu", "correlation"] > 0.9)
       True
     """
+    check_key(key, what="recover")
     _model.check_model(model)
     if method not in ("ml", "hierarchical"):
         raise CogsimError(f"recover method: got {method!r}; allowed: 'ml' or 'hierarchical'")
@@ -228,6 +230,7 @@ def model_recovery(
       criterion: ``"aic"`` or ``"bic"``.
       n_starts: starts per fit.
     """
+    check_key(key, what="model_recovery")
     if criterion not in ("aic", "bic"):
         raise CogsimError(f"model_recovery criterion: got {criterion!r}; allowed: 'aic' or 'bic'")
     scores = model_recovery_scores(

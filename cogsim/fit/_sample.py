@@ -20,6 +20,7 @@ from cogsim.fit._data import check_no_blanks, pack, unit_ids
 from cogsim.fit._density import Density
 from cogsim.fit._diagnostics import ess_bulk, rhat
 from cogsim.fit._fit import _estimates
+from cogsim.fit._key import check_key
 
 #: the convergence rule (Vehtari et al. 2021): every parameter's R-hat at most ``RHAT_MAX``, its bulk ESS at
 #: least ``ESS_PER_CHAIN`` per chain, and no divergent transition
@@ -214,6 +215,7 @@ def sample(
       >>> bool(abs(res.estimates["mean"].iloc[0] - 15 / 22) < 0.02)  # the Beta(15, 7) posterior's mean
       True
     """
+    check_key(key, what="sample")
     _model.check_model(model)
     if isinstance(n_temperatures, str):
         args = dict(by=by, prior=prior, n_chains=n_chains, n_warmup=n_warmup, n_samples=n_samples,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
+from cogsim.errors import DataError
 from cogsim.models.working_memory._circular import mixture_by_set_size
 
 
@@ -144,6 +147,23 @@ class WMModel:
         """Extra start points of the fit, in natural units (none for most models)."""
         return tuple(dict(p) for p in self.starts)
 
+    def check_trials(self, frame: pd.DataFrame, src: str) -> None:
+        """Refuses trials a delayed-estimation model would fit without a word but wrongly: an angle column
+        (``error_rad``, ``nontarget_{i}_rad``) with a value outside [-pi, pi] (degrees, or [0, 2 pi)), on
+        any DataFrame ``cogsim.fit`` is given, read by the paradigm or not; other models check nothing.
+
+        Raises:
+          DataError: naming the row, the column, the value and what is allowed.
+        """
+        if self.design_fn not in (delayed_estimation_design, single_set_size_design):
+            return
+        angles = [
+            c
+            for c in frame.columns
+            if c == "error_rad" or (c.startswith("nontarget_") and c.endswith("_rad"))
+        ]
+        check_angles(frame, src, angles)
+
     def __repr__(self) -> str:
         return f"WMModel({self.name!r}, params={[s.name for s in self.specs]})"
 
@@ -192,3 +212,25 @@ def change_detection_design(n_trials: int, key: jax.Array) -> dict[str, jax.Arra
     n = jax.random.permutation(k1, jnp.tile(jnp.asarray(CD_SET_SIZES), reps)[:n_trials])
     base = jnp.asarray([0.3, 0.5, 0.7])[jax.random.randint(k3, (n_trials,), 0, 3)]
     return {"set_size": n, "change": jax.random.bernoulli(k2, base).astype(jnp.int32), "base_rate": base}
+
+
+def row_error(src: str, row: int, column: str, value, allowed: str) -> DataError:
+    """The one-line error for a bad cell: file (or frame), 1-based row, column, value, what is allowed."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return DataError(f"{src}: row {row + 1}, column {column!r}: got {value!r}; allowed: {allowed}")
+
+
+def check_angles(frame: pd.DataFrame, src: str, columns) -> None:
+    """Refuses a value outside [-pi, pi] in any of ``columns`` (the first such row), with a hint where the
+    column looks like degrees or like radians in [0, 2 pi)."""
+    for col in columns:
+        v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(np.isfinite(v) & (np.abs(v) > math.pi + 1e-6))
+        if len(bad):
+            big = np.nanmax(np.abs(v))
+            hint = ""
+            if big <= 2 * math.pi + 1e-6 and np.nanmin(v) >= 0:  # none negative: a [0, 2 pi) convention
+                hint = " (radians in [0, 2 pi)? wrap with (x + pi) % (2 * pi) - pi)"
+            elif big <= 360:
+                hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
+            raise row_error(src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint}")

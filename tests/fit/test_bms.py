@@ -143,8 +143,9 @@ def test_a_fitted_model_table_gives_minus_half_bic_as_log_evidence():
     [
         (None, {"criterion": "loglik"}, "bms criterion: got 'loglik'; allowed: one of"),
         (None, {"by": ("participant",)}, "bms table: no column 'participant'"),
-        ("dup", {}, "model 'a' appears twice for participant ('s0',)"),
-        ("nan", {}, "no finite bic for model 'b', participant ('s1',)"),
+        (None, {"by": "subject"}, "bms by: got 'subject'; allowed: a non-empty tuple of column names"),
+        ("dup", {}, "model 'a' appears twice for participant 's0';"),
+        ("nan", {}, "no finite bic for model 'b', participant 's1';"),
         ("one", {}, "bms models: got ['a']; allowed: at least 2 models"),
         (None, {"families": {"F": ["a", "zzz"]}}, "bms families['F']: got model 'zzz'"),
         (None, {"families": {"F": ["a"]}}, "model 'b' is in 0 families; allowed: every model in exactly one"),

@@ -400,3 +400,17 @@ def test_mixture3p_fits_a_dataframe_the_reader_did_not_read_like_the_file():
     raw = fit(DE.models["mixture3p"], frame, ci=None, key=jax.random.key(0))
     read = fit(DE.models["mixture3p"], DE.read(frame), ci=None, key=jax.random.key(0))
     np.testing.assert_allclose(raw.summary.loglik, read.summary.loglik, rtol=1e-6)
+
+
+def test_a_frame_in_degrees_given_to_fit_directly_or_changed_after_read_is_refused():
+    from cogsim import data
+
+    t = data.load("zhang_luck2008_delayed_estimation")
+    t = t[t.subject.isin([1, 2])]
+    m = DE.models["mixture2p"]
+    want = r"row \d+, column 'error_rad': got .*radians in \[-pi, pi\] \(these look like degrees"
+    with pytest.raises(DataError, match=want):  # never read by the paradigm
+        fit(m, t.assign(error_rad=np.degrees(t.error_rad)), ci=None, key=jax.random.key(0))
+    read = DE.read(t)
+    with pytest.raises(DataError, match=want):  # read, then changed: the frame keeps read()'s attrs
+        fit(m, read.assign(error_rad=np.degrees(read.error_rad)), ci=None, key=jax.random.key(0))
