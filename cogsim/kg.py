@@ -27,53 +27,16 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Float, Int
 
+from cogsim import _kg_files
 from cogsim._compare_linkpred import check_link_prediction_args, filtered_ranks, link_prediction_metrics
 from cogsim.errors import CogsimError, DataError
 
 SPLITS = ("train", "valid", "test")
-_COLUMNS = ("subject", "predicate", "object")
+_COLUMNS = _kg_files.COLUMNS
 
 
 # ------------------------------------------------------------------------------------------------ loading
-def read_triples(path: str | os.PathLike) -> pd.DataFrame:
-    """Reads one tab-separated triple file (``subject<TAB>predicate<TAB>object``, one a line).
-
-    Blank lines and lines starting with ``#`` are skipped.
-
-    Raises:
-      DataError: a missing file, or a line without exactly three non-empty tab-separated fields (the
-        message names the file and the line number).
-
-    Example:
-      >>> import tempfile, pathlib
-      >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.txt"
-      >>> _ = p.write_text("canary\\tisa\\tbird\\n")
-      >>> read_triples(p).values.tolist()
-      [['canary', 'isa', 'bird']]
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"{path}: file not found (expected a tab-separated file of subject, predicate, object)"
-        )
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            fields = line.split("\t")
-            if len(fields) != 3:
-                raise DataError(
-                    f"{path}: line {lineno}: expected 3 tab-separated fields (subject, predicate, object), "
-                    f"found {len(fields)}: {line[:80]!r}"
-                )
-            fields = [f.strip() for f in fields]
-            empty = [c for c, f in zip(_COLUMNS, fields, strict=True) if not f]
-            if empty:
-                raise DataError(f"{path}: line {lineno}: empty {empty[0]} in {line[:80]!r}")
-            rows.append(fields)
-    return pd.DataFrame(rows, columns=list(_COLUMNS), dtype=str)
+read_triples = _kg_files.read_triples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,8 +156,8 @@ def load(graph: str | os.PathLike = "umls") -> KnowledgeGraph:
       graph: a packaged dataset name (see ``cogsim.data.list()``) or a folder path.
 
     Raises:
-      DataError: neither a packaged graph nor a folder with the three files, or a malformed file (naming
-        the file and the line).
+      DataError: neither a packaged graph nor a folder with the three files, a malformed file (naming
+        the file and the line), a header line, or a file without triples.
 
     Example:
       >>> g = load("umls")
@@ -215,18 +178,7 @@ def load(graph: str | os.PathLike = "umls") -> KnowledgeGraph:
             "folder "
             "holding train.txt, valid.txt and test.txt"
         )
-    missing = [f"{s}.txt" for s in SPLITS if not (folder / f"{s}.txt").is_file()]
-    if missing:
-        raise DataError(
-            f"knowledge graph folder {folder}: missing {', '.join(missing)} "
-            "(a graph folder holds train.txt, valid.txt and test.txt)"
-        )
-    frames = []
-    for s in SPLITS:
-        df = read_triples(folder / f"{s}.txt")
-        df["split"] = s
-        frames.append(df)
-    return from_frame(pd.concat(frames, ignore_index=True), name=str(folder))
+    return from_frame(_kg_files.read_folder(folder, SPLITS), name=str(folder))
 
 
 def packaged_graphs() -> set[str]:

@@ -1,14 +1,16 @@
 """Link-prediction results as rows of :mod:`cogsim.scenarios.kg_semantic_memory`'s table: the frequency
-baseline's scores, and each metric with a bootstrap CI over the pooled head and tail ranks."""
+baseline's scores, each metric with a bootstrap CI over the pooled head and tail ranks, and how the test split
+overlaps the training split."""
 
 from __future__ import annotations
 
 import functools
 
 import numpy as np
+import pandas as pd
 
 from cogsim import kg
-from cogsim.compare import bootstrap_ci
+from cogsim.compare import Metric, bootstrap_ci
 
 
 def frequency_baseline(graph: kg.KnowledgeGraph) -> np.ndarray:
@@ -62,3 +64,39 @@ def metric_rows(
                 }
             )
     return rows
+
+
+def overlap_with_train(graph: kg.KnowledgeGraph) -> dict[str, int]:
+    """Data properties of the test split that bear on its scores, counted in triples: ``unseen`` (an entity
+    or predicate that no training triple has), ``in_train`` (the same triple is also a training triple), and
+    ``n`` (all test triples).
+
+    Example:
+      >>> g = kg.from_frame(pd.DataFrame({"subject": ["a", "a", "c"], "predicate": ["r", "r", "r"],
+      ...     "object": ["b", "b", "a"], "split": ["train", "test", "test"]}))
+      >>> overlap_with_train(g)
+      {'n': 2, 'unseen': 1, 'in_train': 1}
+    """
+    train, test = graph.triples("train"), graph.triples("test")
+    ents = set(train[:, 0].tolist()) | set(train[:, 2].tolist())
+    preds = set(train[:, 1].tolist())
+    seen = {tuple(t) for t in train.tolist()}
+    unseen = sum(s not in ents or p not in preds or o not in ents for s, p, o in test.tolist())
+    return {"n": len(test), "unseen": int(unseen), "in_train": sum(tuple(t) in seen for t in test.tolist())}
+
+
+def overlap_note(sim: pd.DataFrame) -> Metric | None:
+    """A note on test triples that the training split cannot inform (an entity or predicate it lacks) or that
+    it already holds (which raises the frequency baseline too); None when there are none (or no counts)."""
+    data = sim[sim.direction == "data"].set_index("metric").value
+    if "test_n" not in data:
+        return None
+    n, unseen, dup = (int(data.get(f"test_{k}", 0)) for k in ("n", "unseen", "in_train"))
+    if not unseen and not dup:
+        return None
+    return Metric(
+        "note.test_vs_train",
+        float(unseen + dup),
+        note=f"of {n} test triples, {unseen} have an entity or predicate absent from train.txt and {dup} are "
+        "also in train.txt; both are scored as given",
+    )

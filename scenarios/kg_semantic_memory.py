@@ -33,6 +33,8 @@ from cogsim.reference import Reference
 from cogsim.scenarios import _kg_search
 from cogsim.scenarios._kg_metrics import frequency_baseline as frequency_baseline
 from cogsim.scenarios._kg_metrics import metric_rows as _metric_rows
+from cogsim.scenarios._kg_metrics import overlap_note as _overlap_note
+from cogsim.scenarios._kg_metrics import overlap_with_train as _overlap_with_train
 from cogsim.scenarios._kg_plot import plot as plot
 from cogsim.scenarios._kg_plot import result_row as _get
 
@@ -346,6 +348,11 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                     "graph": graph.name,
                 }
             )
+    for name, n in _overlap_with_train(graph).items():  # data properties of the test split, noted in compare
+        rows.append(
+            {"model": "graph", "split": "test", "direction": "data", "metric": f"test_{name}", "value": n}
+            | {"ci_low": np.nan, "ci_high": np.nan, "step": 0, "graph": graph.name}
+        )
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["settings"] = df["settings"].astype(object).fillna("").astype(str)
     return df.astype({"value": float, "ci_low": float, "ci_high": float, "step": int})
@@ -464,7 +471,11 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> Comparison:
                 detail=f"r = {r:.3f}",
             )
         )
-    table = sim[sim.split.isin(["valid", "test"]) & (sim.direction != "prior")].reset_index(drop=True)
+    note = _overlap_note(sim)
+    if note is not None:
+        metrics.append(note)
+    table = sim[sim.split.isin(["valid", "test"]) & ~sim.direction.isin(["prior", "data"])]
+    table = table.reset_index(drop=True)
     return Comparison(tuple(metrics), tuple(checks), key="test_mrr", tables={"link_prediction": table})
 
 

@@ -159,3 +159,26 @@ def test_tensor_scorers_hierarchy_and_from_triples_refuse_wrong_types():
         kg.hierarchy(None)
     with pytest.raises(DataError, match="triple 0 has 1 items; expected 3"):
         kg.from_triples(["abc"])  # a string is not split into a triple
+
+
+@pytest.mark.parametrize("split", ["train", "valid", "test"])
+def test_load_refuses_a_split_file_without_triples(tmp_path, split):
+    folder = _write_graph(tmp_path / "g", ["a\tr\tb", "b\tq\tc"])
+    (folder / f"{split}.txt").write_text("# only a comment\n\n")
+    with pytest.raises(DataError, match=rf"{split}\.txt: no triples"):
+        kg.load(folder)
+
+
+def test_read_triples_drops_a_byte_order_mark(tmp_path):
+    p = tmp_path / "bom.txt"
+    p.write_bytes("\ufeffa\tr\tb\n".encode())
+    assert kg.read_triples(p).values.tolist() == [["a", "r", "b"]]
+
+
+def test_read_triples_refuses_a_header_line(tmp_path):
+    p = tmp_path / "h.txt"
+    p.write_text("Head\trelation\ttail\na\tr\tb\n")
+    with pytest.raises(DataError, match=r"h\.txt: line 1: .*header; the format has no header"):
+        kg.read_triples(p)
+    p.write_text("# head\trelation\ttail\na\tr\tb\nhead\trelation\ttail\n")  # commented, or not the first
+    assert len(kg.read_triples(p)) == 2

@@ -44,3 +44,9 @@ def test_readme_run_times_are_the_ones_info_shows():
     for name, times in scenario_info.RUNTIMES.items():
         for preset in ("quick", "paper"):
             assert table[name][preset] == times.get(preset, "not measured"), (name, preset)
+
+
+def test_info_names_the_declared_data_fields():
+    swap = scenario_info.describe("kg_semantic_memory")["swap_data"]
+    assert swap.startswith("--set graph=PATH") and "train.txt" in swap and "no config field" not in swap
+    assert scenario_info.describe("change_detection")["swap_data"].startswith("--set data=PATH")

@@ -4,6 +4,7 @@ import json
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 from cogsim import config, kg
@@ -30,11 +31,17 @@ def test_runs_on_a_user_graph_folder(tmp_path):
     # dim of the relational candidate: both candidates (Tucker form, one size) train in one compiled program
     cfg = config.replace(tiny("kg_semantic_memory"), graph=str(folder), dim=ksm.RELATIONAL_CANDIDATE["dim"])
     sim = ksm.simulate(cfg, key=jax.random.key(0))
-    assert set(sim.model) == {"tensor_brain", "frequency_baseline", "search:0", "search:1"}
+    assert set(sim.model) == {"tensor_brain", "frequency_baseline", "search:0", "search:1", "graph"}
+    assert sim[sim.model == "graph"].set_index("metric").value.to_dict() == {
+        "test_n": 4.0,
+        "test_unseen": 0.0,
+        "test_in_train": 0.0,
+    }
     test_rows = sim[(sim.split == "test") & (sim.metric == "mrr")]
     assert len(test_rows) == 6 and test_rows.value.between(0, 1).all()
     comp = ksm.compare(sim, ksm.reference().table)
     assert isinstance(comp, Comparison) and comp.key_metric.name == "test_mrr"
+    assert not [m for m in comp.metrics if m.name.startswith("note.")]  # no unseen or repeated test triples
     assert all(isinstance(c.passed, bool) for c in comp.checks)
     wrapped = comp.with_context(data_kind=ksm.reference().kind)
     assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
@@ -151,3 +158,22 @@ def test_semantic_memory_learns_a_family_graph_where_the_relation_decides(tmp_pa
     assert lo > b and mrr >= 0.5, (mrr, lo, b)
     d, dlo, dhi = paired_bootstrap_diff(rr[True], rr[False], n_boot=300)
     assert dlo > 0, (d, dlo, dhi, rr[False].mean())
+
+
+def test_test_triples_unseen_in_or_repeated_from_train_are_noted(tmp_path):
+    from cogsim.scenarios import _kg_metrics
+
+    folder = _ring_graph(tmp_path / "ring")
+    with (folder / "test.txt").open("a") as fh:
+        fh.write("e1\tnext\te2\n")  # also a training triple
+        fh.write("new\tnext\te1\n")  # an entity no training triple has
+        fh.write("e0\tfar\te1\n")  # a predicate no training triple has
+    graph = kg.load(folder)
+    counts = _kg_metrics.overlap_with_train(graph)
+    assert counts == {"n": len(graph.triples("test")), "unseen": 2, "in_train": 1}
+    sim = pd.DataFrame([{"direction": "data", "metric": f"test_{k}", "value": v} for k, v in counts.items()])
+    note = _kg_metrics.overlap_note(sim)
+    assert note.name == "note.test_vs_train" and note.value == 3.0
+    assert "2 have an entity or predicate absent from train.txt and 1 are also in train.txt" in note.note
+    clean = sim.assign(value=[counts["n"], 0, 0])
+    assert _kg_metrics.overlap_note(clean) is None
