@@ -44,3 +44,12 @@ def test_readme_run_times_are_the_ones_info_shows():
     for name, times in scenario_info.RUNTIMES.items():
         for preset in ("quick", "paper"):
             assert table[name][preset] == times.get(preset, "not measured"), (name, preset)
+
+
+def test_info_says_what_each_data_field_takes():
+    book = scenario_info.describe("book_cover_scanpaths")["swap_data"]
+    assert book.startswith("--set eval_data=PATH (folder with fixations.csv and trials.csv")
+    assert "a file in the same schema" not in book
+    assert scenario_info.describe("kg_semantic_memory")["swap_data"].startswith("--set graph=PATH")
+    # a count named like a path is not a data field
+    assert "paths_per_display" not in scenario_info.describe("synthetic_shelf_search")["swap_data"]
