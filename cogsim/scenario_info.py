@@ -90,14 +90,14 @@ def datasets_used(mod: Any) -> list[str]:
 
 
 def _data_fields(mod: Any, cfg: Any) -> list[str]:
-    """The config fields that name the data: the scenario's ``DATA_FIELDS`` where it declares them, else the
-    fields whose name says data, path or file."""
+    """The config fields naming the data compared with: the scenario's ``DATA_FIELDS`` where it declares
+    them, else the text fields whose names say data, path or file."""
     declared = getattr(mod, "DATA_FIELDS", None)
-    if declared:
+    if declared is not None:
         return list(declared)
-    names = cfglib.field_names(cfg)
     keys = ("data", "path", "file")  # human data; model weights are not data (e.g. a backbone .npz)
-    return [n for n in names if any(k in n.split(".")[-1] for k in keys)]
+    text = {n for n, _, value, _ in cfglib.describe(cfg) if isinstance(value, str)}
+    return [n for n in cfglib.field_names(cfg) if n in text and any(k in n.split(".")[-1] for k in keys)]
 
 
 def _last_run(name: str, runs: str | os.PathLike) -> dict[str, Any] | None:
@@ -138,10 +138,10 @@ def describe(name: str, *, preset: str = "quick", runs: str | os.PathLike = "run
         presets[p] = {"expected_runtime": runtime}
     used = datasets_used(mod)
     swap_fields = _data_fields(mod, cfg)
-    docs = {n: doc for n, _, _, doc in cfglib.describe(cfg)}
     if swap_fields:
-        about = {f: docs.get(f) or "a file in the same schema" for f in swap_fields}
-        swap = "; ".join(f"--set {f}=PATH ({about[f]})" for f in swap_fields)
+        docs = {n: doc for n, _, _, doc in cfglib.describe(cfg)}
+        form = {f: docs.get(f) or "a file in the same schema" for f in swap_fields}
+        swap = "; ".join(f"--set {f}=PATH ({text})" for f, text in form.items())
     elif used:
         swap = (
             "no config field yet; cogsim.data.load(NAME, path=FILE) reads a file in the same schema "

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -36,6 +37,35 @@ def _target_image_id(name: str, where: str) -> int:
     return int(m.group(1))
 
 
+def _lines(path: Path) -> list[int]:
+    """The row number (1-based line, header = 1) of each data row of the csv file ``path``, as the reader
+    counts them (blank lines skipped)."""
+    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    return [2 + i for i, r in enumerate(rows[1:]) if r and not (len(r) == 1 and not r[0].strip())]
+
+
+def _check_fixations(fix: pd.DataFrame, path: Path) -> None:
+    """Refuses a fixation table with no rows, a negative fixation_index or a repeated fixation."""
+    if fix.empty:
+        raise DataError(f"{path}: no rows (a header only); expected one row per fixation")
+    neg = fix.fixation_index < 0
+    if neg.any():
+        i = int(np.flatnonzero(neg.to_numpy())[0])
+        raise DataError(
+            f"{path}: row {_lines(path)[i]}, column 'fixation_index': value {fix.fixation_index.iloc[i]} is "
+            "not allowed (>= 0)"
+        )
+    twice = fix.duplicated(["subject", "trial", "fixation_index"])
+    if twice.any():
+        i = int(np.flatnonzero(twice.to_numpy())[0])
+        raise DataError(
+            f"{path}: row {_lines(path)[i]}, column 'fixation_index': value {fix.fixation_index.iloc[i]} "
+            f"appears twice for subject {fix.subject.iloc[i]} in trial {fix.trial.iloc[i]} (one row per "
+            "fixation)"
+        )
+
+
 def load_collages(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(fixations, trials)`` of the packaged data, or of ``folder`` (packaged format), checked.
 
@@ -48,13 +78,22 @@ def load_collages(folder: str | Path | None = None) -> tuple[pd.DataFrame, pd.Da
         p = Path(folder)
         if not p.is_dir():
             raise DataError(f"eval_data: {str(p)!r} is not a folder (expected fixations.csv and trials.csv)")
-        fix = data.load("amazon_book_covers.fixations", path=p / "fixations.csv")
-        trials = data.load("amazon_book_covers.trials", path=p / "trials.csv")
-        where = str(p / "trials.csv")
+        fix_file, where = p / "fixations.csv", p / "trials.csv"
+        fix = data.load("amazon_book_covers.fixations", path=fix_file)
+        trials = data.load("amazon_book_covers.trials", path=where)
     else:
+        packaged = data.folder("amazon_book_covers.trials")
+        fix_file, where = packaged / "fixations.csv", packaged / "trials.csv"
         fix = data.load("amazon_book_covers.fixations")
         trials = data.load("amazon_book_covers.trials")
-        where = "amazon_book_covers/trials.csv"
+    _check_fixations(fix, fix_file)
+    twice = trials.trial.duplicated()
+    if twice.any():
+        i = int(np.flatnonzero(twice.to_numpy())[0])
+        raise DataError(
+            f"{where}: row {_lines(where)[i]}, column 'trial': {trials.trial.iloc[i]} appears twice "
+            "(one row per collage)"
+        )
     missing = sorted(set(fix.trial) - set(trials.trial))
     if missing:
         raise DataError(f"{where}: no row for trial(s) {missing[:5]} that fixations.csv uses")

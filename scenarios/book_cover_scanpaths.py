@@ -297,6 +297,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     config = cfglib.validate(config)
     k_model, k_sample, k_base = jax.random.split(key, 3)
     fix, trials = load_collages()
+    # the user's collages are checked before any training
+    evaluation = load_collages(config.eval_data) if config.eval_data else None
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_base)).ravel()[-1].item())
     if config.folds and not (config.eval_data or config.load_model):
         fold_of = collage_folds(trials[trials.trial.isin(fix.trial)], config.folds)
@@ -320,8 +322,8 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
             longest = info["longest"]
             if config.save_model:
                 oat.save(config.save_model, model, meta=info)
-        if config.eval_data:
-            e_fix, e_trials = load_collages(config.eval_data)
+        if evaluation is not None:
+            e_fix, e_trials = evaluation
         else:
             sel = (fix.trial >= config.eval_first) & (fix.trial <= config.eval_last)
             e_fix, e_trials = fix[sel], trials

@@ -50,3 +50,12 @@ def test_info_names_the_declared_data_fields():
     swap = scenario_info.describe("kg_semantic_memory")["swap_data"]
     assert swap.startswith("--set graph=PATH") and "train.txt" in swap and "no config field" not in swap
     assert scenario_info.describe("change_detection")["swap_data"].startswith("--set data=PATH")
+
+
+def test_info_says_what_each_data_field_takes():
+    book = scenario_info.describe("book_cover_scanpaths")["swap_data"]
+    assert book.startswith("--set eval_data=PATH (folder with fixations.csv and trials.csv")
+    assert "a file in the same schema" not in book
+    assert scenario_info.describe("kg_semantic_memory")["swap_data"].startswith("--set graph=PATH")
+    # a count named like a path is not a data field
+    assert "paths_per_display" not in scenario_info.describe("synthetic_shelf_search")["swap_data"]

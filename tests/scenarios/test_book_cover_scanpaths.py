@@ -171,3 +171,50 @@ def test_cross_validation_scores_every_collage_with_a_model_that_never_saw_its_c
     assert {"fold0.oat_sampled.SS", "fold1.oat_sampled.SS", "fraction_of_noise_ceiling"} <= {
         m.name for m in comp.metrics
     }
+
+
+def _user_folder(tmp_path, edit_fix=None, edit_trials=None):
+    """Collages 70 and 71 of the packaged data written as a user folder, optionally edited."""
+    fix, trials = bc.load_collages()
+    fix, trials = fix[fix.trial.isin([70, 71])], trials[trials.trial.isin([70, 71])]
+    folder = tmp_path / "mine"
+    folder.mkdir(parents=True)
+    (edit_fix or (lambda d: d))(fix).to_csv(folder / "fixations.csv", index=False)
+    (edit_trials or (lambda d: d))(trials).to_csv(folder / "trials.csv", index=False)
+    return folder
+
+
+def test_a_bad_user_folder_is_refused_before_any_training(tmp_path, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the user's collages were checked")
+
+    monkeypatch.setattr(bc, "train_model", no_training)
+    cfg = tiny("book_cover_scanpaths", eval_data=str(tmp_path / "missing"))
+    with pytest.raises(DataError, match="not a folder"):
+        bc.simulate(cfg, key=jax.random.key(0))
+    twice = _user_folder(tmp_path, edit_trials=lambda t: pd.concat([t, t.iloc[:1]]))
+    with pytest.raises(DataError, match="appears twice"):
+        bc.simulate(cfglib.replace(cfg, eval_data=str(twice)), key=jax.random.key(0))
+
+
+def test_a_trial_listed_twice_is_refused_with_its_row(tmp_path):
+    folder = _user_folder(tmp_path, edit_trials=lambda t: pd.concat([t, t.iloc[:1]]))
+    with pytest.raises(DataError, match=r"trials\.csv: row 4, column 'trial': 70 appears twice"):
+        bc.load_collages(folder)
+
+
+def test_fixation_rows_that_are_repeated_negative_or_missing_are_refused(tmp_path):
+    def repeat(f):
+        return pd.concat([f.iloc[:3], f.iloc[1:2], f.iloc[3:]])
+
+    def negative(f):
+        return f.assign(fixation_index=np.where(np.arange(len(f)) == 2, -1, f.fixation_index))
+
+    cases = {
+        "repeat": (repeat, r"fixations\.csv: row 5, column 'fixation_index': value 1 appears twice"),
+        "negative": (negative, r"fixations\.csv: row 4, column 'fixation_index': value -1 is not allowed"),
+        "empty": (lambda f: f.iloc[:0], r"fixations\.csv: no rows"),
+    }
+    for name, (edit, message) in cases.items():
+        with pytest.raises(DataError, match=message):
+            bc.load_collages(_user_folder(tmp_path / name, edit_fix=edit))
