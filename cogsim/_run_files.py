@@ -232,6 +232,7 @@ def new_run_folder(parent: str | os.PathLike, rid: str) -> Iterator[dict[str, Pa
       >>> run["folder"].name, resolve_run_folder(parent / "latest").name
       ('r1', 'r1')
     """
+    made = [a for a in (Path(parent), *Path(parent).parents) if not a.exists()]  # folders this run creates
     parent = check_writable(parent)
     tmp = parent / f".tmp-{rid}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
@@ -254,6 +255,10 @@ def new_run_folder(parent: str | os.PathLike, rid: str) -> Iterator[dict[str, Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if "folder" not in run:  # a failed first run leaves no empty folders behind
+            for folder in made:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only while empty
 
 
 def set_latest(parent: str | os.PathLike, name: str) -> None:

@@ -242,3 +242,22 @@ def test_a_latest_link_to_a_moved_run_says_so(tmp_path):
     run.rename(tmp_path / "elsewhere")
     with pytest.raises(CogsimError, match=r"latest' points at '20260101-000000-quick-s0-abc', which no"):
         resolve_run_folder(tmp_path / "change_detection" / "latest")
+
+
+def test_a_run_that_fails_on_its_data_leaves_no_empty_folders(tmp_path):
+    from cogsim import data, runner
+
+    graph = tmp_path / "graph"  # the packaged graph's first triples, and an empty test split
+    graph.mkdir()
+    for split, n in (("train", 300), ("valid", 30)):
+        lines = (data.folder("umls") / f"{split}.txt").read_text().splitlines()[:n]
+        (graph / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    (graph / "test.txt").write_text("")
+    out = tmp_path / "runs" / "mine"
+    with pytest.raises(CogsimError, match="test.txt: no triples"):  # refused while simulating
+        runner.run("kg_semantic_memory", overrides=[f"graph={graph}"], out=out)
+    assert not (tmp_path / "runs").exists()
+    (out / "kg_semantic_memory").mkdir(parents=True)  # folders that were there before are kept
+    with pytest.raises(CogsimError):
+        runner.run("kg_semantic_memory", overrides=[f"graph={graph}"], out=out)
+    assert list((out / "kg_semantic_memory").iterdir()) == []
