@@ -125,7 +125,8 @@ def run(args) -> None:
         )
     counts = s.counts()
     total = sum(counts.values())
-    print(f"sweep {s.root}: {counts['done']} of {total} points done")
+    failed = f"; {counts['failed']} failed" if counts["failed"] else ""
+    print(f"sweep {s.root}: {counts['done']} of {total} points done{failed}")
     print(f"load with: cogsim.store.load({str(s.root)!r}).to_pandas()")
     if counts["done"] < total and not args.slurm_no_wait:
         print(

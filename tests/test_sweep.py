@@ -340,3 +340,78 @@ def test_a_data_file_edited_between_runs_is_another_sweep_and_resume_refuses_it(
     assert (old != new).all()  # computed on the edited trials, not reused
     with pytest.raises(CogsimError, match=r"sweep: the run's data file .* changed since the run"):
         sweep.resume(first.root, log=_quiet)
+
+
+TINY_ICONIC = ["n_trials=60", "n_fit_trials=30", "tau_grid=0.1,0.3", "k_grid=4.0,5.0", "n_boot=20"]
+
+
+def test_a_failing_point_is_recorded_alone_the_others_run_and_resume_retries_only_it(
+    tmp_path, monkeypatch, capsys
+):
+    # point by point (no sweep_point): the first point raises where no validation can see it
+    from cogsim.scenarios import iconic_memory
+
+    real = iconic_memory.simulate
+
+    def simulate(config, **kw):
+        if config.noise == 0.2:
+            raise ValueError("no trials left at this noise")
+        return real(config, **kw)
+
+    monkeypatch.setattr(iconic_memory, "simulate", simulate)
+    args = ["sweep", "iconic_memory", "--grid", "noise=0.2,0.8", "--out", str(tmp_path)]
+    for o in TINY_ICONIC:
+        args += ["--set", o]
+    code, out, err = _cli(args, capsys)
+    assert code == 1 and "Traceback" not in err, err
+    assert "1 of 2 points done; 1 failed" in out
+    assert "1 point(s) failed: ValueError: no trials left at this noise" in out
+    assert "cogsim sweep status" in out
+    (run_dir,) = tmp_path.iterdir()
+    s = load(run_dir)
+    assert s.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 1}
+    pts = s.points()
+    good = pts.loc[pts["status"] == "done", "point_id"].item()
+    assert pts.loc[pts["status"] == "failed", "params"].item() == '{"noise": 0.2}'
+    code, out, _ = _cli(["sweep", "status", str(run_dir)], capsys)
+    assert code == 0 and "done: 1  failed: 1" in out
+    assert "failed: 1 point(s) in local:" in out and "no trials left at this noise" in out
+    shard = pts.set_index("point_id").loc[good, "shard"]
+
+    monkeypatch.setattr(iconic_memory, "simulate", real)
+    code, out, err = _cli(["sweep", "--resume", str(run_dir)], capsys)
+    assert code == 0, err
+    assert "1 done, 1 to run" in out and "2 of 2 points done" in out and "failed" not in out
+    assert load(run_dir).points().set_index("point_id").loc[good, "shard"] == shard  # kept, not recomputed
+
+
+def test_a_failing_chunk_of_a_vectorised_sweep_is_recorded_alone_and_the_others_run(tmp_path, monkeypatch):
+    from cogsim.sweep import evaluate
+
+    real = evaluate._compiled
+
+    def compiled(mod, cfg, vec, root_seed):
+        fn = real(mod, cfg, vec, root_seed)
+        if cfg.sim_trials != 30:
+            return fn
+
+        def broken(seeds, vals):
+            raise FloatingPointError("nan in the likelihood")
+
+        return broken
+
+    monkeypatch.setattr(evaluate, "_compiled", compiled)
+    lines: list[str] = []
+    grid = {"sim_trials": [30, 60], "sim_K": [1.0, 2.0]}  # two static groups of 2 points, chunks of 1
+    s = sweep.run(SCENARIO, grid=grid, out=tmp_path, chunk_size=1, log=lines.append)
+    assert s.counts() == {"pending": 0, "running": 0, "done": 2, "failed": 2}
+    pts = s.points()
+    assert all('"sim_trials": 30' in p for p in pts.loc[pts["status"] == "failed", "params"])
+    assert set(pts.loc[pts["status"] == "failed", "error"]) == {"FloatingPointError: nan in the likelihood"}
+    assert sum("1 point(s) failed: FloatingPointError" in ln for ln in lines) == 2  # one per chunk
+    assert "2 point(s) failed; see `cogsim sweep status" in lines[-1]
+    monkeypatch.setattr(evaluate, "_compiled", real)
+    lines.clear()
+    s = sweep.resume(s.root, log=lines.append)
+    assert "2 done, 2 to run" in lines[0]
+    assert s.counts()["done"] == 4 and len(s.to_pandas()) == 4

@@ -23,7 +23,7 @@ from cogsim._data_files import data_version
 from cogsim.errors import CogsimError
 from cogsim.scenario_protocol import compare_options
 from cogsim.store import Store, write_point_comparison
-from cogsim.sweep.plan import chunks, group_points, param_value, vectorized
+from cogsim.sweep.plan import chunks, failed_note, group_points, param_value, vectorized
 
 
 def seed_key(root_seed: int, seed: int) -> jax.Array:
@@ -41,8 +41,13 @@ def evaluate_points(
     on_chunk: Callable[[pd.DataFrame, list[str]], None],
     devices: Sequence[Any] | None = None,
     on_comparison: Callable[[str, dict], None] | None = None,
+    on_error: Callable[[list[str], Exception], None] | None = None,
 ) -> None:
     """Evaluates ``points`` (``(point_id, params, seed)``) and hands each finished chunk to ``on_chunk``.
+
+    With ``on_error``, a point (run through ``simulate``) or a chunk (vectorised; a whole static group when
+    its program cannot be built) whose evaluation raises is handed to ``on_error(point_ids, exception)`` and
+    the other points go on; without it the exception propagates. Errors of ``on_chunk`` always propagate.
 
     A scenario evaluated point by point through ``simulate`` is also compared with its human data at every
     point (when it has any: reference kind not ``"none"``); ``on_comparison(point_id, comparison_dict)``
@@ -63,25 +68,38 @@ def evaluate_points(
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         sharding = NamedSharding(Mesh(np.asarray(devices), ("points",)), PartitionSpec("points"))
+
+    def failed(ids: list[str], exc: Exception) -> None:
+        if on_error is None:
+            raise exc
+        on_error(ids, exc)
+
     for static_json, pts in group_points(points, vec if vectorised else ()).items():
-        static = json.loads(static_json)
-        cfg = cfglib.replace(base_cfg, **{k: v for k, v in pts[0][1].items() if k in static})
         if not vectorised:
             for pid, params, seed in pts:
-                c = cfglib.replace(base_cfg, **params)
-                df = mod.simulate(c, key=seed_key(root_seed, seed))
-                if on_comparison is not None:
-                    comp = point_comparison(mod, c, df)
-                    if comp is not None:
-                        on_comparison(pid, comp)
+                try:
+                    c = cfglib.replace(base_cfg, **params)
+                    df = mod.simulate(c, key=seed_key(root_seed, seed))
+                    comp = point_comparison(mod, c, df) if on_comparison is not None else None
+                except Exception as exc:  # noqa: BLE001 - this point fails, the others go on
+                    failed([pid], exc)
+                    continue
+                if comp is not None:
+                    on_comparison(pid, comp)
                 df = df.assign(**{k: param_value(v) for k, v in params.items()}, seed=seed, point_id=pid)
                 on_chunk(df, [pid])
             continue
+        static = json.loads(static_json)
         vec_here = [k for k in vec if k in pts[0][1]]
-        for v in vec_here:  # validate each value once, outside the traced function
-            for value in dict.fromkeys(param_value(params[v]) for _, params, _ in pts):
-                cfglib.replace(cfg, **{v: value})
-        fn = _compiled(mod, cfg, tuple(vec_here), root_seed)
+        try:
+            cfg = cfglib.replace(base_cfg, **{k: v for k, v in pts[0][1].items() if k in static})
+            for v in vec_here:  # validate each value once, outside the traced function
+                for value in dict.fromkeys(param_value(params[v]) for _, params, _ in pts):
+                    cfglib.replace(cfg, **{v: value})
+            fn = _compiled(mod, cfg, tuple(vec_here), root_seed)
+        except Exception as exc:  # noqa: BLE001 - this static group fails, the others go on
+            failed([pid for pid, _, _ in pts], exc)
+            continue
         # One batch shape per group (one compilation): the chunk size, or the whole group if smaller, rounded
         # up to a multiple of the device count. Padding repeats the last point; its outputs are dropped.
         size = -(-min(chunk_size, len(pts)) // n_dev) * n_dev
@@ -91,21 +109,26 @@ def evaluate_points(
             pad = chunk + [chunk[-1]] * (size - n)
             seeds = np.asarray([s for _, _, s in pad], np.uint32)
             vals = {k: np.asarray([p[k] for _, p, _ in pad], np.float32) for k in vec_here}
-            if sharding is not None:
-                seeds, vals = jax.device_put((seeds, vals), sharding)
-            out = jax.device_get(fn(jnp.asarray(seeds), {k: jnp.asarray(v) for k, v in vals.items()}))
-            cols: dict[str, Any] = {k: [param_value(p[k]) for _, p, _ in chunk] for k in names}
-            cols["seed"] = [s for _, _, s in chunk]
-            cols["point_id"] = [pid for pid, _, _ in chunk]
-            for m, v in out.items():
-                v = np.asarray(v)
-                if v.ndim != 1:
-                    raise CogsimError(
-                        f"sweep: {mod.__name__}.sweep_point output {m!r} has shape {v.shape[1:]} "
-                        "per point; it must be a scalar"
-                    )
-                cols[m] = v[:n]
-            on_chunk(pd.DataFrame(cols), cols["point_id"])
+            ids = [pid for pid, _, _ in chunk]
+            try:
+                if sharding is not None:
+                    seeds, vals = jax.device_put((seeds, vals), sharding)
+                out = jax.device_get(fn(jnp.asarray(seeds), {k: jnp.asarray(v) for k, v in vals.items()}))
+                cols: dict[str, Any] = {k: [param_value(p[k]) for _, p, _ in chunk] for k in names}
+                cols["seed"] = [s for _, _, s in chunk]
+                cols["point_id"] = ids
+                for m, v in out.items():
+                    v = np.asarray(v)
+                    if v.ndim != 1:
+                        raise CogsimError(
+                            f"sweep: {mod.__name__}.sweep_point output {m!r} has shape {v.shape[1:]} "
+                            "per point; it must be a scalar"
+                        )
+                    cols[m] = v[:n]
+            except Exception as exc:  # noqa: BLE001 - this chunk fails, the others go on
+                failed(ids, exc)
+                continue
+            on_chunk(pd.DataFrame(cols), ids)
 
 
 def point_comparison(mod, config: Any, sim: pd.DataFrame) -> dict | None:
@@ -174,10 +197,18 @@ def run_pending(
         return
     worker = worker or local_worker()
     bar = progress_lib.bar(len(todo_pts), desc="sweep points", show=progress)
+    failed: set[str] = set()
 
     def on_chunk(df, ids_):
         store.write_shard(df, ids_, worker=worker)
         bar.update(len(ids_))
+
+    def on_error(ids_, exc):
+        # recorded as the Slurm executor records a failed array task: status failed, the error, the worker
+        error = point_error(exc)
+        store.mark(ids_, "failed", worker=worker, error=error, held_by=worker)
+        failed.update(ids_)
+        log(f"sweep: {len(ids_)} point(s) failed: {error}")
 
     store.mark([p[0] for p in todo_pts], "running", worker=worker)
     try:
@@ -190,14 +221,20 @@ def run_pending(
             on_chunk=on_chunk,
             devices=devices,
             on_comparison=lambda pid, comp: write_point_comparison(store.root, pid, comp),
+            on_error=on_error,
         )
-    except BaseException as exc:
-        store.mark(
-            store.pending([p[0] for p in todo_pts]),
-            "failed",
-            worker=worker,
-            error=f"{type(exc).__name__}: {exc}",
-        )
+    except BaseException as exc:  # the sweep itself stops (an interrupt, a store error): the rest fail
+        left = [i for i in store.pending([p[0] for p in todo_pts]) if i not in failed]
+        store.mark(left, "failed", worker=worker, error=point_error(exc))
         raise
     finally:
         bar.close()
+    note = failed_note(store)
+    if note:
+        log(note)
+
+
+def point_error(exc: BaseException) -> str:
+    """The one-line reason stored for points whose evaluation raised ``exc``: ``Type: first line``."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -537,6 +537,7 @@ def run_slurm(
 
 def _watch(store: Store, watching: Mapping[str, list[str]], *, config: SlurmConfig, progress, log) -> None:
     from cogsim import progress as progress_lib
+    from cogsim.sweep.plan import failed_note
 
     ids = {i for v in watching.values() for i in v}
     show = sys.stderr.isatty() if progress is None else progress
@@ -551,7 +552,7 @@ def _watch(store: Store, watching: Mapping[str, list[str]], *, config: SlurmConf
             mine_pts = pts[pts["point_id"].isin(ids)]
             done = int((mine_pts["status"] == "done").sum())
             failed = int((mine_pts["status"] == "failed").sum())
-            bar.update(done + failed - bar.n)
+            bar.update(done - bar.n)  # the bar counts finished points; failed ones are reported apart
             state = (done, failed, len(mine))
             if state != last and not show:
                 log(f"sweep: {done}/{len(ids)} done, {failed} failed, {len(mine)} task(s) queued or running")
@@ -567,12 +568,9 @@ def _watch(store: Store, watching: Mapping[str, list[str]], *, config: SlurmConf
         raise
     finally:
         bar.close()
-    counts = store.counts()
-    if counts["failed"]:
-        log(
-            f"sweep: {counts['failed']} point(s) failed; see `cogsim sweep status {store.root}`, then run "
-            f"`cogsim sweep --resume {store.root}`"
-        )
+    note = failed_note(store)
+    if note:
+        log(note)
 
 
 __all__ = [

@@ -98,6 +98,18 @@ def spec_from_dict(d: Mapping[str, Any]) -> SweepSpec:
     )
 
 
+def failed_note(store: Any) -> str | None:
+    """The line that ends a sweep with failed points (every executor): how many, where their reasons are
+    (``cogsim sweep status``) and how to retry them; None when none failed."""
+    n = store.counts()["failed"]
+    if not n:
+        return None
+    return (
+        f"sweep: {n} point(s) failed; see `cogsim sweep status {store.root}` for each reason, then run "
+        f"`cogsim sweep --resume {store.root}` to retry them"
+    )
+
+
 def vectorized(mod) -> tuple[str, ...]:
     return tuple(getattr(mod, "SWEEP_VECTORIZED", ()))
 
