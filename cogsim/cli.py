@@ -283,6 +283,11 @@ def _cmd_compare(args) -> None:
         raise DataError(f"compare: {str(folder / 'run.json')!r} names no scenario")
     mod = scenario_registry.get(name)
     _check_run_files(folder, record.get("files"))
+    if (folder / "results.parquet").exists() and not (folder / "results.parquet").is_file():
+        raise DataError(
+            f"compare: {str(folder / 'results.parquet')!r}: got a directory or other non-file; allowed: a "
+            "regular file (the table the run wrote)"
+        )
     try:
         sim = pd.read_parquet(folder / "results.parquet")
     except FileNotFoundError:
@@ -292,9 +297,19 @@ def _cmd_compare(args) -> None:
         raise DataError(
             f"compare: {str(folder / 'results.parquet')!r} is not readable Parquet ({msg})"
         ) from None
-    cfg = record.get("config") if isinstance(record, dict) else None
+    cfg = record.get("config")
+    allowed = (
+        f"allowed: the config the run wrote (every field of {name}'s Config, as `cogsim run` records it)"
+    )
+    if not isinstance(cfg, dict):
+        raise DataError(f"compare: {str(folder / 'run.json')!r} config: got {json.dumps(cfg)}; {allowed}")
+    missing = [k for k in cfglib.to_dict(mod.Config()) if k not in cfg]
+    if missing:
+        raise DataError(
+            f"compare: {str(folder / 'run.json')!r} config: got no {', '.join(missing)}; {allowed}"
+        )
     try:
-        cfg = cfglib.from_dict(mod.Config, cfg) if isinstance(cfg, dict) else mod.Config()
+        cfg = cfglib.from_dict(mod.Config, cfg)
     except CogsimError as exc:
         raise DataError(
             f"compare: the config in {str(folder / 'run.json')!r} does not fit {name}: {exc}"
@@ -309,14 +324,24 @@ def _cmd_compare(args) -> None:
 
 def _check_run_files(folder: Path, files) -> None:
     """Refuses a run folder whose tables are not the ones its run wrote (run.json's ``files``: the SHA-256 of
-    each; run folders written before cogsim recorded them are not checked)."""
+    each), and a run.json without that record: another run's table would be scored under this run's name."""
     from cogsim.errors import DataError
     from cogsim.store import file_sha256
 
-    for fname, want in (files or {}).items() if isinstance(files, dict) else ():
-        want = want.get("sha256") if isinstance(want, dict) else None
-        path = folder / str(fname)
-        if not isinstance(want, str) or not path.is_file():
+    tables = ("results.parquet", "human.parquet")
+    wants = {
+        n: files[n].get("sha256")
+        for n in tables
+        if isinstance(files, dict) and isinstance(files.get(n), dict)
+    }
+    if not all(isinstance(wants.get(n), str) for n in tables):
+        raise DataError(
+            f"compare: {str(folder / 'run.json')!r} files: got {json.dumps(files)[:80]}; allowed: the "
+            f"SHA-256 record of {' and '.join(tables)} (a run folder written by `cogsim run`)"
+        )
+    for fname, want in wants.items():
+        path = folder / fname
+        if not path.is_file():
             continue  # a missing table is reported where it is read
         got = file_sha256(path)
         if got != want:

@@ -381,12 +381,54 @@ def test_a_run_records_its_tables_hashes_and_compare_refuses_a_replaced_table(tw
     assert res.returncode == 2, res.stderr
     assert "results.parquet does not match the run (sha256" in res.stderr and str(swapped) in res.stderr
     _one_clean_line(res)
-    old = tmp_path / "old"  # a run folder written before the hashes were recorded: compared as before
-    shutil.copytree(src, old)
+    # without the record (deleted by hand) another run's table would be scored under this run's name
     del record["files"]
-    (old / "run.json").write_text(json.dumps(record))
-    res = cogsim("compare", str(old))
-    assert res.returncode == 0, res.stderr
+    (swapped / "run.json").write_text(json.dumps(record))
+    before = (swapped / "comparison.json").read_bytes()
+    res = cogsim("compare", str(swapped))
+    assert res.returncode == 2, res.stderr
+    assert "run.json' files: got null; allowed: the SHA-256 record of results.parquet" in res.stderr
+    _one_clean_line(res)
+    assert (swapped / "comparison.json").read_bytes() == before  # not re-scored
+
+
+def test_compare_refuses_a_run_json_without_the_runs_config(two_runs, tmp_path):
+    import shutil
+
+    src = store.resolve_run_folder(two_runs / "change_detection" / "latest")
+    record = json.loads((src / "run.json").read_text())
+    for i, (config, needle) in enumerate(
+        [
+            (None, "config: got null; allowed: the config the run wrote"),
+            ("drop", "config: got null; allowed: the config the run wrote"),
+            ({k: v for k, v in record["config"].items() if k not in ("n_boot", "sim_K")}, "got no "),
+        ]
+    ):
+        folder = tmp_path / str(i)
+        shutil.copytree(src, folder)
+        edited = {k: v for k, v in record.items() if k != "config"}
+        if config != "drop":
+            edited["config"] = config
+        (folder / "run.json").write_text(json.dumps(edited))
+        before = (folder / "comparison.json").read_bytes()
+        res = cogsim("compare", str(folder))
+        assert res.returncode == 2 and needle in res.stderr, res.stderr
+        _one_clean_line(res)
+        assert (folder / "comparison.json").read_bytes() == before  # not re-scored under the defaults
+        if i == 2:
+            assert "n_boot" in res.stderr and "sim_K" in res.stderr
+
+
+def test_compare_refuses_a_results_table_that_is_a_directory(two_runs, tmp_path):
+    import shutil
+
+    folder = tmp_path / "r"
+    shutil.copytree(store.resolve_run_folder(two_runs / "change_detection" / "latest"), folder)
+    (folder / "results.parquet").unlink()
+    (folder / "results.parquet").mkdir()
+    res = cogsim("compare", str(folder))
+    assert res.returncode == 2 and "results.parquet': got a directory" in res.stderr, res.stderr
+    _one_clean_line(res)
 
 
 def test_suite_with_an_unknown_preset_stops_before_running_anything(tmp_path):
