@@ -50,7 +50,12 @@ def status(run_dir: str) -> None:
     s = store.load(run_dir)
     executors.reconcile(s)
     counts = s.counts()
-    print("  ".join(f"{k}: {v}" for k, v in counts.items()) + f"  total: {sum(counts.values())}")
+    damaged = repair.damaged_shards(s)
+    shown = {k: str(v) for k, v in counts.items()}
+    lost = sum(n for n, _ in damaged.values())
+    if lost:  # the index still counts them done; their results are gone until --resume computes them again
+        shown["done"] = f"{counts['done'] - lost} (+{lost} in damaged shards, computed again on resume)"
+    print("  ".join(f"{k}: {v}" for k, v in shown.items()) + f"  total: {sum(counts.values())}")
     pts = s.points()
     running = pts[pts["status"] == "running"]
     for worker, grp in list(running.groupby(running["worker"].fillna("-")))[:20]:
@@ -58,7 +63,6 @@ def status(run_dir: str) -> None:
     failed = pts[pts["status"] == "failed"].fillna({"worker": "-", "error": "-", "log": "-"})
     for (worker, error, log), grp in list(failed.groupby(["worker", "error", "log"], sort=False))[:20]:
         print(f"  failed: {len(grp)} point(s) in {worker}: {error} (log: {log})")
-    damaged = repair.damaged_shards(s)
     for name, (n, why) in damaged.items():
         print(f"  damaged: shard {str(s.root / 'shards' / name)!r} ({n} done point(s)) cannot be read: {why}")
     if counts["failed"] or counts["pending"] or damaged:

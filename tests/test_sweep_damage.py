@@ -68,6 +68,16 @@ def test_a_damaged_shard_is_reported_and_resume_recomputes_only_its_points(sweep
     assert res.returncode == 0 and "damaged" not in res.stdout, res.stdout
 
 
+def test_status_does_not_count_the_points_of_a_deleted_shard_as_done(sweep_dir):
+    shards = sorted((sweep_dir / "shards").glob("*.parquet"))
+    shards[0].unlink()
+    res = cogsim("sweep", "status", str(sweep_dir))
+    assert res.returncode == 0, res.stderr
+    assert "done: 2 (+1 in damaged shards, computed again on resume)" in res.stdout, res.stdout
+    assert "done: 3" not in res.stdout and "total: 3" in res.stdout
+    assert f"damaged: shard '{shards[0]}' (1 done point(s)) cannot be read: missing" in res.stdout
+
+
 def test_a_garbage_index_stops_status_and_resume_with_one_line(sweep_dir):
     index = sweep_dir / "index.sqlite"
     for extra in sweep_dir.glob("index.sqlite-*"):  # WAL and shared-memory files of the good index
