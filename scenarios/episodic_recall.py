@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cogsim.compare import Check, Comparison, Metric, PaperRun, bootstrap_ci, fit_line
-from cogsim.config import field
+from cogsim.config import ConfigError, field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
 
@@ -54,6 +54,13 @@ class Config:
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
     n_seeds: int = field(3, low=1, high=1_024, doc="independent worlds and memories")
     k: int = field(10, low=1, doc="k of recall@k")
+
+    def __post_validate__(self):
+        n, m = self.n_entities, self.n_predicates
+        pairs = m * (n - 1)  # (predicate, object) pairs of a subject: objects differ from the subject
+        if self.typical_per_subject > pairs:
+            allowed = f"at most n_predicates x (n_entities - 1) = {m} x {n - 1} = {pairs} (pairs per subject)"
+            raise ConfigError("typical_per_subject", self.typical_per_subject, allowed)
 
 
 #: The paper preset's last measured verdict (docs/scenarios/episodic_recall.md).

@@ -2,7 +2,10 @@
 
 import jax
 import numpy as np
+import pytest
 
+from cogsim import config as cfglib
+from cogsim.errors import ConfigError
 from cogsim.scenarios import episodic_recall as er
 from tests.scenarios.tiny import tiny
 
@@ -28,3 +31,10 @@ def test_short_run_and_comparison():
     wrapped = comp.with_context(data_kind=er.reference().kind)
     assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
     assert er.plot(sim, er.reference().table) is not None
+
+
+def test_more_typical_pairs_than_pairs_per_subject_is_refused():
+    # make_world samples typical_per_subject of a subject's n_predicates x (n_entities - 1) pairs
+    with pytest.raises(ConfigError, match=r"'typical_per_subject': got 67; allowed: at most .*n_predicates"):
+        cfglib.validate(er.Config(typical_per_subject=67))
+    assert cfglib.validate(er.Config(typical_per_subject=66)).typical_per_subject == 66
