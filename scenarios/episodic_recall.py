@@ -61,6 +61,15 @@ class Config:
         if self.typical_per_subject > pairs:
             allowed = f"at most n_predicates x (n_entities - 1) = {m} x {n - 1} = {pairs} (pairs per subject)"
             raise ConfigError("typical_per_subject", self.typical_per_subject, allowed)
+        # a scene holds distinct triples: at most all of them (all typical ones when every triple is typical)
+        if self.p_typical < 1.0:
+            most, why = n * pairs, f"n_entities x n_predicates x (n_entities - 1) = {n} x {m} x {n - 1}"
+        else:
+            most, why = n * self.typical_per_subject, f"n_entities x typical_per_subject = {n} x "
+            why += f"{self.typical_per_subject}, as p_typical = 1"
+        if self.triples_per_scene > most:
+            allowed = f"at most {most} (the distinct triples: {why})"
+            raise ConfigError("triples_per_scene", self.triples_per_scene, allowed)
 
 
 #: The paper preset's last measured verdict (docs/scenarios/episodic_recall.md).

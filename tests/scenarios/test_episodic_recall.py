@@ -33,6 +33,18 @@ def test_short_run_and_comparison():
     assert er.plot(sim, er.reference().table) is not None
 
 
+def test_more_triples_per_scene_than_distinct_triples_is_refused():
+    # make_scenes draws distinct triples until a scene is full: with too few of them it would never end
+    with pytest.raises(ConfigError, match=r"'triples_per_scene': got 800; allowed: at most 792 .*n_entities"):
+        cfglib.validate(er.Config(triples_per_scene=800))
+    with pytest.raises(ConfigError, match=r"'triples_per_scene': got 50; allowed: at most 12 .*n_predicates"):
+        cfglib.replace_from_strings(er.Config(), ["n_entities=2", "triples_per_scene=50"])
+    with pytest.raises(ConfigError, match=r"triples_per_scene.*at most 24 .*typical_per_subject.*p_typical"):
+        cfglib.validate(er.Config(p_typical=1.0, triples_per_scene=25))
+    assert cfglib.validate(er.Config(triples_per_scene=792)).triples_per_scene == 792
+    assert cfglib.validate(er.Config(p_typical=1.0, triples_per_scene=24)).triples_per_scene == 24
+
+
 def test_more_typical_pairs_than_pairs_per_subject_is_refused():
     # make_world samples typical_per_subject of a subject's n_predicates x (n_entities - 1) pairs
     with pytest.raises(ConfigError, match=r"'typical_per_subject': got 67; allowed: at most .*n_predicates"):
