@@ -44,7 +44,7 @@ class Config:
     p_typical: float = field(0.6, low=0.0, high=1.0, doc="probability that a scene triple is typical")
     triples_per_scene: int = field(3, low=1, doc="triples per scene (episode)")
     n_episodes: tuple[int, ...] = field(
-        (8, 16, 32, 64, 128), low=1, high=100_000, doc="episode counts (interference)"
+        (8, 16, 32, 64, 128), low=1, high=100_000, doc="episode counts (interference)", distinct=True
     )
     dim: int = field(16, low=1, high=4_096, doc="representation/embedding size")
     wm_dim: int = field(32, low=1, high=4_096, doc="working-memory size")
@@ -56,6 +56,9 @@ class Config:
     k: int = field(10, low=1, doc="k of recall@k")
 
     def __post_validate__(self):
+        if len(self.n_episodes) < 2:  # the interference slope is a line over log2 of the episode counts
+            allowed = "at least two different episode counts (the recall slope per doubling needs two)"
+            raise ConfigError("n_episodes", self.n_episodes, allowed)
         n, m = self.n_entities, self.n_predicates
         pairs = m * (n - 1)  # (predicate, object) pairs of a subject: objects differ from the subject
         if self.typical_per_subject > pairs:

@@ -50,3 +50,12 @@ def test_more_typical_pairs_than_pairs_per_subject_is_refused():
     with pytest.raises(ConfigError, match=r"'typical_per_subject': got 67; allowed: at most .*n_predicates"):
         cfglib.validate(er.Config(typical_per_subject=67))
     assert cfglib.validate(er.Config(typical_per_subject=66)).typical_per_subject == 66
+
+
+def test_n_episodes_needs_two_different_counts():
+    # compare() fits recall against log2(n_episodes): one count (or one repeated) gives no slope
+    with pytest.raises(ConfigError, match=r"'n_episodes': got \(8,\); allowed: at least two different"):
+        cfglib.replace_from_strings(er.Config(), ["n_episodes=8"])
+    with pytest.raises(ConfigError, match=r"'n_episodes': got \(8, 8\); allowed: distinct values"):
+        cfglib.replace_from_strings(er.Config(), ["n_episodes=8,8"])
+    assert cfglib.replace_from_strings(er.Config(), ["n_episodes=8,16"]).n_episodes == (8, 16)
