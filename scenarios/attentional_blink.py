@@ -57,7 +57,9 @@ class Config:
     lags: tuple[int, ...] = cfglib.field(
         (1, 2, 3, 4, 5, 6, 7, 8), low=1, high=20, doc="T2 positions after T1"
     )
-    t1_positions: tuple[int, int] = cfglib.field((7, 15), low=1, high=40, doc="T1 stream position (range)")
+    t1_positions: tuple[int, int] = cfglib.field(
+        (7, 15), low=1, high=40, doc="T1 stream position: first,last (both included)"
+    )
     items_after_t2: int = cfglib.field(3, low=1, high=20, doc="distractors after the latest T2")
     trials: int = cfglib.field(400, low=1, high=1_000_000, doc="trials per lag and condition")
     top_k: int = cfglib.field(2, low=1, high=8, doc="items the workspace takes in one episode")
@@ -83,6 +85,11 @@ class Config:
     deficit_margin: float = cfglib.field(
         0.1, low=0.0, high=1.0, doc="drop below control that counts as deficit"
     )
+
+    def __post_validate__(self):
+        first, last = self.t1_positions
+        if first > last:  # T1's position is drawn from first to last, both included
+            raise ConfigError("t1_positions", self.t1_positions, "a range first,last with first <= last")
 
 
 #: The paper preset's last measured verdict (docs/scenarios/attentional_blink.md).
