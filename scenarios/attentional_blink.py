@@ -90,6 +90,12 @@ class Config:
         first, last = self.t1_positions
         if first > last:  # T1's position is drawn from first to last, both included
             raise ConfigError("t1_positions", self.t1_positions, "a range first,last with first <= last")
+        # the deficit window is read off the lag curve between neighbouring lags (window_edges; the fit looks
+        # lags up with searchsorted); the stream always has room for the largest lag after the last T1
+        if len(self.lags) < 2 or any(b <= a for a, b in zip(self.lags, self.lags[1:], strict=False)):
+            raise ConfigError(
+                "lags", self.lags, "at least two lags in increasing order, each once (a lag curve)"
+            )
 
 
 #: The paper preset's last measured verdict (docs/scenarios/attentional_blink.md).

@@ -119,3 +119,11 @@ def test_a_reversed_t1_range_is_refused():
     with pytest.raises(ConfigError, match=r"'t1_positions': got \(15, 7\); allowed: a range first,last"):
         cfglib.replace_from_strings(ab.Config(), ["t1_positions=15,7"])
     assert cfglib.replace_from_strings(ab.Config(), ["t1_positions=7,7"]).t1_positions == (7, 7)
+
+
+@pytest.mark.parametrize("lags", ["3,3", "20", "1,3,2"])
+def test_lags_that_give_no_lag_curve_are_refused(lags):
+    # the deficit window is read between neighbouring lags: at least two, increasing, each once
+    with pytest.raises(ConfigError, match=r"'lags': got .*; allowed: at least two lags in increasing order"):
+        cfglib.replace_from_strings(ab.Config(), [f"lags={lags}", "t1_positions=40,40"])
+    assert cfglib.replace_from_strings(ab.Config(), ["lags=19,20", "t1_positions=40,40"]).lags == (19, 20)
