@@ -73,6 +73,12 @@ class Config:
         if self.triples_per_scene > most:
             allowed = f"at most {most} (the distinct triples: {why})"
             raise ConfigError("triples_per_scene", self.triples_per_scene, allowed)
+        ranked = n * m * n  # recall@k ranks the whole [n_entities, n_predicates, n_entities] tensor
+        if self.k > ranked:
+            allowed = (
+                f"at most n_entities x n_predicates x n_entities = {n} x {m} x {n} = {ranked} (all ranked)"
+            )
+            raise ConfigError("k", self.k, allowed)
 
 
 #: The paper preset's last measured verdict (docs/scenarios/episodic_recall.md).

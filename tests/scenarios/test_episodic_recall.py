@@ -59,3 +59,10 @@ def test_n_episodes_needs_two_different_counts():
     with pytest.raises(ConfigError, match=r"'n_episodes': got \(8, 8\); allowed: distinct values"):
         cfglib.replace_from_strings(er.Config(), ["n_episodes=8,8"])
     assert cfglib.replace_from_strings(er.Config(), ["n_episodes=8,16"]).n_episodes == (8, 16)
+
+
+def test_k_above_the_ranked_triples_is_refused():
+    # recall@k takes the top k of the n_entities x n_predicates x n_entities tensor
+    with pytest.raises(ConfigError, match=r"'k': got 865; allowed: at most .* = 864"):
+        cfglib.validate(er.Config(k=865))
+    assert cfglib.validate(er.Config(k=864)).k == 864
