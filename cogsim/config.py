@@ -318,7 +318,9 @@ def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
                     path, text, "comma-separated values, optionally in matching brackets: [v1,v2] or (v1,v2)"
                 )
             body = body[1:-1]
-        items = [x for x in body.split(",") if x.strip()] if body.strip() else []
+        items = body.split(",") if body.strip() else []
+        if any(not x.strip() for x in items):  # "1,,2" or "1,2,": an item left out by mistake
+            raise ConfigError(path, text, "comma-separated values with no empty item, e.g. 1,2,3")
         if args and args[-1] is Ellipsis:
             return tuple(parse_value(x, args[0], path=path) for x in items)
         if args:

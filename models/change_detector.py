@@ -50,6 +50,11 @@ class WorkspaceFit:
         400, low=10, high=100_000, doc="simulated trials per set size x change x grid point"
     )
 
+    def __post_validate__(self):
+        if max(self.top_k_grid) > self.n_locations:  # the workspace keeps at most every slot
+            allowed = f"capacities of at most n_locations = {self.n_locations} (the network's slots)"
+            raise cfglib.ConfigError("top_k_grid", self.top_k_grid, allowed)
+
 
 class ChangeDetector(nnx.Module):
     """The workspace network doing the change-detection task.

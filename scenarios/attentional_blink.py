@@ -37,6 +37,8 @@ from cogsim.reference import Reference
 from cogsim.scenarios import _attentional_blink_fit as abfit
 from cogsim.scenarios import _attentional_blink_stats as abstats
 from cogsim.scenarios._attentional_blink_plot import plot as plot
+from cogsim.scenarios._attentional_blink_trace import stream_onsets as stream_onsets
+from cogsim.scenarios._attentional_blink_trace import trace_strength as trace_strength
 
 DESCRIPTION = (
     "Attentional blink (Raymond et al. 1992): RSVP through a workspace that takes time to consolidate"
@@ -55,7 +57,9 @@ class Config:
     lags: tuple[int, ...] = cfglib.field(
         (1, 2, 3, 4, 5, 6, 7, 8), low=1, high=20, doc="T2 positions after T1"
     )
-    t1_positions: tuple[int, int] = cfglib.field((7, 15), low=1, high=40, doc="T1 stream position (range)")
+    t1_positions: tuple[int, int] = cfglib.field(
+        (7, 15), low=1, high=40, doc="T1 stream position: first,last (both included)"
+    )
     items_after_t2: int = cfglib.field(3, low=1, high=20, doc="distractors after the latest T2")
     trials: int = cfglib.field(400, low=1, high=1_000_000, doc="trials per lag and condition")
     top_k: int = cfglib.field(2, low=1, high=8, doc="items the workspace takes in one episode")
@@ -81,6 +85,17 @@ class Config:
     deficit_margin: float = cfglib.field(
         0.1, low=0.0, high=1.0, doc="drop below control that counts as deficit"
     )
+
+    def __post_validate__(self):
+        first, last = self.t1_positions
+        if first > last:  # T1's position is drawn from first to last, both included
+            raise ConfigError("t1_positions", self.t1_positions, "a range first,last with first <= last")
+        # the deficit window is read off the lag curve between neighbouring lags (window_edges; the fit looks
+        # lags up with searchsorted); the stream always has room for the largest lag after the last T1
+        if len(self.lags) < 2 or any(b <= a for a, b in zip(self.lags, self.lags[1:], strict=False)):
+            raise ConfigError(
+                "lags", self.lags, "at least two lags in increasing order, each once (a lag curve)"
+            )
 
 
 #: The paper preset's last measured verdict (docs/scenarios/attentional_blink.md).
@@ -112,31 +127,6 @@ def memory_bytes(config: Config) -> dict[str, int]:
     n_trials = 2 * len(config.lags) * config.trials  # conditions x lags x trials
     per_item = 14 + 16 + 10 + 9 + 4 * (5 + config.top_k) + 4 + 3 + 12
     return {"trials": n_trials * n_items * per_item}
-
-
-def stream_onsets(n_items: int, soa_ms: float) -> np.ndarray:
-    """Onset times (ms) of the items of a stream.
-
-    Example:
-      >>> stream_onsets(3, 90.0).tolist()
-      [0.0, 90.0, 180.0]
-    """
-    return np.arange(n_items) * float(soa_ms)
-
-
-def trace_strength(t: jax.Array, onsets: jax.Array, soa_ms: float, trace_ms: float) -> jax.Array:
-    """Sensory trace of each item at time ``t``: 0 before onset, 1 until the next item masks it, then an
-    exponential decay with time constant ``trace_ms``.
-
-    Example:
-      >>> s = trace_strength(jnp.float32(100.0), jnp.array([0.0, 90.0, 180.0]), 90.0, 30.0)
-      >>> [round(float(x), 3) for x in s]
-      [0.717, 1.0, 0.0]
-    """
-    since_mask = t - (onsets + soa_ms)
-    return jnp.where(
-        t < onsets, 0.0, jnp.where(since_mask < 0, 1.0, jnp.exp(-jnp.maximum(since_mask, 0.0) / trace_ms))
-    )
 
 
 def simulate_trials(

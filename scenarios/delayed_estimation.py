@@ -203,9 +203,19 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
     config = cfglib.validate(config)
     models = paradigms.get("delayed_estimation").models
     frames, files, skipped = [], [], {}
-    for i, source in enumerate(config.datasets):
-        name = label(source)
+    read = []  # every data set read and checked before any fit: a set no chosen model applies to is refused
+    for source in config.datasets:
         df = trials(source, max_subjects=config.max_subjects)
+        have = available(df)
+        why = {mname: why_not(models[mname], df, have) for mname in config.models}
+        if all(why.values()):  # mixture3p without non-targets; set sizes beyond a model's tables
+            reasons = "; ".join(f"{m}: {w}" for m, w in why.items())
+            allowed = "models such that at least one applies to each data set in datasets"
+            allowed += f"; none applies to {label(source)!r}"
+            raise cfglib.ConfigError("models", config.models, f"{allowed} ({reasons})")
+        read.append((source, df, why))
+    for i, (source, df, why_skip) in enumerate(read):
+        name = label(source)
         by = participants(source, df)
         if source not in DATASETS:
             files.append(
@@ -219,12 +229,11 @@ def simulate(config: Config, *, key: jax.Array) -> pd.DataFrame:
                     kind="histogram", dataset=name
                 )
             )
-        have = available(df)
         unit, step = labels(df, by), ceil.grid_step(df.error_rad.to_numpy())
         frames.append(ceil.data_quantiles(df.assign(unit=unit)).assign(kind="quantile", dataset=name))
         for j, mname in enumerate(config.models):
             model = models[mname]
-            why = why_not(model, df, have)  # mixture3p without non-targets; set sizes beyond a model's tables
+            why = why_skip[mname]
             if why:
                 skipped[f"{name}.{mname}"] = why
                 continue

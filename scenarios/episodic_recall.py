@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cogsim.compare import Check, Comparison, Metric, PaperRun, bootstrap_ci, fit_line
-from cogsim.config import field
+from cogsim.config import ConfigError, field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
 
@@ -44,7 +44,7 @@ class Config:
     p_typical: float = field(0.6, low=0.0, high=1.0, doc="probability that a scene triple is typical")
     triples_per_scene: int = field(3, low=1, doc="triples per scene (episode)")
     n_episodes: tuple[int, ...] = field(
-        (8, 16, 32, 64, 128), low=1, high=100_000, doc="episode counts (interference)"
+        (8, 16, 32, 64, 128), low=1, high=100_000, doc="episode counts (interference)", distinct=True
     )
     dim: int = field(16, low=1, high=4_096, doc="representation/embedding size")
     wm_dim: int = field(32, low=1, high=4_096, doc="working-memory size")
@@ -54,6 +54,31 @@ class Config:
     lr: float = field(0.01, low=0.0, doc="Adam learning rate")
     n_seeds: int = field(3, low=1, high=1_024, doc="independent worlds and memories")
     k: int = field(10, low=1, doc="k of recall@k")
+
+    def __post_validate__(self):
+        if len(self.n_episodes) < 2:  # the interference slope is a line over log2 of the episode counts
+            allowed = "at least two different episode counts (the recall slope per doubling needs two)"
+            raise ConfigError("n_episodes", self.n_episodes, allowed)
+        n, m = self.n_entities, self.n_predicates
+        pairs = m * (n - 1)  # (predicate, object) pairs of a subject: objects differ from the subject
+        if self.typical_per_subject > pairs:
+            allowed = f"at most n_predicates x (n_entities - 1) = {m} x {n - 1} = {pairs} (pairs per subject)"
+            raise ConfigError("typical_per_subject", self.typical_per_subject, allowed)
+        # a scene holds distinct triples: at most all of them (all typical ones when every triple is typical)
+        if self.p_typical < 1.0:
+            most, why = n * pairs, f"n_entities x n_predicates x (n_entities - 1) = {n} x {m} x {n - 1}"
+        else:
+            most, why = n * self.typical_per_subject, f"n_entities x typical_per_subject = {n} x "
+            why += f"{self.typical_per_subject}, as p_typical = 1"
+        if self.triples_per_scene > most:
+            allowed = f"at most {most} (the distinct triples: {why})"
+            raise ConfigError("triples_per_scene", self.triples_per_scene, allowed)
+        ranked = n * m * n  # recall@k ranks the whole [n_entities, n_predicates, n_entities] tensor
+        if self.k > ranked:
+            allowed = (
+                f"at most n_entities x n_predicates x n_entities = {n} x {m} x {n} = {ranked} (all ranked)"
+            )
+            raise ConfigError("k", self.k, allowed)
 
 
 #: The paper preset's last measured verdict (docs/scenarios/episodic_recall.md).

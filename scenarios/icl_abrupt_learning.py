@@ -57,6 +57,13 @@ class Config(icl.InductionSettings):
         512, low=8, high=1_000_000, doc="classes in the failure case (a multiple of 8)"
     )
 
+    def __post_validate__(self):
+        cfglib.validate(icl.task_config(self))  # the main task (K a multiple of L, B divides N, ...)
+        if self.failure_case and self.failure_K % 8:  # the failure case has L = 8 labels
+            raise cfglib.ConfigError(
+                "failure_K", self.failure_K, "a multiple of 8 (the failure case's L = 8)"
+            )
+
 
 PRESETS = {
     # A smaller task (N = 4 pairs, B = 1, 16 labels, token dim 24 instead of 128), a larger learning rate

@@ -29,7 +29,7 @@ import pandas as pd
 
 from cogsim import data
 from cogsim.compare import Check, Comparison, Metric, PaperRun, bootstrap_ci, diff_ci, rmse
-from cogsim.config import field
+from cogsim.config import ConfigError, field
 from cogsim.models import tensor_brain as tb
 from cogsim.reference import Reference
 
@@ -51,7 +51,7 @@ class Config:
     noise: float = field(0.5, low=0.0, doc="std of the readout noise added to q")
     cycle_s: float = field(0.05, low=1e-3, doc="seconds per decoding cycle (one letter)")
     cue_delays: tuple[float, ...] = field(
-        (0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset"
+        (0.0, 0.15, 0.3, 0.5, 1.0), low=0.0, doc="cue delays (s) after offset", distinct=True
     )
     n_trials: int = field(1000, low=1, high=200_000, doc="trials per condition in the final simulation")
     n_fit_trials: int = field(300, low=1, high=20_000, doc="trials per condition and grid point in the fit")
@@ -66,6 +66,24 @@ class Config:
         doc="working-memory capacities tried (items)",
     )
     n_boot: int = field(500, low=0, high=100_000, doc="bootstrap resamples of trials for CIs")
+
+    def __post_validate__(self):
+        if min(self.cue_delays) >= _long_delay(self.cue_delays):  # checks 2-4 need a short and a long delay
+            allowed = (
+                "at least two delays, one shorter than 1 s when 1 s is among them (the checks compare the "
+            )
+            allowed += "shortest delay with 1 s, or with the longest without it)"
+            raise ConfigError("cue_delays", self.cue_delays, allowed)
+
+
+def _long_delay(delays) -> float:
+    """The long cue delay of the decline and convergence checks: 1 s (Sperling's) if run, else the longest.
+
+    Example:
+      >>> _long_delay((0.0, 0.3, 1.0, 2.0)), _long_delay((0.0, 0.5))
+      (1.0, 0.5)
+    """
+    return 1.0 if 1.0 in delays else max(delays)
 
 
 #: The paper preset's last measured verdict (docs/scenarios/iconic_memory.md).
@@ -379,7 +397,7 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame, *, n_boot: int = Config().n_
         d: sim[(sim.report == "partial") & (sim.cue_delay_s == d)].letters.to_numpy() for d in part.index
     }
     w_trials = sim[sim.report == "whole"].letters.to_numpy()
-    d_long = 1.0 if 1.0 in trials else max(trials)
+    d_long = _long_delay(trials)
     d0 = min(trials)
     adv0 = diff_ci(trials[d0], w_trials)
     adv1 = diff_ci(trials[d_long], w_trials)

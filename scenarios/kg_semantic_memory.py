@@ -121,6 +121,13 @@ class Config:
     eval_every: int = field(1000, low=1, doc="steps between validation evaluations")
     n_boot: int = field(1000, low=0, high=100_000, doc="bootstrap resamples of the test triples for CIs")
 
+    def __post_validate__(self):
+        if not self.graph.strip():  # a path of nothing would be read as the current folder
+            allowed = (
+                f"a packaged graph name {sorted(kg.packaged_graphs())} or a graph folder's path, not empty"
+            )
+            raise cfglib.ConfigError("graph", self.graph, allowed)
+
 
 #: The paper preset's last measured verdict (docs/scenarios/kg_semantic_memory.md).
 PAPER_RUN = PaperRun(

@@ -206,3 +206,13 @@ def test_balanced_brackets_are_accepted(text, value):
 
 def test_a_name_ending_in_a_bracket_it_opened_is_a_name():
     assert config.parse_value("a,f(x)", tuple[str, ...], path="names") == ("a", "f(x)")
+
+
+@pytest.mark.parametrize("text", ["1,,2", "1,2,", ",1", "[1, ,2]", "1,2,,"])
+def test_an_empty_list_item_is_refused(text):
+    # an item left out ("1,,2") was dropped silently
+    with pytest.raises(
+        ConfigError, match=r"'sizes': got .*; allowed: comma-separated values with no empty item"
+    ):
+        config.replace_from_strings(Outer(), [f"sizes={text}"])
+    assert config.replace_from_strings(Outer(), ["sizes= 1 , 2 "]).sizes == (1, 2)

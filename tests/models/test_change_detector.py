@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cogsim import config as cfglib
 from cogsim.models import change_detector as cdnet
 
 B = 400
@@ -34,3 +35,10 @@ def test_displays_follow_the_task(d):
 def test_probe_location_and_change_are_random(d):
     assert len(np.unique(np.asarray(d["probe_loc"]))) == cdnet.WorkspaceFit().n_locations
     assert float(jnp.mean(d["change"])) == pytest.approx(0.5, abs=0.08)
+
+
+def test_capacities_above_the_locations_are_refused():
+    # a capacity above n_locations would keep more slots than the network has (and was reported as K)
+    with pytest.raises(cfglib.ConfigError, match=r"'top_k_grid': got \(20,\); allowed: .*n_locations = 12"):
+        cfglib.validate(cdnet.WorkspaceFit(top_k_grid=(20,)))
+    assert cfglib.validate(cdnet.WorkspaceFit(n_locations=8, top_k_grid=(1, 8))).top_k_grid == (1, 8)

@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cogsim import config as cfglib
+from cogsim.errors import ConfigError
 from cogsim.scenarios import _attentional_blink_fit as abfit
 from cogsim.scenarios import attentional_blink as ab
 from tests.scenarios.tiny import tiny
@@ -110,3 +112,18 @@ def test_human_window_is_the_published_one():
     h = ab.reference().table
     assert (h.window_start_ms.iloc[0], h.window_end_ms.iloc[0]) == (180.0, 450.0)
     assert h.approx.iloc[0] != "computed_from_raw"  # flagged approximate in the data
+
+
+def test_a_reversed_t1_range_is_refused():
+    # T1 is drawn from first to last, both included: one position is a range, a reversed one is empty
+    with pytest.raises(ConfigError, match=r"'t1_positions': got \(15, 7\); allowed: a range first,last"):
+        cfglib.replace_from_strings(ab.Config(), ["t1_positions=15,7"])
+    assert cfglib.replace_from_strings(ab.Config(), ["t1_positions=7,7"]).t1_positions == (7, 7)
+
+
+@pytest.mark.parametrize("lags", ["3,3", "20", "1,3,2"])
+def test_lags_that_give_no_lag_curve_are_refused(lags):
+    # the deficit window is read between neighbouring lags: at least two, increasing, each once
+    with pytest.raises(ConfigError, match=r"'lags': got .*; allowed: at least two lags in increasing order"):
+        cfglib.replace_from_strings(ab.Config(), [f"lags={lags}", "t1_positions=40,40"])
+    assert cfglib.replace_from_strings(ab.Config(), ["lags=19,20", "t1_positions=40,40"]).lags == (19, 20)

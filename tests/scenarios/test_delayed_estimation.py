@@ -236,3 +236,18 @@ def test_a_file_of_one_set_size_leaves_the_set_size_checks_not_tested(tmp_path, 
     else:
         assert "not tested: no CI" in chance.detail and np.isfinite(chance.value)
         assert comp.verdict == "untested" and comp.checks_passed == "0/0 (3 not tested)"
+
+
+def test_a_data_set_no_chosen_model_applies_to_is_refused_before_any_fit(monkeypatch):
+    # mixture3p needs non-targets, which van den Berg et al.'s trials lack: every model would be skipped
+    from cogsim import fit
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a model was fitted before the data sets were checked")
+
+    monkeypatch.setattr(fit, "fit", no_fit)
+    cfg = dataclasses.replace(TINY, datasets=("zhang_luck2008", "vandenberg2012"), models=("mixture3p",))
+    with pytest.raises(
+        cfglib.ConfigError, match=r"'models': .*each data set in datasets; none applies to 'vandenberg2012'"
+    ):
+        de.simulate(cfg, key=jax.random.key(0))

@@ -2,7 +2,10 @@
 
 import jax
 import numpy as np
+import pytest
 
+from cogsim import config as cfglib
+from cogsim.errors import ConfigError
 from cogsim.scenarios import episodic_recall as er
 from tests.scenarios.tiny import tiny
 
@@ -28,3 +31,38 @@ def test_short_run_and_comparison():
     wrapped = comp.with_context(data_kind=er.reference().kind)
     assert wrapped.schema_problems() == [] and wrapped.verdict == "demonstration"
     assert er.plot(sim, er.reference().table) is not None
+
+
+def test_more_triples_per_scene_than_distinct_triples_is_refused():
+    # make_scenes draws distinct triples until a scene is full: with too few of them it would never end
+    with pytest.raises(ConfigError, match=r"'triples_per_scene': got 800; allowed: at most 792 .*n_entities"):
+        cfglib.validate(er.Config(triples_per_scene=800))
+    with pytest.raises(ConfigError, match=r"'triples_per_scene': got 50; allowed: at most 12 .*n_predicates"):
+        cfglib.replace_from_strings(er.Config(), ["n_entities=2", "triples_per_scene=50"])
+    with pytest.raises(ConfigError, match=r"triples_per_scene.*at most 24 .*typical_per_subject.*p_typical"):
+        cfglib.validate(er.Config(p_typical=1.0, triples_per_scene=25))
+    assert cfglib.validate(er.Config(triples_per_scene=792)).triples_per_scene == 792
+    assert cfglib.validate(er.Config(p_typical=1.0, triples_per_scene=24)).triples_per_scene == 24
+
+
+def test_more_typical_pairs_than_pairs_per_subject_is_refused():
+    # make_world samples typical_per_subject of a subject's n_predicates x (n_entities - 1) pairs
+    with pytest.raises(ConfigError, match=r"'typical_per_subject': got 67; allowed: at most .*n_predicates"):
+        cfglib.validate(er.Config(typical_per_subject=67))
+    assert cfglib.validate(er.Config(typical_per_subject=66)).typical_per_subject == 66
+
+
+def test_n_episodes_needs_two_different_counts():
+    # compare() fits recall against log2(n_episodes): one count (or one repeated) gives no slope
+    with pytest.raises(ConfigError, match=r"'n_episodes': got \(8,\); allowed: at least two different"):
+        cfglib.replace_from_strings(er.Config(), ["n_episodes=8"])
+    with pytest.raises(ConfigError, match=r"'n_episodes': got \(8, 8\); allowed: distinct values"):
+        cfglib.replace_from_strings(er.Config(), ["n_episodes=8,8"])
+    assert cfglib.replace_from_strings(er.Config(), ["n_episodes=8,16"]).n_episodes == (8, 16)
+
+
+def test_k_above_the_ranked_triples_is_refused():
+    # recall@k takes the top k of the n_entities x n_predicates x n_entities tensor
+    with pytest.raises(ConfigError, match=r"'k': got 865; allowed: at most .* = 864"):
+        cfglib.validate(er.Config(k=865))
+    assert cfglib.validate(er.Config(k=864)).k == 864

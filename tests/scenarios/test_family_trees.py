@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pandas as pd
+import pytest
 
 from cogsim import config
 from cogsim.compare import Comparison
@@ -51,3 +52,33 @@ def test_attributes_decode_from_embeddings_that_code_them():
     assert df.groupby("attribute").correct.mean().min() == 1.0
     noise = pd.DataFrame(sc.decode_attributes(rng.normal(size=(24, 3)), fam, names))
     assert noise.correct.mean() < 0.8
+
+
+def _cases(n_test: int, n_seeds: int = 2) -> pd.DataFrame:
+    """Case rows of both versions and models, and decode rows, as simulate() writes them."""
+    rows = []
+    for seed in range(n_seeds):
+        for version, n in (("hinton", n_test), ("large", 10)):
+            for model in ("tensor_brain", "frequency_baseline"):
+                rows += [
+                    {
+                        "seed": seed,
+                        "version": version,
+                        "model": model,
+                        "kind": "case",
+                        "correct": float(i % 2),
+                    }
+                    for i in range(n)
+                ]
+        rows += [
+            {"seed": seed, "kind": "decode", "attribute": a, "correct": 1.0, "chance": 0.5}
+            for a in sc.ATTRIBUTES
+        ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("n_test", [4, 100])
+def test_the_hinton_check_names_the_held_out_cases_run(n_test):
+    comp = sc.compare(_cases(n_test), sc.reference().table, n_boot=20)
+    names = [c.name for c in comp.checks if c.name.startswith("hinton: at least")]
+    assert len(names) == 1 and f"of the {n_test} held-out cases" in names[0]

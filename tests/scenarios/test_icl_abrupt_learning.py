@@ -113,3 +113,11 @@ def test_tiny_end_to_end_run_and_plot():
     assert len(comp.checks) >= 5
     fig = sc.plot(sim, sc.reference().table)
     assert len(fig.axes) == 4
+
+
+def test_a_failure_K_that_is_no_multiple_of_8_is_refused_up_front():
+    # the failure case trains with L = 8 labels; its K was checked only after the main condition trained
+    with pytest.raises(cfglib.ConfigError, match=r"'failure_K': got 12; allowed: a multiple of 8"):
+        cfglib.replace_from_strings(sc.PRESETS["quick"], ["failure_K=12"])
+    cfg = cfglib.replace_from_strings(sc.PRESETS["quick"], ["failure_K=12", "failure_case=false"])
+    assert cfg.failure_K == 12  # unused without the failure case

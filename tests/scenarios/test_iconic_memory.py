@@ -6,6 +6,8 @@ import jax
 import numpy as np
 import pytest
 
+from cogsim import config as cfglib
+from cogsim.errors import ConfigError
 from cogsim.scenarios import iconic_memory as im
 from tests.scenarios.tiny import tiny
 
@@ -78,3 +80,14 @@ def test_buffer_decay_removes_the_advantage():
     whole, _ = run(np.inf)
     assert float(early.mean()) > float(late.mean())
     assert abs(float(late.mean()) - float(whole.mean())) < 1.5
+
+
+@pytest.mark.parametrize("delays", ["0.5", "1,2"])
+def test_cue_delays_that_cannot_test_the_decline_are_refused(delays):
+    # the checks compare the shortest delay with 1 s (or the longest): one delay, or none below 1 s, compares
+    # a delay with itself
+    with pytest.raises(ConfigError, match=r"'cue_delays': got .*; allowed: at least two delays, one shorter"):
+        cfglib.replace_from_strings(im.Config(), [f"cue_delays={delays}"])
+    with pytest.raises(ConfigError, match=r"'cue_delays': got \(0.3, 0.3\); allowed: distinct values"):
+        cfglib.replace_from_strings(im.Config(), ["cue_delays=0.3,0.3"])
+    assert cfglib.replace_from_strings(im.Config(), ["cue_delays=0,2"]).cue_delays == (0.0, 2.0)

@@ -177,3 +177,10 @@ def test_test_triples_unseen_in_or_repeated_from_train_are_noted(tmp_path):
     assert "2 have an entity or predicate absent from train.txt and 1 are also in train.txt" in note.note
     clean = sim.assign(value=[counts["n"], 0, 0])
     assert _kg_metrics.overlap_note(clean) is None
+
+
+@pytest.mark.parametrize("text", ["", " "])
+def test_an_empty_graph_is_refused(text):
+    # Path("") is the current folder: an empty value must not be read as a graph folder
+    with pytest.raises(config.ConfigError, match=r"'graph': got '\s*'; allowed: a packaged graph name"):
+        config.replace_from_strings(ksm.Config(), [f"graph={text}"])
