@@ -82,17 +82,23 @@ def add_argument(p) -> None:
         metavar="N",
         help=f"fit each model N times in all ({MIN_FITS} to {MAX_FITS}), each with its own random starts, "
         "and report per participant whether the fits reach the same maximum (models.parquet agree_gap, "
-        "agree, below_best; N times the fitting time; default: off)",
+        "agree, below_best; N times the fitting time; needs --starts 2 or more, as the extra starts are what "
+        "differ between the fits; default: off)",
     )
 
 
-def check(n: int | None, hierarchical: bool) -> int | None:
-    """``--agreement``'s value, refused (one line) outside :data:`MIN_FITS`-:data:`MAX_FITS` or with
-    ``--hierarchical``."""
+def check(n: int | None, hierarchical: bool, n_starts: int = 2) -> int | None:
+    """``--agreement``'s value, refused (one line) outside :data:`MIN_FITS`-:data:`MAX_FITS`, with
+    ``--hierarchical``, or with ``--starts 1`` (every fit would start from the defaults alone and agree)."""
     if n is not None and (not MIN_FITS <= n <= MAX_FITS or hierarchical):
         with_h = " with --hierarchical" if hierarchical else ""
         raise CogsimError(
             f"fit --agreement: got {n}{with_h}; allowed: an integer from {MIN_FITS} to {MAX_FITS}, "
             "without --hierarchical"
+        )
+    if n is not None and n_starts < 2:
+        raise CogsimError(
+            f"fit --agreement: got {n} with --starts {n_starts}; allowed: --starts 2 or more (the extra "
+            "starts are what differ between the fits; with one, every fit starts from the defaults)"
         )
     return n

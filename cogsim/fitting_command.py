@@ -215,7 +215,7 @@ def run(
 
     if hierarchical and cv is not None:
         raise CogsimError(f"fit cv: got {cv} with hierarchical; allowed: None (not implemented there)")
-    agreement_lib.check(agreement, hierarchical)
+    agreement_lib.check(agreement, hierarchical, n_starts)
     t0 = time.perf_counter()
     sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)

@@ -240,6 +240,7 @@ def test_default_participants_nest_subjects_in_experiments_when_ids_repeat_and_s
         (["--agreement", "1"], "fit --agreement: got 1; allowed: an integer from 2 to 16, without --hier"),
         (["--agreement", "17"], "fit --agreement: got 17; allowed: an integer from 2 to 16"),
         (["--agreement", "2", "--hierarchical"], "fit --agreement: got 2 with --hierarchical; allowed:"),
+        (["--agreement", "3", "--starts", "1"], "fit --agreement: got 3 with --starts 1; allowed: --starts"),
     ],
 )
 def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, capsys, extra, match):
