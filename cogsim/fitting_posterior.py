@@ -100,9 +100,9 @@ def check(
     temperatures: int | None = None,
 ) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
-    chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
-    {parameter -> density}); ``--reloo`` and ``--sample-temperatures`` refused without it, the latter
-    outside 1-:data:`MAX_TEMPERATURES` too."""
+    chosen model has parameters without two finite bounds and without a prior in ``priors`` (model name ->
+    {parameter -> density}; all of them named at once); ``--reloo`` and ``--sample-temperatures`` refused
+    without it, the latter outside 1-:data:`MAX_TEMPERATURES` too."""
     if (
         temperatures is not None
         and temperatures != "auto"
@@ -126,17 +126,34 @@ def check(
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise CogsimError(f"fit --sample: got {n}; allowed: an integer from {MIN_SAMPLES} to {MAX_SAMPLES}")
+    _check_priors(chosen, priors or {})
+    return n
+
+
+def _check_priors(chosen: dict, priors: dict) -> None:
+    """Refuses (one line naming every one of them) the chosen models' parameters that have neither two finite
+    bounds nor a prior in ``priors``."""
     from cogsim.fit._sample import needs_prior
 
-    for name, model in chosen.items():
-        given = (priors or {}).get(name, {})
-        for p in (p for p in model.params if p.name in needs_prior(model) and p.name not in given):
-            raise CogsimError(
-                f"fit --sample: model {name!r} parameter {p.name!r} has bounds ({p.low}, {p.high}) and no "
-                f"prior; allowed: a prior for it, e.g. --prior '{name}.{p.name}=lognormal(0, 1)' (a uniform "
-                "prior needs two finite bounds)"
-            )
-    return n
+    missing = [
+        (name, p)
+        for name, model in chosen.items()
+        for p in model.params
+        if p.name in needs_prior(model) and p.name not in priors.get(name, {})
+    ]
+    if not missing:
+        return
+    models = list(dict.fromkeys(name for name, _ in missing))
+    what = "; ".join(
+        f"model {m!r} parameter{'s' * (sum(n == m for n, _ in missing) > 1)} "
+        + ", ".join(f"{p.name!r} ({p.low}, {p.high})" for n, p in missing if n == m)
+        for m in models
+    )
+    example = ",".join(f"{name}.{p.name}=lognormal(0, 1)" for name, p in missing)
+    raise CogsimError(
+        f"fit --sample: {what} without two finite bounds and without a prior; allowed: a prior for each, "
+        f"e.g. --prior '{example}' (a uniform prior needs two finite bounds)"
+    )
 
 
 def run(
