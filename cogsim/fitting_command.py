@@ -230,7 +230,7 @@ def run(
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
     sample_temperatures = posterior_lib.parse_temperatures(sample_temperatures)
-    posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures)
+    posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures, hierarchical)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")

@@ -98,11 +98,13 @@ def check(
     priors: dict | None = None,
     reloo: bool = False,
     temperatures: int | None = None,
+    hierarchical: bool = False,
 ) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
     chosen model has parameters without two finite bounds and without a prior in ``priors`` (model name ->
-    {parameter -> density}; all of them named at once); ``--reloo`` and ``--sample-temperatures`` refused
-    without it, the latter outside 1-:data:`MAX_TEMPERATURES` too."""
+    {parameter -> density}; all of them named at once, and with ``hierarchical``, which takes no
+    ``--prior``, the ways out that remain); ``--reloo`` and ``--sample-temperatures`` refused without it, the
+    latter outside 1-:data:`MAX_TEMPERATURES` too."""
     if (
         temperatures is not None
         and temperatures != "auto"
@@ -126,13 +128,13 @@ def check(
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise CogsimError(f"fit --sample: got {n}; allowed: an integer from {MIN_SAMPLES} to {MAX_SAMPLES}")
-    _check_priors(chosen, priors or {})
+    _check_priors(chosen, priors or {}, hierarchical)
     return n
 
 
-def _check_priors(chosen: dict, priors: dict) -> None:
+def _check_priors(chosen: dict, priors: dict, hierarchical: bool) -> None:
     """Refuses (one line naming every one of them) the chosen models' parameters that have neither two finite
-    bounds nor a prior in ``priors``."""
+    bounds nor a prior in ``priors``; with ``hierarchical`` (no ``--prior`` there) says what is left."""
     from cogsim.fit._sample import needs_prior
 
     missing = [
@@ -150,6 +152,12 @@ def _check_priors(chosen: dict, priors: dict) -> None:
         for m in models
     )
     example = ",".join(f"{name}.{p.name}=lognormal(0, 1)" for name, p in missing)
+    if hierarchical:
+        raise CogsimError(
+            f"fit --sample: got it with --hierarchical and {what}: without two finite bounds each needs a "
+            f"--prior, which --hierarchical does not take; allowed: --sample without --hierarchical, with "
+            f"--prior '{example}', or models whose parameters all have two finite bounds"
+        )
     raise CogsimError(
         f"fit --sample: {what} without two finite bounds and without a prior; allowed: a prior for each, "
         f"e.g. --prior '{example}' (a uniform prior needs two finite bounds)"

@@ -210,6 +210,23 @@ def test_every_parameter_without_a_prior_is_named_in_one_line(toy_paradigm, csv,
     )
 
 
+def test_sampling_a_model_that_needs_priors_with_hierarchical_is_refused_before_fitting(
+    toy_paradigm, csv, tmp_path, capsys, toy
+):
+    toy_paradigm.models["vm_located"] = _Located(toy)
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_located", "--hierarchical"]
+    assert cli.main([*args, "--sample", "100", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        "fit --sample: got it with --hierarchical and model 'vm_located' parameters 'mu' (-inf, inf), "
+        "'kappa' (0.0, inf): without two finite bounds each needs a --prior, which --hierarchical does not "
+        "take; allowed: --sample without --hierarchical, with --prior 'vm_located.mu=lognormal(0, 1),"
+        "vm_located.kappa=lognormal(0, 1)', or models whose parameters all have two finite bounds"
+    ) in err
+    assert not (tmp_path / "o").exists()  # refused before anything is fitted
+
+
 def test_hierarchical_sampling_says_its_posteriors_are_the_participants_own(
     toy_paradigm, csv, tmp_path, capsys, toy
 ):
