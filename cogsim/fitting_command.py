@@ -226,7 +226,7 @@ def run(
     chosen, skipped = choose(par, trials, models)
     family_map = parse_families(families, list(chosen)) if families is not None else None
     if lr_test is not None:
-        lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
+        lrt.pairs(chosen, par.models)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
     sample_temperatures = posterior_lib.parse_temperatures(sample_temperatures)
