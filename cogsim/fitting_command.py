@@ -48,7 +48,7 @@ from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
 from cogsim.fit._fixed import impossible_under
 from cogsim.fit._hierarchical import SD_FLOOR
-from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
+from cogsim.fit._participants import check_by, data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 from cogsim.fitting_comparison import (
     TIE_TOL,
     attribution,
@@ -222,6 +222,7 @@ def run(
     trials = par.read(data, id_columns=by or ())  # --by columns read as ids: sessions 01 and 1 stay two
     if by is None:
         by = default_by(trials, log)
+    check_by(trials, tuple(by))  # before anything is printed
     log(data_line(trials, by))
     chosen, skipped = choose(par, trials, models)
     family_map = parse_families(families, list(chosen)) if families is not None else None

@@ -251,6 +251,20 @@ def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, cap
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("by", "match"),
+    [
+        ("subject,subject", "fit --by: got 'subject,subject'; allowed: distinct column names ('subject' "),
+        ("session,subject", "my trials.csv: missing column 'session' (a by column); found: subject, "),
+    ],
+)
+def test_by_columns_are_checked_before_anything_is_printed(toy_paradigm, csv, tmp_path, capsys, by, match):
+    args = ["fit", "toy_estimation", "--data", str(csv), "--by", by, "--out", str(tmp_path / "o")]
+    assert cli.main(args) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and match in printed.err and printed.err.count("\n") == 1
+
+
 def test_an_out_folder_holding_a_fit_or_a_file_is_refused(toy_paradigm, csv, tmp_path, capsys):
     out = tmp_path / "o"
     args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_mixture", "--ci", "none"]
