@@ -49,7 +49,8 @@ def columns(
     out["agree"] = table["agree"].to_numpy(bool)
     out["below_best"] = values.max(axis=1) - values[:, 0]
     n_dis, n_below = int((~out["agree"]).sum()), int((out["below_best"] > TOL).sum())
-    parts = [f"{model.name:<16} agreement: {len(out) - n_dis} of {len(out)} participants' {n_fits} fits"]
+    whose = "participant's" if len(out) == 1 else "participants'"
+    parts = [f"{model.name:<16} agreement: {len(out) - n_dis} of {len(out)} {whose} {n_fits} fits"]
     parts.append(f"within {TOL} (largest gap {out['agree_gap'].max():.2f})")
     if n_below:
         parts[-1] += f"; the reported fit below another's maximum on {n_below}"

@@ -237,7 +237,7 @@ def run(
             **({"auto_runs": runs} if temperatures == "auto" else {}),
         }
         log(
-            f"{name:<16} posterior: {per_model[name]['n_converged']} of {len(s)} participants converged "
+            f"{name:<16} posterior: {per_model[name]['n_converged']} of {_participants(len(s))} converged "
             f"(largest R-hat {s['max_rhat'].max():.3f}, smallest ESS {s['min_ess'].min():.0f}, "
             f"{per_model[name]['divergences']} divergences"
             + (f"; {r} temperatures, lowest exchange rate {s['min_swap_rate'].min():.2f}" if r > 1 else "")
@@ -349,7 +349,7 @@ def figure(loos: list, entry: dict, path: Path) -> None:
         left.axvline(0.0, color="grey", lw=0.8)
         left.set_xlabel("elpd_loo difference from the best (2 SE)", fontsize=8)
         left.set_title(
-            f"{entry['n_participants_ranked']} of {entry['n_participants']} participants", fontsize=9
+            f"{entry['n_participants_ranked']} of {_participants(entry['n_participants'])}", fontsize=9
         )
     else:
         left.text(0.5, 0.5, "no participant converged\nunder every model", ha="center", va="center")
@@ -410,7 +410,7 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     won = best["model"].value_counts()
     log(
         f"{head}, ranked by elpd_loo over the {ranked.n_trials[0]} trials of the {int(ok.sum())} of "
-        f"{len(ok)} participants whose chains converged under every model:"
+        f"{_participants(len(ok))} whose chains converged under every model:"
     )
     for row in ranked.itertuples(index=False):
         log(
@@ -430,3 +430,8 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     ]
     entry["participants_best"] = {r.model: int(won.get(r.model, 0)) for r in loos}
     return entry
+
+
+def _participants(n: int) -> str:
+    """``"1 participant"``, ``"2 participants"``."""
+    return f"{n} participant{'s' * (n != 1)}"

@@ -3,6 +3,7 @@ the refusals."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -152,6 +153,8 @@ def test_a_model_without_parameters_enters_loo_exactly(tmp_path, capsys):
     assert cli.main([*args, "--sample", "400", "--out", str(out)]) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "uniform          posterior: no free parameters, nothing to sample; its LOO is exact" in printed
+    assert re.search(r"mixture2p        posterior: [01] of 1 participant converged \(", printed)  # singular
+    assert "participants" not in printed
     loo = pd.read_parquet(out / "loo.parquet").set_index("model")
     uniform = loo.loc["uniform"]
     assert uniform["elpd_loo"] == pytest.approx(-n * math.log(2 * math.pi), rel=1e-6)
