@@ -46,6 +46,7 @@ from cogsim import fitting_priors as priors_lib
 from cogsim._json import json_ready
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
+from cogsim.fit._crossval import small_folds_line
 from cogsim.fit._fixed import impossible_under
 from cogsim.fit._hierarchical import SD_FLOOR
 from cogsim.fit._participants import check_by, data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
@@ -287,6 +288,9 @@ def run(
                 "participant fit without --hierarchical"
             )
         if line := fitlib.few_set_sizes_line(model, trials, by):
+            log(line)
+        kw = {"cv": cv, "n_params": len(model.params), "min_trials": res.settings.get("min_trials", 10)}
+        if line := small_folds_line(name, res.units, by, **kw):
             log(line)
         if agreement is not None:
             kw = {

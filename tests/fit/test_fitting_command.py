@@ -354,3 +354,31 @@ def test_bad_families_are_refused_before_fitting(toy_paradigm, csv, tmp_path, ca
 
 def _not_json(name):
     raise AssertionError(f"comparison.json holds {name}, which strict JSON does not allow")
+
+
+def test_cv_says_how_many_folds_train_on_fewer_trials_than_a_fit_takes(toy_paradigm, csv, tmp_path, capsys):
+    trials = pd.read_csv(csv)
+    few = trials[trials["subject"] == "P01"].head(12).assign(subject="P04")  # folds of 3, 3, 2, 2, 2
+    path = tmp_path / "few.csv"
+    pd.concat([trials, few]).to_csv(path, index=False)
+    args = [
+        "fit",
+        "toy_estimation",
+        "--data",
+        str(path),
+        "--models",
+        "vm_mixture",
+        "--ci",
+        "none",
+        "--cv",
+        "5",
+    ]
+    assert cli.main([*args, "--out", str(tmp_path / "o")]) == 0, capsys.readouterr().err
+    assert (
+        "vm_mixture: with --cv 5, 2 of 20 folds (of 1 of 4 participants) train on fewer than 10 trials, the "
+        "least a fit takes (max(10, parameters + 1)); their cv_loglik rests on such fits\n"
+    ) in capsys.readouterr().out
+    assert (
+        cli.main(["fit", "toy_estimation", "--data", str(csv), *args[4:], "--out", str(tmp_path / "p")]) == 0
+    )
+    assert "train on fewer than" not in capsys.readouterr().out  # 100 trials and more: every fold is enough
