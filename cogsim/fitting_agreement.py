@@ -49,7 +49,8 @@ def columns(
     out["agree"] = table["agree"].to_numpy(bool)
     out["below_best"] = values.max(axis=1) - values[:, 0]
     n_dis, n_below = int((~out["agree"]).sum()), int((out["below_best"] > TOL).sum())
-    parts = [f"{model.name:<16} agreement: {len(out) - n_dis} of {len(out)} participants' {n_fits} fits"]
+    whose = "participant's" if len(out) == 1 else "participants'"
+    parts = [f"{model.name:<16} agreement: {len(out) - n_dis} of {len(out)} {whose} {n_fits} fits"]
     parts.append(f"within {TOL} (largest gap {out['agree_gap'].max():.2f})")
     if n_below:
         parts[-1] += f"; the reported fit below another's maximum on {n_below}"
@@ -82,17 +83,23 @@ def add_argument(p) -> None:
         metavar="N",
         help=f"fit each model N times in all ({MIN_FITS} to {MAX_FITS}), each with its own random starts, "
         "and report per participant whether the fits reach the same maximum (models.parquet agree_gap, "
-        "agree, below_best; N times the fitting time; default: off)",
+        "agree, below_best; N times the fitting time; needs --starts 2 or more, as the extra starts are what "
+        "differ between the fits; default: off)",
     )
 
 
-def check(n: int | None, hierarchical: bool) -> int | None:
-    """``--agreement``'s value, refused (one line) outside :data:`MIN_FITS`-:data:`MAX_FITS` or with
-    ``--hierarchical``."""
+def check(n: int | None, hierarchical: bool, n_starts: int = 2) -> int | None:
+    """``--agreement``'s value, refused (one line) outside :data:`MIN_FITS`-:data:`MAX_FITS`, with
+    ``--hierarchical``, or with ``--starts 1`` (every fit would start from the defaults alone and agree)."""
     if n is not None and (not MIN_FITS <= n <= MAX_FITS or hierarchical):
         with_h = " with --hierarchical" if hierarchical else ""
         raise CogsimError(
             f"fit --agreement: got {n}{with_h}; allowed: an integer from {MIN_FITS} to {MAX_FITS}, "
             "without --hierarchical"
+        )
+    if n is not None and n_starts < 2:
+        raise CogsimError(
+            f"fit --agreement: got {n} with --starts {n_starts}; allowed: --starts 2 or more (the extra "
+            "starts are what differ between the fits; with one, every fit starts from the defaults)"
         )
     return n

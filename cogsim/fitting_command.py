@@ -46,9 +46,10 @@ from cogsim import fitting_priors as priors_lib
 from cogsim._json import json_ready
 from cogsim.errors import CogsimError
 from cogsim.fit._applies import choose
+from cogsim.fit._crossval import small_folds_line
 from cogsim.fit._fixed import impossible_under
 from cogsim.fit._hierarchical import SD_FLOOR
-from cogsim.fit._participants import data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
+from cogsim.fit._participants import check_by, data_line, default_by  # noqa: F401  (cogsim.fitting_command.default_by)
 from cogsim.fitting_comparison import (
     TIE_TOL,
     attribution,
@@ -215,22 +216,23 @@ def run(
 
     if hierarchical and cv is not None:
         raise CogsimError(f"fit cv: got {cv} with hierarchical; allowed: None (not implemented there)")
-    agreement_lib.check(agreement, hierarchical)
+    agreement_lib.check(agreement, hierarchical, n_starts)
     t0 = time.perf_counter()
     sha = store.git_sha()  # the commit that runs, read before the fits
     par = _paradigm(paradigm)
     trials = par.read(data, id_columns=by or ())  # --by columns read as ids: sessions 01 and 1 stay two
     if by is None:
         by = default_by(trials, log)
+    check_by(trials, tuple(by))  # before anything is printed
     log(data_line(trials, by))
     chosen, skipped = choose(par, trials, models)
     family_map = parse_families(families, list(chosen)) if families is not None else None
     if lr_test is not None:
-        lrt.pairs(chosen)  # a nested pair to test, before anything is fitted
+        lrt.pairs(chosen, par.models)  # a nested pair to test, before anything is fitted
     priors = priors_lib.parse(prior, chosen)
     priors_lib.check(priors, hierarchical=hierarchical, lr_test=lr_test)
     sample_temperatures = posterior_lib.parse_temperatures(sample_temperatures)
-    posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures)
+    posterior_lib.check(sample, chosen, priors, reloo, sample_temperatures, hierarchical)
     predictive_lib.check(ppc, par, trials)
     for n, why in skipped.items():
         log(f"skipped {n}: {why}")
@@ -286,6 +288,9 @@ def run(
                 "participant fit without --hierarchical"
             )
         if line := fitlib.few_set_sizes_line(model, trials, by):
+            log(line)
+        kw = {"cv": cv, "n_params": len(model.params), "min_trials": res.settings.get("min_trials", 10)}
+        if line := small_folds_line(name, res.units, by, **kw):
             log(line)
         if agreement is not None:
             kw = {

@@ -16,9 +16,14 @@ from cogsim.errors import CogsimError
 LR_STREAM = 2
 
 
-def pairs(chosen: dict) -> list[tuple[str, str]]:
+def pairs(chosen: dict, models: dict | None = None) -> list[tuple[str, str]]:
     """``(full, nested)`` names: each chosen model that holds parameters of another chosen model fixed or
     shares them across set sizes (tested against the nearest such model it was built from).
+
+    Args:
+      chosen: model name -> model, the models to be fitted.
+      models: the paradigm's models (name -> model), whose first with a parameter the refusal's example
+        fixes; None: the chosen ones.
 
     Raises:
       CogsimError: no such pair among the chosen models.
@@ -27,9 +32,19 @@ def pairs(chosen: dict) -> list[tuple[str, str]]:
     if not out:
         raise CogsimError(
             f"fit --lr-test: no nested pair among the models {list(chosen)}; allowed: a model with its "
-            "fixed version, e.g. --models 'mixture3p,mixture3p[p_swap=0]'"
+            f"fixed version{_example(models if models is not None else chosen)}"
         )
     return out
+
+
+def _example(models: dict) -> str:
+    """``, e.g. --models 'M,M[P=V]'``: the first of ``models`` with a parameter, its first held at its
+    default; empty where none has one."""
+    for name, m in models.items():
+        if m.params:
+            p = m.params[0]
+            return f", e.g. --models '{name},{name}[{p.name}={p.default:g}]'"
+    return ""
 
 
 def _nearest(m, chosen: dict) -> str | None:

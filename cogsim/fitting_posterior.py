@@ -98,11 +98,13 @@ def check(
     priors: dict | None = None,
     reloo: bool = False,
     temperatures: int | None = None,
+    hierarchical: bool = False,
 ) -> int | None:
     """``--sample``'s value, refused (one line) outside :data:`MIN_SAMPLES`-:data:`MAX_SAMPLES` or where a
-    chosen model has a parameter without two finite bounds and without a prior in ``priors`` (model name ->
-    {parameter -> density}); ``--reloo`` and ``--sample-temperatures`` refused without it, the latter
-    outside 1-:data:`MAX_TEMPERATURES` too."""
+    chosen model has parameters without two finite bounds and without a prior in ``priors`` (model name ->
+    {parameter -> density}; all of them named at once, and with ``hierarchical``, which takes no
+    ``--prior``, the ways out that remain); ``--reloo`` and ``--sample-temperatures`` refused without it, the
+    latter outside 1-:data:`MAX_TEMPERATURES` too."""
     if (
         temperatures is not None
         and temperatures != "auto"
@@ -126,17 +128,40 @@ def check(
         return None
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise CogsimError(f"fit --sample: got {n}; allowed: an integer from {MIN_SAMPLES} to {MAX_SAMPLES}")
+    _check_priors(chosen, priors or {}, hierarchical)
+    return n
+
+
+def _check_priors(chosen: dict, priors: dict, hierarchical: bool) -> None:
+    """Refuses (one line naming every one of them) the chosen models' parameters that have neither two finite
+    bounds nor a prior in ``priors``; with ``hierarchical`` (no ``--prior`` there) says what is left."""
     from cogsim.fit._sample import needs_prior
 
-    for name, model in chosen.items():
-        given = (priors or {}).get(name, {})
-        for p in (p for p in model.params if p.name in needs_prior(model) and p.name not in given):
-            raise CogsimError(
-                f"fit --sample: model {name!r} parameter {p.name!r} has bounds ({p.low}, {p.high}) and no "
-                f"prior; allowed: a prior for it, e.g. --prior '{name}.{p.name}=lognormal(0, 1)' (a uniform "
-                "prior needs two finite bounds)"
-            )
-    return n
+    missing = [
+        (name, p)
+        for name, model in chosen.items()
+        for p in model.params
+        if p.name in needs_prior(model) and p.name not in priors.get(name, {})
+    ]
+    if not missing:
+        return
+    models = list(dict.fromkeys(name for name, _ in missing))
+    what = "; ".join(
+        f"model {m!r} parameter{'s' * (sum(n == m for n, _ in missing) > 1)} "
+        + ", ".join(f"{p.name!r} ({p.low}, {p.high})" for n, p in missing if n == m)
+        for m in models
+    )
+    example = ",".join(f"{name}.{p.name}=lognormal(0, 1)" for name, p in missing)
+    if hierarchical:
+        raise CogsimError(
+            f"fit --sample: got it with --hierarchical and {what}: without two finite bounds each needs a "
+            f"--prior, which --hierarchical does not take; allowed: --sample without --hierarchical, with "
+            f"--prior '{example}', or models whose parameters all have two finite bounds"
+        )
+    raise CogsimError(
+        f"fit --sample: {what} without two finite bounds and without a prior; allowed: a prior for each, "
+        f"e.g. --prior '{example}' (a uniform prior needs two finite bounds)"
+    )
 
 
 def run(
@@ -212,7 +237,7 @@ def run(
             **({"auto_runs": runs} if temperatures == "auto" else {}),
         }
         log(
-            f"{name:<16} posterior: {per_model[name]['n_converged']} of {len(s)} participants converged "
+            f"{name:<16} posterior: {per_model[name]['n_converged']} of {_participants(len(s))} converged "
             f"(largest R-hat {s['max_rhat'].max():.3f}, smallest ESS {s['min_ess'].min():.0f}, "
             f"{per_model[name]['divergences']} divergences"
             + (f"; {r} temperatures, lowest exchange rate {s['min_swap_rate'].min():.2f}" if r > 1 else "")
@@ -324,7 +349,7 @@ def figure(loos: list, entry: dict, path: Path) -> None:
         left.axvline(0.0, color="grey", lw=0.8)
         left.set_xlabel("elpd_loo difference from the best (2 SE)", fontsize=8)
         left.set_title(
-            f"{entry['n_participants_ranked']} of {entry['n_participants']} participants", fontsize=9
+            f"{entry['n_participants_ranked']} of {_participants(entry['n_participants'])}", fontsize=9
         )
     else:
         left.text(0.5, 0.5, "no participant converged\nunder every model", ha="center", va="center")
@@ -385,7 +410,7 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     won = best["model"].value_counts()
     log(
         f"{head}, ranked by elpd_loo over the {ranked.n_trials[0]} trials of the {int(ok.sum())} of "
-        f"{len(ok)} participants whose chains converged under every model:"
+        f"{_participants(len(ok))} whose chains converged under every model:"
     )
     for row in ranked.itertuples(index=False):
         log(
@@ -405,3 +430,8 @@ def _loo_entry(loos: list, by: tuple[str, ...], log, seconds: float) -> dict:
     ]
     entry["participants_best"] = {r.model: int(won.get(r.model, 0)) for r in loos}
     return entry
+
+
+def _participants(n: int) -> str:
+    """``"1 participant"``, ``"2 participants"``."""
+    return f"{n} participant{'s' * (n != 1)}"

@@ -45,7 +45,9 @@ def start_agreement(
       model: a :class:`cogsim.fit.Model`.
       data: the trials, one row each.
       by: the columns that identify a participant.
-      n_starts: starts per participant in every fit (as :func:`cogsim.fit.fit`).
+      n_starts: starts per participant in every fit (as :func:`cogsim.fit.fit`), 2 or more: the first start
+        is the model's defaults in every fit, so with one start every fit is the same fit and they always
+        agree; the extra starts are what differ between the fits.
       n_fits: how many fits, 2 or more.
       tol: the largest log-likelihood difference that counts as the same maximum.
       key: the root random key.
@@ -55,7 +57,8 @@ def start_agreement(
         fits reach the same mode).
 
     Raises:
-      CogsimError: ``n_fits`` or ``tol`` out of range, or ``first`` not a fit of these participants.
+      CogsimError: ``n_starts``, ``n_fits`` or ``tol`` out of range, or ``first`` not a fit of these
+        participants.
 
     Returns:
       One row per participant: the ``by`` columns, ``loglik_0 ... loglik_<n_fits - 1>`` (each fit's
@@ -78,6 +81,11 @@ def start_agreement(
       True
     """
     check_key(key, what="start_agreement")
+    if not isinstance(n_starts, int) or isinstance(n_starts, bool) or n_starts < 2:
+        raise CogsimError(
+            f"start_agreement n_starts: got {n_starts!r}; allowed: an integer >= 2 (the extra starts are "
+            "what differ between the fits; with one, every fit starts from the defaults)"
+        )
     if not isinstance(n_fits, int) or isinstance(n_fits, bool) or n_fits < 2:
         raise CogsimError(f"start_agreement n_fits: got {n_fits!r}; allowed: an integer >= 2")
     if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (math.isfinite(tol) and tol >= 0):

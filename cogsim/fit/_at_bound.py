@@ -112,4 +112,5 @@ def at_bound_line(model: str, at_bound_column: pd.Series) -> str | None:
         return None
     per = ", ".join(f"{p}: {k}" for p, k in counts.items())
     m = len(at_bound_column)
-    return f"{model}: {n} of {m} participants have estimates at a bound ({per}); see models.parquet at_bound"
+    who = "participant has" if m == 1 else "participants have"
+    return f"{model}: {n} of {m} {who} estimates at a bound ({per}); see models.parquet at_bound"

@@ -40,6 +40,6 @@ def few_set_sizes_line(model, trials: pd.DataFrame, by) -> str | None:
     fewer = "one set size" if need == 2 else f"fewer than {need} set sizes"
     why = getattr(model, "confounded_why", "")
     return (
-        f"{model.name}: {few} of {len(sizes)} participants have {have}: {' and '.join(names)} are not "
-        f"separately identified from {fewer}" + (f" ({why})" if why else "")
+        f"{model.name}: {few} of {len(sizes)} participant{' has' if len(sizes) == 1 else 's have'} {have}: "
+        f"{' and '.join(names)} are not separately identified from {fewer}" + (f" ({why})" if why else "")
     )

@@ -52,7 +52,8 @@ class LooResult:
       summary: one row per participant: ``model, <by...>, n_trials, elpd_loo, se_elpd_loo, p_loo, looic,
         elpd_waic, se_elpd_waic, p_waic, waic, max_k, n_high_k, converged`` (``n_high_k``: trials whose
         Pareto ``k`` exceeds ``settings["k_threshold"]``, where the LOO estimate is unreliable, and that
-        were not refitted;
+        were not refitted; a NaN ``k``, a trial whose likelihood is the same at every draw and whose
+        ``elpd_loo`` is that likelihood's log, exactly, is not counted;
         ``converged``: the participant's chains met :func:`cogsim.fit.sample`'s convergence rule, without
         which the draws, and so these estimates, do not stand for the posterior; ``exact``: the model has no
         free parameters and ``elpd_loo`` is its log-likelihood, exactly, ``p_loo`` 0, ``max_k`` NaN, every

@@ -1,8 +1,11 @@
-"""Participant columns when none are given, and the line on the data that `cogsim fit` prints."""
+"""Participant columns when none are given, their check when given, and the line on the data that `cogsim
+fit` prints."""
 
 from __future__ import annotations
 
 import pandas as pd
+
+from cogsim.errors import CogsimError, DataError
 
 
 def default_by(trials: pd.DataFrame, log=print) -> tuple[str, ...]:
@@ -64,6 +67,33 @@ def labels(frame: pd.DataFrame, by) -> pd.Series:
     for col in by[1:]:
         out = out + "/" + text(col)
     return out
+
+
+def check_by(trials: pd.DataFrame, by: tuple[str, ...]) -> None:
+    """Refuses (one line) participant columns given twice or missing from ``trials``: `cogsim fit` checks
+    them before it prints anything about the data or the models.
+
+    Raises:
+      CogsimError: a column given twice.
+      DataError: a column missing from ``trials`` (named as the fit would name it).
+
+    Example:
+      >>> check_by(pd.DataFrame({"subject": [1]}), ("subject",))
+      >>> try:
+      ...     check_by(pd.DataFrame({"subject": [1]}), ("subject", "subject"))
+      ... except CogsimError as e:
+      ...     print(str(e)[:38])
+      fit --by: got 'subject,subject'; allow
+    """
+    twice = [b for b in dict.fromkeys(by) if by.count(b) > 1]
+    if twice:
+        raise CogsimError(
+            f"fit --by: got {','.join(by)!r}; allowed: distinct column names ({twice[0]!r} given twice)"
+        )
+    for col in (b for b in by if b not in trials.columns):
+        src = trials.attrs.get("source", "<DataFrame>")
+        found = ", ".join(map(str, trials.columns))
+        raise DataError(f"{src}: missing column {col!r} (a by column); found: {found}")
 
 
 def data_line(trials: pd.DataFrame, by: tuple[str, ...]) -> str:

@@ -109,8 +109,9 @@ def needs_prior(model) -> tuple[str, ...]:
 def log_prior(model, prior: _objective.Prior | None):
     """``lp(u)``: the log prior density of the unconstrained values ``u`` ``[k]``: each parameter's given
     log-density of its own value, or uniform between its bounds where it has two finite bounds and no prior
-    is given, plus the log-Jacobian of its transform. A parameter without a prior and without two finite
-    bounds is an error (a flat prior over an unbounded range can leave the posterior improper).
+    is given, plus the log-Jacobian of its transform. Parameters without a prior and without two finite
+    bounds are an error, naming all of them (a flat prior over an unbounded range can leave the posterior
+    improper).
 
     Example:
       >>> from cogsim.fit import Param
@@ -120,13 +121,17 @@ def log_prior(model, prior: _objective.Prior | None):
       -1.3863
     """
     prior = _objective.check_prior(model, prior)
-    for p in model.params:
-        if p.name in needs_prior(model) and p.name not in prior:
-            raise CogsimError(
-                f"sample prior: no prior for {p.name!r} (bounds ({p.low}, {p.high})); allowed: a log-density "
-                f"for every parameter without two finite bounds (those default to uniform between them), "
-                f"e.g. prior={{{p.name!r}: lambda x: jax.scipy.stats.norm.logpdf(x, 0.0, 10.0)}}"
-            )
+    missing = [p for p in model.params if p.name in needs_prior(model) and p.name not in prior]
+    if missing:
+        example = ", ".join(
+            f"{p.name!r}: lambda x: jax.scipy.stats.norm.logpdf(x, 0.0, 10.0)" for p in missing
+        )
+        raise CogsimError(
+            "sample prior: no prior for "
+            + ", ".join(f"{p.name!r} (bounds ({p.low}, {p.high}))" for p in missing)
+            + "; allowed: a log-density for every parameter without two finite bounds (those default to "
+            f"uniform between them), e.g. prior={{{example}}}"
+        )
 
     def lp(u):
         vals = _objective.values(model, u)

@@ -42,9 +42,11 @@ def test_the_table_is_each_fits_loglik_and_their_spread(data):
     assert table["agree"].any() and not table["agree"].all()  # 2 starts on a ripple: some end elsewhere
 
 
-def test_one_start_per_fit_is_the_default_start_every_time(data):
-    table = start_agreement(Wavy(), data, n_starts=1, n_fits=2, key=KEY)
-    assert (table["gap"] == 0).all() and table["agree"].all()  # random starts are the only difference
+def test_one_start_per_fit_is_refused_as_every_fit_would_be_the_default_start(data):
+    # with one start every fit starts from the defaults and reaches the same maximum: a gap of 0 always
+    match = r"start_agreement n_starts: got 1; allowed: an integer >= 2 \(the extra starts"
+    with pytest.raises(CogsimError, match=match):
+        start_agreement(Wavy(), data, n_starts=1, n_fits=2, key=KEY)
 
 
 def test_a_fit_already_made_stands_in_for_the_first(data):
@@ -61,9 +63,9 @@ def test_a_fit_already_made_stands_in_for_the_first(data):
 def test_a_first_fit_of_other_participants_is_refused(data):
     other = fit(Wavy(), data[data["subject"] != "s0"], n_starts=1, ci=None, key=KEY)
     with pytest.raises(CogsimError, match="start_agreement first: its participants differ"):
-        start_agreement(Wavy(), data, n_starts=1, key=KEY, first=other)
+        start_agreement(Wavy(), data, n_starts=2, key=KEY, first=other)
     with pytest.raises(CogsimError, match="start_agreement first: got ndarray; allowed: a FitResult"):
-        start_agreement(Wavy(), data, n_starts=1, key=KEY, first=np.zeros(6))
+        start_agreement(Wavy(), data, n_starts=2, key=KEY, first=np.zeros(6))
 
 
 @pytest.mark.parametrize(
@@ -72,6 +74,8 @@ def test_a_first_fit_of_other_participants_is_refused(data):
         ({"n_fits": 1}, "start_agreement n_fits: got 1; allowed: an integer >= 2"),
         ({"tol": -0.5}, "start_agreement tol: got -0.5; allowed: a finite number >= 0"),
         ({"tol": float("nan")}, "start_agreement tol: got nan"),
+        ({"n_starts": 1}, "start_agreement n_starts: got 1; allowed: an integer >= 2"),
+        ({"n_starts": True}, "start_agreement n_starts: got True; allowed: an integer >= 2"),
     ],
 )
 def test_bad_arguments_are_refused(data, kwargs, match):

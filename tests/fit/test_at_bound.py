@@ -120,3 +120,10 @@ def test_no_line_without_estimates_at_a_bound(labels):
     from cogsim.fit import at_bound_line
 
     assert at_bound_line("m", pd.Series(labels, dtype=object)) is None
+
+
+def test_the_line_for_one_participant_is_singular():
+    from cogsim.fit._at_bound import at_bound_line
+
+    want = "serial: 1 of 1 participant has estimates at a bound (t0_s: 1); see models.parquet at_bound"
+    assert at_bound_line("serial", pd.Series(["t0_s"])) == want

@@ -240,6 +240,7 @@ def test_default_participants_nest_subjects_in_experiments_when_ids_repeat_and_s
         (["--agreement", "1"], "fit --agreement: got 1; allowed: an integer from 2 to 16, without --hier"),
         (["--agreement", "17"], "fit --agreement: got 17; allowed: an integer from 2 to 16"),
         (["--agreement", "2", "--hierarchical"], "fit --agreement: got 2 with --hierarchical; allowed:"),
+        (["--agreement", "3", "--starts", "1"], "fit --agreement: got 3 with --starts 1; allowed: --starts"),
     ],
 )
 def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, capsys, extra, match):
@@ -248,6 +249,20 @@ def test_bad_options_are_refused_before_fitting(toy_paradigm, csv, tmp_path, cap
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("by", "match"),
+    [
+        ("subject,subject", "fit --by: got 'subject,subject'; allowed: distinct column names ('subject' "),
+        ("session,subject", "my trials.csv: missing column 'session' (a by column); found: subject, "),
+    ],
+)
+def test_by_columns_are_checked_before_anything_is_printed(toy_paradigm, csv, tmp_path, capsys, by, match):
+    args = ["fit", "toy_estimation", "--data", str(csv), "--by", by, "--out", str(tmp_path / "o")]
+    assert cli.main(args) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and match in printed.err and printed.err.count("\n") == 1
 
 
 def test_an_out_folder_holding_a_fit_or_a_file_is_refused(toy_paradigm, csv, tmp_path, capsys):
@@ -339,3 +354,31 @@ def test_bad_families_are_refused_before_fitting(toy_paradigm, csv, tmp_path, ca
 
 def _not_json(name):
     raise AssertionError(f"comparison.json holds {name}, which strict JSON does not allow")
+
+
+def test_cv_says_how_many_folds_train_on_fewer_trials_than_a_fit_takes(toy_paradigm, csv, tmp_path, capsys):
+    trials = pd.read_csv(csv)
+    few = trials[trials["subject"] == "P01"].head(12).assign(subject="P04")  # folds of 3, 3, 2, 2, 2
+    path = tmp_path / "few.csv"
+    pd.concat([trials, few]).to_csv(path, index=False)
+    args = [
+        "fit",
+        "toy_estimation",
+        "--data",
+        str(path),
+        "--models",
+        "vm_mixture",
+        "--ci",
+        "none",
+        "--cv",
+        "5",
+    ]
+    assert cli.main([*args, "--out", str(tmp_path / "o")]) == 0, capsys.readouterr().err
+    assert (
+        "vm_mixture: with --cv 5, 2 of 20 folds (of 1 of 4 participants) train on fewer than 10 trials, the "
+        "least a fit takes (max(10, parameters + 1)); their cv_loglik rests on such fits\n"
+    ) in capsys.readouterr().out
+    assert (
+        cli.main(["fit", "toy_estimation", "--data", str(csv), *args[4:], "--out", str(tmp_path / "p")]) == 0
+    )
+    assert "train on fewer than" not in capsys.readouterr().out  # 100 trials and more: every fold is enough

@@ -3,6 +3,7 @@ the refusals."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,10 @@ def test_sample_writes_the_posterior_beside_the_fits(toy_paradigm, csv, tmp_path
     ("extra", "message"),
     [
         (["--sample", "99"], "fit --sample: got 99; allowed: an integer from 100 to 100000"),
-        (["--models", "vm_mixture", "--sample", "100"], "model 'vm_mixture' parameter 'kappa' has bounds"),
+        (
+            ["--models", "vm_mixture", "--sample", "100"],
+            "model 'vm_mixture' parameter 'kappa' (0.0, inf) without",
+        ),
         (["--reloo"], "fit --reloo: got it without --sample; allowed: --reloo with --sample N"),
     ],
 )
@@ -149,6 +153,8 @@ def test_a_model_without_parameters_enters_loo_exactly(tmp_path, capsys):
     assert cli.main([*args, "--sample", "400", "--out", str(out)]) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "uniform          posterior: no free parameters, nothing to sample; its LOO is exact" in printed
+    assert re.search(r"mixture2p        posterior: [01] of 1 participant converged \(", printed)  # singular
+    assert "participants" not in printed
     loo = pd.read_parquet(out / "loo.parquet").set_index("model")
     uniform = loo.loc["uniform"]
     assert uniform["elpd_loo"] == pytest.approx(-n * math.log(2 * math.pi), rel=1e-6)
@@ -171,6 +177,57 @@ def test_a_model_without_parameters_enters_loo_exactly(tmp_path, capsys):
     assert (
         f"elpd_waic {-n * math.log(2 * math.pi):.1f}, exact (no free parameters); best for 0 of 1" in printed
     )
+
+
+class _Located:
+    """The toy mixture with a location too: two parameters without two finite bounds (mu, kappa)."""
+
+    name, by_set_size, requires = "vm_located", False, ()
+
+    def __init__(self, toy):
+        from cogsim.fit import Param
+
+        self.params = (Param("mu", default=0.0), *toy.VonMisesMixture().params)
+
+
+def test_every_parameter_without_a_prior_is_named_in_one_line(toy_paradigm, csv, tmp_path, capsys, toy):
+    toy_paradigm.models["vm_located"] = _Located(toy)
+    args = [
+        "fit",
+        "toy_estimation",
+        "--data",
+        str(csv),
+        "--models",
+        "vm_located,vm_mixture",
+        "--sample",
+        "100",
+    ]
+    assert cli.main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "cogsim: error: fit --sample: model 'vm_located' parameters 'mu' (-inf, inf), 'kappa' (0.0, inf); "
+        "model 'vm_mixture' parameter 'kappa' (0.0, inf) without two finite bounds and without a prior; "
+        "allowed: a prior for each, e.g. --prior 'vm_located.mu=lognormal(0, 1),"
+        "vm_located.kappa=lognormal(0, 1),vm_mixture.kappa=lognormal(0, 1)' (a uniform prior needs two "
+        "finite bounds)\n"
+    )
+
+
+def test_sampling_a_model_that_needs_priors_with_hierarchical_is_refused_before_fitting(
+    toy_paradigm, csv, tmp_path, capsys, toy
+):
+    toy_paradigm.models["vm_located"] = _Located(toy)
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_located", "--hierarchical"]
+    assert cli.main([*args, "--sample", "100", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        "fit --sample: got it with --hierarchical and model 'vm_located' parameters 'mu' (-inf, inf), "
+        "'kappa' (0.0, inf): without two finite bounds each needs a --prior, which --hierarchical does not "
+        "take; allowed: --sample without --hierarchical, with --prior 'vm_located.mu=lognormal(0, 1),"
+        "vm_located.kappa=lognormal(0, 1)', or models whose parameters all have two finite bounds"
+    ) in err
+    assert not (tmp_path / "o").exists()  # refused before anything is fitted
 
 
 def test_hierarchical_sampling_says_its_posteriors_are_the_participants_own(

@@ -87,3 +87,10 @@ def test_vp_at_one_set_size_trades_j1_against_alpha_and_says_so():
         "vp: 1 of 2 participants have a single set size: J1 and alpha are not separately identified from one "
         "set size (one mean precision, J1 N^-alpha)"
     )
+
+
+def test_the_line_for_one_participant_is_singular():
+    line = few_set_sizes_line(
+        wm.FIXED_CAPACITY, _adam(one_size_subjects=(1,), all_sizes_subjects=()), ("subject",)
+    )
+    assert line.startswith("fixed_capacity: 1 of 1 participant has a single set size: K and a are not")

@@ -205,6 +205,34 @@ def test_the_outlier_is_refitted_and_lands_on_the_exact_density():
     assert exact.settings["refits"] == int(refit.sum())
 
 
+class Contaminated(NormalMean):  # a trial beyond 50 is the contaminant's alone, at a fixed weight
+    name = "contaminated"
+
+    def loglik(self, p, t):
+        return jnp.where(t["x"] > 50.0, math.log(0.01), jax.scipy.stats.norm.logpdf(t["x"], p["mu"], 1.0))
+
+
+def test_a_trial_with_the_same_likelihood_under_every_draw_is_exact_with_a_nan_k():
+    df = pd.DataFrame({"subject": 1, "x": [*X[:3], 99.0, *X[3:9]]})
+    draws = sample(Contaminated(), df, prior=PRIOR, n_warmup=100, n_samples=100, key=KEY)
+    res = loo(Contaminated(), df, draws)
+    row = res.pointwise.iloc[
+        3
+    ]  # its leave-one-out density is its likelihood: the posterior without it is the same
+    assert math.isnan(row["pareto_k"])
+    assert row["elpd_loo"] == pytest.approx(math.log(0.01), abs=1e-5)
+    assert row["elpd_waic"] == pytest.approx(math.log(0.01), abs=1e-5)
+    assert abs(row["p_loo"]) < 1e-5 and abs(row["p_waic"]) < 1e-5
+    assert res.pointwise.drop(index=3)["pareto_k"].notna().all()
+    assert not res.summary["exact"].any()  # the model's flag: its other trials are estimates
+    # every k above the threshold, the others refitted already: a NaN k is neither counted nor refitted
+    pw = res.pointwise.assign(refit=res.pointwise["pareto_k"].notna())
+    low = dataclasses.replace(res, pointwise=pw, settings={**res.settings, "k_threshold": -1.0})
+    assert _loo.summarise("contaminated", ("subject",), pw, -1.0, df)["n_high_k"].iloc[0] == 0
+    again = reloo(Contaminated(), df, draws, low, prior=PRIOR, key=KEY)
+    assert not again.pointwise["refit"].iloc[3] and again.settings["refits"] == 0
+
+
 def test_refits_need_the_prior_sampled_under_and_the_same_model():
     df = pd.DataFrame({"subject": 1, "x": X})
     draws = sample(NormalMean(), df, prior=PRIOR, n_warmup=100, n_samples=100, key=jax.random.key(0))

@@ -74,7 +74,19 @@ def test_cli_tests_each_fixed_model_against_its_base(toy_paradigm, csv, tmp_path
     assert "lr test vm_mixture[kappa=1] against vm_mixture" in capsys.readouterr().out
     args[-1] = str(tmp_path / "other")
     assert cli.main([*args, "--models", "vm_mixture", "--lr-test", "10"]) == 2
-    assert "fit --lr-test: no nested pair among the models ['vm_mixture']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "fit --lr-test: no nested pair among the models ['vm_mixture']" in err
+    assert "e.g. --models 'vm_mixture,vm_mixture[p_mem=0.5]'" in err  # a model of the paradigm fitted
+
+
+def test_the_refusal_without_a_nested_pair_suggests_a_model_of_the_paradigm_fitted():
+    from cogsim import fitting_command
+    from cogsim.errors import CogsimError
+    from cogsim.fitting_lrtests import pairs
+
+    models = fitting_command._registry().get("change_detection").models
+    with pytest.raises(CogsimError, match=r"e.g. --models 'fixed_capacity,fixed_capacity\[K=3\]'$"):
+        pairs({"sdt": models["sdt"]}, models)
 
 
 def test_a_nested_model_whose_base_is_not_fitted_is_named_not_tested():

@@ -109,6 +109,22 @@ def test_a_parameter_without_two_bounds_needs_a_prior():
         sample(NormalScale(), df, prior={"sd": 1.0}, key=KEY)
 
 
+class NormalBoth:  # x ~ N(mu, sd^2): two parameters without two finite bounds
+    name, params = "normal_both", (Param("mu", default=0.0), Param("sd", 0.0, default=1.0))
+
+    def loglik(self, p, t):
+        return jax.scipy.stats.norm.logpdf(t["x"], p["mu"], p["sd"])
+
+
+def test_every_parameter_that_needs_a_prior_is_named_at_once():
+    df = _rows("x", [np.zeros(12)])
+    both = r"no prior for 'mu' \(bounds \(-inf, inf\)\), 'sd' \(bounds \(0.0, inf\)\); allowed: a log-density"
+    with pytest.raises(CogsimError, match=both + r".*e.g. prior=\{'mu': lambda x: .*, 'sd': lambda x: "):
+        sample(NormalBoth(), df, key=KEY)
+    with pytest.raises(CogsimError, match=r"no prior for 'sd' \(bounds \(0.0, inf\)\); allowed"):
+        sample(NormalBoth(), df, prior={"mu": lambda v: jax.scipy.stats.norm.logpdf(v, 0.0, 10.0)}, key=KEY)
+
+
 def test_a_blank_response_is_named_not_sampled():
     df = _rows("x", [np.linspace(-1.0, 1.0, 12), np.linspace(-1.0, 1.0, 12)])
     df.loc[14, "x"] = np.nan
