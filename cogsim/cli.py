@@ -77,9 +77,13 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     )
 
     ps = sub.add_parser("suite", help="run every scenario's preset; print and write the summary report")
-    ps.add_argument("--preset", default="quick")
-    ps.add_argument("--seed", type=int, default=0)
-    ps.add_argument("--out", default="runs")
+    ps.add_argument("--preset", default="quick", help="every scenario's preset of this name (default: quick)")
+    ps.add_argument("--seed", type=int, default=0, help="root seed, 0 to 2**32-1 (default 0)")
+    ps.add_argument(
+        "--out",
+        default="runs",
+        help="runs go to OUT/NAME/<run-id>/, the report to OUT/REPORT.md (default: runs)",
+    )
     ps.add_argument("--only", default=None, help="comma-separated scenario names (default: all)")
 
     pw = sub.add_parser("sweep", help="run a parameter sweep (or `cogsim sweep status RUN_DIR`)")
@@ -94,8 +98,20 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     pw.add_argument("--seeds", type=int, default=None, help="number of seeds per grid point (default 1)")
     pw.add_argument("--preset", default=None, help="preset to start from (default: quick)")
-    pw.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    pw.add_argument("--root-seed", type=int, default=None, help="root seed (default 0)")
+    pw.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="hold a config field at one value in every point (repeatable), e.g. --set n_boot=500",
+    )
+    pw.add_argument(
+        "--root-seed",
+        type=int,
+        default=None,
+        help="root seed, 0 to 2**32-1; each point's key folds in (default 0)",
+    )
     pw.add_argument(
         "--chunk-size",
         type=int,

@@ -5,7 +5,8 @@ quick run and about as much of ``icl_abrupt_learning``'s is XLA compilation. Wit
 the same scenario (any seed or value that does not change an array's shape) loads the compiled programs
 from disk instead. The compiled programs are the same, so the numbers are the same.
 
-``cogsim run``, ``cogsim suite`` and ``cogsim sweep`` turn it on with :func:`enable`. Where the cache lives:
+``cogsim run``, ``cogsim suite``, ``cogsim sweep`` and ``cogsim fit`` turn it on with :func:`enable`. Where
+the cache lives:
 
 - ``COGSIM_COMPILATION_CACHE=off`` (or ``0``, ``false``, ``no``, empty): no cache;
 - ``COGSIM_COMPILATION_CACHE=/some/dir``: that folder;
