@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shlex
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -176,6 +178,28 @@ def test_reconcile_reports_a_task_that_raised_with_its_error_and_log(tmp_path, m
     assert (pts["status"] == "failed").all()
     assert pts["error"].iloc[0] == "array task 41_2: ValueError: boom"
     assert pts["log"].iloc[0].endswith("slurm/41_2_0_log.out")
+
+
+def test_reconcile_gives_the_points_a_task_recorded_their_own_errors(tmp_path, monkeypatch):
+    s, ids = _running_store(tmp_path, "slurm:41_2")
+    folder = tmp_path / "run" / "slurm"
+    (folder / "failures").mkdir()
+    executors.task_failures(folder, "41_2").write_text(json.dumps({ids[0]: "ValueError: bad point"}))
+    from cogsim.store import write_shard_file
+
+    write_shard_file(s.root, pd.DataFrame({"point_id": ids[1:2], "y": [1.0]}), worker="slurm:41_2")
+    monkeypatch.setattr(executors, "squeue_alive", lambda ids: set())
+    lines: list[str] = []
+    assert executors.reconcile(s, log=lines.append) == {}  # no result file: killed after its first failure
+    pts = s.points().set_index("point_id")
+    assert list(pts.loc[ids, "status"]) == ["failed", "done", "failed"]
+    assert pts.loc[ids[0], "error"] == "ValueError: bad point"
+    assert pts.loc[ids[2], "error"].startswith("array task 41_2 ended without a result")
+    assert pts.loc[[ids[0], ids[2]], "log"].str.endswith("slurm/41_2_0_log.out").all()
+    assert [ln.split(": ", 1)[1][:25] for ln in lines] == [
+        "1 point(s) failed: ValueE",
+        "1 point(s) failed: array ",
+    ]
 
 
 def test_reconcile_marks_a_vanished_task_failed_but_keeps_live_ones(tmp_path, monkeypatch):
@@ -346,3 +370,56 @@ def test_slurm_array_survives_a_killed_task_and_a_killed_driver(slurm_cluster, l
     workers = store.points().set_index("point_id")["worker"]
     assert (workers == f"slurm:{survivor}").sum() == 6  # the survivor's points were never resubmitted
     assert not (workers == f"slurm:{victim}").any()
+
+
+@pytest.mark.slurm
+def test_a_failing_point_of_an_array_task_fails_alone_and_resume_retries_only_it(slurm_cluster, tmp_path):
+    # one task of two points, one chunk each, the first failing: the task's python makes sim_K=2.0 raise
+    from tests.tools import failing_task_python
+
+    tool = Path(__file__).parent / "tools" / "failing_task_python.py"
+    name = f"cogsim-test-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "cogsim", "sweep", SCENARIO, "--grid", "sim_K=2.0,1.0", "--chunk-size", "1"]
+    cmd += ["--out", str(out), "--executor", "slurm", "--slurm-job-name", name, "--slurm-time", "10"]
+    cmd += ["--slurm-poll", "0.3", "--slurm-points-per-task", "2"]
+    if slurm_cluster["partition"]:
+        cmd += ["--slurm-partition", slurm_cluster["partition"]]
+    python = f"{shlex.quote(sys.executable)} {shlex.quote(str(tool))}"
+    res = subprocess.run([*cmd, "--slurm-python", python], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "1 task(s), 2 points" in res.stdout and "1 point(s) failed" in res.stdout, res.stdout
+    (run_dir,) = out.iterdir()
+    store = load(run_dir)
+    assert store.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 1}
+    pts = store.points().set_index("point_id")
+    bad = pts.index[pts["status"] == "failed"].item()
+    good = pts.index[pts["status"] == "done"].item()
+    assert json.loads(pts.loc[bad, "params"]) == {"sim_K": 2.0}
+    task = pts.loc[bad, "worker"].split(":", 1)[1]
+    log_path = executors.task_log(run_dir.resolve() / "slurm", task)
+    assert pts.loc[bad, "error"] == failing_task_python.ERROR and pts.loc[bad, "log"] == str(log_path)
+    assert f"1 point(s) failed: {failing_task_python.ERROR} (log: {log_path})" in res.stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert f"failed: 1 point(s) in slurm:{task}: {failing_task_python.ERROR} (log: {log_path})" in status, (
+        status
+    )
+    assert "task(s) failed" not in status and "array task" not in status
+    shard = pts.loc[good, "shard"]
+    # resume with the usual python: only the failed point is submitted; the done one is kept
+    res = subprocess.run(
+        [sys.executable, "-m", "cogsim", "sweep", "--resume", str(run_dir), "--slurm-python", sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 to submit" in res.stdout and ": 1 task(s), 1 points" in res.stdout, res.stdout
+    store = load(run_dir)
+    assert store.counts() == {"pending": 0, "running": 0, "done": 2, "failed": 0}
+    assert store.points().set_index("point_id").loc[good, "shard"] == shard

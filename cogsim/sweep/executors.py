@@ -11,9 +11,12 @@
     the local executor's core (:func:`cogsim.sweep.evaluate.evaluate_points`) and writes one shard per chunk
     into the run folder (:func:`cogsim.store.write_shard_file`). Tasks never open the SQLite index, which is
     not safe on the network file systems clusters share; the driver adopts their shards
-    (:meth:`cogsim.store.Store.sync`) and watches the queue (``squeue``). A task that raises, is cancelled,
-    killed, runs out of time or memory, or loses its node leaves its unfinished points marked ``failed`` with
-    the task's log path; ``cogsim sweep --resume RUN`` submits only those. Killing the driver loses nothing:
+    (:meth:`cogsim.store.Store.sync`) and watches the queue (``squeue``). A point (or chunk) whose
+    evaluation raises is recorded with its own error in ``RUN/slurm/failures/<task>.json`` and the task goes
+    on with its other points, then ends in error. When a task has left the queue, the points it recorded are
+    marked ``failed`` with their own errors and the task's log path, and the points it did not finish (it
+    raised otherwise, was cancelled, killed, ran out of time or memory, or lost its node) with the task's
+    error; ``cogsim sweep --resume RUN`` submits only those. Killing the driver loses nothing:
     tasks keep writing shards, and ``--resume`` (or ``cogsim sweep status RUN``) adopts them and waits for
     tasks still queued.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import pickle
 import re
@@ -37,6 +41,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +49,7 @@ from typing import Any
 from cogsim import config as cfglib
 from cogsim.config import field
 from cogsim.errors import CogsimError, ConfigError
-from cogsim.store import Store, write_point_comparison, write_shard_file
+from cogsim.store import Store, atomic_write_text, write_point_comparison, write_shard_file
 
 _RESERVED_SBATCH = ("array", "output", "error", "open-mode", "signal", "wrap")
 
@@ -263,6 +268,19 @@ def task_log(folder: str | os.PathLike, task_id: str) -> Path:
     return Path(folder) / f"{task_id}_0_log.out"
 
 
+def task_failures(folder: str | os.PathLike, task_id: str) -> Path:
+    """The file where array task ``task_id`` records the points whose evaluation raised (``{id: error}``)."""
+    return Path(folder) / "failures" / f"{task_id}.json"
+
+
+def _read_failures(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):  # none recorded (or unreadable): the task's error stands for all
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def _task_outcome(folder: Path, task_id: str) -> tuple[str, Any] | None:
     path = folder / f"{task_id}_0_result.pkl"
     try:
@@ -289,7 +307,8 @@ def reconcile(
     """Brings the index up to date with reality and returns the Slurm tasks still alive (``{task: ids}``).
 
     Adopts finished shards; marks ``failed`` (with the error and the log path) the unfinished points of array
-    tasks that left the queue and of local sweep processes on this machine that no longer exist. A task is
+    tasks that left the queue (each point the task recorded in :func:`task_failures` with its own error) and
+    of local sweep processes on this machine that no longer exist. A task is
     judged only after it has been out of the queue for ``grace_s`` seconds (``gone`` keeps that state between
     calls).
 
@@ -338,15 +357,15 @@ def reconcile(
                 error = f"array task {rest}: {_last_line(outcome[1])}"
             else:
                 error = f"array task {rest} finished without writing these points"
-            store.mark(
-                still,
-                "failed",
-                error=error,
-                log=logs.get(worker) or str(task_log(folder, rest)),
-                held_by=worker,
-            )
-            if log:
-                log(f"sweep: {len(still)} point(s) failed: {error} (log: {logs.get(worker)})")
+            own = _read_failures(task_failures(folder, rest))
+            by_error: dict[str, list[str]] = {}
+            for pid in still:
+                by_error.setdefault(own.get(pid, error), []).append(pid)
+            log_path = logs.get(worker) or str(task_log(folder, rest))
+            for why, pids in by_error.items():
+                store.mark(pids, "failed", error=why, log=log_path, held_by=worker)
+                if log:
+                    log(f"sweep: {len(pids)} point(s) failed: {why} (log: {log_path})")
         elif kind == "local":
             w_host, _, pid = rest.rpartition(":")
             if w_host == host and pid.isdigit() and not _pid_alive(int(pid)):
@@ -372,9 +391,11 @@ def _task_worker() -> str:
 def run_task(task: Mapping[str, Any]) -> dict[str, Any]:
     """The body of one array task: evaluates ``task["points"]`` and writes their shards into the run folder.
 
-    ``task`` holds ``run_dir``, ``spec`` (the sweep spec as a dict), ``points`` (``[point_id, params, seed]``)
-    and ``chunk_size``; with ``jax_cache`` the tasks share a persistent compilation cache in the run folder.
-    Runs in a fresh process; never opens the index.
+    ``task`` holds ``run_dir``, ``slurm_folder``, ``spec`` (the sweep spec as a dict), ``points``
+    (``[point_id, params, seed]``) and ``chunk_size``; with ``jax_cache`` the tasks share a persistent
+    compilation cache in the run folder. Runs in a fresh process; never opens the index. A point (or chunk)
+    that raises is recorded with its own error in :func:`task_failures` (rewritten atomically after each) and
+    the others go on; if any failed, the task raises at the end, so its outcome says so.
 
     Example:
       >>> # run_task({"run_dir": run, "spec": spec, "points": pts, "chunk_size": 64})
@@ -388,7 +409,7 @@ def run_task(task: Mapping[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(Exception):
             jax.config.update("jax_compilation_cache_dir", str(run_dir / "jax_cache"))
     from cogsim import runner, scenario_registry
-    from cogsim.sweep.evaluate import evaluate_points
+    from cogsim.sweep.evaluate import evaluate_points, point_error
     from cogsim.sweep.plan import spec_from_dict
 
     spec = spec_from_dict(task["spec"])
@@ -409,6 +430,16 @@ def run_task(task: Mapping[str, Any]) -> dict[str, Any]:
         written += len(ids)
         print(f"{worker}: {written}/{len(points)} points written ({time.time() - t0:.1f} s)", flush=True)
 
+    failures: dict[str, str] = {}
+    failures_file = task_failures(task.get("slurm_folder") or run_dir / "slurm", worker.partition(":")[2])
+
+    def on_error(ids, exc):
+        error = point_error(exc)
+        failures.update(dict.fromkeys(ids, error))
+        atomic_write_text(failures_file, json.dumps(failures))
+        traceback.print_exception(exc)
+        print(f"{worker}: {len(ids)} point(s) failed: {error}", flush=True)
+
     evaluate_points(
         mod,
         base,
@@ -418,7 +449,10 @@ def run_task(task: Mapping[str, Any]) -> dict[str, Any]:
         on_chunk=on_chunk,
         devices=devices if len(devices) > 1 else None,
         on_comparison=lambda pid, comp: write_point_comparison(run_dir, pid, comp),
+        on_error=on_error,
     )
+    if failures:
+        raise CogsimError(f"{worker}: {len(failures)} of {len(points)} point(s) failed (see {failures_file})")
     return {"worker": worker, "points": written, "seconds": round(time.time() - t0, 3)}
 
 
@@ -467,6 +501,7 @@ def _submit(
         payloads = [
             {
                 "run_dir": run_dir,
+                "slurm_folder": str(folder),
                 "spec": spec_d,
                 "points": t,
                 "chunk_size": chunk_size,
@@ -583,5 +618,6 @@ __all__ = [
     "run_task",
     "slurm_config",
     "squeue_alive",
+    "task_failures",
     "task_log",
 ]
