@@ -78,7 +78,12 @@ class Model(Protocol):
 
 
 def check_model(model) -> None:
-    """Raises a CogsimError naming what a model object lacks."""
+    """Raises a CogsimError naming what a model object lacks (or that it got a model's name as text)."""
+    if isinstance(model, str):
+        raise CogsimError(
+            f"model: got a model name as text ({model!r}); allowed: a model object, e.g. "
+            "cogsim.models.paradigms.get(PARADIGM).models[NAME]"
+        )
     for attr in ("name", "params", "loglik"):
         if not hasattr(model, attr):
             raise CogsimError(f"model {model!r}: missing attribute {attr!r}; allowed: a cogsim.fit.Model")
