@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 import types
 import typing
@@ -139,12 +140,12 @@ def _check_type(path: str, value: Any, tp: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(path, value, "a boolean (true/false)")
         return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    if tp is int:  # numpy integers too (not bools)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ConfigError(path, value, "an integer")
-        return value
+        return int(value)
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(path, value, "a number")
         if not math.isfinite(value):
             raise ConfigError(path, value, "a finite number")

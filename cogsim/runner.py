@@ -191,6 +191,12 @@ def run(
     """
     check_writable(out, what="run: out")
     mod = scenario_registry.get(name)
+    if config is not None and dataclasses.is_dataclass(config) and type(config) is not mod.Config:
+        own, got = mod.Config, type(config)
+        raise CogsimError(
+            f"run config: got a {got.__module__}.{got.__qualname__}; allowed: a {own.__module__}."
+            f"{own.__qualname__}, the config of scenario {name!r} (e.g. runner.make_config({name!r}))"
+        )
     cfg = (
         absolute_data_paths(mod, cfglib.validate(config))
         if config is not None

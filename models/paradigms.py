@@ -65,23 +65,7 @@ def _validate_delayed_estimation(frame: pd.DataFrame, src: str) -> None:
 
 
 def _validate_change_detection(frame: pd.DataFrame, src: str) -> None:
-    if "base_rate" in frame.columns:
-        v = pd.to_numeric(frame["base_rate"], errors="coerce").to_numpy(float)
-        bad = np.flatnonzero(~np.isfinite(v) | (v < 0) | (v > 1))
-        if len(bad):
-            x = v[bad[0]]
-            hint = ""
-            if np.isfinite(x) and x < 0:
-                hint = " (log-odds? convert with p = 1 / (1 + exp(-x)))"
-            elif np.isfinite(x) and 1 < x <= 100:
-                hint = " (a percentage? divide by 100)"
-            raise wm_model.row_error(
-                src,
-                int(bad[0]),
-                "base_rate",
-                frame["base_rate"].iloc[bad[0]],
-                f"a probability in [0, 1]{hint}",
-            )
+    wm_model.check_base_rate(frame, src)
 
 
 _EXPERIMENT = "experiment id; --by experiment,subject nests participants in it"

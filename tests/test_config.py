@@ -216,3 +216,15 @@ def test_an_empty_list_item_is_refused(text):
     ):
         config.replace_from_strings(Outer(), [f"sizes={text}"])
     assert config.replace_from_strings(Outer(), ["sizes= 1 , 2 "]).sizes == (1, 2)
+
+
+def test_numpy_integers_and_floats_are_taken_as_python_numbers_and_bools_are_not_integers():
+    import numpy as np
+
+    cfg = config.validate(Outer(sizes=(np.int64(3), 4), inner=Inner(lr=np.float32(0.5), steps=np.int64(8))))
+    assert cfg.inner.steps == 8 and type(cfg.inner.steps) is int and type(cfg.sizes[0]) is int
+    assert type(cfg.inner.lr) is float and config.to_json(cfg)  # plain Python numbers: JSON-serialisable
+    with pytest.raises(ConfigError, match="config field 'inner.steps': got True; allowed: an integer"):
+        config.validate(Outer(inner=Inner(steps=True)))
+    with pytest.raises(ConfigError, match="config field 'inner.steps': got 8.0; allowed: an integer"):
+        config.validate(Outer(inner=Inner(steps=8.0)))

@@ -163,12 +163,13 @@ def fix(model, values: Mapping[str, float], *, name: str | None = None) -> Fixed
             allowed = ", ".join(bounds) or "none (no parameters)"
             raise CogsimError(f"fix {model.name!r}: got parameter {key!r}; allowed: {allowed}")
         try:
-            v = float(value)
+            v = math.nan if isinstance(value, (str, bytes, bool, np.bool_)) else float(value)  # no "1", True
         except (TypeError, ValueError):
             v = math.nan
         if not math.isfinite(v) or not p.low <= v <= p.high:
+            hint = " (one value across set sizes: cogsim.fit.share)" if str(value) == SHARED else ""
             raise CogsimError(
-                f"fix {model.name!r}: got {key}={value!r}; allowed: a number from {p.low} to {p.high}"
+                f"fix {model.name!r}: got {key}={value!r}; allowed: a number from {p.low} to {p.high}{hint}"
             )
         held[key] = v
     ordered = tuple((p.name, held[p.name]) for p in model.params if p.name in held)

@@ -203,12 +203,18 @@ def loo(
       (True, 0)
     """
     _model.check_model(model)
+    of = getattr(result, "model", None)
+    if result is not None and (of != model.name or (model.params and not hasattr(result, "draws"))):
+        got = f"a {type(result).__name__} of {of!r}" if isinstance(of, str) else f"a {type(result).__name__}"
+        raise CogsimError(
+            f"loo result: got {got}; allowed: the SampleResult of sample({model.name!r}, data, ...)"
+            + ("" if model.params else " or None")
+        )
     if not model.params:
         return _exact(model, data, tuple(getattr(result, "by", by)), set_size_column)
-    if getattr(result, "model", None) != model.name or not hasattr(result, "draws"):
+    if result is None:
         raise CogsimError(
-            f"loo result: got {getattr(result, 'model', type(result).__name__)!r}; allowed: the SampleResult "
-            f"of sample({model.name!r}, data, ...)"
+            f"loo result: got None; allowed: the SampleResult of sample({model.name!r}, data, ...)"
         )
     by = tuple(result.by)
     packed = pack(

@@ -78,7 +78,12 @@ class Model(Protocol):
 
 
 def check_model(model) -> None:
-    """Raises a CogsimError naming what a model object lacks."""
+    """Raises a CogsimError naming what a model object lacks (or that it got a model's name as text)."""
+    if isinstance(model, str):
+        raise CogsimError(
+            f"model: got a model name as text ({model!r}); allowed: a model object, e.g. "
+            "cogsim.models.paradigms.get(PARADIGM).models[NAME]"
+        )
     for attr in ("name", "params", "loglik"):
         if not hasattr(model, attr):
             raise CogsimError(f"model {model!r}: missing attribute {attr!r}; allowed: a cogsim.fit.Model")
@@ -187,8 +192,9 @@ def initial_point(model, trials) -> dict[str, float] | None:
 
 def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set_size") -> None:
     """Raises a DataError naming the first row whose ``set_size`` is not a whole number or lies outside
-    ``1..model.max_set_size`` (below 1 for a model fitted per set size without a ``max_set_size``; nothing
-    to check when the model declares neither or the data have no such column).
+    ``1..model.max_set_size`` (below 1 for a model without a ``max_set_size``; nothing to check when the
+    data have no such column), whatever the model: a DataFrame that ``Paradigm.read`` did not check gets
+    this rule too.
 
     Example:
       >>> import pandas as pd
@@ -201,7 +207,7 @@ def check_set_sizes(model, data, source: str = "<DataFrame>", column: str = "set
       t.csv: row 2, column 'set_size': got 20; allowed: 1 to 16 for model 'm'
     """
     limit = getattr(model, "max_set_size", None)
-    if column not in data.columns or (limit is None and not by_set_size(model)):
+    if column not in data.columns:
         return
     values = data[column].to_numpy()
     number = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)

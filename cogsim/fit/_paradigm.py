@@ -236,6 +236,11 @@ def _load(source, text_columns=()) -> tuple[pd.DataFrame, str]:
     if isinstance(source, pd.DataFrame):
         src = source.attrs.get("source", "<DataFrame>")
         frame = source.reset_index(drop=True)
+    elif not isinstance(source, (str, os.PathLike)):
+        raise CogsimError(
+            f"read source: got {type(source).__name__}; allowed: a pandas DataFrame or the path of "
+            f"{TRIAL_FILES}"
+        )
     else:
         path = Path(source)
         src = str(source)

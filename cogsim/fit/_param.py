@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 import jax
 import jax.numpy as jnp
 
 from cogsim.errors import CogsimError
+
+
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer (a Python or numpy one; not a bool, not a float such as ``3.0``).
+
+    Example:
+      >>> import numpy as np
+      >>> [is_integer(v) for v in (3, np.int64(3), True, 3.0)]
+      [True, True, False, False]
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._hierarchical import fit_hierarchical
 from cogsim.fit._key import check_key
 from cogsim.fit._paradigm import pattern_key
+from cogsim.fit._param import is_integer
 
 #: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
 Design = Callable[..., Mapping[str, jax.Array]]
@@ -41,7 +42,19 @@ class RecoveryResult:
 
 def draw_truth(model, params: Mapping, n_subjects: int, *, key: jax.Array) -> pd.DataFrame:
     """True values per participant: a number (the same for all), a ``(low, high)`` pair (uniform, parameter
-    ``i`` keyed by ``fold_in(key, i)``) or ``n_subjects`` values."""
+    ``i`` keyed by ``fold_in(key, i)``) or ``n_subjects`` values.
+
+    Raises:
+      CogsimError: a parameter without a value, a name that is not one of the model's parameters, a
+        range whose low is not below its high, or a value outside the parameter's bounds.
+    """
+    names = [p.name for p in model.params]
+    unknown = [name for name in params if name not in names]
+    if unknown:
+        raise CogsimError(
+            f"recover params: got {unknown[0]!r}; allowed: the parameters of model {model.name!r}: "
+            f"{', '.join(names)}"
+        )
     out = {"subject": np.arange(1, n_subjects + 1)}
     for i, p in enumerate(model.params):
         if p.name not in params:
@@ -53,6 +66,11 @@ def draw_truth(model, params: Mapping, n_subjects: int, *, key: jax.Array) -> pd
         if np.ndim(spec) == 0:
             v = np.full(n_subjects, float(spec))
         elif isinstance(spec, tuple) and len(spec) == 2:
+            if not float(spec[0]) < float(spec[1]):
+                raise CogsimError(
+                    f"recover params[{p.name!r}]: got {spec!r}; allowed: a (low, high) range with low < high "
+                    "(a tuple of two is a range drawn uniformly; one value per participant: a list)"
+                )
             v = np.asarray(
                 jax.random.uniform(jax.random.fold_in(key, i), (n_subjects,), minval=spec[0], maxval=spec[1]),
                 float,
@@ -63,13 +81,20 @@ def draw_truth(model, params: Mapping, n_subjects: int, *, key: jax.Array) -> pd
                 raise CogsimError(
                     f"recover params[{p.name!r}]: got shape {v.shape}; allowed: ({n_subjects},)"
                 )
-        if not np.all((v > p.low) & (v < p.high)):
-            raise CogsimError(
-                f"recover params[{p.name!r}]: got values in [{v.min():.4g}, {v.max():.4g}]; allowed: inside "
-                f"({p.low}, {p.high})"
-            )
+        check_inside(p, v, "recover params")
         out[p.name] = v
     return pd.DataFrame(out)
+
+
+def check_inside(p, values, what: str) -> None:
+    """Raises a CogsimError unless every value of parameter ``p`` lies inside its bounds (``what`` names the
+    argument in the message)."""
+    v = np.asarray(values, float)
+    if not np.all((v > p.low) & (v < p.high)):
+        raise CogsimError(
+            f"{what}[{p.name!r}]: got values in [{np.min(v):.4g}, {np.max(v):.4g}]; allowed: inside "
+            f"({p.low}, {p.high})"
+        )
 
 
 def default_ranges(model) -> dict[str, tuple[float, float]]:
@@ -97,9 +122,29 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
 
     A 2-D design array (e.g. ``nontargets`` ``[n, m]``) becomes numbered columns named by the model's
     ``pattern_columns`` where one matches (``nontarget_1_rad``, ...; the paradigm's names, so the frame reads
-    back through ``Paradigm.read``), else ``<stem>_1``, ``<stem>_2``, ..."""
+    back through ``Paradigm.read``), else ``<stem>_1``, ``<stem>_2``, ...
+
+    Raises:
+      CogsimError: ``truth`` lacks the ``subject`` column or a parameter's column, a true value lies outside
+        its parameter's bounds (as :func:`recover` refuses it), or ``n_trials`` is not an integer >= 1.
+    """
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(f"model {model.name!r} has no simulate(); allowed: a model with simulate()")
+    if not is_integer(n_trials) or n_trials < 1:
+        raise CogsimError(f"simulate_data n_trials: got {n_trials!r}; allowed: an integer >= 1")
+    if not isinstance(truth, pd.DataFrame):
+        raise CogsimError(
+            f"simulate_data truth: got {type(truth).__name__}; allowed: a DataFrame, a row per participant"
+        )
+    for c in ("subject", *(p.name for p in model.params)):
+        if c not in truth.columns:
+            raise CogsimError(
+                f"simulate_data truth: missing column {c!r}; allowed: a DataFrame with columns subject, "
+                f"{', '.join(p.name for p in model.params)}; found: {', '.join(map(str, truth.columns))}"
+            )
+    for p in model.params:
+        check_inside(p, truth[p.name].to_numpy(float), "simulate_data truth")
+    n_trials = int(n_trials)
     design = design or getattr(model, "design", None)
     if not callable(design):
         raise CogsimError(
@@ -178,8 +223,10 @@ def recover(
     _model.check_model(model)
     if method not in ("ml", "hierarchical"):
         raise CogsimError(f"recover method: got {method!r}; allowed: 'ml' or 'hierarchical'")
-    if n_trials < 1 or n_subjects < 1:
-        raise CogsimError(f"recover: got n_trials={n_trials}, n_subjects={n_subjects}; allowed: >= 1 each")
+    for name, value in (("n_trials", n_trials), ("n_subjects", n_subjects)):
+        if not is_integer(value) or value < 1:
+            raise CogsimError(f"recover {name}: got {value!r}; allowed: an integer >= 1")
+    n_trials, n_subjects = int(n_trials), int(n_subjects)
     k_truth, k_data, k_fit = (jax.random.fold_in(key, i) for i in range(3))
     truth = draw_truth(model, params, n_subjects, key=k_truth)
     data = simulate_data(model, truth, n_trials, key=k_data, design=design)

@@ -18,6 +18,7 @@ from cogsim.models.search._cgs import TIMING_PARAMS, design
 from cogsim.models.search._start import parallel_start, serial_start
 from cogsim.models.search._timing import (
     MAX_ITEMS,
+    check_trials,
     mixture_loglik,
     responded_present,
     sample_rt,
@@ -82,6 +83,10 @@ class SerialSelfTerminating:
             table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
         )
 
+    def check_trials(self, frame, src: str) -> None:
+        """Refuses trials the likelihood would read wrongly (:func:`._timing.check_trials`)."""
+        check_trials(frame, src, self.max_items)
+
     def initial(self, trials) -> dict[str, float]:
         """A start from one unit's trials (:func:`._start.serial_start`)."""
         return serial_start(trials)
@@ -131,6 +136,10 @@ class Parallel:
         shape = jnp.where(yes == 1, p["k_yes"], p["k_no"])[:, None]
         p_obs = _p_correct(p, t)[:, None]
         return mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+
+    def check_trials(self, frame, src: str) -> None:
+        """Refuses trials the likelihood would read wrongly (:func:`._timing.check_trials`)."""
+        check_trials(frame, src)
 
     def initial(self, trials) -> dict[str, float]:
         """A start from one unit's trials (:func:`._start.parallel_start`)."""

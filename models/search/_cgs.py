@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from cogsim.fit import Param
 from cogsim.models.search._start import cgs_start
-from cogsim.models.search._timing import MAX_ITEMS, sample_rt, table_loglik, trial_kind
+from cogsim.models.search._timing import MAX_ITEMS, check_trials, sample_rt, table_loglik, trial_kind
 
 TIMING_PARAMS = (
     Param("t0_s", 0.0, 2.0, default=0.25, doc="shift of the residual (non-search) time, seconds"),
@@ -113,6 +113,10 @@ class CGS:
         return table_loglik(
             table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
         )
+
+    def check_trials(self, frame, src: str) -> None:
+        """Refuses trials the likelihood would read wrongly (:func:`._timing.check_trials`)."""
+        check_trials(frame, src, self.max_items)
 
     def initial(self, trials) -> dict[str, float]:
         """A start from one unit's trials (:func:`._start.cgs_start`)."""

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pandas as pd
 from jaxtyping import Array, Float
+
+from cogsim.models.working_memory._model import check_binary, row_error
 
 #: the largest set size the likelihood tables cover
 MAX_ITEMS = 32
@@ -35,6 +39,30 @@ def responded_present(trials) -> jax.Array:
     tp = jnp.asarray(trials["target_present"], jnp.int32)
     c = jnp.asarray(trials["correct"], jnp.int32)
     return jnp.where(tp == 1, c, 1 - c)
+
+
+def check_trials(frame: pd.DataFrame, src: str, max_items: int | None = None) -> None:
+    """Refuses trials a search model would fit without a word but wrongly, on any DataFrame ``cogsim.fit``
+    is given, read by the paradigm or not: ``target_present`` or ``correct`` other than 0 or 1, ``rt_ms``
+    negative or not finite, a set size beyond ``max_items`` (the likelihood's tables; None: no limit).
+
+    Raises:
+      DataError: naming the row, the column, the value and what is allowed.
+    """
+    check_binary(frame, src, ("target_present", "correct"))
+    if "rt_ms" in frame.columns:
+        v = pd.to_numeric(frame["rt_ms"], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isnan(v) & ~((v >= 0) & np.isfinite(v)))
+        if len(bad):
+            raise row_error(src, int(bad[0]), "rt_ms", frame["rt_ms"].iloc[bad[0]], "a finite number >= 0")
+    if max_items is not None and "set_size" in frame.columns:
+        n = pd.to_numeric(frame["set_size"], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(n > max_items)
+        if len(bad):
+            value = frame["set_size"].iloc[bad[0]]
+            raise row_error(
+                src, int(bad[0]), "set_size", value, f"1 to {max_items} (the likelihood's tables)"
+            )
 
 
 def _contaminated(model: Float[Array, " trials"], rt_s: Float[Array, " trials"]) -> Float[Array, " trials"]:

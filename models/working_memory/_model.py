@@ -148,13 +148,20 @@ class WMModel:
         return tuple(dict(p) for p in self.starts)
 
     def check_trials(self, frame: pd.DataFrame, src: str) -> None:
-        """Refuses trials a delayed-estimation model would fit without a word but wrongly: an angle column
-        (``error_rad``, ``nontarget_{i}_rad``) with a value outside [-pi, pi] (degrees, or [0, 2 pi)), on
-        any DataFrame ``cogsim.fit`` is given, read by the paradigm or not; other models check nothing.
+        """Refuses trials a model would fit without a word but wrongly, on any DataFrame ``cogsim.fit`` is
+        given, read by the paradigm or not: for a delayed-estimation model an angle column (``error_rad``,
+        ``nontarget_{i}_rad``) with a value outside [-pi, pi] (degrees, or [0, 2 pi)); for a
+        change-detection model a ``change`` or ``correct`` other than 0 or 1 and, where it reads
+        ``base_rate``, a base rate outside [0, 1].
 
         Raises:
           DataError: naming the row, the column, the value and what is allowed.
         """
+        if self.design_fn is change_detection_design:
+            check_binary(frame, src, ("change", "correct"))
+            if "base_rate" in self.requires:
+                check_base_rate(frame, src)
+            return
         if self.design_fn not in (delayed_estimation_design, single_set_size_design):
             return
         angles = [
@@ -234,3 +241,41 @@ def check_angles(frame: pd.DataFrame, src: str, columns) -> None:
             elif big <= 360:
                 hint = " (these look like degrees: convert with radians = degrees * pi / 180)"
             raise row_error(src, int(bad[0]), col, float(v[bad[0]]), f"radians in [-pi, pi]{hint}")
+
+
+def check_binary(frame: pd.DataFrame, src: str, columns) -> None:
+    """Refuses a number other than 0 or 1 in any of ``columns`` present (the first such row; blanks and
+    text are left to the fitting layer's own checks).
+
+    Example:
+      >>> try:
+      ...     check_binary(pd.DataFrame({"correct": [1, 0, 2]}), "t.csv", ["correct"])
+      ... except DataError as e:
+      ...     print(e)
+      t.csv: row 3, column 'correct': got 2; allowed: 0 or 1 (one row per trial)
+    """
+    for col in columns:
+        if col not in frame.columns:
+            continue
+        v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isnan(v) & (v != 0) & (v != 1))
+        if len(bad):
+            raise row_error(src, int(bad[0]), col, frame[col].iloc[bad[0]], "0 or 1 (one row per trial)")
+
+
+def check_base_rate(frame: pd.DataFrame, src: str) -> None:
+    """Refuses a ``base_rate`` (where the frame has one) that is not a probability in [0, 1], naming
+    log-odds or percentages where the value looks like them."""
+    if "base_rate" not in frame.columns:
+        return
+    v = pd.to_numeric(frame["base_rate"], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(v) | (v < 0) | (v > 1))
+    if len(bad):
+        x = v[bad[0]]
+        hint = ""
+        if np.isfinite(x) and x < 0:
+            hint = " (log-odds? convert with p = 1 / (1 + exp(-x)))"
+        elif np.isfinite(x) and 1 < x <= 100:
+            hint = " (a percentage? divide by 100)"
+        value = frame["base_rate"].iloc[bad[0]]
+        raise row_error(src, int(bad[0]), "base_rate", value, f"a probability in [0, 1]{hint}")

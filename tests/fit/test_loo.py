@@ -281,5 +281,31 @@ def test_a_model_without_parameters_is_exact_and_ranked_with_the_sampled_ones():
     assert table.loc["fair", "se_diff"] == pytest.approx(math.sqrt(80 * d.var(ddof=1)))
     assert table["weight"].sum() == pytest.approx(1.0)
     # a model with parameters still needs its draws
-    with pytest.raises(CogsimError, match="loo result: got 'NoneType'"):
+    with pytest.raises(
+        CogsimError, match=r"loo result: got None; allowed: the SampleResult of sample\('coin'"
+    ):
         loo(Coin(), df, None)
+
+
+def _stub(cls, model):
+    """A result object of ``cls`` for ``model`` (empty tables: a refusal reads only its type and model)."""
+    empty = pd.DataFrame()
+    extra = {"draws": np.zeros((1, 1, 1, 1))} if cls.__name__ == "SampleResult" else {}
+    return cls(
+        model=model, by=("subject",), estimates=empty, summary=empty, units=empty, settings={}, **extra
+    )
+
+
+def test_a_fit_result_is_named_by_its_type_and_another_models_draws_are_refused_by_name():
+    from cogsim.fit import FitResult, SampleResult
+
+    df = pd.DataFrame({"subject": np.repeat([1, 2], 20), "y": np.tile([0, 1], 20)})
+    want = r"loo result: got a FitResult of 'coin'; allowed: the SampleResult of sample\('coin', data, ...\)$"
+    with pytest.raises(CogsimError, match=want):
+        loo(Coin(), df, _stub(FitResult, "coin"))
+    want = (
+        r"loo result: got a SampleResult of 'coin'; allowed: the SampleResult of sample\('fair', data, ...\)"
+    )
+    with pytest.raises(CogsimError, match=want + r" or None$"):  # a model without parameters
+        loo(Fair(), df, _stub(SampleResult, "coin"))
+    assert loo(Fair(), df, None).summary["exact"].all()

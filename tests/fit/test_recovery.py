@@ -91,3 +91,64 @@ def test_hierarchical_recovery_refits_the_same_truth_and_data(gauss, monkeypatch
 def test_recover_rejects_an_unknown_method(gauss):
     with pytest.raises(CogsimError, match="recover method: got 'bayes'"):
         recover(gauss, {"mu": 0.0, "sd": 1.0}, 50, 3, key=KEY, method="bayes")
+
+
+def _truth(**values):
+    import pandas as pd
+
+    return pd.DataFrame({"subject": [1, 2], "mu": 0.0, "sd": 1.0, **values})
+
+
+def test_simulate_data_refuses_true_values_outside_the_bounds_as_recover_does(gauss):
+    from cogsim.fit import simulate_data
+
+    with pytest.raises(
+        CogsimError, match=r"simulate_data truth\['sd'\]: got values in \[-1, 1\]; allowed: inside"
+    ):
+        simulate_data(gauss, _truth(sd=[1.0, -1.0]), 20, key=KEY)
+    assert len(simulate_data(gauss, _truth(), 20, key=KEY)) == 40
+
+
+@pytest.mark.parametrize("column", ["subject", "sd"])
+def test_simulate_data_names_a_missing_truth_column(gauss, column):
+    from cogsim.fit import simulate_data
+
+    with pytest.raises(
+        CogsimError, match=rf"simulate_data truth: missing column '{column}'; allowed: a DataFrame"
+    ):
+        simulate_data(gauss, _truth().drop(columns=column), 20, key=KEY)
+
+
+@pytest.mark.parametrize(
+    ("params", "n_trials", "needle"),
+    [
+        (
+            {"mu": (1.0, -1.0), "sd": 1.0},
+            20,
+            "recover params['mu']: got (1.0, -1.0); allowed: a (low, high) range",
+        ),
+        (
+            {"mu": (1.0, 1.0), "sd": 1.0},
+            20,
+            "recover params['mu']: got (1.0, 1.0); allowed: a (low, high) range",
+        ),
+        (
+            {"mu": 0.0, "sd": 1.0, "sdd": 2.0},
+            20,
+            "recover params: got 'sdd'; allowed: the parameters of model",
+        ),
+        ({"mu": 0.0, "sd": 1.0}, 20.0, "recover n_trials: got 20.0; allowed: an integer >= 1"),
+        ({"mu": 0.0, "sd": 1.0}, True, "recover n_trials: got True; allowed: an integer >= 1"),
+    ],
+)
+def test_recover_refuses_reversed_ranges_unknown_names_and_non_integer_counts(
+    gauss, params, n_trials, needle
+):
+    with pytest.raises(CogsimError) as err:
+        recover(gauss, params, n_trials, 3, key=KEY)
+    assert needle in str(err.value)
+
+
+def test_recover_takes_a_numpy_integer_count(gauss):
+    r = recover(gauss, {"mu": 0.0, "sd": 1.0}, np.int64(30), np.int64(2), n_starts=1, key=KEY)
+    assert len(r.truth) == 2

@@ -55,3 +55,22 @@ def test_cogsim_fit_exits_2_with_one_line(tmp_path, capsys):
     # the paradigm takes any set size; the model asked for refuses the first row beyond its table
     assert "big.csv: row 3, column 'set_size': got 20; allowed: 1 to 16 for model 'slots_averaging'" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["fixed_capacity", "sdt"])
+@pytest.mark.parametrize(
+    ("bad", "allowed"), [(2.5, "a whole number of items"), (0.0, "a whole number of items >= 1")]
+)
+def test_models_without_a_table_refuse_set_sizes_that_are_not_whole_numbers_from_1(name, bad, allowed):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"subject": 1, "set_size": rng.choice([2, 4], 30).astype(float), "change": rng.integers(0, 2, 30)}
+    )
+    df["correct"] = rng.integers(0, 2, 30)
+    df.loc[4, "set_size"] = bad
+    model = wm.CHANGE_DETECTION[name]
+    assert getattr(model, "max_set_size", None) is None and not model.by_set_size
+    with pytest.raises(DataError, match=rf"row 5, column 'set_size': got {bad!r}; allowed: {allowed}$"):
+        check_set_sizes(model, df, "<DataFrame>")
+    with pytest.raises(DataError, match=rf"row 5, column 'set_size': got {bad!r}; allowed: {allowed}$"):
+        fit(model, df, ci=None, n_starts=1, key=jax.random.key(0))
