@@ -38,6 +38,14 @@ def local_ref(tmp_path_factory) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------- settings
+
+
+def _sweep_status(run_dir) -> str:
+    """What ``cogsim sweep status RUN`` prints."""
+    cmd = [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+
+
 def test_parse_time_reads_slurm_formats():
     assert executors.parse_time(45) == 45
     assert executors.parse_time("90") == 90
@@ -338,12 +346,7 @@ def test_slurm_array_survives_a_killed_task_and_a_killed_driver(slurm_cluster, l
     (run_dir,) = out.iterdir()
     text = driver_log.read_text()
     assert f"6 point(s) failed: array task {victim} ended without a result" in text, text
-    status = subprocess.run(
-        [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    status = _sweep_status(run_dir)
     log_path = executors.task_log(run_dir.resolve() / "slurm", victim)
     assert f"failed: 6 point(s) in slurm:{victim}" in status and str(log_path) in status, status
     assert log_path.exists()
@@ -400,12 +403,7 @@ def test_a_failing_point_of_an_array_task_fails_alone_and_resume_retries_only_it
     log_path = executors.task_log(run_dir.resolve() / "slurm", task)
     assert pts.loc[bad, "error"] == failing_task_python.ERROR and pts.loc[bad, "log"] == str(log_path)
     assert f"1 point(s) failed: {failing_task_python.ERROR} (log: {log_path})" in res.stdout
-    status = subprocess.run(
-        [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    status = _sweep_status(run_dir)
     assert f"failed: 1 point(s) in slurm:{task}: {failing_task_python.ERROR} (log: {log_path})" in status, (
         status
     )

@@ -14,43 +14,37 @@ CD = paradigms.get("change_detection")
 VS = paradigms.get("visual_search")
 
 
-def _change_detection():
+def _trials(set_sizes, **columns):
+    """40 random trials of two participants: ``set_size`` from ``set_sizes``, 0/1 columns for each name in
+    ``columns`` given as None, the others as given."""
     rng = np.random.default_rng(0)
     n = 40
-    return pd.DataFrame(
-        {
-            "subject": np.repeat([1, 2], n // 2),
-            "set_size": rng.choice([2, 4, 6], n),
-            "change": rng.integers(0, 2, n),
-            "correct": rng.integers(0, 2, n),
-            "base_rate": 0.5,
-        }
-    )
+    cols = {k: rng.integers(0, 2, n) if v is None else v for k, v in columns.items()}
+    return pd.DataFrame({"subject": np.repeat([1, 2], n // 2), "set_size": rng.choice(set_sizes, n), **cols})
+
+
+def _change_detection():
+    return _trials([2, 4, 6], change=None, correct=None, base_rate=0.5)
 
 
 def _visual_search():
-    rng = np.random.default_rng(0)
-    n = 40
-    return pd.DataFrame(
-        {
-            "subject": np.repeat([1, 2], n // 2),
-            "set_size": rng.choice([3, 6, 12], n),
-            "target_present": rng.integers(0, 2, n),
-            "correct": rng.integers(0, 2, n),
-            "rt_ms": rng.uniform(400.0, 1200.0, n),
-        }
-    )
+    rt = np.random.default_rng(1).uniform(400.0, 1200.0, 40)
+    return _trials([3, 6, 12], target_present=None, correct=None, rt_ms=rt)
+
+
+def _refused(model, df, row, column, value, allowed):
+    """``fit`` refuses ``df`` with ``value`` written into ``column`` at index ``row``, naming them."""
+    df[column] = df[column].astype(float)
+    df.loc[row, column] = value
+    want = rf"<DataFrame>: row {row + 1}, column '{column}': got {value!r}; allowed: {allowed}"
+    with pytest.raises(DataError, match=want):
+        fit(model, df, ci=None, n_starts=1, key=jax.random.key(0))
 
 
 @pytest.mark.parametrize("name", sorted(CD.models))
 @pytest.mark.parametrize(("column", "value"), [("correct", 2.0), ("correct", -1.0), ("change", 0.5)])
 def test_change_detection_refuses_responses_other_than_0_or_1(name, column, value):
-    df = _change_detection()
-    df[column] = df[column].astype(float)
-    df.loc[6, column] = value
-    want = rf"<DataFrame>: row 7, column '{column}': got {value!r}; allowed: 0 or 1"
-    with pytest.raises(DataError, match=want):
-        fit(CD.models[name], df, ci=None, n_starts=1, key=jax.random.key(0))
+    _refused(CD.models[name], _change_detection(), 6, column, value, "0 or 1")
 
 
 @pytest.mark.parametrize("name", ["fixed_capacity_base_rate", "sdt_base_rate"])
@@ -73,12 +67,7 @@ def test_change_detection_base_rate_models_refuse_a_base_rate_outside_0_1(name):
     ],
 )
 def test_visual_search_refuses_impossible_values(name, column, value, allowed):
-    df = _visual_search()
-    df[column] = df[column].astype(float)
-    df.loc[8, column] = value
-    want = rf"<DataFrame>: row 9, column '{column}': got {value!r}; allowed: {allowed}"
-    with pytest.raises(DataError, match=want):
-        fit(VS.models[name], df, ci=None, n_starts=1, key=jax.random.key(0))
+    _refused(VS.models[name], _visual_search(), 8, column, value, allowed)
 
 
 @pytest.mark.parametrize("name", ["cgs", "serial"])
