@@ -66,7 +66,7 @@ import pandas as pd
 from scipy import stats
 
 from cogsim.errors import CogsimError
-from cogsim.fit import _model, _objective
+from cogsim.fit import _model, _objective, _param
 from cogsim.fit._cache import cached
 from cogsim.fit._compress import evaluated
 from cogsim.fit._data import MAX_BUCKETS, pack
@@ -260,7 +260,7 @@ def _check(init, ci, max_iter, tol, lml_tol):
         raise CogsimError(f"fit_hierarchical init: got {init!r}; allowed: 'ml' or 'broad'")
     if ci not in ("laplace", None):
         raise CogsimError(f"fit_hierarchical ci: got {ci!r}; allowed: 'laplace' or None")
-    if not isinstance(max_iter, int) or isinstance(max_iter, bool) or max_iter < 1:
+    if not _param.is_integer(max_iter) or max_iter < 1:
         raise CogsimError(f"fit_hierarchical max_iter: got {max_iter!r}; allowed: an integer >= 1")
     for name, v in (("tol", tol), ("lml_tol", lml_tol)):
         if not isinstance(v, (int, float)) or not v > 0:
@@ -332,7 +332,7 @@ def fit_hierarchical(
     _model.check_model(model)
     _check_args(n_starts, None, None, level, 200, by)
     _check(init, ci, max_iter, tol, lml_tol)
-    by = tuple(by)
+    by, n_starts, max_iter = tuple(by), int(n_starts), int(max_iter)
     k = len(model.params)
     if k == 0:  # nothing to pool: the ordinary fit, its log-likelihood the marginal likelihood
         res = fit(

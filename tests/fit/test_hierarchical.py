@@ -116,7 +116,8 @@ def test_same_key_same_numbers(toy):
     data = _frame(toy, truth, 30, seed=8)
     model = toy.Gauss()
     a = fit.fit_hierarchical(model, data, key=jax.random.key(4))
-    b = fit.fit_hierarchical(model, data, key=jax.random.key(4))
+    # numpy integers are counts too (as a notebook's np.arange or a DataFrame cell gives them)
+    b = fit.fit_hierarchical(model, data, n_starts=np.int64(4), max_iter=np.int64(100), key=jax.random.key(4))
     pd.testing.assert_frame_equal(a.estimates, b.estimates, check_exact=True)
     pd.testing.assert_frame_equal(a.group, b.group, check_exact=True)
     pd.testing.assert_frame_equal(a.trace, b.trace, check_exact=True)
@@ -129,6 +130,8 @@ def test_bad_arguments_name_the_field(toy):
         fit.fit_hierarchical(toy.Gauss(), data, init="median", key=jax.random.key(0))
     with pytest.raises(CogsimError, match="max_iter"):
         fit.fit_hierarchical(toy.Gauss(), data, max_iter=0, key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="max_iter: got True"):
+        fit.fit_hierarchical(toy.Gauss(), data, max_iter=True, key=jax.random.key(0))
     with pytest.raises(CogsimError, match="ci"):
         fit.fit_hierarchical(toy.Gauss(), data, ci="profile", key=jax.random.key(0))
 
