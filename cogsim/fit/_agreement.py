@@ -18,6 +18,7 @@ import pandas as pd
 from cogsim.errors import CogsimError
 from cogsim.fit._fit import fit
 from cogsim.fit._key import check_key
+from cogsim.fit._param import count
 
 
 def start_agreement(
@@ -81,13 +82,13 @@ def start_agreement(
       True
     """
     check_key(key, what="start_agreement")
-    if not isinstance(n_starts, int) or isinstance(n_starts, bool) or n_starts < 2:
-        raise CogsimError(
-            f"start_agreement n_starts: got {n_starts!r}; allowed: an integer >= 2 (the extra starts are "
-            "what differ between the fits; with one, every fit starts from the defaults)"
-        )
-    if not isinstance(n_fits, int) or isinstance(n_fits, bool) or n_fits < 2:
-        raise CogsimError(f"start_agreement n_fits: got {n_fits!r}; allowed: an integer >= 2")
+    n_starts = count(
+        n_starts,
+        "start_agreement n_starts",
+        2,
+        " (the extra starts are what differ between the fits; with one, every fit starts from the defaults)",
+    )
+    n_fits = count(n_fits, "start_agreement n_fits", 2)
     if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (math.isfinite(tol) and tol >= 0):
         raise CogsimError(f"start_agreement tol: got {tol!r}; allowed: a finite number >= 0")
     by = tuple(by)

@@ -19,7 +19,7 @@ from cogsim.fit._compress import evaluated
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, check_no_blanks, pack, unit_ids
 from cogsim.fit._key import check_key
-from cogsim.fit._param import is_integer
+from cogsim.fit._param import count, is_integer
 from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
@@ -55,16 +55,14 @@ class FitResult:
 
 
 def _check_args(n_starts, ci, cv, level, n_boot, by):
-    if not is_integer(n_starts) or n_starts < 1:
-        raise CogsimError(f"fit n_starts: got {n_starts!r}; allowed: an integer >= 1")
+    count(n_starts, "fit n_starts")
     if ci not in (None, "profile", "bootstrap"):
         raise CogsimError(f"fit ci: got {ci!r}; allowed: 'profile', 'bootstrap' or None")
     if cv is not None and (not is_integer(cv) or cv < 2):
         raise CogsimError(f"fit cv: got {cv!r}; allowed: None or an integer number of folds >= 2")
     if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0.0 < level < 1.0:
         raise CogsimError(f"fit level: got {level!r}; allowed: a confidence level in (0, 1)")
-    if not is_integer(n_boot) or n_boot < 10:
-        raise CogsimError(f"fit n_boot: got {n_boot!r}; allowed: an integer >= 10")
+    count(n_boot, "fit n_boot", 10)
     if isinstance(by, str) or not by or not all(isinstance(b, str) for b in by):
         raise CogsimError(f"fit by: got {by!r}; allowed: a non-empty tuple of column names")
 
@@ -201,9 +199,8 @@ def fit(
     check_key(key, what="fit")
     _model.check_model(model)
     _check_args(n_starts, ci, cv, level, n_boot, by)
-    if not is_integer(max_buckets) or max_buckets < 1:
-        raise CogsimError(f"fit max_buckets: got {max_buckets!r}; allowed: an integer >= 1")
-    n_starts, n_boot, max_buckets, level = int(n_starts), int(n_boot), int(max_buckets), float(level)
+    max_buckets = count(max_buckets, "fit max_buckets")
+    n_starts, n_boot, level = int(n_starts), int(n_boot), float(level)
     cv = None if cv is None else int(cv)
     by = tuple(by)
     if set_size_column in by and _model.by_set_size(model):

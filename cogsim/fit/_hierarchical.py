@@ -260,8 +260,7 @@ def _check(init, ci, max_iter, tol, lml_tol):
         raise CogsimError(f"fit_hierarchical init: got {init!r}; allowed: 'ml' or 'broad'")
     if ci not in ("laplace", None):
         raise CogsimError(f"fit_hierarchical ci: got {ci!r}; allowed: 'laplace' or None")
-    if not _param.is_integer(max_iter) or max_iter < 1:
-        raise CogsimError(f"fit_hierarchical max_iter: got {max_iter!r}; allowed: an integer >= 1")
+    _param.count(max_iter, "fit_hierarchical max_iter")
     for name, v in (("tol", tol), ("lml_tol", lml_tol)):
         if not isinstance(v, (int, float)) or not v > 0:
             raise CogsimError(f"fit_hierarchical {name}: got {v!r}; allowed: a number > 0")

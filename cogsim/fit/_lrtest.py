@@ -21,7 +21,7 @@ from cogsim.fit._fit import fit
 from cogsim.fit._fixed import impossible_under
 from cogsim.fit._key import check_key
 from cogsim.fit._model import levels
-from cogsim.fit._param import is_integer
+from cogsim.fit._param import count
 from cogsim.fit._predictive import predictive
 
 #: the copies' index column (as :func:`cogsim.fit.predictive` names it)
@@ -104,9 +104,7 @@ def lr_test(
       0.048
     """
     check_key(key, what="lr_test")
-    if not is_integer(n_boot) or n_boot < 1:
-        raise CogsimError(f"lr_test n_boot: got {n_boot!r}; allowed: an integer >= 1")
-    n_boot = int(n_boot)
+    n_boot = count(n_boot, "lr_test n_boot")
     by = tuple(by)
     if SIM in by:
         raise CogsimError(

@@ -17,7 +17,7 @@ from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._hierarchical import fit_hierarchical
 from cogsim.fit._key import check_key
 from cogsim.fit._paradigm import pattern_key
-from cogsim.fit._param import is_integer
+from cogsim.fit._param import count
 
 #: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
 Design = Callable[..., Mapping[str, jax.Array]]
@@ -130,8 +130,7 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
     """
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(f"model {model.name!r} has no simulate(); allowed: a model with simulate()")
-    if not is_integer(n_trials) or n_trials < 1:
-        raise CogsimError(f"simulate_data n_trials: got {n_trials!r}; allowed: an integer >= 1")
+    n_trials = count(n_trials, "simulate_data n_trials")
     if not isinstance(truth, pd.DataFrame):
         raise CogsimError(
             f"simulate_data truth: got {type(truth).__name__}; allowed: a DataFrame, a row per participant"
@@ -144,7 +143,6 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
             )
     for p in model.params:
         check_inside(p, truth[p.name].to_numpy(float), "simulate_data truth")
-    n_trials = int(n_trials)
     design = design or getattr(model, "design", None)
     if not callable(design):
         raise CogsimError(
@@ -223,10 +221,7 @@ def recover(
     _model.check_model(model)
     if method not in ("ml", "hierarchical"):
         raise CogsimError(f"recover method: got {method!r}; allowed: 'ml' or 'hierarchical'")
-    for name, value in (("n_trials", n_trials), ("n_subjects", n_subjects)):
-        if not is_integer(value) or value < 1:
-            raise CogsimError(f"recover {name}: got {value!r}; allowed: an integer >= 1")
-    n_trials, n_subjects = int(n_trials), int(n_subjects)
+    n_trials, n_subjects = count(n_trials, "recover n_trials"), count(n_subjects, "recover n_subjects")
     k_truth, k_data, k_fit = (jax.random.fold_in(key, i) for i in range(3))
     truth = draw_truth(model, params, n_subjects, key=k_truth)
     data = simulate_data(model, truth, n_trials, key=k_data, design=design)
