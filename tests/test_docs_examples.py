@@ -44,3 +44,26 @@ def test_the_pages_python_examples_run(page, tmp_path, monkeypatch):
         exec(compile(code, f"{page} block {i}", "exec"), namespace)
         ran += 1
     assert ran == len(found) - len(LEFT_OUT[page])
+
+
+def test_every_cogsim_module_the_docs_name_is_an_attribute_of_the_package():
+    """`cogsim.cpu_threads.limit()`, `cogsim.fit.sample`, ... work after a bare `import cogsim`, which stays
+    cheap (no NumPy, pandas or JAX until a module is used)."""
+    import subprocess
+    import sys
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = sorted(
+        {m for p in pages for m in re.findall(r"\bcogsim\.([a-z_]+)\.", p.read_text(encoding="utf-8"))}
+    )
+    assert {"cpu_threads", "fit", "reference", "fitting_comparison", "store"} <= set(named)
+    code = (
+        "import sys, cogsim\n"
+        "print([m for m in ('numpy', 'pandas', 'jax') if m in sys.modules])\n"
+        f"for name in {named!r}:\n"
+        "    getattr(cogsim, name)\n"
+        "print(cogsim.cpu_threads.limit.__name__, cogsim.fitting_comparison.TIE_TOL > 0)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["[]", "limit True"]
