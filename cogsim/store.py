@@ -36,12 +36,10 @@ several processes on one machine share the index.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,75 +61,26 @@ from cogsim._run_files import (
     set_latest,
     write_run_json,
 )
+from cogsim._store_results import (
+    COMPARISON_COLUMNS,
+    _check_frame,
+    _shard_name,
+    ids_arg,
+    path_arg,
+    point_id,
+    read_comparisons,
+    results_xarray,
+    seed_arg,
+    write_point_comparison,
+    write_shard_file,
+)
+from cogsim._store_results import plain as _plain
 from cogsim.errors import CogsimError
 
 STATUSES = ("pending", "running", "done", "failed")
 
 
 # ------------------------------------------------------------------------------------------ sweep store
-def _shard_name(worker: str | None) -> str:
-    tag = "".join(c if c.isalnum() or c in "-_" else "-" for c in (worker or "w"))[:60]
-    return f"{tag}-{uuid.uuid4().hex}.parquet"
-
-
-def write_shard_file(root: str | os.PathLike, df: pd.DataFrame, *, worker: str | None = None) -> Path:
-    """Writes ``df`` as a new shard of the store at ``root`` without touching the index.
-
-    The shard needs a ``point_id`` column; :meth:`Store.sync` adopts it (marks its points done). Safe from any
-    process that sees the run folder, e.g. a Slurm array task on another node.
-
-    Example:
-      >>> import tempfile, pandas as pd
-      >>> s = Store(tempfile.mkdtemp())
-      >>> s.add_points([({"x": 1.0}, 0)])
-      1
-      >>> _ = write_shard_file(s.root, pd.DataFrame({"x": [1.0], "seed": [0], "point_id": s.pending()}))
-      >>> s.sync(), s.counts()["done"]
-      (1, 1)
-    """
-    if "point_id" not in df.columns:
-        raise CogsimError("store: a shard written without the index needs a point_id column")
-    path = Path(root) / "shards" / _shard_name(worker)
-    atomic_write_parquet(path, df)
-    return path
-
-
-def _comparison_name(pid: str) -> str:
-    return hashlib.sha256(pid.encode()).hexdigest()[:24] + ".json"
-
-
-def write_point_comparison(root: str | os.PathLike, pid: str, comparison: Mapping[str, Any]) -> Path:
-    """Writes one sweep point's comparison with the human data (``Comparison.to_dict()``, without its tables)
-    as ``RUN/comparisons/<hash of the point id>.json``, atomically. Safe from any process that sees the run
-    folder.
-
-    Example:
-      >>> import tempfile
-      >>> s = Store(tempfile.mkdtemp())
-      >>> c = {"verdict": "partial", "data_kind": "trial_level", "checks_passed": "1/2", "key": "K",
-      ...      "metrics": [{"name": "K", "value": 3.0, "ci_low": 2.5, "ci_high": 3.5, "human": 2.9}],
-      ...      "checks": []}
-      >>> _ = write_point_comparison(s.root, "p0", c)
-      >>> s.comparisons()[["point_id", "name", "value", "verdict"]].to_dict("records")
-      [{'point_id': 'p0', 'name': 'K', 'value': 3.0, 'verdict': 'partial'}]
-    """
-    record = {k: v for k, v in comparison.items() if k != "tables"}
-    record["point_id"] = pid
-    path = Path(root) / "comparisons" / _comparison_name(pid)
-    atomic_write_text(path, json.dumps(record, default=str))
-    return path
-
-
-def point_id(params: Mapping[str, Any], seed: int) -> str:
-    """A stable identifier of one grid point and seed: canonical JSON of the swept values."""
-    return json.dumps(
-        {"params": dict(sorted(params.items())), "seed": int(seed)},
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-
-
 class Store:
     """One sweep run's folder: index, shards and provenance.
 
@@ -141,15 +90,18 @@ class Store:
       >>> s.add_points([({"x": 1.0}, 0), ({"x": 2.0}, 0)])
       2
       >>> ids = s.pending()
-      >>> _ = s.write_shard(pd.DataFrame({"x": [1.0], "seed": [0], "y": [3.0]}), ids[:1])
+      >>> _ = s.write_shard(pd.DataFrame({"x": [1.0], "seed": [0], "point_id": ids[:1], "y": [3.0]}), ids[:1])
       >>> s.counts()["done"], len(s.to_pandas())
       (1, 1)
     """
 
     def __init__(self, root: str | os.PathLike, *, create: bool = True):
-        self.root = Path(root)
-        if not create and not (self.root / "index.sqlite").exists():
-            raise CogsimError(f"store: no sweep run at {str(self.root)!r} (index.sqlite missing)")
+        self.root = path_arg(root, "store: root")
+        if not create:
+            if not (self.root / "index.sqlite").is_file():
+                raise CogsimError(f"store: no sweep run at {str(self.root)!r} (index.sqlite missing)")
+            self._check_opened()
+            return
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
         try:
             with self._connect() as con:
@@ -170,6 +122,23 @@ class Store:
             raise CogsimError(
                 f"store: sweep index {str(self.root / 'index.sqlite')!r} is damaged ({exc})"
             ) from None
+
+    def _check_opened(self) -> None:
+        """An existing store, opened without writing anything: a damaged index or a missing shards folder
+        (of a store with finished points) is a CogsimError."""
+        index = self.root / "index.sqlite"
+        try:
+            with self._connect() as con:
+                done = con.execute("SELECT COUNT(*) FROM points WHERE status = 'done'").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "no such table" not in str(exc):
+                raise
+            raise CogsimError(f"store: sweep index {str(index)!r} is damaged ({exc})") from None
+        if done and not (self.root / "shards").is_dir():
+            raise CogsimError(
+                f"store: sweep run {str(self.root)!r} is damaged: its shards folder is missing but the index "
+                f"holds {done} finished point(s); `cogsim sweep --resume` computes them again"
+            )
 
     # -- connection --------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -197,10 +166,19 @@ class Store:
 
     # -- meta ----------------------------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
+        """Stores ``value`` (JSON; other objects as their ``str``) under ``key`` in the index, replacing it.
+
+        Example:
+          >>> import tempfile
+          >>> s = Store(tempfile.mkdtemp())
+          >>> s.set_meta("dims", ["sim_K"]); s.get_meta("dims"), s.get_meta("nothing", 0)
+          (['sim_K'], 0)
+        """
         with self._transaction() as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
+        """The value stored under ``key`` by :meth:`set_meta`, or ``default`` when there is none."""
         with self._connect() as con:
             row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
@@ -211,7 +189,7 @@ class Store:
         with self._transaction() as con:
             start = con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM points").fetchone()[0]
             rows = [
-                (point_id(p, s), json.dumps(dict(p), default=str), int(s), start + i)
+                (point_id(p, s), json.dumps(_plain(dict(p)), default=str), seed_arg(s), start + i)
                 for i, (p, s) in enumerate(points)
             ]
             before = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
@@ -238,7 +216,11 @@ class Store:
 
     def point_items(self, ids: Sequence[str]) -> list[tuple[str, dict[str, Any], int]]:
         """``(point_id, params, seed)`` of the points ``ids``, in the order given."""
+        ids = ids_arg(ids, "store: point_items: ids")
         pts = self.points()
+        unknown = [i for i in ids if i not in set(pts["point_id"])]
+        if unknown:
+            raise CogsimError(f"store: point_items: ids {unknown[:5]} are not points of {str(self.root)!r}")
         params = dict(zip(pts["point_id"], pts["params"], strict=True))
         seeds = dict(zip(pts["point_id"], pts["seed"], strict=True))
         return [(pid, json.loads(params[pid]), int(seeds[pid])) for pid in ids]
@@ -280,11 +262,17 @@ class Store:
     def write_shard(self, df: pd.DataFrame, ids: Sequence[str], *, worker: str | None = None) -> Path | None:
         """Writes the results of points ``ids`` as one shard and marks them done, atomically.
 
-        Points already done by another process keep their first result: if all of ``ids`` are done elsewhere
-        the shard is deleted and ``None`` returned; if some are, their rows stay in the file but
-        :meth:`to_pandas` skips them (this needs a ``point_id`` column in ``df``).
+        ``df`` needs a ``point_id`` column holding each of ``ids``. Points already done by another process
+        keep their first result: if all of ``ids`` are done elsewhere the shard is deleted and ``None``
+        returned; if some are, their rows stay in the file but :meth:`to_pandas` skips them.
         """
-        ids = list(ids)
+        _check_frame(df, "write_shard: df")
+        ids = ids_arg(ids, "store: write_shard: ids")
+        if "point_id" not in df.columns or not set(ids) <= set(df["point_id"]):
+            raise CogsimError(
+                "store: write_shard: df needs a point_id column holding every one of ids (each row carries "
+                f"its point's id); got columns {list(df.columns)}"
+            )
         path = self.root / "shards" / _shard_name(worker)
         name = path.name
         atomic_write_parquet(path, df)
@@ -299,9 +287,6 @@ class Store:
                 )
             }
             fresh = [i for i in ids if i not in done]
-            if done and fresh and "point_id" not in df.columns:
-                path.unlink(missing_ok=True)
-                raise CogsimError("store: shard overlaps finished points and has no point_id column")
             con.execute(
                 "INSERT INTO shards VALUES (?, ?, ?, ?, ?)", (name, worker, len(df), len(fresh), time.time())
             )
@@ -331,7 +316,9 @@ class Store:
         import pyarrow.parquet as pq
 
         known = self._known_shards()
-        new = sorted(p for p in os.listdir(self.root / "shards") if p.endswith(".parquet") and p not in known)
+        folder = self.root / "shards"
+        names = os.listdir(folder) if folder.is_dir() else ()  # none yet in a store opened by load()
+        new = sorted(p for p in names if p.endswith(".parquet") and p not in known)
         adopted = 0
         for name in new:
             path = self.root / "shards" / name
@@ -379,7 +366,9 @@ class Store:
         """All finished results, one DataFrame in grid order, each point once.
 
         Shard files not yet in the index are adopted first (:meth:`sync`); rows of a point that was finished
-        twice (by two processes) come from the shard the index names.
+        twice (by two processes) come from the shard the index names. With no finished point the DataFrame
+        has no rows and the columns ``<swept fields>, seed, point_id``. A shard file that cannot be read, has
+        no ``point_id`` column or lacks points the index says it holds is a CogsimError ("damaged").
 
         Example:
           >>> # df = cogsim.store.load("runs/sweeps/change_detection-ab12cd").to_pandas()
@@ -397,49 +386,45 @@ class Store:
                 raise CogsimError(
                     f"store: shard {where} is damaged; `cogsim sweep --resume` recomputes it"
                 ) from None
-            if "point_id" in df.columns:
-                df = df[df["point_id"].isin(set(ids))]
-            if len(df):
-                frames.append(df)
+            lacking = set(ids) - set(df["point_id"]) if "point_id" in df.columns else {"point_id column"}
+            if lacking:
+                where = f"{str(self.root / 'shards' / shard)!r} (lacks {len(lacking)} of its points)"
+                raise CogsimError(f"store: shard {where} is damaged; `cogsim sweep --resume` recomputes it")
+            frames.append(df[df["point_id"].isin(set(ids))])
         if not frames:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=[*self.get_meta("dims", []), "seed", "point_id"])
         df = pd.concat(frames, ignore_index=True)
-        if "point_id" in df.columns:
-            order = pts.set_index("point_id")["idx"]
-            df = df.assign(_idx=df["point_id"].map(order)).sort_values("_idx", kind="stable")
-            df = df.drop(columns="_idx").reset_index(drop=True)
-        return df
+        order = pts.set_index("point_id")["idx"]
+        df = df.assign(_idx=df["point_id"].map(order)).sort_values("_idx", kind="stable")
+        return df.drop(columns="_idx").reset_index(drop=True)
 
     def comparisons(self) -> pd.DataFrame:
         """Each finished point's comparison with the human data, one row per metric and per check.
 
         Columns: ``point_id, verdict, data_kind, checks_passed, kind`` (``"metric"`` or ``"check"``),
         ``name, value, ci_low, ci_high, human`` (metrics) and ``passed, threshold, rule, tested`` (checks).
-        Empty when the scenario has no human data or runs through ``sweep_point`` (its outputs hold it).
+        No rows (the same columns) when the scenario has no human data or runs through ``sweep_point`` (its
+        outputs hold it). A damaged comparison file is a CogsimError naming it.
 
         Example:
           >>> # cogsim.store.load(run).comparisons().query("kind == 'metric'").pivot(...)
         """
-        folder = self.root / "comparisons"
-        rows: list[dict[str, Any]] = []
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
-            rec = json.loads(path.read_text())
-            head = {k: rec.get(k) for k in ("point_id", "verdict", "data_kind", "checks_passed")}
-            keys = ("name", "value", "ci_low", "ci_high", "human")
-            rows += [head | {"kind": "metric"} | {k: m.get(k) for k in keys} for m in rec.get("metrics", ())]
-            for c in rec.get("checks", ()):
-                ci = c.get("ci") or (None, None)
-                rows.append(
-                    head
-                    | {"kind": "check", "name": c.get("name"), "value": c.get("value")}
-                    | {"ci_low": ci[0], "ci_high": ci[1], "passed": c.get("passed")}
-                    | {"threshold": c.get("threshold"), "rule": c.get("rule")}
-                    | {"tested": c.get("tested", True)}
-                )
-        return pd.DataFrame(rows)
+        return read_comparisons(self.root / "comparisons")
 
     def to_xarray(self, *, dims: Sequence[str] | None = None, metrics: Sequence[str] | None = None):
         """Results as an ``xarray.Dataset`` with one dimension per swept field plus ``seed``.
+
+        Args:
+          dims: the result columns to use as dimensions (a name or a list; default: the swept fields and
+            ``seed``). Leaving a swept field out is refused when it leaves several rows per point.
+          metrics: the data variables (a name or a list; default: every numeric column besides the dims).
+
+        On a partial sweep every grid value is still a coordinate and the points not finished are NaN, so
+        integer and boolean metrics come back as floats there (a finished sweep keeps their dtypes).
+
+        Raises:
+          CogsimError: a dim or metric that is not a result column (naming the allowed ones), or no finished
+            point.
 
         Example:
           >>> # ds = cogsim.store.load(run).to_xarray(); ds.loglik.mean("seed")
@@ -447,35 +432,26 @@ class Store:
         df = self.to_pandas()
         if df.empty:
             raise CogsimError(f"store: no finished points in {str(self.root)!r}")
-        dims = list(dims) if dims is not None else list(self.get_meta("dims", [])) + ["seed"]
-        missing = [d for d in dims if d not in df.columns]
-        if missing:
-            raise CogsimError(f"store: dims {missing} are not result columns; columns: {list(df.columns)}")
-        if df.duplicated(dims).any():
-            raise CogsimError(
-                f"store: several rows per ({', '.join(dims)}) point (a scenario without "
-                "sweep_point stores its whole simulate() table); use to_pandas() instead"
-            )
-        metrics = list(metrics) if metrics is not None else list(self.get_meta("metrics", []))
-        if not metrics:
-            metrics = [
-                c
-                for c in df.columns
-                if c not in dims and c != "point_id" and pd.api.types.is_numeric_dtype(df[c])
-            ]
-        return df.set_index(dims)[metrics].to_xarray()
+        swept = [*self.get_meta("dims", []), "seed"]
+        if metrics is None:
+            metrics = self.get_meta("metrics")
+        return results_xarray(df, dims=dims, metrics=metrics, swept=swept, spec=self.get_meta("spec"))
 
 
 def load(run: str | os.PathLike) -> Store:
     """Opens an existing sweep run folder.
 
+    Nothing is created or changed by opening: a folder without ``index.sqlite`` is refused, and one whose
+    ``shards`` folder is gone while the index holds finished points is reported as damaged.
+
     Example:
       >>> # results = cogsim.store.load("runs/sweeps/change_detection-ab12cd").to_pandas()
     """
-    return Store(run, create=False)
+    return Store(path_arg(run, "store: load: run"), create=False)
 
 
 __all__ = [
+    "COMPARISON_COLUMNS",
     "LATEST",
     "STATUSES",
     "Store",

@@ -261,3 +261,136 @@ def test_a_run_that_fails_on_its_data_leaves_no_empty_folders(tmp_path):
     with pytest.raises(CogsimError):
         runner.run("kg_semantic_memory", overrides=[f"graph={graph}"], out=out)
     assert list((out / "kg_semantic_memory").iterdir()) == []
+
+
+def _done_store(root, pts, *, dims, value=lambda p, seed: p["a"] * 10 + seed, spec=None):
+    """A store holding ``pts`` (params, seed), every one finished with the metric ``m``."""
+    s = Store(root)
+    s.add_points(pts)
+    s.set_meta("dims", dims)
+    if spec is not None:
+        s.set_meta("spec", spec)
+    ids = s.pending()
+    rows = [
+        {**p, "seed": seed, "point_id": i, "m": value(p, seed)} for (p, seed), i in zip(pts, ids, strict=True)
+    ]
+    s.write_shard(pd.DataFrame(rows), ids)
+    return s
+
+
+def test_to_xarray_takes_one_name_as_a_string_and_names_bad_dims_and_metrics(tmp_path):
+    s = _done_store(tmp_path / "run", [({"a": a}, seed) for a in (1.0, 2.0) for seed in (0, 1)], dims=["a"])
+    assert list(s.to_xarray(metrics="m").data_vars) == ["m"]
+    one = _done_store(tmp_path / "one", [({"a": 1.0}, seed) for seed in (0, 1)], dims=["a"])
+    assert dict(one.to_xarray(dims="seed").sizes) == {"seed": 2}  # one name, not its letters
+    for kwargs, named in (
+        ({"metrics": ["nope"]}, "nope"),
+        ({"metrics": "a"}, "'a'"),  # a dim is not a metric
+        ({"dims": ["a", "zz"]}, "zz"),
+        ({"dims": 3}, "dims"),
+        ({"dims": []}, "dims"),
+        ({"metrics": 5}, "metrics"),
+    ):
+        with pytest.raises(CogsimError, match=named) as info:
+            s.to_xarray(**kwargs)
+        assert "allowed" in str(info.value), kwargs
+
+
+def test_to_xarray_names_the_swept_dims_left_out_of_dims(tmp_path):
+    s = _done_store(tmp_path / "run", [({"a": a}, seed) for a in (1.0, 2.0) for seed in (0, 1)], dims=["a"])
+    with pytest.raises(CogsimError, match=r"leaves out the swept dims \['seed'\]") as info:
+        s.to_xarray(dims=["a"])
+    assert "sweep_point" not in str(info.value)
+    assert dict(s.to_xarray(dims=["a", "seed"]).sizes) == {"a": 2, "seed": 2}
+
+
+def test_to_xarray_of_a_partial_sweep_keeps_every_grid_value_with_nan_for_missing_points(tmp_path):
+    spec = {"scenario": "x", "grid": {"a": [1.0, 2.0, 3.0]}, "seeds": [0, 1]}
+    done = [({"a": 1.0}, 0), ({"a": 2.0}, 1)]
+    s = _done_store(tmp_path / "run", done, dims=["a"], value=lambda p, seed: int(p["a"]), spec=spec)
+    s.add_points([({"a": a}, seed) for a in (1.0, 2.0, 3.0) for seed in (0, 1)])  # the rest pending
+    ds = s.to_xarray()
+    assert ds["a"].values.tolist() == [1.0, 2.0, 3.0] and ds["seed"].values.tolist() == [0, 1]
+    assert float(ds["m"].sel(a=2.0, seed=1)) == 2.0 and ds["m"].isnull().sum() == 4
+    assert ds["m"].dtype == float  # int metric with NaN for the missing points (documented)
+    full = _done_store(tmp_path / "full", [({"a": 1.0}, 0)], dims=["a"], value=lambda p, seed: 7)
+    assert full.to_xarray()["m"].dtype.kind == "i"  # finished: dtype kept
+
+
+def test_empty_results_have_the_documented_columns(tmp_path):
+    s = Store(tmp_path / "run")
+    s.set_meta("dims", ["a"])
+    assert list(s.to_pandas().columns) == ["a", "seed", "point_id"] and len(s.to_pandas()) == 0
+    cmp = s.comparisons()
+    assert list(cmp.columns) == list(store_mod.COMPARISON_COLUMNS)
+    assert cmp.query("kind == 'metric'").empty
+
+
+@pytest.mark.parametrize("text", ["{bad", "[1, 2]"])
+def test_a_damaged_comparison_file_is_named(tmp_path, text):
+    s = Store(tmp_path / "run")
+    (tmp_path / "run" / "comparisons").mkdir()
+    (tmp_path / "run" / "comparisons" / "x.json").write_text(text)
+    with pytest.raises(CogsimError, match=r"comparison file .*x\.json.* is damaged"):
+        s.comparisons()
+
+
+def test_wrong_argument_types_are_named(tmp_path):
+    s = Store(tmp_path / "run")
+    s.add_points(_points(1))
+    for bad in (123, None, [str(tmp_path)]):
+        with pytest.raises(CogsimError, match="run"):
+            load(bad)
+    calls = {
+        "df": lambda: write_shard_file(s.root, {"point_id": ["x"]}),
+        "ids": lambda: s.write_shard(pd.DataFrame({"point_id": ["x"]}), "x"),
+        "pid": lambda: store_mod.write_point_comparison(s.root, 5, {"metrics": []}),
+        "comparison": lambda: store_mod.write_point_comparison(s.root, "p", None),
+        "not points of": lambda: s.point_items(["nope"]),
+        "point_items: ids": lambda: s.point_items(s.pending()[0]),
+        "seed": lambda: store_mod.point_id({"x": 1.0}, 1.7),
+    }
+    for named, call in calls.items():
+        with pytest.raises(CogsimError, match=named):
+            call()
+    with pytest.raises(CogsimError, match="point_id column"):
+        s.write_shard(pd.DataFrame({"x": [0.0]}), s.pending())  # every row carries its point id
+    with pytest.raises(CogsimError, match="seed"):
+        store_mod.point_id({"x": 1.0}, "x")
+
+
+def test_point_ids_of_numpy_values_are_those_of_the_python_values():
+    np = pytest.importorskip("numpy")
+    known = '{"params":{"sim_K":2.0,"sim_a":[1,2]},"seed":0}'  # ids stored by earlier sweeps do not change
+    assert store_mod.point_id({"sim_a": [1, 2], "sim_K": 2.0}, 0) == known
+    for k in (np.float32(2.0), np.float64(2.0), np.array(2.0)):
+        assert store_mod.point_id({"sim_K": k, "sim_a": [np.int64(1), 2]}, np.int64(0)) == known
+
+
+def test_a_foreign_parquet_file_in_place_of_a_shard_is_damaged(tmp_path):
+    s = _done_store(tmp_path / "run", [({"a": 1.0}, 0), ({"a": 2.0}, 0)], dims=["a"])
+    (shard,) = (tmp_path / "run" / "shards").glob("*.parquet")
+    pd.DataFrame({"z": [1]}).to_parquet(shard)
+    with pytest.raises(CogsimError, match="is damaged"):
+        s.to_pandas()
+    pd.DataFrame({"point_id": [s.points()["point_id"][0]], "m": [1.0]}).to_parquet(shard)  # one point short
+    with pytest.raises(CogsimError, match="is damaged"):
+        s.to_pandas()
+    from cogsim.sweep import repair
+
+    assert list(repair.damaged_shards(s).values()) == [(2, "lacks 1 of its points")]
+
+
+def test_load_creates_nothing_and_a_missing_shards_folder_is_damage(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CogsimError, match="index.sqlite"):
+        load(tmp_path / "empty")
+    assert list((tmp_path / "empty").iterdir()) == []
+    s = _done_store(tmp_path / "run", [({"a": 1.0}, 0)], dims=["a"])
+    before = sorted(p.name for p in s.root.iterdir())
+    import shutil
+
+    shutil.rmtree(s.root / "shards")
+    with pytest.raises(CogsimError, match="shards folder is missing"):
+        load(s.root)
+    assert sorted(p.name for p in s.root.iterdir()) == sorted(set(before) - {"shards"})

@@ -23,17 +23,21 @@ from cogsim.store import Store
 DAMAGED_SUFFIX = ".damaged"
 
 
-def _unreadable(path: os.PathLike) -> str | None:
-    """Why the Parquet file at ``path`` cannot be read whole, or None when it can."""
+def _unreadable(path: os.PathLike, ids: set[str] = frozenset()) -> str | None:
+    """Why the Parquet file at ``path`` cannot be read whole, has no ``point_id`` column or lacks some of
+    ``ids`` (the points the index says it holds), or None when it is sound."""
     import pyarrow.parquet as pq
 
     try:
-        pq.read_table(path)
+        table = pq.read_table(path)
     except FileNotFoundError:
         return "missing"
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid (a ValueError) or an I/O error
         return " ".join(str(exc).split())[:200] or type(exc).__name__
-    return None
+    if "point_id" not in table.column_names:
+        return "no point_id column"
+    lacking = ids - set(table.column("point_id").to_pylist())
+    return f"lacks {len(lacking)} of its points" if lacking else None
 
 
 def damaged_shards(store: Store) -> dict[str, tuple[int, str]]:
@@ -48,16 +52,18 @@ def damaged_shards(store: Store) -> dict[str, tuple[int, str]]:
     """
     with store._connect() as con:
         rows = con.execute(
-            "SELECT shard, COUNT(*) FROM points WHERE status = 'done' AND shard IS NOT NULL GROUP BY shard"
+            "SELECT shard, point_id FROM points WHERE status = 'done' AND shard IS NOT NULL"
         ).fetchall()
-    named = dict(rows)
+    named: dict[str, set[str]] = {}
+    for shard, pid in rows:
+        named.setdefault(shard, set()).add(pid)
     out: dict[str, tuple[int, str]] = {}
     folder = store.root / "shards"
-    for name, n in sorted(named.items()):
-        why = _unreadable(folder / name)
+    for name, ids in sorted(named.items()):
+        why = _unreadable(folder / name, ids)
         if why is not None:
-            out[name] = (int(n), why)
-    for name in sorted(os.listdir(folder)):
+            out[name] = (len(ids), why)
+    for name in sorted(os.listdir(folder) if folder.is_dir() else ()):
         if name.endswith(".parquet") and name not in named and name not in out:
             why = _unreadable(folder / name)
             if why is not None and why != "missing":
@@ -70,6 +76,7 @@ def recover(store: Store, *, log: Callable[[str], None] = print) -> dict[str, tu
     ``pending``; returns what :func:`damaged_shards` found."""
     damaged = damaged_shards(store)
     folder = store.root / "shards"
+    folder.mkdir(exist_ok=True)  # a shards folder deleted by hand: its points are computed again
     for name, (n, why) in damaged.items():
         path = folder / name
         if path.exists():
