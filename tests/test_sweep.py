@@ -415,3 +415,22 @@ def test_a_failing_chunk_of_a_vectorised_sweep_is_recorded_alone_and_the_others_
     s = sweep.resume(s.root, log=lines.append)
     assert "2 done, 2 to run" in lines[0]
     assert s.counts()["done"] == 4 and len(s.to_pandas()) == 4
+
+
+def test_numpy_grids_and_seeds_give_the_same_points_and_numbers(reference, tmp_path):
+    np = pytest.importorskip("numpy")
+    grid = {k: np.asarray(v) for k, v in GRID.items()}
+    df = sweep.run(SCENARIO, grid=grid, seeds=np.arange(SEEDS), out=tmp_path, log=_quiet).to_pandas()
+    pd.testing.assert_frame_equal(df, reference)
+    from cogsim.sweep.driver import _seed_list
+
+    assert _seed_list(np.int64(2)) == _seed_list(2) == (0, 1)
+    assert _seed_list([np.int64(3), 5]) == (3, 5)
+    for bad in (True, [np.bool_(True)], [1.5], np.array([[1, 2]])):
+        with pytest.raises(CogsimError, match="seed"):
+            _seed_list(bad)
+
+
+def test_resume_names_a_run_dir_that_is_not_a_path():
+    with pytest.raises(CogsimError, match="run_dir: got 5"):
+        sweep.resume(5)

@@ -13,6 +13,7 @@ from typing import Any
 from cogsim import _memory, runner, scenario_registry
 from cogsim import config as cfglib
 from cogsim._data_files import check_input_files, sweep_data_files
+from cogsim._store_results import path_arg
 from cogsim.errors import CogsimError
 from cogsim.store import Store, check_writable, provenance, write_run_json
 from cogsim.store import load as store_load
@@ -43,8 +44,9 @@ def run(
 
     Args:
       scenario: a registered scenario name.
-      grid: ``{"field": [values]}`` or CLI strings ``["field=v1,v2"]``.
-      seeds: number of seeds (0..n-1) or explicit seed values.
+      grid: ``{"field": [values]}`` (a list, tuple or 1-d NumPy array of values) or CLI strings
+        ``["field=v1,v2"]``.
+      seeds: number of seeds (0..n-1) or explicit seed values (Python or NumPy integers, or an integer array).
       preset: the base preset; ``overrides`` (``field=value``) are applied to it.
       root_seed: the root of all randomness.
       out: parent folder of sweep runs; the run folder is ``out/<scenario>-<hash>``.
@@ -117,6 +119,7 @@ def _grid_strings(grid: Any) -> list[str]:
     if isinstance(grid, Mapping):
         items = []
         for k, v in grid.items():
+            v = _listed(v)
             if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not v:
                 raise CogsimError(f"sweep: grid[{k!r}]: got {v!r}; allowed: a non-empty list of values")
             items.append(f"{k}={','.join(map(str, v))}")
@@ -128,8 +131,27 @@ def _grid_strings(grid: Any) -> list[str]:
     return list(grid)
 
 
+def _listed(values: Any) -> Any:
+    """A 1-d NumPy array (or pandas Series) as a list of Python values; anything else unchanged."""
+    if hasattr(values, "tolist") and getattr(values, "ndim", None) == 1:
+        return values.tolist()
+    return values
+
+
+def _integer(value: Any) -> Any:
+    """``value`` as a Python int when it is an integer (NumPy integers included, bools not); else unchanged,
+    for the caller's check to refuse."""
+    if type(value).__name__ in ("bool", "bool_") or not hasattr(value, "__index__"):
+        return value
+    try:
+        return value.__index__()
+    except TypeError:  # e.g. a 2-d array
+        return value
+
+
 def _seed_list(seeds: Any) -> tuple[int, ...]:
-    """The seeds ``seeds`` stands for (a count or seed values), checked."""
+    """The seeds ``seeds`` stands for (a count or seed values; NumPy integers and arrays too), checked."""
+    seeds = _integer(_listed(seeds))
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if not 1 <= seeds <= MAX_POINTS:
             raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: a count in [1, {MAX_POINTS}]")
@@ -137,6 +159,7 @@ def _seed_list(seeds: Any) -> tuple[int, ...]:
     allowed = f"a count in [1, {MAX_POINTS}] or a non-empty list of distinct integer seeds"
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
         raise CogsimError(f"sweep: seeds: got {seeds!r}; allowed: {allowed}")
+    seeds = [_integer(s) for s in seeds]
     for s in seeds:
         runner.check_seed(s, what="sweep: seed")
     if len(set(seeds)) != len(seeds):
@@ -162,7 +185,7 @@ def resume(
     Example:
       >>> # cogsim.sweep.resume("runs/sweeps/change_detection-ab12cd", executor="slurm")
     """
-    store = store_load(run_dir)
+    store = store_load(path_arg(run_dir, "sweep: resume: run_dir"))
     meta = store.get_meta("spec")
     if meta is None:
         raise CogsimError(f"sweep: {str(run_dir)!r} holds no sweep spec (not a sweep run folder)")
