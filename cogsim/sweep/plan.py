@@ -21,7 +21,13 @@ EXECUTORS = ("local", "devices", "slurm")
 
 @dataclasses.dataclass(frozen=True)
 class SweepSpec:
-    """Everything that defines a sweep; its hash names the run folder, so the same command resumes."""
+    """Everything that defines a sweep; its hash names the run folder, so the same command resumes.
+
+    Example:
+      >>> spec = SweepSpec("change_detection", {"sim_K": (1.0, 2.0)}, (0, 1))
+      >>> len(spec.points()), spec.points()[0], spec.run_id().startswith("change_detection-")
+      (4, ({'sim_K': 1.0}, 0), True)
+    """
 
     scenario: str
     grid: dict[str, tuple[Any, ...]]
@@ -86,7 +92,13 @@ def _field_value(cfg: Any, dotted: str) -> Any:
 
 
 def spec_from_dict(d: Mapping[str, Any]) -> SweepSpec:
-    """The :class:`SweepSpec` stored in a run folder's meta (``store.get_meta("spec")``)."""
+    """The :class:`SweepSpec` stored in a run folder's meta (``store.get_meta("spec")``).
+
+    Example:
+      >>> spec = SweepSpec("change_detection", {"sim_K": (1.0, 2.0)}, (0, 1))
+      >>> spec_from_dict(dataclasses.asdict(spec)) == spec
+      True
+    """
     return SweepSpec(
         d["scenario"],
         {k: tuple(v) for k, v in d["grid"].items()},
