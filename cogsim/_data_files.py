@@ -12,6 +12,7 @@ files are missing or changed (:func:`check_input_files`) instead of scoring it a
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,30 @@ def data_version(mod: Any, cfg: Any) -> tuple:
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for _, p in _named_files(mod, cfg))
 
 
-def check_input_files(record: Any, *, where: str) -> None:
+def check_input_files(
+    record: Any, *, where: str, mod: Any = None, cfg: Any = None, run_json: str = "run.json"
+) -> None:
     """Refuses a run whose recorded data files (run.json's ``input_files``) are missing or no longer hold
-    the trials the run read; a run folder without the record is not checked.
+    the trials the run read; and, given the scenario ``mod`` and the run's ``cfg``, a run whose config names
+    a user's data file (a ``DATA_FIELDS`` value that is no packaged name) with no SHA-256 of it in the record:
+    such a run could be scored against other trials.
 
     Raises:
-      DataError: naming the config field, the file and both digests.
+      DataError: naming the config field, the file and both digests (or the field and ``run_json``).
     """
+    for field, value in _user_values(mod, cfg):
+        entries = (
+            [i for i in record if isinstance(i, dict) and i.get("field") == field]
+            if isinstance(record, list)
+            else []
+        )
+        if not entries or not all(isinstance(i.get("sha256"), str) for i in entries):
+            got = json.dumps(entries if isinstance(record, list) else record)[:80]
+            raise DataError(
+                f"{where}: {run_json!r} input_files: got {got} for config field {field!r} ({value!r}); "
+                "allowed: the SHA-256 of each data file the run read, as `cogsim run` records it; run the "
+                "scenario again on the data"
+            )
     for item in record if isinstance(record, list) else ():
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             continue
@@ -104,6 +122,22 @@ def check_input_files(record: Any, *, where: str) -> None:
                 f"{where}: the run's data file {str(path)!r} (config field {field!r}) changed since the run "
                 f"(sha256 {got[:16]}..., run.json records {want[:16]}...); run the scenario again on it"
             )
+
+
+def _user_values(mod: Any, cfg: Any) -> list[tuple[str, str]]:
+    """``(field, value)`` of each ``DATA_FIELDS`` value of ``cfg`` that names a user's file or folder, whether
+    or not it still exists: an absolute path (a run keeps its data files so, :func:`absolute_data_paths`), not
+    a packaged name."""
+    out = []
+    for name in getattr(mod, "DATA_FIELDS", ()) if mod is not None and cfg is not None else ():
+        value = getattr(cfg, name, None)
+        packaged = _packaged(mod, name)
+        out += [
+            (name, v)
+            for v in (value if isinstance(value, tuple) else (value,))
+            if isinstance(v, str) and os.path.isabs(v) and v not in packaged
+        ]
+    return out
 
 
 def _named_files(mod: Any, cfg: Any) -> list[tuple[str, Path]]:

@@ -278,11 +278,17 @@ def resolve_run_folder(path: str | os.PathLike) -> Path:
     """The run folder ``path`` names: a run folder, ``<scenario>/latest`` or ``<scenario>`` (its latest run).
 
     Raises:
-      CogsimError: when ``path`` holds no run.
+      CogsimError: when ``path`` holds no run: naming the path and whether it is empty, missing or a file, a
+        ``latest`` that points nowhere, or the run folders a scenario folder without ``latest`` holds.
 
     Example:
       >>> # resolve_run_folder("runs/change_detection/latest")
     """
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise CogsimError(
+            f"run folder: got {path!r}; allowed: a run folder path (runs/<scenario>/<run-id>, "
+            "runs/<scenario>/latest or runs/<scenario>)"
+        )
     path = Path(path)
     if (path / "run.json").is_file():
         return path.resolve() if path.is_symlink() else path
@@ -295,12 +301,41 @@ def resolve_run_folder(path: str | os.PathLike) -> Path:
         target = path / marker.read_text().strip()
         if (target / "run.json").is_file():
             return target
-    if path.is_symlink() and not path.exists():  # e.g. `latest` after its run folder was moved or deleted
+    for link in (path, path / LATEST):
+        if link.is_symlink() and not link.exists():  # e.g. `latest` after its run folder was moved or deleted
+            runs = _run_folders(link.parent)
+            raise CogsimError(
+                f"{str(link)!r} points at {os.readlink(link)!r}, which no longer exists (moved or deleted); "
+                "give the run folder's new place"
+                + (f", or one of the run folders there: {runs}" if runs else "")
+            )
+    if not path.exists():
         raise CogsimError(
-            f"{str(path)!r} points at {os.readlink(path)!r}, which no longer exists (moved or deleted); give "
-            "the run folder's new place"
+            f"run folder {str(path)!r} does not exist; give runs/<scenario>/<run-id> or "
+            "runs/<scenario>/latest"
+        )
+    if not path.is_dir():
+        raise CogsimError(
+            f"run folder {str(path)!r} is a file, not a folder; give runs/<scenario>/<run-id> or "
+            "runs/<scenario>/latest"
+        )
+    runs = _run_folders(path)
+    if runs:
+        raise CogsimError(
+            f"{str(path)!r} is a scenario folder without a `latest` run; give one of its run folders: {runs}"
         )
     raise CogsimError(
         f"{str(path)!r} is not a run folder (no run.json); give runs/<scenario>/<run-id> or "
         "runs/<scenario>/latest"
     )
+
+
+def _run_folders(parent: Path, most: int = 5) -> str:
+    """The run folders (holding run.json) directly inside ``parent``, newest name first, for a message: at
+    most ``most`` named, then how many more; ``""`` when none."""
+    try:
+        names = sorted((p.name for p in parent.iterdir() if (p / "run.json").is_file()), reverse=True)
+    except OSError:
+        return ""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more

@@ -1,15 +1,18 @@
 """The ``cogsim`` command line.
 
     cogsim list [--json]                         scenarios, with their presets
-    cogsim info NAME [--json]                    fields (types, defaults, ranges), run times, outputs, data
+    cogsim info NAME [--preset P] [--json]       fields (types, defaults, ranges), run times, outputs, data
     cogsim run NAME [--preset P] [--set k=v ...] [--seed S] [--out DIR]
                                                  writes DIR/NAME/<run-id>/ and links DIR/NAME/latest
-    cogsim suite [--preset quick] [--out runs]   every scenario's preset, summary table and runs/REPORT.md
+    cogsim suite [--preset quick] [--seed S] [--only A,B] [--out runs]
+                                                 every scenario's preset (or --only those), summary table and
+                                                 runs/REPORT.md (merged with the sections of an earlier one)
     cogsim sweep NAME --grid k=v1,v2 [--grid ...] --seeds N [--chunk-size C] [--out runs/sweeps]
                 [--executor local|devices|slurm] [--slurm-partition P --slurm-time T ...]
     cogsim sweep --resume RUN_DIR [--executor ...]  run what is missing (spec read from the run folder)
     cogsim sweep status RUN_DIR                  done / running / failed / pending counts, failed tasks' logs
-    cogsim compare RUN_DIR                       re-score a run (a run folder or runs/NAME/latest)
+    cogsim compare RUN_DIR                       re-score a run (a run folder or runs/NAME/latest): rewrites
+                                                 its comparison.json, tables and figure (old ones: previous/)
     cogsim data list | cogsim data show NAME     packaged datasets, their provenance and citation
     cogsim fit PARADIGM --data FILE.csv [...]    fit models to trial data (`cogsim fit --list`)
 
@@ -56,8 +59,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true", help="machine-readable output")
 
     pi = sub.add_parser("info", help="a scenario's fields, presets' run times, outputs and data")
-    pi.add_argument("name")
-    pi.add_argument("--preset", default="quick")
+    pi.add_argument("name", help="scenario name (see `cogsim list`)")
+    pi.add_argument("--preset", default="quick", help="preset whose field values are shown (default: quick)")
     pi.add_argument("--json", action="store_true", help="machine-readable output")
 
     pr = sub.add_parser("run", help="run one scenario and compare it with the human data")
@@ -84,7 +87,12 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         default="runs",
         help="runs go to OUT/NAME/<run-id>/, the report to OUT/REPORT.md (default: runs)",
     )
-    ps.add_argument("--only", default=None, help="comma-separated scenario names (default: all)")
+    ps.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated scenario names, each once (default: all); REPORT.md keeps the other scenarios' "
+        "sections from an earlier report in OUT",
+    )
 
     pw = sub.add_parser("sweep", help="run a parameter sweep (or `cogsim sweep status RUN_DIR`)")
     pw.add_argument("name", nargs="?", help="scenario name, or `status`")
@@ -167,7 +175,13 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     sl.add_argument("--slurm-poll", type=float, metavar="S", help="seconds between looks at the queue (5)")
     sl.add_argument("--slurm-no-wait", action="store_true", help="submit and return; --resume collects later")
 
-    pc = sub.add_parser("compare", help="re-score a finished run folder against the human data")
+    pc = sub.add_parser(
+        "compare",
+        help="re-score a finished run folder against the human data",
+        description="Re-scores a run folder: rewrites comparison.json, the comparison tables (*.csv) and "
+        "figure.png, moving the ones it replaces to RUN/previous/<UTC time>/ (the run's first comparison is "
+        "kept); results.parquet, human.parquet and run.json stay as the run wrote them.",
+    )
     pc.add_argument("run_dir", help="runs/NAME/<run-id>, runs/NAME/latest or runs/NAME")
 
     pd_ = sub.add_parser("data", help="packaged datasets")
@@ -175,7 +189,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     dsub.required = True
     dsub.add_parser("list", help="list datasets")
     dshow = dsub.add_parser("show", help="a dataset's description, columns, licence, citation and README")
-    dshow.add_argument("name")
+    dshow.add_argument("name", help="dataset name (see `cogsim data list`)")
 
     pf = sub.add_parser("fit", help="fit a paradigm's models to a CSV of trials")
     if command == "fit":
@@ -258,19 +272,17 @@ def written(folder: Path, max_tables: int = 3) -> str:
 
 
 def _cmd_suite(args) -> None:
-    from cogsim import runner
+    from cogsim import runner, suite_report
 
-    names = None
-    if args.only is not None:
-        names = [n.strip() for n in args.only.split(",")]
-        if not all(names):
-            raise CogsimError(
-                f"suite: --only {args.only!r}: allowed: comma-separated scenario names, none empty "
-                "(see `cogsim list`; leave --only out to run every scenario)"
-            )
-    results = runner.run_suite(names=names, preset=args.preset, seed=args.seed, out=args.out)
+    names = suite_report.only_names(args.only)
+    results = runner.run_suite(
+        names=names, preset=args.preset, seed=args.seed, out=args.out, debug=args.debug
+    )
     print(f"\nwrote {Path(args.out) / 'REPORT.md'}")
-    if any(isinstance(r, tuple) for r in results):
+    failed = [r for r in results if isinstance(r, tuple)]
+    if failed and len(failed) == len(results) and all(r[2] for r in failed):  # nothing ran: bad input
+        raise CogsimError(f"suite: no scenario could run on this input ({'; '.join(r[1] for r in failed)})")
+    if failed:
         raise SystemExit(1)
 
 
@@ -281,90 +293,9 @@ def _cmd_sweep(args) -> None:
 
 
 def _cmd_compare(args) -> None:
-    import pandas as pd
+    from cogsim import compare_command
 
-    from cogsim import config as cfglib
-    from cogsim import runner, scenario_registry
-    from cogsim._data_files import check_input_files
-    from cogsim.errors import DataError
-    from cogsim.store import atomic_write_text, resolve_run_folder
-
-    folder = resolve_run_folder(args.run_dir)
-    try:
-        record = json.loads((folder / "run.json").read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"compare: {str(folder / 'run.json')!r} is not valid JSON ({exc})") from None
-    name = record.get("scenario") if isinstance(record, dict) else None
-    if not name:
-        raise DataError(f"compare: {str(folder / 'run.json')!r} names no scenario")
-    mod = scenario_registry.get(name)
-    _check_run_files(folder, record.get("files"))
-    if (folder / "results.parquet").exists() and not (folder / "results.parquet").is_file():
-        raise DataError(
-            f"compare: {str(folder / 'results.parquet')!r}: got a directory or other non-file; allowed: a "
-            "regular file (the table the run wrote)"
-        )
-    try:
-        sim = pd.read_parquet(folder / "results.parquet")
-    except FileNotFoundError:
-        raise DataError(f"compare: {str(folder / 'results.parquet')!r} is missing") from None
-    except Exception as exc:  # noqa: BLE001 - pyarrow's many error types for a damaged file
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(
-            f"compare: {str(folder / 'results.parquet')!r} is not readable Parquet ({msg})"
-        ) from None
-    cfg = record.get("config")
-    allowed = (
-        f"allowed: the config the run wrote (every field of {name}'s Config, as `cogsim run` records it)"
-    )
-    if not isinstance(cfg, dict):
-        raise DataError(f"compare: {str(folder / 'run.json')!r} config: got {json.dumps(cfg)}; {allowed}")
-    missing = [k for k in cfglib.to_dict(mod.Config()) if k not in cfg]
-    if missing:
-        raise DataError(
-            f"compare: {str(folder / 'run.json')!r} config: got no {', '.join(missing)}; {allowed}"
-        )
-    try:
-        cfg = cfglib.from_dict(mod.Config, cfg)
-    except CogsimError as exc:
-        raise DataError(
-            f"compare: the config in {str(folder / 'run.json')!r} does not fit {name}: {exc}"
-        ) from None
-    check_input_files(record.get("input_files"), where="compare")
-    preset = record.get("preset") or "quick"
-    comp = runner.compare_with_reference(name, mod, sim, mod.reference(cfg), preset=str(preset), cfg=cfg)
-    atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
-    print(f"{name}: {folder}")
-    print(comp.summary())
-
-
-def _check_run_files(folder: Path, files) -> None:
-    """Refuses a run folder whose tables are not the ones its run wrote (run.json's ``files``: the SHA-256 of
-    each), and a run.json without that record: another run's table would be scored under this run's name."""
-    from cogsim.errors import DataError
-    from cogsim.store import file_sha256
-
-    tables = ("results.parquet", "human.parquet")
-    wants = {
-        n: files[n].get("sha256")
-        for n in tables
-        if isinstance(files, dict) and isinstance(files.get(n), dict)
-    }
-    if not all(isinstance(wants.get(n), str) for n in tables):
-        raise DataError(
-            f"compare: {str(folder / 'run.json')!r} files: got {json.dumps(files)[:80]}; allowed: the "
-            f"SHA-256 record of {' and '.join(tables)} (a run folder written by `cogsim run`)"
-        )
-    for fname, want in wants.items():
-        path = folder / fname
-        if not path.is_file():
-            continue  # a missing table is reported where it is read
-        got = file_sha256(path)
-        if got != want:
-            raise DataError(
-                f"compare: run folder {str(folder)!r}: {fname} does not match the run (sha256 {got[:16]}..., "
-                f"run.json records {want[:16]}...); it was replaced or damaged after the run"
-            )
+    compare_command.run(args.run_dir)
 
 
 def _cmd_fit(args) -> None:
@@ -443,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = {f for f in _GLOBAL_FLAGS if f in raw}
     rest = [a for a in raw if a not in _GLOBAL_FLAGS]
     args = _parser(next((a for a in rest if not a.startswith("-")), None)).parse_args(rest)
-    debug = "--debug" in flags
+    debug = args.debug = "--debug" in flags
     progress.configure(enabled="--quiet" not in flags)
     try:
         if args.command in ("run", "suite", "sweep") and args.out is not None:  # before anything heavy
@@ -462,9 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CogsimError as exc:
         print(f"cogsim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the clean-up
-        msg = _INTERRUPTED.get(args.command, "cogsim: interrupted; the unfinished run was not kept")
+        msg = getattr(exc, "note", None) or _INTERRUPTED.get(
+            args.command, "cogsim: interrupted; the unfinished run was not kept"
+        )
         print(msg, file=sys.stderr)
         if argv is None:
             _exit_hard(130)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import numbers
 import os
 import signal
 import sys
@@ -42,21 +43,7 @@ from cogsim.store import (
     run_id,
     write_run_json,
 )
-
-#: the scorecard's columns (``paper``: the paper preset's last measured verdict; ``ceiling``: the model's
-#: agreement as a fraction of the human noise ceiling, for trial-level data)
-SCORECARD_COLUMNS = (
-    "scenario",
-    "data",
-    "verdict",
-    "paper",
-    "checks",
-    "ceiling",
-    "metric",
-    "human",
-    "model",
-    "seconds",
-)
+from cogsim.suite_report import SCORECARD_COLUMNS, format_table, write_report  # noqa: F401 - re-exported
 
 #: root seeds a run accepts: what ``jax.random.key`` takes without wrapping
 SEED_RANGE = (0, 2**32 - 1)
@@ -77,16 +64,18 @@ class RunResult:
 
 
 def check_seed(seed: Any, *, what: str = "seed") -> int:
-    """Returns ``seed`` if it is an integer in :data:`SEED_RANGE`, else raises a one-line CogsimError.
+    """Returns ``seed`` as a plain ``int`` if it is an integer (a Python or numpy one, not a bool) in
+    :data:`SEED_RANGE`, else raises a one-line CogsimError.
 
     Example:
-      >>> check_seed(7)
-      7
+      >>> import numpy as np
+      >>> check_seed(7), check_seed(np.int64(3))
+      (7, 3)
     """
     lo, hi = SEED_RANGE
-    if isinstance(seed, bool) or not isinstance(seed, int) or not lo <= seed <= hi:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not lo <= seed <= hi:
         raise CogsimError(f"{what}: got {seed!r}; allowed: an integer in [{lo}, {hi}]")
-    return seed
+    return int(seed)
 
 
 def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = ()) -> Any:
@@ -202,7 +191,7 @@ def run(
         if config is not None
         else make_config(name, preset=preset, overrides=overrides)
     )
-    check_seed(seed)
+    seed = check_seed(seed)
     _memory.check_scenario(mod, cfg)
     rid = run_id(config_json=cfglib.to_json(cfg), preset=preset, seed=seed)
     sha = git_sha()  # the commit that runs, read before the (possibly long) simulation
@@ -225,10 +214,7 @@ def run(
         with progress.stage(f"{name}: writing the run folder"):
             atomic_write_parquet(tmp / "results.parquet", sim)
             atomic_write_parquet(tmp / "human.parquet", human)
-            atomic_write_text(tmp / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
-            for tname, table in comp.tables.items():
-                atomic_write_text(tmp / f"{tname}.csv", table.to_csv(index=False))
-            _save_figure(figure, tmp / "figure.png")
+            write_comparison_files(tmp, comp, figure)
             # what `cogsim compare` checks: the tables it reads are the ones this run wrote
             files = {n: file_sha256(tmp / n) for n in ("results.parquet", "human.parquet")}
             write_run_json(
@@ -252,6 +238,20 @@ def run(
         if noted["interrupted"]:  # Ctrl-C was caught and swallowed somewhere inside: still not finished
             raise KeyboardInterrupt
     return RunResult(name, preset, cfg, sim, human, comp, folder["folder"], wall)
+
+
+def write_comparison_files(folder: Path, comp: Comparison, figure: Any) -> list[str]:
+    """Writes what a run folder holds of a comparison: ``comparison.json``, one CSV per comparison table and
+    ``figure.png`` (each atomically); returns their names in that order (``cogsim run`` and
+    ``cogsim compare`` both write them here)."""
+    folder = Path(folder)
+    atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
+    names = ["comparison.json"]
+    for tname, table in comp.tables.items():
+        atomic_write_text(folder / f"{tname}.csv", table.to_csv(index=False))
+        names.append(f"{tname}.csv")
+    _save_figure(figure, folder / "figure.png")
+    return [*names, "figure.png"]
 
 
 def compare_with_reference(
@@ -330,18 +330,18 @@ def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[st
     return rows
 
 
-def format_table(rows: Sequence[dict[str, str]], *, markdown: bool = False) -> str:
-    """Formats summary rows as an aligned text table or a Markdown table."""
-    cols = list(SCORECARD_COLUMNS)
-    if markdown:
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-        return "\n".join(lines)
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) if rows else len(c) for c in cols}
-    lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
-    lines.append("  ".join("-" * widths[c] for c in cols))
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in cols) for r in rows]
-    return "\n".join(lines)
+class SuiteInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_suite`, after the report of the finished scenarios was written: ``note`` says
+    which runs were kept."""
+
+    def __init__(self, finished: Sequence[str], report: Path | None):
+        self.finished, self.report = list(finished), report
+        kept = ", ".join(finished) if finished else "none"
+        where = f"; {report.name} lists them" if report is not None and finished else ""
+        super().__init__(
+            f"cogsim: interrupted; finished runs kept: {kept}{where}; the unfinished run was not kept"
+        )
+        self.note = str(self)
 
 
 def run_suite(
@@ -351,64 +351,54 @@ def run_suite(
     seed: int = 0,
     out: str | os.PathLike = "runs",
     log=print,
-) -> list[RunResult | tuple[str, str]]:
-    """Runs every registered scenario's ``preset`` and writes ``out/REPORT.md`` with the summary and figures.
+    debug: bool = False,
+) -> list[RunResult | tuple[str, str, bool]]:
+    """Runs every registered scenario's ``preset`` and writes ``out/REPORT.md`` with the summary and figures
+    (merged with a report already there: :func:`cogsim.suite_report.write_report`).
 
-    Every name and the preset of each are checked, and ``out`` proved writable, before the first scenario
-    runs. A scenario that raises
-    is reported as an error row (with its message) and the suite goes on; Ctrl-C stops the suite.
+    Every name and the preset of each are checked (a name given twice is refused), and ``out`` proved
+    writable, before the first scenario runs. A scenario that raises is reported as an error row
+    ``(name, message, bad_input)`` (``bad_input``: the error was a CogsimError) with one line in the log (its
+    traceback too with ``debug``) and the suite goes on. Ctrl-C stops the suite: the report of the scenarios
+    that finished is written, then :class:`SuiteInterrupted` is raised.
     """
     if isinstance(names, str):
         raise CogsimError(f"suite: names: got {names!r}; allowed: a list of scenario names")
     names = list(names) if names is not None else scenario_registry.names()
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CogsimError(
+            f"suite: names: got {names!r}; {', '.join(map(repr, twice))} twice; allowed: each scenario once"
+        )
     for name in names:
         make_config(name, preset=preset)  # an unknown scenario or preset stops the suite before it starts
-    check_seed(seed)
+    seed = check_seed(seed)
     check_writable(out)
-    results: list[RunResult | tuple[str, str]] = []
-    for name in names:
-        log(f"== {name} ({preset})")
-        try:
-            res = run(name, preset=preset, seed=seed, out=out)
-        except Exception as exc:  # noqa: BLE001 - one failing scenario must not stop the suite
-            tb = traceback.format_exc(limit=3)
-            log(f"   ERROR: {type(exc).__name__}: {exc}\n{tb}")
-            results.append((name, f"{type(exc).__name__}: {exc}"))
-            continue
-        log(res.comparison.summary())
-        log(f"   ({res.wall_time_s:.0f} s) -> {res.folder}")
-        results.append(res)
+    results: list[RunResult | tuple[str, str, bool]] = []
+    try:
+        for name in names:
+            log(f"== {name} ({preset})")
+            try:
+                res = run(name, preset=preset, seed=seed, out=out)
+            except Exception as exc:  # noqa: BLE001 - one failing scenario must not stop the suite
+                message = " ".join(f"{type(exc).__name__}: {exc}".split())
+                log(f"   ERROR: {message}")
+                if debug:
+                    log(traceback.format_exc())
+                results.append((name, message, isinstance(exc, CogsimError)))
+                continue
+            log(res.comparison.summary())
+            log(f"   ({res.wall_time_s:.0f} s) -> {res.folder}")
+            results.append(res)
+    except KeyboardInterrupt:
+        finished = [r.name for r in results if not isinstance(r, tuple)]
+        report = (
+            write_report(summary_rows(results), results, out=out, preset=preset, seed=seed)
+            if results
+            else None
+        )
+        raise SuiteInterrupted(finished, report) from None
     rows = summary_rows(results)
     write_report(rows, results, out=out, preset=preset, seed=seed)
     log("\n" + format_table(rows))
     return results
-
-
-def write_report(rows, results, *, out, preset: str, seed: int) -> Path:
-    """Writes ``REPORT.md``: the summary table, then each scenario's checks and figure."""
-    out = Path(out)
-    parts = [
-        "# cogsim scenario report",
-        "",
-        "## Scorecard",
-        "",
-        f"Preset `{preset}`, root seed {seed}. Columns: the kind of human data (`trial_level`, "
-        "`published_means` or `none`); the verdict of this run (`match`, `partial`, `mismatch`, "
-        "`untested` or `demonstration`); the paper preset's last measured verdict (checks passed, "
-        "date); the checks passed (of those tested); for trial-level data the model's agreement as a "
-        "fraction of the human noise ceiling; "
-        "the key metric with its human and model values; the run time.",
-        "",
-        format_table(rows, markdown=True),
-        "",
-    ]
-    for r in results:
-        if isinstance(r, tuple):
-            parts += [f"## {r[0]}", "", f"Error: `{r[1]}`", ""]
-            continue
-        rel = os.path.relpath(r.folder / "figure.png", out)
-        parts += [f"## {r.name}", "", "```", r.comparison.summary(), "```", "", f"![{r.name}]({rel})", ""]
-    path = out / "REPORT.md"
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, "\n".join(parts))
-    return path

@@ -25,7 +25,7 @@ from cogsim import scenario_registry
 RUNTIMES: dict[str, dict[str, str]] = {
     "attentional_blink": {"quick": "47 s", "paper": "16 min (2026-12-05)"},
     "book_cover_scanpaths": {"quick": "149 s", "paper": "not measured (hours per fold on a CPU, estimated)"},
-    "change_detection": {"quick": "21 s", "paper": "174 s (2026-12-05)"},
+    "change_detection": {"quick": "21 s", "paper": "187 s for the whole command (2026-12-05, 4953108)"},
     "delayed_estimation": {
         "quick": "41 s for the whole command (2026-12-07, five sets of copies for its noise ceiling; 38 s "
         "inside the run with one, 24 s before it)",
@@ -36,17 +36,17 @@ RUNTIMES: dict[str, dict[str, str]] = {
         "quick": "93 s",
         "paper": "185 s on one H200 GPU (2026-12-04); hours on a CPU (estimated)",
     },
-    "episodic_recall": {"quick": "14 s", "paper": "461 s (2026-12-05)"},
-    "family_trees": {"quick": "12 s", "paper": "176 s (2026-12-05)"},
+    "episodic_recall": {"quick": "14 s", "paper": "483 s for the whole command (2026-12-05, 4953108)"},
+    "family_trees": {"quick": "12 s", "paper": "184 s for the whole command (2026-12-05, 4953108)"},
     "icl_abrupt_learning": {
         "quick": "60 s",
         "paper": "not measured in full (2 of its 6 seeds, no failure case: 40 min, 2026-11-29)",
     },
     "icl_data_dependence": {"quick": "235 s", "paper": "not measured (about 18 CPU-hours, estimated)"},
-    "iconic_memory": {"quick": "8 s", "paper": "74 s (2026-12-05)"},
-    "kg_semantic_memory": {"quick": "11 s", "paper": "149 s (2026-12-05)"},
+    "iconic_memory": {"quick": "8 s", "paper": "87 s for the whole command (2026-12-05, 4953108)"},
+    "kg_semantic_memory": {"quick": "11 s", "paper": "160 s for the whole command (2026-12-05, 4953108)"},
     "search_rt_distributions": {"quick": "61 s", "paper": "133 s (2026-12-05)"},
-    "semantic_verification": {"quick": "18 s", "paper": "185 s (2026-12-05)"},
+    "semantic_verification": {"quick": "18 s", "paper": "199 s for the whole command (2026-12-05, 4953108)"},
     "sparse_factor_world": {"quick": "81 s", "paper": "34 min (2026-12-05)"},
     "synthetic_shelf_search": {"quick": "116 s", "paper": "not measured (about 15 CPU-hours, estimated)"},
     "visual_search_asymmetry": {"quick": "128 s", "paper": "15 min (2026-12-05)"},

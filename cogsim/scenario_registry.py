@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, did_you_mean
 from cogsim.scenario_protocol import missing
 
 
@@ -36,7 +36,9 @@ def get(name: str) -> ModuleType:
     """
     known = names()
     if name not in known:
-        raise CogsimError(f"unknown scenario {name!r}; available: {', '.join(known)}")
+        raise CogsimError(
+            f"unknown scenario {name!r}{did_you_mean(name, known)}; available: {', '.join(known)}"
+        )
     mod = importlib.import_module(f"cogsim.scenarios.{name}")
     lacking = missing(mod)
     if lacking:

@@ -100,3 +100,37 @@ def slurm_cluster():
     yield {"partition": _default_partition()}
     if started:
         subprocess.run(["bash", str(SLURM_UP), "stop"], capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """change_detection with its computation replaced by a trivial one: the runner's folder handling is under
+    test here, not the scenario (tests/test_cli.py runs the real scenario)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from cogsim.compare import Comparison, Metric
+    from cogsim.reference import Reference
+    from cogsim.scenarios import change_detection as mod
+
+    def simulate(config, *, key):
+        import jax
+
+        return pd.DataFrame({"x": [float(jax.random.uniform(key))], "n_boot": [config.n_boot]})
+
+    monkeypatch.setattr(mod, "simulate", simulate)
+    monkeypatch.setattr(
+        mod, "reference", lambda config=None: Reference(pd.DataFrame({"x": [0.5]}), kind="none")
+    )
+    monkeypatch.setattr(
+        mod,
+        "compare",
+        lambda sim, human: Comparison(
+            (Metric("x", float(sim.x[0])),), (), tables={"conditions": pd.DataFrame({"x": sim.x})}
+        ),
+    )
+    monkeypatch.setattr(mod, "plot", lambda sim, human, ax=None: plt.subplots()[1])
+    return mod

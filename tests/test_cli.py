@@ -49,7 +49,7 @@ BAD_INPUT = [
     (["data", "show", "nope"], "unknown dataset 'nope'"),
     (["sweep", "change_detection"], "give at least one --grid"),
     (["sweep", "change_detection", "--grid", "sim_K=1,x"], "'sim_K': got 'x'; allowed: a number"),
-    (["compare", "/nonexistent/run"], "is not a run folder"),
+    (["compare", "/nonexistent/run"], "run folder '/nonexistent/run' does not exist"),
     (["run", "change_detection", "--set", "level=nan"], "'level': got nan; allowed: a finite number"),
     (["run", "change_detection", "--set", "workspace.lr=nan"], "'workspace.lr': got nan"),
     (["run", "change_detection", "--set", "models="], "'models': got (); allowed: a non-empty"),
@@ -650,3 +650,72 @@ def test_the_closing_line_names_every_file_of_a_real_run_folder(two_runs):
     listed = cli.written(folder).split(", ")
     assert sorted(listed) == sorted(p.name for p in folder.iterdir()), listed
     assert "human.parquet" in listed and "model_vs_human.csv" in listed
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (
+            ["suite", "--only", "iconic_memory,iconic_memory"],
+            ["--only 'iconic_memory,iconic_memory'", "'iconic_memory' is given twice"],
+        ),
+        (["suite", "--only", "iconic_memorx"], ["--only 'iconic_memorx'", "did you mean 'iconic_memory'?"]),
+        (["info", "iconic_memorx"], ["unknown scenario 'iconic_memorx' (did you mean 'iconic_memory'?)"]),
+        (["data", "show", "umlz"], ["unknown dataset 'umlz' (did you mean 'umls'?)"]),
+    ],
+)
+def test_bad_names_exit_2_naming_the_option_and_the_closest_name(args, needles, tmp_path, capsys):
+    if args[0] == "suite":
+        args = [*args, "--out", str(tmp_path / "runs")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert all(n in err for n in needles), err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_suite_exit_status_and_no_traceback_without_debug(tmp_path, monkeypatch, capsys):
+    from cogsim.errors import DataError
+    from cogsim.scenarios import iconic_memory
+
+    def bad(config, *, key):
+        raise DataError("the data file 'x.csv' is malformed")
+
+    monkeypatch.setattr(iconic_memory, "simulate", bad)
+    out = ["--out", str(tmp_path)]
+    assert cli.main(["--quiet", "suite", "--only", "iconic_memory", *out]) == 2  # nothing ran: bad input
+    res = capsys.readouterr()
+    assert "Traceback" not in res.out + res.err and "x.csv' is malformed" in res.err
+    monkeypatch.setattr(iconic_memory, "simulate", lambda config, *, key: 1 / 0)
+    assert cli.main(["--quiet", "suite", "--only", "iconic_memory", *out]) == 1  # a failed run
+    res = capsys.readouterr()
+    assert "Traceback" not in res.out and "ERROR: ZeroDivisionError" in res.out
+    assert cli.main(["--quiet", "--debug", "suite", "--only", "iconic_memory", *out]) == 1
+    assert "Traceback" in capsys.readouterr().out
+
+
+def test_ctrl_c_in_a_suite_says_which_runs_were_kept(tmp_path, fake, monkeypatch, capsys):
+    from cogsim.scenarios import iconic_memory
+
+    def interrupted(config, *, key):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(iconic_memory, "simulate", interrupted)
+    rc = cli.main(["--quiet", "suite", "--only", "change_detection,iconic_memory", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 130 and "finished runs kept: change_detection; REPORT.md lists them" in err, err
+    assert "## change_detection" in (tmp_path / "REPORT.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["info"], "scenario name"), (["info"], "--preset PRESET  preset"), (["data", "show"], "dataset name")],
+)
+def test_positional_names_and_options_have_help(args, needle, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([*args, "-h"])
+    assert needle in capsys.readouterr().out
+
+
+def test_the_module_docstring_names_every_suite_and_info_option():
+    for option in ("--only", "--seed S", "info NAME [--preset P]"):
+        assert option in cli.__doc__.split("cogsim sweep")[0], option

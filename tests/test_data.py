@@ -96,3 +96,18 @@ def test_angle_out_of_range_names_row(tmp_path):
     (tmp_path / "t.csv").write_text("\n".join(lines))
     with pytest.raises(DataError, match=r"row 3, column 'error_rad'.*radians"):
         cogsim.data.load("zhang_luck2008_delayed_estimation", path=tmp_path / "t.csv")
+
+
+def test_the_readme_data_table_gives_each_datasets_own_licence():
+    import re
+    from pathlib import Path
+
+    from cogsim import data
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Data provenance and licences") :].split("\n## ")[0]
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        for name in re.findall(r"`([^`*]+)`", cells[0]):
+            if name in data.list() and data.info(name)["licence"].startswith("GPL"):  # the versions differ
+                assert cells[-1].startswith(data.info(name)["licence"]), (name, cells[-1])

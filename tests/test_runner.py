@@ -10,34 +10,6 @@ from cogsim import runner, store
 from cogsim.errors import CogsimError, ConfigError
 
 
-@pytest.fixture
-def fake(monkeypatch):
-    """change_detection with its computation replaced by a trivial one: the runner's folder handling is under
-    test here, not the scenario (tests/test_cli.py runs the real scenario)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    from cogsim.compare import Comparison, Metric
-    from cogsim.reference import Reference
-    from cogsim.scenarios import change_detection as mod
-
-    def simulate(config, *, key):
-        import jax
-
-        return pd.DataFrame({"x": [float(jax.random.uniform(key))], "n_boot": [config.n_boot]})
-
-    monkeypatch.setattr(mod, "simulate", simulate)
-    monkeypatch.setattr(
-        mod, "reference", lambda config=None: Reference(pd.DataFrame({"x": [0.5]}), kind="none")
-    )
-    monkeypatch.setattr(mod, "compare", lambda sim, human: Comparison((Metric("x", float(sim.x[0])),)))
-    monkeypatch.setattr(mod, "plot", lambda sim, human, ax=None: plt.subplots()[1])
-    return mod
-
-
 def test_suite_writes_report_with_summary_table(tmp_path, monkeypatch):
     from cogsim.scenarios import change_detection
     from tests.scenarios.tiny import tiny
@@ -171,3 +143,68 @@ def test_the_paper_verdict_is_shown_only_for_runs_on_the_paper_presets_data(tmp_
     assert other.comparison.paper is None
     paper = runner.run("change_detection", preset="paper", overrides=["n_boot=10"], out=tmp_path)
     assert paper.comparison.paper is None  # the paper preset's own verdict is the run's
+
+
+def _section(report, name):
+    """The lines of the report's section ``## name`` (up to the next section)."""
+    lines = report.splitlines()
+    start = lines.index(f"## {name}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def test_two_only_suites_into_one_folder_keep_both_sections_each_naming_its_run(tmp_path, fake, monkeypatch):
+    from cogsim.scenarios import iconic_memory
+
+    first = runner.run_suite(names=["change_detection"], out=tmp_path, log=lambda s: None)
+    monkeypatch.setattr(iconic_memory, "simulate", lambda config, *, key: 1 / 0)
+    runner.run_suite(names=["iconic_memory"], out=tmp_path, log=lambda s: None)
+    report = (tmp_path / "REPORT.md").read_text()
+    kept = _section(report, "change_detection")
+    rel = os.path.relpath(first[0].folder, tmp_path)
+    assert f"From run `{rel}`" in kept and "verdict" in kept
+    assert "ZeroDivisionError" in _section(report, "iconic_memory")
+    assert "| change_detection |" in report and "| iconic_memory |" in report  # both scorecard rows
+    assert "Kept from earlier suites into this folder: change_detection" in report
+
+
+def test_a_failing_scenario_is_one_line_in_the_log_and_its_traceback_only_with_debug(tmp_path, monkeypatch):
+    from cogsim.scenarios import iconic_memory
+
+    def boom(config, *, key):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(iconic_memory, "simulate", boom)
+    for debug in (False, True):
+        lines = []
+        results = runner.run_suite(names=["iconic_memory"], out=tmp_path, log=lines.append, debug=debug)
+        text = "\n".join(lines)
+        assert "ERROR: RuntimeError: simulated failure" in text and results[0][2] is False
+        assert ("Traceback" in text) is debug and (__file__ in text) is debug
+
+
+def test_ctrl_c_in_a_suite_writes_the_report_of_the_finished_runs(tmp_path, fake, monkeypatch):
+    from cogsim.scenarios import iconic_memory
+
+    def interrupted(config, *, key):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(iconic_memory, "simulate", interrupted)
+    with pytest.raises(runner.SuiteInterrupted) as caught:
+        runner.run_suite(names=["change_detection", "iconic_memory"], out=tmp_path, log=lambda s: None)
+    assert "finished runs kept: change_detection; REPORT.md lists them" in caught.value.note
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## change_detection" in report and "## iconic_memory" not in report
+
+
+def test_a_suite_refuses_a_name_given_twice(tmp_path):
+    with pytest.raises(CogsimError, match="'iconic_memory' twice"):
+        runner.run_suite(names=["iconic_memory", "iconic_memory"], out=tmp_path, log=lambda s: None)
+
+
+def test_seeds_may_be_numpy_integers_but_not_bools():
+    import numpy as np
+
+    assert runner.check_seed(np.int64(3)) == 3 and type(runner.check_seed(np.uint32(3))) is int
+    with pytest.raises(CogsimError, match="seed: got"):
+        runner.check_seed(np.bool_(True))

@@ -59,3 +59,20 @@ def test_info_says_what_each_data_field_takes():
     assert scenario_info.describe("kg_semantic_memory")["swap_data"].startswith("--set graph=PATH")
     # a count named like a path is not a data field
     assert "paths_per_display" not in scenario_info.describe("synthetic_shelf_search")["swap_data"]
+
+
+def test_paper_run_times_citing_a_commit_are_the_ones_their_scenario_pages_give():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    cited = 0
+    for name, times in scenario_info.RUNTIMES.items():
+        pattern = r"(\d+) s for the whole command \((\d{4}-\d\d-\d\d), ([0-9a-f]{7})\)"
+        m = re.fullmatch(pattern, times.get("paper", ""))
+        if m:
+            page = " ".join((root / "docs" / "scenarios" / f"{name}.md").read_text().split())
+            seconds, date, commit = m.groups()
+            run = f"`cogsim run {name} --preset paper`"
+            assert f"({date}, commit {commit}, {run}, seed 0, {seconds} s of" in page
+            cited += 1
+    assert cited >= 6

@@ -13,7 +13,7 @@ import pandas as pd
 from cogsim.data._catalogue import DATASETS
 from cogsim.data._dataset import Dataset
 from cogsim.data._reader import read_table
-from cogsim.errors import DataError
+from cogsim.errors import DataError, did_you_mean
 
 
 def _root() -> Path:
@@ -22,7 +22,8 @@ def _root() -> Path:
 
 def _get(name: str) -> Dataset:
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
+        known = sorted(DATASETS)
+        raise DataError(f"unknown dataset {name!r}{did_you_mean(name, known)}; available: {', '.join(known)}")
     return DATASETS[name]
 
 
