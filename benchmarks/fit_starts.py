@@ -19,8 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import int_list, paradigm_models, read_trials, writable  # noqa: E402
 
 
 def misses(runs: list[dict], tol: float) -> dict:
@@ -100,11 +104,12 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit_starts.json"))
     args = ap.parse_args(argv)
+    par = paradigm_models(ap, args.paradigm, args.models)
+    int_list(ap, "--starts", args.starts)
+    int_list(ap, "--seeds", args.seeds, low=0)
+    writable(ap, args.out)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
-    from cogsim.models import paradigms
-
-    par = paradigms.get(args.paradigm)
-    trials = par.read(args.data)
+    trials = read_trials(ap, par, args.data)
     by = tuple(args.by.split(","))
     runs = []
     for name in args.models.split(","):
