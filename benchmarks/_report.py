@@ -125,3 +125,16 @@ def read_trials(ap: argparse.ArgumentParser, par, path: str):
         return par.read(path)
     except (CogsimError, OSError) as e:
         ap.error(f"--data {path}: {e}")
+
+
+def child_output(cmd: list[str], capture: bool = True, **kwargs) -> str | None:
+    """The standard output of the process ``cmd`` (shown as it runs instead when not ``capture``; its
+    standard error always is); when it fails, this process exits with its exit status, after saying so."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None, text=True, **kwargs)
+    if res.returncode:
+        print(f"child process failed (exit status {res.returncode}): {' '.join(cmd)}", file=sys.stderr)
+        raise SystemExit(res.returncode)
+    return res.stdout

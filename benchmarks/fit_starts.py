@@ -85,6 +85,14 @@ def fits(model, trials, by: tuple[str, ...], starts: str, seeds: str, extra=None
     return runs
 
 
+def check_runs(ap, args) -> None:
+    """A usage error for ``--starts`` or ``--seeds`` that are not comma-separated whole numbers (starts at
+    least 1) or an ``--out`` that cannot be written; before any fit."""
+    int_list(ap, "--starts", args.starts)
+    int_list(ap, "--seeds", args.seeds, low=0)
+    writable(ap, args.out)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paradigm", default="visual_search")
@@ -105,9 +113,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit_starts.json"))
     args = ap.parse_args(argv)
     par = paradigm_models(ap, args.paradigm, args.models)
-    int_list(ap, "--starts", args.starts)
-    int_list(ap, "--seeds", args.seeds, low=0)
-    writable(ap, args.out)
+    check_runs(ap, args)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
     trials = read_trials(ap, par, args.data)
     by = tuple(args.by.split(","))

@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import resource
-import subprocess
 import sys
 from pathlib import Path
 
@@ -90,20 +89,15 @@ def main(argv: list[str] | None = None) -> None:
     default = Path(__file__).resolve().parent / "results" / "memory_estimates.csv"
     ap.add_argument("--out", default=str(default), help="result file (CSV)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _report import writable
+    from _report import child_output, writable
 
     path = writable(ap, ap.parse_args(argv).out)
     rows = []
     for stage, field, small, large in STAGES:
         got = []
         for size in (small, large):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", stage, str(size)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            got.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            out = child_output([sys.executable, __file__, "--child", stage, str(size)])
+            got.append(json.loads(out.strip().splitlines()[-1]))
         a, b = got
         inc = (b["measured"] - a["measured"]) / (b["estimate"] - a["estimate"])
         rows.append(
