@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.cogsim-installed
 # tests run in one worker per core, each test file in one worker (`make test PYTEST_ARGS=` runs them serially)
 PYTEST_ARGS ?= -n auto --dist loadfile --durations=25
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint clean venv
 
 venv: $(STAMP)
 

@@ -3,6 +3,7 @@
 GPU (default)::
 
     python benchmarks/attention.py [--out benchmarks/results/attention_gpu.json] [--budget-s 270]
+    python benchmarks/attention.py --dry-run --out /tmp/attention_dry.json   # --dry-run needs --out
 
 Forward and forward+backward TFLOP/s of ``cogsim.kernels.flash_attention`` and, measured in the same
 run, ``jax.nn.dot_product_attention`` (``implementation="xla"`` and ``"cudnn"``) and jax's bundled Pallas
@@ -56,6 +57,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, at_least, not_a_record, writable  # noqa: E402
+
 from cogsim.kernels import (
     flash_attention,
     mosaic_attention,
@@ -64,7 +68,6 @@ from cogsim.kernels import (
     topk_attention,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SEQ_LENS = (512, 1024, 2048, 4096, 8192, 16384)
 HEAD_DIMS = (128, 64)
 TOKENS = 16384
@@ -173,6 +176,12 @@ def _fwd_bwd(fn):
         return vjp(do)
 
     return run
+
+
+def _fwd_bwd_no_bias(fn):
+    """``_fwd_bwd`` of an attention function ``(q, k, v) -> out``, as ``(q, k, v, do) -> grads``."""
+    run = _fwd_bwd(lambda q, k, v, _bias: fn(q, k, v))
+    return lambda q, k, v, do: run(q, k, v, None, do)
 
 
 def _inputs(b, n, h, d, dtype=jnp.bfloat16, seed=0, bias=False):
@@ -369,12 +378,12 @@ def _cpu_memory(seq_lens, b=1, h=2, d=64, top_k=8) -> list[dict]:
         cases = {
             ("flash", "fwd", "reference"): (lambda q, k, v: reference_flash_attention(q, k, v), (s, s, s)),
             ("flash", "fwd", "kernel"): (lambda q, k, v: flash_attention(q, k, v, interpret=True), (s, s, s)),
-            ("flash", "fwd_bwd", "reference"): (_fwd_bwd(reference_flash_attention), (s, s, s, do)),
+            ("flash", "fwd_bwd", "reference"): (_fwd_bwd_no_bias(reference_flash_attention), (s, s, s, do)),
             (
                 "flash",
                 "fwd_bwd",
                 "kernel",
-            ): (_fwd_bwd(functools.partial(flash_attention, interpret=True)), (s, s, s, do)),
+            ): (_fwd_bwd_no_bias(functools.partial(flash_attention, interpret=True)), (s, s, s, do)),
             ("topk", "fwd", "reference"): (
                 lambda q, k, v: reference_topk_attention(q, k, v, top_k=top_k),
                 (s, s, s),
@@ -501,15 +510,21 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--seq-lens", type=int, nargs="*", default=None, help="CPU: sequence lengths for memory")
     args = ap.parse_args(argv)
+    at_least(ap, seq_lens=args.seq_lens)
+    if args.budget_s <= 0:
+        ap.error(f"--budget-s {args.budget_s}: must be positive")
     if args.cpu:
-        out = args.out or RESULTS / "attention_cpu.json"
+        out = writable(ap, args.out or RESULTS / "attention_cpu.json")
         payload = run_cpu(out, args.seq_lens or (256, 512, 1024, 2048, 4096, 8192))
         ok = all(r.get("indices_equal", True) for r in payload["correctness"])
     else:
         if jax.default_backend() != "gpu" and not args.dry_run:
             print("no GPU: use --cpu for the memory/correctness run (or --dry-run)", file=sys.stderr)
             return 2
-        out = args.out or RESULTS / "attention_gpu.json"
+        if args.dry_run:
+            out = not_a_record(ap, args.out, "--dry-run")
+        else:
+            out = writable(ap, args.out or RESULTS / "attention_gpu.json")
         payload = run_gpu(out, args.budget_s, args.copy_to, dry_run=args.dry_run)
         for t in payload.get("targets", []):
             print(f"{t['target']}: worst {t['worst']} over {t['cases']} cases -> met={t['met']}")

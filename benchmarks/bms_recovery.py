@@ -11,21 +11,26 @@ frequencies.
 
 Usage::
 
-    python benchmarks/bms_recovery.py            # writes benchmarks/results/bms_recovery.json
+    python benchmarks/bms_recovery.py [--out FILE]   # default: benchmarks/results/bms_recovery.json
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import itertools
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cogsim.fit import bms
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import writable  # noqa: E402
 
 HERE = Path(__file__).parent
 #: (label, stored results file, its model-recovery entry)
@@ -105,9 +110,11 @@ def run() -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(HERE / "results" / "bms_recovery.json"), help="result file (JSON)")
+    path = writable(ap, ap.parse_args(argv).out)
     out = run()
-    path = HERE / "results" / "bms_recovery.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     for label, para in out["paradigms"].items():
         for crit, r in para["criteria"].items():

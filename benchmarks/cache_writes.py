@@ -20,16 +20,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import emit, machine  # noqa: E402
+from _report import emit, machine, writable  # noqa: E402
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000, help="programs to compile (>= 1000)")
     parser.add_argument("--out", default=None, help="JSON file for the result")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.n < 1000:
-        raise SystemExit(f"--n: got {args.n}; allowed: at least 1000 (two windows of 500)")
+        parser.error(f"--n: got {args.n}; allowed: at least 1000 (two windows of 500)")
+    writable(parser, args.out)
 
     import jax
     import jax.numpy as jnp

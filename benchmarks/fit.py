@@ -44,6 +44,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -53,7 +54,11 @@ import numpy as np  # noqa: E402
 from scipy import optimize  # noqa: E402
 
 from cogsim import fit as fitlib  # noqa: E402
+from cogsim.errors import CogsimError  # noqa: E402
 from cogsim.fit import _compress, _data, _fit, _model, _objective  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import at_least, paradigm_models, read_trials, writable  # noqa: E402
 
 
 class ToyMixture:
@@ -78,7 +83,8 @@ def toy_paradigm():
 
 
 def scipy_loop(model, trials, by, n_starts: int, seed: int, distinct: bool = False):
-    """Per-unit best log-likelihood by scipy L-BFGS-B from the same starts as cogsim; wall and CPU time.
+    """Per-unit best log-likelihood by scipy L-BFGS-B from the same starts as cogsim (NaN where no start
+    reached a finite value: a peer failure); wall and CPU time.
     With ``distinct``, each unit's distinct trials weighted by their count (as ``cogsim.fit`` evaluates
     them), padded with weight 0 to a multiple of 64 rows so that the objective compiles a few times only."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -104,8 +110,22 @@ def scipy_loop(model, trials, by, n_starts: int, seed: int, distinct: bool = Fal
 
         for s in range(u0.shape[0]):  # n_starts, then the model's own start points
             r = optimize.minimize(f, u0[s, i], jac=True, method="L-BFGS-B")
-            best[i] = max(best[i], -r.fun)
+            if np.isfinite(r.fun):  # a start that failed (NaN or infinite) leaves the best as it is
+                best[i] = max(best[i], -r.fun)
+        if not np.isfinite(best[i]):
+            best[i] = np.nan  # every start failed
     return best, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _finite(x) -> float | None:
+    """``x`` as a float, or None (JSON null) when it is NaN or infinite."""
+    return float(x) if np.isfinite(x) else None
+
+
+def _finite_max(a, pick=np.max) -> float | None:
+    """The largest (``pick``) finite value of ``a``, or None when there is none."""
+    a = np.asarray(a, float)
+    return float(pick(a[np.isfinite(a)])) if np.isfinite(a).any() else None
 
 
 def cogsim_fit(model, trials, by, n_starts: int, seed: int) -> tuple[np.ndarray, float, float, np.ndarray]:
@@ -125,15 +145,29 @@ def subset(trials, by, n: int | None):
 
 def _xla_threads(choice: str) -> str:
     """Sets XLA's CPU pool for the whole process (both sides) before anything is computed; returns what the
-    pool will be ("default" where JAX chooses: one thread per core)."""
+    pool will be ("default" where JAX chooses: one thread per core). A script that runs this benchmark's
+    ``main`` calls it before its own first JAX computation."""
     from cogsim import cpu_threads
 
     if choice == "default":
         return next((f"{v}={os.environ[v]}" for v in cpu_threads.ENV if os.environ.get(v)), "default")
     n = cpu_threads.FIT_THREADS if choice == "fit" else int(choice)
     if not cpu_threads.limit(n) and os.environ.get(cpu_threads.ENV[0]) != str(n):
-        raise SystemExit(f"--xla-threads {choice}: PJRT_NPROC/NPROC set; unset them or use 'default'")
+        given = [f"{v}={os.environ[v]}" for v in cpu_threads.ENV if os.environ.get(v, "").strip()]
+        why = (
+            f"{' '.join(given)} set; unset it"
+            if given
+            else "JAX has already started in this process (its CPU pool is fixed); set the pool before JAX "
+            "computes anything"
+        )
+        raise SystemExit(f"--xla-threads {choice}: {why}, or use 'default'")
     return str(n)
+
+
+def _threads_choice(text: str) -> str:
+    if text in ("fit", "default") or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: allowed: fit, default, or a whole number >= 1")
 
 
 def main(argv=None) -> dict:
@@ -168,17 +202,28 @@ def main(argv=None) -> dict:
     ap.add_argument(
         "--xla-threads",
         default="fit",
+        type=_threads_choice,
         help="XLA CPU pool threads for both sides: 'fit' (as `cogsim fit` sets them: cogsim.cpu_threads), "
         "'default' (JAX's: one per core, or PJRT_NPROC/NPROC as set), or a number",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="result file (default results/fit.json, or fit_full.json)")
     args = ap.parse_args(argv)
-    threads = _xla_threads(args.xla_threads)
     if args.full and (args.subjects or args.models):
-        raise SystemExit("--full fits every participant and model: leave out --subjects and --models")
+        ap.error("--full fits every participant and model: leave out --subjects and --models")
+    if args.toy == bool(args.paradigm):
+        ap.error("give one of --paradigm NAME and --toy")
+    at_least(ap, n_starts=args.n_starts)
+    try:
+        n_sub = {k: int(v) for k, v in (kv.split("=") for kv in (args.subjects or "").split(",") if kv)}
+    except ValueError:
+        ap.error(f"--subjects {args.subjects}: allowed: model=N,...")
+    at_least(ap, subjects=list(n_sub.values()))
+    threads = _xla_threads(args.xla_threads)  # before the paradigm's models touch JAX
+    par = toy_paradigm() if args.toy else paradigm_models(ap, args.paradigm, args.models)
     results = Path(__file__).resolve().parent / "results"
-    args.out = args.out or str(results / ("fit_full.json" if args.full else "fit.json"))
+    args.out = str(writable(ap, args.out or results / ("fit_full.json" if args.full else "fit.json")))
+    trials = read_trials(ap, par, args.data)
     cache_dir = None
     if args.compilation_cache:
         from cogsim import compilation_cache
@@ -186,13 +231,6 @@ def main(argv=None) -> dict:
         cache_dir = compilation_cache.enable(args.compilation_cache)
     cache_files0 = None if cache_dir is None else sum(1 for f in cache_dir.rglob("*") if f.is_file())
     load0 = os.getloadavg()[0]
-    if args.toy:
-        par = toy_paradigm()
-    else:
-        from cogsim import fitting_command
-
-        par = fitting_command._paradigm(args.paradigm)
-    trials = par.read(args.data)
     if args.by is None and args.full:  # as `cogsim fit` chooses them (experiment,subject on van den Berg's)
         from cogsim.fit._participants import default_by
 
@@ -201,11 +239,13 @@ def main(argv=None) -> dict:
         by = tuple((args.by or "subject").split(","))
     from cogsim.fit._applies import choose
 
-    models, skipped = choose(par, trials, args.models)
+    try:
+        models, skipped = choose(par, trials, args.models)
+    except CogsimError as e:
+        ap.error(str(e))
     for name in [n for n, m in models.items() if not m.params]:  # nothing to optimise on either side
         del models[name]
         skipped[name] = "no parameters to optimise"
-    n_sub = {k: int(v) for k, v in (kv.split("=") for kv in (args.subjects or "").split(",") if kv)}
     keys = ("cogsim_cold_s", "cogsim_warm_s", "scipy_s")
     keys += ("cogsim_cold_cpu_s", "cogsim_warm_cpu_s", "scipy_cpu_s")
     if args.peer_distinct:
@@ -271,9 +311,11 @@ def main(argv=None) -> dict:
             extra = {
                 "scipy_distinct_s": t_d,
                 "scipy_distinct_cpu_s": c_d,
-                "max_abs_loglik_diff_scipy_distinct": float(np.max(np.abs(ll_d - ll_s))),
+                "max_abs_loglik_diff_scipy_distinct": _finite_max(np.abs(ll_d - ll_s)),
+                "scipy_distinct_failed_units": int(np.sum(~np.isfinite(ll_d))),
             }
-        diff = ll_c - ll_s
+        diff = ll_c - ll_s  # NaN where either side failed: counted, not compared
+        both = np.isfinite(diff)
         row = {
             "model": name,
             "participants": int(len(tr[list(by)].drop_duplicates())),
@@ -288,34 +330,40 @@ def main(argv=None) -> dict:
             "ratio_warm": t_s / t_warm,
             "ratio_cold_cpu": c_s / c_cold,
             "ratio_warm_cpu": c_s / c_warm,
-            "loglik_cogsim": float(ll_c.sum()),
-            "loglik_scipy": float(ll_s.sum()),
-            "max_abs_loglik_diff": float(np.max(np.abs(diff))),
-            "min_loglik_diff_cogsim_minus_scipy": float(np.min(diff)),
-            "units_within_0.1": int(np.sum(np.abs(diff) <= 0.1)),
+            "loglik_cogsim": _finite(ll_c.sum()),
+            "loglik_scipy": _finite(ll_s.sum()),
+            "scipy_failed_units": int(np.sum(~np.isfinite(ll_s))),  # no start reached a finite value
+            "cogsim_nonfinite_units": int(np.sum(~np.isfinite(ll_c))),
+            "units_compared": int(both.sum()),  # both sides finite
+            "max_abs_loglik_diff": _finite_max(np.abs(diff)),
+            "min_loglik_diff_cogsim_minus_scipy": _finite_max(diff, np.min),
+            "units_within_0.1": int(np.sum(np.abs(diff[both]) <= 0.1)),
             "cogsim_all_converged": bool(conv.all()),
             "cogsim_converged_units": int(conv.sum()),
-            "unit_loglik_cogsim": [float(v) for v in ll_c],  # in the units' order (pack's)
-            "unit_loglik_scipy": [float(v) for v in ll_s],
+            "unit_loglik_cogsim": [_finite(v) for v in ll_c],  # in the units' order (pack's); null: failed
+            "unit_loglik_scipy": [_finite(v) for v in ll_s],
             **extra,
         }
         rows.append(row)
+        failed = f", scipy failed on {row['scipy_failed_units']} units" if row["scipy_failed_units"] else ""
+        dmax = "none" if row["max_abs_loglik_diff"] is None else f"{row['max_abs_loglik_diff']:.3f}"
         for k in tot:
             tot[k] += row[k]
         print(
             f"{name:<18} units {len(ll_c):4d}  cogsim {t_cold:7.2f} s (again {t_warm:6.2f} s)  "
             f"scipy {t_s:7.2f} s  ratio {t_s / t_cold:5.1f}x  CPU ratio {c_s / c_cold:5.1f}x  "
-            f"max|dLL| {row['max_abs_loglik_diff']:.3f}",
+            f"max|dLL| {dmax} over {row['units_compared']} units{failed}",
             flush=True,
         )
-        Path(args.out).write_text(json.dumps(result_of(rows, tot), indent=2))  # after each model
+        # after each model; strict JSON (non-finite values are null, counted above)
+        Path(args.out).write_text(json.dumps(result_of(rows, tot), indent=2, allow_nan=False))
     result = result_of(rows, tot)
     print(
         f"total: cogsim {tot['cogsim_cold_s']:.1f} s, scipy {tot['scipy_s']:.1f} s, "
         f"ratio {result['total']['ratio_cold']:.1f}x (warm {result['total']['ratio_warm']:.1f}x; CPU time "
         f"{result['total']['ratio_cold_cpu']:.1f}x)"
     )
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    Path(args.out).write_text(json.dumps(result, indent=2, allow_nan=False))
     return result
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import at_least, child_output, paradigm_models, writable  # noqa: E402
 
 MODELS = "mixture2p,slots_averaging,vp,workspace"
 
@@ -77,7 +79,13 @@ def main(argv=None) -> dict:
         "--out", default=str(Path(__file__).resolve().parent / "results" / "fit_distinct_trials.json")
     )
     args = ap.parse_args(argv)
+    at_least(ap, rounds=args.rounds, n_starts=args.n_starts)
     by, models = tuple(args.by.split(",")), args.models.split(",")
+    if not args.child:
+        paradigm_models(ap, "delayed_estimation", args.models)
+        if not Path(args.data).is_file():
+            ap.error(f"--data {args.data}: no such file")
+        writable(ap, args.out)
     if args.child:
         res = child(args.data, by, models, args.child == "on", args.n_starts, args.seed)
         print(json.dumps(res))
@@ -90,7 +98,7 @@ def main(argv=None) -> dict:
             cmd = [sys.executable, __file__, "--child", side, "--data", args.data, "--by", args.by]
             cmd += ["--models", args.models, "--n-starts", str(args.n_starts), "--seed", str(args.seed)]
             t = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            out = child_output(cmd, env=env)
             runs.append(
                 {"round": r, "compress": side, "utc": t, "load_1min": load, "models": json.loads(out)}
             )

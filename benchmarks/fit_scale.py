@@ -25,7 +25,7 @@ import pandas as pd
 from cogsim import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import emit, machine  # noqa: E402
+from _report import emit, machine, writable  # noqa: E402
 
 
 def repeated(n: int) -> pd.DataFrame:
@@ -39,13 +39,14 @@ def repeated(n: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=200, help="participants in the file (>= 64)")
     parser.add_argument("--out", default=None, help="JSON file for the result")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.participants < 64:
-        raise SystemExit(f"--participants: got {args.participants}; allowed: >= 64 (two copies of each)")
+        parser.error(f"--participants: got {args.participants}; allowed: >= 64 (two copies of each)")
+    writable(parser, args.out)
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "copies.csv"
         trials = repeated(args.participants)
@@ -56,7 +57,8 @@ def main() -> None:
         res = subprocess.run([*cmd, "--out", str(Path(tmp) / "fit")], env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if res.returncode != 0:
-            raise SystemExit(res.stderr)
+            print(res.stderr, file=sys.stderr)
+            raise SystemExit(res.returncode)
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         models = pd.read_parquet(Path(tmp) / "fit" / "models.parquet")
     models["original"] = models.subject.str[1:].astype(int) % 32

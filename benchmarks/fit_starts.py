@@ -19,8 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import int_list, paradigm_models, read_trials, writable  # noqa: E402
 
 
 def misses(runs: list[dict], tol: float) -> dict:
@@ -81,6 +85,14 @@ def fits(model, trials, by: tuple[str, ...], starts: str, seeds: str, extra=None
     return runs
 
 
+def check_runs(ap, args) -> None:
+    """A usage error for ``--starts`` or ``--seeds`` that are not comma-separated whole numbers (starts at
+    least 1) or an ``--out`` that cannot be written; before any fit."""
+    int_list(ap, "--starts", args.starts)
+    int_list(ap, "--seeds", args.seeds, low=0)
+    writable(ap, args.out)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paradigm", default="visual_search")
@@ -100,11 +112,10 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fit_starts.json"))
     args = ap.parse_args(argv)
+    par = paradigm_models(ap, args.paradigm, args.models)
+    check_runs(ap, args)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
-    from cogsim.models import paradigms
-
-    par = paradigms.get(args.paradigm)
-    trials = par.read(args.data)
+    trials = read_trials(ap, par, args.data)
     by = tuple(args.by.split(","))
     runs = []
     for name in args.models.split(","):

@@ -49,8 +49,7 @@ PAPER=${GPU_CHECK_PAPER:-"dual_process"}
 STAGES=${GPU_CHECK_STAGES:-"tests attention induction eccnet"}
 export PYTHONUNBUFFERED=1  # progress lines reach the log even when a stage is stopped
 want() { [[ " $STAGES " == *" $1 "* ]]; }
-RESULTS=${GPU_CHECK_RESULTS:-"$ROOT/benchmarks/results"}  # another folder for a dry run
-mkdir -p "$RESULTS"
+RESULTS=${GPU_CHECK_RESULTS:-"$ROOT/benchmarks/results"}  # another folder for a dry run (required there)
 START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - START )); }
 
@@ -64,6 +63,11 @@ if [ "$("$PY" -c 'import jax; print(jax.default_backend())')" != "gpu" ] && [ -z
   echo "no GPU visible to jax: nothing to check (GPU_CHECK_ALLOW_CPU=1 for a dry run)" >&2
   exit 2
 fi
+if [ "$("$PY" -c 'import jax; print(jax.default_backend())')" != "gpu" ] && [ -z "${GPU_CHECK_RESULTS:-}" ]; then
+  echo "a dry run needs GPU_CHECK_RESULTS=DIR: benchmarks/results holds the committed GPU records" >&2
+  exit 2
+fi
+mkdir -p "$RESULTS"
 
 # ---- make `import cogsim.kernels` work without network access
 SHIM=$(mktemp -d)
@@ -169,7 +173,7 @@ budget() { local left=$(( TOTAL_S - $(elapsed) - 15 )); echo $(( $1 < left ? $1 
 BENCH_RC=0
 run_bench() {  # name seconds command...: killed after that many seconds
   local name=$1 b=$2; shift 2
-  echo "== $name (budget ${b}s, at $(elapsed)s)"
+  echo "== $name (killed after ${b}s, at $(elapsed)s)"
   timeout --kill-after=10 "$b" "$@"
   local rc=$?
   echo "   $name rc=$rc"
@@ -185,7 +189,7 @@ if want attention; then
   B=$(budget "$ATTN_S")
   DRY=()
   [ "$("$PY" -c 'import jax; print(jax.default_backend())')" = "gpu" ] || DRY=(--dry-run)
-  run_bench attention $(( B + 30 )) "$PY" -P benchmarks/attention.py --budget-s "$B" "${DRY[@]}" \
+  run_bench "attention (--budget-s ${B}, +30s to finish)" $(( B + 30 )) "$PY" -P benchmarks/attention.py --budget-s "$B" "${DRY[@]}" \
     --out "$RESULTS/attention_gpu.json"
 fi
 if want induction; then

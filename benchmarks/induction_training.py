@@ -22,8 +22,10 @@ Compile time is measured separately and excluded from the rates. Every rate is t
 runs (the vmapped and sequential runs interleaved), which on a shared machine is the least disturbed one.
 Results go to ``benchmarks/results/induction_training.json``.
 
-Run: ``.venv/bin/python benchmarks/induction_training.py [--steps 100] [--quick] [--torch-device cpu]``
-(torch CPU: ``.venv/bin/pip install torch==2.13.0``). ``benchmarks/gpu_check.sh`` runs it on a GPU.
+Run: ``.venv/bin/python benchmarks/induction_training.py [--steps 100] [--torch-device cpu]``
+(torch CPU: ``.venv/bin/pip install torch==2.13.0``, or the bench extra; without PyTorch the script stops
+unless ``--no-peer``); ``--quick`` (a smoke run) and ``--no-peer`` need ``--out`` outside
+``benchmarks/results``. ``benchmarks/gpu_check.sh`` runs it on a GPU.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, at_least, needs, not_a_record, writable  # noqa: E402
 from _timing import fastest  # noqa: E402
 
 from cogsim import train  # noqa: E402
@@ -80,7 +83,7 @@ def torch_device(choice: str) -> str:
     return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
 
 
-def bench_single(name: str, steps: int, batch: int, device: str = "cpu") -> dict:
+def bench_single(name: str, steps: int, batch: int, device: str = "cpu", peer: bool = True) -> dict:
     task = rs.TaskConfig(**SIZES[name])
     one = jax.jit(_cogsim_runner(task, batch, steps))
     key = jax.random.key(0)
@@ -97,11 +100,13 @@ def bench_single(name: str, steps: int, batch: int, device: str = "cpu") -> dict
         "cogsim_compile_s": compile_s,
     }
     try:
+        if not peer:
+            raise ImportError("--no-peer")
         import torch
-    except ImportError:
+    except ImportError as e:
         row["torch_steps_per_s"] = None
         row["ratio"] = None
-        row["note"] = "torch not installed"
+        row["note"] = f"no PyTorch peer: {e}"
         return row
     sys.path.insert(0, str(HERE / "peers"))
     import induction_torch
@@ -221,23 +226,33 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
-    ap.add_argument("--out", default=str(HERE / "results" / "induction_training.json"))
+    ap.add_argument(
+        "--out", default=None, help="result file (default results/induction_training.json; --quick: required)"
+    )
+    ap.add_argument(
+        "--no-peer", action="store_true", help="run without PyTorch (no ratio); needs --out outside results/"
+    )
     ap.add_argument("--note", default="", help="the conditions of the run (machine load, ...), stored as is")
     ap.add_argument(
         "--torch-device", default="auto", choices=("auto", "cpu", "cuda"), help="the peer's device"
     )
     args = ap.parse_args(argv)
+    at_least(ap, steps=args.steps, batch=args.batch)
+    if args.quick or args.no_peer:
+        out = not_a_record(ap, args.out, "--quick" if args.quick else "--no-peer")
+    else:
+        out = writable(ap, args.out or RESULTS / "induction_training.json")
+    if not args.no_peer:
+        needs(ap, "torch", "the PyTorch peer", no_peer="--no-peer")
     device = torch_device(args.torch_device)
     steps = 20 if args.quick else args.steps
     try:
         load = os.getloadavg()
     except OSError:
         load = None
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.json")  # what is done, should the run be stopped
     single, vmap, prof = [], [], []
-    for rows, fn in ((single, lambda n: bench_single(n, steps, args.batch, device)),
+    for rows, fn in ((single, lambda n: bench_single(n, steps, args.batch, device, not args.no_peer)),
                      (vmap, lambda n: bench_vmap(n, steps, args.batch)),
                      (prof, lambda n: bench_profile(n, steps, args.batch))):  # fmt: skip
         for n in SIZES:

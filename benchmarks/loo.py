@@ -27,13 +27,12 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import emit, machine  # noqa: E402
+from _report import at_least, emit, machine, needs, paradigm_models, read_trials, writable  # noqa: E402
 
 from cogsim import fit  # noqa: E402
 from cogsim.fit._data import pack  # noqa: E402
 from cogsim.fit._loo import loglik_at  # noqa: E402
 from cogsim.fit._model import specialised  # noqa: E402
-from cogsim.models import paradigms  # noqa: E402
 
 #: the rule's tolerances (docs/fitting_log.md): per trial elpd_loo and k, per participant sums
 TRIAL_ELPD, TRIAL_K, PARTICIPANT_SUM = 0.001, 0.02, 0.05
@@ -57,8 +56,6 @@ def unit_logliks(model, data, res) -> list[np.ndarray]:
 
 
 def main(argv=None) -> dict:
-    import arviz as az
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--paradigm", default="delayed_estimation")
@@ -67,9 +64,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    par = paradigms.get(args.paradigm)
+    az = needs(ap, "arviz", "the peer")
+    at_least(ap, n=args.n)
+    par = paradigm_models(ap, args.paradigm, args.model)
+    writable(ap, args.out)
     model = par.models[args.model]
-    data = par.read(args.data)
+    data = read_trials(ap, par, args.data)
     res = fit.sample(model, data, n_warmup=args.n, n_samples=args.n, key=jax.random.key(args.seed))
     times = []
     for _ in range(2):

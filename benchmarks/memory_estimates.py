@@ -5,16 +5,16 @@ Each stage runs at a small and a larger size, each in a fresh process; the peak 
 increments between the two sizes (measured / estimated) cancels what does not grow with the size (imports,
 compilation, the data); the ratio at the larger size alone is shown beside it.
 
-Run: ``python benchmarks/memory_estimates.py`` (a few minutes on two cores; writes
+Run: ``python benchmarks/memory_estimates.py [--out FILE]`` (a few minutes on two cores; writes by default
 ``benchmarks/results/memory_estimates.csv``).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import resource
-import subprocess
 import sys
 from pathlib import Path
 
@@ -84,18 +84,20 @@ def _child(stage: str, size: int) -> dict:
     return {"stage": stage, "size": size, "estimate": int(est), "measured": _peak() - before}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(__file__).resolve().parent / "results" / "memory_estimates.csv"
+    ap.add_argument("--out", default=str(default), help="result file (CSV)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import child_output, writable
+
+    path = writable(ap, ap.parse_args(argv).out)
     rows = []
     for stage, field, small, large in STAGES:
         got = []
         for size in (small, large):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", stage, str(size)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            got.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            out = child_output([sys.executable, __file__, "--child", stage, str(size)])
+            got.append(json.loads(out.strip().splitlines()[-1]))
         a, b = got
         inc = (b["measured"] - a["measured"]) / (b["estimate"] - a["estimate"])
         rows.append(
@@ -112,7 +114,6 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     import pandas as pd
 
-    path = Path(__file__).parent / "results" / "memory_estimates.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     print(f"-> {path}")
 

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,9 @@ import numpy as np
 from cogsim.models import oat
 from cogsim.models.oat._decoding import _row_keys
 from cogsim.scenarios import book_cover_scanpaths as bc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import at_least, writable  # noqa: E402
 
 SIZES = {
     "quick": {"d_model": 64, "n_heads": 4, "d_ff": 64, "n_layers": 2},
@@ -213,6 +217,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3, help="timed repetitions of each decoding variant")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "oat.json"))
     args = ap.parse_args(argv)
+    at_least(ap, epochs=args.epochs, samples=args.samples, repeats=args.repeats)
+    writable(ap, args.out)
     train, displays, longest = _data()
     sizes = ["quick", "paper"] if args.paper else ["quick"]
     result = {

@@ -48,6 +48,9 @@ from cogsim.fit import _fit, _profile
 from cogsim.fit._optim import minimize
 from cogsim.models import paradigms
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import child_output, paradigm_models, read_trials, writable  # noqa: E402
+
 CHI2 = float(stats.chi2.ppf(0.95, 1))
 
 
@@ -189,7 +192,7 @@ def in_own_process(passed: list[str], name: str, tag: str, tmp: str):
     """Runs :func:`child` for ``name`` and ``tag`` in a new Python process; its npz's contents."""
     path = str(Path(tmp) / f"{name}_{tag}.npz")
     cmd = [sys.executable, __file__, *passed, "--models", name, "--child", tag, "--child-out", path]
-    subprocess.run(cmd, check=True)
+    child_output(cmd, capture=False)
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
@@ -206,11 +209,20 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--baseline", default=None, help="another commit whose profile search is timed too (not judged)"
     )
-    ap.add_argument("--out", default="benchmarks/results/profile_intervals.json")
+    ap.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent / "results" / "profile_intervals.json")
+    )
     ap.add_argument("--child", choices=("current", "previous", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    frame = paradigms.get(args.paradigm).read(args.data)
+    if not args.child:
+        paradigm_models(ap, args.paradigm, args.models)
+        for flag, commit in (("--previous", args.previous), ("--baseline", args.baseline)):
+            verify = ["git", "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"]
+            if commit and subprocess.run(verify, capture_output=True).returncode:
+                ap.error(f"{flag} {commit}: not a commit of this repository")
+        writable(ap, args.out)
+    frame = read_trials(ap, paradigms.get(args.paradigm), args.data)
     by = tuple(args.by.split(","))
     if args.child:
         child(args, frame, by)

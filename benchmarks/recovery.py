@@ -55,6 +55,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -374,9 +375,7 @@ def _write(path: Path, section: str, key: str, entry: dict) -> None:
 
 
 def model_recovery(paradigm: str, args) -> dict:
-    names = args.models.split(",") if args.models else PARADIGMS[paradigm][0]
-    if not set(names) <= set(PARADIGMS[paradigm][0]) or len(names) < 2:
-        raise SystemExit(f"--models {args.models!r}; allowed: two or more of {PARADIGMS[paradigm][0]}")
+    names = args.models.split(",") if args.models else PARADIGMS[paradigm][0]  # checked by main
     t = time.perf_counter()
     scores = fitlib.model_recovery_scores(
         [MODELS[n] for n in names],
@@ -420,9 +419,19 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.method == "hierarchical" and (args.what != "params" or args.profile is not None):
         ap.error("--method hierarchical; allowed: with params, without --profile")
+    if min(args.n_subjects, args.n_trials, args.n_starts) < 1:
+        ap.error("--n-subjects, --n-trials and --n-starts: each must be at least 1")
+    try:
+        _grid(args.profile_grid)
+    except ValueError:
+        ap.error(f"--profile-grid {args.profile_grid!r}; allowed: low:high:step")
     results = Path(__file__).resolve().parent / "results"
     hier = args.method == "hierarchical"
     path = Path(args.out or results / ("recovery_hierarchical.json" if hier else "recovery.json"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import writable
+
+    writable(ap, path)
     section = "parameter_recovery" if args.what == "params" else "model_recovery"
     section += "_hierarchical" if hier else ""
     full = (args.n_subjects, args.n_trials) == (50, 500)
@@ -455,6 +464,10 @@ def main(argv=None) -> dict:
     else:
         if args.name not in PARADIGMS:
             ap.error(f"paradigm {args.name!r}; allowed: {', '.join(PARADIGMS)}")
+        allowed = PARADIGMS[args.name][0]
+        names = args.models.split(",") if args.models else allowed
+        if not set(names) <= set(allowed) or len(set(names)) < 2:
+            ap.error(f"--models {args.models!r}; allowed: two or more of {', '.join(allowed)}")
         entry = model_recovery(args.name, args)
     _write(path, section, key, entry)
     print(json.dumps(entry, indent=1))

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import emit, machine  # noqa: E402
+from _report import at_least, emit, machine, writable  # noqa: E402
 
 from cogsim import fit  # noqa: E402
 from cogsim.models import paradigms  # noqa: E402
@@ -80,6 +80,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    at_least(ap, **{k: v for k, v in vars(args).items() if k.startswith(("n_", "set_size", "bins"))})
+    writable(ap, args.out)
     model = paradigms.get("delayed_estimation").models[args.model]
     rng = np.random.default_rng(args.seed)
     truth = truth_table(model, args.n_subjects, rng)

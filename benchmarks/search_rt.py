@@ -50,6 +50,7 @@ def main(argv=None) -> dict:
     sys.path.insert(0, str(HERE))
     import fit as fit_bench  # benchmarks/fit.py
 
+    fit_bench._xla_threads("fit")  # XLA's CPU pool as fit.main sets it, before building the trials computes
     from cogsim.scenarios import search_rt_distributions as srd
 
     t = srd.trials(srd.Config(tasks=(args.task,), max_trials=args.trials))

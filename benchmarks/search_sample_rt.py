@@ -19,6 +19,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,9 @@ import numpy as np
 from scipy import stats
 
 from cogsim.models.search._timing import CONTAMINANT, MAX_ITEMS, RT_MAX_S, sample_rt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import at_least, writable  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 # (n_items, k_item, k_res, scale_s); n_items None: uniform on 0..MAX_ITEMS per trial (as in the test)
@@ -100,6 +104,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(HERE / "results" / "search_sample_rt.json"))
     args = ap.parse_args(argv)
+    at_least(ap, trials=args.trials, repeats=args.repeats)
+    writable(ap, args.out)
     res = {
         "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "load_before": os.getloadavg(),

@@ -22,6 +22,7 @@ import argparse
 import copy
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -70,21 +71,29 @@ def main(argv=None) -> dict:
         "--out", default=str(Path(__file__).resolve().parent / "results" / "search_t0_ladder_probe.json")
     )
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import at_least, int_list, paradigm_models, read_trials, writable
+
+    par = paradigm_models(ap, "visual_search", args.models)
+    rungs_given = int_list(ap, "--ladder", args.ladder)
+    at_least(ap, starts=args.starts)
+    missing = [p for p in args.with_.split(",") if p and not Path(p).is_file()]
+    if missing:
+        ap.error(f"--with {','.join(missing)}: no such file")
+    writable(ap, args.out)
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
     import jax
 
     from cogsim import fit
-    from cogsim.models import paradigms
 
-    par = paradigms.get("visual_search")
-    trials = par.read(args.data)
+    trials = read_trials(ap, par, args.data)
     by = ("task", "subject")
     refs = references([p for p in args.with_.split(",") if p])
     result = {"data": Path(args.data).name, "starts": args.starts, "seed": args.seed, "tol": args.tol}
     result["step_below_s"], result["models"] = STEP_BELOW_S, {}
     for name in args.models.split(","):
         rungs, units = {}, None
-        for j in map(int, args.ladder.split(",")):
+        for j in rungs_given:
             c0, w0, utc = time.process_time(), time.perf_counter(), time.strftime("%H:%M:%S", time.gmtime())
             model = laddered(par.models[name], j)
             res = fit.fit(model, trials, by=by, n_starts=args.starts, ci=None, key=jax.random.key(args.seed))

@@ -16,9 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import at_least, paradigm_models, read_trials, writable  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -36,16 +40,21 @@ def main(argv=None) -> dict:
         "--out", default=str(Path(__file__).resolve().parent / "results" / "search_t0_profile.json")
     )
     args = ap.parse_args(argv)
+    if not args.step > 0 or not args.high >= args.low:
+        ap.error(f"--low {args.low} --high {args.high} --step {args.step}: need low <= high and step > 0")
+    at_least(ap, starts=args.starts)
+    par = paradigm_models(ap, "visual_search", args.model)
+    writable(ap, args.out)
+    trials = read_trials(ap, par, args.data)
+    unit = trials[(trials["task"].astype(str) == args.task) & (trials["subject"].astype(str) == args.subject)]
+    if unit.empty:
+        ap.error(f"--task {args.task} --subject {args.subject}: no such trials in {args.data}")
     os.environ["COGSIM_COMPILATION_CACHE"] = "off"
     import jax
     import jax.numpy as jnp
 
     from cogsim import fit
-    from cogsim.models import paradigms
 
-    par = paradigms.get("visual_search")
-    trials = par.read(args.data)
-    unit = trials[(trials["task"].astype(str) == args.task) & (trials["subject"].astype(str) == args.subject)]
     model = par.models[args.model]
     res = fit.fit(
         model, unit, by=("task", "subject"), n_starts=args.starts, ci=None, key=jax.random.key(args.seed)

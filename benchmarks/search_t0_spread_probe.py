@@ -61,13 +61,13 @@ def main(argv=None) -> dict:
         "--out", default=str(Path(__file__).resolve().parent / "results" / "search_t0_spread.json")
     )
     args = ap.parse_args(argv)
-    os.environ["COGSIM_COMPILATION_CACHE"] = "off"
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from fit_starts import fits, misses
+    from _report import paradigm_models, read_trials
+    from fit_starts import check_runs, fits, misses
 
-    from cogsim.models import paradigms
-
-    trials = paradigms.get("visual_search").read(args.data)
+    check_runs(ap, args)
+    trials = read_trials(ap, paradigm_models(ap, "visual_search"), args.data)
+    os.environ["COGSIM_COMPILATION_CACHE"] = "off"
     by = tuple(args.by.split(","))
     st0 = lambda res: {
         "st0_s": res.estimates.query("parameter == 'st0_s'")["estimate"].astype(float).tolist()

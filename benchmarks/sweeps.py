@@ -1,6 +1,7 @@
 """Sweep executors: local throughput as the grid grows, and the Slurm executor's per-point overhead.
 
-    .venv/bin/python benchmarks/sweeps.py [--quick] [--out benchmarks/results/sweeps.json]
+    .venv/bin/python benchmarks/sweeps.py [--out benchmarks/results/sweeps.json]
+    .venv/bin/python benchmarks/sweeps.py --quick --out runs/bench/sweeps.json   # --quick needs --out
 
 1. Local throughput (points/s) of ``change_detection``'s vectorised ``sweep_point`` as the grid grows from 1x
    (16 points) to 64x (1024 points), in this process, the store's bookkeeping included. "cold" includes the
@@ -143,11 +144,18 @@ def slurm_vs_local(*, scale: int, seeds: int, points_per_task: int) -> dict:
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="scales 1x, 4x, 16x only, a smaller Slurm grid")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "sweeps.json"))
-    args = p.parse_args()
+    p.add_argument("--out", default=None, help="result file (default results/sweeps.json; --quick: required)")
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import RESULTS, not_a_record, writable
+
+    if args.quick:
+        args.out = not_a_record(p, args.out, "--quick")
+    else:
+        args.out = writable(p, args.out or RESULTS / "sweeps.json")
     import jax
 
     scales = [1, 4, 16] if args.quick else [1, 2, 4, 8, 16, 32, 64]
@@ -187,7 +195,6 @@ def main() -> None:
         ],
         "wall_s": round(time.time() - t0, 1),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
 

@@ -29,13 +29,12 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import emit, machine  # noqa: E402
+from _report import at_least, emit, known, machine, paradigm_models, read_trials, writable  # noqa: E402
 
 from cogsim import fit  # noqa: E402
 from cogsim.fit._data import pack  # noqa: E402
 from cogsim.fit._loo import loglik_at  # noqa: E402
 from cogsim.fit._model import specialised  # noqa: E402
-from cogsim.models import paradigms  # noqa: E402
 
 
 def grid_posteriors(model, data, by, k_step: float, n_scale: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -66,6 +65,9 @@ def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     return float(x[order][np.searchsorted(c, 0.5 * c[-1])])
 
 
+SAMPLERS = ("hmc", "even", "tuned")
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
@@ -78,9 +80,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    paradigm = paradigms.get("delayed_estimation")
+    paradigm = paradigm_models(ap, "delayed_estimation", args.model)
+    known(ap, "--samplers", args.samplers.split(","), SAMPLERS)
+    at_least(ap, n=args.n, temperatures=args.temperatures, n_scale=args.n_scale)
+    if not args.k_step > 0:
+        ap.error(f"--k-step {args.k_step}: must be positive")
+    writable(ap, args.out)
     model = paradigm.models[args.model]
-    data = paradigm.read(args.data)
+    data = read_trials(ap, paradigm, args.data)
     by = ("subject",)
     with_grid = len(model.params) == 2 and model.params[0].name == "K"
     grid = None

@@ -42,6 +42,7 @@ from cogsim.models.eccnet import _search, _stem, _trial
 from cogsim.tasks import search_displays as sd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import at_least, known, writable  # noqa: E402
 from _timing import fastest  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -186,6 +187,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS / "visual_search.json"))
     args = p.parse_args(argv)
+    known(p, "--experiments", [str(e) for e in args.experiments], [str(e) for e in sd.EXPERIMENTS])
+    at_least(p, trials=args.trials, batch_sizes=args.batch_sizes, threads=args.threads)
+    if args.ppd is not None and not args.ppd > 0:
+        p.error(f"--ppd {args.ppd}: must be positive")
+    writable(p, args.out)
     load0 = _load()
     rows = []
     for e in args.experiments:
