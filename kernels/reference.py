@@ -50,12 +50,14 @@ def reference_attention(
         qi = jnp.arange(nq)[:, None] + (nk - nq)
         kj = jnp.arange(nk)[None, :]
         valid = valid & (kj <= qi)[None, None]
-    valid = valid & ~(s <= MASKED_SCORE)  # NaN stays visible (and propagates), as in the kernels
-    s = jnp.where(valid, s, MASK_VALUE)  # finite, so a fully masked row's max and exp stay NaN-free
+    s = jnp.where(valid, s, MASK_VALUE)
+    # Scores at or below the kernels' mask level (a -inf bias) are masked too; NaN is not (it propagates, as
+    # in the kernels). Every masked score is the finite MASK_VALUE, so max, exp and gradients stay NaN-free.
+    s = jnp.where(s <= MASKED_SCORE, MASK_VALUE, s)
     m = jnp.max(s, axis=-1, keepdims=True)
     e = jnp.where(valid, jnp.exp(s - m), 0.0)
     denom = jnp.sum(e, axis=-1, keepdims=True)
-    any_valid = jnp.any(valid, axis=-1, keepdims=True)
+    any_valid = ~(m <= MASK_VALUE)  # some visible key (or NaN): a fully masked row's max is MASK_VALUE
     p = jnp.where(any_valid, e / jnp.where(any_valid, denom, 1.0), 0.0)
     lse = jnp.where(any_valid, m + jnp.log(jnp.where(any_valid, denom, 1.0)), -jnp.inf)[..., 0]
     logp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)
