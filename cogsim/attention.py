@@ -28,7 +28,8 @@ Paths (``implementation=``) and what each costs:
   on a GPU (``benchmarks/gpu_check.sh`` runs them first).
 - ``"interpret"``: the Triton kernels in Pallas interpret mode on any device (slow; for tests).
 - ``None``: ``"pallas"`` on an sm_80+ GPU when the kernel supports the call (float32/bfloat16/float16,
-  ``head_dim <= 256``, top-k ``top_k <= 256``), else ``"xla"``.
+  ``head_dim <= 256``, top-k ``top_k <= 256``, a concrete ``scale``: not traced under ``jit``/``grad``),
+  else ``"xla"``.
 
 Hook points: every call given a ``name`` is a hook point (:func:`attention_hook`, :func:`capturing`,
 :func:`record`, :func:`scan`; see :mod:`cogsim._attention_hooks` for how they work under ``jit`` and ``scan``
@@ -37,13 +38,10 @@ and how names are formed).
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from cogsim._attention_hooks import (
@@ -61,8 +59,13 @@ from cogsim.kernels._common import (
     MASK_VALUE,
     MAX_HEAD_DIM,
     SUPPORTED_DTYPES,
+    as_arrays,
     check_f32_precision,
+    check_flag,
     check_inputs,
+    check_scale,
+    check_top_k,
+    is_traced,
 )
 from cogsim.kernels.mosaic_attention import mosaic_supports
 from cogsim.kernels.reference import reference_attention, reference_topk_attention
@@ -104,29 +107,6 @@ class AttentionStats(NamedTuple):
 
 
 # ------------------------------------------------------------------------------------------------- checks
-def _as_array(where: str, name: str, x):
-    """``x`` as a jax array (array-likes such as nested lists are accepted, as in jax.nn)."""
-    if x is None or isinstance(x, jax.Array):
-        return x
-    try:
-        return jnp.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise CogsimError(
-            f"{where}: {name} of type {type(x).__name__} is not an array; allowed: a jax or NumPy array "
-            "(or a nested list of numbers)"
-        ) from err
-
-
-def _as_arrays(where: str, *arrays) -> tuple:
-    """``(q, k, v, bias, mask)`` through :func:`_as_array`."""
-    return tuple(_as_array(where, n, x) for n, x in zip(("q", "k", "v", "bias", "mask"), arrays, strict=True))
-
-
-def _check_flag(where: str, name: str, value) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise CogsimError(f"{where}: {name}={value!r} is not allowed; use True or False")
-
-
 def _check_call(where: str, q, k, v, bias, mask, scale) -> None:
     """Dtypes, lengths and ``scale``: the rules :func:`check_inputs` leaves to the XLA path (static only)."""
     for name, x in (("q", q), ("k", k), ("v", v)):
@@ -148,22 +128,7 @@ def _check_call(where: str, q, k, v, bias, mask, scale) -> None:
             f"{where}: mask has dtype {mask.dtype}; allowed: bool (True = attend); an additive mask "
             "(0 / -inf) goes in bias"
         )
-    if scale is None:
-        return
-    if isinstance(scale, jax.Array):  # may be traced: its value is not read
-        if scale.ndim != 0:
-            raise CogsimError(f"{where}: scale has shape {scale.shape}; allowed: a scalar")
-        return
-    if (
-        isinstance(scale, (bool, np.bool_))
-        or not isinstance(scale, numbers.Real)
-        or not math.isfinite(scale)
-        or scale < 0
-    ):
-        raise CogsimError(
-            f"{where}: scale={scale!r} is not allowed; use None (1/sqrt(head_dim)), a finite number >= 0 "
-            "or a scalar jax array"
-        )
+    check_scale(where, scale, kernel=False)  # a traced scale is taken (its value is not read)
 
 
 # ------------------------------------------------------------------------------------------------ dispatch
@@ -179,9 +144,21 @@ def _gpu_arch() -> tuple[int, int] | None:
 
 
 def _resolve(
-    implementation: str | None, q, k, *, where: str, top_k: int | None = None, v=None, bias=None, mask=None
+    implementation: str | None,
+    q,
+    k,
+    *,
+    where: str,
+    top_k: int | None = None,
+    v=None,
+    bias=None,
+    mask=None,
+    scale=None,
 ) -> str:
-    """The path a call runs: "xla", "pallas", "mosaic" or "interpret" (see the module docstring)."""
+    """The path a call runs: "xla", "pallas", "mosaic" or "interpret" (see the module docstring).
+
+    ``top_k`` must have been checked (:func:`check_top_k`) before: it is compared here.
+    """
     if implementation not in IMPLEMENTATIONS:
         raise CogsimError(
             f"{where}: implementation={implementation!r} is not allowed; choose one of {IMPLEMENTATIONS}"
@@ -198,6 +175,7 @@ def _resolve(
             and q.shape[-1] <= MAX_HEAD_DIM
             and (top_k is None or top_k <= MAX_TOP_K)
             and (arch is None or arch >= MIN_ARCH)
+            and not is_traced(scale)  # the kernels need a concrete scale
         )
         return "pallas" if fits else "xla"
     if implementation in ("pallas", "mosaic") and not on_gpu:
@@ -243,8 +221,9 @@ def dot_product_attention(
       mask: boolean mask (True = attend, dtype bool) broadcastable like ``bias``. Rows with no key return
         zeros.
       is_causal: causal masking (a Python bool), aligned to the bottom-right when ``q_len != k_len``.
-      scale: score scale, a finite number >= 0 or a scalar jax array (may be traced on the XLA path; its
-        value is not checked); defaults to ``1/sqrt(head_dim)``.
+      scale: score scale, a finite number >= 0 or a scalar jax array; defaults to ``1/sqrt(head_dim)``. A
+        traced scale (under ``jit`` or ``grad``; its value is not checked) runs the XLA path when
+        ``implementation`` is None; the kernel paths need a concrete number and refuse it.
       implementation: ``None`` (Pallas (Triton) on an sm_80+ GPU when the kernel supports the call, XLA
         elsewhere; Mosaic runs only when asked for), ``"xla"``, ``"pallas"``, ``"mosaic"`` or
         ``"interpret"``; see the module docstring for what each costs.
@@ -270,7 +249,7 @@ def dot_product_attention(
       >>> out.shape, stats.entropy.shape
       ((1, 4, 2, 8), (1, 2, 4))
     """
-    q, k, v, bias, mask = _as_arrays("attention", q, k, v, bias, mask)
+    q, k, v, bias, mask = as_arrays("attention", q, k, v, bias, mask)
     check_inputs(q, k, v, bias, mask, where="attention", kernel=False)
     _check_call("attention", q, k, v, bias, mask, scale)
     for flag, value in (
@@ -278,7 +257,7 @@ def dot_product_attention(
         ("return_stats", return_stats),
         ("return_probs", return_probs),
     ):
-        _check_flag("attention", flag, value)
+        check_flag("attention", flag, value)
     if return_probs and not return_stats:
         raise CogsimError(
             "attention: return_probs=True needs return_stats=True (the probabilities are returned as "
@@ -286,7 +265,7 @@ def dot_product_attention(
         )
     check_f32_precision("attention", f32_precision)
     _check_name(name)
-    impl = _resolve(implementation, q, k, where="attention", v=v, bias=bias, mask=mask)
+    impl = _resolve(implementation, q, k, where="attention", v=v, bias=bias, mask=mask, scale=scale)
     hooked = _hooked(name)
     if impl == "xla" or hooked or return_probs:
         out, p, lse, ent = reference_attention(
@@ -366,11 +345,12 @@ def topk_attention(
       >>> topk_attention(q, k, k, top_k=2)[1].tolist()
       [[[[4, 3]]]]
     """
-    q, k, v, bias, mask = _as_arrays("topk_attention", q, k, v, bias, mask)
+    q, k, v, bias, mask = as_arrays("topk_attention", q, k, v, bias, mask)
     check_inputs(q, k, v, bias, mask, where="topk_attention", kernel=False)
     _check_call("topk_attention", q, k, v, bias, mask, scale)
     check_f32_precision("topk_attention", f32_precision)
-    impl = _resolve(implementation, q, k, where="topk_attention", top_k=top_k)
+    top_k = check_top_k("topk_attention", top_k, k.shape[1])
+    impl = _resolve(implementation, q, k, where="topk_attention", top_k=top_k, scale=scale)
     if impl == "xla":
         return reference_topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale)
     from cogsim.kernels.topk_attention import topk_attention as kernel

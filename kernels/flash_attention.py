@@ -37,8 +37,12 @@ from cogsim.kernels._common import (
     SUPPORTED_DTYPES,
     check_block,
     check_f32_precision,
-    check_inputs,
+    check_kernel_call,
+    empty_attention,
     fit_block,
+    full_rows,
+    idiv,
+    mask_int8,
     next_pow2,
 )
 
@@ -153,8 +157,8 @@ def _forward_kv_range(qb, cfg: _Config, bq: int, bk: int, has_mask: bool):
     nkb = cfg.nk_pad // bk
     if cfg.causal:
         # Last row (qb*bq + bq - 1) sees keys <= row + offset; first row sees keys <= qb*bq + offset.
-        hi = jnp.clip(lax.div(jnp.maximum(qb * bq + bq + cfg.offset, 0) + bk - 1, bk), 0, nkb)
-        full = jnp.clip(lax.div(jnp.maximum(qb * bq + cfg.offset + 1, 0), bk), 0, nkb)
+        hi = jnp.clip(idiv(jnp.maximum(qb * bq + bq + cfg.offset, 0) + bk - 1, bk), 0, nkb)
+        full = jnp.clip(idiv(jnp.maximum(qb * bq + cfg.offset + 1, 0), bk), 0, nkb)
     else:
         hi = jnp.int32(nkb)
         full = jnp.int32(nkb)
@@ -406,8 +410,8 @@ def _dkdv_kernel(*refs, cfg: _Config, has_bias: bool, has_mask: bool, write_dbia
     # Query blocks that see key block kb: rows i with i + offset >= kb*bk. Blocks from `mid` on see every
     # key of the block (no mask needed) unless the block holds padded keys or a mask is given.
     if cfg.causal:
-        lo = jnp.minimum(lax.div(jnp.maximum(kb * bk - cfg.offset, 0), bq), nqb)
-        mid = lax.div(jnp.maximum(kb * bk + bk - 1 - cfg.offset, 0) + bq - 1, bq)
+        lo = jnp.minimum(idiv(jnp.maximum(kb * bk - cfg.offset, 0), bq), nqb)
+        mid = idiv(jnp.maximum(kb * bk + bk - 1 - cfg.offset, 0) + bq - 1, bq)
         mid = jnp.clip(mid, lo, nqb)
     else:
         lo = jnp.int32(0)
@@ -630,11 +634,14 @@ def flash_attention(
       k: keys ``[batch, k_len, kv_heads, head_dim]``; ``heads`` must be a multiple of ``kv_heads``
         (grouped-query attention).
       v: values, same shape and dtype as ``k``.
-      bias: additive bias ``[batch|1, heads|1, q_len, k_len]``; differentiable.
-      mask: boolean mask (True = attend), shaped like ``bias``. Rows with no visible key return zeros.
+      bias: additive float bias broadcastable to ``[batch, heads, q_len, k_len]`` (any axis may be 1);
+        differentiable (a broadcast bias gets its gradient summed back to its shape).
+      mask: boolean or integer mask (nonzero = attend), broadcastable like ``bias``. Rows with no visible
+        key return zeros.
       is_causal: causal masking, aligned to the bottom-right when ``q_len != k_len`` (query ``i`` sees
         keys ``j <= i + k_len - q_len``).
-      scale: score scale; defaults to ``1/sqrt(head_dim)``.
+      scale: score scale, a finite number >= 0 (not a traced value: the kernel needs it concrete);
+        defaults to ``1/sqrt(head_dim)``.
       return_stats: also return the natural-log logsumexp and the entropy (nats) of each query's
         attention distribution, both ``[batch, heads, q_len]`` float32 (``-inf`` and 0 for rows with no
         visible key). Gradients flow through them too.
@@ -657,10 +664,12 @@ def flash_attention(
 
     Returns:
       ``out`` ``[batch, q_len, heads, head_dim]`` in the input dtype, or ``(out, lse, entropy)`` when
-      ``return_stats``.
+      ``return_stats``. A zero ``batch``, ``q_len`` or ``heads`` gives empty results of these shapes.
 
     Raises:
-      CogsimError: on shapes that do not fit, unsupported dtypes or block sizes.
+      CogsimError: on shapes that do not fit (``k_len`` or ``head_dim`` 0), unsupported dtypes or block
+        sizes, a ``scale`` that is traced or not a finite number >= 0, flags that are not bools, or a
+        compiled call (``interpret=False``) made off the GPU.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -670,7 +679,20 @@ def flash_attention(
       >>> out.shape, lse.shape, float(ent[0, 0, 0])
       ((1, 7, 2, 16), (1, 2, 7), 0.0)
     """
-    check_inputs(q, k, v, bias, mask, where="flash_attention", kernel=True)
+    where = "flash_attention"
+    q, k, v, bias, mask, scale = check_kernel_call(
+        where,
+        q,
+        k,
+        v,
+        bias,
+        mask,
+        scale=scale,
+        interpret=interpret,
+        is_causal=is_causal,
+        return_stats=return_stats,
+        fused_backward=fused_backward,
+    )
     for name, value in (
         ("block_q", block_q),
         ("block_k", block_k),
@@ -686,14 +708,15 @@ def flash_attention(
     ):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise CogsimError(f"flash_attention: {name}={value!r} is not allowed; use a positive integer")
-    check_f32_precision("flash_attention", f32_precision)
-    if is_causal not in (True, False):
-        raise CogsimError(f"flash_attention: is_causal={is_causal!r} is not allowed; use True or False")
+    check_f32_precision(where, f32_precision)
 
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]
+    if 0 in (b, nq, hq):
+        return empty_attention(q, return_stats)
     d_pad = max(MIN_BLOCK, next_pow2(d))
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    bias, mask = full_rows(bias, nq, nk), full_rows(mask, nq, nk)
 
     budget = dict(
         head_dim=d_pad,
@@ -750,7 +773,7 @@ def flash_attention(
     kp = pad(k, ((1, nk_pad), (3, d_pad)))
     vp = pad(v, ((1, nk_pad), (3, d_pad)))
     biasp = None if bias is None else pad(bias, ((2, nq_pad), (3, nk_pad)))
-    maskp = None if mask is None else pad(mask.astype(jnp.int8), ((2, nq_pad), (3, nk_pad)))
+    maskp = None if mask is None else pad(mask_int8(mask), ((2, nq_pad), (3, nk_pad)))
 
     out, lse, ent = _flash(qp, kp, vp, biasp, maskp, cfg)
     out = out[:, :nq, :, :d]

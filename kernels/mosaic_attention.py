@@ -31,8 +31,8 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from cogsim.errors import CogsimError
-from cogsim.kernels import tiles
-from cogsim.kernels._common import MASK_VALUE, MAX_HEAD_DIM, check_inputs, fit_block, next_pow2
+from cogsim.kernels import _common, tiles
+from cogsim.kernels._common import MASK_VALUE, MAX_HEAD_DIM, fit_block, next_pow2
 from cogsim.kernels.flash_attention import _Config as _TritonConfig
 from cogsim.kernels.flash_attention import _flash_bwd as _triton_backward
 
@@ -98,8 +98,8 @@ def _key_steps(plan: _Plan, q_base):
     if not plan.causal:
         return (plan.nk // bk if plan.kv_padded else nkb), nkb
     # the last row (q_base + 63) sees keys <= row + offset; the first row keys <= q_base + offset
-    steps = jnp.clip(lax.div(jnp.maximum(q_base + WG_ROWS + plan.offset, 0) + bk - 1, bk), 0, nkb)
-    full = jnp.clip(lax.div(jnp.maximum(q_base + plan.offset + 1, 0), bk), 0, nkb)
+    steps = jnp.clip(_common.idiv(jnp.maximum(q_base + WG_ROWS + plan.offset, 0) + bk - 1, bk), 0, nkb)
+    full = jnp.clip(_common.idiv(jnp.maximum(q_base + plan.offset + 1, 0), bk), 0, nkb)
     if plan.kv_padded:
         full = jnp.minimum(full, plan.nk // bk)
     return jnp.minimum(full, steps).astype(jnp.int32), steps.astype(jnp.int32)
@@ -430,7 +430,7 @@ def mosaic_attention(
       k: keys ``[batch, k_len, kv_heads, head_dim]``; ``heads`` a multiple of ``kv_heads``.
       v: values, same shape and dtype as ``k``.
       is_causal: causal masking, bottom-right aligned (query ``i`` sees keys ``j <= i + k_len - q_len``).
-      scale: score scale; defaults to ``1/sqrt(head_dim)``.
+      scale: score scale, a finite number >= 0 (not a traced value); defaults to ``1/sqrt(head_dim)``.
       return_stats: also return the natural-log logsumexp and the entropy (nats) per query,
         ``[batch, heads, q_len]`` float32 (``-inf`` and 0 for rows with no visible key).
       block_k: key rows per pipelined tile, 64 or 128; default 128 up to head_dim 128, else 64.
@@ -438,10 +438,12 @@ def mosaic_attention(
       interpret: run the jnp emulation of the kernel's schedule (any device) instead of the kernel.
 
     Returns:
-      ``out`` ``[batch, q_len, heads, head_dim]``, or ``(out, lse, entropy)`` with ``return_stats``.
+      ``out`` ``[batch, q_len, heads, head_dim]``, or ``(out, lse, entropy)`` with ``return_stats``
+      (empty when ``batch``, ``q_len`` or ``heads`` is 0).
 
     Raises:
-      CogsimError: on shapes or dtypes the kernel does not take.
+      CogsimError: on shapes or dtypes the kernel does not take, a bad ``scale``, ``block_k`` or flag, or
+        a compiled call (``interpret=False``) made off the GPU.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -452,26 +454,29 @@ def mosaic_attention(
       ((1, 100, 2, 64), (1, 2, 100), 0.0)
     """
     where = "mosaic_attention"
-    check_inputs(q, k, v, None, None, where=where, kernel=True)
+    flags = dict(is_causal=is_causal, return_stats=return_stats)
+    q, k, v, _, _, scale = _common.check_kernel_call(
+        where, q, k, v, None, None, scale=scale, interpret=interpret, **flags
+    )
     if q.dtype not in MOSAIC_DTYPES:
         raise CogsimError(
             f"{where}: q has dtype {q.dtype}; allowed: bfloat16, float16 (float32 runs on the Triton kernel)"
         )
-    if is_causal not in (True, False):
-        raise CogsimError(f"{where}: is_causal={is_causal!r} is not allowed; use True or False")
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]
     d_pad = max(64, next_pow2(d))
     if block_k is None:
         block_k = 128 if d_pad <= 128 else 64
-    if block_k not in (64, 128):
+    if not isinstance(block_k, int) or isinstance(block_k, bool) or block_k not in (64, 128):
         raise CogsimError(f"{where}: block_k={block_k!r} is not allowed; use 64 or 128")
     if not isinstance(num_stages, int) or isinstance(num_stages, bool) or num_stages < 1:
         raise CogsimError(f"{where}: num_stages={num_stages!r} is not allowed; use a positive integer")
+    if 0 in (b, nq, hq):
+        return _common.empty_attention(q, return_stats)
     tile_q = COMPUTE_WGS * WG_ROWS
     nq_pad, nk_pad = -(-nq // tile_q) * tile_q, -(-nk // block_k) * block_k
     plan = _Plan(
-        scale=1.0 / math.sqrt(d) if scale is None else float(scale),
+        scale=1.0 / math.sqrt(d) if scale is None else scale,
         causal=bool(is_causal),
         nq=nq,
         nk=nk,

@@ -12,8 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from cogsim.errors import CogsimError
-from cogsim.kernels._common import MASK_VALUE
+from cogsim.kernels._common import MASK_VALUE, MASKED_SCORE, check_top_k
 
 __all__ = ["reference_attention", "reference_flash_attention", "reference_topk_attention"]
 
@@ -28,7 +27,12 @@ def reference_attention(
     is_causal: bool = False,
     scale: float | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Plain-jnp attention; returns ``(out, probs, logsumexp, entropy)`` in float32 internally."""
+    """Plain-jnp attention; returns ``(out, probs, logsumexp, entropy)`` in float32 internally.
+
+    As in the kernels: a score (``scale * q.k + bias``) at or below ``MASKED_SCORE`` (a ``-inf`` bias, say)
+    counts as masked; rows with no visible key give zeros, logsumexp ``-inf``, entropy 0 and zero
+    gradients; a NaN score is not a masked one, so NaN (or ``+inf``) inputs give NaN in the rows they reach.
+    """
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
@@ -47,10 +51,13 @@ def reference_attention(
         kj = jnp.arange(nk)[None, :]
         valid = valid & (kj <= qi)[None, None]
     s = jnp.where(valid, s, MASK_VALUE)
+    # Scores at or below the kernels' mask level (a -inf bias) are masked too; NaN is not (it propagates, as
+    # in the kernels). Every masked score is the finite MASK_VALUE, so max, exp and gradients stay NaN-free.
+    s = jnp.where(s <= MASKED_SCORE, MASK_VALUE, s)
     m = jnp.max(s, axis=-1, keepdims=True)
     e = jnp.where(valid, jnp.exp(s - m), 0.0)
     denom = jnp.sum(e, axis=-1, keepdims=True)
-    any_valid = denom > 0
+    any_valid = ~(m <= MASK_VALUE)  # some visible key (or NaN): a fully masked row's max is MASK_VALUE
     p = jnp.where(any_valid, e / jnp.where(any_valid, denom, 1.0), 0.0)
     lse = jnp.where(any_valid, m + jnp.log(jnp.where(any_valid, denom, 1.0)), -jnp.inf)[..., 0]
     logp = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)
@@ -119,7 +126,7 @@ def reference_topk_attention(
       q: queries ``[batch, q_len, heads, head_dim]``.
       k: keys ``[batch, k_len, kv_heads, head_dim]``.
       v: values, same shape as ``k``.
-      top_k: number of keys each query keeps, ``1 <= top_k <= k_len``.
+      top_k: number of keys each query keeps, ``1 <= top_k <= k_len`` (a Python or NumPy integer).
       bias: additive bias broadcastable to ``[batch, heads, q_len, k_len]``.
       mask: boolean mask (True = may be selected), broadcastable like ``bias``.
       scale: score scale; defaults to ``1/sqrt(head_dim)``.
@@ -138,8 +145,7 @@ def reference_topk_attention(
     """
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= nk:
-        raise CogsimError(f"topk_attention: top_k={top_k!r} is not allowed; use an integer in [1, {nk}]")
+    top_k = check_top_k("topk_attention", top_k, nk)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     if hk != hq:
         k = jnp.repeat(k, hq // hk, axis=2)

@@ -28,15 +28,17 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jaxtyping import Array, Bool, Float, Int
 
-from cogsim.errors import CogsimError
 from cogsim.kernels import tiles
 from cogsim.kernels._common import (
     MAX_BLOCK,
     MIN_BLOCK,
     check_block,
     check_f32_precision,
-    check_inputs,
+    check_kernel_call,
+    check_top_k,
     fit_block,
+    full_rows,
+    mask_int8,
     next_pow2,
 )
 from cogsim.kernels.flash_attention import _compiler_params, dot_precision
@@ -216,10 +218,10 @@ def topk_attention(
       q: queries ``[batch, q_len, heads, head_dim]`` (float32, bfloat16 or float16).
       k: keys ``[batch, k_len, kv_heads, head_dim]``; ``heads`` must be a multiple of ``kv_heads``.
       v: values, same shape and dtype as ``k``.
-      top_k: keys kept per query, an integer in ``[1, min(k_len, 256)]``.
-      bias: additive bias ``[batch|1, heads|1, q_len, k_len]``; differentiable.
-      mask: boolean mask (True = may be selected), shaped like ``bias``.
-      scale: score scale; defaults to ``1/sqrt(head_dim)``.
+      top_k: keys kept per query, an integer (Python or NumPy) in ``[1, min(k_len, 256)]``.
+      bias: additive float bias broadcastable to ``[batch, heads, q_len, k_len]``; differentiable.
+      mask: boolean or integer mask (nonzero = may be selected), broadcastable like ``bias``.
+      scale: score scale, a finite number >= 0 (not a traced value); defaults to ``1/sqrt(head_dim)``.
       block_q: query block of the selection kernel (power of two in [16, 256]).
       block_k: key block of the selection kernel (power of two in [16, 256]).
       f32_precision: dots of float32 inputs in the selection kernel: ``"tf32"``, ``"tf32x3"`` or ``"ieee"``
@@ -228,10 +230,12 @@ def topk_attention(
 
     Returns:
       ``(out, indices)``: ``out`` ``[batch, q_len, heads, head_dim]`` in the input dtype and the selected
-      key indices ``[batch, heads, q_len, top_k]`` (int32), best first.
+      key indices ``[batch, heads, q_len, top_k]`` (int32), best first; empty when ``batch``, ``q_len`` or
+      ``heads`` is 0.
 
     Raises:
-      CogsimError: on shapes that do not fit, unsupported dtypes, block sizes or ``top_k``.
+      CogsimError: on shapes that do not fit, unsupported dtypes, block sizes, ``top_k`` or ``scale``, or a
+        compiled call (``interpret=False``) made off the GPU.
 
     Example:
       >>> import jax.numpy as jnp
@@ -241,19 +245,22 @@ def topk_attention(
       >>> idx.tolist()
       [[[[4, 3]]]]
     """
-    check_inputs(q, k, v, bias, mask, where="topk_attention", kernel=True)
+    where = "topk_attention"
+    q, k, v, bias, mask, scale = check_kernel_call(
+        where, q, k, v, bias, mask, scale=scale, interpret=interpret
+    )
     nk = k.shape[1]
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= min(nk, MAX_TOP_K):
-        raise CogsimError(
-            f"topk_attention: top_k={top_k!r} is not allowed; use an integer in [1, {min(nk, MAX_TOP_K)}] "
-            f"(k_len={nk}, kernel limit {MAX_TOP_K})"
-        )
-    check_f32_precision("topk_attention", f32_precision)
-    check_block("topk_attention", "block_q", block_q)
-    check_block("topk_attention", "block_k", block_k)
+    detail = f" (k_len={nk}, kernel limit {MAX_TOP_K})"
+    top_k = check_top_k(where, top_k, min(nk, MAX_TOP_K), detail)
+    check_f32_precision(where, f32_precision)
+    check_block(where, "block_q", block_q)
+    check_block(where, "block_k", block_k)
     b, nq, hq, d = q.shape
+    if 0 in (b, nq, hq):
+        return jnp.zeros(q.shape, q.dtype), jnp.zeros((b, hq, nq, top_k), jnp.int32)
     d_pad = max(MIN_BLOCK, next_pow2(d))
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    bias, mask = full_rows(bias, nq, nk), full_rows(mask, nq, nk)
     k_pad = next_pow2(top_k)
     # The running list is [block_q, k_pad]: the tiles come from the register and shared-memory budget.
     t = tiles.choose(
@@ -296,7 +303,7 @@ def topk_attention(
     qp = pad(sg(q), ((1, nq_pad), (3, d_pad)))
     kp = pad(sg(k), ((1, nk_pad), (3, d_pad)))
     biasp = None if bias is None else pad(sg(bias), ((2, nq_pad), (3, nk_pad)))
-    maskp = None if mask is None else pad(mask.astype(jnp.int8), ((2, nq_pad), (3, nk_pad)))
+    maskp = None if mask is None else pad(mask_int8(mask), ((2, nq_pad), (3, nk_pad)))
     idx = _select(qp, kp, biasp, maskp, cfg)[:, :, :nq, :top_k]
     out = _attend_selected(q, k, v, idx, bias, scale)
     return out, idx

@@ -335,3 +335,72 @@ def test_hook_and_capture_arguments_are_checked():
     with capturing(("a",)) as cap:
         dot_product_attention(q, q, q, name="a")
     assert set(cap) == {"a"}
+
+
+@pytest.fixture
+def simulated_gpu(monkeypatch):
+    """An sm_80 GPU as the dispatcher sees it; the kernels it calls run interpreted (this is a CPU)."""
+    import importlib
+
+    import cogsim.attention as attention
+
+    flash_module = importlib.import_module("cogsim.kernels.flash_attention")  # (the package's attribute
+    topk_module = importlib.import_module("cogsim.kernels.topk_attention")  # of that name is the function)
+    if ON_GPU:
+        pytest.skip("simulates a GPU on the CPU")
+    monkeypatch.setattr(attention.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(attention, "_gpu_arch", lambda: (8, 0))
+    for module, name in ((flash_module, "flash_attention"), (topk_module, "topk_attention")):
+        kernel = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _k=kernel, **kw: _k(*a, **{**kw, "interpret": True}))
+    return attention
+
+
+def test_gpu_default_path_takes_masks_and_biases_broadcast_over_q_len(simulated_gpu):
+    from cogsim.attention import topk_attention
+
+    q, k, v = _inputs(7, 2, 5, 6, 2, 2, 8)
+    mask = jnp.array([[1, 1, 0, 1, 1, 1], [1, 0, 1, 1, 0, 1]], bool)[:, None, None, :]  # as models pass
+    bias = jnp.linspace(-1.0, 1.0, 6)[None, None, None, :]
+    assert simulated_gpu._resolve(None, q, k, where="attention", v=v, bias=bias, mask=mask) == "pallas"
+    got = jax.grad(lambda b: dot_product_attention(q, k, v, bias=b, mask=mask).sum() ** 2)(bias)
+    want = jax.grad(
+        lambda b: dot_product_attention(q, k, v, bias=b, mask=mask, implementation="xla").sum() ** 2
+    )(bias)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=5e-5, atol=5e-5)
+    out, idx = topk_attention(q, k, v, top_k=np.int64(3), bias=bias, mask=mask)
+    ref_out, ref_idx = topk_attention(q, k, v, top_k=3, bias=bias, mask=mask, implementation="xla")
+    np.testing.assert_array_equal(np.asarray(idx), np.asarray(ref_idx))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref_out), rtol=2e-5, atol=2e-5)
+
+
+def test_a_traced_scale_takes_the_xla_path_by_default_and_is_refused_by_the_kernels(simulated_gpu):
+    q, k, v = _inputs(8, 1, 4, 4, 2, 2, 8)
+    traced = jax.jit(lambda s: dot_product_attention(q, k, v, scale=s))(0.5)  # GPU default: falls back
+    want = dot_product_attention(q, k, v, scale=0.5, implementation="xla")
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(want), rtol=1e-6, atol=1e-6)
+    assert float(jax.grad(lambda s: dot_product_attention(q, k, v, scale=s).sum())(0.5)) != 0.0
+    with pytest.raises(
+        CogsimError, match=r"flash_attention: scale is a traced value .* implementation='xla'"
+    ):
+        jax.jit(lambda s: dot_product_attention(q, k, v, scale=s, implementation="interpret"))(0.5)
+
+
+def test_top_k_is_checked_before_the_gpu_dispatch_compares_it(simulated_gpu):
+    from cogsim.attention import topk_attention
+
+    q = jnp.ones((1, 4, 2, 16))
+    with pytest.raises(CogsimError, match=r"topk_attention: top_k='3' is not allowed"):
+        topk_attention(q, q, q, top_k="3")
+
+
+@pytest.mark.parametrize("shape", [(1, 0, 2, 8), (0, 4, 2, 8)])
+def test_no_query_rows_give_the_same_empty_result_on_every_path(shape):
+    from cogsim.attention import topk_attention
+
+    q, k = jnp.ones(shape), jnp.ones((shape[0], 4, 2, 8))
+    for impl in ("xla", "interpret"):
+        out, stats = dot_product_attention(q, k, k, implementation=impl, return_stats=True)
+        assert out.shape == shape and stats.logsumexp.shape == (shape[0], 2, shape[1]), impl
+        out, idx = topk_attention(q, k, k, top_k=2, implementation=impl)
+        assert out.shape == shape and idx.shape == (shape[0], 2, shape[1], 2), impl
