@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Float
 
 from cogsim._compare_scanpath import BEHAVIOUR_KEYS, behaviour_delta, scanpath_behaviour
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_level, check_n_boot
 
 
 def _sums(paths: Mapping[object, Sequence[Sequence[int]]], targets: Mapping[object, int], keys: list):
@@ -71,6 +71,10 @@ def behaviour_delta_ci(
       ``(value, low, high)``; without ``baseline`` the value equals the delta of
       :func:`cogsim._compare_scanpath.score_scanpaths`.
 
+    Raises:
+      CogsimError: no display has both model and human scanpaths, ``n_boot`` is not an integer >= 1 or
+        ``level`` not in (0, 1).
+
     Example:
       >>> h = {1: [[0, 9]], 2: [[3, 3, 9]], 3: [[1, 2, 9]]}
       >>> behaviour_delta_ci(h, h, {1: 9, 2: 9, 3: 9}, n_boot=50)
@@ -79,6 +83,7 @@ def behaviour_delta_ci(
       >>> d < 0
       True
     """
+    n_boot, level = check_n_boot("behaviour_delta_ci", n_boot), check_level("behaviour_delta_ci", level)
     keys = [k for k in human if k in model and (baseline is None or k in baseline)]
     if not keys:
         raise CogsimError("behaviour_delta_ci: no display has both model and human scanpaths")
@@ -119,11 +124,19 @@ def ratio_ci(
 ) -> tuple[float, float, float]:
     """``mean(a) / mean(b)`` over paired displays with a percentile bootstrap CI (displays resampled).
 
+    Displays where ``a`` or ``b`` is not finite are left out; resamples whose ratio is not finite are
+    dropped (NaN limits when none is left).
+
+    Raises:
+      CogsimError: ``a`` and ``b`` are not paired 1-D arrays, ``n_boot`` is not an integer >= 1 or
+        ``level`` not in (0, 1).
+
     Example:
       >>> r, lo, hi = ratio_ci([0.10, 0.12, 0.14, 0.16], [0.20, 0.20, 0.20, 0.20], n_boot=200)
       >>> round(r, 3), lo < r < hi
       (0.65, True)
     """
+    n_boot, level = check_n_boot("ratio_ci", n_boot), check_level("ratio_ci", level)
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 1:
         raise CogsimError(f"ratio_ci: a and b must be paired 1-D arrays, got shapes {a.shape} and {b.shape}")
@@ -138,5 +151,7 @@ def ratio_ci(
     with np.errstate(divide="ignore", invalid="ignore"):
         r = a[idx].mean(1) / b[idx].mean(1)
     r = r[np.isfinite(r)]
+    if not r.size:
+        return est, math.nan, math.nan
     q = (1 - level) / 2
     return est, float(np.quantile(r, q)), float(np.quantile(r, 1 - q))

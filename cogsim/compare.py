@@ -24,7 +24,7 @@ from cogsim.comparison import (  # noqa: F401 - the record types, re-exported wh
     PaperRun,
     verdict_from_checks,
 )
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_level, check_n_boot
 
 
 class _LazyStats:
@@ -38,6 +38,11 @@ class _LazyStats:
 
 
 _stats = _LazyStats()
+
+
+def _same_length(where: str, a: np.ndarray, b: np.ndarray, names: str = "x and y") -> None:
+    if a.shape != b.shape:
+        raise CogsimError(f"{where}: {names} must have the same shape; got {a.shape} and {b.shape}")
 
 
 # ---------------------------------------------------------------------------------------------- agreement
@@ -62,6 +67,7 @@ def pearson_r(x: Sequence[float], y: Sequence[float]) -> float:
       0.993
     """
     a, b = np.asarray(x, float), np.asarray(y, float)
+    _same_length("pearson_r", a, b)
     if a.size < 2 or np.std(a) == 0 or np.std(b) == 0:
         return math.nan
     return float(np.corrcoef(a, b)[0, 1])
@@ -75,21 +81,32 @@ def bootstrap_ci(
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Percentile bootstrap over the rows (or first axis) of ``data``.
+    """Percentile bootstrap over the rows (or first axis) of ``data`` (an array, a list, a DataFrame or a
+    Series).
+
+    Resamples on which ``statistic`` is NaN (undefined there, e.g. a slope of a resample with one distinct
+    x) are dropped and the percentiles taken over the others. When the statistic of ``data`` itself is NaN,
+    or of every resample, the limits are NaN: a CI is never given around an undefined estimate.
 
     Returns:
       ``(estimate, low, high)``; the limits are NaN for fewer than two rows (resampling one row gives the
       same value every time: no interval), so a check that needs the CI fails and says why.
+
+    Raises:
+      CogsimError: ``n_boot`` is not an integer >= 1 or ``level`` not in (0, 1).
 
     Example:
       >>> est, lo, hi = bootstrap_ci(np.arange(10.0), np.mean, n_boot=200)
       >>> lo < est < hi
       True
     """
+    n_boot, level = check_n_boot("bootstrap_ci", n_boot), check_level("bootstrap_ci", level)
+    if not isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):
+        data = np.asarray(data)
     rng = np.random.default_rng(seed)
     n = len(data)
     est = float(statistic(data))
-    if n < 2:
+    if n < 2 or math.isnan(est):
         return est, math.nan, math.nan
     take = (
         (lambda idx: data.iloc[idx])
@@ -97,6 +114,8 @@ def bootstrap_ci(
         else (lambda idx: data[idx])
     )
     vals = np.array([statistic(take(rng.integers(0, n, n))) for _ in range(n_boot)], float)
+    if np.isnan(vals).all():
+        return est, math.nan, math.nan
     alpha = (1 - level) / 2
     return est, float(np.nanquantile(vals, alpha)), float(np.nanquantile(vals, 1 - alpha))
 
@@ -112,6 +131,7 @@ def mean_ci(x: Sequence[float], *, level: float = 0.95) -> tuple[float, float, f
       >>> m, round(lo, 3), round(hi, 3)
       (2.5, 0.446, 4.554)
     """
+    level = check_level("mean_ci", level)
     a = np.asarray(x, float)
     a = a[np.isfinite(a)]
     if a.size == 0:
@@ -136,6 +156,7 @@ def diff_ci(a: Sequence[float], b: Sequence[float], *, level: float = 0.95) -> t
       >>> d, lo > 0
       (4.375, True)
     """
+    level = check_level("diff_ci", level)
     x, y = np.asarray(a, float), np.asarray(b, float)
     x, y = x[np.isfinite(x)], y[np.isfinite(y)]
     if x.size < 2 or y.size < 2:
@@ -162,7 +183,10 @@ def paired_bootstrap_diff(
       >>> round(d, 4), lo > 0
       (0.125, True)
     """
-    d = np.asarray(a, float) - np.asarray(b, float)
+    n_boot, level = check_n_boot(where := "paired_bootstrap_diff", n_boot), check_level(where, level)
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    _same_length(where, x, y, "a and b")
+    d = x - y
     d = d[np.isfinite(d)]
     if d.size < 2:
         return (float(d.mean()) if d.size else math.nan), math.nan, math.nan
@@ -178,8 +202,11 @@ def proportion_ci(k: int, n: int, *, level: float = 0.95) -> tuple[float, float,
       >>> p, round(lo, 3), round(hi, 3)
       (0.75, 0.598, 0.858)
     """
+    level = check_level("proportion_ci", level)
     if n <= 0:
         return math.nan, math.nan, math.nan
+    if not 0 <= k <= n or int(k) != k or int(n) != n:
+        raise CogsimError(f"proportion_ci: k={k!r}, n={n!r}; allowed: whole numbers with 0 <= k <= n")
     ci = _stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
     return k / n, float(ci.low), float(ci.high)
 
@@ -204,7 +231,9 @@ def fit_line(x: Sequence[float], y: Sequence[float], *, level: float = 0.95) -> 
       >>> round(f.slope, 2)
       2.15
     """
+    level = check_level("fit_line", level)
     x, y = np.asarray(x, float), np.asarray(y, float)
+    _same_length("fit_line", x, y)
     n = x.size
     if n < 2 or np.ptp(x) == 0:
         raise CogsimError(f"fit_line: need at least two distinct x values; got {x.tolist()}")
@@ -331,12 +360,17 @@ def cowan_k(set_size: Any, hit_rate: Any, fa_rate: Any) -> Any:
 def binomial_loglik(k: Any, n: Any, p: Any) -> Any:
     """Binomial log-likelihood of ``k`` successes in ``n`` trials (works on numpy and jax arrays).
 
-    The binomial coefficient is included, so values are comparable across models on the same data.
+    The binomial coefficient is included, so values are comparable across models on the same data. ``p`` is
+    clipped into ``[1e-9, 1 - 1e-9]`` (in float32: up to the largest float32 below 1), so ``p`` of 0 or 1
+    gives a finite value.
     """
     import jax.numpy as jnp
     from jax.scipy.special import gammaln
 
-    p = jnp.clip(p, 1e-9, 1 - 1e-9)
+    p = jnp.asarray(p)
+    p = p if jnp.issubdtype(p.dtype, jnp.floating) else p.astype(jnp.float32)
+    # 1 - 1e-9 rounds to 1 in float32: the largest value below 1 of p's dtype keeps log1p(-p) finite
+    p = jnp.clip(p, 1e-9, min(1 - 1e-9, 1 - float(jnp.finfo(p.dtype).epsneg)))
     k = jnp.asarray(k, jnp.float32)
     n = jnp.asarray(n, jnp.float32)
     logc = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
@@ -380,6 +414,14 @@ def fit_mle(
       n_obs: number of observations, for BIC.
       maxiter: L-BFGS iteration cap.
 
+    Returns:
+      The fit; ``converged`` is False where L-BFGS failed, the objective at the result is not finite, or
+      the optimiser stayed at the start because every step it tried gave a NaN or infinite objective.
+
+    Raises:
+      CogsimError: a transform is unknown or names no parameter of ``init``, or ``neg_loglik`` is not
+        finite at ``init``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> fit = fit_mle(lambda p: -binomial_loglik(7, 10, p["p"]), {"p": 0.5}, transforms={"p": "logit"})
@@ -392,6 +434,9 @@ def fit_mle(
 
     transforms = dict(transforms or {})
     names = list(init)
+    unknown = sorted(set(transforms) - set(names), key=str)
+    if unknown:
+        raise CogsimError(f"fit_mle: transforms name {unknown}, not parameters of init; allowed: {names}")
     fwd = {"logit": lambda x: jnp.log(x) - jnp.log1p(-x), "log": jnp.log, "none": lambda x: x}
     inv = {"logit": jax.nn.sigmoid, "log": jnp.exp, "none": lambda x: x}
     for n in names:
@@ -401,25 +446,28 @@ def fit_mle(
     def to_natural(z):
         return {n: inv[transforms.get(n, "none")](z[i]) for i, n in enumerate(names)}
 
-    z0 = np.array(
-        [
-            float(
-                fwd[transforms.get(n, "none")](
-                    jnp.asarray(init[n], jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-                )
-            )
-            for n in names
-        ]
-    )
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    z0 = np.array([float(fwd[transforms.get(n, "none")](jnp.asarray(init[n], dtype))) for n in names])
     obj = jax.jit(jax.value_and_grad(lambda z: neg_loglik(to_natural(z))))
+
+    bad_steps = []
 
     def f(z):
         v, g = obj(jnp.asarray(z, jnp.float32))
-        return float(v), np.asarray(g, np.float64)
+        v, g = float(v), np.asarray(g, np.float64)
+        if not (math.isfinite(v) and np.isfinite(g).all()):
+            bad_steps.append(z.copy())
+        return v, g
 
+    start = f(z0)[0]
+    if not math.isfinite(start):
+        raise CogsimError(f"fit_mle: neg_loglik is {start} at init={dict(init)!r}; start where it is finite")
     res = optimize.minimize(f, z0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
     params = {n: float(v) for n, v in to_natural(jnp.asarray(res.x, jnp.float32)).items()}
-    return MLEFit(params, float(-res.fun), len(names), n_obs, bool(res.success))
+    # scipy reports success when a line search that met only NaN/inf gives up at the start
+    stuck = bool(bad_steps) and np.array_equal(res.x, z0) and np.any(np.asarray(res.jac) != 0)
+    ok = bool(res.success) and math.isfinite(float(res.fun)) and not stuck
+    return MLEFit(params, float(-res.fun), len(names), n_obs, ok)
 
 
 # Re-exported metric families, one private module each.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 
 class CogsimError(ValueError):
     """Bad input or state, with a message naming the field, the value and what is allowed."""
@@ -35,3 +38,29 @@ def did_you_mean(value: object, choices) -> str:
         return ""
     close = difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_level(where: str, level: Any) -> Any:
+    """``level`` itself when it is a number strictly between 0 and 1 (a CI's coverage, e.g. 0.95), else a
+    CogsimError naming ``where``, the value and what is allowed.
+
+    Example:
+      >>> check_level("mean_ci", 0.9)
+      0.9
+    """
+    if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0 < float(level) < 1:
+        raise CogsimError(f"{where}: level={level!r} is not allowed; use a number in (0, 1), e.g. 0.95")
+    return level
+
+
+def check_n_boot(where: str, n_boot: object) -> int:
+    """``n_boot`` (bootstrap resamples) as an int >= 1, else a CogsimError; numpy integers are accepted,
+    bools and floats refused.
+
+    Example:
+      >>> check_n_boot("bootstrap_ci", 200)
+      200
+    """
+    if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 1:
+        raise CogsimError(f"{where}: n_boot={n_boot!r} is not allowed; use an integer >= 1")
+    return int(n_boot)

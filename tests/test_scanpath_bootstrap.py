@@ -48,3 +48,18 @@ def test_ratio_ci():
     assert (r, lo, hi) == pytest.approx((0.5, 0.5, 0.5))
     with pytest.raises(CogsimError, match="paired"):
         sb.ratio_ci([1.0, 2.0], [1.0])
+
+
+def test_ratio_and_delta_refuse_bad_n_boot_and_level():
+    h = {1: [[0, 9]], 2: [[3, 3, 9]], 3: [[1, 2, 9]]}
+    for kw, arg in [({"n_boot": 0}, "n_boot="), ({"n_boot": -5}, "n_boot="), ({"level": 95}, "level=")]:
+        with pytest.raises(CogsimError, match=arg):
+            sb.ratio_ci([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], **kw)
+        with pytest.raises(CogsimError, match=arg):
+            sb.behaviour_delta_ci(h, h, {1: 9, 2: 9, 3: 9}, **kw)
+
+
+def test_ratio_ci_without_a_finite_resample_has_no_ci():
+    # the one resample of seed 6 (displays 1, 2, 2, 1) has mean(b) = 0: an infinite ratio, dropped
+    est, lo, hi = sb.ratio_ci([1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 3.0], n_boot=1, seed=6)
+    assert est == 1.0 and np.isnan(lo) and np.isnan(hi)
