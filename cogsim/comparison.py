@@ -66,24 +66,31 @@ NO_CHECK_APPLIES = "no check applies to these settings"
 Threshold = float | tuple[float, float]
 
 
-def _interval(x: Any, what: str) -> tuple[float, float]:
+def _interval(x: Any, what: str, *, finite: bool = True) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in x)
     except (TypeError, ValueError):
         raise CogsimError(f"{what}={x!r} must be a pair (low, high) of numbers") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-        raise CogsimError(f"{what}={x!r} must be finite with low <= high")
+    if (finite and not (math.isfinite(lo) and math.isfinite(hi))) or lo > hi:
+        raise CogsimError(f"{what}={x!r} must {'be finite with' if finite else 'have'} low <= high")
     return lo, hi
 
 
-def _number(x: Any, what: str) -> float:
+def _number(x: Any, what: str, *, finite: bool = True) -> float:
     try:
         v = float(x)
     except (TypeError, ValueError):
         raise CogsimError(f"{what}={x!r} must be a number") from None
-    if not math.isfinite(v):
+    if finite and not math.isfinite(v):
         raise CogsimError(f"{what}={x!r} must be finite")
     return v
+
+
+def _value_ci(value: Any, ci: Any) -> tuple[float | None, tuple[float, float] | None]:
+    """``Check.value`` as a float and ``Check.ci`` as ``(low, high)`` floats with low <= high, each None when
+    absent; NaN is allowed (no value or no CI: the check fails)."""
+    v = None if value is None else _number(value, "Check.value", finite=False)
+    return v, None if ci is None else _interval(ci, "Check.ci", finite=False)
 
 
 def evaluate_rule(rule: str, *, value: float | None, ci: Any, threshold: Any) -> bool:
@@ -93,7 +100,11 @@ def evaluate_rule(rule: str, *, value: float | None, ci: Any, threshold: Any) ->
     threshold (e.g. model minus human includes 0); ``ci_within``: the CI lies inside the threshold interval
     (an equivalence test); ``ci_overlaps``: the CI overlaps the threshold interval (e.g. the human CI);
     ``above``/``below``: the value is above/below the threshold; ``within``: inside the threshold interval.
-    A value or CI that is not finite fails the check.
+    A value or CI that is not finite fails the check (a value of None is allowed with a CI rule).
+
+    Raises:
+      CogsimError: an unknown rule; a ``ci`` missing (CI rules), present (value rules) or not two numbers
+        with low <= high (NaN allowed); a ``value`` or threshold of the wrong form.
 
     Example:
       >>> evaluate_rule("ci_contains", value=0.1, ci=(-0.2, 0.4), threshold=0.0)
@@ -103,11 +114,12 @@ def evaluate_rule(rule: str, *, value: float | None, ci: Any, threshold: Any) ->
     """
     if rule not in RULES:
         raise CogsimError(f"Check.rule={rule!r} is not allowed; choose one of {RULES}")
+    value, ci = _value_ci(value, ci)
     if rule in CI_RULES:
         if ci is None:
             raise CogsimError(f"Check.rule={rule!r} needs a ci; use one of {VALUE_RULES} without one")
-        lo, hi = (float(v) for v in ci)
-        if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = ci
+        if not (math.isfinite(lo) and math.isfinite(hi)) or (value is not None and not math.isfinite(value)):
             return False
         if rule in ("ci_within", "ci_overlaps"):
             t_lo, t_hi = _interval(threshold, "Check.threshold")
@@ -116,14 +128,13 @@ def evaluate_rule(rule: str, *, value: float | None, ci: Any, threshold: Any) ->
         return {"ci_above": lo > t, "ci_below": hi < t, "ci_contains": lo <= t <= hi}[rule]
     if ci is not None:
         raise CogsimError(f"Check.rule={rule!r} ignores the ci it was given; use one of {CI_RULES}")
-    if value is None or not math.isfinite(float(value)):
+    if value is None or not math.isfinite(value):
         return False
-    v = float(value)
     if rule == "within":
         t_lo, t_hi = _interval(threshold, "Check.threshold")
-        return t_lo <= v <= t_hi
+        return t_lo <= value <= t_hi
     t = _number(threshold, "Check.threshold")
-    return v > t if rule == "above" else v < t
+    return value > t if rule == "above" else value < t
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,10 +189,9 @@ class Check:
             object.__setattr__(self, "passed", bool(self.passed))
         if not isinstance(self.passed, bool):
             raise CogsimError(f"Check.passed={self.passed!r} must be True or False ({self.name!r})")
-        if self.value is not None:
-            object.__setattr__(self, "value", float(self.value))
-        if self.ci is not None:
-            object.__setattr__(self, "ci", tuple(float(v) for v in self.ci))
+        value, ci = _value_ci(self.value, self.ci)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "ci", ci)
         if isinstance(self.threshold, (list, tuple, np.ndarray)):
             object.__setattr__(self, "threshold", tuple(float(v) for v in self.threshold))
         elif self.threshold is not None and not isinstance(self.threshold, str):
@@ -261,18 +271,15 @@ class Check:
 
     def problems(self) -> list[str]:
         """What this check lacks of the schema (empty when complete)."""
-        out = []
-        if self.rule is None:
-            out.append(f"check {self.name!r} has no rule")
-        if self.threshold is None:
-            out.append(f"check {self.name!r} has no threshold")
-        if self.source is None:
-            out.append(f"check {self.name!r} has no source")
-        if self.rule in VALUE_RULES and self.value is None:
-            out.append(f"check {self.name!r} has no value")
-        if self.ci is not None and self.rule not in CI_RULES:
-            out.append(f"check {self.name!r} has a CI its rule {self.rule!r} does not use")
-        return out
+        lacks = {
+            "has no rule": self.rule is None,
+            "has no threshold": self.threshold is None,
+            "has no source": self.source is None,
+            "has no value": self.rule in VALUE_RULES and self.value is None,
+            f"has a CI its rule {self.rule!r} does not use": self.ci is not None
+            and self.rule not in CI_RULES,
+        }
+        return [f"check {self.name!r} {what}" for what, yes in lacks.items() if yes]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,6 +343,9 @@ class Comparison:
             why = _why_not_match(self.checks, self.data_kind)
             if why:
                 raise CogsimError(f"Comparison.verdict='match' is not allowed: {why}")
+        names = [m.name for m in self.metrics]
+        if self.key is not None and self.key not in names:
+            raise CogsimError(f"Comparison.key={self.key!r} names no metric; have {names}")
 
     def with_context(self, *, data_kind: str, paper: PaperRun | None = None) -> Comparison:
         """This comparison with its data kind (and the paper preset's verdict) set; a derived verdict is
@@ -357,8 +367,9 @@ class Comparison:
         raise KeyError(f"no metric {name!r}; have {[m.name for m in self.metrics]}")
 
     @property
-    def key_metric(self) -> Metric:
-        return self.metric(self.key) if self.key else self.metrics[0]
+    def key_metric(self) -> Metric | None:
+        """The metric named by ``key``, else the first metric; None for a comparison without metrics."""
+        return self.metric(self.key) if self.key else (self.metrics[0] if self.metrics else None)
 
     @property
     def checks_passed(self) -> str:
@@ -375,7 +386,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key": self.key_metric.name,
+            "key": self.key_metric.name if self.metrics else None,
             "verdict": self.verdict,
             "data_kind": self.data_kind,
             "checks_passed": self.checks_passed,
@@ -392,8 +403,8 @@ class Comparison:
             for k in ("ci", "threshold"):
                 if isinstance(c.get(k), list):  # null ends were NaN
                     c[k] = tuple(math.nan if x is None else x for x in c[k])
-            c["passed"] = bool(c["passed"]) if isinstance(c["passed"], bool) else c["passed"]
-            return Check(**{k: v for k, v in c.items() if k in _CHECK_FIELDS and not _nan_value(k, v)})
+            # a null value was NaN: left out (None)
+            return Check(**{k: v for k, v in c.items() if k in _CHECK_FIELDS and (k, v) != ("value", None)})
 
         return cls(
             metrics=tuple(Metric(**m) for m in d["metrics"]),
@@ -409,14 +420,10 @@ class Comparison:
         """A plain-text report: metrics with CIs, then each check, the data kind and the verdict."""
         lines = []
         for m in self.metrics:
-            ci = (
-                f" [{m.ci_low:.4g}, {m.ci_high:.4g}]"
-                if m.ci_low is not None and m.ci_high is not None
-                else ""
-            )
-            hum = f"  (human {m.human:.4g})" if m.human is not None else ""
+            ci = f" [{_g(m.ci_low)}, {_g(m.ci_high)}]" if None not in (m.ci_low, m.ci_high) else ""
+            hum = f"  (human {_g(m.human)})" if m.human is not None else ""
             note = f"  {m.note}" if m.note else ""
-            lines.append(f"  {m.name:<34} {m.value:.4g}{ci}{hum}{note}")
+            lines.append(f"  {m.name:<34} {_g(m.value)}{ci}{hum}{note}")
         for c in self.checks:
             mark = "PASS" if c.passed else ("FAIL" if c.tested else "NOT TESTED")
             lines.append(f"  [{mark}] {c.name}{_check_numbers(c)}")
@@ -446,17 +453,18 @@ def _counts(checks: Sequence[Check]) -> tuple[int, int, int]:
     return sum(c.passed for c in checks), tested, len(checks) - tested
 
 
-def _nan_value(k: str, v: Any) -> bool:
-    return k == "value" and v is None
+def _g(v: Any) -> str:
+    """A number for the summary: 4 significant digits, ``nan`` for NaN, ``—`` for None (NaN read back)."""
+    return "—" if v is None else f"{float(v):.4g}"
 
 
 def _check_numbers(c: Check) -> str:
     if c.rule is None:
         return ""
-    v = "-" if c.value is None else f"{c.value:.4g}"
-    ci = f" [{c.ci[0]:.4g}, {c.ci[1]:.4g}]" if c.ci is not None else ""
+    ci = f" [{_g(c.ci[0])}, {_g(c.ci[1])}]" if c.ci is not None else ""
     t = c.threshold
-    ts = f"({t[0]:.4g}, {t[1]:.4g})" if isinstance(t, tuple) else ("-" if t is None else f"{t:.4g}")
+    ts = f"({_g(t[0])}, {_g(t[1])})" if isinstance(t, tuple) else ("-" if t is None else _g(t))
+    v = "-" if c.value is None else _g(c.value)
     return f": {v}{ci}, {c.rule} {ts} ({c.source}{': ' + c.basis if c.basis else ''})"
 
 

@@ -181,3 +181,50 @@ def test_a_nan_ci_is_written_as_null_and_read_back():
     assert d["checks"][0]["ci"] == [None, None]
     back = Comparison.from_dict(d).checks[0]
     assert back.passed is False and all(math.isnan(v) for v in back.ci)
+
+
+# ------------------------------------------------------------------- bad or degenerate input (audit E)
+def _ci_check(**kw):
+    args = {"value": 3.0, "ci": (2.5, 4.0), "threshold": 2.0, "rule": "ci_above", "source": "paper"}
+    return Check.of("x", **{**args, **kw})
+
+
+@pytest.mark.parametrize("ci", [(5.0, 1.0), (1.0, 2.0, 3.0), ("a", "b"), (1.0,)])
+def test_a_reversed_or_malformed_ci_is_refused_naming_it(ci):
+    with pytest.raises(CogsimError, match=r"Check\.ci="):
+        _ci_check(ci=ci)
+    with pytest.raises(CogsimError, match=r"Check\.ci="):
+        Check("x", False, value=3.0, ci=ci, threshold=2.0, rule="ci_above", source="paper")
+
+
+def test_a_nan_ci_end_is_allowed_and_fails_the_check():
+    assert not _ci_check(ci=(math.nan, 4.0)).passed
+
+
+def test_a_nan_value_fails_a_ci_rule_and_a_text_value_is_refused():
+    assert not _ci_check(value=math.nan, ci=(3.0, 4.0)).passed
+    assert _ci_check(value=None, ci=(3.0, 4.0)).passed  # a CI rule may go without a value
+    with pytest.raises(CogsimError, match=r"Check\.value='abc'"):
+        Check.of("x", value="abc", threshold=0.0, rule="above", source="paper")
+
+
+def test_a_key_naming_no_metric_is_refused_at_construction():
+    with pytest.raises(CogsimError, match=r"key='b'.*\['a'\]"):
+        Comparison((Metric("a", 1.0),), key="b")
+
+
+def test_a_comparison_without_metrics_writes_and_reads_back():
+    d = Comparison(()).to_dict()
+    assert d["key"] is None and Comparison.from_dict(d).summary()
+
+
+def test_summary_of_nan_metrics_read_back_prints_them():
+    c = Comparison(
+        (Metric("a", math.nan, math.nan, math.nan, human=math.nan),),
+        (Check.of("x", value=math.nan, threshold=0.0, rule="above", source="paper"),),
+        data_kind="trial_level",
+    )
+    assert "nan" in c.summary()
+    back = Comparison.from_dict(json.loads(json.dumps(c.to_dict())))
+    text = back.summary()
+    assert "  a " in text and "—" in text and "[FAIL] x" in text
