@@ -32,6 +32,10 @@ def filtered_ranks(
     Returns:
       ``[n_queries]`` float ranks, 1 = best; ties count half (the "realistic" rank).
 
+    Raises:
+      CogsimError: a shape does not fit, a target is out of range, or a query's scores hold NaN (a NaN
+        compares as neither better nor worse, so it would rank first).
+
     Example:
       >>> import numpy as np
       >>> s = np.array([[0.9, 0.5, 0.7, 0.1]])
@@ -51,6 +55,13 @@ def filtered_ranks(
         raise CogsimError(
             f"filtered_ranks: targets must lie in [0, {m - 1}]; got {targets.min()}..{targets.max()}"
         )
+    bad = np.isnan(scores).any(axis=1)
+    if bad.any():
+        q = int(np.flatnonzero(bad)[0])
+        raise CogsimError(
+            f"filtered_ranks: the scores of {int(bad.sum())} of {n} queries hold NaN, first query {q} (its "
+            f"target {int(targets[q])} scored {scores[q, targets[q]]}); every candidate needs a number"
+        )
     rows = np.arange(n)
     target_score = scores[rows, targets][:, None]
     competitor = np.ones_like(scores, dtype=bool)
@@ -65,16 +76,28 @@ def filtered_ranks(
     return 1.0 + better + 0.5 * tied
 
 
+def _ranks(where: str, ranks: Sequence[float]) -> np.ndarray:
+    """``ranks`` as a float array: non-empty, every rank a number >= 1 (else a CogsimError)."""
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.size == 0:
+        raise CogsimError(f"{where}: no ranks given")
+    if not (r >= 1).all():  # NaN fails too
+        bad = r[~(r >= 1)]
+        raise CogsimError(f"{where}: ranks must be numbers >= 1 (1 = best); got {bad[:5].tolist()}")
+    return r
+
+
 def mean_reciprocal_rank(ranks: Sequence[float]) -> float:
     """Mean of 1/rank.
+
+    Raises:
+      CogsimError: no ranks, or a rank that is not a number >= 1.
 
     Example:
       >>> mean_reciprocal_rank([1, 2, 4])
       0.5833333333333334
     """
-    r = np.asarray(ranks, dtype=np.float64)
-    if r.size == 0:
-        raise CogsimError("mean_reciprocal_rank: no ranks given")
+    r = _ranks("mean_reciprocal_rank", ranks)
     return float(np.mean(1.0 / r))
 
 
@@ -85,9 +108,7 @@ def hits_at_k(ranks: Sequence[float], k: int) -> float:
       >>> hits_at_k([1, 2, 4], 3)
       0.6666666666666666
     """
-    r = np.asarray(ranks, dtype=np.float64)
-    if r.size == 0:
-        raise CogsimError("hits_at_k: no ranks given")
+    r = _ranks("hits_at_k", ranks)
     if k < 1:
         raise CogsimError(f"hits_at_k: k={k}; allowed: an integer >= 1")
     return float(np.mean(r <= k))
@@ -100,7 +121,7 @@ def link_prediction_metrics(ranks: Sequence[float], *, ks: Sequence[int] = (1, 3
       >>> link_prediction_metrics([1, 2, 4], ks=(1,))
       {'mrr': 0.5833333333333334, 'mean_rank': 2.3333333333333335, 'hits@1': 0.3333333333333333}
     """
-    r = np.asarray(ranks, dtype=np.float64)
+    r = _ranks("link_prediction_metrics", ranks)
     out = {"mrr": mean_reciprocal_rank(r), "mean_rank": float(np.mean(r))}
     out.update({f"hits@{k}": hits_at_k(r, k) for k in ks})
     return out

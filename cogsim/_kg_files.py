@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cogsim.errors import DataError
@@ -89,3 +90,49 @@ def read_folder(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
         df["split"] = s
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def no_name(v: object) -> bool:
+    """Whether ``v`` cannot name an entity or predicate: None, NaN, or an empty or blank string.
+
+    Example:
+      >>> no_name("bird"), no_name(" "), no_name(float("nan")), no_name(None)
+      (False, True, True, True)
+    """
+    if isinstance(v, str):
+        return not v.strip()
+    return v is None or (isinstance(v, (float, np.floating)) and bool(np.isnan(v)))
+
+
+def vocabularies(df: pd.DataFrame, graph: str) -> tuple[tuple, tuple]:
+    """The sorted entity names (subjects and objects) and predicate names of a triple frame.
+
+    Raises:
+      DataError: a subject, predicate or object is None, NaN or blank (naming the row), or the names mix
+        types that cannot be sorted together (e.g. strings and numbers).
+
+    Example:
+      >>> vocabularies(pd.DataFrame({"subject": ["b"], "predicate": ["r"], "object": ["a"]}), "g")
+      (('a', 'b'), ('r',))
+    """
+    for col in COLUMNS:
+        bad = df[col].map(no_name).to_numpy(bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"knowledge graph {graph!r}: row {i} has {col}={df[col].iloc[i]!r}; every subject, "
+                "predicate and object must be a non-empty name"
+            )
+    out = []
+    for what, names in (
+        ("subject/object", set(df["subject"]) | set(df["object"])),
+        ("predicate", set(df["predicate"])),
+    ):
+        try:
+            out.append(tuple(sorted(names)))
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in names})
+            raise DataError(
+                f"knowledge graph {graph!r}: the {what} names mix types {kinds}; use one type (strings)"
+            ) from None
+    return out[0], out[1]

@@ -104,6 +104,10 @@ def from_frame(df: pd.DataFrame, *, name: str = "graph") -> KnowledgeGraph:
 
     Entities and predicates are numbered in sorted order. Rows without a split column go to ``train``.
 
+    Raises:
+      DataError: a column is missing, a subject, predicate or object is None, NaN or blank (naming the
+        row), or the names mix types that cannot be sorted together (e.g. strings and numbers).
+
     Example:
       >>> import pandas as pd
       >>> g = from_frame(pd.DataFrame({"subject": ["a"], "predicate": ["r"], "object": ["b"]}))
@@ -114,8 +118,7 @@ def from_frame(df: pd.DataFrame, *, name: str = "graph") -> KnowledgeGraph:
     if missing:
         raise DataError(f"knowledge graph {name!r}: missing column(s) {missing}; found {list(df.columns)}")
     split = df["split"].astype(str) if "split" in df.columns else pd.Series("train", index=df.index)
-    entities = tuple(sorted(set(df["subject"]) | set(df["object"])))
-    predicates = tuple(sorted(set(df["predicate"])))
+    entities, predicates = _kg_files.vocabularies(df, name)
     e_idx = {e: i for i, e in enumerate(entities)}
     p_idx = {p: i for i, p in enumerate(predicates)}
     arr = np.stack(
@@ -136,14 +139,23 @@ def from_triples(
 ) -> KnowledgeGraph:
     """A graph from ``(subject, predicate, object)`` string tuples, all in one split.
 
+    Raises:
+      DataError: a triple has not three items, or one of them is None, NaN or blank (naming the triple).
+
     Example:
       >>> from_triples([("canary", "can", "sing")]).predicates
       ('can',)
     """
-    rows = [(t,) if isinstance(t, str) else tuple(map(str, t)) for t in triples]  # a string is one item
+    rows = [(t,) if isinstance(t, str) else tuple(t) for t in triples]  # a string is one item
     for i, t in enumerate(rows):
         if len(t) != 3:
             raise DataError(f"knowledge graph {name!r}: triple {i} has {len(t)} items; expected 3")
+        if any(_kg_files.no_name(v) for v in t):
+            raise DataError(
+                f"knowledge graph {name!r}: triple {i} is {t!r}; subject, predicate and object must be "
+                "non-empty names (not None, NaN or blank)"
+            )
+    rows = [tuple(map(str, t)) for t in rows]
     df = pd.DataFrame(rows, columns=list(_COLUMNS))
     df["split"] = split
     return from_frame(df, name=name)
@@ -439,8 +451,8 @@ def evaluate_link_prediction(
         for i, (si, pi, oi) in enumerate(b):
             mask_t[i, tails_of.get((int(si), int(pi)), [])] = True
             mask_h[i, heads_of.get((int(pi), int(oi)), [])] = True
-        st = np.asarray(score_tails(s, p), np.float64)
-        sh = np.asarray(score_heads(p, o), np.float64)
+        st = _scores("score_tails(s, p)", score_tails(s, p), b, kg, "tail")
+        sh = _scores("score_heads(p, o)", score_heads(p, o), b, kg, "head")
         ranks_t.append(filtered_ranks(st, o, mask_t))
         ranks_h.append(filtered_ranks(sh, s, mask_h))
     rt, rh = np.concatenate(ranks_t), np.concatenate(ranks_h)
@@ -450,3 +462,24 @@ def evaluate_link_prediction(
         "head": link_prediction_metrics(rh, ks=ks),
     }
     return LinkPredictionResult(rt, rh, metrics)
+
+
+def _scores(call: str, out: object, b: np.ndarray, kg: KnowledgeGraph, missing: str) -> np.ndarray:
+    """A scorer's output for the batch ``b`` of triples as float ``[len(b), n_entities]``, or a CogsimError
+    naming the scorer, the shape it returned or the first triple scored NaN."""
+    arr = np.asarray(out, np.float64)
+    want = (len(b), kg.n_entities)
+    if arr.shape != want:
+        raise CogsimError(
+            f"evaluate_link_prediction: {call} returned shape {arr.shape}; expected [n_queries, n_entities] "
+            f"= {want} (one score per candidate {missing} entity)"
+        )
+    bad = np.isnan(arr).any(axis=1)
+    if bad.any():
+        s, p, o = b[int(np.flatnonzero(bad)[0])]
+        t = (kg.entities[s], kg.predicates[p], kg.entities[o])
+        raise CogsimError(
+            f"evaluate_link_prediction: {call} scored NaN for {int(bad.sum())} of {len(b)} queries, first "
+            f"for the triple {t} ({missing} candidates); every candidate needs a number to be ranked"
+        )
+    return arr

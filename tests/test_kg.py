@@ -182,3 +182,51 @@ def test_read_triples_refuses_a_header_line(tmp_path):
         kg.read_triples(p)
     p.write_text("# head\trelation\ttail\na\tr\tb\nhead\trelation\ttail\n")  # commented, or not the first
     assert len(kg.read_triples(p)) == 2
+
+
+# ------------------------------------------------------------------- bad or degenerate input (audit E)
+def test_nan_scores_are_refused_not_ranked_first():
+    with pytest.raises(CogsimError, match="first query 0.*scored nan"):
+        filtered_ranks(np.array([[0.9, np.nan, 0.7]]), np.array([1]))
+    with pytest.raises(CogsimError, match="NaN"):
+        filtered_ranks(np.array([[np.nan, 0.5, 0.7]]), np.array([1]))
+
+
+def test_a_scorer_giving_nan_is_named_not_scored_a_perfect_mrr():
+    g = kg.from_triples([("a", "r", "b"), ("b", "r", "c")], split="test")
+    with pytest.raises(CogsimError, match=r"score_tails\(s, p\) scored NaN.*\('a', 'r', 'b'\)"):
+        kg.evaluate_link_prediction(np.full((3, 1, 3), np.nan), g)
+
+
+def test_a_scorer_of_the_wrong_width_is_named_with_its_shape():
+    g = kg.from_triples([("a", "r", "b"), ("b", "r", "c")], split="test")
+    scorer = (lambda s, p: np.zeros((len(s), 2)), lambda p, o: np.zeros((len(p), 3)))
+    with pytest.raises(
+        CogsimError, match=r"score_tails\(s, p\) returned shape \(2, 2\); expected .*\(2, 3\)"
+    ):
+        kg.evaluate_link_prediction(scorer, g)
+
+
+@pytest.mark.parametrize("ranks", [[0, 1], [-1, 2], [1, np.nan]])
+def test_ranks_below_one_are_refused(ranks):
+    with pytest.raises(CogsimError, match="ranks must be numbers >= 1"):
+        mean_reciprocal_rank(ranks)
+    with pytest.raises(CogsimError, match="ranks must be numbers >= 1"):
+        link_prediction_metrics(ranks)
+    with pytest.raises(CogsimError, match="ranks must be numbers >= 1"):
+        hits_at_k(ranks, 1)
+
+
+@pytest.mark.parametrize("bad", [None, np.nan, "", "  "])
+def test_a_missing_name_is_refused_naming_the_row_or_triple(bad):
+    df = pd.DataFrame({"subject": ["a", bad], "predicate": ["r", "r"], "object": ["b", "c"]})
+    with pytest.raises(DataError, match="row 1 has subject="):
+        kg.from_frame(df)
+    with pytest.raises(DataError, match="triple 1 is"):
+        kg.from_triples([("a", "r", "b"), ("a", "r", bad)])
+
+
+def test_names_of_mixed_types_are_refused_naming_the_types():
+    df = pd.DataFrame({"subject": ["a", 1], "predicate": ["r", "r"], "object": ["b", "c"]})
+    with pytest.raises(DataError, match=r"mix types \['int', 'str'\]"):
+        kg.from_frame(df)
