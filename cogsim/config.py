@@ -335,8 +335,15 @@ def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
         raise ConfigError(path, text, f"a JSON value of type {_type_name(tp)}") from None
 
 
-def replace(cfg: Any, **changes: Any) -> Any:
-    """``dataclasses.replace`` with dotted keys (``replace(cfg, **{"fit.lr": 0.1})``) and validation."""
+def replace(cfg: Any, /, *, _path: str = "", **changes: Any) -> Any:
+    """``dataclasses.replace`` with dotted keys (``replace(cfg, **{"fit.lr": 0.1})``) and validation.
+
+    A field inside an optional section that is None (``opt: Fit | None = None``) first creates the section
+    from its defaults, then sets the field.
+
+    Raises:
+      ConfigError: naming the full dotted field, the value and what is allowed.
+    """
     nested: dict[str, dict[str, Any]] = {}
     flat = {}
     for key, value in changes.items():
@@ -349,11 +356,31 @@ def replace(cfg: Any, **changes: Any) -> Any:
     for key in list(flat) + list(nested):
         if key not in names:
             raise ConfigError(
-                key, changes.get(key), f"a field of {type(cfg).__name__}: {', '.join(sorted(names))}"
+                _path + key, changes.get(key), f"a field of {type(cfg).__name__}: {', '.join(sorted(names))}"
             )
+    hints = _hints(type(cfg))
     for head, sub in nested.items():
-        flat[head] = replace(getattr(cfg, head), **sub)
-    return validate(dataclasses.replace(cfg, **flat))
+        section = getattr(cfg, head)
+        _, tp = _is_optional(hints[head])
+        first = f"{_path}{head}.{next(iter(sub))}"
+        if not dataclasses.is_dataclass(tp):
+            raise ConfigError(
+                first, sub[next(iter(sub))], f"{head} is a leaf field ({_type_name(tp)}), not a section"
+            )
+        if section is None:
+            section = _default_section(tp, first, sub[next(iter(sub))])
+        flat[head] = replace(section, _path=f"{_path}{head}.", **sub)
+    return validate(dataclasses.replace(cfg, **flat), _path=_path.removesuffix("."))
+
+
+def _default_section(tp: type, path: str, value: Any) -> Any:
+    """A section of type ``tp`` from its defaults, for setting a field inside an unset optional section."""
+    try:
+        return tp()
+    except TypeError:
+        raise ConfigError(
+            path, value, f"a field of a section that is set: {tp.__name__} has fields without defaults"
+        ) from None
 
 
 def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
@@ -370,8 +397,12 @@ def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
       >>> config.replace_from_strings(C(), ["lapse=0.25"]).lapse
       0.25
     """
+    if isinstance(overrides, str):
+        raise ConfigError("<overrides>", overrides, 'a list of "field=value" strings, not one string')
     texts: dict[str, str] = {}
     for item in overrides:
+        if not isinstance(item, str):
+            raise ConfigError("<override>", item, "a string of the form field=value (e.g. n_trials=100)")
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
@@ -419,17 +450,29 @@ def from_json(cls: type, text: str) -> Any:
 
 
 def describe(cls_or_cfg: Any) -> list[tuple[str, str, Any, str]]:
-    """``(dotted name, type, default/current value, doc)`` for every leaf field, for help texts."""
+    """``(dotted name, type, default/current value, doc)`` for every leaf field, for help texts.
+
+    The fields of an optional section that is None are described with their class defaults and the note
+    that setting one creates the section.
+    """
     cfg = cls_or_cfg if not isinstance(cls_or_cfg, type) else cls_or_cfg()
     rows = []
     for name in field_names(cfg):
         f, tp = _lookup_field(cfg, name)
-        value = cfg
-        for part in name.split("."):
+        value, unset = cfg, None
+        parts = name.split(".")
+        for i, part in enumerate(parts):
+            if value is None:  # an unset optional section: the class default of the field
+                unset = unset or ".".join(parts[:i])
+                value = f.default_factory() if f.default_factory is not _MISSING else f.default
+                value = None if value is _MISSING else value
+                break
             value = getattr(value, part)
         meta = f.metadata
         doc = meta.get("doc", "")
-        extra = []
+        extra = (
+            [f"section {unset} is unset (None); setting this field creates it from defaults"] if unset else []
+        )
         if meta.get("choices") is not None:
             extra.append(f"one of {list(meta['choices'])}")
         if meta.get("low") is not None or meta.get("high") is not None:

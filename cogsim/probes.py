@@ -46,7 +46,7 @@ import pandas as pd
 from jaxtyping import Array, Bool, Float, Int
 
 from cogsim import attention as _attention
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, did_you_mean
 
 ABLATION_MODES = ("zero", "mean")
 
@@ -132,6 +132,19 @@ def head_score(
         a = a.at[..., 0].set(0.0)
     if exclude_current_token:
         a = a * (1.0 - jnp.eye(q, k, k - q))
+    mask = jnp.asarray(mask)
+    b = a.shape[0]
+    if (
+        a.ndim != 4
+        or mask.ndim not in (2, 3)
+        or mask.shape[-2:] != (q, k)
+        or (mask.ndim == 3 and mask.shape[0] not in (1, b))
+    ):
+        raise CogsimError(
+            f"probes.head_score: probs of shape {tuple(a.shape)} and mask of shape {tuple(mask.shape)} "
+            f"do not fit; allowed: probs [batch, heads, q, k] and mask [q, k] or [batch, q, k]"
+            f" (here [{q}, {k}] or [{b}, {q}, {k}])"
+        )
     m = mask if mask.ndim == 3 else mask[None]
     m = m[:, None]  # [b, 1, q, k]
     if rows is not None:
@@ -197,6 +210,11 @@ def prefix_matching_score(probs: Float[Array, "b h q k"], period: int, *, offset
       1.0
     """
     q = probs.shape[-2]
+    if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or not 1 <= period < q - offset:
+        raise CogsimError(
+            f"probes.prefix_matching_score: period={period!r} is not allowed; allowed: an integer in "
+            f"1..{q - offset - 1} (below the {q} query positions less offset={offset})"
+        )
     rows = jnp.arange(offset + period, q)
     cols = rows - period + 1
     return jnp.mean(probs[:, :, rows, cols], axis=(0, 2))
@@ -238,11 +256,39 @@ def retrieval_score(
 
 
 # ------------------------------------------------------------------------------------------- interventions
-def _heads_index(spec, n_heads):
+def _heads_index(spec, n_heads, *, who, name):
     if spec is None:
         return jnp.ones((n_heads,), bool)
     spec = [spec] if isinstance(spec, int) else list(spec)
+    arr = np.asarray(spec).ravel()
+    bad = [h for h in spec if isinstance(h, bool)] if arr.dtype.kind in "iu" or not arr.size else spec
+    bad = bad or arr[(arr < -n_heads) | (arr >= n_heads)].tolist()
+    if bad:
+        raise CogsimError(
+            f"probes.{who}: heads {bad} of {name!r} are out of range; {name!r} has {n_heads} heads, "
+            f"allowed: 0..{n_heads - 1} (negative ones count from the end), or None for all"
+        )
     return jnp.zeros((n_heads,), bool).at[jnp.asarray(spec, int)].set(True)
+
+
+@contextlib.contextmanager
+def _hooked_names(who: str, heads: Mapping[str, Any], hook) -> Iterator[None]:
+    """Installs ``hook`` and, when the block ends normally, refuses names of ``heads`` no call used."""
+    seen: list[str] = []
+
+    def seeing(name, probs, out):
+        if name not in seen:
+            seen.append(name)
+        return hook(name, probs, out)
+
+    with _attention.attention_hook(seeing):
+        yield
+    unseen = [n for n in heads if n not in seen]
+    if unseen:
+        raise CogsimError(
+            f"probes.{who}: heads={dict(heads)!r} names {unseen} but no attention call of that name ran "
+            f"inside the block; names seen: {seen}{did_you_mean(unseen[0], seen)}"
+        )
 
 
 @contextlib.contextmanager
@@ -260,6 +306,9 @@ def ablate(
         by ``means[name]`` (``[q, heads, d]``, e.g. from a captured reference run) when given.
       means: optional reference means per name.
 
+    Raises:
+      CogsimError: a head out of range for its call, or (when the block ends) a name no call inside used.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from cogsim.attention import dot_product_attention
@@ -275,7 +324,7 @@ def ablate(
     def hook(name, probs, out):
         if name not in heads:
             return out
-        sel = _heads_index(heads[name], out.shape[2])[None, None, :, None]
+        sel = _heads_index(heads[name], out.shape[2], who="ablate", name=name)[None, None, :, None]
         if mode == "zero":
             repl = jnp.zeros_like(out)
         elif means is not None and name in means:
@@ -284,8 +333,22 @@ def ablate(
             repl = jnp.broadcast_to(jnp.mean(out, axis=0, keepdims=True), out.shape)
         return jnp.where(sel, repl, out)
 
-    with _attention.attention_hook(hook):
+    with _hooked_names("ablate", heads, hook):
         yield
+
+
+def _check_positions(positions, q: int, name: str) -> None:
+    """Refuses concrete query positions outside ``-q..q-1`` (traced positions are not checked)."""
+    try:
+        pos = np.asarray(positions)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return
+    bad = pos[(pos < -q) | (pos >= q)] if pos.size else pos
+    if bad.size:
+        raise CogsimError(
+            f"probes.patch: positions {bad.tolist()} are out of range for {name!r}, which has {q} query "
+            f"positions; allowed: 0..{q - 1}"
+        )
 
 
 @contextlib.contextmanager
@@ -301,6 +364,9 @@ def patch(
       source: ``captured`` from :func:`run_with_capture` on the source (e.g. clean) input.
       heads: ``{name: head | [heads] | None}`` to patch.
       positions: only these query positions (default: all).
+
+    Raises:
+      CogsimError: a head or position out of range, or (when the block ends) a name no call inside used.
 
     Example:
       >>> import jax.numpy as jnp
@@ -321,12 +387,13 @@ def patch(
         src = jnp.asarray(source[name]["out"], out.dtype)
         if src.shape != out.shape:
             raise CogsimError(f"probes.patch: source {name!r} has shape {src.shape}, the run has {out.shape}")
-        sel = _heads_index(heads[name], out.shape[2])[None, None, :, None]
+        sel = _heads_index(heads[name], out.shape[2], who="patch", name=name)[None, None, :, None]
         if positions is not None:
+            _check_positions(positions, out.shape[1], name)
             sel = sel & jnp.zeros((out.shape[1],), bool).at[positions].set(True)[None, :, None, None]
         return jnp.where(sel, src, out)
 
-    with _attention.attention_hook(hook):
+    with _hooked_names("patch", heads, hook):
         yield
 
 

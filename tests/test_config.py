@@ -228,3 +228,35 @@ def test_numpy_integers_and_floats_are_taken_as_python_numbers_and_bools_are_not
         config.validate(Outer(inner=Inner(steps=True)))
     with pytest.raises(ConfigError, match="config field 'inner.steps': got 8.0; allowed: an integer"):
         config.validate(Outer(inner=Inner(steps=8.0)))
+
+
+@dataclasses.dataclass(frozen=True)
+class WithOptional:
+    n: int = config.field(3, low=1)
+    fit: Inner = Inner()
+    opt: Inner | None = None
+
+
+def test_setting_a_field_of_an_unset_optional_section_creates_it_from_defaults():
+    # before: a raw TypeError from replace and replace_from_strings
+    got = config.replace_from_strings(WithOptional(), ["opt.lr=0.5"])
+    assert got.opt == dataclasses.replace(Inner(), lr=0.5)
+    assert config.replace(WithOptional(), **{"opt.lr": 0.5}) == got
+    rows = {r[0]: r for r in config.describe(WithOptional)}  # before: AttributeError on the None section
+    assert rows["opt.lr"][2] == Inner().lr and "section opt is unset" in rows["opt.lr"][3]
+
+
+def test_replace_names_the_full_dotted_field():
+    with pytest.raises(ConfigError, match=r"'fit\.lr': got 5\.0"):  # before: named 'lr'
+        config.replace(WithOptional(), **{"fit.lr": 5.0})
+    with pytest.raises(ConfigError, match=r"'n\.x': got 1; allowed: n is a leaf field \(int\)"):
+        config.replace(WithOptional(), **{"n.x": 1})  # before: a raw TypeError
+    with pytest.raises(ConfigError, match=r"'fit\.lrr'.*a field of Inner"):
+        config.replace(WithOptional(), **{"fit.lrr": 1.0})
+
+
+def test_overrides_must_be_strings():
+    with pytest.raises(ConfigError, match="got 3; allowed: a string of the form field=value"):
+        config.replace_from_strings(WithOptional(), [3])  # before: AttributeError
+    with pytest.raises(ConfigError, match="not one string"):
+        config.replace_from_strings(WithOptional(), "n=5")

@@ -111,3 +111,33 @@ def test_the_readme_data_table_gives_each_datasets_own_licence():
         for name in re.findall(r"`([^`*]+)`", cells[0]):
             if name in data.list() and data.info(name)["licence"].startswith("GPL"):  # the versions differ
                 assert cells[-1].startswith(data.info(name)["licence"]), (name, cells[-1])
+
+
+def test_ids_with_leading_zeros_stay_distinct(tmp_path):
+    # before: "01", "1" and "007" became the integers 1, 1 and 7, merging two participants
+    rows = ["subject,set_size,change,correct", "01,2,1,1", "1,2,0,1", "007,3,1,0"]
+    (tmp_path / "t.csv").write_text("\n".join(rows))
+    df = cogsim.data.load("adam2015_change_detection", path=tmp_path / "t.csv")
+    assert df.subject.tolist() == ["01", "1", "007"] and df.subject.nunique() == 3
+    (tmp_path / "plain.csv").write_text("\n".join([rows[0], "1,2,1,1", "12,2,0,1"]))
+    plain = cogsim.data.load("adam2015_change_detection", path=tmp_path / "plain.csv")
+    assert plain.subject.dtype == "int64" and plain.subject.tolist() == [1, 12]
+
+
+def test_a_latin1_file_and_an_unknown_kind_are_refused(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_bytes("subject,name\n1,Jos\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"t\.csv: .*not UTF-8 text; the file must be UTF-8"):
+        cogsim.data.read_table(f, {"subject": "id", "name": "str"})
+    f.write_text("subject\n1\n")
+    with pytest.raises(DataError, match=r"column 'subject': kind 'integer' is not allowed.*'int', 'float'"):
+        cogsim.data.read_table(f, {"subject": "integer"})
+
+
+@pytest.mark.parametrize("rt", ["inf", "-5"])
+def test_rouder_response_times_must_be_finite_and_not_negative(tmp_path, rt):
+    df = cogsim.data.load("rouder2008_change_detection").head(4).astype({"RT": object})
+    df.loc[2, "RT"] = rt
+    df.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(DataError, match=r"r\.csv: row 4, column 'RT'.*finite response time in seconds"):
+        cogsim.data.load("rouder2008_change_detection", path=tmp_path / "r.csv")

@@ -143,6 +143,35 @@ def test_head_effects_table():
     assert len(df) == 2 and (df["ablated"] < df["clean"]).all()
 
 
+def test_interventions_refuse_unknown_names_and_out_of_range_heads_and_positions():
+    # before: JAX dropped the out-of-range updates and unknown names matched nothing, so nothing changed
+    x = jax.random.normal(jax.random.key(0), (2, 5, 2, 4))
+    with pytest.raises(CogsimError, match=r"heads \[5\] of 'l1' are out of range; 'l1' has 2 heads"):
+        with probes.ablate({"l1": 5}):
+            _two_layer(x, 1.0)
+    with pytest.raises(CogsimError, match=r"names \['l2'\] but no attention call.*'l0', 'l1'"):
+        with probes.ablate({"l2": 0}):
+            _two_layer(x, 1.0)
+    with pytest.raises(CogsimError, match="out of range"):
+        probes.head_effects(lambda x: _two_layer(x, 1.0), [x], lambda o: o.sum(), {"l1": 4})
+    _, src = probes.run_with_capture(_two_layer, x, 1.0)
+    with pytest.raises(CogsimError, match=r"positions \[7\] are out of range for 'l0'.*0\.\.4"):
+        with probes.patch(src, {"l0": 0}, positions=jnp.array([7])):
+            _two_layer(x, 1.0)
+    with probes.ablate({"l1": -1}):  # a negative head counts from the end, as in indexing
+        z = _two_layer(x, 1.0)
+    np.testing.assert_array_equal(np.asarray(z[:, :, 1]), 0.0)
+
+
+def test_scores_refuse_a_bad_period_or_mask_shape():
+    A = jnp.eye(6)[None, None]
+    for period in (0, -2, 6):  # before: 0.0, 0.0 and nan
+        with pytest.raises(CogsimError, match=f"period={period} is not allowed.*1..5"):
+            probes.prefix_matching_score(A, period)
+    with pytest.raises(CogsimError, match=r"mask of shape \(4, 4\) do not fit"):
+        probes.head_score(A, jnp.eye(4))
+
+
 def test_capture_and_ablation_reach_an_already_compiled_function():
     x = jax.random.normal(jax.random.key(2), (2, 5, 2, 4))
     fwd = jax.jit(_two_layer)

@@ -137,6 +137,32 @@ def test_early_stopping_resumes_from_a_checkpoint(tmp_path):
     assert jnp.allclose(resumed.params, full.params, atol=1e-6)
 
 
+def test_resume_refuses_early_stopping_the_checkpoint_was_written_without(tmp_path):
+    # before: the best parameters of the checkpoint's points were unknown, so fit returned the initial ones
+    fit(num_steps=80, checkpoint_dir=tmp_path)
+    es = train.EarlyStopping("mse", patience=1, mode="max")
+    with pytest.raises(CogsimError, match="early_stopping=.*'mse', 'max'.*logged points are unknown"):
+        fit(num_steps=120, checkpoint_dir=tmp_path, early_stopping=es)
+    (tmp_path / "meta.json").unlink()  # a checkpoint of an older cogsim: the same refusal
+    with pytest.raises(CogsimError, match="early_stopping"):
+        fit(num_steps=120, checkpoint_dir=tmp_path, early_stopping=es)
+
+
+def test_resume_refuses_another_early_stopping_metric(tmp_path):
+    _noisy_fit(early_stopping=train.EarlyStopping("score", patience=3), checkpoint_dir=tmp_path, num_steps=40)
+    with pytest.raises(CogsimError, match="early_stopping"):
+        _noisy_fit(early_stopping=train.EarlyStopping("mse", patience=3), checkpoint_dir=tmp_path)
+
+
+def test_resume_refuses_another_key_and_fewer_steps(tmp_path):
+    fit(num_steps=80, checkpoint_dir=tmp_path)
+    with pytest.raises(CogsimError, match="key .* differs"):
+        fit(num_steps=120, checkpoint_dir=tmp_path, key=jax.random.key(5))
+    with pytest.raises(CogsimError, match="num_steps=40 is below the 80 steps already done"):
+        fit(num_steps=40, checkpoint_dir=tmp_path)
+    assert int(fit(num_steps=80, checkpoint_dir=tmp_path).state.step) == 80
+
+
 def test_python_evaluation_and_callback():
     seen = []
     res = fit(

@@ -74,7 +74,12 @@ DATASETS: dict[str, Dataset] = {
             "change probability 0.3/0.5/0.7",
             _ROUDER,
             "GPL-2",
-            (("N", *_isin(2, 5, 8)), ("ischange", *_isin(0, 1)), ("resp", *_isin(0, 1))),
+            (
+                ("N", *_isin(2, 5, 8)),
+                ("ischange", *_isin(0, 1)),
+                ("resp", *_isin(0, 1)),
+                ("RT", (lambda v: 0 <= v < math.inf), "a finite response time in seconds, >= 0"),
+            ),
         ),
         Dataset(
             "vandenberg2012_delayed_estimation",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 
-# Column kinds: "int", "float", "str", "bool", "id" (participant ids: integers if every value is one, else
-# strings); a trailing "?" allows missing values (empty or NA).
+# Column kinds: "int", "float", "str", "bool", "id" (participant ids: integers if every value is one written
+# plainly, else strings, so "01" and "1" stay distinct); a trailing "?" allows missing values (empty or NA).
 Schema = Mapping[str, str]
 
 

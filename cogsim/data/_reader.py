@@ -14,6 +14,7 @@ from cogsim.data._dataset import Schema
 from cogsim.errors import DataError
 
 _NA = {"", "NA", "NaN", "nan", "null", "None"}
+KINDS = ("int", "float", "str", "bool", "id")  # each may end in "?" (missing values allowed)
 
 
 def _convert(value: str, kind: str, file: Path, line: int, column: str):
@@ -36,9 +37,10 @@ def _convert(value: str, kind: str, file: Path, line: int, column: str):
             if not value or value in _NA:
                 raise ValueError
             try:
-                return int(value)
+                number = int(value)
             except ValueError:
                 return value
+            return number if str(number) == value else value  # "007", "+1" stay text: distinct ids
         if kind == "bool":
             low = value.strip().lower()
             if low in ("true", "1"):
@@ -58,18 +60,34 @@ def _convert(value: str, kind: str, file: Path, line: int, column: str):
 def read_table(
     path: str | os.PathLike, schema: Schema, *, sep: str = ",", header: bool = True, checks=()
 ) -> pd.DataFrame:
-    """Reads one delimited file and checks it against ``schema`` (column -> int/float/str/bool[?]).
+    """Reads one delimited UTF-8 file and checks it against ``schema`` (column -> a kind of :data:`KINDS`,
+    optionally ending in ``"?"``).
+
+    An ``id`` column (participant ids) holds integers when every id is one written plainly (``"12"``), else
+    text, so ``"01"``, ``"1"`` and ``"007"`` stay three distinct ids.
 
     Raises:
-      DataError: naming the file, the row (1-based line in the file) and the column of the first problem.
+      DataError: naming the file, the row (1-based line in the file) and the column of the first problem;
+        a file that is not UTF-8; a schema kind not in :data:`KINDS`.
     """
     path = Path(path)
+    for column, kind in schema.items():
+        if not isinstance(kind, str) or kind.removesuffix("?") not in KINDS:
+            raise DataError(
+                f"{path}: schema column {column!r}: kind {kind!r} is not allowed; allowed: one of "
+                f"{builtins.list(KINDS)}, optionally ending in '?' (missing values allowed)"
+            )
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     columns = builtins.list(schema)
-    with path.open(newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is accepted
-        reader = csv.reader(fh, delimiter=sep)
-        rows = builtins.list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is accepted
+            rows = builtins.list(csv.reader(fh, delimiter=sep))
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path}: byte {e.start} ({e.object[e.start : e.start + 1]!r}) is not UTF-8 text; the file must "
+            "be UTF-8 (re-save it as UTF-8, e.g. from a Latin-1 export)"
+        ) from None
     if header:
         if not rows:
             raise DataError(f"{path}: empty file; expected a header with columns {columns}")

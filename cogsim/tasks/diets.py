@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from cogsim.errors import CogsimError
 
@@ -149,6 +150,11 @@ def contours(key, n: int, *, curved: bool, n_items: int = 5):
     return jnp.clip(bg + (fg - bg) * cov, 0.0, 1.0)
 
 
+def _check_count(who: str, name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise CogsimError(f"{who}: {name}={value!r} is not allowed; allowed: an integer >= {low}")
+
+
 def diet_image(key, label, *, diet: str = "normal", image_size: int = 48, light_jitter_deg: float = 20.0):
     """One image of class ``label`` (0..5) of ``diet``, in [0, 1], ``[image_size, image_size]``.
 
@@ -156,16 +162,30 @@ def diet_image(key, label, *, diet: str = "normal", image_size: int = 48, light_
       key: PRNG key.
       label: class (0..5; may be traced).
       diet: "normal", "rot90" or "isotropic".
-      image_size: side in pixels.
+      image_size: side in pixels (>= 1).
       light_jitter_deg: SD of the light's azimuth around "from above" (normal and rot90 diets).
 
     Example:
       >>> import jax
       >>> jax.jit(lambda k: diet_image(k, 2, image_size=32))(jax.random.key(0)).shape
       (32, 32)
+
+    Raises:
+      CogsimError: a concrete ``label`` outside 0..5, ``image_size`` < 1 or an unknown diet.
     """
     if diet not in DIETS:
         raise CogsimError(f"diet_image: diet {diet!r} is not one of {list(DIETS)}")
+    _check_count("diet_image", "image_size", image_size, 1)
+    try:
+        concrete = int(label)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError):
+        concrete = None  # a traced label (vmap/jit): indexing clamps it, as the caller's labels are in range
+    except (TypeError, ValueError):
+        raise CogsimError(
+            f"diet_image: label={label!r} is not allowed; allowed: an integer class 0..5"
+        ) from None
+    if concrete is not None and not 0 <= concrete < N_CLASSES:
+        raise CogsimError(f"diet_image: label={label!r} is not allowed; allowed: a class 0..{N_CLASSES - 1}")
     n = image_size
     k_img, k_az = jax.random.split(key)
     jitter = jnp.deg2rad(light_jitter_deg) * jax.random.normal(k_az)
@@ -190,7 +210,15 @@ def diet_batch(
     key, *, batch_size: int, diet: str = "normal", image_size: int = 48, light_jitter_deg: float = 20.0
 ):
     """``(images [b, n, n, 3] in 0-255, labels [b])``, balanced over the six classes in expectation (see
-    :func:`diet_image` for the arguments)."""
+    :func:`diet_image` for the arguments; ``batch_size`` >= 0).
+
+    Raises:
+      CogsimError: a ``batch_size`` that is not an integer >= 0, or a bad diet or image size.
+    """
+    _check_count("diet_batch", "batch_size", batch_size, 0)
+    if diet not in DIETS:
+        raise CogsimError(f"diet_batch: diet {diet!r} is not one of {list(DIETS)}")
+    _check_count("diet_batch", "image_size", image_size, 1)
     k_lab, k_img = jax.random.split(key)
     labels = jax.random.randint(k_lab, (batch_size,), 0, N_CLASSES)
     keys = jax.random.split(k_img, batch_size)

@@ -99,7 +99,7 @@ def make_world(
       n_factors: number of factors.
       seed: the seed of everything drawn here.
       gain: scale of the factor rotations (> 1 makes the tanh nonlinearity matter).
-      holdout: share of the compatible pairs held out.
+      holdout: share of the compatible pairs held out, in [0, 1) (at least one pair is held out).
       max_tries: redraws of the graph allowed.
 
     Example:
@@ -107,6 +107,8 @@ def make_world(
       >>> all(2 <= len(s) <= 3 for s in w.scopes), len(w.test_pairs) > 0
       (True, True)
     """
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
+        raise CogsimError(f"make_world: holdout={holdout!r} is not allowed; allowed: a share in [0, 1)")
     if MAX_SCOPE * n_factors < n_vars:
         raise CogsimError(
             f"make_world: n_factors={n_factors} cannot cover n_vars={n_vars} with scopes of <= 3"
@@ -174,6 +176,28 @@ def step_world(world: FactorWorld, x: np.ndarray, pairs: np.ndarray) -> np.ndarr
     return new[..., :-1]
 
 
+def _check_pairs(world: FactorWorld, pairs) -> None:
+    """Refuses ``pairs`` that are not a non-empty ``[P, 2]`` integer array of factors with disjoint scopes."""
+    arr = np.asarray(pairs)
+    nf = world.n_factors
+    if arr.ndim != 2 or arr.shape[1] != 2 or not len(arr) or arr.dtype.kind not in "iu":
+        raise CogsimError(
+            f"sample_sequences: pairs of shape {arr.shape} (dtype {arr.dtype}) are not allowed; allowed: a "
+            "non-empty [P, 2] integer array of factor pairs, e.g. world.train_pairs"
+        )
+    out = arr[((arr < 0) | (arr >= nf)).any(1)]
+    if len(out):
+        raise CogsimError(
+            f"sample_sequences: pair {out[0].tolist()} is not allowed; allowed: factors 0..{nf - 1}"
+        )
+    for a, b in arr.tolist():
+        if set(world.scopes[a]) & set(world.scopes[b]):
+            raise CogsimError(
+                f"sample_sequences: pair {[a, b]} is not allowed: the scopes {world.scopes[a]} and "
+                f"{world.scopes[b]} overlap; allowed: pairs of factors with disjoint scopes"
+            )
+
+
 def sample_sequences(
     world: FactorWorld, pairs: np.ndarray, *, seed, n: int, seq_len: int
 ) -> dict[str, np.ndarray]:
@@ -195,7 +219,15 @@ def sample_sequences(
       >>> d = sample_sequences(w, w.train_pairs, seed=0, n=3, seq_len=2)
       >>> d["x"].shape, d["cue"].shape, d["cue"].sum(-1).tolist()
       ((3, 3, 8), (3, 2, 5), [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]])
+
+    Raises:
+      CogsimError: ``pairs`` not a non-empty ``[P, 2]`` array of factors of ``world`` with disjoint scopes,
+        or ``n`` or ``seq_len`` below 1.
     """
+    _check_pairs(world, pairs)
+    for name, value in (("n", n), ("seq_len", seq_len)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise CogsimError(f"sample_sequences: {name}={value!r} is not allowed; allowed: an integer >= 1")
     rng = np.random.default_rng(seed)
     nv, nf = world.n_vars, world.n_factors
     x = np.empty((n, seq_len + 1, nv), np.float32)

@@ -251,6 +251,9 @@ def split_cases(
     """
     cs = cases(fact_list)
     keys = list(cs)
+    for name, value in (("n_test", n_test), ("n_valid", n_valid)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ConfigError(name, value, "a whole number of cases (an integer >= 0)")
     if n_test < 0 or n_valid < 0 or n_test + n_valid >= len(keys):
         raise ConfigError(
             "n_test + n_valid",

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from cogsim import config as cfglib
@@ -81,6 +82,12 @@ class TaskConfig:
     K_max: int = cfglib.field(
         0, low=0, doc="classes allocated (0 = K); with K_max set, K and B may be traced"
     )
+
+    def __post_init__(self):
+        # direct construction is checked too; settings traced under jax.vmap/jit are checked by the caller
+        concrete = (int, float, bool, np.number, np.bool_)
+        if all(isinstance(getattr(self, f.name), concrete) for f in dataclasses.fields(self)):
+            self.__post_validate__()
 
     def __post_validate__(self):
         if self.K % self.L:
@@ -331,6 +338,9 @@ def sample_batch(
       context_logits: for non-bursty sequences, the law of the context classes (default: ``class_logits``);
         e.g. disjoint from the query's band, so that an in-weights test never holds the query's class.
 
+    Raises:
+      ConfigError: an unknown ``mode``, or ``class_logits``/``context_logits`` without one entry per class.
+
     Returns:
       ``tokens [b, 2N+1, 2N_max+1+D]``, ``target [b]``, ``ctx_labels [b, N]``, ``token_ids [b, 2N+1]``
       (item tokens: class id, novel classes ``K + slot``; label tokens: ``K + N + label``) and
@@ -345,6 +355,17 @@ def sample_batch(
       True
     """
     p_B, p_C, swap = mode_settings(cfg, mode)
+    for name, given in (("class_logits", class_logits), ("context_logits", context_logits)):
+        if (
+            given is not None
+            and isinstance(cfg.K_pad, (int, np.integer))
+            and jnp.shape(given) != (cfg.K_pad,)
+        ):
+            raise ConfigError(
+                name,
+                f"an array of shape {jnp.shape(given)}",
+                f"shape ({cfg.K_pad},): one entry per class (K_pad)",
+            )
     logits = class_log_probs(cfg) if class_logits is None else class_logits
     ctx = logits if context_logits is None else context_logits
     return sample_sequences(key, world, cfg, batch_size, p_B, p_C, swap, logits, ctx)

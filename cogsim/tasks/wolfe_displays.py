@@ -111,16 +111,23 @@ def render(task: str, set_sizes, target_present, *, seed: int, spec: DisplaySpec
       spec: the geometry (default :class:`DisplaySpec`).
 
     Raises:
-      CogsimError: unknown task, or a set size outside 1..grid**2.
+      CogsimError: unknown task, a set size outside 1..grid**2, a presence other than 0/1, or a seed that is
+        not an integer >= 0.
     """
     spec = spec or DisplaySpec()
     if task not in TASKS:
         raise CogsimError(f"task: got {task!r}; allowed: {', '.join(TASKS)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise CogsimError(f"seed: got {seed!r}; allowed: an integer >= 0")
     n = np.asarray(set_sizes, int).ravel()
     tp = np.asarray(target_present, int).ravel()
     cells = spec.grid**2
     if n.size != tp.size:
         raise CogsimError(f"target_present: got {tp.size} values; allowed: one per set size ({n.size})")
+    if not np.isin(tp, (0, 1)).all():
+        raise CogsimError(
+            f"target_present: got {sorted(set(tp.tolist()))}; allowed: 1 (present) or 0 (absent)"
+        )
     if n.size and (n.min() < 1 or n.max() > cells):
         raise CogsimError(f"set_sizes: got {int(n.min())}..{int(n.max())}; allowed: 1..{cells}")
     target, kinds = _items(task, spec)

@@ -6,8 +6,9 @@ back into the structure of a template (``like``) matches entries by name, so a c
 holds, survives reordering of dict keys, and fails with a message naming the missing, unexpected or
 mis-shaped arrays instead of restoring them into the wrong leaves. PRNG key leaves are stored as their raw
 key data. A training checkpoint (:func:`save_checkpoint`) is a folder holding ``state.npz`` (the
-:class:`TrainState`), ``history.json`` (the logged rows) and, with early stopping, ``best.npz`` (the best
-parameters so far).
+:class:`TrainState`), ``history.json`` (the logged rows), ``meta.json`` (the run's key data and early-stopping
+settings, which a resumed run must match) and, with early stopping, ``best.npz`` (the best parameters so
+far).
 """
 
 from __future__ import annotations
@@ -121,19 +122,28 @@ def load_pytree(path: str | os.PathLike, like: Any) -> Any:
 
 
 def save_checkpoint(
-    path: str | os.PathLike, state: Any, history: list[dict[str, Any]], *, best: Any = None
+    path: str | os.PathLike,
+    state: Any,
+    history: list[dict[str, Any]],
+    *,
+    best: Any = None,
+    meta: dict[str, Any] | None = None,
 ) -> None:
-    """Writes a training checkpoint folder: ``state.npz``, ``history.json`` and (``best``) ``best.npz``.
+    """Writes a training checkpoint folder: ``state.npz``, ``history.json``, (``meta``) ``meta.json`` and
+    (``best``) ``best.npz``.
 
     Args:
       path: the folder (created).
       state: the :class:`TrainState` (any pytree).
       history: the logged rows so far (JSON-ready).
       best: optional best parameters of early stopping.
+      meta: optional JSON-ready facts about the run (its key data, early-stopping settings).
     """
     path = Path(path)
     if best is not None:
         save_pytree(path / "best.npz", best)
+    if meta is not None:
+        atomic_write_text(path / "meta.json", json.dumps(meta))
     save_pytree(path / "state.npz", state)
     atomic_write_text(path / "history.json", json.dumps(history, default=float))
 
@@ -150,6 +160,12 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, list[dict[
     state = load_pytree(path / "state.npz", like)
     history = json.loads((path / "history.json").read_text()) if (path / "history.json").exists() else []
     return state, history
+
+
+def load_meta(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The ``meta`` saved with a checkpoint (None for a checkpoint written without one)."""
+    f = Path(path) / "meta.json"
+    return json.loads(f.read_text()) if f.exists() else None
 
 
 def load_best(path: str | os.PathLike, like: Any) -> Any | None:

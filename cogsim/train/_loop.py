@@ -10,11 +10,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pandas as pd
 
 from cogsim.errors import CogsimError
-from cogsim.train._checkpoint import load_best, load_checkpoint, save_checkpoint
+from cogsim.train._checkpoint import load_best, load_checkpoint, load_meta, save_checkpoint
 from cogsim.train._early_stopping import EarlyStopping, Tracker
 
 LossFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, Mapping[str, jax.Array]]]
@@ -125,6 +126,58 @@ def _step_wise(update):
     return chunk
 
 
+def _key_data(key: jax.Array) -> list:
+    """The raw data of ``key`` (typed or legacy uint32 key) as nested lists, for the checkpoint's record."""
+    try:
+        data = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+        return np.asarray(data).tolist()
+    except (AttributeError, TypeError):
+        raise CogsimError(f"fit: key={key!r} is not allowed; use a jax.random.key") from None
+
+
+def _run_meta(key: jax.Array, early_stopping: EarlyStopping | None) -> dict[str, Any]:
+    es = None if early_stopping is None else [early_stopping.metric, early_stopping.mode]
+    return {"key": _key_data(key), "early_stopping": es}
+
+
+def _resume(checkpoint_dir, state, history, meta, num_steps, early_stopping, params) -> Tracker:
+    """Checks a restored checkpoint against this run and replays early stopping over its history.
+
+    Raises:
+      CogsimError: a different key, fewer ``num_steps`` than already done, or early stopping other than that
+        of the run that wrote the checkpoint (its best parameters would be unknown or for another metric).
+    """
+    where = str(checkpoint_dir)
+    done = int(state.step)
+    if num_steps < done:
+        raise CogsimError(
+            f"fit: num_steps={num_steps} is below the {done} steps already done in the checkpoint in "
+            f"{where!r}; allowed: num_steps >= {done} (or another checkpoint_dir)"
+        )
+    saved = load_meta(checkpoint_dir)
+    if saved is not None and saved.get("key") != meta["key"]:
+        raise CogsimError(
+            f"fit: key (data {meta['key']}) differs from the key {saved.get('key')} of the run that wrote "
+            f"the checkpoint in {where!r}; allowed: the same key (or another checkpoint_dir)"
+        )
+    tracker = Tracker()
+    if early_stopping is None:
+        return tracker
+    for row in history:
+        tracker = early_stopping.update(tracker, row, step=row["step"], params=None)
+    best = load_best(checkpoint_dir, params)
+    es = meta["early_stopping"]
+    unknown = saved is None and best is None and tracker.best_step > 0
+    if (saved is not None and saved.get("early_stopping") != es) or unknown:
+        was = "none" if saved is None or saved.get("early_stopping") is None else saved["early_stopping"]
+        raise CogsimError(
+            f"fit: early_stopping={es} differs from the early stopping ({was}) of the run that wrote the "
+            f"checkpoint in {where!r}, so the best parameters of its {len(history)} logged points are "
+            "unknown; allowed: the same early stopping (or another checkpoint_dir)"
+        )
+    return tracker._replace(best_params=best)
+
+
 def fit(
     loss_fn: LossFn,
     params: Any,
@@ -156,7 +209,9 @@ def fit(
       log_every: steps per chunk and per history row.
       eval_fn: ``(params, key) -> metrics`` evaluated at each logging point (e.g. test accuracies).
       post_update: see :func:`make_update`.
-      checkpoint_dir: where to save; an existing checkpoint there is resumed from.
+      checkpoint_dir: where to save; an existing checkpoint there is resumed from. A resumed run must use
+        the same ``key`` and early stopping (metric and mode) as the run that wrote the checkpoint, and a
+        ``num_steps`` at least the steps already done; otherwise :class:`CogsimError`.
       checkpoint_every: steps between checkpoints (a multiple of ``log_every``; default every log point).
       progress: tqdm bar (default: when stderr is a terminal).
       callback: called with ``(step, row)`` after each logging point.
@@ -177,14 +232,13 @@ def fit(
     state = init(params, optimizer)
     history: list[dict[str, Any]] = []
     tracker = Tracker()
+    meta = None
     if checkpoint_dir is not None:
+        meta = _run_meta(key, early_stopping)
         restored = load_checkpoint(checkpoint_dir, state)
         if restored is not None:
             state, history = restored
-            if early_stopping is not None:
-                for row in history:
-                    tracker = early_stopping.update(tracker, row, step=row["step"], params=None)
-                tracker = tracker._replace(best_params=load_best(checkpoint_dir, params))
+            tracker = _resume(checkpoint_dir, state, history, meta, num_steps, early_stopping, params)
     if scan:
         scanned = jax.jit(run_steps, static_argnums=(0, 3))
         chunk = lambda state, key, n: scanned(update, state, key, n)
@@ -219,7 +273,7 @@ def fit(
         bar.update(n)
         if checkpoint_dir is not None and (done - last_ckpt >= every or done == num_steps or stopped):
             best = tracker.best_params if early_stopping is not None else None
-            save_checkpoint(checkpoint_dir, state, history, best=best)
+            save_checkpoint(checkpoint_dir, state, history, best=best, meta=meta)
             last_ckpt = done
     bar.close()
     if early_stopping is None:

@@ -50,3 +50,16 @@ def test_batches_are_seeded_labelled_and_in_the_pixel_range():
 def test_an_unknown_diet_is_refused():
     with pytest.raises(CogsimError, match="diet"):
         diets.diet_image(jax.random.key(0), 0, diet="sideways")
+
+
+def test_bad_labels_sizes_and_batch_sizes_are_refused():
+    key = jax.random.key(0)
+    for label in (6, -1):  # before: clamped to class 5 (or wrapped) silently
+        with pytest.raises(CogsimError, match=f"label={label} is not allowed; allowed: a class 0..5"):
+            diets.diet_image(key, label, image_size=8)
+    with pytest.raises(CogsimError, match="image_size=0 is not allowed"):  # before: ZeroDivisionError
+        diets.diet_image(key, 1, image_size=0)
+    with pytest.raises(CogsimError, match="batch_size=-1 is not allowed"):  # before: a raw TypeError
+        diets.diet_batch(key, batch_size=-1, image_size=8)
+    traced = jax.jit(lambda y: diets.diet_image(key, y, image_size=8))(jnp.int32(2))  # traced: not checked
+    np.testing.assert_allclose(traced, diets.diet_image(key, 2, image_size=8), atol=1e-5)

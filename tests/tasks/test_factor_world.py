@@ -51,3 +51,21 @@ def test_dynamics_touch_only_the_firing_factors():
 def test_a_world_too_small_for_its_variables_is_refused():
     with pytest.raises(CogsimError, match="cannot cover"):
         fw.make_world(12, 3, seed=0)
+
+
+@pytest.mark.parametrize("holdout", [1.5, 1.0, -1])
+def test_holdout_must_be_a_share_below_one(holdout):
+    with pytest.raises(CogsimError, match=f"holdout={holdout} is not allowed; allowed: a share in"):
+        fw.make_world(12, 8, seed=0, holdout=holdout)
+
+
+def test_sample_sequences_refuses_bad_pairs_and_counts():
+    w = fw.make_world(8, 5, seed=1)
+    with pytest.raises(CogsimError, match=r"pair \[0, 99\] is not allowed; allowed: factors 0..4"):
+        fw.sample_sequences(w, np.array([[0, 99]]), seed=0, n=2, seq_len=2)  # before: IndexError
+    with pytest.raises(CogsimError, match=r"pair \[0, 0\] is not allowed: the scopes .* overlap"):
+        fw.sample_sequences(w, np.array([[0, 0]]), seed=0, n=2, seq_len=2)  # before: accepted
+    with pytest.raises(CogsimError, match=r"shape \(0, 2\)"):
+        fw.sample_sequences(w, np.zeros((0, 2), int), seed=0, n=2, seq_len=2)
+    with pytest.raises(CogsimError, match="n=0 is not allowed"):
+        fw.sample_sequences(w, w.train_pairs, seed=0, n=0, seq_len=2)

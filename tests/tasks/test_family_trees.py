@@ -81,3 +81,8 @@ def test_random_family_is_reproducible_and_every_person_plays_every_role():
         assert (h, "wife", w) in facts and (w, "husband", h) in facts
     with pytest.raises(ConfigError, match="n_generations"):
         ft.random_family(n_generations=1, key=jax.random.key(0))
+
+
+def test_split_cases_refuses_a_fractional_number_of_cases():
+    with pytest.raises(ConfigError, match="'n_test': got 2.5; allowed: a whole number"):  # before: TypeError
+        ft.split_cases(ft.facts(ft.hinton_trees()), n_test=2.5, key=jax.random.key(0))

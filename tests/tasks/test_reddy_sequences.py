@@ -177,3 +177,13 @@ def test_small_argsort_is_the_stable_argsort(n):
     f = jax.jit(jax.vmap(rs._argsort_small))
     for v in (u, coarse, -coarse, special):
         np.testing.assert_array_equal(np.asarray(f(v)), np.asarray(jnp.argsort(v, axis=-1)))
+
+
+def test_direct_construction_checks_the_fields_together_and_logits_need_one_entry_per_class():
+    with pytest.raises(ConfigError, match="'K': got 65; allowed: a multiple of L = 8"):  # before: constructed
+        rs.TaskConfig(K=65, L=8)
+    w = rs.make_world(jax.random.key(0), TASK)
+    with pytest.raises(
+        ConfigError, match=r"'class_logits'.*\(10,\).*shape \(64,\)"
+    ):  # before: a JAX TypeError
+        rs.sample_batch(jax.random.key(0), w, TASK, 3, class_logits=jnp.zeros(10))

@@ -61,3 +61,10 @@ def test_eccnet_trials_are_grey_grid_displays_with_the_target_in_its_cell(task):
         assert t.targets[i].any()
     if task == "feature":  # red becomes the darker grey (Rec. 601 luma), green the brighter
         assert t.targets.max() == 76 and t.images.max() == 150
+
+
+def test_a_negative_seed_or_a_presence_other_than_0_1_is_refused():
+    with pytest.raises(CogsimError, match="seed: got -1; allowed: an integer >= 0"):  # before: numpy's error
+        wd.render("feature", [3], [1], seed=-1)
+    with pytest.raises(CogsimError, match=r"target_present: got \[2\]"):
+        wd.render("feature", [3], [2], seed=0)
