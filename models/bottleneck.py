@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 from jaxtyping import Array, Bool, Float, Int
@@ -128,10 +129,14 @@ def select(
     Args:
       q: queries ``[batch, q_len, dim]``.
       k: keys ``[batch, n, dim]``.
-      v: values ``[batch, n, vdim]``.
+      v: values ``[batch, n, vdim]``; ``vdim`` may differ from ``dim`` (the attention kernels take values of
+        the keys' shape: ``v`` is padded with zero columns to ``dim`` and ``out`` cut back, the same
+        values; where ``vdim > dim``, ``q`` and ``k`` are padded with zero columns instead, the same
+        scores up to float32 rounding).
       top_k: elements kept per query (static).
-      noise: Gumbel noise scale, a scalar or one value per batch item (may be traced).
-      key: PRNG key of the noise (or give ``gumbel``).
+      noise: Gumbel noise scale >= 0, a scalar or one value per batch item (may be traced; a concrete
+        negative value is refused).
+      key: PRNG key of the noise (or give ``gumbel``; neither is needed where ``noise`` is a concrete 0).
       gumbel: standard Gumbel draws ``[batch, q_len, n]`` to use instead of ``key``.
       mask: True where a slot may be selected.
       bias: an extra additive score bias per slot (e.g. salience).
@@ -150,7 +155,8 @@ def select(
       >>> sorted(s.indices[0, 0].tolist()), s.mask[0, 0].tolist()
       ([1, 2], [0.0, 1.0, 1.0, 0.0])
     """
-    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] or k.shape[0] != q.shape[0]:
+    ranks = (q.ndim, k.ndim, v.ndim) == (3, 3, 3)
+    if not ranks or k.shape[:2] != v.shape[:2] or k.shape[0] != q.shape[0] or q.shape[2] != k.shape[2]:
         raise CogsimError(
             f"select: q [b, q, d], k [b, n, d], v [b, n, dv] expected; got {q.shape}, {k.shape}, {v.shape}"
         )
@@ -158,18 +164,22 @@ def select(
     n = k.shape[1]
     if not 1 <= top_k <= n:
         raise CogsimError(f"select: top_k={top_k} is not allowed; use an integer in [1, {n}] (slots)")
-    if gumbel is None:
-        if key is None:
-            raise CogsimError("select: give a PRNG key or gumbel draws for the selection noise")
-        gumbel = jax.random.gumbel(key, (b, nq, n))
+    concrete = _concrete(noise)
+    if concrete is not None and not np.all(concrete >= 0):  # NaN refused too
+        raise CogsimError(f"select: noise={noise!r} is not allowed; use a number >= 0 (0: the argmax)")
+    if gumbel is None and key is None and (concrete is None or np.any(concrete)):
+        raise CogsimError("select: give a PRNG key or gumbel draws for the selection noise (noise != 0)")
+    if gumbel is None:  # without a key noise is 0: the deterministic argmax needs no draws
+        gumbel = jnp.zeros((b, nq, n)) if key is None else jax.random.gumbel(key, (b, nq, n))
     full_bias = gumbel_bias(noise, gumbel)
     if bias is not None:
         full_bias = full_bias + bias[:, None, :]
     m4 = None if mask is None else mask[:, None, None, :]
+    qp, kp, vp = _same_width(q, k, v)
     out, idx = topk_attention(
-        q[:, :, None],
-        k[:, :, None],
-        v[:, :, None],
+        qp[:, :, None],
+        kp[:, :, None],
+        vp[:, :, None],
         top_k=top_k,
         bias=full_bias[:, None],
         mask=m4,
@@ -184,9 +194,9 @@ def select(
     chosen = selected_mask(idx, n)  # [b, q, n]
     if keep is not None:
         out = dot_product_attention(
-            q[:, :, None],
-            k[:, :, None],
-            v[:, :, None],
+            qp[:, :, None],
+            kp[:, :, None],
+            vp[:, :, None],
             bias=full_bias[:, None],
             mask=chosen[:, None] > 0,
             scale=scale,
@@ -194,7 +204,24 @@ def select(
         )
     s = jnp.einsum("bqd,bnd->bqn", q, k) * scale + full_bias
     logw = jax.nn.log_softmax(jnp.where(chosen > 0, s, -1e30), axis=-1)
-    return Selection(out[:, :, 0], idx, chosen, jnp.where(chosen > 0, logw, 0.0), full_bias)
+    out = out[:, :, 0] if vp is v else out[:, :, 0, : v.shape[-1]]
+    return Selection(out, idx, chosen, jnp.where(chosen > 0, logw, 0.0), full_bias)
+
+
+def _concrete(x) -> np.ndarray | None:
+    """``x`` as a NumPy array where its value is known (not traced), else None."""
+    try:
+        return np.asarray(x, dtype=float)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError, TypeError):
+        return None
+
+
+def _same_width(q, k, v):
+    """``q``, ``k``, ``v`` padded with zero columns to one width (the kernels take ``v`` of ``k``'s shape)."""
+    pad = ((0, 0), (0, 0), (0, abs(v.shape[-1] - k.shape[-1])))
+    if v.shape[-1] < k.shape[-1]:
+        return q, k, jnp.pad(v, pad)  # its output columns unchanged
+    return (jnp.pad(q, pad), jnp.pad(k, pad), v) if v.shape[-1] > k.shape[-1] else (q, k, v)
 
 
 def selected_mask(indices: Int[Array, "*batch k"], n: int) -> jax.Array:

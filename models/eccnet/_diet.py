@@ -39,7 +39,7 @@ import pandas as pd
 
 from cogsim import config as cfglib
 from cogsim import train
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, ConfigError
 from cogsim.models.eccnet import _backbone as bb
 from cogsim.models.eccnet._weights import save_npz
 from cogsim.tasks import diets
@@ -56,12 +56,16 @@ class DietConfig:
     )
     batch_size: int = cfglib.field(16, low=1)
     steps: int = cfglib.field(400, low=0)
-    lr: float = cfglib.field(3e-3, low=0.0)
+    lr: float = cfglib.field(3e-3, low=0.0, doc="Adam learning rate (> 0)")
     log_every: int = cfglib.field(50, low=1)
     light_jitter_deg: float = cfglib.field(20.0, low=0.0, doc="azimuth jitter of the light (normal diet)")
     contrast_only: bool = cfglib.field(
         True, doc="zero-sum first-layer kernels and no biases, so that uniform fields give zero features"
     )
+
+    def __post_validate__(self):
+        if not self.lr > 0:
+            raise ConfigError("lr", self.lr, "a number > 0")
 
 
 def diet_batch(key: jax.Array, cfg: DietConfig):

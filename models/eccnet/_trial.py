@@ -19,7 +19,7 @@ from jax import lax
 from jaxtyping import Array
 
 from cogsim import config as cfglib
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, ConfigError
 from cogsim.models.eccnet._extractor import Extractor
 from cogsim.models.eccnet._maps import area_upsample_matrix, dog_taps, embed_kernel
 from cogsim.tasks.search_displays import Trials
@@ -39,8 +39,8 @@ class SearchConfig:
     weight_by_max: bool = cfglib.field(True, doc="weight layers by their raw maxima (the published 'nl')")
     corner_bias_deg: float = cfglib.field(64 / 30, low=0.0, doc="extra margin of the crop around the display")
     recog_deg: float = cfglib.field(10 / 30, low=0.0, doc="side of the recognition window (deg)")
-    rt_slope: float = cfglib.field(252.359, doc="ms per saccade")
-    rt_intercept: float = cfglib.field(376.271, doc="ms")
+    rt_slope: float = cfglib.field(252.359, low=0.0, doc="ms per saccade (> 0)")
+    rt_intercept: float = cfglib.field(376.271, low=0.0, doc="ms")
     batch_size: int = cfglib.field(1, low=1, doc="trials advanced together (1 is fastest on the CPU)")
     segment: int = cfglib.field(
         MAX_CELLS + 1, low=1, doc="saccades per jitted segment between slot refills (default: a whole trial)"
@@ -55,6 +55,10 @@ class SearchConfig:
     items_only: bool = cfglib.field(
         False, doc="fixate only cells holding an item (empty cells start inhibited; False: as published)"
     )
+
+    def __post_validate__(self):
+        if not self.rt_slope > 0:
+            raise ConfigError("rt_slope", self.rt_slope, "a number > 0 (ms per saccade)")
 
 
 def rt_ms(n_saccades: Any, cfg: SearchConfig | None = None) -> Any:

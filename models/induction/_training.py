@@ -24,13 +24,17 @@ from cogsim.tasks.reddy_sequences import TaskConfig, make_world, sample_batch
 class TrainConfig:
     """Plain SGD as in the paper: ``p <- (1 - wd) p - lr * grad``."""
 
-    lr: float = cfglib.field(0.01, low=0.0, doc="SGD learning rate")
+    lr: float = cfglib.field(0.01, low=0.0, doc="SGD learning rate (> 0)")
     batch_size: int = cfglib.field(128, low=1, doc="sequences per step (fresh every step)")
     weight_decay: float = cfglib.field(1e-6, low=0.0, doc="multiplicative weight decay per step")
     num_steps: int = cfglib.field(20000, low=1, doc="optimiser steps")
     log_every: int = cfglib.field(500, low=1, doc="steps between evaluations")
     n_test: int = cfglib.field(2000, low=1, doc="sequences per test set (paper: 10,000)")
     eval_chunk: int = cfglib.field(1000, low=1, doc="test sequences per forward pass")
+
+    def __post_validate__(self):
+        if not self.lr > 0:
+            raise ConfigError("lr", self.lr, "a number > 0 (0 would leave the network untrained)")
 
 
 class ForgetSchedule(NamedTuple):

@@ -25,6 +25,7 @@ from cogsim.models.search._timing import (
     table_loglik,
     trial_kind,
 )
+from cogsim.models.working_memory._model import per_trial
 
 _ERRORS = (
     Param("p_miss", 0.0, 1.0, default=0.03, doc="probability of answering 'absent' on a present trial"),
@@ -71,7 +72,9 @@ class SerialSelfTerminating:
         self.max_items = int(max_items)
 
     def loglik(self, p, t):
-        """Per-trial log-likelihood of the RT and the response (one table row per kind of trial)."""
+        """Per-trial log-likelihood of the RT and the response (one table row per kind of trial; 0-d for one
+        trial of 0-d arrays, :func:`cogsim.models.working_memory._model.per_trial`)."""
+        t, one = per_trial(t, self.name)
         m = self.max_items
         n = jnp.tile(jnp.maximum(jnp.arange(m + 1), 1), 2)[:, None]  # set size 0 is no display
         tp = jnp.repeat(jnp.arange(2), m + 1)[:, None]
@@ -79,9 +82,10 @@ class SerialSelfTerminating:
         p_n = jnp.where(tp == 1, jnp.where((k >= 1) & (k <= n), 1.0 / n, 0.0), jnp.where(k == n, 1.0, 0.0))
         p_yes = jnp.where(tp == 1, 1 - p["p_miss"], p["p_fa"])
         table = jnp.concatenate([p_n * (1 - p_yes), p_n * p_yes])  # rows: trial_kind(t, m)
-        return table_loglik(
+        ll = table_loglik(
             table, trial_kind(t, m), p["k_res"], p["k_item"], t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"]
         )
+        return ll[0] if one else ll
 
     def check_trials(self, frame, src: str) -> None:
         """Refuses trials the likelihood would read wrongly (:func:`._timing.check_trials`)."""
@@ -131,11 +135,14 @@ class Parallel:
     requires = ("target_present", "correct", "rt_ms")
 
     def loglik(self, p, t):
-        """Per-trial log-likelihood of the RT and the response."""
+        """Per-trial log-likelihood of the RT and the response (0-d for one trial of 0-d arrays,
+        :func:`cogsim.models.working_memory._model.per_trial`)."""
+        t, one = per_trial(t, self.name)
         yes = responded_present(t)
         shape = jnp.where(yes == 1, p["k_yes"], p["k_no"])[:, None]
         p_obs = _p_correct(p, t)[:, None]
-        return mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+        ll = mixture_loglik(p_obs, shape, t["rt_ms"] / 1000.0, p["t0_s"], p["scale_s"])
+        return ll[0] if one else ll
 
     def check_trials(self, frame, src: str) -> None:
         """Refuses trials the likelihood would read wrongly (:func:`._timing.check_trials`)."""

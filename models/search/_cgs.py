@@ -20,7 +20,14 @@ import jax.numpy as jnp
 
 from cogsim.fit import Param
 from cogsim.models.search._start import cgs_start
-from cogsim.models.search._timing import MAX_ITEMS, check_trials, sample_rt, table_loglik, trial_kind
+from cogsim.models.search._timing import (
+    MAX_ITEMS,
+    check_trials,
+    sample_rt,
+    table_loglik,
+    trial_kind,
+)
+from cogsim.models.working_memory._model import per_trial
 
 TIMING_PARAMS = (
     Param("t0_s", 0.0, 2.0, default=0.25, doc="shift of the residual (non-search) time, seconds"),
@@ -36,7 +43,9 @@ def cgs_outcome_probs(w_target, w_quit, dw_quit, p_guess, set_size, target_prese
     At step ``j`` (``j`` distractors rejected so far) the target is chosen with probability
     ``w_target / S_j``, the quit unit with ``(w_quit + j dw_quit) / S_j`` and a distractor with
     ``(D - j) / S_j``, where ``S_j`` is the sum of the remaining weights; reaching step ``j`` has probability
-    ``prod_{i<j} (D - i) / S_i`` (a cumulative product, vectorised over trials and steps).
+    ``prod_{i<j} (D - i) / S_i`` (a cumulative product, vectorised over trials and steps). Where no weight
+    is left (``S_j = 0``: every item rejected, the target absent or of weight 0, and ``w_quit = dw_quit =
+    0``) the searcher quits, the limit of ``w_quit -> 0``; until 2026-12-07 that was 0/0, NaN.
 
     Example:
       >>> import jax.numpy as jnp
@@ -50,9 +59,11 @@ def cgs_outcome_probs(w_target, w_quit, dw_quit, p_guess, set_size, target_prese
     rem = jnp.maximum(n - tp - j, 0.0)
     wq = w_quit + j * dw_quit
     s = rem + tp * w_target + wq
+    left = s > 0  # else nothing left to choose: quit (below); where s > 0 the same operations as before
+    s = jnp.where(left, s, 1.0)
     alive = jnp.cumprod(jnp.pad((rem / s)[:, :-1], ((0, 0), (1, 0)), constant_values=1.0), axis=1)
-    found = alive * tp * w_target / s  # found at step j: n = j + 1 items inspected
-    quit = alive * wq / s  # quit at step j: n = j
+    found = alive * tp * w_target / s  # found at step j: n = j + 1 items inspected (s = 0: none left)
+    quit = jnp.where(left, alive * wq / s, alive)  # quit at step j: n = j
     found_n = jnp.pad(found[:, :-1], ((0, 0), (1, 0)))
     return found_n + p_guess * quit, (1 - p_guess) * quit
 
@@ -104,7 +115,13 @@ class CGS:
         )
 
     def loglik(self, p, t):
-        """Per-trial log-likelihood of the RT and the response."""
+        """Per-trial log-likelihood of the RT and the response (0-d for one trial of 0-d arrays,
+        :func:`cogsim.models.working_memory._model.per_trial`)."""
+        t, one = per_trial(t, self.name)
+        ll = self._loglik(p, t)
+        return ll[0] if one else ll
+
+    def _loglik(self, p, t):
         m = self.max_items
         sizes = jnp.tile(jnp.maximum(jnp.arange(m + 1), 1), 2)  # set size 0 is no display: any row will do
         present = jnp.repeat(jnp.arange(2), m + 1)
@@ -139,7 +156,7 @@ class CGS:
             w_t = jnp.where(found | done, 0.0, tp * p["w_target"])
             s = rem + w_t + wq
             pick_t = u < w_t / s
-            pick_q = (~pick_t) & (u < (w_t + wq) / s)
+            pick_q = (~pick_t) & ((u < (w_t + wq) / s) | (s <= 0))  # nothing left to choose: quit
             pick_d = ~(pick_t | pick_q)
             live = ~done
             count = count + jnp.where(live & (pick_t | pick_d), 1, 0)

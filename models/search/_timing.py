@@ -44,7 +44,8 @@ def responded_present(trials) -> jax.Array:
 def check_trials(frame: pd.DataFrame, src: str, max_items: int | None = None) -> None:
     """Refuses trials a search model would fit without a word but wrongly, on any DataFrame ``cogsim.fit``
     is given, read by the paradigm or not: ``target_present`` or ``correct`` other than 0 or 1, ``rt_ms``
-    negative or not finite, a set size beyond ``max_items`` (the likelihood's tables; None: no limit).
+    negative or not finite, a set size that is not a whole number >= 1 or is beyond ``max_items`` (the
+    likelihood's tables; None: no limit).
 
     Raises:
       DataError: naming the row, the column, the value and what is allowed.
@@ -55,14 +56,16 @@ def check_trials(frame: pd.DataFrame, src: str, max_items: int | None = None) ->
         bad = np.flatnonzero(~np.isnan(v) & ~((v >= 0) & np.isfinite(v)))
         if len(bad):
             raise row_error(src, int(bad[0]), "rt_ms", frame["rt_ms"].iloc[bad[0]], "a finite number >= 0")
-    if max_items is not None and "set_size" in frame.columns:
+    if "set_size" in frame.columns:
         n = pd.to_numeric(frame["set_size"], errors="coerce").to_numpy(float)
-        bad = np.flatnonzero(n > max_items)
+        top = np.inf if max_items is None else max_items
+        bad = np.flatnonzero(~np.isnan(n) & ~((n >= 1) & (n <= top) & (n == np.floor(n))))
         if len(bad):
             value = frame["set_size"].iloc[bad[0]]
-            raise row_error(
-                src, int(bad[0]), "set_size", value, f"1 to {max_items} (the likelihood's tables)"
-            )
+            allowed = "a whole number >= 1"
+            if max_items is not None:
+                allowed = f"1 to {max_items}, a whole number (the likelihood's tables)"
+            raise row_error(src, int(bad[0]), "set_size", value, allowed)
 
 
 def _contaminated(model: Float[Array, " trials"], rt_s: Float[Array, " trials"]) -> Float[Array, " trials"]:
@@ -101,10 +104,20 @@ def mixture_loglik(
 
 def trial_kind(trials, max_items: int) -> jax.Array:
     """Row of a :func:`table_loglik` table for each trial: ``(response * 2 + target_present) * (max_items + 1)
-    + set_size``, with ``response`` 1 for "present" (:func:`responded_present`)."""
+    + set_size``, with ``response`` 1 for "present" (:func:`responded_present`); ``4 * (max_items + 1)``,
+    past the table's end (so only the contaminant's density), for a set size that is not a whole number
+    from 1 to ``max_items`` (until 2026-12-07 such a trial read another kind's row) or a ``target_present``
+    or ``correct`` other than 0 or 1."""
     tp = jnp.asarray(trials["target_present"], jnp.int32)
-    n = jnp.asarray(trials["set_size"], jnp.int32)
-    return (responded_present(trials) * 2 + tp) * (max_items + 1) + n
+    size = jnp.asarray(trials["set_size"])
+    n = size.astype(jnp.int32)
+    ok = (n >= 1) & (n <= max_items) & ((tp == 0) | (tp == 1))
+    c = jnp.asarray(trials["correct"])
+    ok = ok & ((c == 0) | (c == 1))
+    if not jnp.issubdtype(size.dtype, jnp.integer):
+        ok = ok & (size == jnp.floor(size))
+    kind = (responded_present(trials) * 2 + tp) * (max_items + 1) + n
+    return jnp.where(ok, kind, 4 * (max_items + 1))
 
 
 def table_loglik(
@@ -143,6 +156,7 @@ def table_loglik(
     x = rt_s - t0_s
     pos = x > 0
     y = jnp.where(pos, x, 1.0) / scale_s
+    kind = jnp.where(kind < 0, p_table.shape[0], kind)  # "fill" would read a negative kind from the end
     rows = jnp.take(log_p, kind, axis=0, mode="fill", fill_value=-jnp.inf)
     lp = (a - 1) * jnp.log(y)[:, None] - y[:, None] + rows
     model = jnp.where(pos, jax.scipy.special.logsumexp(lp, axis=1), -jnp.inf)

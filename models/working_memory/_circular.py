@@ -129,8 +129,9 @@ def j_from_kappa(kappa):
 
 def rows_by_set_size(table, set_size):
     """``table[set_size - 1]`` ``[n_trials, ...]``: the rows of a per-set-size table ``[N_MAX, ...]`` for each
-    trial; a set size outside ``1..N_MAX`` reads a row of zeros (so a model using it declares
-    ``max_set_size = N_MAX``, and ``cogsim.fit.fit`` refuses data beyond it). The same values as the
+    trial; a set size outside ``1..N_MAX`` or not a whole number reads a row of NaN (so a model using it
+    declares ``max_set_size = N_MAX``, and ``cogsim.fit.fit`` refuses data beyond it; until 2026-12-07 such a
+    trial read a row of zeros, or for a set size below 1 a row from the table's end). The same values as the
     product of a one-hot encoding of the set sizes with the table, at a fraction of its cost under
     ``value_and_grad`` (a gather, whose gradient is a scatter-add of ``n_trials`` rows, instead of two
     ``[n_trials, N_MAX]`` matrix products); the gradient differs from the product's by float32 rounding
@@ -138,17 +139,24 @@ def rows_by_set_size(table, set_size):
 
     Example:
       >>> t = jnp.arange(6.0).reshape(3, 2)
-      >>> rows_by_set_size(t, jnp.array([3, 1, 4])).tolist()
-      [[4.0, 5.0], [0.0, 1.0], [0.0, 0.0]]
+      >>> rows_by_set_size(t, jnp.array([3, 1, 4, 0])).tolist()
+      [[4.0, 5.0], [0.0, 1.0], [nan, nan], [nan, nan]]
     """
-    idx = jnp.asarray(set_size, jnp.int32) - 1
-    return jnp.take(table, idx, axis=0, mode="fill", fill_value=0)
+    n = jnp.asarray(set_size)
+    idx = n.astype(jnp.int32) - 1
+    rows = jnp.take(table, idx, axis=0, mode="fill", fill_value=0)
+    inside = (idx >= 0) & (idx < table.shape[0])
+    if not jnp.issubdtype(n.dtype, jnp.integer):
+        inside = inside & (n == jnp.floor(n))  # 2.5 is no set size (NaN fails both tests)
+    inside = inside.reshape(inside.shape + (1,) * (rows.ndim - inside.ndim))
+    return jnp.where(inside, rows, jnp.nan)  # valid rows unchanged; outside the table NaN, not a stray row
 
 
 def mixture_by_set_size(logw, kappa, set_size, error_rad):
     """Per-trial log-likelihood ``[n_trials]`` of a von Mises mixture given per set size: trial ``t`` reads
     row ``set_size[t] - 1`` of the log weights (von Mises normaliser included) and concentrations
-    ``[N_MAX, n_components]``, ``log sum_c exp(logw_c + kappa_c (cos e - 1))``. Both rows come from one
+    ``[N_MAX, n_components]``, ``log sum_c exp(logw_c + kappa_c (cos e - 1))``; NaN for a set size outside
+    ``1..N_MAX`` or not a whole number (:func:`rows_by_set_size`). Both rows come from one
     gather of the two tables stacked (the same values as two :func:`rows_by_set_size`; under
     ``value_and_grad`` one scatter-add instead of two, so the gradient differs from theirs by float32
     rounding: order of summation).

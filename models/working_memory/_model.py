@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import DataError
+from cogsim.errors import CogsimError, DataError
 from cogsim.models.working_memory._circular import mixture_by_set_size
 
 
@@ -48,7 +48,7 @@ class WMModel:
         (hashable, so the compiled solver stays cached per model; see ``cogsim.fit.Model``), e.g. one per
         integer-capacity segment of a likelihood with kinks.
       max_set_size: the largest set size the likelihood covers (the end of its per-set-size tables; a larger
-        one would read a row of zeros), or None for no limit; ``cogsim.fit.fit`` refuses data beyond it.
+        one gives a NaN log-likelihood), or None for no limit; ``cogsim.fit.fit`` refuses data beyond it.
       sign_invariant: trial columns whose sign the likelihood ignores (a von Mises error read through its
         cosine), so that ``cogsim.fit`` counts trials differing only in their sign as one distinct trial.
       tables_fn: ``(params, *, n_rows) -> (logw, kappa)``, each ``[n_rows, n_components]``: the von Mises
@@ -98,8 +98,15 @@ class WMModel:
 
     def loglik(self, params: Mapping[str, jax.Array], trials: Mapping[str, jax.Array]) -> jax.Array:
         """Per-trial log-likelihood ``[n_trials]`` of one participant's trials (one set size's when
-        ``by_set_size``) under scalar ``params``. Pure JAX: jit- and vmap-safe."""
-        return self.loglik_fn(params, trials)
+        ``by_set_size``) under scalar ``params``. Pure JAX: jit- and vmap-safe. Trial arrays of one value
+        each (0-d) are one trial, and give a 0-d result (:func:`per_trial`).
+
+        Raises:
+          CogsimError: trial arrays of different lengths (:func:`per_trial`).
+        """
+        trials, one = per_trial(trials, self.name)
+        ll = self.loglik_fn(params, trials)
+        return ll[0] if one else ll
 
     def simulate(self, params, trials, *, key: jax.Array) -> dict[str, jax.Array]:
         """Simulated responses (the paradigm's response columns) for the trial design in ``trials``."""
@@ -173,6 +180,35 @@ class WMModel:
 
     def __repr__(self) -> str:
         return f"WMModel({self.name!r}, params={[s.name for s in self.specs]})"
+
+
+def per_trial(trials: Mapping[str, jax.Array], who: str) -> tuple[dict, bool]:
+    """``(trials, one)``: a model's trial arrays with a leading axis of trials, and whether they were one
+    trial given as 0-d arrays (made ``[1]``; the caller returns its log-likelihood 0-d). Beside longer
+    arrays a 0-d array is repeated for each trial. Arrays of the same length are returned as they are (the
+    same objects). Shapes are static under ``jit``, so this is a Python check.
+
+    Raises:
+      CogsimError: naming the model (``who``), each column's length and what is allowed, where arrays of
+        trials differ in length.
+
+    Example:
+      >>> t, one = per_trial({"set_size": 4, "error_rad": 0.5}, "vp")
+      >>> t["set_size"].shape, one
+      ((1,), True)
+    """
+    shapes = {k: np.shape(v) for k, v in trials.items()}
+    lengths = {k: s[0] for k, s in shapes.items() if len(s)}
+    if len(set(lengths.values())) > 1:
+        got = ", ".join(f"{k!r} {n}" for k, n in lengths.items())
+        raise CogsimError(
+            f"{who}.loglik: trial arrays of different lengths ({got}); allowed: one value per trial in "
+            "every column (arrays of the same length)"
+        )
+    if len(lengths) == len(shapes):
+        return dict(trials), False
+    n = next(iter(lengths.values()), 1)
+    return {k: (v if shapes[k] else jnp.full((n,), v)) for k, v in trials.items()}, not lengths
 
 
 def _mixture_rows(tables, trials, *, n_rows):

@@ -118,3 +118,32 @@ def test_verifier_and_gate_carry_gradients(traces):
 def test_precision_recall():
     p, r = bn.precision_recall(jnp.array([[1.0, 1.0, 0.0]]), jnp.array([[1.0, 0.0, 1.0]]))
     assert float(p[0]) == 0.5 and float(r[0]) == 0.5
+
+
+def test_select_takes_values_of_another_width():
+    q = jax.random.normal(jax.random.key(2), (2, 3, 4))
+    k = jax.random.normal(jax.random.key(0), (2, 5, 4))
+    v = jax.random.normal(jax.random.key(1), (2, 5, 7))
+    kw = dict(top_k=2, noise=1.0, key=jax.random.key(1))
+    wide = bn.select(q, k, v, **kw)  # before: "k and v must have the same shape"
+    narrow = bn.select(q, k, v[..., 4:], **kw)
+    same = bn.select(q, k, v[..., :4], **kw)
+    assert wide.out.shape == (2, 3, 7) and narrow.out.shape == (2, 3, 3)
+    np.testing.assert_array_equal(np.asarray(narrow.indices), np.asarray(same.indices))
+    np.testing.assert_array_equal(np.asarray(wide.indices), np.asarray(same.indices))
+    np.testing.assert_allclose(np.asarray(wide.out), np.concatenate([same.out, narrow.out], -1), atol=1e-6)
+    with pytest.raises(CogsimError, match="select: q"):
+        bn.select(q[..., :3], k, v, **kw)
+
+
+def test_select_noise_zero_needs_no_key_and_negative_noise_is_refused():
+    q = jnp.array([[[0.0, 1.0, 1.0, 0.0]]])
+    k = jnp.eye(4)[None]
+    s = bn.select(q, k, k, top_k=2, noise=0.0)  # before: "give a PRNG key or gumbel draws"
+    ref = bn.select(q, k, k, top_k=2, noise=0.0, key=jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(s.indices), np.asarray(ref.indices))
+    np.testing.assert_array_equal(np.asarray(s.out), np.asarray(ref.out))
+    with pytest.raises(CogsimError, match="noise=-1.0"):
+        bn.select(q, k, k, top_k=2, noise=-1.0, key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="PRNG key"):
+        bn.select(q, k, k, top_k=2, noise=0.5)

@@ -156,3 +156,11 @@ def test_run_vmapped_equals_separate_runs_and_checks_fields():
     np.testing.assert_allclose(h["loss"][1, 1, 1:], np.asarray(one["loss"])[1:], rtol=1e-5)
     with pytest.raises(ConfigError, match="points.N"):
         ind.run_vmapped(jax.random.key(0), task, points={"N": [4]}, n_seeds=1)
+
+
+def test_train_config_refuses_a_learning_rate_of_zero():
+    from cogsim import config
+
+    with pytest.raises(ConfigError, match="'lr': got 0.0"):
+        config.validate(ind.TrainConfig(lr=0.0))
+    assert config.validate(ind.TrainConfig(lr=0.1)).lr == 0.1

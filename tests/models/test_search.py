@@ -228,3 +228,79 @@ def test_sample_rt_keeps_the_contaminant_draws_and_shape_of_the_item_by_item_sam
     many = jnp.zeros((100_000,), jnp.int32)
     _, cont = sample_rt(many, 2.0, 8.0, 0.25, 0.02, key=key)
     assert abs(float(cont.mean()) - CONTAMINANT) < 4 * np.sqrt(CONTAMINANT / many.size)
+
+
+# ------------------------------------------------------------- invalid trials, the bounds, trial shapes
+_CONTAMINANT_ONLY = float(np.log(search.CONTAMINANT * 0.5 / search.RT_MAX_S))
+
+
+@pytest.mark.parametrize("model", [search.CGS, search.SERIAL], ids=["cgs", "serial"])
+def test_set_sizes_outside_the_table_give_only_the_contaminant(model):
+    p = _params(model)
+    t = {
+        "set_size": jnp.array([33, 40, 0, -1, 6]),
+        "target_present": jnp.array([0, 0, 1, 0, 1]),
+        "correct": jnp.array([1, 1, 1, 1, 1]),
+        "rt_ms": jnp.array([600.0, 600.0, 450.0, 450.0, 400.0]),
+    }
+    ll = np.asarray(model.loglik(p, t))  # before: another kind's row (CGS: -4.52, -2.01, 1.74, 0.75)
+    np.testing.assert_allclose(ll[:4], _CONTAMINANT_ONLY, rtol=1e-6)
+    assert ll[4] > _CONTAMINANT_ONLY + 5
+    frac = dict(t, set_size=jnp.array([6.5, 6.0, 6.0, 6.0, 6.0]))
+    ll = np.asarray(model.loglik(p, frac))
+    np.testing.assert_allclose(ll[0], _CONTAMINANT_ONLY, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, 33])
+def test_check_trials_refuses_set_sizes_that_are_not_whole_numbers_in_the_table(bad):
+    from cogsim.errors import DataError
+
+    df = pd.DataFrame(
+        {"set_size": [3, bad], "target_present": [1, 0], "correct": [1, 1], "rt_ms": [500, 600]}
+    )
+    with pytest.raises(
+        DataError, match=rf"row 2, column 'set_size': got {bad}; allowed: 1 to 32, a whole number"
+    ):
+        search.CGS.check_trials(df, "t.csv")
+    if bad != 33:  # the parallel model has no table, but a set size is still a whole number >= 1
+        with pytest.raises(DataError, match=r"column 'set_size'"):
+            search.PARALLEL.check_trials(df, "t.csv")
+
+
+def test_cgs_probabilities_sum_to_one_with_no_quitting_weight():
+    yes, no = search.cgs_outcome_probs(5.0, 0.0, 0.0, 0.05, jnp.array([6, 6, 1]), jnp.array([0, 1, 0]))
+    assert np.isfinite(np.asarray(yes)).all() and np.isfinite(np.asarray(no)).all()  # before: NaN (0/0)
+    np.testing.assert_allclose(np.asarray((yes + no).sum(1)), 1.0, atol=1e-6)
+    # absent: every distractor rejected, then nothing left but to quit: 6 items, a guess
+    np.testing.assert_allclose(float(no[0, 6]), 0.95, atol=1e-6)
+    np.testing.assert_allclose(float(yes[0, 6]), 0.05, atol=1e-6)
+    # the limit of a vanishing quit weight
+    y2, n2 = search.cgs_outcome_probs(5.0, 1e-7, 0.0, 0.05, jnp.array([6, 6, 1]), jnp.array([0, 1, 0]))
+    np.testing.assert_allclose(np.asarray(yes), np.asarray(y2), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(no), np.asarray(n2), atol=1e-5)
+    p = _params(search.CGS, w_quit=0.0, dw_quit=0.0)
+    t = {
+        "set_size": jnp.array([6, 6]),
+        "target_present": jnp.array([0, 0]),
+        "correct": jnp.array([1, 1]),
+        "rt_ms": jnp.array([700.0, 700.0]),
+    }
+    assert float(search.CGS.loglik(p, t)[0]) > _CONTAMINANT_ONLY + 3  # before: the contaminant only
+    sim = search.CGS.simulate(
+        p, {"set_size": jnp.full(2000, 6), "target_present": jnp.zeros(2000, int)}, key=jax.random.key(0)
+    )
+    assert 0.9 < float(sim["correct"].mean()) < 0.99  # absent, but for guesses and contaminants
+
+
+@pytest.mark.parametrize("model", [search.CGS, search.SERIAL, search.PARALLEL], ids=lambda m: m.name)
+def test_search_loglik_takes_one_trial_of_0d_arrays_and_refuses_mismatched_lengths(model):
+    from cogsim.errors import CogsimError
+
+    p = _params(model)
+    one = {"set_size": 6, "target_present": 1, "correct": 1, "rt_ms": 500.0}
+    ll = model.loglik(p, one)
+    ref = model.loglik(p, {k: jnp.array([v]) for k, v in one.items()})
+    assert ll.shape == () and float(ll) == float(ref[0])
+    bad = {k: jnp.array([v, v]) for k, v in one.items()} | {"rt_ms": jnp.array([500.0, 600.0, 700.0])}
+    with pytest.raises(CogsimError, match=r"'rt_ms' 3"):
+        model.loglik(p, bad)

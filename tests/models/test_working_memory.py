@@ -562,3 +562,52 @@ def test_fixed_capacity_start_points_reach_the_maximum_the_default_starts_miss(t
     assert stuck(without.K) and bool(without.converged), without.to_dict()
     assert 4.0 < with_.K < 6.0 and bool(with_.converged), with_.to_dict()
     assert with_.loglik > without.loglik + 0.5, (with_.loglik, without.loglik)
+
+
+# ------------------------------------------------------------- set sizes outside the tables, trial shapes
+_TABLE_MODELS = [
+    (wm.VP, {"J1": 10.0, "alpha": 1.0, "tau": 5.0}, 32),
+    (wm.SLOTS_AVERAGING, {"K": 3.0, "sd1_rad": 0.4}, 16),
+]
+
+
+@pytest.mark.parametrize(("model", "params", "top"), _TABLE_MODELS, ids=["vp", "slots_averaging"])
+def test_set_sizes_outside_the_tables_give_nan_and_valid_ones_are_unchanged(model, params, top):
+    p = {k: jnp.float32(v) for k, v in params.items()}
+    sizes = jnp.array([0.0, -1.0, top + 1.0, 2.5, jnp.nan, 1.0, 2.0, float(top)])
+    ll = np.asarray(model.loglik(p, {"set_size": sizes, "error_rad": jnp.full(8, 0.1)}))
+    assert np.isnan(ll[:5]).all()  # before: log(34)-like values, set size 0 read the last row, 2.5 read 2
+    ok = model.loglik(p, {"set_size": jnp.array([1, 2, top]), "error_rad": jnp.full(3, 0.1)})
+    np.testing.assert_array_equal(ll[5:], np.asarray(ok))  # integer or float set sizes: the same values
+
+
+def test_rows_by_set_size_gives_nan_rows_outside_the_table():
+    from cogsim.models.working_memory._circular import rows_by_set_size
+
+    rows = np.asarray(rows_by_set_size(jnp.arange(6.0).reshape(3, 2), jnp.array([0, -1, 4, 2])))
+    assert np.isnan(rows[:3]).all()
+    np.testing.assert_array_equal(rows[3], [2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [(wm.VP, {"J1": 10.0, "alpha": 1.0, "tau": 5.0}), (wm.MIXTURE2P, {"p_mem": 0.9, "sd_rad": 0.3})],
+    ids=["vp", "mixture2p"],
+)
+def test_one_trial_of_0d_arrays_gives_a_0d_loglik_and_lengths_must_agree(model, params):
+    from cogsim.errors import CogsimError
+
+    p = {k: jnp.float32(v) for k, v in params.items()}
+    one = model.loglik(p, {"set_size": 2, "error_rad": 0.1})
+    jitted = jax.jit(model.loglik)(p, {"set_size": 2, "error_rad": 0.1})
+    ref = model.loglik(p, {"set_size": jnp.array([2]), "error_rad": jnp.array([0.1])})
+    assert one.shape == () and jitted.shape == ()
+    assert float(one) == float(ref[0]) == float(jitted)
+    with pytest.raises(CogsimError, match=r"'set_size' 3, 'error_rad' 2"):
+        model.loglik(p, {"set_size": jnp.array([1, 2, 3]), "error_rad": jnp.array([0.1, 0.2])})
+
+
+def test_vp_loglik_has_the_documented_floor():
+    p = {"J1": jnp.float32(1000.0), "alpha": jnp.float32(-1.0), "tau": jnp.float32(0.01)}
+    ll = wm.VP.loglik(p, {"set_size": jnp.array([1, 8]), "error_rad": jnp.array([3.1, 3.1])})
+    np.testing.assert_allclose(np.asarray(ll), np.log(1e-30 / (2 * np.pi)), atol=1e-3)

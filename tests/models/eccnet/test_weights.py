@@ -67,3 +67,20 @@ def test_keras_loader_rejects_bad_shapes():
     del w["block3_conv2"]
     with pytest.raises(CogsimError, match="missing"):
         eccnet.from_keras(w)
+
+
+def test_configs_refuse_a_zero_learning_rate_and_negative_rt_mapping():
+    import dataclasses
+
+    from cogsim import config
+    from cogsim.errors import ConfigError
+
+    for cfg, field, value in [
+        (eccnet.DietConfig(), "lr", 0.0),
+        (eccnet.SearchConfig(), "rt_slope", 0.0),
+        (eccnet.SearchConfig(), "rt_slope", -1.0),
+        (eccnet.SearchConfig(), "rt_intercept", -1.0),
+    ]:
+        with pytest.raises(ConfigError, match=f"'{field}': got {value}"):
+            config.validate(dataclasses.replace(cfg, **{field: value}))
+    assert config.validate(eccnet.DietConfig(steps=0)).steps == 0  # an untrained backbone stays allowed
