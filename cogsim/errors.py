@@ -53,6 +53,23 @@ def check_level(where: str, level: Any) -> Any:
     return level
 
 
+def check_count(where: str, name: str, value: object, *, low: int = 1) -> int:
+    """``value`` as a plain int when it is a whole number >= ``low`` (numpy integers accepted; bools and
+    floats refused), else a CogsimError naming ``where``, ``name``, the value and what is allowed.
+
+    Example:
+      >>> check_count("make_world", "n_vars", 12)
+      12
+      >>> check_count("make_world", "seed", -1, low=0)
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.CogsimError: make_world: seed=-1 is not allowed; use an integer >= 0
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise CogsimError(f"{where}: {name}={value!r} is not allowed; use an integer >= {low}")
+    return int(value)
+
+
 def check_n_boot(where: str, n_boot: object) -> int:
     """``n_boot`` (bootstrap resamples) as an int >= 1, else a CogsimError; numpy integers are accepted,
     bools and floats refused.
@@ -61,6 +78,4 @@ def check_n_boot(where: str, n_boot: object) -> int:
       >>> check_n_boot("bootstrap_ci", 200)
       200
     """
-    if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 1:
-        raise CogsimError(f"{where}: n_boot={n_boot!r} is not allowed; use an integer >= 1")
-    return int(n_boot)
+    return check_count(where, "n_boot", n_boot)

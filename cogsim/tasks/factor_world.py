@@ -21,7 +21,7 @@ import itertools
 import networkx as nx
 import numpy as np
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 
 #: The largest scope of a factor.
 MAX_SCOPE = 3
@@ -107,13 +107,22 @@ def make_world(
       >>> all(2 <= len(s) <= 3 for s in w.scopes), len(w.test_pairs) > 0
       (True, True)
     """
+    n_vars, n_factors = (
+        check_count("make_world", "n_vars", n_vars),
+        check_count("make_world", "n_factors", n_factors),
+    )
     if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
         raise CogsimError(f"make_world: holdout={holdout!r} is not allowed; allowed: a share in [0, 1)")
     if MAX_SCOPE * n_factors < n_vars:
         raise CogsimError(
             f"make_world: n_factors={n_factors} cannot cover n_vars={n_vars} with scopes of <= 3"
         )
-    rng = np.random.default_rng(seed)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError) as e:
+        raise CogsimError(
+            f"make_world: seed={seed!r} is not allowed; use an integer >= 0 (or an array of them): {e}"
+        ) from None
     for _ in range(max_tries):
         fdeg = rng.integers(2, MAX_SCOPE + 1, n_factors)
         total = int(fdeg.sum())

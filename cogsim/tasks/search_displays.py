@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 import jax
 import numpy as np
@@ -436,7 +437,7 @@ def make_trials(
                 f"make_trials: experiment {exp.number} has conditions {exp.conditions}; got {c!r}"
             )
     for s in set_sizes:
-        if not 1 <= s <= lay.n_cells:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or not 1 <= s <= lay.n_cells:
             raise CogsimError(
                 f"make_trials: set size {s} must be in [1, {lay.n_cells}] for experiment {exp.number}"
             )

@@ -1,5 +1,7 @@
 """The sparse factor world: graph structure, seeding, dynamics confined to the firing factors."""
 
+import re
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -51,6 +53,27 @@ def test_dynamics_touch_only_the_firing_factors():
 def test_a_world_too_small_for_its_variables_is_refused():
     with pytest.raises(CogsimError, match="cannot cover"):
         fw.make_world(12, 3, seed=0)
+
+
+@pytest.mark.parametrize(
+    "args, seed, needle",
+    [
+        ((0, 3), 0, "n_vars=0 is not allowed; use an integer >= 1"),
+        ((-1, 3), 0, "n_vars=-1 is not allowed"),
+        ((12.5, 8), 0, "n_vars=12.5 is not allowed"),
+        ((12, True), 0, "n_factors=True is not allowed"),
+        ((12, 8), -1, "seed=-1 is not allowed"),
+    ],
+)
+def test_bad_sizes_and_seeds_are_named(args, seed, needle):
+    with pytest.raises(CogsimError, match=re.escape(needle)):
+        fw.make_world(*args, seed=seed)
+
+
+def test_a_seed_array_and_a_numpy_size_give_a_world():
+    a = fw.make_world(np.int64(8), 5, seed=np.array([1, 2], np.uint32))
+    b = fw.make_world(8, 5, seed=np.array([1, 2], np.uint32))
+    assert a.scopes == b.scopes
 
 
 @pytest.mark.parametrize("holdout", [1.5, 1.0, -1])
