@@ -177,7 +177,6 @@ KERNELS = {
         ((), {"scale": "a"}, r"scale='a' is not allowed; use None"),
         ((), {"scale": float("nan")}, r"scale=nan is not allowed"),
         ((), {"scale": -1.0}, r"scale=-1.0 is not allowed"),
-        ((), {"is_causal": 1}, r"is_causal=1 is not allowed; use True or False"),
         (
             (),
             {"interpret": False},
@@ -187,14 +186,18 @@ KERNELS = {
     ],
 )
 def test_public_kernels_raise_clear_errors(name, args, kwargs, match):
-    if name == "topk_attention" and "is_causal" in kwargs:
-        pytest.skip("top-k has no is_causal")
     fn = KERNELS[name]
     args = args or ((XB,) * 3 if name == "mosaic_attention" else (X,) * 3)
     if name == "mosaic_attention":
         args = tuple(a.astype(jnp.bfloat16) if isinstance(a, jax.Array) else a for a in args)
     with pytest.raises(CogsimError, match=rf"^{name}: {match}"):
         fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["flash_attention", "mosaic_attention"])  # top-k takes no is_causal
+def test_a_non_bool_is_causal_is_refused(name):
+    with pytest.raises(CogsimError, match=rf"^{name}: is_causal=1 is not allowed; use True or False"):
+        KERNELS[name](*((XB,) * 3 if name == "mosaic_attention" else (X,) * 3), is_causal=1)
 
 
 @pytest.mark.parametrize("name", list(KERNELS))
