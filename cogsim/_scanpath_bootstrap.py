@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Float
 
 from cogsim._compare_scanpath import BEHAVIOUR_KEYS, behaviour_delta, scanpath_behaviour
-from cogsim.errors import CogsimError, check_level, check_n_boot
+from cogsim.errors import CogsimError, check_count, check_level
 
 
 def _sums(paths: Mapping[object, Sequence[Sequence[int]]], targets: Mapping[object, int], keys: list):
@@ -83,7 +83,8 @@ def behaviour_delta_ci(
       >>> d < 0
       True
     """
-    n_boot, level = check_n_boot("behaviour_delta_ci", n_boot), check_level("behaviour_delta_ci", level)
+    where = "behaviour_delta_ci"
+    n_boot, level = check_count(where, "n_boot", n_boot), check_level(where, level)
     keys = [k for k in human if k in model and (baseline is None or k in baseline)]
     if not keys:
         raise CogsimError("behaviour_delta_ci: no display has both model and human scanpaths")
@@ -136,7 +137,7 @@ def ratio_ci(
       >>> round(r, 3), lo < r < hi
       (0.65, True)
     """
-    n_boot, level = check_n_boot("ratio_ci", n_boot), check_level("ratio_ci", level)
+    n_boot, level = check_count("ratio_ci", "n_boot", n_boot), check_level("ratio_ci", level)
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 1:
         raise CogsimError(f"ratio_ci: a and b must be paired 1-D arrays, got shapes {a.shape} and {b.shape}")

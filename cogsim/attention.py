@@ -53,7 +53,7 @@ from cogsim._attention_hooks import (
     record,
     scan,
 )
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.kernels._common import (
     F32_PRECISIONS,
     MASK_VALUE,
@@ -64,7 +64,6 @@ from cogsim.kernels._common import (
     check_flag,
     check_inputs,
     check_scale,
-    check_top_k,
     is_traced,
 )
 from cogsim.kernels.mosaic_attention import mosaic_supports
@@ -157,7 +156,7 @@ def _resolve(
 ) -> str:
     """The path a call runs: "xla", "pallas", "mosaic" or "interpret" (see the module docstring).
 
-    ``top_k`` must have been checked (:func:`check_top_k`) before: it is compared here.
+    ``top_k`` must have been checked (:func:`cogsim.errors.check_count`) before: it is compared here.
     """
     if implementation not in IMPLEMENTATIONS:
         raise CogsimError(
@@ -349,7 +348,7 @@ def topk_attention(
     check_inputs(q, k, v, bias, mask, where="topk_attention", kernel=False)
     _check_call("topk_attention", q, k, v, bias, mask, scale)
     check_f32_precision("topk_attention", f32_precision)
-    top_k = check_top_k("topk_attention", top_k, k.shape[1])
+    top_k = check_count("topk_attention", "top_k", top_k, high=k.shape[1])
     impl = _resolve(implementation, q, k, where="topk_attention", top_k=top_k, scale=scale)
     if impl == "xla":
         return reference_topk_attention(q, k, v, top_k=top_k, bias=bias, mask=mask, scale=scale)

@@ -24,7 +24,7 @@ from cogsim.comparison import (  # noqa: F401 - the record types, re-exported wh
     PaperRun,
     verdict_from_checks,
 )
-from cogsim.errors import CogsimError, check_level, check_n_boot
+from cogsim.errors import CogsimError, check_count, check_level
 
 
 class _LazyStats:
@@ -100,7 +100,7 @@ def bootstrap_ci(
       >>> lo < est < hi
       True
     """
-    n_boot, level = check_n_boot("bootstrap_ci", n_boot), check_level("bootstrap_ci", level)
+    n_boot, level = check_count("bootstrap_ci", "n_boot", n_boot), check_level("bootstrap_ci", level)
     if not isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):
         data = np.asarray(data)
     rng = np.random.default_rng(seed)
@@ -183,7 +183,7 @@ def paired_bootstrap_diff(
       >>> round(d, 4), lo > 0
       (0.125, True)
     """
-    n_boot, level = check_n_boot(where := "paired_bootstrap_diff", n_boot), check_level(where, level)
+    n_boot, level = check_count(where := "paired_bootstrap_diff", "n_boot", n_boot), check_level(where, level)
     x, y = np.asarray(a, float), np.asarray(b, float)
     _same_length(where, x, y, "a and b")
     d = x - y

@@ -53,29 +53,41 @@ def check_level(where: str, level: Any) -> Any:
     return level
 
 
-def check_count(where: str, name: str, value: object, *, low: int = 1) -> int:
-    """``value`` as a plain int when it is a whole number >= ``low`` (numpy integers accepted; bools and
-    floats refused), else a CogsimError naming ``where``, ``name``, the value and what is allowed.
+def check_count(
+    where: str, name: str, value: object, *, low: int = 1, high: int | None = None, detail: str = ""
+) -> int:
+    """``value`` as a plain int when it is a whole number from ``low`` to ``high`` (no upper limit for None),
+    else a CogsimError ``"<where>: got <name>=<value>; allowed: an integer >= <low><detail>"`` (or ``"an
+    integer from <low> to <high>"``). The one check of count-like arguments (sizes, resamples, starts,
+    ``top_k``): Python and NumPy integers are accepted; bools (NumPy's too) and floats, even ``3.0``, refused.
+
+    Args:
+      where: the function (or command) named first in the message.
+      name: the argument.
+      value: what was passed.
+      low: the smallest allowed value.
+      high: the largest allowed value, or None for no upper limit.
+      detail: appended to the message, e.g. ``" (k_len=8)"`` for why the limits are what they are.
 
     Example:
-      >>> check_count("make_world", "n_vars", 12)
+      >>> import numpy as np
+      >>> check_count("make_world", "n_vars", np.int64(12))
       12
       >>> check_count("make_world", "seed", -1, low=0)
       Traceback (most recent call last):
       ...
-      cogsim.errors.CogsimError: make_world: seed=-1 is not allowed; use an integer >= 0
+      cogsim.errors.CogsimError: make_world: got seed=-1; allowed: an integer >= 0
+      >>> check_count("topk_attention", "top_k", True, high=8, detail=" (k_len=8)")
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.CogsimError: topk_attention: got top_k=True; allowed: an integer from 1 to 8 (k_len=8)
     """
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise CogsimError(f"{where}: {name}={value!r} is not allowed; use an integer >= {low}")
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+        raise CogsimError(f"{where}: got {name}={value!r}; allowed: {allowed}{detail}")
     return int(value)
-
-
-def check_n_boot(where: str, n_boot: object) -> int:
-    """``n_boot`` (bootstrap resamples) as an int >= 1, else a CogsimError; numpy integers are accepted,
-    bools and floats refused.
-
-    Example:
-      >>> check_n_boot("bootstrap_ci", 200)
-      200
-    """
-    return check_count(where, "n_boot", n_boot)

@@ -186,14 +186,6 @@ def check_scale(where: str, scale, *, kernel: bool):
     return value if kernel else scale
 
 
-def check_top_k(where: str, top_k, limit: int, detail: str = "") -> int:
-    """``top_k`` as a plain int in ``[1, limit]`` (Python or NumPy integers; bools are refused)."""
-    ok = isinstance(top_k, (int, np.integer)) and not isinstance(top_k, (bool, np.bool_))
-    if not ok or not 1 <= int(top_k) <= limit:
-        raise CogsimError(f"{where}: top_k={top_k!r} is not allowed; use an integer in [1, {limit}]{detail}")
-    return int(top_k)
-
-
 def check_runs_here(where: str, interpret, *arrays) -> None:
     """A compiled kernel called eagerly off the GPU: a clear error instead of Pallas' "Only interpret mode".
 

@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from cogsim.kernels._common import MASK_VALUE, MASKED_SCORE, check_top_k
+from cogsim.errors import check_count
+from cogsim.kernels._common import MASK_VALUE, MASKED_SCORE
 
 __all__ = ["reference_attention", "reference_flash_attention", "reference_topk_attention"]
 
@@ -145,7 +146,7 @@ def reference_topk_attention(
     """
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]
-    top_k = check_top_k("topk_attention", top_k, nk)
+    top_k = check_count("topk_attention", "top_k", top_k, high=nk)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     if hk != hq:
         k = jnp.repeat(k, hq // hk, axis=2)

@@ -28,6 +28,7 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jaxtyping import Array, Bool, Float, Int
 
+from cogsim.errors import check_count
 from cogsim.kernels import tiles
 from cogsim.kernels._common import (
     MAX_BLOCK,
@@ -35,7 +36,6 @@ from cogsim.kernels._common import (
     check_block,
     check_f32_precision,
     check_kernel_call,
-    check_top_k,
     fit_block,
     full_rows,
     mask_int8,
@@ -251,7 +251,7 @@ def topk_attention(
     )
     nk = k.shape[1]
     detail = f" (k_len={nk}, kernel limit {MAX_TOP_K})"
-    top_k = check_top_k(where, top_k, min(nk, MAX_TOP_K), detail)
+    top_k = check_count(where, "top_k", top_k, high=min(nk, MAX_TOP_K), detail=detail)
     check_f32_precision(where, f32_precision)
     check_block(where, "block_q", block_q)
     check_block(where, "block_k", block_k)

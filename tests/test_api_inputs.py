@@ -87,9 +87,9 @@ class _Gauss:
     [
         ({"level": "0.95"}, "fit level: got '0.95'; allowed: a confidence level in (0, 1)"),
         ({"level": 95}, "fit level: got 95; allowed: a confidence level in (0, 1)"),
-        ({"n_starts": True}, "fit n_starts: got True; allowed: an integer >= 1"),
-        ({"n_starts": 2.0}, "fit n_starts: got 2.0; allowed: an integer >= 1"),
-        ({"cv": True}, "fit cv: got True; allowed: None or an integer number of folds >= 2"),
+        ({"n_starts": True}, "fit: got n_starts=True; allowed: an integer >= 1"),
+        ({"n_starts": 2.0}, "fit: got n_starts=2.0; allowed: an integer >= 1"),
+        ({"cv": True}, "fit: got cv=True; allowed: an integer >= 2 (folds), or None"),
     ],
 )
 def test_fit_refuses_bad_arguments(kwargs, needle):

@@ -390,7 +390,7 @@ def test_top_k_is_checked_before_the_gpu_dispatch_compares_it(simulated_gpu):
     from cogsim.attention import topk_attention
 
     q = jnp.ones((1, 4, 2, 16))
-    with pytest.raises(CogsimError, match=r"topk_attention: top_k='3' is not allowed"):
+    with pytest.raises(CogsimError, match=r"topk_attention: got top_k='3'; allowed: an integer from 1 to 4"):
         topk_attention(q, q, q, top_k="3")
 
 

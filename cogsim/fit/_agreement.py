@@ -15,10 +15,9 @@ import jax
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.fit._fit import fit
 from cogsim.fit._key import check_key
-from cogsim.fit._param import count
 
 
 def start_agreement(
@@ -82,13 +81,15 @@ def start_agreement(
       True
     """
     check_key(key, what="start_agreement")
-    n_starts = count(
+    n_starts = check_count(
+        "start_agreement",
+        "n_starts",
         n_starts,
-        "start_agreement n_starts",
-        2,
-        " (the extra starts are what differ between the fits; with one, every fit starts from the defaults)",
+        low=2,
+        detail=" (the extra starts are what differ between the fits; with one, every fit starts from the "
+        "defaults)",
     )
-    n_fits = count(n_fits, "start_agreement n_fits", 2)
+    n_fits = check_count("start_agreement", "n_fits", n_fits, low=2)
     if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (math.isfinite(tol) and tol >= 0):
         raise CogsimError(f"start_agreement tol: got {tol!r}; allowed: a finite number >= 0")
     by = tuple(by)

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
@@ -19,7 +19,6 @@ from cogsim.fit._compress import evaluated
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, check_no_blanks, pack, unit_ids
 from cogsim.fit._key import check_key
-from cogsim.fit._param import count, is_integer
 from cogsim.fit._profile import profile_intervals
 from cogsim.fit._solve import by_bucket, solve_starts
 
@@ -55,14 +54,14 @@ class FitResult:
 
 
 def _check_args(n_starts, ci, cv, level, n_boot, by):
-    count(n_starts, "fit n_starts")
+    check_count("fit", "n_starts", n_starts)
     if ci not in (None, "profile", "bootstrap"):
         raise CogsimError(f"fit ci: got {ci!r}; allowed: 'profile', 'bootstrap' or None")
-    if cv is not None and (not is_integer(cv) or cv < 2):
-        raise CogsimError(f"fit cv: got {cv!r}; allowed: None or an integer number of folds >= 2")
+    if cv is not None:
+        check_count("fit", "cv", cv, low=2, detail=" (folds), or None")
     if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0.0 < level < 1.0:
         raise CogsimError(f"fit level: got {level!r}; allowed: a confidence level in (0, 1)")
-    count(n_boot, "fit n_boot", 10)
+    check_count("fit", "n_boot", n_boot, low=10)
     if isinstance(by, str) or not by or not all(isinstance(b, str) for b in by):
         raise CogsimError(f"fit by: got {by!r}; allowed: a non-empty tuple of column names")
 
@@ -199,7 +198,7 @@ def fit(
     check_key(key, what="fit")
     _model.check_model(model)
     _check_args(n_starts, ci, cv, level, n_boot, by)
-    max_buckets = count(max_buckets, "fit max_buckets")
+    max_buckets = check_count("fit", "max_buckets", max_buckets)
     n_starts, n_boot, level = int(n_starts), int(n_boot), float(level)
     cv = None if cv is None else int(cv)
     by = tuple(by)

@@ -65,8 +65,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cogsim.errors import CogsimError
-from cogsim.fit import _model, _objective, _param
+from cogsim.errors import CogsimError, check_count
+from cogsim.fit import _model, _objective
 from cogsim.fit._cache import cached
 from cogsim.fit._compress import evaluated
 from cogsim.fit._data import MAX_BUCKETS, pack
@@ -260,7 +260,7 @@ def _check(init, ci, max_iter, tol, lml_tol):
         raise CogsimError(f"fit_hierarchical init: got {init!r}; allowed: 'ml' or 'broad'")
     if ci not in ("laplace", None):
         raise CogsimError(f"fit_hierarchical ci: got {ci!r}; allowed: 'laplace' or None")
-    _param.count(max_iter, "fit_hierarchical max_iter")
+    check_count("fit_hierarchical", "max_iter", max_iter)
     for name, v in (("tol", tol), ("lml_tol", lml_tol)):
         if not isinstance(v, (int, float)) or not v > 0:
             raise CogsimError(f"fit_hierarchical {name}: got {v!r}; allowed: a number > 0")

@@ -16,12 +16,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.fit._fit import fit
 from cogsim.fit._fixed import impossible_under
 from cogsim.fit._key import check_key
 from cogsim.fit._model import levels
-from cogsim.fit._param import count
 from cogsim.fit._predictive import predictive
 
 #: the copies' index column (as :func:`cogsim.fit.predictive` names it)
@@ -104,7 +103,7 @@ def lr_test(
       0.048
     """
     check_key(key, what="lr_test")
-    n_boot = count(n_boot, "lr_test n_boot")
+    n_boot = check_count("lr_test", "n_boot", n_boot)
     by = tuple(by)
     if SIM in by:
         raise CogsimError(

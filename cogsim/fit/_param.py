@@ -4,44 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 import jax
 import jax.numpy as jnp
 
 from cogsim.errors import CogsimError
-
-
-def is_integer(value) -> bool:
-    """Whether ``value`` is an integer (a Python or numpy one; not a bool, not a float such as ``3.0``).
-
-    Example:
-      >>> import numpy as np
-      >>> [is_integer(v) for v in (3, np.int64(3), True, 3.0)]
-      [True, True, False, False]
-    """
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def count(value, what: str, minimum: int = 1, why: str = "") -> int:
-    """``value`` as a plain ``int`` where it is an integer (:func:`is_integer`) of at least ``minimum``.
-
-    Raises:
-      CogsimError: ``"<what>: got <value>; allowed: an integer >= <minimum><why>"`` otherwise.
-
-    Example:
-      >>> import numpy as np
-      >>> count(np.int64(3), "fit n_starts")
-      3
-      >>> try:
-      ...     count(True, "fit n_starts")
-      ... except CogsimError as e:
-      ...     print(e)
-      fit n_starts: got True; allowed: an integer >= 1
-    """
-    if not is_integer(value) or value < minimum:
-        raise CogsimError(f"{what}: got {value!r}; allowed: an integer >= {minimum}{why}")
-    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,13 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _objective
 from cogsim.fit._bootstrap import simulate_units
 from cogsim.fit._cache import cached
 from cogsim.fit._data import pack, unit_ids
 from cogsim.fit._key import check_key
-from cogsim.fit._param import count
 
 #: the columns :func:`predictive_check` adds after the summaries' condition columns
 CHECK_COLUMNS = ("observed", "sim_mean", "ci_low", "ci_high", "n_sims", "inside")
@@ -109,7 +108,7 @@ def predictive(
         raise CogsimError(
             f"predictive: model {model.name!r} has no simulate(); allowed: a model with simulate()"
         )
-    n_sims = count(n_sims, "predictive n_sims")
+    n_sims = check_count("predictive", "n_sims", n_sims)
     if getattr(result, "model", model.name) != model.name:
         raise CogsimError(
             f"predictive result: got a fit of {result.model!r}; allowed: a fit of {model.name!r}"

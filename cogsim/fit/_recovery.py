@@ -11,13 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _model
 from cogsim.fit._fit import FitResult, fit
 from cogsim.fit._hierarchical import fit_hierarchical
 from cogsim.fit._key import check_key
 from cogsim.fit._paradigm import pattern_key
-from cogsim.fit._param import count
 
 #: a trial design: ``design(n_trials, *, key) -> {column: array [n_trials] or [n_trials, m]}``
 Design = Callable[..., Mapping[str, jax.Array]]
@@ -130,7 +129,7 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
     """
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(f"model {model.name!r} has no simulate(); allowed: a model with simulate()")
-    n_trials = count(n_trials, "simulate_data n_trials")
+    n_trials = check_count("simulate_data", "n_trials", n_trials)
     if not isinstance(truth, pd.DataFrame):
         raise CogsimError(
             f"simulate_data truth: got {type(truth).__name__}; allowed: a DataFrame, a row per participant"
@@ -221,7 +220,8 @@ def recover(
     _model.check_model(model)
     if method not in ("ml", "hierarchical"):
         raise CogsimError(f"recover method: got {method!r}; allowed: 'ml' or 'hierarchical'")
-    n_trials, n_subjects = count(n_trials, "recover n_trials"), count(n_subjects, "recover n_subjects")
+    n_trials = check_count("recover", "n_trials", n_trials)
+    n_subjects = check_count("recover", "n_subjects", n_subjects)
     k_truth, k_data, k_fit = (jax.random.fold_in(key, i) for i in range(3))
     truth = draw_truth(model, params, n_subjects, key=k_truth)
     data = simulate_data(model, truth, n_trials, key=k_data, design=design)

@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 
 #: The diets.
 DIETS = ("normal", "rot90", "isotropic")
@@ -150,11 +149,6 @@ def contours(key, n: int, *, curved: bool, n_items: int = 5):
     return jnp.clip(bg + (fg - bg) * cov, 0.0, 1.0)
 
 
-def _check_count(who: str, name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise CogsimError(f"{who}: {name}={value!r} is not allowed; allowed: an integer >= {low}")
-
-
 def diet_image(key, label, *, diet: str = "normal", image_size: int = 48, light_jitter_deg: float = 20.0):
     """One image of class ``label`` (0..5) of ``diet``, in [0, 1], ``[image_size, image_size]``.
 
@@ -175,7 +169,7 @@ def diet_image(key, label, *, diet: str = "normal", image_size: int = 48, light_
     """
     if diet not in DIETS:
         raise CogsimError(f"diet_image: diet {diet!r} is not one of {list(DIETS)}")
-    _check_count("diet_image", "image_size", image_size, 1)
+    image_size = check_count("diet_image", "image_size", image_size)
     try:
         concrete = int(label)
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError):
@@ -215,10 +209,10 @@ def diet_batch(
     Raises:
       CogsimError: a ``batch_size`` that is not an integer >= 0, or a bad diet or image size.
     """
-    _check_count("diet_batch", "batch_size", batch_size, 0)
+    batch_size = check_count("diet_batch", "batch_size", batch_size, low=0)
     if diet not in DIETS:
         raise CogsimError(f"diet_batch: diet {diet!r} is not one of {list(DIETS)}")
-    _check_count("diet_batch", "image_size", image_size, 1)
+    image_size = check_count("diet_batch", "image_size", image_size)
     k_lab, k_img = jax.random.split(key)
     labels = jax.random.randint(k_lab, (batch_size,), 0, N_CLASSES)
     keys = jax.random.split(k_img, batch_size)

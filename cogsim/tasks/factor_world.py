@@ -121,7 +121,7 @@ def make_world(
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError) as e:
         raise CogsimError(
-            f"make_world: seed={seed!r} is not allowed; use an integer >= 0 (or an array of them): {e}"
+            f"make_world: got seed={seed!r}; allowed: an integer >= 0 (or an array of them): {e}"
         ) from None
     for _ in range(max_tries):
         fdeg = rng.integers(2, MAX_SCOPE + 1, n_factors)
@@ -234,9 +234,7 @@ def sample_sequences(
         or ``n`` or ``seq_len`` below 1.
     """
     _check_pairs(world, pairs)
-    for name, value in (("n", n), ("seq_len", seq_len)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise CogsimError(f"sample_sequences: {name}={value!r} is not allowed; allowed: an integer >= 1")
+    n, seq_len = check_count("sample_sequences", "n", n), check_count("sample_sequences", "seq_len", seq_len)
     rng = np.random.default_rng(seed)
     nv, nf = world.n_vars, world.n_factors
     x = np.empty((n, seq_len + 1, nv), np.float32)

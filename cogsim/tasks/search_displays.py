@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 import jax
 import numpy as np
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -436,11 +435,9 @@ def make_trials(
             raise CogsimError(
                 f"make_trials: experiment {exp.number} has conditions {exp.conditions}; got {c!r}"
             )
-    for s in set_sizes:
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or not 1 <= s <= lay.n_cells:
-            raise CogsimError(
-                f"make_trials: set size {s} must be in [1, {lay.n_cells}] for experiment {exp.number}"
-            )
+    for i, s in enumerate(set_sizes):
+        cells = f" (the cells of experiment {exp.number})"
+        check_count("make_trials", f"set_sizes[{i}]", s, high=lay.n_cells, detail=cells)
     if n_trials < 1:
         raise CogsimError(f"make_trials: n_trials must be >= 1; got {n_trials}")
     imgs, tgts, tcell, ss, cond, occ = [], [], [], [], [], []

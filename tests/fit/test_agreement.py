@@ -44,7 +44,7 @@ def test_the_table_is_each_fits_loglik_and_their_spread(data):
 
 def test_one_start_per_fit_is_refused_as_every_fit_would_be_the_default_start(data):
     # with one start every fit starts from the defaults and reaches the same maximum: a gap of 0 always
-    match = r"start_agreement n_starts: got 1; allowed: an integer >= 2 \(the extra starts"
+    match = r"start_agreement: got n_starts=1; allowed: an integer >= 2 \(the extra starts"
     with pytest.raises(CogsimError, match=match):
         start_agreement(Wavy(), data, n_starts=1, n_fits=2, key=KEY)
 
@@ -71,11 +71,11 @@ def test_a_first_fit_of_other_participants_is_refused(data):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_fits": 1}, "start_agreement n_fits: got 1; allowed: an integer >= 2"),
+        ({"n_fits": 1}, "start_agreement: got n_fits=1; allowed: an integer >= 2"),
         ({"tol": -0.5}, "start_agreement tol: got -0.5; allowed: a finite number >= 0"),
         ({"tol": float("nan")}, "start_agreement tol: got nan"),
-        ({"n_starts": 1}, "start_agreement n_starts: got 1; allowed: an integer >= 2"),
-        ({"n_starts": True}, "start_agreement n_starts: got True; allowed: an integer >= 2"),
+        ({"n_starts": 1}, "start_agreement: got n_starts=1; allowed: an integer >= 2"),
+        ({"n_starts": True}, "start_agreement: got n_starts=True; allowed: an integer >= 2"),
     ],
 )
 def test_bad_arguments_are_refused(data, kwargs, match):

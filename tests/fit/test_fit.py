@@ -223,7 +223,7 @@ def test_bad_input_gets_one_line_errors(gauss):
         fit(gauss, data, prior={"nope": jnp.log}, key=KEY)
     with pytest.raises(CogsimError, match="fit by"):
         fit(gauss, data, by="subject", key=KEY)
-    with pytest.raises(CogsimError, match="fit max_buckets: got 0"):
+    with pytest.raises(CogsimError, match="fit: got max_buckets=0; allowed: an integer >= 1"):
         fit(gauss, data, max_buckets=0, key=KEY)
 
 

@@ -39,7 +39,7 @@ def test_a_wrong_held_value_is_rejected_at_the_smallest_p_value(toy):
 
 def test_bad_arguments_name_what_is_allowed(toy):
     g, data = toy.Gauss(), _frame(toy, sd=1.0, n=20, n_subjects=1)
-    with pytest.raises(CogsimError, match="n_boot: got 0; allowed: an integer >= 1"):
+    with pytest.raises(CogsimError, match="lr_test: got n_boot=0; allowed: an integer >= 1"):
         fitlib.lr_test(g, fitlib.fix(g, {"sd": 1.0}), data, n_boot=0, key=jax.random.key(0))
     with pytest.raises(CogsimError, match="parameters \\['b'\\] are not parameters of 'gauss'"):
         fitlib.lr_test(g, toy.Laplace(), data, key=jax.random.key(0))

@@ -137,8 +137,8 @@ def test_simulate_data_names_a_missing_truth_column(gauss, column):
             20,
             "recover params: got 'sdd'; allowed: the parameters of model",
         ),
-        ({"mu": 0.0, "sd": 1.0}, 20.0, "recover n_trials: got 20.0; allowed: an integer >= 1"),
-        ({"mu": 0.0, "sd": 1.0}, True, "recover n_trials: got True; allowed: an integer >= 1"),
+        ({"mu": 0.0, "sd": 1.0}, 20.0, "recover: got n_trials=20.0; allowed: an integer >= 1"),
+        ({"mu": 0.0, "sd": 1.0}, True, "recover: got n_trials=True; allowed: an integer >= 1"),
     ],
 )
 def test_recover_refuses_reversed_ranges_unknown_names_and_non_integer_counts(

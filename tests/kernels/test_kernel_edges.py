@@ -218,5 +218,6 @@ def test_kernel_argument_types_are_checked_before_use():
     for fn in (lambda **kw: topk_attention(X, X, X, interpret=True, **kw), reference_topk_attention):
         idx = fn(top_k=np.int64(2)) if fn is not reference_topk_attention else fn(X, X, X, top_k=np.int64(2))
         assert idx[1].shape[-1] == 2
-    with pytest.raises(CogsimError, match=r"top_k=np.True_ is not allowed"):
+    refused = r"topk_attention: got top_k=np.True_; allowed: an integer from 1 to 4$"
+    with pytest.raises(CogsimError, match=refused):
         reference_topk_attention(X, X, X, top_k=np.True_)

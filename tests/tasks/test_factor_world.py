@@ -58,11 +58,11 @@ def test_a_world_too_small_for_its_variables_is_refused():
 @pytest.mark.parametrize(
     "args, seed, needle",
     [
-        ((0, 3), 0, "n_vars=0 is not allowed; use an integer >= 1"),
-        ((-1, 3), 0, "n_vars=-1 is not allowed"),
-        ((12.5, 8), 0, "n_vars=12.5 is not allowed"),
-        ((12, True), 0, "n_factors=True is not allowed"),
-        ((12, 8), -1, "seed=-1 is not allowed"),
+        ((0, 3), 0, "make_world: got n_vars=0; allowed: an integer >= 1"),
+        ((-1, 3), 0, "got n_vars=-1; allowed"),
+        ((12.5, 8), 0, "got n_vars=12.5; allowed"),
+        ((12, True), 0, "got n_factors=True; allowed"),
+        ((12, 8), -1, "got seed=-1; allowed: an integer >= 0"),
     ],
 )
 def test_bad_sizes_and_seeds_are_named(args, seed, needle):
@@ -90,5 +90,5 @@ def test_sample_sequences_refuses_bad_pairs_and_counts():
         fw.sample_sequences(w, np.array([[0, 0]]), seed=0, n=2, seq_len=2)  # before: accepted
     with pytest.raises(CogsimError, match=r"shape \(0, 2\)"):
         fw.sample_sequences(w, np.zeros((0, 2), int), seed=0, n=2, seq_len=2)
-    with pytest.raises(CogsimError, match="n=0 is not allowed"):
+    with pytest.raises(CogsimError, match="sample_sequences: got n=0; allowed: an integer >= 1"):
         fw.sample_sequences(w, w.train_pairs, seed=0, n=0, seq_len=2)
