@@ -150,6 +150,19 @@ def capturing(names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
       name used twice gets ``name#1``, ``name#2``, ... Values from a nested trace (a jitted function called
       inside, a ``lax.scan`` body) arrive as NumPy arrays when the context exits, stacked on a leading axis
       when the call ran more than once (one entry per scan step).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from cogsim.attention import dot_product_attention
+      >>> x = jnp.ones((1, 3, 2, 4))
+      >>> with capturing(["l0"]) as cap:
+      ...     _ = dot_product_attention(x, x, x, is_causal=True, name="l0")
+      ...     _ = dot_product_attention(x, x, x, is_causal=True, name="l1")  # not asked for
+      >>> sorted(cap), cap["l0"]["probs"].shape
+      (['l0'], (1, 2, 3, 3))
+      >>> import numpy as np
+      >>> np.asarray(cap["l0"]["probs"][0, 0], float).round(2).tolist()  # uniform over the visible keys
+      [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.33, 0.33, 0.33]]
     """
     if names is not None:
         if isinstance(names, str) or not isinstance(names, Iterable):

@@ -308,6 +308,14 @@ def mean_pairwise(
 
     With ``exclude_self`` (``model is human``), pairs of a scanpath with itself are skipped: the
     human-vs-other-human consistency.
+
+    Example:
+      >>> human = {"d1": [[0, 4, 9], [2, 9]], "d2": [[3, 5]]}
+      >>> model = {"d1": [[0, 9]], "d2": [[3, 6, 5]]}
+      >>> mean_pairwise(model, human, edit_distance)  # one edit from every human scanpath
+      1.0
+      >>> mean_pairwise(human, human, edit_distance, exclude_self=True)  # d2 has no pair of two people
+      2.0
     """
     keys = _common_keys(model, human, "mean_pairwise")
     per = []
@@ -325,7 +333,15 @@ def mean_pairwise(
 
 @dataclasses.dataclass(frozen=True)
 class ScanpathScores:
-    """Every scanpath metric of one method against human scanpaths (see :func:`score_scanpaths`)."""
+    """Every scanpath metric of one method against human scanpaths (see :func:`score_scanpaths`).
+
+    Example:
+      >>> s = score_scanpaths({1: [[0, 9]]}, {1: [[0, 4, 9], [2, 9]]}, {1: 9}, max_steps=3)
+      >>> s.tfp.tolist(), s.tfp_auc, s.edit_distance
+      ([0.0, 1.0, 1.0], 2.0, 1.0)
+      >>> {k: round(v, 3) for k, v in s.row().items() if k in ("SS", "delta", "FCE")}
+      {'SS': 0.583, 'delta': 0.067, 'FCE': 0.5}
+    """
 
     sequence_score: float
     edit_distance: float

@@ -51,7 +51,19 @@ def absolute_data_paths(mod: Any, cfg: Any) -> Any:
 
 def input_files(mod: Any, cfg: Any) -> list[dict[str, str]]:
     """run.json's record of the data files the run read: ``{"field", "path", "sha256"}`` for each
-    ``DATA_FIELDS`` value that is a file, and for each file directly inside one that is a folder."""
+    ``DATA_FIELDS`` value that is a file, and for each file directly inside one that is a folder.
+
+    Example:
+      >>> import tempfile
+      >>> from cogsim.scenarios import change_detection as mod
+      >>> path = Path(tempfile.mkdtemp()) / "trials.csv"
+      >>> _ = path.write_text("abc")
+      >>> [record] = input_files(mod, mod.Config(data=str(path)))
+      >>> record["field"], Path(record["path"]).name, record["sha256"][:12]
+      ('data', 'trials.csv', 'ba7816bf8f01')
+      >>> input_files(mod, mod.Config())  # the packaged data set: no user file
+      []
+    """
     return [{"field": name, "path": str(p), "sha256": file_sha256(p)} for name, p in _named_files(mod, cfg)]
 
 

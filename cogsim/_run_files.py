@@ -32,7 +32,15 @@ _CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnn
 
 # ------------------------------------------------------------------------------------- atomic file writes
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that readers see the old file or the new one, never a partial one."""
+    """Writes ``data`` to ``path`` so that readers see the old file or the new one, never a partial one.
+
+    Example:
+      >>> import tempfile
+      >>> path = Path(tempfile.mkdtemp()) / "sub" / "blob.bin"  # missing folders are made
+      >>> atomic_write_bytes(path, b"abc")
+      >>> path.read_bytes(), sorted(p.name for p in path.parent.iterdir())  # no temporary file left
+      (b'abc', ['blob.bin'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -44,12 +52,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes`."""
+    """Text version of :func:`atomic_write_bytes`.
+
+    Example:
+      >>> import tempfile
+      >>> path = Path(tempfile.mkdtemp()) / "note.txt"
+      >>> atomic_write_text(path, "first")
+      >>> atomic_write_text(path, "second")  # replaces the file in one step
+      >>> path.read_text()
+      'second'
+    """
     atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Writes a DataFrame as Parquet atomically."""
+    """Writes a DataFrame as Parquet atomically.
+
+    Example:
+      >>> import tempfile, pandas as pd
+      >>> path = Path(tempfile.mkdtemp()) / "results.parquet"
+      >>> atomic_write_parquet(path, pd.DataFrame({"set_size": [2, 4], "k": [1.9, 3.1]}))
+      >>> pd.read_parquet(path)
+         set_size    k
+      0         2  1.9
+      1         4  3.1
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -61,7 +88,13 @@ def atomic_write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
 
 # ------------------------------------------------------------------------------------------- provenance
 def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
-    """The git commit of the working directory (or of the installed source tree), if any."""
+    """The git commit of the working directory (or of the installed source tree), if any.
+
+    Example:
+      >>> sha = git_sha()
+      >>> sha is None or len(sha) == 40  # None outside a git checkout
+      True
+    """
     for where in filter(None, [cwd, Path(__file__).resolve().parent.parent]):
         try:
             out = subprocess.run(
@@ -75,7 +108,15 @@ def git_sha(cwd: str | os.PathLike | None = None) -> str | None:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """The file's SHA-256 hex digest (read in 1 MiB blocks), for run.json's record of an input file."""
+    """The file's SHA-256 hex digest (read in 1 MiB blocks), for run.json's record of an input file.
+
+    Example:
+      >>> import tempfile
+      >>> path = Path(tempfile.mkdtemp()) / "trials.csv"
+      >>> _ = path.write_text("abc")
+      >>> file_sha256(path)
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -121,6 +162,13 @@ def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> 
 
     ``extra`` fields are added last and win, so a caller passes ``git_sha`` read when its run started (the
     checkout may move to another commit while a long run computes).
+
+    Example:
+      >>> record = provenance(config={"n_trials": 10}, seed=3, git_sha="abc1234")
+      >>> record["config"], record["seed"], record["git_sha"], record["versions"]["cogsim"]
+      ({'n_trials': 10}, 3, 'abc1234', '0.1.0')
+      >>> sorted(record)
+      ['config', 'cpu', 'created', 'device', 'git_sha', 'host', 'python', 'seed', 'versions', 'xla_flags']
     """
     import dataclasses
     import importlib.metadata
@@ -154,7 +202,14 @@ def provenance(*, config: Any = None, seed: int | None = None, **extra: Any) -> 
 
 
 def write_run_json(folder: str | os.PathLike, record: Mapping[str, Any]) -> Path:
-    """Writes ``run.json`` atomically into ``folder``."""
+    """Writes ``run.json`` atomically into ``folder``.
+
+    Example:
+      >>> import json, tempfile
+      >>> path = write_run_json(tempfile.mkdtemp(), {"seed": 0, "config": {"n": 1}})
+      >>> path.name, json.loads(path.read_text())
+      ('run.json', {'config': {'n': 1}, 'seed': 0})
+    """
     path = Path(folder) / "run.json"
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=str))
     return path
@@ -262,7 +317,17 @@ def new_run_folder(parent: str | os.PathLike, rid: str) -> Iterator[dict[str, Pa
 
 
 def set_latest(parent: str | os.PathLike, name: str) -> None:
-    """Points ``parent/latest`` at the run folder ``parent/name`` (replaced atomically)."""
+    """Points ``parent/latest`` at the run folder ``parent/name`` (replaced atomically).
+
+    Example:
+      >>> import tempfile
+      >>> parent = Path(tempfile.mkdtemp())
+      >>> for rid in ("r1", "r2"):
+      ...     _ = write_run_json(parent / rid, {})
+      ...     set_latest(parent, rid)
+      >>> resolve_run_folder(parent / "latest").name
+      'r2'
+    """
     parent = Path(parent)
     link = parent / f".{LATEST}-{uuid.uuid4().hex[:8]}"
     try:
@@ -282,7 +347,16 @@ def resolve_run_folder(path: str | os.PathLike) -> Path:
         ``latest`` that points nowhere, or the run folders a scenario folder without ``latest`` holds.
 
     Example:
-      >>> # resolve_run_folder("runs/change_detection/latest")
+      >>> import tempfile
+      >>> parent = Path(tempfile.mkdtemp()) / "change_detection"
+      >>> with new_run_folder(parent, "20250102-030405-quick-s0-bf21a9e8") as run:
+      ...     _ = write_run_json(run["tmp"], {})
+      >>> resolve_run_folder(parent).name  # a scenario folder: its latest run
+      '20250102-030405-quick-s0-bf21a9e8'
+      >>> resolve_run_folder(parent / "none")
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.CogsimError: ...none...
     """
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise CogsimError(

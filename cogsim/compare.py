@@ -213,7 +213,13 @@ def proportion_ci(k: int, n: int, *, level: float = 0.95) -> tuple[float, float,
 
 @dataclasses.dataclass(frozen=True)
 class LineFit:
-    """A least-squares line with t-based confidence intervals."""
+    """A least-squares line with t-based confidence intervals.
+
+    Example:
+      >>> f = fit_line([1, 2, 3, 4], [10, 12, 14, 16.5])
+      >>> f.intercept, [round(c, 2) for c in f.slope_ci], f.n
+      (7.75, [1.78, 2.52], 4)
+    """
 
     slope: float
     intercept: float
@@ -256,7 +262,15 @@ def fit_line(x: Sequence[float], y: Sequence[float], *, level: float = 0.95) -> 
 
 
 def slopes_by(df: pd.DataFrame, *, by: Sequence[str], x: str, y: str) -> pd.DataFrame:
-    """Per-group line fits: one row per group with slope, intercept and their CIs."""
+    """Per-group line fits: one row per group with slope, intercept and their CIs.
+
+    Example:
+      >>> df = pd.DataFrame({"cond": ["a"] * 3 + ["b"] * 3, "x": [1, 2, 3] * 2, "y": [1, 2, 3, 2, 4, 6.5]})
+      >>> slopes_by(df, by=["cond"], x="x", y="y")[["cond", "slope", "intercept", "n"]].round(2)
+        cond  slope  intercept  n
+      0    a   1.00       0.00  3
+      1    b   2.25      -0.33  3
+    """
     rows = []
     for keys, g in df.groupby(list(by), sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -311,7 +325,18 @@ def search_slope_table(
     sim: pd.DataFrame, human: pd.DataFrame, by: Sequence[str] = ("model",)
 ) -> pd.DataFrame:
     """Least-squares slope of mean RT on set size per condition (:func:`search_rt_table`, :func:`slopes_by`),
-    next to the human slope (``human``: one ``human_slope_ms_per_item`` per experiment and condition)."""
+    next to the human slope (``human``: one ``human_slope_ms_per_item`` per experiment and condition).
+
+    Example:
+      >>> sim = pd.DataFrame({"model": "m", "experiment": 1, "condition": ["feature"] * 2 + ["conj"] * 2,
+      ...                     "set_size": [4, 8] * 2, "rt_ms": [500.0, 520.0, 600.0, 800.0], "n_saccades": 1})
+      >>> human = pd.DataFrame({"experiment": 1, "condition": ["feature", "conj"],
+      ...                       "human_slope_ms_per_item": [2.0, 40.0]})
+      >>> search_slope_table(sim, human)[["condition", "slope", "human_slope_ms_per_item"]]
+        condition  slope  human_slope_ms_per_item
+      0      conj   50.0                     40.0
+      1   feature    5.0                      2.0
+    """
     rts = search_rt_table(sim, by)
     keys = [*by, "experiment", "condition"]
     s = slopes_by(rts, by=keys, x="set_size", y="rt_ms")
@@ -322,7 +347,15 @@ def search_slope_table(
 def asymmetry_table(slopes: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
     """Per (by..., experiment) of a :func:`search_slope_table`: the human and model slopes of the hard and the
     easy condition and both :func:`asymmetry_index` values; the hard condition is the one with the steeper
-    HUMAN slope (Gupta et al. 2021)."""
+    HUMAN slope (Gupta et al. 2021).
+
+    Example:
+      >>> slopes = pd.DataFrame({"model": "m", "experiment": 1, "condition": ["Q in O", "O in Q"],
+      ...                        "slope": [20.0, 5.0], "human_slope_ms_per_item": [30.0, 10.0]})
+      >>> asymmetry_table(slopes)[["hard_condition", "human_index", "model_index"]]
+        hard_condition  human_index  model_index
+      0         Q in O          0.5          0.6
+    """
     rows = []
     for keys, g in slopes.groupby([*by, "experiment"], sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -363,6 +396,12 @@ def binomial_loglik(k: Any, n: Any, p: Any) -> Any:
     The binomial coefficient is included, so values are comparable across models on the same data. ``p`` is
     clipped into ``[1e-9, 1 - 1e-9]`` (in float32: up to the largest float32 below 1), so ``p`` of 0 or 1
     gives a finite value.
+
+    Example:
+      >>> round(float(binomial_loglik(7, 10, 0.7)), 3)  # log(C(10, 7) 0.7^7 0.3^3)
+      -1.321
+      >>> round(float(binomial_loglik(3, 10, 0.0)), 1)  # p = 0 is clipped to 1e-9: finite
+      -57.4
     """
     import jax.numpy as jnp
     from jax.scipy.special import gammaln
@@ -379,7 +418,13 @@ def binomial_loglik(k: Any, n: Any, p: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class MLEFit:
-    """A maximum-likelihood fit: parameters in their natural space, the log-likelihood and AIC/BIC."""
+    """A maximum-likelihood fit: parameters in their natural space, the log-likelihood and AIC/BIC.
+
+    Example:
+      >>> fit = MLEFit(params={"p": 0.7}, loglik=-1.2, n_params=1, n_obs=10, converged=True)
+      >>> round(fit.aic, 2), round(fit.bic, 2)  # 2k - 2 logL and k log(n) - 2 logL
+      (4.4, 4.7)
+    """
 
     params: dict[str, float]
     loglik: float

@@ -139,7 +139,13 @@ def evaluate_rule(rule: str, *, value: float | None, ci: Any, threshold: Any) ->
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
-    """A named number, optionally with a confidence interval and the human value it is compared with."""
+    """A named number, optionally with a confidence interval and the human value it is compared with.
+
+    Example:
+      >>> m = Metric("capacity_k", 3.1, ci_low=2.6, ci_high=3.5, human=3.0)
+      >>> print(Comparison((m,)).summary().splitlines()[0])
+        capacity_k                         3.1 [2.6, 3.5]  (human 3)
+    """
 
     name: str
     value: float
@@ -170,6 +176,17 @@ class Check:
       kind: ``"effect"`` or ``"agreement"`` (agreement with the human data beating a stated baseline).
       tested: False where the data cannot decide the check (then ``passed`` is False and ``detail`` says
         why); such a check counts neither as passed nor as failed.
+
+    Example:
+      >>> c = Check.of("K rises with set size", value=1.2, ci=(0.4, 2.0), threshold=0.0, rule="ci_above",
+      ...              source="paper", basis="Rouder et al. 2008")
+      >>> c.passed, c.tested, c.problems()
+      (True, True, [])
+      >>> Check("K rises with set size", passed=False, value=1.2, ci=(0.4, 2.0), threshold=0.0,
+      ...       rule="ci_above", source="paper")
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.CogsimError: Check 'K rises with set size': passed=False but rule 'ci_above' gives True
     """
 
     name: str
@@ -292,6 +309,11 @@ class PaperRun:
       date: ISO date of the run.
       commit: the commit it ran on.
       note: anything the reader needs (what differs from the quick preset).
+
+    Example:
+      >>> paper = PaperRun("match", "5/5", "2025-06-01", "abc1234", note="all 23 participants")
+      >>> print(Comparison((Metric("k", 3.1),), paper=paper).summary().splitlines()[-1])
+        paper preset (2025-06-01, abc1234): match (5/5 checks)  all 23 participants
     """
 
     verdict: str
@@ -318,6 +340,24 @@ class Comparison:
       data_kind: ``"trial_level"``, ``"published_means"`` or ``"none"``; the runner sets it from the
         scenario's reference data (:meth:`with_context`).
       paper: the paper preset's last measured verdict, when this run is of another preset.
+
+    Example:
+      >>> effect = Check.of("K rises with set size", value=1.2, ci=(0.4, 2.0), threshold=0.0,
+      ...                   rule="ci_above", source="paper", basis="Rouder et al. 2008")
+      >>> fit = Check.of("RMSE below the baseline's", value=0.05, threshold=0.08, rule="below",
+      ...                source="declared", kind="agreement")
+      >>> comp = Comparison(metrics=(Metric("rmse", 0.05), Metric("k", 3.1, 2.6, 3.5, human=3.0)),
+      ...                   checks=(effect, fit), key="k", data_kind="trial_level")
+      >>> comp.verdict, comp.checks_passed, comp.key_metric.value
+      ('match', '2/2', 3.1)
+      >>> print(comp.summary())
+        rmse                               0.05
+        k                                  3.1 [2.6, 3.5]  (human 3)
+        [PASS] K rises with set size: 1.2 [0.4, 2], ci_above 0 (paper: Rouder et al. 2008)
+        [PASS] RMSE below the baseline's: 0.05, below 0.08 (declared)
+        verdict: match (2/2 checks)  data: trial_level
+      >>> Comparison.from_dict(comp.to_dict()) == comp
+      True
     """
 
     metrics: tuple[Metric, ...]

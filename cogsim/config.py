@@ -223,6 +223,20 @@ def validate(cfg: Any, *, _path: str = "") -> Any:
 
     Raises:
       ConfigError: naming the field, the value and what is allowed.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     lapse: float = config.field(0.05, low=0.0, high=1.0)
+      ...     sizes: tuple[int, ...] = (2, 4)
+      >>> config.validate(C(lapse=1, sizes=[6, 8]))  # int -> float, list -> tuple
+      C(lapse=1.0, sizes=(6, 8))
+      >>> config.validate(C(lapse=1.5))
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.ConfigError: ...lapse...
     """
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise ConfigError(_path or "<config>", cfg, "a dataclass config instance")
@@ -241,7 +255,18 @@ def validate(cfg: Any, *, _path: str = "") -> Any:
 
 
 def field_names(cls_or_cfg: Any, *, prefix: str = "") -> list[str]:
-    """Dotted names of every leaf field, e.g. ``["n_trials", "fit.lr"]``."""
+    """Dotted names of every leaf field, e.g. ``["n_trials", "fit.lr"]``.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     n_trials: int = 100
+      ...     lapse: float = 0.05
+      >>> config.field_names(C)
+      ['n_trials', 'lapse']
+    """
     cls = cls_or_cfg if isinstance(cls_or_cfg, type) else type(cls_or_cfg)
     hints = _hints(cls)
     out = []
@@ -274,7 +299,15 @@ def _lookup_field(cfg: Any, dotted: str, value: Any = None) -> tuple[dataclasses
 
 
 def parse_value(text: str, tp: Any, *, path: str = "<value>") -> Any:
-    """Parses a command-line string into a value of type ``tp`` (numbers, bools, None, tuples, JSON)."""
+    """Parses a command-line string into a value of type ``tp`` (numbers, bools, None, tuples, JSON).
+
+    Example:
+      >>> from cogsim import config
+      >>> config.parse_value("2,4,8", tuple[int, ...]), config.parse_value("yes", bool)
+      ((2, 4, 8), True)
+      >>> config.parse_value("none", float | None) is None
+      True
+    """
     optional, inner = _is_optional(tp)
     stripped = text.strip()
     if optional and stripped.lower() in ("none", "null", ""):
@@ -343,6 +376,19 @@ def replace(cfg: Any, /, *, _path: str = "", **changes: Any) -> Any:
 
     Raises:
       ConfigError: naming the full dotted field, the value and what is allowed.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     n_trials: int = config.field(100, low=1)
+      >>> config.replace(C(), n_trials=20)
+      C(n_trials=20)
+      >>> config.replace(C(), n_trials=0)
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.ConfigError: ...n_trials...
     """
     nested: dict[str, dict[str, Any]] = {}
     flat = {}
@@ -419,12 +465,34 @@ def replace_from_strings(cfg: Any, overrides: Iterable[str]) -> Any:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """A JSON-ready dict (tuples become lists)."""
+    """A JSON-ready dict (tuples become lists).
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     sizes: tuple[int, ...] = (2, 4)
+      ...     lapse: float = 0.05
+      >>> config.to_dict(C())
+      {'sizes': [2, 4], 'lapse': 0.05}
+    """
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
 def from_dict(cls: type, data: Mapping[str, Any], *, _path: str = "") -> Any:
-    """Builds and validates ``cls`` from a (possibly nested) dict; unknown keys are errors."""
+    """Builds and validates ``cls`` from a (possibly nested) dict; unknown keys are errors.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     sizes: tuple[int, ...] = (2, 4)
+      ...     lapse: float = 0.05
+      >>> config.from_dict(C, {"sizes": [2, 4, 8]})
+      C(sizes=(2, 4, 8), lapse=0.05)
+    """
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -440,12 +508,40 @@ def from_dict(cls: type, data: Mapping[str, Any], *, _path: str = "") -> Any:
 
 
 def to_json(cfg: Any) -> str:
-    """Serialises a config to JSON."""
+    """Serialises a config to JSON.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     lapse: float = 0.05
+      ...     sizes: tuple[int, ...] = (2, 4)
+      >>> print(config.to_json(C()))
+      {
+        "lapse": 0.05,
+        "sizes": [
+          2,
+          4
+        ]
+      }
+    """
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 
 
 def from_json(cls: type, text: str) -> Any:
-    """Parses JSON written by :func:`to_json` back into a validated ``cls``."""
+    """Parses JSON written by :func:`to_json` back into a validated ``cls``.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     lapse: float = 0.05
+      ...     sizes: tuple[int, ...] = (2, 4)
+      >>> config.from_json(C, config.to_json(C(sizes=(3,)))) == C(sizes=(3,))
+      True
+    """
     return from_dict(cls, json.loads(text))
 
 
@@ -454,6 +550,15 @@ def describe(cls_or_cfg: Any) -> list[tuple[str, str, Any, str]]:
 
     The fields of an optional section that is None are described with their class defaults and the note
     that setting one creates the section.
+
+    Example:
+      >>> import dataclasses
+      >>> from cogsim import config
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class C:
+      ...     lapse: float = config.field(0.05, low=0.0, high=1.0, doc="guess rate")
+      >>> config.describe(C)
+      [('lapse', 'float', 0.05, 'guess rate; in [0.0, 1.0]')]
     """
     cfg = cls_or_cfg if not isinstance(cls_or_cfg, type) else cls_or_cfg()
     rows = []

@@ -48,6 +48,13 @@ class KnowledgeGraph:
       entities: entity names; an entity's index is its position.
       predicates: predicate names.
       splits: split name -> int array ``[n, 3]`` of ``(subject, predicate, object)`` indices.
+
+    Example:
+      >>> g = from_triples([("canary", "is_a", "bird"), ("bird", "is_a", "animal"), ("canary", "can", "fly")])
+      >>> g.entities, g.predicates
+      (('animal', 'bird', 'canary', 'fly'), ('can', 'is_a'))
+      >>> g.entity_index["canary"], g.triples("train").tolist()
+      (2, [[2, 1, 1], [1, 1, 0], [2, 0, 3]])
     """
 
     name: str
@@ -348,6 +355,19 @@ class LinkPredictionResult:
       ranks_tail: rank of the true object of ``(s, p, ?)`` per triple.
       ranks_head: rank of the true subject of ``(?, p, o)`` per triple.
       metrics: ``{"both"|"tail"|"head": {"mrr": ..., "hits@1": ..., ...}}``; "both" pools the two directions.
+
+    Example:
+      >>> import numpy as np
+      >>> g = from_frame(pd.DataFrame({"subject": ["a", "c"], "predicate": "r", "object": ["b", "c"],
+      ...                              "split": ["test", "train"]}))
+      >>> x = np.zeros((3, 1, 3)); x[0, 0] = [0.1, 0.5, 0.9]; x[:, 0, 1] = [0.5, 0.2, 0.1]
+      >>> res = evaluate_link_prediction(x, g, ks=(1,))  # (a, r, ?): c outscores b; (?, r, b): a is first
+      >>> res.ranks_tail.tolist(), res.ranks_head.tolist(), res.metrics["both"]
+      ([2.0], [1.0], {'mrr': 0.75, 'mean_rank': 1.5, 'hits@1': 0.5})
+      >>> res.table().head(2)
+        direction     metric  value
+      0      both        mrr   0.75
+      1      both  mean_rank   1.50
     """
 
     ranks_tail: np.ndarray

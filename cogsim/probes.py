@@ -80,13 +80,23 @@ def run_with_capture(
 
 # ------------------------------------------------------------------------------------------------ masks
 def previous_token_mask(seq_len: int, *, offset: int = 1) -> jax.Array:
-    """``M[i, j] = 1`` where ``j = i - offset`` (``[seq_len, seq_len]``)."""
+    """``M[i, j] = 1`` where ``j = i - offset`` (``[seq_len, seq_len]``).
+
+    Example:
+      >>> previous_token_mask(3).astype(int).tolist()
+      [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
+    """
     i = jnp.arange(seq_len)
     return (i[None, :] == i[:, None] - offset).astype(jnp.float32)
 
 
 def duplicate_token_mask(tokens: Int[Array, "... t"]) -> jax.Array:
-    """``M[i, j] = 1`` where ``tokens[j] == tokens[i]`` and ``j < i`` (TransformerLens, causal part)."""
+    """``M[i, j] = 1`` where ``tokens[j] == tokens[i]`` and ``j < i`` (TransformerLens, causal part).
+
+    Example:
+      >>> duplicate_token_mask(jnp.array([5, 7, 5, 7])).astype(int).tolist()
+      [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+    """
     t = tokens.shape[-1]
     eq = tokens[..., :, None] == tokens[..., None, :]
     earlier = jnp.arange(t)[None, :] < jnp.arange(t)[:, None]
@@ -95,7 +105,12 @@ def duplicate_token_mask(tokens: Int[Array, "... t"]) -> jax.Array:
 
 def induction_mask(tokens: Int[Array, "... t"]) -> jax.Array:
     """The duplicate mask shifted one key to the right: ``M[i, j] = 1`` where ``tokens[j-1] == tokens[i]``,
-    ``j - 1 < i`` and ``j <= i`` (attend to the token *after* an earlier copy of the current token)."""
+    ``j - 1 < i`` and ``j <= i`` (attend to the token *after* an earlier copy of the current token).
+
+    Example:
+      >>> induction_mask(jnp.array([5, 7, 5, 7])).astype(int).tolist()
+      [[0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]
+    """
     dup = duplicate_token_mask(tokens)
     shifted = jnp.concatenate([jnp.zeros_like(dup[..., :1]), dup[..., :-1]], -1)
     t = tokens.shape[-1]
@@ -170,14 +185,29 @@ def previous_token_score(probs: Float[Array, "b h q k"], *, rows=None, **kw) -> 
 def duplicate_token_score(
     probs: Float[Array, "b h q k"], tokens: Int[Array, "b t"], *, rows=None, **kw
 ) -> jax.Array:
-    """Attention to earlier copies of the current token, per head."""
+    """Attention to earlier copies of the current token, per head.
+
+    Example:
+      >>> tokens = jnp.array([[5, 7, 5, 7]])
+      >>> A = jnp.array([[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0.0]])[None, None]  # 2->0, 3->1
+      >>> float(duplicate_token_score(A, tokens, rows=jnp.array([2, 3]))[0])  # the repeated tokens' rows
+      1.0
+    """
     return head_score(probs, duplicate_token_mask(tokens), rows=rows, **kw)
 
 
 def induction_score(
     probs: Float[Array, "b h q k"], tokens: Int[Array, "b t"], *, rows=None, **kw
 ) -> jax.Array:
-    """Attention to the token after an earlier copy of the current token, per head."""
+    """Attention to the token after an earlier copy of the current token, per head.
+
+    Example:
+      >>> tokens = jnp.array([[5, 7, 5, 7]])
+      >>> A = jnp.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0.0]])[None, None]  # 2->1, 3->2
+      >>> r = jnp.array([2, 3])
+      >>> float(induction_score(A, tokens, rows=r)[0]), float(duplicate_token_score(A, tokens, rows=r)[0])
+      (1.0, 0.0)
+    """
     return head_score(probs, induction_mask(tokens), rows=rows, **kw)
 
 
@@ -439,5 +469,11 @@ def head_effects(
 
 
 def to_numpy(captured: Mapping[str, Any]) -> dict[str, Any]:
-    """The captured dict with every array converted to NumPy."""
+    """The captured dict with every array converted to NumPy.
+
+    Example:
+      >>> cap = to_numpy({"l0": {"probs": jnp.ones((1, 2, 3, 3))}, "h": jnp.zeros(4)})
+      >>> type(cap["l0"]["probs"]).__name__, cap["h"].shape
+      ('ndarray', (4,))
+    """
     return jax.tree_util.tree_map(np.asarray, dict(captured))

@@ -42,6 +42,17 @@ def configure(*, enabled: bool | None = None, stream: TextIO | None = None) -> N
     Args:
       enabled: False silences every stage and bar (``--quiet``).
       stream: a text stream for the reports; None: ``sys.stderr`` at the time of writing.
+
+    Example:
+      >>> import io
+      >>> out = io.StringIO()
+      >>> configure(enabled=True, stream=out)
+      >>> for _ in iterate(range(3), desc="trials"):
+      ...     pass
+      >>> print(out.getvalue().rstrip())  # not a terminal: one line at the start, one at the end
+      cogsim: trials: 0 of 3 ...
+      cogsim: trials: 3/3 done ...
+      >>> configure(enabled=True, stream=None)  # back to standard error
     """
     if enabled is not None:
         _STATE["enabled"] = bool(enabled)
@@ -49,7 +60,16 @@ def configure(*, enabled: bool | None = None, stream: TextIO | None = None) -> N
 
 
 def enabled() -> bool:
-    """Whether reports are on."""
+    """Whether reports are on.
+
+    Example:
+      >>> configure(enabled=False)  # what --quiet does
+      >>> enabled()
+      False
+      >>> configure(enabled=True)
+      >>> enabled()
+      True
+    """
     return bool(_STATE["enabled"])
 
 

@@ -51,7 +51,18 @@ SEED_RANGE = (0, 2**32 - 1)
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """What one scenario run produced."""
+    """What one scenario run produced.
+
+    Example:
+      >>> from cogsim.comparison import Check, Metric
+      >>> check = Check.of("K rises with set size", value=1.2, ci=(0.4, 2.0), threshold=0.0,
+      ...                  rule="ci_above", source="paper")
+      >>> comp = Comparison((Metric("k", 3.1, human=3.0),), (check,), data_kind="trial_level")
+      >>> res = RunResult("change_detection", "quick", None, pd.DataFrame(), pd.DataFrame(), comp,
+      ...                 Path("runs/change_detection/r1"), 12.3)
+      >>> res.comparison.verdict, res.comparison.checks_passed  # no agreement check: not a match
+      ('partial', '1/1')
+    """
 
     name: str
     preset: str
@@ -243,7 +254,16 @@ def run(
 def write_comparison_files(folder: Path, comp: Comparison, figure: Any) -> list[str]:
     """Writes what a run folder holds of a comparison: ``comparison.json``, one CSV per comparison table and
     ``figure.png`` (each atomically); returns their names in that order (``cogsim run`` and
-    ``cogsim compare`` both write them here)."""
+    ``cogsim compare`` both write them here).
+
+    Example:
+      >>> import tempfile
+      >>> from matplotlib.figure import Figure
+      >>> from cogsim.comparison import Metric
+      >>> comp = Comparison((Metric("k", 3.1),), tables={"by_set_size": pd.DataFrame({"N": [2, 5]})})
+      >>> write_comparison_files(Path(tempfile.mkdtemp()), comp, Figure(figsize=(1, 1)))
+      ['comparison.json', 'by_set_size.csv', 'figure.png']
+    """
     folder = Path(folder)
     atomic_write_text(folder / "comparison.json", json.dumps(comp.to_dict(), indent=2, default=str))
     names = ["comparison.json"]
@@ -281,7 +301,16 @@ def _fmt(v: Any) -> str:
 def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[str, str]]:
     """One row per scenario (the scorecard): scenario, data kind, verdict, the paper preset's last measured
     verdict, checks passed, agreement as a fraction of the human noise ceiling (trial-level data), key
-    metric, human value, model value, seconds."""
+    metric, human value, model value, seconds.
+
+    Example:
+      >>> from cogsim.comparison import Metric
+      >>> comp = Comparison((Metric("k", 3.1, human=3.0),), data_kind="trial_level")
+      >>> ok = RunResult("change_detection", "quick", None, None, None, comp, Path("runs"), 12.3)
+      >>> rows = summary_rows([ok, ("dual_process", "ValueError: bad data")])  # a failed run: a tuple
+      >>> [(r["scenario"], r["verdict"], r["model"], r["human"], r["seconds"]) for r in rows]
+      [('change_detection', 'untested', '3.1', '3', '12'), ('dual_process', 'error', '-', '-', '-')]
+    """
     rows = []
     for r in results:
         if isinstance(r, tuple):
@@ -332,7 +361,15 @@ def summary_rows(results: Sequence[RunResult | tuple[str, str]]) -> list[dict[st
 
 class SuiteInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`run_suite`, after the report of the finished scenarios was written: ``note`` says
-    which runs were kept."""
+    which runs were kept.
+
+    Example:
+      >>> e = SuiteInterrupted(["change_detection"], Path("runs/REPORT.md"))
+      >>> isinstance(e, KeyboardInterrupt), e.finished
+      (True, ['change_detection'])
+      >>> e.note
+      'cogsim: interrupted; finished runs kept: change_detection; REPORT.md lists them; the unfinished...'
+    """
 
     def __init__(self, finished: Sequence[str], report: Path | None):
         self.finished, self.report = list(finished), report

@@ -47,6 +47,14 @@ class Scenario(Protocol):
       DATA_FIELDS: optional, the ``Config`` fields that name the data the run is compared with (a packaged
         data set or a user's file); the paper verdict is shown only for runs on the paper preset's data
         (:func:`paper_run_applies`).
+
+    Example:
+      >>> from cogsim.scenarios import change_detection as mod
+      >>> isinstance(mod, Scenario), "quick" in mod.PRESETS, mod.PRESETS["quick"].data
+      (True, True, 'rouder2008')
+      >>> import types
+      >>> isinstance(types.ModuleType("empty"), Scenario)
+      False
     """
 
     Config: ClassVar[type]
@@ -73,6 +81,13 @@ class SweepableScenario(Scenario, Protocol):
 
     ``sweep_point(config, *, key)`` is pure JAX and returns scalar outputs; the fields in
     ``SWEEP_VECTORIZED`` may be traced.
+
+    Example:
+      >>> from cogsim.scenarios import change_detection, delayed_estimation
+      >>> isinstance(change_detection, SweepableScenario), change_detection.SWEEP_VECTORIZED
+      (True, ('sim_K', 'sim_a', 'sim_guess'))
+      >>> isinstance(delayed_estimation, SweepableScenario)  # a scenario without sweep_point
+      False
     """
 
     SWEEP_VECTORIZED: ClassVar[tuple[str, ...]]

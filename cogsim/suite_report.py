@@ -73,7 +73,18 @@ def only_names(only: str | None) -> list[str] | None:
 
 
 def format_table(rows: Sequence[dict[str, str]], *, markdown: bool = False) -> str:
-    """Formats summary rows as an aligned text table or a Markdown table."""
+    """Formats summary rows as an aligned text table or a Markdown table.
+
+    Example:
+      >>> row = dict(scenario="change_detection", data="trial_level", verdict="match", paper="-",
+      ...            checks="3/3", ceiling="0.92", metric="k", human="3", model="3.1", seconds="12")
+      >>> print(format_table([row]))
+      scenario          data         verdict  paper  checks  ceiling  metric  human  model  seconds
+      ----------------  -----------  -------  -----  ------  -------  ------  -----  -----  -------
+      change_detection  trial_level  match    -      3/3     0.92     k       3      3.1    12
+      >>> print(format_table([row], markdown=True).splitlines()[-1])
+      | change_detection | trial_level | match | - | 3/3 | 0.92 | k | 3 | 3.1 | 12 |
+    """
     cols = list(SCORECARD_COLUMNS)
     if markdown:
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -131,6 +142,20 @@ def write_report(rows, results, *, out, preset: str, seed: int, when: _dt.dateti
 
     ``results`` holds a :class:`cogsim.runner.RunResult` per scenario that ran, or ``(name, message, ...)``
     for one that failed.
+
+    Example:
+      >>> import tempfile
+      >>> from cogsim.runner import summary_rows
+      >>> failed = [("dual_process", "ValueError: bad data", False)]
+      >>> path = write_report(summary_rows(failed), failed, out=tempfile.mkdtemp(), preset="quick", seed=0,
+      ...                     when=_dt.datetime(2025, 1, 2, 3, 4))
+      >>> text = path.read_text()
+      >>> text.splitlines()[0], "| dual_process | - | error |" in text
+      ('# cogsim scenario report', True)
+      >>> print(text.split("## dual_process")[1].strip())
+      From the suite of 2025-01-02 03:04 UTC (preset `quick`, seed 0); the run failed and was not kept.
+      <BLANKLINE>
+      Error: `ValueError: bad data`
     """
     out = Path(out)
     path = out / "REPORT.md"

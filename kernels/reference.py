@@ -33,6 +33,17 @@ def reference_attention(
     As in the kernels: a score (``scale * q.k + bias``) at or below ``MASKED_SCORE`` (a ``-inf`` bias, say)
     counts as masked; rows with no visible key give zeros, logsumexp ``-inf``, entropy 0 and zero
     gradients; a NaN score is not a masked one, so NaN (or ``+inf``) inputs give NaN in the rows they reach.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> q = k = jnp.ones((1, 3, 1, 4))
+      >>> v = jnp.arange(3.0).reshape(1, 3, 1, 1) * jnp.ones(4)
+      >>> out, probs, lse, ent = reference_attention(q, k, v, is_causal=True)
+      >>> out[0, :, 0, 0].tolist(), probs.shape  # the mean of the values up to each query
+      ([0.0, 0.5, 1.0], (1, 1, 3, 3))
+      >>> import numpy as np
+      >>> np.exp(np.asarray(ent[0, 0], float)).round(3).tolist()  # exp(entropy): the keys attended to
+      [1.0, 2.0, 3.0]
     """
     b, nq, hq, d = q.shape
     nk, hk = k.shape[1], k.shape[2]

@@ -12,7 +12,14 @@ Schema = Mapping[str, str]
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """One registered table: where it lives, its schema and how to cite it."""
+    """One registered table: where it lives, its schema and how to cite it.
+
+    Example:
+      >>> import cogsim
+      >>> d = cogsim.data.DATASETS["rouder2008_change_detection"]
+      >>> d.files, d.schema["RT"], d.licence
+      (('visual_array_trials.csv',), 'float', 'GPL-2')
+    """
 
     name: str
     folder: str

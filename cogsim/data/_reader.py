@@ -69,6 +69,20 @@ def read_table(
     Raises:
       DataError: naming the file, the row (1-based line in the file) and the column of the first problem;
         a file that is not UTF-8; a schema kind not in :data:`KINDS`.
+
+    Example:
+      >>> import os, tempfile
+      >>> from cogsim.data import read_table
+      >>> path = os.path.join(tempfile.mkdtemp(), "trials.csv")
+      >>> with open(path, "w") as f:
+      ...     _ = f.write("sub,rt,note\\n01,0.52,\\n02,0.61,late\\n")
+      >>> df = read_table(path, {"sub": "id", "rt": "float", "note": "str?"})
+      >>> df["sub"].tolist(), df["rt"].tolist(), df["note"].isna().tolist()
+      (['01', '02'], [0.52, 0.61], [True, False])
+      >>> read_table(path, {"sub": "id", "rt": "int"})
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.DataError: ...trials.csv: row 2...rt...
     """
     path = Path(path)
     for column, kind in schema.items():

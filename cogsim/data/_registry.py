@@ -39,12 +39,24 @@ def list() -> builtins.list[str]:  # noqa: A001 - the documented public name
 
 
 def folder(name: str) -> Path:
-    """The folder holding dataset ``name`` with its README.md and LICENSE.md."""
+    """The folder holding dataset ``name`` with its README.md and LICENSE.md.
+
+    Example:
+      >>> import cogsim
+      >>> sorted(p.name for p in cogsim.data.folder("rouder2008_change_detection").glob("*.md"))
+      ['LICENSE.md', 'README.md']
+    """
     return _root() / _get(name).folder
 
 
 def readme(name: str) -> str:
-    """The provenance README of dataset ``name``."""
+    """The provenance README of dataset ``name``.
+
+    Example:
+      >>> import cogsim
+      >>> print(cogsim.data.readme("rouder2008_change_detection").splitlines()[0])
+      # Rouder et al. (2008) change-detection trials (visual working memory capacity)
+    """
     return (folder(name) / "README.md").read_text()
 
 
@@ -60,7 +72,14 @@ def citation(name: str) -> str:
 
 
 def info(name: str) -> dict[str, object]:
-    """Name, description, files, columns, licence and citation of dataset ``name``."""
+    """Name, description, files, columns, licence and citation of dataset ``name``.
+
+    Example:
+      >>> import cogsim
+      >>> d = cogsim.data.info("rouder2008_change_detection")
+      >>> d["licence"], d["columns"]["N"], [f.rsplit("/", 1)[-1] for f in d["files"]]
+      ('GPL-2', 'int', ['visual_array_trials.csv'])
+    """
     d = _get(name)
     return {
         "name": d.name,

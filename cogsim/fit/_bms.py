@@ -66,6 +66,22 @@ class BMSResult:
       free_energy_null: ``F0``, the log evidence of the null (all equally frequent).
       n_iter: fixed-point iterations.
       converged: whether the counts reached the fixed point (every count moving less than ``1e-10``).
+
+    Example:
+      >>> ev = pd.DataFrame({"subject": [1, 1, 2, 2, 3, 3], "model": ["a", "b"] * 3,
+      ...                    "bic": [10.0, 30.0, 12.0, 40.0, 50.0, 20.0]})  # a wins for 1 and 2, b for 3
+      >>> res = bms(ev, by=("subject",))
+      >>> res.names, res.criterion, res.alpha.round(3).tolist(), res.converged
+      (('a', 'b'), 'bic', [3.0, 2.0], True)
+      >>> res.attribution.round(3)
+         subject    a    b
+      0        1  1.0  0.0
+      1        2  1.0  0.0
+      2        3  0.0  1.0
+      >>> res.table[["name", "frequency"]].round(2)
+        name  frequency
+      0    a        0.6
+      1    b        0.4
     """
 
     names: tuple[str, ...]

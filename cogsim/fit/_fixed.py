@@ -36,6 +36,18 @@ class Fixed:
       base: the model whose parameters are held.
       values: ``((parameter, value), ...)`` in the base model's parameter order.
       name: the model's name in the result tables.
+
+    Example:
+      >>> from cogsim.fit import fix
+      >>> from cogsim.models.working_memory import MIXTURE2P
+      >>> m = fix(MIXTURE2P, {"p_mem": 1.0})  # no guessing: every response from memory
+      >>> m.name, m.fixed, [p.name for p in m.params]
+      ('mixture2p[p_mem=1]', {'p_mem': 1.0}, ['sd_rad'])
+      >>> trials = {"error_rad": jnp.array([0.0, 3.0])}
+      >>> [round(float(v), 2) for v in m.loglik({"sd_rad": 0.5}, trials)]  # the base model's at p_mem = 1
+      [-0.19, -9.29]
+      >>> [round(float(v), 2) for v in MIXTURE2P.loglik({"p_mem": 1.0, "sd_rad": 0.5}, trials)]
+      [-0.19, -9.29]
     """
 
     base: object

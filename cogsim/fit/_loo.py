@@ -63,6 +63,14 @@ class LooResult:
         posterior sampled without it, by :func:`cogsim.fit.reloo`, instead of by importance sampling).
       settings: the number of draws, the tail length, the ``k`` threshold (0, 0 and NaN where ``exact``),
         ``exact``.
+
+    Example:
+      >>> pw = pd.DataFrame({"row": [0, 1, 2], "subject": 1, **{c: [0.0] * 3 for c in POINTWISE}})
+      >>> pw["elpd_loo"] = [-1.0, -2.0, -1.5]  # each trial's log density given the other trials
+      >>> res = LooResult("coin", ("subject",), pd.DataFrame({"model": ["coin"], "elpd_loo": [-4.5]}), pw,
+      ...                 {"k_threshold": 0.7})
+      >>> loo_compare([res])[["model", "n_trials", "elpd_loo"]].values.tolist()  # sums the pointwise table
+      [['coin', 3, -4.5]]
     """
 
     model: str

@@ -60,6 +60,19 @@ class Model(Protocol):
     ``confounded`` (parameter names) and ``confounded_why`` (words): a participant with fewer distinct set
     sizes leaves those parameters not separately identified; ``cogsim fit`` prints a line saying so
     (:func:`cogsim.fit.few_set_sizes_line`), and fits them all the same.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from cogsim.fit import Model, Param
+      >>> class Coin:  # a participant's yes-rate
+      ...     name, by_set_size, requires = "coin", False, ()
+      ...     params = (Param("p", 0.0, 1.0, default=0.5, doc="probability of a yes"),)
+      ...     def loglik(self, params, trials):
+      ...         return jnp.where(trials["yes"] > 0, jnp.log(params["p"]), jnp.log1p(-params["p"]))
+      >>> isinstance(Coin(), Model)
+      True
+      >>> [round(float(v), 3) for v in Coin().loglik({"p": 0.8}, {"yes": jnp.array([1, 1, 0])})]
+      [-0.223, -0.223, -1.609]
     """
 
     name: str

@@ -126,6 +126,21 @@ def simulate_data(model, truth: pd.DataFrame, n_trials: int, *, key: jax.Array, 
     Raises:
       CogsimError: ``truth`` lacks the ``subject`` column or a parameter's column, a true value lies outside
         its parameter's bounds (as :func:`recover` refuses it), or ``n_trials`` is not an integer >= 1.
+
+    Example:
+      >>> from cogsim.fit import Param
+      >>> class Coin:
+      ...     name, params = "coin", (Param("p", 0.0, 1.0, default=0.5),)
+      ...     def simulate(self, q, t, *, key):
+      ...         return {"yes": (jax.random.uniform(key, t["trial"].shape) < q["p"]).astype(int)}
+      ...     def design(self, n, *, key):
+      ...         return {"trial": jnp.arange(n)}
+      >>> truth = pd.DataFrame({"subject": [1, 2], "p": [0.05, 0.95]})
+      >>> data = simulate_data(Coin(), truth, 40, key=jax.random.key(0))
+      >>> data.columns.tolist(), len(data)
+      (['subject', 'trial', 'yes'], 80)
+      >>> data.groupby("subject")["yes"].sum().tolist()  # yes responses of 40
+      [2, 38]
     """
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(f"model {model.name!r} has no simulate(); allowed: a model with simulate()")

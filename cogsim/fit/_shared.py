@@ -44,6 +44,17 @@ class Shared:
       shared: the parameters with one value across set sizes.
       set_sizes: the set sizes, ascending; every other parameter has one value at each.
       name: the model's name in the result tables.
+
+    Example:
+      >>> from cogsim.fit import share
+      >>> from cogsim.models.working_memory import MIXTURE2P
+      >>> m = share(MIXTURE2P, ["sd_rad"], set_sizes=[1, 4])
+      >>> m.levels()
+      {'p_mem[1]': ('p_mem', 1), 'p_mem[4]': ('p_mem', 4)}
+      >>> params = {"p_mem[1]": 0.9, "p_mem[4]": 0.5, "sd_rad": 0.5}
+      >>> trials = {"set_size": jnp.array([1, 4]), "error_rad": jnp.array([3.0, 3.0])}
+      >>> [round(float(v), 2) for v in m.loglik(params, trials)]  # guesses: log((1 - p_mem) / 2 pi)
+      [-4.14, -2.53]
     """
 
     base: object

@@ -208,6 +208,13 @@ def diet_batch(
 
     Raises:
       CogsimError: a ``batch_size`` that is not an integer >= 0, or a bad diet or image size.
+
+    Example:
+      >>> import jax
+      >>> batch = jax.jit(diet_batch, static_argnames="batch_size")  # the module example's program
+      >>> x, y = batch(jax.random.key(1), batch_size=4)
+      >>> x.shape, x.dtype, y.tolist(), bool(0 <= x.min() < x.max() <= 255)
+      ((4, 48, 48, 3), dtype('float32'), [3, 5, 2, 4], True)
     """
     batch_size = check_count("diet_batch", "batch_size", batch_size, low=0)
     if diet not in DIETS:

@@ -39,6 +39,17 @@ class FactorWorld:
       offsets: ``[F, 3]`` each factor's offset ``c_f``.
       train_pairs: ``[P, 2]`` pairs of factors (disjoint scopes) that fire together in training.
       test_pairs: ``[Q, 2]`` held-out pairs; every factor in them also occurs in a training pair.
+
+    Example:
+      >>> w = make_world(6, 4, seed=0)
+      >>> w.n_vars, w.n_factors, w.scopes
+      (6, 4, ((1, 5), (0, 3, 4), (2, 4), (0, 3)))
+      >>> sorted(w.graph.neighbors("f0")), w.weights.shape
+      (['x1', 'x5'], (4, 3, 3))
+      >>> w.train_pairs.tolist(), w.test_pairs.tolist()  # factors 2 and 3 never fire together in training
+      ([[0, 1], [0, 2], [0, 3]], [[2, 3]])
+      >>> w.scope_array()[0].tolist()  # padded with n_vars
+      [1, 5, 6]
     """
 
     graph: nx.Graph

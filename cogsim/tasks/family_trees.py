@@ -58,6 +58,13 @@ class Person:
 
     ``branch`` is the side of the tree the person belongs to by birth or marriage (0: the first founding
     couple's side, 1: the second's), or -1 for the children of a marriage that joins the two sides.
+
+    Example:
+      >>> family = hinton_trees()
+      >>> family.person("Victoria")
+      Person(name='Victoria', sex='f', nationality='English', generation=2, branch=0)
+      >>> family.person("Colin").branch  # a child of Victoria and James, who married in from the other side
+      -1
     """
 
     name: str
@@ -69,7 +76,15 @@ class Person:
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """People with their marriages ``(husband, wife)`` and parent-child links ``(parent, child)``."""
+    """People with their marriages ``(husband, wife)`` and parent-child links ``(parent, child)``.
+
+    Example:
+      >>> family = hinton_trees()
+      >>> len(family.people), family.marriages[0], [p for p, c in family.parents if c == "Colin"]
+      (24, ('Christopher', 'Penelope'), ['James', 'Victoria'])
+      >>> {k: v[:4].tolist() for k, v in family.attributes().items()}
+      {'nationality': [0, 0, 0, 0], 'generation': [1, 1, 1, 1], 'branch': [0, 0, 1, 1], 'sex': [0, 1, 0, 1]}
+    """
 
     people: tuple[Person, ...]
     marriages: tuple[tuple[str, str], ...]

@@ -63,6 +63,15 @@ class TaskConfig:
     ``eps``, ``alpha``, ``p_B`` and ``p_C`` may be traced (varied under ``jax.vmap``); so may ``K`` and ``B``
     when ``K_max`` fixes the number of allocated classes (``B`` must still divide ``N``). The others fix
     shapes.
+
+    Example:
+      >>> task = TaskConfig(K=64, L=8, N=4, D=15, N_max=4, B=2)
+      >>> task.seq_len, task.token_dim, task.n_ctx_classes  # x1 l1 ... x4 l4 xq; 9 slots + 15 dims; 4 / 2
+      (9, 24, 2)
+      >>> TaskConfig(K=60, L=8)
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.ConfigError: config field 'K': got 60; allowed: a multiple of L = 8
     """
 
     K: int = cfglib.field(512, low=1, doc="number of classes (a multiple of L)")
@@ -126,14 +135,28 @@ class TaskConfig:
 
 
 class World(NamedTuple):
-    """The fixed part of a task instance: class means ``[K, D]`` and label vectors ``[L, D]``."""
+    """The fixed part of a task instance: class means ``[K, D]`` and label vectors ``[L, D]``.
+
+    Example:
+      >>> import jax
+      >>> world = make_world(jax.random.key(0), TaskConfig(K=64, L=8, N=4, D=15, N_max=4))
+      >>> world.class_means.shape, world.label_vecs.shape
+      ((64, 15), (8, 15))
+    """
 
     class_means: jax.Array
     label_vecs: jax.Array
 
 
 def make_world(key: jax.Array, cfg: TaskConfig) -> World:
-    """Draws class means and label vectors, each entry ``N(0, 1/D)``."""
+    """Draws class means and label vectors, each entry ``N(0, 1/D)``.
+
+    Example:
+      >>> import jax
+      >>> world = make_world(jax.random.key(0), TaskConfig(K=64, L=8, N=4, D=15, N_max=4))
+      >>> round(float((world.class_means**2).sum(axis=1).mean()), 1)  # squared norms about 1
+      1.0
+    """
     s = 1.0 / math.sqrt(cfg.D)
     z = jax.random.normal(_draw_key(key, 10), (cfg.K_pad + cfg.L, cfg.D))
     return World(s * z[: cfg.K_pad], s * z[cfg.K_pad :])
@@ -306,7 +329,13 @@ def _one_sequence(u_all, z, world: World, cfg: TaskConfig, p_B, p_C, swap, class
 
 
 def mode_settings(cfg: TaskConfig, mode: str) -> tuple[Any, Any, int]:
-    """``(p_B, p_C, swap)`` of a mode: the training distribution or one of the test sets."""
+    """``(p_B, p_C, swap)`` of a mode: the training distribution or one of the test sets.
+
+    Example:
+      >>> task = TaskConfig(p_B=0.5, p_C=0.1)
+      >>> [mode_settings(task, m) for m in ("train", "ic", "ic2", "iw")]
+      [(0.5, 0.1, 0), (1.0, 1.0, 0), (1.0, 0.0, 1), (0.0, 0.0, 0)]
+    """
     if mode not in MODES:
         raise ConfigError("mode", mode, f"one of {list(MODES)}")
     return {"train": (cfg.p_B, cfg.p_C, 0), "ic": (1.0, 1.0, 0), "ic2": (1.0, 0.0, 1), "iw": (0.0, 0.0, 0)}[

@@ -52,6 +52,11 @@ class Experiment:
       item_deg: side of an item's box.
       background: grey level of the display.
       dog: ``((size_l, sigma_l), (size_u, sigma_u))`` of the difference-of-Gaussians smoothing.
+
+    Example:
+      >>> e = EXPERIMENTS[4]
+      >>> e.name, e.conditions, e.set_sizes, e.grid
+      ('Intersection: T vs L', ('Ts', 'Ls'), (3, 6, 9), 3)
     """
 
     number: int
@@ -126,6 +131,11 @@ class Layout:
       background: grey level.
       cell_map: ``[display, display]`` cell id of each pixel (-1 outside the grid).
       cell_rects: ``[n_cells, 4]`` (y0, x0, y1, x1) of each cell, end exclusive.
+
+    Example:
+      >>> g = layout(EXPERIMENTS[1], 30.0)  # a 6 x 6 grid of 56 px cells in a 339 px display
+      >>> g.n_cells, g.cell_rects[7].tolist(), int(g.cell_map[60, 60]), int(g.cell_map[-1, -1])
+      (36, [56, 56, 112, 112], 7, -1)
     """
 
     display: int
@@ -187,7 +197,13 @@ def _paint(coverage: np.ndarray, fg: int, bg: int) -> np.ndarray:
 
 
 def curvature_items(ppd: float) -> dict[str, list[np.ndarray]]:
-    """White arcs and lines on black, each in the four orientations -45, -90, -135 and 180 deg."""
+    """White arcs and lines on black, each in the four orientations -45, -90, -135 and 180 deg.
+
+    Example:
+      >>> items = curvature_items(15.0)
+      >>> {k: (len(v), v[0].shape) for k, v in items.items()}  # 1.6 deg boxes at 15 px/deg
+      {'curve': (4, (24, 24)), 'line': (4, (24, 24))}
+    """
     size = int(1.6 * ppd)
     r, seg, thick = 1.0 * ppd, 1.3, max(int(ppd / 6), 1)
     cx = int(1.6 * ppd / 2)
@@ -221,7 +237,16 @@ def curvature_items(ppd: float) -> dict[str, list[np.ndarray]]:
 
 
 def lighting_items(ppd: float) -> dict[str, np.ndarray]:
-    """Shaded discs: the base disc is dark at the top and bright at the bottom (lit from below)."""
+    """Shaded discs: the base disc is dark at the top and bright at the bottom (lit from below).
+
+    Example:
+      >>> items = lighting_items(30.0)
+      >>> sorted(items), items["bottom_lit"].shape
+      (['bottom_lit', 'left_lit', 'right_lit', 'top_lit'], (31, 31))
+      >>> disc = items["bottom_lit"]
+      >>> int(disc[7, 15]), int(disc[23, 15]), int(disc[0, 0])  # upper half, lower half, background
+      (51, 187, 27)
+    """
     size = int(1.04 * ppd)
     back = 27
     levels = list(range(0, 256, 17))
@@ -246,7 +271,15 @@ def _variants(fig: np.ndarray) -> list[np.ndarray]:
 
 
 def intersection_items(ppd: float) -> dict[str, list[np.ndarray]]:
-    """Black-stroke figures on white: crosses, non-crosses, Ts and Ls, four variants each."""
+    """Black-stroke figures on white: crosses, non-crosses, Ts and Ls, four variants each.
+
+    Example:
+      >>> items = intersection_items(10.0)
+      >>> sorted(items), len(items["T"]), items["T"][0].shape
+      (['L', 'T', 'cross', 'non_cross'], 4, (59, 59))
+      >>> [round(float((items[k][0] == 0).mean()), 3) for k in ("T", "L")]  # the same amount of ink
+      [0.165, 0.165]
+    """
     lh = lw = 5.5
     wt, border = 0.55, 0.4
     n = int(lh * ppd)
@@ -280,7 +313,13 @@ def intersection_items(ppd: float) -> dict[str, list[np.ndarray]]:
 
 
 def bar_item(ppd: float, angle_deg: float) -> np.ndarray:
-    """A black 2 x 0.3 deg bar on white, rotated by ``angle_deg`` (OpenCV angle: 20 deg tilt = -20)."""
+    """A black 2 x 0.3 deg bar on white, rotated by ``angle_deg`` (OpenCV angle: 20 deg tilt = -20).
+
+    Example:
+      >>> bar = bar_item(10.0, 0.0)  # 2.3 deg box at 10 px/deg
+      >>> bar.shape, bar.dtype, int((bar < 128).sum())  # about 20 x 3 dark pixels
+      ((23, 23), dtype('uint8'), 60)
+    """
     lh, lw = 2.0, 0.3
     size = int((lh + lw) * ppd)
     r0, r1 = int(lw * ppd / 2), int((2 * lh + lw) * ppd / 2)
@@ -307,6 +346,15 @@ class Trials:
       set_size: ``[n]``.
       condition: ``[n]`` condition keys.
       item_cells: ``[n, n_cells]`` bool, cells holding an item.
+
+    Example:
+      >>> import jax
+      >>> t = make_trials(EXPERIMENTS[2], key=jax.random.key(0), ppd=15.0, n_trials=2)
+      >>> len(t), t.set_size.tolist()[:6], t.item_cells.sum(axis=1).tolist()[:6]
+      (12, [1, 1, 6, 6, 12, 12], [1, 1, 6, 6, 12, 12])
+      >>> six = t.select(t.set_size == 6)
+      >>> six.images.shape, six.condition.tolist()
+      ((4, 99, 99), ['top_down', 'top_down', 'left_right', 'left_right'])
     """
 
     experiment: Experiment

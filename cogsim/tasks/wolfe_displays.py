@@ -33,7 +33,12 @@ _SEGMENTS = {"2": "abged", "5": "afgcd"}
 
 @dataclasses.dataclass(frozen=True)
 class DisplaySpec:
-    """Geometry of the displays (pixels per degree and item sizes in degrees)."""
+    """Geometry of the displays (pixels per degree and item sizes in degrees).
+
+    Example:
+      >>> DisplaySpec().side, DisplaySpec(ppd=10.0).side  # 20 deg at 30 and at 10 px/deg
+      (600, 200)
+    """
 
     ppd: float = 30.0
     field_deg: float = 20.0
@@ -58,6 +63,11 @@ class Displays:
       boxes: ``[batch, max_items, 4]`` item boxes (row0, col0, row1, col1), -1 where padded.
       n_items: ``[batch]`` items per display.
       target_index: ``[batch]`` index of the target among the boxes, -1 on target-absent displays.
+
+    Example:
+      >>> d = render("feature", [3, 4], [1, 0], seed=0, spec=DisplaySpec(ppd=10.0))
+      >>> d.n_items.tolist(), d.target_index.tolist(), d.boxes[0, -1].tolist()  # padded to 4 boxes
+      ([3, 4], [0, -1], [-1, -1, -1, -1])
     """
 
     images: np.ndarray
@@ -113,6 +123,14 @@ def render(task: str, set_sizes, target_present, *, seed: int, spec: DisplaySpec
     Raises:
       CogsimError: unknown task, a set size outside 1..grid**2, a presence other than 0/1, or a seed that is
         not an integer >= 0.
+
+    Example:
+      >>> d = render("feature", [3], [1], seed=0, spec=DisplaySpec(ppd=10.0))
+      >>> def colour(k):  # the brightest pixel in item k's box
+      ...     r0, c0, r1, c1 = d.boxes[0, k]
+      ...     return d.images[0, r0:r1, c0:c1].reshape(-1, 3).max(axis=0).tolist()
+      >>> int(d.target_index[0]), colour(0), colour(1)  # a red target among green bars
+      (0, [255, 0, 0], [0, 255, 0])
     """
     spec = spec or DisplaySpec()
     if task not in TASKS:

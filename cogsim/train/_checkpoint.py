@@ -90,6 +90,16 @@ def load_pytree(path: str | os.PathLike, like: Any) -> Any:
 
     Raises:
       CogsimError: the file is missing, or its names or shapes differ from those of ``like``.
+
+    Example:
+      >>> import tempfile, jax.numpy as jnp
+      >>> f = save_pytree(Path(tempfile.mkdtemp()) / "w.npz", {"w": jnp.arange(3.0)})
+      >>> load_pytree(f, {"w": jnp.zeros(3)})["w"].tolist()
+      [0.0, 1.0, 2.0]
+      >>> load_pytree(f, {"w": jnp.zeros(4)})
+      Traceback (most recent call last):
+      ...
+      cogsim.errors.CogsimError: checkpoint: array 'w' has shape (3,); the model needs (4,)
     """
     path = Path(path)
     if not path.is_file():
@@ -138,6 +148,14 @@ def save_checkpoint(
       history: the logged rows so far (JSON-ready).
       best: optional best parameters of early stopping.
       meta: optional JSON-ready facts about the run (its key data, early-stopping settings).
+
+    Example:
+      >>> import tempfile, jax.numpy as jnp, optax
+      >>> from cogsim.train import init
+      >>> folder = Path(tempfile.mkdtemp()) / "ckpt"
+      >>> save_checkpoint(folder, init(jnp.ones(2), optax.sgd(0.1)), [{"step": 10, "loss": 0.5}])
+      >>> sorted(p.name for p in folder.iterdir())
+      ['history.json', 'state.npz']
     """
     path = Path(path)
     if best is not None:
@@ -153,6 +171,18 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, list[dict[
 
     Returns:
       ``(state, history)``; the best parameters, if saved, are read by :func:`load_best`.
+
+    Example:
+      >>> import tempfile, jax.numpy as jnp, optax
+      >>> from cogsim.train import init
+      >>> folder = Path(tempfile.mkdtemp())
+      >>> state = init(jnp.ones(2), optax.sgd(0.1))
+      >>> save_checkpoint(folder, state._replace(step=state.step + 10), [{"step": 10, "loss": 0.5}])
+      >>> restored, history = load_checkpoint(folder, state)
+      >>> int(restored.step), restored.params.tolist(), history
+      (10, [1.0, 1.0], [{'step': 10, 'loss': 0.5}])
+      >>> load_checkpoint(folder / "none", state) is None
+      True
     """
     path = Path(path)
     if not (path / "state.npz").exists():
@@ -169,6 +199,15 @@ def load_meta(path: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def load_best(path: str | os.PathLike, like: Any) -> Any | None:
-    """The best parameters saved with a checkpoint (None when there are none)."""
+    """The best parameters saved with a checkpoint (None when there are none).
+
+    Example:
+      >>> import tempfile, jax.numpy as jnp, optax
+      >>> from cogsim.train import init
+      >>> folder, state = Path(tempfile.mkdtemp()), init(jnp.zeros(2), optax.sgd(0.1))
+      >>> save_checkpoint(folder, state, [], best=jnp.array([0.5, 2.0]))
+      >>> load_best(folder, jnp.zeros(2)).tolist()
+      [0.5, 2.0]
+    """
     f = Path(path) / "best.npz"
     return load_pytree(f, like) if f.exists() else None

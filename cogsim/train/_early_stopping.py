@@ -12,7 +12,15 @@ from cogsim.errors import CogsimError
 
 class Tracker(NamedTuple):
     """Early-stopping state: the best score (as a quantity to minimise), its step and parameters, and the
-    number of logging points since it."""
+    number of logging points since it.
+
+    Example:
+      >>> es = EarlyStopping("acc", patience=3, mode="max")
+      >>> t = es.update(Tracker(), {"acc": 0.8}, step=100, params="p100")
+      >>> t = es.update(t, {"acc": 0.7}, step=200, params="p200")
+      >>> t
+      Tracker(best=-0.8, best_step=100, best_params='p100', since_best=1)
+    """
 
     best: float = math.inf
     best_step: int = 0

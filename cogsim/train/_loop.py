@@ -23,7 +23,14 @@ BatchFn = Callable[[jax.Array, jax.Array], Any]
 
 
 class TrainState(NamedTuple):
-    """Parameters, optimiser state and the step counter."""
+    """Parameters, optimiser state and the step counter.
+
+    Example:
+      >>> import jax.numpy as jnp, optax
+      >>> state = TrainState(jnp.zeros(2), optax.sgd(0.1).init(jnp.zeros(2)), jnp.zeros((), jnp.int32))
+      >>> state.params.shape, int(state.step)
+      ((2,), 0)
+    """
 
     params: Any
     opt_state: Any
@@ -104,6 +111,16 @@ class TrainResult:
     """The trained parameters, the final state and the logged history (one row per logging point).
 
     With early stopping, ``params`` are those of the best logging point, ``best_step`` its step.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> from cogsim.train import EarlyStopping
+      >>> loss = lambda w, b, k: (jnp.sum((w - b) ** 2), {})
+      >>> res = fit(loss, jnp.zeros(1), optax.sgd(2.0), batch_fn=lambda k, t: jnp.ones(1),
+      ...           key=jax.random.key(0), num_steps=6, log_every=1, progress=False,
+      ...           early_stopping=EarlyStopping("loss", patience=2))
+      >>> res.history["loss"].round(2).tolist(), res.best_step, res.params.tolist()
+      ([1.0, 9.0, 81.0], 1, [4.0])
     """
 
     params: Any
@@ -225,6 +242,18 @@ def fit(
 
     Returns:
       :class:`TrainResult` with the history as a DataFrame (column ``step`` = steps done).
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> loss = lambda w, b, k: (jnp.sum((w - b) ** 2), {"w": w[0]})
+      >>> res = fit(loss, jnp.zeros(1), optax.sgd(0.25), batch_fn=lambda k, t: jnp.ones(1),
+      ...           key=jax.random.key(0), num_steps=4, log_every=2, progress=False)
+      >>> res.history.round(3)
+         step   loss      w
+      0     2  0.625  0.250
+      1     4  0.039  0.812
+      >>> res.params.tolist()
+      [0.9375]
     """
     if num_steps < 0 or log_every < 1:
         raise CogsimError(f"fit: num_steps={num_steps} must be >= 0 and log_every={log_every} >= 1")
