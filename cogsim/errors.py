@@ -7,11 +7,30 @@ from typing import Any
 
 
 class CogsimError(ValueError):
-    """Bad input or state, with a message naming the field, the value and what is allowed."""
+    """Bad input or state, with a message naming the field, the value and what is allowed.
+
+    A ValueError, so code that catches ValueError keeps working; the command line prints its message in one
+    line and exits 2.
+
+    Example:
+      >>> try:
+      ...     check_count("fit", "n_starts", 0)
+      ... except ValueError as err:
+      ...     print(type(err).__name__, "-", err)
+      CogsimError - fit: got n_starts=0; allowed: an integer >= 1
+    """
 
 
 class ConfigError(CogsimError):
-    """A configuration field is unknown, of the wrong type, or out of range."""
+    """A configuration field is unknown, of the wrong type, or out of range.
+
+    Example:
+      >>> err = ConfigError("n_trials", -3, "an integer >= 1")
+      >>> print(err)
+      config field 'n_trials': got -3; allowed: an integer >= 1
+      >>> err.field, err.value
+      ('n_trials', -3)
+    """
 
     def __init__(self, field: str, value: object, allowed: str):
         self.field, self.value, self.allowed = field, value, allowed
@@ -19,7 +38,20 @@ class ConfigError(CogsimError):
 
 
 class DataError(CogsimError):
-    """A data file is missing or malformed; the message names the file, row and column."""
+    """A data file is missing or malformed; the message names the file, row and column.
+
+    Example:
+      >>> import os, tempfile
+      >>> from cogsim.data import read_table
+      >>> path = os.path.join(tempfile.mkdtemp(), "trials.csv")
+      >>> with open(path, "w") as f:
+      ...     _ = f.write("sub,rt\\n1,fast\\n")
+      >>> try:
+      ...     read_table(path, {"sub": "id", "rt": "float"})
+      ... except DataError as err:
+      ...     print(err)
+      /...trials.csv: row 2, column 'rt': value 'fast' is not a valid float
+    """
 
 
 def did_you_mean(value: object, choices) -> str:

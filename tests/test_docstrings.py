@@ -113,9 +113,6 @@ NO_EXAMPLE = {
 # Public names in files other work is changing now (errors.py, executors.py, store.py, sweep/,
 # fit/_hierarchical.py, fit/_sample.py): examples to come; remove each name as its example lands.
 PENDING = {
-    "cogsim.errors.CogsimError",
-    "cogsim.errors.ConfigError",
-    "cogsim.errors.DataError",
     "cogsim.executors.reconcile",
     "cogsim.executors.run_slurm",
     "cogsim.executors.run_task",
