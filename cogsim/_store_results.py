@@ -192,7 +192,7 @@ def read_comparisons(folder: Path) -> pd.DataFrame:
             why = type(rec).__name__ if isinstance(rec, Exception) else f"a JSON {type(rec).__name__}"
             raise CogsimError(
                 f"store: comparison file {str(path)!r} is damaged ({why}; allowed: a JSON object written by "
-                "write_point_comparison); delete it and run `cogsim sweep --resume` to compute it again"
+                "write_point_comparison); `cogsim sweep --resume` sets it aside and computes its point again"
             )
         head = {k: rec.get(k) for k in ("point_id", "verdict", "data_kind", "checks_passed")}
         keys = ("name", "value", "ci_low", "ci_high", "human")

@@ -99,7 +99,12 @@ class Store:
         self.root = path_arg(root, "store: root")
         if not create:
             if not (self.root / "index.sqlite").is_file():
-                raise CogsimError(f"store: no sweep run at {str(self.root)!r} (index.sqlite missing)")
+                runs = []  # a folder above sweep run folders (e.g. runs/sweeps): name them
+                with contextlib.suppress(OSError):
+                    runs = sorted(str(p) for p in self.root.iterdir() if (p / "index.sqlite").is_file())
+                inside = f"; it holds the sweep run folders {', '.join(runs[:5])}{' ...' * (len(runs) > 5)}"
+                missing = f"store: no sweep run at {str(self.root)!r} (index.sqlite missing)"
+                raise CogsimError(missing + (inside if runs else ""))
             self._check_opened()
             return
         (self.root / "shards").mkdir(parents=True, exist_ok=True)
@@ -209,10 +214,15 @@ class Store:
             out = [i for i in out if i in wanted]
         return out
 
-    def points(self) -> pd.DataFrame:
-        """The index as a DataFrame (point_id, params, seed, status, shard, worker, error, log)."""
+    def points(self, status: str | None = None) -> pd.DataFrame:
+        """The index as a DataFrame (point_id, params, seed, status, shard, worker, error, log); only the
+        points of one ``status`` when given."""
         with self._connect() as con:
-            return pd.read_sql_query("SELECT * FROM points ORDER BY idx", con)
+            if status is None:
+                return pd.read_sql_query("SELECT * FROM points ORDER BY idx", con)
+            return pd.read_sql_query(
+                "SELECT * FROM points WHERE status = ? ORDER BY idx", con, params=(status,)
+            )
 
     def point_items(self, ids: Sequence[str]) -> list[tuple[str, dict[str, Any], int]]:
         """``(point_id, params, seed)`` of the points ``ids``, in the order given."""
@@ -355,8 +365,21 @@ class Store:
             adopted += len(fresh)
         return adopted
 
-    def counts(self) -> dict[str, int]:
-        """Number of points per status."""
+    def refresh(self) -> None:
+        """Brings the index up to date: adopts finished shards, and marks ``failed`` with the reason the
+        running points of workers that are gone (a local sweep process whose process is gone or whose lease
+        ran out, :mod:`cogsim.sweep.lease`; a Slurm array task that ``squeue`` no longer lists), so they never
+        show as running forever and resume computes them again. A read-only run folder is left as it is."""
+        from cogsim.sweep.executors import reconcile
+
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only copy of a run folder
+            reconcile(self)
+
+    def counts(self, *, refresh: bool = True) -> dict[str, int]:
+        """Number of points per status; with ``refresh`` (the default) after :meth:`refresh`, so the points of
+        a killed worker count as ``failed``, not ``running``."""
+        if refresh:
+            self.refresh()
         with self._connect() as con:
             rows = dict(con.execute("SELECT status, COUNT(*) FROM points GROUP BY status").fetchall())
         return {s: int(rows.get(s, 0)) for s in STATUSES}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from cogsim.errors import CogsimError
 
@@ -49,7 +50,7 @@ def status(run_dir: str) -> None:
 
     s = store.load(run_dir)
     executors.reconcile(s)
-    counts = s.counts()
+    counts = s.counts(refresh=False)
     damaged = repair.damaged_shards(s)
     shown = {k: str(v) for k, v in counts.items()}
     lost = sum(n for n, _ in damaged.values())
@@ -59,13 +60,27 @@ def status(run_dir: str) -> None:
     pts = s.points()
     running = pts[pts["status"] == "running"]
     for worker, grp in list(running.groupby(running["worker"].fillna("-")))[:20]:
-        print(f"  running: {len(grp)} point(s) in {worker} (log: {grp['log'].iloc[0] or '-'})")
+        if worker.startswith("slurm:"):
+            where = f"log: {grp['log'].iloc[0] or '-'}"
+        else:  # a local sweep process: alive while it renews its lease (cogsim.sweep.lease)
+            where = f"lease renewed {executors._duration(time.time() - grp['updated'].max())} ago"
+        print(f"  running: {len(grp)} point(s) in {worker} ({where})")
+    tasks = [w.split(":", 1)[1] for w in running["worker"].dropna().unique() if w.startswith("slurm:")]
+    if tasks and executors.squeue_alive(tasks) is None:
+        print(
+            "  (squeue cannot answer here: whether these Slurm tasks still run is unknown; "
+            "run `cogsim sweep status` where squeue works, e.g. on the login node)"
+        )
     failed = pts[pts["status"] == "failed"].fillna({"worker": "-", "error": "-", "log": "-"})
     for (worker, error, log), grp in list(failed.groupby(["worker", "error", "log"], sort=False))[:20]:
         print(f"  failed: {len(grp)} point(s) in {worker}: {error} (log: {log})")
     for name, (n, why) in damaged.items():
         print(f"  damaged: shard {str(s.root / 'shards' / name)!r} ({n} done point(s)) cannot be read: {why}")
-    if counts["failed"] or counts["pending"] or damaged:
+    bad_comparisons = repair.damaged_comparisons(s)
+    for name, (_, why) in bad_comparisons.items():
+        path = str(s.root / "comparisons" / name)
+        print(f"  damaged: comparison {path!r} cannot be read: {why} (its point is computed again on resume)")
+    if counts["failed"] or counts["pending"] or damaged or bad_comparisons:
         print(f"run the missing points with: cogsim sweep --resume {run_dir}")
 
 
@@ -126,6 +141,7 @@ def run(args) -> None:
             chunk_size=chunk,
             executor=executor,
             slurm=slurm,
+            resume=args.resume == "",  # `--resume` without a folder: only an earlier run of this sweep
         )
     counts = s.counts()
     total = sum(counts.values())

@@ -19,6 +19,7 @@ import pytest
 from cogsim import cli, executors, sweep, sweep_command
 from cogsim.errors import CogsimError, ConfigError
 from cogsim.store import Store, load
+from cogsim.sweep import lease
 
 SCENARIO = "change_detection"
 GRID = {"sim_K": [1.0, 2.0, 3.0], "sim_trials": [30, 60]}  # sim_trials is static: two compiled groups
@@ -210,6 +211,41 @@ def test_reconcile_gives_the_points_a_task_recorded_their_own_errors(tmp_path, m
     ]
 
 
+def test_a_task_that_slurm_ended_or_never_started_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "squeue_alive", lambda ids: set())
+    cancelled = "slurmstepd-n1: error: *** JOB 41 ON n1 CANCELLED AT 2026-01-01T00:00:00"
+    ends = {
+        f"{cancelled} DUE TO TIME LIMIT ***": "out of time (Slurm's time limit; resume with a longer",
+        "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=41.batch.": "out of memory (resume with",
+        f"{cancelled} ***": "cancelled (scancel)",
+        "": "cancelled, killed, out of time or memory, or its node failed",
+        None: "it never started (no log): cancelled while queued",
+    }
+    for i, (said, why) in enumerate(ends.items()):
+        s, ids = _running_store(tmp_path / str(i), "slurm:41_2")
+        if said is not None:
+            executors.task_log(tmp_path / str(i) / "run" / "slurm", "41_2").write_text(
+                f"task output\n{said}\n"
+            )
+        executors.reconcile(s)
+        error = s.points()["error"].iloc[0]
+        assert error.startswith(f"array task 41_2 ended without a result: {why}"), error
+
+
+def test_arrays_are_cut_to_the_clusters_max_array_size(monkeypatch):
+    cfg = executors.slurm_config({})
+    for cluster, size in ((None, 1000), (5000, 1000), (101, 101), (0, 1)):
+        monkeypatch.setattr(executors, "_cluster_max_array_size", lambda c=cluster: c)
+        assert executors.array_size(cfg) == size
+
+
+def test_without_slurm_commands_the_slurm_executor_stops_before_anything_is_created(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(CogsimError, match="`sbatch`, `squeue`, `srun` not found on PATH.*--executor local"):
+        sweep.run(SCENARIO, grid=GRID, out=tmp_path / "runs", executor="slurm", log=_quiet)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_reconcile_marks_a_vanished_task_failed_but_keeps_live_ones(tmp_path, monkeypatch):
     s, ids = _running_store(tmp_path, "slurm:41_2")
     monkeypatch.setattr(executors, "squeue_alive", lambda ids: {"41_2"})
@@ -219,7 +255,7 @@ def test_reconcile_marks_a_vanished_task_failed_but_keeps_live_ones(tmp_path, mo
     monkeypatch.setattr(executors, "squeue_alive", lambda ids: set())
     gone: dict[str, float] = {}
     assert executors.reconcile(s, grace_s=60, gone=gone) == {"41_2": ids}  # within the grace period
-    assert s.counts()["running"] == 3
+    assert s.counts(refresh=False)["running"] == 3
     # the task wrote one point before it was killed: that point is done, the others failed
     from cogsim.store import write_shard_file
 
@@ -229,17 +265,57 @@ def test_reconcile_marks_a_vanished_task_failed_but_keeps_live_ones(tmp_path, mo
     assert "ended without a result" in s.points()["error"].iloc[1]
 
 
-def test_reconcile_marks_points_of_a_dead_local_process_failed(tmp_path):
+def test_the_points_of_a_dead_local_process_count_as_interrupted(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     s, ids = _running_store(tmp_path, f"local:{os.uname().nodename}:{dead.pid}")
-    executors.reconcile(s)
-    assert s.counts()["failed"] == 3
+    assert s.counts() == {"pending": 0, "running": 0, "done": 0, "failed": 3}  # counts() alone sees it
+    assert s.points()["error"].str.startswith(f"interrupted: sweep process {dead.pid} on ").all()
+    assert s.pending() == ids  # resume runs them again
     s2 = Store(tmp_path / "other")
     s2.add_points([({"x": 1.0}, 0)])
     s2.mark(s2.pending(), "running", worker=sweep.local_worker())  # this very process: alive
     executors.reconcile(s2)
     assert s2.counts()["running"] == 1
+
+
+def test_points_whose_lease_ran_out_count_as_interrupted_a_renewed_lease_keeps_them(tmp_path, monkeypatch):
+    # a sweep process on another machine (no pid to check from here), one on this machine whose pid is now
+    # another process's (this one's), and one on another machine that renews its lease
+    s = Store(tmp_path / "run")
+    s.add_points([({"x": float(i)}, 0) for i in range(4)])
+    ids = s.pending()
+    workers = ["local:elsewhere:123", sweep.local_worker(), "local:elsewhere:456"]
+    for pid, worker in zip(ids[:3], workers, strict=True):
+        s.mark([pid], "running", worker=worker)
+    with s._transaction() as con:
+        old = time.time() - lease.LEASE_S - 120
+        con.execute("UPDATE points SET updated = ? WHERE status = 'running'", (old,))
+    assert lease.renew(s, "local:elsewhere:456") == 1
+    lines: list[str] = []
+    assert executors.reconcile(s, log=lines.append) == {}
+    assert s.counts() == {"pending": 1, "running": 1, "done": 0, "failed": 2}
+    pts = s.points().set_index("point_id")
+    assert pts.loc[ids[0], "error"] == (
+        "interrupted: local:elsewhere:123 has not renewed its lease on these points for 7 min (killed, or "
+        "its machine stopped)"
+    )
+    assert pts.loc[ids[1], "error"].startswith(f"interrupted: {sweep.local_worker()} has not renewed")
+    assert pts.loc[ids[2], "status"] == "running" and len(lines) == 2
+    assert s.pending() == ids  # resume runs the interrupted points again (and the others not done)
+    status = _sweep_status(s.root)
+    assert "failed: 1 point(s) in local:elsewhere:123: interrupted: " in status, status
+    assert "running: 1 point(s) in local:elsewhere:456 (lease renewed " in status, status
+    # a sweep process renews its lease from a thread while it computes
+    monkeypatch.setattr(lease, "HEARTBEAT_S", 0.05)
+    s.mark(ids[3:], "running", worker="local:here:1")
+    with s._transaction() as con:
+        con.execute("UPDATE points SET updated = 0 WHERE point_id = ?", (ids[3],))
+    renewing = lease.Lease(s, "local:here:1")
+    try:
+        _wait(lambda: s.points().set_index("point_id").loc[ids[3], "updated"] > 0, 10, "a renewal")
+    finally:
+        renewing.stop()
 
 
 # ------------------------------------------------------------------------------------------- devices
@@ -421,3 +497,31 @@ def test_a_failing_point_of_an_array_task_fails_alone_and_resume_retries_only_it
     store = load(run_dir)
     assert store.counts() == {"pending": 0, "running": 0, "done": 2, "failed": 0}
     assert store.points().set_index("point_id").loc[good, "shard"] == shard
+
+
+@pytest.mark.slurm
+def test_a_task_that_slurm_cancels_counts_as_failed_with_its_cause(slurm_cluster, tmp_path):
+    # submitted without a driver; the task is held at a gate, then cancelled: counts() alone sees it gone
+    name = f"cogsim-test-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "cogsim", "sweep", SCENARIO, "--grid", "sim_K=1.0,2.0", "--out", str(out)]
+    cmd += ["--executor", "slurm", "--slurm-job-name", name, "--slurm-time", "10", "--slurm-no-wait"]
+    cmd += ["--slurm-setup", f"while [ ! -e {tmp_path / 'gate'} ]; do sleep 0.1; done"]
+    if slurm_cluster["partition"]:
+        cmd += ["--slurm-partition", slurm_cluster["partition"]]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "1 task(s), 2 points" in res.stdout, res.stdout + res.stderr
+    (run_dir,) = out.iterdir()
+    try:
+        task = _wait(
+            lambda: next((t for t, st in _squeue(name).items() if st == "RUNNING"), None), 90, "a start"
+        )
+        store = load(run_dir)
+        assert store.counts()["running"] == 2
+        subprocess.run(["scancel", task], check=True, timeout=30)
+        _wait(lambda: not _squeue(name), 60, "the task to leave the queue")
+    finally:
+        subprocess.run(["scancel", "-n", name], timeout=30)
+    assert store.counts() == {"pending": 0, "running": 0, "done": 0, "failed": 2}
+    assert set(store.points()["error"]) == {f"array task {task} ended without a result: cancelled (scancel)"}
+    assert "--resume" in _sweep_status(run_dir)

@@ -87,6 +87,24 @@ def test_resume_refuses_settings_it_would_ignore(tmp_path, capsys):
     assert not (tmp_path / "elsewhere").exists()
     code, out, _ = _cli(["sweep", "--resume", str(s.root), "--chunk-size", "1"], capsys)
     assert code == 0 and "2 of 2 points done" in out
+    # the sweep's own command with --resume: continues it; with another seed count or grid it is another
+    # sweep, which --resume refuses (naming the sweep there) instead of starting it from scratch
+    command = ["sweep", SCENARIO, "--grid", "sim_K=1,2", "--out", str(tmp_path), "--resume"]
+    code, out, _ = _cli(command, capsys)
+    assert code == 0 and "2 of 2 points done" in out
+    for changed in (["--seeds", "2"], ["--grid", "sim_a=0.5,0.9"], ["--root-seed", "3"]):
+        code, _, err = _cli([*command, *changed], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (changed, err)
+        assert "no earlier run of this sweep" in err and str(s.root) in err, (changed, err)
+    assert [p.name for p in tmp_path.iterdir()] == [s.root.name]
+    assert load(s.root).counts()["done"] == 2
+
+
+def test_grid_values_allowed_alone_but_not_together_stop_the_sweep_before_anything_runs(tmp_path):
+    grid = {"n_entities": [2, 12], "typical_per_subject": [1, 20]}  # 20 pairs need n_entities >= 5
+    with pytest.raises(CogsimError, match="grid point n_entities=2, typical_per_subject=20 is not allowed"):
+        sweep.run("episodic_recall", grid=grid, out=tmp_path, log=_quiet)
+    assert not any(tmp_path.iterdir())
 
 
 def test_sweeps_too_large_for_the_memory_stop_before_anything_runs(tmp_path, monkeypatch):
@@ -219,7 +237,7 @@ def test_sigkill_mid_sweep_then_the_same_command_finishes_every_point_once(refer
     s.sync()  # a shard renamed into place just before the kill, but not yet in the index, counts as done
     killed_at = s.counts()
     assert 3 <= killed_at["done"] < n, f"the sweep was not killed mid-run: {killed_at}"
-    assert killed_at["running"] == n - killed_at["done"]  # the dead process still holds them
+    assert killed_at["failed"] == n - killed_at["done"]  # the dead process's points: interrupted, not running
     out = subprocess.run(
         [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
         capture_output=True,
@@ -295,6 +313,19 @@ def test_a_point_by_point_sweep_stores_each_points_comparison_with_the_human_dat
     # the comparison follows the point: the two noise levels give different fitted metrics
     metric = comps[comps["kind"] == "metric"].pivot_table(index="name", columns="point_id", values="value")
     assert (metric.iloc[:, 0] != metric.iloc[:, 1]).any()
+    # a comparison file damaged from outside: named, then set aside by resume, which computes its point again
+    files = sorted((store.root / "comparisons").glob("*.json"))
+    kept = files[1].read_bytes()
+    files[0].write_text('{"verdict": "mat')
+    with pytest.raises(CogsimError, match=r"is damaged .*`cogsim sweep --resume` sets it aside"):
+        store.comparisons()
+    lines: list[str] = []
+    sweep.resume(store.root, log=lines.append)
+    assert sum("is damaged" in ln and "its point is computed again" in ln for ln in lines) == 1, lines
+    assert "1 to run" in " ".join(lines) and store.counts()["done"] == 2
+    assert files[1].read_bytes() == kept and files[0].with_name(files[0].name + ".damaged").exists()
+    pd.testing.assert_frame_equal(store.comparisons(), comps)
+    pd.testing.assert_frame_equal(store.to_pandas(), results)
 
 
 def test_a_field_read_under_one_value_of_a_static_swept_field_counts_as_read():

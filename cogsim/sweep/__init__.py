@@ -41,7 +41,7 @@ _NAMES = {
     "run": "driver",
     "resume": "driver",
 }
-_MODULES = ("plan", "evaluate", "executors", "driver", "repair")
+_MODULES = ("plan", "evaluate", "executors", "driver", "repair", "lease")
 
 
 def __getattr__(name: str):

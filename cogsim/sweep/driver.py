@@ -19,7 +19,14 @@ from cogsim.store import Store, check_writable, provenance, write_run_json
 from cogsim.store import load as store_load
 from cogsim.sweep import executors, repair
 from cogsim.sweep.evaluate import run_pending
-from cogsim.sweep.plan import EXECUTORS, SweepSpec, check_fields_read, parse_grid, spec_from_dict
+from cogsim.sweep.plan import (
+    EXECUTORS,
+    SweepSpec,
+    check_combinations,
+    check_fields_read,
+    parse_grid,
+    spec_from_dict,
+)
 
 #: the most points (grid x seeds) one sweep holds
 MAX_POINTS = 10_000_000
@@ -39,6 +46,7 @@ def run(
     slurm: Any = None,
     progress: bool | None = None,
     log: Callable[[str], None] = print,
+    resume: bool = False,
 ) -> Store:
     """Runs (or resumes) a sweep and returns its :class:`~cogsim.store.Store`.
 
@@ -57,6 +65,9 @@ def run(
       slurm: a :class:`cogsim.sweep.executors.SlurmConfig`, or a dict of its fields overriding the
         defaults (and the settings stored by an earlier run of the same sweep).
       progress: tqdm bar (default: when stderr is a terminal).
+      resume: only continue an earlier run of this very sweep (``cogsim sweep NAME ... --resume``): when
+        ``out`` holds none (a changed grid, seeds, root seed, preset or override is another sweep), refused
+        before anything is created.
 
     Example:
       >>> # store = cogsim.sweep.run("change_detection", grid=["sim_K=2,3,4"], seeds=4)
@@ -82,14 +93,17 @@ def run(
             "(the index and the result table must fit in memory); split the grid"
         )
     mod = scenario_registry.get(scenario)
+    check_combinations(mod, base, grid_t)
     check_fields_read(mod, base, list(grid_t), scenario=scenario, grid=grid_t)
     check_fields_read(mod, base, set_fields, scenario=scenario, given="set", grid=grid_t)
     files = sweep_data_files(mod, base, grid_t)
     data_files = tuple((f["path"], f["sha256"]) for f in files)
     spec = SweepSpec(scenario, grid_t, seed_list, preset, tuple(overrides), root_seed, data_files)
+    folder = Path(out) / spec.run_id()
+    if resume and not (folder / "index.sqlite").is_file():
+        _no_earlier_run(folder, scenario)
     if executor != "slurm":
         check_memory(mod, base, spec, chunk_size)
-    folder = Path(out) / spec.run_id()
     store = Store(folder)
     if store.get_meta("spec") is None:
         store.set_meta("spec", dataclasses.asdict(spec))
@@ -111,6 +125,24 @@ def run(
     store.add_points(spec.points())
     _execute(store, spec, executor=executor, chunk_size=chunk_size, slurm=slurm, progress=progress, log=log)
     return store
+
+
+def _no_earlier_run(folder: Path, scenario: str) -> None:
+    """Refuses ``--resume`` of a sweep that ``folder`` (its run folder) does not hold, naming the sweeps of
+    ``scenario`` that its parent folder does hold."""
+    others = sorted(str(p) for p in folder.parent.glob(f"{scenario}-*") if (p / "index.sqlite").is_file())
+    where = (
+        f"{str(folder.parent)!r} holds {len(others)} other sweep(s) of {scenario}: {', '.join(others[:5])}"
+        f"{' ...' if len(others) > 5 else ''} (`cogsim sweep status RUN_DIR` shows one; "
+        "`cogsim sweep --resume RUN_DIR` continues it)"
+        if others
+        else f"{str(folder.parent)!r} holds no sweep of {scenario}"
+    )
+    raise CogsimError(
+        f"sweep --resume: no earlier run of this sweep (it would be {str(folder)!r}): the scenario, --grid, "
+        "--seeds, --root-seed, --preset, --set and data files make a sweep, and a change to any is another "
+        f"sweep, computed from scratch; {where}; without --resume this command starts the new sweep"
+    )
 
 
 def _grid_strings(grid: Any) -> list[str]:
@@ -237,6 +269,7 @@ def _check_executor(executor: str, chunk_size: int, slurm: Any = None) -> None:
         raise CogsimError(f"sweep: Slurm settings given but executor is {executor!r}; use executor='slurm'")
     if executor == "slurm":
         executors.slurm_config(slurm)  # validates the given settings (merged with stored ones later)
+        executors.check_slurm_commands()  # before a run folder is created or a point marked
 
 
 def _execute(

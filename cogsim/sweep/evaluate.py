@@ -23,6 +23,7 @@ from cogsim._data_files import data_version
 from cogsim.errors import CogsimError
 from cogsim.scenario_protocol import compare_options
 from cogsim.store import Store, write_point_comparison
+from cogsim.sweep.lease import Lease
 from cogsim.sweep.plan import chunks, failed_note, group_points, param_value, vectorized
 
 
@@ -211,6 +212,7 @@ def run_pending(
         log(f"sweep: {len(ids_)} point(s) failed: {error}")
 
     store.mark([p[0] for p in todo_pts], "running", worker=worker)
+    lease = Lease(store, worker)  # renewed while this process runs, so a killed one is seen as interrupted
     try:
         evaluate_points(
             mod,
@@ -228,6 +230,7 @@ def run_pending(
         store.mark(left, "failed", worker=worker, error=point_error(exc))
         raise
     finally:
+        lease.stop()
         bar.close()
     note = failed_note(store)
     if note:

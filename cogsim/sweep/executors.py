@@ -50,6 +50,7 @@ from cogsim import config as cfglib
 from cogsim.config import field
 from cogsim.errors import CogsimError, ConfigError
 from cogsim.store import Store, atomic_write_text, write_point_comparison, write_shard_file
+from cogsim.sweep import lease
 
 _RESERVED_SBATCH = ("array", "output", "error", "open-mode", "signal", "wrap")
 
@@ -227,6 +228,17 @@ def _import_submitit():
     return submitit
 
 
+def check_slurm_commands() -> None:
+    """Refuses the slurm executor where Slurm's commands are not on PATH (checked before a sweep creates or
+    submits anything)."""
+    missing = [c for c in ("sbatch", "squeue", "srun") if shutil.which(c) is None]
+    if missing:
+        raise CogsimError(
+            f"slurm executor: {', '.join(f'`{c}`' for c in missing)} not found on PATH; run the sweep on a "
+            "Slurm login node (or choose --executor local or devices)"
+        )
+
+
 def squeue_alive(task_ids: Sequence[str]) -> set[str] | None:
     """Which of the array tasks ``"JOB_INDEX"`` are still queued or running (``None``: cannot tell).
 
@@ -292,6 +304,40 @@ def _task_outcome(folder: Path, task_id: str) -> tuple[str, Any] | None:
         return ("error", f"unreadable result file {path}: {exc}")
 
 
+#: what slurmstepd writes into a task's log when Slurm ends it -> the reason shown for its unfinished points
+_SLURM_ENDS = (
+    (
+        ("DUE TO TIME LIMIT",),
+        "out of time (Slurm's time limit; resume with a longer --slurm-time or fewer points per task)",
+    ),
+    (
+        ("OOM-KILL", "OOM_KILL", "OUT OF MEMORY", "OUT-OF-MEMORY"),
+        "out of memory (resume with more --slurm-mem or a smaller --chunk-size)",
+    ),
+    (("DUE TO PREEMPTION",), "preempted by Slurm"),
+    (("DUE TO NODE FAILURE",), "its node failed"),
+    (("CANCELLED AT",), "cancelled (scancel)"),
+)
+
+
+def _end_reason(log: Path) -> str:
+    """Why an array task ended without a result, from what Slurm wrote into its log (the generic list of
+    causes when it wrote nothing)."""
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 65536))
+            tail = fh.read().decode(errors="replace")
+    except FileNotFoundError:
+        return "it never started (no log): cancelled while queued, or it could not be launched"
+    except OSError:
+        tail = ""
+    said = " ".join(ln for ln in tail.splitlines() if "slurmstepd" in ln).upper()
+    for marks, reason in _SLURM_ENDS:
+        if any(m in said for m in marks):
+            return reason
+    return "cancelled, killed, out of time or memory, or its node failed"
+
+
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
     return lines[-1] if lines else str(text)
@@ -307,8 +353,9 @@ def reconcile(
     """Brings the index up to date with reality and returns the Slurm tasks still alive (``{task: ids}``).
 
     Adopts finished shards; marks ``failed`` (with the error and the log path) the unfinished points of array
-    tasks that left the queue (each point the task recorded in :func:`task_failures` with its own error) and
-    of local sweep processes on this machine that no longer exist. A task is
+    tasks that left the queue (each point the task recorded in :func:`task_failures` with its own error), and
+    (``interrupted: ...``) those of local sweep processes that no longer exist (judged on their own machine)
+    or have not renewed their lease for :data:`cogsim.sweep.lease.LEASE_S` seconds (any machine). A task is
     judged only after it has been out of the queue for ``grace_s`` seconds (``gone`` keeps that state between
     calls).
 
@@ -317,8 +364,7 @@ def reconcile(
     """
     gone = {} if gone is None else gone
     store.sync()
-    pts = store.points()
-    running = pts[pts["status"] == "running"]
+    running = store.points("running")
     if running.empty:
         return {}
     folder = Path(store.get_meta("slurm_folder") or store.root / "slurm")
@@ -327,6 +373,8 @@ def reconcile(
         w: g["log"].dropna().iloc[0] if g["log"].notna().any() else None
         for w, g in running.groupby(running["worker"].fillna(""))
     }
+    # the last renewal of each worker's lease (local sweep processes renew theirs: cogsim.sweep.lease)
+    renewed = running["updated"].fillna(0.0).groupby(running["worker"].fillna("")).max().to_dict()
     slurm_tasks = [w.split(":", 1)[1] for w in workers if w.startswith("slurm:")]
     queued = squeue_alive(slurm_tasks)
     alive: dict[str, list[str]] = {}
@@ -348,11 +396,9 @@ def reconcile(
             gone.pop(rest, None)
             if not still:
                 continue
+            log_path = logs.get(worker) or str(task_log(folder, rest))
             if outcome is None:
-                error = (
-                    f"array task {rest} ended without a result: cancelled, killed, out of time or memory, or "
-                    "its node failed"
-                )
+                error = f"array task {rest} ended without a result: {_end_reason(Path(log_path))}"
             elif outcome[0] == "error":
                 error = f"array task {rest}: {_last_line(outcome[1])}"
             else:
@@ -361,22 +407,40 @@ def reconcile(
             by_error: dict[str, list[str]] = {}
             for pid in still:
                 by_error.setdefault(own.get(pid, error), []).append(pid)
-            log_path = logs.get(worker) or str(task_log(folder, rest))
             for why, pids in by_error.items():
                 store.mark(pids, "failed", error=why, log=log_path, held_by=worker)
                 if log:
                     log(f"sweep: {len(pids)} point(s) failed: {why} (log: {log_path})")
-        elif kind == "local":
+        else:  # a local sweep process (local:HOST:PID): alive while its process exists and renews its lease
             w_host, _, pid = rest.rpartition(":")
-            if w_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-                still = store.pending(ids)
-                store.mark(
-                    still,
-                    "failed",
-                    error=f"sweep process {pid} on {host} ended before finishing these points (killed?)",
-                    held_by=worker,
+            if kind == "local" and w_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+                why = f"interrupted: sweep process {pid} on {host} ended before finishing these points"
+                why += " (killed?)"
+                store.mark(store.pending(ids), "failed", error=why, held_by=worker)
+            elif now - renewed.get(worker, 0.0) > lease.LEASE_S:  # killed elsewhere, or its pid reused
+                age = _duration(now - renewed.get(worker, 0.0))
+                why = (
+                    f"interrupted: {worker or 'a worker'} has not renewed its lease on these points for "
+                    f"{age} (killed, or its machine stopped)"
                 )
+                if not lease.expire(store, worker, before=now - lease.LEASE_S, error=why):
+                    continue
+            else:
+                continue
+            if log:
+                log(f"sweep: {len(ids)} point(s) {why}")
     return alive
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as a short duration: ``45 s``, ``12 min``, ``3.5 h``, ``2.0 days``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _task_worker() -> str:
@@ -471,6 +535,23 @@ def _plan_tasks(store: Store, spec, ids: Sequence[str], per_task: int) -> list[l
     return tasks
 
 
+def _cluster_max_array_size() -> int | None:
+    """The cluster's ``MaxArraySize`` (``scontrol show config``), or None when it cannot be read."""
+    try:
+        out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"^\s*MaxArraySize\s*=\s*(\d+)", out.stdout, re.MULTILINE)
+    return int(match.group(1)) if match and out.returncode == 0 else None
+
+
+def array_size(cfg: SlurmConfig) -> int:
+    """Most tasks in one submitted job array: ``cfg.max_array_size``, at most the cluster's ``MaxArraySize``
+    (an array's indices run from 0 to MaxArraySize - 1; 0 or 1: tasks are submitted as single jobs)."""
+    cluster = _cluster_max_array_size()
+    return max(1, min(cfg.max_array_size, cfg.max_array_size if cluster is None else cluster))
+
+
 def _submit(
     store: Store,
     spec,
@@ -482,11 +563,7 @@ def _submit(
     log: Callable[[str], None],
 ) -> dict[str, list[str]]:
     submitit = _import_submitit()
-    if shutil.which("sbatch") is None or shutil.which("srun") is None:
-        raise CogsimError(
-            "slurm executor: `sbatch`/`srun` not found on PATH; run the sweep on a Slurm login node "
-            "(or choose --executor local)"
-        )
+    check_slurm_commands()
     python = cfg.python or shlex.quote(sys.executable)
     ex = submitit.SlurmExecutor(folder=folder, python=python)
     try:
@@ -496,8 +573,9 @@ def _submit(
     run_dir = str(store.root.resolve())
     spec_d = dataclasses.asdict(spec)
     submitted: dict[str, list[str]] = {}
-    for start in range(0, len(tasks), cfg.max_array_size):
-        batch = tasks[start : start + cfg.max_array_size]
+    size = array_size(cfg)
+    for start in range(0, len(tasks), size):
+        batch = tasks[start : start + size]
         payloads = [
             {
                 "run_dir": run_dir,
@@ -514,7 +592,13 @@ def _submit(
                 ex.map_array(run_task, payloads) if len(payloads) > 1 else [ex.submit(run_task, payloads[0])]
             )
         except Exception as exc:  # noqa: BLE001 - sbatch's refusal, with its own message
-            raise CogsimError(f"slurm executor: sbatch refused the job array: {str(exc).strip()}") from None
+            why = " ".join(str(exc).split())
+            if submitted:  # the arrays submitted before run on: say so, or the user may think none was
+                why += (
+                    f"; the {len(submitted)} task(s) submitted before it run on, and `cogsim sweep --resume "
+                    f"{store.root}` waits for them and submits the rest"
+                )
+            raise CogsimError(f"slurm executor: sbatch refused the job array: {why}") from None
         for job, task in zip(jobs, batch, strict=True):
             ids = [p[0] for p in task]
             store.mark(ids, "running", worker=f"slurm:{job.job_id}", log=str(task_log(folder, job.job_id)))
@@ -548,7 +632,7 @@ def run_slurm(
     alive = reconcile(store, log=log)
     held = {i for ids in alive.values() for i in ids}
     todo = [pid for pid in store.pending() if pid not in held]
-    counts = store.counts()
+    counts = store.counts(refresh=False)
     log(
         f"sweep {store.root.name}: {counts['done']} done, {len(held)} in {len(alive)} running task(s), "
         f"{len(todo)} to submit"
@@ -610,6 +694,8 @@ def _watch(store: Store, watching: Mapping[str, list[str]], *, config: SlurmConf
 
 __all__ = [
     "SlurmConfig",
+    "array_size",
+    "check_slurm_commands",
     "load_slurm_config",
     "local_devices",
     "parse_time",

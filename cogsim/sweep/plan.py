@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cogsim import config as cfglib
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, ConfigError
 
 EXECUTORS = ("local", "devices", "slurm")
 
@@ -83,6 +83,36 @@ def parse_grid(items: Sequence[str], base_cfg: Any) -> dict[str, tuple[Any, ...]
             )
         grid[key] = values
     return grid
+
+
+def check_combinations(mod: Any, base_cfg: Any, grid: Mapping[str, Sequence[Any]]) -> None:
+    """Refuses, before anything runs, a grid point whose values are each allowed alone but not together (a
+    rule across fields, such as ``typical_per_subject`` at most ``n_predicates x (n_entities - 1)``): such a
+    point would fail at every run and every resume.
+
+    Checked: every combination of the grid's values for a scenario run point by point (each costs a
+    ``simulate`` run, so the check is small next to the sweep); for one with ``sweep_point``, every
+    combination of the static fields with each value of each vectorised field (as its evaluation does).
+
+    Raises:
+      CogsimError: naming the grid point and the config's reason.
+    """
+    vec = set(vectorized(mod)) if hasattr(mod, "sweep_point") else set()
+    statics = [n for n in grid if n not in vec]
+    swept = [n for n in grid if n in vec]
+    for combo in itertools.product(*(grid[n] for n in statics)):
+        fixed = dict(zip(statics, combo, strict=True))
+        for point in [{**fixed, n: v} for n in swept for v in grid[n]] or [fixed]:
+            if len(point) < 2:
+                continue  # one field: its values were checked alone (parse_grid)
+            try:
+                cfglib.replace(base_cfg, **point)
+            except ConfigError as exc:
+                where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+                raise CogsimError(
+                    f"--grid: the grid point {where} is not allowed ({exc}); each value is allowed alone, "
+                    "not together: change the grid so that no point combines them"
+                ) from None
 
 
 def _field_value(cfg: Any, dotted: str) -> Any:

@@ -9,14 +9,18 @@ finished point, so the points of a damaged or missing shard are known.
 :func:`damaged_shards` lists them (``cogsim sweep status`` reports them); :func:`recover` (run by every
 ``cogsim sweep`` and ``--resume`` before it computes) renames each damaged file to ``<name>.damaged`` (kept,
 never deleted, and no longer read) and returns its points to ``pending``, so the sweep computes them again
-with the same seeds and values: every other finished point is kept.
+with the same seeds and values: every other finished point is kept. A damaged comparison file (a point's
+comparison with the human data, :func:`damaged_comparisons`) is set aside the same way and its point computed
+again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 
+from cogsim._store_results import _comparison_name
 from cogsim.store import Store
 
 #: the suffix a damaged shard file is renamed to (the store reads only ``*.parquet``)
@@ -71,9 +75,54 @@ def damaged_shards(store: Store) -> dict[str, tuple[int, str]]:
     return out
 
 
+def damaged_comparisons(store: Store) -> dict[str, tuple[str | None, str]]:
+    """``{file name: (the finished point it belongs to, or None, why it cannot be read)}`` for every
+    comparison file (``RUN/comparisons/*.json``, scenarios run through ``simulate``) that is not a readable
+    JSON object.
+
+    Example:
+      >>> import tempfile
+      >>> damaged_comparisons(Store(tempfile.mkdtemp()))
+      {}
+    """
+    folder = store.root / "comparisons"
+    out: dict[str, tuple[str | None, str]] = {}
+    owners: dict[str, str] | None = None
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        else:
+            if isinstance(rec, dict):
+                continue
+            why = f"a JSON {type(rec).__name__}, not an object"
+        if owners is None:
+            with store._connect() as con:
+                done = con.execute("SELECT point_id FROM points WHERE status = 'done'").fetchall()
+            owners = {_comparison_name(pid): pid for (pid,) in done}
+        out[path.name] = (owners.get(path.name), why)
+    return out
+
+
 def recover(store: Store, *, log: Callable[[str], None] = print) -> dict[str, tuple[int, str]]:
     """Sets every damaged shard aside (renamed to ``<name>.damaged``) and returns its finished points to
-    ``pending``; returns what :func:`damaged_shards` found."""
+    ``pending``, and the same for every damaged comparison file and its point; returns what
+    :func:`damaged_shards` found."""
+    for name, (pid, why) in damaged_comparisons(store).items():
+        path = store.root / "comparisons" / name
+        os.replace(path, path.with_name(name + DAMAGED_SUFFIX))
+        if pid is not None:
+            with store._transaction() as con:
+                con.execute(
+                    "UPDATE points SET status = 'pending', shard = NULL, error = ? "
+                    "WHERE point_id = ? AND status = 'done'",
+                    (f"comparison {name} damaged: {why}", pid),
+                )
+        log(
+            f"sweep: comparison file {str(path)!r} is damaged ({why}); kept as {name + DAMAGED_SUFFIX}, "
+            f"{'its point is computed again' if pid else 'it belongs to no finished point'}"
+        )
     damaged = damaged_shards(store)
     folder = store.root / "shards"
     folder.mkdir(exist_ok=True)  # a shards folder deleted by hand: its points are computed again
