@@ -28,7 +28,14 @@ from cogsim.sweep.plan import chunks, failed_note, group_points, param_value, ve
 
 
 def seed_key(root_seed: int, seed: int) -> jax.Array:
-    """The key of one seed: ``fold_in(key(root_seed), seed)``."""
+    """The key of one seed: ``fold_in(key(root_seed), seed)``.
+
+    Example:
+      >>> import jax
+      >>> same = jax.random.fold_in(jax.random.key(0), 3)
+      >>> bool((jax.random.key_data(seed_key(0, 3)) == jax.random.key_data(same)).all())
+      True
+    """
     return jax.random.fold_in(jax.random.key(root_seed), seed)
 
 

@@ -230,7 +230,18 @@ def _import_submitit():
 
 def check_slurm_commands() -> None:
     """Refuses the slurm executor where Slurm's commands are not on PATH (checked before a sweep creates or
-    submits anything)."""
+    submits anything).
+
+    Example:
+      >>> import shutil
+      >>> try:
+      ...     check_slurm_commands()
+      ...     refused = False
+      ... except CogsimError:
+      ...     refused = True
+      >>> refused == any(shutil.which(c) is None for c in ("sbatch", "squeue", "srun"))
+      True
+    """
     missing = [c for c in ("sbatch", "squeue", "srun") if shutil.which(c) is None]
     if missing:
         raise CogsimError(
@@ -276,12 +287,22 @@ def _pid_alive(pid: int) -> bool:
 
 
 def task_log(folder: str | os.PathLike, task_id: str) -> Path:
-    """The log file (stdout and stderr) of array task ``task_id`` (``"JOB_INDEX"``)."""
+    """The log file (stdout and stderr) of array task ``task_id`` (``"JOB_INDEX"``).
+
+    Example:
+      >>> task_log("slurm", "4021_7").as_posix()
+      'slurm/4021_7_0_log.out'
+    """
     return Path(folder) / f"{task_id}_0_log.out"
 
 
 def task_failures(folder: str | os.PathLike, task_id: str) -> Path:
-    """The file where array task ``task_id`` records the points whose evaluation raised (``{id: error}``)."""
+    """The file where array task ``task_id`` records the points whose evaluation raised (``{id: error}``).
+
+    Example:
+      >>> task_failures("slurm", "4021_7").as_posix()
+      'slurm/failures/4021_7.json'
+    """
     return Path(folder) / "failures" / f"{task_id}.json"
 
 
@@ -547,7 +568,12 @@ def _cluster_max_array_size() -> int | None:
 
 def array_size(cfg: SlurmConfig) -> int:
     """Most tasks in one submitted job array: ``cfg.max_array_size``, at most the cluster's ``MaxArraySize``
-    (an array's indices run from 0 to MaxArraySize - 1; 0 or 1: tasks are submitted as single jobs)."""
+    (an array's indices run from 0 to MaxArraySize - 1; 0 or 1: tasks are submitted as single jobs).
+
+    Example:
+      >>> array_size(SlurmConfig(max_array_size=1))  # whatever the cluster allows
+      1
+    """
     cluster = _cluster_max_array_size()
     return max(1, min(cfg.max_array_size, cfg.max_array_size if cluster is None else cluster))
 
