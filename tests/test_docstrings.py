@@ -163,7 +163,7 @@ def test_every_public_name_has_an_example():
     objects = _public_objects()
     assert len(objects) > 200  # the walk found the API
     lacking = sorted(
-        min(names) for obj, names in objects.values() if not _has_example(obj) and not names & (NO_EXAMPLE)
+        min(names) for obj, names in objects.values() if not _has_example(obj) and not names & NO_EXAMPLE
     )
     assert not lacking, (
         "public names without a runnable `Example:` section (>>> lines with their output), as the others "
@@ -174,12 +174,10 @@ def test_every_public_name_has_an_example():
 def test_example_allow_lists_are_current():
     objects = _public_objects()
     public = {n for _, names in objects.values() for n in names}
-    unknown = sorted((NO_EXAMPLE) - public)
+    unknown = sorted(NO_EXAMPLE - public)
     assert not unknown, f"no such public name (renamed or removed?); drop it from NO_EXAMPLE: {unknown}"
     done = sorted(
-        min(names & (NO_EXAMPLE))
-        for obj, names in objects.values()
-        if _has_example(obj) and names & (NO_EXAMPLE)
+        min(names & NO_EXAMPLE) for obj, names in objects.values() if _has_example(obj) and names & NO_EXAMPLE
     )
     assert not done, f"these have an example now; drop them from NO_EXAMPLE: {done}"
     import cogsim
