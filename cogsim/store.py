@@ -365,21 +365,11 @@ class Store:
             adopted += len(fresh)
         return adopted
 
-    def refresh(self) -> None:
-        """Brings the index up to date: adopts finished shards, and marks ``failed`` with the reason the
-        running points of workers that are gone (a local sweep process whose process is gone or whose lease
-        ran out, :mod:`cogsim.sweep.lease`; a Slurm array task that ``squeue`` no longer lists), so they never
-        show as running forever and resume computes them again. A read-only run folder is left as it is."""
-        from cogsim.sweep.executors import reconcile
-
-        with contextlib.suppress(sqlite3.OperationalError):  # a read-only copy of a run folder
-            reconcile(self)
-
-    def counts(self, *, refresh: bool = True) -> dict[str, int]:
-        """Number of points per status; with ``refresh`` (the default) after :meth:`refresh`, so the points of
-        a killed worker count as ``failed``, not ``running``."""
-        if refresh:
-            self.refresh()
+    def counts(self) -> dict[str, int]:
+        """Number of points per status, as the index holds them. The points of a worker that was killed stay
+        ``running`` here until :func:`cogsim.executors.reconcile` (run by ``cogsim sweep status`` and by every
+        sweep command) marks them ``failed`` (``interrupted: ...``): call it first for counts that are up to
+        date, ``cogsim.executors.reconcile(store); store.counts()``."""
         with self._connect() as con:
             rows = dict(con.execute("SELECT status, COUNT(*) FROM points GROUP BY status").fetchall())
         return {s: int(rows.get(s, 0)) for s in STATUSES}

@@ -50,7 +50,7 @@ def status(run_dir: str) -> None:
 
     s = store.load(run_dir)
     executors.reconcile(s)
-    counts = s.counts(refresh=False)
+    counts = s.counts()
     damaged = repair.damaged_shards(s)
     shown = {k: str(v) for k, v in counts.items()}
     lost = sum(n for n, _ in damaged.values())

@@ -255,7 +255,7 @@ def test_reconcile_marks_a_vanished_task_failed_but_keeps_live_ones(tmp_path, mo
     monkeypatch.setattr(executors, "squeue_alive", lambda ids: set())
     gone: dict[str, float] = {}
     assert executors.reconcile(s, grace_s=60, gone=gone) == {"41_2": ids}  # within the grace period
-    assert s.counts(refresh=False)["running"] == 3
+    assert s.counts()["running"] == 3
     # the task wrote one point before it was killed: that point is done, the others failed
     from cogsim.store import write_shard_file
 
@@ -269,7 +269,9 @@ def test_the_points_of_a_dead_local_process_count_as_interrupted(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     s, ids = _running_store(tmp_path, f"local:{os.uname().nodename}:{dead.pid}")
-    assert s.counts() == {"pending": 0, "running": 0, "done": 0, "failed": 3}  # counts() alone sees it
+    assert s.counts()["running"] == 3  # the index as it stands
+    executors.reconcile(s)
+    assert s.counts() == {"pending": 0, "running": 0, "done": 0, "failed": 3}
     assert s.points()["error"].str.startswith(f"interrupted: sweep process {dead.pid} on ").all()
     assert s.pending() == ids  # resume runs them again
     s2 = Store(tmp_path / "other")
@@ -501,7 +503,7 @@ def test_a_failing_point_of_an_array_task_fails_alone_and_resume_retries_only_it
 
 @pytest.mark.slurm
 def test_a_task_that_slurm_cancels_counts_as_failed_with_its_cause(slurm_cluster, tmp_path):
-    # submitted without a driver; the task is held at a gate, then cancelled: counts() alone sees it gone
+    # submitted without a driver; the task is held at a gate, then cancelled: reconcile sees it gone
     name = f"cogsim-test-{uuid.uuid4().hex[:8]}"
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "cogsim", "sweep", SCENARIO, "--grid", "sim_K=1.0,2.0", "--out", str(out)]
@@ -522,6 +524,7 @@ def test_a_task_that_slurm_cancels_counts_as_failed_with_its_cause(slurm_cluster
         _wait(lambda: not _squeue(name), 60, "the task to leave the queue")
     finally:
         subprocess.run(["scancel", "-n", name], timeout=30)
+    executors.reconcile(store)
     assert store.counts() == {"pending": 0, "running": 0, "done": 0, "failed": 2}
     assert set(store.points()["error"]) == {f"array task {task} ended without a result: cancelled (scancel)"}
     assert "--resume" in _sweep_status(run_dir)

@@ -69,7 +69,7 @@ def test_orphan_shards_are_adopted_once(tmp_path):
     ids = s.pending()
     write_shard_file(s.root, _frame(s, ids[:2]), worker="slurm:7_0")
     write_shard_file(s.root, _frame(s, ids[1:4], tag="late"), worker="slurm:7_1")  # overlaps ids[1]
-    assert s.counts(refresh=False)["done"] == 0  # the index does not know yet
+    assert s.counts()["done"] == 0  # the index does not know yet
     assert s.sync() == 4
     assert s.sync() == 0
     assert s.counts() == {"pending": 1, "running": 0, "done": 4, "failed": 0}
@@ -116,7 +116,7 @@ def test_mark_records_failures_with_log_and_never_downgrades_done(tmp_path):
     assert s.pending() == ids[1:]  # failed points run again
     s.mark(ids[1:], "running", worker="slurm:4_0")  # resubmitted
     s.mark(ids[1:], "failed", error="stale verdict", held_by="slurm:3_1")  # no longer held by 3_1: no change
-    assert s.counts(refresh=False)["running"] == 2  # (refresh would ask squeue about the made-up task)
+    assert s.counts()["running"] == 2
     with pytest.raises(CogsimError, match="status"):
         s.mark(ids, "bogus")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cogsim import cli, runner, sweep
+from cogsim import cli, executors, runner, sweep
 from cogsim.errors import CogsimError
 from cogsim.store import Store, load
 
@@ -237,7 +237,9 @@ def test_sigkill_mid_sweep_then_the_same_command_finishes_every_point_once(refer
     s.sync()  # a shard renamed into place just before the kill, but not yet in the index, counts as done
     killed_at = s.counts()
     assert 3 <= killed_at["done"] < n, f"the sweep was not killed mid-run: {killed_at}"
-    assert killed_at["failed"] == n - killed_at["done"]  # the dead process's points: interrupted, not running
+    assert killed_at["running"] == n - killed_at["done"]  # the index as the dead process left it
+    executors.reconcile(s)
+    assert s.counts()["failed"] == n - killed_at["done"]  # its points: interrupted, not running
     out = subprocess.run(
         [sys.executable, "-m", "cogsim", "sweep", "status", str(run_dir)],
         capture_output=True,

@@ -658,7 +658,7 @@ def run_slurm(
     alive = reconcile(store, log=log)
     held = {i for ids in alive.values() for i in ids}
     todo = [pid for pid in store.pending() if pid not in held]
-    counts = store.counts(refresh=False)
+    counts = store.counts()
     log(
         f"sweep {store.root.name}: {counts['done']} done, {len(held)} in {len(alive)} running task(s), "
         f"{len(todo)} to submit"

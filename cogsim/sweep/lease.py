@@ -4,7 +4,7 @@ seen as interrupted instead of running forever.
 A local or devices sweep (worker ``local:HOST:PID``) marks its points ``running`` and renews its lease on them
 (their ``updated`` time in the index) every :data:`HEARTBEAT_S` seconds from a daemon thread (:class:`Lease`;
 JAX's compilations and computations release the GIL). :func:`cogsim.sweep.executors.reconcile` (run by
-``cogsim sweep status``, every sweep command and :meth:`cogsim.store.Store.counts`) marks ``failed``
+``cogsim sweep status`` and every sweep command) marks ``failed``
 (``interrupted: ...``) the running points of a worker whose process is gone (judged on its own machine) or
 whose lease is older than :data:`LEASE_S` (any machine), so ``--resume`` computes them again. Slurm array
 tasks never open the index; ``squeue`` tells whether they are alive.
