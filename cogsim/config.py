@@ -250,7 +250,12 @@ def validate(cfg: Any, *, _path: str = "") -> Any:
         if new is not value:
             changes[f.name] = new
     if hasattr(cfg, "__post_validate__"):
-        cfg.__post_validate__()
+        try:
+            cfg.__post_validate__()
+        except ConfigError as exc:  # a section's own rule: its field named as --set names it
+            if not _path or str(exc.field).startswith(f"{_path}."):
+                raise
+            raise ConfigError(f"{_path}.{exc.field}", exc.value, exc.allowed) from None
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 

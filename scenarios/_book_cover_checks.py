@@ -38,7 +38,41 @@ def best_baseline(res: dict[str, dict], displays=None) -> str | None:
     return max(means, key=means.get) if means else None
 
 
+def _not_tested(check: comparison.Check, why: str) -> comparison.Check:
+    """``check`` reported not tested (it cannot pass, nor count as failed), ``why`` in its detail."""
+    return comparison.Check.of(
+        check.name, value=check.value, ci=check.ci, threshold=check.threshold, rule=check.rule,
+        source=check.source, basis=check.basis, detail=check.detail, kind=check.kind, tested=False,
+        why_untested=why,
+    )  # fmt: skip
+
+
+def _one_collage(n: int) -> str:
+    """Why a contrast over ``n`` collages is not tested ("" from two on)."""
+    return f"{n} collage(s): a bootstrap over collages needs at least 2" if n < 2 else ""
+
+
 def _checks(res: dict[str, dict], groups: dict[str, dict], targets: dict) -> list[comparison.Check]:
+    checks = _contrasts(res, groups, targets)
+    # a check the collages cannot decide (one collage; no person to hold against another) is not tested,
+    # not failed: its CI cannot exist (before, a NaN CI failed it and a file of one collage was a mismatch)
+    out = []
+    for c in checks:
+        if "noise ceiling" in c.name:
+            ss = np.asarray(res["human"]["per_display_ss"], float)
+            n = int(np.isfinite(ss).sum())
+            why = (
+                "no collage with two or more human scanpaths: no human-vs-human ceiling"
+                if n == 0
+                else _one_collage(n)
+            )
+        else:  # every method is scored on every collage with a human scanpath
+            why = _one_collage(len(groups["human"]))
+        out.append(_not_tested(c, why) if why else c)
+    return out
+
+
+def _contrasts(res: dict[str, dict], groups: dict[str, dict], targets: dict) -> list[comparison.Check]:
     checks = []
     if "oat_sampled" in res and "random" in res:
         checks.append(
@@ -113,7 +147,8 @@ def fold_table(sim: pd.DataFrame, res: dict[str, dict]) -> pd.DataFrame:
         for m in ("oat_sampled", "oat_greedy", *BASELINES, "human"):
             if m in res:
                 d = dict(zip(res[m]["displays"], res[m]["per_display_ss"], strict=True))
-                ss[m] = float(np.mean([d[k] for k in ids if k in d]))
+                v = np.array([d[k] for k in ids if k in d], float)
+                ss[m] = float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan
         best = best_baseline(res, ids)
         rows.append(
             {
@@ -136,7 +171,9 @@ def comparison_of(sim: pd.DataFrame, ref: pd.DataFrame, res: dict[str, dict]) ->
     ceiling = res["human"]["scores"].sequence_score if "human" in res else None
     for m, r in res.items():
         s = r["scores"]
-        est, lo, hi = cmp.bootstrap_ci(r["per_display_ss"], np.mean, n_boot=500, seed=0)
+        per = np.asarray(r["per_display_ss"], float)  # NaN: a collage with one human scanpath (no pair)
+        per = per[np.isfinite(per)]
+        _, lo, hi = cmp.bootstrap_ci(per, np.mean, n_boot=500, seed=0) if len(per) else (np.nan,) * 3
         note = {
             "human": "human vs other humans on the same collage (ceiling; 0.204 on all 100 collages)",
             "random": "floor (0.059 on all 100 collages)",

@@ -46,6 +46,16 @@ class Resamples:
         sizes = sorted(set(np.asarray(counts.set_size).tolist()))
         #: ``"one set size (N = 6)"`` for data of one set size (nothing to contrast across set sizes), else ""
         self.one_set_size = f"one set size (N = {sizes[0]:g})" if len(sizes) == 1 else ""
+        #: why the set-size-blind baseline (each block's rates pooled over its set sizes) is the observed
+        #: rates themselves, else "": one set size, or base-rate blocks of one set size each (not crossed)
+        per_block = cells.groupby("p_change").set_size.unique()
+        self.blind_is_observed = self.one_set_size or (
+            "one set size per change probability ("
+            + "; ".join(f"{pc:g}: N = {int(ns[0])}" for pc, ns in per_block.items())
+            + ")"
+            if len(per_block) > 1 and all(len(ns) == 1 for ns in per_block)
+            else ""
+        )
         #: the data hold two rates only (hits and false alarms at one set size and change probability): a
         #: model with a memory and a guessing parameter reproduces them by construction
         self.two_rates = len(cells) == 2
@@ -208,9 +218,9 @@ def model_checks(prefix, par, cond, boot: Resamples, plateau: float, err: float,
     name = f"{prefix}rates closer than the set-size-blind baseline's (RMSE difference below 0)"
     basis = _DOCS + "; baseline: each block's rates pooled over set sizes, refitted per resample"
     rule = dict(threshold=0.0, rule="ci_below", source="declared", basis=basis, kind="agreement")
-    why = boot.one_set_size and (
-        f"{boot.one_set_size}: the set-size-blind baseline is the observed rates themselves, so there is "
-        "nothing to beat and the check cannot pass"
+    why = boot.blind_is_observed and (
+        f"{boot.blind_is_observed}: the set-size-blind baseline is the observed rates themselves, so there "
+        "is nothing to beat and the check cannot pass"
     )
 
     def against_baseline():

@@ -7,6 +7,7 @@ import pandas as pd
 
 from cogsim import compare as cmp
 from cogsim.comparison import CEILING_METRIC, Check
+from cogsim.scenarios import _search_rt_eccnet as _eccnet
 from cogsim.scenarios import _search_rt_measures as ms
 
 HARD_TASKS = ("conjunction", "spatial_configuration")
@@ -91,7 +92,7 @@ def compare(
     rt_range = (float(human.rt_min_ms.iloc[0]), float(human.rt_max_ms.iloc[0]))
     cols = _columns(human)
     h = human[cols]
-    notes = _notes(h, hard_tasks, models, list(human.attrs.get("tasks_not_fitted", ())), tasks)
+    notes = _notes(h, hard_tasks, models, list(human.attrs.get("tasks_not_fitted", ())), tasks, rt_range)
     tasks = sorted(h.task.unique())
     metrics, checks, tables = [], [], {}
     hcells = ms.cell_stats(h, rt_range)
@@ -179,7 +180,7 @@ def compare(
     return cmp.Comparison(tuple(metrics), tuple(checks), key=key, tables=tables)
 
 
-def _notes(h: pd.DataFrame, hard_tasks, models, left: list, tasks) -> list[cmp.Metric]:
+def _notes(h: pd.DataFrame, hard_tasks, models, left: list, tasks, rt_range) -> list[cmp.Metric]:
     """What the comparison does not score, and why (see :func:`compare`); none for the packaged data's
     default run. ``left``: the data's tasks the ``tasks`` field left out."""
     out = []
@@ -196,9 +197,13 @@ def _notes(h: pd.DataFrame, hard_tasks, models, left: list, tasks) -> list[cmp.M
         )  # fmt: skip
     if models is not None and "eccnet" in models:
         no_displays = [t for t in fitted if t not in TASK_ORDER]
-        if no_displays:
-            why = f"eccNET not run for {no_displays}: displays exist only for {list(TASK_ORDER)}"
-            out.append(cmp.Metric("note.eccnet_not_run", float(len(no_displays)), note=why))
+        no_rule = {t: _eccnet.why_no_rule(h[h.task == t], rt_range) for t in fitted if t in TASK_ORDER}
+        no_rule = {t: why for t, why in no_rule.items() if why}
+        parts = [f"{no_displays}: displays exist only for {list(TASK_ORDER)}"] if no_displays else []
+        parts += [f"{t!r}: its quitting rule has nothing to fit, {why}" for t, why in no_rule.items()]
+        if parts:
+            why = f"eccNET not run for {'; '.join(parts)}"
+            out.append(cmp.Metric("note.eccnet_not_run", float(len(no_displays) + len(no_rule)), note=why))
     return out
 
 
@@ -228,7 +233,10 @@ def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list
     g = hcells[hcells.task == task]
     n_sizes = g.set_size.nunique()
     # the human ratio's CI is the threshold: none without two participants with both slopes
+    kinds = set(g.target_present.unique())
+    lacking = [f"no target-{w} trials" for tp, w in ((1, "present"), (0, "absent")) if tp not in kinds]
     why = (f"one set size (N = {g.set_size.iloc[0]:g}): no slopes" if n_sizes < 2
+           else f"{' and '.join(lacking)}: no absent/present slope ratio" if lacking
            else "the human ratio has no CI (a bootstrap needs at least 2 participants)")  # fmt: skip
     tested = bool(np.all(np.isfinite(hci)))
     out.append(
@@ -247,7 +255,9 @@ def _model_checks(label, task, ratio, human_ratio, cells, hcells, level) -> list
         v = cmp.mean_ci(d, level=level)
         hv = cmp.mean_ci(hd, level=level)[0]
         tested = len(d) > 1
+        kind = "present" if tp else "absent"
         why = (f"one set size (N = {g.set_size.iloc[0]:g}): no contrast" if n_sizes < 2
+               else f"no target-{kind} trials: no contrast" if tp not in kinds
                else f"{len(d)} participant: a t CI needs at least 2")  # fmt: skip
         out.append(
             Check.of(

@@ -8,7 +8,8 @@ fixation at which each display's target is fixated. The two parameters of the qu
 rate (each averaged over set sizes, through eccNET's published RT line); nothing else is fitted. Every
 participant's design is then simulated: each target-present trial draws one of the searched displays of its
 set size, each trial draws its quit decisions. Only the tasks named ``feature``, ``conjunction`` and
-``spatial_configuration`` have displays; other tasks get no eccNET rows.
+``spatial_configuration`` have displays; other tasks get no eccNET rows, nor do tasks whose humans give the
+rule nothing to fit (no target-present trial, or no correct target-absent RT in range: :func:`why_no_rule`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ def human_targets(t: pd.DataFrame, rt_range, cfg) -> tuple[float, float]:
     absent_rt = float(g[g.target_present == 0].mean_rt.mean())
     miss = float(g[g.target_present == 1].error_rate.mean())
     return (absent_rt - cfg.rt_intercept) / cfg.rt_slope, miss
+
+
+def why_no_rule(t: pd.DataFrame, rt_range) -> str:
+    """Why the quitting rule cannot be fitted to one task's human trials ``t`` (its two targets: the mean
+    correct target-absent RT and the miss rate), or "" when it can. Fitted to a missing target, the rule
+    was the search grid's first point whatever the data (a NaN loss everywhere).
+
+    Example:
+      >>> t = pd.DataFrame({"subject": 1, "set_size": [3, 6], "target_present": 1, "correct": 1,
+      ...                   "rt_ms": [500.0, 600.0]})
+      >>> why_no_rule(t.assign(task="feature"), (200.0, 8000.0))
+      'no correct target-absent trial with an RT in 200-8000 ms (its mean target-absent RT)'
+    """
+    if not (t.target_present == 1).any():
+        return "no target-present trial (its miss rate)"
+    if not len(ms.correct_rts(t[t.target_present == 0], rt_range)):
+        lo, hi = rt_range
+        return f"no correct target-absent trial with an RT in {lo:g}-{hi:g} ms (its mean target-absent RT)"
+    return ""
 
 
 def search_displays(task: str, set_sizes, n_displays: int, *, ppd: float, backbone: str, seed: int):
@@ -56,7 +76,7 @@ def simulate(config, t: pd.DataFrame, *, key: jax.Array) -> pd.DataFrame:
     units = list(t.groupby(unit, sort=True))
     for ti, task in enumerate(wd.TASKS):
         tt = t[t.task == task]
-        if not len(tt):
+        if not len(tt) or why_no_rule(tt, rt_range):  # named by the comparison (note.eccnet_not_run)
             continue
         k_task = jax.random.fold_in(key, ti)
         seed = int(jax.random.randint(k_task, (), 0, 2**31 - 1))

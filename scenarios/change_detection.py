@@ -380,10 +380,9 @@ def compare(sim: pd.DataFrame, human: pd.DataFrame) -> cmp.Comparison:
     source = sim.attrs.get("data", Config().data)
     rows = participant_trials(source)  # read once: the counts and their split halves
     boot = Resamples(capacity.counts_from_table(rows), big, split_halves(rows))
-    one = boot.one_set_size
-    nan = float("nan")
-    if one:  # the baseline pools over set sizes: here it is the observed rates (RMSE 0), no baseline
-        note = f"not defined: {one}, so the baseline (rates pooled over set sizes) is the observed rates"
+    one, nan, blind = boot.one_set_size, float("nan"), boot.blind_is_observed
+    if blind:  # the baseline pools over set sizes: here it is the observed rates (RMSE 0), no baseline
+        note = f"not defined: {blind}, so the baseline (rates pooled over set sizes) is the observed rates"
         metrics.append(cmp.Metric("rmse_set_size_blind", nan, nan, nan, note=note))
     else:
         _, lo, hi = boot.ci(boot.rmse, boot.baseline)

@@ -61,6 +61,31 @@ def test_compare_checks_can_pass_and_fail():
     assert bad.with_context(data_kind="trial_level").verdict != "match"
 
 
+def test_checks_the_collages_cannot_decide_are_not_tested_not_failed():
+    human = [[5, 6, 10], [5, 7, 10], [6, 5, 10]]
+    sim = _fake_sim([[5, 6, 10], [5, 10]], human)
+    one = bc.compare(sim[sim.trial == 1], pd.DataFrame())  # one collage: no CI over collages
+    assert all(not c.tested and not c.passed for c in one.checks) and len(one.checks) == 4
+    why = "not tested: 1 collage(s): a bootstrap over collages needs at least 2"
+    assert all(why in c.detail for c in one.checks)
+    assert one.with_context(data_kind="trial_level").verdict == "untested"  # was "mismatch"
+    alone = bc.compare(_fake_sim([[5, 6, 10], [5, 10]], [[5, 6, 10]]), pd.DataFrame())  # one person each
+    ceiling = [c for c in alone.checks if "noise ceiling" in c.name]
+    assert len(ceiling) == 1 and not ceiling[0].tested
+    assert "no collage with two or more human scanpaths" in ceiling[0].detail
+    assert [c.tested for c in alone.checks if "noise ceiling" not in c.name] == [True] * 3
+    rows = []  # collage 1 seen by one person only: the human SS's CI comes from the collages with a pair
+    for m, paths in [("oat_sampled", [[5, 10]]), ("random", [[1, 2, 3]])]:
+        for trial in (1, 2, 3):
+            rows += bc.fixation_rows(m, trial, 10, paths)
+    rows += bc.fixation_rows("human", 1, 10, human[:1])
+    for trial in (2, 3):
+        rows += bc.fixation_rows("human", trial, 10, human)
+    comp = bc.compare(bc.fixation_frame(rows), pd.DataFrame())
+    ss = comp.metric("human.SS")
+    assert np.isfinite(ss.ci_low) and np.isfinite(ss.ci_high)  # was NaN from the collage without a pair
+
+
 def test_the_configs_tfp_steps_reach_the_comparison_and_the_figure():
     from cogsim import runner
 

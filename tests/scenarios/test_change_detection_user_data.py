@@ -65,6 +65,24 @@ def test_base_rate_blocks_not_crossed_with_the_large_set_sizes(tmp_path):
     assert res.comparison.metric("K").human == pytest.approx(float(human.cowan_k.mean()))
 
 
+def test_one_set_size_per_base_rate_block_reports_the_baseline_check_not_tested(tmp_path):
+    t = cd.trials("rouder2008")
+    t = t[t.subject.isin(sorted(t.subject.unique())[:4])]
+    keep = ((t.set_size == 2) & (t.base_rate == 0.3)) | ((t.set_size == 5) & (t.base_rate == 0.5))
+    keep |= (t.set_size == 8) & (t.base_rate == 0.7)  # each block at one set size: the baseline is the data
+    path = tmp_path / "one_size_per_block.csv"
+    t[keep].to_csv(path, index=False)
+    res = runner.run("change_detection", overrides=[f"data={path}", *FAST], out=tmp_path / "runs")
+    by_name = {c.name.split(" (")[0]: c for c in res.comparison.checks}
+    c = by_name["rates closer than the set-size-blind baseline's"]  # was a fail against an RMSE of 0 [0, 0]
+    assert not c.tested and not c.passed and np.isnan(c.value)
+    assert c.detail.startswith("not tested: one set size per change probability (0.3: N = 2; 0.5: N = 5;")
+    blind = res.comparison.metric("rmse_set_size_blind")
+    assert np.isnan(blind.value) and blind.note.startswith("not defined: one set size per change probability")
+    assert by_name["K agrees with the Cowan K plateau at set sizes 5/8"].tested  # identified: 3 set sizes
+    assert by_name["hit and false-alarm rates reproduced"].tested
+
+
 def test_sems_count_only_the_participants_who_have_the_cell(tmp_path):
     t = _adam([1, 2, 3])
     t = t[~((t.subject == 1) & (t.set_size >= 4))]  # participant 1 saw set sizes 2 and 3 only

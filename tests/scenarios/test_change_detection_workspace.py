@@ -86,6 +86,9 @@ def test_workspace_fit_reports_capacity_with_cis(trained, monkeypatch):
 def test_workspace_settings_are_validated():
     with pytest.raises(cd.cfglib.ConfigError, match="top_k_grid"):
         config.replace_from_strings(cd.Config(), ["workspace.top_k_grid=0,2"])
+    over = ["workspace.top_k_grid=20", "workspace.n_locations=16"]  # the section's own rule: its dotted name
+    with pytest.raises(cd.cfglib.ConfigError, match=r"^config field 'workspace\.top_k_grid': got \(20,\)"):
+        cd.cfglib.validate(config.replace_from_strings(cd.Config(), over))
     cfg = config.replace_from_strings(cd.Config(), ["workspace.train_steps=10"])
     assert cfg.workspace.train_steps == 10 and dataclasses.is_dataclass(cfg.workspace)
     assert cd.MODELS["workspace"] is cd.fit_workspace

@@ -194,3 +194,24 @@ def test_a_run_of_models_no_check_scores_is_untested_not_a_demonstration(tmp_pat
     comp = srd.compare(sim, human, n_boot=20, models=cfg.models).with_context(data_kind="trial_level")
     assert comp.checks == () and comp.verdict == "untested"
     assert "verdict: untested (no check applies to these settings)" in comp.summary()
+
+
+def test_eccnet_skips_a_task_whose_humans_give_its_quitting_rule_nothing_to_fit(tmp_path):
+    path = tmp_path / "present_only.csv"
+    rows = pd.concat([_rows("feature", [1, 2], 200), _rows("conjunction", [1, 2], 200)])
+    rows = rows[(rows.task == "feature") | (rows.target_present == 1)]  # conjunction: no absent trial
+    rows.to_csv(path, index=False)
+    cfg = cfglib.validate(srd.Config(data=str(path), models=("eccnet",), n_sim=100, ecc_displays=1))
+    t = srd.trials(cfg)
+    sim = srd._eccnet.simulate(cfg, t, key=jax.random.key(0))
+    assert set(sim.task) == {"feature"}  # was a rule fitted to a NaN target: the search grid's first point
+    comp = srd.compare(sim, srd.reference(cfg).table, n_boot=20, models=cfg.models)
+    note = comp.metric("note.eccnet_not_run")
+    assert note.value == 1 and "'conjunction': its quitting rule has nothing to fit" in note.note
+    assert "no correct target-absent trial with an RT in 200-8000 ms" in note.note
+    human = srd.reference(cfg).table
+    comp = srd.compare(human[srd.COLUMNS].assign(kind="trial", model="cgs"), human, n_boot=20)
+    ratio = next(c for c in comp.checks if c.name.startswith("conjunction: CGS absent/present"))
+    assert not ratio.tested and "not tested: no target-absent trials" in ratio.detail  # not "2 participants"
+    spread = next(c for c in comp.checks if c.name.startswith("conjunction: CGS RT spread"))
+    assert "not tested: no target-absent trials: no contrast" in spread.detail
