@@ -66,6 +66,8 @@ def run(run_dir: str, *, log=print) -> list[str]:
     missing = [k for k in cfglib.to_dict(mod.Config()) if k not in cfg]
     if missing:
         raise DataError(f"compare: {run_json!r} config: got no {', '.join(missing)}; {allowed}")
+    # a data file deleted or changed since the run is named as such (its config would fail on the path)
+    check_input_files(record.get("input_files"), where="compare", run_json=run_json)
     try:
         cfg = cfglib.from_dict(mod.Config, cfg)
     except CogsimError as exc:

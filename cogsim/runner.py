@@ -97,12 +97,7 @@ def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = 
       >>> make_config("change_detection", overrides=["n_boot=5", "n_boot=20"]).n_boot
       20
     """
-    if not isinstance(overrides, (str, bytes)) and isinstance(overrides, Iterable):
-        overrides = tuple(overrides)
-    if not isinstance(overrides, tuple) or not all(isinstance(o, str) for o in overrides):
-        raise CogsimError(
-            f"overrides: got {overrides!r}; allowed: a list of 'field=value' strings, e.g. ['n_boot=500']"
-        )
+    overrides = _override_strings(overrides)
     mod = scenario_registry.get(name)
     if not isinstance(preset, str) or preset not in mod.PRESETS:
         raise CogsimError(
@@ -111,6 +106,17 @@ def make_config(name: str, *, preset: str = "quick", overrides: Sequence[str] = 
     cfg = cfglib.validate(mod.PRESETS[preset])
     # a data file named by a relative path is kept by its absolute path (cogsim._data_files)
     return absolute_data_paths(mod, cfglib.replace_from_strings(cfg, overrides))
+
+
+def _override_strings(overrides: Any) -> tuple[str, ...]:
+    """``overrides`` as a tuple of ``field=value`` strings, or a CogsimError."""
+    if not isinstance(overrides, (str, bytes)) and isinstance(overrides, Iterable):
+        overrides = tuple(overrides)
+    if not isinstance(overrides, tuple) or not all(isinstance(o, str) for o in overrides):
+        raise CogsimError(
+            f"overrides: got {overrides!r}; allowed: a list of 'field=value' strings, e.g. ['n_boot=500']"
+        )
+    return overrides
 
 
 def _save_figure(fig_or_ax: Any, path: Path) -> None:
@@ -177,7 +183,8 @@ def run(
     Args:
       name: a registered scenario.
       preset: which preset to start from ("quick", "paper", ...).
-      overrides: ``field=value`` strings applied to the preset (the last one of a field wins).
+      overrides: ``field=value`` strings applied to the preset, or to ``config`` when given (the last one
+        of a field wins).
       seed: the root seed; every random draw of the run derives from ``jax.random.key(seed)``.
       out: parent folder of the scenario's run folders.
       config: a ready config instead of preset + overrides.
@@ -190,6 +197,7 @@ def run(
       >>> # from cogsim import runner; res = runner.run("change_detection", preset="quick")
     """
     check_writable(out, what="run: out")
+    overrides = _override_strings(overrides)  # once: an iterator is recorded in run.json as applied
     mod = scenario_registry.get(name)
     if config is not None and dataclasses.is_dataclass(config) and type(config) is not mod.Config:
         own, got = mod.Config, type(config)
@@ -197,8 +205,8 @@ def run(
             f"run config: got a {got.__module__}.{got.__qualname__}; allowed: a {own.__module__}."
             f"{own.__qualname__}, the config of scenario {name!r} (e.g. runner.make_config({name!r}))"
         )
-    cfg = (
-        absolute_data_paths(mod, cfglib.validate(config))
+    cfg = (  # overrides apply to a ready config too (they were recorded in run.json but not applied)
+        absolute_data_paths(mod, cfglib.replace_from_strings(cfglib.validate(config), overrides))
         if config is not None
         else make_config(name, preset=preset, overrides=overrides)
     )

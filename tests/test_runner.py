@@ -108,6 +108,19 @@ def test_the_last_override_of_a_field_wins():
         runner.make_config("change_detection", overrides=["n_boot=20", "n_boot=5"])
 
 
+def test_overrides_apply_to_a_ready_config_as_run_json_records_them(tmp_path, fake):
+    cfg = runner.make_config("change_detection", overrides=["n_boot=30"])
+    res = runner.run("change_detection", config=cfg, overrides=["n_boot=40"], out=tmp_path)
+    assert res.config.n_boot == 40 and res.results.n_boot.tolist() == [40]  # was 30, with n_boot=40 recorded
+    record = json.loads((res.folder / "run.json").read_text())
+    assert record["config"]["n_boot"] == 40 and record["overrides"] == ["n_boot=40"]
+    res = runner.run("change_detection", overrides=(o for o in ["n_boot=50"]), out=tmp_path)  # an iterator
+    assert res.config.n_boot == 50
+    assert json.loads((res.folder / "run.json").read_text())["overrides"] == ["n_boot=50"]  # was []
+    with pytest.raises(CogsimError, match="overrides: got 'n_boot=40'"):
+        runner.run("change_detection", config=cfg, overrides="n_boot=40", out=tmp_path)
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32, 99999999999999999999, 1.5, True])
 def test_seeds_out_of_range_are_rejected_before_computing(seed, tmp_path, monkeypatch):
     from cogsim.scenarios import change_detection

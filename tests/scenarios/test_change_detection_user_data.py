@@ -196,6 +196,10 @@ def test_a_run_on_a_relative_path_is_rescored_from_anywhere_and_refused_once_the
     assert cli.main(["compare", str(res.folder)]) == 2
     err = capsys.readouterr().err
     assert "config field 'data'" in err and "changed since the run" in err and "Traceback" not in err
+    (here / "mine.csv").unlink()  # deleted: named as missing (was "the config ... does not fit")
+    assert cli.main(["compare", str(res.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"the run's data file {str(here / 'mine.csv')!r} (config field 'data') is missing" in err
 
 
 def test_sweep_point_of_a_file_without_a_half_base_rate_uses_the_nearest(tmp_path):
