@@ -65,14 +65,17 @@ SET_SIZE = "set_size"  # the paradigms' set-size column (models fitted per set s
 MAX_STARTS = 256  # starts multiply the solver's batch (and its memory) by this much
 DEFAULT_STARTS = 4  # as cogsim.fit.fit
 MAX_SEED = 2**32 - 1  # as `cogsim run` and `sweep`: a larger seed would wrap onto a smaller one's stream
-#: the files a fit writes (an --out folder holding one of them holds an earlier fit)
-OUTPUTS = ("fits.parquet", "models.parquet", "comparison.json", "run.json")
 #: every file a fit may write, in the order the closing line lists those it wrote
 WRITTEN = (
     "fits.parquet", "models.parquet", "group.parquet", "comparison.json", "figure.png", "predictive.parquet",
     "predictive.png", "lr_tests.parquet", "bms.parquet", "posterior.parquet", "posterior_summary.parquet",
     "loo.parquet", "loo_pointwise.parquet", "loo.png", "run.json",
 )  # fmt: skip
+#: an --out folder holding one of these holds an earlier fit, or part of one (a run stopped after writing
+#: bms.parquet or posterior.parquet and before fits.parquet): refused, so that no file of it is overwritten
+#: or listed beside the new run's (until 2026-12-07 only the four files a finished fit always writes
+#: counted, and a later run into the folder kept the stopped one's other files and named them as its own)
+OUTPUTS = WRITTEN
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -284,8 +287,8 @@ def run(
         if hierarchical and (few := res.group[res.group["n_units"] == 1]).shape[0]:
             log(
                 f"{name}: {len(few)} of {len(res.group)} group distributions rest on one participant's "
-                f"units: their SD is the floor ({SD_FLOOR:g}) and their interval NaN; with one "
-                "participant fit without --hierarchical"
+                f"units: their SD is the floor ({SD_FLOOR:g}) and their interval NaN, as are those "
+                "participants' intervals of these parameters; with one participant fit without --hierarchical"
             )
         if line := fitlib.few_set_sizes_line(model, trials, by):
             log(line)

@@ -51,11 +51,12 @@ def _row_bytes(columns: list[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(joined).view(np.dtype((np.void, joined.shape[1]))).ravel()
 
 
-def compress(packed: Packed, model) -> Packed:
+def compress(packed: Packed, model, min_saving: float = MIN_SAVING) -> Packed:
     """``packed`` with each unit's trials that agree on every column the likelihood reads merged into one
     row of weight equal to their count (first occurrences, in trial order; weights 0 on padding), or
     ``packed`` itself when the model is not ``trialwise`` or this would not shrink the padded width by
-    ``MIN_SAVING``.
+    ``min_saving`` (0: whatever the saving, so that whether a unit's rows are merged does not depend on the
+    other units, as :func:`cogsim.fit.sample` needs).
 
     Example:
       >>> import pandas as pd
@@ -94,7 +95,7 @@ def compress(packed: Packed, model) -> Packed:
         picks.append(real[first_at[order]])
         counts.append(count[order])
     width = max(p.size for p in picks)
-    if width > (1.0 - MIN_SAVING) * mask.shape[1]:
+    if width > (1.0 - min_saving) * mask.shape[1]:
         return packed
     slots = np.zeros((mask.shape[0], width), np.int64)
     weights = np.zeros((mask.shape[0], width), np.float32)

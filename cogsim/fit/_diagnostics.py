@@ -18,6 +18,20 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from cogsim.errors import CogsimError
+
+
+def _draws(draws, what: str) -> np.ndarray:
+    """``draws`` as a float array ``[..., chains, n]`` with ``n >= 4`` (each split half holds two draws at
+    least), else a CogsimError naming ``what``."""
+    x = np.asarray(draws, float)
+    if x.ndim < 2 or x.shape[-1] < 4 or x.shape[-2] < 1:
+        raise CogsimError(
+            f"{what} draws: got an array of shape {x.shape}; allowed: [..., chains, draws] with at least one "
+            "chain of at least 4 draws (one chain of draws d: d[None, :])"
+        )
+    return x
+
 
 def _split(draws: np.ndarray) -> np.ndarray:
     """``[..., 2 n_chains, n_draws // 2]``: every chain cut in halves (an odd last draw dropped)."""
@@ -53,7 +67,7 @@ def rhat(draws: np.ndarray) -> np.ndarray:
       >>> float(rhat(rng.normal(size=(4, 1000)) + np.arange(4)[:, None])) > 1.5  # chains that disagree
       True
     """
-    x = _split(np.asarray(draws, float))
+    x = _split(_draws(draws, "rhat"))
     bulk = _rhat_plain(_rank_normal(x))
     folded = np.abs(x - np.median(x.reshape(*x.shape[:-2], -1), axis=-1)[..., None, None])
     return np.maximum(bulk, _rhat_plain(_rank_normal(folded)))
@@ -67,7 +81,7 @@ def ess_bulk(draws: np.ndarray) -> np.ndarray:
       >>> 3600 < float(ess_bulk(rng.normal(size=(4, 1000)))) < 4400  # independent draws: about 4000
       True
     """
-    x = _rank_normal(_split(np.asarray(draws, float)))
+    x = _rank_normal(_split(_draws(draws, "ess_bulk")))
     lead, (m, n) = x.shape[:-2], x.shape[-2:]
     x = x.reshape(-1, m, n)
     centred = x - x.mean(axis=-1, keepdims=True)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from collections.abc import Sequence
 
 import jax
@@ -262,8 +263,8 @@ def _check(init, ci, max_iter, tol, lml_tol):
         raise CogsimError(f"fit_hierarchical ci: got {ci!r}; allowed: 'laplace' or None")
     check_count("fit_hierarchical", "max_iter", max_iter)
     for name, v in (("tol", tol), ("lml_tol", lml_tol)):
-        if not isinstance(v, (int, float)) or not v > 0:
-            raise CogsimError(f"fit_hierarchical {name}: got {v!r}; allowed: a number > 0")
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 < v < np.inf:
+            raise CogsimError(f"fit_hierarchical {name}: got {v!r}; allowed: a finite number > 0")
 
 
 def fit_hierarchical(
@@ -331,7 +332,7 @@ def fit_hierarchical(
     _model.check_model(model)
     _check_args(n_starts, None, None, level, 200, by)
     _check(init, ci, max_iter, tol, lml_tol)
-    by, n_starts, max_iter = tuple(by), int(n_starts), int(max_iter)
+    by, n_starts, max_iter, tol, lml_tol = tuple(by), int(n_starts), int(max_iter), float(tol), float(lml_tol)
     k = len(model.params)
     if k == 0:  # nothing to pool: the ordinary fit, its log-likelihood the marginal likelihood
         res = fit(
@@ -433,6 +434,9 @@ def _result(model, packed, by, ss_col, per_ss, labels, groups, u, cov, nll, grad
     rows = []
     # units whose data inform each group parameter (an inert one is informed by none of its group's units)
     informed = np.stack([np.sum((groups == g)[:, None] & ~inert, axis=0) for g in range(len(labels))])
+    # a group distribution that rests on one unit is that unit's own estimate with its SD at the floor: the
+    # unit's interval under it would be the floor's width, not a statement about the data (NaN instead)
+    lo, hi = (np.where(informed[groups] == 1, np.nan, a) for a in (lo, hi))
     shown = lambda a: np.where(informed > 0, a, np.nan)  # no data on it: no group distribution to report
     mean, sd, low, high = map(shown, (mean, sd, low, high))
     levels = _model.levels(model)  # a shared model's p_mem[3]: parameter p_mem at set size 3

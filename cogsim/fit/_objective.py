@@ -47,7 +47,27 @@ def check_prior(model, prior: Prior | None) -> dict:
                 f"fit prior: got {name!r} -> {fn!r}; allowed: a parameter of {model.name!r} "
                 f"({', '.join(names)}) mapped to a log-density function"
             )
+        _check_density(name, fn)
     return dict(prior)
+
+
+def _check_density(name: str, fn) -> None:
+    """Refuses (one line) a prior function that does not map a float32 scalar to a real scalar, traced
+    without computing anything (until 2026-12-07 a vector or text result met JAX's own errors mid-fit)."""
+    try:
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct((), jnp.float32))
+        dtype = getattr(out, "dtype", None)
+        ok = getattr(out, "shape", None) == () and any(
+            jnp.issubdtype(dtype, t) for t in (jnp.floating, jnp.integer)
+        )
+        got = f"shape {getattr(out, 'shape', None)}, dtype {getattr(out, 'dtype', type(out).__name__)}"
+    except Exception as exc:  # any failure of the user's function is named, not raised raw
+        ok, got = False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if not ok:
+        raise CogsimError(
+            f"fit prior: {name!r} -> {fn!r} gave {got} for a float32 scalar; allowed: a JAX-traceable "
+            "function of the parameter's value returning its log-density, a real scalar"
+        )
 
 
 def loglik_sum(

@@ -4,6 +4,7 @@ and the data's summaries set beside the simulated copies' (mean and percentile b
 from __future__ import annotations
 
 import functools
+import numbers
 
 import jax
 import jax.numpy as jnp
@@ -11,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from cogsim.errors import CogsimError, check_count
-from cogsim.fit import _objective
+from cogsim.fit import _model, _objective
 from cogsim.fit._bootstrap import simulate_units
 from cogsim.fit._cache import cached
-from cogsim.fit._data import pack, unit_ids
+from cogsim.fit._data import _plain, pack, unit_ids
 from cogsim.fit._key import check_key
 
 #: the columns :func:`predictive_check` adds after the summaries' condition columns
@@ -38,7 +39,8 @@ def _unit_values(model, result, packed) -> jax.Array:
     est = packed.units[keys].merge(result.units[keys + names], on=keys, how="left", validate="one_to_one")
     unfit = est[names].isna().any(axis=1).to_numpy() if names else np.zeros(len(est), bool)
     if unfit.any():
-        what = ", ".join(f"{c}={est[c].iloc[int(np.argmax(unfit))]!r}" for c in keys)
+        i = int(np.argmax(unfit))
+        what = ", ".join(f"{c}={_plain(est[c].iloc[i])!r}" for c in keys)
         raise CogsimError(
             f"predictive data: unit {what} has no estimates in the result; allowed: the data the model was "
             "fitted to"
@@ -104,11 +106,22 @@ def predictive(
       ((180, 4), [0, 1, 2])
     """
     check_key(key, what="predictive")
+    _model.check_model(model)
     if not callable(getattr(model, "simulate", None)):
         raise CogsimError(
             f"predictive: model {model.name!r} has no simulate(); allowed: a model with simulate()"
         )
     n_sims = check_count("predictive", "n_sims", n_sims)
+    if not isinstance(getattr(result, "units", None), pd.DataFrame) or not hasattr(result, "by"):
+        raise CogsimError(
+            f"predictive result: got {type(result).__name__}; allowed: the result of fitting model "
+            f"{model.name!r} to the data (cogsim.fit.fit or fit_hierarchical)"
+        )
+    if not isinstance(data, pd.DataFrame):
+        raise CogsimError(
+            f"predictive data: got {type(data).__name__}; allowed: a pandas DataFrame, the trials the model "
+            "was fitted to"
+        )
     if getattr(result, "model", model.name) != model.name:
         raise CogsimError(
             f"predictive result: got a fit of {result.model!r}; allowed: a fit of {model.name!r}"
@@ -158,7 +171,7 @@ def predictive_check(observed: pd.DataFrame, simulated: pd.DataFrame, level: flo
          observed  sim_mean  ci_low  ci_high  inside
       0       0.5      0.46     0.3      0.6    True
     """
-    if not 0.0 < level < 1.0:
+    if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0.0 < level < 1.0:
         raise CogsimError(f"predictive_check level: got {level!r}; allowed: a coverage in (0, 1)")
     for name, frame, need in (
         ("observed", observed, ("statistic", "value")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Sequence
 
 import jax
@@ -13,9 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from cogsim.errors import CogsimError
+from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _hmc, _model, _objective, _tempering
-from cogsim.fit._compress import evaluated
 from cogsim.fit._data import check_no_blanks, pack, unit_ids
 from cogsim.fit._density import Density
 from cogsim.fit._diagnostics import ess_bulk, rhat
@@ -28,6 +28,9 @@ RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
 #: the spread of the chains' starts around the parameters' defaults, unconstrained: uniform on [-2, 2]
 INIT_SPREAD = 2.0
+#: the narrowest padded width of a unit (:func:`own_width`): below it a row costs next to nothing beside a
+#: compilation (on Zhang & Luck's trials mixture2p's units hold 17-63 distinct rows: one width, not two)
+MIN_WIDTH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +42,8 @@ class SampleResult:
       by: the participant columns.
       estimates: one row per participant (x set size) x parameter: ``model, <by...>, set_size, parameter,
         estimate`` (the posterior median), ``ci_low, ci_high`` (the equal-tailed credible interval at
-        ``level``), ``mean, sd, rhat, ess_bulk``.
+        ``level``), ``mean, sd, rhat, ess_bulk``; all NaN for a parameter that the unit's trials do not inform
+        (inert, see ``cogsim.fit.Model``: drawn from its prior, as ``draws`` keep it), as ``fit`` reports it.
       summary: one row per participant: ``model, <by...>, n_trials, max_rhat, min_ess, divergences,
         accept_rate, converged`` (and with ``n_temperatures > 1``: ``min_swap_rate``, the lowest mean
         acceptance of exchanges between neighbouring replicas over the participant's units and chains, and
@@ -70,18 +74,22 @@ class SampleResult:
     betas: np.ndarray | None = None
 
 
-def _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures=1):
-    for name, v, low in (
-        ("n_chains", n_chains, 2),
-        ("n_warmup", n_warmup, 20),
-        ("n_samples", n_samples, 20),
-        ("n_leapfrog", n_leapfrog, 1),
-        ("n_temperatures", n_temperatures, 1),
-    ):
-        if not isinstance(v, int) or isinstance(v, bool) or v < low:
-            raise CogsimError(f"sample {name}: got {v!r}; allowed: an integer >= {low}")
-    if not 0.0 < level < 1.0:
+def _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures=1) -> tuple[int, ...]:
+    """The counts as plain ints (numpy integers accepted; bools, floats and smaller values refused, one line
+    naming the argument), after checking ``level``."""
+    counts = tuple(
+        check_count("sample", name, v, low=low)
+        for name, v, low in (
+            ("n_chains", n_chains, 2),
+            ("n_warmup", n_warmup, 20),
+            ("n_samples", n_samples, 20),
+            ("n_leapfrog", n_leapfrog, 1),
+            ("n_temperatures", n_temperatures, 1),
+        )
+    )
+    if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0.0 < level < 1.0:
         raise CogsimError(f"sample level: got {level!r}; allowed: a credible level in (0, 1)")
+    return counts
 
 
 def _auto(model, data, value: str, args: dict) -> SampleResult:
@@ -99,6 +107,46 @@ def _auto(model, data, value: str, args: dict) -> SampleResult:
             res.settings.update(auto_runs=runs, auto_stopped=more is not None)
             return res
         r = more
+
+
+def own_width(n: int) -> int:
+    """The padded width of a unit of ``n`` rows in :func:`sample`: the next power of two, at least
+    ``MIN_WIDTH`` (a width that depends on the unit alone; at most twice its rows beyond ``MIN_WIDTH``, and
+    few widths to compile: each is one more compilation of the sampler).
+
+    Example:
+      >>> [own_width(n) for n in (3, 64, 65, 125, 167)]
+      [64, 64, 128, 128, 256]
+    """
+    return 1 << max(MIN_WIDTH.bit_length() - 1, int(n - 1).bit_length())
+
+
+def own_widths(packed, model):
+    """The units of ``packed`` in batches of one padded width each, ``(unit indices, trials, mask)``: each
+    unit's distinct rows weighted by their count where ``fit`` evaluates distinct rows
+    (:mod:`cogsim.fit._compress`, whatever the saving), padded with its first row (weight 0) to
+    :func:`own_width` of its own rows, so that neither whether its rows are merged nor its padding depends on
+    the other units."""
+    from cogsim.fit._compress import by_default, compress
+
+    work = compress(packed, model, min_saving=0.0) if by_default(model) else packed
+    mask = np.asarray(work.mask)
+    host = {c: np.asarray(a) for c, a in work.trials.items()}
+    wide = mask.shape[1]
+    widths = np.asarray([own_width(int(n)) for n in (mask > 0).sum(axis=1)])  # real rows come first
+    for w in np.unique(widths):
+        idx = np.flatnonzero(widths == w)
+
+        def cut(a, fill=None, idx=idx, w=int(w)):
+            a = a[idx, : min(w, wide)]
+            if w <= wide:
+                return a
+            pad = (
+                np.repeat(a[:, :1], w - wide, axis=1) if fill is None else np.full((len(idx), w - wide), fill)
+            )
+            return np.concatenate([a, pad.astype(a.dtype)], axis=1)
+
+        yield idx, {c: jnp.asarray(cut(a)) for c, a in host.items()}, jnp.asarray(cut(mask, fill=0))
 
 
 def needs_prior(model) -> tuple[str, ...]:
@@ -229,17 +277,21 @@ def sample(
         return _auto(model, data, n_temperatures, args)
     if n_temperatures is None:
         n_temperatures = getattr(model, "sample_temperatures", 1)
-    _check(n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures)
-    if not isinstance(adapt_ladder, bool):
+    n_chains, n_warmup, n_samples, n_leapfrog, n_temperatures = _check(
+        n_chains, n_warmup, n_samples, n_leapfrog, level, n_temperatures
+    )
+    if not isinstance(adapt_ladder, (bool, np.bool_)):
         raise CogsimError(f"sample adapt_ladder: got {adapt_ladder!r}; allowed: True or False")
+    adapt_ladder, level = bool(adapt_ladder), float(level)
+    if isinstance(by, str) or not by or not all(isinstance(b, str) for b in by):
+        raise CogsimError(f"sample by: got {by!r}; allowed: a non-empty tuple of column names")
     by = tuple(by)
     if not model.params:
         raise CogsimError(f"sample model: {model.name!r} has no parameters; allowed: a model with parameters")
     lp_prior = log_prior(model, prior)
     packed = pack(data, model, by=by, set_size_column=set_size_column, min_trials=min_trials)
     model = _model.specialised(model, data)  # the same parameters: the prior above stands
-    work = evaluated(packed, model, None)
-    ids = jax.device_put(np.asarray(unit_ids(packed.units, packed.keys), np.uint32))
+    ids = np.asarray(unit_ids(packed.units, packed.keys), np.uint32)
     k = len(model.params)
     base = _objective.default_u(model)
 
@@ -257,11 +309,18 @@ def sample(
 
     chains = jnp.arange(n_chains)
     per_unit = jax.vmap(one_chain, in_axes=(None, 0, None, None, None))
-    # one unit at a time (its chains vectorised): a unit's program is the same whatever the other units, so
-    # its draws are too (vectorised over units, rounding could differ with the batch, and chains amplify it)
+    # one unit at a time (its chains vectorised), each padded to a width of its own rows alone
+    # (:func:`own_widths`): a unit's program is the same whatever the other units, so its draws are too
+    # (vectorised over units, or padded to the longest unit, rounding could differ with the batch, and
+    # chains amplify it); one compilation per width
     program = jax.jit(lambda xs: jax.lax.map(lambda a: per_unit(a[0], chains, *a[1:]), xs))
-    n_trials = jax.device_put(packed.units["n_trials"].to_numpy(np.float32))
-    out = program((ids, work.trials, work.mask, n_trials))
+    n_trials = packed.units["n_trials"].to_numpy(np.float32)
+    outs, order = [], []
+    for idx, trials, mask in own_widths(packed, model):
+        outs.append(program((ids[idx], trials, mask, n_trials[idx])))
+        order.append(idx)
+    back = np.argsort(np.concatenate(order))  # the units' order again
+    out = jax.tree.map(lambda *xs: np.concatenate([np.asarray(x) for x in xs])[back], *outs)
     stuck = np.flatnonzero(np.asarray(out.accept).max(axis=(1, 2)) == 0.0)  # never a finite log-density
     check_no_blanks(data, packed, stuck, model)  # a blank response named as the CSV reader names it
     u = np.asarray(out.u)  # [U, C, S, k]
@@ -271,15 +330,23 @@ def sample(
     tail = (1.0 - level) / 2.0
     med = np.median(x, axis=(1, 2))
     lo, hi = np.quantile(x, tail, axis=(1, 2)), np.quantile(x, 1.0 - tail, axis=(1, 2))
-    estimates = _estimates(model, packed, by, med, lo, hi, set_size_column)
-    estimates["mean"] = x.mean(axis=(1, 2)).ravel()
-    estimates["sd"] = x.std(axis=(1, 2), ddof=1).ravel()
-    estimates["rhat"] = r.ravel()
-    estimates["ess_bulk"] = ess.ravel()
+    # a parameter the unit's trials do not inform (inert: p_swap without non-targets, a shared model's set
+    # size the participant lacks) is drawn from its prior: reported as NaN, as fit reports it, and left out
+    # of the unit's convergence
+    inert = _model.inert_mask(model, packed)
+    estimates = _estimates(model, packed, by, med, lo, hi, set_size_column, inert)
+    shown = lambda a: np.where(inert, np.nan, a).ravel()
+    estimates["mean"] = shown(x.mean(axis=(1, 2)))
+    estimates["sd"] = shown(x.std(axis=(1, 2), ddof=1))
+    estimates["rhat"] = shown(r)
+    estimates["ess_bulk"] = shown(ess)
 
     units = packed.units.drop(columns=["first_row"]).copy()
-    units["max_rhat"] = np.nanmax(np.where(np.isfinite(r), r, np.inf), axis=1)
-    units["min_ess"] = np.nanmin(np.where(np.isfinite(ess), ess, 0.0), axis=1)
+    none = inert.all(axis=1)  # no parameter informed: no diagnostics (NaN)
+    worst_r = np.where(inert, -np.inf, np.where(np.isfinite(r), r, np.inf)).max(axis=1)
+    least_ess = np.where(inert, np.inf, np.where(np.isfinite(ess), ess, 0.0)).min(axis=1)
+    units["max_rhat"] = np.where(none, np.nan, worst_r)
+    units["min_ess"] = np.where(none, np.nan, least_ess)
     units["divergences"] = np.asarray(out.divergent).sum(axis=(1, 2)).astype(int)
     units["accept_rate"] = np.asarray(out.accept).mean(axis=(1, 2))
     units["step_size"] = np.median(np.asarray(out.step_size), axis=1)

@@ -26,6 +26,7 @@ ladder and the chain is a replica-exchange chain as above.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -89,6 +90,10 @@ def auto_temperatures(temperatures: int, barrier: float) -> int | None:
       >>> auto_temperatures(2, 0.4), auto_temperatures(2, 0.9), auto_temperatures(8, 6.5)
       (None, 4, 16)
     """
+    if not isinstance(temperatures, numbers.Integral) or isinstance(temperatures, bool) or temperatures < 1:
+        raise CogsimError(f"auto_temperatures temperatures: got {temperatures!r}; allowed: an integer >= 1")
+    if not isinstance(barrier, numbers.Real) or isinstance(barrier, bool):
+        raise CogsimError(f"auto_temperatures barrier: got {barrier!r}; allowed: a number")
     if not math.isfinite(barrier) or temperatures >= MAX_TEMPERATURES:
         return None
     needed = temperatures_for(barrier)
@@ -104,7 +109,12 @@ def temperatures_for(barrier: float) -> int:
       >>> temperatures_for(0.3), temperatures_for(3.2)
       (2, 8)
     """
-    if not math.isfinite(barrier) or barrier < 0:
+    if (
+        not isinstance(barrier, numbers.Real)
+        or isinstance(barrier, bool)
+        or not math.isfinite(barrier)
+        or barrier < 0
+    ):
         raise CogsimError(f"temperatures_for barrier: got {barrier!r}; allowed: a finite number >= 0")
     return max(2, math.ceil(2.0 * barrier + 1.0 - 1e-9))
 

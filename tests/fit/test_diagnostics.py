@@ -1,5 +1,7 @@
 """R-hat and bulk ESS on draws whose answer is known: independent, disagreeing and AR(1) chains."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,18 @@ def test_leading_axes_give_one_value_each():
     draws = np.random.default_rng(5).normal(size=(3, 2, 4, 200))
     assert rhat(draws).shape == (3, 2)
     assert ess_bulk(draws).shape == (3, 2)
+
+
+@pytest.mark.parametrize("shape", [(1000,), (4, 3), (0, 100), (2, 0, 100)])
+def test_draws_without_a_chain_axis_or_too_few_draws_are_refused_naming_the_shape(shape):
+    from cogsim.errors import CogsimError
+
+    draws = np.zeros(shape)
+    for fn, name in ((rhat, "rhat"), (ess_bulk, "ess_bulk")):
+        with pytest.raises(CogsimError, match=re.escape(f"{name} draws: got an array of shape {shape}")):
+            fn(draws)  # numpy's AxisError or ValueError before (2026-12-07)
+
+
+def test_one_chain_is_split_in_halves():
+    draws = np.random.default_rng(6).normal(size=(1, 2000))
+    assert float(rhat(draws)) < 1.01 and 0.8 * 2000 < float(ess_bulk(draws)) < 1.2 * 2000

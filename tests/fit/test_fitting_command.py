@@ -278,6 +278,24 @@ def test_an_out_folder_holding_a_fit_or_a_file_is_refused(toy_paradigm, csv, tmp
     assert "a file; allowed: a folder without a fit's outputs" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("left", ["bms.parquet", "posterior.parquet", "group.parquet"])
+def test_an_out_folder_holding_part_of_a_stopped_fit_is_refused(toy_paradigm, csv, tmp_path, capsys, left):
+    # a run stopped after writing bms.parquet (or the posterior, the group table) and before fits.parquet:
+    # until 2026-12-07 a later run into the folder kept the file and listed it among the files it wrote
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / left).write_bytes(b"earlier")
+    (out / "notes.txt").write_text("mine")
+    args = ["fit", "toy_estimation", "--data", str(csv), "--models", "vm_mixture", "--ci", "none"]
+    assert cli.main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"already holds a fit ({left})" in err and err.count("\n") == 1
+    assert (out / left).read_bytes() == b"earlier" and not (out / "fits.parquet").exists()
+    assert cli.main([*args, "--out", str(tmp_path / "fresh")]) == 0  # a folder with only other files is fine
+    (out / left).unlink()
+    assert cli.main([*args, "--out", str(out)]) == 0 and (out / "notes.txt").read_text() == "mine"
+
+
 def test_ppc_copies_that_would_not_fit_in_memory_are_refused(monkeypatch, csv, tmp_path, capsys):
     monkeypatch.setenv("COGSIM_MEMORY_BYTES", "1e6")
     args = ["fit", "delayed_estimation", "--data", str(csv), "--models", "uniform", "--ppc", "1000"]

@@ -134,6 +134,25 @@ def test_bad_arguments_name_the_field(toy):
         fit.fit_hierarchical(toy.Gauss(), data, max_iter=True, key=jax.random.key(0))
     with pytest.raises(CogsimError, match="ci"):
         fit.fit_hierarchical(toy.Gauss(), data, ci="profile", key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="tol: got inf; allowed: a finite number > 0"):
+        fit.fit_hierarchical(toy.Gauss(), data, tol=float("inf"), key=jax.random.key(0))
+    # a numpy float is a number (refused before, 2026-12-07)
+    a = fit.fit_hierarchical(
+        toy.Gauss(), data, tol=np.float32(0.01), lml_tol=np.float64(0.1), key=jax.random.key(0)
+    )
+    assert a.settings["tol"] == pytest.approx(0.01) and type(a.settings["tol"]) is float
+
+
+def test_one_participants_intervals_under_a_group_resting_on_it_are_nan(toy):
+    # one participant: each group distribution is its own estimate with the floor's SD, and the Laplace
+    # interval under it was the floor's width (until 2026-12-07), not what the data say
+    data = _frame(toy, _truth(1, seed=5), 40, seed=5)
+    res = fit.fit_hierarchical(toy.Gauss(), data, key=jax.random.key(0))
+    assert (res.group["n_units"] == 1).all() and res.group["ci_low"].isna().all()
+    assert res.estimates["estimate"].notna().all()
+    assert res.estimates["ci_low"].isna().all() and res.estimates["ci_high"].isna().all()
+    two = fit.fit_hierarchical(toy.Gauss(), _frame(toy, _truth(2, seed=5), 40, seed=5), key=jax.random.key(0))
+    assert two.estimates["ci_low"].notna().all()  # two participants: intervals as before
 
 
 def _cli(*args):

@@ -72,6 +72,22 @@ def test_hierarchical_fits_report_no_group_distribution_for_an_inert_parameter()
     assert res.estimates.set_index(["set_size", "parameter"]).loc[(1, "p_swap"), "estimate"].isna().all()
 
 
+def test_posterior_samples_report_no_posterior_and_no_diagnostics_for_an_inert_parameter():
+    # the sampler draws an inert p_swap from its prior; until 2026-12-07 the prior's median and interval were
+    # reported as its posterior (NaN in fit's table) and its R-hat counted in the participant's convergence
+    model, data = _set_sizes_1_and_4(n_subjects=2, n_trials=80)
+    res = fitlib.sample(model, data, n_warmup=100, n_samples=100, n_chains=2, key=jax.random.key(0))
+    est = res.estimates.set_index(["set_size", "parameter"])
+    cols = ["estimate", "ci_low", "ci_high", "mean", "sd", "rhat", "ess_bulk"]
+    assert est.loc[(1, "p_swap"), cols].isna().all().all()
+    assert est.loc[(4, "p_swap"), cols].notna().all().all()
+    assert est.loc[(1, "p_mem"), cols].notna().all().all()
+    informed = res.estimates.dropna(subset=["rhat"]).groupby("subject")
+    np.testing.assert_allclose(res.summary["max_rhat"], informed["rhat"].max().to_numpy())
+    np.testing.assert_allclose(res.summary["min_ess"], informed["ess_bulk"].min().to_numpy())
+    assert np.isfinite(res.draws).all()  # the draws keep it (from its prior)
+
+
 def test_holding_p_mem_at_0_leaves_the_memorys_parameters_inert():
     """``mixture2p[p_mem=0]`` is uniform guessing: ``sd_rad`` is not estimated (NaN) nor counted; the
     same for ``p_swap`` and ``sd_rad`` in ``mixture3p[p_mem=0]``, while ``p_mem=0.5`` leaves them free."""

@@ -60,14 +60,22 @@ def test_normal_mean_matches_the_exact_leave_one_out_densities():
     rng = np.random.default_rng(0)
     xs = [rng.normal(0.5, 1.0, 25), np.append(rng.normal(-1.0, 1.0, 15), 4.0)]  # the second with an outlier
     df = pd.DataFrame([{"subject": s, "x": v} for s, x in enumerate(xs, 1) for v in x])
-    res = loo(NormalMean(), df, sample(NormalMean(), df, prior=PRIOR, key=KEY, **SMALL))
+    # 4,000 draws per chain, and the outlier's own tolerances: with 1,000 (until 2026-12-07) the estimates
+    # were off by more than the tolerances for most keys (over keys 0-25, the tests' XLA settings, the
+    # outlier's elpd by 0.002-0.13, median 0.04, participant 1's sum by up to 0.11; the same spread with each
+    # unit padded to the longest unit's width and to its own), and key 0's draws met them by luck
+    res = loo(NormalMean(), df, sample(NormalMean(), df, prior=PRIOR, key=KEY, n_warmup=300, n_samples=4000))
     exact = np.concatenate([_exact_normal(x) for x in xs])
-    np.testing.assert_allclose(res.pointwise["elpd_loo"], exact, atol=0.02)
+    np.testing.assert_allclose(res.pointwise["elpd_loo"].iloc[:-1], exact[:-1], atol=0.02)
+    # the outlier's importance weights are the most variable (Pareto k 0.3-0.7): with 4,000 draws over keys
+    # 0-15 its participant's summed elpd_loo was 0.035 off at the median and 0.083 at most, p_loo 0.101
+    assert res.pointwise["elpd_loo"].iloc[-1] == pytest.approx(exact[-1], abs=0.12)
     for s, x in enumerate(xs, 1):
         row = res.summary.set_index("subject").loc[s]
-        assert row["elpd_loo"] == pytest.approx(_exact_normal(x).sum(), abs=0.05)
+        tol = 0.05 if s == 1 else 0.12  # the second holds the outlier
+        assert row["elpd_loo"] == pytest.approx(_exact_normal(x).sum(), abs=tol)
         p_loo = (_exact_normal(x, leave_out=False) - _exact_normal(x)).sum()  # lppd - elpd_loo
-        assert row["p_loo"] == pytest.approx(p_loo, abs=0.05)
+        assert row["p_loo"] == pytest.approx(p_loo, abs=tol)
         assert row["looic"] == pytest.approx(-2 * row["elpd_loo"])
         assert abs(row["elpd_waic"] - row["elpd_loo"]) < 0.2
     # the outlier is the hardest trial to predict from the others: the lowest density, a k above the median

@@ -112,6 +112,15 @@ def test_a_model_without_simulate_is_refused_naming_it(mixture_data, fitted, toy
         fit.predictive(model, res, mixture_data, n_sims=0, key=jax.random.key(0))
     with pytest.raises(CogsimError, match="a fit of 'mixture2p'"):
         fit.predictive(model, fitted["uniform"][1], mixture_data, key=jax.random.key(0))
+    # AttributeErrors before (2026-12-07)
+    with pytest.raises(CogsimError, match="predictive result: got NoneType; allowed: the result of fitting"):
+        fit.predictive(model, None, mixture_data, key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="predictive data: got str; allowed: a pandas DataFrame"):
+        fit.predictive(model, res, "trials.csv", key=jax.random.key(0))
+    with pytest.raises(CogsimError, match="unit subject=11, set_size=2 has no estimates"):  # not np.int64(11)
+        fit.predictive(
+            model, res, mixture_data.assign(subject=mixture_data.subject + 10), key=jax.random.key(0)
+        )
 
 
 def test_predictive_check_table_and_bad_input():
@@ -129,6 +138,8 @@ def test_predictive_check_table_and_bad_input():
     assert fit.inside_fraction(check) == pytest.approx(1 / 3)
     with pytest.raises(CogsimError, match="level"):
         fit.predictive_check(obs, sim, level=1.0)
+    with pytest.raises(CogsimError, match="predictive_check level: got '0.95'"):  # a TypeError before
+        fit.predictive_check(obs, sim, level="0.95")
     with pytest.raises(CogsimError, match="sim"):
         fit.predictive_check(obs, sim.drop(columns="sim"))
 

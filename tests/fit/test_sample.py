@@ -1,6 +1,8 @@
 """Posterior sampling against posteriors known in closed form (one per kind of transform), its errors, and
 its keys."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -160,6 +162,36 @@ def test_draws_depend_on_the_key_and_the_unit_not_on_the_other_units():
     np.testing.assert_allclose(alone.draws[0], first.draws[1], rtol=1e-5, atol=1e-6)
     other = sample(Coin(), df, key=jax.random.key(1), **settings)
     assert not np.array_equal(other.draws, first.draws)
+
+
+def test_a_units_draws_do_not_depend_on_the_other_units_trial_counts():
+    # distinct values (nothing to merge) and units of 30, 100 and 300 trials: until 2026-12-07 every unit was
+    # padded to the longest, and the 30-trial unit's draws alone and beside the others differed
+    rng = np.random.default_rng(1)
+    df = _rows("x", [rng.normal(0.5, 1.0, n) for n in (30, 100, 300)])
+    flat = {"mu": lambda v: jax.scipy.stats.norm.logpdf(v, 0.0, 10.0)}
+    settings = {"prior": flat, "n_warmup": 50, "n_samples": 50, "n_chains": 2, "key": KEY}
+    every = sample(NormalMean(), df, **settings)
+    for i, s in enumerate((1, 2, 3)):
+        alone = sample(NormalMean(), df[df.subject == s], **settings)
+        np.testing.assert_array_equal(alone.draws[0], every.draws[i])
+    later_first = pd.concat([df[df.subject == s] for s in (3, 1, 2)])  # each unit's trials in their order
+    np.testing.assert_array_equal(sample(NormalMean(), later_first, **settings).draws, every.draws)
+
+
+def test_numpy_counts_are_counts_and_bad_types_are_refused_naming_the_argument():
+    df = _rows("y", [np.r_[np.ones(6), np.zeros(6)]])
+    small = {"n_warmup": np.int64(20), "n_samples": np.int32(20), "n_chains": np.int64(2)}
+    res = sample(Coin(), df, n_temperatures=np.int64(1), level=np.float32(0.9), key=KEY, **small)
+    assert res.settings["n_samples"] == 20 and type(res.settings["n_samples"]) is int
+    with pytest.raises(CogsimError, match="sample level: got '0.9'"):  # a TypeError before (2026-12-07)
+        sample(Coin(), df, level="0.9", key=KEY)
+    with pytest.raises(CogsimError, match="sample by: got 'subject'"):  # read as columns s, u, b, ... before
+        sample(Coin(), df, by="subject", key=KEY)
+    # a prior that is not a scalar log-density: JAX's own errors in the middle of sampling before
+    for fn, got in ((lambda x: jnp.ones(3) * x, "gave shape (3,)"), (lambda x: "flat", "gave TypeError")):
+        with pytest.raises(CogsimError, match=f"fit prior: 'p' -> .* {re.escape(got)}"):
+            sample(Coin(), df, prior={"p": fn}, key=KEY)
 
 
 def test_mixture2p_posteriors_on_real_trials_agree_with_the_profile_intervals():

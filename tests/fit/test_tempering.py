@@ -170,7 +170,7 @@ def test_one_temperature_is_plain_hmc():
     assert three.settings["adapt_ladder"] is True and one.settings["adapt_ladder"] is None
     with pytest.raises(CogsimError, match="sample adapt_ladder: got 'no'; allowed: True or False"):
         sample(Coin(), df, n_temperatures=3, adapt_ladder="no", **settings)
-    with pytest.raises(CogsimError, match="sample n_temperatures: got 'many'; allowed: an integer >= 1"):
+    with pytest.raises(CogsimError, match="sample: got n_temperatures='many'; allowed: an integer >= 1"):
         sample(Coin(), df, n_temperatures="many", **settings)
 
 
@@ -269,6 +269,7 @@ def test_temperatures_for_a_barrier_keep_each_pair_rejected_at_most_half_the_tim
         r = temperatures_for(barrier)
         assert r >= 2 and barrier / (r - 1) <= 0.5  # equal shares of the barrier per pair
         assert r == 2 or barrier / (r - 2) > 0.5  # one fewer would not
-    for bad in (-0.1, float("nan"), float("inf")):
+    for bad in (-0.1, float("nan"), float("inf"), "3", None):  # text and None: TypeErrors before 2026-12-07
         with pytest.raises(CogsimError, match="temperatures_for barrier: got"):
             temperatures_for(bad)
+    assert temperatures_for(np.float32(3.2)) == 8
