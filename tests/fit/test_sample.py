@@ -147,7 +147,8 @@ def test_a_blank_response_is_named_not_sampled():
     ],  # fmt: skip
 )
 def test_bad_settings_are_refused_naming_the_argument(arg, value):
-    with pytest.raises(CogsimError, match=f"sample {arg}: got {value!r}"):
+    said = f"sample level: got {value!r}" if arg == "level" else f"sample: got {arg}={value!r}"
+    with pytest.raises(CogsimError, match=said):
         sample(Coin(), _rows("y", [np.r_[np.ones(6), np.zeros(6)]]), key=KEY, **{arg: value})
 
 

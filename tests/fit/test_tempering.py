@@ -170,7 +170,7 @@ def test_one_temperature_is_plain_hmc():
     assert three.settings["adapt_ladder"] is True and one.settings["adapt_ladder"] is None
     with pytest.raises(CogsimError, match="sample adapt_ladder: got 'no'; allowed: True or False"):
         sample(Coin(), df, n_temperatures=3, adapt_ladder="no", **settings)
-    with pytest.raises(CogsimError, match="sample: got n_temperatures='many'; allowed: an integer >= 1"):
+    with pytest.raises(CogsimError, match="sample n_temperatures: got 'many'; allowed: an integer >= 1"):
         sample(Coin(), df, n_temperatures="many", **settings)
 
 
