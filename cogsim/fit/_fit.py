@@ -15,7 +15,7 @@ from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
-from cogsim.fit._compress import evaluated
+from cogsim.fit._compress import canonical, check_choice, evaluated, is_weighted
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, check_no_blanks, pack, unit_ids
 from cogsim.fit._key import check_key
@@ -199,6 +199,8 @@ def fit(
     _model.check_model(model)
     _check_args(n_starts, ci, cv, level, n_boot, by)
     max_buckets = check_count("fit", "max_buckets", max_buckets)
+    min_trials = check_count("fit", "min_trials", min_trials)
+    compress = check_choice("fit", compress)
     n_starts, n_boot, level = int(n_starts), int(n_boot), float(level)
     cv = None if cv is None else int(cv)
     by = tuple(by)
@@ -228,7 +230,7 @@ def fit(
         _objective.check_prior(model, prior),
         (u_hat, nll_hat, gnorm, n_iter),
         max_buckets,
-        raw=packed,
+        raw=canonical(packed, model),  # every trial, in one order whatever the data's row order
     )
     if prior:  # the data's log-likelihood without the prior: one more program
         loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))
@@ -305,7 +307,7 @@ def fit(
         "optimizer": "L-BFGS (Wolfe line search, one evaluation per pass)",
         "by_set_size": _model.by_set_size(model),
         "min_trials": min_trials,
-        "distinct_trials": int((np.asarray(work.mask) > 0).sum()) if work is not packed else None,
+        "distinct_trials": int((np.asarray(work.mask) > 0).sum()) if is_weighted(work) else None,
     }
     return FitResult(
         model.name,

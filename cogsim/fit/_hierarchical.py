@@ -69,7 +69,7 @@ from scipy import stats
 from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _model, _objective
 from cogsim.fit._cache import cached
-from cogsim.fit._compress import evaluated
+from cogsim.fit._compress import check_choice, evaluated
 from cogsim.fit._data import MAX_BUCKETS, pack
 from cogsim.fit._fit import (
     FitResult,
@@ -332,6 +332,8 @@ def fit_hierarchical(
     _model.check_model(model)
     _check_args(n_starts, None, None, level, 200, by)
     _check(init, ci, max_iter, tol, lml_tol)
+    min_trials = check_count("fit_hierarchical", "min_trials", min_trials)
+    compress = check_choice("fit_hierarchical", compress)
     by, n_starts, max_iter, tol, lml_tol = tuple(by), int(n_starts), int(max_iter), float(tol), float(lml_tol)
     k = len(model.params)
     if k == 0:  # nothing to pool: the ordinary fit, its log-likelihood the marginal likelihood

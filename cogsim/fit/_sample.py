@@ -127,9 +127,9 @@ def own_widths(packed, model):
     (:mod:`cogsim.fit._compress`, whatever the saving), padded with its first row (weight 0) to
     :func:`own_width` of its own rows, so that neither whether its rows are merged nor its padding depends on
     the other units."""
-    from cogsim.fit._compress import by_default, compress
+    from cogsim.fit._compress import by_default, canonical, compress
 
-    work = compress(packed, model, min_saving=0.0) if by_default(model) else packed
+    work = compress(packed, model, min_saving=0.0) if by_default(model) else canonical(packed, model)
     mask = np.asarray(work.mask)
     host = {c: np.asarray(a) for c, a in work.trials.items()}
     wide = mask.shape[1]
@@ -283,6 +283,7 @@ def sample(
     if not isinstance(adapt_ladder, (bool, np.bool_)):
         raise CogsimError(f"sample adapt_ladder: got {adapt_ladder!r}; allowed: True or False")
     adapt_ladder, level = bool(adapt_ladder), float(level)
+    min_trials = check_count("sample", "min_trials", min_trials)
     if isinstance(by, str) or not by or not all(isinstance(b, str) for b in by):
         raise CogsimError(f"sample by: got {by!r}; allowed: a non-empty tuple of column names")
     by = tuple(by)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cogsim.fit import Param, fit, fit_hierarchical
-from cogsim.fit._compress import compress, read_columns
+from cogsim.fit._compress import canonical, compress, read_columns
 from cogsim.fit._data import pack
 from cogsim.models import paradigms
 
@@ -104,7 +104,11 @@ def test_continuous_data_are_left_alone():
     data = grid_data(n_subjects=2)
     data["x"] = data["x"] + np.random.default_rng(3).normal(0, 1e-3, len(data))
     packed = pack(data, Gauss(), by=("subject",))
-    assert compress(packed, Gauss()) is packed
+    left = compress(packed, Gauss())  # every trial, in the order of their values (not the file's)
+    assert np.asarray(left.mask).dtype == bool and np.array_equal(left.mask, packed.mask)
+    assert np.array_equal(np.sort(left.rows, axis=1), np.sort(packed.rows, axis=1))
+    assert not np.array_equal(left.rows, packed.rows)
+    assert np.array_equal(left.trials["x"], canonical(packed, Gauss()).trials["x"])
 
 
 @pytest.mark.parametrize(
@@ -139,3 +143,32 @@ def test_a_model_with_initial_starts_evaluates_every_trial_unless_asked():
     data = grid_data(n_subjects=2, n=200)
     assert fit(WithInitial(), data, ci=None, key=KEY).settings["distinct_trials"] is None
     assert fit(WithInitial(), data, ci=None, compress=True, key=KEY).settings["distinct_trials"] < len(data)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"min_trials": 2.5}, "got min_trials=2.5; allowed: an integer >= 1"),
+        ({"min_trials": "10"}, "got min_trials='10'; allowed: an integer >= 1"),
+        ({"min_trials": True}, "got min_trials=True; allowed: an integer >= 1"),
+        ({"compress": "yes"}, "got compress='yes'; allowed: True, False or None"),
+        ({"compress": 1}, "got compress=1; allowed: True, False or None"),
+    ],
+)
+def test_min_trials_and_compress_take_what_they_say(kw, message):
+    from cogsim.errors import CogsimError
+    from cogsim.fit import sample
+
+    data = pd.DataFrame({"subject": np.repeat([1, 2], 20), "x": np.arange(40.0) % 7})
+    with pytest.raises(CogsimError, match=f"^fit: {message}"):
+        fit(Gauss(), data, ci=None, key=KEY, **kw)
+    with pytest.raises(CogsimError, match=f"^fit_hierarchical: {message}"):
+        fit_hierarchical(Gauss(), data, key=KEY, **kw)
+    if "min_trials" in kw:
+        with pytest.raises(CogsimError, match=f"^sample: {message}"):
+            sample(Gauss(), data, key=KEY, **kw)
+    assert (
+        fit(Gauss(), data, ci=None, key=KEY, min_trials=np.int64(5), compress=np.bool_(False))
+        .summary["converged"]
+        .all()
+    )

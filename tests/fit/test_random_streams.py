@@ -84,3 +84,31 @@ def test_cogsim_fit_gives_a_model_the_same_numbers_whatever_the_other_models(toy
     pd.testing.assert_frame_equal(
         m[m.model == "vm_mixture"].reset_index(drop=True), pd.read_parquet(alone / "models.parquet")
     )
+
+
+@pytest.mark.parametrize("compress", [None, False])
+def test_the_datas_row_order_leaves_the_point_estimates_unchanged(toy, trials, compress):
+    """The same trials in another row order: the same estimates and maxima bit for bit (each unit's trials,
+    or its distinct trials, are evaluated in the order of their values, not the file's)."""
+    model = toy.VonMisesMixture()
+    shuffled = trials.sample(frac=1.0, random_state=7)
+    assert not shuffled.index.equals(trials.index)
+    kw = {"by": ("experiment", "subject"), "ci": None, "compress": compress, "key": KEY}
+    a, b = _by_unit(fit(model, trials, **kw)), _by_unit(fit(model, shuffled, **kw))
+    cols = ["loglik", "p_mem", "kappa"]
+    pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True)
+
+
+def test_the_row_order_leaves_a_visual_search_fit_with_data_informed_starts_unchanged():
+    """Models whose starts come from their unit's trials (``initial``) and are fitted in passes: the same."""
+    from cogsim import data
+    from cogsim.models import paradigms
+
+    w = data.load("visual_search_wolfe2010")
+    w = w[(w.task == "feature") & w.subject.isin([1, 2])]
+    w = w[w.groupby("subject").cumcount() < 150]
+    model = paradigms.get("visual_search").models["parallel"]
+    kw = {"by": ("task", "subject"), "ci": None, "n_starts": 2, "key": KEY}
+    a = fit(model, w, **kw).estimates
+    b = fit(model, w.sample(frac=1.0, random_state=3), **kw).estimates
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
