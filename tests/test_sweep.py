@@ -56,6 +56,18 @@ def test_parse_grid_types_values_and_rejects_bad_input():
         sweep.parse_grid(["sim_K=1", "sim_K=2"], base)
 
 
+def test_a_grid_over_a_field_of_several_values_takes_each_value_in_brackets():
+    base = runner.make_config(SCENARIO)
+    grid = sweep.parse_grid(["models=(fixed_capacity),(fixed_capacity,workspace)", "sim_K=1,2"], base)
+    assert grid == {"models": (("fixed_capacity",), ("fixed_capacity", "workspace")), "sim_K": (1.0, 2.0)}
+    assert sweep.parse_grid(["models=fixed_capacity,workspace"], base) == {
+        "models": (("fixed_capacity",), ("workspace",))  # no brackets: one item per value, as before
+    }
+    for bad in ("models=(fixed_capacity", "models=fixed_capacity),(workspace"):
+        with pytest.raises(CogsimError, match=r"brackets do not match; allowed: .* field=\(a,b\),\(c\)"):
+            sweep.parse_grid([bad], base)
+
+
 def test_non_finite_grid_values_are_rejected_before_anything_runs(tmp_path):
     with pytest.raises(CogsimError, match="'sim_K': got nan; allowed: a finite number"):
         sweep.run(SCENARIO, grid=["sim_K=nan,2"], out=tmp_path, log=_quiet)

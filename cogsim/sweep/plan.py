@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_origin
 
 from cogsim import config as cfglib
 from cogsim.errors import CogsimError, ConfigError
@@ -52,8 +52,32 @@ class SweepSpec:
         return [(dict(zip(names, c, strict=True)), s) for c in combos for s in self.seeds]
 
 
+def _grid_items(item: str, text: str, tp: Any) -> list[str]:
+    """A grid's values as text: split at every comma, or for a field of several values (a tuple) at the
+    commas outside brackets, so that ``models=(a,b),(c)`` is two values."""
+    _, inner = cfglib._is_optional(tp)
+    several = get_origin(inner) in (tuple, list) or inner in (tuple, list)
+    if not several or not any(b in text for b in "()[]"):
+        return text.split(",")
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch in "([") - (ch in ")]")
+        if depth < 0:
+            break
+        if ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise CogsimError(
+            f"--grid {item!r}: brackets do not match; allowed: values separated by commas, each value of "
+            "several items in brackets, e.g. field=(a,b),(c)"
+        )
+    return [*items, text[start:]]
+
+
 def parse_grid(items: Sequence[str], base_cfg: Any) -> dict[str, tuple[Any, ...]]:
-    """Parses ``["a=1,2,3", "b.c=0.1,0.2"]`` to typed value tuples, validating each value.
+    """Parses ``["a=1,2,3", "b.c=0.1,0.2"]`` to typed value tuples, validating each value (a field that
+    holds several values takes each grid value in brackets: ``"models=(a,b),(c)"``).
 
     Example:
       >>> import dataclasses
@@ -70,7 +94,7 @@ def parse_grid(items: Sequence[str], base_cfg: Any) -> dict[str, tuple[Any, ...]
         if not sep or not key or not text.strip():
             raise CogsimError(f"--grid {item!r}: expected field=v1,v2,... (e.g. --grid n_boot=100,200)")
         f, tp = cfglib._lookup_field(base_cfg, key, text)
-        values = tuple(cfglib.parse_value(v, tp, path=key) for v in text.split(","))
+        values = tuple(cfglib.parse_value(v, tp, path=key) for v in _grid_items(item, text, tp))
         # validate each value in context; the validated (normalised) values must differ
         canonical = [repr(_field_value(cfglib.replace(base_cfg, **{key: v}), key)) for v in values]
         if key in grid:
