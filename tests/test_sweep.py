@@ -56,13 +56,19 @@ def test_parse_grid_types_values_and_rejects_bad_input():
         sweep.parse_grid(["sim_K=1", "sim_K=2"], base)
 
 
-def test_a_grid_over_a_field_of_several_values_takes_each_value_in_brackets():
+def test_a_grid_over_a_field_of_several_values_takes_each_value_in_brackets(tmp_path):
     base = runner.make_config(SCENARIO)
     grid = sweep.parse_grid(["models=(fixed_capacity),(fixed_capacity,workspace)", "sim_K=1,2"], base)
     assert grid == {"models": (("fixed_capacity",), ("fixed_capacity", "workspace")), "sim_K": (1.0, 2.0)}
     assert sweep.parse_grid(["models=fixed_capacity,workspace"], base) == {
         "models": (("fixed_capacity",), ("workspace",))  # no brackets: one item per value, as before
     }
+    models = [("fixed_capacity",), ["fixed_capacity", "workspace"]]  # a Python grid: tuples (or lists)
+    with pytest.raises(CogsimError, match="'models' not read by change_detection.sweep_point"):
+        sweep.run(SCENARIO, grid={"models": models}, out=tmp_path, log=_quiet)  # parsed, then refused
+    with pytest.raises(CogsimError, match=r"grid\['data'\]: got 'a,b.csv'; allowed: values without commas"):
+        sweep.run(SCENARIO, grid={"data": ["a,b.csv", "c.csv"]}, out=tmp_path, log=_quiet)
+    assert not any(tmp_path.iterdir())
     for bad in ("models=(fixed_capacity", "models=fixed_capacity),(workspace"):
         with pytest.raises(CogsimError, match=r"brackets do not match; allowed: .* field=\(a,b\),\(c\)"):
             sweep.parse_grid([bad], base)

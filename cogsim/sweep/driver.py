@@ -154,13 +154,28 @@ def _grid_strings(grid: Any) -> list[str]:
             v = _listed(v)
             if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not v:
                 raise CogsimError(f"sweep: grid[{k!r}]: got {v!r}; allowed: a non-empty list of values")
-            items.append(f"{k}={','.join(map(str, v))}")
+            items.append(f"{k}={','.join(_grid_text(k, x) for x in v)}")
         return items
     if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence):
         raise CogsimError(f"sweep: grid: got {grid!r}; {example}")
     if not all(isinstance(g, str) for g in grid):
         raise CogsimError(f"sweep: grid: got {grid!r}; {example}")
     return list(grid)
+
+
+def _grid_text(field: str, value: Any, *, item: bool = False) -> str:
+    """One value of a Python grid as the command line writes it: a tuple or list in brackets, ``(a,b)``; a
+    text that the command line would split (a comma, or a bracket in an item of a tuple) refused."""
+    value = _listed(value)
+    if isinstance(value, (tuple, list)):
+        return f"({','.join(_grid_text(field, x, item=True) for x in value)})"
+    text = str(value)
+    if isinstance(value, str) and any(c in text for c in (",()[]" if item else ",")):
+        raise CogsimError(
+            f"sweep: grid[{field!r}]: got {value!r}; allowed: values without commas (nor brackets in the "
+            "items of a tuple); a value of several items as a tuple"
+        )
+    return text
 
 
 def _listed(values: Any) -> Any:
