@@ -7,7 +7,9 @@ segment is a whole trial). Target kernels are computed once per trial, the stem 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
+import threading
 from typing import Any
 
 import jax
@@ -227,6 +229,12 @@ def _device_state(st: dict[str, Any], b1=None) -> _State:
     )
 
 
+#: held by a thread for its first segment, which compiles the segment's program (the threads' shards share
+#: it): XLA's CPU compiler once crashed with a segmentation fault compiling it in two threads at once (the
+#: tests' visual_search_asymmetry run); after the first thread, the others find it compiled
+_FIRST_SEGMENT = threading.Lock()
+
+
 def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order) -> dict:
     """Searches the trials ``order`` in ``cfg.batch_size`` slots: ``{trial: (found, n_saccades, path)}``."""
     lay = trials.layout
@@ -247,9 +255,13 @@ def _search_trials(extractor, trials, cfg, c, kern_np, stem, bg, side, cb, order
     budget = lay.n_cells + 1
     # block-1 canvases stay on the device (filled in the jitted segment for slots that start a trial)
     b1 = None if stem is None else jnp.zeros((b, stem.canvas, stem.canvas, bb.widths_of(extractor.params)[0]))
+    first = True
     while True:
         state = _device_state(st, b1)
-        state = _segment(extractor, side, cb, stem, min(cfg.segment, budget), extractor.params, state, c, bg)
+        steps = min(cfg.segment, budget)
+        with _FIRST_SEGMENT if first else contextlib.nullcontext():  # compiled by one thread at a time
+            state = _segment(extractor, side, cb, stem, steps, extractor.params, state, c, bg)
+        first = False
         for k in ("fix", "visited", "found", "n_sacc", "path"):
             st[k] = np.array(getattr(state, k))
         b1 = state.b1
