@@ -15,7 +15,7 @@ from cogsim.errors import CogsimError, check_count
 from cogsim.fit import _model, _objective, _passes
 from cogsim.fit._at_bound import join_labels, unit_labels
 from cogsim.fit._bootstrap import bootstrap_intervals
-from cogsim.fit._compress import canonical, check_choice, evaluated, is_weighted
+from cogsim.fit._compress import check_choice, evaluated, is_weighted
 from cogsim.fit._crossval import cv_loglik
 from cogsim.fit._data import MAX_BUCKETS, Packed, check_no_blanks, pack, unit_ids
 from cogsim.fit._key import check_key
@@ -230,7 +230,7 @@ def fit(
         _objective.check_prior(model, prior),
         (u_hat, nll_hat, gnorm, n_iter),
         max_buckets,
-        raw=canonical(packed, model),  # every trial, in one order whatever the data's row order
+        raw=packed,
     )
     if prior:  # the data's log-likelihood without the prior: one more program
         loglik_fn = jax.jit(jax.vmap(lambda u, tr, m: _objective.loglik_sum(model, u, tr, m)))

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cogsim.fit import _model, _objective
+from cogsim.fit._compress import canonical
 from cogsim.fit._data import MAX_BUCKETS, Packed
 from cogsim.fit._optim import CONVERGED_GTOL
 from cogsim.fit._solve import solve_starts
@@ -92,7 +93,8 @@ def probe(model, u: jax.Array) -> jax.Array:
 def initial_starts(model, packed: Packed) -> jax.Array | None:
     """Each unit's data-informed start ``[n_units, k]`` (unconstrained) from the model's optional
     ``initial(trials)`` (:func:`cogsim.fit._model.initial_point`, given the unit's real trials as numpy
-    arrays), or None when the model declares none.
+    arrays, in the order of their values: :func:`cogsim.fit._compress.canonical`), or None when the model
+    declares none.
 
     Example:
       >>> import pandas as pd
@@ -111,6 +113,7 @@ def initial_starts(model, packed: Packed) -> jax.Array | None:
     """
     if not callable(getattr(model, "initial", None)) or not model.params:
         return None
+    packed = canonical(packed, model)  # each unit's trials in one order, whatever the data's row order
     trials = {c: np.asarray(a) for c, a in packed.trials.items()}
     mask = np.asarray(packed.mask)
     points = [
