@@ -103,10 +103,16 @@ def canonical(packed: Packed, model) -> Packed:
         order = real[np.argsort(_row_bytes([host[c][u, real] for c in cols]), kind="stable")]
         slots[u, real] = order
         slots[u, ~mask[u]] = order[0]
-    at = (np.arange(mask.shape[0])[:, None], slots)  # gathered on the host: no small programs to compile
-    trials = {c: jnp.asarray(a[at]) for c, a in host.items()}
+    return _gathered(packed, slots, packed.mask)
+
+
+def _gathered(packed: Packed, slots: np.ndarray, mask) -> Packed:
+    """``packed`` with unit ``u``'s slot ``j`` holding its trial ``slots[u, j]``, and ``mask`` (gathered on
+    the host: no small programs to compile)."""
+    at = (np.arange(slots.shape[0])[:, None], slots)
+    trials = {c: jnp.asarray(np.asarray(a)[at]) for c, a in packed.trials.items()}
     rows = np.take_along_axis(packed.rows, slots, axis=1)
-    return Packed(packed.units, trials, packed.mask, rows, packed.keys, packed.source)
+    return Packed(packed.units, trials, mask, rows, packed.keys, packed.source)
 
 
 def _row_bytes(columns: list[np.ndarray]) -> np.ndarray:
@@ -173,7 +179,4 @@ def compress(packed: Packed, model, min_saving: float = MIN_SAVING) -> Packed:
     for u, (p, c) in enumerate(zip(picks, counts, strict=True)):
         slots[u, : p.size], slots[u, p.size :] = p, p[0]
         weights[u, : p.size] = c
-    at = (np.arange(mask.shape[0])[:, None], slots)  # gathered on the host: no small programs to compile
-    trials = {c: jnp.asarray(np.asarray(a)[at]) for c, a in packed.trials.items()}
-    rows = np.take_along_axis(packed.rows, slots, axis=1)
-    return Packed(packed.units, trials, jnp.asarray(weights), rows, packed.keys, packed.source)
+    return _gathered(packed, slots, jnp.asarray(weights))
